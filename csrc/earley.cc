@@ -1,0 +1,184 @@
+#include "earley.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "errors.h"
+
+namespace decoder {
+namespace {
+inline uint64_t key(int32_t dot, int32_t origin) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(dot)) << 32) | static_cast<uint32_t>(origin);
+}
+inline uint64_t mix(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33;
+  return x;
+}
+}  // namespace
+
+EarleyParser::EarleyParser(Grammar* g) : g_(g), lexer_(&g->lexer()) {
+  seen_.assign(1024, 0);
+  seen_gen_.assign(1024, 0);
+  lex_mark_.assign(g->num_lexemes(), 0);
+  reset();
+}
+
+void EarleyParser::reset() {
+  items_.clear();
+  rows_.clear();
+  rows_.push_back({0, 0, -1, -1, false});
+  ++gen_;
+  add(g_->start_dot(), 0);
+  close_row(0, -1);
+}
+
+void EarleyParser::add(int32_t dot, int32_t origin) {
+  // grow the table when half full
+  size_t row_items = items_.size() - rows_.back().begin;
+  if (row_items * 2 >= seen_.size()) {
+    size_t cap = seen_.size() * 2;
+    seen_.assign(cap, 0);
+    seen_gen_.assign(cap, 0);
+    ++gen_;
+    for (size_t i = rows_.back().begin; i < items_.size(); ++i) {
+      uint64_t k = key(items_[i].dot, items_[i].origin);
+      size_t h = mix(k) & (cap - 1);
+      while (seen_gen_[h] == gen_) h = (h + 1) & (cap - 1);
+      seen_[h] = k;
+      seen_gen_[h] = gen_;
+    }
+  }
+  uint64_t k = key(dot, origin);
+  size_t mask = seen_.size() - 1;
+  size_t h = mix(k) & mask;
+  while (seen_gen_[h] == gen_) {
+    if (seen_[h] == k) return;
+    h = (h + 1) & mask;
+  }
+  seen_[h] = k;
+  seen_gen_[h] = gen_;
+  if (static_cast<int64_t>(row_items) >= g_->limits().max_items_per_row)
+    throw LimitError("Earley row exceeds the limit of " +
+                     std::to_string(g_->limits().max_items_per_row) + " items");
+  items_.push_back({dot, origin});
+}
+
+void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
+  EarleyRow& row = rows_[k];
+  for (size_t i = row.begin; i < items_.size(); ++i) {
+    EarleyItem it = items_[i];
+    int32_t sym = g_->dot_sym(it.dot);
+    if (sym == kEnd) {
+      if (it.origin == k) continue;  // empty derivation: handled when it was predicted
+      int32_t lhs = g_->dot_lhs(it.dot);
+      const EarleyRow& o = rows_[it.origin];
+      for (uint32_t j = o.begin; j < o.end; ++j)
+        if (g_->dot_sym(items_[j].dot) == lhs) add(items_[j].dot + 1, items_[j].origin);
+    } else if (sym >= 0) {
+      for (int32_t d : g_->first_dots(sym)) add(d, k);
+      if (g_->nullable(sym)) add(it.dot + 1, it.origin);
+    }
+  }
+  EarleyRow& r = rows_[k];
+  r.end = static_cast<uint32_t>(items_.size());
+  r.banned_ignore = banned_ignore;
+  r.accepting = false;
+  for (uint32_t j = r.begin; j < r.end; ++j)
+    if (items_[j].dot == g_->accept_dot() && items_[j].origin == 0) { r.accepting = true; break; }
+  r.lexset = compute_lexset(r.begin, r.end, banned_ignore);
+}
+
+int32_t EarleyParser::compute_lexset(uint32_t begin, uint32_t end, int32_t banned_ignore) {
+  if (++lex_gen_ == 0) { std::fill(lex_mark_.begin(), lex_mark_.end(), 0); lex_gen_ = 1; }
+  scratch_lexemes_.clear();
+  for (uint32_t j = begin; j < end; ++j) {
+    int32_t sym = g_->dot_sym(items_[j].dot);
+    if (sym < 0 && sym != kEnd) {
+      int32_t lx = -sym - 1;
+      if (lex_mark_[lx] != lex_gen_) { lex_mark_[lx] = lex_gen_; scratch_lexemes_.push_back(lx); }
+    }
+  }
+  for (int32_t lx : g_->ignore_lexemes())
+    if (lx != banned_ignore && lex_mark_[lx] != lex_gen_) {
+      lex_mark_[lx] = lex_gen_;
+      scratch_lexemes_.push_back(lx);
+    }
+  std::sort(scratch_lexemes_.begin(), scratch_lexemes_.end());
+  return lexer_->intern_lexset(scratch_lexemes_);
+}
+
+bool EarleyParser::scan(const std::vector<int32_t>& lexemes) {
+  const EarleyRow prev = rows_.back();
+  int32_t k = static_cast<int32_t>(rows_.size());
+  rows_.push_back({static_cast<uint32_t>(items_.size()), 0, -1, -1, false});
+  ++gen_;
+  for (uint32_t j = prev.begin; j < prev.end; ++j) {
+    int32_t sym = g_->dot_sym(items_[j].dot);
+    if (sym < 0 && sym != kEnd && std::binary_search(lexemes.begin(), lexemes.end(), -sym - 1))
+      add(items_[j].dot + 1, items_[j].origin);
+  }
+  if (items_.size() == rows_.back().begin) {
+    rows_.pop_back();
+    return false;
+  }
+  close_row(k, -1);
+  return true;
+}
+
+void EarleyParser::scan_ignore(int32_t lexeme) {
+  EarleyRow r = rows_.back();
+  r.banned_ignore = lexeme;
+  r.lexset = compute_lexset(r.begin, r.end, lexeme);
+  rows_.push_back(r);
+}
+
+int64_t EarleyParser::completion_cost(int32_t origin, int32_t nt,
+                                      std::vector<std::pair<uint64_t, int64_t>>& memo, int depth) {
+  // Cost to finish the sentence once `nt`, started at row `origin`, is complete.
+  if (nt == g_->augmented_nt()) return 0;
+  uint64_t k = key(nt, origin);
+  for (auto& m : memo)
+    if (m.first == k) return m.second;
+  if (depth > 10000) return kInfLen;
+  memo.emplace_back(k, kInfLen);  // guards against cycles through unit completions
+  const EarleyRow& o = rows_[origin];
+  int64_t best = kInfLen;
+  for (uint32_t j = o.begin; j < o.end; ++j) {
+    const EarleyItem& it = items_[j];
+    if (g_->dot_sym(it.dot) != nt) continue;
+    int64_t c = g_->dot_min_rest(it.dot + 1);
+    if (c >= best) continue;
+    c += completion_cost(it.origin, g_->dot_lhs(it.dot), memo, depth + 1);
+    best = std::min(best, c);
+  }
+  for (auto& m : memo)
+    if (m.first == k) m.second = best;
+  return best;
+}
+
+int64_t EarleyParser::min_completion(int32_t lexeme, int64_t lexeme_rest) {
+  std::vector<std::pair<uint64_t, int64_t>> memo;
+  const EarleyRow& r = rows_.back();
+  int64_t best = kInfLen;
+  for (uint32_t j = r.begin; j < r.end; ++j) {
+    const EarleyItem& it = items_[j];
+    int32_t sym = g_->dot_sym(it.dot);
+    int64_t c;
+    if (lexeme >= 0) {
+      if (sym != -(lexeme + 1)) continue;
+      c = lexeme_rest + g_->dot_min_rest(it.dot + 1);
+    } else {
+      c = g_->dot_min_rest(it.dot);
+    }
+    if (c >= best) continue;
+    c += completion_cost(it.origin, g_->dot_lhs(it.dot), memo, 0);
+    best = std::min(best, c);
+  }
+  if (lexeme >= 0 && g_->is_ignore(lexeme)) {
+    int64_t rest = min_completion(-1, 0);
+    best = std::min(best, rest >= kInfLen ? kInfLen : rest + lexeme_rest);
+  }
+  return best;
+}
+
+}  // namespace decoder

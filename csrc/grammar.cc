@@ -1,0 +1,118 @@
+#include "grammar.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "errors.h"
+
+namespace decoder {
+namespace {
+constexpr int32_t kMagic = 0x44454301;  // "DEC\x01"
+}  // namespace
+
+Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_names,
+                 std::vector<std::string> nonterminal_names, const Limits& limits)
+    : lexeme_names_(std::move(lexeme_names)), nt_names_(std::move(nonterminal_names)), limits_(limits) {
+  size_t pos = 0;
+  auto need = [&](size_t k) {
+    if (pos + k > n) throw GrammarError("truncated grammar");
+  };
+  need(6);
+  if (w[pos++] != kMagic) throw GrammarError("not a serialised decoder grammar");
+  int32_t n_lex = w[pos++], n_nt = w[pos++], n_rules = w[pos++], start = w[pos++], n_ign = w[pos++];
+  if (n_lex < 0 || n_nt <= 0 || n_rules < 0 || start < 0 || start >= n_nt || n_ign < 0 ||
+      static_cast<size_t>(n_lex) != lexeme_names_.size() || static_cast<size_t>(n_nt) != nt_names_.size())
+    throw GrammarError("inconsistent grammar header");
+  if (n_rules > limits_.max_rules)
+    throw LimitError("grammar has " + std::to_string(n_rules) + " rules, over the limit of " +
+                     std::to_string(limits_.max_rules));
+  is_ignore_.assign(n_lex, 0);
+  need(n_ign);
+  for (int32_t i = 0; i < n_ign; ++i) {
+    int32_t j = w[pos++];
+    if (j < 0 || j >= n_lex) throw GrammarError("ignore lexeme out of range");
+    if (!is_ignore_[j]) ignore_.push_back(j);
+    is_ignore_[j] = 1;
+  }
+  auto nfa = std::make_unique<Nfa>(limits_.max_nfa_states);
+  for (int32_t j = 0; j < n_lex; ++j) {
+    try {
+      nfa->add_lexeme(w, n, pos, j);
+    } catch (const LimitError& e) {
+      throw LimitError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")");
+    } catch (const GrammarError& e) {
+      throw GrammarError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")");
+    }
+  }
+  nfa->finish();
+
+  // Rules, with an augmented start rule S' -> start appended as nonterminal n_nt.
+  std::vector<int32_t> lhs;
+  std::vector<std::vector<int32_t>> rhs;
+  for (int32_t r = 0; r < n_rules; ++r) {
+    need(2);
+    int32_t l = w[pos++], len = w[pos++];
+    if (l < 0 || l >= n_nt || len < 0) throw GrammarError("bad rule header");
+    need(len);
+    std::vector<int32_t> body(w + pos, w + pos + len);
+    pos += len;
+    for (int32_t s : body)
+      if (s >= n_nt || (s < 0 && -s - 1 >= n_lex)) throw GrammarError("rule symbol out of range");
+    lhs.push_back(l);
+    rhs.push_back(std::move(body));
+  }
+  if (pos != n) throw GrammarError("trailing data after grammar");
+  augmented_nt_ = n_nt;
+  nt_names_.push_back("<start>");
+  lhs.push_back(n_nt);
+  rhs.push_back({start});
+  const int32_t NT = n_nt + 1;
+
+  // Lexemes: none may match the empty string (a zero-width lexeme would loop the lexer).
+  std::vector<int64_t> lex_min(n_lex);
+  for (int32_t j = 0; j < n_lex; ++j) {
+    if (nfa->alive(nfa->start(j)) && nfa->matches_empty(j))
+      throw GrammarError("lexeme " + lexeme_names_[j] + " matches the empty string");
+    int32_t d = nfa->lexeme_min_len(j);
+    lex_min[j] = d == INT32_MAX ? kInfLen : d;
+  }
+  // Shortest derivation of each nonterminal (Knuth's fixpoint); kInfLen = unproductive.
+  std::vector<int64_t> nt_min(NT, kInfLen);
+  auto sym_min = [&](int32_t s) { return s >= 0 ? nt_min[s] : lex_min[-s - 1]; };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < lhs.size(); ++r) {
+      int64_t t = 0;
+      for (int32_t s : rhs[r]) t = std::min(kInfLen, t + sym_min(s));
+      if (t < nt_min[lhs[r]]) { nt_min[lhs[r]] = t; changed = true; }
+    }
+  }
+  if (nt_min[n_nt] >= kInfLen)
+    throw GrammarError("the grammar's language is empty: start symbol " + nt_names_[start] +
+                       " derives no string");
+  nullable_.assign(NT, 0);
+  for (int32_t i = 0; i < NT; ++i) nullable_[i] = nt_min[i] == 0;
+  // Note nt_min == 0 iff nullable, because no lexeme matches the empty string.
+
+  first_dots_.assign(NT, {});
+  for (size_t r = 0; r < lhs.size(); ++r) {
+    bool productive = true;
+    for (int32_t s : rhs[r]) productive &= sym_min(s) < kInfLen;
+    if (!productive) continue;  // drop rules that can never complete
+    int32_t first = static_cast<int32_t>(dot_sym_.size());
+    first_dots_[lhs[r]].push_back(first);
+    int64_t rest = 0;
+    std::vector<int64_t> rests(rhs[r].size() + 1, 0);
+    for (size_t k = rhs[r].size(); k-- > 0;) rests[k] = rests[k + 1] + sym_min(rhs[r][k]);
+    for (size_t k = 0; k <= rhs[r].size(); ++k) {
+      dot_sym_.push_back(k < rhs[r].size() ? rhs[r][k] : kEnd);
+      dot_lhs_.push_back(lhs[r]);
+      dot_min_rest_.push_back(rests[k]);
+    }
+    (void)rest;
+    if (static_cast<int32_t>(r) == n_rules) start_dot_ = first;
+  }
+  lexer_ = std::make_unique<Lexer>(std::move(nfa), n_lex, limits_.max_dfa_states);
+}
+
+}  // namespace decoder

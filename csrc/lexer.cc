@@ -1,0 +1,106 @@
+#include "lexer.h"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include "errors.h"
+
+namespace decoder {
+
+Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states)
+    : nfa_(std::move(nfa)),
+      num_lexemes_(num_lexemes),
+      max_states_(std::min<int64_t>(max_dfa_states, ChunkedArray<State>::kCapacity)) {}
+
+int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = lexset_ids_.find(lexemes);
+  if (it != lexset_ids_.end()) return it->second;
+  if (lexsets_.size() >= ChunkedArray<Lexset>::kCapacity)
+    throw LimitError("too many distinct lexeme sets");
+  int64_t id = lexsets_.reserve_next();
+  lexsets_[id].lexemes = lexemes;
+  lexsets_.publish(id);
+  lexset_ids_.emplace(lexemes, static_cast<int32_t>(id));
+  return static_cast<int32_t>(id);
+}
+
+const std::vector<int32_t>& Lexer::lexset(int32_t id) const {
+  return lexsets_[id].lexemes;
+}
+
+int32_t Lexer::start_state(int32_t lexset_id) {
+  Lexset& ls = lexsets_[lexset_id];
+  int32_t s = ls.start.load(std::memory_order_acquire);
+  if (s != kUnknown) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  s = ls.start.load(std::memory_order_acquire);
+  if (s != kUnknown) return s;
+  std::vector<int32_t> set;
+  for (int32_t lx : ls.lexemes) {
+    int32_t st = nfa_->start(lx);
+    if (!nfa_->alive(st)) continue;
+    const auto& c = nfa_->closure(st);
+    set.insert(set.end(), c.begin(), c.end());
+  }
+  std::sort(set.begin(), set.end());
+  set.erase(std::unique(set.begin(), set.end()), set.end());
+  s = set.empty() ? kDead : intern_state(std::move(set));
+  ls.start.store(s, std::memory_order_release);
+  return s;
+}
+
+int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
+  auto it = state_ids_.find(nfa_states);
+  if (it != state_ids_.end()) return it->second;
+  int32_t id = num_states_.load(std::memory_order_relaxed);
+  if (id >= max_states_)
+    throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) + " states");
+  states_.reserve_next();
+  State& st = state_(id);
+  st.trans.reset(new std::atomic<int32_t>[256]);
+  for (int i = 0; i < 256; ++i) st.trans[i].store(kUnknown, std::memory_order_relaxed);
+  for (int32_t q : nfa_states) {
+    int32_t a = nfa_->accept_lexeme(q);
+    if (a >= 0) st.accepting.push_back(a);
+    st.lexemes.push_back(nfa_->lexeme_of(q));
+  }
+  for (auto* v : {&st.accepting, &st.lexemes}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  st.nfa_states = nfa_states;
+  state_ids_.emplace(std::move(nfa_states), id);
+  states_.publish(id);
+  num_states_.store(id + 1, std::memory_order_release);
+  return id;
+}
+
+int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& st = state_(state);
+  int32_t t = st.trans[byte].load(std::memory_order_acquire);
+  if (t != kUnknown) return t;
+  std::vector<int32_t> next;
+  for (int32_t q : st.nfa_states)
+    for (const NfaEdge& e : nfa_->edges(q))
+      if (e.lo <= byte && byte <= e.hi) {
+        const auto& c = nfa_->closure(e.to);
+        next.insert(next.end(), c.begin(), c.end());
+      }
+  std::sort(next.begin(), next.end());
+  next.erase(std::unique(next.begin(), next.end()), next.end());
+  t = next.empty() ? kDead : intern_state(std::move(next));
+  st.trans[byte].store(t, std::memory_order_release);
+  return t;
+}
+
+int32_t Lexer::dist_to_accept(int32_t state, int32_t lexeme) const {
+  int32_t best = INT32_MAX;
+  for (int32_t q : state_(state).nfa_states)
+    if (nfa_->lexeme_of(q) == lexeme) best = std::min(best, nfa_->dist_to_accept(q));
+  return best;
+}
+
+}  // namespace decoder

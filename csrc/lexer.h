@@ -1,0 +1,89 @@
+// lexer.h — a lazily built DFA over the union of all lexemes of a grammar.
+//
+// A DFA state is a set of (alive) NFA states, each belonging to one lexeme. The parser
+// decides which lexemes may come next (a "lexeme set"); the DFA start state for that set
+// is the union of their NFA start closures. From there each byte moves to the next set;
+// the empty set is the dead state kDead. Because dead NFA states were pruned, a non-dead
+// DFA state always has a way to finish one of its lexemes. States and transitions are
+// created on first use and never change afterwards, so reads are lock-free and only the
+// creation of a new transition takes a mutex: several matchers (threads) may share a
+// Lexer.
+//
+//   int32_t s = lexer.start_state(lexset_id);
+//   s = lexer.next(s, byte);                 // kDead when no allowed lexeme continues
+//   for (int32_t lx : lexer.accepting(s)) ...
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "regex.h"
+#include "support/chunked_array.h"
+
+namespace decoder {
+
+constexpr int32_t kDead = -1;
+
+struct VecHash {
+  size_t operator()(const std::vector<int32_t>& v) const {
+    uint64_t h = 1469598103934665603ull;
+    for (int32_t x : v) { h ^= static_cast<uint32_t>(x); h *= 1099511628211ull; }
+    return static_cast<size_t>(h);
+  }
+};
+
+class Lexer {
+ public:
+  Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states);
+
+  int32_t num_lexemes() const { return num_lexemes_; }
+  const Nfa& nfa() const { return *nfa_; }
+
+  // Interns a lexeme set (sorted lexeme ids) and returns its id.
+  int32_t intern_lexset(const std::vector<int32_t>& lexemes);
+  const std::vector<int32_t>& lexset(int32_t id) const;
+  int32_t start_state(int32_t lexset_id);
+
+  int32_t next(int32_t state, uint8_t byte) {
+    int32_t t = state_(state).trans[byte].load(std::memory_order_acquire);
+    return t != kUnknown ? t : compute_next(state, byte);
+  }
+  // Lexemes that accept in this state (sorted).
+  const std::vector<int32_t>& accepting(int32_t state) const { return state_(state).accepting; }
+  // Lexemes with some NFA state in this state (sorted): those that may still complete.
+  const std::vector<int32_t>& live_lexemes(int32_t state) const { return state_(state).lexemes; }
+  // Fewest further bytes to finish `lexeme` from this state (INT32_MAX if it cannot).
+  int32_t dist_to_accept(int32_t state, int32_t lexeme) const;
+  int32_t num_states() const { return num_states_.load(std::memory_order_acquire); }
+
+ private:
+  static constexpr int32_t kUnknown = -2;
+  struct State {
+    std::vector<int32_t> nfa_states;
+    std::vector<int32_t> accepting;
+    std::vector<int32_t> lexemes;
+    std::unique_ptr<std::atomic<int32_t>[]> trans;
+  };
+  State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
+  int32_t compute_next(int32_t state, uint8_t byte);
+  int32_t intern_state(std::vector<int32_t>&& nfa_states);  // caller holds mu_
+
+  std::unique_ptr<Nfa> nfa_;
+  int32_t num_lexemes_;
+  int64_t max_states_;
+  std::mutex mu_;
+  ChunkedArray<State> states_;
+  std::atomic<int32_t> num_states_{0};
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_ids_;
+  struct Lexset {
+    std::vector<int32_t> lexemes;
+    std::atomic<int32_t> start{kUnknown};
+  };
+  ChunkedArray<Lexset> lexsets_;
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> lexset_ids_;
+};
+
+}  // namespace decoder

@@ -1,0 +1,283 @@
+#include "matcher.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+#include "errors.h"
+
+namespace decoder {
+
+// ------------------------------------------------------------------ cache
+
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(s);
+    if (it != cache_.end()) return it->second;
+  }
+  // Lexer-only walk from state s (outside the lock: lexer transitions are thread-safe).
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  auto e = std::make_shared<MaskCacheEntry>();
+  e->inside.assign(t.mask_words(), 0);
+  std::vector<int32_t> st(t.max_depth() + 1);
+  st[0] = s;
+  uint32_t i = 1, n = t.size();
+  while (i < n) {
+    uint16_t d = t.depth(i);
+    int32_t p = st[d - 1];
+    int32_t q = lx.next(p, t.byte(i));
+    if (q == kDead) {
+      if (!lx.accepting(p).empty()) e->exits.push_back({i, p});
+      i = t.subtree_end(i);
+      continue;
+    }
+    st[d] = q;
+    for (const int32_t* id = t.tokens_begin(i); id != t.tokens_end(i); ++id)
+      e->inside[*id >> 5] |= 1u << (*id & 31);
+    ++i;
+  }
+  std::stable_sort(e->exits.begin(), e->exits.end(),
+                   [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
+                     return a.parent < b.parent;
+                   });
+  size_t bytes = e->inside.size() * 4 + e->exits.size() * sizeof(MaskCacheEntry::Exit) + 64;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(s);
+  if (it != cache_.end()) return it->second;
+  if (cache_bytes_ + bytes <= static_cast<size_t>(grammar_->limits().mask_cache_bytes)) {
+    cache_.emplace(s, e);
+    cache_bytes_ += bytes;
+  }
+  return e;
+}
+
+// ------------------------------------------------------------------ matcher
+
+Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
+    : cg_(std::move(cg)),
+      trie_(&cg_->trie()),
+      g_(&cg_->grammar()),
+      lexer_(&g_->lexer()),
+      parser_(g_) {
+  walk_state_.assign(trie_->max_depth() + 1, kDead);
+  walk_rows_.assign(trie_->max_depth() + 1, 0);
+  reset();
+}
+
+void Matcher::reset() {
+  parser_.reset();
+  lex_state_ = lexer_->start_state(parser_.top().lexset);
+  fresh_ = true;
+  terminated_ = false;
+  history_.clear();
+}
+
+bool Matcher::end_lexeme(int32_t s) {
+  const std::vector<int32_t>& acc = lexer_->accepting(s);
+  if (acc.empty()) return false;
+  // Grammar lexemes win over ignored ones when both match the same text.
+  scratch_.clear();
+  int32_t ignore = -1;
+  for (int32_t lx : acc) {
+    if (g_->is_ignore(lx)) {
+      if (ignore < 0) ignore = lx;
+    } else {
+      scratch_.push_back(lx);
+    }
+  }
+  if (!scratch_.empty()) {
+    // scan() copies what it needs before scratch_ can be reused
+    std::vector<int32_t> lexemes;
+    lexemes.swap(scratch_);
+    bool ok = parser_.scan(lexemes);
+    lexemes.swap(scratch_);
+    if (ok || ignore < 0) return ok;
+  }
+  parser_.scan_ignore(ignore);
+  return true;
+}
+
+int32_t Matcher::step(int32_t s, uint8_t b) {
+  int32_t t = lexer_->next(s, b);
+  if (t != kDead) return t;
+  if (!end_lexeme(s)) return kDead;
+  int32_t s0 = lexer_->start_state(parser_.top().lexset);
+  return s0 == kDead ? kDead : lexer_->next(s0, b);
+}
+
+bool Matcher::can_end() {
+  if (fresh_) return parser_.top().accepting;
+  size_t rows = parser_.num_rows();
+  bool ok = end_lexeme(lex_state_) && parser_.top().accepting;
+  parser_.truncate(rows);
+  return ok;
+}
+
+bool Matcher::is_accepting() { return terminated_ || can_end(); }
+
+bool Matcher::feed(const uint8_t* data, size_t n) {
+  int32_t s = lex_state_;
+  for (size_t i = 0; i < n; ++i) {
+    s = step(s, data[i]);
+    if (s == kDead) return false;
+  }
+  if (n > 0) {
+    lex_state_ = s;
+    fresh_ = false;
+  }
+  return true;
+}
+
+bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
+  if (terminated_) return false;
+  Step saved{static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, terminated_};
+  if (!feed(data, n)) {
+    parser_.truncate(saved.rows);
+    lex_state_ = saved.lex_state;
+    fresh_ = saved.fresh;
+    return false;
+  }
+  history_.push_back(saved);
+  return true;
+}
+
+bool Matcher::commit_token(int32_t token) {
+  if (terminated_) return false;
+  if (trie_->is_eos(token)) {
+    if (!can_end()) return false;
+    history_.push_back({static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, false});
+    terminated_ = true;
+    return true;
+  }
+  if (trie_->is_excluded(token)) return false;
+  const std::string& b = trie_->token_bytes(token);
+  if (b.empty()) return false;
+  return commit_bytes(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+}
+
+bool Matcher::is_allowed(int32_t token) {
+  if (!commit_token(token)) return false;
+  rollback(1);
+  return true;
+}
+
+void Matcher::rollback(size_t n) {
+  if (n > history_.size()) throw std::out_of_range("rollback past the start of the sequence");
+  if (n == 0) return;
+  Step s = history_[history_.size() - n];
+  history_.resize(history_.size() - n);
+  parser_.truncate(s.rows);
+  lex_state_ = s.lex_state;
+  fresh_ = s.fresh;
+  terminated_ = s.terminated;
+}
+
+int64_t Matcher::min_completion_bytes() {
+  if (terminated_) return 0;
+  int64_t best = kInfLen;
+  if (fresh_) {
+    best = parser_.min_completion(-1, 0);
+  } else {
+    for (int32_t lx : lexer_->live_lexemes(lex_state_)) {
+      int32_t d = lexer_->dist_to_accept(lex_state_, lx);
+      if (d == INT32_MAX) continue;
+      best = std::min(best, parser_.min_completion(lx, d));
+    }
+  }
+  return best >= kInfLen ? -1 : best;
+}
+
+inline void Matcher::set_token_bits(uint32_t node, uint32_t* out) const {
+  for (const int32_t* id = trie_->tokens_begin(node); id != trie_->tokens_end(node); ++id)
+    out[*id >> 5] |= 1u << (*id & 31);
+}
+
+// Full walk of the trie nodes [first, last), all at depth >= depth(first), whose parent
+// (at depth(first) - 1) is in lexer state parent_state with the parser as it is now.
+void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
+  const TokenTrie& t = *trie_;
+  uint16_t base = t.depth(first) - 1;
+  walk_state_[base] = parent_state;
+  walk_rows_[base] = static_cast<uint32_t>(parser_.num_rows());
+  uint32_t i = first;
+  while (i < last) {
+    uint16_t d = t.depth(i);
+    parser_.truncate(walk_rows_[d - 1]);
+    int32_t q = step(walk_state_[d - 1], t.byte(i));
+    if (q == kDead) {
+      i = t.subtree_end(i);
+      continue;
+    }
+    walk_state_[d] = q;
+    walk_rows_[d] = static_cast<uint32_t>(parser_.num_rows());
+    set_token_bits(i, out);
+    ++i;
+  }
+  parser_.truncate(walk_rows_[base]);
+}
+
+void Matcher::compute_mask(uint32_t* out) {
+  const TokenTrie& t = *trie_;
+  const int32_t words = t.mask_words();
+  if (terminated_) {
+    std::memset(out, 0, sizeof(uint32_t) * words);
+    for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
+    return;
+  }
+  auto entry = cg_->cache_entry(lex_state_);
+  std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
+  const auto& exits = entry->exits;
+  size_t rows = parser_.num_rows();
+  for (size_t a = 0; a < exits.size();) {
+    size_t b = a;
+    while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
+    if (end_lexeme(exits[a].parent)) {
+      int32_t s0 = lexer_->start_state(parser_.top().lexset);
+      if (s0 != kDead)
+        for (size_t k = a; k < b; ++k) {
+          uint32_t node = exits[k].node;
+          walk(node, t.subtree_end(node), s0, out);
+        }
+    }
+    parser_.truncate(rows);
+    a = b;
+  }
+  if (can_end())
+    for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
+}
+
+void fill_masks(Matcher* const* matchers, size_t n, uint32_t* out, size_t stride, int threads) {
+  auto work = [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) {
+      uint32_t* row = out + i * stride;
+      if (matchers[i] == nullptr) std::memset(row, 0xFF, stride * sizeof(uint32_t));
+      else matchers[i]->compute_mask(row);
+    }
+  };
+  if (threads <= 1 || n <= 1) {
+    work(0, n);
+    return;
+  }
+  size_t k = std::min<size_t>(threads, n);
+  std::vector<std::thread> pool;
+  std::exception_ptr err;
+  std::mutex err_mu;
+  for (size_t j = 0; j < k; ++j) {
+    size_t lo = n * j / k, hi = n * (j + 1) / k;
+    pool.emplace_back([&, lo, hi] {
+      try {
+        work(lo, hi);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(err_mu);
+        err = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace decoder

@@ -1,0 +1,116 @@
+// matcher.h — the constraint state of one sequence, and the token mask it allows.
+//
+// CompiledGrammar binds a Grammar (lexemes + rules) to a TokenTrie (a vocabulary) and
+// owns the per-lexer-state mask cache. It is immutable from the outside and safe to share
+// between threads; Matchers are cheap and each belongs to one sequence (one thread at a
+// time).
+//
+// Mask algorithm: one walk of the token trie. Going down a node feeds its byte to the
+// lexer; a dead lexer state skips the whole subtree. The Earley parser is consulted only
+// when a lexeme ends (the byte cannot extend it and it accepts), and the rows it pushes
+// are popped on the way back up. Everything a token can do without ending the current
+// lexeme depends on the lexer state alone, so that part of the walk is cached per lexer
+// state (a bitmask of "tokens that stay inside" plus the list of trie nodes where the
+// lexeme ends): a mask is a copy of the cached bits plus short walks below those nodes.
+//
+//   auto cg = std::make_shared<CompiledGrammar>(grammar, trie);
+//   Matcher m(cg);
+//   m.compute_mask(bits);          // bits: uint32[trie.mask_words()]
+//   m.commit(token_id);            // false (no change) if the token is not allowed
+//   m.rollback(1);                 // undo it
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "earley.h"
+#include "grammar.h"
+#include "token_trie.h"
+
+namespace decoder {
+
+struct MaskCacheEntry {
+  std::vector<uint32_t> inside;  // tokens whose bytes all stay inside the current lexeme
+  struct Exit {
+    uint32_t node;       // trie node whose byte cannot extend the lexeme
+    int32_t parent;      // lexer state before that byte (it accepts some lexeme)
+  };
+  std::vector<Exit> exits;  // sorted by parent state
+};
+
+class CompiledGrammar {
+ public:
+  CompiledGrammar(std::shared_ptr<Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
+      : grammar_(std::move(grammar)), trie_(std::move(trie)) {}
+  Grammar& grammar() const { return *grammar_; }
+  const TokenTrie& trie() const { return *trie_; }
+  // Cached inside-bits and exits of a lexer state (built on first use; thread-safe).
+  std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state);
+  size_t cache_bytes() const { return cache_bytes_; }
+
+ private:
+  std::shared_ptr<Grammar> grammar_;
+  std::shared_ptr<const TokenTrie> trie_;
+  std::mutex mu_;
+  std::unordered_map<int32_t, std::shared_ptr<const MaskCacheEntry>> cache_;
+  size_t cache_bytes_ = 0;
+};
+
+class Matcher {
+ public:
+  explicit Matcher(std::shared_ptr<CompiledGrammar> cg);
+  Matcher(const Matcher&) = default;  // fork
+
+  // Writes the allowed-token bitmask (mask_words() words; bit i of word i/32 = token i).
+  void compute_mask(uint32_t* out);
+  bool commit_token(int32_t token);
+  bool commit_bytes(const uint8_t* data, size_t n);  // one step that rolls back as a unit
+  void rollback(size_t n_steps);
+  void reset();
+  bool is_accepting();                 // the output so far is a complete sentence
+  bool is_terminated() const { return terminated_; }
+  size_t num_steps() const { return history_.size(); }
+  int64_t min_completion_bytes();      // -1 if no completion exists
+  bool is_allowed(int32_t token);      // would commit_token(token) succeed?
+  const CompiledGrammar& compiled() const { return *cg_; }
+
+ private:
+  struct Step {
+    uint32_t rows;
+    int32_t lex_state;
+    bool fresh;
+    bool terminated;
+  };
+  // Feeds one byte from lexer state s; may push parser rows. Returns the new state or kDead.
+  int32_t step(int32_t s, uint8_t b);
+  // Ends the lexeme that lexer state s accepts: pushes the parser row(s). False if none.
+  bool end_lexeme(int32_t s);
+  bool can_end();
+  bool feed(const uint8_t* data, size_t n);
+  void walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
+  void set_token_bits(uint32_t node, uint32_t* out) const;
+
+  std::shared_ptr<CompiledGrammar> cg_;
+  const TokenTrie* trie_;
+  Grammar* g_;
+  Lexer* lexer_;
+  EarleyParser parser_;
+  int32_t lex_state_;
+  bool fresh_ = true;       // lex_state_ is the start state of the top row (no bytes yet)
+  bool terminated_ = false;
+  std::vector<Step> history_;
+  std::vector<int32_t> walk_state_;
+  std::vector<uint32_t> walk_rows_;
+  std::vector<int32_t> scratch_;
+};
+
+// Fills rows of a [n, words] bitmask for n matchers on up to `threads` threads
+// (a null matcher leaves its row all ones). The caller must not hold the GIL-protected
+// objects' locks; matchers must be distinct.
+void fill_masks(Matcher* const* matchers, size_t n, uint32_t* out, size_t row_stride_words,
+                int threads);
+
+}  // namespace decoder

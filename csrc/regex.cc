@@ -1,0 +1,285 @@
+#include "regex.h"
+
+#include <algorithm>
+#include <climits>
+#include <deque>
+#include <string>
+
+#include "errors.h"
+
+namespace decoder {
+namespace {
+
+enum Op : int32_t { kEmpty = 0, kNever = 1, kBytes = 2, kCps = 3, kByteset = 4, kCat = 5,
+                    kAlt = 6, kRep = 7 };
+constexpr int kMaxNesting = 2000;
+
+int utf8_len(int32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
+
+void utf8_encode(int32_t cp, uint8_t* out) {
+  switch (utf8_len(cp)) {
+    case 1: out[0] = cp; break;
+    case 2: out[0] = 0xC0 | (cp >> 6); out[1] = 0x80 | (cp & 0x3F); break;
+    case 3: out[0] = 0xE0 | (cp >> 12); out[1] = 0x80 | ((cp >> 6) & 0x3F);
+            out[2] = 0x80 | (cp & 0x3F); break;
+    default: out[0] = 0xF0 | (cp >> 18); out[1] = 0x80 | ((cp >> 12) & 0x3F);
+             out[2] = 0x80 | ((cp >> 6) & 0x3F); out[3] = 0x80 | (cp & 0x3F);
+  }
+}
+
+// Splits [lo, hi] into ranges whose UTF-8 encodings are products of byte ranges
+// (the classic construction used by RE2 and Rust's utf8-ranges).
+void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<uint8_t, uint8_t>>>& out) {
+  static const int32_t kBounds[] = {0x7F, 0x7FF, 0xFFFF};
+  for (int32_t b : kBounds) {
+    if (lo <= b && hi > b) {
+      utf8_sequences(lo, b, out);
+      utf8_sequences(b + 1, hi, out);
+      return;
+    }
+  }
+  int n = utf8_len(lo);
+  for (int i = 1; i < n; ++i) {
+    int32_t m = (1 << (6 * i)) - 1;
+    if ((lo & ~m) != (hi & ~m)) {
+      if ((lo & m) != 0) {
+        utf8_sequences(lo, lo | m, out);
+        utf8_sequences((lo | m) + 1, hi, out);
+        return;
+      }
+      if ((hi & m) != m) {
+        utf8_sequences(lo, (hi & ~m) - 1, out);
+        utf8_sequences(hi & ~m, hi, out);
+        return;
+      }
+    }
+  }
+  uint8_t a[4], b[4];
+  utf8_encode(lo, a);
+  utf8_encode(hi, b);
+  std::vector<std::pair<uint8_t, uint8_t>> seq;
+  for (int i = 0; i < n; ++i) seq.emplace_back(a[i], b[i]);
+  out.push_back(std::move(seq));
+}
+
+}  // namespace
+
+int32_t Nfa::new_state(int32_t lexeme) {
+  if (static_cast<int64_t>(edges_.size()) >= max_states_)
+    throw LimitError("regex automaton exceeds the limit of " + std::to_string(max_states_) +
+                     " NFA states (a very large repetition bound or a huge grammar)");
+  edges_.emplace_back();
+  eps_.emplace_back();
+  lexeme_of_.push_back(lexeme);
+  accept_of_.push_back(-1);
+  return static_cast<int32_t>(edges_.size()) - 1;
+}
+
+void Nfa::add_lexeme(const int32_t* w, size_t n, size_t& pos, int32_t lexeme) {
+  if (static_cast<int32_t>(starts_.size()) != lexeme)
+    throw GrammarError("lexemes must be added in order");
+  int32_t s = new_state(lexeme);
+  int32_t f = new_state(lexeme);
+  accept_of_[f] = lexeme;
+  starts_.push_back(s);
+  build(w, n, pos, s, f, lexeme, 0);
+}
+
+size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
+  if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
+  if (pos >= n) throw GrammarError("truncated regex");
+  switch (w[pos]) {
+    case kEmpty: case kNever: return pos + 1;
+    case kBytes: return pos + 2 + w[pos + 1];
+    case kCps: case kByteset: return pos + 2 + 2 * w[pos + 1];
+    case kCat: case kAlt: {
+      int32_t k = w[pos + 1];
+      pos += 2;
+      for (int32_t i = 0; i < k; ++i) pos = skip(w, n, pos, depth + 1);
+      return pos;
+    }
+    case kRep: return skip(w, n, pos + 3, depth + 1);
+    default: throw GrammarError("unknown regex opcode " + std::to_string(w[pos]));
+  }
+}
+
+void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
+  std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
+  utf8_sequences(lo, hi, seqs);
+  for (auto& seq : seqs) {
+    int32_t cur = from;
+    for (size_t i = 0; i < seq.size(); ++i) {
+      int32_t nxt = (i + 1 == seq.size()) ? to : new_state(lexeme);
+      edges_[cur].push_back({seq[i].first, seq[i].second, nxt});
+      cur = nxt;
+    }
+  }
+}
+
+void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t to,
+                int32_t lexeme, int depth) {
+  if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
+  if (pos >= n) throw GrammarError("truncated regex");
+  int32_t op = w[pos++];
+  switch (op) {
+    case kEmpty:
+      eps_[from].push_back(to);
+      return;
+    case kNever:
+      return;
+    case kBytes: {
+      int32_t len = w[pos++];
+      if (len < 0 || pos + len > n) throw GrammarError("truncated regex bytes");
+      int32_t cur = from;
+      for (int32_t i = 0; i < len; ++i) {
+        int32_t nxt = (i + 1 == len) ? to : new_state(lexeme);
+        uint8_t b = static_cast<uint8_t>(w[pos + i]);
+        edges_[cur].push_back({b, b, nxt});
+        cur = nxt;
+      }
+      if (len == 0) eps_[from].push_back(to);
+      pos += len;
+      return;
+    }
+    case kCps:
+    case kByteset: {
+      int32_t k = w[pos++];
+      if (k < 0 || pos + 2 * k > n) throw GrammarError("truncated character class");
+      for (int32_t i = 0; i < k; ++i) {
+        int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
+        if (op == kByteset) {
+          if (lo < 0 || hi > 255 || lo > hi) throw GrammarError("bad byte range");
+          edges_[from].push_back({static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to});
+        } else {
+          if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
+          // surrogates have no UTF-8 encoding: cut them out
+          if (lo < 0xD800 && hi >= 0xD800) {
+            add_codepoints(lo, 0xD7FF, from, to, lexeme);
+            lo = 0xD800;
+          }
+          if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
+          if (lo <= hi) add_codepoints(lo, hi, from, to, lexeme);
+        }
+      }
+      pos += 2 * k;
+      return;
+    }
+    case kCat: {
+      int32_t k = w[pos++];
+      if (k == 0) { eps_[from].push_back(to); return; }
+      int32_t cur = from;
+      for (int32_t i = 0; i < k; ++i) {
+        int32_t nxt = (i + 1 == k) ? to : new_state(lexeme);
+        build(w, n, pos, cur, nxt, lexeme, depth + 1);
+        cur = nxt;
+      }
+      return;
+    }
+    case kAlt: {
+      int32_t k = w[pos++];
+      for (int32_t i = 0; i < k; ++i) build(w, n, pos, from, to, lexeme, depth + 1);
+      return;
+    }
+    case kRep: {
+      int32_t lo = w[pos], hi = w[pos + 1];
+      pos += 2;
+      if (lo < 0 || (hi >= 0 && hi < lo)) throw GrammarError("bad repetition bounds");
+      size_t child = pos;
+      size_t after = skip(w, n, pos, depth + 1);
+      int64_t copies = static_cast<int64_t>(lo) + (hi < 0 ? 1 : hi - lo);
+      if (copies * static_cast<int64_t>(after - child) > max_states_)
+        throw LimitError("repetition {" + std::to_string(lo) + "," +
+                         (hi < 0 ? std::string("") : std::to_string(hi)) +
+                         "} is too large for the regex automaton limit");
+      int32_t cur = from;
+      for (int32_t i = 0; i < lo; ++i) {
+        size_t p = child;
+        int32_t nxt = new_state(lexeme);
+        build(w, n, p, cur, nxt, lexeme, depth + 1);
+        cur = nxt;
+      }
+      if (hi < 0) {
+        // cur -child-> cur (a loop through a fresh state so the loop has its own entry)
+        int32_t loop = new_state(lexeme);
+        eps_[cur].push_back(loop);
+        size_t p = child;
+        build(w, n, p, loop, loop, lexeme, depth + 1);
+        eps_[loop].push_back(to);
+      } else {
+        for (int32_t i = lo; i < hi; ++i) {
+          eps_[cur].push_back(to);
+          size_t p = child;
+          int32_t nxt = (i + 1 == hi) ? to : new_state(lexeme);
+          build(w, n, p, cur, nxt, lexeme, depth + 1);
+          cur = nxt;
+        }
+        if (lo == hi) eps_[cur].push_back(to);
+      }
+      pos = after;
+      return;
+    }
+    default:
+      throw GrammarError("unknown regex opcode " + std::to_string(op));
+  }
+}
+
+void Nfa::finish() {
+  const int32_t N = num_states();
+  // Reverse reachability from accepting states (over byte and epsilon edges) = alive.
+  std::vector<std::vector<int32_t>> rev(N);
+  std::vector<std::vector<int32_t>> rev_eps(N);
+  for (int32_t s = 0; s < N; ++s) {
+    for (auto& e : edges_[s]) rev[e.to].push_back(s);
+    for (int32_t t : eps_[s]) rev_eps[t].push_back(s);
+  }
+  // 0-1 BFS for the distance to acceptance (byte edges cost 1, epsilon edges 0).
+  dist_.assign(N, INT32_MAX);
+  std::deque<int32_t> dq;
+  for (int32_t s = 0; s < N; ++s)
+    if (accept_of_[s] >= 0) { dist_[s] = 0; dq.push_back(s); }
+  while (!dq.empty()) {
+    int32_t s = dq.front();
+    dq.pop_front();
+    for (int32_t p : rev_eps[s])
+      if (dist_[p] > dist_[s]) { dist_[p] = dist_[s]; dq.push_front(p); }
+    for (int32_t p : rev[s])
+      if (dist_[p] > dist_[s] + 1) { dist_[p] = dist_[s] + 1; dq.push_back(p); }
+  }
+  alive_.assign(N, 0);
+  for (int32_t s = 0; s < N; ++s) alive_[s] = dist_[s] != INT32_MAX;
+  // Drop dead edges and compute epsilon closures restricted to alive states. A state with
+  // no byte edges and no acceptance contributes nothing to a DFA state, so closures keep
+  // only "important" states; that keeps equal DFA states equal.
+  for (int32_t s = 0; s < N; ++s) {
+    auto& es = edges_[s];
+    es.erase(std::remove_if(es.begin(), es.end(), [&](const NfaEdge& e) { return !alive_[e.to]; }),
+             es.end());
+  }
+  closure_.assign(N, {});
+  std::vector<int32_t> mark(N, -1);
+  std::vector<int32_t> stack;
+  for (int32_t s = 0; s < N; ++s) {
+    if (!alive_[s]) continue;
+    auto& out = closure_[s];
+    stack.assign(1, s);
+    mark[s] = s;
+    while (!stack.empty()) {
+      int32_t u = stack.back();
+      stack.pop_back();
+      if (!edges_[u].empty() || accept_of_[u] >= 0) out.push_back(u);
+      for (int32_t v : eps_[u])
+        if (alive_[v] && mark[v] != s) { mark[v] = s; stack.push_back(v); }
+    }
+    std::sort(out.begin(), out.end());
+  }
+  eps_.clear();
+  eps_.shrink_to_fit();
+}
+
+bool Nfa::matches_empty(int32_t lexeme) const {
+  for (int32_t s : closure_[starts_[lexeme]])
+    if (accept_of_[s] == lexeme) return true;
+  return false;
+}
+
+}  // namespace decoder

@@ -1,0 +1,73 @@
+// regex.h — regex IR → byte-level NFA (Thompson construction), UTF-8 aware.
+//
+// The Python front ends produce regexes as a tree (see decoder/grammar/ir.py) and
+// serialise it in prefix form into int32 words (decoder/grammar/serialize.py):
+//
+//   EMPTY                 0
+//   NEVER                 1
+//   BYTES   n b0..bn-1    2
+//   CPS     k lo hi ...   3   one code point in k inclusive ranges, matched as UTF-8
+//   BYTESET k lo hi ...   4   one byte in k inclusive ranges
+//   CAT     k child...    5
+//   ALT     k child...    6
+//   REP     min max child 7   max = -1 for unbounded
+//
+// All lexemes of a grammar share one Nfa; lexeme j starts at start(j) and accepts in
+// accept(j). Code point classes are compiled to UTF-8 byte-range sequences, so the
+// automaton runs on bytes and a token that ends inside a character is handled exactly.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace decoder {
+
+struct NfaEdge {
+  uint8_t lo, hi;
+  int32_t to;
+};
+
+class Nfa {
+ public:
+  explicit Nfa(int64_t max_states) : max_states_(max_states) {}
+
+  // Parses one serialised regex starting at words[pos] (pos is advanced) and adds it as
+  // lexeme number `lexeme`. Throws GrammarError on malformed input, LimitError on size.
+  void add_lexeme(const int32_t* words, size_t n_words, size_t& pos, int32_t lexeme);
+
+  // After all lexemes are added: removes states that cannot reach an accepting state and
+  // computes epsilon closures and distances to acceptance.
+  void finish();
+
+  int32_t num_states() const { return static_cast<int32_t>(edges_.size()); }
+  int32_t start(int32_t lexeme) const { return starts_[lexeme]; }
+  int32_t accept_lexeme(int32_t state) const { return accept_of_[state]; }  // -1 if none
+  int32_t lexeme_of(int32_t state) const { return lexeme_of_[state]; }
+  bool alive(int32_t state) const { return alive_[state]; }
+  const std::vector<NfaEdge>& edges(int32_t state) const { return edges_[state]; }
+  // Epsilon closure restricted to alive states, including `state` itself if alive.
+  const std::vector<int32_t>& closure(int32_t state) const { return closure_[state]; }
+  // Fewest bytes from this state to acceptance of its lexeme (INT32_MAX if none).
+  int32_t dist_to_accept(int32_t state) const { return dist_[state]; }
+  int32_t lexeme_min_len(int32_t lexeme) const { return dist_[starts_[lexeme]]; }
+  bool matches_empty(int32_t lexeme) const;
+
+ private:
+  int32_t new_state(int32_t lexeme);
+  void build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t to, int32_t lexeme,
+             int depth);
+  void add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme);
+  size_t skip(const int32_t* w, size_t n, size_t pos, int depth) const;
+
+  int64_t max_states_;
+  std::vector<std::vector<NfaEdge>> edges_;
+  std::vector<std::vector<int32_t>> eps_;
+  std::vector<int32_t> lexeme_of_;
+  std::vector<int32_t> accept_of_;
+  std::vector<int32_t> starts_;
+  std::vector<uint8_t> alive_;
+  std::vector<std::vector<int32_t>> closure_;
+  std::vector<int32_t> dist_;
+};
+
+}  // namespace decoder

@@ -1,0 +1,58 @@
+// token_trie.h — all token byte strings of a vocabulary in one flat trie.
+//
+// Nodes are stored in depth-first order; node i's subtree is [i, subtree_end[i]).
+// A mask walk visits nodes in order and, when the constraint rejects a node's byte,
+// jumps to subtree_end to skip every token that starts with that prefix. Node 0 is
+// the root (no byte, depth 0). Tokens with no bytes (special/control tokens) and
+// padding ids are not in the trie: no walk can ever allow them.
+//
+//   TokenTrie trie(token_bytes, /*vocab width*/ 151936, eos_ids, excluded_ids);
+//   for (uint32_t i = 1; i < trie.size(); ++i) ... trie.byte(i), trie.depth(i) ...
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace decoder {
+
+class TokenTrie {
+ public:
+  // tokens[i] are the bytes of token id i; ids >= tokens.size() up to mask_width are padding.
+  // excluded ids (special tokens) are left out of the trie. eos ids are kept aside: the
+  // matcher allows them exactly when the grammar accepts.
+  TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
+            const std::vector<int32_t>& eos_ids, const std::vector<int32_t>& excluded_ids);
+
+  uint32_t size() const { return static_cast<uint32_t>(byte_.size()); }
+  uint8_t byte(uint32_t n) const { return byte_[n]; }
+  uint16_t depth(uint32_t n) const { return depth_[n]; }
+  uint32_t subtree_end(uint32_t n) const { return end_[n]; }
+  // token ids whose bytes end exactly at node n: ids_[tok_begin_[n] .. tok_begin_[n+1])
+  const int32_t* tokens_begin(uint32_t n) const { return ids_.data() + tok_begin_[n]; }
+  const int32_t* tokens_end(uint32_t n) const { return ids_.data() + tok_begin_[n + 1]; }
+  bool has_tokens(uint32_t n) const { return tok_begin_[n] != tok_begin_[n + 1]; }
+
+  int32_t mask_width() const { return mask_width_; }       // bits in a mask row (model vocab)
+  int32_t mask_words() const { return (mask_width_ + 31) / 32; }
+  int32_t vocab_size() const { return static_cast<int32_t>(token_bytes_.size()); }
+  uint16_t max_depth() const { return max_depth_; }
+  const std::vector<int32_t>& eos_ids() const { return eos_ids_; }
+  bool is_eos(int32_t id) const;
+  // The bytes of a token id ("" for special/padding ids).
+  const std::string& token_bytes(int32_t id) const;
+  bool is_excluded(int32_t id) const { return id < 0 || id >= vocab_size() || excluded_[id]; }
+
+ private:
+  std::vector<uint8_t> byte_;
+  std::vector<uint16_t> depth_;
+  std::vector<uint32_t> end_;
+  std::vector<uint32_t> tok_begin_;  // size()+1 offsets into ids_
+  std::vector<int32_t> ids_;
+  std::vector<std::string> token_bytes_;
+  std::vector<uint8_t> excluded_;
+  std::vector<int32_t> eos_ids_;
+  int32_t mask_width_;
+  uint16_t max_depth_ = 0;
+};
+
+}  // namespace decoder

@@ -1,0 +1,286 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# distutils: language = c++
+"""The binding of the C++ engine (csrc/). Thin on purpose: argument checks, conversions and
+releasing the GIL; every algorithm lives in C++."""
+from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t
+from libcpp cimport bool as cbool
+from libcpp.memory cimport shared_ptr
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+from cpython.ref cimport PyObject
+
+import numpy as np
+
+from .errors import GrammarError, LimitError, MatcherError
+
+
+cdef extern from "py_errors.h" namespace "decoder":
+    void raise_py_error()
+    void set_error_classes(PyObject*, PyObject*, PyObject*)
+
+set_error_classes(<PyObject*>GrammarError, <PyObject*>LimitError, <PyObject*>MatcherError)
+
+
+cdef extern from "token_trie.h" namespace "decoder":
+    cdef cppclass CTokenTrie "decoder::TokenTrie":
+        uint32_t size()
+        int32_t mask_width()
+        int32_t mask_words()
+        int32_t vocab_size()
+
+
+cdef extern from "grammar.h" namespace "decoder":
+    cdef cppclass CLimits "decoder::Limits":
+        int64_t max_nfa_states
+        int64_t max_dfa_states
+        int64_t max_rules
+        int64_t max_items_per_row
+        int64_t mask_cache_bytes
+
+
+cdef extern from "matcher.h" namespace "decoder":
+    cdef cppclass CCompiledGrammar "decoder::CompiledGrammar":
+        size_t cache_bytes()
+
+    cdef cppclass CMatcher "decoder::Matcher":
+        CMatcher(shared_ptr[CCompiledGrammar]) except +raise_py_error
+        CMatcher(const CMatcher&) except +raise_py_error
+        void compute_mask(uint32_t*) nogil except +raise_py_error
+        cbool commit_token(int32_t) except +raise_py_error
+        cbool commit_bytes(const uint8_t*, size_t) except +raise_py_error
+        void rollback(size_t) except +raise_py_error
+        void reset() except +raise_py_error
+        cbool is_accepting() except +raise_py_error
+        cbool is_terminated()
+        size_t num_steps()
+        int64_t min_completion_bytes() except +raise_py_error
+        cbool is_allowed(int32_t) except +raise_py_error
+
+    void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) nogil except +raise_py_error
+
+
+cdef extern from "api.h" namespace "decoder":
+    shared_ptr[CCompiledGrammar] c_compile_grammar "decoder::compile_grammar"(
+        const int32_t*, size_t, vector[string], vector[string], const CLimits&,
+        shared_ptr[const CTokenTrie]) nogil except +raise_py_error
+    shared_ptr[const CTokenTrie] c_make_trie "decoder::make_trie"(
+        const vector[string]&, int32_t, const vector[int32_t]&, const vector[int32_t]&) nogil except +raise_py_error
+
+
+cdef class TokenTrie:
+    """The token trie of one vocabulary (built once, shared by every compiled grammar)."""
+    cdef shared_ptr[const CTokenTrie] ptr
+
+    def __init__(self, tokens, int mask_width, eos_ids, excluded_ids):
+        cdef vector[string] toks = tokens
+        cdef vector[int32_t] eos = list(eos_ids)
+        cdef vector[int32_t] exc = list(excluded_ids)
+        with nogil:
+            self.ptr = c_make_trie(toks, mask_width, eos, exc)
+
+    @property
+    def num_nodes(self):
+        return self.ptr.get().size()
+
+    @property
+    def mask_width(self):
+        return self.ptr.get().mask_width()
+
+    @property
+    def mask_words(self):
+        return self.ptr.get().mask_words()
+
+
+DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_rules=2_000_000,
+                      max_items_per_row=1_000_000, mask_cache_bytes=256 << 20)
+
+
+cdef class CompiledGrammar:
+    """A grammar bound to a vocabulary: lexer automaton, Earley tables and mask cache."""
+    cdef shared_ptr[CCompiledGrammar] ptr
+    cdef readonly int mask_words
+    cdef readonly object vocab
+
+    def __init__(self, words, lexeme_names, nonterminal_names, TokenTrie trie, vocab=None,
+                 limits=None):
+        cdef int32_t[::1] w = np.asarray(words, dtype=np.int32)
+        cdef vector[string] lx = [n.encode("utf-8", "replace") for n in lexeme_names]
+        cdef vector[string] nt = [n.encode("utf-8", "replace") for n in nonterminal_names]
+        cdef CLimits lim
+        opts = dict(DEFAULT_LIMITS)
+        if limits:
+            unknown = set(limits) - set(opts)
+            if unknown:
+                raise ValueError(f"unknown limits: {sorted(unknown)}")
+            opts.update(limits)
+        lim.max_nfa_states = opts["max_nfa_states"]
+        lim.max_dfa_states = opts["max_dfa_states"]
+        lim.max_rules = opts["max_rules"]
+        lim.max_items_per_row = opts["max_items_per_row"]
+        lim.mask_cache_bytes = opts["mask_cache_bytes"]
+        if w.shape[0] == 0:
+            raise GrammarError("empty grammar")
+        with nogil:
+            self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr)
+        self.mask_words = trie.mask_words
+        self.vocab = vocab
+
+    @property
+    def cache_bytes(self):
+        return self.ptr.get().cache_bytes()
+
+
+cdef uint32_t* _row_pointer(object out, int words) except NULL:
+    cdef int32_t[::1] view
+    arr = out
+    if type(out).__module__.startswith("torch"):
+        if out.device.type != "cpu":
+            raise MatcherError("the mask buffer must be a CPU tensor (copy it to the GPU after filling)")
+        arr = out.numpy()
+    if not isinstance(arr, np.ndarray):
+        raise MatcherError(f"the mask buffer must be a numpy array or torch tensor, not {type(out).__name__}")
+    if arr.dtype != np.int32 and arr.dtype != np.uint32:
+        raise MatcherError(f"the mask buffer must have dtype int32, not {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] < words:
+        raise MatcherError(f"the mask buffer must be 1-D with at least {words} int32 words, got shape {arr.shape}")
+    if not arr.flags.c_contiguous or not arr.flags.writeable:
+        raise MatcherError("the mask buffer must be contiguous and writeable")
+    view = arr.view(np.int32)
+    return <uint32_t*>&view[0]
+
+
+cdef class Matcher:
+    """The constraint state of one sequence; see csrc/matcher.h.
+
+    ``Matcher(grammar, vocab)`` compiles (with a cache) a :class:`decoder.Grammar` for a
+    :class:`decoder.Vocabulary`; ``Matcher(compiled)`` takes a compiled grammar.
+    """
+    cdef CMatcher* m
+    cdef readonly CompiledGrammar compiled
+    cdef int vocab_size
+
+    def __cinit__(self, grammar=None, vocab=None, **kw):
+        self.m = NULL
+
+    def __init__(self, grammar, vocab=None, **kw):
+        cdef CompiledGrammar cg
+        if isinstance(grammar, CompiledGrammar):
+            cg = grammar
+        else:
+            from .compile import compile_grammar
+            cg = compile_grammar(grammar, vocab, **kw)
+        self.compiled = cg
+        self.vocab_size = cg.mask_words * 32
+        self.m = new CMatcher(cg.ptr)
+
+    def __dealloc__(self):
+        if self.m != NULL:
+            del self.m
+
+    cdef _check(self):
+        if self.m == NULL:
+            raise MatcherError("matcher is not initialised")
+
+    def compute_mask(self, out):
+        """Writes the allowed-token bitmask into ``out`` (int32, ``ceil(V/32)`` words or a row)."""
+        self._check()
+        cdef uint32_t* p = _row_pointer(out, self.compiled.mask_words)
+        with nogil:
+            self.m.compute_mask(p)
+        return out
+
+    def commit(self, int token):
+        """Advances by one token; False (and no change) if it is not allowed."""
+        self._check()
+        if token < 0 or token >= self.vocab_size:
+            raise MatcherError(f"token id {token} out of range [0, {self.compiled.mask_words * 32})")
+        return self.m.commit_token(token)
+
+    def commit_bytes(self, const uint8_t[:] data not None):
+        """Advances by raw bytes (one rollback step); False (no change) if not allowed."""
+        self._check()
+        if data.shape[0] == 0:
+            return self.m.commit_bytes(NULL, 0)
+        return self.m.commit_bytes(&data[0], data.shape[0])
+
+    def is_allowed(self, int token):
+        self._check()
+        if token < 0 or token >= self.vocab_size:
+            return False
+        return self.m.is_allowed(token)
+
+    def rollback(self, size_t n=1):
+        """Undoes the last ``n`` commits (termination included)."""
+        self._check()
+        if n > self.m.num_steps():
+            raise MatcherError(f"cannot roll back {n} steps: only {self.m.num_steps()} were committed")
+        self.m.rollback(n)
+
+    def fork(self):
+        """An independent copy of this matcher (same compiled grammar, same state)."""
+        self._check()
+        cdef Matcher other = Matcher.__new__(Matcher)
+        other.compiled = self.compiled
+        other.vocab_size = self.vocab_size
+        other.m = new CMatcher(self.m[0])
+        return other
+
+    def reset(self):
+        self._check()
+        self.m.reset()
+
+    def is_accepting(self):
+        """True when the output so far is a complete sentence (EOS would be allowed)."""
+        self._check()
+        return self.m.is_accepting()
+
+    def is_terminated(self):
+        """True after an EOS token was committed."""
+        self._check()
+        return self.m.is_terminated()
+
+    @property
+    def num_steps(self):
+        return self.m.num_steps() if self.m != NULL else 0
+
+    def min_completion_bytes(self):
+        """Fewest bytes that complete a sentence from here (-1 if none can)."""
+        self._check()
+        return self.m.min_completion_bytes()
+
+
+def fill_masks(matchers, out, int threads=0):
+    """Fills ``out[i]`` with the mask of ``matchers[i]`` (None: all ones) in C++ threads,
+    without the GIL. ``out`` is an int32 array or CPU tensor of shape [n, words]."""
+    import os
+    arr = out.numpy() if type(out).__module__.startswith("torch") else out
+    if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.dtype not in (np.int32, np.uint32):
+        raise MatcherError("out must be a 2-D int32 array or CPU tensor")
+    if not arr.flags.c_contiguous:
+        raise MatcherError("out must be C-contiguous")
+    cdef size_t n = len(matchers)
+    if arr.shape[0] < n:
+        raise MatcherError(f"out has {arr.shape[0]} rows for {n} matchers")
+    cdef vector[CMatcher*] ms
+    cdef Matcher mm
+    cdef int words = arr.shape[1]
+    seen = set()
+    for x in matchers:
+        if x is None:
+            ms.push_back(NULL)
+            continue
+        mm = <Matcher?>x
+        mm._check()
+        if mm.compiled.mask_words > words:
+            raise MatcherError(f"out has {words} words per row, the vocabulary needs {mm.compiled.mask_words}")
+        if id(mm) in seen:
+            raise MatcherError("the same matcher appears twice in one batch")
+        seen.add(id(mm))
+        ms.push_back(mm.m)
+    if n == 0:
+        return out
+    cdef int32_t[:, ::1] view = arr.view(np.int32)
+    cdef int t = threads if threads > 0 else min(os.cpu_count() or 1, 8)
+    with nogil:
+        c_fill_masks(ms.data(), n, <uint32_t*>&view[0, 0], words, t)
+    return out

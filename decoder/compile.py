@@ -1,0 +1,62 @@
+"""Grammar + Vocabulary → CompiledGrammar (the C++ engine's object), with caches.
+
+The token trie is built once per vocabulary, and a grammar compiled once per
+(grammar, vocabulary): its lexer automaton and mask cache are shared by every matcher
+made from it, across threads.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Optional
+
+from . import _engine
+from .errors import DecoderError
+
+_lock = threading.Lock()
+_tries: dict[int, tuple[Any, "_engine.TokenTrie"]] = {}
+_compiled: "OrderedDict[tuple, _engine.CompiledGrammar]" = OrderedDict()
+COMPILE_CACHE_SIZE = 64
+
+
+def token_trie(vocab) -> "_engine.TokenTrie":
+    """The C++ token trie of a :class:`~decoder.vocab.Vocabulary` (built once)."""
+    key = id(vocab)
+    with _lock:
+        hit = _tries.get(key)
+        if hit is not None and hit[0] is vocab:
+            return hit[1]
+    excluded = sorted(set(vocab.special_ids))
+    trie = _engine.TokenTrie(list(vocab.tokens), int(vocab.model_vocab_size),
+                             [int(e) for e in vocab.eos_ids], excluded)
+    with _lock:
+        _tries[key] = (vocab, trie)
+    return trie
+
+
+def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engine.CompiledGrammar":
+    """Compiles a :class:`~decoder.grammar.Grammar` (or anything with ``to_grammar()``) for a
+    vocabulary. Cached: the same grammar and vocabulary give the same compiled object."""
+    from .grammar import Grammar
+
+    if vocab is None:
+        raise DecoderError("a Vocabulary is needed to compile a grammar into a matcher")
+    if not isinstance(grammar, Grammar):
+        if hasattr(grammar, "to_grammar"):
+            grammar = grammar.to_grammar()
+        else:
+            raise TypeError(f"expected a decoder.Grammar, got {type(grammar).__name__}")
+    trie = token_trie(vocab)
+    words, lexeme_names, nt_names = grammar.serialized()
+    key = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
+    with _lock:
+        hit = _compiled.get(key)
+        if hit is not None and hit.vocab is vocab:
+            _compiled.move_to_end(key)
+            return hit
+    cg = _engine.CompiledGrammar(words, lexeme_names, nt_names, trie, vocab, limits)
+    with _lock:
+        _compiled[key] = cg
+        while len(_compiled) > COMPILE_CACHE_SIZE:
+            _compiled.popitem(last=False)
+    return cg

@@ -1,0 +1,50 @@
+"""Exceptions raised by the decoder package.
+
+Every error the package raises on purpose derives from :class:`DecoderError`, so
+callers can catch the whole family with one ``except``.
+"""
+from __future__ import annotations
+
+
+class DecoderError(Exception):
+    """Base class of every error raised on purpose by the decoder package."""
+
+
+class VocabularyError(DecoderError):
+    """A tokenizer could not be turned into exact token byte strings.
+
+    Raised instead of guessing: an unknown tokenizer model or decoder step, a
+    token string that has no byte representation, or inconsistent sizes / ids.
+    The message names what was not understood.
+    """
+
+
+class SchemaError(DecoderError):
+    """A JSON Schema that cannot be compiled exactly.
+
+    ``keyword`` names the keyword that could not be enforced and ``path`` is the
+    JSON pointer of the schema location that carries it (``""`` for the root).
+    Pass ``approximate=True`` to compile an over-approximation instead (a warning
+    names what is not enforced).
+    """
+
+    def __init__(self, message: str, *, path: str = "", keyword: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.keyword = keyword
+
+
+class GrammarError(DecoderError):
+    """A grammar or regex that cannot be compiled: a syntax error, a non-regular regex
+    feature, an empty language, a lexeme that matches the empty string."""
+
+
+class LimitError(DecoderError):
+    """A configured resource limit was hit (automaton states, grammar size, Earley items,
+    compile time, schema depth). The message names the limit and where it was hit."""
+
+
+class MatcherError(DecoderError):
+    """A matcher was misused: a token id out of range, a rollback past the start, a mask
+    buffer of the wrong size or dtype."""
+

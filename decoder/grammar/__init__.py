@@ -1,0 +1,84 @@
+"""Grammars: the one IR every constraint compiles to, and its front ends.
+
+``Grammar.from_lark(text)``, ``Grammar.from_regex(pattern)`` and
+``Grammar.from_json_schema(schema)`` all return a :class:`Grammar` wrapping a
+:class:`~decoder.grammar.ir.GrammarIR`, which :func:`decoder.compile.compile_grammar`
+hands to the C++ engine.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Union
+
+from . import ir
+from .ir import GrammarBuilder, GrammarIR
+from .serialize import serialize
+
+
+class Grammar:
+    """A constraint as a context-free grammar over regex lexemes."""
+
+    __slots__ = ("ir", "source", "_serialized", "_fingerprint")
+
+    def __init__(self, grammar_ir: GrammarIR, source: str = "") -> None:
+        self.ir = grammar_ir
+        self.source = source
+        self._serialized = None
+        self._fingerprint = None
+
+    # ------------------------------------------------------------ front ends
+    @classmethod
+    def from_lark(cls, text_or_path: Union[str, Path], start: str = "start") -> "Grammar":
+        """A grammar in Lark's EBNF (text, or a path to a .lark file)."""
+        from .lark import from_lark
+
+        return cls(from_lark(text_or_path, start=start), source="lark")
+
+    @classmethod
+    def from_regex(cls, pattern: str, *, syntax: str = "python", flags: str = "") -> "Grammar":
+        """Output that fully matches a regex (Python ``re`` syntax, or ``syntax="ecma"``)."""
+        from .regex import parse_regex
+
+        node = parse_regex(pattern, syntax=syntax, flags=flags)
+        b = GrammarBuilder()
+        s = b.nonterminal("start")
+        b.rule(s, [b.lexeme("REGEX", node)])
+        return cls(b.build(s), source="regex")
+
+    @classmethod
+    def from_json_schema(cls, schema: Any, **options: Any) -> "Grammar":
+        """A JSON Schema (dict, JSON text, path, or Pydantic model class); see
+        :func:`decoder.grammar.json_schema.compile_json_schema` for the options."""
+        from .json_schema import compile_json_schema
+
+        return cls(compile_json_schema(schema, **options), source="json_schema")
+
+    @classmethod
+    def builtin(cls, name: str) -> "Grammar":
+        """A bundled grammar from grammars/ (json, arithmetic, sql_select, csv)."""
+        from .lark import load_bundled
+
+        return cls.from_lark(load_bundled(name))
+
+    # ------------------------------------------------------------ engine side
+    def serialized(self):
+        if self._serialized is None:
+            words = serialize(self.ir)
+            self._serialized = (words, [lx.name for lx in self.ir.lexemes], list(self.ir.nonterminals))
+        return self._serialized
+
+    def fingerprint(self) -> bytes:
+        if self._fingerprint is None:
+            words, lx, nt = self.serialized()
+            h = hashlib.blake2b(words.tobytes(), digest_size=16)
+            h.update("\0".join(lx).encode("utf-8", "replace"))
+            self._fingerprint = h.digest()
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        return (f"Grammar({self.source or 'ir'}: {len(self.ir.rules)} rules, "
+                f"{len(self.ir.lexemes)} lexemes)")
+
+
+__all__ = ["Grammar", "GrammarIR", "GrammarBuilder", "ir"]

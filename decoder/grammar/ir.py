@@ -1,0 +1,236 @@
+"""The grammar IR that every front end targets and the C++ engine consumes.
+
+A grammar is a context-free grammar over *lexemes*; a lexeme is a regular
+expression over UTF-8 bytes.  Front ends (Lark, regex, JSON Schema, lexicon
+constraints) build a :class:`GrammarIR` with :class:`GrammarBuilder`; the engine
+compiles lexemes to lazy byte DFAs and parses the lexeme stream with Earley.
+
+Regex nodes are plain tuples (hashable, cheap to build, easy to serialise):
+
+=====================================  =============================================
+``("empty",)``                          the empty string
+``("never",)``                          matches nothing (the empty language)
+``("bytes", b"...")``                   this exact byte string
+``("cps", ((lo, hi), ...))``            one Unicode code point in the union of the
+                                        inclusive ranges (sorted, disjoint, no
+                                        surrogates), matched as its UTF-8 bytes
+``("byteset", ((lo, hi), ...))``        one raw byte in the inclusive ranges
+``("cat", (n1, n2, ...))``              concatenation
+``("alt", (n1, n2, ...))``              alternation
+``("rep", n, min, max)``                ``n{min,max}``; ``max is None`` = unbounded
+=====================================  =============================================
+
+Lexing is longest-match (maximal munch) among the lexemes the parser allows at
+that point, as in Lark's contextual lexer.  A lexeme should not match the empty
+string (the engine raises on one that does, except ignore lexemes never do).
+
+Symbols in rule bodies are ints: a nonterminal ``i`` is ``i`` (``>= 0``) and a
+lexeme ``j`` is ``-(j + 1)`` (``< 0``).  Use :meth:`GrammarBuilder.lexeme` and
+:meth:`GrammarBuilder.nonterminal`, which return the encoded symbol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+MAX_CODEPOINT = 0x10FFFF
+
+# ---------------------------------------------------------------- regex nodes
+EMPTY = ("empty",)
+NEVER = ("never",)
+
+
+def lit(s) -> tuple:
+    """A literal string (str is UTF-8 encoded) or bytes."""
+    b = s.encode("utf-8") if isinstance(s, str) else bytes(s)
+    return ("bytes", b) if b else EMPTY
+
+
+def cps(ranges: Sequence[tuple[int, int]]) -> tuple:
+    """One code point from the given inclusive ranges (normalised here)."""
+    rs = normalize_ranges(ranges)
+    return ("cps", rs) if rs else NEVER
+
+
+def byteset(ranges: Sequence[tuple[int, int]]) -> tuple:
+    rs = normalize_ranges(ranges, 0xFF, skip_surrogates=False)
+    return ("byteset", rs) if rs else NEVER
+
+
+def cat(*nodes) -> tuple:
+    out = []
+    for n in nodes:
+        if n[0] == "never":
+            return NEVER
+        if n[0] == "empty":
+            continue
+        if n[0] == "cat":
+            out.extend(n[1])
+        elif n[0] == "bytes" and out and out[-1][0] == "bytes":
+            out[-1] = ("bytes", out[-1][1] + n[1])
+        else:
+            out.append(n)
+    if not out:
+        return EMPTY
+    return out[0] if len(out) == 1 else ("cat", tuple(out))
+
+
+def alt(*nodes) -> tuple:
+    out = []
+    seen = set()
+    for n in nodes:
+        if n[0] == "never":
+            continue
+        for m in (n[1] if n[0] == "alt" else (n,)):
+            if m not in seen:
+                seen.add(m)
+                out.append(m)
+    if not out:
+        return NEVER
+    return out[0] if len(out) == 1 else ("alt", tuple(out))
+
+
+def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
+    if hi is not None and hi < lo:
+        return NEVER
+    if node[0] == "never":
+        return EMPTY if lo == 0 else NEVER
+    if node[0] == "empty" or (lo == 1 and hi == 1):
+        return node
+    if hi == 0:
+        return EMPTY
+    return ("rep", node, lo, hi)
+
+
+def opt(node) -> tuple:
+    return rep(node, 0, 1)
+
+
+def star(node) -> tuple:
+    return rep(node, 0, None)
+
+
+def plus(node) -> tuple:
+    return rep(node, 1, None)
+
+
+def normalize_ranges(ranges, top: int = MAX_CODEPOINT, skip_surrogates: bool = True):
+    """Sort, clip, merge and (for code points) cut out the surrogate block."""
+    rs = sorted((max(0, a), min(top, b)) for a, b in ranges if a <= b and a <= top and b >= 0)
+    merged: list[list[int]] = []
+    for a, b in rs:
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out = []
+    for a, b in merged:
+        if skip_surrogates and a <= 0xDFFF and b >= 0xD800:
+            if a < 0xD800:
+                out.append((a, 0xD7FF))
+            if b > 0xDFFF:
+                out.append((0xE000, b))
+        else:
+            out.append((a, b))
+    return tuple(out)
+
+
+def negate_ranges(ranges, top: int = MAX_CODEPOINT):
+    """Complement of a set of code point ranges within [0, top] (surrogates excluded)."""
+    out = []
+    nxt = 0
+    for a, b in normalize_ranges(ranges, top):
+        if a > nxt:
+            out.append((nxt, a - 1))
+        nxt = b + 1
+    if nxt <= top:
+        out.append((nxt, top))
+    return normalize_ranges(out, top)
+
+
+# ---------------------------------------------------------------- grammar
+@dataclass(frozen=True)
+class Lexeme:
+    name: str
+    regex: tuple
+
+
+@dataclass
+class GrammarIR:
+    """A compiled-ready grammar.  ``rules[k] = (lhs, rhs)`` with encoded symbols."""
+
+    lexemes: list[Lexeme]
+    nonterminals: list[str]
+    rules: list[tuple[int, tuple[int, ...]]]
+    start: int
+    ignore: list[int] = field(default_factory=list)  # lexeme ids skipped between lexemes
+
+    def symbol_name(self, sym: int) -> str:
+        return self.nonterminals[sym] if sym >= 0 else self.lexemes[-sym - 1].name
+
+    def __str__(self) -> str:  # debugging aid
+        lines = []
+        for lhs, rhs in self.rules:
+            body = " ".join(self.symbol_name(s) for s in rhs) or "ε"
+            lines.append(f"{self.nonterminals[lhs]} ::= {body}")
+        for i, lx in enumerate(self.lexemes):
+            mark = " (ignored)" if i in self.ignore else ""
+            lines.append(f"{lx.name} = {lx.regex!r}{mark}")
+        return "\n".join(lines)
+
+
+class GrammarBuilder:
+    """Incremental construction of a :class:`GrammarIR`.
+
+    >>> b = GrammarBuilder()
+    >>> num = b.lexeme("NUM", plus(cps([(48, 57)])))
+    >>> s = b.nonterminal("sum")
+    >>> b.rule(s, [num]); b.rule(s, [s, b.literal("+"), num])
+    >>> g = b.build(s)
+    """
+
+    def __init__(self) -> None:
+        self._lexemes: list[Lexeme] = []
+        self._lexeme_by_regex: dict[tuple, int] = {}
+        self._nonterminals: list[str] = []
+        self._nt_names: set[str] = set()
+        self._rules: list[tuple[int, tuple[int, ...]]] = []
+        self._rule_set: set = set()
+        self._ignore: list[int] = []
+
+    def lexeme(self, name: str, regex: tuple) -> int:
+        """The symbol of a lexeme with this regex (deduplicated by regex)."""
+        j = self._lexeme_by_regex.get(regex)
+        if j is None:
+            j = len(self._lexemes)
+            self._lexemes.append(Lexeme(name, regex))
+            self._lexeme_by_regex[regex] = j
+        return -(j + 1)
+
+    def literal(self, s, name: Optional[str] = None) -> int:
+        return self.lexeme(name or repr(s), lit(s))
+
+    def nonterminal(self, name: str) -> int:
+        base, k = name, 1
+        while name in self._nt_names:
+            k += 1
+            name = f"{base}#{k}"
+        self._nt_names.add(name)
+        self._nonterminals.append(name)
+        return len(self._nonterminals) - 1
+
+    def rule(self, lhs: int, rhs: Sequence[int]) -> None:
+        assert lhs >= 0, "the left-hand side must be a nonterminal"
+        r = (lhs, tuple(rhs))
+        if r not in self._rule_set:
+            self._rule_set.add(r)
+            self._rules.append(r)
+
+    def ignore(self, lexeme_symbol: int) -> None:
+        j = -lexeme_symbol - 1
+        if j not in self._ignore:
+            self._ignore.append(j)
+
+    def build(self, start: int) -> GrammarIR:
+        return GrammarIR(list(self._lexemes), list(self._nonterminals), list(self._rules), start,
+                         list(self._ignore))

@@ -1,0 +1,60 @@
+"""GrammarIR → the flat int32 words the C++ engine reads (csrc/grammar.cc, csrc/regex.h).
+
+Layout::
+
+    MAGIC n_lexemes n_nonterminals n_rules start n_ignore  ignore_ids...
+    regex(lexeme 0) ... regex(lexeme n-1)
+    (lhs len sym...) for every rule
+
+Regexes are written in prefix form: EMPTY=0, NEVER=1, BYTES=2 n b..., CPS=3 k (lo hi)...,
+BYTESET=4 k (lo hi)..., CAT=5 k child..., ALT=6 k child..., REP=7 min max child
+(max = -1 when unbounded).
+"""
+from __future__ import annotations
+
+from array import array
+
+from .ir import GrammarIR
+
+MAGIC = 0x44454301
+_OP = {"empty": 0, "never": 1, "bytes": 2, "cps": 3, "byteset": 4, "cat": 5, "alt": 6, "rep": 7}
+
+
+def _regex(node: tuple, out: array) -> None:
+    # iterative over an explicit stack so deep regexes cannot blow Python's recursion limit
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        kind = n[0]
+        op = _OP.get(kind)
+        if op is None:
+            raise ValueError(f"unknown regex node {kind!r}")
+        out.append(op)
+        if kind == "bytes":
+            out.append(len(n[1]))
+            out.extend(n[1])
+        elif kind in ("cps", "byteset"):
+            out.append(len(n[1]))
+            for lo, hi in n[1]:
+                out.append(lo)
+                out.append(hi)
+        elif kind in ("cat", "alt"):
+            out.append(len(n[1]))
+            stack.extend(reversed(n[1]))
+        elif kind == "rep":
+            out.append(n[2])
+            out.append(-1 if n[3] is None else n[3])
+            stack.append(n[1])
+
+
+def serialize(g: GrammarIR) -> array:
+    out = array("i", [MAGIC, len(g.lexemes), len(g.nonterminals), len(g.rules), g.start,
+                      len(g.ignore)])
+    out.extend(g.ignore)
+    for lx in g.lexemes:
+        _regex(lx.regex, out)
+    for lhs, rhs in g.rules:
+        out.append(lhs)
+        out.append(len(rhs))
+        out.extend(rhs)
+    return out

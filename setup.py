@@ -1,0 +1,37 @@
+"""Builds decoder's C++ engine (csrc/) as the Cython extension decoder._engine."""
+import os
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, find_packages, setup
+
+CSRC = ["token_trie.cc", "regex.cc", "lexer.cc", "grammar.cc", "earley.cc", "matcher.cc"]
+
+extra_compile = ["-std=c++17", "-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
+extra_link = []
+if os.environ.get("DECODER_SANITIZE"):  # e.g. DECODER_SANITIZE=address,undefined
+    flags = [f"-fsanitize={os.environ['DECODER_SANITIZE']}", "-fno-omit-frame-pointer", "-g", "-O1"]
+    extra_compile = [f for f in extra_compile if not f.startswith("-O")] + flags
+    extra_link += flags
+if os.environ.get("DECODER_DEBUG"):
+    extra_compile = [f for f in extra_compile if not f.startswith("-O")] + ["-O0", "-g"]
+if sys.platform == "darwin":
+    extra_compile.append("-stdlib=libc++")
+
+ext = Extension(
+    "decoder._engine",
+    sources=["decoder/_engine.pyx"] + [os.path.join("csrc", f) for f in CSRC],
+    include_dirs=["csrc", np.get_include()],
+    language="c++",
+    extra_compile_args=extra_compile,
+    extra_link_args=extra_link,
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+)
+
+setup(
+    packages=find_packages(include=["decoder", "decoder.*"]),
+    ext_modules=cythonize([ext], language_level=3, compiler_directives={"embedsignature": True}),
+    include_package_data=True,
+    package_data={"decoder": ["grammars/*.lark"]},
+)

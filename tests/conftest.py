@@ -1,0 +1,42 @@
+"""Shared fixtures: where ../shared lives, and skipping cleanly when it is absent."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DECODER_SHARED", ROOT.parent / "shared"))
+TOKENIZERS = SHARED / "tokenizers"
+
+FAMILIES = ["gpt2", "llama2", "llama3", "qwen2", "mistral-v3", "mistral-tekken", "phi3",
+            "deepseek-coder", "smollm2"]
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with the reason."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is absent (third-party data lives in ../shared, never in the repo)")
+    return p
+
+
+_tok_cache: dict = {}
+
+
+def load_tokenizer(family: str):
+    """A Hugging Face tokenizer from ../shared/tokenizers/<family>, loaded offline (cached)."""
+    if family not in _tok_cache:
+        path = shared_path("tokenizers", family)
+        transformers = pytest.importorskip("transformers")
+        _tok_cache[family] = transformers.AutoTokenizer.from_pretrained(str(path))
+    return _tok_cache[family]
+
+
+def family_info(family: str) -> dict:
+    return json.loads(shared_path("tokenizers", family, "family.json").read_text())
