@@ -1,0 +1,240 @@
+"""Lark grammars (EBNF) to the grammar IR.
+
+Lark's own loader does the heavy lifting: it parses the grammar, resolves
+``%import``/``%declare``/``%ignore``/templates, expands EBNF (``?`` ``*`` ``+``
+``[]`` ``~`` ranges) into plain rules and builds one regular expression per
+terminal.  We then map each terminal pattern through
+:func:`decoder.grammar.regex.parse_regex` (Python syntax, the pattern's flags)
+and each rule to a :class:`~decoder.grammar.ir.GrammarBuilder` rule.
+Priorities, aliases and tree-shaping marks (``?rule``, ``_rule``, ``!rule``)
+do not change the language and are ignored.
+
+Lexing semantics: Lark matches a terminal with Python's backtracking ``re``
+(the first match in pattern order); the engine lexes by longest match.  The two
+agree for greedy patterns whose alternatives do not shadow each other, which
+covers the common terminals.  Lazy quantifiers are where they differ (``".*?"``
+stops at the first quote for Lark, at the last for a longest-match lexer), so a
+terminal with a lazy quantifier is an error unless it is one of Lark's common
+terminals that we know an exact equivalent for (``ESCAPED_STRING``,
+``C_COMMENT``).  Pass ``allow_lazy=True`` to accept them anyway with greedy
+semantics.
+
+>>> g = from_lark(load_bundled("json"))
+>>> len(g.lexemes) > 5
+True
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Optional, Union
+
+from . import ir
+from .regex import GrammarError, _make_error, _Parser, _resolve
+
+__all__ = ["from_lark", "load_bundled", "bundled_path", "KNOWN_EQUIVALENTS"]
+
+# Lark's common.lark terminals whose meaning depends on lookbehind or lazy
+# matching, mapped to exact regular equivalents of the tokens Lark produces.
+KNOWN_EQUIVALENTS = {
+    # ESCAPED_STRING: ".*?(?<!\\)(\\\\)*?" -- up to the first quote not escaped by an odd
+    # run of backslashes, no newline inside.
+    r'".*?(?<!\\)(\\\\)*?"': r'"(?:[^"\\\n]|\\[^\n])*"',
+    # C_COMMENT: /* ... up to the first */  (Lark's pattern holds a real newline)
+    "/\\*(.|\n)*?\\*/": r"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/",
+}
+
+
+# ---------------------------------------------------------------- bundled grammars
+def bundled_path(name: str) -> Path:
+    """The path of ``grammars/<name>.lark`` (source checkout or installed package data)."""
+    fname = name if name.endswith(".lark") else name + ".lark"
+    here = Path(__file__).resolve().parent  # decoder/grammar
+    for folder in (here.parent.parent / "grammars", here.parent / "grammars", here / "grammars"):
+        p = folder / fname
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"no bundled grammar named {name!r}")
+
+
+def load_bundled(name: str) -> str:
+    """The text of a bundled grammar: ``json``, ``arithmetic``, ``sql_select``, ``csv``."""
+    return bundled_path(name).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- errors
+def _excerpt(text: str, line: int, column: int) -> str:
+    lines = text.splitlines() or [""]
+    src = lines[line - 1] if 1 <= line <= len(lines) else ""
+    col = max(1, column)
+    return f"  {src}\n  {' ' * (col - 1)}^"
+
+
+def _grammar_error(reason: str, text: str, line: Optional[int] = None,
+                   column: Optional[int] = None, **attrs) -> GrammarError:
+    if line is not None:
+        column = column or 1
+        msg = f"{reason} at line {line}, column {column}:\n{_excerpt(text, line, column)}"
+    else:
+        msg = reason
+    return _make_error(msg, line=line, column=column, reason=reason, **attrs)
+
+
+def _find(text: str, needle: str) -> tuple[Optional[int], Optional[int]]:
+    """1-based (line, column) of the first occurrence of needle as a whole word."""
+    if not needle:
+        return None, None
+    m = re.search(r"(?<![\w.])" + re.escape(needle) + r"(?!\w)", text)
+    if not m:
+        return None, None
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    return line, col
+
+
+def _from_lark_error(e: Exception, text: str) -> GrammarError:
+    msg = str(e)
+    line = getattr(e, "line", None)
+    column = getattr(e, "column", None)
+    if isinstance(line, int) and line > 0:
+        reason = msg.split("\n")[0].split(" at line ")[0].rstrip(".,")
+        return _grammar_error(f"malformed grammar: {reason}", text, line, column)
+    m = re.search(r"at line (\d+),? column (\d+)", msg)
+    if m:
+        reason = msg[:m.start()].strip().rstrip(",")
+        return _grammar_error(f"malformed grammar: {reason}", text, int(m.group(1)), int(m.group(2)))
+    reason = msg.strip().split("\n")[0]
+    for name in re.findall(r"'([A-Za-z_][\w.]*)'", reason):
+        line, col = _find(text, name)
+        if line is not None:
+            return _grammar_error(f"malformed grammar: {reason}", text, line, col)
+    return _grammar_error(f"malformed grammar: {reason}", text)
+
+
+# ---------------------------------------------------------------- conversion
+def _terminal_regex(td, text: str, allow_lazy: bool) -> tuple:
+    pat = td.pattern
+    flags = "".join(sorted(pat.flags))
+    if type(pat).__name__ == "PatternStr":
+        if not flags:
+            return ir.lit(pat.value)
+        source = re.escape(pat.value)
+    else:
+        source = KNOWN_EQUIVALENTS.get(pat.value, pat.value)
+    try:
+        p = _Parser(source, "python", flags)
+        node = p.parse()
+        if p.anchors:
+            node = _resolve(node, source, True, False)
+    except GrammarError as e:
+        line, col = _locate_terminal(td.name, pat.value, text)
+        raise _grammar_error(f"terminal {td.name} (pattern /{pat.value}/): "
+                             f"{getattr(e, 'reason', None) or e}", text, line, col,
+                             terminal=td.name) from e
+    if p.lazy and not allow_lazy:
+        line, col = _locate_terminal(td.name, pat.value, text)
+        raise _grammar_error(
+            f"terminal {td.name} (pattern /{pat.value}/) uses a lazy quantifier: Lark stops at "
+            f"the shortest match, the engine's lexer takes the longest; rewrite it without '?' "
+            f"after the quantifier (or pass allow_lazy=True for greedy semantics)",
+            text, line, col, terminal=td.name)
+    return node
+
+
+def _locate_terminal(name: str, value: str, text: str):
+    m = re.search(r"^[ \t]*[_?!]?" + re.escape(name) + r"(?:\.-?\d+)?[ \t]*:", text, re.M)
+    if m:
+        line = text.count("\n", 0, m.start()) + 1
+        return line, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    i = text.find("/" + value + "/")
+    if i < 0:
+        i = text.find(value) if value else -1
+    if i >= 0:
+        return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
+    return None, None
+
+
+def _nullable(node) -> bool:
+    t = node[0]
+    if t == "empty":
+        return True
+    if t in ("never", "bytes", "cps", "byteset"):
+        return False
+    if t == "cat":
+        return all(_nullable(n) for n in node[1])
+    if t == "alt":
+        return any(_nullable(n) for n in node[1])
+    if t == "rep":
+        return node[2] == 0 or _nullable(node[1])
+    raise ValueError(node)
+
+
+def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
+              allow_lazy: bool = False) -> ir.GrammarIR:
+    """Compile a Lark grammar (its text, or a path to a ``.lark`` file) to a :class:`GrammarIR`.
+
+    Raises :class:`GrammarError` (with line, column and a caret where known) for a
+    malformed grammar, a ``%declare``d terminal (no pattern to match), or a
+    terminal whose regex cannot be expressed exactly.
+    """
+    import lark
+
+    import_paths = []
+    source_path = None
+    if isinstance(text, os.PathLike) or (isinstance(text, str) and "\n" not in text
+                                          and text.endswith(".lark") and os.path.isfile(text)):
+        source_path = os.fspath(text)
+        import_paths.append(os.path.dirname(os.path.abspath(source_path)))
+        text = Path(source_path).read_text(encoding="utf-8")
+    try:
+        parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
+                           import_paths=import_paths, source_path=source_path)
+    except Exception as e:  # Lark's GrammarError, UnexpectedInput, re errors, missing imports
+        if isinstance(e, (KeyboardInterrupt, MemoryError)):  # pragma: no cover
+            raise
+        raise _from_lark_error(e, text) from e
+
+    b = ir.GrammarBuilder()
+    terminals = {t.name: t for t in parser.terminals}
+    lexeme_of: dict[str, int] = {}
+
+    def lexeme(name: str) -> int:
+        sym = lexeme_of.get(name)
+        if sym is None:
+            td = terminals.get(name)
+            if td is None:
+                line, col = _find(text, name)
+                raise _grammar_error(f"terminal {name} is declared (%declare) but has no pattern: "
+                                     f"the engine has nothing to match it with", text, line, col,
+                                     terminal=name)
+            node = _terminal_regex(td, text, allow_lazy)
+            if node == ir.NEVER:
+                line, col = _locate_terminal(name, td.pattern.value, text)
+                raise _grammar_error(f"terminal {name} matches nothing", text, line, col,
+                                     terminal=name)
+            if _nullable(node):  # Lark rejects these itself; keep the IR's invariant anyway
+                line, col = _locate_terminal(name, td.pattern.value, text)
+                raise _grammar_error(f"terminal {name} matches the empty string", text, line, col,
+                                     terminal=name)
+            sym = lexeme_of[name] = b.lexeme(name, node)
+        return sym
+
+    nts: dict[str, int] = {}
+    for r in parser.rules:
+        name = str(r.origin.name)
+        if name not in nts:
+            nts[name] = b.nonterminal(name)
+    for r in parser.rules:
+        body = []
+        for s in r.expansion:
+            if s.is_term:
+                body.append(lexeme(str(s.name)))
+            else:
+                body.append(nts[str(s.name)])
+        b.rule(nts[str(r.origin.name)], body)
+    for name in parser.ignore_tokens:
+        b.ignore(lexeme(str(name)))
+    if start not in nts:  # pragma: no cover - Lark raises first
+        raise _grammar_error(f"no rule named {start!r}", text)
+    return b.build(nts[start])
