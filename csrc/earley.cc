@@ -24,23 +24,35 @@ EarleyParser::EarleyParser(Grammar* g) : g_(g), lexer_(&g->lexer()) {
 }
 
 void EarleyParser::reset() {
-  items_.clear();
-  rows_.clear();
-  rows_.push_back({0, 0, -1, -1, false});
-  ++gen_;
+  nrows_ = 0;
+  begin_row(-1);
   add(g_->start_dot(), 0);
   close_row(0, -1);
 }
 
+void EarleyParser::begin_row(int64_t scan_key) {
+  uint64_t parent = nrows_ ? rows_[nrows_ - 1].serial : 0;
+  uint32_t begin = items_end();
+  EarleyRow r{begin, begin, -1, -1, false, next_serial_++, parent, scan_key};
+  if (nrows_ < rows_.size()) rows_[nrows_] = r;
+  else rows_.push_back(r);
+  ++nrows_;
+  nitems_ = begin;
+  // rows above the new one described items that are about to be overwritten
+  if (rows_.size() > nrows_) rows_.resize(nrows_);
+  ++gen_;
+}
+
 void EarleyParser::add(int32_t dot, int32_t origin) {
   // grow the table when half full
-  size_t row_items = items_.size() - rows_.back().begin;
+  const uint32_t row_begin = rows_[nrows_ - 1].begin;
+  size_t row_items = nitems_ - row_begin;
   if (row_items * 2 >= seen_.size()) {
     size_t cap = seen_.size() * 2;
     seen_.assign(cap, 0);
     seen_gen_.assign(cap, 0);
     ++gen_;
-    for (size_t i = rows_.back().begin; i < items_.size(); ++i) {
+    for (size_t i = row_begin; i < nitems_; ++i) {
       uint64_t k = key(items_[i].dot, items_[i].origin);
       size_t h = mix(k) & (cap - 1);
       while (seen_gen_[h] == gen_) h = (h + 1) & (cap - 1);
@@ -60,12 +72,14 @@ void EarleyParser::add(int32_t dot, int32_t origin) {
   if (static_cast<int64_t>(row_items) >= g_->limits().max_items_per_row)
     throw LimitError("Earley row exceeds the limit of " +
                      std::to_string(g_->limits().max_items_per_row) + " items");
-  items_.push_back({dot, origin});
+  if (nitems_ < items_.size()) items_[nitems_] = {dot, origin};
+  else items_.push_back({dot, origin});
+  ++nitems_;
 }
 
 void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
   EarleyRow& row = rows_[k];
-  for (size_t i = row.begin; i < items_.size(); ++i) {
+  for (size_t i = row.begin; i < nitems_; ++i) {
     EarleyItem it = items_[i];
     int32_t sym = g_->dot_sym(it.dot);
     if (sym == kEnd) {
@@ -80,7 +94,7 @@ void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
     }
   }
   EarleyRow& r = rows_[k];
-  r.end = static_cast<uint32_t>(items_.size());
+  r.end = static_cast<uint32_t>(nitems_);
   r.banned_ignore = banned_ignore;
   r.accepting = false;
   for (uint32_t j = r.begin; j < r.end; ++j)
@@ -107,29 +121,34 @@ int32_t EarleyParser::compute_lexset(uint32_t begin, uint32_t end, int32_t banne
   return lexer_->intern_lexset(scratch_lexemes_);
 }
 
-bool EarleyParser::scan(const std::vector<int32_t>& lexemes) {
-  const EarleyRow prev = rows_.back();
-  int32_t k = static_cast<int32_t>(rows_.size());
-  rows_.push_back({static_cast<uint32_t>(items_.size()), 0, -1, -1, false});
-  ++gen_;
+bool EarleyParser::scan(const std::vector<int32_t>& lexemes, int64_t scan_key) {
+  const EarleyRow prev = rows_[nrows_ - 1];
+  int32_t k = static_cast<int32_t>(nrows_);
+  begin_row(scan_key);
   for (uint32_t j = prev.begin; j < prev.end; ++j) {
     int32_t sym = g_->dot_sym(items_[j].dot);
     if (sym < 0 && sym != kEnd && std::binary_search(lexemes.begin(), lexemes.end(), -sym - 1))
       add(items_[j].dot + 1, items_[j].origin);
   }
-  if (items_.size() == rows_.back().begin) {
-    rows_.pop_back();
+  if (nitems_ == rows_[k].begin) {
+    nrows_ = k;
+    rows_.resize(k);
     return false;
   }
   close_row(k, -1);
   return true;
 }
 
-void EarleyParser::scan_ignore(int32_t lexeme) {
-  EarleyRow r = rows_.back();
+void EarleyParser::scan_ignore(int32_t lexeme, int64_t scan_key) {
+  EarleyRow prev = rows_[nrows_ - 1];
+  begin_row(scan_key);
+  EarleyRow& r = rows_[nrows_ - 1];
+  // shares the items of the row below: same parse, one ignore lexeme later
+  r.begin = prev.begin;
+  r.end = prev.end;
+  r.accepting = prev.accepting;
   r.banned_ignore = lexeme;
   r.lexset = compute_lexset(r.begin, r.end, lexeme);
-  rows_.push_back(r);
 }
 
 int64_t EarleyParser::completion_cost(int32_t origin, int32_t nt,
@@ -158,7 +177,7 @@ int64_t EarleyParser::completion_cost(int32_t origin, int32_t nt,
 
 int64_t EarleyParser::min_completion(int32_t lexeme, int64_t lexeme_rest) {
   std::vector<std::pair<uint64_t, int64_t>> memo;
-  const EarleyRow& r = rows_.back();
+  const EarleyRow& r = rows_[nrows_ - 1];
   int64_t best = kInfLen;
   for (uint32_t j = r.begin; j < r.end; ++j) {
     const EarleyItem& it = items_[j];

@@ -28,6 +28,9 @@ struct EarleyRow {
   int32_t lexset;          // allowed lexemes, interned in the Lexer
   int32_t banned_ignore;   // ignore lexeme that may not come next, or -1
   bool accepting;          // the lexemes so far form a sentence
+  uint64_t serial;         // unique id of this row's contents
+  uint64_t parent_serial;  // serial of the row below when this one was pushed
+  int64_t scan_key;        // what was scanned to push it (see EarleyParser::push)
 };
 
 class EarleyParser {
@@ -35,22 +38,33 @@ class EarleyParser {
   explicit EarleyParser(Grammar* g);
 
   void reset();
-  size_t num_rows() const { return rows_.size(); }
-  const EarleyRow& top() const { return rows_.back(); }
+  size_t num_rows() const { return nrows_; }
+  const EarleyRow& top() const { return rows_[nrows_ - 1]; }
   const EarleyRow& row(size_t k) const { return rows_[k]; }
-  const EarleyItem* items(const EarleyRow& r) const { return items_.data() + r.begin; }
+  // Pops rows down to n_rows. Popped rows stay in storage: pushing the same scan on the
+  // same row again revives them in O(1) (see revive()).
   void truncate(size_t n_rows) {
-    if (n_rows < rows_.size()) {
-      rows_.resize(n_rows);
-      items_.resize(rows_.back().end);
+    if (n_rows < nrows_) nrows_ = n_rows;
+  }
+  // If the row that scanning `scan_key` on the current top would produce is still in
+  // storage from an earlier push (a sibling in the trie walk, a rolled-back token), makes
+  // it the top again and returns true.
+  bool revive(int64_t scan_key) {
+    if (nrows_ < rows_.size()) {
+      const EarleyRow& r = rows_[nrows_];
+      if (r.parent_serial == rows_[nrows_ - 1].serial && r.scan_key == scan_key) {
+        ++nrows_;
+        return true;
+      }
     }
+    return false;
   }
   // Scans one lexeme-end: the sorted lexemes that matched the same text (the lexer gives
-  // all of them; grammar ambiguity is resolved by Earley). Returns false, leaving the
-  // parser unchanged, if no item could advance.
-  bool scan(const std::vector<int32_t>& lexemes);
+  // all of them; grammar ambiguity is resolved by Earley). scan_key identifies the set for
+  // revive(). Returns false, leaving the parser unchanged, if no item could advance.
+  bool scan(const std::vector<int32_t>& lexemes, int64_t scan_key);
   // Records that an ignored lexeme was read.
-  void scan_ignore(int32_t lexeme);
+  void scan_ignore(int32_t lexeme, int64_t scan_key);
 
   // Fewest bytes needed to complete a sentence from the top row, if the next lexeme is
   // `lexeme` and `lexeme_rest` of its bytes are still to come (lexeme < 0: any next
@@ -60,14 +74,19 @@ class EarleyParser {
  private:
   void add(int32_t dot, int32_t origin);
   void close_row(int32_t k, int32_t banned_ignore);
+  uint32_t items_end() const { return nrows_ ? rows_[nrows_ - 1].end : 0; }
+  void begin_row(int64_t scan_key);  // opens row nrows_ (storage reused) on top
   int32_t compute_lexset(uint32_t begin, uint32_t end, int32_t banned_ignore);
   int64_t completion_cost(int32_t origin, int32_t nt, std::vector<std::pair<uint64_t, int64_t>>& memo,
                           int depth);
 
   Grammar* g_;
   Lexer* lexer_;
-  std::vector<EarleyItem> items_;
-  std::vector<EarleyRow> rows_;
+  std::vector<EarleyItem> items_;   // physical storage; the live part ends at top().end
+  std::vector<EarleyRow> rows_;     // physical storage; rows_[0, nrows_) are live
+  size_t nrows_ = 0;
+  size_t nitems_ = 0;               // items of the row under construction end here
+  uint64_t next_serial_ = 1;
   // dedup of the row under construction: open addressing over (dot, origin)
   std::vector<uint64_t> seen_;
   std::vector<uint32_t> seen_gen_;

@@ -47,6 +47,11 @@ class Lexer {
   const std::vector<int32_t>& lexset(int32_t id) const;
   int32_t start_state(int32_t lexset_id);
 
+  // The transition row of a state, for walks that step many bytes from the same state:
+  // entries are kNotComputed until next() computes them.
+  static constexpr int32_t kNotComputed = -2;
+  const std::atomic<int32_t>* transitions(int32_t state) const { return state_(state).trans.get(); }
+
   int32_t next(int32_t state, uint8_t byte) {
     int32_t t = state_(state).trans[byte].load(std::memory_order_acquire);
     return t != kUnknown ? t : compute_next(state, byte);
@@ -60,7 +65,7 @@ class Lexer {
   int32_t num_states() const { return num_states_.load(std::memory_order_acquire); }
 
  private:
-  static constexpr int32_t kUnknown = -2;
+  static constexpr int32_t kUnknown = kNotComputed;
   struct State {
     std::vector<int32_t> nfa_states;
     std::vector<int32_t> accepting;

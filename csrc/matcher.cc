@@ -62,8 +62,7 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
       g_(&cg_->grammar()),
       lexer_(&g_->lexer()),
       parser_(g_) {
-  walk_state_.assign(trie_->max_depth() + 1, kDead);
-  walk_rows_.assign(trie_->max_depth() + 1, 0);
+  frames_.assign(trie_->max_depth() + 1, WalkFrame{kDead, nullptr, 0, kDead, nullptr});
   reset();
 }
 
@@ -76,6 +75,9 @@ void Matcher::reset() {
 }
 
 bool Matcher::end_lexeme(int32_t s) {
+  // The row this pushes depends only on the row below and on s: reuse it if it is still
+  // in the parser's storage (siblings in a trie walk end the same lexeme over and over).
+  if (parser_.revive(s)) return true;
   const std::vector<int32_t>& acc = lexer_->accepting(s);
   if (acc.empty()) return false;
   // Grammar lexemes win over ignored ones when both match the same text.
@@ -88,15 +90,9 @@ bool Matcher::end_lexeme(int32_t s) {
       scratch_.push_back(lx);
     }
   }
-  if (!scratch_.empty()) {
-    // scan() copies what it needs before scratch_ can be reused
-    std::vector<int32_t> lexemes;
-    lexemes.swap(scratch_);
-    bool ok = parser_.scan(lexemes);
-    lexemes.swap(scratch_);
-    if (ok || ignore < 0) return ok;
-  }
-  parser_.scan_ignore(ignore);
+  if (!scratch_.empty() && parser_.scan(scratch_, s)) return true;
+  if (ignore < 0) return false;
+  parser_.scan_ignore(ignore, s);
   return true;
 }
 
@@ -198,25 +194,51 @@ inline void Matcher::set_token_bits(uint32_t node, uint32_t* out) const {
 // Full walk of the trie nodes [first, last), all at depth >= depth(first), whose parent
 // (at depth(first) - 1) is in lexer state parent_state with the parser as it is now.
 void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
+  constexpr int32_t kNotTried = -3;
   const TokenTrie& t = *trie_;
-  uint16_t base = t.depth(first) - 1;
-  walk_state_[base] = parent_state;
-  walk_rows_[base] = static_cast<uint32_t>(parser_.num_rows());
+  const uint16_t base = t.depth(first) - 1;
+  frames_[base] = {parent_state, lexer_->transitions(parent_state),
+                   static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
   uint32_t i = first;
+  uint64_t visited = 0;
   while (i < last) {
-    uint16_t d = t.depth(i);
-    parser_.truncate(walk_rows_[d - 1]);
-    int32_t q = step(walk_state_[d - 1], t.byte(i));
+    const uint16_t d = t.depth(i);
+    WalkFrame& f = frames_[d - 1];
+    const uint8_t b = t.byte(i);
+    parser_.truncate(f.rows);
+    int32_t q = f.trans[b].load(std::memory_order_acquire);
+    if (q == Lexer::kNotComputed) q = lexer_->next(f.state, b);
     if (q == kDead) {
-      i = t.subtree_end(i);
-      continue;
+      // The byte cannot extend the lexeme: end it (once per parent node; the parser row
+      // it pushes is revived for the siblings) and start the next lexeme with this byte.
+      if (f.end_start == kNotTried) {
+        f.end_start = kDead;
+        if (end_lexeme(f.state)) {
+          f.end_start = lexer_->start_state(parser_.top().lexset);
+          if (f.end_start != kDead) f.end_trans = lexer_->transitions(f.end_start);
+        }
+      } else if (f.end_start != kDead) {
+        end_lexeme(f.state);  // revives the row pushed for an earlier sibling
+      }
+      if (f.end_start == kDead) {
+        i = t.subtree_end(i);
+        continue;
+      }
+      q = f.end_trans[b].load(std::memory_order_acquire);
+      if (q == Lexer::kNotComputed) q = lexer_->next(f.end_start, b);
+      if (q == kDead) {
+        i = t.subtree_end(i);
+        continue;
+      }
     }
-    walk_state_[d] = q;
-    walk_rows_[d] = static_cast<uint32_t>(parser_.num_rows());
+    frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried,
+                  nullptr};
     set_token_bits(i, out);
     ++i;
+    ++visited;
   }
-  parser_.truncate(walk_rows_[base]);
+  parser_.truncate(frames_[base].rows);
+  walk_nodes_ += visited;
 }
 
 void Matcher::compute_mask(uint32_t* out) {
@@ -230,6 +252,8 @@ void Matcher::compute_mask(uint32_t* out) {
   auto entry = cg_->cache_entry(lex_state_);
   std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
   const auto& exits = entry->exits;
+  walk_nodes_ = 0;
+  exits_ = exits.size();
   size_t rows = parser_.num_rows();
   for (size_t a = 0; a < exits.size();) {
     size_t b = a;
@@ -239,6 +263,8 @@ void Matcher::compute_mask(uint32_t* out) {
       if (s0 != kDead)
         for (size_t k = a; k < b; ++k) {
           uint32_t node = exits[k].node;
+          // most lexeme ends are followed by a byte the next lexeme cannot start with
+          if (lexer_->next(s0, t.byte(node)) == kDead) continue;
           walk(node, t.subtree_end(node), s0, out);
         }
     }

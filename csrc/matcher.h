@@ -76,6 +76,10 @@ class Matcher {
   int64_t min_completion_bytes();      // -1 if no completion exists
   bool is_allowed(int32_t token);      // would commit_token(token) succeed?
   const CompiledGrammar& compiled() const { return *cg_; }
+  // Work done by the last compute_mask: trie nodes walked below lexeme ends, and the
+  // number of such lexeme-end nodes (exits) taken from the cache entry.
+  uint64_t last_walk_nodes() const { return walk_nodes_; }
+  uint64_t last_exits() const { return exits_; }
 
  private:
   struct Step {
@@ -102,9 +106,16 @@ class Matcher {
   bool fresh_ = true;       // lex_state_ is the start state of the top row (no bytes yet)
   bool terminated_ = false;
   std::vector<Step> history_;
-  std::vector<int32_t> walk_state_;
-  std::vector<uint32_t> walk_rows_;
+  struct WalkFrame {
+    int32_t state;                          // lexer state after this node's byte
+    const std::atomic<int32_t>* trans;      // its transition row
+    uint32_t rows;                          // parser rows after this node's byte
+    int32_t end_start;                      // lexer start state after ending its lexeme
+    const std::atomic<int32_t>* end_trans;  // (kNotTried / kDead before / if impossible)
+  };
+  std::vector<WalkFrame> frames_;
   std::vector<int32_t> scratch_;
+  uint64_t walk_nodes_ = 0, exits_ = 0;
 };
 
 // Fills rows of a [n, words] bitmask for n matchers on up to `threads` threads

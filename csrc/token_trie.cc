@@ -31,11 +31,8 @@ TokenTrie::TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
     return c != 0 ? c < 0 : a < b;
   });
 
-  // Build the depth-first node arrays with a stack of open nodes (the path to the last token).
-  byte_.push_back(0);
-  depth_.push_back(0);
-  end_.push_back(0);
-  std::vector<uint32_t> tok_count(1, 0);
+  // Build the depth-first node array with a stack of open nodes (the path to the last token).
+  nodes_.push_back({0, 0, 0, 0, 0, 0});
   std::vector<uint32_t> path{0};  // path[d] = node at depth d on the current path
   std::string prev;
   for (int32_t id : order) {
@@ -43,29 +40,35 @@ TokenTrie::TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
     if (s.size() > 0xFFFF) throw std::invalid_argument("token longer than 65535 bytes");
     size_t common = 0;
     while (common < s.size() && common < prev.size() && s[common] == prev[common]) ++common;
+    if (common == s.size() && s.size() == prev.size() && !path.empty() && path.size() == s.size() + 1) {
+      // the same bytes as the previous token (a duplicate): one more id on that node
+      Node& nd = nodes_[path.back()];
+      if (nd.tok_count == 255) throw std::invalid_argument("more than 255 tokens with the same bytes");
+      nd.tok_count++;
+      ids_.push_back(id);
+      continue;
+    }
     // close nodes deeper than the common prefix
     while (path.size() > common + 1) {
-      end_[path.back()] = size();
+      nodes_[path.back()].end = size();
       path.pop_back();
     }
     for (size_t d = common; d < s.size(); ++d) {
-      byte_.push_back(static_cast<uint8_t>(s[d]));
-      depth_.push_back(static_cast<uint16_t>(d + 1));
-      end_.push_back(0);
-      tok_count.push_back(0);
+      nodes_.push_back({0, 0, static_cast<uint16_t>(d + 1), static_cast<uint8_t>(s[d]), 0, 0});
       path.push_back(size() - 1);
     }
     max_depth_ = std::max<uint16_t>(max_depth_, static_cast<uint16_t>(s.size()));
-    tok_count[path.back()]++;
-    ids_.push_back(id);  // ids arrive in node order, so ids_ is grouped by node
+    // ids arrive in node order, so each node's ids are contiguous in ids_
+    Node& nd = nodes_[path.back()];
+    nd.tok_begin = static_cast<uint32_t>(ids_.size());
+    nd.tok_count = 1;
+    ids_.push_back(id);
     prev = s;
   }
   while (!path.empty()) {
-    end_[path.back()] = size();
+    nodes_[path.back()].end = size();
     path.pop_back();
   }
-  tok_begin_.assign(size() + 1, 0);
-  for (uint32_t n = 0; n < size(); ++n) tok_begin_[n + 1] = tok_begin_[n] + tok_count[n];
 }
 
 bool TokenTrie::is_eos(int32_t id) const {

@@ -23,14 +23,14 @@ class TokenTrie {
   TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
             const std::vector<int32_t>& eos_ids, const std::vector<int32_t>& excluded_ids);
 
-  uint32_t size() const { return static_cast<uint32_t>(byte_.size()); }
-  uint8_t byte(uint32_t n) const { return byte_[n]; }
-  uint16_t depth(uint32_t n) const { return depth_[n]; }
-  uint32_t subtree_end(uint32_t n) const { return end_[n]; }
-  // token ids whose bytes end exactly at node n: ids_[tok_begin_[n] .. tok_begin_[n+1])
-  const int32_t* tokens_begin(uint32_t n) const { return ids_.data() + tok_begin_[n]; }
-  const int32_t* tokens_end(uint32_t n) const { return ids_.data() + tok_begin_[n + 1]; }
-  bool has_tokens(uint32_t n) const { return tok_begin_[n] != tok_begin_[n + 1]; }
+  uint32_t size() const { return static_cast<uint32_t>(nodes_.size()); }
+  uint8_t byte(uint32_t n) const { return nodes_[n].byte; }
+  uint16_t depth(uint32_t n) const { return nodes_[n].depth; }
+  uint32_t subtree_end(uint32_t n) const { return nodes_[n].end; }
+  // token ids whose bytes end exactly at node n (most nodes have none, few have several)
+  const int32_t* tokens_begin(uint32_t n) const { return ids_.data() + nodes_[n].tok_begin; }
+  const int32_t* tokens_end(uint32_t n) const { return ids_.data() + nodes_[n].tok_begin + nodes_[n].tok_count; }
+  bool has_tokens(uint32_t n) const { return nodes_[n].tok_count != 0; }
 
   int32_t mask_width() const { return mask_width_; }       // bits in a mask row (model vocab)
   int32_t mask_words() const { return (mask_width_ + 31) / 32; }
@@ -43,10 +43,16 @@ class TokenTrie {
   bool is_excluded(int32_t id) const { return id < 0 || id >= vocab_size() || excluded_[id]; }
 
  private:
-  std::vector<uint8_t> byte_;
-  std::vector<uint16_t> depth_;
-  std::vector<uint32_t> end_;
-  std::vector<uint32_t> tok_begin_;  // size()+1 offsets into ids_
+  // One 16-byte record per node, so a walk touches one cache line per node it visits.
+  struct Node {
+    uint32_t end;        // one past the last node of this subtree
+    uint32_t tok_begin;  // into ids_
+    uint16_t depth;
+    uint8_t byte;
+    uint8_t tok_count;   // tokens with exactly these bytes (duplicates are rare)
+    uint32_t pad;
+  };
+  std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
   std::vector<std::string> token_bytes_;
   std::vector<uint8_t> excluded_;

@@ -2,7 +2,7 @@
 # distutils: language = c++
 """The binding of the C++ engine (csrc/). Thin on purpose: argument checks, conversions and
 releasing the GIL; every algorithm lives in C++."""
-from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t
+from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr
 from libcpp.string cimport string
@@ -45,7 +45,7 @@ cdef extern from "matcher.h" namespace "decoder":
     cdef cppclass CMatcher "decoder::Matcher":
         CMatcher(shared_ptr[CCompiledGrammar]) except +raise_py_error
         CMatcher(const CMatcher&) except +raise_py_error
-        void compute_mask(uint32_t*) nogil except +raise_py_error
+        void compute_mask(uint32_t*) except +raise_py_error nogil
         cbool commit_token(int32_t) except +raise_py_error
         cbool commit_bytes(const uint8_t*, size_t) except +raise_py_error
         void rollback(size_t) except +raise_py_error
@@ -55,16 +55,18 @@ cdef extern from "matcher.h" namespace "decoder":
         size_t num_steps()
         int64_t min_completion_bytes() except +raise_py_error
         cbool is_allowed(int32_t) except +raise_py_error
+        uint64_t last_walk_nodes()
+        uint64_t last_exits()
 
-    void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) nogil except +raise_py_error
+    void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) except +raise_py_error nogil
 
 
 cdef extern from "api.h" namespace "decoder":
     shared_ptr[CCompiledGrammar] c_compile_grammar "decoder::compile_grammar"(
         const int32_t*, size_t, vector[string], vector[string], const CLimits&,
-        shared_ptr[const CTokenTrie]) nogil except +raise_py_error
+        shared_ptr[const CTokenTrie]) except +raise_py_error nogil
     shared_ptr[const CTokenTrie] c_make_trie "decoder::make_trie"(
-        const vector[string]&, int32_t, const vector[int32_t]&, const vector[int32_t]&) nogil except +raise_py_error
+        const vector[string]&, int32_t, const vector[int32_t]&, const vector[int32_t]&) except +raise_py_error nogil
 
 
 cdef class TokenTrie:
@@ -242,6 +244,13 @@ cdef class Matcher:
     @property
     def num_steps(self):
         return self.m.num_steps() if self.m != NULL else 0
+
+    @property
+    def mask_stats(self):
+        """(trie nodes walked below lexeme ends, lexeme-end nodes) in the last compute_mask."""
+        if self.m == NULL:
+            return (0, 0)
+        return (int(self.m.last_walk_nodes()), int(self.m.last_exits()))
 
     def min_completion_bytes(self):
         """Fewest bytes that complete a sentence from here (-1 if none can)."""
