@@ -17,11 +17,14 @@ inline std::shared_ptr<CompiledGrammar> compile_grammar(
   return std::make_shared<CompiledGrammar>(std::move(g), std::move(trie));
 }
 
-inline std::shared_ptr<const TokenTrie> make_trie(const std::vector<std::string>& tokens,
+inline std::shared_ptr<const TokenTrie> make_trie(const char* blob, size_t blob_size,
+                                                  const uint32_t* offsets, size_t n_offsets,
                                                   int32_t mask_width,
                                                   const std::vector<int32_t>& eos_ids,
                                                   const std::vector<int32_t>& excluded) {
-  return std::make_shared<const TokenTrie>(tokens, mask_width, eos_ids, excluded);
+  return std::make_shared<const TokenTrie>(std::string(blob, blob_size),
+                                           std::vector<uint32_t>(offsets, offsets + n_offsets),
+                                           mask_width, eos_ids, excluded);
 }
 
 }  // namespace decoder

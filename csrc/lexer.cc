@@ -11,7 +11,22 @@ namespace decoder {
 Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states)
     : nfa_(std::move(nfa)),
       num_lexemes_(num_lexemes),
-      max_states_(std::min<int64_t>(max_dfa_states, ChunkedArray<State>::kCapacity)) {}
+      max_states_(std::min<int64_t>(max_dfa_states, ChunkedArray<State>::kCapacity)) {
+  // Byte classes: cut [0, 256) at every edge boundary of the NFA.
+  bool cut[257] = {false};
+  cut[0] = true;
+  for (int32_t q = 0; q < nfa_->num_states(); ++q)
+    for (const NfaEdge& e : nfa_->edges(q)) {
+      cut[e.lo] = true;
+      cut[e.hi + 1] = true;
+    }
+  int32_t c = -1;
+  for (int b = 0; b < 256; ++b) {
+    if (cut[b]) ++c;
+    byte_class_[b] = static_cast<uint8_t>(c);
+  }
+  num_classes_ = c + 1;
+}
 
 int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -59,8 +74,8 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
     throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) + " states");
   states_.reserve_next();
   State& st = state_(id);
-  st.trans.reset(new std::atomic<int32_t>[256]);
-  for (int i = 0; i < 256; ++i) st.trans[i].store(kUnknown, std::memory_order_relaxed);
+  st.trans.reset(new std::atomic<int32_t>[num_classes_]);
+  for (int i = 0; i < num_classes_; ++i) st.trans[i].store(kUnknown, std::memory_order_relaxed);
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
     if (a >= 0) st.accepting.push_back(a);
@@ -80,7 +95,8 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
 int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   std::lock_guard<std::mutex> lock(mu_);
   State& st = state_(state);
-  int32_t t = st.trans[byte].load(std::memory_order_acquire);
+  const uint8_t cls = byte_class_[byte];
+  int32_t t = st.trans[cls].load(std::memory_order_acquire);
   if (t != kUnknown) return t;
   std::vector<int32_t> next;
   for (int32_t q : st.nfa_states)
@@ -92,7 +108,7 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   std::sort(next.begin(), next.end());
   next.erase(std::unique(next.begin(), next.end()), next.end());
   t = next.empty() ? kDead : intern_state(std::move(next));
-  st.trans[byte].store(t, std::memory_order_release);
+  st.trans[cls].store(t, std::memory_order_release);
   return t;
 }
 

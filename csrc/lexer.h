@@ -50,10 +50,16 @@ class Lexer {
   // The transition row of a state, for walks that step many bytes from the same state:
   // entries are kNotComputed until next() computes them.
   static constexpr int32_t kNotComputed = -2;
+  // Rows are indexed by byte class (byte_class(b)), not by byte.
   const std::atomic<int32_t>* transitions(int32_t state) const { return state_(state).trans.get(); }
+  // Bytes that no lexeme distinguishes share a class; rows have num_byte_classes() entries,
+  // so a row is usually one or two cache lines instead of a kilobyte.
+  const uint8_t* byte_classes() const { return byte_class_; }
+  uint8_t byte_class(uint8_t b) const { return byte_class_[b]; }
+  int32_t num_byte_classes() const { return num_classes_; }
 
   int32_t next(int32_t state, uint8_t byte) {
-    int32_t t = state_(state).trans[byte].load(std::memory_order_acquire);
+    int32_t t = state_(state).trans[byte_class_[byte]].load(std::memory_order_acquire);
     return t != kUnknown ? t : compute_next(state, byte);
   }
   // Lexemes that accept in this state (sorted).
@@ -77,6 +83,8 @@ class Lexer {
   int32_t intern_state(std::vector<int32_t>&& nfa_states);  // caller holds mu_
 
   std::unique_ptr<Nfa> nfa_;
+  uint8_t byte_class_[256];
+  int32_t num_classes_ = 0;
   int32_t num_lexemes_;
   int64_t max_states_;
   std::mutex mu_;

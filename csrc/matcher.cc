@@ -22,19 +22,26 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
   Lexer& lx = grammar_->lexer();
   auto e = std::make_shared<MaskCacheEntry>();
   e->inside.assign(t.mask_words(), 0);
+  // st[d]: lexer state after the node at depth d on the current path, tr[d] its row
   std::vector<int32_t> st(t.max_depth() + 1);
+  std::vector<const std::atomic<int32_t>*> tr(t.max_depth() + 1);
+  const uint8_t* byte_class = lx.byte_classes();
   st[0] = s;
+  tr[0] = lx.transitions(s);
   uint32_t i = 1, n = t.size();
   while (i < n) {
-    uint16_t d = t.depth(i);
-    int32_t p = st[d - 1];
-    int32_t q = lx.next(p, t.byte(i));
+    const uint16_t d = t.depth(i);
+    const uint8_t b = t.byte(i);
+    int32_t q = tr[d - 1][byte_class[b]].load(std::memory_order_acquire);
+    if (q == Lexer::kNotComputed) q = lx.next(st[d - 1], b);
     if (q == kDead) {
+      int32_t p = st[d - 1];
       if (!lx.accepting(p).empty()) e->exits.push_back({i, p});
       i = t.subtree_end(i);
       continue;
     }
     st[d] = q;
+    tr[d] = lx.transitions(q);
     for (const int32_t* id = t.tokens_begin(i); id != t.tokens_end(i); ++id)
       e->inside[*id >> 5] |= 1u << (*id & 31);
     ++i;
@@ -149,7 +156,7 @@ bool Matcher::commit_token(int32_t token) {
     return true;
   }
   if (trie_->is_excluded(token)) return false;
-  const std::string& b = trie_->token_bytes(token);
+  std::string_view b = trie_->token_bytes(token);
   if (b.empty()) return false;
   return commit_bytes(reinterpret_cast<const uint8_t*>(b.data()), b.size());
 }
@@ -197,6 +204,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
   constexpr int32_t kNotTried = -3;
   const TokenTrie& t = *trie_;
   const uint16_t base = t.depth(first) - 1;
+  const uint8_t* byte_class = lexer_->byte_classes();
   frames_[base] = {parent_state, lexer_->transitions(parent_state),
                    static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
   uint32_t i = first;
@@ -206,7 +214,8 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
     WalkFrame& f = frames_[d - 1];
     const uint8_t b = t.byte(i);
     parser_.truncate(f.rows);
-    int32_t q = f.trans[b].load(std::memory_order_acquire);
+    const uint8_t cls = byte_class[b];
+    int32_t q = f.trans[cls].load(std::memory_order_acquire);
     if (q == Lexer::kNotComputed) q = lexer_->next(f.state, b);
     if (q == kDead) {
       // The byte cannot extend the lexeme: end it (once per parent node; the parser row
@@ -224,7 +233,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
         i = t.subtree_end(i);
         continue;
       }
-      q = f.end_trans[b].load(std::memory_order_acquire);
+      q = f.end_trans[cls].load(std::memory_order_acquire);
       if (q == Lexer::kNotComputed) q = lexer_->next(f.end_start, b);
       if (q == kDead) {
         i = t.subtree_end(i);

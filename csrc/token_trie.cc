@@ -7,17 +7,25 @@
 
 namespace decoder {
 
-TokenTrie::TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
+TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t mask_width,
                      const std::vector<int32_t>& eos_ids, const std::vector<int32_t>& excluded_ids)
-    : token_bytes_(tokens), excluded_(tokens.size(), 0), eos_ids_(eos_ids), mask_width_(mask_width) {
-  if (mask_width < static_cast<int32_t>(tokens.size()))
-    throw std::invalid_argument("mask width is smaller than the vocabulary");
+    : blob_(std::move(blob)), offsets_(std::move(offsets)), eos_ids_(eos_ids), mask_width_(mask_width) {
+  if (offsets_.empty() || offsets_.front() != 0 || offsets_.back() != blob_.size())
+    throw std::invalid_argument("token offsets do not describe the byte blob");
+  for (size_t i = 1; i < offsets_.size(); ++i)
+    if (offsets_[i] < offsets_[i - 1]) throw std::invalid_argument("token offsets must not decrease");
+  const int32_t n_tokens = vocab_size();
+  excluded_.assign(n_tokens, 0);
+  if (mask_width < n_tokens) throw std::invalid_argument("mask width is smaller than the vocabulary");
   for (int32_t id : excluded_ids)
-    if (id >= 0 && id < static_cast<int32_t>(tokens.size())) excluded_[id] = 1;
+    if (id >= 0 && id < n_tokens) excluded_[id] = 1;
   for (int32_t id : eos_ids) {
     if (id < 0 || id >= mask_width) throw std::invalid_argument("eos id out of range");
-    if (id < static_cast<int32_t>(tokens.size())) excluded_[id] = 1;
+    if (id < n_tokens) excluded_[id] = 1;
   }
+  std::vector<std::string_view> tokens(n_tokens);
+  for (int32_t i = 0; i < n_tokens; ++i)
+    tokens[i] = std::string_view(blob_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]);
   // Sort the ids that go into the trie by their bytes (unsigned order); equal strings stay
   // adjacent and share one node.
   std::vector<int32_t> order;
@@ -25,18 +33,17 @@ TokenTrie::TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
   for (int32_t i = 0; i < static_cast<int32_t>(tokens.size()); ++i)
     if (!excluded_[i] && !tokens[i].empty()) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    const std::string& x = tokens[a];
-    const std::string& y = tokens[b];
-    int c = x.compare(y);  // std::string compares char_traits<char>, i.e. memcmp: unsigned
+    std::string_view x = tokens[a], y = tokens[b];
+    int c = x.compare(y);  // char_traits<char>::compare is memcmp: unsigned byte order
     return c != 0 ? c < 0 : a < b;
   });
 
   // Build the depth-first node array with a stack of open nodes (the path to the last token).
   nodes_.push_back({0, 0, 0, 0, 0, 0});
   std::vector<uint32_t> path{0};  // path[d] = node at depth d on the current path
-  std::string prev;
+  std::string_view prev;
   for (int32_t id : order) {
-    const std::string& s = tokens[id];
+    std::string_view s = tokens[id];
     if (s.size() > 0xFFFF) throw std::invalid_argument("token longer than 65535 bytes");
     size_t common = 0;
     while (common < s.size() && common < prev.size() && s[common] == prev[common]) ++common;
@@ -75,10 +82,9 @@ bool TokenTrie::is_eos(int32_t id) const {
   return std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end();
 }
 
-const std::string& TokenTrie::token_bytes(int32_t id) const {
-  static const std::string empty;
-  if (id < 0 || id >= vocab_size()) return empty;
-  return token_bytes_[id];
+std::string_view TokenTrie::token_bytes(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) return {};
+  return std::string_view(blob_.data() + offsets_[id], offsets_[id + 1] - offsets_[id]);
 }
 
 }  // namespace decoder

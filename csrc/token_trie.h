@@ -11,16 +11,17 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace decoder {
 
 class TokenTrie {
  public:
-  // tokens[i] are the bytes of token id i; ids >= tokens.size() up to mask_width are padding.
-  // excluded ids (special tokens) are left out of the trie. eos ids are kept aside: the
-  // matcher allows them exactly when the grammar accepts.
-  TokenTrie(const std::vector<std::string>& tokens, int32_t mask_width,
+  // Token id i has the bytes blob[offsets[i], offsets[i+1]); ids >= offsets.size()-1 up to
+  // mask_width are padding. Excluded ids (special tokens) are left out of the trie. EOS ids
+  // are kept aside: the matcher allows them exactly when the grammar accepts.
+  TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t mask_width,
             const std::vector<int32_t>& eos_ids, const std::vector<int32_t>& excluded_ids);
 
   uint32_t size() const { return static_cast<uint32_t>(nodes_.size()); }
@@ -34,12 +35,12 @@ class TokenTrie {
 
   int32_t mask_width() const { return mask_width_; }       // bits in a mask row (model vocab)
   int32_t mask_words() const { return (mask_width_ + 31) / 32; }
-  int32_t vocab_size() const { return static_cast<int32_t>(token_bytes_.size()); }
+  int32_t vocab_size() const { return static_cast<int32_t>(offsets_.size()) - 1; }
   uint16_t max_depth() const { return max_depth_; }
   const std::vector<int32_t>& eos_ids() const { return eos_ids_; }
   bool is_eos(int32_t id) const;
-  // The bytes of a token id ("" for special/padding ids).
-  const std::string& token_bytes(int32_t id) const;
+  // The bytes of a token id (empty for padding ids).
+  std::string_view token_bytes(int32_t id) const;
   bool is_excluded(int32_t id) const { return id < 0 || id >= vocab_size() || excluded_[id]; }
 
  private:
@@ -54,7 +55,8 @@ class TokenTrie {
   };
   std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
-  std::vector<std::string> token_bytes_;
+  std::string blob_;
+  std::vector<uint32_t> offsets_;
   std::vector<uint8_t> excluded_;
   std::vector<int32_t> eos_ids_;
   int32_t mask_width_;

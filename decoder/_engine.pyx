@@ -66,7 +66,8 @@ cdef extern from "api.h" namespace "decoder":
         const int32_t*, size_t, vector[string], vector[string], const CLimits&,
         shared_ptr[const CTokenTrie]) except +raise_py_error nogil
     shared_ptr[const CTokenTrie] c_make_trie "decoder::make_trie"(
-        const vector[string]&, int32_t, const vector[int32_t]&, const vector[int32_t]&) except +raise_py_error nogil
+        const char*, size_t, const uint32_t*, size_t, int32_t, const vector[int32_t]&,
+        const vector[int32_t]&) except +raise_py_error nogil
 
 
 cdef class TokenTrie:
@@ -74,11 +75,17 @@ cdef class TokenTrie:
     cdef shared_ptr[const CTokenTrie] ptr
 
     def __init__(self, tokens, int mask_width, eos_ids, excluded_ids):
-        cdef vector[string] toks = tokens
+        # one blob and an offsets array: no per-token objects cross the boundary
+        cdef bytes blob = b"".join(tokens)
+        offs = np.zeros(len(tokens) + 1, dtype=np.uint32)
+        np.cumsum(np.fromiter(map(len, tokens), dtype=np.uint32, count=len(tokens)), out=offs[1:])
+        cdef uint32_t[::1] o = offs
+        cdef const char* b = blob
+        cdef size_t nb = len(blob)
         cdef vector[int32_t] eos = list(eos_ids)
         cdef vector[int32_t] exc = list(excluded_ids)
         with nogil:
-            self.ptr = c_make_trie(toks, mask_width, eos, exc)
+            self.ptr = c_make_trie(b, nb, &o[0], o.shape[0], mask_width, eos, exc)
 
     @property
     def num_nodes(self):
