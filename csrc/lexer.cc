@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 #include <string>
 
 #include "errors.h"
@@ -89,7 +90,55 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   state_ids_.emplace(std::move(nfa_states), id);
   states_.publish(id);
   num_states_.store(id + 1, std::memory_order_release);
+  // The id is not visible to other threads until the caller stores it in a transition,
+  // so the canonical form can still be filled in (it may intern its shifted twin).
+  compute_canon(id);
   return id;
+}
+
+void Lexer::compute_canon(int32_t id) {
+  State& st = state_(id);
+  st.canon.state = id;
+  const auto& regions = nfa_->regions();
+  if (regions.empty()) return;
+  int32_t reg = -1, min_unit = INT32_MAX, max_unit = -1;
+  for (int32_t q : st.nfa_states) {
+    int32_t r = nfa_->region_of(q);
+    if (r < 0) continue;
+    if (reg >= 0 && r != reg) return;  // states of two regions: leave it alone
+    reg = r;
+    int32_t u = (q - regions[r].begin) / regions[r].unit;
+    min_unit = std::min(min_unit, u);
+    max_unit = std::max(max_unit, u);
+  }
+  if (reg < 0) return;
+  st.canon.region = reg;
+  // copies up to units-2 are followed by a congruent copy; one byte moves at most one copy
+  st.canon.remaining = regions[reg].units - 2 - max_unit;
+  if (min_unit == 0 || st.canon.remaining <= 0) return;
+  std::vector<int32_t> shifted = st.nfa_states;
+  const int32_t delta = min_unit * regions[reg].unit;
+  for (int32_t& q : shifted)
+    if (nfa_->region_of(q) == reg) q -= delta;
+  std::sort(shifted.begin(), shifted.end());
+  int32_t c = intern_state(std::move(shifted));
+  State& st2 = state_(id);  // (no reallocation: chunked storage) same object as st
+  st2.canon.state = c;
+  st2.canon.shift = min_unit;
+}
+
+int32_t Lexer::shift_state(int32_t state, int32_t region, int32_t units) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const RepeatRegion& r = nfa_->regions()[region];
+  std::vector<int32_t> shifted = state_(state).nfa_states;
+  for (int32_t& q : shifted) {
+    if (nfa_->region_of(q) != region) continue;
+    int32_t u = (q - r.begin) / r.unit + units;
+    if (u < 0 || u >= r.units) throw std::logic_error("shift_state out of its region");
+    q += units * r.unit;
+  }
+  std::sort(shifted.begin(), shifted.end());
+  return intern_state(std::move(shifted));
 }
 
 int32_t Lexer::compute_next(int32_t state, uint8_t byte) {

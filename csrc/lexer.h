@@ -70,9 +70,24 @@ class Lexer {
   int32_t dist_to_accept(int32_t state, int32_t lexeme) const;
   int32_t num_states() const { return num_states_.load(std::memory_order_acquire); }
 
+  // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
+  // with its region states moved `shift` copies back (shift 0: already canonical), and
+  // `remaining` is how many bytes the original can read before its copies run out (each
+  // byte advances at most one copy), so both behave alike on every path that long.
+  struct Canon {
+    int32_t state = -1;
+    int32_t region = -1;   // -1: no region state in the set
+    int32_t shift = 0;
+    int32_t remaining = 0;
+  };
+  const Canon& canon(int32_t state) const { return state_(state).canon; }
+  // The state whose region states are those of `state` moved `units` copies forward.
+  int32_t shift_state(int32_t state, int32_t region, int32_t units);
+
  private:
   static constexpr int32_t kUnknown = kNotComputed;
   struct State {
+    Canon canon;
     std::vector<int32_t> nfa_states;
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
@@ -81,6 +96,7 @@ class Lexer {
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
   int32_t compute_next(int32_t state, uint8_t byte);
   int32_t intern_state(std::vector<int32_t>&& nfa_states);  // caller holds mu_
+  void compute_canon(int32_t id);                          // caller holds mu_
 
   std::unique_ptr<Nfa> nfa_;
   uint8_t byte_class_[256];

@@ -11,54 +11,97 @@ namespace decoder {
 
 // ------------------------------------------------------------------ cache
 
-std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(s);
-    if (it != cache_.end()) return it->second;
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::lookup(int32_t s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(s);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(
+    int32_t s, std::shared_ptr<const MaskCacheEntry> e) {
+  size_t bytes = (e->inside.size() + e->shallow_inside.size()) * 4 +
+                 (e->exits.size() + e->frontier.size()) * sizeof(MaskCacheEntry::Exit) + 64;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(s);
+  if (it != cache_.end()) return it->second;  // another thread got there first
+  if (cache_bytes_ + bytes <= static_cast<size_t>(grammar_->limits().mask_cache_bytes)) {
+    cache_.emplace(s, e);
+    cache_bytes_ += bytes;
   }
-  // Lexer-only walk from state s (outside the lock: lexer transitions are thread-safe).
+  return e;
+}
+
+void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e,
+                                 bool record_shallow) const {
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
-  auto e = std::make_shared<MaskCacheEntry>();
-  e->inside.assign(t.mask_words(), 0);
+  const uint8_t* byte_class = lx.byte_classes();
   // st[d]: lexer state after the node at depth d on the current path, tr[d] its row
+  const uint16_t base = t.depth(first) - 1;
   std::vector<int32_t> st(t.max_depth() + 1);
   std::vector<const std::atomic<int32_t>*> tr(t.max_depth() + 1);
-  const uint8_t* byte_class = lx.byte_classes();
-  st[0] = s;
-  tr[0] = lx.transitions(s);
-  uint32_t i = 1, n = t.size();
-  while (i < n) {
+  st[base] = parent;
+  tr[base] = lx.transitions(parent);
+  uint32_t i = first;
+  while (i < last) {
     const uint16_t d = t.depth(i);
     const uint8_t b = t.byte(i);
     int32_t q = tr[d - 1][byte_class[b]].load(std::memory_order_acquire);
     if (q == Lexer::kNotComputed) q = lx.next(st[d - 1], b);
     if (q == kDead) {
       int32_t p = st[d - 1];
-      if (!lx.accepting(p).empty()) e->exits.push_back({i, p});
+      if (!lx.accepting(p).empty()) e.exits.push_back({i, p});
       i = t.subtree_end(i);
       continue;
     }
+    if (record_shallow && d == kShallowDepth + 1) e.frontier.push_back({i, st[d - 1]});
     st[d] = q;
     tr[d] = lx.transitions(q);
-    for (const int32_t* id = t.tokens_begin(i); id != t.tokens_end(i); ++id)
-      e->inside[*id >> 5] |= 1u << (*id & 31);
+    for (const int32_t* id = t.tokens_begin(i); id != t.tokens_end(i); ++id) {
+      e.inside[*id >> 5] |= 1u << (*id & 31);
+      if (record_shallow && d <= kShallowDepth) e.shallow_inside[*id >> 5] |= 1u << (*id & 31);
+    }
     ++i;
+  }
+}
+
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
+  if (auto hit = lookup(s)) return hit;
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  const Lexer::Canon c = lx.canon(s);
+  auto e = std::make_shared<MaskCacheEntry>();
+  e->inside.assign(t.mask_words(), 0);
+  if (c.shift > 0 && c.remaining >= kShallowDepth) {
+    // s is its canonical twin shifted c.shift copies forward, with enough copies left that
+    // every path of up to kShallowDepth bytes behaves the same: reuse the twin's walk down
+    // to that depth, and walk only the (few) deeper nodes from s's own states.
+    auto ce = cache_entry(c.state);
+    e->inside = ce->shallow_inside;
+    for (const auto& x : ce->exits)
+      if (t.depth(x.node) <= kShallowDepth) e->exits.push_back(x);  // same accepting lexemes
+    int32_t last_parent = -1, shifted_parent = -1;
+    for (const auto& f : ce->frontier) {
+      if (f.parent != last_parent) {
+        last_parent = f.parent;
+        shifted_parent = lx.shift_state(f.parent, c.region, c.shift);
+      }
+      lexer_walk(f.node, t.subtree_end(f.node), shifted_parent, *e, false);
+    }
+  } else {
+    const bool record = c.region >= 0 && c.shift == 0;
+    if (record) e->shallow_inside.assign(t.mask_words(), 0);
+    lexer_walk(1, t.size(), s, *e, record);
+    std::stable_sort(e->frontier.begin(), e->frontier.end(),
+                     [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
+                       return a.parent < b.parent;
+                     });
   }
   std::stable_sort(e->exits.begin(), e->exits.end(),
                    [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
                      return a.parent < b.parent;
                    });
-  size_t bytes = e->inside.size() * 4 + e->exits.size() * sizeof(MaskCacheEntry::Exit) + 64;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache_.find(s);
-  if (it != cache_.end()) return it->second;
-  if (cache_bytes_ + bytes <= static_cast<size_t>(grammar_->limits().mask_cache_bytes)) {
-    cache_.emplace(s, e);
-    cache_bytes_ += bytes;
-  }
-  return e;
+  return store(s, e);
 }
 
 // ------------------------------------------------------------------ matcher

@@ -39,7 +39,13 @@ struct MaskCacheEntry {
     int32_t parent;      // lexer state before that byte (it accepts some lexeme)
   };
   std::vector<Exit> exits;  // sorted by parent state
+  // Only for states with repetition-region NFA states (shift canonical ones), so that
+  // shifted states can reuse the walk down to kShallowDepth (see CompiledGrammar):
+  std::vector<uint32_t> shallow_inside;  // `inside` restricted to tokens of <= kShallowDepth bytes
+  std::vector<Exit> frontier;            // alive nodes at depth kShallowDepth + 1, with parents
 };
+
+constexpr uint16_t kShallowDepth = 12;
 
 class CompiledGrammar {
  public:
@@ -52,6 +58,11 @@ class CompiledGrammar {
   size_t cache_bytes() const { return cache_bytes_; }
 
  private:
+  std::shared_ptr<const MaskCacheEntry> lookup(int32_t s);
+  std::shared_ptr<const MaskCacheEntry> store(int32_t s, std::shared_ptr<const MaskCacheEntry> e);
+  // Lexer-only walk of trie nodes [first, last) whose parent is in state `parent`.
+  void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e,
+                  bool record_shallow) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   std::mutex mu_;

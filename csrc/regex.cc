@@ -103,6 +103,53 @@ size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
   }
 }
 
+bool Nfa::nullable(const int32_t* w, size_t n, size_t pos, int depth) const {
+  if (depth > kMaxNesting || pos >= n) throw GrammarError("regex nested too deeply");
+  switch (w[pos]) {
+    case kEmpty: return true;
+    case kNever: return false;
+    case kBytes: return w[pos + 1] == 0;
+    case kCps: case kByteset: return false;
+    case kCat: case kAlt: {
+      int32_t k = w[pos + 1];
+      bool all = true, any = false;
+      size_t p = pos + 2;
+      for (int32_t i = 0; i < k; ++i) {
+        bool b = nullable(w, n, p, depth + 1);
+        all &= b;
+        any |= b;
+        p = skip(w, n, p, depth + 1);
+      }
+      return w[pos] == kCat ? all : any;
+    }
+    case kRep: return w[pos + 1] == 0 || nullable(w, n, pos + 3, depth + 1);
+    default: throw GrammarError("unknown regex opcode");
+  }
+}
+
+void Nfa::add_region(int32_t begin, const std::vector<int32_t>& sizes) {
+  // sizes[i] = states allocated by copy i; keep the longest prefix of equal sizes
+  constexpr size_t kMinUnits = 4;
+  if (sizes.size() < kMinUnits || sizes[0] <= 0) return;
+  size_t k = 1;
+  while (k < sizes.size() && sizes[k] == sizes[0]) ++k;
+  if (k < kMinUnits) return;
+  regions_.push_back({begin, sizes[0], static_cast<int32_t>(k)});
+}
+
+int32_t Nfa::region_of(int32_t q) const {
+  // regions_ is sorted by begin and disjoint
+  size_t lo = 0, hi = regions_.size();
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (regions_[mid].begin <= q) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) return -1;
+  const RepeatRegion& r = regions_[lo - 1];
+  return q < r.begin + r.unit * r.units ? static_cast<int32_t>(lo - 1) : -1;
+}
+
 void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
   std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
   utf8_sequences(lo, hi, seqs);
@@ -191,13 +238,23 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         throw LimitError("repetition {" + std::to_string(lo) + "," +
                          (hi < 0 ? std::string("") : std::to_string(hi)) +
                          "} is too large for the regex automaton limit");
+      // Each copy allocates its end state and then the body's states, so the copies of
+      // a non-nullable body are congruent: recorded as a RepeatRegion.
+      const bool body_nullable = nullable(w, n, child, depth + 1);
+      std::vector<int32_t> sizes;
       int32_t cur = from;
+      int32_t region_begin = num_states();
       for (int32_t i = 0; i < lo; ++i) {
         size_t p = child;
+        int32_t before = num_states();
         int32_t nxt = new_state(lexeme);
         build(w, n, p, cur, nxt, lexeme, depth + 1);
+        sizes.push_back(num_states() - before);
         cur = nxt;
       }
+      if (!body_nullable) add_region(region_begin, sizes);
+      sizes.clear();
+      region_begin = num_states();
       if (hi < 0) {
         // cur -child-> cur (a loop through a fresh state so the loop has its own entry)
         int32_t loop = new_state(lexeme);
@@ -209,10 +266,13 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         for (int32_t i = lo; i < hi; ++i) {
           eps_[cur].push_back(to);
           size_t p = child;
+          int32_t before = num_states();
           int32_t nxt = (i + 1 == hi) ? to : new_state(lexeme);
           build(w, n, p, cur, nxt, lexeme, depth + 1);
+          if (i + 1 < hi) sizes.push_back(num_states() - before);
           cur = nxt;
         }
+        if (!body_nullable) add_region(region_begin, sizes);
         if (lo == hi) eps_[cur].push_back(to);
       }
       pos = after;
@@ -274,6 +334,21 @@ void Nfa::finish() {
   }
   eps_.clear();
   eps_.shrink_to_fit();
+  // Keep innermost regions only: an inner repetition is recorded once per outer copy, and
+  // those records are disjoint.
+  std::sort(regions_.begin(), regions_.end(),
+            [](const RepeatRegion& a, const RepeatRegion& b) { return a.begin < b.begin; });
+  std::vector<RepeatRegion> leaves;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const RepeatRegion& r = regions_[i];
+    int64_t end = int64_t(r.begin) + int64_t(r.unit) * r.units;
+    bool contains_other = false;
+    for (size_t j = i + 1; j < regions_.size() && regions_[j].begin < end; ++j) contains_other = true;
+    if (!contains_other) leaves.push_back(r);
+  }
+  // an outer region recorded before its inner ones has a smaller begin; a region that is
+  // inside a kept one cannot exist (kept ones contain none), so leaves are disjoint
+  regions_ = std::move(leaves);
 }
 
 bool Nfa::matches_empty(int32_t lexeme) const {

@@ -27,6 +27,17 @@ struct NfaEdge {
   int32_t to;
 };
 
+// A run of congruent copies of a repetition body: copy i owns the states
+// [begin + i*unit, begin + (i+1)*unit), and copy i+1 is copy i shifted by `unit` ids with
+// identical edges (shifted too). Lexer states that differ only by such a shift behave the
+// same for as long as the copies last, which lets the mask cache share work between the
+// positions of a bounded repetition ("[^\"]{0,200}" has 200 lexer states but one shape).
+struct RepeatRegion {
+  int32_t begin;
+  int32_t unit;   // states per copy
+  int32_t units;  // number of congruent copies
+};
+
 class Nfa {
  public:
   explicit Nfa(int64_t max_states) : max_states_(max_states) {}
@@ -51,6 +62,10 @@ class Nfa {
   int32_t dist_to_accept(int32_t state) const { return dist_[state]; }
   int32_t lexeme_min_len(int32_t lexeme) const { return dist_[starts_[lexeme]]; }
   bool matches_empty(int32_t lexeme) const;
+  // Innermost repetition regions, sorted by begin and disjoint.
+  const std::vector<RepeatRegion>& regions() const { return regions_; }
+  // The region containing NFA state q, or -1.
+  int32_t region_of(int32_t q) const;
 
  private:
   int32_t new_state(int32_t lexeme);
@@ -58,6 +73,8 @@ class Nfa {
              int depth);
   void add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme);
   size_t skip(const int32_t* w, size_t n, size_t pos, int depth) const;
+  bool nullable(const int32_t* w, size_t n, size_t pos, int depth) const;
+  void add_region(int32_t begin, const std::vector<int32_t>& sizes);
 
   int64_t max_states_;
   std::vector<std::vector<NfaEdge>> edges_;
@@ -68,6 +85,7 @@ class Nfa {
   std::vector<uint8_t> alive_;
   std::vector<std::vector<int32_t>> closure_;
   std::vector<int32_t> dist_;
+  std::vector<RepeatRegion> regions_;
 };
 
 }  // namespace decoder

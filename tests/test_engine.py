@@ -234,3 +234,34 @@ def test_limits_are_errors_not_hangs():
         Matcher(Grammar(b.build(s)), VOCAB)
     with pytest.raises(ValueError, match="unknown limits"):
         Matcher(sum_grammar(), VOCAB, limits={"nope": 1})
+
+
+def test_bounded_repetition_positions_share_walks_exactly():
+    """Positions of a long bounded repetition reuse one walk down to a fixed depth (see
+    docs/optimizations.md); masks must still equal brute force, also for tokens longer than
+    that depth and near the end of the repetition."""
+    long_tokens = [b"a" * k for k in range(2, 30)] + [b"ab" * 8 + b"c", b"b" * 14 + b'"', b"\xc3\xa9" * 9]
+    toks = [bytes([i]) for i in range(256)] + long_tokens + [b""]
+    vocab = Vocabulary.from_bytes(toks, eos_ids=[len(toks) - 1], special_ids=[len(toks) - 1])
+    b = GrammarBuilder()
+    s = b.nonterminal("s")
+    body = ir.cps([(0x61, 0x7A), (0xE9, 0xE9)])  # [a-zé]
+    b.rule(s, [b.lexeme("STR", ir.cat(ir.lit('"'), ir.rep(body, 3, 45), ir.lit('"')))])
+    g = Grammar(b.build(s))
+    m = Matcher(g, vocab)
+
+    def mask(m):
+        out = np.zeros((len(toks) + 31) // 32, dtype=np.int32)
+        m.compute_mask(out)
+        bits = np.unpackbits(out.view(np.uint8), bitorder="little")[: len(toks)]
+        return set(np.nonzero(bits)[0].tolist())
+
+    def brute_force(m):
+        return {t for t in range(len(toks)) if m.is_allowed(t)}
+
+    assert m.commit(ord('"'))
+    for step in range(47):
+        assert mask(m) == brute_force(m), f"after {step} characters"
+        if not m.commit(ord("a") if step % 3 else 0xE9 - 0xE9 + ord("b")):
+            break
+    assert m.commit(ord('"')) and m.is_accepting()
