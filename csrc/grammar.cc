@@ -35,7 +35,11 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     is_ignore_[j] = 1;
   }
   auto nfa = std::make_unique<Nfa>(limits_.max_nfa_states);
+  std::vector<size_t> regex_pos(n_lex);
+  std::vector<int32_t> lexeme_states(n_lex);
   for (int32_t j = 0; j < n_lex; ++j) {
+    regex_pos[j] = pos;
+    lexeme_states[j] = nfa->num_states();
     try {
       nfa->add_lexeme(w, n, pos, j);
     } catch (const LimitError& e) {
@@ -43,6 +47,21 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     } catch (const GrammarError& e) {
       throw GrammarError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")");
     }
+    lexeme_states[j] = nfa->num_states() - lexeme_states[j];
+  }
+  // Fold each ignored lexeme into the front of every other lexeme (see Nfa::add_prefixed)
+  // when that stays small; otherwise ignored lexemes reach the parser as ignore rows, which
+  // is equally exact, only slower.
+  if (!ignore_.empty()) {
+    const int64_t budget = std::min<int64_t>(limits_.max_nfa_states / 4, 400000);
+    int64_t n_plain = 0;
+    for (int32_t j = 0; j < n_lex; ++j) n_plain += !is_ignore_[j];
+    int64_t total = 0;
+    for (int32_t i : ignore_) total += int64_t(lexeme_states[i]) * n_plain;
+    if (total <= budget)
+      for (int32_t i : ignore_)
+        for (int32_t j = 0; j < n_lex; ++j)
+          if (!is_ignore_[j]) nfa->set_prefixed(i, j, nfa->add_prefixed(w, n, regex_pos[i], j));
   }
   nfa->finish();
 

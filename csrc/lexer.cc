@@ -60,6 +60,14 @@ int32_t Lexer::start_state(int32_t lexset_id) {
     const auto& c = nfa_->closure(st);
     set.insert(set.end(), c.begin(), c.end());
   }
+  // "ignored text, then lexeme j" for every ignore lexeme i allowed here (folded lexemes)
+  for (int32_t i : ls.lexemes)
+    for (int32_t j : ls.lexemes) {
+      int32_t p = nfa_->prefixed_start(i, j);
+      if (p < 0 || !nfa_->alive(p)) continue;
+      const auto& c = nfa_->closure(p);
+      set.insert(set.end(), c.begin(), c.end());
+    }
   std::sort(set.begin(), set.end());
   set.erase(std::unique(set.begin(), set.end()), set.end());
   s = set.empty() ? kDead : intern_state(std::move(set));
@@ -159,6 +167,17 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   t = next.empty() ? kDead : intern_state(std::move(next));
   st.trans[cls].store(t, std::memory_order_release);
   return t;
+}
+
+bool Lexer::can_extend(int32_t state) {
+  State& st = state_(state);
+  int8_t v = st.extends.load(std::memory_order_acquire);
+  if (v >= 0) return v;
+  bool any = false;
+  for (int b = 0; b < 256 && !any; ++b)
+    if (b == 0 || byte_class_[b] != byte_class_[b - 1]) any = next(state, static_cast<uint8_t>(b)) != kDead;
+  st.extends.store(any ? 1 : 0, std::memory_order_release);
+  return any;
 }
 
 int32_t Lexer::dist_to_accept(int32_t state, int32_t lexeme) const {

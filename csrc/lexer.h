@@ -62,6 +62,9 @@ class Lexer {
     int32_t t = state_(state).trans[byte_class_[byte]].load(std::memory_order_acquire);
     return t != kUnknown ? t : compute_next(state, byte);
   }
+  // False when no byte continues any lexeme from this state (e.g. after "," or a closing
+  // quote): the lexeme has certainly ended.
+  bool can_extend(int32_t state);
   // Lexemes that accept in this state (sorted).
   const std::vector<int32_t>& accepting(int32_t state) const { return state_(state).accepting; }
   // Lexemes with some NFA state in this state (sorted): those that may still complete.
@@ -88,6 +91,7 @@ class Lexer {
   static constexpr int32_t kUnknown = kNotComputed;
   struct State {
     Canon canon;
+    std::atomic<int8_t> extends{-1};  // can_extend(): -1 unknown, 0 no, 1 yes
     std::vector<int32_t> nfa_states;
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;

@@ -147,6 +147,7 @@ bool Matcher::end_lexeme(int32_t s) {
 }
 
 int32_t Matcher::step(int32_t s, uint8_t b) {
+  if (s == kDead) return kDead;
   int32_t t = lexer_->next(s, b);
   if (t != kDead) return t;
   if (!end_lexeme(s)) return kDead;
@@ -173,6 +174,13 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
   if (n > 0) {
     lex_state_ = s;
     fresh_ = false;
+    // A lexeme that no byte can extend has ended: scan it now, so that the next mask
+    // starts from the fresh start state of the next row, whose walk is cached.
+    if (!lexer_->can_extend(s) && end_lexeme(s)) {
+      // kDead with fresh_: no lexeme may follow, only the end of the output
+      lex_state_ = lexer_->start_state(parser_.top().lexset);
+      fresh_ = true;
+    }
   }
   return true;
 }
@@ -299,6 +307,12 @@ void Matcher::compute_mask(uint32_t* out) {
   if (terminated_) {
     std::memset(out, 0, sizeof(uint32_t) * words);
     for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
+    return;
+  }
+  if (lex_state_ == kDead) {  // the grammar allows nothing more: at most EOS
+    std::memset(out, 0, sizeof(uint32_t) * words);
+    if (parser_.top().accepting)
+      for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
     return;
   }
   auto entry = cg_->cache_entry(lex_state_);

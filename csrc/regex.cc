@@ -85,6 +85,21 @@ void Nfa::add_lexeme(const int32_t* w, size_t n, size_t& pos, int32_t lexeme) {
   build(w, n, pos, s, f, lexeme, 0);
 }
 
+int32_t Nfa::add_prefixed(const int32_t* w, size_t n, size_t pos, int32_t lexeme) {
+  int32_t s = new_state(lexeme);
+  build(w, n, pos, s, starts_[lexeme], lexeme, 0);
+  return s;
+}
+
+void Nfa::set_prefixed(int32_t ignore, int32_t lexeme, int32_t state) {
+  prefixed_[(int64_t(ignore) << 32) | uint32_t(lexeme)] = state;
+}
+
+int32_t Nfa::prefixed_start(int32_t ignore, int32_t lexeme) const {
+  auto it = prefixed_.find((int64_t(ignore) << 32) | uint32_t(lexeme));
+  return it == prefixed_.end() ? -1 : it->second;
+}
+
 size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
   if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
   if (pos >= n) throw GrammarError("truncated regex");

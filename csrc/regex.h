@@ -18,6 +18,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 namespace decoder {
@@ -45,6 +46,15 @@ class Nfa {
   // Parses one serialised regex starting at words[pos] (pos is advanced) and adds it as
   // lexeme number `lexeme`. Throws GrammarError on malformed input, LimitError on size.
   void add_lexeme(const int32_t* words, size_t n_words, size_t& pos, int32_t lexeme);
+
+  // Adds a copy of the regex at words[pos] (an ignored lexeme, e.g. whitespace) that leads
+  // into lexeme `lexeme`'s start and is owned by it: the lexer then reads "ignored text
+  // then lexeme" as one lexeme, so the parser never hears of the whitespace and the mask
+  // cache covers tokens like ' "' and '\n  {'. Returns the copy's start state.
+  int32_t add_prefixed(const int32_t* words, size_t n_words, size_t pos, int32_t lexeme);
+  // prefixed_start(i, j): start of ignore lexeme i's copy leading into lexeme j, or -1.
+  int32_t prefixed_start(int32_t ignore, int32_t lexeme) const;
+  void set_prefixed(int32_t ignore, int32_t lexeme, int32_t state);
 
   // After all lexemes are added: removes states that cannot reach an accepting state and
   // computes epsilon closures and distances to acceptance.
@@ -86,6 +96,7 @@ class Nfa {
   std::vector<std::vector<int32_t>> closure_;
   std::vector<int32_t> dist_;
   std::vector<RepeatRegion> regions_;
+  std::unordered_map<int64_t, int32_t> prefixed_;
 };
 
 }  // namespace decoder
