@@ -1,0 +1,654 @@
+"""Engine adapters and the teacher-forcing driver shared by the benchmarks.
+
+Every constrained-decoding engine is wrapped in one small adapter class with the same interface:
+
+    name                         short id used on the command line and in tables
+    options                      dict of the (default, documented) options in use, printed with results
+    compile(schema) -> compiled  build whatever the engine needs for this schema; raise on refusal
+    matcher(compiled) -> m       a fresh matcher at the start of the output
+    fill(m, row)                 write the allowed-token bitmask (int32, bit t%32 of word t//32) into row
+    is_allowed(row, t) -> bool   read one bit back (plain numpy, identical for every engine)
+    commit(m, t) -> bool         advance by token t; False if the engine refuses it
+    accepts_eos(m, row) -> bool  may the output end here (EOS allowed / accepting state)?
+
+Adapters import their engine lazily, in `setup()`, so a missing package drops that engine only.
+The driver runs each engine in its own worker process (`EngineWorker`), so a compile that hangs or
+a crash can be cut off (timeout, then the worker is killed and restarted) without touching the
+other engines, and only one engine runs at a time: the machine is not shared while timing.
+
+Nothing here downloads anything: tokenizers come from a local folder (Hugging Face format).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_TOKENIZER = "/work/shared/tokenizers/llama3"
+ALL_ENGINES = ["decoder", "llguidance", "xgrammar", "outlines"]
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer context (same for every engine)
+# --------------------------------------------------------------------------------------------
+
+
+class TokenizerContext:
+    """The Hugging Face tokenizer plus the facts every adapter needs: model vocab width and EOS.
+
+    `mask_vocab` is the number of logits of the model (family.json `model_vocab_size` when the
+    folder has one, else len(tokenizer)); bitmask rows are ceil(mask_vocab / 32) int32 words.
+    `eos` is the tokenizer's own eos_token_id: the one token whose bit is checked at the end, for
+    every engine, so that all engines are asked the same question.
+    """
+
+    def __init__(self, path: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        from transformers import AutoTokenizer
+
+        self.path = path
+        self.tok = AutoTokenizer.from_pretrained(path)
+        fam = {}
+        fam_path = os.path.join(path, "family.json")
+        if os.path.exists(fam_path):
+            with open(fam_path) as f:
+                fam = json.load(f)
+        self.family = fam.get("family", os.path.basename(path.rstrip("/")))
+        self.mask_vocab = int(fam.get("model_vocab_size") or len(self.tok))
+        self.eos = int(self.tok.eos_token_id if self.tok.eos_token_id is not None else fam["eos_ids"][0])
+        self.eos_ids = [int(x) for x in fam.get("eos_ids", [self.eos])]
+        self.words = (self.mask_vocab + 31) // 32
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text, add_special_tokens=False)
+
+
+def token_bytes_table(tok) -> dict[int, bytes]:
+    """Byte string of every ordinary (non-special) token of a HF fast tokenizer.
+
+    Handles byte-level BPE (GPT-2 byte-to-unicode alphabet: gpt2, llama3, qwen2, tekken...) and
+    SentencePiece (`▁` for space, `<0xNN>` byte-fallback pieces). Used by the outlines adapter,
+    whose Vocabulary takes raw bytes; the other engines read the tokenizer themselves.
+    """
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    u2b = {v: k for k, v in bytes_to_unicode().items()}
+    special = set(tok.all_special_ids) | set(getattr(tok, "added_tokens_decoder", {}).keys())
+    vocab = tok.get_vocab()
+    byte_level = sum(1 for s in vocab if s.startswith("Ġ")) > sum(1 for s in vocab if s.startswith("▁"))
+    out: dict[int, bytes] = {}
+    for s, i in vocab.items():
+        if i in special:
+            continue
+        if byte_level:
+            try:
+                out[i] = bytes(u2b[c] for c in s)
+            except KeyError:  # a normal token outside the byte alphabet: take its UTF-8
+                out[i] = s.encode("utf-8")
+        else:
+            if len(s) == 6 and s.startswith("<0x") and s.endswith(">"):
+                out[i] = bytes([int(s[3:5], 16)])
+            else:
+                out[i] = s.replace("▁", " ").encode("utf-8")
+    return out
+
+
+def is_allowed(row: np.ndarray, t: int) -> bool:
+    return bool((int(row[t >> 5]) >> (t & 31)) & 1)
+
+
+def _version(dist: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return "?"
+
+
+# --------------------------------------------------------------------------------------------
+# Adapters
+# --------------------------------------------------------------------------------------------
+
+
+class Adapter:
+    name = "?"
+    dist = "?"  # PyPI distribution name, for the version
+
+    def __init__(self, ctx: TokenizerContext):
+        self.ctx = ctx
+        self.options: dict[str, Any] = {}
+        self.setup()
+
+    @property
+    def version(self) -> str:
+        return _version(self.dist)
+
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    def new_row(self) -> np.ndarray:
+        return np.zeros(self.ctx.words, dtype=np.int32)
+
+    def compile(self, schema: Any) -> Any:
+        raise NotImplementedError
+
+    def matcher(self, compiled: Any) -> Any:
+        raise NotImplementedError
+
+    def fill(self, m: Any, row: np.ndarray) -> None:
+        raise NotImplementedError
+
+    is_allowed = staticmethod(is_allowed)
+
+    def commit(self, m: Any, t: int) -> bool:
+        raise NotImplementedError
+
+    def accepts_eos(self, m: Any, row: np.ndarray) -> bool:
+        self.fill(m, row)
+        return is_allowed(row, self.ctx.eos)
+
+
+class DecoderAdapter(Adapter):
+    """Ours. Grammar.from_json_schema(schema) -> Matcher(grammar, vocab); compute_mask(row); commit.
+
+    Compile time = Grammar.from_json_schema + constructing one Matcher (so that any per-grammar,
+    per-vocabulary work done on the first Matcher is counted, as llguidance's LLMatcher
+    construction is). End of output: m.is_accepting().
+    """
+
+    name = "decoder"
+    dist = "decoder"
+
+    def setup(self):
+        import decoder
+
+        missing = [a for a in ("Grammar", "Matcher") if not hasattr(decoder, a)]
+        if missing:
+            raise ImportError(f"decoder has no {', '.join(missing)} yet (package at {getattr(decoder, '__path__', '?')})")
+        from decoder.vocab import Vocabulary
+
+        self.decoder = decoder
+        self.vocab = Vocabulary.from_tokenizer(self.ctx.tok)
+        width = None
+        for attr in ("mask_vocab_size", "vocab_size", "size", "n_vocab"):
+            v = getattr(self.vocab, attr, None)
+            if isinstance(v, int) and v > 0:
+                width = v
+                break
+        if width is None:
+            try:
+                width = len(self.vocab)
+            except TypeError:
+                width = self.ctx.mask_vocab
+        self.words = (max(width, self.ctx.mask_vocab) + 31) // 32
+        self.options = {"whitespace": "default", "vocab_width": width}
+
+    @property
+    def version(self) -> str:
+        return getattr(self.decoder, "__version__", None) or _version("decoder")
+
+    def new_row(self):
+        return np.zeros(self.words, dtype=np.int32)
+
+    def compile(self, schema):
+        g = self.decoder.Grammar.from_json_schema(schema)
+        self.decoder.Matcher(g, self.vocab)
+        return g
+
+    def matcher(self, compiled):
+        return self.decoder.Matcher(compiled, self.vocab)
+
+    def fill(self, m, row):
+        m.compute_mask(row)
+
+    def commit(self, m, t):
+        return bool(m.commit(t))
+
+    def accepts_eos(self, m, row):
+        return bool(m.is_accepting())
+
+
+class LLGuidanceAdapter(Adapter):
+    """llguidance: LLTokenizer from the HF tokenizer (llguidance.hf.from_tokenizer), grammar from
+    LLMatcher.grammar_from_json_schema(schema) with default JsonCompileOptions (flexible whitespace
+    `[\\x20\\x0A\\x0D\\x09]+` between tokens, separators "," and ":"), LLMatcher per instance
+    (deep_copy of the compiled one), llguidance.numpy.fill_next_token_bitmask, consume_token.
+    A grammar error does not raise in LLMatcher(): it sets is_error(); we raise then.
+    End of output: EOS bit in the mask (llguidance sets it exactly when the matcher accepts)."""
+
+    name = "llguidance"
+    dist = "llguidance"
+
+    def setup(self):
+        import llguidance
+        import llguidance.hf
+        import llguidance.numpy as lnp
+
+        self.llg = llguidance
+        self.lnp = lnp
+        self.lltok = llguidance.hf.from_tokenizer(self.ctx.tok, n_vocab=self.ctx.mask_vocab, eos_token=self.ctx.eos)
+        self.options = {"json_compile_options": "defaults (whitespace_flexible=true, separators ',' ':')",
+                        "limits": "defaults", "eos": self.ctx.eos}
+
+    def compile(self, schema):
+        g = self.llg.LLMatcher.grammar_from_json_schema(schema)
+        m = self.llg.LLMatcher(self.lltok, g, log_level=0)
+        if m.is_error():
+            raise ValueError(m.get_error())
+        return m
+
+    def matcher(self, compiled):
+        return compiled.deep_copy()
+
+    def new_row(self):
+        return np.zeros((1, self.ctx.words), dtype=np.int32)
+
+    def fill(self, m, row):
+        self.lnp.fill_next_token_bitmask(m, row, 0)
+
+    @staticmethod
+    def is_allowed(row, t):
+        return is_allowed(row[0], t)
+
+    def commit(self, m, t):
+        return bool(m.consume_token(t))
+
+    def accepts_eos(self, m, row):
+        self.fill(m, row)
+        return is_allowed(row[0], self.ctx.eos)
+
+
+class XGrammarAdapter(Adapter):
+    """xgrammar: TokenizerInfo.from_huggingface(tok, vocab_size=model vocab), GrammarCompiler with
+    the cache off (every compile is measured cold; duplicates in the data would otherwise be free)
+    and default max_threads, compile_json_schema(schema) with its defaults (any_whitespace=True,
+    strict_mode=True: no properties/items beyond those the schema lists). GrammarMatcher per
+    instance, fill_next_token_bitmask into a torch int32 [1, words] tensor, accept_token.
+    End of output: EOS bit in the mask (xgrammar sets stop tokens when the grammar can end)."""
+
+    name = "xgrammar"
+    dist = "xgrammar"
+    compile_kwargs: dict[str, Any] = {}
+
+    def setup(self):
+        import torch
+        import xgrammar as xgr
+
+        self.xgr = xgr
+        info = xgr.TokenizerInfo.from_huggingface(self.ctx.tok, vocab_size=self.ctx.mask_vocab,
+                                                  stop_token_ids=[self.ctx.eos])
+        self.compiler = xgr.GrammarCompiler(info, cache_enabled=False)
+        self.torch = torch
+        self.options = {"compile_json_schema": dict(self.compile_kwargs) or "defaults (any_whitespace=True, strict_mode=True)",
+                        "cache_enabled": False, "max_threads": "default (8)", "stop_token_ids": [self.ctx.eos]}
+
+    def compile(self, schema):
+        return self.compiler.compile_json_schema(json.dumps(schema), **self.compile_kwargs)
+
+    def matcher(self, compiled):
+        return self.xgr.GrammarMatcher(compiled)
+
+    def new_row(self):
+        t = self.xgr.allocate_token_bitmask(1, self.ctx.mask_vocab)
+        return _TorchRow(t)
+
+    def fill(self, m, row):
+        m.fill_next_token_bitmask(row.tensor)
+
+    @staticmethod
+    def is_allowed(row, t):
+        return is_allowed(row.view, t)
+
+    def commit(self, m, t):
+        return bool(m.accept_token(t))
+
+    def accepts_eos(self, m, row):
+        self.fill(m, row)
+        return is_allowed(row.view, self.ctx.eos)
+
+
+class XGrammarCompliantAdapter(XGrammarAdapter):
+    """xgrammar with strict_mode=False (MaskBench's "xgr-compliant"): extra properties allowed as
+    the JSON Schema spec says. Not in the default engine list."""
+
+    name = "xgrammar_compliant"
+    compile_kwargs = {"any_whitespace": True, "strict_mode": False}
+
+
+class _TorchRow:
+    def __init__(self, tensor):
+        self.tensor = tensor
+        self.view = tensor.numpy()[0]
+
+
+class OutlinesAdapter(Adapter):
+    """outlines-core: Vocabulary(eos, {token bytes: [ids]}) built from the HF tokenizer's byte
+    strings (special tokens left out), regex = json_schema.build_regex_from_schema(schema) with
+    defaults (whitespace_pattern None -> `[ ]?`, max_recursion_depth=3), Index(regex, vocab)
+    (compile time includes building the Index, which is where outlines spends it), Guide per
+    instance, Guide.write_mask_into(row), Guide.advance(t, return_tokens=False).
+    End of output: EOS bit in the mask (outlines allows EOS in final states)."""
+
+    name = "outlines"
+    dist = "outlines_core"
+
+    def setup(self):
+        from outlines_core import Guide, Index, Vocabulary
+        from outlines_core.json_schema import build_regex_from_schema
+
+        self.Guide, self.Index = Guide, Index
+        self.build_regex = build_regex_from_schema
+        table = token_bytes_table(self.ctx.tok)
+        m: dict[bytes, list[int]] = {}
+        for i, b in table.items():
+            if i == self.ctx.eos:
+                continue
+            m.setdefault(b, []).append(i)
+        self.vocab = Vocabulary(self.ctx.eos, m)
+        self.options = {"build_regex_from_schema": "defaults (whitespace_pattern=None -> '[ ]?', max_recursion_depth=3)",
+                        "eos": self.ctx.eos}
+
+    def compile(self, schema):
+        rx = self.build_regex(json.dumps(schema))
+        return self.Index(rx, self.vocab)
+
+    def matcher(self, compiled):
+        return self.Guide(compiled)
+
+    def fill(self, m, row):
+        m.write_mask_into(row.ctypes.data, row.size, 4)
+
+    def commit(self, m, t):
+        try:
+            m.advance(t, return_tokens=False)
+            return True
+        except ValueError:
+            return False
+
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    "decoder": DecoderAdapter,
+    "llguidance": LLGuidanceAdapter,
+    "xgrammar": XGrammarAdapter,
+    "xgrammar_compliant": XGrammarCompliantAdapter,
+    "outlines": OutlinesAdapter,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Teacher forcing
+# --------------------------------------------------------------------------------------------
+
+
+def teacher_force(ad: Adapter, compiled: Any, ids: list[int], row, times: list[float]) -> dict:
+    """Feed `ids` one by one: mask, check the token's bit, commit; at the end check EOS.
+
+    Appends one time per token to `times` (microseconds, fill + commit, the bit check left out).
+    Returns {"accepted": bool, "step": index of the first refused token (len(ids) = EOS refused),
+    "disagree": bit set but commit refused (or raised)}.
+    """
+    m = ad.matcher(compiled)
+    pc = time.perf_counter
+    disagree = False
+    for i, t in enumerate(ids):
+        t0 = pc()
+        ad.fill(m, row)
+        t1 = pc()
+        if not ad.is_allowed(row, t):
+            times.append((t1 - t0) * 1e6)
+            return {"accepted": False, "step": i, "disagree": False}
+        t2 = pc()
+        ok = ad.commit(m, t)
+        t3 = pc()
+        times.append((t1 - t0 + t3 - t2) * 1e6)
+        if not ok:
+            return {"accepted": False, "step": i, "disagree": True}
+    if not ad.accepts_eos(m, row):
+        return {"accepted": False, "step": len(ids), "disagree": disagree}
+    return {"accepted": True, "step": len(ids), "disagree": disagree}
+
+
+def _short(e: BaseException, n: int = 300) -> str:
+    s = f"{type(e).__name__}: {e}"
+    return s if len(s) <= n else s[:n] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Worker process per engine
+# --------------------------------------------------------------------------------------------
+
+
+def _worker_main(conn, engine: str, tokenizer_path: str, mem_limit_gb: float):
+    try:
+        if mem_limit_gb and sys.platform.startswith("linux"):
+            import resource
+
+            lim = int(mem_limit_gb * (1 << 30))
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+    except Exception:
+        pass
+    if REPO_ROOT not in sys.path:
+        sys.path.insert(1, REPO_ROOT)
+    try:
+        ctx = TokenizerContext(tokenizer_path)
+        ad = ADAPTERS[engine](ctx)
+        conn.send(("ready", {"version": ad.version, "options": ad.options}))
+    except BaseException as e:  # noqa: BLE001 - any failure drops the engine
+        conn.send(("unavailable", _short(e, 500)))
+        return
+    row = ad.new_row()
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        schema, instances = msg
+        t0 = time.perf_counter()
+        try:
+            compiled = ad.compile(schema)
+        except BaseException as e:  # noqa: BLE001
+            conn.send(("compile_error", _short(e)))
+            continue
+        conn.send(("compiled", (time.perf_counter() - t0) * 1e3))
+        times: list[float] = []
+        results = []
+        for ids in instances:
+            try:
+                results.append(teacher_force(ad, compiled, ids, row, times))
+            except BaseException as e:  # noqa: BLE001
+                results.append({"accepted": False, "step": -1, "exception": _short(e)})
+        conn.send(("done", results, np.asarray(times, dtype=np.float32)))
+        del compiled
+
+
+class EngineWorker:
+    """One engine in its own process. `run(schema, instances)` returns a dict:
+
+    status: "ok" | "compile_error" | "timeout" | "crash" | "test_timeout"
+    compile_ms, error, results (per instance, see teacher_force), times (np.float32 µs per token).
+    """
+
+    def __init__(self, engine: str, tokenizer_path: str, compile_timeout: float = 30.0,
+                 test_timeout: float = 300.0, mem_limit_gb: float = 8.0, start_timeout: float = 600.0):
+        self.engine = engine
+        self.tokenizer_path = tokenizer_path
+        self.compile_timeout = compile_timeout
+        self.test_timeout = test_timeout
+        self.mem_limit_gb = mem_limit_gb
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.conn = None
+        self.info: dict | None = None
+        self.unavailable: str | None = None
+        self.restarts = 0
+
+    def launch(self) -> None:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.engine, self.tokenizer_path, self.mem_limit_gb),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+
+    def wait_ready(self) -> bool:
+        if not self.conn.poll(self.start_timeout):
+            self.kill()
+            self.unavailable = "worker did not start in time"
+            return False
+        try:
+            kind, payload = self.conn.recv()
+        except EOFError:
+            self.kill()
+            self.unavailable = "worker died while starting"
+            return False
+        if kind == "unavailable":
+            self.unavailable = payload
+            self.kill()
+            return False
+        self.info = payload
+        return True
+
+    def start(self) -> bool:
+        self.launch()
+        return self.wait_ready()
+
+    def kill(self):
+        if self.proc is not None:
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(5)
+        self.proc = None
+        self.conn = None
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except Exception:
+                pass
+        if self.proc is not None:
+            self.proc.join(5)
+        self.kill()
+
+    def _recv(self, timeout: float):
+        if not self.conn.poll(timeout):
+            return None
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return ("crash",)
+
+    def run(self, schema: Any, instances: list[list[int]]) -> dict:
+        if self.proc is None or not self.proc.is_alive():
+            self.restarts += 1
+            if not self.start():
+                return {"status": "crash", "error": f"restart failed: {self.unavailable}"}
+        try:
+            self.conn.send((schema, instances))
+        except (BrokenPipeError, OSError) as e:
+            self.kill()
+            return {"status": "crash", "error": _short(e)}
+        msg = self._recv(self.compile_timeout)
+        if msg is None:
+            self.kill()
+            return {"status": "timeout", "error": f"compile took more than {self.compile_timeout:g} s"}
+        if msg[0] == "crash":
+            code = self.proc.exitcode if self.proc else None
+            self.kill()
+            return {"status": "crash", "error": f"worker died while compiling (exit {code})"}
+        if msg[0] == "compile_error":
+            return {"status": "compile_error", "error": msg[1]}
+        compile_ms = msg[1]
+        msg = self._recv(self.test_timeout)
+        if msg is None or msg[0] == "crash":
+            self.kill()
+            what = "timeout" if msg is None else "crash"
+            return {"status": "test_" + what, "compile_ms": compile_ms,
+                    "error": f"teacher forcing {what} (limit {self.test_timeout:g} s)"}
+        _, results, times = msg
+        return {"status": "ok", "compile_ms": compile_ms, "results": results, "times": times}
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by maskbench.py and jsts.py
+# --------------------------------------------------------------------------------------------
+
+
+def serialize(data: Any, style: str = "compact") -> str:
+    """JSON text of a test instance. compact: separators (",", ":"); maskbench: json.dumps
+    defaults (", ", ": "), what MaskBench's runner feeds. Keys keep the instance's order (no sort).
+    ensure_ascii=False (raw UTF-8); a string that is not valid Unicode (lone surrogate) falls back
+    to ensure_ascii=True for that instance, the only way to write it."""
+    seps = (",", ":") if style == "compact" else (", ", ": ")
+    s = json.dumps(data, ensure_ascii=False, separators=seps)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = json.dumps(data, ensure_ascii=True, separators=seps)
+    return s
+
+
+def start_engines(names: list[str], tokenizer_path: str, log: Callable[[str], None], **kw
+                  ) -> tuple[dict[str, EngineWorker], dict[str, str]]:
+    """Start one worker per engine; returns (workers, {dropped engine: why})."""
+    workers: dict[str, EngineWorker] = {}
+    dropped: dict[str, str] = {}
+    t0 = time.time()
+    pending = []
+    for n in names:
+        if n not in ADAPTERS:
+            dropped[n] = f"unknown engine (known: {', '.join(ADAPTERS)})"
+            log(f"[{n}] dropped: {dropped[n]}")
+            continue
+        w = EngineWorker(n, tokenizer_path, **kw)
+        w.launch()  # all workers load their tokenizer at the same time
+        pending.append(w)
+    for w in pending:
+        if w.wait_ready():
+            workers[w.engine] = w
+            log(f"[{w.engine}] ready in {time.time() - t0:.1f} s: version {w.info['version']}, options {w.info['options']}")
+        else:
+            dropped[w.engine] = w.unavailable or "failed to start"
+            log(f"[{w.engine}] dropped: {dropped[w.engine]}")
+    return workers, dropped
+
+
+def quantiles(a, qs=(50, 99)) -> list[float | None]:
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return [None for _ in qs]
+    return [float(np.percentile(a, q)) for q in qs]
+
+
+def fmt(x, digits=1) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        if x >= 1000:
+            return f"{x:,.0f}"
+        if x >= 100:
+            return f"{x:.0f}"
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def ratio(x, base) -> str:
+    if x is None or base is None or base == 0:
+        return "–"
+    return f"{x / base:.2f}x"
