@@ -12,7 +12,8 @@ namespace decoder {
 Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states)
     : nfa_(std::move(nfa)),
       num_lexemes_(num_lexemes),
-      max_states_(std::min<int64_t>(max_dfa_states, ChunkedArray<State>::kCapacity)) {
+      max_states_(std::min<int64_t>(max_dfa_states, int64_t(kMaxRowChunks) << kRowChunkBits)),
+      row_chunks_(new std::unique_ptr<std::atomic<int32_t>[]>[kMaxRowChunks]) {
   // Byte classes: cut [0, 256) at every edge boundary of the NFA.
   bool cut[257] = {false};
   cut[0] = true;
@@ -83,8 +84,11 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
     throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) + " states");
   states_.reserve_next();
   State& st = state_(id);
-  st.trans.reset(new std::atomic<int32_t>[num_classes_]);
-  for (int i = 0; i < num_classes_; ++i) st.trans[i].store(kUnknown, std::memory_order_relaxed);
+  if ((id & ((1 << kRowChunkBits) - 1)) == 0) {
+    const int64_t n = int64_t(num_classes_) << kRowChunkBits;
+    row_chunks_[id >> kRowChunkBits].reset(new std::atomic<int32_t>[n]);
+    for (int64_t i = 0; i < n; ++i) row_chunks_[id >> kRowChunkBits][i].store(kUnknown, std::memory_order_relaxed);
+  }
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
     if (a >= 0) st.accepting.push_back(a);
@@ -153,7 +157,7 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   std::lock_guard<std::mutex> lock(mu_);
   State& st = state_(state);
   const uint8_t cls = byte_class_[byte];
-  int32_t t = st.trans[cls].load(std::memory_order_acquire);
+  int32_t t = row(state)[cls].load(std::memory_order_acquire);
   if (t != kUnknown) return t;
   std::vector<int32_t> next;
   for (int32_t q : st.nfa_states)
@@ -165,7 +169,7 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   std::sort(next.begin(), next.end());
   next.erase(std::unique(next.begin(), next.end()), next.end());
   t = next.empty() ? kDead : intern_state(std::move(next));
-  st.trans[cls].store(t, std::memory_order_release);
+  row(state)[cls].store(t, std::memory_order_release);
   return t;
 }
 

@@ -51,7 +51,7 @@ class Lexer {
   // entries are kNotComputed until next() computes them.
   static constexpr int32_t kNotComputed = -2;
   // Rows are indexed by byte class (byte_class(b)), not by byte.
-  const std::atomic<int32_t>* transitions(int32_t state) const { return state_(state).trans.get(); }
+  const std::atomic<int32_t>* transitions(int32_t state) const { return row(state); }
   // Bytes that no lexeme distinguishes share a class; rows have num_byte_classes() entries,
   // so a row is usually one or two cache lines instead of a kilobyte.
   const uint8_t* byte_classes() const { return byte_class_; }
@@ -59,7 +59,7 @@ class Lexer {
   int32_t num_byte_classes() const { return num_classes_; }
 
   int32_t next(int32_t state, uint8_t byte) {
-    int32_t t = state_(state).trans[byte_class_[byte]].load(std::memory_order_acquire);
+    int32_t t = row(state)[byte_class_[byte]].load(std::memory_order_acquire);
     return t != kUnknown ? t : compute_next(state, byte);
   }
   // False when no byte continues any lexeme from this state (e.g. after "," or a closing
@@ -95,9 +95,23 @@ class Lexer {
     std::vector<int32_t> nfa_states;
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
-    std::unique_ptr<std::atomic<int32_t>[]> trans;
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
+  // Transition rows live in chunks of kRowChunk states, apart from the State records, so a
+  // walk touches only the rows (hot in cache) and one chunk pointer.
+
+ public:
+  // For hot loops: the row of state s is row_chunk(s >> kRowChunkBits) + (s & kRowChunkMask) * C.
+  static constexpr int32_t kRowChunkBits = 10;
+  static constexpr int32_t kMaxRowChunks = 1 << 14;
+  static constexpr int32_t kRowChunkMask = (1 << kRowChunkBits) - 1;
+  const std::unique_ptr<std::atomic<int32_t>[]>* row_chunks() const { return row_chunks_.get(); }
+
+ private:
+  std::atomic<int32_t>* row(int32_t s) const {
+    return row_chunks_[s >> kRowChunkBits].get() + int64_t(s & ((1 << kRowChunkBits) - 1)) * num_classes_;
+  }
+
   int32_t compute_next(int32_t state, uint8_t byte);
   int32_t intern_state(std::vector<int32_t>&& nfa_states);  // caller holds mu_
   void compute_canon(int32_t id);                          // caller holds mu_
@@ -107,6 +121,7 @@ class Lexer {
   int32_t num_classes_ = 0;
   int32_t num_lexemes_;
   int64_t max_states_;
+  std::unique_ptr<std::unique_ptr<std::atomic<int32_t>[]>[]> row_chunks_;
   std::mutex mu_;
   ChunkedArray<State> states_;
   std::atomic<int32_t> num_states_{0};

@@ -31,35 +31,58 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(
   return e;
 }
 
-void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e,
-                                 bool record_shallow) const {
+template <bool kRecordShallow>
+void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent,
+                                 MaskCacheEntry& e) const {
+  // The hottest loop of a cold mask: everything it touches is hoisted into locals.
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
-  const uint8_t* byte_class = lx.byte_classes();
+  const TokenTrie::Node* __restrict nodes = t.nodes();
+  const int32_t* __restrict ids = t.ids();
+  const uint8_t* __restrict byte_class = lx.byte_classes();
+  const auto* __restrict chunks = lx.row_chunks();
+  const int64_t ncls = lx.num_byte_classes();
+  uint32_t* __restrict inside = e.inside.data();
+  uint32_t* __restrict shallow = kRecordShallow ? e.shallow_inside.data() : nullptr;
+  auto row_of = [&](int32_t q) {
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+  };
   // st[d]: lexer state after the node at depth d on the current path, tr[d] its row
-  const uint16_t base = t.depth(first) - 1;
-  std::vector<int32_t> st(t.max_depth() + 1);
-  std::vector<const std::atomic<int32_t>*> tr(t.max_depth() + 1);
+  const uint16_t base = nodes[first].depth - 1;
+  const size_t depth_cap = t.max_depth() + 1;
+  int32_t st_buf[256];
+  const std::atomic<int32_t>* tr_buf[256];
+  std::vector<int32_t> st_vec;
+  std::vector<const std::atomic<int32_t>*> tr_vec;
+  int32_t* st = st_buf;
+  const std::atomic<int32_t>** tr = tr_buf;
+  if (depth_cap > 256) {
+    st_vec.resize(depth_cap);
+    tr_vec.resize(depth_cap);
+    st = st_vec.data();
+    tr = tr_vec.data();
+  }
   st[base] = parent;
-  tr[base] = lx.transitions(parent);
+  tr[base] = row_of(parent);
   uint32_t i = first;
   while (i < last) {
-    const uint16_t d = t.depth(i);
-    const uint8_t b = t.byte(i);
-    int32_t q = tr[d - 1][byte_class[b]].load(std::memory_order_acquire);
-    if (q == Lexer::kNotComputed) q = lx.next(st[d - 1], b);
+    const TokenTrie::Node& nd = nodes[i];
+    const uint16_t d = nd.depth;
+    int32_t q = tr[d - 1][byte_class[nd.byte]].load(std::memory_order_acquire);
+    if (__builtin_expect(q == Lexer::kNotComputed, 0)) q = lx.next(st[d - 1], nd.byte);
     if (q == kDead) {
-      int32_t p = st[d - 1];
+      const int32_t p = st[d - 1];
       if (!lx.accepting(p).empty()) e.exits.push_back({i, p});
-      i = t.subtree_end(i);
+      i = nd.end;
       continue;
     }
-    if (record_shallow && d == kShallowDepth + 1) e.frontier.push_back({i, st[d - 1]});
+    if (kRecordShallow && d == kShallowDepth + 1) e.frontier.push_back({i, st[d - 1]});
     st[d] = q;
-    tr[d] = lx.transitions(q);
-    for (const int32_t* id = t.tokens_begin(i); id != t.tokens_end(i); ++id) {
-      e.inside[*id >> 5] |= 1u << (*id & 31);
-      if (record_shallow && d <= kShallowDepth) e.shallow_inside[*id >> 5] |= 1u << (*id & 31);
+    tr[d] = row_of(q);
+    for (uint32_t k = nd.tok_begin, ke = nd.tok_begin + nd.tok_count; k < ke; ++k) {
+      const int32_t id = ids[k];
+      inside[id >> 5] |= 1u << (id & 31);
+      if (kRecordShallow && d <= kShallowDepth) shallow[id >> 5] |= 1u << (id & 31);
     }
     ++i;
   }
@@ -86,12 +109,13 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
         last_parent = f.parent;
         shifted_parent = lx.shift_state(f.parent, c.region, c.shift);
       }
-      lexer_walk(f.node, t.subtree_end(f.node), shifted_parent, *e, false);
+      lexer_walk<false>(f.node, t.subtree_end(f.node), shifted_parent, *e);
     }
   } else {
     const bool record = c.region >= 0 && c.shift == 0;
     if (record) e->shallow_inside.assign(t.mask_words(), 0);
-    lexer_walk(1, t.size(), s, *e, record);
+    if (record) lexer_walk<true>(1, t.size(), s, *e);
+    else lexer_walk<false>(1, t.size(), s, *e);
     std::stable_sort(e->frontier.begin(), e->frontier.end(),
                      [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
                        return a.parent < b.parent;

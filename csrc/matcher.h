@@ -61,8 +61,8 @@ class CompiledGrammar {
   std::shared_ptr<const MaskCacheEntry> lookup(int32_t s);
   std::shared_ptr<const MaskCacheEntry> store(int32_t s, std::shared_ptr<const MaskCacheEntry> e);
   // Lexer-only walk of trie nodes [first, last) whose parent is in state `parent`.
-  void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e,
-                  bool record_shallow) const;
+  template <bool kRecordShallow>
+  void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   std::mutex mu_;

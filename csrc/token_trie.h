@@ -33,6 +33,19 @@ class TokenTrie {
   const int32_t* tokens_end(uint32_t n) const { return ids_.data() + nodes_[n].tok_begin + nodes_[n].tok_count; }
   bool has_tokens(uint32_t n) const { return nodes_[n].tok_count != 0; }
 
+  // One 16-byte record per node, so a walk touches one cache line per node it visits.
+  struct Node {
+    uint32_t end;        // one past the last node of this subtree
+    uint32_t tok_begin;  // into ids()
+    uint16_t depth;
+    uint8_t byte;
+    uint8_t tok_count;   // tokens with exactly these bytes (duplicates are rare)
+    uint32_t pad;
+  };
+  // Raw access for hot loops.
+  const Node* nodes() const { return nodes_.data(); }
+  const int32_t* ids() const { return ids_.data(); }
+
   int32_t mask_width() const { return mask_width_; }       // bits in a mask row (model vocab)
   int32_t mask_words() const { return (mask_width_ + 31) / 32; }
   int32_t vocab_size() const { return static_cast<int32_t>(offsets_.size()) - 1; }
@@ -44,15 +57,6 @@ class TokenTrie {
   bool is_excluded(int32_t id) const { return id < 0 || id >= vocab_size() || excluded_[id]; }
 
  private:
-  // One 16-byte record per node, so a walk touches one cache line per node it visits.
-  struct Node {
-    uint32_t end;        // one past the last node of this subtree
-    uint32_t tok_begin;  // into ids_
-    uint16_t depth;
-    uint8_t byte;
-    uint8_t tok_count;   // tokens with exactly these bytes (duplicates are rare)
-    uint32_t pad;
-  };
   std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
   std::string blob_;
