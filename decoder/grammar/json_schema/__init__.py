@@ -1,0 +1,58 @@
+"""JSON Schema -> grammar IR.
+
+    from decoder.grammar.json_schema import compile_json_schema
+    g = compile_json_schema({"type": "object", "properties": {"a": {"type": "integer"}}})
+
+Modules, one concern each:
+
+* :mod:`.schema`   -- loading (dict, JSON text, path, Pydantic class), draft detection,
+  ``$ref`` resolution inside the document (pointers, anchors, ``$id``-relative);
+* :mod:`.compiler` -- schemas to rules (merging ``allOf``, distributing ``anyOf``/
+  ``oneOf``/``if``/``not``, object and array chains);
+* :mod:`.numeric`  -- exact numeric ranges and ``multipleOf`` as regexes;
+* :mod:`.strings`  -- JSON string lexemes from decoded-string languages;
+* :mod:`.formats`  -- ``format`` regexes;
+* :mod:`.regexops` -- exact derivative / difference / length operations on regexes.
+
+Whitespace: ``"flexible"`` (default) lets 1..``max_ws`` whitespace characters appear
+between any two lexemes (one ignore lexeme; the engine never allows two in a row,
+so runs are bounded); ``"compact"`` allows none.  (Indented output is not offered
+yet: use ``"flexible"``, which accepts pretty-printed JSON whose indentation runs
+are at most ``max_ws`` characters.)
+
+Objects: declared properties in the order of ``properties``; optional ones may be
+skipped; additional keys (allowed unless ``additionalProperties`` says otherwise, or
+``strict_objects=True``) may appear at the start or after any property.  Extra keys
+never collide with declared ones (their lexeme excludes the declared names), so
+the grammar stays unambiguous where it matters.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir import GrammarIR
+from .compiler import Compiler
+from .schema import SchemaDocument, load_schema
+
+__all__ = ["compile_json_schema"]
+
+
+def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_objects: bool = False,
+                        approximate: bool = False, max_ws: int = 32,
+                        max_rules: int = 200_000) -> GrammarIR:
+    """Compile a JSON Schema (draft 2020-12 by default, draft-07/06/04 by ``$schema``).
+
+    Raises :class:`decoder.errors.SchemaError` (with ``keyword`` and ``path``) for a
+    keyword that cannot be enforced exactly; ``approximate=True`` compiles an
+    over-approximation instead and warns with the names of what is not enforced.
+    """
+    import sys
+
+    if sys.getrecursionlimit() < 20000:  # deep schemas recurse (bounded by the compiler)
+        sys.setrecursionlimit(20000)
+    root = load_schema(schema)
+    doc = SchemaDocument(root)
+    c = Compiler(doc, whitespace=whitespace, strict_objects=strict_objects,
+                 approximate=approximate, max_ws=max_ws, max_rules=max_rules)
+    start = c.compile()
+    return c.b.build(start)

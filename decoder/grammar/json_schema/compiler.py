@@ -1,0 +1,1428 @@
+"""JSON Schema -> grammar rules.
+
+How a schema becomes rules
+--------------------------
+A schema location is compiled as a *conjunction of parts* (a part is one schema
+object plus the keywords already handled).  :meth:`Compiler.value` memoises one
+nonterminal per conjunction (so ``$ref`` recursion is just a rule that mentions
+a nonterminal being defined), then:
+
+1. *expands* ``$ref`` and ``allOf`` into more parts (intersection = more parts);
+2. *distributes* the first ``anyOf``/``oneOf``/``if``/``not``/dependency keyword:
+   the value is one of several conjunctions (``oneOf`` only when the branches are
+   provably disjoint, or made disjoint with the negation of the other branches;
+   ``if/then/else`` = ``(if and then) or (not-if and else)``);
+3. *merges* the remaining parts into per-type constraints and emits rules: one
+   lexeme per string / number value (constraints inside the regex), chains of
+   rules for objects (properties in schema order, optional ones skippable,
+   additional keys anywhere between them, key lexemes that exclude the declared
+   names exactly) and arrays (counted positions, never 2^n).
+
+Finite value sets (``enum``/``const``) are filtered by the other constraints
+(with ``jsonschema`` when those are more than ``type``) and compiled as exact
+serialisations.  A keyword that cannot be enforced raises
+:class:`~decoder.errors.SchemaError` naming it and its path; with
+``approximate=True`` it is dropped (an over-approximation) and a warning names it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Optional
+
+from ...errors import SchemaError
+from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, rep
+from . import numeric, strings
+from .formats import format_regex
+from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
+from .schema import SchemaDocument
+
+TYPES = ("null", "boolean", "integer", "fraction", "string", "array", "object")
+ALL_TYPES = frozenset(TYPES)
+_TYPE_NAMES = {"null": {"null"}, "boolean": {"boolean"}, "integer": {"integer"},
+               "number": {"integer", "fraction"}, "fraction": {"fraction"}, "string": {"string"},
+               "array": {"array"}, "object": {"object"}}
+ANNOTATIONS = frozenset({
+    "title", "description", "examples", "default", "$comment", "deprecated", "readOnly",
+    "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions",
+    "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema", "__synthetic__",
+})
+# keywords that only make sense next to another one (handled there)
+_HANDLED = frozenset({
+    "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "minLength", "maxLength", "pattern", "format", "items", "prefixItems",
+    "additionalItems", "minItems", "maxItems", "contains", "minContains", "maxContains",
+    "uniqueItems", "properties", "patternProperties", "additionalProperties", "required",
+    "propertyNames", "minProperties", "maxProperties", "$ref", "allOf", "anyOf", "oneOf", "not",
+    "if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies",
+    "unevaluatedProperties", "unevaluatedItems", "__not_enum__", "$dynamicRef", "$recursiveRef",
+    "$recursiveAnchor",
+})
+MAX_COUNT_STATES = 4096
+MAX_BRANCHES_PER_NODE = 256
+
+
+class _CannotNegate(Exception):
+    def __init__(self, keyword: str) -> None:
+        super().__init__(keyword)
+        self.keyword = keyword
+
+
+def _json_key(v) -> str:
+    """A canonical key for JSON equality (1 == 1.0, True != 1, key order ignored)."""
+    def norm(x):
+        if isinstance(x, bool) or x is None or isinstance(x, str):
+            return x
+        if isinstance(x, (int, float)):
+            if isinstance(x, float) and x.is_integer():
+                return int(x)
+            return x
+        if isinstance(x, list):
+            return [norm(y) for y in x]
+        if isinstance(x, dict):
+            return {k: norm(y) for k, y in x.items()}
+        return x
+    return json.dumps(norm(v), sort_keys=True)
+
+
+def _json_type(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "integer" if v.is_integer() else "fraction"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    raise TypeError(type(v))
+
+
+def _to_standard(node):
+    """A synthetic schema in standard JSON Schema (for checking values with jsonschema)."""
+    if isinstance(node, list):
+        return [_to_standard(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    extra = []
+    for k, v in node.items():
+        if k == "__synthetic__":
+            continue
+        if k == "__not_enum__":
+            extra.append({"not": {"enum": v}})
+        elif k == "type":
+            ts = [v] if isinstance(v, str) else list(v)
+            if "fraction" in ts:
+                rest = [t for t in ts if t != "fraction"]
+                if "integer" in rest or "number" in rest:
+                    out["type"] = rest + (["number"] if "number" not in rest else [])
+                else:
+                    extra.append({"anyOf": [{"type": rest},
+                                            {"type": "number", "not": {"type": "integer"}}]})
+            else:
+                out["type"] = v
+        elif k in ("properties", "patternProperties", "$defs", "definitions",
+                   "dependentSchemas"):
+            out[k] = {n: _to_standard(s) for n, s in v.items()} if isinstance(v, dict) else v
+        elif k in ("enum", "const", "required", "examples", "default"):
+            out[k] = v
+        else:
+            out[k] = _to_standard(v)
+    if extra:
+        out.setdefault("allOf", [])
+        out["allOf"] = list(out["allOf"]) + extra
+    return out
+
+
+class Part:
+    """One schema object in a conjunction, with the keywords already handled."""
+
+    __slots__ = ("node", "base", "path", "skip")
+
+    def __init__(self, node, base: str, path: str, skip: frozenset = frozenset()) -> None:
+        self.node = node
+        self.base = base
+        self.path = path
+        self.skip = skip
+
+    def key(self):
+        return (id(self.node), self.skip)
+
+    def has(self, kw: str) -> bool:
+        return isinstance(self.node, dict) and kw in self.node and kw not in self.skip
+
+    def get(self, kw: str, default=None):
+        if self.has(kw):
+            return self.node[kw]
+        return default
+
+    def without(self, *kws) -> "Part":
+        return Part(self.node, self.base, self.path, self.skip | frozenset(kws))
+
+    def sub(self, node, suffix: str) -> "Part":
+        return Part(node, self.base, f"{self.path}/{suffix}")
+
+
+def _trivial(node) -> bool:
+    if node is True:
+        return True
+    return isinstance(node, dict) and all(k in ANNOTATIONS for k in node)
+
+
+class Compiler:
+    def __init__(self, doc: SchemaDocument, *, whitespace="flexible", strict_objects=False,
+                 approximate=False, max_ws: int = 32, max_rules: int = 200_000,
+                 max_regex_nodes: int = 200_000) -> None:
+        self.doc = doc
+        self.draft = doc.draft
+        self.b = GrammarBuilder()
+        self.strict = strict_objects
+        self.approximate = approximate
+        self.max_rules = max_rules
+        self.max_regex_nodes = max_regex_nodes
+        self.memo: dict = {}
+        self.keep: list = []
+        self.neg_cache: dict = {}
+        self.warned: list[str] = []
+        self.rules = 0
+        self.depth = 0
+        self.max_values = 2000
+        self.nt_count = 0
+        self.key_cache: dict = {}
+        self.whitespace = whitespace
+        if whitespace == "flexible":
+            ws = self.b.lexeme("WS", rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, max_ws))
+            self.b.ignore(ws)
+        elif whitespace != "compact":
+            raise SchemaError(f"whitespace={whitespace!r} is not supported (use 'flexible' or "
+                              f"'compact')", keyword="whitespace")
+        self.LB = self.b.literal("{")
+        self.RB = self.b.literal("}")
+        self.LS = self.b.literal("[")
+        self.RS = self.b.literal("]")
+        self.COMMA = self.b.literal(",")
+        self.COLON = self.b.literal(":")
+        self._any = None
+        self._never = None
+
+    # ------------------------------------------------------------ helpers
+    def rule(self, lhs, rhs) -> None:
+        self.rules += 1
+        if self.rules > self.max_rules:
+            raise SchemaError(f"schema needs more than {self.max_rules} grammar rules",
+                              keyword="$schema")
+        self.b.rule(lhs, rhs)
+
+    def nt(self, name: str) -> int:
+        # unique names up front: the builder's de-duplication loop is linear per clash
+        self.nt_count += 1
+        return self.b.nonterminal(f"{name}~{self.nt_count}")
+
+    def unsupported(self, keyword: str, path: str, why: str = "is not supported") -> None:
+        """Raise, or (approximate=True) warn and let the caller drop the keyword."""
+        where = path or "/"
+        if not self.approximate:
+            raise SchemaError(f"{keyword} at {where} {why}", path=path, keyword=keyword)
+        msg = f"{keyword} at {where} {why}; not enforced (approximate=True)"
+        if msg not in self.warned:
+            self.warned.append(msg)
+            warnings.warn(msg, stacklevel=4)
+
+    def synth(self, d: dict) -> dict:
+        d["__synthetic__"] = True
+        self.keep.append(d)
+        return d
+
+    def never(self) -> int:
+        if self._never is None:
+            self._never = self.nt("never")
+        return self._never
+
+    def any_value(self) -> int:
+        if self._any is None:
+            self._any = self.value([Part(True, "", "")])
+        return self._any
+
+    # ------------------------------------------------------------ entry
+    def compile(self) -> int:
+        root = self.doc.root
+        return self.value([Part(root, self.doc.base(root), "")])
+
+    def value(self, parts: list) -> int:
+        """The nonterminal of JSON values satisfying every part."""
+        key = frozenset(p.key() for p in parts)
+        got = self.memo.get(key)
+        if got is not None:
+            return got
+        for p in parts:
+            self.keep.append(p.node)
+        path = parts[0].path if parts else ""
+        if len(self.memo) >= self.max_values:
+            raise SchemaError(f"schema needs more than {self.max_values} distinct sub-schema "
+                              f"combinations (at {path or '/'})", path=path, keyword="$schema")
+        sym = self.nt(f"v{len(self.memo)}@{path or '/'}")
+        self.memo[key] = sym
+        self.depth += 1
+        try:
+            if self.depth > 400:
+                raise SchemaError(f"schema nesting at {path or '/'} is too deep", path=path,
+                                  keyword="$schema")
+            self._compile_conj(parts, sym)
+        finally:
+            self.depth -= 1
+        return sym
+
+    # ------------------------------------------------------------ expansion
+    def _expand(self, parts: list) -> Optional[list]:
+        """Follow $ref and allOf; None when some part is false."""
+        out: list[Part] = []
+        seen = set()
+        work = list(parts)
+        while work:
+            p = work.pop(0)
+            node = p.node
+            if node is True:
+                continue
+            if node is False:
+                return None
+            if not isinstance(node, dict):
+                raise SchemaError(f"schema at {p.path or '/'} is not an object or boolean",
+                                  path=p.path, keyword="$schema")
+            k = p.key()
+            if k in seen:
+                continue
+            seen.add(k)
+            base = self.doc.base_of.get(id(node), p.base)
+            if base != p.base:
+                p = Part(node, base, p.path, p.skip)
+            for kw in ("$dynamicRef", "$recursiveRef"):
+                if p.has(kw):
+                    self.unsupported(kw, p.path)
+                    p = p.without(kw)
+            if p.has("$ref"):
+                ref = node["$ref"]
+                if not isinstance(ref, str):
+                    raise SchemaError(f"$ref at {p.path or '/'} is not a string", path=p.path,
+                                      keyword="$ref")
+                target, tbase, tpath = self.doc.resolve(ref, p.base, p.path)
+                work.append(Part(target, tbase, tpath or p.path + "/$ref"))
+                if self.draft <= 7:
+                    continue  # siblings of $ref are ignored up to draft-07
+                p = p.without("$ref")
+                seen.add(p.key())
+            if p.has("allOf"):
+                subs = node["allOf"]
+                for i, s in enumerate(subs):
+                    work.append(p.sub(s, f"allOf/{i}"))
+                p = p.without("allOf")
+                seen.add(p.key())
+            out.append(p)
+        return out
+
+    # ------------------------------------------------------------ distribution
+    def _compile_conj(self, parts: list, sym: int) -> None:
+        parts = self._expand(parts)
+        if parts is None:
+            return  # false: no rules
+        for i, p in enumerate(parts):
+            branches = self._split(p)
+            if branches is None:
+                continue
+            if len(branches) > MAX_BRANCHES_PER_NODE:
+                raise SchemaError(f"too many alternatives at {p.path or '/'}", path=p.path,
+                                  keyword="anyOf")
+            for br in branches:  # in place of p, so declared property order is kept
+                self.rule(sym, [self.value(parts[:i] + br + parts[i + 1:])])
+            return
+        self._emit_merged(parts, sym)
+
+    def _split(self, p: Part) -> Optional[list]:
+        """The branches (lists of parts) of p's first disjunctive keyword, or None."""
+        node = p.node
+        if p.has("anyOf"):
+            q = p.without("anyOf")
+            return [[q, p.sub(s, f"anyOf/{i}")] for i, s in enumerate(node["anyOf"])]
+        if p.has("oneOf"):
+            q = p.without("oneOf")
+            subs = node["oneOf"]
+            brs = [p.sub(s, f"oneOf/{i}") for i, s in enumerate(subs)]
+            if self._pairwise_disjoint(brs):
+                return [[q, b] for b in brs]
+            out = []
+            try:
+                for i, b in enumerate(brs):
+                    negs = [self.neg_part(o) for j, o in enumerate(brs) if j != i]
+                    out.append([q, b] + negs)
+                return out
+            except _CannotNegate as e:
+                self.unsupported("oneOf", p.path, f"has branches that may overlap (cannot negate "
+                                 f"{e.keyword})")
+                return [[q, b] for b in brs]
+        if p.has("if"):
+            q = p.without("if", "then", "else")
+            cond = p.sub(node["if"], "if")
+            then = p.sub(node.get("then", True), "then")
+            els = p.sub(node.get("else", True), "else")
+            if _trivial(node.get("then", True)) and _trivial(node.get("else", True)):
+                return [[q]]
+            try:
+                ncond = self.neg_part(cond)
+            except _CannotNegate as e:
+                self.unsupported("if", p.path, f"cannot be negated ({e.keyword})")
+                return [[q, then], [q, els]]
+            return [[q, cond, then], [q, ncond, els]]
+        for kw in ("then", "else"):
+            if p.has(kw):  # without "if" they do nothing
+                return [[p.without(kw)]]
+        if p.has("not"):
+            q = p.without("not")
+            try:
+                return [[q, self.neg_part(p.sub(node["not"], "not"))]]
+            except _CannotNegate as e:
+                self.unsupported("not", p.path, f"cannot be compiled ({e.keyword})")
+                return [[q]]
+        for kw in ("dependentRequired", "dependentSchemas", "dependencies"):
+            if p.has(kw):
+                deps = node[kw]
+                q = p.without(kw)
+                if not isinstance(deps, dict) or not deps:
+                    return [[q]]
+                name, dep = next(iter(deps.items()))
+                rest = {k: v for k, v in deps.items() if k != name}
+                extra = [q]
+                if rest:
+                    ck = ("deps", id(node), kw)
+                    if ck not in self.neg_cache:
+                        self.neg_cache[ck] = (node, self.synth({kw: rest}))
+                    extra.append(Part(self.neg_cache[ck][1], p.base, p.path))
+                absent = Part(self.synth({"properties": {name: False}}), p.base, p.path)
+                if isinstance(dep, list):
+                    present = Part(self.synth({"required": [name] + list(dep)}), p.base,
+                                   f"{p.path}/{kw}")
+                    brs = [[absent], [present]]
+                else:
+                    present = p.sub(dep, f"{kw}/{name}")
+                    req = Part(self.synth({"required": [name]}), p.base, p.path)
+                    brs = [[absent], [req, present]]
+                return [extra + b for b in brs]
+        return None
+
+    # ------------------------------------------------------------ negation
+    def neg_part(self, p: Part) -> Part:
+        return Part(self.negate(p.node, p.base, p.path, 0), p.base, p.path)
+
+    def negate(self, node, base: str, path: str, depth: int):
+        if node is True:
+            return False
+        if node is False:
+            return True
+        if depth > 8:
+            raise _CannotNegate("$ref")
+        key = id(node)
+        got = self.neg_cache.get(key)
+        if got is not None and got[0] is node:
+            return got[1]
+        r = self._negate(node, base, path, depth)
+        self.keep.append(node)
+        self.neg_cache[key] = (node, r)
+        return r
+
+    def _negate(self, node, base, path, depth):
+        if not isinstance(node, dict):
+            raise _CannotNegate("$schema")
+        alts = []
+        obj_types = [t for t in TYPES if t != "object"]
+        for kw, v in node.items():
+            if kw in ANNOTATIONS or kw not in _HANDLED:
+                continue
+            if kw == "$ref":
+                if self.draft <= 7:
+                    t, tb, tp = self.doc.resolve(v, base, path)
+                    return self.negate(t, tb, tp, depth + 1)
+                t, tb, tp = self.doc.resolve(v, base, path)
+                alts.append(self.negate(t, tb, tp, depth + 1))
+            elif kw == "type":
+                ts = self._types_of(v)
+                alts.append(self.synth({"type": sorted(ALL_TYPES - ts)}))
+            elif kw in ("enum", "const"):
+                vals = v if kw == "enum" else [v]
+                alts.append(self.synth({"__not_enum__": list(vals)}))
+            elif kw == "__not_enum__":
+                alts.append(self.synth({"enum": list(v)}))
+            elif kw == "required":
+                if not v:
+                    continue
+                alts.append(self.synth({"type": obj_types}))
+                for name in v:
+                    alts.append(self.synth({"type": "object", "properties": {name: False}}))
+            elif kw == "properties":
+                for name, s in v.items():
+                    if _trivial(s):
+                        continue
+                    ns = self.negate(s, base, f"{path}/properties/{name}", depth + 1)
+                    alts.append(self.synth({"type": "object", "required": [name],
+                                            "properties": {name: ns}}))
+            elif kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if isinstance(v, bool):
+                    continue  # draft-04 modifier, read with minimum/maximum
+                excl = (kw.startswith("exclusive")
+                        or (self.draft <= 4 and node.get("exclusive" + kw[:1].upper() + kw[1:])
+                            is True))
+                lower = "inimum" in kw
+                flip = ("maximum" if excl else "exclusiveMaximum") if lower else \
+                    ("minimum" if excl else "exclusiveMinimum")
+                alts.append(self.synth({"type": "number", flip: v}))
+            elif kw in ("minLength", "minItems", "minProperties", "maxLength", "maxItems",
+                        "maxProperties"):
+                t = {"Length": "string", "Items": "array", "Properties": "object"}[kw[3:]]
+                if kw.startswith("min"):
+                    if v > 0:
+                        alts.append(self.synth({"type": t, "max" + kw[3:]: v - 1}))
+                else:
+                    alts.append(self.synth({"type": t, "min" + kw[3:]: v + 1}))
+            elif kw == "anyOf":
+                alts.append(self.synth({"allOf": [self.negate(s, base, path, depth + 1)
+                                                  for s in v]}))
+            elif kw == "allOf":
+                for s in v:
+                    alts.append(self.negate(s, base, path, depth + 1))
+            elif kw == "not":
+                alts.append(v)
+            elif kw == "uniqueItems":
+                if v:
+                    raise _CannotNegate(kw)
+            elif kw in ("then", "else", "minContains", "maxContains", "additionalItems"):
+                if kw in ("then", "else") and "if" not in node:
+                    continue
+                if kw in ("minContains", "maxContains") and "contains" not in node:
+                    continue
+                if kw == "additionalItems" and not isinstance(node.get("items"), list):
+                    continue
+                raise _CannotNegate(kw)
+            elif kw == "format":
+                try:
+                    if format_regex(v) is None:
+                        continue
+                except KeyError:
+                    pass
+                raise _CannotNegate(kw)
+            else:
+                raise _CannotNegate(kw)
+        if not alts:
+            return False
+        if len(alts) == 1:
+            return alts[0]
+        return self.synth({"anyOf": alts})
+
+    # ------------------------------------------------------------ disjointness
+    def _signature(self, p: Part, depth: int = 0):
+        """(types, finite values or None, {prop: values} of required discriminators)."""
+        parts = self._expand([p]) if depth < 4 else None
+        if parts is None:
+            return frozenset(), (), {}
+        types = set(ALL_TYPES)
+        values = None
+        disc: dict = {}
+        for q in parts:
+            n = q.node
+            if q.has("type"):
+                types &= self._types_of(n["type"])
+            for kw in ("enum", "const"):
+                if q.has(kw):
+                    vs = n[kw] if kw == "enum" else [n[kw]]
+                    ks = {_json_key(x) for x in vs}
+                    values = ks if values is None else values & ks
+                    types &= {_json_type(x) for x in vs}
+            if q.has("properties") and isinstance(n["properties"], dict):
+                req = set(n.get("required", [])) if q.has("required") else set()
+                for name, s in n["properties"].items():
+                    if name in req and isinstance(s, dict):
+                        for kw in ("enum", "const"):
+                            if kw in s:
+                                vs = s[kw] if kw == "enum" else [s[kw]]
+                                ks = {_json_key(x) for x in vs}
+                                disc[name] = ks if name not in disc else disc[name] & ks
+            if q.has("required"):
+                for name in n["required"]:
+                    disc.setdefault(name, None)
+        return frozenset(types), values, disc
+
+    def _pairwise_disjoint(self, brs: list) -> bool:
+        sigs = [self._signature(b) for b in brs]
+        for i in range(len(sigs)):
+            for j in range(i + 1, len(sigs)):
+                ti, vi, di = sigs[i]
+                tj, vj, dj = sigs[j]
+                common = ti & tj
+                if not common:
+                    continue
+                if vi is not None and vj is not None and not (vi & vj):
+                    continue
+                if common == {"object"}:
+                    if any(di.get(k) is not None and dj.get(k) is not None and not (di[k] & dj[k])
+                           for k in di):
+                        continue
+                return False
+        return True
+
+    # ------------------------------------------------------------ merging
+    def _types_of(self, v) -> set:
+        names = [v] if isinstance(v, str) else list(v) if isinstance(v, list) else []
+        out = set()
+        for t in names:
+            if t not in _TYPE_NAMES:
+                if t == "any":
+                    out |= ALL_TYPES
+                    continue
+                raise SchemaError(f"unknown type {t!r}", keyword="type")
+            out |= _TYPE_NAMES[t]
+        return out
+
+    def _emit_merged(self, parts: list, sym: int) -> None:
+        types = set(ALL_TYPES)
+        finite = None
+        finite_part = None
+        for p in parts:
+            n = p.node
+            if p.has("type"):
+                types &= self._types_of(n["type"])
+            if p.has("const"):
+                vals = [n["const"]]
+            elif p.has("enum"):
+                vals = n["enum"]
+                if not isinstance(vals, list):
+                    raise SchemaError(f"enum at {p.path or '/'} is not an array", path=p.path,
+                                      keyword="enum")
+            else:
+                continue
+            if finite is None:
+                finite, finite_part = list(vals), p
+            else:
+                ks = {_json_key(x) for x in vals}
+                finite = [x for x in finite if _json_key(x) in ks]
+        if finite is not None:
+            self._emit_finite(parts, finite, types, sym)
+            return
+        if not types:
+            return
+        alts = []
+        if "null" in types:
+            alts.append([self.b.literal("null")])
+        if "boolean" in types:
+            alts.append([self.b.literal("true")])
+            alts.append([self.b.literal("false")])
+        if "integer" in types or "fraction" in types:
+            rx = self._number_regex(parts, "integer" in types, "fraction" in types)
+            if rx != NEVER:
+                alts.append([self.b.lexeme("NUMBER", rx)])
+        if "string" in types:
+            rx = self._string_chars(parts)
+            lx = strings.string_lexeme_regex(rx)
+            if lx != NEVER:
+                alts.append([self.b.lexeme("STRING", lx)])
+        if "array" in types:
+            s = self._array(parts)
+            if s is not None:
+                alts.append([s])
+        if "object" in types:
+            s = self._object(parts)
+            if s is not None:
+                alts.append([s])
+        for a in alts:
+            self.rule(sym, a)
+
+    # ------------------------------------------------------------ finite values
+    def _plain_parts(self, parts) -> bool:
+        for p in parts:
+            for kw in p.node:
+                if kw in p.skip or kw in ANNOTATIONS or kw not in _HANDLED:
+                    continue
+                if kw not in ("type", "enum", "const"):
+                    return False
+        return True
+
+    def _validator(self):
+        v = getattr(self, "_jsv", None)
+        if v is None:
+            try:
+                import jsonschema
+            except ImportError:
+                return None
+            cls = {4: jsonschema.Draft4Validator, 6: jsonschema.Draft6Validator,
+                   7: jsonschema.Draft7Validator, 3: jsonschema.Draft7Validator,
+                   2019: jsonschema.Draft201909Validator}.get(self.draft,
+                                                             jsonschema.Draft202012Validator)
+            root = self.doc.root
+            v = cls(root if isinstance(root, (dict, bool)) else {},
+                    format_checker=cls.FORMAT_CHECKER)
+            self._jsv = v
+        return v
+
+    def _emit_finite(self, parts, values, types, sym) -> None:
+        values = [x for x in values if _json_type(x) in types
+                  or (_json_type(x) == "integer" and "integer" in types)]
+        if not self._plain_parts(parts):
+            v = self._validator()
+            if v is None:
+                self.unsupported("enum", parts[0].path if parts else "", "with other constraints needs jsonschema")
+            else:
+                originals = [p.node for p in parts if isinstance(p.node, dict)
+                             and not p.node.get("__synthetic__")]
+                synth = [p for p in parts if isinstance(p.node, dict)
+                         and p.node.get("__synthetic__")]
+                keep = []
+                for x in values:
+                    try:
+                        ok = all(v.evolve(schema=o).is_valid(x) for o in originals)
+                    except Exception as e:  # unresolvable refs and the like
+                        where = parts[0].path if parts else ""
+                        raise SchemaError(f"enum at {where or '/'}: cannot check values "
+                                          f"({e})", path=where, keyword="enum") from None
+                    if ok and synth:
+                        ok = all(self._synthetic_accepts(p.node, x) for p in synth)
+                    if ok:
+                        keep.append(x)
+                values = keep
+        seen = set()
+        uniq = []
+        for x in values:
+            k = _json_key(x)
+            if k not in seen:
+                seen.add(k)
+                uniq.append(x)
+        strs = [x for x in uniq if isinstance(x, str)]
+        nums = [x for x in uniq if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if strs:
+            self.rule(sym, [self.b.lexeme("STRING", strings.string_lexeme_regex(
+                strings.literal_strings(strs)))])
+        if nums:
+            self.rule(sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x) for x in nums)))])
+        for x in uniq:
+            if x is None or isinstance(x, bool):
+                self.rule(sym, [self.b.literal(json.dumps(x))])
+            elif isinstance(x, (list, dict)):
+                self.rule(sym, [self._const_value(x)])
+
+    def _synthetic_accepts(self, node, x) -> bool:
+        """Check a value against a synthetic (negation) schema we built."""
+        if node is True or node is False:
+            return node
+        t = _json_type(x)
+        for kw, v in node.items():
+            if kw == "__synthetic__":
+                continue
+            if kw == "type":
+                if t not in self._types_of(v) and not (t == "integer" and "number" in (
+                        [v] if isinstance(v, str) else v)):
+                    return False
+            elif kw == "__not_enum__":
+                if _json_key(x) in {_json_key(y) for y in v}:
+                    return False
+            elif kw == "enum":
+                if _json_key(x) not in {_json_key(y) for y in v}:
+                    return False
+            elif kw == "anyOf":
+                if not any(self._synthetic_accepts(s, x) for s in v):
+                    return False
+            elif kw == "allOf":
+                if not all(self._synthetic_accepts(s, x) for s in v):
+                    return False
+            else:
+                jv = self._validator()
+                if jv is None:
+                    raise SchemaError("enum filtering needs jsonschema", keyword="enum")
+                if "type" in node and not self._synthetic_accepts({"type": node["type"]}, x):
+                    return False
+                sub = {k: w for k, w in node.items() if k not in ("__synthetic__", "type")}
+                return jv.evolve(schema=_to_standard(sub)).is_valid(x)
+        return True
+
+    @staticmethod
+    def _number_text(x):
+        if isinstance(x, int) or (isinstance(x, float) and x.is_integer()):
+            return cat(lit(str(int(x))), numeric.ZERO_FRAC)
+        if isinstance(x, float) and not math.isfinite(x):
+            return NEVER
+        d = Decimal(repr(x))
+        # the canonical decimal text, plus trailing zeros
+        s = format(d, "f")
+        if "." not in s:
+            s += ".0"
+        s = s.rstrip("0")
+        forms = [cat(lit(s), rep(lit("0"), 0, None))]
+        r = repr(x)
+        if "e" in r or "E" in r:
+            forms.append(lit(r))
+        return alt(*forms)
+
+    def _const_value(self, x) -> int:
+        key = ("const", _json_key(x))
+        got = self.memo.get(key)
+        if got is not None:
+            return got
+        sym = self.nt("const")
+        self.memo[key] = sym
+        if isinstance(x, list):
+            if not x:
+                self.rule(sym, [self.LS, self.RS])
+            else:
+                body = [self.LS]
+                for i, y in enumerate(x):
+                    if i:
+                        body.append(self.COMMA)
+                    body.append(self._const_value(y))
+                body.append(self.RS)
+                self.rule(sym, body)
+        elif isinstance(x, dict):
+            body = [self.LB]
+            for i, (k, y) in enumerate(x.items()):
+                if i:
+                    body.append(self.COMMA)
+                body += [self._key_lexeme_literal(k), self.COLON, self._const_value(y)]
+            body.append(self.RB)
+            self.rule(sym, body)
+        elif isinstance(x, str):
+            self.rule(sym, [self.b.lexeme("STRING", strings.string_lexeme_regex(lit(x)))])
+        elif x is None or isinstance(x, bool):
+            self.rule(sym, [self.b.literal(json.dumps(x))])
+        else:
+            self.rule(sym, [self.b.lexeme("NUMBER", self._number_text(x))])
+        return sym
+
+    def _key_lexeme_literal(self, k: str) -> int:
+        return self.b.lexeme(json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k)))
+
+    # ------------------------------------------------------------ numbers
+    def _number_regex(self, parts, want_int: bool, want_frac: bool):
+        lo = hi = None
+        lox = hix = False
+        mults = []
+        not_vals = []
+        path = parts[0].path if parts else ""
+
+        def tighten_lo(v, excl):
+            nonlocal lo, lox
+            if lo is None or v > lo or (v == lo and excl):
+                lo, lox = v, excl
+
+        def tighten_hi(v, excl):
+            nonlocal hi, hix
+            if hi is None or v < hi or (v == hi and excl):
+                hi, hix = v, excl
+
+        for p in parts:
+            n = p.node
+            for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if not p.has(kw):
+                    continue
+                v = n[kw]
+                if isinstance(v, bool):
+                    continue
+                if not isinstance(v, (int, float)):
+                    raise SchemaError(f"{kw} at {p.path or '/'} is not a number", path=p.path,
+                                      keyword=kw)
+                d = numeric.to_decimal(v)
+                if kw == "minimum":
+                    tighten_lo(d, self.draft <= 4 and n.get("exclusiveMinimum") is True)
+                elif kw == "maximum":
+                    tighten_hi(d, self.draft <= 4 and n.get("exclusiveMaximum") is True)
+                elif kw == "exclusiveMinimum":
+                    tighten_lo(d, True)
+                else:
+                    tighten_hi(d, True)
+            if p.has("multipleOf"):
+                mults.append(numeric.to_decimal(n["multipleOf"]))
+            if p.has("__not_enum__"):
+                not_vals += [numeric.to_decimal(x) for x in n["__not_enum__"]
+                             if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        mult = None
+        if mults:
+            mults = sorted(set(mults))
+            if all(m == m.to_integral_value() for m in mults):
+                l = 1
+                for m in mults:
+                    l = l * int(m) // math.gcd(l, int(m))
+                mult = Decimal(l)
+            elif len(mults) == 1:
+                mult = mults[0]
+            else:
+                self.unsupported("multipleOf", path, "with several non-integer divisors")
+        if mult is not None and mult <= 0:
+            raise SchemaError(f"multipleOf at {path or '/'} must be positive", path=path,
+                              keyword="multipleOf")
+        if mult is not None and want_int and not want_frac and mult != mult.to_integral_value():
+            # an integer is a multiple of p/q (reduced) exactly when it is a multiple of p
+            mult = Decimal(Fraction(mult).numerator)
+        if mult is not None and mult == mult.to_integral_value():
+            want_frac = False  # a multiple of an integer is an integer
+            if not want_int:
+                return NEVER
+        nonint = not want_int and want_frac
+        if nonint and mult is not None:
+            self.unsupported("multipleOf", path, "on non-integer numbers is not supported")
+            mult = None
+        # split the range around excluded values
+        ranges = [(lo, lox, hi, hix)]
+        for x in sorted(set(not_vals)):
+            nr = []
+            for (a, ax, b, bx) in ranges:
+                inside = (a is None or x > a or (x == a and not ax)) and \
+                    (b is None or x < b or (x == b and not bx))
+                if not inside:
+                    nr.append((a, ax, b, bx))
+                    continue
+                nr.append((a, ax, x, True))
+                nr.append((x, True, b, bx))
+            ranges = nr
+        out = []
+        try:
+            for (a, ax, b, bx) in ranges:
+                if want_int and not want_frac:
+                    m = int(mult) if mult is not None else None
+                    out.append(numeric.integer_regex(a, ax, b, bx, m, zero_frac=self.draft > 4))
+                elif nonint:
+                    out.append(numeric.NON_INTEGER if a is None and b is None else
+                               numeric.decimal_range(a, ax, b, bx, None, nonint=True))
+                else:
+                    out.append(numeric.number_regex(a, ax, b, bx, mult))
+        except numeric.UnsupportedNumeric as e:
+            self.unsupported("multipleOf", path, f"cannot be compiled exactly ({e})")
+            return alt(*(numeric.number_regex(a, ax, b, bx) if want_frac else
+                         numeric.integer_regex(a, ax, b, bx) for (a, ax, b, bx) in ranges))
+        return alt(*out)
+
+    # ------------------------------------------------------------ strings
+    def _string_chars(self, parts):
+        """The decoded-string language (code-point regex) of the string constraints."""
+        lo, hi = 0, None
+        langs = []
+        not_vals = []
+        path = parts[0].path if parts else ""
+        for p in parts:
+            n = p.node
+            if p.has("minLength"):
+                lo = max(lo, int(n["minLength"]))
+            if p.has("maxLength"):
+                hi = int(n["maxLength"]) if hi is None else min(hi, int(n["maxLength"]))
+            if p.has("pattern"):
+                langs.append(("pattern", p.path, n["pattern"]))
+            if p.has("format") and isinstance(n["format"], str):
+                try:
+                    rx = format_regex(n["format"])
+                except KeyError:
+                    self.unsupported("format", p.path, f"{n['format']!r} is not supported")
+                    rx = None
+                except Exception as e:  # pragma: no cover - regex module failures
+                    raise SchemaError(f"format at {p.path or '/'}: {e}", path=p.path,
+                                      keyword="format") from None
+                if rx is not None:
+                    langs.append(("format", p.path, rx))
+            if p.has("__not_enum__"):
+                not_vals += [x for x in n["__not_enum__"] if isinstance(x, str)]
+        regexes = []
+        seen = set()
+        for kind, ppath, v in langs:
+            if kind == "pattern":
+                if v in seen:
+                    continue
+                seen.add(v)
+                rx = self._pattern(v, ppath)
+                if rx is None:
+                    continue
+            else:
+                rx = v
+            regexes.append((kind, ppath, rx))
+        if len(regexes) > 1:
+            kind, ppath, _ = regexes[1]
+            self.unsupported(kind, ppath, f"combined with another pattern/format (regex "
+                             f"intersection) is not supported")
+            regexes = regexes[:1]
+        chars = regexes[0][2] if regexes else strings.ANY_STRING
+        if lo > 0 or hi is not None:
+            try:
+                chars = restrict_length(chars, lo, hi)
+            except RegexBudgetError:
+                kw = "maxLength" if hi is not None else "minLength"
+                self.unsupported(kw, path, f"together with {regexes[0][0]} is too large to "
+                                 f"compile exactly")
+        if not_vals:
+            chars = minus_finite(chars, not_vals)
+        return chars
+
+    def _pattern(self, pattern, path):
+        from ..regex import parse_regex
+        try:
+            from ...errors import GrammarError
+        except ImportError:  # pragma: no cover
+            GrammarError = ValueError
+        if not isinstance(pattern, str):
+            raise SchemaError(f"pattern at {path or '/'} is not a string", path=path,
+                              keyword="pattern")
+        try:
+            return parse_regex(pattern, syntax="ecma", search=True)
+        except (GrammarError, ValueError) as e:
+            self.unsupported("pattern", path, f"{pattern!r} cannot be compiled: "
+                             f"{str(e).splitlines()[0]}")
+            return None
+
+    def _pattern_key_regex(self, pattern, path):
+        rx = self._pattern(pattern, path)
+        return rx
+
+    # ------------------------------------------------------------ arrays
+    def _array(self, parts) -> Optional[int]:
+        lo, hi = 0, None
+        contains = []
+        unique = False
+        path = parts[0].path if parts else ""
+        for p in parts:
+            n = p.node
+            if p.has("minItems"):
+                lo = max(lo, int(n["minItems"]))
+            if p.has("maxItems"):
+                hi = int(n["maxItems"]) if hi is None else min(hi, int(n["maxItems"]))
+            if p.has("contains"):
+                mn = int(n.get("minContains", 1))
+                mx = n.get("maxContains")
+                mx = int(mx) if mx is not None else None
+                contains.append((p.sub(n["contains"], "contains"), mn, mx, p.path))
+            if p.has("uniqueItems") and n["uniqueItems"] is True:
+                unique = True
+            for kw in ("unevaluatedItems",):
+                if p.has(kw) and not _trivial(n[kw]):
+                    self.unsupported(kw, p.path)
+        prefix = self._array_positions(parts)
+        rest = self._array_rest(parts)
+        if hi is not None and lo > hi:
+            return None
+        if unique and (hi is None or hi > 1):
+            self.unsupported("uniqueItems", path)
+        if len(contains) > 1:
+            self.unsupported("contains", contains[1][3], "(several contains) is not supported")
+            contains = contains[:1]
+        k = len(prefix)
+        if hi is not None and k > hi:
+            prefix = prefix[:hi]
+            k = hi
+        rest_sym = self.value(rest)
+        pos_syms = [self.value(ps) for ps in prefix]
+        if any(p.node is False for p in rest):
+            rest_sym = None
+        cont = None
+        if contains:
+            cpart, cmin, cmax, cpath = contains[0]
+            if cmax is not None and cmin > cmax:
+                return None
+            cpos = [self.value(ps + [cpart]) for ps in prefix]
+            crest = self.value(rest + [cpart])
+            npos = nrest = None
+            if cmax is not None:
+                try:
+                    ncp = self.neg_part(cpart)
+                except _CannotNegate as e:
+                    self.unsupported("maxContains", cpath, f"needs the negation of contains "
+                                     f"({e.keyword})")
+                    cmax = None
+                else:
+                    npos = [self.value(ps + [ncp]) for ps in prefix]
+                    nrest = self.value(rest + [ncp])
+            cont = (cmin, cmax, cpos, crest, npos, nrest)
+        return self._array_rules(pos_syms, rest_sym, lo, hi, cont, path)
+
+    def _array_positions(self, parts):
+        """Per-position conjunctions for the longest prefix among the parts."""
+        k = 0
+        for p in parts:
+            n = p.node
+            if p.has("prefixItems"):
+                k = max(k, len(n["prefixItems"]))
+            elif p.has("items") and isinstance(n["items"], list):
+                k = max(k, len(n["items"]))
+        out = [[] for _ in range(k)]
+        for p in parts:
+            n = p.node
+            if p.has("prefixItems"):
+                pre, tail, tname, pname = n["prefixItems"], n.get("items") if p.has("items") \
+                    else None, "items", "prefixItems"
+            elif p.has("items") and isinstance(n["items"], list):
+                pre, tail, tname, pname = n["items"], n.get("additionalItems") if \
+                    p.has("additionalItems") else None, "additionalItems", "items"
+            else:
+                pre, tail, tname, pname = [], n.get("items") if p.has("items") else None, \
+                    "items", "items"
+            for i in range(k):
+                if i < len(pre):
+                    out[i].append(p.sub(pre[i], f"{pname}/{i}"))
+                elif tail is not None:
+                    out[i].append(p.sub(tail, tname))
+        return out
+
+    def _array_rest(self, parts):
+        rest = []
+        for p in parts:
+            n = p.node
+            if p.has("prefixItems"):
+                tail, tname = (n["items"] if p.has("items") else None), "items"
+            elif p.has("items") and isinstance(n["items"], list):
+                tail, tname = (n["additionalItems"] if p.has("additionalItems") else None), \
+                    "additionalItems"
+            else:
+                tail, tname = (n["items"] if p.has("items") else None), "items"
+            if tail is not None:
+                rest.append(p.sub(tail, tname))
+        return rest
+
+    def _array_rules(self, pos_syms, rest_sym, lo, hi, cont, path) -> Optional[int]:
+        """Rules for '[' e1 ',' e2 ... ']' with counted positions (lazy state machine).
+
+        State (i, n, c): i = next prefix position (k = in the tail), n = items so far
+        (saturated at max(lo, hi)), c = contains matches so far (saturated).
+        """
+        k = len(pos_syms)
+        ncap = max(lo, hi or 0, k)
+        if hi is None and k > lo:
+            ncap = k
+        if cont is not None:
+            cmin, cmax, cpos, crest, npos, nrest = cont
+            ccap = max(cmin, (cmax + 1) if cmax is not None else 0)
+        else:
+            cmin, cmax, ccap = 0, None, 0
+        if (ncap + 1) * (ccap + 1) > MAX_COUNT_STATES and hi is not None:
+            # only the counts matter beyond the prefix; still too many states
+            raise SchemaError(f"minItems/maxItems/contains counts at {path or '/'} are too "
+                              f"large", path=path, keyword="maxItems")
+        states: dict = {}
+        top = self.nt(f"array@{path or '/'}")
+        todo = []
+
+        def clip_n(n):
+            if hi is None:
+                return min(n, max(lo, k))
+            return n
+
+        def clip_c(c):
+            if cmax is None:
+                return min(c, cmin)
+            return c
+
+        def state(n, c):
+            key = (n, c)
+            s = states.get(key)
+            if s is None:
+                s = self.nt(f"arr{n}.{c}")
+                states[key] = s
+                todo.append((n, c, s))
+                if len(states) > MAX_COUNT_STATES:
+                    raise SchemaError(f"array counts at {path or '/'} need too many states",
+                                      path=path, keyword="maxItems")
+            return s
+
+        def elems(n):
+            """(element symbol, contains increment) choices for the item at index n."""
+            if cont is None:
+                sym = pos_syms[n] if n < k else rest_sym
+                return [(sym, 0)] if sym is not None else []
+            out = []
+            cs = cpos[n] if n < k else crest
+            out.append((cs, 1))
+            if cmax is not None:
+                ns = npos[n] if n < k else nrest
+                out.append((ns, 0))
+            else:
+                sym = pos_syms[n] if n < k else rest_sym
+                if sym is not None:
+                    out.append((sym, 0))
+            return out
+
+        def can_end(n, c):
+            return n >= lo and c >= cmin and (cmax is None or c <= cmax)
+
+        def next_ok(n, c, inc):
+            if hi is not None and n + 1 > hi:
+                return False
+            if cmax is not None and c + inc > cmax:
+                return False
+            return True
+
+        # the real index n is only needed up to k (prefix) and for counting
+        if lo == 0 and cmin == 0:
+            self.rule(top, [self.LS, self.RS])
+        first = []
+        for sym, inc in elems(0):
+            if next_ok(0, 0, inc):
+                first.append((sym, inc))
+        for sym, inc in first:
+            self.rule(top, [self.LS, sym, state(clip_n(1), clip_c(inc))])
+        while todo:
+            n, c, s = todo.pop()
+            if can_end(n, c):
+                self.rule(s, [self.RS])
+            idx = n  # element index of the next item (n is exact below ncap)
+            for sym, inc in elems(idx):
+                if next_ok(n, c, inc):
+                    self.rule(s, [self.COMMA, sym, state(clip_n(n + 1), clip_c(c + inc))])
+        return top
+
+    # ------------------------------------------------------------ objects
+    def _object(self, parts) -> Optional[int]:
+        path = parts[0].path if parts else ""
+        declared: dict[str, list] = {}
+        order: list[str] = []
+        required = set()
+        lo, hi = 0, None
+        pn_parts = []
+        has_pattern = []
+        addl_explicit = False
+        for p in parts:
+            n = p.node
+            if p.has("properties"):
+                props = n["properties"]
+                if not isinstance(props, dict):
+                    raise SchemaError(f"properties at {p.path or '/'} is not an object",
+                                      path=p.path, keyword="properties")
+                for name in props:
+                    if name not in declared:
+                        declared[name] = []
+                        order.append(name)
+            if p.has("required"):
+                for name in n["required"]:
+                    required.add(name)
+                    if name not in declared:
+                        declared[name] = []
+                        order.append(name)
+            if p.has("minProperties"):
+                lo = max(lo, int(n["minProperties"]))
+            if p.has("maxProperties"):
+                hi = int(n["maxProperties"]) if hi is None else min(hi, int(n["maxProperties"]))
+            if p.has("propertyNames"):
+                pn_parts.append(p.sub(n["propertyNames"], "propertyNames"))
+            if p.has("patternProperties") and n["patternProperties"]:
+                has_pattern.append(p)
+            if p.has("additionalProperties") or p.has("patternProperties") or \
+                    (p.has("unevaluatedProperties")):
+                addl_explicit = True
+            if p.has("unevaluatedProperties") and not _trivial(n["unevaluatedProperties"]):
+                self.unsupported("unevaluatedProperties", p.path)
+        if hi is not None and lo > hi:
+            return None
+        # compile patterns once
+        pats: dict[int, list] = {}
+        for p in has_pattern:
+            lst = []
+            for pat, s in p.node["patternProperties"].items():
+                rx = self._pattern(pat, f"{p.path}/patternProperties")
+                if rx is None:
+                    continue
+                lst.append((pat, rx, p.sub(s, f"patternProperties/{pat}")))
+            pats[id(p)] = lst
+        # key-name constraints
+        pn_chars = None
+        if pn_parts:
+            pn_chars = self._key_language(pn_parts)
+        # per declared key: the conjunction of what every part says about it
+        entries = []
+        for name in order:
+            conj = []
+            for p in parts:
+                n = p.node
+                props = n["properties"] if p.has("properties") else {}
+                if name in props:
+                    conj.append(p.sub(props[name], f"properties/{name}"))
+                matched = False
+                for pat, rx, sp in pats.get(id(p), []):
+                    if matches(rx, name):
+                        conj.append(sp)
+                        matched = True
+                if name not in props and not matched and p.has("additionalProperties"):
+                    conj.append(p.sub(n["additionalProperties"], "additionalProperties"))
+            if not conj and self.strict and not addl_explicit and name not in \
+                    self._declared_in_properties(parts):
+                conj = [Part(False, "", path)]
+            if pn_chars is not None and not matches(pn_chars, name):
+                conj = [Part(False, "", path)]
+            forbidden = any(c.node is False for c in conj)
+            if forbidden:
+                if name in required:
+                    return None
+                entries.append((name, None, False))
+                continue
+            entries.append((name, self.value(conj), name in required))
+        extra = self._extras(parts, pats, has_pattern, addl_explicit, set(order), pn_chars, path)
+        return self._object_rules(entries, extra, lo, hi, path)
+
+    def _declared_in_properties(self, parts):
+        out = set()
+        for p in parts:
+            if p.has("properties"):
+                out |= set(p.node["properties"])
+        return out
+
+    def _key_language(self, pn_parts):
+        """The code-point language of property names allowed by propertyNames."""
+        exp = self._expand(pn_parts)
+        if exp is None:
+            return NEVER
+        for q in exp:
+            for kw in q.node:
+                if kw in q.skip or kw in ANNOTATIONS or kw not in _HANDLED:
+                    continue
+                if kw not in ("type", "enum", "const", "minLength", "maxLength", "pattern",
+                              "format", "__not_enum__"):
+                    self.unsupported("propertyNames", q.path, f"with {kw} is not supported")
+        types = set(ALL_TYPES)
+        finite = None
+        for q in exp:
+            if q.has("type"):
+                types &= self._types_of(q.node["type"])
+            for kw in ("enum", "const"):
+                if q.has(kw):
+                    vs = q.node[kw] if kw == "enum" else [q.node[kw]]
+                    vs = [v for v in vs if isinstance(v, str)]
+                    finite = vs if finite is None else [v for v in finite if v in vs]
+        if "string" not in types:
+            return NEVER
+        chars = self._string_chars(exp)
+        if finite is not None:
+            finite = [v for v in finite if matches(chars, v)]
+            return strings.literal_strings(finite)
+        return chars
+
+    def _extras(self, parts, pats, has_pattern, addl_explicit, declared: set, pn_chars, path):
+        """(key lexeme, value symbol) for keys beyond the declared ones, or None."""
+        keys_lang = pn_chars if pn_chars is not None else strings.ANY_STRING
+        addls = [p.sub(p.node["additionalProperties"], "additionalProperties")
+                 for p in parts if p.has("additionalProperties")]
+        if not has_pattern:
+            if self.strict and not addl_explicit:
+                return None
+            if any(a.node is False for a in addls):
+                return None
+            ck = (id(keys_lang), frozenset(declared))
+            lx = self.key_cache.get(ck)
+            if lx is None:
+                self.keep.append(keys_lang)
+                chars = minus_finite(keys_lang, declared)
+                lx = self.key_cache[ck] = (self._key_lexeme(chars) if chars != NEVER else 0)
+            if lx == 0:
+                return None
+            return (lx, self.value(addls))
+        # pattern properties
+        if len(has_pattern) > 1:
+            self.unsupported("patternProperties", has_pattern[1].path,
+                             "in several allOf branches is not supported")
+        p = has_pattern[0]
+        plist = pats.get(id(p), [])
+        own_addl = p.node["additionalProperties"] if p.has("additionalProperties") else \
+            (False if self.strict else True)
+        others = [a for a in addls if a.path != p.path + "/additionalProperties"]
+        if any(a.node is False for a in others):
+            return None
+        if pn_chars is not None:
+            self.unsupported("propertyNames", path, "together with patternProperties is not "
+                             "supported")
+        if own_addl is False or (isinstance(own_addl, dict) and not plist):
+            if not plist:
+                if own_addl is False:
+                    return None
+            schemas = {_json_key(sp.node) for _, _, sp in plist}
+            if len(schemas) > 1:
+                self.unsupported("patternProperties", p.path, "with several patterns of "
+                                 "different schemas is not supported")
+            chars = minus_finite(alt(*(rx for _, rx, _ in plist)), declared)
+            if chars == NEVER:
+                return None
+            return (self._key_lexeme(chars), self.value([plist[0][2]] + others))
+        # additional keys allowed besides the patterns
+        own = p.sub(own_addl, "additionalProperties")
+        if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
+            chars = minus_finite(keys_lang, declared)
+            return (self._key_lexeme(chars), self.value(others))
+        if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
+            chars = minus_finite(keys_lang, declared)
+            return (self._key_lexeme(chars), self.value([own] + others))
+        self.unsupported("patternProperties", p.path, "with other additional properties allowed "
+                         "(needs a regex complement) is not supported")
+        chars = minus_finite(keys_lang, declared)
+        return (self._key_lexeme(chars), self.value(others))
+
+    def _key_lexeme(self, chars) -> int:
+        return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+
+    def _object_rules(self, entries, extra, lo, hi, path) -> int:
+        """'{' declared properties in order (optional ones skippable), extra keys anywhere
+        after the start or after a declared property, ',' between, '}'.
+
+        Nonterminals: A(i, c) -- at property i, nothing written yet; C(i, c) -- at
+        property i, something written (next item needs a comma); E(i, c) -- right
+        after an item, extra keys may follow.  c counts properties (saturated).
+        """
+        live = [(name, sym, req) for name, sym, req in entries if sym is not None]
+        n = len(live)
+        cap = hi if hi is not None else lo
+        if (n + 1) * (cap + 1) * 3 > MAX_COUNT_STATES * 4:
+            raise SchemaError(f"minProperties/maxProperties at {path or '/'} with these "
+                              f"properties need too many states", path=path,
+                              keyword="maxProperties")
+        top = self.nt(f"object@{path or '/'}")
+        memo: dict = {}
+        kv_memo: dict = {}
+
+        def inc(c):
+            return c + 1 if hi is not None else min(c + 1, lo)
+
+        def ok(c):
+            return hi is None or c <= hi
+
+        def kv(i):
+            s = kv_memo.get(i)
+            if s is None:
+                if i == "x":
+                    key, val = extra
+                else:
+                    name, val, _ = live[i]
+                    key = self._key_lexeme_literal(name)
+                s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
+                self.rule(s, [key, self.COLON, val])
+                kv_memo[i] = s
+            return s
+
+        def get(kind, i, c):
+            key = (kind, i, c)
+            s = memo.get(key)
+            if s is not None:
+                return s
+            s = self.nt(f"obj{kind}{i}.{c}")
+            memo[key] = s
+            if kind == "E":
+                if extra is not None and ok(inc(c)):
+                    self.rule(s, [self.COMMA, kv("x"), get("E", i, inc(c))])
+                self.rule(s, [get("C", i, c)])
+                return s
+            if i == n:
+                if c >= lo:
+                    self.rule(s, [])
+                return s
+            name, val, req = live[i]
+            if ok(inc(c)):
+                if kind == "A":
+                    self.rule(s, [kv(i), get("E", i + 1, inc(c))])
+                else:
+                    self.rule(s, [self.COMMA, kv(i), get("E", i + 1, inc(c))])
+            if not req:
+                self.rule(s, [get(kind, i + 1, c)])
+            return s
+
+        body = [get("A", 0, 0)]
+        self.rule(top, [self.LB, body[0], self.RB])
+        if extra is not None and ok(inc(0)):
+            self.rule(top, [self.LB, kv("x"), get("E", 0, inc(0)), self.RB])
+        return top

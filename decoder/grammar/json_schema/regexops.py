@@ -1,0 +1,307 @@
+"""Exact operations on *code-point level* regex IR nodes.
+
+The JSON Schema compiler describes the decoded content of a string (what a
+``pattern``, a ``format`` or ``maxLength`` talks about) as a regex over code
+points, built from ``empty``/``never``/``bytes`` (a UTF-8 literal)/``cps``/
+``cat``/``alt``/``rep`` nodes of :mod:`decoder.grammar.ir`.  The IR has no
+intersection or complement, so the operations the compiler needs are done here,
+structurally and exactly:
+
+* :func:`derive` -- Brzozowski derivative by one code point;
+* :func:`restrict_first` -- the non-empty strings whose first code point is in a set;
+* :func:`minus_finite` -- ``L \\ K`` for a finite set of strings ``K`` (the
+  complement of the declared keys inside the key language, ``not: {enum: ...}``);
+* :func:`restrict_length` -- ``L`` intersected with ``.{lo,hi}`` (``minLength`` /
+  ``maxLength`` together with ``pattern`` or ``format``), with a size budget;
+* :func:`matches` -- whether a string is in ``L``.
+
+``byteset`` nodes have no code-point meaning and raise :class:`ValueError`.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..ir import EMPTY, MAX_CODEPOINT, NEVER, alt, cat, lit, negate_ranges, normalize_ranges, rep
+
+ANY_CP = ("cps", normalize_ranges([(0, MAX_CODEPOINT)]))
+
+
+class RegexBudgetError(ValueError):
+    """An exact construction would exceed its size budget."""
+
+
+def nullable(n) -> bool:
+    k = n[0]
+    if k == "empty":
+        return True
+    if k in ("never", "cps", "byteset"):
+        return False
+    if k == "bytes":
+        return len(n[1]) == 0
+    if k == "cat":
+        return all(nullable(m) for m in n[1])
+    if k == "alt":
+        return any(nullable(m) for m in n[1])
+    if k == "rep":
+        return n[2] == 0 or nullable(n[1])
+    raise ValueError(f"unknown regex node {k!r}")
+
+
+def _in_ranges(c: int, ranges) -> bool:
+    for a, b in ranges:
+        if c < a:
+            return False
+        if c <= b:
+            return True
+    return False
+
+
+def _rest(n, i):
+    items = n[1][i:]
+    return cat(*items) if items else EMPTY
+
+
+def derive(n, c: int):
+    """The derivative of ``n`` by code point ``c``: ``{w : c w in L(n)}``."""
+    k = n[0]
+    if k in ("empty", "never"):
+        return NEVER
+    if k == "bytes":
+        s = n[1].decode("utf-8")
+        return lit(s[1:]) if s and ord(s[0]) == c else NEVER
+    if k == "cps":
+        return EMPTY if _in_ranges(c, n[1]) else NEVER
+    if k == "cat":
+        first = n[1][0]
+        out = [cat(derive(first, c), _rest(n, 1))]
+        if nullable(first):
+            out.append(derive(_rest(n, 1), c))
+        return alt(*out)
+    if k == "alt":
+        return alt(*(derive(m, c) for m in n[1]))
+    if k == "rep":
+        x, lo, hi = n[1], n[2], n[3]
+        if hi == 0:
+            return NEVER
+        lo2 = 0 if nullable(x) else max(lo - 1, 0)
+        return cat(derive(x, c), rep(x, lo2, None if hi is None else hi - 1))
+    raise ValueError(f"regex node {k!r} has no code-point meaning")
+
+
+def matches(n, s: str) -> bool:
+    for ch in s:
+        n = derive(n, ord(ch))
+        if n[0] == "never":
+            return False
+    return nullable(n)
+
+
+def restrict_first(n, ranges):
+    """Non-empty strings of ``n`` whose first code point lies in ``ranges``."""
+    k = n[0]
+    if k in ("empty", "never"):
+        return NEVER
+    if k == "bytes":
+        s = n[1].decode("utf-8")
+        return n if s and _in_ranges(ord(s[0]), ranges) else NEVER
+    if k == "cps":
+        inter = _intersect_ranges(n[1], ranges)
+        return ("cps", inter) if inter else NEVER
+    if k == "cat":
+        first = n[1][0]
+        out = [cat(restrict_first(first, ranges), _rest(n, 1))]
+        if nullable(first):
+            out.append(restrict_first(_rest(n, 1), ranges))
+        return alt(*out)
+    if k == "alt":
+        return alt(*(restrict_first(m, ranges) for m in n[1]))
+    if k == "rep":
+        x, lo, hi = n[1], n[2], n[3]
+        if hi == 0:
+            return NEVER
+        lo2 = 0 if nullable(x) else max(lo - 1, 0)
+        return cat(restrict_first(x, ranges), rep(x, lo2, None if hi is None else hi - 1))
+    raise ValueError(f"regex node {k!r} has no code-point meaning")
+
+
+def non_empty(n):
+    return restrict_first(n, ((0, MAX_CODEPOINT),))
+
+
+def _intersect_ranges(r1, r2):
+    out = []
+    i = j = 0
+    while i < len(r1) and j < len(r2):
+        a = max(r1[i][0], r2[j][0])
+        b = min(r1[i][1], r2[j][1])
+        if a <= b:
+            out.append((a, b))
+        if r1[i][1] < r2[j][1]:
+            i += 1
+        else:
+            j += 1
+    return normalize_ranges(out)
+
+
+def minus_finite(n, keys):
+    """``L(n)`` minus the finite set of strings ``keys`` (exact)."""
+    keys = set(keys)
+    if not keys:
+        return n
+    if n[0] == "never":
+        return NEVER
+    out = []
+    if nullable(n) and "" not in keys:
+        out.append(EMPTY)
+    by_first: dict[str, set] = {}
+    for key in keys:
+        if key:
+            by_first.setdefault(key[0], set()).add(key[1:])
+    others = negate_ranges([(ord(ch), ord(ch)) for ch in by_first])
+    if others:
+        out.append(restrict_first(n, others))
+    for ch in sorted(by_first):
+        d = derive(n, ord(ch))
+        if d[0] != "never":
+            out.append(cat(lit(ch), minus_finite(d, by_first[ch])))
+    return alt(*out)
+
+
+def length_bounds(n) -> tuple[int, Optional[int]]:
+    """(min, max) length in code points; max is None when unbounded."""
+    k = n[0]
+    if k == "empty":
+        return 0, 0
+    if k == "never":
+        return 0, 0
+    if k == "bytes":
+        ln = len(n[1].decode("utf-8"))
+        return ln, ln
+    if k == "cps":
+        return 1, 1
+    if k == "cat":
+        mn, mx = 0, 0
+        for m in n[1]:
+            a, b = length_bounds(m)
+            mn += a
+            mx = None if mx is None or b is None else mx + b
+        return mn, mx
+    if k == "alt":
+        bs = [length_bounds(m) for m in n[1]]
+        mn = min(a for a, _ in bs)
+        mx = None if any(b is None for _, b in bs) else max(b for _, b in bs)
+        return mn, mx
+    if k == "rep":
+        a, b = length_bounds(n[1])
+        lo, hi = n[2], n[3]
+        mx = 0 if b == 0 else (None if hi is None or b is None else b * hi)
+        return a * lo, mx
+    raise ValueError(f"regex node {k!r} has no code-point meaning")
+
+
+def node_size(n, limit: int = 1 << 30) -> int:
+    """Number of nodes (a tree walk; stops counting past ``limit``)."""
+    stack = [n]
+    count = 0
+    while stack and count <= limit:
+        m = stack.pop()
+        count += 1
+        if m[0] in ("cat", "alt"):
+            stack.extend(m[1])
+        elif m[0] == "rep":
+            stack.append(m[1])
+    return count
+
+
+class _LengthRestrictor:
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.memo: dict = {}
+        self.keep: list = []
+
+    def spend(self, k: int = 1) -> None:
+        self.budget -= k
+        if self.budget < 0:
+            raise RegexBudgetError("length restriction of this regex is too large")
+
+    def run(self, n, lo: int, hi: Optional[int]):
+        lo = max(lo, 0)
+        if hi is not None and hi < lo:
+            return NEVER
+        mn, mx = length_bounds(n)
+        if n[0] == "never" or (mx is not None and mx < lo) or (hi is not None and mn > hi):
+            return NEVER
+        if mn >= lo and (hi is None or (mx is not None and mx <= hi)):
+            return n
+        key = (id(n), lo, hi)
+        got = self.memo.get(key)
+        if got is not None:
+            return got
+        self.keep.append(n)
+        self.spend()
+        r = self._run(n, lo, hi, mn, mx)
+        self.memo[key] = r
+        return r
+
+    def _run(self, n, lo, hi, mn, mx):
+        k = n[0]
+        if k == "alt":
+            return alt(*(self.run(m, lo, hi) for m in n[1]))
+        if k == "rep":
+            x, a, b = n[1], n[2], n[3]
+            xmn, xmx = length_bounds(x)
+            if nullable(x):
+                x = non_empty(x)
+                a = 0
+                xmn, xmx = length_bounds(x)
+            if xmn == xmx and xmn > 0:
+                a2 = max(a, -(-lo // xmn))
+                b2 = hi // xmn if hi is not None else None
+                if b is not None:
+                    b2 = b if b2 is None else min(b, b2)
+                return rep(x, a2, b2)
+            # variable-length body: peel one iteration
+            if b == 0:
+                return EMPTY if lo == 0 else NEVER
+            tail = rep(x, max(a - 1, 0), None if b is None else b - 1)
+            body = self.run(cat(x, tail), lo, hi)
+            return alt(EMPTY, body) if a == 0 and lo == 0 else body
+        if k == "cat":
+            items = n[1]
+            a_node, rest = items[0], _rest(n, 1)
+            amn, amx = length_bounds(a_node)
+            rmn, rmx = length_bounds(rest)
+            if amn == amx:
+                return cat(a_node, self.run(rest, lo - amn, None if hi is None else hi - amn))
+            if rmn == rmx:
+                return cat(self.run(a_node, lo - rmn, None if hi is None else hi - rmn), rest)
+            out = []
+            if hi is None:
+                # |a| + |rest| >= lo
+                top = lo - rmn  # below this length of a, rest must make up the difference
+                for ln in range(amn, max(amn, top)):
+                    if amx is not None and ln > amx:
+                        break
+                    self.spend()
+                    out.append(cat(self.run(a_node, ln, ln), self.run(rest, lo - ln, None)))
+                out.append(cat(self.run(a_node, max(amn, top), None), rest))
+                return alt(*out)
+            top = hi - rmn
+            if amx is not None:
+                top = min(top, amx)
+            for ln in range(amn, top + 1):
+                self.spend()
+                out.append(cat(self.run(a_node, ln, ln), self.run(rest, lo - ln, hi - ln)))
+            return alt(*out)
+        # cps / bytes / empty are fixed length: handled by the bound checks above
+        return n
+
+
+def restrict_length(n, lo: int, hi: Optional[int], budget: int = 4000):
+    """``L(n)`` restricted to strings of ``lo..hi`` code points (exact).
+
+    Raises :class:`RegexBudgetError` when the construction would exceed ``budget``
+    steps (e.g. many unbounded parts with a large ``maxLength``).
+    """
+    r = _LengthRestrictor(budget).run(n, lo, hi)
+    return r

@@ -1,0 +1,174 @@
+"""Loading a JSON Schema document and resolving references inside it.
+
+:func:`load_schema` accepts a dict (or bool), JSON text, a path, or a Pydantic
+model class.  :class:`SchemaDocument` indexes the document once: every resource
+(``$id``; ``id`` in draft 4), every ``$anchor`` (and draft-07's ``"$id": "#name"``),
+and the base URI in force at each subschema, so :meth:`SchemaDocument.resolve`
+follows ``$ref`` values that are JSON pointers, anchors, or ``$id``-relative URIs
+inside the document.  References that leave the document raise
+:class:`~decoder.errors.SchemaError` (nothing is fetched).
+
+The draft comes from ``$schema``: 2020-12 by default; draft-07, -06, -04 and
+2019-09 are recognised (the compiler reads both spellings of the keywords that
+moved between drafts: ``items`` arrays with ``additionalItems``, ``definitions``,
+``dependencies``; ``$ref`` siblings are ignored up to draft-07, as specified).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import unquote, urldefrag, urljoin
+
+from ...errors import SchemaError
+
+DEFAULT_BASE = "https://decoder.invalid/schema.json"
+
+#: keywords whose value is a subschema / a list / a map of subschemas
+_SUB_ONE = ("additionalProperties", "additionalItems", "items", "contains", "not", "if", "then",
+            "else", "propertyNames", "unevaluatedProperties", "unevaluatedItems")
+_SUB_LIST = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+            "dependencies")
+
+
+def load_schema(schema: Any) -> Any:
+    """A schema as a Python value (dict or bool) from any accepted input."""
+    if isinstance(schema, (dict, bool)):
+        return schema
+    if isinstance(schema, type):
+        fn = getattr(schema, "model_json_schema", None)
+        if fn is not None:  # pydantic v2 model class
+            return fn()
+        fn = getattr(schema, "schema", None)
+        if fn is not None:  # pydantic v1
+            return fn()
+        raise SchemaError(f"cannot take a JSON schema from class {schema.__name__}", keyword="$schema")
+    if isinstance(schema, Path):
+        return json.loads(schema.read_text(encoding="utf-8"))
+    if isinstance(schema, (bytes, bytearray)):
+        schema = schema.decode("utf-8")
+    if isinstance(schema, str):
+        s = schema.strip()
+        if s.startswith("{") or s in ("true", "false"):
+            try:
+                return json.loads(s)
+            except json.JSONDecodeError as e:
+                raise SchemaError(f"schema is not valid JSON: {e}", keyword="$schema") from None
+        if os.path.exists(schema):
+            return json.loads(Path(schema).read_text(encoding="utf-8"))
+        raise SchemaError("schema string is neither JSON nor an existing path", keyword="$schema")
+    raise SchemaError(f"cannot use a {type(schema).__name__} as a JSON schema", keyword="$schema")
+
+
+def detect_draft(root: Any) -> int:
+    """7 for draft-07 and older-style documents, 2019 / 2020 otherwise; 4 and 6 too."""
+    s = root.get("$schema") if isinstance(root, dict) else None
+    if not isinstance(s, str):
+        return 2020
+    if "draft-04" in s:
+        return 4
+    if "draft-06" in s:
+        return 6
+    if "draft-07" in s:
+        return 7
+    if "2019-09" in s:
+        return 2019
+    if "draft-03" in s:
+        return 3
+    return 2020
+
+
+def _escape_ptr(s: str) -> str:
+    return s.replace("~", "~0").replace("/", "~1")
+
+
+class SchemaDocument:
+    """One schema document with its resources, anchors and base URIs indexed."""
+
+    def __init__(self, root: Any, draft: Optional[int] = None) -> None:
+        self.root = root
+        self.draft = draft or detect_draft(root)
+        self.resources: dict[str, Any] = {}
+        self.anchors: dict[tuple[str, str], Any] = {}
+        self.base_of: dict[int, str] = {}
+        self.path_of: dict[int, str] = {}
+        self._keep: list = []
+        self._index(root, DEFAULT_BASE, "")
+        self.resources.setdefault(DEFAULT_BASE, root)
+
+    # ------------------------------------------------------------ indexing
+    def _id_keyword(self) -> str:
+        return "id" if self.draft <= 4 else "$id"
+
+    def _index(self, node: Any, base: str, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        idv = node.get(self._id_keyword())
+        if isinstance(idv, str) and not ("$ref" in node and self.draft <= 7):
+            if idv.startswith("#") and self.draft <= 7:
+                self.anchors[(urldefrag(base)[0], idv[1:])] = node
+            else:
+                new = urljoin(base, idv)
+                url, frag = urldefrag(new)
+                base = url
+                self.resources.setdefault(url, node)
+                if frag and self.draft <= 7:
+                    self.anchors[(url, frag)] = node
+        anc = node.get("$anchor")
+        if isinstance(anc, str):
+            self.anchors[(urldefrag(base)[0], anc)] = node
+        danc = node.get("$dynamicAnchor")
+        if isinstance(danc, str):
+            self.anchors.setdefault((urldefrag(base)[0], danc), node)
+        self.base_of[id(node)] = base
+        self.path_of[id(node)] = path
+        for k in _SUB_ONE:
+            v = node.get(k)
+            if isinstance(v, dict):
+                self._index(v, base, f"{path}/{k}")
+        for k in _SUB_LIST:
+            v = node.get(k)
+            if isinstance(v, list):
+                for i, s in enumerate(v):
+                    self._index(s, base, f"{path}/{k}/{i}")
+        for k in _SUB_MAP:
+            v = node.get(k)
+            if isinstance(v, dict):
+                for name, s in v.items():
+                    self._index(s, base, f"{path}/{k}/{_escape_ptr(name)}")
+
+    def base(self, node: Any, default: str = DEFAULT_BASE) -> str:
+        return self.base_of.get(id(node), default)
+
+    # ------------------------------------------------------------ resolution
+    def resolve(self, ref: str, base: str, path: str) -> tuple[Any, str, str]:
+        """(target schema, its base URI, its JSON path) of ``$ref`` seen at ``path``."""
+        full = urljoin(base, ref)
+        url, frag = urldefrag(full)
+        doc = self.resources.get(url)
+        if doc is None:
+            raise SchemaError(f"$ref {ref!r} at {path or '/'} points outside the document "
+                              f"(remote references are not fetched)", path=path, keyword="$ref")
+        if not frag:
+            return doc, url, self.path_of.get(id(doc), "")
+        if frag.startswith("/"):
+            node = doc
+            cur_base = url
+            for tok in frag[1:].split("/"):
+                tok = unquote(tok).replace("~1", "/").replace("~0", "~")
+                if isinstance(node, dict) and tok in node:
+                    node = node[tok]
+                elif isinstance(node, list) and tok.isdigit() and int(tok) < len(node):
+                    node = node[int(tok)]
+                else:
+                    raise SchemaError(f"$ref {ref!r} at {path or '/'} does not resolve",
+                                      path=path, keyword="$ref")
+                cur_base = self.base_of.get(id(node), cur_base)
+            return node, cur_base, self.path_of.get(id(node), "#" + frag)
+        node = self.anchors.get((url, frag))
+        if node is None:
+            raise SchemaError(f"$ref {ref!r} at {path or '/'}: no anchor {frag!r}", path=path,
+                              keyword="$ref")
+        return node, self.base_of.get(id(node), url), self.path_of.get(id(node), "")
