@@ -17,6 +17,12 @@ from .compile import compile_grammar
 __version__ = "0.1.0"
 
 
+def Regex(pattern: str, **options) -> Grammar:
+    """A constraint that the whole output fully matches ``pattern`` (Python ``re`` syntax;
+    ``syntax="ecma"`` for ECMA-262). Same as ``Grammar.from_regex``."""
+    return Grammar.from_regex(pattern, **options)
+
+
 def __getattr__(name):  # heavy, optional parts load on first use
     if name == "Decoder":
         from .generate import Decoder
@@ -30,6 +36,6 @@ def __getattr__(name):  # heavy, optional parts load on first use
     raise AttributeError(f"module 'decoder' has no attribute {name!r}")
 
 
-__all__ = ["Grammar", "Vocabulary", "Matcher", "CompiledGrammar", "fill_masks", "compile_grammar",
+__all__ = ["Grammar", "Regex", "Vocabulary", "Matcher", "CompiledGrammar", "fill_masks", "compile_grammar",
            "DecoderError", "GrammarError", "LimitError", "MatcherError", "SchemaError",
            "VocabularyError", "__version__"]

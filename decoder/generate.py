@@ -183,8 +183,10 @@ class Decoder:
         self._model_class = constraint if _is_pydantic_model_class(constraint) else None
         if constraint is None:
             self._root = None
-        else:
+        elif not isinstance(constraint, (list, tuple)):
             self._root = as_matcher_factory(constraint, json_options)(self.vocab)  # compile once, fork per row
+        elif isinstance(constraint, (list, tuple)):  # one constraint per prompt of a batch
+            self._root = [as_matcher_factory(c, json_options)(self.vocab) for c in constraint]
         self._eos = set(self.vocab.eos_ids)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="decoder-mask")
         self.last_result = None
@@ -281,6 +283,58 @@ class Decoder:
         probs = logits.softmax(dim=-1)
         return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
+    #: how many of the best tokens _fit_budget tries before settling for the one that
+    #: leaves the shortest completion
+    BUDGET_CANDIDATES = 64
+
+    def _fit_budget(self, m, logits_row, chosen: int, left: int, temperature: float, gen) -> int:
+        """The token to commit for one row, so that the output can still be completed in the
+        ``left`` tokens that follow (``max_new_tokens`` is a hard budget).
+
+        A completion of ``k`` bytes needs at most ``k`` tokens (byte tokens), so a token is
+        safe when ``min_completion_bytes()`` after it is at most ``left``. While the sampled
+        token is safe nothing changes; otherwise the best-scoring safe token is taken
+        (scores perturbed with Gumbel noise when sampling, so it stays a sample from the
+        model restricted to safe tokens), or the one with the shortest completion."""
+        import torch
+
+        need = m.min_completion_bytes()
+        if need >= 0 and need + 32 < left:  # far from the end: nothing to check
+            return chosen
+        eos = self._eos
+
+        def fits(t: int) -> int:
+            """-1 if t cannot be committed; else the shortest completion after it."""
+            if t in eos:
+                return 0 if m.is_accepting() else -1
+            if not m.commit(t):
+                return -1
+            c = m.min_completion_bytes()
+            m.rollback(1)
+            return c
+
+        c = fits(chosen)
+        if 0 <= c <= left and (left > 0 or c == 0):
+            return chosen
+        scores = logits_row
+        if temperature > 0:
+            u = torch.rand(scores.shape, generator=gen, device=scores.device).clamp_(1e-20, 1.0)
+            scores = scores / temperature - torch.log(-torch.log(u))
+        k = min(self.BUDGET_CANDIDATES, scores.shape[-1])
+        cand = torch.topk(scores, k).indices.tolist()
+        best, best_c = chosen, None
+        for t in cand:
+            if scores[t] == float("-inf"):
+                break
+            c = fits(t)
+            if c < 0:
+                continue
+            if c <= left and (left > 0 or c == 0):
+                return t
+            if best_c is None or c < best_c:
+                best, best_c = t, c
+        return best
+
     def _loop(self, prompts: Sequence, max_new_tokens: int, temperature: float, top_p: float,
               seed: Optional[int], ignore_eos: bool = False):
         """Yields ``(row, token_id | None, bytes, finish_reason | None, complete)`` per event.
@@ -329,7 +383,13 @@ class Decoder:
         input_ids, attn = input_ids.to(device), attn.to(device)
         pos = (attn.cumsum(-1) - 1).clamp_(min=0)
 
-        matchers = [self._root.fork() for _ in range(B)] if self._root is not None else [None] * B
+        if isinstance(self._root, list):
+            if len(self._root) != B:
+                raise DecoderError(f"{len(self._root)} constraints for a batch of {B} prompts: pass "
+                                   f"one prompt per constraint")
+            matchers = [root.fork() for root in self._root]
+        else:
+            matchers = [self._root.fork() for _ in range(B)] if self._root is not None else [None] * B
         constrained = self._root is not None
         buf = allocate_bitmask(B, self.width, "torch", pin_memory=device.type == "cuda")
         gen = None
@@ -372,6 +432,13 @@ class Decoder:
                         timing["mask_apply"] += t1 - t2
                     nxt = self._sample(logits, temperature, top_p, gen)
                     nxt_list = nxt.tolist()
+                    if constrained:  # steer rows whose budget is running out toward an ending
+                        left = max_new_tokens - step - 1  # tokens after this one
+                        for r in range(B):
+                            m = matchers[r]
+                            if not done[r] and m is not None:
+                                nxt_list[r] = self._fit_budget(m, logits[r], nxt_list[r], left,
+                                                               temperature, gen)
                     for r in range(B):
                         if done[r]:
                             nxt_list[r] = pad

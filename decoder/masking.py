@@ -140,9 +140,13 @@ def apply_mask(logits, mask, fill_value: float = float("-inf")):
         # numpy's unpackbits is the fastest unpacker on a CPU (~10 us for 49k ids);
         # unpack the complement so the result is directly the "disallowed" mask.
         inv = np.invert(m[:, :words].numpy())
-        disallowed = torch.from_numpy(
-            np.unpackbits(inv.view(np.uint8), axis=1, bitorder="little").view(np.bool_))[:, :n]
-        lg[:, :n].masked_fill_(disallowed, fill_value)
+        dis = np.unpackbits(inv.view(np.uint8), axis=1, bitorder="little").view(np.bool_)[:, :n]
+        if lg.dtype in (torch.float32, torch.float64) and not lg.requires_grad:
+            # numpy writes through the tensor's memory on one thread: no OpenMP
+            # fork/join, which costs milliseconds on a loaded machine
+            np.copyto(lg.numpy()[:, :n], fill_value, where=dis)
+        else:
+            lg[:, :n].masked_fill_(torch.from_numpy(dis), fill_value)
         if n < vocab:
             lg[:, n:] = fill_value
         return logits

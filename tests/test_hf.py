@@ -660,3 +660,4 @@ def test_smollm2_decoder_grammar_parses_with_lark(smollm2):
                    max_new_tokens=40)
     assert r.complete, r
     lark.Lark(grammar).parse(str(r))
+
