@@ -347,15 +347,28 @@ def test_decoder_stream_equals_generate(tiny_decoder):
     assert {i for i, _ in pairs} == {0, 1}
 
 
+LONG = r"( [a-z]+){12,20}\."  # at least 25 bytes: cannot be finished in 2 tokens
+
+
 def test_decoder_truncated_output(tiny_decoder):
     from decoder.generate import IncompleteOutput
 
-    d = tiny_decoder(regex_constraint(WORDS))
+    d = tiny_decoder(regex_constraint(LONG))
     r = d.generate("Once upon a time", max_new_tokens=2)
     assert r.finish_reason == "length" and not r.complete
-    assert regex.fullmatch(WORDS, str(r), partial=True)
+    assert regex.fullmatch(LONG, str(r), partial=True)
     with pytest.raises(IncompleteOutput, match="max_new_tokens"):
         r.json
+
+
+def test_decoder_budget_steers_to_a_complete_output(tiny_decoder):
+    """max_new_tokens is a budget: near its end only tokens after which the output can still
+    be completed in the tokens left are taken, so a short budget still ends complete."""
+    d = tiny_decoder(regex_constraint(WORDS))
+    for n in (2, 3, 5):
+        r = d.generate("Once upon a time", max_new_tokens=n)
+        assert r.complete, (n, r)
+        assert regex.fullmatch(WORDS, str(r))
 
 
 def test_decoder_unconstrained_matches_hf_generate(tiny):
