@@ -119,8 +119,15 @@ def test_objects_order_optional_additional():
 
 
 def test_object_counts_and_patterns():
-    check({"type": "object", "minProperties": 2, "maxProperties": 3},
-          [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}], [{}, {"a": 1}, dict.fromkeys("abcd", 1)])
+    # free extra keys may repeat, so they cannot be counted toward minProperties: refused
+    with pytest.raises(SchemaError) as e:
+        compile_json_schema({"type": "object", "minProperties": 2, "maxProperties": 3})
+    assert e.value.keyword == "minProperties"
+    check({"type": "object", "maxProperties": 3},
+          [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}, {}], [dict.fromkeys("abcd", 1)])
+    check({"type": "object", "properties": {"a": {}, "b": {}, "c": {}}, "minProperties": 2,
+           "additionalProperties": False},
+          [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}], [{}, {"a": 1}])
     check({"type": "object", "properties": {"id": {"type": "string"}},
            "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
           [{"id": "a", "x-a": 1}, {"x-b": 2}], [{"y": 1}, {"x-a": "s"}])

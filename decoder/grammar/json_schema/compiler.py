@@ -1379,6 +1379,21 @@ class Compiler:
         def inc(c):
             return c + 1 if hi is not None else min(c + 1, lo)
 
+        # Extra keys may repeat (JSON allows duplicate names; a parser keeps one), so they
+        # must not count toward minProperties unless the required properties alone meet it.
+        n_required = sum(1 for _, _, req in live if req)
+        if extra is not None and lo > n_required:
+            if hi is not None or lo > n:
+                raise SchemaError(f"minProperties at {path or '/'} cannot be enforced exactly: it "
+                                  f"would have to count extra keys, which may repeat (JSON allows "
+                                  f"duplicate names and a parser keeps one)", path=path,
+                                  keyword="minProperties")
+
+            def inc_x(c):
+                return c
+        else:
+            inc_x = inc
+
         def ok(c):
             return hi is None or c <= hi
 
@@ -1403,8 +1418,8 @@ class Compiler:
             s = self.nt(f"obj{kind}{i}.{c}")
             memo[key] = s
             if kind == "E":
-                if extra is not None and ok(inc(c)):
-                    self.rule(s, [self.COMMA, kv("x"), get("E", i, inc(c))])
+                if extra is not None and ok(inc_x(c)):
+                    self.rule(s, [self.COMMA, kv("x"), get("E", i, inc_x(c))])
                 self.rule(s, [get("C", i, c)])
                 return s
             if i == n:
@@ -1423,6 +1438,6 @@ class Compiler:
 
         body = [get("A", 0, 0)]
         self.rule(top, [self.LB, body[0], self.RB])
-        if extra is not None and ok(inc(0)):
-            self.rule(top, [self.LB, kv("x"), get("E", 0, inc(0)), self.RB])
+        if extra is not None and ok(inc_x(0)):
+            self.rule(top, [self.LB, kv("x"), get("E", 0, inc_x(0)), self.RB])
         return top
