@@ -114,6 +114,24 @@ def plus(node) -> tuple:
     return rep(node, 1, None)
 
 
+def nullable(node) -> bool:
+    """Whether a regex node matches the empty string."""
+    k = node[0]
+    if k == "empty":
+        return True
+    if k in ("never", "cps", "byteset"):
+        return False
+    if k == "bytes":
+        return len(node[1]) == 0
+    if k == "cat":
+        return all(nullable(m) for m in node[1])
+    if k == "alt":
+        return any(nullable(m) for m in node[1])
+    if k == "rep":
+        return node[2] == 0 or nullable(node[1])
+    raise ValueError(f"unknown regex node {k!r}")
+
+
 def normalize_ranges(ranges, top: int = MAX_CODEPOINT, skip_surrogates: bool = True):
     """Sort, clip, merge and (for code points) cut out the surrogate block."""
     rs = sorted((max(0, a), min(top, b)) for a, b in ranges if a <= b and a <= top and b >= 0)

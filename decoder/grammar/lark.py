@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from . import ir
+from .ir import nullable
 from .regex import GrammarError, _make_error, _Parser, _resolve
 
 __all__ = ["from_lark", "load_bundled", "bundled_path", "KNOWN_EQUIVALENTS"]
@@ -155,21 +156,6 @@ def _locate_terminal(name: str, value: str, text: str):
     return None, None
 
 
-def _nullable(node) -> bool:
-    t = node[0]
-    if t == "empty":
-        return True
-    if t in ("never", "bytes", "cps", "byteset"):
-        return False
-    if t == "cat":
-        return all(_nullable(n) for n in node[1])
-    if t == "alt":
-        return any(_nullable(n) for n in node[1])
-    if t == "rep":
-        return node[2] == 0 or _nullable(node[1])
-    raise ValueError(node)
-
-
 def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
               allow_lazy: bool = False) -> ir.GrammarIR:
     """Compile a Lark grammar (its text, or a path to a ``.lark`` file) to a :class:`GrammarIR`.
@@ -213,7 +199,7 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
                 line, col = _locate_terminal(name, td.pattern.value, text)
                 raise _grammar_error(f"terminal {name} matches nothing", text, line, col,
                                      terminal=name)
-            if _nullable(node):  # Lark rejects these itself; keep the IR's invariant anyway
+            if nullable(node):  # Lark rejects these itself; keep the IR's invariant anyway
                 line, col = _locate_terminal(name, td.pattern.value, text)
                 raise _grammar_error(f"terminal {name} matches the empty string", text, line, col,
                                      terminal=name)

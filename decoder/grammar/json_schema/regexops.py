@@ -21,30 +21,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ir import EMPTY, MAX_CODEPOINT, NEVER, alt, cat, lit, negate_ranges, normalize_ranges, rep
+from ..ir import EMPTY, MAX_CODEPOINT, NEVER, alt, cat, lit, negate_ranges, normalize_ranges, nullable, rep
 
 ANY_CP = ("cps", normalize_ranges([(0, MAX_CODEPOINT)]))
 
 
 class RegexBudgetError(ValueError):
     """An exact construction would exceed its size budget."""
-
-
-def nullable(n) -> bool:
-    k = n[0]
-    if k == "empty":
-        return True
-    if k in ("never", "cps", "byteset"):
-        return False
-    if k == "bytes":
-        return len(n[1]) == 0
-    if k == "cat":
-        return all(nullable(m) for m in n[1])
-    if k == "alt":
-        return any(nullable(m) for m in n[1])
-    if k == "rep":
-        return n[2] == 0 or nullable(n[1])
-    raise ValueError(f"unknown regex node {k!r}")
 
 
 def _in_ranges(c: int, ranges) -> bool:
