@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <cstdlib>
 #include <thread>
 
 #include "errors.h"
@@ -88,6 +89,64 @@ void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent,
   }
 }
 
+namespace {
+// Threads for one cold whole-trie walk: DECODER_WALK_THREADS, else min(2, cores). The walk
+// is the tail of mask latency (first mask in a new lexer state) and runs while the model's
+// forward pass holds the accelerator, so a second core halves it.
+int walk_threads() {
+  static const int n = [] {
+    if (const char* v = std::getenv("DECODER_WALK_THREADS")) return std::max(1, std::atoi(v));
+    unsigned hc = std::thread::hardware_concurrency();
+    return static_cast<int>(std::min(2u, hc == 0 ? 1u : hc));
+  }();
+  return n;
+}
+}  // namespace
+
+void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const {
+  const TokenTrie& t = *trie_;
+  auto run = [&](uint32_t lo, uint32_t hi, MaskCacheEntry& out) {
+    if (record) lexer_walk<true>(lo, hi, s, out);
+    else lexer_walk<false>(lo, hi, s, out);
+  };
+  const uint32_t n = t.size();
+  if (walk_threads() < 2 || n < 65536) {
+    run(1, n, e);
+    return;
+  }
+  // split at a root child near the middle of the node array (subtrees stay whole)
+  uint32_t split = 1;
+  while (split < n && split < n / 2) split = t.subtree_end(split);
+  if (split <= 1 || split >= n) {
+    run(1, n, e);
+    return;
+  }
+  MaskCacheEntry other;
+  other.inside.assign(e.inside.size(), 0);
+  if (record) other.shallow_inside.assign(e.shallow_inside.size(), 0);
+  std::exception_ptr err;
+  std::thread th([&] {
+    try {
+      run(split, n, other);
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  try {
+    run(1, split, e);
+  } catch (...) {
+    th.join();
+    throw;
+  }
+  th.join();
+  if (err) std::rethrow_exception(err);
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= other.inside[w];
+  for (size_t w = 0; w < e.shallow_inside.size(); ++w) e.shallow_inside[w] |= other.shallow_inside[w];
+  // node order is kept: the second half's nodes all come after the first half's
+  e.exits.insert(e.exits.end(), other.exits.begin(), other.exits.end());
+  e.frontier.insert(e.frontier.end(), other.frontier.begin(), other.frontier.end());
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
   if (auto hit = lookup(s)) return hit;
   const TokenTrie& t = *trie_;
@@ -114,8 +173,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
   } else {
     const bool record = c.region >= 0 && c.shift == 0;
     if (record) e->shallow_inside.assign(t.mask_words(), 0);
-    if (record) lexer_walk<true>(1, t.size(), s, *e);
-    else lexer_walk<false>(1, t.size(), s, *e);
+    full_walk(s, *e, record);
     std::stable_sort(e->frontier.begin(), e->frontier.end(),
                      [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
                        return a.parent < b.parent;

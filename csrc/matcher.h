@@ -61,6 +61,8 @@ class CompiledGrammar {
   std::shared_ptr<const MaskCacheEntry> lookup(int32_t s);
   std::shared_ptr<const MaskCacheEntry> store(int32_t s, std::shared_ptr<const MaskCacheEntry> e);
   // Lexer-only walk of trie nodes [first, last) whose parent is in state `parent`.
+  // Lexer-only walk of the whole trie from s (on two threads when that pays).
+  void full_walk(int32_t s, MaskCacheEntry& e, bool record) const;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
