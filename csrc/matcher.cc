@@ -114,6 +114,16 @@ void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const
     run(1, n, e);
     return;
   }
+  // Only walks that will visit much of the trie are worth a thread: count the nodes below
+  // the first bytes the lexer accepts (one lookup per root child).
+  Lexer& lx = grammar_->lexer();
+  uint64_t alive = 0;
+  for (uint32_t i = 1; i < n; i = t.subtree_end(i))
+    if (lx.next(s, t.byte(i)) != kDead) alive += t.subtree_end(i) - i;
+  if (alive < 100000) {
+    run(1, n, e);
+    return;
+  }
   // split at a root child near the middle of the node array (subtrees stay whole)
   uint32_t split = 1;
   while (split < n && split < n / 2) split = t.subtree_end(split);
