@@ -120,7 +120,6 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     if (!productive) continue;  // drop rules that can never complete
     int32_t first = static_cast<int32_t>(dot_sym_.size());
     first_dots_[lhs[r]].push_back(first);
-    int64_t rest = 0;
     std::vector<int64_t> rests(rhs[r].size() + 1, 0);
     for (size_t k = rhs[r].size(); k-- > 0;) rests[k] = rests[k + 1] + sym_min(rhs[r][k]);
     for (size_t k = 0; k <= rhs[r].size(); ++k) {
@@ -128,7 +127,6 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
       dot_lhs_.push_back(lhs[r]);
       dot_min_rest_.push_back(rests[k]);
     }
-    (void)rest;
     if (static_cast<int32_t>(r) == n_rules) start_dot_ = first;
   }
   lexer_ = std::make_unique<Lexer>(std::move(nfa), n_lex, limits_.max_dfa_states);
