@@ -75,6 +75,9 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="threads for mask computation")
     p.add_argument("--allow-download", action="store_true",
                    help="allow downloading a hub model (default: offline, local files only)")
+    from .sampling.decoding import add_cli_arguments
+
+    add_cli_arguments(p)  # --sampler, --num-samples
 
 
 def _constraint(args):
@@ -122,6 +125,10 @@ def _run_generate(args) -> int:
         if not args.raw and getattr(dec.tokenizer, "chat_template", None):
             messages = ([{"role": "system", "content": args.system}] if args.system else [])
             prompt = messages + [{"role": "user", "content": prompt}]
+        if getattr(args, "sampler", None) or getattr(args, "num_samples", None):
+            from .sampling.decoding import run_cli
+
+            return run_cli(dec, prompt, args)
         out = sys.stdout
         for piece in dec.stream(prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                 top_p=args.top_p, seed=args.seed):

@@ -123,6 +123,15 @@ class _Accumulator:
                 for d, i, f, c in zip(self.data, self.ids, self.finish, self.complete)]
 
 
+def _done():
+    """A future that is already done (the mask is in the buffer already)."""
+    from concurrent.futures import Future
+
+    f = Future()
+    f.set_result(None)
+    return f
+
+
 def _context_length(model) -> Optional[int]:
     cfg = model.config
     if hasattr(cfg, "get_text_config"):
@@ -152,11 +161,17 @@ class Decoder:
         json_options: options for a JSON schema constraint, passed to
             ``Grammar.from_json_schema`` (e.g. ``{"whitespace": "compact"}``: no
             whitespace between tokens, which small models need to finish quickly).
+        fast_forward: insert the tokens of a forced continuation (one prompt at a
+            time) without asking the model (see :mod:`decoder.fastforward`).
+        sampler: the default sampler of :meth:`sample` (``"masked"``, ``"asap"``, ``"cars"``).
+        search: a search that replaces the token-by-token loop of :meth:`generate` and
+            :meth:`stream`, e.g. ``decoder.search.DeAL(rewards=...)`` (reward-guided
+            search inside the constraint; its output arrives when the search ends).
     """
 
     def __init__(self, model=None, constraint=None, tokenizer=None, *, vocab=None,
-                 threads: Optional[int] = None, allow_download: bool = False,
-                 json_options: Optional[dict] = None):
+                 threads: Optional[int] = None, allow_download: bool = False, fast_forward: bool = True,
+                 json_options: Optional[dict] = None, sampler: Optional[str] = None, search=None):
         if model is None or isinstance(model, str) or hasattr(model, "__fspath__"):
             from .models import load_model
 
@@ -191,6 +206,9 @@ class Decoder:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="decoder-mask")
         self.last_result = None
         self.last_timing: dict = {}
+        self.fast_forward = fast_forward
+        self.sampler = sampler  # default for sample(): "masked", "asap" or "cars" (decoder.sampling)
+        self.search = search  # decoder.search.DeAL or any object with .run(decoder, prompts, ...)
 
     # ------------------------------------------------------------------ prompts
     def _encode(self, prompt) -> list[int]:
@@ -262,6 +280,23 @@ class Decoder:
             if piece:
                 yield (r, piece) if batch else piece
         self.last_result = acc.results() if batch else acc.results()[0]
+
+    def sample(self, prompt, n: int = 1, seed: Optional[int] = None, sampler: Optional[str] = None,
+               max_new_tokens: int = 256, temperature: float = 1.0, **options) -> list:
+        """``n`` samples from the model's distribution conditioned on the constraint (a list of
+        :class:`Generation`, each with ``.logprob``).  ``sampler``: ``"masked"`` (default),
+        ``"asap"`` or ``"cars"`` (exact); see :mod:`decoder.sampling`.  Calls with the same
+        prompt keep learning from the previous ones."""
+        from .sampling.decoding import decoder_sample
+
+        return decoder_sample(self, prompt, n=n, seed=seed, sampler=sampler,
+                              max_new_tokens=max_new_tokens, temperature=temperature, **options)
+
+    def sampler_for(self, prompt, sampler: Optional[str] = None, **options):
+        """The sampler :meth:`sample` uses for ``prompt`` (its ``.trie`` can be saved)."""
+        from .sampling.decoding import sampler_for
+
+        return sampler_for(self, prompt, sampler, **options)
 
     def __call__(self, prompt, **kw):
         return self.generate(prompt, **kw)
@@ -350,6 +385,9 @@ class Decoder:
 
         if ignore_eos and self._root is not None:
             raise ValueError("ignore_eos is only for unconstrained runs")
+        if getattr(self, "search", None) is not None:  # the search yields the same events
+            yield from self.search.run(self, prompts, max_new_tokens, temperature, top_p, seed)
+            return
         clock = time.perf_counter
         timing = {"steps": 0, "forward": 0.0, "mask_wait": 0.0, "mask_apply": 0.0, "sample_commit": 0.0}
         self.last_timing = timing
@@ -403,9 +441,12 @@ class Decoder:
         past = None
         cache_kw, keep = self._forward_kwargs()
         step_ids, step_pos = input_ids, pos
+        ff, skip = self._fast_forward_run(B, buf), 0  # skip: tokens inserted by fast-forwarding
         try:
             with torch.inference_mode():
                 for step in range(max_new_tokens):
+                    if step + skip >= max_new_tokens:
+                        break
                     t0 = clock()
                     kw = {cache_kw: past} if past is not None else {}
                     out = self.model(input_ids=step_ids, attention_mask=attn, position_ids=step_pos,
@@ -433,7 +474,7 @@ class Decoder:
                     nxt = self._sample(logits, temperature, top_p, gen)
                     nxt_list = nxt.tolist()
                     if constrained:  # steer rows whose budget is running out toward an ending
-                        left = max_new_tokens - step - 1  # tokens after this one
+                        left = max_new_tokens - step - skip - 1  # tokens after this one
                         for r in range(B):
                             m = matchers[r]
                             if not done[r] and m is not None:
@@ -459,11 +500,19 @@ class Decoder:
                     timing["sample_commit"] += clock() - t1
                     if all(done):
                         return
+                    forced, ready = [], False
+                    if ff is not None and not done[0]:  # forced tokens join the next forward pass
+                        forced, ready = ff.after(matchers[0], nxt_list[0], max_new_tokens - step - skip - 1)
+                        for t in forced:
+                            yield 0, t, tokens[t], None, False
+                        skip += len(forced)
+                        timing["forced"] = skip
                     if constrained:  # masks of the next step, overlapping its forward pass
-                        fut = self._pool.submit(fill_masks, matchers, buf, self.threads)
-                    step_ids = torch.tensor(nxt_list, dtype=torch.long, device=device)[:, None]
-                    attn = torch.cat([attn, attn.new_ones((B, 1))], dim=1)
-                    step_pos = step_pos[:, -1:] + 1
+                        fut = _done() if ready else self._pool.submit(fill_masks, matchers, buf, self.threads)
+                    step_ids = torch.tensor([nxt_list + forced] if forced else nxt_list, dtype=torch.long,
+                                            device=device).view(B, -1)
+                    attn = torch.cat([attn, attn.new_ones(step_ids.shape)], dim=1)
+                    step_pos = step_pos[:, -1:] + torch.arange(1, step_ids.shape[1] + 1, device=device)
         finally:
             if fut is not None:
                 fut.result()
@@ -472,6 +521,18 @@ class Decoder:
                 m = matchers[r]
                 ok = m.is_accepting() if m is not None else True
                 yield r, None, b"", "length", ok
+
+    def _fast_forward_run(self, batch: int, buf):
+        """Fast-forwarding state for one generation, or None (off, unconstrained, or a batch)."""
+        if not self.fast_forward or batch != 1 or self._root is None:
+            return None
+        if getattr(self, "_ff", None) is None:
+            from .fastforward import FastForward
+
+            self._ff = FastForward(self.vocab, self.tokenizer)
+        from .fastforward import FastForwardRun
+
+        return FastForwardRun(self._ff, buf[0].numpy())
 
     def _forward_kwargs(self):
         """Name of the KV-cache argument (``cache`` since transformers 5.x, else
