@@ -98,6 +98,7 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
     std::sort(v->begin(), v->end());
     v->erase(std::unique(v->begin(), v->end()), v->end());
   }
+  st.accept_id = accept_ids_.emplace(st.accepting, static_cast<int32_t>(accept_ids_.size())).first->second;
   st.nfa_states = nfa_states;
   state_ids_.emplace(std::move(nfa_states), id);
   states_.publish(id);

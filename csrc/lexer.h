@@ -67,6 +67,9 @@ class Lexer {
   bool can_extend(int32_t state);
   // Lexemes that accept in this state (sorted).
   const std::vector<int32_t>& accepting(int32_t state) const { return state_(state).accepting; }
+  // Interned id of accepting(state): states that accept the same lexemes share it, so a
+  // lexeme end scanned from one of them is the same parser row as from any other.
+  int32_t accept_id(int32_t state) const { return state_(state).accept_id; }
   // Lexemes with some NFA state in this state (sorted): those that may still complete.
   const std::vector<int32_t>& live_lexemes(int32_t state) const { return state_(state).lexemes; }
   // Fewest further bytes to finish `lexeme` from this state (INT32_MAX if it cannot).
@@ -95,6 +98,7 @@ class Lexer {
     std::vector<int32_t> nfa_states;
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
+    int32_t accept_id = -1;
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
   // Transition rows live in chunks of kRowChunk states, apart from the State records, so a
@@ -126,6 +130,7 @@ class Lexer {
   ChunkedArray<State> states_;
   std::atomic<int32_t> num_states_{0};
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_ids_;
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> accept_ids_;
   struct Lexset {
     std::vector<int32_t> lexemes;
     std::atomic<int32_t> start{kUnknown};

@@ -189,9 +189,13 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
                        return a.parent < b.parent;
                      });
   }
+  // Exits grouped by parent state, and parents that accept the same lexemes next to each
+  // other: compute_mask scans a lexeme end once per group and revives it for the next
+  // group with the same accept set (see Matcher::end_lexeme).
   std::stable_sort(e->exits.begin(), e->exits.end(),
-                   [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
-                     return a.parent < b.parent;
+                   [&lx](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
+                     const int32_t ka = lx.accept_id(a.parent), kb = lx.accept_id(b.parent);
+                     return ka != kb ? ka < kb : a.parent < b.parent;
                    });
   return store(s, e);
 }
@@ -217,9 +221,11 @@ void Matcher::reset() {
 }
 
 bool Matcher::end_lexeme(int32_t s) {
-  // The row this pushes depends only on the row below and on s: reuse it if it is still
-  // in the parser's storage (siblings in a trie walk end the same lexeme over and over).
-  if (parser_.revive(s)) return true;
+  // The row this pushes depends only on the row below and on the lexemes s accepts: reuse
+  // it if it is still in the parser's storage (siblings in a trie walk, and the exits of a
+  // cached walk, end the same lexemes over and over from many lexer states).
+  const int64_t key = lexer_->accept_id(s);
+  if (parser_.revive(key)) return true;
   const std::vector<int32_t>& acc = lexer_->accepting(s);
   if (acc.empty()) return false;
   // Grammar lexemes win over ignored ones when both match the same text.
@@ -232,9 +238,9 @@ bool Matcher::end_lexeme(int32_t s) {
       scratch_.push_back(lx);
     }
   }
-  if (!scratch_.empty() && parser_.scan(scratch_, s)) return true;
+  if (!scratch_.empty() && parser_.scan(scratch_, key)) return true;
   if (ignore < 0) return false;
-  parser_.scan_ignore(ignore, s);
+  parser_.scan_ignore(ignore, key);
   return true;
 }
 

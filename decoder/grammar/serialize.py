@@ -20,15 +20,30 @@ MAGIC = 0x44454301
 _OP = {"empty": 0, "never": 1, "bytes": 2, "cps": 3, "byteset": 4, "cat": 5, "alt": 6, "rep": 7}
 
 
-def _regex(node: tuple, out: array) -> None:
+_END = object()  # stack marker: the node pushed with it has been written out
+
+
+def _regex(node: tuple, out: array, memo: dict) -> None:
+    """Writes ``node`` in prefix form. Regexes built by the front ends share subtrees (one
+    character class or key set used by hundreds of lexemes): ``memo`` maps a compound node
+    already written to its span of ``out``, which is copied instead of walked again."""
     # iterative over an explicit stack so deep regexes cannot blow Python's recursion limit
     stack = [node]
     while stack:
         n = stack.pop()
         kind = n[0]
+        if kind is _END:
+            memo[id(n[1])] = (n[1], n[2], len(out))
+            continue
         op = _OP.get(kind)
         if op is None:
             raise ValueError(f"unknown regex node {kind!r}")
+        if kind in ("cat", "alt", "rep"):
+            got = memo.get(id(n))
+            if got is not None and got[0] is n:
+                out.extend(out[got[1]:got[2]])
+                continue
+            stack.append((_END, n, len(out)))
         out.append(op)
         if kind == "bytes":
             out.append(len(n[1]))
@@ -51,8 +66,9 @@ def serialize(g: GrammarIR) -> array:
     out = array("i", [MAGIC, len(g.lexemes), len(g.nonterminals), len(g.rules), g.start,
                       len(g.ignore)])
     out.extend(g.ignore)
+    memo: dict = {}
     for lx in g.lexemes:
-        _regex(lx.regex, out)
+        _regex(lx.regex, out, memo)
     for lhs, rhs in g.rules:
         out.append(lhs)
         out.append(len(rhs))

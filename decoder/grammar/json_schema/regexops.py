@@ -112,6 +112,8 @@ def non_empty(n):
 
 
 def _intersect_ranges(r1, r2):
+    if r1 == ANY_CP[1]:  # the common case: "any code point" restricted to a normalised set
+        return normalize_ranges(r2) if r2 else ()
     out = []
     i = j = 0
     while i < len(r1) and j < len(r2):

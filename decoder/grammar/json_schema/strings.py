@@ -83,9 +83,20 @@ def _encode_ranges(ranges: tuple):
     return alt(*parts)
 
 
+# Characters whose only JSON encoding is themselves: a literal made of them encodes to itself.
+_SELF_ENCODING = frozenset(range(0x20, 0x7F)) - {0x22, 0x5C, 0x2F}
+# Regexes are immutable tuples and front ends share subtrees across lexemes and schemas
+# (key sets, character classes): encodings are memoised by node identity, the node kept
+# alive by the entry so that its id cannot be reused. Bounded: cleared when it grows large.
+_ENC_MEMO: dict = {}
+_ENC_MEMO_MAX = 50_000
+
+
 def encode_chars(node):
     """A code-point regex (decoded string language) -> the JSON string body regex."""
-    memo: dict = {}
+    memo = _ENC_MEMO
+    if len(memo) > _ENC_MEMO_MAX:
+        memo.clear()
 
     def enc(n):
         key = id(n)
@@ -98,8 +109,11 @@ def encode_chars(node):
         elif k == "cps":
             r = _encode_ranges(n[1])
         elif k == "bytes":
-            s = n[1].decode("utf-8")
-            r = cat(*(_encode_ranges(((ord(ch), ord(ch)),)) for ch in s))
+            if all(b in _SELF_ENCODING for b in n[1]):
+                r = n
+            else:
+                s = n[1].decode("utf-8")
+                r = cat(*(_encode_ranges(((ord(ch), ord(ch)),)) for ch in s))
         elif k == "cat":
             r = cat(*(enc(m) for m in n[1]))
         elif k == "alt":
