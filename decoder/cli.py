@@ -78,6 +78,9 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
     from .sampling.decoding import add_cli_arguments
 
     add_cli_arguments(p)  # --sampler, --num-samples
+    from .search.cli import add_cli_arguments as add_search_arguments
+
+    add_search_arguments(p)  # --deal-reward, --deal-beams, --deal-top-k, --deal-lookahead
 
 
 def _constraint(args):
@@ -120,8 +123,11 @@ def _run_generate(args) -> int:
         if args.model is None:
             print("decoder: loading SmolLM2-135M-Instruct (default model)...", file=sys.stderr, flush=True)
         json_options = {"whitespace": args.whitespace} if args.whitespace else None
+        from .search.cli import search_from_args
+
         dec = Decoder(args.model, constraint, tokenizer=args.tokenizer, threads=args.threads,
-                      allow_download=args.allow_download, json_options=json_options)
+                      allow_download=args.allow_download, json_options=json_options,
+                      search=search_from_args(args))
         if not args.raw and getattr(dec.tokenizer, "chat_template", None):
             messages = ([{"role": "system", "content": args.system}] if args.system else [])
             prompt = messages + [{"role": "user", "content": prompt}]
