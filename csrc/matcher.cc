@@ -316,6 +316,41 @@ bool Matcher::is_allowed(int32_t token) {
   return true;
 }
 
+std::string Matcher::forced_bytes(size_t max_len) {
+  std::string out;
+  if (terminated_) return out;
+  // Bytes of one byte class move the lexer alike from every state (also after a lexeme
+  // end, which starts the next lexeme with the same byte), so one representative per
+  // class tells whether the class is viable; a viable class of two or more bytes means
+  // the next byte is not forced.
+  const uint8_t* cls = lexer_->byte_classes();
+  const int32_t nc = lexer_->num_byte_classes();
+  std::vector<int32_t> size(nc, 0), rep(nc, -1);
+  for (int b = 0; b < 256; ++b) {
+    if (rep[cls[b]] < 0) rep[cls[b]] = b;
+    ++size[cls[b]];
+  }
+  while (out.size() < max_len && !can_end()) {
+    int32_t found = -1;
+    for (int32_t c = 0; c < nc; ++c) {
+      const uint8_t b = static_cast<uint8_t>(rep[c]);
+      if (!commit_bytes(&b, 1)) continue;
+      rollback(1);
+      if (found >= 0 || size[c] > 1) {
+        found = -2;
+        break;
+      }
+      found = b;
+    }
+    if (found < 0) break;
+    const uint8_t b = static_cast<uint8_t>(found);
+    commit_bytes(&b, 1);
+    out.push_back(static_cast<char>(b));
+  }
+  rollback(out.size());
+  return out;
+}
+
 void Matcher::rollback(size_t n) {
   if (n > history_.size()) throw std::out_of_range("rollback past the start of the sequence");
   if (n == 0) return;

@@ -88,6 +88,9 @@ class Matcher {
   size_t num_steps() const { return history_.size(); }
   int64_t min_completion_bytes();      // -1 if no completion exists
   bool is_allowed(int32_t token);      // would commit_token(token) succeed?
+  // The bytes every continuation starts with (at most max_len): empty when the output may
+  // end here or two different next bytes are possible. The matcher is left unchanged.
+  std::string forced_bytes(size_t max_len);
   const CompiledGrammar& compiled() const { return *cg_; }
   // Work done by the last compute_mask: trie nodes walked below lexeme ends, and the
   // number of such lexeme-end nodes (exits) taken from the cache entry.

@@ -55,6 +55,7 @@ cdef extern from "matcher.h" namespace "decoder":
         size_t num_steps()
         int64_t min_completion_bytes() except +raise_py_error
         cbool is_allowed(int32_t) except +raise_py_error
+        string forced_bytes(size_t) except +raise_py_error
         uint64_t last_walk_nodes()
         uint64_t last_exits()
 
@@ -258,6 +259,12 @@ cdef class Matcher:
         if self.m == NULL:
             return (0, 0)
         return (int(self.m.last_walk_nodes()), int(self.m.last_exits()))
+
+    def forced_bytes(self, size_t max_bytes=256):
+        """The bytes every continuation starts with (at most ``max_bytes``): ``b""`` when the
+        output may end here or the next byte is not determined. The matcher is unchanged."""
+        self._check()
+        return <bytes>self.m.forced_bytes(max_bytes)
 
     def min_completion_bytes(self):
         """Fewest bytes that complete a sentence from here (-1 if none can)."""

@@ -265,3 +265,22 @@ def test_bounded_repetition_positions_share_walks_exactly():
         if not m.commit(ord("a") if step % 3 else 0xE9 - 0xE9 + ord("b")):
             break
     assert m.commit(ord('"')) and m.is_accepting()
+
+
+def test_forced_bytes_is_the_common_prefix_of_every_continuation():
+    m = Matcher(Grammar.from_regex("abc(d|e)f?"), VOCAB)
+    assert m.forced_bytes() == b"abc"
+    assert m.num_steps == 0  # the matcher is left as it was
+    assert m.commit_bytes(b"ab") and m.forced_bytes() == b"c"
+    assert m.commit_bytes(b"c") and m.forced_bytes() == b""  # d or e
+    assert m.commit_bytes(b"d") and m.forced_bytes() == b""  # f, or the end
+    assert m.forced_bytes(max_bytes=2) == b""
+    key = Matcher(Grammar.from_json_schema(
+        {"type": "object", "properties": {"name": {"const": "Ada"}}, "required": ["name"],
+         "additionalProperties": False}, whitespace="compact"), VOCAB)
+    assert key.forced_bytes() == b'{"name":"Ada"}'
+    assert key.forced_bytes(max_bytes=3) == b'{"n'
+    # a lexeme that may go on (digits) is not forced past its end
+    num = Matcher(sum_grammar(ignore_ws=False), VOCAB)
+    assert num.commit_bytes(b"1") and num.forced_bytes() == b""
+    assert num.commit_bytes(b"+") and num.forced_bytes() == b""
