@@ -1,0 +1,135 @@
+"""Compiling serving requests' constraints: a cache, a deadline, per-stop-set vocabularies.
+
+A serving engine compiles on a worker thread and must never stall on one slow schema
+(the most common complaint about structured output in production).  So
+:meth:`SpecCompiler.compile`:
+
+* returns at once on a cache hit (keyed by the spec *text*, so not even the schema
+  front end runs again);
+* joins a compile of the same spec that is already running;
+* otherwise compiles on a daemon thread and waits at most ``deadline_s``; past it,
+  it raises :class:`CompileTimeout`.  The C++ compile cannot be interrupted, so it
+  finishes in the background and its result lands in the cache (a retry is then
+  instant); only ``max_background`` such compiles may run at once, after which new
+  specs are refused until one ends.
+
+Stop tokens: a request's stop ids (vLLM's ``all_stop_token_ids``, SGLang's EOS set)
+are the ids that end a constrained output, allowed only once the grammar accepts.
+The tokenizer's :class:`~decoder.Vocabulary` has its own eos set, so a vocabulary
+with exactly those ids as eos is derived (and cached) per distinct stop set.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, TimeoutError as _FutureTimeout
+from typing import Iterable, Optional
+
+from ..compile import compile_grammar
+from ..errors import LimitError
+from ..vocab import Vocabulary
+from .specs import grammar_for
+
+logger = logging.getLogger("decoder.integrations")
+
+DEFAULT_DEADLINE_S = float(os.environ.get("DECODER_COMPILE_DEADLINE_S", "10"))
+
+
+class CompileTimeout(LimitError):
+    """A constraint took longer than the deadline to compile."""
+
+
+class SpecCompiler:
+    """``(kind, spec, stop ids)`` → ``decoder.CompiledGrammar`` for one tokenizer's vocabulary.
+
+    Thread-safe: engines call :meth:`compile` from several worker threads at once.
+    """
+
+    def __init__(self, vocab: Vocabulary, *, whitespace: str = "flexible",
+                 deadline_s: Optional[float] = None, cache_size: int = 256,
+                 max_background: int = 4, max_stop_sets: int = 8):
+        self.vocab = vocab
+        self.whitespace = whitespace
+        self.deadline_s = DEFAULT_DEADLINE_S if deadline_s is None else float(deadline_s)
+        self.cache_size = cache_size
+        self.max_background = max_background
+        self.max_stop_sets = max_stop_sets
+        self._lock = threading.Lock()
+        self._cache: "OrderedDict[tuple, object]" = OrderedDict()
+        self._running: dict[tuple, Future] = {}
+        self._vocabs: "OrderedDict[frozenset, Vocabulary]" = OrderedDict()
+        self.stats = {"hits": 0, "compiles": 0, "timeouts": 0, "errors": 0}
+
+    # ------------------------------------------------------------ vocabularies
+    def vocab_for_stop(self, stop_ids: Optional[Iterable[int]]) -> Vocabulary:
+        """The vocabulary whose eos ids are ``stop_ids`` (the base one for None / empty /
+        the base eos set). Ids outside the tokenizer (model padding rows) are dropped."""
+        base = self.vocab
+        stop = frozenset(int(i) for i in (stop_ids or ()) if 0 <= int(i) < base.size)
+        if not stop or stop == frozenset(base.eos_ids):
+            return base
+        with self._lock:
+            v = self._vocabs.get(stop)
+            if v is not None:
+                self._vocabs.move_to_end(stop)
+                return v
+        v = Vocabulary(base.tokens, sorted(stop), base.special_ids | stop, base.model_vocab_size,
+                       kind=base.kind, bos_id=base.bos_id, leading_space_strip=base.leading_space_strip)
+        with self._lock:
+            v = self._vocabs.setdefault(stop, v)
+            while len(self._vocabs) > self.max_stop_sets:
+                self._vocabs.popitem(last=False)
+        return v
+
+    # ------------------------------------------------------------ compile
+    def compile(self, kind: str, spec, stop_ids: Optional[Iterable[int]] = None):
+        vocab = self.vocab_for_stop(stop_ids)
+        key = (kind, spec if isinstance(spec, str) else repr(spec), frozenset(vocab.eos_ids))
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.stats["hits"] += 1
+                return hit
+            fut = self._running.get(key)
+            if fut is None:
+                if len(self._running) >= self.max_background:
+                    raise CompileTimeout(
+                        f"{len(self._running)} constraints are still compiling past their deadline; "
+                        f"refusing to start another {kind} compile until one finishes")
+                fut = Future()
+                self._running[key] = fut
+                threading.Thread(target=self._run, args=(key, kind, spec, vocab, fut),
+                                 name="decoder-compile", daemon=True).start()
+        try:
+            return fut.result(timeout=self.deadline_s if self.deadline_s > 0 else None)
+        except _FutureTimeout:
+            with self._lock:
+                self.stats["timeouts"] += 1
+            raise CompileTimeout(
+                f"compiling the {kind} constraint took longer than the {self.deadline_s:g} s deadline "
+                f"(DECODER_COMPILE_DEADLINE_S); it goes on in the background and a retry of the same "
+                f"spec uses its result. Spec: {key[1][:200]}") from None
+
+    def _run(self, key, kind, spec, vocab, fut: Future) -> None:
+        try:
+            g = grammar_for(kind, spec, whitespace=self.whitespace)
+            compiled = compile_grammar(g, vocab)
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            with self._lock:
+                self._running.pop(key, None)
+                self.stats["errors"] += 1
+            fut.set_exception(e)
+            return
+        with self._lock:
+            self._running.pop(key, None)
+            self.stats["compiles"] += 1
+            self._cache[key] = compiled
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        fut.set_result(compiled)
+
+
+__all__ = ["SpecCompiler", "CompileTimeout", "DEFAULT_DEADLINE_S"]
