@@ -156,8 +156,21 @@ def _run_generate(args) -> int:
     return 0
 
 
+def _add_bench(p: argparse.ArgumentParser) -> None:
+    from .bench import add_arguments
+
+    add_arguments(p)
+
+
+def _run_bench(args) -> int:
+    from .bench import run
+
+    return run(args)
+
+
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "generate": (_add_generate, _run_generate, "generate constrained text with a model"),
+    "bench": (_add_bench, _run_bench, "run a benchmark (jsonschemabench)"),
 }
 
 

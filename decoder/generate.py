@@ -526,13 +526,9 @@ class Decoder:
         """Fast-forwarding state for one generation, or None (off, unconstrained, or a batch)."""
         if not self.fast_forward or batch != 1 or self._root is None:
             return None
-        if getattr(self, "_ff", None) is None:
-            from .fastforward import FastForward
+        from .fastforward import FastForward, FastForwardRun
 
-            self._ff = FastForward(self.vocab, self.tokenizer)
-        from .fastforward import FastForwardRun
-
-        return FastForwardRun(self._ff, buf[0].numpy())
+        return FastForwardRun(FastForward.for_vocab(self.vocab, self.tokenizer), buf[0].numpy())
 
     def _forward_kwargs(self):
         """Name of the KV-cache argument (``cache`` since transformers 5.x, else
