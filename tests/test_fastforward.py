@@ -70,7 +70,9 @@ def test_nothing_forced_where_the_model_has_a_choice(smollm2):
 
     row = np.zeros(ff.words, dtype=np.int32)
     got, ready = ff.advance(m, ids, limit=10, row=row)
-    assert got == [] and ready  # the row now holds the mask of this state
+    assert got == [] and ready == (not hasattr(m, "forced_bytes"))  # the engine's needs no mask
+    got, ready = ff.advance(_NoNative(m), ids, limit=10, row=row)
+    assert got == [] and ready  # the Python search leaves the mask of this state in the row
     fresh = np.zeros_like(row)
     m.compute_mask(fresh)
     assert np.array_equal(row, fresh) and row.any()
@@ -119,3 +121,25 @@ def test_budget_counts_forced_tokens(tiny):
     assert r.complete  # the budget still steers the output to an end
     jsonschema.validate(json.loads(r.data), SCHEMA)
     d.close()
+
+
+class _NoNative:
+    """A matcher seen without the engine's forced_bytes(): the Python search (masks) runs."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def __getattr__(self, name):
+        if name == "forced_bytes":
+            raise AttributeError(name)
+        return getattr(self.m, name)
+
+
+@pytest.mark.parametrize("prefix,ws", [("", "compact"), ('{"f', "compact"), ('{"firstName":"Bo","k', "compact"),
+                                       ('{"firstName"', "flexible"), ('{"firstName":"', "flexible")])
+def test_python_search_agrees_with_the_engine(smollm2, prefix, ws):
+    tok, vocab, ff = smollm2
+    m, _ = _matcher(vocab, tok, prefix, whitespace=ws)
+    if not hasattr(m, "forced_bytes"):
+        pytest.skip("this engine build has no Matcher.forced_bytes()")
+    assert ff.forced_bytes(_NoNative(m)) == m.forced_bytes()
