@@ -233,3 +233,17 @@ def test_cli_num_samples(stories, capsys):
     lines = capsys.readouterr().out.split("\n")
     assert rc == 0 and len([x for x in lines if x]) == 4
     assert all(re.fullmatch(r"(cat|dog) (ran|sat)", x) for x in lines if x)
+
+
+def test_composed_constraints_follow_the_protocol(toy):
+    """A lexical filter composed with a grammar (decoder.constraints) goes through the same walks."""
+    constraints = pytest.importorskip("decoder.constraints")
+    vocab, _ = toy
+    c = Grammar.from_regex(r"[01a]{1,4}") & constraints.NoLetters("a")
+    root = c.matcher(vocab)
+    trie = PrefixTrie(CallableLM(toy_logits, len(TOKENS)), vocab.eos_ids, 6)
+    enum = enumerate_language(trie, root)
+    s = make_sampler("cars", CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens=6)
+    out = s.sample(1500, seed=2)
+    assert all(re.fullmatch(rb"[01]{1,4}", x.data) for x in out)
+    assert chi2_pvalue([x.key for x in out], enum) > 0.01
