@@ -81,6 +81,9 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
     from .search.cli import add_cli_arguments as add_search_arguments
 
     add_search_arguments(p)  # --deal-reward, --deal-beams, --deal-top-k, --deal-lookahead
+    from .constraints.cli import add_cli_arguments as add_lexical_arguments
+
+    add_lexical_arguments(p)  # --ban-letters, --max-words, --rhyme-with, ... (decoder.constraints)
 
 
 def _constraint(args):
@@ -120,6 +123,9 @@ def _run_generate(args) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     try:
         constraint = _constraint(args)
+        from .constraints.cli import compose_from_args
+
+        constraint = compose_from_args(constraint, args)  # & lexical filters and budgets
         if args.model is None:
             print("decoder: loading SmolLM2-135M-Instruct (default model)...", file=sys.stderr, flush=True)
         json_options = {"whitespace": args.whitespace} if args.whitespace else None

@@ -334,8 +334,8 @@ class Decoder:
         import torch
 
         need = m.min_completion_bytes()
-        if need >= 0 and need + 32 < left:  # far from the end: nothing to check
-            return chosen
+        if need >= 0 and need + 32 < left and not getattr(m, "lookahead", False):
+            return chosen  # far from the end: nothing to check (composed constraints always check)
         eos = self._eos
 
         def fits(t: int) -> int:
@@ -368,6 +368,10 @@ class Decoder:
                 return t
             if best_c is None or c < best_c:
                 best, best_c = t, c
+        if best_c is None and getattr(m, "witness_token", None) is not None:
+            w = m.witness_token()  # a composition: the first token of a known completion
+            if w is not None:
+                return w
         return best
 
     def _loop(self, prompts: Sequence, max_new_tokens: int, temperature: float, top_p: float,
