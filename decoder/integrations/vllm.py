@@ -257,7 +257,7 @@ class DecoderLogitsProcessor(*_Base):
         self.slots: dict[int, _Slot] = {}
         self.stats = {"left": 0, "gaps": 0}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decoder-compile")
-        self._compiler: Optional[SpecCompiler] = None
+        self._compilers: dict[str, SpecCompiler] = {}
         self._lock = threading.Lock()
         self._buf = np.empty((0, 0), dtype=np.int32)
 
@@ -276,15 +276,21 @@ class DecoderLogitsProcessor(*_Base):
     def is_argmax_invariant(self) -> bool:
         return False
 
-    def compiler(self) -> SpecCompiler:
+    def compiler(self, whitespace: str = "flexible") -> SpecCompiler:
+        """The compiler (and its cache) for one JSON whitespace option; the vocabulary is built
+        from vLLM's tokenizer on first use."""
         with self._lock:
-            if self._compiler is None:
-                from vllm.tokenizers import cached_tokenizer_from_config
+            c = self._compilers.get(whitespace)
+            if c is None:
+                if self._compilers:
+                    vocab = next(iter(self._compilers.values())).vocab
+                else:
+                    from vllm.tokenizers import cached_tokenizer_from_config
 
-                mc = self.vllm_config.model_config
-                tok = cached_tokenizer_from_config(model_config=mc)
-                self._compiler = SpecCompiler(vocabulary_for(tok, mc.get_vocab_size()))
-            return self._compiler
+                    mc = self.vllm_config.model_config
+                    vocab = vocabulary_for(cached_tokenizer_from_config(model_config=mc), mc.get_vocab_size())
+                c = self._compilers[whitespace] = SpecCompiler(vocab, whitespace=whitespace)
+            return c
 
     def _start(self, params) -> Optional[Future]:
         spec = spec_of(params)
@@ -294,10 +300,7 @@ class DecoderLogitsProcessor(*_Base):
         stop = getattr(params, "all_stop_token_ids", None)
 
         def run():
-            c = self.compiler()
-            if ws != c.whitespace:  # a per-request whitespace option: its own compiler
-                return SpecCompiler(c.vocab, whitespace=ws).compile(kind, text, stop)
-            return c.compile(kind, text, stop)
+            return self.compiler(ws).compile(kind, text, stop)
 
         return self._pool.submit(run)
 
