@@ -105,6 +105,10 @@ class SchemaDocument:
     def _index(self, node: Any, base: str, path: str) -> None:
         if not isinstance(node, dict):
             return
+        if self.base_of.get(id(node)) == base:
+            # a sub-dict shared by several parents (a DAG built in Python): indexing it again
+            # under the same base finds nothing new and would take exponential time
+            return
         idv = node.get(self._id_keyword())
         if isinstance(idv, str) and not ("$ref" in node and self.draft <= 7):
             if idv.startswith("#") and self.draft <= 7:
