@@ -41,10 +41,27 @@ class GrammarError(DecoderError):
 
 class LimitError(DecoderError):
     """A configured resource limit was hit (automaton states, grammar size, Earley items,
-    compile time, schema depth). The message names the limit and where it was hit."""
+    compile time, schema depth). The message names the limit and where it was hit;
+    ``limit`` is the option that raises it (e.g. ``"timeout"``, ``"max_rules"``) and
+    ``path`` the schema location (JSON pointer) when there is one."""
+
+    def __init__(self, message: str = "", *, limit: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.path = path
+
+
 
 
 class MatcherError(DecoderError):
     """A matcher was misused: a token id out of range, a rollback past the start, a mask
     buffer of the wrong size or dtype."""
 
+
+class SchemaLimitError(LimitError, SchemaError):
+    """A JSON Schema that hit a compile limit: both a :class:`LimitError` (``limit`` names
+    it) and a :class:`SchemaError` (``path`` and ``keyword`` say where)."""
+
+    def __init__(self, message: str, *, limit: str, path: str = "", keyword: str = "") -> None:
+        SchemaError.__init__(self, message, path=path, keyword=keyword)
+        self.limit = limit

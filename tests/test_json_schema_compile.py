@@ -336,3 +336,27 @@ def test_jsonschemabench_compile_sweep():
     print(f"compile time p50 {times[n // 2] * 1e3:.2f} ms, p99 {times[int(n * 0.99)] * 1e3:.1f} ms, "
           f"max {times[-1] * 1e3:.0f} ms")
     assert compiled > 0
+
+
+def test_compile_limits_name_the_limit_and_the_place():
+    from decoder.errors import LimitError, SchemaError
+
+    def nested(n):
+        s = {"type": "integer"}
+        for i in range(n):
+            s = {"anyOf": [{"type": "array", "items": s}, {"type": "object", "properties": {f"k{i}": s}}]}
+        return s
+
+    with pytest.raises(LimitError) as e:
+        compile_json_schema(nested(30), timeout=1e-6)
+    assert e.value.limit == "timeout" and isinstance(e.value, SchemaError) and "timeout" in str(e.value)
+    with pytest.raises(LimitError) as e:
+        compile_json_schema(nested(30), max_rules=50)
+    assert e.value.limit == "max_rules" and "50" in str(e.value)
+    deep = {"type": "integer"}
+    for _ in range(500):
+        deep = {"type": "array", "items": deep}
+    with pytest.raises(LimitError) as e:
+        compile_json_schema(deep)
+    assert e.value.limit == "max_depth" and e.value.path.startswith("/items/items")
+    compile_json_schema(nested(30))  # the same schema compiles within the default limits

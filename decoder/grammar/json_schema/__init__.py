@@ -28,7 +28,7 @@ the grammar stays unambiguous where it matters.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..ir import GrammarIR
 from .compiler import Compiler
@@ -39,12 +39,17 @@ __all__ = ["compile_json_schema"]
 
 def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_objects: bool = False,
                         approximate: bool = False, max_ws: int = 32,
-                        max_rules: int = 200_000) -> GrammarIR:
+                        max_rules: int = 200_000, timeout: Optional[float] = 10.0) -> GrammarIR:
     """Compile a JSON Schema (draft 2020-12 by default, draft-07/06/04 by ``$schema``).
 
     Raises :class:`decoder.errors.SchemaError` (with ``keyword`` and ``path``) for a
     keyword that cannot be enforced exactly; ``approximate=True`` compiles an
     over-approximation instead and warns with the names of what is not enforced.
+
+    Limits (each raises :class:`decoder.errors.SchemaLimitError`, a ``LimitError`` and a
+    ``SchemaError``, naming the limit and the schema path): ``timeout`` seconds of
+    compilation (``None``: no deadline), ``max_rules`` grammar rules, 400 levels of
+    nesting, 2000 distinct sub-schema combinations.
     """
     import sys
 
@@ -53,6 +58,6 @@ def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_obj
     root = load_schema(schema)
     doc = SchemaDocument(root)
     c = Compiler(doc, whitespace=whitespace, strict_objects=strict_objects,
-                 approximate=approximate, max_ws=max_ws, max_rules=max_rules)
+                 approximate=approximate, max_ws=max_ws, max_rules=max_rules, timeout=timeout)
     start = c.compile()
     return c.b.build(start)

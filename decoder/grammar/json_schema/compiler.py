@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import math
 import warnings
+import time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Optional
 
-from ...errors import SchemaError
+from ...errors import SchemaError, SchemaLimitError
 from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, rep
 from . import numeric, strings
 from .formats import format_regex
@@ -181,8 +182,10 @@ def _trivial(node) -> bool:
 class Compiler:
     def __init__(self, doc: SchemaDocument, *, whitespace="flexible", strict_objects=False,
                  approximate=False, max_ws: int = 32, max_rules: int = 200_000,
-                 max_regex_nodes: int = 200_000) -> None:
+                 max_regex_nodes: int = 200_000, timeout: Optional[float] = None) -> None:
         self.doc = doc
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
         self.draft = doc.draft
         self.b = GrammarBuilder()
         self.strict = strict_objects
@@ -218,9 +221,17 @@ class Compiler:
     def rule(self, lhs, rhs) -> None:
         self.rules += 1
         if self.rules > self.max_rules:
-            raise SchemaError(f"schema needs more than {self.max_rules} grammar rules",
-                              keyword="$schema")
+            raise SchemaLimitError(f"schema needs more than {self.max_rules} grammar rules "
+                                   f"(limit max_rules)", limit="max_rules", keyword="$schema")
+        if not self.rules & 255:
+            self.check_deadline("")
         self.b.rule(lhs, rhs)
+
+    def check_deadline(self, path: str) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SchemaLimitError(f"compiling the schema took more than {self.timeout:g} s "
+                                   f"(limit timeout; at {path or '/'})", limit="timeout",
+                                   path=path, keyword="$schema")
 
     def nt(self, name: str) -> int:
         # unique names up front: the builder's de-duplication loop is linear per clash
@@ -267,15 +278,18 @@ class Compiler:
             self.keep.append(p.node)
         path = parts[0].path if parts else ""
         if len(self.memo) >= self.max_values:
-            raise SchemaError(f"schema needs more than {self.max_values} distinct sub-schema "
-                              f"combinations (at {path or '/'})", path=path, keyword="$schema")
+            raise SchemaLimitError(f"schema needs more than {self.max_values} distinct sub-schema "
+                                   f"combinations (at {path or '/'})", limit="max_values",
+                                   path=path, keyword="$schema")
+        self.check_deadline(path)
         sym = self.nt(f"v{len(self.memo)}@{path or '/'}")
         self.memo[key] = sym
         self.depth += 1
         try:
             if self.depth > 400:
-                raise SchemaError(f"schema nesting at {path or '/'} is too deep", path=path,
-                                  keyword="$schema")
+                raise SchemaLimitError(f"schema nesting at {path or '/'} is too deep (more than "
+                                       f"400 levels)", limit="max_depth", path=path,
+                                       keyword="$schema")
             self._compile_conj(parts, sym)
         finally:
             self.depth -= 1
