@@ -480,7 +480,15 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
             import torch
 
             mask = buf[torch.as_tensor(index, dtype=torch.long)]
-        return apply_mask(scores, mask)
+        out = apply_mask(scores, mask)
+        # Composed constraints (decoder.constraints) can have allowed tokens after which no
+        # output completes; model.generate() cannot resample, so such matchers keep only
+        # their best-scoring tokens that still have a completion (see AllOfMatcher).
+        for r, m in enumerate(states):
+            refine = getattr(m, "refine_scores", None) if m is not _DEAD else None
+            if refine is not None and not m.is_terminated():
+                refine(out[r])
+        return out
 
 
 GrammarLogitsProcessor = DecoderLogitsProcessor  # the name used in the docs of issue 5

@@ -105,3 +105,28 @@ def test_cli_flags(stories, capsys):
                "--max-words", "12", "--max-new-tokens", "50"])
     out = capsys.readouterr().out.strip()
     assert rc == 0 and "e" not in out.lower() and count_words(out) <= 12 and ends_sentence(out)
+
+
+def test_hf_processor_with_a_composition_never_dead_ends(stories):
+    """model.generate() cannot resample, so composed matchers keep only tokens that still
+    have a completion: with 'a' scored highest (a plain AND of the masks allows it, and
+    then nothing completes), the processor leaves 'c' or 'b' as the best token."""
+    import torch
+
+    from decoder.hf import DecoderLogitsProcessor
+
+    model, tok = stories
+    c = Grammar.from_regex("(a|b)e|c") & NoLetters("e")
+    proc = DecoderLogitsProcessor(c, tok)
+    V = model.config.vocab_size
+    ids = torch.tensor([[tok.bos_token_id or 1]])
+    a = tok.convert_tokens_to_ids("a")
+    scores = torch.zeros(1, V)
+    scores[0, a] = 10.0
+    out = proc(ids, scores.clone())
+    best = int(out[0].argmax())
+    assert best != a and tok.decode([best]).strip() in ("c", "b")
+    ids = tok("Once upon a time", return_tensors="pt")["input_ids"]
+    out = model.generate(ids, logits_processor=[DecoderLogitsProcessor(c, tok)], do_sample=False,
+                         max_new_tokens=6, pad_token_id=tok.eos_token_id)
+    assert tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True) in ("c", "b")
