@@ -141,14 +141,17 @@ def run_language(model, tok, story, lname, spec, args):
             lm = HFPrefixLM(model, ids, max_batch=64)
             s = SAMPLERS[name](PrefixTrie(lm, vocab.eos_ids, T), root, vocab.tokens)
             t1 = time.perf_counter()
-            out = s.sample(max(args.ns), seed=seed)
+            out, rng = [], np.random.default_rng(seed)
+            while len(out) < max(args.ns) and time.perf_counter() - t1 < args.time_limit:
+                out += s.sample(min(25, max(args.ns) - len(out)), rng=rng)
             dt = time.perf_counter() - t1
             ks = [x.key for x in out]
             lps = {x.key: x.logp for x in out}
             N = len(out)
             runs.append({
-                "kl": {n: kl_to_exact(ks[:n], enum, lps) for n in args.ns},
-                "string_kl": {n: string_kl(ks[:n], enum, vocab.tokens) for n in args.ns},
+                "kl": {n: kl_to_exact(ks[:n], enum, lps) if n <= N else None for n in args.ns},
+                "string_kl": {n: string_kl(ks[:n], enum, vocab.tokens) if n <= N else None for n in args.ns},
+                "samples": N, "time_limited": N < max(args.ns),
                 "expected_logp": float(np.mean([x.logp for x in out])),
                 "distributions_per_sample": lm.distributions / N, "calls_per_sample": lm.calls / N,
                 "tokens_walked_per_sample": s.stats.steps / N, "seconds_per_sample": dt / N,
@@ -157,12 +160,14 @@ def run_language(model, tok, story, lname, spec, args):
                 "outside_enumeration": sum(k not in enum.logp for k in ks) / N})
         agg = {k: statistics.median(r[k] for r in runs) for k in runs[0]
                if isinstance(runs[0][k], (int, float)) and not isinstance(runs[0][k], bool)}
-        agg["kl"] = {n: statistics.median(r["kl"][n] for r in runs) for n in args.ns}
-        agg["string_kl"] = {n: statistics.median(r["string_kl"][n] for r in runs) for n in args.ns}
+        med = (lambda xs: statistics.median(xs) if all(x is not None for x in xs) else None)
+        agg["kl"] = {n: med([r["kl"][n] for r in runs]) for n in args.ns}
+        agg["string_kl"] = {n: med([r["string_kl"][n] for r in runs]) for n in args.ns}
         agg["runs"] = runs
         res["samplers"][name] = agg
-        print(f"  {lname:10s} {name:7s} KL@{args.ns[-1]}={agg['kl'][args.ns[-1]]:.4f} "
-              f"(floor {floor[args.ns[-1]]:.4f}) dist/sample={agg['distributions_per_sample']:.2f} "
+        last = max(n for n in args.ns if agg["kl"][n] is not None) if agg["kl"][args.ns[0]] is not None else None
+        print(f"  {lname:10s} {name:7s} {agg['samples']} samples, KL@{last}={agg['kl'].get(last) or float('nan'):.4f} "
+              f"(floor {floor.get(last, float('nan')):.4f}) dist/sample={agg['distributions_per_sample']:.2f} "
               f"walked/sample={agg['tokens_walked_per_sample']:.2f} s/sample={agg['seconds_per_sample']*1e3:.2f}ms",
               flush=True)
     return res
@@ -184,7 +189,7 @@ def table(results, ns):
                 kl = " | ".join(f"{r['exact_floor_kl'][n]:.4f}" for n in ns)
                 lines.append(f"{head} {name} | {kl} | {r['exact_expected_logp']:.3f} | | | |")
             else:
-                kl = " | ".join(f"{a['kl'][n]:.4f}" for n in ns)
+                kl = " | ".join("—" if a["kl"][n] is None else f"{a['kl'][n]:.4f}" for n in ns)
                 lines.append(f"{head} {name} | {kl} | {a['expected_logp']:.3f} | "
                              f"{a['distributions_per_sample']:.2f} | {a['tokens_walked_per_sample']:.2f} | "
                              f"{a['seconds_per_sample'] * 1e3:.1f} |")
@@ -206,14 +211,16 @@ def plot(results, ns, path):
         for r in (r for r in results if r["model"] == mname):
             m = marks[r["language"]]
             for name, a in r["samplers"].items():
-                ax.plot(ns, [max(a["kl"][n], 1e-5) for n in ns], marker=m, color=colors[name], alpha=.8)
-                bx.scatter(a["distributions_per_sample"], max(a["kl"][ns[-1]], 1e-5), marker=m,
-                           color=colors[name], s=50)
+                ok = [n for n in ns if a["kl"][n] is not None]
+                ax.plot(ok, [max(a["kl"][n], 1e-5) for n in ok], marker=m, color=colors[name], alpha=.8)
+                if ok:
+                    bx.scatter(a["distributions_per_sample"], max(a["kl"][ok[-1]], 1e-5), marker=m,
+                               color=colors[name], s=50, facecolors="none" if ok[-1] != ns[-1] else None)
             ax.plot(ns, [r["exact_floor_kl"][n] for n in ns], marker=m, color="black", ls=":", alpha=.6)
         ax.set(xscale="log", yscale="log", xlabel="samples N", ylabel="KL(empirical || exact), nats",
                title=f"{mname}: KL against N (dotted: N exact draws)")
         bx.set(xscale="log", yscale="log", xlabel="model distributions computed per sample",
-               ylabel=f"KL at N={ns[-1]}", title=f"{mname}: KL against cost")
+               ylabel=f"KL at N={ns[-1]} (hollow: fewer, time limit)", title=f"{mname}: KL against cost")
         for name, c in colors.items():
             ax.plot([], [], color=c, label=name)
         for lang, m in marks.items():
@@ -221,6 +228,13 @@ def plot(results, ns, path):
         ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def save(results, args):
+    meta = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+            "definition": "KL(empirical of the first N samples || Q), Q(y) = P(y|prompt)/Z over every "
+                          "allowed token sequence ending in EOS within max_new_tokens", "args": vars(args)}
+    Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
 
 
 def main(argv=None):
@@ -235,6 +249,8 @@ def main(argv=None):
                     help="enumeration prunes prefixes whose masked-sampling probability is below "
                          "this (the model mass pruned is reported, relative to Z)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (small models: 1)")
+    ap.add_argument("--time-limit", type=float, default=300.0,
+                    help="seconds per sampler run; a run stopped early reports the N it reached")
     ap.add_argument("--out", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--from-json", default=None, metavar="A.json,B.json",
@@ -264,15 +280,14 @@ def main(argv=None):
             r = run_language(model, tok, story, lname, langs[lname], args)
             r["model"] = mname
             results.append(r)
+            if args.out:
+                save(results, args)
             print(f"  {r['sequences']} sequences ({r['strings']} strings), Z={r['Z']:.3g}, pruned "
                   f"mass / Z {r['pruned_over_Z']:.2g}, enumerated in {r['enumeration_s']:.1f}s", flush=True)
     print()
     print(table(results, args.ns))
     if args.out:
-        meta = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-                "definition": "KL(empirical of the first N samples || Q), Q(y) = P(y|prompt)/Z over every "
-                              "allowed token sequence ending in EOS within max_new_tokens", "args": vars(args)}
-        Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+        save(results, args)
     if args.plot:
         plot(results, args.ns, args.plot)
 
