@@ -206,12 +206,20 @@ cdef class Matcher:
             raise MatcherError(f"token id {token} out of range [0, {self.compiled.mask_words * 32})")
         return self.m.commit_token(token)
 
-    def commit_bytes(self, const uint8_t[:] data not None):
-        """Advances by raw bytes (one rollback step); False (no change) if not allowed."""
+    def commit_bytes(self, data not None):
+        """Advances by raw bytes (one rollback step); False (no change) if not allowed.
+        ``data``: bytes, bytearray, or any buffer of single bytes (any strides)."""
+        cdef const uint8_t[::1] view
         self._check()
-        if data.shape[0] == 0:
+        if not isinstance(data, (bytes, bytearray)):
+            mv = memoryview(data)
+            if mv.itemsize != 1:
+                raise TypeError(f"commit_bytes takes bytes, not a buffer of {mv.itemsize}-byte items")
+            data = mv.tobytes()  # its bytes in logical order, whatever the strides
+        view = data
+        if view.shape[0] == 0:
             return self.m.commit_bytes(NULL, 0)
-        return self.m.commit_bytes(&data[0], data.shape[0])
+        return self.m.commit_bytes(&view[0], view.shape[0])
 
     def is_allowed(self, int token):
         self._check()
