@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from decoder import Grammar  # noqa: E402
-from decoder.sampling import SAMPLERS, HFPrefixLM, PrefixTrie  # noqa: E402
+from decoder.sampling import SAMPLERS, HFPrefixLM, NoCompleteOutput, PrefixTrie  # noqa: E402
 from decoder.sampling.exact import enumerate_language, exact_draws, kl_to_exact  # noqa: E402
 
 WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "red", "hen", "big"]
@@ -142,8 +142,19 @@ def run_language(model, tok, story, lname, spec, args):
             s = SAMPLERS[name](PrefixTrie(lm, vocab.eos_ids, T), root, vocab.tokens)
             t1 = time.perf_counter()
             out, rng = [], np.random.default_rng(seed)
+            s.max_walks = 2000                 # lets the time limit be checked while CARS rejects
             while len(out) < max(args.ns) and time.perf_counter() - t1 < args.time_limit:
-                out += s.sample(min(25, max(args.ns) - len(out)), rng=rng)
+                try:
+                    out += s.sample(min(25, max(args.ns) - len(out)), rng=rng)
+                except NoCompleteOutput:
+                    pass
+            if not out:
+                res["samplers"][name] = {"samples": 0, "seconds": time.perf_counter() - t1,
+                                         "distributions": lm.distributions, "walks": s.stats.walks,
+                                         "rejected": s.stats.rejected}
+                print(f"  {lname:10s} {name:7s} no sample within {args.time_limit:.0f}s "
+                      f"({s.stats.walks} walks, {lm.distributions} distributions)", flush=True)
+                break
             dt = time.perf_counter() - t1
             ks = [x.key for x in out]
             lps = {x.key: x.logp for x in out}
@@ -158,6 +169,8 @@ def run_language(model, tok, story, lname, spec, args):
                 "rejected": s.stats.rejected, "dead_ends": s.stats.dead_ends, "walks": s.stats.walks,
                 "trie_nodes": s.trie.expansions,
                 "outside_enumeration": sum(k not in enum.logp for k in ks) / N})
+        if not runs:
+            continue
         agg = {k: statistics.median(r[k] for r in runs) for k in runs[0]
                if isinstance(runs[0][k], (int, float)) and not isinstance(runs[0][k], bool)}
         med = (lambda xs: statistics.median(xs) if all(x is not None for x in xs) else None)
@@ -182,6 +195,10 @@ def table(results, ns):
     for r in results:
         first = True
         for name, a in list(r["samplers"].items()) + [("exact draws", None)]:
+            if a is not None and "kl" not in a:
+                lines.append(f"| | | | | {name} | no sample in {a['seconds']:.0f} s ({a['walks']} walks) "
+                             + "| " * (len(ns) + 3) + "|")
+                continue
             head = (f"| {r['model']} | {r['language']} | {r['sequences']} | {r['Z']:.2g} |" if first
                     else "| | | | |")
             first = False
@@ -211,6 +228,8 @@ def plot(results, ns, path):
         for r in (r for r in results if r["model"] == mname):
             m = marks[r["language"]]
             for name, a in r["samplers"].items():
+                if "kl" not in a:
+                    continue
                 ok = [n for n in ns if a["kl"][n] is not None]
                 ax.plot(ok, [max(a["kl"][n], 1e-5) for n in ok], marker=m, color=colors[name], alpha=.8)
                 if ok:
@@ -262,7 +281,8 @@ def main(argv=None):
         for r in results:   # JSON keys are strings
             r["exact_floor_kl"] = {int(k): v for k, v in r["exact_floor_kl"].items()}
             for a in r["samplers"].values():
-                a["kl"] = {int(k): v for k, v in a["kl"].items()}
+                if "kl" in a:
+                    a["kl"] = {int(k): v for k, v in a["kl"].items()}
         print(table(results, args.ns))
         if args.plot:
             plot(results, args.ns, args.plot)

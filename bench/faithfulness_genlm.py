@@ -84,7 +84,14 @@ def main(argv=None):
                    "seconds": {}, "outside": {}}
             for n in ns:
                 t0 = time.perf_counter()
-                seqs = asyncio.run(sampler.smc(n_particles=n, ess_threshold=0.5, max_tokens=args.max_new_tokens))
+                try:
+                    seqs = asyncio.run(sampler.smc(n_particles=n, ess_threshold=0.5,
+                                                   max_tokens=args.max_new_tokens))
+                except Exception as e:  # noqa: BLE001 - the peer's own failure, recorded
+                    row.setdefault("errors", {})[n] = f"{type(e).__name__}: {e}"[:300]
+                    print(f"{mname} {lname} N={n}: genlm-control failed: {type(e).__name__} {e}"[:300],
+                          flush=True)
+                    continue
                 dt = time.perf_counter() - t0
                 post = dict(seqs.decoded_posterior)
                 kl = sum(p * math.log(p / qs[s]) for s, p in post.items() if p > 0 and qs.get(s, 0) > 0)
@@ -94,8 +101,9 @@ def main(argv=None):
                 print(f"{mname} {lname} N={n}: string KL {kl:.4f}, mass outside Q {row['outside'][n]:.3f}, "
                       f"{dt:.1f}s", flush=True)
             results.append(row)
-    if args.out:
-        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=1))
+            if args.out:
+                Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "results": results},
+                                                     indent=1))
 
 
 if __name__ == "__main__":

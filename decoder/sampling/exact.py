@@ -7,10 +7,12 @@ length limit, and scores each with the model: ``log P(y | prompt)`` is the sum o
 the log-probabilities along its path.  So ``Q(y) = P(y) / Z`` exactly, with
 ``Z = sum_y P(y)`` (see :mod:`.samplers` for the definition).
 
-For languages with too many tokenizations, ``min_prob`` prunes prefixes whose
-probability is below it; the mass pruned (an upper bound on what ``Z`` misses) is
-reported, and :func:`kl_to_exact` still scores a sample outside the enumerated set
-exactly (its log-probability comes with the sample).
+For languages with too many tokenizations, ``min_prob`` prunes a prefix whose
+probability *under masked sampling* (the model renormalised over the mask at each
+step, so these sum to 1 over every level of the tree) is below it; the model mass
+of what was pruned, ``pruned_mass``, is an upper bound on what ``Z`` misses (compare
+it with ``Z``), and :func:`kl_to_exact` still scores a sample outside the enumerated
+set exactly (its log-probability comes with the sample).
 
 After enumeration, :func:`exact_bounds` sets every node's bounds to its exact
 future mass, and :class:`ExactSampler` draws from ``Q`` with no rejection.
@@ -37,7 +39,7 @@ class Enumeration:
     """Every allowed token sequence (EOS included) with its ``log P(y | prompt)``."""
 
     logp: dict               # key: token ids tuple (EOS included) -> log P
-    pruned_mass: float       # upper bound on the probability of sequences left out (min_prob)
+    pruned_mass: float       # model mass of the pruned prefixes: bounds what Z misses (min_prob)
     nodes: int               # prefixes expanded
 
     @property
@@ -59,7 +61,7 @@ class Enumeration:
 def enumerate_language(trie: PrefixTrie, matcher, min_prob: float = 0.0, max_nodes: int = 200_000,
                        batch: int = 64) -> Enumeration:
     """Expand ``trie`` through every allowed sequence (prefixes with ``P >= min_prob``)."""
-    frontier = [(trie.root, (), matcher.fork(), 0.0)]
+    frontier = [(trie.root, (), matcher.fork(), 0.0, 0.0)]   # node, prefix, matcher, log P, log P_masked
     out: dict = {}
     pruned = 0.0
     nodes = 0
@@ -67,23 +69,27 @@ def enumerate_language(trie: PrefixTrie, matcher, min_prob: float = 0.0, max_nod
         nxt = []
         for s in range(0, len(frontier), batch):
             chunk = frontier[s:s + batch]
-            trie.expand([(n, p, m) for n, p, m, _ in chunk])
+            trie.expand([(n, p, m) for n, p, m, _, _ in chunk])
             nodes += len(chunk)
             if nodes > max_nodes:
                 raise DecoderError(f"the language has more than {max_nodes} prefixes: too large to "
                                    f"enumerate (raise min_prob or max_nodes)")
-            for node, prefix, m, lp in chunk:
+            for node, prefix, m, lp, lmask in chunk:
+                if not len(node.ids):
+                    continue
+                lnorm = math.log(float(node.p.sum())) if min_prob > 0 else 0.0
                 for i, tok in enumerate(node.ids.tolist()):
                     lq = lp + float(node.logp[i])
+                    lqm = lmask + float(node.logp[i]) - lnorm
                     if node.is_eos[i]:
                         out[prefix + (tok,)] = lq
-                    elif math.exp(lq) < min_prob:
+                    elif min_prob > 0 and math.exp(lqm) < min_prob:
                         pruned += math.exp(lq)
                     else:
                         f = m.fork()
                         if not f.commit(tok):
                             raise DecoderError(f"the matcher refused token {tok} its mask allowed")
-                        nxt.append((node.child(i), prefix + (tok,), f, lq))
+                        nxt.append((node.child(i), prefix + (tok,), f, lq, lqm))
         frontier = nxt
     if not out:
         raise DecoderError("the constraint allows no complete output within the length limit")
