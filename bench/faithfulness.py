@@ -222,7 +222,7 @@ def plot(results, ns, path):
     models = sorted({r["model"] for r in results})
     fig, axes = plt.subplots(len(models), 2, figsize=(12, 4.2 * len(models)), squeeze=False)
     colors = {"masked": "tab:red", "asap": "tab:blue", "cars": "tab:green", "exact draws": "black"}
-    marks = dict(zip([r["language"] for r in results], "osD^v<>p"))
+    marks = dict(zip(dict.fromkeys(r["language"] for r in results), "vs>pD^<o"))
     for row, mname in enumerate(models):
         ax, bx = axes[row]
         for r in (r for r in results if r["model"] == mname):
