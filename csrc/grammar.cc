@@ -129,7 +129,8 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     }
     if (static_cast<int32_t>(r) == n_rules) start_dot_ = first;
   }
-  lexer_ = std::make_unique<Lexer>(std::move(nfa), n_lex, limits_.max_dfa_states);
+  lexer_ = std::make_unique<Lexer>(std::move(nfa), n_lex, limits_.max_dfa_states,
+                                   limits_.max_dfa_bytes);
 }
 
 }  // namespace decoder

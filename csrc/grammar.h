@@ -23,6 +23,7 @@ constexpr int64_t kInfLen = INT64_MAX / 4;  // "no derivation" for length comput
 struct Limits {
   int64_t max_nfa_states = 2000000;
   int64_t max_dfa_states = 500000;
+  int64_t max_dfa_bytes = 64ll << 20;  // NFA-state sets of all DFA states together
   int64_t max_rules = 2000000;
   int64_t max_items_per_row = 1000000;
   int64_t mask_cache_bytes = 256ll << 20;

@@ -9,10 +9,12 @@
 
 namespace decoder {
 
-Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states)
+Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states,
+             int64_t max_dfa_bytes)
     : nfa_(std::move(nfa)),
       num_lexemes_(num_lexemes),
       max_states_(std::min<int64_t>(max_dfa_states, int64_t(kMaxRowChunks) << kRowChunkBits)),
+      max_entries_(std::max<int64_t>(max_dfa_bytes / int64_t(sizeof(int32_t)), 1)),
       row_chunks_(new std::unique_ptr<std::atomic<int32_t>[]>[kMaxRowChunks]) {
   // Byte classes: cut [0, 256) at every edge boundary of the NFA.
   bool cut[257] = {false};
@@ -82,6 +84,13 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   int32_t id = num_states_.load(std::memory_order_relaxed);
   if (id >= max_states_)
     throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) + " states");
+  // Huge counted repetitions make DFA states of ever larger NFA-state sets: bound their
+  // memory too, not only their number.
+  if (entries_ + int64_t(nfa_states.size()) > max_entries_)
+    throw LimitError("lexer DFA state sets exceed the limit of " +
+                     std::to_string(max_entries_ * int64_t(sizeof(int32_t)) >> 20) +
+                     " MiB (max_dfa_bytes): a counted repetition is too large for this input");
+  entries_ += int64_t(nfa_states.size());
   states_.reserve_next();
   State& st = state_(id);
   if ((id & ((1 << kRowChunkBits) - 1)) == 0) {

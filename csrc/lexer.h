@@ -37,7 +37,8 @@ struct VecHash {
 
 class Lexer {
  public:
-  Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states);
+  Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states,
+        int64_t max_dfa_bytes = int64_t(64) << 20);
 
   int32_t num_lexemes() const { return num_lexemes_; }
   const Nfa& nfa() const { return *nfa_; }
@@ -125,6 +126,8 @@ class Lexer {
   int32_t num_classes_ = 0;
   int32_t num_lexemes_;
   int64_t max_states_;
+  int64_t max_entries_;      // limit on the NFA states held by all DFA states together
+  int64_t entries_ = 0;
   std::unique_ptr<std::unique_ptr<std::atomic<int32_t>[]>[]> row_chunks_;
   std::mutex mu_;
   ChunkedArray<State> states_;

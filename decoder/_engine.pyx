@@ -33,6 +33,7 @@ cdef extern from "grammar.h" namespace "decoder":
     cdef cppclass CLimits "decoder::Limits":
         int64_t max_nfa_states
         int64_t max_dfa_states
+        int64_t max_dfa_bytes
         int64_t max_rules
         int64_t max_items_per_row
         int64_t mask_cache_bytes
@@ -101,8 +102,8 @@ cdef class TokenTrie:
         return self.ptr.get().mask_words()
 
 
-DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_rules=2_000_000,
-                      max_items_per_row=1_000_000, mask_cache_bytes=256 << 20)
+DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_dfa_bytes=64 << 20,
+                      max_rules=2_000_000, max_items_per_row=1_000_000, mask_cache_bytes=256 << 20)
 
 
 cdef class CompiledGrammar:
@@ -125,6 +126,7 @@ cdef class CompiledGrammar:
             opts.update(limits)
         lim.max_nfa_states = opts["max_nfa_states"]
         lim.max_dfa_states = opts["max_dfa_states"]
+        lim.max_dfa_bytes = opts["max_dfa_bytes"]
         lim.max_rules = opts["max_rules"]
         lim.max_items_per_row = opts["max_items_per_row"]
         lim.mask_cache_bytes = opts["mask_cache_bytes"]

@@ -8,12 +8,33 @@ hands to the C++ engine.
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Union
 
+from ..errors import DecoderError, GrammarError, LimitError, SchemaError
 from . import ir
 from .ir import GrammarBuilder, GrammarIR
 from .serialize import serialize
+
+
+@contextmanager
+def _front_end(what: str, error):
+    """Turns the Python-level failures a hostile input can provoke in a front end into the
+    package's errors: too deep (RecursionError), a number too large for the engine
+    (OverflowError), text that is not UTF-8 or holds a lone surrogate (UnicodeError)."""
+    try:
+        yield
+    except DecoderError:
+        raise
+    except RecursionError:
+        raise LimitError(f"the {what} is nested too deeply to compile (Python's recursion limit)",
+                         limit="max_depth") from None
+    except OverflowError as e:
+        raise error(f"the {what} has a number too large to compile: {e}") from None
+    except UnicodeError as e:
+        raise error(f"the {what} has text that is not valid Unicode/UTF-8 (e.g. a lone "
+                    f"surrogate): {e}") from None
 
 
 class Grammar:
@@ -33,18 +54,22 @@ class Grammar:
         """A grammar in Lark's EBNF (text, or a path to a .lark file)."""
         from .lark import from_lark
 
-        return cls(from_lark(text_or_path, start=start), source="lark")
+        with _front_end("Lark grammar", GrammarError):
+            return cls(from_lark(text_or_path, start=start), source="lark")
 
     @classmethod
     def from_regex(cls, pattern: str, *, syntax: str = "python", flags: str = "") -> "Grammar":
         """Output that fully matches a regex (Python ``re`` syntax, or ``syntax="ecma"``)."""
         from .regex import parse_regex
 
-        node = parse_regex(pattern, syntax=syntax, flags=flags)
-        b = GrammarBuilder()
-        s = b.nonterminal("start")
-        b.rule(s, [b.lexeme("REGEX", node)])
-        return cls(b.build(s), source="regex")
+        if not isinstance(pattern, str):
+            raise TypeError(f"a regex pattern is a str, not {type(pattern).__name__}")
+        with _front_end("regex", GrammarError):
+            node = parse_regex(pattern, syntax=syntax, flags=flags)
+            b = GrammarBuilder()
+            s = b.nonterminal("start")
+            b.rule(s, [b.lexeme("REGEX", node)])
+            return cls(b.build(s), source="regex")
 
     @classmethod
     def from_json_schema(cls, schema: Any, **options: Any) -> "Grammar":
@@ -52,7 +77,8 @@ class Grammar:
         :func:`decoder.grammar.json_schema.compile_json_schema` for the options."""
         from .json_schema import compile_json_schema
 
-        return cls(compile_json_schema(schema, **options), source="json_schema")
+        with _front_end("JSON schema", SchemaError):
+            return cls(compile_json_schema(schema, **options), source="json_schema")
 
     @classmethod
     def builtin(cls, name: str) -> "Grammar":

@@ -90,7 +90,14 @@ def alt(*nodes) -> tuple:
     return out[0] if len(out) == 1 else ("alt", tuple(out))
 
 
+#: the largest repetition bound the engine's int32 grammar format can carry
+MAX_REPEAT = (1 << 31) - 1
+
+
 def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
+    if lo > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
+        raise OverflowError(f"repetition bound {hi if hi is not None and hi > MAX_REPEAT else lo} "
+                            f"exceeds {MAX_REPEAT}")
     if hi is not None and hi < lo:
         return NEVER
     if node[0] == "never":

@@ -590,7 +590,9 @@ class Compiler:
 
     # ------------------------------------------------------------ merging
     def _types_of(self, v) -> set:
-        names = [v] if isinstance(v, str) else list(v) if isinstance(v, list) else []
+        if not isinstance(v, (str, list)):
+            raise SchemaError(f"'type' must be a type name or a list of them, not {v!r}", keyword="type")
+        names = [v] if isinstance(v, str) else list(v)
         out = set()
         for t in names:
             if t not in _TYPE_NAMES:
