@@ -95,9 +95,6 @@ MAX_REPEAT = (1 << 31) - 1
 
 
 def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
-    if lo > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
-        raise OverflowError(f"repetition bound {hi if hi is not None and hi > MAX_REPEAT else lo} "
-                            f"exceeds {MAX_REPEAT}")
     if hi is not None and hi < lo:
         return NEVER
     if node[0] == "never":

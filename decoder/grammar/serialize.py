@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from array import array
 
-from .ir import GrammarIR
+from ..errors import LimitError
+from .ir import MAX_REPEAT, GrammarIR
 
 MAGIC = 0x44454301
 _OP = {"empty": 0, "never": 1, "bytes": 2, "cps": 3, "byteset": 4, "cat": 5, "alt": 6, "rep": 7}
@@ -57,6 +58,10 @@ def _regex(node: tuple, out: array, memo: dict) -> None:
             out.append(len(n[1]))
             stack.extend(reversed(n[1]))
         elif kind == "rep":
+            if n[2] > MAX_REPEAT or (n[3] is not None and n[3] > MAX_REPEAT):
+                big = n[2] if n[2] > MAX_REPEAT else n[3]
+                raise LimitError(f"repetition bound {big} is larger than the engine's {MAX_REPEAT} "
+                                 f"(limit max_repeat)", limit="max_repeat")
             out.append(n[2])
             out.append(-1 if n[3] is None else n[3])
             stack.append(n[1])
