@@ -59,17 +59,25 @@ def byteset(ranges: Sequence[tuple[int, int]]) -> tuple:
 
 def cat(*nodes) -> tuple:
     out = []
+    run: list = []  # adjacent byte literals, joined once (a 1 MB literal stays linear)
+
+    def flush():
+        if run:
+            out.append(run[0] if len(run) == 1 else ("bytes", b"".join(r[1] for r in run)))
+            run.clear()
+
     for n in nodes:
         if n[0] == "never":
             return NEVER
         if n[0] == "empty":
             continue
-        if n[0] == "cat":
-            out.extend(n[1])
-        elif n[0] == "bytes" and out and out[-1][0] == "bytes":
-            out[-1] = ("bytes", out[-1][1] + n[1])
-        else:
-            out.append(n)
+        for m in (n[1] if n[0] == "cat" else (n,)):
+            if m[0] == "bytes":
+                run.append(m)
+            else:
+                flush()
+                out.append(m)
+    flush()
     if not out:
         return EMPTY
     return out[0] if len(out) == 1 else ("cat", tuple(out))
