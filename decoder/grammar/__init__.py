@@ -50,12 +50,13 @@ class Grammar:
 
     # ------------------------------------------------------------ front ends
     @classmethod
-    def from_lark(cls, text_or_path: Union[str, Path], start: str = "start") -> "Grammar":
-        """A grammar in Lark's EBNF (text, or a path to a .lark file)."""
+    def from_lark(cls, text_or_path: Union[str, Path], start: str = "start", **options: Any) -> "Grammar":
+        """A grammar in Lark's EBNF (text, or a path to a .lark file); options of
+        :func:`decoder.grammar.lark.from_lark` (``max_rules``, ``max_alternatives``, ...)."""
         from .lark import from_lark
 
         with _front_end("Lark grammar", GrammarError):
-            return cls(from_lark(text_or_path, start=start), source="lark")
+            return cls(from_lark(text_or_path, start=start, **options), source="lark")
 
     @classmethod
     def from_regex(cls, pattern: str, *, syntax: str = "python", flags: str = "") -> "Grammar":

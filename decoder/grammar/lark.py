@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
+from ..errors import LimitError
 from . import ir
 from .ir import nullable
 from .regex import GrammarError, _make_error, _Parser, _resolve
@@ -156,8 +157,40 @@ def _locate_terminal(name: str, value: str, text: str):
     return None, None
 
 
+#: Lark's own loader is slow on very large grammars (over 30 s for 5,000 rules or 20,000
+#: alternatives) and never returns on a template that expands itself: bounded before it runs
+MAX_LARK_RULES = 2_000
+MAX_LARK_ALTERNATIVES = 5_000
+_RULE_DEF = re.compile(r"^[ \t]*[?!]?([a-z_][a-z_0-9]*)(\{[^}]*\})?[ \t]*(?:\.-?\d+)?[ \t]*:", re.M)
+
+
+def _check_size(text: str, max_rules: int, max_alternatives: int) -> None:
+    defs = _RULE_DEF.findall(text)
+    if len(defs) > max_rules:
+        raise LimitError(f"the Lark grammar has {len(defs)} rules, more than the limit max_rules={max_rules} "
+                         f"(Grammar.from_lark(..., max_rules=N) raises it)", limit="max_rules")
+    bars = text.count("|")
+    if bars > max_alternatives:
+        raise LimitError(f"the Lark grammar has {bars} alternatives ('|'), more than the limit "
+                         f"max_alternatives={max_alternatives} (Grammar.from_lark(..., "
+                         f"max_alternatives=N) raises it)", limit="max_alternatives")
+    # a template whose body calls the same template (with a bigger argument) makes Lark's
+    # loader expand forever
+    for m in _RULE_DEF.finditer(text):
+        name, params = m.group(1), m.group(2)
+        if not params:
+            continue
+        body_end = _RULE_DEF.search(text, m.end())
+        body = text[m.end(): body_end.start() if body_end else len(text)]
+        if re.search(r"\b" + re.escape(name) + r"\s*\{", body):
+            line = text.count("\n", 0, m.start()) + 1
+            raise _grammar_error(f"template {name} calls itself: recursive templates are not "
+                                 f"supported (Lark would expand it forever)", text, line, 1)
+
+
 def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
-              allow_lazy: bool = False) -> ir.GrammarIR:
+              allow_lazy: bool = False, max_rules: int = MAX_LARK_RULES,
+              max_alternatives: int = MAX_LARK_ALTERNATIVES) -> ir.GrammarIR:
     """Compile a Lark grammar (its text, or a path to a ``.lark`` file) to a :class:`GrammarIR`.
 
     Raises :class:`GrammarError` (with line, column and a caret where known) for a
@@ -173,6 +206,8 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
         source_path = os.fspath(text)
         import_paths.append(os.path.dirname(os.path.abspath(source_path)))
         text = Path(source_path).read_text(encoding="utf-8")
+    if isinstance(text, str):
+        _check_size(text, max_rules, max_alternatives)
     try:
         parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
                            import_paths=import_paths, source_path=source_path)
