@@ -77,6 +77,19 @@ void EarleyParser::add(int32_t dot, int32_t origin) {
   ++nitems_;
 }
 
+const std::vector<std::pair<int32_t, uint32_t>>& EarleyParser::index_of(int32_t row) {
+  if (row_index_.size() <= static_cast<size_t>(row)) row_index_.resize(row + 1);
+  RowIndex& ix = row_index_[row];
+  const EarleyRow& r = rows_[row];
+  if (ix.serial != r.serial) {
+    ix.serial = r.serial;
+    ix.by_sym.clear();
+    for (uint32_t j = r.begin; j < r.end; ++j) ix.by_sym.emplace_back(g_->dot_sym(items_[j].dot), j);
+    std::sort(ix.by_sym.begin(), ix.by_sym.end());
+  }
+  return ix.by_sym;
+}
+
 void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
   EarleyRow& row = rows_[k];
   for (size_t i = row.begin; i < nitems_; ++i) {
@@ -86,8 +99,15 @@ void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
       if (it.origin == k) continue;  // empty derivation: handled when it was predicted
       int32_t lhs = g_->dot_lhs(it.dot);
       const EarleyRow& o = rows_[it.origin];
-      for (uint32_t j = o.begin; j < o.end; ++j)
-        if (g_->dot_sym(items_[j].dot) == lhs) add(items_[j].dot + 1, items_[j].origin);
+      if (o.end - o.begin < kIndexMinItems) {
+        for (uint32_t j = o.begin; j < o.end; ++j)
+          if (g_->dot_sym(items_[j].dot) == lhs) add(items_[j].dot + 1, items_[j].origin);
+      } else {
+        const auto& ix = index_of(it.origin);
+        auto lo = std::lower_bound(ix.begin(), ix.end(), std::make_pair(lhs, uint32_t(0)));
+        for (auto p = lo; p != ix.end() && p->first == lhs; ++p)
+          add(items_[p->second].dot + 1, items_[p->second].origin);
+      }
     } else if (sym >= 0) {
       for (int32_t d : g_->first_dots(sym)) add(d, k);
       if (g_->nullable(sym)) add(it.dot + 1, it.origin);

@@ -94,6 +94,17 @@ class EarleyParser {
   std::vector<int32_t> scratch_lexemes_;
   std::vector<uint32_t> lex_mark_;
   uint32_t lex_gen_ = 0;
+  // Completion looks up the items of the origin row whose dot is before the completed
+  // nonterminal. A linear scan of a large row made long unit-rule chains quadratic, so rows
+  // of at least kIndexMinItems items get an index (items sorted by the symbol after the
+  // dot), built on first use and tied to the row's serial (storage is reused).
+  static constexpr uint32_t kIndexMinItems = 64;
+  struct RowIndex {
+    uint64_t serial = 0;
+    std::vector<std::pair<int32_t, uint32_t>> by_sym;  // (symbol after the dot, item index)
+  };
+  std::vector<RowIndex> row_index_;
+  const std::vector<std::pair<int32_t, uint32_t>>& index_of(int32_t row);
 };
 
 }  // namespace decoder

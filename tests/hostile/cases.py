@@ -560,8 +560,6 @@ case("ir_earley_items_limit", "lark", lambda: 'start: a+\na: b | "x"\nb: a "y" |
 #   python -c 'from decoder import Grammar; Grammar.from_regex("(" * 10000 + "a" + ")" * 10000)'
 # A case listed here is a strict xfail in tests/test_hostile.py: fixing it flips the test.
 KNOWN_FAILURES = {
-    "ir_unit_chain_30k": "the first compute_mask is quadratic in a chain of unit rules (n0 -> n1 | 'a', ...): "
-        "4,000 rules 0.26 s, 16,000 rules 2.3 s, 60,000 > 30 s; no LimitError",
 }
 for _id, _why in KNOWN_FAILURES.items():
     CASES[_id].xfail = _why
