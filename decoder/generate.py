@@ -233,6 +233,27 @@ class Decoder:
             ids = [bos]
         return list(ids)
 
+    def _encode_batch(self, prompts: Sequence, max_new_tokens: int) -> tuple[list, int]:
+        """The token ids of each prompt, and ``max_new_tokens`` cut to what the model's
+        context leaves after the longest prompt (with a warning)."""
+        if max_new_tokens < 0:
+            raise ValueError("max_new_tokens must be >= 0")
+        encoded = [self._encode(p) for p in prompts]
+        longest = max(len(e) for e in encoded)
+        ctx = self.context_length
+        if ctx is not None:
+            if longest >= ctx:
+                i = max(range(len(encoded)), key=lambda j: len(encoded[j]))
+                raise ContextLengthError(
+                    f"prompt {i} is {len(encoded[i])} tokens long but the model's context is {ctx} "
+                    f"tokens: shorten the prompt (it must leave room for the output)")
+            if longest + max_new_tokens > ctx:
+                warnings.warn(f"max_new_tokens={max_new_tokens} does not fit after a {longest}-token "
+                              f"prompt in a {ctx}-token context: generating at most {ctx - longest}",
+                              stacklevel=4)
+                max_new_tokens = ctx - longest
+        return encoded, max_new_tokens
+
     @staticmethod
     def _is_batch(prompt) -> bool:
         if isinstance(prompt, str) or not isinstance(prompt, (list, tuple)) or not prompt:
@@ -396,22 +417,8 @@ class Decoder:
         timing = {"steps": 0, "forward": 0.0, "mask_wait": 0.0, "mask_apply": 0.0, "sample_commit": 0.0}
         self.last_timing = timing
 
-        if max_new_tokens < 0:
-            raise ValueError("max_new_tokens must be >= 0")
-        encoded = [self._encode(p) for p in prompts]
+        encoded, max_new_tokens = self._encode_batch(prompts, max_new_tokens)
         longest = max(len(e) for e in encoded)
-        ctx = self.context_length
-        if ctx is not None:
-            if longest >= ctx:
-                i = max(range(len(encoded)), key=lambda j: len(encoded[j]))
-                raise ContextLengthError(
-                    f"prompt {i} is {len(encoded[i])} tokens long but the model's context is {ctx} "
-                    f"tokens: shorten the prompt (it must leave room for the output)")
-            if longest + max_new_tokens > ctx:
-                warnings.warn(f"max_new_tokens={max_new_tokens} does not fit after a {longest}-token "
-                              f"prompt in a {ctx}-token context: generating at most {ctx - longest}",
-                              stacklevel=3)
-                max_new_tokens = ctx - longest
         B = len(encoded)
         pad = getattr(self.tokenizer, "pad_token_id", None)
         if pad is None:

@@ -57,19 +57,15 @@ def _check_range(what: str, lo: Optional[int], hi: Optional[int]):
 
 # ------------------------------------------------------------------ tokens
 
-class _TokenMatcher(PyMatcher):
+class _CountMatcher(PyMatcher):
+    """A budget whose state is a count (tokens, characters) that must end in [lo, hi]."""
+
     def __init__(self, vocab, lo, hi):
         self.lo, self.hi = lo, hi
         super().__init__(vocab)
 
     def initial(self):
         return 0
-
-    def step(self, state, data):
-        return state + 1 if self.hi is None or state < self.hi else None
-
-    def allowed(self, state):
-        return np.full(self.t.width, self.hi is None or state < self.hi)
 
     def accepting(self, state):
         return state >= self.lo
@@ -79,6 +75,14 @@ class _TokenMatcher(PyMatcher):
 
     def completion_hint(self, state):
         return b" " * max(0, self.lo - state)
+
+
+class _TokenMatcher(_CountMatcher):
+    def step(self, state, data):
+        return state + 1 if self.hi is None or state < self.hi else None
+
+    def allowed(self, state):
+        return np.full(self.t.width, self.hi is None or state < self.hi)
 
 
 class TokenBudget(Constraint):
@@ -271,10 +275,9 @@ def ExactWords(n: int, **kw) -> Words:
 
 # ------------------------------------------------------------------ characters
 
-class _CharMatcher(PyMatcher):
+class _CharMatcher(_CountMatcher):
     def __init__(self, vocab, lo, hi):
-        self.lo, self.hi = lo, hi
-        super().__init__(vocab)
+        super().__init__(vocab, lo, hi)
 
         def build():
             n = np.zeros(self.t.width, dtype=np.int64)
@@ -282,9 +285,6 @@ class _CharMatcher(PyMatcher):
             return n
 
         self.nchars = self.t.cached("nchars", build)
-
-    def initial(self):
-        return 0
 
     def step(self, state, data):
         n = state + sum(1 for b in data if b & 0xC0 != 0x80)
@@ -294,15 +294,6 @@ class _CharMatcher(PyMatcher):
         if self.hi is None:
             return np.ones(self.t.width, dtype=bool)
         return self.nchars <= self.hi - state
-
-    def accepting(self, state):
-        return state >= self.lo
-
-    def min_completion(self, state):
-        return max(0, self.lo - state)
-
-    def completion_hint(self, state):
-        return b" " * max(0, self.lo - state)
 
 
 class Chars(Constraint):

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import Any, Optional, Sequence
 
 from ..errors import DecoderError
@@ -129,29 +128,15 @@ class DeAL:
         ``(row, token_id | None, bytes, finish_reason | None, complete)`` once done."""
         import torch
 
-        from ..generate import ContextLengthError
-
         clock = time.perf_counter
         t_start = clock()
         stats = {"steps": 0, "forward_calls": 0, "token_forwards": 0, "prefill_tokens": 0,
                  "forward": 0.0, "reward": 0.0, "texts_scored": 0, "seconds": 0.0}
         self.last_stats = stats
         dec.last_timing = stats
-        if max_new_tokens < 0:
-            raise ValueError("max_new_tokens must be >= 0")
-        encoded = [dec._encode(p) for p in prompts]
+        encoded, max_new_tokens = dec._encode_batch(prompts, max_new_tokens)
         B = len(encoded)
         longest = max(len(e) for e in encoded)
-        ctx = dec.context_length
-        if ctx is not None:
-            if longest >= ctx:
-                raise ContextLengthError(f"a prompt is {longest} tokens long but the model's context is "
-                                         f"{ctx} tokens: shorten the prompt")
-            if longest + max_new_tokens > ctx:
-                warnings.warn(f"max_new_tokens={max_new_tokens} does not fit after a {longest}-token "
-                              f"prompt in a {ctx}-token context: generating at most {ctx - longest}",
-                              stacklevel=3)
-                max_new_tokens = ctx - longest
         if isinstance(dec._root, list):
             if len(dec._root) != B:
                 raise DecoderError(f"{len(dec._root)} constraints for a batch of {B} prompts")
