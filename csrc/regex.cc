@@ -65,14 +65,12 @@ void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<ui
 }  // namespace
 
 int32_t Nfa::new_state(int32_t lexeme) {
-  if (static_cast<int64_t>(edges_.size()) >= max_states_)
+  if (static_cast<int64_t>(lexeme_of_.size()) >= max_states_)
     throw LimitError("regex automaton exceeds the limit of " + std::to_string(max_states_) +
                      " NFA states (a very large repetition bound or a huge grammar)");
-  edges_.emplace_back();
-  eps_.emplace_back();
   lexeme_of_.push_back(lexeme);
   accept_of_.push_back(-1);
-  return static_cast<int32_t>(edges_.size()) - 1;
+  return static_cast<int32_t>(lexeme_of_.size()) - 1;
 }
 
 void Nfa::add_lexeme(const int32_t* w, size_t n, size_t& pos, int32_t lexeme) {
@@ -172,7 +170,7 @@ void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32
     int32_t cur = from;
     for (size_t i = 0; i < seq.size(); ++i) {
       int32_t nxt = (i + 1 == seq.size()) ? to : new_state(lexeme);
-      edges_[cur].push_back({seq[i].first, seq[i].second, nxt});
+      add_edge(cur, seq[i].first, seq[i].second, nxt);
       cur = nxt;
     }
   }
@@ -185,7 +183,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
   int32_t op = w[pos++];
   switch (op) {
     case kEmpty:
-      eps_[from].push_back(to);
+      add_eps(from, to);
       return;
     case kNever:
       return;
@@ -196,10 +194,10 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       for (int32_t i = 0; i < len; ++i) {
         int32_t nxt = (i + 1 == len) ? to : new_state(lexeme);
         uint8_t b = static_cast<uint8_t>(w[pos + i]);
-        edges_[cur].push_back({b, b, nxt});
+        add_edge(cur, b, b, nxt);
         cur = nxt;
       }
-      if (len == 0) eps_[from].push_back(to);
+      if (len == 0) add_eps(from, to);
       pos += len;
       return;
     }
@@ -211,7 +209,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
         if (op == kByteset) {
           if (lo < 0 || hi > 255 || lo > hi) throw GrammarError("bad byte range");
-          edges_[from].push_back({static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to});
+          add_edge(from, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to);
         } else {
           if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
           // surrogates have no UTF-8 encoding: cut them out
@@ -228,7 +226,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
     }
     case kCat: {
       int32_t k = w[pos++];
-      if (k == 0) { eps_[from].push_back(to); return; }
+      if (k == 0) { add_eps(from, to); return; }
       int32_t cur = from;
       for (int32_t i = 0; i < k; ++i) {
         int32_t nxt = (i + 1 == k) ? to : new_state(lexeme);
@@ -273,13 +271,13 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       if (hi < 0) {
         // cur -child-> cur (a loop through a fresh state so the loop has its own entry)
         int32_t loop = new_state(lexeme);
-        eps_[cur].push_back(loop);
+        add_eps(cur, loop);
         size_t p = child;
         build(w, n, p, loop, loop, lexeme, depth + 1);
-        eps_[loop].push_back(to);
+        add_eps(loop, to);
       } else {
         for (int32_t i = lo; i < hi; ++i) {
-          eps_[cur].push_back(to);
+          add_eps(cur, to);
           size_t p = child;
           int32_t before = num_states();
           int32_t nxt = (i + 1 == hi) ? to : new_state(lexeme);
@@ -288,7 +286,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
           cur = nxt;
         }
         if (!body_nullable) add_region(region_begin, sizes);
-        if (lo == hi) eps_[cur].push_back(to);
+        if (lo == hi) add_eps(cur, to);
       }
       pos = after;
       return;
@@ -300,13 +298,30 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
 
 void Nfa::finish() {
   const int32_t N = num_states();
-  // Reverse reachability from accepting states (over byte and epsilon edges) = alive.
-  std::vector<std::vector<int32_t>> rev(N);
-  std::vector<std::vector<int32_t>> rev_eps(N);
-  for (int32_t s = 0; s < N; ++s) {
-    for (auto& e : edges_[s]) rev[e.to].push_back(s);
-    for (int32_t t : eps_[s]) rev_eps[t].push_back(s);
-  }
+  // Byte edges by source state (CSR; a counting sort keeps each state's edges in the
+  // order they were added), epsilon edges by source, and both reversed. No per-state
+  // vectors: with ~10^5 states their allocation was most of the compile time.
+  auto bucket = [N](const auto& items, auto key, auto val, auto& off, auto& data) {
+    off.assign(int64_t(N) + 1, 0);
+    for (const auto& it : items) ++off[key(it) + 1];
+    for (int32_t s = 0; s < N; ++s) off[s + 1] += off[s];
+    data.resize(off[N]);
+    std::vector<int64_t> fill(off.begin(), off.end() - 1);
+    for (const auto& it : items) data[fill[key(it)]++] = val(it);
+  };
+  bucket(raw_edges_, [](const RawEdge& r) { return r.from; }, [](const RawEdge& r) { return r.e; },
+         edge_off_, edge_data_);
+  std::vector<int64_t> eps_off, rev_off, reps_off;
+  std::vector<int32_t> eps, rev, reps;
+  using Eps = std::pair<int32_t, int32_t>;
+  bucket(raw_eps_, [](const Eps& p) { return p.first; }, [](const Eps& p) { return p.second; },
+         eps_off, eps);
+  bucket(raw_eps_, [](const Eps& p) { return p.second; }, [](const Eps& p) { return p.first; },
+         reps_off, reps);
+  bucket(raw_edges_, [](const RawEdge& r) { return r.e.to; }, [](const RawEdge& r) { return r.from; },
+         rev_off, rev);
+  std::vector<RawEdge>().swap(raw_edges_);
+  std::vector<Eps>().swap(raw_eps_);
   // 0-1 BFS for the distance to acceptance (byte edges cost 1, epsilon edges 0).
   dist_.assign(N, INT32_MAX);
   std::deque<int32_t> dq;
@@ -315,40 +330,59 @@ void Nfa::finish() {
   while (!dq.empty()) {
     int32_t s = dq.front();
     dq.pop_front();
-    for (int32_t p : rev_eps[s])
+    for (int64_t i = reps_off[s]; i < reps_off[s + 1]; ++i) {
+      int32_t p = reps[i];
       if (dist_[p] > dist_[s]) { dist_[p] = dist_[s]; dq.push_front(p); }
-    for (int32_t p : rev[s])
+    }
+    for (int64_t i = rev_off[s]; i < rev_off[s + 1]; ++i) {
+      int32_t p = rev[i];
       if (dist_[p] > dist_[s] + 1) { dist_[p] = dist_[s] + 1; dq.push_back(p); }
+    }
   }
   alive_.assign(N, 0);
   for (int32_t s = 0; s < N; ++s) alive_[s] = dist_[s] != INT32_MAX;
   // Drop dead edges and compute epsilon closures restricted to alive states. A state with
   // no byte edges and no acceptance contributes nothing to a DFA state, so closures keep
   // only "important" states; that keeps equal DFA states equal.
-  for (int32_t s = 0; s < N; ++s) {
-    auto& es = edges_[s];
-    es.erase(std::remove_if(es.begin(), es.end(), [&](const NfaEdge& e) { return !alive_[e.to]; }),
-             es.end());
+  {
+    int64_t w = 0;
+    for (int32_t s = 0; s < N; ++s) {
+      const int64_t b = edge_off_[s], e = edge_off_[s + 1];
+      edge_off_[s] = w;
+      for (int64_t i = b; i < e; ++i)
+        if (alive_[edge_data_[i].to]) edge_data_[w++] = edge_data_[i];
+    }
+    edge_off_[N] = w;
+    edge_data_.resize(w);
   }
-  closure_.assign(N, {});
+  auto has_edges = [&](int32_t u) { return edge_off_[u] != edge_off_[u + 1]; };
+  closure_off_.assign(int64_t(N) + 1, 0);
+  closure_data_.clear();
+  closure_data_.reserve(N);
   std::vector<int32_t> mark(N, -1);
   std::vector<int32_t> stack;
   for (int32_t s = 0; s < N; ++s) {
+    closure_off_[s] = static_cast<int64_t>(closure_data_.size());
     if (!alive_[s]) continue;
-    auto& out = closure_[s];
+    const size_t first = closure_data_.size();
+    if (eps_off[s] == eps_off[s + 1]) {  // the common case: the closure is the state itself
+      if (has_edges(s) || accept_of_[s] >= 0) closure_data_.push_back(s);
+      continue;
+    }
     stack.assign(1, s);
     mark[s] = s;
     while (!stack.empty()) {
       int32_t u = stack.back();
       stack.pop_back();
-      if (!edges_[u].empty() || accept_of_[u] >= 0) out.push_back(u);
-      for (int32_t v : eps_[u])
+      if (has_edges(u) || accept_of_[u] >= 0) closure_data_.push_back(u);
+      for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) {
+        int32_t v = eps[i];
         if (alive_[v] && mark[v] != s) { mark[v] = s; stack.push_back(v); }
+      }
     }
-    std::sort(out.begin(), out.end());
+    std::sort(closure_data_.begin() + first, closure_data_.end());
   }
-  eps_.clear();
-  eps_.shrink_to_fit();
+  closure_off_[N] = static_cast<int64_t>(closure_data_.size());
   // Keep innermost regions only: an inner repetition is recorded once per outer copy, and
   // those records are disjoint.
   std::sort(regions_.begin(), regions_.end(),
@@ -367,7 +401,7 @@ void Nfa::finish() {
 }
 
 bool Nfa::matches_empty(int32_t lexeme) const {
-  for (int32_t s : closure_[starts_[lexeme]])
+  for (int32_t s : closure(starts_[lexeme]))
     if (accept_of_[s] == lexeme) return true;
   return false;
 }

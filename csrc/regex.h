@@ -39,6 +39,15 @@ struct RepeatRegion {
   int32_t units;  // number of congruent copies
 };
 
+// A read-only run of int32 values inside a flat array (a closure, in CSR form).
+struct IdSpan {
+  const int32_t* b;
+  const int32_t* e;
+  const int32_t* begin() const { return b; }
+  const int32_t* end() const { return e; }
+  size_t size() const { return static_cast<size_t>(e - b); }
+};
+
 class Nfa {
  public:
   explicit Nfa(int64_t max_states) : max_states_(max_states) {}
@@ -60,14 +69,28 @@ class Nfa {
   // computes epsilon closures and distances to acceptance.
   void finish();
 
-  int32_t num_states() const { return static_cast<int32_t>(edges_.size()); }
+  int32_t num_states() const { return static_cast<int32_t>(lexeme_of_.size()); }
   int32_t start(int32_t lexeme) const { return starts_[lexeme]; }
   int32_t accept_lexeme(int32_t state) const { return accept_of_[state]; }  // -1 if none
   int32_t lexeme_of(int32_t state) const { return lexeme_of_[state]; }
   bool alive(int32_t state) const { return alive_[state]; }
-  const std::vector<NfaEdge>& edges(int32_t state) const { return edges_[state]; }
+  // Byte edges of a state (after finish(): edges into dead states removed).
+  struct EdgeSpan {
+    const NfaEdge* b;
+    const NfaEdge* e;
+    const NfaEdge* begin() const { return b; }
+    const NfaEdge* end() const { return e; }
+    bool empty() const { return b == e; }
+  };
+  EdgeSpan edges(int32_t state) const {
+    const NfaEdge* d = edge_data_.data();
+    return {d + edge_off_[state], d + edge_off_[state + 1]};
+  }
   // Epsilon closure restricted to alive states, including `state` itself if alive.
-  const std::vector<int32_t>& closure(int32_t state) const { return closure_[state]; }
+  IdSpan closure(int32_t state) const {
+    const int32_t* d = closure_data_.data();
+    return {d + closure_off_[state], d + closure_off_[state + 1]};
+  }
   // Fewest bytes from this state to acceptance of its lexeme (INT32_MAX if none).
   int32_t dist_to_accept(int32_t state) const { return dist_[state]; }
   int32_t lexeme_min_len(int32_t lexeme) const { return dist_[starts_[lexeme]]; }
@@ -87,13 +110,25 @@ class Nfa {
   void add_region(int32_t begin, const std::vector<int32_t>& sizes);
 
   int64_t max_states_;
-  std::vector<std::vector<NfaEdge>> edges_;
-  std::vector<std::vector<int32_t>> eps_;
+  // While building, edges are appended to flat lists (one allocation for all states, not
+  // one per state); finish() buckets them by source state into CSR arrays.
+  struct RawEdge {
+    int32_t from;
+    NfaEdge e;
+  };
+  void add_edge(int32_t from, uint8_t lo, uint8_t hi, int32_t to) { raw_edges_.push_back({from, {lo, hi, to}}); }
+  void add_eps(int32_t from, int32_t to) { raw_eps_.push_back({from, to}); }
+  std::vector<RawEdge> raw_edges_;
+  std::vector<std::pair<int32_t, int32_t>> raw_eps_;
+  std::vector<int64_t> edge_off_;
+  std::vector<NfaEdge> edge_data_;
   std::vector<int32_t> lexeme_of_;
   std::vector<int32_t> accept_of_;
   std::vector<int32_t> starts_;
   std::vector<uint8_t> alive_;
-  std::vector<std::vector<int32_t>> closure_;
+  // closures in CSR form: state s has closure_data_[closure_off_[s] .. closure_off_[s+1])
+  std::vector<int64_t> closure_off_;
+  std::vector<int32_t> closure_data_;
   std::vector<int32_t> dist_;
   std::vector<RepeatRegion> regions_;
   std::unordered_map<int64_t, int32_t> prefixed_;

@@ -317,3 +317,111 @@ def fill_masks(matchers, out, int threads=0):
     with nogil:
         c_fill_masks(ms.data(), n, <uint32_t*>&view[0, 0], words, t)
     return out
+
+
+# ---------------------------------------------------------------- grammar serialisation
+# The regex trees of a grammar -> the flat int32 words csrc/regex.h reads (the layout is in
+# decoder/grammar/serialize.py). A loop over Python tuples, here so that it runs as C: the
+# largest real schemas have ~10^5 regex nodes, which took ~100 ms as a Python loop.
+from cpython cimport array as carray
+from libc.string cimport memcpy
+import array as _pyarray
+
+cdef object _END = object()
+cdef int32_t _MAX_REPEAT = 2147483647
+
+
+cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
+    cdef list stack = [node]
+    cdef object n, kind, got, children
+    cdef tuple rng
+    cdef const unsigned char* p
+    cdef Py_ssize_t i, k, a, b
+    cdef object lo, hi
+    cdef bytes data
+    while stack:
+        n = stack.pop()
+        kind = n[0]
+        if kind is _END:
+            memo[id(n[1])] = (n[1], n[2], <Py_ssize_t>out.size())
+            continue
+        if kind == "cat" or kind == "alt" or kind == "rep":
+            got = memo.get(id(n))
+            if got is not None and got[0] is n:
+                # a subtree shared by several places: copy the words written the first time
+                a = got[1]
+                b = got[2]
+                out.reserve(out.size() + (b - a))
+                for i in range(a, b):
+                    out.push_back(out[i])
+                continue
+            stack.append((_END, n, <Py_ssize_t>out.size()))
+        if kind == "empty":
+            out.push_back(0)
+        elif kind == "never":
+            out.push_back(1)
+        elif kind == "bytes":
+            data = <bytes>n[1]
+            k = len(data)
+            p = data
+            out.push_back(2)
+            out.push_back(<int32_t>k)
+            for i in range(k):
+                out.push_back(p[i])
+        elif kind == "cps" or kind == "byteset":
+            children = n[1]
+            if kind == "cps":
+                out.push_back(3)
+            else:
+                out.push_back(4)
+            out.push_back(<int32_t>len(children))
+            for rng in children:
+                out.push_back(<int32_t>rng[0])
+                out.push_back(<int32_t>rng[1])
+        elif kind == "cat" or kind == "alt":
+            children = n[1]
+            if kind == "cat":
+                out.push_back(5)
+            else:
+                out.push_back(6)
+            out.push_back(<int32_t>len(children))
+            for i in range(len(children) - 1, -1, -1):
+                stack.append(children[i])
+        elif kind == "rep":
+            lo = n[2]
+            hi = n[3]
+            if lo > _MAX_REPEAT or (hi is not None and hi > _MAX_REPEAT):
+                big = lo if lo > _MAX_REPEAT else hi
+                raise LimitError(f"repetition bound {big} is larger than the engine's {_MAX_REPEAT} "
+                                 f"(limit max_repeat)", limit="max_repeat")
+            out.push_back(7)
+            out.push_back(<int32_t>lo)
+            if hi is None:
+                out.push_back(-1)
+            else:
+                out.push_back(<int32_t>hi)
+            stack.append(n[1])
+        else:
+            raise ValueError(f"unknown regex node {kind!r}")
+    return 0
+
+
+def serialize_words(header, regexes, rules):
+    """``header`` words, then every regex of ``regexes`` in prefix form, then each rule of
+    ``rules`` (lhs, rhs) as ``lhs len sym...``; returns an ``array('i')``."""
+    cdef vector[int32_t] out
+    cdef dict memo = {}
+    cdef object r, lhs, rhs, x
+    for x in header:
+        out.push_back(<int32_t>x)
+    for r in regexes:
+        _write_regex(r, out, memo)
+    for lhs, rhs in rules:
+        out.push_back(<int32_t>lhs)
+        out.push_back(<int32_t>len(rhs))
+        for x in rhs:
+            out.push_back(<int32_t>x)
+    cdef carray.array res = carray.clone(_pyarray.array("i"), <Py_ssize_t>out.size(), zero=False)
+    if out.size():
+        memcpy(res.data.as_ints, out.data(), out.size() * sizeof(int32_t))
+    return res

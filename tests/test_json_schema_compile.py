@@ -118,6 +118,22 @@ def test_objects_order_optional_additional():
           strict_objects=True)
 
 
+def test_extra_keys_are_exactly_the_undeclared_ones():
+    # The extra-key lexeme is built directly as a key trie plus one shared tail
+    # (strings.star_minus_lexeme); check it against brute force, every spelling included.
+    import itertools
+    declared = ["", "a", "ab", "a/", "\u00e9", 'b"', "ba\\"]
+    schema = {"properties": {k: {"type": "string"} for k in declared}}
+    g = compile_json_schema(schema)
+    for n in range(4):
+        for t in itertools.product(["a", "b", "/", "\u00e9", '"', "\\", "\n"], repeat=n):
+            key = "".join(t)
+            text = json.dumps({key: 1}, ensure_ascii=False)  # (no \\u escapes of non-controls)
+            assert accepts(g, text) == (key not in declared), text
+    check({"properties": {"a": {}}, "additionalProperties": {"type": "integer"}},
+          [{"b": 1}, {"aa": 2, "a": "x"}, {"": 3}], [{"b": "x"}, {"\u00e9": "x"}])
+
+
 def test_object_counts_and_patterns():
     # free extra keys may repeat, so they cannot be counted toward minProperties: refused
     with pytest.raises(SchemaError) as e:

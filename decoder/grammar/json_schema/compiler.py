@@ -1322,12 +1322,7 @@ class Compiler:
                 return None
             if any(a.node is False for a in addls):
                 return None
-            ck = (id(keys_lang), frozenset(declared))
-            lx = self.key_cache.get(ck)
-            if lx is None:
-                self.keep.append(keys_lang)
-                chars = minus_finite(keys_lang, declared)
-                lx = self.key_cache[ck] = (self._key_lexeme(chars) if chars != NEVER else 0)
+            lx = self._key_lexeme_minus(keys_lang, declared)
             if lx == 0:
                 return None
             return (lx, self.value(addls))
@@ -1353,25 +1348,39 @@ class Compiler:
             if len(schemas) > 1:
                 self.unsupported("patternProperties", p.path, "with several patterns of "
                                  "different schemas is not supported")
-            chars = minus_finite(alt(*(rx for _, rx, _ in plist)), declared)
-            if chars == NEVER:
+            lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
+            if lx == 0:
                 return None
-            return (self._key_lexeme(chars), self.value([plist[0][2]] + others))
+            return (lx, self.value([plist[0][2]] + others))
         # additional keys allowed besides the patterns
         own = p.sub(own_addl, "additionalProperties")
         if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
-            chars = minus_finite(keys_lang, declared)
-            return (self._key_lexeme(chars), self.value(others))
+            lx = self._key_lexeme_minus(keys_lang, declared)
+            return (lx, self.value(others)) if lx else None
         if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
-            chars = minus_finite(keys_lang, declared)
-            return (self._key_lexeme(chars), self.value([own] + others))
+            lx = self._key_lexeme_minus(keys_lang, declared)
+            return (lx, self.value([own] + others)) if lx else None
         self.unsupported("patternProperties", p.path, "with other additional properties allowed "
                          "(needs a regex complement) is not supported")
-        chars = minus_finite(keys_lang, declared)
-        return (self._key_lexeme(chars), self.value(others))
+        lx = self._key_lexeme_minus(keys_lang, declared)
+        return (lx, self.value(others)) if lx else None
 
     def _key_lexeme(self, chars) -> int:
         return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+
+    def _key_lexeme_minus(self, keys_lang, declared) -> int:
+        """The lexeme of the keys of ``keys_lang`` other than ``declared`` (0: none)."""
+        ck = (id(keys_lang), frozenset(declared))
+        lx = self.key_cache.get(ck)
+        if lx is None:
+            self.keep.append(keys_lang)
+            if strings.is_class_star(keys_lang):
+                lx = self.b.lexeme("KEY", strings.star_minus_lexeme(keys_lang, declared))
+            else:
+                chars = minus_finite(keys_lang, declared)
+                lx = self._key_lexeme(chars) if chars != NEVER else 0
+            self.key_cache[ck] = lx
+        return lx
 
     def _object_rules(self, entries, extra, lo, hi, path) -> int:
         """'{' declared properties in order (optional ones skippable), extra keys anywhere

@@ -66,9 +66,19 @@ def derive(n, c: int):
         x, lo, hi = n[1], n[2], n[3]
         if hi == 0:
             return NEVER
-        lo2 = 0 if nullable(x) else max(lo - 1, 0)
-        return cat(derive(x, c), rep(x, lo2, None if hi is None else hi - 1))
+        return cat(derive(x, c), _rep_tail(n))
     raise ValueError(f"regex node {k!r} has no code-point meaning")
+
+
+def _rep_tail(n):
+    """What may follow the first iteration of ``rep`` node ``n``: ``n`` itself when it is
+    a star (kept as the same object, so that equal tails stay one subtree for the
+    encoding memo and the serializer, and one NFA fragment)."""
+    x, lo, hi = n[1], n[2], n[3]
+    if hi is None and (lo == 0 or nullable(x)):
+        return n if lo == 0 else rep(x, 0, None)
+    lo2 = 0 if nullable(x) else max(lo - 1, 0)
+    return rep(x, lo2, None if hi is None else hi - 1)
 
 
 def matches(n, s: str) -> bool:
@@ -102,8 +112,7 @@ def restrict_first(n, ranges):
         x, lo, hi = n[1], n[2], n[3]
         if hi == 0:
             return NEVER
-        lo2 = 0 if nullable(x) else max(lo - 1, 0)
-        return cat(restrict_first(x, ranges), rep(x, lo2, None if hi is None else hi - 1))
+        return cat(restrict_first(x, ranges), _rep_tail(n))
     raise ValueError(f"regex node {k!r} has no code-point meaning")
 
 
@@ -135,6 +144,8 @@ def minus_finite(n, keys):
         return n
     if n[0] == "never":
         return NEVER
+    if n[0] == "rep" and n[1][0] == "cps" and n[2] == 0 and n[3] is None:
+        return _star_minus_finite(n, keys)
     out = []
     if nullable(n) and "" not in keys:
         out.append(EMPTY)
@@ -150,6 +161,40 @@ def minus_finite(n, keys):
         if d[0] != "never":
             out.append(cat(lit(ch), minus_finite(d, by_first[ch])))
     return alt(*out)
+
+
+def _star_minus_finite(star_node, keys):
+    """``C* \\ K`` for a code-point class ``C``, as ``F | E C*``.
+
+    Walk the trie of the keys: ``F`` is the finite set of trie prefixes that are not keys,
+    ``E`` the prefixes extended by one code point that leaves the trie. Every string of
+    ``C*`` outside the trie starts with exactly one word of ``E``, so ``E C*`` covers them
+    with a single ``C*`` tail: the NFA holds it once and every exit of the key trie lands in
+    the same lexer state (a derivative-built complement repeats the tail per trie node).
+    """
+    ranges = star_node[1][1]
+    trie: dict = {}
+    end = object()
+    for key in keys:
+        if all(_in_ranges(ord(ch), ranges) for ch in key):  # other keys are not in C*
+            t = trie
+            for ch in key:
+                t = t.setdefault(ch, {})
+            t[end] = True
+
+    def walk(t):
+        children = sorted(ch for ch in t if ch is not end)
+        exits = _intersect_ranges(ranges, negate_ranges([(ord(ch), ord(ch)) for ch in children]))
+        fin = [] if end in t else [EMPTY]
+        ext = [("cps", exits)] if exits else []
+        for ch in children:
+            f, e = walk(t[ch])
+            fin.append(cat(lit(ch), f))
+            ext.append(cat(lit(ch), e))
+        return alt(*fin), alt(*ext)
+
+    fin, ext = walk(trie)
+    return alt(fin, cat(ext, star_node))
 
 
 def length_bounds(n) -> tuple[int, Optional[int]]:

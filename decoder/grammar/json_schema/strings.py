@@ -24,7 +24,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..ir import EMPTY, MAX_CODEPOINT, NEVER, alt, cat, cps, lit, normalize_ranges, rep, star
-from .regexops import ANY_CP
+from .regexops import ANY_CP, _in_ranges, _intersect_ranges
+from ..ir import negate_ranges
 
 QUOTE = lit('"')
 ANY_STRING = star(ANY_CP)  # decoded strings: any sequence of code points
@@ -134,6 +135,99 @@ def string_lexeme_regex(chars):
     if body == NEVER:
         return NEVER
     return cat(QUOTE, body, QUOTE)
+
+
+def is_class_star(chars) -> bool:
+    """Whether a decoded-string language is ``C*`` for a code-point class ``C``."""
+    return chars[0] == "rep" and chars[1][0] == "cps" and chars[2] == 0 and chars[3] is None
+
+
+def _encoded_char(ch: str):
+    c = ord(ch)
+    return ("bytes", ch.encode("ascii")) if c in _SELF_ENCODING else _encode_ranges(((c, c),))
+
+
+def _alt_distinct(branches: list):
+    """``alt`` of branches known to be distinct (no structural dedup: hashing nested tuples
+    at every level of a deep trie is quadratic)."""
+    branches = [b for b in branches if b[0] != "never"]
+    if not branches:
+        return NEVER
+    return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
+
+
+def star_minus_lexeme(chars, keys):
+    """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``, built directly.
+
+    The complement of a key set (the extra keys of an object) is the most common large
+    string language of real schemas. With ``P`` the prefixes of the keys (a trie), ``Y`` the
+    code points used in keys and ``X = C - Y``::
+
+        C* - K  =  (P - K)  |  ( U_p p (Y - next(p))  |  P X ) C*
+
+    where ``next(p)`` are the code points that continue prefix ``p`` in the trie. Each trie
+    node then costs a few NFA states: the exits through ``X`` (non-ASCII, escapes: the
+    large encodings) are written once after ``P``, not once per node, and the ``C*`` tail
+    appears once, so every exit of the trie lands in the same lexer state (a
+    derivative-built complement repeats the tail per node). Linear in the total length of
+    the keys; no intermediate decoded regex, no structural dedup.
+    """
+    ranges = chars[1][1]
+    trie: dict = {}
+    used: set = set()
+    for key in keys:
+        if all(_in_ranges(ord(ch), ranges) for ch in key):  # other keys are not in C*
+            t = trie
+            for ch in key:
+                t = t.setdefault(ch, {})
+                used.add(ord(ch))
+            t[""] = True  # end of a key (no key character is "")
+    used_ranges = normalize_ranges([(c, c) for c in used])
+    plain = all(c in _SELF_ENCODING for c in used)
+    exits_memo: dict = {}
+
+    def exits(children: tuple):  # encodings of Y - next(p)
+        got = exits_memo.get(children)
+        if got is None:
+            rest = sorted(used.difference(children))
+            rs = []
+            for c in rest:  # runs of consecutive code points
+                if rs and rs[-1][1] == c - 1:
+                    rs[-1][1] = c
+                else:
+                    rs.append([c, c])
+            rs = tuple((a, b) for a, b in rs)
+            if not rs:
+                got = NEVER
+            elif plain:  # letters, digits, ...: each encodes as itself
+                got = ("cps", rs)
+            else:
+                got = _encode_ranges(rs)
+            exits_memo[children] = got
+        return got
+
+    def cat2(a, b):
+        if b[0] == "empty":
+            return a
+        return NEVER if b[0] == "never" else ("cat", (a, b))
+
+    def walk(t):  # -> (P - K, exits through Y, P) below this node
+        children = sorted(ch for ch in t if ch)
+        fin = [] if "" in t else [EMPTY]
+        ext = [exits(tuple(ord(ch) for ch in children))]
+        pre = [EMPTY]
+        for ch in children:
+            f, e, q = walk(t[ch])
+            ec = _encoded_char(ch)
+            fin.append(cat2(ec, f))
+            ext.append(cat2(ec, e))
+            pre.append(cat2(ec, q))
+        return _alt_distinct(fin), _alt_distinct(ext), _alt_distinct(pre)
+
+    fin, ext, pre = walk(trie)
+    others = _intersect_ranges(ranges, negate_ranges(list(used_ranges)))
+    leave = _alt_distinct([ext, cat(pre, _encode_ranges(others)) if others else NEVER])
+    return cat(QUOTE, _alt_distinct([fin, cat(leave, encode_chars(chars))]), QUOTE)
 
 
 def literal_strings(values) -> tuple:
