@@ -157,6 +157,55 @@ void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const
   e.frontier.insert(e.frontier.end(), other.frontier.begin(), other.frontier.end());
 }
 
+bool CompiledGrammar::loops_on_text(int32_t s) const {
+  Lexer& lx = grammar_->lexer();
+  const uint8_t* cls = lx.byte_classes();
+  int prev = -1;
+  for (int b = 0x20; b <= 0x7E; ++b) {
+    if (!TokenTrie::is_text_byte(static_cast<uint8_t>(b)) || cls[b] == prev) continue;
+    if (lx.next(s, static_cast<uint8_t>(b)) != s) return false;
+    prev = cls[b];
+  }
+  return true;
+}
+
+void CompiledGrammar::text_walk(int32_t s, MaskCacheEntry& e) const {
+  const TokenTrie& t = *trie_;
+  const std::vector<uint32_t>& fr = t.text_frontier();
+  auto run = [&](size_t lo, size_t hi, MaskCacheEntry& out) {
+    for (size_t k = lo; k < hi; ++k) lexer_walk<false>(fr[k], t.subtree_end(fr[k]), s, out);
+  };
+  // Two threads when the frontier subtrees are large (as in full_walk).
+  uint64_t total = 0;
+  for (uint32_t f : fr) total += t.subtree_end(f) - f;
+  if (walk_threads() < 2 || total < 100000) {
+    run(0, fr.size(), e);
+    return;
+  }
+  size_t split = 0;
+  for (uint64_t acc = 0; split < fr.size() && acc < total / 2; ++split) acc += t.subtree_end(fr[split]) - fr[split];
+  MaskCacheEntry other;
+  other.inside.assign(e.inside.size(), 0);
+  std::exception_ptr err;
+  std::thread th([&] {
+    try {
+      run(split, fr.size(), other);
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  try {
+    run(0, split, e);
+  } catch (...) {
+    th.join();
+    throw;
+  }
+  th.join();
+  if (err) std::rethrow_exception(err);
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= other.inside[w];
+  e.exits.insert(e.exits.end(), other.exits.begin(), other.exits.end());
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
   if (auto hit = lookup(s)) return hit;
   const TokenTrie& t = *trie_;
@@ -180,6 +229,11 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
       }
       lexer_walk<false>(f.node, t.subtree_end(f.node), shifted_parent, *e);
     }
+  } else if (!(c.region >= 0 && c.shift == 0) && loops_on_text(s)) {
+    // Inside a string: every text-only token stays in s. Take those bits from the trie and
+    // walk only the subtrees below the text frontier (see TokenTrie::text_tokens).
+    e->inside = t.text_tokens();
+    text_walk(s, *e);
   } else {
     const bool record = c.region >= 0 && c.shift == 0;
     if (record) e->shallow_inside.assign(t.mask_words(), 0);

@@ -63,6 +63,10 @@ class CompiledGrammar {
   // Lexer-only walk of trie nodes [first, last) whose parent is in state `parent`.
   // Lexer-only walk of the whole trie from s (on two threads when that pays).
   void full_walk(int32_t s, MaskCacheEntry& e, bool record) const;
+  // Whether every text byte (TokenTrie::is_text_byte) leads from s back to s.
+  bool loops_on_text(int32_t s) const;
+  // The walk from such a state: only the subtrees below the trie's text frontier.
+  void text_walk(int32_t s, MaskCacheEntry& e) const;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;

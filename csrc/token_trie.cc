@@ -76,6 +76,25 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
     nodes_[path.back()].end = size();
     path.pop_back();
   }
+  // Text-only tokens and the text frontier (see text_tokens()); ok[d]: the path down to the
+  // current node at depth d is all text bytes.
+  text_tokens_.assign(mask_words(), 0);
+  std::vector<uint8_t> ok(size_t(max_depth_) + 2, 0);
+  ok[0] = 1;
+  for (uint32_t i = 1; i < size(); ++i) {
+    const Node& nd = nodes_[i];
+    if (!ok[nd.depth - 1]) {
+      ok[nd.depth] = 0;
+      continue;
+    }
+    ok[nd.depth] = is_text_byte(nd.byte);
+    if (!ok[nd.depth]) {
+      text_frontier_.push_back(i);
+      continue;
+    }
+    for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
+      text_tokens_[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
+  }
 }
 
 bool TokenTrie::is_eos(int32_t id) const {

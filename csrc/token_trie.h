@@ -56,6 +56,15 @@ class TokenTrie {
   std::string_view token_bytes(int32_t id) const;
   bool is_excluded(int32_t id) const { return id < 0 || id >= vocab_size() || excluded_[id]; }
 
+  // "Text" bytes: printable ASCII except '"' and '\\'. Inside a JSON string (and any lexer
+  // state that loops on all of them) a token made of text bytes only is always allowed and
+  // leaves the state unchanged, so a walk from such a state can take text_tokens() as is
+  // and walk only below text_frontier(): the nodes whose byte is not text but whose
+  // ancestors' bytes all are (in node order).
+  static bool is_text_byte(uint8_t b) { return b >= 0x20 && b <= 0x7E && b != '"' && b != '\\'; }
+  const std::vector<uint32_t>& text_tokens() const { return text_tokens_; }
+  const std::vector<uint32_t>& text_frontier() const { return text_frontier_; }
+
  private:
   std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
@@ -65,6 +74,8 @@ class TokenTrie {
   std::vector<int32_t> eos_ids_;
   int32_t mask_width_;
   uint16_t max_depth_ = 0;
+  std::vector<uint32_t> text_tokens_;    // mask_words() words
+  std::vector<uint32_t> text_frontier_;
 };
 
 }  // namespace decoder

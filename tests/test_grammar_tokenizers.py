@@ -545,6 +545,8 @@ def test_invalid_texts_are_rejected_at_the_first_dead_token(family):
 BRUTE_STATES = [
     ("lark", "json", b""),
     ("lark", "json", b'{"a": "x\xc3'),  # inside a string, inside a character
+    ("lark", "json", b'{"a": "x'),      # inside a string: the text-frontier walk
+    ("lark", "json", b'{"a'),           # inside a key (the same, before ':')
     ("lark", "json", b'{"a": 12'),      # a number that may go on, or end
     ("lark", "sql_select", b"SELECT a FROM t WH"),
     ("lark", "csv", b'x,"y""'),
