@@ -169,27 +169,71 @@ bool CompiledGrammar::loops_on_text(int32_t s) const {
   return true;
 }
 
-void CompiledGrammar::text_walk(int32_t s, MaskCacheEntry& e) const {
+void CompiledGrammar::root_walk(int32_t s, MaskCacheEntry& e) const {
   const TokenTrie& t = *trie_;
-  const std::vector<uint32_t>& fr = t.text_frontier();
-  auto run = [&](size_t lo, size_t hi, MaskCacheEntry& out) {
-    for (size_t k = lo; k < hi; ++k) lexer_walk<false>(fr[k], t.subtree_end(fr[k]), s, out);
+  Lexer& lx = grammar_->lexer();
+  const uint32_t n = t.size();
+  struct Job {
+    uint32_t first, last;
+    int32_t parent;
   };
-  // Two threads when the frontier subtrees are large (as in full_walk).
+  std::vector<Job> jobs;
+  std::vector<std::pair<int32_t, bool>> loops;  // text_loop memo (few distinct states)
+  auto text_loop = [&](int32_t q) {
+    for (const auto& p : loops)
+      if (p.first == q) return p.second;
+    bool v = loops_on_text(q);
+    loops.emplace_back(q, v);
+    return v;
+  };
+  std::vector<uint8_t> text_firsts;
+  int text_children = 0;
+  const bool s_accepts = !lx.accepting(s).empty();
+  for (uint32_t i = 1; i < n; i = t.subtree_end(i)) {
+    const uint8_t b = t.byte(i);
+    const bool text = TokenTrie::is_text_byte(b);
+    text_children += text;
+    const int32_t q = lx.next(s, b);
+    if (q == kDead) {
+      if (s_accepts) e.exits.push_back({i, s});
+      continue;
+    }
+    if (text && text_loop(q)) {
+      // every token below i made of text bytes stays in q; walk only below the frontier
+      text_firsts.push_back(b);
+      auto sl = t.text_frontier_in(i, t.subtree_end(i));
+      for (const uint32_t* f = sl.first; f != sl.second; ++f) jobs.push_back({*f, t.subtree_end(*f), q});
+    } else {
+      jobs.push_back({i, t.subtree_end(i), s});
+    }
+  }
+  if (static_cast<int>(text_firsts.size()) == text_children) {
+    const auto& all = t.text_tokens();
+    for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= all[w];
+  } else {
+    for (uint8_t b : text_firsts) {
+      const uint32_t* m = t.text_tokens_from(b);
+      for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= m[w];
+    }
+  }
+  auto run = [&](size_t lo, size_t hi, MaskCacheEntry& out) {
+    for (size_t k = lo; k < hi; ++k) lexer_walk<false>(jobs[k].first, jobs[k].last, jobs[k].parent, out);
+  };
+  // Two threads when what is left to walk is large (as in full_walk).
   uint64_t total = 0;
-  for (uint32_t f : fr) total += t.subtree_end(f) - f;
+  for (const Job& j : jobs) total += j.last - j.first;
   if (walk_threads() < 2 || total < 100000) {
-    run(0, fr.size(), e);
+    run(0, jobs.size(), e);
     return;
   }
   size_t split = 0;
-  for (uint64_t acc = 0; split < fr.size() && acc < total / 2; ++split) acc += t.subtree_end(fr[split]) - fr[split];
+  for (uint64_t acc = 0; split < jobs.size() && acc < total / 2; ++split) acc += jobs[split].last - jobs[split].first;
   MaskCacheEntry other;
   other.inside.assign(e.inside.size(), 0);
   std::exception_ptr err;
   std::thread th([&] {
     try {
-      run(split, fr.size(), other);
+      run(split, jobs.size(), other);
     } catch (...) {
       err = std::current_exception();
     }
@@ -229,15 +273,11 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
       }
       lexer_walk<false>(f.node, t.subtree_end(f.node), shifted_parent, *e);
     }
-  } else if (!(c.region >= 0 && c.shift == 0) && loops_on_text(s)) {
-    // Inside a string: every text-only token stays in s. Take those bits from the trie and
-    // walk only the subtrees below the text frontier (see TokenTrie::text_tokens).
-    e->inside = t.text_tokens();
-    text_walk(s, *e);
+  } else if (!(c.region >= 0 && c.shift == 0)) {
+    root_walk(s, *e);
   } else {
-    const bool record = c.region >= 0 && c.shift == 0;
-    if (record) e->shallow_inside.assign(t.mask_words(), 0);
-    full_walk(s, *e, record);
+    e->shallow_inside.assign(t.mask_words(), 0);
+    full_walk(s, *e, true);
     std::stable_sort(e->frontier.begin(), e->frontier.end(),
                      [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
                        return a.parent < b.parent;

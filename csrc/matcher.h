@@ -65,8 +65,10 @@ class CompiledGrammar {
   void full_walk(int32_t s, MaskCacheEntry& e, bool record) const;
   // Whether every text byte (TokenTrie::is_text_byte) leads from s back to s.
   bool loops_on_text(int32_t s) const;
-  // The walk from such a state: only the subtrees below the trie's text frontier.
-  void text_walk(int32_t s, MaskCacheEntry& e) const;
+  // The cold walk from s, root child by root child: where the first byte leads into a
+  // state that loops on text, the text-only tokens below it come from the trie
+  // (TokenTrie::text_tokens_from) and only the subtrees below the text frontier are walked.
+  void root_walk(int32_t s, MaskCacheEntry& e) const;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;

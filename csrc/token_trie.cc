@@ -95,6 +95,40 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
     for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
       text_tokens_[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
   }
+  // the same, split by first byte
+  int slots = 0;
+  for (int b = 0; b < 256; ++b)
+    if (is_text_byte(static_cast<uint8_t>(b))) text_slot_[b] = static_cast<uint8_t>(slots++);
+  text_by_first_.assign(size_t(slots) * mask_words(), 0);
+  const uint32_t* fr = text_frontier_.data();
+  const size_t nfr = text_frontier_.size();
+  size_t k = 0;
+  for (uint32_t i = 1; i < size(); i = nodes_[i].end) {  // root children
+    if (!is_text_byte(nodes_[i].byte)) continue;
+    uint32_t* out = text_by_first_.data() + size_t(text_slot_[nodes_[i].byte]) * mask_words();
+    // the text tokens below i: every node of [i, end) outside the frontier subtrees
+    uint32_t j = i;
+    const uint32_t end = nodes_[i].end;
+    while (k < nfr && fr[k] < i) ++k;
+    while (j < end) {
+      if (k < nfr && fr[k] == j) {
+        j = nodes_[j].end;
+        ++k;
+        continue;
+      }
+      const Node& nd = nodes_[j];
+      for (uint32_t t = nd.tok_begin; t < nd.tok_begin + nd.tok_count; ++t)
+        out[ids_[t] >> 5] |= 1u << (ids_[t] & 31);
+      ++j;
+    }
+  }
+}
+
+std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first,
+                                                                         uint32_t last) const {
+  const uint32_t* b = text_frontier_.data();
+  const uint32_t* e = b + text_frontier_.size();
+  return {std::lower_bound(b, e, first), std::lower_bound(b, e, last)};
 }
 
 bool TokenTrie::is_eos(int32_t id) const {

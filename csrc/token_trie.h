@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace decoder {
@@ -64,6 +65,13 @@ class TokenTrie {
   static bool is_text_byte(uint8_t b) { return b >= 0x20 && b <= 0x7E && b != '"' && b != '\\'; }
   const std::vector<uint32_t>& text_tokens() const { return text_tokens_; }
   const std::vector<uint32_t>& text_frontier() const { return text_frontier_; }
+  // text_tokens() restricted to tokens whose first byte is b (a text byte), mask_words()
+  // words: a walk whose first byte b leads into a text-looping state takes them as is.
+  const uint32_t* text_tokens_from(uint8_t b) const {
+    return text_by_first_.data() + size_t(text_slot_[b]) * mask_words();
+  }
+  // The text frontier nodes inside [first, last) (a contiguous slice: frontier is sorted).
+  std::pair<const uint32_t*, const uint32_t*> text_frontier_in(uint32_t first, uint32_t last) const;
 
  private:
   std::vector<Node> nodes_;
@@ -76,6 +84,8 @@ class TokenTrie {
   uint16_t max_depth_ = 0;
   std::vector<uint32_t> text_tokens_;    // mask_words() words
   std::vector<uint32_t> text_frontier_;
+  std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
+  uint8_t text_slot_[256] = {0};
 };
 
 }  // namespace decoder
