@@ -135,6 +135,10 @@ def test_extra_keys_are_exactly_the_undeclared_ones():
 
 
 def test_object_counts_and_patterns():
+    # one more than the required properties: any extra key (even repeated) is a new name
+    check({"minProperties": 1}, [{"a": 1}, {"a": 1, "b": 2}], [{}])
+    check({"properties": {"a": {}}, "required": ["a"], "minProperties": 2},
+          [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}], [{"a": 1}])
     # free extra keys may repeat, so they cannot be counted toward minProperties: refused
     with pytest.raises(SchemaError) as e:
         compile_json_schema({"type": "object", "minProperties": 2, "maxProperties": 3})

@@ -1405,9 +1405,11 @@ class Compiler:
             return c + 1 if hi is not None else min(c + 1, lo)
 
         # Extra keys may repeat (JSON allows duplicate names; a parser keeps one), so they
-        # must not count toward minProperties unless the required properties alone meet it.
+        # must not count toward minProperties unless the required properties alone meet it,
+        # or need just one more: extra names differ from declared ones, so any extra key
+        # written adds at least one distinct name.
         n_required = sum(1 for _, _, req in live if req)
-        if extra is not None and lo > n_required:
+        if extra is not None and lo > n_required + 1:
             if hi is not None or lo > n:
                 raise SchemaError(f"minProperties at {path or '/'} cannot be enforced exactly: it "
                                   f"would have to count extra keys, which may repeat (JSON allows "
