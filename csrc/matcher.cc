@@ -250,6 +250,54 @@ void CompiledGrammar::root_walk(int32_t s, MaskCacheEntry& e) const {
   e.exits.insert(e.exits.end(), other.exits.begin(), other.exits.end());
 }
 
+int32_t CompiledGrammar::text_step(int32_t s) const {
+  Lexer& lx = grammar_->lexer();
+  const uint8_t* cls = lx.byte_classes();
+  int prev = -1;
+  int32_t to = Lexer::kNotComputed;
+  for (int b = 0x20; b <= 0x7E; ++b) {
+    if (!TokenTrie::is_text_byte(static_cast<uint8_t>(b)) || cls[b] == prev) continue;
+    prev = cls[b];
+    const int32_t q = lx.next(s, static_cast<uint8_t>(b));
+    if (to == Lexer::kNotComputed) to = q;
+    else if (q != to) return Lexer::kNotComputed;
+  }
+  return to;
+}
+
+bool CompiledGrammar::chain_walk(int32_t s, MaskCacheEntry& e) const {
+  // c[i]: the state after i text bytes, the same whichever they are (a string of bounded
+  // length counts characters, nothing else). Up to kTextLenCap bytes, or until text dies in
+  // a state that accepts nothing (so no lexeme ends there: no exits to record).
+  constexpr int kCap = TokenTrie::kTextLenCap;
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  int32_t c[kCap + 1];
+  c[0] = s;
+  int alive = kCap;
+  for (int i = 0; i < kCap; ++i) {
+    const int32_t q = text_step(c[i]);
+    if (q == Lexer::kNotComputed) return false;     // text bytes do not all act alike
+    if (i == 0 && q == s) return false;             // loops on text: root_walk does better
+    if (q == kDead) {
+      if (!lx.accepting(c[i]).empty()) return false;  // a lexeme could end: exits
+      alive = i;
+      break;
+    }
+    c[i + 1] = q;
+  }
+  if (alive == 0) return false;  // no text at all: nothing to gain
+  for (int len = 1; len <= alive; ++len) {
+    const uint32_t* m = t.text_tokens_of_len(len);
+    for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= m[w];
+  }
+  for (uint32_t f : t.text_capped_frontier()) {
+    const int d = t.depth(f);
+    if (d - 1 <= alive) lexer_walk<false>(f, t.subtree_end(f), c[d - 1], e);
+  }
+  return true;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
   if (auto hit = lookup(s)) return hit;
   const TokenTrie& t = *trie_;
@@ -257,7 +305,9 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
   const Lexer::Canon c = lx.canon(s);
   auto e = std::make_shared<MaskCacheEntry>();
   e->inside.assign(t.mask_words(), 0);
-  if (c.shift > 0 && c.remaining >= kShallowDepth) {
+  if (chain_walk(s, *e)) {
+    // a bounded string (maxLength, exact length): see chain_walk
+  } else if (c.shift > 0 && c.remaining >= kShallowDepth && !cache_entry(c.state)->shallow_inside.empty()) {
     // s is its canonical twin shifted c.shift copies forward, with enough copies left that
     // every path of up to kShallowDepth bytes behaves the same: reuse the twin's walk down
     // to that depth, and walk only the (few) deeper nodes from s's own states.

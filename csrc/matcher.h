@@ -69,6 +69,13 @@ class CompiledGrammar {
   // state that loops on text, the text-only tokens below it come from the trie
   // (TokenTrie::text_tokens_from) and only the subtrees below the text frontier are walked.
   void root_walk(int32_t s, MaskCacheEntry& e) const;
+  // The state every text byte leads to from s, kDead, or Lexer::kNotComputed when text
+  // bytes do not all lead to the same state.
+  int32_t text_step(int32_t s) const;
+  // The cold walk from a state where text bytes only count (a string of bounded length):
+  // text-only tokens up to TokenTrie::kTextLenCap bytes come from the trie by length. False
+  // (nothing done) when s is not such a state.
+  bool chain_walk(int32_t s, MaskCacheEntry& e) const;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;

@@ -79,6 +79,7 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
   // Text-only tokens and the text frontier (see text_tokens()); ok[d]: the path down to the
   // current node at depth d is all text bytes.
   text_tokens_.assign(mask_words(), 0);
+  text_by_len_.assign(size_t(kTextLenCap) * mask_words(), 0);
   std::vector<uint8_t> ok(size_t(max_depth_) + 2, 0);
   ok[0] = 1;
   for (uint32_t i = 1; i < size(); ++i) {
@@ -88,12 +89,16 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
       continue;
     }
     ok[nd.depth] = is_text_byte(nd.byte);
+    if (nd.depth == kTextLenCap + 1 || (!ok[nd.depth] && nd.depth <= kTextLenCap)) text_capped_.push_back(i);
     if (!ok[nd.depth]) {
       text_frontier_.push_back(i);
       continue;
     }
-    for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
+    for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k) {
       text_tokens_[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
+      if (nd.depth <= kTextLenCap)
+        text_by_len_[size_t(nd.depth - 1) * mask_words() + (ids_[k] >> 5)] |= 1u << (ids_[k] & 31);
+    }
   }
   // the same, split by first byte
   int slots = 0;

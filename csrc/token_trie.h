@@ -70,6 +70,14 @@ class TokenTrie {
   const uint32_t* text_tokens_from(uint8_t b) const {
     return text_by_first_.data() + size_t(text_slot_[b]) * mask_words();
   }
+  // Text-only tokens by length (1..kTextLenCap), and the nodes a walk must still visit when
+  // it takes those from the trie: frontier nodes down to depth kTextLenCap + 1 and text
+  // nodes at depth kTextLenCap + 1 (whose subtrees are walked whole), in node order.
+  static constexpr int kTextLenCap = 16;
+  const uint32_t* text_tokens_of_len(int len) const {
+    return text_by_len_.data() + size_t(len - 1) * mask_words();
+  }
+  const std::vector<uint32_t>& text_capped_frontier() const { return text_capped_; }
   // The text frontier nodes inside [first, last) (a contiguous slice: frontier is sorted).
   std::pair<const uint32_t*, const uint32_t*> text_frontier_in(uint32_t first, uint32_t last) const;
 
@@ -85,6 +93,8 @@ class TokenTrie {
   std::vector<uint32_t> text_tokens_;    // mask_words() words
   std::vector<uint32_t> text_frontier_;
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
+  std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
+  std::vector<uint32_t> text_capped_;
   uint8_t text_slot_[256] = {0};
 };
 

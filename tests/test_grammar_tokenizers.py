@@ -116,6 +116,8 @@ def regex_grammar(key: str) -> Grammar:
 
 
 def constraint(kind: str, key: str) -> Grammar:
+    if kind == "pattern":  # a regex given inline (brute-force states only)
+        return Grammar.from_regex(key)
     return grammar(key) if kind == "lark" else regex_grammar(key)
 
 
@@ -552,6 +554,11 @@ BRUTE_STATES = [
     ("lark", "csv", b'x,"y""'),
     ("regex", "emoji", b"\xf0\x9f\x98"),
     ("regex", "ipv4", b"25"),
+    # strings of bounded length: text bytes only count (the chain walk), with a lexeme end
+    # after the closing quote, short and longer than the trie's text-length cap
+    ("pattern", r'"[^"\\\x00-\x1f]{0,10}"x?', b'"ab'),
+    ("pattern", r'"[^"\\\x00-\x1f]{20}"x?', b'"'),
+    ("pattern", r'"[^"\\\x00-\x1f]{3,40}"', b'"abcdefghijklmnopqrstuvwxyzabcd'),
 ]
 
 
