@@ -882,8 +882,38 @@ def _resolve(node, pattern: str, py: bool, search: bool):
                     "line": ir.opt(ir.cat(lt, any_star))}[kind]
         else:
             post = any_star
-        out.append(ir.cat(pre, core, post))
+        if pre is any_star and post is any_star:
+            out.append(_contains(core, any_star))
+        else:
+            out.append(ir.cat(pre, core, post))
     return ir.alt(*out)
+
+
+def _contains(core, any_star):
+    """``.* core .*`` (an unanchored search), in a form that determinises small.
+
+    ``X{n,}`` next to ``.*`` is ``X{n}`` (the star absorbs the rest), and a single class
+    ``c`` becomes ``[^c]* c .*`` (its *first* occurrence): the same language, but with one
+    way to match, so a lexer state does not remember every position where ``c`` might have
+    been, which made ``pattern: "[0-9a-f]+"`` with a length bound build thousands of states.
+    """
+    if ir.nullable(core):
+        return any_star
+    # a nullable part next to .* adds nothing (x.* = .* when x matches ""); X{n,} next to
+    # .* is X{n}
+    items = list(core[1]) if core[0] == "cat" else [core]
+    while len(items) > 1 and ir.nullable(items[-1]):
+        items.pop()
+    while len(items) > 1 and ir.nullable(items[0]):
+        items.pop(0)
+    for k in (0, -1):
+        x = items[k]
+        if x[0] == "rep" and x[3] is None and x[2] >= 1:
+            items[k] = ir.rep(x[1], x[2], x[2])
+    core = ir.cat(*items)
+    if core[0] == "cps":
+        return ir.cat(ir.star(ir.cps(ir.negate_ranges(core[1]))), core, any_star)
+    return ir.cat(any_star, core, any_star)
 
 
 # ---------------------------------------------------------------- public API
