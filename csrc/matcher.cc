@@ -101,6 +101,35 @@ int walk_threads() {
   }();
   return n;
 }
+
+// Runs part(0, e) here and part(1, other) on a second thread, then merges `other` into e.
+// Part 1's nodes all come after part 0's, so exits and frontier stay in node order.
+template <class Part>
+void run_halves(const Part& part, MaskCacheEntry& e) {
+  MaskCacheEntry other;
+  other.inside.assign(e.inside.size(), 0);
+  other.shallow_inside.assign(e.shallow_inside.size(), 0);
+  std::exception_ptr err;
+  std::thread th([&] {
+    try {
+      part(1, other);
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  try {
+    part(0, e);
+  } catch (...) {
+    th.join();
+    throw;
+  }
+  th.join();
+  if (err) std::rethrow_exception(err);
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= other.inside[w];
+  for (size_t w = 0; w < e.shallow_inside.size(); ++w) e.shallow_inside[w] |= other.shallow_inside[w];
+  e.exits.insert(e.exits.end(), other.exits.begin(), other.exits.end());
+  e.frontier.insert(e.frontier.end(), other.frontier.begin(), other.frontier.end());
+}
 }  // namespace
 
 void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const {
@@ -131,30 +160,7 @@ void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const
     run(1, n, e);
     return;
   }
-  MaskCacheEntry other;
-  other.inside.assign(e.inside.size(), 0);
-  if (record) other.shallow_inside.assign(e.shallow_inside.size(), 0);
-  std::exception_ptr err;
-  std::thread th([&] {
-    try {
-      run(split, n, other);
-    } catch (...) {
-      err = std::current_exception();
-    }
-  });
-  try {
-    run(1, split, e);
-  } catch (...) {
-    th.join();
-    throw;
-  }
-  th.join();
-  if (err) std::rethrow_exception(err);
-  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= other.inside[w];
-  for (size_t w = 0; w < e.shallow_inside.size(); ++w) e.shallow_inside[w] |= other.shallow_inside[w];
-  // node order is kept: the second half's nodes all come after the first half's
-  e.exits.insert(e.exits.end(), other.exits.begin(), other.exits.end());
-  e.frontier.insert(e.frontier.end(), other.frontier.begin(), other.frontier.end());
+  run_halves([&](int half, MaskCacheEntry& out) { half == 0 ? run(1, split, out) : run(split, n, out); }, e);
 }
 
 bool CompiledGrammar::loops_on_text(int32_t s) const {
@@ -228,26 +234,9 @@ void CompiledGrammar::root_walk(int32_t s, MaskCacheEntry& e) const {
   }
   size_t split = 0;
   for (uint64_t acc = 0; split < jobs.size() && acc < total / 2; ++split) acc += jobs[split].last - jobs[split].first;
-  MaskCacheEntry other;
-  other.inside.assign(e.inside.size(), 0);
-  std::exception_ptr err;
-  std::thread th([&] {
-    try {
-      run(split, jobs.size(), other);
-    } catch (...) {
-      err = std::current_exception();
-    }
-  });
-  try {
-    run(0, split, e);
-  } catch (...) {
-    th.join();
-    throw;
-  }
-  th.join();
-  if (err) std::rethrow_exception(err);
-  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= other.inside[w];
-  e.exits.insert(e.exits.end(), other.exits.begin(), other.exits.end());
+  run_halves([&](int half, MaskCacheEntry& out) {
+    half == 0 ? run(0, split, out) : run(split, jobs.size(), out);
+  }, e);
 }
 
 int32_t CompiledGrammar::text_step(int32_t s) const {
