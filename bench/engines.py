@@ -178,6 +178,7 @@ class DecoderAdapter(Adapter):
         missing = [a for a in ("Grammar", "Matcher") if not hasattr(decoder, a)]
         if missing:
             raise ImportError(f"decoder has no {', '.join(missing)} yet (package at {getattr(decoder, '__path__', '?')})")
+        import decoder.grammar.json_schema  # noqa: F401  (imported here, not in the first compile)
         from decoder.vocab import Vocabulary
 
         self.decoder = decoder
