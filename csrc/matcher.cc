@@ -163,18 +163,6 @@ void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const
   run_halves([&](int half, MaskCacheEntry& out) { half == 0 ? run(1, split, out) : run(split, n, out); }, e);
 }
 
-bool CompiledGrammar::loops_on_text(int32_t s) const {
-  Lexer& lx = grammar_->lexer();
-  const uint8_t* cls = lx.byte_classes();
-  int prev = -1;
-  for (int b = 0x20; b <= 0x7E; ++b) {
-    if (!TokenTrie::is_text_byte(static_cast<uint8_t>(b)) || cls[b] == prev) continue;
-    if (lx.next(s, static_cast<uint8_t>(b)) != s) return false;
-    prev = cls[b];
-  }
-  return true;
-}
-
 void CompiledGrammar::root_walk(int32_t s, MaskCacheEntry& e) const {
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
@@ -188,7 +176,7 @@ void CompiledGrammar::root_walk(int32_t s, MaskCacheEntry& e) const {
   auto text_loop = [&](int32_t q) {
     for (const auto& p : loops)
       if (p.first == q) return p.second;
-    bool v = loops_on_text(q);
+    bool v = text_step(q) == q;
     loops.emplace_back(q, v);
     return v;
   };

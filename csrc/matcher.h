@@ -63,14 +63,13 @@ class CompiledGrammar {
   // Lexer-only walk of trie nodes [first, last) whose parent is in state `parent`.
   // Lexer-only walk of the whole trie from s (on two threads when that pays).
   void full_walk(int32_t s, MaskCacheEntry& e, bool record) const;
-  // Whether every text byte (TokenTrie::is_text_byte) leads from s back to s.
-  bool loops_on_text(int32_t s) const;
   // The cold walk from s, root child by root child: where the first byte leads into a
   // state that loops on text, the text-only tokens below it come from the trie
   // (TokenTrie::text_tokens_from) and only the subtrees below the text frontier are walked.
   void root_walk(int32_t s, MaskCacheEntry& e) const;
-  // The state every text byte leads to from s, kDead, or Lexer::kNotComputed when text
-  // bytes do not all lead to the same state.
+  // The state every text byte (TokenTrie::is_text_byte) leads to from s, kDead, or
+  // Lexer::kNotComputed when text bytes do not all lead to the same state. s "loops on
+  // text" when it is s itself.
   int32_t text_step(int32_t s) const;
   // The cold walk from a state where text bytes only count (a string of bounded length):
   // text-only tokens up to TokenTrie::kTextLenCap bytes come from the trie by length. False

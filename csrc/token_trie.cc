@@ -78,10 +78,16 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
   }
   // Text-only tokens and the text frontier (see text_tokens()); ok[d]: the path down to the
   // current node at depth d is all text bytes.
+  int slots = 0;
+  for (int b = 0; b < 256; ++b)
+    if (is_text_byte(static_cast<uint8_t>(b))) text_slot_[b] = static_cast<uint8_t>(slots++);
   text_tokens_.assign(mask_words(), 0);
+  text_by_first_.assign(size_t(slots) * mask_words(), 0);
   text_by_len_.assign(size_t(kTextLenCap) * mask_words(), 0);
   std::vector<uint8_t> ok(size_t(max_depth_) + 2, 0);
   ok[0] = 1;
+  uint32_t* by_first = nullptr;  // the mask of the current root child's first byte
+  auto set = [](uint32_t* m, int32_t id) { m[id >> 5] |= 1u << (id & 31); };
   for (uint32_t i = 1; i < size(); ++i) {
     const Node& nd = nodes_[i];
     if (!ok[nd.depth - 1]) {
@@ -94,37 +100,11 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
       text_frontier_.push_back(i);
       continue;
     }
+    if (nd.depth == 1) by_first = text_by_first_.data() + size_t(text_slot_[nd.byte]) * mask_words();
     for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k) {
-      text_tokens_[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
-      if (nd.depth <= kTextLenCap)
-        text_by_len_[size_t(nd.depth - 1) * mask_words() + (ids_[k] >> 5)] |= 1u << (ids_[k] & 31);
-    }
-  }
-  // the same, split by first byte
-  int slots = 0;
-  for (int b = 0; b < 256; ++b)
-    if (is_text_byte(static_cast<uint8_t>(b))) text_slot_[b] = static_cast<uint8_t>(slots++);
-  text_by_first_.assign(size_t(slots) * mask_words(), 0);
-  const uint32_t* fr = text_frontier_.data();
-  const size_t nfr = text_frontier_.size();
-  size_t k = 0;
-  for (uint32_t i = 1; i < size(); i = nodes_[i].end) {  // root children
-    if (!is_text_byte(nodes_[i].byte)) continue;
-    uint32_t* out = text_by_first_.data() + size_t(text_slot_[nodes_[i].byte]) * mask_words();
-    // the text tokens below i: every node of [i, end) outside the frontier subtrees
-    uint32_t j = i;
-    const uint32_t end = nodes_[i].end;
-    while (k < nfr && fr[k] < i) ++k;
-    while (j < end) {
-      if (k < nfr && fr[k] == j) {
-        j = nodes_[j].end;
-        ++k;
-        continue;
-      }
-      const Node& nd = nodes_[j];
-      for (uint32_t t = nd.tok_begin; t < nd.tok_begin + nd.tok_count; ++t)
-        out[ids_[t] >> 5] |= 1u << (ids_[t] & 31);
-      ++j;
+      set(text_tokens_.data(), ids_[k]);
+      set(by_first, ids_[k]);
+      if (nd.depth <= kTextLenCap) set(text_by_len_.data() + size_t(nd.depth - 1) * mask_words(), ids_[k]);
     }
   }
 }

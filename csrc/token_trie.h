@@ -60,11 +60,10 @@ class TokenTrie {
   // "Text" bytes: printable ASCII except '"' and '\\'. Inside a JSON string (and any lexer
   // state that loops on all of them) a token made of text bytes only is always allowed and
   // leaves the state unchanged, so a walk from such a state can take text_tokens() as is
-  // and walk only below text_frontier(): the nodes whose byte is not text but whose
+  // and walk only below the text frontier (text_frontier_in): the nodes whose byte is not text but whose
   // ancestors' bytes all are (in node order).
   static bool is_text_byte(uint8_t b) { return b >= 0x20 && b <= 0x7E && b != '"' && b != '\\'; }
   const std::vector<uint32_t>& text_tokens() const { return text_tokens_; }
-  const std::vector<uint32_t>& text_frontier() const { return text_frontier_; }
   // text_tokens() restricted to tokens whose first byte is b (a text byte), mask_words()
   // words: a walk whose first byte b leads into a text-looping state takes them as is.
   const uint32_t* text_tokens_from(uint8_t b) const {

@@ -328,15 +328,21 @@ from libc.string cimport memcpy
 import array as _pyarray
 
 cdef object _END = object()
-cdef int32_t _MAX_REPEAT = 2147483647
+cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the words are int32)
+
+
+# Opcodes of csrc/regex.h, one per IR node kind (decoder/grammar/ir.py).
+cdef dict _OPCODES = {"empty": 0, "never": 1, "bytes": 2, "cps": 3, "byteset": 4,
+                      "cat": 5, "alt": 6, "rep": 7}
 
 
 cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
     cdef list stack = [node]
-    cdef object n, kind, got, children
+    cdef object n, kind, got, children, op_obj
     cdef tuple rng
     cdef const unsigned char* p
     cdef Py_ssize_t i, k, a, b
+    cdef int op
     cdef object lo, hi
     cdef bytes data
     while stack:
@@ -345,7 +351,11 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
         if kind is _END:
             memo[id(n[1])] = (n[1], n[2], <Py_ssize_t>out.size())
             continue
-        if kind == "cat" or kind == "alt" or kind == "rep":
+        op_obj = _OPCODES.get(kind)
+        if op_obj is None:
+            raise ValueError(f"unknown regex node {kind!r}")
+        op = op_obj
+        if op >= 5:  # cat, alt, rep
             got = memo.get(id(n))
             if got is not None and got[0] is n:
                 # a subtree shared by several places: copy the words written the first time
@@ -356,53 +366,38 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
                     out.push_back(out[i])
                 continue
             stack.append((_END, n, <Py_ssize_t>out.size()))
-        if kind == "empty":
-            out.push_back(0)
-        elif kind == "never":
-            out.push_back(1)
-        elif kind == "bytes":
+        out.push_back(op)
+        if op == 2:  # bytes: n b...
             data = <bytes>n[1]
             k = len(data)
             p = data
-            out.push_back(2)
             out.push_back(<int32_t>k)
             for i in range(k):
                 out.push_back(p[i])
-        elif kind == "cps" or kind == "byteset":
+        elif op == 3 or op == 4:  # cps, byteset: k (lo hi)...
             children = n[1]
-            if kind == "cps":
-                out.push_back(3)
-            else:
-                out.push_back(4)
             out.push_back(<int32_t>len(children))
             for rng in children:
                 out.push_back(<int32_t>rng[0])
                 out.push_back(<int32_t>rng[1])
-        elif kind == "cat" or kind == "alt":
+        elif op == 5 or op == 6:  # cat, alt: k child...
             children = n[1]
-            if kind == "cat":
-                out.push_back(5)
-            else:
-                out.push_back(6)
             out.push_back(<int32_t>len(children))
             for i in range(len(children) - 1, -1, -1):
                 stack.append(children[i])
-        elif kind == "rep":
+        elif op == 7:  # rep: min max child
             lo = n[2]
             hi = n[3]
             if lo > _MAX_REPEAT or (hi is not None and hi > _MAX_REPEAT):
                 big = lo if lo > _MAX_REPEAT else hi
                 raise LimitError(f"repetition bound {big} is larger than the engine's {_MAX_REPEAT} "
                                  f"(limit max_repeat)", limit="max_repeat")
-            out.push_back(7)
             out.push_back(<int32_t>lo)
             if hi is None:
                 out.push_back(-1)
             else:
                 out.push_back(<int32_t>hi)
             stack.append(n[1])
-        else:
-            raise ValueError(f"unknown regex node {kind!r}")
     return 0
 
 

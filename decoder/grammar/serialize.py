@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from array import array
 
-from .ir import MAX_REPEAT, GrammarIR  # noqa: F401  (MAX_REPEAT: the bound, for readers)
+from .ir import GrammarIR
 
 MAGIC = 0x44454301
-_OP = {"empty": 0, "never": 1, "bytes": 2, "cps": 3, "byteset": 4, "cat": 5, "alt": 6, "rep": 7}
 
 
 def serialize(g: GrammarIR) -> array:
@@ -25,7 +24,7 @@ def serialize(g: GrammarIR) -> array:
 
     Regexes built by the front ends share subtrees (one character class or key set used by
     hundreds of lexemes): a compound node already written is copied from its first span
-    instead of being walked again. Repetition bounds above ``MAX_REPEAT`` raise
+    instead of being walked again. Repetition bounds above ``ir.MAX_REPEAT`` raise
     :class:`~decoder.errors.LimitError` (``max_repeat``)."""
     from .. import _engine
 
