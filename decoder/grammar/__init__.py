@@ -26,7 +26,7 @@ _gc_saved = (700, 10, 10)
 
 
 @contextmanager
-def _gc_paused():
+def _gc_rarely():
     """Front ends allocate hundreds of thousands of small tuples that all stay alive until
     the grammar is built, so the collector's frequent passes rescan them (and the rest of
     the heap: a model, a tokenizer) for nothing: on the largest JSONSchemaBench schemas the
@@ -53,9 +53,9 @@ def _front_end(what: str, error):
     """Turns the Python-level failures a hostile input can provoke in a front end into the
     package's errors: too deep (RecursionError), a number too large for the engine
     (OverflowError), text that is not UTF-8 or holds a lone surrogate (UnicodeError).
-    The cyclic GC is paused meanwhile (see ``_gc_paused``)."""
+    The cyclic GC runs rarely meanwhile (see ``_gc_rarely``)."""
     try:
-        with _gc_paused():
+        with _gc_rarely():
             yield
     except DecoderError:
         raise
@@ -123,7 +123,7 @@ class Grammar:
     # ------------------------------------------------------------ engine side
     def serialized(self):
         if self._serialized is None:
-            with _gc_paused():
+            with _gc_rarely():
                 words = serialize(self.ir)
             self._serialized = (words, [lx.name for lx in self.ir.lexemes], list(self.ir.nonterminals))
         return self._serialized
