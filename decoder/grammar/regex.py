@@ -116,6 +116,12 @@ def _union(*sets) -> tuple:
     return ir.normalize_ranges([r for s in sets for r in s])
 
 
+def _intersect(a, b) -> tuple:
+    """The code points in both range sets: not (not a or not b)."""
+    return ir.negate_ranges(_union(ir.negate_ranges(ir.normalize_ranges(a)),
+                                   ir.negate_ranges(ir.normalize_ranges(b))))
+
+
 def _minus_points(rs, sorted_points) -> tuple:
     """``rs`` without the code points in ``sorted_points``."""
     out = []
@@ -326,9 +332,11 @@ def _first_anchor(node):
 
 # ---------------------------------------------------------------- the parser
 class _Parser:
-    def __init__(self, pattern: str, syntax: str, flags: str):
+    def __init__(self, pattern: str, syntax: str, flags: str, portable: bool = False):
         if syntax not in ("python", "ecma"):
             raise ValueError(f"unknown regex syntax {syntax!r} (use 'python' or 'ecma')")
+        self.portable = portable
+        self.in_negated_class = False
         self.p = pattern
         self.n = len(pattern)
         self.i = 0
@@ -714,6 +722,19 @@ class _Parser:
 
     def class_escape_ranges(self, c: str) -> tuple:
         low = c.lower()
+        if self.portable and not self.py:
+            # A JSON Schema pattern is ECMA-262, but validators also run it with Python's
+            # re (jsonschema), whose \d \w \s are Unicode (\s also has U+001C..U+001F
+            # and U+0085, not U+FEFF). Take the reading that accepts less: the
+            # intersection of both for \d, the complement of the union for \D, and the
+            # other way round inside a negated class.
+            ecma = _ecma_space() if low == "s" else _ASCII_CLASSES[low]
+            py = _py_class(low)
+            small = _intersect(ecma, py)
+            large = _union(ecma, py)
+            if c.isupper():
+                return ir.negate_ranges(small if self.in_negated_class else large)
+            return large if self.in_negated_class else small
         if self.py:
             rs = _ASCII_CLASSES[low] if "a" in self.flags else _py_class(low)
         elif low == "s":
@@ -730,6 +751,7 @@ class _Parser:
         start = self.i
         self.i += 1
         negate = self.eat("^")
+        self.in_negated_class = negate
         lits: list = []
         cats: list = []
         first = True
@@ -755,6 +777,7 @@ class _Parser:
                 cats.extend(lo)
             else:
                 lits.append((lo, lo))
+        self.in_negated_class = False
         return negate, tuple(lits), tuple(cats)
 
     def class_atom(self):
@@ -917,7 +940,8 @@ def _contains(core, any_star):
 
 
 # ---------------------------------------------------------------- public API
-def parse_regex(pattern: str, *, syntax: str = "python", flags: str = "", search: bool = False) -> tuple:
+def parse_regex(pattern: str, *, syntax: str = "python", flags: str = "", search: bool = False,
+                portable: bool = False) -> tuple:
     """Parse a regular expression into an IR regex node.
 
     ``syntax`` is ``"python"`` (``re``, as Lark terminals use it) or ``"ecma"``
@@ -928,10 +952,14 @@ def parse_regex(pattern: str, *, syntax: str = "python", flags: str = "", search
     as a whole (``re.fullmatch``).  ``search=True``: the strings in which the
     pattern matches somewhere (``re.search`` / ECMA ``RegExp.test``).
 
+    ``portable=True`` (ECMA only; JSON Schema ``pattern``): ``\\d \\w \\s`` and their
+    negations take whichever of the ECMA and the Python ``re`` reading accepts less, so
+    that what matches also matches for validators built on either.
+
     Raises :class:`GrammarError` for syntax errors and for constructs that are
     not regular or cannot be expressed exactly (message shows a caret).
     """
-    p = _Parser(pattern, syntax, flags)
+    p = _Parser(pattern, syntax, flags, portable)
     node = p.parse()
     if p.anchors or search:
         node = _resolve(node, pattern, p.py, search)

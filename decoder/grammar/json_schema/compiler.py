@@ -50,6 +50,7 @@ ANNOTATIONS = frozenset({
     "title", "description", "examples", "default", "$comment", "deprecated", "readOnly",
     "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions",
     "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema", "__synthetic__",
+    "__ne__",
 })
 # keywords that only make sense next to another one (handled there)
 _HANDLED = frozenset({
@@ -113,6 +114,8 @@ def _to_standard(node):
         return [_to_standard(x) for x in node]
     if not isinstance(node, dict):
         return node
+    if "__ne__" in node:  # Compiler._ne_composite
+        return {"not": {"const": node["__ne__"]}}
     out = {}
     extra = []
     for k, v in node.items():
@@ -142,6 +145,21 @@ def _to_standard(node):
         out.setdefault("allOf", [])
         out["allOf"] = list(out["allOf"]) + extra
     return out
+
+
+def _embeds_old_draft(root) -> bool:
+    """Whether a "$schema" of draft-04 or older appears anywhere in the document."""
+    stack = [root]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            v = x.get("$schema")
+            if isinstance(v, str) and ("draft-04" in v or "draft-03" in v):
+                return True
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return False
 
 
 class Part:
@@ -187,6 +205,9 @@ class Compiler:
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.draft = doc.draft
+        # "1.0" is an integer from draft-06 on; not where any part of the document is
+        # draft-04 or older (an embedded "$schema" makes validators read that part so)
+        self.int_zero_frac = self.draft > 4 and not _embeds_old_draft(doc.root)
         self.b = GrammarBuilder()
         self.strict = strict_objects
         self.approximate = approximate
@@ -453,8 +474,10 @@ class Compiler:
     def _negate(self, node, base, path, depth):
         if not isinstance(node, dict):
             raise _CannotNegate("$schema")
+        # not(K1 and ... and Kn) = not K1 or ... or not Kn, where a keyword of one instance
+        # type (required, minItems, pattern, ...) holds vacuously for every other type: its
+        # negation is "of that type, and violating it", never "of another type".
         alts = []
-        obj_types = [t for t in TYPES if t != "object"]
         for kw, v in node.items():
             if kw in ANNOTATIONS or kw not in _HANDLED:
                 continue
@@ -468,14 +491,15 @@ class Compiler:
                 ts = self._types_of(v)
                 alts.append(self.synth({"type": sorted(ALL_TYPES - ts)}))
             elif kw in ("enum", "const"):
-                vals = v if kw == "enum" else [v]
-                alts.append(self.synth({"__not_enum__": list(vals)}))
+                if kw == "enum" and not isinstance(v, list):
+                    raise SchemaError(f"enum at {path or '/'} is not an array", path=path,
+                                      keyword="enum")
+                alts.append(self._not_values(v if kw == "enum" else [v]))
             elif kw == "__not_enum__":
                 alts.append(self.synth({"enum": list(v)}))
             elif kw == "required":
                 if not v:
                     continue
-                alts.append(self.synth({"type": obj_types}))
                 for name in v:
                     alts.append(self.synth({"type": "object", "properties": {name: False}}))
             elif kw == "properties":
@@ -514,14 +538,54 @@ class Compiler:
             elif kw == "uniqueItems":
                 if v:
                     raise _CannotNegate(kw)
-            elif kw in ("then", "else", "minContains", "maxContains", "additionalItems"):
-                if kw in ("then", "else") and "if" not in node:
+            elif kw in ("then", "else"):
+                continue  # with "if" (below), or nothing without it
+            elif kw == "if":
+                # (if and then) or (not-if and else)  ->  (if and not-then) or (not-if and not-else)
+                then_s, else_s = node.get("then", True), node.get("else", True)
+                if _trivial(then_s) and _trivial(else_s):
                     continue
-                if kw in ("minContains", "maxContains") and "contains" not in node:
-                    continue
-                if kw == "additionalItems" and not isinstance(node.get("items"), list):
-                    continue
-                raise _CannotNegate(kw)
+                neg = lambda s, w: self.negate(s, base, f"{path}/{w}", depth + 1)  # noqa: E731
+                alts.append(self.synth({"anyOf": [
+                    self.synth({"allOf": [v, neg(then_s, "then")]}),
+                    self.synth({"allOf": [neg(v, "if"), neg(else_s, "else")]})]}))
+            elif kw == "oneOf":
+                # none holds, or two (or more) hold
+                if not isinstance(v, list) or len(v) > 8:
+                    raise _CannotNegate(kw)
+                alts.append(self.synth({"allOf": [self.negate(s, base, f"{path}/oneOf/{i}",
+                                                              depth + 1)
+                                                  for i, s in enumerate(v)]}))
+                for i in range(len(v)):
+                    for j in range(i + 1, len(v)):
+                        alts.append(self.synth({"allOf": [v[i], v[j]]}))
+            elif kw in ("prefixItems", "items", "additionalItems"):
+                alts += self._negate_items(node, kw, v, base, path, depth)
+            elif kw in ("contains", "minContains", "maxContains"):
+                if kw != "contains":
+                    continue  # read with contains
+                lo = node.get("minContains", 1)
+                hi = node.get("maxContains")
+                if lo >= 1:  # fewer than lo items match
+                    alts.append(self.synth({"type": "array", "contains": v, "minContains": 0,
+                                            "maxContains": lo - 1}) if lo > 1 else
+                                self.synth({"type": "array", "items": self.negate(
+                                    v, base, f"{path}/contains", depth + 1)}))
+                if hi is not None:  # more than hi items match
+                    alts.append(self.synth({"type": "array", "contains": v,
+                                            "minContains": hi + 1}))
+            elif kw in ("dependentRequired", "dependentSchemas", "dependencies"):
+                if not isinstance(v, dict):
+                    raise _CannotNegate(kw)
+                for name, dep in v.items():
+                    if isinstance(dep, list):  # name present, one of dep absent
+                        for d in dep:
+                            alts.append(self.synth({"type": "object", "required": [name],
+                                                    "properties": {d: False}}))
+                    else:  # name present, dep fails
+                        alts.append(self.synth({"allOf": [
+                            self.synth({"type": "object", "required": [name]}),
+                            self.negate(dep, base, f"{path}/{kw}/{name}", depth + 1)]}))
             elif kw == "format":
                 try:
                     if format_regex(v) is None:
@@ -536,6 +600,73 @@ class Compiler:
         if len(alts) == 1:
             return alts[0]
         return self.synth({"anyOf": alts})
+
+    def _negate_items(self, node, kw, v, base, path, depth) -> list:
+        """The arrays that violate the positional keywords of ``node`` (``kw`` is one of
+        them; the tuple form is read once, at its first keyword): some position of the
+        prefix fails its schema, or (without a prefix) some item fails the tail schema."""
+        if "prefixItems" in node:
+            prefix, tail, first = node["prefixItems"], node.get("items"), "prefixItems"
+        elif isinstance(node.get("items"), list):
+            prefix, tail, first = node["items"], node.get("additionalItems"), "items"
+        else:
+            prefix, tail, first = [], node.get("items"), "items"
+        if kw != first:
+            return []
+        if not isinstance(prefix, list):
+            raise _CannotNegate(kw)
+        out = []
+        for i, s in enumerate(prefix):
+            if _trivial(s):
+                continue
+            ns = self.negate(s, base, f"{path}/{first}/{i}", depth + 1)
+            out.append(self.synth({"type": "array", "minItems": i + 1,
+                                   "prefixItems": [True] * i + [ns]}))
+        if tail is not None and not _trivial(tail):
+            if prefix:  # "some item after the prefix fails": no keyword says that
+                raise _CannotNegate("items" if first == "prefixItems" else "additionalItems")
+            out.append(self.synth({"type": "array", "contains": self.negate(
+                tail, base, f"{path}/items", depth + 1)}))
+        return out
+
+    def _not_values(self, values: list):
+        """The schema of every JSON value that equals none of ``values`` (JSON equality:
+        1 == 1.0, key order ignored). Scalars are excluded by ``__not_enum__`` (numbers and
+        strings inside their lexemes, null and booleans by their literal); an array or
+        object value A by :meth:`_ne_composite`."""
+        scalars = [x for x in values if not isinstance(x, (list, dict))]
+        conj = [self._ne_composite(x) for x in values if isinstance(x, (list, dict))]
+        if scalars:
+            conj.insert(0, self.synth({"__not_enum__": scalars}))
+        if not conj:
+            return True
+        return conj[0] if len(conj) == 1 else self.synth({"allOf": conj})
+
+    def _ne_composite(self, x):
+        """Values other than the array or object ``x``: another type, or the same type and
+        a different length / key set, or one member that differs (recursively). ``__ne__``
+        keeps ``x`` so that finite value sets are filtered by JSON equality directly."""
+        if isinstance(x, list):
+            n = len(x)
+            alts = [self.synth({"type": sorted(ALL_TYPES - {"array"})})]
+            if n:
+                alts.append(self.synth({"type": "array", "maxItems": n - 1}))
+            alts.append(self.synth({"type": "array", "minItems": n + 1}))
+            for i, y in enumerate(x):
+                alts.append(self.synth({"type": "array", "minItems": n, "maxItems": n,
+                                        "prefixItems": [True] * i + [self._not_values([y])]}))
+        else:
+            keys = list(x)
+            alts = [self.synth({"type": sorted(ALL_TYPES - {"object"})})]
+            for k in keys:  # a key missing
+                alts.append(self.synth({"type": "object", "properties": {k: False}}))
+            for k in keys:  # a key with another value
+                alts.append(self.synth({"type": "object", "required": [k],
+                                        "properties": {k: self._not_values([x[k]])}}))
+            # every key there, and one more (an extra key is never a declared one)
+            alts.append(self.synth({"type": "object", "required": keys,
+                                    "minProperties": len(keys) + 1}))
+        return self.synth({"anyOf": alts, "__ne__": x})
 
     # ------------------------------------------------------------ disjointness
     def _signature(self, p: Part, depth: int = 0):
@@ -611,31 +742,31 @@ class Compiler:
             n = p.node
             if p.has("type"):
                 types &= self._types_of(n["type"])
+            sets = []  # a part with both const and enum is their intersection
             if p.has("const"):
-                vals = [n["const"]]
-            elif p.has("enum"):
-                vals = n["enum"]
-                if not isinstance(vals, list):
+                sets.append([n["const"]])
+            if p.has("enum"):
+                if not isinstance(n["enum"], list):
                     raise SchemaError(f"enum at {p.path or '/'} is not an array", path=p.path,
                                       keyword="enum")
-            else:
-                continue
-            if finite is None:
-                finite, finite_part = list(vals), p
-            else:
-                ks = {_json_key(x) for x in vals}
-                finite = [x for x in finite if _json_key(x) in ks]
+                sets.append(n["enum"])
+            for vals in sets:
+                if finite is None:
+                    finite, finite_part = list(vals), p
+                else:
+                    ks = {_json_key(x) for x in vals}
+                    finite = [x for x in finite if _json_key(x) in ks]
         if finite is not None:
             self._emit_finite(parts, finite, types, sym)
             return
         if not types:
             return
+        excluded = {_json_key(x) for p in parts if p.has("__not_enum__")
+                    for x in p.node["__not_enum__"] if x is None or isinstance(x, bool)}
         alts = []
-        if "null" in types:
-            alts.append([self.b.literal("null")])
-        if "boolean" in types:
-            alts.append([self.b.literal("true")])
-            alts.append([self.b.literal("false")])
+        for lit_value, t in ((None, "null"), (True, "boolean"), (False, "boolean")):
+            if t in types and _json_key(lit_value) not in excluded:
+                alts.append([self.b.literal(json.dumps(lit_value))])
         if "integer" in types or "fraction" in types:
             rx = self._number_regex(parts, "integer" in types, "fraction" in types)
             if rx != NEVER:
@@ -721,7 +852,10 @@ class Compiler:
             self.rule(sym, [self.b.lexeme("STRING", strings.string_lexeme_regex(
                 strings.literal_strings(strs)))])
         if nums:
-            self.rule(sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x) for x in nums)))])
+            # up to draft-04, 1.0 is a number but not an integer
+            zf = self.int_zero_frac or "fraction" in types
+            self.rule(sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x, zf)
+                                                           for x in nums)))])
         for x in uniq:
             if x is None or isinstance(x, bool):
                 self.rule(sym, [self.b.literal(json.dumps(x))])
@@ -732,6 +866,8 @@ class Compiler:
         """Check a value against a synthetic (negation) schema we built."""
         if node is True or node is False:
             return node
+        if "__ne__" in node:
+            return _json_key(x) != _json_key(node["__ne__"])
         t = _json_type(x)
         for kw, v in node.items():
             if kw == "__synthetic__":
@@ -763,9 +899,9 @@ class Compiler:
         return True
 
     @staticmethod
-    def _number_text(x):
+    def _number_text(x, zero_frac: bool = True):
         if isinstance(x, int) or (isinstance(x, float) and x.is_integer()):
-            return cat(lit(str(int(x))), numeric.ZERO_FRAC)
+            return cat(lit(str(int(x))), numeric.ZERO_FRAC) if zero_frac else lit(str(int(x)))
         if isinstance(x, float) and not math.isfinite(x):
             return NEVER
         d = Decimal(repr(x))
@@ -904,7 +1040,8 @@ class Compiler:
             for (a, ax, b, bx) in ranges:
                 if want_int and not want_frac:
                     m = int(mult) if mult is not None else None
-                    out.append(numeric.integer_regex(a, ax, b, bx, m, zero_frac=self.draft > 4))
+                    out.append(numeric.integer_regex(a, ax, b, bx, m,
+                                                    zero_frac=self.int_zero_frac))
                 elif nonint:
                     out.append(numeric.NON_INTEGER if a is None and b is None else
                                numeric.decimal_range(a, ax, b, bx, None, nonint=True))
@@ -984,7 +1121,7 @@ class Compiler:
             raise SchemaError(f"pattern at {path or '/'} is not a string", path=path,
                               keyword="pattern")
         try:
-            return parse_regex(pattern, syntax="ecma", search=True)
+            return parse_regex(pattern, syntax="ecma", search=True, portable=True)
         except (GrammarError, ValueError) as e:
             self.unsupported("pattern", path, f"{pattern!r} cannot be compiled: "
                              f"{str(e).splitlines()[0]}")

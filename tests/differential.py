@@ -1,0 +1,366 @@
+"""Random schemas against ``jsonschema``: the soundness oracle of the JSON Schema front end.
+
+A generator of small random schemas over the whole keyword set, written to hit the corners
+where a compiler that thinks in "this schema describes objects" goes wrong: type-less
+schemas, keywords of one type applied to values of another (``required`` holds for a
+number), ``not``/``oneOf``/``if`` over them, ``const``/``enum`` of arrays and objects,
+numbers equal across int/float forms (1 == 1.0), few property names so that branches
+overlap. For each schema that compiles, random walks of the mask (a byte-level vocabulary
+with a few multi-byte JSON tokens) are finished greedily and every output must be JSON that
+``jsonschema`` accepts; random instances (and mutations of the outputs) teacher-forced
+through the mask must never be accepted where ``jsonschema`` rejects them.
+
+    python tests/differential.py --schemas 100000 --seed 1    # a long run (README)
+
+tests/test_json_schema_differential.py runs a few thousand at a fixed seed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+KEYS = ["a", "b", "c"]
+MULTI = [b'{"', b'":', b'","', b'", "', b'"}', b"null", b"true", b"false", b"[[", b"]]",
+         b"1.0", b"-0", b"e1", b'"a"', b'"b":', b"\\u0", b"\xc3\xa9"]
+TOKENS = [bytes([i]) for i in range(256)] + MULTI + [b""]
+EOS = len(TOKENS) - 1
+
+
+# --------------------------------------------------------------------------- values
+
+def random_value(rng: random.Random, depth: int = 0):
+    r = rng.random()
+    if depth > 2:
+        r = r * 0.6
+    if r < 0.08:
+        return None
+    if r < 0.16:
+        return rng.random() < 0.5
+    if r < 0.3:
+        return rng.choice([0, 1, -1, 2, 3, 10, 1.0, 2.0, 0.5, -2.5, 1.5])
+    if r < 0.45:
+        return rng.choice(["", "a", "b", "ab", "abc", "x", "é", "1"])
+    if r < 0.6:
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+    if r < 0.75:
+        return {k: random_value(rng, depth + 1) for k in rng.sample(KEYS, rng.randrange(3))}
+    return rng.choice([1, "a", None, True, [], {}, [1, 2], {"a": 1}])
+
+
+def mutate(rng: random.Random, v):
+    """A value near v (one member changed, added or removed; a number in another form)."""
+    if isinstance(v, bool) or v is None:
+        return random_value(rng)
+    if isinstance(v, (int, float)):
+        return rng.choice([float(v), int(v) if float(v).is_integer() else v + 1, -v, v + 1])
+    if isinstance(v, str):
+        return rng.choice([v + "a", v[1:], "", v * 2])
+    if isinstance(v, list):
+        w = list(v)
+        op = rng.randrange(3)
+        if op == 0 or not w:
+            w.append(random_value(rng, 2))
+        elif op == 1:
+            w.pop(rng.randrange(len(w)))
+        else:
+            i = rng.randrange(len(w))
+            w[i] = mutate(rng, w[i])
+        return w
+    w = dict(v)
+    op = rng.randrange(3)
+    if op == 0 or not w:
+        w[rng.choice(KEYS + ["d"])] = random_value(rng, 2)
+    elif op == 1:
+        w.pop(rng.choice(list(w)))
+    else:
+        k = rng.choice(list(w))
+        w[k] = mutate(rng, w[k])
+    return w
+
+
+# --------------------------------------------------------------------------- schemas
+
+TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"]
+
+
+def random_schema(rng: random.Random, depth: int = 0, defs: bool = True):
+    """A random schema; ``depth`` bounds nesting."""
+    if depth > 3 or rng.random() < 0.08:
+        return rng.choice([True, False, {}, {"type": rng.choice(TYPES)}])
+    s: dict = {}
+    n_kw = rng.choice([1, 1, 2, 2, 3, 4])
+    for _ in range(n_kw):
+        kind = rng.random()
+        if kind < 0.14:
+            t = rng.sample(TYPES, rng.choice([1, 1, 1, 2, 3]))
+            s["type"] = t[0] if len(t) == 1 and rng.random() < 0.7 else t
+        elif kind < 0.2:
+            s["const"] = random_value(rng)
+        elif kind < 0.27:
+            s["enum"] = [random_value(rng) for _ in range(rng.randrange(1, 4))]
+        elif kind < 0.36:
+            _object_keywords(rng, s, depth)
+        elif kind < 0.43:
+            _array_keywords(rng, s, depth)
+        elif kind < 0.49:
+            _number_keywords(rng, s)
+        elif kind < 0.55:
+            _string_keywords(rng, s)
+        elif kind < 0.65:
+            s["not"] = random_schema(rng, depth + 1, defs)
+        elif kind < 0.74:
+            s["oneOf"] = [random_schema(rng, depth + 1, defs) for _ in range(rng.choice([2, 2, 3]))]
+        elif kind < 0.81:
+            s["anyOf"] = [random_schema(rng, depth + 1, defs) for _ in range(rng.choice([1, 2, 3]))]
+        elif kind < 0.86:
+            s["allOf"] = [random_schema(rng, depth + 1, defs) for _ in range(rng.choice([1, 2]))]
+        elif kind < 0.93:
+            s["if"] = random_schema(rng, depth + 1, defs)
+            if rng.random() < 0.8:
+                s["then"] = random_schema(rng, depth + 1, defs)
+            if rng.random() < 0.8:
+                s["else"] = random_schema(rng, depth + 1, defs)
+        elif kind < 0.96:
+            k = rng.choice(KEYS)
+            if rng.random() < 0.5:
+                s["dependentRequired"] = {k: rng.sample(KEYS, rng.randrange(1, 3))}
+            else:
+                s["dependentSchemas"] = {k: random_schema(rng, depth + 1, defs)}
+        elif defs and depth < 2:
+            s["$ref"] = "#/$defs/d"
+    return s
+
+
+def _object_keywords(rng, s, depth):
+    r = rng.random()
+    if r < 0.35:
+        s["required"] = rng.sample(KEYS, rng.randrange(1, 3))
+    elif r < 0.65:
+        s["properties"] = {k: random_schema(rng, depth + 1) for k in rng.sample(KEYS, rng.randrange(1, 3))}
+    elif r < 0.8:
+        s["additionalProperties"] = random_schema(rng, depth + 2)
+    elif r < 0.9:
+        s[rng.choice(["minProperties", "maxProperties"])] = rng.randrange(3)
+    else:
+        s["propertyNames"] = rng.choice([{"enum": ["a", "b"]}, {"maxLength": 1}, {"const": "a"}])
+
+
+def _array_keywords(rng, s, depth):
+    r = rng.random()
+    if r < 0.35:
+        s["items"] = random_schema(rng, depth + 1)
+    elif r < 0.55:
+        s["prefixItems"] = [random_schema(rng, depth + 1) for _ in range(rng.randrange(1, 3))]
+    elif r < 0.8:
+        s[rng.choice(["minItems", "maxItems"])] = rng.randrange(3)
+    else:
+        s["contains"] = random_schema(rng, depth + 1)
+
+
+def _number_keywords(rng, s):
+    kw = rng.choice(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"])
+    s[kw] = rng.choice([2, 3]) if kw == "multipleOf" else rng.choice([-1, 0, 1, 1.5, 2, 10])
+
+
+def _string_keywords(rng, s):
+    kw = rng.choice(["minLength", "maxLength", "pattern", "format"])
+    if kw == "pattern":
+        s[kw] = rng.choice(["^a", "b$", "^[ab]*$", "a|b", "^.$", "x"])
+    elif kw == "format":
+        s[kw] = rng.choice(["date", "ipv4", "uuid"])
+    else:
+        s[kw] = rng.randrange(3)
+
+
+def random_document(rng: random.Random):
+    s = random_schema(rng)
+    if isinstance(s, dict) and rng.random() < 0.3:
+        s = dict(s)
+        s["$defs"] = {"d": random_schema(rng, 2, defs=False)}
+    elif isinstance(s, dict) and _mentions_ref(s):
+        s = dict(s)
+        s["$defs"] = {"d": random_schema(rng, 2, defs=False)}
+    return s
+
+
+def _mentions_ref(x) -> bool:
+    if isinstance(x, dict):
+        return "$ref" in x or any(_mentions_ref(v) for v in x.values())
+    if isinstance(x, list):
+        return any(_mentions_ref(v) for v in x)
+    return False
+
+
+# --------------------------------------------------------------------------- the check
+
+@dataclass
+class Report:
+    counts: Counter = field(default_factory=Counter)
+    failures: list = field(default_factory=list)
+
+    def fail(self, msg: str) -> None:
+        self.counts["UNSOUND"] += 1
+        if len(self.failures) < 20:
+            self.failures.append(msg)
+
+
+_vocab = None
+
+
+def vocab():
+    global _vocab
+    if _vocab is None:
+        from decoder import Vocabulary
+
+        _vocab = Vocabulary.from_bytes(TOKENS, eos_ids=[EOS])
+    return _vocab
+
+
+def _mask(m, buf):
+    import numpy as np
+
+    m.compute_mask(buf)
+    return np.flatnonzero(np.unpackbits(buf.view(np.uint8), bitorder="little")[:len(TOKENS)])
+
+
+def walk(m, rng: random.Random, cap: int, buf) -> bytes | None:
+    """A random walk of the mask, finished greedily after ``cap`` tokens; None if the
+    greedy finish made no progress (min_completion_bytes did not drop)."""
+    m.reset()
+    out: list[bytes] = []
+    steps = 0
+    while steps < cap + 200:
+        allowed = _mask(m, buf)
+        acc = m.is_accepting()
+        assert (EOS in allowed) == acc, "EOS allowed != is_accepting()"
+        if acc and (steps >= cap or rng.random() < 0.25):
+            return b"".join(out)
+        cands = [int(t) for t in allowed if t != EOS]
+        assert cands, f"dead end: nothing allowed and not accepting after {b''.join(out)!r}"
+        if steps < cap:
+            multi = [t for t in cands if t > 255]
+            t = rng.choice(multi) if multi and rng.random() < 0.3 else rng.choice(cands)
+        else:
+            before = m.min_completion_bytes()
+            rng.shuffle(cands)
+            cands.sort(key=lambda c: -len(TOKENS[c]))  # longer tokens first, else random
+            t = None
+            for c in cands:
+                f = m.fork()
+                f.commit(c)
+                after = f.min_completion_bytes()
+                if 0 <= after < before:
+                    t = c
+                    break
+            if t is None:
+                return None
+        assert m.commit(t), f"masked-in token {TOKENS[t]!r} refused"
+        out.append(TOKENS[t])
+        steps += 1
+    return None
+
+
+def accepts(m, text: bytes, buf) -> bool:
+    m.reset()
+    return m.commit_bytes(text) and m.is_accepting()
+
+
+def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
+                 instances: int = 6) -> None:
+    import jsonschema
+    import numpy as np
+
+    from decoder import Grammar, Matcher
+    from decoder.errors import DecoderError
+
+    report.counts["schemas"] += 1
+    try:
+        validator = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.exceptions.SchemaError:
+        report.counts["not a valid schema"] += 1
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            g = Grammar.from_json_schema(schema, timeout=5)
+            m = Matcher(g, vocab())
+    except DecoderError as e:
+        report.counts[f"refused: {type(e).__name__}"] += 1
+        return
+    report.counts["compiled"] += 1
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    what = json.dumps(schema)
+    outputs = []
+    for _ in range(walks):
+        try:
+            data = walk(m, rng, rng.choice([4, 12, 30]), buf)
+        except AssertionError as e:
+            report.fail(f"{what}: {e}")
+            return
+        if data is None:
+            report.counts["walk: greedy finish stuck"] += 1
+            continue
+        report.counts["walks"] += 1
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            report.fail(f"{what}: walk output is not JSON ({e}): {data[:200]!r}")
+            continue
+        outputs.append(value)
+        if not validator.is_valid(value):
+            report.fail(f"{what}: walk output {data[:200]!r} is invalid")
+    cands = [random_value(rng) for _ in range(instances)]
+    cands += [mutate(rng, v) for v in outputs for _ in range(2)]
+    for v in cands:
+        for sep in ((",", ":"), (", ", ": ")):
+            text = json.dumps(v, separators=sep, ensure_ascii=False).encode()
+            got = accepts(m, text, buf)
+            want = validator.is_valid(v)
+            report.counts["instances"] += 1
+            if got and not want:
+                report.fail(f"{what}: accepts the invalid {text[:200]!r}")
+            elif want and not got:
+                report.counts["valid instance rejected"] += 1
+
+
+def run(n: int, seed: int, report: Report | None = None, *, progress: bool = False,
+        time_limit: float | None = None) -> Report:
+    report = report or Report()
+    rng = random.Random(seed)
+    t0 = time.monotonic()
+    for i in range(n):
+        schema = random_document(rng)
+        check_schema(schema, random.Random(f"{seed}/{i}"), report)
+        if progress and (i + 1) % 1000 == 0:
+            c = report.counts
+            print(f"{i + 1} schemas, {c['compiled']} compiled, {c['walks']} walks, "
+                  f"{c['instances']} instances, {c['UNSOUND']} unsound, "
+                  f"{time.monotonic() - t0:.0f} s", flush=True)
+        if time_limit is not None and time.monotonic() - t0 > time_limit:
+            break
+    return report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--schemas", type=int, default=10000)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    rep = run(a.schemas, a.seed, progress=True)
+    print(json.dumps(dict(sorted(rep.counts.items())), indent=1))
+    for f in rep.failures:
+        print("UNSOUND:", f)
+    return 1 if rep.counts["UNSOUND"] else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Soundness at the edges of JSON Schema: type applicability under ``not``, ``oneOf`` and ``if``,
+``not`` of arrays, objects, booleans and null, and patterns read the way validators read them.
+
+Every case is teacher-forced through the real engine and compared with ``jsonschema``'s
+verdict, both ways (the invalid instance rejected, its valid counterparts accepted), on a
+byte-level vocabulary (always) and on Llama-3's (where ../shared is present). Then the
+random-schema differential run (tests/differential.py) at a fixed seed.
+"""
+from __future__ import annotations
+
+import json
+import random
+import warnings
+
+import jsonschema
+import numpy as np
+import pytest
+
+import differential
+from conftest import SHARED
+from decoder import Grammar, Matcher, Vocabulary
+
+BYTES = [bytes([i]) for i in range(256)] + [b""]
+
+# (schema, instances): each instance's verdict must equal jsonschema's
+DEEP = {"a": 1}
+for _ in range(22):
+    DEEP = {"k": DEEP, "n": [1, "x"]}
+CASES = [
+    ({"not": {"required": ["a"]}}, [6, "x", None, [], {}, {"a": 1}, {"b": 1}]),
+    ({"if": {"required": ["a"]}, "then": {"type": "object"}, "else": {"type": "string"}},
+     ["s", {}, {"a": 1}, 1]),
+    ({"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+     [5, "s", {"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {}]),
+    ({"oneOf": [{"const": True}, {"type": "boolean"}]}, [True, False, 1]),
+    ({"type": "array", "not": {"const": [1, 2]}},
+     [[1, 2], [1, 2.0], [1.0, 2], [1], [2, 1], [1, 2, 3], [], [[1, 2]]]),
+    ({"type": "object", "not": {"enum": [{"a": 1}, {}]}},
+     [{"a": 1}, {}, {"a": 1.0}, {"a": 2}, {"b": 1}, {"a": 1, "b": 1}]),
+    ({"oneOf": [{"not": {"required": ["a", "b", "c"]}},
+                {"allOf": [{"not": {"required": ["a"]}}, {"not": {"required": ["b"]}},
+                           {"not": {"required": ["c"]}}]}]},
+     [6, {}, {"a": 1}, {"a": 1, "b": 1, "c": 1}]),
+    ({"not": {"enum": [True, None]}}, [True, None, False, 1, "x"]),
+    ({"not": {"const": {"a": {}}}}, [{"a": {}}, {"a": {"b": 1}}, {}, {"a": {}, "b": 1}, 1]),
+    # a function-calling shape: a value valid under two oneOf branches is invalid
+    ({"type": "object", "properties": {
+        "shape": {"type": "string"},
+        "dimensions": {"oneOf": [
+            {"type": "object", "properties": {"radius": {"type": "number"}, "base": {"not": {}}},
+             "required": ["radius"]},
+            {"type": "object", "properties": {"base": {"type": "number"},
+                                              "height": {"type": "number"}}},
+            {"type": "object", "properties": {"length": {"type": "number"}},
+             "required": ["length"]}]}}},
+     [{"dimensions": {"radius": 0}, "shape": "circle"},
+      {"dimensions": {"radius": 0, "dimensions": ""}, "shape": "circle"},
+      {"dimensions": {"base": 1, "height": 2}}, {"dimensions": {"length": 1}},
+      {"dimensions": {"radius": 1, "length": 1}}, {"dimensions": {"base": 1, "radius": 1}}]),
+    # oneOf of two objects that differ by their required lists: a number holds under both
+    ({"oneOf": [{"properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+                 "required": ["a"]},
+                {"properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+                 "required": ["b"]}]},
+     [19, "x", {"a": "x"}, {"b": 1}, {"a": "x", "b": 1}]),
+    # recursive allOf of $refs with not over a deep const object
+    ({"$defs": {"x": {"allOf": [{"$ref": "#/$defs/y"}]}, "y": {"not": {"const": DEEP}}},
+      "allOf": [{"$ref": "#/$defs/x"}, {"type": "object"}]},
+     [DEEP, {"k": DEEP, "n": [1, "x"]}, {**DEEP, "n": [1, "y"]}, {"a": 1}]),
+    # keywords of one type hold for the others: not, if and oneOf over each kind
+    ({"not": {"minItems": 1}}, [[], [1], 1, "x"]),
+    ({"not": {"maxLength": 2}}, ["abc", "ab", 1, None]),
+    ({"not": {"minimum": 3}}, [2, 3, "x", [], None]),
+    ({"not": {"items": {"type": "integer"}}}, [[1], [1, "x"], [], "x"]),
+    ({"not": {"prefixItems": [{"type": "string"}]}}, [["x"], [1], [], 5]),
+    ({"not": {"contains": {"const": 1}}}, [[1], [2], [], {}]),
+    ({"not": {"dependentRequired": {"a": ["b"]}}}, [{"a": 1}, {"a": 1, "b": 1}, {}, 3]),
+    ({"not": {"if": {"type": "integer"}, "then": {"minimum": 5}}}, [1, 7, "x"]),
+    ({"not": {"oneOf": [{"type": "integer"}, {"minimum": 2}]}}, [1, 3, 1.5, "x"]),
+    # a part with both const and enum is their intersection
+    ({"enum": [[1, 2], 1.0], "const": 1}, [1, 1.0, [1, 2]]),
+    ({"enum": [1, "a"], "const": "a"}, ["a", 1]),
+]
+
+# patterns are ECMA-262, but jsonschema runs them with Python's re
+PATTERN_CASES = [
+    ({"type": "string", "pattern": "^\\S+$"}, ["ab", "a\x1eb", "a\x85", "a\ufeff", "a b"]),
+    ({"type": "string", "pattern": "^[^\\s]+$"}, ["ab", "a\x1cb", "a\u3000"]),
+    ({"type": "string", "pattern": "^\\s$"}, [" ", "\ufeff", "\x1f", "\u00a0"]),
+    ({"type": "string", "pattern": "^\\D+$"}, ["ab", "a\u0663", "a1"]),
+    ({"type": "string", "pattern": "^[^\\w]+$"}, ["-", "\u00e9", "a"]),
+    ({"type": "string", "pattern": "^\\d+$"}, ["12", "\u0663"]),
+]
+
+
+def _vocab_bytes():
+    return Vocabulary.from_bytes(BYTES, eos_ids=[len(BYTES) - 1])
+
+
+_VOCABS: dict = {}
+
+
+def _vocab(kind):
+    if kind not in _VOCABS:
+        if kind == "bytes":
+            _VOCABS[kind] = (_vocab_bytes(), None)
+        else:
+            if not (SHARED / "tokenizers" / "llama3").exists():
+                pytest.skip("../shared/tokenizers/llama3 is absent")
+            from conftest import load_tokenizer
+
+            _VOCABS[kind] = (Vocabulary.from_path(SHARED / "tokenizers" / "llama3"),
+                             load_tokenizer("llama3"))
+    return _VOCABS[kind]
+
+
+def _teacher_force(m: Matcher, vocab: Vocabulary, ids: list[int]) -> bool:
+    words = (int(vocab.model_vocab_size) + 31) // 32
+    buf = np.zeros(words, dtype=np.int32)
+    m.reset()
+    for t in ids:
+        m.compute_mask(buf)
+        if not (int(buf[t >> 5]) >> (t & 31)) & 1:
+            return False
+        assert m.commit(t)
+    m.compute_mask(buf)
+    eos = int(vocab.eos_ids[0])
+    allowed = bool((int(buf[eos >> 5]) >> (eos & 31)) & 1)
+    assert allowed == m.is_accepting()
+    return allowed
+
+
+def _check(schema, instances, kind):
+    vocab, tok = _vocab(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = Matcher(Grammar.from_json_schema(schema), vocab)
+    v = jsonschema.Draft202012Validator(schema)
+    wrong = []
+    for x in instances:
+        for sep in ((",", ":"), (", ", ": ")):
+            text = json.dumps(x, separators=sep, ensure_ascii=False)
+            ids = (list(text.encode()) if tok is None
+                   else tok.encode(text, add_special_tokens=False))
+            got, want = _teacher_force(m, vocab, ids), v.is_valid(x)
+            if got != want:
+                wrong.append(f"{text}: engine {'accepts' if got else 'rejects'}, "
+                             f"jsonschema {'accepts' if want else 'rejects'}")
+    assert not wrong, f"{json.dumps(schema)[:300]}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("kind", ["bytes", "llama3"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_exact_verdicts(case, kind):
+    _check(*CASES[case], kind)
+
+
+@pytest.mark.parametrize("case", range(len(PATTERN_CASES)))
+def test_pattern_classes_are_read_as_every_validator_reads_them(case):
+    """\\S, [^\\s], \\D, [^\\w] accept only what both ECMA-262 and Python's re accept; a
+    valid instance under both readings is still accepted."""
+    schema, instances = PATTERN_CASES[case]
+    import re
+
+    vocab, _ = _vocab("bytes")
+    m = Matcher(Grammar.from_json_schema(schema), vocab)
+    for x in instances:
+        text = json.dumps(x, ensure_ascii=False)
+        got = _teacher_force(m, vocab, list(text.encode()))
+        py = re.search(schema["pattern"], x) is not None
+        if got:
+            assert py, f"{schema['pattern']!r} accepts {x!r}, which Python's re rejects"
+    # the plain ASCII instance is accepted
+    text = json.dumps(instances[0])
+    assert _teacher_force(m, vocab, list(text.encode()))
+
+
+def test_draft4_integer_enum_has_no_fraction():
+    """Up to draft-04, 1.0 is not an integer: an integer enum allows "1", not "1.0"."""
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer",
+              "enum": [0, 1, 2]}
+    vocab, _ = _vocab("bytes")
+    m = Matcher(Grammar.from_json_schema(schema), vocab)
+    assert _teacher_force(m, vocab, list(b"1"))
+    assert not _teacher_force(m, vocab, list(b"1.0"))
+    later = dict(schema, **{"$schema": "http://json-schema.org/draft-07/schema#"})
+    m = Matcher(Grammar.from_json_schema(later), vocab)
+    assert _teacher_force(m, vocab, list(b"1.0"))
+    # a draft-04 part embedded in a 2020-12 document is read as draft-04 by validators
+    embedded = {"$defs": {"n": {"$schema": "http://json-schema.org/draft-04/schema#",
+                                "type": "integer"}},
+                "properties": {"a": {"$ref": "#/$defs/n"}}}
+    m = Matcher(Grammar.from_json_schema(embedded), vocab)
+    assert _teacher_force(m, vocab, list(b'{"a":1}'))
+    assert not _teacher_force(m, vocab, list(b'{"a":1.0}'))
+    assert not jsonschema.Draft202012Validator(embedded).is_valid({"a": 1.0})
+
+
+def test_differential_random_schemas():
+    """Random schemas over the whole keyword set, random walks of the mask and random
+    instances checked against jsonschema: nothing invalid gets through (fixed seed)."""
+    rep = differential.run(2500, seed=20261205, time_limit=120)
+    c = rep.counts
+    assert c["schemas"] >= 500, f"too few schemas in the time limit: {dict(c)}"
+    assert c["compiled"] > c["schemas"] // 3, f"most random schemas are refused: {dict(c)}"
+    assert c["walks"] > c["compiled"], f"walks did not finish: {dict(c)}"
+    assert not rep.failures, "\n".join(rep.failures)
+
+
+def test_differential_generator_finds_a_planted_bug(monkeypatch):
+    """The differential run can fail: with the old negation of ``required`` (which let
+    non-objects through) planted back, it reports unsound outputs."""
+    from decoder.grammar.json_schema import compiler
+
+    real = compiler.Compiler._negate
+
+    def old_negate(self, node, base, path, depth):
+        r = real(self, node, base, path, depth)
+        if isinstance(node, dict) and node.get("required"):
+            return self.synth({"anyOf": [r, self.synth({"type": ["null", "integer"]})]})
+        return r
+
+    monkeypatch.setattr(compiler.Compiler, "_negate", old_negate)
+    rep = differential.Report()
+    rng = random.Random(0)
+    differential.check_schema({"not": {"required": ["a"]}}, rng, rep, walks=20)
+    assert rep.counts["UNSOUND"], dict(rep.counts)
