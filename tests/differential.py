@@ -11,6 +11,7 @@ with a few multi-byte JSON tokens) are finished greedily and every output must b
 through the mask must never be accepted where ``jsonschema`` rejects them.
 
     python tests/differential.py --schemas 100000 --seed 1    # a long run (README)
+    python tests/differential.py --jsonschemabench ../shared/jsonschemabench
 
 tests/test_json_schema_differential.py runs a few thousand at a fixed seed.
 """
@@ -199,13 +200,60 @@ def _mentions_ref(x) -> bool:
 
 # --------------------------------------------------------------------------- the check
 
+def exact_validator(schema, default=None):
+    """jsonschema's validator for the schema's draft (2020-12 by default), with the format
+    checker, and ``multipleOf`` in exact decimal arithmetic: jsonschema divides floats and
+    so rejects e.g. 19.99 as a multiple of 0.01 (19.99 / 0.01 == 1998.9999999999998),
+    where the specification and the grammar say yes."""
+    from decimal import Decimal, InvalidOperation
+
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(
+        schema, default=default or jsonschema.Draft202012Validator)
+
+    def multiple_of(validator, m, instance, schema):
+        if not validator.is_type(instance, "number"):
+            return
+        try:
+            ok = Decimal(repr(instance)) % Decimal(repr(m)) == 0
+        except (InvalidOperation, ValueError):
+            ok = True  # inf / nan: leave it to the float-edge check
+        if not ok:
+            yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {m}")
+
+    exact = jsonschema.validators.extend(cls, {"multipleOf": multiple_of})
+    return exact(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _float_edge(data: bytes) -> bool:
+    """Whether a number in the JSON text is one that double-precision parsing changes:
+    it underflows to 0, overflows, or has more than 15 significant digits. jsonschema
+    sees json.loads' floats, while the grammar follows the decimal text exactly (as the
+    specification does), so the two may disagree on such numbers (README, "Soundness")."""
+    import re
+    from decimal import Decimal
+
+    for m in re.finditer(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", data):
+        d = Decimal(m.group().decode())
+        f = float(d)
+        digits = d.normalize().as_tuple().digits
+        if (f == 0) != (d == 0) or f in (float("inf"), float("-inf")) or len(digits) > 15:
+            return True
+    return False
+
+
 @dataclass
 class Report:
     counts: Counter = field(default_factory=Counter)
     failures: list = field(default_factory=list)
 
+    echo: bool = False
+
     def fail(self, msg: str) -> None:
         self.counts["UNSOUND"] += 1
+        if self.echo:
+            print("UNSOUND:", msg[:2000], flush=True)
         if len(self.failures) < 20:
             self.failures.append(msg)
 
@@ -242,6 +290,8 @@ def walk(m, rng: random.Random, cap: int, buf) -> bytes | None:
         if acc and (steps >= cap or rng.random() < 0.25):
             return b"".join(out)
         cands = [int(t) for t in allowed if t != EOS]
+        if not cands and acc:  # only EOS
+            return b"".join(out)
         assert cands, f"dead end: nothing allowed and not accepting after {b''.join(out)!r}"
         if steps < cap:
             multi = [t for t in cands if t > 255]
@@ -281,9 +331,8 @@ def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
 
     report.counts["schemas"] += 1
     try:
-        validator = jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         jsonschema.Draft202012Validator.check_schema(schema)
+        validator = exact_validator(schema)
     except jsonschema.exceptions.SchemaError:
         report.counts["not a valid schema"] += 1
         return
@@ -316,6 +365,9 @@ def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
             continue
         outputs.append(value)
         if not validator.is_valid(value):
+            if _float_edge(data):
+                report.counts["walk: a number that doubles round"] += 1
+                continue
             report.fail(f"{what}: walk output {data[:200]!r} is invalid")
     cands = [random_value(rng) for _ in range(instances)]
     cands += [mutate(rng, v) for v in outputs for _ in range(2)]
@@ -333,7 +385,7 @@ def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
 
 def run(n: int, seed: int, report: Report | None = None, *, progress: bool = False,
         time_limit: float | None = None) -> Report:
-    report = report or Report()
+    report = report or Report(echo=progress)
     rng = random.Random(seed)
     t0 = time.monotonic()
     for i in range(n):
@@ -349,15 +401,77 @@ def run(n: int, seed: int, report: Report | None = None, *, progress: bool = Fal
     return report
 
 
+def check_real_world(path: str, report: Report, walks: int = 4) -> None:
+    """Every schema of a jsonschemabench folder (*.jsonl): random walks validated by
+    jsonschema (the schema's own draft, with the format checker), and every test
+    instance teacher-forced (compact and MaskBench's separators): nothing invalid may be
+    accepted."""
+    import glob
+
+    import jsonschema
+    import numpy as np
+
+    from decoder import Grammar, Matcher
+    from decoder.errors import DecoderError
+
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    for f in sorted(glob.glob(f"{path}/*.jsonl")):
+        for line in open(f, encoding="utf-8"):
+            rec = json.loads(line)
+            schema, where = rec["schema"], f"{rec['subset']}/{rec['id']}"
+            report.counts["schemas"] += 1
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    m = Matcher(Grammar.from_json_schema(schema, timeout=10), vocab())
+            except DecoderError:
+                report.counts["refused"] += 1
+                continue
+            report.counts["compiled"] += 1
+            v = exact_validator(schema)
+            rng = random.Random(where)
+            for _ in range(walks):
+                try:
+                    data = walk(m, rng, rng.choice([10, 40, 120]), buf)
+                except AssertionError as e:
+                    report.fail(f"{where}: {e}")
+                    continue
+                if data is None:
+                    report.counts["walk: greedy finish stuck"] += 1
+                    continue
+                report.counts["walks"] += 1
+                try:
+                    value = json.loads(data.decode("utf-8"))
+                except ValueError as e:
+                    report.fail(f"{where}: walk output is not JSON ({e}): {data[:300]!r}")
+                    continue
+                if not v.is_valid(value):
+                    if _float_edge(data):
+                        report.counts["walk: a number that doubles round"] += 1
+                        continue
+                    report.fail(f"{where}: walk output {data[:300]!r} is invalid")
+            for t in rec.get("tests", []):
+                for sep in ((",", ":"), (", ", ": ")):
+                    text = json.dumps(t["data"], separators=sep, ensure_ascii=False).encode()
+                    report.counts["instances"] += 1
+                    if accepts(m, text, buf) and not t["valid"]:
+                        report.fail(f"{where}: accepts the invalid {text[:300]!r}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--schemas", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jsonschemabench", metavar="DIR",
+                    help="instead: walk every real-world schema in DIR/*.jsonl")
     a = ap.parse_args(argv)
+    if a.jsonschemabench:
+        rep = Report(echo=True)
+        check_real_world(a.jsonschemabench, rep)
+        print(json.dumps(dict(sorted(rep.counts.items())), indent=1))
+        return 1 if rep.counts["UNSOUND"] else 0
     rep = run(a.schemas, a.seed, progress=True)
     print(json.dumps(dict(sorted(rep.counts.items())), indent=1))
-    for f in rep.failures:
-        print("UNSOUND:", f)
     return 1 if rep.counts["UNSOUND"] else 0
 
 
