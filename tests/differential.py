@@ -133,60 +133,106 @@ def random_schema(rng: random.Random, depth: int = 0, defs: bool = True):
                 s["dependentRequired"] = {k: rng.sample(KEYS, rng.randrange(1, 3))}
             else:
                 s["dependentSchemas"] = {k: random_schema(rng, depth + 1, defs)}
-        elif defs and depth < 2:
+        elif defs and depth < 3:
             s["$ref"] = "#/$defs/d"
     return s
 
 
 def _object_keywords(rng, s, depth):
     r = rng.random()
-    if r < 0.35:
+    if r < 0.3:
         s["required"] = rng.sample(KEYS, rng.randrange(1, 3))
-    elif r < 0.65:
+    elif r < 0.55:
         s["properties"] = {k: random_schema(rng, depth + 1) for k in rng.sample(KEYS, rng.randrange(1, 3))}
-    elif r < 0.8:
+    elif r < 0.68:
         s["additionalProperties"] = random_schema(rng, depth + 2)
-    elif r < 0.9:
+    elif r < 0.76:
+        s["patternProperties"] = {rng.choice(["^a", "b", "^[bc]$", "."]): random_schema(rng, depth + 2)}
+    elif r < 0.84:
         s[rng.choice(["minProperties", "maxProperties"])] = rng.randrange(3)
+    elif r < 0.92:
+        s["propertyNames"] = rng.choice([{"enum": ["a", "b"]}, {"maxLength": 1}, {"const": "a"},
+                                         {"pattern": "^[ab]"}, {"not": {"const": "c"}}])
     else:
-        s["propertyNames"] = rng.choice([{"enum": ["a", "b"]}, {"maxLength": 1}, {"const": "a"}])
+        s["unevaluatedProperties"] = rng.choice([False, {"type": "integer"}])
 
 
 def _array_keywords(rng, s, depth):
     r = rng.random()
-    if r < 0.35:
+    if r < 0.3:
         s["items"] = random_schema(rng, depth + 1)
-    elif r < 0.55:
+    elif r < 0.48:
         s["prefixItems"] = [random_schema(rng, depth + 1) for _ in range(rng.randrange(1, 3))]
-    elif r < 0.8:
+    elif r < 0.68:
         s[rng.choice(["minItems", "maxItems"])] = rng.randrange(3)
-    else:
+    elif r < 0.85:
         s["contains"] = random_schema(rng, depth + 1)
+        if rng.random() < 0.4:
+            s[rng.choice(["minContains", "maxContains"])] = rng.randrange(3)
+    elif r < 0.93:
+        s["uniqueItems"] = rng.random() < 0.8
+    else:
+        s["unevaluatedItems"] = rng.choice([False, {"type": "integer"}])
 
 
 def _number_keywords(rng, s):
     kw = rng.choice(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"])
-    s[kw] = rng.choice([2, 3]) if kw == "multipleOf" else rng.choice([-1, 0, 1, 1.5, 2, 10])
+    s[kw] = rng.choice([2, 3, 0.5, 0.25]) if kw == "multipleOf" else \
+        rng.choice([-1, 0, 1, 1.5, 2, 10, 1.0])
 
 
 def _string_keywords(rng, s):
     kw = rng.choice(["minLength", "maxLength", "pattern", "format"])
     if kw == "pattern":
-        s[kw] = rng.choice(["^a", "b$", "^[ab]*$", "a|b", "^.$", "x"])
+        s[kw] = rng.choice(["^a", "b$", "^[ab]*$", "a|b", "^.$", "x", "^\\S+$", "^\\d",
+                            "^[^\\w]?$", "\\s", "^(ab)+$", "^a{2,3}$"])
     elif kw == "format":
-        s[kw] = rng.choice(["date", "ipv4", "uuid"])
+        s[kw] = rng.choice(["date", "ipv4", "uuid", "email", "date-time", "time"])
     else:
         s[kw] = rng.randrange(3)
 
 
+def _to_draft7(x):
+    """The same schema in draft-07 words: prefixItems/items -> items/additionalItems,
+    $defs -> definitions, dependentRequired/dependentSchemas -> dependencies."""
+    if isinstance(x, list):
+        return [_to_draft7(y) for y in x]
+    if not isinstance(x, dict):
+        return x
+    out = {}
+    for k, v in x.items():
+        if k == "prefixItems":
+            out["items"] = _to_draft7(v)
+            if "items" in x:
+                out["additionalItems"] = _to_draft7(x["items"])
+        elif k == "items" and "prefixItems" in x:
+            continue
+        elif k == "$defs":
+            out["definitions"] = _to_draft7(v)
+        elif k in ("dependentRequired", "dependentSchemas"):
+            out.setdefault("dependencies", {}).update(_to_draft7(v))
+        elif k == "$ref":
+            out[k] = v.replace("#/$defs/", "#/definitions/")
+        elif k in ("unevaluatedProperties", "unevaluatedItems", "minContains", "maxContains"):
+            continue  # not in draft-07
+        elif k in ("properties", "patternProperties"):
+            out[k] = {n: _to_draft7(w) for n, w in v.items()}
+        elif k in ("enum", "const", "required"):
+            out[k] = v
+        else:
+            out[k] = _to_draft7(v)
+    return out
+
+
 def random_document(rng: random.Random):
     s = random_schema(rng)
-    if isinstance(s, dict) and rng.random() < 0.3:
+    if isinstance(s, dict) and (rng.random() < 0.3 or _mentions_ref(s)):
         s = dict(s)
-        s["$defs"] = {"d": random_schema(rng, 2, defs=False)}
-    elif isinstance(s, dict) and _mentions_ref(s):
-        s = dict(s)
-        s["$defs"] = {"d": random_schema(rng, 2, defs=False)}
+        # sometimes recursive: the definition refers to itself
+        s["$defs"] = {"d": random_schema(rng, 1, defs=rng.random() < 0.3)}
+    if isinstance(s, dict) and rng.random() < 0.2:
+        s = _to_draft7(s)
+        s["$schema"] = "http://json-schema.org/draft-07/schema#"
     return s
 
 
@@ -323,6 +369,13 @@ def accepts(m, text: bytes, buf) -> bool:
 
 def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
                  instances: int = 6) -> None:
+    try:
+        _check_schema(schema, rng, report, walks, instances)
+    except RecursionError:  # jsonschema on a $ref cycle that consumes nothing
+        report.counts["jsonschema recursion"] += 1
+
+
+def _check_schema(schema, rng, report, walks, instances) -> None:
     import jsonschema
     import numpy as np
 
@@ -331,7 +384,8 @@ def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
 
     report.counts["schemas"] += 1
     try:
-        jsonschema.Draft202012Validator.check_schema(schema)
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        cls.check_schema(schema)
         validator = exact_validator(schema)
     except jsonschema.exceptions.SchemaError:
         report.counts["not a valid schema"] += 1

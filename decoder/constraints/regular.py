@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence
 
+from ..grammar.recursion import recursion_limit
 from .base import Constraint, ConstraintError
 
 __all__ = ["RegexFilter", "not_containing", "containing", "char_class", "literal", "trie_regex",
@@ -244,10 +245,8 @@ def trie_regex(words: Iterable[str], ignore_case: bool = False) -> str:
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         return "(?:" + "|".join(alts) + ")?" if "" in n else body
 
-    import sys
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-    return emit(_trie(keyed))
+    with recursion_limit(10000):
+        return emit(_trie(keyed))
 
 
 def trie_node(words: Iterable[str], ignore_case: bool = False):
@@ -273,10 +272,8 @@ def trie_node(words: Iterable[str], ignore_case: bool = False):
         body = alts[0] if len(alts) == 1 else ir.alt(*alts)
         return ir.opt(body) if "" in n else body
 
-    import sys
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-    return emit(_trie(keyed)) if keyed else ir.NEVER
+    with recursion_limit(10000):
+        return emit(_trie(keyed)) if keyed else ir.NEVER
 
 
 def trie_complement_regex(words: Iterable[str], letters: str, ignore_case: bool = False) -> str:

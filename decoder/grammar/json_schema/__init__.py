@@ -51,13 +51,13 @@ def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_obj
     compilation (``None``: no deadline), ``max_rules`` grammar rules, 400 levels of
     nesting, 2000 distinct sub-schema combinations.
     """
-    import sys
+    from ..recursion import recursion_limit
 
-    if sys.getrecursionlimit() < 20000:  # deep schemas recurse (bounded by the compiler)
-        sys.setrecursionlimit(20000)
-    root = load_schema(schema)
-    doc = SchemaDocument(root)
-    c = Compiler(doc, whitespace=whitespace, strict_objects=strict_objects,
-                 approximate=approximate, max_ws=max_ws, max_rules=max_rules, timeout=timeout)
-    start = c.compile()
-    return c.b.build(start)
+    with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
+        root = load_schema(schema)
+        doc = SchemaDocument(root)
+        c = Compiler(doc, whitespace=whitespace, strict_objects=strict_objects,
+                     approximate=approximate, max_ws=max_ws, max_rules=max_rules,
+                     timeout=timeout)
+        start = c.compile()
+        return c.b.build(start)
