@@ -150,8 +150,13 @@ def _to_standard(node):
 def _embeds_old_draft(root) -> bool:
     """Whether a "$schema" of draft-04 or older appears anywhere in the document."""
     stack = [root]
+    seen: set = set()  # documents may share sub-dicts (a DAG): visit each once
     while stack:
         x = stack.pop()
+        if isinstance(x, (dict, list)):
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
         if isinstance(x, dict):
             v = x.get("$schema")
             if isinstance(v, str) and ("draft-04" in v or "draft-03" in v):
