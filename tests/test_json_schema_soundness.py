@@ -225,3 +225,27 @@ def test_differential_generator_finds_a_planted_bug(monkeypatch):
     rng = random.Random(0)
     differential.check_schema({"not": {"required": ["a"]}}, rng, rep, walks=20)
     assert rep.counts["UNSOUND"], dict(rep.counts)
+
+
+def test_endless_ref_recursion_in_enum_filtering_is_an_error_not_a_crash():
+    """Enum values are filtered with jsonschema when other keywords apply; on a $ref cycle
+    that consumes nothing jsonschema recurses for ever. Under the front end's raised
+    recursion limit that overflowed the C stack (a segfault); now it is a SchemaError.
+    Run in a child process, so that a regression fails this test instead of the run."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent('''
+        from decoder import Grammar
+        from decoder.errors import SchemaError
+        s = {"$defs": {"d": {"anyOf": [{"$ref": "#/$defs/d"}, {"type": "number"}]}},
+             "allOf": [{"$ref": "#/$defs/d"}], "enum": [1, 2], "minimum": 0}
+        try:
+            Grammar.from_json_schema(s)
+        except SchemaError as e:
+            print("SchemaError", e.keyword)
+    ''')
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-2000:]}"
+    assert r.stdout.strip() == "SchemaError enum", r.stdout

@@ -26,10 +26,12 @@ serialisations.  A keyword that cannot be enforced raises
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import warnings
+import sys
 import time
+import warnings
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Optional
@@ -145,6 +147,24 @@ def _to_standard(node):
         out.setdefault("allOf", [])
         out["allOf"] = list(out["allOf"]) + extra
     return out
+
+
+@contextlib.contextmanager
+def _recursion_headroom(frames: int):
+    """The recursion limit at the current depth plus ``frames`` for the block (a
+    third-party validator called from deep inside the compiler must fail with
+    RecursionError, not overflow the C stack under the front end's raised limit)."""
+    depth = 0
+    f = sys._getframe()
+    while f is not None:
+        depth += 1
+        f = f.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(old, depth + frames))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _embeds_old_draft(root) -> bool:
@@ -834,13 +854,20 @@ class Compiler:
                 keep = []
                 for x in values:
                     try:
-                        ok = all(v.evolve(schema=o).is_valid(x) for o in originals)
-                    except Exception as e:  # unresolvable refs and the like
+                        # a $ref cycle that consumes nothing makes the validator recurse
+                        # for ever: give it headroom, not the front end's raised limit
+                        with _recursion_headroom(1500):
+                            ok = all(v.evolve(schema=o).is_valid(x) for o in originals)
+                            if ok and synth:
+                                ok = all(self._synthetic_accepts(p.node, x) for p in synth)
+                    except SchemaError:
+                        raise
+                    except Exception as e:  # unresolvable refs, endless recursion
                         where = parts[0].path if parts else ""
+                        why = ("the schema's $ref recursion does not terminate"
+                               if isinstance(e, RecursionError) else str(e))
                         raise SchemaError(f"enum at {where or '/'}: cannot check values "
-                                          f"({e})", path=where, keyword="enum") from None
-                    if ok and synth:
-                        ok = all(self._synthetic_accepts(p.node, x) for p in synth)
+                                          f"({why})", path=where, keyword="enum") from None
                     if ok:
                         keep.append(x)
                 values = keep
