@@ -555,11 +555,20 @@ case("ir_earley_items_limit", "lark", lambda: 'start: a+\na: b | "x"\nb: a "y" |
      r"Earley|items|limit", ok=True, limits={"max_items_per_row": 4}, accept=(b"xzy",))
 
 
+# ---- fuzzer findings: each is also committed as fuzz/corpus/<target>/finding-<case id>.<ext>,
+# so `scripts/fuzz.sh --ci` replays it on every run (tests/test_hostile.py checks the pairing)
+case("regex_fuzz_nested_counted_empty_inner", "regex", lambda: "((a{0,110}){1,100}){1,100}b",
+     ("LimitError",), r"limit|repetition", ok=True, accept=(b"b", b"a" * 300 + b"b"), reject=(b"a",),
+     options={"syntax": "ecma"}, seconds=1)
+
+
 # --------------------------------------------------------------------------- known failures
 # Reproducers for the engine's and front ends' owners: each is `python -c "..."` away, e.g.
 #   python -c 'from decoder import Grammar; Grammar.from_regex("(" * 10000 + "a" + ")" * 10000)'
 # A case listed here is a strict xfail in tests/test_hostile.py: fixing it flips the test.
 KNOWN_FAILURES = {
+    "regex_fuzz_nested_counted_empty_inner":
+        'minutes and 9 GB: Grammar.from_regex("((a{0,110}){1,100}){1,100}b") (issue 17)',
 }
 for _id, _why in KNOWN_FAILURES.items():
     CASES[_id].xfail = _why
