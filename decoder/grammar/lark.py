@@ -214,6 +214,10 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
     except Exception as e:  # Lark's GrammarError, UnexpectedInput, re errors, missing imports
         if isinstance(e, (KeyboardInterrupt, MemoryError)):  # pragma: no cover
             raise
+        if isinstance(e, RecursionError) or isinstance(getattr(e, "orig_exc", None), RecursionError):
+            # Lark's own loader recursed too deep (a VisitError wraps it): name the problem
+            raise LimitError("the Lark grammar is nested too deeply to compile (Python's recursion "
+                             "limit, in Lark's grammar loader)", limit="max_depth") from None
         raise _from_lark_error(e, text) from e
 
     b = ir.GrammarBuilder()

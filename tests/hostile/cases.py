@@ -562,13 +562,70 @@ case("regex_fuzz_nested_counted_empty_inner", "regex", lambda: "((a{0,110}){1,10
      options={"syntax": "ecma"}, seconds=1)
 
 
+# ---- blow-ups of construction cost (issue 17): each ends within 1 s of CPU, in a working
+# matcher or a LimitError naming the limit. Nested counted repetitions are simplified where
+# exact (ir.rep), what is left is sized before it is built (max_nfa_states), and the work of
+# compiling and of each step is counted (max_compile_work, max_step_work).
+NFA_LIMIT = r"max_nfa_states"
+case("regex_nested_counted_20", "regex", lambda: "((a{0,20}){1,20}){1,20}b", ok=True,
+     accept=(b"b", b"a" * 8000 + b"b"), reject=(b"a" * 8001 + b"b", b"ba"), check_every=400, seconds=1)
+case("regex_nested_counted_40", "regex", lambda: "((a{0,40}){1,40}){1,40}b", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"aaab",), reject=(b"a",), seconds=1)
+case("regex_nested_counted_min_1", "regex", lambda: "((a{1,100}){1,100}){1,100}b", ("LimitError",), NFA_LIMIT,
+     seconds=1)
+case("regex_nested_counted_gaps", "regex", lambda: "((a{10,11}){1,100}){1,100}", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"a" * 10, b"a" * 21), reject=(b"a" * 9, b"a" * 25), seconds=1)
+case("regex_nested_counted_gaps_deep", "regex", lambda: "(((a{10,11}){1,100}){1,100}){1,100}", ("LimitError",),
+     NFA_LIMIT, seconds=1)
+case("regex_nested_counted_gaps_small", "regex", lambda: "(a{3,4}){2,5}", ok=True,
+     accept=(b"a" * 6, b"a" * 11, b"a" * 20), reject=(b"a" * 5, b"a" * 21), seconds=1)
+case("regex_nested_counted_4_levels", "regex", lambda: "(((a{0,9}){0,9}){0,9}){0,9}z", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"z", b"a" * 50 + b"z"), seconds=1)
+case("regex_nested_optional_matches_empty", "regex", lambda: "((a?){1,100}){1,100}", ("GrammarError",),
+     r"empty", seconds=1)
+case("regex_nested_optional_pair", "regex", lambda: "((a?b?){0,300}){0,300}c", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"c", b"abbac"), reject=(b"ca",), seconds=1)
+case("regex_nested_optional_deep_1000", "regex", lambda: "(" * 1000 + "a" + ")?" * 1000 + "b",
+     ("LimitError", "GrammarError"), r"deep|nest|limit", ok=True, accept=(b"ab", b"b"), reject=(b"aab",), seconds=1)
+case("regex_nested_star_deep_1000", "regex", lambda: "(" * 1000 + "a*" + ")*" * 1000 + "b",
+     ("LimitError", "GrammarError"), r"deep|nest|limit", ok=True, accept=(b"aaab", b"b"), seconds=1)
+case("regex_nested_alternation_empty", "regex", lambda: "((ab|cd|){1,200}){1,200}x", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"x", b"abcdabx"), reject=(b"acx",), seconds=1)
+case("regex_nested_alternation_counted", "regex", lambda: "((a|b|c|d){1,50}|(e|f){1,50}){1,50}", ("LimitError",),
+     NFA_LIMIT, ok=True, accept=(b"abcdeef",), reject=(b"g",), seconds=1)
+case("regex_nested_alternation_deep", "regex",
+     lambda: nested(300, lambda r: f"(x|{r}y)", "z"), ("LimitError", "GrammarError"), r"deep|nest|limit",
+     ok=True, accept=(b"x", b"zy", b"xyy"), reject=(b"zz",), seconds=1)
+case("regex_huge_class_nested_counted", "regex", lambda: r"(\w{1,100}){1,100}", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=("é" * 20).encode(), seconds=1)
+case("regex_huge_class_counted", "regex", lambda: r"[^a]{1,100000}", ("LimitError",), NFA_LIMIT, ok=True,
+     accept=("é€😀b".encode(),), reject=(b"a",), seconds=1)
+case("regex_huge_class_counted_300k", "regex", lambda: r"[^a]{1,300000}", ("LimitError",), NFA_LIMIT, seconds=1)
+case("regex_dot_counted_200k", "regex", lambda: ".{200000}", ("LimitError",), NFA_LIMIT, seconds=1)
+case("regex_class_10k_ranges_counted", "regex",
+     lambda: "[" + "".join(chr(0x4E00 + 2 * i) for i in range(10_000)) + "]{1,30}", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=("\u4e00\u4e02".encode(),), reject=("\u4e01".encode(),), seconds=1)
+case("regex_bounded_alternation_words", "regex", lambda: "(" + "|".join(f"w{i}" for i in range(2000)) + "){1,200}",
+     ("LimitError",), NFA_LIMIT, ok=True, accept=(b"w1w1999",), seconds=1)
+case("lark_terminal_nested_counted", "lark", lambda: "start: A\nA: /((a{0,110}){1,100}){1,100}b/\n",
+     ("LimitError",), NFA_LIMIT, ok=True, accept=(b"aab",), seconds=1)
+case("lark_deep_parens_5000", "lark", lambda: lark_deep_parens(5000), ("GrammarError", "LimitError"),
+     r"deep|nest|limit|recursion", ok=True, accept=(b"a",), seconds=1)
+case("lark_deep_optional_300", "lark", lambda: "start: " + "[" * 300 + '"a"' + "]" * 300 + ' "b"\n',
+     ("GrammarError", "LimitError"), r"deep|nest|limit|recursion", ok=True, accept=(b"ab", b"b"), seconds=1)
+case("lark_deep_rule_chain_2000", "lark",
+     lambda: "start: r0\n" + "".join(f'r{i}: "(" r{i + 1} ")" | "x"\n' for i in range(2000)) + 'r2000: "y"\n',
+     ("LimitError",), r"limit", ok=True, accept=(b"((x))", b"x"), reject=(b"(x",), seconds=1)
+case("schema_pattern_nested_counted", "schema",
+     lambda: {"type": "string", "pattern": "^((a{0,110}){1,100}){1,100}b$"}, ("LimitError", "SchemaError"),
+     NFA_LIMIT, ok=True, accept=(b'"aab"',), seconds=1)
+
+
 # --------------------------------------------------------------------------- known failures
 # Reproducers for the engine's and front ends' owners: each is `python -c "..."` away, e.g.
 #   python -c 'from decoder import Grammar; Grammar.from_regex("(" * 10000 + "a" + ")" * 10000)'
 # A case listed here is a strict xfail in tests/test_hostile.py: fixing it flips the test.
 KNOWN_FAILURES = {
-    "regex_fuzz_nested_counted_empty_inner":
-        'minutes and 9 GB: Grammar.from_regex("((a{0,110}){1,100}){1,100}b") (issue 17)',
 }
 for _id, _why in KNOWN_FAILURES.items():
     CASES[_id].xfail = _why
