@@ -27,6 +27,11 @@ struct Limits {
   int64_t max_rules = 2000000;
   int64_t max_items_per_row = 1000000;
   int64_t mask_cache_bytes = 256ll << 20;
+  // Work budgets (see budget.h; a unit is ~10 ns): compiling the grammar (NFA states,
+  // edges, epsilon-closure steps, grammar analysis) and one matcher step (compute_mask,
+  // commit, is_accepting ...: lexer DFA states built, Earley items, trie nodes walked).
+  int64_t max_compile_work = 100000000;
+  int64_t max_step_work = 5000000;
 };
 
 class Grammar {

@@ -110,6 +110,7 @@ class Matcher {
   uint64_t last_exits() const { return exits_; }
 
  private:
+  void compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
   struct Step {
     uint32_t rows;
     int32_t lex_state;

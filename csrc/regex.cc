@@ -5,6 +5,7 @@
 #include <deque>
 #include <string>
 
+#include "budget.h"
 #include "errors.h"
 
 namespace decoder {
@@ -69,6 +70,7 @@ int32_t Nfa::new_state(int32_t lexeme) {
     throw LimitError("regex automaton exceeds the limit of " + std::to_string(max_states_) +
                      " NFA states (max_nfa_states; a very large repetition bound or a huge grammar)",
                      "max_nfa_states");
+  if ((lexeme_of_.size() & 1023) == 0) charge_work(4096, "building the regex automaton");
   lexeme_of_.push_back(lexeme);
   accept_of_.push_back(-1);
   return static_cast<int32_t>(lexeme_of_.size()) - 1;
@@ -433,8 +435,13 @@ void Nfa::finish() {
   closure_data_.reserve(N);
   std::vector<int32_t> mark(N, -1);
   std::vector<int32_t> stack;
+  int64_t steps = 0;  // closure steps not yet charged to the work budget
   for (int32_t s = 0; s < N; ++s) {
     closure_off_[s] = static_cast<int64_t>(closure_data_.size());
+    if (steps >= 4096) {
+      charge_work(steps, "computing the regex automaton's epsilon closures");
+      steps = 0;
+    }
     if (!alive_[s]) continue;
     const size_t first = closure_data_.size();
     if (eps_off[s] == eps_off[s + 1]) {  // the common case: the closure is the state itself
@@ -447,13 +454,16 @@ void Nfa::finish() {
       int32_t u = stack.back();
       stack.pop_back();
       if (has_edges(u) || accept_of_[u] >= 0) closure_data_.push_back(u);
+      steps += 1 + (eps_off[u + 1] - eps_off[u]);
       for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) {
         int32_t v = eps[i];
         if (alive_[v] && mark[v] != s) { mark[v] = s; stack.push_back(v); }
       }
     }
     std::sort(closure_data_.begin() + first, closure_data_.end());
+    steps += 4 * static_cast<int64_t>(closure_data_.size() - first);  // the sort
   }
+  charge_work(steps, "computing the regex automaton's epsilon closures");
   closure_off_[N] = static_cast<int64_t>(closure_data_.size());
   // Keep innermost regions only: an inner repetition is recorded once per outer copy, and
   // those records are disjoint.

@@ -37,6 +37,8 @@ cdef extern from "grammar.h" namespace "decoder":
         int64_t max_rules
         int64_t max_items_per_row
         int64_t mask_cache_bytes
+        int64_t max_compile_work
+        int64_t max_step_work
 
 
 cdef extern from "matcher.h" namespace "decoder":
@@ -103,7 +105,8 @@ cdef class TokenTrie:
 
 
 DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_dfa_bytes=64 << 20,
-                      max_rules=2_000_000, max_items_per_row=1_000_000, mask_cache_bytes=256 << 20)
+                      max_rules=2_000_000, max_items_per_row=1_000_000, mask_cache_bytes=256 << 20,
+                      max_compile_work=100_000_000, max_step_work=5_000_000)
 
 
 cdef class CompiledGrammar:
@@ -130,6 +133,8 @@ cdef class CompiledGrammar:
         lim.max_rules = opts["max_rules"]
         lim.max_items_per_row = opts["max_items_per_row"]
         lim.mask_cache_bytes = opts["mask_cache_bytes"]
+        lim.max_compile_work = opts["max_compile_work"]
+        lim.max_step_work = opts["max_step_work"]
         if w.shape[0] == 0:
             raise GrammarError("empty grammar")
         with nogil:

@@ -104,6 +104,15 @@ def test_dfa_limit_at_mask_time_leaves_the_matcher_usable():
     assert out.status == "ok" and out.value > 10, str(out)
 
 
+def test_work_budget_overrun_names_the_limit():
+    """max_compile_work and max_step_work (counted work, not time) raise a LimitError whose
+    .limit and message name them; the step that ran out leaves the matcher as it was
+    (cases.work_budget_scenario)."""
+    out = isolate.run(cases.work_budget_scenario, timeout=60, cpu_limit=20)
+    assert out.status == "ok", str(out)
+    assert out.value["step"] > 50, out.value
+
+
 def test_make_corpus_writes_every_case(tmp_path):
     """make_corpus.py writes the corpus as files (seeds for the fuzzers, inputs for other
     engines); every file it writes reads back as its case's source."""

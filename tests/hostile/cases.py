@@ -125,6 +125,43 @@ def dfa_limit_scenario() -> int:
     raise AssertionError("the DFA limit was never hit")
 
 
+def work_budget_scenario() -> dict:
+    """The work budgets (max_compile_work, max_step_work) raise a LimitError whose ``limit``
+    names them; a step that runs out leaves no trace: the matcher's masks after a rollback
+    equal brute force and a fresh matcher's."""
+    from decoder import Grammar, LimitError, Matcher
+
+    seen = {}
+    try:  # a nullable body under a counted repetition: quadratic epsilon closures
+        Matcher(ir_nullable_rep(3000), vocab(), limits={"max_compile_work": 1_000_000})
+        raise AssertionError("max_compile_work was not hit")
+    except LimitError as e:
+        assert e.limit == "max_compile_work" and "max_compile_work=1000000" in str(e), (e.limit, str(e))
+        seen["compile"] = str(e)
+    Matcher(ir_nullable_rep(300), vocab())  # the default budget is enough for a small one
+    # S -> S S | a: each step's Earley work grows with the length
+    g = ir_earley_blowup(0)
+    m = Matcher(g, vocab(), limits={"max_step_work": 300_000})
+    for i in range(5000):
+        try:
+            mask_set(m)
+            assert m.commit(ord("a"))
+        except LimitError as e:
+            assert e.limit == "max_step_work" and "max_step_work=300000" in str(e), (e.limit, str(e))
+            assert m.num_steps == i, (m.num_steps, i)  # the failed step left no trace
+            seen["step"] = i
+            break
+    else:
+        raise AssertionError("max_step_work was not hit")
+    m.rollback(i // 2)
+    fresh = Matcher(g, vocab())
+    for _ in range(i - i // 2):
+        assert fresh.commit(ord("a"))
+    assert check_mask(m, "after the limit and a rollback", b"a" * (i - i // 2)) == mask_set(fresh)
+    assert m.commit(ord("a")) and fresh.commit(ord("a")) and mask_set(m) == mask_set(fresh)
+    return seen
+
+
 # --------------------------------------------------------------------------- cases
 
 @dataclass
@@ -311,6 +348,19 @@ def ir_many_rules(n: int):
         b.rule(syms[i], [a])
     b.rule(syms[-1], [a])
     return Grammar(b.build(syms[0]))
+
+
+def ir_nullable_rep(n: int):
+    """A lexeme (a?b?){1,n}b built as raw IR, past ir.rep's simplification: a nullable body
+    under a counted repetition, whose epsilon closures are quadratic in n."""
+    from decoder.grammar import Grammar, GrammarBuilder
+
+    a, b_ = ("bytes", b"a"), ("bytes", b"b")
+    node = ("cat", (("rep", ("cat", (("rep", a, 0, 1), ("rep", b_, 0, 1))), 1, n), b_))
+    b = GrammarBuilder()
+    s = b.nonterminal("s")
+    b.rule(s, [b.lexeme("X", node)])
+    return Grammar(b.build(s))
 
 
 def ir_earley_blowup(n: int):
@@ -619,6 +669,10 @@ case("lark_deep_rule_chain_2000", "lark",
 case("schema_pattern_nested_counted", "schema",
      lambda: {"type": "string", "pattern": "^((a{0,110}){1,100}){1,100}b$"}, ("LimitError", "SchemaError"),
      NFA_LIMIT, ok=True, accept=(b'"aab"',), seconds=1)
+case("ir_nullable_repetition_closures", "ir", lambda: ir_nullable_rep(10_000), ("LimitError",),
+     r"max_compile_work", seconds=1.5)
+case("ir_step_work_limit", "ir", lambda: ir_earley_blowup(0), ("LimitError",), r"max_step_work",
+     limits={"max_step_work": 20_000}, accept=(b"a" * 200,), seconds=1)
 
 
 # --------------------------------------------------------------------------- known failures
