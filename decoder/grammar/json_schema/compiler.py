@@ -297,10 +297,15 @@ class Compiler:
 
     # ------------------------------------------------------------ expansion
     def _expand(self, parts: list) -> Optional[list]:
-        """Follow $ref and allOf; None when some part is false."""
+        """Follow $ref and allOf; None when some part is false. A cycle of $ref/allOf that
+        comes back to a schema without passing through any other keyword is a SchemaError:
+        validating against it never ends (no instance can be validated)."""
         out: list[Part] = []
         seen = set()
         work = list(parts)
+        edges: dict = {}     # id(schema dict) -> [(id(target dict), target path)] by $ref/allOf
+        paths: dict = {}     # id(schema dict) -> the first path it was reached at
+        revisited = False    # some $ref/allOf target was already expanded: maybe a cycle
         while work:
             p = work.pop(0)
             node = p.node
@@ -313,8 +318,10 @@ class Compiler:
                                   path=p.path, keyword="$schema")
             k = p.key()
             if k in seen:
+                revisited = True
                 continue
             seen.add(k)
+            paths.setdefault(id(node), p.path)
             base = self.doc.base_of.get(id(node), p.base)
             if base != p.base:
                 p = Part(node, base, p.path, p.skip)
@@ -328,7 +335,9 @@ class Compiler:
                     raise SchemaError(f"$ref at {p.path or '/'} is not a string", path=p.path,
                                       keyword="$ref")
                 target, tbase, tpath = self.doc.resolve(ref, p.base, p.path)
-                work.append(Part(target, tbase, tpath or p.path + "/$ref"))
+                t = Part(target, tbase, tpath or p.path + "/$ref")
+                edges.setdefault(id(node), []).append((id(target), p.path + "/$ref"))
+                work.append(t)
                 if self.draft <= 7:
                     continue  # siblings of $ref are ignored up to draft-07
                 p = p.without("$ref")
@@ -336,11 +345,42 @@ class Compiler:
             if p.has("allOf"):
                 subs = node["allOf"]
                 for i, s in enumerate(subs):
+                    edges.setdefault(id(node), []).append((id(s), f"{p.path}/allOf/{i}"))
                     work.append(p.sub(s, f"allOf/{i}"))
                 p = p.without("allOf")
                 seen.add(p.key())
             out.append(p)
+        if revisited:
+            self._check_ref_cycle(edges, paths, [id(q.node) for q in parts])
         return out
+
+    @staticmethod
+    def _check_ref_cycle(edges: dict, paths: dict, roots: list) -> None:
+        """Raise a SchemaError for a cycle in the $ref/allOf graph that _expand followed."""
+        state: dict = {}  # 1: on the DFS stack, 2: done
+        for r in roots:
+            if state.get(r):
+                continue
+            stack = [(r, iter(edges.get(r, ())))]
+            state[r] = 1
+            while stack:
+                v, it = stack[-1]
+                for w, via in it:
+                    if state.get(w) == 1:  # back to a schema on the stack: a cycle
+                        chain = [paths.get(x, "?") or "/" for x, _ in stack]
+                        start = next(i for i, (x, _) in enumerate(stack) if x == w)
+                        loop = " -> ".join(chain[start:] + [paths.get(w, "?") or "/"])
+                        raise SchemaError(
+                            f"$ref cycle at {via}: {loop} refers back to itself through $ref/allOf "
+                            f"without any keyword in between, so validation never ends and no "
+                            f"instance is valid", path=via, keyword="$ref")
+                    if not state.get(w):
+                        state[w] = 1
+                        stack.append((w, iter(edges.get(w, ()))))
+                        break
+                else:
+                    state[v] = 2
+                    stack.pop()
 
     # ------------------------------------------------------------ distribution
     def _compile_conj(self, parts: list, sym: int) -> None:
