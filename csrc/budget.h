@@ -16,6 +16,7 @@
 // the counter is atomic for them.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -23,13 +24,42 @@
 
 namespace decoder {
 
+// A compile's deadline (steady clock) and a flag another thread sets to cancel it (a
+// serving integration whose request stopped waiting); checked where work is charged.
+class CancelFlag {
+ public:
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // seconds from now (<= 0: already due)
+  void set_deadline_in(double seconds) {
+    deadline_ns_ = now_ns() + static_cast<int64_t>(seconds * 1e9);
+    has_deadline_ = true;
+  }
+  bool expired() const { return cancelled() || (has_deadline_ && now_ns() > deadline_ns_); }
+
+ private:
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  std::atomic<bool> cancelled_{false};
+  bool has_deadline_ = false;
+  int64_t deadline_ns_ = 0;
+};
+
 class WorkBudget {
  public:
   // limit <= 0: unlimited
-  WorkBudget(int64_t limit, const char* limit_name, const char* operation)
-      : limit_(limit), name_(limit_name), operation_(operation), left_(limit) {}
+  WorkBudget(int64_t limit, const char* limit_name, const char* operation,
+             const CancelFlag* cancel = nullptr)
+      : limit_(limit), name_(limit_name), operation_(operation), cancel_(cancel), left_(limit) {}
   void charge(int64_t units, const char* where) {
     if (limit_ > 0 && left_.fetch_sub(units, std::memory_order_relaxed) - units < 0) fail(where);
+    if (cancel_ != nullptr && cancel_->expired())
+      throw LimitError(std::string(operation_) + " stopped: " +
+                           (cancel_->cancelled() ? "the compile was cancelled" : "its deadline passed") +
+                           " (limit deadline), while " + where,
+                       "deadline");
   }
   int64_t used() const { return limit_ - left_.load(std::memory_order_relaxed); }
 
@@ -44,6 +74,7 @@ class WorkBudget {
   const int64_t limit_;
   const char* name_;
   const char* operation_;
+  const CancelFlag* cancel_;
   std::atomic<int64_t> left_;
 };
 
@@ -59,8 +90,9 @@ inline void charge_work(int64_t units, const char* where) {
 // count against the outer budget.
 class WorkScope {
  public:
-  WorkScope(int64_t limit, const char* limit_name, const char* operation)
-      : own_(limit, limit_name, operation), prev_(t_work_budget) {
+  WorkScope(int64_t limit, const char* limit_name, const char* operation,
+            const CancelFlag* cancel = nullptr)
+      : own_(limit, limit_name, operation, cancel), prev_(t_work_budget) {
     if (prev_ == nullptr) t_work_budget = &own_;
   }
   ~WorkScope() {

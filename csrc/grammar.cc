@@ -12,9 +12,11 @@ constexpr int32_t kMagic = 0x44454301;  // "DEC\x01"
 }  // namespace
 
 Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_names,
-                 std::vector<std::string> nonterminal_names, const Limits& limits)
+                 std::vector<std::string> nonterminal_names, const Limits& limits,
+                 const CancelFlag* cancel)
     : lexeme_names_(std::move(lexeme_names)), nt_names_(std::move(nonterminal_names)), limits_(limits) {
-  WorkScope work(limits_.max_compile_work, "max_compile_work", "compiling the grammar");
+  WorkScope work(limits_.max_compile_work, "max_compile_work", "compiling the grammar", cancel);
+  charge_work(1, "starting");  // a compile cancelled before it began stops here
   size_t pos = 0;
   auto need = [&](size_t k) {
     if (pos + k > n) throw GrammarError("truncated grammar");

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "budget.h"
 #include "lexer.h"
 
 namespace decoder {
@@ -38,7 +39,8 @@ class Grammar {
  public:
   // Parses the serialised grammar (see decoder/grammar/serialize.py for the layout).
   Grammar(const int32_t* words, size_t n_words, std::vector<std::string> lexeme_names,
-          std::vector<std::string> nonterminal_names, const Limits& limits);
+          std::vector<std::string> nonterminal_names, const Limits& limits,
+          const CancelFlag* cancel = nullptr);
 
   int32_t num_lexemes() const { return static_cast<int32_t>(lexeme_names_.size()); }
   int32_t num_nonterminals() const { return static_cast<int32_t>(nullable_.size()); }

@@ -4,7 +4,7 @@
 releasing the GIL; every algorithm lives in C++."""
 from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
 from libcpp cimport bool as cbool
-from libcpp.memory cimport shared_ptr
+from libcpp.memory cimport shared_ptr, make_shared
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 from cpython.ref cimport PyObject
@@ -65,10 +65,17 @@ cdef extern from "matcher.h" namespace "decoder":
     void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) except +raise_py_error nogil
 
 
+cdef extern from "budget.h" namespace "decoder":
+    cdef cppclass CCancelFlag "decoder::CancelFlag":
+        void cancel() nogil
+        cbool cancelled() nogil
+        void set_deadline_in(double) nogil
+
+
 cdef extern from "api.h" namespace "decoder":
     shared_ptr[CCompiledGrammar] c_compile_grammar "decoder::compile_grammar"(
         const int32_t*, size_t, vector[string], vector[string], const CLimits&,
-        shared_ptr[const CTokenTrie]) except +raise_py_error nogil
+        shared_ptr[const CTokenTrie], const CCancelFlag*) except +raise_py_error nogil
     shared_ptr[const CTokenTrie] c_make_trie "decoder::make_trie"(
         const char*, size_t, const uint32_t*, size_t, int32_t, const vector[int32_t]&,
         const vector[int32_t]&) except +raise_py_error nogil
@@ -109,6 +116,24 @@ DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_dfa_
                       max_compile_work=100_000_000, max_step_work=5_000_000)
 
 
+cdef class CancelFlag:
+    """Stops an engine compile from another thread (cancel()) or past a deadline
+    (seconds from when it was made; None: none); see decoder.deadline."""
+    cdef shared_ptr[CCancelFlag] ptr
+
+    def __cinit__(self, seconds=None):
+        self.ptr = make_shared[CCancelFlag]()
+        if seconds is not None:
+            self.ptr.get().set_deadline_in(float(seconds))
+
+    def cancel(self):
+        self.ptr.get().cancel()
+
+    @property
+    def cancelled(self):
+        return self.ptr.get().cancelled()
+
+
 cdef class CompiledGrammar:
     """A grammar bound to a vocabulary: lexer automaton, Earley tables and mask cache."""
     cdef shared_ptr[CCompiledGrammar] ptr
@@ -116,7 +141,7 @@ cdef class CompiledGrammar:
     cdef readonly object vocab
 
     def __init__(self, words, lexeme_names, nonterminal_names, TokenTrie trie, vocab=None,
-                 limits=None):
+                 limits=None, CancelFlag cancel=None):
         cdef int32_t[::1] w = np.asarray(words, dtype=np.int32)
         cdef vector[string] lx = [n.encode("utf-8", "replace") for n in lexeme_names]
         cdef vector[string] nt = [n.encode("utf-8", "replace") for n in nonterminal_names]
@@ -137,8 +162,11 @@ cdef class CompiledGrammar:
         lim.max_step_work = opts["max_step_work"]
         if w.shape[0] == 0:
             raise GrammarError("empty grammar")
+        cdef const CCancelFlag* flag = <const CCancelFlag*>NULL
+        if cancel is not None:
+            flag = cancel.ptr.get()
         with nogil:
-            self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr)
+            self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr, flag)
         self.mask_words = trie.mask_words
         self.vocab = vocab
 

@@ -683,6 +683,15 @@ case("lark_deep_rule_chain_2000", "lark",
 case("schema_pattern_nested_counted", "schema",
      lambda: {"type": "string", "pattern": "^((a{0,110}){1,100}){1,100}b$"}, ("LimitError", "SchemaError"),
      NFA_LIMIT, ok=True, accept=(b'"aab"',), seconds=1)
+case("schema_text_30mb", "schema_text", lambda: '{"description": "' + "x" * (30 << 20) + '", "type": "integer"}',
+     ("SchemaError", "LimitError"), r"max_text_bytes", as_file=False, seconds=1)
+case("schema_text_nested_oneof_30mb", "schema_text",
+     lambda: "".join(['{"oneOf": ['] * 12) + "{}" + "".join([', {"type": "array"}]}'] * 12) + " " * (30 << 20),
+     ("SchemaError", "LimitError"), r"max_text_bytes", as_file=False, seconds=1)
+case("lark_text_2mb", "lark", lambda: 'start: "a"\n' + ("// " + "x" * 1000 + "\n") * 2000,
+     ("LimitError",), r"max_text_bytes", as_file=False, seconds=1)
+case("regex_text_2mb", "regex", lambda: "ab" * (1 << 20), ("LimitError",), r"max_text_bytes", as_file=False,
+     seconds=1)
 case("ir_nullable_repetition_closures", "ir", lambda: ir_nullable_rep(10_000), ("LimitError",),
      r"max_compile_work", seconds=1.5)
 case("ir_step_work_limit", "ir", lambda: ir_earley_blowup(0), ("LimitError",), r"max_step_work",

@@ -34,6 +34,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Optional
 
+from ... import deadline as _deadline
 from ...errors import SchemaError, SchemaLimitError
 from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, rep
 from . import numeric, strings
@@ -228,6 +229,7 @@ class Compiler:
         self.b.rule(lhs, rhs)
 
     def check_deadline(self, path: str) -> None:
+        _deadline.check(f"schema path {path or '/'}")  # one deadline for the whole compile
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise SchemaLimitError(f"compiling the schema took more than {self.timeout:g} s "
                                    f"(limit timeout; at {path or '/'})", limit="timeout",
