@@ -625,6 +625,24 @@ case("regex_fuzz_nested_counted_empty_inner", "regex", lambda: "((a{0,110}){1,10
      ("LimitError",), r"limit|repetition", ok=True, accept=(b"b", b"a" * 300 + b"b"), reject=(b"a",),
      options={"syntax": "ecma"}, seconds=1)
 
+case("schema_fuzz_multipleof_string", "schema_text", lambda: '{"type": "number", "multipleOf": ", "}',
+     ("SchemaError",), r"multipleOf.*not a finite number", seconds=1)
+case("schema_fuzz_min_items_object", "schema_text", lambda: '{"type": "array", "minItems": {"type": "null"}}',
+     ("SchemaError",), r"minItems.*non-negative integer", seconds=1)
+case("schema_max_length_string", "schema", lambda: {"type": "string", "maxLength": "3"},
+     ("SchemaError",), r"maxLength.*non-negative integer", seconds=1)
+case("schema_max_items_fraction", "schema", lambda: {"type": "array", "maxItems": 2.5},
+     ("SchemaError",), r"maxItems.*non-negative integer", seconds=1)
+case("schema_min_properties_negative", "schema", lambda: {"type": "object", "minProperties": -1},
+     ("SchemaError",), r"minProperties.*non-negative integer", seconds=1)
+case("schema_multipleof_bool", "schema", lambda: {"type": "number", "multipleOf": True},
+     ("SchemaError",), r"multipleOf.*not a finite number", seconds=1)
+case("schema_text_nan_minimum", "schema_text", lambda: '{"type": "integer", "minimum": NaN}',
+     ("SchemaError",), r"NaN is not a JSON number", seconds=1)
+case("schema_text_infinity_enum", "schema_text", lambda: '{"enum": [Infinity, 1]}',
+     ("SchemaError",), r"Infinity is not a JSON number", seconds=1)
+case("schema_nan_exclusive_minimum", "schema", lambda: {"type": "number", "exclusiveMinimum": float("nan")},
+     ("SchemaError",), r"exclusiveMinimum.*not a number", seconds=1, as_file=False)
 
 # ---- blow-ups of construction cost (issue 17): each ends within 1 s of CPU, in a working
 # matcher or a LimitError naming the limit. Nested counted repetitions are simplified where

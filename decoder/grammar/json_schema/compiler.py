@@ -174,6 +174,16 @@ class Part:
         return Part(node, self.base, f"{self.path}/{suffix}")
 
 
+def _count(p: "Part", kw: str, v) -> int:
+    """The value of a count keyword (minLength, maxItems, ...): a non-negative integer
+    (2.0 counts as 2); anything else is a SchemaError, not a silently different bound."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+            (isinstance(v, float) and (not math.isfinite(v) or v != int(v))) or v < 0:
+        raise SchemaError(f"{kw} at {p.path or '/'} must be a non-negative integer, not {repr(v)[:50]}",
+                          path=p.path, keyword=kw)
+    return int(v)
+
+
 def _trivial(node) -> bool:
     if node is True:
         return True
@@ -885,7 +895,7 @@ class Compiler:
                 v = n[kw]
                 if isinstance(v, bool):
                     continue
-                if not isinstance(v, (int, float)):
+                if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
                     raise SchemaError(f"{kw} at {p.path or '/'} is not a number", path=p.path,
                                       keyword=kw)
                 d = numeric.to_decimal(v)
@@ -898,7 +908,11 @@ class Compiler:
                 else:
                     tighten_hi(d, True)
             if p.has("multipleOf"):
-                mults.append(numeric.to_decimal(n["multipleOf"]))
+                v = n["multipleOf"]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise SchemaError(f"multipleOf at {p.path or '/'} is not a finite number", path=p.path,
+                                      keyword="multipleOf")
+                mults.append(numeric.to_decimal(v))
             if p.has("__not_enum__"):
                 not_vals += [numeric.to_decimal(x) for x in n["__not_enum__"]
                              if isinstance(x, (int, float)) and not isinstance(x, bool)]
@@ -968,9 +982,9 @@ class Compiler:
         for p in parts:
             n = p.node
             if p.has("minLength"):
-                lo = max(lo, int(n["minLength"]))
+                lo = max(lo, _count(p, "minLength", n["minLength"]))
             if p.has("maxLength"):
-                hi = int(n["maxLength"]) if hi is None else min(hi, int(n["maxLength"]))
+                hi = _count(p, "maxLength", n["maxLength"]) if hi is None else min(hi, _count(p, "maxLength", n["maxLength"]))
             if p.has("pattern"):
                 langs.append(("pattern", p.path, n["pattern"]))
             if p.has("format") and isinstance(n["format"], str):
@@ -1045,13 +1059,13 @@ class Compiler:
         for p in parts:
             n = p.node
             if p.has("minItems"):
-                lo = max(lo, int(n["minItems"]))
+                lo = max(lo, _count(p, "minItems", n["minItems"]))
             if p.has("maxItems"):
-                hi = int(n["maxItems"]) if hi is None else min(hi, int(n["maxItems"]))
+                hi = _count(p, "maxItems", n["maxItems"]) if hi is None else min(hi, _count(p, "maxItems", n["maxItems"]))
             if p.has("contains"):
-                mn = int(n.get("minContains", 1))
+                mn = _count(p, "minContains", n.get("minContains", 1))
                 mx = n.get("maxContains")
-                mx = int(mx) if mx is not None else None
+                mx = _count(p, "maxContains", mx) if mx is not None else None
                 contains.append((p.sub(n["contains"], "contains"), mn, mx, p.path))
             if p.has("uniqueItems") and n["uniqueItems"] is True:
                 unique = True
@@ -1258,9 +1272,9 @@ class Compiler:
                         declared[name] = []
                         order.append(name)
             if p.has("minProperties"):
-                lo = max(lo, int(n["minProperties"]))
+                lo = max(lo, _count(p, "minProperties", n["minProperties"]))
             if p.has("maxProperties"):
-                hi = int(n["maxProperties"]) if hi is None else min(hi, int(n["maxProperties"]))
+                hi = _count(p, "maxProperties", n["maxProperties"]) if hi is None else min(hi, _count(p, "maxProperties", n["maxProperties"]))
             if p.has("propertyNames"):
                 pn_parts.append(p.sub(n["propertyNames"], "propertyNames"))
             if p.has("patternProperties") and n["patternProperties"]:

@@ -33,6 +33,15 @@ _SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependen
             "dependencies")
 
 
+def _no_constant(name: str):
+    raise SchemaError(f"schema is not valid JSON: {name} is not a JSON number", keyword="$schema")
+
+
+def _loads(text: str) -> Any:
+    """json.loads without Python's extensions NaN, Infinity and -Infinity (not JSON)."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 #: the largest schema text (UTF-8 bytes) parsed; refused before json.loads runs
 MAX_SCHEMA_TEXT_BYTES = 8 << 20
 
@@ -59,7 +68,7 @@ def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any
         raise SchemaError(f"cannot take a JSON schema from class {schema.__name__}", keyword="$schema")
     if isinstance(schema, Path):
         _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
-        return json.loads(schema.read_text(encoding="utf-8"))
+        return _loads(schema.read_text(encoding="utf-8"))
     if isinstance(schema, (bytes, bytearray)):
         _too_large(len(schema), max_text_bytes, "text")
         schema = schema.decode("utf-8")
@@ -69,12 +78,12 @@ def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any
         s = schema.strip()
         if s.startswith("{") or s in ("true", "false"):
             try:
-                return json.loads(s)
+                return _loads(s)
             except json.JSONDecodeError as e:
                 raise SchemaError(f"schema is not valid JSON: {e}", keyword="$schema") from None
         if os.path.exists(schema):
             _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
-            return json.loads(Path(schema).read_text(encoding="utf-8"))
+            return _loads(Path(schema).read_text(encoding="utf-8"))
         raise SchemaError("schema string is neither JSON nor an existing path", keyword="$schema")
     raise SchemaError(f"cannot use a {type(schema).__name__} as a JSON schema", keyword="$schema")
 
