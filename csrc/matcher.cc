@@ -13,24 +13,68 @@ namespace decoder {
 
 // ------------------------------------------------------------------ cache
 
+CompiledGrammar::~CompiledGrammar() {
+  MaskCacheBudget& b = MaskCacheBudget::instance();
+  b.withdraw(this);  // no eviction can look at this grammar from here on
+  b.add(-static_cast<int64_t>(cache_bytes_));
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::lookup(int32_t s) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(s);
-  return it == cache_.end() ? nullptr : it->second;
+  if (it == cache_.end()) return nullptr;
+  it->second.used = MaskCacheBudget::instance().tick();
+  return it->second.entry;
 }
 
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(
     int32_t s, std::shared_ptr<const MaskCacheEntry> e) {
   size_t bytes = (e->inside.size() + e->shallow_inside.size()) * 4 +
                  (e->exits.size() + e->frontier.size()) * sizeof(MaskCacheEntry::Exit) + 64;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache_.find(s);
-  if (it != cache_.end()) return it->second;  // another thread got there first
-  if (cache_bytes_ + bytes <= static_cast<size_t>(grammar_->limits().mask_cache_bytes)) {
-    cache_.emplace(s, e);
+  MaskCacheBudget& budget = MaskCacheBudget::instance();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(s);
+    if (it != cache_.end()) return it->second.entry;  // another thread got there first
+    if (cache_bytes_ + bytes > static_cast<size_t>(grammar_->limits().mask_cache_bytes) ||
+        static_cast<int64_t>(bytes) > budget.limit())
+      return e;
+    cache_.emplace(s, CacheSlot{e, bytes, budget.tick()});
     cache_bytes_ += bytes;
+    budget.add(static_cast<int64_t>(bytes));
   }
+  if (budget.bytes() > budget.limit()) budget.maybe_evict();  // (not under mu_: lock order)
   return e;
+}
+
+void CompiledGrammar::collect_cache(std::vector<CacheVictim>& out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& kv : cache_) out.push_back({kv.second.used, this, kv.first});
+}
+
+int64_t CompiledGrammar::evict_cache(int32_t state, uint64_t used) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(state);
+  if (it == cache_.end() || it->second.used != used) return 0;  // gone, or used since
+  const int64_t bytes = static_cast<int64_t>(it->second.bytes);
+  cache_bytes_ -= it->second.bytes;
+  cache_.erase(it);
+  MaskCacheBudget::instance().add(-bytes);
+  return bytes;
+}
+
+void MaskCacheBudget::maybe_evict() {
+  std::lock_guard<std::mutex> lock(mu_);  // one eviction at a time; grammars stay alive
+  const int64_t limit = this->limit();
+  if (bytes() <= limit) return;
+  std::vector<CompiledGrammar::CacheVictim> all;
+  for (CompiledGrammar* g : grammars_) g->collect_cache(all);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.used < b.used; });
+  const int64_t target = limit - limit / 10;
+  for (const auto& v : all) {
+    if (bytes() <= target) break;
+    if (v.grammar->evict_cache(v.state, v.used) > 0) evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 template <bool kRecordShallow>

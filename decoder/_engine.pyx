@@ -65,6 +65,31 @@ cdef extern from "matcher.h" namespace "decoder":
     void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) except +raise_py_error nogil
 
 
+cdef extern from "cache_budget.h" namespace "decoder":
+    cdef cppclass CMaskCacheBudget "decoder::MaskCacheBudget":
+        int64_t limit()
+        void set_limit(int64_t) nogil
+        int64_t bytes()
+        uint64_t evictions()
+        size_t grammars()
+    CMaskCacheBudget* c_mask_cache_budget "decoder::mask_cache_budget"()
+
+
+def mask_cache_budget(nbytes=None):
+    """The process-wide budget for the mask caches of all compiled grammars (bytes; the
+    least recently used entries are evicted past it). ``nbytes`` sets it (evicting at once
+    if the caches are over it). Returns the state: limit, bytes, evictions, grammars."""
+    cdef CMaskCacheBudget* b = c_mask_cache_budget()
+    cdef int64_t n
+    if nbytes is not None:
+        n = int(nbytes)
+        if n <= 0:
+            raise ValueError("the mask cache budget is a positive number of bytes")
+        with nogil:
+            b.set_limit(n)
+    return dict(limit=b.limit(), bytes=b.bytes(), evictions=b.evictions(), grammars=b.grammars())
+
+
 cdef extern from "budget.h" namespace "decoder":
     cdef cppclass CCancelFlag "decoder::CancelFlag":
         void cancel() nogil
