@@ -11,9 +11,9 @@ namespace decoder {
 inline std::shared_ptr<CompiledGrammar> compile_grammar(
     const int32_t* words, size_t n_words, std::vector<std::string> lexeme_names,
     std::vector<std::string> nonterminal_names, const Limits& limits,
-    std::shared_ptr<const TokenTrie> trie) {
+    std::shared_ptr<const TokenTrie> trie, const CancelFlag* cancel = nullptr) {
   auto g = std::make_shared<Grammar>(words, n_words, std::move(lexeme_names),
-                                     std::move(nonterminal_names), limits);
+                                     std::move(nonterminal_names), limits, cancel);
   return std::make_shared<CompiledGrammar>(std::move(g), std::move(trie));
 }
 

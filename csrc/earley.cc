@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "budget.h"
 #include "errors.h"
 
 namespace decoder {
@@ -71,7 +72,8 @@ void EarleyParser::add(int32_t dot, int32_t origin) {
   seen_gen_[h] = gen_;
   if (static_cast<int64_t>(row_items) >= g_->limits().max_items_per_row)
     throw LimitError("Earley row exceeds the limit of " +
-                     std::to_string(g_->limits().max_items_per_row) + " items");
+                     std::to_string(g_->limits().max_items_per_row) + " items (max_items_per_row)",
+                     "max_items_per_row");
   if (nitems_ < items_.size()) items_[nitems_] = {dot, origin};
   else items_.push_back({dot, origin});
   ++nitems_;
@@ -86,33 +88,46 @@ const std::vector<std::pair<int32_t, uint32_t>>& EarleyParser::index_of(int32_t 
     ix.by_sym.clear();
     for (uint32_t j = r.begin; j < r.end; ++j) ix.by_sym.emplace_back(g_->dot_sym(items_[j].dot), j);
     std::sort(ix.by_sym.begin(), ix.by_sym.end());
+    charge_work(4 * static_cast<int64_t>(ix.by_sym.size()), "indexing Earley rows");
   }
   return ix.by_sym;
 }
 
 void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
   EarleyRow& row = rows_[k];
+  int64_t work = 0;  // items processed and origin items scanned, not yet charged
   for (size_t i = row.begin; i < nitems_; ++i) {
+    if (work >= 4096) {
+      charge_work(work, "closing Earley rows");
+      work = 0;
+    }
     EarleyItem it = items_[i];
     int32_t sym = g_->dot_sym(it.dot);
+    ++work;
     if (sym == kEnd) {
       if (it.origin == k) continue;  // empty derivation: handled when it was predicted
       int32_t lhs = g_->dot_lhs(it.dot);
       const EarleyRow& o = rows_[it.origin];
       if (o.end - o.begin < kIndexMinItems) {
+        work += o.end - o.begin;
         for (uint32_t j = o.begin; j < o.end; ++j)
           if (g_->dot_sym(items_[j].dot) == lhs) add(items_[j].dot + 1, items_[j].origin);
       } else {
         const auto& ix = index_of(it.origin);
         auto lo = std::lower_bound(ix.begin(), ix.end(), std::make_pair(lhs, uint32_t(0)));
-        for (auto p = lo; p != ix.end() && p->first == lhs; ++p)
+        for (auto p = lo; p != ix.end() && p->first == lhs; ++p) {
+          ++work;
           add(items_[p->second].dot + 1, items_[p->second].origin);
+        }
       }
     } else if (sym >= 0) {
-      for (int32_t d : g_->first_dots(sym)) add(d, k);
+      const auto& fd = g_->first_dots(sym);
+      work += static_cast<int64_t>(fd.size());
+      for (int32_t d : fd) add(d, k);
       if (g_->nullable(sym)) add(it.dot + 1, it.origin);
     }
   }
+  charge_work(work + 8, "closing Earley rows");
   EarleyRow& r = rows_[k];
   r.end = static_cast<uint32_t>(nitems_);
   r.banned_ignore = banned_ignore;
@@ -145,17 +160,23 @@ bool EarleyParser::scan(const std::vector<int32_t>& lexemes, int64_t scan_key) {
   const EarleyRow prev = rows_[nrows_ - 1];
   int32_t k = static_cast<int32_t>(nrows_);
   begin_row(scan_key);
-  for (uint32_t j = prev.begin; j < prev.end; ++j) {
-    int32_t sym = g_->dot_sym(items_[j].dot);
-    if (sym < 0 && sym != kEnd && std::binary_search(lexemes.begin(), lexemes.end(), -sym - 1))
-      add(items_[j].dot + 1, items_[j].origin);
-  }
-  if (nitems_ == rows_[k].begin) {
+  try {
+    for (uint32_t j = prev.begin; j < prev.end; ++j) {
+      int32_t sym = g_->dot_sym(items_[j].dot);
+      if (sym < 0 && sym != kEnd && std::binary_search(lexemes.begin(), lexemes.end(), -sym - 1))
+        add(items_[j].dot + 1, items_[j].origin);
+    }
+    if (nitems_ == rows_[k].begin) {
+      nrows_ = k;
+      rows_.resize(k);
+      return false;
+    }
+    close_row(k, -1);
+  } catch (...) {  // a limit: drop the half-built row, so that revive() never finds it
     nrows_ = k;
     rows_.resize(k);
-    return false;
+    throw;
   }
-  close_row(k, -1);
   return true;
 }
 

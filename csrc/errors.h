@@ -11,9 +11,13 @@ struct GrammarError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A configured resource limit was hit (DFA states, NFA size, Earley items, ...).
+// A configured resource limit was hit (DFA states, NFA size, Earley items, work, ...).
+// `limit` is the name of the option (Limits field) that raised it, "" when none; it
+// becomes the Python exception's `limit` attribute.
 struct LimitError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit LimitError(const std::string& what, std::string limit_name = "")
+      : std::runtime_error(what), limit(std::move(limit_name)) {}
+  std::string limit;
 };
 
 }  // namespace decoder

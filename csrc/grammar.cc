@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "budget.h"
 #include "errors.h"
 
 namespace decoder {
@@ -11,8 +12,11 @@ constexpr int32_t kMagic = 0x44454301;  // "DEC\x01"
 }  // namespace
 
 Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_names,
-                 std::vector<std::string> nonterminal_names, const Limits& limits)
+                 std::vector<std::string> nonterminal_names, const Limits& limits,
+                 const CancelFlag* cancel)
     : lexeme_names_(std::move(lexeme_names)), nt_names_(std::move(nonterminal_names)), limits_(limits) {
+  WorkScope work(limits_.max_compile_work, "max_compile_work", "compiling the grammar", cancel);
+  charge_work(1, "starting");  // a compile cancelled before it began stops here
   size_t pos = 0;
   auto need = [&](size_t k) {
     if (pos + k > n) throw GrammarError("truncated grammar");
@@ -25,7 +29,7 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     throw GrammarError("inconsistent grammar header");
   if (n_rules > limits_.max_rules)
     throw LimitError("grammar has " + std::to_string(n_rules) + " rules, over the limit of " +
-                     std::to_string(limits_.max_rules));
+                     std::to_string(limits_.max_rules) + " (max_rules)", "max_rules");
   is_ignore_.assign(n_lex, 0);
   need(n_ign);
   for (int32_t i = 0; i < n_ign; ++i) {
@@ -43,7 +47,7 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     try {
       nfa->add_lexeme(w, n, pos, j);
     } catch (const LimitError& e) {
-      throw LimitError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")");
+      throw LimitError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")", e.limit);
     } catch (const GrammarError& e) {
       throw GrammarError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")");
     }
@@ -98,8 +102,11 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
   // Shortest derivation of each nonterminal (Knuth's fixpoint); kInfLen = unproductive.
   std::vector<int64_t> nt_min(NT, kInfLen);
   auto sym_min = [&](int32_t s) { return s >= 0 ? nt_min[s] : lex_min[-s - 1]; };
+  int64_t rule_symbols = 0;
+  for (const auto& b : rhs) rule_symbols += static_cast<int64_t>(b.size()) + 1;
   for (bool changed = true; changed;) {
     changed = false;
+    charge_work(rule_symbols, "computing the shortest derivation of each rule");
     for (size_t r = 0; r < lhs.size(); ++r) {
       int64_t t = 0;
       for (int32_t s : rhs[r]) t = std::min(kInfLen, t + sym_min(s));

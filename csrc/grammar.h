@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "budget.h"
 #include "lexer.h"
 
 namespace decoder {
@@ -27,13 +28,19 @@ struct Limits {
   int64_t max_rules = 2000000;
   int64_t max_items_per_row = 1000000;
   int64_t mask_cache_bytes = 256ll << 20;
+  // Work budgets (see budget.h; a unit is ~10 ns): compiling the grammar (NFA states,
+  // edges, epsilon-closure steps, grammar analysis) and one matcher step (compute_mask,
+  // commit, is_accepting ...: lexer DFA states built, Earley items, trie nodes walked).
+  int64_t max_compile_work = 100000000;
+  int64_t max_step_work = 5000000;
 };
 
 class Grammar {
  public:
   // Parses the serialised grammar (see decoder/grammar/serialize.py for the layout).
   Grammar(const int32_t* words, size_t n_words, std::vector<std::string> lexeme_names,
-          std::vector<std::string> nonterminal_names, const Limits& limits);
+          std::vector<std::string> nonterminal_names, const Limits& limits,
+          const CancelFlag* cancel = nullptr);
 
   int32_t num_lexemes() const { return static_cast<int32_t>(lexeme_names_.size()); }
   int32_t num_nonterminals() const { return static_cast<int32_t>(nullable_.size()); }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "budget.h"
 #include "errors.h"
 
 namespace decoder {
@@ -37,7 +38,7 @@ int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
   auto it = lexset_ids_.find(lexemes);
   if (it != lexset_ids_.end()) return it->second;
   if (lexsets_.size() >= ChunkedArray<Lexset>::kCapacity)
-    throw LimitError("too many distinct lexeme sets");
+    throw LimitError("too many distinct lexeme sets (" + std::to_string(ChunkedArray<Lexset>::kCapacity) + ")");
   int64_t id = lexsets_.reserve_next();
   lexsets_[id].lexemes = lexemes;
   lexsets_.publish(id);
@@ -71,6 +72,7 @@ int32_t Lexer::start_state(int32_t lexset_id) {
       const auto& c = nfa_->closure(p);
       set.insert(set.end(), c.begin(), c.end());
     }
+  charge_work(2 * int64_t(set.size()), "building lexer DFA start states");
   std::sort(set.begin(), set.end());
   set.erase(std::unique(set.begin(), set.end()), set.end());
   s = set.empty() ? kDead : intern_state(std::move(set));
@@ -83,13 +85,17 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   if (it != state_ids_.end()) return it->second;
   int32_t id = num_states_.load(std::memory_order_relaxed);
   if (id >= max_states_)
-    throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) + " states");
+    throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) +
+                     " states (max_dfa_states)", "max_dfa_states");
   // Huge counted repetitions make DFA states of ever larger NFA-state sets: bound their
   // memory too, not only their number.
   if (entries_ + int64_t(nfa_states.size()) > max_entries_)
     throw LimitError("lexer DFA state sets exceed the limit of " +
                      std::to_string(max_entries_ * int64_t(sizeof(int32_t)) >> 20) +
-                     " MiB (max_dfa_bytes): a counted repetition is too large for this input");
+                     " MiB (max_dfa_bytes): a counted repetition is too large for this input",
+                     "max_dfa_bytes");
+  // hashing, copying and scanning the set, and the work that built it (charged by callers)
+  charge_work(16 + 2 * int64_t(nfa_states.size()), "building lexer DFA states");
   entries_ += int64_t(nfa_states.size());
   states_.reserve_next();
   State& st = state_(id);
@@ -170,12 +176,19 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   int32_t t = row(state)[cls].load(std::memory_order_acquire);
   if (t != kUnknown) return t;
   std::vector<int32_t> next;
-  for (int32_t q : st.nfa_states)
-    for (const NfaEdge& e : nfa_->edges(q))
+  int64_t edges = 0;
+  for (int32_t q : st.nfa_states) {
+    const auto es = nfa_->edges(q);
+    edges += es.e - es.b;
+    for (const NfaEdge& e : es)
       if (e.lo <= byte && byte <= e.hi) {
         const auto& c = nfa_->closure(e.to);
         next.insert(next.end(), c.begin(), c.end());
       }
+  }
+  // before the sort (n log n), so that a huge set is refused before it is sorted
+  charge_work(int64_t(st.nfa_states.size()) + edges + 2 * int64_t(next.size()),
+              "building lexer DFA transitions");
   std::sort(next.begin(), next.end());
   next.erase(std::unique(next.begin(), next.end()), next.end());
   t = next.empty() ? kDead : intern_state(std::move(next));

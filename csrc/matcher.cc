@@ -6,30 +6,75 @@
 #include <cstdlib>
 #include <thread>
 
+#include "budget.h"
 #include "errors.h"
 
 namespace decoder {
 
 // ------------------------------------------------------------------ cache
 
+CompiledGrammar::~CompiledGrammar() {
+  MaskCacheBudget& b = MaskCacheBudget::instance();
+  b.withdraw(this);  // no eviction can look at this grammar from here on
+  b.add(-static_cast<int64_t>(cache_bytes_));
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::lookup(int32_t s) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(s);
-  return it == cache_.end() ? nullptr : it->second;
+  if (it == cache_.end()) return nullptr;
+  it->second.used = MaskCacheBudget::instance().tick();
+  return it->second.entry;
 }
 
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(
     int32_t s, std::shared_ptr<const MaskCacheEntry> e) {
   size_t bytes = (e->inside.size() + e->shallow_inside.size()) * 4 +
                  (e->exits.size() + e->frontier.size()) * sizeof(MaskCacheEntry::Exit) + 64;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache_.find(s);
-  if (it != cache_.end()) return it->second;  // another thread got there first
-  if (cache_bytes_ + bytes <= static_cast<size_t>(grammar_->limits().mask_cache_bytes)) {
-    cache_.emplace(s, e);
+  MaskCacheBudget& budget = MaskCacheBudget::instance();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(s);
+    if (it != cache_.end()) return it->second.entry;  // another thread got there first
+    if (cache_bytes_ + bytes > static_cast<size_t>(grammar_->limits().mask_cache_bytes) ||
+        static_cast<int64_t>(bytes) > budget.limit())
+      return e;
+    cache_.emplace(s, CacheSlot{e, bytes, budget.tick()});
     cache_bytes_ += bytes;
+    budget.add(static_cast<int64_t>(bytes));
   }
+  if (budget.bytes() > budget.limit()) budget.maybe_evict();  // (not under mu_: lock order)
   return e;
+}
+
+void CompiledGrammar::collect_cache(std::vector<CacheVictim>& out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& kv : cache_) out.push_back({kv.second.used, this, kv.first});
+}
+
+int64_t CompiledGrammar::evict_cache(int32_t state, uint64_t used) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(state);
+  if (it == cache_.end() || it->second.used != used) return 0;  // gone, or used since
+  const int64_t bytes = static_cast<int64_t>(it->second.bytes);
+  cache_bytes_ -= it->second.bytes;
+  cache_.erase(it);
+  MaskCacheBudget::instance().add(-bytes);
+  return bytes;
+}
+
+void MaskCacheBudget::maybe_evict() {
+  std::lock_guard<std::mutex> lock(mu_);  // one eviction at a time; grammars stay alive
+  const int64_t limit = this->limit();
+  if (bytes() <= limit) return;
+  std::vector<CompiledGrammar::CacheVictim> all;
+  for (CompiledGrammar* g : grammars_) g->collect_cache(all);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.used < b.used; });
+  const int64_t target = limit - limit / 10;
+  for (const auto& v : all) {
+    if (bytes() <= target) break;
+    if (v.grammar->evict_cache(v.state, v.used) > 0) evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 template <bool kRecordShallow>
@@ -110,7 +155,9 @@ void run_halves(const Part& part, MaskCacheEntry& e) {
   other.inside.assign(e.inside.size(), 0);
   other.shallow_inside.assign(e.shallow_inside.size(), 0);
   std::exception_ptr err;
+  WorkBudget* budget = t_work_budget;
   std::thread th([&] {
+    AdoptBudget adopt(budget);  // one operation, one work budget
     try {
       part(1, other);
     } catch (...) {
@@ -333,7 +380,10 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
   reset();
 }
 
+#define DECODER_STEP_SCOPE(what) WorkScope work_scope_(g_->limits().max_step_work, "max_step_work", what)
+
 void Matcher::reset() {
+  DECODER_STEP_SCOPE("starting a matcher");
   parser_.reset();
   lex_state_ = lexer_->start_state(parser_.top().lexset);
   fresh_ = true;
@@ -377,12 +427,21 @@ int32_t Matcher::step(int32_t s, uint8_t b) {
 bool Matcher::can_end() {
   if (fresh_) return parser_.top().accepting;
   size_t rows = parser_.num_rows();
-  bool ok = end_lexeme(lex_state_) && parser_.top().accepting;
+  bool ok;
+  try {
+    ok = end_lexeme(lex_state_) && parser_.top().accepting;
+  } catch (...) {
+    parser_.truncate(rows);
+    throw;
+  }
   parser_.truncate(rows);
   return ok;
 }
 
-bool Matcher::is_accepting() { return terminated_ || can_end(); }
+bool Matcher::is_accepting() {
+  DECODER_STEP_SCOPE("is_accepting()");
+  return terminated_ || can_end();
+}
 
 bool Matcher::feed(const uint8_t* data, size_t n) {
   int32_t s = lex_state_;
@@ -405,9 +464,19 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
 }
 
 bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
+  DECODER_STEP_SCOPE("one commit");
   if (terminated_) return false;
   Step saved{static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, terminated_};
-  if (!feed(data, n)) {
+  bool ok;
+  try {
+    ok = feed(data, n);
+  } catch (...) {  // a limit: the step leaves no trace
+    parser_.truncate(saved.rows);
+    lex_state_ = saved.lex_state;
+    fresh_ = saved.fresh;
+    throw;
+  }
+  if (!ok) {
     parser_.truncate(saved.rows);
     lex_state_ = saved.lex_state;
     fresh_ = saved.fresh;
@@ -418,6 +487,7 @@ bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
 }
 
 bool Matcher::commit_token(int32_t token) {
+  DECODER_STEP_SCOPE("one commit");
   if (terminated_) return false;
   if (trie_->is_eos(token)) {
     if (!can_end()) return false;
@@ -451,7 +521,11 @@ std::string Matcher::forced_bytes(size_t max_len) {
     if (rep[cls[b]] < 0) rep[cls[b]] = b;
     ++size[cls[b]];
   }
-  while (out.size() < max_len && !can_end()) {
+  while (out.size() < max_len) {
+    {
+      DECODER_STEP_SCOPE("forced_bytes()");  // each commit below has its own
+      if (can_end()) break;
+    }
     int32_t found = -1;
     for (int32_t c = 0; c < nc; ++c) {
       const uint8_t b = static_cast<uint8_t>(rep[c]);
@@ -484,6 +558,7 @@ void Matcher::rollback(size_t n) {
 }
 
 int64_t Matcher::min_completion_bytes() {
+  DECODER_STEP_SCOPE("min_completion_bytes()");
   if (terminated_) return 0;
   int64_t best = kInfLen;
   if (fresh_) {
@@ -553,6 +628,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
   }
   parser_.truncate(frames_[base].rows);
   walk_nodes_ += visited;
+  charge_work(static_cast<int64_t>(visited), "walking the vocabulary below lexeme ends");
 }
 
 void Matcher::compute_mask(uint32_t* out) {
@@ -569,12 +645,26 @@ void Matcher::compute_mask(uint32_t* out) {
       for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
     return;
   }
+  DECODER_STEP_SCOPE("one mask");
   auto entry = cg_->cache_entry(lex_state_);
   std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
   const auto& exits = entry->exits;
   walk_nodes_ = 0;
   exits_ = exits.size();
   size_t rows = parser_.num_rows();
+  try {
+    compute_mask_exits(exits, out);
+  } catch (...) {  // a limit: the parser as it was (the mask is not to be used)
+    parser_.truncate(rows);
+    throw;
+  }
+  if (can_end())
+    for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
+}
+
+void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {
+  const TokenTrie& t = *trie_;
+  const size_t rows = parser_.num_rows();
   for (size_t a = 0; a < exits.size();) {
     size_t b = a;
     while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
@@ -591,8 +681,6 @@ void Matcher::compute_mask(uint32_t* out) {
     parser_.truncate(rows);
     a = b;
   }
-  if (can_end())
-    for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
 }
 
 void fill_masks(Matcher* const* matchers, size_t n, uint32_t* out, size_t stride, int threads) {

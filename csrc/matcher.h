@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache_budget.h"
 #include "earley.h"
 #include "grammar.h"
 #include "token_trie.h"
@@ -50,12 +51,26 @@ constexpr uint16_t kShallowDepth = 12;
 class CompiledGrammar {
  public:
   CompiledGrammar(std::shared_ptr<Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
-      : grammar_(std::move(grammar)), trie_(std::move(trie)) {}
+      : grammar_(std::move(grammar)), trie_(std::move(trie)) {
+    MaskCacheBudget::instance().enroll(this);
+  }
+  ~CompiledGrammar();
+  CompiledGrammar(const CompiledGrammar&) = delete;
+  CompiledGrammar& operator=(const CompiledGrammar&) = delete;
   Grammar& grammar() const { return *grammar_; }
   const TokenTrie& trie() const { return *trie_; }
   // Cached inside-bits and exits of a lexer state (built on first use; thread-safe).
   std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state);
   size_t cache_bytes() const { return cache_bytes_; }
+  // For MaskCacheBudget::maybe_evict: (last use, state) of every cached entry, and the
+  // eviction of one (if it was not used since). Lock the grammar's cache mutex.
+  struct CacheVictim {
+    uint64_t used;
+    CompiledGrammar* grammar;
+    int32_t state;
+  };
+  void collect_cache(std::vector<CacheVictim>& out);
+  int64_t evict_cache(int32_t state, uint64_t used);
 
  private:
   std::shared_ptr<const MaskCacheEntry> lookup(int32_t s);
@@ -80,7 +95,12 @@ class CompiledGrammar {
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   std::mutex mu_;
-  std::unordered_map<int32_t, std::shared_ptr<const MaskCacheEntry>> cache_;
+  struct CacheSlot {
+    std::shared_ptr<const MaskCacheEntry> entry;
+    size_t bytes;
+    uint64_t used;  // MaskCacheBudget tick of the last hit
+  };
+  std::unordered_map<int32_t, CacheSlot> cache_;
   size_t cache_bytes_ = 0;
 };
 
@@ -110,6 +130,7 @@ class Matcher {
   uint64_t last_exits() const { return exits_; }
 
  private:
+  void compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
   struct Step {
     uint32_t rows;
     int32_t lex_state;

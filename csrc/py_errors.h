@@ -20,7 +20,16 @@ inline void raise_py_error() {
   } catch (const GrammarError& e) {
     PyErr_SetString(g_py_grammar_error ? g_py_grammar_error : PyExc_ValueError, e.what());
   } catch (const LimitError& e) {
-    PyErr_SetString(g_py_limit_error ? g_py_limit_error : PyExc_MemoryError, e.what());
+    PyObject* cls = g_py_limit_error ? g_py_limit_error : PyExc_MemoryError;
+    PyObject* exc = PyObject_CallFunction(cls, "s", e.what());
+    if (exc == nullptr) return;  // the constructor's own error is in flight
+    if (!e.limit.empty()) {
+      PyObject* name = PyUnicode_FromString(e.limit.c_str());
+      if (name == nullptr || PyObject_SetAttrString(exc, "limit", name) < 0) PyErr_Clear();
+      Py_XDECREF(name);
+    }
+    PyErr_SetObject(cls, exc);
+    Py_DECREF(exc);
   } catch (const std::out_of_range& e) {
     PyErr_SetString(g_py_matcher_error ? g_py_matcher_error : PyExc_IndexError, e.what());
   } catch (const std::invalid_argument& e) {

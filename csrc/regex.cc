@@ -5,6 +5,7 @@
 #include <deque>
 #include <string>
 
+#include "budget.h"
 #include "errors.h"
 
 namespace decoder {
@@ -67,7 +68,9 @@ void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<ui
 int32_t Nfa::new_state(int32_t lexeme) {
   if (static_cast<int64_t>(lexeme_of_.size()) >= max_states_)
     throw LimitError("regex automaton exceeds the limit of " + std::to_string(max_states_) +
-                     " NFA states (a very large repetition bound or a huge grammar)");
+                     " NFA states (max_nfa_states; a very large repetition bound or a huge grammar)",
+                     "max_nfa_states");
+  if ((lexeme_of_.size() & 1023) == 0) charge_work(4096, "building the regex automaton");
   lexeme_of_.push_back(lexeme);
   accept_of_.push_back(-1);
   return static_cast<int32_t>(lexeme_of_.size()) - 1;
@@ -76,6 +79,21 @@ int32_t Nfa::new_state(int32_t lexeme) {
 void Nfa::add_lexeme(const int32_t* w, size_t n, size_t& pos, int32_t lexeme) {
   if (static_cast<int32_t>(starts_.size()) != lexeme)
     throw GrammarError("lexemes must be added in order");
+  // Bound the expanded size before building anything: nested counted repetitions multiply
+  // (((a{1,100}){1,100}){1,100} is 10^6 states), and building them first to find out
+  // would cost seconds and gigabytes.
+  {
+    size_t p = pos;
+    const int64_t need = estimate(w, n, p, 0) + 2;
+    if (need > max_states_ - num_states())
+      throw LimitError("regex automaton would need about " + std::to_string(need) +
+                       " NFA states (nested counted repetitions multiply), over the limit of " +
+                       std::to_string(max_states_) + " (max_nfa_states)" +
+                       (num_states() > 0 ? " with the " + std::to_string(num_states()) +
+                                               " states of the lexemes before it"
+                                         : std::string()),
+                       "max_nfa_states");
+  }
   int32_t s = new_state(lexeme);
   int32_t f = new_state(lexeme);
   accept_of_[f] = lexeme;
@@ -113,6 +131,61 @@ size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
     }
     case kRep: return skip(w, n, pos + 3, depth + 1);
     default: throw GrammarError("unknown regex opcode " + std::to_string(w[pos]));
+  }
+}
+
+int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const {
+  // The states build() allocates for the regex at w[pos] (pos is advanced), saturating.
+  constexpr int64_t kBig = int64_t(1) << 50;
+  if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
+  if (pos >= n) throw GrammarError("truncated regex");
+  const int32_t op = w[pos++];
+  switch (op) {
+    case kEmpty: case kNever: return 0;
+    case kBytes: {
+      if (pos >= n) throw GrammarError("truncated regex bytes");
+      const int32_t len = w[pos++];
+      if (len < 0 || pos + len > n) throw GrammarError("truncated regex bytes");
+      pos += len;
+      return len > 1 ? len - 1 : 0;
+    }
+    case kByteset: case kCps: {
+      if (pos >= n) throw GrammarError("truncated character class");
+      const int32_t k = w[pos++];
+      if (k < 0 || pos + 2 * static_cast<size_t>(k) > n) throw GrammarError("truncated character class");
+      int64_t total = 0;
+      if (op == kCps) {
+        std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
+        for (int32_t i = 0; i < k; ++i) {
+          int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
+          if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
+          seqs.clear();
+          if (lo < 0xD800 && hi >= 0xD800) { utf8_sequences(lo, 0xD7FF, seqs); lo = 0xD800; }
+          if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
+          if (lo <= hi) utf8_sequences(lo, hi, seqs);
+          for (const auto& s : seqs) total += static_cast<int64_t>(s.size()) - 1;
+        }
+      }
+      pos += 2 * static_cast<size_t>(k);
+      return total;
+    }
+    case kCat: case kAlt: {
+      if (pos >= n) throw GrammarError("truncated regex");
+      const int32_t k = w[pos++];
+      int64_t total = op == kCat && k > 1 ? k - 1 : 0;
+      for (int32_t i = 0; i < k; ++i) total = std::min(kBig, total + estimate(w, n, pos, depth + 1));
+      return total;
+    }
+    case kRep: {
+      if (pos + 2 > n) throw GrammarError("truncated regex");
+      const int32_t lo = w[pos], hi = w[pos + 1];
+      pos += 2;
+      if (lo < 0 || (hi >= 0 && hi < lo)) throw GrammarError("bad repetition bounds");
+      const int64_t body = estimate(w, n, pos, depth + 1) + 1;
+      const int64_t copies = static_cast<int64_t>(lo) + (hi < 0 ? 1 : hi - lo) + 1;
+      return body >= kBig / copies ? kBig : body * copies;
+    }
+    default: throw GrammarError("unknown regex opcode " + std::to_string(op));
   }
 }
 
@@ -250,7 +323,8 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       if (copies * static_cast<int64_t>(after - child) > max_states_)
         throw LimitError("repetition {" + std::to_string(lo) + "," +
                          (hi < 0 ? std::string("") : std::to_string(hi)) +
-                         "} is too large for the regex automaton limit");
+                         "} is too large for the regex automaton limit max_nfa_states=" +
+                         std::to_string(max_states_), "max_nfa_states");
       // Each copy allocates its end state and then the body's states, so the copies of
       // a non-nullable body are congruent: recorded as a RepeatRegion.
       const bool body_nullable = nullable(w, n, child, depth + 1);
@@ -361,8 +435,13 @@ void Nfa::finish() {
   closure_data_.reserve(N);
   std::vector<int32_t> mark(N, -1);
   std::vector<int32_t> stack;
+  int64_t steps = 0;  // closure steps not yet charged to the work budget
   for (int32_t s = 0; s < N; ++s) {
     closure_off_[s] = static_cast<int64_t>(closure_data_.size());
+    if (steps >= 4096) {
+      charge_work(steps, "computing the regex automaton's epsilon closures");
+      steps = 0;
+    }
     if (!alive_[s]) continue;
     const size_t first = closure_data_.size();
     if (eps_off[s] == eps_off[s + 1]) {  // the common case: the closure is the state itself
@@ -375,13 +454,16 @@ void Nfa::finish() {
       int32_t u = stack.back();
       stack.pop_back();
       if (has_edges(u) || accept_of_[u] >= 0) closure_data_.push_back(u);
+      steps += 1 + (eps_off[u + 1] - eps_off[u]);
       for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) {
         int32_t v = eps[i];
         if (alive_[v] && mark[v] != s) { mark[v] = s; stack.push_back(v); }
       }
     }
     std::sort(closure_data_.begin() + first, closure_data_.end());
+    steps += 4 * static_cast<int64_t>(closure_data_.size() - first);  // the sort
   }
+  charge_work(steps, "computing the regex automaton's epsilon closures");
   closure_off_[N] = static_cast<int64_t>(closure_data_.size());
   // Keep innermost regions only: an inner repetition is recorded once per outer copy, and
   // those records are disjoint.

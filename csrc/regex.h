@@ -107,6 +107,7 @@ class Nfa {
   void add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme);
   size_t skip(const int32_t* w, size_t n, size_t pos, int depth) const;
   bool nullable(const int32_t* w, size_t n, size_t pos, int depth) const;
+  int64_t estimate(const int32_t* w, size_t n, size_t& pos, int depth) const;
   void add_region(int32_t begin, const std::vector<int32_t>& sizes);
 
   int64_t max_states_;

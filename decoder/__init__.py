@@ -11,7 +11,7 @@ from __future__ import annotations
 from .errors import DecoderError, GrammarError, LimitError, MatcherError, SchemaError, VocabularyError
 from .grammar import Grammar
 from .vocab import Vocabulary
-from ._engine import Matcher, CompiledGrammar, fill_masks
+from ._engine import Matcher, CompiledGrammar, fill_masks, mask_cache_budget
 from .compile import compile_grammar
 
 __version__ = "0.1.0"
@@ -37,5 +37,6 @@ def __getattr__(name):  # heavy, optional parts load on first use
 
 
 __all__ = ["Grammar", "Regex", "Vocabulary", "Matcher", "CompiledGrammar", "fill_masks", "compile_grammar",
+           "mask_cache_budget",
            "DecoderError", "GrammarError", "LimitError", "MatcherError", "SchemaError",
            "VocabularyError", "__version__"]

@@ -4,7 +4,7 @@
 releasing the GIL; every algorithm lives in C++."""
 from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
 from libcpp cimport bool as cbool
-from libcpp.memory cimport shared_ptr
+from libcpp.memory cimport shared_ptr, make_shared
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 from cpython.ref cimport PyObject
@@ -37,6 +37,8 @@ cdef extern from "grammar.h" namespace "decoder":
         int64_t max_rules
         int64_t max_items_per_row
         int64_t mask_cache_bytes
+        int64_t max_compile_work
+        int64_t max_step_work
 
 
 cdef extern from "matcher.h" namespace "decoder":
@@ -63,10 +65,42 @@ cdef extern from "matcher.h" namespace "decoder":
     void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) except +raise_py_error nogil
 
 
+cdef extern from "cache_budget.h" namespace "decoder":
+    cdef cppclass CMaskCacheBudget "decoder::MaskCacheBudget":
+        int64_t limit()
+        void set_limit(int64_t) nogil
+        int64_t bytes()
+        uint64_t evictions()
+        size_t grammars()
+    CMaskCacheBudget* c_mask_cache_budget "decoder::mask_cache_budget"()
+
+
+def mask_cache_budget(nbytes=None):
+    """The process-wide budget for the mask caches of all compiled grammars (bytes; the
+    least recently used entries are evicted past it). ``nbytes`` sets it (evicting at once
+    if the caches are over it). Returns the state: limit, bytes, evictions, grammars."""
+    cdef CMaskCacheBudget* b = c_mask_cache_budget()
+    cdef int64_t n
+    if nbytes is not None:
+        n = int(nbytes)
+        if n <= 0:
+            raise ValueError("the mask cache budget is a positive number of bytes")
+        with nogil:
+            b.set_limit(n)
+    return dict(limit=b.limit(), bytes=b.bytes(), evictions=b.evictions(), grammars=b.grammars())
+
+
+cdef extern from "budget.h" namespace "decoder":
+    cdef cppclass CCancelFlag "decoder::CancelFlag":
+        void cancel() nogil
+        cbool cancelled() nogil
+        void set_deadline_in(double) nogil
+
+
 cdef extern from "api.h" namespace "decoder":
     shared_ptr[CCompiledGrammar] c_compile_grammar "decoder::compile_grammar"(
         const int32_t*, size_t, vector[string], vector[string], const CLimits&,
-        shared_ptr[const CTokenTrie]) except +raise_py_error nogil
+        shared_ptr[const CTokenTrie], const CCancelFlag*) except +raise_py_error nogil
     shared_ptr[const CTokenTrie] c_make_trie "decoder::make_trie"(
         const char*, size_t, const uint32_t*, size_t, int32_t, const vector[int32_t]&,
         const vector[int32_t]&) except +raise_py_error nogil
@@ -103,7 +137,26 @@ cdef class TokenTrie:
 
 
 DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_dfa_bytes=64 << 20,
-                      max_rules=2_000_000, max_items_per_row=1_000_000, mask_cache_bytes=256 << 20)
+                      max_rules=2_000_000, max_items_per_row=1_000_000, mask_cache_bytes=256 << 20,
+                      max_compile_work=100_000_000, max_step_work=5_000_000)
+
+
+cdef class CancelFlag:
+    """Stops an engine compile from another thread (cancel()) or past a deadline
+    (seconds from when it was made; None: none); see decoder.deadline."""
+    cdef shared_ptr[CCancelFlag] ptr
+
+    def __cinit__(self, seconds=None):
+        self.ptr = make_shared[CCancelFlag]()
+        if seconds is not None:
+            self.ptr.get().set_deadline_in(float(seconds))
+
+    def cancel(self):
+        self.ptr.get().cancel()
+
+    @property
+    def cancelled(self):
+        return self.ptr.get().cancelled()
 
 
 cdef class CompiledGrammar:
@@ -113,7 +166,7 @@ cdef class CompiledGrammar:
     cdef readonly object vocab
 
     def __init__(self, words, lexeme_names, nonterminal_names, TokenTrie trie, vocab=None,
-                 limits=None):
+                 limits=None, CancelFlag cancel=None):
         cdef int32_t[::1] w = np.asarray(words, dtype=np.int32)
         cdef vector[string] lx = [n.encode("utf-8", "replace") for n in lexeme_names]
         cdef vector[string] nt = [n.encode("utf-8", "replace") for n in nonterminal_names]
@@ -130,10 +183,15 @@ cdef class CompiledGrammar:
         lim.max_rules = opts["max_rules"]
         lim.max_items_per_row = opts["max_items_per_row"]
         lim.mask_cache_bytes = opts["mask_cache_bytes"]
+        lim.max_compile_work = opts["max_compile_work"]
+        lim.max_step_work = opts["max_step_work"]
         if w.shape[0] == 0:
             raise GrammarError("empty grammar")
+        cdef const CCancelFlag* flag = <const CCancelFlag*>NULL
+        if cancel is not None:
+            flag = cancel.ptr.get()
         with nogil:
-            self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr)
+            self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr, flag)
         self.mask_words = trie.mask_words
         self.vocab = vocab
 

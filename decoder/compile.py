@@ -11,7 +11,8 @@ from collections import OrderedDict
 from typing import Any, Optional
 
 from . import _engine
-from .errors import DecoderError
+from . import deadline as _deadline
+from .errors import DecoderError, LimitError
 
 _lock = threading.Lock()
 _tries: dict[int, tuple[Any, "_engine.TokenTrie"]] = {}
@@ -47,6 +48,7 @@ def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engin
         else:
             raise TypeError(f"expected a decoder.Grammar, got {type(grammar).__name__}")
     trie = token_trie(vocab)
+    _deadline.check("before serialising the grammar")
     words, lexeme_names, nt_names = grammar.serialized()
     key = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
     with _lock:
@@ -54,9 +56,29 @@ def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engin
         if hit is not None and hit.vocab is vocab:
             _compiled.move_to_end(key)
             return hit
-    cg = _engine.CompiledGrammar(words, lexeme_names, nt_names, trie, vocab, limits)
+    cg = _compile_engine(words, lexeme_names, nt_names, trie, vocab, limits)
     with _lock:
         _compiled[key] = cg
         while len(_compiled) > COMPILE_CACHE_SIZE:
             _compiled.popitem(last=False)
     return cg
+
+
+def _compile_engine(words, lexeme_names, nt_names, trie, vocab, limits):
+    """The engine's compile, under this context's compile deadline (decoder.deadline): the
+    C++ side checks a cancel flag (and the time left) where it counts work, so a compile
+    cancelled from another thread, or past its deadline, stops within milliseconds."""
+    d = _deadline.current()
+    if d is None:
+        return _engine.CompiledGrammar(words, lexeme_names, nt_names, trie, vocab, limits)
+    d.check("before the engine's compile")
+    flag = _engine.CancelFlag(d.remaining())
+    d._attach(flag)
+    try:
+        return _engine.CompiledGrammar(words, lexeme_names, nt_names, trie, vocab, limits, flag)
+    except LimitError as e:
+        if e.limit == "deadline" and d.cancelled:
+            raise _deadline.CompileCancelled(str(e), limit="deadline") from None
+        raise
+    finally:
+        d._detach(flag)

@@ -21,12 +21,13 @@ if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
 if [ "${DECODER_SKIP_INTEGRATIONS:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   scripts/test_integrations.sh || rc=1
 fi
-# the engine tests under ASan+UBSan+LSan, then each atheris fuzz target for 20 s
+# the engine tests under ASan+UBSan+LSan, then the atheris fuzz targets, deterministically
+# (the committed corpus fuzz/corpus/ replayed, then a fixed number of inputs from a fixed seed)
 # (DECODER_SKIP_SANITIZERS=1 / DECODER_SKIP_FUZZ=1 leave them out)
 if [ "${DECODER_SKIP_SANITIZERS:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   bash scripts/test_sanitizers.sh || rc=1
 fi
 if [ "${DECODER_SKIP_FUZZ:-0}" != 1 ] && [ "$#" -eq 0 ]; then
-  bash scripts/fuzz.sh 20 || rc=1
+  bash scripts/fuzz.sh --ci || rc=1
 fi
 exit "$rc"

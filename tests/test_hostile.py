@@ -81,12 +81,36 @@ def test_the_corpus_covers_what_the_issue_names():
     assert len(json.dumps(cases.big_object_schema(20_000, 150))) > 3_000_000  # "several MB"
 
 
+def test_every_fuzz_finding_is_a_case():
+    """Each input the fuzzers found (fuzz/corpus/<target>/finding-<case id>.<ext>, replayed by
+    `scripts/fuzz.sh --ci`) is the source of the hostile case of that id."""
+    from hostile.make_corpus import source_bytes
+
+    findings = sorted((ROOT / "fuzz" / "corpus").glob("*/finding-*"))
+    assert findings
+    for f in findings:
+        cid = f.stem[len("finding-"):]
+        assert cid in cases.CASES, f"{f}: no case {cid!r} in tests/hostile/cases.py"
+        c = cases.CASES[cid]
+        assert source_bytes(c.kind, c.make()) == f.read_bytes(), f"{f} and case {cid} differ"
+        assert f.parent.name == {"regex": "regex", "lark": "lark"}.get(c.kind, "schema"), f
+
+
 def test_dfa_limit_at_mask_time_leaves_the_matcher_usable():
     """A lazily built lexer DFA that hits max_dfa_states mid-sequence raises LimitError
     from compute_mask/commit; the matcher keeps its state (no half step) and works again
     after rollback() and reset() (cases.dfa_limit_scenario)."""
     out = isolate.run(cases.dfa_limit_scenario, timeout=30)
     assert out.status == "ok" and out.value > 10, str(out)
+
+
+def test_work_budget_overrun_names_the_limit():
+    """max_compile_work and max_step_work (counted work, not time) raise a LimitError whose
+    .limit and message name them; the step that ran out leaves the matcher as it was
+    (cases.work_budget_scenario)."""
+    out = isolate.run(cases.work_budget_scenario, timeout=60, cpu_limit=20)
+    assert out.status == "ok", str(out)
+    assert out.value["step"] > 50, out.value
 
 
 def test_make_corpus_writes_every_case(tmp_path):

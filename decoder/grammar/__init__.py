@@ -12,11 +12,14 @@ import hashlib
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from ..errors import DecoderError, GrammarError, LimitError, SchemaError
 from . import ir
 from .ir import GrammarBuilder, GrammarIR
+
+#: the longest regex pattern (UTF-8 bytes) Grammar.from_regex compiles
+MAX_REGEX_TEXT_BYTES = 1 << 20
 from .serialize import serialize
 
 
@@ -82,22 +85,35 @@ class Grammar:
 
     # ------------------------------------------------------------ front ends
     @classmethod
-    def from_lark(cls, text_or_path: Union[str, Path], start: str = "start", **options: Any) -> "Grammar":
+    def from_lark(cls, text_or_path: Union[str, Path], start: str = "start", *,
+                  timeout: Optional[float] = None, **options: Any) -> "Grammar":
         """A grammar in Lark's EBNF (text, or a path to a .lark file); options of
-        :func:`decoder.grammar.lark.from_lark` (``max_rules``, ``max_alternatives``, ...)."""
+        :func:`decoder.grammar.lark.from_lark` (``max_rules``, ``max_alternatives``,
+        ``max_text_bytes``, ...). ``timeout``: seconds (see :mod:`decoder.deadline`)."""
+        from ..deadline import compile_deadline
         from .lark import from_lark
 
-        with _front_end("Lark grammar", GrammarError):
+        with _front_end("Lark grammar", GrammarError), compile_deadline(timeout):
             return cls(from_lark(text_or_path, start=start, **options), source="lark")
 
     @classmethod
-    def from_regex(cls, pattern: str, *, syntax: str = "python", flags: str = "") -> "Grammar":
-        """Output that fully matches a regex (Python ``re`` syntax, or ``syntax="ecma"``)."""
+    def from_regex(cls, pattern: str, *, syntax: str = "python", flags: str = "",
+                   timeout: Optional[float] = None, max_text_bytes: int = MAX_REGEX_TEXT_BYTES) -> "Grammar":
+        """Output that fully matches a regex (Python ``re`` syntax, or ``syntax="ecma"``).
+        A pattern longer than ``max_text_bytes`` (1 MiB of UTF-8) is a ``LimitError``;
+        ``timeout``: seconds (see :mod:`decoder.deadline`)."""
+        from ..deadline import compile_deadline
         from .regex import parse_regex
 
         if not isinstance(pattern, str):
             raise TypeError(f"a regex pattern is a str, not {type(pattern).__name__}")
-        with _front_end("regex", GrammarError):
+        if max_text_bytes and len(pattern) > max_text_bytes // 4:
+            size = len(pattern.encode("utf-8", "surrogatepass"))
+            if size > max_text_bytes:
+                raise LimitError(f"the regex has {size} bytes, more than the limit max_text_bytes="
+                                 f"{max_text_bytes} (Grammar.from_regex(..., max_text_bytes=N) raises it)",
+                                 limit="max_text_bytes")
+        with _front_end("regex", GrammarError), compile_deadline(timeout):
             node = parse_regex(pattern, syntax=syntax, flags=flags)
             b = GrammarBuilder()
             s = b.nonterminal("start")

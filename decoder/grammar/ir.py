@@ -103,6 +103,17 @@ MAX_REPEAT = (1 << 31) - 1
 
 
 def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
+    """``node{lo,hi}``, simplified where the simplification is exact (the same language):
+
+    * a body that matches "" repeats its non-empty part: ``x{a,b}`` = ``x'{0,b}`` where
+      ``x'`` = ``x`` minus "" (every copy may be empty). A nullable body made the automaton's
+      epsilon closures quadratic in the number of copies (``((a?b?){0,300}){0,300}`` ran
+      for minutes).
+    * a repetition of a repetition is one repetition when the counts it allows are an
+      interval: ``(x{a,b}){k,n}`` allows ``j*a .. j*b`` copies for each ``j`` in ``k..n``,
+      contiguous when ``k*(b-a) >= a-1``, and is then ``x{k*a,n*b}``
+      (``((a{0,110}){1,100}){1,100}`` = ``a{0,1100000}``, not 10^6 nested copies).
+    """
     if hi is not None and hi < lo:
         return NEVER
     if node[0] == "never":
@@ -111,7 +122,58 @@ def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
         return node
     if hi == 0:
         return EMPTY
+    try:
+        body_nullable = nullable(node)
+        if body_nullable:
+            lo = 0
+            ne = nonempty(node) if node[0] != "rep" else None
+            if ne is not None:
+                if ne[0] == "never":
+                    return EMPTY
+                node = ne
+    except ValueError:  # a node the regex parser resolves later (an anchor): as it is
+        pass
+    if node[0] == "rep":
+        x, a, b = node[1], node[2], node[3]
+        if b is None:
+            if lo >= 1 or a <= 1:  # j copies of x{a,} are x{j*a,}; their union from j=lo on
+                return rep(x, lo * a if lo >= 1 else 0, None)
+        elif lo * (b - a) >= a - 1:
+            return rep(x, lo * a, None if hi is None else hi * b)
     return ("rep", node, lo, hi)
+
+
+#: the most children of a concatenation that :func:`nonempty` rewrites (its result is
+#: quadratic in them)
+_NONEMPTY_MAX_CAT = 16
+
+
+def nonempty(node) -> Optional[tuple]:
+    """``node`` minus the empty string (the same node when it does not match ""), or None
+    where that would be large (a concatenation of many nullable parts)."""
+    if not nullable(node):
+        return node
+    k = node[0]
+    if k in ("empty", "bytes"):
+        return NEVER
+    if k == "alt":
+        kids = [nonempty(m) for m in node[1]]
+        return None if any(m is None for m in kids) else alt(*kids)
+    if k == "rep":  # x{0,b} minus "" is x'{1,b}: at least one non-empty copy
+        x = nonempty(node[1])
+        return None if x is None else rep(x, 1, node[3]) if x[0] != "never" else NEVER
+    if k == "cat":  # every part is nullable: the first non-empty part is part i
+        items = node[1]
+        if len(items) > _NONEMPTY_MAX_CAT:
+            return None
+        out = []
+        for i, m in enumerate(items):
+            x = nonempty(m)
+            if x is None:
+                return None
+            out.append(cat(x, *items[i + 1:]))
+        return alt(*out)
+    raise ValueError(f"unknown regex node {k!r}")
 
 
 def opt(node) -> tuple:

@@ -161,6 +161,8 @@ def _locate_terminal(name: str, value: str, text: str):
 #: alternatives) and never returns on a template that expands itself: bounded before it runs
 MAX_LARK_RULES = 2_000
 MAX_LARK_ALTERNATIVES = 5_000
+#: the largest grammar text (UTF-8 bytes) compiled; refused before Lark's loader runs
+MAX_LARK_TEXT_BYTES = 1 << 20
 _RULE_DEF = re.compile(r"^[ \t]*[?!]?([a-z_][a-z_0-9]*)(\{[^}]*\})?[ \t]*(?:\.-?\d+)?[ \t]*:", re.M)
 
 
@@ -190,14 +192,19 @@ def _check_size(text: str, max_rules: int, max_alternatives: int) -> None:
 
 def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
               allow_lazy: bool = False, max_rules: int = MAX_LARK_RULES,
-              max_alternatives: int = MAX_LARK_ALTERNATIVES) -> ir.GrammarIR:
+              max_alternatives: int = MAX_LARK_ALTERNATIVES,
+              max_text_bytes: int = MAX_LARK_TEXT_BYTES) -> ir.GrammarIR:
     """Compile a Lark grammar (its text, or a path to a ``.lark`` file) to a :class:`GrammarIR`.
 
     Raises :class:`GrammarError` (with line, column and a caret where known) for a
     malformed grammar, a ``%declare``d terminal (no pattern to match), or a
-    terminal whose regex cannot be expressed exactly.
+    terminal whose regex cannot be expressed exactly. A grammar text longer than
+    ``max_text_bytes`` (1 MiB) is a :class:`LimitError` (``limit="max_text_bytes"``), and
+    the compile honours :func:`decoder.deadline.compile_deadline`.
     """
     import lark
+
+    from .. import deadline as _deadline
 
     import_paths = []
     source_path = None
@@ -205,15 +212,28 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
                                           and text.endswith(".lark") and os.path.isfile(text)):
         source_path = os.fspath(text)
         import_paths.append(os.path.dirname(os.path.abspath(source_path)))
+        size = os.path.getsize(source_path)
+        if max_text_bytes and size > max_text_bytes:
+            raise LimitError(f"the Lark grammar file {source_path} has {size} bytes, more than the limit "
+                             f"max_text_bytes={max_text_bytes}", limit="max_text_bytes")
         text = Path(source_path).read_text(encoding="utf-8")
     if isinstance(text, str):
+        if max_text_bytes and len(text) > max_text_bytes // 4 and len(text.encode("utf-8", "surrogatepass")) > max_text_bytes:
+            raise LimitError(f"the Lark grammar text has {len(text.encode('utf-8', 'surrogatepass'))} bytes, more "
+                             f"than the limit max_text_bytes={max_text_bytes} (Grammar.from_lark(..., "
+                             f"max_text_bytes=N) raises it)", limit="max_text_bytes")
         _check_size(text, max_rules, max_alternatives)
+    _deadline.check("before Lark's loader")
     try:
         parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
                            import_paths=import_paths, source_path=source_path)
     except Exception as e:  # Lark's GrammarError, UnexpectedInput, re errors, missing imports
         if isinstance(e, (KeyboardInterrupt, MemoryError)):  # pragma: no cover
             raise
+        if isinstance(e, RecursionError) or isinstance(getattr(e, "orig_exc", None), RecursionError):
+            # Lark's own loader recursed too deep (a VisitError wraps it): name the problem
+            raise LimitError("the Lark grammar is nested too deeply to compile (Python's recursion "
+                             "limit, in Lark's grammar loader)", limit="max_depth") from None
         raise _from_lark_error(e, text) from e
 
     b = ir.GrammarBuilder()
@@ -246,7 +266,10 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
         name = str(r.origin.name)
         if name not in nts:
             nts[name] = b.nonterminal(name)
-    for r in parser.rules:
+    _deadline.check("after Lark's loader")
+    for k, r in enumerate(parser.rules):
+        if k & 255 == 0:
+            _deadline.check(f"rule {r.origin.name}")
         body = []
         for s in r.expansion:
             if s.is_term:

@@ -46,6 +46,7 @@ import unicodedata
 from typing import Optional
 
 from . import ir
+from .. import deadline as _deadline
 
 try:  # the package's error type; the fallback keeps this module importable alone
     from ..errors import GrammarError
@@ -333,6 +334,7 @@ def _first_anchor(node):
 # ---------------------------------------------------------------- the parser
 class _Parser:
     def __init__(self, pattern: str, syntax: str, flags: str, portable: bool = False):
+        self.ticks = 0  # atoms parsed (the compile deadline is checked every 4096)
         if syntax not in ("python", "ecma"):
             raise ValueError(f"unknown regex syntax {syntax!r} (use 'python' or 'ecma')")
         self.portable = portable
@@ -406,6 +408,9 @@ class _Parser:
             if c == ")":
                 raise self.err("unbalanced parenthesis")
             start = self.i
+            self.ticks += 1
+            if self.ticks & 4095 == 0:
+                _deadline.check(f"regex position {self.i}")
             if c in "*+?" or (c == "{" and self.quantifier_ahead()):
                 self.apply_quantifier(items, start)
                 continue

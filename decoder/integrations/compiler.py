@@ -8,10 +8,11 @@ A serving engine compiles on a worker thread and must never stall on one slow sc
   front end runs again);
 * joins a compile of the same spec that is already running;
 * otherwise compiles on a daemon thread and waits at most ``deadline_s``; past it,
-  it raises :class:`CompileTimeout`.  The C++ compile cannot be interrupted, so it
-  finishes in the background and its result lands in the cache (a retry is then
-  instant); only ``max_background`` such compiles may run at once, after which new
-  specs are refused until one ends.
+  it raises :class:`CompileTimeout` and *stops* the compile: the thread runs under a
+  :class:`decoder.deadline.Deadline` (front end, serialisation and the C++ compile all
+  check it, and the waiter cancels it), so a request that gave up costs no more CPU.
+  Only ``max_background`` compiles may run at once, after which new specs are refused
+  until one ends.
 
 Stop tokens: a request's stop ids (vLLM's ``all_stop_token_ids``, SGLang's EOS set)
 are the ids that end a constrained output, allowed only once the grammar accepts.
@@ -28,6 +29,7 @@ from concurrent.futures import Future, TimeoutError as _FutureTimeout
 from typing import Iterable, Optional
 
 from ..compile import compile_grammar
+from ..deadline import Deadline, compile_deadline
 from ..errors import LimitError
 from ..vocab import Vocabulary
 from .specs import grammar_for
@@ -58,9 +60,9 @@ class SpecCompiler:
         self.max_stop_sets = max_stop_sets
         self._lock = threading.Lock()
         self._cache: "OrderedDict[tuple, object]" = OrderedDict()
-        self._running: dict[tuple, Future] = {}
+        self._running: dict[tuple, tuple[Future, Deadline]] = {}
         self._vocabs: "OrderedDict[frozenset, Vocabulary]" = OrderedDict()
-        self.stats = {"hits": 0, "compiles": 0, "timeouts": 0, "errors": 0}
+        self.stats = {"hits": 0, "compiles": 0, "timeouts": 0, "errors": 0, "cancelled": 0}
 
     # ------------------------------------------------------------ vocabularies
     def vocab_for_stop(self, stop_ids: Optional[Iterable[int]]) -> Vocabulary:
@@ -93,34 +95,40 @@ class SpecCompiler:
                 self._cache.move_to_end(key)
                 self.stats["hits"] += 1
                 return hit
-            fut = self._running.get(key)
-            if fut is None:
+            running = self._running.get(key)
+            if running is None:
                 if len(self._running) >= self.max_background:
                     raise CompileTimeout(
-                        f"{len(self._running)} constraints are still compiling past their deadline; "
+                        f"{len(self._running)} constraints are still compiling; "
                         f"refusing to start another {kind} compile until one finishes")
-                fut = Future()
-                self._running[key] = fut
-                threading.Thread(target=self._run, args=(key, kind, spec, vocab, fut),
+                running = (Future(), Deadline(self.deadline_s if self.deadline_s > 0 else None))
+                self._running[key] = running
+                threading.Thread(target=self._run, args=(key, kind, spec, vocab, *running),
                                  name="decoder-compile", daemon=True).start()
+        fut, deadline = running
         try:
             return fut.result(timeout=self.deadline_s if self.deadline_s > 0 else None)
         except _FutureTimeout:
-            with self._lock:
-                self.stats["timeouts"] += 1
-            raise CompileTimeout(
-                f"compiling the {kind} constraint took longer than the {self.deadline_s:g} s deadline "
-                f"(DECODER_COMPILE_DEADLINE_S); it goes on in the background and a retry of the same "
-                f"spec uses its result. Spec: {key[1][:200]}") from None
+            deadline.cancel()  # the compile stops at its next check (milliseconds)
+        except LimitError as e:
+            if e.limit != "deadline":
+                raise
+        with self._lock:
+            self.stats["timeouts"] += 1
+        raise CompileTimeout(
+            f"compiling the {kind} constraint took longer than the {self.deadline_s:g} s deadline "
+            f"(DECODER_COMPILE_DEADLINE_S); the compile was stopped. Spec: {key[1][:200]}",
+            limit="deadline") from None
 
-    def _run(self, key, kind, spec, vocab, fut: Future) -> None:
+    def _run(self, key, kind, spec, vocab, fut: Future, deadline: Deadline) -> None:
         try:
-            g = grammar_for(kind, spec, whitespace=self.whitespace)
-            compiled = compile_grammar(g, vocab)
+            with compile_deadline(deadline=deadline):
+                g = grammar_for(kind, spec, whitespace=self.whitespace)
+                compiled = compile_grammar(g, vocab)
         except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
             with self._lock:
                 self._running.pop(key, None)
-                self.stats["errors"] += 1
+                self.stats["cancelled" if getattr(e, "limit", "") == "deadline" else "errors"] += 1
             fut.set_exception(e)
             return
         with self._lock:

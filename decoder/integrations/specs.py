@@ -22,7 +22,8 @@ import json
 import re
 from typing import Any
 
-from ..errors import DecoderError
+from .. import deadline as _deadline
+from ..errors import DecoderError, LimitError
 from ..grammar import Grammar
 from ..grammar.ir import GrammarBuilder, GrammarIR
 
@@ -60,6 +61,12 @@ def _text(spec: Any, kind: str) -> str:
 def _json(spec: Any, kind: str) -> Any:
     if not isinstance(spec, (str, bytes)):
         return spec
+    from ..grammar.json_schema.schema import MAX_SCHEMA_TEXT_BYTES, _too_large
+
+    # refused before json.loads: a 30 MB text would take seconds to parse and index
+    if len(spec) > MAX_SCHEMA_TEXT_BYTES // 4:
+        _too_large(len(spec.encode("utf-8", "surrogatepass") if isinstance(spec, str) else spec),
+                   MAX_SCHEMA_TEXT_BYTES, f"{kind} spec text")
     try:
         return json.loads(spec)
     except ValueError as e:
@@ -111,11 +118,16 @@ def structural_tag_ir(tag: Any, whitespace: str = "flexible") -> GrammarIR:
         raise SpecError("a structural_tag spec needs a 'format' object")
     b = GrammarBuilder()
     start = b.nonterminal("start")
-    b.rule(start, [_format(b, fmt, whitespace, "format")])
+    try:
+        b.rule(start, [_format(b, fmt, whitespace, "format")])
+    except RecursionError:
+        raise LimitError("the structural tag is nested too deeply to compile (Python's recursion limit)",
+                         limit="max_depth") from None
     return b.build(start)
 
 
 def _format(b: GrammarBuilder, fmt: Any, ws: str, where: str) -> int:
+    _deadline.check(f"structural tag {where[:200]}")  # the tag's parts share one deadline
     if not isinstance(fmt, dict) or not isinstance(fmt.get("type"), str):
         raise SpecError(f"structural tag: {where} is not a format object with a 'type'")
     t = fmt["type"]

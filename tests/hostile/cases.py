@@ -125,6 +125,43 @@ def dfa_limit_scenario() -> int:
     raise AssertionError("the DFA limit was never hit")
 
 
+def work_budget_scenario() -> dict:
+    """The work budgets (max_compile_work, max_step_work) raise a LimitError whose ``limit``
+    names them; a step that runs out leaves no trace: the matcher's masks after a rollback
+    equal brute force and a fresh matcher's."""
+    from decoder import Grammar, LimitError, Matcher
+
+    seen = {}
+    try:  # a nullable body under a counted repetition: quadratic epsilon closures
+        Matcher(ir_nullable_rep(3000), vocab(), limits={"max_compile_work": 1_000_000})
+        raise AssertionError("max_compile_work was not hit")
+    except LimitError as e:
+        assert e.limit == "max_compile_work" and "max_compile_work=1000000" in str(e), (e.limit, str(e))
+        seen["compile"] = str(e)
+    Matcher(ir_nullable_rep(300), vocab())  # the default budget is enough for a small one
+    # S -> S S | a: each step's Earley work grows with the length
+    g = ir_earley_blowup(0)
+    m = Matcher(g, vocab(), limits={"max_step_work": 300_000})
+    for i in range(5000):
+        try:
+            mask_set(m)
+            assert m.commit(ord("a"))
+        except LimitError as e:
+            assert e.limit == "max_step_work" and "max_step_work=300000" in str(e), (e.limit, str(e))
+            assert m.num_steps == i, (m.num_steps, i)  # the failed step left no trace
+            seen["step"] = i
+            break
+    else:
+        raise AssertionError("max_step_work was not hit")
+    m.rollback(i // 2)
+    fresh = Matcher(g, vocab())
+    for _ in range(i - i // 2):
+        assert fresh.commit(ord("a"))
+    assert check_mask(m, "after the limit and a rollback", b"a" * (i - i // 2)) == mask_set(fresh)
+    assert m.commit(ord("a")) and fresh.commit(ord("a")) and mask_set(m) == mask_set(fresh)
+    return seen
+
+
 # --------------------------------------------------------------------------- cases
 
 @dataclass
@@ -313,6 +350,19 @@ def ir_many_rules(n: int):
     return Grammar(b.build(syms[0]))
 
 
+def ir_nullable_rep(n: int):
+    """A lexeme (a?b?){1,n}b built as raw IR, past ir.rep's simplification: a nullable body
+    under a counted repetition, whose epsilon closures are quadratic in n."""
+    from decoder.grammar import Grammar, GrammarBuilder
+
+    a, b_ = ("bytes", b"a"), ("bytes", b"b")
+    node = ("cat", (("rep", ("cat", (("rep", a, 0, 1), ("rep", b_, 0, 1))), 1, n), b_))
+    b = GrammarBuilder()
+    s = b.nonterminal("s")
+    b.rule(s, [b.lexeme("X", node)])
+    return Grammar(b.build(s))
+
+
 def ir_earley_blowup(n: int):
     """Highly ambiguous: S -> S S | 'a' (Catalan many parses); the Earley rows stay
     O(n) items per row, it is the number of parses that explodes, never the state."""
@@ -414,15 +464,29 @@ case("schema_ref_object_unproductive", "schema",
      lambda: {"$defs": {"t": {"type": "object", "properties": {"n": {"$ref": "#/$defs/t"}}, "required": ["n"]}},
               "$ref": "#/$defs/t"},
      ("SchemaError", "GrammarError"), r"empty|no value|never|unsatisf|nothing")
-# a $ref cycle that never reaches a keyword constrains nothing: compiled as "any value"
-case("schema_ref_root_loop", "schema", lambda: {"$ref": "#"}, ("SchemaError",), r"\$ref|loop|cycle|recurs",
-     ok=True, accept=(b"1", b'{"a":[]}'))
+# a $ref/allOf cycle that never passes through another keyword: validation never ends, so
+# no instance is valid (JSON Schema asks implementations to report it): a SchemaError
+REF_CYCLE = r"\$ref cycle"
+case("schema_ref_root_loop", "schema", lambda: {"$ref": "#"}, ("SchemaError",), REF_CYCLE, seconds=1)
 case("schema_ref_mutual_loop", "schema",
      lambda: {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
-     ("SchemaError",), r"\$ref|loop|cycle|recurs", ok=True, accept=(b"1", b'"s"'))
+     ("SchemaError",), REF_CYCLE, seconds=1)
+case("schema_ref_mutual_loop_draft7", "schema",
+     lambda: {"$schema": "http://json-schema.org/draft-07/schema#", "$ref": "#/definitions/a",
+              "definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"$ref": "#/definitions/a"}}},
+     ("SchemaError",), REF_CYCLE, seconds=1)
 case("schema_ref_allof_loop", "schema",
      lambda: {"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}, {"type": "integer"}]}}, "$ref": "#/$defs/a"},
-     ("SchemaError",), r"\$ref|loop|cycle|recurs", ok=True, accept=(b"5",))
+     ("SchemaError",), REF_CYCLE, seconds=1)
+case("schema_ref_allof_3_cycle_behind_diamond", "schema",
+     lambda: {"allOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/b"}],
+              "$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}, {"type": "integer"}]},
+                        "b": {"$ref": "#/$defs/c"}, "c": {"allOf": [{"$ref": "#/$defs/a"}]}}},
+     ("SchemaError",), REF_CYCLE, seconds=1)
+case("schema_ref_diamond_no_cycle", "schema",
+     lambda: {"allOf": [{"$ref": "#/$defs/x"}, {"$ref": "#/$defs/x"}, {"$ref": "#/$defs/y"}],
+              "$defs": {"x": {"type": "integer"}, "y": {"allOf": [{"$ref": "#/$defs/x"}]}}},
+     ok=True, accept=(b"5",), reject=(b'"s"',), seconds=1)
 case("schema_ref_anyof_loop", "schema",
      lambda: {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "integer"}]}}, "$ref": "#/$defs/a"},
      ("SchemaError",), r"\$ref|loop|cycle|recurs", ok=True, accept=(b"5",), reject=(b'"s"',))
@@ -553,6 +617,103 @@ case("ir_nfa_limit", "regex", lambda: "[a-z]{1,5000}", ("LimitError",), r"automa
      limits={"max_nfa_states": 1000})
 case("ir_earley_items_limit", "lark", lambda: 'start: a+\na: b | "x"\nb: a "y" | "z"\n', ("LimitError",),
      r"Earley|items|limit", ok=True, limits={"max_items_per_row": 4}, accept=(b"xzy",))
+
+
+# ---- fuzzer findings: each is also committed as fuzz/corpus/<target>/finding-<case id>.<ext>,
+# so `scripts/fuzz.sh --ci` replays it on every run (tests/test_hostile.py checks the pairing)
+case("regex_fuzz_nested_counted_empty_inner", "regex", lambda: "((a{0,110}){1,100}){1,100}b",
+     ("LimitError",), r"limit|repetition", ok=True, accept=(b"b", b"a" * 300 + b"b"), reject=(b"a",),
+     options={"syntax": "ecma"}, seconds=1)
+
+case("schema_fuzz_multipleof_string", "schema_text", lambda: '{"type": "number", "multipleOf": ", "}',
+     ("SchemaError",), r"multipleOf.*not a finite number", seconds=1)
+case("schema_fuzz_min_items_object", "schema_text", lambda: '{"type": "array", "minItems": {"type": "null"}}',
+     ("SchemaError",), r"minItems.*non-negative integer", seconds=1)
+case("schema_max_length_string", "schema", lambda: {"type": "string", "maxLength": "3"},
+     ("SchemaError",), r"maxLength.*non-negative integer", seconds=1)
+case("schema_max_items_fraction", "schema", lambda: {"type": "array", "maxItems": 2.5},
+     ("SchemaError",), r"maxItems.*non-negative integer", seconds=1)
+case("schema_min_properties_negative", "schema", lambda: {"type": "object", "minProperties": -1},
+     ("SchemaError",), r"minProperties.*non-negative integer", seconds=1)
+case("schema_multipleof_bool", "schema", lambda: {"type": "number", "multipleOf": True},
+     ("SchemaError",), r"multipleOf.*not a finite number", seconds=1)
+case("schema_text_nan_minimum", "schema_text", lambda: '{"type": "integer", "minimum": NaN}',
+     ("SchemaError",), r"NaN is not a JSON number", seconds=1)
+case("schema_text_infinity_enum", "schema_text", lambda: '{"enum": [Infinity, 1]}',
+     ("SchemaError",), r"Infinity is not a JSON number", seconds=1)
+case("schema_nan_exclusive_minimum", "schema", lambda: {"type": "number", "exclusiveMinimum": float("nan")},
+     ("SchemaError",), r"exclusiveMinimum.*not a number", seconds=1, as_file=False)
+
+# ---- blow-ups of construction cost (issue 17): each ends within 1 s of CPU, in a working
+# matcher or a LimitError naming the limit. Nested counted repetitions are simplified where
+# exact (ir.rep), what is left is sized before it is built (max_nfa_states), and the work of
+# compiling and of each step is counted (max_compile_work, max_step_work).
+NFA_LIMIT = r"max_nfa_states"
+case("regex_nested_counted_20", "regex", lambda: "((a{0,20}){1,20}){1,20}b", ok=True,
+     accept=(b"b", b"a" * 8000 + b"b"), reject=(b"a" * 8001 + b"b", b"ba"), check_every=400, seconds=1)
+case("regex_nested_counted_40", "regex", lambda: "((a{0,40}){1,40}){1,40}b", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"aaab",), reject=(b"a",), seconds=1)
+case("regex_nested_counted_min_1", "regex", lambda: "((a{1,100}){1,100}){1,100}b", ("LimitError",), NFA_LIMIT,
+     seconds=1)
+case("regex_nested_counted_gaps", "regex", lambda: "((a{10,11}){1,100}){1,100}", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"a" * 10, b"a" * 21), reject=(b"a" * 9, b"a" * 25), seconds=1)
+case("regex_nested_counted_gaps_deep", "regex", lambda: "(((a{10,11}){1,100}){1,100}){1,100}", ("LimitError",),
+     NFA_LIMIT, seconds=1)
+case("regex_nested_counted_gaps_small", "regex", lambda: "(a{3,4}){2,5}", ok=True,
+     accept=(b"a" * 6, b"a" * 11, b"a" * 20), reject=(b"a" * 5, b"a" * 21), seconds=1)
+case("regex_nested_counted_4_levels", "regex", lambda: "(((a{0,9}){0,9}){0,9}){0,9}z", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"z", b"a" * 50 + b"z"), seconds=1)
+case("regex_nested_optional_matches_empty", "regex", lambda: "((a?){1,100}){1,100}", ("GrammarError",),
+     r"empty", seconds=1)
+case("regex_nested_optional_pair", "regex", lambda: "((a?b?){0,300}){0,300}c", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"c", b"abbac"), reject=(b"ca",), seconds=1)
+case("regex_nested_optional_deep_1000", "regex", lambda: "(" * 1000 + "a" + ")?" * 1000 + "b",
+     ("LimitError", "GrammarError"), r"deep|nest|limit", ok=True, accept=(b"ab", b"b"), reject=(b"aab",), seconds=1)
+case("regex_nested_star_deep_1000", "regex", lambda: "(" * 1000 + "a*" + ")*" * 1000 + "b",
+     ("LimitError", "GrammarError"), r"deep|nest|limit", ok=True, accept=(b"aaab", b"b"), seconds=1)
+case("regex_nested_alternation_empty", "regex", lambda: "((ab|cd|){1,200}){1,200}x", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=(b"x", b"abcdabx"), reject=(b"acx",), seconds=1)
+case("regex_nested_alternation_counted", "regex", lambda: "((a|b|c|d){1,50}|(e|f){1,50}){1,50}", ("LimitError",),
+     NFA_LIMIT, ok=True, accept=(b"abcdeef",), reject=(b"g",), seconds=1)
+case("regex_nested_alternation_deep", "regex",
+     lambda: nested(300, lambda r: f"(x|{r}y)", "z"), ("LimitError", "GrammarError"), r"deep|nest|limit",
+     ok=True, accept=(b"x", b"zy", b"xyy"), reject=(b"zz",), seconds=1)
+case("regex_huge_class_nested_counted", "regex", lambda: r"(\w{1,100}){1,100}", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=("é" * 20).encode(), seconds=1)
+case("regex_huge_class_counted", "regex", lambda: r"[^a]{1,100000}", ("LimitError",), NFA_LIMIT, ok=True,
+     accept=("é€😀b".encode(),), reject=(b"a",), seconds=1)
+case("regex_huge_class_counted_300k", "regex", lambda: r"[^a]{1,300000}", ("LimitError",), NFA_LIMIT, seconds=1)
+case("regex_dot_counted_200k", "regex", lambda: ".{200000}", ("LimitError",), NFA_LIMIT, seconds=1)
+case("regex_class_10k_ranges_counted", "regex",
+     lambda: "[" + "".join(chr(0x4E00 + 2 * i) for i in range(10_000)) + "]{1,30}", ("LimitError",), NFA_LIMIT,
+     ok=True, accept=("\u4e00\u4e02".encode(),), reject=("\u4e01".encode(),), seconds=1)
+case("regex_bounded_alternation_words", "regex", lambda: "(" + "|".join(f"w{i}" for i in range(2000)) + "){1,200}",
+     ("LimitError",), NFA_LIMIT, ok=True, accept=(b"w1w1999",), seconds=1)
+case("lark_terminal_nested_counted", "lark", lambda: "start: A\nA: /((a{0,110}){1,100}){1,100}b/\n",
+     ("LimitError",), NFA_LIMIT, ok=True, accept=(b"aab",), seconds=1)
+case("lark_deep_parens_5000", "lark", lambda: lark_deep_parens(5000), ("GrammarError", "LimitError"),
+     r"deep|nest|limit|recursion", ok=True, accept=(b"a",), seconds=1)
+case("lark_deep_optional_300", "lark", lambda: "start: " + "[" * 300 + '"a"' + "]" * 300 + ' "b"\n',
+     ("GrammarError", "LimitError"), r"deep|nest|limit|recursion", ok=True, accept=(b"ab", b"b"), seconds=1)
+case("lark_deep_rule_chain_2000", "lark",
+     lambda: "start: r0\n" + "".join(f'r{i}: "(" r{i + 1} ")" | "x"\n' for i in range(2000)) + 'r2000: "y"\n',
+     ("LimitError",), r"limit", ok=True, accept=(b"((x))", b"x"), reject=(b"(x",), seconds=1)
+case("schema_pattern_nested_counted", "schema",
+     lambda: {"type": "string", "pattern": "^((a{0,110}){1,100}){1,100}b$"}, ("LimitError", "SchemaError"),
+     NFA_LIMIT, ok=True, accept=(b'"aab"',), seconds=1)
+case("schema_text_30mb", "schema_text", lambda: '{"description": "' + "x" * (30 << 20) + '", "type": "integer"}',
+     ("SchemaError", "LimitError"), r"max_text_bytes", as_file=False, seconds=1)
+case("schema_text_nested_oneof_30mb", "schema_text",
+     lambda: "".join(['{"oneOf": ['] * 12) + "{}" + "".join([', {"type": "array"}]}'] * 12) + " " * (30 << 20),
+     ("SchemaError", "LimitError"), r"max_text_bytes", as_file=False, seconds=1)
+case("lark_text_2mb", "lark", lambda: 'start: "a"\n' + ("// " + "x" * 1000 + "\n") * 2000,
+     ("LimitError",), r"max_text_bytes", as_file=False, seconds=1)
+case("regex_text_2mb", "regex", lambda: "ab" * (1 << 20), ("LimitError",), r"max_text_bytes", as_file=False,
+     seconds=1)
+case("ir_nullable_repetition_closures", "ir", lambda: ir_nullable_rep(10_000), ("LimitError",),
+     r"max_compile_work", seconds=1.5)
+case("ir_step_work_limit", "ir", lambda: ir_earley_blowup(0), ("LimitError",), r"max_step_work",
+     limits={"max_step_work": 20_000}, accept=(b"a" * 200,), seconds=1)
 
 
 # --------------------------------------------------------------------------- known failures

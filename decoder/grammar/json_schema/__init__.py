@@ -32,14 +32,15 @@ from typing import Any, Optional
 
 from ..ir import GrammarIR
 from .compiler import Compiler
-from .schema import SchemaDocument, load_schema
+from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema
 
 __all__ = ["compile_json_schema"]
 
 
 def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_objects: bool = False,
                         approximate: bool = False, max_ws: int = 32,
-                        max_rules: int = 200_000, timeout: Optional[float] = 10.0) -> GrammarIR:
+                        max_rules: int = 200_000, timeout: Optional[float] = 10.0,
+                        max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> GrammarIR:
     """Compile a JSON Schema (draft 2020-12 by default, draft-07/06/04 by ``$schema``).
 
     Raises :class:`decoder.errors.SchemaError` (with ``keyword`` and ``path``) for a
@@ -48,16 +49,35 @@ def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_obj
 
     Limits (each raises :class:`decoder.errors.SchemaLimitError`, a ``LimitError`` and a
     ``SchemaError``, naming the limit and the schema path): ``timeout`` seconds of
-    compilation (``None``: no deadline), ``max_rules`` grammar rules, 400 levels of
-    nesting, 2000 distinct sub-schema combinations.
+    compilation, from the call on: parsing and indexing the schema included (``None``: no
+    deadline), ``max_text_bytes`` of schema text or file (8 MiB; checked before parsing it),
+    ``max_rules`` grammar rules, 400 levels of nesting, 2000 distinct sub-schema
+    combinations. A :func:`decoder.deadline.compile_deadline` around the call is honoured
+    too (``LimitError``, ``limit="deadline"``).
     """
+    import time
+
+    from ... import deadline as _deadline
+    from ...errors import SchemaLimitError
     from ..recursion import recursion_limit
 
+    t0 = time.monotonic()
+
+    def check(path: str) -> None:
+        _deadline.check(f"schema path {path or '/'}")
+        if timeout is not None and time.monotonic() - t0 > timeout:
+            raise SchemaLimitError(f"compiling the schema took more than {timeout:g} s (limit timeout; "
+                                   f"while indexing it, at {path or '/'})", limit="timeout",
+                                   path=path, keyword="$schema")
+
     with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
-        root = load_schema(schema)
-        doc = SchemaDocument(root)
+        _deadline.check("before parsing the schema")
+        root = load_schema(schema, max_text_bytes)
+        check("")
+        doc = SchemaDocument(root, check=check)
         c = Compiler(doc, whitespace=whitespace, strict_objects=strict_objects,
                      approximate=approximate, max_ws=max_ws, max_rules=max_rules,
                      timeout=timeout)
+        c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
         return c.b.build(start)

@@ -36,6 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Optional
 
+from ... import deadline as _deadline
 from ...errors import SchemaError, SchemaLimitError
 from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, rep
 from . import numeric, strings
@@ -216,6 +217,16 @@ class Part:
         return Part(node, self.base, f"{self.path}/{suffix}")
 
 
+def _count(p: "Part", kw: str, v) -> int:
+    """The value of a count keyword (minLength, maxItems, ...): a non-negative integer
+    (2.0 counts as 2); anything else is a SchemaError, not a silently different bound."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+            (isinstance(v, float) and (not math.isfinite(v) or v != int(v))) or v < 0:
+        raise SchemaError(f"{kw} at {p.path or '/'} must be a non-negative integer, not {repr(v)[:50]}",
+                          path=p.path, keyword=kw)
+    return int(v)
+
+
 def _trivial(node) -> bool:
     if node is True:
         return True
@@ -274,6 +285,7 @@ class Compiler:
         self.b.rule(lhs, rhs)
 
     def check_deadline(self, path: str) -> None:
+        _deadline.check(f"schema path {path or '/'}")  # one deadline for the whole compile
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise SchemaLimitError(f"compiling the schema took more than {self.timeout:g} s "
                                    f"(limit timeout; at {path or '/'})", limit="timeout",
@@ -343,10 +355,15 @@ class Compiler:
 
     # ------------------------------------------------------------ expansion
     def _expand(self, parts: list) -> Optional[list]:
-        """Follow $ref and allOf; None when some part is false."""
+        """Follow $ref and allOf; None when some part is false. A cycle of $ref/allOf that
+        comes back to a schema without passing through any other keyword is a SchemaError:
+        validating against it never ends (no instance can be validated)."""
         out: list[Part] = []
         seen = set()
         work = list(parts)
+        edges: dict = {}     # id(schema dict) -> [(id(target dict), target path)] by $ref/allOf
+        paths: dict = {}     # id(schema dict) -> the first path it was reached at
+        revisited = False    # some $ref/allOf target was already expanded: maybe a cycle
         while work:
             p = work.pop(0)
             node = p.node
@@ -359,8 +376,10 @@ class Compiler:
                                   path=p.path, keyword="$schema")
             k = p.key()
             if k in seen:
+                revisited = True
                 continue
             seen.add(k)
+            paths.setdefault(id(node), p.path)
             base = self.doc.base_of.get(id(node), p.base)
             if base != p.base:
                 p = Part(node, base, p.path, p.skip)
@@ -374,7 +393,9 @@ class Compiler:
                     raise SchemaError(f"$ref at {p.path or '/'} is not a string", path=p.path,
                                       keyword="$ref")
                 target, tbase, tpath = self.doc.resolve(ref, p.base, p.path)
-                work.append(Part(target, tbase, tpath or p.path + "/$ref"))
+                t = Part(target, tbase, tpath or p.path + "/$ref")
+                edges.setdefault(id(node), []).append((id(target), p.path + "/$ref"))
+                work.append(t)
                 if self.draft <= 7:
                     continue  # siblings of $ref are ignored up to draft-07
                 p = p.without("$ref")
@@ -382,11 +403,42 @@ class Compiler:
             if p.has("allOf"):
                 subs = node["allOf"]
                 for i, s in enumerate(subs):
+                    edges.setdefault(id(node), []).append((id(s), f"{p.path}/allOf/{i}"))
                     work.append(p.sub(s, f"allOf/{i}"))
                 p = p.without("allOf")
                 seen.add(p.key())
             out.append(p)
+        if revisited:
+            self._check_ref_cycle(edges, paths, [id(q.node) for q in parts])
         return out
+
+    @staticmethod
+    def _check_ref_cycle(edges: dict, paths: dict, roots: list) -> None:
+        """Raise a SchemaError for a cycle in the $ref/allOf graph that _expand followed."""
+        state: dict = {}  # 1: on the DFS stack, 2: done
+        for r in roots:
+            if state.get(r):
+                continue
+            stack = [(r, iter(edges.get(r, ())))]
+            state[r] = 1
+            while stack:
+                v, it = stack[-1]
+                for w, via in it:
+                    if state.get(w) == 1:  # back to a schema on the stack: a cycle
+                        chain = [paths.get(x, "?") or "/" for x, _ in stack]
+                        start = next(i for i, (x, _) in enumerate(stack) if x == w)
+                        loop = " -> ".join(chain[start:] + [paths.get(w, "?") or "/"])
+                        raise SchemaError(
+                            f"$ref cycle at {via}: {loop} refers back to itself through $ref/allOf "
+                            f"without any keyword in between, so validation never ends and no "
+                            f"instance is valid", path=via, keyword="$ref")
+                    if not state.get(w):
+                        state[w] = 1
+                        stack.append((w, iter(edges.get(w, ()))))
+                        break
+                else:
+                    state[v] = 2
+                    stack.pop()
 
     # ------------------------------------------------------------ distribution
     def _compile_conj(self, parts: list, sym: int) -> None:
@@ -1011,7 +1063,7 @@ class Compiler:
                 v = n[kw]
                 if isinstance(v, bool):
                     continue
-                if not isinstance(v, (int, float)):
+                if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
                     raise SchemaError(f"{kw} at {p.path or '/'} is not a number", path=p.path,
                                       keyword=kw)
                 d = numeric.to_decimal(v)
@@ -1024,7 +1076,11 @@ class Compiler:
                 else:
                     tighten_hi(d, True)
             if p.has("multipleOf"):
-                mults.append(numeric.to_decimal(n["multipleOf"]))
+                v = n["multipleOf"]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise SchemaError(f"multipleOf at {p.path or '/'} is not a finite number", path=p.path,
+                                      keyword="multipleOf")
+                mults.append(numeric.to_decimal(v))
             if p.has("__not_enum__"):
                 not_vals += [numeric.to_decimal(x) for x in n["__not_enum__"]
                              if isinstance(x, (int, float)) and not isinstance(x, bool)]
@@ -1095,9 +1151,9 @@ class Compiler:
         for p in parts:
             n = p.node
             if p.has("minLength"):
-                lo = max(lo, int(n["minLength"]))
+                lo = max(lo, _count(p, "minLength", n["minLength"]))
             if p.has("maxLength"):
-                hi = int(n["maxLength"]) if hi is None else min(hi, int(n["maxLength"]))
+                hi = _count(p, "maxLength", n["maxLength"]) if hi is None else min(hi, _count(p, "maxLength", n["maxLength"]))
             if p.has("pattern"):
                 langs.append(("pattern", p.path, n["pattern"]))
             if p.has("format") and isinstance(n["format"], str):
@@ -1172,13 +1228,13 @@ class Compiler:
         for p in parts:
             n = p.node
             if p.has("minItems"):
-                lo = max(lo, int(n["minItems"]))
+                lo = max(lo, _count(p, "minItems", n["minItems"]))
             if p.has("maxItems"):
-                hi = int(n["maxItems"]) if hi is None else min(hi, int(n["maxItems"]))
+                hi = _count(p, "maxItems", n["maxItems"]) if hi is None else min(hi, _count(p, "maxItems", n["maxItems"]))
             if p.has("contains"):
-                mn = int(n.get("minContains", 1))
+                mn = _count(p, "minContains", n.get("minContains", 1))
                 mx = n.get("maxContains")
-                mx = int(mx) if mx is not None else None
+                mx = _count(p, "maxContains", mx) if mx is not None else None
                 contains.append((p.sub(n["contains"], "contains"), mn, mx, p.path))
             if p.has("uniqueItems") and n["uniqueItems"] is True:
                 unique = True
@@ -1385,9 +1441,9 @@ class Compiler:
                         declared[name] = []
                         order.append(name)
             if p.has("minProperties"):
-                lo = max(lo, int(n["minProperties"]))
+                lo = max(lo, _count(p, "minProperties", n["minProperties"]))
             if p.has("maxProperties"):
-                hi = int(n["maxProperties"]) if hi is None else min(hi, int(n["maxProperties"]))
+                hi = _count(p, "maxProperties", n["maxProperties"]) if hi is None else min(hi, _count(p, "maxProperties", n["maxProperties"]))
             if p.has("propertyNames"):
                 pn_parts.append(p.sub(n["propertyNames"], "propertyNames"))
             if p.has("patternProperties") and n["patternProperties"]:

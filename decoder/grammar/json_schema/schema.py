@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote, urldefrag, urljoin
 
-from ...errors import SchemaError
+from ...errors import SchemaError, SchemaLimitError
 
 DEFAULT_BASE = "https://decoder.invalid/schema.json"
 
@@ -33,8 +33,29 @@ _SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependen
             "dependencies")
 
 
-def load_schema(schema: Any) -> Any:
-    """A schema as a Python value (dict or bool) from any accepted input."""
+def _no_constant(name: str):
+    raise SchemaError(f"schema is not valid JSON: {name} is not a JSON number", keyword="$schema")
+
+
+def _loads(text: str) -> Any:
+    """json.loads without Python's extensions NaN, Infinity and -Infinity (not JSON)."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+#: the largest schema text (UTF-8 bytes) parsed; refused before json.loads runs
+MAX_SCHEMA_TEXT_BYTES = 8 << 20
+
+
+def _too_large(size: int, max_text_bytes: int, what: str) -> None:
+    if max_text_bytes and size > max_text_bytes:
+        raise SchemaLimitError(f"the schema {what} has {size} bytes, more than the limit max_text_bytes="
+                               f"{max_text_bytes} (Grammar.from_json_schema(..., max_text_bytes=N) raises it)",
+                               limit="max_text_bytes", keyword="$schema")
+
+
+def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any:
+    """A schema as a Python value (dict or bool) from any accepted input; a text (or file)
+    over ``max_text_bytes`` is a SchemaLimitError (0: no limit)."""
     if isinstance(schema, (dict, bool)):
         return schema
     if isinstance(schema, type):
@@ -46,18 +67,23 @@ def load_schema(schema: Any) -> Any:
             return fn()
         raise SchemaError(f"cannot take a JSON schema from class {schema.__name__}", keyword="$schema")
     if isinstance(schema, Path):
-        return json.loads(schema.read_text(encoding="utf-8"))
+        _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
+        return _loads(schema.read_text(encoding="utf-8"))
     if isinstance(schema, (bytes, bytearray)):
+        _too_large(len(schema), max_text_bytes, "text")
         schema = schema.decode("utf-8")
     if isinstance(schema, str):
+        if max_text_bytes and len(schema) > max_text_bytes // 4:
+            _too_large(len(schema.encode("utf-8", "surrogatepass")), max_text_bytes, "text")
         s = schema.strip()
         if s.startswith("{") or s in ("true", "false"):
             try:
-                return json.loads(s)
+                return _loads(s)
             except json.JSONDecodeError as e:
                 raise SchemaError(f"schema is not valid JSON: {e}", keyword="$schema") from None
         if os.path.exists(schema):
-            return json.loads(Path(schema).read_text(encoding="utf-8"))
+            _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
+            return _loads(Path(schema).read_text(encoding="utf-8"))
         raise SchemaError("schema string is neither JSON nor an existing path", keyword="$schema")
     raise SchemaError(f"cannot use a {type(schema).__name__} as a JSON schema", keyword="$schema")
 
@@ -87,7 +113,9 @@ def _escape_ptr(s: str) -> str:
 class SchemaDocument:
     """One schema document with its resources, anchors and base URIs indexed."""
 
-    def __init__(self, root: Any, draft: Optional[int] = None) -> None:
+    def __init__(self, root: Any, draft: Optional[int] = None, check=None) -> None:
+        self._check = check  # check(path) every 1024 nodes indexed: the compile deadline
+        self._count = 0
         self.root = root
         self.draft = draft or detect_draft(root)
         self.resources: dict[str, Any] = {}
@@ -105,6 +133,9 @@ class SchemaDocument:
     def _index(self, node: Any, base: str, path: str) -> None:
         if not isinstance(node, dict):
             return
+        self._count += 1
+        if self._check is not None and not self._count & 1023:
+            self._check(path)
         if self.base_of.get(id(node)) == base:
             # a sub-dict shared by several parents (a DAG built in Python): indexing it again
             # under the same base finds nothing new and would take exponential time
