@@ -275,8 +275,10 @@ bool CompiledGrammar::chain_walk(int32_t s, MaskCacheEntry& e) const {
   return true;
 }
 
-std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
+  if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
+  if (built) *built = true;
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon c = lx.canon(s);
@@ -558,6 +560,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
 void Matcher::compute_mask(uint32_t* out) {
   const TokenTrie& t = *trie_;
   const int32_t words = t.mask_words();
+  cold_ = false;
   if (terminated_) {
     std::memset(out, 0, sizeof(uint32_t) * words);
     for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
@@ -569,7 +572,7 @@ void Matcher::compute_mask(uint32_t* out) {
       for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
     return;
   }
-  auto entry = cg_->cache_entry(lex_state_);
+  auto entry = cg_->cache_entry(lex_state_, &cold_);
   std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
   const auto& exits = entry->exits;
   walk_nodes_ = 0;

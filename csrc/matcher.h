@@ -54,7 +54,8 @@ class CompiledGrammar {
   Grammar& grammar() const { return *grammar_; }
   const TokenTrie& trie() const { return *trie_; }
   // Cached inside-bits and exits of a lexer state (built on first use; thread-safe).
-  std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state);
+  // *built (if given) is set to whether this call had to build the entry (a cold mask).
+  std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state, bool* built = nullptr);
   size_t cache_bytes() const { return cache_bytes_; }
 
  private:
@@ -108,6 +109,9 @@ class Matcher {
   // number of such lexeme-end nodes (exits) taken from the cache entry.
   uint64_t last_walk_nodes() const { return walk_nodes_; }
   uint64_t last_exits() const { return exits_; }
+  // Whether the last compute_mask built its lexer state's cache entry (the first mask in
+  // that state for this compiled grammar: a "cold" mask) rather than finding it cached.
+  bool last_cold() const { return cold_; }
 
  private:
   struct Step {
@@ -144,6 +148,7 @@ class Matcher {
   std::vector<WalkFrame> frames_;
   std::vector<int32_t> scratch_;
   uint64_t walk_nodes_ = 0, exits_ = 0;
+  bool cold_ = false;
 };
 
 // Fills rows of a [n, words] bitmask for n matchers on up to `threads` threads
