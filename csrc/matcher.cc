@@ -4,7 +4,9 @@
 #include <climits>
 #include <cstring>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "errors.h"
 
@@ -275,6 +277,146 @@ bool CompiledGrammar::chain_walk(int32_t s, MaskCacheEntry& e) const {
   return true;
 }
 
+namespace {
+// Bytes where the class DFA's answer changes, per class state (0 and 256 included).
+const std::vector<int>& utf8_cuts(int d) {
+  static const std::vector<std::vector<int>> cuts = [] {
+    std::vector<std::vector<int>> c(TokenTrie::kUtf8States);
+    for (int st = 0; st < TokenTrie::kUtf8States; ++st) {
+      c[st].push_back(0);
+      for (int b = 1; b < 256; ++b)
+        if (TokenTrie::utf8_step(st, uint8_t(b)) != TokenTrie::utf8_step(st, uint8_t(b - 1))) c[st].push_back(b);
+      c[st].push_back(256);
+    }
+    return c;
+  }();
+  return cuts[d];
+}
+}  // namespace
+
+bool CompiledGrammar::class_alive(int32_t s) {
+  // A DFA state is alive after a string when one of its lexemes is: check each lexeme's part
+  // of s (its NFA states) on its own. A part is class-alive when every set of NFA states it
+  // reaches on a class string is non-empty: a subset construction restricted to that lexeme
+  // and to class bytes, explored until closed (true) or until a class byte empties a set
+  // (false). Sets proven alive are remembered (the key trie of an object's extra-key lexeme
+  // is explored at its first key position, and every later key position and key prefix finds
+  // its part there).
+  Lexer& lx = grammar_->lexer();
+  const Nfa& nfa = lx.nfa();
+  const std::vector<int32_t>& members = lx.nfa_states(s);
+  std::lock_guard<std::mutex> lock(univ_mu_);
+  std::vector<int32_t> part;
+  std::vector<uint8_t> done(members.size(), 0);
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (done[i]) continue;
+    const int32_t lexeme = nfa.lexeme_of(members[i]);
+    part.clear();
+    for (size_t j = i; j < members.size(); ++j)
+      if (!done[j] && nfa.lexeme_of(members[j]) == lexeme) {
+        part.push_back(members[j]);
+        done[j] = 1;
+      }
+    if (part_alive(part)) return true;
+  }
+  return false;
+}
+
+bool CompiledGrammar::part_alive(const std::vector<int32_t>& root) {
+  const Nfa& nfa = grammar_->lexer().nfa();
+  {
+    auto it = set_univ_.find(root);
+    if (it != set_univ_.end()) return it->second;
+  }
+  constexpr size_t kMaxSets = 1024;
+  // Sets are keyed with their class state appended (as -1 - d).
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> seen;
+  std::vector<std::vector<int32_t>> queue;
+  auto key_of = [](std::vector<int32_t> v, int d) {
+    v.push_back(-1 - d);
+    return v;
+  };
+  seen.emplace(key_of(root, 0), 0);
+  queue.push_back(key_of(root, 0));
+  std::vector<int> cuts;
+  std::vector<int32_t> next;
+  bool ok = true;
+  for (size_t qi = 0; qi < queue.size() && ok; ++qi) {
+    if (queue.size() > kMaxSets) return false;  // too large to tell: not remembered
+    const std::vector<int32_t> cur = queue[qi];  // (copy: queue may grow)
+    const int d = -1 - cur.back();
+    const size_t n = cur.size() - 1;
+    cuts = utf8_cuts(d);
+    for (size_t k = 0; k < n; ++k)
+      for (const NfaEdge& e : nfa.edges(cur[k])) {
+        cuts.push_back(e.lo);
+        cuts.push_back(int(e.hi) + 1);
+      }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+      const int x = cuts[c];
+      if (x > 255) break;
+      const int nd = TokenTrie::utf8_step(d, static_cast<uint8_t>(x));
+      if (nd == TokenTrie::kUtf8Reject) continue;
+      next.clear();
+      for (size_t k = 0; k < n; ++k)
+        for (const NfaEdge& e : nfa.edges(cur[k]))
+          if (e.lo <= x && x <= e.hi)
+            for (int32_t w : nfa.closure(e.to)) next.push_back(w);
+      if (next.empty()) {
+        ok = false;  // a class string kills this part
+        break;
+      }
+      std::sort(next.begin(), next.end());
+      next.erase(std::unique(next.begin(), next.end()), next.end());
+      if (nd == 0) {
+        auto it = set_univ_.find(next);
+        if (it != set_univ_.end()) {
+          if (!it->second) {
+            ok = false;
+            break;
+          }
+          continue;  // known alive: nothing to explore below it
+        }
+      }
+      auto k2 = key_of(next, nd);
+      if (seen.emplace(k2, int32_t(queue.size())).second) queue.push_back(std::move(k2));
+    }
+  }
+  if (!ok) {
+    set_univ_.emplace(root, false);
+    return false;
+  }
+  for (const auto& q : queue)
+    if (q.back() == -1) set_univ_.emplace(std::vector<int32_t>(q.begin(), q.end() - 1), true);
+  return true;
+}
+
+bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
+  if (!class_alive(s)) return false;
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  const auto& ct = t.class_tokens();
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= ct[w];
+  // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
+  // path keeps the lexer alive (class_alive), so a skeleton ancestor never dies.
+  std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
+  st[0] = s;
+  for (uint32_t x : t.class_skeleton()) {
+    const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+    const uint16_t d = t.depth(node);
+    if (x & TokenTrie::kSkeletonFrontier) {
+      lexer_walk<false>(node, t.subtree_end(node), st[d - 1], e);
+    } else {
+      const int32_t q = lx.next(st[d - 1], t.byte(node));
+      if (q == kDead) throw std::logic_error("class_walk: a class path died (class_alive is wrong)");
+      st[d] = q;
+    }
+  }
+  return true;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
   if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
@@ -284,7 +426,9 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   const Lexer::Canon c = lx.canon(s);
   auto e = std::make_shared<MaskCacheEntry>();
   e->inside.assign(t.mask_words(), 0);
-  if (chain_walk(s, *e)) {
+  if (c.region < 0 && class_walk(s, *e)) {
+    // alive after every class string (strings, keys): see class_walk
+  } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk
   } else if (c.shift > 0 && c.remaining >= kShallowDepth && !cache_entry(c.state)->shallow_inside.empty()) {
     // s is its canonical twin shifted c.shift copies forward, with enough copies left that

@@ -76,11 +76,25 @@ class CompiledGrammar {
   // text-only tokens up to TokenTrie::kTextLenCap bytes come from the trie by length. False
   // (nothing done) when s is not such a state.
   bool chain_walk(int32_t s, MaskCacheEntry& e) const;
+  // The cold walk from a state that is alive after every string of the trie's UTF-8 text class
+  // (class_alive): the class tokens are allowed as a whole (TokenTrie::class_tokens), and only
+  // the class skeleton is visited — ancestors of the class frontier stepped, frontier subtrees
+  // walked. False (nothing done) when s is not such a state.
+  bool class_walk(int32_t s, MaskCacheEntry& e);
+  // Whether every string of the UTF-8 text class keeps the lexer alive from s: some lexeme's
+  // part of s (its NFA states) stays non-empty on every class string (part_alive). Parts are
+  // remembered by their NFA-state set, so the key trie of an object is explored once per
+  // grammar, not once per key position (each position is another DFA state, but the same
+  // extra-key part). False when the exploration exceeds its budget.
+  bool class_alive(int32_t s);
+  bool part_alive(const std::vector<int32_t>& nfa_states);
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   std::mutex mu_;
+  std::mutex univ_mu_;                 // guards set_univ_
+  std::unordered_map<std::vector<int32_t>, bool, VecHash> set_univ_;  // part_alive memo
   std::unordered_map<int32_t, std::shared_ptr<const MaskCacheEntry>> cache_;
   size_t cache_bytes_ = 0;
 };

@@ -80,6 +80,26 @@ class TokenTrie {
   // The text frontier nodes inside [first, last) (a contiguous slice: frontier is sorted).
   std::pair<const uint32_t*, const uint32_t*> text_frontier_in(uint32_t first, uint32_t last) const;
 
+  // The UTF-8 text class (a vocabulary-level token class, computed once per trie): byte strings
+  // made of text characters — text bytes (is_text_byte) and well-formed UTF-8 multi-byte
+  // characters (no overlongs, no surrogates, at most U+10FFFF) — optionally ending with the first
+  // bytes of one such character (BPE vocabularies split characters across tokens). The language
+  // is prefix-closed. utf8_step is its DFA: state 0 is a character boundary, kUtf8Reject means
+  // the byte leaves the class.
+  static constexpr int kUtf8States = 8;
+  static constexpr int kUtf8Reject = -1;
+  static int utf8_step(int state, uint8_t b);
+  // Tokens whose bytes are in the class (mask_words() words). A lexer state from which every
+  // string of the class keeps the lexer alive allows all of them, whatever it does with them.
+  const std::vector<uint32_t>& class_tokens() const { return class_tokens_; }
+  // The nodes a walk from such a state must still visit, in node order: the class frontier
+  // (nodes whose byte leaves the class while their ancestors' bytes stay in it; tagged with
+  // kSkeletonFrontier, their whole subtree is walked) and every ancestor of a frontier node
+  // (untagged: stepped only, to know the lexer state at the frontier). 3.6k of Llama-3's 275k
+  // nodes.
+  static constexpr uint32_t kSkeletonFrontier = 1u << 31;
+  const std::vector<uint32_t>& class_skeleton() const { return class_skeleton_; }
+
  private:
   std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
@@ -94,6 +114,9 @@ class TokenTrie {
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
   std::vector<uint32_t> text_capped_;
+  void build_class();
+  std::vector<uint32_t> class_tokens_;
+  std::vector<uint32_t> class_skeleton_;
   uint8_t text_slot_[256] = {0};
 };
 
