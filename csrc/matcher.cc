@@ -294,14 +294,9 @@ const std::vector<int>& utf8_cuts(int d) {
 }
 }  // namespace
 
-bool CompiledGrammar::class_alive(int32_t s) {
+bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget) {
   // A DFA state is alive after a string when one of its lexemes is: check each lexeme's part
-  // of s (its NFA states) on its own. A part is class-alive when every set of NFA states it
-  // reaches on a class string is non-empty: a subset construction restricted to that lexeme
-  // and to class bytes, explored until closed (true) or until a class byte empties a set
-  // (false). Sets proven alive are remembered (the key trie of an object's extra-key lexeme
-  // is explored at its first key position, and every later key position and key prefix finds
-  // its part there).
+  // of s (its NFA states) on its own (part_alive).
   Lexer& lx = grammar_->lexer();
   const Nfa& nfa = lx.nfa();
   const std::vector<int32_t>& members = lx.nfa_states(s);
@@ -317,33 +312,55 @@ bool CompiledGrammar::class_alive(int32_t s) {
         part.push_back(members[j]);
         done[j] = 1;
       }
-    if (part_alive(part)) return true;
+    if (part_alive(part, bound, budget)) return true;
   }
   return false;
 }
 
-bool CompiledGrammar::part_alive(const std::vector<int32_t>& root) {
+bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, size_t budget) {
+  // Whether every class string of at most `bound` bytes leaves this set of NFA states (one
+  // lexeme's) non-empty: a subset construction restricted to the lexeme and to class bytes,
+  // breadth first, until closed, or every set beyond `bound` bytes, or a class byte empties a
+  // set (false). Atoms: the byte intervals cut by the set's own edges and the class DFA, one
+  // representative each (NFA edges never split an interval). Results are remembered per
+  // set: alive up to some depth (kUnbounded when the exploration closed), or dead within
+  // some depth; the key trie of an object's extra-key lexeme is explored at its first key
+  // position, and every later key position and key prefix finds its set there.
   const Nfa& nfa = grammar_->lexer().nfa();
+  constexpr int kUnbounded = INT32_MAX;
   {
     auto it = set_univ_.find(root);
-    if (it != set_univ_.end()) return it->second;
+    if (it != set_univ_.end()) {
+      if (it->second.alive_to >= bound) return true;
+      if (it->second.dies_at <= bound) return false;
+    }
   }
-  constexpr size_t kMaxSets = 1024;
-  // Sets are keyed with their class state appended (as -1 - d).
-  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> seen;
-  std::vector<std::vector<int32_t>> queue;
-  auto key_of = [](std::vector<int32_t> v, int d) {
-    v.push_back(-1 - d);
-    return v;
+  struct Item {
+    std::vector<int32_t> set;  // NFA states, then -1 - (class DFA state)
+    int depth;
   };
-  seen.emplace(key_of(root, 0), 0);
-  queue.push_back(key_of(root, 0));
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> seen;
+  std::vector<Item> queue;
+  std::vector<int32_t> key = root;
+  key.push_back(-1);
+  seen.emplace(key, 0);
+  queue.push_back({std::move(key), 0});
   std::vector<int> cuts;
-  std::vector<int32_t> next;
-  bool ok = true;
-  for (size_t qi = 0; qi < queue.size() && ok; ++qi) {
-    if (queue.size() > kMaxSets) return false;  // too large to tell: not remembered
-    const std::vector<int32_t> cur = queue[qi];  // (copy: queue may grow)
+  std::vector<int32_t> cur, next;
+  bool finite = false;  // some set was left at the bound, or taken from a bounded memo
+  auto fail = [&](int depth) {
+    auto& m = set_univ_[root];
+    m.dies_at = std::min(m.dies_at, depth);
+    return false;
+  };
+  for (size_t qi = 0; qi < queue.size(); ++qi) {
+    if (queue.size() > budget) return false;  // too large to tell: not remembered
+    const int depth = queue[qi].depth;
+    if (depth >= bound) {
+      finite = true;
+      continue;
+    }
+    cur = queue[qi].set;  // a copy: the queue grows below
     const int d = -1 - cur.back();
     const size_t n = cur.size() - 1;
     cuts = utf8_cuts(d);
@@ -364,46 +381,57 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root) {
         for (const NfaEdge& e : nfa.edges(cur[k]))
           if (e.lo <= x && x <= e.hi)
             for (int32_t w : nfa.closure(e.to)) next.push_back(w);
-      if (next.empty()) {
-        ok = false;  // a class string kills this part
-        break;
-      }
+      if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
       if (nd == 0) {
         auto it = set_univ_.find(next);
         if (it != set_univ_.end()) {
-          if (!it->second) {
-            ok = false;
-            break;
+          const int need = bound - depth - 1;
+          if (it->second.alive_to >= need) {
+            if (it->second.alive_to != kUnbounded) finite = true;
+            continue;  // known alive that far: nothing to explore below it
           }
-          continue;  // known alive: nothing to explore below it
+          if (it->second.dies_at <= need) return fail(depth + 1 + it->second.dies_at);
         }
       }
-      auto k2 = key_of(next, nd);
-      if (seen.emplace(k2, int32_t(queue.size())).second) queue.push_back(std::move(k2));
+      next.push_back(-1 - nd);
+      if (seen.emplace(next, int32_t(queue.size())).second) queue.push_back({next, depth + 1});
     }
   }
-  if (!ok) {
-    set_univ_.emplace(root, false);
-    return false;
+  for (const Item& q : queue) {
+    if (q.set.back() != -1) continue;
+    auto& m = set_univ_[std::vector<int32_t>(q.set.begin(), q.set.end() - 1)];
+    m.alive_to = std::max(m.alive_to, finite ? bound - q.depth : kUnbounded);
   }
-  for (const auto& q : queue)
-    if (q.back() == -1) set_univ_.emplace(std::vector<int32_t>(q.begin(), q.end() - 1), true);
   return true;
 }
 
 bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
-  if (!class_alive(s)) return false;
+  // Which slice: the whole class when s is alive on every class string (strings and keys);
+  // else the short slice when s is alive on every class string of up to kShortClass bytes
+  // (strings of bounded length, far enough from their bound). A state of a repetition region
+  // that is a shifted twin of its canonical state with enough copies ahead behaves like it on
+  // every path that long (Lexer::Canon), so the canonical state answers for all positions of
+  // a long bounded string and the exploration is done once.
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
-  const auto& ct = t.class_tokens();
-  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= ct[w];
+  const Lexer::Canon& c = lx.canon(s);
+  const TokenTrie::ClassSlice* slice = nullptr;
+  if (c.region < 0 && class_alive(s, t.full_class().bound, 1024)) {
+    slice = &t.full_class();
+  } else {
+    const int bound = t.short_class().bound;
+    const int32_t q = (c.region >= 0 && c.shift > 0 && c.remaining > bound) ? c.state : s;
+    if (class_alive(q, bound, 512)) slice = &t.short_class();
+  }
+  if (slice == nullptr) return false;
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice->tokens[w];
   // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
-  // path keeps the lexer alive (class_alive), so a skeleton ancestor never dies.
+  // path within the bound keeps the lexer alive, so a skeleton ancestor never dies.
   std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
   st[0] = s;
-  for (uint32_t x : t.class_skeleton()) {
+  for (uint32_t x : slice->skeleton) {
     const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
     const uint16_t d = t.depth(node);
     if (x & TokenTrie::kSkeletonFrontier) {
@@ -426,7 +454,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   const Lexer::Canon c = lx.canon(s);
   auto e = std::make_shared<MaskCacheEntry>();
   e->inside.assign(t.mask_words(), 0);
-  if (c.region < 0 && class_walk(s, *e)) {
+  if (class_walk(s, *e)) {
     // alive after every class string (strings, keys): see class_walk
   } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk

@@ -20,6 +20,7 @@
 //   m.rollback(1);                 // undo it
 #pragma once
 #include <cstdint>
+#include <climits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,15 +87,19 @@ class CompiledGrammar {
   // remembered by their NFA-state set, so the key trie of an object is explored once per
   // grammar, not once per key position (each position is another DFA state, but the same
   // extra-key part). False when the exploration exceeds its budget.
-  bool class_alive(int32_t s);
-  bool part_alive(const std::vector<int32_t>& nfa_states);
+  bool class_alive(int32_t s, int bound, size_t budget);
+  bool part_alive(const std::vector<int32_t>& nfa_states, int bound, size_t budget);
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   std::mutex mu_;
   std::mutex univ_mu_;                 // guards set_univ_
-  std::unordered_map<std::vector<int32_t>, bool, VecHash> set_univ_;  // part_alive memo
+  struct PartMemo {
+    int alive_to = -1;          // alive on every class string of at most this many bytes
+    int dies_at = INT32_MAX;    // some class string of this many bytes kills it
+  };
+  std::unordered_map<std::vector<int32_t>, PartMemo, VecHash> set_univ_;  // part_alive memo
   std::unordered_map<int32_t, std::shared_ptr<const MaskCacheEntry>> cache_;
   size_t cache_bytes_ = 0;
 };

@@ -89,16 +89,23 @@ class TokenTrie {
   static constexpr int kUtf8States = 8;
   static constexpr int kUtf8Reject = -1;
   static int utf8_step(int state, uint8_t b);
-  // Tokens whose bytes are in the class (mask_words() words). A lexer state from which every
-  // string of the class keeps the lexer alive allows all of them, whatever it does with them.
-  const std::vector<uint32_t>& class_tokens() const { return class_tokens_; }
-  // The nodes a walk from such a state must still visit, in node order: the class frontier
-  // (nodes whose byte leaves the class while their ancestors' bytes stay in it; tagged with
-  // kSkeletonFrontier, their whole subtree is walked) and every ancestor of a frontier node
-  // (untagged: stepped only, to know the lexer state at the frontier). 3.6k of Llama-3's 275k
-  // nodes.
+  // A slice of the class: its tokens of at most `bound` bytes (mask_words() words), which a
+  // lexer state alive on every class string of at most `bound` bytes allows, whatever it does
+  // with them; and the nodes a walk from such a state must still visit, in node order: the
+  // nodes to walk whole (tagged kSkeletonFrontier: the class frontier — nodes whose byte leaves
+  // the class while their ancestors' bytes stay in it — down to depth bound + 1, and the class
+  // nodes at depth bound + 1) and every ancestor of one (untagged: stepped only, to know the
+  // lexer state there). full_class(): bound = the longest class path (3.6k of Llama-3's 275k
+  // nodes to visit); short_class(): bound kShortClass, for strings of bounded length.
   static constexpr uint32_t kSkeletonFrontier = 1u << 31;
-  const std::vector<uint32_t>& class_skeleton() const { return class_skeleton_; }
+  static constexpr int kShortClass = 16;
+  struct ClassSlice {
+    int bound = 0;
+    std::vector<uint32_t> tokens;
+    std::vector<uint32_t> skeleton;
+  };
+  const ClassSlice& full_class() const { return full_class_; }
+  const ClassSlice& short_class() const { return short_class_; }
 
  private:
   std::vector<Node> nodes_;
@@ -114,9 +121,8 @@ class TokenTrie {
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
   std::vector<uint32_t> text_capped_;
-  void build_class();
-  std::vector<uint32_t> class_tokens_;
-  std::vector<uint32_t> class_skeleton_;
+  void build_class(ClassSlice& c, int bound);
+  ClassSlice full_class_, short_class_;
   uint8_t text_slot_[256] = {0};
 };
 

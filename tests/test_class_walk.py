@@ -9,8 +9,8 @@ ones the class walk serves — inside a key after `{"` and `, "`, inside a decla
 just after one, inside string values after `": "` — and its corners: a key state whose object
 allows no extra keys (not class-alive: the ordinary walk), a key name with a multi-byte
 character and a key with `"` and `\\` in it (tokens that differ from the class by one byte, a
-class boundary inside a UTF-8 character), states inside a character, strings with a format or
-a bounded length (not class-alive), and whitespace-prefixed twins.
+class boundary inside a UTF-8 character), states inside a character, strings with a format (not class-alive) or
+a bounded length (the short slice, and the ordinary walks near the bound), and whitespace-prefixed twins.
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ CLOSED = dict(OPEN, additionalProperties=False)
 FORMAT = {"type": "object", "properties": {"d": {"type": "string", "format": "date"},
                                            "s": {"type": "string", "maxLength": 5},
                                            "e": {"enum": ["red", "grün"]}}}
+BOUNDED = {"type": "object", "properties": {"m": {"type": "string", "maxLength": 40},
+                                            "k": {"type": "string", "minLength": 2, "maxLength": 255}}}
 NESTED = {"type": "object", "properties": {"a": {"type": "array", "items": {
     "type": "object", "properties": {"x": {"type": "string"}, "y": {"type": "number"}}}}}}
 
@@ -51,6 +53,15 @@ STATES = [
     (FORMAT, '{"d": "'),               # a format: not class-alive
     (FORMAT, '{"s": "ab'),             # bounded length: the chain walk
     (FORMAT, '{"e": "gr'),             # an enum
+    # bounded strings: the short slice (tokens of at most 16 bytes) while 16 or more characters
+    # remain, from the canonical state of the repetition (its shifted twins ask it), and the
+    # ordinary walks near the bound
+    (BOUNDED, '{"m": "'),
+    (BOUNDED, '{"m": "abcdefghij'),
+    (BOUNDED, '{"m": "abcdefghijéééééklmn'),   # 19 characters, 24 bytes
+    (BOUNDED, '{"m": "' + "x" * 30),
+    (BOUNDED, '{"k": "a'),
+    (BOUNDED, '{"k": "' + "y" * 200),
     (NESTED, '{"a": [{"'),             # a nested object's key start
     (NESTED, '{"a": [{"x": "1"}, {"x": "'),
 ]
