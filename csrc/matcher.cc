@@ -347,6 +347,8 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   queue.push_back({std::move(key), 0});
   std::vector<int> cuts;
   std::vector<int32_t> cur, next;
+  std::vector<const NfaEdge*> es;
+  std::vector<std::pair<uint64_t, int>> done_sig;
   bool finite = false;  // some set was left at the bound, or taken from a bounded memo
   auto fail = [&](int depth) {
     auto& m = set_univ_[root];
@@ -363,24 +365,43 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     cur = queue[qi].set;  // a copy: the queue grows below
     const int d = -1 - cur.back();
     const size_t n = cur.size() - 1;
-    cuts = utf8_cuts(d);
+    es.clear();
     for (size_t k = 0; k < n; ++k)
-      for (const NfaEdge& e : nfa.edges(cur[k])) {
-        cuts.push_back(e.lo);
-        cuts.push_back(int(e.hi) + 1);
-      }
+      for (const NfaEdge& e : nfa.edges(cur[k])) es.push_back(&e);
+    cuts = utf8_cuts(d);
+    for (const NfaEdge* e : es) {
+      cuts.push_back(e->lo);
+      cuts.push_back(int(e->hi) + 1);
+    }
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    // Intervals matched by the same edges (and leading to the same class state) lead to the
+    // same set: most of a key-trie node's intervals go to the extra-key tail. Up to 64 edges
+    // the matched edges are a bit mask, and a repeated (mask, class state) is skipped.
+    done_sig.clear();
     for (size_t c = 0; c + 1 < cuts.size(); ++c) {
       const int x = cuts[c];
       if (x > 255) break;
       const int nd = TokenTrie::utf8_step(d, static_cast<uint8_t>(x));
       if (nd == TokenTrie::kUtf8Reject) continue;
+      if (es.size() <= 64) {
+        uint64_t mask = 0;
+        for (size_t k = 0; k < es.size(); ++k)
+          if (es[k]->lo <= x && x <= es[k]->hi) mask |= uint64_t(1) << k;
+        if (mask == 0) return fail(depth + 1);  // a class string kills this part
+        bool dup = false;
+        for (const auto& p : done_sig)
+          if (p.first == mask && p.second == nd) {
+            dup = true;
+            break;
+          }
+        if (dup) continue;
+        done_sig.emplace_back(mask, nd);
+      }
       next.clear();
-      for (size_t k = 0; k < n; ++k)
-        for (const NfaEdge& e : nfa.edges(cur[k]))
-          if (e.lo <= x && x <= e.hi)
-            for (int32_t w : nfa.closure(e.to)) next.push_back(w);
+      for (const NfaEdge* e : es)
+        if (e->lo <= x && x <= e->hi)
+          for (int32_t w : nfa.closure(e->to)) next.push_back(w);
       if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
