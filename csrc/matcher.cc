@@ -332,7 +332,7 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     auto it = set_univ_.find(root);
     if (it != set_univ_.end()) {
       if (it->second.alive_to >= bound) return true;
-      if (it->second.dies_at <= bound) return false;
+      if (it->second.dies_at <= bound || it->second.too_big_at <= bound) return false;
     }
   }
   struct Item {
@@ -356,7 +356,11 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     return false;
   };
   for (size_t qi = 0; qi < queue.size(); ++qi) {
-    if (queue.size() > budget) return false;  // too large to tell: not remembered
+    if (queue.size() > budget) {  // too large to tell: remembered, so later positions skip it
+      auto& m = set_univ_[root];
+      m.too_big_at = std::min(m.too_big_at, bound);
+      return false;
+    }
     const int depth = queue[qi].depth;
     if (depth >= bound) {
       finite = true;

@@ -98,6 +98,7 @@ class CompiledGrammar {
   struct PartMemo {
     int alive_to = -1;          // alive on every class string of at most this many bytes
     int dies_at = INT32_MAX;    // some class string of this many bytes kills it
+    int too_big_at = INT32_MAX; // the exploration to this depth exceeded its budget
   };
   std::unordered_map<std::vector<int32_t>, PartMemo, VecHash> set_univ_;  // part_alive memo
   std::unordered_map<int32_t, std::shared_ptr<const MaskCacheEntry>> cache_;
