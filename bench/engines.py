@@ -161,6 +161,11 @@ class Adapter:
         self.fill(m, row)
         return is_allowed(row, self.ctx.eos)
 
+    # Whether the last fill was the first mask in its lexer state (None: the engine cannot
+    # tell; the benchmark then splits cold/warm by the step index where decoder could).
+    def last_cold(self, m: Any) -> bool | None:
+        return None
+
 
 class DecoderAdapter(Adapter):
     """Ours. Grammar.from_json_schema(schema) -> Matcher(grammar, vocab); compute_mask(row); commit.
@@ -196,7 +201,9 @@ class DecoderAdapter(Adapter):
             except TypeError:
                 width = self.ctx.mask_vocab
         self.words = (max(width, self.ctx.mask_vocab) + 31) // 32
-        self.options = {"whitespace": "default", "vocab_width": width}
+        self.options = {"whitespace": "default", "vocab_width": width,
+                        "DECODER_WALK_THREADS": os.environ.get("DECODER_WALK_THREADS", "default (min(2, cores))"),
+                        "package": os.path.dirname(os.path.abspath(decoder.__file__))}
 
     @property
     def version(self) -> str:
@@ -215,6 +222,9 @@ class DecoderAdapter(Adapter):
 
     def fill(self, m, row):
         m.compute_mask(row)
+
+    def last_cold(self, m):
+        return bool(getattr(m, "last_mask_cold", False))
 
     def commit(self, m, t):
         return bool(m.commit(t))
@@ -395,44 +405,60 @@ ADAPTERS: dict[str, type[Adapter]] = {
 # --------------------------------------------------------------------------------------------
 
 
-def teacher_force(ad: Adapter, compiled: Any, ids: list[int], row, times: list[float]) -> dict:
+def teacher_force(ad: Adapter, compiled: Any, ids: list[int], row, times: list[float],
+                  cpu: list[float] | None = None, cold: list[int] | None = None) -> dict:
     """Feed `ids` one by one: mask, check the token's bit, commit; at the end check EOS.
 
-    Appends one time per token to `times` (microseconds, fill + commit, the bit check left out).
+    Appends one time per token to `times` (microseconds of wall clock, fill + commit, the bit
+    check left out), the same span in thread CPU time to `cpu`, and to `cold` 1/0/-1 (the fill
+    was the first mask in its lexer state / was not / the engine cannot tell).
     Returns {"accepted": bool, "step": index of the first refused token (len(ids) = EOS refused),
-    "disagree": bit set but commit refused (or raised)}.
+    "disagree": bit set but commit refused (or raised), "steps": times appended}.
     """
     m = ad.matcher(compiled)
-    pc = time.perf_counter
     # No cyclic-GC pass inside the timed steps (as timeit does): a gen-2 collection of the
     # worker's heap costs milliseconds and would land on whichever engine allocates then.
     gc_was = gc.isenabled()
     gc.disable()
+    n0 = len(times)
     try:
-        return _teacher_force_steps(ad, m, ids, row, times, pc)
+        r = _teacher_force_steps(ad, m, ids, row, times, cpu if cpu is not None else [],
+                                 cold if cold is not None else [])
     finally:
         if gc_was:
             gc.enable()
+    r["steps"] = len(times) - n0
+    return r
 
 
-def _teacher_force_steps(ad, m, ids, row, times, pc) -> dict:
-    disagree = False
+def _teacher_force_steps(ad, m, ids, row, times, cpu, cold) -> dict:
+    pc = time.perf_counter_ns
+    tc = time.thread_time_ns
+    last_cold = ad.last_cold
     for i, t in enumerate(ids):
+        c0 = tc()
         t0 = pc()
         ad.fill(m, row)
         t1 = pc()
+        c1 = tc()
+        c = last_cold(m)
+        cold.append(-1 if c is None else int(c))
         if not ad.is_allowed(row, t):
-            times.append((t1 - t0) * 1e6)
+            times.append((t1 - t0) * 1e-3)
+            cpu.append((c1 - c0) * 1e-3)
             return {"accepted": False, "step": i, "disagree": False}
+        c2 = tc()
         t2 = pc()
         ok = ad.commit(m, t)
         t3 = pc()
-        times.append((t1 - t0 + t3 - t2) * 1e6)
+        c3 = tc()
+        times.append((t1 - t0 + t3 - t2) * 1e-3)
+        cpu.append((c1 - c0 + c3 - c2) * 1e-3)
         if not ok:
             return {"accepted": False, "step": i, "disagree": True}
     if not ad.accepts_eos(m, row):
-        return {"accepted": False, "step": len(ids), "disagree": disagree}
-    return {"accepted": True, "step": len(ids), "disagree": disagree}
+        return {"accepted": False, "step": len(ids), "disagree": False}
+    return {"accepted": True, "step": len(ids), "disagree": False}
 
 
 def _short(e: BaseException, n: int = 300) -> str:
@@ -480,13 +506,18 @@ def _worker_main(conn, engine: str, tokenizer_path: str, mem_limit_gb: float):
             continue
         conn.send(("compiled", (time.perf_counter() - t0) * 1e3))
         times: list[float] = []
+        cpu: list[float] = []
+        cold: list[int] = []
         results = []
         for ids in instances:
+            n0 = len(times)
             try:
-                results.append(teacher_force(ad, compiled, ids, row, times))
+                results.append(teacher_force(ad, compiled, ids, row, times, cpu, cold))
             except BaseException as e:  # noqa: BLE001
-                results.append({"accepted": False, "step": -1, "exception": _short(e)})
-        conn.send(("done", results, np.asarray(times, dtype=np.float32)))
+                del times[n0:], cpu[n0:], cold[n0:]
+                results.append({"accepted": False, "step": -1, "exception": _short(e), "steps": 0})
+        conn.send(("done", results, np.asarray(times, dtype=np.float32), np.asarray(cpu, dtype=np.float32),
+                   np.asarray(cold, dtype=np.int8)))
         del compiled
 
 
@@ -595,8 +626,9 @@ class EngineWorker:
             what = "timeout" if msg is None else "crash"
             return {"status": "test_" + what, "compile_ms": compile_ms,
                     "error": f"teacher forcing {what} (limit {self.test_timeout:g} s)"}
-        _, results, times = msg
-        return {"status": "ok", "compile_ms": compile_ms, "results": results, "times": times}
+        _, results, times, cpu, cold = msg
+        return {"status": "ok", "compile_ms": compile_ms, "results": results, "times": times, "cpu": cpu,
+                "cold": cold}
 
 
 # --------------------------------------------------------------------------------------------
@@ -641,6 +673,28 @@ def start_engines(names: list[str], tokenizer_path: str, log: Callable[[str], No
             dropped[w.engine] = w.unavailable or "failed to start"
             log(f"[{w.engine}] dropped: {dropped[w.engine]}")
     return workers, dropped
+
+
+def busy_loop() -> None:
+    """A background-load process: spins until killed (bench/maskbench.py --background-load)."""
+    x = 0
+    while True:
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+
+
+def start_background_load(n: int) -> list:
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=busy_loop, daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    return procs
+
+
+def stop_background_load(procs: list) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+        p.join(5)
 
 
 def quantiles(a, qs=(50, 99)) -> list[float | None]:

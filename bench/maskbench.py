@@ -4,17 +4,27 @@
 For each record (schema + valid/invalid instances) and each engine, in one run, on the same
 instances and the same tokenizer:
   1. compile the schema (timed; cut off after --compile-timeout seconds -> "timeout");
-  2. for each instance: serialize it (compact by default, see --style), tokenize it without special
-     tokens, and teacher-force it: before every token compute the mask (timed together with the
-     commit as "mask+commit"), check the token's bit, commit it; after the last token EOS must be
+  2. for each instance: serialize it as MaskBench does and as models write JSON (by default
+     `json.dumps(data, ensure_ascii=False)`, separators ", " and ": "; `--serialization compact`
+     for "," and ":"), tokenize it without special tokens, and teacher-force it: before every
+     token compute the mask (timed together with the commit as "mask+commit", in wall clock and
+     in thread CPU time), check the token's bit, commit it; after the last token EOS must be
      allowed. A valid instance must pass every step; an invalid one must be refused at some step
      (or at EOS). An invalid instance that passes is an invalidation error (a soundness bug).
+
+The headline table is over the valid instances that every engine accepts (identical token
+streams): p50/p90/p99/max/mean of mask+commit, wall and CPU, and the same split into cold steps
+(the first mask in a lexer state of the compiled grammar: decoder reports it, and the peers'
+steps are split at the same step indices) and warm ones. Every engine runs single-threaded by
+default (`DECODER_WALK_THREADS=1`, `--walk-threads` to change it), as MaskBench runs them;
+`--background-load N` keeps N busy processes running beside the benchmark, as on a loaded server.
 
 Examples:
   python bench/maskbench.py --limit 5                       # quick mode, all subsets, ~2-3 min
   python bench/maskbench.py --out results/maskbench.json --plot results/maskbench.png
   python bench/maskbench.py --subsets Github_easy,Kubernetes --engines decoder,llguidance
   python bench/maskbench.py --tokenizer /work/shared/tokenizers/qwen2 --limit 20
+  python bench/maskbench.py --limit 5 --background-load 2      # as a busy server sees it
 """
 
 from __future__ import annotations
@@ -92,7 +102,7 @@ def summarize(per_schema: list[dict], times: list[np.ndarray]) -> dict:
             if r["passed"]:
                 s["passing"] += 1
     allt = np.concatenate(times) if times else np.zeros(0, dtype=np.float32)
-    p50, p99 = E.quantiles(allt)
+    p50, p90, p99 = E.quantiles(allt, (50, 90, 99))
     c50, c99 = E.quantiles(compile_ms)
     s = dict(s)
     for k in ("schemas", "passing", "compiled", "compile_errors", "timeouts", "test_timeouts", "crashes",
@@ -101,7 +111,7 @@ def summarize(per_schema: list[dict], times: list[np.ndarray]) -> dict:
         s.setdefault(k, 0)
     s.update({
         "tokens": int(allt.size),
-        "mask_commit_us_p50": p50, "mask_commit_us_p99": p99,
+        "mask_commit_us_p50": p50, "mask_commit_us_p90": p90, "mask_commit_us_p99": p99,
         "mask_commit_us_max": float(allt.max()) if allt.size else None,
         "mask_commit_us_mean": float(allt.mean()) if allt.size else None,
         "compile_ms_p50": c50, "compile_ms_p99": c99,
@@ -138,20 +148,39 @@ def markdown_table(summ: dict[str, dict], engines: list[str], base: str | None) 
     return "\n".join(lines)
 
 
-def common_table(summ: dict[str, dict], engines: list[str], base: str | None) -> str:
-    n = summ[engines[0]].get("common_schemas", 0) if engines else 0
-    cols = ["engine", f"tokens (on the {n} schemas every engine ran)", "m+c p50 µs", "m+c p99 µs"]
-    if base:
-        cols += [f"p50 vs {base}", f"p99 vs {base}"]
+STAT_KEYS = ("p50", "p90", "p99", "max", "mean")
+
+
+def stats(a) -> dict:
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return {k: None for k in STAT_KEYS} | {"n": 0}
+    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    return {"n": int(a.size), "p50": float(p50), "p90": float(p90), "p99": float(p99),
+            "max": float(a.max()), "mean": float(a.mean())}
+
+
+def common_table(common: dict, engines: list[str]) -> str:
+    """Mask+commit on the valid instances every engine accepts: wall and CPU, all steps, then
+    cold and warm steps (split by decoder's cache-miss flag at the same step index)."""
+    cols = ["engine", "steps"] + [f"wall {k}" for k in STAT_KEYS] + [f"CPU {k}" for k in STAT_KEYS] + ["steps > 2 ms"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
-    b = summ.get(base) if base else None
     for e in engines:
-        s = summ[e]
-        row = [e, s.get("common_tokens", 0), E.fmt(s.get("common_mask_commit_us_p50")), E.fmt(s.get("common_mask_commit_us_p99"))]
-        if b:
-            row += [E.ratio(s.get("common_mask_commit_us_p50"), b.get("common_mask_commit_us_p50")),
-                    E.ratio(s.get("common_mask_commit_us_p99"), b.get("common_mask_commit_us_p99"))]
+        c = common[e]
+        row = [e, c["wall"]["n"]] + [E.fmt(c["wall"][k]) for k in STAT_KEYS] + [E.fmt(c["cpu"][k]) for k in STAT_KEYS]
+        row.append(c["over_2ms"])
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
+    if any(common[e]["cold_wall"]["n"] for e in engines):
+        lines += ["", "| engine | cold steps | cold wall p50 | cold wall p90 | cold wall p99 | cold wall mean | cold CPU p50 | "
+                  "cold CPU p99 | warm wall p50 | warm wall p99 | warm wall mean | warm CPU p50 | warm CPU p99 |",
+                  "|---|" + "---:|" * 12]
+        for e in engines:
+            c = common[e]
+            cw, cc, ww, wc = c["cold_wall"], c["cold_cpu"], c["warm_wall"], c["warm_cpu"]
+            row = [e, cw["n"], E.fmt(cw["p50"]), E.fmt(cw["p90"]), E.fmt(cw["p99"]), E.fmt(cw["mean"]),
+                   E.fmt(cc["p50"]), E.fmt(cc["p99"]), E.fmt(ww["p50"]), E.fmt(ww["p99"]), E.fmt(ww["mean"]),
+                   E.fmt(wc["p50"]), E.fmt(wc["p99"])]
+            lines.append("| " + " | ".join(str(x) for x in row) + " |")
     return "\n".join(lines)
 
 
@@ -216,8 +245,14 @@ def main(argv=None):
                     + "; in quick mode, --limit 1..10, outlines is left out unless named)")
     ap.add_argument("--baseline", default="decoder", help="engine the ratios are taken against (falls back to the first available)")
     ap.add_argument("--tokenizer", default=E.DEFAULT_TOKENIZER, help="tokenizer family folder (HF format)")
-    ap.add_argument("--style", choices=["compact", "maskbench"], default="compact",
-                    help="instance serialization: compact separators (',', ':') or MaskBench's json.dumps defaults (', ', ': ')")
+    ap.add_argument("--serialization", "--style", dest="style", choices=["maskbench", "compact"], default="maskbench",
+                    help="instance serialization: MaskBench's and models' json.dumps defaults (', ', ': '; the default) "
+                    "or compact separators (',', ':')")
+    ap.add_argument("--walk-threads", type=int, default=1,
+                    help="DECODER_WALK_THREADS for decoder's cold walks (default 1: every engine single-threaded, "
+                    "as MaskBench runs them)")
+    ap.add_argument("--background-load", type=int, default=0, metavar="N",
+                    help="run N busy processes beside the benchmark (the tail as a loaded server sees it)")
     ap.add_argument("--compile-timeout", type=float, default=None,
                     help="seconds per compile before it counts as a timeout (default 30; 10 in quick mode)")
     ap.add_argument("--test-timeout", type=float, default=300.0, help="seconds for all instances of one schema")
@@ -249,6 +284,8 @@ def main(argv=None):
         names = [e for e in args.engines.split(",") if e]
 
     t_start = time.time()
+    os.environ["DECODER_WALK_THREADS"] = str(max(1, args.walk_threads))  # inherited by the workers
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
     ctx = E.TokenizerContext(args.tokenizer)
     log(f"tokenizer {ctx.family} ({args.tokenizer}): {len(ctx.tok)} tokens, mask width {ctx.mask_vocab}, eos {ctx.eos}")
     # Tokenize once, in the parent: every engine sees exactly the same ids.
@@ -267,10 +304,15 @@ def main(argv=None):
         log("no engine available")
         return 2
     active = [n for n in names if n in workers]
+    load = E.start_background_load(args.background_load) if args.background_load > 0 else []
+    if load:
+        log(f"background load: {len(load)} busy processes")
 
     per_schema: dict[str, list[dict]] = {e: [] for e in active}
     times: dict[str, dict[str, list[np.ndarray]]] = {e: defaultdict(list) for e in active}
     by_job: dict[str, dict[int, np.ndarray]] = {e: {} for e in active}  # job index -> times (status ok)
+    # (job, instance) -> (wall, cpu, cold) per step, for instances the engine accepted
+    per_inst: dict[str, dict[tuple[int, int], tuple]] = {e: {} for e in active}
 
     try:
         from tqdm import tqdm
@@ -311,6 +353,13 @@ def main(argv=None):
                     rec["failures"] = fails[:10]
                 times[e][r["_subset"]].append(res["times"])
                 by_job[e][k] = res["times"]
+                off = 0
+                for i, out in enumerate(res["results"]):
+                    n = out.get("steps", 0)
+                    if out.get("accepted") and tests[i]["valid"]:
+                        per_inst[e][(k, i)] = (res["times"][off:off + n], res["cpu"][off:off + n],
+                                               res["cold"][off:off + n])
+                    off += n
             per_schema[e].append(rec)
             if bar is not None:
                 bar.update(1)
@@ -318,6 +367,7 @@ def main(argv=None):
         bar.close()
     for w in workers.values():
         w.close()
+    E.stop_background_load(load)
 
     subsets_seen = sorted({r["_subset"] for r in records})
     overall = {e: summarize(per_schema[e], [t for lst in times[e].values() for t in lst]) for e in active}
@@ -325,18 +375,33 @@ def main(argv=None):
                        for e in active} for sub in subsets_seen}
     # The same comparison restricted to the schemas every engine compiled and ran: the token sets
     # above differ per engine (an engine that refuses hard schemas is not timed on them).
-    common = sorted(set.intersection(*(set(by_job[e]) for e in active))) if active else []
+    # The headline comparison: the valid instances every engine accepted (the same token streams),
+    # cold steps marked by decoder's cache-miss flag (else by the engine's own, if any).
+    common_inst = sorted(set.intersection(*(set(per_inst[e]) for e in active))) if active else []
+    flag_engine = "decoder" if "decoder" in active else None
+    common: dict[str, dict] = {}
+    common_arrays: dict[str, np.ndarray] = {}
     for e in active:
-        ct = np.concatenate([by_job[e][k] for k in common]) if common else np.zeros(0, np.float32)
-        p50, p99 = E.quantiles(ct)
-        overall[e].update({"common_schemas": len(common), "common_tokens": int(ct.size),
-                           "common_mask_commit_us_p50": p50, "common_mask_commit_us_p99": p99})
+        wall = [per_inst[e][key][0] for key in common_inst]
+        cpu = [per_inst[e][key][1] for key in common_inst]
+        cold = [per_inst[flag_engine or e][key][2] for key in common_inst]
+        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.float32))
+        wall, cpu, cold = cat(wall), cat(cpu), (np.concatenate(cold) if cold else np.zeros(0, np.int8))
+        is_cold = cold == 1
+        known = cold >= 0
+        common_arrays.update({f"{e}_common_wall": wall, f"{e}_common_cpu": cpu, f"{e}_common_cold": cold})
+        common[e] = {"instances": len(common_inst), "wall": stats(wall), "cpu": stats(cpu),
+                     "over_2ms": int((wall > 2000).sum()),
+                     "cold_wall": stats(wall[is_cold]), "cold_cpu": stats(cpu[is_cold]),
+                     "warm_wall": stats(wall[known & ~is_cold]), "warm_cpu": stats(cpu[known & ~is_cold])}
+        overall[e]["common"] = common[e]
     base = args.baseline if args.baseline in active else active[0]
 
     engines_info = {e: workers[e].info for e in active}
     print()
     print(f"## MaskBench-style run: {len(records)} schemas ({', '.join(subsets_seen)}), tokenizer {ctx.family}, "
-          f"style {args.style}, {time.time() - t_start:.0f} s")
+          f"serialization {args.style}, DECODER_WALK_THREADS={os.environ['DECODER_WALK_THREADS']}, "
+          f"background load {args.background_load}, {time.time() - t_start:.0f} s")
     if base != args.baseline:
         print(f"\n(baseline `{args.baseline}` not available: ratios are against `{base}`)")
     for n in names:
@@ -346,7 +411,12 @@ def main(argv=None):
     print()
     print(markdown_table(overall, active, base))
     print()
-    print(common_table(overall, active, base))
+    n_common = len(common_inst)
+    print(f"Mask+commit per token (µs) on the {n_common} valid instances every engine accepts "
+          f"({common[active[0]]['wall']['n'] if active else 0} steps each); cold = first mask in a lexer state "
+          f"({'decoder' if flag_engine else 'n/a'}'s flag, same step index for every engine):")
+    print()
+    print(common_table(common, active))
     print()
     print(subset_table(by_subset, active))
     print()
@@ -360,7 +430,8 @@ def main(argv=None):
     if args.out:
         out = {
             "meta": {"tokenizer": args.tokenizer, "family": ctx.family, "mask_vocab": ctx.mask_vocab, "eos": ctx.eos,
-                     "style": args.style, "data": args.data, "subsets": subsets_seen, "limit": args.limit,
+                     "style": args.style, "walk_threads": args.walk_threads,
+                     "background_load": args.background_load, "data": args.data, "subsets": subsets_seen, "limit": args.limit,
                      "compile_timeout_s": args.compile_timeout, "test_timeout_s": args.test_timeout,
                      "schemas": len(records), "instances": n_inst, "baseline": base,
                      "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
@@ -370,13 +441,14 @@ def main(argv=None):
             "overall": overall,
             "by_subset": by_subset,
             "schemas": per_schema,
+            "common": common,
         }
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1, ensure_ascii=False)
         log(f"results: {args.out}")
     if args.save_times:
-        np.savez_compressed(args.save_times, **all_times)
+        np.savez_compressed(args.save_times, **all_times, **common_arrays)
         log(f"times: {args.save_times}")
     if args.plot:
         plot(args.plot, all_times,

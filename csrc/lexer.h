@@ -73,6 +73,8 @@ class Lexer {
   int32_t accept_id(int32_t state) const { return state_(state).accept_id; }
   // Lexemes with some NFA state in this state (sorted): those that may still complete.
   const std::vector<int32_t>& live_lexemes(int32_t state) const { return state_(state).lexemes; }
+  // The NFA states of a DFA state (sorted).
+  const std::vector<int32_t>& nfa_states(int32_t state) const { return state_(state).nfa_states; }
   // Fewest further bytes to finish `lexeme` from this state (INT32_MAX if it cannot).
   int32_t dist_to_accept(int32_t state, int32_t lexeme) const;
   int32_t num_states() const { return num_states_.load(std::memory_order_acquire); }

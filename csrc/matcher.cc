@@ -4,7 +4,9 @@
 #include <climits>
 #include <cstring>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "budget.h"
 #include "errors.h"
@@ -322,14 +324,211 @@ bool CompiledGrammar::chain_walk(int32_t s, MaskCacheEntry& e) const {
   return true;
 }
 
-std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s) {
+namespace {
+// Bytes where the class DFA's answer changes, per class state (0 and 256 included).
+const std::vector<int>& utf8_cuts(int d) {
+  static const std::vector<std::vector<int>> cuts = [] {
+    std::vector<std::vector<int>> c(TokenTrie::kUtf8States);
+    for (int st = 0; st < TokenTrie::kUtf8States; ++st) {
+      c[st].push_back(0);
+      for (int b = 1; b < 256; ++b)
+        if (TokenTrie::utf8_step(st, uint8_t(b)) != TokenTrie::utf8_step(st, uint8_t(b - 1))) c[st].push_back(b);
+      c[st].push_back(256);
+    }
+    return c;
+  }();
+  return cuts[d];
+}
+}  // namespace
+
+bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget) {
+  // A DFA state is alive after a string when one of its lexemes is: check each lexeme's part
+  // of s (its NFA states) on its own (part_alive).
+  Lexer& lx = grammar_->lexer();
+  const Nfa& nfa = lx.nfa();
+  const std::vector<int32_t>& members = lx.nfa_states(s);
+  std::lock_guard<std::mutex> lock(univ_mu_);
+  std::vector<int32_t> part;
+  std::vector<uint8_t> done(members.size(), 0);
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (done[i]) continue;
+    const int32_t lexeme = nfa.lexeme_of(members[i]);
+    part.clear();
+    for (size_t j = i; j < members.size(); ++j)
+      if (!done[j] && nfa.lexeme_of(members[j]) == lexeme) {
+        part.push_back(members[j]);
+        done[j] = 1;
+      }
+    if (part_alive(part, bound, budget)) return true;
+  }
+  return false;
+}
+
+bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, size_t budget) {
+  // Whether every class string of at most `bound` bytes leaves this set of NFA states (one
+  // lexeme's) non-empty: a subset construction restricted to the lexeme and to class bytes,
+  // breadth first, until closed, or every set beyond `bound` bytes, or a class byte empties a
+  // set (false). Atoms: the byte intervals cut by the set's own edges and the class DFA, one
+  // representative each (NFA edges never split an interval). Results are remembered per
+  // set: alive up to some depth (kUnbounded when the exploration closed), or dead within
+  // some depth; the key trie of an object's extra-key lexeme is explored at its first key
+  // position, and every later key position and key prefix finds its set there.
+  const Nfa& nfa = grammar_->lexer().nfa();
+  constexpr int kUnbounded = INT32_MAX;
+  {
+    auto it = set_univ_.find(root);
+    if (it != set_univ_.end()) {
+      if (it->second.alive_to >= bound) return true;
+      if (it->second.dies_at <= bound || it->second.too_big_at <= bound) return false;
+    }
+  }
+  struct Item {
+    std::vector<int32_t> set;  // NFA states, then -1 - (class DFA state)
+    int depth;
+  };
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> seen;
+  std::vector<Item> queue;
+  std::vector<int32_t> key = root;
+  key.push_back(-1);
+  seen.emplace(key, 0);
+  queue.push_back({std::move(key), 0});
+  std::vector<int> cuts;
+  std::vector<int32_t> cur, next;
+  std::vector<const NfaEdge*> es;
+  std::vector<std::pair<uint64_t, int>> done_sig;
+  bool finite = false;  // some set was left at the bound, or taken from a bounded memo
+  auto fail = [&](int depth) {
+    auto& m = set_univ_[root];
+    m.dies_at = std::min(m.dies_at, depth);
+    return false;
+  };
+  for (size_t qi = 0; qi < queue.size(); ++qi) {
+    if (queue.size() > budget) {  // too large to tell: remembered, so later positions skip it
+      auto& m = set_univ_[root];
+      m.too_big_at = std::min(m.too_big_at, bound);
+      return false;
+    }
+    const int depth = queue[qi].depth;
+    if (depth >= bound) {
+      finite = true;
+      continue;
+    }
+    cur = queue[qi].set;  // a copy: the queue grows below
+    const int d = -1 - cur.back();
+    const size_t n = cur.size() - 1;
+    es.clear();
+    for (size_t k = 0; k < n; ++k)
+      for (const NfaEdge& e : nfa.edges(cur[k])) es.push_back(&e);
+    cuts = utf8_cuts(d);
+    for (const NfaEdge* e : es) {
+      cuts.push_back(e->lo);
+      cuts.push_back(int(e->hi) + 1);
+    }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    // Intervals matched by the same edges (and leading to the same class state) lead to the
+    // same set: most of a key-trie node's intervals go to the extra-key tail. Up to 64 edges
+    // the matched edges are a bit mask, and a repeated (mask, class state) is skipped.
+    done_sig.clear();
+    for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+      const int x = cuts[c];
+      if (x > 255) break;
+      const int nd = TokenTrie::utf8_step(d, static_cast<uint8_t>(x));
+      if (nd == TokenTrie::kUtf8Reject) continue;
+      if (es.size() <= 64) {
+        uint64_t mask = 0;
+        for (size_t k = 0; k < es.size(); ++k)
+          if (es[k]->lo <= x && x <= es[k]->hi) mask |= uint64_t(1) << k;
+        if (mask == 0) return fail(depth + 1);  // a class string kills this part
+        bool dup = false;
+        for (const auto& p : done_sig)
+          if (p.first == mask && p.second == nd) {
+            dup = true;
+            break;
+          }
+        if (dup) continue;
+        done_sig.emplace_back(mask, nd);
+      }
+      next.clear();
+      for (const NfaEdge* e : es)
+        if (e->lo <= x && x <= e->hi)
+          for (int32_t w : nfa.closure(e->to)) next.push_back(w);
+      if (next.empty()) return fail(depth + 1);  // a class string kills this part
+      std::sort(next.begin(), next.end());
+      next.erase(std::unique(next.begin(), next.end()), next.end());
+      if (nd == 0) {
+        auto it = set_univ_.find(next);
+        if (it != set_univ_.end()) {
+          const int need = bound - depth - 1;
+          if (it->second.alive_to >= need) {
+            if (it->second.alive_to != kUnbounded) finite = true;
+            continue;  // known alive that far: nothing to explore below it
+          }
+          if (it->second.dies_at <= need) return fail(depth + 1 + it->second.dies_at);
+        }
+      }
+      next.push_back(-1 - nd);
+      if (seen.emplace(next, int32_t(queue.size())).second) queue.push_back({next, depth + 1});
+    }
+  }
+  for (const Item& q : queue) {
+    if (q.set.back() != -1) continue;
+    auto& m = set_univ_[std::vector<int32_t>(q.set.begin(), q.set.end() - 1)];
+    m.alive_to = std::max(m.alive_to, finite ? bound - q.depth : kUnbounded);
+  }
+  return true;
+}
+
+bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
+  // Which slice: the whole class when s is alive on every class string (strings and keys);
+  // else the short slice when s is alive on every class string of up to kShortClass bytes
+  // (strings of bounded length, far enough from their bound). A state of a repetition region
+  // that is a shifted twin of its canonical state with enough copies ahead behaves like it on
+  // every path that long (Lexer::Canon), so the canonical state answers for all positions of
+  // a long bounded string and the exploration is done once.
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  const Lexer::Canon& c = lx.canon(s);
+  const TokenTrie::ClassSlice* slice = nullptr;
+  if (c.region < 0 && class_alive(s, t.full_class().bound, 1024)) {
+    slice = &t.full_class();
+  } else {
+    const int bound = t.short_class().bound;
+    const int32_t q = (c.region >= 0 && c.shift > 0 && c.remaining > bound) ? c.state : s;
+    if (class_alive(q, bound, 512)) slice = &t.short_class();
+  }
+  if (slice == nullptr) return false;
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice->tokens[w];
+  // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
+  // path within the bound keeps the lexer alive, so a skeleton ancestor never dies.
+  std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
+  st[0] = s;
+  for (uint32_t x : slice->skeleton) {
+    const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+    const uint16_t d = t.depth(node);
+    if (x & TokenTrie::kSkeletonFrontier) {
+      lexer_walk<false>(node, t.subtree_end(node), st[d - 1], e);
+    } else {
+      const int32_t q = lx.next(st[d - 1], t.byte(node));
+      if (q == kDead) throw std::logic_error("class_walk: a class path died (class_alive is wrong)");
+      st[d] = q;
+    }
+  }
+  return true;
+}
+
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
+  if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
+  if (built) *built = true;
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon c = lx.canon(s);
   auto e = std::make_shared<MaskCacheEntry>();
   e->inside.assign(t.mask_words(), 0);
-  if (chain_walk(s, *e)) {
+  if (class_walk(s, *e)) {
+    // alive after every class string (strings, keys): see class_walk
+  } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk
   } else if (c.shift > 0 && c.remaining >= kShallowDepth && !cache_entry(c.state)->shallow_inside.empty()) {
     // s is its canonical twin shifted c.shift copies forward, with enough copies left that
@@ -634,6 +833,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
 void Matcher::compute_mask(uint32_t* out) {
   const TokenTrie& t = *trie_;
   const int32_t words = t.mask_words();
+  cold_ = false;
   if (terminated_) {
     std::memset(out, 0, sizeof(uint32_t) * words);
     for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
@@ -646,7 +846,7 @@ void Matcher::compute_mask(uint32_t* out) {
     return;
   }
   DECODER_STEP_SCOPE("one mask");
-  auto entry = cg_->cache_entry(lex_state_);
+  auto entry = cg_->cache_entry(lex_state_, &cold_);
   std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
   const auto& exits = entry->exits;
   walk_nodes_ = 0;

@@ -20,6 +20,7 @@
 //   m.rollback(1);                 // undo it
 #pragma once
 #include <cstdint>
+#include <climits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,7 +61,8 @@ class CompiledGrammar {
   Grammar& grammar() const { return *grammar_; }
   const TokenTrie& trie() const { return *trie_; }
   // Cached inside-bits and exits of a lexer state (built on first use; thread-safe).
-  std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state);
+  // *built (if given) is set to whether this call had to build the entry (a cold mask).
+  std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state, bool* built = nullptr);
   size_t cache_bytes() const { return cache_bytes_; }
   // For MaskCacheBudget::maybe_evict: (last use, state) of every cached entry, and the
   // eviction of one (if it was not used since). Lock the grammar's cache mutex.
@@ -90,11 +92,30 @@ class CompiledGrammar {
   // text-only tokens up to TokenTrie::kTextLenCap bytes come from the trie by length. False
   // (nothing done) when s is not such a state.
   bool chain_walk(int32_t s, MaskCacheEntry& e) const;
+  // The cold walk from a state that is alive after every string of the trie's UTF-8 text class
+  // (class_alive): the class tokens are allowed as a whole (TokenTrie::class_tokens), and only
+  // the class skeleton is visited — ancestors of the class frontier stepped, frontier subtrees
+  // walked. False (nothing done) when s is not such a state.
+  bool class_walk(int32_t s, MaskCacheEntry& e);
+  // Whether every string of the UTF-8 text class keeps the lexer alive from s: some lexeme's
+  // part of s (its NFA states) stays non-empty on every class string (part_alive). Parts are
+  // remembered by their NFA-state set, so the key trie of an object is explored once per
+  // grammar, not once per key position (each position is another DFA state, but the same
+  // extra-key part). False when the exploration exceeds its budget.
+  bool class_alive(int32_t s, int bound, size_t budget);
+  bool part_alive(const std::vector<int32_t>& nfa_states, int bound, size_t budget);
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   std::mutex mu_;
+  std::mutex univ_mu_;                 // guards set_univ_
+  struct PartMemo {
+    int alive_to = -1;          // alive on every class string of at most this many bytes
+    int dies_at = INT32_MAX;    // some class string of this many bytes kills it
+    int too_big_at = INT32_MAX; // the exploration to this depth exceeded its budget
+  };
+  std::unordered_map<std::vector<int32_t>, PartMemo, VecHash> set_univ_;  // part_alive memo
   struct CacheSlot {
     std::shared_ptr<const MaskCacheEntry> entry;
     size_t bytes;
@@ -128,6 +149,9 @@ class Matcher {
   // number of such lexeme-end nodes (exits) taken from the cache entry.
   uint64_t last_walk_nodes() const { return walk_nodes_; }
   uint64_t last_exits() const { return exits_; }
+  // Whether the last compute_mask built its lexer state's cache entry (the first mask in
+  // that state for this compiled grammar: a "cold" mask) rather than finding it cached.
+  bool last_cold() const { return cold_; }
 
  private:
   void compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
@@ -165,6 +189,7 @@ class Matcher {
   std::vector<WalkFrame> frames_;
   std::vector<int32_t> scratch_;
   uint64_t walk_nodes_ = 0, exits_ = 0;
+  bool cold_ = false;
 };
 
 // Fills rows of a [n, words] bitmask for n matchers on up to `threads` threads

@@ -107,6 +107,74 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
       if (nd.depth <= kTextLenCap) set(text_by_len_.data() + size_t(nd.depth - 1) * mask_words(), ids_[k]);
     }
   }
+  // the full class: bound = the deepest class node (no node at bound + 1 is in the class)
+  int deepest = 0;
+  {
+    std::vector<int> u(size_t(max_depth_) + 2, 0);
+    for (uint32_t i = 1; i < size(); ++i) {
+      const Node& nd = nodes_[i];
+      u[nd.depth] = u[nd.depth - 1] == kUtf8Reject ? kUtf8Reject : utf8_step(u[nd.depth - 1], nd.byte);
+      if (u[nd.depth] != kUtf8Reject) deepest = std::max<int>(deepest, nd.depth);
+    }
+  }
+  build_class(full_class_, deepest);
+  build_class(short_class_, std::min(deepest, kShortClass));
+}
+
+int TokenTrie::utf8_step(int d, uint8_t b) {
+  // States: 0 boundary; 1, 2, 3: that many continuation bytes (80-BF) still due; 4: after E0
+  // (A0-BF next); 5: after ED (80-9F next, no surrogates); 6: after F0 (90-BF next); 7: after
+  // F4 (80-8F next, at most U+10FFFF).
+  switch (d) {
+    case 0:
+      if (b < 0x80) return is_text_byte(b) ? 0 : kUtf8Reject;
+      if (b >= 0xC2 && b <= 0xDF) return 1;
+      if (b == 0xE0) return 4;
+      if (b == 0xED) return 5;
+      if (b >= 0xE1 && b <= 0xEF) return 2;
+      if (b == 0xF0) return 6;
+      if (b >= 0xF1 && b <= 0xF3) return 3;
+      if (b == 0xF4) return 7;
+      return kUtf8Reject;
+    case 1: case 2: case 3:
+      return (b >= 0x80 && b <= 0xBF) ? d - 1 : kUtf8Reject;
+    case 4: return (b >= 0xA0 && b <= 0xBF) ? 1 : kUtf8Reject;
+    case 5: return (b >= 0x80 && b <= 0x9F) ? 1 : kUtf8Reject;
+    case 6: return (b >= 0x90 && b <= 0xBF) ? 2 : kUtf8Reject;
+    case 7: return (b >= 0x80 && b <= 0x8F) ? 2 : kUtf8Reject;
+  }
+  return kUtf8Reject;
+}
+
+void TokenTrie::build_class(ClassSlice& c, int bound) {
+  // One pass in node order: u[d] is the class DFA state after the path to the current node at
+  // depth d (kUtf8Reject once it left the class); path[d] the node itself, so that a node to
+  // walk can mark its ancestors as skeleton (stopping at the first one already marked).
+  c.bound = bound;
+  c.tokens.assign(mask_words(), 0);
+  c.skeleton.clear();
+  std::vector<int> u(size_t(max_depth_) + 2, 0);
+  std::vector<uint32_t> path(size_t(max_depth_) + 2, 0);
+  std::vector<uint8_t> mark(size(), 0);  // 1: skeleton ancestor, 2: walk whole
+  for (uint32_t i = 1; i < size(); ++i) {
+    const Node& nd = nodes_[i];
+    path[nd.depth] = i;
+    if (u[nd.depth - 1] == kUtf8Reject || nd.depth > bound + 1) {
+      u[nd.depth] = kUtf8Reject;
+      continue;
+    }
+    u[nd.depth] = utf8_step(u[nd.depth - 1], nd.byte);
+    if (u[nd.depth] == kUtf8Reject || nd.depth == bound + 1) {
+      mark[i] = 2;
+      for (int d = nd.depth - 1; d >= 1 && mark[path[d]] == 0; --d) mark[path[d]] = 1;
+      u[nd.depth] = kUtf8Reject;  // nothing below is the slice's
+      continue;
+    }
+    for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
+      c.tokens[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
+  }
+  for (uint32_t i = 1; i < size(); ++i)
+    if (mark[i]) c.skeleton.push_back(mark[i] == 2 ? (i | kSkeletonFrontier) : i);
 }
 
 std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first,

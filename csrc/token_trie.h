@@ -80,6 +80,33 @@ class TokenTrie {
   // The text frontier nodes inside [first, last) (a contiguous slice: frontier is sorted).
   std::pair<const uint32_t*, const uint32_t*> text_frontier_in(uint32_t first, uint32_t last) const;
 
+  // The UTF-8 text class (a vocabulary-level token class, computed once per trie): byte strings
+  // made of text characters — text bytes (is_text_byte) and well-formed UTF-8 multi-byte
+  // characters (no overlongs, no surrogates, at most U+10FFFF) — optionally ending with the first
+  // bytes of one such character (BPE vocabularies split characters across tokens). The language
+  // is prefix-closed. utf8_step is its DFA: state 0 is a character boundary, kUtf8Reject means
+  // the byte leaves the class.
+  static constexpr int kUtf8States = 8;
+  static constexpr int kUtf8Reject = -1;
+  static int utf8_step(int state, uint8_t b);
+  // A slice of the class: its tokens of at most `bound` bytes (mask_words() words), which a
+  // lexer state alive on every class string of at most `bound` bytes allows, whatever it does
+  // with them; and the nodes a walk from such a state must still visit, in node order: the
+  // nodes to walk whole (tagged kSkeletonFrontier: the class frontier — nodes whose byte leaves
+  // the class while their ancestors' bytes stay in it — down to depth bound + 1, and the class
+  // nodes at depth bound + 1) and every ancestor of one (untagged: stepped only, to know the
+  // lexer state there). full_class(): bound = the longest class path (3.6k of Llama-3's 275k
+  // nodes to visit); short_class(): bound kShortClass, for strings of bounded length.
+  static constexpr uint32_t kSkeletonFrontier = 1u << 31;
+  static constexpr int kShortClass = 16;
+  struct ClassSlice {
+    int bound = 0;
+    std::vector<uint32_t> tokens;
+    std::vector<uint32_t> skeleton;
+  };
+  const ClassSlice& full_class() const { return full_class_; }
+  const ClassSlice& short_class() const { return short_class_; }
+
  private:
   std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
@@ -94,6 +121,8 @@ class TokenTrie {
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
   std::vector<uint32_t> text_capped_;
+  void build_class(ClassSlice& c, int bound);
+  ClassSlice full_class_, short_class_;
   uint8_t text_slot_[256] = {0};
 };
 

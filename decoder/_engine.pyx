@@ -61,6 +61,7 @@ cdef extern from "matcher.h" namespace "decoder":
         string forced_bytes(size_t) except +raise_py_error
         uint64_t last_walk_nodes()
         uint64_t last_exits()
+        cbool last_cold()
 
     void c_fill_masks "decoder::fill_masks"(CMatcher* const*, size_t, uint32_t*, size_t, int) except +raise_py_error nogil
 
@@ -327,6 +328,12 @@ cdef class Matcher:
         if self.m == NULL:
             return (0, 0)
         return (int(self.m.last_walk_nodes()), int(self.m.last_exits()))
+
+    @property
+    def last_mask_cold(self):
+        """True when the last compute_mask was the first in its lexer state for this compiled
+        grammar (it built the state's cached walk) rather than a cache hit."""
+        return self.m != NULL and self.m.last_cold()
 
     def forced_bytes(self, size_t max_bytes=256):
         """The bytes every continuation starts with (at most ``max_bytes``): ``b""`` when the

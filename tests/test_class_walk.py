@@ -1,0 +1,111 @@
+"""Cold masks from the vocabulary's UTF-8 text class (issue 23, docs/optimizations.md section 15)
+against brute force, on three tokenizer families: byte-level BPE (llama3), SentencePiece with
+byte fallback (llama2) and Tekken (mistral-tekken).
+
+Every state is reached fresh (a new grammar per state, so its first mask is the cold walk:
+`last_mask_cold` is checked), and the whole vocabulary is checked with `is_allowed` (commit and
+roll back, byte by byte through the lexer: independent of the cached walks). The states are the
+ones the class walk serves — inside a key after `{"` and `, "`, inside a declared key name and
+just after one, inside string values after `": "` — and its corners: a key state whose object
+allows no extra keys (not class-alive: the ordinary walk), a key name with a multi-byte
+character and a key with `"` and `\\` in it (tokens that differ from the class by one byte, a
+class boundary inside a UTF-8 character), states inside a character, strings with a format (not class-alive) or
+a bounded length (the short slice, and the ordinary walks near the bound), and whitespace-prefixed twins.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+from decoder import Grammar, Matcher, Vocabulary
+
+FAMILIES = ["llama3", "llama2", "mistral-tekken"]
+
+OPEN = {"type": "object", "properties": {"name": {"type": "string"}, "naïve": {"type": "integer"},
+                                         'q"uo\\te': {"type": "boolean"}, "n": {"type": "string"}}}
+CLOSED = dict(OPEN, additionalProperties=False)
+FORMAT = {"type": "object", "properties": {"d": {"type": "string", "format": "date"},
+                                           "s": {"type": "string", "maxLength": 5},
+                                           "e": {"enum": ["red", "grün"]}}}
+BOUNDED = {"type": "object", "properties": {"m": {"type": "string", "maxLength": 40},
+                                            "k": {"type": "string", "minLength": 2, "maxLength": 255}}}
+NESTED = {"type": "object", "properties": {"a": {"type": "array", "items": {
+    "type": "object", "properties": {"x": {"type": "string"}, "y": {"type": "number"}}}}}}
+
+STATES = [
+    (OPEN, '{"'),                      # key start: declared keys plus extra keys
+    (OPEN, '{"na'),                    # inside a declared key name
+    (OPEN, '{"name'),                  # a declared key complete (and extra keys going on)
+    (OPEN, '{"na\u00ef'),              # after a multi-byte character in a key
+    (OPEN, b'{"na\xc3'),               # inside a multi-byte character: not at a class boundary
+    (OPEN, '{"q\\"uo'),                # after an escaped quote in a key
+    (OPEN, '{"zz'),                    # an extra key only
+    (OPEN, '{"name": "'),              # string value after ': "'
+    (OPEN, '{"name": "x\u00e9 '),      # inside a string value, after a multi-byte character
+    (OPEN, '{"name": "x", "'),         # the second key position, after ', "'
+    (OPEN, '{"name": "x", "n": "ab\\'),  # inside an escape
+    (OPEN, '{ "'),                     # whitespace-prefixed twin of the key start
+    (CLOSED, '{"'),                    # declared keys only: not class-alive
+    (CLOSED, '{"na'),
+    (FORMAT, '{"d": "'),               # a format: not class-alive
+    (FORMAT, '{"s": "ab'),             # bounded length: the chain walk
+    (FORMAT, '{"e": "gr'),             # an enum
+    # bounded strings: the short slice (tokens of at most 16 bytes) while 16 or more characters
+    # remain, from the canonical state of the repetition (its shifted twins ask it), and the
+    # ordinary walks near the bound
+    (BOUNDED, '{"m": "'),
+    (BOUNDED, '{"m": "abcdefghij'),
+    (BOUNDED, '{"m": "abcdefghijéééééklmn'),   # 19 characters, 24 bytes
+    (BOUNDED, '{"m": "' + "x" * 30),
+    (BOUNDED, '{"k": "a'),
+    (BOUNDED, '{"k": "' + "y" * 200),
+    (NESTED, '{"a": [{"'),             # a nested object's key start
+    (NESTED, '{"a": [{"x": "1"}, {"x": "'),
+]
+
+
+_VOCABS: dict = {}
+
+
+def vocab_of(family: str) -> Vocabulary:
+    if family not in _VOCABS:
+        try:
+            _VOCABS[family] = Vocabulary.from_path(shared_path("tokenizers", family))
+        except Exception as e:  # noqa: BLE001
+            pytest.skip(f"tokenizer {family} unavailable: {e}")
+    return _VOCABS[family]
+
+
+def bits_of(m: Matcher, words: int) -> np.ndarray:
+    out = np.zeros(words, dtype=np.int32)
+    m.compute_mask(out)
+    return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fresh_string_and_key_states_equal_brute_force(family):
+    vocab = vocab_of(family)
+    ids = np.arange(vocab.model_vocab_size)
+    for n, (schema, prefix) in enumerate(STATES):
+        data = prefix if isinstance(prefix, bytes) else prefix.encode()
+        # a fresh grammar (an extra property defeats the compile cache): its first mask is cold
+        fresh = json.loads(json.dumps(schema))
+        fresh["properties"][f"zz{n}"] = {"type": "null"}
+        g = Grammar.from_json_schema(fresh)
+        m = Matcher(g, vocab)
+        assert m.commit_bytes(data), (schema, data)
+        words = m.compiled.mask_words
+        bits = bits_of(m, words)
+        assert m.last_mask_cold, f"{data!r}: the first mask in this state was not cold"
+        brute = np.zeros(words * 32, dtype=bool)
+        brute[ids] = [m.is_allowed(int(t)) for t in ids]
+        diff = np.flatnonzero(bits != brute)
+        assert not len(diff), (f"{family} {data!r}: mask and is_allowed differ on "
+                               f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}")
+        assert bits.any()
+        # the same state again is warm and gives the same mask
+        again = bits_of(m, words)
+        assert not m.last_mask_cold and (again == bits).all()
