@@ -5,8 +5,9 @@
 request is a random real-world schema from ../shared/jsonschemabench or, one time in
 ``--hostile-every`` (20), a case of the hostile corpus (tests/hostile/cases.py: schemas,
 regexes, Lark grammars). Requests are compiled as the vLLM/SGLang integrations do
-(decoder.integrations.compiler.SpecCompiler: cache, deadline that stops the compile, stop
-ids); every step fills all masks with ``fill_masks`` on ``--threads`` (2) C++ threads and
+(decoder.integrations.compiler.SpecCompiler: cache bounded in bytes, deadline that stops
+the compile, stop ids; ``--compile-cache-mb``, and ``--mask-cache-mb`` for the process-wide
+mask-cache budget); every step fills all masks with ``fill_masks`` on ``--threads`` (2) C++ threads and
 draws each sequence's next token uniformly from its mask (EOS with probability 1/4 once
 allowed), up to ``--max-tokens`` per request.
 
@@ -119,7 +120,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tokenizer", default=os.path.join(SHARED, "tokenizers", "llama3"))
     ap.add_argument("--schemas-per-file", type=int, default=200)
     ap.add_argument("--deadline", type=float, default=2.0, help="compile deadline (s), as DECODER_COMPILE_DEADLINE_S")
-    ap.add_argument("--mask-cache-mb", type=int, default=512, help="process-wide mask-cache budget")
+    ap.add_argument("--mask-cache-mb", type=int, default=128, help="process-wide mask-cache budget")
+    ap.add_argument("--compile-cache-mb", type=int, default=256,
+                    help="bytes of compiled grammars the SpecCompiler keeps (DECODER_COMPILE_CACHE_BYTES)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "soak.json"))
     ap.add_argument("--plot", default=os.path.join(ROOT, "bench", "results", "soak_rss.svg"))
@@ -133,7 +136,7 @@ def main(argv=None) -> int:
     if not schemas:
         print(f"no schemas under {SHARED}/jsonschemabench", file=sys.stderr)
         return 2
-    sc = SpecCompiler(vocab, deadline_s=a.deadline, cache_size=256)
+    sc = SpecCompiler(vocab, deadline_s=a.deadline, cache_size=256, cache_bytes=a.compile_cache_mb << 20)
     eos_list = sorted(vocab.eos_ids)
     words = (vocab.model_vocab_size + 31) // 32
     print(f"soak: {a.requests} requests, {a.in_flight} in flight, {len(schemas)} schemas, "
@@ -253,7 +256,7 @@ def main(argv=None) -> int:
         mask_p50_us=round(pct(mask_s, 50) * 1e6, 1), mask_p99_us=round(pct(mask_s, 99) * 1e6, 1),
         rss_first_mb=round(rss[0][1], 1), rss_after_warm_mb=round(after_warm[0], 1) if after_warm else None,
         rss_last_mb=round(rss[-1][1], 1), rss_growth_after_warm=round(growth, 4),
-        mask_cache=budget, compiler_stats=sc.stats, errors=dict(errors.most_common()),
+        mask_cache=budget, compiled_cache_mb=round(sc.cached_bytes() / 2**20, 1), compiler_stats=sc.stats, errors=dict(errors.most_common()),
         failures=failures[:100], n_failures=len(failures), rss_series=rss, args=vars(a))
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
