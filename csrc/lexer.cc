@@ -196,6 +196,14 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   return t;
 }
 
+int64_t Lexer::memory_bytes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t n = num_states_.load(std::memory_order_relaxed);
+  // each state's set is held twice (its record and the interning map's key)
+  return nfa_->memory_bytes() + entries_ * 8 +
+         n * (int64_t(num_classes_) * 4 + int64_t(sizeof(State)) + 96);
+}
+
 bool Lexer::can_extend(int32_t state) {
   State& st = state_(state);
   int8_t v = st.extends.load(std::memory_order_acquire);

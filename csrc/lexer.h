@@ -78,6 +78,9 @@ class Lexer {
   // Fewest further bytes to finish `lexeme` from this state (INT32_MAX if it cannot).
   int32_t dist_to_accept(int32_t state, int32_t lexeme) const;
   int32_t num_states() const { return num_states_.load(std::memory_order_acquire); }
+  // Approximate heap bytes of the automaton: the NFA, the DFA states built so far (their
+  // NFA-state sets, transition rows, records and hash-map nodes).
+  int64_t memory_bytes();
 
   // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
   // with its region states moved `shift` copies back (shift 0: already canonical), and

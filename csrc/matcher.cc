@@ -49,6 +49,15 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(
   return e;
 }
 
+int64_t CompiledGrammar::memory_bytes() {
+  int64_t cache;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cache = static_cast<int64_t>(cache_bytes_) + static_cast<int64_t>(cache_.size()) * 64;
+  }
+  return grammar_->lexer().memory_bytes() + cache;
+}
+
 void CompiledGrammar::collect_cache(std::vector<CacheVictim>& out) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& kv : cache_) out.push_back({kv.second.used, this, kv.first});

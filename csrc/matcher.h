@@ -64,6 +64,9 @@ class CompiledGrammar {
   // *built (if given) is set to whether this call had to build the entry (a cold mask).
   std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state, bool* built = nullptr);
   size_t cache_bytes() const { return cache_bytes_; }
+  // Approximate heap bytes held by this compiled grammar: the lexer automaton (grows as
+  // DFA states are built) and the mask cache (the trie is the vocabulary's, shared).
+  int64_t memory_bytes();
   // For MaskCacheBudget::maybe_evict: (last use, state) of every cached entry, and the
   // eviction of one (if it was not used since). Lock the grammar's cache mutex.
   struct CacheVictim {

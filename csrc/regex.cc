@@ -323,7 +323,8 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       if (copies * static_cast<int64_t>(after - child) > max_states_)
         throw LimitError("repetition {" + std::to_string(lo) + "," +
                          (hi < 0 ? std::string("") : std::to_string(hi)) +
-                         "} is too large for the regex automaton limit max_nfa_states=" +
+                         "} (nested counted repetitions multiply) is too large for the regex automaton "
+                         "limit max_nfa_states=" +
                          std::to_string(max_states_), "max_nfa_states");
       // Each copy allocates its end state and then the body's states, so the copies of
       // a non-nullable body are congruent: recorded as a RepeatRegion.

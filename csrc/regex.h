@@ -97,6 +97,13 @@ class Nfa {
   bool matches_empty(int32_t lexeme) const;
   // Innermost repetition regions, sorted by begin and disjoint.
   const std::vector<RepeatRegion>& regions() const { return regions_; }
+  // Approximate heap bytes of the finished automaton.
+  int64_t memory_bytes() const {
+    return int64_t(edge_data_.capacity()) * int64_t(sizeof(NfaEdge)) +
+           int64_t(closure_data_.capacity() + lexeme_of_.capacity() + accept_of_.capacity() +
+                   dist_.capacity()) * 4 +
+           int64_t(edge_off_.capacity() + closure_off_.capacity()) * 8 + int64_t(alive_.capacity());
+  }
   // The region containing NFA state q, or -1.
   int32_t region_of(int32_t q) const;
 

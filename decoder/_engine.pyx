@@ -44,6 +44,7 @@ cdef extern from "grammar.h" namespace "decoder":
 cdef extern from "matcher.h" namespace "decoder":
     cdef cppclass CCompiledGrammar "decoder::CompiledGrammar":
         size_t cache_bytes()
+        int64_t memory_bytes()
 
     cdef cppclass CMatcher "decoder::Matcher":
         CMatcher(shared_ptr[CCompiledGrammar]) except +raise_py_error
@@ -199,6 +200,12 @@ cdef class CompiledGrammar:
     @property
     def cache_bytes(self):
         return self.ptr.get().cache_bytes()
+
+    @property
+    def memory_bytes(self):
+        """Approximate bytes held: the lexer automaton (it grows as masks are computed) and
+        the mask cache; the token trie belongs to the vocabulary."""
+        return self.ptr.get().memory_bytes()
 
 
 cdef uint32_t* _row_pointer(object out, int words) except NULL:

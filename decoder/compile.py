@@ -6,6 +6,7 @@ made from it, across threads.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from typing import Any, Optional
@@ -18,6 +19,9 @@ _lock = threading.Lock()
 _tries: dict[int, tuple[Any, "_engine.TokenTrie"]] = {}
 _compiled: "OrderedDict[tuple, _engine.CompiledGrammar]" = OrderedDict()
 COMPILE_CACHE_SIZE = 64
+#: bytes the compiled grammars of this cache may hold (lexer automata + mask caches; they
+#: grow with use, measured when a grammar is added); least recently used dropped first
+COMPILE_CACHE_BYTES = int(os.environ.get("DECODER_COMPILE_CACHE_BYTES", str(2 << 30)))
 
 
 def token_trie(vocab) -> "_engine.TokenTrie":
@@ -61,6 +65,13 @@ def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engin
         _compiled[key] = cg
         while len(_compiled) > COMPILE_CACHE_SIZE:
             _compiled.popitem(last=False)
+        sizes = [c.memory_bytes for c in _compiled.values()]
+        total = sum(sizes)
+        for size in sizes[:-1]:  # the newest stays
+            if total <= COMPILE_CACHE_BYTES:
+                break
+            _compiled.popitem(last=False)
+            total -= size
     return cg
 
 

@@ -70,7 +70,7 @@ for t in schema lark regex; do
   nice python "fuzz/fuzz_$t.py" $(ARGS) "${COMMON[@]}" -artifact_prefix="fuzz/crashes/$t-" \
       "$DIR/corpus-$t" "${seeds[@]}" >"$DIR/$t.log" 2>&1
   r=$?
-  grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+== ERROR|.*Traceback)" "$DIR/$t.log" | head -5
+  grep -E "^(#[0-9]+[[:space:]]+DONE|Done|stat::number_of_executed_units|==[0-9]+== ERROR|.*Traceback)" "$DIR/$t.log" | head -5
   if [ "$r" -ne 0 ]; then
     echo "fuzz: $t FOUND A CRASH (exit $r); input in fuzz/crashes/, log:"
     tail -40 "$DIR/$t.log"

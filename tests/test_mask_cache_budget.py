@@ -72,3 +72,18 @@ def test_budget_is_configurable():
     assert state["limit"] > 0 and state["bytes"] >= 0 and {"evictions", "grammars"} <= set(state)
     with pytest.raises(ValueError):
         mask_cache_budget(0)
+
+
+def test_spec_compiler_cache_is_bounded_by_bytes():
+    """The serving integrations' compiled-grammar cache is bounded by the bytes its grammars
+    hold (lexer automata and mask caches), not only by their number."""
+    from decoder.integrations.compiler import SpecCompiler
+
+    sc = SpecCompiler(vocab(), cache_bytes=1)  # every new grammar pushes the older ones out
+    cgs = [sc.compile("regex", f"[a-z]{{1,{n}}}x") for n in range(10, 16)]
+    assert all(cg.memory_bytes > 0 for cg in cgs)
+    assert len(sc._cache) == 1 and sc.stats["evicted"] == 5, sc.stats
+    big = SpecCompiler(vocab())
+    for n in range(10, 16):
+        big.compile("regex", f"[a-z]{{1,{n}}}x")
+    assert len(big._cache) == 6 and 0 < big.cached_bytes() <= big.cache_bytes

@@ -37,6 +37,8 @@ from .specs import grammar_for
 logger = logging.getLogger("decoder.integrations")
 
 DEFAULT_DEADLINE_S = float(os.environ.get("DECODER_COMPILE_DEADLINE_S", "10"))
+#: bytes of compiled grammars (lexer automata and mask caches) the spec cache may keep
+DEFAULT_CACHE_BYTES = int(os.environ.get("DECODER_COMPILE_CACHE_BYTES", str(2 << 30)))
 
 
 class CompileTimeout(LimitError):
@@ -51,11 +53,15 @@ class SpecCompiler:
 
     def __init__(self, vocab: Vocabulary, *, whitespace: str = "flexible",
                  deadline_s: Optional[float] = None, cache_size: int = 256,
-                 max_background: int = 4, max_stop_sets: int = 8):
+                 max_background: int = 4, max_stop_sets: int = 8,
+                 cache_bytes: Optional[int] = None):
         self.vocab = vocab
         self.whitespace = whitespace
         self.deadline_s = DEFAULT_DEADLINE_S if deadline_s is None else float(deadline_s)
         self.cache_size = cache_size
+        # the cache is bounded by count and by the bytes its grammars hold (their lexer
+        # automata grow with use: measured when a compile is added)
+        self.cache_bytes = DEFAULT_CACHE_BYTES if cache_bytes is None else int(cache_bytes)
         self.max_background = max_background
         self.max_stop_sets = max_stop_sets
         self._lock = threading.Lock()
@@ -137,7 +143,26 @@ class SpecCompiler:
             self._cache[key] = compiled
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+            self._trim_bytes()
         fut.set_result(compiled)
 
 
-__all__ = ["SpecCompiler", "CompileTimeout", "DEFAULT_DEADLINE_S"]
+    def _trim_bytes(self) -> None:
+        """Drop least recently used grammars while the cache holds more than cache_bytes
+        (the newest one stays). Caller holds the lock."""
+        sizes = [getattr(cg, "memory_bytes", 0) for cg in self._cache.values()]
+        total = sum(sizes)
+        for size in sizes[:-1]:
+            if total <= self.cache_bytes:
+                break
+            self._cache.popitem(last=False)
+            self.stats["evicted"] = self.stats.get("evicted", 0) + 1
+            total -= size
+
+    def cached_bytes(self) -> int:
+        """Approximate bytes held by the cached compiled grammars."""
+        with self._lock:
+            return sum(getattr(cg, "memory_bytes", 0) for cg in self._cache.values())
+
+
+__all__ = ["SpecCompiler", "CompileTimeout", "DEFAULT_DEADLINE_S", "DEFAULT_CACHE_BYTES"]
