@@ -32,7 +32,6 @@ from typing import Optional, Union
 
 from ..errors import LimitError
 from . import ir
-from .ir import nullable
 from .regex import GrammarError, _make_error, _Parser, _resolve
 
 __all__ = ["from_lark", "load_bundled", "bundled_path", "KNOWN_EQUIVALENTS"]
@@ -115,6 +114,21 @@ def _from_lark_error(e: Exception, text: str) -> GrammarError:
 
 
 # ---------------------------------------------------------------- conversion
+def _no_lexer():
+    import lark
+
+    class NoLexer(lark.lexer.Lexer):
+        """Lets Lark compile a grammar with zero-width terminals (its parser is never run)."""
+
+        def __init__(self, conf):
+            pass
+
+        def lex(self, *args):  # pragma: no cover - decoder never parses with Lark
+            raise NotImplementedError
+
+    return NoLexer
+
+
 def _terminal_regex(td, text: str, allow_lazy: bool) -> tuple:
     pat = td.pattern
     flags = "".join(sorted(pat.flags))
@@ -209,8 +223,17 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
     if isinstance(text, str):
         _check_size(text, max_rules, max_alternatives)
     try:
-        parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
-                           import_paths=import_paths, source_path=source_path)
+        try:
+            parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
+                               import_paths=import_paths, source_path=source_path)
+        except lark.exceptions.GrammarError as e:
+            if "zero-width" not in str(e):
+                raise
+            # Lark's dynamic lexer refuses a terminal that matches the empty string (/x*/);
+            # the engine takes it (ir.without_nullable_lexemes), and only Lark's grammar
+            # compiler is used here: the same grammar again, with a lexer that never runs
+            parser = lark.Lark(text, parser="earley", lexer=_no_lexer(), start=start,
+                               import_paths=import_paths, source_path=source_path)
     except Exception as e:  # Lark's GrammarError, UnexpectedInput, re errors, missing imports
         if isinstance(e, (KeyboardInterrupt, MemoryError)):  # pragma: no cover
             raise
@@ -233,10 +256,6 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
             if node == ir.NEVER:
                 line, col = _locate_terminal(name, td.pattern.value, text)
                 raise _grammar_error(f"terminal {name} matches nothing", text, line, col,
-                                     terminal=name)
-            if nullable(node):  # Lark rejects these itself; keep the IR's invariant anyway
-                line, col = _locate_terminal(name, td.pattern.value, text)
-                raise _grammar_error(f"terminal {name} matches the empty string", text, line, col,
                                      terminal=name)
             sym = lexeme_of[name] = b.lexeme(name, node)
         return sym
