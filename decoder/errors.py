@@ -40,6 +40,11 @@ class GrammarError(DecoderError):
     the empty output is then allowed.)"""
 
 
+class UnknownGrammarError(GrammarError, FileNotFoundError):
+    """``Grammar.builtin(name)`` with a name that is not a bundled grammar; the message lists
+    the known names. Also a ``FileNotFoundError``, as it was before it had its own class."""
+
+
 class LimitError(DecoderError):
     """A configured resource limit was hit (automaton states, grammar size, Earley items,
     compile time, schema depth). The message names the limit and where it was hit;

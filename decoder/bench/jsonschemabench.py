@@ -25,6 +25,7 @@ same command again resumes (rows already there are skipped).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -675,9 +676,28 @@ def resolve(args) -> dict:
                 fresh=args.fresh, progress=not args.no_progress)
 
 
+def _check_optional(args, kw: dict) -> bool:
+    """Before any work: jsonschema is needed (validation), tqdm and matplotlib only for the
+    progress bar and the plot, which are left out with a one-line note when missing.
+    Returns whether to plot."""
+    from .._install import install_command, require
+
+    require("jsonschema", "decoder bench jsonschemabench (validating outputs)", "bench")
+    if kw["progress"] and importlib.util.find_spec("tqdm") is None:
+        print(f"decoder: note: no progress bar (tqdm is not installed: {install_command('bench')})",
+              file=sys.stderr)
+        kw["progress"] = False
+    if importlib.util.find_spec("matplotlib") is None:
+        print(f"decoder: note: no plot (matplotlib is not installed: {install_command('bench')})",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def run(args) -> int:
     try:
         kw = resolve(args)
+        can_plot = _check_optional(args, kw)
         doc = run_benchmark(**kw, log=lambda m: print(m, file=sys.stderr))
     except BenchError as e:
         print(f"decoder: error: {e}", file=sys.stderr)
@@ -688,7 +708,7 @@ def run(args) -> int:
           f"{meta['max_new_tokens']}, prompt {meta['prompt']}; results in {kw['out']}")
     print(format_table(summary))
     plot_path = Path(args.plot) if args.plot else kw["out"].with_suffix(".png")
-    if summary:
+    if summary and can_plot:
         plot(summary, plot_path, f"JSONSchemaBench, {Path(str(meta.get('model_path', meta['model']))).name}, "
                                  f"max_new_tokens={meta['max_new_tokens']}")
         print(f"plot: {plot_path}")

@@ -30,11 +30,11 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-from ..errors import LimitError
+from ..errors import LimitError, UnknownGrammarError
 from . import ir
 from .regex import GrammarError, _make_error, _Parser, _resolve
 
-__all__ = ["from_lark", "load_bundled", "bundled_path", "KNOWN_EQUIVALENTS"]
+__all__ = ["from_lark", "load_bundled", "bundled_path", "bundled_names", "KNOWN_EQUIVALENTS"]
 
 # Lark's common.lark terminals whose meaning depends on lookbehind or lazy
 # matching, mapped to exact regular equivalents of the tokens Lark produces.
@@ -48,15 +48,24 @@ KNOWN_EQUIVALENTS = {
 
 
 # ---------------------------------------------------------------- bundled grammars
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "grammars"  # decoder/grammars/
+
+
+def bundled_names() -> list[str]:
+    """The names of the bundled grammars (``decoder/grammars/*.lark``)."""
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.lark"))
+
+
 def bundled_path(name: str) -> Path:
-    """The path of ``grammars/<name>.lark`` (source checkout or installed package data)."""
+    """The path of ``decoder/grammars/<name>.lark`` (inside the package, checkout or wheel).
+    An unknown name raises :class:`UnknownGrammarError` (a ``GrammarError`` and a
+    ``FileNotFoundError``) that lists the known names."""
     fname = name if name.endswith(".lark") else name + ".lark"
-    here = Path(__file__).resolve().parent  # decoder/grammar
-    for folder in (here.parent.parent / "grammars", here.parent / "grammars", here / "grammars"):
-        p = folder / fname
-        if p.is_file():
-            return p
-    raise FileNotFoundError(f"no bundled grammar named {name!r}")
+    p = BUNDLED_DIR / fname
+    if "/" not in fname and "\\" not in fname and p.is_file():
+        return p
+    known = ", ".join(bundled_names()) or f"none: {BUNDLED_DIR} is missing or empty"
+    raise UnknownGrammarError(f"no bundled grammar named {name!r}; the bundled grammars are: {known}")
 
 
 def load_bundled(name: str) -> str:
