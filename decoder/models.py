@@ -46,6 +46,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional
 
+from ._install import MissingDependency
 from .errors import DecoderError
 
 __all__ = ["load_model", "load_default_model", "default_model_path", "load_tokenizer",
@@ -72,6 +73,10 @@ class ModelNotAvailable(DecoderError):
     """A model (or a package needed to load it) is not installed or not cached."""
 
 
+class ModelPackageMissing(ModelNotAvailable, MissingDependency):
+    """A package needed to load a model (torch, transformers, gguf, accelerate) is missing."""
+
+
 def default_model_path() -> Path:
     """Path of the default model's GGUF file, or :class:`ModelNotAvailable` saying how to install it."""
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)  # finds it without importing it
@@ -89,7 +94,7 @@ def default_model_path() -> Path:
 
 def _require(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        raise ModelNotAvailable(f"{why} needs the `{module}` package: {install_hint()}")
+        raise ModelPackageMissing(f"{why} needs the `{module}` package: {install_hint()}")
 
 
 def _cache_dir() -> Path:

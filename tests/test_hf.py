@@ -495,13 +495,14 @@ def test_cli_errors(tmp_path, capsys):
     from decoder.cli import main
 
     model = shared_path("models", "stories260k")
-    with pytest.raises(SystemExit, match="not found"):
-        main(["generate", "--schema", str(tmp_path / "missing.json"), "--prompt", "x", "--model", str(model)])
-    assert main(["generate", "--regex", "a", "--prompt", "x", "--model", str(tmp_path / "nope")]) == 2
+    # exit status 3: bad input (see decoder.cli.EXIT_STATUS); 2: usage
+    assert main(["generate", "--schema", str(tmp_path / "missing.json"), "--prompt", "x", "--model", str(model)]) == 3
+    assert "not found" in capsys.readouterr().err
+    assert main(["generate", "--regex", "a", "--prompt", "x", "--model", str(tmp_path / "nope")]) == 3
     assert "nothing is downloaded" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         main(["frobnicate"])
-    assert "invalid choice" in capsys.readouterr().err
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 @needs_engine
@@ -519,11 +520,13 @@ def test_cli_in_process_grammar_and_incomplete(tmp_path, capsys):
 
         lark.Lark(g.read_text()).parse(out.out.rstrip("\n"))
     else:
-        assert rc == 1 and "max-new-tokens" in out.err
+        assert rc == 4 and "max-new-tokens" in out.err
     rc = main(["generate", "--regex", "( [a-z]+){5,9}\\.", "--prompt", "Hi", "--model", str(model),
                "--max-new-tokens", "2"])
     out = capsys.readouterr()
-    assert rc == 1 and "before the constraint was complete" in out.err
+    # exit status 4: ran out of tokens, with a one-line note
+    assert rc == 4 and "before the constraint was complete" in out.err and "finish_reason=length" in out.err
+    assert len(out.err.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ models

@@ -644,7 +644,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="prompt style (default: jsonschemabench; --quick: short)")
     p.add_argument("--compile-timeout", type=float, default=10.0, help="seconds per compile (default 10)")
     p.add_argument("--gen-timeout", type=float, default=600.0, help="seconds per generation (default 600)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads in the worker")
+    p.add_argument("--threads", type=int, default=None, help="torch threads in the worker (default: torch's choice)")
     p.add_argument("--quick", action="store_true",
                    help="tiny model (../shared/models/stories260k), 3 schemas of 3 subsets, 48 tokens")
     p.add_argument("--fresh", action="store_true", help="ignore an existing --out file and start over")
@@ -652,7 +652,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _default_engines() -> list[str]:
-    from .hf_engines import DEFAULT_ENGINES
+    from . import DEFAULT_ENGINES  # not from .hf_engines: that imports transformers (slow --help)
 
     return DEFAULT_ENGINES
 
@@ -699,9 +699,9 @@ def run(args) -> int:
         kw = resolve(args)
         can_plot = _check_optional(args, kw)
         doc = run_benchmark(**kw, log=lambda m: print(m, file=sys.stderr))
-    except BenchError as e:
+    except BenchError as e:  # missing data, a bad --data folder: bad input (see decoder.cli)
         print(f"decoder: error: {e}", file=sys.stderr)
-        return 2
+        return 3
     summary = doc["summary"]
     meta = doc["meta"]
     print(f"\nJSONSchemaBench: model {meta.get('model_path', meta['model'])}, max_new_tokens "
