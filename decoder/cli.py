@@ -216,8 +216,9 @@ def _run_generate(args) -> int:
     except (OSError, ValueError) as e:
         print(f"decoder: error: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    # 2. the model, then generation
+    # 2. the model, then generation; the loaders' progress (decoder logger) on stderr
     _quiet_transformers(args.allow_download)
+    _progress_on_stderr()
     from .generate import Decoder
 
     try:
@@ -261,6 +262,18 @@ def _run_generate(args) -> int:
         print(f"decoder: note: the output stopped at --max-new-tokens {args.max_new_tokens} "
               f"(finish_reason=length)", file=sys.stderr)
     return EXIT_OK
+
+
+def _progress_on_stderr() -> None:
+    import logging
+
+    log = logging.getLogger("decoder")
+    if not log.handlers:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("decoder: %(message)s"))
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def _missing(e: BaseException) -> bool:

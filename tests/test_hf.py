@@ -682,3 +682,45 @@ def test_smollm2_decoder_grammar_parses_with_lark(smollm2):
     assert r.complete, r
     lark.Lark(grammar).parse(str(r))
 
+
+
+def test_gguf_model_is_cached_as_safetensors(tmp_path, monkeypatch):
+    """The first load of a GGUF model dequantises it and caches a safetensors copy keyed by
+    the file's hash; the next load reads the copy (same weights), without the GGUF loader.
+    The GGUF loader is stood in for by stories260k (../shared) with a GGUF quantisation
+    entry in its config, as transformers leaves it."""
+    import hashlib
+
+    import transformers
+
+    from decoder import models
+
+    folder = shared_path("models", "stories260k")
+    real = transformers.AutoModelForCausalLM.from_pretrained
+    gguf_loads = []
+
+    def from_pretrained(name, *a, gguf_file=None, **kw):
+        if gguf_file is None:
+            return real(name, *a, **kw)
+        gguf_loads.append(gguf_file)
+        m = real(str(folder), **kw)
+        m.config.quantization_config = {"quant_method": "gguf", "gguf_file": gguf_file}
+        return m
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", from_pretrained)
+    monkeypatch.setenv("DECODER_CACHE", str(tmp_path / "cache"))
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    first = models.load_gguf_model(gguf)
+    second = models.load_gguf_model(gguf)
+    assert gguf_loads == ["tiny.gguf"], "the second load should read the cached copy"
+    cache = models.gguf_cache_path(gguf)
+    assert hashlib.sha256(gguf.read_bytes()).hexdigest()[:20] in cache.name
+    assert (cache / "model.safetensors").is_file() and "quantization_config" not in (cache / "config.json").read_text()
+    s1, s2 = first.state_dict(), second.state_dict()
+    assert s1.keys() == s2.keys() and all(torch.equal(s1[k], s2[k]) for k in s1)
+    # a broken copy: the GGUF again, and a new copy that the next load reads
+    (cache / "model.safetensors").write_bytes(b"broken")
+    models.load_gguf_model(gguf)
+    models.load_gguf_model(gguf)
+    assert len(gguf_loads) == 2
