@@ -155,3 +155,14 @@ def test_help_exits_0(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 0 and "exit status" in capsys.readouterr().out
+
+
+def test_install_hints_name_the_command_for_this_installation(monkeypatch):
+    from decoder import _install
+
+    assert _install.checkout_root() == ROOT  # tests run from a checkout: an editable install
+    cmd = _install.install_command("lexical")
+    assert cmd.endswith(f"-m pip install --no-build-isolation -e '{ROOT}[lexical]'"), cmd
+    monkeypatch.setattr(_install, "checkout_root", lambda: None)  # as from a wheel
+    assert _install.install_command("lexical").endswith("-m pip install 'decoder-engine[lexical]'")
+    assert _install.install_command(packages="--no-deps x==1").endswith("-m pip install --no-deps x==1")
