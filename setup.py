@@ -33,5 +33,8 @@ setup(
     packages=find_packages(include=["decoder", "decoder.*"]),
     ext_modules=cythonize([ext], language_level=3, compiler_directives={"embedsignature": True}),
     include_package_data=True,
+    # the bundled grammars (Grammar.builtin) live in decoder/grammars/, so a wheel has them;
+    # MANIFEST.in puts the C++ sources, headers and the .pyx into the sdist
     package_data={"decoder": ["grammars/*.lark"]},
+    exclude_package_data={"decoder": ["_engine.cpp", "*.pyx"]},
 )

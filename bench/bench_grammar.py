@@ -2,7 +2,7 @@
 """Per-token mask time and compile time of the grammar engine, side by side with llguidance.
 
 Workloads (all on one tokenizer, Llama-3's 128,256 tokens by default):
-  json           grammars/json.lark, teacher-forcing 20 real-looking JSON documents (API
+  json           decoder/grammars/json.lark, teacher-forcing 20 real-looking JSON documents (API
                  responses, configs, GeoJSON, logs, deep nesting, unicode, escapes, numbers,
                  long strings; compact, pretty-printed and ASCII-escaped), built below,
                  deterministically
@@ -59,7 +59,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TOKENIZER = "/work/shared/tokenizers/llama3"
-JSON_LARK = os.path.join(REPO, "grammars", "json.lark")
+JSON_LARK = os.path.join(REPO, "decoder", "grammars", "json.lark")
 
 # ------------------------------------------------------------------------------ data
 

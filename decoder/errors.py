@@ -36,7 +36,13 @@ class SchemaError(DecoderError):
 
 class GrammarError(DecoderError):
     """A grammar or regex that cannot be compiled: a syntax error, a non-regular regex
-    feature, an empty language, a lexeme that matches the empty string."""
+    feature, an empty language. (A regex or terminal that matches the empty string is fine:
+    the empty output is then allowed.)"""
+
+
+class UnknownGrammarError(GrammarError, FileNotFoundError):
+    """``Grammar.builtin(name)`` with a name that is not a bundled grammar; the message lists
+    the known names. Also a ``FileNotFoundError``, as it was before it had its own class."""
 
 
 class LimitError(DecoderError):

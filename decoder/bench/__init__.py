@@ -11,6 +11,9 @@ import importlib
 
 __all__ = ["BENCHMARKS", "add_arguments", "run"]
 
+#: the engines ``decoder bench jsonschemabench`` compares by default (decoder.bench.hf_engines)
+DEFAULT_ENGINES = ["decoder", "decoder-noff", "llguidance", "xgrammar", "outlines", "none"]
+
 #: name -> (module, one-line help)
 BENCHMARKS = {
     "jsonschemabench": ("decoder.bench.jsonschemabench",
@@ -22,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="benchmark", metavar="BENCHMARK")
     sub.required = True
     for name, (module, help_) in BENCHMARKS.items():
-        q = sub.add_parser(name, help=help_, description=help_)
+        from ..cli import EPILOG, HelpFormatter
+
+        q = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG, formatter_class=HelpFormatter)
         importlib.import_module(module).add_arguments(q)
         q.set_defaults(_bench=module)
 

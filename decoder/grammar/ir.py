@@ -21,8 +21,11 @@ Regex nodes are plain tuples (hashable, cheap to build, easy to serialise):
 =====================================  =============================================
 
 Lexing is longest-match (maximal munch) among the lexemes the parser allows at
-that point, as in Lark's contextual lexer.  A lexeme should not match the empty
-string (the engine raises on one that does, except ignore lexemes never do).
+that point, as in Lark's contextual lexer.  The engine refuses a lexeme that matches the
+empty string (a zero-width lexeme would loop the lexer), so :meth:`GrammarBuilder.build`
+rewrites one that does (``without_nullable_lexemes``): the lexeme keeps its non-empty
+strings and each use of it becomes an optional nonterminal, so a constraint such as the
+regex ``x*`` stays valid (the empty output allowed, EOS at the start).
 
 Symbols in rule bodies are ints: a nonterminal ``i`` is ``i`` (``>= 0``) and a
 lexeme ``j`` is ``-(j + 1)`` (``< 0``).  Use :meth:`GrammarBuilder.lexeme` and
@@ -206,6 +209,24 @@ def nullable(node) -> bool:
     raise ValueError(f"unknown regex node {k!r}")
 
 
+def non_empty(node) -> tuple:
+    """A regex node for ``L(node)`` minus the empty string (``NEVER`` when that is all it has)."""
+    if not nullable(node):
+        return node
+    k = node[0]
+    if k in ("empty", "bytes"):  # a nullable "bytes" is b""
+        return NEVER
+    if k == "alt":
+        return alt(*[non_empty(m) for m in node[1]])
+    if k == "cat":  # every part nullable: a non-empty first part then anything, or it empty
+        first, rest = node[1][0], cat(*node[1][1:])
+        return alt(cat(non_empty(first), rest), non_empty(rest))
+    if k == "rep":  # n{lo,hi} nullable = n{0,hi} as a language: one non-empty n first
+        sub, hi = node[1], node[3]
+        return cat(non_empty(sub), rep(sub, 0, None if hi is None else hi - 1))
+    raise ValueError(f"unknown nullable regex node {k!r}")
+
+
 def normalize_ranges(ranges, top: int = MAX_CODEPOINT, skip_surrogates: bool = True):
     """Sort, clip, merge and (for code points) cut out the surrogate block."""
     rs = sorted((max(0, a), min(top, b)) for a, b in ranges if a <= b and a <= top and b >= 0)
@@ -324,5 +345,51 @@ class GrammarBuilder:
             self._ignore.append(j)
 
     def build(self, start: int) -> GrammarIR:
-        return GrammarIR(list(self._lexemes), list(self._nonterminals), list(self._rules), start,
-                         list(self._ignore))
+        return without_nullable_lexemes(GrammarIR(list(self._lexemes), list(self._nonterminals),
+                                                  list(self._rules), start, list(self._ignore)))
+
+
+def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
+    """The same language with no lexeme that matches the empty string (the engine's invariant).
+
+    A nullable lexeme ``L`` keeps only its non-empty strings, and every use of it in a rule
+    becomes a new nonterminal ``L?`` with the rules ``L? ::= L | ε`` (``L? ::= ε`` alone when
+    ``L`` matched only the empty string; that lexeme then matches nothing). An ignored
+    lexeme just loses the empty string (skipping nothing is a no-op). When the non-empty
+    part equals another lexeme's regex, that lexeme is used instead (no two lexemes alike).
+    ``g`` itself is returned when no lexeme is nullable."""
+    bad = [j for j, lx in enumerate(g.lexemes) if nullable(lx.regex)]
+    if not bad:
+        return g
+    lexemes = list(g.lexemes)
+    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in set(bad)}
+    nonterminals = list(g.nonterminals)
+    names = set(nonterminals)
+    rules = list(g.rules)
+    used = {sym for _, rhs in g.rules for sym in rhs if sym < 0}
+    replace: dict[int, int] = {}  # lexeme symbol -> the symbol of its L? nonterminal
+    for j in bad:
+        lx = lexemes[j]
+        ne = non_empty(lx.regex)
+        target = j
+        if ne != NEVER and ne in by_regex:
+            target = by_regex[ne]
+            ne = NEVER
+        elif ne != NEVER:
+            by_regex[ne] = j
+        lexemes[j] = Lexeme(lx.name, ne)
+        if -(j + 1) not in used:
+            continue
+        name, k = f"{lx.name}?", 1
+        while name in names:
+            k += 1
+            name = f"{lx.name}?#{k}"
+        names.add(name)
+        nt = len(nonterminals)
+        nonterminals.append(name)
+        if lexemes[target].regex != NEVER:
+            rules.append((nt, (-(target + 1),)))
+        rules.append((nt, ()))
+        replace[-(j + 1)] = nt
+    body_rules = [(lhs, tuple(replace.get(s, s) for s in rhs)) for lhs, rhs in rules[:len(g.rules)]]
+    return GrammarIR(lexemes, nonterminals, body_rules + rules[len(g.rules):], g.start, list(g.ignore))

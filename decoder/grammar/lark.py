@@ -30,12 +30,11 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-from ..errors import LimitError
+from ..errors import LimitError, UnknownGrammarError
 from . import ir
-from .ir import nullable
 from .regex import GrammarError, _make_error, _Parser, _resolve
 
-__all__ = ["from_lark", "load_bundled", "bundled_path", "KNOWN_EQUIVALENTS"]
+__all__ = ["from_lark", "load_bundled", "bundled_path", "bundled_names", "KNOWN_EQUIVALENTS"]
 
 # Lark's common.lark terminals whose meaning depends on lookbehind or lazy
 # matching, mapped to exact regular equivalents of the tokens Lark produces.
@@ -49,15 +48,24 @@ KNOWN_EQUIVALENTS = {
 
 
 # ---------------------------------------------------------------- bundled grammars
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "grammars"  # decoder/grammars/
+
+
+def bundled_names() -> list[str]:
+    """The names of the bundled grammars (``decoder/grammars/*.lark``)."""
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.lark"))
+
+
 def bundled_path(name: str) -> Path:
-    """The path of ``grammars/<name>.lark`` (source checkout or installed package data)."""
+    """The path of ``decoder/grammars/<name>.lark`` (inside the package, checkout or wheel).
+    An unknown name raises :class:`UnknownGrammarError` (a ``GrammarError`` and a
+    ``FileNotFoundError``) that lists the known names."""
     fname = name if name.endswith(".lark") else name + ".lark"
-    here = Path(__file__).resolve().parent  # decoder/grammar
-    for folder in (here.parent.parent / "grammars", here.parent / "grammars", here / "grammars"):
-        p = folder / fname
-        if p.is_file():
-            return p
-    raise FileNotFoundError(f"no bundled grammar named {name!r}")
+    p = BUNDLED_DIR / fname
+    if "/" not in fname and "\\" not in fname and p.is_file():
+        return p
+    known = ", ".join(bundled_names()) or f"none: {BUNDLED_DIR} is missing or empty"
+    raise UnknownGrammarError(f"no bundled grammar named {name!r}; the bundled grammars are: {known}")
 
 
 def load_bundled(name: str) -> str:
@@ -115,6 +123,21 @@ def _from_lark_error(e: Exception, text: str) -> GrammarError:
 
 
 # ---------------------------------------------------------------- conversion
+def _no_lexer():
+    import lark
+
+    class NoLexer(lark.lexer.Lexer):
+        """Lets Lark compile a grammar with zero-width terminals (its parser is never run)."""
+
+        def __init__(self, conf):
+            pass
+
+        def lex(self, *args):  # pragma: no cover - decoder never parses with Lark
+            raise NotImplementedError
+
+    return NoLexer
+
+
 def _terminal_regex(td, text: str, allow_lazy: bool) -> tuple:
     pat = td.pattern
     flags = "".join(sorted(pat.flags))
@@ -225,8 +248,17 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
         _check_size(text, max_rules, max_alternatives)
     _deadline.check("before Lark's loader")
     try:
-        parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
-                           import_paths=import_paths, source_path=source_path)
+        try:
+            parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
+                               import_paths=import_paths, source_path=source_path)
+        except lark.exceptions.GrammarError as e:
+            if "zero-width" not in str(e):
+                raise
+            # Lark's dynamic lexer refuses a terminal that matches the empty string (/x*/);
+            # the engine takes it (ir.without_nullable_lexemes), and only Lark's grammar
+            # compiler is used here: the same grammar again, with a lexer that never runs
+            parser = lark.Lark(text, parser="earley", lexer=_no_lexer(), start=start,
+                               import_paths=import_paths, source_path=source_path)
     except Exception as e:  # Lark's GrammarError, UnexpectedInput, re errors, missing imports
         if isinstance(e, (KeyboardInterrupt, MemoryError)):  # pragma: no cover
             raise
@@ -253,10 +285,6 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
             if node == ir.NEVER:
                 line, col = _locate_terminal(name, td.pattern.value, text)
                 raise _grammar_error(f"terminal {name} matches nothing", text, line, col,
-                                     terminal=name)
-            if nullable(node):  # Lark rejects these itself; keep the IR's invariant anyway
-                line, col = _locate_terminal(name, td.pattern.value, text)
-                raise _grammar_error(f"terminal {name} matches the empty string", text, line, col,
                                      terminal=name)
             sym = lexeme_of[name] = b.lexeme(name, node)
         return sym

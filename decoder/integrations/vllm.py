@@ -14,7 +14,7 @@ Two ways in:
 
 2. **Custom logits processor** — :class:`DecoderLogitsProcessor`, the supported
    plug-in point of a stock vLLM, registered under the ``vllm.logits_processors``
-   entry point (so ``pip install decoder`` is all it takes) and usable as
+   entry point (so ``pip install decoder-engine`` is all it takes) and usable as
    ``LLM(logits_processors=[DecoderLogitsProcessor])``.  The constraint is given per
    request in ``SamplingParams.extra_args["decoder"]`` (``vllm_xargs`` over HTTP)::
 

@@ -79,9 +79,10 @@ def add_cli_arguments(p) -> None:
     p.add_argument("--sampler", choices=sorted(SAMPLERS), default=None,
                    help="draw samples from the model conditioned on the constraint: masked (what "
                         "engines do, biased), asap (GAD), cars (exact rejection sampling); "
-                        "temperature defaults to 1")
+                        "temperature defaults to 1 (default: none, plain constrained decoding)")
     p.add_argument("--num-samples", type=int, default=None, metavar="N",
-                   help="number of samples (one per line; implies --sampler masked unless given)")
+                   help="number of samples (one per line; implies --sampler masked unless given; "
+                        "default: 1 with --sampler)")
 
 
 def run_cli(dec, prompt, args) -> int:

@@ -10,9 +10,18 @@
 See :mod:`decoder.search.deal` for the algorithm and :mod:`decoder.search.rewards`
 for the reward protocol.
 """
-from .deal import DeAL
 from .rewards import (Keywords, Length, Pattern, PerPrompt, Reward, RewardError, RewardModel, Weighted,
                       as_reward, word_forms)
+
+
+
+def __getattr__(name):  # DeAL needs torch (decoder.hf): loaded on first use, so that the
+    if name == "DeAL":  # command line's --help and argument parsing stay fast
+        from .deal import DeAL
+
+        return DeAL
+    raise AttributeError(f"module 'decoder.search' has no attribute {name!r}")
+
 
 __all__ = ["DeAL", "Reward", "as_reward", "Keywords", "Length", "Pattern", "RewardModel", "Weighted",
            "PerPrompt", "RewardError", "word_forms"]

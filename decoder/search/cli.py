@@ -53,10 +53,11 @@ def add_cli_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("DeAL reward-guided search (decoder.search)")
     g.add_argument("--deal-reward", action="append", default=None, metavar="[W*]KIND:ARG",
                    help="a reward to maximise (repeatable): keywords:a,b | length:N | tokens:N | "
-                        "pattern:REGEX | model:PATH, optionally weighted, e.g. 4*keywords:dog,park")
-    g.add_argument("--deal-beams", type=int, default=None, help="hypotheses kept per step (default 2)")
-    g.add_argument("--deal-top-k", type=int, default=None, help="candidate tokens per hypothesis (default 4)")
-    g.add_argument("--deal-lookahead", type=int, default=None, help="rollout tokens per candidate (default 4)")
+                        "pattern:REGEX | model:PATH, optionally weighted, e.g. 4*keywords:dog,park "
+                        "(default: none; any --deal-* flag turns DeAL search on)")
+    g.add_argument("--deal-beams", type=int, default=None, metavar="N", help="hypotheses kept per step (default 2)")
+    g.add_argument("--deal-top-k", type=int, default=None, metavar="K", help="candidate tokens per hypothesis (default 4)")
+    g.add_argument("--deal-lookahead", type=int, default=None, metavar="N", help="rollout tokens per candidate (default 4)")
 
 
 def search_from_args(args):
@@ -65,9 +66,8 @@ def search_from_args(args):
     knobs = {k: getattr(args, f"deal_{k}", None) for k in ("beams", "top_k", "lookahead")}
     if not specs and all(v is None for v in knobs.values()):
         return None
-    from .deal import DeAL
-
     if not specs:
         raise RewardError("DeAL search needs at least one --deal-reward (e.g. 4*keywords:dog,park)")
     reward = Weighted([parse_reward(s) for s in specs])
+    from .deal import DeAL  # torch: after the flags are known to be right
     return DeAL(reward, **{k: v for k, v in knobs.items() if v is not None})

@@ -190,8 +190,10 @@ def word_forms(word: str) -> set[str]:
     try:
         import lemminflect
     except ImportError:  # pragma: no cover - depends on the environment
-        raise RewardError("counting inflections needs the lemminflect package "
-                          "(pip install 'decoder[deal]'); or pass inflections=False") from None
+        from .._install import install_command
+
+        raise RewardError(f"counting inflections needs the lemminflect package ({install_command('deal')}); "
+                          "or pass inflections=False") from None
     word = word.strip().lower()
     head, _, last = word.rpartition(" ")
     lemmas = {last}
