@@ -18,6 +18,7 @@ tests/test_json_schema_differential.py runs a few thousand at a fixed seed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
@@ -304,16 +305,11 @@ class Report:
             self.failures.append(msg)
 
 
-_vocab = None
-
-
+@functools.lru_cache(maxsize=None)
 def vocab():
-    global _vocab
-    if _vocab is None:
-        from decoder import Vocabulary
+    from decoder import Vocabulary
 
-        _vocab = Vocabulary.from_bytes(TOKENS, eos_ids=[EOS])
-    return _vocab
+    return Vocabulary.from_bytes(TOKENS, eos_ids=[EOS])
 
 
 def _mask(m, buf):
@@ -362,7 +358,37 @@ def walk(m, rng: random.Random, cap: int, buf) -> bytes | None:
     return None
 
 
-def accepts(m, text: bytes, buf) -> bool:
+def walk_and_validate(m, validator, rng: random.Random, caps: tuple, walks: int, where: str,
+                      report: Report, buf) -> list:
+    """``walks`` random walks of ``m``'s mask (each capped at one of ``caps`` tokens, then
+    finished greedily); every output must be JSON that ``validator`` accepts (numbers that
+    doubles round are counted apart, see :func:`_float_edge`). Returns the values."""
+    values = []
+    for _ in range(walks):
+        try:
+            data = walk(m, rng, rng.choice(caps), buf)
+        except AssertionError as e:  # a dead end or a mask/commit disagreement
+            report.fail(f"{where}: {e}")
+            continue
+        if data is None:
+            report.counts["walk: greedy finish stuck"] += 1
+            continue
+        report.counts["walks"] += 1
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except ValueError as e:  # UnicodeDecodeError is one
+            report.fail(f"{where}: walk output is not JSON ({e}): {data[:300]!r}")
+            continue
+        values.append(value)
+        if not validator.is_valid(value):
+            if _float_edge(data):
+                report.counts["walk: a number that doubles round"] += 1
+                continue
+            report.fail(f"{where}: walk output {data[:300]!r} is invalid")
+    return values
+
+
+def accepts(m, text: bytes) -> bool:
     m.reset()
     return m.commit_bytes(text) and m.is_accepting()
 
@@ -405,34 +431,13 @@ def _check_schema(schema, rng, report, walks, instances) -> None:
     report.counts["compiled"] += 1
     buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
     what = json.dumps(schema)
-    outputs = []
-    for _ in range(walks):
-        try:
-            data = walk(m, rng, rng.choice([4, 12, 30]), buf)
-        except AssertionError as e:
-            report.fail(f"{what}: {e}")
-            return
-        if data is None:
-            report.counts["walk: greedy finish stuck"] += 1
-            continue
-        report.counts["walks"] += 1
-        try:
-            value = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            report.fail(f"{what}: walk output is not JSON ({e}): {data[:200]!r}")
-            continue
-        outputs.append(value)
-        if not validator.is_valid(value):
-            if _float_edge(data):
-                report.counts["walk: a number that doubles round"] += 1
-                continue
-            report.fail(f"{what}: walk output {data[:200]!r} is invalid")
+    outputs = walk_and_validate(m, validator, rng, (4, 12, 30), walks, what, report, buf)
     cands = [random_value(rng) for _ in range(instances)]
     cands += [mutate(rng, v) for v in outputs for _ in range(2)]
     for v in cands:
         for sep in ((",", ":"), (", ", ": ")):
             text = json.dumps(v, separators=sep, ensure_ascii=False).encode()
-            got = accepts(m, text, buf)
+            got = accepts(m, text)
             want = validator.is_valid(v)
             report.counts["instances"] += 1
             if got and not want:
@@ -469,7 +474,6 @@ def check_real_world(path: str, report: Report, walks: int = 4) -> None:
     accepted."""
     import glob
 
-    import jsonschema
     import numpy as np
 
     from decoder import Grammar, Matcher
@@ -490,32 +494,12 @@ def check_real_world(path: str, report: Report, walks: int = 4) -> None:
                 continue
             report.counts["compiled"] += 1
             v = exact_validator(schema)
-            rng = random.Random(where)
-            for _ in range(walks):
-                try:
-                    data = walk(m, rng, rng.choice([10, 40, 120]), buf)
-                except AssertionError as e:
-                    report.fail(f"{where}: {e}")
-                    continue
-                if data is None:
-                    report.counts["walk: greedy finish stuck"] += 1
-                    continue
-                report.counts["walks"] += 1
-                try:
-                    value = json.loads(data.decode("utf-8"))
-                except ValueError as e:
-                    report.fail(f"{where}: walk output is not JSON ({e}): {data[:300]!r}")
-                    continue
-                if not v.is_valid(value):
-                    if _float_edge(data):
-                        report.counts["walk: a number that doubles round"] += 1
-                        continue
-                    report.fail(f"{where}: walk output {data[:300]!r} is invalid")
+            walk_and_validate(m, v, random.Random(where), (10, 40, 120), walks, where, report, buf)
             for t in rec.get("tests", []):
                 for sep in ((",", ":"), (", ", ": ")):
                     text = json.dumps(t["data"], separators=sep, ensure_ascii=False).encode()
                     report.counts["instances"] += 1
-                    if accepts(m, text, buf) and not t["valid"]:
+                    if accepts(m, text) and not t["valid"]:
                         report.fail(f"{where}: accepts the invalid {text[:300]!r}")
 
 

@@ -3,7 +3,9 @@
 Front ends recurse over deep inputs (bounded by their own depth limits). Raising the limit
 for good would change the process for everyone: a library's runaway recursion (a validator
 on a ``$ref`` cycle, say) would then overflow the C stack and crash instead of raising
-RecursionError.
+RecursionError. :func:`recursion_headroom` is the other direction: a third-party call made
+from deep inside a front end gets a bounded number of frames, not the raised limit. Both
+change the process-wide limit for their block (Python has no per-thread one).
 """
 from __future__ import annotations
 
@@ -33,3 +35,21 @@ def recursion_limit(limit: int):
             _depth -= 1
             if _depth == 0:
                 sys.setrecursionlimit(_saved)
+
+
+@contextmanager
+def recursion_headroom(frames: int):
+    """The recursion limit at the current depth plus ``frames`` for the block (a
+    third-party validator called from deep inside the compiler must fail with
+    RecursionError, not overflow the C stack under the front end's raised limit)."""
+    depth = 0
+    f = sys._getframe()
+    while f is not None:
+        depth += 1
+        f = f.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(old, depth + frames))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)

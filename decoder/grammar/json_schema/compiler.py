@@ -26,10 +26,8 @@ serialisations.  A keyword that cannot be enforced raises
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import sys
 import time
 import warnings
 from decimal import Decimal
@@ -38,6 +36,7 @@ from typing import Any, Optional
 
 from ... import deadline as _deadline
 from ...errors import SchemaError, SchemaLimitError
+from ..recursion import recursion_headroom
 from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, rep
 from . import numeric, strings
 from .formats import format_regex
@@ -148,24 +147,6 @@ def _to_standard(node):
         out.setdefault("allOf", [])
         out["allOf"] = list(out["allOf"]) + extra
     return out
-
-
-@contextlib.contextmanager
-def _recursion_headroom(frames: int):
-    """The recursion limit at the current depth plus ``frames`` for the block (a
-    third-party validator called from deep inside the compiler must fail with
-    RecursionError, not overflow the C stack under the front end's raised limit)."""
-    depth = 0
-    f = sys._getframe()
-    while f is not None:
-        depth += 1
-        f = f.f_back
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(min(old, depth + frames))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 def _embeds_old_draft(root) -> bool:
@@ -814,7 +795,6 @@ class Compiler:
     def _emit_merged(self, parts: list, sym: int) -> None:
         types = set(ALL_TYPES)
         finite = None
-        finite_part = None
         for p in parts:
             n = p.node
             if p.has("type"):
@@ -829,7 +809,7 @@ class Compiler:
                 sets.append(n["enum"])
             for vals in sets:
                 if finite is None:
-                    finite, finite_part = list(vals), p
+                    finite = list(vals)
                 else:
                     ks = {_json_key(x) for x in vals}
                     finite = [x for x in finite if _json_key(x) in ks]
@@ -908,7 +888,7 @@ class Compiler:
                     try:
                         # a $ref cycle that consumes nothing makes the validator recurse
                         # for ever: give it headroom, not the front end's raised limit
-                        with _recursion_headroom(1500):
+                        with recursion_headroom(1500):
                             ok = all(v.evolve(schema=o).is_valid(x) for o in originals)
                             if ok and synth:
                                 ok = all(self._synthetic_accepts(p.node, x) for p in synth)
