@@ -1,4 +1,6 @@
-"""Builds decoder's C++ engine (csrc/) as the Cython extension decoder._engine."""
+"""Builds decoder's C++ engine (csrc/) as the Cython extension decoder._engine, and the IR
+serializer decoder.grammar._wire (which reads the wire format's header, csrc/ir_format.h)."""
+import glob
 import os
 import sys
 
@@ -6,7 +8,8 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
 
-CSRC = ["token_trie.cc", "regex.cc", "lexer.cc", "grammar.cc", "earley.cc", "matcher.cc"]
+# every C++ source of the engine: a new csrc/*.cc is built without editing this file
+CSRC = sorted(glob.glob(os.path.join("csrc", "*.cc")))
 
 extra_compile = ["-std=c++17", "-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
 extra_link = []
@@ -21,20 +24,28 @@ if sys.platform == "darwin":
 
 ext = Extension(
     "decoder._engine",
-    sources=["decoder/_engine.pyx"] + [os.path.join("csrc", f) for f in CSRC],
+    sources=["decoder/_engine.pyx"] + CSRC,
     include_dirs=["csrc", np.get_include()],
     language="c++",
     extra_compile_args=extra_compile,
     extra_link_args=extra_link,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )
+wire = Extension(
+    "decoder.grammar._wire",
+    sources=["decoder/grammar/_wire.pyx"],
+    include_dirs=["csrc"],
+    language="c++",
+    extra_compile_args=extra_compile,
+    extra_link_args=extra_link,
+)
 
 setup(
     packages=find_packages(include=["decoder", "decoder.*"]),
-    ext_modules=cythonize([ext], language_level=3, compiler_directives={"embedsignature": True}),
+    ext_modules=cythonize([ext, wire], language_level=3, compiler_directives={"embedsignature": True}),
     include_package_data=True,
     # the bundled grammars (Grammar.builtin) live in decoder/grammars/, so a wheel has them;
     # MANIFEST.in puts the C++ sources, headers and the .pyx into the sdist
-    package_data={"decoder": ["grammars/*.lark"]},
-    exclude_package_data={"decoder": ["_engine.cpp", "*.pyx"]},
+    package_data={"decoder": ["grammars/*.lark", "py.typed", "*.pyi"], "decoder.grammar": ["*.pyi"]},
+    exclude_package_data={"decoder": ["_engine.cpp", "*.pyx"], "decoder.grammar": ["_wire.cpp", "*.pyx"]},
 )

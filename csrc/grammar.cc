@@ -5,11 +5,9 @@
 
 #include "budget.h"
 #include "errors.h"
+#include "ir_format.h"
 
 namespace decoder {
-namespace {
-constexpr int32_t kMagic = 0x44454301;  // "DEC\x01"
-}  // namespace
 
 Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_names,
                  std::vector<std::string> nonterminal_names, const Limits& limits,
@@ -21,8 +19,8 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
   auto need = [&](size_t k) {
     if (pos + k > n) throw GrammarError("truncated grammar");
   };
-  need(6);
-  if (w[pos++] != kMagic) throw GrammarError("not a serialised decoder grammar");
+  need(wire::kHeaderWords);
+  if (w[pos++] != wire::kMagic) throw GrammarError("not a serialised decoder grammar");
   int32_t n_lex = w[pos++], n_nt = w[pos++], n_rules = w[pos++], start = w[pos++], n_ign = w[pos++];
   if (n_lex < 0 || n_nt <= 0 || n_rules < 0 || start < 0 || start >= n_nt || n_ign < 0 ||
       static_cast<size_t>(n_lex) != lexeme_names_.size() || static_cast<size_t>(n_nt) != nt_names_.size())

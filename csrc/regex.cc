@@ -7,12 +7,12 @@
 
 #include "budget.h"
 #include "errors.h"
+#include "ir_format.h"
 
 namespace decoder {
 namespace {
 
-enum Op : int32_t { kEmpty = 0, kNever = 1, kBytes = 2, kCps = 3, kByteset = 4, kCat = 5,
-                    kAlt = 6, kRep = 7 };
+using namespace wire;  // the opcodes (ir_format.h)
 constexpr int kMaxNesting = 2000;
 
 int utf8_len(int32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }

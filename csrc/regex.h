@@ -1,16 +1,7 @@
 // regex.h — regex IR → byte-level NFA (Thompson construction), UTF-8 aware.
 //
-// The Python front ends produce regexes as a tree (see decoder/grammar/ir.py) and
-// serialise it in prefix form into int32 words (decoder/grammar/serialize.py):
-//
-//   EMPTY                 0
-//   NEVER                 1
-//   BYTES   n b0..bn-1    2
-//   CPS     k lo hi ...   3   one code point in k inclusive ranges, matched as UTF-8
-//   BYTESET k lo hi ...   4   one byte in k inclusive ranges
-//   CAT     k child...    5
-//   ALT     k child...    6
-//   REP     min max child 7   max = -1 for unbounded
+// The Python front ends produce regexes as a tree (see decoder/grammar/ir.py), written in
+// prefix form as int32 words: the layout and opcodes are in ir_format.h.
 //
 // All lexemes of a grammar share one Nfa; lexeme j starts at start(j) and accepts in
 // accept(j). Code point classes are compiled to UTF-8 byte-range sequences, so the

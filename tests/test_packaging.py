@@ -26,7 +26,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def _need(module: str, why: str) -> None:
-    if importlib.util.find_spec(module) is None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:  # (origin None: a namespace package, e.g. ./build/)
         pytest.skip(f"the `{module}` package is not installed ({why}); pip install {module}")
 
 
@@ -37,7 +38,8 @@ def dists(tmp_path_factory) -> Path:
         _need(m, "a build without isolation uses this environment's build requirements")
     out = tmp_path_factory.mktemp("dist")
     r = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
-                       capture_output=True, text=True, timeout=1800)
+                       capture_output=True, text=True, timeout=1800, cwd=out)
+    # (cwd: a checkout's build/ folder, left by `setup.py build_ext`, would shadow the package)
     assert r.returncode == 0, f"python -m build failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return out
 

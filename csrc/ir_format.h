@@ -1,0 +1,48 @@
+// ir_format.h — the grammar IR's wire format, defined once.
+//
+// The Python front ends build a GrammarIR (decoder/grammar/ir.py); decoder/grammar/_wire.pyx
+// writes it as flat int32 words (it reads the opcodes below with `cdef extern`), and
+// Grammar (grammar.cc) with Nfa::add_lexeme (regex.cc) read them back. Nothing else knows
+// the layout.
+//
+//   kMagic n_lexemes n_nonterminals n_rules start n_ignore  ignore_id...
+//   regex(lexeme 0) ... regex(lexeme n_lexemes-1)
+//   (lhs len sym...) for every rule     sym >= 0: nonterminal, sym < 0: lexeme ~sym
+//
+// A regex is written in prefix form, one opcode then its operands:
+//
+//   EMPTY                 0
+//   NEVER                 1
+//   BYTES   n b0..bn-1    2   the n bytes in sequence
+//   CPS     k lo hi ...   3   one code point in k inclusive ranges, matched as UTF-8
+//   BYTESET k lo hi ...   4   one byte in k inclusive ranges
+//   CAT     k child...    5
+//   ALT     k child...    6
+//   REP     min max child 7   max = -1 for unbounded; bounds fit in int32
+//
+// Invariants the reader checks (a violation is a GrammarError, never undefined behaviour):
+// every count is non-negative and within the words given, ranges have lo <= hi, lexeme and
+// nonterminal ids are in range, and the start symbol is a nonterminal.
+#pragma once
+#include <cstdint>
+
+namespace decoder {
+namespace wire {
+
+constexpr int32_t kMagic = 0x44454301;  // "DEC\x01"
+constexpr int32_t kHeaderWords = 6;     // magic .. n_ignore
+constexpr int32_t kUnbounded = -1;      // REP's max when there is none
+
+enum Op : int32_t {
+  kEmpty = 0,
+  kNever = 1,
+  kBytes = 2,
+  kCps = 3,
+  kByteset = 4,
+  kCat = 5,
+  kAlt = 6,
+  kRep = 7,
+};
+
+}  // namespace wire
+}  // namespace decoder

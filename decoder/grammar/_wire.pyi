@@ -1,0 +1,11 @@
+"""Type stubs for decoder/grammar/_wire.pyx (the IR -> wire-format words, csrc/ir_format.h)."""
+
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+MAGIC: int
+
+def serialize_words(
+    header: Sequence[int], regexes: Sequence[tuple[Any, ...]], rules: Sequence[tuple[int, Sequence[int]]]
+) -> array[int]: ...

@@ -1,0 +1,121 @@
+# cython: language_level=3
+"""The grammar IR -> the int32 words of the wire format (csrc/ir_format.h, the one place the
+layout is defined: this module reads its opcodes with ``cdef extern``). A loop over the IR's
+Python tuples, in Cython so that it runs as C: the largest real schemas have ~10^5 regex
+nodes, which took ~100 ms as a Python loop. decoder/grammar/serialize.py is its Python face."""
+from libc.stdint cimport int32_t
+from libcpp.vector cimport vector
+from cpython cimport array as carray
+from libc.string cimport memcpy
+import array as _pyarray
+
+from ..errors import LimitError
+
+
+cdef extern from "ir_format.h" namespace "decoder::wire":
+    int32_t kMagic
+    int32_t kUnbounded
+    enum Op:
+        kEmpty
+        kNever
+        kBytes
+        kCps
+        kByteset
+        kCat
+        kAlt
+        kRep
+
+MAGIC = kMagic
+
+cdef object _END = object()
+cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the words are int32)
+
+# one opcode per IR node kind (decoder/grammar/ir.py)
+cdef dict _OPCODES = {"empty": kEmpty, "never": kNever, "bytes": kBytes, "cps": kCps,
+                      "byteset": kByteset, "cat": kCat, "alt": kAlt, "rep": kRep}
+
+
+cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
+    cdef list stack = [node]
+    cdef object n, kind, got, children, op_obj
+    cdef tuple rng
+    cdef const unsigned char* p
+    cdef Py_ssize_t i, k, a, b
+    cdef int op
+    cdef object lo, hi
+    cdef bytes data
+    while stack:
+        n = stack.pop()
+        kind = n[0]
+        if kind is _END:
+            memo[id(n[1])] = (n[1], n[2], <Py_ssize_t>out.size())
+            continue
+        op_obj = _OPCODES.get(kind)
+        if op_obj is None:
+            raise ValueError(f"unknown regex node {kind!r}")
+        op = op_obj
+        if op == kCat or op == kAlt or op == kRep:
+            got = memo.get(id(n))
+            if got is not None and got[0] is n:
+                # a subtree shared by several places: copy the words written the first time
+                a = got[1]
+                b = got[2]
+                out.reserve(out.size() + (b - a))
+                for i in range(a, b):
+                    out.push_back(out[i])
+                continue
+            stack.append((_END, n, <Py_ssize_t>out.size()))
+        out.push_back(op)
+        if op == kBytes:  # bytes: n b...
+            data = <bytes>n[1]
+            k = len(data)
+            p = data
+            out.push_back(<int32_t>k)
+            for i in range(k):
+                out.push_back(p[i])
+        elif op == kCps or op == kByteset:  # cps, byteset: k (lo hi)...
+            children = n[1]
+            out.push_back(<int32_t>len(children))
+            for rng in children:
+                out.push_back(<int32_t>rng[0])
+                out.push_back(<int32_t>rng[1])
+        elif op == kCat or op == kAlt:  # cat, alt: k child...
+            children = n[1]
+            out.push_back(<int32_t>len(children))
+            for i in range(len(children) - 1, -1, -1):
+                stack.append(children[i])
+        elif op == kRep:  # rep: min max child
+            lo = n[2]
+            hi = n[3]
+            if lo > _MAX_REPEAT or (hi is not None and hi > _MAX_REPEAT):
+                big = lo if lo > _MAX_REPEAT else hi
+                raise LimitError(f"repetition bound {big} is larger than the engine's {_MAX_REPEAT} "
+                                 f"(limit max_repeat)", limit="max_repeat")
+            out.push_back(<int32_t>lo)
+            if hi is None:
+                out.push_back(kUnbounded)
+            else:
+                out.push_back(<int32_t>hi)
+            stack.append(n[1])
+    return 0
+
+
+def serialize_words(header, regexes, rules):
+    """``header`` words, then every regex of ``regexes`` in prefix form, then each rule of
+    ``rules`` (lhs, rhs) as ``lhs len sym...``; returns an ``array('i')``."""
+    cdef vector[int32_t] out
+    cdef dict memo = {}
+    cdef object r, lhs, rhs, x
+    for x in header:
+        out.push_back(<int32_t>x)
+    for r in regexes:
+        _write_regex(r, out, memo)
+    for lhs, rhs in rules:
+        out.push_back(<int32_t>lhs)
+        out.push_back(<int32_t>len(rhs))
+        for x in rhs:
+            out.push_back(<int32_t>x)
+    cdef carray.array res = carray.clone(_pyarray.array("i"), <Py_ssize_t>out.size(), zero=False)
+    if out.size():
+        memcpy(res.data.as_ints, out.data(), out.size() * sizeof(int32_t))
+    return res
