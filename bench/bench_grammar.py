@@ -54,11 +54,13 @@ import time
 
 import numpy as np
 
+from decoder.bench.common import shared_default
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_TOKENIZER = "/work/shared/tokenizers/llama3"
+DEFAULT_TOKENIZER = shared_default("tokenizers/llama3")
 JSON_LARK = os.path.join(REPO, "decoder", "grammars", "json.lark")
 
 # ------------------------------------------------------------------------------ data

@@ -47,10 +47,12 @@ import statistics
 import sys
 import time
 
+from decoder.bench.common import shared_default
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED = "/work/shared/tokenizers"
+SHARED = shared_default("tokenizers")
 GEMMA_SIZE = 262_144
 UNION_ORDER = ["llama3", "qwen2", "mistral-tekken", "gpt2", "smollm2", "deepseek-coder",
                "llama2", "mistral-v3", "phi3"]

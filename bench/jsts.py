@@ -33,10 +33,10 @@ import sys
 import time
 from collections import defaultdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import engines as E  # noqa: E402
+from decoder.bench import engines as E
+from decoder.bench.common import shared_default
 
-SUITE = "/work/shared/json-schema-test-suite"
+SUITE = shared_default("json-schema-test-suite")
 DRAFT_URIS = {
     "draft2020-12": "https://json-schema.org/draft/2020-12/schema",
     "draft2019-09": "https://json-schema.org/draft/2019-09/schema",

@@ -23,7 +23,7 @@ Examples:
   python bench/maskbench.py --limit 5                       # quick mode, all subsets, ~2-3 min
   python bench/maskbench.py --out results/maskbench.json --plot results/maskbench.png
   python bench/maskbench.py --subsets Github_easy,Kubernetes --engines decoder,llguidance
-  python bench/maskbench.py --tokenizer /work/shared/tokenizers/qwen2 --limit 20
+  python bench/maskbench.py --tokenizer ../shared/tokenizers/qwen2 --limit 20
   python bench/maskbench.py --limit 5 --background-load 2      # as a busy server sees it
 """
 
@@ -40,10 +40,10 @@ from collections import defaultdict
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import engines as E  # noqa: E402
+from decoder.bench import engines as E
+from decoder.bench.common import shared_default
 
-DATA_DIR = "/work/shared/jsonschemabench"
+DATA_DIR = shared_default("jsonschemabench")
 
 
 def load_records(data_dir: str, subsets: list[str] | None, limit: int | None, all_records: bool):

@@ -1,4 +1,4 @@
-"""Engine adapters and the teacher-forcing driver shared by the benchmarks.
+"""Mask-level engine adapters and the teacher-forcing driver (bench/maskbench.py, bench/jsts.py).
 
 Every constrained-decoding engine is wrapped in one small adapter class with the same interface:
 
@@ -12,7 +12,8 @@ Every constrained-decoding engine is wrapped in one small adapter class with the
     accepts_eos(m, row) -> bool  may the output end here (EOS allowed / accepting state)?
 
 Adapters import their engine lazily, in `setup()`, so a missing package drops that engine only.
-The driver runs each engine in its own worker process (`EngineWorker`), so a compile that hangs or
+The driver runs each engine in its own worker process (`EngineWorker`, on
+`decoder.bench.common.IsolatedProcess`), so a compile that hangs or
 a crash can be cut off (timeout, then the worker is killed and restarted) without touching the
 other engines, and only one engine runs at a time: the machine is not shared while timing.
 
@@ -25,15 +26,23 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import sys
 import time
-import traceback
 from typing import Any, Callable
 
 import numpy as np
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_TOKENIZER = "/work/shared/tokenizers/llama3"
+from .common import (IsolatedProcess, fmt, limit_memory, quantiles, ratio, serialize,
+                     shared_default)
+from .common import short_error as _short
+
+
+# fmt, quantiles, ratio and serialize are re-exported: the scripts use them as engines.<name>
+__all__ = ["ADAPTERS", "ALL_ENGINES", "DEFAULT_TOKENIZER", "EngineWorker", "TokenizerContext", "fmt",
+           "quantiles", "ratio", "serialize", "start_background_load", "start_engines",
+           "stop_background_load", "teacher_force", "token_bytes_table"]
+
+
+DEFAULT_TOKENIZER = shared_default("tokenizers/llama3")
 ALL_ENGINES = ["decoder", "llguidance", "xgrammar", "outlines"]
 
 
@@ -77,33 +86,15 @@ class TokenizerContext:
 
 
 def token_bytes_table(tok) -> dict[int, bytes]:
-    """Byte string of every ordinary (non-special) token of a HF fast tokenizer.
+    """Byte string of every ordinary (non-special) token of a HF tokenizer, from
+    :class:`decoder.vocab.Vocabulary` (the one tokenizer-to-bytes routine of the project).
+    Used by the outlines adapter, whose Vocabulary takes raw bytes; the other engines read the
+    tokenizer themselves."""
+    from decoder.vocab import Vocabulary
 
-    Handles byte-level BPE (GPT-2 byte-to-unicode alphabet: gpt2, llama3, qwen2, tekken...) and
-    SentencePiece (`▁` for space, `<0xNN>` byte-fallback pieces). Used by the outlines adapter,
-    whose Vocabulary takes raw bytes; the other engines read the tokenizer themselves.
-    """
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    u2b = {v: k for k, v in bytes_to_unicode().items()}
-    special = set(tok.all_special_ids) | set(getattr(tok, "added_tokens_decoder", {}).keys())
-    vocab = tok.get_vocab()
-    byte_level = sum(1 for s in vocab if s.startswith("Ġ")) > sum(1 for s in vocab if s.startswith("▁"))
-    out: dict[int, bytes] = {}
-    for s, i in vocab.items():
-        if i in special:
-            continue
-        if byte_level:
-            try:
-                out[i] = bytes(u2b[c] for c in s)
-            except KeyError:  # a normal token outside the byte alphabet: take its UTF-8
-                out[i] = s.encode("utf-8")
-        else:
-            if len(s) == 6 and s.startswith("<0x") and s.endswith(">"):
-                out[i] = bytes([int(s[3:5], 16)])
-            else:
-                out[i] = s.replace("▁", " ").encode("utf-8")
-    return out
+    v = Vocabulary.from_tokenizer(tok)
+    special = set(v.special_ids)
+    return {i: b for i, b in enumerate(v.tokens) if i not in special and b}
 
 
 def is_allowed(row: np.ndarray, t: int) -> bool:
@@ -111,12 +102,9 @@ def is_allowed(row: np.ndarray, t: int) -> bool:
 
 
 def _version(dist: str) -> str:
-    try:
-        from importlib.metadata import version
+    from .common import version_of
 
-        return version(dist)
-    except Exception:
-        return "?"
+    return version_of(dist)
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,27 +449,13 @@ def _teacher_force_steps(ad, m, ids, row, times, cpu, cold) -> dict:
     return {"accepted": True, "step": len(ids), "disagree": False}
 
 
-def _short(e: BaseException, n: int = 300) -> str:
-    s = f"{type(e).__name__}: {e}"
-    return s if len(s) <= n else s[:n] + "..."
-
-
 # --------------------------------------------------------------------------------------------
 # Worker process per engine
 # --------------------------------------------------------------------------------------------
 
 
 def _worker_main(conn, engine: str, tokenizer_path: str, mem_limit_gb: float):
-    try:
-        if mem_limit_gb and sys.platform.startswith("linux"):
-            import resource
-
-            lim = int(mem_limit_gb * (1 << 30))
-            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-    except Exception:
-        pass
-    if REPO_ROOT not in sys.path:
-        sys.path.insert(1, REPO_ROOT)
+    limit_memory(mem_limit_gb)
     try:
         ctx = TokenizerContext(tokenizer_path)
         ad = ADAPTERS[engine](ctx)
@@ -531,96 +505,55 @@ class EngineWorker:
     def __init__(self, engine: str, tokenizer_path: str, compile_timeout: float = 30.0,
                  test_timeout: float = 300.0, mem_limit_gb: float = 8.0, start_timeout: float = 600.0):
         self.engine = engine
-        self.tokenizer_path = tokenizer_path
         self.compile_timeout = compile_timeout
         self.test_timeout = test_timeout
-        self.mem_limit_gb = mem_limit_gb
-        self.start_timeout = start_timeout
-        self.proc = None
-        self.conn = None
+        self.process = IsolatedProcess(_worker_main, (engine, tokenizer_path, mem_limit_gb), start_timeout)
         self.info: dict | None = None
         self.unavailable: str | None = None
         self.restarts = 0
 
     def launch(self) -> None:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.engine, self.tokenizer_path, self.mem_limit_gb),
-                                daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
+        self.process.launch()
 
     def wait_ready(self) -> bool:
-        if not self.conn.poll(self.start_timeout):
-            self.kill()
-            self.unavailable = "worker did not start in time"
-            return False
-        try:
-            kind, payload = self.conn.recv()
-        except EOFError:
-            self.kill()
-            self.unavailable = "worker died while starting"
-            return False
-        if kind == "unavailable":
+        ok, payload = self.process.wait_ready()
+        if ok:
+            self.info = payload
+        else:
             self.unavailable = payload
-            self.kill()
-            return False
-        self.info = payload
-        return True
+        return ok
 
     def start(self) -> bool:
         self.launch()
         return self.wait_ready()
 
     def kill(self):
-        if self.proc is not None:
-            if self.proc.is_alive():
-                self.proc.kill()
-            self.proc.join(5)
-        self.proc = None
-        self.conn = None
+        self.process.kill()
 
     def close(self):
-        if self.conn is not None:
-            try:
-                self.conn.send(None)
-            except Exception:
-                pass
-        if self.proc is not None:
-            self.proc.join(5)
-        self.kill()
-
-    def _recv(self, timeout: float):
-        if not self.conn.poll(timeout):
-            return None
-        try:
-            return self.conn.recv()
-        except (EOFError, OSError):
-            return ("crash",)
+        self.process.close()
 
     def run(self, schema: Any, instances: list[list[int]]) -> dict:
-        if self.proc is None or not self.proc.is_alive():
+        if not self.process.alive():
             self.restarts += 1
             if not self.start():
                 return {"status": "crash", "error": f"restart failed: {self.unavailable}"}
         try:
-            self.conn.send((schema, instances))
+            self.process.send((schema, instances))
         except (BrokenPipeError, OSError) as e:
             self.kill()
             return {"status": "crash", "error": _short(e)}
-        msg = self._recv(self.compile_timeout)
+        msg = self.process.recv(self.compile_timeout)
         if msg is None:
             self.kill()
             return {"status": "timeout", "error": f"compile took more than {self.compile_timeout:g} s"}
         if msg[0] == "crash":
-            code = self.proc.exitcode if self.proc else None
             self.kill()
-            return {"status": "crash", "error": f"worker died while compiling (exit {code})"}
+            return {"status": "crash", "error": f"while compiling: {msg[1]}"}
         if msg[0] == "compile_error":
             return {"status": "compile_error", "error": msg[1]}
         compile_ms = msg[1]
-        msg = self._recv(self.test_timeout)
+        msg = self.process.recv(self.test_timeout)
         if msg is None or msg[0] == "crash":
             self.kill()
             what = "timeout" if msg is None else "crash"
@@ -632,22 +565,8 @@ class EngineWorker:
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers shared by maskbench.py and jsts.py
+# Starting the engines, background load (serialize/quantiles/fmt/ratio: decoder.bench.common)
 # --------------------------------------------------------------------------------------------
-
-
-def serialize(data: Any, style: str = "compact") -> str:
-    """JSON text of a test instance. compact: separators (",", ":"); maskbench: json.dumps
-    defaults (", ", ": "), what MaskBench's runner feeds. Keys keep the instance's order (no sort).
-    ensure_ascii=False (raw UTF-8); a string that is not valid Unicode (lone surrogate) falls back
-    to ensure_ascii=True for that instance, the only way to write it."""
-    seps = (",", ":") if style == "compact" else (", ", ": ")
-    s = json.dumps(data, ensure_ascii=False, separators=seps)
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        s = json.dumps(data, ensure_ascii=True, separators=seps)
-    return s
 
 
 def start_engines(names: list[str], tokenizer_path: str, log: Callable[[str], None], **kw
@@ -695,28 +614,3 @@ def stop_background_load(procs: list) -> None:
         if p.is_alive():
             p.kill()
         p.join(5)
-
-
-def quantiles(a, qs=(50, 99)) -> list[float | None]:
-    a = np.asarray(a, dtype=np.float64)
-    if a.size == 0:
-        return [None for _ in qs]
-    return [float(np.percentile(a, q)) for q in qs]
-
-
-def fmt(x, digits=1) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        if x >= 1000:
-            return f"{x:,.0f}"
-        if x >= 100:
-            return f"{x:.0f}"
-        return f"{x:.{digits}f}"
-    return str(x)
-
-
-def ratio(x, base) -> str:
-    if x is None or base is None or base == 0:
-        return "–"
-    return f"{x / base:.2f}x"

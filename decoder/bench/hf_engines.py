@@ -40,15 +40,7 @@ from typing import Any, Optional, Sequence
 __all__ = ["ENGINES", "DEFAULT_ENGINES", "make_engine"]
 
 from . import DEFAULT_ENGINES  # noqa: E402  (defined there: that module imports no torch)
-
-
-def _version(dist: str) -> str:
-    try:
-        from importlib.metadata import version
-
-        return version(dist)
-    except Exception:
-        return "?"
+from .common import version_of as _version  # noqa: E402
 
 
 class _FirstToken:

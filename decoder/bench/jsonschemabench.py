@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import multiprocessing as mp
 import os
 import platform
 import sys
@@ -35,7 +34,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from ..errors import DecoderError
+from .common import BenchError, IsolatedProcess, find_shared
+from .common import short_error as _short
 
 __all__ = ["add_arguments", "run", "run_benchmark", "summarize", "validate", "build_messages",
            "ROW_FIELDS", "SUMMARY_FIELDS", "BenchError"]
@@ -81,31 +81,6 @@ SUMMARY_FIELDS = {
     "prompt_too_long": "schemas whose prompt does not fit in the model's context with max_new_tokens",
     "errors": "compile errors + compile timeouts + generation errors/timeouts/crashes",
 }
-
-
-class BenchError(DecoderError):
-    """The benchmark cannot run as asked (missing data, incompatible results file...)."""
-
-
-# ------------------------------------------------------------------ data and prompts
-
-def _candidates(rel: str) -> list[Path]:
-    here = Path(__file__).resolve()
-    out = []
-    if os.environ.get("DECODER_SHARED"):
-        out.append(Path(os.environ["DECODER_SHARED"]) / rel)
-    out += [here.parents[2].parent / "shared" / rel, Path.cwd().parent / "shared" / rel,
-            Path.cwd() / "shared" / rel]
-    return out
-
-
-def find_shared(rel: str, what: str) -> Path:
-    """``../shared/<rel>`` next to the repository (or ``$DECODER_SHARED/<rel>``)."""
-    for c in _candidates(rel):
-        if c.exists():
-            return c
-    raise BenchError(f"{what} not found: looked for {', '.join(str(c) for c in _candidates(rel))}; "
-                     f"pass its path or set DECODER_SHARED to the folder that holds {rel}")
 
 
 def list_subsets(data: Path) -> list[str]:
@@ -223,11 +198,6 @@ def _load(model_name: Optional[str], threads: Optional[int]):
     return model, tok, vocab, list(vocab.eos_ids), ctx
 
 
-def _short(e: BaseException, n: int = 300) -> str:
-    s = f"{type(e).__name__}: {e}"
-    return s if len(s) <= n else s[:n] + "..."
-
-
 class _Server:
     """The model and the engines; answers one run request with its messages, in order."""
 
@@ -297,103 +267,69 @@ def _worker_main(conn, model_name, engine_names, threads, prompt_style):
 
 
 class _InProcess:
-    """The connection end of an in-process server (``isolate=False``: no time limits)."""
+    """An in-process server behind :class:`~decoder.bench.common.IsolatedProcess`'s
+    interface (``isolate=False``: no time limits; tests)."""
 
     def __init__(self, server):
         self.server, self.pending = server, []
+
+    def alive(self) -> bool:
+        return True
 
     def send(self, msg):
         if msg is not None:
             self.pending.extend(self.server.serve(*msg[1:]))
 
-    def poll(self, timeout=None):
-        return bool(self.pending)
+    def recv(self, timeout=None):
+        return self.pending.pop(0) if self.pending else None
 
-    def recv(self):
-        return self.pending.pop(0)
-
-
-class _Alive:
-    def is_alive(self):
-        return True
-
-    def kill(self):
+    def kill(self) -> None:
         pass
 
-    def join(self, timeout=None):
+    def close(self) -> None:
         pass
 
 
 class Worker:
-    """The worker process, with the time limits enforced from outside."""
+    """The worker process (:class:`~decoder.bench.common.IsolatedProcess`), with the time
+    limits enforced from outside."""
 
     def __init__(self, model: Optional[str], engines: list[str], threads: Optional[int], prompt_style: str,
                  compile_timeout: float, gen_timeout: float, start_timeout: float = 900.0,
                  isolate: bool = True):
         self.args = (model, engines, threads, prompt_style)
         self.isolate = isolate  # False: in this process, without time limits (tests)
-        self.compile_timeout, self.gen_timeout, self.start_timeout = compile_timeout, gen_timeout, start_timeout
-        self.proc = self.conn = None
+        self.compile_timeout, self.gen_timeout = compile_timeout, gen_timeout
+        self.process: Any = IsolatedProcess(_worker_main, self.args, start_timeout) if isolate else None
         self.info: dict = {}
         self.restarts = 0
 
     def start(self) -> dict:
         if not self.isolate:
             server = _Server(*self.args)
-            self.conn, self.proc, self.info = _InProcess(server), _Alive(), server.info
+            self.process, self.info = _InProcess(server), server.info
             return self.info
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, *self.args), daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        if not parent.poll(self.start_timeout):
-            self.kill()
-            raise BenchError(f"the worker did not load the model in {self.start_timeout:g} s")
-        try:
-            kind, payload = parent.recv()
-        except EOFError:
-            self.kill()
-            raise BenchError("the worker died while loading the model") from None
-        if kind != "ready":
-            self.kill()
-            raise BenchError(f"the worker could not start: {payload}")
+        self.process.launch()
+        ok, payload = self.process.wait_ready()
+        if not ok:
+            raise BenchError(f"the worker could not load the model: {payload}")
         self.info = payload
         return payload
 
     def kill(self) -> None:
-        if self.proc is not None:
-            if self.proc.is_alive():
-                self.proc.kill()
-            self.proc.join(10)
-        self.proc = self.conn = None
+        self.process.kill()
 
     def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.send(None)
-                self.proc.join(10)
-            except Exception:  # noqa: BLE001
-                pass
-        self.kill()
-
-    def _recv(self, timeout: float):
-        if not self.conn.poll(timeout):
-            return None
-        try:
-            return self.conn.recv()
-        except (EOFError, OSError):
-            return ("crash", "the worker died")
+        self.process.close()
 
     def run(self, engine: str, schema: Any, max_new: int) -> dict:
         """One schema on one engine: a row without engine/subset/id/validation."""
-        if self.proc is None or not self.proc.is_alive():
+        if self.process is None or not self.process.alive():
             self.restarts += 1
             self.start()
         row: dict = {"status": "ok", "error": None, "compiled": False, "gct_ms": None, "prompt_tokens": None}
-        self.conn.send(("run", engine, schema, max_new))
-        msg = self._recv(self.compile_timeout + 5.0)  # + prompt building
+        self.process.send(("run", engine, schema, max_new))
+        msg = self.process.recv(self.compile_timeout + 5.0)  # + prompt building
         if msg is None or msg[0] == "crash":
             self.kill()
             row.update(status="compile_timeout" if msg is None else "crash",
@@ -405,10 +341,10 @@ class Worker:
         gct, row["prompt_tokens"] = msg[1], msg[2]
         if gct > self.compile_timeout * 1e3:  # finished, but past the limit: a timeout all the same
             row.update(status="compile_timeout", error=f"compile took {gct / 1e3:.1f} s")
-            self._recv(self.gen_timeout) or self.kill()
+            self.process.recv(self.gen_timeout) or self.kill()
             return row
         row.update(compiled=True, gct_ms=gct if engine != "none" else None)
-        msg = self._recv(self.gen_timeout)
+        msg = self.process.recv(self.gen_timeout)
         if msg is None or msg[0] == "crash":
             self.kill()
             row.update(status="gen_timeout" if msg is None else "crash",
@@ -586,7 +522,7 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
     if todo:
         if own:
             worker = Worker(model, engines, threads, prompt_style, compile_timeout, gen_timeout, isolate=isolate)
-        if worker.proc is None:
+        if not worker.info:  # not started yet
             worker.start()
         info = worker.info
         doc["meta"].setdefault("engines", {}).update(
