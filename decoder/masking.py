@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     _NumpyMask = npt.NDArray[np.int32]
     # a bitmask as this module accepts it: an int32 torch tensor or numpy array
-    _Mask = Union[torch.Tensor, _NumpyMask]
+    _Mask = torch.Tensor | _NumpyMask
 
 __all__ = ["allocate_bitmask", "apply_mask", "apply_mask_numpy", "bitmask_words",
            "unpack_bitmask", "allowed_ids"]
