@@ -8,7 +8,12 @@ Python API.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import DecoderError, GrammarError, LimitError, MatcherError, SchemaError, VocabularyError
+
+if TYPE_CHECKING:
+    from .grammar import Grammar
 
 __version__ = "0.1.0"
 
@@ -19,7 +24,7 @@ _LAZY = {"Grammar": ".grammar", "Vocabulary": ".vocab", "Matcher": "._engine",
          "compile_grammar": ".compile"}
 
 
-def Regex(pattern: str, **options) -> Grammar:
+def Regex(pattern: str, **options: Any) -> Grammar:
     """A constraint that the whole output fully matches ``pattern`` (Python ``re`` syntax;
     ``syntax="ecma"`` for ECMA-262). Same as ``Grammar.from_regex``."""
     from .grammar import Grammar
@@ -27,7 +32,7 @@ def Regex(pattern: str, **options) -> Grammar:
     return Grammar.from_regex(pattern, **options)
 
 
-def __getattr__(name):  # heavy, optional parts load on first use
+def __getattr__(name: str) -> Any:  # heavy, optional parts load on first use
     if name in _LAZY:
         import importlib
 

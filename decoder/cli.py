@@ -219,7 +219,7 @@ def _run_generate(args) -> int:
     # 2. the model, then generation; the loaders' progress (decoder logger) on stderr
     _quiet_transformers(args.allow_download)
     _progress_on_stderr()
-    from .generate import Decoder
+    from .generate import Decoder, Generation
 
     try:
         if args.model is None:
@@ -241,6 +241,8 @@ def _run_generate(args) -> int:
         out.write("\n")
         out.flush()
         result = dec.last_result
+        if not isinstance(result, Generation):  # stream() sets it once its text is exhausted
+            raise RuntimeError(f"the decoder's stream ended without a result (last_result={result!r})")
     except DecoderError as e:
         from ._install import MissingDependency
 

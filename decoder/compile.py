@@ -9,22 +9,36 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Optional
+from array import array
+from typing import TYPE_CHECKING, Optional, Protocol, Union
 
 from . import _engine
 from . import deadline as _deadline
 from .errors import DecoderError, LimitError
 
+if TYPE_CHECKING:
+    from .grammar import Grammar
+    from .vocab import Vocabulary
+
+
+class _ToGrammar(Protocol):
+    """Anything that converts itself to a :class:`~decoder.grammar.Grammar`."""
+
+    def to_grammar(self) -> Grammar: ...
+
+
 _lock = threading.Lock()
-_tries: dict[int, tuple[Any, "_engine.TokenTrie"]] = {}
-_compiled: "OrderedDict[tuple, _engine.CompiledGrammar]" = OrderedDict()
+_tries: dict[int, tuple[Vocabulary, _engine.TokenTrie]] = {}
+# (grammar fingerprint, id(vocabulary), sorted limits) -> compiled grammar
+_CacheKey = tuple[bytes, int, tuple[tuple[str, int], ...]]
+_compiled: OrderedDict[_CacheKey, _engine.CompiledGrammar] = OrderedDict()
 COMPILE_CACHE_SIZE = 64
 #: bytes the compiled grammars of this cache may hold (lexer automata + mask caches; they
 #: grow with use, measured when a grammar is added); least recently used dropped first
 COMPILE_CACHE_BYTES = int(os.environ.get("DECODER_COMPILE_CACHE_BYTES", str(2 << 30)))
 
 
-def token_trie(vocab) -> "_engine.TokenTrie":
+def token_trie(vocab: Vocabulary) -> _engine.TokenTrie:
     """The C++ token trie of a :class:`~decoder.vocab.Vocabulary` (built once)."""
     key = id(vocab)
     with _lock:
@@ -39,7 +53,8 @@ def token_trie(vocab) -> "_engine.TokenTrie":
     return trie
 
 
-def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engine.CompiledGrammar":
+def compile_grammar(grammar: Union[Grammar, _ToGrammar], vocab: Optional[Vocabulary], *,
+                    limits: Optional[dict[str, int]] = None) -> _engine.CompiledGrammar:
     """Compiles a :class:`~decoder.grammar.Grammar` (or anything with ``to_grammar()``) for a
     vocabulary. Cached: the same grammar and vocabulary give the same compiled object."""
     from .grammar import Grammar
@@ -54,7 +69,7 @@ def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engin
     trie = token_trie(vocab)
     _deadline.check("before serialising the grammar")
     words, lexeme_names, nt_names = grammar.serialized()
-    key = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
+    key: _CacheKey = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
     with _lock:
         hit = _compiled.get(key)
         if hit is not None and hit.vocab is vocab:
@@ -75,7 +90,9 @@ def compile_grammar(grammar, vocab, *, limits: Optional[dict] = None) -> "_engin
     return cg
 
 
-def _compile_engine(words, lexeme_names, nt_names, trie, vocab, limits):
+def _compile_engine(words: array[int], lexeme_names: list[str], nt_names: list[str],
+                    trie: _engine.TokenTrie, vocab: Vocabulary, limits: Optional[dict[str, int]]
+                    ) -> _engine.CompiledGrammar:
     """The engine's compile, under this context's compile deadline (decoder.deadline): the
     C++ side checks a cancel flag (and the time left) where it counts work, so a compile
     cancelled from another thread, or past its deadline, stops within milliseconds."""

@@ -18,9 +18,12 @@ import contextvars
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from .errors import LimitError
+
+if TYPE_CHECKING:
+    from ._engine import CancelFlag
 
 
 class CompileCancelled(LimitError):
@@ -36,7 +39,7 @@ class Deadline:
         self.seconds = seconds
         self.at = None if seconds is None else time.monotonic() + float(seconds)
         self._cancelled = False
-        self._engine_flags: list = []  # the engine's cancel flags of compiles under way
+        self._engine_flags: list[CancelFlag] = []  # the engine's cancel flags of compiles under way
         self._lock = threading.Lock()
 
     @property
@@ -63,20 +66,21 @@ class Deadline:
                              f"{' (at ' + where + ')' if where else ''} (limit deadline)", limit="deadline")
 
     # the engine's compile registers its flag while it runs (decoder.compile)
-    def _attach(self, flag) -> None:
+    def _attach(self, flag: CancelFlag) -> None:
         with self._lock:
             self._engine_flags.append(flag)
             cancelled = self._cancelled
         if cancelled:
             flag.cancel()
 
-    def _detach(self, flag) -> None:
+    def _detach(self, flag: CancelFlag) -> None:
         with self._lock:
             if flag in self._engine_flags:
                 self._engine_flags.remove(flag)
 
 
-_current: contextvars.ContextVar = contextvars.ContextVar("decoder_compile_deadline", default=None)
+_current: contextvars.ContextVar[Optional[Deadline]] = contextvars.ContextVar(
+    "decoder_compile_deadline", default=None)
 
 
 def current() -> Optional[Deadline]:

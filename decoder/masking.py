@@ -32,8 +32,17 @@ and the table is built so that bit ``j`` of byte ``k`` of word ``w`` is token
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Literal, Union, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import torch
+
+    _NumpyMask = npt.NDArray[np.int32]
+    # a bitmask as this module accepts it: an int32 torch tensor or numpy array
+    _Mask = torch.Tensor | _NumpyMask
 
 __all__ = ["allocate_bitmask", "apply_mask", "apply_mask_numpy", "bitmask_words",
            "unpack_bitmask", "allowed_ids"]
@@ -47,7 +56,17 @@ def bitmask_words(vocab_size: int) -> int:
     return (int(vocab_size) + 31) // 32
 
 
-def allocate_bitmask(rows: int, vocab_size: int, backend: str = "torch", pin_memory: bool = False):
+@overload
+def allocate_bitmask(rows: int, vocab_size: int, backend: Literal["torch"] = ...,
+                     pin_memory: bool = ...) -> torch.Tensor: ...
+@overload
+def allocate_bitmask(rows: int, vocab_size: int, backend: Literal["numpy"],
+                     pin_memory: bool = ...) -> _NumpyMask: ...
+@overload
+def allocate_bitmask(rows: int, vocab_size: int, backend: str,
+                     pin_memory: bool = ...) -> Union[torch.Tensor, _NumpyMask]: ...
+def allocate_bitmask(rows: int, vocab_size: int, backend: str = "torch", pin_memory: bool = False
+                     ) -> Union[torch.Tensor, _NumpyMask]:
     """A ``[rows, ceil(vocab_size/32)]`` int32 buffer filled with -1 (unconstrained).
 
     ``backend`` is ``"torch"`` (a CPU tensor, pinned when ``pin_memory`` and CUDA
@@ -65,10 +84,10 @@ def allocate_bitmask(rows: int, vocab_size: int, backend: str = "torch", pin_mem
 
 
 # ------------------------------------------------------------------ torch
-_TABLES: dict = {}
+_TABLES: dict[str, torch.Tensor] = {}
 
 
-def _bit_table(device):
+def _bit_table(device: torch.device) -> torch.Tensor:
     """[256, 8] bool: row b holds the 8 bits of byte b, least significant first."""
     import torch
 
@@ -81,7 +100,7 @@ def _bit_table(device):
     return t
 
 
-def _as_torch_mask(mask, device):
+def _as_torch_mask(mask: _Mask, device: torch.device) -> torch.Tensor:
     import torch
 
     if isinstance(mask, np.ndarray):
@@ -93,7 +112,7 @@ def _as_torch_mask(mask, device):
     return mask
 
 
-def unpack_bitmask(mask, vocab_size: int | None = None):
+def unpack_bitmask(mask: _Mask, vocab_size: int | None = None) -> torch.Tensor:
     """The boolean ``[rows, vocab_size]`` tensor (``True`` = allowed) of a 2-D int32 bitmask.
 
     ``vocab_size`` defaults to ``words * 32``; ids past the mask come out ``False``.
@@ -115,7 +134,12 @@ def unpack_bitmask(mask, vocab_size: int | None = None):
     return allowed[0] if squeeze else allowed
 
 
-def apply_mask(logits, mask, fill_value: float = float("-inf")):
+@overload
+def apply_mask(logits: torch.Tensor, mask: _Mask, fill_value: float = ...) -> torch.Tensor: ...
+@overload
+def apply_mask(logits: np.ndarray, mask: _Mask, fill_value: float = ...) -> np.ndarray: ...
+def apply_mask(logits: Union[torch.Tensor, np.ndarray], mask: _Mask, fill_value: float = float("-inf")
+               ) -> Union[torch.Tensor, np.ndarray]:
     """Set ``logits[r, i] = -inf`` wherever bit ``i`` of ``mask[r]`` is clear; in place, returned.
 
     ``logits``: a ``[rows, V]`` (or ``[V]``) float torch tensor on any device, or a
@@ -159,7 +183,7 @@ def apply_mask(logits, mask, fill_value: float = float("-inf")):
 
 
 # ------------------------------------------------------------------ numpy
-def apply_mask_numpy(logits: np.ndarray, mask, fill_value: float = float("-inf")) -> np.ndarray:
+def apply_mask_numpy(logits: np.ndarray, mask: _Mask, fill_value: float = float("-inf")) -> np.ndarray:
     """:func:`apply_mask` for numpy logits (in place, returned)."""
     if not isinstance(mask, np.ndarray):
         mask = mask.cpu().numpy()
@@ -182,10 +206,11 @@ def apply_mask_numpy(logits: np.ndarray, mask, fill_value: float = float("-inf")
     return logits
 
 
-def allowed_ids(mask_row, vocab_size: int | None = None) -> list[int]:
+def allowed_ids(mask_row: _Mask, vocab_size: int | None = None) -> list[int]:
     """The allowed token ids of one mask row (for tests and debugging)."""
     m = mask_row if isinstance(mask_row, np.ndarray) else mask_row.cpu().numpy()
     bits = np.unpackbits(np.ascontiguousarray(m, dtype=np.int32).view(np.uint8), bitorder="little")
     if vocab_size is not None:
         bits = bits[:vocab_size]
-    return np.flatnonzero(bits).tolist()
+    ids: list[int] = np.flatnonzero(bits).tolist()
+    return ids

@@ -50,7 +50,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ._install import MissingDependency
 from .errors import DecoderError
@@ -289,7 +289,7 @@ def load_default_model(dtype=None):
     return model, tok
 
 
-def load_tokenizer(name_or_path: str, allow_download: bool = False):
+def load_tokenizer(name_or_path: Union[str, os.PathLike[str]], allow_download: bool = False):
     """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``)."""
     _require("transformers", "loading a tokenizer")
     from transformers import AutoTokenizer
@@ -303,7 +303,7 @@ def load_tokenizer(name_or_path: str, allow_download: bool = False):
         raise ModelNotAvailable(_not_found(name_or_path, "tokenizer", allow_download, e)) from e
 
 
-def _not_found(name: str, what: str, allow_download: bool, err: Exception) -> str:
+def _not_found(name: Union[str, os.PathLike[str]], what: str, allow_download: bool, err: Exception) -> str:
     if Path(name).exists():
         return f"cannot load the {what} from {name}: {err}"
     if allow_download:

@@ -9,7 +9,7 @@ algebraic method), deepest states first, which keeps trie-shaped automata compac
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 from ..grammar.recursion import recursion_limit
 from .base import Constraint, ConstraintError
@@ -131,7 +131,7 @@ def _render(e, top: bool = True) -> str:
 def _eliminate(n: int, start: int, trans: dict, order: Sequence[int]) -> str:
     """Regex of the words accepted from ``start`` when every state is accepting.
     ``trans[q][r]`` is an expression; states are eliminated in ``order``."""
-    K = {q: "" for q in range(n)}
+    K: dict[int, Optional[Union[str, tuple]]] = {q: "" for q in range(n)}  # expressions (see _alt)
     C = {q: dict(trans.get(q, {})) for q in range(n)}
     for r in order:
         if r == start:

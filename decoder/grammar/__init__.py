@@ -10,18 +10,18 @@ from __future__ import annotations
 import gc
 import hashlib
 import threading
+from array import array
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from ..errors import DecoderError, GrammarError, LimitError, SchemaError
 from . import ir
 from .ir import GrammarBuilder, GrammarIR
+from .serialize import serialize
 
 #: the longest regex pattern (UTF-8 bytes) Grammar.from_regex compiles
 MAX_REGEX_TEXT_BYTES = 1 << 20
-from .serialize import serialize
-
 
 _gc_lock = threading.Lock()
 _gc_depth = 0
@@ -29,7 +29,7 @@ _gc_saved = (700, 10, 10)
 
 
 @contextmanager
-def _gc_rarely():
+def _gc_rarely() -> Iterator[None]:
     """Front ends allocate hundreds of thousands of small tuples that all stay alive until
     the grammar is built, so the collector's frequent passes rescan them (and the rest of
     the heap: a model, a tokenizer) for nothing: on the largest JSONSchemaBench schemas the
@@ -52,7 +52,7 @@ def _gc_rarely():
 
 
 @contextmanager
-def _front_end(what: str, error):
+def _front_end(what: str, error: type[DecoderError]) -> Iterator[None]:
     """Turns the Python-level failures a hostile input can provoke in a front end into the
     package's errors: too deep (RecursionError), a number too large for the engine
     (OverflowError), text that is not UTF-8 or holds a lone surrogate (UnicodeError).
@@ -80,8 +80,8 @@ class Grammar:
     def __init__(self, grammar_ir: GrammarIR, source: str = "") -> None:
         self.ir = grammar_ir
         self.source = source
-        self._serialized = None
-        self._fingerprint = None
+        self._serialized: Optional[tuple[array[int], list[str], list[str]]] = None
+        self._fingerprint: Optional[bytes] = None
 
     # ------------------------------------------------------------ front ends
     @classmethod
@@ -138,7 +138,8 @@ class Grammar:
         return cls.from_lark(load_bundled(name))
 
     # ------------------------------------------------------------ engine side
-    def serialized(self):
+    def serialized(self) -> tuple[array[int], list[str], list[str]]:
+        """The engine's input: the wire-format words, the lexeme names, the nonterminal names."""
         if self._serialized is None:
             with _gc_rarely():
                 words = serialize(self.ir)

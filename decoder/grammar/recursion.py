@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import contextmanager
+from types import FrameType
+from typing import Iterator, Optional
 
 _lock = threading.Lock()
 _depth = 0
@@ -19,7 +21,7 @@ _saved = 0
 
 
 @contextmanager
-def recursion_limit(limit: int):
+def recursion_limit(limit: int) -> Iterator[None]:
     """At least ``limit`` inside the block; the outermost block restores the old limit."""
     global _depth, _saved
     with _lock:
@@ -38,12 +40,12 @@ def recursion_limit(limit: int):
 
 
 @contextmanager
-def recursion_headroom(frames: int):
+def recursion_headroom(frames: int) -> Iterator[None]:
     """The recursion limit at the current depth plus ``frames`` for the block (a
     third-party validator called from deep inside the compiler must fail with
     RecursionError, not overflow the C stack under the front end's raised limit)."""
     depth = 0
-    f = sys._getframe()
+    f: Optional[FrameType] = sys._getframe()
     while f is not None:
         depth += 1
         f = f.f_back

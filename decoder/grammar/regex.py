@@ -47,17 +47,7 @@ from typing import Optional
 
 from . import ir
 from .. import deadline as _deadline
-
-try:  # the package's error type; the fallback keeps this module importable alone
-    from ..errors import GrammarError
-except ImportError:  # pragma: no cover
-    try:
-        from ..errors import DecoderError as _Base
-    except ImportError:
-        _Base = Exception
-
-    class GrammarError(_Base):  # type: ignore[no-redef]
-        pass
+from ..errors import GrammarError
 
 
 __all__ = ["parse_regex", "to_python_regex", "regex_error", "ANY"]
@@ -170,13 +160,16 @@ _ASCII_CLASSES = {
 def _general_categories() -> dict:
     table: dict[str, list] = {}
     cat = unicodedata.category
-    prev, start = None, 0
+    prev: Optional[str] = None
+    start = 0
     for c in range(ir.MAX_CODEPOINT + 1):
         k = cat(chr(c))
         if k != prev:
             if prev is not None:
                 table.setdefault(prev, []).append((start, c - 1))
             prev, start = k, c
+    if prev is None:  # pragma: no cover - the loop above always runs
+        raise AssertionError("no Unicode general category read")
     table.setdefault(prev, []).append((start, ir.MAX_CODEPOINT))
     return {k: tuple(v) for k, v in table.items()}
 
@@ -213,18 +206,18 @@ class _CaseTable:
 def _py_case() -> _CaseTable:
     """Python ``re``'s IGNORECASE equivalence: simple lower case, then ``re``'s extra cases."""
     try:
-        import _sre
+        import _sre  # type: ignore[import-not-found]  # CPython's private module, no stub
         lower = _sre.unicode_tolower
     except (ImportError, AttributeError):  # pragma: no cover - not CPython
         def lower(c):
             s = chr(c).lower()
             return ord(s) if len(s) == 1 else c
     try:
-        from re import _casefix
+        from re import _casefix  # type: ignore[attr-defined]  # private (3.11+), not in typeshed
         extra = _casefix._EXTRA_CASES
     except ImportError:  # pragma: no cover - Python < 3.11
         extra = {}
-    rep = {l: min((l,) + others) for l, others in extra.items()}
+    rep = {low: min((low,) + others) for low, others in extra.items()}
     keymap = {}
     for c in range(sys.maxunicode + 1):
         lo = lower(c)
@@ -434,6 +427,8 @@ class _Parser:
         c = self.p[self.i]
         if c == "{":
             m = re_quant.match(self.p, self.i)
+            if m is None:  # callers check quantifier_ahead() first
+                raise AssertionError(f"no {{m,n}} quantifier at position {self.i} of the regex")
             self.i = m.end()
             lo = int(m.group(1)) if m.group(1) else 0
             if m.group(2) is None:
@@ -547,12 +542,12 @@ class _Parser:
         """``(?flags)`` (Python, at the start only) or ``(?flags-flags:``; returns the flags to restore."""
         allowed = "aimsxuL" if self.py else "ims"
         on = ""
-        while self.peek() is not None and self.peek() in allowed:
+        while (ch := self.peek()) is not None and ch in allowed:
             on += self.p[self.i]
             self.i += 1
         off = ""
         if self.eat("-"):
-            while self.peek() is not None and self.peek() in allowed:
+            while (ch := self.peek()) is not None and ch in allowed:
                 off += self.p[self.i]
                 self.i += 1
             if not off:
@@ -722,8 +717,8 @@ class _Parser:
         if rs is None:
             raise self.err("unsupported Unicode property \\%s{%s}" % (c, spec), start)
         self.i = end + 1
-        rs = ir.normalize_ranges(rs)
-        return ir.negate_ranges(rs) if c == "P" else rs
+        ranges = ir.normalize_ranges(rs)
+        return ir.negate_ranges(ranges) if c == "P" else ranges
 
     def class_escape_ranges(self, c: str) -> tuple:
         low = c.lower()

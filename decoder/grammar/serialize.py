@@ -12,7 +12,7 @@ from ._wire import MAGIC, serialize_words
 from .ir import GrammarIR
 
 
-def serialize(g: GrammarIR) -> array:
+def serialize(g: GrammarIR) -> array[int]:
     """The words of ``g``.
 
     Regexes built by the front ends share subtrees (one character class or key set used by

@@ -252,8 +252,8 @@ class Compiler:
         self.RS = self.b.literal("]")
         self.COMMA = self.b.literal(",")
         self.COLON = self.b.literal(":")
-        self._any = None
-        self._never = None
+        self._any: Optional[int] = None
+        self._never: Optional[int] = None
 
     # ------------------------------------------------------------ helpers
     def rule(self, lhs, rhs) -> None:
@@ -423,10 +423,10 @@ class Compiler:
 
     # ------------------------------------------------------------ distribution
     def _compile_conj(self, parts: list, sym: int) -> None:
-        parts = self._expand(parts)
-        if parts is None:
+        expanded = self._expand(parts)
+        if expanded is None:
             return  # false: no rules
-        for i, p in enumerate(parts):
+        for i, p in enumerate(expanded):
             branches = self._split(p)
             if branches is None:
                 continue
@@ -434,9 +434,9 @@ class Compiler:
                 raise SchemaError(f"too many alternatives at {p.path or '/'}", path=p.path,
                                   keyword="anyOf")
             for br in branches:  # in place of p, so declared property order is kept
-                self.rule(sym, [self.value(parts[:i] + br + parts[i + 1:])])
+                self.rule(sym, [self.value(expanded[:i] + br + expanded[i + 1:])])
             return
-        self._emit_merged(parts, sym)
+        self._emit_merged(expanded, sym)
 
     def _split(self, p: Part) -> Optional[list]:
         """The branches (lists of parts) of p's first disjunctive keyword, or None."""
@@ -501,12 +501,12 @@ class Compiler:
                 if isinstance(dep, list):
                     present = Part(self.synth({"required": [name] + list(dep)}), p.base,
                                    f"{p.path}/{kw}")
-                    brs = [[absent], [present]]
+                    dep_brs = [[absent], [present]]
                 else:
                     present = p.sub(dep, f"{kw}/{name}")
                     req = Part(self.synth({"required": [name]}), p.base, p.path)
-                    brs = [[absent], [req, present]]
-                return [extra + b for b in brs]
+                    dep_brs = [[absent], [req, present]]
+                return [extra + b for b in dep_brs]
         return None
 
     # ------------------------------------------------------------ negation
@@ -733,7 +733,7 @@ class Compiler:
         if parts is None:
             return frozenset(), (), {}
         types = set(ALL_TYPES)
-        values = None
+        values: Optional[set[str]] = None
         disc: dict = {}
         for q in parts:
             n = q.node
@@ -782,7 +782,7 @@ class Compiler:
         if not isinstance(v, (str, list)):
             raise SchemaError(f"'type' must be a type name or a list of them, not {v!r}", keyword="type")
         names = [v] if isinstance(v, str) else list(v)
-        out = set()
+        out: set[str] = set()
         for t in names:
             if t not in _TYPE_NAMES:
                 if t == "any":
@@ -1068,10 +1068,10 @@ class Compiler:
         if mults:
             mults = sorted(set(mults))
             if all(m == m.to_integral_value() for m in mults):
-                l = 1
+                lcm = 1
                 for m in mults:
-                    l = l * int(m) // math.gcd(l, int(m))
-                mult = Decimal(l)
+                    lcm = lcm * int(m) // math.gcd(lcm, int(m))
+                mult = Decimal(lcm)
             elif len(mults) == 1:
                 mult = mults[0]
             else:
@@ -1107,8 +1107,8 @@ class Compiler:
         try:
             for (a, ax, b, bx) in ranges:
                 if want_int and not want_frac:
-                    m = int(mult) if mult is not None else None
-                    out.append(numeric.integer_regex(a, ax, b, bx, m,
+                    int_mult = int(mult) if mult is not None else None
+                    out.append(numeric.integer_regex(a, ax, b, bx, int_mult,
                                                     zero_frac=self.int_zero_frac))
                 elif nonint:
                     out.append(numeric.NON_INTEGER if a is None and b is None else
@@ -1201,7 +1201,8 @@ class Compiler:
 
     # ------------------------------------------------------------ arrays
     def _array(self, parts) -> Optional[int]:
-        lo, hi = 0, None
+        lo = 0
+        hi: Optional[int] = None
         contains = []
         unique = False
         path = parts[0].path if parts else ""
@@ -1234,7 +1235,7 @@ class Compiler:
         if hi is not None and k > hi:
             prefix = prefix[:hi]
             k = hi
-        rest_sym = self.value(rest)
+        rest_sym: Optional[int] = self.value(rest)
         pos_syms = [self.value(ps) for ps in prefix]
         if any(p.node is False for p in rest):
             rest_sym = None
@@ -1399,7 +1400,8 @@ class Compiler:
         declared: dict[str, list] = {}
         order: list[str] = []
         required = set()
-        lo, hi = 0, None
+        lo = 0
+        hi: Optional[int] = None
         pn_parts = []
         has_pattern = []
         addl_explicit = False
@@ -1450,7 +1452,7 @@ class Compiler:
         if pn_parts:
             pn_chars = self._key_language(pn_parts)
         # per declared key: the conjunction of what every part says about it
-        entries = []
+        entries: list[tuple[str, Optional[int], bool]] = []
         for name in order:
             conj = []
             for p in parts:
@@ -1459,7 +1461,7 @@ class Compiler:
                 if name in props:
                     conj.append(p.sub(props[name], f"properties/{name}"))
                 matched = False
-                for pat, rx, sp in pats.get(id(p), []):
+                for _, rx, sp in pats.get(id(p), []):
                     if matches(rx, name):
                         conj.append(sp)
                         matched = True

@@ -345,7 +345,7 @@ def number_regex(lo: Optional[Decimal], lox: bool, hi: Optional[Decimal], hix: b
         if m == m.to_integral_value():
             return integer_regex(lo, lox, hi, hix, int(m))
         t = m.normalize().as_tuple()
-        if t.digits == (1,) and t.exponent < 0:
+        if t.digits == (1,) and isinstance(t.exponent, int) and t.exponent < 0:
             maxd = -t.exponent
         else:
             raise UnsupportedNumeric(f"multipleOf {m}")

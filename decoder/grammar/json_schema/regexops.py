@@ -210,7 +210,8 @@ def length_bounds(n) -> tuple[int, Optional[int]]:
     if k == "cps":
         return 1, 1
     if k == "cat":
-        mn, mx = 0, 0
+        mn = 0
+        mx: Optional[int] = 0
         for m in n[1]:
             a, b = length_bounds(m)
             mn += a
@@ -219,7 +220,8 @@ def length_bounds(n) -> tuple[int, Optional[int]]:
     if k == "alt":
         bs = [length_bounds(m) for m in n[1]]
         mn = min(a for a, _ in bs)
-        mx = None if any(b is None for _, b in bs) else max(b for _, b in bs)
+        his = [b for _, b in bs if b is not None]
+        mx = None if len(his) < len(bs) else max(his)
         return mn, mx
     if k == "rep":
         a, b = length_bounds(n[1])

@@ -190,13 +190,13 @@ def star_minus_lexeme(chars, keys):
         got = exits_memo.get(children)
         if got is None:
             rest = sorted(used.difference(children))
-            rs = []
+            runs: list[list[int]] = []
             for c in rest:  # runs of consecutive code points
-                if rs and rs[-1][1] == c - 1:
-                    rs[-1][1] = c
+                if runs and runs[-1][1] == c - 1:
+                    runs[-1][1] = c
                 else:
-                    rs.append([c, c])
-            rs = tuple((a, b) for a, b in rs)
+                    runs.append([c, c])
+            rs = tuple((a, b) for a, b in runs)
             if not rs:
                 got = NEVER
             elif plain:  # letters, digits, ...: each encodes as itself
