@@ -37,12 +37,14 @@ from typing import TYPE_CHECKING, Literal, Union, overload
 import numpy as np
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import numpy.typing as npt
     import torch
 
-    _NumpyMask = npt.NDArray[np.int32]
+    _NumpyMask: TypeAlias = "npt.NDArray[np.int32]"
     # a bitmask as this module accepts it: an int32 torch tensor or numpy array
-    _Mask = torch.Tensor | _NumpyMask
+    _Mask: TypeAlias = "torch.Tensor | _NumpyMask"
 
 __all__ = ["allocate_bitmask", "apply_mask", "apply_mask_numpy", "bitmask_words",
            "unpack_bitmask", "allowed_ids"]
@@ -135,9 +137,9 @@ def unpack_bitmask(mask: _Mask, vocab_size: int | None = None) -> torch.Tensor:
 
 
 @overload
-def apply_mask(logits: torch.Tensor, mask: _Mask, fill_value: float = ...) -> torch.Tensor: ...
-@overload
 def apply_mask(logits: np.ndarray, mask: _Mask, fill_value: float = ...) -> np.ndarray: ...
+@overload
+def apply_mask(logits: torch.Tensor, mask: _Mask, fill_value: float = ...) -> torch.Tensor: ...
 def apply_mask(logits: Union[torch.Tensor, np.ndarray], mask: _Mask, fill_value: float = float("-inf")
                ) -> Union[torch.Tensor, np.ndarray]:
     """Set ``logits[r, i] = -inf`` wherever bit ``i`` of ``mask[r]`` is clear; in place, returned.
