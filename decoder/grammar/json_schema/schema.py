@@ -53,10 +53,39 @@ def _too_large(size: int, max_text_bytes: int, what: str) -> None:
                                limit="max_text_bytes", keyword="$schema")
 
 
+def _check_value_size(schema: Any, max_text_bytes: int) -> None:
+    """A schema given as a Python value has no text to measure: its JSON values are counted
+    instead, against the same limit (every JSON value takes at least two bytes of text, so a
+    value within ``max_text_bytes // 2`` values is what a text within the limit can hold). A
+    structure that contains itself (not JSON at all) runs into the same limit instead of
+    into an endless walk."""
+    if not max_text_bytes:
+        return
+    limit = max(1, max_text_bytes // 2)
+    stack = [schema]
+    n = 0
+    while stack:
+        v = stack.pop()
+        n += 1
+        if n > limit:
+            raise SchemaLimitError(
+                f"the schema has more than {limit} JSON values (or contains itself), more than a "
+                f"text of max_text_bytes={max_text_bytes} can hold (Grammar.from_json_schema(..., "
+                f"max_text_bytes=N) raises it)", limit="max_text_bytes", keyword="$schema")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+            n += len(v)  # the keys
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+
+
 def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any:
     """A schema as a Python value (dict or bool) from any accepted input; a text (or file)
-    over ``max_text_bytes`` is a SchemaLimitError (0: no limit)."""
+    over ``max_text_bytes``, or a value with more JSON values than such a text can hold, is a
+    SchemaLimitError (0: no limit)."""
     if isinstance(schema, (dict, bool)):
+        if isinstance(schema, dict):
+            _check_value_size(schema, max_text_bytes)
         return schema
     if isinstance(schema, type):
         fn = getattr(schema, "model_json_schema", None)
