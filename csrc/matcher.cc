@@ -404,7 +404,9 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   std::vector<int> cuts;
   std::vector<int32_t> cur, next;
   std::vector<const NfaEdge*> es;
-  std::vector<std::pair<uint64_t, int>> done_sig;
+  std::vector<std::pair<size_t, int>> done_sig;  // (interval, class state) of each successor built
+  std::vector<int32_t> tg;                          // distinct edge targets of the set
+  std::vector<uint64_t> sig;                        // per interval: the targets it reaches
   bool finite = false;  // some set was left at the bound, or taken from a bounded memo
   auto fail = [&](int depth) {
     auto& m = set_univ_[root];
@@ -435,33 +437,45 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     }
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-    // Intervals matched by the same edges (and leading to the same class state) lead to the
-    // same set: most of a key-trie node's intervals go to the extra-key tail. Up to 64 edges
-    // the matched edges are a bit mask, and a repeated (mask, class state) is skipped.
+    // Intervals whose matched edges have the same targets (and that lead to the same class
+    // state) lead to the same set: most of a key-trie node's intervals (one edge each: the
+    // key characters that continue no key, the other characters' UTF-8 lead bytes) go to a
+    // few sets. Per interval, the targets it reaches as a bit set (one sweep over the edges);
+    // a repeated (targets, class state) is skipped, so each distinct successor is built once.
+    tg.clear();
+    for (const NfaEdge* e : es) tg.push_back(e->to);
+    std::sort(tg.begin(), tg.end());
+    tg.erase(std::unique(tg.begin(), tg.end()), tg.end());
+    const size_t W = (tg.size() + 63) / 64, ncut = cuts.size() - 1;
+    sig.assign(ncut * W, 0);
+    for (const NfaEdge* e : es) {
+      const size_t ti = std::lower_bound(tg.begin(), tg.end(), e->to) - tg.begin();
+      for (size_t c = std::lower_bound(cuts.begin(), cuts.end(), int(e->lo)) - cuts.begin();
+           c < ncut && cuts[c] <= int(e->hi); ++c)
+        sig[c * W + ti / 64] |= uint64_t(1) << (ti % 64);
+    }
     done_sig.clear();
-    for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+    for (size_t c = 0; c < ncut; ++c) {
       const int x = cuts[c];
       if (x > 255) break;
       const int nd = TokenTrie::utf8_step(d, static_cast<uint8_t>(x));
       if (nd == TokenTrie::kUtf8Reject) continue;
-      if (es.size() <= 64) {
-        uint64_t mask = 0;
-        for (size_t k = 0; k < es.size(); ++k)
-          if (es[k]->lo <= x && x <= es[k]->hi) mask |= uint64_t(1) << k;
-        if (mask == 0) return fail(depth + 1);  // a class string kills this part
-        bool dup = false;
-        for (const auto& p : done_sig)
-          if (p.first == mask && p.second == nd) {
-            dup = true;
-            break;
-          }
-        if (dup) continue;
-        done_sig.emplace_back(mask, nd);
-      }
+      const uint64_t* sc = sig.data() + c * W;
+      bool any = false;
+      for (size_t w = 0; w < W; ++w) any |= sc[w] != 0;
+      if (!any) return fail(depth + 1);  // a class string kills this part
+      bool dup = false;
+      for (const auto& p : done_sig)
+        if (p.second == nd && std::equal(sc, sc + W, sig.data() + p.first * W)) {
+          dup = true;
+          break;
+        }
+      if (dup) continue;
+      done_sig.emplace_back(c, nd);
       next.clear();
-      for (const NfaEdge* e : es)
-        if (e->lo <= x && x <= e->hi)
-          for (int32_t w : nfa.closure(e->to)) next.push_back(w);
+      for (size_t ti = 0; ti < tg.size(); ++ti)
+        if (sc[ti / 64] >> (ti % 64) & 1)
+          for (int32_t w : nfa.closure(tg[ti])) next.push_back(w);
       if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
@@ -477,7 +491,9 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
         }
       }
       next.push_back(-1 - nd);
-      if (seen.emplace(next, int32_t(queue.size())).second) queue.push_back({next, depth + 1});
+      if (seen.count(next)) continue;  // (looked up first: emplace would copy it anyway)
+      seen.emplace(next, int32_t(queue.size()));
+      queue.push_back({next, depth + 1});
     }
   }
   for (const Item& q : queue) {
