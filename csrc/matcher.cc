@@ -408,18 +408,26 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   std::vector<int32_t> tg;                          // distinct edge targets of the set
   std::vector<uint64_t> sig;                        // per interval: the targets it reaches
   bool finite = false;  // some set was left at the bound, or taken from a bounded memo
+  // A failure (a death, or the budget) found while expanding sets of depth `reached` still
+  // proves the part alive on every class string of at most `reached` bytes (breadth first:
+  // every shallower set was expanded without a death), so a later check with a smaller bound
+  // (the short slice of a bounded string, after its full check failed) is answered here.
+  int reached = 0;
   auto fail = [&](int depth) {
     auto& m = set_univ_[root];
     m.dies_at = std::min(m.dies_at, depth);
+    m.alive_to = std::max(m.alive_to, reached);
     return false;
   };
   for (size_t qi = 0; qi < queue.size(); ++qi) {
+    const int depth = queue[qi].depth;
+    reached = depth;
     if (queue.size() > budget) {  // too large to tell: remembered, so later positions skip it
       auto& m = set_univ_[root];
       m.too_big_at = std::min(m.too_big_at, bound);
+      m.alive_to = std::max(m.alive_to, reached);
       return false;
     }
-    const int depth = queue[qi].depth;
     if (depth >= bound) {
       finite = true;
       continue;
