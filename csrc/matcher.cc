@@ -536,13 +536,23 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   // path within the bound keeps the lexer alive, so a skeleton ancestor never dies.
   std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
   st[0] = s;
-  for (uint32_t x : slice->skeleton) {
-    const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
-    const uint16_t d = t.depth(node);
+  const uint32_t* skel = slice->skeleton.data();
+  const uint8_t* skel_byte = slice->bytes.data();
+  const uint16_t* skel_depth = slice->depths.data();
+  for (size_t k = 0, n = slice->skeleton.size(); k < n; ++k) {
+    const uint32_t x = skel[k];
+    const uint16_t d = skel_depth[k];
     if (x & TokenTrie::kSkeletonFrontier) {
-      lexer_walk<false>(node, t.subtree_end(node), st[d - 1], e);
+      // (lexer_walk's first step, without touching the node when its byte is refused)
+      const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+      const int32_t p = st[d - 1];
+      if (lx.next(p, skel_byte[k]) == kDead) {
+        if (!lx.accepting(p).empty()) e.exits.push_back({node, p});
+        continue;
+      }
+      lexer_walk<false>(node, t.subtree_end(node), p, e);
     } else {
-      const int32_t q = lx.next(st[d - 1], t.byte(node));
+      const int32_t q = lx.next(st[d - 1], skel_byte[k]);
       if (q == kDead) throw std::logic_error("class_walk: a class path died (class_alive is wrong)");
       st[d] = q;
     }
