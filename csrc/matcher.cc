@@ -404,20 +404,30 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   std::vector<int> cuts;
   std::vector<int32_t> cur, next;
   std::vector<const NfaEdge*> es;
-  std::vector<std::pair<uint64_t, int>> done_sig;
+  std::vector<std::pair<size_t, int>> done_sig;  // (interval, class state) of each successor built
+  std::vector<int32_t> tg;                          // distinct edge targets of the set
+  std::vector<uint64_t> sig;                        // per interval: the targets it reaches
   bool finite = false;  // some set was left at the bound, or taken from a bounded memo
+  // A failure (a death, or the budget) found while expanding sets of depth `reached` still
+  // proves the part alive on every class string of at most `reached` bytes (breadth first:
+  // every shallower set was expanded without a death), so a later check with a smaller bound
+  // (the short slice of a bounded string, after its full check failed) is answered here.
+  int reached = 0;
   auto fail = [&](int depth) {
     auto& m = set_univ_[root];
     m.dies_at = std::min(m.dies_at, depth);
+    m.alive_to = std::max(m.alive_to, reached);
     return false;
   };
   for (size_t qi = 0; qi < queue.size(); ++qi) {
+    const int depth = queue[qi].depth;
+    reached = depth;
     if (queue.size() > budget) {  // too large to tell: remembered, so later positions skip it
       auto& m = set_univ_[root];
       m.too_big_at = std::min(m.too_big_at, bound);
+      m.alive_to = std::max(m.alive_to, reached);
       return false;
     }
-    const int depth = queue[qi].depth;
     if (depth >= bound) {
       finite = true;
       continue;
@@ -435,33 +445,45 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     }
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-    // Intervals matched by the same edges (and leading to the same class state) lead to the
-    // same set: most of a key-trie node's intervals go to the extra-key tail. Up to 64 edges
-    // the matched edges are a bit mask, and a repeated (mask, class state) is skipped.
+    // Intervals whose matched edges have the same targets (and that lead to the same class
+    // state) lead to the same set: most of a key-trie node's intervals (one edge each: the
+    // key characters that continue no key, the other characters' UTF-8 lead bytes) go to a
+    // few sets. Per interval, the targets it reaches as a bit set (one sweep over the edges);
+    // a repeated (targets, class state) is skipped, so each distinct successor is built once.
+    tg.clear();
+    for (const NfaEdge* e : es) tg.push_back(e->to);
+    std::sort(tg.begin(), tg.end());
+    tg.erase(std::unique(tg.begin(), tg.end()), tg.end());
+    const size_t W = (tg.size() + 63) / 64, ncut = cuts.size() - 1;
+    sig.assign(ncut * W, 0);
+    for (const NfaEdge* e : es) {
+      const size_t ti = std::lower_bound(tg.begin(), tg.end(), e->to) - tg.begin();
+      for (size_t c = std::lower_bound(cuts.begin(), cuts.end(), int(e->lo)) - cuts.begin();
+           c < ncut && cuts[c] <= int(e->hi); ++c)
+        sig[c * W + ti / 64] |= uint64_t(1) << (ti % 64);
+    }
     done_sig.clear();
-    for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+    for (size_t c = 0; c < ncut; ++c) {
       const int x = cuts[c];
       if (x > 255) break;
       const int nd = TokenTrie::utf8_step(d, static_cast<uint8_t>(x));
       if (nd == TokenTrie::kUtf8Reject) continue;
-      if (es.size() <= 64) {
-        uint64_t mask = 0;
-        for (size_t k = 0; k < es.size(); ++k)
-          if (es[k]->lo <= x && x <= es[k]->hi) mask |= uint64_t(1) << k;
-        if (mask == 0) return fail(depth + 1);  // a class string kills this part
-        bool dup = false;
-        for (const auto& p : done_sig)
-          if (p.first == mask && p.second == nd) {
-            dup = true;
-            break;
-          }
-        if (dup) continue;
-        done_sig.emplace_back(mask, nd);
-      }
+      const uint64_t* sc = sig.data() + c * W;
+      bool any = false;
+      for (size_t w = 0; w < W; ++w) any |= sc[w] != 0;
+      if (!any) return fail(depth + 1);  // a class string kills this part
+      bool dup = false;
+      for (const auto& p : done_sig)
+        if (p.second == nd && std::equal(sc, sc + W, sig.data() + p.first * W)) {
+          dup = true;
+          break;
+        }
+      if (dup) continue;
+      done_sig.emplace_back(c, nd);
       next.clear();
-      for (const NfaEdge* e : es)
-        if (e->lo <= x && x <= e->hi)
-          for (int32_t w : nfa.closure(e->to)) next.push_back(w);
+      for (size_t ti = 0; ti < tg.size(); ++ti)
+        if (sc[ti / 64] >> (ti % 64) & 1)
+          for (int32_t w : nfa.closure(tg[ti])) next.push_back(w);
       if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
@@ -477,7 +499,9 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
         }
       }
       next.push_back(-1 - nd);
-      if (seen.emplace(next, int32_t(queue.size())).second) queue.push_back({next, depth + 1});
+      if (seen.count(next)) continue;  // (looked up first: emplace would copy it anyway)
+      seen.emplace(next, int32_t(queue.size()));
+      queue.push_back({next, depth + 1});
     }
   }
   for (const Item& q : queue) {
@@ -512,13 +536,23 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   // path within the bound keeps the lexer alive, so a skeleton ancestor never dies.
   std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
   st[0] = s;
-  for (uint32_t x : slice->skeleton) {
-    const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
-    const uint16_t d = t.depth(node);
+  const uint32_t* skel = slice->skeleton.data();
+  const uint8_t* skel_byte = slice->bytes.data();
+  const uint16_t* skel_depth = slice->depths.data();
+  for (size_t k = 0, n = slice->skeleton.size(); k < n; ++k) {
+    const uint32_t x = skel[k];
+    const uint16_t d = skel_depth[k];
     if (x & TokenTrie::kSkeletonFrontier) {
-      lexer_walk<false>(node, t.subtree_end(node), st[d - 1], e);
+      // (lexer_walk's first step, without touching the node when its byte is refused)
+      const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+      const int32_t p = st[d - 1];
+      if (lx.next(p, skel_byte[k]) == kDead) {
+        if (!lx.accepting(p).empty()) e.exits.push_back({node, p});
+        continue;
+      }
+      lexer_walk<false>(node, t.subtree_end(node), p, e);
     } else {
-      const int32_t q = lx.next(st[d - 1], t.byte(node));
+      const int32_t q = lx.next(st[d - 1], skel_byte[k]);
       if (q == kDead) throw std::logic_error("class_walk: a class path died (class_alive is wrong)");
       st[d] = q;
     }

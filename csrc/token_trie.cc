@@ -153,6 +153,8 @@ void TokenTrie::build_class(ClassSlice& c, int bound) {
   c.bound = bound;
   c.tokens.assign(mask_words(), 0);
   c.skeleton.clear();
+  c.bytes.clear();
+  c.depths.clear();
   std::vector<int> u(size_t(max_depth_) + 2, 0);
   std::vector<uint32_t> path(size_t(max_depth_) + 2, 0);
   std::vector<uint8_t> mark(size(), 0);  // 1: skeleton ancestor, 2: walk whole
@@ -174,7 +176,11 @@ void TokenTrie::build_class(ClassSlice& c, int bound) {
       c.tokens[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
   }
   for (uint32_t i = 1; i < size(); ++i)
-    if (mark[i]) c.skeleton.push_back(mark[i] == 2 ? (i | kSkeletonFrontier) : i);
+    if (mark[i]) {
+      c.skeleton.push_back(mark[i] == 2 ? (i | kSkeletonFrontier) : i);
+      c.bytes.push_back(nodes_[i].byte);
+      c.depths.push_back(nodes_[i].depth);
+    }
 }
 
 std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first,

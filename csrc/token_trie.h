@@ -103,6 +103,11 @@ class TokenTrie {
     int bound = 0;
     std::vector<uint32_t> tokens;
     std::vector<uint32_t> skeleton;
+    // The byte and depth of each skeleton node, beside it: the walk reads the skeleton in
+    // order instead of jumping through the node array (11.7k scattered 16-byte records for
+    // Llama-3's short slice, a cache miss each).
+    std::vector<uint8_t> bytes;
+    std::vector<uint16_t> depths;
   };
   const ClassSlice& full_class() const { return full_class_; }
   const ClassSlice& short_class() const { return short_class_; }

@@ -109,3 +109,47 @@ def test_fresh_string_and_key_states_equal_brute_force(family):
         # the same state again is warm and gives the same mask
         again = bits_of(m, words)
         assert not m.last_mask_cold and (again == bits).all()
+
+
+# Key tries wide enough that one explored set has more than 64 edge targets (the successor
+# signatures of part_alive span several words), keys that share prefixes and non-ASCII keys;
+# bounded strings whose full-class check fails at the bound, so that the short slice is
+# answered from what that exploration reached (part_alive's memo); a pattern with a length.
+WIDE_KEYS = [c + c.lower() + "key" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"]
+WIDE_KEYS += ["été", "über", "日本語", "naïve", "na", "nam", "name", "named", "names_x", "_u", "-d", "$ref"]
+WIDE = {"type": "object", "properties": {k: {"type": "integer"} for k in WIDE_KEYS}}
+WIDE["properties"]["s"] = {"type": "string", "maxLength": 128}
+WIDE["properties"]["h"] = {"type": "string", "minLength": 12, "maxLength": 12, "pattern": "[0-9a-f]+"}
+WIDE["properties"]["t"] = {"type": "string", "maxLength": 20}
+
+WIDE_STATES = [
+    (WIDE, '{"'),                         # the first key position of a wide key trie
+    (WIDE, '{"na'),                       # inside keys sharing a prefix
+    (WIDE, '{"\u00e9t'),                  # inside a non-ASCII key
+    (WIDE, '{"Aakey": 1, "'),             # a later key position (the same extra-key part)
+    (WIDE, '{"s": "'),                    # maxLength 128: the full check fails at the bound
+    (WIDE, '{"s": "' + "ab" * 10),        # ... and a shifted position of it
+    (WIDE, '{"t": "abc'),                 # maxLength 20, 17 characters left
+    (WIDE, '{"h": "'),                    # 12 characters, one of them hex: not class-alive
+    (WIDE, '{"h": "zzzzzzzzzz'),
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fresh_wide_key_tries_and_bounded_strings_equal_brute_force(family):
+    vocab = vocab_of(family)
+    ids = np.arange(vocab.model_vocab_size)
+    for n, (schema, prefix) in enumerate(WIDE_STATES):
+        fresh = json.loads(json.dumps(schema))
+        fresh["properties"][f"zz{n}"] = {"type": "null"}
+        m = Matcher(Grammar.from_json_schema(fresh), vocab)
+        assert m.commit_bytes(prefix.encode()), prefix
+        words = m.compiled.mask_words
+        bits = bits_of(m, words)
+        assert m.last_mask_cold, f"{prefix!r}: the first mask in this state was not cold"
+        brute = np.zeros(words * 32, dtype=bool)
+        brute[ids] = [m.is_allowed(int(t)) for t in ids]
+        diff = np.flatnonzero(bits != brute)
+        assert not len(diff), (f"{family} {prefix!r}: mask and is_allowed differ on "
+                               f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}")
+        assert bits.any()
