@@ -7,6 +7,8 @@ import pytest
 
 from conftest import load_tokenizer, shared_path
 
+from decoder.protocol import Capability
+
 decoder = pytest.importorskip("decoder")
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -124,7 +126,10 @@ def test_budget_counts_forced_tokens(tiny):
 
 
 class _NoNative:
-    """A matcher seen without the engine's forced_bytes(): the Python search (masks) runs."""
+    """A matcher that declares commit_bytes() but not the engine's forced_bytes(): the Python
+    search (masks) runs."""
+
+    capabilities = Capability.COMMIT_BYTES
 
     def __init__(self, m):
         self.m = m

@@ -248,8 +248,8 @@ def test_stories260k_cars_matches_the_exact_distribution(stories):
     assert s.stats.samples == 600
     from decoder.sampling import HFPrefixLM
 
-    trie = PrefixTrie(HFPrefixLM(model, d._encode(prompt)), d.vocab.eos_ids, 8)
-    enum = enumerate_language(trie, d._root)
+    trie = PrefixTrie(HFPrefixLM(model, d.encode(prompt)), d.vocab.eos_ids, 8)
+    enum = enumerate_language(trie, d.root_matcher)
     # '0' and '<0x30>' are both tokens: 8 strings x 8 tokenizations each
     assert len(enum.logp) == 8 ** 2
     assert chi2_pvalue([tuple(g.token_ids) for g in gens], enum) > 0.01

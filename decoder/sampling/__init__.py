@@ -15,7 +15,7 @@ the model's next-token distribution of each prefix, computed once):
 
 Lower level: :func:`make_sampler` builds one for any model wrapper
 (:class:`HFPrefixLM` for ``transformers`` models, :class:`CallableLM` for a function)
-and any constraint matcher (the protocol of :mod:`decoder.hf`: ``compute_mask``,
+and any constraint matcher (the protocol of :mod:`decoder.protocol`: ``compute_mask``,
 ``commit``, ``fork``).  :mod:`.exact` enumerates small languages for the exact
 distribution and ``KL(empirical || exact)``.
 """

@@ -110,7 +110,7 @@ class PrefixTrie:
                 todo.append((node, tuple(prefix), m))
         if not todo:
             return
-        from ..hf import fill_masks
+        from ..masking import fill_masks
         from ..masking import allocate_bitmask
 
         width = self.lm.vocab_size
