@@ -25,6 +25,8 @@ class Generation(str):
     data: bytes
     finish_reason: str
     complete: bool
+    logprob: float  # set by Decoder.sample
+    _model_class: Any
 
     def __new__(cls, data: bytes, token_ids, finish_reason: str, complete: bool, model_class=None):
         self = super().__new__(cls, data.decode("utf-8", "replace"))

@@ -75,6 +75,7 @@ class ModelRunner:
         self.width = int(vocab.model_vocab_size) if vocab is not None else None
         self.eos = frozenset(vocab.eos_ids) if vocab is not None else frozenset()
         self.context_length = context_length if context_length is not None else context_length_of(model)
+        params: Any
         try:
             params = inspect.signature(model.forward).parameters
         except (TypeError, ValueError):

@@ -15,7 +15,6 @@ import os
 import time
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import pytest
 

@@ -1,10 +1,12 @@
-"""The constraint protocol, composition with ``&``, and the Python matcher base.
+"""User input to constraints (:func:`as_constraint`), composition with ``&``, and the
+Python matcher base.
 
-A *constraint* is anything with ``.matcher(vocab)`` returning a *matcher*: an object
-with ``compute_mask(int32_row)``, ``commit(tok) -> bool``, ``rollback(n)``, ``fork()``,
-``reset()``, ``is_accepting()``, ``is_terminated()`` and ``min_completion_bytes()``
-(``-1``: no completion exists).  The engine's :class:`decoder.Matcher` is one; the
-Python matchers here (:class:`PyMatcher`) are others.
+A *constraint* is anything with ``.matcher(vocab)`` returning a *matcher*; the contract
+of both, and the optional capabilities a matcher declares, are :mod:`decoder.protocol`.
+The engine's :class:`decoder.Matcher` is one matcher; the Python matchers here
+(:class:`PyMatcher`, :class:`AllOfMatcher`) are others.  :func:`as_constraint` is the
+one entry from what users pass (a ``Grammar``, a JSON schema, a composition, ...) to a
+:class:`Constraint`; every consumer calls it.
 
 Composition: ``a & b`` is :class:`AllOf`; its mask is the AND of the parts' masks, so
 EOS is allowed only when every part accepts.  The AND of two satisfiable constraints
@@ -421,14 +423,15 @@ class PyMatcher:
 class AllOfMatcher:
     """The AND of several matchers, with a verified completion witness (module docs).
 
+    Declares :attr:`~decoder.protocol.Capability.WITNESS`: a token should be committed only
+    when :meth:`min_completion_bytes` after it is ``>= 0`` (the runner checks every sampled
+    token of such a matcher).
+
     Attributes:
-        lookahead: True: a token should be committed only when :meth:`min_completion_bytes`
-            after it is ``>= 0`` (``decoder.Decoder`` checks every sampled token).
         search_nodes: commits the witness search may spend per state before giving up.
     """
 
     capabilities = Capability.COMMIT_BYTES | Capability.WITNESS
-    lookahead = True  # kept for callers that read it; the declaration is ``capabilities``
     search_nodes = 20000
     max_witness = 4096
 

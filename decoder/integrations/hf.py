@@ -46,7 +46,7 @@ matcher contract is :mod:`decoder.protocol`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 

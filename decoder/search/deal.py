@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from ..errors import DecoderError
 from ..masking import allocate_bitmask, apply_mask, fill_masks
