@@ -7,7 +7,7 @@ import pytest
 
 from conftest import load_tokenizer, shared_path
 
-from decoder.protocol import Capability
+from decoder.protocol import Capability, capabilities
 
 decoder = pytest.importorskip("decoder")
 jsonschema = pytest.importorskip("jsonschema")
@@ -72,7 +72,7 @@ def test_nothing_forced_where_the_model_has_a_choice(smollm2):
 
     row = np.zeros(ff.words, dtype=np.int32)
     got, ready = ff.advance(m, ids, limit=10, row=row)
-    assert got == [] and ready == (not hasattr(m, "forced_bytes"))  # the engine's needs no mask
+    assert got == [] and ready == (Capability.FORCED_BYTES not in capabilities(m))  # the engine's needs no mask
     got, ready = ff.advance(_NoNative(m), ids, limit=10, row=row)
     assert got == [] and ready  # the Python search leaves the mask of this state in the row
     fresh = np.zeros_like(row)
@@ -145,6 +145,6 @@ class _NoNative:
 def test_python_search_agrees_with_the_engine(smollm2, prefix, ws):
     tok, vocab, ff = smollm2
     m, _ = _matcher(vocab, tok, prefix, whitespace=ws)
-    if not hasattr(m, "forced_bytes"):
+    if Capability.FORCED_BYTES not in capabilities(m):
         pytest.skip("this engine build has no Matcher.forced_bytes()")
     assert ff.forced_bytes(_NoNative(m)) == m.forced_bytes()
