@@ -175,7 +175,7 @@ def main(argv=None):
     kw = [Keywords(w) for w in words]
     base = Decoder(model, None, tok)
     pad = tok.pad_token_id if tok.pad_token_id is not None else base.vocab.eos_ids[0]
-    prompt_ids = [base._encode(p) for p in prompts]
+    prompt_ids = [base.encode(p) for p in prompts]
     B = args.batch
     T = args.max_new_tokens
     results = {}
@@ -186,7 +186,7 @@ def main(argv=None):
 
     def finish(name, outs, token_forwards, calls, seconds, extra=None):
         texts = [str(o) for o in outs]
-        ids = [[t for t in o.token_ids if t not in base._eos] for o in outs]
+        ids = [[t for t in o.token_ids if t not in base.runner.eos] for o in outs]
         nll = token_nll(model, pad, prompt_ids, ids)
         found = [k.found(t) for k, t in zip(kw, texts)]
         r = {
@@ -253,7 +253,7 @@ def main(argv=None):
             tf += steps * len(rep)
             calls += steps
         # rerank by DeAL's objective: mean log-prob + weight * keyword fraction
-        ids = [[t for t in o.token_ids if t not in base._eos] for o in outs_all]
+        ids = [[t for t in o.token_ids if t not in base.runner.eos] for o in outs_all]
         nll = token_nll(model, pad, [pi for pi in prompt_ids for _ in range(n)], ids)
         best = []
         for i in range(len(rows)):

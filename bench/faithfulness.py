@@ -108,14 +108,15 @@ def string_kl(keys, enum, tokens):
 
 
 def run_language(model, tok, story, lname, spec, args):
-    from decoder.hf import as_matcher_factory, model_eos_ids, model_vocab_size, vocabulary_for
+    from decoder.constraints import as_constraint
+    from decoder.models import model_eos_ids, model_vocab_size, vocabulary_for
 
     constraint, desc, prompt = spec
     if story:
         prompt = "Once upon a time"
     width = model_vocab_size(model)
     vocab = vocabulary_for(tok, width, model_eos_ids(model))
-    root = as_matcher_factory(constraint)(vocab)
+    root = as_constraint(constraint).matcher(vocab)
     ids = tok(prompt)["input_ids"]
     T = args.max_new_tokens
     t0 = time.perf_counter()

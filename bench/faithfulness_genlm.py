@@ -57,7 +57,8 @@ def main(argv=None):
     from genlm.control import AWRS, BoolFSA, PromptedLLM
 
     from faithfulness import languages, load
-    from decoder.hf import as_matcher_factory, model_eos_ids, model_vocab_size, vocabulary_for
+    from decoder.constraints import as_constraint
+    from decoder.models import model_eos_ids, model_vocab_size, vocabulary_for
     from decoder.sampling import HFPrefixLM, PrefixTrie
     from decoder.sampling.exact import enumerate_language
 
@@ -73,7 +74,7 @@ def main(argv=None):
             prompt = "Once upon a time" if story else prompt
             ids = tok(prompt)["input_ids"]
             enum = enumerate_language(PrefixTrie(HFPrefixLM(model, ids), vocab.eos_ids, args.max_new_tokens),
-                                      as_matcher_factory(constraint)(vocab), min_prob=args.min_prob)
+                                      as_constraint(constraint).matcher(vocab), min_prob=args.min_prob)
             Z = math.exp(enum.logZ)
             qs: Counter = Counter()
             for k, lp in enum.logp.items():

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import DecoderError, GrammarError, LimitError, MatcherError, SchemaError, VocabularyError
+from .errors import (ConstraintError, ContextLengthError, DecoderError, GrammarError, IncompleteOutput, LimitError,
+                     MatcherError, SchemaError, VocabularyError)
 
 if TYPE_CHECKING:
     from .grammar import Grammar
@@ -21,7 +22,8 @@ __version__ = "0.1.0"
 # command line's early checks do not pay for it
 _LAZY = {"Grammar": ".grammar", "Vocabulary": ".vocab", "Matcher": "._engine",
          "CompiledGrammar": "._engine", "fill_masks": "._engine", "mask_cache_budget": "._engine",
-         "compile_grammar": ".compile"}
+         "compile_grammar": ".compile", "as_constraint": ".constraints.base",
+         "Generation": ".generation", "ModelRunner": ".runner"}
 
 
 def Regex(pattern: str, **options: Any) -> Grammar:
@@ -46,12 +48,13 @@ def __getattr__(name: str) -> Any:  # heavy, optional parts load on first use
         from . import masking
         return getattr(masking, name)
     if name == "LogitsProcessor":
-        from .hf import DecoderLogitsProcessor
+        from .integrations.hf import DecoderLogitsProcessor
         return DecoderLogitsProcessor
     raise AttributeError(f"module 'decoder' has no attribute {name!r}")
 
 
 __all__ = ["Grammar", "Regex", "Vocabulary", "Matcher", "CompiledGrammar", "fill_masks", "compile_grammar",
            "mask_cache_budget",
-           "DecoderError", "GrammarError", "LimitError", "MatcherError", "SchemaError",
-           "VocabularyError", "__version__"]
+           "as_constraint", "Generation", "ModelRunner",
+           "DecoderError", "ConstraintError", "ContextLengthError", "GrammarError", "IncompleteOutput",
+           "LimitError", "MatcherError", "SchemaError", "VocabularyError", "__version__"]

@@ -159,7 +159,7 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
 def _constraint(args):
     """The constraint the flags name, compiled now, before any model loads, so that a bad
     schema, grammar or regex is reported at once (GrammarError/SchemaError, or BadInput)."""
-    from . import Grammar
+    from .grammar import Grammar
 
     if args.schema is not None:
         s = args.schema

@@ -57,11 +57,18 @@ class LimitError(DecoderError):
         self.path = path
 
 
-
-
 class MatcherError(DecoderError):
     """A matcher was misused: a token id out of range, a rollback past the start, a mask
-    buffer of the wrong size or dtype."""
+    buffer of the wrong size or dtype.  Raised by the engine's ``Matcher`` and by every
+    Python matcher (``decoder.constraints``) alike."""
+
+
+class ConstraintError(DecoderError, ValueError):
+    """A constraint that is not understood or cannot be satisfied: an input
+    :func:`decoder.protocol.as_constraint` does not accept (the message names what was
+    given and what is accepted), a JSON schema that does not compile for a reason other
+    than a :class:`SchemaError`, a malformed lexical filter or budget, parts of a
+    composition that contradict each other.  Also a ``ValueError``."""
 
 
 class SchemaLimitError(LimitError, SchemaError):
@@ -71,3 +78,11 @@ class SchemaLimitError(LimitError, SchemaError):
     def __init__(self, message: str, *, limit: str, path: str = "", keyword: str = "") -> None:
         SchemaError.__init__(self, message, path=path, keyword=keyword)
         self.limit = limit
+
+
+class ContextLengthError(DecoderError, ValueError):
+    """The prompt does not fit in the model's context."""
+
+
+class IncompleteOutput(DecoderError, ValueError):
+    """The output stopped before the constraint was complete (``max_new_tokens`` too small)."""

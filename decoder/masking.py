@@ -32,7 +32,8 @@ and the table is built so that bit ``j`` of byte ``k`` of word ``w`` is token
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Literal, Union, overload
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import numpy as np
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     _Mask: TypeAlias = "torch.Tensor | _NumpyMask"
 
 __all__ = ["allocate_bitmask", "apply_mask", "apply_mask_numpy", "bitmask_words",
-           "unpack_bitmask", "allowed_ids"]
+           "unpack_bitmask", "allowed_ids", "fill_masks"]
 
 if sys.byteorder != "little":  # pragma: no cover - no big-endian CI
     raise ImportError("decoder.masking assumes a little-endian machine")
@@ -216,3 +217,25 @@ def allowed_ids(mask_row: _Mask, vocab_size: int | None = None) -> list[int]:
         bits = bits[:vocab_size]
     ids: list[int] = np.flatnonzero(bits).tolist()
     return ids
+
+
+def fill_masks(matchers: Sequence[Any], out2d: Any, threads: int | None = None) -> None:
+    """Row ``i`` of ``out2d`` = mask of ``matchers[i]`` (``None``: all -1, unconstrained).
+
+    Uses the engine's ``fill_masks`` (C++ threads, no GIL) when every matcher is an
+    engine ``Matcher``; otherwise (Python matchers, compositions) ``compute_mask`` row by
+    row.
+    """
+    from ._engine import Matcher as M, fill_masks as native
+
+    if all(m is None or type(m) is M for m in matchers):
+        if threads is None:
+            native(list(matchers), out2d)
+        else:
+            native(list(matchers), out2d, threads=int(threads))
+        return
+    for i, m in enumerate(matchers):
+        if m is None:
+            out2d[i] = -1
+        else:
+            m.compute_mask(out2d[i])

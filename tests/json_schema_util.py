@@ -250,3 +250,24 @@ def accepts(g: GrammarIR, text: str) -> bool:
         rec = Recognizer(g)
         _rec_cache[id(g)] = rec
     return rec.accepts(text)
+
+
+def verdict(got: bool, valid: bool, what: str, totals, failures: list, excused=None) -> bool:
+    """Judge one instance: ``got`` (the implementation accepted it) against ``valid`` (the
+    suite's answer).  Counts into ``totals`` (a Counter) and appends a message to
+    ``failures`` when it is wrong: an accepted invalid instance always fails (unsound); a
+    rejected valid one fails unless ``excused`` (a skip-list entry or recorded reason).
+    Returns True when a valid instance was rejected with an excuse (callers check that
+    excuses are not stale)."""
+    if got == valid:
+        totals["ok"] += 1
+        return False
+    if not valid:
+        totals["INVALID ACCEPTED"] += 1
+        failures.append(f"UNSOUND, invalid accepted: {what}")
+        return False
+    if excused:
+        totals["valid rejected (excused)"] += 1
+        return True
+    failures.append(f"valid rejected (not excused): {what}")
+    return False

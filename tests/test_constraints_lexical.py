@@ -14,6 +14,7 @@ from decoder.constraints import (Anagram, BanWords, EditDistance, Isogram, Lexic
                                  Palindrome, RequireStrings, Rhymes, WordLength, Words, WordsEndWith,
                                  WordsStartWith, count_words)
 from decoder.constraints.regular import not_containing, trie_complement_regex, trie_regex
+from decoder.protocol import Capability, capabilities
 
 
 @pytest.mark.parametrize("strings,ignore_case", [(["the"], False), (["ab", "ba"], False), (["aab", "ab"], True),
@@ -132,7 +133,7 @@ def _walk(m, vocab, rng, steps=40):
             return b"".join(out)
         for t in cand:
             assert m.commit(t)
-            if getattr(m, "lookahead", False) and m.min_completion_bytes() < 0:
+            if Capability.WITNESS in capabilities(m) and m.min_completion_bytes() < 0:
                 m.rollback(1)
                 continue
             break
@@ -141,9 +142,8 @@ def _walk(m, vocab, rng, steps=40):
             assert m.commit(t)
         out.append(vocab.tokens[t] if t not in eos else b"")
     # finish along the witness when there is one
-    w = getattr(m, "witness", None)
-    if w is not None:
-        for t in w():
+    if Capability.WITNESS in capabilities(m):
+        for t in m.witness():
             assert m.commit(t)
             out.append(vocab.tokens[t])
         return b"".join(out) if m.is_accepting() else None

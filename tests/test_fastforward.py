@@ -7,6 +7,8 @@ import pytest
 
 from conftest import load_tokenizer, shared_path
 
+from decoder.protocol import Capability, capabilities
+
 decoder = pytest.importorskip("decoder")
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -70,7 +72,7 @@ def test_nothing_forced_where_the_model_has_a_choice(smollm2):
 
     row = np.zeros(ff.words, dtype=np.int32)
     got, ready = ff.advance(m, ids, limit=10, row=row)
-    assert got == [] and ready == (not hasattr(m, "forced_bytes"))  # the engine's needs no mask
+    assert got == [] and ready == (Capability.FORCED_BYTES not in capabilities(m))  # the engine's needs no mask
     got, ready = ff.advance(_NoNative(m), ids, limit=10, row=row)
     assert got == [] and ready  # the Python search leaves the mask of this state in the row
     fresh = np.zeros_like(row)
@@ -124,7 +126,10 @@ def test_budget_counts_forced_tokens(tiny):
 
 
 class _NoNative:
-    """A matcher seen without the engine's forced_bytes(): the Python search (masks) runs."""
+    """A matcher that declares commit_bytes() but not the engine's forced_bytes(): the Python
+    search (masks) runs."""
+
+    capabilities = Capability.COMMIT_BYTES
 
     def __init__(self, m):
         self.m = m
@@ -140,6 +145,6 @@ class _NoNative:
 def test_python_search_agrees_with_the_engine(smollm2, prefix, ws):
     tok, vocab, ff = smollm2
     m, _ = _matcher(vocab, tok, prefix, whitespace=ws)
-    if not hasattr(m, "forced_bytes"):
+    if Capability.FORCED_BYTES not in capabilities(m):
         pytest.skip("this engine build has no Matcher.forced_bytes()")
     assert ff.forced_bytes(_NoNative(m)) == m.forced_bytes()

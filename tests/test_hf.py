@@ -1,9 +1,8 @@
 """HF integration: masks on logits, the LogitsProcessor inside generate(), Decoder, CLI, models.
 
 The real-model tests use ../shared/models/stories260k (260K parameters, ~500 tok/s
-on one thread) and skip when ../shared is absent.  They run on the C++ engine
-when it is built, and on tests/fake_matcher.py (a pure-Python regex matcher with
-the same contract) otherwise.
+on one thread) and skip when ../shared is absent.  They run on the C++ engine (always
+imported by ``decoder``).
 """
 from __future__ import annotations
 
@@ -17,24 +16,16 @@ import pytest
 import regex
 
 from conftest import ROOT, shared_path, load_tokenizer
-from fake_matcher import FakeMatcher, FakeRegexConstraint, FakeVocab, have_engine, regex_constraint
 
 torch = pytest.importorskip("torch")
 
+from decoder import Grammar  # noqa: E402
 from decoder.masking import allocate_bitmask, allowed_ids, apply_mask, unpack_bitmask  # noqa: E402
-
-needs_engine = pytest.mark.skipif(not have_engine(), reason="the C++ engine (decoder._engine) is not built")
-
-
-def _have_json_schema() -> bool:
-    try:
-        from decoder.grammar.json_schema import compile_json_schema  # noqa: F401
-    except ImportError:
-        return False
-    return have_engine()
+from decoder.vocab import Vocabulary  # noqa: E402
 
 
-needs_json = pytest.mark.skipif(not _have_json_schema(), reason="the JSON Schema front end is not there yet")
+def regex_constraint(pattern: str):
+    return Grammar.from_regex(pattern)
 
 # A bounded language: every output ends within ~8 tokens, so greedy, sampling and
 # beam search all finish with EOS well before max_new_tokens.
@@ -100,11 +91,7 @@ def tiny():
 
 
 def _vocab(tok, width=None):
-    if have_engine():
-        from decoder.vocab import Vocabulary
-
-        return Vocabulary.from_tokenizer(tok, model_vocab_size=width)
-    return FakeVocab.from_tokenizer(tok, model_vocab_size=width)
+    return Vocabulary.from_tokenizer(tok, model_vocab_size=width)
 
 
 def _lark_constraint(text):
@@ -268,7 +255,6 @@ def test_processor_reused_across_generate_calls(tiny):
         _check(BOUNDED, _outputs(proc.vocab, tok, out, plen), all_complete=True)
 
 
-@needs_engine
 def test_processor_lark_grammar_beams(tiny):
     lark = pytest.importorskip("lark")
     from decoder.hf import DecoderLogitsProcessor
@@ -296,21 +282,7 @@ def test_processor_rejects_mismatched_tokenizer(tiny):
     with pytest.raises(DecoderError, match="does not match the model"):
         check_tokenizer_matches_model(other, model)
     with pytest.raises(DecoderError, match="does not match"):
-        DecoderLogitsProcessor(FakeRegexConstraint("a"), other, model=model)
-
-
-# ------------------------------------------------------------------ the fake itself
-
-def test_fake_matcher_contract(tiny):
-    _, tok, _ = tiny
-    v = FakeVocab.from_tokenizer(tok)
-    m = FakeMatcher(r"ab", v)
-    assert m.commit_bytes(b"a") and not m.is_accepting()
-    f = m.fork()
-    assert f.commit_bytes(b"b") and f.is_accepting() and not m.is_accepting()
-    assert f.commit(v.eos_ids[0]) and f.is_terminated()
-    f.rollback(1)
-    assert not f.is_terminated() and f.is_accepting()
+        DecoderLogitsProcessor(regex_constraint("a"), other, model=model)
 
 
 # ------------------------------------------------------------------ Decoder
@@ -320,7 +292,7 @@ def tiny_decoder(tiny):
     from decoder.generate import Decoder
 
     _, tok, model = tiny
-    return lambda c: Decoder(model, c, tok, vocab=None if have_engine() else _vocab(tok))
+    return lambda c: Decoder(model, c, tok, vocab=None)
 
 
 def test_decoder_generate_greedy_batch_sample(tiny_decoder):
@@ -385,7 +357,6 @@ def test_decoder_unconstrained_matches_hf_generate(tiny):
     assert [r.token_ids for r in d.generate(PROMPTS, max_new_tokens=10)] == singles
 
 
-@needs_json
 def test_decoder_json_schema_and_pydantic(tiny):
     pydantic = pytest.importorskip("pydantic")
     from decoder.generate import Decoder
@@ -430,8 +401,8 @@ def test_decoder_chat_template_used(tiny):
     _, tok, model = tiny
     t2 = copy.deepcopy(tok)
     t2.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
-    d = Decoder(model, regex_constraint(BOUNDED), t2, vocab=None if have_engine() else _vocab(t2))
-    ids = d._encode([{"role": "user", "content": "hi"}])
+    d = Decoder(model, regex_constraint(BOUNDED), t2, vocab=None)
+    ids = d.encode([{"role": "user", "content": "hi"}])
     assert t2.decode(ids) == "user: hi\nassistant:"
     assert regex.fullmatch(BOUNDED, d.generate([{"role": "user", "content": "hi"}], max_new_tokens=20))
 
@@ -443,8 +414,8 @@ def test_decoder_errors(tiny):
 
     _, tok, model = tiny
     with pytest.raises(DecoderError, match="does not match the model"):
-        Decoder(model, FakeRegexConstraint("a"), load_tokenizer("llama3"))
-    d = Decoder(model, FakeRegexConstraint(BOUNDED), tok, vocab=_vocab(tok))
+        Decoder(model, regex_constraint("a"), load_tokenizer("llama3"))
+    d = Decoder(model, regex_constraint(BOUNDED), tok, vocab=_vocab(tok))
     with pytest.raises(ContextLengthError, match="context is 512 tokens"):
         d.generate("Once upon a time " * 200)
     with pytest.warns(UserWarning, match="does not fit"):
@@ -455,7 +426,6 @@ def test_decoder_errors(tiny):
         Decoder(model, 42, tok)
 
 
-@needs_engine
 def test_decoder_bad_grammar_is_a_clear_error(tiny):
     import decoder
     from decoder.errors import DecoderError
@@ -473,15 +443,12 @@ def _cli(*args, timeout=120):
                           timeout=timeout, env=env, cwd=str(ROOT))
 
 
-@needs_engine
 def test_cli_generate_subprocess(tmp_path):
     model = shared_path("models", "stories260k")
     p = _cli("generate", "--regex", BOUNDED, "--prompt", "Once upon a time", "--model", str(model),
              "--max-new-tokens", "20")
     assert p.returncode == 0, p.stderr
     assert regex.fullmatch(BOUNDED, p.stdout.rstrip("\n")), p.stdout
-    if not _have_json_schema():
-        return
     s = tmp_path / "s.json"
     s.write_text(json.dumps({"type": "object", "properties": {"ok": {"type": "boolean"}},
                              "required": ["ok"], "additionalProperties": False}))
@@ -505,7 +472,6 @@ def test_cli_errors(tmp_path, capsys):
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
-@needs_engine
 def test_cli_in_process_grammar_and_incomplete(tmp_path, capsys):
     from decoder.cli import main
 
@@ -616,7 +582,6 @@ def _bench_schemas(n: int):
     return out
 
 
-@needs_json
 def test_smollm2_jsonschemabench_20_schemas_validate(smollm2):
     """20 schemas in one batch (one constraint per row) through model.generate().
 
@@ -663,7 +628,6 @@ def proc_prefix_ok(data: bytes) -> bool:
     return data[:1] in (b"{", b"[", b'"', b"t", b"f", b"n", b"-") or data[:1].isdigit()
 
 
-@needs_engine
 def test_smollm2_decoder_grammar_parses_with_lark(smollm2):
     lark = pytest.importorskip("lark")
     import decoder

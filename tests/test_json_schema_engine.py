@@ -39,7 +39,7 @@ import pytest
 from conftest import SHARED, load_tokenizer, shared_path
 from decoder import Grammar, Matcher, Vocabulary
 from decoder.errors import GrammarError, LimitError, SchemaError
-from json_schema_util import accepts as recogniser_accepts
+from json_schema_util import accepts as recogniser_accepts, verdict
 from test_json_schema_compile import FORMAT_ASSERTED, PROPERTY_ORDER, SUITE, SUITE_SKIPS, _suite_files
 
 BENCH = SHARED / "jsonschemabench"
@@ -167,16 +167,7 @@ def test_suite_through_engine(engine, draft, name):
             what = f"{where} / {t['description']!r}: {text}"
             if got != recogniser_accepts(g.ir, text):
                 failures.append(f"engine ({got}) and recogniser disagree: {what}")
-            if got == t["valid"]:
-                _SUITE_TOTALS["ok"] += 1
-            elif not t["valid"]:
-                _SUITE_TOTALS["INVALID ACCEPTED"] += 1
-                failures.append(f"UNSOUND, invalid accepted: {what}")
-            elif skip:
-                rejected_valid += 1
-                _SUITE_TOTALS["valid rejected (skip-listed)"] += 1
-            else:
-                failures.append(f"valid rejected (not skip-listed): {what}")
+            rejected_valid += verdict(got, t["valid"], what, _SUITE_TOTALS, failures, excused=skip)
         if skip and skip != FORMAT_ASSERTED and not rejected_valid:
             stale.append(f"{where}: skip-listed ({skip}) but no valid instance is rejected")
     assert not failures, "\n".join(failures)
@@ -393,16 +384,7 @@ def test_bench_instances(engine, subset):
                 got = engine.teacher_force(m, engine.ids(text))
                 what = f"{subset}/{rec['id']} {t.get('description', '')!r}: {text[:400]}"
                 _BENCH_TOTALS["instances"] += 1
-                if got == t["valid"]:
-                    _BENCH_TOTALS["ok"] += 1
-                elif not t["valid"]:
-                    _BENCH_TOTALS["INVALID ACCEPTED"] += 1
-                    failures.append(f"UNSOUND, invalid accepted: {what}")
-                elif reason:
-                    rejected_valid += 1
-                    _BENCH_TOTALS["valid rejected (with a reason)"] += 1
-                else:
-                    failures.append(f"valid rejected (no reason recorded): {what}")
+                rejected_valid += verdict(got, t["valid"], what, _BENCH_TOTALS, failures, excused=reason)
         if reason and not rejected_valid:
             failures.append(f"{subset}/{rec['id']}: a reason is recorded ({reason}) but no "
                             f"valid instance is rejected")
@@ -430,9 +412,13 @@ def test_min_properties_never_counts_repeatable_keys(engine):
         assert engine.teacher_force(m, engine.ids('{"a":1,"b":2}')), schema
 
 
-def test_summary():
-    """Prints the totals of the tests above that ran before it (informational)."""
-    for title, c in (("JSON Schema Test Suite through the engine", _SUITE_TOTALS),
-                     ("random walks", _WALK_TOTALS), ("jsonschemabench instances", _BENCH_TOTALS)):
-        if c:
-            print(f"\n{title}: {dict(sorted(c.items()))}")
+def test_totals():
+    """The totals of the tests above that ran before this one: nothing invalid was ever
+    accepted, and excused rejections of valid instances stay rare."""
+    ran = [(title, c) for title, c in (("JSON Schema Test Suite through the engine", _SUITE_TOTALS),
+                                        ("jsonschemabench instances", _BENCH_TOTALS)) if c]
+    if not ran and not _WALK_TOTALS:
+        pytest.skip("none of the tests above ran before this one")
+    for title, c in ran:
+        assert c["INVALID ACCEPTED"] == 0, f"{title}: {dict(c)}"
+        assert c["ok"] > 0 and c["ok"] >= 20 * c["valid rejected (excused)"], f"{title}: {dict(c)}"

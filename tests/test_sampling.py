@@ -18,6 +18,7 @@ from conftest import shared_path
 
 decoder = pytest.importorskip("decoder")
 from decoder import Grammar, Matcher, Vocabulary  # noqa: E402
+from decoder.errors import DecoderError  # noqa: E402
 from decoder.sampling import (CallableLM, NoCompleteOutput, PrefixTrie, TrieMismatch,  # noqa: E402
                               make_sampler)
 from decoder.sampling.exact import enumerate_language, exact_bounds, kl_to_exact  # noqa: E402
@@ -248,8 +249,8 @@ def test_stories260k_cars_matches_the_exact_distribution(stories):
     assert s.stats.samples == 600
     from decoder.sampling import HFPrefixLM
 
-    trie = PrefixTrie(HFPrefixLM(model, d._encode(prompt)), d.vocab.eos_ids, 8)
-    enum = enumerate_language(trie, d._root)
+    trie = PrefixTrie(HFPrefixLM(model, d.encode(prompt)), d.vocab.eos_ids, 8)
+    enum = enumerate_language(trie, d.root_matcher)
     # '0' and '<0x30>' are both tokens: 8 strings x 8 tokenizations each
     assert len(enum.logp) == 8 ** 2
     assert chi2_pvalue([tuple(g.token_ids) for g in gens], enum) > 0.01
@@ -286,3 +287,16 @@ def test_chi2_helper_matches_tabulated_quantiles():
     assert chi2_sf(3.841, 1) == pytest.approx(0.05, abs=1e-4)
     assert chi2_sf(18.307, 10) == pytest.approx(0.05, abs=1e-4)
     assert chi2_sf(29.588, 10) == pytest.approx(0.001, abs=1e-5)
+
+
+def test_make_sampler_takes_a_constraint_too(toy):
+    """make_sampler compiles a constraint (as_constraint's inputs) as well as taking a matcher."""
+    vocab, root = toy
+    lm = CallableLM(toy_logits, len(TOKENS))
+    from_grammar = make_sampler("cars", lm, Grammar.from_regex(SKEWED), vocab, max_new_tokens=12)
+    from_matcher = make_sampler("cars", CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens=12)
+    a = [s.key for s in from_grammar.sample(20, seed=3)]
+    b = [s.key for s in from_matcher.sample(20, seed=3)]
+    assert a == b
+    with pytest.raises(DecoderError, match="cannot use a int"):
+        make_sampler("cars", lm, 42, vocab)

@@ -54,7 +54,7 @@ def seq_logprobs(model, prompt_ids, out_ids):
 
 
 def objective(model, dec, prompt, gen, reward, final):
-    ids = dec._encode(prompt)
+    ids = dec.encode(prompt)
     lps = seq_logprobs(model, ids, gen.token_ids)
     return sum(lps) / len(lps) + as_reward(reward).batch([prompt], [str(gen)], final=[final], index=[0])[0]
 
@@ -132,9 +132,9 @@ def test_exhaustive_search_finds_the_brute_force_optimum(tiny):
     dec = decoder_for(tiny, Grammar.from_regex(r"[ab]{1,3}"), deal)
     prompt = "Once upon a time"
     out = dec.generate(prompt, max_new_tokens=6)
-    seqs = _enumerate(dec._root, dec.vocab, 6)
+    seqs = _enumerate(dec.root_matcher, dec.vocab, 6)
     assert len(seqs) == 84  # 4 tokens spell "a" or "b" (a piece and a byte token each)
-    pids = dec._encode(prompt)
+    pids = dec.encode(prompt)
     brute = []
     for s in seqs:
         lps = seq_logprobs(model, pids, s)
@@ -201,7 +201,7 @@ def test_lookahead_search_matches_a_naive_recomputing_search(tiny):
     toks = dec.vocab.tokens
 
     def text_of(ids):
-        return b"".join(toks[t] for t in ids if t not in dec._eos).decode("utf-8", "replace")
+        return b"".join(toks[t] for t in ids if t not in dec.runner.eos).decode("utf-8", "replace")
 
     def reward_ids(ids, final):
         return 2.0 * Keywords(["dog"], inflections=False).score("", text_of(ids))
@@ -210,8 +210,8 @@ def test_lookahead_search_matches_a_naive_recomputing_search(tiny):
         return 2.0 * Keywords(["dog"], inflections=False).score("", text)
 
     prompt = "Once upon a time"
-    ref = _naive_deal(model, dec._encode(prompt), reward_ids, beams=2, top_k=3, L=2, max_new=7,
-                      eos=dec._eos)
+    ref = _naive_deal(model, dec.encode(prompt), reward_ids, beams=2, top_k=3, L=2, max_new=7,
+                      eos=dec.runner.eos)
     deal = DeAL(reward, beams=2, top_k=3, lookahead=2)
     out = decoder_for(tiny, search=deal).generate(prompt, max_new_tokens=7)
     assert out.token_ids[:len(ref)] == ref and len(out.token_ids) == len(ref)
@@ -227,7 +227,7 @@ def test_shared_kv_cache_gives_the_recomputed_logprobs(tiny):
     outs = dec.generate(prompts, max_new_tokens=20)
     for p, o, det in zip(prompts, outs, deal.last_details):
         assert det["token_ids"] == o.token_ids
-        ref = seq_logprobs(model, dec._encode(p), o.token_ids)
+        ref = seq_logprobs(model, dec.encode(p), o.token_ids)
         np.testing.assert_allclose(det["logprobs"], ref, atol=1e-4)
 
 

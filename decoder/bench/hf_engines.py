@@ -184,7 +184,7 @@ class DecoderHFEngine(Engine):
         return g
 
     def processor(self, g):
-        from decoder.hf import DecoderLogitsProcessor
+        from decoder.integrations.hf import DecoderLogitsProcessor
 
         return DecoderLogitsProcessor(g, self.tokenizer, model=self.model)
 

@@ -186,7 +186,7 @@ def _load(model_name: Optional[str], threads: Optional[int]):
     transformers.logging.disable_progress_bar()
     if threads:
         torch.set_num_threads(threads)
-    from ..hf import model_eos_ids, model_vocab_size, vocabulary_for
+    from ..models import model_eos_ids, model_vocab_size, vocabulary_for
     from ..models import load_model
 
     model, tok = load_model(model_name)

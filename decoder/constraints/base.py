@@ -1,10 +1,12 @@
-"""The constraint protocol, composition with ``&``, and the Python matcher base.
+"""User input to constraints (:func:`as_constraint`), composition with ``&``, and the
+Python matcher base.
 
-A *constraint* is anything with ``.matcher(vocab)`` returning a *matcher*: an object
-with ``compute_mask(int32_row)``, ``commit(tok) -> bool``, ``rollback(n)``, ``fork()``,
-``reset()``, ``is_accepting()``, ``is_terminated()`` and ``min_completion_bytes()``
-(``-1``: no completion exists).  The engine's :class:`decoder.Matcher` is one; the
-Python matchers here (:class:`PyMatcher`) are others.
+A *constraint* is anything with ``.matcher(vocab)`` returning a *matcher*; the contract
+of both, and the optional capabilities a matcher declares, are :mod:`decoder.protocol`.
+The engine's :class:`decoder.Matcher` is one matcher; the Python matchers here
+(:class:`PyMatcher`, :class:`AllOfMatcher`) are others.  :func:`as_constraint` is the
+one entry from what users pass (a ``Grammar``, a JSON schema, a composition, ...) to a
+:class:`Constraint`; every consumer calls it.
 
 Composition: ``a & b`` is :class:`AllOf`; its mask is the AND of the parts' masks, so
 EOS is allowed only when every part accepts.  The AND of two satisfiable constraints
@@ -20,18 +22,19 @@ See ``docs/constraints.md``.
 """
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import DecoderError
+from .._engine import Matcher, fill_masks
+from ..errors import ConstraintError, DecoderError, MatcherError
+from ..protocol import Capability, ConstraintProtocol
 
 __all__ = ["Constraint", "AllOf", "AllOfMatcher", "PyMatcher", "ConstraintError", "as_constraint",
-           "GrammarConstraint", "JSONSchema", "constrain", "vocab_tables"]
-
-
-class ConstraintError(DecoderError, ValueError):
-    """A lexical filter or budget that is malformed or cannot be satisfied."""
+           "GrammarConstraint", "JSONSchema", "constrain", "vocab_tables", "json_schema_of",
+           "is_pydantic_model_class"]
 
 
 # ------------------------------------------------------------------ constraints
@@ -53,27 +56,75 @@ class Constraint:
         return f"{type(self).__name__}({args})"
 
 
-def _is_grammar(obj) -> bool:
+def is_pydantic_model_class(obj) -> bool:
+    """Whether ``obj`` is a Pydantic model class (False when pydantic is not installed)."""
+    if not isinstance(obj, type):
+        return False
+    try:
+        from pydantic import BaseModel
+    except ImportError:
+        return False
+    return issubclass(obj, BaseModel)
+
+
+def json_schema_of(constraint) -> Optional[dict]:
+    """The JSON schema a constraint stands for (dict, JSON text, Pydantic class), else None.
+
+    A ``str``/``bytes`` that is not JSON raises :class:`ConstraintError` naming the
+    constructors for a regex or a Lark grammar (a path is not read here: see
+    :class:`JSONSchema`)."""
+    if isinstance(constraint, dict):
+        return constraint
+    if isinstance(constraint, bool):
+        return {} if constraint else {"not": {}}
+    if is_pydantic_model_class(constraint):
+        return constraint.model_json_schema()
+    if isinstance(constraint, (str, bytes)):
+        text = constraint.decode() if isinstance(constraint, bytes) else constraint
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ConstraintError(
+                "a str constraint is read as a JSON schema, and this one is not JSON; for a regex "
+                "use decoder.Regex(pattern) or Grammar.from_regex(pattern), for a Lark grammar "
+                "Grammar.from_lark(text)") from None
+        if not isinstance(value, (dict, bool)):
+            raise ConstraintError(f"a JSON schema is an object or a boolean, not {type(value).__name__}")
+        return value if isinstance(value, dict) else ({} if value else {"not": {}})
+    return None
+
+
+def as_constraint(obj, json_options: Optional[dict] = None) -> Constraint:
+    """The one entry from user input to a :class:`Constraint` (every consumer uses it:
+    ``Decoder``, the Hugging Face processor, DeAL, the samplers, the serving integrations).
+
+    Accepts: a :class:`Constraint` (compositions, budgets, lexical filters); a
+    ``decoder.Grammar`` (``decoder.Regex(...)``, ``Grammar.from_lark``...); an object with
+    ``.to_grammar()``; a JSON schema as a ``dict``, a ``bool``, JSON text (``str`` or
+    ``bytes``), a path to a ``.json`` file (``pathlib.Path``, or a ``str`` naming an
+    existing file) or a Pydantic model class; any object with ``.matcher(vocab)``
+    (:class:`decoder.protocol.ConstraintProtocol`).  ``json_options`` go to
+    ``Grammar.from_json_schema`` (e.g. ``whitespace="compact"``) for JSON schemas.
+    Anything else is a :class:`ConstraintError` that names what was given.
+    """
     from ..grammar import Grammar
 
-    return isinstance(obj, Grammar)
-
-
-def as_constraint(obj) -> Constraint:
-    """A :class:`Constraint` for anything the constraint protocol accepts: a Constraint, a
-    ``decoder.Grammar``, a JSON schema (dict, JSON text, Pydantic class), an object with
-    ``.matcher(vocab)``."""
     if isinstance(obj, Constraint):
         return obj
-    if _is_grammar(obj):
+    if isinstance(obj, Grammar):
         return GrammarConstraint(obj)
-    if hasattr(obj, "matcher") and callable(obj.matcher):
+    if isinstance(obj, ConstraintProtocol):
         return _Wrapped(obj)
-    if isinstance(obj, (dict, str, bytes, bool)) or isinstance(obj, type):
-        return JSONSchema(obj)
-    raise ConstraintError(f"cannot use {type(obj).__name__} as a constraint: pass a decoder.Grammar, "
-                          f"a JSON schema (dict, JSON text, Pydantic class) or a decoder.constraints "
-                          f"object")
+    to_grammar = getattr(type(obj), "to_grammar", None)
+    if callable(to_grammar):
+        return GrammarConstraint(obj.to_grammar())
+    if isinstance(obj, (dict, str, bytes, bool, os.PathLike)) or is_pydantic_model_class(obj):
+        return JSONSchema(obj, **(json_options or {}))
+    what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+    raise ConstraintError(
+        f"cannot use {what} as a constraint: pass a decoder.Grammar, decoder.Regex(...), a JSON "
+        f"schema (dict, JSON str, path or Pydantic class), a decoder.constraints object or an "
+        f"object with a .matcher(vocab) method")
 
 
 class _Wrapped(Constraint):
@@ -83,18 +134,21 @@ class _Wrapped(Constraint):
     def matcher(self, vocab):
         return self.obj.matcher(vocab)
 
+    def __repr__(self) -> str:
+        return repr(self.obj)
+
 
 class GrammarConstraint(Constraint):
     """A ``decoder.Grammar`` (Lark, regex, JSON Schema) as a composable constraint."""
 
     def __init__(self, grammar):
-        if not _is_grammar(grammar):
+        from ..grammar import Grammar
+
+        if not isinstance(grammar, Grammar):
             raise ConstraintError(f"GrammarConstraint needs a decoder.Grammar, got {type(grammar).__name__}")
         self.grammar = grammar
 
     def matcher(self, vocab):
-        from .._engine import Matcher
-
         return Matcher(self.grammar, vocab)
 
     def __repr__(self) -> str:
@@ -104,18 +158,39 @@ class GrammarConstraint(Constraint):
 class JSONSchema(GrammarConstraint):
     """A JSON schema (dict, JSON text, file path, Pydantic class) as a composable constraint:
     ``JSONSchema(schema) & NoLetters("e") & MaxTokens(60)``.  ``options`` go to
-    ``Grammar.from_json_schema`` (``whitespace="compact"``, ...)."""
+    ``Grammar.from_json_schema`` (``whitespace="compact"``, ...).
+
+    A schema that does not compile raises its :class:`decoder.errors.SchemaError` (or
+    another :class:`DecoderError`); any other failure is a :class:`ConstraintError`
+    that keeps the cause."""
 
     def __init__(self, schema: Any, **options: Any):
         from ..grammar import Grammar
-        from ..hf import json_schema_of
 
         self.schema = schema
-        try:
+        if isinstance(schema, os.PathLike) or (isinstance(schema, str) and _is_file(schema)):
+            value = schema  # Grammar.from_json_schema reads the file
+        else:
             value = json_schema_of(schema)
+            if value is None:
+                raise ConstraintError(f"a JSON schema is a dict, a bool, JSON text, a path or a Pydantic "
+                                      f"model class, not {type(schema).__name__}")
+        try:
+            grammar = Grammar.from_json_schema(value, **options)
         except DecoderError:
-            value = None
-        super().__init__(Grammar.from_json_schema(value if value is not None else schema, **options))
+            raise
+        except Exception as e:  # a schema that does not compile: say so, keep the cause
+            raise ConstraintError(f"the JSON schema does not compile: {e}") from e
+        super().__init__(grammar)
+
+
+def _is_file(text: str) -> bool:
+    if len(text) > 4096 or "\n" in text or text.lstrip()[:1] in ("{", "[", '"'):
+        return False
+    try:
+        return os.path.isfile(text)
+    except (OSError, ValueError):
+        return False
 
 
 def constrain(*parts) -> Constraint:
@@ -222,6 +297,7 @@ class PyMatcher:
     Masks are cached per state (``mask_cache_size`` states)."""
 
     mask_cache_size = 4096
+    capabilities = Capability.COMMIT_BYTES
 
     def __init__(self, vocab, tables: Optional[VocabTables] = None):
         self.vocab = vocab
@@ -309,7 +385,7 @@ class PyMatcher:
 
     def rollback(self, n: int = 1) -> None:
         if n > len(self._stack) - 1:
-            raise DecoderError(f"cannot roll back {n} steps: only {len(self._stack) - 1} were committed")
+            raise MatcherError(f"cannot roll back {n} steps: only {len(self._stack) - 1} were committed")
         if n:
             del self._stack[-n:]
         if self._terminated and len(self._stack) <= self._term_at:
@@ -347,13 +423,15 @@ class PyMatcher:
 class AllOfMatcher:
     """The AND of several matchers, with a verified completion witness (module docs).
 
+    Declares :attr:`~decoder.protocol.Capability.WITNESS`: a token should be committed only
+    when :meth:`min_completion_bytes` after it is ``>= 0`` (the runner checks every sampled
+    token of such a matcher).
+
     Attributes:
-        lookahead: True: a token should be committed only when :meth:`min_completion_bytes`
-            after it is ``>= 0`` (``decoder.Decoder`` checks every sampled token).
         search_nodes: commits the witness search may spend per state before giving up.
     """
 
-    lookahead = True
+    capabilities = Capability.COMMIT_BYTES | Capability.WITNESS
     search_nodes = 20000
     max_witness = 4096
 
@@ -362,8 +440,6 @@ class AllOfMatcher:
         self.vocab = vocab
         self.t = vocab_tables(vocab)
         self._eos = frozenset(vocab.eos_ids)
-        from .._engine import Matcher
-
         self._native = [p for p in self.parts if type(p) is Matcher]
         self._python = [p for p in self.parts if type(p) is not Matcher]
         self._buf = np.zeros((max(1, len(self._native)), self.t.words), dtype=np.int32)
@@ -383,8 +459,6 @@ class AllOfMatcher:
         row = out.numpy() if hasattr(out, "numpy") else out
         row = row.view(np.int32)
         if self._native:
-            from .._engine import fill_masks
-
             fill_masks(self._native, self._buf)
             np.bitwise_and.reduce(self._buf[: len(self._native)], axis=0, out=row)
         else:
@@ -436,7 +510,7 @@ class AllOfMatcher:
 
     def rollback(self, n: int = 1) -> None:
         if n > len(self._witness) - 1:
-            raise DecoderError(f"cannot roll back {n} steps: only {len(self._witness) - 1} were committed")
+            raise MatcherError(f"cannot roll back {n} steps: only {len(self._witness) - 1} were committed")
         if not n:
             return
         for p in self.parts:
@@ -462,8 +536,6 @@ class AllOfMatcher:
         other = object.__new__(AllOfMatcher)
         other.__dict__.update(self.__dict__)
         other.parts = [p.fork() for p in self.parts]
-        from .._engine import Matcher
-
         other._native = [p for p in other.parts if type(p) is Matcher]
         other._python = [p for p in other.parts if type(p) is not Matcher]
         other._buf = np.zeros_like(self._buf)
@@ -543,8 +615,7 @@ class AllOfMatcher:
         # 1. hints: each part's own shortest completion, the previous witness' tail
         hints = []
         for p in self.parts:
-            f = getattr(p, "min_completion_text", None)
-            h = f() if f is not None else None
+            h = p.min_completion_text() if isinstance(p, PyMatcher) else None
             if h:
                 toks = self.t.tokens_of(bytes(h))
                 if toks is not None:
@@ -611,7 +682,7 @@ class AllOfMatcher:
         """A cheap key that tells states apart well enough to avoid walking in circles."""
         key = []
         for p in self.parts:
-            st = getattr(p, "state", None)
+            st = p.state if isinstance(p, PyMatcher) else None
             key.append(st if st is not None else (p.min_completion_bytes(), p.is_accepting()))
         return tuple(key)
 

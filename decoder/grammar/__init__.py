@@ -154,6 +154,24 @@ class Grammar:
             self._fingerprint = h.digest()
         return self._fingerprint
 
+    def matcher(self, vocab: Any) -> Any:
+        """A fresh engine ``decoder.Matcher`` of this grammar over ``vocab`` (so a Grammar is a
+        constraint of :mod:`decoder.protocol` by itself)."""
+        from .._engine import Matcher
+
+        return Matcher(self, vocab)
+
+    def __and__(self, other: Any) -> Any:
+        """``grammar & other``: both hold (a :class:`decoder.constraints.AllOf`)."""
+        from ..constraints.base import AllOf
+
+        return AllOf(self, other)
+
+    def __rand__(self, other: Any) -> Any:  # dict & grammar
+        from ..constraints.base import AllOf
+
+        return AllOf(other, self)
+
     def __repr__(self) -> str:
         return (f"Grammar({self.source or 'ir'}: {len(self.ir.rules)} rules, "
                 f"{len(self.ir.lexemes)} lexemes)")

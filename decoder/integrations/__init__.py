@@ -1,4 +1,7 @@
-"""decoder inside serving engines.
+"""decoder inside other libraries and serving engines.
+
+* :mod:`decoder.integrations.hf` — the Hugging Face ``transformers`` plug-in
+  (``DecoderLogitsProcessor`` for ``model.generate``; also importable as ``decoder.hf``).
 
 * :mod:`decoder.integrations.vllm` — a vLLM structured-output backend
   (``DecoderBackend`` / ``DecoderGrammar``) and a custom logits processor

@@ -30,8 +30,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"decoder.integrations.sglang needs SGLang (pip install sglang): {e}") from e
 
-from .. import fill_masks
-from .._engine import Matcher
+from .._engine import Matcher, fill_masks
 from ..errors import DecoderError, MatcherError
 from ..masking import apply_mask
 from ..vocab import Vocabulary

@@ -58,8 +58,7 @@ try:  # the V2 model runner's interface (vLLM >= 0.32)
 except ImportError:  # pragma: no cover
     _V2LogitsProcessor = None
 
-from .. import fill_masks
-from .._engine import Matcher
+from .._engine import Matcher, fill_masks
 from ..errors import DecoderError, MatcherError
 from ..masking import apply_mask
 from ..vocab import Vocabulary

@@ -15,7 +15,7 @@ the model's next-token distribution of each prefix, computed once):
 
 Lower level: :func:`make_sampler` builds one for any model wrapper
 (:class:`HFPrefixLM` for ``transformers`` models, :class:`CallableLM` for a function)
-and any constraint matcher (the protocol of :mod:`decoder.hf`: ``compute_mask``,
+and any constraint matcher (the protocol of :mod:`decoder.protocol`: ``compute_mask``,
 ``commit``, ``fork``).  :mod:`.exact` enumerates small languages for the exact
 distribution and ``KL(empirical || exact)``.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..protocol import MatcherProtocol
 from .lm import CallableLM, HFPrefixLM, PrefixLM
 from .samplers import (SAMPLERS, ASApSampler, CARSSampler, MaskedSampler, NoCompleteOutput, Sample,
                        TrieSampler)
@@ -38,7 +39,10 @@ def make_sampler(name: str, lm: PrefixLM, matcher, vocab, max_new_tokens: int = 
                  fingerprint: Optional[dict] = None) -> TrieSampler:
     """A sampler by name (``masked``, ``asap``, ``cars``) over ``lm`` and a fresh (or given) trie.
 
-    ``vocab`` gives the token bytes and EOS ids (a ``decoder.Vocabulary``).
+    ``matcher`` is a matcher at the start of the output, or a constraint (anything
+    :func:`decoder.constraints.as_constraint` accepts: a ``Grammar``, a JSON schema, a
+    composition), compiled here.  ``vocab`` gives the token bytes and EOS ids (a
+    ``decoder.Vocabulary``).
     Several samplers may share one trie (its distributions), but only one that
     learns bounds should: ASAp's and CARS's bounds mean the same thing and can be shared.
     """
@@ -47,6 +51,10 @@ def make_sampler(name: str, lm: PrefixLM, matcher, vocab, max_new_tokens: int = 
         from ..errors import DecoderError
 
         raise DecoderError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+    if not isinstance(matcher, MatcherProtocol):
+        from ..constraints.base import as_constraint
+
+        matcher = as_constraint(matcher).matcher(vocab)
     if trie is None:
         trie = PrefixTrie(lm, vocab.eos_ids, max_new_tokens, fingerprint)
     return cls(trie, matcher, vocab.tokens, batch=batch)

@@ -11,6 +11,7 @@ import hashlib
 from typing import Optional
 
 from ..errors import DecoderError
+from ..generation import Generation
 from .lm import HFPrefixLM
 from .samplers import SAMPLERS, TrieSampler
 from .trie import PrefixTrie
@@ -32,26 +33,26 @@ def sampler_for(dec, prompt, sampler: Optional[str] = None, max_new_tokens: int 
 
     ``trie``: a path to a trie saved with ``sampler.trie.save(path)`` to start from.
     """
-    name = sampler or getattr(dec, "sampler", None) or "masked"
+    name = sampler or dec.sampler or "masked"
     if name not in SAMPLERS:
         raise DecoderError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
-    root = getattr(dec, "_root", None)
+    if isinstance(dec.constraint, (list, tuple)):
+        raise DecoderError("Decoder.sample takes one constraint; this decoder has one per prompt")
+    root = dec.root_matcher
     if root is None:
         raise DecoderError("Decoder.sample needs a constraint (for unconstrained sampling use "
                            "generate(..., temperature=1))")
-    if isinstance(root, list):
-        raise DecoderError("Decoder.sample takes one constraint; this decoder has one per prompt")
-    ids = dec._encode(prompt)
+    ids = dec.encode(prompt)
     ctx = dec.context_length
     if ctx is not None:
         if len(ids) >= ctx:
             raise DecoderError(f"the prompt is {len(ids)} tokens long but the model's context is {ctx}")
         max_new_tokens = min(max_new_tokens, ctx - len(ids))
-    cache = dec.__dict__.setdefault("_samplers", {})
+    cache = dec.samplers
     key = (name, tuple(ids), int(max_new_tokens), float(temperature))
     s = cache.get(key)
     if s is None or trie is not None:
-        lm = HFPrefixLM(dec.model, ids, temperature=temperature, vocab_size=dec.width)
+        lm = HFPrefixLM(dec.runner, ids, temperature=temperature, vocab_size=dec.width)
         fp = _fingerprint(dec, ids, max_new_tokens, temperature)
         t = PrefixTrie.load(trie, lm, fp) if trie is not None else PrefixTrie(lm, dec.vocab.eos_ids,
                                                                                 max_new_tokens, fp)
@@ -63,12 +64,10 @@ def decoder_sample(dec, prompt, n: int = 1, seed: Optional[int] = None, sampler:
                    max_new_tokens: int = 256, temperature: float = 1.0, trie=None,
                    batch: Optional[int] = None) -> list:
     """``n`` samples as :class:`~decoder.generate.Generation` objects (with ``.logprob``)."""
-    from ..generate import Generation
-
     s = sampler_for(dec, prompt, sampler, max_new_tokens, temperature, trie, batch)
     out = []
     for x in s.sample(n, seed=seed):
-        g = Generation(x.data, list(x.key), "stop", True, dec._model_class)
+        g = Generation(x.data, list(x.key), "stop", True, dec.model_class)
         g.logprob = x.logp
         out.append(g)
     return out

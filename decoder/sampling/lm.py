@@ -69,35 +69,33 @@ class CallableLM(PrefixLM):
 
 
 class HFPrefixLM(PrefixLM):
-    """A ``transformers`` causal LM after a fixed prompt (token ids), with KV reuse."""
+    """A ``transformers`` causal LM after a fixed prompt (token ids), with KV reuse.
+
+    ``model`` is the model or a :class:`decoder.runner.ModelRunner` (its forward passes
+    are the runner's)."""
 
     def __init__(self, model, prompt_ids: Sequence[int], temperature: float = 1.0, max_batch: int = 32,
                  vocab_size: Optional[int] = None):
         super().__init__()
         import torch
 
+        from ..runner import ModelRunner
+
         if not prompt_ids:
             raise DecoderError("the prompt is empty: start it with at least a BOS token")
         if temperature <= 0:
             raise DecoderError("faithful sampling needs a temperature > 0 (the distribution it samples "
                                "is the model's at that temperature)")
-        self.model = model
+        self.runner = model if isinstance(model, ModelRunner) else ModelRunner(model)
+        self.model = self.runner.model
         self.prompt = [int(t) for t in prompt_ids]
         self.temperature = float(temperature)
         self.max_batch = int(max_batch)
-        self.device = next(model.parameters()).device
-        import inspect
-
-        try:
-            params = inspect.signature(model.forward).parameters
-        except (TypeError, ValueError):
-            params = {}
-        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self.device = self.runner.device
         with torch.inference_mode():
             ids = torch.tensor([self.prompt], dtype=torch.long, device=self.device)
-            out = model(input_ids=ids, use_cache=True)
-        self._prompt_cache = getattr(out, "cache", None) or out.past_key_values
-        self._root = self._logsoftmax(out.logits[0, -1:, :])[0]
+            logits, self._prompt_cache = self.runner.forward(ids, last_only=False)
+        self._root = self._logsoftmax(logits[0, -1:, :])[0]
         self.vocab_size = int(vocab_size or self._root.shape[-1])
         self.calls = 1
         self.positions = len(self.prompt)
@@ -127,14 +125,14 @@ class HFPrefixLM(PrefixLM):
         return out[:, :self.vocab_size] if out.shape[1] != self.vocab_size else out
 
     def _forward(self, ids, cache, attn, pos, positions: int):
+        """Logits of every position ``[rows, T, V]`` and the cache after them."""
         import torch
 
         with torch.inference_mode():
-            kw = {self._cache_kw: cache}
-            o = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, **kw)
+            logits, cache = self.runner.forward(ids, attn, pos, cache, last_only=False)
         self.calls += 1
         self.positions += positions
-        return o
+        return logits, cache
 
     def _one(self, prefix: tuple) -> np.ndarray:
         """Continue from the last scored prefix's cache, cropped to the common part."""
@@ -157,9 +155,9 @@ class HFPrefixLM(PrefixLM):
         ids = torch.tensor([list(new)], dtype=torch.long, device=self.device)
         pos = torch.arange(P + lcp, P + len(prefix), device=self.device)[None]
         attn = torch.ones((1, P + len(prefix)), dtype=torch.long, device=self.device)
-        o = self._forward(ids, cache, attn, pos, len(new))
-        self._path, self._path_cache = prefix, getattr(o, "cache", None) or o.past_key_values
-        return self._logsoftmax(o.logits[0, -1:, :])[0]
+        logits, self._path_cache = self._forward(ids, cache, attn, pos, len(new))
+        self._path = prefix
+        return self._logsoftmax(logits[0, -1:, :])[0]
 
     def _batch(self, prefixes: list) -> np.ndarray:
         """Right-padded suffixes over a copy of the prompt's cache, one forward pass."""
@@ -176,7 +174,7 @@ class HFPrefixLM(PrefixLM):
         pos = torch.arange(P, P + L)[None].expand(B, L)
         cache = copy.deepcopy(self._prompt_cache)
         cache.batch_repeat_interleave(B)
-        o = self._forward(ids.to(self.device), cache, attn.to(self.device), pos.to(self.device),
-                          sum(len(p) for p in prefixes))
-        last = torch.tensor([len(p) - 1 for p in prefixes], device=o.logits.device)
-        return self._logsoftmax(o.logits[torch.arange(B, device=last.device), last])
+        logits, _ = self._forward(ids.to(self.device), cache, attn.to(self.device), pos.to(self.device),
+                                  sum(len(p) for p in prefixes))
+        last = torch.tensor([len(p) - 1 for p in prefixes], device=logits.device)
+        return self._logsoftmax(logits[torch.arange(B, device=last.device), last])

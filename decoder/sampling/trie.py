@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class PrefixTrie:
                 todo.append((node, tuple(prefix), m))
         if not todo:
             return
-        from ..hf import fill_masks
+        from ..masking import fill_masks
         from ..masking import allocate_bitmask
 
         width = self.lm.vocab_size

@@ -15,7 +15,7 @@ from .rewards import (Keywords, Length, Pattern, PerPrompt, Reward, RewardError,
 
 
 
-def __getattr__(name):  # DeAL needs torch (decoder.hf): loaded on first use, so that the
+def __getattr__(name):  # DeAL needs the engine and torch: loaded on first use, so that the
     if name == "DeAL":  # command line's --help and argument parsing stay fast
         from .deal import DeAL
 

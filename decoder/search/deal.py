@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from ..errors import DecoderError
-from ..hf import fill_masks
-from ..masking import allocate_bitmask, apply_mask
+from ..masking import allocate_bitmask, apply_mask, fill_masks
 from . import kv
 from .rewards import as_reward
 
@@ -89,7 +88,8 @@ class DeAL:
     prompt, the chosen ``token_ids``, their ``logprobs``, ``score`` and ``reward``.
     """
 
-    #: candidates examined per hypothesis when the budget is close (as Decoder.BUDGET_CANDIDATES)
+    #: candidates examined per hypothesis when the budget is close (as
+    #: ModelRunner.BUDGET_CANDIDATES)
     BUDGET_CANDIDATES = 64
 
     def __init__(self, rewards, *, beams: int = 2, top_k: int = 4, lookahead: int = 4,
@@ -108,15 +108,6 @@ class DeAL:
                 f"lookahead={self.lookahead})")
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _completion_after(m, t: int) -> int:
-        """Shortest completion in bytes after committing ``t`` (-1: not committable)."""
-        if not m.commit(t):
-            return -1
-        c = m.min_completion_bytes()
-        m.rollback(1)
-        return c
-
     def _text(self, ids: Sequence[int]) -> str:
         toks, eos = self._tokens, self._eos
         return b"".join(toks[t] for t in ids if t not in eos and t < len(toks)).decode("utf-8", "replace")
@@ -134,40 +125,23 @@ class DeAL:
                  "forward": 0.0, "reward": 0.0, "texts_scored": 0, "seconds": 0.0}
         self.last_stats = stats
         dec.last_timing = stats
-        encoded, max_new_tokens = dec._encode_batch(prompts, max_new_tokens)
+        runner = dec.runner
+        encoded, max_new_tokens = runner.encode_batch(prompts, max_new_tokens)
         B = len(encoded)
-        longest = max(len(e) for e in encoded)
-        if isinstance(dec._root, list):
-            if len(dec._root) != B:
-                raise DecoderError(f"{len(dec._root)} constraints for a batch of {B} prompts")
-            roots = [r.fork() for r in dec._root]
-        else:
-            roots = [dec._root.fork() if dec._root is not None else None for _ in range(B)]
-        constrained = dec._root is not None
+        roots = dec.matchers(B)
+        constrained = dec.constrained
         self.reward.bind(dec)
         ptexts = [_prompt_text(dec, p) for p in prompts]
-        self._tokens, self._eos = dec.vocab.tokens, dec._eos
-        eos = dec._eos
-        model, width = dec.model, dec.width
-        device = next(model.parameters()).device
-        pad = getattr(dec.tokenizer, "pad_token_id", None)
-        if pad is None:
-            pad = dec.vocab.eos_ids[0]
-        cache_kw, keep = dec._forward_kwargs()
-        gen = None
-        if temperature > 0:
-            gen = torch.Generator(device=device)
-            gen.manual_seed(seed if seed is not None else torch.seed())
+        self._tokens, self._eos = dec.vocab.tokens, runner.eos
+        eos = runner.eos
+        width = runner.width
+        pad = runner.pad_id
+        gen = runner.generator(temperature, seed)
         lw = self.likelihood_weight
 
         def forward(ids, attn, pos, cache, prefill=False):
             t0 = clock()
-            kw = {cache_kw: cache} if cache is not None else {}
-            out = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, **kw, **keep)
-            c = getattr(out, "cache", None)
-            if c is None:
-                c = out.past_key_values
-            logits = out.logits[:, -1, :].float()
+            logits, c = runner.forward(ids, attn, pos, cache)
             stats["forward"] += clock() - t0
             stats["forward_calls"] += 1
             if prefill:
@@ -185,13 +159,8 @@ class DeAL:
 
         with torch.inference_mode():
             # ---- prefill: one row per prompt (left padding, explicit positions)
-            input_ids = torch.full((B, longest), pad, dtype=torch.long)
-            attn = torch.zeros((B, longest), dtype=torch.long)
-            for r, e in enumerate(encoded):
-                input_ids[r, longest - len(e):] = torch.tensor(e, dtype=torch.long)
-                attn[r, longest - len(e):] = 1
-            input_ids, attn = input_ids.to(device), attn.to(device)
-            pos = (attn.cumsum(-1) - 1).clamp_(min=0)
+            input_ids, attn, pos = runner.left_pad(encoded)
+            device = input_ids.device
             rows: list = [(i, _Hyp([], [], roots[i])) for i in range(B)]  # row r of the cache
             finished: list = [[] for _ in range(B)]
             cache = None
@@ -210,10 +179,7 @@ class DeAL:
                 # ---- candidates: the best allowed tokens of every hypothesis
                 near = []  # close to the budget: check that each candidate can still finish
                 for _, h in rows:
-                    m = h.matcher
-                    need = m.min_completion_bytes() if m is not None else 0
-                    near.append(m is not None and (getattr(m, "lookahead", False)  # compositions
-                                                   or not (need >= 0 and need + 32 < left)))
+                    near.append(h.matcher is not None and runner.near_budget(h.matcher, left))
                 K = min(width, max(self.top_k, self.BUDGET_CANDIDATES) if any(near) else self.top_k)
                 vals, ids = sel.topk(K, dim=-1)
                 vals, ids = vals.tolist(), ids.tolist()
@@ -224,18 +190,18 @@ class DeAL:
                         if v == _NEG_INF:
                             break
                         if near[r] and t not in eos:
-                            c = self._completion_after(h.matcher, t)
+                            c = runner.completion_after(h.matcher, t)
                             if c < 0:
                                 continue
-                            if not (c <= left and (left > 0 or c == 0)):
+                            if not runner.fits(c, left):
                                 if fallback is None or c < fallback[1]:
                                     fallback = (t, c, v)
                                 continue
                         chosen.append((t, v))
                         if len(chosen) == self.top_k:
                             break
-                    if not chosen and fallback is None and getattr(h.matcher, "witness_token", None):
-                        w = h.matcher.witness_token()  # a composition: first token of a known completion
+                    if not chosen and fallback is None and h.matcher is not None:
+                        w = runner.witness_token(h.matcher)  # a composition: first token of a known completion
                         if w is not None:
                             fallback = (w, 0, float(logp[r, w]))
                     if not chosen and fallback is not None:
@@ -274,7 +240,7 @@ class DeAL:
                         lpj = torch.log_softmax(cur, dim=-1)
                         s = masked(lpj, [None if stop[q] else ms[q] for q in range(len(go))])
                         dead = (s.amax(dim=-1) == _NEG_INF).tolist()
-                        nxt = dec._sample(s.masked_fill(s.amax(dim=-1, keepdim=True) == _NEG_INF, 0.0),
+                        nxt = runner.sample(s.masked_fill(s.amax(dim=-1, keepdim=True) == _NEG_INF, 0.0),
                                           temperature, top_p, gen)
                         chosen_lp = lpj.gather(1, nxt[:, None]).squeeze(1).tolist()
                         nxt_l = nxt.tolist()
