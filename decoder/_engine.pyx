@@ -7,6 +7,7 @@ from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr, make_shared
 from libcpp.string cimport string
 from libcpp.vector cimport vector
+from libcpp.utility cimport pair
 from cpython.ref cimport PyObject
 
 import numpy as np
@@ -44,6 +45,7 @@ cdef extern from "grammar.h" namespace "decoder":
 cdef extern from "matcher.h" namespace "decoder":
     cdef cppclass CCompiledGrammar "decoder::CompiledGrammar":
         size_t cache_bytes()
+        void set_extras(const vector[int32_t]&, const vector[pair[int32_t, int32_t]]&) except +raise_py_error
         int64_t memory_bytes()
 
     cdef cppclass CMatcher "decoder::Matcher":
@@ -196,6 +198,15 @@ cdef class CompiledGrammar:
             self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr, flag)
         self.mask_words = trie.mask_words
         self.vocab = vocab
+
+    def set_extras(self, special_ids=(), budgets=()):
+        """Named special tokens (grammar terminals) and token budgets ``(lexeme, max_tokens)``;
+        once, right after compiling and before any Matcher is made."""
+        cdef vector[int32_t] ids = [int(i) for i in special_ids]
+        cdef vector[pair[int32_t, int32_t]] bs
+        for lx, n in budgets:
+            bs.push_back(pair[int32_t, int32_t](int(lx), int(n)))
+        self.ptr.get().set_extras(ids, bs)
 
     @property
     def cache_bytes(self):
@@ -405,7 +416,7 @@ cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the word
 
 # Opcodes of csrc/regex.h, one per IR node kind (decoder/grammar/ir.py).
 cdef dict _OPCODES = {"empty": 0, "never": 1, "bytes": 2, "cps": 3, "byteset": 4,
-                      "cat": 5, "alt": 6, "rep": 7}
+                      "cat": 5, "alt": 6, "rep": 7, "dfa": 8}
 
 
 cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
@@ -415,7 +426,7 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
     cdef const unsigned char* p
     cdef Py_ssize_t i, k, a, b
     cdef int op
-    cdef object lo, hi
+    cdef object lo, hi, x
     cdef bytes data
     while stack:
         n = stack.pop()
@@ -470,6 +481,17 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
             else:
                 out.push_back(<int32_t>hi)
             stack.append(n[1])
+        elif op == 8:  # dfa: n_states n_final final... then per state k (lo hi to)...
+            out.push_back(<int32_t>n[1])
+            out.push_back(<int32_t>len(n[2]))
+            for x in n[2]:
+                out.push_back(<int32_t>x)
+            for children in n[3]:
+                out.push_back(<int32_t>len(children))
+                for rng in children:
+                    out.push_back(<int32_t>rng[0])
+                    out.push_back(<int32_t>rng[1])
+                    out.push_back(<int32_t>rng[2])
     return 0
 
 
