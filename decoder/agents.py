@@ -157,14 +157,16 @@ def _reasoning(style: str, reasoning: bool, budget: Optional[int]) -> list:
 
 def _format(style: str, mode: str, tools, parallel: bool) -> dict:
     """The part after reasoning, for mode none / auto / required / named."""
-    text_end = _text()
+    # the reasoning tags of a reasoning model never appear in its answer text
+    ex = ["<think>", "</think>"] if style in ("qwen3", "deepseek_r1") else []
+    text_end = _text(excludes=ex)
     if style in ("hermes", "qwen2.5", "qwen3"):
         tags = [_json_call_tag(n, p, "arguments", "<tool_call>\n", "\n</tool_call>") for n, p in tools]
         if mode == "none":
             return text_end
         if mode == "auto":
             return {"type": "triggered_tags", "triggers": ["<tool_call>"], "tags": tags,
-                    "stop_after_first": not parallel}
+                    "stop_after_first": not parallel, "excludes": ex}
         return {"type": "tags_with_separator", "tags": tags, "separator": "\n", "at_least_one": True,
                 "stop_after_first": not parallel or mode == "named"}
     if style in ("llama3_json", "llama3_python"):
@@ -220,7 +222,7 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
             return text_end
         if mode == "auto":
             return {"type": "triggered_tags", "triggers": ["<｜tool▁calls▁begin｜>"], "tags": [block],
-                    "stop_after_first": True}
+                    "stop_after_first": True, "excludes": ex}
         return block
     if style == "harmony":
         final = {"type": "sequence", "elements": [_tok("<|channel|>"), _cs("final"), _tok("<|message|>"), _text()]}
