@@ -736,6 +736,7 @@ bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
 bool Matcher::commit_token(int32_t token) {
   DECODER_STEP_SCOPE("one commit");
   if (terminated_) return false;
+  if (extras_ != nullptr && !extras_->budgets.empty() && !budget_allows(token)) return false;
   if (extras_ != nullptr && !extras_->special_ids.empty()) {
     const int32_t k = special_index(token);
     if (k >= 0) {
@@ -925,6 +926,34 @@ void Matcher::compute_mask(uint32_t* out) {
   if (extras_ != nullptr) apply_extras(out, *entry);
 }
 
+int32_t Matcher::spent_budget_lexeme() const {
+  if (extras_ == nullptr || extras_->budgets.empty() || fresh_ || lexeme_start_ < 0) return -1;
+  const int64_t used = static_cast<int64_t>(history_.size()) - lexeme_start_;
+  for (const auto& b : extras_->budgets)
+    if (used >= b.second) {
+      const auto& live = lexer_->live_lexemes(lex_state_);
+      if (std::binary_search(live.begin(), live.end(), b.first)) return b.first;
+    }
+  return -1;
+}
+
+bool Matcher::budget_allows(int32_t token) {
+  const int32_t lexeme = spent_budget_lexeme();
+  if (lexeme < 0) return true;
+  const std::string r = completion_of(lexeme);
+  const int32_t k = extras_->special_ids.empty() ? -1 : special_index(token);
+  if (r.empty()) {  // the lexeme must end within this token: not one that stays inside it
+    if (k >= 0 || trie_->is_eos(token)) return true;
+    auto entry = cg_->cache_entry(lex_state_);
+    return !((entry->inside[token >> 5] >> (token & 31)) & 1u);
+  }
+  std::string_view b = k >= 0 ? std::string_view(extras_->special_bytes[k])
+                              : trie_->is_excluded(token) ? std::string_view() : trie_->token_bytes(token);
+  if (b.empty()) return false;  // EOS (or another special token) while the completion is due
+  const size_t l = std::min(b.size(), r.size());
+  return b.compare(0, l, std::string_view(r).substr(0, l)) == 0;
+}
+
 int32_t Matcher::special_index(int32_t token) const {
   const auto& ids = extras_->special_ids;
   for (size_t k = 0; k < ids.size(); ++k)
@@ -977,17 +1006,7 @@ void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
     }
   }
   // A budgeted lexeme that has had its tokens: only its shortest completion from here on.
-  if (x.budgets.empty() || fresh_ || lexeme_start_ < 0) return;
-  const int64_t used = static_cast<int64_t>(history_.size()) - lexeme_start_;
-  int32_t lexeme = -1;
-  for (const auto& b : x.budgets)
-    if (used >= b.second) {
-      const auto& live = lexer_->live_lexemes(lex_state_);
-      if (std::binary_search(live.begin(), live.end(), b.first)) {
-        lexeme = b.first;
-        break;
-      }
-    }
+  const int32_t lexeme = spent_budget_lexeme();
   if (lexeme < 0) return;
   const int32_t words = t.mask_words();
   const std::string r = completion_of(lexeme);

@@ -197,6 +197,10 @@ class Matcher {
   // Extras (GrammarExtras): the special-token bits and the budget filter of compute_mask.
   void apply_extras(uint32_t* out, const MaskCacheEntry& entry);
   int32_t special_index(int32_t token) const;
+  // The budgeted lexeme whose budget is spent in the current state (-1: none), and whether
+  // commit_token may take `token` then (the same rule as the mask's budget filter).
+  int32_t spent_budget_lexeme() const;
+  bool budget_allows(int32_t token);
   // The shortest bytes that complete budgeted lexeme `lx` from the current lexer state.
   std::string completion_of(int32_t lx);
   // Feeds one byte from lexer state s; may push parser rows. Returns the new state or kDead.

@@ -346,3 +346,34 @@ def test_grammar_reused_across_vocabularies():
     g = agents.tool_calls(TOOLS, style="mistral")
     assert accepted(g, "mistral-v3", MISTRAL) and accepted(g, "mistral-tekken", MISTRAL)
     assert isinstance(g, Grammar)
+
+
+# ---------------------------------------------------------------- llguidance's Lark extensions
+
+def test_lark_special_tokens_json_and_max_tokens():
+    vocab, tok = family("llama3")
+    py = vocab.special_names["<|python_tag|>"]
+    g = Grammar.from_lark('start: TEXT <|python_tag|> call "<|eot|>"\n'
+                          'call: %json {"type": "object", "properties": {"a": {"type": "integer"}},'
+                          ' "required": ["a"]}\n'
+                          'TEXT[max_tokens=3]: /[a-z ]+/\n')
+    ok = enc(tok, "hi there") + [py] + enc(tok, '{"a":1}') + enc(tok, "<|eot") + enc(tok, "|>")
+    assert force(g, vocab, ok)[:2] == (None, True)  # "<|eot|>" in quotes is text, not a token
+    assert force(g, vocab, enc(tok, "hi there") + enc(tok, '{"a":1}'))[0] is not None
+    assert force(g, vocab, [py] + enc(tok, '{"a":"x"}'))[0] is not None
+    long = enc(tok, " a b c d e f")
+    where, _, _ = force(g, vocab, long + [py])
+    assert where == 3  # three tokens of TEXT, then only its end (the special token)
+    by_id = Grammar.from_lark(f'start: "x" <[{py}]>')
+    assert force(by_id, vocab, enc(tok, "x") + [py])[:2] == (None, True)
+
+
+@pytest.mark.parametrize("text,match", [
+    ('start: "a"\n%llguidance {"no_forcing": true}', "%llguidance options"),
+    ('start: a\na[lazy]: "x"', "attribute 'lazy' on a"),
+    ('start: a\na[max_tokens=3]: "x" "y"', "max_tokens on a"),
+    ('start: %json {"type": }', "not JSON"),
+])
+def test_lark_extensions_errors_name_the_construct(text, match):
+    with pytest.raises(DecoderError, match=match):
+        Grammar.from_lark(text)
