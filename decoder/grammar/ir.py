@@ -322,6 +322,7 @@ class GrammarBuilder:
         self._lexeme_by_regex: dict[tuple, int] = {}
         self._nonterminals: list[str] = []
         self._nt_names: set[str] = set()
+        self._nt_next: dict[str, int] = {}
         self._rules: list[tuple[int, tuple[int, ...]]] = []
         self._rule_set: set = set()
         self._ignore: list[int] = []
@@ -346,10 +347,14 @@ class GrammarBuilder:
         return self.lexeme(name or repr(s), lit(s))
 
     def nonterminal(self, name: str) -> int:
-        base, k = name, 1
+        base = name
+        k = self._nt_next.get(base, 1)  # the next suffix to try: no rescan of #2, #3, ...
+        if k > 1:
+            name = f"{base}#{k}"
         while name in self._nt_names:
             k += 1
             name = f"{base}#{k}"
+        self._nt_next[base] = k + 1
         self._nt_names.add(name)
         self._nonterminals.append(name)
         return len(self._nonterminals) - 1

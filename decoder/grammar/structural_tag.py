@@ -69,6 +69,7 @@ def structural_tag_ir(tag: Any, whitespace: str = "flexible", *, error=None) -> 
     if not isinstance(fmt, dict):
         raise error("a structural_tag spec needs a 'format' object")
     c = _Compiler(whitespace, error)
+    c.batch_json(fmt)
     start = c.b.nonterminal("start")
     try:
         c.b.rule(start, [c.fmt(fmt, "format", END)])
@@ -97,6 +98,41 @@ class _Compiler:
         self.ws = whitespace
         self.error = error
         self.ignore_ok = whitespace == "flexible"
+        self.json_syms: dict[int, int] = {}  # id(json_schema format) -> its start symbol
+        self._hold: list = []
+
+    def batch_json(self, fmt) -> None:
+        """Compiles every json_schema part in one go (tool sets: hundreds of parameter
+        schemas share a builder and memos; decoder.grammar.json_schema.compile_json_schemas).
+        On any error nothing is batched: each part is then compiled alone, so the error
+        names its place."""
+        found: list = []
+        stack = [fmt]
+        while stack:
+            f = stack.pop()
+            if isinstance(f, dict):
+                if f.get("type") == "json_schema":
+                    found.append(f)
+                    continue
+                stack.extend(v for k, v in f.items() if isinstance(v, (dict, list)))
+            elif isinstance(f, list):
+                stack.extend(f)
+        if len(found) < 2:
+            return
+        from .json_schema import compile_json_schemas
+
+        try:
+            schemas = [{} if f.get("json_schema") is None else f.get("json_schema") for f in found]
+            g, starts = compile_json_schemas(schemas, whitespace=self.ws if self.ws in ("flexible", "compact")
+                                             else "flexible")
+        except DecoderError:
+            return
+        if g.ignore and not self.ignore_ok:
+            return
+        nts = self.embed_all(g)
+        for f, s in zip(found, starts):
+            self.json_syms[id(f)] = nts[s]
+        self._hold.append(found)
 
     # ------------------------------------------------------------ helpers
     def seq(self, name: str, syms) -> int:
@@ -193,6 +229,10 @@ class _Compiler:
         if g.ignore and not self.ignore_ok:
             raise self.error(f"structural tag: the grammar at {where} ignores lexemes between tokens "
                              f"(%ignore), which cannot be scoped to one part of a structural tag")
+        return self.embed_all(g)[g.start]
+
+    def embed_all(self, g: GrammarIR) -> list:
+        """Copies ``g`` into the builder; returns its nonterminals' new symbols."""
         lex = [self.b.lexeme(lx.name, lx.regex) for lx in g.lexemes]
         nts = [self.b.nonterminal(n) for n in g.nonterminals]
         for j in g.ignore:
@@ -205,7 +245,7 @@ class _Compiler:
 
         for lhs, rhs in g.rules:
             self.b.rule(nts[lhs], [sym(s) for s in rhs])
-        return nts[g.start]
+        return nts
 
     # ------------------------------------------------------------ formats
     def leading(self, fmt) -> Optional[tuple]:
@@ -242,6 +282,8 @@ class _Compiler:
         if t == "json_schema":
             from . import Grammar
 
+            if id(fmt) in self.json_syms:
+                return self.seq("json", [self.json_syms[id(fmt)], after])
             schema = fmt.get("json_schema", {})
             schema = {} if schema is None else schema
             try:
