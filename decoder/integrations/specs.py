@@ -84,22 +84,17 @@ _GBNF_RULE = re.compile(r"^(\s*)([A-Za-z_][\w-]*)(\s*)::=", re.M)
 
 
 def lark_or_gbnf(text: str) -> Grammar:
-    """A Lark grammar, or a GBNF-style one (``name ::= ...``) when it reads as Lark after
-    ``::=`` becomes ``:`` and dashes in rule names become underscores (start: ``root``)."""
+    """A Lark grammar, or llama.cpp's GBNF (rules written ``name ::= ...``, start rule
+    ``root``; see :mod:`decoder.grammar.gbnf`)."""
     if "::=" not in text:
         return Grammar.from_lark(text)
-    names = {m.group(2) for m in _GBNF_RULE.finditer(text)}
-    lark = _GBNF_RULE.sub(lambda m: f"{m.group(1)}{m.group(2).replace('-', '_').lower()}{m.group(3)}:", text)
-    for n in sorted(names, key=len, reverse=True):  # references to dashed names
-        if "-" in n:
-            lark = re.sub(rf"(?<![\w\"'-]){re.escape(n)}(?![\w-])", n.replace("-", "_").lower(), lark)
+    from ..grammar.gbnf import gbnf_to_lark
+
     try:
-        return Grammar.from_lark(lark, start="root")
+        lark = gbnf_to_lark(text)
     except DecoderError as e:
-        raise SpecError(
-            "GBNF-style EBNF grammars (rules written 'name ::= ...') are supported only where they "
-            "are also Lark syntax (string literals, rule references, | ( ) * + ?); character classes "
-            f"like [a-z] and other GBNF extensions are not: write the grammar in Lark ({e})") from None
+        raise SpecError(str(e)) from None
+    return Grammar.from_lark(lark, start="root")
 
 
 # ------------------------------------------------------------------ structural tags

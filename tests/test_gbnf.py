@@ -1,0 +1,62 @@
+"""llama.cpp's GBNF (decoder.grammar.gbnf): the constructs it reads, and errors naming the rest."""
+from __future__ import annotations
+
+import pytest
+
+from decoder._engine import Matcher
+from decoder.errors import DecoderError
+from decoder.integrations.specs import grammar_for
+from decoder.vocab import Vocabulary
+
+GRAMMAR = r'''
+# a small list, llama.cpp style
+root   ::= "[" ws item ("," ws item){0,3} ws "]" tail
+item   ::= [a-z] [a-z0-9_-]* | num | str
+num    ::= "-"? [0-9]{1,5}
+str    ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] )* "\""
+ws ::= [ \t\n]*
+tail ::= . ?
+'''
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    # single bytes: the test is about the language, not tokenization
+    return Vocabulary.from_bytes([bytes([b]) for b in range(256)] + [b""], eos_ids=[256])
+
+
+def accepts(g, vocab, text: str) -> bool:
+    m = Matcher(g, vocab)
+    return m.commit_bytes(text.encode()) and m.is_accepting()
+
+
+@pytest.mark.parametrize("text,ok", [
+    ('[abc, -12,"x\\"y"]', True), ("[a]!", True), ("[a_b-c,\n d]", True),
+    ("[abc,1,2,3,4]", False),  # {0,3} more items
+    ("[123456]", False),       # {1,5} digits
+    ('["\x01"]', False),       # a control character outside the class
+    ("[A]", False), ("[a]!!", False),
+])
+def test_gbnf_language(vocab, text, ok):
+    assert accepts(grammar_for("grammar", GRAMMAR), vocab, text) is ok
+
+
+@pytest.mark.parametrize("text,match", [
+    ("root ::= [z-a]", "reversed at line 1, column"),
+    ("root ::= foo", "'foo' is used but never defined"),
+    ('x ::= "a"', "no rule named 'root'"),
+    ('root ::= "\\q"', r"unknown escape \\q"),
+    ('root ::= "a" {0}', "only zero copies"),
+    ('root ::= ("a"', "without its '\\)'"),
+    ('root ::= "a" @', "'@' is not GBNF syntax"),
+    ('root ::= "\\uD800"', "not a Unicode scalar"),
+])
+def test_gbnf_errors_name_the_construct(text, match):
+    with pytest.raises(DecoderError, match=match):
+        grammar_for("grammar", text)
+
+
+def test_gbnf_repetitions_and_tokens(vocab):
+    g = grammar_for("grammar", 'root ::= "a"{2} "b"{1,} ("c" "d"){0,2}')
+    assert accepts(g, vocab, "aab") and accepts(g, vocab, "aabbbcdcd")
+    assert not accepts(g, vocab, "ab") and not accepts(g, vocab, "aabcdcdcd")
