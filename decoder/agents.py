@@ -43,7 +43,7 @@ from typing import Any, Optional, Union
 
 from .errors import DecoderError
 
-__all__ = ["STYLES", "tool_calls", "structural_tag", "detect_style", "ToolError"]
+__all__ = ["STYLES", "tool_calls", "structural_tag", "detect_style", "parse_tool_calls", "ToolError"]
 
 
 class ToolError(DecoderError, ValueError):
@@ -306,3 +306,60 @@ def tool_calls(tools, style: str = "hermes", tool_choice: Union[str, dict] = "au
 
     with _front_end("tool-call constraint", SpecError):
         return Grammar(structural_tag_ir(tag, whitespace), source="tool_calls")
+
+
+def parse_tool_calls(text: str, style: str = "hermes") -> tuple[str, list[dict]]:
+    """Splits a model's output in a text style into (content, calls), each call
+    ``{"name", "arguments"}`` (arguments parsed from JSON). For outputs of this module's
+    constraints; raises :class:`ToolError` where a call does not parse (harmony and the
+    python_tag / Mistral token styles need the special tokens' text: decode with
+    ``skip_special_tokens=False``)."""
+    import re
+
+    def load(s: str, where: str):
+        try:
+            return json.loads(s)
+        except ValueError as e:
+            raise ToolError(f"{style}: the {where} is not JSON: {e}") from None
+
+    calls: list[dict] = []
+    if style in ("hermes", "qwen2.5", "qwen3"):
+        body = re.sub(r"(?s)^\s*<think>.*?</think>\s*", "", text) if style == "qwen3" else text
+        parts = body.split("<tool_call>")
+        content = parts[0]
+        for p in parts[1:]:
+            if "</tool_call>" not in p:
+                raise ToolError(f"{style}: a <tool_call> without </tool_call>")
+            inner, rest = p.split("</tool_call>", 1)
+            obj = load(inner.strip(), "tool call")
+            calls.append({"name": obj.get("name"), "arguments": obj.get("arguments")})
+            content += rest.strip("\n") if rest.strip() else ""
+        return content, calls
+    if style in ("llama3_json", "llama3_python"):
+        body = text.replace("<|python_tag|>", "", 1) if style == "llama3_python" else text
+        s = body.strip()
+        if not s.startswith('{"name"'):
+            return text, []
+        dec = json.JSONDecoder()
+        i = 0
+        while i < len(s):
+            obj, j = dec.raw_decode(s, i)
+            calls.append({"name": obj.get("name"), "arguments": obj.get("parameters")})
+            i = j
+            while i < len(s) and s[i] in "; \n":
+                i += 1
+        return "", calls
+    if style == "mistral":
+        if "[TOOL_CALLS]" not in text:
+            return text, []
+        content, arr = text.split("[TOOL_CALLS]", 1)
+        for obj in load(arr.strip(), "[TOOL_CALLS] array"):
+            calls.append({"name": obj.get("name"), "arguments": obj.get("arguments")})
+        return content, calls
+    if style in ("deepseek_v3", "deepseek_r1"):
+        body = text.split("</think>", 1)[1] if style == "deepseek_r1" and "</think>" in text else text
+        content = body.split("<｜tool▁calls▁begin｜>")[0]
+        for m in re.finditer(r"(?s)<｜tool▁call▁begin｜>function<｜tool▁sep｜>(.*?)\n```json\n(.*?)\n```<｜tool▁call▁end｜>", body):
+            calls.append({"name": m.group(1), "arguments": load(m.group(2), "call arguments")})
+        return content, calls
+    raise ToolError(f"parse_tool_calls does not read style {style!r}")

@@ -377,3 +377,17 @@ def test_lark_special_tokens_json_and_max_tokens():
 def test_lark_extensions_errors_name_the_construct(text, match):
     with pytest.raises(DecoderError, match=match):
         Grammar.from_lark(text)
+
+
+def test_parse_tool_calls_round_trip():
+    content, calls = agents.parse_tool_calls("Let me look that up.\n" + HERMES, "hermes")
+    assert content.startswith("Let me look that up.")
+    assert calls == [{"name": "get_weather", "arguments": {"location": "San Francisco, CA"}},
+                     {"name": "get_time", "arguments": {"tz": "America/Los_Angeles"}}]
+    assert agents.parse_tool_calls(QWEN3, "qwen3")[1][0]["arguments"] == {"location": "Paris", "unit": "celsius"}
+    assert agents.parse_tool_calls(LLAMA_JSON, "llama3_json")[1][0]["name"] == "get_weather"
+    assert agents.parse_tool_calls(MISTRAL, "mistral")[1][0]["arguments"]["unit"] == "celsius"
+    assert agents.parse_tool_calls(DEEPSEEK, "deepseek_v3")[1] == [{"name": "get_weather",
+                                                                   "arguments": {"location": "Hangzhou"}}]
+    with pytest.raises(agents.ToolError, match="without </tool_call>"):
+        agents.parse_tool_calls("<tool_call>\n{}", "hermes")
