@@ -174,7 +174,8 @@ class XGrammar:
 
 
 class LLGuidance:
-    """hermes style only: free text, then <tool_call> + one of the tools' JSON (%json) per call."""
+    """hermes style only: free text, then <tool_call> + one of the tools' JSON (%json) per call
+    (a Lark grammar with llguidance's extensions; the same language up to whitespace)."""
     name = "llguidance"
 
     def __init__(self, fam: Family):
@@ -188,9 +189,13 @@ class LLGuidance:
     def compile(self, tools, style):
         if style != "hermes":
             return None
-        lines = ['start: TEXT (CALL_START call "\\n</tool_call>" TEXT)*',
-                 'TEXT: /(.|\\n)*/', 'CALL_START: "<tool_call>\\n"', "call: " + " | ".join(
-                     f"c{i}" for i in range(len(tools)))]
+        # llguidance reads Qwen2's added tokens <tool_call> / </tool_call> as tokens (text cannot
+        # spell them), so the grammar names them by id; the text between is greedy free text
+        open_id = self.fam.tok.convert_tokens_to_ids("<tool_call>")
+        close_id = self.fam.tok.convert_tokens_to_ids("</tool_call>")
+        lines = [f"start: (TEXT <[{open_id}]> call_body)* TEXT", "TEXT: /(.|\\n)*/",
+                 f'call_body: "\\n" call "\\n" <[{close_id}]>',
+                 "call: " + " | ".join(f"c{i}" for i in range(len(tools)))]
         for i, t in enumerate(tools):
             fn = t["function"]
             lines.append(f'c{i}: "{{\\"name\\": \\"{fn["name"]}\\", \\"arguments\\": " a{i} "}}"')

@@ -391,3 +391,28 @@ def test_parse_tool_calls_round_trip():
                                                                    "arguments": {"location": "Hangzhou"}}]
     with pytest.raises(agents.ToolError, match="without </tool_call>"):
         agents.parse_tool_calls("<tool_call>\n{}", "hermes")
+
+
+def test_hf_logits_processor_takes_the_constraint():
+    torch = pytest.importorskip("torch")
+    import decoder
+
+    vocab, tok = family("llama3")
+    py = vocab.special_names["<|python_tag|>"]
+    g = decoder.agents.tool_calls(TOOLS, style="llama3_python", tool_choice="required")
+    proc = decoder.LogitsProcessor(g, tok, vocab.model_vocab_size, vocab=vocab)
+    prompt = enc(tok, "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    out = proc(torch.tensor([prompt]), torch.zeros(1, vocab.model_vocab_size))
+    finite = set(torch.isfinite(out[0]).nonzero().flatten().tolist())
+    # the call's special token, or JSON's flexible whitespace (an %ignore: it may stand
+    # between any two parts of the format; whitespace="compact" leaves it out)
+    assert py in finite and all(vocab.tokens[t].strip() == b"" for t in finite - {py})
+    assert not (finite - {py}) & set(vocab.special_ids)
+    compact = decoder.agents.tool_calls(TOOLS, style="llama3_python", tool_choice="required",
+                                        whitespace="compact")
+    proc2 = decoder.LogitsProcessor(compact, tok, vocab.model_vocab_size, vocab=vocab)
+    out = proc2(torch.tensor([prompt]), torch.zeros(1, vocab.model_vocab_size))
+    assert set(torch.isfinite(out[0]).nonzero().flatten().tolist()) == {py}
+    out = proc(torch.tensor([prompt + [py]]), torch.zeros(1, vocab.model_vocab_size))
+    finite = set(torch.isfinite(out[0]).nonzero().flatten().tolist())
+    assert finite and not finite & set(vocab.special_ids)
