@@ -124,6 +124,7 @@ class Decoder:
 
     def compile(self, tools, style):
         self.dc._compiled.clear()
+        self.agents._cache.clear()  # cold: no grammar kept from an earlier call
         g = self.agents.tool_calls(tools, style=style)
         return self.dc.compile_grammar(g, self.fam.vocab)
 

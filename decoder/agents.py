@@ -39,6 +39,8 @@ the style's reasoning section first (styles without one ignore it);
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import Any, Optional, Union
 
 from .errors import DecoderError
@@ -304,8 +306,27 @@ def tool_calls(tools, style: str = "hermes", tool_choice: Union[str, dict] = "au
     from .grammar import _front_end
     from .integrations.specs import SpecError
 
+    # a server sends the same tools with every request: the grammar of a tag is kept (the
+    # engine's compile cache then finds its compiled form by fingerprint)
+    key = (json.dumps(tag, sort_keys=True, ensure_ascii=False), whitespace)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
     with _front_end("tool-call constraint", SpecError):
-        return Grammar(structural_tag_ir(tag, whitespace), source="tool_calls")
+        g = Grammar(structural_tag_ir(tag, whitespace), source="tool_calls")
+    with _cache_lock:
+        _cache[key] = g
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return g
+
+
+#: tool-call grammars kept by tool_calls() (least recently used dropped first)
+CACHE_SIZE = 32
+_cache: "OrderedDict[tuple, Any]" = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def parse_tool_calls(text: str, style: str = "hermes") -> tuple[str, list[dict]]:

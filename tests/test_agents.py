@@ -416,3 +416,9 @@ def test_hf_logits_processor_takes_the_constraint():
     out = proc(torch.tensor([prompt + [py]]), torch.zeros(1, vocab.model_vocab_size))
     finite = set(torch.isfinite(out[0]).nonzero().flatten().tolist())
     assert finite and not finite & set(vocab.special_ids)
+
+
+def test_same_tools_same_grammar_object():
+    a = agents.tool_calls(TOOLS, style="hermes")
+    assert agents.tool_calls(TOOLS, style="hermes") is a
+    assert agents.tool_calls(TOOLS, style="hermes", whitespace="compact") is not a
