@@ -60,3 +60,41 @@ def test_gbnf_repetitions_and_tokens(vocab):
     g = grammar_for("grammar", 'root ::= "a"{2} "b"{1,} ("c" "d"){0,2}')
     assert accepts(g, vocab, "aab") and accepts(g, vocab, "aabbbcdcd")
     assert not accepts(g, vocab, "ab") and not accepts(g, vocab, "aabcdcdcd")
+
+
+# ---------------------------------------------------------------- free-text lexemes (byte level)
+
+def _text_grammar(**kw):
+    from decoder.grammar import Grammar
+    from decoder.grammar.freetext import text_until
+    from decoder.grammar.ir import GrammarBuilder
+
+    b = GrammarBuilder()
+    s = b.nonterminal("start")
+    b.rule(s, [b.lexeme("T", text_until(**kw)), b.literal("!")])
+    return Grammar(b.build(s))
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("cdXY!", True), ("XY!", True), ("é€ 😀XY!", True), ("c\nXY!", True),
+    ("abXY!", False),          # an excluded string
+    ("cdXYXY!", False),        # the trigger ends the text at its first occurrence
+    ("cd!", False),            # no trigger
+    ("aXbY XY!", True), ("XaY XY!", True),
+])
+def test_text_until_language(vocab, text, ok):
+    g = _text_grammar(exclude=["ab"], trigger="XY")
+    assert accepts(g, vocab, text) is ok
+
+
+def test_text_until_rejects_invalid_utf8_and_markers(vocab):
+    g = _text_grammar(trigger="XY")
+    m = Matcher(g, vocab)
+    assert not m.commit_bytes(b"\xff")      # the special-token marker byte is never text
+    assert not m.commit_bytes(b"\xc3\x28")  # not UTF-8
+    assert m.commit_bytes("ü".encode()[:1]) and m.commit_bytes("ü".encode()[1:])
+
+
+def test_text_until_bad_strings_are_errors():
+    with pytest.raises(DecoderError, match="non-empty string"):
+        _text_grammar(exclude=[""])
