@@ -121,17 +121,22 @@ class _Compiler:
             return
         from .json_schema import compile_json_schemas
 
+        schemas = [{} if f.get("json_schema") is None else f.get("json_schema") for f in found]
+        ws = self.ws if self.ws in ("flexible", "compact") else "flexible"
+        if ws == "flexible" and not self.ignore_ok:
+            return
+        # straight into this builder; on an error nothing is kept (a fresh builder replaces
+        # the one the failed batch wrote into, so each part is then compiled alone)
+        saved = self.b
+        trial = GrammarBuilder()
         try:
-            schemas = [{} if f.get("json_schema") is None else f.get("json_schema") for f in found]
-            g, starts = compile_json_schemas(schemas, whitespace=self.ws if self.ws in ("flexible", "compact")
-                                             else "flexible")
+            _, starts = compile_json_schemas(schemas, whitespace=ws, builder=trial)
         except DecoderError:
+            self.b = saved
             return
-        if g.ignore and not self.ignore_ok:
-            return
-        nts = self.embed_all(g)
+        self.b = trial
         for f, s in zip(found, starts):
-            self.json_syms[id(f)] = nts[s]
+            self.json_syms[id(f)] = s
         self._hold.append(found)
 
     # ------------------------------------------------------------ helpers

@@ -84,12 +84,14 @@ def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_obj
 
 
 def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: int = 200_000,
-                         timeout: Optional[float] = 10.0) -> tuple[GrammarIR, list[int]]:
+                         timeout: Optional[float] = 10.0, builder=None) -> tuple[GrammarIR, list[int]]:
     """Several schemas in one grammar (the parameters of many tools): one grammar builder
     and one memo for all of them, so what they share (JSON's basic lexemes, the grammar of
     any value for extra properties, key lexemes) is built once. Returns the grammar (its
     start derives each schema's values) and the nonterminal of each schema, in order. The
-    options are those of :func:`compile_json_schema`; an error names the schema's index."""
+    options are those of :func:`compile_json_schema`; an error names the schema's index.
+    With ``builder`` (a GrammarBuilder) the rules go into it instead (no copy) and the grammar
+    returned is None: the caller builds."""
     import time
 
     from ... import deadline as _deadline
@@ -115,6 +117,14 @@ def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: in
                 c.deadline = None if timeout is None else t0 + timeout
                 if first is None:
                     first = c
+                    if builder is not None:  # straight into the caller's builder
+                        c.b = builder
+                        if whitespace == "flexible":
+                            from ..ir import cps, rep
+                            builder.ignore(builder.lexeme("WS", rep(cps([(0x20, 0x20), (0x09, 0x0A),
+                                                                         (0x0D, 0x0D)]), 1, 32)))
+                        c.LB, c.RB, c.LS, c.RS = (builder.literal(x) for x in "{}[]")
+                        c.COMMA, c.COLON = builder.literal(","), builder.literal(":")
                 else:  # the first compiler's builder and shared memos
                     c.b = first.b
                     c.LB, c.RB, c.LS, c.RS = (first.LB, first.RB, first.LS, first.RS)
@@ -131,6 +141,8 @@ def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: in
                 raise
     if first is None:
         raise ValueError("compile_json_schemas needs at least one schema")
+    if builder is not None:
+        return None, starts
     top = first.b.nonterminal("schemas")
     for s in starts:
         first.b.rule(top, [s])
