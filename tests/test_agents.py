@@ -422,3 +422,16 @@ def test_same_tools_same_grammar_object():
     a = agents.tool_calls(TOOLS, style="hermes")
     assert agents.tool_calls(TOOLS, style="hermes") is a
     assert agents.tool_calls(TOOLS, style="hermes", whitespace="compact") is not a
+
+
+def test_serving_compiler_keeps_token_names_for_other_stop_sets():
+    from decoder.integrations.compiler import SpecCompiler
+
+    vocab, tok = family("llama3")
+    py = vocab.special_names["<|python_tag|>"]
+    sc = SpecCompiler(vocab)
+    v2 = sc.vocab_for_stop([vocab.eos_ids[0], 128001])
+    assert v2 is not vocab and v2.special_names["<|python_tag|>"] == py
+    tag = agents.structural_tag(TOOLS, style="llama3_python", tool_choice="required")
+    g = grammar_for("structural_tag", json.dumps(tag))
+    assert force(g, v2, [py] + enc(tok, '{"name": "get_time", "parameters": {"tz": "UTC"}}'))[:2] == (None, True)
