@@ -172,7 +172,6 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
         return {"type": "tags_with_separator", "tags": tags, "separator": "\n", "at_least_one": True,
                 "stop_after_first": not parallel or mode == "named"}
     if style in ("llama3_json", "llama3_python"):
-        prefix = "" if style == "llama3_json" else None
         tags = [_json_call_tag(n, p, "parameters") for n, p in tools]
         calls = {"type": "tags_with_separator", "tags": tags, "separator": "; ", "at_least_one": True,
                  "stop_after_first": not parallel or mode == "named"}

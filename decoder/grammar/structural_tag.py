@@ -40,7 +40,7 @@ from typing import Any, Optional
 from .. import deadline as _deadline
 from ..errors import DecoderError, GrammarError, LimitError
 from . import freetext as ft
-from .ir import GrammarBuilder, GrammarIR, cps, lit, rep
+from .ir import GrammarBuilder, GrammarIR, cps, rep
 
 
 # follow: what comes after a format. END: the output's end. NONE: something that is not a

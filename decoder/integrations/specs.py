@@ -22,10 +22,9 @@ import json
 import re
 from typing import Any
 
-from .. import deadline as _deadline
-from ..errors import DecoderError, LimitError
+from ..errors import DecoderError
 from ..grammar import Grammar
-from ..grammar.ir import GrammarBuilder, GrammarIR
+from ..grammar.ir import GrammarIR
 
 KINDS = ("json", "json_object", "regex", "grammar", "choice", "structural_tag")
 
