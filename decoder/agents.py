@@ -35,6 +35,12 @@ model writes the style's trigger), ``"required"`` (calls only), or a tool name /
 the style's reasoning section first (styles without one ignore it);
 ``max_reasoning_tokens``: after that many tokens of reasoning, its end is forced.
 ``parallel_tool_calls``: several calls (default) or at most one.
+
+Known limits: with ``whitespace="flexible"`` (default) JSON whitespace is an ``%ignore``
+of the whole grammar, so up to 32 whitespace characters may also stand between other parts
+(after a tag, at the end); ``whitespace="compact"`` forbids it everywhere (then the
+arguments must be compact JSON too). Behind vLLM's or SGLang's reasoning parser (which
+leave the think section unconstrained) build the tag with ``reasoning=False``.
 """
 from __future__ import annotations
 
