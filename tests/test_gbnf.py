@@ -98,3 +98,27 @@ def test_text_until_rejects_invalid_utf8_and_markers(vocab):
 def test_text_until_bad_strings_are_errors():
     with pytest.raises(DecoderError, match="non-empty string"):
         _text_grammar(exclude=[""])
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("abcXY!", True), ("abXY!", True), ("XY!", True),
+    ("abcdXY!", False),   # four characters before the trigger
+    ("abXaXY!", False),   # a broken trigger start counts as text
+    ("aXY!", True), ("abcX", None),
+])
+def test_text_until_max_chars(vocab, text, ok):
+    g = _text_grammar(trigger="XY", max_chars=3)
+    if ok is None:  # at the budget only the trigger may go on
+        m = Matcher(g, vocab)
+        assert m.commit_bytes(b"abcX") and not m.commit_bytes(b"a") and m.commit_bytes(b"Y!")
+        return
+    assert accepts(g, vocab, text) is ok
+
+
+def test_max_chars_in_a_structural_tag(vocab):
+    import json
+    tag = {"format": {"type": "tag", "begin": "<t>", "content": {"type": "any_text", "max_chars": 2,
+                                                                 "excludes": ["z"]}, "end": "</t>"}}
+    g = grammar_for("structural_tag", json.dumps(tag))
+    assert accepts(g, vocab, "<t>ab</t>") and not accepts(g, vocab, "<t>abc</t>")
+    assert not accepts(g, vocab, "<t>z</t>")

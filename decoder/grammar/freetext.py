@@ -133,11 +133,17 @@ def _token_node(tid: int, vocab, special, what: str) -> tuple:
 _ALL = ((0, 0xD7FF), (0xE000, MAX_CODEPOINT))
 
 
+#: the most automaton states a character budget may multiply a free-text region into
+MAX_BUDGET_STATES = 200_000
+
+
 def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
-               others: Iterable[str] = ()) -> tuple:
+               others: Iterable[str] = (), max_chars: Optional[int] = None) -> tuple:
     """The regex node of free text containing none of ``exclude`` (nor any of ``others``,
     the triggers of sibling lexemes) ended by the first ``trigger``; without a trigger, text
-    that may end anywhere. The result is a ``("dfa", n, finals, edges)`` node."""
+    that may end anywhere. ``max_chars``: at most that many characters before the trigger
+    (without one: in all); from there on only the trigger may continue. The result is a
+    ``("dfa", n, finals, edges)`` node."""
     pats: list[str] = []
     for s in list(exclude) + list(others) + ([trigger] if trigger is not None else []):
         if not isinstance(s, str) or not s:
@@ -206,7 +212,38 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
         finals = tuple(s for s in range(n) if not out[s])
     else:
         finals = tuple(s for s in range(n) if tk in out[s])
-    return ("dfa", n, finals, tuple(edges))
+    if max_chars is None:
+        return ("dfa", n, finals, tuple(edges))
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
+        raise GrammarError(f"free text: max_chars is a non-negative integer, not {max_chars!r}")
+    if (max_chars + 1) * n > MAX_BUDGET_STATES:
+        raise GrammarError(f"free text: max_chars={max_chars} times the {n} states of its excluded "
+                           f"strings and trigger is more than {MAX_BUDGET_STATES} automaton states")
+    # the product with a character count k: state k * n + s. Below the budget every edge
+    # counts one character; at the budget only edges that go on matching the trigger (one
+    # level deeper in its trie) or complete it remain, without counting.
+    depth = [0] * n
+    for s0 in [0] + order:
+        for t in goto[s0].values():
+            depth[t] = depth[s0] + 1
+    on_trigger = set()
+    if trigger is not None:
+        s0 = 0
+        for c in trigger:
+            s0 = goto[s0][ord(c)]
+            on_trigger.add(s0)
+    big = []
+    for k in range(max_chars + 1):
+        for s0 in range(n):
+            es = []
+            for lo, hi, t in edges[s0]:
+                if k < max_chars:
+                    es.append((lo, hi, (k + 1) * n + t))
+                elif t in on_trigger and depth[t] == depth[s0] + 1 and (s0 == 0 or s0 in on_trigger):
+                    es.append((lo, hi, k * n + t))
+            big.append(tuple(es))
+    return ("dfa", (max_chars + 1) * n, tuple(k * n + f for k in range(max_chars + 1) for f in finals),
+            tuple(big))
 
 
 def _minus(ranges, points):

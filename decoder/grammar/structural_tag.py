@@ -15,7 +15,7 @@
                          of texts, or token format)
 ``any_text``             free text; ``excludes`` (strings it must not contain),
                          ``max_tokens`` (a token budget: then the text's end is forced),
-                         ``max_chars`` (only where nothing but the output's end follows)
+                         ``max_chars`` (at most that many characters before its end string)
 ``triggered_tags``       free text in which each ``triggers`` string starts one of the
                          ``tags`` (whose ``begin`` starts with it); ``at_least_one``,
                          ``stop_after_first``, ``excludes``
@@ -198,23 +198,24 @@ class _Compiler:
                 raise self.error(f"structural tag: free text at {where} is followed by a part that is "
                                  f"not a fixed string or token, so nothing says where it ends; put a "
                                  f"const_string, a token or a tag after it, or end the output with it")
-            if max_chars is not None:
-                if follow != END or excludes or others:
-                    raise self.error(f"structural tag: {where}.max_chars is supported only for free text "
-                                     f"that ends the output and excludes nothing (use max_tokens)")
+            if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
+                                          or max_chars < 0):
+                raise self.error(f"structural tag: {where}.max_chars must be a non-negative integer")
+            if max_chars is not None and follow == END and not excludes and not others:
                 node = rep(cps([(0, 0xD7FF), (0xE000, 0x10FFFF)]), 0, int(max_chars))
                 syms = [self.b.lexeme("TEXT", node)]
                 lexemes = list(syms)
             elif follow == END:
-                lexemes = syms = [self.b.lexeme("TEXT", ft.text_until(excludes, None, others))]
+                lexemes = syms = [self.b.lexeme("TEXT", ft.text_until(excludes, None, others, max_chars))]
             elif follow[0] == "tok":
-                lexemes = [self.b.lexeme("TEXT", ft.text_until(excludes, None, others))]
+                lexemes = [self.b.lexeme("TEXT", ft.text_until(excludes, None, others, max_chars))]
                 syms = [lexemes[0], self.emit(follow)]
             else:
                 ends = follow[1]
                 alts, lexemes = [], []
                 for e in ends:
-                    lx = self.b.lexeme(f"TEXT…{e}", ft.text_until(excludes, e, list(others) + list(ends)))
+                    lx = self.b.lexeme(f"TEXT…{e}", ft.text_until(excludes, e, list(others) + list(ends),
+                                                                  max_chars))
                     lexemes.append(lx)
                     alts.append([lx])
                 return self._budget(self.alt("text", alts), lexemes, max_tokens, where)
