@@ -19,6 +19,9 @@
 //   CAT     k child...    5
 //   ALT     k child...    6
 //   REP     min max child 7   max = -1 for unbounded; bounds fit in int32
+//   DFA     n f final... (k (lo hi to)...)*n
+//                         8   an automaton over code points: n states (0 starts), f final
+//                             states, then per state k transitions on code point ranges
 //
 // Invariants the reader checks (a violation is a GrammarError, never undefined behaviour):
 // every count is non-negative and within the words given, ranges have lo <= hi, lexeme and
@@ -42,6 +45,7 @@ enum Op : int32_t {
   kCat = 5,
   kAlt = 6,
   kRep = 7,
+  kAutomaton = 8,
 };
 
 }  // namespace wire

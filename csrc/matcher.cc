@@ -610,6 +610,36 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   return store(s, e);
 }
 
+void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
+                                 const std::vector<std::pair<int32_t, int32_t>>& budgets) {
+  const TokenTrie& t = *trie_;
+  GrammarExtras x;
+  for (int32_t id : special_ids) {
+    if (id < 0 || id >= t.mask_width())
+      throw GrammarError("special token id " + std::to_string(id) + " is outside the vocabulary (" +
+                         std::to_string(t.mask_width()) + " ids)");
+    if (!t.is_excluded(id) && id < t.vocab_size())
+      throw GrammarError("token id " + std::to_string(id) +
+                         " is not a special token of this vocabulary (name its text instead)");
+    if (std::find(x.special_ids.begin(), x.special_ids.end(), id) != x.special_ids.end()) continue;
+    x.special_ids.push_back(id);
+    x.special_bytes.push_back(special_marker_bytes(id));
+  }
+  if (!x.special_ids.empty())
+    for (int32_t id = 0; id < t.vocab_size(); ++id) {
+      if (t.is_excluded(id)) continue;
+      std::string_view b = t.token_bytes(id);
+      if (b.find(static_cast<char>(kSpecialMarker)) != std::string_view::npos) x.marker_tokens.push_back(id);
+    }
+  for (const auto& b : budgets) {
+    if (b.first < 0 || b.first >= grammar_->num_lexemes())
+      throw GrammarError("token budget on lexeme " + std::to_string(b.first) + ", which does not exist");
+    if (b.second < 0) throw GrammarError("a token budget is not negative");
+    x.budgets.push_back(b);
+  }
+  extras_ = std::move(x);
+}
+
 // ------------------------------------------------------------------ matcher
 
 Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
@@ -618,6 +648,7 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
       g_(&cg_->grammar()),
       lexer_(&g_->lexer()),
       parser_(g_) {
+  if (!cg_->extras().empty()) extras_ = &cg_->extras();
   frames_.assign(trie_->max_depth() + 1, WalkFrame{kDead, nullptr, 0, kDead, nullptr});
   reset();
 }
@@ -630,6 +661,7 @@ void Matcher::reset() {
   lex_state_ = lexer_->start_state(parser_.top().lexset);
   fresh_ = true;
   terminated_ = false;
+  lexeme_start_ = -1;
   history_.clear();
 }
 
@@ -687,6 +719,8 @@ bool Matcher::is_accepting() {
 
 bool Matcher::feed(const uint8_t* data, size_t n) {
   int32_t s = lex_state_;
+  const bool was_fresh = fresh_;
+  const size_t rows_before = parser_.num_rows();
   for (size_t i = 0; i < n; ++i) {
     s = step(s, data[i]);
     if (s == kDead) return false;
@@ -694,6 +728,9 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
   if (n > 0) {
     lex_state_ = s;
     fresh_ = false;
+    // the current lexeme began in this step (the index it gets in history_) when the
+    // step started a lexeme or ended one (ending pushes parser rows)
+    if (was_fresh || parser_.num_rows() != rows_before) lexeme_start_ = static_cast<int32_t>(history_.size());
     // A lexeme that no byte can extend has ended: scan it now, so that the next mask
     // starts from the fresh start state of the next row, whose walk is cached.
     if (!lexer_->can_extend(s) && end_lexeme(s)) {
@@ -708,7 +745,7 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
 bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
   DECODER_STEP_SCOPE("one commit");
   if (terminated_) return false;
-  Step saved{static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, terminated_};
+  Step saved{static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, terminated_, lexeme_start_};
   bool ok;
   try {
     ok = feed(data, n);
@@ -716,12 +753,14 @@ bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
     parser_.truncate(saved.rows);
     lex_state_ = saved.lex_state;
     fresh_ = saved.fresh;
+    lexeme_start_ = saved.lexeme_start;
     throw;
   }
   if (!ok) {
     parser_.truncate(saved.rows);
     lex_state_ = saved.lex_state;
     fresh_ = saved.fresh;
+    lexeme_start_ = saved.lexeme_start;
     return false;
   }
   history_.push_back(saved);
@@ -731,9 +770,22 @@ bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
 bool Matcher::commit_token(int32_t token) {
   DECODER_STEP_SCOPE("one commit");
   if (terminated_) return false;
+  if (extras_ != nullptr && !extras_->budgets.empty() && !budget_allows(token)) return false;
+  if (extras_ != nullptr && !extras_->special_ids.empty()) {
+    const int32_t k = special_index(token);
+    if (k >= 0) {
+      // a named special token: its marker bytes, where the grammar takes them
+      const std::string& m = extras_->special_bytes[k];
+      if (commit_bytes(reinterpret_cast<const uint8_t*>(m.data()), m.size())) return true;
+      if (!trie_->is_eos(token)) return false;
+    } else if (!trie_->is_excluded(token)) {
+      std::string_view b = trie_->token_bytes(token);
+      if (b.find(static_cast<char>(kSpecialMarker)) != std::string_view::npos) return false;
+    }
+  }
   if (trie_->is_eos(token)) {
     if (!can_end()) return false;
-    history_.push_back({static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, false});
+    history_.push_back({static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, false, lexeme_start_});
     terminated_ = true;
     return true;
   }
@@ -780,6 +832,7 @@ std::string Matcher::forced_bytes(size_t max_len) {
       found = b;
     }
     if (found < 0) break;
+    if (extras_ != nullptr && found == kSpecialMarker) break;  // a special token, not text
     const uint8_t b = static_cast<uint8_t>(found);
     commit_bytes(&b, 1);
     out.push_back(static_cast<char>(b));
@@ -797,6 +850,7 @@ void Matcher::rollback(size_t n) {
   lex_state_ = s.lex_state;
   fresh_ = s.fresh;
   terminated_ = s.terminated;
+  lexeme_start_ = s.lexeme_start;
 }
 
 int64_t Matcher::min_completion_bytes() {
@@ -903,6 +957,123 @@ void Matcher::compute_mask(uint32_t* out) {
   }
   if (can_end())
     for (int32_t e : t.eos_ids()) out[e >> 5] |= 1u << (e & 31);
+  if (extras_ != nullptr) apply_extras(out, *entry);
+}
+
+int32_t Matcher::spent_budget_lexeme() const {
+  if (extras_ == nullptr || extras_->budgets.empty() || fresh_ || lexeme_start_ < 0) return -1;
+  const int64_t used = static_cast<int64_t>(history_.size()) - lexeme_start_;
+  for (const auto& b : extras_->budgets)
+    if (used >= b.second) {
+      const auto& live = lexer_->live_lexemes(lex_state_);
+      if (std::binary_search(live.begin(), live.end(), b.first)) return b.first;
+    }
+  return -1;
+}
+
+bool Matcher::budget_allows(int32_t token) {
+  const int32_t lexeme = spent_budget_lexeme();
+  if (lexeme < 0) return true;
+  const std::string r = completion_of(lexeme);
+  const int32_t k = extras_->special_ids.empty() ? -1 : special_index(token);
+  if (r.empty()) {  // the lexeme must end within this token: not one that stays inside it
+    if (k >= 0 || trie_->is_eos(token)) return true;
+    auto entry = cg_->cache_entry(lex_state_);
+    return !((entry->inside[token >> 5] >> (token & 31)) & 1u);
+  }
+  std::string_view b = k >= 0 ? std::string_view(extras_->special_bytes[k])
+                              : trie_->is_excluded(token) ? std::string_view() : trie_->token_bytes(token);
+  if (b.empty()) return false;  // EOS (or another special token) while the completion is due
+  const size_t l = std::min(b.size(), r.size());
+  return b.compare(0, l, std::string_view(r).substr(0, l)) == 0;
+}
+
+int32_t Matcher::special_index(int32_t token) const {
+  const auto& ids = extras_->special_ids;
+  for (size_t k = 0; k < ids.size(); ++k)
+    if (ids[k] == token) return static_cast<int32_t>(k);
+  return -1;
+}
+
+std::string Matcher::completion_of(int32_t lx) {
+  // Greedy descent of the lexeme's distance to acceptance, one byte class at a time.
+  std::string out;
+  int32_t s = lex_state_;
+  int32_t d = lexer_->dist_to_accept(s, lx);
+  const uint8_t* cls = lexer_->byte_classes();
+  std::vector<uint8_t> seen(lexer_->num_byte_classes());
+  while (d > 0 && d != INT32_MAX && out.size() < 4096) {
+    std::fill(seen.begin(), seen.end(), 0);
+    bool moved = false;
+    for (int b = 0; b < 256 && !moved; ++b) {
+      if (seen[cls[b]]) continue;  // one byte per class: they move the lexer alike
+      seen[cls[b]] = 1;
+      const int32_t q = lexer_->next(s, static_cast<uint8_t>(b));
+      if (q != kDead && lexer_->dist_to_accept(q, lx) == d - 1) {
+        out.push_back(static_cast<char>(b));
+        s = q;
+        --d;
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  return out;
+}
+
+void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
+  const TokenTrie& t = *trie_;
+  const GrammarExtras& x = *extras_;
+  for (int32_t id : x.marker_tokens) out[id >> 5] &= ~(1u << (id & 31));
+  // Named special tokens allowed here: the lexer must take the marker byte now, or the
+  // current lexeme must be able to end (the next one may then start with it).
+  if (!x.special_ids.empty() &&
+      (lexer_->next(lex_state_, kSpecialMarker) != kDead ||
+       (!fresh_ && !lexer_->accepting(lex_state_).empty()))) {
+    for (size_t k = 0; k < x.special_ids.size(); ++k) {
+      const std::string& m = x.special_bytes[k];
+      if (commit_bytes(reinterpret_cast<const uint8_t*>(m.data()), m.size())) {
+        rollback(1);
+        const int32_t id = x.special_ids[k];
+        out[id >> 5] |= 1u << (id & 31);
+      }
+    }
+  }
+  // A budgeted lexeme that has had its tokens: only its shortest completion from here on.
+  const int32_t lexeme = spent_budget_lexeme();
+  if (lexeme < 0) return;
+  const int32_t words = t.mask_words();
+  const std::string r = completion_of(lexeme);
+  if (r.empty()) {  // it may end now: it must (no token that stays inside it)
+    for (int32_t w = 0; w < words; ++w) out[w] &= ~entry.inside[w];
+    return;
+  }
+  // keep tokens whose bytes are a prefix of r or start with r; special tokens likewise
+  std::vector<uint32_t> keep(words, 0);
+  uint32_t node = 0;
+  size_t i = 0;
+  for (; i < r.size(); ++i) {
+    uint32_t c = node + 1, found = 0;
+    const uint32_t end = t.subtree_end(node);
+    while (c < end) {
+      if (t.byte(c) == static_cast<uint8_t>(r[i])) { found = c; break; }
+      c = t.subtree_end(c);
+    }
+    if (found == 0) break;
+    node = found;
+    if (i + 1 < r.size()) set_token_bits(node, keep.data());
+  }
+  if (i == r.size())
+    for (uint32_t n = node, e = t.subtree_end(node); n < e; ++n) set_token_bits(n, keep.data());
+  for (size_t k = 0; k < x.special_ids.size(); ++k) {
+    const std::string& m = x.special_bytes[k];
+    const size_t l = std::min(m.size(), r.size());
+    if (m.compare(0, l, r, 0, l) == 0) {
+      const int32_t id = x.special_ids[k];
+      keep[id >> 5] |= 1u << (id & 31);
+    }
+  }
+  for (int32_t w = 0; w < words; ++w) out[w] &= keep[w];
 }
 
 void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {

@@ -49,6 +49,30 @@ struct MaskCacheEntry {
 
 constexpr uint16_t kShallowDepth = 12;
 
+// Special tokens as grammar terminals (see docs/optimizations.md, "Special-token
+// terminals"). A special token has no text bytes; a grammar names one by a lexeme of its
+// marker bytes: 0xFF (never in UTF-8 text) then its id in four 6-bit continuation bytes.
+// Only the named ids can ever be allowed, only where the grammar's lexer takes their
+// marker; ordinary tokens holding the byte 0xFF are never allowed by such a grammar, so
+// the marker cannot be spelled with them.
+constexpr uint8_t kSpecialMarker = 0xFF;
+inline std::string special_marker_bytes(int32_t id) {
+  std::string b(5, '\0');
+  b[0] = static_cast<char>(kSpecialMarker);
+  for (int i = 0; i < 4; ++i) b[1 + i] = static_cast<char>(0x80 | ((id >> (18 - 6 * i)) & 63));
+  return b;
+}
+
+// Per-grammar extras beyond the words: named special tokens, and token budgets on lexemes
+// (after `max_tokens` tokens inside the lexeme, the mask forces its shortest completion).
+struct GrammarExtras {
+  std::vector<int32_t> special_ids;
+  std::vector<std::string> special_bytes;      // marker bytes, by position in special_ids
+  std::vector<int32_t> marker_tokens;          // ordinary tokens holding the marker byte
+  std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
+  bool empty() const { return special_ids.empty() && budgets.empty(); }
+};
+
 class CompiledGrammar {
  public:
   CompiledGrammar(std::shared_ptr<Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
@@ -60,6 +84,10 @@ class CompiledGrammar {
   CompiledGrammar& operator=(const CompiledGrammar&) = delete;
   Grammar& grammar() const { return *grammar_; }
   const TokenTrie& trie() const { return *trie_; }
+  // Named special tokens and lexeme token budgets (set once, before any Matcher is made).
+  void set_extras(const std::vector<int32_t>& special_ids,
+                  const std::vector<std::pair<int32_t, int32_t>>& budgets);
+  const GrammarExtras& extras() const { return extras_; }
   // Cached inside-bits and exits of a lexer state (built on first use; thread-safe).
   // *built (if given) is set to whether this call had to build the entry (a cold mask).
   std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state, bool* built = nullptr);
@@ -111,6 +139,7 @@ class CompiledGrammar {
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
+  GrammarExtras extras_;
   std::mutex mu_;
   std::mutex univ_mu_;                 // guards set_univ_
   struct PartMemo {
@@ -163,7 +192,17 @@ class Matcher {
     int32_t lex_state;
     bool fresh;
     bool terminated;
+    int32_t lexeme_start;
   };
+  // Extras (GrammarExtras): the special-token bits and the budget filter of compute_mask.
+  void apply_extras(uint32_t* out, const MaskCacheEntry& entry);
+  int32_t special_index(int32_t token) const;
+  // The budgeted lexeme whose budget is spent in the current state (-1: none), and whether
+  // commit_token may take `token` then (the same rule as the mask's budget filter).
+  int32_t spent_budget_lexeme() const;
+  bool budget_allows(int32_t token);
+  // The shortest bytes that complete budgeted lexeme `lx` from the current lexer state.
+  std::string completion_of(int32_t lx);
   // Feeds one byte from lexer state s; may push parser rows. Returns the new state or kDead.
   int32_t step(int32_t s, uint8_t b);
   // Ends the lexeme that lexer state s accepts: pushes the parser row(s). False if none.
@@ -181,6 +220,8 @@ class Matcher {
   int32_t lex_state_;
   bool fresh_ = true;       // lex_state_ is the start state of the top row (no bytes yet)
   bool terminated_ = false;
+  int32_t lexeme_start_ = -1;  // history index of the step that began the current lexeme
+  const GrammarExtras* extras_ = nullptr;  // null when the grammar has none
   std::vector<Step> history_;
   struct WalkFrame {
     int32_t state;                          // lexer state after this node's byte

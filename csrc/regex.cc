@@ -116,6 +116,36 @@ int32_t Nfa::prefixed_start(int32_t ignore, int32_t lexeme) const {
   return it == prefixed_.end() ? -1 : it->second;
 }
 
+
+namespace {
+// AUTOMATON n_states n_final final... then per state: k (lo hi to)*k  (code point ranges).
+// Returns the position after it; validates every field.
+size_t automaton_end(const int32_t* w, size_t n, size_t pos) {
+  auto need = [&](size_t k) { if (pos + k > n) throw GrammarError("truncated automaton regex"); };
+  need(2);
+  const int32_t states = w[pos], finals = w[pos + 1];
+  if (states <= 0 || finals < 0 || finals > states) throw GrammarError("bad automaton regex header");
+  pos += 2;
+  need(size_t(finals));
+  for (int32_t i = 0; i < finals; ++i)
+    if (w[pos + i] < 0 || w[pos + i] >= states) throw GrammarError("bad automaton final state");
+  pos += size_t(finals);
+  for (int32_t s = 0; s < states; ++s) {
+    need(1);
+    const int32_t k = w[pos++];
+    if (k < 0) throw GrammarError("bad automaton edge count");
+    need(3 * size_t(k));
+    for (int32_t i = 0; i < k; ++i) {
+      const int32_t lo = w[pos + 3 * i], hi = w[pos + 3 * i + 1], to = w[pos + 3 * i + 2];
+      if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad automaton code point range");
+      if (to < 0 || to >= states) throw GrammarError("bad automaton edge target");
+    }
+    pos += 3 * size_t(k);
+  }
+  return pos;
+}
+}  // namespace
+
 size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
   if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
   if (pos >= n) throw GrammarError("truncated regex");
@@ -130,6 +160,7 @@ size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
       return pos;
     }
     case kRep: return skip(w, n, pos + 3, depth + 1);
+    case kAutomaton: return automaton_end(w, n, pos + 1);
     default: throw GrammarError("unknown regex opcode " + std::to_string(w[pos]));
   }
 }
@@ -185,6 +216,12 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       const int64_t copies = static_cast<int64_t>(lo) + (hi < 0 ? 1 : hi - lo) + 1;
       return body >= kBig / copies ? kBig : body * copies;
     }
+    case kAutomaton: {
+      const size_t end = automaton_end(w, n, pos);
+      const int64_t total = int64_t(w[pos]) + 4 * int64_t(end - pos);  // states + UTF-8 middles
+      pos = end;
+      return total;
+    }
     default: throw GrammarError("unknown regex opcode " + std::to_string(op));
   }
 }
@@ -209,6 +246,12 @@ bool Nfa::nullable(const int32_t* w, size_t n, size_t pos, int depth) const {
       return w[pos] == kCat ? all : any;
     }
     case kRep: return w[pos + 1] == 0 || nullable(w, n, pos + 3, depth + 1);
+    case kAutomaton: {
+      automaton_end(w, n, pos + 1);
+      for (int32_t i = 0; i < w[pos + 2]; ++i)
+        if (w[pos + 3 + i] == 0) return true;
+      return false;
+    }
     default: throw GrammarError("unknown regex opcode");
   }
 }
@@ -364,6 +407,35 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         if (lo == hi) add_eps(cur, to);
       }
       pos = after;
+      return;
+    }
+    case kAutomaton: {
+      // A deterministic automaton over code points (free text that must not contain some
+      // strings, ended by a trigger): one NFA state per automaton state, UTF-8 byte
+      // sequences for its code point edges, epsilon edges from final states to `to`.
+      const size_t end = automaton_end(w, n, pos);
+      const int32_t states = w[pos], finals = w[pos + 1];
+      std::vector<int32_t> id(states);
+      for (int32_t s = 0; s < states; ++s) id[s] = new_state(lexeme);
+      add_eps(from, id[0]);  // (not `from` itself: edges back into state 0 must not reach
+                             // whatever else leaves `from`)
+      size_t p = pos + 2;
+      for (int32_t i = 0; i < finals; ++i) add_eps(id[w[p + i]], to);
+      p += size_t(finals);
+      for (int32_t s = 0; s < states; ++s) {
+        const int32_t k = w[p++];
+        for (int32_t i = 0; i < k; ++i, p += 3) {
+          int32_t lo = w[p], hi = w[p + 1];
+          const int32_t t = id[w[p + 2]];
+          if (lo < 0xD800 && hi >= 0xD800) {
+            add_codepoints(lo, 0xD7FF, id[s], t, lexeme);
+            lo = 0xD800;
+          }
+          if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
+          if (lo <= hi) add_codepoints(lo, hi, id[s], t, lexeme);
+        }
+      }
+      pos = end;
       return;
     }
     default:

@@ -47,6 +47,9 @@ def __getattr__(name: str) -> Any:  # heavy, optional parts load on first use
     if name in ("apply_mask", "allocate_bitmask"):
         from . import masking
         return getattr(masking, name)
+    if name == "agents":  # reasoning, free text and tool calls (decoder/agents.py)
+        import importlib
+        return importlib.import_module(".agents", __name__)
     if name == "LogitsProcessor":
         from .integrations.hf import DecoderLogitsProcessor
         return DecoderLogitsProcessor

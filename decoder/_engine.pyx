@@ -7,6 +7,7 @@ from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr, make_shared
 from libcpp.string cimport string
 from libcpp.vector cimport vector
+from libcpp.utility cimport pair
 from cpython.ref cimport PyObject
 
 import numpy as np
@@ -44,6 +45,7 @@ cdef extern from "grammar.h" namespace "decoder":
 cdef extern from "matcher.h" namespace "decoder":
     cdef cppclass CCompiledGrammar "decoder::CompiledGrammar":
         size_t cache_bytes()
+        void set_extras(const vector[int32_t]&, const vector[pair[int32_t, int32_t]]&) except +raise_py_error
         int64_t memory_bytes()
 
     cdef cppclass CMatcher "decoder::Matcher":
@@ -196,6 +198,15 @@ cdef class CompiledGrammar:
             self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr, flag)
         self.mask_words = trie.mask_words
         self.vocab = vocab
+
+    def set_extras(self, special_ids=(), budgets=()):
+        """Named special tokens (grammar terminals) and token budgets ``(lexeme, max_tokens)``;
+        once, right after compiling and before any Matcher is made."""
+        cdef vector[int32_t] ids = [int(i) for i in special_ids]
+        cdef vector[pair[int32_t, int32_t]] bs
+        for lx, n in budgets:
+            bs.push_back(pair[int32_t, int32_t](int(lx), int(n)))
+        self.ptr.get().set_extras(ids, bs)
 
     @property
     def cache_bytes(self):

@@ -67,6 +67,7 @@ def compile_grammar(grammar: Union[Grammar, _ToGrammar], vocab: Optional[Vocabul
         else:
             raise TypeError(f"expected a decoder.Grammar, got {type(grammar).__name__}")
     trie = token_trie(vocab)
+    grammar = grammar.for_vocab(vocab)
     _deadline.check("before serialising the grammar")
     words, lexeme_names, nt_names = grammar.serialized()
     key: _CacheKey = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
@@ -76,6 +77,11 @@ def compile_grammar(grammar: Union[Grammar, _ToGrammar], vocab: Optional[Vocabul
             _compiled.move_to_end(key)
             return hit
     cg = _compile_engine(words, lexeme_names, nt_names, trie, vocab, limits)
+    from .grammar.freetext import special_ids
+
+    specials = special_ids(grammar.ir)
+    if specials or grammar.ir.budgets:
+        cg.set_extras(specials, grammar.ir.budgets)
     with _lock:
         _compiled[key] = cg
         while len(_compiled) > COMPILE_CACHE_SIZE:

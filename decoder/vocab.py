@@ -154,11 +154,12 @@ class Vocabulary:
     """
 
     __slots__ = ("tokens", "special_ids", "eos_ids", "bos_id", "size", "model_vocab_size",
-                 "kind", "leading_space_strip")
+                 "kind", "leading_space_strip", "special_names")
 
     def __init__(self, tokens: list[bytes], eos_ids: Iterable[int], special_ids: Iterable[int] = (),
                  model_vocab_size: int | None = None, *, kind: str = "bytes",
-                 bos_id: int | None = None, leading_space_strip: int = 0):
+                 bos_id: int | None = None, leading_space_strip: int = 0,
+                 special_names: dict[str, int] | None = None):
         toks: list[bytes] = list(tokens)
         if set(map(type, toks)) - {bytes}:  # fast path: everything is already bytes
             for i, t in enumerate(toks):
@@ -206,6 +207,9 @@ class Vocabulary:
         self.model_vocab_size = mvs
         self.kind = kind
         self.leading_space_strip = leading_space_strip
+        #: text -> id of the tokenizer's added tokens (special or not): how a grammar's
+        #: ``<|name|>`` terminal finds its token (decoder.grammar.freetext.resolve)
+        self.special_names = dict(special_names or {})
 
     # ------------------------------------------------------------------ constructors
 
@@ -293,8 +297,9 @@ class Vocabulary:
                 raise VocabularyError(
                     "the decoder is ByteLevel but neither the pre-tokenizer nor the normalizer is: "
                     "the token strings are probably not byte-level, so their bytes are unknown")
+        names = {t.content: i for i, t in sorted(added.items()) if t.content and i < size}
         return cls(tokens, eos, special, model_vocab_size, kind=kind, bos_id=bos_id,
-                   leading_space_strip=strip)
+                   leading_space_strip=strip, special_names=names)
 
     @classmethod
     def from_path(cls, path: str | Path, model_vocab_size: int | None = None,

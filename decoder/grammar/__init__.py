@@ -75,13 +75,14 @@ def _front_end(what: str, error: type[DecoderError]) -> Iterator[None]:
 class Grammar:
     """A constraint as a context-free grammar over regex lexemes."""
 
-    __slots__ = ("ir", "source", "_serialized", "_fingerprint")
+    __slots__ = ("ir", "source", "_serialized", "_fingerprint", "_resolved")
 
     def __init__(self, grammar_ir: GrammarIR, source: str = "") -> None:
         self.ir = grammar_ir
         self.source = source
         self._serialized: Optional[tuple[array[int], list[str], list[str]]] = None
         self._fingerprint: Optional[bytes] = None
+        self._resolved: Optional[tuple[Any, Grammar]] = None
 
     # ------------------------------------------------------------ front ends
     @classmethod
@@ -151,6 +152,8 @@ class Grammar:
             words, lx, nt = self.serialized()
             h = hashlib.blake2b(words.tobytes(), digest_size=16)
             h.update("\0".join(lx).encode("utf-8", "replace"))
+            if self.ir.budgets:
+                h.update(repr(sorted(self.ir.budgets)).encode())
             self._fingerprint = h.digest()
         return self._fingerprint
 
@@ -171,6 +174,19 @@ class Grammar:
         from ..constraints.base import AllOf
 
         return AllOf(other, self)
+
+    def for_vocab(self, vocab: Any) -> Grammar:
+        """This grammar with its token placeholders (``<|name|>``, ``<[id]>``) resolved for
+        ``vocab`` (itself when it has none); see :mod:`decoder.grammar.freetext`."""
+        from .freetext import has_placeholders, resolve
+
+        if self._resolved is not None and self._resolved[0] is vocab:
+            return self._resolved[1]
+        if not has_placeholders(self.ir):
+            return self
+        g = Grammar(resolve(self.ir, vocab), source=self.source)
+        self._resolved = (vocab, g)
+        return g
 
     def __repr__(self) -> str:
         return (f"Grammar({self.source or 'ir'}: {len(self.ir.rules)} rules, "

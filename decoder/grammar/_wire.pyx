@@ -24,6 +24,7 @@ cdef extern from "ir_format.h" namespace "decoder::wire":
         kCat
         kAlt
         kRep
+        kAutomaton
 
 MAGIC = kMagic
 
@@ -32,7 +33,8 @@ cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the word
 
 # one opcode per IR node kind (decoder/grammar/ir.py)
 cdef dict _OPCODES = {"empty": kEmpty, "never": kNever, "bytes": kBytes, "cps": kCps,
-                      "byteset": kByteset, "cat": kCat, "alt": kAlt, "rep": kRep}
+                      "byteset": kByteset, "cat": kCat, "alt": kAlt, "rep": kRep,
+                      "dfa": kAutomaton}
 
 
 cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
@@ -42,7 +44,7 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
     cdef const unsigned char* p
     cdef Py_ssize_t i, k, a, b
     cdef int op
-    cdef object lo, hi
+    cdef object lo, hi, x
     cdef bytes data
     while stack:
         n = stack.pop()
@@ -54,7 +56,7 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
         if op_obj is None:
             raise ValueError(f"unknown regex node {kind!r}")
         op = op_obj
-        if op == kCat or op == kAlt or op == kRep:
+        if op == kCat or op == kAlt or op == kRep or op == kAutomaton:  # compound: memoised
             got = memo.get(id(n))
             if got is not None and got[0] is n:
                 # a subtree shared by several places: copy the words written the first time
@@ -97,6 +99,17 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
             else:
                 out.push_back(<int32_t>hi)
             stack.append(n[1])
+        elif op == kAutomaton:  # dfa: n_states n_final final... then per state k (lo hi to)...
+            out.push_back(<int32_t>n[1])
+            out.push_back(<int32_t>len(n[2]))
+            for x in n[2]:
+                out.push_back(<int32_t>x)
+            for children in n[3]:
+                out.push_back(<int32_t>len(children))
+                for rng in children:
+                    out.push_back(<int32_t>rng[0])
+                    out.push_back(<int32_t>rng[1])
+                    out.push_back(<int32_t>rng[2])
     return 0
 
 

@@ -18,6 +18,10 @@ Regex nodes are plain tuples (hashable, cheap to build, easy to serialise):
 ``("cat", (n1, n2, ...))``              concatenation
 ``("alt", (n1, n2, ...))``              alternation
 ``("rep", n, min, max)``                ``n{min,max}``; ``max is None`` = unbounded
+``("dfa", n, finals, edges)``           a deterministic automaton over code points:
+                                        states ``0..n-1`` (start 0), ``edges[s]`` a
+                                        tuple of ``(lo, hi, to)``; see
+                                        :mod:`decoder.grammar.freetext`
 =====================================  =============================================
 
 Lexing is longest-match (maximal munch) among the lexemes the parser allows at
@@ -159,6 +163,9 @@ def nonempty(node) -> Optional[tuple]:
     k = node[0]
     if k in ("empty", "bytes"):
         return NEVER
+    if k == "dfa":
+        from .freetext import dfa_non_empty
+        return dfa_non_empty(node)
     if k == "alt":
         kids = [nonempty(m) for m in node[1]]
         return None if any(m is None for m in kids) else alt(*kids)
@@ -206,6 +213,8 @@ def nullable(node) -> bool:
         return any(nullable(m) for m in node[1])
     if k == "rep":
         return node[2] == 0 or nullable(node[1])
+    if k == "dfa":
+        return 0 in node[2]
     raise ValueError(f"unknown regex node {k!r}")
 
 
@@ -216,6 +225,9 @@ def non_empty(node) -> tuple:
     k = node[0]
     if k in ("empty", "bytes"):  # a nullable "bytes" is b""
         return NEVER
+    if k == "dfa":
+        from .freetext import dfa_non_empty
+        return dfa_non_empty(node)
     if k == "alt":
         return alt(*[non_empty(m) for m in node[1]])
     if k == "cat":  # every part nullable: a non-empty first part then anything, or it empty
@@ -277,6 +289,9 @@ class GrammarIR:
     rules: list[tuple[int, tuple[int, ...]]]
     start: int
     ignore: list[int] = field(default_factory=list)  # lexeme ids skipped between lexemes
+    # (lexeme id, max tokens): after that many tokens inside the lexeme, the engine allows
+    # only its shortest completion (a reasoning budget; see csrc/matcher.h GrammarExtras)
+    budgets: list[tuple[int, int]] = field(default_factory=list)
 
     def symbol_name(self, sym: int) -> str:
         return self.nonterminals[sym] if sym >= 0 else self.lexemes[-sym - 1].name
@@ -307,9 +322,17 @@ class GrammarBuilder:
         self._lexeme_by_regex: dict[tuple, int] = {}
         self._nonterminals: list[str] = []
         self._nt_names: set[str] = set()
+        self._nt_next: dict[str, int] = {}
         self._rules: list[tuple[int, tuple[int, ...]]] = []
         self._rule_set: set = set()
         self._ignore: list[int] = []
+        self._budgets: list[tuple[int, int]] = []
+
+    def budget(self, lexeme_symbol: int, max_tokens: int) -> None:
+        """At most ``max_tokens`` tokens inside this lexeme, then its shortest completion."""
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+            raise ValueError(f"a token budget is a non-negative int, not {max_tokens!r}")
+        self._budgets.append((-lexeme_symbol - 1, max_tokens))
 
     def lexeme(self, name: str, regex: tuple) -> int:
         """The symbol of a lexeme with this regex (deduplicated by regex)."""
@@ -324,10 +347,14 @@ class GrammarBuilder:
         return self.lexeme(name or repr(s), lit(s))
 
     def nonterminal(self, name: str) -> int:
-        base, k = name, 1
+        base = name
+        k = self._nt_next.get(base, 1)  # the next suffix to try: no rescan of #2, #3, ...
+        if k > 1:
+            name = f"{base}#{k}"
         while name in self._nt_names:
             k += 1
             name = f"{base}#{k}"
+        self._nt_next[base] = k + 1
         self._nt_names.add(name)
         self._nonterminals.append(name)
         return len(self._nonterminals) - 1
@@ -346,7 +373,8 @@ class GrammarBuilder:
 
     def build(self, start: int) -> GrammarIR:
         return without_nullable_lexemes(GrammarIR(list(self._lexemes), list(self._nonterminals),
-                                                  list(self._rules), start, list(self._ignore)))
+                                                  list(self._rules), start, list(self._ignore),
+                                                  list(self._budgets)))
 
 
 def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
@@ -392,4 +420,5 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
         rules.append((nt, ()))
         replace[-(j + 1)] = nt
     body_rules = [(lhs, tuple(replace.get(s, s) for s in rhs)) for lhs, rhs in rules[:len(g.rules)]]
-    return GrammarIR(lexemes, nonterminals, body_rules + rules[len(g.rules):], g.start, list(g.ignore))
+    return GrammarIR(lexemes, nonterminals, body_rules + rules[len(g.rules):], g.start, list(g.ignore),
+                     list(g.budgets))

@@ -180,6 +180,125 @@ def _locate_terminal(name: str, value: str, text: str):
     return None, None
 
 
+# ---------------------------------------------------------------- llguidance extensions
+_TOKEN_RE = re.compile(r"<\|([^|\s]+)\|>|<\[(\d+)\]>")
+_ATTR_RE = re.compile(r"^([ \t]*[?!]?)([A-Za-z_][A-Za-z_0-9]*)\[([^\]\n]*)\]([ \t]*(?:\.-?\d+)?[ \t]*:)", re.M)
+
+
+def _code_spans(text: str):
+    """(start, end) of the parts of a Lark grammar outside strings, regexes and comments."""
+    i, n, start = 0, len(text), 0
+    while i < n:
+        c = text[i]
+        if c == "/" and i + 1 < n and text[i + 1] == "/":
+            yield start, i
+            j = text.find("\n", i)
+            i = start = n if j < 0 else j
+            continue
+        if c in "\"/":
+            yield start, i
+            j = i + 1
+            in_class = False
+            while j < n:
+                if text[j] == "\\":
+                    j += 2
+                    continue
+                if c == "/" and text[j] == "[":
+                    in_class = True
+                elif c == "/" and text[j] == "]":
+                    in_class = False
+                elif text[j] == c and not in_class:
+                    break
+                elif text[j] == "\n":
+                    break
+                j += 1
+            i = start = j + 1
+            continue
+        i += 1
+    yield start, n
+
+
+def _extensions(text: str):
+    """llguidance's Lark extensions rewritten to plain Lark: special tokens (``<|name|>``,
+    ``<[id]>``), ``%json {schema}`` bodies, ``%llguidance {}`` and ``[max_tokens=N]`` on a
+    definition. Returns the text and what the placeholders stand for."""
+    import json as _json
+
+    tokens: dict[str, tuple] = {}
+    jsons: dict[str, object] = {}
+    budgets: dict[str, int] = {}
+    if "<" not in text and "%" not in text and "[" not in text:
+        return text, tokens, jsons, budgets
+    # %json { ... } and %llguidance { ... } (a JSON object, found where the grammar has code)
+    k = 0
+    while True:
+        spans = list(_code_spans(text))
+        m = None
+        for mm in re.finditer(r"%json\b|%llguidance\b", text[k:]):
+            at = k + mm.start()
+            if any(x <= at < y for x, y in spans):
+                m = mm
+                break
+        if m is None:
+            break
+        at, j = k + m.start(), k + m.end()
+        while j < len(text) and text[j] in " \t\r\n":
+            j += 1
+        line = text.count("\n", 0, at) + 1
+        if j >= len(text) or text[j] != "{":
+            raise _grammar_error(f"{m.group(0)} needs a JSON object after it", text, line, 1)
+        try:
+            obj, used = _json.JSONDecoder().raw_decode(text[j:])
+        except ValueError as e:
+            raise _grammar_error(f"{m.group(0)}: the object after it is not JSON ({e})", text, line, 1) from None
+        if m.group(0) == "%llguidance":
+            if obj:
+                raise _grammar_error(f"%llguidance options {sorted(obj)} are not supported by decoder "
+                                     f"(only an empty object is accepted)", text, line, 1)
+            repl = ""
+        else:
+            repl = f"LLG_JSON_{len(jsons)}"
+            jsons[repl] = obj
+        text = text[:at] + repl + text[j + used:]
+        k = at + len(repl)
+    out, pos = [], 0
+    for a, b in _code_spans(text):
+        out.append(text[pos:a])
+        seg = text[a:b]
+
+        def tok(mm):
+            name = f"LLG_TOKEN_{len(tokens)}"
+            from . import freetext
+            tokens[name] = (freetext.special_name(f"<|{mm.group(1)}|>") if mm.group(1) is not None
+                            else freetext.special_id(int(mm.group(2))))
+            return name
+
+        out.append(_TOKEN_RE.sub(tok, seg))
+        pos = b
+    out.append(text[pos:])
+    text = "".join(out)
+
+    def attrs(m):
+        name, spec = m.group(2), m.group(3)
+        for item in filter(None, (x.strip() for x in spec.split(","))):
+            key, _, val = item.partition("=")
+            key = key.strip()
+            if key == "max_tokens" and val.strip().isdigit():
+                budgets[name] = int(val)
+            else:
+                line = text.count("\n", 0, m.start()) + 1
+                raise _grammar_error(f"attribute {item!r} on {name} is not supported by decoder (only "
+                                     f"max_tokens=N, on a terminal or a rule of single terminals)",
+                                     text, line, 1)
+        return m.group(1) + name + m.group(4)
+
+    text = _ATTR_RE.sub(attrs, text)
+    decl = [n for n in list(tokens) + list(jsons)]
+    if decl:
+        text = text + "\n%declare " + " ".join(decl) + "\n"
+    return text, tokens, jsons, budgets
+
+
 #: Lark's own loader is slow on very large grammars (over 30 s for 5,000 rules or 20,000
 #: alternatives) and never returns on a template that expands itself: bounded before it runs
 MAX_LARK_RULES = 2_000
@@ -246,6 +365,7 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
                              f"than the limit max_text_bytes={max_text_bytes} (Grammar.from_lark(..., "
                              f"max_text_bytes=N) raises it)", limit="max_text_bytes")
         _check_size(text, max_rules, max_alternatives)
+    text, ext_tokens, ext_jsons, ext_budgets = _extensions(text)
     _deadline.check("before Lark's loader")
     try:
         try:
@@ -274,6 +394,19 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
 
     def lexeme(name: str) -> int:
         sym = lexeme_of.get(name)
+        if sym is None and name in ext_tokens:
+            sym = lexeme_of[name] = b.lexeme(name, ext_tokens[name])
+        elif sym is None and name in ext_jsons:
+            from . import Grammar
+            from .structural_tag import _Compiler
+
+            c = _Compiler("compact", GrammarError)
+            c.b = b
+            try:
+                g = Grammar.from_json_schema(ext_jsons[name], whitespace="compact")
+            except Exception as e:  # a SchemaError: where it came from
+                raise _grammar_error(f"%json: {e}", text) from None
+            sym = lexeme_of[name] = c.embed(g.ir, "%json")
         if sym is None:
             td = terminals.get(name)
             if td is None:
@@ -307,6 +440,24 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
         b.rule(nts[str(r.origin.name)], body)
     for name in parser.ignore_tokens:
         b.ignore(lexeme(str(name)))
+    for name, n in ext_budgets.items():
+        targets = []
+        if name in terminals or name in ext_tokens:
+            targets = [lexeme(name)]
+        else:
+            for r in parser.rules:
+                if str(r.origin.name) != name:
+                    continue
+                if len(r.expansion) != 1 or not r.expansion[0].is_term:
+                    line, col = _find(text, name)
+                    raise _grammar_error(f"max_tokens on {name}: decoder counts tokens inside one lexeme, "
+                                         f"so the rule must be a terminal or alternatives of single terminals",
+                                         text, line, col)
+                targets.append(lexeme(str(r.expansion[0].name)))
+        for sym in targets:
+            if sym >= 0:
+                raise _grammar_error(f"max_tokens on {name}: a %json body is not one lexeme", text)
+            b.budget(sym, n)
     if start not in nts:  # pragma: no cover - Lark raises first
         raise _grammar_error(f"no rule named {start!r}", text)
     return b.build(nts[start])

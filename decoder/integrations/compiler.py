@@ -84,7 +84,8 @@ class SpecCompiler:
                 self._vocabs.move_to_end(stop)
                 return v
         v = Vocabulary(base.tokens, sorted(stop), base.special_ids | stop, base.model_vocab_size,
-                       kind=base.kind, bos_id=base.bos_id, leading_space_strip=base.leading_space_strip)
+                       kind=base.kind, bos_id=base.bos_id, leading_space_strip=base.leading_space_strip,
+                       special_names=getattr(base, "special_names", None))  # <|name|> terminals
         with self._lock:
             v = self._vocabs.setdefault(stop, v)
             while len(self._vocabs) > self.max_stop_sets:

@@ -7,7 +7,8 @@ entry point; SGLang runs it in every process at start-up, and it adds ``decoder`
     python -m sglang.launch_server --model-path <model> --grammar-backend decoder
 
 Requests' ``json_schema`` / ``regex`` / ``ebnf`` (Lark, or GBNF where it is Lark) /
-``structural_tag`` (its grammar parts) are compiled by decoder, with a compile cache
+``structural_tag`` (free text, triggered tags and special tokens included; with SGLang's
+reasoning parser the think section is SGLang's, so build tags with ``reasoning=False``) are compiled by decoder, with a compile cache
 and a deadline (``DECODER_COMPILE_DEADLINE_S``, default 10 s); the masks of a batch
 are filled by ``decoder.fill_masks`` on C++ threads without the GIL.
 """

@@ -81,3 +81,69 @@ def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_obj
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
         return c.b.build(start)
+
+
+def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: int = 200_000,
+                         timeout: Optional[float] = 10.0, builder=None) -> tuple[GrammarIR, list[int]]:
+    """Several schemas in one grammar (the parameters of many tools): one grammar builder
+    and one memo for all of them, so what they share (JSON's basic lexemes, the grammar of
+    any value for extra properties, key lexemes) is built once. Returns the grammar (its
+    start derives each schema's values) and the nonterminal of each schema, in order. The
+    options are those of :func:`compile_json_schema`; an error names the schema's index.
+    With ``builder`` (a GrammarBuilder) the rules go into it instead (no copy) and the grammar
+    returned is None: the caller builds."""
+    import time
+
+    from ... import deadline as _deadline
+    from ...errors import SchemaError, SchemaLimitError
+    from ..recursion import recursion_limit
+
+    t0 = time.monotonic()
+
+    def check(path: str) -> None:
+        _deadline.check(f"schema path {path or '/'}")
+        if timeout is not None and time.monotonic() - t0 > timeout:
+            raise SchemaLimitError(f"compiling the schemas took more than {timeout:g} s (limit timeout; "
+                                   f"at {path or '/'})", limit="timeout", path=path, keyword="$schema")
+
+    starts: list[int] = []
+    first = None
+    with recursion_limit(20000):
+        for i, schema in enumerate(schemas):
+            try:
+                root = load_schema(schema, MAX_SCHEMA_TEXT_BYTES)
+                doc = SchemaDocument(root, check=check)
+                c = Compiler(doc, whitespace=whitespace, max_rules=max_rules, timeout=timeout)
+                c.deadline = None if timeout is None else t0 + timeout
+                if first is None:
+                    first = c
+                    if builder is not None:  # straight into the caller's builder
+                        c.b = builder
+                        if whitespace == "flexible":
+                            from ..ir import cps, rep
+                            builder.ignore(builder.lexeme("WS", rep(cps([(0x20, 0x20), (0x09, 0x0A),
+                                                                         (0x0D, 0x0D)]), 1, 32)))
+                        c.LB, c.RB, c.LS, c.RS = (builder.literal(x) for x in "{}[]")
+                        c.COMMA, c.COLON = builder.literal(","), builder.literal(":")
+                else:  # the first compiler's builder and shared memos
+                    c.b = first.b
+                    c.LB, c.RB, c.LS, c.RS = (first.LB, first.RB, first.LS, first.RS)
+                    c.COMMA, c.COLON = first.COMMA, first.COLON
+                    c.memo, c.keep, c.key_cache = first.memo, first.keep, first.key_cache
+                    c._any, c._never = first._any, first._never
+                    c.rules = first.rules
+                c.max_values = 2000 * (i + 1)
+                starts.append(c.compile())
+                if c is not first:
+                    first._any, first._never, first.rules = c._any, c._never, c.rules
+            except SchemaError as e:
+                e.args = (f"schema {i}: {e}",) + e.args[1:]
+                raise
+    if first is None:
+        raise ValueError("compile_json_schemas needs at least one schema")
+    if builder is not None:
+        return None, starts
+    top = first.b.nonterminal("schemas")
+    for s in starts:
+        first.b.rule(top, [s])
+    return first.b.build(top), starts
