@@ -309,7 +309,7 @@ def tool_calls(tools, style: str = "hermes", tool_choice: Union[str, dict] = "au
                          max_reasoning_tokens=max_reasoning_tokens,
                          parallel_tool_calls=parallel_tool_calls, tokenizer=tokenizer)
     from .grammar import _front_end
-    from .integrations.specs import SpecError
+    from .errors import SpecError
 
     # a server sends the same tools with every request: the grammar of a tag is kept (the
     # engine's compile cache then finds its compiled form by fingerprint)

@@ -86,3 +86,8 @@ class ContextLengthError(DecoderError, ValueError):
 
 class IncompleteOutput(DecoderError, ValueError):
     """The output stopped before the constraint was complete (``max_new_tokens`` too small)."""
+
+
+class SpecError(DecoderError, ValueError):
+    """A serving request's constraint spec (JSON schema, regex, grammar, choice, structural
+    tag) that is malformed or asks for something decoder cannot enforce."""

@@ -115,11 +115,7 @@ class Grammar:
                                  f"{max_text_bytes} (Grammar.from_regex(..., max_text_bytes=N) raises it)",
                                  limit="max_text_bytes")
         with _front_end("regex", GrammarError), compile_deadline(timeout):
-            node = parse_regex(pattern, syntax=syntax, flags=flags)
-            b = GrammarBuilder()
-            s = b.nonterminal("start")
-            b.rule(s, [b.lexeme("REGEX", node)])
-            return cls(b.build(s), source="regex")
+            return cls(ir.regex_grammar(parse_regex(pattern, syntax=syntax, flags=flags)), source="regex")
 
     @classmethod
     def from_json_schema(cls, schema: Any, **options: Any) -> "Grammar":

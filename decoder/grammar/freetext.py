@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence
 
 from ..errors import GrammarError
-from .ir import MAX_CODEPOINT
+from .ir import MAX_CODEPOINT, dfa_non_empty  # noqa: F401  (re-exported)
 
 MARKER = 0xFF
 _NAME_PREFIX = b"\xff\xfe"   # placeholder: a special token by its text
@@ -259,13 +259,6 @@ def _minus(ranges, points):
         if a <= hi:
             out.append((a, hi))
     return out
-
-
-def dfa_non_empty(node) -> tuple:
-    """A dfa node's language minus the empty string: a fresh, non-final copy of the start."""
-    _, n, finals, edges = node
-    shift = [tuple((lo, hi, t + 1) for lo, hi, t in es) for es in edges]
-    return ("dfa", n + 1, tuple(f + 1 for f in finals), tuple([shift[0]] + shift))
 
 
 __all__ = ["marker_bytes", "marker_id", "special_token", "special_name", "special_id", "resolve",

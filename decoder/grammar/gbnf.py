@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import re
 
-from ..errors import GrammarError
+from typing import Any
+
+from ..errors import DecoderError, GrammarError, SpecError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RULE_START = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_-]*)[ \t]*::=", re.M)
@@ -196,4 +198,19 @@ def _last_item(parts: list) -> str:
     return parts.pop()
 
 
-__all__ = ["gbnf_to_lark"]
+__all__ = ["gbnf_to_lark", "lark_or_gbnf_ir"]
+
+
+def lark_or_gbnf_ir(text: str) -> Any:
+    """The IR of a Lark grammar, or of llama.cpp's GBNF (rules written ``name ::= ...``, start
+    rule ``root``); a GBNF construct that cannot be converted is a
+    :class:`~decoder.errors.SpecError` naming it."""
+    from .lark import from_lark
+
+    if "::=" not in text:
+        return from_lark(text)
+    try:
+        lark = gbnf_to_lark(text)
+    except DecoderError as e:
+        raise SpecError(str(e)) from None
+    return from_lark(lark, start="root")

@@ -164,7 +164,6 @@ def nonempty(node) -> Optional[tuple]:
     if k in ("empty", "bytes"):
         return NEVER
     if k == "dfa":
-        from .freetext import dfa_non_empty
         return dfa_non_empty(node)
     if k == "alt":
         kids = [nonempty(m) for m in node[1]]
@@ -226,7 +225,6 @@ def non_empty(node) -> tuple:
     if k in ("empty", "bytes"):  # a nullable "bytes" is b""
         return NEVER
     if k == "dfa":
-        from .freetext import dfa_non_empty
         return dfa_non_empty(node)
     if k == "alt":
         return alt(*[non_empty(m) for m in node[1]])
@@ -371,6 +369,21 @@ class GrammarBuilder:
         if j not in self._ignore:
             self._ignore.append(j)
 
+    def embed(self, g: GrammarIR) -> list[int]:
+        """Copies grammar ``g`` (lexemes, rules, ignores, budgets) into this builder; returns
+        the new symbol of each of its nonterminals (``[g.start]`` is its start). How one
+        front end embeds another's grammar: a JSON schema inside Lark (``%json``), a grammar
+        inside a structural tag."""
+        lex = [self.lexeme(lx.name, lx.regex) for lx in g.lexemes]
+        nts = [self.nonterminal(n) for n in g.nonterminals]
+        for j in g.ignore:
+            self.ignore(lex[j])
+        for lx, n in g.budgets:
+            self.budget(lex[lx], n)
+        for lhs, rhs in g.rules:
+            self.rule(nts[lhs], [nts[x] if x >= 0 else lex[-x - 1] for x in rhs])
+        return nts
+
     def build(self, start: int) -> GrammarIR:
         return without_nullable_lexemes(GrammarIR(list(self._lexemes), list(self._nonterminals),
                                                   list(self._rules), start, list(self._ignore),
@@ -422,3 +435,18 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     body_rules = [(lhs, tuple(replace.get(s, s) for s in rhs)) for lhs, rhs in rules[:len(g.rules)]]
     return GrammarIR(lexemes, nonterminals, body_rules + rules[len(g.rules):], g.start, list(g.ignore),
                      list(g.budgets))
+
+
+def dfa_non_empty(node) -> tuple:
+    """A dfa node's language minus the empty string: a fresh, non-final copy of the start."""
+    _, n, finals, edges = node
+    shift = [tuple((lo, hi, t + 1) for lo, hi, t in es) for es in edges]
+    return ("dfa", n + 1, tuple(f + 1 for f in finals), tuple([shift[0]] + shift))
+
+
+def regex_grammar(node: tuple) -> GrammarIR:
+    """The grammar whose sentences are the strings of one regex (a single lexeme)."""
+    b = GrammarBuilder()
+    s = b.nonterminal("start")
+    b.rule(s, [b.lexeme("REGEX", node)])
+    return b.build(s)

@@ -397,16 +397,13 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
         if sym is None and name in ext_tokens:
             sym = lexeme_of[name] = b.lexeme(name, ext_tokens[name])
         elif sym is None and name in ext_jsons:
-            from . import Grammar
-            from .structural_tag import _Compiler
+            from .json_schema import compile_json_schema
 
-            c = _Compiler("compact", GrammarError)
-            c.b = b
             try:
-                g = Grammar.from_json_schema(ext_jsons[name], whitespace="compact")
+                g_ir = compile_json_schema(ext_jsons[name], whitespace="compact")
             except Exception as e:  # a SchemaError: where it came from
                 raise _grammar_error(f"%json: {e}", text) from None
-            sym = lexeme_of[name] = c.embed(g.ir, "%json")
+            sym = lexeme_of[name] = b.embed(g_ir)[g_ir.start]
         if sym is None:
             td = terminals.get(name)
             if td is None:

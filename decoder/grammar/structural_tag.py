@@ -57,9 +57,9 @@ FORMATS = ("const_string", "token", "json_schema", "regex", "grammar", "sequence
 def structural_tag_ir(tag: Any, whitespace: str = "flexible", *, error=None) -> GrammarIR:
     """The grammar of a structural tag. JSON parts use ``whitespace`` ("flexible": JSON
     whitespace between JSON tokens, skipped anywhere between lexemes of the tag's grammar;
-    "compact": none). Errors are ``error`` (default: decoder.integrations.specs.SpecError)."""
+    "compact": none). Errors are ``error`` (default: decoder.errors.SpecError)."""
     if error is None:
-        from ..integrations.specs import SpecError as error
+        from ..errors import SpecError as error
     if not isinstance(tag, dict):
         raise error("a structural_tag spec is a JSON object")
     if "structures" in tag or "triggers" in tag:
@@ -239,19 +239,7 @@ class _Compiler:
 
     def embed_all(self, g: GrammarIR) -> list:
         """Copies ``g`` into the builder; returns its nonterminals' new symbols."""
-        lex = [self.b.lexeme(lx.name, lx.regex) for lx in g.lexemes]
-        nts = [self.b.nonterminal(n) for n in g.nonterminals]
-        for j in g.ignore:
-            self.b.ignore(lex[j])
-        for lx, n in g.budgets:
-            self.b.budget(lex[lx], n)
-
-        def sym(s: int) -> int:
-            return nts[s] if s >= 0 else lex[-s - 1]
-
-        for lhs, rhs in g.rules:
-            self.b.rule(nts[lhs], [sym(s) for s in rhs])
-        return nts
+        return self.b.embed(g)
 
     # ------------------------------------------------------------ formats
     def leading(self, fmt) -> Optional[tuple]:
@@ -286,28 +274,29 @@ class _Compiler:
             return self.seq("token", [None if skip_leading else self.token(fmt.get("token"), f"{where}.token"),
                                       after])
         if t == "json_schema":
-            from . import Grammar
+            from .json_schema import compile_json_schema
 
             if id(fmt) in self.json_syms:
                 return self.seq("json", [self.json_syms[id(fmt)], after])
             schema = fmt.get("json_schema", {})
             schema = {} if schema is None else schema
             try:
-                g = Grammar.from_json_schema(schema, whitespace=self.ws if self.ws in ("flexible", "compact")
+                g_ir = compile_json_schema(schema, whitespace=self.ws if self.ws in ("flexible", "compact")
                                              else "flexible")
             except DecoderError as e:
                 raise type(e)(f"structural tag: {where}.json_schema: {e}") from None
-            return self.seq("json", [self.embed(g.ir, where), after])
+            return self.seq("json", [self.embed(g_ir, where), after])
         if t == "regex":
-            from . import Grammar
+            from .ir import regex_grammar
+            from .regex import parse_regex
 
-            g = Grammar.from_regex(self.field(fmt, "pattern", str, where))
-            return self.seq("regex", [self.embed(g.ir, where), after])
+            g_ir = regex_grammar(parse_regex(self.field(fmt, "pattern", str, where)))
+            return self.seq("regex", [self.embed(g_ir, where), after])
         if t == "grammar":
-            from ..integrations.specs import lark_or_gbnf
+            from .gbnf import lark_or_gbnf_ir
 
-            g = lark_or_gbnf(self.field(fmt, "grammar", str, where))
-            return self.seq("grammar", [self.embed(g.ir, where), after])
+            g_ir = lark_or_gbnf_ir(self.field(fmt, "grammar", str, where))
+            return self.seq("grammar", [self.embed(g_ir, where), after])
         if t in ("sequence", "or"):
             elements = self.field(fmt, "elements", list, where)
             if not elements:

@@ -22,15 +22,12 @@ import json
 import re
 from typing import Any
 
-from ..errors import DecoderError
+from ..errors import DecoderError, SpecError
 from ..grammar import Grammar
+from ..grammar.gbnf import gbnf_to_lark
 from ..grammar.ir import GrammarIR
 
 KINDS = ("json", "json_object", "regex", "grammar", "choice", "structural_tag")
-
-
-class SpecError(DecoderError, ValueError):
-    """A constraint spec that is malformed or asks for something decoder cannot enforce."""
 
 
 def grammar_for(kind: str, spec: Any, *, whitespace: str = "flexible") -> Grammar:
@@ -87,8 +84,6 @@ def lark_or_gbnf(text: str) -> Grammar:
     ``root``; see :mod:`decoder.grammar.gbnf`)."""
     if "::=" not in text:
         return Grammar.from_lark(text)
-    from ..grammar.gbnf import gbnf_to_lark
-
     try:
         lark = gbnf_to_lark(text)
     except DecoderError as e:
