@@ -147,7 +147,7 @@ class Decoder:
             self._root = [as_constraint(c, json_options).matcher(self.vocab) for c in constraint]
         self.samplers: dict = {}  # Decoder.sample's samplers, per (sampler, prompt, budget, temperature)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="decoder-mask")
-        self.last_result = None
+        self.last_result: Union[Generation, list, None] = None
         self.last_timing: dict = {}
         self.fast_forward = fast_forward
         self.sampler = sampler  # default for sample(): "masked", "asap" or "cars" (decoder.sampling)
@@ -205,8 +205,9 @@ class Decoder:
         for ev in self._loop(prompts, max_new_tokens, temperature, top_p, seed, ignore_eos):
             acc.add(ev)
         out = acc.results()
-        self.last_result = out if batch else out[0]
-        return self.last_result
+        result: Union[Generation, list] = out if batch else out[0]
+        self.last_result = result
+        return result
 
     def stream(self, prompt, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
                seed: Optional[int] = None) -> Iterator:

@@ -586,6 +586,7 @@ def start_engines(names: list[str], tokenizer_path: str, log: Callable[[str], No
         pending.append(w)
     for w in pending:
         if w.wait_ready():
+            assert w.info is not None, "a ready worker has sent its info"
             workers[w.engine] = w
             log(f"[{w.engine}] ready in {time.time() - t0:.1f} s: version {w.info['version']}, options {w.info['options']}")
         else:

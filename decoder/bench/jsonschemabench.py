@@ -341,7 +341,8 @@ class Worker:
         gct, row["prompt_tokens"] = msg[1], msg[2]
         if gct > self.compile_timeout * 1e3:  # finished, but past the limit: a timeout all the same
             row.update(status="compile_timeout", error=f"compile took {gct / 1e3:.1f} s")
-            self.process.recv(self.gen_timeout) or self.kill()
+            if not self.process.recv(self.gen_timeout):
+                self.kill()
             return row
         row.update(compiled=True, gct_ms=gct if engine != "none" else None)
         msg = self.process.recv(self.gen_timeout)
@@ -520,7 +521,7 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
         log(f"resuming from {out}: {len(done)} rows there, {len(todo)} to run")
     own = worker is None
     if todo:
-        if own:
+        if worker is None:  # own
             worker = Worker(model, engines, threads, prompt_style, compile_timeout, gen_timeout, isolate=isolate)
         if not worker.info:  # not started yet
             worker.start()
@@ -538,6 +539,7 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
         bar = tqdm(total=len(todo), desc="jsonschemabench", unit="run", disable=False, file=sys.stderr)
     try:
         for s, rec, e in todo:
+            assert worker is not None, "the worker is started whenever there is work"
             if bar is not None:
                 bar.set_postfix_str(f"{e} {s}/{rec['id']}"[:40])
             row = {"engine": e, "subset": s, "id": rec["id"]}

@@ -168,6 +168,7 @@ class JSONSchema(GrammarConstraint):
         from ..grammar import Grammar
 
         self.schema = schema
+        value: os.PathLike | str | dict | None
         if isinstance(schema, os.PathLike) or (isinstance(schema, str) and _is_file(schema)):
             value = schema  # Grammar.from_json_schema reads the file
         else:
@@ -624,9 +625,9 @@ class AllOfMatcher:
             prev = self._witness[d]
             if prev:
                 hints.append(list(prev))
-        for h in hints:
-            for cut in range(min(len(h), 2) + 1):
-                seq = tuple(h[cut:])
+        for hint in hints:
+            for cut in range(min(len(hint), 2) + 1):
+                seq = tuple(hint[cut:])
                 if seq and seq not in tried:
                     tried.add(seq)
                     if self._try(seq):

@@ -149,18 +149,24 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         if self._roots is None:
             self._roots = [f(self.vocab) for f in self._factories]
 
+    @property
+    def _built_roots(self) -> list:
+        """The root states, built by :meth:`_ensure_vocab` on the first call."""
+        assert self._roots is not None, "the root states are built by _ensure_vocab first"
+        return self._roots
+
     def _start(self, input_ids, scores) -> None:
         self._ensure_vocab(scores.shape[-1])
         rows = input_ids.shape[0]
-        if len(self._roots) > 1 and rows % len(self._roots):
-            raise ConstraintError(f"{len(self._roots)} constraints for {rows} rows: give one "
+        if len(self._built_roots) > 1 and rows % len(self._built_roots):
+            raise ConstraintError(f"{len(self._built_roots)} constraints for {rows} rows: give one "
                                   f"constraint, or one per prompt")
         self._prompt = input_ids.clone()
         self._plen = input_ids.shape[1]
         self._cache = {}
         pin = scores.device.type == "cuda"
         self._buf = allocate_bitmask(rows, self.vocab.model_vocab_size, "torch", pin_memory=pin)
-        self._k = rows // len(self._roots) if len(self._roots) > 1 else rows
+        self._k = rows // len(self._built_roots) if len(self._built_roots) > 1 else rows
 
     def _same_generation(self, input_ids) -> bool:
         import torch
@@ -171,7 +177,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
 
     # -- states
     def _group(self, row: int) -> int:
-        return 0 if len(self._roots) == 1 else row // self._k
+        return 0 if len(self._built_roots) == 1 else row // self._k
 
     def _advance(self, m, tokens) -> Any:
         """Commit ``tokens`` to state ``m`` (in place); returns the resulting state."""
@@ -196,7 +202,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
             k, anc = 0, None
             self.stats["rebuilds"] += 1
         if anc is None:
-            base = self._roots[g].fork()
+            base = self._built_roots[g].fork()
         elif anc is _DEAD:
             return _DEAD
         else:
@@ -204,7 +210,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
             self.stats["forks"] += 1
         return self._advance(base, suffix[k:])
 
-    def _states(self, input_ids) -> list:
+    def _states(self, input_ids) -> tuple[list, list]:
         ids = input_ids[:, self._plen:]
         suffixes = ids.cpu().numpy() if ids.numel() else np.zeros((ids.shape[0], 0), dtype=np.int64)
         rows = suffixes.shape[0]
@@ -228,7 +234,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
             pk = parent_keys[r]
             parent = old.get(pk) if pk is not None else None
             if parent is None:
-                new[k] = self._rebuild(k[0], suffixes[r]) if n else self._roots[k[0]].fork()
+                new[k] = self._rebuild(k[0], suffixes[r]) if n else self._built_roots[k[0]].fork()
                 continue
             if parent is _DEAD:
                 new[k] = _DEAD

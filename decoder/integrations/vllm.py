@@ -239,7 +239,7 @@ class _Slot:
 _Base = (_V1LogitsProcessor,) + ((_V2LogitsProcessor,) if _V2LogitsProcessor is not None else ())
 
 
-class DecoderLogitsProcessor(*_Base):
+class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at import from vLLM
     """Masks each request's logits to the constraint in its ``extra_args["decoder"]``.
 
     Constructed by vLLM as ``(vllm_config, device, is_pin_memory)`` (V1 sampler) or
@@ -363,6 +363,7 @@ class DecoderLogitsProcessor(*_Base):
             if m is None:
                 continue
             out = slot.output
+            assert out is not None, "a V1 slot holds vLLM's output list"
             while slot.done < len(out) and not m.is_terminated():
                 if not self._commit(m, out[slot.done]):
                     self._leave(slot, out[slot.done])
@@ -448,6 +449,7 @@ class DecoderLogitsProcessor(*_Base):
                     return t
                 toks.append(t)
         if n > 0 and len(toks) == n - 1 and not m.is_terminated():
+            assert last is not None, "the caller gives the n-th token whenever n > 0"
             if not self._commit(m, last):
                 return last
             toks.append(last)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
 from ..errors import DecoderError
 from .samplers import TrieSampler
-from .trie import PrefixTrie
+from .trie import Node, PrefixTrie
 
 __all__ = ["Enumeration", "enumerate_language", "exact_bounds", "ExactSampler", "kl_to_exact",
            "exact_draws"]
@@ -61,7 +61,9 @@ class Enumeration:
 def enumerate_language(trie: PrefixTrie, matcher, min_prob: float = 0.0, max_nodes: int = 200_000,
                        batch: int = 64) -> Enumeration:
     """Expand ``trie`` through every allowed sequence (prefixes with ``P >= min_prob``)."""
-    frontier = [(trie.root, (), matcher.fork(), 0.0, 0.0)]   # node, prefix, matcher, log P, log P_masked
+    # node, prefix, matcher, log P, log P_masked
+    frontier: list[tuple[Node, tuple[int, ...], Any, float, float]] = [
+        (trie.root, (), matcher.fork(), 0.0, 0.0)]
     out: dict = {}
     pruned = 0.0
     nodes = 0
@@ -75,6 +77,8 @@ def enumerate_language(trie: PrefixTrie, matcher, min_prob: float = 0.0, max_nod
                 raise DecoderError(f"the language has more than {max_nodes} prefixes: too large to "
                                    f"enumerate (raise min_prob or max_nodes)")
             for node, prefix, m, lp, lmask in chunk:
+                assert node.ids is not None and node.p is not None and node.logp is not None \
+                    and node.is_eos is not None, "trie.expand left a node unexpanded"
                 if not len(node.ids):
                     continue
                 lnorm = math.log(float(node.p.sum())) if min_prob > 0 else 0.0

@@ -74,7 +74,8 @@ class _Walk:
     __slots__ = ("node", "prefix", "matcher", "belief", "path", "logp", "result", "done")
 
     def __init__(self, root: Node, matcher, belief: float):
-        self.node, self.prefix, self.matcher, self.belief = root, (), matcher, belief
+        self.node, self.matcher, self.belief = root, matcher, belief
+        self.prefix: tuple[int, ...] = ()
         self.path: list = []
         self.logp = 0.0
         self.result: Optional[Sample] = None
@@ -163,10 +164,13 @@ class TrieSampler:
         return [w.result for w in walks]
 
     def _weights(self, node: Node) -> np.ndarray:
+        assert node.p is not None and node.bound is not None, "weights of an unexpanded node"
         return node.p * node.bound if self.learn else node.p
 
     def _step(self, w: _Walk, rng: np.random.Generator) -> None:
         node = w.node
+        assert node.ids is not None and node.logp is not None and node.is_eos is not None \
+            and node.bound is not None, "a walk stepped from an unexpanded node"
         weights = self._weights(node)
         cum = np.cumsum(weights)
         total = float(cum[-1]) if len(cum) else 0.0

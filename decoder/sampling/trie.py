@@ -60,6 +60,7 @@ class Node:
 
     def mass(self) -> float:
         """``sum_t P(t | w) U(w t)``: an upper bound on EFG of this prefix."""
+        assert self.p is not None and self.bound is not None, "mass() of an unexpanded node"
         return float(np.dot(self.p, self.bound))
 
     def child(self, i: int) -> "Node":
@@ -159,21 +160,22 @@ class PrefixTrie:
     def save(self, path) -> None:
         """Write the expanded nodes, their distributions and bounds to ``path`` (``.npz``)."""
         order: list[Node] = []
-        parent, slot = [], []
+        parent, slot, size = [], [], []
         index = {}
         stack = [(self.root, -1, -1)]
         while stack:
             node, par, i = stack.pop()
-            if not node.expanded:
+            if node.ids is None:   # not expanded
                 continue
             index[id(node)] = len(order)
             order.append(node)
             parent.append(par)
             slot.append(i)
+            size.append(len(node.ids))
             me = len(order) - 1
             for j, c in sorted(node.children.items(), reverse=True):
                 stack.append((c, me, j))
-        sizes = np.array([len(n.ids) for n in order], dtype=np.int64)
+        sizes = np.array(size, dtype=np.int64)
         meta = {"format": "decoder.sampling.trie/1", "fingerprint": self.fingerprint,
                 "max_new_tokens": self.max_new_tokens, "root_bound": self.root_bound,
                 "eos_ids": sorted(self.eos_ids)}

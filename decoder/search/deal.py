@@ -183,7 +183,7 @@ class DeAL:
                 K = min(width, max(self.top_k, self.BUDGET_CANDIDATES) if any(near) else self.top_k)
                 vals, ids = sel.topk(K, dim=-1)
                 vals, ids = vals.tolist(), ids.tolist()
-                cands = []  # (row, token, log-prob)
+                cands: list[tuple[int, int, float]] = []  # (row, token, log-prob)
                 for r, (i, h) in enumerate(rows):
                     chosen, fallback = [], None
                     for v, t in zip(vals[r], ids[r]):
@@ -215,12 +215,12 @@ class DeAL:
                 L = min(self.lookahead, left)
 
                 # ---- rollouts: every continuing candidate, one batch, from the shared prefix
-                la_ids = [[] for _ in go]
-                la_lps = [[] for _ in go]
+                la_ids: list[list[int]] = [[] for _ in go]
+                la_lps: list[list[float]] = [[] for _ in go]
                 la_end = [False] * len(go)  # the rollout chose EOS: its text is final
                 stop = [False] * len(go)  # EOS, or a dead end of the constraint's mask
                 commits = [0] * len(go)
-                ms = [None] * len(go)
+                ms: list = [None] * len(go)  # the candidates' matchers (None: unconstrained)
                 if go and L > 0:
                     parent = torch.tensor([c[0] for c in go], dtype=torch.long, device=device)
                     cache = kv.select_rows(cache, parent)
@@ -348,7 +348,7 @@ class DeAL:
             if i not in live or h.score > live[i].score:
                 live[i] = h
         self.last_details = []
-        events = []
+        events: list[tuple[int, Optional[int], bytes, Optional[str], bool]] = []
         for i in range(B):
             if finished[i]:
                 best, reason, ok = finished[i][0], "stop", True
