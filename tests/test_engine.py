@@ -112,7 +112,8 @@ def test_non_regular_nullable_grammar():
     assert m.min_completion_bytes() == 2
     assert not m.is_allowed(ord("a"))
     assert allowed(m) == {ord("b")} == brute(m)
-    m.commit(ord("b")); m.commit(ord("b"))
+    m.commit(ord("b"))
+    m.commit(ord("b"))
     assert m.is_accepting() and allowed(m) == {EOS}
 
 

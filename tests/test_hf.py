@@ -330,7 +330,7 @@ def test_decoder_truncated_output(tiny_decoder):
     assert r.finish_reason == "length" and not r.complete
     assert regex.fullmatch(LONG, str(r), partial=True)
     with pytest.raises(IncompleteOutput, match="max_new_tokens"):
-        r.json
+        _ = r.json
 
 
 def test_decoder_budget_steers_to_a_complete_output(tiny_decoder):

@@ -26,7 +26,7 @@ def eviction_scenario() -> dict:
 
     def walk(check: bool):
         out = []
-        for cg, text in zip(compiled, texts):
+        for cg, text in zip(compiled, texts):  # noqa: F821 (a closure; `compiled` is deleted only after its last call)
             m = Matcher(cg)
             for i, b in enumerate(text):
                 out.append(check_mask(m, "walk", text[:i]) if check else mask_set(m))

@@ -63,7 +63,7 @@ def derive(n, c: int):
     if k == "alt":
         return alt(*(derive(m, c) for m in n[1]))
     if k == "rep":
-        x, lo, hi = n[1], n[2], n[3]
+        x, hi = n[1], n[3]
         if hi == 0:
             return NEVER
         return cat(derive(x, c), _rep_tail(n))
@@ -109,7 +109,7 @@ def restrict_first(n, ranges):
     if k == "alt":
         return alt(*(restrict_first(m, ranges) for m in n[1]))
     if k == "rep":
-        x, lo, hi = n[1], n[2], n[3]
+        x, hi = n[1], n[3]
         if hi == 0:
             return NEVER
         return cat(restrict_first(x, ranges), _rep_tail(n))
