@@ -233,12 +233,12 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
         return block
     if style == "harmony":
         final = {"type": "sequence", "elements": [_tok("<|channel|>"), _cs("final"), _tok("<|message|>"), _text()]}
-        calls = [{"type": "sequence", "elements": [
+        call_seqs = [{"type": "sequence", "elements": [
             _tok("<|channel|>"), _cs(f"commentary to=functions.{n} "), _tok("<|constrain|>"), _cs("json"),
             _tok("<|message|>"), _js(p), _tok("<|call|>")]} for n, p in tools]
         if mode == "none":
             return final
-        call = {"type": "or", "elements": calls}
+        call = {"type": "or", "elements": call_seqs}
         if mode == "auto":
             return {"type": "or", "elements": [call, final]}
         return call

@@ -145,13 +145,13 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
     (without one: in all); from there on only the trigger may continue. The result is a
     ``("dfa", n, finals, edges)`` node."""
     pats: list[str] = []
-    for s in list(exclude) + list(others) + ([trigger] if trigger is not None else []):
-        if not isinstance(s, str) or not s:
-            raise GrammarError(f"free text: an excluded string or trigger is a non-empty string, not {s!r}")
-        if any(0xD800 <= ord(c) <= 0xDFFF for c in s):
-            raise GrammarError(f"free text: the string {s!r} holds a lone surrogate")
-        if s not in pats:
-            pats.append(s)
+    for pat in list(exclude) + list(others) + ([trigger] if trigger is not None else []):
+        if not isinstance(pat, str) or not pat:
+            raise GrammarError(f"free text: an excluded string or trigger is a non-empty string, not {pat!r}")
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in pat):
+            raise GrammarError(f"free text: the string {pat!r} holds a lone surrogate")
+        if pat not in pats:
+            pats.append(pat)
     if sum(map(len, pats)) > MAX_PATTERN_CHARS:
         raise GrammarError(f"free text: the excluded strings and triggers have more than "
                            f"{MAX_PATTERN_CHARS} characters together")
@@ -160,8 +160,8 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
     out: list[set] = [set()]
     for k, p in enumerate(pats):
         s = 0
-        for c in p:
-            o = ord(c)
+        for ch in p:
+            o = ord(ch)
             if o not in goto[s]:
                 goto.append({})
                 out.append(set())
@@ -194,7 +194,7 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
     n = len(goto)
     # states: 0..n-1; a state whose output holds a pattern is terminal (no edges): final if
     # the pattern is the trigger, else dead (no edges into it are written)
-    edges = []
+    edges: list[tuple] = []
     rest = _minus(_ALL, alphabet)
     for s in range(n):
         if out[s]:

@@ -114,10 +114,10 @@ def _body(text: str, i: int, end: int, names: set) -> str:
             while j < end and text[j] != "]":
                 ch, j = _unescape(text, j, "]")
                 if j < end and text[j] == "-" and j + 1 < end and text[j + 1] != "]":
-                    hi, j = _unescape(text, j + 1, "]")
-                    if ord(hi) < ord(ch):
-                        raise _err(text, j, f"the range {ch!r}-{hi!r} is reversed")
-                    chars.append(_class_char(ch) + "-" + _class_char(hi))
+                    hi_ch, j = _unescape(text, j + 1, "]")
+                    if ord(hi_ch) < ord(ch):
+                        raise _err(text, j, f"the range {ch!r}-{hi_ch!r} is reversed")
+                    chars.append(_class_char(ch) + "-" + _class_char(hi_ch))
                 else:
                     chars.append(_class_char(ch))
             if j >= end:

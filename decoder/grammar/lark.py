@@ -218,7 +218,7 @@ def _code_spans(text: str):
     yield start, n
 
 
-def _extensions(text: str):
+def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], dict[str, int]]:
     """llguidance's Lark extensions rewritten to plain Lark: special tokens (``<|name|>``,
     ``<[id]>``), ``%json {schema}`` bodies, ``%llguidance {}`` and ``[max_tokens=N]`` on a
     definition. Returns the text and what the placeholders stand for."""

@@ -62,6 +62,7 @@ def structural_tag_ir(tag: Any, whitespace: str = "flexible", *, error=None) -> 
         from ..errors import SpecError as error
     if not isinstance(tag, dict):
         raise error("a structural_tag spec is a JSON object")
+    fmt: object
     if "structures" in tag or "triggers" in tag:
         fmt = _legacy(tag, error)
     else:
@@ -201,6 +202,7 @@ class _Compiler:
             if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
                                           or max_chars < 0):
                 raise self.error(f"structural tag: {where}.max_chars must be a non-negative integer")
+            syms: list[Optional[int]]  # seq() leaves out None (nothing to emit)
             if max_chars is not None and follow == END and not excludes and not others:
                 node = rep(cps([(0, 0xD7FF), (0xE000, 0x10FFFF)]), 0, int(max_chars))
                 syms = [self.b.lexeme("TEXT", node)]
@@ -307,14 +309,14 @@ class _Compiler:
             n = len(elements)
             leads = [None] + [self.leading(e) for e in elements[1:]]
             syms = []
-            for i, e in enumerate(elements):
+            for i, el in enumerate(elements):
                 f = follow if i + 1 == n else (leads[i + 1] or NONE)
                 skip = skip_leading if i == 0 else leads[i] is not None
-                syms.append(self.fmt(e, f"{where}.elements[{i}]", f, skip_leading=skip))
+                syms.append(self.fmt(el, f"{where}.elements[{i}]", f, skip_leading=skip))
             return self.seq("sequence", syms)
         if t in ("optional", "star", "plus"):
-            body = fmt.get("content")
-            inner = self.fmt(body, f"{where}.content", NONE)
+            content = fmt.get("content")
+            inner = self.fmt(content, f"{where}.content", NONE)
             nt = self.b.nonterminal(t)
             if t == "optional":
                 self.b.rule(nt, [inner])
@@ -339,7 +341,7 @@ class _Compiler:
             else:
                 body = self.b.nonterminal("tags")
                 self.b.rule(body, [one])
-                self.b.rule(body, [body] + ([self.text(sep)] if sep else []) + [one])
+                self.b.rule(body, [body] + ([self.b.literal(sep)] if sep else []) + [one])
             if self.flag(fmt, "at_least_one", where):
                 return self.seq("tags_with_separator", [body, after])
             return self.alt("tags_with_separator", [[body, after], [after]])

@@ -84,7 +84,7 @@ def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_obj
 
 
 def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: int = 200_000,
-                         timeout: Optional[float] = 10.0, builder=None) -> tuple[GrammarIR, list[int]]:
+                         timeout: Optional[float] = 10.0, builder=None) -> tuple[Optional[GrammarIR], list[int]]:
     """Several schemas in one grammar (the parameters of many tools): one grammar builder
     and one memo for all of them, so what they share (JSON's basic lexemes, the grammar of
     any value for extra properties, key lexemes) is built once. Returns the grammar (its
