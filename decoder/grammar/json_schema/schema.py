@@ -54,29 +54,43 @@ def _too_large(size: int, max_text_bytes: int, what: str) -> None:
 
 
 def _check_value_size(schema: Any, max_text_bytes: int) -> None:
-    """A schema given as a Python value has no text to measure: its JSON values are counted
-    instead, against the same limit (every JSON value takes at least two bytes of text, so a
-    value within ``max_text_bytes // 2`` values is what a text within the limit can hold). A
-    structure that contains itself (not JSON at all) runs into the same limit instead of
-    into an endless walk."""
+    """A schema given as a Python value has no text to measure: its distinct JSON values are
+    counted instead, against the same limit (every JSON value takes at least two bytes of
+    text, so ``max_text_bytes // 2`` values is what a text within the limit can hold). A
+    sub-schema object shared by several places (a DAG, as generated schemas often are) counts
+    once, as the compiler's memo sees it. A structure that contains itself is not JSON: a
+    SchemaError, found in one walk instead of an endless one."""
     if not max_text_bytes:
         return
     limit = max(1, max_text_bytes // 2)
-    stack = [schema]
+    seen: set[int] = set()
+    on_path: set[int] = set()
     n = 0
+    stack: list[tuple[Any, bool]] = [(schema, False)]
     while stack:
-        v = stack.pop()
+        v, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(v))
+            continue
         n += 1
         if n > limit:
             raise SchemaLimitError(
-                f"the schema has more than {limit} JSON values (or contains itself), more than a "
-                f"text of max_text_bytes={max_text_bytes} can hold (Grammar.from_json_schema(..., "
+                f"the schema has more than {limit} JSON values, more than a text of "
+                f"max_text_bytes={max_text_bytes} can hold (Grammar.from_json_schema(..., "
                 f"max_text_bytes=N) raises it)", limit="max_text_bytes", keyword="$schema")
-        if isinstance(v, dict):
-            stack.extend(v.values())
-            n += len(v)  # the keys
-        elif isinstance(v, (list, tuple)):
-            stack.extend(v)
+        if isinstance(v, (dict, list, tuple)):
+            if id(v) in on_path:
+                raise SchemaError("the schema contains itself (a Python object cycle, which no JSON "
+                                  "text can write; use $ref for recursion)", keyword="$schema")
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            on_path.add(id(v))
+            stack.append((v, True))
+            children = list(v.values()) if isinstance(v, dict) else list(v)
+            if isinstance(v, dict):
+                n += len(v)  # the keys
+            stack.extend((c, False) for c in children)
 
 
 def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any:
