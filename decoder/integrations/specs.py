@@ -35,8 +35,11 @@ class SpecError(DecoderError, ValueError):
 
 
 def grammar_for(kind: str, spec: Any, *, whitespace: str = "flexible") -> Grammar:
-    """The grammar of one spec. ``whitespace`` applies to JSON Schemas (``"compact"``
-    for no whitespace between tokens, like vLLM's ``disable_any_whitespace``)."""
+    """The grammar of one spec. ``whitespace`` applies to JSON Schemas: a policy of
+    ``Grammar.from_json_schema`` (``"compact"``, ``"separators"``, ``"pretty"``,
+    ``"flexible"``).  The serving integrations keep their engines' conventions: ``"flexible"``
+    (any whitespace, like vLLM's and SGLang's defaults), ``"compact"`` with
+    ``disable_any_whitespace``; a vLLM request may name another policy."""
     if kind == "json":
         return Grammar.from_json_schema(_json(spec, "json"), whitespace=whitespace)
     if kind == "json_object":
@@ -137,7 +140,7 @@ def _format(b: GrammarBuilder, fmt: Any, ws: str, where: str) -> int:
         schema = fmt.get("json_schema", {})
         schema = {} if schema is None else schema
         g = Grammar.from_json_schema(schema, whitespace=ws)
-        if g.ir.ignore:  # flexible whitespace is an %ignore, which cannot be scoped: no whitespace
+        if g.ir.ignore:  # flexible/pretty whitespace is an %ignore, which cannot be scoped: none
             g = Grammar.from_json_schema(schema, whitespace="compact")
         return _embed(b, g.ir, where)
     if t == "regex":
