@@ -13,5 +13,7 @@ compiler.  What each allows between two JSON tokens (lexemes), exactly:
 
 #: the policies, from the strictest to the loosest
 WHITESPACE_POLICIES = ("compact", "separators", "pretty", "flexible")
-#: the default of ``Grammar.from_json_schema``, the CLI and ``decoder.generate``
-DEFAULT_WHITESPACE = "flexible"
+#: the default of ``Grammar.from_json_schema``, the CLI, ``decoder.generate`` and the HF
+#: processor, chosen by measurement (docs/benchmarks.md, "JSON whitespace policy"); the
+#: serving integrations keep their engines' convention (``"flexible"``, or ``"compact"``)
+DEFAULT_WHITESPACE = "separators"

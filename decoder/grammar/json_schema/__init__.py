@@ -27,8 +27,10 @@ JSON tokens):
 
 ``"pretty"`` and ``"flexible"`` are an ignore lexeme (the engine never allows two in a
 row, so runs are bounded; one may also come before the first token and after the last); ``"separators"`` makes ``,`` and ``:`` the lexemes ``, ?`` and
-``: ?``.  The default is ``DEFAULT_WHITESPACE`` (``"flexible"``), chosen by measurement
-(docs: JSONSchemaBench with each policy).
+``: ?``.  The default, ``DEFAULT_WHITESPACE``, is ``"separators"``: chosen on JSONSchemaBench
+with the default model (docs/benchmarks.md, "JSON whitespace policy"), where it had the best
+empirical coverage with the fewest cut-offs and output tokens; ``"flexible"`` let the model
+wander in whitespace (runs of newlines, ``} } }``) until the token limit.
 
 Objects: declared properties in the order of ``properties``; optional ones may be
 skipped; additional keys (allowed unless ``additionalProperties`` says otherwise, or
