@@ -16,4 +16,4 @@ WHITESPACE_POLICIES = ("compact", "separators", "pretty", "flexible")
 #: the default of ``Grammar.from_json_schema``, the CLI, ``decoder.generate`` and the HF
 #: processor, chosen by measurement (docs/benchmarks.md, "JSON whitespace policy"); the
 #: serving integrations keep their engines' convention (``"flexible"``, or ``"compact"``)
-DEFAULT_WHITESPACE = "separators"
+DEFAULT_WHITESPACE = "pretty"

@@ -203,7 +203,7 @@ class DecoderAdapter(Adapter):
 
     def compile(self, schema):
         # flexible whitespace, pinned: the peers accept any whitespace too, and so do the
-        # dataset's instances (our default, "separators", would refuse some of them)
+        # dataset's instances (our default, "pretty", would refuse tabs and long runs)
         g = self.decoder.Grammar.from_json_schema(schema, whitespace="flexible")
         self.decoder.Matcher(g, self.vocab)
         return g
