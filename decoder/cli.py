@@ -139,8 +139,13 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system", default=None, metavar="TEXT", help="a system message (chat models; default: none)")
     p.add_argument("--raw", action="store_true",
                    help="send the prompt as plain text even when the tokenizer has a chat template")
-    p.add_argument("--whitespace", choices=["flexible", "compact"], default=None,
-                   help="JSON schemas: whitespace between JSON tokens (default: flexible)")
+    from ._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
+
+    p.add_argument("--whitespace", choices=WHITESPACE_POLICIES, default=None,
+                   help="JSON schemas: whitespace between JSON tokens: compact (none), separators "
+                        "(json.dumps: an optional space after , and :), pretty (a space, or a newline "
+                        "and indentation), flexible (up to 32 of space/tab/CR/LF) "
+                        f"(default: {DEFAULT_WHITESPACE})")
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="threads for mask computation (default: chosen by the engine)")
     p.add_argument("--allow-download", action="store_true",

@@ -74,6 +74,18 @@ def test_interrupted_run_resumes(worker, data, tmp_path, monkeypatch):
         jsb.run_benchmark(model=worker.args[0], data=data, subsets=["Github_trivial"], limit=1,
                           engines=ENGINES, max_new_tokens=99, out=out, prompt_style="short",
                           progress=False, worker=worker, log=lambda m: None)
+    # the JSON whitespace policy is in the meta, and a file of another policy is not resumed
+    from decoder._json_whitespace import DEFAULT_WHITESPACE
+
+    assert json.loads(out.read_text())["meta"]["whitespace"] == f"default ({DEFAULT_WHITESPACE})"
+    with pytest.raises(jsb.BenchError, match="whitespace"):
+        jsb.run_benchmark(model=worker.args[0], data=data, subsets=["Github_trivial"], limit=1,
+                          engines=ENGINES, max_new_tokens=24, out=out, prompt_style="short",
+                          progress=False, worker=worker, whitespace="pretty", log=lambda m: None)
+    with pytest.raises(jsb.BenchError, match="unknown whitespace policy"):
+        jsb.run_benchmark(model=worker.args[0], data=data, subsets=["Github_trivial"], limit=1,
+                          engines=ENGINES, max_new_tokens=24, out=tmp_path / "w.json", prompt_style="short",
+                          progress=False, worker=worker, whitespace="indented", log=lambda m: None)
 
 
 def test_validate_uses_the_declared_draft_and_formats():

@@ -156,7 +156,8 @@ class Adapter:
 
 
 class DecoderAdapter(Adapter):
-    """Ours. Grammar.from_json_schema(schema) -> Matcher(grammar, vocab); compute_mask(row); commit.
+    """Ours. Grammar.from_json_schema(schema, whitespace="flexible") -> Matcher(grammar, vocab);
+    compute_mask(row); commit.
 
     Compile time = Grammar.from_json_schema + constructing one Matcher (so that any per-grammar,
     per-vocabulary work done on the first Matcher is counted, as llguidance's LLMatcher
@@ -189,7 +190,7 @@ class DecoderAdapter(Adapter):
             except TypeError:
                 width = self.ctx.mask_vocab
         self.words = (max(width, self.ctx.mask_vocab) + 31) // 32
-        self.options = {"whitespace": "default", "vocab_width": width,
+        self.options = {"whitespace": "flexible (like the peers' defaults)", "vocab_width": width,
                         "DECODER_WALK_THREADS": os.environ.get("DECODER_WALK_THREADS", "default (min(2, cores))"),
                         "package": os.path.dirname(os.path.abspath(decoder.__file__))}
 
@@ -201,7 +202,9 @@ class DecoderAdapter(Adapter):
         return np.zeros(self.words, dtype=np.int32)
 
     def compile(self, schema):
-        g = self.decoder.Grammar.from_json_schema(schema)
+        # flexible whitespace, pinned: the peers accept any whitespace too, and so do the
+        # dataset's instances (our default, "pretty", would refuse tabs and long runs)
+        g = self.decoder.Grammar.from_json_schema(schema, whitespace="flexible")
         self.decoder.Matcher(g, self.vocab)
         return g
 

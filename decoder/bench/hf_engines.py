@@ -63,8 +63,9 @@ class Engine:
     name = "?"
     dist = "decoder"
 
-    def __init__(self, model, tokenizer, vocab, eos_ids: Sequence[int]):
+    def __init__(self, model, tokenizer, vocab, eos_ids: Sequence[int], whitespace: Optional[str] = None):
         self.model = model
+        self.whitespace = whitespace  # our engines' JSON whitespace policy (None: the default)
         self.tokenizer = tokenizer
         self.vocab = vocab  # decoder.vocab.Vocabulary of the tokenizer at the model's width
         self.eos_ids = list(eos_ids)
@@ -80,6 +81,9 @@ class Engine:
 
     def compile(self, schema: Any) -> Any:
         raise NotImplementedError
+
+    def _json_options(self) -> dict:
+        return {"whitespace": self.whitespace} if self.whitespace else {}
 
     def release(self, compiled: Any) -> None:
         """Free what ``compile`` built (called once the schema is done)."""
@@ -143,7 +147,7 @@ class DecoderEngine(Engine):
         from decoder.generate import Decoder
 
         self._cold()
-        g = Grammar.from_json_schema(schema)
+        g = Grammar.from_json_schema(schema, **self._json_options())
         return Decoder(self.model, g, self.tokenizer, vocab=self.vocab, fast_forward=self.fast_forward)
 
     def release(self, dec):
@@ -179,7 +183,7 @@ class DecoderHFEngine(Engine):
         from decoder import Grammar, Matcher
 
         self._cold()
-        g = Grammar.from_json_schema(schema)
+        g = Grammar.from_json_schema(schema, **self._json_options())
         Matcher(g, self.vocab)  # the per-vocabulary work, as the other engines count it
         return g
 
@@ -336,7 +340,7 @@ ENGINES: dict[str, type[Engine]] = {e.name: e for e in (
     NoneEngine)}
 
 
-def make_engine(name: str, model, tokenizer, vocab, eos_ids) -> Engine:
+def make_engine(name: str, model, tokenizer, vocab, eos_ids, whitespace: Optional[str] = None) -> Engine:
     if name not in ENGINES:
         raise KeyError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
-    return ENGINES[name](model, tokenizer, vocab, eos_ids)
+    return ENGINES[name](model, tokenizer, vocab, eos_ids, whitespace)

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from .._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from .common import BenchError, IsolatedProcess, find_shared
 from .common import short_error as _short
 
@@ -201,7 +202,7 @@ def _load(model_name: Optional[str], threads: Optional[int]):
 class _Server:
     """The model and the engines; answers one run request with its messages, in order."""
 
-    def __init__(self, model_name, engine_names, threads, prompt_style):
+    def __init__(self, model_name, engine_names, threads, prompt_style, whitespace=None):
         import warnings
 
         warnings.filterwarnings("ignore")
@@ -212,7 +213,7 @@ class _Server:
         self.engines, versions, dropped = {}, {}, {}
         for name in engine_names:
             try:
-                self.engines[name] = make_engine(name, model, self.tok, vocab, eos)
+                self.engines[name] = make_engine(name, model, self.tok, vocab, eos, whitespace=whitespace)
                 versions[name] = self.engines[name].version
             except Exception as e:  # noqa: BLE001 - a missing peer drops that engine only
                 dropped[name] = _short(e)
@@ -248,9 +249,9 @@ class _Server:
                 pass
 
 
-def _worker_main(conn, model_name, engine_names, threads, prompt_style):
+def _worker_main(conn, model_name, engine_names, threads, prompt_style, whitespace=None):
     try:
-        server = _Server(model_name, engine_names, threads, prompt_style)
+        server = _Server(model_name, engine_names, threads, prompt_style, whitespace)
         conn.send(("ready", server.info))
     except BaseException as e:  # noqa: BLE001
         conn.send(("failed", _short(e, 2000)))
@@ -296,8 +297,8 @@ class Worker:
 
     def __init__(self, model: Optional[str], engines: list[str], threads: Optional[int], prompt_style: str,
                  compile_timeout: float, gen_timeout: float, start_timeout: float = 900.0,
-                 isolate: bool = True):
-        self.args = (model, engines, threads, prompt_style)
+                 isolate: bool = True, whitespace: Optional[str] = None):
+        self.args = (model, engines, threads, prompt_style, whitespace)
         self.isolate = isolate  # False: in this process, without time limits (tests)
         self.compile_timeout, self.gen_timeout = compile_timeout, gen_timeout
         self.process: Any = IsolatedProcess(_worker_main, self.args, start_timeout) if isolate else None
@@ -373,8 +374,8 @@ def _load_results(path: Path, meta: dict) -> dict:
     except ValueError as e:
         raise BenchError(f"{path} is not a results file ({e}): pass another --out, or --fresh") from None
     old = doc.get("meta", {})
-    for k in ("model", "max_new_tokens", "prompt"):
-        if old.get(k) != meta.get(k):
+    for k in ("model", "max_new_tokens", "prompt", "whitespace"):
+        if old.get(k, meta.get(k)) != meta.get(k):  # files from before "whitespace" resume as they are
             raise BenchError(f"{path} holds results for {k}={old.get(k)!r}, not {meta.get(k)!r}: pass "
                              f"another --out, or --fresh to start over")
     doc["meta"].update({k: v for k, v in meta.items() if k not in ("engines",)})
@@ -499,9 +500,14 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
                   engines: list[str], max_new_tokens: int, out: Path, prompt_style: str = "jsonschemabench",
                   compile_timeout: float = 10.0, gen_timeout: float = 600.0, threads: Optional[int] = None,
                   fresh: bool = False, progress: bool = True, worker: Optional[Worker] = None,
-                  isolate: bool = True, log=print) -> dict:
-    """Run (or resume) the benchmark; returns the results document (also written to ``out``)."""
+                  isolate: bool = True, whitespace: Optional[str] = None, log=print) -> dict:
+    """Run (or resume) the benchmark; returns the results document (also written to ``out``).
+    ``whitespace``: the JSON whitespace policy of our engines (``Grammar.from_json_schema``;
+    None: its default); the peers keep their own defaults."""
     from .hf_engines import ENGINES
+
+    if whitespace is not None and whitespace not in WHITESPACE_POLICIES:
+        raise BenchError(f"unknown whitespace policy {whitespace!r} (known: {', '.join(WHITESPACE_POLICIES)})")
 
     bad = [e for e in engines if e not in ENGINES]
     if bad:
@@ -509,6 +515,7 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
     work = [(s, rec) for s in subsets for rec in load_subset(data, s, limit)]
     meta = {"benchmark": "jsonschemabench", "model": model or "default (SmolLM2-135M-Instruct)",
             "max_new_tokens": max_new_tokens, "prompt": prompt_style, "data": str(data),
+            "whitespace": whitespace or f"default ({DEFAULT_WHITESPACE})",
             "compile_timeout_s": compile_timeout, "gen_timeout_s": gen_timeout,
             "command": "decoder " + " ".join(sys.argv[1:]), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "row_fields": ROW_FIELDS, "summary_fields": SUMMARY_FIELDS}
@@ -522,7 +529,8 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
     own = worker is None
     if todo:
         if worker is None:  # own
-            worker = Worker(model, engines, threads, prompt_style, compile_timeout, gen_timeout, isolate=isolate)
+            worker = Worker(model, engines, threads, prompt_style, compile_timeout, gen_timeout, isolate=isolate,
+                            whitespace=whitespace)
         if not worker.info:  # not started yet
             worker.start()
         info = worker.info
@@ -580,6 +588,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", default=None, help="plot file (default: --out with .png)")
     p.add_argument("--prompt", choices=["jsonschemabench", "short"], default=None,
                    help="prompt style (default: jsonschemabench; --quick: short)")
+    p.add_argument("--whitespace", choices=list(WHITESPACE_POLICIES), default=None,
+                   help="JSON whitespace policy of the decoder engines (default: Grammar.from_json_schema's, "
+                        f"{DEFAULT_WHITESPACE}); the peers keep their own; recorded in the results meta")
     p.add_argument("--compile-timeout", type=float, default=10.0, help="seconds per compile (default 10)")
     p.add_argument("--gen-timeout", type=float, default=600.0, help="seconds per generation (default 600)")
     p.add_argument("--threads", type=int, default=None, help="torch threads in the worker (default: torch's choice)")
@@ -611,7 +622,7 @@ def resolve(args) -> dict:
                 max_new_tokens=args.max_new_tokens or (QUICK_MAX_NEW_TOKENS if args.quick else 256),
                 out=out, prompt_style=args.prompt or ("short" if args.quick else "jsonschemabench"),
                 compile_timeout=args.compile_timeout, gen_timeout=args.gen_timeout, threads=args.threads,
-                fresh=args.fresh, progress=not args.no_progress)
+                fresh=args.fresh, progress=not args.no_progress, whitespace=args.whitespace)
 
 
 def _check_optional(args, kw: dict) -> bool:

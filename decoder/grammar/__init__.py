@@ -120,7 +120,9 @@ class Grammar:
     @classmethod
     def from_json_schema(cls, schema: Any, **options: Any) -> "Grammar":
         """A JSON Schema (dict, JSON text, path, or Pydantic model class); see
-        :func:`decoder.grammar.json_schema.compile_json_schema` for the options."""
+        :func:`decoder.grammar.json_schema.compile_json_schema` for the options, e.g.
+        ``whitespace=`` ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"``
+        (the default: :data:`decoder.grammar.json_schema.DEFAULT_WHITESPACE`)."""
         from .json_schema import compile_json_schema
 
         with _front_end("JSON schema", SchemaError):

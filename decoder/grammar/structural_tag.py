@@ -98,9 +98,17 @@ class _Compiler:
         self.b = GrammarBuilder()
         self.ws = whitespace
         self.error = error
-        self.ignore_ok = whitespace == "flexible"
+        # flexible and pretty JSON whitespace are an ignored lexeme, allowed between any two
+        # lexemes of the whole tag; compact and separators are part of the JSON lexemes
+        self.ignore_ok = whitespace in ("flexible", "pretty")
         self.json_syms: dict[int, int] = {}  # id(json_schema format) -> its start symbol
         self._hold: list = []
+
+    def _json_ws(self) -> str:
+        """The JSON whitespace policy of json_schema parts (decoder/_json_whitespace.py)."""
+        from .._json_whitespace import WHITESPACE_POLICIES
+
+        return self.ws if self.ws in WHITESPACE_POLICIES else "flexible"
 
     def batch_json(self, fmt) -> None:
         """Compiles every json_schema part in one go (tool sets: hundreds of parameter
@@ -123,9 +131,7 @@ class _Compiler:
         from .json_schema import compile_json_schemas
 
         schemas = [{} if f.get("json_schema") is None else f.get("json_schema") for f in found]
-        ws = self.ws if self.ws in ("flexible", "compact") else "flexible"
-        if ws == "flexible" and not self.ignore_ok:
-            return
+        ws = self._json_ws()
         # straight into this builder; on an error nothing is kept (a fresh builder replaces
         # the one the failed batch wrote into, so each part is then compiled alone)
         saved = self.b
@@ -283,8 +289,7 @@ class _Compiler:
             schema = fmt.get("json_schema", {})
             schema = {} if schema is None else schema
             try:
-                g_ir = compile_json_schema(schema, whitespace=self.ws if self.ws in ("flexible", "compact")
-                                             else "flexible")
+                g_ir = compile_json_schema(schema, whitespace=self._json_ws())
             except DecoderError as e:
                 raise type(e)(f"structural tag: {where}.json_schema: {e}") from None
             return self.seq("json", [self.embed(g_ir, where), after])

@@ -31,8 +31,11 @@ KINDS = ("json", "json_object", "regex", "grammar", "choice", "structural_tag")
 
 
 def grammar_for(kind: str, spec: Any, *, whitespace: str = "flexible") -> Grammar:
-    """The grammar of one spec. ``whitespace`` applies to JSON Schemas (``"compact"``
-    for no whitespace between tokens, like vLLM's ``disable_any_whitespace``)."""
+    """The grammar of one spec. ``whitespace`` applies to JSON Schemas: a policy of
+    ``Grammar.from_json_schema`` (``"compact"``, ``"separators"``, ``"pretty"``,
+    ``"flexible"``).  The serving integrations keep their engines' conventions: ``"flexible"``
+    (any whitespace, like vLLM's and SGLang's defaults), ``"compact"`` with
+    ``disable_any_whitespace``; a vLLM request may name another policy."""
     if kind == "json":
         return Grammar.from_json_schema(_json(spec, "json"), whitespace=whitespace)
     if kind == "json_object":

@@ -21,7 +21,8 @@ Two ways in:
        {"json_schema": {...}} | {"regex": "..."} | {"grammar": "<lark>"} |
        {"choice": ["a", "b"]} | {"json_object": true} | {"structural_tag": {...}}
 
-   plus an optional ``"whitespace": "compact"``.  One class implements both logits-
+   plus an optional ``"whitespace"`` (``"flexible"``, vLLM's convention, when absent;
+   ``"compact"``, ``"separators"`` or ``"pretty"``: see ``Grammar.from_json_schema``).  One class implements both logits-
    processor interfaces vLLM ships: the V1 sampler's (``update_state`` / ``apply(logits)``)
    and the V2 model runner's (``add_request`` / ``apply(logits, ctx)``).  Cost: the mask
    is computed inside the sampling step, after the forward pass (not overlapped with it

@@ -14,11 +14,23 @@ Modules, one concern each:
 * :mod:`.formats`  -- ``format`` regexes;
 * :mod:`.regexops` -- exact derivative / difference / length operations on regexes.
 
-Whitespace: ``"flexible"`` (default) lets 1..``max_ws`` whitespace characters appear
-between any two lexemes (one ignore lexeme; the engine never allows two in a row,
-so runs are bounded); ``"compact"`` allows none.  (Indented output is not offered
-yet: use ``"flexible"``, which accepts pretty-printed JSON whose indentation runs
-are at most ``max_ws`` characters.)
+Whitespace (``whitespace=``; the policies are exact: nothing else is allowed between two
+JSON tokens):
+
+* ``"compact"``: none (``{"a":1,"b":[1,2]}``);
+* ``"separators"``: what ``json.dumps`` writes, one optional space after each ``,`` and
+  ``:`` (``{"a": 1, "b": [1, 2]}``; the compact form too), nothing elsewhere;
+* ``"pretty"``: between any two tokens nothing, one space, or one newline followed by
+  0..``max_ws``-1 spaces (``json.dumps(x, indent=2)`` up to 15 levels deep with the
+  default ``max_ws=32``; tabs are not indentation);
+* ``"flexible"``: 1..``max_ws`` characters of space, tab, CR, LF between any two tokens.
+
+``"pretty"`` and ``"flexible"`` are an ignore lexeme (the engine never allows two in a
+row, so runs are bounded; one may also come before the first token and after the last); ``"separators"`` makes ``,`` and ``:`` the lexemes ``, ?`` and
+``: ?``.  The default, ``DEFAULT_WHITESPACE``, is ``"pretty"``: chosen on JSONSchemaBench
+with the default model (docs/benchmarks.md, "JSON whitespace policy"), where it had the best
+empirical coverage (29/36 against 27, 27 and 26); ``"flexible"`` let the model wander in
+whitespace (runs of newlines and of 32 spaces) until the token limit.
 
 Objects: declared properties in the order of ``properties``; optional ones may be
 skipped; additional keys (allowed unless ``additionalProperties`` says otherwise, or
@@ -30,18 +42,23 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ..ir import GrammarIR
 from .compiler import Compiler
 from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema
 
-__all__ = ["compile_json_schema"]
+__all__ = ["compile_json_schema", "WHITESPACE_POLICIES", "DEFAULT_WHITESPACE"]
 
 
-def compile_json_schema(schema: Any, *, whitespace: str = "flexible", strict_objects: bool = False,
+def compile_json_schema(schema: Any, *, whitespace: str = DEFAULT_WHITESPACE, strict_objects: bool = False,
                         approximate: bool = False, max_ws: int = 32,
                         max_rules: int = 200_000, timeout: Optional[float] = 10.0,
                         max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> GrammarIR:
     """Compile a JSON Schema (draft 2020-12 by default, draft-07/06/04 by ``$schema``).
+
+    ``whitespace``: ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"`` (see the
+    module docstring; another value raises ``SchemaError`` naming these); ``max_ws`` bounds
+    the whitespace runs of ``"pretty"`` and ``"flexible"``.
 
     Raises :class:`decoder.errors.SchemaError` (with ``keyword`` and ``path``) for a
     keyword that cannot be enforced exactly; ``approximate=True`` compiles an

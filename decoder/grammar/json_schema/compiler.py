@@ -35,9 +35,10 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from ... import deadline as _deadline
+from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
 from ..recursion import recursion_headroom
-from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, rep
+from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from . import numeric, strings
 from .formats import format_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
@@ -215,7 +216,7 @@ def _trivial(node) -> bool:
 
 
 class Compiler:
-    def __init__(self, doc: SchemaDocument, *, whitespace="flexible", strict_objects=False,
+    def __init__(self, doc: SchemaDocument, *, whitespace=DEFAULT_WHITESPACE, strict_objects=False,
                  approximate=False, max_ws: int = 32, max_rules: int = 200_000,
                  max_regex_nodes: int = 200_000, timeout: Optional[float] = None) -> None:
         self.doc = doc
@@ -240,18 +241,27 @@ class Compiler:
         self.nt_count = 0
         self.key_cache: dict = {}
         self.whitespace = whitespace
-        if whitespace == "flexible":
+        if whitespace not in WHITESPACE_POLICIES:
+            raise SchemaError(f"whitespace={whitespace!r} is not supported (use one of "
+                              f"{', '.join(map(repr, WHITESPACE_POLICIES))})", keyword="whitespace")
+        if not isinstance(max_ws, int) or max_ws < 1:
+            raise SchemaError(f"max_ws={max_ws!r} must be a positive integer", keyword="whitespace")
+        if whitespace == "flexible":  # 1..max_ws of space, tab, LF, CR between any two lexemes
             ws = self.b.lexeme("WS", rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, max_ws))
             self.b.ignore(ws)
-        elif whitespace != "compact":
-            raise SchemaError(f"whitespace={whitespace!r} is not supported (use 'flexible' or "
-                              f"'compact')", keyword="whitespace")
+        elif whitespace == "pretty":  # one space, or one LF and 0..max_ws-1 spaces of indentation
+            ws = self.b.lexeme("WS", alt(lit(" "), cat(lit("\n"), rep(lit(" "), 0, max_ws - 1))))
+            self.b.ignore(ws)
         self.LB = self.b.literal("{")
         self.RB = self.b.literal("}")
         self.LS = self.b.literal("[")
         self.RS = self.b.literal("]")
-        self.COMMA = self.b.literal(",")
-        self.COLON = self.b.literal(":")
+        if whitespace == "separators":  # json.dumps: ", " and ": " (or "," and ":"), nothing else
+            self.COMMA = self.b.lexeme("','", cat(lit(","), opt(lit(" "))))
+            self.COLON = self.b.lexeme("':'", cat(lit(":"), opt(lit(" "))))
+        else:
+            self.COMMA = self.b.literal(",")
+            self.COLON = self.b.literal(":")
         self._any: Optional[int] = None
         self._never: Optional[int] = None
 
