@@ -1,5 +1,6 @@
 """Builds decoder's C++ engine (csrc/) as the Cython extension decoder._engine, and the IR
 serializer decoder.grammar._wire (which reads the wire format's header, csrc/ir_format.h)."""
+
 import glob
 import os
 import sys
@@ -42,10 +43,18 @@ wire = Extension(
 
 setup(
     packages=find_packages(include=["decoder", "decoder.*"]),
-    ext_modules=cythonize([ext, wire], language_level=3, compiler_directives={"embedsignature": True}),
+    ext_modules=cythonize(
+        [ext, wire], language_level=3, compiler_directives={"embedsignature": True}
+    ),
     include_package_data=True,
     # the bundled grammars (Grammar.builtin) live in decoder/grammars/, so a wheel has them;
     # MANIFEST.in puts the C++ sources, headers and the .pyx into the sdist
-    package_data={"decoder": ["grammars/*.lark", "py.typed", "*.pyi"], "decoder.grammar": ["*.pyi"]},
-    exclude_package_data={"decoder": ["_engine.cpp", "*.pyx"], "decoder.grammar": ["_wire.cpp", "*.pyx"]},
+    package_data={
+        "decoder": ["grammars/*.lark", "py.typed", "*.pyi"],
+        "decoder.grammar": ["*.pyi"],
+    },
+    exclude_package_data={
+        "decoder": ["_engine.cpp", "*.pyx"],
+        "decoder.grammar": ["_wire.cpp", "*.pyx"],
+    },
 )

@@ -5,6 +5,7 @@
 For each filter: build (compile) time, the first mask (cold) and the median of masks in
 states already seen (warm), after committing the tokens of a short text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,26 @@ def main(argv=None) -> int:
     ap.add_argument("--tokenizer", default=str(ROOT.parent / "shared" / "tokenizers" / "llama3"))
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    from decoder import Grammar, Vocabulary
-    from decoder.constraints import (Anagram, BanWords, Chars, EditDistance, Isogram, JSONSchema, Lexicon, MaxTokens,
-                                     NoLetters, NoStrings, Palindrome, RequireStrings, Rhymes, Stress, Syllables,
-                                     WordLength, Words, WordsStartWith)
+    from decoder import Vocabulary
+    from decoder.constraints import (
+        Anagram,
+        BanWords,
+        Chars,
+        EditDistance,
+        Isogram,
+        Lexicon,
+        MaxTokens,
+        NoLetters,
+        NoStrings,
+        Palindrome,
+        RequireStrings,
+        Rhymes,
+        Stress,
+        Syllables,
+        WordLength,
+        Words,
+        WordsStartWith,
+    )
 
     v = Vocabulary.from_path(args.tokenizer)
     text = "So many small dogs ran to a pond at noon"
@@ -55,7 +72,9 @@ def main(argv=None) -> int:
         "Words(max=12), near the end": lambda: Words(max=12),
         "Chars(max=200)": lambda: Chars(max=200),
         "MaxTokens(50)": lambda: MaxTokens(50),
-        "NoLetters('z') & Words(max=100) & MaxTokens(200)": lambda: NoLetters("z") & Words(max=100) & MaxTokens(200),
+        "NoLetters('z') & Words(max=100) & MaxTokens(200)": lambda: NoLetters("z")
+        & Words(max=100)
+        & MaxTokens(200),
     }
     row = np.zeros((v.model_vocab_size + 31) // 32, dtype=np.int32)
     results = {}
@@ -80,15 +99,22 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             m.compute_mask(row)
             warm.append(time.perf_counter() - t)
-        results[name] = {"build_ms": round((t1 - t0) * 1e3, 1), "first_mask_ms": round(cold[0] * 1e3, 2),
-                         "new_state_p50_ms": round(statistics.median(cold) * 1e3, 3),
-                         "warm_p50_ms": round(statistics.median(warm) * 1e3, 3) if warm else None,
-                         "steps": k}
-        print(f"{name:52} build {results[name]['build_ms']:8.1f} ms  first {results[name]['first_mask_ms']:8.2f} ms  "
-              f"new-state p50 {results[name]['new_state_p50_ms']:8.3f} ms  warm p50 {results[name]['warm_p50_ms']} ms",
-              flush=True)
+        results[name] = {
+            "build_ms": round((t1 - t0) * 1e3, 1),
+            "first_mask_ms": round(cold[0] * 1e3, 2),
+            "new_state_p50_ms": round(statistics.median(cold) * 1e3, 3),
+            "warm_p50_ms": round(statistics.median(warm) * 1e3, 3) if warm else None,
+            "steps": k,
+        }
+        print(
+            f"{name:52} build {results[name]['build_ms']:8.1f} ms  first {results[name]['first_mask_ms']:8.2f} ms  "
+            f"new-state p50 {results[name]['new_state_p50_ms']:8.3f} ms  warm p50 {results[name]['warm_p50_ms']} ms",
+            flush=True,
+        )
     if args.out:
-        Path(args.out).write_text(json.dumps({"tokenizer": "llama3", "text": text, "results": results}, indent=1))
+        Path(args.out).write_text(
+            json.dumps({"tokenizer": "llama3", "text": text, "results": results}, indent=1)
+        )
     return 0
 
 

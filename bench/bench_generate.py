@@ -16,6 +16,7 @@ to apply them (``mask_apply``).  Results are printed as a table and saved as JSO
 ``--constraint``: ``json`` (a JSON schema when the JSON Schema front end is built,
 else the bundled JSON Lark grammar), ``lark:FILE``, ``schema:FILE``, ``regex:PATTERN``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def make_constraint(spec: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="model folder/.gguf/name (default: SmolLM2-135M-Instruct)")
+    ap.add_argument(
+        "--model", default=None, help="model folder/.gguf/name (default: SmolLM2-135M-Instruct)"
+    )
     ap.add_argument("--tokenizer", default=None)
     ap.add_argument("--constraint", default="json")
     ap.add_argument("--prompts", type=int, default=len(PROMPTS))
@@ -85,8 +88,11 @@ def main(argv=None) -> int:
     ap.add_argument("--torch-threads", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--raw", action="store_true", help="do not apply the chat template")
-    ap.add_argument("--no-hf-baseline", action="store_true",
-                    help="skip timing transformers' own generate() on the same tokens")
+    ap.add_argument(
+        "--no-hf-baseline",
+        action="store_true",
+        help="skip timing transformers' own generate() on the same tokens",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generate.json"))
     args = ap.parse_args(argv)
 
@@ -110,11 +116,13 @@ def main(argv=None) -> int:
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.prompts)]
     if not args.raw and getattr(tok, "chat_template", None):
         prompts = [[{"role": "user", "content": p}] for p in prompts]
-    batches = [prompts[i:i + args.batch] for i in range(0, len(prompts), args.batch)]
+    batches = [prompts[i : i + args.batch] for i in range(0, len(prompts), args.batch)]
 
     def encode_batch(b):
         if isinstance(b[0], list):
-            texts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in b]
+            texts = [
+                tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in b
+            ]
             kw = {"add_special_tokens": False}
         else:
             texts, kw = b, {}
@@ -144,7 +152,10 @@ def main(argv=None) -> int:
 
     run_c(batches[0])  # warm up both paths (lazy DFA states, allocator, caches)
     run_u(batches[0], 8)
-    print(f"loaded in {load_s:.1f}s; timing {len(batches)} batches x {args.repeats} repeats...", flush=True)
+    print(
+        f"loaded in {load_s:.1f}s; timing {len(batches)} batches x {args.repeats} repeats...",
+        flush=True,
+    )
 
     rows = []
     for bi, b in enumerate(batches):
@@ -162,14 +173,24 @@ def main(argv=None) -> int:
         mc, mu = statistics.median(tc), statistics.median(tu)
         steps = timings[-1]["steps"]
         row = {
-            "batch": bi, "rows": len(b), "steps": steps, "tokens": ntok,
+            "batch": bi,
+            "rows": len(b),
+            "steps": steps,
+            "tokens": ntok,
             "complete": sum(o.complete for o in out),
-            "unconstrained_tok_s": len(b) * steps / mu, "constrained_tok_s": len(b) * steps / mc,
+            "unconstrained_tok_s": len(b) * steps / mu,
+            "constrained_tok_s": len(b) * steps / mc,
             "hf_generate_tok_s": len(b) * steps / statistics.median(th) if th else None,
             "overhead_pct": 100 * (mc / mu - 1),
-            "mask_wait_ms_per_step": 1e3 * statistics.median(t["mask_wait"] for t in timings) / max(steps, 1),
-            "mask_apply_ms_per_step": 1e3 * statistics.median(t["mask_apply"] for t in timings) / max(steps, 1),
-            "forward_ms_per_step": 1e3 * statistics.median(t["forward"] for t in timings) / max(steps, 1),
+            "mask_wait_ms_per_step": 1e3
+            * statistics.median(t["mask_wait"] for t in timings)
+            / max(steps, 1),
+            "mask_apply_ms_per_step": 1e3
+            * statistics.median(t["mask_apply"] for t in timings)
+            / max(steps, 1),
+            "forward_ms_per_step": 1e3
+            * statistics.median(t["forward"] for t in timings)
+            / max(steps, 1),
             "sample": str(out[0])[:80],
         }
         rows.append(row)
@@ -177,29 +198,55 @@ def main(argv=None) -> int:
     tot_c = sum(r["rows"] * r["steps"] / r["constrained_tok_s"] for r in rows)
     tot_u = sum(r["rows"] * r["steps"] / r["unconstrained_tok_s"] for r in rows)
     ntok = sum(r["rows"] * r["steps"] for r in rows)
-    summary = {"tokens": ntok, "unconstrained_tok_s": ntok / tot_u, "constrained_tok_s": ntok / tot_c,
-               "overhead_pct": 100 * (tot_c / tot_u - 1)}
+    summary = {
+        "tokens": ntok,
+        "unconstrained_tok_s": ntok / tot_u,
+        "constrained_tok_s": ntok / tot_c,
+        "overhead_pct": 100 * (tot_c / tot_u - 1),
+    }
 
     mname = getattr(model.config, "_name_or_path", "") or "default"
-    print(f"model {mname} ({load_s:.1f}s load), constraint {name} ({compile_s:.2f}s compile+vocab), "
-          f"device {args.device}, torch threads {torch.get_num_threads()}, batch {args.batch}")
-    hdr = f"{'batch':>5} {'rows':>4} {'steps':>5} {'HF tok/s':>8} {'uncon tok/s':>11} {'con tok/s':>9} {'overhead':>8} " \
-          f"{'fwd ms':>7} {'wait ms':>7} {'apply ms':>8}  sample"
+    print(
+        f"model {mname} ({load_s:.1f}s load), constraint {name} ({compile_s:.2f}s compile+vocab), "
+        f"device {args.device}, torch threads {torch.get_num_threads()}, batch {args.batch}"
+    )
+    hdr = (
+        f"{'batch':>5} {'rows':>4} {'steps':>5} {'HF tok/s':>8} {'uncon tok/s':>11} {'con tok/s':>9} {'overhead':>8} "
+        f"{'fwd ms':>7} {'wait ms':>7} {'apply ms':>8}  sample"
+    )
     print(hdr)
     for r in rows:
         hf = f"{r['hf_generate_tok_s']:>8.1f}" if r["hf_generate_tok_s"] else f"{'-':>8}"
-        print(f"{r['batch']:>5} {r['rows']:>4} {r['steps']:>5} {hf} {r['unconstrained_tok_s']:>11.1f} "
-              f"{r['constrained_tok_s']:>9.1f} {r['overhead_pct']:>7.1f}% {r['forward_ms_per_step']:>7.2f} "
-              f"{r['mask_wait_ms_per_step']:>7.3f} {r['mask_apply_ms_per_step']:>8.3f}  {r['sample']!r}")
-    print(f"{'all':>5} {'':>4} {ntok:>5} {'':>8} {summary['unconstrained_tok_s']:>11.1f} "
-          f"{summary['constrained_tok_s']:>9.1f} {summary['overhead_pct']:>7.1f}%")
+        print(
+            f"{r['batch']:>5} {r['rows']:>4} {r['steps']:>5} {hf} {r['unconstrained_tok_s']:>11.1f} "
+            f"{r['constrained_tok_s']:>9.1f} {r['overhead_pct']:>7.1f}% {r['forward_ms_per_step']:>7.2f} "
+            f"{r['mask_wait_ms_per_step']:>7.3f} {r['mask_apply_ms_per_step']:>8.3f}  {r['sample']!r}"
+        )
+    print(
+        f"{'all':>5} {'':>4} {ntok:>5} {'':>8} {summary['unconstrained_tok_s']:>11.1f} "
+        f"{summary['constrained_tok_s']:>9.1f} {summary['overhead_pct']:>7.1f}%"
+    )
 
-    result = {"model": mname, "constraint": name, "device": args.device, "batch": args.batch,
-              "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
-              "torch_threads": torch.get_num_threads(), "mask_threads": args.threads,
-              "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                          "cpu_count": os.cpu_count(), "platform": platform.platform()},
-              "load_s": load_s, "compile_s": compile_s, "rows": rows, "summary": summary}
+    result = {
+        "model": mname,
+        "constraint": name,
+        "device": args.device,
+        "batch": args.batch,
+        "max_new_tokens": args.max_new_tokens,
+        "repeats": args.repeats,
+        "torch_threads": torch.get_num_threads(),
+        "mask_threads": args.threads,
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "load_s": load_s,
+        "compile_s": compile_s,
+        "rows": rows,
+        "summary": summary,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

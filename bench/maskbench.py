@@ -105,28 +105,63 @@ def summarize(per_schema: list[dict], times: list[np.ndarray]) -> dict:
     p50, p90, p99 = E.quantiles(allt, (50, 90, 99))
     c50, c99 = E.quantiles(compile_ms)
     s = dict(s)
-    for k in ("schemas", "passing", "compiled", "compile_errors", "timeouts", "test_timeouts", "crashes",
-              "validation_errors", "invalidation_errors", "exceptions", "valid_instances", "invalid_instances",
-              "validation_error_instances", "invalidation_error_instances", "mask_commit_disagreements"):
+    for k in (
+        "schemas",
+        "passing",
+        "compiled",
+        "compile_errors",
+        "timeouts",
+        "test_timeouts",
+        "crashes",
+        "validation_errors",
+        "invalidation_errors",
+        "exceptions",
+        "valid_instances",
+        "invalid_instances",
+        "validation_error_instances",
+        "invalidation_error_instances",
+        "mask_commit_disagreements",
+    ):
         s.setdefault(k, 0)
-    s.update({
-        "tokens": int(allt.size),
-        "mask_commit_us_p50": p50, "mask_commit_us_p90": p90, "mask_commit_us_p99": p99,
-        "mask_commit_us_max": float(allt.max()) if allt.size else None,
-        "mask_commit_us_mean": float(allt.mean()) if allt.size else None,
-        "compile_ms_p50": c50, "compile_ms_p99": c99,
-        "compile_ms_max": float(max(compile_ms)) if compile_ms else None,
-    })
+    s.update(
+        {
+            "tokens": int(allt.size),
+            "mask_commit_us_p50": p50,
+            "mask_commit_us_p90": p90,
+            "mask_commit_us_p99": p99,
+            "mask_commit_us_max": float(allt.max()) if allt.size else None,
+            "mask_commit_us_mean": float(allt.mean()) if allt.size else None,
+            "compile_ms_p50": c50,
+            "compile_ms_p99": c99,
+            "compile_ms_max": float(max(compile_ms)) if compile_ms else None,
+        }
+    )
     return s
 
 
 def markdown_table(summ: dict[str, dict], engines: list[str], base: str | None) -> str:
-    cols = ["engine", "schemas", "passing", "pass %", "compile err", "timeouts", "validation err",
-            "invalidation err", "tokens", "m+c p50 µs", "m+c p99 µs", "m+c max µs",
-            "compile p50 ms", "compile p99 ms"]
+    cols = [
+        "engine",
+        "schemas",
+        "passing",
+        "pass %",
+        "compile err",
+        "timeouts",
+        "validation err",
+        "invalidation err",
+        "tokens",
+        "m+c p50 µs",
+        "m+c p99 µs",
+        "m+c max µs",
+        "compile p50 ms",
+        "compile p99 ms",
+    ]
     if base:
         cols += [f"p50 vs {base}", f"p99 vs {base}", f"compile p50 vs {base}", f"passing vs {base}"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
+    ]
     b = summ.get(base) if base else None
     for e in engines:
         s = summ.get(e)
@@ -134,16 +169,29 @@ def markdown_table(summ: dict[str, dict], engines: list[str], base: str | None) 
             continue
         pct = 100.0 * s["passing"] / s["schemas"] if s["schemas"] else 0.0
         to = s["timeouts"] + s["test_timeouts"]
-        row = [e, s["schemas"], s["passing"], f"{pct:.1f}", s["compile_errors"] + s["crashes"], to,
-               f'{s["validation_errors"]} ({s["validation_error_instances"]})',
-               f'{s["invalidation_errors"]} ({s["invalidation_error_instances"]})',
-               s["tokens"], E.fmt(s["mask_commit_us_p50"]), E.fmt(s["mask_commit_us_p99"]),
-               E.fmt(s["mask_commit_us_max"]), E.fmt(s["compile_ms_p50"], 2), E.fmt(s["compile_ms_p99"])]
+        row = [
+            e,
+            s["schemas"],
+            s["passing"],
+            f"{pct:.1f}",
+            s["compile_errors"] + s["crashes"],
+            to,
+            f'{s["validation_errors"]} ({s["validation_error_instances"]})',
+            f'{s["invalidation_errors"]} ({s["invalidation_error_instances"]})',
+            s["tokens"],
+            E.fmt(s["mask_commit_us_p50"]),
+            E.fmt(s["mask_commit_us_p99"]),
+            E.fmt(s["mask_commit_us_max"]),
+            E.fmt(s["compile_ms_p50"], 2),
+            E.fmt(s["compile_ms_p99"]),
+        ]
         if b:
-            row += [E.ratio(s["mask_commit_us_p50"], b["mask_commit_us_p50"]),
-                    E.ratio(s["mask_commit_us_p99"], b["mask_commit_us_p99"]),
-                    E.ratio(s["compile_ms_p50"], b["compile_ms_p50"]),
-                    E.ratio(s["passing"], b["passing"])]
+            row += [
+                E.ratio(s["mask_commit_us_p50"], b["mask_commit_us_p50"]),
+                E.ratio(s["mask_commit_us_p99"], b["mask_commit_us_p99"]),
+                E.ratio(s["compile_ms_p50"], b["compile_ms_p50"]),
+                E.ratio(s["passing"], b["passing"]),
+            ]
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
     return "\n".join(lines)
 
@@ -156,45 +204,84 @@ def stats(a) -> dict:
     if a.size == 0:
         return {k: None for k in STAT_KEYS} | {"n": 0}
     p50, p90, p99 = np.percentile(a, [50, 90, 99])
-    return {"n": int(a.size), "p50": float(p50), "p90": float(p90), "p99": float(p99),
-            "max": float(a.max()), "mean": float(a.mean())}
+    return {
+        "n": int(a.size),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+    }
 
 
 def common_table(common: dict, engines: list[str]) -> str:
     """Mask+commit on the valid instances every engine accepts: wall and CPU, all steps, then
     cold and warm steps (split by decoder's cache-miss flag at the same step index)."""
-    cols = ["engine", "steps"] + [f"wall {k}" for k in STAT_KEYS] + [f"CPU {k}" for k in STAT_KEYS] + ["steps > 2 ms"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+    cols = (
+        ["engine", "steps"]
+        + [f"wall {k}" for k in STAT_KEYS]
+        + [f"CPU {k}" for k in STAT_KEYS]
+        + ["steps > 2 ms"]
+    )
+    lines = [
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
+    ]
     for e in engines:
         c = common[e]
-        row = [e, c["wall"]["n"]] + [E.fmt(c["wall"][k]) for k in STAT_KEYS] + [E.fmt(c["cpu"][k]) for k in STAT_KEYS]
+        row = (
+            [e, c["wall"]["n"]]
+            + [E.fmt(c["wall"][k]) for k in STAT_KEYS]
+            + [E.fmt(c["cpu"][k]) for k in STAT_KEYS]
+        )
         row.append(c["over_2ms"])
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
     if any(common[e]["cold_wall"]["n"] for e in engines):
-        lines += ["", "| engine | cold steps | cold wall p50 | cold wall p90 | cold wall p99 | cold wall mean | cold CPU p50 | "
-                  "cold CPU p99 | warm wall p50 | warm wall p99 | warm wall mean | warm CPU p50 | warm CPU p99 |",
-                  "|---|" + "---:|" * 12]
+        lines += [
+            "",
+            "| engine | cold steps | cold wall p50 | cold wall p90 | cold wall p99 | cold wall mean | cold CPU p50 | "
+            "cold CPU p99 | warm wall p50 | warm wall p99 | warm wall mean | warm CPU p50 | warm CPU p99 |",
+            "|---|" + "---:|" * 12,
+        ]
         for e in engines:
             c = common[e]
             cw, cc, ww, wc = c["cold_wall"], c["cold_cpu"], c["warm_wall"], c["warm_cpu"]
-            row = [e, cw["n"], E.fmt(cw["p50"]), E.fmt(cw["p90"]), E.fmt(cw["p99"]), E.fmt(cw["mean"]),
-                   E.fmt(cc["p50"]), E.fmt(cc["p99"]), E.fmt(ww["p50"]), E.fmt(ww["p99"]), E.fmt(ww["mean"]),
-                   E.fmt(wc["p50"]), E.fmt(wc["p99"])]
+            row = [
+                e,
+                cw["n"],
+                E.fmt(cw["p50"]),
+                E.fmt(cw["p90"]),
+                E.fmt(cw["p99"]),
+                E.fmt(cw["mean"]),
+                E.fmt(cc["p50"]),
+                E.fmt(cc["p99"]),
+                E.fmt(ww["p50"]),
+                E.fmt(ww["p99"]),
+                E.fmt(ww["mean"]),
+                E.fmt(wc["p50"]),
+                E.fmt(wc["p99"]),
+            ]
             lines.append("| " + " | ".join(str(x) for x in row) + " |")
     return "\n".join(lines)
 
 
 def subset_table(by_subset: dict[str, dict[str, dict]], engines: list[str]) -> str:
     cols = ["subset", "schemas"] + [f"{e} pass / inval / m+c p50 µs" for e in engines]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
+    ]
     for sub in sorted(by_subset):
         d = by_subset[sub]
         n = next(iter(d.values()))["schemas"] if d else 0
         row = [sub, n]
         for e in engines:
             s = d.get(e)
-            row.append("–" if s is None else
-                       f'{s["passing"]} / {s["invalidation_errors"]} / {E.fmt(s["mask_commit_us_p50"])}')
+            row.append(
+                "–"
+                if s is None
+                else f'{s["passing"]} / {s["invalidation_errors"]} / {E.fmt(s["mask_commit_us_p50"])}'
+            )
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
     return "\n".join(lines)
 
@@ -211,7 +298,11 @@ def plot(path: str, times: dict[str, np.ndarray], compile_ms: dict[str, list[flo
             continue
         x = np.sort(t)
         y = np.arange(1, x.size + 1) / x.size
-        axes[0].plot(x, y, label=f"{e} (p50 {np.percentile(x, 50):.1f} µs, p99 {np.percentile(x, 99):.0f} µs)")
+        axes[0].plot(
+            x,
+            y,
+            label=f"{e} (p50 {np.percentile(x, 50):.1f} µs, p99 {np.percentile(x, 99):.0f} µs)",
+        )
     axes[0].set_xscale("log")
     axes[0].set_xlabel("mask + commit per token (µs, log)")
     axes[0].set_ylabel("fraction of tokens")
@@ -236,30 +327,73 @@ def plot(path: str, times: dict[str, np.ndarray], compile_ms: dict[str, list[flo
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=DATA_DIR, help="folder of <subset>.jsonl files")
     ap.add_argument("--subsets", default="", help="comma-separated subset names (default: all)")
-    ap.add_argument("--limit", type=int, default=0, help="first N records per subset (0 = all); 5 = quick mode")
-    ap.add_argument("--engines", default=None,
-                    help="comma-separated, from: " + ", ".join(E.ADAPTERS) + " (default: " + ",".join(E.ALL_ENGINES)
-                    + "; in quick mode, --limit 1..10, outlines is left out unless named)")
-    ap.add_argument("--baseline", default="decoder", help="engine the ratios are taken against (falls back to the first available)")
-    ap.add_argument("--tokenizer", default=E.DEFAULT_TOKENIZER, help="tokenizer family folder (HF format)")
-    ap.add_argument("--serialization", "--style", dest="style", choices=["maskbench", "compact"], default="maskbench",
-                    help="instance serialization: MaskBench's and models' json.dumps defaults (', ', ': '; the default) "
-                    "or compact separators (',', ':')")
-    ap.add_argument("--walk-threads", type=int, default=1,
-                    help="DECODER_WALK_THREADS for decoder's cold walks (default 1: every engine single-threaded, "
-                    "as MaskBench runs them)")
-    ap.add_argument("--background-load", type=int, default=0, metavar="N",
-                    help="run N busy processes beside the benchmark (the tail as a loaded server sees it)")
-    ap.add_argument("--compile-timeout", type=float, default=None,
-                    help="seconds per compile before it counts as a timeout (default 30; 10 in quick mode)")
-    ap.add_argument("--test-timeout", type=float, default=300.0, help="seconds for all instances of one schema")
-    ap.add_argument("--mem-limit-gb", type=float, default=8.0, help="address-space limit of each engine worker")
-    ap.add_argument("--all-records", action="store_true", help="also compile records that have no tests")
+    ap.add_argument(
+        "--limit", type=int, default=0, help="first N records per subset (0 = all); 5 = quick mode"
+    )
+    ap.add_argument(
+        "--engines",
+        default=None,
+        help="comma-separated, from: "
+        + ", ".join(E.ADAPTERS)
+        + " (default: "
+        + ",".join(E.ALL_ENGINES)
+        + "; in quick mode, --limit 1..10, outlines is left out unless named)",
+    )
+    ap.add_argument(
+        "--baseline",
+        default="decoder",
+        help="engine the ratios are taken against (falls back to the first available)",
+    )
+    ap.add_argument(
+        "--tokenizer", default=E.DEFAULT_TOKENIZER, help="tokenizer family folder (HF format)"
+    )
+    ap.add_argument(
+        "--serialization",
+        "--style",
+        dest="style",
+        choices=["maskbench", "compact"],
+        default="maskbench",
+        help="instance serialization: MaskBench's and models' json.dumps defaults (', ', ': '; the default) "
+        "or compact separators (',', ':')",
+    )
+    ap.add_argument(
+        "--walk-threads",
+        type=int,
+        default=1,
+        help="DECODER_WALK_THREADS for decoder's cold walks (default 1: every engine single-threaded, "
+        "as MaskBench runs them)",
+    )
+    ap.add_argument(
+        "--background-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N busy processes beside the benchmark (the tail as a loaded server sees it)",
+    )
+    ap.add_argument(
+        "--compile-timeout",
+        type=float,
+        default=None,
+        help="seconds per compile before it counts as a timeout (default 30; 10 in quick mode)",
+    )
+    ap.add_argument(
+        "--test-timeout", type=float, default=300.0, help="seconds for all instances of one schema"
+    )
+    ap.add_argument(
+        "--mem-limit-gb", type=float, default=8.0, help="address-space limit of each engine worker"
+    )
+    ap.add_argument(
+        "--all-records", action="store_true", help="also compile records that have no tests"
+    )
     ap.add_argument("--out", default="", help="JSON results file")
-    ap.add_argument("--plot", default="", help="PNG: CDFs of mask+commit and compile times per engine")
+    ap.add_argument(
+        "--plot", default="", help="PNG: CDFs of mask+commit and compile times per engine"
+    )
     ap.add_argument("--save-times", default="", help=".npz with every per-token time, per engine")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -278,8 +412,10 @@ def main(argv=None):
     if args.engines is None:
         names = [e for e in E.ALL_ENGINES if not (quick and e == "outlines")]
         if quick:
-            log("quick mode: outlines left out (its Index build costs seconds per schema on a large vocabulary); "
-                "add it with --engines " + ",".join(E.ALL_ENGINES))
+            log(
+                "quick mode: outlines left out (its Index build costs seconds per schema on a large vocabulary); "
+                "add it with --engines " + ",".join(E.ALL_ENGINES)
+            )
     else:
         names = [e for e in args.engines.split(",") if e]
 
@@ -287,7 +423,9 @@ def main(argv=None):
     os.environ["DECODER_WALK_THREADS"] = str(max(1, args.walk_threads))  # inherited by the workers
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     ctx = E.TokenizerContext(args.tokenizer)
-    log(f"tokenizer {ctx.family} ({args.tokenizer}): {len(ctx.tok)} tokens, mask width {ctx.mask_vocab}, eos {ctx.eos}")
+    log(
+        f"tokenizer {ctx.family} ({args.tokenizer}): {len(ctx.tok)} tokens, mask width {ctx.mask_vocab}, eos {ctx.eos}"
+    )
     # Tokenize once, in the parent: every engine sees exactly the same ids.
     jobs = []
     n_inst = 0
@@ -296,10 +434,18 @@ def main(argv=None):
         ids = [ctx.encode(E.serialize(t["data"], args.style)) for t in tests]
         jobs.append((r, ids))
         n_inst += len(ids)
-    log(f"{len(records)} schemas, {n_inst} instances, {sum(len(i) for _, ii in jobs for i in ii)} tokens per engine")
+    log(
+        f"{len(records)} schemas, {n_inst} instances, {sum(len(i) for _, ii in jobs for i in ii)} tokens per engine"
+    )
 
-    workers, dropped = E.start_engines(names, args.tokenizer, log, compile_timeout=args.compile_timeout,
-                              test_timeout=args.test_timeout, mem_limit_gb=args.mem_limit_gb)
+    workers, dropped = E.start_engines(
+        names,
+        args.tokenizer,
+        log,
+        compile_timeout=args.compile_timeout,
+        test_timeout=args.test_timeout,
+        mem_limit_gb=args.mem_limit_gb,
+    )
     if not workers:
         log("no engine available")
         return 2
@@ -310,14 +456,18 @@ def main(argv=None):
 
     per_schema: dict[str, list[dict]] = {e: [] for e in active}
     times: dict[str, dict[str, list[np.ndarray]]] = {e: defaultdict(list) for e in active}
-    by_job: dict[str, dict[int, np.ndarray]] = {e: {} for e in active}  # job index -> times (status ok)
+    by_job: dict[str, dict[int, np.ndarray]] = {
+        e: {} for e in active
+    }  # job index -> times (status ok)
     # (job, instance) -> (wall, cpu, cold) per step, for instances the engine accepted
     per_inst: dict[str, dict[tuple[int, int], tuple]] = {e: {} for e in active}
 
     try:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs) * len(active), disable=args.no_progress, unit="compile", smoothing=0.05)
+        bar = tqdm(
+            total=len(jobs) * len(active), disable=args.no_progress, unit="compile", smoothing=0.05
+        )
     except ImportError:
         bar = None
 
@@ -326,8 +476,12 @@ def main(argv=None):
         for e in active:
             w = workers[e]
             res = w.run(r["schema"], ids)
-            rec = {"id": r.get("id"), "subset": r["_subset"], "status": res["status"],
-                   "compile_ms": res.get("compile_ms")}
+            rec = {
+                "id": r.get("id"),
+                "subset": r["_subset"],
+                "status": res["status"],
+                "compile_ms": res.get("compile_ms"),
+            }
             if res.get("error"):
                 rec["error"] = res["error"]
             if res["status"] == "ok":
@@ -340,15 +494,29 @@ def main(argv=None):
                         dis += 1
                     if t["valid"] and not out["accepted"]:
                         ve += 1
-                        fails.append({"test": i, "valid": True, "step": out["step"], "tokens": len(ids[i]),
-                                      **({"exception": out["exception"]} if out.get("exception") else {})})
+                        fails.append(
+                            {
+                                "test": i,
+                                "valid": True,
+                                "step": out["step"],
+                                "tokens": len(ids[i]),
+                                **({"exception": out["exception"]} if out.get("exception") else {}),
+                            }
+                        )
                     elif not t["valid"] and out["accepted"]:
                         ie += 1
                         fails.append({"test": i, "valid": False})
-                rec.update({"n_valid": sum(1 for t in tests if t["valid"]),
-                            "n_invalid": sum(1 for t in tests if not t["valid"]),
-                            "validation_errors": ve, "invalidation_errors": ie, "exceptions": ex,
-                            "disagreements": dis, "passed": ve == 0 and ie == 0 and ex == 0})
+                rec.update(
+                    {
+                        "n_valid": sum(1 for t in tests if t["valid"]),
+                        "n_invalid": sum(1 for t in tests if not t["valid"]),
+                        "validation_errors": ve,
+                        "invalidation_errors": ie,
+                        "exceptions": ex,
+                        "disagreements": dis,
+                        "passed": ve == 0 and ie == 0 and ex == 0,
+                    }
+                )
                 if fails:
                     rec["failures"] = fails[:10]
                 times[e][r["_subset"]].append(res["times"])
@@ -357,8 +525,11 @@ def main(argv=None):
                 for i, out in enumerate(res["results"]):
                     n = out.get("steps", 0)
                     if out.get("accepted") and tests[i]["valid"]:
-                        per_inst[e][(k, i)] = (res["times"][off:off + n], res["cpu"][off:off + n],
-                                               res["cold"][off:off + n])
+                        per_inst[e][(k, i)] = (
+                            res["times"][off : off + n],
+                            res["cpu"][off : off + n],
+                            res["cold"][off : off + n],
+                        )
                     off += n
             per_schema[e].append(rec)
             if bar is not None:
@@ -370,9 +541,16 @@ def main(argv=None):
     E.stop_background_load(load)
 
     subsets_seen = sorted({r["_subset"] for r in records})
-    overall = {e: summarize(per_schema[e], [t for lst in times[e].values() for t in lst]) for e in active}
-    by_subset = {sub: {e: summarize([x for x in per_schema[e] if x["subset"] == sub], times[e].get(sub, []))
-                       for e in active} for sub in subsets_seen}
+    overall = {
+        e: summarize(per_schema[e], [t for lst in times[e].values() for t in lst]) for e in active
+    }
+    by_subset = {
+        sub: {
+            e: summarize([x for x in per_schema[e] if x["subset"] == sub], times[e].get(sub, []))
+            for e in active
+        }
+        for sub in subsets_seen
+    }
     # The same comparison restricted to the schemas every engine compiled and ran: the token sets
     # above differ per engine (an engine that refuses hard schemas is not timed on them).
     # The headline comparison: the valid instances every engine accepted (the same token streams),
@@ -385,23 +563,37 @@ def main(argv=None):
         wall = [per_inst[e][key][0] for key in common_inst]
         cpu = [per_inst[e][key][1] for key in common_inst]
         cold = [per_inst[flag_engine or e][key][2] for key in common_inst]
-        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.float32))
-        wall, cpu, cold = cat(wall), cat(cpu), (np.concatenate(cold) if cold else np.zeros(0, np.int8))
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.float32)
+        wall, cpu, cold = (
+            cat(wall),
+            cat(cpu),
+            (np.concatenate(cold) if cold else np.zeros(0, np.int8)),
+        )
         is_cold = cold == 1
         known = cold >= 0
-        common_arrays.update({f"{e}_common_wall": wall, f"{e}_common_cpu": cpu, f"{e}_common_cold": cold})
-        common[e] = {"instances": len(common_inst), "wall": stats(wall), "cpu": stats(cpu),
-                     "over_2ms": int((wall > 2000).sum()),
-                     "cold_wall": stats(wall[is_cold]), "cold_cpu": stats(cpu[is_cold]),
-                     "warm_wall": stats(wall[known & ~is_cold]), "warm_cpu": stats(cpu[known & ~is_cold])}
+        common_arrays.update(
+            {f"{e}_common_wall": wall, f"{e}_common_cpu": cpu, f"{e}_common_cold": cold}
+        )
+        common[e] = {
+            "instances": len(common_inst),
+            "wall": stats(wall),
+            "cpu": stats(cpu),
+            "over_2ms": int((wall > 2000).sum()),
+            "cold_wall": stats(wall[is_cold]),
+            "cold_cpu": stats(cpu[is_cold]),
+            "warm_wall": stats(wall[known & ~is_cold]),
+            "warm_cpu": stats(cpu[known & ~is_cold]),
+        }
         overall[e]["common"] = common[e]
     base = args.baseline if args.baseline in active else active[0]
 
     engines_info = {e: workers[e].info for e in active}
     print()
-    print(f"## MaskBench-style run: {len(records)} schemas ({', '.join(subsets_seen)}), tokenizer {ctx.family}, "
-          f"serialization {args.style}, DECODER_WALK_THREADS={os.environ['DECODER_WALK_THREADS']}, "
-          f"background load {args.background_load}, {time.time() - t_start:.0f} s")
+    print(
+        f"## MaskBench-style run: {len(records)} schemas ({', '.join(subsets_seen)}), tokenizer {ctx.family}, "
+        f"serialization {args.style}, DECODER_WALK_THREADS={os.environ['DECODER_WALK_THREADS']}, "
+        f"background load {args.background_load}, {time.time() - t_start:.0f} s"
+    )
     if base != args.baseline:
         print(f"\n(baseline `{args.baseline}` not available: ratios are against `{base}`)")
     for n in names:
@@ -412,9 +604,11 @@ def main(argv=None):
     print(markdown_table(overall, active, base))
     print()
     n_common = len(common_inst)
-    print(f"Mask+commit per token (µs) on the {n_common} valid instances every engine accepts "
-          f"({common[active[0]]['wall']['n'] if active else 0} steps each); cold = first mask in a lexer state "
-          f"({'decoder' if flag_engine else 'n/a'}'s flag, same step index for every engine):")
+    print(
+        f"Mask+commit per token (µs) on the {n_common} valid instances every engine accepts "
+        f"({common[active[0]]['wall']['n'] if active else 0} steps each); cold = first mask in a lexer state "
+        f"({'decoder' if flag_engine else 'n/a'}'s flag, same step index for every engine):"
+    )
     print()
     print(common_table(common, active))
     print()
@@ -422,21 +616,43 @@ def main(argv=None):
     print()
     for e in active:
         print(f"- `{e}` {engines_info[e]['version']}: {engines_info[e]['options']}")
-    print("\nm+c = mask + commit per token (µs); validation err = schemas with a valid instance refused "
-          "(instances in brackets); invalidation err = schemas with an invalid instance accepted (soundness).")
+    print(
+        "\nm+c = mask + commit per token (µs); validation err = schemas with a valid instance refused "
+        "(instances in brackets); invalidation err = schemas with an invalid instance accepted (soundness)."
+    )
 
-    all_times = {e: (np.concatenate([t for lst in times[e].values() for t in lst])
-                     if any(times[e].values()) else np.zeros(0, np.float32)) for e in active}
+    all_times = {
+        e: (
+            np.concatenate([t for lst in times[e].values() for t in lst])
+            if any(times[e].values())
+            else np.zeros(0, np.float32)
+        )
+        for e in active
+    }
     if args.out:
         out = {
-            "meta": {"tokenizer": args.tokenizer, "family": ctx.family, "mask_vocab": ctx.mask_vocab, "eos": ctx.eos,
-                     "style": args.style, "walk_threads": args.walk_threads,
-                     "background_load": args.background_load, "data": args.data, "subsets": subsets_seen, "limit": args.limit,
-                     "compile_timeout_s": args.compile_timeout, "test_timeout_s": args.test_timeout,
-                     "schemas": len(records), "instances": n_inst, "baseline": base,
-                     "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-                     "wall_s": time.time() - t_start,
-                     "dropped": {n: dropped.get(n) for n in names if n not in workers}},
+            "meta": {
+                "tokenizer": args.tokenizer,
+                "family": ctx.family,
+                "mask_vocab": ctx.mask_vocab,
+                "eos": ctx.eos,
+                "style": args.style,
+                "walk_threads": args.walk_threads,
+                "background_load": args.background_load,
+                "data": args.data,
+                "subsets": subsets_seen,
+                "limit": args.limit,
+                "compile_timeout_s": args.compile_timeout,
+                "test_timeout_s": args.test_timeout,
+                "schemas": len(records),
+                "instances": n_inst,
+                "baseline": base,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                "wall_s": time.time() - t_start,
+                "dropped": {n: dropped.get(n) for n in names if n not in workers},
+            },
             "engines": engines_info,
             "overall": overall,
             "by_subset": by_subset,
@@ -451,10 +667,19 @@ def main(argv=None):
         np.savez_compressed(args.save_times, **all_times, **common_arrays)
         log(f"times: {args.save_times}")
     if args.plot:
-        plot(args.plot, all_times,
-             {e: [r["compile_ms"] for r in per_schema[e] if r.get("compile_ms") is not None and r["status"] != "timeout"]
-              for e in active},
-             f"MaskBench-style, {len(records)} schemas, tokenizer {ctx.family}, {args.style} instances")
+        plot(
+            args.plot,
+            all_times,
+            {
+                e: [
+                    r["compile_ms"]
+                    for r in per_schema[e]
+                    if r.get("compile_ms") is not None and r["status"] != "timeout"
+                ]
+                for e in active
+            },
+            f"MaskBench-style, {len(records)} schemas, tokenizer {ctx.family}, {args.style} instances",
+        )
         log(f"plot: {args.plot}")
     return 0
 

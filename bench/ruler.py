@@ -10,6 +10,7 @@ share of outputs that end at a sentence boundary.
     python bench/ruler.py --model stories260k --prompts 2 --out docs/results/ruler_stories260k.json
     python bench/ruler.py --prompts 2 --out docs/results/ruler_smollm2.json     # default model
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 TARGETS = ["10", "30", "50", "80", "150", "300", "500", "700", ">800"]
-PM = {"10": (0, 20), "30": (20, 40), "50": (40, 60), "80": (70, 90), "150": (130, 170), "300": (280, 320),
-      "500": (450, 550), "700": (630, 770), ">800": (800, None)}
-FM = {"10": (0, 20), "30": (20, 40), "50": (40, 60), "80": (60, 100), "150": (100, 200), "300": (200, 400),
-      "500": (400, 600), "700": (600, 800), ">800": (800, None)}
+PM = {
+    "10": (0, 20),
+    "30": (20, 40),
+    "50": (40, 60),
+    "80": (70, 90),
+    "150": (130, 170),
+    "300": (280, 320),
+    "500": (450, 550),
+    "700": (630, 770),
+    ">800": (800, None),
+}
+FM = {
+    "10": (0, 20),
+    "30": (20, 40),
+    "50": (40, 60),
+    "80": (60, 100),
+    "150": (100, 200),
+    "300": (200, 400),
+    "500": (400, 600),
+    "700": (600, 800),
+    ">800": (800, None),
+}
 INSTRUCTIONS = [
     "Describe a walk through a forest in autumn.",
     "Explain why people enjoy reading books.",
@@ -56,8 +75,12 @@ def budget_for(target: str):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="stories260k (../shared/models), a path, or the default model")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--model", default=None, help="stories260k (../shared/models), a path, or the default model"
+    )
     ap.add_argument("--prompts", type=int, default=2, help="instructions per target")
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--modes", default="budget,none")
@@ -90,35 +113,60 @@ def main(argv=None) -> int:
                 d = Decoder(model, c, tok)
                 p = prompt_for(instruction, target)
                 t0 = time.perf_counter()
-                r = d.generate([{"role": "user", "content": p}] if chat else p, max_new_tokens=max_new)
+                r = d.generate(
+                    [{"role": "user", "content": p}] if chat else p, max_new_tokens=max_new
+                )
                 dt = time.perf_counter() - t0
                 n = count_words(r)
-                row = {"mode": mode, "target": target, "instruction": instruction, "words": n,
-                       "tokens": len(r.token_ids), "pm": in_interval(n, PM[target]), "fm": in_interval(n, FM[target]),
-                       "sentence_end": ends_sentence(r), "finish": r.finish_reason, "seconds": round(dt, 2),
-                       "tail": str(r)[-80:]}
+                row = {
+                    "mode": mode,
+                    "target": target,
+                    "instruction": instruction,
+                    "words": n,
+                    "tokens": len(r.token_ids),
+                    "pm": in_interval(n, PM[target]),
+                    "fm": in_interval(n, FM[target]),
+                    "sentence_end": ends_sentence(r),
+                    "finish": r.finish_reason,
+                    "seconds": round(dt, 2),
+                    "tail": str(r)[-80:],
+                }
                 rows.append(row)
-                print(f"{mode:6} {target:>4} words={n:4d} pm={row['pm']!s:5} fm={row['fm']!s:5} "
-                      f"end={row['sentence_end']!s:5} {dt:6.1f}s  ...{row['tail'][-40:]!r}", flush=True)
+                print(
+                    f"{mode:6} {target:>4} words={n:4d} pm={row['pm']!s:5} fm={row['fm']!s:5} "
+                    f"end={row['sentence_end']!s:5} {dt:6.1f}s  ...{row['tail'][-40:]!r}",
+                    flush=True,
+                )
     summary = {}
     for mode in args.modes.split(","):
         rs = [r for r in rows if r["mode"] == mode]
         if rs:
-            summary[mode] = {"PM": round(100 * sum(r["pm"] for r in rs) / len(rs), 1),
-                             "FM": round(100 * sum(r["fm"] for r in rs) / len(rs), 1),
-                             "sentence_end": round(100 * sum(r["sentence_end"] for r in rs) / len(rs), 1),
-                             "n": len(rs),
-                             "per_target_pm": {t: round(100 * sum(r["pm"] for r in rs if r["target"] == t)
-                                                        / max(1, sum(r["target"] == t for r in rs)))
-                                               for t in args.targets.split(",")}}
+            summary[mode] = {
+                "PM": round(100 * sum(r["pm"] for r in rs) / len(rs), 1),
+                "FM": round(100 * sum(r["fm"] for r in rs) / len(rs), 1),
+                "sentence_end": round(100 * sum(r["sentence_end"] for r in rs) / len(rs), 1),
+                "n": len(rs),
+                "per_target_pm": {
+                    t: round(
+                        100
+                        * sum(r["pm"] for r in rs if r["target"] == t)
+                        / max(1, sum(r["target"] == t for r in rs))
+                    )
+                    for t in args.targets.split(",")
+                },
+            }
     print(f"\n{name}: {args.prompts} prompts x {len(args.targets.split(','))} targets")
     print("| mode | PM | FM | ends at a sentence boundary |\n|---|---:|---:|---:|")
     for mode, s in summary.items():
         print(f"| {mode} | {s['PM']} | {s['FM']} | {s['sentence_end']}% |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"model": name, "command": " ".join(sys.argv),
-                                              "summary": summary, "rows": rows}, indent=1))
+        Path(args.out).write_text(
+            json.dumps(
+                {"model": name, "command": " ".join(sys.argv), "summary": summary, "rows": rows},
+                indent=1,
+            )
+        )
     return 0
 
 

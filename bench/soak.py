@@ -21,6 +21,7 @@ mask caches within their budget.
     python bench/soak.py --requests 1500 --warm 300       # a short one
     python bench/soak.py --out bench/results/soak.json --plot bench/results/soak_rss.svg
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,16 +95,20 @@ def svg_plot(series: list[tuple[int, float]], path: str, title: str) -> None:
     sx = lambda x: pad + (x - x0) / max(1, x1 - x0) * (w - 2 * pad)  # noqa: E731
     sy = lambda y: h - pad - (y - y0) / max(1e-9, y1 - y0) * (h - 2 * pad)  # noqa: E731
     pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in series)
-    ticks = "".join(f'<text x="{pad - 6}" y="{sy(v):.1f}" font-size="11" text-anchor="end">{v:.0f}</text>'
-                    f'<line x1="{pad}" x2="{w - pad}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#ddd"/>'
-                    for v in np.linspace(y0, y1, 5))
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">'
-           f'<rect width="100%" height="100%" fill="white"/>{ticks}'
-           f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{pts}"/>'
-           f'<text x="{w / 2}" y="20" font-size="14" text-anchor="middle">{title}</text>'
-           f'<text x="{w / 2}" y="{h - 10}" font-size="12" text-anchor="middle">requests done (0 .. {x1})</text>'
-           f'<text x="14" y="{h / 2}" font-size="12" transform="rotate(-90 14 {h / 2})" text-anchor="middle">RSS (MB)</text>'
-           f"</svg>")
+    ticks = "".join(
+        f'<text x="{pad - 6}" y="{sy(v):.1f}" font-size="11" text-anchor="end">{v:.0f}</text>'
+        f'<line x1="{pad}" x2="{w - pad}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#ddd"/>'
+        for v in np.linspace(y0, y1, 5)
+    )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">'
+        f'<rect width="100%" height="100%" fill="white"/>{ticks}'
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{pts}"/>'
+        f'<text x="{w / 2}" y="20" font-size="14" text-anchor="middle">{title}</text>'
+        f'<text x="{w / 2}" y="{h - 10}" font-size="12" text-anchor="middle">requests done (0 .. {x1})</text>'
+        f'<text x="14" y="{h / 2}" font-size="12" transform="rotate(-90 14 {h / 2})" text-anchor="middle">RSS (MB)</text>'
+        f"</svg>"
+    )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write(svg)
@@ -116,13 +121,24 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--hostile-every", type=int, default=20)
-    ap.add_argument("--warm", type=int, default=2_000, help="RSS growth is measured after this many requests")
+    ap.add_argument(
+        "--warm", type=int, default=2_000, help="RSS growth is measured after this many requests"
+    )
     ap.add_argument("--tokenizer", default=os.path.join(SHARED, "tokenizers", "llama3"))
     ap.add_argument("--schemas-per-file", type=int, default=200)
-    ap.add_argument("--deadline", type=float, default=2.0, help="compile deadline (s), as DECODER_COMPILE_DEADLINE_S")
+    ap.add_argument(
+        "--deadline",
+        type=float,
+        default=2.0,
+        help="compile deadline (s), as DECODER_COMPILE_DEADLINE_S",
+    )
     ap.add_argument("--mask-cache-mb", type=int, default=128, help="process-wide mask-cache budget")
-    ap.add_argument("--compile-cache-mb", type=int, default=256,
-                    help="bytes of compiled grammars the SpecCompiler keeps (DECODER_COMPILE_CACHE_BYTES)")
+    ap.add_argument(
+        "--compile-cache-mb",
+        type=int,
+        default=256,
+        help="bytes of compiled grammars the SpecCompiler keeps (DECODER_COMPILE_CACHE_BYTES)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "soak.json"))
     ap.add_argument("--plot", default=os.path.join(ROOT, "bench", "results", "soak_rss.svg"))
@@ -136,11 +152,16 @@ def main(argv=None) -> int:
     if not schemas:
         print(f"no schemas under {SHARED}/jsonschemabench", file=sys.stderr)
         return 2
-    sc = SpecCompiler(vocab, deadline_s=a.deadline, cache_size=256, cache_bytes=a.compile_cache_mb << 20)
+    sc = SpecCompiler(
+        vocab, deadline_s=a.deadline, cache_size=256, cache_bytes=a.compile_cache_mb << 20
+    )
     eos_list = sorted(vocab.eos_ids)
     words = (vocab.model_vocab_size + 31) // 32
-    print(f"soak: {a.requests} requests, {a.in_flight} in flight, {len(schemas)} schemas, "
-          f"{len(hostile)} hostile cases, vocabulary {vocab.size} tokens", flush=True)
+    print(
+        f"soak: {a.requests} requests, {a.in_flight} in flight, {len(schemas)} schemas, "
+        f"{len(hostile)} hostile cases, vocabulary {vocab.size} tokens",
+        flush=True,
+    )
 
     errors: Counter = Counter()
     failures: list[str] = []
@@ -165,7 +186,9 @@ def main(argv=None) -> int:
                 cg = sc.compile(kind, spec)
                 m = Matcher(cg)
             except DecoderError as e:
-                errors[f"{what.split(':')[0]}:{type(e).__name__}:{getattr(e, 'limit', '') or ''}"] += 1
+                errors[
+                    f"{what.split(':')[0]}:{type(e).__name__}:{getattr(e, 'limit', '') or ''}"
+                ] += 1
                 done += 1
                 continue
             except Exception as e:  # noqa: BLE001 - a failure: reported, not raised
@@ -240,8 +263,11 @@ def main(argv=None) -> int:
             next_sample = done + max(1, a.requests // 200)
             if len(rss) % 20 == 0:
                 el = time.perf_counter() - t_start
-                print(f"  {done}/{a.requests} requests, {tokens} tokens, {el:.0f} s, RSS {rss[-1][1]:.0f} MB, "
-                      f"errors {sum(errors.values())}, failures {len(failures)}", flush=True)
+                print(
+                    f"  {done}/{a.requests} requests, {tokens} tokens, {el:.0f} s, RSS {rss[-1][1]:.0f} MB, "
+                    f"errors {sum(errors.values())}, failures {len(failures)}",
+                    flush=True,
+                )
     elapsed = time.perf_counter() - t_start
     rss.append((done, rss_mb()))
     after_warm = [r for n, r in rss if n >= min(a.warm, done)]
@@ -249,23 +275,41 @@ def main(argv=None) -> int:
     budget = mask_cache_budget()
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else 0.0  # noqa: E731
     report = dict(
-        requests=done, tokens=tokens, seconds=round(elapsed, 1),
-        tokens_per_s=round(tokens / elapsed, 1), requests_per_s=round(done / elapsed, 2),
-        compile_p50_ms=round(pct(compile_s, 50) * 1e3, 2), compile_p99_ms=round(pct(compile_s, 99) * 1e3, 2),
+        requests=done,
+        tokens=tokens,
+        seconds=round(elapsed, 1),
+        tokens_per_s=round(tokens / elapsed, 1),
+        requests_per_s=round(done / elapsed, 2),
+        compile_p50_ms=round(pct(compile_s, 50) * 1e3, 2),
+        compile_p99_ms=round(pct(compile_s, 99) * 1e3, 2),
         compile_max_ms=round(max(compile_s) * 1e3, 1) if compile_s else 0,
-        mask_p50_us=round(pct(mask_s, 50) * 1e6, 1), mask_p99_us=round(pct(mask_s, 99) * 1e6, 1),
-        rss_first_mb=round(rss[0][1], 1), rss_after_warm_mb=round(after_warm[0], 1) if after_warm else None,
-        rss_last_mb=round(rss[-1][1], 1), rss_growth_after_warm=round(growth, 4),
-        mask_cache=budget, compiled_cache_mb=round(sc.cached_bytes() / 2**20, 1), compiler_stats=sc.stats, errors=dict(errors.most_common()),
-        failures=failures[:100], n_failures=len(failures), rss_series=rss, args=vars(a))
+        mask_p50_us=round(pct(mask_s, 50) * 1e6, 1),
+        mask_p99_us=round(pct(mask_s, 99) * 1e6, 1),
+        rss_first_mb=round(rss[0][1], 1),
+        rss_after_warm_mb=round(after_warm[0], 1) if after_warm else None,
+        rss_last_mb=round(rss[-1][1], 1),
+        rss_growth_after_warm=round(growth, 4),
+        mask_cache=budget,
+        compiled_cache_mb=round(sc.cached_bytes() / 2**20, 1),
+        compiler_stats=sc.stats,
+        errors=dict(errors.most_common()),
+        failures=failures[:100],
+        n_failures=len(failures),
+        rss_series=rss,
+        args=vars(a),
+    )
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(report, f, indent=1)
     svg_plot(rss, a.plot, f"soak: RSS over {done} requests ({a.in_flight} in flight)")
-    print(json.dumps({k: v for k, v in report.items() if k not in ("rss_series", "args")}, indent=1))
+    print(
+        json.dumps({k: v for k, v in report.items() if k not in ("rss_series", "args")}, indent=1)
+    )
     ok = not failures and growth <= 0.05 and budget["bytes"] <= budget["limit"]
-    print(f"soak: {'PASS' if ok else 'FAIL'} (failures {len(failures)}, RSS growth after warm-up "
-          f"{growth:.1%}, mask caches {budget['bytes'] >> 20} of {budget['limit'] >> 20} MiB)")
+    print(
+        f"soak: {'PASS' if ok else 'FAIL'} (failures {len(failures)}, RSS growth after warm-up "
+        f"{growth:.1%}, mask caches {budget['bytes'] >> 20} of {budget['limit'] >> 20} MiB)"
+    )
     return 0 if ok else 1
 
 

@@ -19,6 +19,7 @@ reasoning section), with tool_choice="auto". For every engine, one table row per
 Timings are single-threaded (DECODER_WALK_THREADS=1) and one engine at a time; the machine is
 shared, so compare within one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,22 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-STYLES = {"hermes": "qwen2", "qwen3": "qwen2", "llama3_json": "llama3", "mistral": "mistral-tekken",
-          "deepseek_v3": "deepseek-coder"}
+STYLES = {
+    "hermes": "qwen2",
+    "qwen3": "qwen2",
+    "llama3_json": "llama3",
+    "mistral": "mistral-tekken",
+    "deepseek_v3": "deepseek-coder",
+}
 SIZES = (1, 10, 50, 100, 500)
-PREAMBLE = ("Let me look into that for you. I will check the relevant information first, and then "
-            "I will call the right function with the arguments you gave me. ")
-REASONING = ("The user wants me to use one of the tools. I should pick the function that matches "
-             "the request and fill in its arguments from what was said. ") * 8
+PREAMBLE = (
+    "Let me look into that for you. I will check the relevant information first, and then "
+    "I will call the right function with the arguments you gave me. "
+)
+REASONING = (
+    "The user wants me to use one of the tools. I should pick the function that matches "
+    "the request and fill in its arguments from what was said. "
+) * 8
 
 
 def load_tools(limit: int) -> list[dict]:
@@ -58,7 +68,7 @@ def load_tools(limit: int) -> list[dict]:
                 props = schema.get("properties") or {}
                 if len(props) != 1:
                     continue
-                (name, params), = props.items()
+                ((name, params),) = props.items()
                 example = (example or {}).get(name) if isinstance(example, dict) else None
             else:
                 name, params = row["id"].rsplit("_", 1)[0], schema
@@ -66,8 +76,13 @@ def load_tools(limit: int) -> list[dict]:
             if example is None or not isinstance(params, dict) or name in seen:
                 continue
             seen.add(name)
-            tools.append({"type": "function", "function": {"name": name, "parameters": params},
-                          "example": example})
+            tools.append(
+                {
+                    "type": "function",
+                    "function": {"name": name, "parameters": params},
+                    "example": example,
+                }
+            )
             if len(tools) >= limit:
                 return tools
     return tools
@@ -85,8 +100,10 @@ def call_text(style: str, tool: dict) -> tuple[str, str]:
     if style == "mistral":
         return PREAMBLE, f'[TOOL_CALLS][{{"name": "{name}", "arguments": {args}}}]'
     if style == "deepseek_v3":
-        return PREAMBLE, (f"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n"
-                          f"```json\n{args}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>")
+        return PREAMBLE, (
+            f"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n"
+            f"```json\n{args}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+        )
     raise ValueError(style)
 
 
@@ -111,6 +128,7 @@ def pct(xs, q):
 
 
 # ---------------------------------------------------------------- engines
+
 
 class Decoder:
     name = "decoder"
@@ -151,8 +169,9 @@ class XGrammar:
         from decoder import agents
 
         self.xgr, self.fam, self.agents = xgr, fam, agents
-        info = xgr.TokenizerInfo.from_huggingface(fam.tok, vocab_size=fam.vocab.model_vocab_size,
-                                                  stop_token_ids=list(fam.vocab.eos_ids))
+        info = xgr.TokenizerInfo.from_huggingface(
+            fam.tok, vocab_size=fam.vocab.model_vocab_size, stop_token_ids=list(fam.vocab.eos_ids)
+        )
         self.compiler = xgr.GrammarCompiler(info, cache_enabled=False)
 
     def compile(self, tools, style):
@@ -171,12 +190,15 @@ class XGrammar:
             if not (view[t >> 5] >> (t & 31)) & 1 or not m.accept_token(t):
                 ok = False
                 break
-        return times, ok and m.is_terminated() is False and m.accept_token(self.fam.vocab.eos_ids[0])
+        return times, ok and m.is_terminated() is False and m.accept_token(
+            self.fam.vocab.eos_ids[0]
+        )
 
 
 class LLGuidance:
     """hermes style only: free text, then <tool_call> + one of the tools' JSON (%json) per call
     (a Lark grammar with llguidance's extensions; the same language up to whitespace)."""
+
     name = "llguidance"
 
     def __init__(self, fam: Family):
@@ -194,9 +216,12 @@ class LLGuidance:
         # spell them), so the grammar names them by id; the text between is greedy free text
         open_id = self.fam.tok.convert_tokens_to_ids("<tool_call>")
         close_id = self.fam.tok.convert_tokens_to_ids("</tool_call>")
-        lines = [f"start: (TEXT <[{open_id}]> call_body)* TEXT", "TEXT: /(.|\\n)*/",
-                 f'call_body: "\\n" call "\\n" <[{close_id}]>',
-                 "call: " + " | ".join(f"c{i}" for i in range(len(tools)))]
+        lines = [
+            f"start: (TEXT <[{open_id}]> call_body)* TEXT",
+            "TEXT: /(.|\\n)*/",
+            f'call_body: "\\n" call "\\n" <[{close_id}]>',
+            "call: " + " | ".join(f"c{i}" for i in range(len(tools))),
+        ]
         for i, t in enumerate(tools):
             fn = t["function"]
             lines.append(f'c{i}: "{{\\"name\\": \\"{fn["name"]}\\", \\"arguments\\": " a{i} "}}"')
@@ -224,10 +249,16 @@ class LLGuidance:
 
 ENGINES = {"decoder": Decoder, "xgrammar": XGrammar, "llguidance": LLGuidance}
 
-PROMPTS = ["What's the weather like in {city} right now?", "Please look up the weather for {city}.",
-           "I'm travelling to {city} tomorrow; should I take an umbrella?", "Convert 100 USD to EUR.",
-           "What time is it in {city}?", "Book me a table for two in {city} tonight.",
-           "How many days until the next full moon?", "Tell me a joke about {city}."]
+PROMPTS = [
+    "What's the weather like in {city} right now?",
+    "Please look up the weather for {city}.",
+    "I'm travelling to {city} tomorrow; should I take an umbrella?",
+    "Convert 100 USD to EUR.",
+    "What time is it in {city}?",
+    "Book me a table for two in {city} tonight.",
+    "How many days until the next full moon?",
+    "Tell me a joke about {city}.",
+]
 CITIES = ["Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Austin", "Seoul", "Perth"]
 
 
@@ -240,29 +271,70 @@ def model_run(n_prompts: int, max_new_tokens: int = 64) -> list[dict]:
     from decoder.errors import DecoderError
     from decoder.generate import Decoder
 
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-                 "type": "object", "properties": {"city": {"type": "string"},
-                                                  "unit": {"enum": ["celsius", "fahrenheit"]}},
-                 "required": ["city"], "additionalProperties": False}}},
-             {"type": "function", "function": {"name": "get_time", "parameters": {
-                 "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-                 "additionalProperties": False}}},
-             {"type": "function", "function": {"name": "convert_currency", "parameters": {
-                 "type": "object", "properties": {"amount": {"type": "number"}, "from": {"type": "string"},
-                                                  "to": {"type": "string"}},
-                 "required": ["amount", "from", "to"], "additionalProperties": False}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "city": {"type": "string"},
+                        "unit": {"enum": ["celsius", "fahrenheit"]},
+                    },
+                    "required": ["city"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "get_time",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "convert_currency",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "amount": {"type": "number"},
+                        "from": {"type": "string"},
+                        "to": {"type": "string"},
+                    },
+                    "required": ["amount", "from", "to"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+    ]
     schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
     listing = "\n".join(json.dumps(t["function"]) for t in tools)
     out = []
     for choice in ("auto", "required"):
         g = agents.tool_calls(tools, style="hermes", tool_choice=choice)
         dec = Decoder(None, g)
-        stats = dict(tool_choice=choice, prompts=0, calls=0, parsed=0, declared=0, valid=0, complete=0)
+        stats = dict(
+            tool_choice=choice, prompts=0, calls=0, parsed=0, declared=0, valid=0, complete=0
+        )
         for i in range(n_prompts):
             user = PROMPTS[i % len(PROMPTS)].format(city=CITIES[i % len(CITIES)])
-            msgs = [{"role": "system", "content": "You may call these tools. Write a call as <tool_call>\n"
-                     '{"name": ..., "arguments": {...}}\n</tool_call>\n' + listing},
-                    {"role": "user", "content": user}]
+            msgs = [
+                {
+                    "role": "system",
+                    "content": "You may call these tools. Write a call as <tool_call>\n"
+                    '{"name": ..., "arguments": {...}}\n</tool_call>\n' + listing,
+                },
+                {"role": "user", "content": user},
+            ]
             stats["prompts"] += 1
             try:
                 text = str(dec.generate(msgs, max_new_tokens=max_new_tokens))
@@ -298,8 +370,12 @@ def main(argv=None):
     ap.add_argument("--styles", default=",".join(STYLES))
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--out", help="write the rows as JSON here")
-    ap.add_argument("--model-prompts", type=int, default=0,
-                    help="also run the default model on this many tool-use prompts per tool_choice")
+    ap.add_argument(
+        "--model-prompts",
+        type=int,
+        default=0,
+        help="also run the default model on this many tool-use prompts per tool_choice",
+    )
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.sizes.split(",")]
     all_tools = load_tools(max(sizes))
@@ -314,8 +390,21 @@ def main(argv=None):
                 notes.append(f"{ename}: not installed ({e})")
                 continue
             try:  # the process's first compile (imports, lazy tables) is not a tool-set's compile
-                eng.compile([{"type": "function", "function": {"name": "warm_up", "parameters": {
-                    "type": "object", "properties": {"x": {"type": "integer"}}}}}], style)
+                eng.compile(
+                    [
+                        {
+                            "type": "function",
+                            "function": {
+                                "name": "warm_up",
+                                "parameters": {
+                                    "type": "object",
+                                    "properties": {"x": {"type": "integer"}},
+                                },
+                            },
+                        }
+                    ],
+                    style,
+                )
             except Exception:  # noqa: BLE001 - reported by the timed compiles below
                 pass
             for n in sizes:
@@ -334,21 +423,35 @@ def main(argv=None):
                     continue
                 cold, ok_cold = eng.run(compiled, pre_ids + call_ids)
                 warm, ok_warm = eng.run(compiled, pre_ids + call_ids)
-                free = warm[:len(pre_ids)]
-                row = dict(engine=ename, style=style, tools=n, compile_ms=round(compile_ms, 2),
-                           tokens=len(pre_ids) + len(call_ids), free_tokens=len(pre_ids),
-                           accepted=bool(ok_cold and ok_warm),
-                           cold_p50=pct(cold, 50), cold_p99=pct(cold, 99), warm_p50=pct(warm, 50),
-                           warm_p99=pct(warm, 99), free_p50=pct(free, 50), free_p99=pct(free, 99))
+                free = warm[: len(pre_ids)]
+                row = dict(
+                    engine=ename,
+                    style=style,
+                    tools=n,
+                    compile_ms=round(compile_ms, 2),
+                    tokens=len(pre_ids) + len(call_ids),
+                    free_tokens=len(pre_ids),
+                    accepted=bool(ok_cold and ok_warm),
+                    cold_p50=pct(cold, 50),
+                    cold_p99=pct(cold, 99),
+                    warm_p50=pct(warm, 50),
+                    warm_p99=pct(warm, 99),
+                    free_p50=pct(free, 50),
+                    free_p99=pct(free, 99),
+                )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print()
-    print("| engine | style | tools | compile ms | mask µs p50 / p99 cold | warm | free text / reasoning (warm) | accepted |")
+    print(
+        "| engine | style | tools | compile ms | mask µs p50 / p99 cold | warm | free text / reasoning (warm) | accepted |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|:-:|")
     for r in rows:
-        print(f"| {r['engine']} | {r['style']} | {r['tools']} | {r['compile_ms']:.1f} | "
-              f"{r['cold_p50']:.1f} / {r['cold_p99']:.0f} | {r['warm_p50']:.1f} / {r['warm_p99']:.0f} | "
-              f"{r['free_p50']:.1f} / {r['free_p99']:.0f} | {'yes' if r['accepted'] else 'NO'} |")
+        print(
+            f"| {r['engine']} | {r['style']} | {r['tools']} | {r['compile_ms']:.1f} | "
+            f"{r['cold_p50']:.1f} / {r['cold_p99']:.0f} | {r['warm_p50']:.1f} / {r['warm_p99']:.0f} | "
+            f"{r['free_p50']:.1f} / {r['free_p99']:.0f} | {'yes' if r['accepted'] else 'NO'} |"
+        )
     for note in notes:
         print("note:", note)
     model = model_run(a.model_prompts) if a.model_prompts else []

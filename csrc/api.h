@@ -8,23 +8,24 @@
 
 namespace decoder {
 
-inline std::shared_ptr<CompiledGrammar> compile_grammar(
-    const int32_t* words, size_t n_words, std::vector<std::string> lexeme_names,
-    std::vector<std::string> nonterminal_names, const Limits& limits,
-    std::shared_ptr<const TokenTrie> trie, const CancelFlag* cancel = nullptr) {
-  auto g = std::make_shared<Grammar>(words, n_words, std::move(lexeme_names),
-                                     std::move(nonterminal_names), limits, cancel);
+inline std::shared_ptr<CompiledGrammar> compile_grammar(const int32_t* words, size_t n_words,
+                                                        std::vector<std::string> lexeme_names,
+                                                        std::vector<std::string> nonterminal_names,
+                                                        const Limits& limits,
+                                                        std::shared_ptr<const TokenTrie> trie,
+                                                        const CancelFlag* cancel = nullptr) {
+  auto g = std::make_shared<Grammar>(words, n_words, std::move(lexeme_names), std::move(nonterminal_names),
+                                     limits, cancel);
   return std::make_shared<CompiledGrammar>(std::move(g), std::move(trie));
 }
 
-inline std::shared_ptr<const TokenTrie> make_trie(const char* blob, size_t blob_size,
-                                                  const uint32_t* offsets, size_t n_offsets,
-                                                  int32_t mask_width,
+inline std::shared_ptr<const TokenTrie> make_trie(const char* blob, size_t blob_size, const uint32_t* offsets,
+                                                  size_t n_offsets, int32_t mask_width,
                                                   const std::vector<int32_t>& eos_ids,
                                                   const std::vector<int32_t>& excluded) {
   return std::make_shared<const TokenTrie>(std::string(blob, blob_size),
-                                           std::vector<uint32_t>(offsets, offsets + n_offsets),
-                                           mask_width, eos_ids, excluded);
+                                           std::vector<uint32_t>(offsets, offsets + n_offsets), mask_width,
+                                           eos_ids, excluded);
 }
 
 }  // namespace decoder

@@ -40,7 +40,8 @@ class CancelFlag {
  private:
   static int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
   std::atomic<bool> cancelled_{false};
   bool has_deadline_ = false;
@@ -50,8 +51,7 @@ class CancelFlag {
 class WorkBudget {
  public:
   // limit <= 0: unlimited
-  WorkBudget(int64_t limit, const char* limit_name, const char* operation,
-             const CancelFlag* cancel = nullptr)
+  WorkBudget(int64_t limit, const char* limit_name, const char* operation, const CancelFlag* cancel = nullptr)
       : limit_(limit), name_(limit_name), operation_(operation), cancel_(cancel), left_(limit) {}
   void charge(int64_t units, const char* where) {
     if (limit_ > 0 && left_.fetch_sub(units, std::memory_order_relaxed) - units < 0) fail(where);
@@ -67,8 +67,8 @@ class WorkBudget {
   [[noreturn]] void fail(const char* where) const {
     throw LimitError(std::string(operation_) + " exceeds the work limit " + name_ + "=" +
                          std::to_string(limit_) + " units (~" + std::to_string(limit_ / 100000) +
-                         " ms of CPU), spent " + where +
-                         "; raise it with limits={'" + name_ + "': ...} if the input is trusted",
+                         " ms of CPU), spent " + where + "; raise it with limits={'" + name_ +
+                         "': ...} if the input is trusted",
                      name_);
   }
   const int64_t limit_;
@@ -90,8 +90,7 @@ inline void charge_work(int64_t units, const char* where) {
 // count against the outer budget.
 class WorkScope {
  public:
-  WorkScope(int64_t limit, const char* limit_name, const char* operation,
-            const CancelFlag* cancel = nullptr)
+  WorkScope(int64_t limit, const char* limit_name, const char* operation, const CancelFlag* cancel = nullptr)
       : own_(limit, limit_name, operation, cancel), prev_(t_work_budget) {
     if (prev_ == nullptr) t_work_budget = &own_;
   }

@@ -12,7 +12,9 @@ inline uint64_t key(int32_t dot, int32_t origin) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(dot)) << 32) | static_cast<uint32_t>(origin);
 }
 inline uint64_t mix(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
   return x;
 }
 }  // namespace
@@ -35,8 +37,10 @@ void EarleyParser::begin_row(int64_t scan_key) {
   uint64_t parent = nrows_ ? rows_[nrows_ - 1].serial : 0;
   uint32_t begin = items_end();
   EarleyRow r{begin, begin, -1, -1, false, next_serial_++, parent, scan_key};
-  if (nrows_ < rows_.size()) rows_[nrows_] = r;
-  else rows_.push_back(r);
+  if (nrows_ < rows_.size())
+    rows_[nrows_] = r;
+  else
+    rows_.push_back(r);
   ++nrows_;
   nitems_ = begin;
   // rows above the new one described items that are about to be overwritten
@@ -71,11 +75,13 @@ void EarleyParser::add(int32_t dot, int32_t origin) {
   seen_[h] = k;
   seen_gen_[h] = gen_;
   if (static_cast<int64_t>(row_items) >= g_->limits().max_items_per_row)
-    throw LimitError("Earley row exceeds the limit of " +
-                     std::to_string(g_->limits().max_items_per_row) + " items (max_items_per_row)",
+    throw LimitError("Earley row exceeds the limit of " + std::to_string(g_->limits().max_items_per_row) +
+                         " items (max_items_per_row)",
                      "max_items_per_row");
-  if (nitems_ < items_.size()) items_[nitems_] = {dot, origin};
-  else items_.push_back({dot, origin});
+  if (nitems_ < items_.size())
+    items_[nitems_] = {dot, origin};
+  else
+    items_.push_back({dot, origin});
   ++nitems_;
 }
 
@@ -133,18 +139,27 @@ void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
   r.banned_ignore = banned_ignore;
   r.accepting = false;
   for (uint32_t j = r.begin; j < r.end; ++j)
-    if (items_[j].dot == g_->accept_dot() && items_[j].origin == 0) { r.accepting = true; break; }
+    if (items_[j].dot == g_->accept_dot() && items_[j].origin == 0) {
+      r.accepting = true;
+      break;
+    }
   r.lexset = compute_lexset(r.begin, r.end, banned_ignore);
 }
 
 int32_t EarleyParser::compute_lexset(uint32_t begin, uint32_t end, int32_t banned_ignore) {
-  if (++lex_gen_ == 0) { std::fill(lex_mark_.begin(), lex_mark_.end(), 0); lex_gen_ = 1; }
+  if (++lex_gen_ == 0) {
+    std::fill(lex_mark_.begin(), lex_mark_.end(), 0);
+    lex_gen_ = 1;
+  }
   scratch_lexemes_.clear();
   for (uint32_t j = begin; j < end; ++j) {
     int32_t sym = g_->dot_sym(items_[j].dot);
     if (sym < 0 && sym != kEnd) {
       int32_t lx = -sym - 1;
-      if (lex_mark_[lx] != lex_gen_) { lex_mark_[lx] = lex_gen_; scratch_lexemes_.push_back(lx); }
+      if (lex_mark_[lx] != lex_gen_) {
+        lex_mark_[lx] = lex_gen_;
+        scratch_lexemes_.push_back(lx);
+      }
     }
   }
   for (int32_t lx : g_->ignore_lexemes())

@@ -82,10 +82,10 @@ class EarleyParser {
 
   Grammar* g_;
   Lexer* lexer_;
-  std::vector<EarleyItem> items_;   // physical storage; the live part ends at top().end
-  std::vector<EarleyRow> rows_;     // physical storage; rows_[0, nrows_) are live
+  std::vector<EarleyItem> items_;  // physical storage; the live part ends at top().end
+  std::vector<EarleyRow> rows_;    // physical storage; rows_[0, nrows_) are live
   size_t nrows_ = 0;
-  size_t nitems_ = 0;               // items of the row under construction end here
+  size_t nitems_ = 0;  // items of the row under construction end here
   uint64_t next_serial_ = 1;
   // dedup of the row under construction: open addressing over (dot, origin)
   std::vector<uint64_t> seen_;

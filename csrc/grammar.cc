@@ -10,8 +10,7 @@
 namespace decoder {
 
 Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_names,
-                 std::vector<std::string> nonterminal_names, const Limits& limits,
-                 const CancelFlag* cancel)
+                 std::vector<std::string> nonterminal_names, const Limits& limits, const CancelFlag* cancel)
     : lexeme_names_(std::move(lexeme_names)), nt_names_(std::move(nonterminal_names)), limits_(limits) {
   WorkScope work(limits_.max_compile_work, "max_compile_work", "compiling the grammar", cancel);
   charge_work(1, "starting");  // a compile cancelled before it began stops here
@@ -27,7 +26,8 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     throw GrammarError("inconsistent grammar header");
   if (n_rules > limits_.max_rules)
     throw LimitError("grammar has " + std::to_string(n_rules) + " rules, over the limit of " +
-                     std::to_string(limits_.max_rules) + " (max_rules)", "max_rules");
+                         std::to_string(limits_.max_rules) + " (max_rules)",
+                     "max_rules");
   is_ignore_.assign(n_lex, 0);
   need(n_ign);
   for (int32_t i = 0; i < n_ign; ++i) {
@@ -108,7 +108,10 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     for (size_t r = 0; r < lhs.size(); ++r) {
       int64_t t = 0;
       for (int32_t s : rhs[r]) t = std::min(kInfLen, t + sym_min(s));
-      if (t < nt_min[lhs[r]]) { nt_min[lhs[r]] = t; changed = true; }
+      if (t < nt_min[lhs[r]]) {
+        nt_min[lhs[r]] = t;
+        changed = true;
+      }
     }
   }
   if (nt_min[n_nt] >= kInfLen)
@@ -134,8 +137,7 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     }
     if (static_cast<int32_t>(r) == n_rules) start_dot_ = first;
   }
-  lexer_ = std::make_unique<Lexer>(std::move(nfa), n_lex, limits_.max_dfa_states,
-                                   limits_.max_dfa_bytes);
+  lexer_ = std::make_unique<Lexer>(std::move(nfa), n_lex, limits_.max_dfa_states, limits_.max_dfa_bytes);
 }
 
 }  // namespace decoder

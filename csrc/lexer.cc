@@ -10,8 +10,7 @@
 
 namespace decoder {
 
-Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states,
-             int64_t max_dfa_bytes)
+Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_states, int64_t max_dfa_bytes)
     : nfa_(std::move(nfa)),
       num_lexemes_(num_lexemes),
       max_states_(std::min<int64_t>(max_dfa_states, int64_t(kMaxRowChunks) << kRowChunkBits)),
@@ -38,7 +37,8 @@ int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
   auto it = lexset_ids_.find(lexemes);
   if (it != lexset_ids_.end()) return it->second;
   if (lexsets_.size() >= ChunkedArray<Lexset>::kCapacity)
-    throw LimitError("too many distinct lexeme sets (" + std::to_string(ChunkedArray<Lexset>::kCapacity) + ")");
+    throw LimitError("too many distinct lexeme sets (" + std::to_string(ChunkedArray<Lexset>::kCapacity) +
+                     ")");
   int64_t id = lexsets_.reserve_next();
   lexsets_[id].lexemes = lexemes;
   lexsets_.publish(id);
@@ -46,9 +46,7 @@ int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
   return static_cast<int32_t>(id);
 }
 
-const std::vector<int32_t>& Lexer::lexset(int32_t id) const {
-  return lexsets_[id].lexemes;
-}
+const std::vector<int32_t>& Lexer::lexset(int32_t id) const { return lexsets_[id].lexemes; }
 
 int32_t Lexer::start_state(int32_t lexset_id) {
   Lexset& ls = lexsets_[lexset_id];
@@ -85,14 +83,15 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   if (it != state_ids_.end()) return it->second;
   int32_t id = num_states_.load(std::memory_order_relaxed);
   if (id >= max_states_)
-    throw LimitError("lexer DFA exceeds the limit of " + std::to_string(max_states_) +
-                     " states (max_dfa_states)", "max_dfa_states");
+    throw LimitError(
+        "lexer DFA exceeds the limit of " + std::to_string(max_states_) + " states (max_dfa_states)",
+        "max_dfa_states");
   // Huge counted repetitions make DFA states of ever larger NFA-state sets: bound their
   // memory too, not only their number.
   if (entries_ + int64_t(nfa_states.size()) > max_entries_)
     throw LimitError("lexer DFA state sets exceed the limit of " +
-                     std::to_string(max_entries_ * int64_t(sizeof(int32_t)) >> 20) +
-                     " MiB (max_dfa_bytes): a counted repetition is too large for this input",
+                         std::to_string(max_entries_ * int64_t(sizeof(int32_t)) >> 20) +
+                         " MiB (max_dfa_bytes): a counted repetition is too large for this input",
                      "max_dfa_bytes");
   // hashing, copying and scanning the set, and the work that built it (charged by callers)
   charge_work(16 + 2 * int64_t(nfa_states.size()), "building lexer DFA states");
@@ -102,7 +101,8 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   if ((id & ((1 << kRowChunkBits) - 1)) == 0) {
     const int64_t n = int64_t(num_classes_) << kRowChunkBits;
     row_chunks_[id >> kRowChunkBits].reset(new std::atomic<int32_t>[n]);
-    for (int64_t i = 0; i < n; ++i) row_chunks_[id >> kRowChunkBits][i].store(kUnknown, std::memory_order_relaxed);
+    for (int64_t i = 0; i < n; ++i)
+      row_chunks_[id >> kRowChunkBits][i].store(kUnknown, std::memory_order_relaxed);
   }
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
@@ -200,8 +200,7 @@ int64_t Lexer::memory_bytes() {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t n = num_states_.load(std::memory_order_relaxed);
   // each state's set is held twice (its record and the interning map's key)
-  return nfa_->memory_bytes() + entries_ * 8 +
-         n * (int64_t(num_classes_) * 4 + int64_t(sizeof(State)) + 96);
+  return nfa_->memory_bytes() + entries_ * 8 + n * (int64_t(num_classes_) * 4 + int64_t(sizeof(State)) + 96);
 }
 
 bool Lexer::can_extend(int32_t state) {

@@ -30,7 +30,10 @@ constexpr int32_t kDead = -1;
 struct VecHash {
   size_t operator()(const std::vector<int32_t>& v) const {
     uint64_t h = 1469598103934665603ull;
-    for (int32_t x : v) { h ^= static_cast<uint32_t>(x); h *= 1099511628211ull; }
+    for (int32_t x : v) {
+      h ^= static_cast<uint32_t>(x);
+      h *= 1099511628211ull;
+    }
     return static_cast<size_t>(h);
   }
 };
@@ -88,7 +91,7 @@ class Lexer {
   // byte advances at most one copy), so both behave alike on every path that long.
   struct Canon {
     int32_t state = -1;
-    int32_t region = -1;   // -1: no region state in the set
+    int32_t region = -1;  // -1: no region state in the set
     int32_t shift = 0;
     int32_t remaining = 0;
   };
@@ -124,14 +127,14 @@ class Lexer {
 
   int32_t compute_next(int32_t state, uint8_t byte);
   int32_t intern_state(std::vector<int32_t>&& nfa_states);  // caller holds mu_
-  void compute_canon(int32_t id);                          // caller holds mu_
+  void compute_canon(int32_t id);                           // caller holds mu_
 
   std::unique_ptr<Nfa> nfa_;
   uint8_t byte_class_[256];
   int32_t num_classes_ = 0;
   int32_t num_lexemes_;
   int64_t max_states_;
-  int64_t max_entries_;      // limit on the NFA states held by all DFA states together
+  int64_t max_entries_;  // limit on the NFA states held by all DFA states together
   int64_t entries_ = 0;
   std::unique_ptr<std::unique_ptr<std::atomic<int32_t>[]>[]> row_chunks_;
   std::mutex mu_;

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -29,8 +29,8 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::lookup(int32_t s) {
   return it->second.entry;
 }
 
-std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(
-    int32_t s, std::shared_ptr<const MaskCacheEntry> e) {
+std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(int32_t s,
+                                                             std::shared_ptr<const MaskCacheEntry> e) {
   size_t bytes = (e->inside.size() + e->shallow_inside.size()) * 4 +
                  (e->exits.size() + e->frontier.size()) * sizeof(MaskCacheEntry::Exit) + 64;
   MaskCacheBudget& budget = MaskCacheBudget::instance();
@@ -89,8 +89,7 @@ void MaskCacheBudget::maybe_evict() {
 }
 
 template <bool kRecordShallow>
-void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent,
-                                 MaskCacheEntry& e) const {
+void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const {
   // The hottest loop of a cold mask: everything it touches is hoisted into locals.
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
@@ -193,8 +192,10 @@ void run_halves(const Part& part, MaskCacheEntry& e) {
 void CompiledGrammar::full_walk(int32_t s, MaskCacheEntry& e, bool record) const {
   const TokenTrie& t = *trie_;
   auto run = [&](uint32_t lo, uint32_t hi, MaskCacheEntry& out) {
-    if (record) lexer_walk<true>(lo, hi, s, out);
-    else lexer_walk<false>(lo, hi, s, out);
+    if (record)
+      lexer_walk<true>(lo, hi, s, out);
+    else
+      lexer_walk<false>(lo, hi, s, out);
   };
   const uint32_t n = t.size();
   if (walk_threads() < 2 || n < 65536) {
@@ -279,10 +280,11 @@ void CompiledGrammar::root_walk(int32_t s, MaskCacheEntry& e) const {
     return;
   }
   size_t split = 0;
-  for (uint64_t acc = 0; split < jobs.size() && acc < total / 2; ++split) acc += jobs[split].last - jobs[split].first;
-  run_halves([&](int half, MaskCacheEntry& out) {
-    half == 0 ? run(0, split, out) : run(split, jobs.size(), out);
-  }, e);
+  for (uint64_t acc = 0; split < jobs.size() && acc < total / 2; ++split)
+    acc += jobs[split].last - jobs[split].first;
+  run_halves(
+      [&](int half, MaskCacheEntry& out) { half == 0 ? run(0, split, out) : run(split, jobs.size(), out); },
+      e);
 }
 
 int32_t CompiledGrammar::text_step(int32_t s) const {
@@ -294,8 +296,10 @@ int32_t CompiledGrammar::text_step(int32_t s) const {
     if (!TokenTrie::is_text_byte(static_cast<uint8_t>(b)) || cls[b] == prev) continue;
     prev = cls[b];
     const int32_t q = lx.next(s, static_cast<uint8_t>(b));
-    if (to == Lexer::kNotComputed) to = q;
-    else if (q != to) return Lexer::kNotComputed;
+    if (to == Lexer::kNotComputed)
+      to = q;
+    else if (q != to)
+      return Lexer::kNotComputed;
   }
   return to;
 }
@@ -312,8 +316,8 @@ bool CompiledGrammar::chain_walk(int32_t s, MaskCacheEntry& e) const {
   int alive = kCap;
   for (int i = 0; i < kCap; ++i) {
     const int32_t q = text_step(c[i]);
-    if (q == Lexer::kNotComputed) return false;     // text bytes do not all act alike
-    if (i == 0 && q == s) return false;             // loops on text: root_walk does better
+    if (q == Lexer::kNotComputed) return false;  // text bytes do not all act alike
+    if (i == 0 && q == s) return false;          // loops on text: root_walk does better
     if (q == kDead) {
       if (!lx.accepting(c[i]).empty()) return false;  // a lexeme could end: exits
       alive = i;
@@ -341,7 +345,8 @@ const std::vector<int>& utf8_cuts(int d) {
     for (int st = 0; st < TokenTrie::kUtf8States; ++st) {
       c[st].push_back(0);
       for (int b = 1; b < 256; ++b)
-        if (TokenTrie::utf8_step(st, uint8_t(b)) != TokenTrie::utf8_step(st, uint8_t(b - 1))) c[st].push_back(b);
+        if (TokenTrie::utf8_step(st, uint8_t(b)) != TokenTrie::utf8_step(st, uint8_t(b - 1)))
+          c[st].push_back(b);
       c[st].push_back(256);
     }
     return c;
@@ -405,8 +410,8 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   std::vector<int32_t> cur, next;
   std::vector<const NfaEdge*> es;
   std::vector<std::pair<size_t, int>> done_sig;  // (interval, class state) of each successor built
-  std::vector<int32_t> tg;                          // distinct edge targets of the set
-  std::vector<uint64_t> sig;                        // per interval: the targets it reaches
+  std::vector<int32_t> tg;                       // distinct edge targets of the set
+  std::vector<uint64_t> sig;                     // per interval: the targets it reaches
   bool finite = false;  // some set was left at the bound, or taken from a bounded memo
   // A failure (a death, or the budget) found while expanding sets of depth `reached` still
   // proves the part alive on every class string of at most `reached` bytes (breadth first:
@@ -594,10 +599,9 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   } else {
     e->shallow_inside.assign(t.mask_words(), 0);
     full_walk(s, *e, true);
-    std::stable_sort(e->frontier.begin(), e->frontier.end(),
-                     [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
-                       return a.parent < b.parent;
-                     });
+    std::stable_sort(
+        e->frontier.begin(), e->frontier.end(),
+        [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   }
   // Exits grouped by parent state, and parents that accept the same lexemes next to each
   // other: compute_mask scans a lexeme end once per group and revives it for the next
@@ -643,11 +647,7 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
 // ------------------------------------------------------------------ matcher
 
 Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
-    : cg_(std::move(cg)),
-      trie_(&cg_->trie()),
-      g_(&cg_->grammar()),
-      lexer_(&g_->lexer()),
-      parser_(g_) {
+    : cg_(std::move(cg)), trie_(&cg_->trie()), g_(&cg_->grammar()), lexer_(&g_->lexer()), parser_(g_) {
   if (!cg_->extras().empty()) extras_ = &cg_->extras();
   frames_.assign(trie_->max_depth() + 1, WalkFrame{kDead, nullptr, 0, kDead, nullptr});
   reset();
@@ -881,8 +881,8 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
   const TokenTrie& t = *trie_;
   const uint16_t base = t.depth(first) - 1;
   const uint8_t* byte_class = lexer_->byte_classes();
-  frames_[base] = {parent_state, lexer_->transitions(parent_state),
-                   static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
+  frames_[base] = {parent_state, lexer_->transitions(parent_state), static_cast<uint32_t>(parser_.num_rows()),
+                   kNotTried, nullptr};
   uint32_t i = first;
   uint64_t visited = 0;
   while (i < last) {
@@ -916,8 +916,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
         continue;
       }
     }
-    frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried,
-                  nullptr};
+    frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
     set_token_bits(i, out);
     ++i;
     ++visited;
@@ -981,8 +980,9 @@ bool Matcher::budget_allows(int32_t token) {
     auto entry = cg_->cache_entry(lex_state_);
     return !((entry->inside[token >> 5] >> (token & 31)) & 1u);
   }
-  std::string_view b = k >= 0 ? std::string_view(extras_->special_bytes[k])
-                              : trie_->is_excluded(token) ? std::string_view() : trie_->token_bytes(token);
+  std::string_view b = k >= 0                      ? std::string_view(extras_->special_bytes[k])
+                       : trie_->is_excluded(token) ? std::string_view()
+                                                   : trie_->token_bytes(token);
   if (b.empty()) return false;  // EOS (or another special token) while the completion is due
   const size_t l = std::min(b.size(), r.size());
   return b.compare(0, l, std::string_view(r).substr(0, l)) == 0;
@@ -1027,9 +1027,8 @@ void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
   for (int32_t id : x.marker_tokens) out[id >> 5] &= ~(1u << (id & 31));
   // Named special tokens allowed here: the lexer must take the marker byte now, or the
   // current lexeme must be able to end (the next one may then start with it).
-  if (!x.special_ids.empty() &&
-      (lexer_->next(lex_state_, kSpecialMarker) != kDead ||
-       (!fresh_ && !lexer_->accepting(lex_state_).empty()))) {
+  if (!x.special_ids.empty() && (lexer_->next(lex_state_, kSpecialMarker) != kDead ||
+                                 (!fresh_ && !lexer_->accepting(lex_state_).empty()))) {
     for (size_t k = 0; k < x.special_ids.size(); ++k) {
       const std::string& m = x.special_bytes[k];
       if (commit_bytes(reinterpret_cast<const uint8_t*>(m.data()), m.size())) {
@@ -1056,7 +1055,10 @@ void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
     uint32_t c = node + 1, found = 0;
     const uint32_t end = t.subtree_end(node);
     while (c < end) {
-      if (t.byte(c) == static_cast<uint8_t>(r[i])) { found = c; break; }
+      if (t.byte(c) == static_cast<uint8_t>(r[i])) {
+        found = c;
+        break;
+      }
       c = t.subtree_end(c);
     }
     if (found == 0) break;
@@ -1101,8 +1103,10 @@ void fill_masks(Matcher* const* matchers, size_t n, uint32_t* out, size_t stride
   auto work = [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) {
       uint32_t* row = out + i * stride;
-      if (matchers[i] == nullptr) std::memset(row, 0xFF, stride * sizeof(uint32_t));
-      else matchers[i]->compute_mask(row);
+      if (matchers[i] == nullptr)
+        std::memset(row, 0xFF, stride * sizeof(uint32_t));
+      else
+        matchers[i]->compute_mask(row);
     }
   };
   if (threads <= 1 || n <= 1) {

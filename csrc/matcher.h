@@ -19,8 +19,8 @@
 //   m.commit(token_id);            // false (no change) if the token is not allowed
 //   m.rollback(1);                 // undo it
 #pragma once
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,8 +37,8 @@ namespace decoder {
 struct MaskCacheEntry {
   std::vector<uint32_t> inside;  // tokens whose bytes all stay inside the current lexeme
   struct Exit {
-    uint32_t node;       // trie node whose byte cannot extend the lexeme
-    int32_t parent;      // lexer state before that byte (it accepts some lexeme)
+    uint32_t node;   // trie node whose byte cannot extend the lexeme
+    int32_t parent;  // lexer state before that byte (it accepts some lexeme)
   };
   std::vector<Exit> exits;  // sorted by parent state
   // Only for states with repetition-region NFA states (shift canonical ones), so that
@@ -67,8 +67,8 @@ inline std::string special_marker_bytes(int32_t id) {
 // (after `max_tokens` tokens inside the lexeme, the mask forces its shortest completion).
 struct GrammarExtras {
   std::vector<int32_t> special_ids;
-  std::vector<std::string> special_bytes;      // marker bytes, by position in special_ids
-  std::vector<int32_t> marker_tokens;          // ordinary tokens holding the marker byte
+  std::vector<std::string> special_bytes;            // marker bytes, by position in special_ids
+  std::vector<int32_t> marker_tokens;                // ordinary tokens holding the marker byte
   std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
   bool empty() const { return special_ids.empty() && budgets.empty(); }
 };
@@ -141,11 +141,11 @@ class CompiledGrammar {
   std::shared_ptr<const TokenTrie> trie_;
   GrammarExtras extras_;
   std::mutex mu_;
-  std::mutex univ_mu_;                 // guards set_univ_
+  std::mutex univ_mu_;  // guards set_univ_
   struct PartMemo {
-    int alive_to = -1;          // alive on every class string of at most this many bytes
-    int dies_at = INT32_MAX;    // some class string of this many bytes kills it
-    int too_big_at = INT32_MAX; // the exploration to this depth exceeded its budget
+    int alive_to = -1;           // alive on every class string of at most this many bytes
+    int dies_at = INT32_MAX;     // some class string of this many bytes kills it
+    int too_big_at = INT32_MAX;  // the exploration to this depth exceeded its budget
   };
   std::unordered_map<std::vector<int32_t>, PartMemo, VecHash> set_univ_;  // part_alive memo
   struct CacheSlot {
@@ -168,11 +168,11 @@ class Matcher {
   bool commit_bytes(const uint8_t* data, size_t n);  // one step that rolls back as a unit
   void rollback(size_t n_steps);
   void reset();
-  bool is_accepting();                 // the output so far is a complete sentence
+  bool is_accepting();  // the output so far is a complete sentence
   bool is_terminated() const { return terminated_; }
   size_t num_steps() const { return history_.size(); }
-  int64_t min_completion_bytes();      // -1 if no completion exists
-  bool is_allowed(int32_t token);      // would commit_token(token) succeed?
+  int64_t min_completion_bytes();  // -1 if no completion exists
+  bool is_allowed(int32_t token);  // would commit_token(token) succeed?
   // The bytes every continuation starts with (at most max_len): empty when the output may
   // end here or two different next bytes are possible. The matcher is left unchanged.
   std::string forced_bytes(size_t max_len);
@@ -218,9 +218,9 @@ class Matcher {
   Lexer* lexer_;
   EarleyParser parser_;
   int32_t lex_state_;
-  bool fresh_ = true;       // lex_state_ is the start state of the top row (no bytes yet)
+  bool fresh_ = true;  // lex_state_ is the start state of the top row (no bytes yet)
   bool terminated_ = false;
-  int32_t lexeme_start_ = -1;  // history index of the step that began the current lexeme
+  int32_t lexeme_start_ = -1;              // history index of the step that began the current lexeme
   const GrammarExtras* extras_ = nullptr;  // null when the grammar has none
   std::vector<Step> history_;
   struct WalkFrame {
@@ -239,7 +239,6 @@ class Matcher {
 // Fills rows of a [n, words] bitmask for n matchers on up to `threads` threads
 // (a null matcher leaves its row all ones). The caller must not hold the GIL-protected
 // objects' locks; matchers must be distinct.
-void fill_masks(Matcher* const* matchers, size_t n, uint32_t* out, size_t row_stride_words,
-                int threads);
+void fill_masks(Matcher* const* matchers, size_t n, uint32_t* out, size_t row_stride_words, int threads);
 
 }  // namespace decoder

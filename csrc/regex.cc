@@ -20,11 +20,20 @@ int utf8_len(int32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 
 void utf8_encode(int32_t cp, uint8_t* out) {
   switch (utf8_len(cp)) {
     case 1: out[0] = cp; break;
-    case 2: out[0] = 0xC0 | (cp >> 6); out[1] = 0x80 | (cp & 0x3F); break;
-    case 3: out[0] = 0xE0 | (cp >> 12); out[1] = 0x80 | ((cp >> 6) & 0x3F);
-            out[2] = 0x80 | (cp & 0x3F); break;
-    default: out[0] = 0xF0 | (cp >> 18); out[1] = 0x80 | ((cp >> 12) & 0x3F);
-             out[2] = 0x80 | ((cp >> 6) & 0x3F); out[3] = 0x80 | (cp & 0x3F);
+    case 2:
+      out[0] = 0xC0 | (cp >> 6);
+      out[1] = 0x80 | (cp & 0x3F);
+      break;
+    case 3:
+      out[0] = 0xE0 | (cp >> 12);
+      out[1] = 0x80 | ((cp >> 6) & 0x3F);
+      out[2] = 0x80 | (cp & 0x3F);
+      break;
+    default:
+      out[0] = 0xF0 | (cp >> 18);
+      out[1] = 0x80 | ((cp >> 12) & 0x3F);
+      out[2] = 0x80 | ((cp >> 6) & 0x3F);
+      out[3] = 0x80 | (cp & 0x3F);
   }
 }
 
@@ -68,7 +77,7 @@ void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<ui
 int32_t Nfa::new_state(int32_t lexeme) {
   if (static_cast<int64_t>(lexeme_of_.size()) >= max_states_)
     throw LimitError("regex automaton exceeds the limit of " + std::to_string(max_states_) +
-                     " NFA states (max_nfa_states; a very large repetition bound or a huge grammar)",
+                         " NFA states (max_nfa_states; a very large repetition bound or a huge grammar)",
                      "max_nfa_states");
   if ((lexeme_of_.size() & 1023) == 0) charge_work(4096, "building the regex automaton");
   lexeme_of_.push_back(lexeme);
@@ -77,8 +86,7 @@ int32_t Nfa::new_state(int32_t lexeme) {
 }
 
 void Nfa::add_lexeme(const int32_t* w, size_t n, size_t& pos, int32_t lexeme) {
-  if (static_cast<int32_t>(starts_.size()) != lexeme)
-    throw GrammarError("lexemes must be added in order");
+  if (static_cast<int32_t>(starts_.size()) != lexeme) throw GrammarError("lexemes must be added in order");
   // Bound the expanded size before building anything: nested counted repetitions multiply
   // (((a{1,100}){1,100}){1,100} is 10^6 states), and building them first to find out
   // would cost seconds and gigabytes.
@@ -87,11 +95,11 @@ void Nfa::add_lexeme(const int32_t* w, size_t n, size_t& pos, int32_t lexeme) {
     const int64_t need = estimate(w, n, p, 0) + 2;
     if (need > max_states_ - num_states())
       throw LimitError("regex automaton would need about " + std::to_string(need) +
-                       " NFA states (nested counted repetitions multiply), over the limit of " +
-                       std::to_string(max_states_) + " (max_nfa_states)" +
-                       (num_states() > 0 ? " with the " + std::to_string(num_states()) +
-                                               " states of the lexemes before it"
-                                         : std::string()),
+                           " NFA states (nested counted repetitions multiply), over the limit of " +
+                           std::to_string(max_states_) + " (max_nfa_states)" +
+                           (num_states() > 0 ? " with the " + std::to_string(num_states()) +
+                                                   " states of the lexemes before it"
+                                             : std::string()),
                        "max_nfa_states");
   }
   int32_t s = new_state(lexeme);
@@ -116,12 +124,13 @@ int32_t Nfa::prefixed_start(int32_t ignore, int32_t lexeme) const {
   return it == prefixed_.end() ? -1 : it->second;
 }
 
-
 namespace {
 // AUTOMATON n_states n_final final... then per state: k (lo hi to)*k  (code point ranges).
 // Returns the position after it; validates every field.
 size_t automaton_end(const int32_t* w, size_t n, size_t pos) {
-  auto need = [&](size_t k) { if (pos + k > n) throw GrammarError("truncated automaton regex"); };
+  auto need = [&](size_t k) {
+    if (pos + k > n) throw GrammarError("truncated automaton regex");
+  };
   need(2);
   const int32_t states = w[pos], finals = w[pos + 1];
   if (states <= 0 || finals < 0 || finals > states) throw GrammarError("bad automaton regex header");
@@ -150,10 +159,13 @@ size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
   if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
   if (pos >= n) throw GrammarError("truncated regex");
   switch (w[pos]) {
-    case kEmpty: case kNever: return pos + 1;
+    case kEmpty:
+    case kNever: return pos + 1;
     case kBytes: return pos + 2 + w[pos + 1];
-    case kCps: case kByteset: return pos + 2 + 2 * w[pos + 1];
-    case kCat: case kAlt: {
+    case kCps:
+    case kByteset: return pos + 2 + 2 * w[pos + 1];
+    case kCat:
+    case kAlt: {
       int32_t k = w[pos + 1];
       pos += 2;
       for (int32_t i = 0; i < k; ++i) pos = skip(w, n, pos, depth + 1);
@@ -172,7 +184,8 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
   if (pos >= n) throw GrammarError("truncated regex");
   const int32_t op = w[pos++];
   switch (op) {
-    case kEmpty: case kNever: return 0;
+    case kEmpty:
+    case kNever: return 0;
     case kBytes: {
       if (pos >= n) throw GrammarError("truncated regex bytes");
       const int32_t len = w[pos++];
@@ -180,7 +193,8 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       pos += len;
       return len > 1 ? len - 1 : 0;
     }
-    case kByteset: case kCps: {
+    case kByteset:
+    case kCps: {
       if (pos >= n) throw GrammarError("truncated character class");
       const int32_t k = w[pos++];
       if (k < 0 || pos + 2 * static_cast<size_t>(k) > n) throw GrammarError("truncated character class");
@@ -191,7 +205,10 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
           int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
           if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
           seqs.clear();
-          if (lo < 0xD800 && hi >= 0xD800) { utf8_sequences(lo, 0xD7FF, seqs); lo = 0xD800; }
+          if (lo < 0xD800 && hi >= 0xD800) {
+            utf8_sequences(lo, 0xD7FF, seqs);
+            lo = 0xD800;
+          }
           if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
           if (lo <= hi) utf8_sequences(lo, hi, seqs);
           for (const auto& s : seqs) total += static_cast<int64_t>(s.size()) - 1;
@@ -200,7 +217,8 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       pos += 2 * static_cast<size_t>(k);
       return total;
     }
-    case kCat: case kAlt: {
+    case kCat:
+    case kAlt: {
       if (pos >= n) throw GrammarError("truncated regex");
       const int32_t k = w[pos++];
       int64_t total = op == kCat && k > 1 ? k - 1 : 0;
@@ -232,8 +250,10 @@ bool Nfa::nullable(const int32_t* w, size_t n, size_t pos, int depth) const {
     case kEmpty: return true;
     case kNever: return false;
     case kBytes: return w[pos + 1] == 0;
-    case kCps: case kByteset: return false;
-    case kCat: case kAlt: {
+    case kCps:
+    case kByteset: return false;
+    case kCat:
+    case kAlt: {
       int32_t k = w[pos + 1];
       bool all = true, any = false;
       size_t p = pos + 2;
@@ -271,8 +291,10 @@ int32_t Nfa::region_of(int32_t q) const {
   size_t lo = 0, hi = regions_.size();
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (regions_[mid].begin <= q) lo = mid + 1;
-    else hi = mid;
+    if (regions_[mid].begin <= q)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == 0) return -1;
   const RepeatRegion& r = regions_[lo - 1];
@@ -292,17 +314,14 @@ void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32
   }
 }
 
-void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t to,
-                int32_t lexeme, int depth) {
+void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t to, int32_t lexeme,
+                int depth) {
   if (depth > kMaxNesting) throw GrammarError("regex nested too deeply");
   if (pos >= n) throw GrammarError("truncated regex");
   int32_t op = w[pos++];
   switch (op) {
-    case kEmpty:
-      add_eps(from, to);
-      return;
-    case kNever:
-      return;
+    case kEmpty: add_eps(from, to); return;
+    case kNever: return;
     case kBytes: {
       int32_t len = w[pos++];
       if (len < 0 || pos + len > n) throw GrammarError("truncated regex bytes");
@@ -342,7 +361,10 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
     }
     case kCat: {
       int32_t k = w[pos++];
-      if (k == 0) { add_eps(from, to); return; }
+      if (k == 0) {
+        add_eps(from, to);
+        return;
+      }
       int32_t cur = from;
       for (int32_t i = 0; i < k; ++i) {
         int32_t nxt = (i + 1 == k) ? to : new_state(lexeme);
@@ -365,10 +387,11 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       int64_t copies = static_cast<int64_t>(lo) + (hi < 0 ? 1 : hi - lo);
       if (copies * static_cast<int64_t>(after - child) > max_states_)
         throw LimitError("repetition {" + std::to_string(lo) + "," +
-                         (hi < 0 ? std::string("") : std::to_string(hi)) +
-                         "} (nested counted repetitions multiply) is too large for the regex automaton "
-                         "limit max_nfa_states=" +
-                         std::to_string(max_states_), "max_nfa_states");
+                             (hi < 0 ? std::string("") : std::to_string(hi)) +
+                             "} (nested counted repetitions multiply) is too large for the regex automaton "
+                             "limit max_nfa_states=" +
+                             std::to_string(max_states_),
+                         "max_nfa_states");
       // Each copy allocates its end state and then the body's states, so the copies of
       // a non-nullable body are congruent: recorded as a RepeatRegion.
       const bool body_nullable = nullable(w, n, child, depth + 1);
@@ -438,8 +461,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       pos = end;
       return;
     }
-    default:
-      throw GrammarError("unknown regex opcode " + std::to_string(op));
+    default: throw GrammarError("unknown regex opcode " + std::to_string(op));
   }
 }
 
@@ -456,34 +478,44 @@ void Nfa::finish() {
     std::vector<int64_t> fill(off.begin(), off.end() - 1);
     for (const auto& it : items) data[fill[key(it)]++] = val(it);
   };
-  bucket(raw_edges_, [](const RawEdge& r) { return r.from; }, [](const RawEdge& r) { return r.e; },
-         edge_off_, edge_data_);
+  bucket(
+      raw_edges_, [](const RawEdge& r) { return r.from; }, [](const RawEdge& r) { return r.e; }, edge_off_,
+      edge_data_);
   std::vector<int64_t> eps_off, rev_off, reps_off;
   std::vector<int32_t> eps, rev, reps;
   using Eps = std::pair<int32_t, int32_t>;
-  bucket(raw_eps_, [](const Eps& p) { return p.first; }, [](const Eps& p) { return p.second; },
-         eps_off, eps);
-  bucket(raw_eps_, [](const Eps& p) { return p.second; }, [](const Eps& p) { return p.first; },
-         reps_off, reps);
-  bucket(raw_edges_, [](const RawEdge& r) { return r.e.to; }, [](const RawEdge& r) { return r.from; },
-         rev_off, rev);
+  bucket(raw_eps_, [](const Eps& p) { return p.first; }, [](const Eps& p) { return p.second; }, eps_off, eps);
+  bucket(
+      raw_eps_, [](const Eps& p) { return p.second; }, [](const Eps& p) { return p.first; }, reps_off, reps);
+  bucket(
+      raw_edges_, [](const RawEdge& r) { return r.e.to; }, [](const RawEdge& r) { return r.from; }, rev_off,
+      rev);
   std::vector<RawEdge>().swap(raw_edges_);
   std::vector<Eps>().swap(raw_eps_);
   // 0-1 BFS for the distance to acceptance (byte edges cost 1, epsilon edges 0).
   dist_.assign(N, INT32_MAX);
   std::deque<int32_t> dq;
   for (int32_t s = 0; s < N; ++s)
-    if (accept_of_[s] >= 0) { dist_[s] = 0; dq.push_back(s); }
+    if (accept_of_[s] >= 0) {
+      dist_[s] = 0;
+      dq.push_back(s);
+    }
   while (!dq.empty()) {
     int32_t s = dq.front();
     dq.pop_front();
     for (int64_t i = reps_off[s]; i < reps_off[s + 1]; ++i) {
       int32_t p = reps[i];
-      if (dist_[p] > dist_[s]) { dist_[p] = dist_[s]; dq.push_front(p); }
+      if (dist_[p] > dist_[s]) {
+        dist_[p] = dist_[s];
+        dq.push_front(p);
+      }
     }
     for (int64_t i = rev_off[s]; i < rev_off[s + 1]; ++i) {
       int32_t p = rev[i];
-      if (dist_[p] > dist_[s] + 1) { dist_[p] = dist_[s] + 1; dq.push_back(p); }
+      if (dist_[p] > dist_[s] + 1) {
+        dist_[p] = dist_[s] + 1;
+        dq.push_back(p);
+      }
     }
   }
   alive_.assign(N, 0);
@@ -530,7 +562,10 @@ void Nfa::finish() {
       steps += 1 + (eps_off[u + 1] - eps_off[u]);
       for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) {
         int32_t v = eps[i];
-        if (alive_[v] && mark[v] != s) { mark[v] = s; stack.push_back(v); }
+        if (alive_[v] && mark[v] != s) {
+          mark[v] = s;
+          stack.push_back(v);
+        }
       }
     }
     std::sort(closure_data_.begin() + first, closure_data_.end());

@@ -92,7 +92,8 @@ class Nfa {
   int64_t memory_bytes() const {
     return int64_t(edge_data_.capacity()) * int64_t(sizeof(NfaEdge)) +
            int64_t(closure_data_.capacity() + lexeme_of_.capacity() + accept_of_.capacity() +
-                   dist_.capacity()) * 4 +
+                   dist_.capacity()) *
+               4 +
            int64_t(edge_off_.capacity() + closure_off_.capacity()) * 8 + int64_t(alive_.capacity());
   }
   // The region containing NFA state q, or -1.
@@ -100,8 +101,7 @@ class Nfa {
 
  private:
   int32_t new_state(int32_t lexeme);
-  void build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t to, int32_t lexeme,
-             int depth);
+  void build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t to, int32_t lexeme, int depth);
   void add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme);
   size_t skip(const int32_t* w, size_t n, size_t pos, int depth) const;
   bool nullable(const int32_t* w, size_t n, size_t pos, int depth) const;
@@ -115,7 +115,9 @@ class Nfa {
     int32_t from;
     NfaEdge e;
   };
-  void add_edge(int32_t from, uint8_t lo, uint8_t hi, int32_t to) { raw_edges_.push_back({from, {lo, hi, to}}); }
+  void add_edge(int32_t from, uint8_t lo, uint8_t hi, int32_t to) {
+    raw_edges_.push_back({from, {lo, hi, to}});
+  }
   void add_eps(int32_t from, int32_t to) { raw_eps_.push_back({from, to}); }
   std::vector<RawEdge> raw_edges_;
   std::vector<std::pair<int32_t, int32_t>> raw_eps_;

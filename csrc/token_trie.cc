@@ -136,8 +136,9 @@ int TokenTrie::utf8_step(int d, uint8_t b) {
       if (b >= 0xF1 && b <= 0xF3) return 3;
       if (b == 0xF4) return 7;
       return kUtf8Reject;
-    case 1: case 2: case 3:
-      return (b >= 0x80 && b <= 0xBF) ? d - 1 : kUtf8Reject;
+    case 1:
+    case 2:
+    case 3: return (b >= 0x80 && b <= 0xBF) ? d - 1 : kUtf8Reject;
     case 4: return (b >= 0xA0 && b <= 0xBF) ? 1 : kUtf8Reject;
     case 5: return (b >= 0x80 && b <= 0x9F) ? 1 : kUtf8Reject;
     case 6: return (b >= 0x90 && b <= 0xBF) ? 2 : kUtf8Reject;
@@ -183,8 +184,7 @@ void TokenTrie::build_class(ClassSlice& c, int bound) {
     }
 }
 
-std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first,
-                                                                         uint32_t last) const {
+std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first, uint32_t last) const {
   const uint32_t* b = text_frontier_.data();
   const uint32_t* e = b + text_frontier_.size();
   return {std::lower_bound(b, e, first), std::lower_bound(b, e, last)};

@@ -31,7 +31,9 @@ class TokenTrie {
   uint32_t subtree_end(uint32_t n) const { return nodes_[n].end; }
   // token ids whose bytes end exactly at node n (most nodes have none, few have several)
   const int32_t* tokens_begin(uint32_t n) const { return ids_.data() + nodes_[n].tok_begin; }
-  const int32_t* tokens_end(uint32_t n) const { return ids_.data() + nodes_[n].tok_begin + nodes_[n].tok_count; }
+  const int32_t* tokens_end(uint32_t n) const {
+    return ids_.data() + nodes_[n].tok_begin + nodes_[n].tok_count;
+  }
   bool has_tokens(uint32_t n) const { return nodes_[n].tok_count != 0; }
 
   // One 16-byte record per node, so a walk touches one cache line per node it visits.
@@ -40,14 +42,14 @@ class TokenTrie {
     uint32_t tok_begin;  // into ids()
     uint16_t depth;
     uint8_t byte;
-    uint8_t tok_count;   // tokens with exactly these bytes (duplicates are rare)
+    uint8_t tok_count;  // tokens with exactly these bytes (duplicates are rare)
     uint32_t pad;
   };
   // Raw access for hot loops.
   const Node* nodes() const { return nodes_.data(); }
   const int32_t* ids() const { return ids_.data(); }
 
-  int32_t mask_width() const { return mask_width_; }       // bits in a mask row (model vocab)
+  int32_t mask_width() const { return mask_width_; }  // bits in a mask row (model vocab)
   int32_t mask_words() const { return (mask_width_ + 31) / 32; }
   int32_t vocab_size() const { return static_cast<int32_t>(offsets_.size()) - 1; }
   uint16_t max_depth() const { return max_depth_; }
@@ -121,7 +123,7 @@ class TokenTrie {
   std::vector<int32_t> eos_ids_;
   int32_t mask_width_;
   uint16_t max_depth_ = 0;
-  std::vector<uint32_t> text_tokens_;    // mask_words() words
+  std::vector<uint32_t> text_tokens_;  // mask_words() words
   std::vector<uint32_t> text_frontier_;
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks

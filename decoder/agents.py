@@ -42,24 +42,42 @@ of the whole grammar, so up to 32 whitespace characters may also stand between o
 arguments must be compact JSON too). Behind vLLM's or SGLang's reasoning parser (which
 leave the think section unconstrained) build the tag with ``reasoning=False``.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 from collections import OrderedDict
-from typing import Any, Optional, Union
+from typing import Any
 
 from .errors import DecoderError
 
-__all__ = ["STYLES", "tool_calls", "structural_tag", "detect_style", "parse_tool_calls", "ToolError"]
+__all__ = [
+    "STYLES",
+    "tool_calls",
+    "structural_tag",
+    "detect_style",
+    "parse_tool_calls",
+    "ToolError",
+]
 
 
 class ToolError(DecoderError, ValueError):
     """Tool definitions, a style or a tool_choice that cannot be compiled."""
 
 
-STYLES = ("llama3_json", "llama3_python", "hermes", "qwen2.5", "qwen3", "mistral", "mistral_v11",
-          "deepseek_v3", "deepseek_r1", "harmony")
+STYLES = (
+    "llama3_json",
+    "llama3_python",
+    "hermes",
+    "qwen2.5",
+    "qwen3",
+    "mistral",
+    "mistral_v11",
+    "deepseek_v3",
+    "deepseek_r1",
+    "harmony",
+)
 
 
 def _tok(t):
@@ -85,6 +103,7 @@ def _text(max_tokens=None, excludes=()):
 
 # ------------------------------------------------------------------ tools
 
+
 def _tools(tools) -> list[tuple[str, Any]]:
     if isinstance(tools, dict):
         tools = [tools]
@@ -95,7 +114,9 @@ def _tools(tools) -> list[tuple[str, Any]]:
         if not isinstance(t, dict):
             raise ToolError(f"tools[{i}] is not an object")
         if t.get("type", "function") != "function":
-            raise ToolError(f"tools[{i}] has type {t.get('type')!r}; only 'function' tools can be called")
+            raise ToolError(
+                f"tools[{i}] has type {t.get('type')!r}; only 'function' tools can be called"
+            )
         fn = t.get("function", t)
         if not isinstance(fn, dict):
             raise ToolError(f"tools[{i}].function is not an object")
@@ -127,10 +148,14 @@ def _choice(tool_choice, tools) -> tuple[str, list]:
         fn = tool_choice.get("function", tool_choice)
         name = fn.get("name") if isinstance(fn, dict) else None
     if not isinstance(name, str):
-        raise ToolError(f"tool_choice is 'none', 'auto', 'required', a tool name or "
-                        f"{{'type': 'function', 'function': {{'name': ...}}}}, not {tool_choice!r}")
+        raise ToolError(
+            f"tool_choice is 'none', 'auto', 'required', a tool name or "
+            f"{{'type': 'function', 'function': {{'name': ...}}}}, not {tool_choice!r}"
+        )
     if name not in names:
-        raise ToolError(f"tool_choice names {name!r}, which is not one of the tools ({', '.join(names)})")
+        raise ToolError(
+            f"tool_choice names {name!r}, which is not one of the tools ({', '.join(names)})"
+        )
     return "named", [t for t in tools if t[0] == name]
 
 
@@ -141,25 +166,45 @@ def _jstr(s: str) -> str:
 # ------------------------------------------------------------------ styles
 # Each style: the reasoning prefix, and (calls_format(tools, parallel), auto_format(...)).
 
+
 def _json_call_tag(name, params, key, begin_prefix="", end_suffix=""):
-    return {"type": "tag", "begin": f'{begin_prefix}{{"name": {_jstr(name)}, "{key}": ',
-            "content": _js(params), "end": "}" + end_suffix}
+    return {
+        "type": "tag",
+        "begin": f'{begin_prefix}{{"name": {_jstr(name)}, "{key}": ',
+        "content": _js(params),
+        "end": "}" + end_suffix,
+    }
 
 
-def _reasoning(style: str, reasoning: bool, budget: Optional[int]) -> list:
+def _reasoning(style: str, reasoning: bool, budget: int | None) -> list:
     if not reasoning:
         return []
     if style == "qwen3":
-        return [{"type": "tag", "begin": "<think>", "content": _text(budget), "end": "</think>"},
-                _cs("\n\n")]
+        return [
+            {"type": "tag", "begin": "<think>", "content": _text(budget), "end": "</think>"},
+            _cs("\n\n"),
+        ]
     if style == "deepseek_r1":  # the prompt ends with "<think>\n"
         return [{"type": "tag", "begin": "", "content": _text(budget), "end": "</think>"}]
     if style == "harmony":
-        return [{"type": "tag", "begin": _tok("<|channel|>"),
-                 "content": {"type": "sequence", "elements": [
-                     _cs("analysis"), _tok("<|message|>"), _text(budget), _tok("<|end|>")]},
-                 "end": ""},
-                _tok("<|start|>"), _cs("assistant")]
+        return [
+            {
+                "type": "tag",
+                "begin": _tok("<|channel|>"),
+                "content": {
+                    "type": "sequence",
+                    "elements": [
+                        _cs("analysis"),
+                        _tok("<|message|>"),
+                        _text(budget),
+                        _tok("<|end|>"),
+                    ],
+                },
+                "end": "",
+            },
+            _tok("<|start|>"),
+            _cs("assistant"),
+        ]
     return []
 
 
@@ -169,18 +214,35 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
     ex = ["<think>", "</think>"] if style in ("qwen3", "deepseek_r1") else []
     text_end = _text(excludes=ex)
     if style in ("hermes", "qwen2.5", "qwen3"):
-        tags = [_json_call_tag(n, p, "arguments", "<tool_call>\n", "\n</tool_call>") for n, p in tools]
+        tags = [
+            _json_call_tag(n, p, "arguments", "<tool_call>\n", "\n</tool_call>") for n, p in tools
+        ]
         if mode == "none":
             return text_end
         if mode == "auto":
-            return {"type": "triggered_tags", "triggers": ["<tool_call>"], "tags": tags,
-                    "stop_after_first": not parallel, "excludes": ex}
-        return {"type": "tags_with_separator", "tags": tags, "separator": "\n", "at_least_one": True,
-                "stop_after_first": not parallel or mode == "named"}
+            return {
+                "type": "triggered_tags",
+                "triggers": ["<tool_call>"],
+                "tags": tags,
+                "stop_after_first": not parallel,
+                "excludes": ex,
+            }
+        return {
+            "type": "tags_with_separator",
+            "tags": tags,
+            "separator": "\n",
+            "at_least_one": True,
+            "stop_after_first": not parallel or mode == "named",
+        }
     if style in ("llama3_json", "llama3_python"):
         tags = [_json_call_tag(n, p, "parameters") for n, p in tools]
-        calls = {"type": "tags_with_separator", "tags": tags, "separator": "; ", "at_least_one": True,
-                 "stop_after_first": not parallel or mode == "named"}
+        calls = {
+            "type": "tags_with_separator",
+            "tags": tags,
+            "separator": "; ",
+            "at_least_one": True,
+            "stop_after_first": not parallel or mode == "named",
+        }
         if mode == "none":
             return text_end
         if style == "llama3_python":
@@ -194,48 +256,114 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
         return calls
     if style == "mistral":
         tags = [_json_call_tag(n, p, "arguments") for n, p in tools]
-        arr = {"type": "tags_with_separator", "tags": tags, "separator": ", ", "at_least_one": True,
-               "stop_after_first": not parallel or mode == "named"}
-        block = {"type": "tag", "begin": _tok("[TOOL_CALLS]"),
-                 "content": {"type": "sequence", "elements": [_cs("["), arr]}, "end": "]"}
+        arr = {
+            "type": "tags_with_separator",
+            "tags": tags,
+            "separator": ", ",
+            "at_least_one": True,
+            "stop_after_first": not parallel or mode == "named",
+        }
+        block = {
+            "type": "tag",
+            "begin": _tok("[TOOL_CALLS]"),
+            "content": {"type": "sequence", "elements": [_cs("["), arr]},
+            "end": "]",
+        }
         if mode == "none":
             return text_end
         if mode == "auto":
-            return {"type": "token_triggered_tags", "trigger_tokens": ["[TOOL_CALLS]"], "tags": [block],
-                    "stop_after_first": True}
+            return {
+                "type": "token_triggered_tags",
+                "trigger_tokens": ["[TOOL_CALLS]"],
+                "tags": [block],
+                "stop_after_first": True,
+            }
         return block
     if style == "mistral_v11":
-        tags = [{"type": "tag", "begin": _tok("[TOOL_CALLS]"),
-                 "content": {"type": "sequence", "elements": [_cs(n), _tok("[ARGS]"), _js(p)]}, "end": ""}
-                for n, p in tools]
+        tags = [
+            {
+                "type": "tag",
+                "begin": _tok("[TOOL_CALLS]"),
+                "content": {"type": "sequence", "elements": [_cs(n), _tok("[ARGS]"), _js(p)]},
+                "end": "",
+            }
+            for n, p in tools
+        ]
         if mode == "none":
             return text_end
         one = {"type": "or", "elements": tags}
         if mode == "auto":
-            return {"type": "token_triggered_tags", "trigger_tokens": ["[TOOL_CALLS]"],
-                    "tags": [{"type": "tag", "begin": _tok("[TOOL_CALLS]"),
-                              "content": t["content"], "end": ""} for t in tags],
-                    "stop_after_first": not parallel}
+            return {
+                "type": "token_triggered_tags",
+                "trigger_tokens": ["[TOOL_CALLS]"],
+                "tags": [
+                    {
+                        "type": "tag",
+                        "begin": _tok("[TOOL_CALLS]"),
+                        "content": t["content"],
+                        "end": "",
+                    }
+                    for t in tags
+                ],
+                "stop_after_first": not parallel,
+            }
         if parallel and mode == "required":
             return {"type": "plus", "content": one}
         return one
     if style in ("deepseek_v3", "deepseek_r1"):
-        tags = [{"type": "tag", "begin": f"<｜tool▁call▁begin｜>function<｜tool▁sep｜>{n}\n```json\n",
-                 "content": _js(p), "end": "\n```<｜tool▁call▁end｜>"} for n, p in tools]
-        calls = {"type": "tags_with_separator", "tags": tags, "separator": "\n", "at_least_one": True,
-                 "stop_after_first": not parallel or mode == "named"}
-        block = {"type": "tag", "begin": "<｜tool▁calls▁begin｜>", "content": calls, "end": "<｜tool▁calls▁end｜>"}
+        tags = [
+            {
+                "type": "tag",
+                "begin": f"<｜tool▁call▁begin｜>function<｜tool▁sep｜>{n}\n```json\n",
+                "content": _js(p),
+                "end": "\n```<｜tool▁call▁end｜>",
+            }
+            for n, p in tools
+        ]
+        calls = {
+            "type": "tags_with_separator",
+            "tags": tags,
+            "separator": "\n",
+            "at_least_one": True,
+            "stop_after_first": not parallel or mode == "named",
+        }
+        block = {
+            "type": "tag",
+            "begin": "<｜tool▁calls▁begin｜>",
+            "content": calls,
+            "end": "<｜tool▁calls▁end｜>",
+        }
         if mode == "none":
             return text_end
         if mode == "auto":
-            return {"type": "triggered_tags", "triggers": ["<｜tool▁calls▁begin｜>"], "tags": [block],
-                    "stop_after_first": True, "excludes": ex}
+            return {
+                "type": "triggered_tags",
+                "triggers": ["<｜tool▁calls▁begin｜>"],
+                "tags": [block],
+                "stop_after_first": True,
+                "excludes": ex,
+            }
         return block
     if style == "harmony":
-        final = {"type": "sequence", "elements": [_tok("<|channel|>"), _cs("final"), _tok("<|message|>"), _text()]}
-        call_seqs = [{"type": "sequence", "elements": [
-            _tok("<|channel|>"), _cs(f"commentary to=functions.{n} "), _tok("<|constrain|>"), _cs("json"),
-            _tok("<|message|>"), _js(p), _tok("<|call|>")]} for n, p in tools]
+        final = {
+            "type": "sequence",
+            "elements": [_tok("<|channel|>"), _cs("final"), _tok("<|message|>"), _text()],
+        }
+        call_seqs = [
+            {
+                "type": "sequence",
+                "elements": [
+                    _tok("<|channel|>"),
+                    _cs(f"commentary to=functions.{n} "),
+                    _tok("<|constrain|>"),
+                    _cs("json"),
+                    _tok("<|message|>"),
+                    _js(p),
+                    _tok("<|call|>"),
+                ],
+            }
+            for n, p in tools
+        ]
         if mode == "none":
             return final
         call = {"type": "or", "elements": call_seqs}
@@ -269,13 +397,22 @@ def detect_style(tokenizer_or_vocab: Any) -> str:
         return "qwen3" if "<think>" in text or "<think>" in names else "hermes"
     if "<|python_tag|>" in text or "<|python_tag|>" in names:
         return "llama3_json"
-    raise ToolError("style='auto': the tokenizer's chat template and special tokens match no known "
-                    f"tool-call style; pass style= one of {', '.join(STYLES)}")
+    raise ToolError(
+        "style='auto': the tokenizer's chat template and special tokens match no known "
+        f"tool-call style; pass style= one of {', '.join(STYLES)}"
+    )
 
 
-def structural_tag(tools, style: str = "hermes", tool_choice: Union[str, dict] = "auto", *,
-                   reasoning: bool = True, max_reasoning_tokens: Optional[int] = None,
-                   parallel_tool_calls: bool = True, tokenizer: Any = None) -> dict:
+def structural_tag(
+    tools,
+    style: str = "hermes",
+    tool_choice: str | dict = "auto",
+    *,
+    reasoning: bool = True,
+    max_reasoning_tokens: int | None = None,
+    parallel_tool_calls: bool = True,
+    tokenizer: Any = None,
+) -> dict:
     """The structural tag (``{"type": "structural_tag", "format": ...}``) of a tool-call
     constraint: what vLLM/SGLang's ``structural_tag`` takes. See the module docstring."""
     if style == "auto":
@@ -284,32 +421,48 @@ def structural_tag(tools, style: str = "hermes", tool_choice: Union[str, dict] =
         style = detect_style(tokenizer)
     if style not in STYLES:
         raise ToolError(f"unknown style {style!r} (known: {', '.join(STYLES)}, or 'auto')")
-    if max_reasoning_tokens is not None and (isinstance(max_reasoning_tokens, bool) or
-                                             not isinstance(max_reasoning_tokens, int) or
-                                             max_reasoning_tokens < 0):
+    if max_reasoning_tokens is not None and (
+        isinstance(max_reasoning_tokens, bool)
+        or not isinstance(max_reasoning_tokens, int)
+        or max_reasoning_tokens < 0
+    ):
         raise ToolError(f"max_reasoning_tokens is a non-negative int, not {max_reasoning_tokens!r}")
     mode, chosen = _choice(tool_choice, _tools(tools))
-    parts = _reasoning(style, reasoning, max_reasoning_tokens) + [_format(style, mode, chosen,
-                                                                          parallel_tool_calls)]
+    parts = _reasoning(style, reasoning, max_reasoning_tokens) + [
+        _format(style, mode, chosen, parallel_tool_calls)
+    ]
     fmt = parts[0] if len(parts) == 1 else {"type": "sequence", "elements": parts}
     return {"type": "structural_tag", "format": fmt}
 
 
-def tool_calls(tools, style: str = "hermes", tool_choice: Union[str, dict] = "auto", *,
-               reasoning: bool = True, max_reasoning_tokens: Optional[int] = None,
-               parallel_tool_calls: bool = True, tokenizer: Any = None,
-               whitespace: str = "flexible"):
+def tool_calls(
+    tools,
+    style: str = "hermes",
+    tool_choice: str | dict = "auto",
+    *,
+    reasoning: bool = True,
+    max_reasoning_tokens: int | None = None,
+    parallel_tool_calls: bool = True,
+    tokenizer: Any = None,
+    whitespace: str = "flexible",
+):
     """A :class:`decoder.Grammar` for a model's reasoning, free text and tool calls in its
     own format (see the module docstring). ``tokenizer`` (or a Vocabulary) for
     ``style="auto"``."""
     from .grammar import Grammar
     from .grammar.structural_tag import structural_tag_ir
 
-    tag = structural_tag(tools, style, tool_choice, reasoning=reasoning,
-                         max_reasoning_tokens=max_reasoning_tokens,
-                         parallel_tool_calls=parallel_tool_calls, tokenizer=tokenizer)
-    from .grammar import _front_end
+    tag = structural_tag(
+        tools,
+        style,
+        tool_choice,
+        reasoning=reasoning,
+        max_reasoning_tokens=max_reasoning_tokens,
+        parallel_tool_calls=parallel_tool_calls,
+        tokenizer=tokenizer,
+    )
     from .errors import SpecError
+    from .grammar import _front_end
 
     # a server sends the same tools with every request: the grammar of a tag is kept (the
     # engine's compile cache then finds its compiled form by fingerprint)
@@ -330,7 +483,7 @@ def tool_calls(tools, style: str = "hermes", tool_choice: Union[str, dict] = "au
 
 #: tool-call grammars kept by tool_calls() (least recently used dropped first)
 CACHE_SIZE = 32
-_cache: "OrderedDict[tuple, Any]" = OrderedDict()
+_cache: OrderedDict[tuple, Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -383,9 +536,14 @@ def parse_tool_calls(text: str, style: str = "hermes") -> tuple[str, list[dict]]
             calls.append({"name": obj.get("name"), "arguments": obj.get("arguments")})
         return content, calls
     if style in ("deepseek_v3", "deepseek_r1"):
-        body = text.split("</think>", 1)[1] if style == "deepseek_r1" and "</think>" in text else text
+        body = (
+            text.split("</think>", 1)[1] if style == "deepseek_r1" and "</think>" in text else text
+        )
         content = body.split("<｜tool▁calls▁begin｜>")[0]
-        for m in re.finditer(r"(?s)<｜tool▁call▁begin｜>function<｜tool▁sep｜>(.*?)\n```json\n(.*?)\n```<｜tool▁call▁end｜>", body):
+        for m in re.finditer(
+            r"(?s)<｜tool▁call▁begin｜>function<｜tool▁sep｜>(.*?)\n```json\n(.*?)\n```<｜tool▁call▁end｜>",
+            body,
+        ):
             calls.append({"name": m.group(1), "arguments": load(m.group(2), "call arguments")})
         return content, calls
     raise ToolError(f"parse_tool_calls does not read style {style!r}")

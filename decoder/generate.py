@@ -35,11 +35,12 @@ the model's own KV cache, seeding, sampling, the budget-safe token choice) are
 :class:`decoder.runner.ModelRunner`'s, shared with DeAL and the samplers; the
 constraint comes through :func:`decoder.constraints.as_constraint`.
 """
+
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, Optional, Sequence, Union
 
 from .constraints.base import as_constraint, is_pydantic_model_class
 from .errors import ContextLengthError, DecoderError, IncompleteOutput
@@ -70,8 +71,10 @@ class _Accumulator:
             self.finish[r], self.complete[r] = reason, ok
 
     def results(self) -> list:
-        return [Generation(bytes(d), i, f, c, self.model_class)
-                for d, i, f, c in zip(self.data, self.ids, self.finish, self.complete)]
+        return [
+            Generation(bytes(d), i, f, c, self.model_class)
+            for d, i, f, c in zip(self.data, self.ids, self.finish, self.complete)
+        ]
 
 
 def _done():
@@ -111,14 +114,28 @@ class Decoder:
             search inside the constraint; its output arrives when the search ends).
     """
 
-    def __init__(self, model=None, constraint=None, tokenizer=None, *, vocab=None,
-                 threads: Optional[int] = None, allow_download: bool = False, fast_forward: bool = True,
-                 json_options: Optional[dict] = None, sampler: Optional[str] = None, search=None):
+    def __init__(
+        self,
+        model=None,
+        constraint=None,
+        tokenizer=None,
+        *,
+        vocab=None,
+        threads: int | None = None,
+        allow_download: bool = False,
+        fast_forward: bool = True,
+        json_options: dict | None = None,
+        sampler: str | None = None,
+        search=None,
+    ):
         if model is None or isinstance(model, str) or hasattr(model, "__fspath__"):
             from .models import load_model
 
-            model, tokenizer = load_model(None if model is None else str(model), tokenizer=tokenizer,
-                                          allow_download=allow_download)
+            model, tokenizer = load_model(
+                None if model is None else str(model),
+                tokenizer=tokenizer,
+                allow_download=allow_download,
+            )
         elif tokenizer is None:
             raise DecoderError("pass the model's tokenizer: Decoder(model, constraint, tokenizer)")
         elif isinstance(tokenizer, str):
@@ -129,11 +146,16 @@ class Decoder:
         self.tokenizer = tokenizer
         check_tokenizer_matches_model(tokenizer, model)
         self.width = model_vocab_size(model)
-        self.vocab = vocab if vocab is not None else vocabulary_for(tokenizer, self.width,
-                                                                    model_eos_ids(model))
+        self.vocab = (
+            vocab
+            if vocab is not None
+            else vocabulary_for(tokenizer, self.width, model_eos_ids(model))
+        )
         if self.vocab.model_vocab_size != self.width:
-            raise DecoderError(f"vocab.model_vocab_size {self.vocab.model_vocab_size} != the model's "
-                               f"{self.width} logits")
+            raise DecoderError(
+                f"vocab.model_vocab_size {self.vocab.model_vocab_size} != the model's "
+                f"{self.width} logits"
+            )
         self.runner = ModelRunner(model, tokenizer, self.vocab)
         self.context_length = self.runner.context_length
         self.threads = threads
@@ -147,10 +169,12 @@ class Decoder:
             self._root = [as_constraint(c, json_options).matcher(self.vocab) for c in constraint]
         self.samplers: dict = {}  # Decoder.sample's samplers, per (sampler, prompt, budget, temperature)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="decoder-mask")
-        self.last_result: Union[Generation, list, None] = None
+        self.last_result: Generation | list | None = None
         self.last_timing: dict = {}
         self.fast_forward = fast_forward
-        self.sampler = sampler  # default for sample(): "masked", "asap" or "cars" (decoder.sampling)
+        self.sampler = (
+            sampler  # default for sample(): "masked", "asap" or "cars" (decoder.sampling)
+        )
         self.search = search  # decoder.search.DeAL or any object with .run(decoder, prompts, ...)
 
     # ------------------------------------------------------------------ constraint state
@@ -165,7 +189,9 @@ class Decoder:
         None when unconstrained; a :class:`DecoderError` when there is one constraint per
         prompt (see :meth:`matchers`)."""
         if isinstance(self._root, list):
-            raise DecoderError("this decoder has one constraint per prompt: use matchers(batch_size)")
+            raise DecoderError(
+                "this decoder has one constraint per prompt: use matchers(batch_size)"
+            )
         return self._root
 
     def matchers(self, batch_size: int) -> list:
@@ -173,8 +199,10 @@ class Decoder:
         when unconstrained)."""
         if isinstance(self._root, list):
             if len(self._root) != batch_size:
-                raise DecoderError(f"{len(self._root)} constraints for a batch of {batch_size} prompts: "
-                                   f"pass one prompt per constraint")
+                raise DecoderError(
+                    f"{len(self._root)} constraints for a batch of {batch_size} prompts: "
+                    f"pass one prompt per constraint"
+                )
             return [root.fork() for root in self._root]
         return [self._root.fork() if self._root is not None else None for _ in range(batch_size)]
 
@@ -187,11 +215,20 @@ class Decoder:
         if isinstance(prompt, str) or not isinstance(prompt, (list, tuple)) or not prompt:
             return False
         first = prompt[0]
-        return isinstance(first, str) or (isinstance(first, (list, tuple)) and not isinstance(first, int))
+        return isinstance(first, str) or (
+            isinstance(first, (list, tuple)) and not isinstance(first, int)
+        )
 
     # ------------------------------------------------------------------ public API
-    def generate(self, prompt, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
-                 seed: Optional[int] = None, ignore_eos: bool = False) -> Union[Generation, list]:
+    def generate(
+        self,
+        prompt,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        ignore_eos: bool = False,
+    ) -> Generation | list:
         """Generate for one prompt (a :class:`Generation`) or a list of prompts (a list, one batch).
 
         ``temperature == 0`` is greedy; otherwise sampling at that temperature,
@@ -205,12 +242,18 @@ class Decoder:
         for ev in self._loop(prompts, max_new_tokens, temperature, top_p, seed, ignore_eos):
             acc.add(ev)
         out = acc.results()
-        result: Union[Generation, list] = out if batch else out[0]
+        result: Generation | list = out if batch else out[0]
         self.last_result = result
         return result
 
-    def stream(self, prompt, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
-               seed: Optional[int] = None) -> Iterator:
+    def stream(
+        self,
+        prompt,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> Iterator:
         """Yield text pieces as they are generated.
 
         For one prompt, yields ``str`` pieces; for a list of prompts, yields
@@ -231,18 +274,34 @@ class Decoder:
                 yield (r, piece) if batch else piece
         self.last_result = acc.results() if batch else acc.results()[0]
 
-    def sample(self, prompt, n: int = 1, seed: Optional[int] = None, sampler: Optional[str] = None,
-               max_new_tokens: int = 256, temperature: float = 1.0, **options) -> list:
+    def sample(
+        self,
+        prompt,
+        n: int = 1,
+        seed: int | None = None,
+        sampler: str | None = None,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        **options,
+    ) -> list:
         """``n`` samples from the model's distribution conditioned on the constraint (a list of
         :class:`Generation`, each with ``.logprob``).  ``sampler``: ``"masked"`` (default),
         ``"asap"`` or ``"cars"`` (exact); see :mod:`decoder.sampling`.  Calls with the same
         prompt keep learning from the previous ones."""
         from .sampling.decoding import decoder_sample
 
-        return decoder_sample(self, prompt, n=n, seed=seed, sampler=sampler,
-                              max_new_tokens=max_new_tokens, temperature=temperature, **options)
+        return decoder_sample(
+            self,
+            prompt,
+            n=n,
+            seed=seed,
+            sampler=sampler,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            **options,
+        )
 
-    def sampler_for(self, prompt, sampler: Optional[str] = None, **options):
+    def sampler_for(self, prompt, sampler: str | None = None, **options):
         """The sampler :meth:`sample` uses for ``prompt`` (its ``.trie`` can be saved)."""
         from .sampling.decoding import sampler_for
 
@@ -252,8 +311,15 @@ class Decoder:
         return self.generate(prompt, **kw)
 
     # ------------------------------------------------------------------ the loop
-    def _loop(self, prompts: Sequence, max_new_tokens: int, temperature: float, top_p: float,
-              seed: Optional[int], ignore_eos: bool = False):
+    def _loop(
+        self,
+        prompts: Sequence,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int | None,
+        ignore_eos: bool = False,
+    ):
         """Yields ``(row, token_id | None, bytes, finish_reason | None, complete)`` per event.
 
         ``ignore_eos`` (unconstrained only, for benchmarks): keep generating after EOS.
@@ -271,7 +337,13 @@ class Decoder:
             yield from self.search.run(self, prompts, max_new_tokens, temperature, top_p, seed)
             return
         clock = time.perf_counter
-        timing = {"steps": 0, "forward": 0.0, "mask_wait": 0.0, "mask_apply": 0.0, "sample_commit": 0.0}
+        timing = {
+            "steps": 0,
+            "forward": 0.0,
+            "mask_wait": 0.0,
+            "mask_apply": 0.0,
+            "sample_commit": 0.0,
+        }
         self.last_timing = timing
 
         runner = self.runner
@@ -307,12 +379,16 @@ class Decoder:
                         t2 = clock()
                         timing["mask_wait"] += t2 - t1
                         apply_mask(logits, buf)
-                        empty = ~buf.ne(0).any(dim=1)  # a row allowing nothing (cheap: on the words)
+                        empty = ~buf.ne(0).any(
+                            dim=1
+                        )  # a row allowing nothing (cheap: on the words)
                         if bool(empty.any()):
                             r = int(empty.nonzero()[0])
-                            raise DecoderError(f"the constraint allows no token at step {step} of row "
-                                               f"{r}, and its output is not complete: this is a bug in "
-                                               f"the constraint engine")
+                            raise DecoderError(
+                                f"the constraint allows no token at step {step} of row "
+                                f"{r}, and its output is not complete: this is a bug in "
+                                f"the constraint engine"
+                            )
                         t1 = clock()
                         timing["mask_apply"] += t1 - t2
                     nxt = runner.sample(logits, temperature, top_p, gen)
@@ -322,8 +398,9 @@ class Decoder:
                         for r in range(B):
                             m = matchers[r]
                             if not done[r] and m is not None:
-                                nxt_list[r] = runner.choose_within_budget(m, logits[r], nxt_list[r], left,
-                                                                          temperature, gen)
+                                nxt_list[r] = runner.choose_within_budget(
+                                    m, logits[r], nxt_list[r], left, temperature, gen
+                                )
                     for r in range(B):
                         if done[r]:
                             nxt_list[r] = pad
@@ -331,8 +408,10 @@ class Decoder:
                         t = nxt_list[r]
                         m = matchers[r]
                         if m is not None and not m.commit(t):
-                            raise DecoderError(f"the matcher refused token {t} ({tokens[t] if t < len(tokens) else b''!r}) "
-                                               f"that its own mask allowed: this is a bug in the constraint engine")
+                            raise DecoderError(
+                                f"the matcher refused token {t} ({tokens[t] if t < len(tokens) else b''!r}) "
+                                f"that its own mask allowed: this is a bug in the constraint engine"
+                            )
                         if t in eos:
                             done[r] = True
                             ok = m.is_terminated() if m is not None else True
@@ -346,17 +425,26 @@ class Decoder:
                         return
                     forced, ready = [], False
                     if ff is not None and not done[0]:  # forced tokens join the next forward pass
-                        forced, ready = ff.after(matchers[0], nxt_list[0], max_new_tokens - step - skip - 1)
+                        forced, ready = ff.after(
+                            matchers[0], nxt_list[0], max_new_tokens - step - skip - 1
+                        )
                         for t in forced:
                             yield 0, t, tokens[t], None, False
                         skip += len(forced)
                         timing["forced"] = skip
                     if constrained:  # masks of the next step, overlapping its forward pass
-                        fut = _done() if ready else self._pool.submit(fill_masks, matchers, buf, self.threads)
-                    step_ids = torch.tensor([nxt_list + forced] if forced else nxt_list, dtype=torch.long,
-                                            device=device).view(B, -1)
+                        fut = (
+                            _done()
+                            if ready
+                            else self._pool.submit(fill_masks, matchers, buf, self.threads)
+                        )
+                    step_ids = torch.tensor(
+                        [nxt_list + forced] if forced else nxt_list, dtype=torch.long, device=device
+                    ).view(B, -1)
                     attn = torch.cat([attn, attn.new_ones(step_ids.shape)], dim=1)
-                    step_pos = step_pos[:, -1:] + torch.arange(1, step_ids.shape[1] + 1, device=device)
+                    step_pos = step_pos[:, -1:] + torch.arange(
+                        1, step_ids.shape[1] + 1, device=device
+                    )
         finally:
             if fut is not None:
                 fut.result()

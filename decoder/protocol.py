@@ -28,13 +28,22 @@ Pydantic class, a composed constraint, any object with ``.matcher(vocab)``) into
 constraint is :func:`decoder.constraints.as_constraint`, the one entry all consumers use
 (``Decoder``, the Hugging Face processor, DeAL, the samplers, the serving integrations).
 """
+
 from __future__ import annotations
 
 import enum
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Capability", "MatcherProtocol", "ConstraintProtocol", "ForcedBytesMatcher", "BytesMatcher",
-           "WitnessMatcher", "capabilities", "declare_capabilities"]
+__all__ = [
+    "Capability",
+    "MatcherProtocol",
+    "ConstraintProtocol",
+    "ForcedBytesMatcher",
+    "BytesMatcher",
+    "WitnessMatcher",
+    "capabilities",
+    "declare_capabilities",
+]
 
 
 class Capability(enum.Flag):
@@ -63,7 +72,7 @@ class MatcherProtocol(Protocol):
 
     def rollback(self, n: int = 1) -> None: ...
 
-    def fork(self) -> "MatcherProtocol": ...
+    def fork(self) -> MatcherProtocol: ...
 
     def reset(self) -> None: ...
 
@@ -96,7 +105,7 @@ class BytesMatcher(MatcherProtocol, Protocol):
 class WitnessMatcher(MatcherProtocol, Protocol):
     """:attr:`Capability.WITNESS`."""
 
-    def witness_token(self) -> Optional[int]: ...
+    def witness_token(self) -> int | None: ...
 
     def refine_scores(self, scores: Any, k: int = 8) -> None: ...
 

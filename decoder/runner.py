@@ -24,11 +24,13 @@
 Invariants: the runner holds no generation state (matchers and caches belong to the
 caller), and never changes a matcher's state: every probe commits and rolls back.
 """
+
 from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .errors import ContextLengthError, DecoderError
 from .protocol import Capability, capabilities
@@ -36,12 +38,18 @@ from .protocol import Capability, capabilities
 __all__ = ["ModelRunner", "context_length_of"]
 
 
-def context_length_of(model) -> Optional[int]:
+def context_length_of(model) -> int | None:
     """The model's context length from its config (None when it does not say)."""
     cfg = model.config
     if hasattr(cfg, "get_text_config"):
         cfg = cfg.get_text_config()
-    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx"):
+    for name in (
+        "max_position_embeddings",
+        "n_positions",
+        "max_sequence_length",
+        "seq_length",
+        "n_ctx",
+    ):
         v = getattr(cfg, name, None)
         if isinstance(v, int) and v > 0:
             return v
@@ -68,13 +76,15 @@ class ModelRunner:
     #: the one that leaves the shortest completion
     BUDGET_CANDIDATES = 64
 
-    def __init__(self, model, tokenizer=None, vocab=None, context_length: Optional[int] = None):
+    def __init__(self, model, tokenizer=None, vocab=None, context_length: int | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.width = int(vocab.model_vocab_size) if vocab is not None else None
         self.eos = frozenset(vocab.eos_ids) if vocab is not None else frozenset()
-        self.context_length = context_length if context_length is not None else context_length_of(model)
+        self.context_length = (
+            context_length if context_length is not None else context_length_of(model)
+        )
         params: Any
         try:
             params = inspect.signature(model.forward).parameters
@@ -101,8 +111,10 @@ class ModelRunner:
         tok = self.tokenizer
         if isinstance(prompt, (list, tuple)) and prompt and isinstance(prompt[0], dict):
             if not getattr(tok, "chat_template", None):
-                raise DecoderError("chat messages need a tokenizer with a chat template; this one has "
-                                   "none: pass a plain string prompt")
+                raise DecoderError(
+                    "chat messages need a tokenizer with a chat template; this one has "
+                    "none: pass a plain string prompt"
+                )
             text = tok.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
             ids = tok(text, add_special_tokens=False)["input_ids"]
         elif isinstance(prompt, str):
@@ -110,16 +122,24 @@ class ModelRunner:
         elif isinstance(prompt, (list, tuple)) and all(isinstance(i, int) for i in prompt):
             ids = list(prompt)
         else:
-            raise TypeError("a prompt is a str, a list of chat messages ({'role', 'content'} dicts) "
-                            "or a list of token ids")
+            raise TypeError(
+                "a prompt is a str, a list of chat messages ({'role', 'content'} dicts) "
+                "or a list of token ids"
+            )
         if not ids:
-            bos = self.vocab.bos_id if self.vocab.bos_id is not None else getattr(tok, "bos_token_id", None)
+            bos = (
+                self.vocab.bos_id
+                if self.vocab.bos_id is not None
+                else getattr(tok, "bos_token_id", None)
+            )
             if bos is None:
                 raise DecoderError("empty prompt and the tokenizer has no BOS token to start from")
             ids = [bos]
         return list(ids)
 
-    def encode_batch(self, prompts: Sequence, max_new_tokens: int, stacklevel: int = 4) -> tuple[list, int]:
+    def encode_batch(
+        self, prompts: Sequence, max_new_tokens: int, stacklevel: int = 4
+    ) -> tuple[list, int]:
         """The token ids of each prompt, and ``max_new_tokens`` cut to what the model's
         context leaves after the longest prompt (with a warning)."""
         if max_new_tokens < 0:
@@ -132,11 +152,14 @@ class ModelRunner:
                 i = max(range(len(encoded)), key=lambda j: len(encoded[j]))
                 raise ContextLengthError(
                     f"prompt {i} is {len(encoded[i])} tokens long but the model's context is {ctx} "
-                    f"tokens: shorten the prompt (it must leave room for the output)")
+                    f"tokens: shorten the prompt (it must leave room for the output)"
+                )
             if longest + max_new_tokens > ctx:
-                warnings.warn(f"max_new_tokens={max_new_tokens} does not fit after a {longest}-token "
-                              f"prompt in a {ctx}-token context: generating at most {ctx - longest}",
-                              stacklevel=stacklevel)
+                warnings.warn(
+                    f"max_new_tokens={max_new_tokens} does not fit after a {longest}-token "
+                    f"prompt in a {ctx}-token context: generating at most {ctx - longest}",
+                    stacklevel=stacklevel,
+                )
                 max_new_tokens = ctx - longest
         return encoded, max_new_tokens
 
@@ -150,15 +173,16 @@ class ModelRunner:
         input_ids = torch.full((B, longest), self.pad_id, dtype=torch.long)
         attn = torch.zeros((B, longest), dtype=torch.long)
         for r, e in enumerate(encoded):
-            input_ids[r, longest - len(e):] = torch.tensor(e, dtype=torch.long)
-            attn[r, longest - len(e):] = 1
+            input_ids[r, longest - len(e) :] = torch.tensor(e, dtype=torch.long)
+            attn[r, longest - len(e) :] = 1
         device = self.device
         input_ids, attn = input_ids.to(device), attn.to(device)
         pos = (attn.cumsum(-1) - 1).clamp_(min=0)
         return input_ids, attn, pos
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None, cache=None,
-                last_only: bool = True):
+    def forward(
+        self, input_ids, attention_mask=None, position_ids=None, cache=None, last_only: bool = True
+    ):
         """One forward pass on the KV cache ``cache`` (None: a fresh one).  Returns
         ``(logits, cache)``: float32 logits of the last position ``[rows, V]`` (or of every
         position ``[rows, T, V]`` when ``last_only`` is False, in the model's dtype) and the
@@ -184,7 +208,7 @@ class ModelRunner:
         return logits, cache, attn, pos
 
     # ------------------------------------------------------------------ choosing tokens
-    def generator(self, temperature: float, seed: Optional[int] = None):
+    def generator(self, temperature: float, seed: int | None = None):
         """A seeded ``torch.Generator`` on the model's device when sampling (``temperature >
         0``), else None.  ``seed=None`` draws a fresh seed."""
         import torch
@@ -208,7 +232,7 @@ class ModelRunner:
             sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
             probs = sorted_logits.softmax(dim=-1)
             cum = probs.cumsum(dim=-1)
-            drop = (cum - probs) > top_p          # keep the smallest prefix with mass >= top_p
+            drop = (cum - probs) > top_p  # keep the smallest prefix with mass >= top_p
             sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
         probs = logits.softmax(dim=-1)
@@ -239,15 +263,16 @@ class ModelRunner:
         return 0 <= completion <= left and (left > 0 or completion == 0)
 
     @staticmethod
-    def witness_token(m) -> Optional[int]:
+    def witness_token(m) -> int | None:
         """For a composition (:attr:`Capability.WITNESS`): the first token of a verified
         completion; else None."""
         if Capability.WITNESS in capabilities(m):
             return m.witness_token()
         return None
 
-    def choose_within_budget(self, m, logits_row, chosen: int, left: int, temperature: float = 0.0,
-                             gen=None) -> int:
+    def choose_within_budget(
+        self, m, logits_row, chosen: int, left: int, temperature: float = 0.0, gen=None
+    ) -> int:
         """The token to commit for one row so that the output can still be completed in the
         ``left`` tokens that follow.  While the sampled token ``chosen`` is safe nothing
         changes; otherwise the best-scoring safe token is taken (scores perturbed with

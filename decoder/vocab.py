@@ -87,14 +87,16 @@ Example::
     vocab.special_ids, vocab.eos_ids    # never in text / (128009, 128001, 128008)
     vocab.padding_ids                   # range(128256, 128256): none for Llama 3
 """
+
 from __future__ import annotations
 
 import json
 import operator
 import re
+from collections.abc import Iterable
 from itertools import accumulate, compress
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import VocabularyError
 
@@ -103,6 +105,7 @@ __all__ = ["Vocabulary", "bytes_to_unicode"]
 
 # --------------------------------------------------------------------------- byte-level table
 
+
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's map from each byte to the printable character that spells it.
 
@@ -110,8 +113,11 @@ def bytes_to_unicode() -> dict[int, str]:
     themselves; the other 68 bytes (controls, space, 0x7F-0xA0, 0xAD) are shifted to
     U+0100 upwards in byte order, so 0x20 is ``Ġ`` (U+0120) and 0x0A is ``Ċ``.
     """
-    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-          + list(range(ord("®"), ord("ÿ") + 1)))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = list(bs)
     n = 0
     for b in range(256):
@@ -134,6 +140,7 @@ _SPM_SPACE = "\u2581"  # "▁", SentencePiece's space marker
 
 # --------------------------------------------------------------------------- the vocabulary
 
+
 class Vocabulary:
     """The exact byte string of every token id of a model, plus its special ids.
 
@@ -153,13 +160,30 @@ class Vocabulary:
             informational, ``tokens`` always keep them (see the module docstring).
     """
 
-    __slots__ = ("tokens", "special_ids", "eos_ids", "bos_id", "size", "model_vocab_size",
-                 "kind", "leading_space_strip", "special_names")
+    __slots__ = (
+        "tokens",
+        "special_ids",
+        "eos_ids",
+        "bos_id",
+        "size",
+        "model_vocab_size",
+        "kind",
+        "leading_space_strip",
+        "special_names",
+    )
 
-    def __init__(self, tokens: list[bytes], eos_ids: Iterable[int], special_ids: Iterable[int] = (),
-                 model_vocab_size: int | None = None, *, kind: str = "bytes",
-                 bos_id: int | None = None, leading_space_strip: int = 0,
-                 special_names: dict[str, int] | None = None):
+    def __init__(
+        self,
+        tokens: list[bytes],
+        eos_ids: Iterable[int],
+        special_ids: Iterable[int] = (),
+        model_vocab_size: int | None = None,
+        *,
+        kind: str = "bytes",
+        bos_id: int | None = None,
+        leading_space_strip: int = 0,
+        special_names: dict[str, int] | None = None,
+    ):
         toks: list[bytes] = list(tokens)
         if set(map(type, toks)) - {bytes}:  # fast path: everything is already bytes
             for i, t in enumerate(toks):
@@ -175,7 +199,8 @@ class Vocabulary:
             raise VocabularyError(
                 f"model_vocab_size {mvs} is smaller than the tokenizer's {size} ids: ids "
                 f"{mvs}..{size - 1} could never be produced by the model; pass the model's real "
-                f"logits width as model_vocab_size")
+                f"logits width as model_vocab_size"
+            )
 
         eos: list[int] = []
         for e in eos_ids:
@@ -214,8 +239,13 @@ class Vocabulary:
     # ------------------------------------------------------------------ constructors
 
     @classmethod
-    def from_bytes(cls, tokens: list[bytes], eos_ids: Iterable[int] | int, special_ids: Iterable[int] = (),
-                   model_vocab_size: int | None = None) -> "Vocabulary":
+    def from_bytes(
+        cls,
+        tokens: list[bytes],
+        eos_ids: Iterable[int] | int,
+        special_ids: Iterable[int] = (),
+        model_vocab_size: int | None = None,
+    ) -> Vocabulary:
         """A vocabulary from byte strings you computed yourself (tests, tiktoken files, ...).
 
         The bytes of ``special_ids`` and ``eos_ids`` are replaced by ``b""``; a token
@@ -226,9 +256,14 @@ class Vocabulary:
         return cls(list(tokens), eos_ids, special_ids, model_vocab_size, kind="bytes")
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any, model_vocab_size: int | None = None,
-                       eos_ids: Iterable[int] | int | None = None, *,
-                       extra_special_ids: Iterable[int] = ()) -> "Vocabulary":
+    def from_tokenizer(
+        cls,
+        tokenizer: Any,
+        model_vocab_size: int | None = None,
+        eos_ids: Iterable[int] | int | None = None,
+        *,
+        extra_special_ids: Iterable[int] = (),
+    ) -> Vocabulary:
         """Read a Hugging Face fast tokenizer (or a raw ``tokenizers.Tokenizer``).
 
         Args:
@@ -244,14 +279,20 @@ class Vocabulary:
                 ``<｜fim▁hole｜>`` or ``<|User|>``).
         """
         backend, wrapper = _backend_of(tokenizer)
-        size = len(tokenizer) if wrapper is not None else backend.get_vocab_size(with_added_tokens=True)
+        size = (
+            len(tokenizer)
+            if wrapper is not None
+            else backend.get_vocab_size(with_added_tokens=True)
+        )
 
         added = backend.get_added_tokens_decoder()  # id -> AddedToken
         special: set[int] = {i for i, t in added.items() if t.special}
         bos_id = None
         eos: list[int] = []
         if wrapper is not None:
-            special.update(i for i in (getattr(wrapper, "all_special_ids", None) or []) if i is not None)
+            special.update(
+                i for i in (getattr(wrapper, "all_special_ids", None) or []) if i is not None
+            )
             bos_id = getattr(wrapper, "bos_token_id", None)
             tok_eos = getattr(wrapper, "eos_token_id", None)
             if tok_eos is not None:
@@ -279,31 +320,53 @@ class Vocabulary:
 
         decoder = backend.decoder
         if decoder is None:
-            raise VocabularyError("the tokenizer has no decoder, so its token strings have no "
-                                  "defined bytes (Hugging Face would join tokens with spaces)")
+            raise VocabularyError(
+                "the tokenizer has no decoder, so its token strings have no "
+                "defined bytes (Hugging Face would join tokens with spaces)"
+            )
         model_type = type(backend.model).__name__
         if model_type not in ("BPE", "Unigram"):
             raise VocabularyError(
                 f"tokenizer model type {model_type!r} is not supported (only BPE and Unigram "
                 f"models with a byte-level or SentencePiece decoder are); build the token bytes "
-                f"yourself and use Vocabulary.from_bytes")
+                f"yourself and use Vocabulary.from_bytes"
+            )
         steps = _decoder_steps(json.loads(decoder.__getstate__()))
         added_text = {i for i, t in added.items() if not t.special}
-        tokens, kind, strip = _apply_decoder(strings, steps, added_text, model_type,
-                                             bool(getattr(backend.model, "byte_fallback", False)))
+        tokens, kind, strip = _apply_decoder(
+            strings,
+            steps,
+            added_text,
+            model_type,
+            bool(getattr(backend.model, "byte_fallback", False)),
+        )
         if kind.startswith("byte-level"):
             pre = _component_json(backend.pre_tokenizer) + _component_json(backend.normalizer)
             if '"ByteLevel"' not in pre:
                 raise VocabularyError(
                     "the decoder is ByteLevel but neither the pre-tokenizer nor the normalizer is: "
-                    "the token strings are probably not byte-level, so their bytes are unknown")
+                    "the token strings are probably not byte-level, so their bytes are unknown"
+                )
         names = {t.content: i for i, t in sorted(added.items()) if t.content and i < size}
-        return cls(tokens, eos, special, model_vocab_size, kind=kind, bos_id=bos_id,
-                   leading_space_strip=strip, special_names=names)
+        return cls(
+            tokens,
+            eos,
+            special,
+            model_vocab_size,
+            kind=kind,
+            bos_id=bos_id,
+            leading_space_strip=strip,
+            special_names=names,
+        )
 
     @classmethod
-    def from_path(cls, path: str | Path, model_vocab_size: int | None = None,
-                  eos_ids: Iterable[int] | int | None = None, **tokenizer_kwargs: Any) -> "Vocabulary":
+    def from_path(
+        cls,
+        path: str | Path,
+        model_vocab_size: int | None = None,
+        eos_ids: Iterable[int] | int | None = None,
+        **tokenizer_kwargs: Any,
+    ) -> Vocabulary:
         """Load a tokenizer folder offline and read it with :meth:`from_tokenizer`.
 
         Besides the tokenizer, the folder's ``family.json`` (``eos_ids``,
@@ -333,15 +396,22 @@ class Vocabulary:
         if isinstance(eos_ids, int):
             eos_ids = (eos_ids,)
         extra.extend(eos_ids or ())
-        for source in (family.get("eos_ids"), gen.get("eos_token_id"), config.get("eos_token_id"),
-                       text_config.get("eos_token_id")):
+        for source in (
+            family.get("eos_ids"),
+            gen.get("eos_token_id"),
+            config.get("eos_token_id"),
+            text_config.get("eos_token_id"),
+        ):
             if isinstance(source, int):
                 extra.append(source)
             elif isinstance(source, list):
                 extra.extend(source)
         if model_vocab_size is None:
-            model_vocab_size = (family.get("model_vocab_size") or config.get("vocab_size")
-                                or text_config.get("vocab_size"))
+            model_vocab_size = (
+                family.get("model_vocab_size")
+                or config.get("vocab_size")
+                or text_config.get("vocab_size")
+            )
         return cls.from_tokenizer(tokenizer, model_vocab_size=model_vocab_size, eos_ids=extra)
 
     # ------------------------------------------------------------------ queries
@@ -368,11 +438,14 @@ class Vocabulary:
         return range(self.size, self.model_vocab_size)
 
     def __repr__(self) -> str:
-        return (f"Vocabulary(kind={self.kind!r}, size={self.size}, model_vocab_size="
-                f"{self.model_vocab_size}, special={len(self.special_ids)}, eos_ids={self.eos_ids})")
+        return (
+            f"Vocabulary(kind={self.kind!r}, size={self.size}, model_vocab_size="
+            f"{self.model_vocab_size}, special={len(self.special_ids)}, eos_ids={self.eos_ids})"
+        )
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _as_id(x: Any, what: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int):
@@ -407,7 +480,8 @@ def _backend_of(tokenizer: Any):
     raise VocabularyError(
         f"{type(tokenizer).__name__} is not a fast (tokenizers-backed) tokenizer; load it with "
         f"AutoTokenizer (use_fast=True) or build the token bytes yourself and use "
-        f"Vocabulary.from_bytes")
+        f"Vocabulary.from_bytes"
+    )
 
 
 def _component_json(component: Any) -> str:
@@ -445,8 +519,13 @@ def _decoder_steps(state: dict) -> list[dict]:
     return [state]
 
 
-def _apply_decoder(strings: list[str], steps: list[dict], added_text: set[int], model_type: str,
-                   model_byte_fallback: bool) -> tuple[list[bytes], str, int]:
+def _apply_decoder(
+    strings: list[str],
+    steps: list[dict],
+    added_text: set[int],
+    model_type: str,
+    model_byte_fallback: bool,
+) -> tuple[list[bytes], str, int]:
     """Run the per-token part of a Hugging Face decoder chain over every token string.
 
     Returns (token bytes, kind, leading spaces stripped from a whole decoded text).
@@ -454,8 +533,8 @@ def _apply_decoder(strings: list[str], steps: list[dict], added_text: set[int], 
     changes of single tokens; a step we cannot model per token raises.
     """
     items: list[Any] = strings  # str until a step turns them into bytes
-    as_bytes = False            # items are bytes now (after ByteLevel / ByteFallback)
-    fused = False               # after Fuse: steps see the whole text, not tokens
+    as_bytes = False  # items are bytes now (after ByteLevel / ByteFallback)
+    fused = False  # after Fuse: steps see the whole text, not tokens
     saw_spm_space = saw_fallback = saw_bytelevel = False
     strip = 0
 
@@ -490,7 +569,11 @@ def _apply_decoder(strings: list[str], steps: list[dict], added_text: set[int], 
         elif t == "Fuse":
             fused = True
         elif t == "Strip":
-            content, start, stop = step.get("content", " "), int(step.get("start", 0)), int(step.get("stop", 0))
+            content, start, stop = (
+                step.get("content", " "),
+                int(step.get("start", 0)),
+                int(step.get("stop", 0)),
+            )
             if fused:
                 if stop or content != " ":
                     raise fail("only stripping leading spaces of the whole text is supported", step)
@@ -509,23 +592,33 @@ def _apply_decoder(strings: list[str], steps: list[dict], added_text: set[int], 
             if scheme != "never":
                 strip = max(strip, 1)
         else:
-            raise fail(f"decoder type {t!r} is not understood (supported: ByteLevel, Replace, "
-                       f"ByteFallback, Fuse, Strip, Metaspace)", step)
+            raise fail(
+                f"decoder type {t!r} is not understood (supported: ByteLevel, Replace, "
+                f"ByteFallback, Fuse, Strip, Metaspace)",
+                step,
+            )
 
     if saw_bytelevel:
         if saw_spm_space or saw_fallback:
-            raise VocabularyError("decoder mixes ByteLevel with SentencePiece steps; not understood")
+            raise VocabularyError(
+                "decoder mixes ByteLevel with SentencePiece steps; not understood"
+            )
         kind = f"byte-level-{model_type.lower()}"
     elif saw_spm_space:
         if model_byte_fallback and not saw_fallback:
-            raise VocabularyError("the model uses byte fallback but the decoder has no ByteFallback "
-                                  "step: <0xNN> tokens would have two meanings")
+            raise VocabularyError(
+                "the model uses byte fallback but the decoder has no ByteFallback "
+                "step: <0xNN> tokens would have two meanings"
+            )
         kind = "sentencepiece-byte-fallback" if saw_fallback else "sentencepiece"
     else:
         raise VocabularyError(
             f"decoder {[s.get('type') for s in steps]} is neither byte-level (ByteLevel) nor "
-            f"SentencePiece (Replace '▁'->' ' or Metaspace): its token bytes are not understood")
-    tokens = items if as_bytes else [s if isinstance(s, bytes) else s.encode("utf-8") for s in items]
+            f"SentencePiece (Replace '▁'->' ' or Metaspace): its token bytes are not understood"
+        )
+    tokens = (
+        items if as_bytes else [s if isinstance(s, bytes) else s.encode("utf-8") for s in items]
+    )
     return tokens, kind, strip
 
 
@@ -541,13 +634,13 @@ def _fallback_byte(s: Any) -> Any:
 def _strip(s: Any, content: str, start: int, stop: int) -> Any:
     c: Any = content if isinstance(s, str) else content.encode("utf-8")
     for _ in range(start):
-        if s[:len(c)] == c:
-            s = s[len(c):]
+        if s[: len(c)] == c:
+            s = s[len(c) :]
         else:
             break
     for _ in range(stop):
-        if s and s[-len(c):] == c:
-            s = s[:-len(c)]
+        if s and s[-len(c) :] == c:
+            s = s[: -len(c)]
         else:
             break
     return s
@@ -572,7 +665,8 @@ def _byte_level(strings: list[Any], added_text: set[int]) -> list[bytes]:
             examples = ", ".join(f"{i}: {strings[i]!r}" for i in wrong[:5])
             raise VocabularyError(
                 f"{len(wrong)} byte-level token(s) contain characters outside the GPT-2 byte "
-                f"alphabet, so their bytes are not representable (ids {examples})")
+                f"alphabet, so their bytes are not representable (ids {examples})"
+            )
         for i in bad:
             raw[i] = strings[i].encode("utf-8")
         strings = ["" if i in raw else s for i, s in enumerate(strings)]

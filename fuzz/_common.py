@@ -7,6 +7,7 @@ else (RecursionError, UnicodeError, OverflowError, MemoryError, AssertionError, 
 C++) is a finding: libFuzzer stops, writes the input under fuzz/crashes/ and that input
 becomes a case in tests/hostile/cases.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,11 +19,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))  # what the front ends set themselves
 
-import numpy as np  # noqa: E402
+
+from hostile.cases import TOKENS, check_mask, vocab  # noqa: E402
 
 from decoder import Matcher  # noqa: E402
 from decoder.errors import DecoderError  # noqa: E402
-from hostile.cases import EOS, TOKENS, check_mask, vocab  # noqa: E402
 
 STEPS = int(os.environ.get("DECODER_FUZZ_STEPS", "8"))
 
@@ -77,9 +78,11 @@ def run(test_one_input) -> None:
 
 def clean(fn):
     """A target body: a DecoderError is a clean refusal; anything else propagates."""
+
     def wrapper(data: bytes) -> None:
         try:
             fn(data)
         except DecoderError:
             pass
+
     return wrapper

@@ -1,13 +1,16 @@
 """atheris target: the Lark front end (through Lark's own loader) and the engine.
 
-    python fuzz/fuzz_lark.py -max_total_time=60 [corpus dirs]    (see scripts/fuzz.sh)
+python fuzz/fuzz_lark.py -max_total_time=60 [corpus dirs]    (see scripts/fuzz.sh)
 """
+
 import atheris
 
 with atheris.instrument_imports(include=["decoder"]):
     import _common
+
+    import decoder.grammar.ir
+    import decoder.grammar.lark  # noqa: F401  (imported here so they are instrumented)
     from decoder import Grammar
-    import decoder.grammar.lark, decoder.grammar.regex, decoder.grammar.ir  # noqa: F401  (imported here so they are instrumented)
 
 
 @_common.clean

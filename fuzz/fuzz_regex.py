@@ -1,13 +1,16 @@
 """atheris target: the regex parser (Python and ECMA-262 syntax) and the engine.
 
-    python fuzz/fuzz_regex.py -max_total_time=60 [corpus dirs]    (see scripts/fuzz.sh)
+python fuzz/fuzz_regex.py -max_total_time=60 [corpus dirs]    (see scripts/fuzz.sh)
 """
+
 import atheris
 
 with atheris.instrument_imports(include=["decoder"]):
     import _common
+
+    import decoder.grammar.ir
+    import decoder.grammar.regex  # noqa: F401  (imported here so they are instrumented)
     from decoder import Grammar
-    import decoder.grammar.regex, decoder.grammar.ir, decoder.grammar.serialize  # noqa: F401  (imported here so they are instrumented)
 
 
 @_common.clean

@@ -1,13 +1,15 @@
 """atheris target: the JSON Schema front end and the engine on arbitrary schema text.
 
-    python fuzz/fuzz_schema.py -max_total_time=60 [corpus dirs]    (see scripts/fuzz.sh)
+python fuzz/fuzz_schema.py -max_total_time=60 [corpus dirs]    (see scripts/fuzz.sh)
 """
+
 import atheris
 
 with atheris.instrument_imports(include=["decoder"]):
     import _common
+
+    import decoder.grammar.json_schema.compiler  # noqa: F401  (imported here so they are instrumented)
     from decoder import Grammar
-    import decoder.grammar.json_schema.compiler, decoder.grammar.json_schema.schema, decoder.grammar.json_schema.strings, decoder.grammar.json_schema.numeric, decoder.grammar.json_schema.regexops, decoder.grammar.regex  # noqa: F401  (imported here so they are instrumented)
 
 
 @_common.clean

@@ -5,13 +5,16 @@ CPython does not free everything at exit (interned strings, static types, module
 so LeakSanitizer always reports leaks in a Python process; a leak counts only when a frame
 of its allocation stack is in the engine (csrc/, namespace decoder::, or the Cython
 binding's methods; module initialisation excluded)."""
+
 from __future__ import annotations
 
 import re
 import sys
 
 ENGINE = re.compile(r"/csrc/|decoder::|_engine\.(cpp|pyx)")
-INIT = re.compile(r"PyInit__engine|__pyx_pymod_exec|__Pyx_InitGlobals|__Pyx_CreateStringTabAndInitStrings")
+INIT = re.compile(
+    r"PyInit__engine|__pyx_pymod_exec|__Pyx_InitGlobals|__Pyx_CreateStringTabAndInitStrings"
+)
 
 
 def main(paths: list[str]) -> int:
@@ -23,7 +26,9 @@ def main(paths: list[str]) -> int:
             if re.match(r"(?:Direct|Indirect) leak of ", block):
                 leaks += 1
                 frames = [ln for ln in block.splitlines() if re.match(r"\s+#\d+ ", ln)]
-                if any(ENGINE.search(f) for f in frames) and not any(INIT.search(f) for f in frames):
+                if any(ENGINE.search(f) for f in frames) and not any(
+                    INIT.search(f) for f in frames
+                ):
                     ours += 1
                     print(f"{p}: engine leak:\n{block[:3000]}\n")
         for m in re.finditer(r"(ERROR: AddressSanitizer[^\n]*|runtime error:[^\n]*)", text):
@@ -31,7 +36,9 @@ def main(paths: list[str]) -> int:
                 continue
             bad += 1
             print(f"{p}: {m.group(1)}\n{text[m.start():m.start() + 3000]}\n")
-    print(f"sanitizer logs: {len(paths)} files, {bad} errors, {leaks} leak reports ({ours} from the engine)")
+    print(
+        f"sanitizer logs: {len(paths)} files, {bad} errors, {leaks} leak reports ({ours} from the engine)"
+    )
     return 1 if bad or ours else 0
 
 

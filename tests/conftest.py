@@ -1,4 +1,5 @@
 """Shared fixtures: where ../shared lives, and skipping cleanly when it is absent."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DECODER_SHARED", ROOT.parent / "shared"))
 TOKENIZERS = SHARED / "tokenizers"
 
-FAMILIES = ["gpt2", "llama2", "llama3", "qwen2", "mistral-v3", "mistral-tekken", "phi3",
-            "deepseek-coder", "smollm2"]
+FAMILIES = [
+    "gpt2",
+    "llama2",
+    "llama3",
+    "qwen2",
+    "mistral-v3",
+    "mistral-tekken",
+    "phi3",
+    "deepseek-coder",
+    "smollm2",
+]
 
 
 def shared_path(*parts: str) -> Path:

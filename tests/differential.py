@@ -15,6 +15,7 @@ through the mask must never be accepted where ``jsonschema`` rejects them.
 
 tests/test_json_schema_differential.py runs a few thousand at a fixed seed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,31 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 KEYS = ["a", "b", "c"]
-MULTI = [b'{"', b'":', b'","', b'", "', b'"}', b"null", b"true", b"false", b"[[", b"]]",
-         b"1.0", b"-0", b"e1", b'"a"', b'"b":', b"\\u0", b"\xc3\xa9"]
+MULTI = [
+    b'{"',
+    b'":',
+    b'","',
+    b'", "',
+    b'"}',
+    b"null",
+    b"true",
+    b"false",
+    b"[[",
+    b"]]",
+    b"1.0",
+    b"-0",
+    b"e1",
+    b'"a"',
+    b'"b":',
+    b"\\u0",
+    b"\xc3\xa9",
+]
 TOKENS = [bytes([i]) for i in range(256)] + MULTI + [b""]
 EOS = len(TOKENS) - 1
 
 
 # --------------------------------------------------------------------------- values
+
 
 def random_value(rng: random.Random, depth: int = 0):
     r = rng.random()
@@ -144,16 +163,27 @@ def _object_keywords(rng, s, depth):
     if r < 0.3:
         s["required"] = rng.sample(KEYS, rng.randrange(1, 3))
     elif r < 0.55:
-        s["properties"] = {k: random_schema(rng, depth + 1) for k in rng.sample(KEYS, rng.randrange(1, 3))}
+        s["properties"] = {
+            k: random_schema(rng, depth + 1) for k in rng.sample(KEYS, rng.randrange(1, 3))
+        }
     elif r < 0.68:
         s["additionalProperties"] = random_schema(rng, depth + 2)
     elif r < 0.76:
-        s["patternProperties"] = {rng.choice(["^a", "b", "^[bc]$", "."]): random_schema(rng, depth + 2)}
+        s["patternProperties"] = {
+            rng.choice(["^a", "b", "^[bc]$", "."]): random_schema(rng, depth + 2)
+        }
     elif r < 0.84:
         s[rng.choice(["minProperties", "maxProperties"])] = rng.randrange(3)
     elif r < 0.92:
-        s["propertyNames"] = rng.choice([{"enum": ["a", "b"]}, {"maxLength": 1}, {"const": "a"},
-                                         {"pattern": "^[ab]"}, {"not": {"const": "c"}}])
+        s["propertyNames"] = rng.choice(
+            [
+                {"enum": ["a", "b"]},
+                {"maxLength": 1},
+                {"const": "a"},
+                {"pattern": "^[ab]"},
+                {"not": {"const": "c"}},
+            ]
+        )
     else:
         s["unevaluatedProperties"] = rng.choice([False, {"type": "integer"}])
 
@@ -178,15 +208,32 @@ def _array_keywords(rng, s, depth):
 
 def _number_keywords(rng, s):
     kw = rng.choice(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"])
-    s[kw] = rng.choice([2, 3, 0.5, 0.25]) if kw == "multipleOf" else \
-        rng.choice([-1, 0, 1, 1.5, 2, 10, 1.0])
+    s[kw] = (
+        rng.choice([2, 3, 0.5, 0.25])
+        if kw == "multipleOf"
+        else rng.choice([-1, 0, 1, 1.5, 2, 10, 1.0])
+    )
 
 
 def _string_keywords(rng, s):
     kw = rng.choice(["minLength", "maxLength", "pattern", "format"])
     if kw == "pattern":
-        s[kw] = rng.choice(["^a", "b$", "^[ab]*$", "a|b", "^.$", "x", "^\\S+$", "^\\d",
-                            "^[^\\w]?$", "\\s", "^(ab)+$", "^a{2,3}$"])
+        s[kw] = rng.choice(
+            [
+                "^a",
+                "b$",
+                "^[ab]*$",
+                "a|b",
+                "^.$",
+                "x",
+                "^\\S+$",
+                "^\\d",
+                "^[^\\w]?$",
+                "\\s",
+                "^(ab)+$",
+                "^a{2,3}$",
+            ]
+        )
     elif kw == "format":
         s[kw] = rng.choice(["date", "ipv4", "uuid", "email", "date-time", "time"])
     else:
@@ -247,6 +294,7 @@ def _mentions_ref(x) -> bool:
 
 # --------------------------------------------------------------------------- the check
 
+
 def exact_validator(schema, default=None):
     """jsonschema's validator for the schema's draft (2020-12 by default), with the format
     checker, and ``multipleOf`` in exact decimal arithmetic: jsonschema divides floats and
@@ -257,7 +305,8 @@ def exact_validator(schema, default=None):
     import jsonschema
 
     cls = jsonschema.validators.validator_for(
-        schema, default=default or jsonschema.Draft202012Validator)
+        schema, default=default or jsonschema.Draft202012Validator
+    )
 
     def multiple_of(validator, m, instance, schema):
         if not validator.is_type(instance, "number"):
@@ -305,7 +354,7 @@ class Report:
             self.failures.append(msg)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def vocab():
     from decoder import Vocabulary
 
@@ -316,7 +365,7 @@ def _mask(m, buf):
     import numpy as np
 
     m.compute_mask(buf)
-    return np.flatnonzero(np.unpackbits(buf.view(np.uint8), bitorder="little")[:len(TOKENS)])
+    return np.flatnonzero(np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)])
 
 
 def walk(m, rng: random.Random, cap: int, buf) -> bytes | None:
@@ -358,8 +407,9 @@ def walk(m, rng: random.Random, cap: int, buf) -> bytes | None:
     return None
 
 
-def walk_and_validate(m, validator, rng: random.Random, caps: tuple, walks: int, where: str,
-                      report: Report, buf) -> list:
+def walk_and_validate(
+    m, validator, rng: random.Random, caps: tuple, walks: int, where: str, report: Report, buf
+) -> list:
     """``walks`` random walks of ``m``'s mask (each capped at one of ``caps`` tokens, then
     finished greedily); every output must be JSON that ``validator`` accepts (numbers that
     doubles round are counted apart, see :func:`_float_edge`). Returns the values."""
@@ -393,8 +443,9 @@ def accepts(m, text: bytes) -> bool:
     return m.commit_bytes(text) and m.is_accepting()
 
 
-def check_schema(schema, rng: random.Random, report: Report, walks: int = 3,
-                 instances: int = 6) -> None:
+def check_schema(
+    schema, rng: random.Random, report: Report, walks: int = 3, instances: int = 6
+) -> None:
     try:
         _check_schema(schema, rng, report, walks, instances)
     except BaseException as e:  # noqa: BLE001
@@ -446,8 +497,15 @@ def _check_schema(schema, rng, report, walks, instances) -> None:
                 report.counts["valid instance rejected"] += 1
 
 
-def run(n: int, seed: int, report: Report | None = None, *, progress: bool = False,
-        time_limit: float | None = None, start: int = 0) -> Report:
+def run(
+    n: int,
+    seed: int,
+    report: Report | None = None,
+    *,
+    progress: bool = False,
+    time_limit: float | None = None,
+    start: int = 0,
+) -> Report:
     """Schemas ``start`` .. ``n - 1`` of the seed's sequence (a long run can resume)."""
     report = report or Report(echo=progress)
     rng = random.Random(seed)
@@ -459,9 +517,12 @@ def run(n: int, seed: int, report: Report | None = None, *, progress: bool = Fal
         check_schema(schema, random.Random(f"{seed}/{i}"), report)
         if progress and (i + 1) % 1000 == 0:
             c = report.counts
-            print(f"{i + 1} schemas, {c['compiled']} compiled, {c['walks']} walks, "
-                  f"{c['instances']} instances, {c['UNSOUND']} unsound, "
-                  f"{time.monotonic() - t0:.0f} s", flush=True)
+            print(
+                f"{i + 1} schemas, {c['compiled']} compiled, {c['walks']} walks, "
+                f"{c['instances']} instances, {c['UNSOUND']} unsound, "
+                f"{time.monotonic() - t0:.0f} s",
+                flush=True,
+            )
         if time_limit is not None and time.monotonic() - t0 > time_limit:
             break
     return report
@@ -508,8 +569,11 @@ def main(argv=None) -> int:
     ap.add_argument("--schemas", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=int, default=0, help="resume: skip the first schemas")
-    ap.add_argument("--jsonschemabench", metavar="DIR",
-                    help="instead: walk every real-world schema in DIR/*.jsonl")
+    ap.add_argument(
+        "--jsonschemabench",
+        metavar="DIR",
+        help="instead: walk every real-world schema in DIR/*.jsonl",
+    )
     a = ap.parse_args(argv)
     if a.jsonschemabench:
         rep = Report(echo=True)

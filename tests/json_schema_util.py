@@ -7,6 +7,7 @@ follows the engine's rules: longest match among the lexemes the Earley parser
 allows at that point (plus the ignore lexemes, never two ignores in a row);
 when several allowed lexemes match the same longest text, all are scanned.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -179,7 +180,7 @@ class Recognizer:
             else:
                 lhs = rules[r][0]
                 src = sets[o] if o < j else items
-                for (r2, d2, o2) in list(src):
+                for r2, d2, o2 in list(src):
                     rhs2 = rules[r2][1]
                     if d2 < len(rhs2) and rhs2[d2] == lhs:
                         it = (r2, d2 + 1, o2)
@@ -200,8 +201,9 @@ class Recognizer:
         while True:
             cur = sets[-1]
             if pos == len(text):
-                return any(rules[r][0] == g.start and d == len(rules[r][1]) and o == 0
-                           for r, d, o in cur)
+                return any(
+                    rules[r][0] == g.start and d == len(rules[r][1]) and o == 0 for r, d, o in cur
+                )
             expected = {}
             for it in cur:
                 r, d, _ = it
@@ -230,7 +232,7 @@ class Recognizer:
             nxt = []
             nseen = set()
             for lx in winners:
-                for (r, d, o) in expected[lx]:
+                for r, d, o in expected[lx]:
                     it = (r, d + 1, o)
                     if it not in nseen:
                         nseen.add(it)

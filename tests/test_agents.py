@@ -2,6 +2,7 @@
 each family's documented tool-call strings, tokenized by that family's tokenizer, are
 teacher-forced through the mask; malformed calls are rejected; special tokens are allowed
 only where a grammar names them."""
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,41 @@ from decoder.integrations.specs import SpecError, grammar_for
 from decoder.vocab import Vocabulary
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "tokenizers"
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"needs the shared tokenizers in {SHARED}")
+pytestmark = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"needs the shared tokenizers in {SHARED}"
+)
 
-WEATHER = {"type": "object", "properties": {"location": {"type": "string"},
-                                           "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-           "required": ["location"], "additionalProperties": False}
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather",
-                                           "parameters": WEATHER}},
-         {"type": "function", "function": {"name": "get_time", "parameters": {
-             "type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"],
-             "additionalProperties": False}}}]
+WEATHER = {
+    "type": "object",
+    "properties": {
+        "location": {"type": "string"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["location"],
+    "additionalProperties": False,
+}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather",
+            "parameters": WEATHER,
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "parameters": {
+                "type": "object",
+                "properties": {"tz": {"type": "string"}},
+                "required": ["tz"],
+                "additionalProperties": False,
+            },
+        },
+    },
+]
 
 _CACHE: dict = {}
 
@@ -73,14 +99,24 @@ def accepted(grammar, fam, text):
 
 
 # Each family's own example outputs (written from its documentation / chat template).
-QWEN3 = ('<think>\nThe user asks for the weather in Paris; I should call get_weather.\n</think>\n\n'
-         '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}\n</tool_call>')
-HERMES = ('<tool_call>\n{"name": "get_weather", "arguments": {"location": "San Francisco, CA"}}\n</tool_call>\n'
-          '<tool_call>\n{"name": "get_time", "arguments": {"tz": "America/Los_Angeles"}}\n</tool_call>')
-LLAMA_JSON = '{"name": "get_weather", "parameters": {"location": "Menlo Park", "unit": "fahrenheit"}}'
-MISTRAL = '[TOOL_CALLS][{"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}]'
-DEEPSEEK = ('<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n'
-            '{"location": "Hangzhou"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>')
+QWEN3 = (
+    "<think>\nThe user asks for the weather in Paris; I should call get_weather.\n</think>\n\n"
+    '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}\n</tool_call>'
+)
+HERMES = (
+    '<tool_call>\n{"name": "get_weather", "arguments": {"location": "San Francisco, CA"}}\n</tool_call>\n'
+    '<tool_call>\n{"name": "get_time", "arguments": {"tz": "America/Los_Angeles"}}\n</tool_call>'
+)
+LLAMA_JSON = (
+    '{"name": "get_weather", "parameters": {"location": "Menlo Park", "unit": "fahrenheit"}}'
+)
+MISTRAL = (
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}]'
+)
+DEEPSEEK = (
+    "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+    '{"location": "Hangzhou"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>'
+)
 
 CASES = [
     ("qwen2", "qwen3", QWEN3),
@@ -88,11 +124,19 @@ CASES = [
     ("qwen2", "hermes", HERMES),
     ("qwen2", "qwen2.5", "Let me look that up.\n" + HERMES),
     ("llama3", "llama3_json", LLAMA_JSON),
-    ("llama3", "llama3_json", LLAMA_JSON + "; " + '{"name": "get_time", "parameters": {"tz": "UTC"}}'),
+    (
+        "llama3",
+        "llama3_json",
+        LLAMA_JSON + "; " + '{"name": "get_time", "parameters": {"tz": "UTC"}}',
+    ),
     ("llama3", "llama3_json", "The weather tool is not needed here."),
     ("mistral-v3", "mistral", MISTRAL),
     ("mistral-v3", "mistral", "Bonjour! " + MISTRAL),
-    ("mistral-tekken", "mistral", MISTRAL[:-1] + ', {"name": "get_time", "arguments": {"tz": "UTC"}}]'),
+    (
+        "mistral-tekken",
+        "mistral",
+        MISTRAL[:-1] + ', {"name": "get_time", "arguments": {"tz": "UTC"}}]',
+    ),
     ("deepseek-coder", "deepseek_v3", "I will check the weather." + DEEPSEEK),
     ("deepseek-coder", "deepseek_r1", "The user wants the weather.\n</think>\n\n" + DEEPSEEK),
 ]
@@ -104,7 +148,9 @@ def test_family_examples_accepted(fam, style, text):
     vocab, tok = family(fam)
     ids = enc(tok, text)
     where, ok, m = force(g, vocab, ids)
-    assert where is None, f"refused {tok.decode(ids[where:where + 1])!r} after {tok.decode(ids[:where])!r}"
+    assert (
+        where is None
+    ), f"refused {tok.decode(ids[where:where + 1])!r} after {tok.decode(ids[:where])!r}"
     assert ok
     mask = np.zeros((vocab.model_vocab_size + 31) // 32, dtype=np.int32)
     m.compute_mask(mask)
@@ -130,25 +176,41 @@ def test_llama3_python_tag_is_the_special_token():
     assert where == 7
 
 
-@pytest.mark.parametrize("fam,style,text,why", [
-    ("qwen2", "hermes", HERMES.replace("get_time", "get_date"), "undeclared tool"),
-    ("qwen2", "qwen3", QWEN3.replace('"Paris"', "42"), "invalid arguments"),
-    ("qwen2", "qwen3", QWEN3.replace('"celsius"', '"kelvin"'), "value outside the enum"),
-    ("qwen2", "hermes", HERMES.replace('"tz"', '"zone"'), "unknown argument"),
-    ("llama3", "llama3_json", LLAMA_JSON.replace('"parameters"', '"arguments"'), "wrong key for the style"),
-    ("mistral-v3", "mistral", MISTRAL.replace("get_weather", "weather"), "undeclared tool"),
-    ("deepseek-coder", "deepseek_v3", DEEPSEEK.replace('{"location": "Hangzhou"}', '{}'), "missing required"),
-])
+@pytest.mark.parametrize(
+    "fam,style,text,why",
+    [
+        ("qwen2", "hermes", HERMES.replace("get_time", "get_date"), "undeclared tool"),
+        ("qwen2", "qwen3", QWEN3.replace('"Paris"', "42"), "invalid arguments"),
+        ("qwen2", "qwen3", QWEN3.replace('"celsius"', '"kelvin"'), "value outside the enum"),
+        ("qwen2", "hermes", HERMES.replace('"tz"', '"zone"'), "unknown argument"),
+        (
+            "llama3",
+            "llama3_json",
+            LLAMA_JSON.replace('"parameters"', '"arguments"'),
+            "wrong key for the style",
+        ),
+        ("mistral-v3", "mistral", MISTRAL.replace("get_weather", "weather"), "undeclared tool"),
+        (
+            "deepseek-coder",
+            "deepseek_v3",
+            DEEPSEEK.replace('{"location": "Hangzhou"}', "{}"),
+            "missing required",
+        ),
+    ],
+)
 def test_malformed_calls_rejected(fam, style, text, why):
     assert not accepted(agents.tool_calls(TOOLS, style=style), fam, text), why
 
 
-@pytest.mark.parametrize("fam,style,text", [
-    ("qwen2", "hermes", HERMES[: -len("</tool_call>")]),
-    ("qwen2", "qwen3", QWEN3[: -len("\n</tool_call>")]),
-    ("mistral-v3", "mistral", MISTRAL[:-1]),
-    ("deepseek-coder", "deepseek_v3", DEEPSEEK[: -len("<｜tool▁calls▁end｜>")]),
-])
+@pytest.mark.parametrize(
+    "fam,style,text",
+    [
+        ("qwen2", "hermes", HERMES[: -len("</tool_call>")]),
+        ("qwen2", "qwen3", QWEN3[: -len("\n</tool_call>")]),
+        ("mistral-v3", "mistral", MISTRAL[:-1]),
+        ("deepseek-coder", "deepseek_v3", DEEPSEEK[: -len("<｜tool▁calls▁end｜>")]),
+    ],
+)
 def test_missing_end_tag_is_not_complete(fam, style, text):
     vocab, tok = family(fam)
     where, ok, _ = force(agents.tool_calls(TOOLS, style=style), vocab, enc(tok, text))
@@ -161,22 +223,35 @@ def test_tool_choice_modes():
     g_req = agents.tool_calls(TOOLS, style="hermes", tool_choice="required")
     assert not accepted(g_req, "qwen2", "No call here.")
     assert accepted(g_req, "qwen2", HERMES)
-    g_named = agents.tool_calls(TOOLS, style="hermes", tool_choice={"type": "function",
-                                                                     "function": {"name": "get_time"}})
+    g_named = agents.tool_calls(
+        TOOLS, style="hermes", tool_choice={"type": "function", "function": {"name": "get_time"}}
+    )
     assert not accepted(g_named, "qwen2", HERMES)  # get_weather, and two calls
-    assert accepted(g_named, "qwen2", '<tool_call>\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n</tool_call>')
+    assert accepted(
+        g_named,
+        "qwen2",
+        '<tool_call>\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n</tool_call>',
+    )
     g_one = agents.tool_calls(TOOLS, style="hermes", parallel_tool_calls=False)
-    assert accepted(g_one, "qwen2", HERMES.split("\n<tool_call>")[0] if False else HERMES[:HERMES.index("</tool_call>") + 12])
+    assert accepted(
+        g_one,
+        "qwen2",
+        HERMES.split("\n<tool_call>")[0] if False else HERMES[: HERMES.index("</tool_call>") + 12],
+    )
     assert not accepted(g_one, "qwen2", HERMES)
     g_auto_text = agents.tool_calls(TOOLS, style="hermes")
-    assert not accepted(g_auto_text, "qwen2", "text <tool_call> not a call")  # the trigger starts a call
+    assert not accepted(
+        g_auto_text, "qwen2", "text <tool_call> not a call"
+    )  # the trigger starts a call
 
 
 def test_reasoning_off_and_on():
     g_off = agents.tool_calls(TOOLS, style="qwen3", reasoning=False)
     assert not accepted(g_off, "qwen2", QWEN3)
-    assert accepted(g_off, "qwen2", QWEN3[QWEN3.index("<tool_call>"):])
-    assert not accepted(agents.tool_calls(TOOLS, style="qwen3"), "qwen2", QWEN3[QWEN3.index("<tool_call>"):])
+    assert accepted(g_off, "qwen2", QWEN3[QWEN3.index("<tool_call>") :])
+    assert not accepted(
+        agents.tool_calls(TOOLS, style="qwen3"), "qwen2", QWEN3[QWEN3.index("<tool_call>") :]
+    )
 
 
 def test_thousand_token_reasoning_then_call():
@@ -185,7 +260,10 @@ def test_thousand_token_reasoning_then_call():
     think = enc(tok, "<think>\n" + words)
     while len(think) < 1010:
         think += enc(tok, " and more")
-    rest = enc(tok, '\n</think>\n\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n</tool_call>')
+    rest = enc(
+        tok,
+        '\n</think>\n\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n</tool_call>',
+    )
     g = agents.tool_calls(TOOLS, style="qwen3")
     where, ok, _ = force(g, vocab, think + rest)
     assert len(think) >= 1000 and where is None and ok
@@ -206,7 +284,9 @@ def test_reasoning_budget_forces_the_end_tag():
     assert i == n_open + 20  # 20 tokens of reasoning, then the 21st " word" is refused
     allowed = np.flatnonzero(bits(mask)[: vocab.size])
     texts = {vocab.tokens[a] for a in allowed}
-    assert texts and all(b"</think>".startswith(x) or x.startswith(b"</think>") for x in texts), texts
+    assert texts and all(
+        b"</think>".startswith(x) or x.startswith(b"</think>") for x in texts
+    ), texts
     for t in enc(tok, "</think>\n\nok"):
         assert m.commit(t)
     assert m.is_accepting()
@@ -255,28 +335,64 @@ def test_special_tokens_forbidden_outside_named_places():
 
 
 def test_structural_tag_free_text_and_tokens():
-    tag = {"type": "structural_tag", "format": {"type": "sequence", "elements": [
-        {"type": "any_text", "excludes": ["forbidden"]}, {"type": "token", "token": "<|python_tag|>"},
-        {"type": "regex", "pattern": "[0-9]+"}]}}
+    tag = {
+        "type": "structural_tag",
+        "format": {
+            "type": "sequence",
+            "elements": [
+                {"type": "any_text", "excludes": ["forbidden"]},
+                {"type": "token", "token": "<|python_tag|>"},
+                {"type": "regex", "pattern": "[0-9]+"},
+            ],
+        },
+    }
     g = grammar_for("structural_tag", json.dumps(tag))
     vocab, tok = family("llama3")
     py = vocab.special_names["<|python_tag|>"]
     assert force(g, vocab, enc(tok, "hello") + [py] + enc(tok, "123"))[:2] == (None, True)
     assert force(g, vocab, enc(tok, "a forbidden word") + [py])[0] is not None
-    by_id = {"type": "structural_tag", "format": {"type": "sequence", "elements": [
-        {"type": "token", "token": py}, {"type": "const_string", "value": "x"}]}}
-    assert force(grammar_for("structural_tag", json.dumps(by_id)), vocab, [py] + enc(tok, "x"))[:2] == (None, True)
+    by_id = {
+        "type": "structural_tag",
+        "format": {
+            "type": "sequence",
+            "elements": [{"type": "token", "token": py}, {"type": "const_string", "value": "x"}],
+        },
+    }
+    assert force(grammar_for("structural_tag", json.dumps(by_id)), vocab, [py] + enc(tok, "x"))[
+        :2
+    ] == (None, True)
 
 
-@pytest.mark.parametrize("fmt,match", [
-    ({"type": "sequence", "elements": [{"type": "any_text"}, {"type": "json_schema", "json_schema": {}}]},
-     r"format.elements\[0\].*not a fixed string"),
-    ({"type": "bogus"}, "format type 'bogus' at format"),
-    ({"type": "any_text", "max_tokens": -1}, "max_tokens"),
-    ({"type": "triggered_tags", "triggers": ["<a>"], "tags": [{"type": "tag", "begin": "<b>", "content":
-      {"type": "const_string", "value": "x"}, "end": "</b>"}]}, r"tags\[0\] begins with no trigger"),
-    ({"type": "any_text", "excludes": [""]}, "excludes"),
-])
+@pytest.mark.parametrize(
+    "fmt,match",
+    [
+        (
+            {
+                "type": "sequence",
+                "elements": [{"type": "any_text"}, {"type": "json_schema", "json_schema": {}}],
+            },
+            r"format.elements\[0\].*not a fixed string",
+        ),
+        ({"type": "bogus"}, "format type 'bogus' at format"),
+        ({"type": "any_text", "max_tokens": -1}, "max_tokens"),
+        (
+            {
+                "type": "triggered_tags",
+                "triggers": ["<a>"],
+                "tags": [
+                    {
+                        "type": "tag",
+                        "begin": "<b>",
+                        "content": {"type": "const_string", "value": "x"},
+                        "end": "</b>",
+                    }
+                ],
+            },
+            r"tags\[0\] begins with no trigger",
+        ),
+        ({"type": "any_text", "excludes": [""]}, "excludes"),
+    ],
+)
 def test_structural_tag_errors_name_the_place(fmt, match):
     with pytest.raises(SpecError, match=match):
         grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
@@ -284,7 +400,9 @@ def test_structural_tag_errors_name_the_place(fmt, match):
 
 def test_unknown_token_name_is_an_error_at_compile():
     vocab, _ = family("qwen2")
-    g = grammar_for("structural_tag", json.dumps({"format": {"type": "token", "token": "<|nope|>"}}))
+    g = grammar_for(
+        "structural_tag", json.dumps({"format": {"type": "token", "token": "<|nope|>"}})
+    )
     with pytest.raises(DecoderError, match="<\\|nope\\|>"):
         Matcher(g, vocab)
 
@@ -309,6 +427,7 @@ def test_style_auto_from_tokenizer():
 
     class T:
         chat_template = "{% if tools %}<tool_call>{% endif %}<think>"
+
     assert agents.detect_style(T()) == "qwen3"
     with pytest.raises(agents.ToolError, match="no known"):
         agents.detect_style(family("gpt2")[0])
@@ -316,26 +435,58 @@ def test_style_auto_from_tokenizer():
 
 def _harmony_vocab():
     base, tok = family("llama3")
-    names = ["<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|return|>", "<|call|>"]
+    names = [
+        "<|start|>",
+        "<|end|>",
+        "<|message|>",
+        "<|channel|>",
+        "<|constrain|>",
+        "<|return|>",
+        "<|call|>",
+    ]
     toks = list(base.tokens) + [b""] * len(names)
     ids = {n: base.size + i for i, n in enumerate(names)}
-    v = Vocabulary(toks, eos_ids=[ids["<|return|>"], ids["<|call|>"]],
-                   special_ids=sorted(base.special_ids) + list(ids.values()), special_names=ids)
+    v = Vocabulary(
+        toks,
+        eos_ids=[ids["<|return|>"], ids["<|call|>"]],
+        special_ids=sorted(base.special_ids) + list(ids.values()),
+        special_names=ids,
+    )
     return v, tok, ids
 
 
 def test_harmony_with_special_tokens():
     v, tok, s = _harmony_vocab()
     g = agents.tool_calls(TOOLS, style="harmony")
-    ids = ([s["<|channel|>"]] + enc(tok, "analysis") + [s["<|message|>"]] + enc(tok, "Need weather.")
-           + [s["<|end|>"], s["<|start|>"]] + enc(tok, "assistant") + [s["<|channel|>"]]
-           + enc(tok, "commentary to=functions.get_weather ") + [s["<|constrain|>"]] + enc(tok, "json")
-           + [s["<|message|>"]] + enc(tok, '{"location": "Tokyo"}') + [s["<|call|>"]])
+    ids = (
+        [s["<|channel|>"]]
+        + enc(tok, "analysis")
+        + [s["<|message|>"]]
+        + enc(tok, "Need weather.")
+        + [s["<|end|>"], s["<|start|>"]]
+        + enc(tok, "assistant")
+        + [s["<|channel|>"]]
+        + enc(tok, "commentary to=functions.get_weather ")
+        + [s["<|constrain|>"]]
+        + enc(tok, "json")
+        + [s["<|message|>"]]
+        + enc(tok, '{"location": "Tokyo"}')
+        + [s["<|call|>"]]
+    )
     where, ok, _ = force(g, v, ids)
     assert where is None and ok
-    final = ([s["<|channel|>"]] + enc(tok, "analysis") + [s["<|message|>"]] + enc(tok, "Easy.")
-             + [s["<|end|>"], s["<|start|>"]] + enc(tok, "assistant") + [s["<|channel|>"]] + enc(tok, "final")
-             + [s["<|message|>"]] + enc(tok, "Hello!"))
+    final = (
+        [s["<|channel|>"]]
+        + enc(tok, "analysis")
+        + [s["<|message|>"]]
+        + enc(tok, "Easy.")
+        + [s["<|end|>"], s["<|start|>"]]
+        + enc(tok, "assistant")
+        + [s["<|channel|>"]]
+        + enc(tok, "final")
+        + [s["<|message|>"]]
+        + enc(tok, "Hello!")
+    )
     assert force(g, v, final)[:2] == (None, True)
     bad = list(ids)
     bad[bad.index(s["<|call|>"])] = s["<|end|>"]
@@ -350,13 +501,16 @@ def test_grammar_reused_across_vocabularies():
 
 # ---------------------------------------------------------------- llguidance's Lark extensions
 
+
 def test_lark_special_tokens_json_and_max_tokens():
     vocab, tok = family("llama3")
     py = vocab.special_names["<|python_tag|>"]
-    g = Grammar.from_lark('start: TEXT <|python_tag|> call "<|eot|>"\n'
-                          'call: %json {"type": "object", "properties": {"a": {"type": "integer"}},'
-                          ' "required": ["a"]}\n'
-                          'TEXT[max_tokens=3]: /[a-z ]+/\n')
+    g = Grammar.from_lark(
+        'start: TEXT <|python_tag|> call "<|eot|>"\n'
+        'call: %json {"type": "object", "properties": {"a": {"type": "integer"}},'
+        ' "required": ["a"]}\n'
+        "TEXT[max_tokens=3]: /[a-z ]+/\n"
+    )
     ok = enc(tok, "hi there") + [py] + enc(tok, '{"a":1}') + enc(tok, "<|eot") + enc(tok, "|>")
     assert force(g, vocab, ok)[:2] == (None, True)  # "<|eot|>" in quotes is text, not a token
     assert force(g, vocab, enc(tok, "hi there") + enc(tok, '{"a":1}'))[0] is not None
@@ -368,12 +522,15 @@ def test_lark_special_tokens_json_and_max_tokens():
     assert force(by_id, vocab, enc(tok, "x") + [py])[:2] == (None, True)
 
 
-@pytest.mark.parametrize("text,match", [
-    ('start: "a"\n%llguidance {"no_forcing": true}', "%llguidance options"),
-    ('start: a\na[lazy]: "x"', "attribute 'lazy' on a"),
-    ('start: a\na[max_tokens=3]: "x" "y"', "max_tokens on a"),
-    ('start: %json {"type": }', "not JSON"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ('start: "a"\n%llguidance {"no_forcing": true}', "%llguidance options"),
+        ('start: a\na[lazy]: "x"', "attribute 'lazy' on a"),
+        ('start: a\na[max_tokens=3]: "x" "y"', "max_tokens on a"),
+        ('start: %json {"type": }', "not JSON"),
+    ],
+)
 def test_lark_extensions_errors_name_the_construct(text, match):
     with pytest.raises(DecoderError, match=match):
         Grammar.from_lark(text)
@@ -382,13 +539,19 @@ def test_lark_extensions_errors_name_the_construct(text, match):
 def test_parse_tool_calls_round_trip():
     content, calls = agents.parse_tool_calls("Let me look that up.\n" + HERMES, "hermes")
     assert content.startswith("Let me look that up.")
-    assert calls == [{"name": "get_weather", "arguments": {"location": "San Francisco, CA"}},
-                     {"name": "get_time", "arguments": {"tz": "America/Los_Angeles"}}]
-    assert agents.parse_tool_calls(QWEN3, "qwen3")[1][0]["arguments"] == {"location": "Paris", "unit": "celsius"}
+    assert calls == [
+        {"name": "get_weather", "arguments": {"location": "San Francisco, CA"}},
+        {"name": "get_time", "arguments": {"tz": "America/Los_Angeles"}},
+    ]
+    assert agents.parse_tool_calls(QWEN3, "qwen3")[1][0]["arguments"] == {
+        "location": "Paris",
+        "unit": "celsius",
+    }
     assert agents.parse_tool_calls(LLAMA_JSON, "llama3_json")[1][0]["name"] == "get_weather"
     assert agents.parse_tool_calls(MISTRAL, "mistral")[1][0]["arguments"]["unit"] == "celsius"
-    assert agents.parse_tool_calls(DEEPSEEK, "deepseek_v3")[1] == [{"name": "get_weather",
-                                                                   "arguments": {"location": "Hangzhou"}}]
+    assert agents.parse_tool_calls(DEEPSEEK, "deepseek_v3")[1] == [
+        {"name": "get_weather", "arguments": {"location": "Hangzhou"}}
+    ]
     with pytest.raises(agents.ToolError, match="without </tool_call>"):
         agents.parse_tool_calls("<tool_call>\n{}", "hermes")
 
@@ -408,8 +571,9 @@ def test_hf_logits_processor_takes_the_constraint():
     # between any two parts of the format; whitespace="compact" leaves it out)
     assert py in finite and all(vocab.tokens[t].strip() == b"" for t in finite - {py})
     assert not (finite - {py}) & set(vocab.special_ids)
-    compact = decoder.agents.tool_calls(TOOLS, style="llama3_python", tool_choice="required",
-                                        whitespace="compact")
+    compact = decoder.agents.tool_calls(
+        TOOLS, style="llama3_python", tool_choice="required", whitespace="compact"
+    )
     proc2 = decoder.LogitsProcessor(compact, tok, vocab.model_vocab_size, vocab=vocab)
     out = proc2(torch.tensor([prompt]), torch.zeros(1, vocab.model_vocab_size))
     assert set(torch.isfinite(out[0]).nonzero().flatten().tolist()) == {py}
@@ -434,4 +598,6 @@ def test_serving_compiler_keeps_token_names_for_other_stop_sets():
     assert v2 is not vocab and v2.special_names["<|python_tag|>"] == py
     tag = agents.structural_tag(TOOLS, style="llama3_python", tool_choice="required")
     g = grammar_for("structural_tag", json.dumps(tag))
-    assert force(g, v2, [py] + enc(tok, '{"name": "get_time", "parameters": {"tz": "UTC"}}'))[:2] == (None, True)
+    assert force(g, v2, [py] + enc(tok, '{"name": "get_time", "parameters": {"tz": "UTC"}}'))[
+        :2
+    ] == (None, True)

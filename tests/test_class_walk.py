@@ -12,57 +12,85 @@ character and a key with `"` and `\\` in it (tokens that differ from the class b
 class boundary inside a UTF-8 character), states inside a character, strings with a format (not class-alive) or
 a bounded length (the short slice, and the ordinary walks near the bound), and whitespace-prefixed twins.
 """
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from decoder import Grammar, Matcher, Vocabulary
 
 FAMILIES = ["llama3", "llama2", "mistral-tekken"]
 
-OPEN = {"type": "object", "properties": {"name": {"type": "string"}, "naïve": {"type": "integer"},
-                                         'q"uo\\te': {"type": "boolean"}, "n": {"type": "string"}}}
+OPEN = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "naïve": {"type": "integer"},
+        'q"uo\\te': {"type": "boolean"},
+        "n": {"type": "string"},
+    },
+}
 CLOSED = dict(OPEN, additionalProperties=False)
-FORMAT = {"type": "object", "properties": {"d": {"type": "string", "format": "date"},
-                                           "s": {"type": "string", "maxLength": 5},
-                                           "e": {"enum": ["red", "grün"]}}}
-BOUNDED = {"type": "object", "properties": {"m": {"type": "string", "maxLength": 40},
-                                            "k": {"type": "string", "minLength": 2, "maxLength": 255}}}
-NESTED = {"type": "object", "properties": {"a": {"type": "array", "items": {
-    "type": "object", "properties": {"x": {"type": "string"}, "y": {"type": "number"}}}}}}
+FORMAT = {
+    "type": "object",
+    "properties": {
+        "d": {"type": "string", "format": "date"},
+        "s": {"type": "string", "maxLength": 5},
+        "e": {"enum": ["red", "grün"]},
+    },
+}
+BOUNDED = {
+    "type": "object",
+    "properties": {
+        "m": {"type": "string", "maxLength": 40},
+        "k": {"type": "string", "minLength": 2, "maxLength": 255},
+    },
+}
+NESTED = {
+    "type": "object",
+    "properties": {
+        "a": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"x": {"type": "string"}, "y": {"type": "number"}},
+            },
+        }
+    },
+}
 
 STATES = [
-    (OPEN, '{"'),                      # key start: declared keys plus extra keys
-    (OPEN, '{"na'),                    # inside a declared key name
-    (OPEN, '{"name'),                  # a declared key complete (and extra keys going on)
-    (OPEN, '{"na\u00ef'),              # after a multi-byte character in a key
-    (OPEN, b'{"na\xc3'),               # inside a multi-byte character: not at a class boundary
-    (OPEN, '{"q\\"uo'),                # after an escaped quote in a key
-    (OPEN, '{"zz'),                    # an extra key only
-    (OPEN, '{"name": "'),              # string value after ': "'
-    (OPEN, '{"name": "x\u00e9 '),      # inside a string value, after a multi-byte character
-    (OPEN, '{"name": "x", "'),         # the second key position, after ', "'
+    (OPEN, '{"'),  # key start: declared keys plus extra keys
+    (OPEN, '{"na'),  # inside a declared key name
+    (OPEN, '{"name'),  # a declared key complete (and extra keys going on)
+    (OPEN, '{"na\u00ef'),  # after a multi-byte character in a key
+    (OPEN, b'{"na\xc3'),  # inside a multi-byte character: not at a class boundary
+    (OPEN, '{"q\\"uo'),  # after an escaped quote in a key
+    (OPEN, '{"zz'),  # an extra key only
+    (OPEN, '{"name": "'),  # string value after ': "'
+    (OPEN, '{"name": "x\u00e9 '),  # inside a string value, after a multi-byte character
+    (OPEN, '{"name": "x", "'),  # the second key position, after ', "'
     (OPEN, '{"name": "x", "n": "ab\\'),  # inside an escape
-    (OPEN, '{ "'),                     # whitespace-prefixed twin of the key start
-    (CLOSED, '{"'),                    # declared keys only: not class-alive
+    (OPEN, '{ "'),  # whitespace-prefixed twin of the key start
+    (CLOSED, '{"'),  # declared keys only: not class-alive
     (CLOSED, '{"na'),
-    (FORMAT, '{"d": "'),               # a format: not class-alive
-    (FORMAT, '{"s": "ab'),             # bounded length: the chain walk
-    (FORMAT, '{"e": "gr'),             # an enum
+    (FORMAT, '{"d": "'),  # a format: not class-alive
+    (FORMAT, '{"s": "ab'),  # bounded length: the chain walk
+    (FORMAT, '{"e": "gr'),  # an enum
     # bounded strings: the short slice (tokens of at most 16 bytes) while 16 or more characters
     # remain, from the canonical state of the repetition (its shifted twins ask it), and the
     # ordinary walks near the bound
     (BOUNDED, '{"m": "'),
     (BOUNDED, '{"m": "abcdefghij'),
-    (BOUNDED, '{"m": "abcdefghijéééééklmn'),   # 19 characters, 24 bytes
+    (BOUNDED, '{"m": "abcdefghijéééééklmn'),  # 19 characters, 24 bytes
     (BOUNDED, '{"m": "' + "x" * 30),
     (BOUNDED, '{"k": "a'),
     (BOUNDED, '{"k": "' + "y" * 200),
-    (NESTED, '{"a": [{"'),             # a nested object's key start
+    (NESTED, '{"a": [{"'),  # a nested object's key start
     (NESTED, '{"a": [{"x": "1"}, {"x": "'),
 ]
 
@@ -103,8 +131,10 @@ def test_fresh_string_and_key_states_equal_brute_force(family):
         brute = np.zeros(words * 32, dtype=bool)
         brute[ids] = [m.is_allowed(int(t)) for t in ids]
         diff = np.flatnonzero(bits != brute)
-        assert not len(diff), (f"{family} {data!r}: mask and is_allowed differ on "
-                               f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}")
+        assert not len(diff), (
+            f"{family} {data!r}: mask and is_allowed differ on "
+            f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}"
+        )
         assert bits.any()
         # the same state again is warm and gives the same mask
         again = bits_of(m, words)
@@ -115,22 +145,42 @@ def test_fresh_string_and_key_states_equal_brute_force(family):
 # signatures of part_alive span several words), keys that share prefixes and non-ASCII keys;
 # bounded strings whose full-class check fails at the bound, so that the short slice is
 # answered from what that exploration reached (part_alive's memo); a pattern with a length.
-WIDE_KEYS = [c + c.lower() + "key" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"]
-WIDE_KEYS += ["été", "über", "日本語", "naïve", "na", "nam", "name", "named", "names_x", "_u", "-d", "$ref"]
+WIDE_KEYS = [
+    c + c.lower() + "key" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+]
+WIDE_KEYS += [
+    "été",
+    "über",
+    "日本語",
+    "naïve",
+    "na",
+    "nam",
+    "name",
+    "named",
+    "names_x",
+    "_u",
+    "-d",
+    "$ref",
+]
 WIDE = {"type": "object", "properties": {k: {"type": "integer"} for k in WIDE_KEYS}}
 WIDE["properties"]["s"] = {"type": "string", "maxLength": 128}
-WIDE["properties"]["h"] = {"type": "string", "minLength": 12, "maxLength": 12, "pattern": "[0-9a-f]+"}
+WIDE["properties"]["h"] = {
+    "type": "string",
+    "minLength": 12,
+    "maxLength": 12,
+    "pattern": "[0-9a-f]+",
+}
 WIDE["properties"]["t"] = {"type": "string", "maxLength": 20}
 
 WIDE_STATES = [
-    (WIDE, '{"'),                         # the first key position of a wide key trie
-    (WIDE, '{"na'),                       # inside keys sharing a prefix
-    (WIDE, '{"\u00e9t'),                  # inside a non-ASCII key
-    (WIDE, '{"Aakey": 1, "'),             # a later key position (the same extra-key part)
-    (WIDE, '{"s": "'),                    # maxLength 128: the full check fails at the bound
-    (WIDE, '{"s": "' + "ab" * 10),        # ... and a shifted position of it
-    (WIDE, '{"t": "abc'),                 # maxLength 20, 17 characters left
-    (WIDE, '{"h": "'),                    # 12 characters, one of them hex: not class-alive
+    (WIDE, '{"'),  # the first key position of a wide key trie
+    (WIDE, '{"na'),  # inside keys sharing a prefix
+    (WIDE, '{"\u00e9t'),  # inside a non-ASCII key
+    (WIDE, '{"Aakey": 1, "'),  # a later key position (the same extra-key part)
+    (WIDE, '{"s": "'),  # maxLength 128: the full check fails at the bound
+    (WIDE, '{"s": "' + "ab" * 10),  # ... and a shifted position of it
+    (WIDE, '{"t": "abc'),  # maxLength 20, 17 characters left
+    (WIDE, '{"h": "'),  # 12 characters, one of them hex: not class-alive
     (WIDE, '{"h": "zzzzzzzzzz'),
 ]
 
@@ -150,6 +200,8 @@ def test_fresh_wide_key_tries_and_bounded_strings_equal_brute_force(family):
         brute = np.zeros(words * 32, dtype=bool)
         brute[ids] = [m.is_allowed(int(t)) for t in ids]
         diff = np.flatnonzero(bits != brute)
-        assert not len(diff), (f"{family} {prefix!r}: mask and is_allowed differ on "
-                               f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}")
+        assert not len(diff), (
+            f"{family} {prefix!r}: mask and is_allowed differ on "
+            f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}"
+        )
         assert bits.any()

@@ -1,6 +1,7 @@
 """The command line without a model: help text and defaults, exit statuses, and that
 constraint errors come before the model loads (torch is never imported for them).
 The runs with a model are in tests/test_hf.py (stories260k from ../shared)."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,13 @@ def test_every_option_has_help_and_shows_its_default():
         seen += 1
         assert a.help, f"decoder {' '.join(path)} {a.option_strings[0]} has no help text"
         if a.default not in (None, False, [], argparse.SUPPRESS):
-            text = parser._subparsers._group_actions[0].choices[path[0]].format_help() if path else ""
-            assert "default" in a.help or f"(default: {a.default})" in " ".join(text.split()), \
-                (path, a.option_strings)
+            text = (
+                parser._subparsers._group_actions[0].choices[path[0]].format_help() if path else ""
+            )
+            assert "default" in a.help or f"(default: {a.default})" in " ".join(text.split()), (
+                path,
+                a.option_strings,
+            )
     assert seen > 30
 
 
@@ -50,16 +55,29 @@ def test_help_lists_the_exit_statuses():
 
 def _run(code: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=str(ROOT), env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(ROOT),
+        env=env,
+    )
 
 
 def test_constraint_errors_before_the_model_loads(tmp_path):
     """Each bad input exits 3 (2 for a usage error) with a one-line message and no traceback,
     and neither torch nor transformers was imported: the model was never loaded."""
     schema = tmp_path / "s.json"
-    schema.write_text(json.dumps({"type": "object", "unevaluatedProperties": {"type": "string"},
-                                  "properties": {"a": {"if": {"type": "string"}, "then": False}}}))
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "unevaluatedProperties": {"type": "string"},
+                "properties": {"a": {"if": {"type": "string"}, "then": False}},
+            }
+        )
+    )
     cases = [
         (["--regex", "(a"], 3, "unterminated"),
         (["--regex", "a(?=b)"], 3, "lookahead"),
@@ -107,8 +125,10 @@ print(json.dumps({{"results": out, "heavy": heavy}}))
 
 def test_help_is_light():
     """`decoder --help` imports neither numpy nor torch (it must answer in well under 0.5 s)."""
-    p = _run("import sys\nfrom decoder.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in ('numpy', 'torch', 'transformers', 'decoder._engine') if m in sys.modules))")
+    p = _run(
+        "import sys\nfrom decoder.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('numpy', 'torch', 'transformers', 'decoder._engine') if m in sys.modules))"
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "[]"
 
@@ -120,7 +140,11 @@ def test_missing_package_is_one_line(monkeypatch, capsys):
     from decoder.bench import jsonschemabench
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jsonschema" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "jsonschema" else real(name, *a),
+    )
     monkeypatch.setattr(jsonschemabench, "resolve", lambda args: {"progress": False})
     rc = main(["bench", "jsonschemabench", "--quick"])
     err = capsys.readouterr().err
@@ -144,13 +168,31 @@ def test_cut_off_output_exits_4(monkeypatch, capsys):
             self.last_result = Generation(b"ab", [1, 2], "length", False)
 
     monkeypatch.setattr(generate, "Decoder", FakeDecoder)
-    rc = main(["generate", "--regex", "(ab)+c", "--prompt", "x", "--max-new-tokens", "2", "--model", "fake"])
+    rc = main(
+        [
+            "generate",
+            "--regex",
+            "(ab)+c",
+            "--prompt",
+            "x",
+            "--max-new-tokens",
+            "2",
+            "--model",
+            "fake",
+        ]
+    )
     out = capsys.readouterr()
     assert rc == 4 and out.out == "ab\n"
-    assert out.err.count("\n") == 1 and "finish_reason=length" in out.err and "--max-new-tokens" in out.err
+    assert (
+        out.err.count("\n") == 1
+        and "finish_reason=length" in out.err
+        and "--max-new-tokens" in out.err
+    )
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"], ["bench", "jsonschemabench", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["generate", "--help"], ["bench", "jsonschemabench", "--help"]]
+)
 def test_help_exits_0(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -165,4 +207,6 @@ def test_install_hints_name_the_command_for_this_installation(monkeypatch):
     assert cmd.endswith(f"-m pip install --no-build-isolation -e '{ROOT}[lexical]'"), cmd
     monkeypatch.setattr(_install, "checkout_root", lambda: None)  # as from a wheel
     assert _install.install_command("lexical").endswith("-m pip install 'decoder-engine[lexical]'")
-    assert _install.install_command(packages="--no-deps x==1").endswith("-m pip install --no-deps x==1")
+    assert _install.install_command(packages="--no-deps x==1").endswith(
+        "-m pip install --no-deps x==1"
+    )

@@ -1,29 +1,43 @@
 """Composition with ``&``: never a dead end, budgets that still end in a complete output,
 JSON schemas composed with filters, and generation with the stories260k model."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
 from decoder import Grammar
-from decoder.constraints import (AllOf, ConstraintError, JSONSchema, MaxTokens, NoLetters, Words, constrain,
-                                 count_words, ends_sentence)
+from decoder.constraints import (
+    AllOf,
+    ConstraintError,
+    JSONSchema,
+    MaxTokens,
+    NoLetters,
+    Words,
+    constrain,
+    count_words,
+    ends_sentence,
+)
 
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 12},
-                                           "size": {"type": "integer"}},
-          "required": ["name", "size"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 12}, "size": {"type": "integer"}},
+    "required": ["name", "size"],
+    "additionalProperties": False,
+}
 
 
 @pytest.fixture(scope="module")
 def stories():
     path = shared_path("models", "stories260k")
     transformers = pytest.importorskip("transformers")
-    return (transformers.AutoModelForCausalLM.from_pretrained(str(path)),
-            transformers.AutoTokenizer.from_pretrained(str(path)))
+    return (
+        transformers.AutoModelForCausalLM.from_pretrained(str(path)),
+        transformers.AutoTokenizer.from_pretrained(str(path)),
+    )
 
 
 def _vocab(family="llama3"):
@@ -47,9 +61,11 @@ def test_naive_and_would_dead_end_but_composition_does_not():
     row = np.zeros((v.model_vocab_size + 31) // 32, dtype=np.int32)
     m.compute_mask(row)
     bits = np.unpackbits(row.view(np.uint8), bitorder="little")
-    assert bits[a] and bits[b]           # the AND of the masks allows both ...
+    assert bits[a] and bits[b]  # the AND of the masks allows both ...
     assert m.commit(a)
-    assert m.min_completion_bytes() == -1  # ... but after "a" nothing completes (a naive AND dead-ends)
+    assert (
+        m.min_completion_bytes() == -1
+    )  # ... but after "a" nothing completes (a naive AND dead-ends)
     m.compute_mask(row)
     assert not row.any()
     m.rollback(1)
@@ -60,7 +76,7 @@ def test_contradiction_is_a_clear_error():
     with pytest.raises(ConstraintError, match="contradict"):
         (JSONSchema(SCHEMA) & NoLetters("a")).matcher(_vocab())  # "name" needs an a
     with pytest.raises(ConstraintError):
-        (JSONSchema(SCHEMA) & MaxTokens(10)).matcher(_vocab())   # {"name":"","size":0} is 21 bytes
+        (JSONSchema(SCHEMA) & MaxTokens(10)).matcher(_vocab())  # {"name":"","size":0} is 21 bytes
 
 
 def test_generation_never_dead_ends(stories):
@@ -101,8 +117,22 @@ def test_cli_flags(stories, capsys):
     from decoder.cli import main
 
     path = str(shared_path("models", "stories260k"))
-    rc = main(["generate", "--model", path, "--prompt", "Once upon a time", "--raw", "--ban-letters", "e",
-               "--max-words", "12", "--max-new-tokens", "50"])
+    rc = main(
+        [
+            "generate",
+            "--model",
+            path,
+            "--prompt",
+            "Once upon a time",
+            "--raw",
+            "--ban-letters",
+            "e",
+            "--max-words",
+            "12",
+            "--max-new-tokens",
+            "50",
+        ]
+    )
     out = capsys.readouterr().out.strip()
     assert rc == 0 and "e" not in out.lower() and count_words(out) <= 12 and ends_sentence(out)
 
@@ -127,6 +157,11 @@ def test_hf_processor_with_a_composition_never_dead_ends(stories):
     best = int(out[0].argmax())
     assert best != a and tok.decode([best]).strip() in ("c", "b")
     ids = tok("Once upon a time", return_tensors="pt")["input_ids"]
-    out = model.generate(ids, logits_processor=[DecoderLogitsProcessor(c, tok)], do_sample=False,
-                         max_new_tokens=6, pad_token_id=tok.eos_token_id)
-    assert tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True) in ("c", "b")
+    out = model.generate(
+        ids,
+        logits_processor=[DecoderLogitsProcessor(c, tok)],
+        do_sample=False,
+        max_new_tokens=6,
+        pad_token_id=tok.eos_token_id,
+    )
+    assert tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True) in ("c", "b")

@@ -1,5 +1,6 @@
 """Lexical filters: generated regexes against brute force, exact masks, and random walks on
 real tokenizers where every finished output satisfies its filter."""
+
 from __future__ import annotations
 
 import random
@@ -7,18 +8,39 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
-from decoder.constraints import (Anagram, BanWords, EditDistance, Isogram, Lexicon, NoLetters, NoStrings, OnlyChars,
-                                 Palindrome, RequireStrings, Rhymes, WordLength, Words, WordsEndWith,
-                                 WordsStartWith, count_words)
+from decoder.constraints import (
+    Anagram,
+    BanWords,
+    EditDistance,
+    Isogram,
+    Lexicon,
+    NoLetters,
+    NoStrings,
+    OnlyChars,
+    Palindrome,
+    RequireStrings,
+    Rhymes,
+    WordLength,
+    Words,
+    WordsEndWith,
+    WordsStartWith,
+    count_words,
+)
 from decoder.constraints.regular import not_containing, trie_complement_regex, trie_regex
 from decoder.protocol import Capability, capabilities
 
 
-@pytest.mark.parametrize("strings,ignore_case", [(["the"], False), (["ab", "ba"], False), (["aab", "ab"], True),
-                                                 (["abcab", "bca", "cc"], False)])
+@pytest.mark.parametrize(
+    "strings,ignore_case",
+    [
+        (["the"], False),
+        (["ab", "ba"], False),
+        (["aab", "ab"], True),
+        (["abcab", "bca", "cc"], False),
+    ],
+)
 def test_not_containing_matches_brute_force(strings, ignore_case):
     rx = re.compile(not_containing(strings, ignore_case))
     rng = random.Random(0)
@@ -33,7 +55,9 @@ def test_not_containing_matches_brute_force(strings, ignore_case):
 def test_trie_regexes():
     words = ["cat", "car", "cart", "dog", "do"]
     inside = re.compile(trie_regex(words, True))
-    outside = re.compile(trie_complement_regex(words, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", True))
+    outside = re.compile(
+        trie_complement_regex(words, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", True)
+    )
     for w in words + ["CAR", "Dog", "ca", "dogs", "carts", "x", "d"]:
         known = w.lower() in words
         assert (inside.fullmatch(w) is not None) == known
@@ -49,7 +73,9 @@ def _vocab(family):
 def _allowed(m, vocab):
     row = np.zeros((vocab.model_vocab_size + 31) // 32, dtype=np.int32)
     m.compute_mask(row)
-    return np.unpackbits(row.view(np.uint8), bitorder="little")[: vocab.model_vocab_size].astype(bool)
+    return np.unpackbits(row.view(np.uint8), bitorder="little")[: vocab.model_vocab_size].astype(
+        bool
+    )
 
 
 def _id(vocab, text: bytes) -> int:
@@ -87,7 +113,9 @@ def test_only_chars_and_word_filters_on_llama3():
     m = Lexicon(["cat", "category"]).matcher(v)
     assert m.commit(_id(v, b" cat"))
     ok = _allowed(m, v)
-    assert ok[_id(v, b"eg")] and ok[_id(v, b" ")] and not ok[_id(v, b"s")] and not ok[_id(v, b"ory")]
+    assert (
+        ok[_id(v, b"eg")] and ok[_id(v, b" ")] and not ok[_id(v, b"s")] and not ok[_id(v, b"ory")]
+    )
     m = BanWords(["cat"]).matcher(v)
     assert m.commit(_id(v, b" cat"))
     ok = _allowed(m, v)

@@ -7,23 +7,36 @@ Each probe (tests/hostile/boundary.py) runs in a child process (tests/hostile/is
 so a segfault or an abort fails its test instead of killing pytest; under
 scripts/test_sanitizers.sh the same probes run with ASan/UBSan, which turn out-of-bounds
 reads into aborts."""
+
 from __future__ import annotations
 
 import pytest
-
 from hostile import boundary, isolate
 
 # probe -> the exception class it must raise (a clean Python exception, never a crash)
 RAISES = {
-    "mask_float32": "MatcherError", "mask_int64": "MatcherError", "mask_too_short": "MatcherError",
-    "mask_empty": "MatcherError", "mask_2d": "MatcherError", "mask_strided": "MatcherError",
-    "mask_read_only": "MatcherError", "mask_list": "MatcherError", "mask_none": "MatcherError",
-    "commit_negative": "MatcherError", "commit_vocab_size": "MatcherError",
+    "mask_float32": "MatcherError",
+    "mask_int64": "MatcherError",
+    "mask_too_short": "MatcherError",
+    "mask_empty": "MatcherError",
+    "mask_2d": "MatcherError",
+    "mask_strided": "MatcherError",
+    "mask_read_only": "MatcherError",
+    "mask_list": "MatcherError",
+    "mask_none": "MatcherError",
+    "commit_negative": "MatcherError",
+    "commit_vocab_size": "MatcherError",
     # Cython's own conversions: documented as OverflowError/TypeError for non-int32 ids
-    "commit_past_int32": "OverflowError", "commit_past_int64": "OverflowError",
-    "commit_str": "TypeError", "commit_none": "TypeError",
-    "commit_bytes_none": "TypeError", "commit_bytes_str": "TypeError", "commit_bytes_list": "TypeError",
-    "rollback_negative": "OverflowError", "rollback_too_far": "MatcherError", "rollback_huge": "OverflowError",
+    "commit_past_int32": "OverflowError",
+    "commit_past_int64": "OverflowError",
+    "commit_str": "TypeError",
+    "commit_none": "TypeError",
+    "commit_bytes_none": "TypeError",
+    "commit_bytes_str": "TypeError",
+    "commit_bytes_list": "TypeError",
+    "rollback_negative": "OverflowError",
+    "rollback_too_far": "MatcherError",
+    "rollback_huge": "OverflowError",
 }
 
 # probe -> what it must return
@@ -43,12 +56,15 @@ RETURNS = {
     "commit_bytes_strided_view": [True, 1, True],
 }
 
-KNOWN_FAILURES: dict = {
-}
+KNOWN_FAILURES: dict = {}
 
 
 def _param(name):
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])] if name in KNOWN_FAILURES else []
+    marks = (
+        [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])]
+        if name in KNOWN_FAILURES
+        else []
+    )
     return pytest.param(name, id=name, marks=marks)
 
 
@@ -71,7 +87,10 @@ def test_grammar_deserializer_survives_garbage():
     """400 random word arrays: each a clean GrammarError (none is a valid grammar)."""
     out = isolate.run(boundary.compiled_grammar_garbage_words, timeout=60, cpu_limit=10)
     assert out.status == "ok", str(out)
-    assert set(out.value) <= {"GrammarError", "LimitError", "ok"} and out.value.get("GrammarError", 0) > 300
+    assert (
+        set(out.value) <= {"GrammarError", "LimitError", "ok"}
+        and out.value.get("GrammarError", 0) > 300
+    )
 
 
 def test_grammar_deserializer_survives_mutations():

@@ -2,6 +2,7 @@
 engine's compile check it; a compile cancelled from another thread (a serving request that
 gave up) stops within milliseconds and consumes no more CPU; schema, grammar and regex
 texts over their size limit are refused before they are parsed."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,11 @@ import threading
 import time
 
 import pytest
+from hostile import isolate
+from hostile.cases import ir_nullable_rep, nested, vocab
 
 from decoder import Grammar, LimitError, SchemaError, compile_grammar
 from decoder.deadline import CompileCancelled, Deadline, compile_deadline
-from hostile import isolate
-from hostile.cases import ir_nullable_rep, nested, vocab
 
 
 def _cpu_while(seconds: float) -> float:
@@ -76,8 +77,12 @@ def test_deadline_stops_the_regex_front_end():
 
 
 def test_deadline_stops_the_lark_front_end():
-    text = "start: " + " | ".join(f'"w{i}" r{i}' for i in range(1500)) + "\n" + \
-        "".join(f'r{i}: "x" | "y{i}"\n' for i in range(1500))
+    text = (
+        "start: "
+        + " | ".join(f'"w{i}" r{i}' for i in range(1500))
+        + "\n"
+        + "".join(f'r{i}: "x" | "y{i}"\n' for i in range(1500))
+    )
     with pytest.raises(LimitError) as ei:
         Grammar.from_lark(text, timeout=0.001)
     assert ei.value.limit == "deadline"
@@ -86,9 +91,21 @@ def test_deadline_stops_the_lark_front_end():
 def test_schema_timeout_covers_parsing_and_indexing():
     """The schema's timeout runs from the call, not from after the document was indexed
     (a 30 MB schema took 18 s to be refused with the default 10 s timeout)."""
-    tree = json.loads(json.dumps(nested(9, lambda n: {"oneOf": [n, {"type": "array", "items": n},
-                                                               {"type": "object", "properties": {"x": n}}]},
-                                        {"type": "integer"})))
+    tree = json.loads(
+        json.dumps(
+            nested(
+                9,
+                lambda n: {
+                    "oneOf": [
+                        n,
+                        {"type": "array", "items": n},
+                        {"type": "object", "properties": {"x": n}},
+                    ]
+                },
+                {"type": "integer"},
+            )
+        )
+    )
     t0 = time.perf_counter()
     with pytest.raises(SchemaError) as ei:
         Grammar.from_json_schema(tree, timeout=0.01)
@@ -104,12 +121,16 @@ def test_an_outer_deadline_applies_to_the_schema_compile():
     assert ei.value.limit == "deadline"
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Grammar.from_json_schema('{"description": "' + "x" * (9 << 20) + '"}'),
-    lambda: Grammar.from_json_schema(b'{"description": "' + b"x" * (9 << 20) + b'"}'),
-    lambda: Grammar.from_lark('start: "a"\n' + "// " + "x" * (1 << 20) + "\n"),
-    lambda: Grammar.from_regex("a" * ((1 << 20) + 1)),
-], ids=["schema_text", "schema_bytes", "lark", "regex"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Grammar.from_json_schema('{"description": "' + "x" * (9 << 20) + '"}'),
+        lambda: Grammar.from_json_schema(b'{"description": "' + b"x" * (9 << 20) + b'"}'),
+        lambda: Grammar.from_lark('start: "a"\n' + "// " + "x" * (1 << 20) + "\n"),
+        lambda: Grammar.from_regex("a" * ((1 << 20) + 1)),
+    ],
+    ids=["schema_text", "schema_bytes", "lark", "regex"],
+)
 def test_texts_over_the_size_limit_are_refused_before_parsing(make):
     t0 = time.process_time()
     with pytest.raises(LimitError) as ei:
@@ -121,8 +142,9 @@ def test_texts_over_the_size_limit_are_refused_before_parsing(make):
 def test_size_limits_can_be_raised():
     g = Grammar.from_regex("a" * ((1 << 20) + 1), max_text_bytes=4 << 20)
     assert g is not None
-    Grammar.from_json_schema('{"type": "integer", "description": "' + "x" * (9 << 20) + '"}',
-                             max_text_bytes=16 << 20)
+    Grammar.from_json_schema(
+        '{"type": "integer", "description": "' + "x" * (9 << 20) + '"}', max_text_bytes=16 << 20
+    )
 
 
 def spec_compiler_deadline() -> dict:
@@ -144,8 +166,14 @@ def spec_compiler_deadline() -> dict:
             break
         time.sleep(0.01)
     stopped = time.perf_counter() - t0
-    return dict(waited=waited, stopped=stopped, running=len(sc._running), msg=msg,
-                cpu_after=_cpu_while(0.5), stats=dict(sc.stats))
+    return dict(
+        waited=waited,
+        stopped=stopped,
+        running=len(sc._running),
+        msg=msg,
+        cpu_after=_cpu_while(0.5),
+        stats=dict(sc.stats),
+    )
 
 
 def test_spec_compiler_stops_a_compile_past_its_deadline():

@@ -59,6 +59,12 @@ def test_block_runs_as_written(code: str, tmp_path: Path):
     env["PYTHONPATH"] = str(ROOT)  # this checkout's decoder, whatever the folder
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, f"the block failed:\n{code}\n--- stderr ---\n{r.stderr[-3000:]}"

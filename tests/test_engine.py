@@ -1,5 +1,6 @@
 """The C++ engine on hand-built grammars and a synthetic byte vocabulary: needs nothing
 from ../shared. Masks are checked against brute force (commit every token and see)."""
+
 from __future__ import annotations
 
 import random
@@ -12,8 +13,24 @@ from decoder.grammar import Grammar, GrammarBuilder, ir
 from decoder.vocab import Vocabulary
 
 # 256 single bytes, some multi-byte tokens (including pieces of UTF-8 characters), EOS last
-MULTI = [b"12", b"1+", b"+2", b"ab", b"++", b"3 +", b"  ", b"\xc3", b"\xa9", b"\xc3\xa9", b"\xe2\x82",
-         b"\xac1", b"caf\xc3", b"ba", b"abab", b"b+"]
+MULTI = [
+    b"12",
+    b"1+",
+    b"+2",
+    b"ab",
+    b"++",
+    b"3 +",
+    b"  ",
+    b"\xc3",
+    b"\xa9",
+    b"\xc3\xa9",
+    b"\xe2\x82",
+    b"\xac1",
+    b"caf\xc3",
+    b"ba",
+    b"abab",
+    b"b+",
+]
 TOKENS = [bytes([i]) for i in range(256)] + MULTI + [b""]
 EOS = len(TOKENS) - 1
 VOCAB = Vocabulary.from_bytes(TOKENS, eos_ids=[EOS], special_ids=[EOS])
@@ -55,7 +72,9 @@ def utf8_grammar() -> Grammar:
     """One lexeme: 'caf' then one non-ASCII code point then a digit."""
     b = GrammarBuilder()
     s = b.nonterminal("s")
-    b.rule(s, [b.lexeme("W", ir.cat(ir.lit("caf"), ir.cps([(0x80, 0x10FFFF)]), ir.cps([(48, 57)])))])
+    b.rule(
+        s, [b.lexeme("W", ir.cat(ir.lit("caf"), ir.cps([(0x80, 0x10FFFF)]), ir.cps([(48, 57)])))]
+    )
     return Grammar(b.build(s))
 
 
@@ -98,7 +117,7 @@ def test_eos_only_when_accepting():
 def test_ignore_lexeme_is_bounded_and_never_repeats():
     m = Matcher(sum_grammar(), VOCAB)
     m.commit(tok(b"1"))
-    assert m.commit(tok(b"  "))      # two spaces: one WS lexeme at its bound
+    assert m.commit(tok(b"  "))  # two spaces: one WS lexeme at its bound
     assert not m.is_allowed(tok(b" "))  # a third space would need a second WS in a row
     assert m.commit(tok(b"+"))
 
@@ -241,7 +260,11 @@ def test_bounded_repetition_positions_share_walks_exactly():
     """Positions of a long bounded repetition reuse one walk down to a fixed depth (see
     docs/optimizations.md); masks must still equal brute force, also for tokens longer than
     that depth and near the end of the repetition."""
-    long_tokens = [b"a" * k for k in range(2, 30)] + [b"ab" * 8 + b"c", b"b" * 14 + b'"', b"\xc3\xa9" * 9]
+    long_tokens = [b"a" * k for k in range(2, 30)] + [
+        b"ab" * 8 + b"c",
+        b"b" * 14 + b'"',
+        b"\xc3\xa9" * 9,
+    ]
     toks = [bytes([i]) for i in range(256)] + long_tokens + [b""]
     vocab = Vocabulary.from_bytes(toks, eos_ids=[len(toks) - 1], special_ids=[len(toks) - 1])
     b = GrammarBuilder()
@@ -276,9 +299,18 @@ def test_forced_bytes_is_the_common_prefix_of_every_continuation():
     assert m.commit_bytes(b"c") and m.forced_bytes() == b""  # d or e
     assert m.commit_bytes(b"d") and m.forced_bytes() == b""  # f, or the end
     assert m.forced_bytes(max_bytes=2) == b""
-    key = Matcher(Grammar.from_json_schema(
-        {"type": "object", "properties": {"name": {"const": "Ada"}}, "required": ["name"],
-         "additionalProperties": False}, whitespace="compact"), VOCAB)
+    key = Matcher(
+        Grammar.from_json_schema(
+            {
+                "type": "object",
+                "properties": {"name": {"const": "Ada"}},
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+            whitespace="compact",
+        ),
+        VOCAB,
+    )
     assert key.forced_bytes() == b'{"name":"Ada"}'
     assert key.forced_bytes(max_bytes=3) == b'{"n'
     # a lexeme that may go on (digits) is not forced past its end

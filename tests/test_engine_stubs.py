@@ -1,6 +1,7 @@
 """The extension modules and their type stubs (decoder/_engine.pyi, decoder/grammar/_wire.pyi)
 declare the same public names: a method added to the binding without a stub, or a stub left
 behind by a removed one, fails here (mypy would otherwise type-check against a fiction)."""
+
 from __future__ import annotations
 
 import ast
@@ -45,15 +46,23 @@ def _module_names(mod) -> dict[str, set[str] | None]:
     return out
 
 
-@pytest.mark.parametrize("module,stub", [("decoder._engine", "decoder/_engine.pyi"),
-                                         ("decoder.grammar._wire", "decoder/grammar/_wire.pyi")])
+@pytest.mark.parametrize(
+    "module,stub",
+    [
+        ("decoder._engine", "decoder/_engine.pyi"),
+        ("decoder.grammar._wire", "decoder/grammar/_wire.pyi"),
+    ],
+)
 def test_stub_declares_exactly_the_public_api(module, stub):
     got = _module_names(importlib.import_module(module))
     want = _stub_names(ROOT / stub)
-    assert set(got) == set(want), (f"in the module only: {sorted(set(got) - set(want))}; "
-                                   f"in the stub only: {sorted(set(want) - set(got))}")
+    assert set(got) == set(want), (
+        f"in the module only: {sorted(set(got) - set(want))}; "
+        f"in the stub only: {sorted(set(want) - set(got))}"
+    )
     for name, members in got.items():
         if members is not None:
             assert members == want[name], (
                 f"{name}: in the module only {sorted(members - (want[name] or set()))}, "
-                f"in the stub only {sorted((want[name] or set()) - members)}")
+                f"in the stub only {sorted((want[name] or set()) - members)}"
+            )

@@ -1,10 +1,10 @@
 """Fast-forwarding: forced bytes, their canonical tokens, and the Decoder loop that inserts them."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import load_tokenizer, shared_path
 
 from decoder.protocol import Capability, capabilities
@@ -12,9 +12,15 @@ from decoder.protocol import Capability, capabilities
 decoder = pytest.importorskip("decoder")
 jsonschema = pytest.importorskip("jsonschema")
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["firstName", "kind"],
-          "properties": {"firstName": {"type": "string", "maxLength": 8},
-                         "kind": {"enum": ["alpha_beta gamma"]}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["firstName", "kind"],
+    "properties": {
+        "firstName": {"type": "string", "maxLength": 8},
+        "kind": {"enum": ["alpha_beta gamma"]},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +50,21 @@ def test_forced_bytes_and_canonical_tokens(smollm2):
     assert ff.forced_bytes(m) == b'irstName":"'
     assert m.num_steps == steps  # the search leaves the matcher as it was
     toks = ff.tokens_for(ids, b'irstName":"')
-    assert [vocab.tokens[t] for t in toks] == [b"irst", b"Name"]  # '":"' dropped: may merge with what follows
+    assert [vocab.tokens[t] for t in toks] == [
+        b"irst",
+        b"Name",
+    ]  # '":"' dropped: may merge with what follows
     # the model already wrote 'f' (the tokenizer would have written 'first'): no boundary after the
     # context, so the forced text is tokenized on its own
-    assert toks == tok.encode('irstName', add_special_tokens=False)
+    assert toks == tok.encode("irstName", add_special_tokens=False)
     m2, ids2 = _matcher(vocab, tok, '{"firstName":"Bo","')
     toks2 = ff.tokens_for(ids2, b'kind":"alpha_beta gamma"}')
-    assert toks2 == tok.encode('{"firstName":"Bo","kind":"alpha_beta gamma"}',
-                               add_special_tokens=False)[len(ids2):-1]  # in context, canonical
+    assert (
+        toks2
+        == tok.encode('{"firstName":"Bo","kind":"alpha_beta gamma"}', add_special_tokens=False)[
+            len(ids2) : -1
+        ]
+    )  # in context, canonical
     m, ids = _matcher(vocab, tok, '{"firstName":"Bo","k')
     assert ff.forced_bytes(m) == b'ind":"alpha_beta gamma"}'
     got, ready = ff.advance(m, ids, limit=100)
@@ -72,7 +85,9 @@ def test_nothing_forced_where_the_model_has_a_choice(smollm2):
 
     row = np.zeros(ff.words, dtype=np.int32)
     got, ready = ff.advance(m, ids, limit=10, row=row)
-    assert got == [] and ready == (Capability.FORCED_BYTES not in capabilities(m))  # the engine's needs no mask
+    assert got == [] and ready == (
+        Capability.FORCED_BYTES not in capabilities(m)
+    )  # the engine's needs no mask
     got, ready = ff.advance(_NoNative(m), ids, limit=10, row=row)
     assert got == [] and ready  # the Python search leaves the mask of this state in the row
     fresh = np.zeros_like(row)
@@ -84,17 +99,23 @@ def test_nothing_forced_where_the_model_has_a_choice(smollm2):
 def tiny():
     transformers = pytest.importorskip("transformers")
     path = shared_path("models", "stories260k")
-    return (transformers.AutoModelForCausalLM.from_pretrained(path),
-            transformers.AutoTokenizer.from_pretrained(path))
+    return (
+        transformers.AutoModelForCausalLM.from_pretrained(path),
+        transformers.AutoTokenizer.from_pretrained(path),
+    )
 
 
 def test_decoder_fast_forward_inserts_tokens_and_stays_valid(tiny):
     from decoder.generate import Decoder
 
     model, tok = tiny
-    schema = dict(SCHEMA, properties=dict(SCHEMA["properties"], tags={"type": "array", "maxItems": 2,
-                                                                       "items": {"const": "x y z"}}),
-                  required=["firstName", "kind", "tags"])
+    schema = dict(
+        SCHEMA,
+        properties=dict(
+            SCHEMA["properties"], tags={"type": "array", "maxItems": 2, "items": {"const": "x y z"}}
+        ),
+        required=["firstName", "kind", "tags"],
+    )
     out = {}
     for ff in (True, False):
         d = Decoder(model, schema, tok, fast_forward=ff, json_options={"whitespace": "compact"})
@@ -140,8 +161,16 @@ class _NoNative:
         return getattr(self.m, name)
 
 
-@pytest.mark.parametrize("prefix,ws", [("", "compact"), ('{"f', "compact"), ('{"firstName":"Bo","k', "compact"),
-                                       ('{"firstName"', "flexible"), ('{"firstName":"', "flexible")])
+@pytest.mark.parametrize(
+    "prefix,ws",
+    [
+        ("", "compact"),
+        ('{"f', "compact"),
+        ('{"firstName":"Bo","k', "compact"),
+        ('{"firstName"', "flexible"),
+        ('{"firstName":"', "flexible"),
+    ],
+)
 def test_python_search_agrees_with_the_engine(smollm2, prefix, ws):
     tok, vocab, ff = smollm2
     m, _ = _matcher(vocab, tok, prefix, whitespace=ws)

@@ -21,6 +21,7 @@ Examples are bounded (``DECODER_FUZZ_EXAMPLES``, default 25 per test) and derand
 CI runs the same cases; set ``DECODER_FUZZ_EXAMPLES=2000`` (and ``DECODER_FUZZ_SEED``) for a
 long run by hand. scripts/fuzz.sh runs the coverage-guided targets in fuzz/.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,23 +31,31 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from decoder import Grammar, Matcher, Vocabulary
 from decoder.errors import DecoderError, GrammarError, LimitError, SchemaError
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 EXAMPLES = int(os.environ.get("DECODER_FUZZ_EXAMPLES", "25"))
 SEED = os.environ.get("DECODER_FUZZ_SEED")
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=SEED is None,
-                suppress_health_check=list(HealthCheck), print_blob=True)
-MAX_WALK = 12        # random tokens before the greedy completion
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=SEED is None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+MAX_WALK = 12  # random tokens before the greedy completion
 MAX_COMPLETION = 80  # bytes of the shortest completion allowed (the schemas here are small)
 
 
 # --------------------------------------------------------------------------- the vocabulary
+
 
 class Vocab:
     def __init__(self) -> None:
@@ -54,8 +63,10 @@ class Vocab:
         self.n = int(self.v.model_vocab_size)
         self.words = (self.n + 31) // 32
         self.eos = set(self.v.eos_ids)
-        self.lengths = np.array([len(t) if t else 1 << 20 for t in self.v.tokens] +
-                                [1 << 20] * (self.words * 32 - len(self.v.tokens)))
+        self.lengths = np.array(
+            [len(t) if t else 1 << 20 for t in self.v.tokens]
+            + [1 << 20] * (self.words * 32 - len(self.v.tokens))
+        )
         self.byte_id = {t[0]: i for i, t in enumerate(self.v.tokens) if len(t) == 1}
 
     def allowed(self, m) -> np.ndarray:
@@ -77,6 +88,7 @@ def V() -> Vocab:
 
 # --------------------------------------------------------------------------- the invariants
 
+
 def walk_and_complete(V: Vocab, m, rng: random.Random, log: list | None = None) -> bytes:
     """A random walk under the mask, then the shortest allowed token until accepting;
     checks the step invariants on the way and returns the complete output (the committed
@@ -86,7 +98,9 @@ def walk_and_complete(V: Vocab, m, rng: random.Random, log: list | None = None) 
     for step in range(MAX_WALK + MAX_COMPLETION):
         ids = V.allowed(m)
         accepting = m.is_accepting()
-        assert bool(V.eos & set(ids.tolist())) == accepting, f"EOS allowed != accepting after {out!r}"
+        assert (
+            bool(V.eos & set(ids.tolist())) == accepting
+        ), f"EOS allowed != accepting after {out!r}"
         non_eos = [int(i) for i in ids if int(i) not in V.eos]
         if accepting and (step >= MAX_WALK or not non_eos or rng.random() < 0.2):
             return out
@@ -95,7 +109,9 @@ def walk_and_complete(V: Vocab, m, rng: random.Random, log: list | None = None) 
         t_bad = rng.randrange(V.n)
         if not np.isin(t_bad, ids):
             steps = m.num_steps
-            assert not m.is_allowed(t_bad) and not m.commit(t_bad), f"forbidden {t_bad} committed after {out!r}"
+            assert not m.is_allowed(t_bad) and not m.commit(
+                t_bad
+            ), f"forbidden {t_bad} committed after {out!r}"
             assert m.num_steps == steps
         if step < MAX_WALK:
             t = rng.choice(non_eos)
@@ -139,7 +155,7 @@ def check_fork_rollback(V: Vocab, g, m, ids: list, rng: random.Random) -> None:
     for t in ids[: n - k]:
         assert fresh.commit(t)
     assert np.array_equal(V.allowed(m), V.allowed(fresh)), f"rollback({k}) != a fresh matcher"
-    for t in ids[n - k:]:
+    for t in ids[n - k :]:
         assert m.commit(t)
     assert np.array_equal(V.allowed(m), before), "re-committing after the rollback differs"
 
@@ -164,15 +180,20 @@ def regex_asts():
         return st.one_of(
             st.lists(inner, min_size=2, max_size=3).map(lambda xs: "".join(f"(?:{x})" for x in xs)),
             st.lists(inner, min_size=2, max_size=3).map(lambda xs: "(?:" + "|".join(xs) + ")"),
-            st.tuples(inner, st.sampled_from(["*", "+", "?", "{2}", "{0,2}", "{1,3}", "{2,}"]))
-              .map(lambda t: f"(?:{t[0]}){t[1]}"),
+            st.tuples(inner, st.sampled_from(["*", "+", "?", "{2}", "{0,2}", "{1,3}", "{2,}"])).map(
+                lambda t: f"(?:{t[0]}){t[1]}"
+            ),
         )
+
     return st.recursive(leaf, extend, max_leaves=6)
 
 
 @FUZZ
-@given(pattern=regex_asts(), rnd=st.randoms(use_true_random=False),
-       strings=st.lists(st.text(alphabet=ALPHA + "d", max_size=7), max_size=12))
+@given(
+    pattern=regex_asts(),
+    rnd=st.randoms(use_true_random=False),
+    strings=st.lists(st.text(alphabet=ALPHA + "d", max_size=7), max_size=12),
+)
 def test_random_regexes(V, pattern, rnd, strings):
     rx = re.compile(pattern)
     g = Grammar.from_regex(pattern)  # every pattern is a valid constraint, "" included
@@ -188,47 +209,91 @@ def test_random_regexes(V, pattern, rnd, strings):
 
 # --------------------------------------------------------------------------- JSON schemas
 
+
 def schemas():
     scalar = st.one_of(
-        st.just({"type": "null"}), st.just({"type": "boolean"}),
-        st.builds(lambda lo, span: {"type": "integer", "minimum": lo, "maximum": lo + span},
-                  st.integers(-50, 50), st.integers(0, 200)),
+        st.just({"type": "null"}),
+        st.just({"type": "boolean"}),
+        st.builds(
+            lambda lo, span: {"type": "integer", "minimum": lo, "maximum": lo + span},
+            st.integers(-50, 50),
+            st.integers(0, 200),
+        ),
         st.builds(lambda lo: {"type": "integer", "minimum": lo}, st.integers(-5, 5)),
-        st.builds(lambda lo, span: {"type": "string", "minLength": lo, "maxLength": lo + span},
-                  st.integers(0, 3), st.integers(0, 4)),
-        st.builds(lambda p: {"type": "string", "pattern": p}, st.sampled_from(["^[a-c]+$", "^x?y{1,2}$", "^\\d{2}$"])),
-        st.lists(st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b", "é"]), st.booleans(), st.none()),
-                 min_size=1, max_size=4, unique_by=lambda x: json.dumps(x)).map(lambda xs: {"enum": xs}),
+        st.builds(
+            lambda lo, span: {"type": "string", "minLength": lo, "maxLength": lo + span},
+            st.integers(0, 3),
+            st.integers(0, 4),
+        ),
+        st.builds(
+            lambda p: {"type": "string", "pattern": p},
+            st.sampled_from(["^[a-c]+$", "^x?y{1,2}$", "^\\d{2}$"]),
+        ),
+        st.lists(
+            st.one_of(
+                st.integers(-3, 3), st.sampled_from(["a", "b", "é"]), st.booleans(), st.none()
+            ),
+            min_size=1,
+            max_size=4,
+            unique_by=lambda x: json.dumps(x),
+        ).map(lambda xs: {"enum": xs}),
         st.builds(lambda c: {"const": c}, st.sampled_from([1, "k", None, [1, 2], {"a": 1}])),
         st.just({"type": "number", "minimum": 0, "maximum": 1}),
     )
 
     def extend(inner):
         return st.one_of(
-            st.builds(lambda props, req, extra: {
-                "type": "object", "properties": props,
-                "required": [k for k in props if k in req], "additionalProperties": extra},
+            st.builds(
+                lambda props, req, extra: {
+                    "type": "object",
+                    "properties": props,
+                    "required": [k for k in props if k in req],
+                    "additionalProperties": extra,
+                },
                 st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=3),
-                st.sets(st.sampled_from(["a", "b", "c"])), st.booleans()),
-            st.builds(lambda items, lo, span: {"type": "array", "items": items, "minItems": lo,
-                                               "maxItems": lo + span},
-                      inner, st.integers(0, 2), st.integers(0, 3)),
+                st.sets(st.sampled_from(["a", "b", "c"])),
+                st.booleans(),
+            ),
+            st.builds(
+                lambda items, lo, span: {
+                    "type": "array",
+                    "items": items,
+                    "minItems": lo,
+                    "maxItems": lo + span,
+                },
+                inner,
+                st.integers(0, 2),
+                st.integers(0, 3),
+            ),
             st.lists(inner, min_size=2, max_size=3).map(lambda xs: {"anyOf": xs}),
         )
+
     return st.recursive(scalar, extend, max_leaves=5)
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-300, 300), st.sampled_from(["a", "b", "ab", "é", "12", "y"]),
-              st.sampled_from([0.5, 1.0, -2.25])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=3)),
-    max_leaves=6)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-300, 300),
+        st.sampled_from(["a", "b", "ab", "é", "12", "y"]),
+        st.sampled_from([0.5, 1.0, -2.25]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
 
 
 @FUZZ
-@given(schema=schemas(), rnd=st.randoms(use_true_random=False), values=st.lists(json_values, max_size=8),
-       whitespace=st.sampled_from(["compact", "flexible"]))
+@given(
+    schema=schemas(),
+    rnd=st.randoms(use_true_random=False),
+    values=st.lists(json_values, max_size=8),
+    whitespace=st.sampled_from(["compact", "flexible"]),
+)
 def test_random_json_schemas(V, schema, rnd, values, whitespace):
     jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(schema)
@@ -255,6 +320,7 @@ def test_random_json_schemas(V, schema, rnd, values, whitespace):
 
 # --------------------------------------------------------------------------- Lark grammars
 
+
 def lark_grammars():
     """start and up to two more rules over one-character literals (so Lark's dynamic lexer
     and the engine's longest-match lexer agree on every text)."""
@@ -266,8 +332,11 @@ def lark_grammars():
 
 
 @FUZZ
-@given(text=lark_grammars(), rnd=st.randoms(use_true_random=False),
-       strings=st.lists(st.text(alphabet="abcd", max_size=6), max_size=10))
+@given(
+    text=lark_grammars(),
+    rnd=st.randoms(use_true_random=False),
+    strings=st.lists(st.text(alphabet="abcd", max_size=6), max_size=10),
+)
 def test_random_lark_grammars(V, text, rnd, strings):
     lark = pytest.importorskip("lark")
     oracle = lark.Lark(text, parser="earley", lexer="dynamic")
@@ -296,9 +365,15 @@ def test_random_lark_grammars(V, text, rnd, strings):
 
 # --------------------------------------------------------------------------- no crash
 
+
 @FUZZ
-@given(pattern=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from(
-    list("()[]{}|*+?\\^$.-,0123456789abdswDSWpPuxU:<>=!#")), max_size=14))
+@given(
+    pattern=st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"])
+        | st.sampled_from(list("()[]{}|*+?\\^$.-,0123456789abdswDSWpPuxU:<>=!#")),
+        max_size=14,
+    )
+)
 def test_arbitrary_regex_text_never_crashes(V, pattern):
     """Any text as a regex: a compiled matcher or a DecoderError, nothing else."""
     try:

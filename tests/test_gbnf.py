@@ -1,4 +1,5 @@
 """llama.cpp's GBNF (decoder.grammar.gbnf): the constructs it reads, and errors naming the rest."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,7 @@ from decoder.errors import DecoderError
 from decoder.integrations.specs import grammar_for
 from decoder.vocab import Vocabulary
 
-GRAMMAR = r'''
+GRAMMAR = r"""
 # a small list, llama.cpp style
 root   ::= "[" ws item ("," ws item){0,3} ws "]" tail
 item   ::= [a-z] [a-z0-9_-]* | num | str
@@ -16,7 +17,7 @@ num    ::= "-"? [0-9]{1,5}
 str    ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] )* "\""
 ws ::= [ \t\n]*
 tail ::= . ?
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -30,27 +31,36 @@ def accepts(g, vocab, text: str) -> bool:
     return m.commit_bytes(text.encode()) and m.is_accepting()
 
 
-@pytest.mark.parametrize("text,ok", [
-    ('[abc, -12,"x\\"y"]', True), ("[a]!", True), ("[a_b-c,\n d]", True),
-    ("[abc,1,2,3,4]", False),  # {0,3} more items
-    ("[123456]", False),       # {1,5} digits
-    ('["\x01"]', False),       # a control character outside the class
-    ("[A]", False), ("[a]!!", False),
-])
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        ('[abc, -12,"x\\"y"]', True),
+        ("[a]!", True),
+        ("[a_b-c,\n d]", True),
+        ("[abc,1,2,3,4]", False),  # {0,3} more items
+        ("[123456]", False),  # {1,5} digits
+        ('["\x01"]', False),  # a control character outside the class
+        ("[A]", False),
+        ("[a]!!", False),
+    ],
+)
 def test_gbnf_language(vocab, text, ok):
     assert accepts(grammar_for("grammar", GRAMMAR), vocab, text) is ok
 
 
-@pytest.mark.parametrize("text,match", [
-    ("root ::= [z-a]", "reversed at line 1, column"),
-    ("root ::= foo", "'foo' is used but never defined"),
-    ('x ::= "a"', "no rule named 'root'"),
-    ('root ::= "\\q"', r"unknown escape \\q"),
-    ('root ::= "a" {0}', "only zero copies"),
-    ('root ::= ("a"', "without its '\\)'"),
-    ('root ::= "a" @', "'@' is not GBNF syntax"),
-    ('root ::= "\\uD800"', "not a Unicode scalar"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("root ::= [z-a]", "reversed at line 1, column"),
+        ("root ::= foo", "'foo' is used but never defined"),
+        ('x ::= "a"', "no rule named 'root'"),
+        ('root ::= "\\q"', r"unknown escape \\q"),
+        ('root ::= "a" {0}', "only zero copies"),
+        ('root ::= ("a"', "without its '\\)'"),
+        ('root ::= "a" @', "'@' is not GBNF syntax"),
+        ('root ::= "\\uD800"', "not a Unicode scalar"),
+    ],
+)
 def test_gbnf_errors_name_the_construct(text, match):
     with pytest.raises(DecoderError, match=match):
         grammar_for("grammar", text)
@@ -64,6 +74,7 @@ def test_gbnf_repetitions_and_tokens(vocab):
 
 # ---------------------------------------------------------------- free-text lexemes (byte level)
 
+
 def _text_grammar(**kw):
     from decoder.grammar import Grammar
     from decoder.grammar.freetext import text_until
@@ -75,13 +86,20 @@ def _text_grammar(**kw):
     return Grammar(b.build(s))
 
 
-@pytest.mark.parametrize("text,ok", [
-    ("cdXY!", True), ("XY!", True), ("é€ 😀XY!", True), ("c\nXY!", True),
-    ("abXY!", False),          # an excluded string
-    ("cdXYXY!", False),        # the trigger ends the text at its first occurrence
-    ("cd!", False),            # no trigger
-    ("aXbY XY!", True), ("XaY XY!", True),
-])
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        ("cdXY!", True),
+        ("XY!", True),
+        ("é€ 😀XY!", True),
+        ("c\nXY!", True),
+        ("abXY!", False),  # an excluded string
+        ("cdXYXY!", False),  # the trigger ends the text at its first occurrence
+        ("cd!", False),  # no trigger
+        ("aXbY XY!", True),
+        ("XaY XY!", True),
+    ],
+)
 def test_text_until_language(vocab, text, ok):
     g = _text_grammar(exclude=["ab"], trigger="XY")
     assert accepts(g, vocab, text) is ok
@@ -90,7 +108,7 @@ def test_text_until_language(vocab, text, ok):
 def test_text_until_rejects_invalid_utf8_and_markers(vocab):
     g = _text_grammar(trigger="XY")
     m = Matcher(g, vocab)
-    assert not m.commit_bytes(b"\xff")      # the special-token marker byte is never text
+    assert not m.commit_bytes(b"\xff")  # the special-token marker byte is never text
     assert not m.commit_bytes(b"\xc3\x28")  # not UTF-8
     assert m.commit_bytes("ü".encode()[:1]) and m.commit_bytes("ü".encode()[1:])
 
@@ -100,12 +118,18 @@ def test_text_until_bad_strings_are_errors():
         _text_grammar(exclude=[""])
 
 
-@pytest.mark.parametrize("text,ok", [
-    ("abcXY!", True), ("abXY!", True), ("XY!", True),
-    ("abcdXY!", False),   # four characters before the trigger
-    ("abXaXY!", False),   # a broken trigger start counts as text
-    ("aXY!", True), ("abcX", None),
-])
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        ("abcXY!", True),
+        ("abXY!", True),
+        ("XY!", True),
+        ("abcdXY!", False),  # four characters before the trigger
+        ("abXaXY!", False),  # a broken trigger start counts as text
+        ("aXY!", True),
+        ("abcX", None),
+    ],
+)
 def test_text_until_max_chars(vocab, text, ok):
     g = _text_grammar(trigger="XY", max_chars=3)
     if ok is None:  # at the budget only the trigger may go on
@@ -117,8 +141,15 @@ def test_text_until_max_chars(vocab, text, ok):
 
 def test_max_chars_in_a_structural_tag(vocab):
     import json
-    tag = {"format": {"type": "tag", "begin": "<t>", "content": {"type": "any_text", "max_chars": 2,
-                                                                 "excludes": ["z"]}, "end": "</t>"}}
+
+    tag = {
+        "format": {
+            "type": "tag",
+            "begin": "<t>",
+            "content": {"type": "any_text", "max_chars": 2, "excludes": ["z"]},
+            "end": "</t>",
+        }
+    }
     g = grammar_for("structural_tag", json.dumps(tag))
     assert accepts(g, vocab, "<t>ab</t>") and not accepts(g, vocab, "<t>abc</t>")
     assert not accepts(g, vocab, "<t>z</t>")

@@ -16,17 +16,18 @@ Families: llama2 (SentencePiece with byte fallback), llama3 (byte-level BPE, 128
 qwen2 (151k, model vocabulary larger than the tokenizer), phi3 (SentencePiece, padded),
 gpt2. Each is skipped when ../shared lacks it.
 """
+
 from __future__ import annotations
 
 import random
 import re
 import threading
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, load_tokenizer, shared_path
+
 from decoder import Grammar, Matcher, Vocabulary, fill_masks
 
 lark = pytest.importorskip("lark")
@@ -88,7 +89,7 @@ class Info:
         for b, ids in self.byte_ids.items():
             if 32 < b < 127 and not bytes([b]).isalnum():
                 self.punct[ids] = True
-            if bytes([b]) in b'"{}[],:()\';\n':
+            if bytes([b]) in b"\"{}[],:()';\n":
                 self.struct[ids] = True
         # never allowed: special (non-EOS) ids, padding ids, bits past the model vocabulary
         forbidden = set(vocab.special_ids) - set(vocab.eos_ids)
@@ -105,12 +106,12 @@ def info_of(family: str) -> Info:
     return _INFOS[family]
 
 
-@lru_cache(maxsize=None)
+@cache
 def grammar(name: str) -> Grammar:
     return Grammar.builtin(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def regex_grammar(key: str) -> Grammar:
     return Grammar.from_regex(REGEXES[key])
 
@@ -121,7 +122,7 @@ def constraint(kind: str, key: str) -> Grammar:
     return grammar(key) if kind == "lark" else regex_grammar(key)
 
 
-@lru_cache(maxsize=None)
+@cache
 def lark_parsers(name: str):
     text = (ROOT / "decoder" / "grammars" / f"{name}.lark").read_text()
     return lark.Lark(text), lark.Lark(text, lexer="dynamic_complete")
@@ -144,6 +145,7 @@ def oracle_accepts(kind: str, key: str, text: str) -> bool:
 
 # --------------------------------------------------------------------------- helpers
 
+
 def mask_bits(m: Matcher, info: Info) -> np.ndarray:
     out = np.zeros(info.words, dtype=np.int32)
     m.compute_mask(out)
@@ -155,8 +157,9 @@ def unpack(words: np.ndarray) -> np.ndarray:
 
 
 def check_invariants(m: Matcher, bits: np.ndarray, info: Info) -> None:
-    assert not bits[info.forbidden].any(), \
-        f"special/padding ids allowed: {info.forbidden[bits[info.forbidden]][:10]}"
+    assert not bits[
+        info.forbidden
+    ].any(), f"special/padding ids allowed: {info.forbidden[bits[info.forbidden]][:10]}"
     if m.is_terminated():
         return
     acc = m.is_accepting()
@@ -203,6 +206,7 @@ def tokenizations(family: str, text: str, seed: int = 0):
 
 # --------------------------------------------------------------------------- soundness
 
+
 def finishing_token(m: Matcher, info: Info, allowed: np.ndarray, rng: random.Random) -> int:
     """A token that brings the shortest completion closest: every allowed single-byte token
     and a sample of the others, committed and rolled back. Where none does (see
@@ -225,8 +229,9 @@ def finishing_token(m: Matcher, info: Info, allowed: np.ndarray, rng: random.Ran
     return rng.choice(best)
 
 
-def random_walk(m: Matcher, info: Info, rng: random.Random, max_tokens: int,
-                p_end: float = 0.3) -> list[int]:
+def random_walk(
+    m: Matcher, info: Info, rng: random.Random, max_tokens: int, p_end: float = 0.3
+) -> list[int]:
     ids: list[int] = []
     while True:
         bits = mask_bits(m, info)
@@ -234,13 +239,17 @@ def random_walk(m: Matcher, info: Info, rng: random.Random, max_tokens: int,
         acc = m.is_accepting()
         bits[info.eos] = False
         allowed = np.flatnonzero(bits)
-        if acc and (len(allowed) == 0 or len(ids) >= max_tokens
-                    or rng.random() < (p_end if ids else p_end / 3)):
+        if acc and (
+            len(allowed) == 0
+            or len(ids) >= max_tokens
+            or rng.random() < (p_end if ids else p_end / 3)
+        ):
             e = int(rng.choice(info.eos))
             assert m.commit(e) and m.is_terminated()
             after = mask_bits(m, info)
-            assert not after[~np.isin(np.arange(info.nbits), info.eos)].any(), \
-                "after EOS only EOS may be allowed"
+            assert not after[
+                ~np.isin(np.arange(info.nbits), info.eos)
+            ].any(), "after EOS only EOS may be allowed"
             return ids
         assert len(allowed), "not accepting and no token allowed"
         assert len(ids) < max_tokens + 600, "the walk does not finish"
@@ -281,18 +290,28 @@ def test_random_walks_are_sound(family, kind, key, n_walks):
         assert oracle_accepts(kind, key, text), f"walk {w}: {key} rejects {text!r} (ids {ids})"
 
 
-MCB_BUG = pytest.mark.xfail(strict=True, reason=(
-    "engine bug: min_completion_bytes ignores maximal munch at lexeme boundaries, so it can "
-    "count a completion the lexer never takes (sql_select after 'SELECT a': 5, for 'FROMx', "
-    "which lexes as one NAME 'aFROMx'; no next byte brings it to 4)"))
-MCB_CASES = [pytest.param("lark", g, marks=MCB_BUG) if g == "sql_select" else ("lark", g)
-             for g in GRAMMARS] + [("regex", r) for r in REGEXES]
+MCB_BUG = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine bug: min_completion_bytes ignores maximal munch at lexeme boundaries, so it can "
+        "count a completion the lexer never takes (sql_select after 'SELECT a': 5, for 'FROMx', "
+        "which lexes as one NAME 'aFROMx'; no next byte brings it to 4)"
+    ),
+)
+MCB_CASES = [
+    pytest.param("lark", g, marks=MCB_BUG) if g == "sql_select" else ("lark", g) for g in GRAMMARS
+] + [("regex", r) for r in REGEXES]
 
 
 # fixed prefixes (besides random ones) where a lexeme may end or go on
-MCB_PREFIXES = {"json": [b'{"a": [1', b'{"k', b"tr"], "arithmetic": [b"(1 + 2", b"-"],
-                "sql_select": [b"SELECT a", b"SELECT x FROM t WHERE a", b"SELECT"],
-                "csv": [b'a,"b', b"x\r"], "email": [b"a@b", b"a@b.c"], "animals": [b"cat"]}
+MCB_PREFIXES = {
+    "json": [b'{"a": [1', b'{"k', b"tr"],
+    "arithmetic": [b"(1 + 2", b"-"],
+    "sql_select": [b"SELECT a", b"SELECT x FROM t WHERE a", b"SELECT"],
+    "csv": [b'a,"b', b"x\r"],
+    "email": [b"a@b", b"a@b.c"],
+    "animals": [b"cat"],
+}
 
 
 @pytest.mark.parametrize("kind,key", MCB_CASES)
@@ -325,15 +344,21 @@ def test_min_completion_bytes_is_reachable(kind, key):
                     nxt.append((m.min_completion_bytes(), int(t)))
                     m.rollback(1)
             kk, t = min(nxt)
-            assert kk == k - step - 1, (f"{key} after {fixed!r} and {step} bytes: min_completion_bytes "
-                                        f"{k - step}, but the best next byte leaves {kk}")
+            assert kk == k - step - 1, (
+                f"{key} after {fixed!r} and {step} bytes: min_completion_bytes "
+                f"{k - step}, but the best next byte leaves {kk}"
+            )
             assert m.commit(t)
         assert m.is_accepting() and m.min_completion_bytes() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: with maximal munch, start: NAME \"x\" (NAME: /[a-z]+/) has no sentence the "
-    "lexer can produce, yet the mask allows [a-z] forever and min_completion_bytes says 1"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        'engine bug: with maximal munch, start: NAME "x" (NAME: /[a-z]+/) has no sentence the '
+        "lexer can produce, yet the mask allows [a-z] forever and min_completion_bytes says 1"
+    ),
+)
 def test_allowed_tokens_never_lead_to_a_state_without_completion():
     info = info_of("llama3")
     m = Matcher(Grammar.from_lark('start: NAME "x"\nNAME: /[a-z]+/\n'), info.vocab)
@@ -355,13 +380,13 @@ def test_allowed_tokens_never_lead_to_a_state_without_completion():
 VALID = {
     "json": [
         '{"name": "Ada", "age": 36, "tags": ["math", "engines"], "alive": false, "spouse": null}',
-        '[1, -2.5, 3e10, -0.25E-3, 6.02e+23, 0, 0.0, 10]',
-        '{"unicode": "caf\u00e9 \u65e5\u672c\u8a9e \U0001F600 \u00fc\u00df", "esc": "a\\"b\\\\c\\/d\\n\\t\\u00e9\\uD83D\\uDE00"}',
+        "[1, -2.5, 3e10, -0.25E-3, 6.02e+23, 0, 0.0, 10]",
+        '{"unicode": "caf\u00e9 \u65e5\u672c\u8a9e \U0001f600 \u00fc\u00df", "esc": "a\\"b\\\\c\\/d\\n\\t\\u00e9\\uD83D\\uDE00"}',
         '{"a": {"b": {"c": [[], {}, [[[1]]], {"d": [true, false, null]}]}}}',
         '  \n{\r\n\t"spaced" :\t[ 1 , 2 ] ,"x":{ } }\n',
         '"just a string with \u00ab quotes \u00bb"',
-        '-0',
-        'true',
+        "-0",
+        "true",
         '{"items": [{"id": 1, "price": 9.99, "qty": 3}, {"id": 2, "price": 1e2, "qty": 0}], "total": 129.97}',
     ],
     "arithmetic": [
@@ -384,9 +409,9 @@ VALID = {
     ],
     "csv": [
         "a,b,c\n1,2,3\n",
-        "name,comment\r\n\"Smith, J\",\"said \"\"hi\"\"\"\r\nDoe,\r\n",
+        'name,comment\r\n"Smith, J","said ""hi"""\r\nDoe,\r\n',
         ",,\n,\n",
-        "caf\u00e9,\u65e5\u672c,\U0001F600\n\"multi\nline\",x",
+        'caf\u00e9,\u65e5\u672c,\U0001f600\n"multi\nline",x',
         "single",
     ],
 }
@@ -397,18 +422,19 @@ VALID_RE = {
     "phone": ["+1 (555) 123-4567", "555.123-4567", "555 123-4567"],
     "ident": ["_private", "camelCase42", "A"],
     "latin1": ["àéîõüÿ", "ç"],
-    "emoji": ["\U0001F600\U0001F64F", "\U0001F642 \U0001F30D"],
+    "emoji": ["\U0001f600\U0001f64f", "\U0001f642 \U0001f30d"],
     "reps": ["abab", "cdabcdabcd"],
     "animals": ["cats and dog and birds", "bird"],
     "float": ["-0.5e-10", "123", "6.02E+23"],
     "ipv4": ["192.168.0.1", "255.255.255.255", "0.0.0.0"],
     "cjk_neg": ["\u65e5\u672c\u8a9e\u00e9", "\u4e2d\u6587"],
     "unicode_classes": ["na\u00efve_\u00fcber \u0663\u0664.", "abc 12"],
-    "dot": ["<a b>", "<\u00e9\U0001F600x>"],
+    "dot": ["<a b>", "<\u00e9\U0001f600x>"],
 }
 
-COMPLETE_CASES = ([("lark", g, s) for g in VALID for s in VALID[g]]
-                  + [("regex", r, s) for r in VALID_RE for s in VALID_RE[r]])
+COMPLETE_CASES = [("lark", g, s) for g in VALID for s in VALID[g]] + [
+    ("regex", r, s) for r in VALID_RE for s in VALID_RE[r]
+]
 
 
 def test_the_test_data_is_valid():
@@ -422,7 +448,9 @@ def feed(family: str, m: Matcher, ids: list[int], kind: str, key: str) -> None:
     for i, t in enumerate(ids):
         bits = mask_bits(m, info)
         check_invariants(m, bits, info)
-        assert bits[t], f"token {i} ({t}, {info.vocab.tokens[t]!r}) after {done!r} is not in the mask"
+        assert bits[
+            t
+        ], f"token {i} ({t}, {info.vocab.tokens[t]!r}) after {done!r} is not in the mask"
         assert m.commit(t), f"token {i} ({t}) after {done!r} was refused"
         done += info.vocab.tokens[t]
         if kind == "regex":  # acceptance of every prefix is known exactly
@@ -456,13 +484,13 @@ def test_valid_texts_are_accepted_at_every_step(family):
 # p None: the whole text is a viable prefix but not a sentence (EOS must be refused).
 INVALID = [
     ("lark", "json", '{"a": trux', 9),
-    ("lark", "json", '[1, 2,]', 6),
+    ("lark", "json", "[1, 2,]", 6),
     ("lark", "json", '{"a" 1}', 5),
-    ("lark", "json", '01', 1),
+    ("lark", "json", "01", 1),
     ("lark", "json", '"ab\x01"', 3),
     ("lark", "json", '"\\q"', 2),
     ("lark", "json", '{"a": 1}}', 8),
-    ("lark", "json", '[1e]', 3),
+    ("lark", "json", "[1e]", 3),
     ("lark", "json", '"\\u12G4"', 5),
     ("lark", "json", '{"\u00e9": nul}', 10),
     ("lark", "json", '{"a": [1, 2}', 11),
@@ -487,9 +515,9 @@ INVALID = [
     ("regex", "ident", "9abc", 0),
     ("regex", "ident", "a234567890123456x", 16),
     ("regex", "latin1", "\u00e0x", 2),
-    ("regex", "latin1", "\u00e9\u0101", 2),       # U+0101 = C4 81: its first byte
-    ("regex", "latin1", "\u00e9\u00c3", 3),       # U+00C3 = C3 83: its second byte
-    ("regex", "emoji", "\U0001F600\U0001F680", 6),  # U+1F680 = F0 9F 9A 80: its third byte
+    ("regex", "latin1", "\u00e9\u0101", 2),  # U+0101 = C4 81: its first byte
+    ("regex", "latin1", "\u00e9\u00c3", 3),  # U+00C3 = C3 83: its second byte
+    ("regex", "emoji", "\U0001f600\U0001f680", 6),  # U+1F680 = F0 9F 9A 80: its third byte
     ("regex", "reps", "abababababab", 10),
     ("regex", "reps", "ab", None),
     ("regex", "reps", "abce", 3),
@@ -547,9 +575,9 @@ def test_invalid_texts_are_rejected_at_the_first_dead_token(family):
 BRUTE_STATES = [
     ("lark", "json", b""),
     ("lark", "json", b'{"a": "x\xc3'),  # inside a string, inside a character
-    ("lark", "json", b'{"a": "x'),      # inside a string: the text-frontier walk
-    ("lark", "json", b'{"a'),           # inside a key (the same, before ':')
-    ("lark", "json", b'{"a": 12'),      # a number that may go on, or end
+    ("lark", "json", b'{"a": "x'),  # inside a string: the text-frontier walk
+    ("lark", "json", b'{"a'),  # inside a key (the same, before ':')
+    ("lark", "json", b'{"a": 12'),  # a number that may go on, or end
     ("lark", "sql_select", b"SELECT a FROM t WH"),
     ("lark", "csv", b'x,"y""'),
     ("regex", "emoji", b"\xf0\x9f\x98"),
@@ -574,8 +602,10 @@ def test_masks_equal_brute_force(family):
         brute = np.zeros(info.nbits, dtype=bool)
         brute[ids] = [m.is_allowed(int(t)) for t in ids]
         diff = np.flatnonzero(bits != brute)
-        assert not len(diff), (f"{key} after {prefix!r}: mask and is_allowed differ on "
-                               f"{[(int(t), info.vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}")
+        assert not len(diff), (
+            f"{key} after {prefix!r}: mask and is_allowed differ on "
+            f"{[(int(t), info.vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}"
+        )
 
 
 def test_mask_width_covers_the_model_vocabulary():
@@ -588,9 +618,18 @@ def test_mask_width_covers_the_model_vocabulary():
 
 # --------------------------------------------------------------------------- fork / rollback
 
+
 @pytest.mark.parametrize("family", ["llama2", "llama3", "qwen2"])
-@pytest.mark.parametrize("kind,key", [("lark", "json"), ("lark", "sql_select"), ("lark", "csv"),
-                                      ("regex", "email"), ("regex", "emoji")])
+@pytest.mark.parametrize(
+    "kind,key",
+    [
+        ("lark", "json"),
+        ("lark", "sql_select"),
+        ("lark", "csv"),
+        ("regex", "email"),
+        ("regex", "emoji"),
+    ],
+)
 def test_fork_and_rollback_equal_fresh_matchers(family, kind, key):
     info = info_of(family)
     g = constraint(kind, key)
@@ -628,7 +667,7 @@ def test_fork_and_rollback_equal_fresh_matchers(family, kind, key):
         elif ids:
             k = rng.randint(1, len(ids))
             m.rollback(k)
-            del ids[len(ids) - k:]
+            del ids[len(ids) - k :]
         check(m, ids)
     for m, ids in pool:
         check(m, ids)
@@ -636,14 +675,21 @@ def test_fork_and_rollback_equal_fresh_matchers(family, kind, key):
 
 # --------------------------------------------------------------------------- fill_masks
 
+
 @pytest.mark.parametrize("family", ["llama2", "qwen2"])
 def test_fill_masks_on_threads_equals_single_masks(family):
     info = info_of(family)
     rng = random.Random(f"fill/{family}")
     matchers = []
     for i in range(24):
-        kind, key = [("lark", "json"), ("lark", "sql_select"), ("lark", "csv"), ("lark", "arithmetic"),
-                     ("regex", "email"), ("regex", "latin1")][i % 6]
+        kind, key = [
+            ("lark", "json"),
+            ("lark", "sql_select"),
+            ("lark", "csv"),
+            ("lark", "arithmetic"),
+            ("regex", "email"),
+            ("regex", "latin1"),
+        ][i % 6]
         m = Matcher(constraint(kind, key), info.vocab)
         for _ in range(rng.randint(0, 12)):
             bits = mask_bits(m, info)

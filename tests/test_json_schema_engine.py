@@ -22,6 +22,7 @@ Everything skips cleanly when ../shared (data, tokenizer) is absent. Sample size
 ``DECODER_ENGINE_SAMPLE=n`` takes the first n schemas per subset in parts 2 and 3
 (0 = every schema; default: 3 for the walks, 4 for the instances).
 """
+
 from __future__ import annotations
 
 import glob
@@ -35,12 +36,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED, load_tokenizer, shared_path
+from json_schema_util import accepts as recogniser_accepts
+from json_schema_util import verdict
+from test_json_schema_compile import (
+    FORMAT_ASSERTED,
+    PROPERTY_ORDER,
+    SUITE,
+    SUITE_SKIPS,
+    _suite_files,
+)
+
 from decoder import Grammar, Matcher, Vocabulary
 from decoder.errors import GrammarError, LimitError, SchemaError
-from json_schema_util import accepts as recogniser_accepts, verdict
-from test_json_schema_compile import FORMAT_ASSERTED, PROPERTY_ORDER, SUITE, SUITE_SKIPS, _suite_files
 
 BENCH = SHARED / "jsonschemabench"
 FAMILY = "llama3"
@@ -48,6 +56,7 @@ DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
 
 # --------------------------------------------------------------------------- shared state
+
 
 class Engine:
     """The Llama-3 vocabulary, its tokenizer and per-token classes (built once per module)."""
@@ -60,10 +69,10 @@ class Engine:
         self.eos = np.array(sorted(set(self.vocab.eos_ids)), dtype=np.int64)
         self.buf = np.zeros(self.words, dtype=np.int32)
         n = self.nbits
-        self.single = np.zeros(n, dtype=bool)   # one byte
-        self.short = np.zeros(n, dtype=bool)    # 1..3 bytes, not only whitespace
-        self.struct = np.zeros(n, dtype=bool)   # one byte of JSON structure or a literal's start
-        self.space = np.zeros(n, dtype=bool)    # only whitespace
+        self.single = np.zeros(n, dtype=bool)  # one byte
+        self.short = np.zeros(n, dtype=bool)  # 1..3 bytes, not only whitespace
+        self.struct = np.zeros(n, dtype=bool)  # one byte of JSON structure or a literal's start
+        self.space = np.zeros(n, dtype=bool)  # only whitespace
         special = set(self.vocab.special_ids)
         for i, t in enumerate(self.vocab.tokens):
             if i in special or not t:
@@ -76,7 +85,9 @@ class Engine:
 
     def ids(self, text: str) -> list[int]:
         ids = self.tok.encode(text, add_special_tokens=False)
-        assert self.vocab.decode(ids) == text.encode("utf-8"), f"tokenization is not exact: {text!r}"
+        assert self.vocab.decode(ids) == text.encode(
+            "utf-8"
+        ), f"tokenization is not exact: {text!r}"
         return ids
 
     def bit(self, t: int) -> bool:
@@ -93,7 +104,9 @@ class Engine:
             m.compute_mask(self.buf)
             if not self.bit(t):
                 return False
-            assert m.commit(t), f"token {t} {self.vocab.tokens[t]!r} is in the mask but commit refused it"
+            assert m.commit(
+                t
+            ), f"token {t} {self.vocab.tokens[t]!r} is in the mask but commit refused it"
         m.compute_mask(self.buf)
         eos = all(self.bit(int(e)) for e in self.eos)
         assert eos == m.is_accepting(), "EOS bits disagree with is_accepting()"
@@ -176,6 +189,7 @@ def test_suite_through_engine(engine, draft, name):
 
 # --------------------------------------------------------------------------- jsonschemabench
 
+
 def _subsets() -> list[str]:
     return sorted(Path(f).stem for f in glob.glob(str(BENCH / "*.jsonl")))
 
@@ -207,8 +221,9 @@ def bench_schemas(engine: Engine, subset: str, n: int | None, need_tests: bool):
             except (GrammarError, LimitError) as e:
                 left_out["empty language" if empty_language(e) else type(e).__name__] += 1
                 if empty_language(e) and need_tests:  # nothing may be valid then
-                    assert not any(t["valid"] for t in rec["tests"]), \
-                        f"{subset}/{rec['id']}: empty language, but a test instance is valid"
+                    assert not any(
+                        t["valid"] for t in rec["tests"]
+                    ), f"{subset}/{rec['id']}: empty language, but a test instance is valid"
                 continue
             out.append((rec, m))
     return out, left_out
@@ -237,8 +252,20 @@ def validator_for(schema):
 
 def test_relative_json_pointer_checker():
     ok = ["1", "0/foo/bar", "2/0/baz/1/zip", "0#", "120/foo/bar", "100", "0//", "170756753"]
-    bad = ["/foo/bar", "-1/foo/bar", "+1/foo/bar", "\u0661/foo", "0##", "01/a", "01#", "",
-           "0/~2", "0/foo/bar~", "1#/foo/bar", "1\n"]
+    bad = [
+        "/foo/bar",
+        "-1/foo/bar",
+        "+1/foo/bar",
+        "\u0661/foo",
+        "0##",
+        "01/a",
+        "01#",
+        "",
+        "0/~2",
+        "0/foo/bar~",
+        "1#/foo/bar",
+        "1\n",
+    ]
     assert all(_relative_json_pointer(x) for x in ok)
     assert not any(_relative_json_pointer(x) for x in bad)
 
@@ -249,7 +276,9 @@ _WALK_TOTALS: Counter = Counter()
 WALKS_PER_SCHEMA = 8
 
 
-def greedy_token(engine: Engine, m: Matcher, allowed: np.ndarray, rng: random.Random) -> tuple[int, int]:
+def greedy_token(
+    engine: Engine, m: Matcher, allowed: np.ndarray, rng: random.Random
+) -> tuple[int, int]:
     """An allowed token after which min_completion_bytes is least: a sample of the longer
     tokens, then single-byte tokens (structural ones first) until one takes a byte off,
     each committed and rolled back."""
@@ -300,8 +329,10 @@ def random_walk(engine: Engine, m: Matcher, rng: random.Random, cap: int) -> tup
         if finishing:
             before = m.min_completion_bytes()
             t, after = greedy_token(engine, m, allowed, rng)
-            assert after < before, (f"greedy finishing is stuck: min_completion_bytes {before}, the "
-                                    f"best next token leaves {after}, after {engine.vocab.decode(ids)!r}")
+            assert after < before, (
+                f"greedy finishing is stuck: min_completion_bytes {before}, the "
+                f"best next token leaves {after}, after {engine.vocab.decode(ids)!r}"
+            )
         else:
             r = rng.random()
             sel = engine.short if r < 0.35 else engine.struct if r < 0.7 else ~engine.space
@@ -347,8 +378,10 @@ def test_random_walks_validate(engine, subset):
                 continue
             errs = sorted(v.iter_errors(value), key=lambda e: list(e.path))
             if errs:
-                failures.append(f"jsonschema rejects it ({errs[0].message[:200]} at "
-                                f"{list(errs[0].absolute_path)}): {where}")
+                failures.append(
+                    f"jsonschema rejects it ({errs[0].message[:200]} at "
+                    f"{list(errs[0].absolute_path)}): {where}"
+                )
     assert chosen, f"no schema of {subset} compiles ({dict(left_out)})"
     assert not failures, "\n".join(failures)
 
@@ -359,8 +392,8 @@ def test_random_walks_validate(engine, subset):
 # (checked by hand: the instance is accepted with its keys in the schema's order).
 BENCH_REJECT_REASONS = {
     ("Github_medium", "o10078"): PROPERTY_ORDER,  # "source": {"pattern", "options"}
-    ("Github_ultra", "o2312"): PROPERTY_ORDER,    # "mainClass" after "type" (allOf/anyOf merge)
-    ("Handwritten", "dep7"): PROPERTY_ORDER,      # {"a", "b"}: "b" comes first (dependencies)
+    ("Github_ultra", "o2312"): PROPERTY_ORDER,  # "mainClass" after "type" (allOf/anyOf merge)
+    ("Handwritten", "dep7"): PROPERTY_ORDER,  # {"a", "b"}: "b" comes first (dependencies)
     ("Handwritten", "dep8"): PROPERTY_ORDER,
 }
 
@@ -384,10 +417,14 @@ def test_bench_instances(engine, subset):
                 got = engine.teacher_force(m, engine.ids(text))
                 what = f"{subset}/{rec['id']} {t.get('description', '')!r}: {text[:400]}"
                 _BENCH_TOTALS["instances"] += 1
-                rejected_valid += verdict(got, t["valid"], what, _BENCH_TOTALS, failures, excused=reason)
+                rejected_valid += verdict(
+                    got, t["valid"], what, _BENCH_TOTALS, failures, excused=reason
+                )
         if reason and not rejected_valid:
-            failures.append(f"{subset}/{rec['id']}: a reason is recorded ({reason}) but no "
-                            f"valid instance is rejected")
+            failures.append(
+                f"{subset}/{rec['id']}: a reason is recorded ({reason}) but no "
+                f"valid instance is rejected"
+            )
     assert chosen, f"no schema of {subset} with tests compiles ({dict(left_out)})"
     assert not failures, "\n".join(failures)
 
@@ -398,9 +435,11 @@ def test_min_properties_never_counts_repeatable_keys(engine):
     or the duplicate-key object is rejected."""
     from decoder.errors import SchemaError
 
-    for schema in ({"type": "object", "minProperties": 2},
-                   {"type": "object", "not": {"maxProperties": 1}},
-                   {"type": "object", "properties": {"a": {}, "b": {}}, "minProperties": 2}):
+    for schema in (
+        {"type": "object", "minProperties": 2},
+        {"type": "object", "not": {"maxProperties": 1}},
+        {"type": "object", "properties": {"a": {}, "b": {}}, "minProperties": 2},
+    ):
         try:
             g = compile_strict(schema)
         except SchemaError as e:
@@ -415,8 +454,14 @@ def test_min_properties_never_counts_repeatable_keys(engine):
 def test_totals():
     """The totals of the tests above that ran before this one: nothing invalid was ever
     accepted, and excused rejections of valid instances stay rare."""
-    ran = [(title, c) for title, c in (("JSON Schema Test Suite through the engine", _SUITE_TOTALS),
-                                        ("jsonschemabench instances", _BENCH_TOTALS)) if c]
+    ran = [
+        (title, c)
+        for title, c in (
+            ("JSON Schema Test Suite through the engine", _SUITE_TOTALS),
+            ("jsonschemabench instances", _BENCH_TOTALS),
+        )
+        if c
+    ]
     if not ran and not _WALK_TOTALS:
         pytest.skip("none of the tests above ran before this one")
     for title, c in ran:

@@ -6,18 +6,19 @@ verdict, both ways (the invalid instance rejected, its valid counterparts accept
 byte-level vocabulary (always) and on Llama-3's (where ../shared is present). Then the
 random-schema differential run (tests/differential.py) at a fixed seed.
 """
+
 from __future__ import annotations
 
 import json
 import random
 import warnings
 
+import differential
 import jsonschema
 import numpy as np
 import pytest
-
-import differential
 from conftest import SHARED
+
 from decoder import Grammar, Matcher, Vocabulary
 
 BYTES = [bytes([i]) for i in range(256)] + [b""]
@@ -28,45 +29,102 @@ for _ in range(22):
     DEEP = {"k": DEEP, "n": [1, "x"]}
 CASES = [
     ({"not": {"required": ["a"]}}, [6, "x", None, [], {}, {"a": 1}, {"b": 1}]),
-    ({"if": {"required": ["a"]}, "then": {"type": "object"}, "else": {"type": "string"}},
-     ["s", {}, {"a": 1}, 1]),
-    ({"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
-     [5, "s", {"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {}]),
+    (
+        {"if": {"required": ["a"]}, "then": {"type": "object"}, "else": {"type": "string"}},
+        ["s", {}, {"a": 1}, 1],
+    ),
+    (
+        {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+        [5, "s", {"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {}],
+    ),
     ({"oneOf": [{"const": True}, {"type": "boolean"}]}, [True, False, 1]),
-    ({"type": "array", "not": {"const": [1, 2]}},
-     [[1, 2], [1, 2.0], [1.0, 2], [1], [2, 1], [1, 2, 3], [], [[1, 2]]]),
-    ({"type": "object", "not": {"enum": [{"a": 1}, {}]}},
-     [{"a": 1}, {}, {"a": 1.0}, {"a": 2}, {"b": 1}, {"a": 1, "b": 1}]),
-    ({"oneOf": [{"not": {"required": ["a", "b", "c"]}},
-                {"allOf": [{"not": {"required": ["a"]}}, {"not": {"required": ["b"]}},
-                           {"not": {"required": ["c"]}}]}]},
-     [6, {}, {"a": 1}, {"a": 1, "b": 1, "c": 1}]),
+    (
+        {"type": "array", "not": {"const": [1, 2]}},
+        [[1, 2], [1, 2.0], [1.0, 2], [1], [2, 1], [1, 2, 3], [], [[1, 2]]],
+    ),
+    (
+        {"type": "object", "not": {"enum": [{"a": 1}, {}]}},
+        [{"a": 1}, {}, {"a": 1.0}, {"a": 2}, {"b": 1}, {"a": 1, "b": 1}],
+    ),
+    (
+        {
+            "oneOf": [
+                {"not": {"required": ["a", "b", "c"]}},
+                {
+                    "allOf": [
+                        {"not": {"required": ["a"]}},
+                        {"not": {"required": ["b"]}},
+                        {"not": {"required": ["c"]}},
+                    ]
+                },
+            ]
+        },
+        [6, {}, {"a": 1}, {"a": 1, "b": 1, "c": 1}],
+    ),
     ({"not": {"enum": [True, None]}}, [True, None, False, 1, "x"]),
     ({"not": {"const": {"a": {}}}}, [{"a": {}}, {"a": {"b": 1}}, {}, {"a": {}, "b": 1}, 1]),
     # a function-calling shape: a value valid under two oneOf branches is invalid
-    ({"type": "object", "properties": {
-        "shape": {"type": "string"},
-        "dimensions": {"oneOf": [
-            {"type": "object", "properties": {"radius": {"type": "number"}, "base": {"not": {}}},
-             "required": ["radius"]},
-            {"type": "object", "properties": {"base": {"type": "number"},
-                                              "height": {"type": "number"}}},
-            {"type": "object", "properties": {"length": {"type": "number"}},
-             "required": ["length"]}]}}},
-     [{"dimensions": {"radius": 0}, "shape": "circle"},
-      {"dimensions": {"radius": 0, "dimensions": ""}, "shape": "circle"},
-      {"dimensions": {"base": 1, "height": 2}}, {"dimensions": {"length": 1}},
-      {"dimensions": {"radius": 1, "length": 1}}, {"dimensions": {"base": 1, "radius": 1}}]),
+    (
+        {
+            "type": "object",
+            "properties": {
+                "shape": {"type": "string"},
+                "dimensions": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "properties": {"radius": {"type": "number"}, "base": {"not": {}}},
+                            "required": ["radius"],
+                        },
+                        {
+                            "type": "object",
+                            "properties": {
+                                "base": {"type": "number"},
+                                "height": {"type": "number"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "properties": {"length": {"type": "number"}},
+                            "required": ["length"],
+                        },
+                    ]
+                },
+            },
+        },
+        [
+            {"dimensions": {"radius": 0}, "shape": "circle"},
+            {"dimensions": {"radius": 0, "dimensions": ""}, "shape": "circle"},
+            {"dimensions": {"base": 1, "height": 2}},
+            {"dimensions": {"length": 1}},
+            {"dimensions": {"radius": 1, "length": 1}},
+            {"dimensions": {"base": 1, "radius": 1}},
+        ],
+    ),
     # oneOf of two objects that differ by their required lists: a number holds under both
-    ({"oneOf": [{"properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
-                 "required": ["a"]},
-                {"properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
-                 "required": ["b"]}]},
-     [19, "x", {"a": "x"}, {"b": 1}, {"a": "x", "b": 1}]),
+    (
+        {
+            "oneOf": [
+                {
+                    "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+                    "required": ["a"],
+                },
+                {
+                    "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+                    "required": ["b"],
+                },
+            ]
+        },
+        [19, "x", {"a": "x"}, {"b": 1}, {"a": "x", "b": 1}],
+    ),
     # recursive allOf of $refs with not over a deep const object
-    ({"$defs": {"x": {"allOf": [{"$ref": "#/$defs/y"}]}, "y": {"not": {"const": DEEP}}},
-      "allOf": [{"$ref": "#/$defs/x"}, {"type": "object"}]},
-     [DEEP, {"k": DEEP, "n": [1, "x"]}, {**DEEP, "n": [1, "y"]}, {"a": 1}]),
+    (
+        {
+            "$defs": {"x": {"allOf": [{"$ref": "#/$defs/y"}]}, "y": {"not": {"const": DEEP}}},
+            "allOf": [{"$ref": "#/$defs/x"}, {"type": "object"}],
+        },
+        [DEEP, {"k": DEEP, "n": [1, "x"]}, {**DEEP, "n": [1, "y"]}, {"a": 1}],
+    ),
     # keywords of one type hold for the others: not, if and oneOf over each kind
     ({"not": {"minItems": 1}}, [[], [1], 1, "x"]),
     ({"not": {"maxLength": 2}}, ["abc", "ab", 1, None]),
@@ -109,8 +167,10 @@ def _vocab(kind):
                 pytest.skip("../shared/tokenizers/llama3 is absent")
             from conftest import load_tokenizer
 
-            _VOCABS[kind] = (Vocabulary.from_path(SHARED / "tokenizers" / "llama3"),
-                             load_tokenizer("llama3"))
+            _VOCABS[kind] = (
+                Vocabulary.from_path(SHARED / "tokenizers" / "llama3"),
+                load_tokenizer("llama3"),
+            )
     return _VOCABS[kind]
 
 
@@ -140,12 +200,13 @@ def _check(schema, instances, kind):
     for x in instances:
         for sep in ((",", ":"), (", ", ": ")):
             text = json.dumps(x, separators=sep, ensure_ascii=False)
-            ids = (list(text.encode()) if tok is None
-                   else tok.encode(text, add_special_tokens=False))
+            ids = list(text.encode()) if tok is None else tok.encode(text, add_special_tokens=False)
             got, want = _teacher_force(m, vocab, ids), v.is_valid(x)
             if got != want:
-                wrong.append(f"{text}: engine {'accepts' if got else 'rejects'}, "
-                             f"jsonschema {'accepts' if want else 'rejects'}")
+                wrong.append(
+                    f"{text}: engine {'accepts' if got else 'rejects'}, "
+                    f"jsonschema {'accepts' if want else 'rejects'}"
+                )
     assert not wrong, f"{json.dumps(schema)[:300]}:\n" + "\n".join(wrong)
 
 
@@ -177,8 +238,11 @@ def test_pattern_classes_are_read_as_every_validator_reads_them(case):
 
 def test_draft4_integer_enum_has_no_fraction():
     """Up to draft-04, 1.0 is not an integer: an integer enum allows "1", not "1.0"."""
-    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer",
-              "enum": [0, 1, 2]}
+    schema = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "integer",
+        "enum": [0, 1, 2],
+    }
     vocab, _ = _vocab("bytes")
     m = Matcher(Grammar.from_json_schema(schema), vocab)
     assert _teacher_force(m, vocab, list(b"1"))
@@ -187,9 +251,10 @@ def test_draft4_integer_enum_has_no_fraction():
     m = Matcher(Grammar.from_json_schema(later), vocab)
     assert _teacher_force(m, vocab, list(b"1.0"))
     # a draft-04 part embedded in a 2020-12 document is read as draft-04 by validators
-    embedded = {"$defs": {"n": {"$schema": "http://json-schema.org/draft-04/schema#",
-                                "type": "integer"}},
-                "properties": {"a": {"$ref": "#/$defs/n"}}}
+    embedded = {
+        "$defs": {"n": {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"}},
+        "properties": {"a": {"$ref": "#/$defs/n"}},
+    }
     m = Matcher(Grammar.from_json_schema(embedded), vocab)
     assert _teacher_force(m, vocab, list(b'{"a":1}'))
     assert not _teacher_force(m, vocab, list(b'{"a":1.0}'))
@@ -236,7 +301,7 @@ def test_endless_ref_recursion_in_enum_filtering_is_an_error_not_a_crash():
     import sys
     import textwrap
 
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         from decoder import Grammar
         from decoder.errors import SchemaError
         s = {"$defs": {"d": {"anyOf": [{"$ref": "#/$defs/d"}, {"type": "number"}]}},
@@ -245,7 +310,7 @@ def test_endless_ref_recursion_in_enum_filtering_is_an_error_not_a_crash():
             Grammar.from_json_schema(s)
         except SchemaError as e:
             print("SchemaError", e.keyword)
-    ''')
+    """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-2000:]}"
     assert r.stdout.strip() == "SchemaError enum", r.stdout

@@ -2,6 +2,7 @@
 which serialisations of the same instance each accepts, token by token on the Llama-3
 vocabulary (the tokenizer's own tokenization of the text, through ``Matcher``'s masks),
 and that every accepted text validates against the schema."""
+
 from __future__ import annotations
 
 import json
@@ -22,19 +23,26 @@ SCHEMA = {
         "name": {"type": "string"},
         "age": {"type": "integer", "minimum": 0},
         "tags": {"type": "array", "items": {"type": "string"}},
-        "address": {"type": "object",
-                    "properties": {"city": {"type": "string"}, "zip": {"type": ["string", "null"]}},
-                    "required": ["city"]},
+        "address": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "zip": {"type": ["string", "null"]}},
+            "required": ["city"],
+        },
         "scores": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
     },
     "required": ["name", "age"],
 }
-X = {"name": "Ada Lovelace", "age": 36, "tags": ["math", "poetry"],
-     "address": {"city": "London", "zip": None}, "scores": [[1.5, 2], [], [3]]}
+X = {
+    "name": "Ada Lovelace",
+    "age": 36,
+    "tags": ["math", "poetry"],
+    "address": {"city": "London", "zip": None},
+    "scores": [[1.5, 2], [], [3]],
+}
 
 COMPACT = json.dumps(X, separators=(",", ":"))  # {"name":"Ada Lovelace","age":36,...}
-DUMPS = json.dumps(X)                            # {"name": "Ada Lovelace", "age": 36, ...}
-INDENT2 = json.dumps(X, indent=2)                # newlines, 2..6 spaces, ": " and ","
+DUMPS = json.dumps(X)  # {"name": "Ada Lovelace", "age": 36, ...}
+INDENT2 = json.dumps(X, indent=2)  # newlines, 2..6 spaces, ": " and ","
 INDENT4 = json.dumps(X, indent=4)
 NEWLINES40 = '{"name":' + "\n" * 40 + '"Ada","age":36}'
 SPACES40 = '{"name":' + " " * 40 + '"Ada","age":36}'
@@ -53,7 +61,7 @@ EXPECTED = {
     INDENT2: {"pretty", "flexible"},
     INDENT4: {"pretty", "flexible"},
     NEWLINES40: set(),
-    SPACES40: set(),                       # flexible's runs are at most max_ws=32 characters
+    SPACES40: set(),  # flexible's runs are at most max_ws=32 characters
     TAB: {"flexible"},
     LEADING_SPACE: {"pretty", "flexible"},  # an ignore lexeme may also open and close the text
     TRAILING_NEWLINE: {"pretty", "flexible"},
@@ -71,7 +79,9 @@ class Engine:
         words = (int(self.vocab.model_vocab_size) + 31) // 32
         self.buf = np.zeros(words, dtype=np.int32)
         self.eos = sorted(set(self.vocab.eos_ids))
-        self.grammars = {ws: Grammar.from_json_schema(SCHEMA, whitespace=ws) for ws in WHITESPACE_POLICIES}
+        self.grammars = {
+            ws: Grammar.from_json_schema(SCHEMA, whitespace=ws) for ws in WHITESPACE_POLICIES
+        }
 
     def bit(self, t: int) -> bool:
         return bool((int(self.buf[t >> 5]) >> (t & 31)) & 1)
@@ -111,8 +121,14 @@ def test_separator_tokens_stay_allowed(engine):
     and the space after one (`` "``) are in the mask of ``"separators"``; two spaces are not."""
     g = engine.grammars["separators"]
     by_bytes = {t: i for i, t in enumerate(engine.vocab.tokens)}
-    for prefix, token in [('{"name":"Ada', '","'), ('{"name', '":"'), ('{"name":"Ada', '",'),
-                          ('{"name', '":'), ('{"name":"Ada",', ' "'), ('{"name":', ' "')]:
+    for prefix, token in [
+        ('{"name":"Ada', '","'),
+        ('{"name', '":"'),
+        ('{"name":"Ada', '",'),
+        ('{"name', '":'),
+        ('{"name":"Ada",', ' "'),
+        ('{"name":', ' "'),
+    ]:
         m = Matcher(g, engine.vocab)
         assert m.commit_bytes(prefix.encode())
         m.compute_mask(engine.buf)
@@ -127,7 +143,7 @@ def test_separator_tokens_stay_allowed(engine):
 def test_pretty_indentation_is_bounded(engine):
     """``pretty``: one newline and at most max_ws-1 spaces between two tokens."""
     g = Grammar.from_json_schema(SCHEMA, whitespace="pretty", max_ws=8)
-    ok = '{\n       "name": "Ada",\n"age": 1\n}'      # 7 spaces: the bound
+    ok = '{\n       "name": "Ada",\n"age": 1\n}'  # 7 spaces: the bound
     too_deep = '{\n        "name": "Ada","age": 1}'  # 8 spaces
     m = Matcher(g, engine.vocab)
     assert m.commit_bytes(ok.encode()) and m.is_accepting()
@@ -153,7 +169,12 @@ def test_policies_reach_the_cli_and_specs():
 
     p = build_parser()
     for ws in WHITESPACE_POLICIES:
-        assert p.parse_args(["generate", "--schema", "{}", "--prompt", "x", "--whitespace", ws]).whitespace == ws
+        assert (
+            p.parse_args(
+                ["generate", "--schema", "{}", "--prompt", "x", "--whitespace", ws]
+            ).whitespace
+            == ws
+        )
         assert p.parse_args(["bench", "jsonschemabench", "--whitespace", ws]).whitespace == ws
         g = grammar_for("json", json.dumps(SCHEMA), whitespace=ws)
         assert g.ir == Grammar.from_json_schema(SCHEMA, whitespace=ws).ir

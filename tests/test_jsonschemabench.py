@@ -1,11 +1,11 @@
 """``decoder bench jsonschemabench``: a quick run on the tiny model validates, the results file has
 the documented fields, and an interrupted run resumes without recomputing its rows."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import shared_path
 
 pytest.importorskip("transformers")
@@ -18,8 +18,15 @@ ENGINES = ["decoder", "decoder-noff", "none"]
 @pytest.fixture(scope="module")
 def worker():
     model = str(shared_path("models", "stories260k"))
-    w = jsb.Worker(model, ENGINES, threads=None, prompt_style="short", compile_timeout=10,
-                   gen_timeout=60, isolate=False)  # in this process: no second torch import
+    w = jsb.Worker(
+        model,
+        ENGINES,
+        threads=None,
+        prompt_style="short",
+        compile_timeout=10,
+        gen_timeout=60,
+        isolate=False,
+    )  # in this process: no second torch import
     w.start()
     yield w
     w.close()
@@ -31,9 +38,19 @@ def data():
 
 
 def _run(worker, data, out, limit, subsets=("Github_trivial", "Glaiveai2K")):
-    return jsb.run_benchmark(model=worker.args[0], data=data, subsets=list(subsets), limit=limit,
-                             engines=ENGINES, max_new_tokens=24, out=out, prompt_style="short",
-                             progress=False, worker=worker, log=lambda m: None)
+    return jsb.run_benchmark(
+        model=worker.args[0],
+        data=data,
+        subsets=list(subsets),
+        limit=limit,
+        engines=ENGINES,
+        max_new_tokens=24,
+        out=out,
+        prompt_style="short",
+        progress=False,
+        worker=worker,
+        log=lambda m: None,
+    )
 
 
 def test_quick_run_outputs_validate_and_fields_are_documented(worker, data, tmp_path):
@@ -46,11 +63,15 @@ def test_quick_run_outputs_validate_and_fields_are_documented(worker, data, tmp_
         assert r["status"] in ("ok", "compile_error", "prompt_too_long"), r["error"]
         if r["engine"].startswith("decoder") and r["compiled"] and r["finish"] == "stop":
             assert r["valid"], (r["id"], r["output"], r["validation_error"])
-            schema = next(x["schema"] for x in jsb.load_subset(data, r["subset"], 2) if x["id"] == r["id"])
+            schema = next(
+                x["schema"] for x in jsb.load_subset(data, r["subset"], 2) if x["id"] == r["id"]
+            )
             assert jsb.validate(schema, r["output"]) == (True, None)
         if r["finish"]:
             assert r["output_tokens"] <= 24 and r["cut_off"] == (r["finish"] == "length")
-    assert any(r["engine"] == "decoder" and r["valid"] for r in rows)  # the run produced real outputs
+    assert any(
+        r["engine"] == "decoder" and r["valid"] for r in rows
+    )  # the run produced real outputs
     assert all(r["compiled"] and r["gct_ms"] is None for r in rows if r["engine"] == "none")
     on_disk = json.loads(out.read_text())
     assert on_disk["rows"] == rows and on_disk["meta"]["row_fields"] == jsb.ROW_FIELDS
@@ -69,23 +90,55 @@ def test_interrupted_run_resumes(worker, data, tmp_path, monkeypatch):
     monkeypatch.setattr(worker, "run", lambda e, schema, n: calls.append(e) or real(e, schema, n))
     second = _run(worker, data, out, limit=2, subsets=("Github_trivial",))["rows"]
     assert len(calls) == len(ENGINES)  # only the new schema ran
-    assert second[:len(first)] == first  # earlier rows kept as they were (timings included)
+    assert second[: len(first)] == first  # earlier rows kept as they were (timings included)
     with pytest.raises(jsb.BenchError, match="max_new_tokens"):
-        jsb.run_benchmark(model=worker.args[0], data=data, subsets=["Github_trivial"], limit=1,
-                          engines=ENGINES, max_new_tokens=99, out=out, prompt_style="short",
-                          progress=False, worker=worker, log=lambda m: None)
+        jsb.run_benchmark(
+            model=worker.args[0],
+            data=data,
+            subsets=["Github_trivial"],
+            limit=1,
+            engines=ENGINES,
+            max_new_tokens=99,
+            out=out,
+            prompt_style="short",
+            progress=False,
+            worker=worker,
+            log=lambda m: None,
+        )
     # the JSON whitespace policy is in the meta, and a file of another policy is not resumed
     from decoder._json_whitespace import DEFAULT_WHITESPACE
 
     assert json.loads(out.read_text())["meta"]["whitespace"] == f"default ({DEFAULT_WHITESPACE})"
     with pytest.raises(jsb.BenchError, match="whitespace"):
-        jsb.run_benchmark(model=worker.args[0], data=data, subsets=["Github_trivial"], limit=1,
-                          engines=ENGINES, max_new_tokens=24, out=out, prompt_style="short",
-                          progress=False, worker=worker, whitespace="pretty", log=lambda m: None)
+        jsb.run_benchmark(
+            model=worker.args[0],
+            data=data,
+            subsets=["Github_trivial"],
+            limit=1,
+            engines=ENGINES,
+            max_new_tokens=24,
+            out=out,
+            prompt_style="short",
+            progress=False,
+            worker=worker,
+            whitespace="pretty",
+            log=lambda m: None,
+        )
     with pytest.raises(jsb.BenchError, match="unknown whitespace policy"):
-        jsb.run_benchmark(model=worker.args[0], data=data, subsets=["Github_trivial"], limit=1,
-                          engines=ENGINES, max_new_tokens=24, out=tmp_path / "w.json", prompt_style="short",
-                          progress=False, worker=worker, whitespace="indented", log=lambda m: None)
+        jsb.run_benchmark(
+            model=worker.args[0],
+            data=data,
+            subsets=["Github_trivial"],
+            limit=1,
+            engines=ENGINES,
+            max_new_tokens=24,
+            out=tmp_path / "w.json",
+            prompt_style="short",
+            progress=False,
+            worker=worker,
+            whitespace="indented",
+            log=lambda m: None,
+        )
 
 
 def test_validate_uses_the_declared_draft_and_formats():
@@ -93,7 +146,7 @@ def test_validate_uses_the_declared_draft_and_formats():
     assert jsb.validate(s7, '"1.2.3.4"') == (True, None)
     ok, why = jsb.validate(s7, '"1.2.3"')
     assert not ok and "ipv4" in why
-    assert jsb.validate({"type": "object"}, "{") [0] is False
+    assert jsb.validate({"type": "object"}, "{")[0] is False
     # 2020-12 by default: prefixItems is understood
     assert jsb.validate({"prefixItems": [{"type": "integer"}]}, '["a"]')[0] is False
 

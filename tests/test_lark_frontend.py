@@ -1,4 +1,5 @@
 """decoder.grammar.lark: Lark grammars to the IR, and the bundled grammars."""
+
 from __future__ import annotations
 
 import itertools
@@ -13,16 +14,27 @@ lark = pytest.importorskip("lark")
 import decoder  # noqa: E402
 from decoder.errors import GrammarError  # noqa: E402
 from decoder.grammar import ir  # noqa: E402
-from decoder.grammar.lark import KNOWN_EQUIVALENTS, bundled_path, from_lark, load_bundled  # noqa: E402
+from decoder.grammar.lark import (  # noqa: E402
+    KNOWN_EQUIVALENTS,
+    bundled_path,
+    from_lark,
+    load_bundled,
+)
 from decoder.grammar.regex import parse_regex  # noqa: E402
 
 BUNDLED = ["json", "arithmetic", "sql_select", "csv"]
 
 GOOD = {
-    "json": ['{"a": [1, 2.5e3, -0, true, null, "x\\n\\u00e9\\"\\\\"]}', "[]", '"s"', " 0 ",
-             '{"nested": {"k": [[], {}]}, "e": 1E-7}', '"é😀"'],
+    "json": [
+        '{"a": [1, 2.5e3, -0, true, null, "x\\n\\u00e9\\"\\\\"]}',
+        "[]",
+        '"s"',
+        " 0 ",
+        '{"nested": {"k": [[], {}]}, "e": 1E-7}',
+        '"é😀"',
+    ],
     "arithmetic": ["1 + 2*3", "-(4.5 - 1) / 2", "((1))", "1-2-3", "2*\t-3"],
-    "csv": ["a,b,c\n1,\"x\"\"y\",\n", "", "a\r\nb", "\"multi\nline\",2", ",,", "a b,c"],
+    "csv": ['a,b,c\n1,"x""y",\n', "", "a\r\nb", '"multi\nline",2', ",,", "a b,c"],
     "sql_select": [
         "SELECT a, b AS c FROM t WHERE x = 1 AND y <> 'z' ORDER BY a DESC LIMIT 10;",
         "select distinct count(*) from s.t as u left outer join v on u.id = v.id "
@@ -35,7 +47,12 @@ BAD = {
     "json": ['{"a": 01}', "[1,]", '"\x01"', "1.", "+1", "{'a': 1}", '"\\x"', "tru"],
     "arithmetic": ["1 +", "(1", "1 2", "*1"],
     "csv": ['a"b', '"a"b', '"unterminated'],
-    "sql_select": ["SELECT FROM t", "SELECT a FROM", "SELECT a b FROM t", "SELECT a FROM t LIMIT x"],
+    "sql_select": [
+        "SELECT FROM t",
+        "SELECT a FROM",
+        "SELECT a b FROM t",
+        "SELECT a FROM t LIMIT x",
+    ],
 }
 
 
@@ -59,8 +76,20 @@ def test_counts_are_sensible():
     counts = {n: from_lark(load_bundled(n)) for n in BUNDLED}
     j = counts["json"]
     names = {lx.name for lx in j.lexemes}
-    assert {"STRING", "NUMBER", "WS", "LBRACE", "RBRACE", "LSQB", "RSQB", "COMMA", "COLON",
-            "TRUE", "FALSE", "NULL"} == names
+    assert {
+        "STRING",
+        "NUMBER",
+        "WS",
+        "LBRACE",
+        "RBRACE",
+        "LSQB",
+        "RSQB",
+        "COMMA",
+        "COLON",
+        "TRUE",
+        "FALSE",
+        "NULL",
+    } == names
     assert 8 <= len(counts["arithmetic"].lexemes) <= 10
     assert 40 <= len(counts["sql_select"].lexemes) <= 70
     assert len(counts["csv"].lexemes) == 4 and counts["csv"].ignore == []
@@ -91,7 +120,9 @@ def test_unknown_bundled_name_lists_the_known_ones():
 
     assert set(bundled_names()) >= {"json", "arithmetic", "sql_select", "csv"}
     for bad in ["jsn", "../grammars/json", "json/"]:
-        with pytest.raises(GrammarError, match=r"no bundled grammar named .*: arithmetic, csv, json, sql_select"):
+        with pytest.raises(
+            GrammarError, match=r"no bundled grammar named .*: arithmetic, csv, json, sql_select"
+        ):
             Grammar.builtin(bad)
     # inside the package (decoder/grammars/), so a wheel has them
     assert bundled_path("csv").parent.parent == Path(decoder.__file__).parent
@@ -150,7 +181,9 @@ def _generate(g, rnd, max_depth=8):
         options = by_lhs[sym]
         if depth >= max_depth:
             best = min(1 + max([h[s] for s in r if s >= 0], default=0) for r in options)
-            options = [r for r in options if 1 + max([h[s] for s in r if s >= 0], default=0) == best]
+            options = [
+                r for r in options if 1 + max([h[s] for s in r if s >= 0], default=0) == best
+            ]
         for s in rnd.choice(options):
             expand(s, depth + 1)
 
@@ -221,8 +254,10 @@ def test_unused_rules_and_named_terminals_with_equal_patterns():
 
 
 def test_common_escaped_string_and_comment():
-    g = from_lark("start: ESCAPED_STRING C_COMMENT\n"
-                  "%import common.ESCAPED_STRING\n%import common.C_COMMENT\n")
+    g = from_lark(
+        "start: ESCAPED_STRING C_COMMENT\n"
+        "%import common.ESCAPED_STRING\n%import common.C_COMMENT\n"
+    )
     by_name = {lx.name: lx.regex for lx in g.lexemes}
     assert by_name["ESCAPED_STRING"] == parse_regex(r'"(?:[^"\\\n]|\\[^\n])*"')
     assert by_name["C_COMMENT"] == parse_regex(r"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/")

@@ -1,6 +1,7 @@
 """The process-wide mask-cache budget (decoder.mask_cache_budget): the mask caches of all
 compiled grammars share one memory budget with least-recently-used eviction; masks stay
 exact after their cache entries were evicted."""
+
 from __future__ import annotations
 
 import random
@@ -17,11 +18,18 @@ def eviction_scenario() -> dict:
 
     from decoder import Grammar, Matcher, compile_grammar, fill_masks, mask_cache_budget
 
-    grammars = [Grammar.from_regex(r"a[b-z]{0,300}"), Grammar.from_regex(r"(x[0-9]{1,4},){1,60}"),
-                Grammar.from_json_schema({"type": "object", "properties": {"k": {"type": "array",
-                                          "items": {"type": "integer"}}}})]
-    texts = [b"a" + bytes(random.Random(1).choice(b"bcdxyz") for _ in range(120)),
-             b"".join(b"x%d," % i for i in range(40)), b'{"k": [1, 22, 333, 4444, 5, 6, 7]}']
+    grammars = [
+        Grammar.from_regex(r"a[b-z]{0,300}"),
+        Grammar.from_regex(r"(x[0-9]{1,4},){1,60}"),
+        Grammar.from_json_schema(
+            {"type": "object", "properties": {"k": {"type": "array", "items": {"type": "integer"}}}}
+        ),
+    ]
+    texts = [
+        b"a" + bytes(random.Random(1).choice(b"bcdxyz") for _ in range(120)),
+        b"".join(b"x%d," % i for i in range(40)),
+        b'{"k": [1, 22, 333, 4444, 5, 6, 7]}',
+    ]
     compiled = [compile_grammar(g, vocab()) for g in grammars]
 
     def walk(check: bool):
@@ -52,7 +60,11 @@ def eviction_scenario() -> dict:
             if step < len(texts[k]):
                 assert m.commit(texts[k][step])
     end = mask_cache_budget()
-    assert end["bytes"] <= 4000 and end["evictions"] > small["evictions"] > big["evictions"], (big, small, end)
+    assert end["bytes"] <= 4000 and end["evictions"] > small["evictions"] > big["evictions"], (
+        big,
+        small,
+        end,
+    )
     del ms, compiled
     return dict(big=big, small=small, end=end)
 

@@ -3,6 +3,7 @@ grammars whose start derives ε or whose terminals match "" (issue 21). The empt
 allowed (EOS at the start) and non-empty outputs are what the constraint says; the engine
 never sees a lexeme that matches "" (``ir.without_nullable_lexemes``). Masks are exact, on
 a synthetic byte vocabulary: needs nothing from ../shared."""
+
 from __future__ import annotations
 
 import codecs
@@ -76,8 +77,9 @@ def test_any_line_is_every_token_without_a_newline():
     assert allowed(m) == expected
     assert TOKENS.index(b"a\n") not in expected and TOKENS.index(b"\xa9") not in expected
     walk(m, b"ab", b"\xc3")
-    assert allowed(m) == {i for i, t in enumerate(TOKENS[:-1]) if utf8_prefix(b"\xc3" + t)
-                          and b"\n" not in t} - {EOS}
+    assert allowed(m) == {
+        i for i, t in enumerate(TOKENS[:-1]) if utf8_prefix(b"\xc3" + t) and b"\n" not in t
+    } - {EOS}
 
 
 def test_empty_pattern_allows_only_eos():
@@ -86,8 +88,9 @@ def test_empty_pattern_allows_only_eos():
         assert allowed(m) == {EOS}, p
 
 
-@pytest.mark.parametrize("pattern", ["a?b?", "(?:a|)(?:b|)x*", "(?:ab|b?)+", "(?:x?){2,3}y?",
-                                     "a*(?:ba)*", r"[ab]{0,3}"])
+@pytest.mark.parametrize(
+    "pattern", ["a?b?", "(?:a|)(?:b|)x*", "(?:ab|b?)+", "(?:x?){2,3}y?", "a*(?:ba)*", r"[ab]{0,3}"]
+)
 def test_masks_match_python_re(pattern):
     """Every token allowed at the start (and after "a") extends to a full match, and EOS is
     allowed exactly when what was written fully matches."""
@@ -153,7 +156,13 @@ def test_builder_rewrites_nullable_lexemes():
     # the non-empty part equal to another lexeme: that lexeme serves both
     b = GrammarBuilder()
     s = b.nonterminal("s")
-    b.rule(s, [b.lexeme("P", ir.plus(ir.lit("x"))), b.lexeme("S", ir.alt(ir.EMPTY, ir.plus(ir.lit("x"))))])
+    b.rule(
+        s,
+        [
+            b.lexeme("P", ir.plus(ir.lit("x"))),
+            b.lexeme("S", ir.alt(ir.EMPTY, ir.plus(ir.lit("x")))),
+        ],
+    )
     g = b.build(s)
     assert [lx.regex for lx in g.lexemes].count(ir.plus(ir.lit("x"))) == 1
     m = Matcher(Grammar(g), VOCAB)
@@ -162,10 +171,17 @@ def test_builder_rewrites_nullable_lexemes():
     assert allowed(m) == ids(b"x", b"xx", b"")
 
 
-@pytest.mark.parametrize("node", [ir.star(ir.lit("ab")), ir.opt(ir.lit("a")), ir.EMPTY,
-                                  ir.cat(ir.opt(ir.lit("a")), ir.star(ir.lit("b"))),
-                                  ir.rep(ir.opt(ir.lit("a")), 2, 3),
-                                  ir.alt(ir.lit("a"), ir.EMPTY, ir.cat(ir.lit("b"), ir.opt(ir.lit("c"))))])
+@pytest.mark.parametrize(
+    "node",
+    [
+        ir.star(ir.lit("ab")),
+        ir.opt(ir.lit("a")),
+        ir.EMPTY,
+        ir.cat(ir.opt(ir.lit("a")), ir.star(ir.lit("b"))),
+        ir.rep(ir.opt(ir.lit("a")), 2, 3),
+        ir.alt(ir.lit("a"), ir.EMPTY, ir.cat(ir.lit("b"), ir.opt(ir.lit("c")))),
+    ],
+)
 def test_non_empty(node):
     from itertools import product
 

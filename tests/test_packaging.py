@@ -6,6 +6,7 @@ numpy from this environment) and the wheel is installed with ``--no-deps --no-in
 venv that sees this environment's packages (numpy, lark). Skips, saying why, without the
 ``build`` package (``pip install build``; ``scripts/test.sh`` installs it with the test extra).
 Takes a minute or two: the engine is compiled once more."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DIST = "decoder-engine"
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("DECODER_SKIP_PACKAGING") == "1", reason="DECODER_SKIP_PACKAGING=1")
+    os.environ.get("DECODER_SKIP_PACKAGING") == "1", reason="DECODER_SKIP_PACKAGING=1"
+)
 
 
 def _need(module: str, why: str) -> None:
@@ -37,15 +39,22 @@ def dists(tmp_path_factory) -> Path:
     for m in ("setuptools", "Cython", "numpy", "wheel"):
         _need(m, "a build without isolation uses this environment's build requirements")
     out = tmp_path_factory.mktemp("dist")
-    r = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
-                       capture_output=True, text=True, timeout=1800, cwd=out)
+    r = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=out,
+    )
     # (cwd: a checkout's build/ folder, left by `setup.py build_ext`, would shadow the package)
     assert r.returncode == 0, f"python -m build failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return out
 
 
 def test_sdist_has_the_engine_sources(dists):
-    sdists = list(dists.glob("decoder_engine-*.tar.gz")) + list(dists.glob("decoder-engine-*.tar.gz"))
+    sdists = list(dists.glob("decoder_engine-*.tar.gz")) + list(
+        dists.glob("decoder-engine-*.tar.gz")
+    )
     assert len(sdists) == 1, list(dists.iterdir())
     with tarfile.open(sdists[0]) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
@@ -62,8 +71,22 @@ def installed(dists, tmp_path_factory) -> Path:
     env = tmp_path_factory.mktemp("venv") / "v"
     venv.create(env, system_site_packages=True, with_pip=True)
     py = env / "bin" / "python"
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "--no-deps", "--no-index", str(wheels[0])], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-index",
+            str(wheels[0]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return env
 
@@ -71,7 +94,9 @@ def installed(dists, tmp_path_factory) -> Path:
 def _run(env: Path, *args: str, **kw) -> subprocess.CompletedProcess:
     # from a folder outside the checkout, so that `import decoder` finds the wheel
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=600, cwd=env, env=clean, **kw)
+    return subprocess.run(
+        list(args), capture_output=True, text=True, timeout=600, cwd=env, env=clean, **kw
+    )
 
 
 def test_wheel_runs_every_bundled_grammar(installed):

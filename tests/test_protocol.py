@@ -1,22 +1,41 @@
 """The constraint/matcher contract (decoder.protocol), the one entry from user input to a
 constraint (decoder.constraints.as_constraint), and one error class per meaning."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
 import decoder
 from decoder import Grammar
-from decoder.constraints import (AllOf, AllOfMatcher, Anagram, BanWords, Constraint, GrammarConstraint, Isogram,
-                                 JSONSchema, MaxChars, MaxTokens, NoLetters, Palindrome, PyMatcher, Words,
-                                 as_constraint)
+from decoder.constraints import (
+    AllOf,
+    AllOfMatcher,
+    Anagram,
+    BanWords,
+    Constraint,
+    GrammarConstraint,
+    Isogram,
+    JSONSchema,
+    MaxChars,
+    MaxTokens,
+    NoLetters,
+    Palindrome,
+    PyMatcher,
+    Words,
+    as_constraint,
+)
 from decoder.errors import ConstraintError, DecoderError, MatcherError
-from decoder.protocol import (Capability, ConstraintProtocol, MatcherProtocol, capabilities,
-                              declare_capabilities)
+from decoder.protocol import (
+    Capability,
+    ConstraintProtocol,
+    MatcherProtocol,
+    capabilities,
+    declare_capabilities,
+)
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
@@ -47,7 +66,7 @@ KINDS = {
 def _first_allowed(m, vocab) -> int:
     row = np.zeros((vocab.model_vocab_size + 31) // 32, dtype=np.int32)
     m.compute_mask(row)
-    bits = np.unpackbits(row.view(np.uint8), bitorder="little")[:vocab.model_vocab_size]
+    bits = np.unpackbits(row.view(np.uint8), bitorder="little")[: vocab.model_vocab_size]
     ids = [i for i in np.flatnonzero(bits).tolist() if i not in vocab.eos_ids]
     assert ids, "the mask allows no text token at the start"
     return ids[0]
@@ -61,9 +80,11 @@ def test_every_matcher_kind_satisfies_the_protocol(vocab, kind):
     assert isinstance(m, MatcherProtocol), type(m)
     # declared capabilities come with their methods
     caps = capabilities(m)
-    for cap, methods in ((Capability.FORCED_BYTES, ["forced_bytes"]),
-                         (Capability.COMMIT_BYTES, ["commit_bytes"]),
-                         (Capability.WITNESS, ["witness_token", "refine_scores"])):
+    for cap, methods in (
+        (Capability.FORCED_BYTES, ["forced_bytes"]),
+        (Capability.COMMIT_BYTES, ["commit_bytes"]),
+        (Capability.WITNESS, ["witness_token", "refine_scores"]),
+    ):
         if cap in caps:
             assert all(callable(getattr(m, name, None)) for name in methods), (kind, cap)
     # commit / fork / rollback / reset
@@ -80,9 +101,13 @@ def test_every_matcher_kind_satisfies_the_protocol(vocab, kind):
 
 
 def test_capabilities_are_declared_not_probed(vocab):
-    assert capabilities(decoder.Matcher(Grammar.from_regex("a"), vocab)) == \
-        Capability.FORCED_BYTES | Capability.COMMIT_BYTES
-    assert Capability.WITNESS in capabilities((Grammar.from_regex("a|b") & NoLetters("b")).matcher(vocab))
+    assert (
+        capabilities(decoder.Matcher(Grammar.from_regex("a"), vocab))
+        == Capability.FORCED_BYTES | Capability.COMMIT_BYTES
+    )
+    assert Capability.WITNESS in capabilities(
+        (Grammar.from_regex("a|b") & NoLetters("b")).matcher(vocab)
+    )
     assert capabilities(NoLetters("e").matcher(vocab)) == Capability.COMMIT_BYTES
     assert issubclass(AllOfMatcher, object) and PyMatcher.capabilities == Capability.COMMIT_BYTES
 
@@ -96,6 +121,7 @@ def test_capabilities_are_declared_not_probed(vocab):
 
 
 # ------------------------------------------------------------------ as_constraint
+
 
 class _Custom:
     """A third-party constraint: only .matcher(vocab)."""
@@ -165,14 +191,17 @@ def test_as_constraint_json_options_reach_the_schema(vocab):
         assert flexible.is_allowed(space) and not compact.is_allowed(space)
 
 
-@pytest.mark.parametrize("bad,needle", [
-    (42, "cannot use a int"),
-    (3.5, "cannot use a float"),
-    ([SCHEMA], "cannot use a list"),
-    (object, "cannot use the class object"),
-    ("[0-9]+", "not JSON; for a regex use decoder.Regex"),
-    ("[1, 2]", "a JSON schema is an object or a boolean, not list"),
-])
+@pytest.mark.parametrize(
+    "bad,needle",
+    [
+        (42, "cannot use a int"),
+        (3.5, "cannot use a float"),
+        ([SCHEMA], "cannot use a list"),
+        (object, "cannot use the class object"),
+        ("[0-9]+", "not JSON; for a regex use decoder.Regex"),
+        ("[1, 2]", "a JSON schema is an object or a boolean, not list"),
+    ],
+)
 def test_as_constraint_rejects_bad_input_naming_the_problem(bad, needle):
     with pytest.raises(ConstraintError) as e:
         as_constraint(bad)
@@ -191,24 +220,36 @@ def test_grammar_composes_with_and():
 
 # ------------------------------------------------------------------ one error class per meaning
 
+
 def test_one_error_class_per_meaning(vocab):
     import decoder.constraints as constraints
     import decoder.errors as errors
     import decoder.hf as hf
 
-    assert hf.ConstraintError is constraints.ConstraintError is errors.ConstraintError is decoder.ConstraintError
+    assert (
+        hf.ConstraintError
+        is constraints.ConstraintError
+        is errors.ConstraintError
+        is decoder.ConstraintError
+    )
     assert issubclass(errors.ConstraintError, (errors.DecoderError, ValueError))
     assert issubclass(errors.MatcherError, errors.DecoderError)
     # the engine and a Python matcher raise the same class for the same misuse
-    for m in (decoder.Matcher(Grammar.from_regex("a"), vocab), NoLetters("e").matcher(vocab),
-              (Grammar.from_regex("a") & NoLetters("e")).matcher(vocab)):
+    for m in (
+        decoder.Matcher(Grammar.from_regex("a"), vocab),
+        NoLetters("e").matcher(vocab),
+        (Grammar.from_regex("a") & NoLetters("e")).matcher(vocab),
+    ):
         with pytest.raises(errors.MatcherError):
             m.rollback(3)
         with pytest.raises(errors.DecoderError):  # old `except DecoderError` clauses still catch it
             m.rollback(3)
     from decoder.generate import ContextLengthError, IncompleteOutput
 
-    assert ContextLengthError is errors.ContextLengthError and IncompleteOutput is errors.IncompleteOutput
+    assert (
+        ContextLengthError is errors.ContextLengthError
+        and IncompleteOutput is errors.IncompleteOutput
+    )
 
 
 def test_hf_stays_importable_as_a_thin_reexport():

@@ -4,6 +4,7 @@ Every case is checked two independent ways: through ``to_python_regex`` and
 ``re``, and through a small set-of-positions matcher over the IR written here,
 so a bug in ``to_python_regex`` cannot hide one in ``parse_regex``.
 """
+
 from __future__ import annotations
 
 import random
@@ -31,8 +32,11 @@ def _ends(node, data: bytes, starts: frozenset) -> frozenset:
         b = node[1]
         return frozenset(p + len(b) for p in starts if data.startswith(b, p))
     if t == "byteset":
-        return frozenset(p + 1 for p in starts if p < len(data)
-                         and any(lo <= data[p] <= hi for lo, hi in node[1]))
+        return frozenset(
+            p + 1
+            for p in starts
+            if p < len(data) and any(lo <= data[p] <= hi for lo, hi in node[1])
+        )
     if t == "cps":
         out = set()
         for p in starts:
@@ -40,7 +44,7 @@ def _ends(node, data: bytes, starts: frozenset) -> frozenset:
                 continue
             n = 1 if data[p] < 0x80 else 2 if data[p] < 0xE0 else 3 if data[p] < 0xF0 else 4
             try:
-                c = ord(data[p:p + n].decode("utf-8"))
+                c = ord(data[p : p + n].decode("utf-8"))
             except UnicodeDecodeError:
                 continue
             if any(lo <= c <= hi for lo, hi in node[1]):
@@ -78,15 +82,41 @@ def ir_fullmatch(node, s: str) -> bool:
 
 
 # ---------------------------------------------------------------- test strings
-EXTRA = list("aAbBzZ09_ -.\n\t\r") + ["é", "É", "ß", "ẞ", "ſ", "\u212a", "k", "K", "s", "S",
-                                       "σ", "Σ", "ς", "µ", "μ", "ü", "٣", "\u00a0", "\u2028",
-                                       "\u3000", "😀", "ж", "Ж", "\x00", "\x08", "\x0b"]
+EXTRA = list("aAbBzZ09_ -.\n\t\r") + [
+    "é",
+    "É",
+    "ß",
+    "ẞ",
+    "ſ",
+    "\u212a",
+    "k",
+    "K",
+    "s",
+    "S",
+    "σ",
+    "Σ",
+    "ς",
+    "µ",
+    "μ",
+    "ü",
+    "٣",
+    "\u00a0",
+    "\u2028",
+    "\u3000",
+    "😀",
+    "ж",
+    "Ж",
+    "\x00",
+    "\x08",
+    "\x0b",
+]
 
 
 def _strings(pattern: str, alphabet_extra=(), n: int = 250, seed: int = 0):
     rnd = random.Random(hash((pattern, seed)) & 0xFFFFFFFF)
-    alpha = sorted(set(c for c in pattern if c.isprintable() or c in "\n\t") | set(EXTRA)
-                   | set(alphabet_extra))
+    alpha = sorted(
+        set(c for c in pattern if c.isprintable() or c in "\n\t") | set(EXTRA) | set(alphabet_extra)
+    )
     out = {"", *alpha}
     out |= {a + b for a in alpha[:12] for b in alpha[:12]}
     for _ in range(n):
@@ -107,22 +137,86 @@ def _check(node, reference, strings, label):
 
 # ---------------------------------------------------------------- Python syntax
 PY_CASES = [
-    ("abc", ""), ("a|b|cd", ""), ("(ab)*c", ""), ("a+b?", ""), ("a{2}", ""), ("a{2,}", ""),
-    ("a{1,3}b", ""), ("a{,2}", ""), ("x{}", ""), ("a{", ""), ("a{,}", ""), ("[abc]+", ""),
-    ("[^abc]", ""), ("[a-z0-9_]+", ""), ("[]a]", ""), ("[^]a]", ""), ("[a-]", ""), ("[\\-a]", ""),
-    (".", ""), (".", "s"), (".*", ""), ("\\d+", ""), ("\\D", ""), ("\\w+", ""), ("\\W", ""),
-    ("\\s", ""), ("\\S", ""), ("[\\d\\s]", ""), ("[^\\w]", ""), ("\\d", "a"), ("\\w", "a"),
-    ("\\s", "a"), ("(?a:\\w)\\w", ""), ("\\x41\\u00e9\\U0001F600", ""),
-    ("\\n\\t\\r\\f\\v\\a\\0", ""), ("\\101\\0", ""), ("[\\101-\\132]", ""), ("[\\b]", ""),
-    ("\\N{LATIN SMALL LETTER E WITH ACUTE}", ""), ("\\.\\*\\\\\\-", ""), ("(?:ab|cd)+?", ""),
-    ("(?P<n>a)(?P<m>b)?", ""), ("a*?b", ""), ("a??", ""), ("a{1,2}?", ""),
-    ("hello", "i"), ("(?i)straße", ""), ("(?i)[a-c]+", ""), ("(?i)[^k]", ""), ("(?i:s)s", ""),
-    ("[^a-zA-Z]", "i"), ("(?i)σ", ""), ("(?i)[\\w-]", ""), ("(?i)é", ""), ("(?i)i", ""),
-    ("(?i)[k-s]", ""), ("(?i)ж", ""), ("(?i)\\w", ""), ("(?-i:a)b", "i"), ("(?x) a b # c\n c", ""),
-    ("a b", "x"), ("a [ ] b", "x"), ("(?s).a", ""), ("(?s:.)|.", ""), ("(?#comment)ab", ""),
-    ("^ab$", ""), ("^a|b$", ""), ("(^a|b)c", ""), ("\\Aab\\Z", ""), ("a$", "m"), ("^$", ""),
-    ("é+ü*😀?", ""), ("[α-ω]+", ""), ("[\\u0400-\\u04ff]", ""), ("(a|b)(c|d)", ""),
-    ("((a|)b)*", ""), ("(?:)", ""), ("a||b", ""), ("(?:a*)*", ""), ("[^\\d\\W]", ""),
+    ("abc", ""),
+    ("a|b|cd", ""),
+    ("(ab)*c", ""),
+    ("a+b?", ""),
+    ("a{2}", ""),
+    ("a{2,}", ""),
+    ("a{1,3}b", ""),
+    ("a{,2}", ""),
+    ("x{}", ""),
+    ("a{", ""),
+    ("a{,}", ""),
+    ("[abc]+", ""),
+    ("[^abc]", ""),
+    ("[a-z0-9_]+", ""),
+    ("[]a]", ""),
+    ("[^]a]", ""),
+    ("[a-]", ""),
+    ("[\\-a]", ""),
+    (".", ""),
+    (".", "s"),
+    (".*", ""),
+    ("\\d+", ""),
+    ("\\D", ""),
+    ("\\w+", ""),
+    ("\\W", ""),
+    ("\\s", ""),
+    ("\\S", ""),
+    ("[\\d\\s]", ""),
+    ("[^\\w]", ""),
+    ("\\d", "a"),
+    ("\\w", "a"),
+    ("\\s", "a"),
+    ("(?a:\\w)\\w", ""),
+    ("\\x41\\u00e9\\U0001F600", ""),
+    ("\\n\\t\\r\\f\\v\\a\\0", ""),
+    ("\\101\\0", ""),
+    ("[\\101-\\132]", ""),
+    ("[\\b]", ""),
+    ("\\N{LATIN SMALL LETTER E WITH ACUTE}", ""),
+    ("\\.\\*\\\\\\-", ""),
+    ("(?:ab|cd)+?", ""),
+    ("(?P<n>a)(?P<m>b)?", ""),
+    ("a*?b", ""),
+    ("a??", ""),
+    ("a{1,2}?", ""),
+    ("hello", "i"),
+    ("(?i)straße", ""),
+    ("(?i)[a-c]+", ""),
+    ("(?i)[^k]", ""),
+    ("(?i:s)s", ""),
+    ("[^a-zA-Z]", "i"),
+    ("(?i)σ", ""),
+    ("(?i)[\\w-]", ""),
+    ("(?i)é", ""),
+    ("(?i)i", ""),
+    ("(?i)[k-s]", ""),
+    ("(?i)ж", ""),
+    ("(?i)\\w", ""),
+    ("(?-i:a)b", "i"),
+    ("(?x) a b # c\n c", ""),
+    ("a b", "x"),
+    ("a [ ] b", "x"),
+    ("(?s).a", ""),
+    ("(?s:.)|.", ""),
+    ("(?#comment)ab", ""),
+    ("^ab$", ""),
+    ("^a|b$", ""),
+    ("(^a|b)c", ""),
+    ("\\Aab\\Z", ""),
+    ("a$", "m"),
+    ("^$", ""),
+    ("é+ü*😀?", ""),
+    ("[α-ω]+", ""),
+    ("[\\u0400-\\u04ff]", ""),
+    ("(a|b)(c|d)", ""),
+    ("((a|)b)*", ""),
+    ("(?:)", ""),
+    ("a||b", ""),
+    ("(?:a*)*", ""),
+    ("[^\\d\\W]", ""),
 ]
 
 
@@ -141,8 +235,19 @@ def test_python_syntax_fullmatch(pattern, flags):
     _check(node, lambda s: ref.fullmatch(s) is not None, _strings(pattern, extra), pattern)
 
 
-PY_SEARCH = [("a", ""), ("^a", ""), ("a$", ""), ("^a$", ""), ("^a$", "m"), ("b|^a", ""),
-             ("\\Aa|b\\Z", ""), ("", ""), ("a.c", ""), ("^(a|b$)", ""), ("^ab|cd$", "m")]
+PY_SEARCH = [
+    ("a", ""),
+    ("^a", ""),
+    ("a$", ""),
+    ("^a$", ""),
+    ("^a$", "m"),
+    ("b|^a", ""),
+    ("\\Aa|b\\Z", ""),
+    ("", ""),
+    ("a.c", ""),
+    ("^(a|b$)", ""),
+    ("^ab|cd$", "m"),
+]
 
 
 @pytest.mark.parametrize("pattern,flags", PY_SEARCH)
@@ -153,7 +258,9 @@ def test_python_syntax_search(pattern, flags):
 
 
 # ---------------------------------------------------------------- ECMA syntax
-ECMA_SPACE = "[\\t\\n\\v\\f\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+ECMA_SPACE = (
+    "[\\t\\n\\v\\f\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+)
 ECMA_LT = "\\n\\r\\u2028\\u2029"
 
 
@@ -163,29 +270,50 @@ def _gc(prefix):
 
 # (ECMA pattern, flags, search?, reference: a Python pattern or a predicate)
 ECMA_CASES = [
-    ("\\d+", "", False, "[0-9]+"), ("\\w+", "", False, "[A-Za-z0-9_]+"),
-    ("\\s", "", False, ECMA_SPACE), ("\\S", "", False, "[^" + ECMA_SPACE[1:]),
-    ("\\D", "", False, "[^0-9]"), ("\\W", "", False, "[^A-Za-z0-9_]"),
-    (".", "", False, "[^" + ECMA_LT + "]"), (".", "s", False, "(?s:.)"),
-    ("\\u{1F600}", "u", False, "\U0001F600"), ("\\uD83D\\uDE00", "", False, "\U0001F600"),
-    ("\\cJ\\0\\x41\\u00e9", "", False, "\\n\\x00A\\u00e9"), ("[\\b]", "", False, "\\x08"),
-    ("[]", "", False, "(?!)"), ("[^]", "", False, "(?s:.)"), ("a{2,3}", "", False, "a{2,3}"),
-    ("a{,3}", "", False, "a\\{,3\\}"), ("[a-c\\-]+", "", False, "[a-c\\-]+"),
-    ("\\/\\.", "", False, "/\\."), ("(?<y>\\d{2})-(?:\\k)?", "", None, None),
-    ("\\p{Lu}", "", False, _gc("Lu")), ("\\p{L}+", "", False, None), ("\\P{N}", "", False, None),
-    ("\\p{General_Category=Nd}", "", False, _gc("Nd")), ("[\\p{Ll}\\d]", "", False, None),
-    ("abc", "i", False, "(?i)abc"), ("[a-z]+", "i", False, "(?i)[a-z]+"), ("σ", "i", False, "(?i)σ"),
-    ("\\w", "i", False, "[A-Za-z0-9_\u017f\u212a]"), ("\\W", "i", False, "[^A-Za-z0-9_\u017f\u212a]"),
+    ("\\d+", "", False, "[0-9]+"),
+    ("\\w+", "", False, "[A-Za-z0-9_]+"),
+    ("\\s", "", False, ECMA_SPACE),
+    ("\\S", "", False, "[^" + ECMA_SPACE[1:]),
+    ("\\D", "", False, "[^0-9]"),
+    ("\\W", "", False, "[^A-Za-z0-9_]"),
+    (".", "", False, "[^" + ECMA_LT + "]"),
+    (".", "s", False, "(?s:.)"),
+    ("\\u{1F600}", "u", False, "\U0001f600"),
+    ("\\uD83D\\uDE00", "", False, "\U0001f600"),
+    ("\\cJ\\0\\x41\\u00e9", "", False, "\\n\\x00A\\u00e9"),
+    ("[\\b]", "", False, "\\x08"),
+    ("[]", "", False, "(?!)"),
+    ("[^]", "", False, "(?s:.)"),
+    ("a{2,3}", "", False, "a{2,3}"),
+    ("a{,3}", "", False, "a\\{,3\\}"),
+    ("[a-c\\-]+", "", False, "[a-c\\-]+"),
+    ("\\/\\.", "", False, "/\\."),
+    ("(?<y>\\d{2})-(?:\\k)?", "", None, None),
+    ("\\p{Lu}", "", False, _gc("Lu")),
+    ("\\p{L}+", "", False, None),
+    ("\\P{N}", "", False, None),
+    ("\\p{General_Category=Nd}", "", False, _gc("Nd")),
+    ("[\\p{Ll}\\d]", "", False, None),
+    ("abc", "i", False, "(?i)abc"),
+    ("[a-z]+", "i", False, "(?i)[a-z]+"),
+    ("σ", "i", False, "(?i)σ"),
+    ("\\w", "i", False, "[A-Za-z0-9_\u017f\u212a]"),
+    ("\\W", "i", False, "[^A-Za-z0-9_\u017f\u212a]"),
     ("ß", "i", False, "[ßẞ]"),
-    ("abc", "", True, "abc"), ("^abc", "", True, "^abc"), ("abc$", "", True, "abc\\Z"),
-    ("^a|b$", "", True, "^a|b\\Z"), ("^\\d{3}-\\d{4}$", "", True, "^[0-9]{3}-[0-9]{4}\\Z"),
+    ("abc", "", True, "abc"),
+    ("^abc", "", True, "^abc"),
+    ("abc$", "", True, "abc\\Z"),
+    ("^a|b$", "", True, "^a|b\\Z"),
+    ("^\\d{3}-\\d{4}$", "", True, "^[0-9]{3}-[0-9]{4}\\Z"),
     ("^a$", "m", True, "(?:^|(?<=[" + ECMA_LT + "]))a(?=[" + ECMA_LT + "]|\\Z)"),
-    ("", "", True, ""), ("^[a-z]+(?:-[a-z]+)*$", "", True, "^[a-z]+(?:-[a-z]+)*\\Z"),
+    ("", "", True, ""),
+    ("^[a-z]+(?:-[a-z]+)*$", "", True, "^[a-z]+(?:-[a-z]+)*\\Z"),
 ]
 
 
-@pytest.mark.parametrize("pattern,flags,search,reference", ECMA_CASES,
-                         ids=[repr(c[0] + "/" + c[1]) for c in ECMA_CASES])
+@pytest.mark.parametrize(
+    "pattern,flags,search,reference", ECMA_CASES, ids=[repr(c[0] + "/" + c[1]) for c in ECMA_CASES]
+)
 def test_ecma_syntax(pattern, flags, search, reference):
     if reference is None and search is None:
         with pytest.raises(GrammarError):
@@ -193,17 +321,22 @@ def test_ecma_syntax(pattern, flags, search, reference):
         return
     node = parse_regex(pattern, syntax="ecma", flags=flags, search=search)
     if reference is None:  # general categories: check against unicodedata
-        cats = {"\\p{L}+": lambda s: bool(s) and all(unicodedata.category(c)[0] == "L" for c in s),
-                "\\P{N}": lambda s: len(s) == 1 and unicodedata.category(s)[0] != "N",
-                "[\\p{Ll}\\d]": lambda s: len(s) == 1 and (unicodedata.category(s) == "Ll"
-                                                           or s in "0123456789")}
+        cats = {
+            "\\p{L}+": lambda s: bool(s) and all(unicodedata.category(c)[0] == "L" for c in s),
+            "\\P{N}": lambda s: len(s) == 1 and unicodedata.category(s)[0] != "N",
+            "[\\p{Ll}\\d]": lambda s: len(s) == 1
+            and (unicodedata.category(s) == "Ll" or s in "0123456789"),
+        }
         pred = cats[pattern]
     elif callable(reference):
         pred = reference
     else:
         ref = re.compile(reference)
-        pred = (lambda s: ref.search(s) is not None) if search else \
-            (lambda s: ref.fullmatch(s) is not None)
+        pred = (
+            (lambda s: ref.search(s) is not None)
+            if search
+            else (lambda s: ref.fullmatch(s) is not None)
+        )
     _check(node, pred, _strings(pattern, "\u2029\u1680\ufeff"), pattern)
 
 
@@ -232,9 +365,14 @@ def test_edges_and_literals():
     assert parse_regex("") == ir.EMPTY
     assert parse_regex("[]", syntax="ecma") == ir.NEVER
     assert to_python_regex(ir.NEVER) and re.fullmatch(to_python_regex(ir.NEVER), "a") is None
-    assert parse_regex("a", search=True) == ("cat", (ir.star(("cps", ((0, 0xD7FF), (0xE000, 0x10FFFF)))),
-                                                     ("bytes", b"a"),
-                                                     ir.star(("cps", ((0, 0xD7FF), (0xE000, 0x10FFFF))))))
+    assert parse_regex("a", search=True) == (
+        "cat",
+        (
+            ir.star(("cps", ((0, 0xD7FF), (0xE000, 0x10FFFF)))),
+            ("bytes", b"a"),
+            ir.star(("cps", ((0, 0xD7FF), (0xE000, 0x10FFFF)))),
+        ),
+    )
 
 
 def test_to_python_regex_byteset():
@@ -249,8 +387,16 @@ ERRORS = [
     ("(?!a)", "ecma", "unsupported lookahead at position 0:\n  (?!a)\n  ^"),
     ("(?<!a)b", "python", "unsupported lookbehind at position 0:\n  (?<!a)b\n  ^"),
     ("(a)\\1", "python", "unsupported backreference at position 3:\n  (a)\\1\n     ^"),
-    ("(?P<x>a)(?P=x)", "python", "unsupported backreference at position 8:\n  (?P<x>a)(?P=x)\n          ^"),
-    ("(?<x>a)\\k<x>", "ecma", "unsupported backreference at position 7:\n  (?<x>a)\\k<x>\n         ^"),
+    (
+        "(?P<x>a)(?P=x)",
+        "python",
+        "unsupported backreference at position 8:\n  (?P<x>a)(?P=x)\n          ^",
+    ),
+    (
+        "(?<x>a)\\k<x>",
+        "ecma",
+        "unsupported backreference at position 7:\n  (?<x>a)\\k<x>\n         ^",
+    ),
     ("\\bfoo", "python", "unsupported word boundary \\b at position 0:\n  \\bfoo\n  ^"),
     ("a^b", "python", "unsupported ^ in the middle of the pattern at position 1:\n  a^b\n   ^"),
     ("a$b", "ecma", "unsupported $ in the middle of the pattern at position 1:\n  a$b\n   ^"),
@@ -266,14 +412,27 @@ ERRORS = [
     ("[ab", "ecma", "unterminated character set at position 0:\n  [ab\n  ^"),
     ("\\q", "python", "bad escape \\q at position 0:\n  \\q\n  ^"),
     ("\\p{Lu}", "python", "bad escape \\p at position 0:\n  \\p{Lu}\n  ^"),
-    ("\\p{Script=Greek}", "ecma",
-     "unsupported Unicode property \\p{Script=Greek} at position 0:\n  \\p{Script=Greek}\n  ^"),
-    ("x\\ud800", "python",
-     "a lone surrogate (U+D800) cannot occur in UTF-8 text at position 1:\n  x\\ud800\n   ^"),
+    (
+        "\\p{Script=Greek}",
+        "ecma",
+        "unsupported Unicode property \\p{Script=Greek} at position 0:\n  \\p{Script=Greek}\n  ^",
+    ),
+    (
+        "x\\ud800",
+        "python",
+        "a lone surrogate (U+D800) cannot occur in UTF-8 text at position 1:\n  x\\ud800\n   ^",
+    ),
     ("a{3,2}", "python", "min repeat greater than max repeat at position 1:\n  a{3,2}\n   ^"),
-    ("a{4294967295}", "python", "the repetition number is too large at position 1:\n  a{4294967295}\n   ^"),
-    ("a(?i)b", "python",
-     "global flags not at the start of the expression at position 1:\n  a(?i)b\n   ^"),
+    (
+        "a{4294967295}",
+        "python",
+        "the repetition number is too large at position 1:\n  a{4294967295}\n   ^",
+    ),
+    (
+        "a(?i)b",
+        "python",
+        "global flags not at the start of the expression at position 1:\n  a(?i)b\n   ^",
+    ),
     ("\\x4", "python", "incomplete escape \\x4 at position 0:\n  \\x4\n  ^"),
     ("(?(1)a|b)", "python", "unsupported conditional group at position 0:\n  (?(1)a|b)\n  ^"),
 ]

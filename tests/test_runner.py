@@ -1,8 +1,8 @@
 """decoder.runner.ModelRunner: left-padded batches, KV cache, seeding, budget-safe choice."""
+
 from __future__ import annotations
 
 import pytest
-
 from conftest import shared_path
 
 torch = pytest.importorskip("torch")
@@ -63,7 +63,9 @@ def test_kv_cache_step_equals_a_full_forward(runner):
 @pytest.mark.parametrize("constraint", [None, r"( [a-z]+){1,6}\."])
 def test_batched_generation_gives_the_unbatched_tokens(tiny, constraint):
     model, tok = tiny
-    d = Decoder(model, Grammar.from_regex(constraint) if constraint else None, tok, fast_forward=False)
+    d = Decoder(
+        model, Grammar.from_regex(constraint) if constraint else None, tok, fast_forward=False
+    )
     batch = d.generate(PROMPTS, max_new_tokens=12, temperature=0.0)
     for p, b in zip(PROMPTS, batch):
         assert d.generate(p, max_new_tokens=12, temperature=0.0).token_ids == b.token_ids, p
@@ -77,7 +79,9 @@ def test_a_fixed_seed_repeats_the_samples(tiny):
     assert [x.token_ids for x in a] == [x.token_ids for x in b]
     g1, g2 = d.runner.generator(1.0, 3), d.runner.generator(1.0, 3)
     logits = torch.zeros((4, 50))
-    assert torch.equal(ModelRunner.sample(logits, 1.0, 1.0, g1), ModelRunner.sample(logits, 1.0, 1.0, g2))
+    assert torch.equal(
+        ModelRunner.sample(logits, 1.0, 1.0, g1), ModelRunner.sample(logits, 1.0, 1.0, g2)
+    )
     assert d.runner.generator(0.0, 3) is None  # greedy needs none
 
 
@@ -111,8 +115,13 @@ def test_budget_safe_choice(runner):
     assert m.num_steps == 0  # probing leaves the matcher as it was
     # EOS is chosen only when the output is complete
     eos = v.eos_ids[0]
-    assert m.commit(dot) and runner.choose_within_budget(m, _logits_row(runner, {eos: 0.0}), eos, 0) == eos
-    assert runner.fits(0, 0) and runner.fits(3, 3) and not runner.fits(1, 0) and not runner.fits(-1, 5)
+    assert (
+        m.commit(dot)
+        and runner.choose_within_budget(m, _logits_row(runner, {eos: 0.0}), eos, 0) == eos
+    )
+    assert (
+        runner.fits(0, 0) and runner.fits(3, 3) and not runner.fits(1, 0) and not runner.fits(-1, 5)
+    )
 
 
 def test_compositions_are_always_checked(runner):

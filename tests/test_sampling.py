@@ -5,6 +5,7 @@ Statistical tests use a tiny deterministic "model" (a table of next-token logits
 ``CallableLM``) with the real engine's matcher, through the same trie and walks as a real
 model; the stories260k tests run the same samplers on a real ``transformers`` model.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,16 +14,19 @@ import zlib
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
 decoder = pytest.importorskip("decoder")
 from decoder import Grammar, Matcher, Vocabulary  # noqa: E402
 from decoder.errors import DecoderError  # noqa: E402
-from decoder.sampling import (CallableLM, NoCompleteOutput, PrefixTrie, TrieMismatch,  # noqa: E402
-                              make_sampler)
+from decoder.sampling import (  # noqa: E402
+    CallableLM,
+    NoCompleteOutput,
+    PrefixTrie,
+    TrieMismatch,
+    make_sampler,
+)
 from decoder.sampling.exact import enumerate_language, exact_bounds, kl_to_exact  # noqa: E402
-
 
 
 def chi2_sf(x: float, dof: int) -> float:
@@ -55,9 +59,10 @@ def chi2_sf(x: float, dof: int) -> float:
             break
     return math.exp(lg) * h
 
+
 # ------------------------------------------------------------------ a toy model
-TOKENS = [b"", b"0", b"1", b"00", b"11", b"a"]          # id 0 is EOS
-SKEWED = r"00000|1[01]{4}"                               # GAD's skewed language
+TOKENS = [b"", b"0", b"1", b"00", b"11", b"a"]  # id 0 is EOS
+SKEWED = r"00000|1[01]{4}"  # GAD's skewed language
 
 
 def toy_logits(prefix: tuple) -> np.ndarray:
@@ -67,7 +72,7 @@ def toy_logits(prefix: tuple) -> np.ndarray:
         return np.array([0.0, 3.0, 0.0, 1.0, -1.0, 2.0])
     rs = np.random.default_rng(zlib.crc32(repr(prefix).encode()))
     z = rs.normal(size=len(TOKENS))
-    if prefix[0] in (1, 3):                                # started with 0: push toward 1 and 'a'
+    if prefix[0] in (1, 3):  # started with 0: push toward 1 and 'a'
         z[[2, 4, 5]] += 3.0
     return z
 
@@ -80,7 +85,9 @@ def toy():
 
 def _sampler(name, toy, max_new_tokens=12, **kw):
     vocab, root = toy
-    return make_sampler(name, CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens, **kw)
+    return make_sampler(
+        name, CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens, **kw
+    )
 
 
 def _exact(toy, max_new_tokens=12):
@@ -96,7 +103,7 @@ def chi2_pvalue(keys, enum) -> float:
     n = len(keys)
     counts = {k: 0 for k in seqs}
     for k in keys:
-        counts[k] += 1                                      # KeyError = a sequence outside the language
+        counts[k] += 1  # KeyError = a sequence outside the language
     exp = n * q
     big = exp >= 5
     obs = np.array([counts[k] for k in seqs], dtype=float)
@@ -123,7 +130,7 @@ def test_cars_passes_chi_squared_and_masked_fails_it(toy):
     cars = _sampler("cars", toy)
     keys = [s.key for s in cars.sample(3000, seed=7)]
     assert chi2_pvalue(keys, enum) > 0.01
-    assert cars.stats.rejected > 0                          # it did have to reject
+    assert cars.stats.rejected > 0  # it did have to reject
     masked = _sampler("masked", toy)
     mkeys = [s.key for s in masked.sample(3000, seed=7)]
     assert chi2_pvalue(mkeys, enum) < 1e-6
@@ -133,7 +140,7 @@ def test_cars_passes_chi_squared_and_masked_fails_it(toy):
 def test_asap_converges_to_the_exact_distribution(toy):
     _, enum = _exact(toy)
     asap = _sampler("asap", toy)
-    first = [s.key for s in asap.sample(2000, seed=3)]      # learning: biased early on
+    first = [s.key for s in asap.sample(2000, seed=3)]  # learning: biased early on
     later = [s.key for s in asap.sample(3000, seed=4)]
     assert chi2_pvalue(later, enum) > 0.01
     masked = [s.key for s in _sampler("masked", toy).sample(2000, seed=3)]
@@ -146,15 +153,26 @@ def test_every_sample_satisfies_the_constraint(toy, name):
     for s in _sampler(name, toy).sample(300, seed=1):
         assert rx.fullmatch(s.data), s
         assert s.eos_id == 0 and len(s.key) <= 12
-        assert s.logp == pytest.approx(sum(                 # the model's log-probability of the sequence
-            float(np.log(np.exp(toy_logits(s.key[:i]))[t] / np.exp(toy_logits(s.key[:i])).sum()))
-            for i, t in enumerate(s.key)), abs=1e-5)      # (float32 log-probs)
+        assert (
+            s.logp
+            == pytest.approx(
+                sum(  # the model's log-probability of the sequence
+                    float(
+                        np.log(
+                            np.exp(toy_logits(s.key[:i]))[t] / np.exp(toy_logits(s.key[:i])).sum()
+                        )
+                    )
+                    for i, t in enumerate(s.key)
+                ),
+                abs=1e-5,
+            )
+        )  # (float32 log-probs)
 
 
 @pytest.mark.parametrize("name", ["asap", "cars"])
 def test_bounds_never_increase_and_never_undercut_the_exact_value(toy, name):
     trie, _ = _exact(toy)
-    efg = exact_bounds(trie)                                 # exact future mass of every prefix
+    efg = exact_bounds(trie)  # exact future mass of every prefix
     s = _sampler(name, toy)
     prev: dict = {}
     for seed in range(150):
@@ -167,10 +185,10 @@ def test_bounds_never_increase_and_never_undercut_the_exact_value(toy, name):
                 assert node.mass() >= efg[prefix] * (1 - 1e-12)
         now[()] = s.trie.root_bound
         for k, v in now.items():
-            assert v <= prev.get(k, 1.0) + 1e-15, k          # never increases
-            assert v >= efg.get(k, 1.0) * (1 - 1e-12), k              # never below the exact EFG
+            assert v <= prev.get(k, 1.0) + 1e-15, k  # never increases
+            assert v >= efg.get(k, 1.0) * (1 - 1e-12), k  # never below the exact EFG
         prev = now
-    assert s.trie.root_bound < 1.2 * efg[()]                 # and they converge (from 1)
+    assert s.trie.root_bound < 1.2 * efg[()]  # and they converge (from 1)
 
 
 def test_saved_trie_reloads_to_the_same_state(toy, tmp_path):
@@ -188,9 +206,9 @@ def test_saved_trie_reloads_to_the_same_state(toy, tmp_path):
             m = got[prefix]
             assert np.array_equal(m.ids, node.ids) and np.array_equal(m.bound, node.bound)
             assert np.array_equal(m.logp, node.logp) and np.array_equal(m.is_eos, node.is_eos)
-    b = make_sampler("asap", lm, root, vocab, trie=t)        # continues exactly where it stopped
+    b = make_sampler("asap", lm, root, vocab, trie=t)  # continues exactly where it stopped
     assert [x.key for x in b.sample(50, seed=9)] == [x.key for x in a.sample(50, seed=9)]
-    assert lm.distributions < len(a.trie)                   # the stored distributions were reused
+    assert lm.distributions < len(a.trie)  # the stored distributions were reused
 
 
 def test_trie_refuses_another_setup(toy, tmp_path):
@@ -204,7 +222,7 @@ def test_trie_refuses_another_setup(toy, tmp_path):
 
 def test_no_complete_output_is_a_clear_error(toy):
     vocab, _ = toy
-    root = Matcher(Grammar.from_regex(r"0{9}"), vocab)       # needs >= 5 tokens + EOS
+    root = Matcher(Grammar.from_regex(r"0{9}"), vocab)  # needs >= 5 tokens + EOS
     s = make_sampler("cars", CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens=4)
     with pytest.raises(NoCompleteOutput, match="max_new_tokens=4"):
         s.sample(1, seed=0)
@@ -232,7 +250,7 @@ def stories():
     model = transformers.AutoModelForCausalLM.from_pretrained(str(path))
     tok = transformers.AutoTokenizer.from_pretrained(str(path))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)          # a 260k-parameter model: more threads only wait on each other
+    torch.set_num_threads(1)  # a 260k-parameter model: more threads only wait on each other
     yield model, tok
     torch.set_num_threads(threads)
 
@@ -252,7 +270,7 @@ def test_stories260k_cars_matches_the_exact_distribution(stories):
     trie = PrefixTrie(HFPrefixLM(model, d.encode(prompt)), d.vocab.eos_ids, 8)
     enum = enumerate_language(trie, d.root_matcher)
     # '0' and '<0x30>' are both tokens: 8 strings x 8 tokenizations each
-    assert len(enum.logp) == 8 ** 2
+    assert len(enum.logp) == 8**2
     assert chi2_pvalue([tuple(g.token_ids) for g in gens], enum) > 0.01
     assert all(abs(g.logprob - enum.logp[tuple(g.token_ids)]) < 1e-3 for g in gens[:50])
 
@@ -261,8 +279,23 @@ def test_cli_num_samples(stories, capsys):
     from decoder.cli import main
 
     path = shared_path("models", "stories260k")
-    rc = main(["generate", "--model", str(path), "--regex", "(cat|dog) (ran|sat)", "--prompt",
-               "Once upon a time", "--sampler", "asap", "--num-samples", "4", "--seed", "1"])
+    rc = main(
+        [
+            "generate",
+            "--model",
+            str(path),
+            "--regex",
+            "(cat|dog) (ran|sat)",
+            "--prompt",
+            "Once upon a time",
+            "--sampler",
+            "asap",
+            "--num-samples",
+            "4",
+            "--seed",
+            "1",
+        ]
+    )
     lines = capsys.readouterr().out.split("\n")
     assert rc == 0 and len([x for x in lines if x]) == 4
     assert all(re.fullmatch(r"(cat|dog) (ran|sat)", x) for x in lines if x)
@@ -294,7 +327,9 @@ def test_make_sampler_takes_a_constraint_too(toy):
     vocab, root = toy
     lm = CallableLM(toy_logits, len(TOKENS))
     from_grammar = make_sampler("cars", lm, Grammar.from_regex(SKEWED), vocab, max_new_tokens=12)
-    from_matcher = make_sampler("cars", CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens=12)
+    from_matcher = make_sampler(
+        "cars", CallableLM(toy_logits, len(TOKENS)), root, vocab, max_new_tokens=12
+    )
     a = [s.key for s in from_grammar.sample(20, seed=3)]
     b = [s.key for s in from_matcher.sample(20, seed=3)]
     assert a == b

@@ -7,13 +7,13 @@ it picks exactly what a naive re-implementation that recomputes every forward pa
 scratch picks; the log-probs it accumulates through the shared, gathered and cropped KV
 cache equal a full recomputation; a batch gives what each prompt gives alone.
 """
+
 from __future__ import annotations
 
 import re
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
 torch = pytest.importorskip("torch")
@@ -22,8 +22,17 @@ transformers = pytest.importorskip("transformers")
 from decoder import Grammar  # noqa: E402
 from decoder.errors import DecoderError  # noqa: E402
 from decoder.masking import allowed_ids  # noqa: E402
-from decoder.search import (DeAL, Keywords, Length, Pattern, PerPrompt, RewardError,  # noqa: E402
-                            RewardModel, Weighted, as_reward)
+from decoder.search import (  # noqa: E402
+    DeAL,
+    Keywords,
+    Length,
+    Pattern,
+    PerPrompt,
+    RewardError,
+    RewardModel,
+    Weighted,
+    as_reward,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +65,10 @@ def seq_logprobs(model, prompt_ids, out_ids):
 def objective(model, dec, prompt, gen, reward, final):
     ids = dec.encode(prompt)
     lps = seq_logprobs(model, ids, gen.token_ids)
-    return sum(lps) / len(lps) + as_reward(reward).batch([prompt], [str(gen)], final=[final], index=[0])[0]
+    return (
+        sum(lps) / len(lps)
+        + as_reward(reward).batch([prompt], [str(gen)], final=[final], index=[0])[0]
+    )
 
 
 # ------------------------------------------------------------------ search quality
@@ -70,10 +82,13 @@ def test_deal_beats_greedy_on_an_easy_reward(tiny):
     assert Keywords(["dog", "ball"]).score("", str(greedy)) < 1.0  # greedy does not satisfy it
     assert Keywords(["dog", "ball"]).score("", str(out)) == 1.0, str(out)
     dec = decoder_for(tiny)
-    assert objective(model, dec, prompt, out, reward, out.finish_reason == "stop") > \
-        objective(model, dec, prompt, greedy, reward, greedy.finish_reason == "stop")
+    assert objective(model, dec, prompt, out, reward, out.finish_reason == "stop") > objective(
+        model, dec, prompt, greedy, reward, greedy.finish_reason == "stop"
+    )
     st = deal.last_stats
-    assert st["forward_calls"] > 0 and st["token_forwards"] >= st["steps"] and st["prefill_tokens"] > 0
+    assert (
+        st["forward_calls"] > 0 and st["token_forwards"] >= st["steps"] and st["prefill_tokens"] > 0
+    )
 
 
 def test_outputs_satisfy_the_hard_constraint(tiny):
@@ -81,7 +96,9 @@ def test_outputs_satisfy_the_hard_constraint(tiny):
     reward = Keywords(["cat"]) + Length(6)
     deal = DeAL(reward, beams=2, top_k=3, lookahead=2)
     dec = decoder_for(tiny, Grammar.from_regex(pattern), deal)
-    outs = dec.generate(["Once upon a time", "The little dog", "Tom and Lily went"], max_new_tokens=30)
+    outs = dec.generate(
+        ["Once upon a time", "The little dog", "Tom and Lily went"], max_new_tokens=30
+    )
     assert len(outs) == 3
     for o in outs:
         assert o.complete, o
@@ -148,6 +165,7 @@ def test_exhaustive_search_finds_the_brute_force_optimum(tiny):
 
 def _naive_deal(model, prompt_ids, reward, beams, top_k, L, max_new, eos):
     """DeAL without a KV cache or batching: every log-prob is a full forward pass."""
+
     def next_lp(seq):
         with torch.inference_mode():
             x = torch.tensor([prompt_ids + seq])
@@ -210,11 +228,12 @@ def test_lookahead_search_matches_a_naive_recomputing_search(tiny):
         return 2.0 * Keywords(["dog"], inflections=False).score("", text)
 
     prompt = "Once upon a time"
-    ref = _naive_deal(model, dec.encode(prompt), reward_ids, beams=2, top_k=3, L=2, max_new=7,
-                      eos=dec.runner.eos)
+    ref = _naive_deal(
+        model, dec.encode(prompt), reward_ids, beams=2, top_k=3, L=2, max_new=7, eos=dec.runner.eos
+    )
     deal = DeAL(reward, beams=2, top_k=3, lookahead=2)
     out = decoder_for(tiny, search=deal).generate(prompt, max_new_tokens=7)
-    assert out.token_ids[:len(ref)] == ref and len(out.token_ids) == len(ref)
+    assert out.token_ids[: len(ref)] == ref and len(out.token_ids) == len(ref)
 
 
 def test_shared_kv_cache_gives_the_recomputed_logprobs(tiny):
@@ -254,7 +273,10 @@ def test_keywords_count_inflections():
 
 def test_length_pattern_weighted_per_prompt():
     L = Length(4)
-    assert L.batch(["", ""], ["one two", "one two"], final=[False, True], index=[0, 0]) == [0.0, -0.5]
+    assert L.batch(["", ""], ["one two", "one two"], final=[False, True], index=[0, 0]) == [
+        0.0,
+        -0.5,
+    ]
     assert L("", "a b c d e f") == -0.5
     assert Pattern(r"\.$")("", "Done.") == 1.0 and Pattern(r"\.$")("", "Done") == 0.0
     assert Pattern(r"\.$", final_only=True).batch([""], ["x"], final=[False], index=[0]) == [1.0]
@@ -278,9 +300,16 @@ def test_a_sequence_classifier_as_reward(tiny):
     on the same objective."""
     model, tok = tiny
     torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                   num_attention_heads=2, num_key_value_heads=2, num_labels=2,
-                                   pad_token_id=0)
+    cfg = transformers.LlamaConfig(
+        vocab_size=512,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        num_labels=2,
+        pad_token_id=0,
+    )
     clf = transformers.LlamaForSequenceClassification(cfg).eval()
     rm = RewardModel(clf, tok, label=1, batch_size=4)
     texts = ["a dog", "the sun was shining brightly today", "x", "Lily and Tom played with a ball"]
@@ -290,10 +319,13 @@ def test_a_sequence_classifier_as_reward(tiny):
     reward = 20 * rm
     prompt = "Once upon a time"
     greedy = decoder_for(tiny).generate(prompt, max_new_tokens=12)
-    out = decoder_for(tiny, search=DeAL(reward, beams=2, top_k=4, lookahead=2)).generate(prompt, max_new_tokens=12)
+    out = decoder_for(tiny, search=DeAL(reward, beams=2, top_k=4, lookahead=2)).generate(
+        prompt, max_new_tokens=12
+    )
     dec = decoder_for(tiny)
-    assert objective(model, dec, prompt, out, reward, out.finish_reason == "stop") > \
-        objective(model, dec, prompt, greedy, reward, greedy.finish_reason == "stop")
+    assert objective(model, dec, prompt, out, reward, out.finish_reason == "stop") > objective(
+        model, dec, prompt, greedy, reward, greedy.finish_reason == "stop"
+    )
 
 
 # ------------------------------------------------------------------ command line
@@ -301,9 +333,28 @@ def test_cli_deal(tiny, capsys):
     from decoder.cli import main
 
     path = shared_path("models", "stories260k")
-    rc = main(["generate", "--model", str(path), "--prompt", "Once upon a time", "--raw",
-               "--regex", r"( [a-z]+){3,8}\.", "--max-new-tokens", "24",
-               "--deal-reward", "3*keywords:dog,ball", "--deal-beams", "2", "--deal-top-k", "3", "--deal-lookahead", "2"])
+    rc = main(
+        [
+            "generate",
+            "--model",
+            str(path),
+            "--prompt",
+            "Once upon a time",
+            "--raw",
+            "--regex",
+            r"( [a-z]+){3,8}\.",
+            "--max-new-tokens",
+            "24",
+            "--deal-reward",
+            "3*keywords:dog,ball",
+            "--deal-beams",
+            "2",
+            "--deal-top-k",
+            "3",
+            "--deal-lookahead",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out.rstrip("\n")
     assert rc == 0
     assert re.fullmatch(r"( [a-z]+){3,8}\.", out), out

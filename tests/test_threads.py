@@ -6,26 +6,36 @@ mask must equal the one computed alone.
 
 This is the file scripts/test_tsan.sh runs under ThreadSanitizer (DECODER_SANITIZE=thread);
 it is quick enough for the normal suite too."""
+
 from __future__ import annotations
 
 import random
 import threading
 
 import numpy as np
+from hostile.cases import TOKENS, mask_set, vocab
 
 from decoder import Grammar, Matcher, compile_grammar, fill_masks, mask_cache_budget
-from hostile.cases import TOKENS, mask_set, vocab
 
 WORDS = (len(TOKENS) + 31) // 32
 
 
 def _grammars():
     # fresh grammar objects each time (no compile cache hit): cold lexers and caches
-    return [Grammar.from_regex(r"a[b-z]{0,200}(,[0-9]{1,3}){0,40}"),
-            Grammar.from_json_schema({"type": "object", "properties": {
-                "k": {"type": "array", "items": {"type": "integer"}, "maxItems": 30},
-                "s": {"type": "string", "maxLength": 40}}, "additionalProperties": False}),
-            Grammar.from_lark('start: item+\nitem: "x" NUM | "(" start ")"\nNUM: /[0-9]{1,5}/\n')]
+    return [
+        Grammar.from_regex(r"a[b-z]{0,200}(,[0-9]{1,3}){0,40}"),
+        Grammar.from_json_schema(
+            {
+                "type": "object",
+                "properties": {
+                    "k": {"type": "array", "items": {"type": "integer"}, "maxItems": 30},
+                    "s": {"type": "string", "maxLength": 40},
+                },
+                "additionalProperties": False,
+            }
+        ),
+        Grammar.from_lark('start: item+\nitem: "x" NUM | "(" start ")"\nNUM: /[0-9]{1,5}/\n'),
+    ]
 
 
 def _texts(n: int, seed: int) -> list[list[bytes]]:
@@ -33,11 +43,26 @@ def _texts(n: int, seed: int) -> list[list[bytes]]:
     rng = random.Random(seed)
     out = [[], [], []]
     for _ in range(n):
-        out[0].append(b"a" + bytes(rng.choice(b"bcdqz") for _ in range(rng.randint(0, 60))) +
-                      b"".join(b",%d" % rng.randint(0, 999) for _ in range(rng.randint(0, 10))))
-        out[1].append(('{"k": [' + ", ".join(str(rng.randint(-50, 5000)) for _ in range(rng.randint(0, 8))) +
-                       '], "s": "' + "".join(rng.choice("abc é") for _ in range(rng.randint(0, 12))) + '"}').encode())
-        out[2].append(b"".join(rng.choice([b"x7", b"x12345", b"(x1x2)", b"((x0))"]) for _ in range(rng.randint(1, 8))))
+        out[0].append(
+            b"a"
+            + bytes(rng.choice(b"bcdqz") for _ in range(rng.randint(0, 60)))
+            + b"".join(b",%d" % rng.randint(0, 999) for _ in range(rng.randint(0, 10)))
+        )
+        out[1].append(
+            (
+                '{"k": ['
+                + ", ".join(str(rng.randint(-50, 5000)) for _ in range(rng.randint(0, 8)))
+                + '], "s": "'
+                + "".join(rng.choice("abc é") for _ in range(rng.randint(0, 12)))
+                + '"}'
+            ).encode()
+        )
+        out[2].append(
+            b"".join(
+                rng.choice([b"x7", b"x12345", b"(x1x2)", b"((x0))"])
+                for _ in range(rng.randint(1, 8))
+            )
+        )
     return out
 
 
@@ -48,12 +73,14 @@ def _reference(compiled, texts) -> dict:
             m = Matcher(cg)
             for i, b in enumerate(t):
                 ref[gi, ti, i] = mask_set(m)
-                assert m.commit(b), (gi, t[:i + 1])
+                assert m.commit(b), (gi, t[: i + 1])
     return ref
 
 
 def _bits(row) -> set:
-    return set(np.nonzero(np.unpackbits(row.view(np.uint8), bitorder="little")[: len(TOKENS)])[0].tolist())
+    return set(
+        np.nonzero(np.unpackbits(row.view(np.uint8), bitorder="little")[: len(TOKENS)])[0].tolist()
+    )
 
 
 def test_fill_masks_shares_grammars_between_threads():
@@ -77,7 +104,11 @@ def test_fill_masks_shares_grammars_between_threads():
             except BaseException as e:  # noqa: BLE001
                 errors.append(e)
 
-        side = [threading.Thread(target=python_thread, args=(gi, ti)) for gi in range(3) for ti in (4, 5)]
+        side = [
+            threading.Thread(target=python_thread, args=(gi, ti))
+            for gi in range(3)
+            for ti in (4, 5)
+        ]
         for th in side:
             th.start()
         # every grammar's texts 0..3 as one batch of 12 matchers, on 3 C++ threads

@@ -4,25 +4,34 @@ Real tokenizers come from ../shared/tokenizers/<family> and ../shared/models/sto
 (skipped when absent). The reference is Hugging Face's own decode, compared after the
 one normalisation it applies that we deliberately do not (see ``hf_view``).
 """
+
 from __future__ import annotations
 
 import json
 import os
 
 import pytest
-
 from conftest import FAMILIES, family_info, load_tokenizer, shared_path
+
 from decoder.errors import DecoderError, VocabularyError
 from decoder.vocab import Vocabulary, bytes_to_unicode
 
 ALL = FAMILIES + ["stories260k"]
 
 # family.json "kind" -> Vocabulary.kind (tiktoken ranks are byte-level BPE in HF form)
-KIND = {"byte-level-bpe": "byte-level-bpe", "tiktoken-bpe": "byte-level-bpe",
-        "sentencepiece-bpe-byte-fallback": "sentencepiece-byte-fallback"}
+KIND = {
+    "byte-level-bpe": "byte-level-bpe",
+    "tiktoken-bpe": "byte-level-bpe",
+    "sentencepiece-bpe-byte-fallback": "sentencepiece-byte-fallback",
+}
 
-STORIES_INFO = {"vocab_size": 512, "model_vocab_size": 512, "eos_ids": [2], "bos_id": 1,
-                "kind": "sentencepiece-bpe-byte-fallback"}
+STORIES_INFO = {
+    "vocab_size": 512,
+    "model_vocab_size": 512,
+    "eos_ids": [2],
+    "bos_id": 1,
+    "kind": "sentencepiece-bpe-byte-fallback",
+}
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -51,7 +60,8 @@ def vocab(name: str) -> Vocabulary:
     if name not in _vocabs:
         fi = info(name)
         _vocabs[name] = Vocabulary.from_tokenizer(
-            tokenizer(name), model_vocab_size=fi["model_vocab_size"], eos_ids=fi["eos_ids"])
+            tokenizer(name), model_vocab_size=fi["model_vocab_size"], eos_ids=fi["eos_ids"]
+        )
     return _vocabs[name]
 
 
@@ -69,14 +79,20 @@ def hf_view(v: Vocabulary, data: bytes) -> str:
 def vector_rows(name: str) -> list[dict]:
     if name == "stories260k":  # no vectors file: encode a few texts with the tokenizer itself
         tok = tokenizer(name)
-        texts = ["Once upon a time, Lily saw a big red ball.\n", "  two  spaces\n\nand\ttabs",
-                 "café ☃ 你好 🙂 ∑x²"]
+        texts = [
+            "Once upon a time, Lily saw a big red ball.\n",
+            "  two  spaces\n\nand\ttabs",
+            "café ☃ 你好 🙂 ∑x²",
+        ]
         return [{"text": t, "ids": tok.encode(t, add_special_tokens=False)} for t in texts]
     path = shared_path("tokenizers", name, "vectors.jsonl")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 # --------------------------------------------------------------------------- real tokenizers
+
 
 @pytest.mark.parametrize("name", ALL)
 def test_sizes_eos_kind(name):
@@ -132,9 +148,11 @@ def test_exact_bytes_roundtrip(name):
     """Exact bytes (not just text): encoding a text and concatenating our bytes gives
     the text back, with SentencePiece's prepended ``▁`` as a real leading space."""
     v, tok = vocab(name), tokenizer(name)
-    texts = ['Hello, world!\n  {"key": [1, 2.5e-3, null], "é": "naïve"}\tend',
-             "    def f(x):\n        return x  # ok\n\n\n",
-             "Mixed: 你好，世界 🙂 ∑x² \u00a0— Ω ≠ ∞ 𝔘𝔫𝔦"]
+    texts = [
+        'Hello, world!\n  {"key": [1, 2.5e-3, null], "é": "naïve"}\tend',
+        "    def f(x):\n        return x  # ok\n\n\n",
+        "Mixed: 你好，世界 🙂 ∑x² \u00a0— Ω ≠ ∞ 𝔘𝔫𝔦",
+    ]
     for text in texts:
         ids = tok.encode(text, add_special_tokens=False)
         assert not set(ids) & v.special_ids
@@ -157,19 +175,23 @@ def test_every_token_matches_hf_decode(name):
         a = tok.convert_tokens_to_ids("a")
     assert v.tokens[a] == b"a"
     after = backend.decode_batch([[a, i] for i in ids], skip_special_tokens=False)
-    bad = [(i, h) for i, h in zip(ids, after)
-           if h != hf_view(v, b"a" + v.tokens[i])
-           # HF's ByteFallback replaces an invalid run of <0xNN> tokens by one U+FFFD
-           # per byte, where Python's decoder replaces maximal invalid subsequences
-           and not (v.tokens[i] and v.tokens[i][0] >= 0x80 and len(v.tokens[i]) == 1)]
+    bad = [
+        (i, h)
+        for i, h in zip(ids, after)
+        if h != hf_view(v, b"a" + v.tokens[i])
+        # HF's ByteFallback replaces an invalid run of <0xNN> tokens by one U+FFFD
+        # per byte, where Python's decoder replaces maximal invalid subsequences
+        and not (v.tokens[i] and v.tokens[i][0] >= 0x80 and len(v.tokens[i]) == 1)
+    ]
     assert not bad, bad[:5]
 
 
 # SmolLM2's byte-level vocabulary has no single-byte token for these 21 bytes (six
 # control characters, the never-valid 0xC0 0xC1 0xF5-0xFF, and the lead bytes 0xF1
 # 0xF2 of planes 4-11): text containing them cannot be spelled exactly.
-MISSING_BYTES = {"smollm2": {0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2,
-                             *range(0xF5, 0x100)}}
+MISSING_BYTES = {
+    "smollm2": {0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, *range(0xF5, 0x100)}
+}
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -183,29 +205,74 @@ def test_single_byte_tokens_cover_all_bytes(name):
 
 # (id, raw token string, exact bytes) looked up in each tokenizer
 HAND_PICKED = {
-    "gpt2": [(262, "Ġthe", b" the"), (198, "Ċ", b"\n"), (19779, 'Ġ{"', b' {"'),
-             (165, "é", b"\xe9"), (2634, "Ã©", "é".encode())],
-    "llama2": [(278, "▁the", b" the"), (13, "<0x0A>", b"\n"), (29871, "▁", b" "),
-               (229, "<0xE2>", b"\xe2"), (426, "▁{", b" {"), (30919, "你", "你".encode())],
-    "llama3": [(279, "Ġthe", b" the"), (198, "Ċ", b"\n"), (5324, 'Ġ{"', b' {"'),
-               (5018, '{"', b'{"'), (271, "ĊĊ", b"\n\n"), (262, "ĠĠĠ", b"   "),
-               (978, "Ã©", "é".encode())],
-    "qwen2": [(279, "Ġthe", b" the"), (198, "Ċ", b"\n"), (5212, 'Ġ{"', b' {"'),
-              (151657, "<tool_call>", b"<tool_call>"), (151658, "</tool_call>", b"</tool_call>"),
-              (56568, "ä½ł", "你".encode())],
-    "mistral-v3": [(1040, "▁the", b" the"), (781, "<0x0A>", b"\n"), (1139, "▁{", b" {"),
-                   (1026, "<0xFF>", b"\xff"), (770, "[REFERENCE_DOC_0]", b"[REFERENCE_DOC_0]")],
-    "mistral-tekken": [(1278, "Ġthe", b" the"), (1010, "Ċ", b"\n"), (16753, 'Ġ{"', b' {"'),
-                       (1337, "Ã©", "é".encode())],
-    "phi3": [(278, "▁the", b" the"), (13, "<0x0A>", b"\n"), (29871, "▁", b" "),
-             (2, "</s>", b"</s>")],  # Phi-3 marks </s> as a non-special added token
-    "deepseek-coder": [(254, "Ġthe", b" the"), (185, "Ċ", b"\n"), (315, "ĠĠĠ", b"   "),
-                       (32000, "õ", b"\xf5"), (32011, "ö", b"\xf6"), (32012, "û", b"\xfb"),
-                       (32019, "<|User|>", b"<|User|>"),
-                       (32015, "<｜fim▁hole｜>", "<｜fim▁hole｜>".encode())],
+    "gpt2": [
+        (262, "Ġthe", b" the"),
+        (198, "Ċ", b"\n"),
+        (19779, 'Ġ{"', b' {"'),
+        (165, "é", b"\xe9"),
+        (2634, "Ã©", "é".encode()),
+    ],
+    "llama2": [
+        (278, "▁the", b" the"),
+        (13, "<0x0A>", b"\n"),
+        (29871, "▁", b" "),
+        (229, "<0xE2>", b"\xe2"),
+        (426, "▁{", b" {"),
+        (30919, "你", "你".encode()),
+    ],
+    "llama3": [
+        (279, "Ġthe", b" the"),
+        (198, "Ċ", b"\n"),
+        (5324, 'Ġ{"', b' {"'),
+        (5018, '{"', b'{"'),
+        (271, "ĊĊ", b"\n\n"),
+        (262, "ĠĠĠ", b"   "),
+        (978, "Ã©", "é".encode()),
+    ],
+    "qwen2": [
+        (279, "Ġthe", b" the"),
+        (198, "Ċ", b"\n"),
+        (5212, 'Ġ{"', b' {"'),
+        (151657, "<tool_call>", b"<tool_call>"),
+        (151658, "</tool_call>", b"</tool_call>"),
+        (56568, "ä½ł", "你".encode()),
+    ],
+    "mistral-v3": [
+        (1040, "▁the", b" the"),
+        (781, "<0x0A>", b"\n"),
+        (1139, "▁{", b" {"),
+        (1026, "<0xFF>", b"\xff"),
+        (770, "[REFERENCE_DOC_0]", b"[REFERENCE_DOC_0]"),
+    ],
+    "mistral-tekken": [
+        (1278, "Ġthe", b" the"),
+        (1010, "Ċ", b"\n"),
+        (16753, 'Ġ{"', b' {"'),
+        (1337, "Ã©", "é".encode()),
+    ],
+    "phi3": [
+        (278, "▁the", b" the"),
+        (13, "<0x0A>", b"\n"),
+        (29871, "▁", b" "),
+        (2, "</s>", b"</s>"),
+    ],  # Phi-3 marks </s> as a non-special added token
+    "deepseek-coder": [
+        (254, "Ġthe", b" the"),
+        (185, "Ċ", b"\n"),
+        (315, "ĠĠĠ", b"   "),
+        (32000, "õ", b"\xf5"),
+        (32011, "ö", b"\xf6"),
+        (32012, "û", b"\xfb"),
+        (32019, "<|User|>", b"<|User|>"),
+        (32015, "<｜fim▁hole｜>", "<｜fim▁hole｜>".encode()),
+    ],
     "smollm2": [(260, "Ġthe", b" the"), (198, "Ċ", b"\n"), (9583, 'Ġ{"', b' {"')],
-    "stories260k": [(265, "▁the", b" the"), (13, "<0x0A>", b"\n"), (317, "▁Lily", b" Lily"),
-                    (410, "▁", b" ")],
+    "stories260k": [
+        (265, "▁the", b" the"),
+        (13, "<0x0A>", b"\n"),
+        (317, "▁Lily", b" Lily"),
+        (410, "▁", b" "),
+    ],
 }
 
 
@@ -219,10 +286,16 @@ def test_hand_picked_tokens(name):
 
 
 SPECIAL_PICKED = {
-    "gpt2": [50256], "llama2": [0, 1, 2], "llama3": [128000, 128001, 128006, 128008, 128009],
-    "qwen2": [151643, 151644, 151645], "mistral-v3": [0, 1, 2, 3, 4, 750],
-    "mistral-tekken": [0, 1, 2, 3, 4, 999], "phi3": [0, 1, 32000, 32001, 32007, 32010],
-    "deepseek-coder": [32013, 32014, 32021], "smollm2": [0, 1, 2], "stories260k": [0, 1, 2],
+    "gpt2": [50256],
+    "llama2": [0, 1, 2],
+    "llama3": [128000, 128001, 128006, 128008, 128009],
+    "qwen2": [151643, 151644, 151645],
+    "mistral-v3": [0, 1, 2, 3, 4, 750],
+    "mistral-tekken": [0, 1, 2, 3, 4, 999],
+    "phi3": [0, 1, 32000, 32001, 32007, 32010],
+    "deepseek-coder": [32013, 32014, 32021],
+    "smollm2": [0, 1, 2],
+    "stories260k": [0, 1, 2],
 }
 
 
@@ -233,8 +306,10 @@ def test_hand_picked_special(name):
         assert i in v.special_ids and v.token_bytes(i) == b""
 
 
-@pytest.mark.parametrize("name,size,model_size", [
-    ("qwen2", 151665, 151936), ("phi3", 32011, 32064), ("deepseek-coder", 32022, 32256)])
+@pytest.mark.parametrize(
+    "name,size,model_size",
+    [("qwen2", 151665, 151936), ("phi3", 32011, 32064), ("deepseek-coder", 32022, 32256)],
+)
 def test_padding_ids(name, size, model_size):
     v = vocab(name)
     assert v.padding_ids == range(size, model_size)
@@ -280,9 +355,14 @@ def test_model_vocab_size_smaller_than_tokenizer_is_an_error():
 
 # --------------------------------------------------------------------------- no shared data
 
+
 def test_from_bytes():
-    v = Vocabulary.from_bytes([b"<s>", b"</s>", b"a", b" b", bytearray(b"\xe4\xbd"), b""],
-                              eos_ids=1, special_ids=[0], model_vocab_size=8)
+    v = Vocabulary.from_bytes(
+        [b"<s>", b"</s>", b"a", b" b", bytearray(b"\xe4\xbd"), b""],
+        eos_ids=1,
+        special_ids=[0],
+        model_vocab_size=8,
+    )
     assert v.kind == "bytes" and v.size == 6 and v.model_vocab_size == 8
     assert v.tokens == [b"", b"", b"a", b" b", b"\xe4\xbd", b""]
     assert v.eos_ids == (1,)
@@ -302,14 +382,17 @@ def test_from_bytes_eos_order_and_dedupe():
     assert v.eos_ids == (2, 1) and v.special_ids == {1, 2}
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(tokens=[b"a", "b"], eos_ids=[0]), "expected bytes"),
-    (dict(tokens=[b"a", b"b"], eos_ids=[]), "no eos id"),
-    (dict(tokens=[b"a", b"b"], eos_ids=[5]), "eos id 5 is outside"),
-    (dict(tokens=[b"a", b"b"], eos_ids=[0], special_ids=[9]), "special id 9 is outside"),
-    (dict(tokens=[b"a", b"b"], eos_ids=[0], model_vocab_size=1), "smaller than"),
-    (dict(tokens=[], eos_ids=[0]), "empty"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(tokens=[b"a", "b"], eos_ids=[0]), "expected bytes"),
+        (dict(tokens=[b"a", b"b"], eos_ids=[]), "no eos id"),
+        (dict(tokens=[b"a", b"b"], eos_ids=[5]), "eos id 5 is outside"),
+        (dict(tokens=[b"a", b"b"], eos_ids=[0], special_ids=[9]), "special id 9 is outside"),
+        (dict(tokens=[b"a", b"b"], eos_ids=[0], model_vocab_size=1), "smaller than"),
+        (dict(tokens=[], eos_ids=[0]), "empty"),
+    ],
+)
 def test_from_bytes_errors(kwargs, match):
     with pytest.raises(VocabularyError, match=match):
         Vocabulary.from_bytes(**kwargs)
@@ -328,6 +411,7 @@ def test_bytes_to_unicode_table():
 
 # Tiny tokenizers built in memory: no files, no network.
 
+
 def _wrap(tk, **kw):
     transformers = pytest.importorskip("transformers")
     return transformers.PreTrainedTokenizerFast(tokenizer_object=tk, **kw)
@@ -335,8 +419,11 @@ def _wrap(tk, **kw):
 
 def test_wordpiece_is_rejected_with_a_clear_message():
     tokenizers = pytest.importorskip("tokenizers")
-    tk = tokenizers.Tokenizer(tokenizers.models.WordPiece(
-        vocab={"[UNK]": 0, "[SEP]": 1, "a": 2, "##b": 3}, unk_token="[UNK]"))
+    tk = tokenizers.Tokenizer(
+        tokenizers.models.WordPiece(
+            vocab={"[UNK]": 0, "[SEP]": 1, "a": 2, "##b": 3}, unk_token="[UNK]"
+        )
+    )
     tk.decoder = tokenizers.decoders.WordPiece()
     with pytest.raises(VocabularyError, match="WordPiece.*not supported"):
         Vocabulary.from_tokenizer(_wrap(tk, eos_token="[SEP]", unk_token="[UNK]"))
@@ -344,8 +431,9 @@ def test_wordpiece_is_rejected_with_a_clear_message():
 
 def test_unknown_decoder_is_rejected():
     tokenizers = pytest.importorskip("tokenizers")
-    tk = tokenizers.Tokenizer(tokenizers.models.BPE(vocab={"a": 0, "b": 1, "ab</w>": 2, "</s>": 3},
-                                                    merges=[]))
+    tk = tokenizers.Tokenizer(
+        tokenizers.models.BPE(vocab={"a": 0, "b": 1, "ab</w>": 2, "</s>": 3}, merges=[])
+    )
     tk.decoder = tokenizers.decoders.BPEDecoder(suffix="</w>")
     with pytest.raises(VocabularyError, match="BPEDecoder"):
         Vocabulary.from_tokenizer(_wrap(tk, eos_token="</s>"))
@@ -365,7 +453,7 @@ def _byte_level_tokenizer(vocab):
 def test_byte_level_in_memory_with_added_tokens():
     tokenizers = pytest.importorskip("tokenizers")
     tk = _byte_level_tokenizer({"a": 0, "Ġb": 1, "Ċ": 2, "Ã©": 3, "Ġ": 4})
-    tk.add_special_tokens(["<|end|>"])                      # id 5
+    tk.add_special_tokens(["<|end|>"])  # id 5
     tk.add_tokens([tokenizers.AddedToken("<x y>", special=False)])  # id 6: has a raw space
     v = Vocabulary.from_tokenizer(_wrap(tk, eos_token="<|end|>"))
     assert v.kind == "byte-level-bpe" and v.eos_ids == (5,)
@@ -389,10 +477,22 @@ def test_byte_level_decoder_without_byte_level_pretokenizer_is_an_error():
 
 def _spm_tokenizer(decoder_steps, byte_fallback=True):
     tokenizers = pytest.importorskip("tokenizers")
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "<0x0A>": 3, "<0xE4>": 4, "▁": 5, "▁a": 6,
-             "b": 7, "▁▁": 8}
-    tk = tokenizers.Tokenizer(tokenizers.models.BPE(vocab=vocab, merges=[], unk_token="<unk>",
-                                                    byte_fallback=byte_fallback))
+    vocab = {
+        "<unk>": 0,
+        "<s>": 1,
+        "</s>": 2,
+        "<0x0A>": 3,
+        "<0xE4>": 4,
+        "▁": 5,
+        "▁a": 6,
+        "b": 7,
+        "▁▁": 8,
+    }
+    tk = tokenizers.Tokenizer(
+        tokenizers.models.BPE(
+            vocab=vocab, merges=[], unk_token="<unk>", byte_fallback=byte_fallback
+        )
+    )
     tk.add_special_tokens(["<unk>", "<s>", "</s>"])
     tk.decoder = tokenizers.decoders.Sequence(decoder_steps)
     return tk

@@ -4,6 +4,7 @@
 JSONSchemaBench end to end with a real model, side by side with other engines.
 Each benchmark module has ``add_arguments(parser)`` and ``run(args) -> exit status``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,10 @@ DEFAULT_ENGINES = ["decoder", "decoder-noff", "llguidance", "xgrammar", "outline
 
 #: name -> (module, one-line help)
 BENCHMARKS = {
-    "jsonschemabench": ("decoder.bench.jsonschemabench",
-                        "JSONSchemaBench with a real model: coverage, compliance, GCT, TTFT, TPOT per engine"),
+    "jsonschemabench": (
+        "decoder.bench.jsonschemabench",
+        "JSONSchemaBench with a real model: coverage, compliance, GCT, TTFT, TPOT per engine",
+    ),
 }
 
 
@@ -27,7 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name, (module, help_) in BENCHMARKS.items():
         from ..cli import EPILOG, HelpFormatter
 
-        q = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG, formatter_class=HelpFormatter)
+        q = sub.add_parser(
+            name, help=help_, description=help_, epilog=EPILOG, formatter_class=HelpFormatter
+        )
         importlib.import_module(module).add_arguments(q)
         q.set_defaults(_bench=module)
 

@@ -132,7 +132,9 @@ class IsolatedProcess:
     returns the next message, ``None`` on timeout, or ``("crash", reason)`` when the process
     died. A killed or dead process is started again by the benchmark with ``launch()``."""
 
-    def __init__(self, target: Callable[..., None], args: tuple[Any, ...], start_timeout: float) -> None:
+    def __init__(
+        self, target: Callable[..., None], args: tuple[Any, ...], start_timeout: float
+    ) -> None:
         self.target, self.args, self.start_timeout = target, args, start_timeout
         self.proc: Any = None
         self.conn: Any = None

@@ -27,19 +27,31 @@ import json
 import multiprocessing as mp
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .common import (IsolatedProcess, fmt, limit_memory, quantiles, ratio, serialize,
-                     shared_default)
+from .common import IsolatedProcess, fmt, limit_memory, quantiles, ratio, serialize, shared_default
 from .common import short_error as _short
 
-
 # fmt, quantiles, ratio and serialize are re-exported: the scripts use them as engines.<name>
-__all__ = ["ADAPTERS", "ALL_ENGINES", "DEFAULT_TOKENIZER", "EngineWorker", "TokenizerContext", "fmt",
-           "quantiles", "ratio", "serialize", "start_background_load", "start_engines",
-           "stop_background_load", "teacher_force", "token_bytes_table"]
+__all__ = [
+    "ADAPTERS",
+    "ALL_ENGINES",
+    "DEFAULT_TOKENIZER",
+    "EngineWorker",
+    "TokenizerContext",
+    "fmt",
+    "quantiles",
+    "ratio",
+    "serialize",
+    "start_background_load",
+    "start_engines",
+    "stop_background_load",
+    "teacher_force",
+    "token_bytes_table",
+]
 
 
 DEFAULT_TOKENIZER = shared_default("tokenizers/llama3")
@@ -77,7 +89,9 @@ class TokenizerContext:
                 fam = json.load(f)
         self.family = fam.get("family", os.path.basename(path.rstrip("/")))
         self.mask_vocab = int(fam.get("model_vocab_size") or len(self.tok))
-        self.eos = int(self.tok.eos_token_id if self.tok.eos_token_id is not None else fam["eos_ids"][0])
+        self.eos = int(
+            self.tok.eos_token_id if self.tok.eos_token_id is not None else fam["eos_ids"][0]
+        )
         self.eos_ids = [int(x) for x in fam.get("eos_ids", [self.eos])]
         self.words = (self.mask_vocab + 31) // 32
 
@@ -172,7 +186,9 @@ class DecoderAdapter(Adapter):
 
         missing = [a for a in ("Grammar", "Matcher") if not hasattr(decoder, a)]
         if missing:
-            raise ImportError(f"decoder has no {', '.join(missing)} yet (package at {getattr(decoder, '__path__', '?')})")
+            raise ImportError(
+                f"decoder has no {', '.join(missing)} yet (package at {getattr(decoder, '__path__', '?')})"
+            )
         import decoder.grammar.json_schema  # noqa: F401  (imported here, not in the first compile)
         from decoder.vocab import Vocabulary
 
@@ -190,9 +206,14 @@ class DecoderAdapter(Adapter):
             except TypeError:
                 width = self.ctx.mask_vocab
         self.words = (max(width, self.ctx.mask_vocab) + 31) // 32
-        self.options = {"whitespace": "flexible (like the peers' defaults)", "vocab_width": width,
-                        "DECODER_WALK_THREADS": os.environ.get("DECODER_WALK_THREADS", "default (min(2, cores))"),
-                        "package": os.path.dirname(os.path.abspath(decoder.__file__))}
+        self.options = {
+            "whitespace": "flexible (like the peers' defaults)",
+            "vocab_width": width,
+            "DECODER_WALK_THREADS": os.environ.get(
+                "DECODER_WALK_THREADS", "default (min(2, cores))"
+            ),
+            "package": os.path.dirname(os.path.abspath(decoder.__file__)),
+        }
 
     @property
     def version(self) -> str:
@@ -242,9 +263,14 @@ class LLGuidanceAdapter(Adapter):
 
         self.llg = llguidance
         self.lnp = lnp
-        self.lltok = llguidance.hf.from_tokenizer(self.ctx.tok, n_vocab=self.ctx.mask_vocab, eos_token=self.ctx.eos)
-        self.options = {"json_compile_options": "defaults (whitespace_flexible=true, separators ',' ':')",
-                        "limits": "defaults", "eos": self.ctx.eos}
+        self.lltok = llguidance.hf.from_tokenizer(
+            self.ctx.tok, n_vocab=self.ctx.mask_vocab, eos_token=self.ctx.eos
+        )
+        self.options = {
+            "json_compile_options": "defaults (whitespace_flexible=true, separators ',' ':')",
+            "limits": "defaults",
+            "eos": self.ctx.eos,
+        }
 
     def compile(self, schema):
         g = self.llg.LLMatcher.grammar_from_json_schema(schema)
@@ -291,12 +317,18 @@ class XGrammarAdapter(Adapter):
         import xgrammar as xgr
 
         self.xgr = xgr
-        info = xgr.TokenizerInfo.from_huggingface(self.ctx.tok, vocab_size=self.ctx.mask_vocab,
-                                                  stop_token_ids=[self.ctx.eos])
+        info = xgr.TokenizerInfo.from_huggingface(
+            self.ctx.tok, vocab_size=self.ctx.mask_vocab, stop_token_ids=[self.ctx.eos]
+        )
         self.compiler = xgr.GrammarCompiler(info, cache_enabled=False)
         self.torch = torch
-        self.options = {"compile_json_schema": dict(self.compile_kwargs) or "defaults (any_whitespace=True, strict_mode=True)",
-                        "cache_enabled": False, "max_threads": "default (8)", "stop_token_ids": [self.ctx.eos]}
+        self.options = {
+            "compile_json_schema": dict(self.compile_kwargs)
+            or "defaults (any_whitespace=True, strict_mode=True)",
+            "cache_enabled": False,
+            "max_threads": "default (8)",
+            "stop_token_ids": [self.ctx.eos],
+        }
 
     def compile(self, schema):
         return self.compiler.compile_json_schema(json.dumps(schema), **self.compile_kwargs)
@@ -361,8 +393,10 @@ class OutlinesAdapter(Adapter):
                 continue
             m.setdefault(b, []).append(i)
         self.vocab = Vocabulary(self.ctx.eos, m)
-        self.options = {"build_regex_from_schema": "defaults (whitespace_pattern=None -> '[ ]?', max_recursion_depth=3)",
-                        "eos": self.ctx.eos}
+        self.options = {
+            "build_regex_from_schema": "defaults (whitespace_pattern=None -> '[ ]?', max_recursion_depth=3)",
+            "eos": self.ctx.eos,
+        }
 
     def compile(self, schema):
         rx = self.build_regex(json.dumps(schema))
@@ -396,8 +430,15 @@ ADAPTERS: dict[str, type[Adapter]] = {
 # --------------------------------------------------------------------------------------------
 
 
-def teacher_force(ad: Adapter, compiled: Any, ids: list[int], row, times: list[float],
-                  cpu: list[float] | None = None, cold: list[int] | None = None) -> dict:
+def teacher_force(
+    ad: Adapter,
+    compiled: Any,
+    ids: list[int],
+    row,
+    times: list[float],
+    cpu: list[float] | None = None,
+    cold: list[int] | None = None,
+) -> dict:
     """Feed `ids` one by one: mask, check the token's bit, commit; at the end check EOS.
 
     Appends one time per token to `times` (microseconds of wall clock, fill + commit, the bit
@@ -413,8 +454,9 @@ def teacher_force(ad: Adapter, compiled: Any, ids: list[int], row, times: list[f
     gc.disable()
     n0 = len(times)
     try:
-        r = _teacher_force_steps(ad, m, ids, row, times, cpu if cpu is not None else [],
-                                 cold if cold is not None else [])
+        r = _teacher_force_steps(
+            ad, m, ids, row, times, cpu if cpu is not None else [], cold if cold is not None else []
+        )
     finally:
         if gc_was:
             gc.enable()
@@ -493,8 +535,15 @@ def _worker_main(conn, engine: str, tokenizer_path: str, mem_limit_gb: float):
             except BaseException as e:  # noqa: BLE001
                 del times[n0:], cpu[n0:], cold[n0:]
                 results.append({"accepted": False, "step": -1, "exception": _short(e), "steps": 0})
-        conn.send(("done", results, np.asarray(times, dtype=np.float32), np.asarray(cpu, dtype=np.float32),
-                   np.asarray(cold, dtype=np.int8)))
+        conn.send(
+            (
+                "done",
+                results,
+                np.asarray(times, dtype=np.float32),
+                np.asarray(cpu, dtype=np.float32),
+                np.asarray(cold, dtype=np.int8),
+            )
+        )
         del compiled
 
 
@@ -505,12 +554,21 @@ class EngineWorker:
     compile_ms, error, results (per instance, see teacher_force), times (np.float32 µs per token).
     """
 
-    def __init__(self, engine: str, tokenizer_path: str, compile_timeout: float = 30.0,
-                 test_timeout: float = 300.0, mem_limit_gb: float = 8.0, start_timeout: float = 600.0):
+    def __init__(
+        self,
+        engine: str,
+        tokenizer_path: str,
+        compile_timeout: float = 30.0,
+        test_timeout: float = 300.0,
+        mem_limit_gb: float = 8.0,
+        start_timeout: float = 600.0,
+    ):
         self.engine = engine
         self.compile_timeout = compile_timeout
         self.test_timeout = test_timeout
-        self.process = IsolatedProcess(_worker_main, (engine, tokenizer_path, mem_limit_gb), start_timeout)
+        self.process = IsolatedProcess(
+            _worker_main, (engine, tokenizer_path, mem_limit_gb), start_timeout
+        )
         self.info: dict | None = None
         self.unavailable: str | None = None
         self.restarts = 0
@@ -549,7 +607,10 @@ class EngineWorker:
         msg = self.process.recv(self.compile_timeout)
         if msg is None:
             self.kill()
-            return {"status": "timeout", "error": f"compile took more than {self.compile_timeout:g} s"}
+            return {
+                "status": "timeout",
+                "error": f"compile took more than {self.compile_timeout:g} s",
+            }
         if msg[0] == "crash":
             self.kill()
             return {"status": "crash", "error": f"while compiling: {msg[1]}"}
@@ -560,11 +621,20 @@ class EngineWorker:
         if msg is None or msg[0] == "crash":
             self.kill()
             what = "timeout" if msg is None else "crash"
-            return {"status": "test_" + what, "compile_ms": compile_ms,
-                    "error": f"teacher forcing {what} (limit {self.test_timeout:g} s)"}
+            return {
+                "status": "test_" + what,
+                "compile_ms": compile_ms,
+                "error": f"teacher forcing {what} (limit {self.test_timeout:g} s)",
+            }
         _, results, times, cpu, cold = msg
-        return {"status": "ok", "compile_ms": compile_ms, "results": results, "times": times, "cpu": cpu,
-                "cold": cold}
+        return {
+            "status": "ok",
+            "compile_ms": compile_ms,
+            "results": results,
+            "times": times,
+            "cpu": cpu,
+            "cold": cold,
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -572,8 +642,9 @@ class EngineWorker:
 # --------------------------------------------------------------------------------------------
 
 
-def start_engines(names: list[str], tokenizer_path: str, log: Callable[[str], None], **kw
-                  ) -> tuple[dict[str, EngineWorker], dict[str, str]]:
+def start_engines(
+    names: list[str], tokenizer_path: str, log: Callable[[str], None], **kw
+) -> tuple[dict[str, EngineWorker], dict[str, str]]:
     """Start one worker per engine; returns (workers, {dropped engine: why})."""
     workers: dict[str, EngineWorker] = {}
     dropped: dict[str, str] = {}
@@ -591,7 +662,9 @@ def start_engines(names: list[str], tokenizer_path: str, log: Callable[[str], No
         if w.wait_ready():
             assert w.info is not None, "a ready worker has sent its info"
             workers[w.engine] = w
-            log(f"[{w.engine}] ready in {time.time() - t0:.1f} s: version {w.info['version']}, options {w.info['options']}")
+            log(
+                f"[{w.engine}] ready in {time.time() - t0:.1f} s: version {w.info['version']}, options {w.info['options']}"
+            )
         else:
             dropped[w.engine] = w.unavailable or "failed to start"
             log(f"[{w.engine}] dropped: {dropped[w.engine]}")

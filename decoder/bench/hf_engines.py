@@ -31,11 +31,13 @@ fast-forwarding on), ``decoder-noff`` the same with ``fast_forward=False``, and
 
 Nothing here downloads anything.
 """
+
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["ENGINES", "DEFAULT_ENGINES", "make_engine"]
 
@@ -48,7 +50,7 @@ class _FirstToken:
 
     def __init__(self):
         self.calls = 0
-        self.first: Optional[float] = None
+        self.first: float | None = None
 
     def put(self, value):
         self.calls += 1
@@ -63,7 +65,9 @@ class Engine:
     name = "?"
     dist = "decoder"
 
-    def __init__(self, model, tokenizer, vocab, eos_ids: Sequence[int], whitespace: Optional[str] = None):
+    def __init__(
+        self, model, tokenizer, vocab, eos_ids: Sequence[int], whitespace: str | None = None
+    ):
         self.model = model
         self.whitespace = whitespace  # our engines' JSON whitespace policy (None: the default)
         self.tokenizer = tokenizer
@@ -102,20 +106,35 @@ class Engine:
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(
-                ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
-                logits_processor=[proc] if proc is not None else None, streamer=streamer,
-                eos_token_id=self.eos_ids, pad_token_id=pad if pad is not None else self.eos_ids[0],
-                temperature=None, top_p=None, top_k=None)
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                logits_processor=[proc] if proc is not None else None,
+                streamer=streamer,
+                eos_token_id=self.eos_ids,
+                pad_token_id=pad if pad is not None else self.eos_ids[0],
+                temperature=None,
+                top_p=None,
+                top_k=None,
+            )
         total = time.perf_counter() - t0
-        gen = out[0, len(prompt_ids):].tolist()
+        gen = out[0, len(prompt_ids) :].tolist()
         finish = "stop" if gen and gen[-1] in self.eos_ids else "length"
         body = gen[:-1] if finish == "stop" else gen
         data = b"".join(self.vocab.tokens[t] for t in body if t < len(self.vocab.tokens))
-        return {"ids": gen, "text": data.decode("utf-8", "replace"), "finish": finish, "forced": 0,
-                "ttft_s": (streamer.first - t0) if streamer.first else total, "total_s": total}
+        return {
+            "ids": gen,
+            "text": data.decode("utf-8", "replace"),
+            "finish": finish,
+            "forced": 0,
+            "ttft_s": (streamer.first - t0) if streamer.first else total,
+            "total_s": total,
+        }
 
 
 # ------------------------------------------------------------------ ours
+
 
 class DecoderEngine(Engine):
     """``Decoder`` with fast-forwarding.  Compile = ``Grammar.from_json_schema`` + the
@@ -148,7 +167,9 @@ class DecoderEngine(Engine):
 
         self._cold()
         g = Grammar.from_json_schema(schema, **self._json_options())
-        return Decoder(self.model, g, self.tokenizer, vocab=self.vocab, fast_forward=self.fast_forward)
+        return Decoder(
+            self.model, g, self.tokenizer, vocab=self.vocab, fast_forward=self.fast_forward
+        )
 
     def release(self, dec):
         dec.close()
@@ -161,10 +182,14 @@ class DecoderEngine(Engine):
                 first = time.perf_counter()
         total = time.perf_counter() - t0
         r = dec.last_result
-        return {"ids": r.token_ids, "text": r.data.decode("utf-8", "replace"),
-                "finish": "stop" if r.finish_reason == "stop" else "length",
-                "forced": int(dec.last_timing.get("forced", 0)),
-                "ttft_s": (first - t0) if first else total, "total_s": total}
+        return {
+            "ids": r.token_ids,
+            "text": r.data.decode("utf-8", "replace"),
+            "finish": "stop" if r.finish_reason == "stop" else "length",
+            "forced": int(dec.last_timing.get("forced", 0)),
+            "ttft_s": (first - t0) if first else total,
+            "total_s": total,
+        }
 
 
 class DecoderNoFFEngine(DecoderEngine):
@@ -208,6 +233,7 @@ class NoneEngine(Engine):
 
 # ------------------------------------------------------------------ peers
 
+
 class XGrammarEngine(Engine):
     """xgrammar with its defaults (``any_whitespace=True``, ``strict_mode=True``), the grammar
     cache off (each compile measured cold), ``xgrammar.contrib.hf.LogitsProcessor``."""
@@ -219,8 +245,9 @@ class XGrammarEngine(Engine):
         import xgrammar as xgr
 
         self.xgr = xgr
-        info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.width,
-                                                  stop_token_ids=self.eos_ids)
+        info = xgr.TokenizerInfo.from_huggingface(
+            self.tokenizer, vocab_size=self.width, stop_token_ids=self.eos_ids
+        )
         self.compiler = xgr.GrammarCompiler(info, cache_enabled=False)
 
     def compile(self, schema):
@@ -271,7 +298,9 @@ class LLGuidanceEngine(Engine):
         import llguidance.hf
 
         self.llg = llguidance
-        self.lltok = llguidance.hf.from_tokenizer(self.tokenizer, n_vocab=self.width, eos_token=self.eos_ids[0])
+        self.lltok = llguidance.hf.from_tokenizer(
+            self.tokenizer, n_vocab=self.width, eos_token=self.eos_ids[0]
+        )
 
     def compile(self, schema):
         g = self.llg.LLMatcher.grammar_from_json_schema(schema)
@@ -323,7 +352,7 @@ class OutlinesEngine(Engine):
         self.Index, self.build_regex = Index, build_regex_from_schema
         eos = self.eos_ids[0]
         by_bytes: dict[bytes, list[int]] = {}
-        for i, b in enumerate(self.vocab.tokens[:self.width]):
+        for i, b in enumerate(self.vocab.tokens[: self.width]):
             if b and i not in self.eos_ids:
                 by_bytes.setdefault(b, []).append(i)
         self.ovocab = Vocabulary(eos, by_bytes)
@@ -335,12 +364,23 @@ class OutlinesEngine(Engine):
         return OutlinesLogitsProcessor(index, self.width)
 
 
-ENGINES: dict[str, type[Engine]] = {e.name: e for e in (
-    DecoderEngine, DecoderNoFFEngine, DecoderHFEngine, LLGuidanceEngine, XGrammarEngine, OutlinesEngine,
-    NoneEngine)}
+ENGINES: dict[str, type[Engine]] = {
+    e.name: e
+    for e in (
+        DecoderEngine,
+        DecoderNoFFEngine,
+        DecoderHFEngine,
+        LLGuidanceEngine,
+        XGrammarEngine,
+        OutlinesEngine,
+        NoneEngine,
+    )
+}
 
 
-def make_engine(name: str, model, tokenizer, vocab, eos_ids, whitespace: Optional[str] = None) -> Engine:
+def make_engine(
+    name: str, model, tokenizer, vocab, eos_ids, whitespace: str | None = None
+) -> Engine:
     if name not in ENGINES:
         raise KeyError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
     return ENGINES[name](model, tokenizer, vocab, eos_ids, whitespace)

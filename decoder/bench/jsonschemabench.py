@@ -22,6 +22,7 @@ killing and restarting the worker, so a compile that hangs costs a restart, neve
 the run.  Every row is written to ``--out`` as soon as it is known; running the
 same command again resumes (rows already there are skipped).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,14 +33,23 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from .common import BenchError, IsolatedProcess, find_shared
 from .common import short_error as _short
 
-__all__ = ["add_arguments", "run", "run_benchmark", "summarize", "validate", "build_messages",
-           "ROW_FIELDS", "SUMMARY_FIELDS", "BenchError"]
+__all__ = [
+    "add_arguments",
+    "run",
+    "run_benchmark",
+    "summarize",
+    "validate",
+    "build_messages",
+    "ROW_FIELDS",
+    "SUMMARY_FIELDS",
+    "BenchError",
+]
 
 QUICK_SUBSETS = ["Github_trivial", "Glaiveai2K", "Github_easy"]
 QUICK_LIMIT = 3
@@ -73,8 +83,10 @@ SUMMARY_FIELDS = {
     "declared": "declared coverage: compiled / n",
     "empirical": "empirical coverage: valid outputs / n",
     "compliance": "valid / compiled",
-    "gct_p50_ms": "GCT median over compiled schemas", "gct_p99_ms": "GCT 99th percentile",
-    "ttft_p50_ms": "TTFT median", "tpot_p50_ms": "TPOT median",
+    "gct_p50_ms": "GCT median over compiled schemas",
+    "gct_p99_ms": "GCT 99th percentile",
+    "ttft_p50_ms": "TTFT median",
+    "tpot_p50_ms": "TPOT median",
     "out_tokens_p50": "median output tokens",
     "forced_share": "share of output tokens inserted by fast-forwarding",
     "cut_off": "outputs cut off by max_new_tokens",
@@ -88,11 +100,13 @@ def list_subsets(data: Path) -> list[str]:
     return sorted(p.stem for p in data.glob("*.jsonl"))
 
 
-def load_subset(data: Path, subset: str, limit: Optional[int]) -> list[dict]:
+def load_subset(data: Path, subset: str, limit: int | None) -> list[dict]:
     path = data / f"{subset}.jsonl"
     if not path.is_file():
-        raise BenchError(f"subset {subset!r} not found ({path}); subsets in {data}: "
-                         f"{', '.join(list_subsets(data)) or 'none'}")
+        raise BenchError(
+            f"subset {subset!r} not found ({path}); subsets in {data}: "
+            f"{', '.join(list_subsets(data)) or 'none'}"
+        )
     out = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -104,16 +118,30 @@ def load_subset(data: Path, subset: str, limit: Optional[int]) -> list[dict]:
     return out
 
 
-SYSTEM_PROMPT = ("You answer with one JSON object that follows the JSON schema the user gives, and "
-                 "nothing else: no explanation, no code fence.")
+SYSTEM_PROMPT = (
+    "You answer with one JSON object that follows the JSON schema the user gives, and "
+    "nothing else: no explanation, no code fence."
+)
 FEW_SHOT = [
-    ({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-      "required": ["name", "age"]},
-     {"name": "Alice", "age": 30}),
-    ({"type": "object", "properties": {"title": {"type": "string"},
-                                       "tags": {"type": "array", "items": {"type": "string"}}},
-      "required": ["title"]},
-     {"title": "Dune", "tags": ["novel", "science fiction"]}),
+    (
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+            "required": ["name", "age"],
+        },
+        {"name": "Alice", "age": 30},
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {
+                "title": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["title"],
+        },
+        {"title": "Dune", "tags": ["novel", "science fiction"]},
+    ),
 ]
 
 
@@ -131,7 +159,9 @@ def build_messages(schema: Any, style: str = "jsonschemabench") -> list[dict]:
     for s, example in FEW_SHOT:
         msgs.append({"role": "user", "content": "JSON schema:\n" + json.dumps(s)})
         msgs.append({"role": "assistant", "content": json.dumps(example)})
-    msgs.append({"role": "user", "content": "JSON schema:\n" + json.dumps(schema, ensure_ascii=False)})
+    msgs.append(
+        {"role": "user", "content": "JSON schema:\n" + json.dumps(schema, ensure_ascii=False)}
+    )
     return msgs
 
 
@@ -147,7 +177,8 @@ def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
 
 # ------------------------------------------------------------------ validation
 
-def validate(schema: Any, text: str) -> tuple[bool, Optional[str]]:
+
+def validate(schema: Any, text: str) -> tuple[bool, str | None]:
     """Does ``text`` parse as JSON and validate against ``schema``?  ``(valid, why not)``.
 
     The validator is the draft the schema's ``$schema`` declares (2020-12 when it declares
@@ -164,7 +195,9 @@ def validate(schema: Any, text: str) -> tuple[bool, Optional[str]]:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+            cls = jsonschema.validators.validator_for(
+                schema, default=jsonschema.Draft202012Validator
+            )
             v = cls(schema, format_checker=cls.FORMAT_CHECKER)
             err = jsonschema.exceptions.best_match(v.iter_errors(value))
     except Exception as e:  # noqa: BLE001 - unresolvable $ref, bad regex in the schema...
@@ -176,7 +209,8 @@ def validate(schema: Any, text: str) -> tuple[bool, Optional[str]]:
 
 # ------------------------------------------------------------------ the worker process
 
-def _load(model_name: Optional[str], threads: Optional[int]):
+
+def _load(model_name: str | None, threads: int | None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -187,14 +221,15 @@ def _load(model_name: Optional[str], threads: Optional[int]):
     transformers.logging.disable_progress_bar()
     if threads:
         torch.set_num_threads(threads)
-    from ..models import model_eos_ids, model_vocab_size, vocabulary_for
-    from ..models import load_model
+    from ..models import load_model, model_eos_ids, model_vocab_size, vocabulary_for
 
     model, tok = load_model(model_name)
     model.eval()
     eos = model_eos_ids(model)
     vocab = vocabulary_for(tok, model_vocab_size(model), eos)
-    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    cfg = (
+        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    )
     ctx = getattr(cfg, "max_position_embeddings", None)
     return model, tok, vocab, list(vocab.eos_ids), ctx
 
@@ -213,15 +248,24 @@ class _Server:
         self.engines, versions, dropped = {}, {}, {}
         for name in engine_names:
             try:
-                self.engines[name] = make_engine(name, model, self.tok, vocab, eos, whitespace=whitespace)
+                self.engines[name] = make_engine(
+                    name, model, self.tok, vocab, eos, whitespace=whitespace
+                )
                 versions[name] = self.engines[name].version
             except Exception as e:  # noqa: BLE001 - a missing peer drops that engine only
                 dropped[name] = _short(e)
         if "none" in self.engines:  # warm-up: one-time kernel setup is not any engine's TTFT
-            self.engines["none"].generate(None, prompt_ids(self.tok, build_messages({}, prompt_style))[:16], 2)
+            self.engines["none"].generate(
+                None, prompt_ids(self.tok, build_messages({}, prompt_style))[:16], 2
+            )
         name_or_path = getattr(model.config, "_name_or_path", None) or model_name
-        self.info = {"versions": versions, "dropped": dropped, "context": self.ctx,
-                     "model": str(name_or_path), "vocab": vocab.model_vocab_size}
+        self.info = {
+            "versions": versions,
+            "dropped": dropped,
+            "context": self.ctx,
+            "model": str(name_or_path),
+            "vocab": vocab.model_vocab_size,
+        }
 
     def serve(self, name, schema, max_new):
         """Yields ("compile_error", msg, prompt_tokens) or ("compiled", gct_ms, prompt_tokens)
@@ -237,7 +281,10 @@ class _Server:
         yield ("compiled", (time.perf_counter() - t0) * 1e3, len(ids))
         try:
             if self.ctx is not None and len(ids) + max_new > self.ctx:
-                yield ("prompt_too_long", f"{len(ids)} prompt tokens + {max_new} > context {self.ctx}")
+                yield (
+                    "prompt_too_long",
+                    f"{len(ids)} prompt tokens + {max_new} > context {self.ctx}",
+                )
             else:
                 yield ("generated", eng.generate(compiled, ids, max_new))
         except Exception as e:  # noqa: BLE001
@@ -295,13 +342,24 @@ class Worker:
     """The worker process (:class:`~decoder.bench.common.IsolatedProcess`), with the time
     limits enforced from outside."""
 
-    def __init__(self, model: Optional[str], engines: list[str], threads: Optional[int], prompt_style: str,
-                 compile_timeout: float, gen_timeout: float, start_timeout: float = 900.0,
-                 isolate: bool = True, whitespace: Optional[str] = None):
+    def __init__(
+        self,
+        model: str | None,
+        engines: list[str],
+        threads: int | None,
+        prompt_style: str,
+        compile_timeout: float,
+        gen_timeout: float,
+        start_timeout: float = 900.0,
+        isolate: bool = True,
+        whitespace: str | None = None,
+    ):
         self.args = (model, engines, threads, prompt_style, whitespace)
         self.isolate = isolate  # False: in this process, without time limits (tests)
         self.compile_timeout, self.gen_timeout = compile_timeout, gen_timeout
-        self.process: Any = IsolatedProcess(_worker_main, self.args, start_timeout) if isolate else None
+        self.process: Any = (
+            IsolatedProcess(_worker_main, self.args, start_timeout) if isolate else None
+        )
         self.info: dict = {}
         self.restarts = 0
 
@@ -328,13 +386,23 @@ class Worker:
         if self.process is None or not self.process.alive():
             self.restarts += 1
             self.start()
-        row: dict = {"status": "ok", "error": None, "compiled": False, "gct_ms": None, "prompt_tokens": None}
+        row: dict = {
+            "status": "ok",
+            "error": None,
+            "compiled": False,
+            "gct_ms": None,
+            "prompt_tokens": None,
+        }
         self.process.send(("run", engine, schema, max_new))
         msg = self.process.recv(self.compile_timeout + 5.0)  # + prompt building
         if msg is None or msg[0] == "crash":
             self.kill()
-            row.update(status="compile_timeout" if msg is None else "crash",
-                       error=f"compile took more than {self.compile_timeout:g} s" if msg is None else msg[1])
+            row.update(
+                status="compile_timeout" if msg is None else "crash",
+                error=f"compile took more than {self.compile_timeout:g} s"
+                if msg is None
+                else msg[1],
+            )
             return row
         if msg[0] == "compile_error":
             row.update(status="compile_error", error=msg[1], prompt_tokens=msg[2])
@@ -349,8 +417,12 @@ class Worker:
         msg = self.process.recv(self.gen_timeout)
         if msg is None or msg[0] == "crash":
             self.kill()
-            row.update(status="gen_timeout" if msg is None else "crash",
-                       error=f"generation took more than {self.gen_timeout:g} s" if msg is None else msg[1])
+            row.update(
+                status="gen_timeout" if msg is None else "crash",
+                error=f"generation took more than {self.gen_timeout:g} s"
+                if msg is None
+                else msg[1],
+            )
             return row
         if msg[0] != "generated":
             row.update(status=msg[0], error=msg[1])
@@ -358,13 +430,21 @@ class Worker:
         g = msg[1]
         n = len(g["ids"])
         ttft, total = g["ttft_s"], g["total_s"]
-        row.update(output_tokens=n, forced_tokens=g["forced"], ttft_ms=ttft * 1e3, total_ms=total * 1e3,
-                   tpot_ms=(total - ttft) * 1e3 / (n - 1) if n > 1 else None, finish=g["finish"],
-                   cut_off=g["finish"] == "length", output=g["text"])
+        row.update(
+            output_tokens=n,
+            forced_tokens=g["forced"],
+            ttft_ms=ttft * 1e3,
+            total_ms=total * 1e3,
+            tpot_ms=(total - ttft) * 1e3 / (n - 1) if n > 1 else None,
+            finish=g["finish"],
+            cut_off=g["finish"] == "length",
+            output=g["text"],
+        )
         return row
 
 
 # ------------------------------------------------------------------ results file
+
 
 def _load_results(path: Path, meta: dict) -> dict:
     if not path.exists():
@@ -372,12 +452,18 @@ def _load_results(path: Path, meta: dict) -> dict:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
-        raise BenchError(f"{path} is not a results file ({e}): pass another --out, or --fresh") from None
+        raise BenchError(
+            f"{path} is not a results file ({e}): pass another --out, or --fresh"
+        ) from None
     old = doc.get("meta", {})
     for k in ("model", "max_new_tokens", "prompt", "whitespace"):
-        if old.get(k, meta.get(k)) != meta.get(k):  # files from before "whitespace" resume as they are
-            raise BenchError(f"{path} holds results for {k}={old.get(k)!r}, not {meta.get(k)!r}: pass "
-                             f"another --out, or --fresh to start over")
+        if old.get(k, meta.get(k)) != meta.get(
+            k
+        ):  # files from before "whitespace" resume as they are
+            raise BenchError(
+                f"{path} holds results for {k}={old.get(k)!r}, not {meta.get(k)!r}: pass "
+                f"another --out, or --fresh to start over"
+            )
     doc["meta"].update({k: v for k, v in meta.items() if k not in ("engines",)})
     doc["meta"].setdefault("engines", {}).update(meta.get("engines", {}))
     return doc
@@ -392,6 +478,7 @@ def _save(path: Path, doc: dict) -> None:
 
 # ------------------------------------------------------------------ summary
 
+
 def _pct(xs, q):
     import numpy as np
 
@@ -399,7 +486,7 @@ def _pct(xs, q):
     return float(np.percentile(xs, q)) if xs else None
 
 
-def summarize(rows: list[dict], engines: Optional[list[str]] = None) -> list[dict]:
+def summarize(rows: list[dict], engines: list[str] | None = None) -> list[dict]:
     """One summary dict per (engine, subset), then per engine over all subsets (subset "all")."""
     order = engines or sorted({r["engine"] for r in rows})
     subsets = sorted({r["subset"] for r in rows})
@@ -417,21 +504,30 @@ def summarize(rows: list[dict], engines: Optional[list[str]] = None) -> list[dic
             gen = [r for r in rs if r.get("finish")]
             valid = sum(1 for r in rs if r.get("valid"))
             out_tok = sum(r["output_tokens"] for r in gen)
-            out.append({
-                "engine": e, "subset": s, "n": n,
-                "declared": len(compiled) / n, "empirical": valid / n,
-                "compliance": valid / len(compiled) if compiled else None,
-                "gct_p50_ms": _pct([r["gct_ms"] for r in compiled], 50),
-                "gct_p99_ms": _pct([r["gct_ms"] for r in compiled], 99),
-                "ttft_p50_ms": _pct([r["ttft_ms"] for r in gen], 50),
-                "tpot_p50_ms": _pct([r["tpot_ms"] for r in gen], 50),
-                "out_tokens_p50": _pct([r["output_tokens"] for r in gen], 50),
-                "forced_share": (sum(r.get("forced_tokens") or 0 for r in gen) / out_tok) if out_tok else None,
-                "cut_off": sum(1 for r in gen if r["cut_off"]),
-                "invalid_complete": sum(1 for r in gen if not r["cut_off"] and not r.get("valid")),
-                "prompt_too_long": sum(1 for r in rs if r["status"] == "prompt_too_long"),
-                "errors": sum(1 for r in rs if r["status"] not in ("ok", "prompt_too_long")),
-            })
+            out.append(
+                {
+                    "engine": e,
+                    "subset": s,
+                    "n": n,
+                    "declared": len(compiled) / n,
+                    "empirical": valid / n,
+                    "compliance": valid / len(compiled) if compiled else None,
+                    "gct_p50_ms": _pct([r["gct_ms"] for r in compiled], 50),
+                    "gct_p99_ms": _pct([r["gct_ms"] for r in compiled], 99),
+                    "ttft_p50_ms": _pct([r["ttft_ms"] for r in gen], 50),
+                    "tpot_p50_ms": _pct([r["tpot_ms"] for r in gen], 50),
+                    "out_tokens_p50": _pct([r["output_tokens"] for r in gen], 50),
+                    "forced_share": (sum(r.get("forced_tokens") or 0 for r in gen) / out_tok)
+                    if out_tok
+                    else None,
+                    "cut_off": sum(1 for r in gen if r["cut_off"]),
+                    "invalid_complete": sum(
+                        1 for r in gen if not r["cut_off"] and not r.get("valid")
+                    ),
+                    "prompt_too_long": sum(1 for r in rs if r["status"] == "prompt_too_long"),
+                    "errors": sum(1 for r in rs if r["status"] not in ("ok", "prompt_too_long")),
+                }
+            )
     return out
 
 
@@ -446,19 +542,38 @@ def _f(x, kind="num") -> str:
 
 
 def format_table(summary: list[dict], only_all: bool = False) -> str:
-    cols = [("engine", "engine", None), ("subset", "subset", None), ("n", "n", None),
-            ("declared", "declared", "pct"), ("empirical", "empirical", "pct"),
-            ("compliance", "compliance", "pct"), ("gct_p50_ms", "GCT p50 ms", None),
-            ("gct_p99_ms", "GCT p99 ms", None), ("ttft_p50_ms", "TTFT p50 ms", None),
-            ("tpot_p50_ms", "TPOT p50 ms", None), ("out_tokens_p50", "out tok p50", None),
-            ("forced_share", "forced", "pct"), ("cut_off", "cut off", None),
-            ("invalid_complete", "invalid (ended)", None), ("errors", "errors", None)]
+    cols = [
+        ("engine", "engine", None),
+        ("subset", "subset", None),
+        ("n", "n", None),
+        ("declared", "declared", "pct"),
+        ("empirical", "empirical", "pct"),
+        ("compliance", "compliance", "pct"),
+        ("gct_p50_ms", "GCT p50 ms", None),
+        ("gct_p99_ms", "GCT p99 ms", None),
+        ("ttft_p50_ms", "TTFT p50 ms", None),
+        ("tpot_p50_ms", "TPOT p50 ms", None),
+        ("out_tokens_p50", "out tok p50", None),
+        ("forced_share", "forced", "pct"),
+        ("cut_off", "cut off", None),
+        ("invalid_complete", "invalid (ended)", None),
+        ("errors", "errors", None),
+    ]
     rows = [r for r in summary if not only_all or r["subset"] == "all"]
-    lines = ["| " + " | ".join(c[1] for c in cols) + " |",
-             "|" + "|".join("---" if c[2] is None and c[0] in ("engine", "subset") else "---:" for c in cols) + "|"]
+    lines = [
+        "| " + " | ".join(c[1] for c in cols) + " |",
+        "|"
+        + "|".join("---" if c[2] is None and c[0] in ("engine", "subset") else "---:" for c in cols)
+        + "|",
+    ]
     for r in rows:
-        lines.append("| " + " | ".join(_f(r[c[0]], c[2]) if c[0] not in ("engine", "subset") else r[c[0]]
-                                       for c in cols) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                _f(r[c[0]], c[2]) if c[0] not in ("engine", "subset") else r[c[0]] for c in cols
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -496,29 +611,55 @@ def plot(summary: list[dict], path: Path, title: str) -> None:
 
 # ------------------------------------------------------------------ driver
 
-def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit: Optional[int],
-                  engines: list[str], max_new_tokens: int, out: Path, prompt_style: str = "jsonschemabench",
-                  compile_timeout: float = 10.0, gen_timeout: float = 600.0, threads: Optional[int] = None,
-                  fresh: bool = False, progress: bool = True, worker: Optional[Worker] = None,
-                  isolate: bool = True, whitespace: Optional[str] = None, log=print) -> dict:
+
+def run_benchmark(
+    *,
+    model: str | None,
+    data: Path,
+    subsets: list[str],
+    limit: int | None,
+    engines: list[str],
+    max_new_tokens: int,
+    out: Path,
+    prompt_style: str = "jsonschemabench",
+    compile_timeout: float = 10.0,
+    gen_timeout: float = 600.0,
+    threads: int | None = None,
+    fresh: bool = False,
+    progress: bool = True,
+    worker: Worker | None = None,
+    isolate: bool = True,
+    whitespace: str | None = None,
+    log=print,
+) -> dict:
     """Run (or resume) the benchmark; returns the results document (also written to ``out``).
     ``whitespace``: the JSON whitespace policy of our engines (``Grammar.from_json_schema``;
     None: its default); the peers keep their own defaults."""
     from .hf_engines import ENGINES
 
     if whitespace is not None and whitespace not in WHITESPACE_POLICIES:
-        raise BenchError(f"unknown whitespace policy {whitespace!r} (known: {', '.join(WHITESPACE_POLICIES)})")
+        raise BenchError(
+            f"unknown whitespace policy {whitespace!r} (known: {', '.join(WHITESPACE_POLICIES)})"
+        )
 
     bad = [e for e in engines if e not in ENGINES]
     if bad:
         raise BenchError(f"unknown engine(s) {', '.join(bad)} (known: {', '.join(ENGINES)})")
     work = [(s, rec) for s in subsets for rec in load_subset(data, s, limit)]
-    meta = {"benchmark": "jsonschemabench", "model": model or "default (SmolLM2-135M-Instruct)",
-            "max_new_tokens": max_new_tokens, "prompt": prompt_style, "data": str(data),
-            "whitespace": whitespace or f"default ({DEFAULT_WHITESPACE})",
-            "compile_timeout_s": compile_timeout, "gen_timeout_s": gen_timeout,
-            "command": "decoder " + " ".join(sys.argv[1:]), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-            "row_fields": ROW_FIELDS, "summary_fields": SUMMARY_FIELDS}
+    meta = {
+        "benchmark": "jsonschemabench",
+        "model": model or "default (SmolLM2-135M-Instruct)",
+        "max_new_tokens": max_new_tokens,
+        "prompt": prompt_style,
+        "data": str(data),
+        "whitespace": whitespace or f"default ({DEFAULT_WHITESPACE})",
+        "compile_timeout_s": compile_timeout,
+        "gen_timeout_s": gen_timeout,
+        "command": "decoder " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "row_fields": ROW_FIELDS,
+        "summary_fields": SUMMARY_FIELDS,
+    }
     if fresh and out.exists():
         out.unlink()
     doc = _load_results(out, meta)
@@ -529,13 +670,25 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
     own = worker is None
     if todo:
         if worker is None:  # own
-            worker = Worker(model, engines, threads, prompt_style, compile_timeout, gen_timeout, isolate=isolate,
-                            whitespace=whitespace)
+            worker = Worker(
+                model,
+                engines,
+                threads,
+                prompt_style,
+                compile_timeout,
+                gen_timeout,
+                isolate=isolate,
+                whitespace=whitespace,
+            )
         if not worker.info:  # not started yet
             worker.start()
         info = worker.info
         doc["meta"].setdefault("engines", {}).update(
-            {e: info["versions"].get(e, "unavailable: " + info["dropped"].get(e, "?")) for e in engines})
+            {
+                e: info["versions"].get(e, "unavailable: " + info["dropped"].get(e, "?"))
+                for e in engines
+            }
+        )
         doc["meta"]["model_path"], doc["meta"]["context"] = info["model"], info["context"]
         for e, why in info["dropped"].items():
             log(f"[{e}] unavailable, left out: {why}")
@@ -544,7 +697,9 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
     if progress and todo:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc="jsonschemabench", unit="run", disable=False, file=sys.stderr)
+        bar = tqdm(
+            total=len(todo), desc="jsonschemabench", unit="run", disable=False, file=sys.stderr
+        )
     try:
         for s, rec, e in todo:
             assert worker is not None, "the worker is started whenever there is work"
@@ -567,36 +722,79 @@ def run_benchmark(*, model: Optional[str], data: Path, subsets: list[str], limit
             bar.close()
         if own and worker is not None:
             worker.close()
-    doc["summary"] = summarize(doc["rows"], [e for e in engines if any(r["engine"] == e for r in doc["rows"])])
+    doc["summary"] = summarize(
+        doc["rows"], [e for e in engines if any(r["engine"] == e for r in doc["rows"])]
+    )
     _save(out, doc)
     return doc
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                   help="model folder, .gguf or hub name in the local cache (default: SmolLM2-135M-Instruct)")
-    p.add_argument("--data", default=None, metavar="DIR",
-                   help="folder of <subset>.jsonl files (default: ../shared/jsonschemabench)")
-    p.add_argument("--subsets", default=None, help="comma-separated subsets (default: every file in --data)")
-    p.add_argument("--limit", type=int, default=None, help="schemas per subset (default 30; --quick: 3)")
-    p.add_argument("--engines", default=",".join(_default_engines()),
-                   help="comma-separated: decoder, decoder-noff, decoder-hf, llguidance, xgrammar, outlines, "
-                        "none (default: %(default)s)")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="model folder, .gguf or hub name in the local cache (default: SmolLM2-135M-Instruct)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="folder of <subset>.jsonl files (default: ../shared/jsonschemabench)",
+    )
+    p.add_argument(
+        "--subsets", default=None, help="comma-separated subsets (default: every file in --data)"
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, help="schemas per subset (default 30; --quick: 3)"
+    )
+    p.add_argument(
+        "--engines",
+        default=",".join(_default_engines()),
+        help="comma-separated: decoder, decoder-noff, decoder-hf, llguidance, xgrammar, outlines, "
+        "none (default: %(default)s)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=None, help="default 256 (--quick: 48)")
-    p.add_argument("--out", default=None, help="results JSON; an existing one is resumed "
-                                               "(default: jsonschemabench.json, --quick: jsonschemabench_quick.json)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="results JSON; an existing one is resumed "
+        "(default: jsonschemabench.json, --quick: jsonschemabench_quick.json)",
+    )
     p.add_argument("--plot", default=None, help="plot file (default: --out with .png)")
-    p.add_argument("--prompt", choices=["jsonschemabench", "short"], default=None,
-                   help="prompt style (default: jsonschemabench; --quick: short)")
-    p.add_argument("--whitespace", choices=list(WHITESPACE_POLICIES), default=None,
-                   help="JSON whitespace policy of the decoder engines (default: Grammar.from_json_schema's, "
-                        f"{DEFAULT_WHITESPACE}); the peers keep their own; recorded in the results meta")
-    p.add_argument("--compile-timeout", type=float, default=10.0, help="seconds per compile (default 10)")
-    p.add_argument("--gen-timeout", type=float, default=600.0, help="seconds per generation (default 600)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads in the worker (default: torch's choice)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny model (../shared/models/stories260k), 3 schemas of 3 subsets, 48 tokens")
-    p.add_argument("--fresh", action="store_true", help="ignore an existing --out file and start over")
+    p.add_argument(
+        "--prompt",
+        choices=["jsonschemabench", "short"],
+        default=None,
+        help="prompt style (default: jsonschemabench; --quick: short)",
+    )
+    p.add_argument(
+        "--whitespace",
+        choices=list(WHITESPACE_POLICIES),
+        default=None,
+        help="JSON whitespace policy of the decoder engines (default: Grammar.from_json_schema's, "
+        f"{DEFAULT_WHITESPACE}); the peers keep their own; recorded in the results meta",
+    )
+    p.add_argument(
+        "--compile-timeout", type=float, default=10.0, help="seconds per compile (default 10)"
+    )
+    p.add_argument(
+        "--gen-timeout", type=float, default=600.0, help="seconds per generation (default 600)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads in the worker (default: torch's choice)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny model (../shared/models/stories260k), 3 schemas of 3 subsets, 48 tokens",
+    )
+    p.add_argument(
+        "--fresh", action="store_true", help="ignore an existing --out file and start over"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -611,18 +809,31 @@ def resolve(args) -> dict:
     model = args.model
     if args.quick and model is None:
         model = str(find_shared("models/stories260k", "the tiny model for --quick"))
-    data = Path(args.data) if args.data else find_shared("jsonschemabench", "the JSONSchemaBench data")
+    data = (
+        Path(args.data) if args.data else find_shared("jsonschemabench", "the JSONSchemaBench data")
+    )
     if not data.is_dir():
         raise BenchError(f"--data {data} is not a folder")
-    subsets = [s for s in (args.subsets or "").split(",") if s] or (QUICK_SUBSETS if args.quick else list_subsets(data))
+    subsets = [s for s in (args.subsets or "").split(",") if s] or (
+        QUICK_SUBSETS if args.quick else list_subsets(data)
+    )
     out = Path(args.out or ("jsonschemabench_quick.json" if args.quick else "jsonschemabench.json"))
-    return dict(model=model, data=data, subsets=subsets,
-                limit=args.limit if args.limit is not None else (QUICK_LIMIT if args.quick else 30),
-                engines=[e for e in args.engines.split(",") if e],
-                max_new_tokens=args.max_new_tokens or (QUICK_MAX_NEW_TOKENS if args.quick else 256),
-                out=out, prompt_style=args.prompt or ("short" if args.quick else "jsonschemabench"),
-                compile_timeout=args.compile_timeout, gen_timeout=args.gen_timeout, threads=args.threads,
-                fresh=args.fresh, progress=not args.no_progress, whitespace=args.whitespace)
+    return dict(
+        model=model,
+        data=data,
+        subsets=subsets,
+        limit=args.limit if args.limit is not None else (QUICK_LIMIT if args.quick else 30),
+        engines=[e for e in args.engines.split(",") if e],
+        max_new_tokens=args.max_new_tokens or (QUICK_MAX_NEW_TOKENS if args.quick else 256),
+        out=out,
+        prompt_style=args.prompt or ("short" if args.quick else "jsonschemabench"),
+        compile_timeout=args.compile_timeout,
+        gen_timeout=args.gen_timeout,
+        threads=args.threads,
+        fresh=args.fresh,
+        progress=not args.no_progress,
+        whitespace=args.whitespace,
+    )
 
 
 def _check_optional(args, kw: dict) -> bool:
@@ -633,12 +844,16 @@ def _check_optional(args, kw: dict) -> bool:
 
     require("jsonschema", "decoder bench jsonschemabench (validating outputs)", "bench")
     if kw["progress"] and importlib.util.find_spec("tqdm") is None:
-        print(f"decoder: note: no progress bar (tqdm is not installed: {install_command('bench')})",
-              file=sys.stderr)
+        print(
+            f"decoder: note: no progress bar (tqdm is not installed: {install_command('bench')})",
+            file=sys.stderr,
+        )
         kw["progress"] = False
     if importlib.util.find_spec("matplotlib") is None:
-        print(f"decoder: note: no plot (matplotlib is not installed: {install_command('bench')})",
-              file=sys.stderr)
+        print(
+            f"decoder: note: no plot (matplotlib is not installed: {install_command('bench')})",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -653,12 +868,18 @@ def run(args) -> int:
         return 3
     summary = doc["summary"]
     meta = doc["meta"]
-    print(f"\nJSONSchemaBench: model {meta.get('model_path', meta['model'])}, max_new_tokens "
-          f"{meta['max_new_tokens']}, prompt {meta['prompt']}; results in {kw['out']}")
+    print(
+        f"\nJSONSchemaBench: model {meta.get('model_path', meta['model'])}, max_new_tokens "
+        f"{meta['max_new_tokens']}, prompt {meta['prompt']}; results in {kw['out']}"
+    )
     print(format_table(summary))
     plot_path = Path(args.plot) if args.plot else kw["out"].with_suffix(".png")
     if summary and can_plot:
-        plot(summary, plot_path, f"JSONSchemaBench, {Path(str(meta.get('model_path', meta['model']))).name}, "
-                                 f"max_new_tokens={meta['max_new_tokens']}")
+        plot(
+            summary,
+            plot_path,
+            f"JSONSchemaBench, {Path(str(meta.get('model_path', meta['model']))).name}, "
+            f"max_new_tokens={meta['max_new_tokens']}",
+        )
         print(f"plot: {plot_path}")
     return 0

@@ -20,11 +20,12 @@ best-scoring token that has one, falling back to the first token of the current
 witness, so a composed constraint never reaches a step where every token is masked.
 See ``docs/constraints.md``.
 """
+
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -32,12 +33,24 @@ from .._engine import Matcher, fill_masks
 from ..errors import ConstraintError, DecoderError, MatcherError
 from ..protocol import Capability, ConstraintProtocol
 
-__all__ = ["Constraint", "AllOf", "AllOfMatcher", "PyMatcher", "ConstraintError", "as_constraint",
-           "GrammarConstraint", "JSONSchema", "constrain", "vocab_tables", "json_schema_of",
-           "is_pydantic_model_class"]
+__all__ = [
+    "Constraint",
+    "AllOf",
+    "AllOfMatcher",
+    "PyMatcher",
+    "ConstraintError",
+    "as_constraint",
+    "GrammarConstraint",
+    "JSONSchema",
+    "constrain",
+    "vocab_tables",
+    "json_schema_of",
+    "is_pydantic_model_class",
+]
 
 
 # ------------------------------------------------------------------ constraints
+
 
 class Constraint:
     """Base class: ``.matcher(vocab)``, and ``&`` for composition."""
@@ -45,10 +58,10 @@ class Constraint:
     def matcher(self, vocab):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __and__(self, other) -> "AllOf":
+    def __and__(self, other) -> AllOf:
         return AllOf(self, other)
 
-    def __rand__(self, other) -> "AllOf":  # dict / Grammar / Pydantic class & constraint
+    def __rand__(self, other) -> AllOf:  # dict / Grammar / Pydantic class & constraint
         return AllOf(other, self)
 
     def __repr__(self) -> str:
@@ -67,7 +80,7 @@ def is_pydantic_model_class(obj) -> bool:
     return issubclass(obj, BaseModel)
 
 
-def json_schema_of(constraint) -> Optional[dict]:
+def json_schema_of(constraint) -> dict | None:
     """The JSON schema a constraint stands for (dict, JSON text, Pydantic class), else None.
 
     A ``str``/``bytes`` that is not JSON raises :class:`ConstraintError` naming the
@@ -87,14 +100,17 @@ def json_schema_of(constraint) -> Optional[dict]:
             raise ConstraintError(
                 "a str constraint is read as a JSON schema, and this one is not JSON; for a regex "
                 "use decoder.Regex(pattern) or Grammar.from_regex(pattern), for a Lark grammar "
-                "Grammar.from_lark(text)") from None
+                "Grammar.from_lark(text)"
+            ) from None
         if not isinstance(value, (dict, bool)):
-            raise ConstraintError(f"a JSON schema is an object or a boolean, not {type(value).__name__}")
+            raise ConstraintError(
+                f"a JSON schema is an object or a boolean, not {type(value).__name__}"
+            )
         return value if isinstance(value, dict) else ({} if value else {"not": {}})
     return None
 
 
-def as_constraint(obj, json_options: Optional[dict] = None) -> Constraint:
+def as_constraint(obj, json_options: dict | None = None) -> Constraint:
     """The one entry from user input to a :class:`Constraint` (every consumer uses it:
     ``Decoder``, the Hugging Face processor, DeAL, the samplers, the serving integrations).
 
@@ -124,7 +140,8 @@ def as_constraint(obj, json_options: Optional[dict] = None) -> Constraint:
     raise ConstraintError(
         f"cannot use {what} as a constraint: pass a decoder.Grammar, decoder.Regex(...), a JSON "
         f"schema (dict, JSON str, path or Pydantic class), a decoder.constraints object or an "
-        f"object with a .matcher(vocab) method")
+        f"object with a .matcher(vocab) method"
+    )
 
 
 class _Wrapped(Constraint):
@@ -145,7 +162,9 @@ class GrammarConstraint(Constraint):
         from ..grammar import Grammar
 
         if not isinstance(grammar, Grammar):
-            raise ConstraintError(f"GrammarConstraint needs a decoder.Grammar, got {type(grammar).__name__}")
+            raise ConstraintError(
+                f"GrammarConstraint needs a decoder.Grammar, got {type(grammar).__name__}"
+            )
         self.grammar = grammar
 
     def matcher(self, vocab):
@@ -174,8 +193,10 @@ class JSONSchema(GrammarConstraint):
         else:
             value = json_schema_of(schema)
             if value is None:
-                raise ConstraintError(f"a JSON schema is a dict, a bool, JSON text, a path or a Pydantic "
-                                      f"model class, not {type(schema).__name__}")
+                raise ConstraintError(
+                    f"a JSON schema is a dict, a bool, JSON text, a path or a Pydantic "
+                    f"model class, not {type(schema).__name__}"
+                )
         try:
             grammar = Grammar.from_json_schema(value, **options)
         except DecoderError:
@@ -219,9 +240,11 @@ class AllOf(Constraint):
             return ms[0]
         m = AllOfMatcher(ms, vocab)
         if m.witness() is None:
-            raise ConstraintError(f"found no output that satisfies every part of {self!r}: the parts "
-                                  f"contradict each other (e.g. a schema's required keys use a banned "
-                                  f"letter, or a budget is too small for the shortest valid output)")
+            raise ConstraintError(
+                f"found no output that satisfies every part of {self!r}: the parts "
+                f"contradict each other (e.g. a schema's required keys use a banned "
+                f"letter, or a budget is too small for the shortest valid output)"
+            )
         return m
 
     def __repr__(self) -> str:
@@ -258,7 +281,7 @@ class VocabTables:
         """A bool array over the logits → the int32 bitmask row (bit i of word i//32)."""
         b = np.packbits(allowed, bitorder="little")
         out = np.zeros(self.words * 4, dtype=np.uint8)
-        out[:b.size] = b
+        out[: b.size] = b
         return out.view(np.int32)
 
     def cached(self, key, build):
@@ -267,7 +290,7 @@ class VocabTables:
             v = self._cache[key] = build()
         return v
 
-    def tokens_of(self, data: bytes) -> Optional[list]:
+    def tokens_of(self, data: bytes) -> list | None:
         """``data`` as single-byte tokens, or None when some byte has no token."""
         out = []
         for b in data:
@@ -289,6 +312,7 @@ def vocab_tables(vocab) -> VocabTables:
 
 # ------------------------------------------------------------------ Python matchers
 
+
 class PyMatcher:
     """A matcher over an immutable, hashable state, with a stack for ``rollback``.
 
@@ -300,7 +324,7 @@ class PyMatcher:
     mask_cache_size = 4096
     capabilities = Capability.COMMIT_BYTES
 
-    def __init__(self, vocab, tables: Optional[VocabTables] = None):
+    def __init__(self, vocab, tables: VocabTables | None = None):
         self.vocab = vocab
         self.t = tables or vocab_tables(vocab)
         self._masks: dict = {}
@@ -324,7 +348,7 @@ class PyMatcher:
     def min_completion(self, state) -> int:
         return 0
 
-    def completion_hint(self, state) -> Optional[bytes]:
+    def completion_hint(self, state) -> bytes | None:
         """Bytes that complete this constraint from ``state`` (a hint for the witness search)."""
         return b"" if self.accepting(state) else None
 
@@ -386,7 +410,9 @@ class PyMatcher:
 
     def rollback(self, n: int = 1) -> None:
         if n > len(self._stack) - 1:
-            raise MatcherError(f"cannot roll back {n} steps: only {len(self._stack) - 1} were committed")
+            raise MatcherError(
+                f"cannot roll back {n} steps: only {len(self._stack) - 1} were committed"
+            )
         if n:
             del self._stack[-n:]
         if self._terminated and len(self._stack) <= self._term_at:
@@ -415,11 +441,12 @@ class PyMatcher:
     def min_completion_bytes(self) -> int:
         return self.min_completion(self.state)
 
-    def min_completion_text(self) -> Optional[bytes]:
+    def min_completion_text(self) -> bytes | None:
         return self.completion_hint(self.state)
 
 
 # ------------------------------------------------------------------ composition
+
 
 class AllOfMatcher:
     """The AND of several matchers, with a verified completion witness (module docs).
@@ -511,7 +538,9 @@ class AllOfMatcher:
 
     def rollback(self, n: int = 1) -> None:
         if n > len(self._witness) - 1:
-            raise MatcherError(f"cannot roll back {n} steps: only {len(self._witness) - 1} were committed")
+            raise MatcherError(
+                f"cannot roll back {n} steps: only {len(self._witness) - 1} were committed"
+            )
         if not n:
             return
         for p in self.parts:
@@ -567,7 +596,7 @@ class AllOfMatcher:
         w = self.witness()
         return -1 if w is None else len(w)
 
-    def witness(self) -> Optional[list]:
+    def witness(self) -> list | None:
         """Token ids that complete every part from the current state (EOS not included), or
         None when the search found none (then the state should not be entered)."""
         w = self._witness[-1]
@@ -576,7 +605,7 @@ class AllOfMatcher:
             self._witness[-1] = w if w is not None else False
         return w if w is not False else None
 
-    def witness_token(self) -> Optional[int]:
+    def witness_token(self) -> int | None:
         """The first token of the witness (EOS when the output is complete)."""
         w = self.witness()
         if w is None:
@@ -605,7 +634,7 @@ class AllOfMatcher:
         self.rollback(k)
         return ok
 
-    def _search(self) -> Optional[list]:
+    def _search(self) -> list | None:
         if self.is_terminated():
             return []
         if self.is_accepting():
@@ -639,7 +668,7 @@ class AllOfMatcher:
         found = self._dfs(path, budget, set())
         return found
 
-    def _dfs(self, path: list, budget: list, seen: set) -> Optional[list]:
+    def _dfs(self, path: list, budget: list, seen: set) -> list | None:
         """Greedy descent on the parts' largest shortest-completion, over single-byte tokens
         (scanned most-recently-useful first, stopping at the first that shortens it),
         backtracking over at most three choices per level."""

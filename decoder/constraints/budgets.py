@@ -17,18 +17,31 @@ mid-sentence at ``max``.  A sentence still open at ``max`` can only be closed: t
 token must be sentence punctuation (``.``, ``!"``, ...), so the output always ends with
 sentence punctuation.
 """
+
 from __future__ import annotations
 
 import codecs
 import re
-from typing import Optional
 
 import numpy as np
 
 from .base import Constraint, ConstraintError, PyMatcher
 
-__all__ = ["TokenBudget", "MaxTokens", "MinTokens", "ExactTokens", "Words", "MaxWords", "MinWords",
-           "ExactWords", "Chars", "MaxChars", "MinChars", "count_words", "ends_sentence"]
+__all__ = [
+    "TokenBudget",
+    "MaxTokens",
+    "MinTokens",
+    "ExactTokens",
+    "Words",
+    "MaxWords",
+    "MinWords",
+    "ExactWords",
+    "Chars",
+    "MaxChars",
+    "MinChars",
+    "count_words",
+    "ends_sentence",
+]
 
 _WORD = re.compile(r"\w+")
 _WCHAR = re.compile(r"\w")
@@ -48,7 +61,7 @@ def ends_sentence(text: str) -> bool:
     return bool(s) and s[-1] in SENTENCE_END
 
 
-def _check_range(what: str, lo: Optional[int], hi: Optional[int]):
+def _check_range(what: str, lo: int | None, hi: int | None):
     lo = 0 if lo is None else int(lo)
     if lo < 0 or (hi is not None and hi < lo):
         raise ConstraintError(f"{what}: need 0 <= min <= max, got min={lo}, max={hi}")
@@ -56,6 +69,7 @@ def _check_range(what: str, lo: Optional[int], hi: Optional[int]):
 
 
 # ------------------------------------------------------------------ tokens
+
 
 class _CountMatcher(PyMatcher):
     """A budget whose state is a count (tokens, characters) that must end in [lo, hi]."""
@@ -88,7 +102,7 @@ class _TokenMatcher(_CountMatcher):
 class TokenBudget(Constraint):
     """Between ``min`` and ``max`` tokens (EOS not counted)."""
 
-    def __init__(self, min: Optional[int] = None, max: Optional[int] = None):
+    def __init__(self, min: int | None = None, max: int | None = None):
         self.min, self.max = _check_range("TokenBudget", min, max)
 
     def matcher(self, vocab):
@@ -109,15 +123,16 @@ def ExactTokens(n: int) -> TokenBudget:
 
 # ------------------------------------------------------------------ words
 
+
 class _WordTables:
     def __init__(self, t):
         V = t.width
-        self.runs = np.zeros(V, dtype=np.int32)      # \w runs in the token
-        self.starts_w = np.zeros(V, dtype=bool)     # first character is a word character
+        self.runs = np.zeros(V, dtype=np.int32)  # \w runs in the token
+        self.starts_w = np.zeros(V, dtype=bool)  # first character is a word character
         self.end_effect = np.full(V, 2, dtype=np.int8)  # 1 ends a sentence, 0 does not, 2 carry
-        self.enders = np.zeros(V, dtype=bool)       # only end punctuation and closers, ends a sentence
-        self.clean = np.zeros(V, dtype=bool)        # valid UTF-8 on its own
-        self.inner_end = np.zeros(V, dtype=bool)    # a sentence end followed by more text
+        self.enders = np.zeros(V, dtype=bool)  # only end punctuation and closers, ends a sentence
+        self.clean = np.zeros(V, dtype=bool)  # valid UTF-8 on its own
+        self.inner_end = np.zeros(V, dtype=bool)  # a sentence end followed by more text
         for i, tok in enumerate(t.vocab.tokens):
             if not tok:
                 continue
@@ -129,13 +144,17 @@ class _WordTables:
             self.runs[i] = len(_WORD.findall(s))
             self.starts_w[i] = bool(_WCHAR.match(s))
             self.end_effect[i] = _end_effect(s)
-            self.enders[i] = all(c in SENTENCE_END + CLOSERS for c in s) and any(c in SENTENCE_END for c in s)
+            self.enders[i] = all(c in SENTENCE_END + CLOSERS for c in s) and any(
+                c in SENTENCE_END for c in s
+            )
             ends = [p for p, c in enumerate(s) if c in SENTENCE_END]
-            self.inner_end[i] = bool(ends) and any(c not in CLOSERS for c in s[ends[0] + 1:])
+            self.inner_end[i] = bool(ends) and any(c not in CLOSERS for c in s[ends[0] + 1 :])
         self.max_add = int(self.runs.max()) + 1
         usable = t.usable
         self.dirty = np.nonzero(~self.clean & usable)[0]
-        first = np.array([tok[0] if tok else 0 for tok in t.vocab.tokens] + [0] * (V - len(t.vocab.tokens)))
+        first = np.array(
+            [tok[0] if tok else 0 for tok in t.vocab.tokens] + [0] * (V - len(t.vocab.tokens))
+        )
         self.continuation = np.nonzero(usable & ((first & 0xC0) == 0x80))[0]
 
 
@@ -173,7 +192,13 @@ class _WordMatcher(PyMatcher):
             if self._closing(count, sent) and c not in SENTENCE_END + CLOSERS:
                 return None  # a finished sentence near the end: only EOS may follow
                 # (closing quotes inside the token that ends it aside; the mask allows none)
-            if final and count >= self.hi and not sent and not in_word and c not in SENTENCE_END + CLOSERS:
+            if (
+                final
+                and count >= self.hi
+                and not sent
+                and not in_word
+                and c not in SENTENCE_END + CLOSERS
+            ):
                 return None  # no word left: only closing the sentence
             w = bool(_WCHAR.match(c))
             if w and not in_word:
@@ -199,7 +224,8 @@ class _WordMatcher(PyMatcher):
             return W.enders & W.clean
         else:
             far = (self.hi is None or self.hi - count > W.max_add) and (
-                self.stop_at is None or self.stop_at - count > W.max_add)
+                self.stop_at is None or self.stop_at - count > W.max_add
+            )
             if far:
                 return self._all
             added = W.runs - (W.starts_w & in_word)
@@ -235,16 +261,24 @@ class Words(Constraint):
     ``end="sentence"`` (default): end at a sentence boundary (see the module docs;
     ``reserve`` words before ``max`` no new sentence starts); ``end="any"``: stop anywhere."""
 
-    def __init__(self, min: Optional[int] = None, max: Optional[int] = None, *, end: str = "sentence",
-                 reserve: Optional[int] = None):
+    def __init__(
+        self,
+        min: int | None = None,
+        max: int | None = None,
+        *,
+        end: str = "sentence",
+        reserve: int | None = None,
+    ):
         self.min, self.max = _check_range("Words", min, max)
         if end not in ("sentence", "any"):
             raise ConstraintError(f"Words: end is 'sentence' or 'any', not {end!r}")
         self.end = end
-        self.reserve = reserve if reserve is not None else (0 if max is None else builtins_max(3, max // 10))
+        self.reserve = (
+            reserve if reserve is not None else (0 if max is None else builtins_max(3, max // 10))
+        )
 
     @classmethod
-    def around(cls, n: int, tolerance: float = 0.05, **kw) -> "Words":
+    def around(cls, n: int, tolerance: float = 0.05, **kw) -> Words:
         """About ``n`` words: ``n`` ± ``tolerance`` (at least ± 2 words)."""
         d = builtins_max(2, int(round(n * tolerance)))
         return cls(min=builtins_max(1, n - d), max=n + d, **kw)
@@ -254,8 +288,11 @@ class Words(Constraint):
 
     def accepts(self, text: str) -> bool:
         n = count_words(text)
-        return self.min <= n and (self.max is None or n <= self.max) and (
-            self.end != "sentence" or ends_sentence(text) or (n == 0 and not text.strip()))
+        return (
+            self.min <= n
+            and (self.max is None or n <= self.max)
+            and (self.end != "sentence" or ends_sentence(text) or (n == 0 and not text.strip()))
+        )
 
 
 builtins_max = max
@@ -274,6 +311,7 @@ def ExactWords(n: int, **kw) -> Words:
 
 
 # ------------------------------------------------------------------ characters
+
 
 class _CharMatcher(_CountMatcher):
     def __init__(self, vocab, lo, hi):
@@ -299,7 +337,7 @@ class _CharMatcher(_CountMatcher):
 class Chars(Constraint):
     """Between ``min`` and ``max`` characters (Unicode code points)."""
 
-    def __init__(self, min: Optional[int] = None, max: Optional[int] = None):
+    def __init__(self, min: int | None = None, max: int | None = None):
         self.min, self.max = _check_range("Chars", min, max)
 
     def matcher(self, vocab):

@@ -6,13 +6,12 @@ it is one precomputed vocabulary mask (:class:`TokenFilter`).  Everything else i
 regular language over the text (:class:`~decoder.constraints.regular.RegexFilter`), run
 by the engine, so a banned string split across two tokens is caught too.
 """
-from __future__ import annotations
 
-from typing import Sequence
+from __future__ import annotations
 
 import numpy as np
 
-from .base import Constraint, ConstraintError, PyMatcher, vocab_tables
+from .base import Constraint, ConstraintError, PyMatcher
 from .regular import RegexFilter, char_class, containing, not_containing
 
 __all__ = ["TokenFilter", "NoLetters", "NoStrings", "RequireStrings", "OnlyChars"]
@@ -136,5 +135,7 @@ def RequireStrings(*strings, ignore_case: bool = False, mode: str = "all") -> Co
     if mode == "all":
         from .base import AllOf
 
-        return AllOf(*[RegexFilter(containing([s], ignore_case), f"RequireStrings({[s]!r})") for s in ss])
+        return AllOf(
+            *[RegexFilter(containing([s], ignore_case), f"RequireStrings({[s]!r})") for s in ss]
+        )
     raise ConstraintError(f"RequireStrings: mode is 'all' or 'any', not {mode!r}")

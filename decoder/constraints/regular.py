@@ -7,18 +7,27 @@ Aho-Corasick automaton of the banned strings (over the characters they use, plus
 "any other character" class) is turned into a regex by state elimination (Brzozowski's
 algebraic method), deepest states first, which keeps trie-shaped automata compact.
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 from ..grammar.recursion import recursion_limit
 from .base import Constraint, ConstraintError
 
-__all__ = ["RegexFilter", "not_containing", "containing", "char_class", "literal", "trie_regex",
-           "trie_complement_regex"]
+__all__ = [
+    "RegexFilter",
+    "not_containing",
+    "containing",
+    "char_class",
+    "literal",
+    "trie_regex",
+    "trie_complement_regex",
+]
 
 
 # ------------------------------------------------------------------ regex text helpers
+
 
 def _esc(c: str) -> str:
     """One character, escaped for use inside or outside a class."""
@@ -51,7 +60,7 @@ def char_class(chars: Iterable[str], negate: bool = False) -> str:
         if j - i >= 2:
             parts.append(f"{_esc(cs[i])}-{_esc(cs[j])}")
         else:
-            parts.extend(_esc(c) for c in cs[i:j + 1])
+            parts.extend(_esc(c) for c in cs[i : j + 1])
         i = j + 1
     body = "".join(parts)
     if negate:
@@ -68,13 +77,15 @@ def _fold(c: str, ignore_case: bool) -> set:
 # ------------------------------------------------------------------ regex algebra for elimination
 # an expression is None (the empty language), "" (the empty string) or ("alt"|"cat"|"star"|"sym", ...)
 
+
 def _alt(a, b):
     if a is None:
         return b
     if b is None or a == b:
         return a
-    items = (list(a[1]) if isinstance(a, tuple) and a[0] == "alt" else [a]) + \
-            (list(b[1]) if isinstance(b, tuple) and b[0] == "alt" else [b])
+    items = (list(a[1]) if isinstance(a, tuple) and a[0] == "alt" else [a]) + (
+        list(b[1]) if isinstance(b, tuple) and b[0] == "alt" else [b]
+    )
     seen, out = set(), []
     for x in items:
         if x not in seen:
@@ -131,7 +142,7 @@ def _render(e, top: bool = True) -> str:
 def _eliminate(n: int, start: int, trans: dict, order: Sequence[int]) -> str:
     """Regex of the words accepted from ``start`` when every state is accepting.
     ``trans[q][r]`` is an expression; states are eliminated in ``order``."""
-    K: dict[int, Optional[Union[str, tuple]]] = {q: "" for q in range(n)}  # expressions (see _alt)
+    K: dict[int, str | tuple | None] = {q: "" for q in range(n)}  # expressions (see _alt)
     C = {q: dict(trans.get(q, {})) for q in range(n)}
     for r in order:
         if r == start:
@@ -217,6 +228,7 @@ def containing(strings: Sequence[str], ignore_case: bool = False) -> str:
 
 # ------------------------------------------------------------------ word lexicons as tries
 
+
 def _trie(words: Iterable[str]) -> dict:
     root: dict = {}
     for w in words:
@@ -239,7 +251,9 @@ def trie_regex(words: Iterable[str], ignore_case: bool = False) -> str:
         return "(?!)"
 
     def emit(n) -> str:
-        alts = [_sym(c, ignore_case) + emit(ch) for c, ch in sorted((k, v) for k, v in n.items() if k)]
+        alts = [
+            _sym(c, ignore_case) + emit(ch) for c, ch in sorted((k, v) for k, v in n.items() if k)
+        ]
         if not alts:
             return ""
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
@@ -309,6 +323,7 @@ def trie_complement_regex(words: Iterable[str], letters: str, ignore_case: bool 
 
 # ------------------------------------------------------------------ the constraint
 
+
 def _nonempty(node):
     """The regex IR node minus the empty string (the engine refuses nullable lexemes)."""
     from ..grammar import ir
@@ -340,7 +355,7 @@ class RegexFilter(Constraint):
     ``node``: the same language as a regex IR node, when the caller built it directly
     (large lexicons); then ``pattern`` is only used by :meth:`accepts`."""
 
-    def __init__(self, pattern: str, name: Optional[str] = None, node=None):
+    def __init__(self, pattern: str, name: str | None = None, node=None):
         self.pattern = pattern
         self.name = name or "RegexFilter"
         self._node = node

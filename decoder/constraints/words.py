@@ -11,15 +11,27 @@ the current word can be in W (prefix feasibility through the automaton).
 ``Lexicon`` and ``BanWords`` build W from a trie of the words (shared prefixes factored),
 so a lexicon of tens of thousands of words stays a compact regex.
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from .base import ConstraintError
 from .regular import RegexFilter, literal, trie_complement_regex, trie_regex
 
-__all__ = ["WORD", "every_word", "last_word", "lexicon_filter", "Lexicon", "BanWords", "WordsStartWith", "WordsEndWith",
-           "WordsContain", "WordLength", "split_words"]
+__all__ = [
+    "WORD",
+    "every_word",
+    "last_word",
+    "lexicon_filter",
+    "Lexicon",
+    "BanWords",
+    "WordsStartWith",
+    "WordsEndWith",
+    "WordsContain",
+    "WordLength",
+    "split_words",
+]
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 WORD = "[A-Za-z]+"
@@ -45,6 +57,7 @@ def _sep_nodes():
     letters = [(ord("A"), ord("Z")), (ord("a"), ord("z"))]
     return ir.cps(ir.negate_ranges(letters)), ir
 
+
 def every_word_node(w):
     """:func:`every_word` on a regex IR node."""
     sep, ir = _sep_nodes()
@@ -69,19 +82,23 @@ def _words(words, what: str) -> list:
     ws = [w for w in words]
     bad = [w for w in ws if not isinstance(w, str) or not w.isascii() or not w.isalpha()]
     if bad:
-        raise ConstraintError(f"{what}: words are ASCII letters only (words are [A-Za-z]+), got {bad[:5]!r}")
+        raise ConstraintError(
+            f"{what}: words are ASCII letters only (words are [A-Za-z]+), got {bad[:5]!r}"
+        )
     if not ws:
         raise ConstraintError(f"{what}: no words given")
     return ws
 
 
-def Lexicon(words: Iterable[str], ignore_case: bool = True, name: Optional[str] = None) -> RegexFilter:
+def Lexicon(words: Iterable[str], ignore_case: bool = True, name: str | None = None) -> RegexFilter:
     """Every word is in ``words`` (an allowed lexicon)."""
     ws = _words(words, "Lexicon")
     return lexicon_filter(ws, ignore_case, name or f"Lexicon({len(ws)} words)")
 
 
-def lexicon_filter(words, ignore_case: bool, name: str, where: str = "every", extra: str = "") -> RegexFilter:
+def lexicon_filter(
+    words, ignore_case: bool, name: str, where: str = "every", extra: str = ""
+) -> RegexFilter:
     """A filter whose words (``where="every"``) or last word (``"last"``) are in ``words``
     (or match the regex ``extra``); the engine gets an IR node built from the trie."""
     from ..grammar import ir
@@ -100,29 +117,37 @@ def lexicon_filter(words, ignore_case: bool, name: str, where: str = "every", ex
 def BanWords(words: Iterable[str], ignore_case: bool = True) -> RegexFilter:
     """No word is one of ``words`` (whole words: banning ``cat`` leaves ``category``)."""
     ws = _words(words, "BanWords")
-    return RegexFilter(every_word(trie_complement_regex(ws, LETTERS, ignore_case)), f"BanWords({ws!r})")
+    return RegexFilter(
+        every_word(trie_complement_regex(ws, LETTERS, ignore_case)), f"BanWords({ws!r})"
+    )
 
 
 def WordsStartWith(prefix: str, ignore_case: bool = True) -> RegexFilter:
     """Every word starts with ``prefix``."""
     _words([prefix], "WordsStartWith")
-    return RegexFilter(every_word(literal(prefix, ignore_case) + "[A-Za-z]*"), f"WordsStartWith({prefix!r})")
+    return RegexFilter(
+        every_word(literal(prefix, ignore_case) + "[A-Za-z]*"), f"WordsStartWith({prefix!r})"
+    )
 
 
 def WordsEndWith(suffix: str, ignore_case: bool = True) -> RegexFilter:
     """Every word ends with ``suffix``."""
     _words([suffix], "WordsEndWith")
-    return RegexFilter(every_word("[A-Za-z]*" + literal(suffix, ignore_case)), f"WordsEndWith({suffix!r})")
+    return RegexFilter(
+        every_word("[A-Za-z]*" + literal(suffix, ignore_case)), f"WordsEndWith({suffix!r})"
+    )
 
 
 def WordsContain(part: str, ignore_case: bool = True) -> RegexFilter:
     """Every word contains ``part``."""
     _words([part], "WordsContain")
-    return RegexFilter(every_word("[A-Za-z]*" + literal(part, ignore_case) + "[A-Za-z]*"),
-                       f"WordsContain({part!r})")
+    return RegexFilter(
+        every_word("[A-Za-z]*" + literal(part, ignore_case) + "[A-Za-z]*"),
+        f"WordsContain({part!r})",
+    )
 
 
-def WordLength(min: int = 1, max: Optional[int] = None, exactly: Optional[int] = None) -> RegexFilter:
+def WordLength(min: int = 1, max: int | None = None, exactly: int | None = None) -> RegexFilter:
     """Every word has between ``min`` and ``max`` letters (or ``exactly`` n)."""
     if exactly is not None:
         min = max = exactly

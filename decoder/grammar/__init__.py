@@ -5,15 +5,17 @@
 :class:`~decoder.grammar.ir.GrammarIR`, which :func:`decoder.compile.compile_grammar`
 hands to the C++ engine.
 """
+
 from __future__ import annotations
 
 import gc
 import hashlib
 import threading
 from array import array
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any
 
 from ..errors import DecoderError, GrammarError, LimitError, SchemaError
 from . import ir
@@ -63,13 +65,16 @@ def _front_end(what: str, error: type[DecoderError]) -> Iterator[None]:
     except DecoderError:
         raise
     except RecursionError:
-        raise LimitError(f"the {what} is nested too deeply to compile (Python's recursion limit)",
-                         limit="max_depth") from None
+        raise LimitError(
+            f"the {what} is nested too deeply to compile (Python's recursion limit)",
+            limit="max_depth",
+        ) from None
     except OverflowError as e:
         raise error(f"the {what} has a number too large to compile: {e}") from None
     except UnicodeError as e:
-        raise error(f"the {what} has text that is not valid Unicode/UTF-8 (e.g. a lone "
-                    f"surrogate): {e}") from None
+        raise error(
+            f"the {what} has text that is not valid Unicode/UTF-8 (e.g. a lone " f"surrogate): {e}"
+        ) from None
 
 
 class Grammar:
@@ -80,14 +85,20 @@ class Grammar:
     def __init__(self, grammar_ir: GrammarIR, source: str = "") -> None:
         self.ir = grammar_ir
         self.source = source
-        self._serialized: Optional[tuple[array[int], list[str], list[str]]] = None
-        self._fingerprint: Optional[bytes] = None
-        self._resolved: Optional[tuple[Any, Grammar]] = None
+        self._serialized: tuple[array[int], list[str], list[str]] | None = None
+        self._fingerprint: bytes | None = None
+        self._resolved: tuple[Any, Grammar] | None = None
 
     # ------------------------------------------------------------ front ends
     @classmethod
-    def from_lark(cls, text_or_path: Union[str, Path], start: str = "start", *,
-                  timeout: Optional[float] = None, **options: Any) -> "Grammar":
+    def from_lark(
+        cls,
+        text_or_path: str | Path,
+        start: str = "start",
+        *,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> Grammar:
         """A grammar in Lark's EBNF (text, or a path to a .lark file); options of
         :func:`decoder.grammar.lark.from_lark` (``max_rules``, ``max_alternatives``,
         ``max_text_bytes``, ...). ``timeout``: seconds (see :mod:`decoder.deadline`)."""
@@ -98,8 +109,15 @@ class Grammar:
             return cls(from_lark(text_or_path, start=start, **options), source="lark")
 
     @classmethod
-    def from_regex(cls, pattern: str, *, syntax: str = "python", flags: str = "",
-                   timeout: Optional[float] = None, max_text_bytes: int = MAX_REGEX_TEXT_BYTES) -> "Grammar":
+    def from_regex(
+        cls,
+        pattern: str,
+        *,
+        syntax: str = "python",
+        flags: str = "",
+        timeout: float | None = None,
+        max_text_bytes: int = MAX_REGEX_TEXT_BYTES,
+    ) -> Grammar:
         """Output that fully matches a regex (Python ``re`` syntax, or ``syntax="ecma"``).
         A pattern longer than ``max_text_bytes`` (1 MiB of UTF-8) is a ``LimitError``;
         ``timeout``: seconds (see :mod:`decoder.deadline`)."""
@@ -111,14 +129,18 @@ class Grammar:
         if max_text_bytes and len(pattern) > max_text_bytes // 4:
             size = len(pattern.encode("utf-8", "surrogatepass"))
             if size > max_text_bytes:
-                raise LimitError(f"the regex has {size} bytes, more than the limit max_text_bytes="
-                                 f"{max_text_bytes} (Grammar.from_regex(..., max_text_bytes=N) raises it)",
-                                 limit="max_text_bytes")
+                raise LimitError(
+                    f"the regex has {size} bytes, more than the limit max_text_bytes="
+                    f"{max_text_bytes} (Grammar.from_regex(..., max_text_bytes=N) raises it)",
+                    limit="max_text_bytes",
+                )
         with _front_end("regex", GrammarError), compile_deadline(timeout):
-            return cls(ir.regex_grammar(parse_regex(pattern, syntax=syntax, flags=flags)), source="regex")
+            return cls(
+                ir.regex_grammar(parse_regex(pattern, syntax=syntax, flags=flags)), source="regex"
+            )
 
     @classmethod
-    def from_json_schema(cls, schema: Any, **options: Any) -> "Grammar":
+    def from_json_schema(cls, schema: Any, **options: Any) -> Grammar:
         """A JSON Schema (dict, JSON text, path, or Pydantic model class); see
         :func:`decoder.grammar.json_schema.compile_json_schema` for the options, e.g.
         ``whitespace=`` ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"``
@@ -129,7 +151,7 @@ class Grammar:
             return cls(compile_json_schema(schema, **options), source="json_schema")
 
     @classmethod
-    def builtin(cls, name: str) -> "Grammar":
+    def builtin(cls, name: str) -> Grammar:
         """A bundled grammar from decoder/grammars/ (json, arithmetic, sql_select, csv); an
         unknown name raises UnknownGrammarError listing the known ones."""
         from .lark import load_bundled
@@ -142,7 +164,11 @@ class Grammar:
         if self._serialized is None:
             with _gc_rarely():
                 words = serialize(self.ir)
-            self._serialized = (words, [lx.name for lx in self.ir.lexemes], list(self.ir.nonterminals))
+            self._serialized = (
+                words,
+                [lx.name for lx in self.ir.lexemes],
+                list(self.ir.nonterminals),
+            )
         return self._serialized
 
     def fingerprint(self) -> bytes:
@@ -187,8 +213,10 @@ class Grammar:
         return g
 
     def __repr__(self) -> str:
-        return (f"Grammar({self.source or 'ir'}: {len(self.ir.rules)} rules, "
-                f"{len(self.ir.lexemes)} lexemes)")
+        return (
+            f"Grammar({self.source or 'ir'}: {len(self.ir.rules)} rules, "
+            f"{len(self.ir.lexemes)} lexemes)"
+        )
 
 
 __all__ = ["Grammar", "GrammarIR", "GrammarBuilder", "ir"]

@@ -7,5 +7,7 @@ from typing import Any
 MAGIC: int
 
 def serialize_words(
-    header: Sequence[int], regexes: Sequence[tuple[Any, ...]], rules: Sequence[tuple[int, Sequence[int]]]
+    header: Sequence[int],
+    regexes: Sequence[tuple[Any, ...]],
+    rules: Sequence[tuple[int, Sequence[int]]],
 ) -> array[int]: ...

@@ -19,16 +19,17 @@ Aho-Corasick automaton of the strings; regex node ``("dfa", ...)``), so a trigge
 inside a token and end in another, and the mask inside free text is the cached mask of
 one lexer state (no parser work, no walk once warm).
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 from ..errors import GrammarError
 from .ir import MAX_CODEPOINT, dfa_non_empty  # noqa: F401  (re-exported)
 
 MARKER = 0xFF
-_NAME_PREFIX = b"\xff\xfe"   # placeholder: a special token by its text
-_ID_PREFIX = b"\xff\xfd"     # placeholder: a token by its id
+_NAME_PREFIX = b"\xff\xfe"  # placeholder: a special token by its text
+_ID_PREFIX = b"\xff\xfd"  # placeholder: a token by its id
 #: the most characters the excluded strings and trigger of one free-text region may have
 MAX_PATTERN_CHARS = 4096
 
@@ -40,7 +41,7 @@ def marker_bytes(token_id: int) -> bytes:
     return bytes([MARKER] + [0x80 | ((token_id >> (18 - 6 * i)) & 63) for i in range(4)])
 
 
-def marker_id(b: bytes) -> Optional[int]:
+def marker_id(b: bytes) -> int | None:
     """The token id of a marker, or None when ``b`` is not one."""
     if len(b) != 5 or b[0] != MARKER or any(x & 0xC0 != 0x80 for x in b[1:]):
         return None
@@ -70,7 +71,9 @@ def special_id(token_id: int) -> tuple:
 
 
 def has_placeholders(g) -> bool:
-    return any(lx.regex[0] == "bytes" and lx.regex[1][:2] in (_NAME_PREFIX, _ID_PREFIX) for lx in g.lexemes)
+    return any(
+        lx.regex[0] == "bytes" and lx.regex[1][:2] in (_NAME_PREFIX, _ID_PREFIX) for lx in g.lexemes
+    )
 
 
 def special_ids(g) -> list[int]:
@@ -105,18 +108,28 @@ def resolve(g, vocab):
             tid = names.get(text)
             if tid is None:
                 close = sorted(n for n in names if text.strip("<|>[]").lower() in n.lower())[:5]
-                raise GrammarError(f"the grammar names the token {text!r}, which this vocabulary does "
-                                   f"not have" + (f" (similar: {', '.join(close)})" if close else ""))
+                raise GrammarError(
+                    f"the grammar names the token {text!r}, which this vocabulary does "
+                    f"not have" + (f" (similar: {', '.join(close)})" if close else "")
+                )
             r = _token_node(tid, vocab, special, text)
         elif r[0] == "bytes" and r[1][:2] == _ID_PREFIX:
             tid = int(r[1][2:])
             if tid >= vocab.size:
-                raise GrammarError(f"the grammar names the token id <[{tid}]>, outside this vocabulary "
-                                   f"({vocab.size} ids)")
+                raise GrammarError(
+                    f"the grammar names the token id <[{tid}]>, outside this vocabulary "
+                    f"({vocab.size} ids)"
+                )
             r = _token_node(tid, vocab, special, f"<[{tid}]>")
         lexemes.append(Lexeme(lx.name, r))
-    return GrammarIR(lexemes, list(g.nonterminals), list(g.rules), g.start, list(g.ignore),
-                     list(getattr(g, "budgets", [])))
+    return GrammarIR(
+        lexemes,
+        list(g.nonterminals),
+        list(g.rules),
+        g.start,
+        list(g.ignore),
+        list(getattr(g, "budgets", [])),
+    )
 
 
 def _token_node(tid: int, vocab, special, what: str) -> tuple:
@@ -137,8 +150,12 @@ _ALL = ((0, 0xD7FF), (0xE000, MAX_CODEPOINT))
 MAX_BUDGET_STATES = 200_000
 
 
-def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
-               others: Iterable[str] = (), max_chars: Optional[int] = None) -> tuple:
+def text_until(
+    exclude: Sequence[str] = (),
+    trigger: str | None = None,
+    others: Iterable[str] = (),
+    max_chars: int | None = None,
+) -> tuple:
     """The regex node of free text containing none of ``exclude`` (nor any of ``others``,
     the triggers of sibling lexemes) ended by the first ``trigger``; without a trigger, text
     that may end anywhere. ``max_chars``: at most that many characters before the trigger
@@ -147,14 +164,18 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
     pats: list[str] = []
     for pat in list(exclude) + list(others) + ([trigger] if trigger is not None else []):
         if not isinstance(pat, str) or not pat:
-            raise GrammarError(f"free text: an excluded string or trigger is a non-empty string, not {pat!r}")
+            raise GrammarError(
+                f"free text: an excluded string or trigger is a non-empty string, not {pat!r}"
+            )
         if any(0xD800 <= ord(c) <= 0xDFFF for c in pat):
             raise GrammarError(f"free text: the string {pat!r} holds a lone surrogate")
         if pat not in pats:
             pats.append(pat)
     if sum(map(len, pats)) > MAX_PATTERN_CHARS:
-        raise GrammarError(f"free text: the excluded strings and triggers have more than "
-                           f"{MAX_PATTERN_CHARS} characters together")
+        raise GrammarError(
+            f"free text: the excluded strings and triggers have more than "
+            f"{MAX_PATTERN_CHARS} characters together"
+        )
     # Aho-Corasick trie over code points
     goto: list[dict] = [{}]
     out: list[set] = [set()]
@@ -217,8 +238,10 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
         raise GrammarError(f"free text: max_chars is a non-negative integer, not {max_chars!r}")
     if (max_chars + 1) * n > MAX_BUDGET_STATES:
-        raise GrammarError(f"free text: max_chars={max_chars} times the {n} states of its excluded "
-                           f"strings and trigger is more than {MAX_BUDGET_STATES} automaton states")
+        raise GrammarError(
+            f"free text: max_chars={max_chars} times the {n} states of its excluded "
+            f"strings and trigger is more than {MAX_BUDGET_STATES} automaton states"
+        )
     # the product with a character count k: state k * n + s. Below the budget every edge
     # counts one character; at the budget only edges that go on matching the trigger (one
     # level deeper in its trie) or complete it remain, without counting.
@@ -239,11 +262,17 @@ def text_until(exclude: Sequence[str] = (), trigger: Optional[str] = None,
             for lo, hi, t in edges[s0]:
                 if k < max_chars:
                     es.append((lo, hi, (k + 1) * n + t))
-                elif t in on_trigger and depth[t] == depth[s0] + 1 and (s0 == 0 or s0 in on_trigger):
+                elif (
+                    t in on_trigger and depth[t] == depth[s0] + 1 and (s0 == 0 or s0 in on_trigger)
+                ):
                     es.append((lo, hi, k * n + t))
             big.append(tuple(es))
-    return ("dfa", (max_chars + 1) * n, tuple(k * n + f for k in range(max_chars + 1) for f in finals),
-            tuple(big))
+    return (
+        "dfa",
+        (max_chars + 1) * n,
+        tuple(k * n + f for k in range(max_chars + 1) for f in finals),
+        tuple(big),
+    )
 
 
 def _minus(ranges, points):
@@ -261,5 +290,15 @@ def _minus(ranges, points):
     return out
 
 
-__all__ = ["marker_bytes", "marker_id", "special_token", "special_name", "special_id", "resolve",
-           "special_ids", "has_placeholders", "text_until", "dfa_non_empty"]
+__all__ = [
+    "marker_bytes",
+    "marker_id",
+    "special_token",
+    "special_name",
+    "special_id",
+    "resolve",
+    "special_ids",
+    "has_placeholders",
+    "text_until",
+    "dfa_non_empty",
+]

@@ -7,11 +7,11 @@ grouping, ``|``, ``* + ?``, ``{m}``, ``{m,}``, ``{m,n}``, ``#`` comments, and th
 terminals ``<|name|>`` / ``<[id]>`` (as in llguidance's Lark). The start rule is ``root``.
 Anything else is a :class:`GrammarError` naming the construct, its line and column.
 """
+
 from __future__ import annotations
 
 import json
 import re
-
 from typing import Any
 
 from ..errors import DecoderError, GrammarError, SpecError
@@ -24,7 +24,9 @@ def _err(text: str, pos: int, what: str) -> GrammarError:
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1
     src = text.splitlines()[line - 1] if text.splitlines() else ""
-    return GrammarError(f"GBNF: {what} at line {line}, column {col}:\n  {src}\n  {' ' * (col - 1)}^")
+    return GrammarError(
+        f"GBNF: {what} at line {line}, column {col}:\n  {src}\n  {' ' * (col - 1)}^"
+    )
 
 
 def _lark_name(name: str) -> str:
@@ -39,13 +41,23 @@ def _unescape(text: str, i: int, end_char: str) -> tuple[str, int]:
     if i + 1 >= len(text):
         raise _err(text, i, "an escape at the end of the grammar")
     e = text[i + 1]
-    simple = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "[": "[", "]": "]", "-": "-",
-              "^": "^", "/": "/"}
+    simple = {
+        "n": "\n",
+        "t": "\t",
+        "r": "\r",
+        "\\": "\\",
+        '"': '"',
+        "[": "[",
+        "]": "]",
+        "-": "-",
+        "^": "^",
+        "/": "/",
+    }
     if e in simple:
         return simple[e], i + 2
     width = {"x": 2, "u": 4, "U": 8}.get(e)
     if width:
-        h = text[i + 2:i + 2 + width]
+        h = text[i + 2 : i + 2 + width]
         if len(h) != width or not all(ch in "0123456789abcdefABCDEF" for ch in h):
             raise _err(text, i, f"a malformed escape \\{e} (needs {width} hex digits)")
         cp = int(h, 16)
@@ -56,8 +68,17 @@ def _unescape(text: str, i: int, end_char: str) -> tuple[str, int]:
 
 
 def _class_char(c: str) -> str:
-    return "\\" + c if c in "\\]^-[/" else (c if c.isprintable() and c != "\n" else f"\\u{ord(c):04x}"
-                                            if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+    return (
+        "\\" + c
+        if c in "\\]^-[/"
+        else (
+            c
+            if c.isprintable() and c != "\n"
+            else f"\\u{ord(c):04x}"
+            if ord(c) <= 0xFFFF
+            else f"\\U{ord(c):08x}"
+        )
+    )
 
 
 def gbnf_to_lark(text: str) -> str:
@@ -67,7 +88,7 @@ def gbnf_to_lark(text: str) -> str:
     starts = list(_RULE_START.finditer(text))
     if not starts:
         raise GrammarError("GBNF: no rule ('name ::= ...') found")
-    head = text[:starts[0].start()]
+    head = text[: starts[0].start()]
     stripped = re.sub(r"#[^\n]*", "", head).strip()
     if stripped:
         raise _err(text, text.index(stripped[0]), "text before the first rule")
@@ -140,7 +161,7 @@ def _body(text: str, i: int, end: int, names: set) -> str:
             continue
         if c == "{":
             j = text.find("}", i)
-            mm = re.fullmatch(r"\s*(\d+)\s*(?:(,)\s*(\d*)\s*)?", text[i + 1:j] if j > 0 else "")
+            mm = re.fullmatch(r"\s*(\d+)\s*(?:(,)\s*(\d*)\s*)?", text[i + 1 : j] if j > 0 else "")
             if j < 0 or j > end or not mm or not parts:
                 raise _err(text, i, "a malformed repetition {m}, {m,} or {m,n}")
             item = _last_item(parts)
@@ -153,7 +174,13 @@ def _body(text: str, i: int, end: int, names: set) -> str:
                 hi = int(mm.group(3))
                 if hi < lo:
                     raise _err(text, i, f"the repetition {{{lo},{hi}}} has max < min")
-                rep = f"(({item}) ~ {lo}..{hi})" if lo > 0 else f"(({item}) ~ 1..{hi})?" if hi > 0 else '""'
+                rep = (
+                    f"(({item}) ~ {lo}..{hi})"
+                    if lo > 0
+                    else f"(({item}) ~ 1..{hi})?"
+                    if hi > 0
+                    else '""'
+                )
             else:
                 rep = f"(({item}) ~ {lo} ({item})*)" if lo > 0 else f"({item})*"
             parts.append(rep)

@@ -35,10 +35,11 @@ Symbols in rule bodies are ints: a nonterminal ``i`` is ``i`` (``>= 0``) and a
 lexeme ``j`` is ``-(j + 1)`` (``< 0``).  Use :meth:`GrammarBuilder.lexeme` and
 :meth:`GrammarBuilder.nonterminal`, which return the encoded symbol.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 MAX_CODEPOINT = 0x10FFFF
 
@@ -78,7 +79,7 @@ def cat(*nodes) -> tuple:
             return NEVER
         if n[0] == "empty":
             continue
-        for m in (n[1] if n[0] == "cat" else (n,)):
+        for m in n[1] if n[0] == "cat" else (n,):
             if m[0] == "bytes":
                 run.append(m)
             else:
@@ -96,7 +97,7 @@ def alt(*nodes) -> tuple:
     for n in nodes:
         if n[0] == "never":
             continue
-        for m in (n[1] if n[0] == "alt" else (n,)):
+        for m in n[1] if n[0] == "alt" else (n,):
             if m not in seen:
                 seen.add(m)
                 out.append(m)
@@ -109,7 +110,7 @@ def alt(*nodes) -> tuple:
 MAX_REPEAT = (1 << 31) - 1
 
 
-def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
+def rep(node, lo: int = 0, hi: int | None = None) -> tuple:
     """``node{lo,hi}``, simplified where the simplification is exact (the same language):
 
     * a body that matches "" repeats its non-empty part: ``x{a,b}`` = ``x'{0,b}`` where
@@ -155,7 +156,7 @@ def rep(node, lo: int = 0, hi: Optional[int] = None) -> tuple:
 _NONEMPTY_MAX_CAT = 16
 
 
-def nonempty(node) -> Optional[tuple]:
+def nonempty(node) -> tuple | None:
     """``node`` minus the empty string (the same node when it does not match ""), or None
     where that would be large (a concatenation of many nullable parts)."""
     if not nullable(node):
@@ -180,7 +181,7 @@ def nonempty(node) -> Optional[tuple]:
             x = nonempty(m)
             if x is None:
                 return None
-            out.append(cat(x, *items[i + 1:]))
+            out.append(cat(x, *items[i + 1 :]))
         return alt(*out)
     raise ValueError(f"unknown regex node {k!r}")
 
@@ -341,7 +342,7 @@ class GrammarBuilder:
             self._lexeme_by_regex[regex] = j
         return -(j + 1)
 
-    def literal(self, s, name: Optional[str] = None) -> int:
+    def literal(self, s, name: str | None = None) -> int:
         return self.lexeme(name or repr(s), lit(s))
 
     def nonterminal(self, name: str) -> int:
@@ -385,9 +386,16 @@ class GrammarBuilder:
         return nts
 
     def build(self, start: int) -> GrammarIR:
-        return without_nullable_lexemes(GrammarIR(list(self._lexemes), list(self._nonterminals),
-                                                  list(self._rules), start, list(self._ignore),
-                                                  list(self._budgets)))
+        return without_nullable_lexemes(
+            GrammarIR(
+                list(self._lexemes),
+                list(self._nonterminals),
+                list(self._rules),
+                start,
+                list(self._ignore),
+                list(self._budgets),
+            )
+        )
 
 
 def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
@@ -432,9 +440,17 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
             rules.append((nt, (-(target + 1),)))
         rules.append((nt, ()))
         replace[-(j + 1)] = nt
-    body_rules = [(lhs, tuple(replace.get(s, s) for s in rhs)) for lhs, rhs in rules[:len(g.rules)]]
-    return GrammarIR(lexemes, nonterminals, body_rules + rules[len(g.rules):], g.start, list(g.ignore),
-                     list(g.budgets))
+    body_rules = [
+        (lhs, tuple(replace.get(s, s) for s in rhs)) for lhs, rhs in rules[: len(g.rules)]
+    ]
+    return GrammarIR(
+        lexemes,
+        nonterminals,
+        body_rules + rules[len(g.rules) :],
+        g.start,
+        list(g.ignore),
+        list(g.budgets),
+    )
 
 
 def dfa_non_empty(node) -> tuple:

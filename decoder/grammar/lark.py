@@ -23,12 +23,12 @@ semantics.
 >>> len(g.lexemes) > 5
 True
 """
+
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from typing import Optional, Union
 
 from ..errors import LimitError, UnknownGrammarError
 from . import ir
@@ -65,7 +65,9 @@ def bundled_path(name: str) -> Path:
     if "/" not in fname and "\\" not in fname and p.is_file():
         return p
     known = ", ".join(bundled_names()) or f"none: {BUNDLED_DIR} is missing or empty"
-    raise UnknownGrammarError(f"no bundled grammar named {name!r}; the bundled grammars are: {known}")
+    raise UnknownGrammarError(
+        f"no bundled grammar named {name!r}; the bundled grammars are: {known}"
+    )
 
 
 def load_bundled(name: str) -> str:
@@ -81,8 +83,9 @@ def _excerpt(text: str, line: int, column: int) -> str:
     return f"  {src}\n  {' ' * (col - 1)}^"
 
 
-def _grammar_error(reason: str, text: str, line: Optional[int] = None,
-                   column: Optional[int] = None, **attrs) -> GrammarError:
+def _grammar_error(
+    reason: str, text: str, line: int | None = None, column: int | None = None, **attrs
+) -> GrammarError:
     if line is not None:
         column = column or 1
         msg = f"{reason} at line {line}, column {column}:\n{_excerpt(text, line, column)}"
@@ -91,7 +94,7 @@ def _grammar_error(reason: str, text: str, line: Optional[int] = None,
     return _make_error(msg, line=line, column=column, reason=reason, **attrs)
 
 
-def _find(text: str, needle: str) -> tuple[Optional[int], Optional[int]]:
+def _find(text: str, needle: str) -> tuple[int | None, int | None]:
     """1-based (line, column) of the first occurrence of needle as a whole word."""
     if not needle:
         return None, None
@@ -112,8 +115,10 @@ def _from_lark_error(e: Exception, text: str) -> GrammarError:
         return _grammar_error(f"malformed grammar: {reason}", text, line, column)
     m = re.search(r"at line (\d+),? column (\d+)", msg)
     if m:
-        reason = msg[:m.start()].strip().rstrip(",")
-        return _grammar_error(f"malformed grammar: {reason}", text, int(m.group(1)), int(m.group(2)))
+        reason = msg[: m.start()].strip().rstrip(",")
+        return _grammar_error(
+            f"malformed grammar: {reason}", text, int(m.group(1)), int(m.group(2))
+        )
     reason = msg.strip().split("\n")[0]
     for name in re.findall(r"'([A-Za-z_][\w.]*)'", reason):
         line, col = _find(text, name)
@@ -154,16 +159,24 @@ def _terminal_regex(td, text: str, allow_lazy: bool) -> tuple:
             node = _resolve(node, source, True, False)
     except GrammarError as e:
         line, col = _locate_terminal(td.name, pat.value, text)
-        raise _grammar_error(f"terminal {td.name} (pattern /{pat.value}/): "
-                             f"{getattr(e, 'reason', None) or e}", text, line, col,
-                             terminal=td.name) from e
+        raise _grammar_error(
+            f"terminal {td.name} (pattern /{pat.value}/): " f"{getattr(e, 'reason', None) or e}",
+            text,
+            line,
+            col,
+            terminal=td.name,
+        ) from e
     if p.lazy and not allow_lazy:
         line, col = _locate_terminal(td.name, pat.value, text)
         raise _grammar_error(
             f"terminal {td.name} (pattern /{pat.value}/) uses a lazy quantifier: Lark stops at "
             f"the shortest match, the engine's lexer takes the longest; rewrite it without '?' "
             f"after the quantifier (or pass allow_lazy=True for greedy semantics)",
-            text, line, col, terminal=td.name)
+            text,
+            line,
+            col,
+            terminal=td.name,
+        )
     return node
 
 
@@ -182,7 +195,9 @@ def _locate_terminal(name: str, value: str, text: str):
 
 # ---------------------------------------------------------------- llguidance extensions
 _TOKEN_RE = re.compile(r"<\|([^|\s]+)\|>|<\[(\d+)\]>")
-_ATTR_RE = re.compile(r"^([ \t]*[?!]?)([A-Za-z_][A-Za-z_0-9]*)\[([^\]\n]*)\]([ \t]*(?:\.-?\d+)?[ \t]*:)", re.M)
+_ATTR_RE = re.compile(
+    r"^([ \t]*[?!]?)([A-Za-z_][A-Za-z_0-9]*)\[([^\]\n]*)\]([ \t]*(?:\.-?\d+)?[ \t]*:)", re.M
+)
 
 
 def _code_spans(text: str):
@@ -195,7 +210,7 @@ def _code_spans(text: str):
             j = text.find("\n", i)
             i = start = n if j < 0 else j
             continue
-        if c in "\"/":
+        if c in '"/':
             yield start, i
             j = i + 1
             in_class = False
@@ -250,16 +265,23 @@ def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], di
         try:
             obj, used = _json.JSONDecoder().raw_decode(text[j:])
         except ValueError as e:
-            raise _grammar_error(f"{m.group(0)}: the object after it is not JSON ({e})", text, line, 1) from None
+            raise _grammar_error(
+                f"{m.group(0)}: the object after it is not JSON ({e})", text, line, 1
+            ) from None
         if m.group(0) == "%llguidance":
             if obj:
-                raise _grammar_error(f"%llguidance options {sorted(obj)} are not supported by decoder "
-                                     f"(only an empty object is accepted)", text, line, 1)
+                raise _grammar_error(
+                    f"%llguidance options {sorted(obj)} are not supported by decoder "
+                    f"(only an empty object is accepted)",
+                    text,
+                    line,
+                    1,
+                )
             repl = ""
         else:
             repl = f"LLG_JSON_{len(jsons)}"
             jsons[repl] = obj
-        text = text[:at] + repl + text[j + used:]
+        text = text[:at] + repl + text[j + used :]
         k = at + len(repl)
     out, pos = [], 0
     for a, b in _code_spans(text):
@@ -269,8 +291,12 @@ def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], di
         def tok(mm):
             name = f"LLG_TOKEN_{len(tokens)}"
             from . import freetext
-            tokens[name] = (freetext.special_name(f"<|{mm.group(1)}|>") if mm.group(1) is not None
-                            else freetext.special_id(int(mm.group(2))))
+
+            tokens[name] = (
+                freetext.special_name(f"<|{mm.group(1)}|>")
+                if mm.group(1) is not None
+                else freetext.special_id(int(mm.group(2)))
+            )
             return name
 
         out.append(_TOKEN_RE.sub(tok, seg))
@@ -287,9 +313,13 @@ def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], di
                 budgets[name] = int(val)
             else:
                 line = text.count("\n", 0, m.start()) + 1
-                raise _grammar_error(f"attribute {item!r} on {name} is not supported by decoder (only "
-                                     f"max_tokens=N, on a terminal or a rule of single terminals)",
-                                     text, line, 1)
+                raise _grammar_error(
+                    f"attribute {item!r} on {name} is not supported by decoder (only "
+                    f"max_tokens=N, on a terminal or a rule of single terminals)",
+                    text,
+                    line,
+                    1,
+                )
         return m.group(1) + name + m.group(4)
 
     text = _ATTR_RE.sub(attrs, text)
@@ -311,13 +341,19 @@ _RULE_DEF = re.compile(r"^[ \t]*[?!]?([a-z_][a-z_0-9]*)(\{[^}]*\})?[ \t]*(?:\.-?
 def _check_size(text: str, max_rules: int, max_alternatives: int) -> None:
     defs = _RULE_DEF.findall(text)
     if len(defs) > max_rules:
-        raise LimitError(f"the Lark grammar has {len(defs)} rules, more than the limit max_rules={max_rules} "
-                         f"(Grammar.from_lark(..., max_rules=N) raises it)", limit="max_rules")
+        raise LimitError(
+            f"the Lark grammar has {len(defs)} rules, more than the limit max_rules={max_rules} "
+            f"(Grammar.from_lark(..., max_rules=N) raises it)",
+            limit="max_rules",
+        )
     bars = text.count("|")
     if bars > max_alternatives:
-        raise LimitError(f"the Lark grammar has {bars} alternatives ('|'), more than the limit "
-                         f"max_alternatives={max_alternatives} (Grammar.from_lark(..., "
-                         f"max_alternatives=N) raises it)", limit="max_alternatives")
+        raise LimitError(
+            f"the Lark grammar has {bars} alternatives ('|'), more than the limit "
+            f"max_alternatives={max_alternatives} (Grammar.from_lark(..., "
+            f"max_alternatives=N) raises it)",
+            limit="max_alternatives",
+        )
     # a template whose body calls the same template (with a bigger argument) makes Lark's
     # loader expand forever
     for m in _RULE_DEF.finditer(text):
@@ -325,17 +361,27 @@ def _check_size(text: str, max_rules: int, max_alternatives: int) -> None:
         if not params:
             continue
         body_end = _RULE_DEF.search(text, m.end())
-        body = text[m.end(): body_end.start() if body_end else len(text)]
+        body = text[m.end() : body_end.start() if body_end else len(text)]
         if re.search(r"\b" + re.escape(name) + r"\s*\{", body):
             line = text.count("\n", 0, m.start()) + 1
-            raise _grammar_error(f"template {name} calls itself: recursive templates are not "
-                                 f"supported (Lark would expand it forever)", text, line, 1)
+            raise _grammar_error(
+                f"template {name} calls itself: recursive templates are not "
+                f"supported (Lark would expand it forever)",
+                text,
+                line,
+                1,
+            )
 
 
-def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
-              allow_lazy: bool = False, max_rules: int = MAX_LARK_RULES,
-              max_alternatives: int = MAX_LARK_ALTERNATIVES,
-              max_text_bytes: int = MAX_LARK_TEXT_BYTES) -> ir.GrammarIR:
+def from_lark(
+    text: str | os.PathLike,
+    start: str = "start",
+    *,
+    allow_lazy: bool = False,
+    max_rules: int = MAX_LARK_RULES,
+    max_alternatives: int = MAX_LARK_ALTERNATIVES,
+    max_text_bytes: int = MAX_LARK_TEXT_BYTES,
+) -> ir.GrammarIR:
     """Compile a Lark grammar (its text, or a path to a ``.lark`` file) to a :class:`GrammarIR`.
 
     Raises :class:`GrammarError` (with line, column and a caret where known) for a
@@ -350,42 +396,73 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
 
     import_paths = []
     source_path = None
-    if isinstance(text, os.PathLike) or (isinstance(text, str) and "\n" not in text
-                                          and text.endswith(".lark") and os.path.isfile(text)):
+    if isinstance(text, os.PathLike) or (
+        isinstance(text, str)
+        and "\n" not in text
+        and text.endswith(".lark")
+        and os.path.isfile(text)
+    ):
         source_path = os.fspath(text)
         import_paths.append(os.path.dirname(os.path.abspath(source_path)))
         size = os.path.getsize(source_path)
         if max_text_bytes and size > max_text_bytes:
-            raise LimitError(f"the Lark grammar file {source_path} has {size} bytes, more than the limit "
-                             f"max_text_bytes={max_text_bytes}", limit="max_text_bytes")
+            raise LimitError(
+                f"the Lark grammar file {source_path} has {size} bytes, more than the limit "
+                f"max_text_bytes={max_text_bytes}",
+                limit="max_text_bytes",
+            )
         text = Path(source_path).read_text(encoding="utf-8")
     if isinstance(text, str):
-        if max_text_bytes and len(text) > max_text_bytes // 4 and len(text.encode("utf-8", "surrogatepass")) > max_text_bytes:
-            raise LimitError(f"the Lark grammar text has {len(text.encode('utf-8', 'surrogatepass'))} bytes, more "
-                             f"than the limit max_text_bytes={max_text_bytes} (Grammar.from_lark(..., "
-                             f"max_text_bytes=N) raises it)", limit="max_text_bytes")
+        if (
+            max_text_bytes
+            and len(text) > max_text_bytes // 4
+            and len(text.encode("utf-8", "surrogatepass")) > max_text_bytes
+        ):
+            raise LimitError(
+                f"the Lark grammar text has {len(text.encode('utf-8', 'surrogatepass'))} bytes, more "
+                f"than the limit max_text_bytes={max_text_bytes} (Grammar.from_lark(..., "
+                f"max_text_bytes=N) raises it)",
+                limit="max_text_bytes",
+            )
         _check_size(text, max_rules, max_alternatives)
     text, ext_tokens, ext_jsons, ext_budgets = _extensions(text)
     _deadline.check("before Lark's loader")
     try:
         try:
-            parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start,
-                               import_paths=import_paths, source_path=source_path)
+            parser = lark.Lark(
+                text,
+                parser="earley",
+                lexer="dynamic",
+                start=start,
+                import_paths=import_paths,
+                source_path=source_path,
+            )
         except lark.exceptions.GrammarError as e:
             if "zero-width" not in str(e):
                 raise
             # Lark's dynamic lexer refuses a terminal that matches the empty string (/x*/);
             # the engine takes it (ir.without_nullable_lexemes), and only Lark's grammar
             # compiler is used here: the same grammar again, with a lexer that never runs
-            parser = lark.Lark(text, parser="earley", lexer=_no_lexer(), start=start,
-                               import_paths=import_paths, source_path=source_path)
+            parser = lark.Lark(
+                text,
+                parser="earley",
+                lexer=_no_lexer(),
+                start=start,
+                import_paths=import_paths,
+                source_path=source_path,
+            )
     except Exception as e:  # Lark's GrammarError, UnexpectedInput, re errors, missing imports
         if isinstance(e, (KeyboardInterrupt, MemoryError)):  # pragma: no cover
             raise
-        if isinstance(e, RecursionError) or isinstance(getattr(e, "orig_exc", None), RecursionError):
+        if isinstance(e, RecursionError) or isinstance(
+            getattr(e, "orig_exc", None), RecursionError
+        ):
             # Lark's own loader recursed too deep (a VisitError wraps it): name the problem
-            raise LimitError("the Lark grammar is nested too deeply to compile (Python's recursion "
-                             "limit, in Lark's grammar loader)", limit="max_depth") from None
+            raise LimitError(
+                "the Lark grammar is nested too deeply to compile (Python's recursion "
+                "limit, in Lark's grammar loader)",
+                limit="max_depth",
+            ) from None
         raise _from_lark_error(e, text) from e
 
     b = ir.GrammarBuilder()
@@ -408,14 +485,20 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
             td = terminals.get(name)
             if td is None:
                 line, col = _find(text, name)
-                raise _grammar_error(f"terminal {name} is declared (%declare) but has no pattern: "
-                                     f"the engine has nothing to match it with", text, line, col,
-                                     terminal=name)
+                raise _grammar_error(
+                    f"terminal {name} is declared (%declare) but has no pattern: "
+                    f"the engine has nothing to match it with",
+                    text,
+                    line,
+                    col,
+                    terminal=name,
+                )
             node = _terminal_regex(td, text, allow_lazy)
             if node == ir.NEVER:
                 line, col = _locate_terminal(name, td.pattern.value, text)
-                raise _grammar_error(f"terminal {name} matches nothing", text, line, col,
-                                     terminal=name)
+                raise _grammar_error(
+                    f"terminal {name} matches nothing", text, line, col, terminal=name
+                )
             sym = lexeme_of[name] = b.lexeme(name, node)
         return sym
 
@@ -447,9 +530,13 @@ def from_lark(text: Union[str, os.PathLike], start: str = "start", *,
                     continue
                 if len(r.expansion) != 1 or not r.expansion[0].is_term:
                     line, col = _find(text, name)
-                    raise _grammar_error(f"max_tokens on {name}: decoder counts tokens inside one lexeme, "
-                                         f"so the rule must be a terminal or alternatives of single terminals",
-                                         text, line, col)
+                    raise _grammar_error(
+                        f"max_tokens on {name}: decoder counts tokens inside one lexeme, "
+                        f"so the rule must be a terminal or alternatives of single terminals",
+                        text,
+                        line,
+                        col,
+                    )
                 targets.append(lexeme(str(r.expansion[0].name)))
         for sym in targets:
             if sym >= 0:

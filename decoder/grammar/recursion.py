@@ -7,13 +7,14 @@ RecursionError. :func:`recursion_headroom` is the other direction: a third-party
 from deep inside a front end gets a bounded number of frames, not the raised limit. Both
 change the process-wide limit for their block (Python has no per-thread one).
 """
+
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Iterator, Optional
 
 _lock = threading.Lock()
 _depth = 0
@@ -45,7 +46,7 @@ def recursion_headroom(frames: int) -> Iterator[None]:
     third-party validator called from deep inside the compiler must fail with
     RecursionError, not overflow the C stack under the front end's raised limit)."""
     depth = 0
-    f: Optional[FrameType] = sys._getframe()
+    f: FrameType | None = sys._getframe()
     while f is not None:
         depth += 1
         f = f.f_back

@@ -36,6 +36,7 @@ edges become the anchors they are.
 Unicode tables (``\\w``, case folding, general categories) are computed once,
 lazily, from the running Python's Unicode database.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -43,12 +44,10 @@ import functools
 import re as _re
 import sys
 import unicodedata
-from typing import Optional
 
-from . import ir
 from .. import deadline as _deadline
 from ..errors import GrammarError
-
+from . import ir
 
 __all__ = ["parse_regex", "to_python_regex", "regex_error", "ANY"]
 
@@ -109,8 +108,9 @@ def _union(*sets) -> tuple:
 
 def _intersect(a, b) -> tuple:
     """The code points in both range sets: not (not a or not b)."""
-    return ir.negate_ranges(_union(ir.negate_ranges(ir.normalize_ranges(a)),
-                                   ir.negate_ranges(ir.normalize_ranges(b))))
+    return ir.negate_ranges(
+        _union(ir.negate_ranges(ir.normalize_ranges(a)), ir.negate_ranges(ir.normalize_ranges(b)))
+    )
 
 
 def _minus_points(rs, sorted_points) -> tuple:
@@ -137,12 +137,12 @@ def _points_in(rs, sorted_points):
 
 
 # ---------------------------------------------------------------- Unicode tables
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _all_chars() -> str:
     return "".join(map(chr, range(sys.maxunicode + 1)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _py_class(letter: str) -> tuple:
     """Exactly the code points Python's ``re`` puts in ``\\d``, ``\\w`` or ``\\s`` (str, Unicode)."""
     rx = _re.compile("[\\%s]+" % letter)
@@ -156,11 +156,11 @@ _ASCII_CLASSES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _general_categories() -> dict:
     table: dict[str, list] = {}
     cat = unicodedata.category
-    prev: Optional[str] = None
+    prev: str | None = None
     start = 0
     for c in range(ir.MAX_CODEPOINT + 1):
         k = cat(chr(c))
@@ -174,10 +174,12 @@ def _general_categories() -> dict:
     return {k: tuple(v) for k, v in table.items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ecma_space() -> tuple:
     zs = _general_categories().get("Zs", ())
-    return _union(zs, ((9, 9), (0x0B, 0x0C), (0x20, 0x20), (0xA0, 0xA0), (0xFEFF, 0xFEFF)), _ECMA_LT)
+    return _union(
+        zs, ((9, 9), (0x0B, 0x0C), (0x20, 0x20), (0xA0, 0xA0), (0xFEFF, 0xFEFF)), _ECMA_LT
+    )
 
 
 class _CaseTable:
@@ -196,24 +198,30 @@ class _CaseTable:
 
     def closure(self, rs) -> tuple:
         rs = ir.normalize_ranges(rs)
-        keys = _union(_minus_points(rs, self.points),
-                      _ranges_from_points(self.keymap[p] for p in _points_in(rs, self.points)))
+        keys = _union(
+            _minus_points(rs, self.points),
+            _ranges_from_points(self.keymap[p] for p in _points_in(rs, self.points)),
+        )
         extra = [p for p in self.points if _in_ranges(keys, self.keymap[p])]
         return _union(_minus_points(keys, self.points), _ranges_from_points(extra))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _py_case() -> _CaseTable:
     """Python ``re``'s IGNORECASE equivalence: simple lower case, then ``re``'s extra cases."""
     try:
         import _sre  # type: ignore[import-not-found]  # CPython's private module, no stub
+
         lower = _sre.unicode_tolower
     except (ImportError, AttributeError):  # pragma: no cover - not CPython
+
         def lower(c):
             s = chr(c).lower()
             return ord(s) if len(s) == 1 else c
+
     try:
         from re import _casefix  # type: ignore[attr-defined]  # private (3.11+), not in typeshed
+
         extra = _casefix._EXTRA_CASES
     except ImportError:  # pragma: no cover - Python < 3.11
         extra = {}
@@ -227,7 +235,7 @@ def _py_case() -> _CaseTable:
     return _CaseTable(keymap)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ecma_case() -> _CaseTable:
     """ECMA-262 Canonicalize with the u flag: simple case folding (C + S of CaseFolding.txt)."""
     keymap = {}
@@ -246,22 +254,86 @@ def _ecma_case() -> _CaseTable:
 
 
 _GC_ALIASES = {
-    "L": "L", "Letter": "L", "LC": "LC", "Cased_Letter": "LC", "Lu": "Lu", "Uppercase_Letter": "Lu",
-    "Ll": "Ll", "Lowercase_Letter": "Ll", "Lt": "Lt", "Titlecase_Letter": "Lt", "Lm": "Lm",
-    "Modifier_Letter": "Lm", "Lo": "Lo", "Other_Letter": "Lo", "M": "M", "Mark": "M",
-    "Combining_Mark": "M", "Mn": "Mn", "Nonspacing_Mark": "Mn", "Mc": "Mc", "Spacing_Mark": "Mc",
-    "Me": "Me", "Enclosing_Mark": "Me", "N": "N", "Number": "N", "Nd": "Nd", "Decimal_Number": "Nd",
-    "digit": "Nd", "Nl": "Nl", "Letter_Number": "Nl", "No": "No", "Other_Number": "No",
-    "P": "P", "Punctuation": "P", "punct": "P", "Pc": "Pc", "Connector_Punctuation": "Pc",
-    "Pd": "Pd", "Dash_Punctuation": "Pd", "Ps": "Ps", "Open_Punctuation": "Ps", "Pe": "Pe",
-    "Close_Punctuation": "Pe", "Pi": "Pi", "Initial_Punctuation": "Pi", "Pf": "Pf",
-    "Final_Punctuation": "Pf", "Po": "Po", "Other_Punctuation": "Po", "S": "S", "Symbol": "S",
-    "Sm": "Sm", "Math_Symbol": "Sm", "Sc": "Sc", "Currency_Symbol": "Sc", "Sk": "Sk",
-    "Modifier_Symbol": "Sk", "So": "So", "Other_Symbol": "So", "Z": "Z", "Separator": "Z",
-    "Zs": "Zs", "Space_Separator": "Zs", "Zl": "Zl", "Line_Separator": "Zl", "Zp": "Zp",
-    "Paragraph_Separator": "Zp", "C": "C", "Other": "C", "Cc": "Cc", "Control": "Cc",
-    "cntrl": "Cc", "Cf": "Cf", "Format": "Cf", "Cs": "Cs", "Surrogate": "Cs", "Co": "Co",
-    "Private_Use": "Co", "Cn": "Cn", "Unassigned": "Cn",
+    "L": "L",
+    "Letter": "L",
+    "LC": "LC",
+    "Cased_Letter": "LC",
+    "Lu": "Lu",
+    "Uppercase_Letter": "Lu",
+    "Ll": "Ll",
+    "Lowercase_Letter": "Ll",
+    "Lt": "Lt",
+    "Titlecase_Letter": "Lt",
+    "Lm": "Lm",
+    "Modifier_Letter": "Lm",
+    "Lo": "Lo",
+    "Other_Letter": "Lo",
+    "M": "M",
+    "Mark": "M",
+    "Combining_Mark": "M",
+    "Mn": "Mn",
+    "Nonspacing_Mark": "Mn",
+    "Mc": "Mc",
+    "Spacing_Mark": "Mc",
+    "Me": "Me",
+    "Enclosing_Mark": "Me",
+    "N": "N",
+    "Number": "N",
+    "Nd": "Nd",
+    "Decimal_Number": "Nd",
+    "digit": "Nd",
+    "Nl": "Nl",
+    "Letter_Number": "Nl",
+    "No": "No",
+    "Other_Number": "No",
+    "P": "P",
+    "Punctuation": "P",
+    "punct": "P",
+    "Pc": "Pc",
+    "Connector_Punctuation": "Pc",
+    "Pd": "Pd",
+    "Dash_Punctuation": "Pd",
+    "Ps": "Ps",
+    "Open_Punctuation": "Ps",
+    "Pe": "Pe",
+    "Close_Punctuation": "Pe",
+    "Pi": "Pi",
+    "Initial_Punctuation": "Pi",
+    "Pf": "Pf",
+    "Final_Punctuation": "Pf",
+    "Po": "Po",
+    "Other_Punctuation": "Po",
+    "S": "S",
+    "Symbol": "S",
+    "Sm": "Sm",
+    "Math_Symbol": "Sm",
+    "Sc": "Sc",
+    "Currency_Symbol": "Sc",
+    "Sk": "Sk",
+    "Modifier_Symbol": "Sk",
+    "So": "So",
+    "Other_Symbol": "So",
+    "Z": "Z",
+    "Separator": "Z",
+    "Zs": "Zs",
+    "Space_Separator": "Zs",
+    "Zl": "Zl",
+    "Line_Separator": "Zl",
+    "Zp": "Zp",
+    "Paragraph_Separator": "Zp",
+    "C": "C",
+    "Other": "C",
+    "Cc": "Cc",
+    "Control": "Cc",
+    "cntrl": "Cc",
+    "Cf": "Cf",
+    "Format": "Cf",
+    "Cs": "Cs",
+    "Surrogate": "Cs",
+    "Co": "Co",
+    "Private_Use": "Co",
+    "Cn": "Cn",
+    "Unassigned": "Cn",
 }
 
 
@@ -274,7 +346,7 @@ def _gc_ranges(code: str) -> tuple:
     return table.get(code, ())
 
 
-def _unicode_property(spec: str) -> Optional[tuple]:
+def _unicode_property(spec: str) -> tuple | None:
     """Code point ranges for an ECMA ``\\p{spec}``, or None when unsupported."""
     name, _, value = spec.partition("=")
     if value:
@@ -351,10 +423,10 @@ class _Parser:
         self.lazy: list[int] = []  # positions of lazy quantifiers (same language, see lark.py)
 
     # -- low level
-    def err(self, msg: str, pos: Optional[int] = None):
+    def err(self, msg: str, pos: int | None = None):
         return regex_error(msg, self.p, self.i if pos is None else pos)
 
-    def peek(self, k: int = 0) -> Optional[str]:
+    def peek(self, k: int = 0) -> str | None:
         j = self.i + k
         return self.p[j] if j < self.n else None
 
@@ -432,7 +504,7 @@ class _Parser:
             self.i = m.end()
             lo = int(m.group(1)) if m.group(1) else 0
             if m.group(2) is None:
-                hi: Optional[int] = lo
+                hi: int | None = lo
             else:
                 hi = int(m.group(3)) if m.group(3) else None
             if lo >= MAXREPEAT or (hi is not None and hi >= MAXREPEAT):
@@ -520,7 +592,7 @@ class _Parser:
             elif (c == "P" and self.peek(1) == "<" and self.py) or c == "<":
                 self.i += 2 if c == "P" else 1
                 end = self.p.find(">", self.i)
-                name = self.p[self.i:end] if end >= 0 else ""
+                name = self.p[self.i : end] if end >= 0 else ""
                 if end < 0 or not name.isidentifier():
                     raise self.err("bad group name", self.i)
                 self.i = end + 1
@@ -609,12 +681,19 @@ class _Parser:
                     self.i += 1
                 return self.char_node(int(digits, 8), start), False
             if c in _DIGITS:
-                if (c in _OCT and self.peek(1) in _OCT and self.peek(2) is not None
-                        and self.peek(2) in _OCT):
-                    v = int(self.p[self.i:self.i + 3], 8)
+                if (
+                    c in _OCT
+                    and self.peek(1) in _OCT
+                    and self.peek(2) is not None
+                    and self.peek(2) in _OCT
+                ):
+                    v = int(self.p[self.i : self.i + 3], 8)
                     if v > 0o377:
-                        raise self.err("octal escape value \\%s outside of range 0-0o377"
-                                       % self.p[self.i:self.i + 3], start)
+                        raise self.err(
+                            "octal escape value \\%s outside of range 0-0o377"
+                            % self.p[self.i : self.i + 3],
+                            start,
+                        )
                     self.i += 3
                     return self.char_node(v, start), False
                 raise self.err("unsupported backreference", start)
@@ -645,7 +724,7 @@ class _Parser:
             if c == "U":
                 v = self.hex_digits(8, start, "\\U")
                 if v > sys.maxunicode:
-                    raise self.err("bad escape \\U" + self.p[self.i - 8:self.i], start)
+                    raise self.err("bad escape \\U" + self.p[self.i - 8 : self.i], start)
                 return v
             if c == "N":
                 if not self.eat("{"):
@@ -653,7 +732,7 @@ class _Parser:
                 end = self.p.find("}", self.i)
                 if end < 0:
                     raise self.err("missing }, unterminated name", self.i)
-                name = self.p[self.i:end]
+                name = self.p[self.i : end]
                 try:
                     v = ord(unicodedata.lookup(name))
                 except KeyError:
@@ -681,7 +760,7 @@ class _Parser:
         if c == "u":
             if self.peek() == "{":
                 end = self.p.find("}", self.i)
-                digits = self.p[self.i + 1:end] if end >= 0 else ""
+                digits = self.p[self.i + 1 : end] if end >= 0 else ""
                 if not digits or any(d not in _HEX for d in digits) or int(digits, 16) > 0x10FFFF:
                     raise self.err("bad escape \\u{...}", start)
                 self.i = end + 1
@@ -700,7 +779,7 @@ class _Parser:
         return ord(c)
 
     def hex_digits(self, k: int, start: int, what: str) -> int:
-        s = self.p[self.i:self.i + k]
+        s = self.p[self.i : self.i + k]
         if len(s) < k or any(d not in _HEX for d in s):
             raise self.err("incomplete escape " + what + s, start)
         self.i += k
@@ -712,7 +791,7 @@ class _Parser:
         end = self.p.find("}", self.i)
         if end < 0:
             raise self.err("unterminated \\" + c + "{...}", start)
-        spec = self.p[self.i:end]
+        spec = self.p[self.i : end]
         rs = _unicode_property(spec)
         if rs is None:
             raise self.err("unsupported Unicode property \\%s{%s}" % (c, spec), start)
@@ -769,9 +848,13 @@ class _Parser:
                 self.i += 1
                 hi = self.class_atom()
                 if isinstance(lo, tuple) or isinstance(hi, tuple):
-                    raise self.err("bad character range %s" % self.p[item_start:self.i], item_start)
+                    raise self.err(
+                        "bad character range %s" % self.p[item_start : self.i], item_start
+                    )
                 if hi < lo:
-                    raise self.err("bad character range %s" % self.p[item_start:self.i], item_start)
+                    raise self.err(
+                        "bad character range %s" % self.p[item_start : self.i], item_start
+                    )
                 lits.append((lo, hi))
             elif isinstance(lo, tuple):
                 cats.extend(lo)
@@ -802,7 +885,9 @@ class _Parser:
                     self.i += 1
                 v = int(digits, 8)
                 if v > 0o377:
-                    raise self.err("octal escape value \\%s outside of range 0-0o377" % digits, start)
+                    raise self.err(
+                        "octal escape value \\%s outside of range 0-0o377" % digits, start
+                    )
                 return v
             if c in _DIGITS:
                 raise self.err("bad escape \\" + c, start)
@@ -862,8 +947,9 @@ def _paths(node, pattern: str):
         return [p for n in node[1] for p in _paths(n, pattern)]
     if t == "rep":
         a = _first_anchor(node)
-        raise regex_error("unsupported %s inside a repetition" % _anchor_text(a, pattern),
-                          pattern, a[3])
+        raise regex_error(
+            "unsupported %s inside a repetition" % _anchor_text(a, pattern), pattern, a[3]
+        )
     assert t == "cat"
     acc = [((), ir.EMPTY, ())]
     for child in node[1]:
@@ -871,11 +957,19 @@ def _paths(node, pattern: str):
         for s1, c1, e1 in acc:
             for s2, c2, e2 in _paths(child, pattern):
                 if s2 and c1 != ir.EMPTY:
-                    raise regex_error("unsupported %s in the middle of the pattern"
-                                      % _anchor_text(s2[0], pattern), pattern, s2[0][3])
+                    raise regex_error(
+                        "unsupported %s in the middle of the pattern"
+                        % _anchor_text(s2[0], pattern),
+                        pattern,
+                        s2[0][3],
+                    )
                 if e1 and c2 != ir.EMPTY:
-                    raise regex_error("unsupported %s in the middle of the pattern"
-                                      % _anchor_text(e1[0], pattern), pattern, e1[0][3])
+                    raise regex_error(
+                        "unsupported %s in the middle of the pattern"
+                        % _anchor_text(e1[0], pattern),
+                        pattern,
+                        e1[0][3],
+                    )
                 new.append((s1 + s2, ir.cat(c1, c2), e1 + e2))
         acc = new
     return acc
@@ -883,7 +977,7 @@ def _paths(node, pattern: str):
 
 def _anchor_text(a, pattern: str) -> str:
     pos = a[3]
-    return pattern[pos:pos + 2] if pattern[pos] == "\\" else pattern[pos]
+    return pattern[pos : pos + 2] if pattern[pos] == "\\" else pattern[pos]
 
 
 def _resolve(node, pattern: str, py: bool, search: bool):
@@ -901,8 +995,11 @@ def _resolve(node, pattern: str, py: bool, search: bool):
             pre = any_star
         if ends:
             kind = max((a[2] for a in ends), key=_END_STRENGTH.__getitem__)
-            post = {"abs": ir.EMPTY, "pyend": ir.opt(ir.lit("\n")),
-                    "line": ir.opt(ir.cat(lt, any_star))}[kind]
+            post = {
+                "abs": ir.EMPTY,
+                "pyend": ir.opt(ir.lit("\n")),
+                "line": ir.opt(ir.cat(lt, any_star)),
+            }[kind]
         else:
             post = any_star
         if pre is any_star and post is any_star:
@@ -940,8 +1037,14 @@ def _contains(core, any_star):
 
 
 # ---------------------------------------------------------------- public API
-def parse_regex(pattern: str, *, syntax: str = "python", flags: str = "", search: bool = False,
-                portable: bool = False) -> tuple:
+def parse_regex(
+    pattern: str,
+    *,
+    syntax: str = "python",
+    flags: str = "",
+    search: bool = False,
+    portable: bool = False,
+) -> tuple:
     """Parse a regular expression into an IR regex node.
 
     ``syntax`` is ``"python"`` (``re``, as Lark terminals use it) or ``"ecma"``
@@ -1017,15 +1120,20 @@ def to_python_regex(node) -> str:
             return _py_charclass(node[1])
         raise ValueError("a byteset with non-ASCII bytes has no Python str regex")
     if t == "cat":
-        return "".join("(?:%s)" % to_python_regex(n) if n[0] == "alt" else to_python_regex(n)
-                       for n in node[1])
+        return "".join(
+            "(?:%s)" % to_python_regex(n) if n[0] == "alt" else to_python_regex(n) for n in node[1]
+        )
     if t == "alt":
         return "(?:" + "|".join(to_python_regex(n) for n in node[1]) + ")"
     if t == "rep":
         _, n, lo, hi = node
         inner = to_python_regex(n)
-        single = (n[0] == "cps" or (n[0] == "bytes" and len(n[1].decode("utf-8", "replace")) == 1)
-                  or n[0] == "alt" or n[0] == "never")
+        single = (
+            n[0] == "cps"
+            or (n[0] == "bytes" and len(n[1].decode("utf-8", "replace")) == 1)
+            or n[0] == "alt"
+            or n[0] == "never"
+        )
         if not single or n[0] == "never":
             inner = "(?:%s)" % inner
         if (lo, hi) == (0, None):

@@ -4,6 +4,7 @@ The layout and the opcodes are defined once, in ``csrc/ir_format.h``; the loop t
 them is ``decoder/grammar/_wire.pyx`` (Cython, reading that header), and ``csrc/grammar.cc``
 reads them back.
 """
+
 from __future__ import annotations
 
 from array import array

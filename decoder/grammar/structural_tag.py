@@ -33,15 +33,15 @@ itself, the end of the output, or something that is not a literal (where free te
 cannot end, an error naming the place). Anything else is a :class:`SpecError` naming the
 construct and where it is.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import deadline as _deadline
 from ..errors import DecoderError, GrammarError, LimitError
 from . import freetext as ft
 from .ir import GrammarBuilder, GrammarIR, cps, rep
-
 
 # follow: what comes after a format. END: the output's end. NONE: something that is not a
 # literal (nothing to emit). ("str", (s, ...)): one of these strings, which the format emits.
@@ -49,9 +49,23 @@ from .ir import GrammarBuilder, GrammarIR, cps, rep
 END = ("end",)
 NONE = ("none",)
 
-FORMATS = ("const_string", "token", "json_schema", "regex", "grammar", "sequence", "or", "optional",
-           "star", "plus", "tag", "any_text", "triggered_tags", "token_triggered_tags",
-           "tags_with_separator")
+FORMATS = (
+    "const_string",
+    "token",
+    "json_schema",
+    "regex",
+    "grammar",
+    "sequence",
+    "or",
+    "optional",
+    "star",
+    "plus",
+    "tag",
+    "any_text",
+    "triggered_tags",
+    "token_triggered_tags",
+    "tags_with_separator",
+)
 
 
 def structural_tag_ir(tag: Any, whitespace: str = "flexible", *, error=None) -> GrammarIR:
@@ -75,21 +89,31 @@ def structural_tag_ir(tag: Any, whitespace: str = "flexible", *, error=None) -> 
     try:
         c.b.rule(start, [c.fmt(fmt, "format", END)])
     except RecursionError:
-        raise LimitError("the structural tag is nested too deeply to compile (Python's recursion limit)",
-                         limit="max_depth") from None
+        raise LimitError(
+            "the structural tag is nested too deeply to compile (Python's recursion limit)",
+            limit="max_depth",
+        ) from None
     return c.b.build(start)
 
 
 def _legacy(tag: dict, error) -> dict:
     structures, triggers = tag.get("structures"), tag.get("triggers")
     if not isinstance(structures, list) or not isinstance(triggers, list) or not triggers:
-        raise error("a legacy structural tag has a list 'structures' and a non-empty list 'triggers'")
+        raise error(
+            "a legacy structural tag has a list 'structures' and a non-empty list 'triggers'"
+        )
     tags = []
     for i, s in enumerate(structures):
         if not isinstance(s, dict) or not all(isinstance(s.get(k), str) for k in ("begin", "end")):
             raise error(f"structural tag: structures[{i}] needs string 'begin' and 'end'")
-        tags.append({"type": "tag", "begin": s["begin"], "end": s["end"],
-                     "content": {"type": "json_schema", "json_schema": s.get("schema", {})}})
+        tags.append(
+            {
+                "type": "tag",
+                "begin": s["begin"],
+                "end": s["end"],
+                "content": {"type": "json_schema", "json_schema": s.get("schema", {})},
+            }
+        )
     return {"type": "triggered_tags", "triggers": triggers, "tags": tags}
 
 
@@ -158,7 +182,7 @@ class _Compiler:
             self.b.rule(nt, [s for s in a if s is not None])
         return nt
 
-    def text(self, s: str) -> Optional[int]:
+    def text(self, s: str) -> int | None:
         return self.b.literal(s) if s else None
 
     def token(self, t, where: str) -> int:
@@ -168,7 +192,7 @@ class _Compiler:
             return self.b.lexeme(f"<[{t}]>", ft.special_id(t))
         return self.b.lexeme(t, ft.special_name(t))
 
-    def emit(self, follow) -> Optional[int]:
+    def emit(self, follow) -> int | None:
         """The symbol that emits ``follow`` (None for END/NONE)."""
         if follow[0] == "str":
             if len(follow[1]) == 1:
@@ -197,24 +221,32 @@ class _Compiler:
             raise self.error(f"structural tag: {where}.{name} must be a list of non-empty strings")
         return v
 
-    def free_text(self, excludes, follow, where: str, max_tokens=None, max_chars=None,
-                  others=()) -> int:
+    def free_text(
+        self, excludes, follow, where: str, max_tokens=None, max_chars=None, others=()
+    ) -> int:
         """Free text then ``follow`` (which the free-text lexeme itself ends with)."""
         try:
             if follow[0] == "none":
-                raise self.error(f"structural tag: free text at {where} is followed by a part that is "
-                                 f"not a fixed string or token, so nothing says where it ends; put a "
-                                 f"const_string, a token or a tag after it, or end the output with it")
-            if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
-                                          or max_chars < 0):
-                raise self.error(f"structural tag: {where}.max_chars must be a non-negative integer")
-            syms: list[Optional[int]]  # seq() leaves out None (nothing to emit)
+                raise self.error(
+                    f"structural tag: free text at {where} is followed by a part that is "
+                    f"not a fixed string or token, so nothing says where it ends; put a "
+                    f"const_string, a token or a tag after it, or end the output with it"
+                )
+            if max_chars is not None and (
+                isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0
+            ):
+                raise self.error(
+                    f"structural tag: {where}.max_chars must be a non-negative integer"
+                )
+            syms: list[int | None]  # seq() leaves out None (nothing to emit)
             if max_chars is not None and follow == END and not excludes and not others:
                 node = rep(cps([(0, 0xD7FF), (0xE000, 0x10FFFF)]), 0, int(max_chars))
                 syms = [self.b.lexeme("TEXT", node)]
                 lexemes = list(syms)
             elif follow == END:
-                lexemes = syms = [self.b.lexeme("TEXT", ft.text_until(excludes, None, others, max_chars))]
+                lexemes = syms = [
+                    self.b.lexeme("TEXT", ft.text_until(excludes, None, others, max_chars))
+                ]
             elif follow[0] == "tok":
                 lexemes = [self.b.lexeme("TEXT", ft.text_until(excludes, None, others, max_chars))]
                 syms = [lexemes[0], self.emit(follow)]
@@ -222,8 +254,10 @@ class _Compiler:
                 ends = follow[1]
                 alts, lexemes = [], []
                 for e in ends:
-                    lx = self.b.lexeme(f"TEXT…{e}", ft.text_until(excludes, e, list(others) + list(ends),
-                                                                  max_chars))
+                    lx = self.b.lexeme(
+                        f"TEXT…{e}",
+                        ft.text_until(excludes, e, list(others) + list(ends), max_chars),
+                    )
                     lexemes.append(lx)
                     alts.append([lx])
                 return self._budget(self.alt("text", alts), lexemes, max_tokens, where)
@@ -234,15 +268,19 @@ class _Compiler:
     def _budget(self, sym, lexemes, max_tokens, where):
         if max_tokens is not None:
             if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
-                raise self.error(f"structural tag: {where}.max_tokens must be a non-negative integer")
+                raise self.error(
+                    f"structural tag: {where}.max_tokens must be a non-negative integer"
+                )
             for lx in lexemes:
                 self.b.budget(lx, max_tokens)
         return sym
 
     def embed(self, g: GrammarIR, where: str) -> int:
         if g.ignore and not self.ignore_ok:
-            raise self.error(f"structural tag: the grammar at {where} ignores lexemes between tokens "
-                             f"(%ignore), which cannot be scoped to one part of a structural tag")
+            raise self.error(
+                f"structural tag: the grammar at {where} ignores lexemes between tokens "
+                f"(%ignore), which cannot be scoped to one part of a structural tag"
+            )
         return self.embed_all(g)[g.start]
 
     def embed_all(self, g: GrammarIR) -> list:
@@ -250,14 +288,18 @@ class _Compiler:
         return self.b.embed(g)
 
     # ------------------------------------------------------------ formats
-    def leading(self, fmt) -> Optional[tuple]:
+    def leading(self, fmt) -> tuple | None:
         """The literal a format starts with, as a follow for the part before it."""
         if not isinstance(fmt, dict):
             return None
         t = fmt.get("type")
         if t == "const_string" and isinstance(fmt.get("value"), str) and fmt["value"]:
             return ("str", (fmt["value"],))
-        if t == "token" and isinstance(fmt.get("token"), (int, str)) and not isinstance(fmt.get("token"), bool):
+        if (
+            t == "token"
+            and isinstance(fmt.get("token"), (int, str))
+            and not isinstance(fmt.get("token"), bool)
+        ):
             return ("tok", fmt["token"])
         if t == "tag":
             b = fmt.get("begin")
@@ -279,8 +321,10 @@ class _Compiler:
             v = self.field(fmt, "value", str, where)
             return self.seq("literal", [None if skip_leading else self.text(v), after])
         if t == "token":
-            return self.seq("token", [None if skip_leading else self.token(fmt.get("token"), f"{where}.token"),
-                                      after])
+            return self.seq(
+                "token",
+                [None if skip_leading else self.token(fmt.get("token"), f"{where}.token"), after],
+            )
         if t == "json_schema":
             from .json_schema import compile_json_schema
 
@@ -309,8 +353,13 @@ class _Compiler:
             if not elements:
                 raise self.error(f"structural tag: {where} has no elements")
             if t == "or":
-                return self.alt("or", [[self.fmt(e, f"{where}.elements[{i}]", follow)]
-                                       for i, e in enumerate(elements)])
+                return self.alt(
+                    "or",
+                    [
+                        [self.fmt(e, f"{where}.elements[{i}]", follow)]
+                        for i, e in enumerate(elements)
+                    ],
+                )
             n = len(elements)
             leads = [None] + [self.leading(e) for e in elements[1:]]
             syms = []
@@ -333,14 +382,21 @@ class _Compiler:
         if t == "tag":
             return self.tag(fmt, where, follow, skip_leading)
         if t == "any_text":
-            return self.free_text(self.strings(fmt, "excludes", where), follow, where,
-                                  fmt.get("max_tokens"), fmt.get("max_chars"))
+            return self.free_text(
+                self.strings(fmt, "excludes", where),
+                follow,
+                where,
+                fmt.get("max_tokens"),
+                fmt.get("max_chars"),
+            )
         if t in ("triggered_tags", "token_triggered_tags"):
             return self.triggered(fmt, where, follow, t == "token_triggered_tags")
         if t == "tags_with_separator":
             tags = self.tags(fmt, where)
             sep = self.field(fmt, "separator", str, where)
-            one = self.alt("tags", [[self.tag(tg, f"{where}.tags[{i}]", NONE)] for i, tg in enumerate(tags)])
+            one = self.alt(
+                "tags", [[self.tag(tg, f"{where}.tags[{i}]", NONE)] for i, tg in enumerate(tags)]
+            )
             if self.flag(fmt, "stop_after_first", where):
                 body = one
             else:
@@ -350,8 +406,10 @@ class _Compiler:
             if self.flag(fmt, "at_least_one", where):
                 return self.seq("tags_with_separator", [body, after])
             return self.alt("tags_with_separator", [[body, after], [after]])
-        raise self.error(f"structural tag: format type {t!r} at {where} is not supported by decoder "
-                         f"(supported: {', '.join(FORMATS)})")
+        raise self.error(
+            f"structural tag: format type {t!r} at {where} is not supported by decoder "
+            f"(supported: {', '.join(FORMATS)})"
+        )
 
     def tags(self, fmt: dict, where: str) -> list:
         tags = self.field(fmt, "tags", list, where)
@@ -362,7 +420,9 @@ class _Compiler:
                 raise self.error(f"structural tag: {where}.tags[{i}] is not a tag")
         return tags
 
-    def tag(self, fmt: dict, where: str, follow, skip_leading: bool = False, skip_chars: int = 0) -> int:
+    def tag(
+        self, fmt: dict, where: str, follow, skip_leading: bool = False, skip_chars: int = 0
+    ) -> int:
         begin = fmt.get("begin")
         if isinstance(begin, dict) and begin.get("type") == "token":
             head = None if skip_leading else self.token(begin.get("token"), f"{where}.begin")
@@ -377,7 +437,9 @@ class _Compiler:
         else:
             ends = [end] if isinstance(end, str) else end
             if not isinstance(ends, list) or not ends or not all(isinstance(e, str) for e in ends):
-                raise self.error(f"structural tag: {where}.end is a string, a list of strings or a token format")
+                raise self.error(
+                    f"structural tag: {where}.end is a string, a list of strings or a token format"
+                )
             if any(e == "" for e in ends):
                 if len(ends) > 1:
                     raise self.error(f"structural tag: {where}.end mixes an empty end with others")
@@ -398,19 +460,24 @@ class _Compiler:
             if not isinstance(trig, list) or not trig:
                 raise self.error(f"structural tag: {where}.trigger_tokens must be a non-empty list")
             if fmt.get("exclude_tokens"):
-                raise self.error(f"structural tag: {where}.exclude_tokens: special tokens are always "
-                                 f"excluded from free text; name ordinary strings in 'excludes'")
+                raise self.error(
+                    f"structural tag: {where}.exclude_tokens: special tokens are always "
+                    f"excluded from free text; name ordinary strings in 'excludes'"
+                )
         else:
             trig = self.strings(fmt, "triggers", where)
             if not trig:
                 raise self.error(f"structural tag: {where}.triggers is empty")
         str_trig = [] if by_token else trig
         if follow == END or follow[0] == "str":
-            end_alt = self.free_text(excludes, follow, f"{where} (text after the last tag)",
-                                     others=str_trig)
+            end_alt = self.free_text(
+                excludes, follow, f"{where} (text after the last tag)", others=str_trig
+            )
         else:
-            raise self.error(f"structural tag: triggered tags at {where} are followed by a part that is "
-                             f"not a fixed string, so nothing says where their free text ends")
+            raise self.error(
+                f"structural tag: triggered tags at {where} are followed by a part that is "
+                f"not a fixed string, so nothing says where their free text ends"
+            )
         used = [False] * len(tags)
         alts = []
         for k, tr in enumerate(trig):
@@ -418,7 +485,11 @@ class _Compiler:
             for i, tg in enumerate(tags):
                 begin = tg.get("begin")
                 if by_token:
-                    ok = isinstance(begin, dict) and begin.get("type") == "token" and begin.get("token") == tr
+                    ok = (
+                        isinstance(begin, dict)
+                        and begin.get("type") == "token"
+                        and begin.get("token") == tr
+                    )
                     if ok:
                         rests.append(self.tag(tg, f"{where}.tags[{i}]", NONE, skip_leading=True))
                 else:
@@ -431,15 +502,21 @@ class _Compiler:
             if by_token:
                 text = self.free_text(excludes, ("tok", tr), f"{where} (text before {tr!r})")
             else:
-                text = self.free_text(excludes, ("str", (tr,)), f"{where} (text before {tr!r})",
-                                      others=[x for x in trig if x != tr])
+                text = self.free_text(
+                    excludes,
+                    ("str", (tr,)),
+                    f"{where} (text before {tr!r})",
+                    others=[x for x in trig if x != tr],
+                )
             rest = self.alt("tag", [[r] for r in rests])
             alts.append([text, rest])
         for i, u in enumerate(used):
             if not u:
                 what = "token" if by_token else "string"
-                raise self.error(f"structural tag: {where}.tags[{i}] begins with no trigger {what} "
-                                 f"(its begin must start with one of the triggers)")
+                raise self.error(
+                    f"structural tag: {where}.tags[{i}] begins with no trigger {what} "
+                    f"(its begin must start with one of the triggers)"
+                )
         # loop := text_end | text_i rest_i tail;  tail := loop (stop_after_first: follow);
         # with at_least_one the output starts with  text_i rest_i tail  (a tag is certain)
         after = self.emit(follow)

@@ -19,14 +19,16 @@ are the ids that end a constrained output, allowed only once the grammar accepts
 The tokenizer's :class:`~decoder.Vocabulary` has its own eos set, so a vocabulary
 with exactly those ids as eos is derived (and cached) per distinct stop set.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, TimeoutError as _FutureTimeout
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as _FutureTimeout
 
 from ..compile import compile_grammar
 from ..deadline import Deadline, compile_deadline
@@ -51,10 +53,17 @@ class SpecCompiler:
     Thread-safe: engines call :meth:`compile` from several worker threads at once.
     """
 
-    def __init__(self, vocab: Vocabulary, *, whitespace: str = "flexible",
-                 deadline_s: Optional[float] = None, cache_size: int = 256,
-                 max_background: int = 4, max_stop_sets: int = 8,
-                 cache_bytes: Optional[int] = None):
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        *,
+        whitespace: str = "flexible",
+        deadline_s: float | None = None,
+        cache_size: int = 256,
+        max_background: int = 4,
+        max_stop_sets: int = 8,
+        cache_bytes: int | None = None,
+    ):
         self.vocab = vocab
         self.whitespace = whitespace
         self.deadline_s = DEFAULT_DEADLINE_S if deadline_s is None else float(deadline_s)
@@ -65,13 +74,13 @@ class SpecCompiler:
         self.max_background = max_background
         self.max_stop_sets = max_stop_sets
         self._lock = threading.Lock()
-        self._cache: "OrderedDict[tuple, object]" = OrderedDict()
+        self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._running: dict[tuple, tuple[Future, Deadline]] = {}
-        self._vocabs: "OrderedDict[frozenset, Vocabulary]" = OrderedDict()
+        self._vocabs: OrderedDict[frozenset, Vocabulary] = OrderedDict()
         self.stats = {"hits": 0, "compiles": 0, "timeouts": 0, "errors": 0, "cancelled": 0}
 
     # ------------------------------------------------------------ vocabularies
-    def vocab_for_stop(self, stop_ids: Optional[Iterable[int]]) -> Vocabulary:
+    def vocab_for_stop(self, stop_ids: Iterable[int] | None) -> Vocabulary:
         """The vocabulary whose eos ids are ``stop_ids`` (the base one for None / empty /
         the base eos set). Ids outside the tokenizer (model padding rows) are dropped."""
         base = self.vocab
@@ -83,9 +92,16 @@ class SpecCompiler:
             if v is not None:
                 self._vocabs.move_to_end(stop)
                 return v
-        v = Vocabulary(base.tokens, sorted(stop), base.special_ids | stop, base.model_vocab_size,
-                       kind=base.kind, bos_id=base.bos_id, leading_space_strip=base.leading_space_strip,
-                       special_names=getattr(base, "special_names", None))  # <|name|> terminals
+        v = Vocabulary(
+            base.tokens,
+            sorted(stop),
+            base.special_ids | stop,
+            base.model_vocab_size,
+            kind=base.kind,
+            bos_id=base.bos_id,
+            leading_space_strip=base.leading_space_strip,
+            special_names=getattr(base, "special_names", None),
+        )  # <|name|> terminals
         with self._lock:
             v = self._vocabs.setdefault(stop, v)
             while len(self._vocabs) > self.max_stop_sets:
@@ -93,7 +109,7 @@ class SpecCompiler:
         return v
 
     # ------------------------------------------------------------ compile
-    def compile(self, kind: str, spec, stop_ids: Optional[Iterable[int]] = None):
+    def compile(self, kind: str, spec, stop_ids: Iterable[int] | None = None):
         vocab = self.vocab_for_stop(stop_ids)
         key = (kind, spec if isinstance(spec, str) else repr(spec), frozenset(vocab.eos_ids))
         with self._lock:
@@ -107,11 +123,16 @@ class SpecCompiler:
                 if len(self._running) >= self.max_background:
                     raise CompileTimeout(
                         f"{len(self._running)} constraints are still compiling; "
-                        f"refusing to start another {kind} compile until one finishes")
+                        f"refusing to start another {kind} compile until one finishes"
+                    )
                 running = (Future(), Deadline(self.deadline_s if self.deadline_s > 0 else None))
                 self._running[key] = running
-                threading.Thread(target=self._run, args=(key, kind, spec, vocab, *running),
-                                 name="decoder-compile", daemon=True).start()
+                threading.Thread(
+                    target=self._run,
+                    args=(key, kind, spec, vocab, *running),
+                    name="decoder-compile",
+                    daemon=True,
+                ).start()
         fut, deadline = running
         try:
             return fut.result(timeout=self.deadline_s if self.deadline_s > 0 else None)
@@ -125,7 +146,8 @@ class SpecCompiler:
         raise CompileTimeout(
             f"compiling the {kind} constraint took longer than the {self.deadline_s:g} s deadline "
             f"(DECODER_COMPILE_DEADLINE_S); the compile was stopped. Spec: {key[1][:200]}",
-            limit="deadline") from None
+            limit="deadline",
+        ) from None
 
     def _run(self, key, kind, spec, vocab, fut: Future, deadline: Deadline) -> None:
         try:
@@ -146,7 +168,6 @@ class SpecCompiler:
                 self._cache.popitem(last=False)
             self._trim_bytes()
         fut.set_result(compiled)
-
 
     def _trim_bytes(self) -> None:
         """Drop least recently used grammars while the cache holds more than cache_bytes

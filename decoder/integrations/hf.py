@@ -44,9 +44,11 @@ Anything :func:`decoder.constraints.as_constraint` accepts (the one entry shared
 path, Pydantic class), a composed constraint, any object with ``.matcher(vocab)``.  The
 matcher contract is :mod:`decoder.protocol`.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,17 +63,27 @@ try:  # a plain base class when transformers is absent, so the module imports an
 except ImportError:  # pragma: no cover - depends on the environment
     _LogitsProcessorBase = object
 
-__all__ = ["DecoderLogitsProcessor", "as_matcher_factory", "vocabulary_for", "fill_masks",
-           "check_tokenizer_matches_model", "model_vocab_size", "model_eos_ids", "ConstraintError",
-           "json_schema_of", "is_pydantic_model_class"]
+__all__ = [
+    "DecoderLogitsProcessor",
+    "as_matcher_factory",
+    "vocabulary_for",
+    "fill_masks",
+    "check_tokenizer_matches_model",
+    "model_vocab_size",
+    "model_eos_ids",
+    "ConstraintError",
+    "json_schema_of",
+    "is_pydantic_model_class",
+]
 
 
-def as_matcher_factory(constraint, json_options: Optional[dict] = None) -> Callable[[Any], Any]:
+def as_matcher_factory(constraint, json_options: dict | None = None) -> Callable[[Any], Any]:
     """``vocab -> matcher`` for anything :func:`decoder.constraints.as_constraint` accepts."""
     return as_constraint(constraint, json_options).matcher
 
 
 # ------------------------------------------------------------------ the processor
+
 
 class _Dead:
     """State of a row that left the constraint (its token was not allowed)."""
@@ -105,8 +117,17 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
             ``unconstrained`` (rows whose token was not allowed).
     """
 
-    def __init__(self, constraint, tokenizer, model_vocab_size: int | None = None, *, model=None,
-                 vocab=None, threads: int | None = None, json_options: Optional[dict] = None):
+    def __init__(
+        self,
+        constraint,
+        tokenizer,
+        model_vocab_size: int | None = None,
+        *,
+        model=None,
+        vocab=None,
+        threads: int | None = None,
+        json_options: dict | None = None,
+    ):
         if model is not None:
             check_tokenizer_matches_model(tokenizer, model)
             if model_vocab_size is None:
@@ -120,10 +141,16 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         self._factories = [as_matcher_factory(c, json_options) for c in constraints]
         self._width = model_vocab_size
         self.vocab = vocab
-        if vocab is not None and model_vocab_size is not None and vocab.model_vocab_size != model_vocab_size:
-            raise DecoderError(f"vocab.model_vocab_size {vocab.model_vocab_size} != model_vocab_size "
-                               f"{model_vocab_size}")
-        self._roots: Optional[list] = None
+        if (
+            vocab is not None
+            and model_vocab_size is not None
+            and vocab.model_vocab_size != model_vocab_size
+        ):
+            raise DecoderError(
+                f"vocab.model_vocab_size {vocab.model_vocab_size} != model_vocab_size "
+                f"{model_vocab_size}"
+            )
+        self._roots: list | None = None
         self.stats = {"calls": 0, "masks": 0, "forks": 0, "rebuilds": 0, "unconstrained": 0}
         self.reset()
 
@@ -140,12 +167,14 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
             if len(self.tokenizer) > width:
                 raise DecoderError(
                     f"the tokenizer has {len(self.tokenizer)} ids but the model produces {width} "
-                    f"logits: the tokenizer does not match the model")
+                    f"logits: the tokenizer does not match the model"
+                )
             self.vocab = vocabulary_for(self.tokenizer, width, self._eos_extra)
         if self.vocab.model_vocab_size != width:
             raise DecoderError(
                 f"the scores have {width} columns but the vocabulary was built for "
-                f"{self.vocab.model_vocab_size} logits: pass the model's vocabulary size")
+                f"{self.vocab.model_vocab_size} logits: pass the model's vocabulary size"
+            )
         if self._roots is None:
             self._roots = [f(self.vocab) for f in self._factories]
 
@@ -159,8 +188,10 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         self._ensure_vocab(scores.shape[-1])
         rows = input_ids.shape[0]
         if len(self._built_roots) > 1 and rows % len(self._built_roots):
-            raise ConstraintError(f"{len(self._built_roots)} constraints for {rows} rows: give one "
-                                  f"constraint, or one per prompt")
+            raise ConstraintError(
+                f"{len(self._built_roots)} constraints for {rows} rows: give one "
+                f"constraint, or one per prompt"
+            )
         self._prompt = input_ids.clone()
         self._plen = input_ids.shape[1]
         self._cache = {}
@@ -172,8 +203,13 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         import torch
 
         p = self._prompt
-        return (p is not None and input_ids.shape[0] == p.shape[0] and input_ids.shape[1] >= self._plen
-                and input_ids.device == p.device and torch.equal(input_ids[:, :self._plen], p))
+        return (
+            p is not None
+            and input_ids.shape[0] == p.shape[0]
+            and input_ids.shape[1] >= self._plen
+            and input_ids.device == p.device
+            and torch.equal(input_ids[:, : self._plen], p)
+        )
 
     # -- states
     def _group(self, row: int) -> int:
@@ -211,7 +247,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         return self._advance(base, suffix[k:])
 
     def _states(self, input_ids) -> tuple[list, list]:
-        ids = input_ids[:, self._plen:]
+        ids = input_ids[:, self._plen :]
         suffixes = ids.cpu().numpy() if ids.numel() else np.zeros((ids.shape[0], 0), dtype=np.int64)
         rows = suffixes.shape[0]
         keys = [(self._group(r), suffixes[r].tobytes()) for r in range(rows)]
@@ -220,7 +256,9 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         current = set(keys)
         # children per parent, so a parent with one child is advanced in place
         n = suffixes.shape[1]
-        parent_keys = [(k[0], suffixes[r, :n - 1].tobytes()) if n else None for r, k in enumerate(keys)]
+        parent_keys = [
+            (k[0], suffixes[r, : n - 1].tobytes()) if n else None for r, k in enumerate(keys)
+        ]
         children: dict = {}
         for r, k in enumerate(keys):
             if k not in old and k not in children and parent_keys[r] is not None:
@@ -249,7 +287,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
                 kids.discard(k)
                 if not kids and pk not in current:
                     del old[pk]
-            new[k] = self._advance(m, suffixes[r, n - 1:])
+            new[k] = self._advance(m, suffixes[r, n - 1 :])
         self._cache = new
         return [new[k] for k in keys], keys
 
@@ -259,8 +297,10 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
         if not self._same_generation(input_ids):
             self._start(input_ids, scores)
         elif scores.shape[-1] != self.vocab.model_vocab_size:
-            raise DecoderError(f"the scores have {scores.shape[-1]} columns, expected "
-                               f"{self.vocab.model_vocab_size}")
+            raise DecoderError(
+                f"the scores have {scores.shape[-1]} columns, expected "
+                f"{self.vocab.model_vocab_size}"
+            )
         states, keys = self._states(input_ids)
         # one mask per distinct state
         slot: dict = {}
@@ -273,7 +313,7 @@ class DecoderLogitsProcessor(_LogitsProcessorBase):
                 uniq.append(None if (m is _DEAD or m.is_terminated()) else m)
             index.append(j)
         buf = self._buf
-        fill_masks(uniq, buf[:len(uniq)], threads=self.threads)
+        fill_masks(uniq, buf[: len(uniq)], threads=self.threads)
         self.stats["masks"] += sum(m is not None for m in uniq)
         if len(uniq) == len(keys):
             mask = buf

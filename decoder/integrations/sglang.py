@@ -12,10 +12,10 @@ reasoning parser the think section is SGLang's, so build tags with ``reasoning=F
 and a deadline (``DECODER_COMPILE_DEADLINE_S``, default 10 s); the masks of a batch
 are filled by ``decoder.fill_masks`` on C++ threads without the GIL.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 import numpy as np
 
@@ -45,7 +45,7 @@ BACKEND_NAME = "decoder"
 class DecoderSGLangGrammar(BaseGrammarObject):
     """One request's constraint state (a ``decoder.Matcher``)."""
 
-    def __init__(self, compiled, key_string: str = "", grammar_stats: Optional[GrammarStats] = None):
+    def __init__(self, compiled, key_string: str = "", grammar_stats: GrammarStats | None = None):
         super().__init__()
         self.compiled = compiled
         self.matcher = Matcher(compiled)
@@ -61,7 +61,9 @@ class DecoderSGLangGrammar(BaseGrammarObject):
         except MatcherError:
             ok = False
         if not ok:
-            raise ValueError(f"token {token} is not allowed by the decoder constraint {self.key_string[:200]!r}")
+            raise ValueError(
+                f"token {token} is not allowed by the decoder constraint {self.key_string[:200]!r}"
+            )
 
     def rollback(self, k: int) -> None:
         if k > 0:
@@ -106,7 +108,7 @@ class DecoderSGLangGrammar(BaseGrammarObject):
     def apply_vocab_mask(logits: torch.Tensor, vocab_mask: torch.Tensor) -> None:
         apply_mask(logits, vocab_mask)
 
-    def copy(self) -> "DecoderSGLangGrammar":
+    def copy(self) -> DecoderSGLangGrammar:
         """A fresh state on the same compiled grammar (SGLang caches one object per spec)."""
         return DecoderSGLangGrammar(self.compiled, self.key_string, self.grammar_stats)
 
@@ -120,8 +122,15 @@ class DecoderSGLangGrammar(BaseGrammarObject):
 class DecoderGrammarBackend(BaseGrammarBackend):
     """SGLang grammar backend: compiles requests' specs with decoder."""
 
-    def __init__(self, tokenizer, vocab_size: int, eos_token_ids=None, *, whitespace: str = "flexible",
-                 deadline_s: Optional[float] = None):
+    def __init__(
+        self,
+        tokenizer,
+        vocab_size: int,
+        eos_token_ids=None,
+        *,
+        whitespace: str = "flexible",
+        deadline_s: float | None = None,
+    ):
         super().__init__()
         width = max(int(vocab_size), len(tokenizer))
         self.vocab = Vocabulary.from_tokenizer(tokenizer, model_vocab_size=width)
@@ -152,11 +161,14 @@ class DecoderGrammarBackend(BaseGrammarBackend):
         return self._compile("structural_tag", key_string)
 
 
-def create_backend(server_args, tokenizer, vocab_size: int, eos_token_ids=None) -> DecoderGrammarBackend:
+def create_backend(
+    server_args, tokenizer, vocab_size: int, eos_token_ids=None
+) -> DecoderGrammarBackend:
     """The factory SGLang's ``create_grammar_backend`` calls for ``--grammar-backend decoder``."""
     compact = bool(getattr(server_args, "constrained_json_disable_any_whitespace", False))
-    return DecoderGrammarBackend(tokenizer, vocab_size, eos_token_ids,
-                                 whitespace="compact" if compact else "flexible")
+    return DecoderGrammarBackend(
+        tokenizer, vocab_size, eos_token_ids, whitespace="compact" if compact else "flexible"
+    )
 
 
 def register() -> None:
@@ -168,4 +180,10 @@ def register() -> None:
     register_grammar_backend(BACKEND_NAME, create_backend)
 
 
-__all__ = ["DecoderGrammarBackend", "DecoderSGLangGrammar", "create_backend", "register", "BACKEND_NAME"]
+__all__ = [
+    "DecoderGrammarBackend",
+    "DecoderSGLangGrammar",
+    "create_backend",
+    "register",
+    "BACKEND_NAME",
+]

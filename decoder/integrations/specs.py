@@ -16,6 +16,7 @@ A spec is ``(kind, text)``, the shape vLLM and SGLang hand to a backend:
 
 Anything else raises :class:`SpecError` naming what was not understood.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,9 @@ def grammar_for(kind: str, spec: Any, *, whitespace: str = "flexible") -> Gramma
     if kind == "choice":
         return Grammar.from_regex(choice_regex(_json(spec, "choice")))
     if kind == "structural_tag":
-        return Grammar(structural_tag_ir(_json(spec, "structural_tag"), whitespace), source="structural_tag")
+        return Grammar(
+            structural_tag_ir(_json(spec, "structural_tag"), whitespace), source="structural_tag"
+        )
     raise SpecError(f"unknown constraint kind {kind!r} (expected one of {', '.join(KINDS)})")
 
 
@@ -64,8 +67,11 @@ def _json(spec: Any, kind: str) -> Any:
 
     # refused before json.loads: a 30 MB text would take seconds to parse and index
     if len(spec) > MAX_SCHEMA_TEXT_BYTES // 4:
-        _too_large(len(spec.encode("utf-8", "surrogatepass") if isinstance(spec, str) else spec),
-                   MAX_SCHEMA_TEXT_BYTES, f"{kind} spec text")
+        _too_large(
+            len(spec.encode("utf-8", "surrogatepass") if isinstance(spec, str) else spec),
+            MAX_SCHEMA_TEXT_BYTES,
+            f"{kind} spec text",
+        )
     try:
         return json.loads(spec)
     except ValueError as e:
@@ -95,6 +101,7 @@ def lark_or_gbnf(text: str) -> Grammar:
 
 
 # ------------------------------------------------------------------ structural tags
+
 
 def structural_tag_ir(tag: Any, whitespace: str = "flexible") -> GrammarIR:
     """The grammar of an xgrammar-style structural tag (``{"type": "structural_tag",

@@ -29,6 +29,7 @@ Two ways in:
    as in 1), and under the V2 runner it reads ``input_ids``/``pos`` back to the host
    once per step.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,26 +37,29 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional
 
 import numpy as np
 
 try:
     import torch
+    from vllm.v1.sample.logits_processor.interface import (
+        BatchUpdate,
+        MoveDirectionality,
+    )
+    from vllm.v1.sample.logits_processor.interface import (
+        LogitsProcessor as _V1LogitsProcessor,
+    )
     from vllm.v1.structured_output.backend_types import (
         StructuredOutputBackend,
         StructuredOutputGrammar,
         StructuredOutputOptions,
     )
-    from vllm.v1.sample.logits_processor.interface import (
-        BatchUpdate,
-        LogitsProcessor as _V1LogitsProcessor,
-        MoveDirectionality,
-    )
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"decoder.integrations.vllm needs vLLM (pip install vllm): {e}") from e
 try:  # the V2 model runner's interface (vLLM >= 0.32)
-    from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor as _V2LogitsProcessor
+    from vllm.v1.worker.gpu.sample.logits_processor.interface import (
+        LogitsProcessor as _V2LogitsProcessor,
+    )
 except ImportError:  # pragma: no cover
     _V2LogitsProcessor = None
 
@@ -91,27 +95,33 @@ def _whitespace(vllm_config) -> str:
 
 # ====================================================================== backend
 
+
 @dataclass
 class DecoderBackend(StructuredOutputBackend):
     """vLLM structured-output backend: one per engine, compiles on vLLM's worker threads."""
 
-    deadline_s: Optional[float] = None
+    deadline_s: float | None = None
 
     def __post_init__(self):
         self.vocab = vocabulary_for(self.tokenizer, self.vocab_size)
         self.vocab_size = self.vocab.model_vocab_size
-        self.compiler = SpecCompiler(self.vocab, whitespace=_whitespace(self.vllm_config),
-                                     deadline_s=self.deadline_s)
+        self.compiler = SpecCompiler(
+            self.vocab, whitespace=_whitespace(self.vllm_config), deadline_s=self.deadline_s
+        )
 
-    def compile_grammar(self, request_type: StructuredOutputOptions, grammar_spec: str,
-                        stop_token_ids: set[int] | None = None) -> "DecoderGrammar":
+    def compile_grammar(
+        self,
+        request_type: StructuredOutputOptions,
+        grammar_spec: str,
+        stop_token_ids: set[int] | None = None,
+    ) -> DecoderGrammar:
         kind = _KIND.get(request_type)
         if kind is None:
             raise SpecError(f"unsupported structured output type {request_type!r}")
         compiled = self.compiler.compile(kind, grammar_spec, stop_token_ids)
         return DecoderGrammar(matcher=Matcher(compiled), vocab_size=self.vocab_size)
 
-    def allocate_token_bitmask(self, max_num_seqs: int) -> "torch.Tensor":
+    def allocate_token_bitmask(self, max_num_seqs: int) -> torch.Tensor:
         return torch.full((max_num_seqs, (self.vocab_size + 31) // 32), -1, dtype=torch.int32)
 
     def destroy(self):
@@ -166,7 +176,7 @@ class DecoderGrammar(StructuredOutputGrammar):
             self.matcher.rollback(num_tokens)
             self.num_processed_tokens -= num_tokens
 
-    def fill_bitmask(self, bitmask: "torch.Tensor", idx: int) -> None:
+    def fill_bitmask(self, bitmask: torch.Tensor, idx: int) -> None:
         # compute_mask runs in C++ without the GIL: vLLM's fill threads run in parallel
         row = bitmask[idx]
         words = self.matcher.compiled.mask_words
@@ -185,25 +195,37 @@ class DecoderGrammar(StructuredOutputGrammar):
 # ====================================================================== logits processor
 
 EXTRA_ARGS_KEY = "decoder"
-_SPEC_KEYS = {"json_schema": "json", "json": "json", "json_object": "json_object", "regex": "regex",
-              "grammar": "grammar", "lark": "grammar", "choice": "choice", "structural_tag": "structural_tag"}
+_SPEC_KEYS = {
+    "json_schema": "json",
+    "json": "json",
+    "json_object": "json_object",
+    "regex": "regex",
+    "grammar": "grammar",
+    "lark": "grammar",
+    "choice": "choice",
+    "structural_tag": "structural_tag",
+}
 
 
-def spec_of(params) -> Optional[tuple[str, str, str]]:
+def spec_of(params) -> tuple[str, str, str] | None:
     """``(kind, spec text, whitespace)`` of a request's ``extra_args["decoder"]``, or None."""
     extra = getattr(params, "extra_args", None) or {}
     value = extra.get(EXTRA_ARGS_KEY)
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise SpecError(f'extra_args["{EXTRA_ARGS_KEY}"] is an object such as {{"json_schema": {{...}}}}, '
-                        f'{{"regex": "..."}}, {{"grammar": "<lark>"}} or {{"choice": [...]}}; '
-                        f'got {type(value).__name__}')
+        raise SpecError(
+            f'extra_args["{EXTRA_ARGS_KEY}"] is an object such as {{"json_schema": {{...}}}}, '
+            f'{{"regex": "..."}}, {{"grammar": "<lark>"}} or {{"choice": [...]}}; '
+            f"got {type(value).__name__}"
+        )
     ws = value.get("whitespace", "flexible")
     keys = [k for k in value if k != "whitespace"]
     if len(keys) != 1 or keys[0] not in _SPEC_KEYS:
-        raise SpecError(f'extra_args["{EXTRA_ARGS_KEY}"] needs exactly one of {sorted(_SPEC_KEYS)} '
-                        f'(and optionally "whitespace"); got {sorted(value)}')
+        raise SpecError(
+            f'extra_args["{EXTRA_ARGS_KEY}"] needs exactly one of {sorted(_SPEC_KEYS)} '
+            f'(and optionally "whitespace"); got {sorted(value)}'
+        )
     kind = _SPEC_KEYS[keys[0]]
     spec = value[keys[0]]
     if kind == "json_object":
@@ -218,21 +240,23 @@ class _Slot:
 
     __slots__ = ("future", "matcher", "output", "done", "toks", "dead", "prompt_len")
 
-    def __init__(self, future: Future, output: Optional[list] = None, prompt_len: int = 0):
+    def __init__(self, future: Future, output: list | None = None, prompt_len: int = 0):
         self.future = future
-        self.matcher: Optional[Matcher] = None
-        self.output = output      # V1: vLLM's live list of the request's output ids
-        self.done = 0             # V1: how many of them are committed
-        self.toks: list = []      # V2: the output ids committed, one matcher step each
-        self.dead = False         # left its constraint: unconstrained from here on
+        self.matcher: Matcher | None = None
+        self.output = output  # V1: vLLM's live list of the request's output ids
+        self.done = 0  # V1: how many of them are committed
+        self.toks: list = []  # V2: the output ids committed, one matcher step each
+        self.dead = False  # left its constraint: unconstrained from here on
         self.prompt_len = prompt_len
 
-    def ready(self) -> Optional[Matcher]:
+    def ready(self) -> Matcher | None:
         if self.matcher is None and not self.dead:
             try:
                 self.matcher = Matcher(self.future.result())
             except Exception as e:  # noqa: BLE001 - a failed compile must not kill the engine
-                logger.error("decoder constraint failed to compile; the request runs unconstrained: %s", e)
+                logger.error(
+                    "decoder constraint failed to compile; the request runs unconstrained: %s", e
+                )
                 self.dead = True
         return None if self.dead else self.matcher
 
@@ -288,11 +312,13 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
                     from vllm.tokenizers import cached_tokenizer_from_config
 
                     mc = self.vllm_config.model_config
-                    vocab = vocabulary_for(cached_tokenizer_from_config(model_config=mc), mc.get_vocab_size())
+                    vocab = vocabulary_for(
+                        cached_tokenizer_from_config(model_config=mc), mc.get_vocab_size()
+                    )
                 c = self._compilers[whitespace] = SpecCompiler(vocab, whitespace=whitespace)
             return c
 
-    def _start(self, params) -> Optional[Future]:
+    def _start(self, params) -> Future | None:
         spec = spec_of(params)
         if spec is None:
             return None
@@ -311,7 +337,9 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
         buf.fill(-1)
         return buf
 
-    def _mask(self, logits: "torch.Tensor", matchers: list, buf: Optional[np.ndarray] = None) -> "torch.Tensor":
+    def _mask(
+        self, logits: torch.Tensor, matchers: list, buf: np.ndarray | None = None
+    ) -> torch.Tensor:
         """Masks ``logits[r]`` to ``matchers[r]`` (None: row left as in ``buf``, by default all allowed)."""
         if buf is None:
             buf = self._buffer(logits.shape[0], (logits.shape[1] + 31) // 32)
@@ -333,11 +361,14 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
     def _leave(self, slot: _Slot, token: int) -> None:
         slot.dead = True
         self.stats["left"] += 1
-        logger.warning("token %s is not allowed by the request's decoder constraint; the request "
-                       "runs unconstrained from here", token)
+        logger.warning(
+            "token %s is not allowed by the request's decoder constraint; the request "
+            "runs unconstrained from here",
+            token,
+        )
 
     # ------------------------------------------------------------ V1 sampler interface
-    def update_state(self, batch_update: Optional["BatchUpdate"]) -> None:
+    def update_state(self, batch_update: BatchUpdate | None) -> None:
         if batch_update is None:
             return
         for index in batch_update.removed:
@@ -355,7 +386,7 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
             if direction == MoveDirectionality.SWAP and sb is not None:
                 self.slots[a] = sb
 
-    def _apply_v1(self, logits: "torch.Tensor") -> "torch.Tensor":
+    def _apply_v1(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.slots:
             return logits
         matchers: list = [None] * logits.shape[0]
@@ -385,7 +416,7 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
         self.slots[req_idx] = _Slot(fut, [], int(self.req_states.prompt_len.np[req_idx]))
         return True
 
-    def _apply_v2(self, logits: "torch.Tensor", ctx) -> "torch.Tensor":
+    def _apply_v2(self, logits: torch.Tensor, ctx) -> torch.Tensor:
         if not self.slots or not any(int(s) in self.slots for s in ctx.idx_mapping_np):
             return logits
         # one device-to-host read per step: which request and which token each row holds
@@ -394,7 +425,9 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
         ids = ctx.input_ids.cpu().tolist()
         matchers: list = [None] * logits.shape[0]
         buf = self._buffer(logits.shape[0], (logits.shape[1] + 31) // 32)
-        pending: dict[int, int] = {}  # request slot -> row whose mask is its matcher's current state
+        pending: dict[
+            int, int
+        ] = {}  # request slot -> row whose mask is its matcher's current state
         seen: set[int] = set()
         broken: set[int] = set()
         constrained = False
@@ -429,7 +462,7 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
             self._mask(logits, matchers, buf)
         return logits
 
-    def _sync(self, slot: _Slot, m: Matcher, s: int, n: int, last: Optional[int]) -> Optional[int]:
+    def _sync(self, slot: _Slot, m: Matcher, s: int, n: int, last: int | None) -> int | None:
         """Brings the matcher to the request's first ``n`` output tokens, the ``n``-th being
         ``last``; returns the first token that is not allowed, or None."""
         toks = slot.toks
@@ -457,9 +490,15 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
         return None
 
     # ------------------------------------------------------------ both
-    def apply(self, logits: "torch.Tensor", ctx=None) -> "torch.Tensor":
+    def apply(self, logits: torch.Tensor, ctx=None) -> torch.Tensor:
         return self._apply_v1(logits) if ctx is None else self._apply_v2(logits, ctx)
 
 
-__all__ = ["DecoderBackend", "DecoderGrammar", "DecoderLogitsProcessor", "spec_of", "vocabulary_for",
-           "EXTRA_ARGS_KEY"]
+__all__ = [
+    "DecoderBackend",
+    "DecoderGrammar",
+    "DecoderLogitsProcessor",
+    "spec_of",
+    "vocabulary_for",
+    "EXTRA_ARGS_KEY",
+]

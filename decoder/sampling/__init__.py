@@ -19,24 +19,50 @@ and any constraint matcher (the protocol of :mod:`decoder.protocol`: ``compute_m
 ``commit``, ``fork``).  :mod:`.exact` enumerates small languages for the exact
 distribution and ``KL(empirical || exact)``.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from ..protocol import MatcherProtocol
 from .lm import CallableLM, HFPrefixLM, PrefixLM
-from .samplers import (SAMPLERS, ASApSampler, CARSSampler, MaskedSampler, NoCompleteOutput, Sample,
-                       TrieSampler)
+from .samplers import (
+    SAMPLERS,
+    ASApSampler,
+    CARSSampler,
+    MaskedSampler,
+    NoCompleteOutput,
+    Sample,
+    TrieSampler,
+)
 from .trie import Node, PrefixTrie, TrieMismatch
 
-__all__ = ["make_sampler", "SAMPLERS", "Sample", "TrieSampler", "MaskedSampler", "ASApSampler",
-           "CARSSampler", "NoCompleteOutput", "PrefixTrie", "Node", "TrieMismatch", "PrefixLM",
-           "HFPrefixLM", "CallableLM"]
+__all__ = [
+    "make_sampler",
+    "SAMPLERS",
+    "Sample",
+    "TrieSampler",
+    "MaskedSampler",
+    "ASApSampler",
+    "CARSSampler",
+    "NoCompleteOutput",
+    "PrefixTrie",
+    "Node",
+    "TrieMismatch",
+    "PrefixLM",
+    "HFPrefixLM",
+    "CallableLM",
+]
 
 
-def make_sampler(name: str, lm: PrefixLM, matcher, vocab, max_new_tokens: int = 256,
-                 trie: Optional[PrefixTrie] = None, batch: Optional[int] = None,
-                 fingerprint: Optional[dict] = None) -> TrieSampler:
+def make_sampler(
+    name: str,
+    lm: PrefixLM,
+    matcher,
+    vocab,
+    max_new_tokens: int = 256,
+    trie: PrefixTrie | None = None,
+    batch: int | None = None,
+    fingerprint: dict | None = None,
+) -> TrieSampler:
     """A sampler by name (``masked``, ``asap``, ``cars``) over ``lm`` and a fresh (or given) trie.
 
     ``matcher`` is a matcher at the start of the output, or a constraint (anything

@@ -5,10 +5,10 @@ A :class:`~decoder.generate.Decoder` keeps one sampler (and its trie) per
 ``Decoder.sampler_for(...)`` returns it (``.trie.save(path)`` keeps it across runs,
 ``trie=`` loads one back).
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
 
 from ..errors import DecoderError
 from ..generation import Generation
@@ -21,14 +21,25 @@ __all__ = ["sampler_for", "decoder_sample", "add_cli_arguments"]
 
 def _fingerprint(dec, prompt_ids, max_new_tokens, temperature) -> dict:
     model = getattr(dec.model.config, "_name_or_path", type(dec.model).__name__)
-    return {"model": str(model), "vocab": int(dec.width),
-            "prompt": hashlib.sha256(repr(list(prompt_ids)).encode()).hexdigest()[:16],
-            "constraint": hashlib.sha256(repr(dec.constraint).encode()).hexdigest()[:16],
-            "max_new_tokens": int(max_new_tokens), "temperature": float(temperature)}
+    return {
+        "model": str(model),
+        "vocab": int(dec.width),
+        "prompt": hashlib.sha256(repr(list(prompt_ids)).encode()).hexdigest()[:16],
+        "constraint": hashlib.sha256(repr(dec.constraint).encode()).hexdigest()[:16],
+        "max_new_tokens": int(max_new_tokens),
+        "temperature": float(temperature),
+    }
 
 
-def sampler_for(dec, prompt, sampler: Optional[str] = None, max_new_tokens: int = 256,
-                temperature: float = 1.0, trie=None, batch: Optional[int] = None) -> TrieSampler:
+def sampler_for(
+    dec,
+    prompt,
+    sampler: str | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    trie=None,
+    batch: int | None = None,
+) -> TrieSampler:
     """The decoder's sampler for ``prompt`` (created on first use, then reused and still learning).
 
     ``trie``: a path to a trie saved with ``sampler.trie.save(path)`` to start from.
@@ -40,13 +51,17 @@ def sampler_for(dec, prompt, sampler: Optional[str] = None, max_new_tokens: int 
         raise DecoderError("Decoder.sample takes one constraint; this decoder has one per prompt")
     root = dec.root_matcher
     if root is None:
-        raise DecoderError("Decoder.sample needs a constraint (for unconstrained sampling use "
-                           "generate(..., temperature=1))")
+        raise DecoderError(
+            "Decoder.sample needs a constraint (for unconstrained sampling use "
+            "generate(..., temperature=1))"
+        )
     ids = dec.encode(prompt)
     ctx = dec.context_length
     if ctx is not None:
         if len(ids) >= ctx:
-            raise DecoderError(f"the prompt is {len(ids)} tokens long but the model's context is {ctx}")
+            raise DecoderError(
+                f"the prompt is {len(ids)} tokens long but the model's context is {ctx}"
+            )
         max_new_tokens = min(max_new_tokens, ctx - len(ids))
     cache = dec.samplers
     key = (name, tuple(ids), int(max_new_tokens), float(temperature))
@@ -54,15 +69,26 @@ def sampler_for(dec, prompt, sampler: Optional[str] = None, max_new_tokens: int 
     if s is None or trie is not None:
         lm = HFPrefixLM(dec.runner, ids, temperature=temperature, vocab_size=dec.width)
         fp = _fingerprint(dec, ids, max_new_tokens, temperature)
-        t = PrefixTrie.load(trie, lm, fp) if trie is not None else PrefixTrie(lm, dec.vocab.eos_ids,
-                                                                                max_new_tokens, fp)
+        t = (
+            PrefixTrie.load(trie, lm, fp)
+            if trie is not None
+            else PrefixTrie(lm, dec.vocab.eos_ids, max_new_tokens, fp)
+        )
         s = cache[key] = SAMPLERS[name](t, root, dec.vocab.tokens, batch=batch)
     return s
 
 
-def decoder_sample(dec, prompt, n: int = 1, seed: Optional[int] = None, sampler: Optional[str] = None,
-                   max_new_tokens: int = 256, temperature: float = 1.0, trie=None,
-                   batch: Optional[int] = None) -> list:
+def decoder_sample(
+    dec,
+    prompt,
+    n: int = 1,
+    seed: int | None = None,
+    sampler: str | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    trie=None,
+    batch: int | None = None,
+) -> list:
     """``n`` samples as :class:`~decoder.generate.Generation` objects (with ``.logprob``)."""
     s = sampler_for(dec, prompt, sampler, max_new_tokens, temperature, trie, batch)
     out = []
@@ -75,13 +101,22 @@ def decoder_sample(dec, prompt, n: int = 1, seed: Optional[int] = None, sampler:
 
 def add_cli_arguments(p) -> None:
     """``--sampler`` and ``--num-samples`` for ``decoder generate``."""
-    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=None,
-                   help="draw samples from the model conditioned on the constraint: masked (what "
-                        "engines do, biased), asap (GAD), cars (exact rejection sampling); "
-                        "temperature defaults to 1 (default: none, plain constrained decoding)")
-    p.add_argument("--num-samples", type=int, default=None, metavar="N",
-                   help="number of samples (one per line; implies --sampler masked unless given; "
-                        "default: 1 with --sampler)")
+    p.add_argument(
+        "--sampler",
+        choices=sorted(SAMPLERS),
+        default=None,
+        help="draw samples from the model conditioned on the constraint: masked (what "
+        "engines do, biased), asap (GAD), cars (exact rejection sampling); "
+        "temperature defaults to 1 (default: none, plain constrained decoding)",
+    )
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of samples (one per line; implies --sampler masked unless given; "
+        "default: 1 with --sampler)",
+    )
 
 
 def run_cli(dec, prompt, args) -> int:
@@ -90,7 +125,14 @@ def run_cli(dec, prompt, args) -> int:
     if n < 1:
         raise DecoderError("--num-samples must be >= 1")
     temperature = args.temperature if args.temperature > 0 else 1.0
-    for g in decoder_sample(dec, prompt, n=n, seed=args.seed, sampler=args.sampler or "masked",
-                            max_new_tokens=args.max_new_tokens, temperature=temperature):
+    for g in decoder_sample(
+        dec,
+        prompt,
+        n=n,
+        seed=args.seed,
+        sampler=args.sampler or "masked",
+        max_new_tokens=args.max_new_tokens,
+        temperature=temperature,
+    ):
         print(str(g), flush=True)
     return 0

@@ -17,12 +17,14 @@ set exactly (its log-probability comes with the sample).
 After enumeration, :func:`exact_bounds` sets every node's bounds to its exact
 future mass, and :class:`ExactSampler` draws from ``Q`` with no rejection.
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -30,17 +32,23 @@ from ..errors import DecoderError
 from .samplers import TrieSampler
 from .trie import Node, PrefixTrie
 
-__all__ = ["Enumeration", "enumerate_language", "exact_bounds", "ExactSampler", "kl_to_exact",
-           "exact_draws"]
+__all__ = [
+    "Enumeration",
+    "enumerate_language",
+    "exact_bounds",
+    "ExactSampler",
+    "kl_to_exact",
+    "exact_draws",
+]
 
 
 @dataclass
 class Enumeration:
     """Every allowed token sequence (EOS included) with its ``log P(y | prompt)``."""
 
-    logp: dict               # key: token ids tuple (EOS included) -> log P
-    pruned_mass: float       # model mass of the pruned prefixes: bounds what Z misses (min_prob)
-    nodes: int               # prefixes expanded
+    logp: dict  # key: token ids tuple (EOS included) -> log P
+    pruned_mass: float  # model mass of the pruned prefixes: bounds what Z misses (min_prob)
+    nodes: int  # prefixes expanded
 
     @property
     def Z(self) -> float:
@@ -58,27 +66,35 @@ class Enumeration:
         return keys, np.exp(lp)
 
 
-def enumerate_language(trie: PrefixTrie, matcher, min_prob: float = 0.0, max_nodes: int = 200_000,
-                       batch: int = 64) -> Enumeration:
+def enumerate_language(
+    trie: PrefixTrie, matcher, min_prob: float = 0.0, max_nodes: int = 200_000, batch: int = 64
+) -> Enumeration:
     """Expand ``trie`` through every allowed sequence (prefixes with ``P >= min_prob``)."""
     # node, prefix, matcher, log P, log P_masked
     frontier: list[tuple[Node, tuple[int, ...], Any, float, float]] = [
-        (trie.root, (), matcher.fork(), 0.0, 0.0)]
+        (trie.root, (), matcher.fork(), 0.0, 0.0)
+    ]
     out: dict = {}
     pruned = 0.0
     nodes = 0
     while frontier:
         nxt = []
         for s in range(0, len(frontier), batch):
-            chunk = frontier[s:s + batch]
+            chunk = frontier[s : s + batch]
             trie.expand([(n, p, m) for n, p, m, _, _ in chunk])
             nodes += len(chunk)
             if nodes > max_nodes:
-                raise DecoderError(f"the language has more than {max_nodes} prefixes: too large to "
-                                   f"enumerate (raise min_prob or max_nodes)")
+                raise DecoderError(
+                    f"the language has more than {max_nodes} prefixes: too large to "
+                    f"enumerate (raise min_prob or max_nodes)"
+                )
             for node, prefix, m, lp, lmask in chunk:
-                assert node.ids is not None and node.p is not None and node.logp is not None \
-                    and node.is_eos is not None, "trie.expand left a node unexpanded"
+                assert (
+                    node.ids is not None
+                    and node.p is not None
+                    and node.logp is not None
+                    and node.is_eos is not None
+                ), "trie.expand left a node unexpanded"
                 if not len(node.ids):
                     continue
                 lnorm = math.log(float(node.p.sum())) if min_prob > 0 else 0.0
@@ -113,7 +129,9 @@ def exact_bounds(trie: PrefixTrie) -> dict:
                 node.bound[i] = 1.0
             else:
                 c = node.children.get(i)
-                node.bound[i] = visit(prefix + (int(node.ids[i]),), c) if c is not None and c.expanded else 0.0
+                node.bound[i] = (
+                    visit(prefix + (int(node.ids[i]),), c) if c is not None and c.expanded else 0.0
+                )
         v = node.mass()
         efg[prefix] = v
         return v
@@ -133,7 +151,7 @@ class ExactSampler(TrieSampler):
     """Draws from ``Q`` on a trie whose bounds are exact (after :func:`exact_bounds`)."""
 
     name = "exact"
-    learn = True          # weights P * U with the exact U: no rejection, no bias
+    learn = True  # weights P * U with the exact U: no rejection, no bias
     default_batch = 64
 
 
@@ -144,7 +162,7 @@ def exact_draws(enum: Enumeration, n: int, rng: np.random.Generator) -> list:
     return [keys[i] for i in idx]
 
 
-def kl_to_exact(keys: Iterable[tuple], enum: Enumeration, logp_of: Optional[dict] = None) -> float:
+def kl_to_exact(keys: Iterable[tuple], enum: Enumeration, logp_of: dict | None = None) -> float:
     """``KL(empirical || Q)`` in nats for sampled sequences ``keys`` (token tuples, EOS included).
 
     ``logp_of`` gives ``log P(y)`` for samples outside the enumeration (pruned ones).
@@ -159,8 +177,10 @@ def kl_to_exact(keys: Iterable[tuple], enum: Enumeration, logp_of: Optional[dict
         lp = enum.logp.get(k)
         if lp is None:
             if logp_of is None or k not in logp_of:
-                raise DecoderError(f"sample {k} is not in the enumerated language and its "
-                                   f"log-probability was not given")
+                raise DecoderError(
+                    f"sample {k} is not in the enumerated language and its "
+                    f"log-probability was not given"
+                )
             lp = logp_of[k]
         e = c / n
         kl += e * (math.log(e) - (lp - logZ))

@@ -16,10 +16,11 @@ Both count what they compute: ``calls`` (forward passes), ``distributions``
 (next-token distributions produced, the cost unit the benchmark reports) and
 ``positions`` (token positions run through the model).
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -42,13 +43,19 @@ class PrefixLM:
         raise NotImplementedError
 
     def counters(self) -> dict:
-        return {"calls": self.calls, "distributions": self.distributions, "positions": self.positions}
+        return {
+            "calls": self.calls,
+            "distributions": self.distributions,
+            "positions": self.positions,
+        }
 
 
 class CallableLM(PrefixLM):
     """``fn(prefix: tuple[int, ...]) -> logits`` (any array of ``vocab_size`` floats)."""
 
-    def __init__(self, fn: Callable[[tuple], Sequence[float]], vocab_size: int, temperature: float = 1.0):
+    def __init__(
+        self, fn: Callable[[tuple], Sequence[float]], vocab_size: int, temperature: float = 1.0
+    ):
         super().__init__()
         self.fn = fn
         self.vocab_size = int(vocab_size)
@@ -59,7 +66,9 @@ class CallableLM(PrefixLM):
         for i, p in enumerate(prefixes):
             z = np.asarray(self.fn(tuple(p)), dtype=np.float64) / self.temperature
             if z.shape != (self.vocab_size,):
-                raise DecoderError(f"the model function returned {z.shape} logits, expected ({self.vocab_size},)")
+                raise DecoderError(
+                    f"the model function returned {z.shape} logits, expected ({self.vocab_size},)"
+                )
             z = z - z.max()
             out[i] = z - np.log(np.exp(z).sum())
         self.calls += 1
@@ -74,8 +83,14 @@ class HFPrefixLM(PrefixLM):
     ``model`` is the model or a :class:`decoder.runner.ModelRunner` (its forward passes
     are the runner's)."""
 
-    def __init__(self, model, prompt_ids: Sequence[int], temperature: float = 1.0, max_batch: int = 32,
-                 vocab_size: Optional[int] = None):
+    def __init__(
+        self,
+        model,
+        prompt_ids: Sequence[int],
+        temperature: float = 1.0,
+        max_batch: int = 32,
+        vocab_size: int | None = None,
+    ):
         super().__init__()
         import torch
 
@@ -84,8 +99,10 @@ class HFPrefixLM(PrefixLM):
         if not prompt_ids:
             raise DecoderError("the prompt is empty: start it with at least a BOS token")
         if temperature <= 0:
-            raise DecoderError("faithful sampling needs a temperature > 0 (the distribution it samples "
-                               "is the model's at that temperature)")
+            raise DecoderError(
+                "faithful sampling needs a temperature > 0 (the distribution it samples "
+                "is the model's at that temperature)"
+            )
         self.runner = model if isinstance(model, ModelRunner) else ModelRunner(model)
         self.model = self.runner.model
         self.prompt = [int(t) for t in prompt_ids]
@@ -120,9 +137,9 @@ class HFPrefixLM(PrefixLM):
             out[todo[0]] = self._one(tuple(prefixes[todo[0]]))
         else:
             for s in range(0, len(todo), self.max_batch):
-                chunk = todo[s:s + self.max_batch]
+                chunk = todo[s : s + self.max_batch]
                 out[chunk] = self._batch([tuple(prefixes[i]) for i in chunk])
-        return out[:, :self.vocab_size] if out.shape[1] != self.vocab_size else out
+        return out[:, : self.vocab_size] if out.shape[1] != self.vocab_size else out
 
     def _forward(self, ids, cache, attn, pos, positions: int):
         """Logits of every position ``[rows, T, V]`` and the cache after them."""
@@ -150,7 +167,7 @@ class HFPrefixLM(PrefixLM):
             cache = self._path_cache
             extra = cache.get_seq_length() - (P + lcp)
             if extra > 0:
-                cache.crop(-extra)   # negative: "remove this many" in every transformers version
+                cache.crop(-extra)  # negative: "remove this many" in every transformers version
         new = prefix[lcp:]
         ids = torch.tensor([list(new)], dtype=torch.long, device=self.device)
         pos = torch.arange(P + lcp, P + len(prefix), device=self.device)[None]
@@ -169,12 +186,17 @@ class HFPrefixLM(PrefixLM):
         attn = torch.zeros((B, P + L), dtype=torch.long)
         attn[:, :P] = 1
         for r, p in enumerate(prefixes):
-            ids[r, :len(p)] = torch.tensor(p, dtype=torch.long)
-            attn[r, P:P + len(p)] = 1
+            ids[r, : len(p)] = torch.tensor(p, dtype=torch.long)
+            attn[r, P : P + len(p)] = 1
         pos = torch.arange(P, P + L)[None].expand(B, L)
         cache = copy.deepcopy(self._prompt_cache)
         cache.batch_repeat_interleave(B)
-        logits, _ = self._forward(ids.to(self.device), cache, attn.to(self.device), pos.to(self.device),
-                                  sum(len(p) for p in prefixes))
+        logits, _ = self._forward(
+            ids.to(self.device),
+            cache,
+            attn.to(self.device),
+            pos.to(self.device),
+            sum(len(p) for p in prefixes),
+        )
         last = torch.tensor([len(p) - 1 for p in prefixes], device=logits.device)
         return self._logsoftmax(logits[torch.arange(B, device=last.device), last])

@@ -32,19 +32,26 @@ their new nodes) and applies the bound updates after the round; for CARS every
 accepted draw stays exact (a round uses one fixed set of bounds), for ASAp it
 is a lagged variant of the paper's sequential algorithm (``batch=1``, default).
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
 from ..errors import DecoderError
 from .trie import Node, PrefixTrie
 
-__all__ = ["Sample", "TrieSampler", "MaskedSampler", "ASApSampler", "CARSSampler", "SAMPLERS",
-           "NoCompleteOutput"]
+__all__ = [
+    "Sample",
+    "TrieSampler",
+    "MaskedSampler",
+    "ASApSampler",
+    "CARSSampler",
+    "SAMPLERS",
+    "NoCompleteOutput",
+]
 
 
 class NoCompleteOutput(DecoderError, RuntimeError):
@@ -78,17 +85,17 @@ class _Walk:
         self.prefix: tuple[int, ...] = ()
         self.path: list = []
         self.logp = 0.0
-        self.result: Optional[Sample] = None
+        self.result: Sample | None = None
         self.done = False
 
 
 @dataclass
 class SamplerStats:
     samples: int = 0
-    walks: int = 0           # attempts (a rejected or dead-ended walk is retried)
-    rejected: int = 0        # CARS rejections
-    dead_ends: int = 0       # walks that reached a prefix with no allowed continuation
-    steps: int = 0           # tokens walked, over all attempts (= forward passes without a trie cache)
+    walks: int = 0  # attempts (a rejected or dead-ended walk is retried)
+    rejected: int = 0  # CARS rejections
+    dead_ends: int = 0  # walks that reached a prefix with no allowed continuation
+    steps: int = 0  # tokens walked, over all attempts (= forward passes without a trie cache)
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
 
@@ -109,8 +116,14 @@ class TrieSampler:
     reject = False
     default_batch = 1
 
-    def __init__(self, trie: PrefixTrie, matcher, tokens, batch: Optional[int] = None,
-                 max_walks_per_sample: int = 100_000):
+    def __init__(
+        self,
+        trie: PrefixTrie,
+        matcher,
+        tokens,
+        batch: int | None = None,
+        max_walks_per_sample: int = 100_000,
+    ):
         self.trie = trie
         self.matcher = matcher
         self.tokens = tokens
@@ -121,7 +134,9 @@ class TrieSampler:
         self.stats = SamplerStats()
 
     # ------------------------------------------------------------------ public
-    def sample(self, n: int = 1, seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> list:
+    def sample(
+        self, n: int = 1, seed: int | None = None, rng: np.random.Generator | None = None
+    ) -> list:
         """``n`` samples (a list of :class:`Sample`)."""
         if n < 0:
             raise DecoderError("n must be >= 0")
@@ -143,9 +158,11 @@ class TrieSampler:
         return out
 
     def _no_output(self) -> str:
-        return (f"no complete output within max_new_tokens={self.trie.max_new_tokens}: the constraint "
-                f"allows no token sequence that ends (EOS) within the limit, or the model gives it "
-                f"(almost) no probability")
+        return (
+            f"no complete output within max_new_tokens={self.trie.max_new_tokens}: the constraint "
+            f"allows no token sequence that ends (EOS) within the limit, or the model gives it "
+            f"(almost) no probability"
+        )
 
     # ------------------------------------------------------------------ walks
     def _round(self, b: int, rng: np.random.Generator) -> list:
@@ -169,13 +186,17 @@ class TrieSampler:
 
     def _step(self, w: _Walk, rng: np.random.Generator) -> None:
         node = w.node
-        assert node.ids is not None and node.logp is not None and node.is_eos is not None \
-            and node.bound is not None, "a walk stepped from an unexpanded node"
+        assert (
+            node.ids is not None
+            and node.logp is not None
+            and node.is_eos is not None
+            and node.bound is not None
+        ), "a walk stepped from an unexpanded node"
         weights = self._weights(node)
         cum = np.cumsum(weights)
         total = float(cum[-1]) if len(cum) else 0.0
         if self.reject:
-            u = rng.random() * w.belief         # continue with probability total / U(w)
+            u = rng.random() * w.belief  # continue with probability total / U(w)
             if not u < total:
                 self.stats.rejected += 1
                 w.done = True
@@ -187,7 +208,7 @@ class TrieSampler:
                 return
             u = rng.random() * total
         i = int(np.searchsorted(cum, u, side="right"))
-        if i >= len(weights) or weights[i] <= 0.0:   # rounding: the nearest positive weight
+        if i >= len(weights) or weights[i] <= 0.0:  # rounding: the nearest positive weight
             nz = np.flatnonzero(weights > 0)
             i = int(nz[min(int(np.searchsorted(nz, i)), len(nz) - 1)])
         tok = int(node.ids[i])
@@ -199,8 +220,10 @@ class TrieSampler:
             w.done = True
             return
         if not w.matcher.commit(tok):
-            raise DecoderError(f"the matcher refused token {tok} that its own mask allowed: a bug in "
-                               f"the constraint")
+            raise DecoderError(
+                f"the matcher refused token {tok} that its own mask allowed: a bug in "
+                f"the constraint"
+            )
         w.belief = float(node.bound[i])
         w.prefix += (tok,)
         w.node = node.child(i)

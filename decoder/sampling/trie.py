@@ -24,11 +24,12 @@ processes (``numpy`` ``.npz``, no pickle); a trie records a fingerprint of what
 it was built for (model, prompt, constraint, limits) and refuses to load for
 anything else.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -47,12 +48,12 @@ class Node:
     __slots__ = ("ids", "is_eos", "logp", "p", "bound", "children")
 
     def __init__(self):
-        self.ids: Optional[np.ndarray] = None
-        self.is_eos: Optional[np.ndarray] = None
-        self.logp: Optional[np.ndarray] = None
-        self.p: Optional[np.ndarray] = None
-        self.bound: Optional[np.ndarray] = None
-        self.children: dict[int, "Node"] = {}
+        self.ids: np.ndarray | None = None
+        self.is_eos: np.ndarray | None = None
+        self.logp: np.ndarray | None = None
+        self.p: np.ndarray | None = None
+        self.bound: np.ndarray | None = None
+        self.children: dict[int, Node] = {}
 
     @property
     def expanded(self) -> bool:
@@ -63,7 +64,7 @@ class Node:
         assert self.p is not None and self.bound is not None, "mass() of an unexpanded node"
         return float(np.dot(self.p, self.bound))
 
-    def child(self, i: int) -> "Node":
+    def child(self, i: int) -> Node:
         c = self.children.get(i)
         if c is None:
             c = self.children[i] = Node()
@@ -74,7 +75,9 @@ class Node:
         self.is_eos = np.asarray(is_eos, dtype=bool)
         self.logp = np.asarray(logp, dtype=np.float64)
         self.p = np.exp(self.logp)
-        self.bound = np.ones(len(self.ids)) if bound is None else np.asarray(bound, dtype=np.float64)
+        self.bound = (
+            np.ones(len(self.ids)) if bound is None else np.asarray(bound, dtype=np.float64)
+        )
 
 
 class PrefixTrie:
@@ -88,7 +91,9 @@ class PrefixTrie:
         fingerprint: what the trie was built for (JSON-able dict), checked on load.
     """
 
-    def __init__(self, lm, eos_ids: Sequence[int], max_new_tokens: int, fingerprint: Optional[dict] = None):
+    def __init__(
+        self, lm, eos_ids: Sequence[int], max_new_tokens: int, fingerprint: dict | None = None
+    ):
         if max_new_tokens < 1:
             raise DecoderError("max_new_tokens must be >= 1 (the EOS token counts)")
         self.lm = lm
@@ -99,7 +104,7 @@ class PrefixTrie:
         self.fingerprint = dict(fingerprint or {})
         self.root = Node()
         self.root_bound = 1.0
-        self.expansions = 0          # nodes expanded by this trie (model distributions used)
+        self.expansions = 0  # nodes expanded by this trie (model distributions used)
 
     # ------------------------------------------------------------------ expansion
     def expand(self, items: Sequence[tuple]) -> None:
@@ -111,22 +116,23 @@ class PrefixTrie:
                 todo.append((node, tuple(prefix), m))
         if not todo:
             return
-        from ..masking import fill_masks
-        from ..masking import allocate_bitmask
+        from ..masking import allocate_bitmask, fill_masks
 
         width = self.lm.vocab_size
         masks = allocate_bitmask(len(todo), width, "numpy")
         fill_masks([m for _, _, m in todo], masks)
         bits = np.unpackbits(masks.view(np.uint8), axis=1, bitorder="little")
         if bits.shape[1] > width and bits[:, width:].any():
-            raise DecoderError(f"the constraint allows token ids >= {width}, past the model's logits: "
-                               f"the vocabulary does not match the model")
+            raise DecoderError(
+                f"the constraint allows token ids >= {width}, past the model's logits: "
+                f"the vocabulary does not match the model"
+            )
         lps = self.lm.logprobs([p for _, p, _ in todo])
         eos = np.fromiter(self.eos_ids, dtype=np.int64)
         for r, (node, prefix, _) in enumerate(todo):
             ids = np.flatnonzero(bits[r, :width])
             is_eos = np.isin(ids, eos)
-            if len(prefix) >= self.max_new_tokens - 1:   # only EOS fits
+            if len(prefix) >= self.max_new_tokens - 1:  # only EOS fits
                 ids, is_eos = ids[is_eos], is_eos[is_eos]
             node.set(ids, is_eos, lps[r, ids])
             self.expansions += 1
@@ -165,7 +171,7 @@ class PrefixTrie:
         stack = [(self.root, -1, -1)]
         while stack:
             node, par, i = stack.pop()
-            if node.ids is None:   # not expanded
+            if node.ids is None:  # not expanded
                 continue
             index[id(node)] = len(order)
             order.append(node)
@@ -176,19 +182,29 @@ class PrefixTrie:
             for j, c in sorted(node.children.items(), reverse=True):
                 stack.append((c, me, j))
         sizes = np.array(size, dtype=np.int64)
-        meta = {"format": "decoder.sampling.trie/1", "fingerprint": self.fingerprint,
-                "max_new_tokens": self.max_new_tokens, "root_bound": self.root_bound,
-                "eos_ids": sorted(self.eos_ids)}
-        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+        meta = {
+            "format": "decoder.sampling.trie/1",
+            "fingerprint": self.fingerprint,
+            "max_new_tokens": self.max_new_tokens,
+            "root_bound": self.root_bound,
+            "eos_ids": sorted(self.eos_ids),
+        }
+        cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
         with open(path, "wb") as f:
             np.savez_compressed(
-                f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                parent=np.array(parent, dtype=np.int64), slot=np.array(slot, dtype=np.int64), sizes=sizes,
-                ids=cat([n.ids for n in order], np.int64), is_eos=cat([n.is_eos for n in order], bool),
-                logp=cat([n.logp for n in order], np.float64), bound=cat([n.bound for n in order], np.float64))
+                f,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                parent=np.array(parent, dtype=np.int64),
+                slot=np.array(slot, dtype=np.int64),
+                sizes=sizes,
+                ids=cat([n.ids for n in order], np.int64),
+                is_eos=cat([n.is_eos for n in order], bool),
+                logp=cat([n.logp for n in order], np.float64),
+                bound=cat([n.bound for n in order], np.float64),
+            )
 
     @classmethod
-    def load(cls, path, lm, fingerprint: Optional[dict] = None) -> "PrefixTrie":
+    def load(cls, path, lm, fingerprint: dict | None = None) -> PrefixTrie:
         """A trie saved by :meth:`save`; ``fingerprint`` (when given) must match the saved one."""
         p = Path(path)
         if not p.is_file():
@@ -202,11 +218,15 @@ class PrefixTrie:
             raise DecoderError(f"{p} is not a saved sampling trie (format {meta.get('format')!r})")
         if fingerprint is not None:
             saved = meta["fingerprint"]
-            diff = sorted(k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k))
+            diff = sorted(
+                k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k)
+            )
             if diff:
                 k = diff[0]
-                raise TrieMismatch(f"the trie in {p} was built for another {k} ({saved.get(k)!r}, now "
-                                   f"{fingerprint.get(k)!r}); its distributions and bounds do not apply")
+                raise TrieMismatch(
+                    f"the trie in {p} was built for another {k} ({saved.get(k)!r}, now "
+                    f"{fingerprint.get(k)!r}); its distributions and bounds do not apply"
+                )
         t = cls(lm, meta["eos_ids"], meta["max_new_tokens"], meta["fingerprint"])
         t.root_bound = float(meta["root_bound"])
         offs = np.concatenate([[0], np.cumsum(z["sizes"])])

@@ -10,9 +10,19 @@
 See :mod:`decoder.search.deal` for the algorithm and :mod:`decoder.search.rewards`
 for the reward protocol.
 """
-from .rewards import (Keywords, Length, Pattern, PerPrompt, Reward, RewardError, RewardModel, Weighted,
-                      as_reward, word_forms)
 
+from .rewards import (
+    Keywords,
+    Length,
+    Pattern,
+    PerPrompt,
+    Reward,
+    RewardError,
+    RewardModel,
+    Weighted,
+    as_reward,
+    word_forms,
+)
 
 
 def __getattr__(name):  # DeAL needs the engine and torch: loaded on first use, so that the
@@ -23,5 +33,16 @@ def __getattr__(name):  # DeAL needs the engine and torch: loaded on first use, 
     raise AttributeError(f"module 'decoder.search' has no attribute {name!r}")
 
 
-__all__ = ["DeAL", "Reward", "as_reward", "Keywords", "Length", "Pattern", "RewardModel", "Weighted",
-           "PerPrompt", "RewardError", "word_forms"]
+__all__ = [
+    "DeAL",
+    "Reward",
+    "as_reward",
+    "Keywords",
+    "Length",
+    "Pattern",
+    "RewardModel",
+    "Weighted",
+    "PerPrompt",
+    "RewardError",
+    "word_forms",
+]

@@ -30,11 +30,12 @@ finished hypotheses and the best of them scores at least as high as the best liv
 one, or when it has no live hypothesis left, or at the budget.  Its output is its
 best finished hypothesis (else its best live one, ``finish_reason="length"``).
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from ..errors import DecoderError
 from ..masking import allocate_bitmask, apply_mask, fill_masks
@@ -92,8 +93,15 @@ class DeAL:
     #: ModelRunner.BUDGET_CANDIDATES)
     BUDGET_CANDIDATES = 64
 
-    def __init__(self, rewards, *, beams: int = 2, top_k: int = 4, lookahead: int = 4,
-                 likelihood_weight: float = 1.0):
+    def __init__(
+        self,
+        rewards,
+        *,
+        beams: int = 2,
+        top_k: int = 4,
+        lookahead: int = 4,
+        likelihood_weight: float = 1.0,
+    ):
         for name, v, lo in (("beams", beams, 1), ("top_k", top_k, 1), ("lookahead", lookahead, 0)):
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise DecoderError(f"DeAL {name} must be an int >= {lo}, got {v!r}")
@@ -104,25 +112,44 @@ class DeAL:
         self.last_details: list = []
 
     def __repr__(self) -> str:
-        return (f"DeAL(rewards={self.reward!r}, beams={self.beams}, top_k={self.top_k}, "
-                f"lookahead={self.lookahead})")
+        return (
+            f"DeAL(rewards={self.reward!r}, beams={self.beams}, top_k={self.top_k}, "
+            f"lookahead={self.lookahead})"
+        )
 
     # ------------------------------------------------------------------ helpers
     def _text(self, ids: Sequence[int]) -> str:
         toks, eos = self._tokens, self._eos
-        return b"".join(toks[t] for t in ids if t not in eos and t < len(toks)).decode("utf-8", "replace")
+        return b"".join(toks[t] for t in ids if t not in eos and t < len(toks)).decode(
+            "utf-8", "replace"
+        )
 
     # ------------------------------------------------------------------ the search
-    def run(self, dec, prompts: Sequence, max_new_tokens: int, temperature: float = 0.0,
-            top_p: float = 1.0, seed: Optional[int] = None):
+    def run(
+        self,
+        dec,
+        prompts: Sequence,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ):
         """Search for every prompt of the batch; yields ``Decoder._loop``'s events
         ``(row, token_id | None, bytes, finish_reason | None, complete)`` once done."""
         import torch
 
         clock = time.perf_counter
         t_start = clock()
-        stats = {"steps": 0, "forward_calls": 0, "token_forwards": 0, "prefill_tokens": 0,
-                 "forward": 0.0, "reward": 0.0, "texts_scored": 0, "seconds": 0.0}
+        stats = {
+            "steps": 0,
+            "forward_calls": 0,
+            "token_forwards": 0,
+            "prefill_tokens": 0,
+            "forward": 0.0,
+            "reward": 0.0,
+            "texts_scored": 0,
+            "seconds": 0.0,
+        }
         self.last_stats = stats
         dec.last_timing = stats
         runner = dec.runner
@@ -201,14 +228,18 @@ class DeAL:
                         if len(chosen) == self.top_k:
                             break
                     if not chosen and fallback is None and h.matcher is not None:
-                        w = runner.witness_token(h.matcher)  # a composition: first token of a known completion
+                        w = runner.witness_token(
+                            h.matcher
+                        )  # a composition: first token of a known completion
                         if w is not None:
                             fallback = (w, 0, float(logp[r, w]))
                     if not chosen and fallback is not None:
                         chosen = [(fallback[0], fallback[2])]
                     if not chosen:
-                        raise DecoderError(f"the constraint allows no token at step {step} of prompt {i} "
-                                           f"and its output is not complete: a bug in the constraint engine")
+                        raise DecoderError(
+                            f"the constraint allows no token at step {step} of prompt {i} "
+                            f"and its output is not complete: a bug in the constraint engine"
+                        )
                     cands.extend((r, t, v) for t, v in chosen)
                 ends = [c for c in cands if c[1] in eos]
                 go = [c for c in cands if c[1] not in eos]
@@ -224,31 +255,43 @@ class DeAL:
                 if go and L > 0:
                     parent = torch.tensor([c[0] for c in go], dtype=torch.long, device=device)
                     cache = kv.select_rows(cache, parent)
-                    attn_c = torch.cat([attn.index_select(0, parent), attn.new_ones((len(go), 1))], dim=1)
+                    attn_c = torch.cat(
+                        [attn.index_select(0, parent), attn.new_ones((len(go), 1))], dim=1
+                    )
                     pos_c = pos_next.index_select(0, parent)
                     for q, (r, t, _) in enumerate(go):
                         m = rows[r][1].matcher
                         if m is not None:
                             m = m.fork()
                             if not m.commit(t):
-                                raise DecoderError(f"the matcher refused token {t} that its mask allowed")
+                                raise DecoderError(
+                                    f"the matcher refused token {t} that its mask allowed"
+                                )
                         ms[q] = m
-                    step_ids = torch.tensor([c[1] for c in go], dtype=torch.long, device=device)[:, None]
+                    step_ids = torch.tensor([c[1] for c in go], dtype=torch.long, device=device)[
+                        :, None
+                    ]
                     first_logits, cache = forward(step_ids, attn_c, pos_c[:, None], cache)
                     cur, a, p, extra = first_logits, attn_c, pos_c, 0
                     for j in range(L):
                         lpj = torch.log_softmax(cur, dim=-1)
                         s = masked(lpj, [None if stop[q] else ms[q] for q in range(len(go))])
                         dead = (s.amax(dim=-1) == _NEG_INF).tolist()
-                        nxt = runner.sample(s.masked_fill(s.amax(dim=-1, keepdim=True) == _NEG_INF, 0.0),
-                                          temperature, top_p, gen)
+                        nxt = runner.sample(
+                            s.masked_fill(s.amax(dim=-1, keepdim=True) == _NEG_INF, 0.0),
+                            temperature,
+                            top_p,
+                            gen,
+                        )
                         chosen_lp = lpj.gather(1, nxt[:, None]).squeeze(1).tolist()
                         nxt_l = nxt.tolist()
                         for q in range(len(go)):
                             if stop[q]:
                                 continue
                             t = nxt_l[q]
-                            if dead[q] or (t not in eos and ms[q] is not None and not ms[q].commit(t)):
+                            if dead[q] or (
+                                t not in eos and ms[q] is not None and not ms[q].commit(t)
+                            ):
                                 stop[q] = True  # the rollout ends here: the estimate is what it has
                                 continue
                             la_ids[q].append(t)
@@ -261,8 +304,11 @@ class DeAL:
                             break
                         a = torch.cat([a, a.new_ones((len(go), 1))], dim=1)
                         p = p + 1
-                        feed = torch.tensor([pad if stop[q] else nxt_l[q] for q in range(len(go))],
-                                            dtype=torch.long, device=device)[:, None]
+                        feed = torch.tensor(
+                            [pad if stop[q] else nxt_l[q] for q in range(len(go))],
+                            dtype=torch.long,
+                            device=device,
+                        )[:, None]
                         cur, cache = forward(feed, a, p[:, None], cache)
                         extra += 1
                     cache = kv.drop_last(cache, extra)
@@ -272,7 +318,7 @@ class DeAL:
 
                 # ---- scores: mean log-prob + rewards, one reward batch for the whole step
                 texts, finals, index, lps_all = [], [], [], []
-                for (r, t, v) in ends:
+                for r, t, v in ends:
                     i, h = rows[r]
                     texts.append(self._text(h.ids))
                     finals.append(True)
@@ -285,11 +331,15 @@ class DeAL:
                     index.append(i)
                     lps_all.append(h.lps + [v] + la_lps[q])
                 t0 = clock()
-                rewards = self.reward.batch([ptexts[i] for i in index], texts, final=finals, index=index)
+                rewards = self.reward.batch(
+                    [ptexts[i] for i in index], texts, final=finals, index=index
+                )
                 stats["reward"] += clock() - t0
                 stats["texts_scored"] += len(texts)
                 if len(rewards) != len(texts):
-                    raise DecoderError(f"the reward returned {len(rewards)} scores for {len(texts)} texts")
+                    raise DecoderError(
+                        f"the reward returned {len(rewards)} scores for {len(texts)} texts"
+                    )
                 scores = []
                 for lps, rw in zip(lps_all, rewards):
                     rw = float(rw)
@@ -308,10 +358,10 @@ class DeAL:
                 for i in range(B):
                     if finished[i]:
                         finished[i].sort(key=lambda h: -h.score)
-                        del finished[i][self.beams:]
+                        del finished[i][self.beams :]
                 kept = []  # indices into go, prompt by prompt
                 for i in sorted(per_prompt_go):
-                    qs = sorted(per_prompt_go[i], key=lambda q: -scores[off + q])[:self.beams]
+                    qs = sorted(per_prompt_go[i], key=lambda q: -scores[off + q])[: self.beams]
                     f = finished[i]
                     if len(f) >= self.beams and f[0].score >= scores[off + qs[0]]:
                         continue  # prompt i is done: nothing live can beat what it has
@@ -324,8 +374,12 @@ class DeAL:
                     if m is None and h.matcher is not None:  # no rollout: fork now
                         m = h.matcher.fork()
                         if not m.commit(t):
-                            raise DecoderError(f"the matcher refused token {t} that its mask allowed")
-                    new_rows.append((i, _Hyp(h.ids + [t], h.lps + [v], m, scores[off + q], rewards[off + q])))
+                            raise DecoderError(
+                                f"the matcher refused token {t} that its mask allowed"
+                            )
+                    new_rows.append(
+                        (i, _Hyp(h.ids + [t], h.lps + [v], m, scores[off + q], rewards[off + q]))
+                    )
                 if kept and L > 0:
                     idx = torch.tensor(kept, dtype=torch.long, device=device)
                     cache = kv.select_rows(cache, idx)
@@ -335,9 +389,13 @@ class DeAL:
                 elif kept and left > 0:  # no rollout: feed the survivors' tokens
                     parent = torch.tensor([go[q][0] for q in kept], dtype=torch.long, device=device)
                     cache = kv.select_rows(cache, parent)
-                    attn = torch.cat([attn.index_select(0, parent), attn.new_ones((len(kept), 1))], dim=1)
+                    attn = torch.cat(
+                        [attn.index_select(0, parent), attn.new_ones((len(kept), 1))], dim=1
+                    )
                     p = pos_next.index_select(0, parent)
-                    step_ids = torch.tensor([go[q][1] for q in kept], dtype=torch.long, device=device)[:, None]
+                    step_ids = torch.tensor(
+                        [go[q][1] for q in kept], dtype=torch.long, device=device
+                    )[:, None]
                     logits, cache = forward(step_ids, attn, p[:, None], cache)
                     pos_next = p + 1
                 rows = new_rows
@@ -348,24 +406,36 @@ class DeAL:
             if i not in live or h.score > live[i].score:
                 live[i] = h
         self.last_details = []
-        events: list[tuple[int, Optional[int], bytes, Optional[str], bool]] = []
+        events: list[tuple[int, int | None, bytes, str | None, bool]] = []
         for i in range(B):
             if finished[i]:
                 best, reason, ok = finished[i][0], "stop", True
             elif i in live:
                 best = live[i]
-                reason, ok = "length", (best.matcher.is_accepting() if best.matcher is not None else True)
+                reason, ok = (
+                    "length",
+                    (best.matcher.is_accepting() if best.matcher is not None else True),
+                )
             else:
                 best = _Hyp([], [], None)
                 reason = "length"
                 ok = roots[i].is_accepting() if roots[i] is not None else True
-            self.last_details.append({"token_ids": list(best.ids), "logprobs": list(best.lps),
-                                      "score": best.score, "reward": best.reward, "finish_reason": reason})
+            self.last_details.append(
+                {
+                    "token_ids": list(best.ids),
+                    "logprobs": list(best.lps),
+                    "score": best.score,
+                    "reward": best.reward,
+                    "finish_reason": reason,
+                }
+            )
             for t in best.ids:
                 if t in eos:
                     events.append((i, t, b"", "stop", ok))
                 else:
-                    events.append((i, t, self._tokens[t] if t < len(self._tokens) else b"", None, False))
+                    events.append(
+                        (i, t, self._tokens[t] if t < len(self._tokens) else b"", None, False)
+                    )
             if reason == "length":
                 events.append((i, None, b"", "length", ok))
         stats["seconds"] = clock() - t_start

@@ -11,6 +11,7 @@ The gather copies the prefix's keys/values per candidate row (memory traffic, no
 compute).  Sharing the prefix without the copy would need an attention kernel that
 reads a shared prefix plus per-row suffixes (cascade / prefix attention).
 """
+
 from __future__ import annotations
 
 from ..errors import DecoderError
@@ -24,12 +25,16 @@ def check_cache(cache) -> None:
     if isinstance(cache, tuple):
         return
     if not (hasattr(cache, "batch_select_indices") and hasattr(cache, "crop")):
-        raise DecoderError(f"search needs a KV cache whose rows can be gathered and cropped "
-                           f"(transformers DynamicCache); this model returned {type(cache).__name__}")
+        raise DecoderError(
+            f"search needs a KV cache whose rows can be gathered and cropped "
+            f"(transformers DynamicCache); this model returned {type(cache).__name__}"
+        )
     for layer in getattr(cache, "layers", ()):
         if getattr(layer, "is_sliding", False) or not getattr(layer, "is_croppable", True):
-            raise DecoderError(f"search needs a KV cache that can be cropped; layer "
-                               f"{type(layer).__name__} (sliding window or recurrent) cannot be")
+            raise DecoderError(
+                f"search needs a KV cache that can be cropped; layer "
+                f"{type(layer).__name__} (sliding window or recurrent) cannot be"
+            )
 
 
 def select_rows(cache, index):

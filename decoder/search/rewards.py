@@ -19,15 +19,27 @@ check), :class:`RewardModel` (any Hugging Face sequence-classification model),
 :class:`Weighted` (weighted sums; also ``2 * Keywords(...) + Length(...)``) and
 :class:`PerPrompt` (one reward per prompt of a batch).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import DecoderError
 
-__all__ = ["Reward", "as_reward", "Keywords", "Length", "Pattern", "RewardModel", "Weighted",
-           "PerPrompt", "RewardError", "word_forms"]
+__all__ = [
+    "Reward",
+    "as_reward",
+    "Keywords",
+    "Length",
+    "Pattern",
+    "RewardModel",
+    "Weighted",
+    "PerPrompt",
+    "RewardError",
+    "word_forms",
+]
 
 
 class RewardError(DecoderError, ValueError):
@@ -39,11 +51,19 @@ class Reward:
 
     name = "reward"
 
-    def score(self, prompt: str, text: str, final: bool = True) -> float:  # pragma: no cover - abstract
+    def score(
+        self, prompt: str, text: str, final: bool = True
+    ) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def batch(self, prompts: Sequence[str], texts: Sequence[str], *, final: Sequence[bool],
-              index: Sequence[int]) -> list[float]:
+    def batch(
+        self,
+        prompts: Sequence[str],
+        texts: Sequence[str],
+        *,
+        final: Sequence[bool],
+        index: Sequence[int],
+    ) -> list[float]:
         return [float(self.score(p, t, f)) for p, t, f in zip(prompts, texts, final)]
 
     def bind(self, decoder) -> None:
@@ -53,14 +73,14 @@ class Reward:
     def __call__(self, prompt: str, text: str) -> float:
         return self.batch([prompt], [text], final=[True], index=[0])[0]
 
-    def __mul__(self, w: float) -> "Weighted":
+    def __mul__(self, w: float) -> Weighted:
         if not isinstance(w, (int, float)):
             return NotImplemented
         return Weighted([(self, float(w))])
 
     __rmul__ = __mul__
 
-    def __add__(self, other) -> "Weighted":
+    def __add__(self, other) -> Weighted:
         if not callable(other):
             return NotImplemented
         return Weighted(_terms(self) + _terms(as_reward(other)))
@@ -89,8 +109,10 @@ class _Callable(Reward):
             try:
                 out.append(float(v))
             except (TypeError, ValueError):
-                raise RewardError(f"reward {self.name!r} returned {v!r} for {t[:60]!r}: a reward "
-                                  f"returns a number") from None
+                raise RewardError(
+                    f"reward {self.name!r} returned {v!r} for {t[:60]!r}: a reward "
+                    f"returns a number"
+                ) from None
         return out
 
     def __repr__(self) -> str:
@@ -119,7 +141,7 @@ class Weighted(Reward):
     def __init__(self, terms: Sequence):
         self.terms = []
         for t in terms:
-            r, w = (t if isinstance(t, (tuple, list)) else (t, 1.0))
+            r, w = t if isinstance(t, (tuple, list)) else (t, 1.0)
             if not isinstance(w, (int, float)):
                 raise RewardError(f"the weight of {r!r} must be a number, not {w!r}")
             self.terms.append((as_reward(r), float(w)))
@@ -163,12 +185,18 @@ class PerPrompt(Reward):
         groups: dict = {}
         for j, i in enumerate(index):
             if not 0 <= i < len(self.rewards):
-                raise RewardError(f"PerPrompt has {len(self.rewards)} rewards but the batch has a "
-                                  f"prompt {i}: pass one reward per prompt")
+                raise RewardError(
+                    f"PerPrompt has {len(self.rewards)} rewards but the batch has a "
+                    f"prompt {i}: pass one reward per prompt"
+                )
             groups.setdefault(i, []).append(j)
         for i, js in groups.items():
-            vals = self.rewards[i].batch([prompts[j] for j in js], [texts[j] for j in js],
-                                         final=[final[j] for j in js], index=[i] * len(js))
+            vals = self.rewards[i].batch(
+                [prompts[j] for j in js],
+                [texts[j] for j in js],
+                final=[final[j] for j in js],
+                index=[i] * len(js),
+            )
             for j, v in zip(js, vals):
                 out[j] = float(v)
         return out
@@ -192,8 +220,10 @@ def word_forms(word: str) -> set[str]:
     except ImportError:  # pragma: no cover - depends on the environment
         from .._install import install_command
 
-        raise RewardError(f"counting inflections needs the lemminflect package ({install_command('deal')}); "
-                          "or pass inflections=False") from None
+        raise RewardError(
+            f"counting inflections needs the lemminflect package ({install_command('deal')}); "
+            "or pass inflections=False"
+        ) from None
     word = word.strip().lower()
     head, _, last = word.rpartition(" ")
     lemmas = {last}
@@ -222,8 +252,14 @@ class Keywords(Reward):
 
     name = "keywords"
 
-    def __init__(self, words: Sequence[str], *, inflections: bool = True,
-                 forms: Optional[dict] = None, all_or_nothing: bool = False):
+    def __init__(
+        self,
+        words: Sequence[str],
+        *,
+        inflections: bool = True,
+        forms: dict | None = None,
+        all_or_nothing: bool = False,
+    ):
         if isinstance(words, str):
             words = [words]
         words = [w for w in words]
@@ -249,7 +285,7 @@ class Keywords(Reward):
                     ok = f[0] in single
                 else:
                     n = len(f)
-                    ok = any(tuple(ws[i:i + n]) == f for i in range(len(ws) - n + 1))
+                    ok = any(tuple(ws[i : i + n]) == f for i in range(len(ws) - n + 1))
                 if ok:
                     break
             out.append(ok)
@@ -290,7 +326,9 @@ class Length(Reward):
         if self.unit == "words":
             return len(text.split())
         if self.tokenizer is None:
-            raise RewardError("Length(unit='tokens') needs a tokenizer (or run it inside a Decoder)")
+            raise RewardError(
+                "Length(unit='tokens') needs a tokenizer (or run it inside a Decoder)"
+            )
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def score(self, prompt: str, text: str, final: bool = True) -> float:
@@ -310,8 +348,14 @@ class Pattern(Reward):
 
     name = "pattern"
 
-    def __init__(self, pattern: Union[str, "re.Pattern"], *, fullmatch: bool = False,
-                 final_only: bool = False, flags: int = 0):
+    def __init__(
+        self,
+        pattern: str | re.Pattern,
+        *,
+        fullmatch: bool = False,
+        final_only: bool = False,
+        flags: int = 0,
+    ):
         try:
             self.regex = re.compile(pattern, flags) if isinstance(pattern, str) else pattern
         except re.error as e:
@@ -343,8 +387,16 @@ class RewardModel(Reward):
 
     name = "reward_model"
 
-    def __init__(self, model, tokenizer=None, *, label: Union[int, str, None] = None, pair: bool = False,
-                 batch_size: int = 32, max_length: int = 512):
+    def __init__(
+        self,
+        model,
+        tokenizer=None,
+        *,
+        label: int | str | None = None,
+        pair: bool = False,
+        batch_size: int = 32,
+        max_length: int = 512,
+    ):
         if isinstance(model, str) or hasattr(model, "__fspath__"):
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -376,8 +428,10 @@ class RewardModel(Reward):
             if pad is None:
                 pad = getattr(tokenizer, "eos_token_id", None)
             if pad is None:
-                raise RewardError("the reward model has no pad_token_id and its tokenizer no pad or "
-                                  "EOS token: set model.config.pad_token_id")
+                raise RewardError(
+                    "the reward model has no pad_token_id and its tokenizer no pad or "
+                    "EOS token: set model.config.pad_token_id"
+                )
             model.config.pad_token_id = pad
         self.pad_id = int(pad)
 
@@ -388,8 +442,8 @@ class RewardModel(Reward):
         device = next(self.model.parameters()).device
         with torch.inference_mode():
             for s in range(0, len(texts), self.batch_size):
-                chunk = list(texts[s:s + self.batch_size])
-                args = (list(prompts[s:s + self.batch_size]), chunk) if self.pair else (chunk,)
+                chunk = list(texts[s : s + self.batch_size])
+                args = (list(prompts[s : s + self.batch_size]), chunk) if self.pair else (chunk,)
                 enc = self.tokenizer(*args, truncation=True, max_length=self.max_length)
                 # right padding with the model's pad id, so that positions start at 0 in every row
                 # and the classifier reads the last real token of each
@@ -398,13 +452,13 @@ class RewardModel(Reward):
                 x = torch.full((len(rows), n), self.pad_id, dtype=torch.long)
                 am = torch.zeros((len(rows), n), dtype=torch.long)
                 for j, r in enumerate(rows):
-                    x[j, :len(r)] = torch.tensor(r, dtype=torch.long)
-                    am[j, :len(r)] = 1
+                    x[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+                    am[j, : len(r)] = 1
                 kw = {"input_ids": x.to(device), "attention_mask": am.to(device)}
                 if "token_type_ids" in enc:
                     tt = torch.zeros_like(x)
                     for j, r in enumerate(enc["token_type_ids"]):
-                        tt[j, :len(r)] = torch.tensor(r, dtype=torch.long)
+                        tt[j, : len(r)] = torch.tensor(r, dtype=torch.long)
                     kw["token_type_ids"] = tt.to(device)
                 logits = self.model(**kw).logits.float()
                 if self.num_labels == 1:

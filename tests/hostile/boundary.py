@@ -2,6 +2,7 @@
 process by tests/test_cython_boundary.py: a segfault there is a failed test, not a dead
 pytest. Each probe does one wrong thing and lets the exception escape (or returns what it
 saw); the test checks the exception is the documented one."""
+
 from __future__ import annotations
 
 import gc
@@ -120,8 +121,12 @@ def commit_bytes_list():
 
 def commit_bytes_empty_and_views():
     m = _matcher()
-    r = [m.commit_bytes(b""), m.commit_bytes(bytearray(b"a")), m.commit_bytes(memoryview(b"xab")[1:]),
-         m.commit_bytes(np.frombuffer(b"c", dtype=np.uint8))]
+    r = [
+        m.commit_bytes(b""),
+        m.commit_bytes(bytearray(b"a")),
+        m.commit_bytes(memoryview(b"xab")[1:]),
+        m.commit_bytes(np.frombuffer(b"c", dtype=np.uint8)),
+    ]
     return r + [m.num_steps]
 
 
@@ -146,10 +151,18 @@ def uninitialised_matcher():
 
     m = Matcher.__new__(Matcher)
     seen = [m.num_steps, m.mask_stats]
-    for call in (lambda: m.compute_mask(np.zeros(WORDS, dtype=np.int32)), lambda: m.commit(1),
-                 lambda: m.fork(), lambda: m.rollback(0), lambda: m.reset(), m.is_accepting,
-                 m.is_terminated, m.min_completion_bytes, lambda: m.commit_bytes(b"a"),
-                 lambda: m.is_allowed(1)):
+    for call in (
+        lambda: m.compute_mask(np.zeros(WORDS, dtype=np.int32)),
+        lambda: m.commit(1),
+        lambda: m.fork(),
+        lambda: m.rollback(0),
+        lambda: m.reset(),
+        m.is_accepting,
+        m.is_terminated,
+        m.min_completion_bytes,
+        lambda: m.commit_bytes(b"a"),
+        lambda: m.is_allowed(1),
+    ):
         try:
             call()
             seen.append("no error")
@@ -186,7 +199,8 @@ def after_termination_and_rejection():
 def outlives_grammar_and_vocab():
     """The matcher keeps its compiled grammar and trie alive after every Python reference
     to the grammar, vocabulary and compile cache is gone."""
-    from decoder import Grammar, Matcher, Vocabulary, compile as dcompile
+    from decoder import Grammar, Matcher, Vocabulary
+    from decoder import compile as dcompile
 
     v = Vocabulary.from_bytes(list(TOKENS), eos_ids=[EOS])
     m = Matcher(Grammar.from_regex("[a-c]{1,4}x"), v)
@@ -207,15 +221,17 @@ def fill_masks_misuse():
 
     m = _matcher()
     seen = []
-    for out, ms in [(np.zeros(WORDS, dtype=np.int32), [m]),                  # 1-D
-                    (np.zeros((1, WORDS), dtype=np.float32), [m]),           # dtype
-                    (np.zeros((1, WORDS - 1), dtype=np.int32), [m]),         # too narrow
-                    (np.zeros((0, WORDS), dtype=np.int32), [m]),             # too few rows
-                    (np.zeros((2, 2 * WORDS), dtype=np.int32)[:, ::2], [m]),  # strided
-                    (np.zeros((2, WORDS), dtype=np.int32), [m, m]),          # the same matcher twice
-                    (np.zeros((2, WORDS), dtype=np.int32), [m, "x"]),        # not a matcher
-                    ([[0] * WORDS], [m]),                                    # a list
-                    (np.zeros((2, WORDS), dtype=np.int32), 5)]:             # not a sequence
+    for out, ms in [
+        (np.zeros(WORDS, dtype=np.int32), [m]),  # 1-D
+        (np.zeros((1, WORDS), dtype=np.float32), [m]),  # dtype
+        (np.zeros((1, WORDS - 1), dtype=np.int32), [m]),  # too narrow
+        (np.zeros((0, WORDS), dtype=np.int32), [m]),  # too few rows
+        (np.zeros((2, 2 * WORDS), dtype=np.int32)[:, ::2], [m]),  # strided
+        (np.zeros((2, WORDS), dtype=np.int32), [m, m]),  # the same matcher twice
+        (np.zeros((2, WORDS), dtype=np.int32), [m, "x"]),  # not a matcher
+        ([[0] * WORDS], [m]),  # a list
+        (np.zeros((2, WORDS), dtype=np.int32), 5),
+    ]:  # not a sequence
         try:
             fill_masks(ms, out)
             seen.append("no error")
@@ -237,7 +253,8 @@ def fill_masks_threads_odd():
 def compiled_grammar_garbage_words():
     """Random word arrays into the C++ grammar deserializer: a clean error or a grammar,
     never a crash (the words normally come from decoder/grammar/serialize.py)."""
-    from decoder import _engine, compile as dcompile
+    from decoder import _engine
+    from decoder import compile as dcompile
     from decoder.errors import DecoderError
 
     trie = dcompile.token_trie(vocab())
@@ -249,9 +266,11 @@ def compiled_grammar_garbage_words():
         if pick < 0.3:
             words = [rng.randint(-3, 6) for _ in range(n)]
         elif pick < 0.6:
-            words = [rng.randint(-2**31, 2**31 - 1) for _ in range(n)]
+            words = [rng.randint(-(2**31), 2**31 - 1) for _ in range(n)]
         else:
-            words = [rng.choice([0, 1, 2, -1, 2**31 - 1, -2**31, 255, 256, 0x10FFFF]) for _ in range(n)]
+            words = [
+                rng.choice([0, 1, 2, -1, 2**31 - 1, -(2**31), 255, 256, 0x10FFFF]) for _ in range(n)
+            ]
         names = ["L%d" % k for k in range(rng.randint(0, 3))]
         try:
             _engine.CompiledGrammar(words, names, ["S"] * rng.randint(0, 2), trie, None, None)
@@ -263,7 +282,8 @@ def compiled_grammar_garbage_words():
 
 def serialized_grammar_mutations():
     """A real serialized grammar with one word changed at a time."""
-    from decoder import Grammar, _engine, compile as dcompile
+    from decoder import Grammar, _engine
+    from decoder import compile as dcompile
     from decoder.errors import DecoderError
 
     g = Grammar.from_lark('start: A "+" start | A\nA: /[0-9]{1,3}/\n')
@@ -274,7 +294,7 @@ def serialized_grammar_mutations():
     for i in range(300):
         w = np.array(words, dtype=np.int64)
         k = rng.randrange(len(w))
-        w[k] = rng.choice([-1, 0, 1, len(w), 2**31 - 1, -2**31, int(w[k]) + 1, int(w[k]) - 1, 7])
+        w[k] = rng.choice([-1, 0, 1, len(w), 2**31 - 1, -(2**31), int(w[k]) + 1, int(w[k]) - 1, 7])
         w = w.astype(np.int32)
         try:
             cg = _engine.CompiledGrammar(w, lx, nt, trie, None, None)
@@ -296,13 +316,15 @@ def token_trie_bad_arguments():
     from decoder import _engine
 
     seen = []
-    for args in [([b"a", b"b"], 1, [0], []),         # mask width below the token count
-                 ([b"a", b"b"], 2, [5], []),         # eos out of range
-                 ([b"a", b"b"], 2, [-1], []),        # negative eos
-                 ([b"a", b"b"], 2, [0], [9]),        # excluded out of range
-                 ([b"a", b"b"], -3, [0], []),        # negative width
-                 ([], 0, [], []),                    # empty
-                 ([b"a", "b"], 2, [0], [])]:         # a str token
+    for args in [
+        ([b"a", b"b"], 1, [0], []),  # mask width below the token count
+        ([b"a", b"b"], 2, [5], []),  # eos out of range
+        ([b"a", b"b"], 2, [-1], []),  # negative eos
+        ([b"a", b"b"], 2, [0], [9]),  # excluded out of range
+        ([b"a", b"b"], -3, [0], []),  # negative width
+        ([], 0, [], []),  # empty
+        ([b"a", "b"], 2, [0], []),
+    ]:  # a str token
         try:
             _engine.TokenTrie(*args)
             seen.append("no error")
@@ -326,5 +348,8 @@ def commit_bytes_strided_view():
     return [ok, m.num_steps, m.commit_bytes(b"x") and m.is_accepting()]
 
 
-PROBES = {name: fn for name, fn in dict(globals()).items()
-          if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", "") == __name__}
+PROBES = {
+    name: fn
+    for name, fn in dict(globals()).items()
+    if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", "") == __name__
+}

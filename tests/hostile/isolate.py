@@ -15,6 +15,7 @@ Under the sanitizers (``DECODER_SANITIZED=1``, set by scripts/test_sanitizers.sh
 no address-space cap (ASan reserves terabytes of shadow memory; its ``hard_rss_limit_mb``
 caps the resident size instead) and time limits are scaled by ``TIME_SCALE``.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -22,7 +23,7 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 SANITIZED = bool(os.environ.get("DECODER_SANITIZED"))
 TIME_SCALE = 4.0 if SANITIZED else 1.0
@@ -42,26 +43,30 @@ def _context():
 
 @dataclass
 class Outcome:
-    status: str                          # "ok", "error", "timeout", "cpu_timeout", "signal", "lost"
-    value: Any = None                    # the target's return value ("ok")
-    error: str = ""                      # exception class name ("error")
+    status: str  # "ok", "error", "timeout", "cpu_timeout", "signal", "lost"
+    value: Any = None  # the target's return value ("ok")
+    error: str = ""  # exception class name ("error")
     message: str = ""
-    classes: list = field(default_factory=list)   # names of the exception's MRO
-    attrs: dict = field(default_factory=dict)     # path / keyword / line / column ...
+    classes: list = field(default_factory=list)  # names of the exception's MRO
+    attrs: dict = field(default_factory=dict)  # path / keyword / line / column ...
     traceback: str = ""
-    seconds: float = 0.0                 # wall-clock, in the child
-    cpu_seconds: float = 0.0             # CPU (user + system, all threads), in the child
-    exitcode: Optional[int] = None
+    seconds: float = 0.0  # wall-clock, in the child
+    cpu_seconds: float = 0.0  # CPU (user + system, all threads), in the child
+    exitcode: int | None = None
 
     def is_error(self, *names: str) -> bool:
         return self.status == "error" and any(n in self.classes for n in names)
 
     def __str__(self) -> str:
         if self.status == "ok":
-            return f"ok in {self.seconds:.2f} s ({self.cpu_seconds:.2f} s CPU): {self.value!r}"[:2000]
+            return f"ok in {self.seconds:.2f} s ({self.cpu_seconds:.2f} s CPU): {self.value!r}"[
+                :2000
+            ]
         if self.status == "error":
-            return (f"{self.error}: {self.message[:1500]} ({self.seconds:.2f} s, {self.cpu_seconds:.2f} s CPU)"
-                    f"\n{self.traceback[-3000:]}")
+            return (
+                f"{self.error}: {self.message[:1500]} ({self.seconds:.2f} s, {self.cpu_seconds:.2f} s CPU)"
+                f"\n{self.traceback[-3000:]}"
+            )
         return f"{self.status} (exit code {self.exitcode}) after {self.seconds:.1f} s"
 
 
@@ -82,23 +87,43 @@ def _child(conn, mem_bytes, cpu_limit, target, args):
         # the target's time ends here: formatting a deep traceback (a RecursionError's
         # thousands of frames) is the harness's cost, and took seconds under load
         t1, c1 = time.perf_counter(), time.process_time()
-        attrs = {k: getattr(e, k) for k in ("path", "keyword", "line", "column", "limit")
-                 if isinstance(getattr(e, k, None), (str, int))}
-        res = dict(status="error", error=type(e).__name__, message=str(e),
-                   classes=[c.__name__ for c in type(e).__mro__], attrs=attrs,
-                   traceback=traceback.format_exc())
+        attrs = {
+            k: getattr(e, k)
+            for k in ("path", "keyword", "line", "column", "limit")
+            if isinstance(getattr(e, k, None), (str, int))
+        }
+        res = dict(
+            status="error",
+            error=type(e).__name__,
+            message=str(e),
+            classes=[c.__name__ for c in type(e).__mro__],
+            attrs=attrs,
+            traceback=traceback.format_exc(),
+        )
     res["seconds"] = t1 - t0
     res["cpu_seconds"] = c1 - c0
     try:
         conn.send(res)
     except Exception as e:  # an unpicklable return value
-        conn.send(dict(status="error", error="PicklingError", message=repr(e),
-                       classes=["PicklingError"], seconds=res["seconds"]))
+        conn.send(
+            dict(
+                status="error",
+                error="PicklingError",
+                message=repr(e),
+                classes=["PicklingError"],
+                seconds=res["seconds"],
+            )
+        )
     conn.close()
 
 
-def run(target, *args, timeout: float = DEFAULT_TIMEOUT_S, cpu_limit: float = 0,
-        mem_bytes: int = DEFAULT_MEM_BYTES) -> Outcome:
+def run(
+    target,
+    *args,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    cpu_limit: float = 0,
+    mem_bytes: int = DEFAULT_MEM_BYTES,
+) -> Outcome:
     """``target(*args)`` in a forked child, killed after ``timeout`` seconds of wall time or
     ``cpu_limit`` seconds of CPU time (both scaled under the sanitizers) and limited to
     ``mem_bytes`` of address space."""

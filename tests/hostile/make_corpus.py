@@ -7,6 +7,7 @@ is how to get them as files, e.g. as seeds for the fuzzers or to feed other engi
 
     python tests/hostile/make_corpus.py /tmp/hostile-corpus [--max-bytes N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,13 @@ def write_corpus(out: Path, max_bytes: int = 0) -> dict:
             continue
         name = c.id + EXT[c.kind]
         (out / name).write_bytes(data)
-        index[name] = {"kind": c.kind, "errors": list(c.errors), "ok": c.ok, "options": c.options,
-                       "known_failure": c.xfail}
+        index[name] = {
+            "kind": c.kind,
+            "errors": list(c.errors),
+            "ok": c.ok,
+            "options": c.options,
+            "known_failure": c.xfail,
+        }
     (out / "index.json").write_text(json.dumps(index, indent=1))
     return index
 
@@ -55,7 +61,9 @@ def write_corpus(out: Path, max_bytes: int = 0) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--max-bytes", type=int, default=0, help="skip cases larger than this (0: none)")
+    ap.add_argument(
+        "--max-bytes", type=int, default=0, help="skip cases larger than this (0: none)"
+    )
     a = ap.parse_args(argv)
     index = write_corpus(a.out, a.max_bytes)
     print(f"wrote {len(index)} files to {a.out}")

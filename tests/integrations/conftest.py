@@ -1,5 +1,6 @@
 """Shared fixtures of the serving-engine contract tests (run by scripts/test_integrations.sh,
 each engine in its own virtual environment; not part of the main pytest run)."""
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 def allowed(row) -> set[int]:
-    bits = np.unpackbits(np.ascontiguousarray(row, dtype=np.int32).view(np.uint8), bitorder="little")
+    bits = np.unpackbits(
+        np.ascontiguousarray(row, dtype=np.int32).view(np.uint8), bitorder="little"
+    )
     return set(np.flatnonzero(bits).tolist())
 
 

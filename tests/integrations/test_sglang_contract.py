@@ -1,5 +1,6 @@
 """Contract tests: decoder as SGLang's grammar backend, through SGLang's own registry and base
 classes (SGLang 0.5.23 wheel, imported on a CPU; no server is started)."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,12 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("sglang.srt.constrained.base_grammar_backend",
-                    reason="SGLang is not installed (scripts/test_integrations.sh builds its venv)")
+pytest.importorskip(
+    "sglang.srt.constrained.base_grammar_backend",
+    reason="SGLang is not installed (scripts/test_integrations.sh builds its venv)",
+)
 torch = pytest.importorskip("torch")
 
-import decoder  # noqa: E402
 from sglang.srt.arg_groups.choices import GRAMMAR_BACKEND_CHOICES  # noqa: E402
 from sglang.srt.constrained.base_grammar_backend import (  # noqa: E402
     GRAMMAR_BACKEND_REGISTRY,
@@ -19,19 +21,25 @@ from sglang.srt.constrained.base_grammar_backend import (  # noqa: E402
     InvalidGrammarObject,
 )
 
+import decoder  # noqa: E402
+
 from .conftest import MODEL_VOCAB, allowed, pick, reference_row  # noqa: E402
 
-SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"],
-          "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}},
+    "required": ["a"],
+    "additionalProperties": False,
+}
 
 
 @pytest.fixture(scope="module")
 def backend(tiny_model_dir):
+    from importlib.metadata import entry_points
+
     from transformers import AutoTokenizer
 
     from decoder.integrations import sglang as plugin
-
-    from importlib.metadata import entry_points
 
     eps = [e for e in entry_points(group="sglang.srt.plugins") if e.name == "decoder"]
     if eps:  # installed: load through SGLang's own plug-in loader

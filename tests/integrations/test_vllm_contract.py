@@ -3,6 +3,7 @@ logits-processor interfaces, on a CPU (vLLM 0.32 wheel; 0.33 ships the same inte
 
 Every mask row vLLM gets is compared with a fresh ``decoder.Matcher`` fed the same tokens.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,38 +13,70 @@ import time
 import numpy as np
 import pytest
 
-vllm = pytest.importorskip("vllm", reason="vLLM is not installed (scripts/test_integrations.sh builds its venv)")
+vllm = pytest.importorskip(
+    "vllm", reason="vLLM is not installed (scripts/test_integrations.sh builds its venv)"
+)
 torch = pytest.importorskip("torch")
 
-import decoder  # noqa: E402
-from decoder.integrations.compiler import CompileTimeout  # noqa: E402
-from decoder.integrations.vllm import DecoderBackend, DecoderGrammar, DecoderLogitsProcessor  # noqa: E402
-from vllm.config import DeviceConfig, ModelConfig, SpeculativeConfig, VllmConfig  # noqa: E402
-from vllm.config import SchedulerConfig  # noqa: E402
+from vllm.config import (  # noqa: E402
+    DeviceConfig,
+    ModelConfig,
+    SchedulerConfig,  # noqa: E402
+    SpeculativeConfig,
+    VllmConfig,
+)
 from vllm.sampling_params import SamplingParams, StructuredOutputsParams  # noqa: E402
 from vllm.v1.request import Request  # noqa: E402
 from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality  # noqa: E402
 from vllm.v1.structured_output import StructuredOutputManager  # noqa: E402
 from vllm.v1.structured_output.backend_types import StructuredOutputOptions as SO  # noqa: E402
 
+import decoder  # noqa: E402
+from decoder.integrations.compiler import CompileTimeout  # noqa: E402
+from decoder.integrations.vllm import (  # noqa: E402
+    DecoderBackend,
+    DecoderGrammar,
+    DecoderLogitsProcessor,
+)
+
 from .conftest import MODEL_VOCAB, allowed, pick, reference_row  # noqa: E402
 
 STOP = [2, 0]  # <|im_end|>, <|endoftext|>
-SCHEMA = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 99},
-                                           "ok": {"type": "boolean"}},
-          "required": ["n", "ok"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer", "minimum": 0, "maximum": 99},
+        "ok": {"type": "boolean"},
+    },
+    "required": ["n", "ok"],
+    "additionalProperties": False,
+}
 CASES = {  # name: (StructuredOutputsParams kwargs, reference grammar, validator of the text)
-    "json": (dict(json=SCHEMA), lambda: decoder.Grammar.from_json_schema(SCHEMA),
-             lambda s: set(json.loads(s)) == {"n", "ok"}),
-    "json_object": (dict(json_object=True), lambda: decoder.Grammar.from_json_schema({"type": "object"}),
-                    lambda s: isinstance(json.loads(s), dict)),
-    "regex": (dict(regex=r"[a-c]{2,4}-[0-9]+"), lambda: decoder.Grammar.from_regex(r"[a-c]{2,4}-[0-9]+"),
-              lambda s: re.fullmatch(r"[a-c]{2,4}-[0-9]+", s)),
-    "choice": (dict(choice=["yes", "no way", "a.b*"]),
-               lambda: decoder.Grammar.from_regex(r"yes|no way|a\.b\*"), lambda s: s in ("yes", "no way", "a.b*")),
-    "grammar": (dict(grammar='start: "(" start ")" | "x"'),
-                lambda: decoder.Grammar.from_lark('start: "(" start ")" | "x"'),
-                lambda s: re.fullmatch(r"(\(*)x(\)*)", s) and s.count("(") == s.count(")")),
+    "json": (
+        dict(json=SCHEMA),
+        lambda: decoder.Grammar.from_json_schema(SCHEMA),
+        lambda s: set(json.loads(s)) == {"n", "ok"},
+    ),
+    "json_object": (
+        dict(json_object=True),
+        lambda: decoder.Grammar.from_json_schema({"type": "object"}),
+        lambda s: isinstance(json.loads(s), dict),
+    ),
+    "regex": (
+        dict(regex=r"[a-c]{2,4}-[0-9]+"),
+        lambda: decoder.Grammar.from_regex(r"[a-c]{2,4}-[0-9]+"),
+        lambda s: re.fullmatch(r"[a-c]{2,4}-[0-9]+", s),
+    ),
+    "choice": (
+        dict(choice=["yes", "no way", "a.b*"]),
+        lambda: decoder.Grammar.from_regex(r"yes|no way|a\.b\*"),
+        lambda s: s in ("yes", "no way", "a.b*"),
+    ),
+    "grammar": (
+        dict(grammar='start: "(" start ")" | "x"'),
+        lambda: decoder.Grammar.from_lark('start: "(" start ")" | "x"'),
+        lambda s: re.fullmatch(r"(\(*)x(\)*)", s) and s.count("(") == s.count(")"),
+    ),
 }
 
 
@@ -61,14 +94,25 @@ def toward_end(m, row, rng, tries: int = 40) -> int:
 
 
 def make_config(model_dir, *, spec_tokens: int = 0, max_num_seqs: int = 16) -> VllmConfig:
-    mc = ModelConfig(model=str(model_dir), tokenizer=str(model_dir), dtype="float32", max_model_len=512)
+    mc = ModelConfig(
+        model=str(model_dir), tokenizer=str(model_dir), dtype="float32", max_model_len=512
+    )
     kw = {}
     if spec_tokens:
-        kw["speculative_config"] = SpeculativeConfig(method="ngram", num_speculative_tokens=spec_tokens,
-                                                     prompt_lookup_max=3, prompt_lookup_min=1)
-    return VllmConfig(model_config=mc, device_config=DeviceConfig(device="cpu"),
-                      scheduler_config=SchedulerConfig(max_num_seqs=max_num_seqs, max_model_len=512,
-                                                       is_encoder_decoder=False), **kw)
+        kw["speculative_config"] = SpeculativeConfig(
+            method="ngram",
+            num_speculative_tokens=spec_tokens,
+            prompt_lookup_max=3,
+            prompt_lookup_min=1,
+        )
+    return VllmConfig(
+        model_config=mc,
+        device_config=DeviceConfig(device="cpu"),
+        scheduler_config=SchedulerConfig(
+            max_num_seqs=max_num_seqs, max_model_len=512, is_encoder_decoder=False
+        ),
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +124,26 @@ def hf_tokenizer(tiny_model_dir):
 
 @pytest.fixture(scope="module")
 def ref_vocab(hf_tokenizer):
-    return decoder.Vocabulary.from_tokenizer(hf_tokenizer, model_vocab_size=MODEL_VOCAB, eos_ids=STOP)
+    return decoder.Vocabulary.from_tokenizer(
+        hf_tokenizer, model_vocab_size=MODEL_VOCAB, eos_ids=STOP
+    )
 
 
 def manager_for(config, backend_kw=None) -> StructuredOutputManager:
     mgr = StructuredOutputManager(config)
-    mgr.backend = DecoderBackend(config, tokenizer=mgr.tokenizer,
-                                 vocab_size=config.model_config.get_vocab_size(), **(backend_kw or {}))
+    mgr.backend = DecoderBackend(
+        config,
+        tokenizer=mgr.tokenizer,
+        vocab_size=config.model_config.get_vocab_size(),
+        **(backend_kw or {}),
+    )
     return mgr
 
 
 def new_request(rid: str, so_kwargs: dict) -> Request:
-    sp = SamplingParams(max_tokens=64, stop_token_ids=STOP, structured_outputs=StructuredOutputsParams(**so_kwargs))
+    sp = SamplingParams(
+        max_tokens=64, stop_token_ids=STOP, structured_outputs=StructuredOutputsParams(**so_kwargs)
+    )
     sp.structured_outputs._backend = "decoder"
     req = Request(rid, prompt_token_ids=[1, 2, 3], sampling_params=sp, pooling_params=None)
     return req
@@ -143,8 +195,14 @@ def test_manager_runs_every_request_type_to_termination(config, ref_vocab, hf_to
             for t in out[n]:
                 m.commit(t)
             # finish once the output is complete (a stop token), else any allowed token
-            finish = m.is_accepting() and (len(out[n]) > 4 or rng.random() < 0.5 or not allowed(row) - set(STOP))
-            tok = 2 if finish else (pick(row, rng, STOP) if len(out[n]) < 6 else toward_end(m, row, rng))
+            finish = m.is_accepting() and (
+                len(out[n]) > 4 or rng.random() < 0.5 or not allowed(row) - set(STOP)
+            )
+            tok = (
+                2
+                if finish
+                else (pick(row, rng, STOP) if len(out[n]) < 6 else toward_end(m, row, rng))
+            )
             assert mgr.accept_tokens(reqs[n], [tok])
             out[n].append(tok)
     for n, (_, _, valid) in CASES.items():
@@ -162,8 +220,12 @@ def test_stop_tokens_are_the_requests_and_rollback_undoes_termination(config, re
     g: DecoderGrammar = req.structured_output_request.grammar
     bm = mgr.backend.allocate_token_bitmask(1)
     g.fill_bitmask(bm, 0)
-    assert not (allowed(bm[0].numpy()) & set(STOP)), "stop tokens allowed before the grammar accepts"
-    ab = [t for t in range(MODEL_VOCAB) if t < len(ref_vocab.tokens) and ref_vocab.tokens[t] == b"ab"]
+    assert not (
+        allowed(bm[0].numpy()) & set(STOP)
+    ), "stop tokens allowed before the grammar accepts"
+    ab = [
+        t for t in range(MODEL_VOCAB) if t < len(ref_vocab.tokens) and ref_vocab.tokens[t] == b"ab"
+    ]
     assert ab and g.accept_tokens("r", ab)
     g.fill_bitmask(bm, 0)
     assert allowed(bm[0].numpy()) == set(STOP)  # exactly the request's stop ids
@@ -200,13 +262,17 @@ def test_speculative_drafts_fill_accept_rollback(tiny_model_dir, ref_vocab):
         bad_at = 1 if step == 2 else None  # one round with a draft the grammar refuses
         if bad_at is not None:
             drafts[bad_at] = ref_vocab.tokens.index(b"zzz") if b"zzz" in ref_vocab.tokens else 5
-        assert mgr.validate_tokens(req, list(drafts)) == drafts[:bad_at if bad_at is not None else 3]
+        assert (
+            mgr.validate_tokens(req, list(drafts)) == drafts[: bad_at if bad_at is not None else 3]
+        )
         bm = mgr.grammar_bitmask({"s": req}, ["s"], {"s": list(drafts)})
         assert bm.shape[0] == 4
-        good = drafts[:bad_at + 1] if bad_at is not None else drafts
+        good = drafts[: bad_at + 1] if bad_at is not None else drafts
         for i in range(4):
             k = min(i, bad_at) if bad_at is not None else i
-            np.testing.assert_array_equal(bm[i], reference_row(ref, prefix + good[:k]), err_msg=f"row {i}")
+            np.testing.assert_array_equal(
+                bm[i], reference_row(ref, prefix + good[:k]), err_msg=f"row {i}"
+            )
         # the state is back where it was: accept what the verifier kept
         kept = drafts[:bad_at] if bad_at is not None else drafts[:2]
         assert req.structured_output_request.grammar.matcher.num_steps == len(prefix)
@@ -238,8 +304,12 @@ def test_large_batch_fills_on_vllms_thread_pool(tiny_model_dir, ref_vocab):
 
 def test_compile_deadline_fails_only_that_request(config):
     mgr = manager_for(config, dict(deadline_s=1e-4))
-    big = {"type": "object", "properties": {f"k{i}": {"type": "string", "pattern": f"[a-z]{{{i},{i + 9}}}"}
-                                            for i in range(40)}}
+    big = {
+        "type": "object",
+        "properties": {
+            f"k{i}": {"type": "string", "pattern": f"[a-z]{{{i},{i + 9}}}"} for i in range(40)
+        },
+    }
     req = new_request("slow", dict(json=big))
     mgr.grammar_init(req)
     wait_ready([req])
@@ -252,11 +322,20 @@ def test_unsupported_specs_give_clear_errors(config):
     with pytest.raises(decoder.DecoderError, match="reversed"):  # GBNF, a reversed range
         mgr.backend.compile_grammar(SO.GRAMMAR, "root ::= [z-a]+")
     with pytest.raises(decoder.DecoderError, match="tags is empty"):  # legacy form, no structures
-        mgr.backend.compile_grammar(SO.STRUCTURAL_TAG, json.dumps({"structures": [], "triggers": ["<"]}))
+        mgr.backend.compile_grammar(
+            SO.STRUCTURAL_TAG, json.dumps({"structures": [], "triggers": ["<"]})
+        )
     g = mgr.backend.compile_grammar(SO.GRAMMAR, 'root ::= "a" b-c\nb-c ::= "b" | "c"')
     assert g.validate_tokens([]) == []
-    tag = {"type": "structural_tag", "format": {"type": "tag", "begin": "<f>", "end": "</f>",
-                                                "content": {"type": "json_schema", "json_schema": {"type": "boolean"}}}}
+    tag = {
+        "type": "structural_tag",
+        "format": {
+            "type": "tag",
+            "begin": "<f>",
+            "end": "</f>",
+            "content": {"type": "json_schema", "json_schema": {"type": "boolean"}},
+        },
+    }
     g = mgr.backend.compile_grammar(SO.STRUCTURAL_TAG, json.dumps(tag))
     enc = mgr.tokenizer.encode("<f>true</f>", add_special_tokens=False)
     assert g.validate_tokens(enc) == enc and g.matcher.num_steps == 0  # no side effect
@@ -265,8 +344,11 @@ def test_unsupported_specs_give_clear_errors(config):
 
 # ---------------------------------------------------------------- logits processor
 
+
 def _params(spec):
-    return SamplingParams(max_tokens=32, stop_token_ids=STOP, extra_args={"decoder": spec} if spec else None)
+    return SamplingParams(
+        max_tokens=32, stop_token_ids=STOP, extra_args={"decoder": spec} if spec else None
+    )
 
 
 def _finite(logits_row) -> set[int]:
@@ -281,13 +363,21 @@ def test_logits_processor_v1_batches_added_removed_moved(config, ref_vocab):
         DecoderLogitsProcessor.validate_params(_params({"regex": "a", "choice": ["b"]}))
     with pytest.raises(ValueError):
         DecoderLogitsProcessor.validate_params(_params({"json_schema": {"type": "nope"}}))
-    refs = {"re": decoder.compile_grammar(decoder.Grammar.from_regex("[ab]+"), ref_vocab),
-            "js": decoder.compile_grammar(decoder.Grammar.from_json_schema(SCHEMA), ref_vocab)}
+    refs = {
+        "re": decoder.compile_grammar(decoder.Grammar.from_regex("[ab]+"), ref_vocab),
+        "js": decoder.compile_grammar(decoder.Grammar.from_json_schema(SCHEMA), ref_vocab),
+    }
     outs = {"re": [], "js": [], "free": []}
     specs = {"re": {"regex": "[ab]+"}, "js": {"json_schema": SCHEMA}, "free": None}
     where = {"re": 0, "free": 1, "js": 2}
-    lp.update_state(BatchUpdate(batch_size=3, removed=[], moved=[],
-                                added=[(i, _params(specs[n]), [1, 2], outs[n]) for n, i in where.items()]))
+    lp.update_state(
+        BatchUpdate(
+            batch_size=3,
+            removed=[],
+            moved=[],
+            added=[(i, _params(specs[n]), [1, 2], outs[n]) for n, i in where.items()],
+        )
+    )
     rng = np.random.default_rng(3)
 
     def step():
@@ -306,19 +396,30 @@ def test_logits_processor_v1_batches_added_removed_moved(config, ref_vocab):
     step()
     step()
     # swap the constrained rows, then remove the free one and move js into its slot
-    lp.update_state(BatchUpdate(batch_size=3, removed=[], added=[], moved=[(0, 2, MoveDirectionality.SWAP)]))
+    lp.update_state(
+        BatchUpdate(batch_size=3, removed=[], added=[], moved=[(0, 2, MoveDirectionality.SWAP)])
+    )
     where = {"js": 0, "free": 1, "re": 2}
     step()
-    lp.update_state(BatchUpdate(batch_size=2, removed=[1], added=[],
-                                moved=[(2, 1, MoveDirectionality.UNIDIRECTIONAL)]))
+    lp.update_state(
+        BatchUpdate(
+            batch_size=2, removed=[1], added=[], moved=[(2, 1, MoveDirectionality.UNIDIRECTIONAL)]
+        )
+    )
     where = {"js": 0, "re": 1}
     del outs["free"]
     step()
     # a new request reuses a freed index
     outs["ch"] = []
     refs["ch"] = decoder.compile_grammar(decoder.Grammar.from_regex("yes|no"), ref_vocab)
-    lp.update_state(BatchUpdate(batch_size=3, removed=[], moved=[], added=[(2, _params({"choice": ["yes", "no"]}),
-                                                                             None, outs["ch"])]))
+    lp.update_state(
+        BatchUpdate(
+            batch_size=3,
+            removed=[],
+            moved=[],
+            added=[(2, _params({"choice": ["yes", "no"]}), None, outs["ch"])],
+        )
+    )
     where["ch"] = 2
     step()
     assert lp.stats["left"] == 0
@@ -351,7 +452,7 @@ def test_logits_processor_v2_rows_drafts_and_gaps(config, ref_vocab):
     prompt = [1, 5, 6]
     table = np.zeros((4, 64), dtype=np.int32)
     table[3, :3] = prompt
-    table[3, 3:3 + len(out)] = out
+    table[3, 3 : 3 + len(out)] = out
     rs = _ReqStates([0, 0, 0, 3], table)
     lp = DecoderLogitsProcessor(config, rs)
     assert lp.add_request(3, _params({"json_schema": SCHEMA}))
@@ -365,7 +466,8 @@ def test_logits_processor_v2_rows_drafts_and_gaps(config, ref_vocab):
             expanded_local_pos=torch.zeros(len(rows), dtype=torch.int32),
             input_ids=torch.tensor([r[2] for r in rows]),
             pos=torch.tensor([r[1] for r in rows]),
-            seq_lens_upper_bound_np=np.array([r[1] + 1 for r in rows]))
+            seq_lens_upper_bound_np=np.array([r[1] + 1 for r in rows]),
+        )
         logits = torch.randn(len(rows), MODEL_VOCAB)
         lp.apply(logits, ctx)
         return logits
@@ -396,7 +498,9 @@ def test_entry_point_is_registered_for_both_loaders():
 
     eps = [e for e in entry_points(group="vllm.logits_processors") if e.name == "decoder"]
     if not eps:
-        pytest.skip("decoder is not installed as a distribution here (entry points come with pip install)")
+        pytest.skip(
+            "decoder is not installed as a distribution here (entry points come with pip install)"
+        )
     from vllm.v1.sample.logits_processor import _load_logitsprocs_plugins
     from vllm.v1.worker.gpu.sample.logits_processor.loader import _load_v2_logitsprocs_plugins
 

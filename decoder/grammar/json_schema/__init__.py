@@ -38,9 +38,10 @@ skipped; additional keys (allowed unless ``additionalProperties`` says otherwise
 never collide with declared ones (their lexeme excludes the declared names), so
 the grammar stays unambiguous where it matters.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ..ir import GrammarIR
@@ -50,10 +51,17 @@ from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema
 __all__ = ["compile_json_schema", "WHITESPACE_POLICIES", "DEFAULT_WHITESPACE"]
 
 
-def compile_json_schema(schema: Any, *, whitespace: str = DEFAULT_WHITESPACE, strict_objects: bool = False,
-                        approximate: bool = False, max_ws: int = 32,
-                        max_rules: int = 200_000, timeout: Optional[float] = 10.0,
-                        max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> GrammarIR:
+def compile_json_schema(
+    schema: Any,
+    *,
+    whitespace: str = DEFAULT_WHITESPACE,
+    strict_objects: bool = False,
+    approximate: bool = False,
+    max_ws: int = 32,
+    max_rules: int = 200_000,
+    timeout: float | None = 10.0,
+    max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES,
+) -> GrammarIR:
     """Compile a JSON Schema (draft 2020-12 by default, draft-07/06/04 by ``$schema``).
 
     ``whitespace``: ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"`` (see the
@@ -83,25 +91,41 @@ def compile_json_schema(schema: Any, *, whitespace: str = DEFAULT_WHITESPACE, st
     def check(path: str) -> None:
         _deadline.check(f"schema path {path or '/'}")
         if timeout is not None and time.monotonic() - t0 > timeout:
-            raise SchemaLimitError(f"compiling the schema took more than {timeout:g} s (limit timeout; "
-                                   f"while indexing it, at {path or '/'})", limit="timeout",
-                                   path=path, keyword="$schema")
+            raise SchemaLimitError(
+                f"compiling the schema took more than {timeout:g} s (limit timeout; "
+                f"while indexing it, at {path or '/'})",
+                limit="timeout",
+                path=path,
+                keyword="$schema",
+            )
 
     with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
         _deadline.check("before parsing the schema")
         root = load_schema(schema, max_text_bytes)
         check("")
         doc = SchemaDocument(root, check=check)
-        c = Compiler(doc, whitespace=whitespace, strict_objects=strict_objects,
-                     approximate=approximate, max_ws=max_ws, max_rules=max_rules,
-                     timeout=timeout)
+        c = Compiler(
+            doc,
+            whitespace=whitespace,
+            strict_objects=strict_objects,
+            approximate=approximate,
+            max_ws=max_ws,
+            max_rules=max_rules,
+            timeout=timeout,
+        )
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
         return c.b.build(start)
 
 
-def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: int = 200_000,
-                         timeout: Optional[float] = 10.0, builder=None) -> tuple[Optional[GrammarIR], list[int]]:
+def compile_json_schemas(
+    schemas,
+    *,
+    whitespace: str = "flexible",
+    max_rules: int = 200_000,
+    timeout: float | None = 10.0,
+    builder=None,
+) -> tuple[GrammarIR | None, list[int]]:
     """Several schemas in one grammar (the parameters of many tools): one grammar builder
     and one memo for all of them, so what they share (JSON's basic lexemes, the grammar of
     any value for extra properties, key lexemes) is built once. Returns the grammar (its
@@ -120,8 +144,13 @@ def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: in
     def check(path: str) -> None:
         _deadline.check(f"schema path {path or '/'}")
         if timeout is not None and time.monotonic() - t0 > timeout:
-            raise SchemaLimitError(f"compiling the schemas took more than {timeout:g} s (limit timeout; "
-                                   f"at {path or '/'})", limit="timeout", path=path, keyword="$schema")
+            raise SchemaLimitError(
+                f"compiling the schemas took more than {timeout:g} s (limit timeout; "
+                f"at {path or '/'})",
+                limit="timeout",
+                path=path,
+                keyword="$schema",
+            )
 
     starts: list[int] = []
     first = None
@@ -138,8 +167,13 @@ def compile_json_schemas(schemas, *, whitespace: str = "flexible", max_rules: in
                         c.b = builder
                         if whitespace == "flexible":
                             from ..ir import cps, rep
-                            builder.ignore(builder.lexeme("WS", rep(cps([(0x20, 0x20), (0x09, 0x0A),
-                                                                         (0x0D, 0x0D)]), 1, 32)))
+
+                            builder.ignore(
+                                builder.lexeme(
+                                    "WS",
+                                    rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, 32),
+                                )
+                            )
                         c.LB, c.RB, c.LS, c.RS = (builder.literal(x) for x in "{}[]")
                         c.COMMA, c.COLON = builder.literal(","), builder.literal(":")
                 else:  # the first compiler's builder and shared memos

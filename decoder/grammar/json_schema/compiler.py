@@ -24,6 +24,7 @@ serialisations.  A keyword that cannot be enforced raises
 :class:`~decoder.errors.SchemaError` naming it and its path; with
 ``approximate=True`` it is dropped (an over-approximation) and a warning names it.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,12 @@ import time
 import warnings
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Optional
 
 from ... import deadline as _deadline
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
+from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from ..recursion import recursion_headroom
-from ..ir import EMPTY, NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from . import numeric, strings
 from .formats import format_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
@@ -46,26 +46,91 @@ from .schema import SchemaDocument
 
 TYPES = ("null", "boolean", "integer", "fraction", "string", "array", "object")
 ALL_TYPES = frozenset(TYPES)
-_TYPE_NAMES = {"null": {"null"}, "boolean": {"boolean"}, "integer": {"integer"},
-               "number": {"integer", "fraction"}, "fraction": {"fraction"}, "string": {"string"},
-               "array": {"array"}, "object": {"object"}}
-ANNOTATIONS = frozenset({
-    "title", "description", "examples", "default", "$comment", "deprecated", "readOnly",
-    "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions",
-    "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema", "__synthetic__",
-    "__ne__",
-})
+_TYPE_NAMES = {
+    "null": {"null"},
+    "boolean": {"boolean"},
+    "integer": {"integer"},
+    "number": {"integer", "fraction"},
+    "fraction": {"fraction"},
+    "string": {"string"},
+    "array": {"array"},
+    "object": {"object"},
+}
+ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "examples",
+        "default",
+        "$comment",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$schema",
+        "$id",
+        "id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$defs",
+        "definitions",
+        "$vocabulary",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
+        "__synthetic__",
+        "__ne__",
+    }
+)
 # keywords that only make sense next to another one (handled there)
-_HANDLED = frozenset({
-    "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "multipleOf", "minLength", "maxLength", "pattern", "format", "items", "prefixItems",
-    "additionalItems", "minItems", "maxItems", "contains", "minContains", "maxContains",
-    "uniqueItems", "properties", "patternProperties", "additionalProperties", "required",
-    "propertyNames", "minProperties", "maxProperties", "$ref", "allOf", "anyOf", "oneOf", "not",
-    "if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies",
-    "unevaluatedProperties", "unevaluatedItems", "__not_enum__", "$dynamicRef", "$recursiveRef",
-    "$recursiveAnchor",
-})
+_HANDLED = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "items",
+        "prefixItems",
+        "additionalItems",
+        "minItems",
+        "maxItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "uniqueItems",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "required",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "$ref",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "__not_enum__",
+        "$dynamicRef",
+        "$recursiveRef",
+        "$recursiveAnchor",
+    }
+)
 MAX_COUNT_STATES = 4096
 MAX_BRANCHES_PER_NODE = 256
 
@@ -78,6 +143,7 @@ class _CannotNegate(Exception):
 
 def _json_key(v) -> str:
     """A canonical key for JSON equality (1 == 1.0, True != 1, key order ignored)."""
+
     def norm(x):
         if isinstance(x, bool) or x is None or isinstance(x, str):
             return x
@@ -90,6 +156,7 @@ def _json_key(v) -> str:
         if isinstance(x, dict):
             return {k: norm(y) for k, y in x.items()}
         return x
+
     return json.dumps(norm(v), sort_keys=True)
 
 
@@ -133,12 +200,12 @@ def _to_standard(node):
                 if "integer" in rest or "number" in rest:
                     out["type"] = rest + (["number"] if "number" not in rest else [])
                 else:
-                    extra.append({"anyOf": [{"type": rest},
-                                            {"type": "number", "not": {"type": "integer"}}]})
+                    extra.append(
+                        {"anyOf": [{"type": rest}, {"type": "number", "not": {"type": "integer"}}]}
+                    )
             else:
                 out["type"] = v
-        elif k in ("properties", "patternProperties", "$defs", "definitions",
-                   "dependentSchemas"):
+        elif k in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
             out[k] = {n: _to_standard(s) for n, s in v.items()} if isinstance(v, dict) else v
         elif k in ("enum", "const", "required", "examples", "default"):
             out[k] = v
@@ -192,20 +259,27 @@ class Part:
             return self.node[kw]
         return default
 
-    def without(self, *kws) -> "Part":
+    def without(self, *kws) -> Part:
         return Part(self.node, self.base, self.path, self.skip | frozenset(kws))
 
-    def sub(self, node, suffix: str) -> "Part":
+    def sub(self, node, suffix: str) -> Part:
         return Part(node, self.base, f"{self.path}/{suffix}")
 
 
-def _count(p: "Part", kw: str, v) -> int:
+def _count(p: Part, kw: str, v) -> int:
     """The value of a count keyword (minLength, maxItems, ...): a non-negative integer
     (2.0 counts as 2); anything else is a SchemaError, not a silently different bound."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or \
-            (isinstance(v, float) and (not math.isfinite(v) or v != int(v))) or v < 0:
-        raise SchemaError(f"{kw} at {p.path or '/'} must be a non-negative integer, not {repr(v)[:50]}",
-                          path=p.path, keyword=kw)
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or (isinstance(v, float) and (not math.isfinite(v) or v != int(v)))
+        or v < 0
+    ):
+        raise SchemaError(
+            f"{kw} at {p.path or '/'} must be a non-negative integer, not {repr(v)[:50]}",
+            path=p.path,
+            keyword=kw,
+        )
     return int(v)
 
 
@@ -216,9 +290,18 @@ def _trivial(node) -> bool:
 
 
 class Compiler:
-    def __init__(self, doc: SchemaDocument, *, whitespace=DEFAULT_WHITESPACE, strict_objects=False,
-                 approximate=False, max_ws: int = 32, max_rules: int = 200_000,
-                 max_regex_nodes: int = 200_000, timeout: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        doc: SchemaDocument,
+        *,
+        whitespace=DEFAULT_WHITESPACE,
+        strict_objects=False,
+        approximate=False,
+        max_ws: int = 32,
+        max_rules: int = 200_000,
+        max_regex_nodes: int = 200_000,
+        timeout: float | None = None,
+    ) -> None:
         self.doc = doc
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -242,12 +325,17 @@ class Compiler:
         self.key_cache: dict = {}
         self.whitespace = whitespace
         if whitespace not in WHITESPACE_POLICIES:
-            raise SchemaError(f"whitespace={whitespace!r} is not supported (use one of "
-                              f"{', '.join(map(repr, WHITESPACE_POLICIES))})", keyword="whitespace")
+            raise SchemaError(
+                f"whitespace={whitespace!r} is not supported (use one of "
+                f"{', '.join(map(repr, WHITESPACE_POLICIES))})",
+                keyword="whitespace",
+            )
         if not isinstance(max_ws, int) or max_ws < 1:
             raise SchemaError(f"max_ws={max_ws!r} must be a positive integer", keyword="whitespace")
         if whitespace == "flexible":  # 1..max_ws of space, tab, LF, CR between any two lexemes
-            ws = self.b.lexeme("WS", rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, max_ws))
+            ws = self.b.lexeme(
+                "WS", rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, max_ws)
+            )
             self.b.ignore(ws)
         elif whitespace == "pretty":  # one space, or one LF and 0..max_ws-1 spaces of indentation
             ws = self.b.lexeme("WS", alt(lit(" "), cat(lit("\n"), rep(lit(" "), 0, max_ws - 1))))
@@ -262,15 +350,18 @@ class Compiler:
         else:
             self.COMMA = self.b.literal(",")
             self.COLON = self.b.literal(":")
-        self._any: Optional[int] = None
-        self._never: Optional[int] = None
+        self._any: int | None = None
+        self._never: int | None = None
 
     # ------------------------------------------------------------ helpers
     def rule(self, lhs, rhs) -> None:
         self.rules += 1
         if self.rules > self.max_rules:
-            raise SchemaLimitError(f"schema needs more than {self.max_rules} grammar rules "
-                                   f"(limit max_rules)", limit="max_rules", keyword="$schema")
+            raise SchemaLimitError(
+                f"schema needs more than {self.max_rules} grammar rules " f"(limit max_rules)",
+                limit="max_rules",
+                keyword="$schema",
+            )
         if not self.rules & 255:
             self.check_deadline("")
         self.b.rule(lhs, rhs)
@@ -278,9 +369,13 @@ class Compiler:
     def check_deadline(self, path: str) -> None:
         _deadline.check(f"schema path {path or '/'}")  # one deadline for the whole compile
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise SchemaLimitError(f"compiling the schema took more than {self.timeout:g} s "
-                                   f"(limit timeout; at {path or '/'})", limit="timeout",
-                                   path=path, keyword="$schema")
+            raise SchemaLimitError(
+                f"compiling the schema took more than {self.timeout:g} s "
+                f"(limit timeout; at {path or '/'})",
+                limit="timeout",
+                path=path,
+                keyword="$schema",
+            )
 
     def nt(self, name: str) -> int:
         # unique names up front: the builder's de-duplication loop is linear per clash
@@ -327,34 +422,41 @@ class Compiler:
             self.keep.append(p.node)
         path = parts[0].path if parts else ""
         if len(self.memo) >= self.max_values:
-            raise SchemaLimitError(f"schema needs more than {self.max_values} distinct sub-schema "
-                                   f"combinations (at {path or '/'})", limit="max_values",
-                                   path=path, keyword="$schema")
+            raise SchemaLimitError(
+                f"schema needs more than {self.max_values} distinct sub-schema "
+                f"combinations (at {path or '/'})",
+                limit="max_values",
+                path=path,
+                keyword="$schema",
+            )
         self.check_deadline(path)
         sym = self.nt(f"v{len(self.memo)}@{path or '/'}")
         self.memo[key] = sym
         self.depth += 1
         try:
             if self.depth > 400:
-                raise SchemaLimitError(f"schema nesting at {path or '/'} is too deep (more than "
-                                       f"400 levels)", limit="max_depth", path=path,
-                                       keyword="$schema")
+                raise SchemaLimitError(
+                    f"schema nesting at {path or '/'} is too deep (more than " f"400 levels)",
+                    limit="max_depth",
+                    path=path,
+                    keyword="$schema",
+                )
             self._compile_conj(parts, sym)
         finally:
             self.depth -= 1
         return sym
 
     # ------------------------------------------------------------ expansion
-    def _expand(self, parts: list) -> Optional[list]:
+    def _expand(self, parts: list) -> list | None:
         """Follow $ref and allOf; None when some part is false. A cycle of $ref/allOf that
         comes back to a schema without passing through any other keyword is a SchemaError:
         validating against it never ends (no instance can be validated)."""
         out: list[Part] = []
         seen = set()
         work = list(parts)
-        edges: dict = {}     # id(schema dict) -> [(id(target dict), target path)] by $ref/allOf
-        paths: dict = {}     # id(schema dict) -> the first path it was reached at
-        revisited = False    # some $ref/allOf target was already expanded: maybe a cycle
+        edges: dict = {}  # id(schema dict) -> [(id(target dict), target path)] by $ref/allOf
+        paths: dict = {}  # id(schema dict) -> the first path it was reached at
+        revisited = False  # some $ref/allOf target was already expanded: maybe a cycle
         while work:
             p = work.pop(0)
             node = p.node
@@ -363,8 +465,11 @@ class Compiler:
             if node is False:
                 return None
             if not isinstance(node, dict):
-                raise SchemaError(f"schema at {p.path or '/'} is not an object or boolean",
-                                  path=p.path, keyword="$schema")
+                raise SchemaError(
+                    f"schema at {p.path or '/'} is not an object or boolean",
+                    path=p.path,
+                    keyword="$schema",
+                )
             k = p.key()
             if k in seen:
                 revisited = True
@@ -381,8 +486,9 @@ class Compiler:
             if p.has("$ref"):
                 ref = node["$ref"]
                 if not isinstance(ref, str):
-                    raise SchemaError(f"$ref at {p.path or '/'} is not a string", path=p.path,
-                                      keyword="$ref")
+                    raise SchemaError(
+                        f"$ref at {p.path or '/'} is not a string", path=p.path, keyword="$ref"
+                    )
                 target, tbase, tpath = self.doc.resolve(ref, p.base, p.path)
                 t = Part(target, tbase, tpath or p.path + "/$ref")
                 edges.setdefault(id(node), []).append((id(target), p.path + "/$ref"))
@@ -422,7 +528,10 @@ class Compiler:
                         raise SchemaError(
                             f"$ref cycle at {via}: {loop} refers back to itself through $ref/allOf "
                             f"without any keyword in between, so validation never ends and no "
-                            f"instance is valid", path=via, keyword="$ref")
+                            f"instance is valid",
+                            path=via,
+                            keyword="$ref",
+                        )
                     if not state.get(w):
                         state[w] = 1
                         stack.append((w, iter(edges.get(w, ()))))
@@ -441,14 +550,15 @@ class Compiler:
             if branches is None:
                 continue
             if len(branches) > MAX_BRANCHES_PER_NODE:
-                raise SchemaError(f"too many alternatives at {p.path or '/'}", path=p.path,
-                                  keyword="anyOf")
+                raise SchemaError(
+                    f"too many alternatives at {p.path or '/'}", path=p.path, keyword="anyOf"
+                )
             for br in branches:  # in place of p, so declared property order is kept
-                self.rule(sym, [self.value(expanded[:i] + br + expanded[i + 1:])])
+                self.rule(sym, [self.value(expanded[:i] + br + expanded[i + 1 :])])
             return
         self._emit_merged(expanded, sym)
 
-    def _split(self, p: Part) -> Optional[list]:
+    def _split(self, p: Part) -> list | None:
         """The branches (lists of parts) of p's first disjunctive keyword, or None."""
         node = p.node
         if p.has("anyOf"):
@@ -467,8 +577,11 @@ class Compiler:
                     out.append([q, b] + negs)
                 return out
             except _CannotNegate as e:
-                self.unsupported("oneOf", p.path, f"has branches that may overlap (cannot negate "
-                                 f"{e.keyword})")
+                self.unsupported(
+                    "oneOf",
+                    p.path,
+                    f"has branches that may overlap (cannot negate " f"{e.keyword})",
+                )
                 return [[q, b] for b in brs]
         if p.has("if"):
             q = p.without("if", "then", "else")
@@ -509,8 +622,9 @@ class Compiler:
                     extra.append(Part(self.neg_cache[ck][1], p.base, p.path))
                 absent = Part(self.synth({"properties": {name: False}}), p.base, p.path)
                 if isinstance(dep, list):
-                    present = Part(self.synth({"required": [name] + list(dep)}), p.base,
-                                   f"{p.path}/{kw}")
+                    present = Part(
+                        self.synth({"required": [name] + list(dep)}), p.base, f"{p.path}/{kw}"
+                    )
                     dep_brs = [[absent], [present]]
                 else:
                     present = p.sub(dep, f"{kw}/{name}")
@@ -560,8 +674,9 @@ class Compiler:
                 alts.append(self.synth({"type": sorted(ALL_TYPES - ts)}))
             elif kw in ("enum", "const"):
                 if kw == "enum" and not isinstance(v, list):
-                    raise SchemaError(f"enum at {path or '/'} is not an array", path=path,
-                                      keyword="enum")
+                    raise SchemaError(
+                        f"enum at {path or '/'} is not an array", path=path, keyword="enum"
+                    )
                 alts.append(self._not_values(v if kw == "enum" else [v]))
             elif kw == "__not_enum__":
                 alts.append(self.synth({"enum": list(v)}))
@@ -575,20 +690,30 @@ class Compiler:
                     if _trivial(s):
                         continue
                     ns = self.negate(s, base, f"{path}/properties/{name}", depth + 1)
-                    alts.append(self.synth({"type": "object", "required": [name],
-                                            "properties": {name: ns}}))
+                    alts.append(
+                        self.synth({"type": "object", "required": [name], "properties": {name: ns}})
+                    )
             elif kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
                 if isinstance(v, bool):
                     continue  # draft-04 modifier, read with minimum/maximum
-                excl = (kw.startswith("exclusive")
-                        or (self.draft <= 4 and node.get("exclusive" + kw[:1].upper() + kw[1:])
-                            is True))
+                excl = kw.startswith("exclusive") or (
+                    self.draft <= 4 and node.get("exclusive" + kw[:1].upper() + kw[1:]) is True
+                )
                 lower = "inimum" in kw
-                flip = ("maximum" if excl else "exclusiveMaximum") if lower else \
-                    ("minimum" if excl else "exclusiveMinimum")
+                flip = (
+                    ("maximum" if excl else "exclusiveMaximum")
+                    if lower
+                    else ("minimum" if excl else "exclusiveMinimum")
+                )
                 alts.append(self.synth({"type": "number", flip: v}))
-            elif kw in ("minLength", "minItems", "minProperties", "maxLength", "maxItems",
-                        "maxProperties"):
+            elif kw in (
+                "minLength",
+                "minItems",
+                "minProperties",
+                "maxLength",
+                "maxItems",
+                "maxProperties",
+            ):
                 t = {"Length": "string", "Items": "array", "Properties": "object"}[kw[3:]]
                 if kw.startswith("min"):
                     if v > 0:
@@ -596,8 +721,9 @@ class Compiler:
                 else:
                     alts.append(self.synth({"type": t, "min" + kw[3:]: v + 1}))
             elif kw == "anyOf":
-                alts.append(self.synth({"allOf": [self.negate(s, base, path, depth + 1)
-                                                  for s in v]}))
+                alts.append(
+                    self.synth({"allOf": [self.negate(s, base, path, depth + 1) for s in v]})
+                )
             elif kw == "allOf":
                 for s in v:
                     alts.append(self.negate(s, base, path, depth + 1))
@@ -614,16 +740,30 @@ class Compiler:
                 if _trivial(then_s) and _trivial(else_s):
                     continue
                 neg = lambda s, w: self.negate(s, base, f"{path}/{w}", depth + 1)  # noqa: E731
-                alts.append(self.synth({"anyOf": [
-                    self.synth({"allOf": [v, neg(then_s, "then")]}),
-                    self.synth({"allOf": [neg(v, "if"), neg(else_s, "else")]})]}))
+                alts.append(
+                    self.synth(
+                        {
+                            "anyOf": [
+                                self.synth({"allOf": [v, neg(then_s, "then")]}),
+                                self.synth({"allOf": [neg(v, "if"), neg(else_s, "else")]}),
+                            ]
+                        }
+                    )
+                )
             elif kw == "oneOf":
                 # none holds, or two (or more) hold
                 if not isinstance(v, list) or len(v) > 8:
                     raise _CannotNegate(kw)
-                alts.append(self.synth({"allOf": [self.negate(s, base, f"{path}/oneOf/{i}",
-                                                              depth + 1)
-                                                  for i, s in enumerate(v)]}))
+                alts.append(
+                    self.synth(
+                        {
+                            "allOf": [
+                                self.negate(s, base, f"{path}/oneOf/{i}", depth + 1)
+                                for i, s in enumerate(v)
+                            ]
+                        }
+                    )
+                )
                 for i in range(len(v)):
                     for j in range(i + 1, len(v)):
                         alts.append(self.synth({"allOf": [v[i], v[j]]}))
@@ -635,25 +775,47 @@ class Compiler:
                 lo = node.get("minContains", 1)
                 hi = node.get("maxContains")
                 if lo >= 1:  # fewer than lo items match
-                    alts.append(self.synth({"type": "array", "contains": v, "minContains": 0,
-                                            "maxContains": lo - 1}) if lo > 1 else
-                                self.synth({"type": "array", "items": self.negate(
-                                    v, base, f"{path}/contains", depth + 1)}))
+                    alts.append(
+                        self.synth(
+                            {
+                                "type": "array",
+                                "contains": v,
+                                "minContains": 0,
+                                "maxContains": lo - 1,
+                            }
+                        )
+                        if lo > 1
+                        else self.synth(
+                            {
+                                "type": "array",
+                                "items": self.negate(v, base, f"{path}/contains", depth + 1),
+                            }
+                        )
+                    )
                 if hi is not None:  # more than hi items match
-                    alts.append(self.synth({"type": "array", "contains": v,
-                                            "minContains": hi + 1}))
+                    alts.append(self.synth({"type": "array", "contains": v, "minContains": hi + 1}))
             elif kw in ("dependentRequired", "dependentSchemas", "dependencies"):
                 if not isinstance(v, dict):
                     raise _CannotNegate(kw)
                 for name, dep in v.items():
                     if isinstance(dep, list):  # name present, one of dep absent
                         for d in dep:
-                            alts.append(self.synth({"type": "object", "required": [name],
-                                                    "properties": {d: False}}))
+                            alts.append(
+                                self.synth(
+                                    {"type": "object", "required": [name], "properties": {d: False}}
+                                )
+                            )
                     else:  # name present, dep fails
-                        alts.append(self.synth({"allOf": [
-                            self.synth({"type": "object", "required": [name]}),
-                            self.negate(dep, base, f"{path}/{kw}/{name}", depth + 1)]}))
+                        alts.append(
+                            self.synth(
+                                {
+                                    "allOf": [
+                                        self.synth({"type": "object", "required": [name]}),
+                                        self.negate(dep, base, f"{path}/{kw}/{name}", depth + 1),
+                                    ]
+                                }
+                            )
+                        )
             elif kw == "format":
                 try:
                     if format_regex(v) is None:
@@ -688,13 +850,20 @@ class Compiler:
             if _trivial(s):
                 continue
             ns = self.negate(s, base, f"{path}/{first}/{i}", depth + 1)
-            out.append(self.synth({"type": "array", "minItems": i + 1,
-                                   "prefixItems": [True] * i + [ns]}))
+            out.append(
+                self.synth({"type": "array", "minItems": i + 1, "prefixItems": [True] * i + [ns]})
+            )
         if tail is not None and not _trivial(tail):
             if prefix:  # "some item after the prefix fails": no keyword says that
                 raise _CannotNegate("items" if first == "prefixItems" else "additionalItems")
-            out.append(self.synth({"type": "array", "contains": self.negate(
-                tail, base, f"{path}/items", depth + 1)}))
+            out.append(
+                self.synth(
+                    {
+                        "type": "array",
+                        "contains": self.negate(tail, base, f"{path}/items", depth + 1),
+                    }
+                )
+            )
         return out
 
     def _not_values(self, values: list):
@@ -721,19 +890,35 @@ class Compiler:
                 alts.append(self.synth({"type": "array", "maxItems": n - 1}))
             alts.append(self.synth({"type": "array", "minItems": n + 1}))
             for i, y in enumerate(x):
-                alts.append(self.synth({"type": "array", "minItems": n, "maxItems": n,
-                                        "prefixItems": [True] * i + [self._not_values([y])]}))
+                alts.append(
+                    self.synth(
+                        {
+                            "type": "array",
+                            "minItems": n,
+                            "maxItems": n,
+                            "prefixItems": [True] * i + [self._not_values([y])],
+                        }
+                    )
+                )
         else:
             keys = list(x)
             alts = [self.synth({"type": sorted(ALL_TYPES - {"object"})})]
             for k in keys:  # a key missing
                 alts.append(self.synth({"type": "object", "properties": {k: False}}))
             for k in keys:  # a key with another value
-                alts.append(self.synth({"type": "object", "required": [k],
-                                        "properties": {k: self._not_values([x[k]])}}))
+                alts.append(
+                    self.synth(
+                        {
+                            "type": "object",
+                            "required": [k],
+                            "properties": {k: self._not_values([x[k]])},
+                        }
+                    )
+                )
             # every key there, and one more (an extra key is never a declared one)
-            alts.append(self.synth({"type": "object", "required": keys,
-                                    "minProperties": len(keys) + 1}))
+            alts.append(
+                self.synth({"type": "object", "required": keys, "minProperties": len(keys) + 1})
+            )
         return self.synth({"anyOf": alts, "__ne__": x})
 
     # ------------------------------------------------------------ disjointness
@@ -743,7 +928,7 @@ class Compiler:
         if parts is None:
             return frozenset(), (), {}
         types = set(ALL_TYPES)
-        values: Optional[set[str]] = None
+        values: set[str] | None = None
         disc: dict = {}
         for q in parts:
             n = q.node
@@ -781,8 +966,10 @@ class Compiler:
                 if vi is not None and vj is not None and not (vi & vj):
                     continue
                 if common == {"object"}:
-                    if any(di.get(k) is not None and dj.get(k) is not None and not (di[k] & dj[k])
-                           for k in di):
+                    if any(
+                        di.get(k) is not None and dj.get(k) is not None and not (di[k] & dj[k])
+                        for k in di
+                    ):
                         continue
                 return False
         return True
@@ -790,7 +977,9 @@ class Compiler:
     # ------------------------------------------------------------ merging
     def _types_of(self, v) -> set:
         if not isinstance(v, (str, list)):
-            raise SchemaError(f"'type' must be a type name or a list of them, not {v!r}", keyword="type")
+            raise SchemaError(
+                f"'type' must be a type name or a list of them, not {v!r}", keyword="type"
+            )
         names = [v] if isinstance(v, str) else list(v)
         out: set[str] = set()
         for t in names:
@@ -814,8 +1003,9 @@ class Compiler:
                 sets.append([n["const"]])
             if p.has("enum"):
                 if not isinstance(n["enum"], list):
-                    raise SchemaError(f"enum at {p.path or '/'} is not an array", path=p.path,
-                                      keyword="enum")
+                    raise SchemaError(
+                        f"enum at {p.path or '/'} is not an array", path=p.path, keyword="enum"
+                    )
                 sets.append(n["enum"])
             for vals in sets:
                 if finite is None:
@@ -828,8 +1018,13 @@ class Compiler:
             return
         if not types:
             return
-        excluded = {_json_key(x) for p in parts if p.has("__not_enum__")
-                    for x in p.node["__not_enum__"] if x is None or isinstance(x, bool)}
+        excluded = {
+            _json_key(x)
+            for p in parts
+            if p.has("__not_enum__")
+            for x in p.node["__not_enum__"]
+            if x is None or isinstance(x, bool)
+        }
         alts = []
         for lit_value, t in ((None, "null"), (True, "boolean"), (False, "boolean")):
             if t in types and _json_key(lit_value) not in excluded:
@@ -871,28 +1066,43 @@ class Compiler:
                 import jsonschema
             except ImportError:
                 return None
-            cls = {4: jsonschema.Draft4Validator, 6: jsonschema.Draft6Validator,
-                   7: jsonschema.Draft7Validator, 3: jsonschema.Draft7Validator,
-                   2019: jsonschema.Draft201909Validator}.get(self.draft,
-                                                             jsonschema.Draft202012Validator)
+            cls = {
+                4: jsonschema.Draft4Validator,
+                6: jsonschema.Draft6Validator,
+                7: jsonschema.Draft7Validator,
+                3: jsonschema.Draft7Validator,
+                2019: jsonschema.Draft201909Validator,
+            }.get(self.draft, jsonschema.Draft202012Validator)
             root = self.doc.root
-            v = cls(root if isinstance(root, (dict, bool)) else {},
-                    format_checker=cls.FORMAT_CHECKER)
+            v = cls(
+                root if isinstance(root, (dict, bool)) else {}, format_checker=cls.FORMAT_CHECKER
+            )
             self._jsv = v
         return v
 
     def _emit_finite(self, parts, values, types, sym) -> None:
-        values = [x for x in values if _json_type(x) in types
-                  or (_json_type(x) == "integer" and "integer" in types)]
+        values = [
+            x
+            for x in values
+            if _json_type(x) in types or (_json_type(x) == "integer" and "integer" in types)
+        ]
         if not self._plain_parts(parts):
             v = self._validator()
             if v is None:
-                self.unsupported("enum", parts[0].path if parts else "", "with other constraints needs jsonschema")
+                self.unsupported(
+                    "enum",
+                    parts[0].path if parts else "",
+                    "with other constraints needs jsonschema",
+                )
             else:
-                originals = [p.node for p in parts if isinstance(p.node, dict)
-                             and not p.node.get("__synthetic__")]
-                synth = [p for p in parts if isinstance(p.node, dict)
-                         and p.node.get("__synthetic__")]
+                originals = [
+                    p.node
+                    for p in parts
+                    if isinstance(p.node, dict) and not p.node.get("__synthetic__")
+                ]
+                synth = [
+                    p for p in parts if isinstance(p.node, dict) and p.node.get("__synthetic__")
+                ]
                 keep = []
                 for x in values:
                     try:
@@ -906,10 +1116,16 @@ class Compiler:
                         raise
                     except Exception as e:  # unresolvable refs, endless recursion
                         where = parts[0].path if parts else ""
-                        why = ("the schema's $ref recursion does not terminate"
-                               if isinstance(e, RecursionError) else str(e))
-                        raise SchemaError(f"enum at {where or '/'}: cannot check values "
-                                          f"({why})", path=where, keyword="enum") from None
+                        why = (
+                            "the schema's $ref recursion does not terminate"
+                            if isinstance(e, RecursionError)
+                            else str(e)
+                        )
+                        raise SchemaError(
+                            f"enum at {where or '/'}: cannot check values " f"({why})",
+                            path=where,
+                            keyword="enum",
+                        ) from None
                     if ok:
                         keep.append(x)
                 values = keep
@@ -923,13 +1139,20 @@ class Compiler:
         strs = [x for x in uniq if isinstance(x, str)]
         nums = [x for x in uniq if isinstance(x, (int, float)) and not isinstance(x, bool)]
         if strs:
-            self.rule(sym, [self.b.lexeme("STRING", strings.string_lexeme_regex(
-                strings.literal_strings(strs)))])
+            self.rule(
+                sym,
+                [
+                    self.b.lexeme(
+                        "STRING", strings.string_lexeme_regex(strings.literal_strings(strs))
+                    )
+                ],
+            )
         if nums:
             # up to draft-04, 1.0 is a number but not an integer
             zf = self.int_zero_frac or "fraction" in types
-            self.rule(sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x, zf)
-                                                           for x in nums)))])
+            self.rule(
+                sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x, zf) for x in nums)))]
+            )
         for x in uniq:
             if x is None or isinstance(x, bool):
                 self.rule(sym, [self.b.literal(json.dumps(x))])
@@ -947,8 +1170,9 @@ class Compiler:
             if kw == "__synthetic__":
                 continue
             if kw == "type":
-                if t not in self._types_of(v) and not (t == "integer" and "number" in (
-                        [v] if isinstance(v, str) else v)):
+                if t not in self._types_of(v) and not (
+                    t == "integer" and "number" in ([v] if isinstance(v, str) else v)
+                ):
                     return False
             elif kw == "__not_enum__":
                 if _json_key(x) in {_json_key(y) for y in v}:
@@ -1054,8 +1278,9 @@ class Compiler:
                 if isinstance(v, bool):
                     continue
                 if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
-                    raise SchemaError(f"{kw} at {p.path or '/'} is not a number", path=p.path,
-                                      keyword=kw)
+                    raise SchemaError(
+                        f"{kw} at {p.path or '/'} is not a number", path=p.path, keyword=kw
+                    )
                 d = numeric.to_decimal(v)
                 if kw == "minimum":
                     tighten_lo(d, self.draft <= 4 and n.get("exclusiveMinimum") is True)
@@ -1068,12 +1293,18 @@ class Compiler:
             if p.has("multipleOf"):
                 v = n["multipleOf"]
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise SchemaError(f"multipleOf at {p.path or '/'} is not a finite number", path=p.path,
-                                      keyword="multipleOf")
+                    raise SchemaError(
+                        f"multipleOf at {p.path or '/'} is not a finite number",
+                        path=p.path,
+                        keyword="multipleOf",
+                    )
                 mults.append(numeric.to_decimal(v))
             if p.has("__not_enum__"):
-                not_vals += [numeric.to_decimal(x) for x in n["__not_enum__"]
-                             if isinstance(x, (int, float)) and not isinstance(x, bool)]
+                not_vals += [
+                    numeric.to_decimal(x)
+                    for x in n["__not_enum__"]
+                    if isinstance(x, (int, float)) and not isinstance(x, bool)
+                ]
         mult = None
         if mults:
             mults = sorted(set(mults))
@@ -1087,8 +1318,9 @@ class Compiler:
             else:
                 self.unsupported("multipleOf", path, "with several non-integer divisors")
         if mult is not None and mult <= 0:
-            raise SchemaError(f"multipleOf at {path or '/'} must be positive", path=path,
-                              keyword="multipleOf")
+            raise SchemaError(
+                f"multipleOf at {path or '/'} must be positive", path=path, keyword="multipleOf"
+            )
         if mult is not None and want_int and not want_frac and mult != mult.to_integral_value():
             # an integer is a multiple of p/q (reduced) exactly when it is a multiple of p
             mult = Decimal(Fraction(mult).numerator)
@@ -1104,9 +1336,10 @@ class Compiler:
         ranges = [(lo, lox, hi, hix)]
         for x in sorted(set(not_vals)):
             nr = []
-            for (a, ax, b, bx) in ranges:
-                inside = (a is None or x > a or (x == a and not ax)) and \
-                    (b is None or x < b or (x == b and not bx))
+            for a, ax, b, bx in ranges:
+                inside = (a is None or x > a or (x == a and not ax)) and (
+                    b is None or x < b or (x == b and not bx)
+                )
                 if not inside:
                     nr.append((a, ax, b, bx))
                     continue
@@ -1115,20 +1348,30 @@ class Compiler:
             ranges = nr
         out = []
         try:
-            for (a, ax, b, bx) in ranges:
+            for a, ax, b, bx in ranges:
                 if want_int and not want_frac:
                     int_mult = int(mult) if mult is not None else None
-                    out.append(numeric.integer_regex(a, ax, b, bx, int_mult,
-                                                    zero_frac=self.int_zero_frac))
+                    out.append(
+                        numeric.integer_regex(a, ax, b, bx, int_mult, zero_frac=self.int_zero_frac)
+                    )
                 elif nonint:
-                    out.append(numeric.NON_INTEGER if a is None and b is None else
-                               numeric.decimal_range(a, ax, b, bx, None, nonint=True))
+                    out.append(
+                        numeric.NON_INTEGER
+                        if a is None and b is None
+                        else numeric.decimal_range(a, ax, b, bx, None, nonint=True)
+                    )
                 else:
                     out.append(numeric.number_regex(a, ax, b, bx, mult))
         except numeric.UnsupportedNumeric as e:
             self.unsupported("multipleOf", path, f"cannot be compiled exactly ({e})")
-            return alt(*(numeric.number_regex(a, ax, b, bx) if want_frac else
-                         numeric.integer_regex(a, ax, b, bx) for (a, ax, b, bx) in ranges))
+            return alt(
+                *(
+                    numeric.number_regex(a, ax, b, bx)
+                    if want_frac
+                    else numeric.integer_regex(a, ax, b, bx)
+                    for (a, ax, b, bx) in ranges
+                )
+            )
         return alt(*out)
 
     # ------------------------------------------------------------ strings
@@ -1143,7 +1386,11 @@ class Compiler:
             if p.has("minLength"):
                 lo = max(lo, _count(p, "minLength", n["minLength"]))
             if p.has("maxLength"):
-                hi = _count(p, "maxLength", n["maxLength"]) if hi is None else min(hi, _count(p, "maxLength", n["maxLength"]))
+                hi = (
+                    _count(p, "maxLength", n["maxLength"])
+                    if hi is None
+                    else min(hi, _count(p, "maxLength", n["maxLength"]))
+                )
             if p.has("pattern"):
                 langs.append(("pattern", p.path, n["pattern"]))
             if p.has("format") and isinstance(n["format"], str):
@@ -1153,8 +1400,9 @@ class Compiler:
                     self.unsupported("format", p.path, f"{n['format']!r} is not supported")
                     rx = None
                 except Exception as e:  # pragma: no cover - regex module failures
-                    raise SchemaError(f"format at {p.path or '/'}: {e}", path=p.path,
-                                      keyword="format") from None
+                    raise SchemaError(
+                        f"format at {p.path or '/'}: {e}", path=p.path, keyword="format"
+                    ) from None
                 if rx is not None:
                     langs.append(("format", p.path, rx))
             if p.has("__not_enum__"):
@@ -1174,8 +1422,11 @@ class Compiler:
             regexes.append((kind, ppath, rx))
         if len(regexes) > 1:
             kind, ppath, _ = regexes[1]
-            self.unsupported(kind, ppath, f"combined with another pattern/format (regex "
-                             f"intersection) is not supported")
+            self.unsupported(
+                kind,
+                ppath,
+                "combined with another pattern/format (regex " "intersection) is not supported",
+            )
             regexes = regexes[:1]
         chars = regexes[0][2] if regexes else strings.ANY_STRING
         if lo > 0 or hi is not None:
@@ -1183,26 +1434,30 @@ class Compiler:
                 chars = restrict_length(chars, lo, hi)
             except RegexBudgetError:
                 kw = "maxLength" if hi is not None else "minLength"
-                self.unsupported(kw, path, f"together with {regexes[0][0]} is too large to "
-                                 f"compile exactly")
+                self.unsupported(
+                    kw, path, f"together with {regexes[0][0]} is too large to " f"compile exactly"
+                )
         if not_vals:
             chars = minus_finite(chars, not_vals)
         return chars
 
     def _pattern(self, pattern, path):
         from ..regex import parse_regex
+
         try:
             from ...errors import GrammarError
         except ImportError:  # pragma: no cover
             GrammarError = ValueError
         if not isinstance(pattern, str):
-            raise SchemaError(f"pattern at {path or '/'} is not a string", path=path,
-                              keyword="pattern")
+            raise SchemaError(
+                f"pattern at {path or '/'} is not a string", path=path, keyword="pattern"
+            )
         try:
             return parse_regex(pattern, syntax="ecma", search=True, portable=True)
         except (GrammarError, ValueError) as e:
-            self.unsupported("pattern", path, f"{pattern!r} cannot be compiled: "
-                             f"{str(e).splitlines()[0]}")
+            self.unsupported(
+                "pattern", path, f"{pattern!r} cannot be compiled: " f"{str(e).splitlines()[0]}"
+            )
             return None
 
     def _pattern_key_regex(self, pattern, path):
@@ -1210,9 +1465,9 @@ class Compiler:
         return rx
 
     # ------------------------------------------------------------ arrays
-    def _array(self, parts) -> Optional[int]:
+    def _array(self, parts) -> int | None:
         lo = 0
-        hi: Optional[int] = None
+        hi: int | None = None
         contains = []
         unique = False
         path = parts[0].path if parts else ""
@@ -1221,7 +1476,11 @@ class Compiler:
             if p.has("minItems"):
                 lo = max(lo, _count(p, "minItems", n["minItems"]))
             if p.has("maxItems"):
-                hi = _count(p, "maxItems", n["maxItems"]) if hi is None else min(hi, _count(p, "maxItems", n["maxItems"]))
+                hi = (
+                    _count(p, "maxItems", n["maxItems"])
+                    if hi is None
+                    else min(hi, _count(p, "maxItems", n["maxItems"]))
+                )
             if p.has("contains"):
                 mn = _count(p, "minContains", n.get("minContains", 1))
                 mx = n.get("maxContains")
@@ -1245,7 +1504,7 @@ class Compiler:
         if hi is not None and k > hi:
             prefix = prefix[:hi]
             k = hi
-        rest_sym: Optional[int] = self.value(rest)
+        rest_sym: int | None = self.value(rest)
         pos_syms = [self.value(ps) for ps in prefix]
         if any(p.node is False for p in rest):
             rest_sym = None
@@ -1261,8 +1520,9 @@ class Compiler:
                 try:
                     ncp = self.neg_part(cpart)
                 except _CannotNegate as e:
-                    self.unsupported("maxContains", cpath, f"needs the negation of contains "
-                                     f"({e.keyword})")
+                    self.unsupported(
+                        "maxContains", cpath, f"needs the negation of contains " f"({e.keyword})"
+                    )
                     cmax = None
                 else:
                     npos = [self.value(ps + [ncp]) for ps in prefix]
@@ -1283,14 +1543,26 @@ class Compiler:
         for p in parts:
             n = p.node
             if p.has("prefixItems"):
-                pre, tail, tname, pname = n["prefixItems"], n.get("items") if p.has("items") \
-                    else None, "items", "prefixItems"
+                pre, tail, tname, pname = (
+                    n["prefixItems"],
+                    n.get("items") if p.has("items") else None,
+                    "items",
+                    "prefixItems",
+                )
             elif p.has("items") and isinstance(n["items"], list):
-                pre, tail, tname, pname = n["items"], n.get("additionalItems") if \
-                    p.has("additionalItems") else None, "additionalItems", "items"
+                pre, tail, tname, pname = (
+                    n["items"],
+                    n.get("additionalItems") if p.has("additionalItems") else None,
+                    "additionalItems",
+                    "items",
+                )
             else:
-                pre, tail, tname, pname = [], n.get("items") if p.has("items") else None, \
-                    "items", "items"
+                pre, tail, tname, pname = (
+                    [],
+                    n.get("items") if p.has("items") else None,
+                    "items",
+                    "items",
+                )
             for i in range(k):
                 if i < len(pre):
                     out[i].append(p.sub(pre[i], f"{pname}/{i}"))
@@ -1305,15 +1577,17 @@ class Compiler:
             if p.has("prefixItems"):
                 tail, tname = (n["items"] if p.has("items") else None), "items"
             elif p.has("items") and isinstance(n["items"], list):
-                tail, tname = (n["additionalItems"] if p.has("additionalItems") else None), \
-                    "additionalItems"
+                tail, tname = (
+                    (n["additionalItems"] if p.has("additionalItems") else None),
+                    "additionalItems",
+                )
             else:
                 tail, tname = (n["items"] if p.has("items") else None), "items"
             if tail is not None:
                 rest.append(p.sub(tail, tname))
         return rest
 
-    def _array_rules(self, pos_syms, rest_sym, lo, hi, cont, path) -> Optional[int]:
+    def _array_rules(self, pos_syms, rest_sym, lo, hi, cont, path) -> int | None:
         """Rules for '[' e1 ',' e2 ... ']' with counted positions (lazy state machine).
 
         State (i, n, c): i = next prefix position (k = in the tail), n = items so far
@@ -1330,8 +1604,11 @@ class Compiler:
             cmin, cmax, ccap = 0, None, 0
         if (ncap + 1) * (ccap + 1) > MAX_COUNT_STATES and hi is not None:
             # only the counts matter beyond the prefix; still too many states
-            raise SchemaError(f"minItems/maxItems/contains counts at {path or '/'} are too "
-                              f"large", path=path, keyword="maxItems")
+            raise SchemaError(
+                f"minItems/maxItems/contains counts at {path or '/'} are too " f"large",
+                path=path,
+                keyword="maxItems",
+            )
         states: dict = {}
         top = self.nt(f"array@{path or '/'}")
         todo = []
@@ -1354,8 +1631,11 @@ class Compiler:
                 states[key] = s
                 todo.append((n, c, s))
                 if len(states) > MAX_COUNT_STATES:
-                    raise SchemaError(f"array counts at {path or '/'} need too many states",
-                                      path=path, keyword="maxItems")
+                    raise SchemaError(
+                        f"array counts at {path or '/'} need too many states",
+                        path=path,
+                        keyword="maxItems",
+                    )
             return s
 
         def elems(n):
@@ -1405,13 +1685,13 @@ class Compiler:
         return top
 
     # ------------------------------------------------------------ objects
-    def _object(self, parts) -> Optional[int]:
+    def _object(self, parts) -> int | None:
         path = parts[0].path if parts else ""
         declared: dict[str, list] = {}
         order: list[str] = []
         required = set()
         lo = 0
-        hi: Optional[int] = None
+        hi: int | None = None
         pn_parts = []
         has_pattern = []
         addl_explicit = False
@@ -1420,8 +1700,11 @@ class Compiler:
             if p.has("properties"):
                 props = n["properties"]
                 if not isinstance(props, dict):
-                    raise SchemaError(f"properties at {p.path or '/'} is not an object",
-                                      path=p.path, keyword="properties")
+                    raise SchemaError(
+                        f"properties at {p.path or '/'} is not an object",
+                        path=p.path,
+                        keyword="properties",
+                    )
                 for name in props:
                     if name not in declared:
                         declared[name] = []
@@ -1435,13 +1718,20 @@ class Compiler:
             if p.has("minProperties"):
                 lo = max(lo, _count(p, "minProperties", n["minProperties"]))
             if p.has("maxProperties"):
-                hi = _count(p, "maxProperties", n["maxProperties"]) if hi is None else min(hi, _count(p, "maxProperties", n["maxProperties"]))
+                hi = (
+                    _count(p, "maxProperties", n["maxProperties"])
+                    if hi is None
+                    else min(hi, _count(p, "maxProperties", n["maxProperties"]))
+                )
             if p.has("propertyNames"):
                 pn_parts.append(p.sub(n["propertyNames"], "propertyNames"))
             if p.has("patternProperties") and n["patternProperties"]:
                 has_pattern.append(p)
-            if p.has("additionalProperties") or p.has("patternProperties") or \
-                    (p.has("unevaluatedProperties")):
+            if (
+                p.has("additionalProperties")
+                or p.has("patternProperties")
+                or (p.has("unevaluatedProperties"))
+            ):
                 addl_explicit = True
             if p.has("unevaluatedProperties") and not _trivial(n["unevaluatedProperties"]):
                 self.unsupported("unevaluatedProperties", p.path)
@@ -1462,7 +1752,7 @@ class Compiler:
         if pn_parts:
             pn_chars = self._key_language(pn_parts)
         # per declared key: the conjunction of what every part says about it
-        entries: list[tuple[str, Optional[int], bool]] = []
+        entries: list[tuple[str, int | None, bool]] = []
         for name in order:
             conj = []
             for p in parts:
@@ -1477,8 +1767,12 @@ class Compiler:
                         matched = True
                 if name not in props and not matched and p.has("additionalProperties"):
                     conj.append(p.sub(n["additionalProperties"], "additionalProperties"))
-            if not conj and self.strict and not addl_explicit and name not in \
-                    self._declared_in_properties(parts):
+            if (
+                not conj
+                and self.strict
+                and not addl_explicit
+                and name not in self._declared_in_properties(parts)
+            ):
                 conj = [Part(False, "", path)]
             if pn_chars is not None and not matches(pn_chars, name):
                 conj = [Part(False, "", path)]
@@ -1508,8 +1802,16 @@ class Compiler:
             for kw in q.node:
                 if kw in q.skip or kw in ANNOTATIONS or kw not in _HANDLED:
                     continue
-                if kw not in ("type", "enum", "const", "minLength", "maxLength", "pattern",
-                              "format", "__not_enum__"):
+                if kw not in (
+                    "type",
+                    "enum",
+                    "const",
+                    "minLength",
+                    "maxLength",
+                    "pattern",
+                    "format",
+                    "__not_enum__",
+                ):
                     self.unsupported("propertyNames", q.path, f"with {kw} is not supported")
         types = set(ALL_TYPES)
         finite = None
@@ -1532,8 +1834,11 @@ class Compiler:
     def _extras(self, parts, pats, has_pattern, addl_explicit, declared: set, pn_chars, path):
         """(key lexeme, value symbol) for keys beyond the declared ones, or None."""
         keys_lang = pn_chars if pn_chars is not None else strings.ANY_STRING
-        addls = [p.sub(p.node["additionalProperties"], "additionalProperties")
-                 for p in parts if p.has("additionalProperties")]
+        addls = [
+            p.sub(p.node["additionalProperties"], "additionalProperties")
+            for p in parts
+            if p.has("additionalProperties")
+        ]
         if not has_pattern:
             if self.strict and not addl_explicit:
                 return None
@@ -1545,26 +1850,36 @@ class Compiler:
             return (lx, self.value(addls))
         # pattern properties
         if len(has_pattern) > 1:
-            self.unsupported("patternProperties", has_pattern[1].path,
-                             "in several allOf branches is not supported")
+            self.unsupported(
+                "patternProperties",
+                has_pattern[1].path,
+                "in several allOf branches is not supported",
+            )
         p = has_pattern[0]
         plist = pats.get(id(p), [])
-        own_addl = p.node["additionalProperties"] if p.has("additionalProperties") else \
-            (False if self.strict else True)
+        own_addl = (
+            p.node["additionalProperties"]
+            if p.has("additionalProperties")
+            else (False if self.strict else True)
+        )
         others = [a for a in addls if a.path != p.path + "/additionalProperties"]
         if any(a.node is False for a in others):
             return None
         if pn_chars is not None:
-            self.unsupported("propertyNames", path, "together with patternProperties is not "
-                             "supported")
+            self.unsupported(
+                "propertyNames", path, "together with patternProperties is not " "supported"
+            )
         if own_addl is False or (isinstance(own_addl, dict) and not plist):
             if not plist:
                 if own_addl is False:
                     return None
             schemas = {_json_key(sp.node) for _, _, sp in plist}
             if len(schemas) > 1:
-                self.unsupported("patternProperties", p.path, "with several patterns of "
-                                 "different schemas is not supported")
+                self.unsupported(
+                    "patternProperties",
+                    p.path,
+                    "with several patterns of " "different schemas is not supported",
+                )
             lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
             if lx == 0:
                 return None
@@ -1577,8 +1892,12 @@ class Compiler:
         if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
             lx = self._key_lexeme_minus(keys_lang, declared)
             return (lx, self.value([own] + others)) if lx else None
-        self.unsupported("patternProperties", p.path, "with other additional properties allowed "
-                         "(needs a regex complement) is not supported")
+        self.unsupported(
+            "patternProperties",
+            p.path,
+            "with other additional properties allowed "
+            "(needs a regex complement) is not supported",
+        )
         lx = self._key_lexeme_minus(keys_lang, declared)
         return (lx, self.value(others)) if lx else None
 
@@ -1611,9 +1930,12 @@ class Compiler:
         n = len(live)
         cap = hi if hi is not None else lo
         if (n + 1) * (cap + 1) * 3 > MAX_COUNT_STATES * 4:
-            raise SchemaError(f"minProperties/maxProperties at {path or '/'} with these "
-                              f"properties need too many states", path=path,
-                              keyword="maxProperties")
+            raise SchemaError(
+                f"minProperties/maxProperties at {path or '/'} with these "
+                f"properties need too many states",
+                path=path,
+                keyword="maxProperties",
+            )
         top = self.nt(f"object@{path or '/'}")
         memo: dict = {}
         kv_memo: dict = {}
@@ -1628,10 +1950,13 @@ class Compiler:
         n_required = sum(1 for _, _, req in live if req)
         if extra is not None and lo > n_required + 1:
             if hi is not None or lo > n:
-                raise SchemaError(f"minProperties at {path or '/'} cannot be enforced exactly: it "
-                                  f"would have to count extra keys, which may repeat (JSON allows "
-                                  f"duplicate names and a parser keeps one)", path=path,
-                                  keyword="minProperties")
+                raise SchemaError(
+                    f"minProperties at {path or '/'} cannot be enforced exactly: it "
+                    f"would have to count extra keys, which may repeat (JSON allows "
+                    f"duplicate names and a parser keeps one)",
+                    path=path,
+                    keyword="minProperties",
+                )
 
             def inc_x(c):
                 return c

@@ -13,17 +13,19 @@ Formats the JSON Schema validators know but which we cannot express exactly
 (``regex``, ``idn-*``, ``iri*``, ``uri-template``) raise; unknown format names
 are annotations and are ignored (as the specification says).
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Optional
+from functools import cache
 
 _DIGIT = r"[0-9]"
 _YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _LEAP = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
-_DATE = (r"(?:" + _YEAR + r"-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
-         r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
-         r"|" + _LEAP + r"-02-29)")
+_DATE = (
+    r"(?:" + _YEAR + r"-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    r"|" + _LEAP + r"-02-29)"
+)
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 _DUR_TIME = r"T(?:[0-9]+H(?:[0-9]+M(?:[0-9]+S)?)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S)"
 _DUR_DATE = r"(?:[0-9]+Y(?:[0-9]+M(?:[0-9]+D)?)?|[0-9]+M(?:[0-9]+D)?|[0-9]+D)"
@@ -57,8 +59,17 @@ _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f
 _LABEL63 = r"(?:[A-Za-z0-9](?:[A-Za-z0-9](?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,59}[A-Za-z0-9])?)?)?)"
 _LABEL27 = r"(?:[A-Za-z0-9](?:[A-Za-z0-9](?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,23}[A-Za-z0-9])?)?)?)"
 # total length <= 253 by construction: <= 3 labels of <= 63, or <= 9 labels of <= 27
-_HOSTNAME = (r"(?:" + _LABEL63 + r"(?:\." + _LABEL63 + r"){0,2}|" + _LABEL27 + r"(?:\." + _LABEL27
-             + r"){3,8})")
+_HOSTNAME = (
+    r"(?:"
+    + _LABEL63
+    + r"(?:\."
+    + _LABEL63
+    + r"){0,2}|"
+    + _LABEL27
+    + r"(?:\."
+    + _LABEL27
+    + r"){3,8})"
+)
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _EMAIL = _ATOM + r"(?:\." + _ATOM + r")*@(?:" + _HOSTNAME + r"|\[" + _IPV4 + r"\])"
 
@@ -83,8 +94,10 @@ _PATH_NOSCHEME = rf"{_SEGMENT_NZ_NC}(?:/{_SEGMENT})*"
 _QUERY = rf"(?:{_PCHAR}|[/?])*"
 _HIER = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTLESS})?"
 _URI = rf"{_SCHEME}:{_HIER}(?:\?{_QUERY})?(?:#{_QUERY})?"
-_RELATIVE = (rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME})?"
-             rf"(?:\?{_QUERY})?(?:#{_QUERY})?")
+_RELATIVE = (
+    rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME})?"
+    rf"(?:\?{_QUERY})?(?:#{_QUERY})?"
+)
 _URI_REFERENCE = rf"(?:{_URI}|{_RELATIVE})"
 _JSON_POINTER = r"(?:/(?:[^~/]|~[01])*)*"
 _REL_JSON_POINTER = r"(?:0|[1-9][0-9]*)(?:#|(?:/(?:[^~/]|~[01])*)*)"
@@ -106,13 +119,20 @@ FORMATS: dict[str, str] = {
 }
 
 #: formats validators assert that we cannot express (exactly or as a safe subset)
-UNSUPPORTED_FORMATS = frozenset({
-    "regex", "idn-email", "idn-hostname", "iri", "iri-reference", "uri-template",
-})
+UNSUPPORTED_FORMATS = frozenset(
+    {
+        "regex",
+        "idn-email",
+        "idn-hostname",
+        "iri",
+        "iri-reference",
+        "uri-template",
+    }
+)
 
 
-@lru_cache(maxsize=None)
-def format_regex(name: str) -> Optional[tuple]:
+@cache
+def format_regex(name: str) -> tuple | None:
     """The code-point regex of a known format, or None for an unknown (annotation) one.
 
     Raises KeyError for formats in :data:`UNSUPPORTED_FORMATS`.

@@ -16,11 +16,11 @@ fact.  Integers and decimals are both exact; the accepted text forms are:
 a test on the last digits); ``10^-k`` bounds the number of fraction digits.
 Anything else raises :class:`UnsupportedNumeric`.
 """
+
 from __future__ import annotations
 
-from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
-from typing import Optional
 
 from ..ir import EMPTY, NEVER, alt, cat, cps, lit, opt, plus, rep, star
 from .regexops import minus_finite, non_empty, nullable
@@ -35,8 +35,14 @@ EXP = cat(cps([(0x45, 0x45), (0x65, 0x65)]), opt(cps([(0x2B, 0x2B), (0x2D, 0x2D)
 NUMBER = cat(INT_TEXT, opt(FRAC), opt(EXP))
 INTEGER = cat(INT_TEXT, ZERO_FRAC)
 #: a number with a non-zero fraction and no exponent (a non-integer)
-NON_INTEGER = cat(opt(MINUS), alt(lit("0"), cat(NZDIGIT, star(DIGIT))), lit("."), star(DIGIT),
-                  NZDIGIT, star(DIGIT))
+NON_INTEGER = cat(
+    opt(MINUS),
+    alt(lit("0"), cat(NZDIGIT, star(DIGIT))),
+    lit("."),
+    star(DIGIT),
+    NZDIGIT,
+    star(DIGIT),
+)
 MAX_ENUMERATED_MULTIPLES = 2000
 
 
@@ -68,7 +74,7 @@ def _same_len(x: str, y: str):
     return alt(*parts)
 
 
-def uint_range(a: int, b: Optional[int]):
+def uint_range(a: int, b: int | None):
     """Canonical decimal texts of the integers in [a, b] (a >= 0; b None = no bound)."""
     a = max(a, 0)
     if b is not None and b < a:
@@ -78,7 +84,7 @@ def uint_range(a: int, b: Optional[int]):
     parts = []
     for n in range(la, lb + 1):
         lo_n = max(a, 10 ** (n - 1) if n > 1 else 0)
-        hi_n = 10 ** n - 1 if b is None else min(b, 10 ** n - 1)
+        hi_n = 10**n - 1 if b is None else min(b, 10**n - 1)
         if lo_n <= hi_n:
             parts.append(_same_len(str(lo_n), str(hi_n)))
     if b is None:
@@ -86,7 +92,7 @@ def uint_range(a: int, b: Optional[int]):
     return alt(*parts)
 
 
-def int_range(lo: Optional[int], hi: Optional[int]):
+def int_range(lo: int | None, hi: int | None):
     """Canonical texts of the integers in [lo, hi] (None = unbounded), ``-0`` excluded."""
     parts = []
     if hi is None or hi >= 0:
@@ -113,8 +119,7 @@ def _split(d: Decimal) -> tuple[int, str]:
 
 
 @lru_cache(maxsize=4096)
-def _fr(lo: Optional[str], lox: bool, hi: Optional[str], hix: bool, maxd: Optional[int],
-        nz: bool = False):
+def _fr(lo: str | None, lox: bool, hi: str | None, hix: bool, maxd: int | None, nz: bool = False):
     """Digit strings s (possibly empty) with lo <(=) 0.s <(=) hi; digits past maxd are 0;
     with ``nz`` s must contain a non-zero digit."""
     if lo == "" and not lox:
@@ -170,8 +175,9 @@ def _frac_part(f, nonint: bool = False):
     return alt(EMPTY if nullable(f) else NEVER, cat(lit("."), non_empty(f)))
 
 
-def _nonneg_decimal(L: Decimal, lox: bool, H: Optional[Decimal], hix: bool, maxd: Optional[int],
-                    nonint: bool = False):
+def _nonneg_decimal(
+    L: Decimal, lox: bool, H: Decimal | None, hix: bool, maxd: int | None, nonint: bool = False
+):
     """Texts (no sign, no exponent) of x >= 0 with L <(=) x <(=) H."""
     li, lf = _split(L)
     lf_key = lf
@@ -187,8 +193,9 @@ def _nonneg_decimal(L: Decimal, lox: bool, H: Optional[Decimal], hix: bool, maxd
     if mid != NEVER:
         parts.append(cat(mid, anyfrac))
     if H is not None:
-        parts.append(cat(lit(str(hi_i)), _frac_part(_fr(None, False, hf, hix, maxd, nonint),
-                                                    nonint)))
+        parts.append(
+            cat(lit(str(hi_i)), _frac_part(_fr(None, False, hf, hix, maxd, nonint), nonint))
+        )
     return alt(*parts)
 
 
@@ -196,15 +203,22 @@ def _sign_only(lo, hi) -> bool:
     return all(b is None or b == 0 for b in (lo, hi))
 
 
-def decimal_range(lo: Optional[Decimal], lox: bool, hi: Optional[Decimal], hix: bool,
-                  maxd: Optional[int] = None, nonint: bool = False):
+def decimal_range(
+    lo: Decimal | None,
+    lox: bool,
+    hi: Decimal | None,
+    hix: bool,
+    maxd: int | None = None,
+    nonint: bool = False,
+):
     """JSON number texts with value in the range (see the module docstring)."""
     if lo is not None and hi is not None and (lo > hi or (lo == hi and (lox or hix))):
         return NEVER
     if maxd is None and not nonint and _sign_only(lo, hi):
         mant_any = cat(alt(lit("0"), cat(NZDIGIT, star(DIGIT))), opt(FRAC))
-        mant_nz = alt(cat(lit("0."), star(DIGIT), NZDIGIT, star(DIGIT)),
-                      cat(NZDIGIT, star(DIGIT), opt(FRAC)))
+        mant_nz = alt(
+            cat(lit("0."), star(DIGIT), NZDIGIT, star(DIGIT)), cat(NZDIGIT, star(DIGIT), opt(FRAC))
+        )
         mant_zero = cat(lit("0"), opt(cat(lit("."), plus(lit("0")))))
         parts = []
         # positives
@@ -241,11 +255,19 @@ def decimal_range(lo: Optional[Decimal], lox: bool, hi: Optional[Decimal], hix: 
 def _int_bounds(lo, lox, hi, hix):
     ilo = ihi = None
     if lo is not None:
-        ilo = int(lo.to_integral_value(ROUND_FLOOR)) + 1 if lox else int(lo.to_integral_value(ROUND_CEILING))
+        ilo = (
+            int(lo.to_integral_value(ROUND_FLOOR)) + 1
+            if lox
+            else int(lo.to_integral_value(ROUND_CEILING))
+        )
         if lox and lo != lo.to_integral_value(ROUND_FLOOR):
             ilo = int(lo.to_integral_value(ROUND_CEILING))
     if hi is not None:
-        ihi = int(hi.to_integral_value(ROUND_CEILING)) - 1 if hix else int(hi.to_integral_value(ROUND_FLOOR))
+        ihi = (
+            int(hi.to_integral_value(ROUND_CEILING)) - 1
+            if hix
+            else int(hi.to_integral_value(ROUND_FLOOR))
+        )
         if hix and hi != hi.to_integral_value(ROUND_CEILING):
             ihi = int(hi.to_integral_value(ROUND_FLOOR))
     return ilo, ihi
@@ -268,8 +290,14 @@ def _int_literal_alt(values):
     return alt(*(lit(str(v)) for v in values))
 
 
-def integer_regex(lo: Optional[Decimal], lox: bool, hi: Optional[Decimal], hix: bool,
-                  multiple_of: Optional[int] = None, zero_frac: bool = True):
+def integer_regex(
+    lo: Decimal | None,
+    lox: bool,
+    hi: Decimal | None,
+    hix: bool,
+    multiple_of: int | None = None,
+    zero_frac: bool = True,
+):
     """Integer texts in the range, divisible by ``multiple_of``; ``.0+`` is allowed
     after them unless ``zero_frac`` is false (draft-04, where 1.0 is not an integer)."""
     r = _integer_regex(lo, lox, hi, hix, multiple_of)
@@ -299,12 +327,15 @@ def _integer_regex(lo, lox, hi, hix, multiple_of):
         raise UnsupportedNumeric(f"multipleOf {m} over an unbounded or large range")
     k = max(p)
     # |x| divisible by m: short numbers enumerated, long ones end in a k-digit suffix
-    short = list(range(0, 10 ** k, m))
+    short = list(range(0, 10**k, m))
     suffixes = [str(v).rjust(k, "0") for v in short]
-    long_ = cat(NZDIGIT, star(DIGIT), alt(*(lit(s) for s in suffixes))) if k else \
-        cat(NZDIGIT, star(DIGIT))
-    nonneg = alt(_int_literal_alt(short or [0]), long_)      # 0, m, 2m, ...
-    positive = minus_finite(nonneg, {"0"})                    # m, 2m, ...
+    long_ = (
+        cat(NZDIGIT, star(DIGIT), alt(*(lit(s) for s in suffixes)))
+        if k
+        else cat(NZDIGIT, star(DIGIT))
+    )
+    nonneg = alt(_int_literal_alt(short or [0]), long_)  # 0, m, 2m, ...
+    positive = minus_finite(nonneg, {"0"})  # m, 2m, ...
 
     def bounded_side(side, lower):
         """Multiples on one side with |x| >= lower (finitely many excluded)."""
@@ -336,8 +367,9 @@ def _integer_regex(lo, lox, hi, hix, multiple_of):
     return cat(body, ZERO_FRAC)
 
 
-def number_regex(lo: Optional[Decimal], lox: bool, hi: Optional[Decimal], hix: bool,
-                 multiple_of: Optional[Decimal] = None):
+def number_regex(
+    lo: Decimal | None, lox: bool, hi: Decimal | None, hix: bool, multiple_of: Decimal | None = None
+):
     """Number texts in the range (and multiple of ``multiple_of`` when given)."""
     maxd = None
     if multiple_of is not None:

@@ -17,11 +17,21 @@ structurally and exactly:
 
 ``byteset`` nodes have no code-point meaning and raise :class:`ValueError`.
 """
+
 from __future__ import annotations
 
-from typing import Optional
-
-from ..ir import EMPTY, MAX_CODEPOINT, NEVER, alt, cat, lit, negate_ranges, normalize_ranges, nullable, rep
+from ..ir import (
+    EMPTY,
+    MAX_CODEPOINT,
+    NEVER,
+    alt,
+    cat,
+    lit,
+    negate_ranges,
+    normalize_ranges,
+    nullable,
+    rep,
+)
 
 ANY_CP = ("cps", normalize_ranges([(0, MAX_CODEPOINT)]))
 
@@ -197,7 +207,7 @@ def _star_minus_finite(star_node, keys):
     return alt(fin, cat(ext, star_node))
 
 
-def length_bounds(n) -> tuple[int, Optional[int]]:
+def length_bounds(n) -> tuple[int, int | None]:
     """(min, max) length in code points; max is None when unbounded."""
     k = n[0]
     if k == "empty":
@@ -211,7 +221,7 @@ def length_bounds(n) -> tuple[int, Optional[int]]:
         return 1, 1
     if k == "cat":
         mn = 0
-        mx: Optional[int] = 0
+        mx: int | None = 0
         for m in n[1]:
             a, b = length_bounds(m)
             mn += a
@@ -256,7 +266,7 @@ class _LengthRestrictor:
         if self.budget < 0:
             raise RegexBudgetError("length restriction of this regex is too large")
 
-    def run(self, n, lo: int, hi: Optional[int]):
+    def run(self, n, lo: int, hi: int | None):
         lo = max(lo, 0)
         if hi is not None and hi < lo:
             return NEVER
@@ -329,7 +339,7 @@ class _LengthRestrictor:
         return n
 
 
-def restrict_length(n, lo: int, hi: Optional[int], budget: int = 4000):
+def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
     """``L(n)`` restricted to strings of ``lo..hi`` code points (exact).
 
     Raises :class:`RegexBudgetError` when the construction would exceed ``budget``

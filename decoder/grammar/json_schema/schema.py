@@ -13,12 +13,13 @@ The draft comes from ``$schema``: 2020-12 by default; draft-07, -06, -04 and
 moved between drafts: ``items`` arrays with ``additionalItems``, ``definitions``,
 ``dependencies``; ``$ref`` siblings are ignored up to draft-07, as specified).
 """
+
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
 from ...errors import SchemaError, SchemaLimitError
@@ -26,11 +27,28 @@ from ...errors import SchemaError, SchemaLimitError
 DEFAULT_BASE = "https://decoder.invalid/schema.json"
 
 #: keywords whose value is a subschema / a list / a map of subschemas
-_SUB_ONE = ("additionalProperties", "additionalItems", "items", "contains", "not", "if", "then",
-            "else", "propertyNames", "unevaluatedProperties", "unevaluatedItems")
+_SUB_ONE = (
+    "additionalProperties",
+    "additionalItems",
+    "items",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+)
 _SUB_LIST = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
-_SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
-            "dependencies")
+_SUB_MAP = (
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "dependencies",
+)
 
 
 def _no_constant(name: str):
@@ -48,9 +66,12 @@ MAX_SCHEMA_TEXT_BYTES = 8 << 20
 
 def _too_large(size: int, max_text_bytes: int, what: str) -> None:
     if max_text_bytes and size > max_text_bytes:
-        raise SchemaLimitError(f"the schema {what} has {size} bytes, more than the limit max_text_bytes="
-                               f"{max_text_bytes} (Grammar.from_json_schema(..., max_text_bytes=N) raises it)",
-                               limit="max_text_bytes", keyword="$schema")
+        raise SchemaLimitError(
+            f"the schema {what} has {size} bytes, more than the limit max_text_bytes="
+            f"{max_text_bytes} (Grammar.from_json_schema(..., max_text_bytes=N) raises it)",
+            limit="max_text_bytes",
+            keyword="$schema",
+        )
 
 
 def _check_value_size(schema: Any, max_text_bytes: int) -> None:
@@ -77,11 +98,17 @@ def _check_value_size(schema: Any, max_text_bytes: int) -> None:
             raise SchemaLimitError(
                 f"the schema has more than {limit} JSON values, more than a text of "
                 f"max_text_bytes={max_text_bytes} can hold (Grammar.from_json_schema(..., "
-                f"max_text_bytes=N) raises it)", limit="max_text_bytes", keyword="$schema")
+                f"max_text_bytes=N) raises it)",
+                limit="max_text_bytes",
+                keyword="$schema",
+            )
         if isinstance(v, (dict, list, tuple)):
             if id(v) in on_path:
-                raise SchemaError("the schema contains itself (a Python object cycle, which no JSON "
-                                  "text can write; use $ref for recursion)", keyword="$schema")
+                raise SchemaError(
+                    "the schema contains itself (a Python object cycle, which no JSON "
+                    "text can write; use $ref for recursion)",
+                    keyword="$schema",
+                )
             if id(v) in seen:
                 continue
             seen.add(id(v))
@@ -108,7 +135,9 @@ def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any
         fn = getattr(schema, "schema", None)
         if fn is not None:  # pydantic v1
             return fn()
-        raise SchemaError(f"cannot take a JSON schema from class {schema.__name__}", keyword="$schema")
+        raise SchemaError(
+            f"cannot take a JSON schema from class {schema.__name__}", keyword="$schema"
+        )
     if isinstance(schema, Path):
         _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
         return _loads(schema.read_text(encoding="utf-8"))
@@ -156,7 +185,7 @@ def _escape_ptr(s: str) -> str:
 class SchemaDocument:
     """One schema document with its resources, anchors and base URIs indexed."""
 
-    def __init__(self, root: Any, draft: Optional[int] = None, check=None) -> None:
+    def __init__(self, root: Any, draft: int | None = None, check=None) -> None:
         self._check = check  # check(path) every 1024 nodes indexed: the compile deadline
         self._count = 0
         self.root = root
@@ -227,8 +256,12 @@ class SchemaDocument:
         url, frag = urldefrag(full)
         doc = self.resources.get(url)
         if doc is None:
-            raise SchemaError(f"$ref {ref!r} at {path or '/'} points outside the document "
-                              f"(remote references are not fetched)", path=path, keyword="$ref")
+            raise SchemaError(
+                f"$ref {ref!r} at {path or '/'} points outside the document "
+                f"(remote references are not fetched)",
+                path=path,
+                keyword="$ref",
+            )
         if not frag:
             return doc, url, self.path_of.get(id(doc), "")
         if frag.startswith("/"):
@@ -241,12 +274,14 @@ class SchemaDocument:
                 elif isinstance(node, list) and tok.isdigit() and int(tok) < len(node):
                     node = node[int(tok)]
                 else:
-                    raise SchemaError(f"$ref {ref!r} at {path or '/'} does not resolve",
-                                      path=path, keyword="$ref")
+                    raise SchemaError(
+                        f"$ref {ref!r} at {path or '/'} does not resolve", path=path, keyword="$ref"
+                    )
                 cur_base = self.base_of.get(id(node), cur_base)
             return node, cur_base, self.path_of.get(id(node), "#" + frag)
         node = self.anchors.get((url, frag))
         if node is None:
-            raise SchemaError(f"$ref {ref!r} at {path or '/'}: no anchor {frag!r}", path=path,
-                              keyword="$ref")
+            raise SchemaError(
+                f"$ref {ref!r} at {path or '/'}: no anchor {frag!r}", path=path, keyword="$ref"
+            )
         return node, self.base_of.get(id(node), url), self.path_of.get(id(node), "")

@@ -19,25 +19,47 @@ usual alternatives):
 Not accepted (a documented completeness gap, never a soundness one): ``\\uXXXX``
 escapes of non-control characters and surrogate pairs.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 
-from ..ir import EMPTY, MAX_CODEPOINT, NEVER, alt, cat, cps, lit, normalize_ranges, rep, star
+from ..ir import (
+    EMPTY,
+    MAX_CODEPOINT,
+    NEVER,
+    alt,
+    cat,
+    cps,
+    lit,
+    negate_ranges,
+    normalize_ranges,
+    rep,
+    star,
+)
 from .regexops import ANY_CP, _in_ranges, _intersect_ranges
-from ..ir import negate_ranges
 
 QUOTE = lit('"')
 ANY_STRING = star(ANY_CP)  # decoded strings: any sequence of code points
 _PLAIN = normalize_ranges([(0x20, 0x21), (0x23, 0x5B), (0x5D, MAX_CODEPOINT)])
-_SHORT_ESC = {0x22: '\\"', 0x5C: "\\\\", 0x2F: "\\/", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n",
-              0x0D: "\\r", 0x09: "\\t"}
+_SHORT_ESC = {
+    0x22: '\\"',
+    0x5C: "\\\\",
+    0x2F: "\\/",
+    0x08: "\\b",
+    0x0C: "\\f",
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+}
 _HEX = "0123456789abcdef"
 
 
 def _hexdigit(d: int):
     ch = _HEX[d]
-    return lit(ch) if ch.isdigit() else cps([(ord(ch), ord(ch)), (ord(ch.upper()), ord(ch.upper()))])
+    return (
+        lit(ch) if ch.isdigit() else cps([(ord(ch), ord(ch)), (ord(ch.upper()), ord(ch.upper()))])
+    )
 
 
 def _escapes(c: int) -> list:
@@ -49,8 +71,9 @@ def _escapes(c: int) -> list:
     return out
 
 
-_ALL_CONTROLS_U = cat(lit("\\u00"), cps([(0x30, 0x31)]),
-                      cps([(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)]))
+_ALL_CONTROLS_U = cat(
+    lit("\\u00"), cps([(0x30, 0x31)]), cps([(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)])
+)
 
 
 @lru_cache(maxsize=8192)
