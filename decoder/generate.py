@@ -285,7 +285,8 @@ class Decoder:
         **options,
     ) -> list:
         """``n`` samples from the model's distribution conditioned on the constraint (a list of
-        :class:`Generation`, each with ``.logprob``).  ``sampler``: ``"masked"`` (default),
+        :class:`Generation`, each with ``.logprob``; ``on_sample=callback`` is called with each
+        as soon as it is drawn).  ``sampler``: ``"masked"`` (default),
         ``"asap"`` or ``"cars"`` (exact); see :mod:`decoder.sampling`.  Calls with the same
         prompt keep learning from the previous ones."""
         from .sampling.decoding import decoder_sample

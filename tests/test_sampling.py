@@ -301,6 +301,19 @@ def test_cli_num_samples(stories, capsys):
     assert all(re.fullmatch(r"(cat|dog) (ran|sat)", x) for x in lines if x)
 
 
+def test_samples_arrive_as_they_are_drawn(stories):
+    """on_sample sees every sample, in order, before sample() returns (the command line prints
+    them as they come; CARS can reject many walks per sample)."""
+    from decoder.generate import Decoder
+
+    model, tok = stories
+    d = Decoder(model, decoder.Regex(r"[01]{2}"), tok, sampler="cars")
+    seen: list = []
+    gens = d.sample("Once upon a time", n=7, seed=3, max_new_tokens=6, on_sample=seen.append)
+    assert len(gens) == 7 and [id(g) for g in seen] == [id(g) for g in gens]
+    assert all(re.fullmatch(r"[01]{2}", str(g)) for g in seen)
+
+
 def test_composed_constraints_follow_the_protocol(toy):
     """A lexical filter composed with a grammar (decoder.constraints) goes through the same walks."""
     constraints = pytest.importorskip("decoder.constraints")

@@ -328,6 +328,23 @@ def test_a_sequence_classifier_as_reward(tiny):
     )
 
 
+def test_a_long_search_reports_progress(tiny, caplog, monkeypatch):
+    """DeAL logs a progress line on the "decoder" logger every PROGRESS_EVERY_S seconds (the
+    command line shows them on stderr), naming the token position and the hypotheses."""
+    import logging
+
+    from decoder.search import deal as deal_module
+
+    monkeypatch.setattr(deal_module, "PROGRESS_EVERY_S", 0.0)  # every step
+    search = DeAL(rewards=Length(6), beams=2, top_k=2, lookahead=1)
+    d = decoder_for(tiny, search=search)
+    with caplog.at_level(logging.INFO, logger="decoder"):
+        d.generate("Once upon a time", max_new_tokens=5)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("DeAL:")]
+    assert lines and lines[0].startswith("DeAL: token 1 of at most 5")
+    assert len(lines) == search.last_stats["steps"]
+
+
 # ------------------------------------------------------------------ command line
 def test_cli_deal(tiny, capsys):
     from decoder.cli import main

@@ -88,14 +88,21 @@ def decoder_sample(
     temperature: float = 1.0,
     trie=None,
     batch: int | None = None,
+    on_sample=None,
 ) -> list:
-    """``n`` samples as :class:`~decoder.generate.Generation` objects (with ``.logprob``)."""
+    """``n`` samples as :class:`~decoder.generate.Generation` objects (with ``.logprob``);
+    ``on_sample(generation)`` is called with each as soon as it is drawn."""
     s = sampler_for(dec, prompt, sampler, max_new_tokens, temperature, trie, batch)
     out = []
-    for x in s.sample(n, seed=seed):
+
+    def got(x) -> None:
         g = Generation(x.data, list(x.key), "stop", True, dec.model_class)
         g.logprob = x.logp
         out.append(g)
+        if on_sample is not None:
+            on_sample(g)
+
+    s.sample(n, seed=seed, on_sample=got)
     return out
 
 
@@ -125,7 +132,8 @@ def run_cli(dec, prompt, args) -> int:
     if n < 1:
         raise DecoderError("--num-samples must be >= 1")
     temperature = args.temperature if args.temperature > 0 else 1.0
-    for g in decoder_sample(
+    # each sample is printed as soon as it is drawn (CARS can take a while per sample)
+    decoder_sample(
         dec,
         prompt,
         n=n,
@@ -133,6 +141,6 @@ def run_cli(dec, prompt, args) -> int:
         sampler=args.sampler or "masked",
         max_new_tokens=args.max_new_tokens,
         temperature=temperature,
-    ):
-        print(str(g), flush=True)
+        on_sample=lambda g: print(str(g), flush=True),
+    )
     return 0

@@ -36,6 +36,7 @@ is a lagged variant of the paper's sequential algorithm (``batch=1``, default).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,9 +136,15 @@ class TrieSampler:
 
     # ------------------------------------------------------------------ public
     def sample(
-        self, n: int = 1, seed: int | None = None, rng: np.random.Generator | None = None
+        self,
+        n: int = 1,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        on_sample: Callable[[Sample], None] | None = None,
     ) -> list:
-        """``n`` samples (a list of :class:`Sample`)."""
+        """``n`` samples (a list of :class:`Sample`); ``on_sample`` is called with each one as
+        soon as it is drawn (CARS may reject many walks per sample: the command line prints
+        samples as they come instead of all at the end)."""
         if n < 0:
             raise DecoderError("n must be >= 0")
         rng = rng if rng is not None else np.random.default_rng(seed)
@@ -150,6 +157,9 @@ class TrieSampler:
             got = self._round(min(self.batch, n - len(out)), rng)
             ok = [s for s in got if s is not None]
             out.extend(ok)
+            if on_sample is not None:
+                for s in ok:
+                    on_sample(s)
             failed = 0 if ok else failed + len(got)
             if failed >= self.max_walks:
                 raise NoCompleteOutput(self._no_output())

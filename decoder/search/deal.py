@@ -33,6 +33,7 @@ best finished hypothesis (else its best live one, ``finish_reason="length"``).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -41,6 +42,10 @@ from ..errors import DecoderError
 from ..masking import allocate_bitmask, apply_mask, fill_masks
 from . import kv
 from .rewards import as_reward
+
+_log = logging.getLogger("decoder")
+#: seconds between two progress lines of a search (the command line shows them on stderr)
+PROGRESS_EVERY_S = 2.0
 
 __all__ = ["DeAL"]
 
@@ -196,10 +201,20 @@ class DeAL:
                 kv.check_cache(cache)
             pos_next = pos[:, -1] + 1
 
+            last_report = time.perf_counter()
             for step in range(max_new_tokens):
                 if not rows:
                     break
                 stats["steps"] += 1
+                if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
+                    last_report = time.perf_counter()
+                    _log.info(
+                        "DeAL: token %d of at most %d, %d hypotheses searched, %d finished",
+                        step + 1,
+                        max_new_tokens,
+                        len(rows),
+                        sum(len(f) for f in finished),
+                    )
                 left = max_new_tokens - step - 1  # tokens after this one
                 logp = torch.log_softmax(logits, dim=-1)
                 sel = masked(logp, [h.matcher for _, h in rows])
