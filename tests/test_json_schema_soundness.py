@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import warnings
 
 import differential
@@ -314,3 +315,53 @@ def test_endless_ref_recursion_in_enum_filtering_is_an_error_not_a_crash():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-2000:]}"
     assert r.stdout.strip() == "SchemaError enum", r.stdout
+
+
+ESCAPE_CASES = [
+    ({"type": "string"}, ["é", "naïve café", "😀", "日本語", "a\u2028b"]),
+    ({"type": "string", "maxLength": 1}, ["é", "😀", "éé", "😀😀", "", "e"]),
+    ({"type": "string", "minLength": 2, "maxLength": 2}, ["é😀", "😀", "ééé", "ab"]),
+    ({"type": "string", "pattern": "^[à-ÿ]+$"}, ["éè", "é1", "E", "ÿ"]),
+    ({"enum": ["é", "😀", "x"]}, ["é", "😀", "x", "ê", "😁"]),
+    ({"const": "naïve"}, ["naïve", "naive", "naïvé"]),
+    (
+        {"type": "object", "properties": {"é": {"type": "integer"}}, "additionalProperties": False},
+        [{"é": 1}, {"é": "x"}, {"ê": 1}, {}],
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {"é": {"type": "integer"}},
+            "additionalProperties": {"type": "string"},
+        },
+        [{"é": 1}, {"é": "x"}, {"ê": "y"}, {"ê": 1}, {"😀": "z"}],
+    ),
+]
+
+
+@pytest.mark.parametrize("kind", ["bytes", "llama3"])
+@pytest.mark.parametrize("case", range(len(ESCAPE_CASES)))
+def test_unicode_escapes_are_read_as_the_characters(case, kind):
+    """What json.dumps writes by default (ensure_ascii=True: "\\u00e9", surrogate pairs for
+    characters above U+FFFF, either case of hex digit) is one code point of the decoded
+    string: lengths, patterns, enums, const and keys see the character, and every verdict
+    equals jsonschema's, whichever way the instance is written."""
+    schema, instances = ESCAPE_CASES[case]
+    vocab, tok = _vocab(kind)
+    m = Matcher(Grammar.from_json_schema(schema), vocab)
+    v = jsonschema.Draft202012Validator(schema)
+    wrong = []
+    for x in instances:
+        ascii_text = json.dumps(x)
+        upper_hex = re.sub(r"\\u([0-9a-f]{4})", lambda g: "\\u" + g.group(1).upper(), ascii_text)
+        texts = {ascii_text, upper_hex, json.dumps(x, ensure_ascii=False)}
+        for text in texts:
+            assert json.loads(text) == x
+            ids = list(text.encode()) if tok is None else tok.encode(text, add_special_tokens=False)
+            got, want = _teacher_force(m, vocab, ids), v.is_valid(x)
+            if got != want:
+                wrong.append(
+                    f"{text}: engine {'accepts' if got else 'rejects'}, jsonschema "
+                    f"{'accepts' if want else 'rejects'}"
+                )
+    assert not wrong, f"{json.dumps(schema)}:\n" + "\n".join(wrong)

@@ -14,10 +14,15 @@ usual alternatives):
 * ``c`` itself (UTF-8), unless ``c`` is ``"``, ``\\`` or a control (< 0x20);
 * ``\\"``, ``\\\\``, ``\\/`` (and a plain ``/``);
 * ``\\b \\f \\n \\r \\t`` for those controls, and ``\\u00XX`` (either case) for every
-  control.
+  control;
+* ``\\uXXXX`` (hex digits in either case) for every non-ASCII code point of the Basic
+  Multilingual Plane, and a surrogate pair ``\\uD8XX\\uDCXX`` for every code point above it:
+  what ``json.dumps`` writes by default (``ensure_ascii=True``). One escape, or one pair,
+  is one code point, so ``minLength``/``maxLength``, ``pattern``, ``enum`` and ``const``
+  see the decoded string.
 
-Not accepted (a documented completeness gap, never a soundness one): ``\\uXXXX``
-escapes of non-control characters and surrogate pairs.
+Not accepted (a completeness gap, never a soundness one): ``\\uXXXX`` escapes of printable
+ASCII characters (``\\u0041`` for ``A``; no serializer writes them) and lone surrogates.
 """
 
 from __future__ import annotations
@@ -71,6 +76,73 @@ def _escapes(c: int) -> list:
     return out
 
 
+def _hex_digits(lo: int, hi: int):
+    """One hex digit with a value in [lo, hi], letters in either case."""
+    ranges = []
+    if lo <= min(hi, 9):
+        ranges.append((0x30 + lo, 0x30 + min(hi, 9)))
+    a, b = max(lo, 10), hi
+    if a <= b:
+        ranges += [(0x41 + a - 10, 0x41 + b - 10), (0x61 + a - 10, 0x61 + b - 10)]
+    return cps(ranges)
+
+
+def _hex_range(lo: int, hi: int, width: int):
+    """``width`` hex digits whose value is in [lo, hi] (a digit-range decomposition)."""
+    if width == 0:
+        return EMPTY
+    unit = 16 ** (width - 1)
+    dl, rl = divmod(lo, unit)
+    dh, rh = divmod(hi, unit)
+    if dl == dh:
+        return cat(_hex_digits(dl, dl), _hex_range(rl, rh, width - 1))
+    parts = []
+    first, last = dl, dh
+    if rl != 0:
+        parts.append(cat(_hex_digits(dl, dl), _hex_range(rl, unit - 1, width - 1)))
+        first = dl + 1
+    tail = None
+    if rh != unit - 1:
+        tail = cat(_hex_digits(dh, dh), _hex_range(0, rh, width - 1))
+        last = dh - 1
+    if first <= last:
+        any_rest = rep(_hex_digits(0, 15), width - 1, width - 1) if width > 1 else EMPTY
+        parts.append(cat(_hex_digits(first, last), any_rest))
+    if tail is not None:
+        parts.append(tail)
+    return alt(*parts)
+
+
+def _u_escapes(a: int, b: int) -> list:
+    """The ``\\uXXXX`` encodings of the non-ASCII code points in [a, b]: one escape in the
+    Basic Multilingual Plane (surrogates excluded), a surrogate pair above it."""
+    out = []
+    for lo, hi in ((max(a, 0x80), min(b, 0xD7FF)), (max(a, 0xE000), min(b, 0xFFFF))):
+        if lo <= hi:
+            out.append(cat(lit("\\u"), _hex_range(lo, hi, 4)))
+    lo, hi = max(a, 0x10000), min(b, MAX_CODEPOINT)
+    if lo <= hi:
+        hl, ll = divmod(lo - 0x10000, 0x400)
+        hh, lh = divmod(hi - 0x10000, 0x400)
+
+        def pair(h1: int, h2: int, l1: int, l2: int):
+            return cat(
+                lit("\\u"),
+                _hex_range(0xD800 + h1, 0xD800 + h2, 4),
+                lit("\\u"),
+                _hex_range(0xDC00 + l1, 0xDC00 + l2, 4),
+            )
+
+        if hl == hh:
+            out.append(pair(hl, hh, ll, lh))
+        else:
+            out.append(pair(hl, hl, ll, 0x3FF))
+            if hl + 1 <= hh - 1:
+                out.append(pair(hl + 1, hh - 1, 0, 0x3FF))
+            out.append(pair(hh, hh, 0, lh))
+    return out
+
+
 _ALL_CONTROLS_U = cat(
     lit("\\u00"), cps([(0x30, 0x31)]), cps([(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)])
 )
@@ -96,6 +168,8 @@ def _encode_ranges(ranges: tuple):
             for c in range(max(a, 0), min(b, 0x1F) + 1):
                 specials.append(c)
     parts = [cps(plain)] if plain else []
+    for a, b in ranges:
+        parts.extend(_u_escapes(a, b))
     for c in sorted(set(specials)):
         if full_controls and c < 0x20:
             if c in _SHORT_ESC:
