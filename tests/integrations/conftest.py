@@ -14,6 +14,9 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 TOKENIZER = SHARED / "tokenizers" / "smollm2"
 BASE_CONFIG = SHARED / "models" / "stories260k" / "config.json"
 MODEL_VOCAB = 49152 + 64  # logits wider than the tokenizer, as many models have
+# the serving integrations keep the engines' JSON whitespace convention ("flexible"), not
+# Grammar.from_json_schema's default ("pretty"): reference grammars say so
+SERVING_WS = "flexible"
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from sglang.srt.constrained.base_grammar_backend import (  # noqa: E402
 
 import decoder  # noqa: E402
 
-from .conftest import MODEL_VOCAB, allowed, pick, reference_row  # noqa: E402
+from .conftest import MODEL_VOCAB, SERVING_WS, allowed, pick, reference_row  # noqa: E402
 
 SCHEMA = {
     "type": "object",
@@ -60,7 +60,9 @@ def test_plugin_compiles_fills_accepts(backend):
     g = fut.result(timeout=60)
     be.set_cache(("json", json.dumps(SCHEMA)), g.copy())
     ref_vocab = decoder.Vocabulary.from_tokenizer(tok, model_vocab_size=MODEL_VOCAB, eos_ids=[2])
-    ref = decoder.compile_grammar(decoder.Grammar.from_json_schema(SCHEMA), ref_vocab)
+    ref = decoder.compile_grammar(
+        decoder.Grammar.from_json_schema(SCHEMA, whitespace=SERVING_WS), ref_vocab
+    )
     g2, hit = be.get_cached_or_future_value(("json", json.dumps(SCHEMA)), False)
     assert hit and g2 is not g and g2.matcher.num_steps == 0
     mask = g.allocate_vocab_mask(MODEL_VOCAB, 3, "cpu")

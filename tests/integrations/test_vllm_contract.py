@@ -39,7 +39,7 @@ from decoder.integrations.vllm import (  # noqa: E402
     DecoderLogitsProcessor,
 )
 
-from .conftest import MODEL_VOCAB, allowed, pick, reference_row  # noqa: E402
+from .conftest import MODEL_VOCAB, SERVING_WS, allowed, pick, reference_row  # noqa: E402
 
 STOP = [2, 0]  # <|im_end|>, <|endoftext|>
 SCHEMA = {
@@ -54,12 +54,12 @@ SCHEMA = {
 CASES = {  # name: (StructuredOutputsParams kwargs, reference grammar, validator of the text)
     "json": (
         dict(json=SCHEMA),
-        lambda: decoder.Grammar.from_json_schema(SCHEMA),
+        lambda: decoder.Grammar.from_json_schema(SCHEMA, whitespace=SERVING_WS),
         lambda s: set(json.loads(s)) == {"n", "ok"},
     ),
     "json_object": (
         dict(json_object=True),
-        lambda: decoder.Grammar.from_json_schema({"type": "object"}),
+        lambda: decoder.Grammar.from_json_schema({"type": "object"}, whitespace=SERVING_WS),
         lambda s: isinstance(json.loads(s), dict),
     ),
     "regex": (
@@ -247,7 +247,9 @@ def test_speculative_drafts_fill_accept_rollback(tiny_model_dir, ref_vocab):
     req = new_request("s", dict(json=SCHEMA))
     mgr.grammar_init(req)
     wait_ready([req])
-    ref = decoder.compile_grammar(decoder.Grammar.from_json_schema(SCHEMA), ref_vocab)
+    ref = decoder.compile_grammar(
+        decoder.Grammar.from_json_schema(SCHEMA, whitespace=SERVING_WS), ref_vocab
+    )
     rng = np.random.default_rng(1)
     prefix = []
     for step in range(4):
@@ -365,7 +367,9 @@ def test_logits_processor_v1_batches_added_removed_moved(config, ref_vocab):
         DecoderLogitsProcessor.validate_params(_params({"json_schema": {"type": "nope"}}))
     refs = {
         "re": decoder.compile_grammar(decoder.Grammar.from_regex("[ab]+"), ref_vocab),
-        "js": decoder.compile_grammar(decoder.Grammar.from_json_schema(SCHEMA), ref_vocab),
+        "js": decoder.compile_grammar(
+            decoder.Grammar.from_json_schema(SCHEMA, whitespace=SERVING_WS), ref_vocab
+        ),
     }
     outs = {"re": [], "js": [], "free": []}
     specs = {"re": {"regex": "[ab]+"}, "js": {"json_schema": SCHEMA}, "free": None}
@@ -443,7 +447,9 @@ def test_logits_processor_v2_rows_drafts_and_gaps(config, ref_vocab):
     from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2
 
     assert issubclass(DecoderLogitsProcessor, V2)
-    ref = decoder.compile_grammar(decoder.Grammar.from_json_schema(SCHEMA), ref_vocab)
+    ref = decoder.compile_grammar(
+        decoder.Grammar.from_json_schema(SCHEMA, whitespace=SERVING_WS), ref_vocab
+    )
     # a valid output to replay: pick tokens from the reference
     rng = np.random.default_rng(4)
     out = []
