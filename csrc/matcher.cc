@@ -769,7 +769,14 @@ bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
 
 bool Matcher::commit_token(int32_t token) {
   DECODER_STEP_SCOPE("one commit");
-  if (terminated_) return false;
+  if (terminated_) {
+    // After EOS the mask allows EOS alone (a finished row of a batch keeps a distribution
+    // to sample from), so EOS commits again: a step that changes nothing, kept in the
+    // history so that rollback counts steps the same way everywhere.
+    if (!trie_->is_eos(token)) return false;
+    history_.push_back({static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, true, lexeme_start_});
+    return true;
+  }
   if (extras_ != nullptr && !extras_->budgets.empty() && !budget_allows(token)) return false;
   if (extras_ != nullptr && !extras_->special_ids.empty()) {
     const int32_t k = special_index(token);

@@ -163,6 +163,8 @@ class Matcher {
   Matcher(const Matcher&) = default;  // fork
 
   // Writes the allowed-token bitmask (mask_words() words; bit i of word i/32 = token i).
+  // Invariant: bit i is set exactly when commit_token(i) would succeed. After EOS is
+  // committed (terminated) only EOS is allowed, and committing it again changes nothing.
   void compute_mask(uint32_t* out);
   bool commit_token(int32_t token);
   bool commit_bytes(const uint8_t* data, size_t n);  // one step that rolls back as a unit

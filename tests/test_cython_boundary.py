@@ -47,8 +47,9 @@ RETURNS = {
     "commit_bytes_empty_and_views": [True, True, True, True, 4],
     "uninitialised_matcher": [0, (0, 0)] + ["MatcherError"] * 10,
     "matcher_wrong_arguments": ["DecoderError", "TypeError", "TypeError"],
-    # after EOS nothing commits; rollback(1) undoes termination (commit_bytes was one step)
-    "after_termination_and_rejection": [False, False, False, False, True, 1, 0, True],
+    # after EOS only EOS commits (what the mask allows: a step that changes nothing), so
+    # rollback(1) undoes that step and the matcher stays terminated
+    "after_termination_and_rejection": [False, True, False, True, True, 2, 0, True],
     "outlives_grammar_and_vocab": [True, 2],
     "fill_masks_misuse": ["MatcherError"] * 6 + ["TypeError", "MatcherError", "TypeError"],
     "fill_masks_threads_odd": 1,

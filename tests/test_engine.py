@@ -317,3 +317,25 @@ def test_forced_bytes_is_the_common_prefix_of_every_continuation():
     num = Matcher(sum_grammar(ignore_ws=False), VOCAB)
     assert num.commit_bytes(b"1") and num.forced_bytes() == b""
     assert num.commit_bytes(b"+") and num.forced_bytes() == b""
+
+
+@pytest.mark.parametrize("src,text", [("start: \n", b""), ('start: "a"\n', b"a")])
+def test_after_eos_the_mask_and_commit_agree(src, text):
+    """Terminated: the mask allows EOS alone (a finished row of a batch still has a token to
+    sample), and committing it is a step that changes nothing; every other token is refused.
+    (A fuzz finding: the mask allowed EOS while commit and is_allowed refused it.)"""
+    from hostile.cases import EOS, TOKENS, mask_set, vocab
+
+    m = Matcher(Grammar.from_lark(src), vocab())
+    if text:
+        assert m.commit_bytes(text)
+    assert m.commit(EOS) and m.is_terminated()
+    steps = m.num_steps
+    assert mask_set(m) == {EOS}
+    assert {t for t in range(len(TOKENS)) if m.is_allowed(t)} == {EOS}
+    assert m.commit(EOS) and m.is_terminated() and m.num_steps == steps + 1
+    assert not m.commit_bytes(b"a") and not m.commit(ord("a"))
+    m.rollback(1)
+    assert m.is_terminated() and m.num_steps == steps
+    m.rollback(1)
+    assert not m.is_terminated() and EOS in mask_set(m)
