@@ -81,6 +81,13 @@ class SchemaLimitError(LimitError, SchemaError):
         self.limit = limit
 
 
+class UnsatisfiableSchemaError(SchemaError):
+    """A JSON Schema that no JSON value satisfies (``false``, ``{"not": {}}``, a required
+    property whose schema is ``false``, ``allOf`` of disjoint types, ...): nothing can be
+    generated, so it is refused at compile time. ``path`` points at the sub-schema that
+    admits no value (the deepest one found on the way from the root)."""
+
+
 class ContextLengthError(DecoderError, ValueError):
     """The prompt does not fit in the model's context."""
 

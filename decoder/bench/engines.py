@@ -169,6 +169,24 @@ class Adapter:
         return None
 
 
+_NOTHING_VALID = object()
+
+
+class _RejectAll:
+    """The matcher of a schema that no value satisfies: nothing is ever allowed."""
+
+    last_mask_cold = False
+
+    def compute_mask(self, row):
+        row[:] = 0
+
+    def commit(self, t):
+        return False
+
+    def is_accepting(self):
+        return False
+
+
 class DecoderAdapter(Adapter):
     """Ours. Grammar.from_json_schema(schema, whitespace="flexible") -> Matcher(grammar, vocab);
     compute_mask(row); commit.
@@ -225,11 +243,20 @@ class DecoderAdapter(Adapter):
     def compile(self, schema):
         # flexible whitespace, pinned: the peers accept any whitespace too, and so do the
         # dataset's instances (our default, "pretty", would refuse tabs and long runs)
-        g = self.decoder.Grammar.from_json_schema(schema, whitespace="flexible")
+        from decoder.errors import UnsatisfiableSchemaError
+
+        try:
+            g = self.decoder.Grammar.from_json_schema(schema, whitespace="flexible")
+        except UnsatisfiableSchemaError:
+            # decoder refuses a schema no value satisfies; as a validator that answers
+            # "invalid" for every instance, which is what the peers' empty grammars do
+            return _NOTHING_VALID
         self.decoder.Matcher(g, self.vocab)
         return g
 
     def matcher(self, compiled):
+        if compiled is _NOTHING_VALID:
+            return _RejectAll()
         return self.decoder.Matcher(compiled, self.vocab)
 
     def fill(self, m, row):

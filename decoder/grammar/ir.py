@@ -292,6 +292,27 @@ class GrammarIR:
     # only its shortest completion (a reasoning budget; see csrc/matcher.h GrammarExtras)
     budgets: list[tuple[int, int]] = field(default_factory=list)
 
+    def productive(self) -> list[bool]:
+        """Per nonterminal: whether it derives some string (Knuth's fixpoint; a lexeme
+        whose regex is NEVER derives none). The engine drops unproductive rules; an
+        unproductive start symbol is an empty language."""
+        lex_ok = [lx.regex != NEVER for lx in self.lexemes]
+        ok = [False] * len(self.nonterminals)
+        pending = list(self.rules)
+        changed = True
+        while changed:
+            changed = False
+            rest = []
+            for lhs, rhs in pending:
+                if ok[lhs]:
+                    continue
+                if all(ok[s] if s >= 0 else lex_ok[-s - 1] for s in rhs):
+                    ok[lhs] = changed = True
+                else:
+                    rest.append((lhs, rhs))
+            pending = rest
+        return ok
+
     def symbol_name(self, sym: int) -> str:
         return self.nonterminals[sym] if sym >= 0 else self.lexemes[-sym - 1].name
 

@@ -115,7 +115,46 @@ def compile_json_schema(
         )
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
-        return c.b.build(start)
+        ir = c.b.build(start)
+        _check_satisfiable(ir)
+        return ir
+
+
+def _check_satisfiable(ir: GrammarIR) -> None:
+    """Raise :class:`UnsatisfiableSchemaError` when the grammar derives nothing: no JSON
+    value satisfies the schema. Its path is the deepest sub-schema on the way from the root
+    that admits no value (nonterminals of values are named ``v<n>@<path>~<id>``)."""
+    from ...errors import UnsatisfiableSchemaError
+
+    ok = ir.productive()
+    if ok[ir.start]:
+        return
+    by_lhs: dict[int, list[tuple[int, ...]]] = {}
+    for lhs, rhs in ir.rules:
+        by_lhs.setdefault(lhs, []).append(rhs)
+    seen = {ir.start}
+    work = [ir.start]
+    deepest = ""
+    while work:  # the unproductive nonterminals reachable from the start
+        nt = work.pop()
+        name = ir.nonterminals[nt]
+        if name.startswith("v") and "@" in name:
+            path = name.split("@", 1)[1].rsplit("~", 1)[0]
+            if path.count("/") > deepest.count("/") or not deepest:
+                deepest = path
+        for rhs in by_lhs.get(nt, ()):
+            for sym in rhs:
+                if sym >= 0 and not ok[sym] and sym not in seen:
+                    seen.add(sym)
+                    work.append(sym)
+    where = deepest if deepest not in ("", "/") else "the root"
+    raise UnsatisfiableSchemaError(
+        f"no JSON value satisfies this schema: the sub-schema at {where} is equivalent to "
+        "false (it admits no value, or keywords contradict each other), so nothing can be "
+        "generated",
+        path="" if deepest == "/" else deepest,
+        keyword="false",
+    )
 
 
 def compile_json_schemas(
