@@ -21,7 +21,7 @@ import pytest
 from conftest import SHARED
 from json_schema_util import accepts, verdict
 
-from decoder.errors import SchemaError
+from decoder.errors import SchemaError, UnsatisfiableSchemaError
 from decoder.grammar.json_schema import compile_json_schema
 
 
@@ -49,8 +49,70 @@ def test_types_and_literals():
     check({"type": "integer"}, [0, -7, 12345678901234567890, 1.0], [1.5, "1", None])
     check({"type": "number"}, [0, -1.5, 1e-7, 3], ["3", None])
     check(True, [1, "a", [1, {"a": None}]], [])
-    with pytest.raises(AssertionError):
-        check(False, [1], [])
+    with pytest.raises(UnsatisfiableSchemaError, match="equivalent to false") as e:
+        compile_json_schema(False)
+    assert e.value.keyword == "false" and e.value.path == ""
+
+
+@pytest.mark.parametrize(
+    "schema,path",
+    [
+        ({"not": {}}, ""),
+        ({"allOf": [{"type": "string"}, {"type": "integer"}]}, ""),
+        ({"type": "object", "required": ["a"], "additionalProperties": False}, ""),
+        (
+            {
+                "type": "object",
+                "properties": {"x": {"type": "array", "items": False, "minItems": 1}},
+                "required": ["x"],
+            },
+            "/properties/x",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"x": {"type": "array", "items": {"enum": []}, "minItems": 1}},
+                "required": ["x"],
+            },
+            "/properties/x/items",
+        ),
+    ],
+)
+def test_unsatisfiable_schema_is_a_schema_error_naming_where(schema, path):
+    """A schema no value satisfies is refused by the front end (not later by the engine as
+    an empty language), naming the deepest sub-schema that admits no value."""
+    with pytest.raises(UnsatisfiableSchemaError) as e:
+        compile_json_schema(schema)
+    assert e.value.path == path, str(e.value)
+    assert isinstance(e.value, SchemaError) and "false" in str(e.value)
+
+
+def test_satisfiable_schemas_with_false_parts_compile():
+    """An optional property or a branch that admits nothing leaves the rest valid."""
+    check({"properties": {"x": False}, "required": ["x"]}, [1, "a", []], [{"x": 1}])
+    check({"anyOf": [False, {"type": "null"}]}, [None], [1])
+    check({"type": "object", "properties": {"x": False}}, [{}, {"y": 1}], [{"x": 1}])
+
+
+def test_negative_zero_is_zero_under_bounds():
+    """``-0`` and ``-0.0`` are the value 0: accepted wherever 0 is in range (jsonschema
+    agrees), refused where 0 is excluded."""
+    check({"type": "integer", "minimum": 0, "maximum": 200}, [0], [])
+    check({"type": "number", "maximum": 0}, [0], [])
+    for schema, ok in [
+        ({"type": "integer", "minimum": 0, "maximum": 200}, True),
+        ({"type": "integer", "minimum": -5}, True),
+        ({"type": "integer", "maximum": 0, "multipleOf": 5}, True),
+        ({"type": "integer", "minimum": -9, "maximum": 9, "multipleOf": 3}, True),
+        ({"type": "number", "maximum": 0}, True),
+        ({"type": "number", "minimum": -1.5, "maximum": 2.25}, True),
+        ({"type": "number", "exclusiveMinimum": 0}, False),
+        ({"type": "integer", "minimum": 1}, False),
+        ({"type": "number", "exclusiveMaximum": 0, "minimum": -3}, False),
+    ]:
+        g = compile_json_schema(schema)
+        for text in ("-0", "-0.0", "-0.000"):
+            assert accepts(g, text) == ok, (schema, text)
 
 
 def test_draft4_integer_excludes_zero_fraction():

@@ -5,7 +5,7 @@ the number lexeme itself, digit by digit, so a bound is never checked after the
 fact.  Integers and decimals are both exact; the accepted text forms are:
 
 * integers: ``-?(0|[1-9][0-9]*)`` optionally followed by ``.0+`` (``1.0`` is an
-  integer in JSON Schema); ``-0`` is only accepted by unconstrained numbers;
+  integer in JSON Schema); ``-0`` (and ``-0.0``) is zero, accepted wherever 0 is;
 * numbers with a bound other than 0: ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` (no exponent:
   a documented completeness gap, never a soundness one);
 * numbers with no bound, or bounds at 0 only (a sign test): the full JSON grammar
@@ -29,6 +29,7 @@ DIGIT = cps([(0x30, 0x39)])
 NZDIGIT = cps([(0x31, 0x39)])
 MINUS = lit("-")
 ZERO_FRAC = opt(cat(lit("."), plus(lit("0"))))
+NEG_ZERO = cat(lit("-0"), ZERO_FRAC)  # -0, -0.0, ...: the value 0
 INT_TEXT = cat(opt(MINUS), alt(lit("0"), cat(NZDIGIT, star(DIGIT))))
 FRAC = cat(lit("."), plus(DIGIT))
 EXP = cat(cps([(0x45, 0x45), (0x65, 0x65)]), opt(cps([(0x2B, 0x2B), (0x2D, 0x2D)])), plus(DIGIT))
@@ -92,9 +93,14 @@ def uint_range(a: int, b: int | None):
     return alt(*parts)
 
 
+def _has_zero(lo: int | None, hi: int | None) -> bool:
+    return (lo is None or lo <= 0) and (hi is None or hi >= 0)
+
+
 def int_range(lo: int | None, hi: int | None):
-    """Canonical texts of the integers in [lo, hi] (None = unbounded), ``-0`` excluded."""
-    parts = []
+    """Canonical texts of the integers in [lo, hi] (None = unbounded), and ``-0`` when 0
+    is in the range."""
+    parts = [lit("-0")] if _has_zero(lo, hi) else []
     if hi is None or hi >= 0:
         parts.append(uint_range(max(lo, 0) if lo is not None else 0, hi))
     if lo is None or lo < 0:
@@ -199,6 +205,157 @@ def _nonneg_decimal(
     return alt(*parts)
 
 
+# ------------------------------------------------------------ exponent forms
+#: integers with an exponent: the most significant fraction digits of the mantissa in the
+#: decades strictly inside the range (17 significant digits: what repr() of a double writes)
+MAX_INT_EXP_FRACTION = 16
+#: the largest decade of a bound written out digit by digit (1e40 and beyond: a gap)
+MAX_INT_EXP_DECADE = 40
+E_MARK = cps([(0x45, 0x45), (0x65, 0x65)])
+ZEROS = star(lit("0"))
+
+
+def _exp_values(a: int | None, b: int | None):
+    """Exponent texts (after ``e``/``E``) whose value k is in [a, b] (None = unbounded);
+    leading zeros and ``+`` are allowed, as JSON allows them."""
+    if a is not None and b is not None and a > b:
+        return NEVER
+    parts = []
+    if b is None or b >= 0:  # k >= 0: "+"? 0* digits
+        nn = uint_range(max(a, 0) if a is not None else 0, b)
+        parts.append(cat(opt(lit("+")), ZEROS, nn))
+        if a is None or a <= 0:
+            parts.append(cat(lit("-"), plus(lit("0"))))  # -0, -00: k = 0
+    if a is None or a < 0:  # k < 0: "-" 0* |k| with |k| in [max(1, -b), -a]
+        lo_abs = 1 if b is None or b >= 0 else -b
+        parts.append(cat(lit("-"), ZEROS, uint_range(lo_abs, None if a is None else -a)))
+    return alt(*parts)
+
+
+def _decade(x: Decimal) -> int:
+    """k with 10^k <= x < 10^(k+1), for x > 0."""
+    return x.adjusted()
+
+
+def _mantissas(lo: Decimal, lox: bool, hi: Decimal, hix: bool):
+    r"""Normalised mantissa texts ``[1-9](\.[0-9]+)?`` with value in the range (within
+    [1, 10))."""
+    return _nonneg_decimal(lo, lox, hi, hix, None)
+
+
+ANY_MANTISSA = cat(NZDIGIT, opt(FRAC))
+
+
+def _positive_exp_forms(A: Decimal, ax: bool, B: Decimal | None, bx: bool):
+    """Texts ``m e k`` (m a normalised mantissa) of x with A <(=) x <(=) B, x > 0 (A >= 0).
+
+    Exact: the decades of A and B get their mantissa ranges, the decades between take any
+    mantissa; A = 0 means no lower decade (every small decade is in). Mantissas with
+    leading zeros or several integer digits (``0.1e1``, ``12e0``) are not generated: a
+    completeness gap, never a soundness one."""
+    one, ten = Decimal(1), Decimal(10)
+    ka = _decade(A) if A > 0 else None
+    kb = _decade(B) if B is not None else None
+    if B is not None and (B <= 0 or (A > 0 and B < A)):
+        return NEVER
+    parts = []
+
+    def form(mant, k_lo, k_hi):
+        if mant == NEVER:
+            return
+        e = _exp_values(k_lo, k_hi)
+        if e != NEVER:
+            parts.append(cat(mant, E_MARK, e))
+
+    if ka is not None and kb is not None and ka == kb:
+        assert B is not None
+        form(_mantissas(A.scaleb(-ka), ax, B.scaleb(-ka), bx), ka, ka)
+        return alt(*parts)
+    if ka is not None:  # the lower decade
+        form(_mantissas(A.scaleb(-ka), ax, ten, True), ka, ka)
+    if kb is not None:  # the upper decade
+        assert B is not None
+        form(_mantissas(one, False, B.scaleb(-kb), bx), kb, kb)
+    mid_lo = None if ka is None else ka + 1
+    mid_hi = None if kb is None else kb - 1
+    form(ANY_MANTISSA, mid_lo, mid_hi)
+    return alt(*parts)
+
+
+@lru_cache(maxsize=256)
+def _exp_forms(lo: Decimal | None, lox: bool, hi: Decimal | None, hix: bool):
+    """The exponent forms of the numbers in the range: positives, negatives (mirrored) and
+    zero (``0e5``, ``-0.0E-3``)."""
+    parts = []
+    if hi is None or hi > 0:
+        A, ax = (lo, lox) if lo is not None and lo > 0 else (Decimal(0), True)
+        parts.append(_positive_exp_forms(A, ax, hi, hix))
+    if lo is None or lo < 0:
+        A, ax = (-hi, hix) if hi is not None and hi < 0 else (Decimal(0), True)
+        parts.append(cat(MINUS, _positive_exp_forms(A, ax, None if lo is None else -lo, lox)))
+    zero_in = (lo is None or lo < 0 or (lo == 0 and not lox)) and (
+        hi is None or hi > 0 or (hi == 0 and not hix)
+    )
+    if zero_in:
+        parts.append(cat(opt(MINUS), lit("0"), opt(FRAC), E_MARK, _exp_values(None, None)))
+    return alt(*parts)
+
+
+@lru_cache(maxsize=256)
+def _int_exp_forms(ilo: int | None, ihi: int | None):
+    """Exponent forms of the integers in [ilo, ihi] (``1e2``, ``2.5E+3``, ``-1.20e1``): a
+    normalised mantissa whose significant fraction digits number at most the exponent k
+    (trailing zeros free). Exact: the decades of the bounds are intersected with the range
+    digit by digit; the decades between (or beyond, when unbounded) take any mantissa with
+    at most MAX_INT_EXP_FRACTION significant fraction digits (more: a completeness gap)."""
+    parts = []
+    n_max = MAX_INT_EXP_FRACTION
+
+    def exact_decade(k: int, lo_k: int, hi_k: int):
+        if k > MAX_INT_EXP_DECADE or lo_k > hi_k:
+            return NEVER
+        mant = _nonneg_decimal(Decimal(lo_k).scaleb(-k), False, Decimal(hi_k).scaleb(-k), False, k)
+        return NEVER if mant == NEVER else cat(mant, E_MARK, _exp_values(k, k))
+
+    def any_decades(k_lo: int, k_hi: int | None):
+        """Integers m * 10^k with k in [k_lo, k_hi]: m has at most k fraction digits."""
+        out = []
+        if k_hi is not None and k_lo > k_hi:
+            return NEVER
+        for n in range(0, n_max + 1):
+            lo_n = max(k_lo, n)
+            if k_hi is not None and lo_n > k_hi:
+                break
+            frac = (
+                opt(cat(lit("."), plus(lit("0"))))
+                if n == 0
+                else cat(lit("."), rep(DIGIT, n, n), ZEROS)
+            )
+            out.append(cat(NZDIGIT, frac, E_MARK, _exp_values(lo_n, k_hi)))
+        return alt(*out)
+
+    def side(alo: int, ahi: int | None):  # |x| in [alo, ahi], alo >= 1
+        ka = len(str(alo)) - 1
+        kb = None if ahi is None else len(str(ahi)) - 1
+        if ahi is not None and kb == ka:
+            return exact_decade(ka, alo, ahi)
+        out = [exact_decade(ka, alo, 10 ** (ka + 1) - 1)]
+        if ahi is not None and kb is not None:
+            out.append(exact_decade(kb, 10**kb, ahi))
+        out.append(any_decades(ka + 1, None if kb is None else kb - 1))
+        return alt(*out)
+
+    if ihi is None or ihi >= 1:
+        parts.append(side(max(ilo, 1) if ilo is not None else 1, ihi))
+    if ilo is None or ilo <= -1:
+        parts.append(
+            cat(MINUS, side(max(-ihi, 1) if ihi is not None else 1, None if ilo is None else -ilo))
+        )
+    if _has_zero(ilo, ihi):
+        parts.append(cat(opt(MINUS), lit("0"), opt(FRAC), E_MARK, _exp_values(None, None)))
+    return alt(*parts)
+
+
 def _sign_only(lo, hi) -> bool:
     return all(b is None or b == 0 for b in (lo, hi))
 
@@ -226,13 +383,18 @@ def decimal_range(
             parts.append(cat(mant_nz, opt(EXP)))
         # zero
         if (lo is None or (lo == 0 and not lox)) and (hi is None or (hi == 0 and not hix)):
-            parts.append(cat(mant_zero, opt(EXP)))
+            parts.append(cat(opt(MINUS), mant_zero, opt(EXP)))
         # negatives
         if lo is None:
             parts.append(cat(MINUS, mant_nz, opt(EXP)))
         del mant_any
         return alt(*parts)
     parts = []
+    zero_in = (lo is None or lo < 0 or (lo == 0 and not lox)) and (
+        hi is None or hi > 0 or (hi == 0 and not hix)
+    )
+    if zero_in and not nonint:
+        parts.append(NEG_ZERO)  # -0, -0.00: the value 0
     # x >= 0 part
     if hi is None or hi > 0 or (hi == 0 and not hix):
         if lo is None or lo < 0:
@@ -249,6 +411,8 @@ def decimal_range(
         r = _nonneg_decimal(L, lx, None if lo is None else -lo, lox, maxd, nonint)
         if r != NEVER:
             parts.append(cat(MINUS, r))
+    if maxd is None and not nonint:
+        parts.append(_exp_forms(lo, lox, hi, hix))  # 1e-5, 2.5E+3: what json.dumps writes
     return alt(*parts)
 
 
@@ -303,7 +467,11 @@ def integer_regex(
     r = _integer_regex(lo, lox, hi, hix, multiple_of)
     if not zero_frac and r != NEVER:
         assert r == INTEGER or (r[0] == "cat" and r[1][-1] == ZERO_FRAC)
-        r = INT_TEXT if r == INTEGER else cat(*r[1][:-1])
+        return INT_TEXT if r == INTEGER else cat(*r[1][:-1])
+    if r != NEVER and (multiple_of is None or multiple_of == 1):
+        # 1e2, 2.5E+3: integers written with an exponent (not in draft-04, where an integer
+        # is an integer literal); with multipleOf > 1 they are a completeness gap
+        r = alt(r, _int_exp_forms(*_int_bounds(lo, lox, hi, hix)))
     return r
 
 
@@ -321,7 +489,10 @@ def _integer_regex(lo, lox, hi, hix, multiple_of):
         count = (ihi - first) // m + 1 if ihi >= first else 0
         if count <= MAX_ENUMERATED_MULTIPLES:
             vals = range(first, ihi + 1, m)
-            return cat(_int_literal_alt(vals), ZERO_FRAC) if count else NEVER
+            if not count:
+                return NEVER
+            neg0 = [lit("-0")] if _has_zero(ilo, ihi) else []
+            return cat(alt(_int_literal_alt(vals), *neg0), ZERO_FRAC)
     p = _pow25(m)
     if p is None:
         raise UnsupportedNumeric(f"multipleOf {m} over an unbounded or large range")
@@ -364,6 +535,8 @@ def _integer_regex(lo, lox, hi, hix, multiple_of):
             body = alt(cat(MINUS, positive), finite(range(0, ihi + 1, m)))
         else:
             body = cat(MINUS, bounded_side(positive, -ihi))
+    if _has_zero(ilo, ihi):
+        body = alt(body, lit("-0"))  # zero is a multiple of everything
     return cat(body, ZERO_FRAC)
 
 

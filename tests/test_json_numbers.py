@@ -1,0 +1,126 @@
+"""Bounded numbers against an exact oracle: every JSON number text, with or without an
+exponent, is accepted exactly when its value is in range (and integral for integers), or
+is one of the documented completeness gaps (a mantissa that is not normalised under an
+exponent, an integer's mantissa with more than MAX_INT_EXP_FRACTION significant fraction
+digits); never an invalid one.
+
+The oracle is decimal arithmetic on the text (no floats), so ``1e-5`` under
+``minimum: 1e-5`` or ``-0`` under ``maximum: 0`` are judged exactly."""
+
+from __future__ import annotations
+
+import random
+import re
+from decimal import Decimal
+
+import pytest
+from json_schema_util import accepts
+
+from decoder.grammar.json_schema import compile_json_schema
+from decoder.grammar.json_schema.numeric import MAX_INT_EXP_FRACTION
+
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+NORMALISED_EXP = re.compile(r"-?([1-9](\.[0-9]+)?|0(\.[0-9]+)?)[eE][+-]?[0-9]+\Z")
+
+
+def in_range(v: Decimal, schema: dict) -> bool:
+    if schema.get("type") == "integer" and v != v.to_integral_value():
+        return False
+    for k, ok in (
+        ("minimum", lambda b: v >= b),
+        ("maximum", lambda b: v <= b),
+        ("exclusiveMinimum", lambda b: v > b),
+        ("exclusiveMaximum", lambda b: v < b),
+    ):
+        if k in schema and not ok(Decimal(str(schema[k]))):
+            return False
+    return True
+
+
+def must_accept(text: str, schema: dict) -> bool:
+    """Texts the compiler promises to accept when valid: no exponent, or a normalised
+    mantissa (``[1-9](.d+)?`` or zero) under an exponent; for integers, at most
+    MAX_INT_EXP_FRACTION significant fraction digits."""
+    if "e" not in text.lower():
+        return True
+    if not NORMALISED_EXP.match(text):
+        return False
+    if schema.get("type") == "integer":
+        v = Decimal(text)
+        if v == 0:
+            return True
+        mant = text.lower().split("e")[0]
+        frac = mant.split(".")[1].rstrip("0") if "." in mant else ""
+        return len(frac) <= MAX_INT_EXP_FRACTION
+    return True
+
+
+def random_text(rng: random.Random, near: list[Decimal]) -> str:
+    """A JSON number text, often close to one of the bounds."""
+    if near and rng.random() < 0.6:
+        b = rng.choice(near)
+        v = b + Decimal(rng.choice([0, 0, 1, -1, 2, -2])) * Decimal(10) ** rng.randint(-6, 2)
+        if rng.random() < 0.3:
+            v = -v
+    else:
+        v = Decimal(rng.randint(-(10**6), 10**6)).scaleb(rng.randint(-8, 8))
+    style = rng.random()
+    if style < 0.35:
+        t = format(v, "f")
+    elif style < 0.75:
+        t = format(v, "e")  # normalised mantissa, e+N / e-N
+        if rng.random() < 0.5:
+            t = t.replace("e+", "e") if rng.random() < 0.5 else t.upper()
+        if rng.random() < 0.3:  # json.dumps writes exponents with leading zeros: 1e-05
+            m, e = t.lower().split("e")
+            sign = e[0] if e[0] in "+-" else ""
+            t = f"{m}e{sign}0{e.lstrip('+-')}"
+    else:
+        t = repr(float(v))
+    return t
+
+
+BOUNDS = [
+    {"type": "number", "minimum": 1e-5},
+    {"type": "number", "minimum": 0.5, "maximum": 100},
+    {"type": "number", "exclusiveMinimum": -2.5, "exclusiveMaximum": 1e3},
+    {"type": "number", "maximum": -0.001},
+    {"type": "number", "minimum": -1e10, "maximum": 1e-3},
+    {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    {"type": "number", "minimum": 0, "maximum": 0},
+    {"type": "number", "minimum": 123.456, "maximum": 123.457},
+    {"type": "integer"},
+    {"type": "integer", "minimum": 0, "maximum": 200},
+    {"type": "integer", "minimum": -1000000, "maximum": 10},
+    {"type": "integer", "exclusiveMinimum": 1.5},
+    {"type": "integer", "maximum": -3},
+    {"type": "integer", "minimum": 1e15},
+]
+
+
+@pytest.mark.parametrize("schema", BOUNDS, ids=lambda s: str(sorted(s.items())))
+def test_bounded_numbers_match_the_exact_oracle(schema):
+    g = compile_json_schema(schema)
+    rng = random.Random(hash(str(sorted(schema.items()))) & 0xFFFF)
+    near = [Decimal(str(schema[k])) for k in schema if k != "type"]
+    fixed = ["0", "-0", "-0.0", "0e0", "-0E-3", "1e2", "1E+2", "2.5e1", "1e-05", "1e-5", "1e+20"]
+    texts = fixed + [random_text(rng, near) for _ in range(250)]
+    missed = []
+    for t in texts:
+        assert JSON_NUMBER.match(t), t
+        valid = in_range(Decimal(t), schema)
+        got = accepts(g, t)
+        assert not (got and not valid), f"{schema}: invalid {t} accepted"
+        if valid and not got and must_accept(t, schema):
+            missed.append(t)
+    assert not missed, f"{schema}: valid texts rejected: {missed[:10]}"
+
+
+def test_exponent_examples_of_the_issue():
+    assert accepts(compile_json_schema({"type": "number", "minimum": 1e-5}), "1e-5")
+    assert accepts(compile_json_schema({"type": "integer"}), "1e2")
+    assert not accepts(compile_json_schema({"type": "integer"}), "1.5e0")
+    assert not accepts(compile_json_schema({"type": "integer", "maximum": 99}), "1e2")
+    # draft-04: an integer is an integer literal, so no exponent there
+    d4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"}
+    assert not accepts(compile_json_schema(d4), "1e2")
