@@ -24,6 +24,14 @@ Styles (what the model writes; ``NAME``/``ARGS`` a declared tool and JSON valid 
 ``deepseek_v3``     ``<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\\n```json\\n
                     ARGS\\n```<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>``
 ``deepseek_r1``     ``deepseek_v3`` after ``…</think>`` (the ``<think>\\n`` is in the prompt)
+``kimi_k2``         ``<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:IDX
+                    <|tool_call_argument_begin|>ARGS<|tool_call_end|>…<|tool_calls_section_end|>``
+                    (Kimi K2; IDX the call's index; special tokens)
+``kimi_k2_thinking`` ``kimi_k2`` after ``<think>…</think>``
+``glm4``            GLM-4.5/4.6: ``<think>…</think>`` then ``<tool_call>NAME\n`` and per argument
+                    ``<arg_key>KEY</arg_key>\n<arg_value>VALUE</arg_value>\n``, then
+                    ``</tool_call>``: a string VALUE raw, any other JSON (keys in the schema's
+                    order; a schema this form cannot express exactly is a ToolError)
 ``harmony``         gpt-oss: ``<|channel|>analysis<|message|>…<|end|><|start|>assistant`` then
                     ``<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>ARGS<|call|>``
                     or ``<|channel|>final<|message|>…`` (special tokens)
@@ -77,6 +85,9 @@ STYLES = (
     "deepseek_v3",
     "deepseek_r1",
     "harmony",
+    "kimi_k2",
+    "kimi_k2_thinking",
+    "glm4",
 )
 
 
@@ -179,6 +190,8 @@ def _json_call_tag(name, params, key, begin_prefix="", end_suffix=""):
 def _reasoning(style: str, reasoning: bool, budget: int | None) -> list:
     if not reasoning:
         return []
+    if style in ("kimi_k2_thinking", "glm4"):
+        return [{"type": "tag", "begin": "<think>", "content": _text(budget), "end": "</think>"}]
     if style == "qwen3":
         return [
             {"type": "tag", "begin": "<think>", "content": _text(budget), "end": "</think>"},
@@ -211,7 +224,11 @@ def _reasoning(style: str, reasoning: bool, budget: int | None) -> list:
 def _format(style: str, mode: str, tools, parallel: bool) -> dict:
     """The part after reasoning, for mode none / auto / required / named."""
     # the reasoning tags of a reasoning model never appear in its answer text
-    ex = ["<think>", "</think>"] if style in ("qwen3", "deepseek_r1") else []
+    ex = (
+        ["<think>", "</think>"]
+        if style in ("qwen3", "deepseek_r1", "kimi_k2_thinking", "glm4")
+        else []
+    )
     text_end = _text(excludes=ex)
     if style in ("hermes", "qwen2.5", "qwen3"):
         tags = [
@@ -344,6 +361,70 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
                 "excludes": ex,
             }
         return block
+    if style in ("kimi_k2", "kimi_k2_thinking"):
+        tags = [
+            {
+                "type": "tag",
+                "begin": _tok("<|tool_call_begin|>"),
+                "content": {
+                    "type": "sequence",
+                    "elements": [
+                        _cs(f"functions.{n}:"),
+                        {"type": "regex", "pattern": "0|[1-9][0-9]{0,3}"},
+                        _tok("<|tool_call_argument_begin|>"),
+                        _js(p),
+                    ],
+                },
+                "end": _tok("<|tool_call_end|>"),
+            }
+            for n, p in tools
+        ]
+        one = {"type": "or", "elements": tags}
+        calls = one if not parallel or mode == "named" else {"type": "plus", "content": one}
+        block = {
+            "type": "tag",
+            "begin": _tok("<|tool_calls_section_begin|>"),
+            "content": calls,
+            "end": _tok("<|tool_calls_section_end|>"),
+        }
+        if mode == "none":
+            return text_end
+        if mode == "auto":
+            return {
+                "type": "token_triggered_tags",
+                "trigger_tokens": ["<|tool_calls_section_begin|>"],
+                "tags": [block],
+                "stop_after_first": True,
+                "excludes": ex,
+            }
+        return block
+    if style == "glm4":
+        tags = [
+            {
+                "type": "tag",
+                "begin": f"<tool_call>{n}\n",
+                "content": _glm_args(n, p),
+                "end": "</tool_call>",
+            }
+            for n, p in tools
+        ]
+        if mode == "none":
+            return text_end
+        if mode == "auto":
+            return {
+                "type": "triggered_tags",
+                "triggers": ["<tool_call>"],
+                "tags": tags,
+                "stop_after_first": not parallel,
+                "excludes": ex,
+            }
+        return {
+            "type": "tags_with_separator",
+            "tags": tags,
+            "separator": "\n",
+            "at_least_one": True,
+            "stop_after_first": not parallel or mode == "named",
+        }
     if style == "harmony":
         final = {
             "type": "sequence",
@@ -373,6 +454,86 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
     raise ToolError(f"unknown style {style!r} (known: {', '.join(STYLES)}, or 'auto')")
 
 
+#: the object keywords the GLM argument form can enforce exactly
+_GLM_OBJECT_KEYS = {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "title",
+    "description",
+    "$schema",
+    "$defs",
+    "definitions",
+}
+_GLM_STRING_KEYS = {"type", "title", "description", "enum", "const", "default", "examples"}
+
+
+def _glm_args(name: str, params: Any) -> dict:
+    """GLM-4.5's argument list for one tool: ``<arg_key>K</arg_key>\\n<arg_value>V</arg_value>\\n``
+    per property in the schema's order (required ones present, others optional), a string
+    value raw (free text without ``</arg_value>``, or one of its enum/const values), any
+    other value JSON for the property's schema. Schemas whose constraints this form cannot
+    carry exactly (a constrained raw string, a value that may be a string or not, keywords
+    over the whole object) are a ToolError naming the tool and keyword."""
+    where = f"tool {name!r}"
+    if params is True or params == {}:
+        params = {"type": "object", "properties": {}}
+    if not isinstance(params, dict) or params.get("type") != "object":
+        raise ToolError(f"glm4: {where}: parameters must be an object schema with properties")
+    extra = sorted(set(params) - _GLM_OBJECT_KEYS)
+    if extra:
+        raise ToolError(f"glm4: {where}: parameters keyword {extra[0]!r} is not supported")
+    props = params.get("properties") or {}
+    required = params.get("required") or []
+    missing = [k for k in required if k not in props]
+    if missing:
+        raise ToolError(f"glm4: {where}: required {missing[0]!r} is not in properties")
+    defs = {k: params[k] for k in ("$defs", "definitions") if k in params}
+    elements: list = []
+    for key, sub in props.items():
+        if "<" in key or ">" in key:
+            raise ToolError(f"glm4: {where}: property {key!r} cannot be written as an arg_key")
+        t = sub.get("type") if isinstance(sub, dict) else None
+        if t == "string":
+            bad = sorted(set(sub) - _GLM_STRING_KEYS)
+            if bad:
+                raise ToolError(
+                    f"glm4: {where}: property {key!r}: {bad[0]!r} on a raw string value is not "
+                    "supported (write the tool's parameter without it, or use a JSON style)"
+                )
+            values = [sub["const"]] if "const" in sub else sub.get("enum")
+            if values is not None:
+                if not all(isinstance(v, str) and v and "</arg_value>" not in v for v in values):
+                    raise ToolError(
+                        f"glm4: {where}: property {key!r}: an enum value that is not a "
+                        "non-empty string"
+                    )
+                value: dict = {"type": "or", "elements": [_cs(v) for v in values]}
+            else:  # free text, ended by the first "</arg_value>" (the part after it)
+                value = _text()
+        else:
+            kinds = t if isinstance(t, list) else [t]
+            if t is None or "string" in kinds:
+                raise ToolError(
+                    f"glm4: {where}: property {key!r} needs a 'type' that is not 'string' or "
+                    "exactly 'string' (its value is raw text for a string, JSON otherwise)"
+                )
+            value = _js(dict(sub, **defs) if defs and isinstance(sub, dict) else sub)
+        pair = {
+            "type": "sequence",
+            "elements": [
+                _cs(f"<arg_key>{key}</arg_key>\n<arg_value>"),
+                value,
+                _cs("</arg_value>\n"),
+            ],
+        }
+        elements.append(pair if key in required else {"type": "optional", "content": pair})
+    if not elements:
+        return _cs("")
+    return {"type": "sequence", "elements": elements}
+
+
 def detect_style(tokenizer_or_vocab: Any) -> str:
     """The style of a tokenizer: from its chat template where it has one, else from its
     special tokens (decoder.Vocabulary.special_names)."""
@@ -389,6 +550,10 @@ def detect_style(tokenizer_or_vocab: Any) -> str:
     text = tmpl if isinstance(tmpl, str) else ""
     if "<|channel|>" in text or "<|channel|>" in names:
         return "harmony"
+    if "<|tool_calls_section_begin|>" in text or "<|tool_calls_section_begin|>" in names:
+        return "kimi_k2_thinking" if "<think>" in text else "kimi_k2"
+    if "<arg_key>" in text or "<arg_key>" in names:
+        return "glm4"
     if "tool▁calls▁begin" in text:
         return "deepseek_r1" if "<think>" in text or "</think>" in text else "deepseek_v3"
     if "[TOOL_CALLS]" in text or "[TOOL_CALLS]" in names:
@@ -487,12 +652,14 @@ _cache: OrderedDict[tuple, Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def parse_tool_calls(text: str, style: str = "hermes") -> tuple[str, list[dict]]:
+def parse_tool_calls(text: str, style: str = "hermes", tools: Any = None) -> tuple[str, list[dict]]:
     """Splits a model's output in a text style into (content, calls), each call
     ``{"name", "arguments"}`` (arguments parsed from JSON). For outputs of this module's
     constraints; raises :class:`ToolError` where a call does not parse (harmony and the
     python_tag / Mistral token styles need the special tokens' text: decode with
-    ``skip_special_tokens=False``)."""
+    ``skip_special_tokens=False``). ``tools``: for ``glm4``, whose string arguments are
+    written raw, the definitions say which arguments are strings (without them, a value
+    that parses as JSON is read as JSON)."""
     import re
 
     def load(s: str, where: str):
@@ -545,5 +712,43 @@ def parse_tool_calls(text: str, style: str = "hermes") -> tuple[str, list[dict]]
             body,
         ):
             calls.append({"name": m.group(1), "arguments": load(m.group(2), "call arguments")})
+        return content, calls
+    if style in ("kimi_k2", "kimi_k2_thinking"):
+        body = (
+            re.sub(r"(?s)^\s*<think>.*?</think>", "", text) if style.endswith("thinking") else text
+        )
+        content = body.split("<|tool_calls_section_begin|>")[0]
+        for m in re.finditer(
+            r"(?s)<\|tool_call_begin\|>functions\.(.*?):[0-9]+<\|tool_call_argument_begin\|>"
+            r"(.*?)<\|tool_call_end\|>",
+            body,
+        ):
+            calls.append({"name": m.group(1), "arguments": load(m.group(2), "call arguments")})
+        return content, calls
+    if style == "glm4":
+        body = re.sub(r"(?s)^\s*<think>.*?</think>", "", text)
+        strings = {
+            n: {
+                k
+                for k, v in ((p or {}).get("properties") or {}).items()
+                if v.get("type") == "string"
+            }
+            for n, p in (_tools(tools) if tools is not None else [])
+        }
+        content = body.split("<tool_call>")[0]
+        for m in re.finditer(r"(?s)<tool_call>(.*?)\n(.*?)</tool_call>", body):
+            args: dict = {}
+            for a in re.finditer(
+                r"(?s)<arg_key>(.*?)</arg_key>\n<arg_value>(.*?)</arg_value>\n", m.group(2)
+            ):
+                key, raw = a.group(1), a.group(2)
+                if key in strings.get(m.group(1), ()):
+                    args[key] = raw
+                    continue
+                try:  # a string is written raw: JSON only where it parses
+                    args[key] = json.loads(raw)
+                except ValueError:
+                    args[key] = raw
+            calls.append({"name": m.group(1), "arguments": args})
         return content, calls
     raise ToolError(f"parse_tool_calls does not read style {style!r}")

@@ -391,6 +391,16 @@ def test_structural_tag_free_text_and_tokens():
             r"tags\[0\] begins with no trigger",
         ),
         ({"type": "any_text", "excludes": [""]}, "excludes"),
+        (  # an excluded string inside the text's own end: the text could never end
+            {
+                "type": "sequence",
+                "elements": [
+                    {"type": "any_text", "excludes": ["</v>"]},
+                    {"type": "const_string", "value": "</v>\n"},
+                ],
+            },
+            r"elements\[0\].*could never end",
+        ),
     ],
 )
 def test_structural_tag_errors_name_the_place(fmt, match):
@@ -601,3 +611,163 @@ def test_serving_compiler_keeps_token_names_for_other_stop_sets():
     assert force(g, v2, [py] + enc(tok, '{"name": "get_time", "parameters": {"tz": "UTC"}}'))[
         :2
     ] == (None, True)
+
+
+# ------------------------------------------------------------------ Kimi K2 and GLM-4.5
+KIMI_NAMES = [
+    "<|tool_calls_section_begin|>",
+    "<|tool_calls_section_end|>",
+    "<|tool_call_begin|>",
+    "<|tool_call_argument_begin|>",
+    "<|tool_call_end|>",
+    "<|im_end|>",
+]
+
+
+def _kimi_vocab():
+    """Llama-3's tokens plus Kimi K2's tool-call special tokens (its own tokenizer is not
+    in ../shared): the grammar must take them as tokens, never as text."""
+    base, tok = family("llama3")
+    toks = list(base.tokens) + [b""] * len(KIMI_NAMES)
+    ids = {n: base.size + i for i, n in enumerate(KIMI_NAMES)}
+    v = Vocabulary(
+        toks,
+        eos_ids=[ids["<|im_end|>"]],
+        special_ids=sorted(base.special_ids) + list(ids.values()),
+        special_names=ids,
+    )
+    return v, tok, ids
+
+
+def _kimi_call(tok, s, name, idx, args):
+    return (
+        [s["<|tool_call_begin|>"]]
+        + enc(tok, f"functions.{name}:{idx}")
+        + [s["<|tool_call_argument_begin|>"]]
+        + enc(tok, json.dumps(args))
+        + [s["<|tool_call_end|>"]]
+    )
+
+
+def test_kimi_k2_calls_with_special_tokens():
+    v, tok, s = _kimi_vocab()
+    g = agents.tool_calls(TOOLS, style="kimi_k2", tool_choice="required")
+    two = (
+        [s["<|tool_calls_section_begin|>"]]
+        + _kimi_call(tok, s, "get_weather", 0, {"location": "Beijing", "unit": "celsius"})
+        + _kimi_call(tok, s, "get_time", 1, {"tz": "Asia/Shanghai"})
+        + [s["<|tool_calls_section_end|>"]]
+    )
+    assert force(g, v, two)[:2] == (None, True)
+    # the section's tokens written as text are not the tokens
+    as_text = enc(tok, "<|tool_calls_section_begin|>") + two[1:]
+    assert force(g, v, as_text)[0] == 0
+    # arguments invalid for the tool, an unknown tool, a missing end token
+    bad_args = two[:1] + _kimi_call(tok, s, "get_weather", 0, {"unit": "celsius"}) + two[-1:]
+    assert force(g, v, bad_args)[0] is not None
+    unknown = two[:1] + _kimi_call(tok, s, "get_news", 0, {}) + two[-1:]
+    assert force(g, v, unknown)[0] is not None
+    assert force(g, v, two[:-1])[:2] == (None, False)
+    # auto: text, then the section; or text alone
+    auto = agents.tool_calls(TOOLS, style="kimi_k2", tool_choice="auto")
+    assert force(auto, v, enc(tok, "Let me check. ") + two)[:2] == (None, True)
+    assert force(auto, v, enc(tok, "No tools needed."))[:2] == (None, True)
+    # thinking: <think> first
+    think = agents.tool_calls(TOOLS, style="kimi_k2_thinking", tool_choice="required")
+    ids = enc(tok, "<think>Weather in Beijing.</think>") + two
+    assert force(think, v, ids)[:2] == (None, True)
+    assert force(think, v, two)[0] is not None
+
+
+GLM = (
+    "<think>The user wants the weather.</think>"
+    "<tool_call>get_weather\n"
+    "<arg_key>location</arg_key>\n<arg_value>Paris, 7e arrondissement</arg_value>\n"
+    "<arg_key>unit</arg_key>\n<arg_value>celsius</arg_value>\n"
+    "</tool_call>"
+)
+GLM_TOOLS = TOOLS + [
+    {
+        "name": "set_alarm",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                "label": {"type": "string"},
+                "days": {"type": "array", "items": {"type": "string"}, "maxItems": 7},
+            },
+            "required": ["hour"],
+        },
+    }
+]
+
+
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        (GLM, True),
+        # optional unit left out; a second call after a newline
+        (
+            "<think>x</think><tool_call>get_weather\n"
+            "<arg_key>location</arg_key>\n<arg_value>Oslo</arg_value>\n</tool_call>\n"
+            "<tool_call>set_alarm\n<arg_key>hour</arg_key>\n<arg_value>7</arg_value>\n"
+            '<arg_key>days</arg_key>\n<arg_value>["mon", "tue"]</arg_value>\n</tool_call>',
+            True,
+        ),
+        (GLM.replace("celsius", "kelvin"), False),  # not in the enum
+        (
+            GLM.replace(
+                "<arg_key>location</arg_key>\n<arg_value>Paris, 7e arrondissement</arg_value>\n", ""
+            ),
+            False,
+        ),
+        (
+            "<think>x</think><tool_call>set_alarm\n<arg_key>hour</arg_key>\n<arg_value>24</arg_value>\n</tool_call>",
+            False,  # integer out of range
+        ),
+        (
+            '<think>x</think><tool_call>set_alarm\n<arg_key>hour</arg_key>\n<arg_value>"7"</arg_value>\n</tool_call>',
+            False,  # an integer argument is JSON
+        ),
+        (
+            # keys in the schema's order
+            "<think>x</think><tool_call>get_weather\n<arg_key>unit</arg_key>\n<arg_value>celsius</arg_value>\n"
+            "<arg_key>location</arg_key>\n<arg_value>Rome</arg_value>\n</tool_call>",
+            False,
+        ),
+    ],
+)
+def test_glm4_xml_arguments(text, ok):
+    g = agents.tool_calls(GLM_TOOLS, style="glm4", tool_choice="required")
+    assert accepted(g, "qwen2", text) == ok
+
+
+def test_glm4_parse_and_errors():
+    content, calls = agents.parse_tool_calls(GLM, style="glm4", tools=GLM_TOOLS)
+    assert calls == [
+        {
+            "name": "get_weather",
+            "arguments": {"location": "Paris, 7e arrondissement", "unit": "celsius"},
+        }
+    ]
+    _, calls = agents.parse_tool_calls(
+        "<tool_call>set_alarm\n<arg_key>hour</arg_key>\n<arg_value>7</arg_value>\n"
+        "<arg_key>label</arg_key>\n<arg_value>42</arg_value>\n</tool_call>",
+        style="glm4",
+        tools=GLM_TOOLS,
+    )
+    assert calls[0]["arguments"] == {"hour": 7, "label": "42"}  # label is a string: raw
+    auto = agents.tool_calls(GLM_TOOLS, style="glm4", tool_choice="auto")
+    assert accepted(auto, "qwen2", "<think>none</think>Paris is sunny.")
+    assert accepted(
+        auto, "qwen2", GLM.replace("<think>", "<think>").replace("</think>", "</think>Sure. ")
+    )
+    for params, match in [
+        ({"type": "object", "properties": {"q": {"type": "string", "pattern": "^a"}}}, "pattern"),
+        ({"type": "object", "properties": {"q": {"type": ["string", "null"]}}}, "'type'"),
+        ({"type": "object", "properties": {"q": {}}}, "'type'"),
+        ({"type": "object", "properties": {}, "minProperties": 1}, "minProperties"),
+        ({"type": "object", "required": ["x"]}, "required"),
+    ]:
+        with pytest.raises(agents.ToolError, match=match):
+            agents.tool_calls([{"name": "f", "parameters": params}], style="glm4")

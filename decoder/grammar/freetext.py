@@ -161,6 +161,13 @@ def text_until(
     that may end anywhere. ``max_chars``: at most that many characters before the trigger
     (without one: in all); from there on only the trigger may continue. The result is a
     ``("dfa", n, finals, edges)`` node."""
+    for e in exclude:
+        if trigger is not None and isinstance(e, str) and e and e != trigger and e in trigger:
+            raise GrammarError(
+                f"free text: the excluded string {e!r} occurs inside the text's end "
+                f"{trigger!r}, so the text could never end; leave it out (the text ends at "
+                f"the first {trigger!r} anyway)"
+            )
     pats: list[str] = []
     for pat in list(exclude) + list(others) + ([trigger] if trigger is not None else []):
         if not isinstance(pat, str) or not pat:
