@@ -379,7 +379,7 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
             }
             for n, p in tools
         ]
-        one = {"type": "or", "elements": tags}
+        one: dict[str, Any] = {"type": "or", "elements": tags}
         calls = one if not parallel or mode == "named" else {"type": "plus", "content": one}
         block = {
             "type": "tag",
@@ -520,7 +520,7 @@ def _glm_args(name: str, params: Any) -> dict:
                     "exactly 'string' (its value is raw text for a string, JSON otherwise)"
                 )
             value = _js(dict(sub, **defs) if defs and isinstance(sub, dict) else sub)
-        pair = {
+        pair: dict[str, Any] = {
             "type": "sequence",
             "elements": [
                 _cs(f"<arg_key>{key}</arg_key>\n<arg_value>"),
