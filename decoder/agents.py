@@ -379,12 +379,14 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
             }
             for n, p in tools
         ]
-        one: dict[str, Any] = {"type": "or", "elements": tags}
-        calls = one if not parallel or mode == "named" else {"type": "plus", "content": one}
+        any_call: dict[str, Any] = {"type": "or", "elements": tags}
+        kimi_calls: dict[str, Any] = (
+            any_call if not parallel or mode == "named" else {"type": "plus", "content": any_call}
+        )
         block = {
             "type": "tag",
             "begin": _tok("<|tool_calls_section_begin|>"),
-            "content": calls,
+            "content": kimi_calls,
             "end": _tok("<|tool_calls_section_end|>"),
         }
         if mode == "none":
