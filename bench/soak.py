@@ -50,6 +50,26 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def malloc_mb() -> tuple[float, float]:
+    """(in use, free but kept) MiB of glibc's malloc, all arenas (mallinfo2); (0, 0) elsewhere."""
+    try:
+        import ctypes
+
+        class _MI2(ctypes.Structure):
+            _fields_ = [
+                (n, ctypes.c_size_t)
+                for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks "
+                "keepcost".split()
+            ]
+
+        f = ctypes.CDLL("libc.so.6").mallinfo2
+        f.restype = _MI2
+        m = f()
+        return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
+    except (OSError, AttributeError):
+        return 0.0, 0.0
+
+
 def load_schemas(limit_per_file: int) -> list[str]:
     out = []
     for path in sorted(glob.glob(os.path.join(SHARED, "jsonschemabench", "*.jsonl"))):
@@ -168,6 +188,19 @@ def main(argv=None) -> int:
     compile_s: list[float] = []
     mask_s: list[float] = []  # per fill_masks call, per row
     rss: list[tuple[int, float]] = []
+    # (requests done, RSS, malloc in use, malloc free, live compiled grammars, mask-cache MiB,
+    # compile_grammar's cache size) at each RSS sample: where the memory is
+    mem: list[tuple] = []
+
+    def sample_mem():
+        from decoder import compile as _compile
+
+        used, free = malloc_mb()
+        b = mask_cache_budget()
+        mem.append(
+            (done, round(rss[-1][1], 1), round(used, 1), round(free, 1), b["grammars"],
+             round(b["bytes"] / 2**20, 1), len(_compile._compiled))
+        )
     started = done = tokens = 0
     slots: list = []  # [matcher, tokens so far]
     t_start = time.perf_counter()
@@ -260,16 +293,20 @@ def main(argv=None) -> int:
             start_one()
         if done >= next_sample:
             rss.append((done, rss_mb()))
+            sample_mem()
             next_sample = done + max(1, a.requests // 200)
             if len(rss) % 20 == 0:
                 el = time.perf_counter() - t_start
                 print(
                     f"  {done}/{a.requests} requests, {tokens} tokens, {el:.0f} s, RSS {rss[-1][1]:.0f} MB, "
+                    f"malloc {mem[-1][2]:.0f} MB in use + {mem[-1][3]:.0f} MB free, "
+                    f"{mem[-1][4]} grammars, "
                     f"errors {sum(errors.values())}, failures {len(failures)}",
                     flush=True,
                 )
     elapsed = time.perf_counter() - t_start
     rss.append((done, rss_mb()))
+    sample_mem()
     after_warm = [r for n, r in rss if n >= min(a.warm, done)]
     growth = (after_warm[-1] / after_warm[0] - 1) if len(after_warm) >= 2 else 0.0
     budget = mask_cache_budget()
@@ -296,6 +333,9 @@ def main(argv=None) -> int:
         failures=failures[:100],
         n_failures=len(failures),
         rss_series=rss,
+        memory_series_fields="done rss_mb malloc_used_mb malloc_free_mb grammars mask_cache_mb "
+        "compile_cache_len".split(),
+        memory_series=mem,
         args=vars(a),
     )
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
