@@ -198,9 +198,17 @@ def main(argv=None) -> int:
         used, free = malloc_mb()
         b = mask_cache_budget()
         mem.append(
-            (done, round(rss[-1][1], 1), round(used, 1), round(free, 1), b["grammars"],
-             round(b["bytes"] / 2**20, 1), len(_compile._compiled))
+            (
+                done,
+                round(rss[-1][1], 1),
+                round(used, 1),
+                round(free, 1),
+                b["grammars"],
+                round(b["bytes"] / 2**20, 1),
+                len(_compile._compiled),
+            )
         )
+
     started = done = tokens = 0
     slots: list = []  # [matcher, tokens so far]
     t_start = time.perf_counter()
