@@ -30,6 +30,7 @@ import glob
 import json
 import os
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -246,7 +247,12 @@ def main(argv=None) -> int:
         start_one()
     out = np.zeros((a.in_flight, words), dtype=np.int32)
     next_sample = 0
-    while slots:
+    # SIGINT / SIGTERM: stop after the current step and report what was done (marked
+    # "interrupted"), for a run that cannot be given its full time
+    stop: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.append(signum))
+    while slots and not stop:
         t0 = time.perf_counter()
         try:
             fill_masks([s[0] for s in slots], out, threads=a.threads)
@@ -339,6 +345,7 @@ def main(argv=None) -> int:
         pass
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else 0.0  # noqa: E731
     report = dict(
+        interrupted=bool(stop),
         requests=done,
         tokens=tokens,
         seconds=round(elapsed, 1),
