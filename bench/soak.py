@@ -189,6 +189,7 @@ def main(argv=None) -> int:
     failures: list[str] = []
     compile_s: list[float] = []
     mask_s: list[float] = []  # per fill_masks call, per row
+    slow: list[dict] = []  # requests whose compile + Matcher took over 5 s
     rss: list[tuple[int, float]] = []
     # (requests done, RSS, malloc in use, malloc free, live compiled grammars, mask-cache MiB,
     # compile_grammar's cache size) at each RSS sample: where the memory is
@@ -225,8 +226,10 @@ def main(argv=None) -> int:
             else:
                 kind, spec, what = "json", rng.choice(schemas), "schema"
             t0 = time.perf_counter()
+            t_cg = None
             try:
                 cg = sc.compile(kind, spec)
+                t_cg = time.perf_counter() - t0
                 m = Matcher(cg)
             except DecoderError as e:
                 errors[
@@ -240,6 +243,15 @@ def main(argv=None) -> int:
                 continue
             finally:
                 compile_s.append(time.perf_counter() - t0)
+                if compile_s[-1] > 5.0:  # past the deadline: which request, and where
+                    slow.append(
+                        dict(
+                            what=what if what != "schema" else f"schema:{schemas.index(spec)}",
+                            seconds=round(compile_s[-1], 2),
+                            compile_s=None if t_cg is None else round(t_cg, 2),
+                            request=started,
+                        )
+                    )
             slots.append([m, 0])
             return
 
@@ -354,6 +366,7 @@ def main(argv=None) -> int:
         compile_p50_ms=round(pct(compile_s, 50) * 1e3, 2),
         compile_p99_ms=round(pct(compile_s, 99) * 1e3, 2),
         compile_max_ms=round(max(compile_s) * 1e3, 1) if compile_s else 0,
+        slow_requests=slow[:50],
         mask_p50_us=round(pct(mask_s, 50) * 1e6, 1),
         mask_p99_us=round(pct(mask_s, 99) * 1e6, 1),
         rss_first_mb=round(rss[0][1], 1),
