@@ -14,7 +14,8 @@ allowed), up to ``--max-tokens`` per request.
 Reported: throughput (tokens/s, requests/s), RSS over time (JSON series and an SVG plot),
 compile and mask p50/p99, the mask-cache budget's state, and every error by kind; a
 request whose error is not a ``DecoderError`` counts as a failure. Checks (exit 1 when one
-fails): no failure, RSS growth after the first ``--warm`` (2,000) requests at most 5%,
+fails): no failure, RSS growth after the first ``--warm`` (2,000) requests at most 5% (the
+median RSS of the last tenth of the samples after warm-up over that of the first tenth),
 mask caches within their budget.
 
     python bench/soak.py                                  # the full run (tens of minutes)
@@ -29,6 +30,7 @@ import glob
 import json
 import os
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -48,6 +50,26 @@ SHARED = os.environ.get("DECODER_SHARED", os.path.join(os.path.dirname(ROOT), "s
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def malloc_mb() -> tuple[float, float]:
+    """(in use, free but kept) MiB of glibc's malloc, all arenas (mallinfo2); (0, 0) elsewhere."""
+    try:
+        import ctypes
+
+        class _MI2(ctypes.Structure):
+            _fields_ = [
+                (n, ctypes.c_size_t)
+                for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks "
+                "keepcost".split()
+            ]
+
+        f = ctypes.CDLL("libc.so.6").mallinfo2
+        f.restype = _MI2
+        m = f()
+        return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
+    except (OSError, AttributeError):
+        return 0.0, 0.0
 
 
 def load_schemas(limit_per_file: int) -> list[str]:
@@ -167,7 +189,29 @@ def main(argv=None) -> int:
     failures: list[str] = []
     compile_s: list[float] = []
     mask_s: list[float] = []  # per fill_masks call, per row
+    slow: list[dict] = []  # requests whose compile + Matcher took over 5 s
     rss: list[tuple[int, float]] = []
+    # (requests done, RSS, malloc in use, malloc free, live compiled grammars, mask-cache MiB,
+    # compile_grammar's cache size) at each RSS sample: where the memory is
+    mem: list[tuple] = []
+
+    def sample_mem():
+        from decoder import compile as _compile
+
+        used, free = malloc_mb()
+        b = mask_cache_budget()
+        mem.append(
+            (
+                done,
+                round(rss[-1][1], 1),
+                round(used, 1),
+                round(free, 1),
+                b["grammars"],
+                round(b["bytes"] / 2**20, 1),
+                len(_compile._compiled),
+            )
+        )
+
     started = done = tokens = 0
     slots: list = []  # [matcher, tokens so far]
     t_start = time.perf_counter()
@@ -182,8 +226,10 @@ def main(argv=None) -> int:
             else:
                 kind, spec, what = "json", rng.choice(schemas), "schema"
             t0 = time.perf_counter()
+            t_cg = None
             try:
                 cg = sc.compile(kind, spec)
+                t_cg = time.perf_counter() - t0
                 m = Matcher(cg)
             except DecoderError as e:
                 errors[
@@ -197,6 +243,15 @@ def main(argv=None) -> int:
                 continue
             finally:
                 compile_s.append(time.perf_counter() - t0)
+                if compile_s[-1] > 5.0:  # past the deadline: which request, and where
+                    slow.append(
+                        dict(
+                            what=what if what != "schema" else f"schema:{schemas.index(spec)}",
+                            seconds=round(compile_s[-1], 2),
+                            compile_s=None if t_cg is None else round(t_cg, 2),
+                            request=started,
+                        )
+                    )
             slots.append([m, 0])
             return
 
@@ -204,7 +259,12 @@ def main(argv=None) -> int:
         start_one()
     out = np.zeros((a.in_flight, words), dtype=np.int32)
     next_sample = 0
-    while slots:
+    # SIGINT / SIGTERM: stop after the current step and report what was done (marked
+    # "interrupted"), for a run that cannot be given its full time
+    stop: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.append(signum))
+    while slots and not stop:
         t0 = time.perf_counter()
         try:
             fill_masks([s[0] for s in slots], out, threads=a.threads)
@@ -260,21 +320,44 @@ def main(argv=None) -> int:
             start_one()
         if done >= next_sample:
             rss.append((done, rss_mb()))
+            sample_mem()
             next_sample = done + max(1, a.requests // 200)
             if len(rss) % 20 == 0:
                 el = time.perf_counter() - t_start
                 print(
                     f"  {done}/{a.requests} requests, {tokens} tokens, {el:.0f} s, RSS {rss[-1][1]:.0f} MB, "
+                    f"malloc {mem[-1][2]:.0f} MB in use + {mem[-1][3]:.0f} MB free, "
+                    f"{mem[-1][4]} grammars, "
                     f"errors {sum(errors.values())}, failures {len(failures)}",
                     flush=True,
                 )
     elapsed = time.perf_counter() - t_start
     rss.append((done, rss_mb()))
+    sample_mem()
     after_warm = [r for n, r in rss if n >= min(a.warm, done)]
     growth = (after_warm[-1] / after_warm[0] - 1) if len(after_warm) >= 2 else 0.0
+    # the same, robust to where the caches' sawtooth is at two single samples (a big grammar
+    # evicts dozens of small ones at once): median of the first vs the last tenth of the
+    # samples after warm-up
+    w = max(1, len(after_warm) // 10)
+    trend = (
+        float(np.median(after_warm[-w:])) / float(np.median(after_warm[:w])) - 1
+        if len(after_warm) >= 2
+        else 0.0
+    )
     budget = mask_cache_budget()
+    trim_ms = None  # what one of the engine's malloc_trim(0) calls costs on this heap
+    try:
+        import ctypes
+
+        t0 = time.perf_counter()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        trim_ms = round((time.perf_counter() - t0) * 1e3, 2)
+    except (OSError, AttributeError):
+        pass
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else 0.0  # noqa: E731
     report = dict(
+        interrupted=bool(stop),
         requests=done,
         tokens=tokens,
         seconds=round(elapsed, 1),
@@ -283,19 +366,27 @@ def main(argv=None) -> int:
         compile_p50_ms=round(pct(compile_s, 50) * 1e3, 2),
         compile_p99_ms=round(pct(compile_s, 99) * 1e3, 2),
         compile_max_ms=round(max(compile_s) * 1e3, 1) if compile_s else 0,
+        slow_requests=slow[:50],
         mask_p50_us=round(pct(mask_s, 50) * 1e6, 1),
         mask_p99_us=round(pct(mask_s, 99) * 1e6, 1),
         rss_first_mb=round(rss[0][1], 1),
         rss_after_warm_mb=round(after_warm[0], 1) if after_warm else None,
         rss_last_mb=round(rss[-1][1], 1),
         rss_growth_after_warm=round(growth, 4),
+        rss_growth_after_warm_medians=round(trend, 4),
+        rss_max_after_warm_mb=round(max(after_warm), 1) if after_warm else None,
+        rss_min_after_warm_mb=round(min(after_warm), 1) if after_warm else None,
         mask_cache=budget,
+        malloc_trim_ms=trim_ms,
         compiled_cache_mb=round(sc.cached_bytes() / 2**20, 1),
         compiler_stats=sc.stats,
         errors=dict(errors.most_common()),
         failures=failures[:100],
         n_failures=len(failures),
         rss_series=rss,
+        memory_series_fields="done rss_mb malloc_used_mb malloc_free_mb grammars mask_cache_mb "
+        "compile_cache_len".split(),
+        memory_series=mem,
         args=vars(a),
     )
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
@@ -305,10 +396,13 @@ def main(argv=None) -> int:
     print(
         json.dumps({k: v for k, v in report.items() if k not in ("rss_series", "args")}, indent=1)
     )
-    ok = not failures and growth <= 0.05 and budget["bytes"] <= budget["limit"]
+    # growth: the medians' ratio (a single sample's place on the caches' sawtooth is noise,
+    # both are reported)
+    ok = not failures and trend <= 0.05 and budget["bytes"] <= budget["limit"]
     print(
         f"soak: {'PASS' if ok else 'FAIL'} (failures {len(failures)}, RSS growth after warm-up "
-        f"{growth:.1%}, mask caches {budget['bytes'] >> 20} of {budget['limit'] >> 20} MiB)"
+        f"{trend:.1%} (medians of the first and last tenth; last/first sample {growth:.1%}), "
+        f"mask caches {budget['bytes'] >> 20} of {budget['limit'] >> 20} MiB)"
     )
     return 0 if ok else 1
 

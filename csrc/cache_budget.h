@@ -51,6 +51,16 @@ class MaskCacheBudget {
   // Evicts least recently used entries of all grammars down to 90% of the limit when the
   // total is over it (defined in matcher.cc).
   void maybe_evict();
+  // Memory the caches gave back (evicted mask entries, destroyed grammars). glibc keeps
+  // freed chunks in the arena of the thread that allocated them (compile threads,
+  // fill_masks threads, the caller's), so without this a server's RSS stays near its
+  // high-water mark and drifts up as the free chunks fragment (the soak test's RSS growth).
+  // Every trim_every() bytes given back, malloc_trim(0) returns the free pages of every
+  // arena to the OS (a few ms; defined in matcher.cc; a no-op without glibc).
+  void released(int64_t bytes);
+  int64_t trim_every() const { return trim_every_.load(std::memory_order_relaxed); }
+  void set_trim_every(int64_t bytes) { trim_every_.store(bytes, std::memory_order_relaxed); }
+  uint64_t trims() const { return trims_.load(std::memory_order_relaxed); }
 
  private:
   MaskCacheBudget() {
@@ -60,6 +70,9 @@ class MaskCacheBudget {
       if (x > 0) b = x;
     }
     limit_.store(b);
+    int64_t t = int64_t(32) << 20;  // 32 MiB given back between two trims; 0: never trim
+    if (const char* v = std::getenv("DECODER_MALLOC_TRIM_BYTES")) t = std::atoll(v);
+    trim_every_.store(t);
   }
   std::mutex mu_;
   std::unordered_set<CompiledGrammar*> grammars_;
@@ -67,6 +80,9 @@ class MaskCacheBudget {
   std::atomic<int64_t> bytes_{0};
   std::atomic<uint64_t> evictions_{0};
   std::atomic<uint64_t> clock_{1};
+  std::atomic<int64_t> trim_every_{0};
+  std::atomic<int64_t> released_{0};
+  std::atomic<uint64_t> trims_{0};
 };
 
 inline MaskCacheBudget* mask_cache_budget() { return &MaskCacheBudget::instance(); }

@@ -7,6 +7,9 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "budget.h"
 #include "errors.h"
@@ -19,6 +22,27 @@ CompiledGrammar::~CompiledGrammar() {
   MaskCacheBudget& b = MaskCacheBudget::instance();
   b.withdraw(this);  // no eviction can look at this grammar from here on
   b.add(-static_cast<int64_t>(cache_bytes_));
+  // free the big parts now (not after this body) so that a trim can give their pages back
+  int64_t bytes = static_cast<int64_t>(cache_bytes_);
+  if (grammar_ && grammar_.use_count() == 1) bytes += grammar_->lexer().memory_bytes();
+  cache_.clear();
+  set_univ_.clear();
+  grammar_.reset();
+  b.released(bytes);
+}
+
+void MaskCacheBudget::released(int64_t bytes) {
+#if defined(__GLIBC__)
+  const int64_t every = trim_every();
+  if (every <= 0 || bytes <= 0) return;
+  if (released_.fetch_add(bytes, std::memory_order_relaxed) + bytes < every) return;
+  // one thread trims; the others go on (their bytes count towards the next trim)
+  if (released_.exchange(0, std::memory_order_relaxed) < every) return;
+  malloc_trim(0);
+  trims_.fetch_add(1, std::memory_order_relaxed);
+#else
+  (void)bytes;
+#endif
 }
 
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::lookup(int32_t s) {
@@ -82,10 +106,18 @@ void MaskCacheBudget::maybe_evict() {
   for (CompiledGrammar* g : grammars_) g->collect_cache(all);
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.used < b.used; });
   const int64_t target = limit - limit / 10;
+  int64_t freed = 0;
   for (const auto& v : all) {
     if (bytes() <= target) break;
-    if (v.grammar->evict_cache(v.state, v.used) > 0) evictions_.fetch_add(1, std::memory_order_relaxed);
+    const int64_t b = v.grammar->evict_cache(v.state, v.used);
+    if (b > 0) {
+      evictions_.fetch_add(1, std::memory_order_relaxed);
+      freed += b;
+    }
   }
+  all.clear();
+  all.shrink_to_fit();
+  released(freed);
 }
 
 template <bool kRecordShallow>

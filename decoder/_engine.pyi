@@ -16,7 +16,9 @@ _MaskBuffer = Any  # a 1-D int32 numpy array or CPU torch tensor of at least mas
 
 DEFAULT_LIMITS: dict[str, int]
 
-def mask_cache_budget(nbytes: int | None = ...) -> dict[str, int]: ...
+def mask_cache_budget(
+    nbytes: int | None = ..., *, trim_every: int | None = ...
+) -> dict[str, int]: ...
 
 class TokenTrie:
     def __init__(

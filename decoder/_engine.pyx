@@ -76,13 +76,19 @@ cdef extern from "cache_budget.h" namespace "decoder":
         int64_t bytes()
         uint64_t evictions()
         size_t grammars()
+        uint64_t trims()
+        int64_t trim_every()
+        void set_trim_every(int64_t)
     CMaskCacheBudget* c_mask_cache_budget "decoder::mask_cache_budget"()
 
 
-def mask_cache_budget(nbytes=None):
+def mask_cache_budget(nbytes=None, *, trim_every=None):
     """The process-wide budget for the mask caches of all compiled grammars (bytes; the
     least recently used entries are evicted past it). ``nbytes`` sets it (evicting at once
-    if the caches are over it). Returns the state: limit, bytes, evictions, grammars."""
+    if the caches are over it). ``trim_every`` sets how many bytes evicted entries and
+    destroyed grammars give back between two ``malloc_trim(0)`` calls, which return glibc's
+    free pages to the OS (default 32 MiB, ``DECODER_MALLOC_TRIM_BYTES``; 0: never). Returns
+    the state: limit, bytes, evictions, grammars (alive), trims, trim_every."""
     cdef CMaskCacheBudget* b = c_mask_cache_budget()
     cdef int64_t n
     if nbytes is not None:
@@ -91,7 +97,12 @@ def mask_cache_budget(nbytes=None):
             raise ValueError("the mask cache budget is a positive number of bytes")
         with nogil:
             b.set_limit(n)
-    return dict(limit=b.limit(), bytes=b.bytes(), evictions=b.evictions(), grammars=b.grammars())
+    if trim_every is not None:
+        if int(trim_every) < 0:
+            raise ValueError("trim_every is a number of bytes (0: never trim)")
+        b.set_trim_every(int(trim_every))
+    return dict(limit=b.limit(), bytes=b.bytes(), evictions=b.evictions(), grammars=b.grammars(),
+                trims=b.trims(), trim_every=b.trim_every())
 
 
 cdef extern from "budget.h" namespace "decoder":

@@ -34,8 +34,12 @@ _tries: dict[int, tuple[Vocabulary, _engine.TokenTrie]] = {}
 _CacheKey = tuple[bytes, int, tuple[tuple[str, int], ...]]
 _compiled: OrderedDict[_CacheKey, _engine.CompiledGrammar] = OrderedDict()
 COMPILE_CACHE_SIZE = 64
-#: bytes the compiled grammars of this cache may hold (lexer automata + mask caches; they
-#: grow with use, measured when a grammar is added); least recently used dropped first
+#: bytes the compiled grammars of a compiled-grammar cache may hold (lexer automata + mask
+#: caches; they grow with use, measured when a grammar is added); least recently used dropped
+#: first. The one place DECODER_COMPILE_CACHE_BYTES is read: this cache and the serving
+#: integrations' SpecCompiler (decoder.integrations.compiler) default to it. A grammar sits
+#: in one of them, not both (the SpecCompiler compiles with ``cache=False``), so the process
+#: keeps at most this many bytes of grammars per cache.
 COMPILE_CACHE_BYTES = int(os.environ.get("DECODER_COMPILE_CACHE_BYTES", str(2 << 30)))
 
 
@@ -56,10 +60,15 @@ def token_trie(vocab: Vocabulary) -> _engine.TokenTrie:
 
 
 def compile_grammar(
-    grammar: Grammar | _ToGrammar, vocab: Vocabulary | None, *, limits: dict[str, int] | None = None
+    grammar: Grammar | _ToGrammar,
+    vocab: Vocabulary | None,
+    *,
+    limits: dict[str, int] | None = None,
+    cache: bool = True,
 ) -> _engine.CompiledGrammar:
     """Compiles a :class:`~decoder.grammar.Grammar` (or anything with ``to_grammar()``) for a
-    vocabulary. Cached: the same grammar and vocabulary give the same compiled object."""
+    vocabulary. Cached: the same grammar and vocabulary give the same compiled object
+    (``cache=False``: neither looked up nor kept, for callers with a cache of their own)."""
     from .grammar import Grammar
 
     if vocab is None:
@@ -75,7 +84,7 @@ def compile_grammar(
     words, lexeme_names, nt_names = grammar.serialized()
     key: _CacheKey = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
     with _lock:
-        hit = _compiled.get(key)
+        hit = _compiled.get(key) if cache else None
         if hit is not None and hit.vocab is vocab:
             _compiled.move_to_end(key)
             return hit
@@ -85,6 +94,8 @@ def compile_grammar(
     specials = special_ids(grammar.ir)
     if specials or grammar.ir.budgets:
         cg.set_extras(specials, grammar.ir.budgets)
+    if not cache:
+        return cg
     with _lock:
         _compiled[key] = cg
         while len(_compiled) > COMPILE_CACHE_SIZE:
@@ -97,6 +108,13 @@ def compile_grammar(
             _compiled.popitem(last=False)
             total -= size
     return cg
+
+
+def compiled_cache_bytes() -> int:
+    """Bytes held by the grammars of ``compile_grammar``'s cache (lexer automata + mask
+    caches, as :attr:`CompiledGrammar.memory_bytes`)."""
+    with _lock:
+        return sum(c.memory_bytes for c in _compiled.values())
 
 
 def _compile_engine(

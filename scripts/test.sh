@@ -3,7 +3,7 @@
 # (.venv/ in the checkout, made with python3; DECODER_VENV=... for another place), installs
 # decoder with its test extra and the default model once (a marker keyed by pyproject.toml,
 # setup.py and the engine sources: a second run installs nothing), then runs pytest.
-#   bash scripts/test.sh                       # everything: lint, pytest, integrations, sanitizers, fuzz
+#   bash scripts/test.sh                       # everything: lint, pytest, integrations, sanitizers, TSan, fuzz
 #   bash scripts/test.sh tests/test_vocab.py   # arguments: pytest with them, nothing else
 # pytest's exit code 5 ("no tests collected") is a failure here, like any other.
 set -euo pipefail
@@ -31,11 +31,19 @@ if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
 if [ "${DECODER_SKIP_INTEGRATIONS:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   PYTHON="$PY" bash scripts/test_integrations.sh || rc=1
 fi
-# the engine tests under ASan+UBSan+LSan, then the atheris fuzz targets, deterministically
-# (the committed corpus fuzz/corpus/ replayed, then a fixed number of inputs from a fixed seed)
-# (DECODER_SKIP_SANITIZERS=1 / DECODER_SKIP_FUZZ=1 leave them out)
+# the engine tests under ASan+UBSan+LSan, then under TSan, then the atheris fuzz targets,
+# deterministically (the committed corpus fuzz/corpus/ replayed, then a fixed number of inputs
+# from a fixed seed) (DECODER_SKIP_SANITIZERS=1 / DECODER_SKIP_TSAN=1 / DECODER_SKIP_FUZZ=1
+# leave them out)
 if [ "${DECODER_SKIP_SANITIZERS:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   bash scripts/test_sanitizers.sh || rc=1
+fi
+# the thread tests (compiled grammars shared by fill_masks' C++ threads and by Python threads,
+# under mask-cache eviction) under ThreadSanitizer: a DECODER_SANITIZE=thread build cached in
+# /tmp/decoder-tsan like the ASan one, only the thread tests (DECODER_SKIP_TSAN=1 leaves it
+# out; it skips with a message where libtsan is missing)
+if [ "${DECODER_SKIP_TSAN:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  bash scripts/test_tsan.sh || rc=1
 fi
 if [ "${DECODER_SKIP_FUZZ:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   bash scripts/fuzz.sh --ci || rc=1

@@ -99,3 +99,99 @@ def test_spec_compiler_cache_is_bounded_by_bytes():
     for n in range(10, 16):
         big.compile("regex", f"[a-z]{{1,{n}}}x")
     assert len(big._cache) == 6 and 0 < big.cached_bytes() <= big.cache_bytes
+
+
+def spec_cache_frees_scenario() -> dict:
+    """In a child: the grammars a SpecCompiler drops are destroyed (not kept alive by
+    compile_grammar's own cache), counted by the engine's live-grammar count."""
+    import gc
+
+    from decoder import mask_cache_budget
+    from decoder.integrations.compiler import SpecCompiler
+
+    gc.collect()
+    base = mask_cache_budget()["grammars"]
+    sc = SpecCompiler(vocab(), cache_bytes=1)  # keeps only the newest grammar
+    for n in range(10, 30):
+        sc.compile("regex", f"[a-z]{{1,{n}}}y")
+    gc.collect()
+    return dict(alive=mask_cache_budget()["grammars"] - base, cached=len(sc._cache))
+
+
+def test_spec_cache_eviction_frees_grammars():
+    """A grammar lives in one compiled-grammar cache: dropped from the SpecCompiler's, it is
+    freed (before, compile_grammar's 64-grammar cache kept up to 64 of them, and their bytes,
+    alive past the SpecCompiler's byte budget)."""
+    out = isolate.run(spec_cache_frees_scenario, timeout=120)
+    assert out.status == "ok", str(out)
+    assert out.value == dict(alive=1, cached=1), out.value
+
+
+def test_compile_grammar_cache_respects_its_byte_budget(monkeypatch):
+    import decoder.compile as comp
+    from decoder import Grammar, compile_grammar
+    from decoder.integrations.compiler import DEFAULT_CACHE_BYTES
+
+    assert DEFAULT_CACHE_BYTES == comp.COMPILE_CACHE_BYTES  # one budget, read in one place
+    monkeypatch.setattr(comp, "_compiled", type(comp._compiled)())
+    monkeypatch.setattr(comp, "COMPILE_CACHE_BYTES", 1)
+    cgs = [compile_grammar(Grammar.from_regex(f"[a-z]{{1,{n}}}q"), vocab()) for n in (5, 6, 7)]
+    assert list(comp._compiled.values()) == [cgs[-1]]  # the newest stays, alone
+    assert comp.compiled_cache_bytes() == cgs[-1].memory_bytes
+    monkeypatch.setattr(comp, "COMPILE_CACHE_BYTES", 2 << 30)
+    again = compile_grammar(Grammar.from_regex("[a-z]{1,5}q"), vocab())
+    assert again is not cgs[0] and len(comp._compiled) == 2
+    assert compile_grammar(Grammar.from_regex("[a-z]{1,5}q"), vocab()) is again  # a hit
+    fresh = compile_grammar(Grammar.from_regex("[a-z]{1,5}q"), vocab(), cache=False)
+    assert fresh is not again and len(comp._compiled) == 2  # neither looked up nor kept
+
+
+def trim_scenario() -> dict:
+    """In a child: memory given back by evicted mask-cache entries and destroyed grammars
+    triggers malloc_trim once trim_every bytes have been given back; never with 0."""
+    import gc
+
+    import numpy as np
+
+    from decoder import Grammar, Matcher, compile_grammar, mask_cache_budget
+
+    def use_and_drop(n: int, pattern: str) -> None:
+        for k in range(n):
+            cg = compile_grammar(Grammar.from_regex(pattern % (k + 3)), vocab(), cache=False)
+            m = Matcher(cg)
+            out = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+            for b in b"a" * 6:
+                m.compute_mask(out)
+                assert m.commit(b)
+            del m, cg
+            gc.collect()
+
+    off = mask_cache_budget(trim_every=0)
+    use_and_drop(5, "a{1,%d}[a-z]{0,40}")
+    after_off = mask_cache_budget()
+    mask_cache_budget(trim_every=1)
+    use_and_drop(5, "a{2,%d}[a-z]{0,41}")
+    after_on = mask_cache_budget()
+    mask_cache_budget(4000)  # evicting entries gives bytes back too
+    use_and_drop(1, "a{3,%d}[a-z]{0,42}")
+    return dict(off=off, after_off=after_off, after_on=after_on, end=mask_cache_budget())
+
+
+def test_given_back_memory_is_trimmed():
+    """The soak test's RSS growth was glibc keeping freed chunks (free memory in its arenas
+    grew while memory in use stayed flat): the engine now calls malloc_trim(0) every
+    trim_every bytes its caches give back."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        import pytest
+
+        pytest.skip("malloc_trim is glibc's")
+    out = isolate.run(trim_scenario, timeout=120)
+    assert out.status == "ok", str(out)
+    v = out.value
+    assert v["after_off"]["trims"] == v["off"]["trims"], v  # trim_every=0: never
+    assert v["after_on"]["trims"] >= v["after_off"]["trims"] + 5, v  # every grammar dropped
+    assert v["end"]["evictions"] > v["after_on"]["evictions"], v
+    assert v["end"]["trims"] > v["after_on"]["trims"], v
+    assert v["after_on"]["grammars"] == v["off"]["grammars"], v  # all of them destroyed

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as _FutureTimeout
 
-from ..compile import compile_grammar
+from ..compile import COMPILE_CACHE_BYTES, compile_grammar
 from ..deadline import Deadline, compile_deadline
 from ..errors import LimitError
 from ..vocab import Vocabulary
@@ -39,8 +39,9 @@ from .specs import grammar_for
 logger = logging.getLogger("decoder.integrations")
 
 DEFAULT_DEADLINE_S = float(os.environ.get("DECODER_COMPILE_DEADLINE_S", "10"))
-#: bytes of compiled grammars (lexer automata and mask caches) the spec cache may keep
-DEFAULT_CACHE_BYTES = int(os.environ.get("DECODER_COMPILE_CACHE_BYTES", str(2 << 30)))
+#: bytes of compiled grammars (lexer automata and mask caches) the spec cache may keep:
+#: DECODER_COMPILE_CACHE_BYTES, read once, in decoder.compile
+DEFAULT_CACHE_BYTES = COMPILE_CACHE_BYTES
 
 
 class CompileTimeout(LimitError):
@@ -153,7 +154,9 @@ class SpecCompiler:
         try:
             with compile_deadline(deadline=deadline):
                 g = grammar_for(kind, spec, whitespace=self.whitespace)
-                compiled = compile_grammar(g, vocab)
+                # not also in compile_grammar's cache: this cache alone holds the grammar,
+                # so dropping it here frees it (once no matcher uses it)
+                compiled = compile_grammar(g, vocab, cache=False)
         except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
             with self._lock:
                 self._running.pop(key, None)
