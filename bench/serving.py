@@ -1,0 +1,863 @@
+#!/usr/bin/env python3
+"""Serving benchmark: B concurrent sequences, each with its own fresh JSON schema, masks filled
+for the whole batch in one call per step, compiles of arriving requests on the critical path.
+
+The request stream. Records of ../shared/jsonschemabench that have a valid instance, shuffled
+with --seed; each request is one record's schema and one of its valid instances (picked with the
+same seed), serialized as MaskBench does and as models write JSON (`json.dumps(data,
+ensure_ascii=False)`, separators ", " and ": "), tokenized once in the parent with the Llama-3
+tokenizer (no special tokens), at most --max-tokens tokens; a schema appears once in the whole
+stream, so every arrival is a schema its engine has never seen.
+
+The admission rule (one rule, the same stream for every engine). Before anything is timed, every
+engine screens the candidate requests in its own process: compile (at most --compile-timeout
+seconds), then teacher-force the instance token by token and check EOS at its end. A request that
+any engine refuses (compile error or timeout, a refused token, EOS refused, a crash) is counted
+against that engine and left out of the stream for all engines. So the timed runs compare the
+engines on identical request streams and identical token streams.
+
+The server loop (one configuration = engine, threads T, batch size B, --steps timed steps).
+B slots; slot i receives its first request at step floor(i * ramp / B) (ramp = the median
+instance length of the stream, in tokens), so that once the ramp is over the slots are at all
+phases of their instances: fresh grammars (first masks in new lexer states) mix with older ones
+as in a server. Every step:
+  1. arrivals: each free slot receives the next request of the stream; the engine compiles its
+     schema and makes a matcher for it (timed: part of this step, and reported per compile);
+  2. one call fills all B masks (decoder: `decoder.fill_masks(matchers, out, threads=T)`;
+     llguidance: `llguidance.torch.fill_next_token_bitmask_par` on an `LLExecutor(T)`;
+     xgrammar: `BatchGrammarMatcher(max_threads=T).batch_fill_next_token_bitmask`);
+  3. each sequence checks its next token in its mask (untimed; a token whose bit is not set
+     counts as a violation) and commits it (timed); a sequence whose instance is done checks that
+     EOS is allowed instead, and its slot takes a new request at the next step.
+The ramp steps run but are not counted; the --steps steps after it are, all with B sequences.
+Step time = arrivals' compiles + fill + commits. Throughput = B * steps / sum of step times
+(sequence-steps per second of grammar work; the model's forward pass is not simulated).
+
+Threads. T=1: every engine single-threaded (decoder `DECODER_WALK_THREADS=1` and
+`fill_masks(threads=1)`; llguidance `LLExecutor(num_threads=1)`; xgrammar `max_threads=1` for its
+batch matcher and its compiler). T=2: the same knobs at 2 (for decoder, its library defaults on a
+2-core machine: one walk may use a second thread, and fill_masks splits the rows over 2 threads).
+
+Every engine runs in its own worker process (decoder.bench.common.IsolatedProcess), one process
+per (engine, T); the batch sizes run back to back on the same machine, engine after engine, each
+batch size on its own slice of the stream (the same slice for every engine), so that no schema is
+compiled twice in one process. Python's cyclic GC is off inside the timed loop.
+
+Examples:
+  python bench/serving.py                                   # the defaults (~10 min on 2 cores)
+  python bench/serving.py --batch 1,8 --threads 1 --steps 50 --engines decoder,llguidance
+  python bench/serving.py --out docs/results/serving.json --plot docs/results/serving.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import glob
+import json
+import os
+import platform
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from decoder.bench import engines as E
+from decoder.bench.common import (
+    IsolatedProcess,
+    limit_memory,
+    shared_default,
+    short_error,
+    version_of,
+)
+
+DATA_DIR = shared_default("jsonschemabench")
+DEFAULT_ENGINES = ["decoder", "llguidance", "xgrammar"]
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+def load_candidates(data_dir: str, seed: int) -> list[dict]:
+    """Every record with a valid instance, one valid instance each, shuffled with `seed`;
+    a schema that appears twice (same JSON) is kept once."""
+    rng = random.Random(seed)
+    out = []
+    seen = set()
+    for f in sorted(glob.glob(os.path.join(data_dir, "*.jsonl"))):
+        subset = os.path.basename(f)[: -len(".jsonl")]
+        with open(f) as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                valid = [t for t in r.get("tests") or [] if t.get("valid")]
+                if not valid:
+                    continue
+                key = json.dumps(r["schema"], sort_keys=True)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(
+                    {"id": r.get("id"), "subset": subset, "schema": r["schema"], "valid": valid}
+                )
+    rng.shuffle(out)
+    for r in out:
+        r["data"] = rng.choice(r.pop("valid"))["data"]
+    return out
+
+
+def schedule(lengths: Sequence[int], batch: int, total_steps: int, ramp: int) -> int:
+    """How many requests of a stream with these token lengths a run of `total_steps` steps
+    (ramp included) takes: the arrival rule of `serve`, without an engine. A request of L
+    tokens arriving at step a commits at steps a..a+L-1, checks EOS at a+L and frees its slot
+    for an arrival at a+L+1. Returns len(lengths)+1 when the stream runs out."""
+    free_at = [(i * ramp) // batch for i in range(batch)]
+    n = 0
+    for s in range(total_steps):
+        for i in range(batch):
+            if free_at[i] == s:
+                if n >= len(lengths):
+                    return len(lengths) + 1
+                free_at[i] = s + lengths[n] + 1
+                n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# Batched engines
+# --------------------------------------------------------------------------------------------
+
+
+class BatchEngine:
+    """One engine's serving API: `arrive(schema)` compiles and returns a fresh matcher,
+    `alloc(B)` returns (buffer the engine fills, int32 numpy view of it), `fill(matchers,
+    buffer)` fills rows 0..len(matchers)-1 in one call, `commit(m, t)` advances by a token."""
+
+    name = "?"
+
+    def __init__(self, ctx: E.TokenizerContext, threads: int) -> None:
+        self.ctx = ctx
+        self.threads = threads
+        self.info: dict[str, Any] = {}
+
+    def arrive(self, schema: Any) -> Any:
+        raise NotImplementedError
+
+    def alloc(self, batch: int) -> tuple[Any, np.ndarray]:
+        raise NotImplementedError
+
+    def fill(self, matchers: list[Any], buf: Any) -> None:
+        raise NotImplementedError
+
+    def commit(self, m: Any, t: int) -> bool:
+        raise NotImplementedError
+
+
+class DecoderBatch(BatchEngine):
+    name = "decoder"
+
+    def __init__(self, ctx, threads):
+        os.environ["DECODER_WALK_THREADS"] = str(threads)  # read once, at the first walk
+        super().__init__(ctx, threads)
+        ad = E.ADAPTERS["decoder"](ctx)
+        import decoder
+
+        self.decoder, self.vocab, self.words = decoder, ad.vocab, ad.words
+        self.Grammar, self.Matcher, self.fill_masks = (
+            decoder.Grammar,
+            decoder.Matcher,
+            decoder.fill_masks,
+        )
+        self.info = {
+            "version": ad.version,
+            "api": "decoder.fill_masks(matchers, out, threads=T)",
+            "DECODER_WALK_THREADS": threads,
+            "whitespace": "flexible",
+            "package": ad.options["package"],
+        }
+
+    def arrive(self, schema):
+        g = self.Grammar.from_json_schema(schema, whitespace="flexible")
+        return self.Matcher(g, self.vocab)
+
+    def alloc(self, batch):
+        a = np.zeros((batch, self.words), dtype=np.int32)
+        return a, a
+
+    def fill(self, matchers, buf):
+        self.fill_masks(matchers, buf, threads=self.threads)
+
+    def commit(self, m, t):
+        return bool(m.commit(t))
+
+
+class LLGuidanceBatch(BatchEngine):
+    name = "llguidance"
+
+    def __init__(self, ctx, threads):
+        os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
+        super().__init__(ctx, threads)
+        ad = E.ADAPTERS["llguidance"](ctx)
+        self.llg, self.lltok = ad.llg, ad.lltok
+        self.executor = ad.llg.LLExecutor(num_threads=threads)
+        try:
+            import llguidance.torch as lt
+            import torch
+
+            self.torch, self.par = torch, lt.fill_next_token_bitmask_par
+            api = "llguidance.torch.fill_next_token_bitmask_par(LLExecutor(T), ...)"
+        except ImportError:
+            self.torch, self.par = None, ad.lnp.fill_next_token_bitmask_par
+            api = "llguidance.numpy.fill_next_token_bitmask_par(LLExecutor(T), ...)"
+        self.info = {
+            "version": ad.version,
+            "api": api,
+            "LLExecutor.num_threads": threads,
+            "json_compile_options": "defaults",
+        }
+
+    def arrive(self, schema):
+        g = self.llg.LLMatcher.grammar_from_json_schema(schema)
+        m = self.llg.LLMatcher(self.lltok, g, log_level=0)
+        if m.is_error():
+            raise ValueError(m.get_error())
+        return m
+
+    def alloc(self, batch):
+        if self.torch is not None:
+            t = self.torch.zeros((batch, self.ctx.words), dtype=self.torch.int32)
+            return t, t.numpy()
+        a = np.zeros((batch, self.ctx.words), dtype=np.int32)
+        return a, a
+
+    def fill(self, matchers, buf):
+        self.par(self.executor, [(m, i) for i, m in enumerate(matchers)], buf)
+
+    def commit(self, m, t):
+        return bool(m.consume_token(t))
+
+
+class XGrammarBatch(BatchEngine):
+    name = "xgrammar"
+
+    def __init__(self, ctx, threads):
+        super().__init__(ctx, threads)
+        import xgrammar as xgr
+
+        self.xgr = xgr
+        info = xgr.TokenizerInfo.from_huggingface(
+            ctx.tok, vocab_size=ctx.mask_vocab, stop_token_ids=[ctx.eos]
+        )
+        self.compiler = xgr.GrammarCompiler(info, max_threads=threads, cache_enabled=False)
+        self.batch = xgr.BatchGrammarMatcher(max_threads=threads)
+        self.info = {
+            "version": version_of("xgrammar"),
+            "api": "xgrammar.BatchGrammarMatcher(max_threads=T).batch_fill_next_token_bitmask",
+            "GrammarCompiler": f"max_threads={threads}, cache_enabled=False",
+            "compile_json_schema": "defaults (any_whitespace=True, strict_mode=True)",
+        }
+
+    def arrive(self, schema):
+        return self.xgr.GrammarMatcher(self.compiler.compile_json_schema(json.dumps(schema)))
+
+    def alloc(self, batch):
+        t = self.xgr.allocate_token_bitmask(batch, self.ctx.mask_vocab)
+        return t, t.numpy()
+
+    def fill(self, matchers, buf):
+        self.batch.batch_fill_next_token_bitmask(matchers, buf)
+
+    def commit(self, m, t):
+        return bool(m.accept_token(t))
+
+
+BATCH_ENGINES: dict[str, type[BatchEngine]] = {
+    "decoder": DecoderBatch,
+    "llguidance": LLGuidanceBatch,
+    "xgrammar": XGrammarBatch,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The server loop
+# --------------------------------------------------------------------------------------------
+
+
+def _allowed(view: np.ndarray, r: int, t: int) -> bool:
+    return bool((int(view[r, t >> 5]) >> (t & 31)) & 1)
+
+
+def serve(
+    eng: BatchEngine,
+    requests: Sequence[tuple[Any, list[int]]],
+    batch: int,
+    steps: int,
+    ramp: int,
+    eos: int,
+) -> dict[str, Any]:
+    """Runs `ramp + steps` steps of B sequences over `requests` (schema, token ids), in order.
+
+    Returns per timed step (µs): `step` (compiles + fill + commits), `compile` (the arrivals'
+    compiles in that step), `fill`, `commit`; per arrival in a timed step: `compile_ms`; and
+    counts: violations (a token or EOS whose bit was not set), refusals (a commit the engine
+    refused: that sequence is dropped), finished sequences, arrivals, and `exhausted` when the
+    stream ran out before the last step (the run stops there)."""
+    pc = time.perf_counter_ns
+    buf, view = eng.alloc(batch)
+    first = [(i * ramp) // batch for i in range(batch)]
+    slots: list[list[Any] | None] = [None] * batch  # [matcher, ids, position]
+    nxt = 0
+    step_us: list[float] = []
+    comp_us: list[float] = []
+    fill_us: list[float] = []
+    commit_us: list[float] = []
+    compile_ms: list[float] = []
+    violations = refusals = finished = 0
+    exhausted = False
+    gc_was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for s in range(ramp + steps):
+            timed = s >= ramp
+            t0 = pc()
+            for i in range(batch):
+                if slots[i] is None and s >= first[i]:
+                    if nxt >= len(requests):
+                        exhausted = True
+                        break
+                    schema, ids = requests[nxt]
+                    nxt += 1
+                    c0 = pc()
+                    m = eng.arrive(schema)
+                    if timed:
+                        compile_ms.append((pc() - c0) * 1e-6)
+                    slots[i] = [m, ids, 0]
+            if exhausted:
+                break
+            t1 = pc()
+            live = [i for i in range(batch) if slots[i] is not None]
+            ms = [slots[i][0] for i in live]  # type: ignore[index]
+            eng.fill(ms, buf)
+            t2 = pc()
+            toks = []
+            for r, i in enumerate(live):
+                sl = slots[i]
+                assert sl is not None
+                t = sl[1][sl[2]] if sl[2] < len(sl[1]) else eos
+                if not _allowed(view, r, t):
+                    violations += 1
+                toks.append(t)
+            t3 = pc()
+            for r, i in enumerate(live):
+                sl = slots[i]
+                assert sl is not None
+                if sl[2] >= len(sl[1]):  # EOS checked: the sequence is done
+                    slots[i] = None
+                    finished += 1
+                elif eng.commit(sl[0], toks[r]):
+                    sl[2] += 1
+                else:
+                    refusals += 1
+                    slots[i] = None
+            t4 = pc()
+            if timed:
+                step_us.append((t2 - t0 + t4 - t3) * 1e-3)
+                comp_us.append((t1 - t0) * 1e-3)
+                fill_us.append((t2 - t1) * 1e-3)
+                commit_us.append((t4 - t3) * 1e-3)
+    finally:
+        if gc_was:
+            gc.enable()
+    f32 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+    return {
+        "step_us": f32(step_us),
+        "compile_us": f32(comp_us),
+        "fill_us": f32(fill_us),
+        "commit_us": f32(commit_us),
+        "compile_ms": f32(compile_ms),
+        "violations": violations,
+        "refusals": refusals,
+        "finished": finished,
+        "arrivals": nxt,
+        "exhausted": exhausted,
+    }
+
+
+def summarize(batch: int, res: dict[str, Any]) -> dict[str, Any]:
+    st, cm = res["step_us"], res["compile_ms"]
+    q = lambda a, p: float(np.percentile(a, p)) if a.size else None  # noqa: E731
+    mc = st - res["compile_us"]
+    total_s = float(st.sum()) * 1e-6
+    return {
+        "steps": int(st.size),
+        "step_us_p50": q(st, 50),
+        "step_us_p99": q(st, 99),
+        "step_us_max": float(st.max()) if st.size else None,
+        "step_us_mean": float(st.mean()) if st.size else None,
+        "mask_commit_us_p50": q(mc, 50),
+        "mask_commit_us_p99": q(mc, 99),
+        "compiles": int(cm.size),
+        "compile_ms_p50": q(cm, 50),
+        "compile_ms_p99": q(cm, 99),
+        "compile_ms_max": float(cm.max()) if cm.size else None,
+        "compile_share": float(res["compile_us"].sum() / st.sum()) if st.size else None,
+        "throughput": batch * st.size / total_s if total_s > 0 else None,
+        "violations": res["violations"],
+        "refusals": res["refusals"],
+        "finished": res["finished"],
+        "arrivals": res["arrivals"],
+        "exhausted": res["exhausted"],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Worker process (one per engine and thread count)
+# --------------------------------------------------------------------------------------------
+
+_WARMUP_SCHEMA = {
+    "type": "object",
+    "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+}
+
+
+def _serve_worker(conn, engine: str, tokenizer_path: str, threads: int, mem_limit_gb: float):
+    limit_memory(mem_limit_gb)
+    os.environ["DECODER_WALK_THREADS"] = str(threads)
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    try:
+        ctx = E.TokenizerContext(tokenizer_path)
+        eng = BATCH_ENGINES[engine](ctx, threads)
+        # one untimed request through every code path (first compile, first fill, commit)
+        ids = ctx.encode(E.serialize({"a": "x y", "b": 1}))
+        serve(eng, [(_WARMUP_SCHEMA, ids)], 1, len(ids) + 1, 0, ctx.eos)
+        conn.send(("ready", eng.info))
+    except BaseException as e:  # noqa: BLE001 - any failure drops the engine
+        conn.send(("unavailable", short_error(e, 500)))
+        return
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        batch, steps, ramp, requests = msg
+        try:
+            conn.send(("done", serve(eng, requests, batch, steps, ramp, ctx.eos)))
+        except BaseException as e:  # noqa: BLE001
+            conn.send(("error", short_error(e, 500)))
+
+
+# --------------------------------------------------------------------------------------------
+# Screening (the admission rule)
+# --------------------------------------------------------------------------------------------
+
+
+def screen(
+    workers: dict[str, E.EngineWorker],
+    cands: list[dict],
+    log: Callable[[str], None],
+) -> dict[str, list[str | None]]:
+    """Each engine's verdict on each candidate: None (accepted) or why not. Engines screen in
+    parallel (untimed), each in its own process, with DECODER_WALK_THREADS=1."""
+    out: dict[str, list[str | None]] = {}
+
+    def one(name: str, w: E.EngineWorker) -> None:
+        verdicts: list[str | None] = []
+        for c in cands:
+            res = w.run(c["schema"], [c["ids"]])
+            if res["status"] != "ok":
+                verdicts.append(res["status"])
+            elif not res["results"][0]["accepted"]:
+                r0 = res["results"][0]
+                verdicts.append(
+                    "exception"
+                    if r0.get("exception")
+                    else ("eos_refused" if r0["step"] == len(c["ids"]) else "token_refused")
+                )
+            else:
+                verdicts.append(None)
+        out[name] = verdicts
+
+    th = [threading.Thread(target=one, args=(n, w)) for n, w in workers.items()]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+
+
+def markdown_table(rows: list[dict]) -> str:
+    cols = [
+        "B",
+        "T",
+        "engine",
+        "steps",
+        "step p50 µs",
+        "step p99 µs",
+        "step max µs",
+        "mask+commit p50 µs",
+        "mask+commit p99 µs",
+        "compiles",
+        "compile p50 ms",
+        "compile p99 ms",
+        "compile share",
+        "seq·steps/s",
+        "violations",
+    ]
+    lines = [
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join(["---:"] * 2 + ["---"] + ["---:"] * (len(cols) - 3)) + "|",
+    ]
+    for r in rows:
+        if r.get("error"):
+            lines.append(
+                f"| {r['batch']} | {r['threads']} | {r['engine']} | {r['error']} |"
+                + " |" * (len(cols) - 4)
+            )
+            continue
+        lines.append(
+            "| "
+            + " | ".join(
+                str(x)
+                for x in [
+                    r["batch"],
+                    r["threads"],
+                    r["engine"],
+                    r["steps"],
+                    E.fmt(r["step_us_p50"]),
+                    E.fmt(r["step_us_p99"]),
+                    E.fmt(r["step_us_max"]),
+                    E.fmt(r["mask_commit_us_p50"]),
+                    E.fmt(r["mask_commit_us_p99"]),
+                    r["compiles"],
+                    E.fmt(r["compile_ms_p50"], 2),
+                    E.fmt(r["compile_ms_p99"]),
+                    "–" if r["compile_share"] is None else f"{100 * r['compile_share']:.0f}%",
+                    E.fmt(r["throughput"]),
+                    r["violations"] + r["refusals"],
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def target_lines(rows: list[dict], batch: int = 32) -> list[str]:
+    """Issue 23's serving target: at B=32, decoder's per-step p99 below both peers'."""
+    out = []
+    for t in sorted({r["threads"] for r in rows}):
+        by = {
+            r["engine"]: r
+            for r in rows
+            if r["batch"] == batch and r["threads"] == t and not r.get("error")
+        }
+        if "decoder" not in by or len(by) < 2:
+            continue
+        d = by["decoder"]["step_us_p99"]
+        peers = {e: r["step_us_p99"] for e, r in by.items() if e != "decoder"}
+        met = all(d < p for p in peers.values())
+        vs = ", ".join(f"{e} {E.fmt(p)} µs" for e, p in peers.items())
+        out.append(
+            f"B={batch}, T={t}: decoder step p99 {E.fmt(d)} µs vs {vs}: target "
+            f"(below both peers) {'met' if met else 'NOT met'}"
+        )
+    return out
+
+
+def plot(path: str, rows: list[dict], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    engines = sorted({r["engine"] for r in rows}, key=lambda e: (e != "decoder", e))
+    threads = sorted({r["threads"] for r in rows})
+    colors = {e: f"C{i}" for i, e in enumerate(engines)}
+    for e in engines:
+        for t in threads:
+            rs = sorted(
+                (r for r in rows if r["engine"] == e and r["threads"] == t and not r.get("error")),
+                key=lambda r: r["batch"],
+            )
+            if not rs:
+                continue
+            xs = [r["batch"] for r in rs]
+            ls = "-" if t == threads[0] else "--"
+            lab = f"{e}, T={t}"
+            axes[0].plot(
+                xs, [r["step_us_p99"] for r in rs], ls, marker="o", color=colors[e], label=lab
+            )
+            axes[1].plot(
+                xs, [r["step_us_p50"] for r in rs], ls, marker="o", color=colors[e], label=lab
+            )
+            axes[2].plot(
+                xs, [r["throughput"] for r in rs], ls, marker="o", color=colors[e], label=lab
+            )
+    for ax, what in zip(
+        axes, ["per-step p99 (µs)", "per-step p50 (µs)", "throughput (sequence·steps/s)"]
+    ):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size B (concurrent sequences)")
+        ax.set_title(what)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def _ints(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--batch", default="1,8,32,128", help="batch sizes B (comma list)")
+    ap.add_argument("--threads", default="1,2", help="thread counts T (comma list)")
+    ap.add_argument(
+        "--steps", type=int, default=200, help="timed steps per configuration (after the ramp)"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="shuffles the records and picks the instances"
+    )
+    ap.add_argument(
+        "--engines", default=",".join(DEFAULT_ENGINES), help="from: " + ", ".join(BATCH_ENGINES)
+    )
+    ap.add_argument("--data", default=DATA_DIR, help="folder of <subset>.jsonl files")
+    ap.add_argument("--tokenizer", default=E.DEFAULT_TOKENIZER, help="tokenizer folder (HF format)")
+    ap.add_argument(
+        "--max-tokens", type=int, default=512, help="longest instance admitted, in tokens"
+    )
+    ap.add_argument(
+        "--ramp", type=int, default=0, help="ramp steps (0: the median instance length)"
+    )
+    ap.add_argument(
+        "--compile-timeout",
+        type=float,
+        default=10.0,
+        help="screening: seconds per compile before the request is refused",
+    )
+    ap.add_argument(
+        "--run-timeout",
+        type=float,
+        default=900.0,
+        help="seconds per configuration before it is cut off",
+    )
+    ap.add_argument(
+        "--mem-limit-gb", type=float, default=8.0, help="address-space limit of each worker"
+    )
+    ap.add_argument("--out", default="", help="JSON results file")
+    ap.add_argument(
+        "--plot", default="", help="PNG plot (default: --out with .png, when --out is given)"
+    )
+    args = ap.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    batches, threads = _ints(args.batch), _ints(args.threads)
+    names = [e for e in args.engines.split(",") if e]
+    unknown = [e for e in names if e not in BATCH_ENGINES]
+    if unknown:
+        log(f"unknown engines {unknown} (known: {', '.join(BATCH_ENGINES)})")
+        return 2
+    t_start = time.time()
+    load0 = os.getloadavg()
+    os.environ["DECODER_WALK_THREADS"] = "1"  # screening workers: single-threaded
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
+    ctx = E.TokenizerContext(args.tokenizer)
+    cands = load_candidates(args.data, args.seed)
+    pool = []
+    for c in cands:
+        c["ids"] = ctx.encode(E.serialize(c["data"]))
+        if 0 < len(c["ids"]) <= args.max_tokens:
+            pool.append(c)
+    if not pool:
+        log("no requests")
+        return 2
+    ramp = args.ramp or int(np.median([len(c["ids"]) for c in pool[:500]]))
+    total = ramp + args.steps
+    log(
+        f"{len(pool)} candidate requests (<= {args.max_tokens} tokens), ramp {ramp} steps, {args.steps} timed steps"
+    )
+
+    # Screening, in chunks until every batch size has its slice of the stream.
+    sw, dropped = E.start_engines(
+        names, args.tokenizer, log, compile_timeout=args.compile_timeout, test_timeout=120.0
+    )
+    if not sw:
+        log("no engine available")
+        return 2
+    names = [n for n in names if n in sw]
+    stream: list[dict] = []
+    refused: dict[str, dict[str, int]] = {n: {} for n in names}
+    screened = 0
+    need = sum(schedule([len(c["ids"]) for c in pool], b, total, ramp) for b in batches)
+    while True:
+        short = need - len(stream)
+        if short <= 0 or screened >= len(pool):
+            break
+        chunk = pool[screened : screened + int(short * 1.3) + 8]
+        screened += len(chunk)
+        t0 = time.time()
+        verdicts = screen(sw, chunk, log)
+        for k, c in enumerate(chunk):
+            bad = {n: verdicts[n][k] for n in names if verdicts[n][k] is not None}
+            for n, why in bad.items():
+                refused[n][why] = refused[n].get(why, 0) + 1  # type: ignore[index]
+            if not bad:
+                stream.append(c)
+        log(
+            f"screened {screened} requests in {time.time() - t0:.0f} s: {len(stream)} admitted; refused {refused}"
+        )
+        lens = [len(c["ids"]) for c in stream]
+        need = 0
+        for b in batches:
+            need += schedule(lens[need:], b, total, ramp)
+    for w in sw.values():
+        w.close()
+    slices: dict[int, list[dict]] = {}
+    off = 0
+    for b in batches:
+        n = schedule([len(c["ids"]) for c in stream[off:]], b, total, ramp)
+        slices[b] = stream[off : off + n]
+        off += n
+    log(
+        f"stream: {len(stream)} requests; per batch size: "
+        + ", ".join(f"B={b}: {len(slices[b])}" for b in batches)
+    )
+
+    rows: list[dict] = []
+    infos: dict[str, dict] = {}
+    for t in threads:
+        procs = {
+            n: IsolatedProcess(_serve_worker, (n, args.tokenizer, t, args.mem_limit_gb), 600.0)
+            for n in names
+        }
+        for p in procs.values():
+            p.launch()
+        live = {}
+        for n, p in procs.items():
+            ok, info = p.wait_ready()
+            if ok:
+                live[n] = p
+                infos[n] = info
+            else:
+                log(f"[{n}] T={t} unavailable: {info}")
+        for b in batches:
+            reqs = [(c["schema"], c["ids"]) for c in slices[b]]
+            for n, p in live.items():
+                row: dict[str, Any] = {"engine": n, "threads": t, "batch": b}
+                if not p.alive():
+                    row["error"] = "worker gone"
+                    rows.append(row)
+                    continue
+                t0 = time.time()
+                p.send((b, args.steps, ramp, reqs))
+                msg = p.recv(args.run_timeout)
+                if msg is None or msg[0] != "done":
+                    row["error"] = "timeout" if msg is None else f"{msg[0]}: {msg[1]}"
+                    if msg is None or msg[0] == "crash":
+                        p.kill()
+                else:
+                    row.update(summarize(b, msg[1]))
+                    row["wall_s"] = time.time() - t0
+                rows.append(row)
+                log(
+                    f"B={b} T={t} {n}: "
+                    + (
+                        row["error"]
+                        if row.get("error")
+                        else f"step p50 {E.fmt(row['step_us_p50'])} p99 {E.fmt(row['step_us_p99'])} µs, "
+                        f"{row['compiles']} compiles, violations {row['violations']}, {row['wall_s']:.0f} s"
+                    )
+                )
+        for p in procs.values():
+            p.close()
+
+    load1 = os.getloadavg()
+    title = (
+        f"serving: {len(stream)} requests (seed {args.seed}), tokenizer {ctx.family}, MaskBench serialization, "
+        f"{args.steps} timed steps after a {ramp}-step ramp, load avg {load0[0]:.1f} -> {load1[0]:.1f} "
+        f"on {os.cpu_count()} cores, {time.time() - t_start:.0f} s"
+    )
+    print()
+    print(f"## {title}")
+    print()
+    print(markdown_table(rows))
+    print()
+    for line in target_lines(rows):
+        print(f"- {line}")
+    print(f"- refused at screening (left out for every engine): {refused}")
+    for n, i in infos.items():
+        print(f"- `{n}` {i.get('version', '?')}: {i}")
+    if args.out:
+        out = {
+            "meta": {
+                "command": " ".join(
+                    [os.path.basename(sys.argv[0]), *(argv if argv is not None else sys.argv[1:])]
+                ),
+                "seed": args.seed,
+                "steps": args.steps,
+                "ramp": ramp,
+                "batches": batches,
+                "threads": threads,
+                "tokenizer": args.tokenizer,
+                "family": ctx.family,
+                "max_tokens": args.max_tokens,
+                "compile_timeout_s": args.compile_timeout,
+                "candidates_screened": screened,
+                "stream": len(stream),
+                "slices": {str(b): [c["id"] for c in slices[b]] for b in batches},
+                "refused_at_screening": refused,
+                "dropped": dropped,
+                "loadavg_start": load0,
+                "loadavg_end": load1,
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "wall_s": time.time() - t_start,
+            },
+            "engines": infos,
+            "rows": rows,
+            "targets": target_lines(rows),
+        }
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1, ensure_ascii=False)
+        log(f"results: {args.out}")
+    plot_path = args.plot or (os.path.splitext(args.out)[0] + ".png" if args.out else "")
+    if plot_path:
+        try:
+            plot(plot_path, rows, title)
+            log(f"plot: {plot_path}")
+        except ImportError:
+            log("matplotlib is not installed: no plot")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
