@@ -84,14 +84,16 @@ DEFAULT_ENGINES = ["decoder", "llguidance", "xgrammar"]
 # --------------------------------------------------------------------------------------------
 
 
-def load_candidates(data_dir: str, seed: int) -> list[dict]:
+def load_candidates(data_dir: str, seed: int, subsets: Sequence[str] | None = None) -> list[dict]:
     """Every record with a valid instance, one valid instance each, shuffled with `seed`;
-    a schema that appears twice (same JSON) is kept once."""
+    a schema that appears twice (same JSON) is kept once. `subsets`: only these files."""
     rng = random.Random(seed)
     out = []
     seen = set()
     for f in sorted(glob.glob(os.path.join(data_dir, "*.jsonl"))):
         subset = os.path.basename(f)[: -len(".jsonl")]
+        if subsets and subset not in subsets:
+            continue
         with open(f) as fh:
             for line in fh:
                 if not line.strip():
@@ -164,7 +166,6 @@ class DecoderBatch(BatchEngine):
     name = "decoder"
 
     def __init__(self, ctx, threads):
-        os.environ["DECODER_WALK_THREADS"] = str(threads)  # read once, at the first walk
         super().__init__(ctx, threads)
         ad = E.ADAPTERS["decoder"](ctx)
         import decoder
@@ -202,7 +203,6 @@ class LLGuidanceBatch(BatchEngine):
     name = "llguidance"
 
     def __init__(self, ctx, threads):
-        os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
         super().__init__(ctx, threads)
         ad = E.ADAPTERS["llguidance"](ctx)
         self.llg, self.lltok = ad.llg, ad.lltok
