@@ -639,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", default="1,8,32,128", help="batch sizes B (comma list)")
     ap.add_argument("--threads", default="1,2", help="thread counts T (comma list)")
     ap.add_argument(
-        "--steps", type=int, default=200, help="timed steps per configuration (after the ramp)"
+        "--steps", type=int, default=100, help="timed steps per configuration (after the ramp)"
     )
     ap.add_argument(
         "--seed", type=int, default=0, help="shuffles the records and picks the instances"
