@@ -461,38 +461,125 @@ def _serve_worker(conn, engine: str, tokenizer_path: str, threads: int, mem_limi
 # --------------------------------------------------------------------------------------------
 
 
-def screen(
-    workers: dict[str, E.EngineWorker],
-    cands: list[dict],
-    log: Callable[[str], None],
-) -> dict[str, list[str | None]]:
-    """Each engine's verdict on each candidate: None (accepted) or why not. Engines screen in
-    parallel (untimed), each in its own process, with DECODER_WALK_THREADS=1."""
-    out: dict[str, list[str | None]] = {}
+class ScreenCache:
+    """Peers' screening verdicts kept between runs (a JSON file), keyed by engine, engine
+    version, compile timeout, schema and token ids. Only definite verdicts are kept (accepted,
+    compile error, token or EOS refused), never a timeout or a crash (those depend on the
+    machine's load); decoder's verdicts are never kept (its version string does not follow its
+    code), so decoder always screens afresh."""
 
-    def one(name: str, w: E.EngineWorker) -> None:
-        verdicts: list[str | None] = []
-        for c in cands:
-            res = w.run(c["schema"], [c["ids"]])
-            if res["status"] != "ok":
-                verdicts.append(res["status"])
-            elif not res["results"][0]["accepted"]:
-                r0 = res["results"][0]
-                verdicts.append(
-                    "exception"
-                    if r0.get("exception")
-                    else ("eos_refused" if r0["step"] == len(c["ids"]) else "token_refused")
-                )
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data: dict[str, str] = {}
+        self.hits = 0
+        if path and os.path.exists(path):
+            try:
+                with open(path) as f:
+                    self.data = json.load(f)
+            except (OSError, ValueError):
+                self.data = {}
+
+    @staticmethod
+    def key(engine: str, version: str, timeout: float, c: dict) -> str:
+        import hashlib
+
+        h = hashlib.sha1(json.dumps([c["schema"], c["ids"]], sort_keys=True).encode())
+        return f"{engine}|{version}|{timeout:g}|{h.hexdigest()}"
+
+    def get(self, engine: str, key: str) -> tuple[bool, str | None]:
+        if not self.path or engine == "decoder" or key not in self.data:
+            return False, None
+        self.hits += 1
+        v = self.data[key]
+        return True, (None if v == "ok" else v)
+
+    def put(self, engine: str, key: str, verdict: str | None) -> None:
+        if self.path and engine != "decoder" and verdict in (None, *DEFINITE):
+            self.data[key] = verdict or "ok"
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "w") as f:
+            json.dump(self.data, f)
+
+
+DEFINITE = ("compile_error", "token_refused", "eos_refused")
+
+
+class Screener:
+    """The admission rule: each engine's verdict on each candidate request, None (accepted) or
+    why not. Engines screen in parallel (untimed), each in its own worker process
+    (decoder.bench.engines.EngineWorker, DECODER_WALK_THREADS=1), started on first need."""
+
+    def __init__(
+        self,
+        names: list[str],
+        tokenizer: str,
+        compile_timeout: float,
+        cache: ScreenCache,
+        log: Callable[[str], None],
+    ) -> None:
+        self.names, self.tokenizer, self.timeout = names, tokenizer, compile_timeout
+        self.cache, self.log = cache, log
+        self.workers: dict[str, E.EngineWorker] = {}
+        self.dropped: dict[str, str] = {}
+        self.versions = {n: version_of(E.ADAPTERS[n].dist) for n in names}
+
+    def _worker(self, name: str) -> E.EngineWorker | None:
+        if name not in self.workers and name not in self.dropped:
+            w = E.EngineWorker(
+                name, self.tokenizer, compile_timeout=self.timeout, test_timeout=120.0
+            )
+            if w.start():
+                self.workers[name] = w
             else:
-                verdicts.append(None)
-        out[name] = verdicts
+                self.dropped[name] = w.unavailable or "failed to start"
+                self.log(f"[{name}] dropped: {self.dropped[name]}")
+        return self.workers.get(name)
 
-    th = [threading.Thread(target=one, args=(n, w)) for n, w in workers.items()]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join()
-    return out
+    def screen(self, cands: list[dict]) -> dict[str, list[str | None]]:
+        out: dict[str, list[str | None]] = {}
+
+        def one(name: str) -> None:
+            verdicts: list[str | None] = []
+            for k, c in enumerate(cands):
+                key = ScreenCache.key(name, self.versions[name], self.timeout, c)
+                hit, v = self.cache.get(name, key)
+                if not hit:
+                    w = self._worker(name)
+                    if w is None:
+                        return
+                    v = self.verdict(w.run(c["schema"], [c["ids"]]), len(c["ids"]))
+                    self.cache.put(name, key, v)
+                verdicts.append(v)
+                if (k + 1) % 100 == 0:
+                    self.log(f"  [{name}] screened {k + 1}/{len(cands)}")
+            out[name] = verdicts
+
+        th = [threading.Thread(target=one, args=(n,)) for n in self.names if n not in self.dropped]
+        for t in th:
+            t.start()
+        for t in th:
+            t.join()
+        self.cache.save()
+        return out
+
+    @staticmethod
+    def verdict(res: dict, n: int) -> str | None:
+        if res["status"] != "ok":
+            return str(res["status"])
+        r0 = res["results"][0]
+        if r0["accepted"]:
+            return None
+        if r0.get("exception"):
+            return "exception"
+        return "eos_refused" if r0["step"] == n else "token_refused"
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,39 +665,108 @@ def target_lines(rows: list[dict], batch: int = 32) -> list[str]:
     return out
 
 
+def _series(rows: list[dict]) -> list[tuple[str, int, str, list[dict]]]:
+    """(engine, threads, colour index, rows by B) for every engine and thread count."""
+    engines = sorted({r["engine"] for r in rows}, key=lambda e: (e != "decoder", e))
+    out = []
+    for k, e in enumerate(engines):
+        for t in sorted({r["threads"] for r in rows}):
+            rs = sorted(
+                (r for r in rows if r["engine"] == e and r["threads"] == t and not r.get("error")),
+                key=lambda r: r["batch"],
+            )
+            if rs:
+                out.append((e, t, f"C{k}", rs))
+    return out
+
+
+PANELS = [
+    ("step_us_p99", "per-step p99 (µs)"),
+    ("step_us_p50", "per-step p50 (µs)"),
+    ("throughput", "throughput (sequence·steps/s)"),
+]
+
+
+def svg_plot(path: str, rows: list[dict], title: str) -> None:
+    """The plot without matplotlib: one SVG, log-log panels, a line per engine and T."""
+    import math
+
+    palette = {"C0": "#1f77b4", "C1": "#ff7f0e", "C2": "#2ca02c", "C3": "#d62728"}
+    series = _series(rows)
+    pw, ph, pad, top = 360, 300, 55, 40
+    w, h = pw * len(PANELS), ph + top + 70
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{w / 2}" y="18" font-size="12" text-anchor="middle">{title}</text>',
+    ]
+    bs = sorted({r["batch"] for _, _, _, rs in series for r in rs}) or [1]
+    lb0, lb1 = math.log2(bs[0]), math.log2(bs[-1]) if bs[-1] > bs[0] else math.log2(bs[0]) + 1
+    for k, (key, label) in enumerate(PANELS):
+        vals = [r[key] for _, _, _, rs in series for r in rs if r.get(key)]
+        if not vals:
+            continue
+        ly0, ly1 = math.floor(math.log10(min(vals))), math.ceil(math.log10(max(vals)))
+        ly1 = max(ly1, ly0 + 1)
+        x0 = k * pw + pad
+
+        def sx(b, x0=x0):
+            return x0 + (math.log2(b) - lb0) / (lb1 - lb0) * (pw - pad - 15)
+
+        def sy(v, ly0=ly0, ly1=ly1):
+            return top + (ly1 - math.log10(v)) / (ly1 - ly0) * (ph - pad)
+
+        parts.append(
+            f'<text x="{x0 + (pw - pad) / 2}" y="{top - 8}" font-size="12" text-anchor="middle">{label}</text>'
+        )
+        for d in range(ly0, ly1 + 1):
+            y = sy(10**d)
+            parts.append(
+                f'<line x1="{x0}" x2="{x0 + pw - pad - 15}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                f'<text x="{x0 - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">1e{d}</text>'
+            )
+        for b in bs:
+            parts.append(
+                f'<text x="{sx(b):.1f}" y="{top + ph - pad + 14}" font-size="10" text-anchor="middle">{b}</text>'
+            )
+        parts.append(
+            f'<text x="{x0 + (pw - pad) / 2}" y="{top + ph - pad + 30}" font-size="10" '
+            'text-anchor="middle">batch size B</text>'
+        )
+        for e, t, c, rs in series:
+            pts = " ".join(f"{sx(r['batch']):.1f},{sy(r[key]):.1f}" for r in rs if r.get(key))
+            dash = ' stroke-dasharray="6,4"' if t != series[0][1] else ""
+            parts.append(
+                f'<polyline fill="none" stroke="{palette[c]}" stroke-width="2"{dash} points="{pts}"/>'
+            )
+    for i, (e, t, c, _) in enumerate(series):
+        y = top + ph - pad + 48 + 0 * i
+        x = 20 + i * 150
+        dash = ' stroke-dasharray="6,4"' if t != series[0][1] else ""
+        parts.append(
+            f'<line x1="{x}" x2="{x + 25}" y1="{y}" y2="{y}" stroke="{palette[c]}" stroke-width="2"{dash}/>'
+            f'<text x="{x + 30}" y="{y + 4}" font-size="11">{e}, T={t}</text>'
+        )
+    parts.append("</svg>")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("".join(parts))
+
+
 def plot(path: str, rows: list[dict], title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    engines = sorted({r["engine"] for r in rows}, key=lambda e: (e != "decoder", e))
-    threads = sorted({r["threads"] for r in rows})
-    colors = {e: f"C{i}" for i, e in enumerate(engines)}
-    for e in engines:
-        for t in threads:
-            rs = sorted(
-                (r for r in rows if r["engine"] == e and r["threads"] == t and not r.get("error")),
-                key=lambda r: r["batch"],
-            )
-            if not rs:
-                continue
-            xs = [r["batch"] for r in rs]
-            ls = "-" if t == threads[0] else "--"
-            lab = f"{e}, T={t}"
-            axes[0].plot(
-                xs, [r["step_us_p99"] for r in rs], ls, marker="o", color=colors[e], label=lab
-            )
-            axes[1].plot(
-                xs, [r["step_us_p50"] for r in rs], ls, marker="o", color=colors[e], label=lab
-            )
-            axes[2].plot(
-                xs, [r["throughput"] for r in rs], ls, marker="o", color=colors[e], label=lab
-            )
-    for ax, what in zip(
-        axes, ["per-step p99 (µs)", "per-step p50 (µs)", "throughput (sequence·steps/s)"]
-    ):
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(16, 4.8))
+    series = _series(rows)
+    for e, t, c, rs in series:
+        xs = [r["batch"] for r in rs]
+        ls = "-" if t == series[0][1] else "--"
+        for ax, (key, _) in zip(axes, PANELS):
+            ax.plot(xs, [r[key] for r in rs], ls, marker="o", color=c, label=f"{e}, T={t}")
+    for ax, (_, what) in zip(axes, PANELS):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("batch size B (concurrent sequences)")
@@ -670,6 +826,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--mem-limit-gb", type=float, default=8.0, help="address-space limit of each worker"
     )
+    ap.add_argument(
+        "--screen-cache",
+        default=os.path.join(
+            os.path.expanduser("~"), ".cache", "decoder-bench", "serving_screen.json"
+        ),
+        help="file of the peers' screening verdicts kept between runs ('' = none; decoder always screens)",
+    )
     ap.add_argument("--out", default="", help="JSON results file")
     ap.add_argument(
         "--plot", default="", help="PNG plot (default: --out with .png, when --out is given)"
@@ -706,13 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # Screening, in chunks until every batch size has its slice of the stream.
-    sw, dropped = E.start_engines(
-        names, args.tokenizer, log, compile_timeout=args.compile_timeout, test_timeout=120.0
-    )
-    if not sw:
-        log("no engine available")
-        return 2
-    names = [n for n in names if n in sw]
+    cache = ScreenCache(args.screen_cache)
+    screener = Screener(names, args.tokenizer, args.compile_timeout, cache, log)
     stream: list[dict] = []
     refused: dict[str, dict[str, int]] = {n: {} for n in names}
     screened = 0
@@ -724,7 +882,11 @@ def main(argv: list[str] | None = None) -> int:
         chunk = pool[screened : screened + int(short * 1.3) + 8]
         screened += len(chunk)
         t0 = time.time()
-        verdicts = screen(sw, chunk, log)
+        verdicts = screener.screen(chunk)
+        names = [n for n in names if n in verdicts]
+        if not names:
+            log("no engine available")
+            return 2
         for k, c in enumerate(chunk):
             bad = {n: verdicts[n][k] for n in names if verdicts[n][k] is not None}
             for n, why in bad.items():
@@ -738,8 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         need = 0
         for b in batches:
             need += schedule(lens[need:], b, total, ramp)
-    for w in sw.values():
-        w.close()
+    screener.close()
+    dropped = screener.dropped
     slices: dict[int, list[dict]] = {}
     off = 0
     for b in batches:
@@ -830,6 +992,8 @@ def main(argv: list[str] | None = None) -> int:
                 "family": ctx.family,
                 "max_tokens": args.max_tokens,
                 "compile_timeout_s": args.compile_timeout,
+                "screen_cache": args.screen_cache,
+                "peer_verdicts_from_cache": cache.hits,
                 "candidates_screened": screened,
                 "stream": len(stream),
                 "slices": {str(b): [c["id"] for c in slices[b]] for b in batches},
@@ -853,9 +1017,11 @@ def main(argv: list[str] | None = None) -> int:
     if plot_path:
         try:
             plot(plot_path, rows, title)
-            log(f"plot: {plot_path}")
         except ImportError:
-            log("matplotlib is not installed: no plot")
+            plot_path = os.path.splitext(plot_path)[0] + ".svg"
+            svg_plot(plot_path, rows, title)
+            log("matplotlib is not installed: the plot is an SVG")
+        log(f"plot: {plot_path}")
     return 0
 
 
