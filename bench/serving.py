@@ -472,6 +472,8 @@ class ScreenCache:
         self.path = path
         self.data: dict[str, str] = {}
         self.hits = 0
+        self.lock = threading.Lock()
+        self.unsaved = 0
         if path and os.path.exists(path):
             try:
                 with open(path) as f:
@@ -495,14 +497,23 @@ class ScreenCache:
 
     def put(self, engine: str, key: str, verdict: str | None) -> None:
         if self.path and engine != "decoder" and verdict in (None, *DEFINITE):
-            self.data[key] = verdict or "ok"
+            with self.lock:
+                self.data[key] = verdict or "ok"
+                self.unsaved += 1
+            if self.unsaved >= 20:
+                self.save()
 
     def save(self) -> None:
+        """Writes the file (atomically: a run cut off keeps what it had screened)."""
         if not self.path:
             return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with open(self.path, "w") as f:
-            json.dump(self.data, f)
+        with self.lock:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.data, f)
+            os.replace(tmp, self.path)
+            self.unsaved = 0
 
 
 DEFINITE = ("compile_error", "token_refused", "eos_refused")
@@ -795,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", default="1,8,32,128", help="batch sizes B (comma list)")
     ap.add_argument("--threads", default="1,2", help="thread counts T (comma list)")
     ap.add_argument(
-        "--steps", type=int, default=100, help="timed steps per configuration (after the ramp)"
+        "--steps", type=int, default=50, help="timed steps per configuration (after the ramp)"
     )
     ap.add_argument(
         "--seed", type=int, default=0, help="shuffles the records and picks the instances"
@@ -832,6 +843,11 @@ def main(argv: list[str] | None = None) -> int:
             os.path.expanduser("~"), ".cache", "decoder-bench", "serving_screen.json"
         ),
         help="file of the peers' screening verdicts kept between runs ('' = none; decoder always screens)",
+    )
+    ap.add_argument(
+        "--screen-only",
+        action="store_true",
+        help="screen the requests this command would use (filling --screen-cache), then stop",
     )
     ap.add_argument("--out", default="", help="JSON results file")
     ap.add_argument(
@@ -894,7 +910,8 @@ def main(argv: list[str] | None = None) -> int:
             if not bad:
                 stream.append(c)
         log(
-            f"screened {screened} requests in {time.time() - t0:.0f} s: {len(stream)} admitted; refused {refused}"
+            f"screened {screened} requests in {time.time() - t0:.0f} s ({cache.hits} peer verdicts "
+            f"from {cache.path or 'no cache'}): {len(stream)} admitted; refused {refused}"
         )
         lens = [len(c["ids"]) for c in stream]
         need = 0
@@ -902,6 +919,11 @@ def main(argv: list[str] | None = None) -> int:
             need += schedule(lens[need:], b, total, ramp)
     screener.close()
     dropped = screener.dropped
+    if args.screen_only:
+        log(
+            f"screened {screened} requests, {len(stream)} admitted; verdicts in {cache.path or '(no cache)'}"
+        )
+        return 0
     slices: dict[int, list[dict]] = {}
     off = 0
     for b in batches:
