@@ -58,6 +58,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import sys
 import threading
 import time
@@ -795,6 +796,39 @@ def plot(path: str, rows: list[dict], title: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def write_json(path: str, doc: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def report(doc: dict, plot_path: str, log: Callable[[str], None]) -> None:
+    """The markdown table, the issue-23 target line and the plot of a results document."""
+    rows, meta = doc["rows"], doc["meta"]
+    print()
+    print(f"## {meta['title']}" + ("" if meta.get("complete", True) else " (cut off: partial)"))
+    print()
+    print(f"`{meta['command']}`")
+    print()
+    print(markdown_table(rows))
+    print()
+    for line in target_lines(rows):
+        print(f"- {line}")
+    print(f"- refused at screening (left out for every engine): {meta['refused_at_screening']}")
+    for n, i in doc["engines"].items():
+        print(f"- `{n}` {i.get('version', '?')}: {i}")
+    if plot_path:
+        try:
+            plot(plot_path, rows, meta["title"])
+        except ImportError:
+            plot_path = os.path.splitext(plot_path)[0] + ".svg"
+            svg_plot(plot_path, rows, meta["title"])
+            log("matplotlib is not installed: the plot is an SVG")
+        log(f"plot: {plot_path}")
+
+
 def _ints(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x.strip()]
 
@@ -853,10 +887,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--plot", default="", help="PNG plot (default: --out with .png, when --out is given)"
     )
+    ap.add_argument(
+        "--report",
+        default="",
+        metavar="JSON",
+        help="print the table of an earlier --out file (and redo its plot with --plot), run nothing",
+    )
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
+
+    if args.report:
+        with open(args.report) as f:
+            report(json.load(f), args.plot, log)
+        return 0
 
     batches, threads = _ints(args.batch), _ints(args.threads)
     names = [e for e in args.engines.split(",") if e]
@@ -937,6 +982,43 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     infos: dict[str, dict] = {}
+
+    def make_doc(complete: bool) -> dict:
+        load1 = os.getloadavg()
+        title = (
+            f"serving: {len(stream)} requests (seed {args.seed}), tokenizer {ctx.family}, "
+            f"MaskBench serialization, {args.steps} timed steps after a {ramp}-step ramp, load avg "
+            f"{load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} cores, {time.time() - t_start:.0f} s"
+        )
+        meta = {
+            "title": title,
+            "complete": complete,
+            "command": "python bench/serving.py "
+            + shlex.join(argv if argv is not None else sys.argv[1:]),
+            "seed": args.seed,
+            "steps": args.steps,
+            "ramp": ramp,
+            "batches": batches,
+            "threads": threads,
+            "tokenizer": args.tokenizer,
+            "family": ctx.family,
+            "max_tokens": args.max_tokens,
+            "compile_timeout_s": args.compile_timeout,
+            "screen_cache": args.screen_cache,
+            "peer_verdicts_from_cache": cache.hits,
+            "candidates_screened": screened,
+            "stream": len(stream),
+            "slices": {str(b): [c["id"] for c in slices[b]] for b in batches},
+            "refused_at_screening": refused,
+            "dropped": dropped,
+            "loadavg_start": load0,
+            "loadavg_end": load1,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "wall_s": time.time() - t_start,
+        }
+        return {"meta": meta, "engines": infos, "rows": rows, "targets": target_lines(rows)}
+
     for t in threads:
         procs = {
             n: IsolatedProcess(_serve_worker, (n, args.tokenizer, t, args.mem_limit_gb), 600.0)
@@ -971,6 +1053,8 @@ def main(argv: list[str] | None = None) -> int:
                     row.update(summarize(b, msg[1]))
                     row["wall_s"] = time.time() - t0
                 rows.append(row)
+                if args.out:  # as it goes: a run cut off keeps its rows
+                    write_json(args.out, make_doc(False))
                 log(
                     f"B={b} T={t} {n}: "
                     + (
@@ -983,67 +1067,11 @@ def main(argv: list[str] | None = None) -> int:
         for p in procs.values():
             p.close()
 
-    load1 = os.getloadavg()
-    title = (
-        f"serving: {len(stream)} requests (seed {args.seed}), tokenizer {ctx.family}, MaskBench serialization, "
-        f"{args.steps} timed steps after a {ramp}-step ramp, load avg {load0[0]:.1f} -> {load1[0]:.1f} "
-        f"on {os.cpu_count()} cores, {time.time() - t_start:.0f} s"
-    )
-    print()
-    print(f"## {title}")
-    print()
-    print(markdown_table(rows))
-    print()
-    for line in target_lines(rows):
-        print(f"- {line}")
-    print(f"- refused at screening (left out for every engine): {refused}")
-    for n, i in infos.items():
-        print(f"- `{n}` {i.get('version', '?')}: {i}")
+    doc = make_doc(True)
     if args.out:
-        out = {
-            "meta": {
-                "command": " ".join(
-                    [os.path.basename(sys.argv[0]), *(argv if argv is not None else sys.argv[1:])]
-                ),
-                "seed": args.seed,
-                "steps": args.steps,
-                "ramp": ramp,
-                "batches": batches,
-                "threads": threads,
-                "tokenizer": args.tokenizer,
-                "family": ctx.family,
-                "max_tokens": args.max_tokens,
-                "compile_timeout_s": args.compile_timeout,
-                "screen_cache": args.screen_cache,
-                "peer_verdicts_from_cache": cache.hits,
-                "candidates_screened": screened,
-                "stream": len(stream),
-                "slices": {str(b): [c["id"] for c in slices[b]] for b in batches},
-                "refused_at_screening": refused,
-                "dropped": dropped,
-                "loadavg_start": load0,
-                "loadavg_end": load1,
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "wall_s": time.time() - t_start,
-            },
-            "engines": infos,
-            "rows": rows,
-            "targets": target_lines(rows),
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(out, f, indent=1, ensure_ascii=False)
+        write_json(args.out, doc)
         log(f"results: {args.out}")
-    plot_path = args.plot or (os.path.splitext(args.out)[0] + ".png" if args.out else "")
-    if plot_path:
-        try:
-            plot(plot_path, rows, title)
-        except ImportError:
-            plot_path = os.path.splitext(plot_path)[0] + ".svg"
-            svg_plot(plot_path, rows, title)
-            log("matplotlib is not installed: the plot is an SVG")
-        log(f"plot: {plot_path}")
+    report(doc, args.plot or (os.path.splitext(args.out)[0] + ".png" if args.out else ""), log)
     return 0
 
 
