@@ -70,6 +70,7 @@ def test_serve_rows_no_violations(serving, ctx, requests):
     assert row["arrivals"] == planned  # the loop follows the planned arrivals
     assert row["finished"] >= 1 and row["compiles"] >= 1
     assert row["step_us_p50"] > 0 and row["throughput"] > 0
+    assert row["step_cpu_us_p50"] is not None and row["compile_cpu_ms_p50"] is not None
     assert (res["step_us"] >= res["compile_us"]).all()
     table = serving.markdown_table([{"engine": engine, "threads": 2, "batch": batch, **row}])
     assert f"| {batch} | 2 | {engine} | {steps} |" in table
