@@ -483,10 +483,11 @@ def _serve_worker(conn, engine: str, tokenizer_path: str, threads: int, mem_limi
 
 class ScreenCache:
     """Peers' screening verdicts kept between runs (a JSON file), keyed by engine, engine
-    version, compile timeout, schema and token ids. Only definite verdicts are kept (accepted,
-    compile error, token or EOS refused), never a timeout or a crash (those depend on the
-    machine's load); decoder's verdicts are never kept (its version string does not follow its
-    code), so decoder always screens afresh."""
+    version, compile timeout, schema and token ids. Kept: accepted, compile error, token or EOS
+    refused, and compile timeout (which depends on the machine's load: keeping it keeps the
+    stream the same from run to run; delete the file to screen afresh); never a crash.
+    Decoder's verdicts are never kept (its version string does not follow its code), so decoder
+    always screens afresh."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -536,7 +537,9 @@ class ScreenCache:
             self.unsaved = 0
 
 
-DEFINITE = ("compile_error", "token_refused", "eos_refused")
+# Kept between runs: definite verdicts, and a compile timeout (so that the stream stays the same
+# from run to run on a loaded machine; the key holds the limit). A crash is never kept.
+DEFINITE = ("compile_error", "token_refused", "eos_refused", "timeout")
 
 
 class Screener:
