@@ -84,6 +84,28 @@ CASES = [
         },
         [{"x": 1}, {"y": 1}, {"x": 1, "y": 1}, {"x": 1, "z": 1}, {}],
     ),
+    # overlapping branches, one of which evaluates nothing: the others negated
+    (
+        {
+            "oneOf": [
+                {"properties": {"x": {}}, "required": ["x"]},
+                {"properties": {"y": {}}, "required": ["y"]},
+                {"required": ["z"]},
+            ],
+            "unevaluatedProperties": False,
+        },
+        [{"x": 1}, {"y": 1}, {"x": 1, "y": 1}, {"x": 1, "z": 1}, {"z": 1}, {"q": 1}, {}],
+    ),
+    (
+        {
+            "oneOf": [
+                {"properties": {"x": {}}, "required": ["x"]},
+                {"properties": {"y": {"type": "string"}}},
+            ],
+            "unevaluatedProperties": {"type": "integer"},
+        },
+        [{"x": 1}, {"y": "s"}, {"x": 1, "y": 1}, {"y": 1}, {"x": "a", "y": 2}, {"z": 2}, {}],
+    ),
     # if/then/else, else evaluating something: the compiler's negation of if
     (
         {

@@ -677,6 +677,12 @@ class Compiler:
                     return self.negate(t, tb, tp, depth + 1)
                 t, tb, tp = self.doc.resolve(v, base, path)
                 alts.append(self.negate(t, tb, tp, depth + 1))
+            elif kw == "$dynamicRef":  # resolved statically where the document fixes it
+                tgt = unevaluated.dynamic_target(self, Part(node, base, path))
+                if tgt is not None:
+                    alts.append(self.negate(tgt[0], tgt[1], tgt[2], depth + 1))
+            elif unevaluated.never_fails(self, kw, v):  # e.g. unevaluatedProperties: true
+                continue
             elif kw == "type":
                 ts = self._types_of(v)
                 alts.append(self.synth({"type": sorted(ALL_TYPES - ts)}))

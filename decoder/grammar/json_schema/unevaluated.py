@@ -191,6 +191,21 @@ class _Rewriter:
             )
         return out
 
+    def negations(self, brs, which):
+        """{i: parts of the negation of branch i} for i in ``which`` (a branch that holds
+        always has the false part), or None where the compiler cannot negate one of them."""
+        from .compiler import _CannotNegate
+
+        out = {}
+        for i in which:
+            b = brs[i]
+            try:
+                n = self.c.negate(b.node, b.base, b.path, 0)
+            except _CannotNegate:
+                return None
+            out[i] = () if n is True else (_Part(n, b.base, b.path),)
+        return out
+
     @staticmethod
     def contributes(alts) -> bool:
         return any(not e.empty() for _, e in alts)
@@ -338,17 +353,31 @@ class _Rewriter:
             if contrib:
                 brs = [p.sub(s, f"oneOf/{i}") for i, s in enumerate(node["oneOf"])]
                 disjoint = c._pairwise_disjoint(brs)
-                alts = []
-                for i in contrib:
-                    alts += subs[i]
                 rest = [i for i in range(len(subs)) if i not in contrib and subs[i]]
-                if disjoint:  # at most one branch holds: the branches alone say which
-                    if rest:
-                        n = self.synth({"anyOf": [node["oneOf"][i] for i in rest]})
-                        alts.append(((self.part(n, p),), EMPTY))
+                live = [i for i in range(len(subs)) if subs[i]]  # a false branch never holds
+                negs = None if disjoint else self.negations(brs, live)
+                alts = []
+                if disjoint or negs is not None:
+                    # the branches (with the others negated where they may overlap) say
+                    # which one holds; the oneOf itself goes
+                    negs = negs or {}
+
+                    def fail(js):  # every branch of js fails
+                        return tuple(q for j in js for q in negs.get(j, ()))
+
+                    for i in contrib:
+                        others = fail(j for j in live if j != i)
+                        alts += [(cs + others, e) for cs, e in subs[i]]
+                    if rest:  # a branch that evaluates nothing is the one that holds
+                        kw = "anyOf" if disjoint else "oneOf"
+                        n = self.synth({kw: [node["oneOf"][i] for i in rest]})
+                        alts.append((fail(contrib) + (self.part(n, p),), EMPTY))
                     skip.add("oneOf")
-                elif rest:  # the oneOf stays: a branch that evaluates nothing may hold
-                    alts.append(((), EMPTY))
+                else:  # the oneOf stays and says that only one holds
+                    for i in contrib:
+                        alts += subs[i]
+                    if rest:  # a branch that evaluates nothing may be the one
+                        alts.append(((), EMPTY))
                 factors.append(("oneOf", self.merge(alts, p)))
 
         if p.has("if"):
@@ -535,6 +564,19 @@ def rewrite(c, p) -> list:
             out.append(Part(n, p.base, p.path))
     rw.memo[("top", p.key())] = out
     return out
+
+
+def never_fails(c, kw: str, v) -> bool:
+    """Whether keyword ``kw`` with value ``v`` holds for every instance (so a negation
+    leaves it out): a ``true`` sub-schema where it only constrains some members, or an
+    ``unevaluated*`` keyword before 2019-09 (not a keyword there)."""
+    if kw in _UNEV:
+        return c.draft < 2019 or _trivial(v)
+    if kw in ("additionalProperties", "propertyNames"):
+        return _trivial(v)
+    if kw == "patternProperties":
+        return isinstance(v, dict) and all(_trivial(s) for s in v.values())
+    return False
 
 
 # ------------------------------------------------------------------ $dynamicRef
