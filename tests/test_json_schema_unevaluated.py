@@ -23,7 +23,11 @@ S = "https://json-schema.org/draft/2020-12/schema"
 CASES = [
     # adjacent properties; U as a schema
     (
-        {"type": "object", "properties": {"a": {"type": "integer"}}, "unevaluatedProperties": False},
+        {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}},
+            "unevaluatedProperties": False,
+        },
         [{"a": 1}, {"a": 1, "b": 2}, {}, {"b": 1}, {"a": "x"}, 3, []],
     ),
     (
@@ -72,7 +76,13 @@ CASES = [
             ],
             "unevaluatedProperties": False,
         },
-        [{"k": "a", "x": 1}, {"k": "a", "y": 1}, {"k": "b", "y": 1}, {"k": "c"}, {"k": "b", "x": 1}],
+        [
+            {"k": "a", "x": 1},
+            {"k": "a", "y": 1},
+            {"k": "b", "y": 1},
+            {"k": "c"},
+            {"k": "b", "x": 1},
+        ],
     ),
     (
         {

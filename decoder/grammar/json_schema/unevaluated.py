@@ -431,22 +431,22 @@ class _Rewriter:
                 factors += [("dependentSchemas", f) for f in dep_factors]
 
         basep = p.without(*skip) if skip else p
-        result = [((), self.own(p, inner))]
+        result: list = [((), self.own(p, inner))]
         for kw, f in factors:
             result = self.product(result, f, p, kw)
         if here:  # this location's own unevaluated* keywords, applied per alternative
             full = []
-            for conds, e in result:
-                conds, basep2 = self.cover(p, basep, conds, e)
-                full.append((conds, e, basep2))
+            for conds, ev in result:
+                conds, basep2 = self.cover(p, basep, conds, ev)
+                full.append((conds, ev, basep2))
             if any(b is not basep for _, _, b in full):
                 # the base was rewritten (patterns merged): it moves into the alternatives
-                result = [((b,) + cs, e) for cs, e, b in full]
+                result = [((b,) + cs, ev) for cs, ev, b in full]
                 basep = None
             else:
-                result = [(cs, e) for cs, e, _ in full]
+                result = [(cs, ev) for cs, ev, _ in full]
             allk = Ev(allp="p" in here, alli="i" in here)
-            result = [(cs, e | allk) for cs, e in result]
+            result = [(cs, ev | allk) for cs, ev in result]
         result = self.merge([(cs, e.project(want)) for cs, e in result], p)
         out = (basep, result)
         self.memo[key] = out
@@ -467,7 +467,7 @@ class _Rewriter:
                 if merged is not None:
                     basep, conds = merged
                 else:
-                    cov = {"properties": {k: True for k in sorted(e.props)}}
+                    cov: dict = {"properties": {k: True for k in sorted(e.props)}}
                     if e.pats:
                         cov["patternProperties"] = {k: True for k in sorted(e.pats)}
                     cov["additionalProperties"] = u
@@ -482,13 +482,14 @@ class _Rewriter:
                         alts.append(u)
                     tail = alts[0] if len(alts) == 1 else self.synth({"anyOf": alts})
                 if not _trivial(tail):
+                    icov: dict
                     if self.c.draft >= 2020:
-                        cov = {"prefixItems": [True] * e.prefix, "items": tail}
+                        icov = {"prefixItems": [True] * e.prefix, "items": tail}
                     elif e.prefix:
-                        cov = {"items": [True] * e.prefix, "additionalItems": tail}
+                        icov = {"items": [True] * e.prefix, "additionalItems": tail}
                     else:
-                        cov = {"items": tail}
-                    extra.append(self.part(self.synth(cov), p))
+                        icov = {"items": tail}
+                    extra.append(self.part(self.synth(icov), p))
         return tuple(conds) + tuple(extra), basep
 
     def merge_patterns(self, basep, conds, e: Ev, u):
@@ -500,7 +501,9 @@ class _Rewriter:
         with_pats = [
             (i, q)
             for i, q in enumerate(cands)
-            if isinstance(q.node, dict) and q.has("patternProperties") and q.node["patternProperties"]
+            if isinstance(q.node, dict)
+            and q.has("patternProperties")
+            and q.node["patternProperties"]
         ]
         if len(with_pats) != 1:
             return None
@@ -510,7 +513,11 @@ class _Rewriter:
             return None
         if frozenset(n["patternProperties"]) != e.pats:
             return None
-        own = set(n["properties"]) if q.has("properties") and isinstance(n["properties"], dict) else set()
+        own = (
+            set(n["properties"])
+            if q.has("properties") and isinstance(n["properties"], dict)
+            else set()
+        )
         if not own <= e.props:
             return None
         copy = dict(self.materialize(q))
