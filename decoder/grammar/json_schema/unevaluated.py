@@ -200,7 +200,7 @@ class _Rewriter:
         for i in which:
             b = brs[i]
             try:
-                n = self.c.negate(b.node, b.base, b.path, 0)
+                n = self.c.negate(b.node, self.c.doc.base_of.get(id(b.node), b.base), b.path, 0)
             except _CannotNegate:
                 return None
             out[i] = () if n is True else (_Part(n, b.base, b.path),)
@@ -393,7 +393,8 @@ class _Rewriter:
                     from .compiler import _CannotNegate
 
                     try:
-                        neg = c.negate(node["if"], p.base, f"{p.path}/if", 0)
+                        ifb = c.doc.base_of.get(id(node["if"]), p.base)
+                        neg = c.negate(node["if"], ifb, f"{p.path}/if", 0)
                     except _CannotNegate as e:
                         raise _Refuse(
                             "if",
