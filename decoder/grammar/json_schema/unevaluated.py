@@ -212,7 +212,7 @@ class _Rewriter:
 
     def sub_alts(self, p, node, suffix, want, stack):
         """The alternatives of a subschema, as (conds, E) with the subschema's own part
-        first; None for the false schema (no alternative)."""
+        first; [] for the false schema (no alternative)."""
         q = p.sub(node, suffix)
         r = self.alts(q, want, stack)
         if r is None:
