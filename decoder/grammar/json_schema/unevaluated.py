@@ -35,7 +35,9 @@ one schema on every path is a ``$ref`` to it; one that depends on the path is a 
 
 from __future__ import annotations
 
+import sys
 from itertools import combinations
+from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 from ...errors import SchemaError
@@ -57,16 +59,23 @@ class _Refuse(Exception):
         self.keyword, self.path, self.why = keyword, path, why
 
 
-def _trivial(node) -> bool:
-    from .compiler import _trivial as t
+#: the compiler's module, bound by the entry points from the compiler they are given (the
+#: compiler imports this module, so this one does not import it back: no import cycle)
+_M: Any = None
 
-    return t(node)
+
+def _bind(c) -> None:
+    global _M
+    if _M is None:
+        _M = sys.modules[type(c).__module__]
+
+
+def _trivial(node) -> bool:
+    return _M._trivial(node)
 
 
 def _Part(*a):
-    from .compiler import Part
-
-    return Part(*a)
+    return _M.Part(*a)
 
 
 # ------------------------------------------------------------------ evaluated sets
@@ -194,14 +203,12 @@ class _Rewriter:
     def negations(self, brs, which):
         """{i: parts of the negation of branch i} for i in ``which`` (a branch that holds
         always has the false part), or None where the compiler cannot negate one of them."""
-        from .compiler import _CannotNegate
-
         out = {}
         for i in which:
             b = brs[i]
             try:
                 n = self.c.negate(b.node, self.c.doc.base_of.get(id(b.node), b.base), b.path, 0)
-            except _CannotNegate:
+            except _M._CannotNegate:
                 return None
             out[i] = () if n is True else (_Part(n, b.base, b.path),)
         return out
@@ -390,12 +397,10 @@ class _Rewriter:
                     for ct, et in a_then:
                         alts.append((ci + ct, ei | et))
                 if a_else and self.contributes(a_else):
-                    from .compiler import _CannotNegate
-
                     try:
                         ifb = c.doc.base_of.get(id(node["if"]), p.base)
                         neg = c.negate(node["if"], ifb, f"{p.path}/if", 0)
-                    except _CannotNegate as e:
+                    except _M._CannotNegate as e:
                         raise _Refuse(
                             "if",
                             p.path,
@@ -542,6 +547,7 @@ class _Rewriter:
 def rewrite(c, p) -> list:
     """The parts that replace part ``p`` (which has unevaluatedProperties or
     unevaluatedItems): its base part and one part with the alternatives."""
+    _bind(c)
     if c.draft < 2019:  # not a keyword before 2019-09: validators ignore it
         return [p.without(*_UNEV)]
     rw = getattr(c, "_unevaluated", None)
@@ -578,6 +584,7 @@ def never_fails(c, kw: str, v) -> bool:
     """Whether keyword ``kw`` with value ``v`` holds for every instance (so a negation
     leaves it out): a ``true`` sub-schema where it only constrains some members, or an
     ``unevaluated*`` keyword before 2019-09 (not a keyword there)."""
+    _bind(c)
     if kw in _UNEV:
         return c.draft < 2019 or _trivial(v)
     if kw in ("additionalProperties", "propertyNames"):
@@ -722,6 +729,7 @@ def dynamic_target(c, p):
     """(target, base, path) of part p's ``$dynamicRef`` where it is the same on every path
     from the root; None before draft 2020-12 (not a keyword there); else a SchemaError (or,
     with approximate=True, a warning and None: the reference is not enforced)."""
+    _bind(c)
     if c.draft < 2020:
         return None
     node = p.node
