@@ -12,7 +12,10 @@ Modules, one concern each:
 * :mod:`.numeric`  -- exact numeric ranges and ``multipleOf`` as regexes;
 * :mod:`.strings`  -- JSON string lexemes from decoded-string languages;
 * :mod:`.formats`  -- ``format`` regexes;
-* :mod:`.regexops` -- exact derivative / difference / length operations on regexes.
+* :mod:`.regexops` -- exact derivative / difference / length operations on regexes;
+* :mod:`.unevaluated` -- ``unevaluatedProperties`` / ``unevaluatedItems`` rewritten into
+  alternatives with static evaluated sets, and ``$dynamicRef`` resolved where the document
+  fixes its dynamic scope.
 
 Whitespace (``whitespace=``; the policies are exact: nothing else is allowed between two
 JSON tokens):

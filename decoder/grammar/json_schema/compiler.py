@@ -39,7 +39,7 @@ from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
 from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from ..recursion import recursion_headroom
-from . import numeric, strings
+from . import numeric, strings, unevaluated
 from .formats import format_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -479,10 +479,18 @@ class Compiler:
             base = self.doc.base_of.get(id(node), p.base)
             if base != p.base:
                 p = Part(node, base, p.path, p.skip)
-            for kw in ("$dynamicRef", "$recursiveRef"):
-                if p.has(kw):
-                    self.unsupported(kw, p.path)
-                    p = p.without(kw)
+            if p.has("unevaluatedProperties") or p.has("unevaluatedItems"):
+                work.extend(unevaluated.rewrite(self, p))  # module unevaluated.py
+                continue
+            if p.has("$dynamicRef"):  # a $ref where the document fixes its dynamic scope
+                tgt = unevaluated.dynamic_target(self, p)
+                if tgt is not None:
+                    work.append(Part(tgt[0], tgt[1], tgt[2] or p.path + "/$dynamicRef"))
+                    edges.setdefault(id(node), []).append((id(tgt[0]), p.path + "/$dynamicRef"))
+                p = p.without("$dynamicRef")
+            if p.has("$recursiveRef"):
+                self.unsupported("$recursiveRef", p.path)
+                p = p.without("$recursiveRef")
             if p.has("$ref"):
                 ref = node["$ref"]
                 if not isinstance(ref, str):
@@ -669,6 +677,12 @@ class Compiler:
                     return self.negate(t, tb, tp, depth + 1)
                 t, tb, tp = self.doc.resolve(v, base, path)
                 alts.append(self.negate(t, tb, tp, depth + 1))
+            elif kw == "$dynamicRef":  # resolved statically where the document fixes it
+                tgt = unevaluated.dynamic_target(self, Part(node, base, path))
+                if tgt is not None:
+                    alts.append(self.negate(tgt[0], tgt[1], tgt[2], depth + 1))
+            elif unevaluated.never_fails(self, kw, v):  # e.g. unevaluatedProperties: true
+                continue
             elif kw == "type":
                 ts = self._types_of(v)
                 alts.append(self.synth({"type": sorted(ALL_TYPES - ts)}))
