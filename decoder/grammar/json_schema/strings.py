@@ -223,7 +223,10 @@ def encode_chars(node):
         memo[key] = (n, r)
         return r
 
-    return enc(node)
+    try:
+        return enc(node)
+    finally:
+        enc = None  # break the recursive closure's reference cycle (freed without the GC)
 
 
 def string_lexeme_regex(chars):
@@ -322,6 +325,7 @@ def star_minus_lexeme(chars, keys):
         return _alt_distinct(fin), _alt_distinct(ext), _alt_distinct(pre)
 
     fin, ext, pre = walk(trie)
+    walk = None  # break the recursive closure's reference cycle (freed without the GC)
     others = _intersect_ranges(ranges, negate_ranges(list(used_ranges)))
     leave = _alt_distinct([ext, cat(pre, _encode_ranges(others)) if others else NEVER])
     return cat(QUOTE, _alt_distinct([fin, cat(leave, encode_chars(chars))]), QUOTE)
