@@ -113,7 +113,8 @@ def _hex_range(lo: int, hi: int, width: int):
     return alt(*parts)
 
 
-def _u_escapes(a: int, b: int) -> list:
+@lru_cache(maxsize=4096)  # the same spans recur in every class (e.g. [^"\\] up to U+10FFFF)
+def _u_escapes(a: int, b: int) -> tuple:
     """The ``\\uXXXX`` encodings of the non-ASCII code points in [a, b]: one escape in the
     Basic Multilingual Plane (surrogates excluded), a surrogate pair above it."""
     out = []
@@ -140,7 +141,7 @@ def _u_escapes(a: int, b: int) -> list:
             if hl + 1 <= hh - 1:
                 out.append(pair(hl + 1, hh - 1, 0, 0x3FF))
             out.append(pair(hh, hh, 0, lh))
-    return out
+    return tuple(out)
 
 
 _ALL_CONTROLS_U = cat(
