@@ -59,7 +59,9 @@ def summary(name: str, xs: list[float]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--per-subset", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
@@ -122,7 +124,9 @@ def main() -> None:
                     prof.disable()
                 errors[n] += 1
 
-    print(f"{len(sample)} schemas ({args.per_subset} per subset, seed {args.seed}), tokenizer {ctx.family}")
+    print(
+        f"{len(sample)} schemas ({args.per_subset} per subset, seed {args.seed}), tokenizer {ctx.family}"
+    )
     both = set.intersection(*(set(t) for t in times.values())) if times else set()
     for n in names:
         print(summary(f"{n} (all ok)", list(times[n].values())) + f"  errors {errors[n]}")
@@ -141,7 +145,11 @@ def main() -> None:
             extra = ""
             if sid in stages["frontend"]:
                 extra = f" (front {stages['frontend'][sid] * 1e3:.1f}, matcher {stages['matcher'][sid] * 1e3:.1f})"
-            other = "".join(f"  {n} {times[n][sid] * 1e3:.1f}" for n in names if n != "decoder" and sid in times[n])
+            other = "".join(
+                f"  {n} {times[n][sid] * 1e3:.1f}"
+                for n in names
+                if n != "decoder" and sid in times[n]
+            )
             print(f"  {sid:<40} {t * 1e3:8.1f} ms{extra}{other}")
     if args.save:
         with open(args.save, "w") as f:

@@ -100,8 +100,9 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   State& st = state_(id);
   if ((id & ((1 << kRowChunkBits) - 1)) == 0) {
     const int64_t n = int64_t(num_classes_) << kRowChunkBits;
-    static_assert(sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free,
-                  "rows are filled as plain int32");
+    static_assert(
+        sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free,
+        "rows are filled as plain int32");
     auto* chunk = new std::atomic<int32_t>[n];
     // Not visible to other threads yet: filled as plain ints (one vectorised fill; relaxed
     // atomic stores one at a time were most of a small grammar's first lexer state).

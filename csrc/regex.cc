@@ -411,7 +411,11 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
           const size_t e0 = raw_edges_.size(), p0 = raw_eps_.size(), r0 = regions_.size();
           size_t p = child;
           build(w, n, p, a, b, lexeme, depth + 1);
-          tpl = {a, b, base, num_states() - base, e0, raw_edges_.size(), p0, raw_eps_.size(), r0, regions_.size()};
+          tpl = {a,    b,
+                 base, num_states() - base,
+                 e0,   raw_edges_.size(),
+                 p0,   raw_eps_.size(),
+                 r0,   regions_.size()};
           have_copy = a != b;  // (a loop body maps from and to alike: not replayed)
           return;
         }

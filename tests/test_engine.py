@@ -359,7 +359,9 @@ def test_counted_repetition_copies_accept_exactly(pattern):
     g = Grammar.from_regex(pattern)
     rng = random.Random(pattern)
     alphabet = ["x", "0", "7", "é", "a", "b", "c", "-"]
-    strings = [""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(600)]
+    strings = [""] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(600)
+    ]
     strings += ["x12é-", "abab", "ab" * 5, "aébaab" + "c", "ab" * 3 + "c", "aaab", "b", "x00x11-é-"]
     for s in strings:
         m = Matcher(g, VOCAB)

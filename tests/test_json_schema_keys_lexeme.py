@@ -75,7 +75,7 @@ def reference_star_minus_lexeme(chars, keys):
     return cat(QUOTE, _alt_distinct([fin, cat(leave, encode_chars(chars))]), QUOTE)
 
 
-ALPHABET = ["a", "b", "ab", "z", "é", "\"", "\\", "/", "\n", "\x01", "😀", "-", "_", "0"]
+ALPHABET = ["a", "b", "ab", "z", "é", '"', "\\", "/", "\n", "\x01", "😀", "-", "_", "0"]
 
 
 def random_keys(rng):
@@ -111,7 +111,9 @@ def test_star_minus_lexeme_language():
         b.rule(s, [b.lexeme("K", star_minus_lexeme(chars, keys))])
         g = b.build(s)
         probes = set(keys) | {k + "a" for k in keys} | {k[:-1] for k in keys if k}
-        probes |= {"".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 4))) for _ in range(40)}
+        probes |= {
+            "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 4))) for _ in range(40)
+        }
         for p in probes:
             for text in (json.dumps(p), json.dumps(p, ensure_ascii=False)):
                 assert accepts(g, text) == (p not in keys), (keys, p, text)

@@ -2010,5 +2010,5 @@ class Compiler:
         self.rule(top, [self.LB, body[0], self.RB])
         if extra is not None and ok(inc_x(0)):
             self.rule(top, [self.LB, kv("x"), get("E", 0, inc_x(0)), self.RB])
-        get = None  # break the closure's cycle (get -> cell -> get, holding self): no GC work
+        get = None  # type: ignore[assignment]  # break the closure's cycle (get -> cell -> get, holding self)
         return top
