@@ -100,9 +100,14 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   State& st = state_(id);
   if ((id & ((1 << kRowChunkBits) - 1)) == 0) {
     const int64_t n = int64_t(num_classes_) << kRowChunkBits;
-    row_chunks_[id >> kRowChunkBits].reset(new std::atomic<int32_t>[n]);
-    for (int64_t i = 0; i < n; ++i)
-      row_chunks_[id >> kRowChunkBits][i].store(kUnknown, std::memory_order_relaxed);
+    static_assert(
+        sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free,
+        "rows are filled as plain int32");
+    auto* chunk = new std::atomic<int32_t>[n];
+    // Not visible to other threads yet: filled as plain ints (one vectorised fill; relaxed
+    // atomic stores one at a time were most of a small grammar's first lexer state).
+    std::fill_n(reinterpret_cast<int32_t*>(chunk), n, kUnknown);
+    row_chunks_[id >> kRowChunkBits].reset(chunk);
   }
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);

@@ -395,14 +395,58 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       // Each copy allocates its end state and then the body's states, so the copies of
       // a non-nullable body are congruent: recorded as a RepeatRegion.
       const bool body_nullable = nullable(w, n, child, depth + 1);
+      // The first copy of the body is built from the wire format; every later copy replays
+      // it with its states shifted: the same states, edges and regions in the same order as
+      // building it again would give (so the automaton is identical), without decoding the
+      // body and its UTF-8 sequences once per copy ("[^\"]{0,4096}" has 4096 copies).
+      struct Copy {
+        int32_t from, to, base, states;
+        size_t e0, e1, p0, p1, r0, r1;
+      };
+      bool have_copy = false;
+      Copy tpl{};
+      auto body = [&](int32_t a, int32_t b) {
+        const int32_t base = num_states();
+        if (!have_copy) {
+          const size_t e0 = raw_edges_.size(), p0 = raw_eps_.size(), r0 = regions_.size();
+          size_t p = child;
+          build(w, n, p, a, b, lexeme, depth + 1);
+          tpl = {a,    b,
+                 base, num_states() - base,
+                 e0,   raw_edges_.size(),
+                 p0,   raw_eps_.size(),
+                 r0,   regions_.size()};
+          have_copy = a != b;  // (a loop body maps from and to alike: not replayed)
+          return;
+        }
+        for (int32_t k = 0; k < tpl.states; ++k) new_state(lexeme);
+        auto map = [&](int32_t x) {
+          if (x == tpl.from) return a;
+          if (x == tpl.to) return b;
+          if (x >= tpl.base && x < tpl.base + tpl.states) return x - tpl.base + base;
+          return x;
+        };
+        for (size_t i = tpl.e0; i < tpl.e1; ++i) {
+          const RawEdge r = raw_edges_[i];
+          add_edge(map(r.from), r.e.lo, r.e.hi, map(r.e.to));
+        }
+        for (size_t i = tpl.p0; i < tpl.p1; ++i) {
+          const auto pr = raw_eps_[i];
+          add_eps(map(pr.first), map(pr.second));
+        }
+        for (size_t i = tpl.r0; i < tpl.r1; ++i) {
+          RepeatRegion r = regions_[i];
+          r.begin = r.begin - tpl.base + base;
+          regions_.push_back(r);
+        }
+      };
       std::vector<int32_t> sizes;
       int32_t cur = from;
       int32_t region_begin = num_states();
       for (int32_t i = 0; i < lo; ++i) {
-        size_t p = child;
         int32_t before = num_states();
         int32_t nxt = new_state(lexeme);
-        build(w, n, p, cur, nxt, lexeme, depth + 1);
+        body(cur, nxt);
         sizes.push_back(num_states() - before);
         cur = nxt;
       }
@@ -419,10 +463,9 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       } else {
         for (int32_t i = lo; i < hi; ++i) {
           add_eps(cur, to);
-          size_t p = child;
           int32_t before = num_states();
           int32_t nxt = (i + 1 == hi) ? to : new_state(lexeme);
-          build(w, n, p, cur, nxt, lexeme, depth + 1);
+          body(cur, nxt);
           if (i + 1 < hi) sizes.push_back(num_states() - before);
           cur = nxt;
         }

@@ -339,3 +339,31 @@ def test_after_eos_the_mask_and_commit_agree(src, text):
     assert m.is_terminated() and m.num_steps == steps
     m.rollback(1)
     assert not m.is_terminated() and EOS in mask_set(m)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?:x[0-9]{2}|é|ab?){2,5}",  # nested counted repetition, multi-byte, alternatives
+        r"(?:(?:a|é){1,3}b){2,4}c",  # counted inside counted: regions replayed per copy
+        r"(?:(?:x[0-9]{2}|é){0,3}-)*",  # a counted repetition inside a loop (from == to)
+        r"(?:a?){3,6}b",  # a nullable body
+    ],
+)
+def test_counted_repetition_copies_accept_exactly(pattern):
+    """A counted repetition builds its body once and replays it per copy (csrc/regex.cc):
+    the language must be exactly the regex's, checked against Python's re."""
+    import re
+
+    rx = re.compile(pattern)
+    g = Grammar.from_regex(pattern)
+    rng = random.Random(pattern)
+    alphabet = ["x", "0", "7", "é", "a", "b", "c", "-"]
+    strings = [""] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(600)
+    ]
+    strings += ["x12é-", "abab", "ab" * 5, "aébaab" + "c", "ab" * 3 + "c", "aaab", "b", "x00x11-é-"]
+    for s in strings:
+        m = Matcher(g, VOCAB)
+        got = m.commit_bytes(s.encode()) and m.is_accepting()
+        assert bool(got) == bool(rx.fullmatch(s)), (pattern, s)

@@ -28,6 +28,7 @@ MAX_REGEX_TEXT_BYTES = 1 << 20
 _gc_lock = threading.Lock()
 _gc_depth = 0
 _gc_saved = (700, 10, 10)
+_GC_FRONT_END_THRESHOLD = 500_000
 
 
 @contextmanager
@@ -42,7 +43,7 @@ def _gc_rarely() -> Iterator[None]:
     with _gc_lock:  # several threads may compile at once: the outermost one restores
         if _gc_depth == 0:
             _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(50_000, _gc_saved[0]), *_gc_saved[1:])
+            gc.set_threshold(max(_GC_FRONT_END_THRESHOLD, _gc_saved[0]), *_gc_saved[1:])
         _gc_depth += 1
     try:
         yield

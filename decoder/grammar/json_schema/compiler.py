@@ -141,23 +141,24 @@ class _CannotNegate(Exception):
         self.keyword = keyword
 
 
+def _json_norm(x):
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    if isinstance(x, (int, float)):
+        if isinstance(x, float) and x.is_integer():
+            return int(x)
+        return x
+    if isinstance(x, list):
+        return [_json_norm(y) for y in x]
+    if isinstance(x, dict):
+        return {k: _json_norm(y) for k, y in x.items()}
+    return x
+
+
 def _json_key(v) -> str:
     """A canonical key for JSON equality (1 == 1.0, True != 1, key order ignored)."""
-
-    def norm(x):
-        if isinstance(x, bool) or x is None or isinstance(x, str):
-            return x
-        if isinstance(x, (int, float)):
-            if isinstance(x, float) and x.is_integer():
-                return int(x)
-            return x
-        if isinstance(x, list):
-            return [norm(y) for y in x]
-        if isinstance(x, dict):
-            return {k: norm(y) for k, y in x.items()}
-        return x
-
-    return json.dumps(norm(v), sort_keys=True)
+    # (a module-level helper: a recursive closure is a reference cycle, left to the GC)
+    return json.dumps(_json_norm(v), sort_keys=True)
 
 
 def _json_type(v) -> str:
@@ -2023,4 +2024,5 @@ class Compiler:
         self.rule(top, [self.LB, body[0], self.RB])
         if extra is not None and ok(inc_x(0)):
             self.rule(top, [self.LB, kv("x"), get("E", 0, inc_x(0)), self.RB])
+        get = None  # type: ignore[assignment]  # break the closure's cycle (get -> cell -> get, holding self)
         return top

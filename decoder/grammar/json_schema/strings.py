@@ -113,7 +113,8 @@ def _hex_range(lo: int, hi: int, width: int):
     return alt(*parts)
 
 
-def _u_escapes(a: int, b: int) -> list:
+@lru_cache(maxsize=4096)  # the same spans recur in every class (e.g. [^"\\] up to U+10FFFF)
+def _u_escapes(a: int, b: int) -> tuple:
     """The ``\\uXXXX`` encodings of the non-ASCII code points in [a, b]: one escape in the
     Basic Multilingual Plane (surrogates excluded), a surrogate pair above it."""
     out = []
@@ -140,7 +141,7 @@ def _u_escapes(a: int, b: int) -> list:
             if hl + 1 <= hh - 1:
                 out.append(pair(hl + 1, hh - 1, 0, 0x3FF))
             out.append(pair(hh, hh, 0, lh))
-    return out
+    return tuple(out)
 
 
 _ALL_CONTROLS_U = cat(
@@ -223,7 +224,10 @@ def encode_chars(node):
         memo[key] = (n, r)
         return r
 
-    return enc(node)
+    try:
+        return enc(node)
+    finally:
+        enc = None  # break the recursive closure's reference cycle (freed without the GC)
 
 
 def string_lexeme_regex(chars):
@@ -303,25 +307,43 @@ def star_minus_lexeme(chars, keys):
             exits_memo[children] = got
         return got
 
-    def cat2(a, b):
-        if b[0] == "empty":
-            return a
-        return NEVER if b[0] == "never" else ("cat", (a, b))
+    # walk() below builds, per trie node, _alt_distinct of the branches cat(enc(ch), sub)
+    # (NEVER branches dropped, EMPTY tails elided); inlined, with the leaves and the
+    # encodings of characters computed once: it is the hot loop of objects with many keys.
+    leaf = (NEVER, exits(()), EMPTY)
+    enc_of: dict = {}
 
     def walk(t):  # -> (P - K, exits through Y, P) below this node
-        children = sorted(ch for ch in t if ch)
-        fin = [] if "" in t else [EMPTY]
-        ext = [exits(tuple(ord(ch) for ch in children))]
+        if "" in t:
+            if len(t) == 1:
+                return leaf
+            children = sorted(ch for ch in t if ch)
+            fin = []
+        else:
+            children = sorted(t)
+            fin = [EMPTY]
+        e0 = exits(tuple(map(ord, children)))
+        ext = [] if e0[0] == "never" else [e0]
         pre = [EMPTY]
         for ch in children:
             f, e, q = walk(t[ch])
-            ec = _encoded_char(ch)
-            fin.append(cat2(ec, f))
-            ext.append(cat2(ec, e))
-            pre.append(cat2(ec, q))
-        return _alt_distinct(fin), _alt_distinct(ext), _alt_distinct(pre)
+            ec = enc_of.get(ch)
+            if ec is None:
+                ec = enc_of[ch] = _encoded_char(ch)
+            for out, sub in ((fin, f), (ext, e), (pre, q)):
+                k = sub[0]
+                if k == "empty":
+                    out.append(ec)
+                elif k != "never":
+                    out.append(("cat", (ec, sub)))
+        return (
+            (NEVER if not fin else fin[0] if len(fin) == 1 else ("alt", tuple(fin))),
+            (NEVER if not ext else ext[0] if len(ext) == 1 else ("alt", tuple(ext))),
+            (pre[0] if len(pre) == 1 else ("alt", tuple(pre))),
+        )
 
     fin, ext, pre = walk(trie)
+    walk = None  # break the recursive closure's reference cycle (freed without the GC)
     others = _intersect_ranges(ranges, negate_ranges(list(used_ranges)))
     leave = _alt_distinct([ext, cat(pre, _encode_ranges(others)) if others else NEVER])
     return cat(QUOTE, _alt_distinct([fin, cat(leave, encode_chars(chars))]), QUOTE)
