@@ -39,7 +39,7 @@ from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
 from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from ..recursion import recursion_headroom
-from . import numeric, strings
+from . import automata, numeric, strings
 from .formats import format_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -126,6 +126,7 @@ _HANDLED = frozenset(
         "unevaluatedProperties",
         "unevaluatedItems",
         "__not_enum__",
+        "__not_pattern__",
         "$dynamicRef",
         "$recursiveRef",
         "$recursiveAnchor",
@@ -193,6 +194,8 @@ def _to_standard(node):
             continue
         if k == "__not_enum__":
             extra.append({"not": {"enum": v}})
+        elif k == "__not_pattern__":
+            extra += [{"not": {"pattern": x}} for x in v]
         elif k == "type":
             ts = [v] if isinstance(v, str) else list(v)
             if "fraction" in ts:
@@ -680,6 +683,10 @@ class Compiler:
                 alts.append(self._not_values(v if kw == "enum" else [v]))
             elif kw == "__not_enum__":
                 alts.append(self.synth({"enum": list(v)}))
+            elif kw == "pattern":  # a string the pattern does not match (a complement)
+                alts.append(self.synth({"type": "string", "__not_pattern__": [v]}))
+            elif kw == "__not_pattern__":
+                alts.append(self.synth({"type": "string", "anyOf": [{"pattern": x} for x in v]}))
             elif kw == "required":
                 if not v:
                     continue
@@ -1407,27 +1414,24 @@ class Compiler:
                     langs.append(("format", p.path, rx))
             if p.has("__not_enum__"):
                 not_vals += [x for x in n["__not_enum__"] if isinstance(x, str)]
+            if p.has("__not_pattern__"):
+                langs += [("not", p.path, x) for x in n["__not_pattern__"]]
         regexes = []
+        negated = []
         seen = set()
         for kind, ppath, v in langs:
-            if kind == "pattern":
-                if v in seen:
+            if kind in ("pattern", "not"):
+                if (kind, v) in seen:
                     continue
-                seen.add(v)
+                seen.add((kind, v))
                 rx = self._pattern(v, ppath)
                 if rx is None:
                     continue
             else:
                 rx = v
-            regexes.append((kind, ppath, rx))
-        if len(regexes) > 1:
-            kind, ppath, _ = regexes[1]
-            self.unsupported(
-                kind,
-                ppath,
-                "combined with another pattern/format (regex " "intersection) is not supported",
-            )
-            regexes = regexes[:1]
+            (negated if kind == "not" else regexes).append((kind, ppath, rx))
+        if len(regexes) > 1 or negated:
+            return self._string_automaton(regexes, negated, lo, hi, not_vals, path)
         chars = regexes[0][2] if regexes else strings.ANY_STRING
         if lo > 0 or hi is not None:
             try:
@@ -1440,6 +1444,30 @@ class Compiler:
         if not_vals:
             chars = minus_finite(chars, not_vals)
         return chars
+
+    def _string_automaton(self, regexes, negated, lo, hi, not_vals, path):
+        """Several patterns/formats on one string (an intersection), or ``not: {pattern}``
+        (a complement), as one DFA over code points (see .automata); over the budget, the
+        usual SchemaError naming the keyword."""
+        kind, ppath = (regexes[1][:2] if len(regexes) > 1 else negated[0][:2])
+        kw = "not" if kind == "not" else kind
+        try:
+            ds = [automata.to_dfa(rx) for _, _, rx in regexes]
+            ds += [automata.complement(automata.to_dfa(rx)) for _, _, rx in negated]
+            d = automata.intersect_all(ds)
+            if lo > 0 or hi is not None:
+                d = automata.restrict_length(d, lo, hi)
+            if not_vals:
+                d = automata.minus_finite(d, not_vals)
+        except RegexBudgetError:
+            what = (
+                "combined with another pattern/format (regex intersection)"
+                if len(regexes) > 1
+                else "of a pattern (regex complement)"
+            )
+            self.unsupported(kw, ppath, f"{what} is too large to compile exactly")
+            return strings.ANY_STRING
+        return d.node()
 
     def _pattern(self, pattern, path):
         from ..regex import parse_regex

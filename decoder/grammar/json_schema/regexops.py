@@ -92,6 +92,10 @@ def _rep_tail(n):
 
 
 def matches(n, s: str) -> bool:
+    if n[0] == "dfa":
+        from .automata import Dfa
+
+        return Dfa(n[3], n[2]).accepts(s)
     for ch in s:
         n = derive(n, ord(ch))
         if n[0] == "never":
@@ -154,6 +158,10 @@ def minus_finite(n, keys):
         return n
     if n[0] == "never":
         return NEVER
+    if n[0] == "dfa":  # an intersection or complement (see .automata)
+        from . import automata
+
+        return automata.minus_finite(automata.to_dfa(n), keys).node()
     if n[0] == "rep" and n[1][0] == "cps" and n[2] == 0 and n[3] is None:
         return _star_minus_finite(n, keys)
     out = []
@@ -345,5 +353,9 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
     Raises :class:`RegexBudgetError` when the construction would exceed ``budget``
     steps (e.g. many unbounded parts with a large ``maxLength``).
     """
+    if n[0] == "dfa":  # an intersection or complement (see .automata): a product
+        from . import automata
+
+        return automata.restrict_length(automata.to_dfa(n), lo, hi).node()
     r = _LengthRestrictor(budget).run(n, lo, hi)
     return r
