@@ -29,6 +29,9 @@ an edge (they are not characters of a UTF-8 string).
 from __future__ import annotations
 
 import bisect
+import time
+
+from ... import deadline as _deadline
 
 from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
 from .regexops import RegexBudgetError
@@ -81,14 +84,23 @@ def _step(edges, c: int):
     return None
 
 
+#: wall-clock seconds one construction may take (a safety net behind the state budget)
+MAX_SECONDS = 3.0
+
+
 class _Budget:
     def __init__(self, budget: int) -> None:
         self.left = budget
+        self.t0 = time.monotonic()
 
     def spend(self, k: int = 1) -> None:
         self.left -= k
         if self.left < 0:
             raise RegexBudgetError("the automaton of this regex combination is too large")
+        if self.left & 127 == 0:
+            _deadline.check("regex automaton")
+            if time.monotonic() - self.t0 > MAX_SECONDS:
+                raise RegexBudgetError("the automaton of this regex combination takes too long")
 
 
 def _split_surrogates(lo: int, hi: int):
@@ -371,6 +383,41 @@ def intersect_all(ds, budget: int = DEFAULT_BUDGET) -> Dfa:
     return out
 
 
+def split_by(ds, classify, budget: int = DEFAULT_BUDGET) -> dict:
+    """The product of ``ds`` split by acceptance: ``classify(flags)`` (``flags[i]`` whether
+    ``ds[i]`` accepts) names the part a string belongs to, or None for none; returns
+    ``{label: Dfa}``, the strings of each part (the parts are disjoint by construction:
+    a string's flags are one tuple)."""
+    b = _Budget(budget)
+    start = tuple(0 for _ in ds)
+    ids = {start: 0}
+    order = [start]
+    edges = []
+    labels: dict = {}
+    i = 0
+    while i < len(order):
+        qs = order[i]
+        lab = classify(tuple(q in d.finals for q, d in zip(qs, ds)))
+        if lab is not None:
+            labels.setdefault(lab, []).append(i)
+        cur = [(lo, hi, ()) for lo, hi in _ALL]
+        for q, d in zip(qs, ds):
+            cur = [(lo, hi, ts + (t,)) for lo, hi, (ts, t) in _cross(cur, d.edges[q])]
+            if not cur:
+                break
+        es = []
+        for lo, hi, tup in cur:
+            j = ids.get(tup)
+            if j is None:
+                b.spend()
+                j = ids[tup] = len(order)
+                order.append(tup)
+            es.append((lo, hi, j))
+        edges.append(_merge(es))
+        i += 1
+    return {lab: minimize(Dfa(edges, fs)) for lab, fs in labels.items()}
+
+
 def complete(d: Dfa) -> Dfa:
     """The same language with a total transition function (a sink state added)."""
     sink = d.n
@@ -573,6 +620,7 @@ __all__ = [
     "intersect_all",
     "complement",
     "complete",
+    "split_by",
     "minimize",
     "trim",
     "literals",

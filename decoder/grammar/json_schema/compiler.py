@@ -220,6 +220,12 @@ def _to_standard(node):
     return out
 
 
+def _region_order(item):
+    """A deterministic order of key regions (by the schema paths of their conjunction)."""
+    label = item[0]
+    return (label is False, [k[0] for k, _ in label] if label is not False else [])
+
+
 def _embeds_old_draft(root) -> bool:
     """Whether a "$schema" of draft-04 or older appears anywhere in the document."""
     stack = [root]
@@ -1875,14 +1881,8 @@ class Compiler:
             lx = self._key_lexeme_minus(keys_lang, declared)
             if lx == 0:
                 return None
-            return (lx, self.value(addls))
+            return [(lx, self.value(addls))]
         # pattern properties
-        if len(has_pattern) > 1:
-            self.unsupported(
-                "patternProperties",
-                has_pattern[1].path,
-                "in several allOf branches is not supported",
-            )
         p = has_pattern[0]
         plist = pats.get(id(p), [])
         own_addl = (
@@ -1893,41 +1893,85 @@ class Compiler:
         others = [a for a in addls if a.path != p.path + "/additionalProperties"]
         if any(a.node is False for a in others):
             return None
-        if pn_chars is not None:
-            self.unsupported(
-                "propertyNames", path, "together with patternProperties is not " "supported"
-            )
-        if own_addl is False or (isinstance(own_addl, dict) and not plist):
+        simple = len(has_pattern) == 1 and pn_chars is None
+        if simple and (own_addl is False or (isinstance(own_addl, dict) and not plist)):
             if not plist:
                 if own_addl is False:
                     return None
             schemas = {_json_key(sp.node) for _, _, sp in plist}
-            if len(schemas) > 1:
-                self.unsupported(
-                    "patternProperties",
-                    p.path,
-                    "with several patterns of " "different schemas is not supported",
-                )
-            lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
-            if lx == 0:
-                return None
-            return (lx, self.value([plist[0][2]] + others))
-        # additional keys allowed besides the patterns
-        own = p.sub(own_addl, "additionalProperties")
-        if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
-            lx = self._key_lexeme_minus(keys_lang, declared)
-            return (lx, self.value(others)) if lx else None
-        if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
-            lx = self._key_lexeme_minus(keys_lang, declared)
-            return (lx, self.value([own] + others)) if lx else None
-        self.unsupported(
-            "patternProperties",
-            p.path,
-            "with other additional properties allowed "
-            "(needs a regex complement) is not supported",
-        )
-        lx = self._key_lexeme_minus(keys_lang, declared)
-        return (lx, self.value(others)) if lx else None
+            if len(schemas) == 1:
+                lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
+                if lx == 0:
+                    return None
+                return [(lx, self.value([plist[0][2]] + others))]
+        elif simple:
+            # additional keys allowed besides the patterns
+            own = p.sub(own_addl, "additionalProperties")
+            if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
+                lx = self._key_lexeme_minus(keys_lang, declared)
+                return [(lx, self.value(others))] if lx else None
+            if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
+                lx = self._key_lexeme_minus(keys_lang, declared)
+                return [(lx, self.value([own] + others))] if lx else None
+        return self._pattern_regions(parts, pats, has_pattern, keys_lang, declared, path)
+
+    def _pattern_regions(self, parts, pats, has_pattern, keys_lang, declared, path):
+        """Extra keys under ``patternProperties``, exactly: the product automaton of the key
+        language (minus the declared names) and every pattern splits the keys by the set of
+        patterns they match; a key matching some patterns of a part must satisfy all their
+        schemas, a key matching none of a part's patterns its ``additionalProperties``
+        (every part's conditions hold together). Keys with the same conjunction share one
+        key lexeme (a ``dfa`` node through the JSON-escape encoding)."""
+        pattern_parts = [q for q in has_pattern]
+        plain_addl = [
+            q.sub(q.node["additionalProperties"], "additionalProperties")
+            for q in parts
+            if q.has("additionalProperties") and q not in pattern_parts
+        ]
+        flat = []  # (index of the pattern part, Part of the pattern's schema, regex)
+        for k, q in enumerate(pattern_parts):
+            for _, rx, sp in pats.get(id(q), []):
+                flat.append((k, sp, rx))
+        own = []
+        for q in pattern_parts:
+            if q.has("additionalProperties"):
+                own.append(q.sub(q.node["additionalProperties"], "additionalProperties"))
+            else:
+                own.append(Part(False if self.strict else True, q.base, q.path))
+        where = pattern_parts[0].path
+        try:
+            keys = automata.minus_finite(automata.to_dfa(keys_lang), declared)
+            ds = [keys] + [automata.complete(automata.to_dfa(rx)) for _, _, rx in flat]
+
+            def classify(flags):
+                if not flags[0]:
+                    return None
+                hit = frozenset(i for i, f in enumerate(flags[1:]) if f)
+                conj = []
+                for k in range(len(pattern_parts)):
+                    mine = [flat[i][1] for i in sorted(hit) if flat[i][0] == k]
+                    conj += mine if mine else [own[k]]
+                conj += plain_addl
+                if any(c.node is False for c in conj):
+                    return False
+                return tuple(sorted({(c.path, id(c.node)): c for c in conj}.items()))
+
+            regions = automata.split_by(ds, classify)
+            out = []
+            for label, d in sorted(regions.items(), key=_region_order):
+                if label is False or d.is_empty():
+                    continue
+                lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
+                out.append((lx, self.value([c for _, c in label])))
+        except RegexBudgetError:
+            self.unsupported(
+                "patternProperties",
+                where,
+                "with other additional properties allowed: the automaton that splits the "
+                "keys by pattern is too large to compile exactly",
+            )
+            return None
+        return out or None
 
     def _key_lexeme(self, chars) -> int:
         return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
@@ -1997,13 +2041,13 @@ class Compiler:
         def kv(i):
             s = kv_memo.get(i)
             if s is None:
-                if i == "x":
-                    key, val = extra
+                s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
+                if i == "x":  # extra keys: one (key lexeme, value) per kind of key
+                    for key, val in extra:
+                        self.rule(s, [key, self.COLON, val])
                 else:
                     name, val, _ = live[i]
-                    key = self._key_lexeme_literal(name)
-                s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
-                self.rule(s, [key, self.COLON, val])
+                    self.rule(s, [self._key_lexeme_literal(name), self.COLON, val])
                 kv_memo[i] = s
             return s
 
