@@ -113,6 +113,20 @@ CASES = [
         {"oneOf": [{"type": "string", "pattern": "a"}, {"type": "string", "pattern": "b"}]},
         ["a", "b", "ab", "", "\u00e9a"],
     ),
+    # lookaheads after a leading ^ (Pydantic emits them): intersections and complements
+    (
+        {"type": "string", "pattern": "^(?=.*[a-z])(?=.*\\d).{4,}$"},
+        ["ab12", "abcd", "1234", "a1", "\u00e9\u00e91a", "a1\n22"],
+    ),
+    ({"type": "string", "pattern": "^(?!foo)[a-z]+$"}, ["foo", "fo", "foobar", "bar", "", "f"]),
+    (
+        {
+            "type": "object",
+            "patternProperties": {"^(?!x-)": {"type": "integer"}},
+            "additionalProperties": {"type": "string"},
+        },
+        [{"a": 1}, {"a": "s"}, {"x-a": "s"}, {"x-a": 1}, {"x": 1}],
+    ),
     # patternProperties beside additionalProperties
     (
         {

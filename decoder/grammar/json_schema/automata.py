@@ -263,8 +263,22 @@ def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget) -> Dfa:
     return minimize(Dfa(edges, finals))
 
 
+_DFA_MEMO: dict = {}  # id(node) -> (node, budget, Dfa): formats and patterns recur
+
+
 def to_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
-    """The minimal DFA of a code-point regex node."""
+    """The minimal DFA of a code-point regex node (memoised by node identity)."""
+    got = _DFA_MEMO.get(id(node))
+    if got is not None and got[0] is node and got[1] == budget:
+        return got[2]
+    d = _to_dfa(node, budget)
+    if len(_DFA_MEMO) > 512:
+        _DFA_MEMO.clear()
+    _DFA_MEMO[id(node)] = (node, budget, d)
+    return d
+
+
+def _to_dfa(node, budget: int) -> Dfa:
     b = _Budget(budget)
     nfa = _Nfa(b)
     start = nfa.new()

@@ -220,6 +220,70 @@ def _to_standard(node):
     return out
 
 
+def _group_end(p: str, i: int) -> int | None:
+    """The index just past the group that opens at ``p[i]`` (``(``), or None."""
+    depth = 0
+    in_class = False
+    while i < len(p):
+        ch = p[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def _top_level_bar(p: str) -> bool:
+    depth = 0
+    in_class = False
+    i = 0
+    while i < len(p):
+        ch = p[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _split_lookaheads(pattern: str):
+    """``^(?=A)(?!B)...R`` (lookaheads right after a leading ``^``, no top-level ``|``) as
+    ``([A, ...], [B, ...], R)``; None for any other pattern."""
+    if not pattern.startswith("^(?=") and not pattern.startswith("^(?!"):
+        return None
+    if _top_level_bar(pattern):
+        return None
+    pos, neg = [], []
+    i = 1
+    while pattern.startswith("(?=", i) or pattern.startswith("(?!", i):
+        end = _group_end(pattern, i)
+        if end is None:
+            return None
+        (pos if pattern[i + 2] == "=" else neg).append(pattern[i + 3 : end - 1])
+        i = end
+    return pos, neg, pattern[i:]
+
+
 def _region_order(item):
     """A deterministic order of key regions (by the schema paths of their conjunction)."""
     label = item[0]
@@ -332,6 +396,7 @@ class Compiler:
         self.max_values = 2000
         self.nt_count = 0
         self.key_cache: dict = {}
+        self.pattern_cache: dict = {}
         self.whitespace = whitespace
         if whitespace not in WHITESPACE_POLICIES:
             raise SchemaError(
@@ -1486,13 +1551,36 @@ class Compiler:
             raise SchemaError(
                 f"pattern at {path or '/'} is not a string", path=path, keyword="pattern"
             )
+        got = self.pattern_cache.get(pattern)
+        if got is not None:
+            return got
         try:
-            return parse_regex(pattern, syntax="ecma", search=True, portable=True)
+            split = _split_lookaheads(pattern)
+            if split is None:
+                rx = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+            else:
+                rx = self._lookahead_pattern(split, parse_regex)
         except (GrammarError, ValueError) as e:
             self.unsupported(
                 "pattern", path, f"{pattern!r} cannot be compiled: " f"{str(e).splitlines()[0]}"
             )
             return None
+        self.pattern_cache[pattern] = rx
+        return rx
+
+    @staticmethod
+    def _lookahead_pattern(split, parse_regex):
+        """``^(?=A)(?!B)R`` = ``^R`` and ``^A`` and not ``^B`` (search semantics each): an
+        intersection of DFAs (see .automata); over the budget a RegexBudgetError (a
+        ValueError: the pattern is refused)."""
+        pos, neg, rest = split
+
+        def dfa(p):
+            return automata.to_dfa(parse_regex(p, syntax="ecma", search=True, portable=True))
+
+        ds = [dfa("^" + rest)] + [dfa(f"^(?:{p})") for p in pos]
+        ds += [automata.complement(dfa(f"^(?:{p})")) for p in neg]
+        return automata.intersect_all(ds).node()
 
     def _pattern_key_regex(self, pattern, path):
         rx = self._pattern(pattern, path)

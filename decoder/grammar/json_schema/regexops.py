@@ -91,11 +91,23 @@ def _rep_tail(n):
     return rep(x, lo2, None if hi is None else hi - 1)
 
 
-def matches(n, s: str) -> bool:
-    if n[0] == "dfa":
-        from .automata import Dfa
+def has_dfa(n) -> bool:
+    """Whether a ``dfa`` node (an intersection or complement) occurs in ``n``."""
+    k = n[0]
+    if k == "dfa":
+        return True
+    if k in ("cat", "alt"):
+        return any(has_dfa(m) for m in n[1])
+    if k == "rep":
+        return has_dfa(n[1])
+    return False
 
-        return Dfa(n[3], n[2]).accepts(s)
+
+def matches(n, s: str) -> bool:
+    if has_dfa(n):
+        from . import automata
+
+        return automata.to_dfa(n).accepts(s)
     for ch in s:
         n = derive(n, ord(ch))
         if n[0] == "never":
@@ -158,7 +170,7 @@ def minus_finite(n, keys):
         return n
     if n[0] == "never":
         return NEVER
-    if n[0] == "dfa":  # an intersection or complement (see .automata)
+    if has_dfa(n):  # an intersection or complement (see .automata)
         from . import automata
 
         return automata.minus_finite(automata.to_dfa(n), keys).node()
@@ -353,7 +365,7 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
     Raises :class:`RegexBudgetError` when the construction would exceed ``budget``
     steps (e.g. many unbounded parts with a large ``maxLength``).
     """
-    if n[0] == "dfa":  # an intersection or complement (see .automata): a product
+    if has_dfa(n):  # an intersection or complement (see .automata): a product
         from . import automata
 
         return automata.restrict_length(automata.to_dfa(n), lo, hi).node()
