@@ -45,9 +45,7 @@ def _one(args):
     dt = time.perf_counter() - t
     verdicts = None
     if check:
-        vocab = Vocabulary.from_bytes(
-            [bytes([i]) for i in range(256)] + [b""], eos_ids=[256]
-        )
+        vocab = Vocabulary.from_bytes([bytes([i]) for i in range(256)] + [b""], eos_ids=[256])
         try:
             m = Matcher(Grammar.from_json_schema(rec["schema"]), vocab)
         except Exception as e:  # noqa: BLE001

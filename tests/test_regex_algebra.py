@@ -176,7 +176,10 @@ CASES = [
         {
             "allOf": [
                 {"patternProperties": {"^a": {"type": "integer"}}},
-                {"patternProperties": {"b$": {"type": "number"}}, "additionalProperties": {"type": "string"}},
+                {
+                    "patternProperties": {"b$": {"type": "number"}},
+                    "additionalProperties": {"type": "string"},
+                },
             ]
         },
         [{"ab": 1}, {"ab": 1.5}, {"a": 1}, {"a": "s"}, {"b": 1.5}, {"c": "s"}, {"c": 1}],

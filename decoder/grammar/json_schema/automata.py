@@ -32,7 +32,6 @@ import bisect
 import time
 
 from ... import deadline as _deadline
-
 from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
 from .regexops import RegexBudgetError
 
@@ -313,9 +312,7 @@ def trim(d: Dfa) -> Dfa:
                 ids[t] = len(order)
                 order.append(t)
         i += 1
-    edges = [
-        _merge([(lo, hi, ids[t]) for lo, hi, t in d.edges[q] if t in live]) for q in order
-    ]
+    edges = [_merge([(lo, hi, ids[t]) for lo, hi, t in d.edges[q] if t in live]) for q in order]
     return Dfa(edges, [ids[q] for q in order if q in d.finals])
 
 

@@ -273,7 +273,8 @@ def _split_lookaheads(pattern: str):
         return None
     if _top_level_bar(pattern):
         return None
-    pos, neg = [], []
+    pos: list[str] = []
+    neg: list[str] = []
     i = 1
     while pattern.startswith("(?=", i) or pattern.startswith("(?!", i):
         end = _group_end(pattern, i)
@@ -1520,7 +1521,7 @@ class Compiler:
         """Several patterns/formats on one string (an intersection), or ``not: {pattern}``
         (a complement), as one DFA over code points (see .automata); over the budget, the
         usual SchemaError naming the keyword."""
-        kind, ppath = (regexes[1][:2] if len(regexes) > 1 else negated[0][:2])
+        kind, ppath = regexes[1][:2] if len(regexes) > 1 else negated[0][:2]
         kw = "not" if kind == "not" else kind
         try:
             ds = [automata.to_dfa(rx) for _, _, rx in regexes]
