@@ -29,6 +29,8 @@ an edge (they are not characters of a UTF-8 string).
 from __future__ import annotations
 
 import bisect
+import contextlib
+import contextvars
 import time
 
 from ... import deadline as _deadline
@@ -85,6 +87,19 @@ def _step(edges, c: int):
 
 #: wall-clock seconds one construction may take (a safety net behind the state budget)
 MAX_SECONDS = 3.0
+#: wall-clock seconds all constructions of one schema compile may take together
+MAX_SECONDS_PER_COMPILE = 4.0
+_COMPILE_END: contextvars.ContextVar = contextvars.ContextVar("regex_algebra_end", default=None)
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float):
+    """All constructions inside share ``seconds`` of wall clock (one schema compile)."""
+    token = _COMPILE_END.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _COMPILE_END.reset(token)
 
 
 class _Budget:
@@ -98,7 +113,9 @@ class _Budget:
             raise RegexBudgetError("the automaton of this regex combination is too large")
         if self.left & 127 == 0:
             _deadline.check("regex automaton")
-            if time.monotonic() - self.t0 > MAX_SECONDS:
+            now = time.monotonic()
+            end = _COMPILE_END.get()
+            if now - self.t0 > MAX_SECONDS or (end is not None and now > end):
                 raise RegexBudgetError("the automaton of this regex combination takes too long")
 
 
@@ -536,12 +553,23 @@ def _u_segments(edges) -> tuple:
     segs += _restrict(edges, 0, 0x1F, N)
     segs += [(a + 0x80, b + 0x80, o) for a, b, o in _restrict(edges, 0x80, 0xD7FF, N)]
     hi_edges = _restrict(edges, 0x10000, MAX_CODEPOINT, lambda t: t)
-    if hi_edges:
-        for h in range(1024):
-            base = h * 1024
-            restr = tuple(_restrict(hi_edges, base, base + 1023, lambda t: t))
-            if restr:
-                segs.append((0xD800 + h, 0xD800 + h, ("L", restr)))
+    # high surrogate h stands for the block of code points [h * 1024, h * 1024 + 1023] (above
+    # 0x10000): a block inside one edge is uniform (a run of them is one segment); only the
+    # blocks an edge ends in are restricted one by one
+    high = []
+    partial = set()
+    for a, b, t in hi_edges:
+        fa, fb = -(-a // 1024), (b + 1) // 1024 - 1
+        if fa <= fb:
+            high.append((0xD800 + fa, 0xD800 + fb, ("L", ((0, 1023, t),))))
+        for h in (a // 1024, b // 1024):
+            if not fa <= h <= fb:
+                partial.add(h)
+    for h in partial:
+        restr = tuple(_restrict(hi_edges, h * 1024, h * 1024 + 1023, lambda t: t))
+        if restr:
+            high.append((0xD800 + h, 0xD800 + h, ("L", restr)))
+    segs += sorted(high)
     segs += [(a + 0xE000, b + 0xE000, o) for a, b, o in _restrict(edges, 0xE000, 0xFFFF, N)]
     return _join(segs)
 

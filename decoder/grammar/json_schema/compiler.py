@@ -398,6 +398,7 @@ class Compiler:
         self.nt_count = 0
         self.key_cache: dict = {}
         self.pattern_cache: dict = {}
+        self.algebra_cache: dict = {}
         self.whitespace = whitespace
         if whitespace not in WHITESPACE_POLICIES:
             raise SchemaError(
@@ -485,7 +486,8 @@ class Compiler:
     # ------------------------------------------------------------ entry
     def compile(self) -> int:
         root = self.doc.root
-        return self.value([Part(root, self.doc.base(root), "")])
+        with automata.time_budget(automata.MAX_SECONDS_PER_COMPILE):
+            return self.value([Part(root, self.doc.base(root), "")])
 
     def value(self, parts: list) -> int:
         """The nonterminal of JSON values satisfying every part."""
@@ -1114,7 +1116,12 @@ class Compiler:
                 alts.append([self.b.lexeme("NUMBER", rx)])
         if "string" in types:
             rx = self._string_chars(parts)
-            lx = strings.string_lexeme_regex(rx)
+            try:
+                lx = strings.string_lexeme_regex(rx)
+            except RegexBudgetError:  # the JSON encoding of an intersection/complement DFA
+                where = parts[0].path if parts else ""
+                self.unsupported("pattern", where, "needs an automaton too large to compile")
+                lx = NEVER
             if lx != NEVER:
                 alts.append([self.b.lexeme("STRING", lx)])
         if "array" in types:
@@ -1523,6 +1530,17 @@ class Compiler:
         usual SchemaError naming the keyword."""
         kind, ppath = regexes[1][:2] if len(regexes) > 1 else negated[0][:2]
         kw = "not" if kind == "not" else kind
+        ck = (
+            tuple(id(rx) for _, _, rx in regexes),
+            tuple(id(rx) for _, _, rx in negated),
+            lo,
+            hi,
+            tuple(sorted(not_vals)),
+        )
+        got = self.algebra_cache.get(ck)
+        if got is not None:
+            return got
+        self.keep.append((regexes, negated))
         try:
             ds = [automata.to_dfa(rx) for _, _, rx in regexes]
             ds += [automata.complement(automata.to_dfa(rx)) for _, _, rx in negated]
@@ -1539,7 +1557,8 @@ class Compiler:
             )
             self.unsupported(kw, ppath, f"{what} is too large to compile exactly")
             return strings.ANY_STRING
-        return d.node()
+        self.algebra_cache[ck] = d.node()
+        return self.algebra_cache[ck]
 
     def _pattern(self, pattern, path):
         from ..regex import parse_regex
@@ -2063,7 +2082,11 @@ class Compiler:
         return out or None
 
     def _key_lexeme(self, chars) -> int:
-        return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+        try:
+            return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+        except RegexBudgetError:  # the JSON encoding of an intersection/complement DFA
+            self.unsupported("propertyNames", "", "needs an automaton too large to compile")
+            return 0
 
     def _key_lexeme_minus(self, keys_lang, declared) -> int:
         """The lexeme of the keys of ``keys_lang`` other than ``declared`` (0: none)."""
