@@ -79,6 +79,17 @@ class _NFA:
                 s = self._build(x, s)
             self.eps[s].append(end)
             return end
+        if k == "dfa":  # an automaton over code points (regex intersection/complement)
+            _, m, finals, edges = n
+            ids = [self._new() for _ in range(m)]
+            self.eps[s].append(ids[0])
+            for q, es in enumerate(edges):
+                for lo, hi, t in es:
+                    self._edge(ids[q], ((lo, hi),), ids[t])
+            end = self._new()
+            for f in finals:
+                self.eps[ids[f]].append(end)
+            return end
         raise ValueError(f"test recogniser: unsupported node {k!r}")
 
     def closure(self, states) -> frozenset:

@@ -39,7 +39,7 @@ from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
 from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from ..recursion import recursion_headroom
-from . import numeric, strings, unevaluated
+from . import automata, numeric, strings, unevaluated
 from .formats import format_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -126,6 +126,7 @@ _HANDLED = frozenset(
         "unevaluatedProperties",
         "unevaluatedItems",
         "__not_enum__",
+        "__not_pattern__",
         "$dynamicRef",
         "$recursiveRef",
         "$recursiveAnchor",
@@ -194,6 +195,8 @@ def _to_standard(node):
             continue
         if k == "__not_enum__":
             extra.append({"not": {"enum": v}})
+        elif k == "__not_pattern__":
+            extra += [{"not": {"pattern": x}} for x in v]
         elif k == "type":
             ts = [v] if isinstance(v, str) else list(v)
             if "fraction" in ts:
@@ -216,6 +219,77 @@ def _to_standard(node):
         out.setdefault("allOf", [])
         out["allOf"] = list(out["allOf"]) + extra
     return out
+
+
+def _group_end(p: str, i: int) -> int | None:
+    """The index just past the group that opens at ``p[i]`` (``(``), or None."""
+    depth = 0
+    in_class = False
+    while i < len(p):
+        ch = p[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def _top_level_bar(p: str) -> bool:
+    depth = 0
+    in_class = False
+    i = 0
+    while i < len(p):
+        ch = p[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _split_lookaheads(pattern: str):
+    """``^(?=A)(?!B)...R`` (lookaheads right after a leading ``^``, no top-level ``|``) as
+    ``([A, ...], [B, ...], R)``; None for any other pattern."""
+    if not pattern.startswith("^(?=") and not pattern.startswith("^(?!"):
+        return None
+    if _top_level_bar(pattern):
+        return None
+    pos: list[str] = []
+    neg: list[str] = []
+    i = 1
+    while pattern.startswith("(?=", i) or pattern.startswith("(?!", i):
+        end = _group_end(pattern, i)
+        if end is None:
+            return None
+        (pos if pattern[i + 2] == "=" else neg).append(pattern[i + 3 : end - 1])
+        i = end
+    return pos, neg, pattern[i:]
+
+
+def _region_order(item):
+    """A deterministic order of key regions (by the schema paths of their conjunction)."""
+    label = item[0]
+    return (label is False, [k[0] for k, _ in label] if label is not False else [])
 
 
 def _embeds_old_draft(root) -> bool:
@@ -324,6 +398,8 @@ class Compiler:
         self.max_values = 2000
         self.nt_count = 0
         self.key_cache: dict = {}
+        self.pattern_cache: dict = {}
+        self.algebra_cache: dict = {}
         self.whitespace = whitespace
         if whitespace not in WHITESPACE_POLICIES:
             raise SchemaError(
@@ -411,7 +487,8 @@ class Compiler:
     # ------------------------------------------------------------ entry
     def compile(self) -> int:
         root = self.doc.root
-        return self.value([Part(root, self.doc.base(root), "")])
+        with automata.time_budget(automata.MAX_SECONDS_PER_COMPILE):
+            return self.value([Part(root, self.doc.base(root), "")])
 
     def value(self, parts: list) -> int:
         """The nonterminal of JSON values satisfying every part."""
@@ -695,6 +772,10 @@ class Compiler:
                 alts.append(self._not_values(v if kw == "enum" else [v]))
             elif kw == "__not_enum__":
                 alts.append(self.synth({"enum": list(v)}))
+            elif kw == "pattern":  # a string the pattern does not match (a complement)
+                alts.append(self.synth({"type": "string", "__not_pattern__": [v]}))
+            elif kw == "__not_pattern__":
+                alts.append(self.synth({"type": "string", "anyOf": [{"pattern": x} for x in v]}))
             elif kw == "required":
                 if not v:
                     continue
@@ -1050,7 +1131,12 @@ class Compiler:
                 alts.append([self.b.lexeme("NUMBER", rx)])
         if "string" in types:
             rx = self._string_chars(parts)
-            lx = strings.string_lexeme_regex(rx)
+            try:
+                lx = strings.string_lexeme_regex(rx)
+            except RegexBudgetError:  # the JSON encoding of an intersection/complement DFA
+                where = parts[0].path if parts else ""
+                self.unsupported("pattern", where, "needs an automaton too large to compile")
+                lx = NEVER
             if lx != NEVER:
                 alts.append([self.b.lexeme("STRING", lx)])
         if "array" in types:
@@ -1422,27 +1508,24 @@ class Compiler:
                     langs.append(("format", p.path, rx))
             if p.has("__not_enum__"):
                 not_vals += [x for x in n["__not_enum__"] if isinstance(x, str)]
+            if p.has("__not_pattern__"):
+                langs += [("not", p.path, x) for x in n["__not_pattern__"]]
         regexes = []
+        negated = []
         seen = set()
         for kind, ppath, v in langs:
-            if kind == "pattern":
-                if v in seen:
+            if kind in ("pattern", "not"):
+                if (kind, v) in seen:
                     continue
-                seen.add(v)
+                seen.add((kind, v))
                 rx = self._pattern(v, ppath)
                 if rx is None:
                     continue
             else:
                 rx = v
-            regexes.append((kind, ppath, rx))
-        if len(regexes) > 1:
-            kind, ppath, _ = regexes[1]
-            self.unsupported(
-                kind,
-                ppath,
-                "combined with another pattern/format (regex " "intersection) is not supported",
-            )
-            regexes = regexes[:1]
+            (negated if kind == "not" else regexes).append((kind, ppath, rx))
+        if len(regexes) > 1 or negated:
+            return self._string_automaton(regexes, negated, lo, hi, not_vals, path)
         chars = regexes[0][2] if regexes else strings.ANY_STRING
         if lo > 0 or hi is not None:
             try:
@@ -1456,6 +1539,42 @@ class Compiler:
             chars = minus_finite(chars, not_vals)
         return chars
 
+    def _string_automaton(self, regexes, negated, lo, hi, not_vals, path):
+        """Several patterns/formats on one string (an intersection), or ``not: {pattern}``
+        (a complement), as one DFA over code points (see .automata); over the budget, the
+        usual SchemaError naming the keyword."""
+        kind, ppath = regexes[1][:2] if len(regexes) > 1 else negated[0][:2]
+        kw = "not" if kind == "not" else kind
+        ck = (
+            tuple(id(rx) for _, _, rx in regexes),
+            tuple(id(rx) for _, _, rx in negated),
+            lo,
+            hi,
+            tuple(sorted(not_vals)),
+        )
+        got = self.algebra_cache.get(ck)
+        if got is not None:
+            return got
+        self.keep.append((regexes, negated))
+        try:
+            ds = [automata.to_dfa(rx) for _, _, rx in regexes]
+            ds += [automata.complement(automata.to_dfa(rx)) for _, _, rx in negated]
+            d = automata.intersect_all(ds)
+            if lo > 0 or hi is not None:
+                d = automata.restrict_length(d, lo, hi)
+            if not_vals:
+                d = automata.minus_finite(d, not_vals)
+        except RegexBudgetError:
+            what = (
+                "combined with another pattern/format (regex intersection)"
+                if len(regexes) > 1
+                else "of a pattern (regex complement)"
+            )
+            self.unsupported(kw, ppath, f"{what} is too large to compile exactly")
+            return strings.ANY_STRING
+        self.algebra_cache[ck] = d.node()
+        return self.algebra_cache[ck]
+
     def _pattern(self, pattern, path):
         from ..regex import parse_regex
 
@@ -1467,13 +1586,36 @@ class Compiler:
             raise SchemaError(
                 f"pattern at {path or '/'} is not a string", path=path, keyword="pattern"
             )
+        got = self.pattern_cache.get(pattern)
+        if got is not None:
+            return got
         try:
-            return parse_regex(pattern, syntax="ecma", search=True, portable=True)
+            split = _split_lookaheads(pattern)
+            if split is None:
+                rx = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+            else:
+                rx = self._lookahead_pattern(split, parse_regex)
         except (GrammarError, ValueError) as e:
             self.unsupported(
                 "pattern", path, f"{pattern!r} cannot be compiled: " f"{str(e).splitlines()[0]}"
             )
             return None
+        self.pattern_cache[pattern] = rx
+        return rx
+
+    @staticmethod
+    def _lookahead_pattern(split, parse_regex):
+        """``^(?=A)(?!B)R`` = ``^R`` and ``^A`` and not ``^B`` (search semantics each): an
+        intersection of DFAs (see .automata); over the budget a RegexBudgetError (a
+        ValueError: the pattern is refused)."""
+        pos, neg, rest = split
+
+        def dfa(p):
+            return automata.to_dfa(parse_regex(p, syntax="ecma", search=True, portable=True))
+
+        ds = [dfa("^" + rest)] + [dfa(f"^(?:{p})") for p in pos]
+        ds += [automata.complement(dfa(f"^(?:{p})")) for p in neg]
+        return automata.intersect_all(ds).node()
 
     def _pattern_key_regex(self, pattern, path):
         rx = self._pattern(pattern, path)
@@ -1862,14 +2004,8 @@ class Compiler:
             lx = self._key_lexeme_minus(keys_lang, declared)
             if lx == 0:
                 return None
-            return (lx, self.value(addls))
+            return [(lx, self.value(addls))]
         # pattern properties
-        if len(has_pattern) > 1:
-            self.unsupported(
-                "patternProperties",
-                has_pattern[1].path,
-                "in several allOf branches is not supported",
-            )
         p = has_pattern[0]
         plist = pats.get(id(p), [])
         own_addl = (
@@ -1880,44 +2016,92 @@ class Compiler:
         others = [a for a in addls if a.path != p.path + "/additionalProperties"]
         if any(a.node is False for a in others):
             return None
-        if pn_chars is not None:
-            self.unsupported(
-                "propertyNames", path, "together with patternProperties is not " "supported"
-            )
-        if own_addl is False or (isinstance(own_addl, dict) and not plist):
+        simple = len(has_pattern) == 1 and pn_chars is None
+        if simple and (own_addl is False or (isinstance(own_addl, dict) and not plist)):
             if not plist:
                 if own_addl is False:
                     return None
             schemas = {_json_key(sp.node) for _, _, sp in plist}
-            if len(schemas) > 1:
-                self.unsupported(
-                    "patternProperties",
-                    p.path,
-                    "with several patterns of " "different schemas is not supported",
-                )
-            lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
-            if lx == 0:
-                return None
-            return (lx, self.value([plist[0][2]] + others))
-        # additional keys allowed besides the patterns
-        own = p.sub(own_addl, "additionalProperties")
-        if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
-            lx = self._key_lexeme_minus(keys_lang, declared)
-            return (lx, self.value(others)) if lx else None
-        if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
-            lx = self._key_lexeme_minus(keys_lang, declared)
-            return (lx, self.value([own] + others)) if lx else None
-        self.unsupported(
-            "patternProperties",
-            p.path,
-            "with other additional properties allowed "
-            "(needs a regex complement) is not supported",
-        )
-        lx = self._key_lexeme_minus(keys_lang, declared)
-        return (lx, self.value(others)) if lx else None
+            if len(schemas) == 1:
+                lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
+                if lx == 0:
+                    return None
+                return [(lx, self.value([plist[0][2]] + others))]
+        elif simple:
+            # additional keys allowed besides the patterns
+            own = p.sub(own_addl, "additionalProperties")
+            if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
+                lx = self._key_lexeme_minus(keys_lang, declared)
+                return [(lx, self.value(others))] if lx else None
+            if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
+                lx = self._key_lexeme_minus(keys_lang, declared)
+                return [(lx, self.value([own] + others))] if lx else None
+        return self._pattern_regions(parts, pats, has_pattern, keys_lang, declared, path)
+
+    def _pattern_regions(self, parts, pats, has_pattern, keys_lang, declared, path):
+        """Extra keys under ``patternProperties``, exactly: the product automaton of the key
+        language (minus the declared names) and every pattern splits the keys by the set of
+        patterns they match; a key matching some patterns of a part must satisfy all their
+        schemas, a key matching none of a part's patterns its ``additionalProperties``
+        (every part's conditions hold together). Keys with the same conjunction share one
+        key lexeme (a ``dfa`` node through the JSON-escape encoding)."""
+        pattern_parts = [q for q in has_pattern]
+        plain_addl = [
+            q.sub(q.node["additionalProperties"], "additionalProperties")
+            for q in parts
+            if q.has("additionalProperties") and q not in pattern_parts
+        ]
+        flat = []  # (index of the pattern part, Part of the pattern's schema, regex)
+        for k, q in enumerate(pattern_parts):
+            for _, rx, sp in pats.get(id(q), []):
+                flat.append((k, sp, rx))
+        own = []
+        for q in pattern_parts:
+            if q.has("additionalProperties"):
+                own.append(q.sub(q.node["additionalProperties"], "additionalProperties"))
+            else:
+                own.append(Part(False if self.strict else True, q.base, q.path))
+        where = pattern_parts[0].path
+        try:
+            keys = automata.minus_finite(automata.to_dfa(keys_lang), declared)
+            ds = [keys] + [automata.complete(automata.to_dfa(rx)) for _, _, rx in flat]
+
+            def classify(flags):
+                if not flags[0]:
+                    return None
+                hit = frozenset(i for i, f in enumerate(flags[1:]) if f)
+                conj = []
+                for k in range(len(pattern_parts)):
+                    mine = [flat[i][1] for i in sorted(hit) if flat[i][0] == k]
+                    conj += mine if mine else [own[k]]
+                conj += plain_addl
+                if any(c.node is False for c in conj):
+                    return False
+                return tuple(sorted({(c.path, id(c.node)): c for c in conj}.items()))
+
+            regions = automata.split_by(ds, classify)
+            out = []
+            for label, d in sorted(regions.items(), key=_region_order):
+                if label is False or d.is_empty():
+                    continue
+                lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
+                out.append((lx, self.value([c for _, c in label])))
+        except RegexBudgetError:
+            self.unsupported(
+                "patternProperties",
+                where,
+                "with other additional properties allowed: the automaton that splits the "
+                "keys by pattern is too large to compile exactly",
+            )
+            return None
+        return out or None
 
     def _key_lexeme(self, chars) -> int:
-        return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+        try:
+            return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+        except RegexBudgetError:  # the JSON encoding of an intersection/complement DFA
+            self.unsupported("propertyNames", "", "needs an automaton too large to compile")
+            return 0
 
     def _key_lexeme_minus(self, keys_lang, declared) -> int:
         """The lexeme of the keys of ``keys_lang`` other than ``declared`` (0: none)."""
@@ -1984,13 +2168,13 @@ class Compiler:
         def kv(i):
             s = kv_memo.get(i)
             if s is None:
-                if i == "x":
-                    key, val = extra
+                s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
+                if i == "x":  # extra keys: one (key lexeme, value) per kind of key
+                    for key, val in extra:
+                        self.rule(s, [key, self.COLON, val])
                 else:
                     name, val, _ = live[i]
-                    key = self._key_lexeme_literal(name)
-                s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
-                self.rule(s, [key, self.COLON, val])
+                    self.rule(s, [self._key_lexeme_literal(name), self.COLON, val])
                 kv_memo[i] = s
             return s
 

@@ -91,7 +91,23 @@ def _rep_tail(n):
     return rep(x, lo2, None if hi is None else hi - 1)
 
 
+def has_dfa(n) -> bool:
+    """Whether a ``dfa`` node (an intersection or complement) occurs in ``n``."""
+    k = n[0]
+    if k == "dfa":
+        return True
+    if k in ("cat", "alt"):
+        return any(has_dfa(m) for m in n[1])
+    if k == "rep":
+        return has_dfa(n[1])
+    return False
+
+
 def matches(n, s: str) -> bool:
+    if has_dfa(n):
+        from . import automata
+
+        return automata.to_dfa(n).accepts(s)
     for ch in s:
         n = derive(n, ord(ch))
         if n[0] == "never":
@@ -154,6 +170,10 @@ def minus_finite(n, keys):
         return n
     if n[0] == "never":
         return NEVER
+    if has_dfa(n):  # an intersection or complement (see .automata)
+        from . import automata
+
+        return automata.minus_finite(automata.to_dfa(n), keys).node()
     if n[0] == "rep" and n[1][0] == "cps" and n[2] == 0 and n[3] is None:
         return _star_minus_finite(n, keys)
     out = []
@@ -345,5 +365,9 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
     Raises :class:`RegexBudgetError` when the construction would exceed ``budget``
     steps (e.g. many unbounded parts with a large ``maxLength``).
     """
+    if has_dfa(n):  # an intersection or complement (see .automata): a product
+        from . import automata
+
+        return automata.restrict_length(automata.to_dfa(n), lo, hi).node()
     r = _LengthRestrictor(budget).run(n, lo, hi)
     return r

@@ -42,6 +42,7 @@ from ..ir import (
     rep,
     star,
 )
+from . import automata
 from .regexops import ANY_CP, _in_ranges, _intersect_ranges
 
 QUOTE = lit('"')
@@ -219,6 +220,8 @@ def encode_chars(node):
             r = alt(*(enc(m) for m in n[1]))
         elif k == "rep":
             r = rep(enc(n[1]), n[2], n[3])
+        elif k == "dfa":  # an intersection or complement: the product with the escape decoder
+            r = automata.encode_json(automata.to_dfa(n))
         else:
             raise ValueError(f"regex node {k!r} cannot describe decoded string content")
         memo[key] = (n, r)
