@@ -527,6 +527,36 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   return true;
 }
 
+namespace {
+// The state most of the 128 ASCII successors succ[] are (not kDead, not s itself), or kDead
+// when none is at least 64 of them.
+int32_t most_common(const int32_t* succ, int32_t s) {
+  int32_t v[128];
+  int n = 0;
+  for (int b = 0; b < 128; ++b)
+    if (succ[b] != kDead && succ[b] != s) v[n++] = succ[b];
+  std::sort(v, v + n);
+  for (int i = 0, j; i < n; i = j) {
+    for (j = i; j < n && v[j] == v[i]; ++j) {
+    }
+    if (j - i >= 64) return v[i];
+  }
+  return kDead;
+}
+}  // namespace
+
+void CompiledGrammar::sort_exits(MaskCacheEntry& e) const {
+  // Exits grouped by parent state, and parents that accept the same lexemes next to each
+  // other: compute_mask scans a lexeme end once per group and revives it for the next
+  // group with the same accept set (see Matcher::end_lexeme).
+  Lexer& lx = grammar_->lexer();
+  std::stable_sort(e.exits.begin(), e.exits.end(),
+                   [&lx](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
+                     const int32_t ka = lx.accept_id(a.parent), kb = lx.accept_id(b.parent);
+                     return ka != kb ? ka < kb : a.parent < b.parent;
+                   });
+}
+
 bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
   // ASCII: the bytes s loops on; when they are few (a state that is left on its first byte,
   // as a lexeme's start), those of the state most ASCII bytes lead to. Fewer than kMinOwn:
@@ -550,18 +580,8 @@ bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
   if (loops(s) < kMinOwn) {
     int32_t succ[128];
     for (int b = 0; b < 128; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
-    int32_t best = kDead;
-    int best_n = 0;
-    for (int b = 0; b < 128 && best_n < kMinOwn; ++b) {
-      if (succ[b] == kDead || succ[b] == s) continue;
-      int n = 0;
-      for (int k = 0; k < 128; ++k) n += succ[k] == succ[b];
-      if (n > best_n) {
-        best_n = n;
-        best = succ[b];
-      }
-    }
-    if (best_n < kMinOwn) return false;
+    const int32_t best = most_common(succ, s);
+    if (best == kDead) return false;
     std::fill(lead, lead + 4, 0);
     if (loops(best) < kMinOwn) return false;
     from = best;
@@ -647,6 +667,61 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   return true;
 }
 
+bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
+  constexpr int kMinShared = 64;
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  // r: the state most ASCII bytes lead to from s (the text's own state, for a partial trigger)
+  int32_t succ[256];
+  for (int b = 0; b < 256; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
+  const int32_t r = most_common(succ, s);
+  if (r == kDead) return false;
+  const Lexer::Canon& cr = lx.canon(r);
+  if (cr.region >= 0) return false;
+  uint8_t same[256];
+  int shared = 0;
+  for (int b = 0; b < 256; ++b) {
+    same[b] = succ[b] != kDead && lx.next(r, static_cast<uint8_t>(b)) == succ[b];
+    shared += same[b];
+  }
+  if (shared < kMinShared) return false;
+  // r's entry: cached, or a class walk (else sharing would walk as much as s's own walk)
+  std::shared_ptr<const MaskCacheEntry> er = lookup(r);
+  if (!er) {
+    auto tmp = std::make_shared<MaskCacheEntry>();
+    tmp->inside.assign(t.mask_words(), 0);
+    if (!class_walk(r, *tmp)) return false;
+    sort_exits(*tmp);
+    er = store(r, tmp);
+  }
+  // r's inside bits and exits below the shared root children; the others walked from s
+  e.inside = er->inside;
+  std::vector<uint32_t> root_children;
+  for (uint32_t i = 1; i < t.size(); i = t.subtree_end(i)) root_children.push_back(i);
+  auto root_of = [&](uint32_t node) {
+    return *(std::upper_bound(root_children.begin(), root_children.end(), node) - 1);
+  };
+  for (const auto& x : er->exits)
+    if (t.depth(x.node) >= 2 && same[t.byte(root_of(x.node))]) e.exits.push_back(x);
+  const bool s_accepts = !lx.accepting(s).empty();
+  const TokenTrie::Node* nodes = t.nodes();
+  const int32_t* ids = t.ids();
+  for (uint32_t i : root_children) {
+    const uint8_t b = t.byte(i);
+    if (same[b]) continue;
+    const uint32_t end = t.subtree_end(i);
+    for (uint32_t k = i; k < end; ++k)
+      for (uint32_t j = nodes[k].tok_begin, je = j + nodes[k].tok_count; j < je; ++j)
+        e.inside[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
+    if (succ[b] == kDead) {
+      if (s_accepts) e.exits.push_back({i, s});
+      continue;
+    }
+    lexer_walk<false>(i, end, s, e);
+  }
+  return true;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
   if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
@@ -658,6 +733,8 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   e->inside.assign(t.mask_words(), 0);
   if (class_walk(s, *e)) {
     // alive after every class string (strings, keys): see class_walk
+  } else if (c.region < 0 && share_walk(s, *e)) {
+    // agrees with a class-walked state on most first bytes (a partial trigger): share_walk
   } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk
   } else if (c.shift > 0 && c.remaining >= kShallowDepth && !cache_entry(c.state)->shallow_inside.empty()) {
@@ -685,14 +762,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
         e->frontier.begin(), e->frontier.end(),
         [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   }
-  // Exits grouped by parent state, and parents that accept the same lexemes next to each
-  // other: compute_mask scans a lexeme end once per group and revives it for the next
-  // group with the same accept set (see Matcher::end_lexeme).
-  std::stable_sort(e->exits.begin(), e->exits.end(),
-                   [&lx](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
-                     const int32_t ka = lx.accept_id(a.parent), kb = lx.accept_id(b.parent);
-                     return ka != kb ? ka < kb : a.parent < b.parent;
-                   });
+  sort_exits(*e);
   return store(s, e);
 }
 

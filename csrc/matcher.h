@@ -142,6 +142,13 @@ class CompiledGrammar {
   // loops on, and the UTF-8 lead bytes that act as the others of their length there): the
   // class to try when the text class does not fit (class_walk). False: none worth a slice.
   bool own_class(int32_t s, uint64_t lead[4]);
+  // The cold walk from a state that agrees with another, r, on most first bytes (a partial
+  // trigger in free text and the text's own state: every byte but the trigger's next one
+  // leads where it leads from r): r's entry (usually a class walk) serves the root children
+  // where next(s, b) == next(r, b) (the same subtree walk below them), and only the others
+  // are walked. False (nothing done) when no such r agrees on kMinShared first bytes.
+  bool share_walk(int32_t s, MaskCacheEntry& e);
+  void sort_exits(MaskCacheEntry& e) const;  // the order compute_mask reads exits in
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
