@@ -589,7 +589,13 @@ bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
   static const std::vector<std::vector<int>> groups = [] {
     std::vector<std::vector<int>> g(7);
     for (int b = 0xC2; b <= 0xF4; ++b) {
-      const int k = b <= 0xDF ? 0 : b == 0xE0 ? 1 : b == 0xED ? 2 : b <= 0xEF ? 3 : b == 0xF0 ? 4 : b <= 0xF3 ? 5 : 6;
+      const int k = b <= 0xDF   ? 0
+                    : b == 0xE0 ? 1
+                    : b == 0xED ? 2
+                    : b <= 0xEF ? 3
+                    : b == 0xF0 ? 4
+                    : b <= 0xF3 ? 5
+                                : 6;
       g[k].push_back(b);
     }
     return g;
