@@ -689,8 +689,8 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
   for (int b = 0; b < 256; ++b) {
     same[b] = succ[b] != kDead && lx.next(r, static_cast<uint8_t>(b)) == succ[b];
     shared += same[b];
+    if (b == 127 && shared < kMinShared) return false;  // (r's lead-byte row not needed)
   }
-  if (shared < kMinShared) return false;
   // r's entry: cached, or a class walk (else sharing would walk as much as s's own walk)
   std::shared_ptr<const MaskCacheEntry> er = lookup(r);
   if (!er) {

@@ -152,7 +152,7 @@ int TokenTrie::utf8_step(int d, uint8_t b) {
   return kUtf8Reject;
 }
 
-void TokenTrie::build_class(ClassSlice& c, int bound) const {
+int TokenTrie::build_class(ClassSlice& c, int bound) const {
   // One pass in node order: u[d] is the class DFA state after the path to the current node at
   // depth d (kUtf8Reject once it left the class); path[d] the node itself, so that a node to
   // walk can mark its ancestors as skeleton (stopping at the first one already marked).
@@ -164,6 +164,7 @@ void TokenTrie::build_class(ClassSlice& c, int bound) const {
   std::vector<int> u(size_t(max_depth_) + 2, 0);
   std::vector<uint32_t> path(size_t(max_depth_) + 2, 0);
   std::vector<uint8_t> mark(size(), 0);  // 1: skeleton ancestor, 2: walk whole
+  int deepest = 0;
   for (uint32_t i = 1; i < size(); ++i) {
     const Node& nd = nodes_[i];
     path[nd.depth] = i;
@@ -178,6 +179,7 @@ void TokenTrie::build_class(ClassSlice& c, int bound) const {
       u[nd.depth] = kUtf8Reject;  // nothing below is the slice's
       continue;
     }
+    deepest = std::max<int>(deepest, nd.depth);
     for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
       c.tokens[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
   }
@@ -187,6 +189,7 @@ void TokenTrie::build_class(ClassSlice& c, int bound) const {
       c.bytes.push_back(nodes_[i].byte);
       c.depths.push_back(nodes_[i].depth);
     }
+  return deepest;
 }
 
 const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) const {
@@ -199,16 +202,9 @@ const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) cons
   auto c = std::make_unique<ClassSlice>();
   std::copy(lead, lead + 4, c->lead);
   c->id = static_cast<int>(slices_.size()) + 1;
-  int deepest = 0;
-  {
-    std::vector<int> u(size_t(max_depth_) + 2, 0);
-    for (uint32_t i = 1; i < size(); ++i) {
-      const Node& nd = nodes_[i];
-      u[nd.depth] = u[nd.depth - 1] == kUtf8Reject ? kUtf8Reject : class_step(lead, u[nd.depth - 1], nd.byte);
-      if (u[nd.depth] != kUtf8Reject) deepest = std::max<int>(deepest, nd.depth);
-    }
-  }
-  build_class(*c, deepest);
+  // one pass: no cut at a bound (max_depth_ + 1 is no node's depth), the bound is then the
+  // deepest class node
+  c->bound = build_class(*c, max_depth_);
   slices_.push_back(std::move(c));
   return slices_.back().get();
 }

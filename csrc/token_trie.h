@@ -150,7 +150,8 @@ class TokenTrie {
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
   std::vector<uint32_t> text_capped_;
-  void build_class(ClassSlice& c, int bound) const;
+  // Fills c for bound; returns the depth of the deepest class node within it.
+  int build_class(ClassSlice& c, int bound) const;
   ClassSlice full_class_, short_class_;
   mutable std::mutex slices_mu_;
   mutable std::vector<std::unique_ptr<ClassSlice>> slices_;  // class_slice, ids 1, 2, ...
