@@ -576,10 +576,12 @@ bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
     return n;
   };
   std::fill(lead, lead + 4, 0);
+  int32_t succ[128];
+  int alive = 0;
+  for (int b = 0; b < 128; ++b) alive += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) != kDead;
+  if (alive < kMinOwn) return false;  // (most cold states: a number, an enum, after a value)
   int32_t from = s;
   if (loops(s) < kMinOwn) {
-    int32_t succ[128];
-    for (int b = 0; b < 128; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
     const int32_t best = most_common(succ, s);
     if (best == kDead) return false;
     std::fill(lead, lead + 4, 0);
@@ -679,7 +681,10 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
   Lexer& lx = grammar_->lexer();
   // r: the state most ASCII bytes lead to from s (the text's own state, for a partial trigger)
   int32_t succ[256];
-  for (int b = 0; b < 256; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
+  int alive = 0;
+  for (int b = 0; b < 128; ++b) alive += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) != kDead;
+  if (alive < kMinShared) return false;
+  for (int b = 128; b < 256; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
   const int32_t r = most_common(succ, s);
   if (r == kDead) return false;
   const Lexer::Canon& cr = lx.canon(r);
