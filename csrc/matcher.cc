@@ -387,7 +387,7 @@ const std::vector<int>& utf8_cuts(int d) {
 }
 }  // namespace
 
-bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget) {
+bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uint64_t* lead) {
   // A DFA state is alive after a string when one of its lexemes is: check each lexeme's part
   // of s (its NFA states) on its own (part_alive).
   Lexer& lx = grammar_->lexer();
@@ -405,12 +405,13 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget) {
         part.push_back(members[j]);
         done[j] = 1;
       }
-    if (part_alive(part, bound, budget)) return true;
+    if (part_alive(part, bound, budget, lead)) return true;
   }
   return false;
 }
 
-bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, size_t budget) {
+bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, size_t budget,
+                                 const uint64_t* lead) {
   // Whether every class string of at most `bound` bytes leaves this set of NFA states (one
   // lexeme's) non-empty: a subset construction restricted to the lexeme and to class bytes,
   // breadth first, until closed, or every set beyond `bound` bytes, or a class byte empties a
@@ -421,9 +422,18 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   // position, and every later key position and key prefix finds its set there.
   const Nfa& nfa = grammar_->lexer().nfa();
   constexpr int kUnbounded = INT32_MAX;
+  const uint64_t* text = trie_->full_class().lead;
+  auto& set_univ =
+      std::equal(lead, lead + 4, text) ? set_univ_ : class_univ_[{lead[0], lead[1], lead[2], lead[3]}];
+  // cuts of the class DFA at a character boundary (the other states do not depend on lead)
+  std::vector<int> cuts0{0};
+  for (int b = 1; b < 256; ++b)
+    if (TokenTrie::class_step(lead, 0, uint8_t(b)) != TokenTrie::class_step(lead, 0, uint8_t(b - 1)))
+      cuts0.push_back(b);
+  cuts0.push_back(256);
   {
-    auto it = set_univ_.find(root);
-    if (it != set_univ_.end()) {
+    auto it = set_univ.find(root);
+    if (it != set_univ.end()) {
       if (it->second.alive_to >= bound) return true;
       if (it->second.dies_at <= bound || it->second.too_big_at <= bound) return false;
     }
@@ -451,7 +461,7 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   // (the short slice of a bounded string, after its full check failed) is answered here.
   int reached = 0;
   auto fail = [&](int depth) {
-    auto& m = set_univ_[root];
+    auto& m = set_univ[root];
     m.dies_at = std::min(m.dies_at, depth);
     m.alive_to = std::max(m.alive_to, reached);
     return false;
@@ -460,7 +470,7 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     const int depth = queue[qi].depth;
     reached = depth;
     if (queue.size() > budget) {  // too large to tell: remembered, so later positions skip it
-      auto& m = set_univ_[root];
+      auto& m = set_univ[root];
       m.too_big_at = std::min(m.too_big_at, bound);
       m.alive_to = std::max(m.alive_to, reached);
       return false;
@@ -475,7 +485,7 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     es.clear();
     for (size_t k = 0; k < n; ++k)
       for (const NfaEdge& e : nfa.edges(cur[k])) es.push_back(&e);
-    cuts = utf8_cuts(d);
+    cuts = d == 0 ? cuts0 : utf8_cuts(d);
     for (const NfaEdge* e : es) {
       cuts.push_back(e->lo);
       cuts.push_back(int(e->hi) + 1);
@@ -503,7 +513,7 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     for (size_t c = 0; c < ncut; ++c) {
       const int x = cuts[c];
       if (x > 255) break;
-      const int nd = TokenTrie::utf8_step(d, static_cast<uint8_t>(x));
+      const int nd = TokenTrie::class_step(lead, d, static_cast<uint8_t>(x));
       if (nd == TokenTrie::kUtf8Reject) continue;
       const uint64_t* sc = sig.data() + c * W;
       bool any = false;
@@ -525,8 +535,8 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
       if (nd == 0) {
-        auto it = set_univ_.find(next);
-        if (it != set_univ_.end()) {
+        auto it = set_univ.find(next);
+        if (it != set_univ.end()) {
           const int need = bound - depth - 1;
           if (it->second.alive_to >= need) {
             if (it->second.alive_to != kUnbounded) finite = true;
@@ -543,10 +553,103 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   }
   for (const Item& q : queue) {
     if (q.set.back() != -1) continue;
-    auto& m = set_univ_[std::vector<int32_t>(q.set.begin(), q.set.end() - 1)];
+    auto& m = set_univ[std::vector<int32_t>(q.set.begin(), q.set.end() - 1)];
     m.alive_to = std::max(m.alive_to, finite ? bound - q.depth : kUnbounded);
   }
   return true;
+}
+
+namespace {
+// The state most of the 128 ASCII successors succ[] are (not kDead, not s itself), or kDead
+// when none is at least 64 of them.
+int32_t most_common(const int32_t* succ, int32_t s) {
+  int32_t v[128];
+  int n = 0;
+  for (int b = 0; b < 128; ++b)
+    if (succ[b] != kDead && succ[b] != s) v[n++] = succ[b];
+  std::sort(v, v + n);
+  for (int i = 0, j; i < n; i = j) {
+    for (j = i; j < n && v[j] == v[i]; ++j) {
+    }
+    if (j - i >= 64) return v[i];
+  }
+  return kDead;
+}
+}  // namespace
+
+void CompiledGrammar::sort_exits(MaskCacheEntry& e) const {
+  // Exits grouped by parent state, and parents that accept the same lexemes next to each
+  // other: compute_mask scans a lexeme end once per group and revives it for the next
+  // group with the same accept set (see Matcher::end_lexeme).
+  Lexer& lx = grammar_->lexer();
+  std::stable_sort(e.exits.begin(), e.exits.end(),
+                   [&lx](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
+                     const int32_t ka = lx.accept_id(a.parent), kb = lx.accept_id(b.parent);
+                     return ka != kb ? ka < kb : a.parent < b.parent;
+                   });
+}
+
+bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
+  // ASCII: the bytes s loops on; when they are few (a state that is left on its first byte,
+  // as a lexeme's start), those of the state most ASCII bytes lead to. Fewer than kMinOwn:
+  // no class worth a slice (its skeleton would be most of the trie). UTF-8 lead bytes: by
+  // the length of their characters (and E0, ED, F0, F4 apart: their second bytes differ),
+  // those whose successor is the one most lead bytes of that group have (a character that
+  // begins an excluded string or trigger leads elsewhere). class_alive checks the result.
+  constexpr int kMinOwn = 64;
+  Lexer& lx = grammar_->lexer();
+  auto loops = [&](int32_t q) {
+    int n = 0;
+    for (int b = 0; b < 128; ++b)
+      if (lx.next(q, static_cast<uint8_t>(b)) == q) {
+        lead[b >> 6] |= uint64_t(1) << (b & 63);
+        ++n;
+      }
+    return n;
+  };
+  std::fill(lead, lead + 4, 0);
+  int32_t succ[128];
+  int alive = 0;
+  for (int b = 0; b < 128; ++b) alive += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) != kDead;
+  if (alive < kMinOwn) return false;  // (most cold states: a number, an enum, after a value)
+  int32_t from = s;
+  if (loops(s) < kMinOwn) {
+    const int32_t best = most_common(succ, s);
+    if (best == kDead) return false;
+    std::fill(lead, lead + 4, 0);
+    if (loops(best) < kMinOwn) return false;
+    from = best;
+  }
+  static const std::vector<std::vector<int>> groups = [] {
+    std::vector<std::vector<int>> g(7);
+    for (int b = 0xC2; b <= 0xF4; ++b) {
+      const int k = b <= 0xDF   ? 0
+                    : b == 0xE0 ? 1
+                    : b == 0xED ? 2
+                    : b <= 0xEF ? 3
+                    : b == 0xF0 ? 4
+                    : b <= 0xF3 ? 5
+                                : 6;
+      g[k].push_back(b);
+    }
+    return g;
+  }();
+  for (const auto& g : groups) {
+    std::vector<int32_t> succ;
+    for (int b : g) succ.push_back(lx.next(from, static_cast<uint8_t>(b)));
+    int32_t best = kDead;
+    size_t best_n = 0;
+    for (int32_t q : succ) {
+      const size_t n = std::count(succ.begin(), succ.end(), q);
+      if (q != kDead && n > best_n) {
+        best_n = n;
+        best = q;
+      }
+    }
+    for (size_t k = 0; k < g.size(); ++k)
+      if (succ[k] == best && best != kDead) lead[g[k] >> 6] |= uint64_t(1) << (g[k] & 63);
+  }
+  return !std::equal(lead, lead + 4, trie_->full_class().lead);
 }
 
 bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
@@ -560,13 +663,20 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon& c = lx.canon(s);
   const TokenTrie::ClassSlice* slice = nullptr;
-  if (c.region < 0 && class_alive(s, t.full_class().bound, 1024)) {
+  if (c.region < 0 && class_alive(s, t.full_class().bound, 1024, t.full_class().lead)) {
     slice = &t.full_class();
   } else {
     const int bound = t.short_class().bound;
     const int32_t q = (c.region >= 0 && c.shift > 0 && c.remaining > bound) ? c.state : s;
-    if (class_alive(q, bound, 512)) slice = &t.short_class();
+    if (class_alive(q, bound, 512, t.short_class().lead)) slice = &t.short_class();
   }
+  // Else the state's own class (own_class: free text loops on every byte but the first ones
+  // of its trigger and excluded strings; a `[^/]+` string on every text byte but `/`): alive
+  // on every string of it up to the longest token, the class is taken from the vocabulary's
+  // slices of per-grammar classes (TokenTrie::class_slice, built once per class).
+  uint64_t own[4];
+  if (slice == nullptr && c.region < 0 && own_class(s, own) && class_alive(s, t.max_depth(), 1024, own))
+    slice = t.class_slice(own);
   if (slice == nullptr) return false;
   for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice->tokens[w];
   // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
@@ -597,6 +707,64 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   return true;
 }
 
+bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
+  constexpr int kMinShared = 64;
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  // r: the state most ASCII bytes lead to from s (the text's own state, for a partial trigger)
+  int32_t succ[256];
+  int alive = 0;
+  for (int b = 0; b < 128; ++b) alive += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) != kDead;
+  if (alive < kMinShared) return false;
+  for (int b = 128; b < 256; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
+  const int32_t r = most_common(succ, s);
+  if (r == kDead) return false;
+  const Lexer::Canon& cr = lx.canon(r);
+  if (cr.region >= 0) return false;
+  uint8_t same[256];
+  int shared = 0;
+  for (int b = 0; b < 256; ++b) {
+    same[b] = succ[b] != kDead && lx.next(r, static_cast<uint8_t>(b)) == succ[b];
+    shared += same[b];
+    if (b == 127 && shared < kMinShared) return false;  // (r's lead-byte row not needed)
+  }
+  // r's entry: cached, or a class walk (else sharing would walk as much as s's own walk)
+  std::shared_ptr<const MaskCacheEntry> er = lookup(r);
+  if (!er) {
+    auto tmp = std::make_shared<MaskCacheEntry>();
+    tmp->inside.assign(t.mask_words(), 0);
+    if (!class_walk(r, *tmp)) return false;
+    sort_exits(*tmp);
+    er = store(r, tmp);
+  }
+  // r's inside bits and exits below the shared root children; the others walked from s
+  e.inside = er->inside;
+  std::vector<uint32_t> root_children;
+  for (uint32_t i = 1; i < t.size(); i = t.subtree_end(i)) root_children.push_back(i);
+  auto root_of = [&](uint32_t node) {
+    return *(std::upper_bound(root_children.begin(), root_children.end(), node) - 1);
+  };
+  for (const auto& x : er->exits)
+    if (t.depth(x.node) >= 2 && same[t.byte(root_of(x.node))]) e.exits.push_back(x);
+  const bool s_accepts = !lx.accepting(s).empty();
+  const TokenTrie::Node* nodes = t.nodes();
+  const int32_t* ids = t.ids();
+  for (uint32_t i : root_children) {
+    const uint8_t b = t.byte(i);
+    if (same[b]) continue;
+    const uint32_t end = t.subtree_end(i);
+    for (uint32_t k = i; k < end; ++k)
+      for (uint32_t j = nodes[k].tok_begin, je = j + nodes[k].tok_count; j < je; ++j)
+        e.inside[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
+    if (succ[b] == kDead) {
+      if (s_accepts) e.exits.push_back({i, s});
+      continue;
+    }
+    lexer_walk<false>(i, end, s, e);
+  }
+  return true;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
   if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
@@ -608,6 +776,8 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   e->inside.assign(t.mask_words(), 0);
   if (class_walk(s, *e)) {
     // alive after every class string (strings, keys): see class_walk
+  } else if (c.region < 0 && share_walk(s, *e)) {
+    // agrees with a class-walked state on most first bytes (a partial trigger): share_walk
   } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk
   } else if (c.shift > 0 && c.remaining >= kShallowDepth && !cache_entry(c.state)->shallow_inside.empty()) {
@@ -635,14 +805,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
         e->frontier.begin(), e->frontier.end(),
         [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   }
-  // Exits grouped by parent state, and parents that accept the same lexemes next to each
-  // other: compute_mask scans a lexeme end once per group and revives it for the next
-  // group with the same accept set (see Matcher::end_lexeme).
-  std::stable_sort(e->exits.begin(), e->exits.end(),
-                   [&lx](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
-                     const int32_t ka = lx.accept_id(a.parent), kb = lx.accept_id(b.parent);
-                     return ka != kb ? ka < kb : a.parent < b.parent;
-                   });
+  sort_exits(*e);
   return store(s, e);
 }
 

@@ -19,8 +19,10 @@
 //   m.commit(token_id);            // false (no change) if the token is not allowed
 //   m.rollback(1);                 // undo it
 #pragma once
+#include <array>
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -133,8 +135,20 @@ class CompiledGrammar {
   // remembered by their NFA-state set, so the key trie of an object is explored once per
   // grammar, not once per key position (each position is another DFA state, but the same
   // extra-key part). False when the exploration exceeds its budget.
-  bool class_alive(int32_t s, int bound, size_t budget);
-  bool part_alive(const std::vector<int32_t>& nfa_states, int bound, size_t budget);
+  // `lead`: the class (TokenTrie::ClassSlice::lead): the text class or another.
+  bool class_alive(int32_t s, int bound, size_t budget, const uint64_t* lead);
+  bool part_alive(const std::vector<int32_t>& nfa_states, int bound, size_t budget, const uint64_t* lead);
+  // The class a state treats alike (the ASCII bytes it loops on, or those its usual successor
+  // loops on, and the UTF-8 lead bytes that act as the others of their length there): the
+  // class to try when the text class does not fit (class_walk). False: none worth a slice.
+  bool own_class(int32_t s, uint64_t lead[4]);
+  // The cold walk from a state that agrees with another, r, on most first bytes (a partial
+  // trigger in free text and the text's own state: every byte but the trigger's next one
+  // leads where it leads from r): r's entry (usually a class walk) serves the root children
+  // where next(s, b) == next(r, b) (the same subtree walk below them), and only the others
+  // are walked. False (nothing done) when no such r agrees on kMinShared first bytes.
+  bool share_walk(int32_t s, MaskCacheEntry& e);
+  void sort_exits(MaskCacheEntry& e) const;  // the order compute_mask reads exits in
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
@@ -148,6 +162,8 @@ class CompiledGrammar {
     int too_big_at = INT32_MAX;  // the exploration to this depth exceeded its budget
   };
   std::unordered_map<std::vector<int32_t>, PartMemo, VecHash> set_univ_;  // part_alive memo
+  // the same for the other classes (TokenTrie::class_slice), by their boundary bytes
+  std::map<std::array<uint64_t, 4>, std::unordered_map<std::vector<int32_t>, PartMemo, VecHash>> class_univ_;
   struct CacheSlot {
     std::shared_ptr<const MaskCacheEntry> entry;
     size_t bytes;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <deque>
+#include <map>
 #include <string>
 
 #include "budget.h"
@@ -488,17 +489,45 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       size_t p = pos + 2;
       for (int32_t i = 0; i < finals; ++i) add_eps(id[w[p + i]], to);
       p += size_t(finals);
+      // The states inside a multi-byte character are shared by every automaton state with the
+      // same rest of the byte sequence and the same target: a partial trigger and the start
+      // state then reach the same DFA state after a character's lead byte, so a cold walk
+      // from one can take the other's (CompiledGrammar::share_walk).
+      using Seq = std::vector<std::pair<uint8_t, uint8_t>>;
+      std::map<std::pair<Seq, int32_t>, int32_t> tails;
+      std::vector<Seq> seqs;
+      auto tail = [&](const Seq& seq, int32_t to) {
+        int32_t cur = to;
+        for (size_t i = seq.size(); i-- > 1;) {
+          auto key = std::make_pair(Seq(seq.begin() + static_cast<std::ptrdiff_t>(i), seq.end()), to);
+          auto it = tails.find(key);
+          if (it != tails.end()) {
+            cur = it->second;
+            continue;
+          }
+          const int32_t st = new_state(lexeme);
+          add_edge(st, seq[i].first, seq[i].second, cur);
+          tails.emplace(std::move(key), st);
+          cur = st;
+        }
+        return cur;
+      };
+      auto add_range = [&](int32_t lo, int32_t hi, int32_t from, int32_t t) {
+        seqs.clear();
+        utf8_sequences(lo, hi, seqs);
+        for (const Seq& seq : seqs) add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
+      };
       for (int32_t s = 0; s < states; ++s) {
         const int32_t k = w[p++];
         for (int32_t i = 0; i < k; ++i, p += 3) {
           int32_t lo = w[p], hi = w[p + 1];
           const int32_t t = id[w[p + 2]];
           if (lo < 0xD800 && hi >= 0xD800) {
-            add_codepoints(lo, 0xD7FF, id[s], t, lexeme);
+            add_range(lo, 0xD7FF, id[s], t);
             lo = 0xD800;
           }
           if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
-          if (lo <= hi) add_codepoints(lo, hi, id[s], t, lexeme);
+          if (lo <= hi) add_range(lo, hi, id[s], t);
         }
       }
       pos = end;

@@ -117,6 +117,11 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
       if (u[nd.depth] != kUtf8Reject) deepest = std::max<int>(deepest, nd.depth);
     }
   }
+  for (int b = 0; b < 256; ++b)
+    if (utf8_step(0, static_cast<uint8_t>(b)) != kUtf8Reject) {
+      full_class_.lead[b >> 6] |= uint64_t(1) << (b & 63);
+      short_class_.lead[b >> 6] |= uint64_t(1) << (b & 63);
+    }
   build_class(full_class_, deepest);
   build_class(short_class_, std::min(deepest, kShortClass));
 }
@@ -147,7 +152,7 @@ int TokenTrie::utf8_step(int d, uint8_t b) {
   return kUtf8Reject;
 }
 
-void TokenTrie::build_class(ClassSlice& c, int bound) {
+int TokenTrie::build_class(ClassSlice& c, int bound) const {
   // One pass in node order: u[d] is the class DFA state after the path to the current node at
   // depth d (kUtf8Reject once it left the class); path[d] the node itself, so that a node to
   // walk can mark its ancestors as skeleton (stopping at the first one already marked).
@@ -159,6 +164,7 @@ void TokenTrie::build_class(ClassSlice& c, int bound) {
   std::vector<int> u(size_t(max_depth_) + 2, 0);
   std::vector<uint32_t> path(size_t(max_depth_) + 2, 0);
   std::vector<uint8_t> mark(size(), 0);  // 1: skeleton ancestor, 2: walk whole
+  int deepest = 0;
   for (uint32_t i = 1; i < size(); ++i) {
     const Node& nd = nodes_[i];
     path[nd.depth] = i;
@@ -166,13 +172,14 @@ void TokenTrie::build_class(ClassSlice& c, int bound) {
       u[nd.depth] = kUtf8Reject;
       continue;
     }
-    u[nd.depth] = utf8_step(u[nd.depth - 1], nd.byte);
+    u[nd.depth] = class_step(c.lead, u[nd.depth - 1], nd.byte);
     if (u[nd.depth] == kUtf8Reject || nd.depth == bound + 1) {
       mark[i] = 2;
       for (int d = nd.depth - 1; d >= 1 && mark[path[d]] == 0; --d) mark[path[d]] = 1;
       u[nd.depth] = kUtf8Reject;  // nothing below is the slice's
       continue;
     }
+    deepest = std::max<int>(deepest, nd.depth);
     for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
       c.tokens[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
   }
@@ -182,6 +189,24 @@ void TokenTrie::build_class(ClassSlice& c, int bound) {
       c.bytes.push_back(nodes_[i].byte);
       c.depths.push_back(nodes_[i].depth);
     }
+  return deepest;
+}
+
+const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) const {
+  auto same = [&](const uint64_t* x) { return std::equal(x, x + 4, lead); };
+  std::lock_guard<std::mutex> lock(slices_mu_);
+  for (const auto& c : slices_)
+    if (same(c->lead)) return c.get();
+  if (same(full_class_.lead)) return &full_class_;
+  if (slices_.size() >= kMaxClassSlices) return nullptr;
+  auto c = std::make_unique<ClassSlice>();
+  std::copy(lead, lead + 4, c->lead);
+  c->id = static_cast<int>(slices_.size()) + 1;
+  // one pass: no cut at a bound (max_depth_ + 1 is no node's depth), the bound is then the
+  // deepest class node
+  c->bound = build_class(*c, max_depth_);
+  slices_.push_back(std::move(c));
+  return slices_.back().get();
 }
 
 std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first, uint32_t last) const {

@@ -10,6 +10,8 @@
 //   for (uint32_t i = 1; i < trie.size(); ++i) ... trie.byte(i), trie.depth(i) ...
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -103,6 +105,12 @@ class TokenTrie {
   static constexpr int kShortClass = 16;
   struct ClassSlice {
     int bound = 0;
+    // The class itself: the bytes it allows at a character boundary (bit b of lead[b >> 6]:
+    // ASCII bytes, and UTF-8 lead bytes whose characters it holds, all well-formed ones past
+    // the lead byte). id 0: the text class (full_class and short_class); others are
+    // per-grammar classes (class_slice).
+    int id = 0;
+    uint64_t lead[4] = {0, 0, 0, 0};
     std::vector<uint32_t> tokens;
     std::vector<uint32_t> skeleton;
     // The byte and depth of each skeleton node, beside it: the walk reads the skeleton in
@@ -113,6 +121,20 @@ class TokenTrie {
   };
   const ClassSlice& full_class() const { return full_class_; }
   const ClassSlice& short_class() const { return short_class_; }
+  // The class DFA of a slice's class: as utf8_step, but a byte at a character boundary is in
+  // the class only when `lead` holds it.
+  static int class_step(const uint64_t* lead, int state, uint8_t b) {
+    if (state != 0) return utf8_step(state, b);
+    if (!(lead[b >> 6] >> (b & 63) & 1)) return kUtf8Reject;
+    return b < 0x80 ? 0 : utf8_step(0, b);
+  }
+  // The full slice (bound: the deepest class node) of the class whose boundary bytes are
+  // `lead`, built on first use (one pass over the trie) and kept with the vocabulary, so every
+  // grammar with the same class shares it: free text that must not contain some strings
+  // loops on every character but their first ones (docs/optimizations.md section 20). Null
+  // when kMaxClassSlices are built already. Thread-safe.
+  static constexpr int kMaxClassSlices = 32;
+  const ClassSlice* class_slice(const uint64_t lead[4]) const;
 
  private:
   std::vector<Node> nodes_;
@@ -128,8 +150,11 @@ class TokenTrie {
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
   std::vector<uint32_t> text_capped_;
-  void build_class(ClassSlice& c, int bound);
+  // Fills c for bound; returns the depth of the deepest class node within it.
+  int build_class(ClassSlice& c, int bound) const;
   ClassSlice full_class_, short_class_;
+  mutable std::mutex slices_mu_;
+  mutable std::vector<std::unique_ptr<ClassSlice>> slices_;  // class_slice, ids 1, 2, ...
   uint8_t text_slot_[256] = {0};
 };
 

@@ -1,0 +1,153 @@
+"""Cold masks from per-grammar token classes (docs/optimizations.md section 19) against brute
+force, on three tokenizer families: byte-level BPE (llama3), SentencePiece with byte fallback
+(llama2) and Tekken (mistral-tekken).
+
+A state whose own class (the bytes it loops on, or that its usual successor loops on, and the
+UTF-8 lead bytes that act like the others of their length) keeps it alive on every string of
+the class takes the vocabulary's slice of that class (`TokenTrie::class_slice`) and walks only
+the slice's skeleton. Free text is the main user: it loops on every character but the first
+ones of its trigger and excluded strings. Every state is reached fresh (a new grammar per
+state: `last_mask_cold` is checked) and the whole vocabulary is checked with `is_allowed`
+(commit and roll back, byte by byte through the lexer). The corners: a partial trigger (a
+state the class does not fit), a trigger split across tokens, a state inside a character, an
+excluded string that starts with a multi-byte character (its lead byte leaves the class, so
+"é" is out of the class because "ü" begins an excluded string: tokens one byte apart on each
+side of the boundary), tokens holding the trigger's first byte, and JSON strings with a
+negated-class pattern (`[^/]`), whose class is the text bytes but one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+from decoder import Grammar, Matcher, Vocabulary, agents
+from decoder.integrations.specs import grammar_for
+
+FAMILIES = ["llama3", "llama2", "mistral-tekken"]
+
+WEATHER = {
+    "type": "object",
+    "properties": {"location": {"type": "string"}},
+    "required": ["location"],
+    "additionalProperties": False,
+}
+
+
+def hermes(n: int) -> Grammar:
+    tools = [{"type": "function", "function": {"name": f"get_weather{n}", "parameters": WEATHER}}]
+    return agents.tool_calls(tools, style="hermes")
+
+
+def tagged(n: int) -> Grammar:
+    fmt = {
+        "type": "sequence",
+        "elements": [
+            {"type": "any_text", "excludes": ["forbidden", "\u00fcnter"]},
+            {"type": "const_string", "value": f"<END{n}>"},
+        ],
+    }
+    return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
+
+
+def negated(n: int) -> Grammar:
+    schema = {
+        "type": "object",
+        "properties": {
+            "p": {"type": "string", "pattern": "^[^/]*$"},
+            "q": {"type": "string", "pattern": "^(/[^/]+)+$"},
+            f"zz{n}": {"type": "null"},
+        },
+    }
+    return Grammar.from_json_schema(schema)
+
+
+STATES = [
+    (hermes, b""),  # the start: free text or a call
+    (hermes, b"Some text"),  # inside free text: the class of every byte but '<'
+    (hermes, "Caf\u00e9 ".encode()),  # after a multi-byte character
+    (hermes, b"Caf\xc3"),  # inside a character
+    (hermes, b"Hi\n\n"),  # after control bytes (in free text's class, not in JSON's)
+    (hermes, b"Checking <"),  # a partial trigger: the class does not fit
+    (hermes, b"Checking <tool_call"),  # one byte before the trigger ends
+    (hermes, b"Checking <tool_call>"),  # the trigger complete (split across tokens)
+    (tagged, b""),
+    (tagged, b"Some text"),  # the class: every character but 'f', '<' and the lead byte of 'ü'
+    (tagged, b"for"),  # inside an excluded string
+    (tagged, "x \u00fc".encode()),  # after the first character of an excluded string
+    (tagged, "x \u00e9".encode()),  # its lead byte's neighbour: out of the class, walked
+    (tagged, b"x \xc3"),
+    (tagged, b"abc<EN"),
+    (negated, b'{"p": "'),  # every text byte but '/': its own class
+    (negated, b'{"p": "ab\xc3\xa9'),
+    (negated, b'{"q": "/a'),
+]
+
+
+_VOCABS: dict = {}
+
+
+def vocab_of(family: str) -> Vocabulary:
+    if family not in _VOCABS:
+        try:
+            _VOCABS[family] = Vocabulary.from_path(shared_path("tokenizers", family))
+        except Exception as e:  # noqa: BLE001
+            pytest.skip(f"tokenizer {family} unavailable: {e}")
+    return _VOCABS[family]
+
+
+def bits_of(m: Matcher, words: int) -> np.ndarray:
+    out = np.zeros(words, dtype=np.int32)
+    m.compute_mask(out)
+    return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fresh_states_of_own_classes_equal_brute_force(family):
+    vocab = vocab_of(family)
+    ids = np.arange(vocab.model_vocab_size)
+    for n, (make, prefix) in enumerate(STATES):
+        m = Matcher(make(1000 + n), vocab)  # a fresh grammar: its first mask is cold
+        assert m.commit_bytes(prefix), prefix
+        words = m.compiled.mask_words
+        bits = bits_of(m, words)
+        assert m.last_mask_cold, f"{prefix!r}: the first mask in this state was not cold"
+        brute = np.zeros(words * 32, dtype=bool)
+        brute[ids] = [m.is_allowed(int(t)) for t in ids]
+        diff = np.flatnonzero(bits != brute)
+        assert not len(diff), (
+            f"{family} {make.__name__} {prefix!r}: mask and is_allowed differ on "
+            f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}"
+        )
+        assert bits.any()
+        again = bits_of(m, words)
+        assert not m.last_mask_cold and (again == bits).all()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_free_text_then_trigger_split_across_tokens(family):
+    # teacher-forced: text, the trigger in two pieces, a call; every mask bit agrees with commit
+    vocab = vocab_of(family)
+    g = hermes(7)
+    m = Matcher(g, vocab)
+    words = m.compiled.mask_words
+    text = 'Let me check. <tool_call>\n{"name": "get_weather7", "arguments": {"location": "Paris"}}\n</tool_call>'
+    data = text.encode()
+    cut = data.index(b"<tool_call>") + 5  # "<tool" | "_call>"
+    single = {}
+    for t in range(vocab.size):
+        b = vocab.token_bytes(t)
+        if len(b) == 1:
+            single.setdefault(b, t)
+    for piece in (data[:cut], data[cut:]):
+        for k in range(len(piece)):
+            # byte by byte: the byte's token (a single-byte token) must be in the mask
+            bits = bits_of(m, words)
+            t = single.get(piece[k : k + 1])
+            if t is not None:
+                assert bits[t], (piece[:k], piece[k : k + 1])
+            assert m.commit_bytes(piece[k : k + 1])
+    assert m.is_accepting()
