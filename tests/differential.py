@@ -331,9 +331,12 @@ def _float_edge(data: bytes) -> bool:
     from decimal import Decimal
 
     for m in re.finditer(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", data):
-        d = Decimal(m.group().decode())
-        f = float(d)
-        digits = d.normalize().as_tuple().digits
+        try:
+            d = Decimal(m.group().decode())
+            f = float(d)
+            digits = d.normalize().as_tuple().digits
+        except ArithmeticError:  # an exponent past Decimal's range: far past a double's
+            return True
         if (f == 0) != (d == 0) or f in (float("inf"), float("-inf")) or len(digits) > 15:
             return True
     return False

@@ -31,7 +31,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import contextvars
-import time
 
 from ... import deadline as _deadline
 from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
@@ -85,27 +84,39 @@ def _step(edges, c: int):
     return None
 
 
-#: wall-clock seconds one construction may take (a safety net behind the state budget)
-MAX_SECONDS = 3.0
-#: wall-clock seconds all constructions of one schema compile may take together
-MAX_SECONDS_PER_COMPILE = 4.0
-_COMPILE_END: contextvars.ContextVar = contextvars.ContextVar("regex_algebra_end", default=None)
+#: work (transitions built or examined) one construction may spend, and one schema compile
+#: in all: counted, not timed, so what compiles does not depend on the machine's load
+#: (about 2.5 s and 4 s of CPU on this project's 2-core machine)
+MAX_WORK = 4_000_000
+MAX_WORK_PER_COMPILE = 6_000_000
+_COMPILE_WORK: contextvars.ContextVar = contextvars.ContextVar("regex_algebra_work", default=None)
 
 
 @contextlib.contextmanager
-def time_budget(seconds: float):
-    """All constructions inside share ``seconds`` of wall clock (one schema compile)."""
-    token = _COMPILE_END.set(time.monotonic() + seconds)
+def work_budget(units: int):
+    """All constructions inside share ``units`` of work (one schema compile)."""
+    token = _COMPILE_WORK.set([units])
     try:
         yield
     finally:
-        _COMPILE_END.reset(token)
+        _COMPILE_WORK.reset(token)
+
+
+def _charge_compile(k: int) -> None:
+    shared = _COMPILE_WORK.get()
+    if shared is not None:
+        shared[0] -= k
+        if shared[0] < 0:
+            raise RegexBudgetError(
+                "the automata of this schema's regex combinations take too much work "
+                f"(limit {MAX_WORK_PER_COMPILE:,} transitions per compile)"
+            )
 
 
 class _Budget:
     def __init__(self, budget: int) -> None:
         self.left = budget
-        self.t0 = time.monotonic()
+        self.work_left = MAX_WORK
 
     def spend(self, k: int = 1) -> None:
         self.left -= k
@@ -113,10 +124,16 @@ class _Budget:
             raise RegexBudgetError("the automaton of this regex combination is too large")
         if self.left & 127 == 0:
             _deadline.check("regex automaton")
-            now = time.monotonic()
-            end = _COMPILE_END.get()
-            if now - self.t0 > MAX_SECONDS or (end is not None and now > end):
-                raise RegexBudgetError("the automaton of this regex combination takes too long")
+
+    def work(self, k: int) -> None:
+        """Charge ``k`` transitions built or examined."""
+        self.work_left -= k
+        if self.work_left < 0:
+            raise RegexBudgetError(
+                "the automaton of this regex combination takes too much work "
+                f"(limit {MAX_WORK:,} transitions)"
+            )
+        _charge_compile(k)
 
 
 def _split_surrogates(lo: int, hi: int):
@@ -274,6 +291,7 @@ def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget) -> Dfa:
                 j = ids[T] = len(order)
                 order.append(T)
             es.append((lo, hi, j))
+        budget.work(len(es) + sum(len(nfa.edges[q]) for q in S))
         edges.append(_merge(es))
         i += 1
     return minimize(Dfa(edges, finals))
@@ -340,7 +358,9 @@ def minimize(d: Dfa) -> Dfa:
         return d
     cls = [1 if q in d.finals else 0 for q in range(d.n)]
     n_cls = len(set(cls))
+    n_edges = sum(map(len, d.edges)) + d.n
     while True:
+        _charge_compile(n_edges)
         sigs: dict = {}
         new = []
         for q in range(d.n):
@@ -396,6 +416,7 @@ def intersect(d1: Dfa, d2: Dfa, budget: int = DEFAULT_BUDGET) -> Dfa:
                 j = ids[pair] = len(order)
                 order.append(pair)
             es.append((lo, hi, j))
+        b.work(len(d1.edges[p]) + len(d2.edges[q]))
         edges.append(_merge(es))
         i += 1
     return minimize(Dfa(edges, finals))
@@ -441,6 +462,7 @@ def split_by(ds, classify, budget: int = DEFAULT_BUDGET) -> dict:
                 j = ids[tup] = len(order)
                 order.append(tup)
             es.append((lo, hi, j))
+        b.work(len(es) * len(ds) + sum(len(d.edges[q]) for q, d in zip(qs, ds)))
         edges.append(_merge(es))
         i += 1
     return {lab: minimize(Dfa(edges, fs)) for lab, fs in labels.items()}
@@ -642,6 +664,7 @@ def encode_json(d: Dfa, budget: int = DEFAULT_BUDGET * 4) -> tuple:
         elif kind == "P1":
             low = tuple((a + 0xDC00, bb + 0xDC00, ("N", t)) for a, bb, t in key[1])
             es.append((_U, _U, sid(("H", 4, low))))
+        b.work(len(es))
         out_edges.append(_merge(es))
         i += 1
     enc = trim(Dfa(out_edges, finals))

@@ -487,7 +487,7 @@ class Compiler:
     # ------------------------------------------------------------ entry
     def compile(self) -> int:
         root = self.doc.root
-        with automata.time_budget(automata.MAX_SECONDS_PER_COMPILE):
+        with automata.work_budget(automata.MAX_WORK_PER_COMPILE):
             return self.value([Part(root, self.doc.base(root), "")])
 
     def value(self, parts: list) -> int:

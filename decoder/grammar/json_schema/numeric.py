@@ -211,6 +211,9 @@ def _nonneg_decimal(
 MAX_INT_EXP_FRACTION = 16
 #: the largest decade of a bound written out digit by digit (1e40 and beyond: a gap)
 MAX_INT_EXP_DECADE = 40
+#: the largest exponent of an integer written with one: a double holds integers up to
+#: ~1.8e308, so larger ones would parse to infinity (not an integer) in most validators
+MAX_INT_EXP_VALUE = 300
 E_MARK = cps([(0x45, 0x45), (0x65, 0x65)])
 ZEROS = star(lit("0"))
 
@@ -342,7 +345,7 @@ def _int_exp_forms(ilo: int | None, ihi: int | None):
         out = [exact_decade(ka, alo, 10 ** (ka + 1) - 1)]
         if ahi is not None and kb is not None:
             out.append(exact_decade(kb, 10**kb, ahi))
-        out.append(any_decades(ka + 1, None if kb is None else kb - 1))
+        out.append(any_decades(ka + 1, MAX_INT_EXP_VALUE if kb is None else kb - 1))
         return alt(*out)
 
     if ihi is None or ihi >= 1:
