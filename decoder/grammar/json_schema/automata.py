@@ -86,9 +86,9 @@ def _step(edges, c: int):
 
 #: work (transitions built or examined) one construction may spend, and one schema compile
 #: in all: counted, not timed, so what compiles does not depend on the machine's load
-#: (about 2.5 s and 4 s of CPU on this project's 2-core machine)
-MAX_WORK = 4_000_000
-MAX_WORK_PER_COMPILE = 6_000_000
+#: (about 3 s and 3.5 s of CPU on this project's 2-core machine, inside the 10 s compile timeout)
+MAX_WORK = 3_000_000
+MAX_WORK_PER_COMPILE = 3_500_000
 _COMPILE_WORK: contextvars.ContextVar = contextvars.ContextVar("regex_algebra_work", default=None)
 
 
