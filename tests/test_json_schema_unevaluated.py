@@ -331,10 +331,10 @@ REFUSED = [
         },
         "anyOf",
     ),
-    # else evaluates something and if has no negation (pattern)
+    # else evaluates something and if has no negation (multipleOf; a pattern has one now)
     (
         {
-            "if": {"type": "string", "pattern": "^a"},
+            "if": {"type": "number", "multipleOf": 0.3},
             "else": {"properties": {"x": {}}},
             "unevaluatedProperties": False,
         },

@@ -86,6 +86,10 @@ def installed(dists, tmp_path_factory) -> Path:
         capture_output=True,
         text=True,
         timeout=600,
+        # outside the checkout and without PYTHONPATH: pip must not take the checkout's
+        # egg-info for an installed decoder-engine ("already installed", nothing done)
+        cwd=env,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert r.returncode == 0, r.stdout + r.stderr
     return env

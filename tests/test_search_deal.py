@@ -336,6 +336,9 @@ def test_a_long_search_reports_progress(tiny, caplog, monkeypatch):
     from decoder.search import deal as deal_module
 
     monkeypatch.setattr(deal_module, "PROGRESS_EVERY_S", 0.0)  # every step
+    # the command line (tested in this process elsewhere) gives the "decoder" logger its own
+    # stderr handler and stops propagation; caplog listens at the root
+    monkeypatch.setattr(logging.getLogger("decoder"), "propagate", True)
     search = DeAL(rewards=Length(6), beams=2, top_k=2, lookahead=1)
     d = decoder_for(tiny, search=search)
     with caplog.at_level(logging.INFO, logger="decoder"):

@@ -21,7 +21,7 @@ so they are done here, exactly, on DFAs:
   about it).
 
 Every construction counts the states it makes against a budget and raises
-:class:`~.regexops.RegexBudgetError` past it; the compiler turns that into the usual
+:class:`RegexBudgetError` past it; the compiler turns that into the usual
 :class:`SchemaError` naming the keyword and the path. Surrogate code points are never on
 an edge (they are not characters of a UTF-8 string).
 """
@@ -34,7 +34,6 @@ import contextvars
 
 from ... import deadline as _deadline
 from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
-from .regexops import RegexBudgetError
 
 #: the most DFA states one construction may make (NFA states: twice that)
 DEFAULT_BUDGET = 6000
@@ -111,6 +110,10 @@ def _charge_compile(k: int) -> None:
                 "the automata of this schema's regex combinations take too much work "
                 f"(limit {MAX_WORK_PER_COMPILE:,} transitions per compile)"
             )
+
+
+class RegexBudgetError(ValueError):
+    """An exact construction would exceed its size or work budget."""
 
 
 class _Budget:

@@ -32,12 +32,9 @@ from ..ir import (
     nullable,
     rep,
 )
+from .automata import RegexBudgetError  # noqa: F401  (re-exported: the compiler catches it)
 
 ANY_CP = ("cps", normalize_ranges([(0, MAX_CODEPOINT)]))
-
-
-class RegexBudgetError(ValueError):
-    """An exact construction would exceed its size budget."""
 
 
 def _in_ranges(c: int, ranges) -> bool:
