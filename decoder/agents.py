@@ -221,6 +221,28 @@ def _reasoning(style: str, reasoning: bool, budget: int | None) -> list:
     return []
 
 
+def _tool_call_modes(tags: list, mode: str, parallel: bool, ex: list, text_end: dict) -> dict:
+    """The modes of a style whose calls are ``<tool_call>…</tool_call>`` tags (hermes, qwen,
+    glm4): text only, text with calls from the trigger on, or calls one per line."""
+    if mode == "none":
+        return text_end
+    if mode == "auto":
+        return {
+            "type": "triggered_tags",
+            "triggers": ["<tool_call>"],
+            "tags": tags,
+            "stop_after_first": not parallel,
+            "excludes": ex,
+        }
+    return {
+        "type": "tags_with_separator",
+        "tags": tags,
+        "separator": "\n",
+        "at_least_one": True,
+        "stop_after_first": not parallel or mode == "named",
+    }
+
+
 def _format(style: str, mode: str, tools, parallel: bool) -> dict:
     """The part after reasoning, for mode none / auto / required / named."""
     # the reasoning tags of a reasoning model never appear in its answer text
@@ -234,23 +256,7 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
         tags = [
             _json_call_tag(n, p, "arguments", "<tool_call>\n", "\n</tool_call>") for n, p in tools
         ]
-        if mode == "none":
-            return text_end
-        if mode == "auto":
-            return {
-                "type": "triggered_tags",
-                "triggers": ["<tool_call>"],
-                "tags": tags,
-                "stop_after_first": not parallel,
-                "excludes": ex,
-            }
-        return {
-            "type": "tags_with_separator",
-            "tags": tags,
-            "separator": "\n",
-            "at_least_one": True,
-            "stop_after_first": not parallel or mode == "named",
-        }
+        return _tool_call_modes(tags, mode, parallel, ex, text_end)
     if style in ("llama3_json", "llama3_python"):
         tags = [_json_call_tag(n, p, "parameters") for n, p in tools]
         calls = {
@@ -410,23 +416,7 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
             }
             for n, p in tools
         ]
-        if mode == "none":
-            return text_end
-        if mode == "auto":
-            return {
-                "type": "triggered_tags",
-                "triggers": ["<tool_call>"],
-                "tags": tags,
-                "stop_after_first": not parallel,
-                "excludes": ex,
-            }
-        return {
-            "type": "tags_with_separator",
-            "tags": tags,
-            "separator": "\n",
-            "at_least_one": True,
-            "stop_after_first": not parallel or mode == "named",
-        }
+        return _tool_call_modes(tags, mode, parallel, ex, text_end)
     if style == "harmony":
         final = {
             "type": "sequence",

@@ -50,3 +50,27 @@ def load_tokenizer(family: str):
 
 def family_info(family: str) -> dict:
     return json.loads(shared_path("tokenizers", family, "family.json").read_text())
+
+
+_vocab_cache: dict = {}
+
+
+def vocab_of(family: str):
+    """A decoder.Vocabulary of ../shared/tokenizers/<family> (cached), or skip saying why."""
+    if family not in _vocab_cache:
+        from decoder import Vocabulary
+
+        try:
+            _vocab_cache[family] = Vocabulary.from_path(shared_path("tokenizers", family))
+        except Exception as e:  # noqa: BLE001
+            pytest.skip(f"tokenizer {family} unavailable: {e}")
+    return _vocab_cache[family]
+
+
+def bits_of(m, words: int):
+    """The matcher's next mask as one bool per token id."""
+    import numpy as np
+
+    out = np.zeros(words, dtype=np.int32)
+    m.compute_mask(out)
+    return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)

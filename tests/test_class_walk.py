@@ -19,9 +19,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import bits_of, vocab_of
 
-from decoder import Grammar, Matcher, Vocabulary
+from decoder import Grammar, Matcher
 
 FAMILIES = ["llama3", "llama2", "mistral-tekken"]
 
@@ -93,24 +93,6 @@ STATES = [
     (NESTED, '{"a": [{"'),  # a nested object's key start
     (NESTED, '{"a": [{"x": "1"}, {"x": "'),
 ]
-
-
-_VOCABS: dict = {}
-
-
-def vocab_of(family: str) -> Vocabulary:
-    if family not in _VOCABS:
-        try:
-            _VOCABS[family] = Vocabulary.from_path(shared_path("tokenizers", family))
-        except Exception as e:  # noqa: BLE001
-            pytest.skip(f"tokenizer {family} unavailable: {e}")
-    return _VOCABS[family]
-
-
-def bits_of(m: Matcher, words: int) -> np.ndarray:
-    out = np.zeros(words, dtype=np.int32)
-    m.compute_mask(out)
-    return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -22,9 +22,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import bits_of, vocab_of
 
-from decoder import Grammar, Matcher, Vocabulary, agents
+from decoder import Grammar, Matcher, agents
 from decoder.integrations.specs import grammar_for
 
 FAMILIES = ["llama3", "llama2", "mistral-tekken"]
@@ -85,24 +85,6 @@ STATES = [
     (negated, b'{"p": "ab\xc3\xa9'),
     (negated, b'{"q": "/a'),
 ]
-
-
-_VOCABS: dict = {}
-
-
-def vocab_of(family: str) -> Vocabulary:
-    if family not in _VOCABS:
-        try:
-            _VOCABS[family] = Vocabulary.from_path(shared_path("tokenizers", family))
-        except Exception as e:  # noqa: BLE001
-            pytest.skip(f"tokenizer {family} unavailable: {e}")
-    return _VOCABS[family]
-
-
-def bits_of(m: Matcher, words: int) -> np.ndarray:
-    out = np.zeros(words, dtype=np.int32)
-    m.compute_mask(out)
-    return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

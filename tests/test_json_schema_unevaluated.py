@@ -13,7 +13,7 @@ import warnings
 import differential
 import jsonschema
 import pytest
-from test_json_schema_soundness import _teacher_force, _vocab
+from test_json_schema_soundness import _check, _teacher_force, _vocab
 
 from decoder import Grammar, Matcher
 from decoder.errors import SchemaError
@@ -254,26 +254,6 @@ CASES = [
         [["a", "b"], ["a", 1], [], [None]],
     ),
 ]
-
-
-def _check(schema, instances, kind):
-    vocab, tok = _vocab(kind)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        m = Matcher(Grammar.from_json_schema(schema), vocab)
-    v = jsonschema.Draft202012Validator(schema)
-    wrong = []
-    for x in instances:
-        for sep in ((",", ":"), (", ", ": ")):
-            text = json.dumps(x, separators=sep, ensure_ascii=False)
-            ids = list(text.encode()) if tok is None else tok.encode(text, add_special_tokens=False)
-            got, want = _teacher_force(m, vocab, ids), v.is_valid(x)
-            if got != want:
-                wrong.append(
-                    f"{text}: engine {'accepts' if got else 'rejects'}, "
-                    f"jsonschema {'accepts' if want else 'rejects'}"
-                )
-    assert not wrong, f"{json.dumps(schema)[:300]}:\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])

@@ -298,19 +298,34 @@ class GrammarIR:
         unproductive start symbol is an empty language."""
         lex_ok = [lx.regex != NEVER for lx in self.lexemes]
         ok = [False] * len(self.nonterminals)
-        pending = list(self.rules)
-        changed = True
-        while changed:
-            changed = False
-            rest = []
-            for lhs, rhs in pending:
-                if ok[lhs]:
-                    continue
-                if all(ok[s] if s >= 0 else lex_ok[-s - 1] for s in rhs):
-                    ok[lhs] = changed = True
-                else:
-                    rest.append((lhs, rhs))
-            pending = rest
+        # a worklist, linear in the grammar's size: each rule counts its symbols not yet
+        # known productive; a nonterminal that becomes productive decrements its users
+        missing = [0] * len(self.rules)
+        users: list[list[int]] = [[] for _ in ok]
+        work = []
+        for r, (lhs, rhs) in enumerate(self.rules):
+            n = 0
+            for sym in rhs:
+                if sym >= 0:
+                    n += 1
+                    users[sym].append(r)
+                elif not lex_ok[~sym]:
+                    n = -1  # never productive
+                    break
+            missing[r] = n
+            if not n:
+                work.append(lhs)
+        rules = self.rules
+        while work:
+            nt = work.pop()
+            if ok[nt]:
+                continue
+            ok[nt] = True
+            for r in users[nt]:
+                n = missing[r] - 1
+                missing[r] = n
+                if not n:
+                    work.append(rules[r][0])
         return ok
 
     def symbol_name(self, sym: int) -> str:
