@@ -40,7 +40,7 @@ from ...errors import SchemaError, SchemaLimitError
 from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from ..recursion import recursion_headroom
 from . import automata, numeric, strings, unevaluated
-from .formats import format_regex
+from .formats import format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
 
@@ -127,6 +127,8 @@ _HANDLED = frozenset(
         "unevaluatedItems",
         "__not_enum__",
         "__not_pattern__",
+        "__not_format__",
+        "__some_key__",
         "$dynamicRef",
         "$recursiveRef",
         "$recursiveAnchor",
@@ -134,6 +136,15 @@ _HANDLED = frozenset(
 )
 MAX_COUNT_STATES = 4096
 MAX_BRANCHES_PER_NODE = 256
+MAX_WITNESSES = 6  # __some_key__ requirements on one object (2**n flag states)
+# the object keywords whose negation is one __some_key__ requirement
+_MEMBER_KWS = (
+    "required",
+    "properties",
+    "propertyNames",
+    "patternProperties",
+    "additionalProperties",
+)
 
 
 class _CannotNegate(Exception):
@@ -197,6 +208,10 @@ def _to_standard(node):
             extra.append({"not": {"enum": v}})
         elif k == "__not_pattern__":
             extra += [{"not": {"pattern": x}} for x in v]
+        elif k == "__not_format__":
+            extra += [{"not": {"format": x}} for x in v]
+        elif k == "__some_key__":
+            extra += [_to_standard(e["std"]) for e in v]
         elif k == "type":
             ts = [v] if isinstance(v, str) else list(v)
             if "fraction" in ts:
@@ -392,6 +407,8 @@ class Compiler:
         self.memo: dict = {}
         self.keep: list = []
         self.neg_cache: dict = {}
+        self.lazy_not: dict = {}
+        self.region_cache: dict = {}
         self.warned: list[str] = []
         self.rules = 0
         self.depth = 0
@@ -631,6 +648,9 @@ class Compiler:
         expanded = self._expand(parts)
         if expanded is None:
             return  # false: no rules
+        types = self._part_types(expanded)
+        if not types:
+            return  # the types contradict each other: no value
         for i, p in enumerate(expanded):
             branches = self._split(p)
             if branches is None:
@@ -640,9 +660,22 @@ class Compiler:
                     f"too many alternatives at {p.path or '/'}", path=p.path, keyword="anyOf"
                 )
             for br in branches:  # in place of p, so declared property order is kept
+                # a branch of another type adds nothing: skipped before it becomes one of
+                # the (bounded) combinations -- negated oneOf/if branches are mostly such
+                bx = self._expand(br)
+                if bx is None or not (types & self._part_types(bx)):
+                    continue
                 self.rule(sym, [self.value(expanded[:i] + br + expanded[i + 1 :])])
             return
         self._emit_merged(expanded, sym)
+
+    def _part_types(self, parts) -> set:
+        """The instance types every part's ``type`` allows (all, without ``type``)."""
+        types = set(ALL_TYPES)
+        for p in parts:
+            if p.has("type"):
+                types &= self._types_of(p.node["type"])
+        return types
 
     def _split(self, p: Part) -> list | None:
         """The branches (lists of parts) of p's first disjunctive keyword, or None."""
@@ -728,8 +761,16 @@ class Compiler:
             return False
         if node is False:
             return True
+        base = self.doc.base_of.get(id(node), base)
         if depth > 8:
-            raise _CannotNegate("$ref")
+            # deep (or recursive, through $ref): negate this sub-schema when the compiler
+            # reaches it, as a "not" of its own -- never cached as its eager negation
+            lazy = self.lazy_not.get(id(node))
+            if lazy is None or lazy[0] is not node:
+                lazy = (node, self.synth({"not": node}))
+                self.keep.append(node)
+                self.lazy_not[id(node)] = lazy
+            return lazy[1]
         key = id(node)
         got = self.neg_cache.get(key)
         if got is not None and got[0] is node:
@@ -746,6 +787,10 @@ class Compiler:
         # type (required, minItems, pattern, ...) holds vacuously for every other type: its
         # negation is "of that type, and violating it", never "of another type".
         alts = []
+        # the object keywords' negations are alternatives of one requirement on members
+        # ("some member ... or some name absent"), enforced by flags in the object rules
+        # instead of one object schema each (which oneOf branches would multiply)
+        member: list = []
         for kw, v in node.items():
             if kw in ANNOTATIONS or kw not in _HANDLED:
                 continue
@@ -779,16 +824,17 @@ class Compiler:
             elif kw == "required":
                 if not v:
                     continue
-                for name in v:
-                    alts.append(self.synth({"type": "object", "properties": {name: False}}))
+                if not isinstance(v, list):
+                    raise _CannotNegate(kw)
+                member += [("absent", name) for name in v]
             elif kw == "properties":
+                if not isinstance(v, dict):
+                    raise _CannotNegate(kw)
                 for name, s in v.items():
                     if _trivial(s):
                         continue
                     ns = self.negate(s, base, f"{path}/properties/{name}", depth + 1)
-                    alts.append(
-                        self.synth({"type": "object", "required": [name], "properties": {name: ns}})
-                    )
+                    member.append(("member", ("in", frozenset([name])), ns))
             elif kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
                 if isinstance(v, bool):
                     continue  # draft-04 modifier, read with minimum/maximum
@@ -912,20 +958,77 @@ class Compiler:
                                 }
                             )
                         )
+            elif kw in ("additionalProperties", "patternProperties", "propertyNames"):
+                member += self._negate_keys(node, kw, v, base, path, depth)
             elif kw == "format":
                 try:
-                    if format_regex(v) is None:
-                        continue
+                    if not isinstance(v, str) or format_regex(v) is None:
+                        continue  # not asserted: never fails
                 except KeyError:
-                    pass
-                raise _CannotNegate(kw)
+                    raise _CannotNegate(kw) from None
+                if format_superset_regex(v) is None:
+                    raise _CannotNegate(kw)  # no safe complement (see FORMAT_SUPERSETS)
+                # a string outside every spelling validators accept (a complement)
+                alts.append(self.synth({"type": "string", "__not_format__": [v]}))
+            elif kw == "__not_format__":
+                alts.append(self.synth({"type": "string", "anyOf": [{"format": x} for x in v]}))
             else:
                 raise _CannotNegate(kw)
+        if member:
+            std = {k: node[k] for k in _MEMBER_KWS if k in node}
+            kw0 = next(k for k in _MEMBER_KWS[::-1] if k in std)
+            req = {"alts": member, "std": {"not": std}, "kw": kw0}
+            alts.append(self.synth({"type": "object", "__some_key__": [req]}))
         if not alts:
             return False
         if len(alts) == 1:
             return alts[0]
         return self.synth({"anyOf": alts})
+
+    def _negate_keys(self, node, kw, v, base, path, depth) -> list:
+        """The alternatives (see :meth:`_object_witnessed`) by which an object violates
+        ``kw``, one of the keywords over keys beyond the declared ones: some member's key
+        lies in a set and its value satisfies a schema. ``additionalProperties``: a key
+        outside ``properties`` and every ``patternProperties`` pattern, with a value failing
+        it; ``patternProperties``: a key matching a pattern, with a value failing its
+        schema; ``propertyNames``: a key that fails it (any value)."""
+        if _trivial(v):
+            return []
+        try:
+            if kw == "additionalProperties":
+                names = node.get("properties", {})
+                pats = node.get("patternProperties", {})
+                if not isinstance(names, dict) or not isinstance(pats, dict):
+                    raise _CannotNegate(kw)
+                nv = self.negate(v, base, f"{path}/{kw}", depth + 1)
+                if not pats:  # every key but the names: kept as the names
+                    return [("member", ("out", frozenset(names)), nv)]
+                ds = [automata.complement(automata.literals(list(names)))]
+                for pat in pats:
+                    rx = self._pattern(pat, f"{path}/patternProperties")
+                    if rx is None:
+                        raise _CannotNegate("patternProperties")
+                    ds.append(automata.complement(automata.to_dfa(rx)))
+                keys = automata.intersect_all(ds)
+                return [] if keys.is_empty() else [("member", ("re", keys.node()), nv)]
+            if kw == "patternProperties":
+                if not isinstance(v, dict):
+                    raise _CannotNegate(kw)
+                out = []
+                for pat, s in v.items():
+                    if _trivial(s):
+                        continue
+                    rx = self._pattern(pat, f"{path}/{kw}")
+                    if rx is None:
+                        raise _CannotNegate(kw)
+                    ns = self.negate(s, base, f"{path}/{kw}/{pat}", depth + 1)
+                    out.append(("member", ("re", rx), ns))
+                return out
+            lang = self._key_language([Part(v, base, f"{path}/{kw}")])
+            keys = automata.complement(automata.to_dfa(lang))
+            return [] if keys.is_empty() else [("member", ("re", keys.node()), True)]
+        except RegexBudgetError:
+            raise _CannotNegate(kw) from None
 
     def _negate_items(self, node, kw, v, base, path, depth) -> list:
         """The arrays that violate the positional keywords of ``node`` (``kw`` is one of
@@ -1510,6 +1613,10 @@ class Compiler:
                 not_vals += [x for x in n["__not_enum__"] if isinstance(x, str)]
             if p.has("__not_pattern__"):
                 langs += [("not", p.path, x) for x in n["__not_pattern__"]]
+            if p.has("__not_format__"):
+                langs += [
+                    ("notformat", p.path, format_superset_regex(x)) for x in n["__not_format__"]
+                ]
         regexes = []
         negated = []
         seen = set()
@@ -1523,7 +1630,7 @@ class Compiler:
                     continue
             else:
                 rx = v
-            (negated if kind == "not" else regexes).append((kind, ppath, rx))
+            (negated if kind in ("not", "notformat") else regexes).append((kind, ppath, rx))
         if len(regexes) > 1 or negated:
             return self._string_automaton(regexes, negated, lo, hi, not_vals, path)
         chars = regexes[0][2] if regexes else strings.ANY_STRING
@@ -1544,7 +1651,7 @@ class Compiler:
         (a complement), as one DFA over code points (see .automata); over the budget, the
         usual SchemaError naming the keyword."""
         kind, ppath = regexes[1][:2] if len(regexes) > 1 else negated[0][:2]
-        kw = "not" if kind == "not" else kind
+        kw = "not" if kind in ("not", "notformat") else kind
         ck = (
             tuple(id(rx) for _, _, rx in regexes),
             tuple(id(rx) for _, _, rx in negated),
@@ -1872,6 +1979,13 @@ class Compiler:
                     if name not in declared:
                         declared[name] = []
                         order.append(name)
+            for e in n["__some_key__"] if p.has("__some_key__") else ():
+                for a in e["alts"]:  # a name a requirement refers to is a declared one
+                    names = [a[1]] if a[0] == "absent" else a[1][1] if a[1][0] == "in" else ()
+                    for name in sorted(names):
+                        if name not in declared:
+                            declared[name] = []
+                            order.append(name)
             if p.has("minProperties"):
                 lo = max(lo, _count(p, "minProperties", n["minProperties"]))
             if p.has("maxProperties"):
@@ -1894,6 +2008,7 @@ class Compiler:
                 self.unsupported("unevaluatedProperties", p.path)
         if hi is not None and lo > hi:
             return None
+        reqs = self._requirements(parts, path)
         # compile patterns once
         pats: dict[int, list] = {}
         for p in has_pattern:
@@ -1939,9 +2054,185 @@ class Compiler:
                     return None
                 entries.append((name, None, False))
                 continue
-            entries.append((name, self.value(conj), name in required))
+            entries.append((name, conj, name in required))
         extra = self._extras(parts, pats, has_pattern, addl_explicit, set(order), pn_chars, path)
-        return self._object_rules(entries, extra, lo, hi, path)
+        if not reqs:
+            live = [(n, None if c is None else {0: [self.value(c)]}, r, 0) for n, c, r in entries]
+            kinds = [(0, lx, self.value(v)) for lx, v, _ in extra or ()]
+            return self._object_rules(live, kinds, 0, 0, lo, hi, path)
+        return self._object_witnessed(entries, extra, reqs, lo, hi, path)
+
+    def _requirements(self, parts, path) -> list:
+        """The ``__some_key__`` requirements of the parts (negated object keywords), each
+        ``(alternatives, keyword)``: ``("member", keys, value Part)`` -- a member whose key
+        is in ``keys`` (``("in", names)``, ``("out", names)``: every key but those, or
+        ``("re", code-point regex)``) and whose value satisfies the Part -- or
+        ``("absent", name)``."""
+        out, seen = [], set()
+        for p in parts:
+            if not p.has("__some_key__"):
+                continue
+            for e in p.node["__some_key__"]:
+                if id(e) in seen:
+                    continue
+                seen.add(id(e))
+                alts = []
+                for a in e["alts"]:
+                    if a[0] == "member":
+                        alts.append(("member", a[1], p.sub(a[2], "__some_key__")))
+                    else:
+                        alts.append(a)
+                out.append((alts, e["kw"]))
+        if len(out) > MAX_WITNESSES:
+            self.unsupported(
+                out[MAX_WITNESSES][1],
+                path,
+                f"under not/oneOf/if needs an object meeting {len(out)} negated conditions "
+                f"at once (at most {MAX_WITNESSES}: each doubles the object's states)",
+            )
+            out = out[:MAX_WITNESSES]
+        return out
+
+    def _object_witnessed(self, entries, extra, reqs, lo, hi, path) -> int | None:
+        """An object that must also meet every requirement j of ``reqs`` (see
+        :meth:`_requirements`) through one of its alternatives. The object rules carry the
+        set of requirements met so far (bits) and close only once all are: a declared
+        property comes in variants, one per set of requirements its value meets too (its
+        value satisfies theirs); skipping an optional declared name meets the requirements
+        that want it absent; an extra key meets those whose key set holds it with any
+        value. Meeting more is never worse, so each variant takes every requirement it
+        meets for free."""
+        nw = len(reqs)
+
+        def in_keys(keys, name):
+            kind, ks = keys
+            if kind == "in":
+                return name in ks
+            if kind == "out":
+                return name not in ks
+            return matches(ks, name)
+
+        static = 0  # requirements met by every object: a name wanted absent that cannot occur
+        live = []
+        for name, conj, req in entries:
+            absent = 0
+            free = 0
+            choices: dict = {}  # requirement -> value Parts of its alternatives for this name
+            for j, (alts, _) in enumerate(reqs):
+                for a in alts:
+                    if a[0] == "absent":
+                        if a[1] == name:
+                            absent |= 1 << j
+                    elif in_keys(a[1], name):
+                        if _trivial(a[2].node):
+                            free |= 1 << j
+                        else:
+                            choices.setdefault(j, []).append(a[2])
+            if conj is None:
+                static |= absent
+                live.append((name, None, req, 0))
+                continue
+            variants: dict = {free: [self.value(conj)]}
+            opt_js = [j for j in choices if not free >> j & 1]
+            for mask in range(1, 1 << len(opt_js)):
+                js = [opt_js[k] for k in range(len(opt_js)) if mask >> k & 1]
+                combos = [[]]
+                for j in js:
+                    combos = [c + [vp] for c in combos for vp in choices[j]]
+                bits = free | sum(1 << j for j in js)
+                for c in combos:
+                    vparts = conj + c
+                    ex = self._expand(vparts)
+                    if ex is None or not self._part_types(ex):
+                        continue  # e.g. integer and not integer
+                    variants.setdefault(bits, []).append(self.value(vparts))
+            live.append((name, variants, req, absent))
+        kinds = []
+        for lx, vparts, (lang, declared) in extra or ():
+            kinds += self._witness_kinds(lx, vparts, lang, declared, reqs, path)
+        full = (1 << nw) - 1
+        reach = static
+        for _, variants, _, absent in live:
+            reach |= absent
+            for bits in variants or ():
+                reach |= bits
+        for bits, _, _ in kinds:
+            reach |= bits
+        if reach != full:  # some requirement no object can meet
+            return None
+        return self._object_rules(live, kinds, nw, static, lo, hi, path)
+
+    def _witness_kinds(self, lx, vparts, lang, declared, reqs, path) -> list:
+        """An extra key kind (keys ``lang`` minus ``declared``, values ``vparts``) split
+        by the requirements its keys meet: ``(bits, key lexeme, value symbol)``. Only
+        alternatives that take any value can be met by an extra key: a key may repeat
+        (JSON allows duplicate names, a parser keeps the last), so a later copy could
+        take the value that made the member count -- those are refused."""
+        outs: dict = {}  # requirement -> names its "out" alternatives leave out (intersected)
+        names_in: dict = {}  # requirement -> names of its "in" alternatives
+        res: dict = {}  # requirement -> regex key sets
+        for j, (alts, kw) in enumerate(reqs):
+            for a in alts:
+                if a[0] != "member":
+                    continue
+                if not _trivial(a[2].node):
+                    if self._key_lexeme_within(lang, declared, [a[1]]):
+                        self.unsupported(
+                            kw,
+                            path,
+                            "under not/oneOf/if needs an extra key whose value fails it, and "
+                            "extra keys may repeat (a parser keeps the last copy)",
+                        )
+                    continue
+                kind, ks = a[1]
+                if kind == "out":
+                    outs[j] = ks if j not in outs else outs[j] & ks
+                elif kind == "in":
+                    names_in[j] = names_in.get(j, frozenset()) | ks
+                else:
+                    res.setdefault(j, []).append(ks)
+        val = self.value(vparts)
+        out = [(0, lx, val)]
+        if not (outs or names_in or res):
+            return out
+        named = set().union(*outs.values(), *names_in.values()) - set(declared)
+        named = {k for k in named if matches(lang, k)} if named else set()
+
+        def bits_of(name):
+            b = 0
+            for j in range(len(reqs)):
+                if (j in outs and name not in outs[j]) or name in names_in.get(j, ()):
+                    b |= 1 << j
+                elif any(matches(r, name) for r in res.get(j, ())):
+                    b |= 1 << j
+            return b
+
+        by_bits: dict = {}
+        for name in sorted(named):  # each named key alone: a literal
+            by_bits.setdefault(bits_of(name), []).append(name)
+        for b, names in by_bits.items():
+            if b:
+                lxn = self.b.lexeme(
+                    "KEY", strings.string_lexeme_regex(strings.literal_strings(names))
+                )
+                out.append((b, lxn, val))
+        # every other key: the "out" requirements, and subsets of the regex ones
+        base_bits = sum(1 << j for j in outs)
+        rjs = [j for j in res if not base_bits >> j & 1]
+        rest = frozenset(set(declared) | named)
+        try:
+            for mask in range(1 << len(rjs)):
+                js = [rjs[k] for k in range(len(rjs)) if mask >> k & 1]
+                b = base_bits | sum(1 << j for j in js)
+                if not b:
+                    continue
+                sets = [("re", alt(*res[j])) for j in js]
+                lxb = self._key_lexeme_within(lang, rest, sets)
+                if lxb:
+                    out.append((b, lxb, val))
+        except RegexBudgetError:
+            self.unsupported("not", path, "needs a key automaton too large to compile")
+        return out
 
     def _declared_in_properties(self, parts):
         out = set()
@@ -1989,7 +2280,9 @@ class Compiler:
         return chars
 
     def _extras(self, parts, pats, has_pattern, addl_explicit, declared: set, pn_chars, path):
-        """(key lexeme, value symbol) for keys beyond the declared ones, or None."""
+        """The kinds of keys beyond the declared ones, or None: ``(key lexeme, value parts,
+        (language, names))``, the keys being the code-point language minus the names (kept
+        apart so that a ``__some_key__`` requirement can split the keys cheaply)."""
         keys_lang = pn_chars if pn_chars is not None else strings.ANY_STRING
         addls = [
             p.sub(p.node["additionalProperties"], "additionalProperties")
@@ -2004,7 +2297,7 @@ class Compiler:
             lx = self._key_lexeme_minus(keys_lang, declared)
             if lx == 0:
                 return None
-            return [(lx, self.value(addls))]
+            return [(lx, addls, (keys_lang, declared))]
         # pattern properties
         p = has_pattern[0]
         plist = pats.get(id(p), [])
@@ -2023,19 +2316,20 @@ class Compiler:
                     return None
             schemas = {_json_key(sp.node) for _, _, sp in plist}
             if len(schemas) == 1:
-                lx = self._key_lexeme_minus(alt(*(rx for _, rx, _ in plist)), declared)
+                union = alt(*(rx for _, rx, _ in plist))
+                lx = self._key_lexeme_minus(union, declared)
                 if lx == 0:
                     return None
-                return [(lx, self.value([plist[0][2]] + others))]
+                return [(lx, [plist[0][2]] + others, (union, declared))]
         elif simple:
             # additional keys allowed besides the patterns
             own = p.sub(own_addl, "additionalProperties")
             if all(_trivial(sp.node) for _, _, sp in plist) and _trivial(own_addl):
                 lx = self._key_lexeme_minus(keys_lang, declared)
-                return [(lx, self.value(others))] if lx else None
+                return [(lx, others, (keys_lang, declared))] if lx else None
             if all(_json_key(sp.node) == _json_key(own_addl) for _, _, sp in plist):
                 lx = self._key_lexeme_minus(keys_lang, declared)
-                return [(lx, self.value([own] + others))] if lx else None
+                return [(lx, [own] + others, (keys_lang, declared))] if lx else None
         return self._pattern_regions(parts, pats, has_pattern, keys_lang, declared, path)
 
     def _pattern_regions(self, parts, pats, has_pattern, keys_lang, declared, path):
@@ -2062,6 +2356,19 @@ class Compiler:
             else:
                 own.append(Part(False if self.strict else True, q.base, q.path))
         where = pattern_parts[0].path
+        # the same object in several conjunctions (oneOf/if branches) splits its keys the
+        # same way: the product automaton is built once per compile
+        ck = (
+            tuple((k, sp.key(), id(rx)) for k, sp, rx in flat),
+            tuple(o.key() for o in own),
+            tuple(a.key() for a in plain_addl),
+            id(keys_lang),
+            frozenset(declared),
+        )
+        got = self.region_cache.get(ck)
+        if got is not None:
+            return got[1]
+        self.keep.append(keys_lang)
         try:
             keys = automata.minus_finite(automata.to_dfa(keys_lang), declared)
             ds = [keys] + [automata.complete(automata.to_dfa(rx)) for _, _, rx in flat]
@@ -2085,7 +2392,8 @@ class Compiler:
                 if label is False or d.is_empty():
                     continue
                 lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
-                out.append((lx, self.value([c for _, c in label])))
+                out.append((lx, [c for _, c in label], (d.node(), frozenset())))
+            self.region_cache[ck] = (keys_lang, out or None)
         except RegexBudgetError:
             self.unsupported(
                 "patternProperties",
@@ -2095,6 +2403,29 @@ class Compiler:
             )
             return None
         return out or None
+
+    def _key_lexeme_within(self, lang, declared, key_sets) -> int:
+        """The lexeme of the keys of ``lang`` other than ``declared`` that also lie in every
+        one of ``key_sets`` (0: none). A key set "every key but these names" only adds
+        names to remove (no automaton); a language is intersected as a DFA."""
+        names = set(declared)
+        langs = []
+        for kind, ks in key_sets:
+            if kind == "out":
+                names |= ks
+            elif kind == "in":
+                langs.append(strings.literal_strings(sorted(ks)))
+            else:
+                langs.append(ks)
+        if not langs:
+            return self._key_lexeme_minus(lang, frozenset(names))
+        d = automata.to_dfa(lang)
+        for keys in langs:
+            d = automata.intersect(d, automata.to_dfa(keys))
+        d = automata.minus_finite(d, names)
+        if d.is_empty():
+            return 0
+        return self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
 
     def _key_lexeme(self, chars) -> int:
         try:
@@ -2117,18 +2448,23 @@ class Compiler:
             self.key_cache[ck] = lx
         return lx
 
-    def _object_rules(self, entries, extra, lo, hi, path) -> int:
+    def _object_rules(self, live, kinds, nw, static, lo, hi, path) -> int:
         """'{' declared properties in order (optional ones skippable), extra keys anywhere
         after the start or after a declared property, ',' between, '}'.
 
-        Nonterminals: A(i, c) -- at property i, nothing written yet; C(i, c) -- at
-        property i, something written (next item needs a comma); E(i, c) -- right
-        after an item, extra keys may follow.  c counts properties (saturated).
+        ``live``: (name, {bits: [value symbols]} or None when the name is forbidden,
+        required, bits met by leaving it out); ``kinds``: (bits, key lexeme, value symbol)
+        per kind of extra key. ``bits`` is the set of ``nw`` ``__some_key__`` requirements
+        a member meets (0 without any; ``static`` are met from the start). Nonterminals: A(i, c, f) -- at property i, nothing written yet;
+        C(i, c, f) -- at property i, something written (next item needs a comma);
+        E(i, c, f) -- right after an item, extra keys may follow. c counts properties
+        (saturated), f is the set of requirements met; the object closes when f is all.
         """
-        live = [(name, sym, req) for name, sym, req in entries if sym is not None]
+        live = [e for e in live if e[1] is not None]
         n = len(live)
+        full = (1 << nw) - 1
         cap = hi if hi is not None else lo
-        if (n + 1) * (cap + 1) * 3 > MAX_COUNT_STATES * 4:
+        if (n + 1) * (cap + 1) * 3 * (full + 1) > MAX_COUNT_STATES * 4:
             raise SchemaError(
                 f"minProperties/maxProperties at {path or '/'} with these "
                 f"properties need too many states",
@@ -2138,6 +2474,7 @@ class Compiler:
         top = self.nt(f"object@{path or '/'}")
         memo: dict = {}
         kv_memo: dict = {}
+        extra_bits = sorted({bits for bits, _, _ in kinds})
 
         def inc(c):
             return c + 1 if hi is not None else min(c + 1, lo)
@@ -2146,8 +2483,8 @@ class Compiler:
         # must not count toward minProperties unless the required properties alone meet it,
         # or need just one more: extra names differ from declared ones, so any extra key
         # written adds at least one distinct name.
-        n_required = sum(1 for _, _, req in live if req)
-        if extra is not None and lo > n_required + 1:
+        n_required = sum(1 for e in live if e[2])
+        if kinds and lo > n_required + 1:
             if hi is not None or lo > n:
                 raise SchemaError(
                     f"minProperties at {path or '/'} cannot be enforced exactly: it "
@@ -2165,48 +2502,51 @@ class Compiler:
         def ok(c):
             return hi is None or c <= hi
 
-        def kv(i):
-            s = kv_memo.get(i)
+        def kv(i, bits):
+            s = kv_memo.get((i, bits))
             if s is None:
                 s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
                 if i == "x":  # extra keys: one (key lexeme, value) per kind of key
-                    for key, val in extra:
-                        self.rule(s, [key, self.COLON, val])
+                    for kb, key, val in kinds:
+                        if kb == bits:
+                            self.rule(s, [key, self.COLON, val])
                 else:
-                    name, val, _ = live[i]
-                    self.rule(s, [self._key_lexeme_literal(name), self.COLON, val])
-                kv_memo[i] = s
+                    name, vals = live[i][:2]
+                    for val in vals[bits]:
+                        self.rule(s, [self._key_lexeme_literal(name), self.COLON, val])
+                kv_memo[(i, bits)] = s
             return s
 
-        def get(kind, i, c):
-            key = (kind, i, c)
+        def get(kind, i, c, f):
+            key = (kind, i, c, f)
             s = memo.get(key)
             if s is not None:
                 return s
             s = self.nt(f"obj{kind}{i}.{c}")
             memo[key] = s
             if kind == "E":
-                if extra is not None and ok(inc_x(c)):
-                    self.rule(s, [self.COMMA, kv("x"), get("E", i, inc_x(c))])
-                self.rule(s, [get("C", i, c)])
+                if ok(inc_x(c)):
+                    for bits in extra_bits:
+                        self.rule(s, [self.COMMA, kv("x", bits), get("E", i, inc_x(c), f | bits)])
+                self.rule(s, [get("C", i, c, f)])
                 return s
             if i == n:
-                if c >= lo:
+                if c >= lo and f == full:
                     self.rule(s, [])
                 return s
-            name, val, req = live[i]
+            name, vals, req, absent = live[i]
             if ok(inc(c)):
-                if kind == "A":
-                    self.rule(s, [kv(i), get("E", i + 1, inc(c))])
-                else:
-                    self.rule(s, [self.COMMA, kv(i), get("E", i + 1, inc(c))])
+                for bits in vals:
+                    first = [] if kind == "A" else [self.COMMA]
+                    self.rule(s, first + [kv(i, bits), get("E", i + 1, inc(c), f | bits)])
             if not req:
-                self.rule(s, [get(kind, i + 1, c)])
+                self.rule(s, [get(kind, i + 1, c, f | absent)])
             return s
 
-        body = [get("A", 0, 0)]
-        self.rule(top, [self.LB, body[0], self.RB])
-        if extra is not None and ok(inc_x(0)):
-            self.rule(top, [self.LB, kv("x"), get("E", 0, inc_x(0)), self.RB])
+        self.rule(top, [self.LB, get("A", 0, 0, static), self.RB])
+        if ok(inc_x(0)):
+            for bits in extra_bits:
+                e0 = get("E", 0, inc_x(0), static | bits)
+                self.rule(top, [self.LB, kv("x", bits), e0, self.RB])
         get = None  # type: ignore[assignment]  # break the closure's cycle (get -> cell -> get, holding self)
         return top

@@ -145,3 +145,32 @@ def format_regex(name: str) -> tuple | None:
     from ..regex import parse_regex
 
     return parse_regex(src, syntax="ecma")
+
+
+#: For ``not: {format}`` (and ``oneOf``/``if`` branches negated): a regular language that
+#: contains every string a validator may accept for the format, so that its complement
+#: is a safe "does not match the format". jsonschema's checks: ``ipv4``/``ipv6`` parse
+#: with :mod:`ipaddress` (dotted quads; always a colon), ``email`` only looks for an
+#: ``@``, ``date`` is ``\d{4}-\d{2}-\d{2}`` (ASCII) and a calendar date. ``uuid`` takes
+#: whatever :class:`uuid.UUID` parses with dashes at 8, 13, 18 and 23 (extra dashes,
+#: braces), and the other formats depend on optional libraries (without them every
+#: string passes), so no complement is known safe: negating them is refused.
+FORMAT_SUPERSETS: dict[str, str] = {
+    "ipv4": r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
+    "ipv6": r"[^]*:[^]*",
+    "email": r"[^]*@[^]*",
+    "idn-email": r"[^]*@[^]*",
+    "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+}
+
+
+@cache
+def format_superset_regex(name: str) -> tuple | None:
+    """The code-point regex of :data:`FORMAT_SUPERSETS` for ``name``, or None when no
+    regular language is known to contain every string validators accept for it."""
+    src = FORMAT_SUPERSETS.get(name)
+    if src is None:
+        return None
+    from ..regex import parse_regex
+
+    return parse_regex(src, syntax="ecma")

@@ -1,0 +1,182 @@
+"""``not``/``oneOf``/``if`` over the keywords about keys beyond the declared ones:
+``additionalProperties``, ``patternProperties`` and ``propertyNames``.
+
+Their negation is "some member's key lies in a set and its value fails the schema", which the
+compiler enforces with one flag per such requirement in the object's rules (see
+``Compiler._negate_keys`` and ``_object_witnessed``). Every verdict is teacher-forced through
+the mask and compared with ``jsonschema`` (byte vocabulary and Llama-3's, compact and with
+``json.dumps``' spaces); random walks of the mask are validated; what cannot be done exactly
+(a requirement on the value of an extra key, which may repeat) is a SchemaError naming the
+keyword."""
+
+from __future__ import annotations
+
+import random
+
+import differential
+import pytest
+from test_json_schema_soundness import _check
+
+from decoder import Grammar
+from decoder.errors import SchemaError
+
+CLOSED_A = {"properties": {"set": {"type": "object"}, "delete": {"type": "array"}}}
+CLOSED_B = {"properties": {"replace": {"type": "object"}}}
+
+CASES = [
+    # two closed objects that overlap on {} (a real-world shape: exactly one must hold)
+    (
+        {
+            "type": "object",
+            "oneOf": [
+                dict(CLOSED_A, additionalProperties=False),
+                dict(CLOSED_B, additionalProperties=False),
+            ],
+        },
+        [
+            {},
+            {"set": {}},
+            {"delete": []},
+            {"replace": {}},
+            {"set": {}, "replace": {}},
+            {"set": {}, "delete": []},
+            {"x": 1},
+            {"set": 1},
+            3,
+        ],
+    ),
+    # not additionalProperties: an object with a key outside the declared ones
+    (
+        {"not": {"properties": {"a": {}}, "additionalProperties": False}},
+        [{}, {"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {"bb": None}, 1, "x", []],
+    ),
+    # ... outside the declared names and the patterns
+    (
+        {
+            "not": {
+                "properties": {"a": {}},
+                "patternProperties": {"^x": {}},
+                "additionalProperties": False,
+            }
+        },
+        [{}, {"a": 1}, {"x1": 1}, {"y": 1}, {"a": 1, "xa": 2}, {"a": 1, "ya": 2}],
+    ),
+    # not patternProperties, met by a declared name only (extra keys are closed)
+    (
+        {
+            "properties": {"x1": {}, "y": {}},
+            "additionalProperties": False,
+            "not": {"patternProperties": {"^x": {"type": "integer"}}},
+        },
+        [{"x1": "s"}, {"x1": 1}, {}, {"y": "s"}, {"x1": [], "y": 1}],
+    ),
+    # not propertyNames: some key fails it (any value)
+    (
+        {"not": {"propertyNames": {"maxLength": 2}}},
+        [{"abc": 1}, {"ab": 1}, {}, {"a": 1, "abcd": []}, 5, "abc"],
+    ),
+    (
+        {"not": {"propertyNames": {"enum": ["a", "b"]}}},
+        [{"a": 1}, {"a": 1, "b": 2}, {"c": 1}, {"a": 1, "c": 2}, {}],
+    ),
+    # if over a closed object
+    (
+        {
+            "if": {"properties": {"a": {}}, "additionalProperties": False},
+            "then": {"required": ["a"]},
+            "else": {"required": ["b"]},
+        },
+        [{}, {"a": 1}, {"b": 1}, {"a": 1, "b": 1}, {"c": 1}, {"b": 1, "c": 1}, 7],
+    ),
+    # three overlapping closed branches with required keys (a game-log shape)
+    (
+        {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"i": {"type": "integer"}, "o": {"type": "string"}},
+                    "required": ["i"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "i": {"type": "integer"},
+                        "o": {"type": "string"},
+                        "t": {"type": "string"},
+                    },
+                    "required": ["i", "o"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"i": {"type": "integer"}, "w": {"type": "integer"}},
+                    "required": ["i"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        [
+            {"i": 1},
+            {"i": 1, "o": "x"},
+            {"i": 1, "o": "x", "t": "y"},
+            {"i": 1, "w": 2},
+            {"i": 1, "o": "x", "w": 2},
+            {"o": "x"},
+        ],
+    ),
+    # a recursive closed schema under oneOf: negated as the compiler reaches each level
+    (
+        {
+            "$defs": {
+                "t": {
+                    "type": "object",
+                    "properties": {"c": {"$ref": "#/$defs/t"}, "v": {"type": "integer"}},
+                    "additionalProperties": False,
+                }
+            },
+            "oneOf": [{"$ref": "#/$defs/t"}, {"required": ["v"]}],
+        },
+        [
+            {},
+            {"v": 1},
+            {"v": "x"},
+            {"c": {"v": "x"}},
+            {"c": {"c": {"c": {"w": 1}}}},
+            {"c": {"c": {"c": {"v": 1}}}, "v": 2},
+            {"w": 1, "v": 1},
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("kind", ["bytes", "llama3"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_verdicts_equal_jsonschema(case, kind):
+    _check(*CASES[case], kind)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_random_walks_are_valid(case):
+    """Random walks of the mask (and mutations of their outputs) checked by jsonschema."""
+    rep = differential.Report()
+    differential.check_schema(CASES[case][0], random.Random(case), rep, walks=12, instances=12)
+    assert rep.counts["compiled"] == 1, dict(rep.counts)
+    assert rep.counts["walks"] >= 6, dict(rep.counts)
+    assert not rep.failures, "\n".join(rep.failures)
+
+
+@pytest.mark.parametrize(
+    "schema, keyword",
+    [
+        # the member that fails must be an extra key, and a later copy of the same key
+        # (JSON allows duplicate names; a parser keeps the last) could pass: refused
+        ({"not": {"patternProperties": {"^x": {"type": "integer"}}}}, "patternProperties"),
+        ({"not": {"additionalProperties": {"type": "string"}}}, "additionalProperties"),
+    ],
+)
+def test_a_failing_value_on_an_extra_key_is_refused_by_name(schema, keyword):
+    with pytest.raises(SchemaError) as e:
+        Grammar.from_json_schema(schema)
+    assert e.value.keyword == keyword
+    assert "repeat" in str(e.value)
