@@ -180,3 +180,85 @@ def test_a_failing_value_on_an_extra_key_is_refused_by_name(schema, keyword):
         Grammar.from_json_schema(schema)
     assert e.value.keyword == keyword
     assert "repeat" in str(e.value)
+
+
+# ``format`` negated through a regular superset of what validators accept (ipv4, ipv6,
+# email, date: checks jsonschema makes without optional libraries); judged with the format
+# checker on, as a validator asserting formats reads them
+FORMAT_CASES = [
+    (
+        {"type": "string", "oneOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+        ["1.2.3.4", "::1", "fe80::1", "x", "1.2.3.4:80", "256.1.1.1", ""],
+    ),
+    ({"type": "string", "not": {"format": "email"}}, ["a@b.co", "abc", "@", "a.b", ""]),
+    (
+        {"type": "string", "if": {"format": "date"}, "then": {"maxLength": 0}},
+        ["2024-02-29", "2023-02-29", "x", "", "2024-1-1"],
+    ),
+]
+
+
+@pytest.mark.parametrize("kind", ["bytes", "llama3"])
+@pytest.mark.parametrize("case", range(len(FORMAT_CASES)))
+def test_negated_formats_equal_a_format_asserting_validator(case, kind):
+    import json
+
+    import jsonschema
+    from test_json_schema_soundness import _teacher_force, _vocab
+
+    from decoder import Matcher
+
+    schema, instances = FORMAT_CASES[case]
+    vocab, tok = _vocab(kind)
+    m = Matcher(Grammar.from_json_schema(schema), vocab)
+    cls = jsonschema.Draft202012Validator
+    v = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    for x in instances:
+        text = json.dumps(x, ensure_ascii=False)
+        ids = list(text.encode()) if tok is None else tok.encode(text, add_special_tokens=False)
+        assert _teacher_force(m, vocab, ids) == v.is_valid(x), (schema, x)
+
+
+def test_a_format_without_a_safe_complement_is_refused_by_name():
+    """Validators check uri, date-time, hostname ... only with optional libraries (without
+    them every string passes): no complement is known safe."""
+    with pytest.raises(SchemaError) as e:
+        Grammar.from_json_schema({"type": "string", "not": {"format": "uri"}})
+    assert e.value.keyword == "not" and "format" in str(e.value)
+
+
+def test_date_and_ipv4_regexes_are_exactly_what_validators_accept():
+    """Their complement is used for ``not: {format}``, so both directions matter (the
+    leap-day branch once took year 0000, which ``date.fromisoformat`` rejects)."""
+    import ipaddress
+    import re
+    from datetime import date
+
+    from decoder.grammar.json_schema.formats import FORMATS
+
+    rx = re.compile(FORMATS["date"])
+    years = [*range(0, 10), *range(96, 105), *range(396, 405), *range(1896, 1905), 2000, 9999]
+    for y in years:
+        for mo in range(0, 14):
+            for d in range(0, 33):
+                s = f"{y:04d}-{mo:02d}-{d:02d}"
+                try:
+                    ok = bool(date.fromisoformat(s))
+                except ValueError:
+                    ok = False
+                assert bool(rx.fullmatch(s)) == ok, s
+    rx = re.compile(FORMATS["ipv4"])
+    for s in [
+        "0.0.0.0",
+        "01.1.1.1",
+        "255.255.255.255",
+        "256.1.1.1",
+        "1.2.3",
+        "1.2.3.04",
+        "9.9.9.9",
+    ]:
+        try:
+            ok = bool(ipaddress.IPv4Address(s))
+        except ValueError:
+            ok = False
+        assert bool(rx.fullmatch(s)) == ok, s

@@ -20,7 +20,7 @@ from functools import cache
 
 _DIGIT = r"[0-9]"
 _YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
-_LEAP = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+_LEAP = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 _DATE = (
     r"(?:" + _YEAR + r"-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
     r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
@@ -151,16 +151,17 @@ def format_regex(name: str) -> tuple | None:
 #: contains every string a validator may accept for the format, so that its complement
 #: is a safe "does not match the format". jsonschema's checks: ``ipv4``/``ipv6`` parse
 #: with :mod:`ipaddress` (dotted quads; always a colon), ``email`` only looks for an
-#: ``@``, ``date`` is ``\d{4}-\d{2}-\d{2}`` (ASCII) and a calendar date. ``uuid`` takes
+#: ``@``, ``date`` is ``\d{4}-\d{2}-\d{2}`` (ASCII) and a calendar date (for ipv4 and
+#: date our regex is that set exactly, so their negation is exact). ``uuid`` takes
 #: whatever :class:`uuid.UUID` parses with dashes at 8, 13, 18 and 23 (extra dashes,
 #: braces), and the other formats depend on optional libraries (without them every
 #: string passes), so no complement is known safe: negating them is refused.
 FORMAT_SUPERSETS: dict[str, str] = {
-    "ipv4": r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
+    "ipv4": _IPV4,  # exactly ipaddress's dotted quads (no leading zeros)
     "ipv6": r"[^]*:[^]*",
     "email": r"[^]*@[^]*",
     "idn-email": r"[^]*@[^]*",
-    "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "date": _DATE,  # exactly date.fromisoformat's YYYY-MM-DD (years 0001-9999)
 }
 
 
