@@ -64,8 +64,13 @@ def compile_json_schema(
     max_rules: int = 200_000,
     timeout: float | None = 10.0,
     max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES,
+    remotes: dict[str, Any] | None = None,
 ) -> GrammarIR:
     """Compile a JSON Schema (draft 2020-12 by default, draft-07/06/04 by ``$schema``).
+
+    ``remotes``: the other documents a ``$ref`` may point to, by absolute URI (e.g.
+    ``{"https://example.com/address.json": {...}}``; values as ``schema`` takes them):
+    nothing is ever fetched, and a ``$ref`` to a document not given is a SchemaError.
 
     ``whitespace``: ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"`` (see the
     module docstring; another value raises ``SchemaError`` naming these); ``max_ws`` bounds
@@ -106,7 +111,7 @@ def compile_json_schema(
         _deadline.check("before parsing the schema")
         root = load_schema(schema, max_text_bytes)
         check("")
-        doc = SchemaDocument(root, check=check)
+        doc = SchemaDocument(root, check=check, remotes=remotes)
         c = Compiler(
             doc,
             whitespace=whitespace,

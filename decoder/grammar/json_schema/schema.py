@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 from ...errors import SchemaError, SchemaLimitError
 
@@ -185,8 +185,15 @@ def _escape_ptr(s: str) -> str:
 class SchemaDocument:
     """One schema document with its resources, anchors and base URIs indexed."""
 
-    def __init__(self, root: Any, draft: int | None = None, check=None) -> None:
+    def __init__(self, root: Any, draft: int | None = None, check=None, remotes=None) -> None:
         self._check = check  # check(path) every 1024 nodes indexed: the compile deadline
+        remote_docs = []
+        for url, d in (remotes or {}).items():
+            if not isinstance(url, str) or not urlparse(url).scheme:
+                raise SchemaError(
+                    f"remotes: {url!r} is not an absolute URI", keyword="$ref", path=""
+                )
+            remote_docs.append((urldefrag(url)[0], load_schema(d)))
         self._count = 0
         self.root = root
         self.draft = draft or detect_draft(root)
@@ -197,6 +204,12 @@ class SchemaDocument:
         self._keep: list = []
         self._index(root, DEFAULT_BASE, "")
         self.resources.setdefault(DEFAULT_BASE, root)
+        # documents a $ref may name by absolute URI (nothing is fetched), indexed up front
+        # so that their anchors and dynamic anchors take part in resolution
+        for url, d in remote_docs:
+            self._keep.append(d)
+            self._index(d, url, f"{url}#")
+            self.resources.setdefault(url, d)
 
     # ------------------------------------------------------------ indexing
     def _id_keyword(self) -> str:
@@ -258,7 +271,7 @@ class SchemaDocument:
         if doc is None:
             raise SchemaError(
                 f"$ref {ref!r} at {path or '/'} points outside the document "
-                f"(remote references are not fetched)",
+                f"(remote references are not fetched; pass the document in remotes=)",
                 path=path,
                 keyword="$ref",
             )

@@ -612,7 +612,8 @@ class _DynamicScopes:
         self.dyn: dict = {}  # (resource, name) -> node with that $dynamicAnchor
         self.by_res: dict = {}  # resource -> [(name, node)]
         self.anchor_nodes: dict = {}  # id -> node
-        self._collect(doc.root)
+        for r in [doc.root, *doc.resources.values()]:  # remote documents too
+            self._collect(r)
         self.targets: dict = {}  # id(node) -> {id(target): (target, base, path)}
         self.refused: str | None = None
         self._walk()
