@@ -125,6 +125,12 @@ CASES = [
             {"o": "x"},
         ],
     ),
+    # exactly one of several keys on an open object (a rule-file shape): each branch forbids
+    # the others' keys, no flags needed
+    (
+        {"type": "object", "oneOf": [{"required": [k]} for k in "abcdefgh"]},
+        [{"a": 1}, {"h": 1, "z": 2}, {"a": 1, "b": 2}, {}, {"z": 1}, {"c": 1, "h": 1}],
+    ),
     # a recursive closed schema under oneOf: negated as the compiler reaches each level
     (
         {

@@ -136,7 +136,7 @@ _HANDLED = frozenset(
 )
 MAX_COUNT_STATES = 4096
 MAX_BRANCHES_PER_NODE = 256
-MAX_WITNESSES = 6  # __some_key__ requirements on one object (2**n flag states)
+MAX_WITNESSES = 8  # __some_key__ requirements on one object (2**n flag states)
 # the object keywords whose negation is one __some_key__ requirement
 _MEMBER_KWS = (
     "required",
@@ -2083,14 +2083,6 @@ class Compiler:
                     else:
                         alts.append(a)
                 out.append((alts, e["kw"]))
-        if len(out) > MAX_WITNESSES:
-            self.unsupported(
-                out[MAX_WITNESSES][1],
-                path,
-                f"under not/oneOf/if needs an object meeting {len(out)} negated conditions "
-                f"at once (at most {MAX_WITNESSES}: each doubles the object's states)",
-            )
-            out = out[:MAX_WITNESSES]
         return out
 
     def _object_witnessed(self, entries, extra, reqs, lo, hi, path) -> int | None:
@@ -2102,7 +2094,6 @@ class Compiler:
         that want it absent; an extra key meets those whose key set holds it with any
         value. Meeting more is never worse, so each variant takes every requirement it
         meets for free."""
-        nw = len(reqs)
 
         def in_keys(keys, name):
             kind, ks = keys
@@ -2112,6 +2103,62 @@ class Compiler:
                 return name not in ks
             return matches(ks, name)
 
+        # a requirement with one alternative about one name is no choice: the name is
+        # forbidden, or required with the value also satisfying the alternative's
+        unit = []
+        entries = list(entries)
+        for alts, kw in reqs:
+            a = alts[0] if len(alts) == 1 else None
+            if a is not None and a[0] == "member" and a[1][0] == "in" and len(a[1][1]) == 1:
+                name = next(iter(a[1][1]))
+            elif a is not None and a[0] == "absent":
+                name = a[1]
+            else:
+                unit.append((alts, kw))
+                continue
+            i = next(k for k, e in enumerate(entries) if e[0] == name)
+            _, conj, req = entries[i]
+            if a[0] == "absent":
+                if req:
+                    return None
+                entries[i] = (name, None, False)
+            else:
+                if conj is None:
+                    return None
+                entries[i] = (name, conj + [a[2]], True)
+        reqs = unit
+        # requirements every object meets are dropped first: a name wanted absent that
+        # cannot occur, a required property that meets it with any value
+        kept = []
+        for alts, kw in reqs:
+            met = False
+            for a in alts:
+                for name, conj, req in entries:
+                    if a[0] == "absent":
+                        met = a[1] == name and conj is None
+                    else:
+                        met = req and conj is not None and _trivial(a[2].node)
+                        met = met and in_keys(a[1], name)
+                    if met:
+                        break
+                if met:
+                    break
+            if not met:
+                kept.append((alts, kw))
+        reqs = kept
+        if not reqs:
+            live = [(n, None if c is None else {0: [self.value(c)]}, r, 0) for n, c, r in entries]
+            kinds = [(0, lx, self.value(v)) for lx, v, _ in extra or ()]
+            return self._object_rules(live, kinds, 0, 0, lo, hi, path)
+        if len(reqs) > MAX_WITNESSES:
+            self.unsupported(
+                reqs[MAX_WITNESSES][1],
+                path,
+                f"under not/oneOf/if needs an object meeting {len(reqs)} negated conditions "
+                f"at once (at most {MAX_WITNESSES}: each doubles the object's states)",
+            )
+            reqs = reqs[:MAX_WITNESSES]
+        nw = len(reqs)
         static = 0  # requirements met by every object: a name wanted absent that cannot occur
         live = []
         for name, conj, req in entries:
