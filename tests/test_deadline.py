@@ -194,6 +194,26 @@ def test_spec_compiler_json_text_over_the_size_limit():
     assert ei.value.limit == "max_text_bytes"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 3000 + "]" * 3000,  # deeper than Python's default limit: parsed, refused by depth
+        "[" * 100_000 + "]" * 100_000,  # deeper than the parser's headroom
+        '{"items":' * 3000 + "{}" + "}" * 3000,
+    ],
+    ids=["arrays-3000", "arrays-100k", "items-3000"],
+)
+def test_a_deep_spec_text_is_a_decoder_error_in_serving(text):
+    """The serving path parsed spec texts at the caller's recursion limit: a deep text raised
+    RecursionError (a crash for the server), or not, depending on whether another compile
+    held the limit raised at the time (found by a soak run's replay)."""
+    from decoder.errors import DecoderError
+    from decoder.integrations.specs import grammar_for
+
+    with pytest.raises(DecoderError):
+        grammar_for("json", text)
+
+
 def test_a_schema_value_is_held_to_the_same_size_limit():
     """A dict has no text to measure: its distinct JSON values are counted against the same
     limit, and a dict that contains itself is a SchemaError instead of an endless walk."""

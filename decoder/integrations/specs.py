@@ -72,10 +72,19 @@ def _json(spec: Any, kind: str) -> Any:
             MAX_SCHEMA_TEXT_BYTES,
             f"{kind} spec text",
         )
+    from ..grammar.recursion import recursion_limit
+
+    # the JSON Schema front end's own headroom: a deep text parses (and is then refused by
+    # depth, by name) the same whether or not another compile holds the limit raised
     try:
-        return json.loads(spec)
+        with recursion_limit(20000):
+            return json.loads(spec)
     except ValueError as e:
         raise SpecError(f"the {kind} spec is not valid JSON: {e}") from None
+    except RecursionError:
+        raise SpecError(
+            f"the {kind} spec nests more than 20,000 levels deep (limit of the JSON parser)"
+        ) from None
 
 
 def choice_regex(choices: Any) -> str:
