@@ -20,7 +20,7 @@ from decoder.grammar.json_schema import compile_json_schema
 from decoder.grammar.json_schema.numeric import MAX_INT_EXP_FRACTION
 
 JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
-NORMALISED_EXP = re.compile(r"-?([1-9](\.[0-9]+)?|0(\.[0-9]+)?)[eE][+-]?[0-9]+\Z")
+NORMALISED_EXP = re.compile(r"-?([1-9](\.[0-9]+)?|0(\.0+)?)[eE][+-]?[0-9]+\Z")
 
 
 def in_range(v: Decimal, schema: dict) -> bool:
@@ -104,6 +104,9 @@ def test_bounded_numbers_match_the_exact_oracle(schema):
     rng = random.Random(hash(str(sorted(schema.items()))) & 0xFFFF)
     near = [Decimal(str(schema[k])) for k in schema if k != "type"]
     fixed = ["0", "-0", "-0.0", "0e0", "-0E-3", "1e2", "1E+2", "2.5e1", "1e-05", "1e-5", "1e+20"]
+    # a zero mantissa's fraction is zeros: 0.83e1 is 8.3 (accepted as zero once; found by
+    # the random-schema differential run at another seed)
+    fixed += ["0.83e1", "-0.52e1", "0.00e3", "-0.0e-2", "0.5e0", "0.1e1"]
     texts = fixed + [random_text(rng, near) for _ in range(250)]
     missed = []
     for t in texts:

@@ -216,6 +216,8 @@ MAX_INT_EXP_DECADE = 40
 MAX_INT_EXP_VALUE = 300
 E_MARK = cps([(0x45, 0x45), (0x65, 0x65)])
 ZEROS = star(lit("0"))
+#: the fraction of a zero mantissa (``0.00e5``): zeros only -- ``0.83e1`` is 8.3, not zero
+ZERO_FRAC = opt(cat(lit("."), plus(lit("0"))))
 
 
 def _exp_values(a: int | None, b: int | None):
@@ -300,7 +302,7 @@ def _exp_forms(lo: Decimal | None, lox: bool, hi: Decimal | None, hix: bool):
         hi is None or hi > 0 or (hi == 0 and not hix)
     )
     if zero_in:
-        parts.append(cat(opt(MINUS), lit("0"), opt(FRAC), E_MARK, _exp_values(None, None)))
+        parts.append(cat(opt(MINUS), lit("0"), ZERO_FRAC, E_MARK, _exp_values(None, None)))
     return alt(*parts)
 
 
@@ -355,7 +357,7 @@ def _int_exp_forms(ilo: int | None, ihi: int | None):
             cat(MINUS, side(max(-ihi, 1) if ihi is not None else 1, None if ilo is None else -ilo))
         )
     if _has_zero(ilo, ihi):
-        parts.append(cat(opt(MINUS), lit("0"), opt(FRAC), E_MARK, _exp_values(None, None)))
+        parts.append(cat(opt(MINUS), lit("0"), ZERO_FRAC, E_MARK, _exp_values(None, None)))
     return alt(*parts)
 
 
