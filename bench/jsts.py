@@ -189,6 +189,11 @@ def main(argv=None):
     log(f"{args.draft}: {len(groups)} groups, {n_inst} instances, tokenizer {ctx.family}")
 
     names = [e for e in args.engines.split(",") if e]
+    # decoder is given the suite's remote documents (remotes=, as a user would pass them);
+    # the peers have no such option and refuse or mis-answer refRemote groups
+    remotes = os.path.join(args.suite, "remotes")
+    if os.path.isdir(remotes):
+        os.environ["DECODER_BENCH_REMOTES"] = remotes
     workers, dropped = E.start_engines(
         names,
         args.tokenizer,

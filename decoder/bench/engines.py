@@ -224,8 +224,22 @@ class DecoderAdapter(Adapter):
             except TypeError:
                 width = self.ctx.mask_vocab
         self.words = (max(width, self.ctx.mask_vocab) + 31) // 32
+        # other documents $ref may name (the Test Suite's remotes/, served at
+        # http://localhost:1234/ in its convention): what a user passes as remotes=
+        self.remotes = None
+        rdir = os.environ.get("DECODER_BENCH_REMOTES")
+        if rdir:
+            import json
+            from pathlib import Path
+
+            root = Path(rdir)
+            self.remotes = {
+                "http://localhost:1234/" + f.relative_to(root).as_posix(): json.loads(f.read_text())
+                for f in sorted(root.rglob("*.json"))
+            }
         self.options = {
             "whitespace": "flexible (like the peers' defaults)",
+            "remotes": rdir or None,
             "vocab_width": width,
             "DECODER_WALK_THREADS": os.environ.get(
                 "DECODER_WALK_THREADS", "default (min(2, cores))"
@@ -246,7 +260,9 @@ class DecoderAdapter(Adapter):
         from decoder.errors import UnsatisfiableSchemaError
 
         try:
-            g = self.decoder.Grammar.from_json_schema(schema, whitespace="flexible")
+            g = self.decoder.Grammar.from_json_schema(
+                schema, whitespace="flexible", remotes=self.remotes
+            )
         except UnsatisfiableSchemaError:
             # decoder refuses a schema no value satisfies; as a validator that answers
             # "invalid" for every instance, which is what the peers' empty grammars do
