@@ -47,6 +47,15 @@ CASES = [
             {},
         ],
     ),
+    # a URN base (no hierarchical part: urljoin dropped it, so "#/$defs/bar" missed)
+    (
+        {
+            "$id": "urn:example:foo-bar-baz-qux?+CCResolve:cc=uk",
+            "properties": {"foo": {"$ref": "#/$defs/bar"}},
+            "$defs": {"bar": {"type": "string"}},
+        },
+        [{"foo": "x"}, {"foo": 12}],
+    ),
     # a fragment inside the remote, by absolute URI
     (
         {"$ref": "https://example.com/address.json#/$defs/zip"},

@@ -178,6 +178,15 @@ def detect_draft(root: Any) -> int:
     return 2020
 
 
+def join_uri(base: str, ref: str) -> str:
+    """``ref`` resolved against ``base`` (RFC 3986), also for bases without a hierarchical
+    part, which :func:`urljoin` leaves out: ``urn:uuid:...`` plus ``#/$defs/a`` is the URN
+    with that fragment (urljoin returns the bare fragment)."""
+    if ref.startswith("#"):
+        return urldefrag(base)[0] + ref
+    return urljoin(base, ref)
+
+
 def _escape_ptr(s: str) -> str:
     return s.replace("~", "~0").replace("/", "~1")
 
@@ -230,7 +239,7 @@ class SchemaDocument:
             if idv.startswith("#") and self.draft <= 7:
                 self.anchors[(urldefrag(base)[0], idv[1:])] = node
             else:
-                new = urljoin(base, idv)
+                new = join_uri(base, idv)
                 url, frag = urldefrag(new)
                 base = url
                 self.resources.setdefault(url, node)
@@ -265,7 +274,7 @@ class SchemaDocument:
     # ------------------------------------------------------------ resolution
     def resolve(self, ref: str, base: str, path: str) -> tuple[Any, str, str]:
         """(target schema, its base URI, its JSON path) of ``$ref`` seen at ``path``."""
-        full = urljoin(base, ref)
+        full = join_uri(base, ref)
         url, frag = urldefrag(full)
         doc = self.resources.get(url)
         if doc is None:

@@ -38,10 +38,10 @@ from __future__ import annotations
 import sys
 from itertools import combinations
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag
 
 from ...errors import SchemaError
-from .schema import _SUB_LIST, _SUB_MAP, _SUB_ONE, DEFAULT_BASE
+from .schema import _SUB_LIST, _SUB_MAP, _SUB_ONE, DEFAULT_BASE, join_uri
 
 #: the most alternatives (distinct evaluated sets) one location may split into
 MAX_ALTERNATIVES = 64
@@ -669,7 +669,7 @@ class _DynamicScopes:
         ref = node["$dynamicRef"]
         base = self.doc.base_of.get(id(node), DEFAULT_BASE)
         t, tb, tp = self.doc.resolve(ref, base, path)
-        url, frag = urldefrag(urljoin(base, ref))
+        url, frag = urldefrag(join_uri(base, ref))
         if frag and not frag.startswith("/") and self.dyn.get((url, frag)) is t:
             return t, tb, tp, frag
         return t, tb, tp, None
