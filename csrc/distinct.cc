@@ -37,7 +37,8 @@ bool JsonStringDecoder::feed(uint8_t b, std::string& out) {
     high = 0;
   };
   switch (phase) {
-    case kBefore:
+    case kBefore:  // the lexer may fold the whitespace before a lexeme into its front
+      if (b == ' ' || b == '\t' || b == '\n' || b == '\r') return true;
       if (b != '"') break;
       phase = kIn;
       return true;

@@ -21,7 +21,8 @@ namespace decoder {
 
 enum DistinctRole : uint8_t { kNotDistinct = 0, kDistinctItem = 1, kDistinctOpener = 2 };
 
-// Incremental decoder of a JSON string lexeme, from its opening quote: feed() appends the
+// Incremental decoder of a JSON string lexeme, from its first byte (JSON whitespace folded
+// into its front is skipped, then the opening quote): feed() appends the
 // value's bytes as soon as they are known (a high surrogate escape waits for its low half).
 struct JsonStringDecoder {
   enum Phase : uint8_t { kBefore, kIn, kEscape, kHex, kClosed, kError };

@@ -48,17 +48,27 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
     if contains:
         c.unsupported("uniqueItems", path, "together with contains is not supported")
         return PLAIN
-    if prefix:
-        c.unsupported(
-            "uniqueItems", path, "together with prefixItems (or items as an array) is not supported"
-        )
-        return PLAIN
     expanded = c._expand(rest)
+    rest_domain = [] if expanded is None else _finite_domain(c, expanded)
+    if prefix:
+        domains = []
+        for ps in prefix:
+            e = c._expand(ps)
+            domains.append([] if e is None else _finite_domain(c, e))
+        if rest_domain is None or any(d is None for d in domains):
+            c.unsupported(
+                "uniqueItems",
+                path,
+                "together with prefixItems (or items as an array) is only supported when "
+                "every item is one of a finite set of values (enum, const, boolean, null) "
+                "or false",
+            )
+            return PLAIN
+        return _subset_array(c, domains, rest_domain, path, lo, hi)
     if expanded is None:  # items: false: at most the empty array, trivially unique
         return PLAIN
-    domain = _finite_domain(c, expanded)
-    if domain is not None:
-        return _subset_array(c, domain, expanded[0].base if expanded else "", lo, hi, path)
+    if rest_domain is not None:
+        return _subset_array(c, [], rest_domain, path, lo, hi)
     item = _string_item(c, expanded, path)
     if item is None:
         return PLAIN
@@ -92,8 +102,23 @@ def _finite_domain(c, parts):
     return c._finite_values(parts, finite, types)
 
 
-def _subset_array(c, domain, base, lo, hi, path):
-    m = len(domain)
+def _subset_array(c, domains, rest_domain, path, lo, hi):
+    """Item i takes a value of ``domains[i]`` (past them: of ``rest_domain``), never one used
+    before: a nonterminal per set of used values (their number is the next position). The
+    engine keeps productive rules only, so a set from which ``minItems`` cannot be reached
+    (the positions' values ran out) is never entered: no dead end."""
+    from .compiler import Part, _json_key
+
+    values: list = []
+    index: dict[str, int] = {}
+    for dom in [*domains, rest_domain]:
+        for x in dom:
+            if _json_key(x) not in index:
+                index[_json_key(x)] = len(values)
+                values.append(x)
+    by_pos = [[index[_json_key(x)] for x in dom] for dom in domains]
+    by_rest = [index[_json_key(x)] for x in rest_domain]
+    m = len(values)
     cap = m if hi is None else min(hi, m)
     if lo > cap:
         return None  # more items than distinct values, or than maxItems allows
@@ -106,13 +131,10 @@ def _subset_array(c, domain, base, lo, hi, path):
             path=path,
             keyword="uniqueItems",
         )
-    from .compiler import Part
-
-    syms = [c.value([Part(c.synth({"const": x}), base, path)]) for x in domain]
+    syms = [c.value([Part(c.synth({"const": x}), "", path)]) for x in values]
     top = c.nt(f"unique@{path or '/'}")
-    if lo == 0:
-        c.rule(top, [c.LS, c.RS])
-    nts: dict[int, int] = {}
+    nts: dict[int, int] = {0: top}
+    todo: list[int] = [0]
 
     def state(used: int) -> int:
         s = nts.get(used)
@@ -121,20 +143,16 @@ def _subset_array(c, domain, base, lo, hi, path):
             todo.append(used)
         return s
 
-    todo: list[int] = []
-    if cap >= 1:
-        for i, v in enumerate(syms):
-            c.rule(top, [c.LS, v, state(1 << i)])
     while todo:
         used = todo.pop()
         s = nts[used]
         k = bin(used).count("1")
         if k >= lo:
-            c.rule(s, [c.RS])
+            c.rule(s, [c.LS, c.RS] if k == 0 else [c.RS])
         if k < cap:
-            for i, v in enumerate(syms):
+            for i in by_pos[k] if k < len(by_pos) else by_rest:
                 if not used >> i & 1:
-                    c.rule(s, [c.COMMA, v, state(used | 1 << i)])
+                    c.rule(s, [c.LS if k == 0 else c.COMMA, syms[i], state(used | 1 << i)])
     return top
 
 
