@@ -877,6 +877,7 @@ void Matcher::reset() {
   lex_begin_ = 0;
   seen_.clear();
   scope_ = 0;
+  ++seen_gen_;
 }
 
 Matcher::Step Matcher::snapshot(bool terminated) const {
@@ -899,6 +900,7 @@ void Matcher::restore(const Step& s) {
     lex_begin_ = s.lex_begin;
     seen_.resize(s.nseen);
     scope_ = s.scope;
+    ++seen_gen_;
   }
 }
 

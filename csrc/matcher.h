@@ -286,6 +286,10 @@ class Matcher {
   uint32_t lex_begin_ = 0;
   std::vector<std::string> seen_;
   uint32_t scope_ = 0;
+  uint64_t seen_gen_ = 0;  // bumped whenever seen_ or scope_ changes
+  // find_duplicate_closes: seen_[scope_..] sorted (indices), for the seen_gen_ it was made at
+  std::vector<uint32_t> sorted_;
+  uint64_t sorted_gen_ = ~uint64_t(0);
   // walk_distinct's per-depth state: where the current lexeme began in path_, the items
   // closed inside the token (walk_vals_[0, nvals)), whether the token opened a list (then
   // only walk_vals_[scope, nvals) count) and whether the lexeme closed as a duplicate.

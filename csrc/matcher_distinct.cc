@@ -55,6 +55,7 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
   if (record) {
     if (item && !dup) seen_.push_back(std::move(v));
     if (opens_list(s)) scope_ = static_cast<uint32_t>(seen_.size());
+    ++seen_gen_;
   }
   return true;
 }
@@ -68,45 +69,65 @@ void Matcher::find_duplicate_closes(uint32_t* out) {
   for (size_t k = lex_begin_; k < bytes_.size(); ++k)
     if (!d0.feed(static_cast<uint8_t>(bytes_[k]), p0)) return;
   if (d0.closed()) return;
+  // The values of the open list, sorted: those that start with a given decoded prefix are a
+  // range, so one walk follows all of them (the trie paths that spell a prefix of some value).
+  if (sorted_gen_ != seen_gen_ || sorted_.size() != seen_.size() - scope_) {
+    sorted_.clear();
+    for (size_t k = scope_; k < seen_.size(); ++k) sorted_.push_back(static_cast<uint32_t>(k));
+    std::sort(sorted_.begin(), sorted_.end(), [&](uint32_t a, uint32_t b) { return seen_[a] < seen_[b]; });
+    sorted_gen_ = seen_gen_;
+  }
+  // narrows [lo, hi) (sorted_ indices) to the values with `piece` at `pos`
+  auto narrow = [&](uint32_t& lo, uint32_t& hi, size_t pos, const std::string& piece) {
+    auto cmp_lo = [&](uint32_t a, int) { return seen_[a].compare(pos, piece.size(), piece) < 0; };
+    auto cmp_hi = [&](int, uint32_t a) { return seen_[a].compare(pos, piece.size(), piece) > 0; };
+    // values shorter than pos + |piece| compare as shorter (less) when their tail is a prefix
+    const auto b = sorted_.begin();
+    lo = static_cast<uint32_t>(std::lower_bound(b + lo, b + hi, 0, cmp_lo) - b);
+    hi = static_cast<uint32_t>(std::upper_bound(b + lo, b + hi, 0, cmp_hi) - b);
+  };
+  uint32_t lo0 = 0, hi0 = static_cast<uint32_t>(sorted_.size());
+  // values shorter than p0 sort before those that start with it: compare on p0's length
+  narrow(lo0, hi0, 0, p0);
+  if (lo0 == hi0) return;
   struct Item {
     uint32_t node;
     int32_t state;
     JsonStringDecoder d;
-    uint32_t pos;
+    uint32_t pos, lo, hi;
   };
-  std::vector<Item> stack;
+  std::vector<Item> stack{{0, lex_state_, d0, static_cast<uint32_t>(p0.size()), lo0, hi0}};
   std::string tmp;
   int64_t visited = 0;
-  for (size_t k = scope_; k < seen_.size(); ++k) {
-    const std::string& v = seen_[k];
-    if (v.size() < p0.size() || v.compare(0, p0.size(), p0) != 0) continue;
-    stack.assign(1, Item{0, lex_state_, d0, static_cast<uint32_t>(p0.size())});
-    while (!stack.empty()) {
-      const Item it = stack.back();
-      stack.pop_back();
-      for (uint32_t c = it.node + 1, end = t.subtree_end(it.node); c < end; c = t.subtree_end(c)) {
-        ++visited;
-        const uint8_t b = t.byte(c);
-        const int32_t q = lexer_->next(it.state, b);
-        if (q == kDead) continue;  // the lexeme ends before: an exit, walked with its value
-        JsonStringDecoder d = it.d;
-        tmp.clear();
-        if (!d.feed(b, tmp)) continue;
-        if (it.pos + tmp.size() > v.size() || v.compare(it.pos, tmp.size(), tmp) != 0) continue;
-        const uint32_t pos = it.pos + static_cast<uint32_t>(tmp.size());
-        if (!d.closed()) {
-          stack.push_back({c, q, d, pos});
-          continue;
-        }
-        if (pos != v.size()) continue;
-        const ItemClose ic = item_close(q);
-        if (ic == kNoItem) continue;
-        dup_nodes_.push_back(c);
-        // a token ending here closes a duplicate, unless another lexeme takes the same text
-        if (ic == kAll && !lexer_->can_extend(q))
-          for (const int32_t* id = t.tokens_begin(c); id != t.tokens_end(c); ++id)
-            out[*id >> 5] &= ~(1u << (*id & 31));
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    for (uint32_t c = it.node + 1, end = t.subtree_end(it.node); c < end; c = t.subtree_end(c)) {
+      ++visited;
+      const uint8_t b = t.byte(c);
+      const int32_t q = lexer_->next(it.state, b);
+      if (q == kDead) continue;  // the lexeme ends before: an exit, walked with its value
+      JsonStringDecoder d = it.d;
+      tmp.clear();
+      if (!d.feed(b, tmp)) continue;
+      uint32_t lo = it.lo, hi = it.hi;
+      if (!tmp.empty()) narrow(lo, hi, it.pos, tmp);
+      if (lo == hi) continue;
+      const uint32_t pos = it.pos + static_cast<uint32_t>(tmp.size());
+      if (!d.closed()) {
+        stack.push_back({c, q, d, pos, lo, hi});
+        continue;
       }
+      // the string closes here: a duplicate if some value in the range is exactly this long
+      bool exact = false;
+      for (uint32_t k = lo; k < hi && !exact; ++k) exact = seen_[sorted_[k]].size() == pos;
+      if (!exact) continue;
+      const ItemClose ic = item_close(q);
+      if (ic == kNoItem) continue;
+      dup_nodes_.push_back(c);
+      // a token ending here closes a duplicate, unless another lexeme takes the same text
+      if (ic == kAll && !lexer_->can_extend(q))
+        for (const int32_t* id = t.tokens_begin(c); id != t.tokens_end(c); ++id) out[*id >> 5] &= ~(1u << (*id & 31));
     }
   }
   std::sort(dup_nodes_.begin(), dup_nodes_.end());

@@ -81,6 +81,9 @@ def test_mask_equals_commit_on_every_token(family):
         b'["","a',
         '["\u00e9","\\u00'.encode(),
         b'["a","b","',
+        # many values sharing prefixes (the duplicate search narrows a sorted range)
+        '["a","ab","abc","abd","b","ba","","x y","é","été","a\\b","'.encode(),
+        '["a","ab","abc","abd","b","ba","","x y","é","été","a\\b","ab'.encode(),
     ]
     m0, v = _matcher(STRINGS, family)
     ids = np.arange(v.model_vocab_size)
