@@ -73,7 +73,9 @@ def main(argv=None) -> int:
             ts = [x for _ in range(args.repeat) for x in _times(m, ids, words)]
             ts.sort()
             p99 = ts[min(len(ts) - 1, int(0.99 * len(ts)))]
-            print(f"{n:>6} {name:>12} {len(ts):>6} {statistics.median(ts):>8.1f} {p99:>8.1f} {ts[-1]:>8.1f}")
+            print(
+                f"{n:>6} {name:>12} {len(ts):>6} {statistics.median(ts):>8.1f} {p99:>8.1f} {ts[-1]:>8.1f}"
+            )
     return 0
 
 

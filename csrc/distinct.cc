@@ -56,7 +56,9 @@ bool JsonStringDecoder::feed(uint8_t b, std::string& out) {
     case kEscape: {
       char c;
       switch (b) {
-        case '"': case '\\': case '/': c = static_cast<char>(b); break;
+        case '"':
+        case '\\':
+        case '/': c = static_cast<char>(b); break;
         case 'b': c = '\b'; break;
         case 'f': c = '\f'; break;
         case 'n': c = '\n'; break;
@@ -93,8 +95,7 @@ bool JsonStringDecoder::feed(uint8_t b, std::string& out) {
       return true;
     }
     case kClosed:
-    case kError:
-      break;
+    case kError: break;
   }
   phase = kError;
   return false;

@@ -839,9 +839,11 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
   }
   for (const auto& d : distinct) {
     if (d.first < 0 || d.first >= grammar_->num_lexemes())
-      throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) + ", which does not exist");
+      throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) +
+                         ", which does not exist");
     if (d.second != kDistinctItem && d.second != kDistinctOpener)
-      throw GrammarError("distinct-item role " + std::to_string(d.second) + " is neither item (1) nor opener (2)");
+      throw GrammarError("distinct-item role " + std::to_string(d.second) +
+                         " is neither item (1) nor opener (2)");
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
     x.distinct[d.first] = static_cast<uint8_t>(d.second);
   }

@@ -73,7 +73,7 @@ struct GrammarExtras {
   std::vector<std::string> special_bytes;            // marker bytes, by position in special_ids
   std::vector<int32_t> marker_tokens;                // ordinary tokens holding the marker byte
   std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
-  std::vector<uint8_t> distinct;  // DistinctRole by lexeme (empty: no distinct items)
+  std::vector<uint8_t> distinct;                     // DistinctRole by lexeme (empty: no distinct items)
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
 

@@ -127,7 +127,8 @@ void Matcher::find_duplicate_closes(uint32_t* out) {
       dup_nodes_.push_back(c);
       // a token ending here closes a duplicate, unless another lexeme takes the same text
       if (ic == kAll && !lexer_->can_extend(q))
-        for (const int32_t* id = t.tokens_begin(c); id != t.tokens_end(c); ++id) out[*id >> 5] &= ~(1u << (*id & 31));
+        for (const int32_t* id = t.tokens_begin(c); id != t.tokens_end(c); ++id)
+          out[*id >> 5] &= ~(1u << (*id & 31));
     }
   }
   std::sort(dup_nodes_.begin(), dup_nodes_.end());

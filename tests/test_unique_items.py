@@ -182,7 +182,9 @@ def _walk(m, rng, buf, steps=600):
     out = []
     for _ in range(steps):
         m.compute_mask(buf)
-        allowed = np.flatnonzero(np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)])
+        allowed = np.flatnonzero(
+            np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)]
+        )
         acc = m.is_accepting()
         assert (eos in allowed) == acc
         cands = [int(t) for t in allowed if t != eos]
@@ -230,7 +232,12 @@ def test_random_walks_are_valid_and_never_stuck(items, extra):
 
 
 def test_enum_of_three_with_min_items_three_always_finishes():
-    schema = {"type": "array", "items": {"enum": ["x", "y", "z"]}, "uniqueItems": True, "minItems": 3}
+    schema = {
+        "type": "array",
+        "items": {"enum": ["x", "y", "z"]},
+        "uniqueItems": True,
+        "minItems": 3,
+    }
     got = _walks(schema, 30, seed=3)
     assert len(got) == 30 and all(sorted(x) == ["x", "y", "z"] for x in got)
 
@@ -242,7 +249,12 @@ def test_min_items_beyond_the_domain_is_unsatisfiable():
         )
     # another type keeps the schema satisfiable: only the arrays are gone
     g = Grammar.from_json_schema(
-        {"type": ["array", "null"], "items": {"type": "boolean"}, "uniqueItems": True, "minItems": 3}
+        {
+            "type": ["array", "null"],
+            "items": {"type": "boolean"},
+            "uniqueItems": True,
+            "minItems": 3,
+        }
     )
     m = Matcher(g, vocab())
     assert m.commit_bytes(b"null") and m.is_accepting()
@@ -268,4 +280,29 @@ def test_what_is_refused_names_uniqueItems_and_why(items, why):
 
 
 def test_at_most_one_item_needs_nothing():
-    compile_json_schema({"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 1})
+    compile_json_schema(
+        {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 1}
+    )
+
+
+def test_fill_masks_on_threads_equals_one_by_one():
+    # each matcher keeps its own items: a batch on several threads gives every row its own
+    from decoder import fill_masks
+
+    m0, v = _matcher(STRINGS)
+    prefixes = [b'["ab","', b'["ab","ab', b'["a","b","', b'["", "', b'["x","ab', b"["] * 3
+    ms = []
+    for p in prefixes:
+        m = m0.fork()
+        m.reset()
+        assert m.commit_bytes(p)
+        ms.append(m)
+    words = m0.compiled.mask_words
+    out = np.zeros((len(ms), words), dtype=np.int32)
+    fill_masks(ms, out, threads=4)
+    for m, row in zip(ms, out):
+        one = np.zeros(words, dtype=np.int32)
+        m.compute_mask(one)
+        assert (one == row).all()
+    q = _tokens(v)[b'"']
+    assert not (out[1][q >> 5] >> (q & 31)) & 1 and (out[4][q >> 5] >> (q & 31)) & 1

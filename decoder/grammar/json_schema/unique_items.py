@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from math import comb
 
-from ...errors import SchemaError
 from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, lit
 from . import automata, strings
 from .regexops import RegexBudgetError
@@ -36,8 +35,15 @@ MAX_SUBSET_STATES = 4096
 
 #: keywords that make the item schema a disjunction (the string construction needs the
 #: item to be one string lexeme)
-_DISJUNCTIVE = ("anyOf", "oneOf", "if", "not", "dependentRequired", "dependentSchemas",
-                "dependencies")
+_DISJUNCTIVE = (
+    "anyOf",
+    "oneOf",
+    "if",
+    "not",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+)
 
 #: compile as if uniqueItems were absent (approximate=True after a refusal)
 PLAIN = object()
@@ -124,13 +130,14 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
         return None  # more items than distinct values, or than maxItems allows
     states = sum(comb(m, k) for k in range(cap + 1))
     if states > MAX_SUBSET_STATES:
-        raise SchemaError(
-            f"uniqueItems at {path or '/'}: the items have {m} possible values; remembering "
-            f"which of them an array of up to {cap} items used needs {states} grammar states "
-            f"(more than {MAX_SUBSET_STATES})",
-            path=path,
-            keyword="uniqueItems",
+        c.unsupported(
+            "uniqueItems",
+            path,
+            f"is not supported here: the items have {m} possible values, and remembering "
+            f"which of them an array of up to {cap} items used needs {states} grammar "
+            f"states (more than {MAX_SUBSET_STATES})",
         )
+        return PLAIN
     syms = [c.value([Part(c.synth({"const": x}), "", path)]) for x in values]
     top = c.nt(f"unique@{path or '/'}")
     nts: dict[int, int] = {0: top}
@@ -157,15 +164,18 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
 
 
 def _string_item(c, parts, path):
-    """The item lexeme (a distinct-item string lexeme), or None after a refusal."""
+    """The item lexeme (a distinct-item string lexeme), or None: refused, or no item is valid
+    (then the plain array is exact)."""
     from .compiler import ALL_TYPES
 
     types = set(ALL_TYPES)
     for p in parts:
         if p.has("type"):
             types &= c._types_of(p.node["type"])
+    if not types:  # no item is valid: at most the empty array, trivially unique
+        return None
     if types != {"string"} or any(p.has(kw) for p in parts for kw in _DISJUNCTIVE):
-        kinds = sorted(types - {"string"}) or ["string"]
+        kinds = sorted(types - {"string"}) or ["string"]  # (string: with a disjunction)
         what = "/".join("number" if t in ("integer", "fraction") else t for t in kinds)
         what = "/".join(dict.fromkeys(what.split("/")))
         why = (
