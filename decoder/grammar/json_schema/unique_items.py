@@ -45,7 +45,8 @@ _DISJUNCTIVE = (
     "dependencies",
 )
 
-#: compile as if uniqueItems were absent (approximate=True after a refusal)
+#: compile as if uniqueItems were absent: exact where at most one item can be valid, else
+#: after a refusal with approximate=True
 PLAIN = object()
 
 
