@@ -469,6 +469,14 @@ class Compiler:
             self.warned.append(msg)
             warnings.warn(msg, stacklevel=4)
 
+    # for .unique_items, which this module imports (it does not import this one)
+    ALL_TYPES = ALL_TYPES
+    json_key = staticmethod(_json_key)
+
+    def const_part(self, x, path: str) -> Part:
+        """A part that holds exactly the value ``x``."""
+        return Part(self.synth({"const": x}), "", path)
+
     def synth(self, d: dict) -> dict:
         d["__synthetic__"] = True
         self.keep.append(d)

@@ -86,9 +86,7 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
 def _finite_domain(c, parts):
     """The item values, if the item schema lists them (enum/const, or only booleans and
     null), one per JSON-equality class; else None."""
-    from .compiler import ALL_TYPES, _json_key
-
-    types = set(ALL_TYPES)
+    types = set(c.ALL_TYPES)
     finite = None
     for p in parts:
         n = p.node
@@ -100,8 +98,8 @@ def _finite_domain(c, parts):
         if p.has("enum") and isinstance(n["enum"], list):
             sets.append(n["enum"])
         for vals in sets:
-            keys = {_json_key(x) for x in vals}
-            finite = list(vals) if finite is None else [x for x in finite if _json_key(x) in keys]
+            keys = {c.json_key(x) for x in vals}
+            finite = list(vals) if finite is None else [x for x in finite if c.json_key(x) in keys]
     if finite is None:
         if not types or not types <= {"boolean", "null"}:
             return None
@@ -114,17 +112,15 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
     before: a nonterminal per set of used values (their number is the next position). The
     engine keeps productive rules only, so a set from which ``minItems`` cannot be reached
     (the positions' values ran out) is never entered: no dead end."""
-    from .compiler import Part, _json_key
-
     values: list = []
     index: dict[str, int] = {}
     for dom in [*domains, rest_domain]:
         for x in dom:
-            if _json_key(x) not in index:
-                index[_json_key(x)] = len(values)
+            if c.json_key(x) not in index:
+                index[c.json_key(x)] = len(values)
                 values.append(x)
-    by_pos = [[index[_json_key(x)] for x in dom] for dom in domains]
-    by_rest = [index[_json_key(x)] for x in rest_domain]
+    by_pos = [[index[c.json_key(x)] for x in dom] for dom in domains]
+    by_rest = [index[c.json_key(x)] for x in rest_domain]
     m = len(values)
     cap = m if hi is None else min(hi, m)
     if lo > cap:
@@ -139,7 +135,7 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
             f"states (more than {MAX_SUBSET_STATES})",
         )
         return PLAIN
-    syms = [c.value([Part(c.synth({"const": x}), "", path)]) for x in values]
+    syms = [c.value([c.const_part(x, path)]) for x in values]
     top = c.nt(f"unique@{path or '/'}")
     nts: dict[int, int] = {0: top}
     todo: list[int] = [0]
@@ -167,9 +163,7 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
 def _string_item(c, parts, path):
     """The item lexeme (a distinct-item string lexeme), or None: refused, or no item is valid
     (then the plain array is exact)."""
-    from .compiler import ALL_TYPES
-
-    types = set(ALL_TYPES)
+    types = set(c.ALL_TYPES)
     for p in parts:
         if p.has("type"):
             types &= c._types_of(p.node["type"])
