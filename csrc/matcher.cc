@@ -810,7 +810,8 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
 }
 
 void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
-                                 const std::vector<std::pair<int32_t, int32_t>>& budgets) {
+                                 const std::vector<std::pair<int32_t, int32_t>>& budgets,
+                                 const std::vector<std::pair<int32_t, int32_t>>& distinct) {
   const TokenTrie& t = *trie_;
   GrammarExtras x;
   for (int32_t id : special_ids) {
@@ -836,6 +837,16 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (b.second < 0) throw GrammarError("a token budget is not negative");
     x.budgets.push_back(b);
   }
+  for (const auto& d : distinct) {
+    if (d.first < 0 || d.first >= grammar_->num_lexemes())
+      throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) +
+                         ", which does not exist");
+    if (d.second != kDistinctItem && d.second != kDistinctOpener)
+      throw GrammarError("distinct-item role " + std::to_string(d.second) +
+                         " is neither item (1) nor opener (2)");
+    if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
+    x.distinct[d.first] = static_cast<uint8_t>(d.second);
+  }
   extras_ = std::move(x);
 }
 
@@ -845,6 +856,12 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
     : cg_(std::move(cg)), trie_(&cg_->trie()), g_(&cg_->grammar()), lexer_(&g_->lexer()), parser_(g_) {
   if (!cg_->extras().empty()) extras_ = &cg_->extras();
   frames_.assign(trie_->max_depth() + 1, WalkFrame{kDead, nullptr, 0, kDead, nullptr});
+  distinct_ = !cg_->extras().distinct.empty();
+  if (distinct_) {
+    dframes_.assign(trie_->max_depth() + 1, DistinctFrame{0, false, false, 0, 0});
+    path_.assign(trie_->max_depth() + 1, '\0');
+    close_val_.assign(trie_->max_depth() + 1, std::string());
+  }
   reset();
 }
 
@@ -858,13 +875,42 @@ void Matcher::reset() {
   terminated_ = false;
   lexeme_start_ = -1;
   history_.clear();
+  bytes_.clear();
+  lex_begin_ = 0;
+  seen_.clear();
+  scope_ = 0;
+  ++seen_gen_;
 }
 
-bool Matcher::end_lexeme(int32_t s) {
+Matcher::Step Matcher::snapshot(bool terminated) const {
+  Step s{static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, terminated, lexeme_start_};
+  s.nbytes = static_cast<uint32_t>(bytes_.size());
+  s.lex_begin = lex_begin_;
+  s.nseen = static_cast<uint32_t>(seen_.size());
+  s.scope = scope_;
+  return s;
+}
+
+void Matcher::restore(const Step& s) {
+  parser_.truncate(s.rows);
+  lex_state_ = s.lex_state;
+  fresh_ = s.fresh;
+  terminated_ = s.terminated;
+  lexeme_start_ = s.lexeme_start;
+  if (distinct_) {
+    bytes_.resize(s.nbytes);
+    lex_begin_ = s.lex_begin;
+    seen_.resize(s.nseen);
+    scope_ = s.scope;
+    ++seen_gen_;
+  }
+}
+
+bool Matcher::end_lexeme(int32_t s, bool drop_items) {
   // The row this pushes depends only on the row below and on the lexemes s accepts: reuse
   // it if it is still in the parser's storage (siblings in a trie walk, and the exits of a
   // cached walk, end the same lexemes over and over from many lexer states).
-  const int64_t key = lexer_->accept_id(s);
+  const int64_t key = lexer_->accept_id(s) + (drop_items ? (int64_t(1) << 40) : 0);
   if (parser_.revive(key)) return true;
   const std::vector<int32_t>& acc = lexer_->accepting(s);
   if (acc.empty()) return false;
@@ -874,7 +920,7 @@ bool Matcher::end_lexeme(int32_t s) {
   for (int32_t lx : acc) {
     if (g_->is_ignore(lx)) {
       if (ignore < 0) ignore = lx;
-    } else {
+    } else if (!drop_items || extras_->distinct[lx] != kDistinctItem) {
       scratch_.push_back(lx);
     }
   }
@@ -888,7 +934,12 @@ int32_t Matcher::step(int32_t s, uint8_t b) {
   if (s == kDead) return kDead;
   int32_t t = lexer_->next(s, b);
   if (t != kDead) return t;
-  if (!end_lexeme(s)) return kDead;
+  if (distinct_) {
+    if (!end_committed(s, true)) return kDead;
+    lex_begin_ = static_cast<uint32_t>(bytes_.size());  // b (appended by feed) begins the next
+  } else if (!end_lexeme(s)) {
+    return kDead;
+  }
   int32_t s0 = lexer_->start_state(parser_.top().lexset);
   return s0 == kDead ? kDead : lexer_->next(s0, b);
 }
@@ -898,7 +949,7 @@ bool Matcher::can_end() {
   size_t rows = parser_.num_rows();
   bool ok;
   try {
-    ok = end_lexeme(lex_state_) && parser_.top().accepting;
+    ok = end_committed(lex_state_, false) && parser_.top().accepting;
   } catch (...) {
     parser_.truncate(rows);
     throw;
@@ -919,6 +970,7 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     s = step(s, data[i]);
     if (s == kDead) return false;
+    if (distinct_) bytes_.push_back(static_cast<char>(data[i]));
   }
   if (n > 0) {
     lex_state_ = s;
@@ -928,10 +980,16 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
     if (was_fresh || parser_.num_rows() != rows_before) lexeme_start_ = static_cast<int32_t>(history_.size());
     // A lexeme that no byte can extend has ended: scan it now, so that the next mask
     // starts from the fresh start state of the next row, whose walk is cached.
-    if (!lexer_->can_extend(s) && end_lexeme(s)) {
-      // kDead with fresh_: no lexeme may follow, only the end of the output
-      lex_state_ = lexer_->start_state(parser_.top().lexset);
-      fresh_ = true;
+    bool dup = false;
+    if (!lexer_->can_extend(s)) {
+      if (end_committed(s, true, &dup)) {
+        // kDead with fresh_: no lexeme may follow, only the end of the output
+        lex_state_ = lexer_->start_state(parser_.top().lexset);
+        fresh_ = true;
+        lex_begin_ = static_cast<uint32_t>(bytes_.size());
+      } else if (dup) {
+        return false;  // an item equal to an earlier one of its list, and nothing else
+      }
     }
   }
   return true;
@@ -940,22 +998,16 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
 bool Matcher::commit_bytes(const uint8_t* data, size_t n) {
   DECODER_STEP_SCOPE("one commit");
   if (terminated_) return false;
-  Step saved{static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, terminated_, lexeme_start_};
+  const Step saved = snapshot(terminated_);
   bool ok;
   try {
     ok = feed(data, n);
   } catch (...) {  // a limit: the step leaves no trace
-    parser_.truncate(saved.rows);
-    lex_state_ = saved.lex_state;
-    fresh_ = saved.fresh;
-    lexeme_start_ = saved.lexeme_start;
+    restore(saved);
     throw;
   }
   if (!ok) {
-    parser_.truncate(saved.rows);
-    lex_state_ = saved.lex_state;
-    fresh_ = saved.fresh;
-    lexeme_start_ = saved.lexeme_start;
+    restore(saved);
     return false;
   }
   history_.push_back(saved);
@@ -969,7 +1021,7 @@ bool Matcher::commit_token(int32_t token) {
     // to sample from), so EOS commits again: a step that changes nothing, kept in the
     // history so that rollback counts steps the same way everywhere.
     if (!trie_->is_eos(token)) return false;
-    history_.push_back({static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, true, lexeme_start_});
+    history_.push_back(snapshot(true));
     return true;
   }
   if (extras_ != nullptr && !extras_->budgets.empty() && !budget_allows(token)) return false;
@@ -987,7 +1039,7 @@ bool Matcher::commit_token(int32_t token) {
   }
   if (trie_->is_eos(token)) {
     if (!can_end()) return false;
-    history_.push_back({static_cast<uint32_t>(parser_.num_rows()), lex_state_, fresh_, false, lexeme_start_});
+    history_.push_back(snapshot(false));
     terminated_ = true;
     return true;
   }
@@ -1048,11 +1100,7 @@ void Matcher::rollback(size_t n) {
   if (n == 0) return;
   Step s = history_[history_.size() - n];
   history_.resize(history_.size() - n);
-  parser_.truncate(s.rows);
-  lex_state_ = s.lex_state;
-  fresh_ = s.fresh;
-  terminated_ = s.terminated;
-  lexeme_start_ = s.lexeme_start;
+  restore(s);
 }
 
 int64_t Matcher::min_completion_bytes() {
@@ -1071,7 +1119,7 @@ int64_t Matcher::min_completion_bytes() {
   return best >= kInfLen ? -1 : best;
 }
 
-inline void Matcher::set_token_bits(uint32_t node, uint32_t* out) const {
+void Matcher::set_token_bits(uint32_t node, uint32_t* out) const {
   for (const int32_t* id = trie_->tokens_begin(node); id != trie_->tokens_end(node); ++id)
     out[*id >> 5] |= 1u << (*id & 31);
 }
@@ -1151,7 +1199,12 @@ void Matcher::compute_mask(uint32_t* out) {
   exits_ = exits.size();
   size_t rows = parser_.num_rows();
   try {
-    compute_mask_exits(exits, out);
+    if (distinct_) {
+      find_duplicate_closes(out);
+      compute_mask_exits_distinct(exits, out);
+    } else {
+      compute_mask_exits(exits, out);
+    }
   } catch (...) {  // a limit: the parser as it was (the mask is not to be used)
     parser_.truncate(rows);
     throw;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cache_budget.h"
+#include "distinct.h"
 #include "earley.h"
 #include "grammar.h"
 #include "token_trie.h"
@@ -72,7 +73,8 @@ struct GrammarExtras {
   std::vector<std::string> special_bytes;            // marker bytes, by position in special_ids
   std::vector<int32_t> marker_tokens;                // ordinary tokens holding the marker byte
   std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
-  bool empty() const { return special_ids.empty() && budgets.empty(); }
+  std::vector<uint8_t> distinct;                     // DistinctRole by lexeme (empty: no distinct items)
+  bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
 
 class CompiledGrammar {
@@ -86,9 +88,11 @@ class CompiledGrammar {
   CompiledGrammar& operator=(const CompiledGrammar&) = delete;
   Grammar& grammar() const { return *grammar_; }
   const TokenTrie& trie() const { return *trie_; }
-  // Named special tokens and lexeme token budgets (set once, before any Matcher is made).
+  // Named special tokens, lexeme token budgets and distinct-item roles (DistinctRole by
+  // lexeme: (lexeme, role) pairs); set once, before any Matcher is made.
   void set_extras(const std::vector<int32_t>& special_ids,
-                  const std::vector<std::pair<int32_t, int32_t>>& budgets);
+                  const std::vector<std::pair<int32_t, int32_t>>& budgets,
+                  const std::vector<std::pair<int32_t, int32_t>>& distinct = {});
   const GrammarExtras& extras() const { return extras_; }
   // Cached inside-bits and exits of a lexer state (built on first use; thread-safe).
   // *built (if given) is set to whether this call had to build the entry (a cold mask).
@@ -211,7 +215,11 @@ class Matcher {
     bool fresh;
     bool terminated;
     int32_t lexeme_start;
+    // distinct items (see below): sizes of bytes_ and seen_, lex_begin_ and scope_
+    uint32_t nbytes = 0, lex_begin = 0, nseen = 0, scope = 0;
   };
+  Step snapshot(bool terminated) const;
+  void restore(const Step& s);
   // Extras (GrammarExtras): the special-token bits and the budget filter of compute_mask.
   void apply_extras(uint32_t* out, const MaskCacheEntry& entry);
   int32_t special_index(int32_t token) const;
@@ -224,7 +232,27 @@ class Matcher {
   // Feeds one byte from lexer state s; may push parser rows. Returns the new state or kDead.
   int32_t step(int32_t s, uint8_t b);
   // Ends the lexeme that lexer state s accepts: pushes the parser row(s). False if none.
-  bool end_lexeme(int32_t s);
+  // drop_items: without the distinct item lexemes (the item would repeat an earlier one).
+  bool end_lexeme(int32_t s, bool drop_items = false);
+  // Distinct items (matcher_distinct.cc). The role of the lexemes state s accepts: whether
+  // some is an item (kSome) or all are (kAll), and whether one opens a list.
+  enum ItemClose : uint8_t { kNoItem = 0, kSome = 1, kAll = 2 };
+  ItemClose item_close(int32_t s) const;
+  bool opens_list(int32_t s) const;
+  bool live_item(int32_t s) const;  // some item lexeme is live in s
+  // Ends the current lexeme of the committed bytes (lexer state s); an item equal to an
+  // earlier one of its list is not scanned (*dup), and with `record` a scanned item or
+  // opener is recorded in seen_/scope_.
+  bool end_committed(int32_t s, bool record, bool* dup = nullptr);
+  // Before the exits of a mask: clears the tokens that end exactly where an item closes
+  // equal to an earlier one, and lists those closing trie nodes (dup_nodes_, sorted).
+  void find_duplicate_closes(uint32_t* out);
+  bool under_dup_node(uint32_t node) const;  // node's parent is in dup_nodes_
+  void compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
+  // walk() that also tracks the items closed inside the token (distinct grammars only).
+  void walk_distinct(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
+  struct DistinctFrame;
+  bool seen_in_walk(const std::string& v, const DistinctFrame& f);
   bool can_end();
   bool feed(const uint8_t* data, size_t n);
   void walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
@@ -250,6 +278,35 @@ class Matcher {
   };
   std::vector<WalkFrame> frames_;
   std::vector<int32_t> scratch_;
+  // Distinct items, only when the grammar has some (extras().distinct): the committed bytes,
+  // where the current lexeme began in them, the decoded values of the items closed so far
+  // and where those of the innermost open list begin. Rollback restores the four (Step).
+  bool distinct_ = false;
+  std::string bytes_;
+  uint32_t lex_begin_ = 0;
+  std::vector<std::string> seen_;
+  uint32_t scope_ = 0;
+  uint64_t seen_gen_ = 0;  // bumped whenever seen_ or scope_ changes
+  // find_duplicate_closes: seen_[scope_..] sorted (indices), for the seen_gen_ it was made at
+  std::vector<uint32_t> sorted_;
+  uint64_t sorted_gen_ = ~uint64_t(0);
+  // walk_distinct's per-depth state: where the current lexeme began in path_, the items
+  // closed inside the token (walk_vals_[0, nvals)), whether the token opened a list (then
+  // only walk_vals_[scope, nvals) count) and whether the lexeme closed as a duplicate.
+  struct DistinctFrame {
+    uint16_t lex_start;
+    bool opened;
+    bool dup;
+    uint32_t nvals;
+    uint32_t scope;
+  };
+  std::vector<DistinctFrame> dframes_;
+  std::string path_;                    // bytes of the trie path being walked
+  std::vector<std::string> close_val_;  // by depth: the value of the item closed there
+  std::vector<std::string> walk_vals_;
+  int64_t base_item_node_ = -1;  // an exit whose parent path closed an item not yet decoded
+  std::string base_item_;
+  std::vector<uint32_t> dup_nodes_;
   uint64_t walk_nodes_ = 0, exits_ = 0;
   bool cold_ = false;
 };

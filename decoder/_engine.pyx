@@ -45,7 +45,8 @@ cdef extern from "grammar.h" namespace "decoder":
 cdef extern from "matcher.h" namespace "decoder":
     cdef cppclass CCompiledGrammar "decoder::CompiledGrammar":
         size_t cache_bytes()
-        void set_extras(const vector[int32_t]&, const vector[pair[int32_t, int32_t]]&) except +raise_py_error
+        void set_extras(const vector[int32_t]&, const vector[pair[int32_t, int32_t]]&,
+                        const vector[pair[int32_t, int32_t]]&) except +raise_py_error
         int64_t memory_bytes()
 
     cdef cppclass CMatcher "decoder::Matcher":
@@ -210,14 +211,19 @@ cdef class CompiledGrammar:
         self.mask_words = trie.mask_words
         self.vocab = vocab
 
-    def set_extras(self, special_ids=(), budgets=()):
-        """Named special tokens (grammar terminals) and token budgets ``(lexeme, max_tokens)``;
-        once, right after compiling and before any Matcher is made."""
+    def set_extras(self, special_ids=(), budgets=(), distinct=()):
+        """Named special tokens (grammar terminals), token budgets ``(lexeme, max_tokens)``
+        and distinct-item roles ``(lexeme, role)`` (1: a list item that must differ from the
+        list's earlier items, 2: the opener of such a list; csrc/distinct.h); once, right
+        after compiling and before any Matcher is made."""
         cdef vector[int32_t] ids = [int(i) for i in special_ids]
         cdef vector[pair[int32_t, int32_t]] bs
+        cdef vector[pair[int32_t, int32_t]] ds
         for lx, n in budgets:
             bs.push_back(pair[int32_t, int32_t](int(lx), int(n)))
-        self.ptr.get().set_extras(ids, bs)
+        for lx, r in distinct:
+            ds.push_back(pair[int32_t, int32_t](int(lx), int(r)))
+        self.ptr.get().set_extras(ids, bs, ds)
 
     @property
     def cache_bytes(self):

@@ -92,8 +92,8 @@ def compile_grammar(
     from .grammar.freetext import special_ids
 
     specials = special_ids(grammar.ir)
-    if specials or grammar.ir.budgets:
-        cg.set_extras(specials, grammar.ir.budgets)
+    if specials or grammar.ir.budgets or grammar.ir.distinct:
+        cg.set_extras(specials, grammar.ir.budgets, grammar.ir.distinct)
     if not cache:
         return cg
     with _lock:

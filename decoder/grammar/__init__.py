@@ -179,6 +179,8 @@ class Grammar:
             h.update("\0".join(lx).encode("utf-8", "replace"))
             if self.ir.budgets:
                 h.update(repr(sorted(self.ir.budgets)).encode())
+            if self.ir.distinct:
+                h.update(b"distinct" + repr(sorted(self.ir.distinct)).encode())
             self._fingerprint = h.digest()
         return self._fingerprint
 

@@ -46,6 +46,9 @@ MAX_CODEPOINT = 0x10FFFF
 # ---------------------------------------------------------------- regex nodes
 EMPTY = ("empty",)
 NEVER = ("never",)
+# distinct-item roles of lexemes (GrammarIR.distinct; csrc/distinct.h DistinctRole)
+DISTINCT_ITEM = 1
+DISTINCT_OPENER = 2
 
 
 def lit(s) -> tuple:
@@ -291,6 +294,10 @@ class GrammarIR:
     # (lexeme id, max tokens): after that many tokens inside the lexeme, the engine allows
     # only its shortest completion (a reasoning budget; see csrc/matcher.h GrammarExtras)
     budgets: list[tuple[int, int]] = field(default_factory=list)
+    # (lexeme id, role): DISTINCT_ITEM, a JSON string lexeme whose value must differ from
+    # the earlier items of its list, or DISTINCT_OPENER, the '[' of such a list (checked by
+    # the engine's matcher: csrc/distinct.h)
+    distinct: list[tuple[int, int]] = field(default_factory=list)
 
     def productive(self) -> list[bool]:
         """Per nonterminal: whether it derives some string (Knuth's fixpoint; a lexeme
@@ -362,6 +369,7 @@ class GrammarBuilder:
         self._rule_set: set = set()
         self._ignore: list[int] = []
         self._budgets: list[tuple[int, int]] = []
+        self._distinct: dict[int, int] = {}
 
     def budget(self, lexeme_symbol: int, max_tokens: int) -> None:
         """At most ``max_tokens`` tokens inside this lexeme, then its shortest completion."""
@@ -369,13 +377,19 @@ class GrammarBuilder:
             raise ValueError(f"a token budget is a non-negative int, not {max_tokens!r}")
         self._budgets.append((-lexeme_symbol - 1, max_tokens))
 
-    def lexeme(self, name: str, regex: tuple) -> int:
-        """The symbol of a lexeme with this regex (deduplicated by regex)."""
-        j = self._lexeme_by_regex.get(regex)
+    def lexeme(self, name: str, regex: tuple, role: int = 0) -> int:
+        """The symbol of a lexeme with this regex (deduplicated by regex and distinct-item
+        role: an item or opener lexeme is another lexeme than a plain one of the same regex)."""
+        key = regex if not role else ("distinct", role, regex)
+        j = self._lexeme_by_regex.get(key)
         if j is None:
             j = len(self._lexemes)
             self._lexemes.append(Lexeme(name, regex))
-            self._lexeme_by_regex[regex] = j
+            self._lexeme_by_regex[key] = j
+            if role:
+                if role not in (DISTINCT_ITEM, DISTINCT_OPENER):
+                    raise ValueError(f"unknown distinct-item role {role!r}")
+                self._distinct[j] = role
         return -(j + 1)
 
     def literal(self, s, name: str | None = None) -> int:
@@ -411,7 +425,8 @@ class GrammarBuilder:
         the new symbol of each of its nonterminals (``[g.start]`` is its start). How one
         front end embeds another's grammar: a JSON schema inside Lark (``%json``), a grammar
         inside a structural tag."""
-        lex = [self.lexeme(lx.name, lx.regex) for lx in g.lexemes]
+        roles = dict(g.distinct)
+        lex = [self.lexeme(lx.name, lx.regex, roles.get(j, 0)) for j, lx in enumerate(g.lexemes)]
         nts = [self.nonterminal(n) for n in g.nonterminals]
         for j in g.ignore:
             self.ignore(lex[j])
@@ -430,6 +445,7 @@ class GrammarBuilder:
                 start,
                 list(self._ignore),
                 list(self._budgets),
+                sorted(self._distinct.items()),
             )
         )
 
@@ -447,7 +463,8 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     if not bad:
         return g
     lexemes = list(g.lexemes)
-    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in set(bad)}
+    roles = dict(g.distinct)  # an item or opener lexeme never stands in for another
+    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in set(bad) and j not in roles}
     nonterminals = list(g.nonterminals)
     names = set(nonterminals)
     rules = list(g.rules)
@@ -486,6 +503,7 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
         g.start,
         list(g.ignore),
         list(g.budgets),
+        list(g.distinct),
     )
 
 

@@ -39,7 +39,7 @@ from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
 from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
 from ..recursion import recursion_headroom
-from . import automata, numeric, strings, unevaluated
+from . import automata, numeric, strings, unevaluated, unique_items
 from .formats import format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -485,6 +485,14 @@ class Compiler:
         if msg not in self.warned:
             self.warned.append(msg)
             warnings.warn(msg, stacklevel=4)
+
+    # for .unique_items, which this module imports (it does not import this one)
+    ALL_TYPES = ALL_TYPES
+    json_key = staticmethod(_json_key)
+
+    def const_part(self, x, path: str) -> Part:
+        """A part that holds exactly the value ``x``."""
+        return Part(self.synth({"const": x}), "", path)
 
     def synth(self, d: dict) -> dict:
         d["__synthetic__"] = True
@@ -1285,6 +1293,33 @@ class Compiler:
         return v
 
     def _emit_finite(self, parts, values, types, sym) -> None:
+        uniq = self._finite_values(parts, values, types)
+        strs = [x for x in uniq if isinstance(x, str)]
+        nums = [x for x in uniq if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if strs:
+            self.rule(
+                sym,
+                [
+                    self.b.lexeme(
+                        "STRING", strings.string_lexeme_regex(strings.literal_strings(strs))
+                    )
+                ],
+            )
+        if nums:
+            # up to draft-04, 1.0 is a number but not an integer
+            zf = self.int_zero_frac or "fraction" in types
+            self.rule(
+                sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x, zf) for x in nums)))]
+            )
+        for x in uniq:
+            if x is None or isinstance(x, bool):
+                self.rule(sym, [self.b.literal(json.dumps(x))])
+            elif isinstance(x, (list, dict)):
+                self.rule(sym, [self._const_value(x)])
+
+    def _finite_values(self, parts, values, types) -> list:
+        """The values among ``values`` (of one of ``types``) that satisfy every part, one
+        per JSON-equality class, in order."""
         values = [
             x
             for x in values
@@ -1340,28 +1375,7 @@ class Compiler:
             if k not in seen:
                 seen.add(k)
                 uniq.append(x)
-        strs = [x for x in uniq if isinstance(x, str)]
-        nums = [x for x in uniq if isinstance(x, (int, float)) and not isinstance(x, bool)]
-        if strs:
-            self.rule(
-                sym,
-                [
-                    self.b.lexeme(
-                        "STRING", strings.string_lexeme_regex(strings.literal_strings(strs))
-                    )
-                ],
-            )
-        if nums:
-            # up to draft-04, 1.0 is a number but not an integer
-            zf = self.int_zero_frac or "fraction" in types
-            self.rule(
-                sym, [self.b.lexeme("NUMBER", alt(*(self._number_text(x, zf) for x in nums)))]
-            )
-        for x in uniq:
-            if x is None or isinstance(x, bool):
-                self.rule(sym, [self.b.literal(json.dumps(x))])
-            elif isinstance(x, (list, dict)):
-                self.rule(sym, [self._const_value(x)])
+        return uniq
 
     def _synthetic_accepts(self, node, x) -> bool:
         """Check a value against a synthetic (negation) schema we built."""
@@ -1760,7 +1774,9 @@ class Compiler:
         if hi is not None and lo > hi:
             return None
         if unique and (hi is None or hi > 1):
-            self.unsupported("uniqueItems", path)
+            got = unique_items.unique_array(self, prefix, rest, lo, hi, contains, path)
+            if got is not unique_items.PLAIN:
+                return got
         if len(contains) > 1:
             self.unsupported("contains", contains[1][3], "(several contains) is not supported")
             contains = contains[:1]
@@ -1851,8 +1867,9 @@ class Compiler:
                 rest.append(p.sub(tail, tname))
         return rest
 
-    def _array_rules(self, pos_syms, rest_sym, lo, hi, cont, path) -> int | None:
-        """Rules for '[' e1 ',' e2 ... ']' with counted positions (lazy state machine).
+    def _array_rules(self, pos_syms, rest_sym, lo, hi, cont, path, ls=None) -> int | None:
+        """Rules for '[' e1 ',' e2 ... ']' with counted positions (lazy state machine);
+        ``ls``: the opening bracket's lexeme (the distinct-items opener for uniqueItems).
 
         State (i, n, c): i = next prefix position (k = in the tail), n = items so far
         (saturated at max(lo, hi)), c = contains matches so far (saturated).
@@ -1930,14 +1947,15 @@ class Compiler:
             return True
 
         # the real index n is only needed up to k (prefix) and for counting
+        ls = self.LS if ls is None else ls
         if lo == 0 and cmin == 0:
-            self.rule(top, [self.LS, self.RS])
+            self.rule(top, [ls, self.RS])
         first = []
         for sym, inc in elems(0):
             if next_ok(0, 0, inc):
                 first.append((sym, inc))
         for sym, inc in first:
-            self.rule(top, [self.LS, sym, state(clip_n(1), clip_c(inc))])
+            self.rule(top, [ls, sym, state(clip_n(1), clip_c(inc))])
         while todo:
             n, c, s = todo.pop()
             if can_end(n, c):

@@ -1,0 +1,83 @@
+"""Mask cost of uniqueItems over strings (the matcher's distinct-item check) against the same
+array without it, on the Llama-3 tokenizer.
+
+    DECODER_WALK_THREADS=1 python bench/unique_items.py [--items 10,50,200] [--repeat 3]
+
+For each array length N: an instance of N distinct words (json.dumps, ", " separators),
+tokenized once, teacher-forced through a matcher of each schema; every compute_mask is
+timed (after one untimed pass, so the per-state mask caches are warm, as in a served
+sequence after its first request). Prints p50/p99/max per schema and N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def _words(n: int, rng: random.Random) -> list[str]:
+    out: set[str] = set()
+    while len(out) < n:
+        out.add("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))))
+    return sorted(out, key=lambda _: rng.random())
+
+
+def _times(m, ids, words) -> list[float]:
+    buf = np.zeros(words, dtype=np.int32)
+    m.reset()
+    ts = []
+    for t in ids:
+        t0 = time.perf_counter()
+        m.compute_mask(buf)
+        ts.append((time.perf_counter() - t0) * 1e6)
+        assert (int(buf[t >> 5]) >> (t & 31)) & 1, "the instance's token is masked"
+        assert m.commit(t)
+    return ts
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokenizer", default=str(ROOT.parent / "shared" / "tokenizers" / "llama3"))
+    ap.add_argument("--items", default="10,50,200")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    from transformers import AutoTokenizer
+
+    from decoder import Grammar, Matcher, Vocabulary
+
+    vocab = Vocabulary.from_path(args.tokenizer)
+    tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    plain = {"type": "array", "items": {"type": "string"}}
+    schemas = {"plain": plain, "uniqueItems": {**plain, "uniqueItems": True}}
+    rng = random.Random(0)
+    print(f"DECODER_WALK_THREADS={os.environ.get('DECODER_WALK_THREADS', '(default)')}")
+    print(f"{'items':>6} {'schema':>12} {'masks':>6} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8}")
+    for n in (int(x) for x in args.items.split(",")):
+        text = json.dumps(_words(n, rng))
+        ids = tok.encode(text, add_special_tokens=False)
+        for name, schema in schemas.items():
+            m = Matcher(Grammar.from_json_schema(schema), vocab)
+            words = m.compiled.mask_words
+            _times(m, ids, words)  # warm the per-state caches
+            ts = [x for _ in range(args.repeat) for x in _times(m, ids, words)]
+            ts.sort()
+            p99 = ts[min(len(ts) - 1, int(0.99 * len(ts)))]
+            print(
+                f"{n:>6} {name:>12} {len(ts):>6} {statistics.median(ts):>8.1f} {p99:>8.1f} {ts[-1]:>8.1f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

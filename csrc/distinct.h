@@ -1,0 +1,41 @@
+// distinct.h — list items that must be distinct (JSON Schema `uniqueItems` over string
+// items), compared by their decoded JSON value.
+//
+// The grammar marks lexemes (GrammarExtras::distinct): an *item* lexeme is a JSON string
+// whose value must differ from every earlier item of the same list, and a list *opener*
+// lexeme ('[' of such a list) starts a new list. The Matcher keeps the decoded values of the
+// items closed since the last opener and refuses, at the step where an item's string closes,
+// a value equal to one of them (docs/constraints.md, "uniqueItems"). Lists of items cannot
+// nest (an item is one string lexeme), so the innermost open list is the one of the last
+// opener.
+//
+// Values are compared as JSON strings are: "a" and "\u0061" are equal, a surrogate pair
+// escape equals the character it encodes, a lone surrogate escape is a value of its own
+// (kept as its 3-byte generalised UTF-8 form, which no well-formed UTF-8 text contains).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace decoder {
+
+enum DistinctRole : uint8_t { kNotDistinct = 0, kDistinctItem = 1, kDistinctOpener = 2 };
+
+// Incremental decoder of a JSON string lexeme, from its first byte (JSON whitespace folded
+// into its front is skipped, then the opening quote): feed() appends the
+// value's bytes as soon as they are known (a high surrogate escape waits for its low half).
+struct JsonStringDecoder {
+  enum Phase : uint8_t { kBefore, kIn, kEscape, kHex, kClosed, kError };
+  Phase phase = kBefore;
+  uint8_t hex_digits = 0;  // digits of the \u escape read so far
+  uint16_t unit = 0;       // the \u code unit being read
+  uint16_t high = 0;       // a high surrogate waiting for a low one (0: none)
+  // False (and kError) on a byte no JSON string takes here (the lexer never allows one).
+  bool feed(uint8_t b, std::string& out);
+  bool closed() const { return phase == kClosed; }
+};
+
+// The value of a JSON string lexeme's bytes (whole, or the part read so far).
+std::string decode_json_string(std::string_view raw);
+
+}  // namespace decoder

@@ -1,0 +1,274 @@
+// matcher_distinct.cc — the Matcher's distinct-item checks (see distinct.h): an item lexeme
+// whose decoded value equals an earlier item of its list is not scanned.
+//
+// Where an item can close during a step, and how each place knows the item's value:
+//  - commit (feed/step): the committed bytes of the lexeme (bytes_ from lex_begin_);
+//  - a token that ends exactly on the closing quote of the current lexeme: it is in the
+//    cached `inside` bits, which only depend on the lexer state, so find_duplicate_closes
+//    follows, for each value of the open list, the trie paths that spell its remaining
+//    bytes (any JSON spelling) and then a quote, and clears the tokens there;
+//  - a token that runs past that quote: its exit's parent node is one of those paths
+//    (dup_nodes_), and the exit scans without the item lexemes;
+//  - an item that begins and closes inside a token (below an exit): walk_distinct knows the
+//    path bytes, and keeps the items the token closed itself (a token may close two).
+#include <algorithm>
+
+#include "budget.h"
+#include "matcher.h"
+
+namespace decoder {
+
+Matcher::ItemClose Matcher::item_close(int32_t s) const {
+  if (s < 0) return kNoItem;
+  const auto& acc = lexer_->accepting(s);
+  size_t items = 0;
+  for (int32_t lx : acc) items += extras_->distinct[lx] == kDistinctItem;
+  if (items == 0) return kNoItem;
+  return items == acc.size() ? kAll : kSome;
+}
+
+bool Matcher::opens_list(int32_t s) const {
+  if (s < 0) return false;
+  for (int32_t lx : lexer_->accepting(s))
+    if (extras_->distinct[lx] == kDistinctOpener) return true;
+  return false;
+}
+
+bool Matcher::live_item(int32_t s) const {
+  if (s < 0) return false;
+  for (int32_t lx : lexer_->live_lexemes(s))
+    if (extras_->distinct[lx] == kDistinctItem) return true;
+  return false;
+}
+
+bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
+  if (!distinct_) return end_lexeme(s);
+  std::string v;
+  bool dup = false;
+  const bool item = item_close(s) != kNoItem;
+  if (item) {
+    v = decode_json_string(std::string_view(bytes_).substr(lex_begin_));
+    for (size_t k = scope_; k < seen_.size() && !dup; ++k) dup = seen_[k] == v;
+  }
+  if (dup_out != nullptr) *dup_out = dup;
+  if (!end_lexeme(s, dup)) return false;
+  if (record) {
+    if (item && !dup) seen_.push_back(std::move(v));
+    if (opens_list(s)) scope_ = static_cast<uint32_t>(seen_.size());
+    ++seen_gen_;
+  }
+  return true;
+}
+
+void Matcher::find_duplicate_closes(uint32_t* out) {
+  dup_nodes_.clear();
+  if (seen_.size() == scope_ || !live_item(lex_state_)) return;
+  const TokenTrie& t = *trie_;
+  JsonStringDecoder d0;
+  std::string p0;
+  for (size_t k = lex_begin_; k < bytes_.size(); ++k)
+    if (!d0.feed(static_cast<uint8_t>(bytes_[k]), p0)) return;
+  if (d0.closed()) return;
+  // The values of the open list, sorted: those that start with a given decoded prefix are a
+  // range, so one walk follows all of them (the trie paths that spell a prefix of some value).
+  if (sorted_gen_ != seen_gen_ || sorted_.size() != seen_.size() - scope_) {
+    sorted_.clear();
+    for (size_t k = scope_; k < seen_.size(); ++k) sorted_.push_back(static_cast<uint32_t>(k));
+    std::sort(sorted_.begin(), sorted_.end(), [&](uint32_t a, uint32_t b) { return seen_[a] < seen_[b]; });
+    sorted_gen_ = seen_gen_;
+  }
+  // narrows [lo, hi) (sorted_ indices) to the values with `piece` at `pos`
+  auto narrow = [&](uint32_t& lo, uint32_t& hi, size_t pos, const std::string& piece) {
+    auto cmp_lo = [&](uint32_t a, int) { return seen_[a].compare(pos, piece.size(), piece) < 0; };
+    auto cmp_hi = [&](int, uint32_t a) { return seen_[a].compare(pos, piece.size(), piece) > 0; };
+    // values shorter than pos + |piece| compare as shorter (less) when their tail is a prefix
+    const auto b = sorted_.begin();
+    lo = static_cast<uint32_t>(std::lower_bound(b + lo, b + hi, 0, cmp_lo) - b);
+    hi = static_cast<uint32_t>(std::upper_bound(b + lo, b + hi, 0, cmp_hi) - b);
+  };
+  uint32_t lo0 = 0, hi0 = static_cast<uint32_t>(sorted_.size());
+  // values shorter than p0 sort before those that start with it: compare on p0's length
+  narrow(lo0, hi0, 0, p0);
+  if (lo0 == hi0) return;
+  struct Item {
+    uint32_t node;
+    int32_t state;
+    JsonStringDecoder d;
+    uint32_t pos, lo, hi;
+  };
+  std::vector<Item> stack{{0, lex_state_, d0, static_cast<uint32_t>(p0.size()), lo0, hi0}};
+  std::string tmp;
+  int64_t visited = 0;
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    for (uint32_t c = it.node + 1, end = t.subtree_end(it.node); c < end; c = t.subtree_end(c)) {
+      ++visited;
+      const uint8_t b = t.byte(c);
+      const int32_t q = lexer_->next(it.state, b);
+      if (q == kDead) continue;  // the lexeme ends before: an exit, walked with its value
+      JsonStringDecoder d = it.d;
+      tmp.clear();
+      if (!d.feed(b, tmp)) continue;
+      uint32_t lo = it.lo, hi = it.hi;
+      if (!tmp.empty()) narrow(lo, hi, it.pos, tmp);
+      if (lo == hi) continue;
+      const uint32_t pos = it.pos + static_cast<uint32_t>(tmp.size());
+      if (!d.closed()) {
+        stack.push_back({c, q, d, pos, lo, hi});
+        continue;
+      }
+      // the string closes here: a duplicate if some value in the range is exactly this long
+      bool exact = false;
+      for (uint32_t k = lo; k < hi && !exact; ++k) exact = seen_[sorted_[k]].size() == pos;
+      if (!exact) continue;
+      const ItemClose ic = item_close(q);
+      if (ic == kNoItem) continue;
+      dup_nodes_.push_back(c);
+      // a token ending here closes a duplicate, unless another lexeme takes the same text
+      if (ic == kAll && !lexer_->can_extend(q))
+        for (const int32_t* id = t.tokens_begin(c); id != t.tokens_end(c); ++id)
+          out[*id >> 5] &= ~(1u << (*id & 31));
+    }
+  }
+  std::sort(dup_nodes_.begin(), dup_nodes_.end());
+  charge_work(visited, "finding the tokens that would repeat a list item");
+}
+
+bool Matcher::under_dup_node(uint32_t node) const {
+  const TokenTrie& t = *trie_;
+  auto it = std::lower_bound(dup_nodes_.begin(), dup_nodes_.end(), node);
+  while (it != dup_nodes_.begin()) {
+    const uint32_t p = *--it;
+    if (node < t.subtree_end(p) && t.depth(node) == t.depth(p) + 1) return true;
+  }
+  return false;
+}
+
+bool Matcher::seen_in_walk(const std::string& v, const DistinctFrame& f) {
+  for (uint32_t k = f.opened ? f.scope : 0; k < f.nvals; ++k)
+    if (walk_vals_[k] == v) return true;
+  if (f.opened) return false;
+  for (size_t k = scope_; k < seen_.size(); ++k)
+    if (seen_[k] == v) return true;
+  if (base_item_node_ >= 0) {
+    // the item the exit's parent path closed: the committed part of the lexeme, then the
+    // bytes from the trie root down to that parent
+    const TokenTrie& t = *trie_;
+    const uint32_t n = static_cast<uint32_t>(base_item_node_);
+    std::string raw = bytes_.substr(lex_begin_);
+    for (uint32_t cur = 0; t.depth(cur) + 1 < t.depth(n);) {
+      uint32_t c = cur + 1;
+      while (t.subtree_end(c) <= n) c = t.subtree_end(c);
+      raw.push_back(static_cast<char>(t.byte(c)));
+      cur = c;
+    }
+    base_item_ = decode_json_string(raw);
+    base_item_node_ = -2;
+  }
+  return base_item_node_ == -2 && base_item_ == v;
+}
+
+void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {
+  const TokenTrie& t = *trie_;
+  const size_t rows = parser_.num_rows();
+  auto walk_exit = [&](uint32_t node, int32_t s0, bool opens, bool item) {
+    const uint16_t base = t.depth(node) - 1;
+    dframes_[base] = DistinctFrame{base, opens, false, 0, 0};
+    base_item_node_ = item ? static_cast<int64_t>(node) : -1;
+    walk_distinct(node, t.subtree_end(node), s0, out);
+  };
+  for (size_t a = 0; a < exits.size();) {
+    size_t b = a;
+    while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
+    const int32_t parent = exits[a].parent;
+    const bool opens = opens_list(parent);
+    if (item_close(parent) == kNoItem) {
+      if (end_lexeme(parent)) {
+        const int32_t s0 = lexer_->start_state(parser_.top().lexset);
+        if (s0 != kDead)
+          for (size_t k = a; k < b; ++k)
+            if (lexer_->next(s0, t.byte(exits[k].node)) != kDead) walk_exit(exits[k].node, s0, opens, false);
+      }
+      parser_.truncate(rows);
+    } else {
+      // an item closes at the exit's parent node: its value depends on the path there
+      for (size_t k = a; k < b; ++k) {
+        const uint32_t node = exits[k].node;
+        const bool dup = under_dup_node(node);
+        if (end_lexeme(parent, dup)) {
+          const int32_t s0 = lexer_->start_state(parser_.top().lexset);
+          if (s0 != kDead && lexer_->next(s0, t.byte(node)) != kDead) walk_exit(node, s0, opens, !dup);
+        }
+        parser_.truncate(rows);
+      }
+    }
+    a = b;
+  }
+  base_item_node_ = -1;
+}
+
+void Matcher::walk_distinct(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
+  constexpr int32_t kNotTried = -3;
+  const TokenTrie& t = *trie_;
+  const uint16_t base = t.depth(first) - 1;
+  frames_[base] = {parent_state, lexer_->transitions(parent_state), static_cast<uint32_t>(parser_.num_rows()),
+                   kNotTried, nullptr};
+  uint32_t i = first;
+  uint64_t visited = 0;
+  while (i < last) {
+    const uint16_t d = t.depth(i);
+    WalkFrame& f = frames_[d - 1];
+    const DistinctFrame& df = dframes_[d - 1];
+    const uint8_t b = t.byte(i);
+    path_[d - 1] = static_cast<char>(b);
+    parser_.truncate(f.rows);
+    int32_t q = lexer_->next(f.state, b);
+    DistinctFrame nd = df;
+    if (q == kDead) {
+      // the byte ends the lexeme (once per parent node, revived for the siblings)
+      if (f.end_start == kNotTried) {
+        f.end_start = kDead;
+        if (end_lexeme(f.state, df.dup)) {
+          f.end_start = lexer_->start_state(parser_.top().lexset);
+          if (f.end_start != kDead) f.end_trans = lexer_->transitions(f.end_start);
+        }
+      } else if (f.end_start != kDead) {
+        end_lexeme(f.state, df.dup);
+      }
+      if (f.end_start == kDead || (q = lexer_->next(f.end_start, b)) == kDead) {
+        i = t.subtree_end(i);
+        continue;
+      }
+      nd.lex_start = d - 1;
+      nd.dup = false;
+      if (!df.dup && item_close(f.state) != kNoItem) {
+        walk_vals_.resize(df.nvals);
+        walk_vals_.push_back(close_val_[d - 1]);
+        nd.nvals = df.nvals + 1;
+      }
+      if (opens_list(f.state)) {
+        nd.opened = true;
+        nd.scope = nd.nvals;
+      }
+    }
+    if (b == '"' && item_close(q) != kNoItem) {
+      close_val_[d] = decode_json_string(std::string_view(path_).substr(nd.lex_start, d - nd.lex_start));
+      nd.dup = seen_in_walk(close_val_[d], nd);
+      if (nd.dup && item_close(q) == kAll && !lexer_->can_extend(q)) {
+        i = t.subtree_end(i);
+        continue;
+      }
+    }
+    frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
+    dframes_[d] = nd;
+    set_token_bits(i, out);
+    ++i;
+    ++visited;
+  }
+  parser_.truncate(frames_[base].rows);
+  walk_nodes_ += visited;
+  charge_work(static_cast<int64_t>(visited), "walking the vocabulary below lexeme ends");
+}
+
+}  // namespace decoder

@@ -1,0 +1,222 @@
+"""``uniqueItems: true``, exactly: arrays whose items are pairwise distinct (JSON equality).
+
+Two constructions, chosen by what an item can be; everything else is a SchemaError naming
+``uniqueItems`` and why (or, with ``approximate=True``, the keyword is dropped with a
+warning, as for any other refusal):
+
+* **A finite set of values** the compiler can list (``enum``, ``const``, booleans, null;
+  each checked against the whole item schema): the grammar itself remembers which values
+  were used, one nonterminal per subset of used values (of at most ``maxItems`` of them),
+  so an array never repeats a value and never runs out of them: ``minItems`` larger than
+  the set means no array at all (an unsatisfiable schema when nothing else is possible),
+  and every state below ``minItems`` can still add an unused value. Over
+  ``MAX_SUBSET_STATES`` subsets it is refused.
+* **Strings of a language that is infinite from every live state** (``{"type":
+  "string"}``, ``minLength``, a pattern like ``^[a-z]+$``, a format): the items are a
+  dedicated string lexeme and the array opens with a dedicated ``[``; the engine's matcher
+  keeps the decoded values of the items closed so far and masks a token that would close
+  an equal one (csrc/distinct.h). However many values were used, every live state of the
+  item still has infinitely many completions, so no prefix is a dead end. A language
+  that becomes finite from some state (``maxLength``, a bounded pattern) is refused: the
+  mask could lead into a string whose only completions were used already.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, lit
+from . import automata, strings
+from .regexops import RegexBudgetError
+
+#: the most subsets of used values one array may need (the grammar has one nonterminal
+#: per subset and one rule per (subset, unused value))
+MAX_SUBSET_STATES = 4096
+
+#: keywords that make the item schema a disjunction (the string construction needs the
+#: item to be one string lexeme)
+_DISJUNCTIVE = (
+    "anyOf",
+    "oneOf",
+    "if",
+    "not",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+)
+
+#: compile as if uniqueItems were absent: exact where at most one item can be valid, else
+#: after a refusal with approximate=True
+PLAIN = object()
+
+
+def unique_array(c, prefix, rest, lo, hi, contains, path):
+    """The array symbol of a uniqueItems array (None: no array is valid), or PLAIN."""
+    if contains:
+        c.unsupported("uniqueItems", path, "together with contains is not supported")
+        return PLAIN
+    expanded = c._expand(rest)
+    rest_domain = [] if expanded is None else _finite_domain(c, expanded)
+    if prefix:
+        domains = []
+        for ps in prefix:
+            e = c._expand(ps)
+            domains.append([] if e is None else _finite_domain(c, e))
+        if rest_domain is None or any(d is None for d in domains):
+            c.unsupported(
+                "uniqueItems",
+                path,
+                "together with prefixItems (or items as an array) is only supported when "
+                "every item is one of a finite set of values (enum, const, boolean, null) "
+                "or false",
+            )
+            return PLAIN
+        return _subset_array(c, domains, rest_domain, path, lo, hi)
+    if expanded is None:  # items: false: at most the empty array, trivially unique
+        return PLAIN
+    if rest_domain is not None:
+        return _subset_array(c, [], rest_domain, path, lo, hi)
+    item = _string_item(c, expanded, path)
+    if item is None:
+        return PLAIN
+    opener = c.b.lexeme("'[' (unique items)", lit("["), DISTINCT_OPENER)
+    return c._array_rules([], item, lo, hi, None, path, ls=opener)
+
+
+def _finite_domain(c, parts):
+    """The item values, if the item schema lists them (enum/const, or only booleans and
+    null), one per JSON-equality class; else None."""
+    types = set(c.ALL_TYPES)
+    finite = None
+    for p in parts:
+        n = p.node
+        if p.has("type"):
+            types &= c._types_of(n["type"])
+        sets = []
+        if p.has("const"):
+            sets.append([n["const"]])
+        if p.has("enum") and isinstance(n["enum"], list):
+            sets.append(n["enum"])
+        for vals in sets:
+            keys = {c.json_key(x) for x in vals}
+            finite = list(vals) if finite is None else [x for x in finite if c.json_key(x) in keys]
+    if finite is None:
+        if not types or not types <= {"boolean", "null"}:
+            return None
+        finite = [None, True, False]
+    return c._finite_values(parts, finite, types)
+
+
+def _subset_array(c, domains, rest_domain, path, lo, hi):
+    """Item i takes a value of ``domains[i]`` (past them: of ``rest_domain``), never one used
+    before: a nonterminal per set of used values (their number is the next position). The
+    engine keeps productive rules only, so a set from which ``minItems`` cannot be reached
+    (the positions' values ran out) is never entered: no dead end."""
+    values: list = []
+    index: dict[str, int] = {}
+    for dom in [*domains, rest_domain]:
+        for x in dom:
+            if c.json_key(x) not in index:
+                index[c.json_key(x)] = len(values)
+                values.append(x)
+    by_pos = [[index[c.json_key(x)] for x in dom] for dom in domains]
+    by_rest = [index[c.json_key(x)] for x in rest_domain]
+    m = len(values)
+    cap = m if hi is None else min(hi, m)
+    if lo > cap:
+        return None  # more items than distinct values, or than maxItems allows
+    states = sum(comb(m, k) for k in range(cap + 1))
+    if states > MAX_SUBSET_STATES:
+        c.unsupported(
+            "uniqueItems",
+            path,
+            f"is not supported here: the items have {m} possible values, and remembering "
+            f"which of them an array of up to {cap} items used needs {states} grammar "
+            f"states (more than {MAX_SUBSET_STATES})",
+        )
+        return PLAIN
+    syms = [c.value([c.const_part(x, path)]) for x in values]
+    top = c.nt(f"unique@{path or '/'}")
+    nts: dict[int, int] = {0: top}
+    todo: list[int] = [0]
+
+    def state(used: int) -> int:
+        s = nts.get(used)
+        if s is None:
+            s = nts[used] = c.nt(f"used{used:x}")
+            todo.append(used)
+        return s
+
+    while todo:
+        used = todo.pop()
+        s = nts[used]
+        k = bin(used).count("1")
+        if k >= lo:
+            c.rule(s, [c.LS, c.RS] if k == 0 else [c.RS])
+        if k < cap:
+            for i in by_pos[k] if k < len(by_pos) else by_rest:
+                if not used >> i & 1:
+                    c.rule(s, [c.LS if k == 0 else c.COMMA, syms[i], state(used | 1 << i)])
+    return top
+
+
+def _string_item(c, parts, path):
+    """The item lexeme (a distinct-item string lexeme), or None: refused, or no item is valid
+    (then the plain array is exact)."""
+    types = set(c.ALL_TYPES)
+    for p in parts:
+        if p.has("type"):
+            types &= c._types_of(p.node["type"])
+    if not types:  # no item is valid: at most the empty array, trivially unique
+        return None
+    if types != {"string"} or any(p.has(kw) for p in parts for kw in _DISJUNCTIVE):
+        kinds = sorted(types - {"string"}) or ["string"]  # (string: with a disjunction)
+        what = "/".join("number" if t in ("integer", "fraction") else t for t in kinds)
+        what = "/".join(dict.fromkeys(what.split("/")))
+        why = (
+            f"over {what} items is not supported"
+            if types != {"string"}
+            else "over string items given by anyOf/oneOf/if/not/dependencies is not supported"
+        )
+        c.unsupported("uniqueItems", path, why)
+        return None
+    chars = c._string_chars(parts)
+    try:
+        if not _infinite_from_every_state(automata.to_dfa(chars)):
+            c.unsupported(
+                "uniqueItems",
+                path,
+                "over strings whose language is finite from some point (maxLength, a "
+                "bounded pattern) is not supported: the mask could lead into a string whose "
+                "every completion was used already",
+            )
+            return None
+        rx = strings.string_lexeme_regex(chars)
+    except RegexBudgetError:
+        c.unsupported("uniqueItems", path, "over strings needs an automaton too large to check")
+        return None
+    return c.b.lexeme("STRING (unique item)", rx, DISTINCT_ITEM)
+
+
+def _infinite_from_every_state(d) -> bool:
+    """Whether every live state of the DFA has infinitely many completions: it can reach a
+    cycle of live states (states that reach no cycle are peeled off, leaves first)."""
+    d = automata.trim(d)
+    if d.is_empty():
+        return False
+    succ = [{t for _, _, t in es} for es in d.edges]
+    pred: list[set] = [set() for _ in succ]
+    for q, ts in enumerate(succ):
+        for t in ts:
+            pred[t].add(q)
+    out = [len(ts) for ts in succ]
+    leaves = [q for q in range(d.n) if out[q] == 0]
+    removed = 0
+    while leaves:
+        q = leaves.pop()
+        removed += 1
+        for p in pred[q]:
+            out[p] -= 1
+            if out[p] == 0:
+                leaves.append(p)
+    return removed == 0
