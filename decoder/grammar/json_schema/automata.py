@@ -24,6 +24,11 @@ Every construction counts the states it makes against a budget and raises
 :class:`RegexBudgetError` past it; the compiler turns that into the usual
 :class:`SchemaError` naming the keyword and the path. Surrogate code points are never on
 an edge (they are not characters of a UTF-8 string).
+
+The subset construction, the products, trimming and minimisation run in C++
+(:mod:`._automata`, ``csrc/code_point_dfa.h``), one call per construction, with the same
+states, numbering and counted work as the Python they replaced (docs/optimizations.md,
+section 21).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import contextvars
 
 from ... import deadline as _deadline
 from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
+from . import _automata
 
 #: the most DFA states one construction may make (NFA states: twice that)
 DEFAULT_BUDGET = 6000
@@ -51,6 +57,14 @@ class Dfa:
     def __init__(self, edges, finals) -> None:
         self.edges = [tuple(es) for es in edges]
         self.finals = frozenset(finals)
+
+    @classmethod
+    def _of(cls, made) -> Dfa:
+        """The Dfa of ``(edges, finals)`` as :mod:`._automata` returns them (edges tuples)."""
+        d = cls.__new__(cls)
+        d.edges = made[0]
+        d.finals = frozenset(made[1])
+        return d
 
     @property
     def n(self) -> int:
@@ -114,6 +128,24 @@ def _charge_compile(k: int) -> None:
 
 class RegexBudgetError(ValueError):
     """An exact construction would exceed its size or work budget."""
+
+
+def _done(status: int, made):
+    """The result of an :mod:`._automata` call, or the RegexBudgetError its status names
+    (the messages of :class:`_Budget` and :func:`_charge_compile`)."""
+    if status == 0:
+        return made
+    if status == 1:
+        raise RegexBudgetError("the automaton of this regex combination is too large")
+    if status == 2:
+        raise RegexBudgetError(
+            "the automaton of this regex combination takes too much work "
+            f"(limit {MAX_WORK:,} transitions)"
+        )
+    raise RegexBudgetError(
+        "the automaton of this schema's regex combinations take too much work "
+        f"(limit {MAX_WORK_PER_COMPILE:,} transitions per compile)"
+    )
 
 
 class _Budget:
@@ -227,42 +259,6 @@ class _Nfa:
         raise ValueError(f"regex node {k!r} has no code-point meaning")
 
 
-def _closure(nfa: _Nfa, states) -> frozenset:
-    seen = set(states)
-    stack = list(states)
-    while stack:
-        q = stack.pop()
-        for t in nfa.eps[q]:
-            if t not in seen:
-                seen.add(t)
-                stack.append(t)
-    return frozenset(seen)
-
-
-def _partition(edge_lists):
-    """Disjoint intervals with the set of targets of each: [(lo, hi, frozenset)]."""
-    points = set()
-    all_edges = []
-    for es in edge_lists:
-        for lo, hi, t in es:
-            points.add(lo)
-            points.add(hi + 1)
-            all_edges.append((lo, hi, t))
-    if not all_edges:
-        return []
-    pts = sorted(points)
-    idx = {p: i for i, p in enumerate(pts)}
-    buckets: list[set] = [set() for _ in range(len(pts))]
-    for lo, hi, t in all_edges:
-        for i in range(idx[lo], idx[hi + 1]):
-            buckets[i].add(t)
-    out = []
-    for i in range(len(pts) - 1):
-        if buckets[i]:
-            out.append((pts[i], pts[i + 1] - 1, frozenset(buckets[i])))
-    return out
-
-
 def _merge(edges):
     """Sorted edges with adjacent intervals of one target joined."""
     out: list[list] = []
@@ -272,32 +268,6 @@ def _merge(edges):
         else:
             out.append([lo, hi, t])
     return tuple((a, b, t) for a, b, t in out)
-
-
-def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget) -> Dfa:
-    s0 = _closure(nfa, [start])
-    ids = {s0: 0}
-    order = [s0]
-    edges: list = []
-    finals = []
-    i = 0
-    while i < len(order):
-        S = order[i]
-        if final in S:
-            finals.append(i)
-        es = []
-        for lo, hi, T in _partition([nfa.edges[q] for q in S]):
-            T = _closure(nfa, T)
-            j = ids.get(T)
-            if j is None:
-                budget.spend()
-                j = ids[T] = len(order)
-                order.append(T)
-            es.append((lo, hi, j))
-        budget.work(len(es) + sum(len(nfa.edges[q]) for q in S))
-        edges.append(_merge(es))
-        i += 1
-    return minimize(Dfa(edges, finals))
 
 
 _DFA_MEMO: dict = {}  # id(node) -> (node, budget, Dfa): formats and patterns recur
@@ -320,67 +290,23 @@ def _to_dfa(node, budget: int) -> Dfa:
     nfa = _Nfa(b)
     start = nfa.new()
     end = nfa.build(node, start)
-    return _determinize(nfa, start, end, _Budget(budget))
+    made = _automata.determinize(
+        nfa.eps, nfa.edges, start, end, budget, MAX_WORK, _COMPILE_WORK.get()
+    )
+    return Dfa._of(_done(*made))
 
 
 # ------------------------------------------------------------------ operations
 def trim(d: Dfa) -> Dfa:
     """Only the states reachable from the start that can reach a final state (renumbered
     in breadth-first order, start 0)."""
-    rev: list[list[int]] = [[] for _ in range(d.n)]
-    for q, es in enumerate(d.edges):
-        for _, _, t in es:
-            rev[t].append(q)
-    live = set(d.finals)
-    stack = list(d.finals)
-    while stack:
-        q = stack.pop()
-        for p in rev[q]:
-            if p not in live:
-                live.add(p)
-                stack.append(p)
-    if 0 not in live:
-        return Dfa([()], ())
-    ids = {0: 0}
-    order = [0]
-    i = 0
-    while i < len(order):
-        for _, _, t in d.edges[order[i]]:
-            if t in live and t not in ids:
-                ids[t] = len(order)
-                order.append(t)
-        i += 1
-    edges = [_merge([(lo, hi, ids[t]) for lo, hi, t in d.edges[q] if t in live]) for q in order]
-    return Dfa(edges, [ids[q] for q in order if q in d.finals])
+    return Dfa._of(_automata.trim(d))
 
 
 def minimize(d: Dfa) -> Dfa:
-    """The minimal trimmed DFA (Moore's partition refinement)."""
-    d = trim(d)
-    if d.is_empty():
-        return d
-    cls = [1 if q in d.finals else 0 for q in range(d.n)]
-    n_cls = len(set(cls))
-    n_edges = sum(map(len, d.edges)) + d.n
-    while True:
-        _charge_compile(n_edges)
-        sigs: dict = {}
-        new = []
-        for q in range(d.n):
-            sig = (cls[q], _merge([(lo, hi, cls[t]) for lo, hi, t in d.edges[q]]))
-            new.append(sigs.setdefault(sig, len(sigs)))
-        if len(sigs) == n_cls:
-            break
-        cls, n_cls = new, len(sigs)
-    # renumber classes with the start's class 0
-    rep_of: dict = {}
-    for q in range(d.n):
-        rep_of.setdefault(cls[q], q)
-    order = sorted(rep_of, key=lambda c: (c != cls[0], rep_of[c]))
-    num = {c: i for i, c in enumerate(order)}
-    edges = [_merge([(lo, hi, num[cls[t]]) for lo, hi, t in d.edges[rep_of[c]]]) for c in order]
-    finals = [num[c] for c in order if rep_of[c] in d.finals]
-    return trim(Dfa(edges, finals))
+    """The minimal trimmed DFA (Moore's partition refinement; each round charges the
+    compile's work budget with the edges and states)."""
+    return Dfa._of(_done(*_automata.minimize(d, _COMPILE_WORK.get())))
 
 
 def _cross(e1, e2):
@@ -401,28 +327,8 @@ def _cross(e1, e2):
 
 def intersect(d1: Dfa, d2: Dfa, budget: int = DEFAULT_BUDGET) -> Dfa:
     """The product automaton: ``L(d1) & L(d2)``."""
-    b = _Budget(budget)
-    ids = {(0, 0): 0}
-    order = [(0, 0)]
-    edges = []
-    finals = []
-    i = 0
-    while i < len(order):
-        p, q = order[i]
-        if p in d1.finals and q in d2.finals:
-            finals.append(i)
-        es = []
-        for lo, hi, pair in _cross(d1.edges[p], d2.edges[q]):
-            j = ids.get(pair)
-            if j is None:
-                b.spend()
-                j = ids[pair] = len(order)
-                order.append(pair)
-            es.append((lo, hi, j))
-        b.work(len(d1.edges[p]) + len(d2.edges[q]))
-        edges.append(_merge(es))
-        i += 1
-    return minimize(Dfa(edges, finals))
+    made = _automata.intersect(d1, d2, budget, MAX_WORK, _COMPILE_WORK.get())
+    return Dfa._of(_done(*made))
 
 
 def intersect_all(ds, budget: int = DEFAULT_BUDGET) -> Dfa:
@@ -440,35 +346,8 @@ def split_by(ds, classify, budget: int = DEFAULT_BUDGET) -> dict:
     ``ds[i]`` accepts) names the part a string belongs to, or None for none; returns
     ``{label: Dfa}``, the strings of each part (the parts are disjoint by construction:
     a string's flags are one tuple)."""
-    b = _Budget(budget)
-    start = tuple(0 for _ in ds)
-    ids = {start: 0}
-    order = [start]
-    edges = []
-    labels: dict = {}
-    i = 0
-    while i < len(order):
-        qs = order[i]
-        lab = classify(tuple(q in d.finals for q, d in zip(qs, ds)))
-        if lab is not None:
-            labels.setdefault(lab, []).append(i)
-        cur = [(lo, hi, ()) for lo, hi in _ALL]
-        for q, d in zip(qs, ds):
-            cur = [(lo, hi, ts + (t,)) for lo, hi, (ts, t) in _cross(cur, d.edges[q])]
-            if not cur:
-                break
-        es = []
-        for lo, hi, tup in cur:
-            j = ids.get(tup)
-            if j is None:
-                b.spend()
-                j = ids[tup] = len(order)
-                order.append(tup)
-            es.append((lo, hi, j))
-        b.work(len(es) * len(ds) + sum(len(d.edges[q]) for q, d in zip(qs, ds)))
-        edges.append(_merge(es))
-        i += 1
-    return {lab: minimize(Dfa(edges, fs)) for lab, fs in labels.items()}
+    made = _done(*_automata.split_by(list(ds), classify, _ALL, budget, MAX_WORK, _COMPILE_WORK.get()))
+    return {lab: Dfa._of(m) for lab, m in made.items()}
 
 
 def complete(d: Dfa) -> Dfa:
