@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -430,6 +431,260 @@ inline int product(const std::vector<Dfa>& ds, const std::vector<Edge>& all, Bud
     append_state(out, es, false);
   }
   return kOk;
+}
+
+// ------------------------------------------------------------------ JSON encoding
+// automata.py's encode_json: the DFA of the JSON string bodies that decode to a string of
+// L(d). Its states are keyed as the Python keyed them: N q (at DFA state q), E q (after a
+// backslash), H k segs (k hex digits of a \uXXXX still to read; segs: what each value of
+// those digits leads to), P0 restr / P1 restr (a high surrogate read: "\" then "u" of the
+// low one, restr the edges of its 1,024 code points). A segment list is interned: its
+// segments (lo, hi, kind, val) with kind 0 "N" (val: a DFA state) or 1 "L" (val: an interned
+// restr, a list of (lo, hi, t)).
+class JsonEncoder {
+ public:
+  JsonEncoder(const Dfa& d, const std::vector<std::pair<int32_t, int32_t>>& plain, Budget& b)
+      : d_(d), plain_(plain), b_(b), u_memo_(d.n(), -1) {}
+
+  int run(Dfa& out) {
+    Dfa enc;
+    int32_t dummy;
+    if (int s = sid(kN, 0, 0, dummy)) return s;
+    std::vector<Edge> es;
+    for (size_t i = 0; i < order_.size(); ++i) {
+      const Key key = order_[i];
+      es.clear();
+      bool final = false;
+      int s = kOk;
+      if (key.kind == kN) {
+        int32_t q = key.a;
+        final = d_.fin[q] != 0;
+        const Edge* e = d_.e.data() + d_.off[q];
+        int32_t i1 = 0, j1 = 0, n1 = d_.degree(q), n2 = static_cast<int32_t>(plain_.size());
+        while (i1 < n1 && j1 < n2) {  // _cross(d.edges[q], _PLAIN)
+          int32_t lo = std::max(e[i1].lo, plain_[j1].first);
+          int32_t hi = std::min(e[i1].hi, plain_[j1].second);
+          if (lo <= hi) {
+            int32_t t;
+            if ((s = sid(kN, e[i1].to, 0, t))) return s;
+            es.push_back({lo, hi, t});
+          }
+          if (e[i1].hi < plain_[j1].second)
+            ++i1;
+          else
+            ++j1;
+        }
+        int32_t t;
+        if ((s = sid(kE, q, 0, t))) return s;
+        es.push_back({kBackslash, kBackslash, t});
+      } else if (key.kind == kE) {
+        int32_t q = key.a;
+        static const int32_t kShort[8][2] = {{'"', 0x22}, {'\\', 0x5C}, {'/', 0x2F}, {'b', 0x08},
+                                             {'f', 0x0C}, {'n', 0x0A}, {'r', 0x0D}, {'t', 0x09}};
+        for (const auto& sc : kShort) {
+          int32_t to = step(q, sc[1]);
+          if (to >= 0) {
+            int32_t t;
+            if ((s = sid(kN, to, 0, t))) return s;
+            es.push_back({sc[0], sc[0], t});
+          }
+        }
+        int32_t segs = u_segs(q);
+        if (!segs_[segs].empty()) {
+          int32_t t;
+          if ((s = sid(kH, 4, segs, t))) return s;
+          es.push_back({'u', 'u', t});
+        }
+      } else if (key.kind == kH) {
+        int32_t k = key.a;
+        int32_t unit = 1 << (4 * (k - 1));
+        for (int32_t dgt = 0; dgt < 16; ++dgt) {
+          std::vector<int32_t> sub = restrict_segs(segs_[key.b], dgt * unit, dgt * unit + unit - 1);
+          if (sub.empty()) continue;
+          int32_t t;
+          if (k - 1 == 0) {
+            if (sub[2] == 0)
+              s = sid(kN, sub[3], 0, t);
+            else
+              s = sid(kP0, sub[3], 0, t);
+          } else {
+            s = sid(kH, k - 1, intern_segs(sub), t);
+          }
+          if (s) return s;
+          if (dgt < 10) {
+            es.push_back({0x30 + dgt, 0x30 + dgt, t});
+          } else {
+            es.push_back({0x41 + dgt - 10, 0x41 + dgt - 10, t});
+            es.push_back({0x61 + dgt - 10, 0x61 + dgt - 10, t});
+          }
+        }
+      } else if (key.kind == kP0) {
+        int32_t t;
+        if ((s = sid(kP1, key.a, 0, t))) return s;
+        es.push_back({kBackslash, kBackslash, t});
+      } else {  // P1: the low surrogate's \uXXXX
+        std::vector<int32_t> low;
+        for (const Edge& x : restrs_[key.a]) {
+          low.insert(low.end(), {x.lo + 0xDC00, x.hi + 0xDC00, 0, x.to});
+        }
+        int32_t t;
+        if ((s = sid(kH, 4, intern_segs(low), t))) return s;
+        es.push_back({'u', 'u', t});
+      }
+      if ((s = b_.work(static_cast<int64_t>(es.size())))) return s;
+      append_state(enc, es, final);
+    }
+    out = trim(enc);
+    return kOk;
+  }
+
+ private:
+  enum Kind : int32_t { kN = 0, kE = 1, kH = 2, kP0 = 3, kP1 = 4 };
+  static constexpr int32_t kBackslash = 0x5C;
+  struct Key {
+    int32_t kind, a, b;
+  };
+
+  int sid(int32_t kind, int32_t a, int32_t b, int32_t& out) {
+    std::vector<int32_t> k{kind, a, b};
+    auto it = ids_.find(k);
+    if (it != ids_.end()) {
+      out = it->second;
+      return kOk;
+    }
+    if (int s = b_.spend()) return s;
+    out = static_cast<int32_t>(order_.size());
+    ids_.emplace(std::move(k), out);
+    order_.push_back({kind, a, b});
+    return kOk;
+  }
+
+  int32_t step(int32_t q, int32_t c) const {
+    for (int32_t k = d_.off[q]; k < d_.off[q + 1]; ++k) {
+      if (c < d_.e[k].lo) return -1;
+      if (c <= d_.e[k].hi) return d_.e[k].to;
+    }
+    return -1;
+  }
+
+  // _restrict over (lo, hi, to) edges: those within [lo, hi], shifted to start at 0
+  static void restrict_edges(const Edge* e, int32_t n, int32_t lo, int32_t hi,
+                             std::vector<Edge>& out) {
+    // bisect_right on the starts, minus one, at least 0
+    int32_t i = static_cast<int32_t>(
+        std::upper_bound(e, e + n, lo, [](int32_t v, const Edge& x) { return v < x.lo; }) - e);
+    i = std::max(i - 1, 0);
+    for (; i < n && e[i].lo <= hi; ++i) {
+      int32_t a = std::max(e[i].lo, lo), z = std::min(e[i].hi, hi);
+      if (a <= z) out.push_back({a - lo, z - lo, e[i].to});
+    }
+  }
+
+  // _restrict then _join over a segment list (4 ints a segment)
+  static std::vector<int32_t> restrict_segs(const std::vector<int32_t>& segs, int32_t lo,
+                                            int32_t hi) {
+    std::vector<int32_t> out;
+    const size_t n = segs.size() / 4;
+    size_t lo_i = 0, hi_i = n;  // bisect_right on the starts
+    while (lo_i < hi_i) {
+      size_t mid = (lo_i + hi_i) / 2;
+      if (lo < segs[mid * 4])
+        hi_i = mid;
+      else
+        lo_i = mid + 1;
+    }
+    size_t i = lo_i > 0 ? lo_i - 1 : 0;
+    for (; i < n && segs[i * 4] <= hi; ++i) {
+      int32_t a = std::max(segs[i * 4], lo), z = std::min(segs[i * 4 + 1], hi);
+      if (a <= z) join(out, a - lo, z - lo, segs[i * 4 + 2], segs[i * 4 + 3]);
+    }
+    return out;
+  }
+
+  static void join(std::vector<int32_t>& out, int32_t lo, int32_t hi, int32_t kind, int32_t val) {
+    size_t m = out.size();
+    if (m && out[m - 2] == kind && out[m - 1] == val && out[m - 3] + 1 == lo) {
+      out[m - 3] = hi;
+    } else {
+      out.insert(out.end(), {lo, hi, kind, val});
+    }
+  }
+
+  int32_t intern_segs(const std::vector<int32_t>& segs) {
+    auto it = seg_ids_.find(segs);
+    if (it != seg_ids_.end()) return it->second;
+    int32_t id = static_cast<int32_t>(segs_.size());
+    segs_.push_back(segs);
+    seg_ids_.emplace(segs, id);
+    return id;
+  }
+
+  int32_t intern_restr(const std::vector<Edge>& r) {
+    std::vector<int32_t> flat;
+    for (const Edge& x : r) flat.insert(flat.end(), {x.lo, x.hi, x.to});
+    auto it = restr_ids_.find(flat);
+    if (it != restr_ids_.end()) return it->second;
+    int32_t id = static_cast<int32_t>(restrs_.size());
+    restrs_.push_back(r);
+    restr_ids_.emplace(std::move(flat), id);
+    return id;
+  }
+
+  // _u_segments: what the four hex digits of \uXXXX lead to from state q
+  int32_t u_segs(int32_t q) {
+    if (u_memo_[q] >= 0) return u_memo_[q];
+    const Edge* e = d_.e.data() + d_.off[q];
+    const int32_t n = d_.degree(q);
+    std::vector<Edge> part;
+    // (lo, hi, kind, val) before the join, in the Python's order
+    std::vector<std::array<int32_t, 4>> raw;
+    restrict_edges(e, n, 0, 0x1F, part);
+    for (const Edge& x : part) raw.push_back({x.lo, x.hi, 0, x.to});
+    part.clear();
+    restrict_edges(e, n, 0x80, 0xD7FF, part);
+    for (const Edge& x : part) raw.push_back({x.lo + 0x80, x.hi + 0x80, 0, x.to});
+    std::vector<Edge> hi_edges;
+    restrict_edges(e, n, 0x10000, 0x10FFFF, hi_edges);
+    std::vector<std::array<int32_t, 4>> high;
+    std::vector<int32_t> partial;
+    for (const Edge& x : hi_edges) {
+      int32_t fa = (x.lo + 1023) / 1024, fb = (x.hi + 1) / 1024 - 1;
+      if (fa <= fb) high.push_back({0xD800 + fa, 0xD800 + fb, 1, intern_restr({{0, 1023, x.to}})});
+      for (int32_t h : {x.lo / 1024, x.hi / 1024})
+        if (!(fa <= h && h <= fb)) partial.push_back(h);
+    }
+    std::sort(partial.begin(), partial.end());
+    partial.erase(std::unique(partial.begin(), partial.end()), partial.end());
+    for (int32_t h : partial) {
+      std::vector<Edge> restr;
+      restrict_edges(hi_edges.data(), static_cast<int32_t>(hi_edges.size()), h * 1024,
+                     h * 1024 + 1023, restr);
+      if (!restr.empty()) high.push_back({0xD800 + h, 0xD800 + h, 1, intern_restr(restr)});
+    }
+    std::sort(high.begin(), high.end(),
+              [](const auto& x, const auto& y) { return x[0] < y[0]; });
+    raw.insert(raw.end(), high.begin(), high.end());
+    part.clear();
+    restrict_edges(e, n, 0xE000, 0xFFFF, part);
+    for (const Edge& x : part) raw.push_back({x.lo + 0xE000, x.hi + 0xE000, 0, x.to});
+    std::vector<int32_t> segs;
+    for (const auto& r : raw) join(segs, r[0], r[1], r[2], r[3]);
+    return u_memo_[q] = intern_segs(segs);
+  }
+
+  const Dfa& d_;
+  const std::vector<std::pair<int32_t, int32_t>>& plain_;
+  Budget& b_;
+  std::vector<int32_t> u_memo_;
+  StateIds ids_, seg_ids_, restr_ids_;
+  std::vector<Key> order_;
+  std::vector<std::vector<int32_t>> segs_;
+  std::vector<std::vector<Edge>> restrs_;
+};
+
+inline int encode_json(const Dfa& d, const std::vector<std::pair<int32_t, int32_t>>& plain,
+                       Budget& b, Dfa& out) {
+  return JsonEncoder(d, plain, b).run(out);
 }
 
 }  // namespace decoder::cpdfa

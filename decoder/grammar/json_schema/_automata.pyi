@@ -29,3 +29,6 @@ def split_by(
     max_work: int,
     shared: list[int] | None,
 ) -> tuple[int, dict[Any, Made] | None]: ...
+def encode_json(
+    d: Any, plain: Sequence[tuple[int, int]], budget: int, max_work: int, shared: list[int] | None
+) -> tuple[int, Made | None]: ...

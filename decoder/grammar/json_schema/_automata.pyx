@@ -9,6 +9,7 @@ budgets are counted in C++ exactly as the Python constructions counted them; a c
 errors), and the compile-wide work budget (``shared``, automata's one-element list, or None)
 is updated in place. The deadline is checked every 128 new states, as before."""
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 from ... import deadline as _deadline
@@ -45,6 +46,7 @@ cdef extern from "code_point_dfa.h" namespace "decoder::cpdfa":
     int c_determinize "decoder::cpdfa::determinize"(const Nfa&, int32_t, int32_t, Budget&, Dfa&) except +
     int c_intersect "decoder::cpdfa::intersect"(const Dfa&, const Dfa&, Budget&, Dfa&) except +
     int c_product "decoder::cpdfa::product"(const vector[Dfa]&, const vector[Edge]&, Budget&, Dfa&, vector[int32_t]&) except +
+    int c_encode_json "decoder::cpdfa::encode_json"(const Dfa&, const vector[pair[int32_t, int32_t]]&, Budget&, Dfa&) except +
 
 
 cdef enum:
@@ -205,3 +207,16 @@ def split_by(list ds, classify, all_ranges, int64_t budget, int64_t max_work, sh
             return status, None
         result[lab] = _store(out)
     return 0, result
+
+
+def encode_json(d, plain, int64_t budget, int64_t max_work, shared):
+    """(status, (edges, finals)) of the trimmed DFA of automata.encode_json(d) (the JSON
+    string bodies of L(d); ``plain``: the code points written as themselves)."""
+    cdef Dfa a = _load(d)
+    cdef vector[pair[int32_t, int32_t]] pl
+    for lo, hi in plain:
+        pl.push_back(pair[int32_t, int32_t](lo, hi))
+    cdef Dfa out
+    cdef _Run run = _Run(budget, max_work, shared)
+    status = run.finish(c_encode_json(a, pl, run.b, out))
+    return status, (_store(out) if status == 0 else None)

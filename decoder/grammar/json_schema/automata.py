@@ -33,7 +33,6 @@ section 21).
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import contextvars
 
@@ -309,22 +308,6 @@ def minimize(d: Dfa) -> Dfa:
     return Dfa._of(_done(*_automata.minimize(d, _COMPILE_WORK.get())))
 
 
-def _cross(e1, e2):
-    """Intersections of two sorted disjoint edge lists: [(lo, hi, (t1, t2))]."""
-    out = []
-    i = j = 0
-    while i < len(e1) and j < len(e2):
-        a = max(e1[i][0], e2[j][0])
-        b = min(e1[i][1], e2[j][1])
-        if a <= b:
-            out.append((a, b, (e1[i][2], e2[j][2])))
-        if e1[i][1] < e2[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
 def intersect(d1: Dfa, d2: Dfa, budget: int = DEFAULT_BUDGET) -> Dfa:
     """The product automaton: ``L(d1) & L(d2)``."""
     made = _automata.intersect(d1, d2, budget, MAX_WORK, _COMPILE_WORK.get())
@@ -413,144 +396,18 @@ def restrict_length(d: Dfa, lo: int, hi: int | None, budget: int = DEFAULT_BUDGE
 
 # ------------------------------------------------------------------ JSON encoding
 _PLAIN = normalize_ranges([(0x20, 0x21), (0x23, 0x5B), (0x5D, MAX_CODEPOINT)])
-_SHORT = {'"': 0x22, "\\": 0x5C, "/": 0x2F, "b": 0x08, "f": 0x0C, "n": 0x0A, "r": 0x0D, "t": 0x09}
-_BACKSLASH, _U = 0x5C, ord("u")
-
-
-def _digit_cps(d: int):
-    if d < 10:
-        return [(0x30 + d, 0x30 + d)]
-    return [(0x41 + d - 10, 0x41 + d - 10), (0x61 + d - 10, 0x61 + d - 10)]
-
-
-def _restrict(edges, lo: int, hi: int, wrap):
-    """The edges within [lo, hi], shifted to start at 0, targets wrapped."""
-    out = []
-    starts = [e[0] for e in edges]
-    i = max(bisect.bisect_right(starts, lo) - 1, 0)
-    while i < len(edges) and edges[i][0] <= hi:
-        a, b, t = edges[i]
-        a, b = max(a, lo), min(b, hi)
-        if a <= b:
-            out.append((a - lo, b - lo, wrap(t)))
-        i += 1
-    return out
-
-
-def _join(segs):
-    out: list[list] = []
-    for lo, hi, o in segs:
-        if out and out[-1][2] == o and out[-1][1] + 1 == lo:
-            out[-1][1] = hi
-        else:
-            out.append([lo, hi, o])
-    return tuple((a, b, o) for a, b, o in out)
-
-
-def _u_segments(edges) -> tuple:
-    """What the four hex digits of ``\\uXXXX`` lead to from a state with these edges, as
-    segments of the value 0..0xFFFF: ``("N", t)`` (one code point read, now at ``t``) or
-    ``("L", restr)`` (a high surrogate: a low one must follow; ``restr`` its 1024 code
-    points' edges)."""
-    N = lambda t: ("N", t)  # noqa: E731
-    segs = []
-    segs += _restrict(edges, 0, 0x1F, N)
-    segs += [(a + 0x80, b + 0x80, o) for a, b, o in _restrict(edges, 0x80, 0xD7FF, N)]
-    hi_edges = _restrict(edges, 0x10000, MAX_CODEPOINT, lambda t: t)
-    # high surrogate h stands for the block of code points [h * 1024, h * 1024 + 1023] (above
-    # 0x10000): a block inside one edge is uniform (a run of them is one segment); only the
-    # blocks an edge ends in are restricted one by one
-    high = []
-    partial = set()
-    for a, b, t in hi_edges:
-        fa, fb = -(-a // 1024), (b + 1) // 1024 - 1
-        if fa <= fb:
-            high.append((0xD800 + fa, 0xD800 + fb, ("L", ((0, 1023, t),))))
-        for h in (a // 1024, b // 1024):
-            if not fa <= h <= fb:
-                partial.add(h)
-    for h in partial:
-        restr = tuple(_restrict(hi_edges, h * 1024, h * 1024 + 1023, lambda t: t))
-        if restr:
-            high.append((0xD800 + h, 0xD800 + h, ("L", restr)))
-    segs += sorted(high)
-    segs += [(a + 0xE000, b + 0xE000, o) for a, b, o in _restrict(edges, 0xE000, 0xFFFF, N)]
-    return _join(segs)
 
 
 def encode_json(d: Dfa, budget: int = DEFAULT_BUDGET * 4) -> tuple:
     """The ``dfa`` node of the JSON string bodies (no quotes) that decode to a string of
-    ``L(d)``, with the encodings :mod:`.strings` accepts for each code point."""
+    ``L(d)``, with the encodings :mod:`.strings` accepts for each code point: plain UTF-8
+    (``_PLAIN``), the short escapes, ``\\u00XX`` for controls and ``\\uXXXX`` (surrogate pairs
+    above the Basic Multilingual Plane), built as the product of ``d`` with the escape
+    decoder (``JsonEncoder`` in csrc/code_point_dfa.h)."""
     if d.is_empty():
         return ("never",)
-    b = _Budget(budget)
-    ids: dict = {}
-    order: list = []
-    out_edges: list = []
-    finals = []
-
-    def sid(key) -> int:
-        j = ids.get(key)
-        if j is None:
-            b.spend()
-            j = ids[key] = len(order)
-            order.append(key)
-        return j
-
-    u_memo: dict = {}
-
-    def u_segs(q):
-        s = u_memo.get(q)
-        if s is None:
-            s = u_memo[q] = _u_segments(d.edges[q])
-        return s
-
-    def after_digits(k, segs):
-        if k == 0:
-            (_, _, o) = segs[0]
-            return ("N", o[1]) if o[0] == "N" else ("P0", o[1])
-        return ("H", k, segs)
-
-    sid(("N", 0))
-    i = 0
-    while i < len(order):
-        key = order[i]
-        kind = key[0]
-        es: list = []
-        if kind == "N":
-            q = key[1]
-            if q in d.finals:
-                finals.append(i)
-            for lo, hi, t in _cross(d.edges[q], [(a, b, None) for a, b in _PLAIN]):
-                es.append((lo, hi, sid(("N", t[0]))))
-            es.append((_BACKSLASH, _BACKSLASH, sid(("E", q))))
-        elif kind == "E":
-            q = key[1]
-            for ch, c in _SHORT.items():
-                t = _step(d.edges[q], c)
-                if t is not None:
-                    es.append((ord(ch), ord(ch), sid(("N", t))))
-            segs = u_segs(q)
-            if segs:
-                es.append((_U, _U, sid(("H", 4, segs))))
-        elif kind == "H":
-            _, k, segs = key
-            unit = 16 ** (k - 1)
-            for dgt in range(16):
-                sub = _join(_restrict(segs, dgt * unit, dgt * unit + unit - 1, lambda o: o))
-                if sub:
-                    t = sid(after_digits(k - 1, sub))
-                    es += [(a, bb, t) for a, bb in _digit_cps(dgt)]
-        elif kind == "P0":
-            es.append((_BACKSLASH, _BACKSLASH, sid(("P1", key[1]))))
-        elif kind == "P1":
-            low = tuple((a + 0xDC00, bb + 0xDC00, ("N", t)) for a, bb, t in key[1])
-            es.append((_U, _U, sid(("H", 4, low))))
-        b.work(len(es))
-        out_edges.append(_merge(es))
-        i += 1
-    enc = trim(Dfa(out_edges, finals))
-    return enc.node()
+    made = _automata.encode_json(d, _PLAIN, budget, MAX_WORK, _COMPILE_WORK.get())
+    return Dfa._of(_done(*made)).node()
 
 
 def is_dfa_node(n) -> bool:
