@@ -373,6 +373,15 @@ def _count(p: Part, kw: str, v) -> int:
     return int(v)
 
 
+#: _number_regex's results by range and options (regexes are immutable tuples)
+_NUMBER_MEMO: dict = {}
+_NUMBER_MEMO_MAX = 4096
+
+
+def _dtext(d) -> str | None:
+    return None if d is None else str(d)
+
+
 def _trivial(node) -> bool:
     if node is True:
         return True
@@ -1550,6 +1559,18 @@ class Compiler:
                 nr.append((a, ax, x, True))
                 nr.append((x, True, b, bx))
             ranges = nr
+        # a pure function of these (Decimals by their text: 1 and 1.0 are different keys);
+        # most schemas repeat a few (plain "integer" and "number" above all)
+        memo_key = (
+            want_int,
+            want_frac,
+            None if mult is None else str(mult),
+            self.int_zero_frac,
+            tuple((_dtext(a), ax, _dtext(b), bx) for a, ax, b, bx in ranges),
+        )
+        got = _NUMBER_MEMO.get(memo_key)
+        if got is not None:
+            return got
         out = []
         try:
             for a, ax, b, bx in ranges:
@@ -1576,7 +1597,11 @@ class Compiler:
                     for (a, ax, b, bx) in ranges
                 )
             )
-        return alt(*out)
+        got = alt(*out)
+        if len(_NUMBER_MEMO) >= _NUMBER_MEMO_MAX:
+            _NUMBER_MEMO.clear()
+        _NUMBER_MEMO[memo_key] = got
+        return got
 
     # ------------------------------------------------------------ strings
     def _string_chars(self, parts):
