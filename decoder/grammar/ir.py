@@ -434,24 +434,6 @@ class GrammarBuilder:
         )
 
 
-# nullable() of lexeme regexes by node identity (the node kept alive by its entry): front ends
-# share lexeme regexes across grammars (JSON strings, numbers, whitespace), and a string
-# lexeme's regex is a large tree
-_NULLABLE_MEMO: dict = {}
-_NULLABLE_MEMO_MAX = 2048
-
-
-def _nullable_lexeme(regex) -> bool:
-    got = _NULLABLE_MEMO.get(id(regex))
-    if got is not None and got[0] is regex:
-        return got[1]
-    r = nullable(regex)
-    if len(_NULLABLE_MEMO) >= _NULLABLE_MEMO_MAX:
-        _NULLABLE_MEMO.clear()
-    _NULLABLE_MEMO[id(regex)] = (regex, r)
-    return r
-
-
 def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     """The same language with no lexeme that matches the empty string (the engine's invariant).
 
@@ -461,7 +443,7 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     lexeme just loses the empty string (skipping nothing is a no-op). When the non-empty
     part equals another lexeme's regex, that lexeme is used instead (no two lexemes alike).
     ``g`` itself is returned when no lexeme is nullable."""
-    bad = [j for j, lx in enumerate(g.lexemes) if _nullable_lexeme(lx.regex)]
+    bad = [j for j, lx in enumerate(g.lexemes) if nullable(lx.regex)]
     if not bad:
         return g
     lexemes = list(g.lexemes)
