@@ -687,4 +687,69 @@ inline int encode_json(const Dfa& d, const std::vector<std::pair<int32_t, int32_
   return JsonEncoder(d, plain, b).run(out);
 }
 
+// ------------------------------------------------------------------ completion
+// ir.py's normalize_ranges for code points: sorted, clipped, merged, the surrogates cut out
+inline void normalize_cps(std::vector<std::pair<int32_t, int32_t>>& rs) {
+  constexpr int32_t kTop = 0x10FFFF;
+  std::vector<std::pair<int32_t, int32_t>> clipped;
+  for (auto [a, b] : rs)
+    if (a <= b && a <= kTop && b >= 0) clipped.push_back({std::max(a, 0), std::min(b, kTop)});
+  std::sort(clipped.begin(), clipped.end());
+  std::vector<std::pair<int32_t, int32_t>> merged;
+  for (auto [a, b] : clipped) {
+    if (!merged.empty() && a <= merged.back().second + 1)
+      merged.back().second = std::max(merged.back().second, b);
+    else
+      merged.push_back({a, b});
+  }
+  rs.clear();
+  for (auto [a, b] : merged) {
+    if (a <= 0xDFFF && b >= 0xD800) {
+      if (a < 0xD800) rs.push_back({a, 0xD7FF});
+      if (b > 0xDFFF) rs.push_back({0xE000, b});
+    } else {
+      rs.push_back({a, b});
+    }
+  }
+}
+
+// automata.py's complete: every state's missing code points (ir.negate_ranges of its edges)
+// go to a new sink state, the last
+inline Dfa complete(const Dfa& d) {
+  constexpr int32_t kTop = 0x10FFFF;
+  const int32_t sink = d.n();
+  Dfa out;
+  std::vector<std::pair<int32_t, int32_t>> rs, gaps;
+  std::vector<Edge> es;
+  for (int32_t q = 0; q <= sink; ++q) {
+    rs.clear();
+    es.clear();
+    if (q < sink) {
+      for (int32_t k = d.off[q]; k < d.off[q + 1]; ++k) {
+        rs.push_back({d.e[k].lo, d.e[k].hi});
+        es.push_back(d.e[k]);
+      }
+    }
+    normalize_cps(rs);
+    gaps.clear();
+    int32_t nxt = 0;
+    for (auto [a, b] : rs) {
+      if (a > nxt) gaps.push_back({nxt, a - 1});
+      nxt = b + 1;
+    }
+    if (nxt <= kTop) gaps.push_back({nxt, kTop});
+    normalize_cps(gaps);
+    for (auto [a, b] : gaps) es.push_back({a, b, sink});
+    append_state(out, es, q < sink && d.fin[q]);
+  }
+  return out;
+}
+
+// automata.py's complement: complete, finals flipped, minimize
+inline int complement(const Dfa& d, Budget& b, Dfa& out) {
+  Dfa c = complete(d);
+  for (auto& f : c.fin) f = f ? 0 : 1;
+  return minimize(c, b, out);
+}
+
 }  // namespace decoder::cpdfa

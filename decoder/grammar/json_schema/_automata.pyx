@@ -46,6 +46,8 @@ cdef extern from "code_point_dfa.h" namespace "decoder::cpdfa":
     int c_determinize "decoder::cpdfa::determinize"(const Nfa&, int32_t, int32_t, Budget&, Dfa&) except +
     int c_intersect "decoder::cpdfa::intersect"(const Dfa&, const Dfa&, Budget&, Dfa&) except +
     int c_product "decoder::cpdfa::product"(const vector[Dfa]&, const vector[Edge]&, Budget&, Dfa&, vector[int32_t]&) except +
+    Dfa c_complete "decoder::cpdfa::complete"(const Dfa&) except +
+    int c_complement "decoder::cpdfa::complement"(const Dfa&, Budget&, Dfa&) except +
     int c_encode_json "decoder::cpdfa::encode_json"(const Dfa&, const vector[pair[int32_t, int32_t]]&, Budget&, Dfa&) except +
 
 
@@ -129,6 +131,22 @@ def trim(d):
     cdef Dfa a = _load(d)
     cdef Dfa out = c_trim(a)
     return _store(out)
+
+
+def complete(d):
+    """(edges, finals) of automata.complete(d)."""
+    cdef Dfa a = _load(d)
+    cdef Dfa out = c_complete(a)
+    return _store(out)
+
+
+def complement(d, shared):
+    """(status, (edges, finals)) of automata.complement(d)."""
+    cdef Dfa a = _load(d)
+    cdef Dfa out
+    cdef _Run run = _Run(0, 0, shared)
+    status = run.finish(c_complement(a, run.b, out))
+    return status, (_store(out) if status == 0 else None)
 
 
 def minimize(d, shared):

@@ -37,7 +37,7 @@ import contextlib
 import contextvars
 
 from ... import deadline as _deadline
-from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
+from ..ir import MAX_CODEPOINT, normalize_ranges
 from . import _automata
 
 #: the most DFA states one construction may make (NFA states: twice that)
@@ -258,17 +258,6 @@ class _Nfa:
         raise ValueError(f"regex node {k!r} has no code-point meaning")
 
 
-def _merge(edges):
-    """Sorted edges with adjacent intervals of one target joined."""
-    out: list[list] = []
-    for lo, hi, t in sorted(edges):
-        if out and out[-1][2] == t and out[-1][1] + 1 >= lo:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi, t])
-    return tuple((a, b, t) for a, b, t in out)
-
-
 _DFA_MEMO: dict = {}  # id(node) -> (node, budget, Dfa): formats and patterns recur
 
 
@@ -334,19 +323,14 @@ def split_by(ds, classify, budget: int = DEFAULT_BUDGET) -> dict:
 
 
 def complete(d: Dfa) -> Dfa:
-    """The same language with a total transition function (a sink state added)."""
-    sink = d.n
-    edges = []
-    for es in list(d.edges) + [()]:
-        gaps = negate_ranges([(lo, hi) for lo, hi, _ in es])
-        edges.append(_merge(list(es) + [(lo, hi, sink) for lo, hi in gaps]))
-    return Dfa(edges, d.finals)
+    """The same language with a total transition function (a sink state added, the last:
+    each state's missing code points go there)."""
+    return Dfa._of(_automata.complete(d))
 
 
 def complement(d: Dfa) -> Dfa:
-    """All strings of code points not in ``L(d)``."""
-    c = complete(d)
-    return minimize(Dfa(c.edges, [q for q in range(c.n) if q not in c.finals]))
+    """All strings of code points not in ``L(d)`` (complete, finals flipped, minimised)."""
+    return Dfa._of(_done(*_automata.complement(d, _COMPILE_WORK.get())))
 
 
 def literals(strs) -> Dfa:

@@ -426,6 +426,7 @@ class Compiler:
         self.key_cache: dict = {}
         self.pattern_cache: dict = {}
         self.algebra_cache: dict = {}
+        self.valid_memo: dict = {}  # (id(node), value JSON) -> (node, valid): _is_valid
         self.whitespace = whitespace
         if whitespace not in WHITESPACE_POLICIES:
             raise SchemaError(
@@ -1293,6 +1294,16 @@ class Compiler:
             self._jsv = v
         return v
 
+    def _is_valid(self, v, o, x) -> bool:
+        """``x`` valid against schema node ``o`` (jsonschema), memoised per compile: the
+        same enum values meet the same sub-schemas in every branch that merges them. Keyed
+        by the node's identity (kept alive by the entry) and the value's exact JSON text."""
+        key = (id(o), json.dumps(x))
+        got = self.valid_memo.get(key)
+        if got is None or got[0] is not o:
+            got = self.valid_memo[key] = (o, v.evolve(schema=o).is_valid(x))
+        return got[1]
+
     def _emit_finite(self, parts, values, types, sym) -> None:
         values = [
             x
@@ -1322,7 +1333,7 @@ class Compiler:
                         # a $ref cycle that consumes nothing makes the validator recurse
                         # for ever: give it headroom, not the front end's raised limit
                         with recursion_headroom(1500):
-                            ok = all(v.evolve(schema=o).is_valid(x) for o in originals)
+                            ok = all(self._is_valid(v, o, x) for o in originals)
                             if ok and synth:
                                 ok = all(self._synthetic_accepts(p.node, x) for p in synth)
                     except SchemaError:
