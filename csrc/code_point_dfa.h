@@ -45,9 +45,9 @@ enum Status : int {
 
 // the budgets of automata.py's _Budget and _charge_compile
 struct Budget {
-  int64_t left = 0;       // states still allowed
-  int64_t work_left = 0;  // work still allowed in this construction
-  int64_t* shared = nullptr;  // work still allowed in this compile (nullptr: no compile budget)
+  int64_t left = 0;              // states still allowed
+  int64_t work_left = 0;         // work still allowed in this construction
+  int64_t* shared = nullptr;     // work still allowed in this compile (nullptr: no compile budget)
   int (*tick)(void*) = nullptr;  // the deadline check, every 128 states; nonzero: stop
   void* ctx = nullptr;
 
@@ -161,9 +161,7 @@ inline Dfa trim(const Dfa& d) {
   return out;
 }
 
-inline bool is_empty(const Dfa& d) {
-  return std::find(d.fin.begin(), d.fin.end(), 1) == d.fin.end();
-}
+inline bool is_empty(const Dfa& d) { return std::find(d.fin.begin(), d.fin.end(), 1) == d.fin.end(); }
 
 // The minimal trimmed DFA (Moore's refinement; one compile-budget charge of edges + states
 // per round, as automata.py's minimize charged)
@@ -480,7 +478,7 @@ class JsonEncoder {
       } else if (key.kind == kE) {
         int32_t q = key.a;
         static const int32_t kShort[8][2] = {{'"', 0x22}, {'\\', 0x5C}, {'/', 0x2F}, {'b', 0x08},
-                                             {'f', 0x0C}, {'n', 0x0A}, {'r', 0x0D}, {'t', 0x09}};
+                                             {'f', 0x0C}, {'n', 0x0A},  {'r', 0x0D}, {'t', 0x09}};
         for (const auto& sc : kShort) {
           int32_t to = step(q, sc[1]);
           if (to >= 0) {
@@ -568,8 +566,7 @@ class JsonEncoder {
   }
 
   // _restrict over (lo, hi, to) edges: those within [lo, hi], shifted to start at 0
-  static void restrict_edges(const Edge* e, int32_t n, int32_t lo, int32_t hi,
-                             std::vector<Edge>& out) {
+  static void restrict_edges(const Edge* e, int32_t n, int32_t lo, int32_t hi, std::vector<Edge>& out) {
     // bisect_right on the starts, minus one, at least 0
     int32_t i = static_cast<int32_t>(
         std::upper_bound(e, e + n, lo, [](int32_t v, const Edge& x) { return v < x.lo; }) - e);
@@ -581,8 +578,7 @@ class JsonEncoder {
   }
 
   // _restrict then _join over a segment list (4 ints a segment)
-  static std::vector<int32_t> restrict_segs(const std::vector<int32_t>& segs, int32_t lo,
-                                            int32_t hi) {
+  static std::vector<int32_t> restrict_segs(const std::vector<int32_t>& segs, int32_t lo, int32_t hi) {
     std::vector<int32_t> out;
     const size_t n = segs.size() / 4;
     size_t lo_i = 0, hi_i = n;  // bisect_right on the starts
@@ -657,12 +653,11 @@ class JsonEncoder {
     partial.erase(std::unique(partial.begin(), partial.end()), partial.end());
     for (int32_t h : partial) {
       std::vector<Edge> restr;
-      restrict_edges(hi_edges.data(), static_cast<int32_t>(hi_edges.size()), h * 1024,
-                     h * 1024 + 1023, restr);
+      restrict_edges(hi_edges.data(), static_cast<int32_t>(hi_edges.size()), h * 1024, h * 1024 + 1023,
+                     restr);
       if (!restr.empty()) high.push_back({0xD800 + h, 0xD800 + h, 1, intern_restr(restr)});
     }
-    std::sort(high.begin(), high.end(),
-              [](const auto& x, const auto& y) { return x[0] < y[0]; });
+    std::sort(high.begin(), high.end(), [](const auto& x, const auto& y) { return x[0] < y[0]; });
     raw.insert(raw.end(), high.begin(), high.end());
     part.clear();
     restrict_edges(e, n, 0xE000, 0xFFFF, part);
@@ -682,8 +677,8 @@ class JsonEncoder {
   std::vector<std::vector<Edge>> restrs_;
 };
 
-inline int encode_json(const Dfa& d, const std::vector<std::pair<int32_t, int32_t>>& plain,
-                       Budget& b, Dfa& out) {
+inline int encode_json(const Dfa& d, const std::vector<std::pair<int32_t, int32_t>>& plain, Budget& b,
+                       Dfa& out) {
   return JsonEncoder(d, plain, b).run(out);
 }
 

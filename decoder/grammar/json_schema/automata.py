@@ -318,7 +318,9 @@ def split_by(ds, classify, budget: int = DEFAULT_BUDGET) -> dict:
     ``ds[i]`` accepts) names the part a string belongs to, or None for none; returns
     ``{label: Dfa}``, the strings of each part (the parts are disjoint by construction:
     a string's flags are one tuple)."""
-    made = _done(*_automata.split_by(list(ds), classify, _ALL, budget, MAX_WORK, _COMPILE_WORK.get()))
+    made = _done(
+        *_automata.split_by(list(ds), classify, _ALL, budget, MAX_WORK, _COMPILE_WORK.get())
+    )
     return {lab: Dfa._of(m) for lab, m in made.items()}
 
 
