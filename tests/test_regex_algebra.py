@@ -150,6 +150,13 @@ def test_compile_work_budget_and_deadline_stop_a_construction():
     assert A.to_dfa(big).n == 1024
 
 
+def test_a_malformed_automaton_is_an_error_not_a_crash():
+    with pytest.raises(ValueError, match="state 7 of 1"):
+        A.minimize(A.Dfa([((97, 97, 7),)], [0]))
+    with pytest.raises(ValueError, match="final state"):
+        A.intersect(A.Dfa([()], [3]), A.Dfa([()], [0]))
+
+
 FC = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 CASES = [

@@ -99,13 +99,16 @@ cdef class _Run:
 cdef Dfa _load(object d) except *:
     cdef Dfa out
     cdef object es
-    edges = d.edges
-    finals = d.finals
-    for es in edges:
+    cdef Py_ssize_t n = len(d.edges)
+    for es in d.edges:
         for lo, hi, t in es:
+            if not 0 <= t < n:
+                raise ValueError(f"DFA edge to state {t!r} of {n}")
             out.e.push_back(Edge(lo, hi, t))
         out.close_state(False)
-    for f in finals:
+    for f in d.finals:
+        if not 0 <= f < n:
+            raise ValueError(f"DFA final state {f!r} of {n}")
         out.fin[f] = 1
     return out
 
@@ -164,12 +167,19 @@ def determinize(list eps, list edges, int32_t start, int32_t final, int64_t budg
     ``eps`` and ``edges`` lists)."""
     cdef Nfa nfa
     cdef list row
+    cdef Py_ssize_t n = len(eps)
+    if len(edges) != n or not (0 <= start < n and 0 <= final < n):
+        raise ValueError("malformed NFA")
     for row in eps:
         for t in row:
+            if not 0 <= t < n:
+                raise ValueError(f"NFA move to state {t!r} of {n}")
             nfa.eps.push_back(t)
         nfa.eoff.push_back(nfa.eps.size())
     for row in edges:
         for lo, hi, t in row:
+            if not 0 <= t < n:
+                raise ValueError(f"NFA edge to state {t!r} of {n}")
             nfa.e.push_back(Edge(lo, hi, t))
         nfa.off.push_back(nfa.e.size())
     cdef Dfa out
