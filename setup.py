@@ -1,5 +1,7 @@
-"""Builds decoder's C++ engine (csrc/) as the Cython extension decoder._engine, and the IR
-serializer decoder.grammar._wire (which reads the wire format's header, csrc/ir_format.h)."""
+"""Builds decoder's C++ engine (csrc/) as the Cython extension decoder._engine, the IR
+serializer decoder.grammar._wire (which reads the wire format's header, csrc/ir_format.h), and
+the regex algebra's automaton core decoder.grammar.json_schema._automata (header-only C++,
+csrc/code_point_dfa.h)."""
 
 import glob
 import os
@@ -41,10 +43,19 @@ wire = Extension(
     extra_link_args=extra_link,
 )
 
+automata = Extension(
+    "decoder.grammar.json_schema._automata",
+    sources=["decoder/grammar/json_schema/_automata.pyx"],
+    include_dirs=["csrc"],
+    language="c++",
+    extra_compile_args=extra_compile,
+    extra_link_args=extra_link,
+)
+
 setup(
     packages=find_packages(include=["decoder", "decoder.*"]),
     ext_modules=cythonize(
-        [ext, wire], language_level=3, compiler_directives={"embedsignature": True}
+        [ext, wire, automata], language_level=3, compiler_directives={"embedsignature": True}
     ),
     include_package_data=True,
     # the bundled grammars (Grammar.builtin) live in decoder/grammars/, so a wheel has them;
@@ -52,9 +63,11 @@ setup(
     package_data={
         "decoder": ["grammars/*.lark", "py.typed", "*.pyi"],
         "decoder.grammar": ["*.pyi"],
+        "decoder.grammar.json_schema": ["*.pyi"],
     },
     exclude_package_data={
         "decoder": ["_engine.cpp", "*.pyx"],
         "decoder.grammar": ["_wire.cpp", "*.pyx"],
+        "decoder.grammar.json_schema": ["_automata.cpp", "*.pyx"],
     },
 )

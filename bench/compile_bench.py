@@ -9,6 +9,8 @@ one Matcher on the vocabulary; llguidance: grammar_from_json_schema + LLMatcher)
     PYTHONPATH=. python bench/compile_bench.py --per-subset 30 --engines decoder --stages
     PYTHONPATH=. python bench/compile_bench.py --per-subset 30 --engines decoder --profile out.prof
 
+--first N compiles the schemas bench/maskbench.py --limit N runs (the first N records with
+instances of each subset) instead of a random sample.
 --stages splits decoder's time into the front end (schema -> IR) and the Matcher (IR -> ready).
 --profile runs decoder's compiles under cProfile and writes the stats.
 """
@@ -43,6 +45,26 @@ def load_sample(data: str, per_subset: int, seed: int) -> list[tuple[str, str]]:
     return out
 
 
+def load_first(data: str, first: int) -> list[tuple[str, str]]:
+    """The schemas of ``bench/maskbench.py --limit FIRST``: per subset, the first records that
+    have instances."""
+    out = []
+    for fn in sorted(os.listdir(data)):
+        if not fn.endswith(".jsonl"):
+            continue
+        n = 0
+        with open(os.path.join(data, fn)) as f:
+            for line in f:
+                if n >= first:
+                    break
+                if line.strip():
+                    r = json.loads(line)
+                    if r.get("tests"):
+                        out.append((r["id"], json.dumps(r["schema"])))
+                        n += 1
+    return out
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     if not xs:
@@ -65,6 +87,7 @@ def main() -> None:
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--per-subset", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first", type=int, default=0, help="maskbench's --limit sample instead")
     ap.add_argument("--engines", default="decoder,llguidance")
     ap.add_argument("--tokenizer", default=None)
     ap.add_argument("--stages", action="store_true")
@@ -81,7 +104,10 @@ def main() -> None:
     for n in names:
         cls = {"decoder": E.DecoderAdapter, "llguidance": E.LLGuidanceAdapter}[n]
         adapters[n] = cls(ctx)
-    sample = load_sample(args.data, args.per_subset, args.seed)
+    if args.first:
+        sample = load_first(args.data, args.first)
+    else:
+        sample = load_sample(args.data, args.per_subset, args.seed)
     warm = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}})
     for a in adapters.values():
         a.compile(json.loads(warm))
@@ -124,9 +150,8 @@ def main() -> None:
                     prof.disable()
                 errors[n] += 1
 
-    print(
-        f"{len(sample)} schemas ({args.per_subset} per subset, seed {args.seed}), tokenizer {ctx.family}"
-    )
+    how = f"first {args.first}" if args.first else f"{args.per_subset} per subset, seed {args.seed}"
+    print(f"{len(sample)} schemas ({how}), tokenizer {ctx.family}")
     both = set.intersection(*(set(t) for t in times.values())) if times else set()
     for n in names:
         print(summary(f"{n} (all ok)", list(times[n].values())) + f"  errors {errors[n]}")

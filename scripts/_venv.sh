@@ -31,7 +31,7 @@ PIP=("$PY" -m pip install -q --disable-pip-version-check)
 
 _key() {  # the marker key: what was installed depends on these files and on the command
   {
-    cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT/decoder/_engine.pyx" "$ROOT/decoder/grammar/_wire.pyx" "$ROOT"/csrc/*.h "$ROOT"/csrc/*.cc \
+    cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT/decoder/_engine.pyx" "$ROOT/decoder/grammar/_wire.pyx" "$ROOT/decoder/grammar/json_schema/_automata.pyx" "$ROOT"/csrc/*.h "$ROOT"/csrc/*.cc \
         "$ROOT"/csrc/support/*.h 2>/dev/null
     printf '%s\n' "$@"
     declare -f "$1" 2>/dev/null || true  # a shell function: its body is part of the command

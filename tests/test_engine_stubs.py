@@ -51,6 +51,7 @@ def _module_names(mod) -> dict[str, set[str] | None]:
     [
         ("decoder._engine", "decoder/_engine.pyi"),
         ("decoder.grammar._wire", "decoder/grammar/_wire.pyi"),
+        ("decoder.grammar.json_schema._automata", "decoder/grammar/json_schema/_automata.pyi"),
     ],
 )
 def test_stub_declares_exactly_the_public_api(module, stub):

@@ -59,6 +59,7 @@ def test_sdist_has_the_engine_sources(dists):
     with tarfile.open(sdists[0]) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     wanted = {"setup.py", "pyproject.toml", "decoder/_engine.pyx", "csrc/support/chunked_array.h"}
+    wanted |= {"decoder/grammar/_wire.pyx", "decoder/grammar/json_schema/_automata.pyx"}
     wanted |= {str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.[hc]*")}
     wanted |= {f"decoder/grammars/{p.name}" for p in (ROOT / "decoder" / "grammars").glob("*.lark")}
     assert wanted <= names, sorted(wanted - names)
@@ -120,6 +121,9 @@ for name in names:
     bits = np.zeros((len(tokens) + 31) // 32, dtype=np.int32)
     m.compute_mask(bits)
     assert bits.any(), name
+# the regex algebra's compiled core (decoder/grammar/json_schema/_automata)
+pat = Grammar.from_json_schema({"type": "string", "allOf": [{"pattern": "^a"}, {"pattern": "b$"}]})
+Matcher(pat, vocab)
 try:
     Grammar.builtin("nope")
 except decoder.GrammarError as e:

@@ -85,6 +85,78 @@ def test_budget_is_a_schema_error_naming_the_keyword():
     assert e.value.keyword == "pattern" and "too large" in str(e.value)
 
 
+def _ecma(p):
+    return parse_regex(p, syntax="ecma", search=False, portable=True)
+
+
+def test_counted_work_and_sizes_are_those_of_the_python_constructions():
+    """The constructions run in C++ (csrc/code_point_dfa.h); the work they charge to a
+    compile's budget decides what compiles, so it must not change: these numbers are what
+    the pure-Python constructions charged (and the state counts they made)."""
+    a, b, c = _ecma("[a-z]+[0-9]{2,4}"), _ecma("(ab|cd)*x?[0-9]+"), _ecma("\\w{3,8}")
+    got = []
+    with A.work_budget(10**9):
+        shared = A._COMPILE_WORK.get()
+
+        def mark(f):
+            before = shared[0]
+            r = f()
+            got.append((before - shared[0], r.n if isinstance(r, A.Dfa) else r[1]))
+
+        A._DFA_MEMO.clear()
+        mark(lambda: A.to_dfa(a))
+        mark(lambda: A.to_dfa(b))
+        mark(lambda: A.to_dfa(c))
+        mark(lambda: A.intersect(A.to_dfa(a), A.to_dfa(c)))
+        mark(lambda: A.complement(A.to_dfa(b)))
+        mark(lambda: A.minus_finite(A.to_dfa(c), ["abc", "hello", "x1234"]))
+        mark(lambda: A.restrict_length(A.to_dfa(b), 2, 6))
+        mark(lambda: A.encode_json(A.complement(A.literals(["a\u00e9", "\U0001f600b", "\n"]))))
+
+        def split():
+            ds = [A.to_dfa(_ecma(".*"))]
+            ds += [A.complete(A.to_dfa(_ecma(p))) for p in ("a.*", ".*z")]
+            return A.split_by(ds, lambda f: f if f[0] else None)[(True, True, True)]
+
+        mark(split)
+    assert got == [
+        (61, 6),
+        (84, 5),
+        (310, 9),
+        (469, 13),
+        (102, 6),
+        (1436, 21),
+        (255, 15),
+        (624, 40),
+        (513, 3),
+    ]
+
+
+def test_compile_work_budget_and_deadline_stop_a_construction():
+    from decoder.deadline import compile_deadline
+    from decoder.errors import LimitError
+
+    big = _ecma("[ab]*a[ab]{9}")  # a small NFA whose DFA has 1,024 states
+    A._DFA_MEMO.clear()
+    with A.work_budget(1000):
+        with pytest.raises(A.RegexBudgetError, match="per compile"):
+            A.to_dfa(big)
+        assert A._COMPILE_WORK.get()[0] < 0
+    with pytest.raises(A.RegexBudgetError, match="too large"):
+        A.to_dfa(big, budget=500)
+    with compile_deadline(0.0):  # past at the first check inside the C++ construction
+        with pytest.raises(LimitError):
+            A.to_dfa(big, budget=100_000)
+    assert A.to_dfa(big).n == 1024
+
+
+def test_a_malformed_automaton_is_an_error_not_a_crash():
+    with pytest.raises(ValueError, match="state 7 of 1"):
+        A.minimize(A.Dfa([((97, 97, 7),)], [0]))
+    with pytest.raises(ValueError, match="final state"):
+        A.intersect(A.Dfa([()], [3]), A.Dfa([()], [0]))
+
+
 FC = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 CASES = [

@@ -208,6 +208,11 @@ class DecoderAdapter(Adapter):
                 f"decoder has no {', '.join(missing)} yet (package at {getattr(decoder, '__path__', '?')})"
             )
         import decoder.grammar.json_schema  # noqa: F401  (imported here, not in the first compile)
+
+        try:  # the front end imports it at its first enum check (100-240 ms, once per process)
+            import jsonschema  # noqa: F401
+        except ImportError:
+            pass
         from decoder.vocab import Vocabulary
 
         self.decoder = decoder

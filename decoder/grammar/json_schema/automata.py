@@ -24,16 +24,21 @@ Every construction counts the states it makes against a budget and raises
 :class:`RegexBudgetError` past it; the compiler turns that into the usual
 :class:`SchemaError` naming the keyword and the path. Surrogate code points are never on
 an edge (they are not characters of a UTF-8 string).
+
+The subset construction, the products, trimming and minimisation run in C++
+(:mod:`._automata`, ``csrc/code_point_dfa.h``), one call per construction, with the same
+states, numbering and counted work as the Python they replaced (docs/optimizations.md,
+section 21).
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import contextvars
 
 from ... import deadline as _deadline
-from ..ir import MAX_CODEPOINT, negate_ranges, normalize_ranges
+from ..ir import MAX_CODEPOINT, normalize_ranges
+from . import _automata
 
 #: the most DFA states one construction may make (NFA states: twice that)
 DEFAULT_BUDGET = 6000
@@ -51,6 +56,14 @@ class Dfa:
     def __init__(self, edges, finals) -> None:
         self.edges = [tuple(es) for es in edges]
         self.finals = frozenset(finals)
+
+    @classmethod
+    def _of(cls, made) -> Dfa:
+        """The Dfa of ``(edges, finals)`` as :mod:`._automata` returns them (edges tuples)."""
+        d = cls.__new__(cls)
+        d.edges = made[0]
+        d.finals = frozenset(made[1])
+        return d
 
     @property
     def n(self) -> int:
@@ -114,6 +127,24 @@ def _charge_compile(k: int) -> None:
 
 class RegexBudgetError(ValueError):
     """An exact construction would exceed its size or work budget."""
+
+
+def _done(status: int, made):
+    """The result of an :mod:`._automata` call, or the RegexBudgetError its status names
+    (the messages of :class:`_Budget` and :func:`_charge_compile`)."""
+    if status == 0:
+        return made
+    if status == 1:
+        raise RegexBudgetError("the automaton of this regex combination is too large")
+    if status == 2:
+        raise RegexBudgetError(
+            "the automaton of this regex combination takes too much work "
+            f"(limit {MAX_WORK:,} transitions)"
+        )
+    raise RegexBudgetError(
+        "the automaton of this schema's regex combinations take too much work "
+        f"(limit {MAX_WORK_PER_COMPILE:,} transitions per compile)"
+    )
 
 
 class _Budget:
@@ -227,79 +258,6 @@ class _Nfa:
         raise ValueError(f"regex node {k!r} has no code-point meaning")
 
 
-def _closure(nfa: _Nfa, states) -> frozenset:
-    seen = set(states)
-    stack = list(states)
-    while stack:
-        q = stack.pop()
-        for t in nfa.eps[q]:
-            if t not in seen:
-                seen.add(t)
-                stack.append(t)
-    return frozenset(seen)
-
-
-def _partition(edge_lists):
-    """Disjoint intervals with the set of targets of each: [(lo, hi, frozenset)]."""
-    points = set()
-    all_edges = []
-    for es in edge_lists:
-        for lo, hi, t in es:
-            points.add(lo)
-            points.add(hi + 1)
-            all_edges.append((lo, hi, t))
-    if not all_edges:
-        return []
-    pts = sorted(points)
-    idx = {p: i for i, p in enumerate(pts)}
-    buckets: list[set] = [set() for _ in range(len(pts))]
-    for lo, hi, t in all_edges:
-        for i in range(idx[lo], idx[hi + 1]):
-            buckets[i].add(t)
-    out = []
-    for i in range(len(pts) - 1):
-        if buckets[i]:
-            out.append((pts[i], pts[i + 1] - 1, frozenset(buckets[i])))
-    return out
-
-
-def _merge(edges):
-    """Sorted edges with adjacent intervals of one target joined."""
-    out: list[list] = []
-    for lo, hi, t in sorted(edges):
-        if out and out[-1][2] == t and out[-1][1] + 1 >= lo:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi, t])
-    return tuple((a, b, t) for a, b, t in out)
-
-
-def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget) -> Dfa:
-    s0 = _closure(nfa, [start])
-    ids = {s0: 0}
-    order = [s0]
-    edges: list = []
-    finals = []
-    i = 0
-    while i < len(order):
-        S = order[i]
-        if final in S:
-            finals.append(i)
-        es = []
-        for lo, hi, T in _partition([nfa.edges[q] for q in S]):
-            T = _closure(nfa, T)
-            j = ids.get(T)
-            if j is None:
-                budget.spend()
-                j = ids[T] = len(order)
-                order.append(T)
-            es.append((lo, hi, j))
-        budget.work(len(es) + sum(len(nfa.edges[q]) for q in S))
-        edges.append(_merge(es))
-        i += 1
-    return minimize(Dfa(edges, finals))
-
-
 _DFA_MEMO: dict = {}  # id(node) -> (node, budget, Dfa): formats and patterns recur
 
 
@@ -320,109 +278,29 @@ def _to_dfa(node, budget: int) -> Dfa:
     nfa = _Nfa(b)
     start = nfa.new()
     end = nfa.build(node, start)
-    return _determinize(nfa, start, end, _Budget(budget))
+    made = _automata.determinize(
+        nfa.eps, nfa.edges, start, end, budget, MAX_WORK, _COMPILE_WORK.get()
+    )
+    return Dfa._of(_done(*made))
 
 
 # ------------------------------------------------------------------ operations
 def trim(d: Dfa) -> Dfa:
     """Only the states reachable from the start that can reach a final state (renumbered
     in breadth-first order, start 0)."""
-    rev: list[list[int]] = [[] for _ in range(d.n)]
-    for q, es in enumerate(d.edges):
-        for _, _, t in es:
-            rev[t].append(q)
-    live = set(d.finals)
-    stack = list(d.finals)
-    while stack:
-        q = stack.pop()
-        for p in rev[q]:
-            if p not in live:
-                live.add(p)
-                stack.append(p)
-    if 0 not in live:
-        return Dfa([()], ())
-    ids = {0: 0}
-    order = [0]
-    i = 0
-    while i < len(order):
-        for _, _, t in d.edges[order[i]]:
-            if t in live and t not in ids:
-                ids[t] = len(order)
-                order.append(t)
-        i += 1
-    edges = [_merge([(lo, hi, ids[t]) for lo, hi, t in d.edges[q] if t in live]) for q in order]
-    return Dfa(edges, [ids[q] for q in order if q in d.finals])
+    return Dfa._of(_automata.trim(d))
 
 
 def minimize(d: Dfa) -> Dfa:
-    """The minimal trimmed DFA (Moore's partition refinement)."""
-    d = trim(d)
-    if d.is_empty():
-        return d
-    cls = [1 if q in d.finals else 0 for q in range(d.n)]
-    n_cls = len(set(cls))
-    n_edges = sum(map(len, d.edges)) + d.n
-    while True:
-        _charge_compile(n_edges)
-        sigs: dict = {}
-        new = []
-        for q in range(d.n):
-            sig = (cls[q], _merge([(lo, hi, cls[t]) for lo, hi, t in d.edges[q]]))
-            new.append(sigs.setdefault(sig, len(sigs)))
-        if len(sigs) == n_cls:
-            break
-        cls, n_cls = new, len(sigs)
-    # renumber classes with the start's class 0
-    rep_of: dict = {}
-    for q in range(d.n):
-        rep_of.setdefault(cls[q], q)
-    order = sorted(rep_of, key=lambda c: (c != cls[0], rep_of[c]))
-    num = {c: i for i, c in enumerate(order)}
-    edges = [_merge([(lo, hi, num[cls[t]]) for lo, hi, t in d.edges[rep_of[c]]]) for c in order]
-    finals = [num[c] for c in order if rep_of[c] in d.finals]
-    return trim(Dfa(edges, finals))
-
-
-def _cross(e1, e2):
-    """Intersections of two sorted disjoint edge lists: [(lo, hi, (t1, t2))]."""
-    out = []
-    i = j = 0
-    while i < len(e1) and j < len(e2):
-        a = max(e1[i][0], e2[j][0])
-        b = min(e1[i][1], e2[j][1])
-        if a <= b:
-            out.append((a, b, (e1[i][2], e2[j][2])))
-        if e1[i][1] < e2[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
+    """The minimal trimmed DFA (Moore's partition refinement; each round charges the
+    compile's work budget with the edges and states)."""
+    return Dfa._of(_done(*_automata.minimize(d, _COMPILE_WORK.get())))
 
 
 def intersect(d1: Dfa, d2: Dfa, budget: int = DEFAULT_BUDGET) -> Dfa:
     """The product automaton: ``L(d1) & L(d2)``."""
-    b = _Budget(budget)
-    ids = {(0, 0): 0}
-    order = [(0, 0)]
-    edges = []
-    finals = []
-    i = 0
-    while i < len(order):
-        p, q = order[i]
-        if p in d1.finals and q in d2.finals:
-            finals.append(i)
-        es = []
-        for lo, hi, pair in _cross(d1.edges[p], d2.edges[q]):
-            j = ids.get(pair)
-            if j is None:
-                b.spend()
-                j = ids[pair] = len(order)
-                order.append(pair)
-            es.append((lo, hi, j))
-        b.work(len(d1.edges[p]) + len(d2.edges[q]))
-        edges.append(_merge(es))
-        i += 1
-    return minimize(Dfa(edges, finals))
+    made = _automata.intersect(d1, d2, budget, MAX_WORK, _COMPILE_WORK.get())
+    return Dfa._of(_done(*made))
 
 
 def intersect_all(ds, budget: int = DEFAULT_BUDGET) -> Dfa:
@@ -440,51 +318,21 @@ def split_by(ds, classify, budget: int = DEFAULT_BUDGET) -> dict:
     ``ds[i]`` accepts) names the part a string belongs to, or None for none; returns
     ``{label: Dfa}``, the strings of each part (the parts are disjoint by construction:
     a string's flags are one tuple)."""
-    b = _Budget(budget)
-    start = tuple(0 for _ in ds)
-    ids = {start: 0}
-    order = [start]
-    edges = []
-    labels: dict = {}
-    i = 0
-    while i < len(order):
-        qs = order[i]
-        lab = classify(tuple(q in d.finals for q, d in zip(qs, ds)))
-        if lab is not None:
-            labels.setdefault(lab, []).append(i)
-        cur = [(lo, hi, ()) for lo, hi in _ALL]
-        for q, d in zip(qs, ds):
-            cur = [(lo, hi, ts + (t,)) for lo, hi, (ts, t) in _cross(cur, d.edges[q])]
-            if not cur:
-                break
-        es = []
-        for lo, hi, tup in cur:
-            j = ids.get(tup)
-            if j is None:
-                b.spend()
-                j = ids[tup] = len(order)
-                order.append(tup)
-            es.append((lo, hi, j))
-        b.work(len(es) * len(ds) + sum(len(d.edges[q]) for q, d in zip(qs, ds)))
-        edges.append(_merge(es))
-        i += 1
-    return {lab: minimize(Dfa(edges, fs)) for lab, fs in labels.items()}
+    made = _done(
+        *_automata.split_by(list(ds), classify, _ALL, budget, MAX_WORK, _COMPILE_WORK.get())
+    )
+    return {lab: Dfa._of(m) for lab, m in made.items()}
 
 
 def complete(d: Dfa) -> Dfa:
-    """The same language with a total transition function (a sink state added)."""
-    sink = d.n
-    edges = []
-    for es in list(d.edges) + [()]:
-        gaps = negate_ranges([(lo, hi) for lo, hi, _ in es])
-        edges.append(_merge(list(es) + [(lo, hi, sink) for lo, hi in gaps]))
-    return Dfa(edges, d.finals)
+    """The same language with a total transition function (a sink state added, the last:
+    each state's missing code points go there)."""
+    return Dfa._of(_automata.complete(d))
 
 
 def complement(d: Dfa) -> Dfa:
-    """All strings of code points not in ``L(d)``."""
-    c = complete(d)
-    return minimize(Dfa(c.edges, [q for q in range(c.n) if q not in c.finals]))
+    """All strings of code points not in ``L(d)`` (complete, finals flipped, minimised)."""
+    return Dfa._of(_done(*_automata.complement(d, _COMPILE_WORK.get())))
 
 
 def literals(strs) -> Dfa:
@@ -534,144 +382,18 @@ def restrict_length(d: Dfa, lo: int, hi: int | None, budget: int = DEFAULT_BUDGE
 
 # ------------------------------------------------------------------ JSON encoding
 _PLAIN = normalize_ranges([(0x20, 0x21), (0x23, 0x5B), (0x5D, MAX_CODEPOINT)])
-_SHORT = {'"': 0x22, "\\": 0x5C, "/": 0x2F, "b": 0x08, "f": 0x0C, "n": 0x0A, "r": 0x0D, "t": 0x09}
-_BACKSLASH, _U = 0x5C, ord("u")
-
-
-def _digit_cps(d: int):
-    if d < 10:
-        return [(0x30 + d, 0x30 + d)]
-    return [(0x41 + d - 10, 0x41 + d - 10), (0x61 + d - 10, 0x61 + d - 10)]
-
-
-def _restrict(edges, lo: int, hi: int, wrap):
-    """The edges within [lo, hi], shifted to start at 0, targets wrapped."""
-    out = []
-    starts = [e[0] for e in edges]
-    i = max(bisect.bisect_right(starts, lo) - 1, 0)
-    while i < len(edges) and edges[i][0] <= hi:
-        a, b, t = edges[i]
-        a, b = max(a, lo), min(b, hi)
-        if a <= b:
-            out.append((a - lo, b - lo, wrap(t)))
-        i += 1
-    return out
-
-
-def _join(segs):
-    out: list[list] = []
-    for lo, hi, o in segs:
-        if out and out[-1][2] == o and out[-1][1] + 1 == lo:
-            out[-1][1] = hi
-        else:
-            out.append([lo, hi, o])
-    return tuple((a, b, o) for a, b, o in out)
-
-
-def _u_segments(edges) -> tuple:
-    """What the four hex digits of ``\\uXXXX`` lead to from a state with these edges, as
-    segments of the value 0..0xFFFF: ``("N", t)`` (one code point read, now at ``t``) or
-    ``("L", restr)`` (a high surrogate: a low one must follow; ``restr`` its 1024 code
-    points' edges)."""
-    N = lambda t: ("N", t)  # noqa: E731
-    segs = []
-    segs += _restrict(edges, 0, 0x1F, N)
-    segs += [(a + 0x80, b + 0x80, o) for a, b, o in _restrict(edges, 0x80, 0xD7FF, N)]
-    hi_edges = _restrict(edges, 0x10000, MAX_CODEPOINT, lambda t: t)
-    # high surrogate h stands for the block of code points [h * 1024, h * 1024 + 1023] (above
-    # 0x10000): a block inside one edge is uniform (a run of them is one segment); only the
-    # blocks an edge ends in are restricted one by one
-    high = []
-    partial = set()
-    for a, b, t in hi_edges:
-        fa, fb = -(-a // 1024), (b + 1) // 1024 - 1
-        if fa <= fb:
-            high.append((0xD800 + fa, 0xD800 + fb, ("L", ((0, 1023, t),))))
-        for h in (a // 1024, b // 1024):
-            if not fa <= h <= fb:
-                partial.add(h)
-    for h in partial:
-        restr = tuple(_restrict(hi_edges, h * 1024, h * 1024 + 1023, lambda t: t))
-        if restr:
-            high.append((0xD800 + h, 0xD800 + h, ("L", restr)))
-    segs += sorted(high)
-    segs += [(a + 0xE000, b + 0xE000, o) for a, b, o in _restrict(edges, 0xE000, 0xFFFF, N)]
-    return _join(segs)
 
 
 def encode_json(d: Dfa, budget: int = DEFAULT_BUDGET * 4) -> tuple:
     """The ``dfa`` node of the JSON string bodies (no quotes) that decode to a string of
-    ``L(d)``, with the encodings :mod:`.strings` accepts for each code point."""
+    ``L(d)``, with the encodings :mod:`.strings` accepts for each code point: plain UTF-8
+    (``_PLAIN``), the short escapes, ``\\u00XX`` for controls and ``\\uXXXX`` (surrogate pairs
+    above the Basic Multilingual Plane), built as the product of ``d`` with the escape
+    decoder (``JsonEncoder`` in csrc/code_point_dfa.h)."""
     if d.is_empty():
         return ("never",)
-    b = _Budget(budget)
-    ids: dict = {}
-    order: list = []
-    out_edges: list = []
-    finals = []
-
-    def sid(key) -> int:
-        j = ids.get(key)
-        if j is None:
-            b.spend()
-            j = ids[key] = len(order)
-            order.append(key)
-        return j
-
-    u_memo: dict = {}
-
-    def u_segs(q):
-        s = u_memo.get(q)
-        if s is None:
-            s = u_memo[q] = _u_segments(d.edges[q])
-        return s
-
-    def after_digits(k, segs):
-        if k == 0:
-            (_, _, o) = segs[0]
-            return ("N", o[1]) if o[0] == "N" else ("P0", o[1])
-        return ("H", k, segs)
-
-    sid(("N", 0))
-    i = 0
-    while i < len(order):
-        key = order[i]
-        kind = key[0]
-        es: list = []
-        if kind == "N":
-            q = key[1]
-            if q in d.finals:
-                finals.append(i)
-            for lo, hi, t in _cross(d.edges[q], [(a, b, None) for a, b in _PLAIN]):
-                es.append((lo, hi, sid(("N", t[0]))))
-            es.append((_BACKSLASH, _BACKSLASH, sid(("E", q))))
-        elif kind == "E":
-            q = key[1]
-            for ch, c in _SHORT.items():
-                t = _step(d.edges[q], c)
-                if t is not None:
-                    es.append((ord(ch), ord(ch), sid(("N", t))))
-            segs = u_segs(q)
-            if segs:
-                es.append((_U, _U, sid(("H", 4, segs))))
-        elif kind == "H":
-            _, k, segs = key
-            unit = 16 ** (k - 1)
-            for dgt in range(16):
-                sub = _join(_restrict(segs, dgt * unit, dgt * unit + unit - 1, lambda o: o))
-                if sub:
-                    t = sid(after_digits(k - 1, sub))
-                    es += [(a, bb, t) for a, bb in _digit_cps(dgt)]
-        elif kind == "P0":
-            es.append((_BACKSLASH, _BACKSLASH, sid(("P1", key[1]))))
-        elif kind == "P1":
-            low = tuple((a + 0xDC00, bb + 0xDC00, ("N", t)) for a, bb, t in key[1])
-            es.append((_U, _U, sid(("H", 4, low))))
-        b.work(len(es))
-        out_edges.append(_merge(es))
-        i += 1
-    enc = trim(Dfa(out_edges, finals))
-    return enc.node()
+    made = _automata.encode_json(d, _PLAIN, budget, MAX_WORK, _COMPILE_WORK.get())
+    return Dfa._of(_done(*made)).node()
 
 
 def is_dfa_node(n) -> bool:

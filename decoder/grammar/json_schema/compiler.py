@@ -373,6 +373,15 @@ def _count(p: Part, kw: str, v) -> int:
     return int(v)
 
 
+#: _number_regex's results by range and options (regexes are immutable tuples)
+_NUMBER_MEMO: dict = {}
+_NUMBER_MEMO_MAX = 4096
+
+
+def _dtext(d) -> str | None:
+    return None if d is None else str(d)
+
+
 def _trivial(node) -> bool:
     if node is True:
         return True
@@ -417,6 +426,7 @@ class Compiler:
         self.key_cache: dict = {}
         self.pattern_cache: dict = {}
         self.algebra_cache: dict = {}
+        self.valid_memo: dict = {}  # (id(node), value JSON) -> (node, valid): _is_valid
         self.whitespace = whitespace
         if whitespace not in WHITESPACE_POLICIES:
             raise SchemaError(
@@ -1292,6 +1302,16 @@ class Compiler:
             self._jsv = v
         return v
 
+    def _is_valid(self, v, o, x) -> bool:
+        """``x`` valid against schema node ``o`` (jsonschema), memoised per compile: the
+        same enum values meet the same sub-schemas in every branch that merges them. Keyed
+        by the node's identity (kept alive by the entry) and the value's exact JSON text."""
+        key = (id(o), json.dumps(x))
+        got = self.valid_memo.get(key)
+        if got is None or got[0] is not o:
+            got = self.valid_memo[key] = (o, v.evolve(schema=o).is_valid(x))
+        return got[1]
+
     def _emit_finite(self, parts, values, types, sym) -> None:
         uniq = self._finite_values(parts, values, types)
         strs = [x for x in uniq if isinstance(x, str)]
@@ -1348,7 +1368,7 @@ class Compiler:
                         # a $ref cycle that consumes nothing makes the validator recurse
                         # for ever: give it headroom, not the front end's raised limit
                         with recursion_headroom(1500):
-                            ok = all(v.evolve(schema=o).is_valid(x) for o in originals)
+                            ok = all(self._is_valid(v, o, x) for o in originals)
                             if ok and synth:
                                 ok = all(self._synthetic_accepts(p.node, x) for p in synth)
                     except SchemaError:
@@ -1564,6 +1584,18 @@ class Compiler:
                 nr.append((a, ax, x, True))
                 nr.append((x, True, b, bx))
             ranges = nr
+        # a pure function of these (Decimals by their text: 1 and 1.0 are different keys);
+        # most schemas repeat a few (plain "integer" and "number" above all)
+        memo_key = (
+            want_int,
+            want_frac,
+            None if mult is None else str(mult),
+            self.int_zero_frac,
+            tuple((_dtext(a), ax, _dtext(b), bx) for a, ax, b, bx in ranges),
+        )
+        got = _NUMBER_MEMO.get(memo_key)
+        if got is not None:
+            return got
         out = []
         try:
             for a, ax, b, bx in ranges:
@@ -1590,7 +1622,11 @@ class Compiler:
                     for (a, ax, b, bx) in ranges
                 )
             )
-        return alt(*out)
+        got = alt(*out)
+        if len(_NUMBER_MEMO) >= _NUMBER_MEMO_MAX:
+            _NUMBER_MEMO.clear()
+        _NUMBER_MEMO[memo_key] = got
+        return got
 
     # ------------------------------------------------------------ strings
     def _string_chars(self, parts):

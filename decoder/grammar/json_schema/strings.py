@@ -260,6 +260,25 @@ def _alt_distinct(branches: list):
     return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
 
 
+def _runs_minus(runs: tuple, cut: tuple) -> tuple:
+    """The maximal runs of the code points of ``runs`` (sorted disjoint, not adjacent) other
+    than those of ``cut`` (sorted): each cut point splits its run."""
+    out = []
+    j, n = 0, len(cut)
+    for a, b in runs:
+        while j < n and cut[j] < a:
+            j += 1
+        while j < n and cut[j] <= b:
+            c = cut[j]
+            if a < c:
+                out.append((a, c - 1))
+            a = c + 1
+            j += 1
+        if a <= b:
+            out.append((a, b))
+    return tuple(out)
+
+
 def star_minus_lexeme(chars, keys):
     """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``, built directly.
 
@@ -288,19 +307,13 @@ def star_minus_lexeme(chars, keys):
             t[""] = True  # end of a key (no key character is "")
     used_ranges = normalize_ranges([(c, c) for c in used])
     plain = all(c in _SELF_ENCODING for c in used)
+    used_runs = normalize_ranges([(c, c) for c in used], skip_surrogates=False)
     exits_memo: dict = {}
 
-    def exits(children: tuple):  # encodings of Y - next(p)
+    def exits(children: tuple):  # encodings of Y - next(p); children: sorted code points of Y
         got = exits_memo.get(children)
         if got is None:
-            rest = sorted(used.difference(children))
-            runs: list[list[int]] = []
-            for c in rest:  # runs of consecutive code points
-                if runs and runs[-1][1] == c - 1:
-                    runs[-1][1] = c
-                else:
-                    runs.append([c, c])
-            rs = tuple((a, b) for a, b in runs)
+            rs = _runs_minus(used_runs, children)
             if not rs:
                 got = NEVER
             elif plain:  # letters, digits, ...: each encodes as itself

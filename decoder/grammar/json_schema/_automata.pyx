@@ -1,0 +1,250 @@
+# cython: language_level=3
+"""The compiled core of the regex algebra (:mod:`.automata`): subset construction, products,
+trimming and minimisation of code-point DFAs, in C++ (csrc/code_point_dfa.h).
+
+One call per construction: a :class:`~.automata.Dfa` (or the Thompson NFA) goes in as its
+Python tuples, the result comes back as the ``edges`` list and ``finals`` of a Dfa. The
+budgets are counted in C++ exactly as the Python constructions counted them; a call returns
+``(status, result)`` where ``status`` is 0 or which budget ran out (automata.py raises its
+errors), and the compile-wide work budget (``shared``, automata's one-element list, or None)
+is updated in place. The deadline is checked every 128 new states, as before."""
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libcpp.utility cimport pair
+from libcpp.vector cimport vector
+
+from ... import deadline as _deadline
+
+
+cdef extern from "code_point_dfa.h" namespace "decoder::cpdfa":
+    cdef struct Edge:
+        int32_t lo
+        int32_t hi
+        int32_t to
+
+    cdef cppclass Dfa:
+        vector[int32_t] off
+        vector[Edge] e
+        vector[uint8_t] fin
+        int32_t n()
+        void close_state(bint final)
+
+    cdef cppclass Nfa:
+        vector[int32_t] eoff
+        vector[int32_t] eps
+        vector[int32_t] off
+        vector[Edge] e
+
+    cdef cppclass Budget:
+        int64_t left
+        int64_t work_left
+        int64_t* shared
+        int (*tick)(void*) noexcept
+        void* ctx
+
+    Dfa c_trim "decoder::cpdfa::trim"(const Dfa&) nogil
+    int c_minimize "decoder::cpdfa::minimize"(const Dfa&, Budget&, Dfa&) except +
+    int c_determinize "decoder::cpdfa::determinize"(const Nfa&, int32_t, int32_t, Budget&, Dfa&) except +
+    int c_intersect "decoder::cpdfa::intersect"(const Dfa&, const Dfa&, Budget&, Dfa&) except +
+    int c_product "decoder::cpdfa::product"(const vector[Dfa]&, const vector[Edge]&, Budget&, Dfa&, vector[int32_t]&) except +
+    Dfa c_complete "decoder::cpdfa::complete"(const Dfa&) except +
+    int c_complement "decoder::cpdfa::complement"(const Dfa&, Budget&, Dfa&) except +
+    int c_encode_json "decoder::cpdfa::encode_json"(const Dfa&, const vector[pair[int32_t, int32_t]]&, Budget&, Dfa&) except +
+
+
+cdef enum:
+    kCallback = 4
+
+
+cdef class _Ctx:
+    cdef object error
+
+
+cdef int _tick(void* ctx) noexcept:
+    try:
+        _deadline.check("regex automaton")
+    except BaseException as e:  # noqa: B036 - re-raised by _finish
+        (<_Ctx>ctx).error = e
+        return 1
+    return 0
+
+
+cdef class _Run:
+    """One construction's budgets (automata._Budget) and the compile's shared work budget."""
+    cdef Budget b
+    cdef int64_t shared_val
+    cdef object shared
+    cdef _Ctx ctx
+
+    def __cinit__(self, int64_t left, int64_t work_left, object shared):
+        self.ctx = _Ctx()
+        self.b.left = left
+        self.b.work_left = work_left
+        self.shared = shared
+        if shared is not None:
+            self.shared_val = shared[0]
+            self.b.shared = &self.shared_val
+        else:
+            self.b.shared = NULL
+        self.b.tick = _tick
+        self.b.ctx = <void*>self.ctx
+
+    cdef int finish(self, int status) except -1:
+        if self.shared is not None:
+            self.shared[0] = self.shared_val
+        if status == kCallback:
+            raise self.ctx.error
+        return status
+
+
+cdef Dfa _load(object d) except *:
+    cdef Dfa out
+    cdef object es
+    cdef Py_ssize_t n = len(d.edges)
+    for es in d.edges:
+        for lo, hi, t in es:
+            if not 0 <= t < n:
+                raise ValueError(f"DFA edge to state {t!r} of {n}")
+            out.e.push_back(Edge(lo, hi, t))
+        out.close_state(False)
+    for f in d.finals:
+        if not 0 <= f < n:
+            raise ValueError(f"DFA final state {f!r} of {n}")
+        out.fin[f] = 1
+    return out
+
+
+cdef tuple _store(const Dfa& d):
+    cdef list edges = []
+    cdef list finals = []
+    cdef int32_t q, k
+    cdef const Edge* x
+    for q in range(d.n()):
+        row = []
+        for k in range(d.off[q], d.off[q + 1]):
+            x = &d.e[k]
+            row.append((x.lo, x.hi, x.to))
+        edges.append(tuple(row))
+        if d.fin[q]:
+            finals.append(q)
+    return edges, finals
+
+
+def trim(d):
+    """(edges, finals) of automata.trim(d)."""
+    cdef Dfa a = _load(d)
+    cdef Dfa out = c_trim(a)
+    return _store(out)
+
+
+def complete(d):
+    """(edges, finals) of automata.complete(d)."""
+    cdef Dfa a = _load(d)
+    cdef Dfa out = c_complete(a)
+    return _store(out)
+
+
+def complement(d, shared):
+    """(status, (edges, finals)) of automata.complement(d)."""
+    cdef Dfa a = _load(d)
+    cdef Dfa out
+    cdef _Run run = _Run(0, 0, shared)
+    status = run.finish(c_complement(a, run.b, out))
+    return status, (_store(out) if status == 0 else None)
+
+
+def minimize(d, shared):
+    """(status, (edges, finals)) of automata.minimize(d)."""
+    cdef Dfa a = _load(d)
+    cdef Dfa out
+    cdef _Run run = _Run(0, 0, shared)
+    status = run.finish(c_minimize(a, run.b, out))
+    return status, (_store(out) if status == 0 else None)
+
+
+def determinize(list eps, list edges, int32_t start, int32_t final, int64_t budget,
+                int64_t max_work, shared):
+    """(status, (edges, finals)) of the minimal DFA of a Thompson NFA (automata._Nfa's
+    ``eps`` and ``edges`` lists)."""
+    cdef Nfa nfa
+    cdef list row
+    cdef Py_ssize_t n = len(eps)
+    if len(edges) != n or not (0 <= start < n and 0 <= final < n):
+        raise ValueError("malformed NFA")
+    for row in eps:
+        for t in row:
+            if not 0 <= t < n:
+                raise ValueError(f"NFA move to state {t!r} of {n}")
+            nfa.eps.push_back(t)
+        nfa.eoff.push_back(nfa.eps.size())
+    for row in edges:
+        for lo, hi, t in row:
+            if not 0 <= t < n:
+                raise ValueError(f"NFA edge to state {t!r} of {n}")
+            nfa.e.push_back(Edge(lo, hi, t))
+        nfa.off.push_back(nfa.e.size())
+    cdef Dfa out
+    cdef _Run run = _Run(budget, max_work, shared)
+    status = run.finish(c_determinize(nfa, start, final, run.b, out))
+    return status, (_store(out) if status == 0 else None)
+
+
+def intersect(d1, d2, int64_t budget, int64_t max_work, shared):
+    """(status, (edges, finals)) of automata.intersect(d1, d2)."""
+    cdef Dfa a = _load(d1)
+    cdef Dfa z = _load(d2)
+    cdef Dfa out
+    cdef _Run run = _Run(budget, max_work, shared)
+    status = run.finish(c_intersect(a, z, run.b, out))
+    return status, (_store(out) if status == 0 else None)
+
+
+def split_by(list ds, classify, all_ranges, int64_t budget, int64_t max_work, shared):
+    """(status, {label: (edges, finals)}) of automata.split_by(ds, classify)."""
+    cdef vector[Dfa] cds
+    cdef vector[Edge] all_e
+    cdef Dfa prod, out
+    cdef vector[int32_t] tuples
+    cdef size_t k = len(ds), i, j
+    for d in ds:
+        cds.push_back(_load(d))
+    for lo, hi in all_ranges:
+        all_e.push_back(Edge(lo, hi, 0))
+    cdef _Run run = _Run(budget, max_work, shared)
+    status = run.finish(c_product(cds, all_e, run.b, prod, tuples))
+    if status:
+        return status, None
+    finals = [d.finals for d in ds]
+    memo = {}
+    labels = {}
+    for i in range(<size_t>prod.n()):
+        flags = tuple(tuples[i * k + j] in finals[j] for j in range(k))
+        if flags in memo:
+            lab = memo[flags]
+        else:
+            lab = memo[flags] = classify(flags)
+        if lab is not None:
+            labels.setdefault(lab, []).append(i)
+    result = {}
+    for lab, fs in labels.items():
+        for i in range(<size_t>prod.n()):
+            prod.fin[i] = 0
+        for i in fs:
+            prod.fin[i] = 1
+        status = run.finish(c_minimize(prod, run.b, out))
+        if status:
+            return status, None
+        result[lab] = _store(out)
+    return 0, result
+
+
+def encode_json(d, plain, int64_t budget, int64_t max_work, shared):
+    """(status, (edges, finals)) of the trimmed DFA of automata.encode_json(d) (the JSON
+    string bodies of L(d); ``plain``: the code points written as themselves)."""
+    cdef Dfa a = _load(d)
+    cdef vector[pair[int32_t, int32_t]] pl
+    for lo, hi in plain:
+        pl.push_back(pair[int32_t, int32_t](lo, hi))
+    cdef Dfa out
+    cdef _Run run = _Run(budget, max_work, shared)
+    status = run.finish(c_encode_json(a, pl, run.b, out))
+    return status, (_store(out) if status == 0 else None)
