@@ -2078,7 +2078,8 @@ class Compiler:
         if pn_parts:
             pn_chars = self._key_language(pn_parts)
         # per declared key: the conjunction of what every part says about it
-        entries: list[tuple[str, int | None, bool]] = []
+        # (name, the Parts that hold for its value or None when it is forbidden, required)
+        entries: list[tuple[str, list | None, bool]] = []
         for name in order:
             conj = []
             for p in parts:
@@ -2237,7 +2238,7 @@ class Compiler:
             opt_js = [j for j in choices if not free >> j & 1]
             for mask in range(1, 1 << len(opt_js)):
                 js = [opt_js[k] for k in range(len(opt_js)) if mask >> k & 1]
-                combos = [[]]
+                combos: list[list] = [[]]
                 for j in js:
                     combos = [c + [vp] for c in combos for vp in choices[j]]
                 bits = free | sum(1 << j for j in js)
@@ -2253,9 +2254,9 @@ class Compiler:
             kinds += self._witness_kinds(lx, vparts, lang, declared, reqs, path)
         full = (1 << nw) - 1
         reach = static
-        for _, variants, _, absent in live:
+        for _, vs, _, absent in live:
             reach |= absent
-            for bits in variants or ():
+            for bits in vs or ():
                 reach |= bits
         for bits, _, _ in kinds:
             reach |= bits
