@@ -439,6 +439,8 @@ def test_style_auto_from_tokenizer():
         chat_template = "{% if tools %}<tool_call>{% endif %}<think>"
 
     assert agents.detect_style(T()) == "qwen3"
+    # SmolLM2's template is plain ChatML, no tool markers: the ChatML family's format
+    assert agents.detect_style(family("smollm2")[1]) == "hermes"
     with pytest.raises(agents.ToolError, match="no known"):
         agents.detect_style(family("gpt2")[0])
 
