@@ -538,7 +538,7 @@ def test_lark_special_tokens_json_and_max_tokens():
     "text,match",
     [
         ('start: "a"\n%llguidance {"no_forcing": true}', "%llguidance options"),
-        ('start: a\na[lazy]: "x"', "attribute 'lazy' on a"),
+        ('start: a\na[temperature=0.5]: "x"', "attribute 'temperature=0.5' on a"),
         ('start: a\na[max_tokens=3]: "x" "y"', "max_tokens on a"),
         ('start: %json {"type": }', "not JSON"),
     ],

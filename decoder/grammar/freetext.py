@@ -129,6 +129,7 @@ def resolve(g, vocab):
         g.start,
         list(g.ignore),
         list(getattr(g, "budgets", [])),
+        list(getattr(g, "lazy", [])),
     )
 
 

@@ -291,6 +291,9 @@ class GrammarIR:
     # (lexeme id, max tokens): after that many tokens inside the lexeme, the engine allows
     # only its shortest completion (a reasoning budget; see csrc/matcher.h GrammarExtras)
     budgets: list[tuple[int, int]] = field(default_factory=list)
+    # lexeme ids that end at their first match, not the longest (llguidance's ``lazy``;
+    # csrc/ir_format.h): a lexer state where one accepts has no transitions
+    lazy: list[int] = field(default_factory=list)
 
     def productive(self) -> list[bool]:
         """Per nonterminal: whether it derives some string (Knuth's fixpoint; a lexeme
@@ -362,6 +365,7 @@ class GrammarBuilder:
         self._rule_set: set = set()
         self._ignore: list[int] = []
         self._budgets: list[tuple[int, int]] = []
+        self._lazy: list[int] = []
 
     def budget(self, lexeme_symbol: int, max_tokens: int) -> None:
         """At most ``max_tokens`` tokens inside this lexeme, then its shortest completion."""
@@ -369,13 +373,17 @@ class GrammarBuilder:
             raise ValueError(f"a token budget is a non-negative int, not {max_tokens!r}")
         self._budgets.append((-lexeme_symbol - 1, max_tokens))
 
-    def lexeme(self, name: str, regex: tuple) -> int:
-        """The symbol of a lexeme with this regex (deduplicated by regex)."""
-        j = self._lexeme_by_regex.get(regex)
+    def lexeme(self, name: str, regex: tuple, lazy: bool = False) -> int:
+        """The symbol of a lexeme with this regex (deduplicated by regex). ``lazy``: it ends
+        at its first match (see :attr:`GrammarIR.lazy`); never merged with a greedy one."""
+        key = ("lazy", regex) if lazy else regex
+        j = self._lexeme_by_regex.get(key)
         if j is None:
             j = len(self._lexemes)
             self._lexemes.append(Lexeme(name, regex))
-            self._lexeme_by_regex[regex] = j
+            self._lexeme_by_regex[key] = j
+            if lazy:
+                self._lazy.append(j)
         return -(j + 1)
 
     def literal(self, s, name: str | None = None) -> int:
@@ -411,7 +419,8 @@ class GrammarBuilder:
         the new symbol of each of its nonterminals (``[g.start]`` is its start). How one
         front end embeds another's grammar: a JSON schema inside Lark (``%json``), a grammar
         inside a structural tag."""
-        lex = [self.lexeme(lx.name, lx.regex) for lx in g.lexemes]
+        lazy = set(g.lazy)
+        lex = [self.lexeme(lx.name, lx.regex, j in lazy) for j, lx in enumerate(g.lexemes)]
         nts = [self.nonterminal(n) for n in g.nonterminals]
         for j in g.ignore:
             self.ignore(lex[j])
@@ -430,6 +439,7 @@ class GrammarBuilder:
                 start,
                 list(self._ignore),
                 list(self._budgets),
+                list(self._lazy),
             )
         )
 
@@ -447,7 +457,9 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     if not bad:
         return g
     lexemes = list(g.lexemes)
-    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in set(bad)}
+    # (a lazy lexeme is a different lexeme from a greedy one with the same regex)
+    skip = set(bad) | set(g.lazy)
+    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in skip}
     nonterminals = list(g.nonterminals)
     names = set(nonterminals)
     rules = list(g.rules)
@@ -486,6 +498,7 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
         g.start,
         list(g.ignore),
         list(g.budgets),
+        list(g.lazy),
     )
 
 
