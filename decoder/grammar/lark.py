@@ -17,7 +17,9 @@ stops at the first quote for Lark, at the last for a longest-match lexer), so a
 terminal with a lazy quantifier is an error unless it is one of Lark's common
 terminals that we know an exact equivalent for (``ESCAPED_STRING``,
 ``C_COMMENT``).  Pass ``allow_lazy=True`` to accept them anyway with greedy
-semantics.
+semantics. llguidance's lexeme options ``[lazy]``, ``[stop="S"]`` and ``[suffix="S"]`` on a
+definition are a different thing, and supported: the definition becomes one lexeme that
+ends at its first match (see :func:`_lazy_lexeme` and csrc/ir_format.h).
 
 >>> g = from_lark(load_bundled("json"))
 >>> len(g.lexemes) > 5
