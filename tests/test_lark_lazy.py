@@ -166,3 +166,27 @@ def test_lazy_with_max_tokens_and_distinct_from_greedy():
 def test_what_does_not_fit_is_an_error_naming_it(text, match):
     with pytest.raises(DecoderError, match=match):
         Grammar.from_lark(text)
+
+
+@pytest.mark.parametrize(
+    "tail,match",
+    [
+        ([0x4C415A59, 1, 5], "lazy lexeme out of range"),
+        ([0x4C415A59, -1], "bad lazy lexeme count"),
+        ([0x4C415A59, 3, 0], "truncated grammar"),
+        ([0x4C415A59], "truncated grammar"),
+        ([7, 1, 0], "trailing data after grammar"),
+    ],
+)
+def test_malformed_lazy_section_is_a_clean_error(tail, match):
+    from decoder import _engine
+    from decoder import compile as dcompile
+    from decoder.grammar._wire import LAZY_TAG
+
+    assert LAZY_TAG == 0x4C415A59  # "LAZY", csrc/ir_format.h (the cases above spell it out)
+    g = Grammar.from_lark('start: a "!"\na: /[a-z]+/')
+    words, lexemes, nts = g.serialized()
+    trie = dcompile.token_trie(vocab_of(FAM))
+    _engine.CompiledGrammar(list(words) + [LAZY_TAG, 1, 0], lexemes, nts, trie)  # well formed
+    with pytest.raises(DecoderError, match=match):
+        _engine.CompiledGrammar(list(words) + tail, lexemes, nts, trie)
