@@ -11,8 +11,8 @@
 //   [kLazyTag k lexeme_id...]           optional: the lazy lexemes (see below)
 //
 // A lazy lexeme ends at the first byte where it matches: a lexer state in which a lazy
-// lexeme accepts has no transitions, so no lexeme allowed there (itself included) goes on
-// (llguidance's `lazy`; shortest match instead of the longest).
+// lexeme accepts has no transitions, so no lexeme allowed there (itself included) goes on,
+// and only the lazy lexemes end there (llguidance's `lazy`; shortest match, and it wins).
 //
 // A regex is written in prefix form, one opcode then its operands:
 //

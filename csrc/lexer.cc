@@ -115,6 +115,12 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
     if (a >= 0 && nfa_->is_lazy(a)) st.stops = true;
     st.lexemes.push_back(nfa_->lexeme_of(q));
   }
+  // A lazy lexeme that matches wins: the lexemes ending beside it do not end here (as in
+  // llguidance: free TEXT cut by a lazy "TEXT <function" head is not a sentence's end).
+  if (st.stops)
+    st.accepting.erase(std::remove_if(st.accepting.begin(), st.accepting.end(),
+                                      [this](int32_t a) { return !nfa_->is_lazy(a); }),
+                       st.accepting.end());
   for (auto* v : {&st.accepting, &st.lexemes}) {
     std::sort(v->begin(), v->end());
     v->erase(std::unique(v->begin(), v->end()), v->end());

@@ -122,12 +122,15 @@ def test_llguidance_tool_call_idiom():
     assert accepts(g, 'hi <function=foo>{"a":1}</function> and <function=bar>12</function> ok')
     assert not accepts(g, "hi <function=baz>")
     assert not accepts(g, "hi <function=bar>x</function>")
+    # the lazy head wins where it matches: TEXT does not end there too (as in llguidance)
+    assert not accepts(g, "hi <function")
     vocab, tok = vocab_of(FAM), load_tokenizer(FAM)
     m = _force(g, vocab, tok, "hi <function")
     allowed = bits_of(m, _words(vocab))
+    assert not any(allowed[e] for e in vocab.eos_ids)
     for t in range(vocab.size):
         b = vocab.tokens[t]
-        if allowed[t] and t not in vocab.eos_ids:
+        if allowed[t]:
             assert b"=foo>".startswith(b) or b"=bar>".startswith(b) or b.startswith(b"=foo>"), b
     assert not allowed[tok.encode(" more", add_special_tokens=False)[0]]
 
@@ -190,3 +193,51 @@ def test_malformed_lazy_section_is_a_clean_error(tail, match):
     _engine.CompiledGrammar(list(words) + [LAZY_TAG, 1, 0], lexemes, nts, trie)  # well formed
     with pytest.raises(DecoderError, match=match):
         _engine.CompiledGrammar(list(words) + tail, lexemes, nts, trie)
+
+
+_IDIOM = (
+    "start: ( f_foo | f_bar )* f_end\n"
+    "f_end: TEXT\n"
+    "TEXT: /(.|\\n)*/\n"
+    'f_foo_hd[lazy]: TEXT "<function"\n'
+    'f_foo: f_foo_hd "=foo>" %json { "type": "object" } "</function>"\n'
+    'f_bar_hd[lazy]: TEXT "<function"\n'
+    'f_bar: f_bar_hd "=bar>" /[0-9]+/ "</function>"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "grammar,texts",
+    [
+        ('start: n "x"\nn[lazy]: /[0-9]+/', ["7x", "77x"]),
+        ('start: a "!"\na[lazy]: /[a-z;]*;/', ["ab;!", "ab;cd;!"]),
+        ('start: a "!"\na[suffix="</x>"]: /[a-z]*/', ["ab</x>!", "ab</x>c</x>!"]),
+        ('start: a "!"\na[stop="</x>"]: /[a-z]*/', ["ab</x>!", "ab!"]),
+        (
+            _IDIOM,
+            [
+                "just text",
+                'hi <function=foo>{"a":1}</function> ok',
+                "hi <function=baz>",
+                "hi <function=bar>12</function>",
+                "hi <function",
+            ],
+        ),
+    ],
+)
+def test_same_sentences_as_llguidance(grammar, texts):
+    """Teacher-forced through llguidance's own matcher and ours: the same verdicts."""
+    pytest.importorskip("llguidance")
+    import llguidance
+    import llguidance.hf
+
+    vocab, tok = vocab_of(FAM), load_tokenizer(FAM)
+    ltok = llguidance.hf.from_tokenizer(tok, n_vocab=vocab.model_vocab_size)
+    compiled = llguidance.LLMatcher.grammar_from_lark(grammar)
+    g = Grammar.from_lark(grammar)
+    for text in texts:
+        m = llguidance.LLMatcher(ltok, compiled)
+        assert not m.is_error(), m.get_error()
+        ids = tok.encode(text, add_special_tokens=False)
+        theirs = all(m.consume_token(t) for t in ids) and m.is_accepting()
+        assert accepts(g, text) == theirs, text
