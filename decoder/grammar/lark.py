@@ -560,9 +560,8 @@ def from_lark(
             _deadline.check(f"rule {r.origin.name}")
         if str(r.origin.name) in lazy_syms:
             continue  # one lazy lexeme stands for the rule's bodies
-        _check_stop_idiom(r, ext_lazies, terminals, text)
         body = []
-        for s in r.expansion:
+        for s in _without_rewritten_stops(r.expansion, ext_lazies, terminals):
             if s.is_term:
                 body.append(lexeme(str(s.name)))
             else:
@@ -645,28 +644,25 @@ def _lazy_lexeme(b, name: str, opt: tuple, parser, terminals, nts, text: str, al
     return b.lexeme(name, node, lazy=True)
 
 
-def _check_stop_idiom(rule, lazies: dict, terminals, text: str) -> None:
-    """``outer: with_stop "S"`` where ``with_stop[stop="S"]``: llguidance takes the stop string
-    back from the output and writes it again (one S); decoder never takes tokens back, so
-    the stop string stays and the rule would ask for a second S: refused, naming the fix."""
-    body = rule.expansion
-    for a, c in zip(body, body[1:]):
-        opt = lazies.get(str(a.name))
-        if opt is None or opt[0] != "stop" or not c.is_term:
-            continue
-        td = terminals.get(str(c.name))
+def _without_rewritten_stops(body, lazies: dict, terminals) -> list:
+    """A rule body without the literal ``"S"`` right after a ``w[stop="S"]``: llguidance takes
+    the stop string back from the output and, in that idiom (``outer: w "S"``), writes it
+    again, one ``S`` in all; decoder never takes tokens back, so ``w``'s lexeme already holds
+    the one ``S`` (llguidance's matcher, too, accepts ``fooS`` there and refuses ``fooSS``)."""
+    out = []
+    stop = None
+    for s in body:
+        td = terminals.get(str(s.name)) if s.is_term else None
         if (
-            td is not None
+            stop is not None
+            and td is not None
             and type(td.pattern).__name__ == "PatternStr"
-            and td.pattern.value == opt[1]
+            and not td.pattern.flags
+            and td.pattern.value == stop
         ):
-            line, col = _find(text, str(rule.origin.name))
-            raise _grammar_error(
-                f"rule {rule.origin.name}: {a.name}[stop={opt[1]!r}] followed by {opt[1]!r}: "
-                f"llguidance hides the stop string and writes it again; decoder keeps it in "
-                f"the output (it never takes tokens back), so write {a.name}[suffix="
-                f"{opt[1]!r}] (or stop=) without the repeated string",
-                text,
-                line,
-                col,
-            )
+            stop = None
+            continue
+        out.append(s)
+        opt = lazies.get(str(s.name))
+        stop = opt[1] if opt is not None and opt[0] == "stop" else None
+    return out
