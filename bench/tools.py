@@ -15,6 +15,8 @@ reasoning section), with tool_choice="auto". For every engine, one table row per
 
     python bench/tools.py                         # all sizes and styles, every installed peer
     python bench/tools.py --sizes 1,100 --styles hermes --engines decoder,xgrammar
+    python bench/tools.py --model-run 50          # the default model on 50 tool-use prompts
+                                                  # (bench/tools_model_run.py)
 
 Timings are single-threaded (DECODER_WALK_THREADS=1) and one engine at a time; the machine is
 shared, so compare within one run.
@@ -249,120 +251,6 @@ class LLGuidance:
 
 ENGINES = {"decoder": Decoder, "xgrammar": XGrammar, "llguidance": LLGuidance}
 
-PROMPTS = [
-    "What's the weather like in {city} right now?",
-    "Please look up the weather for {city}.",
-    "I'm travelling to {city} tomorrow; should I take an umbrella?",
-    "Convert 100 USD to EUR.",
-    "What time is it in {city}?",
-    "Book me a table for two in {city} tonight.",
-    "How many days until the next full moon?",
-    "Tell me a joke about {city}.",
-]
-CITIES = ["Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Austin", "Seoul", "Perth"]
-
-
-def model_run(n_prompts: int, max_new_tokens: int = 64) -> list[dict]:
-    """The default model (SmolLM2-135M-Instruct, hermes style) answering tool-use prompts under
-    tool_choice auto and required: each call must parse, name a declared tool, and validate."""
-    import jsonschema
-
-    from decoder import agents
-    from decoder.errors import DecoderError
-    from decoder.generate import Decoder
-
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "city": {"type": "string"},
-                        "unit": {"enum": ["celsius", "fahrenheit"]},
-                    },
-                    "required": ["city"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-        {
-            "type": "function",
-            "function": {
-                "name": "get_time",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"city": {"type": "string"}},
-                    "required": ["city"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-        {
-            "type": "function",
-            "function": {
-                "name": "convert_currency",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "amount": {"type": "number"},
-                        "from": {"type": "string"},
-                        "to": {"type": "string"},
-                    },
-                    "required": ["amount", "from", "to"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-    ]
-    schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
-    listing = "\n".join(json.dumps(t["function"]) for t in tools)
-    out = []
-    for choice in ("auto", "required"):
-        g = agents.tool_calls(tools, style="hermes", tool_choice=choice)
-        dec = Decoder(None, g)
-        stats = dict(
-            tool_choice=choice, prompts=0, calls=0, parsed=0, declared=0, valid=0, complete=0
-        )
-        for i in range(n_prompts):
-            user = PROMPTS[i % len(PROMPTS)].format(city=CITIES[i % len(CITIES)])
-            msgs = [
-                {
-                    "role": "system",
-                    "content": "You may call these tools. Write a call as <tool_call>\n"
-                    '{"name": ..., "arguments": {...}}\n</tool_call>\n' + listing,
-                },
-                {"role": "user", "content": user},
-            ]
-            stats["prompts"] += 1
-            try:
-                text = str(dec.generate(msgs, max_new_tokens=max_new_tokens))
-            except DecoderError:  # IncompleteOutput: cut by max_new_tokens
-                continue
-            try:
-                _, calls = agents.parse_tool_calls(text, "hermes")
-            except agents.ToolError:
-                calls = None
-            if text.count("<tool_call>") != text.count("</tool_call>"):
-                continue  # cut by max_new_tokens inside a call: not complete
-            stats["complete"] += 1
-            if calls is None:
-                continue
-            for c in calls:
-                stats["calls"] += 1
-                stats["parsed"] += 1
-                if c["name"] in schemas:
-                    stats["declared"] += 1
-                    try:
-                        jsonschema.validate(c["arguments"], schemas[c["name"]])
-                        stats["valid"] += 1
-                    except jsonschema.ValidationError:
-                        pass
-        print(json.dumps(stats), flush=True)
-        out.append(stats)
-    return out
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -371,12 +259,24 @@ def main(argv=None):
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--out", help="write the rows as JSON here")
     ap.add_argument(
-        "--model-prompts",
+        "--model-run",
         type=int,
         default=0,
-        help="also run the default model on this many tool-use prompts per tool_choice",
+        metavar="N",
+        help="instead: the default model on N tool-use prompts per tool_choice (auto, required); "
+        "writes --out or docs/results/tools_model_run.json",
     )
+    ap.add_argument("--model-tokens", type=int, default=80, help="the model run's token cap")
+    ap.add_argument("--seed", type=int, default=0, help="the model run's prompt seed")
     a = ap.parse_args(argv)
+    if a.model_run:
+        from tools_model_run import model_run, table
+
+        report = model_run(a.model_run, a.model_tokens, a.seed)
+        out = Path(a.out) if a.out else ROOT / "docs" / "results" / "tools_model_run.json"
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+        print(table(report))
+        return
     sizes = [int(x) for x in a.sizes.split(",")]
     all_tools = load_tools(max(sizes))
     rows, notes = [], []
@@ -454,9 +354,8 @@ def main(argv=None):
         )
     for note in notes:
         print("note:", note)
-    model = model_run(a.model_prompts) if a.model_prompts else []
     if a.out:
-        Path(a.out).write_text(json.dumps({"rows": rows, "notes": notes, "model": model}, indent=1))
+        Path(a.out).write_text(json.dumps({"rows": rows, "notes": notes}, indent=1))
 
 
 if __name__ == "__main__":

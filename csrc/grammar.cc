@@ -82,6 +82,18 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     lhs.push_back(l);
     rhs.push_back(std::move(body));
   }
+  if (pos < n) {  // the optional lazy-lexeme section
+    need(2);
+    if (w[pos++] != wire::kLazyTag) throw GrammarError("trailing data after grammar");
+    int32_t k = w[pos++];
+    if (k < 0) throw GrammarError("bad lazy lexeme count");
+    need(k);
+    for (int32_t i = 0; i < k; ++i) {
+      int32_t j = w[pos++];
+      if (j < 0 || j >= n_lex) throw GrammarError("lazy lexeme out of range");
+      nfa->set_lazy(j);
+    }
+  }
   if (pos != n) throw GrammarError("trailing data after grammar");
   augmented_nt_ = n_nt;
   nt_names_.push_back("<start>");

@@ -8,6 +8,11 @@
 //   kMagic n_lexemes n_nonterminals n_rules start n_ignore  ignore_id...
 //   regex(lexeme 0) ... regex(lexeme n_lexemes-1)
 //   (lhs len sym...) for every rule     sym >= 0: nonterminal, sym < 0: lexeme ~sym
+//   [kLazyTag k lexeme_id...]           optional: the lazy lexemes (see below)
+//
+// A lazy lexeme ends at the first byte where it matches: a lexer state in which a lazy
+// lexeme accepts has no transitions, so no lexeme allowed there (itself included) goes on,
+// and only the lazy lexemes end there (llguidance's `lazy`; shortest match, and it wins).
 //
 // A regex is written in prefix form, one opcode then its operands:
 //
@@ -32,9 +37,10 @@
 namespace decoder {
 namespace wire {
 
-constexpr int32_t kMagic = 0x44454301;  // "DEC\x01"
-constexpr int32_t kHeaderWords = 6;     // magic .. n_ignore
-constexpr int32_t kUnbounded = -1;      // REP's max when there is none
+constexpr int32_t kMagic = 0x44454301;    // "DEC\x01"
+constexpr int32_t kHeaderWords = 6;       // magic .. n_ignore
+constexpr int32_t kUnbounded = -1;        // REP's max when there is none
+constexpr int32_t kLazyTag = 0x4C415A59;  // "LAZY": the optional section after the rules
 
 enum Op : int32_t {
   kEmpty = 0,

@@ -112,8 +112,15 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
     if (a >= 0) st.accepting.push_back(a);
+    if (a >= 0 && nfa_->is_lazy(a)) st.stops = true;
     st.lexemes.push_back(nfa_->lexeme_of(q));
   }
+  // A lazy lexeme that matches wins: the lexemes ending beside it do not end here (as in
+  // llguidance: free TEXT cut by a lazy "TEXT <function" head is not a sentence's end).
+  if (st.stops)
+    st.accepting.erase(std::remove_if(st.accepting.begin(), st.accepting.end(),
+                                      [this](int32_t a) { return !nfa_->is_lazy(a); }),
+                       st.accepting.end());
   for (auto* v : {&st.accepting, &st.lexemes}) {
     std::sort(v->begin(), v->end());
     v->erase(std::unique(v->begin(), v->end()), v->end());
@@ -180,6 +187,10 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   const uint8_t cls = byte_class_[byte];
   int32_t t = row(state)[cls].load(std::memory_order_acquire);
   if (t != kUnknown) return t;
+  if (st.stops) {  // a lazy lexeme has matched: the lexeme ends here
+    row(state)[cls].store(kDead, std::memory_order_release);
+    return kDead;
+  }
   std::vector<int32_t> next;
   int64_t edges = 0;
   for (int32_t q : st.nfa_states) {

@@ -108,6 +108,7 @@ class Lexer {
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
     int32_t accept_id = -1;
+    bool stops = false;  // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
   // Transition rows live in chunks of kRowChunk states, apart from the State records, so a

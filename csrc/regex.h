@@ -65,6 +65,12 @@ class Nfa {
   int32_t accept_lexeme(int32_t state) const { return accept_of_[state]; }  // -1 if none
   int32_t lexeme_of(int32_t state) const { return lexeme_of_[state]; }
   bool alive(int32_t state) const { return alive_[state]; }
+  // Lazy lexemes end at their first match (see ir_format.h).
+  void set_lazy(int32_t lexeme) {
+    if (lazy_.size() <= static_cast<size_t>(lexeme)) lazy_.resize(lexeme + 1, 0);
+    lazy_[lexeme] = 1;
+  }
+  bool is_lazy(int32_t lexeme) const { return static_cast<size_t>(lexeme) < lazy_.size() && lazy_[lexeme]; }
   // Byte edges of a state (after finish(): edges into dead states removed).
   struct EdgeSpan {
     const NfaEdge* b;
@@ -127,6 +133,7 @@ class Nfa {
   std::vector<int32_t> accept_of_;
   std::vector<int32_t> starts_;
   std::vector<uint8_t> alive_;
+  std::vector<uint8_t> lazy_;  // by lexeme; shorter than the lexeme count when the last are not
   // closures in CSR form: state s has closure_data_[closure_off_[s] .. closure_off_[s+1])
   std::vector<int64_t> closure_off_;
   std::vector<int32_t> closure_data_;

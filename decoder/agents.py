@@ -528,7 +528,8 @@ def _glm_args(name: str, params: Any) -> dict:
 
 def detect_style(tokenizer_or_vocab: Any) -> str:
     """The style of a tokenizer: from its chat template where it has one, else from its
-    special tokens (decoder.Vocabulary.special_names)."""
+    special tokens (decoder.Vocabulary.special_names). A ChatML template (``<|im_start|>``)
+    that names no tool format, as SmolLM2's, gets ``hermes``."""
     tmpl = getattr(tokenizer_or_vocab, "chat_template", None)
     if isinstance(tmpl, dict):
         tmpl = "\n".join(v for v in tmpl.values() if isinstance(v, str))
@@ -554,6 +555,10 @@ def detect_style(tokenizer_or_vocab: Any) -> str:
         return "qwen3" if "<think>" in text or "<think>" in names else "hermes"
     if "<|python_tag|>" in text or "<|python_tag|>" in names:
         return "llama3_json"
+    if "<|im_start|>" in text:
+        # a ChatML template without tool markers (SmolLM2, older Qwen/Hermes fine-tunes):
+        # the ChatML family's own call format is Hermes's <tool_call> tags
+        return "hermes"
     raise ToolError(
         "style='auto': the tokenizer's chat template and special tokens match no known "
         f"tool-call style; pass style= one of {', '.join(STYLES)}"

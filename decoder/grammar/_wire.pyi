@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 MAGIC: int
+LAZY_TAG: int
 
 def serialize_words(
     header: Sequence[int],

@@ -15,6 +15,7 @@ from ..errors import LimitError
 cdef extern from "ir_format.h" namespace "decoder::wire":
     int32_t kMagic
     int32_t kUnbounded
+    int32_t kLazyTag
     enum Op:
         kEmpty
         kNever
@@ -27,6 +28,7 @@ cdef extern from "ir_format.h" namespace "decoder::wire":
         kAutomaton
 
 MAGIC = kMagic
+LAZY_TAG = kLazyTag
 
 cdef object _END = object()
 cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the words are int32)

@@ -130,6 +130,7 @@ def resolve(g, vocab):
         list(g.ignore),
         list(getattr(g, "budgets", [])),
         list(getattr(g, "distinct", [])),
+        list(getattr(g, "lazy", [])),
     )
 
 

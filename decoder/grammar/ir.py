@@ -298,6 +298,9 @@ class GrammarIR:
     # the earlier items of its list, or DISTINCT_OPENER, the '[' of such a list (checked by
     # the engine's matcher: csrc/distinct.h)
     distinct: list[tuple[int, int]] = field(default_factory=list)
+    # lexeme ids that end at their first match, not the longest (llguidance's ``lazy``;
+    # csrc/ir_format.h): a lexer state where one accepts has no transitions
+    lazy: list[int] = field(default_factory=list)
 
     def productive(self) -> list[bool]:
         """Per nonterminal: whether it derives some string (Knuth's fixpoint; a lexeme
@@ -370,6 +373,7 @@ class GrammarBuilder:
         self._ignore: list[int] = []
         self._budgets: list[tuple[int, int]] = []
         self._distinct: dict[int, int] = {}
+        self._lazy: list[int] = []
 
     def budget(self, lexeme_symbol: int, max_tokens: int) -> None:
         """At most ``max_tokens`` tokens inside this lexeme, then its shortest completion."""
@@ -377,10 +381,14 @@ class GrammarBuilder:
             raise ValueError(f"a token budget is a non-negative int, not {max_tokens!r}")
         self._budgets.append((-lexeme_symbol - 1, max_tokens))
 
-    def lexeme(self, name: str, regex: tuple, role: int = 0) -> int:
-        """The symbol of a lexeme with this regex (deduplicated by regex and distinct-item
-        role: an item or opener lexeme is another lexeme than a plain one of the same regex)."""
+    def lexeme(self, name: str, regex: tuple, role: int = 0, lazy: bool = False) -> int:
+        """The symbol of a lexeme with this regex (deduplicated by regex, distinct-item role
+        and laziness: an item or opener lexeme is another lexeme than a plain one of the same
+        regex; ``lazy``: it ends at its first match (see :attr:`GrammarIR.lazy`), never merged
+        with a greedy one)."""
         key = regex if not role else ("distinct", role, regex)
+        if lazy:
+            key = ("lazy", key)
         j = self._lexeme_by_regex.get(key)
         if j is None:
             j = len(self._lexemes)
@@ -390,6 +398,8 @@ class GrammarBuilder:
                 if role not in (DISTINCT_ITEM, DISTINCT_OPENER):
                     raise ValueError(f"unknown distinct-item role {role!r}")
                 self._distinct[j] = role
+            if lazy:
+                self._lazy.append(j)
         return -(j + 1)
 
     def literal(self, s, name: str | None = None) -> int:
@@ -426,7 +436,11 @@ class GrammarBuilder:
         front end embeds another's grammar: a JSON schema inside Lark (``%json``), a grammar
         inside a structural tag."""
         roles = dict(g.distinct)
-        lex = [self.lexeme(lx.name, lx.regex, roles.get(j, 0)) for j, lx in enumerate(g.lexemes)]
+        lazy = set(g.lazy)
+        lex = [
+            self.lexeme(lx.name, lx.regex, roles.get(j, 0), j in lazy)
+            for j, lx in enumerate(g.lexemes)
+        ]
         nts = [self.nonterminal(n) for n in g.nonterminals]
         for j in g.ignore:
             self.ignore(lex[j])
@@ -446,6 +460,7 @@ class GrammarBuilder:
                 list(self._ignore),
                 list(self._budgets),
                 sorted(self._distinct.items()),
+                list(self._lazy),
             )
         )
 
@@ -464,7 +479,9 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
         return g
     lexemes = list(g.lexemes)
     roles = dict(g.distinct)  # an item or opener lexeme never stands in for another
-    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in set(bad) and j not in roles}
+    # (a lazy lexeme is a different lexeme from a greedy one with the same regex)
+    skip = set(bad) | set(g.lazy) | set(roles)
+    by_regex = {lx.regex: j for j, lx in enumerate(lexemes) if j not in skip}
     nonterminals = list(g.nonterminals)
     names = set(nonterminals)
     rules = list(g.rules)
@@ -504,6 +521,7 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
         list(g.ignore),
         list(g.budgets),
         list(g.distinct),
+        list(g.lazy),
     )
 
 

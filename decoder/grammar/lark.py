@@ -17,7 +17,9 @@ stops at the first quote for Lark, at the last for a longest-match lexer), so a
 terminal with a lazy quantifier is an error unless it is one of Lark's common
 terminals that we know an exact equivalent for (``ESCAPED_STRING``,
 ``C_COMMENT``).  Pass ``allow_lazy=True`` to accept them anyway with greedy
-semantics.
+semantics. llguidance's lexeme options ``[lazy]``, ``[stop="S"]`` and ``[suffix="S"]`` on a
+definition are a different thing, and supported: the definition becomes one lexeme that
+ends at its first match (see :func:`_lazy_lexeme` and csrc/ir_format.h).
 
 >>> g = from_lark(load_bundled("json"))
 >>> len(g.lexemes) > 5
@@ -196,7 +198,13 @@ def _locate_terminal(name: str, value: str, text: str):
 # ---------------------------------------------------------------- llguidance extensions
 _TOKEN_RE = re.compile(r"<\|([^|\s]+)\|>|<\[(\d+)\]>")
 _ATTR_RE = re.compile(
-    r"^([ \t]*[?!]?)([A-Za-z_][A-Za-z_0-9]*)\[([^\]\n]*)\]([ \t]*(?:\.-?\d+)?[ \t]*:)", re.M
+    r"^([ \t]*[?!]?)([A-Za-z_][A-Za-z_0-9]*)"
+    r'\[((?:"(?:[^"\\\n]|\\.)*"|[^\]\n"])*)\]([ \t]*(?:\.-?\d+)?[ \t]*:)',
+    re.M,
+)
+# one lexeme option: key, or key=value with a string literal, a /regex/ or a bare word
+_OPTION_RE = re.compile(
+    r'\s*([A-Za-z_]+)\s*(?:=\s*("(?:[^"\\\n]|\\.)*"|/[^\n]*?/|[^,\s]+))?\s*(,|$)'
 )
 
 
@@ -233,17 +241,22 @@ def _code_spans(text: str):
     yield start, n
 
 
-def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], dict[str, int]]:
+def _extensions(
+    text: str,
+) -> tuple[str, dict[str, tuple], dict[str, object], dict[str, int], dict[str, tuple]]:
     """llguidance's Lark extensions rewritten to plain Lark: special tokens (``<|name|>``,
-    ``<[id]>``), ``%json {schema}`` bodies, ``%llguidance {}`` and ``[max_tokens=N]`` on a
-    definition. Returns the text and what the placeholders stand for."""
+    ``<[id]>``), ``%json {schema}`` bodies, ``%llguidance {}`` and lexeme options on a
+    definition (``[max_tokens=N]``, ``[lazy]``, ``[stop="S"]``, ``[suffix="S"]``). Returns
+    the text and what the placeholders and options stand for (``lazies``: name ->
+    (option, string appended to the lexeme))."""
     import json as _json
 
     tokens: dict[str, tuple] = {}
     jsons: dict[str, object] = {}
     budgets: dict[str, int] = {}
+    lazies: dict[str, tuple] = {}
     if "<" not in text and "%" not in text and "[" not in text:
-        return text, tokens, jsons, budgets
+        return text, tokens, jsons, budgets, lazies
     # %json { ... } and %llguidance { ... } (a JSON object, found where the grammar has code)
     k = 0
     while True:
@@ -306,19 +319,44 @@ def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], di
 
     def attrs(m):
         name, spec = m.group(2), m.group(3)
-        for item in filter(None, (x.strip() for x in spec.split(","))):
-            key, _, val = item.partition("=")
-            key = key.strip()
-            if key == "max_tokens" and val.strip().isdigit():
+        line = text.count("\n", 0, m.start()) + 1
+
+        def refuse(item: str, why: str):
+            raise _grammar_error(f"attribute {item!r} on {name}: {why}", text, line, 1)
+
+        pos = 0
+        while pos < len(spec) and spec[pos:].strip():
+            o = _OPTION_RE.match(spec, pos)
+            if o is None:
+                refuse(spec[pos:].strip(), "cannot be read (key or key=value, comma-separated)")
+            pos = o.end()
+            key, val = o.group(1), o.group(2)
+            item = o.group(0).strip().rstrip(",").strip()
+            if key == "max_tokens" and val is not None and val.isdigit():
                 budgets[name] = int(val)
+            elif key == "lazy" and val is None:
+                lazies.setdefault(name, ("lazy", ""))
+            elif key in ("stop", "suffix") and val is not None:
+                if not val.startswith('"'):
+                    refuse(item, f"decoder takes {key}= as a string literal only")
+                try:
+                    s = _json.loads(val)
+                except ValueError:
+                    refuse(item, "the string cannot be read")
+                if not s:
+                    refuse(
+                        item,
+                        f'{key}="" (the EOS token as the stop, taken back afterwards) is not '
+                        f"supported: decoder never takes tokens back",
+                    )
+                if name in lazies and lazies[name][0] != "lazy":
+                    refuse(item, "one stop= or suffix= per definition")
+                lazies[name] = (key, s)
             else:
-                line = text.count("\n", 0, m.start()) + 1
-                raise _grammar_error(
-                    f"attribute {item!r} on {name} is not supported by decoder (only "
-                    f"max_tokens=N, on a terminal or a rule of single terminals)",
-                    text,
-                    line,
-                    1,
+                refuse(
+                    item,
+                    'not supported by decoder (only max_tokens=N, lazy, stop="S" and '
+                    'suffix="S", on a terminal or a rule of terminals)',
                 )
         return m.group(1) + name + m.group(4)
 
@@ -326,7 +364,7 @@ def _extensions(text: str) -> tuple[str, dict[str, tuple], dict[str, object], di
     decl = [n for n in list(tokens) + list(jsons)]
     if decl:
         text = text + "\n%declare " + " ".join(decl) + "\n"
-    return text, tokens, jsons, budgets
+    return text, tokens, jsons, budgets, lazies
 
 
 #: Lark's own loader is slow on very large grammars (over 30 s for 5,000 rules or 20,000
@@ -425,7 +463,7 @@ def from_lark(
                 limit="max_text_bytes",
             )
         _check_size(text, max_rules, max_alternatives)
-    text, ext_tokens, ext_jsons, ext_budgets = _extensions(text)
+    text, ext_tokens, ext_jsons, ext_budgets, ext_lazies = _extensions(text)
     _deadline.check("before Lark's loader")
     try:
         try:
@@ -508,11 +546,22 @@ def from_lark(
         if name not in nts:
             nts[name] = b.nonterminal(name)
     _deadline.check("after Lark's loader")
+    lazy_syms = {
+        name: _lazy_lexeme(b, name, opt, parser, terminals, nts, text, allow_lazy)
+        for name, opt in ext_lazies.items()
+    }
+    for name, sym in lazy_syms.items():
+        if name in nts:
+            b.rule(nts[name], [sym])
+        else:
+            lexeme_of[name] = sym
     for k, r in enumerate(parser.rules):
         if k & 255 == 0:
             _deadline.check(f"rule {r.origin.name}")
+        if str(r.origin.name) in lazy_syms:
+            continue  # one lazy lexeme stands for the rule's bodies
         body = []
-        for s in r.expansion:
+        for s in _without_rewritten_stops(r.expansion, ext_lazies, terminals):
             if s.is_term:
                 body.append(lexeme(str(s.name)))
             else:
@@ -522,7 +571,9 @@ def from_lark(
         b.ignore(lexeme(str(name)))
     for name, n in ext_budgets.items():
         targets = []
-        if name in terminals or name in ext_tokens:
+        if name in lazy_syms:
+            targets = [lazy_syms[name]]
+        elif name in terminals or name in ext_tokens:
             targets = [lexeme(name)]
         else:
             for r in parser.rules:
@@ -545,3 +596,73 @@ def from_lark(
     if start not in nts:  # pragma: no cover - Lark raises first
         raise _grammar_error(f"no rule named {start!r}", text)
     return b.build(nts[start])
+
+
+def _lazy_lexeme(b, name: str, opt: tuple, parser, terminals, nts, text: str, allow_lazy) -> int:
+    """The lexeme of a definition with ``lazy`` / ``stop="S"`` / ``suffix="S"`` (llguidance's
+    lazy lexemes): the definition's terminals as one regex (a rule: its bodies, each a
+    sequence of terminals), then ``S``; a lexeme that ends at its first match."""
+    kind, suffix = opt
+    what = "lazy" if kind == "lazy" else f"{kind}={suffix!r}"
+    if name in nts:
+        bodies = [r.expansion for r in parser.rules if str(r.origin.name) == name]
+        alts = []
+        for body in bodies:
+            parts = []
+            for s in body:
+                sname = str(s.name)
+                if not s.is_term or sname not in terminals:  # a rule, a token, a %json
+                    line, col = _find(text, name)
+                    raise _grammar_error(
+                        f"{what} on {name}: its body must be terminals (strings, /regexes/, "
+                        f"TERMINALS), not {sname}: the option makes the whole body one "
+                        f"lexeme (write a repetition inside one terminal)",
+                        text,
+                        line,
+                        col,
+                    )
+                parts.append(_terminal_regex(terminals[sname], text, allow_lazy))
+            alts.append(ir.cat(*parts))
+        node = ir.alt(*alts)
+    elif name in terminals:
+        node = _terminal_regex(terminals[name], text, allow_lazy)
+    else:
+        line, col = _find(text, name)
+        raise _grammar_error(
+            f"{what} on {name}: a special token or %json is not a lexeme", text, line, col
+        )
+    node = ir.cat(node, ir.lit(suffix))
+    if ir.nullable(node):
+        line, col = _find(text, name)
+        raise _grammar_error(
+            f"lazy on {name}: its pattern matches the empty string, so its first match is "
+            f"always empty (llguidance matches only ''); give it a delimiter at the end",
+            text,
+            line,
+            col,
+        )
+    return b.lexeme(name, node, lazy=True)
+
+
+def _without_rewritten_stops(body, lazies: dict, terminals) -> list:
+    """A rule body without the literal ``"S"`` right after a ``w[stop="S"]``: llguidance takes
+    the stop string back from the output and, in that idiom (``outer: w "S"``), writes it
+    again, one ``S`` in all; decoder never takes tokens back, so ``w``'s lexeme already holds
+    the one ``S`` (llguidance's matcher, too, accepts ``fooS`` there and refuses ``fooSS``)."""
+    out = []
+    stop = None
+    for s in body:
+        td = terminals.get(str(s.name)) if s.is_term else None
+        if (
+            stop is not None
+            and td is not None
+            and type(td.pattern).__name__ == "PatternStr"
+            and not td.pattern.flags
+            and td.pattern.value == stop
+        ):
+            stop = None
+            continue
+        out.append(s)
+        opt = lazies.get(str(s.name))
+        stop = opt[1] if opt is not None and opt[0] == "stop" else None
+    return out

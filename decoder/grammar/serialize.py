@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 
-from ._wire import MAGIC, serialize_words
+from ._wire import LAZY_TAG, MAGIC, serialize_words
 from .ir import GrammarIR
 
 
@@ -22,7 +22,10 @@ def serialize(g: GrammarIR) -> array[int]:
     :class:`~decoder.errors.LimitError` (``max_repeat``)."""
     header = [MAGIC, len(g.lexemes), len(g.nonterminals), len(g.rules), g.start, len(g.ignore)]
     header.extend(g.ignore)
-    return serialize_words(header, [lx.regex for lx in g.lexemes], g.rules)
+    words = serialize_words(header, [lx.regex for lx in g.lexemes], g.rules)
+    if g.lazy:  # the optional section after the rules
+        words.extend([LAZY_TAG, len(g.lazy), *g.lazy])
+    return words
 
 
 __all__ = ["MAGIC", "serialize"]
