@@ -405,6 +405,11 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
         part.push_back(members[j]);
         done[j] = 1;
       }
+    // a counted part (Nfa's CountedRegion) ends a unit on most class strings, which the
+    // NFA alone does not follow: not known alive (its walks go by the lexer instead)
+    if (nfa.has_counters() &&
+        std::any_of(part.begin(), part.end(), [&](int32_t q) { return nfa.counted_of(q) >= 0; }))
+      continue;
     if (part_alive(part, bound, budget, lead)) return true;
   }
   return false;
@@ -765,9 +770,43 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
   return true;
 }
 
+int32_t CompiledGrammar::count_class(int32_t s) {
+  Lexer& lx = grammar_->lexer();
+  const Lexer::Counts& counts = lx.counts(s);
+  if (counts.empty()) return s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = count_class_.find(s);
+    if (it != count_class_.end()) return it->second;
+  }
+  // A token of L bytes completes at most L units. Where every count the token can reach is
+  // below hi and the gate's verdict (lo <= count) is the same for all of them, the count
+  // itself does not matter: the class's representative (count lo, or 0) has the same mask
+  // entry (the same inside tokens, and exits whose parents accept the same lexemes).
+  const int32_t L = trie_->max_depth();
+  Lexer::Counts rep = counts;
+  for (auto& p : rep) {
+    const CountedRegion& r = lx.nfa().counted()[p.first];
+    const int32_t c = p.second;
+    if (r.hi >= 0 && int64_t(r.hi) - c < L) continue;  // near maxLength: its own entry
+    if (c >= r.lo)
+      p.second = r.lo;
+    else if (int64_t(r.lo) - c > L)
+      p.second = 0;
+  }
+  const int32_t out = rep == counts ? s : lx.with_counts(s, rep);
+  std::lock_guard<std::mutex> lock(mu_);
+  count_class_.emplace(s, out);
+  return out;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
   if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
+  {
+    const int32_t r = count_class(s);
+    if (r != s) return cache_entry(r, built);
+  }
   if (built) *built = true;
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();

@@ -274,7 +274,7 @@ def _merge(edges):
     return tuple((a, b, t) for a, b, t in out)
 
 
-def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget) -> Dfa:
+def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget, minimal: bool = True) -> Dfa:
     s0 = _closure(nfa, [start])
     ids = {s0: 0}
     order = [s0]
@@ -297,7 +297,7 @@ def _determinize(nfa: _Nfa, start: int, final: int, budget: _Budget) -> Dfa:
         budget.work(len(es) + sum(len(nfa.edges[q]) for q in S))
         edges.append(_merge(es))
         i += 1
-    return minimize(Dfa(edges, finals))
+    return minimize(Dfa(edges, finals)) if minimal else Dfa(edges, finals)
 
 
 _DFA_MEMO: dict = {}  # id(node) -> (node, budget, Dfa): formats and patterns recur
@@ -313,6 +313,19 @@ def to_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
         _DFA_MEMO.clear()
     _DFA_MEMO[id(node)] = (node, budget, d)
     return d
+
+
+def subset_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
+    """A DFA of a code-point regex node, not minimised (the subset construction only): for
+    questions every DFA of the language answers alike, such as the lengths that complete a
+    prefix (strings.max_length_gap), where minimising would cost most of the time."""
+    if node[0] == "dfa":
+        return to_dfa(node, budget)
+    b = _Budget(budget)
+    nfa = _Nfa(b)
+    start = nfa.new()
+    end = nfa.build(node, start)
+    return _determinize(nfa, start, end, _Budget(budget), minimal=False)
 
 
 def _to_dfa(node, budget: int) -> Dfa:
@@ -692,5 +705,6 @@ __all__ = [
     "minus_finite",
     "length_dfa",
     "restrict_length",
+    "subset_dfa",
     "encode_json",
 ]
