@@ -123,7 +123,8 @@ void Lexer::settle(std::vector<int32_t>& set, Counts& counts) {
   for (uint8_t v : seen)
     if (v == 3)
       throw GrammarError(
-          "a counted repetition whose units are not a prefix code (a unit ends on one path and not on another)");
+          "a counted repetition whose units are not a prefix code (a unit ends on one path and not on "
+          "another)");
   int64_t work = 0;
   // ticks: one more unit in their region, if the bound allows it
   std::vector<uint8_t> bumped(counts.size(), 0);

@@ -143,7 +143,7 @@ class Lexer {
   // tick and gate states leave the set. On return `set` is sorted and unique and `counts`
   // lists the regions left in it.
   void settle(std::vector<int32_t>& set, Counts& counts);
-  void compute_canon(int32_t id);                           // caller holds mu_
+  void compute_canon(int32_t id);  // caller holds mu_
 
   std::unique_ptr<Nfa> nfa_;
   uint8_t byte_class_[256];

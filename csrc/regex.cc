@@ -523,7 +523,8 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
     }
     case kUnit: {
       if (open_count_ < 0) throw GrammarError("a counted unit (UNIT) outside a COUNT");
-      if (nullable(w, n, pos, depth + 1)) throw GrammarError("a counted unit (UNIT) that matches the empty string");
+      if (nullable(w, n, pos, depth + 1))
+        throw GrammarError("a counted unit (UNIT) that matches the empty string");
       const int32_t end = new_state(lexeme);
       build(w, n, pos, from, end, lexeme, depth + 1);
       raw_ticks_.push_back({end, to});
@@ -674,7 +675,8 @@ void Nfa::finish() {
   }
   auto has_edges = [&](int32_t u) {
     return edge_off_[u] != edge_off_[u + 1] ||
-           (!tick_to_.empty() && ((tick_to_[u] >= 0 && alive_[tick_to_[u]]) || (gate_to_[u] >= 0 && alive_[gate_to_[u]])));
+           (!tick_to_.empty() &&
+            ((tick_to_[u] >= 0 && alive_[tick_to_[u]]) || (gate_to_[u] >= 0 && alive_[gate_to_[u]])));
   };
   closure_off_.assign(int64_t(N) + 1, 0);
   closure_data_.clear();
@@ -780,7 +782,8 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
     for (size_t k = 0; k < order.size(); ++k) {
       const int32_t v = order[k];
       for (const auto& [u, w] : pred[v - b]) {
-        const int32_t m = max_ticks_[u] == kManyTicks ? max_ticks_[v] + w : std::max(max_ticks_[u], max_ticks_[v] + w);
+        const int32_t m =
+            max_ticks_[u] == kManyTicks ? max_ticks_[v] + w : std::max(max_ticks_[u], max_ticks_[v] + w);
         max_ticks_[u] = m;
         if (--outdeg[u - b] == 0) order.push_back(u);
       }

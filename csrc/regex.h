@@ -101,7 +101,10 @@ class Nfa {
   const std::vector<RepeatRegion>& regions() const { return regions_; }
   // Approximate heap bytes of the finished automaton.
   int64_t memory_bytes() const {
-    return int64_t(tick_to_.capacity() + gate_to_.capacity() + min_ticks_.capacity() + max_ticks_.capacity()) * 4 + int64_t(edge_data_.capacity()) * int64_t(sizeof(NfaEdge)) +
+    return int64_t(tick_to_.capacity() + gate_to_.capacity() + min_ticks_.capacity() +
+                   max_ticks_.capacity()) *
+               4 +
+           int64_t(edge_data_.capacity()) * int64_t(sizeof(NfaEdge)) +
            int64_t(closure_data_.capacity() + lexeme_of_.capacity() + accept_of_.capacity() +
                    dist_.capacity()) *
                4 +

@@ -31,18 +31,18 @@ from functools import lru_cache
 
 from ..ir import (
     EMPTY,
-    counted,
-    unit,
     MAX_CODEPOINT,
     NEVER,
     alt,
     cat,
+    counted,
     cps,
     lit,
     negate_ranges,
     normalize_ranges,
     rep,
     star,
+    unit,
 )
 from . import automata
 from .regexops import ANY_CP, _in_ranges, _intersect_ranges
