@@ -779,19 +779,21 @@ int32_t CompiledGrammar::count_class(int32_t s) {
     auto it = count_class_.find(s);
     if (it != count_class_.end()) return it->second;
   }
-  // A token of L bytes completes at most L units. Where every count the token can reach is
-  // below hi and the gate's verdict (lo <= count) is the same for all of them, the count
-  // itself does not matter: the class's representative (count lo, or 0) has the same mask
-  // entry (the same inside tokens, and exits whose parents accept the same lexemes).
-  const int32_t L = trie_->max_depth();
+  // A token of L bytes completes at most L units. The lexer drops a state when its count
+  // plus the fewest units left (at most most_min) passes hi, or its count plus the most
+  // units left (at most most_max, where finite) stays below lo, and opens the gate at lo.
+  // Where no count a token can reach is that close to a bound, the count itself does not
+  // matter: the class's representative (count lo, or 0) has the same mask entry (the same
+  // inside tokens, and exits whose parents accept the same lexemes).
+  const int64_t L = trie_->max_depth();
   Lexer::Counts rep = counts;
   for (auto& p : rep) {
     const CountedRegion& r = lx.nfa().counted()[p.first];
-    const int32_t c = p.second;
-    if (r.hi >= 0 && int64_t(r.hi) - c < L) continue;  // near maxLength: its own entry
+    const int64_t c = p.second;
+    if (r.hi >= 0 && r.hi - c < L + r.most_min) continue;  // near maxLength: its own entry
     if (c >= r.lo)
       p.second = r.lo;
-    else if (int64_t(r.lo) - c > L)
+    else if (r.lo - c > L + r.most_max)
       p.second = 0;
   }
   const int32_t out = rep == counts ? s : lx.with_counts(s, rep);

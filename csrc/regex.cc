@@ -743,7 +743,7 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
   const int32_t N = num_states();
   min_ticks_.assign(N, kManyTicks);
   max_ticks_.assign(N, kManyTicks);
-  for (const CountedRegion& reg : counted_) {
+  for (CountedRegion& reg : counted_) {
     const int32_t b = reg.begin, n = reg.end - reg.begin;
     std::vector<std::vector<std::pair<int32_t, int32_t>>> pred(n);  // (from, units)
     std::vector<int32_t> outdeg(n, 0);
@@ -790,6 +790,11 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
     }
     for (int32_t u = b; u < reg.end; ++u)
       if (alive_[u] && outdeg[u - b] != 0) max_ticks_[u] = kManyTicks;
+    for (int32_t u = b; u < reg.end; ++u) {
+      if (!alive_[u]) continue;
+      if (min_ticks_[u] != kManyTicks) reg.most_min = std::max(reg.most_min, min_ticks_[u]);
+      if (max_ticks_[u] != kManyTicks) reg.most_max = std::max(reg.most_max, max_ticks_[u]);
+    }
   }
 }
 

@@ -39,6 +39,9 @@ struct RepeatRegion {
 struct CountedRegion {
   int32_t begin, end;
   int32_t lo, hi;  // hi = -1: unbounded
+  // the largest finite Nfa::min_ticks / max_ticks over the region's states (how far from a
+  // bound the count must be for the bound to be out of a token's reach)
+  int32_t most_min = 0, most_max = 0;
 };
 
 // A read-only run of int32 values inside a flat array (a closure, in CSR form).
