@@ -393,6 +393,7 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
   Lexer& lx = grammar_->lexer();
   const Nfa& nfa = lx.nfa();
   const std::vector<int32_t>& members = lx.nfa_states(s);
+  const bool far = bound <= trie_->max_depth() && counts_far(s);
   std::lock_guard<std::mutex> lock(univ_mu_);
   std::vector<int32_t> part;
   std::vector<uint8_t> done(members.size(), 0);
@@ -405,9 +406,11 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
         part.push_back(members[j]);
         done[j] = 1;
       }
-    // a counted part (Nfa's CountedRegion) ends a unit on most class strings, which the
-    // NFA alone does not follow: not known alive (its walks go by the lexer instead)
-    if (nfa.has_counters() &&
+    // A counted part (Nfa's CountedRegion): part_alive follows its ticks as plain epsilon
+    // edges and never opens its gates, which is what the lexer does on every string of up
+    // to a token's length when the counts are far from both bounds (count_class); nearer,
+    // not known alive (its walks go by the lexer instead).
+    if (!far && nfa.has_counters() &&
         std::any_of(part.begin(), part.end(), [&](int32_t q) { return nfa.counted_of(q) >= 0; }))
       continue;
     if (part_alive(part, bound, budget, lead)) return true;
@@ -535,7 +538,14 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
       next.clear();
       for (size_t ti = 0; ti < tg.size(); ++ti)
         if (sc[ti / 64] >> (ti % 64) & 1)
-          for (int32_t w : nfa.closure(tg[ti])) next.push_back(w);
+          for (int32_t w : nfa.closure(tg[ti])) {
+            const int32_t after = nfa.tick_to(w);  // (counted parts: see class_alive)
+            if (after < 0) {
+              next.push_back(w);
+              continue;
+            }
+            for (int32_t x : nfa.closure(after)) next.push_back(x);
+          }
       if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
@@ -770,6 +780,24 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
   return true;
 }
 
+namespace {
+// The representative count of count c's class in region r (see count_class), or -1 when c is
+// near enough to a bound for the count to matter to a token of at most L bytes.
+int64_t class_count(const CountedRegion& r, int64_t c, int64_t L) {
+  if (r.hi >= 0 && r.hi - c < L + r.most_min) return -1;
+  if (c >= r.lo) return r.lo;
+  if (r.lo - c > L + r.most_max) return 0;
+  return -1;
+}
+}  // namespace
+
+bool CompiledGrammar::counts_far(int32_t s) const {
+  const Lexer& lx = grammar_->lexer();
+  for (const auto& p : lx.counts(s))
+    if (class_count(lx.nfa().counted()[p.first], p.second, trie_->max_depth()) < 0) return false;
+  return true;
+}
+
 int32_t CompiledGrammar::count_class(int32_t s) {
   Lexer& lx = grammar_->lexer();
   const Lexer::Counts& counts = lx.counts(s);
@@ -785,16 +813,10 @@ int32_t CompiledGrammar::count_class(int32_t s) {
   // Where no count a token can reach is that close to a bound, the count itself does not
   // matter: the class's representative (count lo, or 0) has the same mask entry (the same
   // inside tokens, and exits whose parents accept the same lexemes).
-  const int64_t L = trie_->max_depth();
   Lexer::Counts rep = counts;
   for (auto& p : rep) {
-    const CountedRegion& r = lx.nfa().counted()[p.first];
-    const int64_t c = p.second;
-    if (r.hi >= 0 && r.hi - c < L + r.most_min) continue;  // near maxLength: its own entry
-    if (c >= r.lo)
-      p.second = r.lo;
-    else if (r.lo - c > L + r.most_max)
-      p.second = 0;
+    const int64_t c = class_count(lx.nfa().counted()[p.first], p.second, trie_->max_depth());
+    if (c >= 0) p.second = static_cast<int32_t>(c);  // (else near a bound: its own count)
   }
   const int32_t out = rep == counts ? s : lx.with_counts(s, rep);
   std::lock_guard<std::mutex> lock(mu_);

@@ -252,6 +252,9 @@ def counted_chars(chars, lo: int, hi: int | None):
     if has_dfa(chars):
         return None
     if lo > 0 and hi is not None:
+        got = _GAP_MEMO.get(id(chars))
+        if got is not None and got[0] is chars:
+            return None if got[1] is None or got[1] > hi - lo else ("counted", chars, lo, hi)
         try:
             d = automata.subset_dfa(chars)
         except automata.RegexBudgetError:  # the minimal one may be small enough
@@ -260,9 +263,15 @@ def counted_chars(chars, lo: int, hi: int | None):
             except automata.RegexBudgetError:
                 return None
         gap = max_length_gap(d)
+        if len(_GAP_MEMO) > 512:
+            _GAP_MEMO.clear()
+        _GAP_MEMO[id(chars)] = (chars, gap)
         if gap is None or gap > hi - lo:
             return None
     return ("counted", chars, lo, hi)
+
+
+_GAP_MEMO: dict = {}  # id(chars) -> (chars, max_length_gap): formats and patterns recur
 
 
 def max_length_gap(d, max_steps: int = 4096) -> int | None:
@@ -289,13 +298,13 @@ def max_length_gap(d, max_steps: int = 4096) -> int | None:
         cur = frozenset(p for q in cur for p in preds[q])
     seq = seq + seq[seen[cur] :] * 2
     worst = 0
-    for s in range(d.n):
-        last = None
-        for n, a in enumerate(seq):
-            if s in a:
-                if last is not None:
-                    worst = max(worst, n - last - 1)
-                last = n
+    last: dict = {}  # state -> the last n it was in A[n]
+    for n, a in enumerate(seq):
+        for s in a:
+            before = last.get(s)
+            if before is not None and n - before - 1 > worst:
+                worst = n - before - 1
+            last[s] = n
     return worst
 
 
