@@ -373,9 +373,14 @@ int32_t Lexer::dist_to_accept(int32_t state, int32_t lexeme) const {
     if (nfa_->lexeme_of(q) != lexeme) continue;
     int32_t d = nfa_->dist_to_accept(q);
     const int32_t r = st.counts.empty() ? -1 : nfa_->counted_of(q);
-    if (r >= 0 && d != INT32_MAX) {  // a lower bound: each missing unit takes a byte at least
-      const int32_t lack = nfa_->counted()[r].lo - count_of(st.counts, r);
-      d = std::max(d, lack);
+    if (r >= 0 && d != INT32_MAX) {
+      // a lower bound (exact for strings of one-byte characters): each missing unit takes a
+      // byte at least, then the fewest bytes after the gate
+      const CountedRegion& reg = nfa_->counted()[r];
+      const int64_t lack = int64_t(reg.lo) - count_of(st.counts, r);
+      if (lack > 0 && reg.after_gate != INT32_MAX)
+        d = static_cast<int32_t>(
+            std::min<int64_t>(INT32_MAX - 1, std::max<int64_t>(d, lack + reg.after_gate)));
     }
     best = std::min(best, d);
   }

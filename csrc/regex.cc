@@ -790,6 +790,9 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
     }
     for (int32_t u = b; u < reg.end; ++u)
       if (alive_[u] && outdeg[u - b] != 0) max_ticks_[u] = kManyTicks;
+    reg.after_gate = INT32_MAX;
+    for (int32_t u = b; u < reg.end; ++u)
+      if (gate_to_[u] >= 0 && alive_[u]) reg.after_gate = std::min(reg.after_gate, dist_[gate_to_[u]]);
     for (int32_t u = b; u < reg.end; ++u) {
       if (!alive_[u]) continue;
       if (min_ticks_[u] != kManyTicks) reg.most_min = std::max(reg.most_min, min_ticks_[u]);

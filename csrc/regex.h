@@ -42,6 +42,7 @@ struct CountedRegion {
   // the largest finite Nfa::min_ticks / max_ticks over the region's states (how far from a
   // bound the count must be for the bound to be out of a token's reach)
   int32_t most_min = 0, most_max = 0;
+  int32_t after_gate = 0;  // fewest bytes from a gate's target to acceptance (Lexer::dist_to_accept)
 };
 
 // A read-only run of int32 values inside a flat array (a closure, in CSR form).

@@ -331,6 +331,21 @@ def test_fewest_units_left_are_kept_in_reach_of_the_bound(family):
     check_states(g, oracle, vocab, [('"' + "a" * n).encode() for n in (0, 1200, 1496, 1497)])
 
 
+def test_shortest_completion_counts_the_missing_code_points():
+    vocab = Vocabulary.from_bytes([bytes([i]) for i in range(256)] + [b""], eos_ids=[256])
+    g = Grammar.from_json_schema(
+        {"type": "string", "minLength": 1200, "maxLength": 1500}, whitespace="compact"
+    )
+    m = Matcher(g, vocab)
+    assert m.commit_bytes(b'"abc')
+    assert m.min_completion_bytes() == 1197 + 1  # 1,197 characters, then the quote
+    assert m.commit_bytes(b"\\u00e9" * 2)  # escapes: two code points (12 bytes)
+    assert m.min_completion_bytes() == 1195 + 1
+    m.reset()
+    assert m.commit_bytes(b'"' + b"x" * 1200)
+    assert m.min_completion_bytes() == 1
+
+
 def test_escapes_and_astral_characters_count_as_one():
     vocab = Vocabulary.from_bytes([bytes([i]) for i in range(256)] + [b""], eos_ids=[256])
     for lo, hi in ((1001, 1001), (1500, 2000)):
