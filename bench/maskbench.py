@@ -664,7 +664,15 @@ def main(argv=None):
             json.dump(out, f, indent=1, ensure_ascii=False)
         log(f"results: {args.out}")
     if args.save_times:
-        np.savez_compressed(args.save_times, **all_times, **common_arrays)
+        # and per valid accepted instance (job, test index), to compare two runs on the
+        # instances both accepted
+        inst_arrays = {
+            f"{e}_inst_{k}_{i}_{what}": np.asarray(v[j])
+            for e in active
+            for (k, i), v in per_inst[e].items()
+            for j, what in enumerate(("wall", "cpu", "cold"))
+        }
+        np.savez_compressed(args.save_times, **all_times, **common_arrays, **inst_arrays)
         log(f"times: {args.save_times}")
     if args.plot:
         plot(

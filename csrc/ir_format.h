@@ -27,6 +27,16 @@
 //   DFA     n f final... (k (lo hi to)...)*n
 //                         8   an automaton over code points: n states (0 starts), f final
 //                             states, then per state k transitions on code point ranges
+//   COUNT   lo hi child   9   child, read while the lexer counts the UNITs it completes:
+//                             a UNIT may start only while count < hi (hi = -1: unbounded)
+//                             and COUNT ends only when lo <= count. The count lives in the
+//                             lexer state, not in copies of NFA states (see regex.h,
+//                             CountedRegion). Not inside REP or another COUNT.
+//   UNIT    child        10   child (not matching ""), counted once by the enclosing COUNT
+//                             when it completes (a JSON string's encoded code point: `é`,
+//                             `\u00e9` and a surrogate pair are one unit each). Only inside
+//                             COUNT; the units must form a prefix code (each byte string
+//                             splits into units one way), else the lexer raises GrammarError.
 //
 // Invariants the reader checks (a violation is a GrammarError, never undefined behaviour):
 // every count is non-negative and within the words given, ranges have lo <= hi, lexeme and
@@ -52,6 +62,8 @@ enum Op : int32_t {
   kAlt = 6,
   kRep = 7,
   kAutomaton = 8,
+  kCount = 9,
+  kUnit = 10,
 };
 
 }  // namespace wire

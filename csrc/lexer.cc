@@ -73,13 +73,144 @@ int32_t Lexer::start_state(int32_t lexset_id) {
   charge_work(2 * int64_t(set.size()), "building lexer DFA start states");
   std::sort(set.begin(), set.end());
   set.erase(std::unique(set.begin(), set.end()), set.end());
-  s = set.empty() ? kDead : intern_state(std::move(set));
+  Counts counts;
+  if (nfa_->has_counters()) {
+    for (int32_t q : set) {  // every region here was just entered: count 0
+      const int32_t r = nfa_->counted_of(q);
+      if (r >= 0 && (counts.empty() || counts.back().first != r)) counts.emplace_back(r, 0);
+    }
+    settle(set, counts);
+  }
+  s = set.empty() ? kDead : intern_state(std::move(set), std::move(counts));
   ls.start.store(s, std::memory_order_release);
   return s;
 }
 
-int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
-  auto it = state_ids_.find(nfa_states);
+namespace {
+int32_t count_of(const Lexer::Counts& counts, int32_t region) {
+  for (const auto& p : counts)
+    if (p.first == region) return p.second;
+  return -1;
+}
+}  // namespace
+
+void Lexer::settle(std::vector<int32_t>& set, Counts& counts) {
+  const Nfa& nfa = *nfa_;
+  // per region (index into counts): 1 = a unit ended here (tick), 2 = states without one
+  std::vector<uint8_t> seen(counts.size(), 0);
+  auto slot = [&](int32_t r) {
+    for (size_t i = 0; i < counts.size(); ++i)
+      if (counts[i].first == r) return i;
+    throw std::logic_error("Lexer::settle: a counted region without a count");
+  };
+  std::vector<int32_t> out, ticks, gates;
+  out.reserve(set.size());
+  auto classify = [&](int32_t q) {
+    const int32_t r = nfa.counted_of(q);
+    if (r < 0) {
+      out.push_back(q);
+      return;
+    }
+    if (nfa.tick_to(q) >= 0) {
+      ticks.push_back(q);
+      seen[slot(r)] |= 1;
+      return;
+    }
+    seen[slot(r)] |= 2;
+    (nfa.gate_to(q) >= 0 ? gates : out).push_back(q);
+  };
+  for (int32_t q : set) classify(q);
+  for (uint8_t v : seen)
+    if (v == 3)
+      throw GrammarError(
+          "a counted repetition whose units are not a prefix code (a unit ends on one path and not on "
+          "another)");
+  int64_t work = 0;
+  // ticks: one more unit in their region, if the bound allows it
+  std::vector<uint8_t> bumped(counts.size(), 0);
+  for (int32_t m : ticks) {
+    const size_t i = slot(nfa.counted_of(m));
+    const CountedRegion& reg = nfa.counted()[counts[i].first];
+    if (!bumped[i]) {
+      bumped[i] = 1;
+      ++counts[i].second;
+    }
+    if (reg.hi >= 0 && counts[i].second > reg.hi) continue;  // past maxLength: this path ends
+    const IdSpan c = nfa.closure(nfa.tick_to(m));
+    work += int64_t(c.size());
+    for (int32_t w : c) {
+      if (nfa.tick_to(w) >= 0) throw GrammarError("a counted unit (UNIT) that matches the empty string");
+      (nfa.gate_to(w) >= 0 ? gates : out).push_back(w);
+    }
+  }
+  // gates: leave the region when its count has reached lo (a region entered behind a gate
+  // starts at 0 and may have a gate of its own to try: a worklist)
+  for (size_t k = 0; k < gates.size(); ++k) {
+    const int32_t g = gates[k];
+    const int32_t r = nfa.counted_of(g);
+    if (count_of(counts, r) < nfa.counted()[r].lo) continue;
+    const IdSpan c = nfa.closure(nfa.gate_to(g));
+    work += int64_t(c.size());
+    for (int32_t w : c) {
+      const int32_t rw = nfa.counted_of(w);
+      if (rw >= 0) {
+        const int32_t have = count_of(counts, rw);
+        if (have > 0 || (have == 0 && rw == r))
+          throw GrammarError("a counted repetition entered again while it is being counted");
+        if (have < 0) {
+          counts.emplace_back(rw, 0);
+          seen.push_back(2);
+        }
+        if (nfa.tick_to(w) >= 0) throw GrammarError("a counted unit (UNIT) that matches the empty string");
+      }
+      (rw >= 0 && nfa.gate_to(w) >= 0 ? gates : out).push_back(w);
+    }
+  }
+  charge_work(work + int64_t(set.size()), "counting units in the lexer DFA");
+  // a state whose paths to the gate cannot end with a count in [lo, hi] is a dead end
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](int32_t q) {
+                             const int32_t r = nfa.counted_of(q);
+                             if (r < 0) return false;
+                             const CountedRegion& reg = nfa.counted()[r];
+                             const int64_t c = count_of(counts, r);
+                             const int32_t mx = nfa.max_ticks(q);
+                             if (reg.hi >= 0 && c + nfa.min_ticks(q) > reg.hi) return true;
+                             return mx != Nfa::kManyTicks && c + mx < reg.lo;
+                           }),
+            out.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  // the counts of the regions still present, by region
+  Counts kept;
+  for (int32_t q : out) {
+    const int32_t r = nfa.counted_of(q);
+    if (r >= 0 && count_of(kept, r) < 0) kept.emplace_back(r, count_of(counts, r));
+  }
+  std::sort(kept.begin(), kept.end());
+  set = std::move(out);
+  counts = std::move(kept);
+}
+
+int32_t Lexer::with_counts(int32_t state, const Counts& counts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int32_t> set = state_(state).nfa_states;
+  return intern_state(std::move(set), Counts(counts));
+}
+
+int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) {
+  // The key: the set, then a (-2 - region, count) pair per counted region (none usually).
+  std::vector<int32_t> key;
+  if (!counts.empty()) {
+    key.reserve(nfa_states.size() + 2 * counts.size());
+    key = nfa_states;
+    for (const auto& p : counts) {
+      key.push_back(-2 - p.first);
+      key.push_back(p.second);
+    }
+  }
+  const std::vector<int32_t>& k = counts.empty() ? nfa_states : key;
+  auto it = state_ids_.find(k);
   if (it != state_ids_.end()) return it->second;
   int32_t id = num_states_.load(std::memory_order_relaxed);
   if (id >= max_states_)
@@ -127,7 +258,8 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states) {
   }
   st.accept_id = accept_ids_.emplace(st.accepting, static_cast<int32_t>(accept_ids_.size())).first->second;
   st.nfa_states = nfa_states;
-  state_ids_.emplace(std::move(nfa_states), id);
+  st.counts = std::move(counts);
+  state_ids_.emplace(key.empty() ? std::move(nfa_states) : std::move(key), id);
   states_.publish(id);
   num_states_.store(id + 1, std::memory_order_release);
   // The id is not visible to other threads until the caller stores it in a transition,
@@ -161,7 +293,7 @@ void Lexer::compute_canon(int32_t id) {
   for (int32_t& q : shifted)
     if (nfa_->region_of(q) == reg) q -= delta;
   std::sort(shifted.begin(), shifted.end());
-  int32_t c = intern_state(std::move(shifted));
+  int32_t c = intern_state(std::move(shifted), Counts(st.counts));
   State& st2 = state_(id);  // (no reallocation: chunked storage) same object as st
   st2.canon.state = c;
   st2.canon.shift = min_unit;
@@ -178,7 +310,7 @@ int32_t Lexer::shift_state(int32_t state, int32_t region, int32_t units) {
     q += units * r.unit;
   }
   std::sort(shifted.begin(), shifted.end());
-  return intern_state(std::move(shifted));
+  return intern_state(std::move(shifted), Counts(state_(state).counts));
 }
 
 int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
@@ -192,14 +324,28 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
     return kDead;
   }
   std::vector<int32_t> next;
+  Counts counts;  // per counted region reached: its count before this byte's ticks
+  const bool counters = nfa_->has_counters();
   int64_t edges = 0;
   for (int32_t q : st.nfa_states) {
     const auto es = nfa_->edges(q);
     edges += es.e - es.b;
+    const int32_t rq = counters ? nfa_->counted_of(q) : -1;
     for (const NfaEdge& e : es)
       if (e.lo <= byte && byte <= e.hi) {
         const auto& c = nfa_->closure(e.to);
         next.insert(next.end(), c.begin(), c.end());
+        if (!counters) continue;
+        for (int32_t w : c) {
+          const int32_t r = nfa_->counted_of(w);
+          if (r < 0) continue;
+          const int32_t cnt = r == rq ? count_of(st.counts, r) : 0;  // else: entered now
+          const int32_t have = count_of(counts, r);
+          if (have < 0)
+            counts.emplace_back(r, cnt);
+          else if (have != cnt)
+            throw GrammarError("a counted repetition reached with two different counts");
+        }
       }
   }
   // before the sort (n log n), so that a huge set is refused before it is sorted
@@ -207,7 +353,8 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
               "building lexer DFA transitions");
   std::sort(next.begin(), next.end());
   next.erase(std::unique(next.begin(), next.end()), next.end());
-  t = next.empty() ? kDead : intern_state(std::move(next));
+  if (counters) settle(next, counts);
+  t = next.empty() ? kDead : intern_state(std::move(next), std::move(counts));
   row(state)[cls].store(t, std::memory_order_release);
   return t;
 }
@@ -232,8 +379,22 @@ bool Lexer::can_extend(int32_t state) {
 
 int32_t Lexer::dist_to_accept(int32_t state, int32_t lexeme) const {
   int32_t best = INT32_MAX;
-  for (int32_t q : state_(state).nfa_states)
-    if (nfa_->lexeme_of(q) == lexeme) best = std::min(best, nfa_->dist_to_accept(q));
+  const State& st = state_(state);
+  for (int32_t q : st.nfa_states) {
+    if (nfa_->lexeme_of(q) != lexeme) continue;
+    int32_t d = nfa_->dist_to_accept(q);
+    const int32_t r = st.counts.empty() ? -1 : nfa_->counted_of(q);
+    if (r >= 0 && d != INT32_MAX) {
+      // a lower bound (exact for strings of one-byte characters): each missing unit takes a
+      // byte at least, then the fewest bytes after the gate
+      const CountedRegion& reg = nfa_->counted()[r];
+      const int64_t lack = int64_t(reg.lo) - count_of(st.counts, r);
+      if (lack > 0 && reg.after_gate != INT32_MAX)
+        d = static_cast<int32_t>(
+            std::min<int64_t>(INT32_MAX - 1, std::max<int64_t>(d, lack + reg.after_gate)));
+    }
+    best = std::min(best, d);
+  }
   return best;
 }
 

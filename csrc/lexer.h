@@ -85,6 +85,14 @@ class Lexer {
   // NFA-state sets, transition rows, records and hash-map nodes).
   int64_t memory_bytes();
 
+  // Counted repetitions (Nfa's CountedRegion): a state is a set of NFA states and, for each
+  // counted region with states in the set, how many units of it have completed (sorted by
+  // region). Two states with the same set and other counts are different states.
+  using Counts = std::vector<std::pair<int32_t, int32_t>>;  // (region, count)
+  const Counts& counts(int32_t state) const { return state_(state).counts; }
+  // The state with the same NFA states and these counts (same regions, in order).
+  int32_t with_counts(int32_t state, const Counts& counts);
+
   // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
   // with its region states moved `shift` copies back (shift 0: already canonical), and
   // `remaining` is how many bytes the original can read before its copies run out (each
@@ -105,6 +113,7 @@ class Lexer {
     Canon canon;
     std::atomic<int8_t> extends{-1};  // can_extend(): -1 unknown, 0 no, 1 yes
     std::vector<int32_t> nfa_states;
+    Counts counts;
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
     int32_t accept_id = -1;
@@ -127,8 +136,15 @@ class Lexer {
   }
 
   int32_t compute_next(int32_t state, uint8_t byte);
-  int32_t intern_state(std::vector<int32_t>&& nfa_states);  // caller holds mu_
-  void compute_canon(int32_t id);                           // caller holds mu_
+  // caller holds mu_; `counts` as in counts() (regions with states in the set only)
+  int32_t intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts = {});
+  // Applies the ticks and gates in a new NFA-state set (sorted, unique): `counts` holds each
+  // region's count before them (from the source state, 0 for a region just entered). Ticks
+  // add one (the units past hi are dropped), open gates (lo <= count) add their closures;
+  // tick and gate states leave the set. On return `set` is sorted and unique and `counts`
+  // lists the regions left in it.
+  void settle(std::vector<int32_t>& set, Counts& counts);
+  void compute_canon(int32_t id);  // caller holds mu_
 
   std::unique_ptr<Nfa> nfa_;
   uint8_t byte_class_[256];

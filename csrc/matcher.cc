@@ -393,6 +393,7 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
   Lexer& lx = grammar_->lexer();
   const Nfa& nfa = lx.nfa();
   const std::vector<int32_t>& members = lx.nfa_states(s);
+  const bool far = bound <= trie_->max_depth() && counts_far(s);
   std::lock_guard<std::mutex> lock(univ_mu_);
   std::vector<int32_t> part;
   std::vector<uint8_t> done(members.size(), 0);
@@ -405,6 +406,13 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
         part.push_back(members[j]);
         done[j] = 1;
       }
+    // A counted part (Nfa's CountedRegion): part_alive follows its ticks as plain epsilon
+    // edges and never opens its gates, which is what the lexer does on every string of up
+    // to a token's length when the counts are far from both bounds (count_class); nearer,
+    // not known alive (its walks go by the lexer instead).
+    if (!far && nfa.has_counters() &&
+        std::any_of(part.begin(), part.end(), [&](int32_t q) { return nfa.counted_of(q) >= 0; }))
+      continue;
     if (part_alive(part, bound, budget, lead)) return true;
   }
   return false;
@@ -530,7 +538,14 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
       next.clear();
       for (size_t ti = 0; ti < tg.size(); ++ti)
         if (sc[ti / 64] >> (ti % 64) & 1)
-          for (int32_t w : nfa.closure(tg[ti])) next.push_back(w);
+          for (int32_t w : nfa.closure(tg[ti])) {
+            const int32_t after = nfa.tick_to(w);  // (counted parts: see class_alive)
+            if (after < 0) {
+              next.push_back(w);
+              continue;
+            }
+            for (int32_t x : nfa.closure(after)) next.push_back(x);
+          }
       if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
@@ -765,9 +780,57 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
   return true;
 }
 
+namespace {
+// The representative count of count c's class in region r (see count_class), or -1 when c is
+// near enough to a bound for the count to matter to a token of at most L bytes.
+int64_t class_count(const CountedRegion& r, int64_t c, int64_t L) {
+  if (r.hi >= 0 && r.hi - c < L + r.most_min) return -1;
+  if (c >= r.lo) return r.lo;
+  if (r.lo - c > L + r.most_max) return 0;
+  return -1;
+}
+}  // namespace
+
+bool CompiledGrammar::counts_far(int32_t s) const {
+  const Lexer& lx = grammar_->lexer();
+  for (const auto& p : lx.counts(s))
+    if (class_count(lx.nfa().counted()[p.first], p.second, trie_->max_depth()) < 0) return false;
+  return true;
+}
+
+int32_t CompiledGrammar::count_class(int32_t s) {
+  Lexer& lx = grammar_->lexer();
+  const Lexer::Counts& counts = lx.counts(s);
+  if (counts.empty()) return s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = count_class_.find(s);
+    if (it != count_class_.end()) return it->second;
+  }
+  // A token of L bytes completes at most L units. The lexer drops a state when its count
+  // plus the fewest units left (at most most_min) passes hi, or its count plus the most
+  // units left (at most most_max, where finite) stays below lo, and opens the gate at lo.
+  // Where no count a token can reach is that close to a bound, the count itself does not
+  // matter: the class's representative (count lo, or 0) has the same mask entry (the same
+  // inside tokens, and exits whose parents accept the same lexemes).
+  Lexer::Counts rep = counts;
+  for (auto& p : rep) {
+    const int64_t c = class_count(lx.nfa().counted()[p.first], p.second, trie_->max_depth());
+    if (c >= 0) p.second = static_cast<int32_t>(c);  // (else near a bound: its own count)
+  }
+  const int32_t out = rep == counts ? s : lx.with_counts(s, rep);
+  std::lock_guard<std::mutex> lock(mu_);
+  count_class_.emplace(s, out);
+  return out;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
   if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
+  {
+    const int32_t r = count_class(s);
+    if (r != s) return cache_entry(r, built);
+  }
   if (built) *built = true;
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();

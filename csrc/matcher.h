@@ -153,6 +153,12 @@ class CompiledGrammar {
   // are walked. False (nothing done) when no such r agrees on kMinShared first bytes.
   bool share_walk(int32_t s, MaskCacheEntry& e);
   void sort_exits(MaskCacheEntry& e) const;  // the order compute_mask reads exits in
+  // The state whose cache entry serves s: s itself, or for a state with unit counts
+  // (Lexer::counts) far enough from their bounds, the representative of its count class.
+  int32_t count_class(int32_t s);
+  // Whether every count of s is far enough from its bounds to be in a class (count_class).
+  bool counts_far(int32_t s) const;
+  std::unordered_map<int32_t, int32_t> count_class_;  // count_class memo (under mu_)
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;

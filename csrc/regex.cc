@@ -172,7 +172,9 @@ size_t Nfa::skip(const int32_t* w, size_t n, size_t pos, int depth) const {
       for (int32_t i = 0; i < k; ++i) pos = skip(w, n, pos, depth + 1);
       return pos;
     }
-    case kRep: return skip(w, n, pos + 3, depth + 1);
+    case kRep:
+    case kCount: return skip(w, n, pos + 3, depth + 1);
+    case kUnit: return skip(w, n, pos + 1, depth + 1);
     case kAutomaton: return automaton_end(w, n, pos + 1);
     default: throw GrammarError("unknown regex opcode " + std::to_string(w[pos]));
   }
@@ -235,6 +237,12 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       const int64_t copies = static_cast<int64_t>(lo) + (hi < 0 ? 1 : hi - lo) + 1;
       return body >= kBig / copies ? kBig : body * copies;
     }
+    case kCount: {  // the body once, plus its entry and gate states
+      if (pos + 2 > n) throw GrammarError("truncated regex");
+      pos += 2;
+      return std::min(kBig, estimate(w, n, pos, depth + 1) + 2);
+    }
+    case kUnit: return std::min(kBig, estimate(w, n, pos, depth + 1) + 1);
     case kAutomaton: {
       const size_t end = automaton_end(w, n, pos);
       const int64_t total = int64_t(w[pos]) + 4 * int64_t(end - pos);  // states + UTF-8 middles
@@ -267,6 +275,8 @@ bool Nfa::nullable(const int32_t* w, size_t n, size_t pos, int depth) const {
       return w[pos] == kCat ? all : any;
     }
     case kRep: return w[pos + 1] == 0 || nullable(w, n, pos + 3, depth + 1);
+    case kCount: return w[pos + 1] == 0 && nullable(w, n, pos + 3, depth + 1);
+    case kUnit: return false;  // (build() refuses a nullable unit)
     case kAutomaton: {
       automaton_end(w, n, pos + 1);
       for (int32_t i = 0; i < w[pos + 2]; ++i)
@@ -300,6 +310,15 @@ int32_t Nfa::region_of(int32_t q) const {
   if (lo == 0) return -1;
   const RepeatRegion& r = regions_[lo - 1];
   return q < r.begin + r.unit * r.units ? static_cast<int32_t>(lo - 1) : -1;
+}
+
+int32_t Nfa::counted_of(int32_t q) const {
+  if (counted_.empty()) return -1;
+  auto it = std::upper_bound(counted_.begin(), counted_.end(), q,
+                             [](int32_t x, const CountedRegion& r) { return x < r.begin; });
+  if (it == counted_.begin()) return -1;
+  --it;
+  return q < it->end ? static_cast<int32_t>(it - counted_.begin()) : -1;
 }
 
 void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
@@ -402,21 +421,24 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       // body and its UTF-8 sequences once per copy ("[^\"]{0,4096}" has 4096 copies).
       struct Copy {
         int32_t from, to, base, states;
-        size_t e0, e1, p0, p1, r0, r1;
+        size_t e0, e1, p0, p1, r0, r1, k0, k1;
       };
+      ++rep_depth_;
       bool have_copy = false;
       Copy tpl{};
       auto body = [&](int32_t a, int32_t b) {
         const int32_t base = num_states();
         if (!have_copy) {
           const size_t e0 = raw_edges_.size(), p0 = raw_eps_.size(), r0 = regions_.size();
+          const size_t k0 = raw_ticks_.size();
           size_t p = child;
           build(w, n, p, a, b, lexeme, depth + 1);
           tpl = {a,    b,
                  base, num_states() - base,
                  e0,   raw_edges_.size(),
                  p0,   raw_eps_.size(),
-                 r0,   regions_.size()};
+                 r0,   regions_.size(),
+                 k0,   raw_ticks_.size()};
           have_copy = a != b;  // (a loop body maps from and to alike: not replayed)
           return;
         }
@@ -434,6 +456,10 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         for (size_t i = tpl.p0; i < tpl.p1; ++i) {
           const auto pr = raw_eps_[i];
           add_eps(map(pr.first), map(pr.second));
+        }
+        for (size_t i = tpl.k0; i < tpl.k1; ++i) {
+          const auto pr = raw_ticks_[i];
+          raw_ticks_.push_back({map(pr.first), map(pr.second)});
         }
         for (size_t i = tpl.r0; i < tpl.r1; ++i) {
           RepeatRegion r = regions_[i];
@@ -473,7 +499,35 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         if (!body_nullable) add_region(region_begin, sizes);
         if (lo == hi) add_eps(cur, to);
       }
+      --rep_depth_;
       pos = after;
+      return;
+    }
+    case kCount: {
+      if (pos + 2 > n) throw GrammarError("truncated regex");
+      const int32_t lo = w[pos], hi = w[pos + 1];
+      pos += 2;
+      if (lo < 0 || (hi >= 0 && hi < lo) || hi < -1) throw GrammarError("bad counted repetition bounds");
+      if (rep_depth_ > 0 || open_count_ >= 0)
+        throw GrammarError("a counted repetition (COUNT) inside a repetition or another COUNT");
+      const int32_t entry = new_state(lexeme);
+      const int32_t gate = new_state(lexeme);
+      open_count_ = static_cast<int32_t>(counted_.size());
+      counted_.push_back({entry, entry, lo, hi});
+      build(w, n, pos, entry, gate, lexeme, depth + 1);
+      counted_.back().end = num_states();
+      open_count_ = -1;
+      add_eps(from, entry);
+      raw_gates_.push_back({gate, to});
+      return;
+    }
+    case kUnit: {
+      if (open_count_ < 0) throw GrammarError("a counted unit (UNIT) outside a COUNT");
+      if (nullable(w, n, pos, depth + 1))
+        throw GrammarError("a counted unit (UNIT) that matches the empty string");
+      const int32_t end = new_state(lexeme);
+      build(w, n, pos, from, end, lexeme, depth + 1);
+      raw_ticks_.push_back({end, to});
       return;
     }
     case kAutomaton: {
@@ -557,8 +611,21 @@ void Nfa::finish() {
   std::vector<int32_t> eps, rev, reps;
   using Eps = std::pair<int32_t, int32_t>;
   bucket(raw_eps_, [](const Eps& p) { return p.first; }, [](const Eps& p) { return p.second; }, eps_off, eps);
+  // ticks and gates count as epsilon edges for the distance to acceptance (a lower bound
+  // where a gate waits for lo units: Lexer::dist_to_accept adds what the count lacks)
+  if (!counted_.empty()) {
+    tick_to_.assign(N, -1);
+    gate_to_.assign(N, -1);
+    for (const auto& t : raw_ticks_) tick_to_[t.first] = t.second;
+    for (const auto& g : raw_gates_) gate_to_[g.first] = g.second;
+    raw_eps_.insert(raw_eps_.end(), raw_ticks_.begin(), raw_ticks_.end());
+    raw_eps_.insert(raw_eps_.end(), raw_gates_.begin(), raw_gates_.end());
+  }
   bucket(
       raw_eps_, [](const Eps& p) { return p.second; }, [](const Eps& p) { return p.first; }, reps_off, reps);
+  // (the closures, from eps above, do not follow ticks and gates)
+  std::vector<std::pair<int32_t, int32_t>>().swap(raw_ticks_);
+  std::vector<std::pair<int32_t, int32_t>>().swap(raw_gates_);
   bucket(
       raw_edges_, [](const RawEdge& r) { return r.e.to; }, [](const RawEdge& r) { return r.from; }, rev_off,
       rev);
@@ -606,7 +673,11 @@ void Nfa::finish() {
     edge_off_[N] = w;
     edge_data_.resize(w);
   }
-  auto has_edges = [&](int32_t u) { return edge_off_[u] != edge_off_[u + 1]; };
+  auto has_edges = [&](int32_t u) {
+    return edge_off_[u] != edge_off_[u + 1] ||
+           (!tick_to_.empty() &&
+            ((tick_to_[u] >= 0 && alive_[tick_to_[u]]) || (gate_to_[u] >= 0 && alive_[gate_to_[u]])));
+  };
   closure_off_.assign(int64_t(N) + 1, 0);
   closure_data_.clear();
   closure_data_.reserve(N);
@@ -645,6 +716,7 @@ void Nfa::finish() {
   }
   charge_work(steps, "computing the regex automaton's epsilon closures");
   closure_off_[N] = static_cast<int64_t>(closure_data_.size());
+  if (!counted_.empty()) count_ticks(eps_off, eps);
   // Keep innermost regions only: an inner repetition is recorded once per outer copy, and
   // those records are disjoint.
   std::sort(regions_.begin(), regions_.end(),
@@ -660,6 +732,73 @@ void Nfa::finish() {
   // an outer region recorded before its inner ones has a smaller begin; a region that is
   // inside a kept one cannot exist (kept ones contain none), so leaves are disjoint
   regions_ = std::move(leaves);
+}
+
+void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int32_t>& eps) {
+  // Per counted region, over its alive states: successors by byte edges and epsilon edges
+  // (0 units) and the tick edge (1 unit); the gate state is the sink. Fewest units: a
+  // Bellman-Ford-free 0-1 BFS backwards. Most units: Kahn's order backwards from the gate;
+  // a state never finished lies on or before a cycle (every cycle holds a byte, so a unit):
+  // unbounded.
+  const int32_t N = num_states();
+  min_ticks_.assign(N, kManyTicks);
+  max_ticks_.assign(N, kManyTicks);
+  for (CountedRegion& reg : counted_) {
+    const int32_t b = reg.begin, n = reg.end - reg.begin;
+    std::vector<std::vector<std::pair<int32_t, int32_t>>> pred(n);  // (from, units)
+    std::vector<int32_t> outdeg(n, 0);
+    auto link = [&](int32_t u, int32_t v, int32_t w) {
+      if (v < b || v >= reg.end || !alive_[u] || !alive_[v]) return;
+      pred[v - b].emplace_back(u, w);
+      ++outdeg[u - b];
+    };
+    for (int32_t u = b; u < reg.end; ++u) {
+      for (const NfaEdge& e : edges(u)) link(u, e.to, 0);
+      for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
+      if (tick_to_[u] >= 0) link(u, tick_to_[u], 1);
+    }
+    charge_work(4 * int64_t(n), "counting the units of a counted repetition");
+    std::deque<int32_t> dq;
+    std::vector<int32_t> order;
+    for (int32_t u = b; u < reg.end; ++u)
+      if (gate_to_[u] >= 0 && alive_[u]) {
+        min_ticks_[u] = 0;
+        dq.push_back(u);
+      }
+    while (!dq.empty()) {
+      const int32_t v = dq.front();
+      dq.pop_front();
+      for (const auto& [u, w] : pred[v - b])
+        if (min_ticks_[u] > min_ticks_[v] + w) {
+          min_ticks_[u] = min_ticks_[v] + w;
+          w ? dq.push_back(u) : dq.push_front(u);
+        }
+    }
+    for (int32_t u = b; u < reg.end; ++u)
+      if (alive_[u] && outdeg[u - b] == 0) {
+        max_ticks_[u] = 0;
+        order.push_back(u);
+      }
+    for (size_t k = 0; k < order.size(); ++k) {
+      const int32_t v = order[k];
+      for (const auto& [u, w] : pred[v - b]) {
+        const int32_t m =
+            max_ticks_[u] == kManyTicks ? max_ticks_[v] + w : std::max(max_ticks_[u], max_ticks_[v] + w);
+        max_ticks_[u] = m;
+        if (--outdeg[u - b] == 0) order.push_back(u);
+      }
+    }
+    for (int32_t u = b; u < reg.end; ++u)
+      if (alive_[u] && outdeg[u - b] != 0) max_ticks_[u] = kManyTicks;
+    reg.after_gate = INT32_MAX;
+    for (int32_t u = b; u < reg.end; ++u)
+      if (gate_to_[u] >= 0 && alive_[u]) reg.after_gate = std::min(reg.after_gate, dist_[gate_to_[u]]);
+    for (int32_t u = b; u < reg.end; ++u) {
+      if (!alive_[u]) continue;
+      if (min_ticks_[u] != kManyTicks) reg.most_min = std::max(reg.most_min, min_ticks_[u]);
+      if (max_ticks_[u] != kManyTicks) reg.most_max = std::max(reg.most_max, max_ticks_[u]);
+    }
+  }
 }
 
 bool Nfa::matches_empty(int32_t lexeme) const {

@@ -30,6 +30,21 @@ struct RepeatRegion {
   int32_t units;  // number of congruent copies
 };
 
+// A counted repetition (wire op COUNT, see ir_format.h): the NFA states [begin, end) are
+// its body, built once; the lexer state carries how many UNITs of it have completed (its
+// count), so a bound of 65,535 costs no states. Two kinds of special epsilon edges, not
+// in the static closures: a tick (the end of a UNIT: the count goes up by one, allowed
+// only while count < hi) and a gate (the end of the body: allowed only when lo <= count).
+// Lexer::settle applies them with the counts of the lexer state.
+struct CountedRegion {
+  int32_t begin, end;
+  int32_t lo, hi;  // hi = -1: unbounded
+  // the largest finite Nfa::min_ticks / max_ticks over the region's states (how far from a
+  // bound the count must be for the bound to be out of a token's reach)
+  int32_t most_min = 0, most_max = 0;
+  int32_t after_gate = 0;  // fewest bytes from a gate's target to acceptance (Lexer::dist_to_accept)
+};
+
 // A read-only run of int32 values inside a flat array (a closure, in CSR form).
 struct IdSpan {
   const int32_t* b;
@@ -96,7 +111,10 @@ class Nfa {
   const std::vector<RepeatRegion>& regions() const { return regions_; }
   // Approximate heap bytes of the finished automaton.
   int64_t memory_bytes() const {
-    return int64_t(edge_data_.capacity()) * int64_t(sizeof(NfaEdge)) +
+    return int64_t(tick_to_.capacity() + gate_to_.capacity() + min_ticks_.capacity() +
+                   max_ticks_.capacity()) *
+               4 +
+           int64_t(edge_data_.capacity()) * int64_t(sizeof(NfaEdge)) +
            int64_t(closure_data_.capacity() + lexeme_of_.capacity() + accept_of_.capacity() +
                    dist_.capacity()) *
                4 +
@@ -104,6 +122,23 @@ class Nfa {
   }
   // The region containing NFA state q, or -1.
   int32_t region_of(int32_t q) const;
+
+  // Counted repetitions (CountedRegion), sorted by begin and disjoint.
+  bool has_counters() const { return !counted_.empty(); }
+  const std::vector<CountedRegion>& counted() const { return counted_; }
+  int32_t counted_of(int32_t q) const;  // the counted region containing q, or -1
+  // The target of q's tick / gate edge (a state has at most one such edge), or -1. Ticks
+  // and gates are in closures (so the lexer sees them) but their edges are not followed.
+  int32_t tick_to(int32_t q) const { return tick_to_.empty() ? -1 : tick_to_[q]; }
+  int32_t gate_to(int32_t q) const { return gate_to_.empty() ? -1 : gate_to_[q]; }
+  // For a state of a counted region: the fewest and the most units (ticks) on a path from it
+  // to the region's gate (kManyTicks: unbounded, a loop). The lexer keeps a state with count
+  // c only when [c + min, c + max] meets [lo, hi]: exact (no dead end) when the unit counts
+  // of the paths have no gap wider than hi - lo, which the front end checks before it emits a
+  // COUNT (decoder/grammar/json_schema/strings.py, counted_chars).
+  static constexpr int32_t kManyTicks = INT32_MAX;
+  int32_t min_ticks(int32_t q) const { return min_ticks_[q]; }
+  int32_t max_ticks(int32_t q) const { return max_ticks_[q]; }
 
  private:
   int32_t new_state(int32_t lexeme);
@@ -140,6 +175,13 @@ class Nfa {
   std::vector<int32_t> dist_;
   std::vector<RepeatRegion> regions_;
   std::unordered_map<int64_t, int32_t> prefixed_;
+  std::vector<CountedRegion> counted_;
+  std::vector<std::pair<int32_t, int32_t>> raw_ticks_, raw_gates_;  // (from, to) while building
+  std::vector<int32_t> tick_to_, gate_to_;                          // per state after finish()
+  std::vector<int32_t> min_ticks_, max_ticks_;                      // (counted regions only)
+  void count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int32_t>& eps);
+  int32_t open_count_ = -1;  // the COUNT being built (UNIT needs one), else -1
+  int rep_depth_ = 0;        // REP bodies being built (COUNT is not allowed inside one)
 };
 
 }  // namespace decoder

@@ -26,6 +26,8 @@ cdef extern from "ir_format.h" namespace "decoder::wire":
         kAlt
         kRep
         kAutomaton
+        kCount
+        kUnit
 
 MAGIC = kMagic
 LAZY_TAG = kLazyTag
@@ -36,7 +38,7 @@ cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the word
 # one opcode per IR node kind (decoder/grammar/ir.py)
 cdef dict _OPCODES = {"empty": kEmpty, "never": kNever, "bytes": kBytes, "cps": kCps,
                       "byteset": kByteset, "cat": kCat, "alt": kAlt, "rep": kRep,
-                      "dfa": kAutomaton}
+                      "dfa": kAutomaton, "counted": kCount, "unit": kUnit}
 
 
 cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
@@ -58,7 +60,8 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
         if op_obj is None:
             raise ValueError(f"unknown regex node {kind!r}")
         op = op_obj
-        if op == kCat or op == kAlt or op == kRep or op == kAutomaton:  # compound: memoised
+        if op == kCat or op == kAlt or op == kRep or op == kAutomaton or op == kCount or op == kUnit:
+            # compound: memoised
             got = memo.get(id(n))
             if got is not None and got[0] is n:
                 # a subtree shared by several places: copy the words written the first time
@@ -100,6 +103,21 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
                 out.push_back(kUnbounded)
             else:
                 out.push_back(<int32_t>hi)
+            stack.append(n[1])
+        elif op == kCount:  # counted: lo hi child
+            lo = n[2]
+            hi = n[3]
+            if lo > _MAX_REPEAT or (hi is not None and hi > _MAX_REPEAT):
+                big = lo if lo > _MAX_REPEAT else hi
+                raise LimitError(f"counted repetition bound {big} is larger than the engine's "
+                                 f"{_MAX_REPEAT} (limit max_repeat)", limit="max_repeat")
+            out.push_back(<int32_t>lo)
+            if hi is None:
+                out.push_back(kUnbounded)
+            else:
+                out.push_back(<int32_t>hi)
+            stack.append(n[1])
+        elif op == kUnit:  # unit: child
             stack.append(n[1])
         elif op == kAutomaton:  # dfa: n_states n_final final... then per state k (lo hi to)...
             out.push_back(<int32_t>n[1])

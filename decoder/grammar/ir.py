@@ -22,6 +22,13 @@ Regex nodes are plain tuples (hashable, cheap to build, easy to serialise):
                                         states ``0..n-1`` (start 0), ``edges[s]`` a
                                         tuple of ``(lo, hi, to)``; see
                                         :mod:`decoder.grammar.freetext`
+``("counted", n, lo, hi)``              ``n`` whose ``("unit", ...)`` parts complete
+                                        ``lo..hi`` times (``hi is None``: unbounded);
+                                        the engine keeps the count in the lexer state
+                                        instead of copying ``n`` (``maxLength``)
+``("unit", n)``                         ``n`` (never ""), one unit of the enclosing
+                                        ``counted``: the units must split every string
+                                        one way only (a JSON-encoded code point)
 =====================================  =============================================
 
 Lexing is longest-match (maximal munch) among the lexemes the parser allows at
@@ -175,6 +182,9 @@ def nonempty(node) -> tuple | None:
     if k == "rep":  # x{0,b} minus "" is x'{1,b}: at least one non-empty copy
         x = nonempty(node[1])
         return None if x is None else rep(x, 1, node[3]) if x[0] != "never" else NEVER
+    if k == "counted":  # the same count bounds on the body's non-empty strings
+        x = nonempty(node[1])
+        return None if x is None else counted(x, node[2], node[3])
     if k == "cat":  # every part is nullable: the first non-empty part is part i
         items = node[1]
         if len(items) > _NONEMPTY_MAX_CAT:
@@ -187,6 +197,20 @@ def nonempty(node) -> tuple | None:
             out.append(cat(x, *items[i + 1 :]))
         return alt(*out)
     raise ValueError(f"unknown regex node {k!r}")
+
+
+def counted(node, lo: int = 0, hi: int | None = None) -> tuple:
+    """``node`` (built of :func:`unit` parts) while ``lo..hi`` units complete."""
+    if hi is not None and hi < lo:
+        return NEVER
+    return NEVER if node[0] == "never" else ("counted", node, lo, hi)
+
+
+def unit(node) -> tuple:
+    """One counted unit (see :func:`counted`); ``node`` must not match ""."""
+    if nullable(node):
+        raise ValueError("a counted unit must not match the empty string")
+    return node if node[0] == "never" else ("unit", node)
 
 
 def opt(node) -> tuple:
@@ -218,6 +242,10 @@ def nullable(node) -> bool:
         return node[2] == 0 or nullable(node[1])
     if k == "dfa":
         return 0 in node[2]
+    if k == "counted":
+        return node[2] == 0 and nullable(node[1])
+    if k == "unit":
+        return False
     raise ValueError(f"unknown regex node {k!r}")
 
 
@@ -238,6 +266,8 @@ def non_empty(node) -> tuple:
     if k == "rep":  # n{lo,hi} nullable = n{0,hi} as a language: one non-empty n first
         sub, hi = node[1], node[3]
         return cat(non_empty(sub), rep(sub, 0, None if hi is None else hi - 1))
+    if k == "counted":
+        return counted(non_empty(node[1]), node[2], node[3])
     raise ValueError(f"unknown nullable regex node {k!r}")
 
 

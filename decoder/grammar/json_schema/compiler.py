@@ -135,6 +135,9 @@ _HANDLED = frozenset(
     }
 )
 MAX_COUNT_STATES = 4096
+#: string length bounds above this are counted by the engine (a counter in the lexer state,
+#: strings.counted_chars) rather than unrolled into copies of automaton states
+_UNROLL_LENGTH = 1000
 MAX_BRANCHES_PER_NODE = 256
 MAX_WITNESSES = 8  # __some_key__ requirements on one object (2**n flag states)
 # the object keywords whose negation is one __some_key__ requirement
@@ -1251,7 +1254,7 @@ class Compiler:
             if rx != NEVER:
                 alts.append([self.b.lexeme("NUMBER", rx)])
         if "string" in types:
-            rx = self._string_chars(parts)
+            rx = self._string_chars(parts, counted_ok=True)
             try:
                 lx = strings.string_lexeme_regex(rx)
             except RegexBudgetError:  # the JSON encoding of an intersection/complement DFA
@@ -1629,8 +1632,13 @@ class Compiler:
         return got
 
     # ------------------------------------------------------------ strings
-    def _string_chars(self, parts):
-        """The decoded-string language (code-point regex) of the string constraints."""
+    def _string_chars(self, parts, counted_ok=False):
+        """The decoded-string language (code-point regex) of the string constraints.
+
+        ``counted_ok`` (a string value, not a key): a length bound that would be large to
+        unroll (over ``_UNROLL_LENGTH``, or over the budget with a pattern or format) may come
+        back as a ``counted`` node, which the engine enforces with a counter in the lexer
+        state (strings.counted_chars)."""
         lo, hi = 0, None
         langs = []
         not_vals = []
@@ -1686,8 +1694,13 @@ class Compiler:
         chars = regexes[0][2] if regexes else strings.ANY_STRING
         if lo > 0 or hi is not None:
             try:
+                if counted_ok and not not_vals and max(lo, hi or 0) > _UNROLL_LENGTH:
+                    raise RegexBudgetError("a long bound: counted, not unrolled")
                 chars = restrict_length(chars, lo, hi)
             except RegexBudgetError:
+                got = strings.counted_chars(chars, lo, hi) if counted_ok and not not_vals else None
+                if got is not None:  # the engine counts code points (strings.counted_chars)
+                    return got
                 kw = "maxLength" if hi is not None else "minLength"
                 self.unsupported(
                     kw, path, f"together with {regexes[0][0]} is too large to " f"compile exactly"

@@ -35,12 +35,14 @@ from ..ir import (
     NEVER,
     alt,
     cat,
+    counted,
     cps,
     lit,
     negate_ranges,
     normalize_ranges,
     rep,
     star,
+    unit,
 )
 from . import automata
 from .regexops import ANY_CP, _in_ranges, _intersect_ranges
@@ -233,8 +235,102 @@ def encode_chars(node):
         enc = None  # break the recursive closure's reference cycle (freed without the GC)
 
 
+def counted_chars(chars, lo: int, hi: int | None):
+    """``chars`` restricted to ``lo..hi`` code points *by a counter*: a decoded-level
+    ``("counted", chars, lo, hi)`` node that :func:`string_lexeme_regex` turns into the
+    engine's counted repetition (each encoded code point one unit), or None where a counter
+    would not be exact: ``chars`` holds an automaton (a ``dfa`` node), or its lengths have a
+    gap too wide for the bounds (see :func:`max_length_gap`).
+
+    The lexer keeps a state with count ``c`` while ``[c + fewest, c + most]`` units left
+    (over the paths from it) meets ``[lo, hi]``. Once ``c >= lo`` the window ``[0, hi - c]``
+    starts at 0, so meeting the hull is meeting the lengths themselves; below ``lo`` the
+    window ``[lo - c, hi - c]`` is ``hi - lo + 1`` wide, and it can fall in a gap of the
+    lengths (``(ab)*`` has only even ones) only if a gap is that wide: then no counter."""
+    from .regexops import has_dfa
+
+    if has_dfa(chars):
+        return None
+    if lo > 0 and hi is not None:
+        got = _GAP_MEMO.get(id(chars))
+        if got is not None and got[0] is chars:
+            return None if got[1] is None or got[1] > hi - lo else ("counted", chars, lo, hi)
+        try:
+            d = automata.subset_dfa(chars)
+        except automata.RegexBudgetError:  # the minimal one may be small enough
+            try:
+                d = automata.to_dfa(chars)
+            except automata.RegexBudgetError:
+                return None
+        gap = max_length_gap(d)
+        if len(_GAP_MEMO) > 512:
+            _GAP_MEMO.clear()
+        _GAP_MEMO[id(chars)] = (chars, gap)
+        if gap is None or gap > hi - lo:
+            return None
+    return ("counted", chars, lo, hi)
+
+
+_GAP_MEMO: dict = {}  # id(chars) -> (chars, max_length_gap): formats and patterns recur
+
+
+def max_length_gap(d, max_steps: int = 4096) -> int | None:
+    """The longest run of lengths missing between two lengths that complete ``d`` from one of
+    its states (0 when every state's lengths are an interval; ``(ab)*``: 1), or None when
+    the computation exceeds ``max_steps``.
+
+    ``A[n]``: the states that accept after exactly ``n`` more code points (``A[0]`` the
+    finals, ``A[n+1]`` their predecessors); the sequence repeats from the first ``A[n]`` seen
+    before, so each state's lengths are its membership bits along the sequence with the
+    repeating part continued (twice is enough to see every gap)."""
+    preds: list[set] = [set() for _ in range(d.n)]
+    for s, es in enumerate(d.edges):
+        for _lo, _hi, t in es:
+            preds[t].add(s)
+    seen: dict = {}
+    seq: list = []
+    cur = frozenset(d.finals)
+    while cur not in seen:
+        if len(seq) >= max_steps:
+            return None
+        seen[cur] = len(seq)
+        seq.append(cur)
+        cur = frozenset(p for q in cur for p in preds[q])
+    seq = seq + seq[seen[cur] :] * 2
+    worst = 0
+    last: dict = {}  # state -> the last n it was in A[n]
+    for n, a in enumerate(seq):
+        for s in a:
+            before = last.get(s)
+            if before is not None and n - before - 1 > worst:
+                worst = n - before - 1
+            last[s] = n
+    return worst
+
+
+def _encode_units(node):
+    """encode_chars for the body of a counted node: every code point one ``unit``."""
+    k = node[0]
+    if k in ("empty", "never"):
+        return node
+    if k == "cps":
+        return unit(_encode_ranges(node[1]))
+    if k == "bytes":
+        return cat(*(unit(_encoded_char(ch)) for ch in node[1].decode("utf-8")))
+    if k == "cat":
+        return cat(*(_encode_units(m) for m in node[1]))
+    if k == "alt":
+        return alt(*(_encode_units(m) for m in node[1]))
+    if k == "rep":
+        return rep(_encode_units(node[1]), node[2], node[3])
+    raise ValueError(f"regex node {k!r} cannot be counted")
+
+
 def string_lexeme_regex(chars):
     """The full lexeme (quotes included) for a decoded-string language."""
+    if chars[0] == "counted":  # see counted_chars
+        body = counted(_encode_units(chars[1]), chars[2], chars[3])
+        return NEVER if body == NEVER else cat(QUOTE, body, QUOTE)
     body = encode_chars(chars)
     if body == NEVER:
         return NEVER
