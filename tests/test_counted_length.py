@@ -456,3 +456,30 @@ def test_random_walks_of_formerly_refused_schemas_validate(key):
             pytest.fail(f"walk {walk} did not finish: {out[-120:]!r}")
         doc = json.loads(out)
         assert checker.is_valid(doc), (key, out[:300])
+
+
+def test_long_bounds_that_cross_are_no_string_not_a_crash():
+    """minLength above maxLength with a long bound (a oneOf branch beside the negation of
+    another: 1..1024 and 1025..) is the empty language; it went to the counted path, found
+    nothing to count and raised IndexError while naming the refusal (Github_ultra/o62899)."""
+    from decoder import Grammar
+    from decoder.errors import UnsatisfiableSchemaError
+
+    with pytest.raises(UnsatisfiableSchemaError):
+        Grammar.from_json_schema({"type": "string", "minLength": 1025, "maxLength": 1024})
+    one_of = {
+        "type": "object",
+        "oneOf": [
+            {
+                "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 1024}},
+                "required": ["id"],
+                "additionalProperties": False,
+            },
+            {
+                "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 1024}},
+                "required": ["id", "name"],
+                "additionalProperties": False,
+            },
+        ],
+    }
+    Grammar.from_json_schema(one_of)

@@ -1692,6 +1692,8 @@ class Compiler:
         if len(regexes) > 1 or negated:
             return self._string_automaton(regexes, negated, lo, hi, not_vals, path)
         chars = regexes[0][2] if regexes else strings.ANY_STRING
+        if hi is not None and lo > hi:
+            return NEVER  # minLength above maxLength (e.g. a branch and a negated one)
         if lo > 0 or hi is not None:
             try:
                 if counted_ok and not not_vals and max(lo, hi or 0) > _UNROLL_LENGTH:
@@ -1702,9 +1704,14 @@ class Compiler:
                 if got is not None:  # the engine counts code points (strings.counted_chars)
                     return got
                 kw = "maxLength" if hi is not None else "minLength"
-                self.unsupported(
-                    kw, path, f"together with {regexes[0][0]} is too large to " f"compile exactly"
+                what = (
+                    regexes[0][0]
+                    if regexes
+                    else "values excluded by not/enum"
+                    if not_vals
+                    else "its other constraints"
                 )
+                self.unsupported(kw, path, f"together with {what} is too large to compile exactly")
         if not_vals:
             chars = minus_finite(chars, not_vals)
         return chars
