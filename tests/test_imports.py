@@ -26,7 +26,9 @@ ALLOWED_DEFERRED = {
 
 
 def _modules() -> dict:
-    mods = {"decoder._engine": None}  # the extension (imports decoder.errors only)
+    mods = {}
+    for p in PKG.rglob("*.pyx"):  # the extensions (they import decoder.errors at most)
+        mods[".".join(p.relative_to(PKG.parent).with_suffix("").parts)] = None
     for p in PKG.rglob("*.py"):
         rel = p.relative_to(PKG.parent).with_suffix("")
         name = ".".join(rel.parts)
