@@ -398,7 +398,7 @@ def _first_anchor(node):
 
 # ---------------------------------------------------------------- the parser
 class _Parser:
-    def __init__(self, pattern: str, syntax: str, flags: str, portable: bool = False):
+    def __init__(self, pattern: str, syntax: str, flags: str, portable: bool | str = False):
         self.ticks = 0  # atoms parsed (the compile deadline is checked every 4096)
         if syntax not in ("python", "ecma"):
             raise ValueError(f"unknown regex syntax {syntax!r} (use 'python' or 'ecma')")
@@ -542,14 +542,17 @@ class _Parser:
             self.i += 1
             if "s" in self.flags:
                 return ANY, False
-            excl = ((10, 10),) if self.py else _ECMA_LT
+            # portable="max": what either reading matches (Python's dot also takes \r,
+            # U+2028, U+2029)
+            excl = ((10, 10),) if self.py or self.portable == "max" else _ECMA_LT
             return ("cps", ir.negate_ranges(excl)), False
         if c == "^":
             self.i += 1
             return self.anchor("start", "line" if "m" in self.flags else "abs", start), True
         if c == "$":
             self.i += 1
-            kind = "line" if "m" in self.flags else ("pyend" if self.py else "abs")
+            py_end = self.py or self.portable == "max"  # Python's $ also before a final \n
+            kind = "line" if "m" in self.flags else ("pyend" if py_end else "abs")
             return self.anchor("end", kind, start), True
         if c == "\\":
             return self.parse_escape()
@@ -806,11 +809,14 @@ class _Parser:
             # re (jsonschema), whose \d \w \s are Unicode (\s also has U+001C..U+001F
             # and U+0085, not U+FEFF). Take the reading that accepts less: the
             # intersection of both for \d, the complement of the union for \D, and the
-            # other way round inside a negated class.
+            # other way round inside a negated class (portable="max": the reading that
+            # accepts more, for complements).
             ecma = _ecma_space() if low == "s" else _ASCII_CLASSES[low]
             py = _py_class(low)
             small = _intersect(ecma, py)
             large = _union(ecma, py)
+            if self.portable == "max":
+                small, large = large, small
             if c.isupper():
                 return ir.negate_ranges(small if self.in_negated_class else large)
             return large if self.in_negated_class else small
@@ -1043,7 +1049,7 @@ def parse_regex(
     syntax: str = "python",
     flags: str = "",
     search: bool = False,
-    portable: bool = False,
+    portable: bool | str = False,
 ) -> tuple:
     """Parse a regular expression into an IR regex node.
 
@@ -1057,7 +1063,11 @@ def parse_regex(
 
     ``portable=True`` (ECMA only; JSON Schema ``pattern``): ``\\d \\w \\s`` and their
     negations take whichever of the ECMA and the Python ``re`` reading accepts less, so
-    that what matches also matches for validators built on either.
+    that what matches also matches for validators built on either. ``portable="max"``: the
+    reading that accepts more (those classes, ``.`` with ``\\r``, U+2028 and U+2029, ``$``
+    before a final newline), so that its complement matches for neither: for ``not``,
+    negative lookaheads and the keys a ``patternProperties`` pattern leaves to
+    ``additionalProperties``.
 
     Raises :class:`GrammarError` for syntax errors and for constructs that are
     not regular or cannot be expressed exactly (message shows a caret).
@@ -1073,7 +1083,9 @@ def parse_regex(
 _PARSE_CACHE_MAX_TEXT = 4096
 
 
-def _parse_regex(pattern: str, syntax: str, flags: str, search: bool, portable: bool) -> tuple:
+def _parse_regex(
+    pattern: str, syntax: str, flags: str, search: bool, portable: bool | str
+) -> tuple:
     p = _Parser(pattern, syntax, flags, portable)
     node = p.parse()
     if p.anchors or search:
@@ -1165,3 +1177,25 @@ def to_python_regex(node) -> str:
             q = "{%d,%d}" % (lo, hi)
         return inner + q
     raise ValueError("not an IR regex node: %r" % (node,))
+
+
+def reading_gap(pattern: str) -> tuple:
+    """Code points on which the ECMA-262 and Python readings of an ECMA ``pattern`` may
+    disagree (see ``portable``): ``\\n`` for ``$``, ``\\r`` U+2028 U+2029 for ``.``, what
+    one reading of ``\\s`` has and the other has not, and every non-ASCII code point for
+    ``\\d \\w`` (Python's are Unicode; one range instead of hundreds). Read off the text
+    (an escaped ``\\$`` or ``\\.`` counts too: a superset is what callers need): strings
+    without these characters are matched alike under both readings."""
+    out: list = []
+    if "$" in pattern:
+        out.append((0x0A, 0x0A))
+    if "." in pattern:
+        out += [(0x0D, 0x0D), (0x2028, 0x2029)]
+    for c in "sdw":
+        if "\\" + c in pattern or "\\" + c.upper() in pattern:
+            if c != "s":  # Unicode letters and digits: every non-ASCII code point, one range
+                out.append((0x80, ir.MAX_CODEPOINT))
+                continue
+            ecma, py = _ecma_space(), _py_class(c)
+            out += _intersect(_union(ecma, py), ir.negate_ranges(_intersect(ecma, py)))
+    return ir.normalize_ranges(out) if out else ()

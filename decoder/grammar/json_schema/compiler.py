@@ -37,8 +37,20 @@ from fractions import Fraction
 from ... import deadline as _deadline
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
-from ..ir import NEVER, GrammarBuilder, alt, cat, cps, lit, opt, rep
+from ..ir import (
+    NEVER,
+    GrammarBuilder,
+    alt,
+    cat,
+    cps,
+    lit,
+    negate_ranges,
+    normalize_ranges,
+    opt,
+    rep,
+)
 from ..recursion import recursion_headroom
+from ..regex import reading_gap
 from . import automata, numeric, strings, unevaluated, unique_items
 from .formats import format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
@@ -1025,8 +1037,8 @@ class Compiler:
                 if not pats:  # every key but the names: kept as the names
                     return [("member", ("out", frozenset(names)), nv)]
                 ds = [automata.complement(automata.literals(list(names)))]
-                for pat in pats:
-                    rx = self._pattern(pat, f"{path}/patternProperties")
+                for pat in pats:  # outside every pattern, under either reading
+                    rx = self._pattern(pat, f"{path}/patternProperties", "max")
                     if rx is None:
                         raise _CannotNegate("patternProperties")
                     ds.append(automata.complement(automata.to_dfa(rx)))
@@ -1045,7 +1057,18 @@ class Compiler:
                     ns = self.negate(s, base, f"{path}/{kw}/{pat}", depth + 1)
                     out.append(("member", ("re", rx), ns))
                 return out
-            lang = self._key_language([Part(v, base, f"{path}/{kw}")])
+            pn = Part(v, base, f"{path}/{kw}")
+            for q in self._expand([pn]) or ():
+                # a key failing propertyNames under both readings of its pattern (see
+                # _pattern): supported where the readings agree, and without formats (ours
+                # are subsets of what validators accept)
+                if q.has("format") or q.has("__not_format__") or q.has("__not_pattern__"):
+                    raise _CannotNegate(kw)
+                if q.has("pattern") and self._pattern(
+                    q.node["pattern"], q.path, "max"
+                ) != self._pattern(q.node["pattern"], q.path):
+                    raise _CannotNegate(kw)
+            lang = self._key_language([pn])
             keys = automata.complement(automata.to_dfa(lang))
             return [] if keys.is_empty() else [("member", ("re", keys.node()), True)]
         except RegexBudgetError:
@@ -1683,7 +1706,8 @@ class Compiler:
                 if (kind, v) in seen:
                     continue
                 seen.add((kind, v))
-                rx = self._pattern(v, ppath)
+                # a string that must not match: outside what either reading matches
+                rx = self._pattern(v, ppath, "max" if kind == "not" else "min")
                 if rx is None:
                     continue
             else:
@@ -1752,7 +1776,13 @@ class Compiler:
         self.algebra_cache[ck] = d.node()
         return self.algebra_cache[ck]
 
-    def _pattern(self, pattern, path):
+    def _pattern(self, pattern, path, reading: str = "min"):
+        """The code-point language of a ``pattern`` (search semantics). Validators run it
+        as ECMA-262 or with Python's ``re``, which differ on a few characters (``.`` and
+        ``\\r``/U+2028/U+2029, ``$`` before a final newline, ``\\s``/``\\d``/``\\w``):
+        ``reading="min"`` is what both readings match (for a string that must match),
+        ``"max"`` what either matches (for one that must not: its complement matches
+        under neither)."""
         from ..regex import parse_regex
 
         try:
@@ -1763,35 +1793,47 @@ class Compiler:
             raise SchemaError(
                 f"pattern at {path or '/'} is not a string", path=path, keyword="pattern"
             )
-        got = self.pattern_cache.get(pattern)
+        ck = pattern if reading == "min" else (pattern, reading)
+        got = self.pattern_cache.get(ck)
         if got is not None:
             return got
+        portable = True if reading == "min" else "max"
         try:
             split = _split_lookaheads(pattern)
             if split is None:
-                rx = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+                rx = parse_regex(pattern, syntax="ecma", search=True, portable=portable)
             else:
-                rx = self._lookahead_pattern(split, parse_regex)
+                rx = self._lookahead_pattern(split, parse_regex, reading)
         except (GrammarError, ValueError) as e:
             self.unsupported(
                 "pattern", path, f"{pattern!r} cannot be compiled: " f"{str(e).splitlines()[0]}"
             )
             return None
-        self.pattern_cache[pattern] = rx
+        self.pattern_cache[ck] = rx
         return rx
 
+    def _pattern_max(self, pattern, rx_min, path):
+        """The "max" reading of a pattern already compiled (``rx_min``), or ``rx_min``
+        itself where the two readings are the same regex (most patterns without ``.``,
+        ``$`` or class escapes)."""
+        rx = self._pattern(pattern, path, "max")
+        return rx_min if rx is None or rx == rx_min else rx
+
     @staticmethod
-    def _lookahead_pattern(split, parse_regex):
+    def _lookahead_pattern(split, parse_regex, reading: str = "min"):
         """``^(?=A)(?!B)R`` = ``^R`` and ``^A`` and not ``^B`` (search semantics each): an
         intersection of DFAs (see .automata); over the budget a RegexBudgetError (a
-        ValueError: the pattern is refused)."""
+        ValueError: the pattern is refused). A negative lookahead takes the other reading
+        than the rest (see :meth:`_pattern`)."""
         pos, neg, rest = split
+        other = "max" if reading == "min" else "min"
 
-        def dfa(p):
-            return automata.to_dfa(parse_regex(p, syntax="ecma", search=True, portable=True))
+        def dfa(p, r):
+            portable = True if r == "min" else "max"
+            return automata.to_dfa(parse_regex(p, syntax="ecma", search=True, portable=portable))
 
-        ds = [dfa("^" + rest)] + [dfa(f"^(?:{p})") for p in pos]
-        ds += [automata.complement(dfa(f"^(?:{p})")) for p in neg]
+        ds = [dfa("^" + rest, reading)] + [dfa(f"^(?:{p})", reading) for p in pos]
+        ds += [automata.complement(dfa(f"^(?:{p})", other)) for p in neg]
         return automata.intersect_all(ds).node()
 
     def _pattern_key_regex(self, pattern, path):
@@ -2108,10 +2150,14 @@ class Compiler:
                 if name in props:
                     conj.append(p.sub(props[name], f"properties/{name}"))
                 matched = False
-                for _, rx, sp in pats.get(id(p), []):
+                for pat, rx, sp in pats.get(id(p), []):
                     if matches(rx, name):
                         conj.append(sp)
                         matched = True
+                    elif matches(self._pattern_max(pat, rx, p.path), name):
+                        # the readings disagree on this name (see _pattern): it must
+                        # satisfy the pattern's schema and additionalProperties both
+                        conj.append(sp)
                 if name not in props and not matched and p.has("additionalProperties"):
                     conj.append(p.sub(n["additionalProperties"], "additionalProperties"))
             if (
@@ -2468,9 +2514,11 @@ class Compiler:
             if q.has("additionalProperties") and q not in pattern_parts
         ]
         flat = []  # (index of the pattern part, Part of the pattern's schema, regex)
+        gap: list = []  # characters the readings of some pattern disagree on (see _pattern)
         for k, q in enumerate(pattern_parts):
-            for _, rx, sp in pats.get(id(q), []):
+            for pat, rx, sp in pats.get(id(q), []):
                 flat.append((k, sp, rx))
+                gap += reading_gap(pat)
         own = []
         for q in pattern_parts:
             if q.has("additionalProperties"):
@@ -2493,6 +2541,14 @@ class Compiler:
         self.keep.append(keys_lang)
         try:
             keys = automata.minus_finite(automata.to_dfa(keys_lang), declared)
+            if gap:
+                # validators read a pattern as ECMA-262 or with Python's re, which disagree
+                # on a few characters ("a\n" matches "^a$" for Python only, "\r" matches "."
+                # for Python only): keys with such characters are not generated, so every
+                # key lands in the same region under both readings (a completeness gap on
+                # those keys, never a soundness one)
+                plain = rep(cps(negate_ranges(normalize_ranges(gap))), 0, None)
+                keys = automata.intersect(keys, automata.to_dfa(plain))
             ds = [keys] + [automata.complete(automata.to_dfa(rx)) for _, _, rx in flat]
 
             def classify(flags):
