@@ -1783,12 +1783,9 @@ class Compiler:
         ``reading="min"`` is what both readings match (for a string that must match),
         ``"max"`` what either matches (for one that must not: its complement matches
         under neither)."""
+        from ...errors import GrammarError
         from ..regex import parse_regex
 
-        try:
-            from ...errors import GrammarError
-        except ImportError:  # pragma: no cover
-            GrammarError = ValueError
         if not isinstance(pattern, str):
             raise SchemaError(
                 f"pattern at {path or '/'} is not a string", path=path, keyword="pattern"
