@@ -91,26 +91,14 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
             out.push_back(<int32_t>len(children))
             for i in range(len(children) - 1, -1, -1):
                 stack.append(children[i])
-        elif op == kRep:  # rep: min max child
+        elif op == kRep or op == kCount:  # rep / counted: min max child
             lo = n[2]
             hi = n[3]
             if lo > _MAX_REPEAT or (hi is not None and hi > _MAX_REPEAT):
                 big = lo if lo > _MAX_REPEAT else hi
-                raise LimitError(f"repetition bound {big} is larger than the engine's {_MAX_REPEAT} "
+                what = "counted repetition" if op == kCount else "repetition"
+                raise LimitError(f"{what} bound {big} is larger than the engine's {_MAX_REPEAT} "
                                  f"(limit max_repeat)", limit="max_repeat")
-            out.push_back(<int32_t>lo)
-            if hi is None:
-                out.push_back(kUnbounded)
-            else:
-                out.push_back(<int32_t>hi)
-            stack.append(n[1])
-        elif op == kCount:  # counted: lo hi child
-            lo = n[2]
-            hi = n[3]
-            if lo > _MAX_REPEAT or (hi is not None and hi > _MAX_REPEAT):
-                big = lo if lo > _MAX_REPEAT else hi
-                raise LimitError(f"counted repetition bound {big} is larger than the engine's "
-                                 f"{_MAX_REPEAT} (limit max_repeat)", limit="max_repeat")
             out.push_back(<int32_t>lo)
             if hi is None:
                 out.push_back(kUnbounded)

@@ -273,13 +273,6 @@ def to_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
     return d
 
 
-def subset_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
-    """A DFA of a code-point regex node, for questions every DFA of the language answers
-    alike, such as the lengths that complete a prefix (strings.max_length_gap). The minimal
-    one: minimising is C++ now and costs little beside the subset construction."""
-    return to_dfa(node, budget)
-
-
 def _to_dfa(node, budget: int) -> Dfa:
     b = _Budget(budget)
     nfa = _Nfa(b)
@@ -421,6 +414,5 @@ __all__ = [
     "minus_finite",
     "length_dfa",
     "restrict_length",
-    "subset_dfa",
     "encode_json",
 ]

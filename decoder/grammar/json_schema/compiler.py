@@ -251,8 +251,9 @@ def _to_standard(node):
     return out
 
 
-def _group_end(p: str, i: int) -> int | None:
-    """The index just past the group that opens at ``p[i]`` (``(``), or None."""
+def _scan(p: str, i: int = 0):
+    """``(index, char, depth)`` of a pattern's characters from ``p[i]`` outside escapes and
+    character classes, ``depth`` the group nesting after the character."""
     depth = 0
     in_class = False
     while i < len(p):
@@ -264,37 +265,22 @@ def _group_end(p: str, i: int) -> int | None:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield i, ch, depth
         i += 1
+
+
+def _group_end(p: str, i: int) -> int | None:
+    """The index just past the group that opens at ``p[i]`` (``(``), or None."""
+    for j, ch, depth in _scan(p, i):
+        if ch == ")" and depth == 0:
+            return j + 1
     return None
 
 
 def _top_level_bar(p: str) -> bool:
-    depth = 0
-    in_class = False
-    i = 0
-    while i < len(p):
-        ch = p[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return True
-        i += 1
-    return False
+    return any(ch == "|" and depth == 0 for _, ch, depth in _scan(p))
 
 
 def _split_lookaheads(pattern: str):

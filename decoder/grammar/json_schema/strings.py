@@ -256,12 +256,9 @@ def counted_chars(chars, lo: int, hi: int | None):
         if got is not None and got[0] is chars:
             return None if got[1] is None or got[1] > hi - lo else ("counted", chars, lo, hi)
         try:
-            d = automata.subset_dfa(chars)
-        except automata.RegexBudgetError:  # the minimal one may be small enough
-            try:
-                d = automata.to_dfa(chars)
-            except automata.RegexBudgetError:
-                return None
+            d = automata.to_dfa(chars)
+        except automata.RegexBudgetError:
+            return None
         gap = max_length_gap(d)
         if len(_GAP_MEMO) > 512:
             _GAP_MEMO.clear()
