@@ -471,3 +471,32 @@ def test_random_schemas_never_accept_an_invalid_instance():
     assert compiled >= 100, f"only {compiled} random schemas compiled"
     assert rep.counts["walks"] >= 2 * compiled, dict(rep.counts)
     assert not rep.failures, "\n".join(rep.failures)
+
+
+READING_GAP_CASES = [
+    # (schema, key the two pattern readings disagree on, a key both readings agree on)
+    ({"patternProperties": {"^a$": {"type": "integer"}}}, "a\n", "a"),  # '$' before a final \n
+    ({"allOf": [{"patternProperties": {"^a.$": {"type": "integer"}}}]}, "a\r", "ab"),  # '.'
+    ({"patternProperties": {"^\\d$": {"type": "integer"}}}, "\u0663", "3"),  # Unicode \d
+]
+
+
+@pytest.mark.parametrize("case", range(len(READING_GAP_CASES)))
+@pytest.mark.parametrize("unevaluated", [False, {"type": "string"}])
+def test_unevaluated_keys_the_pattern_readings_disagree_on(case, unevaluated):
+    """A key that ECMA-262 leaves unevaluated and Python's re evaluates (or the reverse) is
+    refused whatever its value: one of the two validators rejects it either way. A key both
+    readings match takes the pattern's schema."""
+    base, gap, agreed = READING_GAP_CASES[case]
+    schema = dict(base, unevaluatedProperties=unevaluated)
+    vocab, _ = _vocab("bytes")
+    m = Matcher(Grammar.from_json_schema(schema), vocab)
+    v = jsonschema.Draft202012Validator(schema)
+
+    def forced(x):
+        return _teacher_force(m, vocab, list(json.dumps(x, ensure_ascii=False).encode()))
+
+    for value in (1, "x"):
+        assert not forced({gap: value}), (gap, value)
+        assert forced({agreed: value}) == v.is_valid({agreed: value}), (agreed, value)
+    assert forced({agreed: 1})
