@@ -29,8 +29,8 @@ since the engine works on each token's bytes).
 
 Building the tokenizer from the GGUF takes ~9 s; the fixed tokenizer is cached
 as a ``tokenizer.json`` folder under ``$DECODER_CACHE`` (default
-``~/.cache/decoder``), keyed by the GGUF's size and mtime, so later runs load it
-in well under a second.  If the cache is not writable it is simply rebuilt.  Likewise the
+``~/.cache/decoder``), keyed by the GGUF's SHA-256, so later runs (and other installs of the
+same file) load it in well under a second.  If the cache is not writable it is simply rebuilt.  Likewise the
 model: dequantising the GGUF takes ~13 s, so the first start saves the dequantised weights as
 a safetensors copy under ``$DECODER_CACHE/models/``, keyed by the GGUF's SHA-256 and the
 dtype, and later starts load that copy in a second or two (:func:`load_gguf_model`).
@@ -44,6 +44,7 @@ Other models: :func:`load_model` takes a local folder (``from_pretrained``), a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -202,8 +203,8 @@ def load_gguf_tokenizer(path: Path, use_cache: bool = True):
     """The tokenizer of a GGUF file, with its pre-tokenizer fixed (see the module docs); cached."""
     from transformers import AutoTokenizer
 
-    st = path.stat()
-    cache = _cache_dir() / "tokenizers" / f"{path.stem}-{st.st_size}-{int(st.st_mtime)}"
+    # keyed by content, not by mtime: every install of the same model shares one entry
+    cache = _cache_dir() / "tokenizers" / f"{path.stem}-{_file_hash(path)}"
     if use_cache and (cache / "tokenizer.json").is_file():
         try:
             return AutoTokenizer.from_pretrained(str(cache), local_files_only=True)
@@ -225,6 +226,14 @@ def load_gguf_tokenizer(path: Path, use_cache: bool = True):
 
 
 def _file_hash(path: Path) -> str:
+    """The first 20 hex digits of the file's SHA-256, computed once per process and file
+    version (the tokenizer and the model caches both key on it)."""
+    st = path.stat()
+    return _file_hash_of(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_hash_of(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):

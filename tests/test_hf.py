@@ -665,6 +665,33 @@ def test_gguf_header_reader():
     assert models._gguf_pre_tokenizer(path) == "smollm"
 
 
+def test_gguf_tokenizer_cache_is_keyed_by_content(tmp_path, monkeypatch):
+    """Two installs of the same GGUF (same bytes, different mtimes) share one cached
+    tokenizer: the key is the file's hash, not its mtime; other bytes, another key."""
+    import shutil
+
+    from decoder import models
+
+    pytest.importorskip("transformers")
+    src = shared_path("tokenizers", "llama3")
+    a, b, c = tmp_path / "m" / "x.gguf", tmp_path / "n" / "x.gguf", tmp_path / "o" / "x.gguf"
+    for p in (a, b, c):
+        p.parent.mkdir()
+    a.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    b.write_bytes(a.read_bytes())
+    c.write_bytes(b"GGUF" + bytes(range(255, -1, -1)) * 64)
+    os.utime(b, (1_000_000, 1_000_000))
+    assert models._file_hash(a) == models._file_hash(b) != models._file_hash(c)
+    monkeypatch.setattr(models, "_cache_dir", lambda: tmp_path / "cache")
+    # the first install's tokenizer, as load_gguf_tokenizer caches it
+    entry = tmp_path / "cache" / "tokenizers" / f"x-{models._file_hash(a)}"
+    shutil.copytree(src, entry)
+    tok = models.load_gguf_tokenizer(b)  # the second install: a cache hit, no GGUF parsing
+    assert tok.encode("hello", add_special_tokens=False)
+    with pytest.raises(Exception):  # noqa: B017 - not cached: parsing the fake GGUF fails
+        models.load_gguf_tokenizer(c)
+
+
 # ------------------------------------------------------------------ the default model (slow)
 
 
