@@ -221,6 +221,33 @@ def _reasoning(style: str, reasoning: bool, budget: int | None) -> list:
     return []
 
 
+def _separated(tags: list, separator: str, mode: str, parallel: bool) -> dict:
+    """One call, or (parallel calls, a tool not named) one or more, between separators."""
+    return {
+        "type": "tags_with_separator",
+        "tags": tags,
+        "separator": separator,
+        "at_least_one": True,
+        "stop_after_first": not parallel or mode == "named",
+    }
+
+
+def _section(block: dict, mode: str, text_end: dict, trigger: str, ex: list) -> dict:
+    """The modes of a style whose calls sit in one section (Mistral, DeepSeek, Kimi): text
+    only; text, then the section from its trigger on (a special token's name is matched as
+    that token); or the section alone."""
+    if mode == "none":
+        return text_end
+    if mode != "auto":
+        return block
+    if trigger.startswith(("[", "<|")):  # a special token (not text that spells it)
+        auto = {"type": "token_triggered_tags", "trigger_tokens": [trigger]}
+    else:
+        auto = {"type": "triggered_tags", "triggers": [trigger]}
+    auto.update(tags=[block], stop_after_first=True, excludes=ex)
+    return auto
+
+
 def _tool_call_modes(tags: list, mode: str, parallel: bool, ex: list, text_end: dict) -> dict:
     """The modes of a style whose calls are ``<tool_call>…</tool_call>`` tags (hermes, qwen,
     glm4): text only, text with calls from the trigger on, or calls one per line."""
@@ -234,13 +261,7 @@ def _tool_call_modes(tags: list, mode: str, parallel: bool, ex: list, text_end: 
             "stop_after_first": not parallel,
             "excludes": ex,
         }
-    return {
-        "type": "tags_with_separator",
-        "tags": tags,
-        "separator": "\n",
-        "at_least_one": True,
-        "stop_after_first": not parallel or mode == "named",
-    }
+    return _separated(tags, "\n", mode, parallel)
 
 
 def _format(style: str, mode: str, tools, parallel: bool) -> dict:
@@ -259,13 +280,7 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
         return _tool_call_modes(tags, mode, parallel, ex, text_end)
     if style in ("llama3_json", "llama3_python"):
         tags = [_json_call_tag(n, p, "parameters") for n, p in tools]
-        calls = {
-            "type": "tags_with_separator",
-            "tags": tags,
-            "separator": "; ",
-            "at_least_one": True,
-            "stop_after_first": not parallel or mode == "named",
-        }
+        calls = _separated(tags, "; ", mode, parallel)
         if mode == "none":
             return text_end
         if style == "llama3_python":
@@ -279,29 +294,14 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
         return calls
     if style == "mistral":
         tags = [_json_call_tag(n, p, "arguments") for n, p in tools]
-        arr = {
-            "type": "tags_with_separator",
-            "tags": tags,
-            "separator": ", ",
-            "at_least_one": True,
-            "stop_after_first": not parallel or mode == "named",
-        }
+        arr = _separated(tags, ", ", mode, parallel)
         block = {
             "type": "tag",
             "begin": _tok("[TOOL_CALLS]"),
             "content": {"type": "sequence", "elements": [_cs("["), arr]},
             "end": "]",
         }
-        if mode == "none":
-            return text_end
-        if mode == "auto":
-            return {
-                "type": "token_triggered_tags",
-                "trigger_tokens": ["[TOOL_CALLS]"],
-                "tags": [block],
-                "stop_after_first": True,
-            }
-        return block
+        return _section(block, mode, text_end, "[TOOL_CALLS]", ex)
     if style == "mistral_v11":
         tags = [
             {
@@ -343,30 +343,13 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
             }
             for n, p in tools
         ]
-        calls = {
-            "type": "tags_with_separator",
-            "tags": tags,
-            "separator": "\n",
-            "at_least_one": True,
-            "stop_after_first": not parallel or mode == "named",
-        }
         block = {
             "type": "tag",
             "begin": "<｜tool▁calls▁begin｜>",
-            "content": calls,
+            "content": _separated(tags, "\n", mode, parallel),
             "end": "<｜tool▁calls▁end｜>",
         }
-        if mode == "none":
-            return text_end
-        if mode == "auto":
-            return {
-                "type": "triggered_tags",
-                "triggers": ["<｜tool▁calls▁begin｜>"],
-                "tags": [block],
-                "stop_after_first": True,
-                "excludes": ex,
-            }
-        return block
+        return _section(block, mode, text_end, "<｜tool▁calls▁begin｜>", ex)
     if style in ("kimi_k2", "kimi_k2_thinking"):
         tags = [
             {
@@ -395,17 +378,7 @@ def _format(style: str, mode: str, tools, parallel: bool) -> dict:
             "content": kimi_calls,
             "end": _tok("<|tool_calls_section_end|>"),
         }
-        if mode == "none":
-            return text_end
-        if mode == "auto":
-            return {
-                "type": "token_triggered_tags",
-                "trigger_tokens": ["<|tool_calls_section_begin|>"],
-                "tags": [block],
-                "stop_after_first": True,
-                "excludes": ex,
-            }
-        return block
+        return _section(block, mode, text_end, "<|tool_calls_section_begin|>", ex)
     if style == "glm4":
         tags = [
             {
