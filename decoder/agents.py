@@ -240,6 +240,7 @@ def _section(block: dict, mode: str, text_end: dict, trigger: str, ex: list) -> 
         return text_end
     if mode != "auto":
         return block
+    auto: dict[str, Any]
     if trigger.startswith(("[", "<|")):  # a special token (not text that spells it)
         auto = {"type": "token_triggered_tags", "trigger_tokens": [trigger]}
     else:
