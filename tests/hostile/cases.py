@@ -595,6 +595,41 @@ case(
     seconds=8,
 )
 
+# enum values checked against a backtracking pattern: jsonschema's re.search takes minutes
+# (holding the GIL past every deadline); the front end's automata take milliseconds
+case(
+    "schema_enum_redos_pattern",
+    "schema",
+    lambda: {"type": "string", "pattern": "^(a+)+$", "enum": ["a" * 40 + "!", "aa", "a" * 41]},
+    ok=True,
+    accept=(b'"aa"', b'"' + b"a" * 41 + b'"'),
+    reject=(b'"' + b"a" * 40 + b'!"', b'"b"'),
+)
+case(
+    "schema_enum_redos_pattern_properties",
+    "schema",
+    lambda: {
+        "type": "object",
+        "patternProperties": {"^(x|xx)+$": {"type": "integer"}},
+        "additionalProperties": False,
+        "enum": [{"x" * 40 + "y": 1}, {"xx": 1}, {"xx": "s"}],
+    },
+    ok=True,
+    accept=(b'{"xx":1}',),
+    reject=(b'{"xx":"s"}', b'{"' + b"x" * 40 + b'y":1}'),
+)
+case(
+    "schema_enum_redos_property_names",
+    "schema",
+    lambda: {
+        "propertyNames": {"pattern": "^(\\w+\\s?)*$"},
+        "enum": [{"word " * 12 + "!": 1}, {"ok": 2}],
+    },
+    ok=True,
+    accept=(b'{"ok":2}',),
+    reject=(b'{"' + b"word " * 12 + b'!":1}',),
+)
+
 case(
     "schema_allof_of_anyofs_24",
     "schema",

@@ -206,6 +206,49 @@ def _json_type(v) -> str:
     raise TypeError(type(v))
 
 
+def _linear_pattern_validator(cls, search):
+    """``cls`` (a jsonschema validator class) with ``pattern``, ``patternProperties`` and
+    ``additionalProperties`` matching patterns through ``search`` instead of ``re.search``
+    (jsonschema's own keywords backtrack: a pattern like ``^(a+)+$`` on a 30-character
+    value runs for minutes)."""
+    import jsonschema
+
+    def pattern(validator, patrn, instance, schema):
+        if validator.is_type(instance, "string") and not search(patrn, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator, pp, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        for patrn, sub in pp.items():
+            for k, v in instance.items():
+                if search(patrn, k):
+                    yield from validator.descend(v, sub, path=k, schema_path=patrn)
+
+    def additional_properties(validator, ap, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        props = schema.get("properties", {})
+        pats = list(schema.get("patternProperties", {}))
+        extras = [
+            k for k in instance if k not in props and not any(search(p, k) for p in pats)
+        ]
+        if validator.is_type(ap, "object"):
+            for k in extras:
+                yield from validator.descend(instance[k], ap, path=k)
+        elif not ap and extras:
+            yield jsonschema.ValidationError(f"additional properties {sorted(extras)!r}")
+
+    return jsonschema.validators.extend(
+        cls,
+        {
+            "pattern": pattern,
+            "patternProperties": pattern_properties,
+            "additionalProperties": additional_properties,
+        },
+    )
+
+
 def _to_standard(node):
     """A synthetic schema in standard JSON Schema (for checking values with jsonschema)."""
     if isinstance(node, list):
@@ -426,6 +469,7 @@ class Compiler:
         self.nt_count = 0
         self.key_cache: dict = {}
         self.pattern_cache: dict = {}
+        self.search_cache: dict = {}  # pattern -> its DFAs for _search, () if none
         self.algebra_cache: dict = {}
         self.valid_memo: dict = {}  # (id(node), value JSON) -> (node, valid): _is_valid
         self.whitespace = whitespace
@@ -1307,12 +1351,45 @@ class Compiler:
                 3: jsonschema.Draft7Validator,
                 2019: jsonschema.Draft201909Validator,
             }.get(self.draft, jsonschema.Draft202012Validator)
+            cls = _linear_pattern_validator(cls, self._search)
             root = self.doc.root
             v = cls(
                 root if isinstance(root, (dict, bool)) else {}, format_checker=cls.FORMAT_CHECKER
             )
             self._jsv = v
         return v
+
+    def _search(self, pattern: str, s: str) -> bool:
+        """``re.search(pattern, s)``, as jsonschema runs it, in time linear in ``s``: the
+        pattern's automaton under both readings (see :meth:`_pattern`) decides wherever
+        they agree, so a backtracking pattern (``^(a+)+$``) on an enum value cannot hold
+        the interpreter (and the GIL) for minutes past the compile's deadline. Only a
+        string the readings disagree on, or a pattern the automaton cannot express
+        (backreferences), goes to ``re``."""
+        import re
+
+        from ...errors import GrammarError
+        from ..regex import parse_regex
+
+        got = self.search_cache.get(pattern)
+        if got is None:
+            try:
+                got = tuple(
+                    automata.to_dfa(
+                        parse_regex(pattern, syntax="ecma", search=True, portable=portable)
+                    )
+                    for portable in (True, "max")
+                )
+            except (GrammarError, ValueError, RecursionError):
+                got = ()
+            self.search_cache[pattern] = got
+        if got:
+            both, either = got
+            if both.accepts(s):
+                return True
+            if not either.accepts(s):
+                return False
+        return re.search(pattern, s) is not None
 
     def _is_valid(self, v, o, x) -> bool:
         """``x`` valid against schema node ``o`` (jsonschema), memoised per compile: the
