@@ -230,9 +230,7 @@ def _linear_pattern_validator(cls, search):
             return
         props = schema.get("properties", {})
         pats = list(schema.get("patternProperties", {}))
-        extras = [
-            k for k in instance if k not in props and not any(search(p, k) for p in pats)
-        ]
+        extras = [k for k in instance if k not in props and not any(search(p, k) for p in pats)]
         if validator.is_type(ap, "object"):
             for k in extras:
                 yield from validator.descend(instance[k], ap, path=k)
