@@ -22,6 +22,7 @@ RAISES = {
     "mask_2d": "MatcherError",
     "mask_strided": "MatcherError",
     "mask_read_only": "MatcherError",
+    "mask_big_endian": "MatcherError",
     "mask_list": "MatcherError",
     "mask_none": "MatcherError",
     "commit_negative": "MatcherError",
@@ -42,6 +43,7 @@ RAISES = {
 # probe -> what it must return
 RETURNS = {
     "mask_uint32_and_longer_ok": 1,
+    "mask_rows_and_subclass_ok": 1,
     "commit_numpy_int_ok": True,
     "is_allowed_out_of_range": [False, False, False],
     "commit_bytes_empty_and_views": [True, True, True, True, 4],

@@ -52,6 +52,29 @@ def mask_read_only():
     _matcher().compute_mask(a)
 
 
+def mask_big_endian():
+    _matcher().compute_mask(np.zeros(WORDS, dtype=">i4"))
+
+
+def mask_rows_and_subclass_ok():
+    """The fast path (a plain array's buffer) and the checked one (a subclass) agree: a row
+    of a 2-D batch, a 1-D array, an ndarray subclass; nothing outside the row is written."""
+
+    class Sub(np.ndarray):
+        pass
+
+    m = _matcher()
+    batch = np.full((3, WORDS), -7, dtype=np.int32)
+    flat = np.zeros(WORDS, dtype=np.int32)
+    sub = np.zeros(WORDS, dtype=np.int32).view(Sub)
+    m.compute_mask(batch[1])
+    m.compute_mask(flat)
+    m.compute_mask(sub)
+    same = (batch[1] == flat).all() and (np.asarray(sub) == flat).all()
+    untouched = (batch[0] == -7).all() and (batch[2] == -7).all()
+    return int(bool(same and untouched and flat.any()))
+
+
 def mask_list():
     _matcher().compute_mask([0] * WORDS)
 
