@@ -127,3 +127,63 @@ def test_exponent_examples_of_the_issue():
     # draft-04: an integer is an integer literal, so no exponent there
     d4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"}
     assert not accepts(compile_json_schema(d4), "1e2")
+
+
+MULTIPLES = [
+    {"type": "integer", "multipleOf": 30},
+    {"type": "integer", "multipleOf": 7, "minimum": -1000000},
+    {"type": "integer", "multipleOf": 1.5},  # an integer multiple of 3/2 is one of 3
+    {"type": "number", "multipleOf": 1.5},
+    {"type": "number", "multipleOf": 0.3, "exclusiveMinimum": -4.5},
+    {"type": "number", "multipleOf": 0.0075, "maximum": 5},
+    {"multipleOf": 0.25, "minimum": -3, "maximum": 100000},
+    {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer", "multipleOf": 6},
+]
+
+
+def _draws(rng: random.Random, m: Decimal) -> list[str]:
+    """Multiples of m (written with extra fraction zeros or not), near misses, and random
+    texts without an exponent."""
+    out = []
+    for _ in range(120):
+        k = rng.choice([rng.randint(-40, 40), rng.randint(-(10**9), 10**9)])
+        x = m * k
+        out += [format(x, "f"), format(x + m / 7, "f"), format(x + Decimal("0.001"), "f")]
+        if rng.random() < 0.3:
+            out.append(format(x, "f") + ("0" if "." in format(x, "f") else ".0"))
+    out += [
+        format(Decimal(rng.randint(-(10**6), 10**6)).scaleb(-rng.randint(0, 5)), "f")
+        for _ in range(150)
+    ]
+    return [t.rstrip(".") for t in out]
+
+
+@pytest.mark.parametrize("schema", MULTIPLES, ids=lambda s: str(sorted(s.items())))
+def test_multiple_of_matches_the_exact_oracle(schema):
+    """multipleOf by any divisor (not only 2^a 5^b or 10^-k) over unbounded and one-sided
+    ranges: the remainder automaton accepts a text without an exponent exactly when its
+    value, in decimal arithmetic, is a multiple in range."""
+    g = compile_json_schema(schema)
+    m = Decimal(str(schema["multipleOf"]))
+    draft4 = "draft-04" in schema.get("$schema", "")
+    rng = random.Random(str(sorted(schema.items())))
+    wrong = []
+    for t in ["0", "-0", "0.0", "-0.00"] + _draws(rng, m):
+        if not JSON_NUMBER.match(t) or (draft4 and "." in t):
+            continue
+        valid = in_range(Decimal(t), schema) and Decimal(t) % m == 0
+        if accepts(g, t) != valid:
+            wrong.append((t, valid))
+    assert not wrong, f"{schema}: {wrong[:10]}"
+
+
+def test_multiple_of_past_the_automaton_limit_is_refused_by_name():
+    from decoder.errors import SchemaError
+
+    with pytest.raises(SchemaError, match=r"multipleOf.*remainder automaton.*states"):
+        compile_json_schema({"type": "integer", "multipleOf": 123456789})
+    # a small range is still enumerated
+    g = compile_json_schema(
+        {"type": "integer", "multipleOf": 123456789, "maximum": 10**9, "minimum": 0}
+    )
+    assert accepts(g, "987654312") and not accepts(g, "987654313")

@@ -13,8 +13,12 @@ fact.  Integers and decimals are both exact; the accepted text forms are:
 
 ``multipleOf``: an integer divisor is exact when the range is finite and small
 (the multiples are enumerated) or when the divisor is ``2^a 5^b`` (divisibility is
-a test on the last digits); ``10^-k`` bounds the number of fraction digits.
-Anything else raises :class:`UnsupportedNumeric`.
+a test on the last digits); ``10^-k`` bounds the number of fraction digits. Any other
+divisor ``c / 10^e`` (30, 7, 1.5, 0.25) is a remainder automaton: the digits of
+``x * 10^e`` read left to right, the remainder modulo ``c`` in the state
+(:func:`multiple_dfa`), intersected with the range; its size is ``c * (e + 2)`` states,
+and past :data:`MAX_MODULUS_STATES` the divisor raises :class:`UnsupportedNumeric`.
+Multiples are written without an exponent (a completeness gap, as for bounded numbers).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ NON_INTEGER = cat(
     star(DIGIT),
 )
 MAX_ENUMERATED_MULTIPLES = 2000
+#: the most states a remainder automaton for multipleOf may have (c * (e + 2))
+MAX_MODULUS_STATES = 4000
 
 
 class UnsupportedNumeric(ValueError):
@@ -469,7 +475,16 @@ def integer_regex(
 ):
     """Integer texts in the range, divisible by ``multiple_of``; ``.0+`` is allowed
     after them unless ``zero_frac`` is false (draft-04, where 1.0 is not an integer)."""
-    r = _integer_regex(lo, lox, hi, hix, multiple_of)
+    try:
+        r = _integer_regex(lo, lox, hi, hix, multiple_of)
+    except UnsupportedNumeric:
+        # no enumeration and no last-digits test: the remainder automaton, in the range
+        assert multiple_of is not None
+        ilo, ihi = _int_bounds(lo, lox, hi, hix)
+        texts = INT_TEXT if ilo is None and ihi is None else int_range(ilo, ihi)
+        return _multiples_in(
+            cat(texts, ZERO_FRAC) if zero_frac else texts, multiple_of, 0, False, zero_frac
+        )
     if not zero_frac and r != NEVER:
         assert r == INTEGER or (r[0] == "cat" and r[1][-1] == ZERO_FRAC)
         return INT_TEXT if r == INTEGER else cat(*r[1][:-1])
@@ -545,6 +560,90 @@ def _integer_regex(lo, lox, hi, hix, multiple_of):
     return cat(body, ZERO_FRAC)
 
 
+def _divisor(m: Decimal) -> tuple[int, int]:
+    """``m`` as ``c / 10^e`` with ``c`` an integer and ``e >= 0`` smallest."""
+    t = m.normalize().as_tuple()
+    assert isinstance(t.exponent, int)
+    e = max(0, -t.exponent)
+    return int(m.scaleb(e)), e
+
+
+def multiple_dfa(c: int, e: int, fraction: bool, zero_frac: bool = True):
+    """The DFA of the JSON number texts without exponent (``-?(0|[1-9][0-9]*)(\\.[0-9]+)?``)
+    whose value is a multiple of ``c / 10^e``: ``x`` is one exactly when ``N = x * 10^e`` is
+    an integer divisible by ``c``, so the state holds ``N``'s remainder modulo ``c`` as its
+    digits are read (the integer part, then up to ``e`` fraction digits; any further digit
+    must be 0). A text ending after ``j < e`` fraction digits stands for ``N = r * 10^(e-j)``.
+    ``fraction=False``: integers only (``e == 0``), with ``.0+`` after them when
+    ``zero_frac``. Raises :class:`UnsupportedNumeric` past :data:`MAX_MODULUS_STATES`."""
+    from . import automata
+
+    if c <= 0 or e < 0 or (not fraction and e):
+        raise ValueError("multiple_dfa: c > 0, e >= 0, and e == 0 for integers")
+    if c * (e + 2) > MAX_MODULUS_STATES:
+        raise UnsupportedNumeric(
+            f"multipleOf {Decimal(c).scaleb(-e)} needs a remainder automaton of "
+            f"{c * (e + 2):,} states (limit {MAX_MODULUS_STATES:,})"
+        )
+    # states: 0 start, 1 after '-', 2 "0", then int(r), frac(r, j) for j = 0..e, zeros(r)
+    INT, FRAC0 = 3, 3 + c
+    ZEROS = FRAC0 + c * (e + 1)
+    n = ZEROS + c
+
+    def frac(r: int, j: int) -> int:
+        return FRAC0 + j * c + r
+
+    edges: list[list] = [[] for _ in range(n)]
+    finals = set()
+    digit = lambda d: (0x30 + d, 0x30 + d)  # noqa: E731
+    edges[0] += [(0x2D, 0x2D, 1)]
+    for s0 in (0, 1):
+        edges[s0] += [(0x30, 0x30, 2)] + [(*digit(d), INT + d % c) for d in range(1, 10)]
+    finals.add(2)
+    pow10 = [pow(10, e - j, c) for j in range(e + 1)]
+    for r in range(c):
+        edges[INT + r] += [(*digit(d), INT + (10 * r + d) % c) for d in range(10)]
+        if r * pow10[0] % c == 0:
+            finals.add(INT + r)
+        for j in range(e + 1):
+            s = frac(r, j)
+            if j < e:
+                edges[s] += [(*digit(d), frac((10 * r + d) % c, j + 1)) for d in range(10)]
+            else:
+                edges[s] += [(0x30, 0x30, ZEROS + r)]
+            if j and r * pow10[j] % c == 0:
+                finals.add(s)
+        edges[ZEROS + r] += [(0x30, 0x30, ZEROS + r)]
+        if r == 0:
+            finals.add(ZEROS + r)
+    if fraction or zero_frac:
+        for s0, r in [(2, 0)] + [(INT + r, r) for r in range(c)]:
+            edges[s0].append((0x2E, 0x2E, frac(r, 0)))
+    for es in edges:
+        es.sort()
+    return automata.minimize(automata.Dfa(edges, finals))
+
+
+def _multiples_in(range_rx, c: int, e: int, fraction: bool, zero_frac: bool = True):
+    """The texts of ``range_rx`` that are multiples of ``c / 10^e`` (see multiple_dfa)."""
+    from . import automata
+
+    d = multiple_dfa(c, e, fraction, zero_frac)
+    try:
+        return automata.intersect(automata.to_dfa(range_rx), d).node()
+    except automata.RegexBudgetError as err:
+        raise UnsupportedNumeric(f"multipleOf {Decimal(c).scaleb(-e)}: {err}") from None
+
+
+def _fraction_multiples(lo, lox, hi, hix, m: Decimal):
+    """Multiples of a non-integer divisor in exact decimal arithmetic, as the specification
+    defines them (jsonschema divides floats and so rejects 0.9 as a multiple of 0.3;
+    tests/differential.py checks against exact arithmetic, README "Soundness")."""
+    c, e = _divisor(m)
+    texts = NUMBER if lo is None and hi is None else decimal_range(lo, lox, hi, hix, None)
+    return _multiples_in(texts, c, e, True)
+
+
 def number_regex(
     lo: Decimal | None, lox: bool, hi: Decimal | None, hix: bool, multiple_of: Decimal | None = None
 ):
@@ -558,7 +657,7 @@ def number_regex(
         if t.digits == (1,) and isinstance(t.exponent, int) and t.exponent < 0:
             maxd = -t.exponent
         else:
-            raise UnsupportedNumeric(f"multipleOf {m}")
+            return _fraction_multiples(lo, lox, hi, hix, m)
     if lo is None and hi is None and maxd is None:
         return NUMBER
     return decimal_range(lo, lox, hi, hix, maxd)
