@@ -187,3 +187,40 @@ def test_multiple_of_past_the_automaton_limit_is_refused_by_name():
         {"type": "integer", "multipleOf": 123456789, "maximum": 10**9, "minimum": 0}
     )
     assert accepts(g, "987654312") and not accepts(g, "987654313")
+
+
+NEGATED = [
+    # (schema, the exact predicate on the value)
+    ({"type": "integer", "not": {"multipleOf": 3}}, lambda v: v % 1 == 0 and v % 3 != 0),
+    (
+        {"type": "number", "maximum": 100, "not": {"multipleOf": 0.5}},
+        lambda v: v <= 100 and v % Decimal("0.5") != 0,
+    ),
+    (  # exactly one of two overlapping branches: the negation of the other inside each
+        {"oneOf": [{"type": "integer", "multipleOf": 3}, {"type": "integer", "multipleOf": 5}]},
+        lambda v: v % 1 == 0 and (v % 3 == 0) != (v % 5 == 0),
+    ),
+    (  # two non-integer divisors: their least common multiple (1.5)
+        {"type": "number", "multipleOf": 0.5, "allOf": [{"multipleOf": 0.3}]},
+        lambda v: v % Decimal("1.5") == 0,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", range(len(NEGATED)))
+def test_negated_and_combined_multiple_of_match_the_exact_oracle(case):
+    """not: {multipleOf} is the complement of the remainder automaton among number texts
+    without an exponent (3e1 would be a multiple of 30 that the automaton does not read):
+    never a multiple, and every non-multiple written without an exponent is accepted."""
+    schema, valid = NEGATED[case]
+    g = compile_json_schema(schema)
+    rng = random.Random(case)
+    wrong = []
+    for t in ["0", "-0", "1.0", "15", "30", "3e1", "1e2"] + _draws(rng, Decimal("0.5")):
+        if not JSON_NUMBER.match(t):
+            continue
+        want = valid(Decimal(t))
+        got = accepts(g, t)
+        if got and not want or (want and not got and "e" not in t.lower()):
+            wrong.append((t, want))
+    assert not wrong, f"{schema}: {wrong[:10]}"

@@ -348,7 +348,13 @@ def test_oneof_overlap_is_refused_or_approximated():
         ["a", "xb", "\u00e9a"],
         ["ab", "ba", "", "x"],
     )
-    schema = {"oneOf": [{"type": "number", "multipleOf": 2}, {"type": "number", "multipleOf": 3}]}
+    # and overlapping multipleOf (the complement of a remainder automaton)
+    check(
+        {"oneOf": [{"type": "number", "multipleOf": 2}, {"type": "number", "multipleOf": 3}]},
+        [2, 3, 4, 9, -8],
+        [6, 0, 12, 5, 1.5],
+    )
+    schema = {"oneOf": [{"type": "array", "uniqueItems": True}, {"type": "array", "maxItems": 2}]}
     with pytest.raises(SchemaError) as e:
         compile_json_schema(schema)
     assert e.value.keyword == "oneOf"

@@ -21,6 +21,15 @@ from decoder.errors import SchemaError
 S = "https://json-schema.org/draft/2020-12/schema"
 
 CASES = [
+    # else evaluates a property; if (multipleOf) is negated by the remainder automaton
+    (
+        {
+            "if": {"type": "number", "multipleOf": 0.5},
+            "else": {"properties": {"x": {}}},
+            "unevaluatedProperties": False,
+        },
+        [1.5, 1.2, 3, {"x": 1}, {"y": 1}, {}, "s"],
+    ),
     # adjacent properties; U as a schema
     (
         {
@@ -311,10 +320,11 @@ REFUSED = [
         },
         "anyOf",
     ),
-    # else evaluates something and if has no negation (multipleOf; a pattern has one now)
+    # else evaluates something and if has no negation (uniqueItems; a pattern and
+    # multipleOf have one now)
     (
         {
-            "if": {"type": "number", "multipleOf": 0.3},
+            "if": {"type": "array", "uniqueItems": True},
             "else": {"properties": {"x": {}}},
             "unevaluatedProperties": False,
         },

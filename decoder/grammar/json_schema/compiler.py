@@ -140,6 +140,7 @@ _HANDLED = frozenset(
         "__not_enum__",
         "__not_pattern__",
         "__not_format__",
+        "__not_multipleOf__",
         "__some_key__",
         "$dynamicRef",
         "$recursiveRef",
@@ -266,6 +267,8 @@ def _to_standard(node):
             extra += [{"not": {"pattern": x}} for x in v]
         elif k == "__not_format__":
             extra += [{"not": {"format": x}} for x in v]
+        elif k == "__not_multipleOf__":
+            extra += [{"not": {"multipleOf": x}} for x in v]
         elif k == "__some_key__":
             extra += [_to_standard(e["std"]) for e in v]
         elif k == "type":
@@ -1033,6 +1036,12 @@ class Compiler:
                 alts.append(self.synth({"type": "string", "__not_format__": [v]}))
             elif kw == "__not_format__":
                 alts.append(self.synth({"type": "string", "anyOf": [{"format": x} for x in v]}))
+            elif kw == "multipleOf":
+                # a number that is not a multiple (written without an exponent, see
+                # Compiler._number_regex)
+                alts.append(self.synth({"type": "number", "__not_multipleOf__": [v]}))
+            elif kw == "__not_multipleOf__":
+                alts.append(self.synth({"type": "number", "anyOf": [{"multipleOf": x} for x in v]}))
             else:
                 raise _CannotNegate(kw)
         if member:
@@ -1502,6 +1511,11 @@ class Compiler:
             elif kw == "__not_enum__":
                 if _json_key(x) in {_json_key(y) for y in v}:
                     return False
+            elif kw == "__not_multipleOf__":  # exact decimal arithmetic, as _number_regex
+                if t in ("integer", "number") and any(
+                    numeric.to_decimal(x) % numeric.to_decimal(m) == 0 for m in v
+                ):
+                    return False
             elif kw == "enum":
                 if _json_key(x) not in {_json_key(y) for y in v}:
                     return False
@@ -1581,6 +1595,7 @@ class Compiler:
         lo = hi = None
         lox = hix = False
         mults = []
+        not_mults = []
         not_vals = []
         path = parts[0].path if parts else ""
 
@@ -1624,6 +1639,8 @@ class Compiler:
                         keyword="multipleOf",
                     )
                 mults.append(numeric.to_decimal(v))
+            if p.has("__not_multipleOf__"):
+                not_mults += [numeric.to_decimal(x) for x in n["__not_multipleOf__"]]
             if p.has("__not_enum__"):
                 not_vals += [
                     numeric.to_decimal(x)
@@ -1638,10 +1655,13 @@ class Compiler:
                 for m in mults:
                     lcm = lcm * int(m) // math.gcd(lcm, int(m))
                 mult = Decimal(lcm)
-            elif len(mults) == 1:
-                mult = mults[0]
-            else:
-                self.unsupported("multipleOf", path, "with several non-integer divisors")
+            else:  # the least common multiple of p1/q1, p2/q2 (reduced): lcm(p)/gcd(q)
+                num, den = 1, 0
+                for m in mults:
+                    f = Fraction(m)
+                    num = num * f.numerator // math.gcd(num, f.numerator)
+                    den = math.gcd(den, f.denominator)
+                mult = Decimal(num) / Decimal(den)
         if mult is not None and mult <= 0:
             raise SchemaError(
                 f"multipleOf at {path or '/'} must be positive", path=path, keyword="multipleOf"
@@ -1679,6 +1699,7 @@ class Compiler:
             None if mult is None else str(mult),
             self.int_zero_frac,
             tuple((_dtext(a), ax, _dtext(b), bx) for a, ax, b, bx in ranges),
+            tuple(sorted(set(map(str, not_mults)))),
         )
         got = _NUMBER_MEMO.get(memo_key)
         if got is not None:
@@ -1689,7 +1710,15 @@ class Compiler:
                 if want_int and not want_frac:
                     int_mult = int(mult) if mult is not None else None
                     out.append(
-                        numeric.integer_regex(a, ax, b, bx, int_mult, zero_frac=self.int_zero_frac)
+                        numeric.integer_regex(
+                            a,
+                            ax,
+                            b,
+                            bx,
+                            int_mult,
+                            zero_frac=self.int_zero_frac,
+                            exponent=not not_mults,
+                        )
                     )
                 elif nonint:
                     out.append(
@@ -1710,6 +1739,11 @@ class Compiler:
                 )
             )
         got = alt(*out)
+        if not_mults:
+            try:
+                got = numeric.non_multiples(got, not_mults)
+            except numeric.UnsupportedNumeric as e:
+                self.unsupported("not", path, f"cannot negate multipleOf ({e})")
         if len(_NUMBER_MEMO) >= _NUMBER_MEMO_MAX:
             _NUMBER_MEMO.clear()
         _NUMBER_MEMO[memo_key] = got

@@ -472,9 +472,11 @@ def integer_regex(
     hix: bool,
     multiple_of: int | None = None,
     zero_frac: bool = True,
+    exponent: bool = True,
 ):
     """Integer texts in the range, divisible by ``multiple_of``; ``.0+`` is allowed
-    after them unless ``zero_frac`` is false (draft-04, where 1.0 is not an integer)."""
+    after them unless ``zero_frac`` is false (draft-04, where 1.0 is not an integer);
+    ``exponent=False`` leaves out the forms with an exponent (``1e2``)."""
     try:
         r = _integer_regex(lo, lox, hi, hix, multiple_of)
     except UnsupportedNumeric:
@@ -488,7 +490,7 @@ def integer_regex(
     if not zero_frac and r != NEVER:
         assert r == INTEGER or (r[0] == "cat" and r[1][-1] == ZERO_FRAC)
         return INT_TEXT if r == INTEGER else cat(*r[1][:-1])
-    if r != NEVER and (multiple_of is None or multiple_of == 1):
+    if r != NEVER and exponent and (multiple_of is None or multiple_of == 1):
         # 1e2, 2.5E+3: integers written with an exponent (not in draft-04, where an integer
         # is an integer literal); with multipleOf > 1 they are a completeness gap
         r = alt(r, _int_exp_forms(*_int_bounds(lo, lox, hi, hix)))
@@ -642,6 +644,24 @@ def _fraction_multiples(lo, lox, hi, hix, m: Decimal):
     c, e = _divisor(m)
     texts = NUMBER if lo is None and hi is None else decimal_range(lo, lox, hi, hix, None)
     return _multiples_in(texts, c, e, True)
+
+
+def non_multiples(texts, divisors):
+    """The texts of ``texts`` without an exponent whose value is a multiple of none of
+    ``divisors`` (``not: {multipleOf}``): with an exponent, ``3e1`` would be a multiple of 30
+    that the remainder automaton does not read, so those forms are left out."""
+    from . import automata
+
+    try:
+        d = automata.intersect(automata.to_dfa(texts), automata.to_dfa(cat(INT_TEXT, opt(FRAC))))
+        for m in divisors:
+            if m <= 0:
+                raise UnsupportedNumeric(f"multipleOf {m} is not positive")
+            c, e = _divisor(m)
+            d = automata.intersect(d, automata.complement(multiple_dfa(c, e, True)))
+    except automata.RegexBudgetError as err:
+        raise UnsupportedNumeric(str(err)) from None
+    return d.node()
 
 
 def number_regex(
