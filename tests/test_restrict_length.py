@@ -58,3 +58,19 @@ def test_memoised_bounds_equal_length_bounds(pattern):
             stack.extend(n[1])
         elif n[0] == "rep":
             stack.append(n[1])
+
+
+def test_memo_is_bounded_by_the_steps_of_what_it_holds(monkeypatch):
+    monkeypatch.setattr(R, "_RESTRICTED", R.OrderedDict())
+    monkeypatch.setattr(R, "_restricted_steps", 0)
+    monkeypatch.setattr(R, "_RESTRICTED_MAX_STEPS", 100)
+    node = parse_regex("^(?:ab+)*c?$", syntax="ecma", search=True, portable=True)
+    for hi in range(3, 7):  # 22, 37, 60 and 97 steps
+        R.restrict_length(node, 0, hi)
+        assert 0 < R._restricted_steps <= 100
+        assert R._restricted_steps == sum(e[3] for e in R._RESTRICTED.values())
+    assert list(R._RESTRICTED) == [(id(node), 0, 6, 4000)]  # the oldest went first
+    big = R.restrict_length(node, 0, 8)  # 251 steps: returned, not kept
+    assert big == R._LengthRestrictor(4000).run(node, 0, 8)
+    assert R._restricted_steps == 0 and not R._RESTRICTED
+    assert R.restrict_length(node, 0, 3) == R._LengthRestrictor(4000).run(node, 0, 3)

@@ -20,6 +20,7 @@ structurally and exactly:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from ..ir import (
@@ -399,21 +400,21 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
 
         return automata.restrict_length(automata.to_dfa(n), lo, hi).node()
     key = (id(n), lo, hi, budget)
-    got = _RESTRICTED.get(key)
-    if got is not None:
-        try:
+    with _RESTRICTED_LOCK:
+        got = _RESTRICTED.get(key)
+        if got is not None:
             _RESTRICTED.move_to_end(key)
-        except KeyError:  # another thread's compile evicted it meanwhile
-            pass
+    if got is not None:
         if got[2] is not None:
             raise RegexBudgetError(got[2])
         return got[1]
+    restrictor = _LengthRestrictor(budget)
     try:
-        r = _LengthRestrictor(budget).run(n, lo, hi)
+        r = restrictor.run(n, lo, hi)
     except RegexBudgetError as e:
-        _remember(key, (n, None, str(e)))
+        _remember(key, (n, None, str(e), 0))  # a refusal holds no result
         raise
-    _remember(key, (n, r, None))
+    _remember(key, (n, r, None, budget - restrictor.budget))
     return r
 
 
@@ -421,13 +422,28 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
 #: budget; each entry holds its node, so the identity is not reused while it lives. The
 #: restriction depends on nothing else (no deadline, no per-compile budget), and the nodes of a
 #: pattern are one object across uses (the parse memo), so a pattern with a length repeated in a
-#: schema or across schemas is restricted once: o21135 asked ten times, four of them distinct,
-#: each a refusal after its 4,000 steps (~16 ms).
+#: schema or across schemas is restricted once: o21135 asked ten times for five distinct ones,
+#: four of them refusals after their 4,000 steps (~16 ms each).
+#: Bounded by entries and by the steps that built the results held (a result's size grows with
+#: its steps: a few nodes each), so that a server seeing many patterns keeps a few MB at most.
 _RESTRICTED: OrderedDict = OrderedDict()
 _RESTRICTED_MAX = 512
+_RESTRICTED_MAX_STEPS = 50_000
+_restricted_steps = 0
+
+
+_RESTRICTED_LOCK = threading.Lock()  # compiles may run on several threads
 
 
 def _remember(key, entry) -> None:
-    _RESTRICTED[key] = entry
-    if len(_RESTRICTED) > _RESTRICTED_MAX:
-        _RESTRICTED.popitem(last=False)
+    global _restricted_steps
+    with _RESTRICTED_LOCK:
+        old = _RESTRICTED.pop(key, None)
+        if old is not None:  # another thread restricted the same meanwhile
+            _restricted_steps -= old[3]
+        _RESTRICTED[key] = entry
+        _restricted_steps += entry[3]
+        while _RESTRICTED and (
+            len(_RESTRICTED) > _RESTRICTED_MAX or _restricted_steps > _RESTRICTED_MAX_STEPS
+        ):
+            _restricted_steps -= _RESTRICTED.popitem(last=False)[1][3]
