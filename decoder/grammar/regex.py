@@ -143,7 +143,8 @@ def _all_chars() -> str:
     # Every code point, surrogates included, in order: decoded from UTF-32 in one call (a join
     # of 1.1 million chr() results took ~110 ms, charged to the first schema with \d \w \s).
     order = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
-    return array.array("I", range(sys.maxunicode + 1)).tobytes().decode(order, "surrogatepass")
+    code = "I" if array.array("I").itemsize == 4 else "L"  # 4-byte items: UTF-32 code units
+    return array.array(code, range(sys.maxunicode + 1)).tobytes().decode(order, "surrogatepass")
 
 
 @functools.cache

@@ -430,8 +430,6 @@ _RESTRICTED: OrderedDict = OrderedDict()
 _RESTRICTED_MAX = 512
 _RESTRICTED_MAX_STEPS = 50_000
 _restricted_steps = 0
-
-
 _RESTRICTED_LOCK = threading.Lock()  # compiles may run on several threads
 
 
