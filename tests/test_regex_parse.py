@@ -460,3 +460,16 @@ def test_bad_flags_and_syntax():
         parse_regex("a", syntax="ecma", flags="v")
     with pytest.raises(ValueError):
         parse_regex("a", syntax="pcre")
+
+
+def test_unicode_tables_match_unicodedata():
+    """The tables behind \\s \\d \\w are built by shortcuts (one UTF-32 decode for the string
+    of all code points, Zs read from Python's whitespace only): the same as the long way."""
+    import sys
+
+    from decoder.grammar import regex as R
+
+    assert R._all_chars() == "".join(map(chr, range(sys.maxunicode + 1)))
+    zs = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Zs"]
+    assert R._space_separators() == ir.normalize_ranges((c, c) for c in zs)
+    assert R._space_separators() == R._general_categories()["Zs"]

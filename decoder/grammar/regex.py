@@ -39,6 +39,7 @@ lazily, from the running Python's Unicode database.
 
 from __future__ import annotations
 
+import array
 import bisect
 import functools
 import re as _re
@@ -139,7 +140,11 @@ def _points_in(rs, sorted_points):
 # ---------------------------------------------------------------- Unicode tables
 @functools.cache
 def _all_chars() -> str:
-    return "".join(map(chr, range(sys.maxunicode + 1)))
+    # Every code point, surrogates included, in order: decoded from UTF-32 in one call (a join
+    # of 1.1 million chr() results took ~110 ms, charged to the first schema with \d \w \s).
+    order = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+    code = "I" if array.array("I").itemsize == 4 else "L"  # 4-byte items: UTF-32 code units
+    return array.array(code, range(sys.maxunicode + 1)).tobytes().decode(order, "surrogatepass")
 
 
 @functools.cache
@@ -175,8 +180,19 @@ def _general_categories() -> dict:
 
 
 @functools.cache
+def _space_separators() -> tuple:
+    """The code points of general category Zs. Every one is ``str.isspace`` (Python's
+    definition of whitespace includes category Zs), so only the few code points of Python's
+    ``\\s`` are looked up rather than the whole table (~80 ms)."""
+    cat = unicodedata.category
+    return ir.normalize_ranges(
+        (c, c) for a, b in _py_class("s") for c in range(a, b + 1) if cat(chr(c)) == "Zs"
+    )
+
+
+@functools.cache
 def _ecma_space() -> tuple:
-    zs = _general_categories().get("Zs", ())
+    zs = _space_separators()
     return _union(
         zs, ((9, 9), (0x0B, 0x0C), (0x20, 0x20), (0xA0, 0xA0), (0xFEFF, 0xFEFF)), _ECMA_LT
     )

@@ -2234,15 +2234,25 @@ class Compiler:
         # per declared key: the conjunction of what every part says about it
         # (name, the Parts that hold for its value or None when it is forbidden, required)
         entries: list[tuple[str, list | None, bool]] = []
+        # what each part says about keys, read once (not once per declared name: objects
+        # merged from many parts with many names made Part.has millions of calls)
+        by_part = [
+            (
+                p,
+                p.node["properties"] if p.has("properties") else {},
+                pats.get(id(p), []),
+                p.has("additionalProperties"),
+            )
+            for p in parts
+        ]
         for name in order:
             conj = []
-            for p in parts:
+            for p, props, plist, has_addl in by_part:
                 n = p.node
-                props = n["properties"] if p.has("properties") else {}
                 if name in props:
                     conj.append(p.sub(props[name], f"properties/{name}"))
                 matched = False
-                for pat, rx, sp in pats.get(id(p), []):
+                for pat, rx, sp in plist:
                     if matches(rx, name):
                         conj.append(sp)
                         matched = True
@@ -2250,7 +2260,7 @@ class Compiler:
                         # the readings disagree on this name (see _pattern): it must
                         # satisfy the pattern's schema and additionalProperties both
                         conj.append(sp)
-                if name not in props and not matched and p.has("additionalProperties"):
+                if name not in props and not matched and has_addl:
                     conj.append(p.sub(n["additionalProperties"], "additionalProperties"))
             if (
                 not conj

@@ -20,6 +20,9 @@ structurally and exactly:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from ..ir import (
     EMPTY,
     MAX_CODEPOINT,
@@ -277,6 +280,36 @@ class _LengthRestrictor:
         self.budget = budget
         self.memo: dict = {}
         self.keep: list = []
+        # length_bounds by node identity (the entry keeps its node alive): the restriction asks
+        # for the bounds of every suffix it peels, and each plain call walked the whole
+        # subtree again (360,000 calls for the ten word-count patterns of o21135).
+        self.bounds_memo: dict[int, tuple] = {}
+
+    def bounds(self, n) -> tuple[int, int | None]:
+        got = self.bounds_memo.get(id(n))
+        if got is not None:
+            return got[1]
+        k = n[0]
+        if k == "cat":
+            mn = 0
+            mx: int | None = 0
+            for m in n[1]:
+                a, b = self.bounds(m)
+                mn += a
+                mx = None if mx is None or b is None else mx + b
+            r: tuple[int, int | None] = (mn, mx)
+        elif k == "alt":
+            bs = [self.bounds(m) for m in n[1]]
+            his = [b for _, b in bs if b is not None]
+            r = (min(a for a, _ in bs), None if len(his) < len(bs) else max(his))
+        elif k == "rep":
+            a, b = self.bounds(n[1])
+            lo, hi = n[2], n[3]
+            r = (a * lo, 0 if b == 0 else (None if hi is None or b is None else b * hi))
+        else:
+            r = length_bounds(n)
+        self.bounds_memo[id(n)] = (n, r)
+        return r
 
     def spend(self, k: int = 1) -> None:
         self.budget -= k
@@ -287,7 +320,7 @@ class _LengthRestrictor:
         lo = max(lo, 0)
         if hi is not None and hi < lo:
             return NEVER
-        mn, mx = length_bounds(n)
+        mn, mx = self.bounds(n)
         if n[0] == "never" or (mx is not None and mx < lo) or (hi is not None and mn > hi):
             return NEVER
         if mn >= lo and (hi is None or (mx is not None and mx <= hi)):
@@ -308,11 +341,11 @@ class _LengthRestrictor:
             return alt(*(self.run(m, lo, hi) for m in n[1]))
         if k == "rep":
             x, a, b = n[1], n[2], n[3]
-            xmn, xmx = length_bounds(x)
+            xmn, xmx = self.bounds(x)
             if nullable(x):
                 x = non_empty(x)
                 a = 0
-                xmn, xmx = length_bounds(x)
+                xmn, xmx = self.bounds(x)
             if xmn == xmx and xmn > 0:
                 a2 = max(a, -(-lo // xmn))
                 b2 = hi // xmn if hi is not None else None
@@ -328,8 +361,8 @@ class _LengthRestrictor:
         if k == "cat":
             items = n[1]
             a_node, rest = items[0], _rest(n, 1)
-            amn, amx = length_bounds(a_node)
-            rmn, rmx = length_bounds(rest)
+            amn, amx = self.bounds(a_node)
+            rmn, rmx = self.bounds(rest)
             if amn == amx:
                 return cat(a_node, self.run(rest, lo - amn, None if hi is None else hi - amn))
             if rmn == rmx:
@@ -366,5 +399,49 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
         from . import automata
 
         return automata.restrict_length(automata.to_dfa(n), lo, hi).node()
-    r = _LengthRestrictor(budget).run(n, lo, hi)
+    key = (id(n), lo, hi, budget)
+    with _RESTRICTED_LOCK:
+        got = _RESTRICTED.get(key)
+        if got is not None:
+            _RESTRICTED.move_to_end(key)
+    if got is not None:
+        if got[2] is not None:
+            raise RegexBudgetError(got[2])
+        return got[1]
+    restrictor = _LengthRestrictor(budget)
+    try:
+        r = restrictor.run(n, lo, hi)
+    except RegexBudgetError as e:
+        _remember(key, (n, None, str(e), 0))  # a refusal holds no result
+        raise
+    _remember(key, (n, r, None, budget - restrictor.budget))
     return r
+
+
+#: restrict_length's results (or budget refusals) by the node's identity, the bounds and the
+#: budget; each entry holds its node, so the identity is not reused while it lives. The
+#: restriction depends on nothing else (no deadline, no per-compile budget), and the nodes of a
+#: pattern are one object across uses (the parse memo), so a pattern with a length repeated in a
+#: schema or across schemas is restricted once: o21135 asked ten times for five distinct ones,
+#: four of them refusals after their 4,000 steps (~16 ms each).
+#: Bounded by entries and by the steps that built the results held (a result's size grows with
+#: its steps: a few nodes each), so that a server seeing many patterns keeps a few MB at most.
+_RESTRICTED: OrderedDict = OrderedDict()
+_RESTRICTED_MAX = 512
+_RESTRICTED_MAX_STEPS = 50_000
+_restricted_steps = 0
+_RESTRICTED_LOCK = threading.Lock()  # compiles may run on several threads
+
+
+def _remember(key, entry) -> None:
+    global _restricted_steps
+    with _RESTRICTED_LOCK:
+        old = _RESTRICTED.pop(key, None)
+        if old is not None:  # another thread restricted the same meanwhile
+            _restricted_steps -= old[3]
+        _RESTRICTED[key] = entry
+        _restricted_steps += entry[3]
+        while _RESTRICTED and (
+            len(_RESTRICTED) > _RESTRICTED_MAX or _restricted_steps > _RESTRICTED_MAX_STEPS
+        ):
+            _restricted_steps -= _RESTRICTED.popitem(last=False)[1][3]

@@ -1,0 +1,76 @@
+"""``regexops.restrict_length``: the length restriction of a code-point regex, its memo of
+results and refusals by node identity, and the memoised length bounds it peels with."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from decoder.grammar.json_schema import regexops as R
+from decoder.grammar.json_schema.automata import RegexBudgetError
+from decoder.grammar.regex import parse_regex
+
+PATTERNS = ["^(?:ab+)*c?$", "^(?:\\S+\\s+){0,3}\\S+$", "^[a-c]{2,4}(?:x|yz)*$", "^a*b*$"]
+
+
+def _words(alphabet: str, longest: int):
+    for n in range(longest + 1):
+        for t in itertools.product(alphabet, repeat=n):
+            yield "".join(t)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("lo,hi", [(0, 3), (2, 5), (4, None), (1, 1)])
+def test_restriction_is_exact_and_repeats_equal(pattern, lo, hi):
+    node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+    first = R.restrict_length(node, lo, hi)
+    again = R.restrict_length(node, lo, hi)  # from the memo
+    assert again == first == R._LengthRestrictor(4000).run(node, lo, hi)
+    for w in _words("abc y" if "S" not in pattern else "a b", 5):
+        inside = len(w) >= lo and (hi is None or len(w) <= hi)
+        assert R.matches(first, w) == (R.matches(node, w) and inside), w
+
+
+def test_refusal_is_remembered_and_raised_again():
+    node = parse_regex("^(?:\\S+\\s+){0,19}\\S+$", syntax="ecma", search=True, portable=True)
+    with pytest.raises(RegexBudgetError) as e1:
+        R.restrict_length(node, 1, 200)
+    assert (id(node), 1, 200, 4000) in R._RESTRICTED
+    with pytest.raises(RegexBudgetError) as e2:
+        R.restrict_length(node, 1, 200)
+    assert str(e1.value) == str(e2.value) == "length restriction of this regex is too large"
+    # a larger budget is another entry, computed afresh
+    assert R.restrict_length(node, 1, 3, budget=100000) == R._LengthRestrictor(100000).run(
+        node, 1, 3
+    )
+
+
+@pytest.mark.parametrize("pattern", PATTERNS + ["^(?:a{2,3}|bc*){1,4}$", "^x?(?:yy)+$"])
+def test_memoised_bounds_equal_length_bounds(pattern):
+    node = parse_regex(pattern, syntax="ecma", search=False)
+    r = R._LengthRestrictor(10)
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        assert r.bounds(n) == R.length_bounds(n)
+        if n[0] in ("cat", "alt"):
+            stack.extend(n[1])
+        elif n[0] == "rep":
+            stack.append(n[1])
+
+
+def test_memo_is_bounded_by_the_steps_of_what_it_holds(monkeypatch):
+    monkeypatch.setattr(R, "_RESTRICTED", R.OrderedDict())
+    monkeypatch.setattr(R, "_restricted_steps", 0)
+    monkeypatch.setattr(R, "_RESTRICTED_MAX_STEPS", 100)
+    node = parse_regex("^(?:ab+)*c?$", syntax="ecma", search=True, portable=True)
+    for hi in range(3, 7):  # 22, 37, 60 and 97 steps
+        R.restrict_length(node, 0, hi)
+        assert 0 < R._restricted_steps <= 100
+        assert R._restricted_steps == sum(e[3] for e in R._RESTRICTED.values())
+    assert list(R._RESTRICTED) == [(id(node), 0, 6, 4000)]  # the oldest went first
+    big = R.restrict_length(node, 0, 8)  # 251 steps: returned, not kept
+    assert big == R._LengthRestrictor(4000).run(node, 0, 8)
+    assert R._restricted_steps == 0 and not R._RESTRICTED
+    assert R.restrict_length(node, 0, 3) == R._LengthRestrictor(4000).run(node, 0, 3)
