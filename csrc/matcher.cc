@@ -657,15 +657,13 @@ void CompiledGrammar::sort_exits(MaskCacheEntry& e) const {
 
 bool CompiledGrammar::loopy(int32_t s) {
   Lexer& lx = grammar_->lexer();
-  int32_t succ[128];
-  int self = 0;
-  for (int b = 0; b < 128; ++b) self += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) == s;
-  if (self >= 64) return true;
-  const int32_t r = most_common(succ, s);
-  if (r == kDead) return false;
-  int n = 0;
-  for (int b = 0; b < 128; ++b) n += lx.next(r, static_cast<uint8_t>(b)) == r;
-  return n >= 64;
+  int self = 0, text_out = 0;
+  for (int b = 0; b < 128; ++b) {
+    const bool loop = lx.next(s, static_cast<uint8_t>(b)) == s;
+    self += loop;
+    text_out += !loop && TokenTrie::is_text_byte(static_cast<uint8_t>(b));
+  }
+  return self >= 64 && text_out > 0;
 }
 
 bool CompiledGrammar::partial_trigger(int32_t s) {
@@ -675,8 +673,9 @@ bool CompiledGrammar::partial_trigger(int32_t s) {
   for (int b = 0; b < 128; ++b) self += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) == s;
   if (self >= 64) return false;
   const int32_t r = most_common(succ, s);
+  if (r == kDead || lx.canon(r).region >= 0 || !loopy(r)) return false;
   uint64_t own[4];
-  return r != kDead && lx.canon(r).region < 0 && own_class(r, own);
+  return own_class(r, own);
 }
 
 bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
@@ -753,12 +752,13 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon& c = lx.canon(s);
   const TokenTrie::ClassSlice* slice = nullptr;
-  // Free text and negated patterns: the state's own class first (own_class: free text loops on
-  // every byte but the first ones of its trigger and excluded strings; a `[^/]+` string on
-  // every text byte but `/`), asked of the DFA (loop_alive: a few steps where the class
-  // strings lead to a few states) before any exploration of NFA sets; the text class's check
-  // would only fail there, after building the trigger's states. The class is taken from the
-  // vocabulary's slices of per-grammar classes (TokenTrie::class_slice, built once per class).
+  // Free text and negated patterns (loopy: s loops on most ASCII bytes but not on every text
+  // byte): the state's own class first (own_class: free text loops on every byte but the first
+  // ones of its trigger and excluded strings; a `[^/]+` string on every text byte but `/`),
+  // asked of the DFA (loop_alive: a few steps where the class strings lead to a few states)
+  // before any exploration of NFA sets; the text class's check would only fail there, after
+  // building the trigger's states. The class is taken from the vocabulary's slices of
+  // per-grammar classes (TokenTrie::class_slice, built once per class).
   int dies_at = INT32_MAX;
   const bool loops = c.region < 0 && loopy(s);
   uint64_t own[4];
@@ -768,8 +768,8 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
     own_answer = loop_alive(s, own, &dies_at);
     if (own_answer == kLoopAlive) slice = t.class_slice(own);
   }
-  // The text class: the whole slice when s is alive on every class string, else the short one
-  // when alive on those of up to kShortClass bytes (bounded strings).
+  // The text class: the whole slice when s is alive on every class string (strings and keys),
+  // else the short one when alive on those of up to kShortClass bytes (bounded strings).
   dies_at = INT32_MAX;
   const LoopAnswer text =
       slice == nullptr && loops ? loop_alive(s, t.full_class().lead, &dies_at) : kLoopUnknown;

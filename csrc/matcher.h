@@ -149,10 +149,11 @@ class CompiledGrammar {
   // always the shortest) kills s; kLoopUnknown: more than kMaxLoopPairs pairs (keys, counted strings):
   // part_alive decides. Exact either way, and no exploration of NFA sets.
   enum LoopAnswer { kLoopDies = 0, kLoopAlive = 1, kLoopUnknown = 2 };
-  static constexpr size_t kMaxLoopPairs = 64;
+  static constexpr size_t kMaxLoopPairs = 32;
   LoopAnswer loop_alive(int32_t s, const uint64_t* lead, int* dies_at);
-  // Whether s, or the state most ASCII bytes lead to from s, loops on at least 64 ASCII bytes
-  // (free text, string content; not key positions): where loop_alive is worth asking.
+  // Whether s loops on at least 64 ASCII bytes but not on every text byte (free text, strings
+  // with a negated-class pattern; not JSON string content, which the text class serves, nor key
+  // positions): where the own class goes first and loop_alive is worth asking.
   bool loopy(int32_t s);
   // The class a state treats alike (the ASCII bytes it loops on, or those its usual successor
   // loops on, and the UTF-8 lead bytes that act as the others of their length there): the
@@ -165,9 +166,8 @@ class CompiledGrammar {
   // are walked. False (nothing done) when no such r agrees on kMinShared first bytes.
   bool share_walk(int32_t s, MaskCacheEntry& e);
   // Whether s is where share_walk goes first: s loops on few ASCII bytes, and the state most of
-  // them lead to loops on a class of its own, not the text class (free text after a partial
-  // trigger, or at its start; not a key position, whose usual successor loops on the text
-  // class).
+  // them lead to is loopy() with a class of its own (free text after a partial trigger, or at
+  // its start; not a key position, whose usual successor loops on every text byte).
   bool partial_trigger(int32_t s);
   void sort_exits(MaskCacheEntry& e) const;  // the order compute_mask reads exits in
   // The state whose cache entry serves s: s itself, or for a state with unit counts
