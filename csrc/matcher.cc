@@ -418,6 +418,57 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
   return false;
 }
 
+CompiledGrammar::LoopAnswer CompiledGrammar::loop_alive(int32_t s, const uint64_t* lead, int* dies_at) {
+  // Depth first over pairs (lexer state, class DFA state), bytes in order: a death (free text's
+  // trigger, spelled by class bytes, then one more) is found down one chain of new states
+  // before the UTF-8 states. The successors of a pair depend on the byte only through its
+  // lexer byte class and its class DFA successor: one step per distinct (byte class, successor).
+  Lexer& lx = grammar_->lexer();
+  const uint8_t* cls = lx.byte_classes();
+  struct Pair {
+    int32_t q;
+    int u;
+    int depth;
+  };
+  Pair pairs[kMaxLoopPairs];
+  size_t n = 0;
+  pairs[n++] = {s, 0, 0};
+  size_t stack[kMaxLoopPairs];
+  size_t top = 0;
+  stack[top++] = 0;
+  const size_t width = size_t(lx.num_byte_classes()) * TokenTrie::kUtf8States;
+  std::vector<uint8_t> tried(width * kMaxLoopPairs, 0);
+  std::vector<int> next_byte(kMaxLoopPairs, 0);
+  while (top > 0) {
+    const size_t k = stack[top - 1];
+    const Pair p = pairs[k];
+    uint8_t* tr = tried.data() + k * width;
+    int b = next_byte[k];
+    for (; b < 256; ++b) {
+      const int v = TokenTrie::class_step(lead, p.u, static_cast<uint8_t>(b));
+      if (v == TokenTrie::kUtf8Reject) continue;
+      uint8_t& t = tr[size_t(cls[b]) * TokenTrie::kUtf8States + v];
+      if (t) continue;
+      t = 1;
+      const int32_t q = lx.next(p.q, static_cast<uint8_t>(b));
+      if (q == kDead) {
+        *dies_at = p.depth + 1;
+        return kLoopDies;
+      }
+      size_t j = 0;
+      while (j < n && !(pairs[j].q == q && pairs[j].u == v)) ++j;
+      if (j < n) continue;
+      if (n == kMaxLoopPairs) return kLoopUnknown;
+      pairs[n] = {q, v, p.depth + 1};
+      stack[top++] = n++;
+      break;
+    }
+    next_byte[k] = b + 1;
+    if (b >= 256) --top;
+  }
+  return kLoopAlive;
+}
+
 bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, size_t budget,
                                  const uint64_t* lead) {
   // Whether every class string of at most `bound` bytes leaves this set of NFA states (one
@@ -604,6 +655,29 @@ void CompiledGrammar::sort_exits(MaskCacheEntry& e) const {
                    });
 }
 
+bool CompiledGrammar::loopy(int32_t s) {
+  Lexer& lx = grammar_->lexer();
+  int self = 0, text_out = 0;
+  for (int b = 0; b < 128; ++b) {
+    const bool loop = lx.next(s, static_cast<uint8_t>(b)) == s;
+    self += loop;
+    text_out += !loop && TokenTrie::is_text_byte(static_cast<uint8_t>(b));
+  }
+  return self >= 64 && text_out > 0;
+}
+
+bool CompiledGrammar::partial_trigger(int32_t s) {
+  Lexer& lx = grammar_->lexer();
+  int32_t succ[128];
+  int self = 0;
+  for (int b = 0; b < 128; ++b) self += (succ[b] = lx.next(s, static_cast<uint8_t>(b))) == s;
+  if (self >= 64) return false;
+  const int32_t r = most_common(succ, s);
+  if (r == kDead || lx.canon(r).region >= 0 || !loopy(r)) return false;
+  uint64_t own[4];
+  return own_class(r, own);
+}
+
 bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
   // ASCII: the bytes s loops on; when they are few (a state that is left on its first byte,
   // as a lexeme's start), those of the state most ASCII bytes lead to. Fewer than kMinOwn:
@@ -678,20 +752,42 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon& c = lx.canon(s);
   const TokenTrie::ClassSlice* slice = nullptr;
-  if (c.region < 0 && class_alive(s, t.full_class().bound, 1024, t.full_class().lead)) {
+  // Free text and negated patterns (loopy: s loops on most ASCII bytes but not on every text
+  // byte): the state's own class first (own_class: free text loops on every byte but the first
+  // ones of its trigger and excluded strings; a `[^/]+` string on every text byte but `/`),
+  // asked of the DFA (loop_alive: a few steps where the class strings lead to a few states)
+  // before any exploration of NFA sets; the text class's check would only fail there, after
+  // building the trigger's states. The class is taken from the vocabulary's slices of
+  // per-grammar classes (TokenTrie::class_slice, built once per class).
+  int dies_at = INT32_MAX;
+  const bool loops = c.region < 0 && loopy(s);
+  uint64_t own[4];
+  const bool has_own = loops && own_class(s, own);
+  LoopAnswer own_answer = kLoopUnknown;
+  if (has_own) {
+    own_answer = loop_alive(s, own, &dies_at);
+    if (own_answer == kLoopAlive) slice = t.class_slice(own);
+  }
+  // The text class: the whole slice when s is alive on every class string (strings and keys),
+  // else the short one when alive on those of up to kShortClass bytes (bounded strings).
+  dies_at = INT32_MAX;
+  const LoopAnswer text =
+      slice == nullptr && loops ? loop_alive(s, t.full_class().lead, &dies_at) : kLoopUnknown;
+  if (slice != nullptr) {
+  } else if (text == kLoopAlive || (text == kLoopUnknown && c.region < 0 &&
+                                    class_alive(s, t.full_class().bound, 1024, t.full_class().lead))) {
     slice = &t.full_class();
-  } else {
+  } else if (dies_at > t.short_class().bound) {
     const int bound = t.short_class().bound;
     const int32_t q = (c.region >= 0 && c.shift > 0 && c.remaining > bound) ? c.state : s;
     if (class_alive(q, bound, 512, t.short_class().lead)) slice = &t.short_class();
   }
-  // Else the state's own class (own_class: free text loops on every byte but the first ones
-  // of its trigger and excluded strings; a `[^/]+` string on every text byte but `/`): alive
-  // on every string of it up to the longest token, the class is taken from the vocabulary's
-  // slices of per-grammar classes (TokenTrie::class_slice, built once per class).
-  uint64_t own[4];
-  if (slice == nullptr && c.region < 0 && own_class(s, own) && class_alive(s, t.max_depth(), 1024, own))
-    slice = t.class_slice(own);
+  // Else the own class by part_alive, alive on every string of it up to the longest token
+  // (where the DFA could not tell, or for states loopy() does not take).
+  if (slice == nullptr && c.region < 0 &&
+      (loops ? has_own && own_answer == kLoopUnknown : own_class(s, own))) {
+    if (class_alive(s, t.max_depth(), 1024, own)) slice = t.class_slice(own);
+  }
   if (slice == nullptr) return false;
   for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice->tokens[w];
   // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
@@ -752,30 +848,45 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
     sort_exits(*tmp);
     er = store(r, tmp);
   }
-  // r's inside bits and exits below the shared root children; the others walked from s
+  // Down the trie from s and r together: below a node where both paths reach the same live
+  // state, the walk from s is r's (the same states below), so r's inside bits and exits there
+  // stand; elsewhere the nodes are stepped from s (where r's path lives on: a partial
+  // trigger's next bytes, a few nodes), walked from s (where r's path died) or cleared of r's
+  // bits (where s's path died). A partial trigger's path rejoins r's after one byte but along
+  // the trigger, so this visits the trigger's prefixes in the trie, not whole subtrees.
   e.inside = er->inside;
-  std::vector<uint32_t> root_children;
-  for (uint32_t i = 1; i < t.size(); i = t.subtree_end(i)) root_children.push_back(i);
-  auto root_of = [&](uint32_t node) {
-    return *(std::upper_bound(root_children.begin(), root_children.end(), node) - 1);
-  };
-  for (const auto& x : er->exits)
-    if (t.depth(x.node) >= 2 && same[t.byte(root_of(x.node))]) e.exits.push_back(x);
-  const bool s_accepts = !lx.accepting(s).empty();
+  std::vector<uint32_t> kept;  // roots of the subtrees where r's walk stands, in node order
   const TokenTrie::Node* nodes = t.nodes();
   const int32_t* ids = t.ids();
-  for (uint32_t i : root_children) {
-    const uint8_t b = t.byte(i);
-    if (same[b]) continue;
-    const uint32_t end = t.subtree_end(i);
-    for (uint32_t k = i; k < end; ++k)
-      for (uint32_t j = nodes[k].tok_begin, je = j + nodes[k].tok_count; j < je; ++j)
-        e.inside[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
-    if (succ[b] == kDead) {
-      if (s_accepts) e.exits.push_back({i, s});
-      continue;
+  std::vector<int32_t> ps(size_t(t.max_depth()) + 2), pr(size_t(t.max_depth()) + 2);
+  ps[0] = s;
+  pr[0] = r;
+  for (uint32_t i = 1; i < t.size();) {
+    const TokenTrie::Node& nd = nodes[i];
+    const int32_t qs = lx.next(ps[nd.depth - 1], nd.byte);
+    const int32_t qr = lx.next(pr[nd.depth - 1], nd.byte);
+    if (qs != kDead && qs == qr) {
+      kept.push_back(i);
+      i = nd.end;
+    } else if (qs == kDead) {
+      if (qr != kDead)
+        for (uint32_t k = i; k < nd.end; ++k)
+          for (uint32_t j = nodes[k].tok_begin, je = j + nodes[k].tok_count; j < je; ++j)
+            e.inside[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
+      if (!lx.accepting(ps[nd.depth - 1]).empty()) e.exits.push_back({i, ps[nd.depth - 1]});
+      i = nd.end;
+    } else if (qr == kDead) {
+      lexer_walk<false>(i, nd.end, ps[nd.depth - 1], e);  // (r's bits below are all clear)
+      i = nd.end;
+    } else {
+      ps[nd.depth] = qs;  // both alive: this node's tokens are in r's bits already
+      pr[nd.depth] = qr;
+      ++i;
     }
-    lexer_walk<false>(i, end, s, e);
+  }
+  for (const auto& x : er->exits) {
+    auto it = std::upper_bound(kept.begin(), kept.end(), x.node);
+    if (it != kept.begin() && x.node < t.subtree_end(*(it - 1))) e.exits.push_back(x);
   }
   return true;
 }
@@ -837,9 +948,13 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   const Lexer::Canon c = lx.canon(s);
   auto e = std::make_shared<MaskCacheEntry>();
   e->inside.assign(t.mask_words(), 0);
-  if (class_walk(s, *e)) {
+  const bool partial = c.region < 0 && partial_trigger(s);
+  if (partial && share_walk(s, *e)) {
+    // a partial trigger or the start of free text: share_walk (before class_walk, whose checks
+    // would only fail there, after building the trigger's states)
+  } else if (class_walk(s, *e)) {
     // alive after every class string (strings, keys): see class_walk
-  } else if (c.region < 0 && share_walk(s, *e)) {
+  } else if (c.region < 0 && !partial && share_walk(s, *e)) {
     // agrees with a class-walked state on most first bytes (a partial trigger): share_walk
   } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk

@@ -142,6 +142,19 @@ class CompiledGrammar {
   // `lead`: the class (TokenTrie::ClassSlice::lead): the text class or another.
   bool class_alive(int32_t s, int bound, size_t budget, const uint64_t* lead);
   bool part_alive(const std::vector<int32_t>& nfa_states, int bound, size_t budget, const uint64_t* lead);
+  // The same question asked of the DFA first, for states whose class strings lead to a few
+  // (lexer state, class DFA state) pairs (free text, plain strings): the pairs reachable from
+  // (s, 0) by class bytes, depth first. kLoopAlive: they close with none dead (alive on
+  // every class string, of any length); kLoopDies: a class string of *dies_at bytes (not
+  // always the shortest) kills s; kLoopUnknown: more than kMaxLoopPairs pairs (keys, counted strings):
+  // part_alive decides. Exact either way, and no exploration of NFA sets.
+  enum LoopAnswer { kLoopDies = 0, kLoopAlive = 1, kLoopUnknown = 2 };
+  static constexpr size_t kMaxLoopPairs = 32;
+  LoopAnswer loop_alive(int32_t s, const uint64_t* lead, int* dies_at);
+  // Whether s loops on at least 64 ASCII bytes but not on every text byte (free text, strings
+  // with a negated-class pattern; not JSON string content, which the text class serves, nor key
+  // positions): where the own class goes first and loop_alive is worth asking.
+  bool loopy(int32_t s);
   // The class a state treats alike (the ASCII bytes it loops on, or those its usual successor
   // loops on, and the UTF-8 lead bytes that act as the others of their length there): the
   // class to try when the text class does not fit (class_walk). False: none worth a slice.
@@ -152,6 +165,10 @@ class CompiledGrammar {
   // where next(s, b) == next(r, b) (the same subtree walk below them), and only the others
   // are walked. False (nothing done) when no such r agrees on kMinShared first bytes.
   bool share_walk(int32_t s, MaskCacheEntry& e);
+  // Whether s is where share_walk goes first: s loops on few ASCII bytes, and the state most of
+  // them lead to is loopy() with a class of its own (free text after a partial trigger, or at
+  // its start; not a key position, whose usual successor loops on every text byte).
+  bool partial_trigger(int32_t s);
   void sort_exits(MaskCacheEntry& e) const;  // the order compute_mask reads exits in
   // The state whose cache entry serves s: s itself, or for a state with unit counts
   // (Lexer::counts) far enough from their bounds, the representative of its count class.

@@ -1,6 +1,6 @@
-"""Cold masks from per-grammar token classes (docs/optimizations.md section 19) against brute
-force, on three tokenizer families: byte-level BPE (llama3), SentencePiece with byte fallback
-(llama2) and Tekken (mistral-tekken).
+"""Cold masks from per-grammar token classes (docs/optimizations.md sections 20 and 24) against
+brute force, on four tokenizer families: byte-level BPE (llama3, qwen2), SentencePiece with byte
+fallback (llama2) and Tekken (mistral-tekken).
 
 A state whose own class (the bytes it loops on, or that its usual successor loops on, and the
 UTF-8 lead bytes that act like the others of their length) keeps it alive on every string of
@@ -27,7 +27,7 @@ from conftest import bits_of, vocab_of
 from decoder import Grammar, Matcher, agents
 from decoder.integrations.specs import grammar_for
 
-FAMILIES = ["llama3", "llama2", "mistral-tekken"]
+FAMILIES = ["llama3", "llama2", "mistral-tekken", "qwen2"]
 
 WEATHER = {
     "type": "object",
@@ -74,6 +74,18 @@ STATES = [
     (hermes, b"Checking <"),  # a partial trigger: the class does not fit
     (hermes, b"Checking <tool_call"),  # one byte before the trigger ends
     (hermes, b"Checking <tool_call>"),  # the trigger complete (split across tokens)
+    # partial triggers go to share_walk first (r: the text's state), which steps s and r
+    # together down the trie and keeps r's walk below the nodes where their paths meet
+    (hermes, b"<"),  # a partial trigger at the very start (the start's own lexemes too)
+    (hermes, b"<tool_"),
+    (hermes, b"x <<"),  # the trigger's first byte twice: the partial trigger starts again
+    (hermes, b"Checking <tool_c"),
+    (hermes, b"a <b"),  # a partial trigger that failed: back in text
+    (hermes, "<tool_callé".encode()),  # failed on a multi-byte character
+    (hermes, b" "),  # whitespace at the start (a call may follow it)
+    (tagged, b"forbidde"),  # one byte before an excluded string completes
+    (tagged, "ünte".encode()),
+    (tagged, b"<"),
     (tagged, b""),
     (tagged, b"Some text"),  # the class: every character but 'f', '<' and the lead byte of 'ü'
     (tagged, b"for"),  # inside an excluded string
