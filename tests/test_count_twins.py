@@ -53,6 +53,7 @@ CASES = [
     ({"maxLength": 64, "pattern": WORDS}, "ab ", ["abcdefghij" * 3 + " " * 12]),
 ]
 
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fresh_states_near_the_bound_equal_brute_force(family):
     vocab = vocab_of(family)
