@@ -935,6 +935,96 @@ int32_t CompiledGrammar::count_class(int32_t s) {
   return out;
 }
 
+int CompiledGrammar::twin_depth(int32_t s, int32_t twin) const {
+  // Counts c and c' of a region, both at least lo (its gate is open for both, and no state is
+  // dropped for lo), hi - max(c, c') - most_min >= K: a string of K bytes completes at most K
+  // units (a unit is never empty), so no state's count plus its fewest units left passes hi
+  // from either, and the NFA states after it are the same from both; only the counts differ.
+  const Lexer& lx = grammar_->lexer();
+  const Lexer::Counts& a = lx.counts(s);
+  const Lexer::Counts& b = lx.counts(twin);
+  if (a.empty() || a.size() != b.size()) return -1;
+  int k = trie_->max_depth();
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first) return -1;
+    const CountedRegion& r = lx.nfa().counted()[a[i].first];
+    if (a[i].second < r.lo || b[i].second < r.lo) return -1;
+    if (r.hi >= 0) k = std::min<int64_t>(k, int64_t(r.hi) - std::max(a[i].second, b[i].second) - r.most_min);
+  }
+  return k;
+}
+
+void CompiledGrammar::add_count_twin(int32_t s) {
+  const Lexer& lx = grammar_->lexer();
+  const Lexer::Counts& counts = lx.counts(s);
+  if (counts.empty()) return;
+  for (const auto& p : counts)
+    if (p.second < lx.nfa().counted()[p.first].lo) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& v = count_twins_[lx.nfa_states(s)];
+  if (v.size() < kMaxTwins) v.push_back(s);
+}
+
+bool CompiledGrammar::twin_walk(int32_t s, MaskCacheEntry& e) {
+  Lexer& lx = grammar_->lexer();
+  if (lx.counts(s).empty()) return false;
+  const TokenTrie& t = *trie_;
+  // the twin that leaves the most bytes alike (the lowest counts)
+  int32_t twin = -1;
+  int k = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = count_twins_.find(lx.nfa_states(s));
+    if (it == count_twins_.end()) return false;
+    for (int32_t c : it->second) {
+      const int d = twin_depth(s, c);
+      if (d > k) {
+        k = d;
+        twin = c;
+      }
+    }
+  }
+  if (k < kMinTwinDepth) return false;
+  std::shared_ptr<const MaskCacheEntry> te = lookup(twin);
+  if (!te) return false;  // (evicted)
+  // Exits within depth k are s's when their parents hold no count (past the gate: the same
+  // lexer state from both twins); a parent still counting differs by its count: not shared.
+  const TokenTrie::Node* nodes = t.nodes();
+  for (const auto& x : te->exits)
+    if (nodes[x.node].depth <= k && !lx.counts(x.parent).empty()) return false;
+  e.inside = te->inside;
+  for (const auto& x : te->exits)
+    if (nodes[x.node].depth <= k) e.exits.push_back(x);
+  // Below depth k: the twin's bits cleared, s's walked. Subtrees no deeper than k are the
+  // twin's; a path that dies within k died for the twin too (no bits below it to clear).
+  const int32_t* ids = t.ids();
+  std::vector<int32_t> st(size_t(k) + 1, kDead);
+  st[0] = s;
+  for (uint32_t i = 1, n = t.size(); i < n;) {
+    const TokenTrie::Node& nd = nodes[i];
+    if (nd.deepest <= k) {
+      i = nd.end;
+      continue;
+    }
+    if (nd.depth <= k) {
+      const int32_t q = lx.next(st[nd.depth - 1], nd.byte);
+      if (q == kDead) {
+        i = nd.end;
+        continue;
+      }
+      st[nd.depth] = q;
+      ++i;
+      continue;
+    }
+    for (uint32_t j = i; j < nd.end; ++j)
+      for (uint32_t m = nodes[j].tok_begin, me = m + nodes[j].tok_count; m < me; ++m)
+        e.inside[ids[m] >> 5] &= ~(1u << (ids[m] & 31));
+    lexer_walk<false>(i, nd.end, st[k], e);
+    i = nd.end;
+  }
+  return true;
+}
+
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bool* built) {
   if (built) *built = false;
   if (auto hit = lookup(s)) return hit;
@@ -956,6 +1046,8 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
     // alive after every class string (strings, keys): see class_walk
   } else if (c.region < 0 && !partial && share_walk(s, *e)) {
     // agrees with a class-walked state on most first bytes (a partial trigger): share_walk
+  } else if (twin_walk(s, *e)) {
+    // counts near a bound, a count twin cached: see twin_walk
   } else if (chain_walk(s, *e)) {
     // a bounded string (maxLength, exact length): see chain_walk
   } else if (c.shift > 0 && c.remaining >= kShallowDepth && !cache_entry(c.state)->shallow_inside.empty()) {
@@ -984,7 +1076,9 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
         [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   }
   sort_exits(*e);
-  return store(s, e);
+  auto out = store(s, e);
+  add_count_twin(s);
+  return out;
 }
 
 void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,

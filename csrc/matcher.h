@@ -176,6 +176,19 @@ class CompiledGrammar {
   // Whether every count of s is far enough from its bounds to be in a class (count_class).
   bool counts_far(int32_t s) const;
   std::unordered_map<int32_t, int32_t> count_class_;  // count_class memo (under mu_)
+  // The cold walk from a state s with unit counts near a bound, from the entry of a state with
+  // the same NFA states and other counts (a count twin): every string of at most K bytes does
+  // the same from both (K: how far the nearer of the two counts is from its bounds), so the
+  // twin's inside bits and exits within depth K are s's, and only the nodes deeper than K are
+  // walked from s. False (nothing done) when no twin is cached or K is under kMinTwinDepth.
+  bool twin_walk(int32_t s, MaskCacheEntry& e);
+  void add_count_twin(int32_t s);  // s's entry is cached: a twin for later counts
+  // Bytes every string of which does the same from two count twins (-1: not twins that way).
+  int twin_depth(int32_t s, int32_t twin) const;
+  static constexpr int kMinTwinDepth = 16;
+  static constexpr size_t kMaxTwins = 64;  // twins remembered per NFA-state set
+  // count twins by NFA-state set (under mu_)
+  std::unordered_map<std::vector<int32_t>, std::vector<int32_t>, VecHash> count_twins_;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;

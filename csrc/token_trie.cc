@@ -76,6 +76,13 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
     nodes_[path.back()].end = size();
     path.pop_back();
   }
+  // deepest: children come after their parent, so a backward pass sees them first
+  for (uint32_t i = size(); i-- > 0;) {
+    Node& nd = nodes_[i];
+    nd.deepest = nd.depth;
+    for (uint32_t j = i + 1; j < nd.end; j = nodes_[j].end)
+      nd.deepest = std::max(nd.deepest, nodes_[j].deepest);
+  }
   // Text-only tokens and the text frontier (see text_tokens()); ok[d]: the path down to the
   // current node at depth d is all text bytes.
   int slots = 0;

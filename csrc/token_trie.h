@@ -45,7 +45,8 @@ class TokenTrie {
     uint16_t depth;
     uint8_t byte;
     uint8_t tok_count;  // tokens with exactly these bytes (duplicates are rare)
-    uint32_t pad;
+    uint16_t deepest;   // the depth of the deepest node of this subtree (the longest token below)
+    uint16_t pad;
   };
   // Raw access for hot loops.
   const Node* nodes() const { return nodes_.data(); }

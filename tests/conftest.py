@@ -74,3 +74,21 @@ def bits_of(m, words: int):
     out = np.zeros(words, dtype=np.int32)
     m.compute_mask(out)
     return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
+
+
+def assert_mask_is_brute_force(m, vocab, what: str):
+    """The matcher's next mask equals `is_allowed` (commit and roll back) on every token id;
+    returns the mask (one bool per id). `what` names the state in the failure message."""
+    import numpy as np
+
+    words = m.compiled.mask_words
+    bits = bits_of(m, words)
+    ids = np.arange(vocab.model_vocab_size)
+    brute = np.zeros(words * 32, dtype=bool)
+    brute[ids] = [m.is_allowed(int(t)) for t in ids]
+    diff = np.flatnonzero(bits != brute)
+    assert not len(diff), (
+        f"{what}: mask and is_allowed differ on "
+        f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}"
+    )
+    return bits
