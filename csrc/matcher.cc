@@ -904,9 +904,9 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (d.first < 0 || d.first >= grammar_->num_lexemes())
       throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) +
                          ", which does not exist");
-    if (d.second != kDistinctItem && d.second != kDistinctOpener)
+    if (d.second != kDistinctItem && d.second != kDistinctOpener && d.second != kDistinctCloser)
       throw GrammarError("distinct-item role " + std::to_string(d.second) +
-                         " is neither item (1) nor opener (2)");
+                         " is neither item (1), opener (2) nor closer (3)");
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
     x.distinct[d.first] = static_cast<uint8_t>(d.second);
   }
@@ -921,7 +921,7 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
   frames_.assign(trie_->max_depth() + 1, WalkFrame{kDead, nullptr, 0, kDead, nullptr});
   distinct_ = !cg_->extras().distinct.empty();
   if (distinct_) {
-    dframes_.assign(trie_->max_depth() + 1, DistinctFrame{0, false, false, 0, 0});
+    dframes_.assign(trie_->max_depth() + 1, DistinctFrame{0, false, 0, 0, 0});
     path_.assign(trie_->max_depth() + 1, '\0');
     close_val_.assign(trie_->max_depth() + 1, std::string());
   }
@@ -941,6 +941,8 @@ void Matcher::reset() {
   bytes_.clear();
   lex_begin_ = 0;
   seen_.clear();
+  seen_scope_.clear();
+  scopes_.assign(distinct_ ? 1 : 0, Scope{0, 0});
   scope_ = 0;
   ++seen_gen_;
 }
@@ -950,6 +952,7 @@ Matcher::Step Matcher::snapshot(bool terminated) const {
   s.nbytes = static_cast<uint32_t>(bytes_.size());
   s.lex_begin = lex_begin_;
   s.nseen = static_cast<uint32_t>(seen_.size());
+  s.nscopes = static_cast<uint32_t>(scopes_.size());
   s.scope = scope_;
   return s;
 }
@@ -964,6 +967,8 @@ void Matcher::restore(const Step& s) {
     bytes_.resize(s.nbytes);
     lex_begin_ = s.lex_begin;
     seen_.resize(s.nseen);
+    seen_scope_.resize(s.nseen);
+    scopes_.resize(s.nscopes);
     scope_ = s.scope;
     ++seen_gen_;
   }
