@@ -51,7 +51,7 @@ from ..ir import (
 )
 from ..recursion import recursion_headroom
 from ..regex import reading_gap
-from . import automata, numeric, strings, unevaluated, unique_items
+from . import automata, distinct_keys, numeric, strings, unevaluated, unique_items
 from .formats import format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -425,6 +425,7 @@ class Compiler:
         self.max_values = 2000
         self.nt_count = 0
         self.key_cache: dict = {}
+        self.distinct_key_memo: dict[int, int] = {}  # key lexeme -> its item twin (or itself)
         self.pattern_cache: dict = {}
         self.algebra_cache: dict = {}
         self.valid_memo: dict = {}  # (id(node), value JSON) -> (node, valid): _is_valid
@@ -524,7 +525,9 @@ class Compiler:
     def compile(self) -> int:
         root = self.doc.root
         with automata.work_budget(automata.MAX_WORK_PER_COMPILE):
-            return self.value([Part(root, self.doc.base(root), "")])
+            start = self.value([Part(root, self.doc.base(root), "")])
+        distinct_keys.mark_brackets(self)
+        return start
 
     def value(self, parts: list) -> int:
         """The nonterminal of JSON values satisfying every part."""
@@ -2667,9 +2670,11 @@ class Compiler:
             s = kv_memo.get((i, bits))
             if s is None:
                 s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
-                if i == "x":  # extra keys: one (key lexeme, value) per kind of key
+                if i == "x":  # extra keys: one (key lexeme, value) per kind of key, never
+                    # repeated (distinct_keys)
                     for kb, key, val in kinds:
                         if kb == bits:
+                            key = distinct_keys.key_item(self, key)
                             self.rule(s, [key, self.COLON, val])
                 else:
                     name, vals = live[i][:2]
