@@ -1194,6 +1194,11 @@ void Matcher::set_token_bits(uint32_t node, uint32_t* out) const {
 
 // Full walk of the trie nodes [first, last), all at depth >= depth(first), whose parent
 // (at depth(first) - 1) is in lexer state parent_state with the parser as it is now.
+// kDistinct (grammars with distinct items, matcher_distinct.cc) also tracks, per depth, the
+// items closed inside the token and the scopes it opened or closed (dframes_), and skips a
+// subtree whose byte closes an item equal to an earlier one of its scope; the plain walk
+// compiles without any of it.
+template <bool kDistinct>
 void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
   constexpr int32_t kNotTried = -3;
   const TokenTrie& t = *trie_;
@@ -1211,17 +1216,23 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
     const uint8_t cls = byte_class[b];
     int32_t q = f.trans[cls].load(std::memory_order_acquire);
     if (q == Lexer::kNotComputed) q = lexer_->next(f.state, b);
-    if (q == kDead) {
+    [[maybe_unused]] bool dup = false;  // kDistinct: the lexeme ending here closes a repeat
+    if constexpr (kDistinct) {
+      path_[d - 1] = static_cast<char>(b);
+      dup = dframes_[d - 1].dup;
+    }
+    const bool ended = q == kDead;
+    if (ended) {
       // The byte cannot extend the lexeme: end it (once per parent node; the parser row
       // it pushes is revived for the siblings) and start the next lexeme with this byte.
       if (f.end_start == kNotTried) {
         f.end_start = kDead;
-        if (end_lexeme(f.state)) {
+        if (end_lexeme(f.state, dup)) {
           f.end_start = lexer_->start_state(parser_.top().lexset);
           if (f.end_start != kDead) f.end_trans = lexer_->transitions(f.end_start);
         }
       } else if (f.end_start != kDead) {
-        end_lexeme(f.state);  // revives the row pushed for an earlier sibling
+        end_lexeme(f.state, dup);  // revives the row pushed for an earlier sibling
       }
       if (f.end_start == kDead) {
         i = t.subtree_end(i);
@@ -1230,6 +1241,12 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
       q = f.end_trans[cls].load(std::memory_order_acquire);
       if (q == Lexer::kNotComputed) q = lexer_->next(f.end_start, b);
       if (q == kDead) {
+        i = t.subtree_end(i);
+        continue;
+      }
+    }
+    if constexpr (kDistinct) {
+      if (!distinct_step(d, ended, f.state, q)) {
         i = t.subtree_end(i);
         continue;
       }
@@ -1243,6 +1260,9 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
   walk_nodes_ += visited;
   charge_work(static_cast<int64_t>(visited), "walking the vocabulary below lexeme ends");
 }
+
+template void Matcher::walk<false>(uint32_t, uint32_t, int32_t, uint32_t*);
+template void Matcher::walk<true>(uint32_t, uint32_t, int32_t, uint32_t*);
 
 void Matcher::compute_mask(uint32_t* out) {
   const TokenTrie& t = *trie_;
@@ -1414,7 +1434,7 @@ void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits,
           uint32_t node = exits[k].node;
           // most lexeme ends are followed by a byte the next lexeme cannot start with
           if (lexer_->next(s0, t.byte(node)) == kDead) continue;
-          walk(node, t.subtree_end(node), s0, out);
+          walk<false>(node, t.subtree_end(node), s0, out);
         }
     }
     parser_.truncate(rows);

@@ -258,12 +258,17 @@ class Matcher {
   void find_duplicate_closes(uint32_t* out);
   bool under_dup_node(uint32_t node) const;  // node's parent is in dup_nodes_
   void compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
-  // walk() that also tracks the items closed inside the token (distinct grammars only).
-  void walk_distinct(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
+  // walk<true>'s step at depth d (trie byte path_[d - 1], lexer state q after it; `ended`:
+  // the lexeme of state `prev` ended before it): the items and scopes of dframes_[d]. False:
+  // the byte closes an item equal to an earlier one of its scope (skip the subtree).
+  bool distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q);
   struct DistinctFrame;
   bool seen_in_walk(const std::string& v, const DistinctFrame& f);
   bool can_end();
   bool feed(const uint8_t* data, size_t n);
+  // The trie walk below a lexeme end: nodes [first, last), whose parent is in lexer state
+  // parent_state. kDistinct: also tracks the items closed inside the token (distinct_step).
+  template <bool kDistinct>
   void walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
   void set_token_bits(uint32_t node, uint32_t* out) const;
 

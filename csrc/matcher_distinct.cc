@@ -214,7 +214,7 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
     f = DistinctFrame{base, false, 0, 0, scope_};
     f.scope = scope_after(parent, f, f);
     base_item_node_ = item ? static_cast<int64_t>(node) : -1;
-    walk_distinct(node, t.subtree_end(node), s0, out);
+    walk<true>(node, t.subtree_end(node), s0, out);
   };
   for (size_t a = 0; a < exits.size();) {
     size_t b = a;
@@ -245,67 +245,29 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
   base_item_node_ = -1;
 }
 
-void Matcher::walk_distinct(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
-  constexpr int32_t kNotTried = -3;
-  const TokenTrie& t = *trie_;
-  const uint16_t base = t.depth(first) - 1;
-  frames_[base] = {parent_state, lexer_->transitions(parent_state), static_cast<uint32_t>(parser_.num_rows()),
-                   kNotTried, nullptr};
-  uint32_t i = first;
-  uint64_t visited = 0;
-  while (i < last) {
-    const uint16_t d = t.depth(i);
-    WalkFrame& f = frames_[d - 1];
-    const DistinctFrame& df = dframes_[d - 1];
-    const uint8_t b = t.byte(i);
-    path_[d - 1] = static_cast<char>(b);
-    parser_.truncate(f.rows);
-    int32_t q = lexer_->next(f.state, b);
-    DistinctFrame nd = df;
-    if (q == kDead) {
-      // the byte ends the lexeme (once per parent node, revived for the siblings)
-      if (f.end_start == kNotTried) {
-        f.end_start = kDead;
-        if (end_lexeme(f.state, df.dup)) {
-          f.end_start = lexer_->start_state(parser_.top().lexset);
-          if (f.end_start != kDead) f.end_trans = lexer_->transitions(f.end_start);
-        }
-      } else if (f.end_start != kDead) {
-        end_lexeme(f.state, df.dup);
-      }
-      if (f.end_start == kDead || (q = lexer_->next(f.end_start, b)) == kDead) {
-        i = t.subtree_end(i);
-        continue;
-      }
-      nd.lex_start = d - 1;
-      nd.dup = false;
-      if (!df.dup && item_close(f.state) != kNoItem) {
-        walk_vals_.resize(df.nvals);
-        walk_val_scope_.resize(df.nvals);
-        walk_vals_.push_back(close_val_[d - 1]);
-        walk_val_scope_.push_back(df.scope);
-        nd.nvals = df.nvals + 1;
-      } else {
-        nd.scope = scope_after(f.state, df, nd);
-      }
+bool Matcher::distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q) {
+  const DistinctFrame& df = dframes_[d - 1];
+  DistinctFrame& nd = dframes_[d];
+  nd = df;
+  if (ended) {  // the lexeme of lexer state `prev` ended before this byte
+    nd.lex_start = d - 1;
+    nd.dup = false;
+    if (!df.dup && item_close(prev) != kNoItem) {
+      walk_vals_.resize(df.nvals);
+      walk_val_scope_.resize(df.nvals);
+      walk_vals_.push_back(close_val_[d - 1]);
+      walk_val_scope_.push_back(df.scope);
+      nd.nvals = df.nvals + 1;
+    } else {
+      nd.scope = scope_after(prev, df, nd);
     }
-    if (b == '"' && item_close(q) != kNoItem) {
-      close_val_[d] = decode_json_string(std::string_view(path_).substr(nd.lex_start, d - nd.lex_start));
-      nd.dup = seen_in_walk(close_val_[d], nd);
-      if (nd.dup && item_close(q) == kAll && !lexer_->can_extend(q)) {
-        i = t.subtree_end(i);
-        continue;
-      }
-    }
-    frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
-    dframes_[d] = nd;
-    set_token_bits(i, out);
-    ++i;
-    ++visited;
   }
-  parser_.truncate(frames_[base].rows);
-  walk_nodes_ += visited;
-  charge_work(static_cast<int64_t>(visited), "walking the vocabulary below lexeme ends");
+  if (path_[d - 1] == '"' && item_close(q) != kNoItem) {
+    close_val_[d] = decode_json_string(std::string_view(path_).substr(nd.lex_start, d - nd.lex_start));
+    nd.dup = seen_in_walk(close_val_[d], nd);
+    if (nd.dup && item_close(q) == kAll && !lexer_->can_extend(q)) return false;
+  }
+  return true;
 }
 
 }  // namespace decoder
