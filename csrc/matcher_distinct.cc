@@ -208,37 +208,32 @@ bool Matcher::seen_in_walk(const std::string& v, const DistinctFrame& f) {
 void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {
   const TokenTrie& t = *trie_;
   const size_t rows = parser_.num_rows();
-  auto walk_exit = [&](uint32_t node, int32_t s0, int32_t parent, bool item) {
-    const uint16_t base = t.depth(node) - 1;
-    DistinctFrame& f = dframes_[base];
-    f = DistinctFrame{base, false, 0, 0, scope_};
-    f.scope = scope_after(parent, f, f);
-    base_item_node_ = item ? static_cast<int64_t>(node) : -1;
-    walk<true>(node, t.subtree_end(node), s0, out);
-  };
   for (size_t a = 0; a < exits.size();) {
     size_t b = a;
     while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
     const int32_t parent = exits[a].parent;
-    if (item_close(parent) == kNoItem) {
-      if (end_lexeme(parent)) {
+    // the scope the exits' walks start in (the parent's lexeme may open or close one)
+    DistinctFrame f0{0, false, 0, 0, scope_};
+    f0.scope = scope_after(parent, f0, f0);
+    // An item that closes at the parent: its value depends on the path there (a repeat
+    // below dup_nodes_, scanned without the item lexeme; the others are the walk's base
+    // item). The parser row depends only on whether it is a repeat: one end per kind.
+    const bool item = item_close(parent) != kNoItem;
+    for (const bool dup : {false, true}) {
+      if (dup && (!item || dup_nodes_.empty())) break;
+      if (end_lexeme(parent, dup)) {
         const int32_t s0 = lexer_->start_state(parser_.top().lexset);
-        if (s0 != kDead)
-          for (size_t k = a; k < b; ++k)
-            if (lexer_->next(s0, t.byte(exits[k].node)) != kDead) walk_exit(exits[k].node, s0, parent, false);
+        for (size_t k = a; s0 != kDead && k < b; ++k) {
+          const uint32_t node = exits[k].node;
+          if (lexer_->next(s0, t.byte(node)) == kDead || (item && under_dup_node(node) != dup)) continue;
+          const uint16_t base = t.depth(node) - 1;
+          dframes_[base] = f0;
+          dframes_[base].lex_start = base;
+          base_item_node_ = item && !dup ? static_cast<int64_t>(node) : -1;
+          walk<true>(node, t.subtree_end(node), s0, out);
+        }
       }
       parser_.truncate(rows);
-    } else {
-      // an item closes at the exit's parent node: its value depends on the path there
-      for (size_t k = a; k < b; ++k) {
-        const uint32_t node = exits[k].node;
-        const bool dup = under_dup_node(node);
-        if (end_lexeme(parent, dup)) {
-          const int32_t s0 = lexer_->start_state(parser_.top().lexset);
-          if (s0 != kDead && lexer_->next(s0, t.byte(node)) != kDead) walk_exit(node, s0, parent, !dup);
-        }
-        parser_.truncate(rows);
-      }
     }
     a = b;
   }
