@@ -910,6 +910,12 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
     x.distinct[d.first] = static_cast<uint8_t>(d.second);
   }
+  if (!x.distinct.empty())
+    for (int32_t id = 0; id < t.vocab_size(); ++id) {
+      if (t.is_excluded(id)) continue;
+      const std::string_view b = t.token_bytes(id);
+      if (std::count(b.begin(), b.end(), '"') >= 3) x.quote_tokens.push_back(id);
+    }
   extras_ = std::move(x);
 }
 
@@ -944,6 +950,7 @@ void Matcher::reset() {
   seen_scope_.clear();
   scopes_.assign(distinct_ ? 1 : 0, Scope{0, 0});
   scope_ = 0;
+  live_items_ = 0;
   ++seen_gen_;
 }
 
@@ -953,6 +960,7 @@ Matcher::Step Matcher::snapshot(bool terminated) const {
   s.lex_begin = lex_begin_;
   s.nseen = static_cast<uint32_t>(seen_.size());
   s.nscopes = static_cast<uint32_t>(scopes_.size());
+  s.live_items = live_items_;
   s.scope = scope_;
   return s;
 }
@@ -969,6 +977,7 @@ void Matcher::restore(const Step& s) {
     seen_.resize(s.nseen);
     seen_scope_.resize(s.nseen);
     scopes_.resize(s.nscopes);
+    live_items_ = s.live_items;
     scope_ = s.scope;
     ++seen_gen_;
   }
@@ -1287,11 +1296,17 @@ void Matcher::compute_mask(uint32_t* out) {
   exits_ = exits.size();
   size_t rows = parser_.num_rows();
   try {
-    if (distinct_) {
+    if (distinct_ && live_items_ > 0) {
       find_duplicate_closes(out);
       compute_mask_exits_distinct(exits, out);
     } else {
       compute_mask_exits(exits, out);
+      if (distinct_) {
+        // no item to repeat but one the token closes itself (live_items_): the few tokens
+        // that can close two, by commit
+        for (int32_t id : extras_->quote_tokens)
+          if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
+      }
     }
   } catch (...) {  // a limit: the parser as it was (the mask is not to be used)
     parser_.truncate(rows);

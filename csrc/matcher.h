@@ -74,6 +74,7 @@ struct GrammarExtras {
   std::vector<int32_t> marker_tokens;                // ordinary tokens holding the marker byte
   std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
   std::vector<uint8_t> distinct;                     // DistinctRole by lexeme (empty: no distinct items)
+  std::vector<int32_t> quote_tokens;                 // with distinct items: tokens with 3+ '"' bytes
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
 
@@ -222,7 +223,7 @@ class Matcher {
     bool terminated;
     int32_t lexeme_start;
     // distinct items (see below): sizes of bytes_, seen_ and scopes_, lex_begin_ and scope_
-    uint32_t nbytes = 0, lex_begin = 0, nseen = 0, nscopes = 0, scope = 0;
+    uint32_t nbytes = 0, lex_begin = 0, nseen = 0, nscopes = 0, scope = 0, live_items = 0;
   };
   Step snapshot(bool terminated) const;
   void restore(const Step& s);
@@ -308,6 +309,10 @@ class Matcher {
   };
   std::vector<Scope> scopes_;
   uint32_t scope_ = 0;
+  // Items of scope_ and its ancestors. None: a token can close a repeat only by closing two
+  // equal items itself, which takes three '"' bytes (GrammarExtras::quote_tokens), so the
+  // mask is the plain one with those few tokens checked by commit (compute_mask).
+  uint32_t live_items_ = 0;
   uint64_t seen_gen_ = 0;  // bumped whenever seen_ or scope_ changes
   // find_duplicate_closes: the items of scope_ sorted (seen_ indices), for the seen_gen_ it
   // was made at

@@ -70,10 +70,12 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
     if (item && !dup) {
       seen_.push_back(std::move(v));
       seen_scope_.push_back(scope_);
+      ++live_items_;
     } else if (opens_list(s)) {
       scopes_.push_back(Scope{scope_, static_cast<uint32_t>(seen_.size())});
       scope_ = static_cast<uint32_t>(scopes_.size() - 1);
     } else if (closes_list(s)) {
+      for (size_t k = scopes_[scope_].first; k < seen_.size(); ++k) live_items_ -= seen_scope_[k] == scope_;
       scope_ = scopes_[scope_].parent;
     }
     ++seen_gen_;

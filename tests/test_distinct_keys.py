@@ -19,7 +19,7 @@ import pytest
 from conftest import bits_of, vocab_of
 from differential import TOKENS, vocab
 
-from decoder import Grammar, Matcher
+from decoder import Grammar, Matcher, Vocabulary
 
 OPEN = {"type": "object"}  # any keys, any values
 AB = {"type": "object", "patternProperties": {"^[ab]+$": {"type": "integer"}}}
@@ -133,6 +133,9 @@ def test_exact_mask_at_the_closing_quote(prefix, token, allowed):
 
 
 STATES = [
+    b'{"',  # no key yet (the plain walk, tokens with three quotes checked by commit)
+    b'{"a": {"',
+    b'{"a": [{"b": 1}, {"',
     b'{"ab": 1, "',
     b'{"ab": 1, "a',
     b'{"ab": 1, "ab',
@@ -170,6 +173,31 @@ def test_mask_equals_commit_on_every_token(family):
             if b'"' in tb:
                 text = (prefix + tb).decode("utf-8", "replace")
                 assert _prefix_keys_distinct(text), text
+
+
+def test_a_token_that_closes_two_equal_keys():
+    """Keys closed inside one token, with no key written before (the mask is then the plain
+    one, and tokens with three quotes are checked by commit) and with one."""
+    extra = [b'a":1,"a"', b'":1,"a', b'a":1,"a":', b'":1,"":', b'":1,"b":2,"a"', b'b":{"a":1},"a":']
+    v = Vocabulary.from_bytes(TOKENS[:-1] + extra + [b""], eos_ids=[len(TOKENS) - 1 + len(extra)])
+    ids = {b: v.size - 1 - len(extra) + k for k, b in enumerate(extra)}
+    m0 = Matcher(Grammar.from_json_schema(OPEN), v)
+    for prefix, want in [
+        (b'{"', {b'":1,"a': True, b'":1,"":': False}),
+        (b'{"a', {b'":1,"a': True, b'a":1,"a"': True, b'":1,"b":2,"a"': False}),
+        (b'{"', {b'a":1,"a"': False}),
+        (b'{"', {b'a":1,"a":': False, b'b":{"a":1},"a":': True}),
+        (b'{"a": {"', {b'b":{"a":1},"a":': True}),
+        (b'{"a":1,"', {b'b":{"a":1},"a":': False, b'":1,"":': False}),
+    ]:
+        m = m0.fork()
+        m.reset()
+        assert m.commit_bytes(prefix)
+        bits = bits_of(m, m.compiled.mask_words)
+        for tok, ok in want.items():
+            assert bool(bits[ids[tok]]) is ok is m.is_allowed(ids[tok]), (prefix, tok)
+        brute = np.array([m.is_allowed(t) for t in range(v.size)])
+        assert (bits[: v.size] == brute).all(), prefix
 
 
 def _prefix_keys_distinct(text: str) -> bool:
