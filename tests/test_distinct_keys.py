@@ -280,6 +280,13 @@ def _walk(m, rng, buf, steps=800):
         AB_ONLY,
         {**AB_ONLY, "minProperties": 1},
         {"type": "object", "propertyNames": {"pattern": "^[ab]+$"}, "maxProperties": 6},
+        {  # extra keys count toward minProperties now that they cannot repeat
+            "type": "object",
+            "propertyNames": {"pattern": "^[ab]+$"},
+            "additionalProperties": {"type": "integer"},
+            "minProperties": 4,
+            "maxProperties": 5,
+        },
         {"type": "array", "items": AB_ONLY, "minItems": 2},
         {
             "type": "object",

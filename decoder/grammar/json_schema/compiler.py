@@ -426,6 +426,7 @@ class Compiler:
         self.nt_count = 0
         self.key_cache: dict = {}
         self.distinct_key_memo: dict[int, int] = {}  # key lexeme -> its item twin (or itself)
+        self.distinct_key_work = [automata.MAX_WORK_PER_COMPILE]  # distinct_keys' own budget
         self.pattern_cache: dict = {}
         self.algebra_cache: dict = {}
         self.valid_memo: dict = {}  # (id(node), value JSON) -> (node, valid): _is_valid
@@ -2606,6 +2607,8 @@ class Compiler:
             self.keep.append(keys_lang)
             if strings.is_class_star(keys_lang):
                 lx = self.b.lexeme("KEY", strings.star_minus_lexeme(keys_lang, declared))
+                if keys_lang[1][1]:  # C* minus names, C not empty: infinite from every state
+                    distinct_keys.known_infinite(self, lx)
             else:
                 chars = minus_finite(keys_lang, declared)
                 lx = self._key_lexeme(chars) if chars != NEVER else 0
@@ -2643,12 +2646,14 @@ class Compiler:
         def inc(c):
             return c + 1 if hi is not None else min(c + 1, lo)
 
-        # Extra keys may repeat (JSON allows duplicate names; a parser keeps one), so they
-        # must not count toward minProperties unless the required properties alone meet it,
-        # or need just one more: extra names differ from declared ones, so any extra key
-        # written adds at least one distinct name.
+        # Extra keys of a language that can run out may repeat (JSON allows duplicate names; a
+        # parser keeps one; the others are distinct items, see distinct_keys), so they must not
+        # count toward minProperties unless the required properties alone meet it, or need just
+        # one more: extra names differ from declared ones, so any extra key written adds at
+        # least one distinct name.
         n_required = sum(1 for e in live if e[2])
-        if kinds and lo > n_required + 1:
+        repeatable = [k for _, k, _ in kinds if distinct_keys.key_item(self, k) == k]
+        if repeatable and lo > n_required + 1:
             if hi is not None or lo > n:
                 raise SchemaError(
                     f"minProperties at {path or '/'} cannot be enforced exactly: it "

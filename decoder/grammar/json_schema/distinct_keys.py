@@ -32,12 +32,21 @@ def key_item(c, lx: int) -> int:
     got = memo.get(lx)
     if got is None:
         rx = c.b.regex_of(lx)
-        try:
-            ok = _infinite_inside(automata.to_dfa(rx))
+        try:  # on a budget of its own: the schema's constructions keep all of theirs
+            with automata.charged_to(c.distinct_key_work):
+                ok = _infinite_inside(automata.to_dfa(rx))
         except RegexBudgetError:
-            ok = False
+            ok = False  # not checked: the keys keep a plain lexeme
         got = memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM) if ok else lx
     return got
+
+
+def known_infinite(c, lx: int) -> None:
+    """Key lexeme ``lx`` is known to have infinitely many completions inside the string (no
+    automaton needed: ``C*`` minus finitely many names, ``C`` not empty)."""
+    if lx not in c.distinct_key_memo:
+        rx = c.b.regex_of(lx)
+        c.distinct_key_memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM)
 
 
 def mark_brackets(c) -> None:
