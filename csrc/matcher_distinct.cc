@@ -179,7 +179,8 @@ uint32_t Matcher::scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& 
     nd.nscopes = k + 1;
     return committed + k;
   }
-  if (closes_list(s)) return f.scope >= committed ? walk_scopes_[f.scope - committed] : scopes_[f.scope].parent;
+  if (closes_list(s))
+    return f.scope >= committed ? walk_scopes_[f.scope - committed] : scopes_[f.scope].parent;
   return f.scope;
 }
 

@@ -90,11 +90,25 @@ def _tokens(v):
             '[{"a": 1}, {"a": 1}]',
         ),
         (
-            {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
+            {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "uniqueItems": True,
+                },
+            },
             '{"a": ["a", "b"], "b": ["a"], "c": ["b", "b"]}',
         ),
         (
-            {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
+            {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "uniqueItems": True,
+                },
+            },
             '{"a": ["a", "b"], "b": ["a"], "a": []}',  # a list's items are not keys
         ),
     ],
@@ -114,7 +128,7 @@ def test_teacher_forced_matches_the_oracle(schema, text):
     [
         (b'{"ab": 1, "ab', b'"', False),  # closes "ab" again
         (b'{"ab": 1, "ab', b'":', False),  # runs past the quote
-        (b'{"ab": 1, "ab', b'c', True),  # "abc" is new
+        (b'{"ab": 1, "ab', b"c", True),  # "abc" is new
         (b'{"ab": 1, "a', b'"', True),
         ('{"\u00e9": 1, "\\u00e9'.encode(), b'"', False),
         (b'{"a": {"b": 1}, "b', b'"', True),  # "b" was the inner object's

@@ -254,7 +254,12 @@ def test_object_counts_and_patterns():
     # keys that can run out (a bounded pattern) may still repeat: refused
     with pytest.raises(SchemaError) as e:
         compile_json_schema(
-            {"type": "object", "propertyNames": {"maxLength": 1}, "minProperties": 2, "maxProperties": 3}
+            {
+                "type": "object",
+                "propertyNames": {"maxLength": 1},
+                "minProperties": 2,
+                "maxProperties": 3,
+            }
         )
     assert e.value.keyword == "minProperties"
     check(
