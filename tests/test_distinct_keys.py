@@ -353,3 +353,17 @@ def test_grammars_without_objects_have_no_scopes():
         assert not Grammar.from_json_schema(schema).ir.distinct
     g = Grammar.from_json_schema({"type": "object", "additionalProperties": False})
     assert not g.ir.distinct  # no extra key: nothing to check
+
+
+def test_a_schema_inside_lark_keeps_its_keys_distinct():
+    """%json shares the host's bracket lexemes (they open and close scopes there too)."""
+    g = Grammar.from_lark('start: "{" "}" x | x\nx: "<" %json {"type": "object"} ">"\n')
+    m = Matcher(g, vocab())
+    for text, ok in [
+        ('<{"a":1,"b":{"a":2}}>', True),
+        ('<{"a":1,"a":2}>', False),
+        ('{}<{"a":1,"b":2}>', True),  # the host's own braces balance
+        ('{}<{"a":1,"b":{},"a":1}>', False),
+    ]:
+        m.reset()
+        assert (m.commit_bytes(text.encode()) and m.is_accepting()) is ok, text
