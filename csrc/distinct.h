@@ -1,13 +1,16 @@
-// distinct.h — list items that must be distinct (JSON Schema `uniqueItems` over string
-// items), compared by their decoded JSON value.
+// distinct.h — strings that must be distinct within their scope, compared by their decoded
+// JSON value: the string items of a `uniqueItems` list, and the keys of an object (JSON
+// objects never repeat a key: a parser keeps one copy and validates something else).
 //
 // The grammar marks lexemes (GrammarExtras::distinct): an *item* lexeme is a JSON string
-// whose value must differ from every earlier item of the same list, and a list *opener*
-// lexeme ('[' of such a list) starts a new list. The Matcher keeps the decoded values of the
-// items closed since the last opener and refuses, at the step where an item's string closes,
-// a value equal to one of them (docs/constraints.md, "uniqueItems"). Lists of items cannot
-// nest (an item is one string lexeme), so the innermost open list is the one of the last
-// opener.
+// whose value must differ from every earlier item of the same scope; an *opener* lexeme
+// ('[' or '{') opens a scope inside the current one and a *closer* (']' or '}') closes the
+// innermost one. Scopes nest (an object inside an object, a list of distinct strings as a
+// member's value), so the Matcher keeps a stack of them: the decoded values of the items
+// closed so far, each with its scope, and refuses, at the step where an item's string
+// closes, a value equal to an earlier one of the innermost open scope (docs/constraints.md,
+// "uniqueItems"; docs/optimizations.md, "Distinct keys"). Openers and closers must balance:
+// a grammar with one marks every bracket lexeme it has.
 //
 // Values are compared as JSON strings are: "a" and "\u0061" are equal, a surrogate pair
 // escape equals the character it encodes, a lone surrogate escape is a value of its own
@@ -19,7 +22,7 @@
 
 namespace decoder {
 
-enum DistinctRole : uint8_t { kNotDistinct = 0, kDistinctItem = 1, kDistinctOpener = 2 };
+enum DistinctRole : uint8_t { kNotDistinct = 0, kDistinctItem = 1, kDistinctOpener = 2, kDistinctCloser = 3 };
 
 // Incremental decoder of a JSON string lexeme, from its first byte (JSON whitespace folded
 // into its front is skipped, then the opening quote): feed() appends the

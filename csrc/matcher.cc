@@ -1113,12 +1113,18 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (d.first < 0 || d.first >= grammar_->num_lexemes())
       throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) +
                          ", which does not exist");
-    if (d.second != kDistinctItem && d.second != kDistinctOpener)
+    if (d.second != kDistinctItem && d.second != kDistinctOpener && d.second != kDistinctCloser)
       throw GrammarError("distinct-item role " + std::to_string(d.second) +
-                         " is neither item (1) nor opener (2)");
+                         " is neither item (1), opener (2) nor closer (3)");
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
     x.distinct[d.first] = static_cast<uint8_t>(d.second);
   }
+  if (!x.distinct.empty())
+    for (int32_t id = 0; id < t.vocab_size(); ++id) {
+      if (t.is_excluded(id)) continue;
+      const std::string_view b = t.token_bytes(id);
+      if (std::count(b.begin(), b.end(), '"') >= 3) x.quote_tokens.push_back(id);
+    }
   extras_ = std::move(x);
 }
 
@@ -1130,7 +1136,7 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
   frames_.assign(trie_->max_depth() + 1, WalkFrame{kDead, nullptr, 0, kDead, nullptr});
   distinct_ = !cg_->extras().distinct.empty();
   if (distinct_) {
-    dframes_.assign(trie_->max_depth() + 1, DistinctFrame{0, false, false, 0, 0});
+    dframes_.assign(trie_->max_depth() + 1, DistinctFrame{0, false, 0, 0, 0});
     path_.assign(trie_->max_depth() + 1, '\0');
     close_val_.assign(trie_->max_depth() + 1, std::string());
   }
@@ -1150,7 +1156,10 @@ void Matcher::reset() {
   bytes_.clear();
   lex_begin_ = 0;
   seen_.clear();
+  seen_scope_.clear();
+  scopes_.assign(distinct_ ? 1 : 0, Scope{0, 0});
   scope_ = 0;
+  live_items_ = 0;
   ++seen_gen_;
 }
 
@@ -1159,6 +1168,8 @@ Matcher::Step Matcher::snapshot(bool terminated) const {
   s.nbytes = static_cast<uint32_t>(bytes_.size());
   s.lex_begin = lex_begin_;
   s.nseen = static_cast<uint32_t>(seen_.size());
+  s.nscopes = static_cast<uint32_t>(scopes_.size());
+  s.live_items = live_items_;
   s.scope = scope_;
   return s;
 }
@@ -1173,6 +1184,9 @@ void Matcher::restore(const Step& s) {
     bytes_.resize(s.nbytes);
     lex_begin_ = s.lex_begin;
     seen_.resize(s.nseen);
+    seen_scope_.resize(s.nseen);
+    scopes_.resize(s.nscopes);
+    live_items_ = s.live_items;
     scope_ = s.scope;
     ++seen_gen_;
   }
@@ -1398,6 +1412,11 @@ void Matcher::set_token_bits(uint32_t node, uint32_t* out) const {
 
 // Full walk of the trie nodes [first, last), all at depth >= depth(first), whose parent
 // (at depth(first) - 1) is in lexer state parent_state with the parser as it is now.
+// kDistinct (grammars with distinct items, matcher_distinct.cc) also tracks, per depth, the
+// items closed inside the token and the scopes it opened or closed (dframes_), and skips a
+// subtree whose byte closes an item equal to an earlier one of its scope; the plain walk
+// compiles without any of it.
+template <bool kDistinct>
 void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
   constexpr int32_t kNotTried = -3;
   const TokenTrie& t = *trie_;
@@ -1415,17 +1434,23 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
     const uint8_t cls = byte_class[b];
     int32_t q = f.trans[cls].load(std::memory_order_acquire);
     if (q == Lexer::kNotComputed) q = lexer_->next(f.state, b);
-    if (q == kDead) {
+    [[maybe_unused]] bool dup = false;  // kDistinct: the lexeme ending here closes a repeat
+    if constexpr (kDistinct) {
+      path_[d - 1] = static_cast<char>(b);
+      dup = dframes_[d - 1].dup;
+    }
+    const bool ended = q == kDead;
+    if (ended) {
       // The byte cannot extend the lexeme: end it (once per parent node; the parser row
       // it pushes is revived for the siblings) and start the next lexeme with this byte.
       if (f.end_start == kNotTried) {
         f.end_start = kDead;
-        if (end_lexeme(f.state)) {
+        if (end_lexeme(f.state, dup)) {
           f.end_start = lexer_->start_state(parser_.top().lexset);
           if (f.end_start != kDead) f.end_trans = lexer_->transitions(f.end_start);
         }
       } else if (f.end_start != kDead) {
-        end_lexeme(f.state);  // revives the row pushed for an earlier sibling
+        end_lexeme(f.state, dup);  // revives the row pushed for an earlier sibling
       }
       if (f.end_start == kDead) {
         i = t.subtree_end(i);
@@ -1434,6 +1459,12 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
       q = f.end_trans[cls].load(std::memory_order_acquire);
       if (q == Lexer::kNotComputed) q = lexer_->next(f.end_start, b);
       if (q == kDead) {
+        i = t.subtree_end(i);
+        continue;
+      }
+    }
+    if constexpr (kDistinct) {
+      if (!distinct_step(d, ended, f.state, q)) {
         i = t.subtree_end(i);
         continue;
       }
@@ -1447,6 +1478,9 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
   walk_nodes_ += visited;
   charge_work(static_cast<int64_t>(visited), "walking the vocabulary below lexeme ends");
 }
+
+template void Matcher::walk<false>(uint32_t, uint32_t, int32_t, uint32_t*);
+template void Matcher::walk<true>(uint32_t, uint32_t, int32_t, uint32_t*);
 
 void Matcher::compute_mask(uint32_t* out) {
   const TokenTrie& t = *trie_;
@@ -1471,11 +1505,17 @@ void Matcher::compute_mask(uint32_t* out) {
   exits_ = exits.size();
   size_t rows = parser_.num_rows();
   try {
-    if (distinct_) {
+    if (distinct_ && live_items_ > 0) {
       find_duplicate_closes(out);
       compute_mask_exits_distinct(exits, out);
     } else {
       compute_mask_exits(exits, out);
+      if (distinct_) {
+        // no item to repeat but one the token closes itself (live_items_): the few tokens
+        // that can close two, by commit
+        for (int32_t id : extras_->quote_tokens)
+          if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
+      }
     }
   } catch (...) {  // a limit: the parser as it was (the mask is not to be used)
     parser_.truncate(rows);
@@ -1618,7 +1658,7 @@ void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits,
           uint32_t node = exits[k].node;
           // most lexeme ends are followed by a byte the next lexeme cannot start with
           if (lexer_->next(s0, t.byte(node)) == kDead) continue;
-          walk(node, t.subtree_end(node), s0, out);
+          walk<false>(node, t.subtree_end(node), s0, out);
         }
     }
     parser_.truncate(rows);

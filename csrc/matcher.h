@@ -74,6 +74,7 @@ struct GrammarExtras {
   std::vector<int32_t> marker_tokens;                // ordinary tokens holding the marker byte
   std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
   std::vector<uint8_t> distinct;                     // DistinctRole by lexeme (empty: no distinct items)
+  std::vector<int32_t> quote_tokens;                 // with distinct items: tokens with 3+ '"' bytes
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
 
@@ -251,8 +252,8 @@ class Matcher {
     bool fresh;
     bool terminated;
     int32_t lexeme_start;
-    // distinct items (see below): sizes of bytes_ and seen_, lex_begin_ and scope_
-    uint32_t nbytes = 0, lex_begin = 0, nseen = 0, scope = 0;
+    // distinct items (see below): sizes of bytes_, seen_ and scopes_, lex_begin_ and scope_
+    uint32_t nbytes = 0, lex_begin = 0, nseen = 0, nscopes = 0, scope = 0, live_items = 0;
   };
   Step snapshot(bool terminated) const;
   void restore(const Step& s);
@@ -271,26 +272,34 @@ class Matcher {
   // drop_items: without the distinct item lexemes (the item would repeat an earlier one).
   bool end_lexeme(int32_t s, bool drop_items = false);
   // Distinct items (matcher_distinct.cc). The role of the lexemes state s accepts: whether
-  // some is an item (kSome) or all are (kAll), and whether one opens a list.
+  // some is an item (kSome) or all are (kAll), and whether one opens (closes) a scope.
   enum ItemClose : uint8_t { kNoItem = 0, kSome = 1, kAll = 2 };
   ItemClose item_close(int32_t s) const;
   bool opens_list(int32_t s) const;
+  bool closes_list(int32_t s) const;
+  // Whether committed scope `sc` holds an item of value v.
+  bool seen_in_scope(uint32_t sc, const std::string& v) const;
   bool live_item(int32_t s) const;  // some item lexeme is live in s
   // Ends the current lexeme of the committed bytes (lexer state s); an item equal to an
-  // earlier one of its list is not scanned (*dup), and with `record` a scanned item or
-  // opener is recorded in seen_/scope_.
+  // earlier one of its scope is not scanned (*dup), and with `record` a scanned item, opener
+  // or closer is recorded in seen_/scopes_/scope_.
   bool end_committed(int32_t s, bool record, bool* dup = nullptr);
   // Before the exits of a mask: clears the tokens that end exactly where an item closes
   // equal to an earlier one, and lists those closing trie nodes (dup_nodes_, sorted).
   void find_duplicate_closes(uint32_t* out);
   bool under_dup_node(uint32_t node) const;  // node's parent is in dup_nodes_
   void compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
-  // walk() that also tracks the items closed inside the token (distinct grammars only).
-  void walk_distinct(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
+  // walk<true>'s step at depth d (trie byte path_[d - 1], lexer state q after it; `ended`:
+  // the lexeme of state `prev` ended before it): the items and scopes of dframes_[d]. False:
+  // the byte closes an item equal to an earlier one of its scope (skip the subtree).
+  bool distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q);
   struct DistinctFrame;
   bool seen_in_walk(const std::string& v, const DistinctFrame& f);
   bool can_end();
   bool feed(const uint8_t* data, size_t n);
+  // The trie walk below a lexeme end: nodes [first, last), whose parent is in lexer state
+  // parent_state. kDistinct: also tracks the items closed inside the token (distinct_step).
+  template <bool kDistinct>
   void walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out);
   void set_token_bits(uint32_t node, uint32_t* out) const;
 
@@ -316,30 +325,50 @@ class Matcher {
   std::vector<int32_t> scratch_;
   // Distinct items, only when the grammar has some (extras().distinct): the committed bytes,
   // where the current lexeme began in them, the decoded values of the items closed so far
-  // and where those of the innermost open list begin. Rollback restores the four (Step).
+  // (seen_, with their scopes in seen_scope_), every scope opened so far (scopes_: its
+  // parent, and seen_.size() when it opened; scope 0 is the root) and the innermost open
+  // one. All append-only between rollbacks, so a Step restores them by sizes.
   bool distinct_ = false;
   std::string bytes_;
   uint32_t lex_begin_ = 0;
   std::vector<std::string> seen_;
+  std::vector<uint32_t> seen_scope_;
+  struct Scope {
+    uint32_t parent;
+    uint32_t first;  // seen_ index of its first possible item
+  };
+  std::vector<Scope> scopes_;
   uint32_t scope_ = 0;
+  // Items of scope_ and its ancestors. None: a token can close a repeat only by closing two
+  // equal items itself, which takes three '"' bytes (GrammarExtras::quote_tokens), so the
+  // mask is the plain one with those few tokens checked by commit (compute_mask).
+  uint32_t live_items_ = 0;
   uint64_t seen_gen_ = 0;  // bumped whenever seen_ or scope_ changes
-  // find_duplicate_closes: seen_[scope_..] sorted (indices), for the seen_gen_ it was made at
+  // find_duplicate_closes: the items of scope_ sorted (seen_ indices), for the seen_gen_ it
+  // was made at
   std::vector<uint32_t> sorted_;
   uint64_t sorted_gen_ = ~uint64_t(0);
   // walk_distinct's per-depth state: where the current lexeme began in path_, the items
-  // closed inside the token (walk_vals_[0, nvals)), whether the token opened a list (then
-  // only walk_vals_[scope, nvals) count) and whether the lexeme closed as a duplicate.
+  // closed inside the token (walk_vals_[0, nvals), their scopes in walk_val_scope_), the
+  // scopes opened inside the token (walk_scopes_[0, nscopes): their parents; such a scope's
+  // id is scopes_.size() + its index), the innermost open scope, and whether the lexeme
+  // closed as a duplicate.
   struct DistinctFrame {
     uint16_t lex_start;
-    bool opened;
     bool dup;
     uint32_t nvals;
+    uint32_t nscopes;
     uint32_t scope;
   };
   std::vector<DistinctFrame> dframes_;
   std::string path_;                    // bytes of the trie path being walked
   std::vector<std::string> close_val_;  // by depth: the value of the item closed there
   std::vector<std::string> walk_vals_;
+  std::vector<uint32_t> walk_val_scope_;
+  std::vector<uint32_t> walk_scopes_;
+  // The scope a lexeme ending in lexer state s leads to from scope `sc` of frame f (an
+  // opener pushes a walk scope: walk_scopes_ is cut to f.nscopes first).
+  uint32_t scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& nd);
   int64_t base_item_node_ = -1;  // an exit whose parent path closed an item not yet decoded
   std::string base_item_;
   std::vector<uint32_t> dup_nodes_;

@@ -1,16 +1,17 @@
 // matcher_distinct.cc — the Matcher's distinct-item checks (see distinct.h): an item lexeme
-// whose decoded value equals an earlier item of its list is not scanned.
+// whose decoded value equals an earlier item of its scope is not scanned.
 //
 // Where an item can close during a step, and how each place knows the item's value:
 //  - commit (feed/step): the committed bytes of the lexeme (bytes_ from lex_begin_);
 //  - a token that ends exactly on the closing quote of the current lexeme: it is in the
 //    cached `inside` bits, which only depend on the lexer state, so find_duplicate_closes
-//    follows, for each value of the open list, the trie paths that spell its remaining
+//    follows, for each value of the open scope, the trie paths that spell its remaining
 //    bytes (any JSON spelling) and then a quote, and clears the tokens there;
 //  - a token that runs past that quote: its exit's parent node is one of those paths
 //    (dup_nodes_), and the exit scans without the item lexemes;
 //  - an item that begins and closes inside a token (below an exit): walk_distinct knows the
-//    path bytes, and keeps the items the token closed itself (a token may close two).
+//    path bytes, and keeps the items the token closed itself (a token may close two) and the
+//    scopes it opened and closed (`}, "a"` closes an inner object, then a key of the outer).
 #include <algorithm>
 
 #include "budget.h"
@@ -34,6 +35,19 @@ bool Matcher::opens_list(int32_t s) const {
   return false;
 }
 
+bool Matcher::closes_list(int32_t s) const {
+  if (s < 0) return false;
+  for (int32_t lx : lexer_->accepting(s))
+    if (extras_->distinct[lx] == kDistinctCloser) return true;
+  return false;
+}
+
+bool Matcher::seen_in_scope(uint32_t sc, const std::string& v) const {
+  for (size_t k = scopes_[sc].first; k < seen_.size(); ++k)
+    if (seen_scope_[k] == sc && seen_[k] == v) return true;
+  return false;
+}
+
 bool Matcher::live_item(int32_t s) const {
   if (s < 0) return false;
   for (int32_t lx : lexer_->live_lexemes(s))
@@ -48,13 +62,22 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
   const bool item = item_close(s) != kNoItem;
   if (item) {
     v = decode_json_string(std::string_view(bytes_).substr(lex_begin_));
-    for (size_t k = scope_; k < seen_.size() && !dup; ++k) dup = seen_[k] == v;
+    dup = seen_in_scope(scope_, v);
   }
   if (dup_out != nullptr) *dup_out = dup;
   if (!end_lexeme(s, dup)) return false;
   if (record) {
-    if (item && !dup) seen_.push_back(std::move(v));
-    if (opens_list(s)) scope_ = static_cast<uint32_t>(seen_.size());
+    if (item && !dup) {
+      seen_.push_back(std::move(v));
+      seen_scope_.push_back(scope_);
+      ++live_items_;
+    } else if (opens_list(s)) {
+      scopes_.push_back(Scope{scope_, static_cast<uint32_t>(seen_.size())});
+      scope_ = static_cast<uint32_t>(scopes_.size() - 1);
+    } else if (closes_list(s)) {
+      for (size_t k = scopes_[scope_].first; k < seen_.size(); ++k) live_items_ -= seen_scope_[k] == scope_;
+      scope_ = scopes_[scope_].parent;
+    }
     ++seen_gen_;
   }
   return true;
@@ -62,18 +85,19 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
 
 void Matcher::find_duplicate_closes(uint32_t* out) {
   dup_nodes_.clear();
-  if (seen_.size() == scope_ || !live_item(lex_state_)) return;
+  if (seen_.size() == scopes_[scope_].first || !live_item(lex_state_)) return;
   const TokenTrie& t = *trie_;
   JsonStringDecoder d0;
   std::string p0;
   for (size_t k = lex_begin_; k < bytes_.size(); ++k)
     if (!d0.feed(static_cast<uint8_t>(bytes_[k]), p0)) return;
   if (d0.closed()) return;
-  // The values of the open list, sorted: those that start with a given decoded prefix are a
+  // The values of the open scope, sorted: those that start with a given decoded prefix are a
   // range, so one walk follows all of them (the trie paths that spell a prefix of some value).
-  if (sorted_gen_ != seen_gen_ || sorted_.size() != seen_.size() - scope_) {
+  if (sorted_gen_ != seen_gen_) {
     sorted_.clear();
-    for (size_t k = scope_; k < seen_.size(); ++k) sorted_.push_back(static_cast<uint32_t>(k));
+    for (size_t k = scopes_[scope_].first; k < seen_.size(); ++k)
+      if (seen_scope_[k] == scope_) sorted_.push_back(static_cast<uint32_t>(k));
     std::sort(sorted_.begin(), sorted_.end(), [&](uint32_t a, uint32_t b) { return seen_[a] < seen_[b]; });
     sorted_gen_ = seen_gen_;
   }
@@ -86,6 +110,7 @@ void Matcher::find_duplicate_closes(uint32_t* out) {
     lo = static_cast<uint32_t>(std::lower_bound(b + lo, b + hi, 0, cmp_lo) - b);
     hi = static_cast<uint32_t>(std::upper_bound(b + lo, b + hi, 0, cmp_hi) - b);
   };
+  if (sorted_.empty()) return;
   uint32_t lo0 = 0, hi0 = static_cast<uint32_t>(sorted_.size());
   // values shorter than p0 sort before those that start with it: compare on p0's length
   narrow(lo0, hi0, 0, p0);
@@ -145,12 +170,26 @@ bool Matcher::under_dup_node(uint32_t node) const {
   return false;
 }
 
+uint32_t Matcher::scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& nd) {
+  const uint32_t committed = static_cast<uint32_t>(scopes_.size());
+  if (opens_list(s)) {
+    const uint32_t k = f.nscopes, parent = f.scope;  // (nd may be f)
+    walk_scopes_.resize(k);
+    walk_scopes_.push_back(parent);
+    nd.nscopes = k + 1;
+    return committed + k;
+  }
+  if (closes_list(s))
+    return f.scope >= committed ? walk_scopes_[f.scope - committed] : scopes_[f.scope].parent;
+  return f.scope;
+}
+
 bool Matcher::seen_in_walk(const std::string& v, const DistinctFrame& f) {
-  for (uint32_t k = f.opened ? f.scope : 0; k < f.nvals; ++k)
-    if (walk_vals_[k] == v) return true;
-  if (f.opened) return false;
-  for (size_t k = scope_; k < seen_.size(); ++k)
-    if (seen_[k] == v) return true;
+  for (uint32_t k = 0; k < f.nvals; ++k)
+    if (walk_val_scope_[k] == f.scope && walk_vals_[k] == v) return true;
+  if (f.scope >= scopes_.size()) return false;  // a scope the token opened
+  if (seen_in_scope(f.scope, v)) return true;
+  if (f.scope != scope_) return false;  // the exit's item (below) is one of scope_
   if (base_item_node_ >= 0) {
     // the item the exit's parent path closed: the committed part of the lexeme, then the
     // bytes from the trie root down to that parent
@@ -172,103 +211,61 @@ bool Matcher::seen_in_walk(const std::string& v, const DistinctFrame& f) {
 void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {
   const TokenTrie& t = *trie_;
   const size_t rows = parser_.num_rows();
-  auto walk_exit = [&](uint32_t node, int32_t s0, bool opens, bool item) {
-    const uint16_t base = t.depth(node) - 1;
-    dframes_[base] = DistinctFrame{base, opens, false, 0, 0};
-    base_item_node_ = item ? static_cast<int64_t>(node) : -1;
-    walk_distinct(node, t.subtree_end(node), s0, out);
-  };
   for (size_t a = 0; a < exits.size();) {
     size_t b = a;
     while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
     const int32_t parent = exits[a].parent;
-    const bool opens = opens_list(parent);
-    if (item_close(parent) == kNoItem) {
-      if (end_lexeme(parent)) {
+    // the scope the exits' walks start in (the parent's lexeme may open or close one)
+    DistinctFrame f0{0, false, 0, 0, scope_};
+    f0.scope = scope_after(parent, f0, f0);
+    // An item that closes at the parent: its value depends on the path there (a repeat
+    // below dup_nodes_, scanned without the item lexeme; the others are the walk's base
+    // item). The parser row depends only on whether it is a repeat: one end per kind.
+    const bool item = item_close(parent) != kNoItem;
+    for (const bool dup : {false, true}) {
+      if (dup && (!item || dup_nodes_.empty())) break;
+      if (end_lexeme(parent, dup)) {
         const int32_t s0 = lexer_->start_state(parser_.top().lexset);
-        if (s0 != kDead)
-          for (size_t k = a; k < b; ++k)
-            if (lexer_->next(s0, t.byte(exits[k].node)) != kDead) walk_exit(exits[k].node, s0, opens, false);
+        for (size_t k = a; s0 != kDead && k < b; ++k) {
+          const uint32_t node = exits[k].node;
+          if (lexer_->next(s0, t.byte(node)) == kDead || (item && under_dup_node(node) != dup)) continue;
+          const uint16_t base = t.depth(node) - 1;
+          dframes_[base] = f0;
+          dframes_[base].lex_start = base;
+          base_item_node_ = item && !dup ? static_cast<int64_t>(node) : -1;
+          walk<true>(node, t.subtree_end(node), s0, out);
+        }
       }
       parser_.truncate(rows);
-    } else {
-      // an item closes at the exit's parent node: its value depends on the path there
-      for (size_t k = a; k < b; ++k) {
-        const uint32_t node = exits[k].node;
-        const bool dup = under_dup_node(node);
-        if (end_lexeme(parent, dup)) {
-          const int32_t s0 = lexer_->start_state(parser_.top().lexset);
-          if (s0 != kDead && lexer_->next(s0, t.byte(node)) != kDead) walk_exit(node, s0, opens, !dup);
-        }
-        parser_.truncate(rows);
-      }
     }
     a = b;
   }
   base_item_node_ = -1;
 }
 
-void Matcher::walk_distinct(uint32_t first, uint32_t last, int32_t parent_state, uint32_t* out) {
-  constexpr int32_t kNotTried = -3;
-  const TokenTrie& t = *trie_;
-  const uint16_t base = t.depth(first) - 1;
-  frames_[base] = {parent_state, lexer_->transitions(parent_state), static_cast<uint32_t>(parser_.num_rows()),
-                   kNotTried, nullptr};
-  uint32_t i = first;
-  uint64_t visited = 0;
-  while (i < last) {
-    const uint16_t d = t.depth(i);
-    WalkFrame& f = frames_[d - 1];
-    const DistinctFrame& df = dframes_[d - 1];
-    const uint8_t b = t.byte(i);
-    path_[d - 1] = static_cast<char>(b);
-    parser_.truncate(f.rows);
-    int32_t q = lexer_->next(f.state, b);
-    DistinctFrame nd = df;
-    if (q == kDead) {
-      // the byte ends the lexeme (once per parent node, revived for the siblings)
-      if (f.end_start == kNotTried) {
-        f.end_start = kDead;
-        if (end_lexeme(f.state, df.dup)) {
-          f.end_start = lexer_->start_state(parser_.top().lexset);
-          if (f.end_start != kDead) f.end_trans = lexer_->transitions(f.end_start);
-        }
-      } else if (f.end_start != kDead) {
-        end_lexeme(f.state, df.dup);
-      }
-      if (f.end_start == kDead || (q = lexer_->next(f.end_start, b)) == kDead) {
-        i = t.subtree_end(i);
-        continue;
-      }
-      nd.lex_start = d - 1;
-      nd.dup = false;
-      if (!df.dup && item_close(f.state) != kNoItem) {
-        walk_vals_.resize(df.nvals);
-        walk_vals_.push_back(close_val_[d - 1]);
-        nd.nvals = df.nvals + 1;
-      }
-      if (opens_list(f.state)) {
-        nd.opened = true;
-        nd.scope = nd.nvals;
-      }
+bool Matcher::distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q) {
+  const DistinctFrame& df = dframes_[d - 1];
+  DistinctFrame& nd = dframes_[d];
+  nd = df;
+  if (ended) {  // the lexeme of lexer state `prev` ended before this byte
+    nd.lex_start = d - 1;
+    nd.dup = false;
+    if (!df.dup && item_close(prev) != kNoItem) {
+      walk_vals_.resize(df.nvals);
+      walk_val_scope_.resize(df.nvals);
+      walk_vals_.push_back(close_val_[d - 1]);
+      walk_val_scope_.push_back(df.scope);
+      nd.nvals = df.nvals + 1;
+    } else {
+      nd.scope = scope_after(prev, df, nd);
     }
-    if (b == '"' && item_close(q) != kNoItem) {
-      close_val_[d] = decode_json_string(std::string_view(path_).substr(nd.lex_start, d - nd.lex_start));
-      nd.dup = seen_in_walk(close_val_[d], nd);
-      if (nd.dup && item_close(q) == kAll && !lexer_->can_extend(q)) {
-        i = t.subtree_end(i);
-        continue;
-      }
-    }
-    frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
-    dframes_[d] = nd;
-    set_token_bits(i, out);
-    ++i;
-    ++visited;
   }
-  parser_.truncate(frames_[base].rows);
-  walk_nodes_ += visited;
-  charge_work(static_cast<int64_t>(visited), "walking the vocabulary below lexeme ends");
+  if (path_[d - 1] == '"' && item_close(q) != kNoItem) {
+    close_val_[d] = decode_json_string(std::string_view(path_).substr(nd.lex_start, d - nd.lex_start));
+    nd.dup = seen_in_walk(close_val_[d], nd);
+    if (nd.dup && item_close(q) == kAll && !lexer_->can_extend(q)) return false;
+  }
+  return true;
 }
 
 }  // namespace decoder

@@ -214,8 +214,9 @@ cdef class CompiledGrammar:
 
     def set_extras(self, special_ids=(), budgets=(), distinct=()):
         """Named special tokens (grammar terminals), token budgets ``(lexeme, max_tokens)``
-        and distinct-item roles ``(lexeme, role)`` (1: a list item that must differ from the
-        list's earlier items, 2: the opener of such a list; csrc/distinct.h); once, right
+        and distinct-item roles ``(lexeme, role)`` (1: a string that must differ from the
+        earlier items of its scope, 2: a bracket that opens a scope, 3: one that closes the
+        innermost; csrc/distinct.h); once, right
         after compiling and before any Matcher is made."""
         cdef vector[int32_t] ids = [int(i) for i in special_ids]
         cdef vector[pair[int32_t, int32_t]] bs

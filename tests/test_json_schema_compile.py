@@ -247,9 +247,22 @@ def test_object_counts_and_patterns():
         [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}],
         [{"a": 1}],
     )
-    # free extra keys may repeat, so they cannot be counted toward minProperties: refused
+    # free extra keys never repeat (distinct items), so they count toward minProperties
+    check(
+        {"type": "object", "minProperties": 2, "maxProperties": 3},
+        [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}],
+        [{"a": 1}, {}, dict.fromkeys("abcd", 1)],
+    )
+    # keys that can run out (a bounded pattern) may still repeat: refused
     with pytest.raises(SchemaError) as e:
-        compile_json_schema({"type": "object", "minProperties": 2, "maxProperties": 3})
+        compile_json_schema(
+            {
+                "type": "object",
+                "propertyNames": {"maxLength": 1},
+                "minProperties": 2,
+                "maxProperties": 3,
+            }
+        )
     assert e.value.keyword == "minProperties"
     check(
         {"type": "object", "maxProperties": 3},

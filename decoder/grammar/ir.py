@@ -56,6 +56,7 @@ NEVER = ("never",)
 # distinct-item roles of lexemes (GrammarIR.distinct; csrc/distinct.h DistinctRole)
 DISTINCT_ITEM = 1
 DISTINCT_OPENER = 2
+DISTINCT_CLOSER = 3
 
 
 def lit(s) -> tuple:
@@ -325,8 +326,9 @@ class GrammarIR:
     # only its shortest completion (a reasoning budget; see csrc/matcher.h GrammarExtras)
     budgets: list[tuple[int, int]] = field(default_factory=list)
     # (lexeme id, role): DISTINCT_ITEM, a JSON string lexeme whose value must differ from
-    # the earlier items of its list, or DISTINCT_OPENER, the '[' of such a list (checked by
-    # the engine's matcher: csrc/distinct.h)
+    # the earlier items of its scope (a list's items, an object's keys), DISTINCT_OPENER, a
+    # bracket that opens a scope, or DISTINCT_CLOSER, one that closes the innermost (checked
+    # by the engine's matcher: csrc/distinct.h)
     distinct: list[tuple[int, int]] = field(default_factory=list)
     # lexeme ids that end at their first match, not the longest (llguidance's ``lazy``;
     # csrc/ir_format.h): a lexer state where one accepts has no transitions
@@ -425,12 +427,23 @@ class GrammarBuilder:
             self._lexemes.append(Lexeme(name, regex))
             self._lexeme_by_regex[key] = j
             if role:
-                if role not in (DISTINCT_ITEM, DISTINCT_OPENER):
-                    raise ValueError(f"unknown distinct-item role {role!r}")
-                self._distinct[j] = role
+                self.set_role(-(j + 1), role)
             if lazy:
                 self._lazy.append(j)
         return -(j + 1)
+
+    def set_role(self, lexeme_symbol: int, role: int) -> None:
+        """Gives an existing lexeme a distinct-item role (a bracket that opens or closes a
+        scope; see :attr:`GrammarIR.distinct`)."""
+        if role not in (DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_CLOSER):
+            raise ValueError(f"unknown distinct-item role {role!r}")
+        self._distinct[-lexeme_symbol - 1] = role
+
+    def has_roles(self) -> bool:
+        return bool(self._distinct)
+
+    def regex_of(self, lexeme_symbol: int) -> tuple:
+        return self._lexemes[-lexeme_symbol - 1].regex
 
     def literal(self, s, name: str | None = None) -> int:
         return self.lexeme(name or repr(s), lit(s))

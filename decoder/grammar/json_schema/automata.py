@@ -114,6 +114,17 @@ def work_budget(units: int):
         _COMPILE_WORK.reset(token)
 
 
+@contextlib.contextmanager
+def charged_to(shared: list):
+    """Constructions inside charge ``shared`` (``[units left]``) instead of the current
+    compile's budget (a check beside the compile that must not use up its work)."""
+    token = _COMPILE_WORK.set(shared)
+    try:
+        yield
+    finally:
+        _COMPILE_WORK.reset(token)
+
+
 def _charge_compile(k: int) -> None:
     shared = _COMPILE_WORK.get()
     if shared is not None:

@@ -51,7 +51,7 @@ from ..ir import (
 )
 from ..recursion import recursion_headroom
 from ..regex import reading_gap
-from . import automata, numeric, strings, unevaluated, unique_items
+from . import automata, distinct_keys, numeric, strings, unevaluated, unique_items
 from .formats import format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -469,6 +469,8 @@ class Compiler:
         self.max_values = 2000
         self.nt_count = 0
         self.key_cache: dict = {}
+        self.distinct_key_memo: dict[int, int] = {}  # key lexeme -> its item twin (or itself)
+        self.distinct_key_work = [automata.MAX_WORK_PER_COMPILE]  # distinct_keys' own budget
         self.pattern_cache: dict = {}
         self.search_cache: dict = {}  # pattern -> its DFAs for _search, () if none
         self.algebra_cache: dict = {}
@@ -569,7 +571,9 @@ class Compiler:
     def compile(self) -> int:
         root = self.doc.root
         with automata.work_budget(automata.MAX_WORK_PER_COMPILE):
-            return self.value([Part(root, self.doc.base(root), "")])
+            start = self.value([Part(root, self.doc.base(root), "")])
+        distinct_keys.mark_brackets(self)
+        return start
 
     def value(self, parts: list) -> int:
         """The nonterminal of JSON values satisfying every part."""
@@ -2722,6 +2726,8 @@ class Compiler:
             self.keep.append(keys_lang)
             if strings.is_class_star(keys_lang):
                 lx = self.b.lexeme("KEY", strings.star_minus_lexeme(keys_lang, declared))
+                if keys_lang[1][1]:  # C* minus names, C not empty: infinite from every state
+                    distinct_keys.known_infinite(self, lx)
             else:
                 chars = minus_finite(keys_lang, declared)
                 lx = self._key_lexeme(chars) if chars != NEVER else 0
@@ -2759,12 +2765,14 @@ class Compiler:
         def inc(c):
             return c + 1 if hi is not None else min(c + 1, lo)
 
-        # Extra keys may repeat (JSON allows duplicate names; a parser keeps one), so they
-        # must not count toward minProperties unless the required properties alone meet it,
-        # or need just one more: extra names differ from declared ones, so any extra key
-        # written adds at least one distinct name.
+        # Extra keys of a language that can run out may repeat (JSON allows duplicate names; a
+        # parser keeps one; the others are distinct items, see distinct_keys), so they must not
+        # count toward minProperties unless the required properties alone meet it, or need just
+        # one more: extra names differ from declared ones, so any extra key written adds at
+        # least one distinct name.
         n_required = sum(1 for e in live if e[2])
-        if kinds and lo > n_required + 1:
+        repeatable = [k for _, k, _ in kinds if distinct_keys.key_item(self, k) == k]
+        if repeatable and lo > n_required + 1:
             if hi is not None or lo > n:
                 raise SchemaError(
                     f"minProperties at {path or '/'} cannot be enforced exactly: it "
@@ -2786,9 +2794,11 @@ class Compiler:
             s = kv_memo.get((i, bits))
             if s is None:
                 s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
-                if i == "x":  # extra keys: one (key lexeme, value) per kind of key
+                if i == "x":  # extra keys: one (key lexeme, value) per kind of key, never
+                    # repeated (distinct_keys)
                     for kb, key, val in kinds:
                         if kb == bits:
+                            key = distinct_keys.key_item(self, key)
                             self.rule(s, [key, self.COLON, val])
                 else:
                     name, vals = live[i][:2]

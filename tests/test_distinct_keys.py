@@ -1,0 +1,369 @@
+"""Distinct object keys (decoder/grammar/json_schema/distinct_keys.py, csrc/distinct.h).
+
+Extra keys (additionalProperties, patternProperties, unconstrained objects) are item lexemes
+of their object's scope: a token that would close a key equal to an earlier one of the same
+object (by decoded value) is masked, an inner object's or a sibling object's keys never
+clash, the mask equals commit on every token of two real tokenizers (Llama-3, SentencePiece
+Llama-2), rollback and fork keep the scopes, and random walks of the mask end in instances
+that jsonschema accepts, with no repeated key and no dead end on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import jsonschema
+import numpy as np
+import pytest
+from conftest import bits_of, vocab_of
+from differential import TOKENS, vocab
+
+from decoder import Grammar, Matcher, Vocabulary
+
+OPEN = {"type": "object"}  # any keys, any values
+AB = {"type": "object", "patternProperties": {"^[ab]+$": {"type": "integer"}}}
+AB_ONLY = {**AB, "additionalProperties": False}
+NESTED = {
+    "type": "object",
+    "properties": {"id": {"type": "integer"}},
+    "additionalProperties": {
+        "type": "array",
+        "items": {"type": "object", "propertyNames": {"pattern": "^[ab]+$"}},
+    },
+}
+
+
+class Duplicate(Exception):
+    pass
+
+
+def _no_dup(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise Duplicate(keys)
+    return dict(pairs)
+
+
+def _valid(schema, text: str) -> bool:
+    """The oracle: JSON with no repeated key in any object, valid against the schema."""
+    try:
+        x = json.loads(text, object_pairs_hook=_no_dup)
+    except Duplicate:
+        return False
+    return jsonschema.Draft202012Validator(schema).is_valid(x)
+
+
+def _tokens(v):
+    return {v.token_bytes(i): i for i in range(v.size)}
+
+
+@pytest.mark.parametrize(
+    "schema, text",
+    [
+        (OPEN, '{"x": 1, "x": 2}'),
+        (OPEN, '{"x": 1, "y": 2}'),
+        (OPEN, '{"a": 1, "\\u0061": 2}'),  # one key, two spellings
+        (OPEN, '{"\\u00e9": 1, "\u00e9": 2}'),
+        (OPEN, '{"\\ud83d\\ude00": 1, "\U0001f600": 2}'),  # a surrogate pair escape
+        (OPEN, '{"a\\/": 1, "a/": 2}'),
+        (OPEN, '{"x": {"x": 1}, "y": {"x": 2, "y": 3}}'),  # scopes nest
+        (OPEN, '{"x": {"x": 1, "x": 2}}'),
+        (OPEN, '{"x": {"y": 1}, "x": 2}'),  # the outer key repeats after an inner object
+        (OPEN, '{"a": [{"a": 1}, {"a": 2}], "b": 2}'),  # each object its own scope
+        (OPEN, '{"a": [{"a": 1}, {"a": 2}], "b": 2, "a": 3}'),
+        (OPEN, '{"a": [{"a": 1, "b": [], "a": 2}]}'),
+        (OPEN, '{"": 1, "": 2}'),
+        (OPEN, '{"": 1, "a": 2}'),
+        (AB_ONLY, '{"a": 1, "ab": 2, "b": 3}'),
+        (AB_ONLY, '{"a": 1, "ab": 2, "a": 3}'),
+        (AB, '{"a": 1, "x": "s", "x": 3}'),  # two regions, each its own lexeme
+        (AB, '{"a": 1, "x": "s", "a": 3}'),
+        (NESTED, '{"id": 1, "k": [{"a": 1}, {"a": 1, "b": 2}], "j": []}'),
+        (NESTED, '{"id": 1, "k": [{"a": 1}, {"a": 1, "a": 2}]}'),
+        (NESTED, '{"id": 1, "k": [], "k": []}'),
+        (NESTED, '{"k": [], "id": 1}'),  # declared keys come first (schema order)
+        ({"properties": {"a": {}}, "additionalProperties": True}, '{"a": 1, "a": 2}'),
+        ({"properties": {"a": {}}}, '{"a": 1, "b": 2, "\\u0062": 3}'),
+        (
+            {"type": "array", "items": {"type": "object"}, "uniqueItems": False},
+            '[{"a": 1}, {"a": 1}]',
+        ),
+        (
+            {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "uniqueItems": True,
+                },
+            },
+            '{"a": ["a", "b"], "b": ["a"], "c": ["b", "b"]}',
+        ),
+        (
+            {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "uniqueItems": True,
+                },
+            },
+            '{"a": ["a", "b"], "b": ["a"], "a": []}',  # a list's items are not keys
+        ),
+    ],
+)
+def test_teacher_forced_matches_the_oracle(schema, text):
+    m = Matcher(Grammar.from_json_schema(schema), vocab())
+    for t in (text, json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)):
+        if t != text and not _valid(schema, text):
+            continue  # json.loads keeps one copy of a repeated key: no compact twin
+        m.reset()
+        got = m.commit_bytes(t.encode()) and m.is_accepting()
+        assert got == _valid(schema, t), t
+
+
+@pytest.mark.parametrize(
+    "prefix, token, allowed",
+    [
+        (b'{"ab": 1, "ab', b'"', False),  # closes "ab" again
+        (b'{"ab": 1, "ab', b'":', False),  # runs past the quote
+        (b'{"ab": 1, "ab', b"c", True),  # "abc" is new
+        (b'{"ab": 1, "a', b'"', True),
+        ('{"\u00e9": 1, "\\u00e9'.encode(), b'"', False),
+        (b'{"a": {"b": 1}, "b', b'"', True),  # "b" was the inner object's
+        (b'{"a": {"b": 1}, "a', b'"', False),
+        (b'{"a": [{"b": 1}, {"b', b'"', True),  # a sibling object's
+        (b'{"a": [{"b": 1, "b', b'"', False),
+    ],
+)
+def test_exact_mask_at_the_closing_quote(prefix, token, allowed):
+    v = vocab_of("llama3")
+    m = Matcher(Grammar.from_json_schema(OPEN), v)
+    assert m.commit_bytes(prefix), prefix
+    tid = _tokens(v)[token]
+    assert bool(bits_of(m, m.compiled.mask_words)[tid]) is allowed
+    assert m.is_allowed(tid) is allowed
+
+
+STATES = [
+    b'{"',  # no key yet (the plain walk, tokens with three quotes checked by commit)
+    b'{"a": {"',
+    b'{"a": [{"b": 1}, {"',
+    b'{"ab": 1, "',
+    b'{"ab": 1, "a',
+    b'{"ab": 1, "ab',
+    b'{"ab": 1',
+    b'{"ab": 1, "a": {"ab": 2, "b": 3',  # tokens like '}, "' close the inner object
+    b'{"ab": 1, "a": {"ab": 2, "b": 3}',
+    b'{"ab": 1, "a": [{"ab": 2}, {"',
+    b'{"ab": 1, "a": [{"ab": 2}, {"ab": 3}',
+    b'{"x": 1, "y": 2, "z": 3, "name": 4, "type": 5, "": 6, "\\u00e9": 7, "',
+    b'{"x": 1, "y": 2, "z": 3, "name": 4, "type": 5, "": 6, "\\u00e9": 7, "na',
+    b'{"x": 1, "y": ["',
+    b'{"x": 1, "y": ',
+]
+
+
+@pytest.mark.parametrize("family", ["llama3", "llama2"])
+def test_mask_equals_commit_on_every_token(family):
+    """The mask's paths (inside bits cleared by the duplicate search, exits scanned without
+    the item, keys and brackets inside one token) against commit_token."""
+    v = vocab_of(family)
+    m0 = Matcher(Grammar.from_json_schema(OPEN), v)
+    ids = np.arange(v.model_vocab_size)
+    for prefix in STATES:
+        m = m0.fork()
+        m.reset()
+        assert m.commit_bytes(prefix), prefix
+        bits = bits_of(m, m.compiled.mask_words)
+        brute = np.zeros_like(bits)
+        brute[ids] = [m.is_allowed(int(t)) for t in ids]
+        diff = np.flatnonzero(bits != brute)
+        assert not len(diff), [(int(t), v.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]
+        # and commit agrees with the oracle: a duplicate-free prefix of some valid object
+        for t in np.flatnonzero(bits[ids])[:: max(1, len(ids) // 3000)]:
+            tb = v.token_bytes(int(t))
+            if b'"' in tb:
+                text = (prefix + tb).decode("utf-8", "replace")
+                assert _prefix_keys_distinct(text), text
+
+
+def test_a_token_that_closes_two_equal_keys():
+    """Keys closed inside one token, with no key written before (the mask is then the plain
+    one, and tokens with three quotes are checked by commit) and with one."""
+    extra = [b'a":1,"a"', b'":1,"a', b'a":1,"a":', b'":1,"":', b'":1,"b":2,"a"', b'b":{"a":1},"a":']
+    v = Vocabulary.from_bytes(TOKENS[:-1] + extra + [b""], eos_ids=[len(TOKENS) - 1 + len(extra)])
+    ids = {b: v.size - 1 - len(extra) + k for k, b in enumerate(extra)}
+    m0 = Matcher(Grammar.from_json_schema(OPEN), v)
+    for prefix, want in [
+        (b'{"', {b'":1,"a': True, b'":1,"":': False}),
+        (b'{"a', {b'":1,"a': True, b'a":1,"a"': True, b'":1,"b":2,"a"': False}),
+        (b'{"', {b'a":1,"a"': False}),
+        (b'{"', {b'a":1,"a":': False, b'b":{"a":1},"a":': True}),
+        (b'{"a": {"', {b'b":{"a":1},"a":': True}),
+        (b'{"a":1,"', {b'b":{"a":1},"a":': False, b'":1,"":': False}),
+    ]:
+        m = m0.fork()
+        m.reset()
+        assert m.commit_bytes(prefix)
+        bits = bits_of(m, m.compiled.mask_words)
+        for tok, ok in want.items():
+            assert bool(bits[ids[tok]]) is ok is m.is_allowed(ids[tok]), (prefix, tok)
+        brute = np.array([m.is_allowed(t) for t in range(v.size)])
+        assert (bits[: v.size] == brute).all(), prefix
+
+
+def _prefix_keys_distinct(text: str) -> bool:
+    """No object of a JSON prefix repeats a closed key (a small scanner for the tests)."""
+    stack: list[set | None] = []
+    i, expect_key = 0, False
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if j >= len(text):
+                return True  # an open string
+            s = json.loads(text[i : j + 1])
+            if expect_key and stack and stack[-1] is not None:
+                if s in stack[-1]:
+                    return False
+                stack[-1].add(s)
+            i, expect_key = j + 1, False
+            continue
+        if ch == "{":
+            stack.append(set())
+            expect_key = True
+        elif ch == "[":
+            stack.append(None)
+        elif ch in "]}":
+            stack.pop()
+        elif ch == ",":
+            expect_key = bool(stack) and stack[-1] is not None
+        i += 1
+    return True
+
+
+def test_rollback_and_fork_keep_the_scopes():
+    v = vocab_of("llama3")
+    m = Matcher(Grammar.from_json_schema(OPEN), v)
+    q = _tokens(v)[b'"']
+    assert m.commit_bytes(b'{"a": {"b": 1') and m.commit_bytes(b"}")  # two steps
+    assert m.commit_bytes(b', "a') and not m.is_allowed(q)
+    m.rollback(1)  # after the inner object again
+    assert m.commit_bytes(b', "b') and m.is_allowed(q)
+    m.rollback(2)  # '{"a": {"b": 1': the inner object is open again
+    assert m.commit_bytes(b', "b') and not m.is_allowed(q)
+    assert m.commit_bytes(b'c": 2, "a') and m.is_allowed(q)
+    f = m.fork()
+    m.rollback(2)
+    assert m.commit_bytes(b'}, "a') and not m.is_allowed(q)
+    assert f.is_allowed(q) and f.commit_bytes(b'": 2}}') and f.is_accepting()
+    assert not f.commit_bytes(b"}")
+    m.reset()
+    assert m.commit_bytes(b'{"a') and m.is_allowed(q)
+
+
+def _walk(m, rng, buf, steps=800):
+    eos = len(TOKENS) - 1
+    m.reset()
+    out = []
+    for _ in range(steps):
+        m.compute_mask(buf)
+        allowed = np.flatnonzero(
+            np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)]
+        )
+        acc = m.is_accepting()
+        assert (eos in allowed) == acc
+        cands = [int(t) for t in allowed if t != eos]
+        if acc and (not cands or rng.random() < 0.3):
+            return b"".join(out)
+        assert cands, f"dead end after {b''.join(out)!r}"
+        closing = [t for t in cands if any(c in TOKENS[t] for c in b'"]},')]
+        t = rng.choice(closing if closing and rng.random() < 0.6 else cands)
+        assert m.commit(t), TOKENS[t]
+        out.append(TOKENS[t])
+    raise AssertionError(f"no end after {steps} tokens: {b''.join(out)[:200]!r}")
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        AB_ONLY,
+        {**AB_ONLY, "minProperties": 1},
+        {"type": "object", "propertyNames": {"pattern": "^[ab]+$"}, "maxProperties": 6},
+        {  # extra keys count toward minProperties now that they cannot repeat
+            "type": "object",
+            "propertyNames": {"pattern": "^[ab]+$"},
+            "additionalProperties": {"type": "integer"},
+            "minProperties": 4,
+            "maxProperties": 5,
+        },
+        {"type": "array", "items": AB_ONLY, "minItems": 2},
+        {
+            "type": "object",
+            "patternProperties": {"^[ab]+$": AB_ONLY},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}},
+            "patternProperties": {"^[ab]+$": {"type": "integer"}},
+            "additionalProperties": False,
+            "required": ["a"],
+        },
+    ],
+)
+def test_random_walks_are_valid_distinct_and_never_stuck(schema):
+    m = Matcher(Grammar.from_json_schema(schema), vocab())
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(len(json.dumps(schema)))
+    keys = 0
+    for _ in range(40):
+        text = _walk(m, rng, buf).decode()
+        assert _valid(schema, text), text
+        keys += text.count('":')
+    assert keys >= 40  # the walks wrote keys (short ones from two letters: collisions)
+
+
+def test_finite_key_language_keeps_its_lexeme():
+    """Keys that can run out (a bounded pattern) are not checked: masking them could lead to
+    a key prefix whose every completion was used (a dead end). The object still compiles
+    and its walks never get stuck."""
+    schema = {
+        "type": "object",
+        "propertyNames": {"pattern": "^[ab]$"},
+        "additionalProperties": {"type": "integer"},
+        "minProperties": 1,
+    }
+    g = Grammar.from_json_schema(schema)
+    assert all(role != 1 for _, role in g.ir.distinct)
+    m = Matcher(g, vocab())
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(5)
+    for _ in range(20):
+        text = _walk(m, rng, buf).decode()
+        assert jsonschema.Draft202012Validator(schema).is_valid(json.loads(text)), text
+
+
+def test_grammars_without_objects_have_no_scopes():
+    for schema in ({"type": "string"}, {"type": "array", "items": {"type": "integer"}}):
+        assert not Grammar.from_json_schema(schema).ir.distinct
+    g = Grammar.from_json_schema({"type": "object", "additionalProperties": False})
+    assert not g.ir.distinct  # no extra key: nothing to check
+
+
+def test_a_schema_inside_lark_keeps_its_keys_distinct():
+    """%json shares the host's bracket lexemes (they open and close scopes there too)."""
+    g = Grammar.from_lark('start: "{" "}" x | x\nx: "<" %json {"type": "object"} ">"\n')
+    m = Matcher(g, vocab())
+    for text, ok in [
+        ('<{"a":1,"b":{"a":2}}>', True),
+        ('<{"a":1,"a":2}>', False),
+        ('{}<{"a":1,"b":2}>', True),  # the host's own braces balance
+        ('{}<{"a":1,"b":{},"a":1}>', False),
+    ]:
+        m.reset()
+        assert (m.commit_bytes(text.encode()) and m.is_accepting()) is ok, text
