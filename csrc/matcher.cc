@@ -1119,12 +1119,7 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
     x.distinct[d.first] = static_cast<uint8_t>(d.second);
   }
-  if (!x.distinct.empty())
-    for (int32_t id = 0; id < t.vocab_size(); ++id) {
-      if (t.is_excluded(id)) continue;
-      const std::string_view b = t.token_bytes(id);
-      if (std::count(b.begin(), b.end(), '"') >= 3) x.quote_tokens.push_back(id);
-    }
+  if (!x.distinct.empty()) x.quote_tokens = &t.quote_tokens();
   extras_ = std::move(x);
 }
 
@@ -1513,7 +1508,7 @@ void Matcher::compute_mask(uint32_t* out) {
       if (distinct_) {
         // no item to repeat but one the token closes itself (live_items_): the few tokens
         // that can close two, by commit
-        for (int32_t id : extras_->quote_tokens)
+        for (int32_t id : *extras_->quote_tokens)
           if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
       }
     }

@@ -61,6 +61,9 @@ class TokenTrie {
   // The bytes of a token id (empty for padding ids).
   std::string_view token_bytes(int32_t id) const;
   bool is_excluded(int32_t id) const { return id < 0 || id >= vocab_size() || excluded_[id]; }
+  // Token ids (not excluded) with three or more '"' bytes: the only ones that can close two
+  // JSON strings themselves (GrammarExtras::quote_tokens), found once per vocabulary.
+  const std::vector<int32_t>& quote_tokens() const { return quote_tokens_; }
 
   // "Text" bytes: printable ASCII except '"' and '\\'. Inside a JSON string (and any lexer
   // state that loops on all of them) a token made of text bytes only is always allowed and
@@ -147,6 +150,7 @@ class TokenTrie {
   int32_t mask_width_;
   uint16_t max_depth_ = 0;
   std::vector<uint32_t> text_tokens_;  // mask_words() words
+  std::vector<int32_t> quote_tokens_;
   std::vector<uint32_t> text_frontier_;
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
