@@ -224,3 +224,11 @@ def test_negated_and_combined_multiple_of_match_the_exact_oracle(case):
         if got and not want or (want and not got and "e" not in t.lower()):
             wrong.append((t, want))
     assert not wrong, f"{schema}: {wrong[:10]}"
+
+
+def test_enum_values_meet_multiple_of_in_exact_arithmetic():
+    """Enum values are filtered by the other keywords with the grammar's own arithmetic:
+    0.9 is a multiple of 0.3 (jsonschema's float division says no: 0.9 / 0.3 = 3.0000000000000004),
+    1.0 and 0.5 are not; a string is not a number, so multipleOf does not apply to it."""
+    g = compile_json_schema({"enum": [0.9, 1.0, 0.5, "x"], "multipleOf": 0.3})
+    assert [accepts(g, t) for t in ["0.9", "1.0", "0.5", '"x"']] == [True, False, False, True]

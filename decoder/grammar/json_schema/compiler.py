@@ -211,8 +211,19 @@ def _linear_pattern_validator(cls, search):
     """``cls`` (a jsonschema validator class) with ``pattern``, ``patternProperties`` and
     ``additionalProperties`` matching patterns through ``search`` instead of ``re.search``
     (jsonschema's own keywords backtrack: a pattern like ``^(a+)+$`` on a 30-character
-    value runs for minutes)."""
+    value runs for minutes), and ``multipleOf`` in exact decimal arithmetic, as the grammar
+    reads it (jsonschema divides floats: 0.9 is not a multiple of 0.3 there)."""
     import jsonschema
+
+    def multiple_of(validator, m, instance, schema):
+        if not validator.is_type(instance, "number") or isinstance(m, bool):
+            return
+        try:
+            ok = numeric.to_decimal(instance) % numeric.to_decimal(m) == 0
+        except (ArithmeticError, ValueError, TypeError):
+            return  # not a finite number: the compiler reports the keyword itself
+        if not ok:
+            yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {m!r}")
 
     def pattern(validator, patrn, instance, schema):
         if validator.is_type(instance, "string") and not search(patrn, instance):
@@ -244,6 +255,7 @@ def _linear_pattern_validator(cls, search):
             "pattern": pattern,
             "patternProperties": pattern_properties,
             "additionalProperties": additional_properties,
+            "multipleOf": multiple_of,
         },
     )
 
