@@ -1,4 +1,4 @@
-"""The first mask in free-text states (docs/optimizations.md sections 20 and 24).
+"""The first mask in free-text states (docs/optimizations.md sections 20 and 26).
 
 For each state, a fresh grammar (so the state's mask cache entry is cold) is driven to it by
 `commit_bytes`, then `compute_mask` is timed in thread CPU; each figure is the median over
@@ -13,7 +13,6 @@ Also a teacher-forced stream (text, a call, text) with every mask timed, cold an
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -21,36 +20,15 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from decoder import Matcher, Vocabulary, agents  # noqa: E402
-from decoder.integrations.specs import grammar_for  # noqa: E402
+from cold_states import hermes, tagged  # noqa: E402
+
+from decoder import Matcher, Vocabulary  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
-WEATHER = {
-    "type": "object",
-    "properties": {"location": {"type": "string"}},
-    "required": ["location"],
-    "additionalProperties": False,
-}
-
-
-def hermes(n: int):
-    tools = [{"type": "function", "function": {"name": f"get_weather{n}", "parameters": WEATHER}}]
-    return agents.tool_calls(tools, style="hermes")
-
-
-def tagged(n: int):
-    fmt = {
-        "type": "sequence",
-        "elements": [
-            {"type": "any_text", "excludes": ["forbidden", "\u00fcnter"]},
-            {"type": "const_string", "value": f"<END{n}>"},
-        ],
-    }
-    return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
-
-
 STATES = [
     ("hermes, start", hermes, b""),
     ("hermes, after `Some text`", hermes, b"Some text"),

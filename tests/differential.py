@@ -371,6 +371,28 @@ def _mask(m, buf):
     return np.flatnonzero(np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)])
 
 
+def walk_to_end(m, rng: random.Random, buf, closers: bytes, p_close: float, steps: int) -> bytes:
+    """A random walk of the mask to the end of the output, asserting on the way that EOS is
+    allowed exactly when the matcher accepts, that no state before the end is a dead end, and
+    that every token drawn commits. With probability ``p_close`` it draws among the tokens
+    holding one of ``closers`` (so that walks finish)."""
+    m.reset()
+    out: list[bytes] = []
+    for _ in range(steps):
+        allowed = _mask(m, buf)
+        acc = m.is_accepting()
+        assert (EOS in allowed) == acc
+        cands = [int(t) for t in allowed if t != EOS]
+        if acc and (not cands or rng.random() < 0.3):
+            return b"".join(out)
+        assert cands, f"dead end after {b''.join(out)!r}"
+        closing = [t for t in cands if any(c in TOKENS[t] for c in closers)]
+        t = rng.choice(closing if closing and rng.random() < p_close else cands)
+        assert m.commit(t), TOKENS[t]
+        out.append(TOKENS[t])
+    raise AssertionError(f"no end after {steps} tokens: {b''.join(out)[:200]!r}")
+
+
 def walk(m, rng: random.Random, cap: int, buf) -> bytes | None:
     """A random walk of the mask, finished greedily after ``cap`` tokens; None if the
     greedy finish made no progress (min_completion_bytes did not drop)."""

@@ -1,4 +1,4 @@
-"""Cold masks from per-grammar token classes (docs/optimizations.md sections 20 and 24) against
+"""Cold masks from per-grammar token classes (docs/optimizations.md sections 20 and 26) against
 brute force, on four tokenizer families: byte-level BPE (llama3, qwen2), SentencePiece with byte
 fallback (llama2) and Tekken (mistral-tekken).
 
@@ -18,38 +18,13 @@ negated-class pattern (`[^/]`), whose class is the text bytes but one.
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from cold_states import hermes, tagged
 from conftest import assert_mask_is_brute_force, bits_of, vocab_of
 
-from decoder import Grammar, Matcher, agents
-from decoder.integrations.specs import grammar_for
+from decoder import Grammar, Matcher
 
 FAMILIES = ["llama3", "llama2", "mistral-tekken", "qwen2"]
-
-WEATHER = {
-    "type": "object",
-    "properties": {"location": {"type": "string"}},
-    "required": ["location"],
-    "additionalProperties": False,
-}
-
-
-def hermes(n: int) -> Grammar:
-    tools = [{"type": "function", "function": {"name": f"get_weather{n}", "parameters": WEATHER}}]
-    return agents.tool_calls(tools, style="hermes")
-
-
-def tagged(n: int) -> Grammar:
-    fmt = {
-        "type": "sequence",
-        "elements": [
-            {"type": "any_text", "excludes": ["forbidden", "\u00fcnter"]},
-            {"type": "const_string", "value": f"<END{n}>"},
-        ],
-    }
-    return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
 
 
 def negated(n: int) -> Grammar:

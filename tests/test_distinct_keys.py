@@ -17,7 +17,7 @@ import jsonschema
 import numpy as np
 import pytest
 from conftest import bits_of, vocab_of
-from differential import TOKENS, vocab
+from differential import TOKENS, vocab, walk_to_end
 
 from decoder import Grammar, Matcher, Vocabulary
 
@@ -266,26 +266,8 @@ def test_rollback_and_fork_keep_the_scopes():
     assert m.commit_bytes(b'{"a') and m.is_allowed(q)
 
 
-def _walk(m, rng, buf, steps=800):
-    eos = len(TOKENS) - 1
-    m.reset()
-    out = []
-    for _ in range(steps):
-        m.compute_mask(buf)
-        allowed = np.flatnonzero(
-            np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)]
-        )
-        acc = m.is_accepting()
-        assert (eos in allowed) == acc
-        cands = [int(t) for t in allowed if t != eos]
-        if acc and (not cands or rng.random() < 0.3):
-            return b"".join(out)
-        assert cands, f"dead end after {b''.join(out)!r}"
-        closing = [t for t in cands if any(c in TOKENS[t] for c in b'"]},')]
-        t = rng.choice(closing if closing and rng.random() < 0.6 else cands)
-        assert m.commit(t), TOKENS[t]
-        out.append(TOKENS[t])
-    raise AssertionError(f"no end after {steps} tokens: {b''.join(out)[:200]!r}")
+def _walk(m, rng, buf):
+    return walk_to_end(m, rng, buf, b'"]},', 0.6, 800)
 
 
 @pytest.mark.parametrize(

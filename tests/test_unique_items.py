@@ -19,7 +19,7 @@ import jsonschema
 import numpy as np
 import pytest
 from conftest import bits_of, shared_path, vocab_of
-from differential import TOKENS, vocab
+from differential import TOKENS, vocab, walk_to_end
 
 from decoder import Grammar, Matcher
 from decoder.errors import SchemaError, UnsatisfiableSchemaError
@@ -172,30 +172,11 @@ def test_test_suite_teacher_forced(draft):
     assert compiled >= 4 and right >= 33, (compiled, right)
 
 
-def _walk(m, rng, buf, steps=600):
-    """A random walk of the mask to the end of the output: half the time a token that
-    closes something (a quote, a bracket, a comma), so that walks finish; asserts that
-    every state before the end allows some token (no dead end) and that the mask's tokens
-    commit."""
-    eos = len(TOKENS) - 1
-    m.reset()
-    out = []
-    for _ in range(steps):
-        m.compute_mask(buf)
-        allowed = np.flatnonzero(
-            np.unpackbits(buf.view(np.uint8), bitorder="little")[: len(TOKENS)]
-        )
-        acc = m.is_accepting()
-        assert (eos in allowed) == acc
-        cands = [int(t) for t in allowed if t != eos]
-        if acc and (not cands or rng.random() < 0.3):
-            return b"".join(out)
-        assert cands, f"dead end after {b''.join(out)!r}"
-        closing = [t for t in cands if any(c in TOKENS[t] for c in b'"],')]
-        t = rng.choice(closing if closing and rng.random() < 0.5 else cands)
-        assert m.commit(t), TOKENS[t]
-        out.append(TOKENS[t])
-    raise AssertionError(f"no end after {steps} tokens: {b''.join(out)[:200]!r}")
+def _walk(m, rng, buf):
+    """A random walk to the end: half the time a token that closes something (a quote, a
+    bracket, a comma), so that walks finish (differential.walk_to_end asserts no dead end
+    and that the mask's tokens commit)."""
+    return walk_to_end(m, rng, buf, b'"],', 0.5, 600)
 
 
 def _walks(schema, n, seed):

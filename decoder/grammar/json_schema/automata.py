@@ -407,6 +407,31 @@ def encode_json(d: Dfa, budget: int = DEFAULT_BUDGET * 4) -> tuple:
     return Dfa._of(_done(*made)).node()
 
 
+def infinite_from_every_state(d: Dfa, sinks: bool = False) -> bool:
+    """Whether every live state of ``d`` has infinitely many completions (reaches a cycle).
+    ``sinks=True`` exempts the states with no transitions at all (a string lexeme's end,
+    after its closing quote) but no state that leads only into them: every other state must
+    still reach a cycle."""
+    d = trim(d)
+    if d.is_empty():
+        return False
+    succ = [{t for _, _, t in es} for es in d.edges]
+    out = [len(ts) for ts in succ]
+    dead = [q for q in range(d.n) if out[q] == 0]
+    if not sinks:
+        return not dead
+    pred: list[set] = [set() for _ in succ]
+    for q, ts in enumerate(succ):
+        for t in ts:
+            pred[t].add(q)
+    for q in dead:  # a state left with no successors but sinks has finite completions
+        for p in pred[q]:
+            out[p] -= 1
+            if out[p] == 0:
+                return False
+    return True
+
+
 def is_dfa_node(n) -> bool:
     return n[0] == "dfa"
 

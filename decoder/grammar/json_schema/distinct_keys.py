@@ -34,7 +34,7 @@ def key_item(c, lx: int) -> int:
         rx = c.b.regex_of(lx)
         try:  # on a budget of its own: the schema's constructions keep all of theirs
             with automata.charged_to(c.distinct_key_work):
-                ok = _infinite_inside(automata.to_dfa(rx))
+                ok = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
         except RegexBudgetError:
             ok = False  # not checked: the keys keep a plain lexeme
         got = memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM) if ok else lx
@@ -59,25 +59,3 @@ def mark_brackets(c) -> None:
         c.b.set_role(sym, DISTINCT_OPENER)
     for sym in (c.RB, c.RS):
         c.b.set_role(sym, DISTINCT_CLOSER)
-
-
-def _infinite_inside(d) -> bool:
-    """Whether the string lexeme's DFA has infinitely many completions from every live state
-    but the ones after its closing quote (those have no transitions): peeling the states
-    that reach no cycle, leaves first, removes only those."""
-    d = automata.trim(d)
-    if d.is_empty():
-        return False
-    succ = [{t for _, _, t in es} for es in d.edges]
-    pred: list[set] = [set() for _ in succ]
-    for q, ts in enumerate(succ):
-        for t in ts:
-            pred[t].add(q)
-    out = [len(ts) for ts in succ]
-    leaves = [q for q in range(d.n) if out[q] == 0]
-    for q in leaves:
-        for p in pred[q]:
-            out[p] -= 1
-            if out[p] == 0:
-                return False  # a state whose every completion is finite
-    return True

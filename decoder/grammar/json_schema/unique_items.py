@@ -182,7 +182,7 @@ def _string_item(c, parts, path):
         return None
     chars = c._string_chars(parts)
     try:
-        if not _infinite_from_every_state(automata.to_dfa(chars)):
+        if not automata.infinite_from_every_state(automata.to_dfa(chars)):
             c.unsupported(
                 "uniqueItems",
                 path,
@@ -196,27 +196,3 @@ def _string_item(c, parts, path):
         c.unsupported("uniqueItems", path, "over strings needs an automaton too large to check")
         return None
     return c.b.lexeme("STRING (unique item)", rx, DISTINCT_ITEM)
-
-
-def _infinite_from_every_state(d) -> bool:
-    """Whether every live state of the DFA has infinitely many completions: it can reach a
-    cycle of live states (states that reach no cycle are peeled off, leaves first)."""
-    d = automata.trim(d)
-    if d.is_empty():
-        return False
-    succ = [{t for _, _, t in es} for es in d.edges]
-    pred: list[set] = [set() for _ in succ]
-    for q, ts in enumerate(succ):
-        for t in ts:
-            pred[t].add(q)
-    out = [len(ts) for ts in succ]
-    leaves = [q for q in range(d.n) if out[q] == 0]
-    removed = 0
-    while leaves:
-        q = leaves.pop()
-        removed += 1
-        for p in pred[q]:
-            out[p] -= 1
-            if out[p] == 0:
-                leaves.append(p)
-    return removed == 0
