@@ -1435,6 +1435,14 @@ case(
     r"multipleOf.*not a finite number",
     seconds=1,
 )
+case(  # a remainder automaton within its state limit whose product ran out of compile work
+    "schema_fuzz_multipleof_tiny",
+    "schema_text",
+    lambda: '{"type": "number", "multipleOf": 4e-300, "maximum": 0}',
+    ("SchemaError",),
+    r"multipleOf.*too much work",
+    seconds=3,
+)
 case(
     "schema_fuzz_min_items_object",
     "schema_text",

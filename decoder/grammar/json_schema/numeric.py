@@ -630,8 +630,8 @@ def _multiples_in(range_rx, c: int, e: int, fraction: bool, zero_frac: bool = Tr
     """The texts of ``range_rx`` that are multiples of ``c / 10^e`` (see multiple_dfa)."""
     from . import automata
 
-    d = multiple_dfa(c, e, fraction, zero_frac)
     try:
+        d = multiple_dfa(c, e, fraction, zero_frac)
         return automata.intersect(automata.to_dfa(range_rx), d).node()
     except automata.RegexBudgetError as err:
         raise UnsupportedNumeric(f"multipleOf {Decimal(c).scaleb(-e)}: {err}") from None
