@@ -96,10 +96,7 @@ def table(summ: dict[str, dict], engines: list[str], base: str | None) -> str:
     ]
     if base:
         cols.append(f"correct vs {base}")
-    lines = [
-        "| " + " | ".join(cols) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
-    ]
+    rows = []
     b = summ.get(base) if base else None
     for e in engines:
         s = summ[e]
@@ -118,16 +115,13 @@ def table(summ: dict[str, dict], engines: list[str], base: str | None) -> str:
         ]
         if b:
             row.append(E.ratio(s["correct"], b["correct"]))
-        lines.append("| " + " | ".join(str(x) for x in row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return E.markdown_table(cols, rows)
 
 
 def per_file_table(by_file: dict[str, dict[str, dict]], engines: list[str]) -> str:
     cols = ["file", "instances"] + [f"{e} ok/unsound/incompl/refused" for e in engines]
-    lines = [
-        "| " + " | ".join(cols) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
-    ]
+    rows = []
     for f in sorted(by_file):
         d = by_file[f]
         n = next(iter(d.values()))["instances"]
@@ -135,8 +129,8 @@ def per_file_table(by_file: dict[str, dict[str, dict]], engines: list[str]) -> s
             f'{d[e]["correct"]}/{d[e]["unsound"]}/{d[e]["incomplete"]}/{d[e]["refused"]}'
             for e in engines
         ]
-        lines.append("| " + " | ".join(str(x) for x in row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return E.markdown_table(cols, rows)
 
 
 def main(argv=None):

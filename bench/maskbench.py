@@ -158,10 +158,7 @@ def markdown_table(summ: dict[str, dict], engines: list[str], base: str | None) 
     ]
     if base:
         cols += [f"p50 vs {base}", f"p99 vs {base}", f"compile p50 vs {base}", f"passing vs {base}"]
-    lines = [
-        "| " + " | ".join(cols) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
-    ]
+    rows = []
     b = summ.get(base) if base else None
     for e in engines:
         s = summ.get(e)
@@ -192,8 +189,8 @@ def markdown_table(summ: dict[str, dict], engines: list[str], base: str | None) 
                 E.ratio(s["compile_ms_p50"], b["compile_ms_p50"]),
                 E.ratio(s["passing"], b["passing"]),
             ]
-        lines.append("| " + " | ".join(str(x) for x in row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return E.markdown_table(cols, rows)
 
 
 STAT_KEYS = ("p50", "p90", "p99", "max", "mean")
@@ -223,10 +220,7 @@ def common_table(common: dict, engines: list[str]) -> str:
         + [f"CPU {k}" for k in STAT_KEYS]
         + ["steps > 2 ms"]
     )
-    lines = [
-        "| " + " | ".join(cols) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
-    ]
+    rows = []
     for e in engines:
         c = common[e]
         row = (
@@ -235,42 +229,32 @@ def common_table(common: dict, engines: list[str]) -> str:
             + [E.fmt(c["cpu"][k]) for k in STAT_KEYS]
         )
         row.append(c["over_2ms"])
-        lines.append("| " + " | ".join(str(x) for x in row) + " |")
-    if any(common[e]["cold_wall"]["n"] for e in engines):
-        lines += [
-            "",
-            "| engine | cold steps | cold wall p50 | cold wall p90 | cold wall p99 | cold wall mean | cold CPU p50 | "
-            "cold CPU p99 | warm wall p50 | warm wall p99 | warm wall mean | warm CPU p50 | warm CPU p99 |",
-            "|---|" + "---:|" * 12,
-        ]
-        for e in engines:
-            c = common[e]
-            cw, cc, ww, wc = c["cold_wall"], c["cold_cpu"], c["warm_wall"], c["warm_cpu"]
-            row = [
-                e,
-                cw["n"],
-                E.fmt(cw["p50"]),
-                E.fmt(cw["p90"]),
-                E.fmt(cw["p99"]),
-                E.fmt(cw["mean"]),
-                E.fmt(cc["p50"]),
-                E.fmt(cc["p99"]),
-                E.fmt(ww["p50"]),
-                E.fmt(ww["p99"]),
-                E.fmt(ww["mean"]),
-                E.fmt(wc["p50"]),
-                E.fmt(wc["p99"]),
-            ]
-            lines.append("| " + " | ".join(str(x) for x in row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    table = E.markdown_table(cols, rows)
+    if not any(common[e]["cold_wall"]["n"] for e in engines):
+        return table
+    split_cols = ["engine", "cold steps"]
+    split_cols += [f"cold wall {k}" for k in ("p50", "p90", "p99", "mean")]
+    split_cols += ["cold CPU p50", "cold CPU p99"]
+    split_cols += [f"warm wall {k}" for k in ("p50", "p99", "mean")]
+    split_cols += ["warm CPU p50", "warm CPU p99"]
+    split = []
+    for e in engines:
+        c = common[e]
+        cw, cc, ww, wc = c["cold_wall"], c["cold_cpu"], c["warm_wall"], c["warm_cpu"]
+        split.append(
+            [e, cw["n"]]
+            + [E.fmt(cw[k]) for k in ("p50", "p90", "p99", "mean")]
+            + [E.fmt(cc["p50"]), E.fmt(cc["p99"])]
+            + [E.fmt(ww[k]) for k in ("p50", "p99", "mean")]
+            + [E.fmt(wc["p50"]), E.fmt(wc["p99"])]
+        )
+    return table + "\n\n" + E.markdown_table(split_cols, split)
 
 
 def subset_table(by_subset: dict[str, dict[str, dict]], engines: list[str]) -> str:
     cols = ["subset", "schemas"] + [f"{e} pass / inval / m+c p50 µs" for e in engines]
-    lines = [
-        "| " + " | ".join(cols) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
-    ]
+    rows = []
     for sub in sorted(by_subset):
         d = by_subset[sub]
         n = next(iter(d.values()))["schemas"] if d else 0
@@ -282,8 +266,8 @@ def subset_table(by_subset: dict[str, dict[str, dict]], engines: list[str]) -> s
                 if s is None
                 else f'{s["passing"]} / {s["invalidation_errors"]} / {E.fmt(s["mask_commit_us_p50"])}'
             )
-        lines.append("| " + " | ".join(str(x) for x in row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return E.markdown_table(cols, rows)
 
 
 def plot(path: str, times: dict[str, np.ndarray], compile_ms: dict[str, list[float]], title: str):

@@ -642,45 +642,34 @@ def markdown_table(rows: list[dict]) -> str:
         "seq·steps/s",
         "violations",
     ]
-    lines = [
-        "| " + " | ".join(cols) + " |",
-        "|" + "|".join(["---:"] * 2 + ["---"] + ["---:"] * (len(cols) - 3)) + "|",
-    ]
+    out = []
     for r in rows:
         if r.get("error"):
-            lines.append(
-                f"| {r['batch']} | {r['threads']} | {r['engine']} | {r['error']} |"
-                + " |" * (len(cols) - 4)
-            )
+            out.append([r["batch"], r["threads"], r["engine"], r["error"]])
             continue
-        lines.append(
-            "| "
-            + " | ".join(
-                str(x)
-                for x in [
-                    r["batch"],
-                    r["threads"],
-                    r["engine"],
-                    r["steps"],
-                    E.fmt(r["step_us_p50"]),
-                    E.fmt(r["step_us_p99"]),
-                    E.fmt(r["step_us_max"]),
-                    E.fmt(r.get("step_cpu_us_p50")),
-                    E.fmt(r.get("step_cpu_us_p99")),
-                    E.fmt(r["mask_commit_us_p50"]),
-                    E.fmt(r["mask_commit_us_p99"]),
-                    r["compiles"],
-                    E.fmt(r["compile_ms_p50"], 2),
-                    E.fmt(r["compile_ms_p99"]),
-                    E.fmt(r.get("compile_cpu_ms_p50"), 2),
-                    "–" if r["compile_share"] is None else f"{100 * r['compile_share']:.0f}%",
-                    E.fmt(r["throughput"]),
-                    r["violations"] + r["refusals"],
-                ]
-            )
-            + " |"
+        out.append(
+            [
+                r["batch"],
+                r["threads"],
+                r["engine"],
+                r["steps"],
+                E.fmt(r["step_us_p50"]),
+                E.fmt(r["step_us_p99"]),
+                E.fmt(r["step_us_max"]),
+                E.fmt(r.get("step_cpu_us_p50")),
+                E.fmt(r.get("step_cpu_us_p99")),
+                E.fmt(r["mask_commit_us_p50"]),
+                E.fmt(r["mask_commit_us_p99"]),
+                r["compiles"],
+                E.fmt(r["compile_ms_p50"], 2),
+                E.fmt(r["compile_ms_p99"]),
+                E.fmt(r.get("compile_cpu_ms_p50"), 2),
+                "–" if r["compile_share"] is None else f"{100 * r['compile_share']:.0f}%",
+                E.fmt(r["throughput"]),
+                r["violations"] + r["refusals"],
+            ]
         )
-    return "\n".join(lines)
+    return E.markdown_table(cols, out, left=(2,))
 
 
 def target_lines(rows: list[dict], batch: int = 32) -> list[str]:

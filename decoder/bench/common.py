@@ -223,3 +223,14 @@ def ratio(x: float | None, base: float | None) -> str:
     if x is None or base is None or base == 0:
         return "–"
     return f"{x / base:.2f}x"
+
+
+def markdown_table(cols: list[str], rows: list[list[Any]], left: tuple[int, ...] = (0,)) -> str:
+    """A Markdown table: the columns numbered in ``left`` left-aligned (text), the others
+    right-aligned (numbers); cells are str()-ed, and a short row leaves its last cells empty."""
+    align = ["---" if i in left else "---:" for i in range(len(cols))]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(align) + "|"]
+    for row in rows:
+        cells = [str(x) for x in row] + [""] * (len(cols) - len(row))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -32,10 +32,19 @@ from typing import Any
 
 import numpy as np
 
-from .common import IsolatedProcess, fmt, limit_memory, quantiles, ratio, serialize, shared_default
+from .common import (
+    IsolatedProcess,
+    fmt,
+    limit_memory,
+    markdown_table,
+    quantiles,
+    ratio,
+    serialize,
+    shared_default,
+)
 from .common import short_error as _short
 
-# fmt, quantiles, ratio and serialize are re-exported: the scripts use them as engines.<name>
+# fmt, markdown_table, quantiles, ratio and serialize are re-exported: the scripts use them as engines.<name>
 __all__ = [
     "ADAPTERS",
     "ALL_ENGINES",
@@ -43,6 +52,7 @@ __all__ = [
     "EngineWorker",
     "TokenizerContext",
     "fmt",
+    "markdown_table",
     "quantiles",
     "ratio",
     "serialize",
