@@ -9,7 +9,9 @@ regexes, Lark grammars). Requests are compiled as the vLLM/SGLang integrations d
 the compile, stop ids; ``--compile-cache-mb``, and ``--mask-cache-mb`` for the process-wide
 mask-cache budget); every step fills all masks with ``fill_masks`` on ``--threads`` (2) C++ threads and
 draws each sequence's next token uniformly from its mask (EOS with probability 1/4 once
-allowed), up to ``--max-tokens`` per request.
+allowed), up to ``--max-tokens`` per request. Like the serving integrations, the
+SpecCompiler limits glibc's malloc arenas to 2 (decoder.integrations.memory);
+``DECODER_MALLOC_ARENAS=0`` runs with glibc's default instead.
 
 Reported: throughput (tokens/s, requests/s), RSS over time (JSON series and an SVG plot),
 compile and mask p50/p99, the mask-cache budget's state, and every error by kind; a
@@ -70,6 +72,32 @@ def malloc_mb() -> tuple[float, float]:
         return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
     except (OSError, AttributeError):
         return 0.0, 0.0
+
+
+def pymalloc_mb() -> tuple[float, float]:
+    """(arenas held, bytes in allocated blocks) MiB of CPython's small-object allocator
+    (sys._debugmallocstats, which writes to the C stderr: read back through a temporary
+    file); (0, 0) where it prints neither."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode("utf-8", "replace")
+    held = used = 0.0
+    for line in text.splitlines():
+        if "bytes/arena" in line:
+            held = int(line.split("=")[-1].replace(",", "")) / 2**20
+        elif line.startswith("# bytes in allocated blocks"):
+            used = int(line.split("=")[-1].replace(",", "")) / 2**20
+    return held, used
 
 
 def load_schemas(limit_per_file: int) -> list[str]:
@@ -199,6 +227,7 @@ def main(argv=None) -> int:
         from decoder import compile as _compile
 
         used, free = malloc_mb()
+        py_held, py_used = pymalloc_mb()
         b = mask_cache_budget()
         mem.append(
             (
@@ -209,6 +238,8 @@ def main(argv=None) -> int:
                 b["grammars"],
                 round(b["bytes"] / 2**20, 1),
                 len(_compile._compiled),
+                round(py_held, 1),
+                round(py_used, 1),
             )
         )
 
@@ -379,13 +410,14 @@ def main(argv=None) -> int:
         mask_cache=budget,
         malloc_trim_ms=trim_ms,
         compiled_cache_mb=round(sc.cached_bytes() / 2**20, 1),
+        malloc_arenas=sc.malloc_arenas,  # None: glibc's default (DECODER_MALLOC_ARENAS=0)
         compiler_stats=sc.stats,
         errors=dict(errors.most_common()),
         failures=failures[:100],
         n_failures=len(failures),
         rss_series=rss,
         memory_series_fields="done rss_mb malloc_used_mb malloc_free_mb grammars mask_cache_mb "
-        "compile_cache_len".split(),
+        "compile_cache_len pymalloc_arenas_mb pymalloc_used_mb".split(),
         memory_series=mem,
         args=vars(a),
     )

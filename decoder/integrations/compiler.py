@@ -34,6 +34,7 @@ from ..compile import COMPILE_CACHE_BYTES, compile_grammar
 from ..deadline import Deadline, compile_deadline
 from ..errors import LimitError
 from ..vocab import Vocabulary
+from .memory import limit_malloc_arenas
 from .specs import grammar_for
 
 logger = logging.getLogger("decoder.integrations")
@@ -79,6 +80,9 @@ class SpecCompiler:
         self._running: dict[tuple, tuple[Future, Deadline]] = {}
         self._vocabs: OrderedDict[frozenset, Vocabulary] = OrderedDict()
         self.stats = {"hits": 0, "compiles": 0, "timeouts": 0, "errors": 0, "cancelled": 0}
+        # a server's compile and mask threads would each get a malloc arena whose freed
+        # memory stays resident (decoder.integrations.memory; DECODER_MALLOC_ARENAS=0: off)
+        self.malloc_arenas = limit_malloc_arenas()
 
     # ------------------------------------------------------------ vocabularies
     def vocab_for_stop(self, stop_ids: Iterable[int] | None) -> Vocabulary:
