@@ -59,6 +59,7 @@ def compile_json_schema(
     *,
     whitespace: str = DEFAULT_WHITESPACE,
     strict_objects: bool = False,
+    property_order: str = "schema",
     approximate: bool = False,
     max_ws: int = 32,
     max_rules: int = 200_000,
@@ -75,6 +76,11 @@ def compile_json_schema(
     ``whitespace``: ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"`` (see the
     module docstring; another value raises ``SchemaError`` naming these); ``max_ws`` bounds
     the whitespace runs of ``"pretty"`` and ``"flexible"``.
+
+    ``property_order``: ``"schema"`` (the default: declared properties in the order of
+    ``properties``, which helps models) or ``"any"`` (each declared key at any position, at
+    most once, every required one before the object closes; see :mod:`.any_order`, which
+    raises a SchemaError naming ``property_order`` for an object with too many key sets).
 
     Raises :class:`decoder.errors.SchemaError` (with ``keyword`` and ``path``) for a
     keyword that cannot be enforced exactly; ``approximate=True`` compiles an
@@ -116,6 +122,7 @@ def compile_json_schema(
             doc,
             whitespace=whitespace,
             strict_objects=strict_objects,
+            property_order=property_order,
             approximate=approximate,
             max_ws=max_ws,
             max_rules=max_rules,

@@ -1,0 +1,287 @@
+"""``property_order="any"`` (decoder/grammar/json_schema/any_order.py): an object's declared
+keys in any order, each at most once, every required one before the object closes; extra
+keys anywhere (never repeated: distinct keys); ``minProperties``/``maxProperties`` counted.
+
+The mask is checked exactly on a real tokenizer (Llama-3) against the finite set of valid
+instances of a small schema, valid instances in every key order are accepted and invalid
+ones refused (teacher-forced, against jsonschema with a no-duplicate-key parser), and random
+walks of the mask end in valid instances without a dead end on the way. The default
+(``"schema"``) is unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import jsonschema
+import numpy as np
+import pytest
+from conftest import assert_mask_is_brute_force, bits_of, vocab_of
+from differential import TOKENS, vocab, walk_to_end
+
+from decoder import Grammar, Matcher
+from decoder.errors import SchemaError
+from decoder.grammar.json_schema.any_order import MAX_ANY_ORDER_STATES
+
+
+class Duplicate(Exception):
+    pass
+
+
+def _no_dup(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise Duplicate(keys)
+    return dict(pairs)
+
+
+def _valid(schema, text: str) -> bool:
+    """The oracle: JSON with no repeated key in any object, valid against the schema."""
+    try:
+        x = json.loads(text, object_pairs_hook=_no_dup)
+    except (Duplicate, ValueError):
+        return False
+    return jsonschema.Draft202012Validator(schema).is_valid(x)
+
+
+def _any(schema, **kw):
+    return Grammar.from_json_schema(schema, property_order="any", **kw)
+
+
+def _accepts(m, text: str) -> bool:
+    m.reset()
+    return m.commit_bytes(text.encode()) and m.is_accepting()
+
+
+# a = null (required), b = true/false, c = "x"; nothing else: 19 valid compact objects
+SMALL = {
+    "type": "object",
+    "properties": {"a": {"type": "null"}, "b": {"type": "boolean"}, "c": {"const": "x"}},
+    "required": ["a"],
+    "additionalProperties": False,
+}
+
+
+def _small_instances() -> list[bytes]:
+    values = {"a": ["null"], "b": ["true", "false"], "c": ['"x"']}
+    out = []
+    for r in range(1, 4):
+        for keys in itertools.permutations("abc", r):
+            if "a" not in keys:
+                continue
+            for vals in itertools.product(*(values[k] for k in keys)):
+                body = ",".join(f'"{k}":{v}' for k, v in zip(keys, vals))
+                out.append(("{" + body + "}").encode())
+    return out
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"{",
+        b'{"b":true,',
+        b'{"b":true,"',
+        b'{"b":true,"a":null',  # ',' (c is left) and '}'
+        b'{"b":true,"a":null,"c":"x"',  # every key used: '}' only, no ','
+        b'{"c":"x","b":false',  # a is missing: ',' only, no '}'
+        b'{"c":"x","b":false,',  # only "a" may follow
+        b'{"a":null,"c"',
+    ],
+)
+def test_exact_tokens_at_key_positions(prefix):
+    """The allowed tokens (without a backslash: escapes spell the same keys) are exactly
+    those that continue the prefix into one of the schema's valid instances, every one of
+    which is listed; EOS exactly when the prefix is one."""
+    v = vocab_of("llama3")
+    m = Matcher(_any(SMALL, whitespace="compact"), v)
+    assert m.commit_bytes(prefix), prefix
+    bits = bits_of(m, m.compiled.mask_words)
+    instances = _small_instances()
+    assert all(_valid(SMALL, t.decode()) for t in instances)
+    want, got = set(), set()
+    for t in range(v.model_vocab_size):
+        tb = v.token_bytes(t)
+        if not tb or b"\\" in tb:
+            continue
+        if any(w.startswith(prefix + tb) for w in instances):
+            want.add(tb)
+        if bits[t]:
+            got.add(tb)
+    assert got == want, (sorted(got - want)[:10], sorted(want - got)[:10])
+    assert m.is_accepting() is (prefix in instances)
+
+
+def test_every_order_of_the_small_schema_and_nothing_else():
+    m = Matcher(_any(SMALL, whitespace="compact"), vocab())
+    instances = {t.decode() for t in _small_instances()}
+    assert len(instances) == 1 + 2 * 2 + 2 + 6 * 2  # {a}, {a,b}, {a,c}, {a,b,c}
+    for t in instances:
+        assert _accepts(m, t), t
+    for t in [
+        "{}",
+        '{"b":true}',
+        '{"b":true,"c":"x"}',  # a is missing
+        '{"a":null,"a":null}',
+        '{"a":null,"b":true,"b":false}',
+        '{"c":"x","a":null,"c":"x"}',
+        '{"a":null,"d":1}',
+        '{"a":null,}',
+        '{"a":null,"b":true,"c":"x",}',
+        '{"a":1}',
+    ]:
+        assert not _valid(SMALL, t) and not _accepts(m, t), t
+
+
+OPEN = {  # extra keys allowed, counted toward min/maxProperties
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string", "maxLength": 3},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+    },
+    "required": ["id", "name"],
+    "additionalProperties": {"type": "integer"},
+    "maxProperties": 4,
+}
+
+
+@pytest.mark.parametrize("ws", ["compact", "separators", "pretty"])
+def test_teacher_forced_permutations_match_the_oracle(ws):
+    m = Matcher(_any(OPEN, whitespace=ws), vocab())
+    members = {
+        "id": '"id": 7',
+        "name": '"name": "ab"',
+        "tags": '"tags": ["x"]',
+        "x": '"x": 1',
+        "y": '"y": 2',
+        "z": '"z": 3',
+        "id2": '"id": 8',
+        "bad": '"name": 5',
+    }
+    seen = {True: 0, False: 0}
+    rng = random.Random(19)
+    for r in range(0, 6):
+        for keys in itertools.permutations(list(members), r):
+            if r >= 4 and rng.random() < 0.9:
+                continue  # a sample of the long ones
+            text = "{" + ", ".join(members[k] for k in keys) + "}"
+            if ws == "compact":
+                text = text.replace(": ", ":").replace(", ", ",")
+            want = _valid(OPEN, text)
+            assert _accepts(m, text) == want, text
+            seen[want] += 1
+    assert seen[True] > 60 and seen[False] > 1000
+
+
+def test_schema_order_is_still_the_default():
+    g = Grammar.from_json_schema(OPEN)
+    assert g.fingerprint() == Grammar.from_json_schema(OPEN, property_order="schema").fingerprint()
+    assert g.fingerprint() != _any(OPEN).fingerprint()
+    m = Matcher(Grammar.from_json_schema(SMALL, whitespace="compact"), vocab())
+    assert _accepts(m, '{"a":null,"b":true,"c":"x"}')
+    assert not _accepts(m, '{"b":true,"a":null}')  # valid, but not in the schema's order
+    assert _accepts(Matcher(_any(SMALL, whitespace="compact"), vocab()), '{"b":true,"a":null}')
+
+
+def test_bad_option_and_too_many_key_sets_are_schema_errors():
+    with pytest.raises(SchemaError, match="property_order='sorted'") as e:
+        Grammar.from_json_schema(SMALL, property_order="sorted")
+    assert e.value.keyword == "property_order"
+    wide = {f"p{i}": {"type": "integer"} for i in range(13)}  # 2**13 sets of optional keys
+    schema = {"type": "object", "properties": {"inner": {"type": "object", "properties": wide}}}
+    with pytest.raises(SchemaError, match=f"more than {MAX_ANY_ORDER_STATES} states") as e:
+        _any(schema)
+    assert e.value.keyword == "property_order"
+    assert e.value.path == "/properties/inner"
+    Grammar.from_json_schema(schema)  # schema order: one state per position
+    # 12 optional keys (4096 sets) fit, and so do 13 once maxProperties bounds the sets
+    _any({"type": "object", "properties": dict(list(wide.items())[:12])})
+    _any({"type": "object", "properties": wide, "maxProperties": 3})
+
+
+def _walk(m, rng, buf):
+    return walk_to_end(m, rng, buf, b'"]},', 0.6, 800)
+
+
+NESTED = {
+    "type": "object",
+    "properties": {
+        "a": {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "required": ["b"],
+            "additionalProperties": False,
+        },
+        "b": {"type": "array", "items": {"$ref": "#/properties/a"}, "maxItems": 2},
+        "c": {"type": "boolean"},
+    },
+    "required": ["a", "c"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        SMALL,
+        {**SMALL, "required": ["a", "b", "c"]},
+        {**SMALL, "required": [], "minProperties": 2},
+        {**SMALL, "required": [], "maxProperties": 1},
+        {**SMALL, "required": ["c"], "minProperties": 2, "maxProperties": 2},
+        OPEN,
+        {**OPEN, "additionalProperties": True, "minProperties": 3, "maxProperties": 3},
+        {  # extra keys by pattern, and a required key that is not in properties
+            "type": "object",
+            "properties": {"a": {"const": True}, "ab": {"type": "boolean"}},
+            "patternProperties": {"^[ab]+$": {"type": "boolean"}},
+            "additionalProperties": False,
+            "required": ["ab", "b"],
+        },
+        {  # requirements from a negation: an object with a, or without b
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "additionalProperties": False,
+            "not": {"required": ["b"], "not": {"required": ["a"]}},
+        },
+        NESTED,
+    ],
+)
+def test_random_walks_are_valid_and_never_stuck(schema):
+    m = Matcher(_any(schema), vocab())
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(len(json.dumps(schema)))
+    firsts = set()
+    for _ in range(40):
+        text = _walk(m, rng, buf).decode()
+        assert _valid(schema, text), text
+        x = json.loads(text)
+        if x:
+            firsts.add(next(iter(x)))
+    assert len(firsts) > 1  # the walks started their objects with different keys
+
+
+def test_nested_objects_keep_their_own_key_sets():
+    m = Matcher(_any(NESTED, whitespace="compact"), vocab())
+    for text, ok in [
+        ('{"c":true,"a":{"b":1,"a":2}}', True),
+        ('{"a":{"b":1},"b":[{"a":1,"b":2},{"b":3}],"c":false}', True),
+        ('{"b":[],"a":{"a":1,"b":1},"c":true}', True),
+        ('{"c":true,"a":{"a":2}}', False),  # the inner b is missing
+        ('{"c":true,"a":{"b":1,"b":2}}', False),
+        ('{"c":true,"a":{"b":1},"a":{"b":1}}', False),
+        ('{"a":{"b":1,"c":true}}', False),  # the outer c written inside
+        ('{"c":true,"b":[{"b":1,"b":1}],"a":{"b":1}}', False),
+    ]:
+        assert _valid(NESTED, text) is ok, text
+        assert _accepts(m, text) is ok, text
+
+
+def test_mask_equals_commit_on_a_real_tokenizer():
+    v = vocab_of("llama3")
+    m = Matcher(_any(OPEN), v)
+    for prefix in [b'{"name": "ab", ', b'{"x": 1, "id": 2, "name": "", "', b'{"tags": []']:
+        m.reset()
+        assert m.commit_bytes(prefix), prefix
+        assert_mask_is_brute_force(m, v, prefix.decode())
