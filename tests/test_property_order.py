@@ -285,3 +285,19 @@ def test_mask_equals_commit_on_a_real_tokenizer():
         m.reset()
         assert m.commit_bytes(prefix), prefix
         assert_mask_is_brute_force(m, v, prefix.decode())
+
+
+def test_serving_compiler_passes_the_option():
+    """The serving integrations' compiler (vLLM takes "property_order" from a request's
+    extra_args, next to "whitespace") builds the any-order grammar."""
+    from decoder.integrations.compiler import SpecCompiler
+    from decoder.integrations.specs import grammar_for
+
+    text = json.dumps(SMALL)
+    assert (
+        grammar_for("json", text, property_order="any").fingerprint()
+        == _any(SMALL, whitespace="flexible").fingerprint()
+    )
+    for order, ok in [("schema", False), ("any", True)]:
+        compiled = SpecCompiler(vocab(), property_order=order).compile("json", text, None)
+        assert _accepts(Matcher(compiled), '{"c": "x", "a": null}') is ok
