@@ -190,20 +190,35 @@ def test_bad_option_and_too_many_key_sets_are_schema_errors():
         Grammar.from_json_schema(SMALL, property_order="sorted")
     assert e.value.keyword == "property_order"
     wide = {f"p{i}": {"type": "integer"} for i in range(13)}  # 2**13 sets of optional keys
-    schema = {"type": "object", "properties": {"inner": {"type": "object", "properties": wide}}}
+    closed = {"type": "object", "properties": wide, "additionalProperties": False}
+    schema = {"type": "object", "properties": {"inner": closed}}
     with pytest.raises(SchemaError, match=f"more than {MAX_ANY_ORDER_STATES} states") as e:
         _any(schema)
     assert e.value.keyword == "property_order"
     assert e.value.path == "/properties/inner"
     Grammar.from_json_schema(schema)  # schema order: one state per position
     # 12 optional keys (4096 sets) fit, and so do 13 once maxProperties bounds the sets
-    _any({"type": "object", "properties": dict(list(wide.items())[:12])})
-    _any({"type": "object", "properties": wide, "maxProperties": 3})
+    _any({**closed, "properties": dict(list(wide.items())[:12])})
+    _any({**closed, "maxProperties": 3})
+    # an open object's optional keys are distinct items: only the required ones are sets
+    many = {f"p{i}": {"type": "integer"} for i in range(40)}
+    _any({"type": "object", "properties": many, "required": ["p1", "p2"]})
+    with pytest.raises(SchemaError, match="property_order"):
+        _any({"type": "object", "properties": many, "required": list(many)[:13]})
 
 
 def _walk(m, rng, buf):
     return walk_to_end(m, rng, buf, b'"]},', 0.6, 800)
 
+
+# an open object: its optional keys are distinct items (any_order's "open items"), so a
+# repeat is refused by the matcher where the key closes, and the extra keys ("a" + more)
+# continue the prefix of a key already written
+OPEN_ITEMS = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "boolean"}, "ab": {"type": "null"}},
+    "required": ["b"],
+}
 
 NESTED = {
     "type": "object",
@@ -246,6 +261,10 @@ NESTED = {
             "not": {"required": ["b"], "not": {"required": ["a"]}},
         },
         NESTED,
+        OPEN_ITEMS,
+        {**OPEN_ITEMS, "minProperties": 4},
+        {**OPEN_ITEMS, "maxProperties": 3},
+        {**OPEN_ITEMS, "propertyNames": {"pattern": "^[a-c]+$"}, "maxProperties": 5},
     ],
 )
 def test_random_walks_are_valid_and_never_stuck(schema):
@@ -301,3 +320,52 @@ def test_serving_compiler_passes_the_option():
     for order, ok in [("schema", False), ("any", True)]:
         compiled = SpecCompiler(vocab(), property_order=order).compile("json", text, None)
         assert _accepts(Matcher(compiled), '{"c": "x", "a": null}') is ok
+
+
+@pytest.mark.parametrize(
+    "prefix, token, allowed",
+    [
+        (b'{"a": 1, "a', b'":', False),  # a repeat of the optional key
+        (b'{"a": 1, "a', b'"', False),
+        (b'{"a": 1, "a', b"x", True),  # "ax" is an extra key
+        (b'{"a": 1, "ab', b'":', True),
+        (b'{"a": 1, ', b'"a', True),
+        (b'{"b": true, "b', b'":', False),  # a repeat of the required key
+        (b'{"b": true, "a', b'":', True),
+        (b'{"b": true, "ab": null, "ab', b'":', False),
+        (b'{"b": true, "ab": null, "ab', b"x", True),
+        (b'{"a": 1, "ab": null', b"}", False),  # b is missing
+        (b'{"a": 1, "ab": null', b"},", False),
+        (b'{"a": 1, "b": false', b"}", True),
+    ],
+)
+def test_open_object_tokens(prefix, token, allowed):
+    v = vocab_of("llama3")
+    m = Matcher(_any(OPEN_ITEMS), v)
+    assert m.commit_bytes(prefix), prefix
+    ids = {v.token_bytes(i): i for i in range(v.size)}
+    tid = ids[token]
+    assert bool(bits_of(m, m.compiled.mask_words)[tid]) is allowed
+    assert m.is_allowed(tid) is allowed
+
+
+def test_open_object_permutations_match_the_oracle():
+    m = Matcher(_any(OPEN_ITEMS, whitespace="compact"), vocab())
+    members = ['"a":1', '"a":2', '"b":true', '"b":false', '"ab":null', '"x":1', '"x":2', '"":0']
+    n = 0
+    for r in range(0, 5):
+        for ms in itertools.permutations(members, r):
+            text = "{" + ",".join(ms) + "}"
+            want = _valid(OPEN_ITEMS, text)
+            assert _accepts(m, text) == want, text
+            n += want
+    assert n > 100
+
+
+def test_open_object_mask_equals_commit_on_a_real_tokenizer():
+    v = vocab_of("llama3")
+    m = Matcher(_any(OPEN_ITEMS), v)
+    for prefix in [b'{"a": 1, "', b'{"ab": null, "a', b'{"b": true, "a": 1, "ab": null']:
+        m.reset()
+        assert m.commit_bytes(prefix), prefix
+        assert_mask_is_brute_force(m, v, prefix.decode())

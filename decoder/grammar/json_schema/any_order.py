@@ -19,12 +19,27 @@ the subsets of the declared keys, so an object needs up to ``2**n`` of them. Pas
 with ``minProperties``/``maxProperties`` counts or negated conditions) the compile raises a
 SchemaError naming ``property_order`` and the object's path; nothing falls back to the
 schema's order.
+
+*Open* objects need no sets of optional keys. Where the object takes extra keys with any
+value, as distinct items whose language continues every declared name (``"name`` is a live
+prefix of the extra-key lexeme: objects that do not restrict ``additionalProperties``, with
+``propertyNames`` patterns that admit the names' extensions), the optional declared keys
+become distinct items too: the matcher refuses a repeated one where its key closes, and a
+key prefix of a written key is never a dead end (an extra key continues it, among infinitely
+many, and its value always completes). The states then hold the set of *required* keys
+written and the count: ``2**r`` sets however many optional keys are declared. Not with
+``__some_key__`` requirements (a requirement met by an optional key's value could be counted
+on from a key already written) nor where extra keys do not count toward ``minProperties``.
 """
 
 from __future__ import annotations
 
+import json
+
 from ...errors import SchemaError
-from . import distinct_keys
+from ..ir import DISTINCT_ITEM
+from . import automata, distinct_keys
+from .regexops import RegexBudgetError
 
 #: the states (sets of declared keys written, with counts) one any-order object may have
 MAX_ANY_ORDER_STATES = 4096
@@ -56,6 +71,9 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
     def inc(k):
         return k + 1 if hi is not None else min(k + 1, lo)
 
+    # optional keys as distinct items, out of the sets (see the module docstring)
+    open_items = nw == 0 and inc_x(0) == inc(0) and _covered(c, live, kinds)
+
     def ok(k):
         return hi is None or k <= hi
 
@@ -72,7 +90,9 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
         used, k, f = state
         if ok(inc(k)):
             for i in range(n):
-                if not used >> i & 1:
+                if open_items and not live[i][2]:
+                    yield i, 0, (used, inc(k), f)
+                elif not used >> i & 1:
                     for bits in live[i][1]:
                         yield i, bits, (used | 1 << i, inc(k), f | bits)
         if ok(inc_x(k)):
@@ -91,7 +111,8 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
             raise SchemaError(
                 f"property_order='any' at {path or '/'}: an object with {n} declared "
                 f"properties needs more than {MAX_ANY_ORDER_STATES} states (one per set of "
-                f"keys written; use property_order='schema' or fewer properties)",
+                f"keys written: of the required ones only where any extra key may follow; "
+                f"use property_order='schema' or fewer properties)",
                 path=path,
                 keyword="property_order",
             )
@@ -119,8 +140,11 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
                     if kb == bits:
                         c.rule(s, [distinct_keys.key_item(c, key), c.COLON, val])
             else:
+                key = c._key_lexeme_literal(live[i][0])
+                if open_items and not live[i][2]:  # its repeats refused by the matcher
+                    key = c.b.lexeme("KEY (distinct)", c.b.regex_of(key), DISTINCT_ITEM)
                 for val in live[i][1][bits]:
-                    c.rule(s, [c._key_lexeme_literal(live[i][0]), c.COLON, val])
+                    c.rule(s, [key, c.COLON, val])
         return s
 
     top = c.nt(f"object@{path or '/'}")
@@ -147,3 +171,41 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
         if t in alive:
             c.rule(top, [c.LB, kv(i, bits), sym(t), c.RB])
     return top
+
+
+def _covered(c, live, kinds) -> bool:
+    """Whether some extra-key kind takes any value (so its members always complete) and is
+    a distinct item (infinitely many completions from every state inside the key) whose
+    lexeme continues ``"name`` for every declared name."""
+    names = [e[0] for e in live]
+    memo = c.__dict__.setdefault("any_order_cover", {})
+    # the values of no schema and of `true`: every JSON value (productive whatever the
+    # rest of the grammar is)
+    any_value = {c.memo.get(frozenset()), c.memo.get(frozenset({(id(True), frozenset())}))}
+    any_value = (any_value | {c._any}) - {None}
+    for _, lx, val in kinds:
+        if val not in any_value or distinct_keys.key_item(c, lx) == lx:
+            continue
+        d = memo.get(lx)
+        if d is None:
+            try:
+                with automata.charged_to(c.distinct_key_work):
+                    d = automata.trim(automata.to_dfa(c.b.regex_of(lx)))
+            except RegexBudgetError:
+                d = automata.Dfa([], [])
+            memo[lx] = d
+        if d.n and all(_live_prefix(d, json.dumps(k, ensure_ascii=False)[:-1]) for k in names):
+            return True
+    return False
+
+
+def _live_prefix(d, text: str) -> bool:
+    q = 0
+    for ch in text:
+        for lo, hi, t in d.edges[q]:
+            if lo <= ord(ch) <= hi:
+                q = t
+                break
+        else:
+            return False
+    return True
