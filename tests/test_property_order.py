@@ -369,3 +369,32 @@ def test_open_object_mask_equals_commit_on_a_real_tokenizer():
         m.reset()
         assert m.commit_bytes(prefix), prefix
         assert_mask_is_brute_force(m, v, prefix.decode())
+
+
+def test_const_and_enum_objects_in_any_order():
+    schema = {
+        "type": "object",
+        "properties": {
+            "point": {"const": {"x": 1, "y": [2, {"u": None, "v": True}]}},
+            "kind": {"enum": [{"a": 1, "b": 2}, {"b": 3}, "plain"]},
+        },
+        "required": ["point", "kind"],
+        "additionalProperties": False,
+    }
+    m = Matcher(_any(schema, whitespace="compact"), vocab())
+    for text in [
+        '{"point":{"x":1,"y":[2,{"u":null,"v":true}]},"kind":"plain"}',
+        '{"kind":{"b":2,"a":1},"point":{"y":[2,{"v":true,"u":null}],"x":1}}',
+        '{"kind":{"b":3},"point":{"x":1,"y":[2,{"v":true,"u":null}]}}',
+        '{"kind":{"a":1},"point":{"x":1,"y":[2,{"v":true,"u":null}]}}',
+        '{"kind":{"a":1,"b":2,"a":1},"point":{"x":1,"y":[2,{"v":true,"u":null}]}}',
+        '{"kind":{"b":3},"point":{"x":1,"x":1,"y":[2,{"v":true,"u":null}]}}',
+        '{"kind":{"b":3},"point":{"y":[2,{"v":true,"u":null}]}}',
+        '{"kind":{"b":3,"a":1},"point":{"x":1,"y":[2,{"v":true,"u":null}]}}',
+    ]:
+        assert _accepts(m, text) is _valid(schema, text), text
+    wide = {"const": {f"k{i}": i for i in range(13)}}
+    with pytest.raises(SchemaError, match="const/enum object with 13 keys") as e:
+        _any(wide)
+    assert e.value.keyword == "property_order"
+    Grammar.from_json_schema(wide)  # in the schema's order: one sequence

@@ -30,6 +30,9 @@ many, and its value always completes). The states then hold the set of *required
 written and the count: ``2**r`` sets however many optional keys are declared. Not with
 ``__some_key__`` requirements (a requirement met by an optional key's value could be counted
 on from a key already written) nor where extra keys do not count toward ``minProperties``.
+
+``const``/``enum`` object values (:func:`const_object`) are closed objects whose keys are all
+required: any order of their keys, each once.
 """
 
 from __future__ import annotations
@@ -171,6 +174,21 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
         if t in alive:
             c.rule(top, [c.LB, kv(i, bits), sym(t), c.RB])
     return top
+
+
+def const_object(c, x: dict) -> int:
+    """A ``const``/``enum`` object value in any key order: every key required, its value the
+    member's ``const``."""
+    live = [(k, {0: [c._const_value(y)]}, True, 0) for k, y in x.items()]
+    try:
+        return object_rules(c, live, [], 0, 0, 0, None, lambda k: k, "")
+    except SchemaError:
+        raise SchemaError(
+            f"property_order='any': a const/enum object with {len(x)} keys needs more than "
+            f"{MAX_ANY_ORDER_STATES} states (one per set of keys written; use "
+            f"property_order='schema')",
+            keyword="property_order",
+        ) from None
 
 
 def _covered(c, live, kinds) -> bool:

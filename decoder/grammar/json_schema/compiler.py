@@ -1590,6 +1590,8 @@ class Compiler:
                     body.append(self._const_value(y))
                 body.append(self.RS)
                 self.rule(sym, body)
+        elif isinstance(x, dict) and self.property_order == "any" and len(x) > 1:
+            self.rule(sym, [any_order.const_object(self, x)])
         elif isinstance(x, dict):
             body = [self.LB]
             for i, (k, y) in enumerate(x.items()):
