@@ -398,3 +398,57 @@ def test_const_and_enum_objects_in_any_order():
         _any(wide)
     assert e.value.keyword == "property_order"
     Grammar.from_json_schema(wide)  # in the schema's order: one sequence
+
+
+def _shuffled(v, rng):
+    if isinstance(v, dict):
+        items = [(k, _shuffled(x, rng)) for k, x in v.items()]
+        rng.shuffle(items)
+        return dict(items)
+    if isinstance(v, list):
+        return [_shuffled(x, rng) for x in v]
+    return v
+
+
+def test_random_schemas_in_any_order():
+    """differential.py's random schemas compiled with property_order="any": walks of the mask
+    end in valid JSON with no repeated key (jsonschema, the exact validator), and random
+    instances, their mutations and the walks' outputs with every object's keys shuffled are
+    accepted only where valid; every schema that compiles in the schema's order compiles."""
+    import differential as d
+
+    from decoder.errors import DecoderError
+
+    rng0 = random.Random(1)
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    compiled = shuffled_ok = 0
+    for i in range(300):
+        schema = d.random_document(rng0)
+        rng = random.Random(f"1/{i}")
+        try:
+            cls = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+            cls.check_schema(schema)
+            validator = d.exact_validator(schema)
+            m = Matcher(_any(schema, timeout=5), vocab())
+        except (jsonschema.exceptions.SchemaError, DecoderError, RecursionError):
+            with pytest.raises((jsonschema.exceptions.SchemaError, DecoderError, RecursionError)):
+                jsonschema.validators.validator_for(schema).check_schema(schema)
+                Grammar.from_json_schema(schema, timeout=5)
+            continue
+        compiled += 1
+        outs = []
+        for _ in range(3):
+            data = d.walk(m, rng, rng.choice((4, 12, 30)), buf)
+            if data is None:
+                continue
+            x = json.loads(data.decode(), object_pairs_hook=_no_dup)  # Duplicate: a repeat
+            assert validator.is_valid(x) or d._float_edge(data), (schema, data)
+            outs.append(x)
+        cands = [d.random_value(rng) for _ in range(4)] + [d.mutate(rng, v) for v in outs]
+        cands += [_shuffled(v, rng) for v in outs + cands]
+        for v in cands:
+            text = json.dumps(v, separators=(",", ":"), allow_nan=True).encode()
+            got, want = d.accepts(m, text), validator.is_valid(v)
+            assert not got or want, (schema, text)
+            shuffled_ok += got
+    assert compiled > 150 and shuffled_ok > 500
