@@ -452,3 +452,15 @@ def test_random_schemas_in_any_order():
             assert not got or want, (schema, text)
             shuffled_ok += got
     assert compiled > 150 and shuffled_ok > 500
+
+
+def test_several_schemas_in_one_grammar():
+    """compile_json_schemas (the parameters of many tools) takes the option too."""
+    from decoder.grammar.json_schema import compile_json_schemas
+
+    ir, _ = compile_json_schemas([SMALL, OPEN], whitespace="compact", property_order="any")
+    m = Matcher(Grammar(ir), vocab())
+    assert _accepts(m, '{"c":"x","a":null}') and _accepts(m, '{"name":"","id":1}')
+    assert not _accepts(m, '{"c":"x","a":null,"c":"x"}')
+    ir, _ = compile_json_schemas([SMALL, OPEN], whitespace="compact")
+    assert not _accepts(Matcher(Grammar(ir), vocab()), '{"c":"x","a":null}')

@@ -176,6 +176,7 @@ def compile_json_schemas(
     schemas,
     *,
     whitespace: str = "flexible",
+    property_order: str = "schema",
     max_rules: int = 200_000,
     timeout: float | None = 10.0,
     builder=None,
@@ -213,7 +214,13 @@ def compile_json_schemas(
             try:
                 root = load_schema(schema, MAX_SCHEMA_TEXT_BYTES)
                 doc = SchemaDocument(root, check=check)
-                c = Compiler(doc, whitespace=whitespace, max_rules=max_rules, timeout=timeout)
+                c = Compiler(
+                    doc,
+                    whitespace=whitespace,
+                    property_order=property_order,
+                    max_rules=max_rules,
+                    timeout=timeout,
+                )
                 c.deadline = None if timeout is None else t0 + timeout
                 if first is None:
                     first = c
