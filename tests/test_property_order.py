@@ -464,3 +464,30 @@ def test_several_schemas_in_one_grammar():
     assert not _accepts(m, '{"c":"x","a":null,"c":"x"}')
     ir, _ = compile_json_schemas([SMALL, OPEN], whitespace="compact")
     assert not _accepts(Matcher(Grammar(ir), vocab()), '{"c":"x","a":null}')
+
+
+def test_open_object_cover_by_derivatives(monkeypatch):
+    """Where the extra-key automaton is over budget (many names), whether an extra key
+    continues every declared name is read off the regex's derivatives: the same grammar,
+    and the walks stay valid."""
+    from types import SimpleNamespace
+
+    from decoder.grammar.json_schema import any_order, automata
+
+    def over_budget(*args, **kw):
+        raise any_order.RegexBudgetError("over budget")
+
+    want = _any(OPEN_ITEMS).fingerprint()
+    ns = SimpleNamespace(**{k: getattr(automata, k) for k in ("trim", "charged_to", "Dfa")})
+    monkeypatch.setattr(any_order, "automata", SimpleNamespace(**vars(ns), to_dfa=over_budget))
+    g = _any(OPEN_ITEMS)
+    assert g.fingerprint() == want
+    # a name the extra keys cannot continue (they are [a-c]+): the sets instead, exactly
+    limited = {**OPEN_ITEMS, "propertyNames": {"pattern": "^[a-c]+$|^x$"}}
+    limited["properties"] = {**OPEN_ITEMS["properties"], "x": {"type": "integer"}}
+    m = Matcher(_any(limited), vocab())
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(3)
+    for _ in range(30):
+        text = _walk(m, rng, buf).decode()
+        assert _valid(limited, text), text

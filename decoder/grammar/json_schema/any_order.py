@@ -40,8 +40,8 @@ from __future__ import annotations
 import json
 
 from ...errors import SchemaError
-from ..ir import DISTINCT_ITEM
-from . import automata, distinct_keys
+from ..ir import DISTINCT_ITEM, NEVER
+from . import automata, distinct_keys, regexops
 from .regexops import RegexBudgetError
 
 #: the states (sets of declared keys written, with counts) one any-order object may have
@@ -212,9 +212,24 @@ def _covered(c, live, kinds) -> bool:
             except RegexBudgetError:
                 d = automata.Dfa([], [])
             memo[lx] = d
-        if d.n and all(_live_prefix(d, json.dumps(k, ensure_ascii=False)[:-1]) for k in names):
-            return True
+        if d.n:
+            if all(_live_prefix(d, json.dumps(k, ensure_ascii=False)[:-1]) for k in names):
+                return True
+        elif all(_derives(c.b.regex_of(lx), json.dumps(k, ensure_ascii=False)[:-1]) for k in names):
+            return True  # no automaton within budget (many names): the regex's derivatives
     return False
+
+
+def _derives(rx, text: str) -> bool:
+    """Whether some string of ``rx`` goes on past ``text`` (regexops' derivatives)."""
+    try:
+        for ch in text:
+            rx = regexops.derive(rx, ord(ch))
+            if rx == NEVER:
+                return False
+        return regexops.non_empty(rx) != NEVER
+    except (ValueError, RecursionError, RegexBudgetError):
+        return False
 
 
 def _live_prefix(d, text: str) -> bool:
