@@ -38,6 +38,7 @@ required: any order of their keys, each once.
 from __future__ import annotations
 
 import json
+import math
 
 from ...errors import SchemaError
 from ..ir import DISTINCT_ITEM, NEVER
@@ -102,6 +103,21 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
             for bits in extra_bits:
                 yield "x", bits, (used, inc_x(k), f | bits)
 
+    def too_many():
+        return SchemaError(
+            f"property_order='any' at {path or '/'}: an object with {n} declared "
+            f"properties needs more than {MAX_ANY_ORDER_STATES} states (one per set of "
+            f"keys written: of the required ones only where any extra key may follow; "
+            f"use property_order='schema' or fewer properties)",
+            path=path,
+            keyword="property_order",
+        )
+
+    # at least the sets of up to maxProperties tracked keys are reachable: refuse at once
+    tracked = sum(1 for e in live if not (open_items and not e[2]))
+    sets = sum(math.comb(tracked, j) for j in range(min(tracked, n if hi is None else hi) + 1))
+    if sets > MAX_ANY_ORDER_STATES:
+        raise too_many()
     # the reachable states, then those from which the object can close
     start = (0, 0, static)
     succ: dict = {}
@@ -111,14 +127,7 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
         if s in succ:
             continue
         if len(succ) >= MAX_ANY_ORDER_STATES:
-            raise SchemaError(
-                f"property_order='any' at {path or '/'}: an object with {n} declared "
-                f"properties needs more than {MAX_ANY_ORDER_STATES} states (one per set of "
-                f"keys written: of the required ones only where any extra key may follow; "
-                f"use property_order='schema' or fewer properties)",
-                path=path,
-                keyword="property_order",
-            )
+            raise too_many()
         if not len(succ) & 255:
             c.check_deadline(path)
         succ[s] = list(moves(s))
