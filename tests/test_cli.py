@@ -78,9 +78,9 @@ def test_constraint_errors_before_the_model_loads(tmp_path):
             }
         )
     )
-    # too many key sets for property_order="any" (2**13 subsets of a closed object's keys)
+    # too many key sets for property_order="any" (2**14 subsets of a closed object's keys)
     wide = json.dumps(
-        {"properties": {f"p{i}": {} for i in range(13)}, "additionalProperties": False}
+        {"properties": {f"p{i}": {} for i in range(14)}, "additionalProperties": False}
     )
     cases = [
         (["--regex", "(a"], 3, "unterminated"),

@@ -189,7 +189,7 @@ def test_bad_option_and_too_many_key_sets_are_schema_errors():
     with pytest.raises(SchemaError, match="property_order='sorted'") as e:
         Grammar.from_json_schema(SMALL, property_order="sorted")
     assert e.value.keyword == "property_order"
-    wide = {f"p{i}": {"type": "integer"} for i in range(13)}  # 2**13 sets of optional keys
+    wide = {f"p{i}": {"type": "integer"} for i in range(14)}  # 2**14 sets of optional keys
     closed = {"type": "object", "properties": wide, "additionalProperties": False}
     schema = {"type": "object", "properties": {"inner": closed}}
     with pytest.raises(SchemaError, match=f"more than {MAX_ANY_ORDER_STATES} states") as e:
@@ -197,14 +197,14 @@ def test_bad_option_and_too_many_key_sets_are_schema_errors():
     assert e.value.keyword == "property_order"
     assert e.value.path == "/properties/inner"
     Grammar.from_json_schema(schema)  # schema order: one state per position
-    # 12 optional keys (4096 sets) fit, and so do 13 once maxProperties bounds the sets
-    _any({**closed, "properties": dict(list(wide.items())[:12])})
+    # 13 optional keys (8192 sets) fit, and so do 14 once maxProperties bounds the sets
+    _any({**closed, "properties": dict(list(wide.items())[:13])})
     _any({**closed, "maxProperties": 3})
     # an open object's optional keys are distinct items: only the required ones are sets
     many = {f"p{i}": {"type": "integer"} for i in range(40)}
     _any({"type": "object", "properties": many, "required": ["p1", "p2"]})
     with pytest.raises(SchemaError, match="property_order"):
-        _any({"type": "object", "properties": many, "required": list(many)[:13]})
+        _any({"type": "object", "properties": many, "required": list(many)[:14]})
 
 
 def _walk(m, rng, buf):
@@ -393,8 +393,8 @@ def test_const_and_enum_objects_in_any_order():
         '{"kind":{"b":3,"a":1},"point":{"x":1,"y":[2,{"v":true,"u":null}]}}',
     ]:
         assert _accepts(m, text) is _valid(schema, text), text
-    wide = {"const": {f"k{i}": i for i in range(13)}}
-    with pytest.raises(SchemaError, match="const/enum object with 13 keys") as e:
+    wide = {"const": {f"k{i}": i for i in range(14)}}
+    with pytest.raises(SchemaError, match="const/enum object with 14 keys") as e:
         _any(wide)
     assert e.value.keyword == "property_order"
     Grammar.from_json_schema(wide)  # in the schema's order: one sequence

@@ -15,7 +15,7 @@ No dead end: only the states from which some closable state can be reached are w
 (the engine drops the others anyway), so ``,`` is never allowed once no key can follow, nor
 a key after which the object cannot close. Exact, with no approximation: the states are
 the subsets of the declared keys, so an object needs up to ``2**n`` of them. Past
-:data:`MAX_ANY_ORDER_STATES` reachable states (about 12 optional declared properties; fewer
+:data:`MAX_ANY_ORDER_STATES` reachable states (13 optional declared properties; fewer
 with ``minProperties``/``maxProperties`` counts or negated conditions) the compile raises a
 SchemaError naming ``property_order`` and the object's path; nothing falls back to the
 schema's order.
@@ -46,7 +46,8 @@ from . import automata, distinct_keys, regexops
 from .regexops import RegexBudgetError
 
 #: the states (sets of declared keys written, with counts) one any-order object may have
-MAX_ANY_ORDER_STATES = 4096
+#: (13 keys of a closed object: 61,467 rules, compiled in about 0.5 s)
+MAX_ANY_ORDER_STATES = 8192
 
 PROPERTY_ORDERS = ("schema", "any")
 
