@@ -203,6 +203,13 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_WHITESPACE})",
     )
     p.add_argument(
+        "--property-order",
+        choices=("schema", "any"),
+        default=None,
+        help="JSON schemas: the order of an object's declared keys: schema (the order of "
+        "'properties', default) or any (each at most once, the required ones before '}')",
+    )
+    p.add_argument(
         "--threads",
         type=positive_int,
         default=None,
@@ -244,6 +251,8 @@ def _constraint(args):
         except ValueError as e:
             raise BadInput(f"the schema is not valid JSON: {e}") from None
         options = {"whitespace": args.whitespace} if args.whitespace else {}
+        if args.property_order:
+            options["property_order"] = args.property_order
         return Grammar.from_json_schema(schema, **options)
     if args.grammar is not None:
         path = Path(args.grammar)
@@ -256,6 +265,8 @@ def _constraint(args):
         return Grammar.from_regex(args.regex)
     if args.whitespace:
         raise BadInput("--whitespace applies to --schema only")
+    if args.property_order:
+        raise BadInput("--property-order applies to --schema only")
     return None
 
 

@@ -78,6 +78,10 @@ def test_constraint_errors_before_the_model_loads(tmp_path):
             }
         )
     )
+    # too many key sets for property_order="any" (2**14 subsets of a closed object's keys)
+    wide = json.dumps(
+        {"properties": {f"p{i}": {} for i in range(14)}, "additionalProperties": False}
+    )
     cases = [
         (["--regex", "(a"], 3, "unterminated"),
         (["--regex", "a(?=b)"], 3, "lookahead"),
@@ -93,6 +97,9 @@ def test_constraint_errors_before_the_model_loads(tmp_path):
         (["--regex", "a", "--temperature", "-1"], 2, ">= 0"),
         (["--regex", "a", "--whatever"], 2, "unrecognized"),
         (["--whitespace", "compact"], 3, "--schema only"),
+        (["--property-order", "any"], 3, "--schema only"),
+        (["--schema", wide, "--property-order", "any"], 3, "property_order='any' at /"),
+        (["--schema", wide, "--property-order", "sorted"], 2, "invalid choice"),
         (["--regex", "a", "--num-samples", "0"], 3, "--num-samples"),
         (["--regex", "a", "--deal-beams", "2"], 3, "--deal-reward"),
     ]

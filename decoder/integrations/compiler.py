@@ -60,6 +60,7 @@ class SpecCompiler:
         vocab: Vocabulary,
         *,
         whitespace: str = "flexible",
+        property_order: str = "schema",
         deadline_s: float | None = None,
         cache_size: int = 256,
         max_background: int = 4,
@@ -68,6 +69,7 @@ class SpecCompiler:
     ):
         self.vocab = vocab
         self.whitespace = whitespace
+        self.property_order = property_order
         self.deadline_s = DEFAULT_DEADLINE_S if deadline_s is None else float(deadline_s)
         self.cache_size = cache_size
         # the cache is bounded by count and by the bytes its grammars hold (their lexer
@@ -157,7 +159,9 @@ class SpecCompiler:
     def _run(self, key, kind, spec, vocab, fut: Future, deadline: Deadline) -> None:
         try:
             with compile_deadline(deadline=deadline):
-                g = grammar_for(kind, spec, whitespace=self.whitespace)
+                g = grammar_for(
+                    kind, spec, whitespace=self.whitespace, property_order=self.property_order
+                )
                 # not also in compile_grammar's cache: this cache alone holds the grammar,
                 # so dropping it here frees it (once no matcher uses it)
                 compiled = compile_grammar(g, vocab, cache=False)

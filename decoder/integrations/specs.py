@@ -31,14 +31,18 @@ from ..grammar.ir import GrammarIR
 KINDS = ("json", "json_object", "regex", "grammar", "choice", "structural_tag")
 
 
-def grammar_for(kind: str, spec: Any, *, whitespace: str = "flexible") -> Grammar:
-    """The grammar of one spec. ``whitespace`` applies to JSON Schemas: a policy of
-    ``Grammar.from_json_schema`` (``"compact"``, ``"separators"``, ``"pretty"``,
-    ``"flexible"``).  The serving integrations keep their engines' conventions: ``"flexible"``
+def grammar_for(
+    kind: str, spec: Any, *, whitespace: str = "flexible", property_order: str = "schema"
+) -> Grammar:
+    """The grammar of one spec. ``whitespace`` and ``property_order`` apply to JSON
+    Schemas: a policy of ``Grammar.from_json_schema`` (``"compact"``, ``"separators"``,
+    ``"pretty"``, ``"flexible"``; ``"schema"`` or ``"any"``).  The serving integrations keep their engines' conventions: ``"flexible"``
     (any whitespace, like vLLM's and SGLang's defaults), ``"compact"`` with
     ``disable_any_whitespace``; a vLLM request may name another policy."""
     if kind == "json":
-        return Grammar.from_json_schema(_json(spec, "json"), whitespace=whitespace)
+        return Grammar.from_json_schema(
+            _json(spec, "json"), whitespace=whitespace, property_order=property_order
+        )
     if kind == "json_object":
         return Grammar.from_json_schema({"type": "object"}, whitespace=whitespace)
     if kind == "regex":

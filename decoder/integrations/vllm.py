@@ -22,7 +22,8 @@ Two ways in:
        {"choice": ["a", "b"]} | {"json_object": true} | {"structural_tag": {...}}
 
    plus an optional ``"whitespace"`` (``"flexible"``, vLLM's convention, when absent;
-   ``"compact"``, ``"separators"`` or ``"pretty"``: see ``Grammar.from_json_schema``).  One class implements both logits-
+   ``"compact"``, ``"separators"`` or ``"pretty"``: see ``Grammar.from_json_schema``) and an
+   optional ``"property_order"`` (``"schema"`` when absent, or ``"any"``).  One class implements both logits-
    processor interfaces vLLM ships: the V1 sampler's (``update_state`` / ``apply(logits)``)
    and the V2 model runner's (``add_request`` / ``apply(logits, ctx)``).  Cost: the mask
    is computed inside the sampling step, after the forward pass (not overlapped with it
@@ -207,8 +208,9 @@ _SPEC_KEYS = {
 }
 
 
-def spec_of(params) -> tuple[str, str, str] | None:
-    """``(kind, spec text, whitespace)`` of a request's ``extra_args["decoder"]``, or None."""
+def spec_of(params) -> tuple[str, str, str, str] | None:
+    """``(kind, spec text, whitespace, property order)`` of a request's
+    ``extra_args["decoder"]``, or None."""
     extra = getattr(params, "extra_args", None) or {}
     value = extra.get(EXTRA_ARGS_KEY)
     if value is None:
@@ -220,11 +222,12 @@ def spec_of(params) -> tuple[str, str, str] | None:
             f"got {type(value).__name__}"
         )
     ws = value.get("whitespace", "flexible")
-    keys = [k for k in value if k != "whitespace"]
+    order = value.get("property_order", "schema")
+    keys = [k for k in value if k not in ("whitespace", "property_order")]
     if len(keys) != 1 or keys[0] not in _SPEC_KEYS:
         raise SpecError(
             f'extra_args["{EXTRA_ARGS_KEY}"] needs exactly one of {sorted(_SPEC_KEYS)} '
-            f'(and optionally "whitespace"); got {sorted(value)}'
+            f'(and optionally "whitespace", "property_order"); got {sorted(value)}'
         )
     kind = _SPEC_KEYS[keys[0]]
     spec = value[keys[0]]
@@ -232,7 +235,7 @@ def spec_of(params) -> tuple[str, str, str] | None:
         spec = ""
     elif not isinstance(spec, str):
         spec = json.dumps(spec, sort_keys=True)
-    return kind, spec, ws
+    return kind, spec, ws, order
 
 
 class _Slot:
@@ -281,7 +284,7 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
         self.slots: dict[int, _Slot] = {}
         self.stats = {"left": 0, "gaps": 0}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decoder-compile")
-        self._compilers: dict[str, SpecCompiler] = {}
+        self._compilers: dict[tuple[str, str], SpecCompiler] = {}
         self._lock = threading.Lock()
         self._buf = np.empty((0, 0), dtype=np.int32)
 
@@ -291,20 +294,22 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
         """Rejects (HTTP 400) a malformed spec or one whose grammar does not build."""
         spec = spec_of(sampling_params)
         if spec is not None:
-            kind, text, ws = spec
+            kind, text, ws, order = spec
             try:
-                grammar_for(kind, text, whitespace=ws)
+                grammar_for(kind, text, whitespace=ws, property_order=order)
             except DecoderError as e:
                 raise SpecError(f'extra_args["{EXTRA_ARGS_KEY}"]: {e}') from e
 
     def is_argmax_invariant(self) -> bool:
         return False
 
-    def compiler(self, whitespace: str = "flexible") -> SpecCompiler:
-        """The compiler (and its cache) for one JSON whitespace option; the vocabulary is built
-        from vLLM's tokenizer on first use."""
+    def compiler(
+        self, whitespace: str = "flexible", property_order: str = "schema"
+    ) -> SpecCompiler:
+        """The compiler (and its cache) for one JSON whitespace and property order option; the
+        vocabulary is built from vLLM's tokenizer on first use."""
         with self._lock:
-            c = self._compilers.get(whitespace)
+            c = self._compilers.get((whitespace, property_order))
             if c is None:
                 if self._compilers:
                     vocab = next(iter(self._compilers.values())).vocab
@@ -315,18 +320,20 @@ class DecoderLogitsProcessor(*_Base):  # type: ignore[misc]  # bases picked at i
                     vocab = vocabulary_for(
                         cached_tokenizer_from_config(model_config=mc), mc.get_vocab_size()
                     )
-                c = self._compilers[whitespace] = SpecCompiler(vocab, whitespace=whitespace)
+                c = self._compilers[(whitespace, property_order)] = SpecCompiler(
+                    vocab, whitespace=whitespace, property_order=property_order
+                )
             return c
 
     def _start(self, params) -> Future | None:
         spec = spec_of(params)
         if spec is None:
             return None
-        kind, text, ws = spec
+        kind, text, ws, order = spec
         stop = getattr(params, "all_stop_token_ids", None)
 
         def run():
-            return self.compiler(ws).compile(kind, text, stop)
+            return self.compiler(ws, order).compile(kind, text, stop)
 
         return self._pool.submit(run)
 

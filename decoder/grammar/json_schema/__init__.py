@@ -59,6 +59,7 @@ def compile_json_schema(
     *,
     whitespace: str = DEFAULT_WHITESPACE,
     strict_objects: bool = False,
+    property_order: str = "schema",
     approximate: bool = False,
     max_ws: int = 32,
     max_rules: int = 200_000,
@@ -75,6 +76,11 @@ def compile_json_schema(
     ``whitespace``: ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"`` (see the
     module docstring; another value raises ``SchemaError`` naming these); ``max_ws`` bounds
     the whitespace runs of ``"pretty"`` and ``"flexible"``.
+
+    ``property_order``: ``"schema"`` (the default: declared properties in the order of
+    ``properties``, which helps models) or ``"any"`` (each declared key at any position, at
+    most once, every required one before the object closes; see :mod:`.any_order`, which
+    raises a SchemaError naming ``property_order`` for an object with too many key sets).
 
     Raises :class:`decoder.errors.SchemaError` (with ``keyword`` and ``path``) for a
     keyword that cannot be enforced exactly; ``approximate=True`` compiles an
@@ -116,6 +122,7 @@ def compile_json_schema(
             doc,
             whitespace=whitespace,
             strict_objects=strict_objects,
+            property_order=property_order,
             approximate=approximate,
             max_ws=max_ws,
             max_rules=max_rules,
@@ -169,6 +176,7 @@ def compile_json_schemas(
     schemas,
     *,
     whitespace: str = "flexible",
+    property_order: str = "schema",
     max_rules: int = 200_000,
     timeout: float | None = 10.0,
     builder=None,
@@ -206,7 +214,13 @@ def compile_json_schemas(
             try:
                 root = load_schema(schema, MAX_SCHEMA_TEXT_BYTES)
                 doc = SchemaDocument(root, check=check)
-                c = Compiler(doc, whitespace=whitespace, max_rules=max_rules, timeout=timeout)
+                c = Compiler(
+                    doc,
+                    whitespace=whitespace,
+                    property_order=property_order,
+                    max_rules=max_rules,
+                    timeout=timeout,
+                )
                 c.deadline = None if timeout is None else t0 + timeout
                 if first is None:
                     first = c

@@ -51,7 +51,7 @@ from ..ir import (
 )
 from ..recursion import recursion_headroom
 from ..regex import reading_gap
-from . import automata, distinct_keys, numeric, strings, unevaluated, unique_items
+from . import any_order, automata, distinct_keys, numeric, strings, unevaluated, unique_items
 from .formats import format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
@@ -452,6 +452,7 @@ class Compiler:
         *,
         whitespace=DEFAULT_WHITESPACE,
         strict_objects=False,
+        property_order="schema",
         approximate=False,
         max_ws: int = 32,
         max_rules: int = 200_000,
@@ -467,6 +468,8 @@ class Compiler:
         self.int_zero_frac = self.draft > 4 and not _embeds_old_draft(doc.root)
         self.b = GrammarBuilder()
         self.strict = strict_objects
+        any_order.check_option(property_order)
+        self.property_order = property_order
         self.approximate = approximate
         self.max_rules = max_rules
         self.max_regex_nodes = max_regex_nodes
@@ -1587,6 +1590,8 @@ class Compiler:
                     body.append(self._const_value(y))
                 body.append(self.RS)
                 self.rule(sym, body)
+        elif isinstance(x, dict) and self.property_order == "any" and len(x) > 1:
+            self.rule(sym, [any_order.const_object(self, x)])
         elif isinstance(x, dict):
             body = [self.LB]
             for i, (k, y) in enumerate(x.items()):
@@ -2798,6 +2803,8 @@ class Compiler:
                 return c
         else:
             inc_x = inc
+        if self.property_order == "any":  # keys in any order: any_order's states
+            return any_order.object_rules(self, live, kinds, nw, static, lo, hi, inc_x, path)
 
         def ok(c):
             return hi is None or c <= hi
