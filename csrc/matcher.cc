@@ -1466,6 +1466,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
     }
     frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
     set_token_bits(i, out);
+    if (!kDistinct && recording_) memo_ids_.insert(memo_ids_.end(), t.tokens_begin(i), t.tokens_end(i));
     ++i;
     ++visited;
   }
@@ -1494,17 +1495,31 @@ void Matcher::compute_mask(uint32_t* out) {
   }
   DECODER_STEP_SCOPE("one mask");
   auto entry = cg_->cache_entry(lex_state_, &cold_);
-  std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
   const auto& exits = entry->exits;
   walk_nodes_ = 0;
   exits_ = exits.size();
   size_t rows = parser_.num_rows();
   try {
     if (distinct_ && live_items_ > 0) {
+      std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
       find_duplicate_closes(out);
       compute_mask_exits_distinct(exits, out);
     } else {
-      compute_mask_exits(exits, out);
+      if (exits.empty()) {
+        std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
+      } else if (!replay_exit_memo(entry, out)) {
+        std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
+        memo_ids_.clear();
+        recording_ = true;
+        try {
+          compute_mask_exits(exits, out);
+        } catch (...) {
+          recording_ = false;
+          throw;
+        }
+        recording_ = false;
+        store_exit_memo(entry, out);
+      }
       if (distinct_) {
         // no item to repeat but one the token closes itself (live_items_): the few tokens
         // that can close two, by commit
@@ -1638,6 +1653,36 @@ void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
     }
   }
   for (int32_t w = 0; w < words; ++w) out[w] &= keep[w];
+}
+
+bool Matcher::replay_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, uint32_t* out) {
+  const uint64_t serial = parser_.top().serial;
+  for (const ExitMemo& m : memo_) {
+    if (m.entry != entry || m.serial != serial) continue;
+    if (!m.mask.empty()) {
+      std::memcpy(out, m.mask.data(), sizeof(uint32_t) * m.mask.size());
+      return true;
+    }
+    std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * entry->inside.size());
+    for (const int32_t id : m.ids) out[id >> 5] |= 1u << (id & 31);
+    return true;
+  }
+  return false;
+}
+
+void Matcher::store_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, const uint32_t* out) {
+  ExitMemo& m = memo_[memo_next_];
+  memo_next_ = (memo_next_ + 1) % kExitMemos;
+  m.entry = entry;
+  m.serial = parser_.top().serial;
+  m.ids.clear();
+  m.mask.clear();
+  // a long list of tokens replays slower than a copy of the mask (and takes more room)
+  const size_t words = entry->inside.size();
+  if (memo_ids_.size() <= words / 2)
+    m.ids.assign(memo_ids_.begin(), memo_ids_.end());
+  else
+    m.mask.assign(out, out + words);
 }
 
 void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {

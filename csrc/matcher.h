@@ -246,6 +246,26 @@ class Matcher {
 
  private:
   void compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
+  // The walks below a cache entry's exits, memoised (see docs/optimizations.md, "Exit-walk
+  // memo"): what they allow depends only on the entry (its exits) and on the parser's rows,
+  // and the top row's serial names every row of the stack (a serial is never reused within a
+  // parser's history, and rows below a live row cannot change while it lives). Inside one
+  // string (or any lexeme) no row is pushed, so every mask after the first finds its walks
+  // here. Per matcher (no shared state); a fork copies the memos with the parser.
+  struct ExitMemo {
+    std::shared_ptr<const MaskCacheEntry> entry;  // (held: its address cannot be reused)
+    uint64_t serial = 0;
+    std::vector<int32_t> ids;    // tokens the walks allowed
+    std::vector<uint32_t> mask;  // or the whole mask after them, when that is shorter
+  };
+  static constexpr size_t kExitMemos = 4;
+  // Fills out (entry->inside plus the walks below its exits) from a memo; false: none.
+  bool replay_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, uint32_t* out);
+  void store_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, const uint32_t* out);
+  std::array<ExitMemo, kExitMemos> memo_;
+  size_t memo_next_ = 0;
+  std::vector<int32_t> memo_ids_;  // walk<false> appends the tokens it allows here when recording
+  bool recording_ = false;
   struct Step {
     uint32_t rows;
     int32_t lex_state;
