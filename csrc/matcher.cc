@@ -26,6 +26,7 @@ CompiledGrammar::~CompiledGrammar() {
   int64_t bytes = static_cast<int64_t>(cache_bytes_);
   if (grammar_ && grammar_.use_count() == 1) bytes += grammar_->lexer().memory_bytes();
   cache_.clear();
+  exit_walks_.clear();
   set_univ_.clear();
   grammar_.reset();
   b.released(bytes);
@@ -79,7 +80,7 @@ int64_t CompiledGrammar::memory_bytes() {
     std::lock_guard<std::mutex> lock(mu_);
     cache = static_cast<int64_t>(cache_bytes_) + static_cast<int64_t>(cache_.size()) * 64;
   }
-  return grammar_->lexer().memory_bytes() + cache;
+  return grammar_->lexer().memory_bytes() + cache + rows_.bytes();
 }
 
 void CompiledGrammar::collect_cache(std::vector<CacheVictim>& out) {
@@ -95,7 +96,8 @@ int64_t CompiledGrammar::evict_cache(int32_t state, uint64_t used) {
   cache_bytes_ -= it->second.bytes;
   cache_.erase(it);
   MaskCacheBudget::instance().add(-bytes);
-  return bytes;
+  // (the exit-walk memo has no use stamps of its own: it goes with any eviction)
+  return bytes + clear_exit_walks();
 }
 
 void MaskCacheBudget::maybe_evict() {
@@ -846,6 +848,7 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
     tmp->inside.assign(t.mask_words(), 0);
     if (!class_walk(r, *tmp)) return false;
     sort_exits(*tmp);
+    tmp->state = r;
     er = store(r, tmp);
   }
   // Down the trie from s and r together: below a node where both paths reach the same live
@@ -1076,6 +1079,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
         [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   }
   sort_exits(*e);
+  e->state = s;
   auto out = store(s, e);
   add_count_twin(s);
   return out;
@@ -1653,36 +1657,6 @@ void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
     }
   }
   for (int32_t w = 0; w < words; ++w) out[w] &= keep[w];
-}
-
-bool Matcher::replay_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, uint32_t* out) {
-  const uint64_t serial = parser_.top().serial;
-  for (const ExitMemo& m : memo_) {
-    if (m.entry != entry || m.serial != serial) continue;
-    if (!m.mask.empty()) {
-      std::memcpy(out, m.mask.data(), sizeof(uint32_t) * m.mask.size());
-      return true;
-    }
-    std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * entry->inside.size());
-    for (const int32_t id : m.ids) out[id >> 5] |= 1u << (id & 31);
-    return true;
-  }
-  return false;
-}
-
-void Matcher::store_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, const uint32_t* out) {
-  ExitMemo& m = memo_[memo_next_];
-  memo_next_ = (memo_next_ + 1) % kExitMemos;
-  m.entry = entry;
-  m.serial = parser_.top().serial;
-  m.ids.clear();
-  m.mask.clear();
-  // a long list of tokens replays slower than a copy of the mask (and takes more room)
-  const size_t words = entry->inside.size();
-  if (memo_ids_.size() <= words / 2)
-    m.ids.assign(memo_ids_.begin(), memo_ids_.end());
-  else
-    m.mask.assign(out, out + words);
 }
 
 void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {

@@ -1,15 +1,18 @@
 """The exit-walk memo of warm masks (docs/optimizations.md, "Exit-walk memo";
-`Matcher::replay_exit_memo`): a matcher remembers what the walks below its cache entry's exits
-allowed, keyed by the entry and the serial of the parser's top row, so that the masks after the
-first inside one string replay them. Checked on three tokenizer families (byte-level BPE,
-SentencePiece with byte fallback, Tekken):
+csrc/matcher_memo.cc): what the walks below a cache entry's exits allowed is remembered per
+matcher, keyed by the entry and the serial of the parser's top row (so that the masks after the
+first inside one string replay them), and per compiled grammar, keyed by the entry's state and
+the interned id of the top row (its items, origins named by their rows' ids), so that other
+positions and other matchers with the same parse replay them. Checked on three tokenizer
+families (byte-level BPE, SentencePiece with byte fallback, Tekken):
 
 - masks that replay a memo (later positions of one string, the same state again after a
-  rollback, a fork) equal `is_allowed` on every token (brute force);
+  rollback, a fork, another matcher of the same grammar) equal `is_allowed` on every token;
 - the same lexer state under other parser rows (the same text in two strings whose closing
   quotes allow different continuations) gets its own walks, not the other's;
-- a random walk (tokens of valid documents, rollbacks, forks) whose every mask equals the mask
-  of a new matcher fed the same bytes (which has no memo: its walks run).
+- a random walk (tokens of valid documents, rollbacks, forks; arrays of objects, whose later
+  elements share interned rows) whose every mask equals the mask of a matcher of a grammar
+  compiled apart (`cache=False`: no memo of either kind) fed the same bytes.
 """
 
 from __future__ import annotations
@@ -69,6 +72,14 @@ def test_replayed_masks_equal_brute_force(family):
     assert f.commit_bytes(b'", "b": "q')
     assert (assert_mask_is_brute_force(f, vocab, f"{family} fork in b") == in_b).all()
     assert (assert_mask_is_brute_force(m, vocab, f"{family} after the fork") == first).all()
+    # another matcher of the same grammar, other text at the same place: the grammar's memo
+    other = Matcher(g, vocab)
+    assert other.commit_bytes(b'{"a": "q')
+    assert (assert_mask_is_brute_force(other, vocab, f"{family} another matcher") == first).all()
+    assert other.mask_stats == (0, m.mask_stats[1]), "the grammar's memo was not used"
+    # ... and in b's string after another a
+    assert other.commit_bytes(b'", "b": "')
+    assert (assert_mask_is_brute_force(other, vocab, f"{family} another matcher in b") == in_b).all()
 
 
 NESTED = {
@@ -91,6 +102,7 @@ NESTED = {
 DOCS = [  # (properties in the schema's order: decoder writes them so)
     {"name": "alpha beta gamma", "tags": ["ab", "cdéf", "x"], "n": 12.5},
     {"name": "zz", "items": [{"k": "one two", "v": 1}, {"k": "three"}, {"k": "a\"b\\c", "v": -20}]},
+    {"name": "", "n": 0, "items": [{"k": "p", "v": i} for i in range(6)]},
     {"name": "日本語のテキスト", "tags": [], "n": -3e5},
 ]
 
@@ -114,7 +126,7 @@ def test_random_walk_equals_a_matcher_without_memo(family):
         while True:
             bits = bits_of(m, words)
             replayed += m.mask_stats[0] == 0 and m.mask_stats[1] > 0
-            oracle = Matcher(g, vocab)
+            oracle = Matcher(g, vocab, cache=False)
             assert oracle.commit_bytes(b"".join(done))
             assert (bits == bits_of(oracle, words)).all(), (family, b"".join(done))
             checked += 1
@@ -136,3 +148,29 @@ def test_random_walk_equals_a_matcher_without_memo(family):
             done.append(table[t])
         assert m.is_accepting()
     assert checked > 50 and replayed > 5, (checked, replayed)
+
+
+# One rule in two places: inside NAME after `A<` or `B<`, the top rows hold the same dotted
+# rules and differ only in their origins (the row where `item` began), so what may follow the
+# name differs (` the` or ` and`). A row id that named the origins' positions or dropped them
+# would give the second matcher the first one's walks.
+TWO_PLACES = """
+start: "A" item " the" | "B" item " and"
+item: "<" NAME
+NAME: /[a-z]+/
+"""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_rows_that_differ_in_origins_only_get_their_own_walks(family):
+    vocab = vocab_of(family)
+    g = Grammar.from_lark(TWO_PLACES)
+    masks = []
+    for text in [b"A<ab", b"B<ab", b"B<xyz", b"A<q"]:
+        m = Matcher(g, vocab)
+        assert m.commit_bytes(text)
+        masks.append(assert_mask_is_brute_force(m, vocab, f"{family} {text!r}"))
+    assert (masks[0] == masks[3]).all() and (masks[1] == masks[2]).all()
+    the, and_ = token_id(vocab, b" the"), token_id(vocab, b" and")
+    assert masks[0][the] and not masks[0][and_]
+    assert masks[1][and_] and not masks[1][the]
