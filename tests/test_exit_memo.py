@@ -79,7 +79,9 @@ def test_replayed_masks_equal_brute_force(family):
     assert other.mask_stats == (0, m.mask_stats[1]), "the grammar's memo was not used"
     # ... and in b's string after another a
     assert other.commit_bytes(b'", "b": "')
-    assert (assert_mask_is_brute_force(other, vocab, f"{family} another matcher in b") == in_b).all()
+    assert (
+        assert_mask_is_brute_force(other, vocab, f"{family} another matcher in b") == in_b
+    ).all()
 
 
 NESTED = {
@@ -101,14 +103,16 @@ NESTED = {
 }
 DOCS = [  # (properties in the schema's order: decoder writes them so)
     {"name": "alpha beta gamma", "tags": ["ab", "cdéf", "x"], "n": 12.5},
-    {"name": "zz", "items": [{"k": "one two", "v": 1}, {"k": "three"}, {"k": "a\"b\\c", "v": -20}]},
+    {"name": "zz", "items": [{"k": "one two", "v": 1}, {"k": "three"}, {"k": 'a"b\\c', "v": -20}]},
     {"name": "", "n": 0, "items": [{"k": "p", "v": i} for i in range(6)]},
     {"name": "日本語のテキスト", "tags": [], "n": -3e5},
 ]
 
 
 def allowed_prefix_tokens(bits: np.ndarray, table: list[bytes], rest: bytes) -> list[int]:
-    return [i for i in np.flatnonzero(bits) if i < len(table) and table[i] and rest.startswith(table[i])]
+    return [
+        i for i in np.flatnonzero(bits) if i < len(table) and table[i] and rest.startswith(table[i])
+    ]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
