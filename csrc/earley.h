@@ -41,6 +41,7 @@ class EarleyParser {
   size_t num_rows() const { return nrows_; }
   const EarleyRow& top() const { return rows_[nrows_ - 1]; }
   const EarleyRow& row(size_t k) const { return rows_[k]; }
+  const EarleyItem& item(uint32_t j) const { return items_[j]; }  // rows' items: [begin, end)
   // Pops rows down to n_rows. Popped rows stay in storage: pushing the same scan on the
   // same row again revives them in O(1) (see revive()).
   void truncate(size_t n_rows) {

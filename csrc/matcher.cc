@@ -26,6 +26,7 @@ CompiledGrammar::~CompiledGrammar() {
   int64_t bytes = static_cast<int64_t>(cache_bytes_);
   if (grammar_ && grammar_.use_count() == 1) bytes += grammar_->lexer().memory_bytes();
   cache_.clear();
+  exit_walks_.clear();
   set_univ_.clear();
   grammar_.reset();
   b.released(bytes);
@@ -79,7 +80,7 @@ int64_t CompiledGrammar::memory_bytes() {
     std::lock_guard<std::mutex> lock(mu_);
     cache = static_cast<int64_t>(cache_bytes_) + static_cast<int64_t>(cache_.size()) * 64;
   }
-  return grammar_->lexer().memory_bytes() + cache;
+  return grammar_->lexer().memory_bytes() + cache + rows_.bytes();
 }
 
 void CompiledGrammar::collect_cache(std::vector<CacheVictim>& out) {
@@ -95,7 +96,8 @@ int64_t CompiledGrammar::evict_cache(int32_t state, uint64_t used) {
   cache_bytes_ -= it->second.bytes;
   cache_.erase(it);
   MaskCacheBudget::instance().add(-bytes);
-  return bytes;
+  // (the exit-walk memo has no use stamps of its own: it goes with any eviction)
+  return bytes + clear_exit_walks();
 }
 
 void MaskCacheBudget::maybe_evict() {
@@ -846,6 +848,7 @@ bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {
     tmp->inside.assign(t.mask_words(), 0);
     if (!class_walk(r, *tmp)) return false;
     sort_exits(*tmp);
+    tmp->state = r;
     er = store(r, tmp);
   }
   // Down the trie from s and r together: below a node where both paths reach the same live
@@ -1076,6 +1079,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
         [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   }
   sort_exits(*e);
+  e->state = s;
   auto out = store(s, e);
   add_count_twin(s);
   return out;
@@ -1466,6 +1470,7 @@ void Matcher::walk(uint32_t first, uint32_t last, int32_t parent_state, uint32_t
     }
     frames_[d] = {q, lexer_->transitions(q), static_cast<uint32_t>(parser_.num_rows()), kNotTried, nullptr};
     set_token_bits(i, out);
+    if (!kDistinct && recording_) memo_ids_.insert(memo_ids_.end(), t.tokens_begin(i), t.tokens_end(i));
     ++i;
     ++visited;
   }
@@ -1494,17 +1499,31 @@ void Matcher::compute_mask(uint32_t* out) {
   }
   DECODER_STEP_SCOPE("one mask");
   auto entry = cg_->cache_entry(lex_state_, &cold_);
-  std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
   const auto& exits = entry->exits;
   walk_nodes_ = 0;
   exits_ = exits.size();
   size_t rows = parser_.num_rows();
   try {
     if (distinct_ && live_items_ > 0) {
+      std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
       find_duplicate_closes(out);
       compute_mask_exits_distinct(exits, out);
     } else {
-      compute_mask_exits(exits, out);
+      if (exits.empty()) {
+        std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
+      } else if (!replay_exit_memo(entry, out)) {
+        std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
+        memo_ids_.clear();
+        recording_ = true;
+        try {
+          compute_mask_exits(exits, out);
+        } catch (...) {
+          recording_ = false;
+          throw;
+        }
+        recording_ = false;
+        store_exit_memo(entry, out);
+      }
       if (distinct_) {
         // no item to repeat but one the token closes itself (live_items_): the few tokens
         // that can close two, by commit

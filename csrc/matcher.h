@@ -48,6 +48,31 @@ struct MaskCacheEntry {
   // shifted states can reuse the walk down to kShallowDepth (see CompiledGrammar):
   std::vector<uint32_t> shallow_inside;  // `inside` restricted to tokens of <= kShallowDepth bytes
   std::vector<Exit> frontier;            // alive nodes at depth kShallowDepth + 1, with parents
+  int32_t state = -1;                    // the lexer state it was built for (a count class's own)
+};
+
+// What the walks below a cache entry's exits allowed under some parser rows (the exit-walk
+// memo, matcher_memo.cc): the token ids, or the whole mask after them when that is shorter.
+struct ExitWalk {
+  std::vector<int32_t> ids;
+  std::vector<uint32_t> mask;
+  size_t bytes() const { return (ids.size() + mask.size()) * 4 + 64; }
+};
+
+// Interned Earley rows (matcher_memo.cc): a row's id names its items, each as (dot, the id of
+// its origin row, or 0 for the row itself), and its banned ignore lexeme; equal ids, equal
+// parses from there on, whatever the rows' positions or matchers. Ids are never reused; when
+// the table is full, new rows get none (-1).
+class RowInterner {
+ public:
+  int32_t intern(const std::vector<int32_t>& key);
+  int64_t bytes();
+  static constexpr size_t kMaxInts = size_t(1) << 20;
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> ids_;
+  size_t ints_ = 0;
 };
 
 constexpr uint16_t kShallowDepth = 12;
@@ -99,6 +124,12 @@ class CompiledGrammar {
   // *built (if given) is set to whether this call had to build the entry (a cold mask).
   std::shared_ptr<const MaskCacheEntry> cache_entry(int32_t lexer_state, bool* built = nullptr);
   size_t cache_bytes() const { return cache_bytes_; }
+  // The exit-walk memo shared by this grammar's matchers (matcher_memo.cc): what the walks
+  // below the exits of the entry built for lexer state `state` allowed under the parser rows of
+  // interned id `row`. Counted in the cache's bytes; cleared whenever the budget evicts.
+  std::shared_ptr<const ExitWalk> find_exit_walk(int32_t state, int32_t row);
+  void store_exit_walk(int32_t state, int32_t row, std::shared_ptr<const ExitWalk> w);
+  RowInterner& rows() { return rows_; }
   // Approximate heap bytes held by this compiled grammar: the lexer automaton (grows as
   // DFA states are built) and the mask cache (the trie is the vocabulary's, shared).
   int64_t memory_bytes();
@@ -212,6 +243,11 @@ class CompiledGrammar {
   };
   std::unordered_map<int32_t, CacheSlot> cache_;
   size_t cache_bytes_ = 0;
+  // exit-walk memo (under mu_): (state << 32 | row id) -> walk; its bytes (in cache_bytes_)
+  std::unordered_map<uint64_t, std::shared_ptr<const ExitWalk>> exit_walks_;
+  size_t exit_walk_bytes_ = 0;
+  int64_t clear_exit_walks();  // (under mu_) the bytes it freed
+  RowInterner rows_;
 };
 
 class Matcher {
@@ -246,6 +282,35 @@ class Matcher {
 
  private:
   void compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
+  // The walks below a cache entry's exits, memoised (see docs/optimizations.md, "Exit-walk
+  // memo"): what they allow depends only on the entry (its exits) and on the parser's rows,
+  // and the top row's serial names every row of the stack (a serial is never reused within a
+  // parser's history, and rows below a live row cannot change while it lives). Inside one
+  // string (or any lexeme) no row is pushed, so every mask after the first finds its walks
+  // here. Per matcher (no shared state); a fork copies the memos with the parser.
+  // Across positions and matchers, the grammar's memo (CompiledGrammar::find_exit_walk) is
+  // keyed by the interned id of the top row instead (RowInterner: the same parse from there).
+  struct ExitMemo {
+    std::shared_ptr<const MaskCacheEntry> entry;  // (held: its address cannot be reused)
+    uint64_t serial = 0;
+    std::shared_ptr<const ExitWalk> walk;
+  };
+  static constexpr size_t kExitMemos = 4;
+  // Fills out (entry->inside plus the walks below its exits) from a memo; false: none.
+  bool replay_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, uint32_t* out);
+  void store_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, const uint32_t* out);
+  void remember_exit_walk(const std::shared_ptr<const MaskCacheEntry>& entry,
+                          std::shared_ptr<const ExitWalk> walk);
+  // The interned id of the parser's top row (-1: the interner is full); row_ids_ caches the
+  // ids of the rows below by (serial, id).
+  int32_t top_row_id();
+  std::vector<std::pair<uint64_t, int32_t>> row_ids_;
+  std::vector<uint64_t> pairs_;
+  std::vector<int32_t> row_key_;
+  std::array<ExitMemo, kExitMemos> memo_;
+  size_t memo_next_ = 0;
+  std::vector<int32_t> memo_ids_;  // walk<false> appends the tokens it allows here when recording
+  bool recording_ = false;
   struct Step {
     uint32_t rows;
     int32_t lex_state;
