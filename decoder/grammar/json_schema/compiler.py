@@ -380,21 +380,25 @@ def _region_order(item):
 
 def _embeds_old_draft(root) -> bool:
     """Whether a "$schema" of draft-04 or older appears anywhere in the document."""
-    stack = [root]
+    if not isinstance(root, (dict, list)):
+        return False
+    stack = [root]  # containers only: most values are scalars, never pushed
     seen: set = set()  # documents may share sub-dicts (a DAG): visit each once
     while stack:
         x = stack.pop()
-        if isinstance(x, (dict, list)):
-            if id(x) in seen:
-                continue
-            seen.add(id(x))
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
         if isinstance(x, dict):
             v = x.get("$schema")
             if isinstance(v, str) and ("draft-04" in v or "draft-03" in v):
                 return True
-            stack.extend(x.values())
-        elif isinstance(x, list):
-            stack.extend(x)
+            xs = x.values()
+        else:
+            xs = x
+        for y in xs:
+            if isinstance(y, (dict, list)):
+                stack.append(y)
     return False
 
 
