@@ -34,6 +34,7 @@ import warnings
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 from ... import deadline as _deadline
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
@@ -389,13 +390,12 @@ def _embeds_old_draft(root) -> bool:
         if id(x) in seen:
             continue
         seen.add(id(x))
+        xs: Any = x
         if isinstance(x, dict):
             v = x.get("$schema")
             if isinstance(v, str) and ("draft-04" in v or "draft-03" in v):
                 return True
             xs = x.values()
-        else:
-            xs = x
         for y in xs:
             if isinstance(y, (dict, list)):
                 stack.append(y)
@@ -1650,7 +1650,9 @@ class Compiler:
         # once per name and compile: objects repeat names ("type", "name"), and each value
         # branch of a property asks again
         if type(k) is not str:  # (a non-JSON dict key: 1 and True would share an entry)
-            return self.b.lexeme(json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k)))
+            return self.b.lexeme(
+                json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k))
+            )
         sym = self.key_literals.get(k)
         if sym is None:
             sym = self.key_literals[k] = self.b.lexeme(*_key_literal(k))
