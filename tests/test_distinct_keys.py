@@ -349,3 +349,37 @@ def test_a_schema_inside_lark_keeps_its_keys_distinct():
     ]:
         m.reset()
         assert (m.commit_bytes(text.encode()) and m.is_accepting()) is ok, text
+
+
+def _random_dfa(rng: random.Random) -> tuple:
+    """A small ``dfa`` node over a..d (no quote), unreachable and dead states included."""
+    n = rng.randint(1, 6)
+    finals = tuple(sorted(rng.sample(range(n), rng.randint(0, n))))
+    edges = []
+    for _ in range(n):
+        chars = sorted(rng.sample(range(ord("a"), ord("e")), rng.randint(0, 3)))
+        edges.append(tuple((c, c, rng.randrange(n)) for c in chars))
+    return ("dfa", n, finals, tuple(edges))
+
+
+def test_structural_key_check_equals_the_automaton_check():
+    """key_item reads a pattern key's automaton directly (distinct_keys.every_live_state_goes_on)
+    instead of building the lexeme's DFA: the same answer as the construction, on random
+    automata with unreachable, dead-end and finite parts, both answers seen."""
+    from decoder.grammar.json_schema import automata
+    from decoder.grammar.json_schema import distinct_keys as dk
+
+    rng = random.Random(7)
+    seen = set()
+    for _ in range(3000):
+        body = _random_dfa(rng)
+        rx = ("cat", (("bytes", b'"'), body, ("bytes", b'"')))
+        assert dk.automaton_body(rx) is body
+        want = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
+        assert dk.every_live_state_goes_on(body) == want, body
+        seen.add(want)
+    assert seen == {True, False}
+    # a body that reads a quote, or another shape, takes the construction
+    quote = ("dfa", 1, (0,), (((0x22, 0x22, 0),),))
+    assert dk.automaton_body(("cat", (("bytes", b'"'), quote, ("bytes", b'"')))) is None
+    assert dk.automaton_body(("cat", (("bytes", b'"'), ("bytes", b"a"), ("bytes", b'"')))) is None

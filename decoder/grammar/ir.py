@@ -397,6 +397,7 @@ class GrammarBuilder:
     def __init__(self) -> None:
         self._lexemes: list[Lexeme] = []
         self._lexeme_by_regex: dict[tuple, int] = {}
+        self._lexeme_by_id: dict[int, tuple[tuple, int]] = {}  # id(regex) -> (regex, symbol)
         self._nonterminals: list[str] = []
         self._nt_names: set[str] = set()
         self._nt_next: dict[str, int] = {}
@@ -418,6 +419,12 @@ class GrammarBuilder:
         and laziness: an item or opener lexeme is another lexeme than a plain one of the same
         regex; ``lazy``: it ends at its first match (see :attr:`GrammarIR.lazy`), never merged
         with a greedy one)."""
+        plain = not role and not lazy
+        if plain:  # the same regex object again (a string or number lexeme used by many
+            # values): no hash of its nested tuples, which Python recomputes at every lookup
+            got = self._lexeme_by_id.get(id(regex))
+            if got is not None and got[0] is regex:
+                return got[1]
         key = regex if not role else ("distinct", role, regex)
         if lazy:
             key = ("lazy", key)
@@ -430,6 +437,8 @@ class GrammarBuilder:
                 self.set_role(-(j + 1), role)
             if lazy:
                 self._lazy.append(j)
+        if plain:
+            self._lexeme_by_id[id(regex)] = (regex, -(j + 1))
         return -(j + 1)
 
     def set_role(self, lexeme_symbol: int, role: int) -> None:

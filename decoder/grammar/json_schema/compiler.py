@@ -33,6 +33,8 @@ import time
 import warnings
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
+from typing import Any
 
 from ... import deadline as _deadline
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
@@ -183,10 +185,23 @@ def _json_norm(x):
     return x
 
 
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(x, sort_keys=True), built once
+_encode_json_str = json.encoder.encode_basestring_ascii  # what that encoder writes for a str
+
+
 def _json_key(v) -> str:
     """A canonical key for JSON equality (1 == 1.0, True != 1, key order ignored)."""
     # (a module-level helper: a recursive closure is a reference cycle, left to the GC)
-    return json.dumps(_json_norm(v), sort_keys=True)
+    if isinstance(v, str):  # most keys are strings: json.dumps's own str path, no encoder
+        return _encode_json_str(v)
+    return _SORTED_JSON.encode(_json_norm(v))
+
+
+@lru_cache(maxsize=4096)
+def _key_literal(k: str) -> tuple[str, tuple]:
+    """The name and regex of the key lexeme of one declared property name (schemas of one
+    family, and most objects, share names)."""
+    return json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k))
 
 
 def _json_type(v) -> str:
@@ -366,22 +381,44 @@ def _region_order(item):
 
 def _embeds_old_draft(root) -> bool:
     """Whether a "$schema" of draft-04 or older appears anywhere in the document."""
-    stack = [root]
+    if not isinstance(root, (dict, list)):
+        return False
+    stack = [root]  # containers only: most values are scalars, never pushed
     seen: set = set()  # documents may share sub-dicts (a DAG): visit each once
     while stack:
         x = stack.pop()
-        if isinstance(x, (dict, list)):
-            if id(x) in seen:
-                continue
-            seen.add(id(x))
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        xs: Any = x
         if isinstance(x, dict):
             v = x.get("$schema")
             if isinstance(v, str) and ("draft-04" in v or "draft-03" in v):
                 return True
-            stack.extend(x.values())
-        elif isinstance(x, list):
-            stack.extend(x)
+            xs = x.values()
+        for y in xs:
+            if isinstance(y, (dict, list)):
+                stack.append(y)
     return False
+
+
+# the keywords Compiler._expand follows and those Compiler._split branches on
+_EXPAND_KEYWORDS = frozenset(
+    ("unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef", "$ref", "allOf")
+)
+_SPLIT_KEYWORDS = frozenset(
+    (
+        "anyOf",
+        "oneOf",
+        "if",
+        "then",
+        "else",
+        "not",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+    )
+)
 
 
 class Part:
@@ -484,6 +521,7 @@ class Compiler:
         self.max_values = 2000
         self.nt_count = 0
         self.key_cache: dict = {}
+        self.key_literals: dict[str, int] = {}  # a declared name -> its key lexeme
         self.distinct_key_memo: dict[int, int] = {}  # key lexeme -> its item twin (or itself)
         self.distinct_key_work = [automata.MAX_WORK_PER_COMPILE]  # distinct_keys' own budget
         self.pattern_cache: dict = {}
@@ -657,6 +695,9 @@ class Compiler:
             base = self.doc.base_of.get(id(node), p.base)
             if base != p.base:
                 p = Part(node, base, p.path, p.skip)
+            if _EXPAND_KEYWORDS.isdisjoint(node):  # nothing to follow (most parts)
+                out.append(p)
+                continue
             if p.has("unevaluatedProperties") or p.has("unevaluatedItems"):
                 work.extend(unevaluated.rewrite(self, p))  # module unevaluated.py
                 continue
@@ -763,6 +804,8 @@ class Compiler:
     def _split(self, p: Part) -> list | None:
         """The branches (lists of parts) of p's first disjunctive keyword, or None."""
         node = p.node
+        if not isinstance(node, dict) or _SPLIT_KEYWORDS.isdisjoint(node):
+            return None  # (most parts: one set test instead of nine ``has``)
         if p.has("anyOf"):
             q = p.without("anyOf")
             return [[q, p.sub(s, f"anyOf/{i}")] for i, s in enumerate(node["anyOf"])]
@@ -1609,7 +1652,16 @@ class Compiler:
         return sym
 
     def _key_lexeme_literal(self, k: str) -> int:
-        return self.b.lexeme(json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k)))
+        # once per name and compile: objects repeat names ("type", "name"), and each value
+        # branch of a property asks again
+        if type(k) is not str:  # (a non-JSON dict key: 1 and True would share an entry)
+            return self.b.lexeme(
+                json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k))
+            )
+        sym = self.key_literals.get(k)
+        if sym is None:
+            sym = self.key_literals[k] = self.b.lexeme(*_key_literal(k))
+        return sym
 
     # ------------------------------------------------------------ numbers
     def _number_regex(self, parts, want_int: bool, want_frac: bool):

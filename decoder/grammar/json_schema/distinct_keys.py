@@ -24,6 +24,8 @@ from ..ir import DISTINCT_CLOSER, DISTINCT_ITEM, DISTINCT_OPENER
 from . import automata
 from .regexops import RegexBudgetError
 
+_QUOTE = ("bytes", b'"')
+
 
 def key_item(c, lx: int) -> int:
     """The item twin of key lexeme ``lx`` (a symbol), or ``lx`` when its keys cannot be
@@ -32,13 +34,74 @@ def key_item(c, lx: int) -> int:
     got = memo.get(lx)
     if got is None:
         rx = c.b.regex_of(lx)
-        try:  # on a budget of its own: the schema's constructions keep all of theirs
-            with automata.charged_to(c.distinct_key_work):
-                ok = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
-        except RegexBudgetError:
-            ok = False  # not checked: the keys keep a plain lexeme
+        body = automaton_body(rx)
+        if body is not None:  # read off the automaton already there: no construction
+            ok = every_live_state_goes_on(body)
+        else:
+            try:  # on a budget of its own: the schema's constructions keep all of theirs
+                with automata.charged_to(c.distinct_key_work):
+                    ok = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
+            except RegexBudgetError:
+                ok = False  # not checked: the keys keep a plain lexeme
         got = memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM) if ok else lx
     return got
+
+
+def automaton_body(rx):
+    """``D`` when key lexeme ``rx`` is ``'"' D '"'`` with ``D`` a ``dfa`` node that never reads
+    a quote (the shape of keys from patterns and key-set algebra), else None."""
+    if rx[0] != "cat" or len(rx[1]) != 3:
+        return None
+    first, body, last = rx[1]
+    if first != _QUOTE or last != _QUOTE or body[0] != "dfa":
+        return None
+    for es in body[3]:
+        for lo, hi, _ in es:
+            if lo <= 0x22 <= hi:
+                return None
+    return body
+
+
+def every_live_state_goes_on(node) -> bool:
+    """For a ``dfa`` node ``D`` that never reads '"': whether ``'"' D '"'`` has infinitely
+    many completions from every state inside the string, which is what
+    ``automata.infinite_from_every_state(to_dfa(...), sinks=True)`` decides with a subset
+    construction and a minimisation.
+
+    Every state of the lexeme inside the string is a live state of ``D`` (reachable and
+    co-reachable), its completions that state's followed by the quote; the state after the
+    closing quote is the exempt sink. In a finite automaton whose live states all have a
+    transition to a live state, every path goes on forever, so every live state reaches a
+    cycle (infinitely many completions); a live state without one has finitely many. An
+    empty ``D`` has no live state: False, as for the empty automaton."""
+    _, n, finals, edges = node
+    succ = [{t for _, _, t in es} for es in edges]
+    reach = [False] * n
+    if n:
+        reach[0] = True
+        stack = [0]
+        while stack:
+            for t in succ[stack.pop()]:
+                if not reach[t]:
+                    reach[t] = True
+                    stack.append(t)
+    pred: list[list[int]] = [[] for _ in range(n)]
+    for q in range(n):
+        if reach[q]:
+            for t in succ[q]:
+                pred[t].append(q)
+    live = [False] * n
+    stack = [f for f in finals if reach[f]]
+    for f in stack:
+        live[f] = True
+    while stack:
+        for q in pred[stack.pop()]:
+            if not live[q]:
+                live[q] = True
+                stack.append(q)
+    if not n or not live[0]:
+        return False
+    return all(any(live[t] for t in succ[q]) for q in range(n) if live[q])
 
 
 def known_infinite(c, lx: int) -> None:

@@ -50,6 +50,8 @@ _SUB_MAP = (
     "dependencies",
 )
 
+_SUB_ANY = frozenset(_SUB_ONE + _SUB_LIST + _SUB_MAP)
+
 
 def _no_constant(name: str):
     raise SchemaError(f"schema is not valid JSON: {name} is not a JSON number", keyword="$schema")
@@ -253,6 +255,8 @@ class SchemaDocument:
             self.anchors.setdefault((urldefrag(base)[0], danc), node)
         self.base_of[id(node)] = base
         self.path_of[id(node)] = path
+        if _SUB_ANY.isdisjoint(node):
+            return  # a leaf schema (most are): no sub-schema keyword to look up
         for k in _SUB_ONE:
             v = node.get(k)
             if isinstance(v, dict):

@@ -344,6 +344,23 @@ def _encoded_char(ch: str):
     return ("bytes", ch.encode("ascii")) if c in _SELF_ENCODING else _encode_ranges(((c, c),))
 
 
+def _runs_of(points: list) -> tuple:
+    """The maximal runs ``((lo, hi), ...)`` of sorted distinct code points (what
+    ``normalize_ranges`` makes of their one-point ranges)."""
+    out: list = []
+    for c in points:
+        if out and c == out[-1][1] + 1:
+            out[-1][1] = c
+        else:
+            out.append([c, c])
+    return tuple((a, b) for a, b in out)
+
+
+def _encoded_cp(c: int):
+    """``_encoded_char`` of the character with code point ``c``."""
+    return ("bytes", bytes((c,))) if c in _SELF_ENCODING else _encode_ranges(((c, c),))
+
+
 def _alt_distinct(branches: list):
     """``alt`` of branches known to be distinct (no structural dedup: hashing nested tuples
     at every level of a deep trie is quadratic)."""
@@ -389,18 +406,23 @@ def star_minus_lexeme(chars, keys):
     the keys; no intermediate decoded regex, no structural dedup.
     """
     ranges = chars[1][1]
-    trie: dict = {}
+    trie: dict = {}  # code point -> subtrie; -1 marks the end of a key
     used: set = set()
     for key in keys:
-        if all(_in_ranges(ord(ch), ranges) for ch in key):  # other keys are not in C*
+        cs = [ord(ch) for ch in key]
+        if all(_in_ranges(c, ranges) for c in cs):  # other keys are not in C*
             t = trie
-            for ch in key:
-                t = t.setdefault(ch, {})
-                used.add(ord(ch))
-            t[""] = True  # end of a key (no key character is "")
-    used_ranges = normalize_ranges([(c, c) for c in used])
+            for c in cs:
+                nxt = t.get(c)
+                if nxt is None:
+                    nxt = t[c] = {}
+                t = nxt
+            used.update(cs)
+            t[-1] = True
+    points = sorted(used)
+    used_ranges = _runs_of([c for c in points if not 0xD800 <= c <= 0xDFFF])
     plain = all(c in _SELF_ENCODING for c in used)
-    used_runs = normalize_ranges([(c, c) for c in used], skip_surrogates=False)
+    used_runs = _runs_of(points)
     exits_memo: dict = {}
 
     def exits(children: tuple):  # encodings of Y - next(p); children: sorted code points of Y
@@ -416,35 +438,46 @@ def star_minus_lexeme(chars, keys):
             exits_memo[children] = got
         return got
 
-    # walk() below builds, per trie node, _alt_distinct of the branches cat(enc(ch), sub)
+    # walk() below builds, per trie node, _alt_distinct of the branches cat(enc(c), sub)
     # (NEVER branches dropped, EMPTY tails elided); inlined, with the leaves and the
     # encodings of characters computed once: it is the hot loop of objects with many keys.
     leaf = (NEVER, exits(()), EMPTY)
     enc_of: dict = {}
 
     def walk(t):  # -> (P - K, exits through Y, P) below this node
-        if "" in t:
+        if -1 in t:
             if len(t) == 1:
                 return leaf
-            children = sorted(ch for ch in t if ch)
+            children = sorted(t)
+            del children[0]  # the end mark, the smallest
             fin = []
         else:
             children = sorted(t)
             fin = [EMPTY]
-        e0 = exits(tuple(map(ord, children)))
+        e0 = exits(tuple(children))
         ext = [] if e0[0] == "never" else [e0]
         pre = [EMPTY]
-        for ch in children:
-            f, e, q = walk(t[ch])
-            ec = enc_of.get(ch)
+        for c in children:
+            sub = t[c]
+            f, e, q = leaf if len(sub) == 1 and -1 in sub else walk(sub)
+            ec = enc_of.get(c)
             if ec is None:
-                ec = enc_of[ch] = _encoded_char(ch)
-            for out, sub in ((fin, f), (ext, e), (pre, q)):
-                k = sub[0]
-                if k == "empty":
-                    out.append(ec)
-                elif k != "never":
-                    out.append(("cat", (ec, sub)))
+                ec = enc_of[c] = _encoded_cp(c)
+            k = f[0]
+            if k == "empty":
+                fin.append(ec)
+            elif k != "never":
+                fin.append(("cat", (ec, f)))
+            k = e[0]
+            if k == "empty":
+                ext.append(ec)
+            elif k != "never":
+                ext.append(("cat", (ec, e)))
+            k = q[0]
+            if k == "empty":
+                pre.append(ec)
+            elif k != "never":
+                pre.append(("cat", (ec, q)))
         return (
             (NEVER if not fin else fin[0] if len(fin) == 1 else ("alt", tuple(fin))),
             (NEVER if not ext else ext[0] if len(ext) == 1 else ("alt", tuple(ext))),
