@@ -40,7 +40,7 @@ void utf8_encode(int32_t cp, uint8_t* out) {
 
 // Splits [lo, hi] into ranges whose UTF-8 encodings are products of byte ranges
 // (the classic construction used by RE2 and Rust's utf8-ranges).
-void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<uint8_t, uint8_t>>>& out) {
+void utf8_sequences(int32_t lo, int32_t hi, std::vector<Utf8Seq>& out) {
   static const int32_t kBounds[] = {0x7F, 0x7FF, 0xFFFF};
   for (int32_t b : kBounds) {
     if (lo <= b && hi > b) {
@@ -68,9 +68,10 @@ void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<ui
   uint8_t a[4], b[4];
   utf8_encode(lo, a);
   utf8_encode(hi, b);
-  std::vector<std::pair<uint8_t, uint8_t>> seq;
-  for (int i = 0; i < n; ++i) seq.emplace_back(a[i], b[i]);
-  out.push_back(std::move(seq));
+  Utf8Seq seq;
+  seq.n = n;
+  for (int i = 0; i < n; ++i) seq.r[i] = {a[i], b[i]};
+  out.push_back(seq);
 }
 
 }  // namespace
@@ -203,7 +204,7 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       if (k < 0 || pos + 2 * static_cast<size_t>(k) > n) throw GrammarError("truncated character class");
       int64_t total = 0;
       if (op == kCps) {
-        std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
+        std::vector<Utf8Seq> seqs;
         for (int32_t i = 0; i < k; ++i) {
           int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
           if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
@@ -322,9 +323,10 @@ int32_t Nfa::counted_of(int32_t q) const {
 }
 
 void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
-  std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
+  std::vector<Utf8Seq>& seqs = seq_scratch_;
+  seqs.clear();
   utf8_sequences(lo, hi, seqs);
-  for (auto& seq : seqs) {
+  for (const Utf8Seq& seq : seqs) {
     int32_t cur = from;
     for (size_t i = 0; i < seq.size(); ++i) {
       int32_t nxt = (i + 1 == seq.size()) ? to : new_state(lexeme);
@@ -549,8 +551,8 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       // from one can take the other's (CompiledGrammar::share_walk).
       using Seq = std::vector<std::pair<uint8_t, uint8_t>>;
       std::map<std::pair<Seq, int32_t>, int32_t> tails;
-      std::vector<Seq> seqs;
-      auto tail = [&](const Seq& seq, int32_t to) {
+      std::vector<Utf8Seq> seqs;
+      auto tail = [&](const Utf8Seq& seq, int32_t to) {
         int32_t cur = to;
         for (size_t i = seq.size(); i-- > 1;) {
           auto key = std::make_pair(Seq(seq.begin() + static_cast<std::ptrdiff_t>(i), seq.end()), to);
@@ -569,7 +571,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       auto add_range = [&](int32_t lo, int32_t hi, int32_t from, int32_t t) {
         seqs.clear();
         utf8_sequences(lo, hi, seqs);
-        for (const Seq& seq : seqs) add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
+        for (const Utf8Seq& seq : seqs) add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
       };
       for (int32_t s = 0; s < states; ++s) {
         const int32_t k = w[p++];
