@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 #include "budget.h"
 #include "errors.h"
@@ -72,6 +73,21 @@ void utf8_sequences(int32_t lo, int32_t hi, std::vector<Utf8Seq>& out) {
   seq.n = n;
   for (int i = 0; i < n; ++i) seq.r[i] = {a[i], b[i]};
   out.push_back(seq);
+}
+
+// utf8_sequences of [lo, hi], remembered per thread: grammars repeat a few classes (a JSON
+// string character, its escapes, digits) in every lexeme, and the automaton's size estimate
+// and its construction both ask. The reference is valid until the next call.
+const std::vector<Utf8Seq>& utf8_sequences_of(int32_t lo, int32_t hi) {
+  constexpr size_t kMaxRanges = 4096;
+  thread_local std::unordered_map<uint64_t, std::vector<Utf8Seq>> memo;
+  const uint64_t key = (uint64_t(uint32_t(lo)) << 32) | uint32_t(hi);
+  auto it = memo.find(key);
+  if (it != memo.end()) return it->second;
+  if (memo.size() >= kMaxRanges) memo.clear();
+  std::vector<Utf8Seq> seqs;
+  utf8_sequences(lo, hi, seqs);
+  return memo.emplace(key, std::move(seqs)).first->second;
 }
 
 }  // namespace
@@ -204,18 +220,20 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       if (k < 0 || pos + 2 * static_cast<size_t>(k) > n) throw GrammarError("truncated character class");
       int64_t total = 0;
       if (op == kCps) {
-        std::vector<Utf8Seq> seqs;
+        auto middles = [](int32_t a, int32_t b) {
+          int64_t t = 0;
+          for (const Utf8Seq& s : utf8_sequences_of(a, b)) t += static_cast<int64_t>(s.size()) - 1;
+          return t;
+        };
         for (int32_t i = 0; i < k; ++i) {
           int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
           if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
-          seqs.clear();
           if (lo < 0xD800 && hi >= 0xD800) {
-            utf8_sequences(lo, 0xD7FF, seqs);
+            total += middles(lo, 0xD7FF);
             lo = 0xD800;
           }
           if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
-          if (lo <= hi) utf8_sequences(lo, hi, seqs);
-          for (const auto& s : seqs) total += static_cast<int64_t>(s.size()) - 1;
+          if (lo <= hi) total += middles(lo, hi);
         }
       }
       pos += 2 * static_cast<size_t>(k);
@@ -323,10 +341,7 @@ int32_t Nfa::counted_of(int32_t q) const {
 }
 
 void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
-  std::vector<Utf8Seq>& seqs = seq_scratch_;
-  seqs.clear();
-  utf8_sequences(lo, hi, seqs);
-  for (const Utf8Seq& seq : seqs) {
+  for (const Utf8Seq& seq : utf8_sequences_of(lo, hi)) {
     int32_t cur = from;
     for (size_t i = 0; i < seq.size(); ++i) {
       int32_t nxt = (i + 1 == seq.size()) ? to : new_state(lexeme);
@@ -551,7 +566,6 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       // from one can take the other's (CompiledGrammar::share_walk).
       using Seq = std::vector<std::pair<uint8_t, uint8_t>>;
       std::map<std::pair<Seq, int32_t>, int32_t> tails;
-      std::vector<Utf8Seq> seqs;
       auto tail = [&](const Utf8Seq& seq, int32_t to) {
         int32_t cur = to;
         for (size_t i = seq.size(); i-- > 1;) {
@@ -569,9 +583,8 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         return cur;
       };
       auto add_range = [&](int32_t lo, int32_t hi, int32_t from, int32_t t) {
-        seqs.clear();
-        utf8_sequences(lo, hi, seqs);
-        for (const Utf8Seq& seq : seqs) add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
+        for (const Utf8Seq& seq : utf8_sequences_of(lo, hi))
+          add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
       };
       for (int32_t s = 0; s < states; ++s) {
         const int32_t k = w[p++];
