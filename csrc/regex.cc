@@ -760,18 +760,36 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
   max_ticks_.assign(N, kManyTicks);
   for (CountedRegion& reg : counted_) {
     const int32_t b = reg.begin, n = reg.end - reg.begin;
-    std::vector<std::vector<std::pair<int32_t, int32_t>>> pred(n);  // (from, units)
+    // predecessors (from, units) of each state, in CSR form (a vector per state was most of
+    // the engine's compile of a grammar with a large counted region: malloc and free)
     std::vector<int32_t> outdeg(n, 0);
-    auto link = [&](int32_t u, int32_t v, int32_t w) {
-      if (v < b || v >= reg.end || !alive_[u] || !alive_[v]) return;
-      pred[v - b].emplace_back(u, w);
-      ++outdeg[u - b];
+    std::vector<int64_t> pred_off(int64_t(n) + 1, 0);
+    std::vector<std::pair<int32_t, int32_t>> pred_data;
+    auto for_links = [&](auto&& link) {
+      for (int32_t u = b; u < reg.end; ++u) {
+        if (!alive_[u]) continue;
+        for (const NfaEdge& e : edges(u)) link(u, e.to, 0);
+        for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
+        if (tick_to_[u] >= 0) link(u, tick_to_[u], 1);
+      }
     };
-    for (int32_t u = b; u < reg.end; ++u) {
-      for (const NfaEdge& e : edges(u)) link(u, e.to, 0);
-      for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
-      if (tick_to_[u] >= 0) link(u, tick_to_[u], 1);
+    auto inside = [&](int32_t v) { return v >= b && v < reg.end && alive_[v]; };
+    for_links([&](int32_t u, int32_t v, int32_t) {
+      if (!inside(v)) return;
+      ++pred_off[v - b + 1];
+      ++outdeg[u - b];
+    });
+    for (int32_t i = 0; i < n; ++i) pred_off[i + 1] += pred_off[i];
+    pred_data.resize(pred_off[n]);
+    {
+      std::vector<int64_t> fill(pred_off.begin(), pred_off.end() - 1);
+      for_links([&](int32_t u, int32_t v, int32_t w) {
+        if (inside(v)) pred_data[fill[v - b]++] = {u, w};
+      });
     }
+    auto pred = [&](int32_t v) {
+      return std::make_pair(pred_data.data() + pred_off[v - b], pred_data.data() + pred_off[v - b + 1]);
+    };
     charge_work(4 * int64_t(n), "counting the units of a counted repetition");
     std::deque<int32_t> dq;
     std::vector<int32_t> order;
@@ -783,11 +801,13 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
     while (!dq.empty()) {
       const int32_t v = dq.front();
       dq.pop_front();
-      for (const auto& [u, w] : pred[v - b])
+      for (auto [p, e] = pred(v); p != e; ++p) {
+        const auto [u, w] = *p;
         if (min_ticks_[u] > min_ticks_[v] + w) {
           min_ticks_[u] = min_ticks_[v] + w;
           w ? dq.push_back(u) : dq.push_front(u);
         }
+      }
     }
     for (int32_t u = b; u < reg.end; ++u)
       if (alive_[u] && outdeg[u - b] == 0) {
@@ -796,7 +816,8 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
       }
     for (size_t k = 0; k < order.size(); ++k) {
       const int32_t v = order[k];
-      for (const auto& [u, w] : pred[v - b]) {
+      for (auto [p, e] = pred(v); p != e; ++p) {
+        const auto [u, w] = *p;
         const int32_t m =
             max_ticks_[u] == kManyTicks ? max_ticks_[v] + w : std::max(max_ticks_[u], max_ticks_[v] + w);
         max_ticks_[u] = m;
