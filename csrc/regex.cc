@@ -221,6 +221,7 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       int64_t total = 0;
       if (op == kCps) {
         auto middles = [](int32_t a, int32_t b) {
+          if (b < 0x80) return int64_t(0);  // ASCII: one byte
           int64_t t = 0;
           for (const Utf8Seq& s : utf8_sequences_of(a, b)) t += static_cast<int64_t>(s.size()) - 1;
           return t;
@@ -341,6 +342,10 @@ int32_t Nfa::counted_of(int32_t q) const {
 }
 
 void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
+  if (hi < 0x80) {  // ASCII: one byte range (what utf8_sequences_of gives, without the lookup)
+    add_edge(from, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to);
+    return;
+  }
   for (const Utf8Seq& seq : utf8_sequences_of(lo, hi)) {
     int32_t cur = from;
     for (size_t i = 0; i < seq.size(); ++i) {
@@ -583,6 +588,10 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         return cur;
       };
       auto add_range = [&](int32_t lo, int32_t hi, int32_t from, int32_t t) {
+        if (hi < 0x80) {  // ASCII: one byte range, no tail
+          add_edge(from, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), t);
+          return;
+        }
         for (const Utf8Seq& seq : utf8_sequences_of(lo, hi))
           add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
       };
