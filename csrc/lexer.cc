@@ -15,7 +15,10 @@ Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_stat
       num_lexemes_(num_lexemes),
       max_states_(std::min<int64_t>(max_dfa_states, int64_t(kMaxRowChunks) << kRowChunkBits)),
       max_entries_(std::max<int64_t>(max_dfa_bytes / int64_t(sizeof(int32_t)), 1)),
-      row_chunks_(new std::unique_ptr<std::atomic<int32_t>[]>[kMaxRowChunks]) {
+      row_chunks_(
+          new std::unique_ptr<std::atomic<int32_t>[]>[(max_states_ + kRowChunkMask) >> kRowChunkBits]),
+      states_(max_states_),
+      lexsets_(kMaxLexsets) {
   // Byte classes: cut [0, 256) at every edge boundary of the NFA.
   bool cut[257] = {false};
   cut[0] = true;
@@ -36,9 +39,8 @@ int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = lexset_ids_.find(lexemes);
   if (it != lexset_ids_.end()) return it->second;
-  if (lexsets_.size() >= ChunkedArray<Lexset>::kCapacity)
-    throw LimitError("too many distinct lexeme sets (" + std::to_string(ChunkedArray<Lexset>::kCapacity) +
-                     ")");
+  if (lexsets_.size() >= lexsets_.capacity())
+    throw LimitError("too many distinct lexeme sets (" + std::to_string(lexsets_.capacity()) + ")");
   int64_t id = lexsets_.reserve_next();
   lexsets_[id].lexemes = lexemes;
   lexsets_.publish(id);
@@ -229,17 +231,15 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) 
   entries_ += int64_t(nfa_states.size());
   states_.reserve_next();
   State& st = state_(id);
-  if ((id & ((1 << kRowChunkBits) - 1)) == 0) {
-    const int64_t n = int64_t(num_classes_) << kRowChunkBits;
-    static_assert(
-        sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free,
-        "rows are filled as plain int32");
-    auto* chunk = new std::atomic<int32_t>[n];
-    // Not visible to other threads yet: filled as plain ints (one vectorised fill; relaxed
-    // atomic stores one at a time were most of a small grammar's first lexer state).
-    std::fill_n(reinterpret_cast<int32_t*>(chunk), n, kUnknown);
-    row_chunks_[id >> kRowChunkBits].reset(chunk);
-  }
+  static_assert(sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free,
+                "rows are filled as plain int32");
+  if ((id & ((1 << kRowChunkBits) - 1)) == 0)  // (uninitialised: a row is filled when its state is made)
+    row_chunks_[id >> kRowChunkBits].reset(new std::atomic<int32_t>[int64_t(num_classes_) << kRowChunkBits]);
+  // The new state's row only: most grammars make a few states, so filling the whole chunk
+  // of 1,024 rows (~100-250 kB) up front was a sizeable part of a small grammar's compile.
+  // Not visible to other threads yet (the id is published by the store of a transition or
+  // start state that holds it): filled as plain ints, one vectorised fill.
+  std::fill_n(reinterpret_cast<int32_t*>(row(id)), num_classes_, kUnknown);
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
     if (a >= 0) st.accepting.push_back(a);

@@ -163,6 +163,9 @@ class Lexer {
     std::vector<int32_t> lexemes;
     std::atomic<int32_t> start{kUnknown};
   };
+  // (distinct parser expectations: a grammar needs a few hundred; the table of a larger
+  // capacity was 128 kB to clear per grammar)
+  static constexpr int64_t kMaxLexsets = int64_t(1) << 20;
   ChunkedArray<Lexset> lexsets_;
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> lexset_ids_;
 };

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 #include "budget.h"
 #include "errors.h"
@@ -40,7 +41,7 @@ void utf8_encode(int32_t cp, uint8_t* out) {
 
 // Splits [lo, hi] into ranges whose UTF-8 encodings are products of byte ranges
 // (the classic construction used by RE2 and Rust's utf8-ranges).
-void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<uint8_t, uint8_t>>>& out) {
+void utf8_sequences(int32_t lo, int32_t hi, std::vector<Utf8Seq>& out) {
   static const int32_t kBounds[] = {0x7F, 0x7FF, 0xFFFF};
   for (int32_t b : kBounds) {
     if (lo <= b && hi > b) {
@@ -68,9 +69,25 @@ void utf8_sequences(int32_t lo, int32_t hi, std::vector<std::vector<std::pair<ui
   uint8_t a[4], b[4];
   utf8_encode(lo, a);
   utf8_encode(hi, b);
-  std::vector<std::pair<uint8_t, uint8_t>> seq;
-  for (int i = 0; i < n; ++i) seq.emplace_back(a[i], b[i]);
-  out.push_back(std::move(seq));
+  Utf8Seq seq;
+  seq.n = n;
+  for (int i = 0; i < n; ++i) seq.r[i] = {a[i], b[i]};
+  out.push_back(seq);
+}
+
+// utf8_sequences of [lo, hi], remembered per thread: grammars repeat a few classes (a JSON
+// string character, its escapes, digits) in every lexeme, and the automaton's size estimate
+// and its construction both ask. The reference is valid until the next call.
+const std::vector<Utf8Seq>& utf8_sequences_of(int32_t lo, int32_t hi) {
+  constexpr size_t kMaxRanges = 4096;
+  thread_local std::unordered_map<uint64_t, std::vector<Utf8Seq>> memo;
+  const uint64_t key = (uint64_t(uint32_t(lo)) << 32) | uint32_t(hi);
+  auto it = memo.find(key);
+  if (it != memo.end()) return it->second;
+  if (memo.size() >= kMaxRanges) memo.clear();
+  std::vector<Utf8Seq> seqs;
+  utf8_sequences(lo, hi, seqs);
+  return memo.emplace(key, std::move(seqs)).first->second;
 }
 
 }  // namespace
@@ -203,18 +220,21 @@ int64_t Nfa::estimate(const int32_t* w, size_t n, size_t& pos, int depth) const 
       if (k < 0 || pos + 2 * static_cast<size_t>(k) > n) throw GrammarError("truncated character class");
       int64_t total = 0;
       if (op == kCps) {
-        std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
+        auto middles = [](int32_t a, int32_t b) {
+          if (b < 0x80) return int64_t(0);  // ASCII: one byte
+          int64_t t = 0;
+          for (const Utf8Seq& s : utf8_sequences_of(a, b)) t += static_cast<int64_t>(s.size()) - 1;
+          return t;
+        };
         for (int32_t i = 0; i < k; ++i) {
           int32_t lo = w[pos + 2 * i], hi = w[pos + 2 * i + 1];
           if (lo < 0 || hi > 0x10FFFF || lo > hi) throw GrammarError("bad code point range");
-          seqs.clear();
           if (lo < 0xD800 && hi >= 0xD800) {
-            utf8_sequences(lo, 0xD7FF, seqs);
+            total += middles(lo, 0xD7FF);
             lo = 0xD800;
           }
           if (lo <= 0xDFFF && hi >= 0xD800) lo = 0xE000;
-          if (lo <= hi) utf8_sequences(lo, hi, seqs);
-          for (const auto& s : seqs) total += static_cast<int64_t>(s.size()) - 1;
+          if (lo <= hi) total += middles(lo, hi);
         }
       }
       pos += 2 * static_cast<size_t>(k);
@@ -322,9 +342,11 @@ int32_t Nfa::counted_of(int32_t q) const {
 }
 
 void Nfa::add_codepoints(int32_t lo, int32_t hi, int32_t from, int32_t to, int32_t lexeme) {
-  std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;
-  utf8_sequences(lo, hi, seqs);
-  for (auto& seq : seqs) {
+  if (hi < 0x80) {  // ASCII: one byte range (what utf8_sequences_of gives, without the lookup)
+    add_edge(from, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to);
+    return;
+  }
+  for (const Utf8Seq& seq : utf8_sequences_of(lo, hi)) {
     int32_t cur = from;
     for (size_t i = 0; i < seq.size(); ++i) {
       int32_t nxt = (i + 1 == seq.size()) ? to : new_state(lexeme);
@@ -549,8 +571,7 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       // from one can take the other's (CompiledGrammar::share_walk).
       using Seq = std::vector<std::pair<uint8_t, uint8_t>>;
       std::map<std::pair<Seq, int32_t>, int32_t> tails;
-      std::vector<Seq> seqs;
-      auto tail = [&](const Seq& seq, int32_t to) {
+      auto tail = [&](const Utf8Seq& seq, int32_t to) {
         int32_t cur = to;
         for (size_t i = seq.size(); i-- > 1;) {
           auto key = std::make_pair(Seq(seq.begin() + static_cast<std::ptrdiff_t>(i), seq.end()), to);
@@ -567,9 +588,12 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
         return cur;
       };
       auto add_range = [&](int32_t lo, int32_t hi, int32_t from, int32_t t) {
-        seqs.clear();
-        utf8_sequences(lo, hi, seqs);
-        for (const Seq& seq : seqs) add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
+        if (hi < 0x80) {  // ASCII: one byte range, no tail
+          add_edge(from, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), t);
+          return;
+        }
+        for (const Utf8Seq& seq : utf8_sequences_of(lo, hi))
+          add_edge(from, seq[0].first, seq[0].second, tail(seq, t));
       };
       for (int32_t s = 0; s < states; ++s) {
         const int32_t k = w[p++];
@@ -745,18 +769,36 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
   max_ticks_.assign(N, kManyTicks);
   for (CountedRegion& reg : counted_) {
     const int32_t b = reg.begin, n = reg.end - reg.begin;
-    std::vector<std::vector<std::pair<int32_t, int32_t>>> pred(n);  // (from, units)
+    // predecessors (from, units) of each state, in CSR form (a vector per state was most of
+    // the engine's compile of a grammar with a large counted region: malloc and free)
     std::vector<int32_t> outdeg(n, 0);
-    auto link = [&](int32_t u, int32_t v, int32_t w) {
-      if (v < b || v >= reg.end || !alive_[u] || !alive_[v]) return;
-      pred[v - b].emplace_back(u, w);
-      ++outdeg[u - b];
+    std::vector<int64_t> pred_off(int64_t(n) + 1, 0);
+    std::vector<std::pair<int32_t, int32_t>> pred_data;
+    auto for_links = [&](auto&& link) {
+      for (int32_t u = b; u < reg.end; ++u) {
+        if (!alive_[u]) continue;
+        for (const NfaEdge& e : edges(u)) link(u, e.to, 0);
+        for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
+        if (tick_to_[u] >= 0) link(u, tick_to_[u], 1);
+      }
     };
-    for (int32_t u = b; u < reg.end; ++u) {
-      for (const NfaEdge& e : edges(u)) link(u, e.to, 0);
-      for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
-      if (tick_to_[u] >= 0) link(u, tick_to_[u], 1);
+    auto inside = [&](int32_t v) { return v >= b && v < reg.end && alive_[v]; };
+    for_links([&](int32_t u, int32_t v, int32_t) {
+      if (!inside(v)) return;
+      ++pred_off[v - b + 1];
+      ++outdeg[u - b];
+    });
+    for (int32_t i = 0; i < n; ++i) pred_off[i + 1] += pred_off[i];
+    pred_data.resize(pred_off[n]);
+    {
+      std::vector<int64_t> fill(pred_off.begin(), pred_off.end() - 1);
+      for_links([&](int32_t u, int32_t v, int32_t w) {
+        if (inside(v)) pred_data[fill[v - b]++] = {u, w};
+      });
     }
+    auto pred = [&](int32_t v) {
+      return std::make_pair(pred_data.data() + pred_off[v - b], pred_data.data() + pred_off[v - b + 1]);
+    };
     charge_work(4 * int64_t(n), "counting the units of a counted repetition");
     std::deque<int32_t> dq;
     std::vector<int32_t> order;
@@ -768,11 +810,13 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
     while (!dq.empty()) {
       const int32_t v = dq.front();
       dq.pop_front();
-      for (const auto& [u, w] : pred[v - b])
+      for (auto [p, e] = pred(v); p != e; ++p) {
+        const auto [u, w] = *p;
         if (min_ticks_[u] > min_ticks_[v] + w) {
           min_ticks_[u] = min_ticks_[v] + w;
           w ? dq.push_back(u) : dq.push_front(u);
         }
+      }
     }
     for (int32_t u = b; u < reg.end; ++u)
       if (alive_[u] && outdeg[u - b] == 0) {
@@ -781,7 +825,8 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
       }
     for (size_t k = 0; k < order.size(); ++k) {
       const int32_t v = order[k];
-      for (const auto& [u, w] : pred[v - b]) {
+      for (auto [p, e] = pred(v); p != e; ++p) {
+        const auto [u, w] = *p;
         const int32_t m =
             max_ticks_[u] == kManyTicks ? max_ticks_[v] + w : std::max(max_ticks_[u], max_ticks_[v] + w);
         max_ticks_[u] = m;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace decoder {
@@ -43,6 +44,18 @@ struct CountedRegion {
   // bound the count must be for the bound to be out of a token's reach)
   int32_t most_min = 0, most_max = 0;
   int32_t after_gate = 0;  // fewest bytes from a gate's target to acceptance (Lexer::dist_to_accept)
+};
+
+// One UTF-8 byte-range sequence of a code point range: a byte range per byte of the
+// encoding (1 to 4), held inline (a vector per sequence was an allocation per range of every
+// character class the automaton is built from).
+struct Utf8Seq {
+  std::pair<uint8_t, uint8_t> r[4];
+  int n = 0;
+  size_t size() const { return static_cast<size_t>(n); }
+  const std::pair<uint8_t, uint8_t>& operator[](size_t i) const { return r[i]; }
+  const std::pair<uint8_t, uint8_t>* begin() const { return r; }
+  const std::pair<uint8_t, uint8_t>* end() const { return r + n; }
 };
 
 // A read-only run of int32 values inside a flat array (a closure, in CSR form).
