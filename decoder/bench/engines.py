@@ -208,6 +208,7 @@ class DecoderAdapter(Adapter):
 
     name = "decoder"
     dist = "decoder"
+    json_options: dict = {}
 
     def setup(self):
         import decoder
@@ -260,6 +261,7 @@ class DecoderAdapter(Adapter):
                 "DECODER_WALK_THREADS", "default (min(2, cores))"
             ),
             "package": os.path.dirname(os.path.abspath(decoder.__file__)),
+            **self.json_options,
         }
 
     @property
@@ -276,7 +278,7 @@ class DecoderAdapter(Adapter):
 
         try:
             g = self.decoder.Grammar.from_json_schema(
-                schema, whitespace="flexible", remotes=self.remotes
+                schema, whitespace="flexible", remotes=self.remotes, **self.json_options
             )
         except UnsatisfiableSchemaError:
             # decoder refuses a schema no value satisfies; as a validator that answers
@@ -474,8 +476,17 @@ class OutlinesAdapter(Adapter):
             return False
 
 
+class DecoderAnyOrderAdapter(DecoderAdapter):
+    """Ours with ``property_order="any"``: an object's declared keys in any order (the
+    instances' order is not always the schema's); not one of the default engines."""
+
+    name = "decoder-any-order"
+    json_options = {"property_order": "any"}
+
+
 ADAPTERS: dict[str, type[Adapter]] = {
     "decoder": DecoderAdapter,
+    "decoder-any-order": DecoderAnyOrderAdapter,
     "llguidance": LLGuidanceAdapter,
     "xgrammar": XGrammarAdapter,
     "xgrammar_compliant": XGrammarCompliantAdapter,
