@@ -173,6 +173,12 @@ class CompiledGrammar {
   // extra-key part). False when the exploration exceeds its budget.
   // `lead`: the class (TokenTrie::ClassSlice::lead): the text class or another.
   bool class_alive(int32_t s, int bound, size_t budget, const uint64_t* lead);
+  // A counterexample before any exploration: the depth (at most `bound`) at which a string of
+  // one repeated ASCII class byte kills s (a counted string past its length, a format or a
+  // pattern that refuses the byte there), or INT32_MAX when none of the probe bytes does.
+  // A death is a proof that class_alive is false (the string is a class string of at most
+  // `bound` bytes); no death proves nothing. The probes stop at a state that loops on the byte.
+  int probe_dies(int32_t s, int bound, const uint64_t* lead);
   bool part_alive(const std::vector<int32_t>& nfa_states, int bound, size_t budget, const uint64_t* lead);
   // The same question asked of the DFA first, for states whose class strings lead to a few
   // (lexer state, class DFA state) pairs (free text, plain strings): the pairs reachable from
@@ -182,6 +188,7 @@ class CompiledGrammar {
   // part_alive decides. Exact either way, and no exploration of NFA sets.
   enum LoopAnswer { kLoopDies = 0, kLoopAlive = 1, kLoopUnknown = 2 };
   static constexpr size_t kMaxLoopPairs = 32;
+  static constexpr int kMaxProbeDepth = 24;  // (probe_dies: a repeated byte, at most this deep)
   LoopAnswer loop_alive(int32_t s, const uint64_t* lead, int* dies_at);
   // Whether s loops on at least 64 ASCII bytes but not on every text byte (free text, strings
   // with a negated-class pattern; not JSON string content, which the text class serves, nor key
