@@ -122,6 +122,29 @@ class TokenTrie {
     // Llama-3's short slice, a cache miss each).
     std::vector<uint8_t> bytes;
     std::vector<uint16_t> depths;
+    // Per-grammar classes only (class_slice): the frontier split by where its byte leaves the
+    // class. Boundary frontier nodes (the class path above them ends at a character boundary)
+    // are gathered into `suffix`, the trie of the byte strings from each one down its subtree;
+    // a state that every class string ending at a boundary leads back to (free text:
+    // CompiledGrammar::loop_alive's one boundary pair) walks that trie once instead of every
+    // frontier subtree (section 33 of docs/optimizations.md). `mid` is the skeleton of the
+    // other frontier nodes (inside a UTF-8 character), as skeleton/bytes/depths above.
+    struct Suffixes {
+      // node 0 is the root; node i's subtree is [i, end[i]); its byte and depth (from 1)
+      std::vector<uint32_t> end;
+      std::vector<uint8_t> byte;
+      std::vector<uint16_t> depth;
+      // tokens whose bytes end at a trie node with this suffix: ids[tok[i], tok[i + 1]); the
+      // trie nodes themselves (for a walk's exits): nodes[org[i], org[i + 1])
+      std::vector<uint32_t> tok, org;
+      std::vector<int32_t> ids;
+      std::vector<uint32_t> nodes;
+    };
+    bool has_suffixes = false;
+    Suffixes suffix;
+    std::vector<uint32_t> mid;
+    std::vector<uint8_t> mid_bytes;
+    std::vector<uint16_t> mid_depths;
   };
   const ClassSlice& full_class() const { return full_class_; }
   const ClassSlice& short_class() const { return short_class_; }
@@ -157,6 +180,8 @@ class TokenTrie {
   std::vector<uint32_t> text_capped_;
   // Fills c for bound; returns the depth of the deepest class node within it.
   int build_class(ClassSlice& c, int bound) const;
+  // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
+  void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;
   mutable std::mutex slices_mu_;
   mutable std::vector<std::unique_ptr<ClassSlice>> slices_;  // class_slice, ids 1, 2, ...

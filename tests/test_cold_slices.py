@@ -19,7 +19,7 @@ negated-class pattern (`[^/]`), whose class is the text bytes but one.
 from __future__ import annotations
 
 import pytest
-from cold_states import hermes, tagged
+from cold_states import hermes, tagged, tagged_common
 from conftest import assert_mask_is_brute_force, bits_of, vocab_of
 
 from decoder import Grammar, Matcher
@@ -67,6 +67,17 @@ STATES = [
     (tagged, "x \u00e9".encode()),  # its lead byte's neighbour: out of the class, walked
     (tagged, b"x \xc3"),
     (tagged, b"abc<EN"),
+    # excluded strings that begin with frequent bytes: the boundary frontier (most tokens) is
+    # walked as the class's suffix trie from the text's state (section 33)
+    (tagged_common, b""),
+    (tagged_common, b"Some text"),  # the class: every character but 't', 'n' and 'C3 xx'
+    (tagged_common, b"t"),  # inside an excluded string: tokens "he..." end it
+    (tagged_common, b"th"),
+    (tagged_common, b"n"),  # the excluded "n\xc3\xa9" ends inside a character ...
+    (tagged_common, b"n\xc3"),  # ... and its last byte decides
+    (tagged_common, "caf\u00e9".encode()),  # "\u00e9" begins "\u00e9t": tokens with "t" next
+    (tagged_common, "x \u00e0 ".encode()),  # after a character the class leaves out (C3 xx)
+    (tagged_common, b"tax"),  # a partial excluded string that failed: back in text
     (negated, b'{"p": "'),  # every text byte but '/': its own class
     (negated, b'{"p": "ab\xc3\xa9'),
     (negated, b'{"q": "/a'),
