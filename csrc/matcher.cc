@@ -839,22 +839,38 @@ void CompiledGrammar::suffix_walk(int32_t s, const TokenTrie::ClassSlice& slice,
   // it accepts), as lexer_walk would record below each boundary frontier node.
   const TokenTrie::ClassSlice::Suffixes& x = slice.suffix;
   Lexer& lx = grammar_->lexer();
-  uint32_t* inside = e.inside.data();
+  const uint32_t* __restrict end = x.end.data();
+  const uint8_t* __restrict byte = x.byte.data();
+  const uint16_t* __restrict depth = x.depth.data();
+  const uint32_t* __restrict tok = x.tok.data();
+  const int32_t* __restrict ids = x.ids.data();
+  const uint8_t* __restrict byte_class = lx.byte_classes();
+  const auto* __restrict chunks = lx.row_chunks();
+  const int64_t ncls = lx.num_byte_classes();
+  uint32_t* __restrict inside = e.inside.data();
+  auto row_of = [&](int32_t q) {
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+  };
+  // st[d], tr[d]: the lexer state after the suffix node at depth d on the current path, its row
   std::vector<int32_t> st(size_t(trie_->max_depth()) + 2, kDead);
+  std::vector<const std::atomic<int32_t>*> tr(st.size(), nullptr);
   st[0] = s;
+  tr[0] = row_of(s);
   const uint32_t n = static_cast<uint32_t>(x.end.size());
   for (uint32_t i = 1; i < n;) {
-    const uint16_t d = x.depth[i];
-    const int32_t p = st[d - 1];
-    const int32_t q = lx.next(p, x.byte[i]);
+    const uint16_t d = depth[i];
+    int32_t q = tr[d - 1][byte_class[byte[i]]].load(std::memory_order_acquire);
+    if (__builtin_expect(q == Lexer::kNotComputed, 0)) q = lx.next(st[d - 1], byte[i]);
     if (q == kDead) {
+      const int32_t p = st[d - 1];
       if (!lx.accepting(p).empty())
         for (uint32_t k = x.org[i]; k < x.org[i + 1]; ++k) e.exits.push_back({x.nodes[k], p});
-      i = x.end[i];
+      i = end[i];
       continue;
     }
     st[d] = q;
-    for (uint32_t k = x.tok[i]; k < x.tok[i + 1]; ++k) inside[x.ids[k] >> 5] |= 1u << (x.ids[k] & 31);
+    tr[d] = row_of(q);
+    for (uint32_t k = tok[i], ke = tok[i + 1]; k < ke; ++k) inside[ids[k] >> 5] |= 1u << (ids[k] & 31);
     ++i;
   }
 }
