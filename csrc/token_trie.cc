@@ -235,7 +235,8 @@ void TokenTrie::build_suffixes(ClassSlice& c) const {
   // Every node below a boundary frontier node f (f included), as its suffix (the bytes from f
   // down to it), sorted by suffix then node: equal suffixes become one node of the new trie.
   struct Entry {
-    uint32_t off;  // into blob
+    uint64_t head;  // the first 8 bytes, big-endian (zero-padded): most comparisons end here
+    uint32_t off;   // into blob
     uint16_t len;
     uint32_t node;
   };
@@ -247,12 +248,15 @@ void TokenTrie::build_suffixes(ClassSlice& c) const {
     for (uint32_t k = f; k < nodes_[f].end; ++k) {
       const uint16_t len = nodes_[k].depth - base;
       buf[len - 1] = static_cast<char>(nodes_[k].byte);
-      entries.push_back({static_cast<uint32_t>(blob.size()), len, k});
+      uint64_t head = 0;
+      for (int j = 0; j < 8; ++j) head = head << 8 | (j < len ? static_cast<uint8_t>(buf[j]) : 0);
+      entries.push_back({head, static_cast<uint32_t>(blob.size()), len, k});
       blob.append(buf, 0, len);
     }
   }
   auto view = [&](const Entry& x) { return std::string_view(blob.data() + x.off, x.len); };
   std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+    if (a.head != b.head) return a.head < b.head;  // (a zero pad sorts a prefix first)
     const int r = view(a).compare(view(b));
     return r != 0 ? r < 0 : a.node < b.node;
   });
