@@ -298,7 +298,7 @@ void TokenTrie::build_suffixes(ClassSlice& c) const {
   }
   t.tok.push_back(static_cast<uint32_t>(t.ids.size()));
   t.org.push_back(static_cast<uint32_t>(t.nodes.size()));
-  c.has_suffixes = true;
+  c.has_suffixes.store(true, std::memory_order_release);
 }
 
 const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) const {
@@ -314,9 +314,19 @@ const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) cons
   // one pass: no cut at a bound (max_depth_ + 1 is no node's depth), the bound is then the
   // deepest class node
   c->bound = build_class(*c, max_depth_);
-  build_suffixes(*c);
   slices_.push_back(std::move(c));
   return slices_.back().get();
+}
+
+bool TokenTrie::suffixes(const ClassSlice& c) const {
+  if (c.has_suffixes.load(std::memory_order_acquire)) return true;
+  if (c.id == 0 || c.suffix_asks.fetch_add(1, std::memory_order_relaxed) + 1 < kSuffixAfter) return false;
+  std::lock_guard<std::mutex> lock(slices_mu_);
+  if (c.has_suffixes.load(std::memory_order_acquire)) return true;
+  // (slices are only handed out const; the suffix fields are written here once, under the
+  // lock, before has_suffixes is set, and never after)
+  build_suffixes(const_cast<ClassSlice&>(c));
+  return true;
 }
 
 std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first, uint32_t last) const {

@@ -9,6 +9,7 @@
 //   TokenTrie trie(token_bytes, /*vocab width*/ 151936, eos_ids, excluded_ids);
 //   for (uint32_t i = 1; i < trie.size(); ++i) ... trie.byte(i), trie.depth(i) ...
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -140,7 +141,11 @@ class TokenTrie {
       std::vector<int32_t> ids;
       std::vector<uint32_t> nodes;
     };
-    bool has_suffixes = false;
+    // Built by suffixes() at the kSuffixAfter-th walk that asks for them (not with the slice:
+    // the build costs ~80 ns per node below the boundary frontier, 2-12 ms on Llama-3, which a
+    // class met once would never win back); set (release) once built, never changed after.
+    std::atomic<bool> has_suffixes{false};
+    mutable std::atomic<int> suffix_asks{0};
     Suffixes suffix;
     std::vector<uint32_t> mid;
     std::vector<uint8_t> mid_bytes;
@@ -162,6 +167,11 @@ class TokenTrie {
   // when kMaxClassSlices are built already. Thread-safe.
   static constexpr int kMaxClassSlices = 32;
   const ClassSlice* class_slice(const uint64_t lead[4]) const;
+  // The suffix trie and mid skeleton of a class_slice() slice, built at the kSuffixAfter-th
+  // call for it (once per process and class); false before (the caller walks the skeleton).
+  // Thread-safe.
+  static constexpr int kSuffixAfter = 4;
+  bool suffixes(const ClassSlice& c) const;
 
  private:
   std::vector<Node> nodes_;

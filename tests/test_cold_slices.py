@@ -122,3 +122,32 @@ def test_free_text_then_trigger_split_across_tokens(family):
                 assert bits[t], (piece[:k], piece[k : k + 1])
             assert m.commit_bytes(piece[k : k + 1])
     assert m.is_accepting()
+
+
+SUFFIX_STATES = [
+    (tagged_common, b""),
+    (tagged_common, b"Some text"),
+    (tagged_common, b"th"),
+    (tagged_common, b"n\xc3"),
+    (tagged_common, "caf\u00e9".encode()),
+    (tagged, b"Some text"),
+    (tagged, b"Checking <"),
+    (hermes, b"Some text"),
+    (hermes, b"<"),
+]
+
+
+@pytest.mark.parametrize("family", ["llama3", "mistral-tekken"])
+def test_suffix_walks_once_a_class_recurs(family):
+    # A class's suffix trie is built at its TokenTrie::kSuffixAfter-th (4th) walk that asks for
+    # it: after five fresh grammars per state, the first masks walk it (section 33)
+    vocab = vocab_of(family)
+    for n, (make, prefix) in enumerate(SUFFIX_STATES):
+        for k in range(5):
+            m = Matcher(make(2000 + 10 * n + k), vocab)
+            assert m.commit_bytes(prefix), prefix
+            if k < 4:
+                bits_of(m, m.compiled.mask_words)
+                continue
+            bits = assert_mask_is_brute_force(m, vocab, f"{family} {make.__name__} {prefix!r}")
+            assert m.last_mask_cold and bits.any()
