@@ -801,8 +801,8 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   // Every class string that ends at a character boundary leads s back to s (loop_alive found
   // one boundary pair): the boundary frontier subtrees are walked as one suffix trie from s,
   // and only the skeleton of the other frontier nodes (inside a character) is stepped.
-  const bool by_suffix = own_answer == kLoopAlive && one_boundary &&
-                         std::equal(own, own + 4, slice->lead) && t.suffixes(*slice);
+  const bool by_suffix =
+      own_answer == kLoopAlive && one_boundary && std::equal(own, own + 4, slice->lead) && t.suffixes(*slice);
   if (by_suffix) suffix_walk(s, *slice, e);
   // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
   // path within the bound keeps the lexer alive, so a skeleton ancestor never dies.
