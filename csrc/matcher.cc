@@ -449,7 +449,8 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
   return false;
 }
 
-CompiledGrammar::LoopAnswer CompiledGrammar::loop_alive(int32_t s, const uint64_t* lead, int* dies_at) {
+CompiledGrammar::LoopAnswer CompiledGrammar::loop_alive(int32_t s, const uint64_t* lead, int* dies_at,
+                                                        bool* one_boundary) {
   // Depth first over pairs (lexer state, class DFA state), bytes in order: a death (free text's
   // trigger, spelled by class bytes, then one more) is found down one chain of new states
   // before the UTF-8 states. The successors of a pair depend on the byte only through its
@@ -496,6 +497,10 @@ CompiledGrammar::LoopAnswer CompiledGrammar::loop_alive(int32_t s, const uint64_
     }
     next_byte[k] = b + 1;
     if (b >= 256) --top;
+  }
+  if (one_boundary) {
+    *one_boundary = true;
+    for (size_t j = 1; j < n; ++j) *one_boundary = *one_boundary && pairs[j].u != 0;
   }
   return kLoopAlive;
 }
@@ -795,8 +800,9 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   uint64_t own[4];
   const bool has_own = loops && own_class(s, own);
   LoopAnswer own_answer = kLoopUnknown;
+  bool one_boundary = false;
   if (has_own) {
-    own_answer = loop_alive(s, own, &dies_at);
+    own_answer = loop_alive(s, own, &dies_at, &one_boundary);
     if (own_answer == kLoopAlive) slice = t.class_slice(own);
   }
   // The text class: the whole slice when s is alive on every class string (strings and keys),
@@ -821,14 +827,21 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   }
   if (slice == nullptr) return false;
   for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice->tokens[w];
+  // Every class string that ends at a character boundary leads s back to s (loop_alive found
+  // one boundary pair): the boundary frontier subtrees are walked as one suffix trie from s,
+  // and only the skeleton of the other frontier nodes (inside a character) is stepped.
+  const bool by_suffix =
+      own_answer == kLoopAlive && one_boundary && std::equal(own, own + 4, slice->lead) && t.suffixes(*slice);
+  if (by_suffix) suffix_walk(s, *slice, e);
   // st[d]: lexer state after the skeleton node at depth d on the current path. Every class
   // path within the bound keeps the lexer alive, so a skeleton ancestor never dies.
   std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
   st[0] = s;
-  const uint32_t* skel = slice->skeleton.data();
-  const uint8_t* skel_byte = slice->bytes.data();
-  const uint16_t* skel_depth = slice->depths.data();
-  for (size_t k = 0, n = slice->skeleton.size(); k < n; ++k) {
+  const uint32_t* skel = by_suffix ? slice->mid.data() : slice->skeleton.data();
+  const uint8_t* skel_byte = by_suffix ? slice->mid_bytes.data() : slice->bytes.data();
+  const uint16_t* skel_depth = by_suffix ? slice->mid_depths.data() : slice->depths.data();
+  const size_t skel_n = by_suffix ? slice->mid.size() : slice->skeleton.size();
+  for (size_t k = 0, n = skel_n; k < n; ++k) {
     const uint32_t x = skel[k];
     const uint16_t d = skel_depth[k];
     if (x & TokenTrie::kSkeletonFrontier) {
@@ -847,6 +860,48 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
     }
   }
   return true;
+}
+
+void CompiledGrammar::suffix_walk(int32_t s, const TokenTrie::ClassSlice& slice, MaskCacheEntry& e) const {
+  // lexer_walk over the suffix trie: a suffix node's tokens are allowed where the path from s
+  // lives; where it dies, every trie node with that suffix is an exit (when s's state before
+  // it accepts), as lexer_walk would record below each boundary frontier node.
+  const TokenTrie::ClassSlice::Suffixes& x = slice.suffix;
+  Lexer& lx = grammar_->lexer();
+  const uint32_t* __restrict end = x.end.data();
+  const uint8_t* __restrict byte = x.byte.data();
+  const uint16_t* __restrict depth = x.depth.data();
+  const uint32_t* __restrict tok = x.tok.data();
+  const int32_t* __restrict ids = x.ids.data();
+  const uint8_t* __restrict byte_class = lx.byte_classes();
+  const auto* __restrict chunks = lx.row_chunks();
+  const int64_t ncls = lx.num_byte_classes();
+  uint32_t* __restrict inside = e.inside.data();
+  auto row_of = [&](int32_t q) {
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+  };
+  // st[d], tr[d]: the lexer state after the suffix node at depth d on the current path, its row
+  std::vector<int32_t> st(size_t(trie_->max_depth()) + 2, kDead);
+  std::vector<const std::atomic<int32_t>*> tr(st.size(), nullptr);
+  st[0] = s;
+  tr[0] = row_of(s);
+  const uint32_t n = static_cast<uint32_t>(x.end.size());
+  for (uint32_t i = 1; i < n;) {
+    const uint16_t d = depth[i];
+    int32_t q = tr[d - 1][byte_class[byte[i]]].load(std::memory_order_acquire);
+    if (__builtin_expect(q == Lexer::kNotComputed, 0)) q = lx.next(st[d - 1], byte[i]);
+    if (q == kDead) {
+      const int32_t p = st[d - 1];
+      if (!lx.accepting(p).empty())
+        for (uint32_t k = x.org[i]; k < x.org[i + 1]; ++k) e.exits.push_back({x.nodes[k], p});
+      i = end[i];
+      continue;
+    }
+    st[d] = q;
+    tr[d] = row_of(q);
+    for (uint32_t k = tok[i], ke = tok[i + 1]; k < ke; ++k) inside[ids[k] >> 5] |= 1u << (ids[k] & 31);
+    ++i;
+  }
 }
 
 bool CompiledGrammar::share_walk(int32_t s, MaskCacheEntry& e) {

@@ -189,7 +189,12 @@ class CompiledGrammar {
   enum LoopAnswer { kLoopDies = 0, kLoopAlive = 1, kLoopUnknown = 2 };
   static constexpr size_t kMaxLoopPairs = 32;
   static constexpr int kMaxProbeDepth = 24;  // (probe_dies: a repeated byte, at most this deep)
-  LoopAnswer loop_alive(int32_t s, const uint64_t* lead, int* dies_at);
+  // *one_boundary (if given, on kLoopAlive): (s, 0) is the only pair at a character boundary,
+  // so every class string that ends at one leads from s back to s.
+  LoopAnswer loop_alive(int32_t s, const uint64_t* lead, int* dies_at, bool* one_boundary = nullptr);
+  // The walk of a class slice's boundary frontier from s (s: loop_alive's one boundary pair):
+  // the slice's suffix trie walked once from s stands for every boundary frontier subtree.
+  void suffix_walk(int32_t s, const TokenTrie::ClassSlice& slice, MaskCacheEntry& e) const;
   // Whether s loops on at least 64 ASCII bytes but not on every text byte (free text, strings
   // with a negated-class pattern; not JSON string content, which the text class serves, nor key
   // positions): where the own class goes first and loop_alive is worth asking.

@@ -201,6 +201,106 @@ int TokenTrie::build_class(ClassSlice& c, int bound) const {
   return deepest;
 }
 
+void TokenTrie::build_suffixes(ClassSlice& c) const {
+  // The frontier nodes of c's skeleton, by the class DFA state above them: 0 (a boundary) goes
+  // to the suffix trie, others to the mid skeleton (with their ancestors, as build_class does).
+  std::vector<uint8_t> mark(size(), 0);
+  std::vector<uint32_t> boundary;
+  {
+    std::vector<int> u(size_t(max_depth_) + 2, 0);
+    std::vector<uint32_t> path(size_t(max_depth_) + 2, 0);
+    for (size_t k = 0; k < c.skeleton.size(); ++k) {
+      const uint32_t x = c.skeleton[k];
+      const uint32_t i = x & ~kSkeletonFrontier;
+      const uint16_t d = c.depths[k];
+      path[d] = i;
+      if (!(x & kSkeletonFrontier)) {
+        u[d] = class_step(c.lead, u[d - 1], c.bytes[k]);
+        continue;
+      }
+      if (u[d - 1] == 0) {
+        boundary.push_back(i);
+        continue;
+      }
+      mark[i] = 2;
+      for (int a = d - 1; a >= 1 && mark[path[a]] == 0; --a) mark[path[a]] = 1;
+    }
+  }
+  for (uint32_t i = 1; i < size(); ++i)
+    if (mark[i]) {
+      c.mid.push_back(mark[i] == 2 ? (i | kSkeletonFrontier) : i);
+      c.mid_bytes.push_back(nodes_[i].byte);
+      c.mid_depths.push_back(nodes_[i].depth);
+    }
+  // Every node below a boundary frontier node f (f included), as its suffix (the bytes from f
+  // down to it), sorted by suffix then node: equal suffixes become one node of the new trie.
+  struct Entry {
+    uint64_t head;  // the first 8 bytes, big-endian (zero-padded): most comparisons end here
+    uint32_t off;   // into blob
+    uint16_t len;
+    uint32_t node;
+  };
+  std::string blob;
+  std::vector<Entry> entries;
+  std::string buf(size_t(max_depth_) + 1, '\0');
+  for (uint32_t f : boundary) {
+    const uint16_t base = nodes_[f].depth - 1;
+    for (uint32_t k = f; k < nodes_[f].end; ++k) {
+      const uint16_t len = nodes_[k].depth - base;
+      buf[len - 1] = static_cast<char>(nodes_[k].byte);
+      uint64_t head = 0;
+      for (int j = 0; j < 8; ++j) head = head << 8 | (j < len ? static_cast<uint8_t>(buf[j]) : 0);
+      entries.push_back({head, static_cast<uint32_t>(blob.size()), len, k});
+      blob.append(buf, 0, len);
+    }
+  }
+  auto view = [&](const Entry& x) { return std::string_view(blob.data() + x.off, x.len); };
+  std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+    if (a.head != b.head) return a.head < b.head;  // (a zero pad sorts a prefix first)
+    const int r = view(a).compare(view(b));
+    return r != 0 ? r < 0 : a.node < b.node;
+  });
+  ClassSlice::Suffixes& t = c.suffix;
+  t.end.assign(1, 0);
+  t.byte.assign(1, 0);
+  t.depth.assign(1, 0);
+  t.tok.assign(1, 0);
+  t.org.assign(1, 0);
+  std::vector<uint32_t> path{0};
+  std::string_view prev;
+  for (const Entry& x : entries) {
+    const std::string_view sfx = view(x);
+    size_t common = 0;
+    while (common < sfx.size() && common < prev.size() && sfx[common] == prev[common]) ++common;
+    if (!(common == sfx.size() && sfx.size() == prev.size())) {
+      while (path.size() > common + 1) {
+        t.end[path.back()] = static_cast<uint32_t>(t.end.size());
+        path.pop_back();
+      }
+      for (size_t d = common; d < sfx.size(); ++d) {
+        path.push_back(static_cast<uint32_t>(t.end.size()));
+        t.end.push_back(0);
+        t.byte.push_back(static_cast<uint8_t>(sfx[d]));
+        t.depth.push_back(static_cast<uint16_t>(d + 1));
+        t.tok.push_back(static_cast<uint32_t>(t.ids.size()));
+        t.org.push_back(static_cast<uint32_t>(t.nodes.size()));
+      }
+      prev = sfx;
+    }
+    // (entries arrive in node order of the new trie: each node's ids and nodes are contiguous)
+    const Node& nd = nodes_[x.node];
+    for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k) t.ids.push_back(ids_[k]);
+    t.nodes.push_back(x.node);
+  }
+  while (!path.empty()) {
+    t.end[path.back()] = static_cast<uint32_t>(t.end.size());
+    path.pop_back();
+  }
+  t.tok.push_back(static_cast<uint32_t>(t.ids.size()));
+  t.org.push_back(static_cast<uint32_t>(t.nodes.size()));
+  c.has_suffixes.store(true, std::memory_order_release);
+}
+
 const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) const {
   auto same = [&](const uint64_t* x) { return std::equal(x, x + 4, lead); };
   std::lock_guard<std::mutex> lock(slices_mu_);
@@ -216,6 +316,17 @@ const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) cons
   c->bound = build_class(*c, max_depth_);
   slices_.push_back(std::move(c));
   return slices_.back().get();
+}
+
+bool TokenTrie::suffixes(const ClassSlice& c) const {
+  if (c.has_suffixes.load(std::memory_order_acquire)) return true;
+  if (c.id == 0 || c.suffix_asks.fetch_add(1, std::memory_order_relaxed) + 1 < kSuffixAfter) return false;
+  std::lock_guard<std::mutex> lock(slices_mu_);
+  if (c.has_suffixes.load(std::memory_order_acquire)) return true;
+  // (slices are only handed out const; the suffix fields are written here once, under the
+  // lock, before has_suffixes is set, and never after)
+  build_suffixes(const_cast<ClassSlice&>(c));
+  return true;
 }
 
 std::pair<const uint32_t*, const uint32_t*> TokenTrie::text_frontier_in(uint32_t first, uint32_t last) const {

@@ -9,6 +9,7 @@
 //   TokenTrie trie(token_bytes, /*vocab width*/ 151936, eos_ids, excluded_ids);
 //   for (uint32_t i = 1; i < trie.size(); ++i) ... trie.byte(i), trie.depth(i) ...
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -122,6 +123,33 @@ class TokenTrie {
     // Llama-3's short slice, a cache miss each).
     std::vector<uint8_t> bytes;
     std::vector<uint16_t> depths;
+    // Per-grammar classes only (class_slice): the frontier split by where its byte leaves the
+    // class. Boundary frontier nodes (the class path above them ends at a character boundary)
+    // are gathered into `suffix`, the trie of the byte strings from each one down its subtree;
+    // a state that every class string ending at a boundary leads back to (free text:
+    // CompiledGrammar::loop_alive's one boundary pair) walks that trie once instead of every
+    // frontier subtree (section 33 of docs/optimizations.md). `mid` is the skeleton of the
+    // other frontier nodes (inside a UTF-8 character), as skeleton/bytes/depths above.
+    struct Suffixes {
+      // node 0 is the root; node i's subtree is [i, end[i]); its byte and depth (from 1)
+      std::vector<uint32_t> end;
+      std::vector<uint8_t> byte;
+      std::vector<uint16_t> depth;
+      // tokens whose bytes end at a trie node with this suffix: ids[tok[i], tok[i + 1]); the
+      // trie nodes themselves (for a walk's exits): nodes[org[i], org[i + 1])
+      std::vector<uint32_t> tok, org;
+      std::vector<int32_t> ids;
+      std::vector<uint32_t> nodes;
+    };
+    // Built by suffixes() at the kSuffixAfter-th walk that asks for them (not with the slice:
+    // the build costs ~80 ns per node below the boundary frontier, 2-12 ms on Llama-3, which a
+    // class met once would never win back); set (release) once built, never changed after.
+    std::atomic<bool> has_suffixes{false};
+    mutable std::atomic<int> suffix_asks{0};
+    Suffixes suffix;
+    std::vector<uint32_t> mid;
+    std::vector<uint8_t> mid_bytes;
+    std::vector<uint16_t> mid_depths;
   };
   const ClassSlice& full_class() const { return full_class_; }
   const ClassSlice& short_class() const { return short_class_; }
@@ -139,6 +167,11 @@ class TokenTrie {
   // when kMaxClassSlices are built already. Thread-safe.
   static constexpr int kMaxClassSlices = 32;
   const ClassSlice* class_slice(const uint64_t lead[4]) const;
+  // The suffix trie and mid skeleton of a class_slice() slice, built at the kSuffixAfter-th
+  // call for it (once per process and class); false before (the caller walks the skeleton).
+  // Thread-safe.
+  static constexpr int kSuffixAfter = 4;
+  bool suffixes(const ClassSlice& c) const;
 
  private:
   std::vector<Node> nodes_;
@@ -157,6 +190,8 @@ class TokenTrie {
   std::vector<uint32_t> text_capped_;
   // Fills c for bound; returns the depth of the deepest class node within it.
   int build_class(ClassSlice& c, int bound) const;
+  // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
+  void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;
   mutable std::mutex slices_mu_;
   mutable std::vector<std::unique_ptr<ClassSlice>> slices_;  // class_slice, ids 1, 2, ...

@@ -31,3 +31,17 @@ def tagged(n: int) -> Grammar:
         ],
     }
     return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
+
+
+def tagged_common(n: int) -> Grammar:
+    """Free text whose excluded strings begin with frequent bytes ('t', 'n') or a multi-byte
+    character ("\u00e9t"), or end inside one ("n\u00e9"): most tokens leave its class, and
+    its first masks walk the class's suffix trie (docs/optimizations.md section 33)."""
+    fmt = {
+        "type": "sequence",
+        "elements": [
+            {"type": "any_text", "excludes": ["the", "n\u00e9", "\u00e9t"]},
+            {"type": "const_string", "value": f"<END{n}>"},
+        ],
+    }
+    return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))

@@ -19,7 +19,7 @@ negated-class pattern (`[^/]`), whose class is the text bytes but one.
 from __future__ import annotations
 
 import pytest
-from cold_states import hermes, tagged
+from cold_states import hermes, tagged, tagged_common
 from conftest import assert_mask_is_brute_force, bits_of, vocab_of
 
 from decoder import Grammar, Matcher
@@ -67,6 +67,17 @@ STATES = [
     (tagged, "x \u00e9".encode()),  # its lead byte's neighbour: out of the class, walked
     (tagged, b"x \xc3"),
     (tagged, b"abc<EN"),
+    # excluded strings that begin with frequent bytes: the boundary frontier (most tokens) is
+    # walked as the class's suffix trie from the text's state (section 33)
+    (tagged_common, b""),
+    (tagged_common, b"Some text"),  # the class: every character but 't', 'n' and 'C3 xx'
+    (tagged_common, b"t"),  # inside an excluded string: tokens "he..." end it
+    (tagged_common, b"th"),
+    (tagged_common, b"n"),  # the excluded "n\xc3\xa9" ends inside a character ...
+    (tagged_common, b"n\xc3"),  # ... and its last byte decides
+    (tagged_common, "caf\u00e9".encode()),  # "\u00e9" begins "\u00e9t": tokens with "t" next
+    (tagged_common, "x \u00e0 ".encode()),  # after a character the class leaves out (C3 xx)
+    (tagged_common, b"tax"),  # a partial excluded string that failed: back in text
     (negated, b'{"p": "'),  # every text byte but '/': its own class
     (negated, b'{"p": "ab\xc3\xa9'),
     (negated, b'{"q": "/a'),
@@ -111,3 +122,32 @@ def test_free_text_then_trigger_split_across_tokens(family):
                 assert bits[t], (piece[:k], piece[k : k + 1])
             assert m.commit_bytes(piece[k : k + 1])
     assert m.is_accepting()
+
+
+SUFFIX_STATES = [
+    (tagged_common, b""),
+    (tagged_common, b"Some text"),
+    (tagged_common, b"th"),
+    (tagged_common, b"n\xc3"),
+    (tagged_common, "caf\u00e9".encode()),
+    (tagged, b"Some text"),
+    (tagged, b"Checking <"),
+    (hermes, b"Some text"),
+    (hermes, b"<"),
+]
+
+
+@pytest.mark.parametrize("family", ["llama3", "mistral-tekken"])
+def test_suffix_walks_once_a_class_recurs(family):
+    # A class's suffix trie is built at its TokenTrie::kSuffixAfter-th (4th) walk that asks for
+    # it: after five fresh grammars per state, the first masks walk it (section 33)
+    vocab = vocab_of(family)
+    for n, (make, prefix) in enumerate(SUFFIX_STATES):
+        for k in range(5):
+            m = Matcher(make(2000 + 10 * n + k), vocab)
+            assert m.commit_bytes(prefix), prefix
+            if k < 4:
+                bits_of(m, m.compiled.mask_words)
+                continue
+            bits = assert_mask_is_brute_force(m, vocab, f"{family} {make.__name__} {prefix!r}")
+            assert m.last_mask_cold and bits.any()
