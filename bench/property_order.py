@@ -24,20 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
+from decoder.bench.common import teacher_forced_mask_times  # noqa: E402
 
-def _times(m, ids, words) -> list[float]:
-    buf = np.zeros(words, dtype=np.int32)
-    m.reset()
-    ts = []
-    for t in ids:
-        t0 = time.perf_counter()
-        m.compute_mask(buf)
-        ts.append((time.perf_counter() - t0) * 1e6)
-        assert (int(buf[t >> 5]) >> (t & 31)) & 1, "the instance's token is masked"
-        assert m.commit(t)
-    return ts
+_times = teacher_forced_mask_times
 
 
 def main(argv=None) -> int:

@@ -17,13 +17,13 @@ import os
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+
+from decoder.bench.common import teacher_forced_mask_times  # noqa: E402
 
 
 def _words(n: int, rng: random.Random) -> list[str]:
@@ -33,17 +33,7 @@ def _words(n: int, rng: random.Random) -> list[str]:
     return sorted(out, key=lambda _: rng.random())
 
 
-def _times(m, ids, words) -> list[float]:
-    buf = np.zeros(words, dtype=np.int32)
-    m.reset()
-    ts = []
-    for t in ids:
-        t0 = time.perf_counter()
-        m.compute_mask(buf)
-        ts.append((time.perf_counter() - t0) * 1e6)
-        assert (int(buf[t >> 5]) >> (t & 31)) & 1, "the instance's token is masked"
-        assert m.commit(t)
-    return ts
+_times = teacher_forced_mask_times
 
 
 def main(argv=None) -> int:

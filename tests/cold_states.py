@@ -45,3 +45,16 @@ def tagged_common(n: int) -> Grammar:
         ],
     }
     return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
+
+
+def string_beside_null(n: int, **string) -> Grammar:
+    """An object whose required "s" is a string with ``string``'s keywords, beside a
+    property named by ``n``: a fresh grammar (and mask cache) per n."""
+    return Grammar.from_json_schema(
+        {
+            "type": "object",
+            "properties": {"s": {"type": "string", **string}, f"zz{n}": {"type": "null"}},
+            "required": ["s"],
+            "additionalProperties": False,
+        }
+    )

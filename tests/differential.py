@@ -52,6 +52,37 @@ TOKENS = [bytes([i]) for i in range(256)] + MULTI + [b""]
 EOS = len(TOKENS) - 1
 
 
+# ------------------------------------------------------------ the duplicate-key oracle
+
+
+class DuplicateKey(ValueError):
+    """An object of the text repeats a key (json.loads would keep the last one)."""
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise DuplicateKey(keys)
+    return dict(pairs)
+
+
+def loads_no_duplicate_keys(text):
+    """json.loads, raising DuplicateKey where an object repeats a key."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+
+
+def valid_without_duplicate_keys(schema, text) -> bool:
+    """The oracle of distinct keys: JSON text with no repeated key in any object, valid
+    against the schema (draft 2020-12)."""
+    import jsonschema
+
+    try:
+        x = loads_no_duplicate_keys(text)
+    except ValueError:  # not JSON, or a repeated key
+        return False
+    return jsonschema.Draft202012Validator(schema).is_valid(x)
+
+
 # --------------------------------------------------------------------------- values
 
 

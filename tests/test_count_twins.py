@@ -20,6 +20,7 @@ import json
 
 import numpy as np
 import pytest
+from cold_states import string_beside_null
 from conftest import assert_mask_is_brute_force, bits_of, load_tokenizer, shared_path, vocab_of
 
 from decoder import Grammar, Matcher
@@ -28,16 +29,7 @@ FAMILIES = ["llama3", "llama2", "mistral-tekken"]
 WORDS = "^(?:\\S+\\s+){0,9}\\S+$"
 
 
-def schema(n: int, **string) -> Grammar:
-    # a property beside the string: a fresh grammar (and mask cache) per n
-    return Grammar.from_json_schema(
-        {
-            "type": "object",
-            "properties": {"s": {"type": "string", **string}, f"zz{n}": {"type": "null"}},
-            "required": ["s"],
-            "additionalProperties": False,
-        }
-    )
+schema = string_beside_null  # a fresh grammar per n
 
 
 E = "\u00e9"  # two bytes

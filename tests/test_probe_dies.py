@@ -18,9 +18,10 @@ there and go on.
 from __future__ import annotations
 
 import pytest
+from cold_states import string_beside_null
 from conftest import assert_mask_is_brute_force, vocab_of
 
-from decoder import Grammar, Matcher
+from decoder import Matcher
 
 FAMILIES = ["llama3", "llama2"]
 
@@ -49,16 +50,7 @@ CASES = [
 ]
 
 
-def schema(n: int, **string) -> Grammar:
-    # a property beside the string: a fresh grammar (and mask cache) per n
-    return Grammar.from_json_schema(
-        {
-            "type": "object",
-            "properties": {"s": {"type": "string", **string}, f"zz{n}": {"type": "null"}},
-            "required": ["s"],
-            "additionalProperties": False,
-        }
-    )
+schema = string_beside_null  # a fresh grammar per n
 
 
 @pytest.mark.parametrize("family", FAMILIES)

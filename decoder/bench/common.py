@@ -207,6 +207,23 @@ def quantiles(a: Any, qs: tuple[float, ...] = (50, 99)) -> list[float | None]:
     return [float(np.percentile(arr, q)) for q in qs]
 
 
+def teacher_forced_mask_times(m: Any, ids: list[int], words: int) -> list[float]:
+    """Wall µs of each compute_mask while ``m`` (reset first) is teacher-forced through
+    ``ids``; asserts every token is allowed by the mask before it and committed."""
+    import time
+
+    buf = np.zeros(words, dtype=np.int32)
+    m.reset()
+    ts = []
+    for t in ids:
+        t0 = time.perf_counter()
+        m.compute_mask(buf)
+        ts.append((time.perf_counter() - t0) * 1e6)
+        assert (int(buf[t >> 5]) >> (t & 31)) & 1, "the instance's token is masked"
+        assert m.commit(t)
+    return ts
+
+
 def fmt(x: Any, digits: int = 1) -> str:
     if x is None:
         return "–"
