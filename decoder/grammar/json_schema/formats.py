@@ -3,15 +3,18 @@
 Every regex here describes a *subset* of what the format's RFC allows, chosen to
 be exactly the common, canonical spelling; where the RFC language is regular we
 follow it (dates with month lengths and leap years, times, IPv4, IPv6, UUID,
-duration, JSON pointers, URI / URI-reference by RFC 3986's ABNF).  Deliberate
-restrictions (a completeness gap, never a soundness one): year 0000 and leap
+duration, JSON pointers, URI / URI-reference by RFC 3986's ABNF, IRI / IRI-reference
+by RFC 3987's, URI templates by RFC 6570's). Each is also inside what jsonschema's
+FormatChecker accepts with its optional libraries (tests/test_formats.py checks both).
+Deliberate restrictions (a completeness gap, never a soundness one): year 0000 and leap
 seconds are rejected, e-mail local parts are
 dot-atoms, hostnames have no trailing dot and no ``--`` in positions 3-4
-(no punycode A-labels) and at most 253 characters by construction.
+(no punycode A-labels) and at most 253 characters by construction; IDN labels are
+short (1-8 code points) and from a few left-to-right scripts; IRIs use the BMP part of
+RFC 3987's characters and IPv6 literals only in full.
 
-Formats the JSON Schema validators know but which we cannot express exactly
-(``regex``, ``idn-*``, ``iri*``, ``uri-template``) raise; unknown format names
-are annotations and are ignored (as the specification says).
+``regex`` (ECMA-262 regex syntax, which no regular language describes) raises; unknown
+format names are annotations and are ignored (as the specification says).
 """
 
 from __future__ import annotations
@@ -70,35 +73,93 @@ _HOSTNAME = (
     + _LABEL27
     + r"){3,8})"
 )
+# idn-hostname as jsonschema checks it (``idna.encode``, IDNA 2008): the hostnames above, or
+# up to three labels of which some are U-labels of 1-8 lowercase letters and digits from
+# scripts written left to right whose every code point is PVALID with no contextual rule
+# (Latin-1 with ß, Greek, Cyrillic, Hiragana, Katakana, CJK, Hangul; all NFC). Eight code points
+# below U+D7A4 take at most 4 + 8 + 1 + 5 * 6 < 63 bytes as an A-label ("xn--", the basic
+# code points, "-", six punycode digits per delta at most), so every label and the whole
+# name (three labels) stay within idna's length limits.
+_ULETTER = (
+    "a-z0-9\u00df\u00e0-\u00f6\u00f8-\u00ff"  # Latin-1 lowercase (not the division sign)
+    "\u03b1-\u03c9\u0430-\u044f"  # Greek, Cyrillic lowercase
+    "\u3041-\u3094\u30a1-\u30f6\u4e00-\u9fa5\uac00-\ud7a3"  # kana, CJK, Hangul syllables
+)
+_ULABEL = (
+    rf"(?:[{_ULETTER}](?:[{_ULETTER}](?:[{_ULETTER}](?:[{_ULETTER}-]{{0,4}}[{_ULETTER}])?)?)?)"
+)
+_IDN_LABEL = rf"(?:{_LABEL63}|{_ULABEL})"
+_IDN_HOSTNAME = rf"(?:{_IDN_LABEL}(?:\.{_IDN_LABEL}){{0,2}}|{_LABEL27}(?:\.{_LABEL27}){{3,8}})"
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _EMAIL = _ATOM + r"(?:\." + _ATOM + r")*@(?:" + _HOSTNAME + r"|\[" + _IPV4 + r"\])"
+# RFC 6531/6532: the local part's atoms take non-ASCII characters too
+_IATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef-]+"
+_IDN_EMAIL = _IATOM + r"(?:\." + _IATOM + r")*@(?:" + _IDN_HOSTNAME + r"|\[" + _IPV4 + r"\])"
 
-# RFC 3986
+# RFC 3986 (URI) and RFC 3987 (IRI): one construction, over the characters each allows
 _UNRESERVED = r"A-Za-z0-9\-._~"
 _SUBDELIMS = r"!$&'()*+,;="
 _PCT = r"%[0-9A-Fa-f]{2}"
-_PCHAR = rf"(?:[{_UNRESERVED}{_SUBDELIMS}:@]|{_PCT})"
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
-_USERINFO = rf"(?:[{_UNRESERVED}{_SUBDELIMS}:]|{_PCT})*"
-_REGNAME = rf"(?:[{_UNRESERVED}{_SUBDELIMS}]|{_PCT})*"
 _IPLIT = r"\[(?:" + _IPV6 + r"|[vV][0-9A-Fa-f]+\.[" + _UNRESERVED + _SUBDELIMS + r":]+)\]"
-_HOST = r"(?:" + _IPLIT + "|" + _IPV4 + "|" + _REGNAME + ")"
-_AUTHORITY = rf"(?:{_USERINFO}@)?{_HOST}(?::[0-9]*)?"
-_SEGMENT = rf"{_PCHAR}*"
-_SEGMENT_NZ = rf"{_PCHAR}+"
-_SEGMENT_NZ_NC = rf"(?:[{_UNRESERVED}{_SUBDELIMS}@]|{_PCT})+"
-_PATH_ABEMPTY = rf"(?:/{_SEGMENT})*"
-_PATH_ABSOLUTE = rf"/(?:{_SEGMENT_NZ}(?:/{_SEGMENT})*)?"
-_PATH_ROOTLESS = rf"{_SEGMENT_NZ}(?:/{_SEGMENT})*"
-_PATH_NOSCHEME = rf"{_SEGMENT_NZ_NC}(?:/{_SEGMENT})*"
-_QUERY = rf"(?:{_PCHAR}|[/?])*"
-_HIER = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTLESS})?"
-_URI = rf"{_SCHEME}:{_HIER}(?:\?{_QUERY})?(?:#{_QUERY})?"
-_RELATIVE = (
-    rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME})?"
-    rf"(?:\?{_QUERY})?(?:#{_QUERY})?"
+# RFC 3987's ucschar and iprivate, their BMP part (what rfc3987-syntax, jsonschema's iri
+# checker, takes)
+_UCSCHAR = "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+_IPRIVATE = "\ue000-\uf8ff"
+
+
+def _uri_grammar(unreserved: str, ip_literal: str, query_extra: str = "") -> tuple[str, str]:
+    """(absolute, reference) by RFC 3986's ABNF, with ``unreserved`` as its character class
+    and ``ip_literal`` as its bracketed host; RFC 3987's IRIs are the same rules over
+    ``iunreserved`` (and ``iprivate`` in the query)."""
+    pchar = rf"(?:[{unreserved}{_SUBDELIMS}:@]|{_PCT})"
+    userinfo = rf"(?:[{unreserved}{_SUBDELIMS}:]|{_PCT})*"
+    regname = rf"(?:[{unreserved}{_SUBDELIMS}]|{_PCT})*"
+    host = r"(?:" + ip_literal + "|" + _IPV4 + "|" + regname + ")"
+    authority = rf"(?:{userinfo}@)?{host}(?::[0-9]*)?"
+    segment = rf"{pchar}*"
+    segment_nz = rf"{pchar}+"
+    segment_nz_nc = rf"(?:[{unreserved}{_SUBDELIMS}@]|{_PCT})+"
+    path_abempty = rf"(?:/{segment})*"
+    path_absolute = rf"/(?:{segment_nz}(?:/{segment})*)?"
+    path_rootless = rf"{segment_nz}(?:/{segment})*"
+    path_noscheme = rf"{segment_nz_nc}(?:/{segment})*"
+    query = rf"(?:{pchar}|[/?{query_extra}])*"
+    fragment = rf"(?:{pchar}|[/?])*"
+    hier = rf"(?://{authority}{path_abempty}|{path_absolute}|{path_rootless})?"
+    absolute = rf"{_SCHEME}:{hier}(?:\?{query})?(?:#{fragment})?"
+    relative = (
+        rf"(?://{authority}{path_abempty}|{path_absolute}|{path_noscheme})?"
+        rf"(?:\?{query})?(?:#{fragment})?"
+    )
+    return absolute, rf"(?:{absolute}|{relative})"
+
+
+_URI, _URI_REFERENCE = _uri_grammar(_UNRESERVED, _IPLIT)
+# IRIs: an IPv6 literal only in its full eight-group form (rfc3987-syntax's IPv6 rule has
+# no shorter one), IPvFuture with a lowercase "v" (its rule is case-sensitive)
+_IRI, _IRI_REFERENCE = _uri_grammar(
+    _UNRESERVED + _UCSCHAR,
+    r"\[(?:(?:"
+    + _H16
+    + r":){7}"
+    + _H16
+    + r"|v[0-9A-Fa-f]+\.["
+    + _UNRESERVED
+    + _SUBDELIMS
+    + r":]+)\]",
+    _IPRIVATE,
 )
-_URI_REFERENCE = rf"(?:{_URI}|{_RELATIVE})"
+
+# RFC 6570 URI templates, as both the RFC and jsonschema's checker (the uri-template
+# package) read them: literals, and expressions of an operator (not the reserved = , ! @ |)
+# and variables, each a name that starts with a letter, digit or "_" (dots inside, never
+# doubled) and a prefix length of 1-999 (the package's limit; the RFC's is 9,999) or "*"
+_UT_LITERAL = rf"(?:[!#$&(-;=?-\[\]_a-z~{_UCSCHAR}{_IPRIVATE}]|{_PCT})"
+_UT_VARCHAR = rf"(?:[A-Za-z0-9_]|{_PCT})"
+_UT_VARSPEC = rf"[A-Za-z0-9_](?:\.?{_UT_VARCHAR})*(?::[1-9][0-9]{{0,2}}|\*)?"
+_URI_TEMPLATE = rf"(?:{_UT_LITERAL}|\{{[+#./;?&]?{_UT_VARSPEC}(?:,{_UT_VARSPEC})*\}})*"
+
 _JSON_POINTER = r"(?:/(?:[^~/]|~[01])*)*"
 _REL_JSON_POINTER = r"(?:0|[1-9][0-9]*)(?:#|(?:/(?:[^~/]|~[01])*)*)"
 
@@ -114,21 +175,17 @@ FORMATS: dict[str, str] = {
     "uuid": _UUID,
     "uri": _URI,
     "uri-reference": _URI_REFERENCE,
+    "iri": _IRI,
+    "iri-reference": _IRI_REFERENCE,
+    "uri-template": _URI_TEMPLATE,
+    "idn-hostname": _IDN_HOSTNAME,
+    "idn-email": _IDN_EMAIL,
     "json-pointer": _JSON_POINTER,
     "relative-json-pointer": _REL_JSON_POINTER,
 }
 
 #: formats validators assert that we cannot express (exactly or as a safe subset)
-UNSUPPORTED_FORMATS = frozenset(
-    {
-        "regex",
-        "idn-email",
-        "idn-hostname",
-        "iri",
-        "iri-reference",
-        "uri-template",
-    }
-)
+UNSUPPORTED_FORMATS = frozenset({"regex"})
 
 
 @cache
@@ -154,15 +211,38 @@ def format_regex(name: str) -> tuple | None:
 #: ``@``, ``date`` is ``\d{4}-\d{2}-\d{2}`` (ASCII) and a calendar date (for ipv4 and
 #: date our regex is that set exactly, so their negation is exact). ``uuid`` takes
 #: whatever :class:`uuid.UUID` parses with dashes at 8, 13, 18 and 23 (extra dashes,
-#: braces), and the other formats depend on optional libraries (without them every
-#: string passes), so no complement is known safe: negating them is refused.
+#: braces: the superset keeps just those dashes). The other formats are checked only with
+#: optional libraries (:data:`LIBRARY_FORMATS`).
 FORMAT_SUPERSETS: dict[str, str] = {
+    "uuid": r"[^]{8}-[^]{4}-[^]{4}-[^]{4}-[^]*",
     "ipv4": _IPV4,  # exactly ipaddress's dotted quads (no leading zeros)
     "ipv6": r"[^]*:[^]*",
     "email": r"[^]*@[^]*",
     "idn-email": r"[^]*@[^]*",
     "date": _DATE,  # exactly date.fromisoformat's YYYY-MM-DD (years 0001-9999)
 }
+
+#: Formats jsonschema checks only when an optional library is installed (without it every
+#: string passes). Negated, such a format never fails: a string that must *not* match it
+#: would have to fail for a validator without the library too, and none does; so
+#: ``oneOf: [{format: uri}, B]`` takes URIs that fail B and values of B that are not
+#: strings or fail B's other keywords, a subset of what every validator accepts.
+LIBRARY_FORMATS = frozenset(
+    {
+        "date-time",
+        "time",
+        "duration",
+        "hostname",
+        "idn-hostname",
+        "uri",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "uri-template",
+        "json-pointer",
+        "relative-json-pointer",
+    }
+)
 
 
 @cache
