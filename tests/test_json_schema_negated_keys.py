@@ -18,7 +18,7 @@ import pytest
 from test_json_schema_soundness import _check
 
 from decoder import Grammar
-from decoder.errors import SchemaError
+from decoder.errors import SchemaError, UnsatisfiableSchemaError
 
 CLOSED_A = {"properties": {"set": {"type": "object"}, "delete": {"type": "array"}}}
 CLOSED_B = {"properties": {"replace": {"type": "object"}}}
@@ -131,6 +131,32 @@ CASES = [
         {"type": "object", "oneOf": [{"required": [k]} for k in "abcdefgh"]},
         [{"a": 1}, {"h": 1, "z": 2}, {"a": 1, "b": 2}, {}, {"z": 1}, {"c": 1, "h": 1}],
     ),
+    # propertyNames: {not: ...}: keys outside an enum, a const, a pattern, a format
+    (
+        {"type": "object", "propertyNames": {"not": {"enum": ["1", "3", 4]}}},
+        [{"1": 1}, {"2": 1}, {"3": 1, "4": 2}, {"4": 2, "5": 1}, {}, {"13": 0}],
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {"0": {"type": "string"}, "x": {}},
+            "propertyNames": {"not": {"const": "0"}},
+        },
+        [{"0": "x"}, {"1": 2}, {"x": 1}, {"x": 1, "y": [2]}, {}],
+    ),
+    (
+        {"type": "object", "propertyNames": {"not": {"type": "string", "pattern": "a|^$"}}},
+        [{"bab": 1}, {"xyz": 1}, {"": 1}, {"xyz": 1, "qa": 2}, {"b": 1, "c": 2}],
+    ),
+    (
+        {"type": "object", "propertyNames": {"maxLength": 3, "not": {"enum": ["ab"]}}},
+        [{"ab": 1}, {"x": 1}, {"1.2": 1}, {"abcd": 1}, {"a": 1, "abc": 2}],
+    ),
+    (
+        {"type": "object", "propertyNames": {"not": {"type": "integer"}}},
+        [{"x": 1}, {}, {"1": 2}],
+    ),
+    ({"type": "object", "propertyNames": {"not": {}}}, [{"x": 1}, {}]),
     # a recursive closed schema under oneOf: negated as the compiler reaches each level
     (
         {
@@ -201,6 +227,15 @@ FORMAT_CASES = [
         {"type": "string", "if": {"format": "date"}, "then": {"maxLength": 0}},
         ["2024-02-29", "2023-02-29", "x", "", "2024-1-1"],
     ),
+    (
+        {"type": "object", "propertyNames": {"maxLength": 9, "not": {"format": "ipv4"}}},
+        [{"1.2.3.4": 1}, {"x": 1}, {"1.2": 1}, {"abcd": 1, "1.1.1.1": 2}],
+    ),
+    # uuid.UUID takes more spellings (braces, "urn:uuid:"); the superset keeps the dashes
+    (
+        {"type": "string", "not": {"format": "uuid"}},
+        ["123e4567-e89b-12d3-a456-426614174000", "123e4567e89b12d3a456426614174000", "x", ""],
+    ),
 ]
 
 
@@ -225,12 +260,71 @@ def test_negated_formats_equal_a_format_asserting_validator(case, kind):
         assert _teacher_force(m, vocab, ids) == v.is_valid(x), (schema, x)
 
 
-def test_a_format_without_a_safe_complement_is_refused_by_name():
+@pytest.mark.parametrize(
+    "schema, keyword",
+    [
+        ({"propertyNames": {"not": {"pattern": "a", "maxLength": 2}}}, "propertyNames"),
+        ({"propertyNames": {"not": {"format": "regex"}}}, "format"),
+    ],
+)
+def test_property_names_not_over_more_than_one_keyword_is_refused_by_name(schema, keyword):
+    with pytest.raises(SchemaError) as e:
+        Grammar.from_json_schema(schema)
+    assert e.value.keyword == keyword
+
+
+def test_a_negated_library_format_never_fails_and_a_bare_one_is_refused_by_name():
     """Validators check uri, date-time, hostname ... only with optional libraries (without
-    them every string passes): no complement is known safe."""
+    them every string passes): negated, such a format never fails. A schema left with no
+    value by that is refused (keyword ``format``), not called unsatisfiable."""
     with pytest.raises(SchemaError) as e:
         Grammar.from_json_schema({"type": "string", "not": {"format": "uri"}})
-    assert e.value.keyword == "not" and "format" in str(e.value)
+    assert e.value.keyword == "format" and "optional library" in str(e.value)
+    assert not isinstance(e.value, UnsatisfiableSchemaError)
+
+
+@pytest.mark.parametrize(
+    "schema, instances",
+    [
+        (
+            {"oneOf": [{"type": "string", "format": "uri"}, {"type": "string", "pattern": "^h"}]},
+            ["http://x.org/", "hello", "mailto:a@b", "h", "x", "", "https:", "urn:a"],
+        ),
+        (
+            {"type": "string", "if": {"format": "date-time"}, "then": {"maxLength": 25}},
+            [
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T00:00:00+01:00",
+                "2024-01-01T00:00:00.1234Z",
+                "abc",
+            ],
+        ),
+    ],
+)
+def test_a_negated_library_format_holds_with_and_without_the_library(schema, instances):
+    """What the mask accepts is valid for a validator with the format's library and for
+    one without it (every string passes the format)."""
+    import json
+
+    import jsonschema
+
+    from decoder import Matcher
+    from decoder.grammar.json_schema.formats import LIBRARY_FORMATS
+
+    m = Matcher(Grammar.from_json_schema(schema), differential.vocab())
+    cls = jsonschema.Draft202012Validator
+    with_lib = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    without = jsonschema.FormatChecker(formats=())
+    without.checkers = {
+        k: v for k, v in cls.FORMAT_CHECKER.checkers.items() if k not in LIBRARY_FORMATS
+    }
+    without_lib = cls(schema, format_checker=without)
+    accepted = 0
+    for x in instances:
+        if differential.accepts(m, json.dumps(x, ensure_ascii=False).encode()):
+            accepted += 1
+            assert with_lib.is_valid(x) and without_lib.is_valid(x), (schema, x)
+    assert accepted >= 2
 
 
 def test_date_and_ipv4_regexes_are_exactly_what_validators_accept():

@@ -97,7 +97,7 @@ def compile_json_schema(
     import time
 
     from ... import deadline as _deadline
-    from ...errors import SchemaLimitError
+    from ...errors import SchemaError, SchemaLimitError, UnsatisfiableSchemaError
     from ..recursion import recursion_limit
 
     t0 = time.monotonic()
@@ -131,7 +131,21 @@ def compile_json_schema(
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
         ir = c.b.build(start)
-        _check_satisfiable(ir)
+        try:
+            _check_satisfiable(ir)
+        except UnsatisfiableSchemaError:
+            if not c.library_format_negations:
+                raise
+            # empty only because a negated format was taken as never failing: values do
+            # satisfy the schema for a validator with the format's library
+            path, name = c.library_format_negations[0]
+            raise SchemaError(
+                f"at {path or '/'}: format {name!r} is negated, and validators check it "
+                "only with an optional library (without it every string passes); taken as "
+                "never failing, nothing is left, so the schema is refused",
+                path=path,
+                keyword="format",
+            ) from None
         return ir
 
 

@@ -54,7 +54,7 @@ from ..ir import (
 from ..recursion import recursion_headroom
 from ..regex import reading_gap
 from . import any_order, automata, distinct_keys, numeric, strings, unevaluated, unique_items
-from .formats import format_regex, format_superset_regex
+from .formats import LIBRARY_FORMATS, format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
 
@@ -513,6 +513,8 @@ class Compiler:
         self.memo: dict = {}
         self.keep: list = []
         self.neg_cache: dict = {}
+        # (path, format) of each negated format taken as never failing (LIBRARY_FORMATS)
+        self.library_format_negations: list[tuple[str, str]] = []
         self.lazy_not: dict = {}
         self.region_cache: dict = {}
         self.warned: list[str] = []
@@ -1092,6 +1094,10 @@ class Compiler:
                         continue  # not asserted: never fails
                 except KeyError:
                     raise _CannotNegate(kw) from None
+                if v in LIBRARY_FORMATS:
+                    # never fails for a validator without its library (formats.py)
+                    self.library_format_negations.append((path, v))
+                    continue
                 if format_superset_regex(v) is None:
                     raise _CannotNegate(kw)  # no safe complement (see FORMAT_SUPERSETS)
                 # a string outside every spelling validators accept (a complement)
@@ -2519,7 +2525,12 @@ class Compiler:
                 if a[0] != "member":
                     continue
                 if not _trivial(a[2].node):
-                    if self._key_lexeme_within(lang, declared, [a[1]]):
+                    try:
+                        on_extra_key = self._key_lexeme_within(lang, declared, [a[1]])
+                    except RegexBudgetError:
+                        self.unsupported(kw, path, "needs a key automaton too large to compile")
+                        continue
+                    if on_extra_key:
                         self.unsupported(
                             kw,
                             path,
@@ -2589,6 +2600,11 @@ class Compiler:
         exp = self._expand(pn_parts)
         if exp is None:
             return NEVER
+        if any(q.has("not") for q in exp):
+            negated = [self._key_not(q) for q in exp if q.has("not")]
+            if any(n is None for n in negated):
+                return NEVER
+            exp = [q.without("not") for q in exp] + [n for n in negated if n is not True]
         for q in exp:
             for kw in q.node:
                 if kw in q.skip or kw in ANNOTATIONS or kw not in _HANDLED:
@@ -2602,6 +2618,8 @@ class Compiler:
                     "pattern",
                     "format",
                     "__not_enum__",
+                    "__not_pattern__",
+                    "__not_format__",
                 ):
                     self.unsupported("propertyNames", q.path, f"with {kw} is not supported")
         types = set(ALL_TYPES)
@@ -2621,6 +2639,58 @@ class Compiler:
             finite = [v for v in finite if matches(chars, v)]
             return strings.literal_strings(finite)
         return chars
+
+    def _key_not(self, q: Part):
+        """``not`` inside ``propertyNames``, over one string keyword (``enum``, ``const``,
+        ``pattern``, ``format``) beside ``type`` and annotations: the part that keeps the keys
+        failing it (``__not_enum__`` / ``__not_pattern__`` / ``__not_format__``, as
+        :meth:`negate` writes them), True when the operand fails every key, None when it
+        holds for every key."""
+        path = f"{q.path}/not"
+        ops = self._expand([q.sub(q.node["not"], "not")])
+        if ops is None:
+            return True  # not false
+        conds = []
+        for o in ops:
+            for kw in o.node:
+                if kw in o.skip or kw in ANNOTATIONS or kw not in _HANDLED:
+                    continue
+                if kw == "type":
+                    if "string" not in self._types_of(o.node["type"]):
+                        return True  # no key is of the operand's types: it always fails
+                    continue
+                conds.append((kw, o))
+        if not conds:
+            return None  # the operand holds for every key
+        if len(conds) > 1 or conds[0][0] not in ("enum", "const", "pattern", "format"):
+            self.unsupported(
+                "propertyNames",
+                path,
+                "with not over anything but one enum, const, pattern or format is not supported",
+            )
+            return True
+        kw, o = conds[0]
+        v = o.node[kw]
+        if kw in ("enum", "const"):
+            node = {"__not_enum__": list(v) if kw == "enum" else [v]}
+        elif kw == "pattern":
+            node = {"__not_pattern__": [v]}
+        else:
+            try:
+                if not isinstance(v, str) or format_regex(v) is None:
+                    return None  # an annotation: holds for every key
+            except KeyError:
+                self.unsupported("format", path, f"{v!r} is not supported")
+                return True
+            if v in LIBRARY_FORMATS:
+                # never fails for a validator without its library (formats.py)
+                self.library_format_negations.append((path, v))
+                return None
+            if format_superset_regex(v) is None:
+                self.unsupported("format", path, f"{v!r} cannot be negated")
+                return True
+            node = {"__not_format__": [v]}
+        return Part(self.synth(node), o.base, path)
 
     def _extras(self, parts, pats, has_pattern, addl_explicit, declared: set, pn_chars, path):
         """The kinds of keys beyond the declared ones, or None: ``(key lexeme, value parts,
