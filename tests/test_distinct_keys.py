@@ -19,6 +19,7 @@ import pytest
 from conftest import bits_of, vocab_of
 from differential import (
     TOKENS,
+    accepts,
     valid_without_duplicate_keys,
     vocab,
     walk_to_end,
@@ -298,13 +299,44 @@ def test_random_walks_are_valid_distinct_and_never_stuck(schema):
     assert keys >= 40  # the walks wrote keys (short ones from two letters: collisions)
 
 
-def test_finite_key_language_keeps_its_lexeme():
-    """Keys that can run out (a bounded pattern) are not checked: masking them could lead to
-    a key prefix whose every completion was used (a dead end). The object still compiles
-    and its walks never get stuck."""
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"pattern": "^[ab]$"},
+        {"enum": ["b", "a", 3]},
+        {"pattern": "^(a|bc){1,2}$", "not": {"const": "bcbc"}},
+        {"const": "a"},
+    ],
+)
+def test_a_few_key_names_become_declared_keys_written_once(names):
+    """propertyNames of a few names (an enum, a const, a bounded pattern): each name is a
+    declared key, which the object's rules write at most once; walks are valid, never
+    repeat a key and never get stuck."""
     schema = {
         "type": "object",
-        "propertyNames": {"pattern": "^[ab]$"},
+        "propertyNames": names,
+        "additionalProperties": {"type": "integer"},
+        "minProperties": 1,
+    }
+    g = Grammar.from_json_schema(schema)
+    assert all(role != 1 for _, role in g.ir.distinct)  # no key language left to check
+    m = Matcher(g, vocab())
+    assert not accepts(m, b'{"a":1,"a":2}')
+    assert accepts(m, b'{"a":1}')
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(5)
+    for _ in range(20):
+        text = _walk(m, rng, buf).decode()
+        assert _valid(schema, text), text
+
+
+def test_a_large_finite_key_language_keeps_its_lexeme():
+    """Keys of a language with more names (maxLength 1: every single character) are not
+    checked: masking them could lead to a key prefix whose every completion was used (a
+    dead end). The object still compiles and its walks never get stuck."""
+    schema = {
+        "type": "object",
+        "propertyNames": {"maxLength": 1},
         "additionalProperties": {"type": "integer"},
         "minProperties": 1,
     }

@@ -2309,7 +2309,18 @@ class Compiler:
         # key-name constraints
         pn_chars = None
         if pn_parts:
-            pn_chars = self._key_language(pn_parts)
+            pn_names: list[str] = []
+            pn_chars = self._key_language(pn_parts, pn_names)
+            if not pn_names and pn_chars != NEVER:
+                pn_names = distinct_keys.finite_names(self, pn_chars) or []
+            if len(pn_names) > distinct_keys.MAX_FINITE_NAMES:
+                pn_names = []  # a long enum keeps its key lexeme (and repeats, docs/limits.md)
+            # a few names (enum, const, a bounded pattern): each becomes a declared key,
+            # which the object's rules write at most once (a key language lets one repeat)
+            for name in pn_names:
+                if name not in declared:
+                    declared[name] = []
+                    order.append(name)
         # per declared key: the conjunction of what every part says about it
         # (name, the Parts that hold for its value or None when it is forbidden, required)
         entries: list[tuple[str, list | None, bool]] = []
@@ -2595,8 +2606,9 @@ class Compiler:
                 out |= set(p.node["properties"])
         return out
 
-    def _key_language(self, pn_parts):
-        """The code-point language of property names allowed by propertyNames."""
+    def _key_language(self, pn_parts, names: list | None = None):
+        """The code-point language of property names allowed by propertyNames; when it is
+        a finite set of names (``enum``, ``const``), they are also appended to ``names``."""
         exp = self._expand(pn_parts)
         if exp is None:
             return NEVER
@@ -2623,7 +2635,7 @@ class Compiler:
                 ):
                     self.unsupported("propertyNames", q.path, f"with {kw} is not supported")
         types = set(ALL_TYPES)
-        finite = None
+        finite: list | None = None
         for q in exp:
             if q.has("type"):
                 types &= self._types_of(q.node["type"])
@@ -2637,6 +2649,8 @@ class Compiler:
         chars = self._string_chars(exp)
         if finite is not None:
             finite = [v for v in finite if matches(chars, v)]
+            if names is not None:
+                names.extend(dict.fromkeys(finite))
             return strings.literal_strings(finite)
         return chars
 

@@ -13,9 +13,12 @@ distinct strings, never meet the outer object's.
 No dead end: a key lexeme is an item only when its language has infinitely many
 completions from every state inside the string (``{"type": "string"}`` keys minus the
 declared names, ``^x-`` patterns): however many keys were used, a key prefix can still
-become a fresh key, and an object can always take one more. A key language that becomes
-finite from some state (``propertyNames`` with ``maxLength`` or an ``enum``, a bounded
-pattern) keeps its lexeme as before: its keys are not checked for repeats (docs/limits.md).
+become a fresh key, and an object can always take one more. A key language of a few names
+(``propertyNames`` with an ``enum``, a ``const`` or a pattern of at most
+:data:`MAX_FINITE_NAMES` strings) becomes declared keys (:func:`finite_names`), which the
+object's rules write at most once. A key language that becomes finite from some state but
+has more strings (``propertyNames`` with ``maxLength``, ``^x.$``) keeps its lexeme as before:
+its keys are not checked for repeats (docs/limits.md).
 """
 
 from __future__ import annotations
@@ -25,6 +28,36 @@ from . import automata
 from .regexops import RegexBudgetError
 
 _QUOTE = ("bytes", b'"')
+
+#: a finite key language of at most this many names becomes declared keys
+MAX_FINITE_NAMES = 64
+
+
+def finite_names(c, rx) -> list[str] | None:
+    """The names of code-point language ``rx`` in lexicographic order when it is finite and
+    has at most :data:`MAX_FINITE_NAMES` of them, else None (no automaton is built past the
+    compile's distinct-key budget)."""
+    try:
+        with automata.charged_to(c.distinct_key_work):
+            d = automata.to_dfa(rx)
+    except RegexBudgetError:
+        return None
+    out: list[str] = []
+    # depth-first over (state, prefix, states on the path): a state met again on its own
+    # path is a cycle (infinitely many names when it is live; dead states were removed)
+    work = [(0, "", frozenset([0]))]
+    while work:
+        q, prefix, path = work.pop()
+        if q in d.finals:
+            out.append(prefix)
+        for lo, hi, t in reversed(d.edges[q]):
+            if t in path or hi - lo + 1 + len(out) + len(work) > MAX_FINITE_NAMES:
+                return None
+            for ch in range(hi, lo - 1, -1):
+                work.append((t, prefix + chr(ch), path | {t}))
+        if len(out) > MAX_FINITE_NAMES:
+            return None
+    return sorted(out)
 
 
 def key_item(c, lx: int) -> int:
