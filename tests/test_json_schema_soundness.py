@@ -21,6 +21,7 @@ import pytest
 from conftest import SHARED
 
 from decoder import Grammar, Matcher, Vocabulary
+from decoder.errors import SchemaError
 
 BYTES = [bytes([i]) for i in range(256)] + [b""]
 
@@ -139,6 +140,39 @@ CASES = [
     # a part with both const and enum is their intersection
     ({"enum": [[1, 2], 1.0], "const": 1}, [1, 1.0, [1, 2]]),
     ({"enum": [1, "a"], "const": "a"}, ["a", 1]),
+    # several contains: each item counts toward any subset of those it satisfies
+    (
+        {"type": "array", "allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]},
+        [[], [1], [2], [1, 2], [2, 1], [1, 1, 3], [3, 2, 1]],
+    ),
+    (
+        {
+            "type": "array",
+            "maxItems": 3,
+            "allOf": [
+                {"contains": {"type": "string"}},
+                {"contains": {"minLength": 2}, "minContains": 2},
+            ],
+        },
+        [["a"], ["ab", "cd"], ["a", "bc", "de"], ["ab", "cd", "e", "f"], ["ab", 1, "cd"], [1, 2]],
+    ),
+    (
+        {
+            "type": "array",
+            "prefixItems": [{"type": "integer"}],
+            "allOf": [
+                {"contains": {"type": "integer", "minimum": 5}},
+                {"contains": {"type": "boolean"}},
+                {"contains": {"type": "null"}},
+            ],
+        },
+        [[5, True, None], [True, 5, None], [1, None, 6, False], [6, None], [None, True, 9]],
+    ),
+    # not over items writes a contains beside the schema's own
+    (
+        {"type": "array", "contains": {"type": "integer"}, "not": {"items": {"type": "integer"}}},
+        [[1], [1, "x"], ["x"], [], ["x", 2, None]],
+    ),
 ]
 
 # patterns are ECMA-262, but jsonschema runs them with Python's re
@@ -365,3 +399,11 @@ def test_unicode_escapes_are_read_as_the_characters(case, kind):
                     f"{'accepts' if want else 'rejects'}"
                 )
     assert not wrong, f"{json.dumps(schema)}:\n" + "\n".join(wrong)
+
+
+def test_several_contains_with_a_max_are_refused_by_name():
+    with pytest.raises(SchemaError) as e:
+        Grammar.from_json_schema(
+            {"allOf": [{"contains": {"const": 1}, "maxContains": 2}, {"contains": {"const": 2}}]}
+        )
+    assert e.value.keyword == "contains" and "maxContains" in str(e.value)

@@ -150,6 +150,10 @@ _HANDLED = frozenset(
     }
 )
 MAX_COUNT_STATES = 4096
+#: contains keywords on one array (each item may count toward any subset of them)
+MAX_SEVERAL_CONTAINS = 4
+#: what _several_contains returns where it does not apply
+PLAIN_ARRAY = object()
 #: string length bounds above this are counted by the engine (a counter in the lexer state,
 #: strings.counted_chars) rather than unrolled into copies of automaton states
 _UNROLL_LENGTH = 1000
@@ -2047,7 +2051,9 @@ class Compiler:
             if got is not unique_items.PLAIN:
                 return got
         if len(contains) > 1:
-            self.unsupported("contains", contains[1][3], "(several contains) is not supported")
+            several = self._several_contains(prefix, rest, lo, hi, contains, path)
+            if several is not PLAIN_ARRAY:
+                return several
             contains = contains[:1]
         k = len(prefix)
         if hi is not None and k > hi:
@@ -2078,6 +2084,82 @@ class Compiler:
                     nrest = self.value(rest + [ncp])
             cont = (cmin, cmax, cpos, crest, npos, nrest)
         return self._array_rules(pos_syms, rest_sym, lo, hi, cont, path)
+
+    def _several_contains(self, prefix, rest, lo, hi, contains, path):
+        """Several ``contains`` on one array, each with a ``minContains`` and no
+        ``maxContains`` (negated ``items`` write them): the state counts, per contains, the
+        items matching it so far (saturated at its minimum), and an item may count toward
+        any subset of the contains it satisfies. An item satisfying more than it is counted
+        for only makes the count lower, and the array is accepted as soon as some choice
+        reaches every minimum: exactly when each contains has enough matches. Returns
+        PLAIN_ARRAY (after a SchemaError or, approximate, a warning) where this does not
+        apply."""
+        where = contains[1][3]
+        if any(cmax is not None for _, _, cmax, _ in contains):
+            self.unsupported("contains", where, "(several, one with maxContains) is not supported")
+            return PLAIN_ARRAY
+        mins = tuple(cmin for _, cmin, _, _ in contains)
+        nstates = 1
+        for m in mins:
+            nstates *= m + 1
+        if len(contains) > MAX_SEVERAL_CONTAINS or nstates > MAX_COUNT_STATES:
+            self.unsupported("contains", where, "(several, with counts too large) is not supported")
+            return PLAIN_ARRAY
+        k = len(prefix)
+        if hi is not None and k > hi:
+            prefix = prefix[:hi]
+            k = hi
+        subsets = range(1 << len(contains))
+
+        def choices(base):
+            out = []
+            for sub in subsets:
+                extra = [c[0] for i, c in enumerate(contains) if sub >> i & 1]
+                inc = tuple(sub >> i & 1 for i in range(len(contains)))
+                if any(p.node is False for p in base):
+                    continue
+                out.append((self.value(base + extra), inc))
+            return out
+
+        pos = [choices(ps) for ps in prefix]
+        tail = choices(rest)
+        ncap = max(lo, hi or 0, k) if hi is not None else max(lo, k)
+        if (ncap + 1) * nstates > MAX_COUNT_STATES and hi is not None:
+            raise SchemaError(
+                f"minItems/maxItems/contains counts at {path or '/'} are too large",
+                path=path,
+                keyword="maxItems",
+            )
+        top = self.nt(f"array@{path or '/'}")
+        states: dict = {}
+        todo = []
+
+        def state(n, c):
+            s = states.get((n, c))
+            if s is None:
+                s = states[(n, c)] = self.nt(f"arr{n}." + ".".join(map(str, c)))
+                todo.append((n, c, s))
+            return s
+
+        def step(n, c, inc):
+            n2 = n + 1 if hi is not None else min(n + 1, max(lo, k))
+            return n2, tuple(min(a + b, m) for a, b, m in zip(c, inc, mins))
+
+        zero = tuple(0 for _ in mins)
+        if lo == 0 and not any(mins):
+            self.rule(top, [self.LS, self.RS])
+        if hi is None or hi > 0:
+            for sym, inc in pos[0] if k else tail:
+                self.rule(top, [self.LS, sym, state(*step(0, zero, inc))])
+        while todo:
+            n, c, s = todo.pop()
+            if n >= lo and c == mins:
+                self.rule(s, [self.RS])
+            if hi is not None and n + 1 > hi:
+                continue
+            for sym, inc in pos[n] if n < k else tail:
+                self.rule(s, [self.COMMA, sym, state(*step(n, c, inc))])
+        return top
 
     def _array_positions(self, parts):
         """Per-position conjunctions for the longest prefix among the parts."""
