@@ -140,6 +140,15 @@ CASES = [
     # a part with both const and enum is their intersection
     ({"enum": [[1, 2], 1.0], "const": 1}, [1, 1.0, [1, 2]]),
     ({"enum": [1, "a"], "const": "a"}, ["a", 1]),
+    # a negated oneOf of more than 8 branches: none holds, or two do
+    (
+        {
+            "not": {
+                "oneOf": [{"const": i} for i in range(10)] + [{"minimum": 5}, {"type": "string"}]
+            }
+        },
+        [0, 4, 5, 9, 10, 11, -1, "x", None, 2.5, [1]],
+    ),
     # several contains: each item counts toward any subset of those it satisfies
     (
         {"type": "array", "allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]},

@@ -1026,7 +1026,7 @@ class Compiler:
                 )
             elif kw == "oneOf":
                 # none holds, or two (or more) hold
-                if not isinstance(v, list) or len(v) > 8:
+                if not isinstance(v, list) or len(v) > 24:
                     raise _CannotNegate(kw)
                 alts.append(
                     self.synth(
