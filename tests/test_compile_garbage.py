@@ -105,3 +105,45 @@ def test_the_enum_filter_keeps_exactly_the_values_the_keywords_allow(schema, yes
 def test_the_validator_outside_a_compile_is_an_error():
     with pytest.raises(RuntimeError, match="outside"):
         compiler._search("a", "a")
+
+
+def _tracked_tuples(node, seen) -> int:
+    if type(node) is not tuple or id(node) in seen:
+        return 0
+    seen.add(id(node))
+    return int(gc.is_tracked(node)) + sum(_tracked_tuples(x, seen) for x in node)
+
+
+def test_serialising_untracks_the_regex_tuples():
+    """The collector untracks a tuple of untracked items one nesting level per pass; the
+    serialiser (decoder/grammar/_wire.pyx) does it bottom-up as it writes the words, so a
+    grammar kept alive costs later collections nothing for its regexes."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-f0-9]{8}$"},
+            "n": {"type": "number"},
+            "tags": {"type": "array", "items": {"enum": ["a", "b"]}},
+        },
+    }
+    g = Grammar.from_json_schema(schema)
+    gc.disable()
+    try:
+        regexes = [lx.regex for lx in g.ir.lexemes]
+        assert sum(_tracked_tuples(r, set()) for r in regexes) > 0
+        g.serialized()
+        assert sum(_tracked_tuples(r, set()) for r in regexes) == 0
+    finally:
+        gc.enable()
+    # a tuple holding a collectable object stays tracked (it could be in a cycle)
+    holder: list = []
+    t = ("cat", (("bytes", b"a"), ("bytes", b"b")))
+    bad = ("unit", holder)
+    holder.append(bad)
+    from decoder.grammar.serialize import serialize_words
+
+    serialize_words([], [t], [])
+    assert not gc.is_tracked(t)
+    with pytest.raises((ValueError, TypeError)):
+        serialize_words([], [("rep", bad, 0, None)], [])
+    assert gc.is_tracked(bad)
