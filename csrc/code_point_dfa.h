@@ -164,7 +164,16 @@ inline Dfa trim(const Dfa& d) {
 inline bool is_empty(const Dfa& d) { return std::find(d.fin.begin(), d.fin.end(), 1) == d.fin.end(); }
 
 // The minimal trimmed DFA (Moore's refinement; one compile-budget charge of edges + states
-// per round, as automata.py's minimize charged)
+// per round, as automata.py's minimize charged).
+//
+// Each round computes Moore's partition ~i (states that no string of length <= i tells apart)
+// from ~i-1, but only re-examines the states whose signature can have changed: a state's
+// signature (its edges' ranges and the classes they lead to) changes only when one of its
+// successors left its class in the previous round, so a round looks at the predecessors of the
+// states moved out in the round before ("dirty"), and a class keeps the states that are not
+// dirty (their signatures are still equal) together with the dirty ones whose signature equals
+// theirs. Same partitions round by round, so the same number of rounds and the same charges;
+// a chain of n states (a counted repetition) costs O(n) instead of O(n^2).
 inline int minimize(const Dfa& in, Budget& b, Dfa& out) {
   Dfa d = trim(in);
   if (is_empty(d)) {
@@ -172,43 +181,124 @@ inline int minimize(const Dfa& in, Budget& b, Dfa& out) {
     return kOk;
   }
   const int32_t n = d.n();
-  std::vector<int32_t> cls(n), next(n);
-  bool any_final = false, any_other = false;
-  for (int32_t q = 0; q < n; ++q) {
-    cls[q] = d.fin[q] ? 1 : 0;
-    (d.fin[q] ? any_final : any_other) = true;
-  }
-  size_t n_cls = (any_final && any_other) ? 2 : 1;
   const int64_t n_edges = static_cast<int64_t>(d.e.size()) + n;
-  StateIds sigs;
-  std::vector<int32_t> sig;
+  // predecessors (CSR), to find the states a move makes dirty
+  std::vector<int32_t> roff(n + 1, 0), rev(d.e.size());
+  for (const Edge& x : d.e) roff[x.to + 1]++;
+  for (int32_t q = 0; q < n; ++q) roff[q + 1] += roff[q];
+  {
+    std::vector<int32_t> fill(roff.begin(), roff.end() - 1);
+    for (int32_t q = 0; q < n; ++q)
+      for (int32_t k = d.off[q]; k < d.off[q + 1]; ++k) rev[fill[d.e[k].to]++] = q;
+  }
+  // classes as ranges of elems: class c holds elems[first[c] .. end[c]), loc[q] is q's index
+  std::vector<int32_t> cls(n), elems(n), loc(n), first, end;
+  {
+    int32_t n_fin = 0;
+    for (int32_t q = 0; q < n; ++q) n_fin += d.fin[q] ? 1 : 0;
+    int32_t w0 = 0, w1 = n - n_fin;
+    for (int32_t q = 0; q < n; ++q) {
+      cls[q] = d.fin[q] ? 1 : 0;
+      int32_t at = d.fin[q] ? w1++ : w0++;
+      elems[at] = q;
+      loc[q] = at;
+    }
+    first = {0, n - n_fin};
+    end = {n - n_fin, n};
+  }
+  auto signature = [&](int32_t q, std::vector<int32_t>& sig) {
+    sig.clear();
+    for (int32_t k = d.off[q]; k < d.off[q + 1]; ++k) {
+      const Edge& x = d.e[k];
+      int32_t c = cls[x.to];
+      size_t m = sig.size();
+      if (m > 1 && sig[m - 1] == c && sig[m - 2] + 1 >= x.lo) {
+        sig[m - 2] = std::max(sig[m - 2], x.hi);
+      } else {
+        sig.push_back(x.lo);
+        sig.push_back(x.hi);
+        sig.push_back(c);
+      }
+    }
+  };
+  std::vector<int32_t> dirty(n), next_dirty;
+  for (int32_t q = 0; q < n; ++q) dirty[q] = q;  // round 1 examines every state
+  std::vector<uint8_t> marked(n, 0);
+  std::vector<int32_t> touched;
+  std::vector<std::vector<int32_t>> in_class(2);
+  std::vector<std::vector<int32_t>> moves;  // groups of states leaving their class this round
+  StateIds groups;
+  std::vector<int32_t> sig, keep_sig;
+  std::vector<std::vector<int32_t>> group_members;
   while (true) {
     if (int s = b.charge(n_edges)) return s;
-    sigs.clear();
-    for (int32_t q = 0; q < n; ++q) {
-      sig.clear();
-      sig.push_back(cls[q]);
-      for (int32_t k = d.off[q]; k < d.off[q + 1]; ++k) {
-        const Edge& x = d.e[k];
-        int32_t c = cls[x.to];
-        size_t m = sig.size();
-        if (m > 1 && sig[m - 1] == c && sig[m - 2] + 1 >= x.lo) {
-          sig[m - 2] = std::max(sig[m - 2], x.hi);
-        } else {
-          sig.push_back(x.lo);
-          sig.push_back(x.hi);
-          sig.push_back(c);
-        }
-      }
-      auto it = sigs.emplace(sig, static_cast<int32_t>(sigs.size())).first;
-      next[q] = it->second;
+    // dirty states by class
+    touched.clear();
+    for (int32_t q : dirty) {
+      int32_t c = cls[q];
+      if (in_class[c].empty()) touched.push_back(c);
+      in_class[c].push_back(q);
     }
-    if (sigs.size() == n_cls) break;
-    cls.swap(next);
-    n_cls = sigs.size();
+    // every signature of the round is read against the classes of ~i-1: decide all the
+    // moves first, then apply them
+    moves.clear();
+    for (int32_t c : touched) {
+      std::vector<int32_t>& ds = in_class[c];
+      const int32_t size = end[c] - first[c];
+      bool has_clean = static_cast<int32_t>(ds.size()) < size;
+      if (has_clean) {
+        for (int32_t q : ds) marked[q] = 1;
+        int32_t clean = -1;
+        for (int32_t k = first[c]; k < end[c]; ++k)
+          if (!marked[elems[k]]) {
+            clean = elems[k];
+            break;
+          }
+        for (int32_t q : ds) marked[q] = 0;
+        signature(clean, keep_sig);
+      }
+      groups.clear();
+      group_members.clear();
+      for (int32_t q : ds) {
+        signature(q, sig);
+        if (has_clean && sig == keep_sig) continue;
+        auto it = groups.emplace(sig, static_cast<int32_t>(group_members.size())).first;
+        if (it->second == static_cast<int32_t>(group_members.size())) group_members.emplace_back();
+        group_members[it->second].push_back(q);
+      }
+      // with no clean state, the first group stays in the class
+      for (size_t g = has_clean ? 0 : 1; g < group_members.size(); ++g)
+        moves.push_back(std::move(group_members[g]));
+      ds.clear();
+    }
+    if (moves.empty()) break;
+    next_dirty.clear();
+    for (const std::vector<int32_t>& g : moves) {
+      int32_t c = cls[g[0]], nc = static_cast<int32_t>(first.size());
+      for (int32_t q : g) {  // to the end of c's range, which then becomes class nc
+        int32_t last = end[c] - 1, at = loc[q], other = elems[last];
+        elems[at] = other;
+        loc[other] = at;
+        elems[last] = q;
+        loc[q] = last;
+        end[c] = last;
+        cls[q] = nc;
+      }
+      first.push_back(end[c]);
+      end.push_back(end[c] + static_cast<int32_t>(g.size()));
+      in_class.emplace_back();
+      for (int32_t q : g)
+        for (int32_t k = roff[q]; k < roff[q + 1]; ++k)
+          if (!marked[rev[k]]) {
+            marked[rev[k]] = 1;
+            next_dirty.push_back(rev[k]);
+          }
+    }
+    for (int32_t q : next_dirty) marked[q] = 0;
+    dirty.swap(next_dirty);
   }
   // classes numbered by their first state (the start's class is 0)
-  std::vector<int32_t> num(*std::max_element(cls.begin(), cls.end()) + 1, -1), rep;
+  std::vector<int32_t> num(first.size(), -1), rep;
   for (int32_t q = 0; q < n; ++q)
     if (num[cls[q]] < 0) {
       num[cls[q]] = static_cast<int32_t>(rep.size());

@@ -32,6 +32,27 @@ cdef extern from "ir_format.h" namespace "decoder::wire":
 MAGIC = kMagic
 LAZY_TAG = kLazyTag
 
+
+cdef extern from "Python.h":
+    int PyObject_IS_GC(object o)
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(void* o)
+
+
+cdef inline void _untrack(object t):
+    """What CPython's collector does to a tuple (``_PyTuple_MaybeUntrack``): an exact tuple
+    none of whose items can be in a reference cycle (not collectable, or a tuple already
+    untracked) can never be in one either, so the collector stops tracking it. The collector
+    does it one nesting level per pass (its list puts a tuple before its items), so the IR's
+    nested tuples stayed tracked for dozens of passes; done here bottom-up, as the words are
+    written, one pass of the serialiser untracks a whole regex."""
+    if type(t) is not tuple or not PyObject_GC_IsTracked(t):
+        return
+    for e in <tuple>t:
+        if PyObject_IS_GC(e) and (type(e) is not tuple or PyObject_GC_IsTracked(e)):
+            return
+    PyObject_GC_UnTrack(<void*>t)
+
 cdef object _END = object()
 cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the words are int32)
 
@@ -53,8 +74,12 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
     while stack:
         n = stack.pop()
         kind = n[0]
-        if kind is _END:
-            memo[id(n[1])] = (n[1], n[2], <Py_ssize_t>out.size())
+        if kind is _END:  # a compound node's words are written: its items are untracked now
+            x = n[1]
+            if x[0] == "cat" or x[0] == "alt":
+                _untrack(x[1])
+            _untrack(x)
+            memo[id(x)] = (x, n[2], <Py_ssize_t>out.size())
             continue
         op_obj = _OPCODES.get(kind)
         if op_obj is None:
@@ -80,12 +105,16 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
             out.push_back(<int32_t>k)
             for i in range(k):
                 out.push_back(p[i])
+            _untrack(n)
         elif op == kCps or op == kByteset:  # cps, byteset: k (lo hi)...
             children = n[1]
             out.push_back(<int32_t>len(children))
             for rng in children:
                 out.push_back(<int32_t>rng[0])
                 out.push_back(<int32_t>rng[1])
+                _untrack(rng)
+            _untrack(children)
+            _untrack(n)
         elif op == kCat or op == kAlt:  # cat, alt: k child...
             children = n[1]
             out.push_back(<int32_t>len(children))
@@ -118,6 +147,13 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
                     out.push_back(<int32_t>rng[0])
                     out.push_back(<int32_t>rng[1])
                     out.push_back(<int32_t>rng[2])
+                    _untrack(rng)
+                _untrack(children)
+            _untrack(n[2])
+            _untrack(n[3])
+            _untrack(n)
+        elif op == kEmpty or op == kNever:
+            _untrack(n)
     return 0
 
 
@@ -136,6 +172,7 @@ def serialize_words(header, regexes, rules):
         out.push_back(<int32_t>len(rhs))
         for x in rhs:
             out.push_back(<int32_t>x)
+        _untrack(rhs)
     cdef carray.array res = carray.clone(_pyarray.array("i"), <Py_ssize_t>out.size(), zero=False)
     if out.size():
         memcpy(res.data.as_ints, out.data(), out.size() * sizeof(int32_t))

@@ -20,6 +20,9 @@ def determinize(
     max_work: int,
     shared: list[int] | None,
 ) -> tuple[int, Made | None]: ...
+def determinize_node(
+    node: tuple, budget: int, max_work: int, shared: list[int] | None
+) -> tuple[int, Made | None]: ...
 def intersect(
     d1: Any, d2: Any, budget: int, max_work: int, shared: list[int] | None
 ) -> tuple[int, Made | None]: ...

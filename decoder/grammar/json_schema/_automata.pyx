@@ -69,7 +69,7 @@ cdef int _tick(void* ctx) noexcept:
 
 
 cdef class _Run:
-    """One construction's budgets (automata._Budget) and the compile's shared work budget."""
+    """One construction's budgets (states, work) and the compile's shared work budget."""
     cdef Budget b
     cdef int64_t shared_val
     cdef object shared
@@ -163,8 +163,9 @@ def minimize(d, shared):
 
 def determinize(list eps, list edges, int32_t start, int32_t final, int64_t budget,
                 int64_t max_work, shared):
-    """(status, (edges, finals)) of the minimal DFA of a Thompson NFA (automata._Nfa's
-    ``eps`` and ``edges`` lists)."""
+    """(status, (edges, finals)) of the minimal DFA of a Thompson NFA given as ``eps`` and
+    ``edges`` lists (tests/test_regex_nfa.py's reference construction; the package builds its
+    NFAs with ``determinize_node``)."""
     cdef Nfa nfa
     cdef list row
     cdef Py_ssize_t n = len(eps)
@@ -247,4 +248,161 @@ def encode_json(d, plain, int64_t budget, int64_t max_work, shared):
     cdef Dfa out
     cdef _Run run = _Run(budget, max_work, shared)
     status = run.finish(c_encode_json(a, pl, run.b, out))
+    return status, (_store(out) if status == 0 else None)
+
+
+# ------------------------------------------------------------------ regex node -> Thompson NFA
+cdef extern from "Python.h":
+    int Py_EnterRecursiveCall(const char* where) except -1
+    void Py_LeaveRecursiveCall()
+
+
+cdef enum:
+    kSurrLo = 0xD800
+    kSurrHi = 0xDFFF
+
+
+cdef struct _Thompson:
+    vector[vector[int32_t]] eps
+    vector[vector[Edge]] edges
+    int64_t left  # states still allowed
+    int depth
+
+
+class _TooLarge(Exception):
+    """The state budget ran out (status 1: automata._done raises its RegexBudgetError)."""
+
+
+cdef int32_t _new(_Thompson* t) except -1:
+    """A new state, charged to the construction's state budget; the deadline checked every
+    128 states."""
+    t.left -= 1
+    if t.left < 0:
+        raise _TooLarge()
+    if t.left & 127 == 0:
+        _deadline.check("regex automaton")
+    t.eps.push_back(vector[int32_t]())
+    t.edges.push_back(vector[Edge]())
+    return <int32_t>(t.eps.size() - 1)
+
+
+cdef inline void _edge(_Thompson* t, int32_t s, int32_t lo, int32_t hi, int32_t to):
+    """A code-point edge, the surrogates left out (automata._split_surrogates)."""
+    if hi < kSurrLo or lo > kSurrHi:
+        t.edges[s].push_back(Edge(lo, hi, to))
+        return
+    if lo < kSurrLo:
+        t.edges[s].push_back(Edge(lo, kSurrLo - 1, to))
+    if hi > kSurrHi:
+        t.edges[s].push_back(Edge(kSurrHi + 1, hi, to))
+
+
+cdef int32_t _build(_Thompson* t, object n, int32_t s) except -1:
+    """Adds regex node ``n`` after state ``s``; its end state (the states, edges and epsilon
+    moves of the Python construction it replaced, in the same order). Nesting counts against
+    Python's recursion limit, as the Python recursion did, and stops at 10,000 levels of C
+    stack."""
+    if t.depth >= 10000:
+        raise RecursionError("regex node nested too deeply")
+    Py_EnterRecursiveCall(" while building a regex automaton")
+    t.depth += 1
+    try:
+        return _build_node(t, n, s)
+    finally:
+        t.depth -= 1
+        Py_LeaveRecursiveCall()
+
+
+cdef int32_t _build_node(_Thompson* t, object n, int32_t s) except -1:
+    cdef int32_t a, end, loop, base, q, c
+    cdef Py_ssize_t i, m
+    k = n[0]
+    if k == "empty":
+        return s
+    if k == "never":
+        return _new(t)
+    if k == "bytes":
+        for ch in n[1].decode("utf-8"):
+            a = _new(t)
+            c = ord(ch)
+            t.edges[s].push_back(Edge(c, c, a))
+            s = a
+        return s
+    if k == "cps":
+        a = _new(t)
+        for lo, hi in n[1]:
+            _edge(t, s, lo, hi, a)
+        return a
+    if k == "cat":
+        for x in n[1]:
+            s = _build(t, x, s)
+        return s
+    if k == "alt":
+        end = _new(t)
+        for x in n[1]:
+            a = _new(t)
+            t.eps[s].push_back(a)
+            q = _build(t, x, a)
+            t.eps[q].push_back(end)
+        return end
+    if k == "rep":
+        x, lo_, hi_ = n[1], n[2], n[3]
+        for i in range(lo_):
+            s = _build(t, x, s)
+        if hi_ is None:
+            loop = _new(t)
+            t.eps[s].push_back(loop)
+            q = _build(t, x, loop)
+            t.eps[q].push_back(loop)
+            return loop
+        end = _new(t)
+        for i in range(hi_ - lo_):
+            t.eps[s].push_back(end)
+            a = _new(t)
+            t.eps[s].push_back(a)
+            s = _build(t, x, a)
+        t.eps[s].push_back(end)
+        return end
+    if k == "dfa":
+        _, m, finals, edges = n
+        base = <int32_t>t.eps.size()
+        for i in range(m):
+            _new(t)
+        t.eps[s].push_back(base)
+        q = 0
+        for es in edges:
+            for lo, hi, to in es:
+                _edge(t, base + q, lo, hi, base + to)
+            q += 1
+        end = _new(t)
+        for f in finals:
+            t.eps[base + f].push_back(end)
+        return end
+    raise ValueError(f"regex node {k!r} has no code-point meaning")
+
+
+def determinize_node(node, int64_t budget, int64_t max_work, shared):
+    """(status, (edges, finals)) of the minimal DFA of a code-point regex node: its Thompson
+    NFA (with its state budget ``budget``) built here, as the Python construction it replaced
+    built it (tests/test_regex_nfa.py keeps that as the reference), then ``determinize``."""
+    cdef _Thompson t
+    cdef Nfa nfa
+    cdef int32_t start, final, q
+    t.left = budget
+    t.depth = 0
+    try:
+        start = _new(&t)
+        final = _build(&t, node, start)
+    except _TooLarge:
+        return 1, None
+    for q in range(<int32_t>t.eps.size()):
+        for x in t.eps[q]:
+            nfa.eps.push_back(x)
+        nfa.eoff.push_back(nfa.eps.size())
+        for e in t.edges[q]:
+            nfa.e.push_back(e)
+        nfa.off.push_back(nfa.e.size())
+    cdef Dfa out
+    cdef _Run run = _Run(budget, max_work, shared)
+    status = run.finish(c_determinize(nfa, start, final, run.b, out))
     return status, (_store(out) if status == 0 else None)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-from ... import deadline as _deadline
 from ..ir import MAX_CODEPOINT, normalize_ranges
 from . import _automata
 
@@ -125,24 +124,13 @@ def charged_to(shared: list):
         _COMPILE_WORK.reset(token)
 
 
-def _charge_compile(k: int) -> None:
-    shared = _COMPILE_WORK.get()
-    if shared is not None:
-        shared[0] -= k
-        if shared[0] < 0:
-            raise RegexBudgetError(
-                "the automata of this schema's regex combinations take too much work "
-                f"(limit {MAX_WORK_PER_COMPILE:,} transitions per compile)"
-            )
-
-
 class RegexBudgetError(ValueError):
     """An exact construction would exceed its size or work budget."""
 
 
 def _done(status: int, made):
     """The result of an :mod:`._automata` call, or the RegexBudgetError its status names
-    (the messages of :class:`_Budget` and :func:`_charge_compile`)."""
+    (the messages the Python constructions raised)."""
     if status == 0:
         return made
     if status == 1:
@@ -158,117 +146,7 @@ def _done(status: int, made):
     )
 
 
-class _Budget:
-    def __init__(self, budget: int) -> None:
-        self.left = budget
-        self.work_left = MAX_WORK
-
-    def spend(self, k: int = 1) -> None:
-        self.left -= k
-        if self.left < 0:
-            raise RegexBudgetError("the automaton of this regex combination is too large")
-        if self.left & 127 == 0:
-            _deadline.check("regex automaton")
-
-    def work(self, k: int) -> None:
-        """Charge ``k`` transitions built or examined."""
-        self.work_left -= k
-        if self.work_left < 0:
-            raise RegexBudgetError(
-                "the automaton of this regex combination takes too much work "
-                f"(limit {MAX_WORK:,} transitions)"
-            )
-        _charge_compile(k)
-
-
-def _split_surrogates(lo: int, hi: int):
-    if hi < _SURR_LO or lo > _SURR_HI:
-        return [(lo, hi)]
-    out = []
-    if lo < _SURR_LO:
-        out.append((lo, _SURR_LO - 1))
-    if hi > _SURR_HI:
-        out.append((_SURR_HI + 1, hi))
-    return out
-
-
 # ------------------------------------------------------------------ regex -> NFA -> DFA
-class _Nfa:
-    def __init__(self, budget: _Budget) -> None:
-        self.eps: list[list[int]] = []
-        self.edges: list[list[tuple]] = []
-        self.budget = budget
-
-    def new(self) -> int:
-        self.budget.spend()
-        self.eps.append([])
-        self.edges.append([])
-        return len(self.eps) - 1
-
-    def build(self, n, s: int) -> int:
-        """Adds ``n`` after state ``s``; returns its end state."""
-        k = n[0]
-        if k == "empty":
-            return s
-        if k == "never":
-            return self.new()
-        if k == "bytes":
-            for ch in n[1].decode("utf-8"):
-                t = self.new()
-                self.edges[s].append((ord(ch), ord(ch), t))
-                s = t
-            return s
-        if k == "cps":
-            t = self.new()
-            for lo, hi in n[1]:
-                for a, b in _split_surrogates(lo, hi):
-                    self.edges[s].append((a, b, t))
-            return t
-        if k == "cat":
-            for m in n[1]:
-                s = self.build(m, s)
-            return s
-        if k == "alt":
-            end = self.new()
-            for m in n[1]:
-                a = self.new()
-                self.eps[s].append(a)
-                self.eps[self.build(m, a)].append(end)
-            return end
-        if k == "rep":
-            x, lo, hi = n[1], n[2], n[3]
-            for _ in range(lo):
-                s = self.build(x, s)
-            if hi is None:
-                loop = self.new()
-                self.eps[s].append(loop)
-                self.eps[self.build(x, loop)].append(loop)
-                return loop
-            end = self.new()
-            for _ in range(hi - lo):
-                self.eps[s].append(end)
-                a = self.new()
-                self.eps[s].append(a)
-                s = self.build(x, a)
-            self.eps[s].append(end)
-            return end
-        if k == "dfa":
-            _, m, finals, edges = n
-            base = len(self.eps)
-            for _ in range(m):
-                self.new()
-            self.eps[s].append(base)
-            for q, es in enumerate(edges):
-                for lo, hi, t in es:
-                    for a, b in _split_surrogates(lo, hi):
-                        self.edges[base + q].append((a, b, base + t))
-            end = self.new()
-            for f in finals:
-                self.eps[base + f].append(end)
-            return end
-        raise ValueError(f"regex node {k!r} has no code-point meaning")
-
-
 _DFA_MEMO: dict = {}  # id(node) -> (node, budget, Dfa): formats and patterns recur
 
 
@@ -285,13 +163,9 @@ def to_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
 
 
 def _to_dfa(node, budget: int) -> Dfa:
-    b = _Budget(budget)
-    nfa = _Nfa(b)
-    start = nfa.new()
-    end = nfa.build(node, start)
-    made = _automata.determinize(
-        nfa.eps, nfa.edges, start, end, budget, MAX_WORK, _COMPILE_WORK.get()
-    )
+    """The Thompson NFA of ``node`` (at most ``budget`` states) and its minimal DFA, both built
+    in :mod:`._automata`."""
+    made = _automata.determinize_node(node, budget, MAX_WORK, _COMPILE_WORK.get())
     return Dfa._of(_done(*made))
 
 

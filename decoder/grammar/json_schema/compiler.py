@@ -27,10 +27,13 @@ serialisations.  A keyword that cannot be enforced raises
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
@@ -226,12 +229,32 @@ def _json_type(v) -> str:
     raise TypeError(type(v))
 
 
-def _linear_pattern_validator(cls, search):
+#: the pattern search of the compile whose validator is running in this context
+#: (``Compiler._search``), set around each use (``Compiler._validating``)
+_SEARCH: contextvars.ContextVar = contextvars.ContextVar("json_schema_search", default=None)
+
+
+def _search(pattern: str, s: str) -> bool:
+    f = _SEARCH.get()
+    if f is None:
+        raise RuntimeError("a decoder validator ran outside Compiler._validating")
+    return f(pattern, s)
+
+
+@lru_cache(maxsize=16)  # one per jsonschema draft class
+def _linear_pattern_validator(cls):
     """``cls`` (a jsonschema validator class) with ``pattern``, ``patternProperties`` and
-    ``additionalProperties`` matching patterns through ``search`` instead of ``re.search``
-    (jsonschema's own keywords backtrack: a pattern like ``^(a+)+$`` on a 30-character
-    value runs for minutes), and ``multipleOf`` in exact decimal arithmetic, as the grammar
-    reads it (jsonschema divides floats: 0.9 is not a multiple of 0.3 there)."""
+    ``additionalProperties`` matching patterns through the running compile's ``_search``
+    instead of ``re.search`` (jsonschema's own keywords backtrack: a pattern like ``^(a+)+$``
+    on a 30-character value runs for minutes), and ``multipleOf`` in exact decimal
+    arithmetic, as the grammar reads it (jsonschema divides floats: 0.9 is not a multiple of
+    0.3 there).
+
+    One class per jsonschema class and process: ``validators.extend`` builds an attrs class
+    (~1.3 ms), and a class closing over a compile's bound method kept that whole Compiler
+    (its memo, the IR) alive in a reference cycle until a collector pass. The compile's
+    search is read from ``_SEARCH`` instead."""
+    search = _search
     import jsonschema
 
     def multiple_of(validator, m, instance, schema):
@@ -1430,7 +1453,7 @@ class Compiler:
                 3: jsonschema.Draft7Validator,
                 2019: jsonschema.Draft201909Validator,
             }.get(self.draft, jsonschema.Draft202012Validator)
-            cls = _linear_pattern_validator(cls, self._search)
+            cls = _linear_pattern_validator(cls)
             root = self.doc.root
             v = cls(
                 root if isinstance(root, (dict, bool)) else {}, format_checker=cls.FORMAT_CHECKER
@@ -1477,8 +1500,19 @@ class Compiler:
         key = (id(o), json.dumps(x))
         got = self.valid_memo.get(key)
         if got is None or got[0] is not o:
-            got = self.valid_memo[key] = (o, v.evolve(schema=o).is_valid(x))
+            with self._validating():
+                got = self.valid_memo[key] = (o, v.evolve(schema=o).is_valid(x))
         return got[1]
+
+    @contextmanager
+    def _validating(self) -> Iterator[None]:
+        """The validator of ``_validator`` matches patterns with this compile's ``_search``
+        meanwhile."""
+        token = _SEARCH.set(self._search)
+        try:
+            yield
+        finally:
+            _SEARCH.reset(token)
 
     def _emit_finite(self, parts, values, types, sym) -> None:
         uniq = self._finite_values(parts, values, types)
@@ -1604,7 +1638,8 @@ class Compiler:
                 if "type" in node and not self._synthetic_accepts({"type": node["type"]}, x):
                     return False
                 sub = {k: w for k, w in node.items() if k not in ("__synthetic__", "type")}
-                return jv.evolve(schema=_to_standard(sub)).is_valid(x)
+                with self._validating():
+                    return jv.evolve(schema=_to_standard(sub)).is_valid(x)
         return True
 
     @staticmethod
