@@ -19,13 +19,23 @@ warning, as for any other refusal):
   item still has infinitely many completions, so no prefix is a dead end. A language
   that becomes finite from some state (``maxLength``, a bounded pattern) is refused: the
   mask could lead into a string whose only completions were used already.
+* **Objects and arrays that can always grow** (objects whose extra keys stay open:
+  ``additionalProperties`` absent, true or a plainly satisfiable schema, no
+  ``maxProperties``, ``propertyNames`` or ``patternProperties``; arrays with no
+  ``maxItems``, ``contains`` or prefix, whose items are plainly satisfiable): the list
+  opens with a value-list ``[`` and the engine's matcher compares an item, when its closing
+  bracket arrives, by its canonical JSON value (key order, ``1 == 1.0``) with the earlier
+  ones, masking a closer that would repeat one (csrc/distinct.h). Wherever the closer is
+  masked, the item can instead take one more key (a name no earlier item has: the key
+  language is infinite) or one more element (longer than every earlier item), so no prefix
+  is a dead end. Anything else that would make the closer the only way on is refused.
 """
 
 from __future__ import annotations
 
 from math import comb
 
-from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, lit
+from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_VALUE_LIST, lit
 from . import automata, strings
 from .regexops import RegexBudgetError
 
@@ -76,6 +86,9 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
         return PLAIN
     if rest_domain is not None:
         return _subset_array(c, [], rest_domain, path, lo, hi)
+    if _value_item(c, expanded, path):
+        opener = c.b.lexeme("'[' (unique values)", lit("["), DISTINCT_VALUE_LIST)
+        return c._array_rules([], c.value(rest), lo, hi, None, path, ls=opener)
     item = _string_item(c, expanded, path)
     if item is None:
         return PLAIN
@@ -158,6 +171,81 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
                 if not used >> i & 1:
                     c.rule(s, [c.LS if k == 0 else c.COMMA, syms[i], state(used | 1 << i)])
     return top
+
+
+#: keywords an object item may not have: each can leave the closing '}' as the only way on
+_CLOSED_OBJECT = ("maxProperties", "propertyNames", "patternProperties", "unevaluatedProperties")
+#: keywords an array item may not have, for the same reason (or an unsatisfiable position)
+_CLOSED_ARRAY = (
+    "maxItems",
+    "contains",
+    "prefixItems",
+    "additionalItems",
+    "unevaluatedItems",
+    "uniqueItems",
+)
+#: keywords a schema may have and still be plainly satisfiable (with a non-empty type)
+_PLAIN = frozenset({"type", "format", "$ref", "allOf", "$defs", "definitions", "$anchor"})
+
+
+def _value_item(c, parts, path) -> bool:
+    """Whether the items are objects or arrays that can always grow (see the module doc); a
+    SchemaError (or, approximate, False after a warning) when they are objects or arrays
+    that cannot; False for other items (the string construction decides)."""
+    types = _types(c, parts)
+    if not types or not types <= {"object", "array"}:
+        return False
+    why = None
+    for p in parts:
+        n = p.node
+        bad = [kw for kw in _DISJUNCTIVE if p.has(kw)]
+        if "object" in types:
+            bad += [kw for kw in _CLOSED_OBJECT if p.has(kw) and n[kw] not in ({}, False)]
+            if p.has("additionalProperties") and not _plainly_satisfiable(
+                c, [p.sub(n["additionalProperties"], "additionalProperties")]
+            ):
+                bad.append("additionalProperties")
+        if "array" in types:
+            bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and n[kw] not in (False,)]
+            if p.has("items") and not _plainly_satisfiable(c, [p.sub(n["items"], "items")]):
+                bad.append("items")
+        if bad:
+            why = f"{p.path or '/'} has {', '.join(bad)}"
+            break
+    if "object" in types and getattr(c, "strict", False):
+        why = "objects are strict (strict_objects=True: no extra keys)"
+    if why is None:
+        return True
+    c.unsupported(
+        "uniqueItems",
+        path,
+        f"over {'/'.join(sorted(types))} items is only supported where an item can always "
+        f"take one more key or element instead of its closing bracket (so that masking a "
+        f"repeat is never a dead end); here {why}",
+    )
+    return False
+
+
+def _types(c, parts) -> set:
+    types = set(c.ALL_TYPES)
+    for p in parts:
+        if p.has("type"):
+            types &= c._types_of(p.node["type"])
+    return {"number" if t in ("integer", "fraction") else t for t in types}
+
+
+def _plainly_satisfiable(c, parts) -> bool:
+    """Some value satisfies every part, seen without compiling: after $ref/allOf only a
+    type (not empty), a format and annotations."""
+    expanded = c._expand(parts)
+    if expanded is None:
+        return False
+    for p in expanded:
+        if not isinstance(p.node, dict) or any(
+            k not in _PLAIN and k not in c.ANNOTATIONS for k in p.node
+        ):
+            return False
+    return bool(_types(c, expanded))
 
 
 def _string_item(c, parts, path):
