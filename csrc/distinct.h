@@ -28,8 +28,13 @@
 
 namespace decoder {
 
-enum DistinctRole : uint8_t { kNotDistinct = 0, kDistinctItem = 1, kDistinctOpener = 2, kDistinctCloser = 3,
-                                   kDistinctValueList = 4 };
+enum DistinctRole : uint8_t {
+  kNotDistinct = 0,
+  kDistinctItem = 1,
+  kDistinctOpener = 2,
+  kDistinctCloser = 3,
+  kDistinctValueList = 4
+};
 
 // Incremental decoder of a JSON string lexeme, from its first byte (JSON whitespace folded
 // into its front is skipped, then the opening quote): feed() appends the

@@ -95,11 +95,11 @@ inline std::string special_marker_bytes(int32_t id) {
 // (after `max_tokens` tokens inside the lexeme, the mask forces its shortest completion).
 struct GrammarExtras {
   std::vector<int32_t> special_ids;
-  std::vector<std::string> special_bytes;              // marker bytes, by position in special_ids
-  std::vector<int32_t> marker_tokens;                  // ordinary tokens holding the marker byte
-  std::vector<std::pair<int32_t, int32_t>> budgets;    // (lexeme, max tokens)
-  std::vector<uint8_t> distinct;                       // DistinctRole by lexeme (empty: no distinct items)
-  const std::vector<int32_t>* quote_tokens = nullptr;  // with distinct items: TokenTrie::quote_tokens
+  std::vector<std::string> special_bytes;                // marker bytes, by position in special_ids
+  std::vector<int32_t> marker_tokens;                    // ordinary tokens holding the marker byte
+  std::vector<std::pair<int32_t, int32_t>> budgets;      // (lexeme, max tokens)
+  std::vector<uint8_t> distinct;                         // DistinctRole by lexeme (empty: no distinct items)
+  const std::vector<int32_t>* quote_tokens = nullptr;    // with distinct items: TokenTrie::quote_tokens
   const std::vector<int32_t>* bracket_tokens = nullptr;  // with value lists: TokenTrie::bracket_tokens
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
@@ -467,7 +467,7 @@ class Matcher {
   // tokens that end on a closer of a repeated item cleared.
   void find_duplicate_closer(uint32_t* out);
   void fill_path(uint32_t node);  // path_[0, depth(node) - 1): the bytes of node's ancestors
-  int64_t base_item_node_ = -1;  // an exit whose parent path closed an item not yet decoded
+  int64_t base_item_node_ = -1;   // an exit whose parent path closed an item not yet decoded
   std::string base_item_;
   std::vector<uint32_t> dup_nodes_;
   uint64_t walk_nodes_ = 0, exits_ = 0;

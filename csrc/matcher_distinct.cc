@@ -52,7 +52,8 @@ int64_t Matcher::list_of(uint32_t sc) const {
     if (sc == 0) return -1;  // the root
     parent = scopes_[sc].parent;
   }
-  const bool values = parent >= committed ? walk_scope_values_[parent - committed] != 0 : scopes_[parent].values;
+  const bool values =
+      parent >= committed ? walk_scope_values_[parent - committed] != 0 : scopes_[parent].values;
   return values ? int64_t(parent) : -1;
 }
 

@@ -188,10 +188,11 @@ _CLOSED_ARRAY = (
 _PLAIN = frozenset({"type", "format", "$ref", "allOf", "$defs", "definitions", "$anchor"})
 
 
-def _value_item(c, parts, path) -> bool:
+def _value_item(c, parts, path, quiet=False) -> bool:
     """Whether the items are objects or arrays that can always grow (see the module doc); a
     SchemaError (or, approximate, False after a warning) when they are objects or arrays
-    that cannot; False for other items (the string construction decides)."""
+    that cannot (``quiet``: False); False for other items (the string construction
+    decides)."""
     types = _types(c, parts)
     if not types or not types <= {"object", "array"}:
         return False
@@ -207,7 +208,10 @@ def _value_item(c, parts, path) -> bool:
                 bad.append("additionalProperties")
         if "array" in types:
             bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and n[kw] not in (False,)]
-            if p.has("items") and not _plainly_satisfiable(c, [p.sub(n["items"], "items")]):
+            items = [p.sub(n["items"], "items")] if p.has("items") else []
+            if "uniqueItems" in bad and items and _growable_list(c, items):
+                bad.remove("uniqueItems")  # a list of such values can always grow too
+            elif items and not _plainly_satisfiable(c, items):
                 bad.append("items")
         if bad:
             why = f"{p.path or '/'} has {', '.join(bad)}"
@@ -216,6 +220,8 @@ def _value_item(c, parts, path) -> bool:
         why = "objects are strict (strict_objects=True: no extra keys)"
     if why is None:
         return True
+    if quiet:
+        return False
     c.unsupported(
         "uniqueItems",
         path,
@@ -224,6 +230,12 @@ def _value_item(c, parts, path) -> bool:
         f"repeat is never a dead end); here {why}",
     )
     return False
+
+
+def _growable_list(c, items) -> bool:
+    """A uniqueItems list of these items can always take one more (another value list)."""
+    expanded = c._expand(items)
+    return expanded is not None and _value_item(c, expanded, "", quiet=True)
 
 
 def _types(c, parts) -> set:
