@@ -271,6 +271,38 @@ def _walk(m, rng, buf, steps=3000) -> bytes:
         ({"type": ["array", "object"]}, {"minItems": 2}),
         ({"type": "array", "items": {"type": "object"}}, {"minItems": 2}),
         (OBJECTS, {"minItems": 2}),  # unique at both levels
+        # operands that ignore an added key: the item can still take one more
+        (
+            {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "anyOf": [{"required": ["a"]}, {"required": ["b"]}],
+            },
+            {"minItems": 3},
+        ),
+        (
+            {
+                "type": "object",
+                "additionalProperties": {"type": "boolean"},
+                "properties": {"a": {"enum": [1, 2]}},
+                "required": ["a"],
+                "oneOf": [
+                    {"properties": {"a": {"const": 1}}, "required": ["b"]},
+                    {"properties": {"a": {"const": 2}}},
+                ],
+            },
+            {"minItems": 3},
+        ),
+        (
+            {
+                "type": "object",
+                "additionalProperties": {"type": "boolean"},
+                "if": {"properties": {"t": {"const": True}}, "required": ["t"]},
+                "then": {"required": ["x"]},
+                "else": {"not": {"required": ["x"]}},
+            },
+            {"minItems": 3},
+        ),
     ],
 )
 def test_random_walks_are_valid_and_never_stuck(items, extra):
@@ -293,15 +325,32 @@ def test_random_walks_are_valid_and_never_stuck(items, extra):
 @pytest.mark.parametrize(
     "items, why",
     [
-        ({"type": "object", "additionalProperties": False}, "has additionalProperties"),
+        ({"type": "object", "additionalProperties": False}, "(additionalProperties) leaves no"),
         ({"type": "object", "maxProperties": 3}, "has maxProperties"),
         ({"type": "object", "propertyNames": {"maxLength": 2}}, "has propertyNames"),
         ({"type": "object", "patternProperties": {"^x": {}}}, "has patternProperties"),
         (
             {"type": "object", "additionalProperties": {"type": "string", "maxLength": 0}},
-            "has additionalProperties",
+            "(additionalProperties) leaves no",
         ),
-        ({"type": "object", "anyOf": [{"required": ["a"]}, {"required": ["b"]}]}, "has anyOf"),
+        (
+            {"type": "object", "anyOf": [{"required": ["a"]}, {"additionalProperties": False}]},
+            "has anyOf",
+        ),
+        ({"type": "object", "oneOf": [{"minProperties": 2}, {"required": ["a"]}]}, "has oneOf"),
+        ({"type": "object", "not": {"maxProperties": 3}}, "has not"),
+        ({"type": "object", "maxProperties": 0}, "has maxProperties"),
+        ({"type": "array", "maxItems": 0}, "has maxItems"),
+        (
+            {
+                "type": "object",
+                "allOf": [
+                    {"additionalProperties": {"type": "string"}},
+                    {"additionalProperties": {"type": "integer"}},
+                ],
+            },
+            "leaves no value for an extra key",
+        ),
         ({"type": "array", "maxItems": 2}, "has maxItems"),
         ({"type": "array", "prefixItems": [{"type": "integer"}]}, "has prefixItems"),
         ({"type": "array", "items": {"type": "string", "minLength": 3}}, "has items"),

@@ -173,7 +173,8 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
     return top
 
 
-#: keywords an object item may not have: each can leave the closing '}' as the only way on
+#: keywords an object item may not have (unless harmless: see _harmless): each can leave
+#: the closing '}' as the only way on
 _CLOSED_OBJECT = ("maxProperties", "propertyNames", "patternProperties", "unevaluatedProperties")
 #: keywords an array item may not have, for the same reason (or an unsatisfiable position)
 _CLOSED_ARRAY = (
@@ -186,6 +187,26 @@ _CLOSED_ARRAY = (
 )
 #: keywords a schema may have and still be plainly satisfiable (with a non-empty type)
 _PLAIN = frozenset({"type", "format", "$ref", "allOf", "$defs", "definitions", "$anchor"})
+#: keywords under which an object's validity may change when a key is added
+_KEY_SENSITIVE = (
+    "maxProperties",
+    "minProperties",
+    "propertyNames",
+    "patternProperties",
+    "unevaluatedProperties",
+    "additionalProperties",
+)
+
+
+def _harmless(c, kw: str, v) -> bool:
+    """Whether keyword ``kw`` with value ``v`` says nothing (about objects or arrays)."""
+    if kw in ("propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems"):
+        return v is True or (isinstance(v, dict) and all(k in c.ANNOTATIONS for k in v))
+    if kw == "patternProperties":
+        return v == {}
+    if kw == "uniqueItems":
+        return v is False
+    return False
 
 
 def _value_item(c, parts, path, quiet=False) -> bool:
@@ -197,17 +218,20 @@ def _value_item(c, parts, path, quiet=False) -> bool:
     if not types or not types <= {"object", "array"}:
         return False
     why = None
+    addl = []  # every additionalProperties: an extra key's value satisfies them all
     for p in parts:
         n = p.node
         bad = [kw for kw in _DISJUNCTIVE if p.has(kw)]
+        if types == {"object"}:
+            # an anyOf/oneOf/if/not whose every operand ignores an added key (one no schema
+            # names, of any value) holds or fails as before when the item takes one more
+            bad = [kw for kw in bad if _key_sensitive(c, p, kw, set()) is not None]
         if "object" in types:
-            bad += [kw for kw in _CLOSED_OBJECT if p.has(kw) and n[kw] not in ({}, False)]
-            if p.has("additionalProperties") and not _plainly_satisfiable(
-                c, [p.sub(n["additionalProperties"], "additionalProperties")]
-            ):
-                bad.append("additionalProperties")
+            bad += [kw for kw in _CLOSED_OBJECT if p.has(kw) and not _harmless(c, kw, n[kw])]
+            if p.has("additionalProperties"):
+                addl.append(p.sub(n["additionalProperties"], "additionalProperties"))
         if "array" in types:
-            bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and n[kw] not in (False,)]
+            bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and not _harmless(c, kw, n[kw])]
             items = [p.sub(n["items"], "items")] if p.has("items") else []
             if "uniqueItems" in bad and items and _growable_list(c, items):
                 bad.remove("uniqueItems")  # a list of such values can always grow too
@@ -216,6 +240,8 @@ def _value_item(c, parts, path, quiet=False) -> bool:
         if bad:
             why = f"{p.path or '/'} has {', '.join(bad)}"
             break
+    if why is None and addl and not _plainly_satisfiable(c, addl):
+        why = f"{addl[0].path} (additionalProperties) leaves no value for an extra key"
     if "object" in types and getattr(c, "strict", False):
         why = "objects are strict (strict_objects=True: no extra keys)"
     if why is None:
@@ -230,6 +256,53 @@ def _value_item(c, parts, path, quiet=False) -> bool:
         f"repeat is never a dead end); here {why}",
     )
     return False
+
+
+def _key_sensitive(c, p, kw: str, seen: set) -> str | None:
+    """The keyword (a path) under ``p``'s ``kw`` whose verdict on an object may change when
+    a key no schema names is added to it (of a value we choose), or None: none."""
+    n = p.node
+    subs = n[kw]
+    if kw in ("anyOf", "oneOf", "allOf"):
+        if not isinstance(subs, list):
+            return kw
+        operands = [p.sub(x, f"{kw}/{i}") for i, x in enumerate(subs)]
+    elif kw == "if":  # the condition, and what it selects
+        operands = [p.sub(n[k], k) for k in ("if", "then", "else") if k in n]
+    elif kw in ("not", "then", "else"):
+        operands = [p.sub(subs, kw)]
+    elif kw in ("dependentSchemas", "dependencies") and isinstance(subs, dict):
+        operands = [p.sub(x, f"{kw}/{k}") for k, x in subs.items() if not isinstance(x, list)]
+    elif kw == "dependentRequired":
+        return None  # the added key neither triggers nor is required
+    else:
+        return kw
+    for q in operands:
+        expanded = c._expand([q])
+        for e in expanded or ():  # (None: false, which holds for no object either way)
+            m = e.node
+            if not isinstance(m, dict) or id(m) in seen:
+                continue
+            seen.add(id(m))
+            for k in _KEY_SENSITIVE:
+                if (
+                    k in m
+                    and not _harmless(c, k, m[k])
+                    and not (k == "additionalProperties" and _harmless(c, "propertyNames", m[k]))
+                ):
+                    return f"{e.path}/{k}"
+            for k in ("const", "enum"):
+                if k not in m:
+                    continue
+                vals = [m[k]] if k == "const" else m[k] if isinstance(m[k], list) else []
+                if any(isinstance(x, dict) for x in vals):
+                    return f"{e.path}/{k}"
+            for k in (*_DISJUNCTIVE, "then", "else", "dependentSchemas"):
+                if k in m:
+                    got = _key_sensitive(c, e, k, seen)
+                    if got is not None:
+                        return got
+    return None
 
 
 def _growable_list(c, items) -> bool:
