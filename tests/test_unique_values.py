@@ -374,3 +374,22 @@ def test_strict_objects_are_refused():
     with pytest.raises(SchemaError) as e:
         compile_json_schema(OBJECTS, strict_objects=True)
     assert e.value.keyword == "uniqueItems" and "strict" in str(e.value)
+
+
+def test_rollback_and_fork_keep_the_items():
+    v = vocab_of("llama3")
+    close = _ids(v)[b"}"]
+    m = Matcher(Grammar.from_json_schema(OBJECTS), v)
+    assert m.commit_bytes(b'[{"a":1}')
+    assert m.commit_bytes(b',{"a":1') and not m.is_allowed(close)
+    m.rollback(1)  # back to '[{"a":1}'
+    assert m.commit_bytes(b',{"a":2') and m.is_allowed(close)
+    m.rollback(2)  # the start: no item any more
+    assert m.commit_bytes(b'[{"a":1') and m.is_allowed(close)
+    assert m.commit(close) and m.commit_bytes(b',{"a":1.0') and not m.is_allowed(close)
+    f = m.fork()
+    m.rollback(1)
+    assert m.commit_bytes(b',{"a":1.5') and m.is_allowed(close)
+    assert not f.is_allowed(close)  # the fork kept its own items
+    assert f.commit_bytes(b',"b":1}]') and f.is_accepting()
+    assert m.commit_bytes(b"},{}]") and m.is_accepting()

@@ -20,9 +20,11 @@ warning, as for any other refusal):
   that becomes finite from some state (``maxLength``, a bounded pattern) is refused: the
   mask could lead into a string whose only completions were used already.
 * **Objects and arrays that can always grow** (objects whose extra keys stay open:
-  ``additionalProperties`` absent, true or a plainly satisfiable schema, no
-  ``maxProperties``, ``propertyNames`` or ``patternProperties``; arrays with no
-  ``maxItems``, ``contains`` or prefix, whose items are plainly satisfiable): the list
+  ``additionalProperties`` absent, true or plainly satisfiable schemas (all of them at
+  once), no ``maxProperties``, ``propertyNames`` or ``patternProperties``, and
+  ``anyOf``/``oneOf``/``if``/``not`` only where no operand's verdict can change when a key
+  no schema names is added; arrays with no ``maxItems``, ``contains`` or prefix, whose
+  items are plainly satisfiable or a uniqueItems list of such values): the list
   opens with a value-list ``[`` and the engine's matcher compares an item, when its closing
   bracket arrives, by its canonical JSON value (key order, ``1 == 1.0``) with the earlier
   ones, masking a closer that would repeat one (csrc/distinct.h). Wherever the closer is
