@@ -256,7 +256,9 @@ struct Canonical {
 
 std::string canonical_json(std::string_view raw) {
   Canonical c{raw};
-  std::string out;
+  // 0xFF first: never the first byte of a decoded string (no UTF-8 holds it), so a scope
+  // that also holds string items never takes one for an object or array
+  std::string out(1, static_cast<char>(0xFF));
   c.value(out);
   return out;
 }
