@@ -462,12 +462,15 @@ class Matcher {
   // The value list whose item scope `sc` of frame f is (its scope id), or -1: none.
   int64_t list_of(uint32_t sc) const;
   // The canonical value of scope sc, closed by the byte at path_[d - 1] (after committed bytes).
-  std::string scope_value(uint32_t sc, uint16_t d) const;
+  std::string scope_value(uint32_t sc, uint16_t d);
   // Before the exits of a mask (value lists): closer_item_/closer_dup_/closer_val_, and the
   // tokens that end on a closer of a repeated item cleared.
   void find_duplicate_closer(uint32_t* out);
   void fill_path(uint32_t node);  // path_[0, depth(node) - 1): the bytes of node's ancestors
-  int64_t base_item_node_ = -1;   // an exit whose parent path closed an item not yet decoded
+  // the exit whose ancestors' bytes path_ still lacks (-1: none): filled only when an item's
+  // value needs them (scope_value), which few walks do
+  int64_t path_pending_ = -1;
+  int64_t base_item_node_ = -1;  // an exit whose parent path closed an item not yet decoded
   std::string base_item_;
   std::vector<uint32_t> dup_nodes_;
   uint64_t walk_nodes_ = 0, exits_ = 0;

@@ -57,7 +57,11 @@ int64_t Matcher::list_of(uint32_t sc) const {
   return values ? int64_t(parent) : -1;
 }
 
-std::string Matcher::scope_value(uint32_t sc, uint16_t d) const {
+std::string Matcher::scope_value(uint32_t sc, uint16_t d) {
+  if (path_pending_ >= 0) {
+    fill_path(static_cast<uint32_t>(path_pending_));
+    path_pending_ = -1;
+  }
   const uint32_t committed = static_cast<uint32_t>(scopes_.size());
   if (sc >= committed) {
     const uint32_t b = walk_scope_begin_[sc - committed];
@@ -341,7 +345,7 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
           dframes_[base] = f0;
           dframes_[base].lex_start = base;
           if (has_value_lists_) {
-            fill_path(node);
+            path_pending_ = node;
             if (f0.nscopes == 1) walk_scope_begin_[0] = base > 0 ? base - 1 : 0;  // the parent's bracket
           }
           base_item_node_ = item && !dup ? static_cast<int64_t>(node) : -1;
@@ -353,6 +357,7 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
     a = b;
   }
   base_item_node_ = -1;
+  path_pending_ = -1;
 }
 
 bool Matcher::distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q) {
