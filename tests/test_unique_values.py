@@ -187,6 +187,16 @@ def test_equality_is_jsonschemas(one, two):
                 [[{"a": 1}, {}], [{}, {"a": 1.0}]],
             ],
         ),
+        (
+            {"type": "array", "items": {"$ref": "#"}, "uniqueItems": True},
+            [
+                [[], [[]], []],
+                [[[]], [[], [[]]]],
+                [[[], []]],
+                [[[[]]], [[[]]]],
+                [[[[]]], [[], [[]]]],
+            ],
+        ),
     ],
 )
 def test_teacher_forced_against_jsonschema(schema, instances):
@@ -271,6 +281,7 @@ def _walk(m, rng, buf, steps=3000) -> bytes:
         ({"type": ["array", "object"]}, {"minItems": 2}),
         ({"type": "array", "items": {"type": "object"}}, {"minItems": 2}),
         (OBJECTS, {"minItems": 2}),  # unique at both levels
+        ({"$ref": "#"}, {}),  # lists of lists of lists ..., unique at every level
         # operands that ignore an added key: the item can still take one more
         (
             {

@@ -211,7 +211,7 @@ def _harmless(c, kw: str, v) -> bool:
     return False
 
 
-def _value_item(c, parts, path, quiet=False) -> bool:
+def _value_item(c, parts, path, quiet=False, seen=None) -> bool:
     """Whether the items are objects or arrays that can always grow (see the module doc); a
     SchemaError (or, approximate, False after a warning) when they are objects or arrays
     that cannot (``quiet``: False); False for other items (the string construction
@@ -235,7 +235,7 @@ def _value_item(c, parts, path, quiet=False) -> bool:
         if "array" in types:
             bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and not _harmless(c, kw, n[kw])]
             items = [p.sub(n["items"], "items")] if p.has("items") else []
-            if "uniqueItems" in bad and items and _growable_list(c, items):
+            if "uniqueItems" in bad and items and _growable_list(c, items, seen or set()):
                 bad.remove("uniqueItems")  # a list of such values can always grow too
             elif items and not _plainly_satisfiable(c, items):
                 bad.append("items")
@@ -307,10 +307,18 @@ def _key_sensitive(c, p, kw: str, seen: set) -> str | None:
     return None
 
 
-def _growable_list(c, items) -> bool:
-    """A uniqueItems list of these items can always take one more (another value list)."""
+def _growable_list(c, items, seen: set) -> bool:
+    """A uniqueItems list of these items can always take one more (another value list). A
+    schema met again on the way (a recursive list of lists) is taken to be one: whatever
+    its items, a list of them that is satisfiable has values of every length."""
     expanded = c._expand(items)
-    return expanded is not None and _value_item(c, expanded, "", quiet=True)
+    if expanded is None:
+        return False
+    key = frozenset(id(p.node) for p in expanded)
+    if key in seen:
+        return True
+    seen.add(key)
+    return _value_item(c, expanded, "", quiet=True, seen=seen)
 
 
 def _types(c, parts) -> set:
