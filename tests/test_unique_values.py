@@ -404,3 +404,21 @@ def test_rollback_and_fork_keep_the_items():
     assert not f.is_allowed(close)  # the fork kept its own items
     assert f.commit_bytes(b',"b":1}]') and f.is_accepting()
     assert m.commit_bytes(b"},{}]") and m.is_accepting()
+
+
+def test_random_walks_with_keys_in_any_order():
+    item = {
+        "type": "object",
+        "properties": {"a": {"enum": [1, 2]}, "b": {"type": "boolean"}},
+        "required": ["a"],
+        "additionalProperties": {"type": "boolean"},
+    }
+    schema = {"type": "array", "items": item, "uniqueItems": True, "minItems": 4}
+    g = Grammar.from_json_schema(schema, property_order="any")
+    m = Matcher(g, Vocabulary.from_bytes(WALK_TOKENS, eos_ids=[WALK_EOS]))
+    val = jsonschema.Draft202012Validator(schema)
+    buf = np.zeros((len(WALK_TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(5)
+    for _ in range(30):
+        data = _walk(m, rng, buf)
+        assert val.is_valid(json.loads(data.decode())), data
