@@ -31,6 +31,8 @@ NUMBER_LISTS = {
 }
 # the items are lists of objects: a list inside each item, unique at both levels
 NESTED = {"type": "array", "items": OBJECTS, "uniqueItems": True}
+# a list of strings or a list of objects: both brackets open the list, one scope holds both
+EITHER = {"anyOf": [{"type": "array", "items": {"type": "string"}, "uniqueItems": True}, OBJECTS]}
 
 
 def _ids(v):
@@ -99,6 +101,9 @@ def test_mask_equals_commit_on_every_token(family):
         (NUMBER_LISTS, b"[[],"),
         (NUMBER_LISTS, b"[[],["),
         (NESTED, b'[[{"a":1}],[{"a":1}'),
+        (EITHER, b'["a","a'),
+        (EITHER, b"[{},"),
+        (EITHER, b'[{"a":1},{"a":1'),
     ]
     v = vocab_of(family)
     ids = np.arange(v.model_vocab_size)
@@ -187,6 +192,7 @@ def test_equality_is_jsonschemas(one, two):
                 [[{"a": 1}, {}], [{}, {"a": 1.0}]],
             ],
         ),
+        (EITHER, [["a", "a"], ["a", "b"], [{}, {}], [{}, {"a": 1}], ["x", {}]]),
         (
             {"type": "array", "items": {"$ref": "#"}, "uniqueItems": True},
             [
