@@ -428,3 +428,25 @@ def test_random_walks_with_keys_in_any_order():
     for _ in range(30):
         data = _walk(m, rng, buf)
         assert val.is_valid(json.loads(data.decode())), data
+
+
+@pytest.mark.parametrize(
+    "schema, prefix, token, allowed",
+    [
+        # no item is live yet: the plain mask, the tokens with two closing brackets by commit
+        (OBJECTS, b"[", b'{"a":1},{"a":1}', False),
+        (OBJECTS, b'[{"a":2},', b'{"a":1},{"a":1}', False),
+        (OBJECTS, b'[{"a', b'":1}', True),
+        (OBJECTS, b"[", b"{}", True),
+        (NUMBER_LISTS, b"[", b"[0],[0]", False),
+        (NUMBER_LISTS, b"[[1],", b"[0],[0]", False),
+        (NUMBER_LISTS, b"[", b"[1]", True),
+    ],
+)
+def test_a_token_that_closes_two_equal_items(schema, prefix, token, allowed):
+    v = Vocabulary.from_bytes(WALK_TOKENS, eos_ids=[WALK_EOS])
+    m = Matcher(Grammar.from_json_schema(schema), v)
+    assert m.commit_bytes(prefix)
+    t = WALK_TOKENS.index(token)
+    assert bool(bits_of(m, m.compiled.mask_words)[t]) is allowed
+    assert m.is_allowed(t) is allowed
