@@ -450,3 +450,29 @@ def test_a_token_that_closes_two_equal_items(schema, prefix, token, allowed):
     t = WALK_TOKENS.index(token)
     assert bool(bits_of(m, m.compiled.mask_words)[t]) is allowed
     assert m.is_allowed(t) is allowed
+
+
+def test_small_integer_ranges_are_a_finite_domain():
+    item = {"type": "integer", "minimum": 1, "exclusiveMaximum": 5, "not": {"const": 3}}
+    schema = {"type": "array", "items": item, "uniqueItems": True, "minItems": 3}
+    v = Vocabulary.from_bytes(WALK_TOKENS, eos_ids=[WALK_EOS])
+    m = Matcher(Grammar.from_json_schema(schema), v)
+    val = jsonschema.Draft202012Validator(schema)
+    for x in ([1, 2, 4], [4, 2, 1], [1, 1.0, 2], [1, 2, 3], [1, 2, 5], [2, 4], [1, 2, 4, 1]):
+        m.reset()
+        assert (m.commit_bytes(json.dumps(x).encode()) and m.is_accepting()) == val.is_valid(x), x
+    # every walk takes all three values, never stuck after using some
+    buf = np.zeros((len(WALK_TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(7)
+    for _ in range(20):
+        x = json.loads(_walk(m, rng, buf).decode())
+        assert val.is_valid(x) and sorted(x) == [1, 2, 4], x
+    with pytest.raises(SchemaError) as e:  # too many integers to list: refused
+        compile_json_schema(
+            {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0, "maximum": 99},
+                "uniqueItems": True,
+            }
+        )
+    assert e.value.keyword == "uniqueItems" and "over number items" in str(e.value)

@@ -4,7 +4,8 @@ Two constructions, chosen by what an item can be; everything else is a SchemaErr
 ``uniqueItems`` and why (or, with ``approximate=True``, the keyword is dropped with a
 warning, as for any other refusal):
 
-* **A finite set of values** the compiler can list (``enum``, ``const``, booleans, null;
+* **A finite set of values** the compiler can list (``enum``, ``const``, booleans, null,
+  integers between a ``minimum`` and a ``maximum`` at most ``MAX_INTEGER_SPAN`` apart;
   each checked against the whole item schema): the grammar itself remembers which values
   were used, one nonterminal per subset of used values (of at most ``maxItems`` of them),
   so an array never repeats a value and never runs out of them: ``minItems`` larger than
@@ -35,6 +36,7 @@ warning, as for any other refusal):
 
 from __future__ import annotations
 
+import math
 from math import comb
 
 from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_VALUE_LIST, lit
@@ -116,10 +118,40 @@ def _finite_domain(c, parts):
             keys = {c.json_key(x) for x in vals}
             finite = list(vals) if finite is None else [x for x in finite if c.json_key(x) in keys]
     if finite is None:
-        if not types or not types <= {"boolean", "null"}:
+        if not types or not types <= {"boolean", "null", "integer"}:
             return None
         finite = [None, True, False]
+        if "integer" in types:
+            span = _integer_span(parts)
+            if span is None:
+                return None
+            finite += list(range(span[0], span[1] + 1))
     return c._finite_values(parts, finite, types)
+
+
+#: the most integers a bounded integer item may range over to be listed as a finite domain
+MAX_INTEGER_SPAN = 64
+
+
+def _integer_span(parts):
+    """(lo, hi): every integer item lies in [lo, hi] (minimum/maximum, exclusive or not:
+    the values are filtered by the whole item schema afterwards), or None: unbounded, or
+    more than MAX_INTEGER_SPAN integers."""
+    lo = hi = None
+    for p in parts:
+        for kw in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+            v = p.node.get(kw) if p.has(kw) else None
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+                continue
+            if v in (float("inf"), float("-inf")):
+                continue
+            if kw.endswith("inimum"):
+                lo = math.ceil(v) if lo is None else max(lo, math.ceil(v))
+            else:
+                hi = math.floor(v) if hi is None else min(hi, math.floor(v))
+    if lo is None or hi is None or hi - lo + 1 > MAX_INTEGER_SPAN:
+        return None
+    return lo, hi
 
 
 def _subset_array(c, domains, rest_domain, path, lo, hi):
