@@ -1,5 +1,13 @@
 #include "distinct.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
 namespace decoder {
 namespace {
 
@@ -106,6 +114,152 @@ std::string decode_json_string(std::string_view raw) {
   std::string out;
   for (char c : raw)
     if (!d.feed(static_cast<uint8_t>(c), out)) break;
+  return out;
+}
+
+}  // namespace decoder
+
+namespace decoder {
+namespace {
+
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+struct Canonical {
+  std::string_view s;
+  size_t i = 0;
+
+  void skip_space() {
+    while (i < s.size() && is_json_space(s[i])) ++i;
+  }
+
+  // a string lexeme from its opening quote: its decoded value
+  std::string string_value() {
+    JsonStringDecoder d;
+    std::string v;
+    while (i < s.size() && !d.closed()) {
+      if (!d.feed(static_cast<uint8_t>(s[i]), v)) break;
+      ++i;
+    }
+    return v;
+  }
+
+  static void put_string(const std::string& v, std::string& out) {
+    out += 's';
+    out += std::to_string(v.size());
+    out += ':';
+    out += v;
+  }
+
+  void number(std::string& out) {
+    const size_t b = i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
+                            s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+      ++i;
+    const std::string lit(s.substr(b, i - b));
+    if (lit.find_first_of(".eE") == std::string::npos) {  // an int: exact
+      const bool neg = lit[0] == '-';
+      std::string digits = lit.substr(neg ? 1 : 0);
+      const size_t nz = digits.find_first_not_of('0');
+      digits = nz == std::string::npos ? "0" : digits.substr(nz);
+      out += 'i';
+      if (neg && digits != "0") out += '-';
+      out += digits;
+      out += ';';
+      return;
+    }
+    const double d = std::strtod(lit.c_str(), nullptr);  // the nearest double, as json.loads
+    char buf[400];
+    if (std::isinf(d)) {
+      out += d > 0 ? "finf;" : "f-inf;";
+    } else if (d == std::floor(d)) {  // an integral double equals the int of its value
+      std::snprintf(buf, sizeof buf, "%.0f", d == 0 ? 0.0 : d);
+      out += 'i';
+      out += buf;
+      out += ';';
+    } else {
+      std::snprintf(buf, sizeof buf, "%.17g", d);
+      out += 'f';
+      out += buf;
+      out += ';';
+    }
+  }
+
+  void value(std::string& out) {
+    skip_space();
+    if (i >= s.size()) return;
+    const char c = s[i];
+    if (c == '"') {
+      put_string(string_value(), out);
+    } else if (c == '{') {
+      ++i;
+      std::vector<std::pair<std::string, std::string>> members;
+      for (;;) {
+        skip_space();
+        if (i >= s.size()) break;
+        if (s[i] == '}') {
+          ++i;
+          break;
+        }
+        if (s[i] == ',') {
+          ++i;
+          continue;
+        }
+        std::string k = string_value();
+        skip_space();
+        if (i < s.size() && s[i] == ':') ++i;
+        std::string v;
+        value(v);
+        members.emplace_back(std::move(k), std::move(v));
+      }
+      std::sort(members.begin(), members.end());
+      out += 'o';
+      out += std::to_string(members.size());
+      out += '{';
+      for (const auto& m : members) {
+        put_string(m.first, out);
+        out += m.second;
+      }
+      out += '}';
+    } else if (c == '[') {
+      ++i;
+      std::string items;
+      size_t n = 0;
+      for (;;) {
+        skip_space();
+        if (i >= s.size()) break;
+        if (s[i] == ']') {
+          ++i;
+          break;
+        }
+        if (s[i] == ',') {
+          ++i;
+          continue;
+        }
+        value(items);
+        ++n;
+      }
+      out += 'a';
+      out += std::to_string(n);
+      out += '[';
+      out += items;
+      out += ']';
+    } else if (c == 't' || c == 'f' || c == 'n') {
+      out += c == 't' ? 'T' : c == 'f' ? 'F' : 'N';
+      while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    } else {
+      number(out);
+    }
+  }
+};
+
+}  // namespace
+
+std::string canonical_json(std::string_view raw) {
+  Canonical c{raw};
+  // 0xFF first: never the first byte of a decoded string (no UTF-8 holds it), so a scope
+  // that also holds string items never takes one for an object or array
+  std::string out(1, static_cast<char>(0xFF));
+  c.value(out);
   return out;
 }
 

@@ -12,6 +12,12 @@
 // "uniqueItems"; docs/optimizations.md, "Distinct keys"). Openers and closers must balance:
 // a grammar with one marks every bracket lexeme it has.
 //
+// A *value-list* opener (role 4, the '[' of a `uniqueItems` list whose items are objects or
+// arrays) opens a scope whose direct child scopes are its items: the closer of such a child
+// closes an item, compared by the canonical form of the whole value (canonical_json: JSON
+// equality as `jsonschema` decides it) with the earlier items of the list, and refused when
+// equal to one (the closer, not the lexemes inside the item, is what the mask withholds).
+//
 // Values are compared as JSON strings are: "a" and "\u0061" are equal, a surrogate pair
 // escape equals the character it encodes, a lone surrogate escape is a value of its own
 // (kept as its 3-byte generalised UTF-8 form, which no well-formed UTF-8 text contains).
@@ -22,7 +28,13 @@
 
 namespace decoder {
 
-enum DistinctRole : uint8_t { kNotDistinct = 0, kDistinctItem = 1, kDistinctOpener = 2, kDistinctCloser = 3 };
+enum DistinctRole : uint8_t {
+  kNotDistinct = 0,
+  kDistinctItem = 1,
+  kDistinctOpener = 2,
+  kDistinctCloser = 3,
+  kDistinctValueList = 4
+};
 
 // Incremental decoder of a JSON string lexeme, from its first byte (JSON whitespace folded
 // into its front is skipped, then the opening quote): feed() appends the
@@ -40,5 +52,14 @@ struct JsonStringDecoder {
 
 // The value of a JSON string lexeme's bytes (whole, or the part read so far).
 std::string decode_json_string(std::string_view raw);
+
+// A canonical form of one whole JSON value (its raw bytes, whitespace allowed; the grammar
+// guarantees it is well formed): two values have the same form exactly when `jsonschema`
+// (on Python's json.loads) finds them equal. Objects regardless of key order (keys by
+// decoded value), strings by decoded value, true != 1, and numbers as Python compares what
+// json.loads makes of them: an integer literal is an exact int, any other literal the double
+// nearest it (1 == 1.0 == 1e0 == 10E-1, -0 == 0, 1e400 is inf), and an int equals a double
+// only when their values are the same.
+std::string canonical_json(std::string_view raw);
 
 }  // namespace decoder

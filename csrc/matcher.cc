@@ -1201,9 +1201,10 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (d.first < 0 || d.first >= grammar_->num_lexemes())
       throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) +
                          ", which does not exist");
-    if (d.second != kDistinctItem && d.second != kDistinctOpener && d.second != kDistinctCloser)
+    if (d.second < kDistinctItem || d.second > kDistinctValueList)
       throw GrammarError("distinct-item role " + std::to_string(d.second) +
-                         " is neither item (1), opener (2) nor closer (3)");
+                         " is neither item (1), opener (2), closer (3) nor value-list opener (4)");
+    if (d.second == kDistinctValueList) x.bracket_tokens = &t.bracket_tokens();
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
     x.distinct[d.first] = static_cast<uint8_t>(d.second);
   }
@@ -1222,6 +1223,7 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
     dframes_.assign(trie_->max_depth() + 1, DistinctFrame{0, false, 0, 0, 0});
     path_.assign(trie_->max_depth() + 1, '\0');
     close_val_.assign(trie_->max_depth() + 1, std::string());
+    has_value_lists_ = cg_->extras().bracket_tokens != nullptr;
   }
   reset();
 }
@@ -1240,7 +1242,7 @@ void Matcher::reset() {
   lex_begin_ = 0;
   seen_.clear();
   seen_scope_.clear();
-  scopes_.assign(distinct_ ? 1 : 0, Scope{0, 0});
+  scopes_.assign(distinct_ ? 1 : 0, Scope{0, 0, 0, false});
   scope_ = 0;
   live_items_ = 0;
   ++seen_gen_;
@@ -1591,6 +1593,7 @@ void Matcher::compute_mask(uint32_t* out) {
     if (distinct_ && live_items_ > 0) {
       std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
       find_duplicate_closes(out);
+      if (has_value_lists_) find_duplicate_closer(out);
       compute_mask_exits_distinct(exits, out);
     } else {
       if (exits.empty()) {
@@ -1613,6 +1616,9 @@ void Matcher::compute_mask(uint32_t* out) {
         // that can close two, by commit
         for (int32_t id : *extras_->quote_tokens)
           if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
+        if (has_value_lists_)
+          for (int32_t id : *extras_->bracket_tokens)
+            if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
       }
     }
   } catch (...) {  // a limit: the parser as it was (the mask is not to be used)

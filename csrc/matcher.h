@@ -95,11 +95,12 @@ inline std::string special_marker_bytes(int32_t id) {
 // (after `max_tokens` tokens inside the lexeme, the mask forces its shortest completion).
 struct GrammarExtras {
   std::vector<int32_t> special_ids;
-  std::vector<std::string> special_bytes;              // marker bytes, by position in special_ids
-  std::vector<int32_t> marker_tokens;                  // ordinary tokens holding the marker byte
-  std::vector<std::pair<int32_t, int32_t>> budgets;    // (lexeme, max tokens)
-  std::vector<uint8_t> distinct;                       // DistinctRole by lexeme (empty: no distinct items)
-  const std::vector<int32_t>* quote_tokens = nullptr;  // with distinct items: TokenTrie::quote_tokens
+  std::vector<std::string> special_bytes;                // marker bytes, by position in special_ids
+  std::vector<int32_t> marker_tokens;                    // ordinary tokens holding the marker byte
+  std::vector<std::pair<int32_t, int32_t>> budgets;      // (lexeme, max tokens)
+  std::vector<uint8_t> distinct;                         // DistinctRole by lexeme (empty: no distinct items)
+  const std::vector<int32_t>* quote_tokens = nullptr;    // with distinct items: TokenTrie::quote_tokens
+  const std::vector<int32_t>* bracket_tokens = nullptr;  // with value lists: TokenTrie::bracket_tokens
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
 
@@ -412,7 +413,9 @@ class Matcher {
   std::vector<uint32_t> seen_scope_;
   struct Scope {
     uint32_t parent;
-    uint32_t first;  // seen_ index of its first possible item
+    uint32_t first;       // seen_ index of its first possible item
+    uint32_t begin = 0;   // bytes_ index of its opening bracket
+    bool values = false;  // a value list (kDistinctValueList): its child scopes are its items
   };
   std::vector<Scope> scopes_;
   uint32_t scope_ = 0;
@@ -445,7 +448,28 @@ class Matcher {
   std::vector<uint32_t> walk_scopes_;
   // The scope a lexeme ending in lexer state s leads to from scope `sc` of frame f (an
   // opener pushes a walk scope: walk_scopes_ is cut to f.nscopes first).
-  uint32_t scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& nd);
+  // `begin`: where a scope it opens begins (path_ index of its bracket).
+  uint32_t scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& nd, uint32_t begin);
+  // Value lists (kDistinctValueList; distinct.h): whether the grammar has one, the walk
+  // scopes' brackets (path_ index) and kinds, and, per mask, whether closing scope_ closes an
+  // item of a value list (closer_item_) equal to an earlier one (closer_dup_), its value.
+  bool has_value_lists_ = false;
+  std::vector<uint32_t> walk_scope_begin_;
+  std::vector<uint8_t> walk_scope_values_;
+  bool closer_item_ = false, closer_dup_ = false;
+  std::string closer_val_;
+  bool opens_value_list(int32_t s) const;
+  // The value list whose item scope `sc` of frame f is (its scope id), or -1: none.
+  int64_t list_of(uint32_t sc) const;
+  // The canonical value of scope sc, closed by the byte at path_[d - 1] (after committed bytes).
+  std::string scope_value(uint32_t sc, uint16_t d);
+  // Before the exits of a mask (value lists): closer_item_/closer_dup_/closer_val_, and the
+  // tokens that end on a closer of a repeated item cleared.
+  void find_duplicate_closer(uint32_t* out);
+  void fill_path(uint32_t node);  // path_[0, depth(node) - 1): the bytes of node's ancestors
+  // the exit whose ancestors' bytes path_ still lacks (-1: none): filled only when an item's
+  // value needs them (scope_value), which few walks do
+  int64_t path_pending_ = -1;
   int64_t base_item_node_ = -1;  // an exit whose parent path closed an item not yet decoded
   std::string base_item_;
   std::vector<uint32_t> dup_nodes_;

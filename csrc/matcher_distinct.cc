@@ -31,8 +31,87 @@ Matcher::ItemClose Matcher::item_close(int32_t s) const {
 bool Matcher::opens_list(int32_t s) const {
   if (s < 0) return false;
   for (int32_t lx : lexer_->accepting(s))
-    if (extras_->distinct[lx] == kDistinctOpener) return true;
+    if (extras_->distinct[lx] == kDistinctOpener || extras_->distinct[lx] == kDistinctValueList) return true;
   return false;
+}
+
+bool Matcher::opens_value_list(int32_t s) const {
+  if (s < 0 || !has_value_lists_) return false;
+  for (int32_t lx : lexer_->accepting(s))
+    if (extras_->distinct[lx] == kDistinctValueList) return true;
+  return false;
+}
+
+int64_t Matcher::list_of(uint32_t sc) const {
+  if (!has_value_lists_) return -1;
+  const uint32_t committed = static_cast<uint32_t>(scopes_.size());
+  uint32_t parent;
+  if (sc >= committed) {
+    parent = walk_scopes_[sc - committed];
+  } else {
+    if (sc == 0) return -1;  // the root
+    parent = scopes_[sc].parent;
+  }
+  const bool values =
+      parent >= committed ? walk_scope_values_[parent - committed] != 0 : scopes_[parent].values;
+  return values ? int64_t(parent) : -1;
+}
+
+std::string Matcher::scope_value(uint32_t sc, uint16_t d) {
+  if (path_pending_ >= 0) {
+    fill_path(static_cast<uint32_t>(path_pending_));
+    path_pending_ = -1;
+  }
+  const uint32_t committed = static_cast<uint32_t>(scopes_.size());
+  if (sc >= committed) {
+    const uint32_t b = walk_scope_begin_[sc - committed];
+    return canonical_json(std::string_view(path_).substr(b, d - b));
+  }
+  std::string raw = bytes_.substr(scopes_[sc].begin);
+  raw.append(path_, 0, d);
+  return canonical_json(raw);
+}
+
+void Matcher::fill_path(uint32_t node) {
+  const TokenTrie& t = *trie_;
+  for (uint32_t cur = 0; t.depth(cur) + 1 < t.depth(node);) {
+    uint32_t c = cur + 1;
+    while (t.subtree_end(c) <= node) c = t.subtree_end(c);
+    path_[t.depth(c) - 1] = static_cast<char>(t.byte(c));
+    cur = c;
+  }
+}
+
+void Matcher::find_duplicate_closer(uint32_t* out) {
+  closer_item_ = closer_dup_ = false;
+  const int64_t list = list_of(scope_);
+  if (list < 0) return;
+  const char open = bytes_[scopes_[scope_].begin];
+  const char close = open == '{' ? '}' : ']';
+  closer_item_ = true;
+  closer_val_ = canonical_json(bytes_.substr(scopes_[scope_].begin) + close);
+  closer_dup_ = seen_in_scope(static_cast<uint32_t>(list), closer_val_);
+  if (!closer_dup_) return;
+  // the tokens that end on the closer (JSON whitespace, then the bracket) from here
+  const TokenTrie& t = *trie_;
+  std::vector<std::pair<uint32_t, int32_t>> stack{{0, lex_state_}};
+  while (!stack.empty()) {
+    const auto [node, state] = stack.back();
+    stack.pop_back();
+    for (uint32_t c = node + 1, end = t.subtree_end(node); c < end; c = t.subtree_end(c)) {
+      const uint8_t b = t.byte(c);
+      const bool space = b == ' ' || b == '\t' || b == '\n' || b == '\r';
+      if (!space && b != static_cast<uint8_t>(close)) continue;
+      const int32_t q = lexer_->next(state, b);
+      if (q == kDead) continue;
+      if (space) {
+        stack.push_back({c, q});
+      } else if (closes_list(q)) {
+        for (const int32_t* id = t.tokens_begin(c); id != t.tokens_end(c); ++id)
+          out[*id >> 5] &= ~(1u << (*id & 31));
+      }
+    }
+  }
 }
 
 bool Matcher::closes_list(int32_t s) const {
@@ -60,9 +139,16 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
   std::string v;
   bool dup = false;
   const bool item = item_close(s) != kNoItem;
+  int64_t list = -1;  // a value list whose item this closer closes
   if (item) {
     v = decode_json_string(std::string_view(bytes_).substr(lex_begin_));
     dup = seen_in_scope(scope_, v);
+  } else if (has_value_lists_ && closes_list(s) && (list = list_of(scope_)) >= 0) {
+    v = canonical_json(std::string_view(bytes_).substr(scopes_[scope_].begin));
+    if (seen_in_scope(static_cast<uint32_t>(list), v)) {
+      if (dup_out != nullptr) *dup_out = true;
+      return false;  // only a closer takes a closing bracket
+    }
   }
   if (dup_out != nullptr) *dup_out = dup;
   if (!end_lexeme(s, dup)) return false;
@@ -72,11 +158,17 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
       seen_scope_.push_back(scope_);
       ++live_items_;
     } else if (opens_list(s)) {
-      scopes_.push_back(Scope{scope_, static_cast<uint32_t>(seen_.size())});
+      const uint32_t begin = static_cast<uint32_t>(bytes_.empty() ? 0 : bytes_.size() - 1);
+      scopes_.push_back(Scope{scope_, static_cast<uint32_t>(seen_.size()), begin, opens_value_list(s)});
       scope_ = static_cast<uint32_t>(scopes_.size() - 1);
     } else if (closes_list(s)) {
       for (size_t k = scopes_[scope_].first; k < seen_.size(); ++k) live_items_ -= seen_scope_[k] == scope_;
       scope_ = scopes_[scope_].parent;
+      if (list >= 0) {  // the item of a value list: recorded in the list
+        seen_.push_back(std::move(v));
+        seen_scope_.push_back(scope_);
+        ++live_items_;
+      }
     }
     ++seen_gen_;
   }
@@ -170,12 +262,18 @@ bool Matcher::under_dup_node(uint32_t node) const {
   return false;
 }
 
-uint32_t Matcher::scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& nd) {
+uint32_t Matcher::scope_after(int32_t s, const DistinctFrame& f, DistinctFrame& nd, uint32_t begin) {
   const uint32_t committed = static_cast<uint32_t>(scopes_.size());
   if (opens_list(s)) {
     const uint32_t k = f.nscopes, parent = f.scope;  // (nd may be f)
     walk_scopes_.resize(k);
     walk_scopes_.push_back(parent);
+    if (has_value_lists_) {
+      walk_scope_begin_.resize(k);
+      walk_scope_begin_.push_back(begin);
+      walk_scope_values_.resize(k);
+      walk_scope_values_.push_back(opens_value_list(s));
+    }
     nd.nscopes = k + 1;
     return committed + k;
   }
@@ -217,7 +315,21 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
     const int32_t parent = exits[a].parent;
     // the scope the exits' walks start in (the parent's lexeme may open or close one)
     DistinctFrame f0{0, false, 0, 0, scope_};
-    f0.scope = scope_after(parent, f0, f0);
+    // a closer of a value list's item at the parent: a repeat ends nothing; another item is
+    // recorded for the walks (its value does not depend on the path: whitespace, a bracket)
+    const bool closes_item = closer_item_ && closes_list(parent);
+    if (closes_item && closer_dup_) {
+      a = b;
+      continue;
+    }
+    f0.scope = scope_after(parent, f0, f0, 0);  // (the bracket's place: by exit, below)
+    if (closes_item) {
+      walk_vals_.resize(1);
+      walk_val_scope_.resize(1);
+      walk_vals_[0] = closer_val_;
+      walk_val_scope_[0] = f0.scope;
+      f0.nvals = 1;
+    }
     // An item that closes at the parent: its value depends on the path there (a repeat
     // below dup_nodes_, scanned without the item lexeme; the others are the walk's base
     // item). The parser row depends only on whether it is a repeat: one end per kind.
@@ -232,6 +344,10 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
           const uint16_t base = t.depth(node) - 1;
           dframes_[base] = f0;
           dframes_[base].lex_start = base;
+          if (has_value_lists_) {
+            path_pending_ = node;
+            if (f0.nscopes == 1) walk_scope_begin_[0] = base > 0 ? base - 1 : 0;  // the parent's bracket
+          }
           base_item_node_ = item && !dup ? static_cast<int64_t>(node) : -1;
           walk<true>(node, t.subtree_end(node), s0, out);
         }
@@ -241,6 +357,7 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
     a = b;
   }
   base_item_node_ = -1;
+  path_pending_ = -1;
 }
 
 bool Matcher::distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q) {
@@ -257,7 +374,24 @@ bool Matcher::distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q) {
       walk_val_scope_.push_back(df.scope);
       nd.nvals = df.nvals + 1;
     } else {
-      nd.scope = scope_after(prev, df, nd);
+      const int64_t list = df.dup || !closes_list(prev) ? -1 : list_of(df.scope);
+      nd.scope = scope_after(prev, df, nd, d >= 2 ? d - 2 : 0);
+      if (list >= 0) {  // an item of a value list closed before this byte (close_val_[d - 1])
+        walk_vals_.resize(nd.nvals);
+        walk_val_scope_.resize(nd.nvals);
+        walk_vals_.push_back(close_val_[d - 1]);
+        walk_val_scope_.push_back(static_cast<uint32_t>(list));
+        nd.nvals += 1;
+      }
+    }
+  }
+  if (has_value_lists_ && (path_[d - 1] == '}' || path_[d - 1] == ']') && closes_list(q)) {
+    const int64_t list = list_of(nd.scope);
+    if (list >= 0) {  // the bracket closes an item of a value list: refused if a repeat
+      close_val_[d] = scope_value(nd.scope, d);
+      DistinctFrame lf = nd;
+      lf.scope = static_cast<uint32_t>(list);
+      if (seen_in_walk(close_val_[d], lf)) return false;
     }
   }
   if (path_[d - 1] == '"' && item_close(q) != kNoItem) {

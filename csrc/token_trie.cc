@@ -27,6 +27,10 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
   for (int32_t i = 0; i < n_tokens; ++i) {
     tokens[i] = std::string_view(blob_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]);
     if (!excluded_[i] && std::count(tokens[i].begin(), tokens[i].end(), '"') >= 3) quote_tokens_.push_back(i);
+    if (!excluded_[i] && std::count(tokens[i].begin(), tokens[i].end(), '}') +
+                                 std::count(tokens[i].begin(), tokens[i].end(), ']') >=
+                             2)
+      bracket_tokens_.push_back(i);
   }
   // Sort the ids that go into the trie by their bytes (unsigned order); equal strings stay
   // adjacent and share one node.

@@ -65,6 +65,9 @@ class TokenTrie {
   // Token ids (not excluded) with three or more '"' bytes: the only ones that can close two
   // JSON strings themselves (GrammarExtras::quote_tokens), found once per vocabulary.
   const std::vector<int32_t>& quote_tokens() const { return quote_tokens_; }
+  // Token ids (not excluded) with two or more '}'/']' bytes: the only ones that can close two
+  // items of a value list themselves (GrammarExtras::bracket_tokens).
+  const std::vector<int32_t>& bracket_tokens() const { return bracket_tokens_; }
 
   // "Text" bytes: printable ASCII except '"' and '\\'. Inside a JSON string (and any lexer
   // state that loops on all of them) a token made of text bytes only is always allowed and
@@ -184,6 +187,7 @@ class TokenTrie {
   uint16_t max_depth_ = 0;
   std::vector<uint32_t> text_tokens_;  // mask_words() words
   std::vector<int32_t> quote_tokens_;
+  std::vector<int32_t> bracket_tokens_;
   std::vector<uint32_t> text_frontier_;
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks

@@ -216,7 +216,8 @@ cdef class CompiledGrammar:
         """Named special tokens (grammar terminals), token budgets ``(lexeme, max_tokens)``
         and distinct-item roles ``(lexeme, role)`` (1: a string that must differ from the
         earlier items of its scope, 2: a bracket that opens a scope, 3: one that closes the
-        innermost; csrc/distinct.h); once, right
+        innermost, 4: the '[' of a list whose items are whole values, each refused at its
+        closing bracket when equal to an earlier one; csrc/distinct.h); once, right
         after compiling and before any Matcher is made."""
         cdef vector[int32_t] ids = [int(i) for i in special_ids]
         cdef vector[pair[int32_t, int32_t]] bs

@@ -57,6 +57,7 @@ NEVER = ("never",)
 DISTINCT_ITEM = 1
 DISTINCT_OPENER = 2
 DISTINCT_CLOSER = 3
+DISTINCT_VALUE_LIST = 4
 
 
 def lit(s) -> tuple:
@@ -327,8 +328,10 @@ class GrammarIR:
     budgets: list[tuple[int, int]] = field(default_factory=list)
     # (lexeme id, role): DISTINCT_ITEM, a JSON string lexeme whose value must differ from
     # the earlier items of its scope (a list's items, an object's keys), DISTINCT_OPENER, a
-    # bracket that opens a scope, or DISTINCT_CLOSER, one that closes the innermost (checked
-    # by the engine's matcher: csrc/distinct.h)
+    # bracket that opens a scope, DISTINCT_CLOSER, one that closes the innermost, or
+    # DISTINCT_VALUE_LIST, the '[' of a list whose items are whole values (objects, arrays)
+    # compared when their closing bracket arrives (checked by the engine's matcher:
+    # csrc/distinct.h)
     distinct: list[tuple[int, int]] = field(default_factory=list)
     # lexeme ids that end at their first match, not the longest (llguidance's ``lazy``;
     # csrc/ir_format.h): a lexer state where one accepts has no transitions
@@ -444,7 +447,7 @@ class GrammarBuilder:
     def set_role(self, lexeme_symbol: int, role: int) -> None:
         """Gives an existing lexeme a distinct-item role (a bracket that opens or closes a
         scope; see :attr:`GrammarIR.distinct`)."""
-        if role not in (DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_CLOSER):
+        if role not in (DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_CLOSER, DISTINCT_VALUE_LIST):
             raise ValueError(f"unknown distinct-item role {role!r}")
         self._distinct[-lexeme_symbol - 1] = role
 

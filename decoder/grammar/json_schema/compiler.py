@@ -628,6 +628,7 @@ class Compiler:
 
     # for .unique_items, which this module imports (it does not import this one)
     ALL_TYPES = ALL_TYPES
+    ANNOTATIONS = ANNOTATIONS
     json_key = staticmethod(_json_key)
 
     def const_part(self, x, path: str) -> Part:

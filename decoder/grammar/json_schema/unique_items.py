@@ -4,7 +4,8 @@ Two constructions, chosen by what an item can be; everything else is a SchemaErr
 ``uniqueItems`` and why (or, with ``approximate=True``, the keyword is dropped with a
 warning, as for any other refusal):
 
-* **A finite set of values** the compiler can list (``enum``, ``const``, booleans, null;
+* **A finite set of values** the compiler can list (``enum``, ``const``, booleans, null,
+  integers between a ``minimum`` and a ``maximum`` at most ``MAX_INTEGER_SPAN`` apart;
   each checked against the whole item schema): the grammar itself remembers which values
   were used, one nonterminal per subset of used values (of at most ``maxItems`` of them),
   so an array never repeats a value and never runs out of them: ``minItems`` larger than
@@ -19,13 +20,26 @@ warning, as for any other refusal):
   item still has infinitely many completions, so no prefix is a dead end. A language
   that becomes finite from some state (``maxLength``, a bounded pattern) is refused: the
   mask could lead into a string whose only completions were used already.
+* **Objects and arrays that can always grow** (objects whose extra keys stay open:
+  ``additionalProperties`` absent, true or plainly satisfiable schemas (all of them at
+  once), no ``maxProperties``, ``propertyNames`` or ``patternProperties``, and
+  ``anyOf``/``oneOf``/``if``/``not`` only where no operand's verdict can change when a key
+  no schema names is added; arrays with no ``maxItems``, ``contains`` or prefix, whose
+  items are plainly satisfiable or a uniqueItems list of such values): the list
+  opens with a value-list ``[`` and the engine's matcher compares an item, when its closing
+  bracket arrives, by its canonical JSON value (key order, ``1 == 1.0``) with the earlier
+  ones, masking a closer that would repeat one (csrc/distinct.h). Wherever the closer is
+  masked, the item can instead take one more key (a name no earlier item has: the key
+  language is infinite) or one more element (longer than every earlier item), so no prefix
+  is a dead end. Anything else that would make the closer the only way on is refused.
 """
 
 from __future__ import annotations
 
+import math
 from math import comb
 
-from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, lit
+from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_VALUE_LIST, lit
 from . import automata, strings
 from .regexops import RegexBudgetError
 
@@ -76,6 +90,9 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
         return PLAIN
     if rest_domain is not None:
         return _subset_array(c, [], rest_domain, path, lo, hi)
+    if _value_item(c, expanded, path):
+        opener = c.b.lexeme("'[' (unique values)", lit("["), DISTINCT_VALUE_LIST)
+        return c._array_rules([], c.value(rest), lo, hi, None, path, ls=opener)
     item = _string_item(c, expanded, path)
     if item is None:
         return PLAIN
@@ -101,10 +118,40 @@ def _finite_domain(c, parts):
             keys = {c.json_key(x) for x in vals}
             finite = list(vals) if finite is None else [x for x in finite if c.json_key(x) in keys]
     if finite is None:
-        if not types or not types <= {"boolean", "null"}:
+        if not types or not types <= {"boolean", "null", "integer"}:
             return None
         finite = [None, True, False]
+        if "integer" in types:
+            span = _integer_span(parts)
+            if span is None:
+                return None
+            finite += list(range(span[0], span[1] + 1))
     return c._finite_values(parts, finite, types)
+
+
+#: the most integers a bounded integer item may range over to be listed as a finite domain
+MAX_INTEGER_SPAN = 64
+
+
+def _integer_span(parts):
+    """(lo, hi): every integer item lies in [lo, hi] (minimum/maximum, exclusive or not:
+    the values are filtered by the whole item schema afterwards), or None: unbounded, or
+    more than MAX_INTEGER_SPAN integers."""
+    lo = hi = None
+    for p in parts:
+        for kw in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+            v = p.node.get(kw) if p.has(kw) else None
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+                continue
+            if v in (float("inf"), float("-inf")):
+                continue
+            if kw.endswith("inimum"):
+                lo = math.ceil(v) if lo is None else max(lo, math.ceil(v))
+            else:
+                hi = math.floor(v) if hi is None else min(hi, math.floor(v))
+    if lo is None or hi is None or hi - lo + 1 > MAX_INTEGER_SPAN:
+        return None
+    return lo, hi
 
 
 def _subset_array(c, domains, rest_domain, path, lo, hi):
@@ -158,6 +205,174 @@ def _subset_array(c, domains, rest_domain, path, lo, hi):
                 if not used >> i & 1:
                     c.rule(s, [c.LS if k == 0 else c.COMMA, syms[i], state(used | 1 << i)])
     return top
+
+
+#: keywords an object item may not have (unless harmless: see _harmless): each can leave
+#: the closing '}' as the only way on
+_CLOSED_OBJECT = ("maxProperties", "propertyNames", "patternProperties", "unevaluatedProperties")
+#: keywords an array item may not have, for the same reason (or an unsatisfiable position)
+_CLOSED_ARRAY = (
+    "maxItems",
+    "contains",
+    "prefixItems",
+    "additionalItems",
+    "unevaluatedItems",
+    "uniqueItems",
+)
+#: keywords a schema may have and still be plainly satisfiable (with a non-empty type)
+_PLAIN = frozenset({"type", "format", "$ref", "allOf", "$defs", "definitions", "$anchor"})
+#: keywords under which an object's validity may change when a key is added
+_KEY_SENSITIVE = (
+    "maxProperties",
+    "minProperties",
+    "propertyNames",
+    "patternProperties",
+    "unevaluatedProperties",
+    "additionalProperties",
+)
+
+
+def _harmless(c, kw: str, v) -> bool:
+    """Whether keyword ``kw`` with value ``v`` says nothing (about objects or arrays)."""
+    if kw in ("propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems"):
+        return v is True or (isinstance(v, dict) and all(k in c.ANNOTATIONS for k in v))
+    if kw == "patternProperties":
+        return v == {}
+    if kw == "uniqueItems":
+        return v is False
+    return False
+
+
+def _value_item(c, parts, path, quiet=False, seen=None) -> bool:
+    """Whether the items are objects or arrays that can always grow (see the module doc); a
+    SchemaError (or, approximate, False after a warning) when they are objects or arrays
+    that cannot (``quiet``: False); False for other items (the string construction
+    decides)."""
+    types = _types(c, parts)
+    if not types or not types <= {"object", "array"}:
+        return False
+    why = None
+    addl = []  # every additionalProperties: an extra key's value satisfies them all
+    for p in parts:
+        n = p.node
+        bad = [kw for kw in _DISJUNCTIVE if p.has(kw)]
+        if types == {"object"}:
+            # an anyOf/oneOf/if/not whose every operand ignores an added key (one no schema
+            # names, of any value) holds or fails as before when the item takes one more
+            bad = [kw for kw in bad if _key_sensitive(c, p, kw, set()) is not None]
+        if "object" in types:
+            bad += [kw for kw in _CLOSED_OBJECT if p.has(kw) and not _harmless(c, kw, n[kw])]
+            if p.has("additionalProperties"):
+                addl.append(p.sub(n["additionalProperties"], "additionalProperties"))
+        if "array" in types:
+            bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and not _harmless(c, kw, n[kw])]
+            items = [p.sub(n["items"], "items")] if p.has("items") else []
+            if "uniqueItems" in bad and items and _growable_list(c, items, seen or set()):
+                bad.remove("uniqueItems")  # a list of such values can always grow too
+            elif items and not _plainly_satisfiable(c, items):
+                bad.append("items")
+        if bad:
+            why = f"{p.path or '/'} has {', '.join(bad)}"
+            break
+    if why is None and addl and not _plainly_satisfiable(c, addl):
+        why = f"{addl[0].path} (additionalProperties) leaves no value for an extra key"
+    if "object" in types and getattr(c, "strict", False):
+        why = "objects are strict (strict_objects=True: no extra keys)"
+    if why is None:
+        return True
+    if quiet:
+        return False
+    c.unsupported(
+        "uniqueItems",
+        path,
+        f"over {'/'.join(sorted(types))} items is only supported where an item can always "
+        f"take one more key or element instead of its closing bracket (so that masking a "
+        f"repeat is never a dead end); here {why}",
+    )
+    return False
+
+
+def _key_sensitive(c, p, kw: str, seen: set) -> str | None:
+    """The keyword (a path) under ``p``'s ``kw`` whose verdict on an object may change when
+    a key no schema names is added to it (of a value we choose), or None: none."""
+    n = p.node
+    subs = n[kw]
+    if kw in ("anyOf", "oneOf", "allOf"):
+        if not isinstance(subs, list):
+            return kw
+        operands = [p.sub(x, f"{kw}/{i}") for i, x in enumerate(subs)]
+    elif kw == "if":  # the condition, and what it selects
+        operands = [p.sub(n[k], k) for k in ("if", "then", "else") if k in n]
+    elif kw in ("not", "then", "else"):
+        operands = [p.sub(subs, kw)]
+    elif kw in ("dependentSchemas", "dependencies") and isinstance(subs, dict):
+        operands = [p.sub(x, f"{kw}/{k}") for k, x in subs.items() if not isinstance(x, list)]
+    elif kw == "dependentRequired":
+        return None  # the added key neither triggers nor is required
+    else:
+        return kw
+    for q in operands:
+        expanded = c._expand([q])
+        for e in expanded or ():  # (None: false, which holds for no object either way)
+            m = e.node
+            if not isinstance(m, dict) or id(m) in seen:
+                continue
+            seen.add(id(m))
+            for k in _KEY_SENSITIVE:
+                if (
+                    k in m
+                    and not _harmless(c, k, m[k])
+                    and not (k == "additionalProperties" and _harmless(c, "propertyNames", m[k]))
+                ):
+                    return f"{e.path}/{k}"
+            for k in ("const", "enum"):
+                if k not in m:
+                    continue
+                vals = [m[k]] if k == "const" else m[k] if isinstance(m[k], list) else []
+                if any(isinstance(x, dict) for x in vals):
+                    return f"{e.path}/{k}"
+            for k in (*_DISJUNCTIVE, "then", "else", "dependentSchemas"):
+                if k in m:
+                    got = _key_sensitive(c, e, k, seen)
+                    if got is not None:
+                        return got
+    return None
+
+
+def _growable_list(c, items, seen: set) -> bool:
+    """A uniqueItems list of these items can always take one more (another value list). A
+    schema met again on the way (a recursive list of lists) is taken to be one: whatever
+    its items, a list of them that is satisfiable has values of every length."""
+    expanded = c._expand(items)
+    if expanded is None:
+        return False
+    key = frozenset(id(p.node) for p in expanded)
+    if key in seen:
+        return True
+    seen.add(key)
+    return _value_item(c, expanded, "", quiet=True, seen=seen)
+
+
+def _types(c, parts) -> set:
+    types = set(c.ALL_TYPES)
+    for p in parts:
+        if p.has("type"):
+            types &= c._types_of(p.node["type"])
+    return {"number" if t in ("integer", "fraction") else t for t in types}
+
+
+def _plainly_satisfiable(c, parts) -> bool:
+    """Some value satisfies every part, seen without compiling: after $ref/allOf only a
+    type (not empty), a format and annotations."""
+    expanded = c._expand(parts)
+    if expanded is None:
+        return False
+    for p in expanded:
+        if not isinstance(p.node, dict) or any(
+            k not in _PLAIN and k not in c.ANNOTATIONS for k in p.node
+        ):
+            return False
+    return bool(_types(c, expanded))
 
 
 def _string_item(c, parts, path):
