@@ -299,6 +299,33 @@ void Lexer::compute_canon(int32_t id) {
   st2.canon.shift = min_unit;
 }
 
+int32_t Lexer::compute_floor(int32_t state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& st = state_(state);
+  int32_t f = st.floor.load(std::memory_order_acquire);
+  if (f != kUnknown) return f;
+  int64_t reach = INT32_MAX;
+  Counts lowered = st.counts;
+  for (auto& p : lowered) {
+    const CountedRegion& reg = nfa_->counted()[p.first];
+    if (p.second < reg.lo) {
+      reach = -1;  // a gate still closed: the count decides when it opens
+      break;
+    }
+    if (reg.hi >= 0) reach = std::min<int64_t>(reach, int64_t(reg.hi) - p.second - reg.most_min);
+    p.second = reg.lo;
+  }
+  f = state;
+  if (reach >= 0 && lowered != st.counts) {
+    std::vector<int32_t> set = st.nfa_states;
+    f = intern_state(std::move(set), std::move(lowered));
+  }
+  State& st2 = state_(state);  // (chunked storage: the same record)
+  st2.floor_reach = static_cast<int32_t>(std::max<int64_t>(reach, -1));
+  st2.floor.store(f, std::memory_order_release);
+  return f;
+}
+
 int32_t Lexer::shift_state(int32_t state, int32_t region, int32_t units) {
   std::lock_guard<std::mutex> lock(mu_);
   const RepeatRegion& r = nfa_->regions()[region];

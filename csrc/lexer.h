@@ -93,6 +93,26 @@ class Lexer {
   // The state with the same NFA states and these counts (same regions, in order).
   int32_t with_counts(int32_t state, const Counts& counts);
 
+  // The count floor of a state: the same NFA states with every count lowered to its region's
+  // lo. When every count is at lo or past it and `bytes` more units still leave the fewest
+  // units to the gate within hi (count + bytes + most_min <= hi), both states read every
+  // string of at most `bytes` bytes alike: the same NFA states after each byte (no tick passes
+  // hi, no state is dropped for the units it still needs, every gate open) and so the same
+  // lexemes accepting; only the counts differ. Then the floor is returned, else `state`. A walk
+  // that steps floors instead of states builds one DFA state per NFA-state set instead of
+  // one per (set, count) (CompiledGrammar::lexer_walk).
+  int32_t count_floor(int32_t state, int32_t bytes) {
+    const State& st = state_(state);
+    int32_t f = st.floor.load(std::memory_order_acquire);
+    if (f == kUnknown) f = compute_floor(state);
+    return bytes <= st.floor_reach ? f : state;
+  }
+  // How many bytes the state and its count floor read alike (-1: none; INT32_MAX: no count).
+  int32_t count_reach(int32_t state) {
+    count_floor(state, 0);
+    return state_(state).floor_reach;
+  }
+
   // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
   // with its region states moved `shift` copies back (shift 0: already canonical), and
   // `remaining` is how many bytes the original can read before its copies run out (each
@@ -118,6 +138,8 @@ class Lexer {
     std::vector<int32_t> lexemes;
     int32_t accept_id = -1;
     bool stops = false;  // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
+    std::atomic<int32_t> floor{kNotComputed};  // count_floor's state (kNotComputed: not yet)
+    int32_t floor_reach = -1;                  // ... and the bytes it agrees on (set before floor)
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
   // Transition rows live in chunks of kRowChunk states, apart from the State records, so a
@@ -136,6 +158,7 @@ class Lexer {
   }
 
   int32_t compute_next(int32_t state, uint8_t byte);
+  int32_t compute_floor(int32_t state);
   // caller holds mu_; `counts` as in counts() (regions with states in the set only)
   int32_t intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts = {});
   // Applies the ticks and gates in a new NFA-state set (sorted, unique): `counts` holds each

@@ -124,7 +124,19 @@ void MaskCacheBudget::maybe_evict() {
 
 template <bool kRecordShallow>
 void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const {
-  // The hottest loop of a cold mask: everything it touches is hoisted into locals.
+  if (grammar_->lexer().nfa().has_counters())
+    lexer_walk_as<kRecordShallow, true>(first, last, parent, e);
+  else
+    lexer_walk_as<kRecordShallow, false>(first, last, parent, e);
+}
+
+template <bool kRecordShallow, bool kFloor>
+void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const {
+  // The hottest loop of a cold mask: everything it touches is hoisted into locals. kFloor
+  // (a grammar with counted repetitions): each state is replaced by its count floor when the
+  // two read the node's subtree alike (Lexer::count_floor), so the walk builds a DFA state per
+  // NFA-state set, not one per (set, count) at every depth. Exits keep the floor as parent:
+  // it accepts the same lexemes, all an exit's parent is read for.
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const TokenTrie::Node* __restrict nodes = t.nodes();
@@ -167,6 +179,7 @@ void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, 
       continue;
     }
     if (kRecordShallow && d == kShallowDepth + 1) e.frontier.push_back({i, st[d - 1]});
+    if (kFloor) q = lx.count_floor(q, nd.deepest - d);
     st[d] = q;
     tr[d] = row_of(q);
     for (uint32_t k = nd.tok_begin, ke = nd.tok_begin + nd.tok_count; k < ke; ++k) {
@@ -424,7 +437,7 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
   Lexer& lx = grammar_->lexer();
   const Nfa& nfa = lx.nfa();
   const std::vector<int32_t>& members = lx.nfa_states(s);
-  const bool far = bound <= trie_->max_depth() && counts_far(s);
+  const bool far = bound <= trie_->max_depth() && (counts_far(s) || lx.count_reach(s) >= bound);
   std::lock_guard<std::mutex> lock(univ_mu_);
   std::vector<int32_t> part;
   std::vector<uint8_t> done(members.size(), 0);
@@ -439,8 +452,11 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
       }
     // A counted part (Nfa's CountedRegion): part_alive follows its ticks as plain epsilon
     // edges and never opens its gates, which is what the lexer does on every string of up
-    // to a token's length when the counts are far from both bounds (count_class); nearer,
-    // not known alive (its walks go by the lexer instead).
+    // to a token's length when the counts are far from both bounds (count_class); with every
+    // count at lo or past it and `bound` more units within hi (Lexer::count_reach), the lexer
+    // keeps at least those states (gates open besides) on every string of up to `bound`
+    // bytes, so an alive answer is the lexer's too; nearer, not known alive (its walks go by
+    // the lexer instead).
     if (!far && nfa.has_counters() &&
         std::any_of(part.begin(), part.end(), [&](int32_t q) { return nfa.counted_of(q) >= 0; }))
       continue;
