@@ -61,6 +61,8 @@ class Lexer {
   const uint8_t* byte_classes() const { return byte_class_; }
   uint8_t byte_class(uint8_t b) const { return byte_class_[b]; }
   int32_t num_byte_classes() const { return num_classes_; }
+  // Entries per row: the byte classes, then (counted grammars) count_floor's two slots.
+  int32_t row_stride() const { return stride_; }
 
   int32_t next(int32_t state, uint8_t byte) {
     int32_t t = row(state)[byte_class_[byte]].load(std::memory_order_acquire);
@@ -101,16 +103,18 @@ class Lexer {
   // lexemes accepting; only the counts differ. Then the floor is returned, else `state`. A walk
   // that steps floors instead of states builds one DFA state per NFA-state set instead of
   // one per (set, count) (CompiledGrammar::lexer_walk).
+  // Only for a grammar with counted regions (Nfa::has_counters): the floor and its reach sit
+  // in two slots after the state's row (row_stride()), in the cache lines a walk reads anyway.
   int32_t count_floor(int32_t state, int32_t bytes) {
-    const State& st = state_(state);
-    int32_t f = st.floor.load(std::memory_order_acquire);
+    const std::atomic<int32_t>* r = row(state) + num_classes_;
+    int32_t f = r[0].load(std::memory_order_acquire);
     if (f == kUnknown) f = compute_floor(state);
-    return bytes <= st.floor_reach ? f : state;
+    return bytes <= r[1].load(std::memory_order_relaxed) ? f : state;
   }
   // How many bytes the state and its count floor read alike (-1: none; INT32_MAX: no count).
   int32_t count_reach(int32_t state) {
     count_floor(state, 0);
-    return state_(state).floor_reach;
+    return row(state)[num_classes_ + 1].load(std::memory_order_relaxed);
   }
 
   // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
@@ -138,15 +142,14 @@ class Lexer {
     std::vector<int32_t> lexemes;
     int32_t accept_id = -1;
     bool stops = false;  // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
-    std::atomic<int32_t> floor{kNotComputed};  // count_floor's state (kNotComputed: not yet)
-    int32_t floor_reach = -1;                  // ... and the bytes it agrees on (set before floor)
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
   // Transition rows live in chunks of kRowChunk states, apart from the State records, so a
   // walk touches only the rows (hot in cache) and one chunk pointer.
 
  public:
-  // For hot loops: the row of state s is row_chunk(s >> kRowChunkBits) + (s & kRowChunkMask) * C.
+  // For hot loops: the row of state s is row_chunk(s >> kRowChunkBits) + (s & kRowChunkMask) * C,
+  // C = row_stride().
   static constexpr int32_t kRowChunkBits = 10;
   static constexpr int32_t kMaxRowChunks = 1 << 14;
   static constexpr int32_t kRowChunkMask = (1 << kRowChunkBits) - 1;
@@ -154,7 +157,7 @@ class Lexer {
 
  private:
   std::atomic<int32_t>* row(int32_t s) const {
-    return row_chunks_[s >> kRowChunkBits].get() + int64_t(s & ((1 << kRowChunkBits) - 1)) * num_classes_;
+    return row_chunks_[s >> kRowChunkBits].get() + int64_t(s & ((1 << kRowChunkBits) - 1)) * stride_;
   }
 
   int32_t compute_next(int32_t state, uint8_t byte);
@@ -172,6 +175,7 @@ class Lexer {
   std::unique_ptr<Nfa> nfa_;
   uint8_t byte_class_[256];
   int32_t num_classes_ = 0;
+  int32_t stride_ = 0;
   int32_t num_lexemes_;
   int64_t max_states_;
   int64_t max_entries_;  // limit on the NFA states held by all DFA states together

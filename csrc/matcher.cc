@@ -143,11 +143,11 @@ void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t paren
   const int32_t* __restrict ids = t.ids();
   const uint8_t* __restrict byte_class = lx.byte_classes();
   const auto* __restrict chunks = lx.row_chunks();
-  const int64_t ncls = lx.num_byte_classes();
+  const int64_t stride = lx.row_stride();
   uint32_t* __restrict inside = e.inside.data();
   uint32_t* __restrict shallow = kRecordShallow ? e.shallow_inside.data() : nullptr;
   auto row_of = [&](int32_t q) {
-    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * stride;
   };
   // st[d]: lexer state after the node at depth d on the current path, tr[d] its row
   const uint16_t base = nodes[first].depth - 1;
@@ -891,10 +891,10 @@ void CompiledGrammar::suffix_walk(int32_t s, const TokenTrie::ClassSlice& slice,
   const int32_t* __restrict ids = x.ids.data();
   const uint8_t* __restrict byte_class = lx.byte_classes();
   const auto* __restrict chunks = lx.row_chunks();
-  const int64_t ncls = lx.num_byte_classes();
+  const int64_t stride = lx.row_stride();
   uint32_t* __restrict inside = e.inside.data();
   auto row_of = [&](int32_t q) {
-    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * stride;
   };
   // st[d], tr[d]: the lexer state after the suffix node at depth d on the current path, its row
   std::vector<int32_t> st(size_t(trie_->max_depth()) + 2, kDead);
