@@ -240,7 +240,11 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) 
   // of 1,024 rows (~100-250 kB) up front was a sizeable part of a small grammar's compile.
   // Not visible to other threads yet (the id is published by the store of a transition or
   // start state that holds it): filled as plain ints, one vectorised fill.
-  std::fill_n(reinterpret_cast<int32_t*>(row(id)), stride_, kUnknown);  // (count_floor's too)
+  std::fill_n(reinterpret_cast<int32_t*>(row(id)), stride_, kUnknown);
+  if (stride_ > num_classes_ && counts.empty()) {  // count_floor: no count, the state itself
+    row(id)[num_classes_].store(id, std::memory_order_relaxed);
+    row(id)[num_classes_ + 1].store(INT32_MAX, std::memory_order_relaxed);
+  }
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
     if (a >= 0) st.accepting.push_back(a);

@@ -144,6 +144,7 @@ void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t paren
   const uint8_t* __restrict byte_class = lx.byte_classes();
   const auto* __restrict chunks = lx.row_chunks();
   const int64_t stride = lx.row_stride();
+  const int64_t ncls = lx.num_byte_classes();  // (kFloor: count_floor's slots follow)
   uint32_t* __restrict inside = e.inside.data();
   uint32_t* __restrict shallow = kRecordShallow ? e.shallow_inside.data() : nullptr;
   auto row_of = [&](int32_t q) {
@@ -179,9 +180,18 @@ void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t paren
       continue;
     }
     if (kRecordShallow && d == kShallowDepth + 1) e.frontier.push_back({i, st[d - 1]});
-    if (kFloor) q = lx.count_floor(q, nd.deepest - d);
+    const std::atomic<int32_t>* r = row_of(q);
+    if (kFloor) {
+      // (Lexer::count_floor, read from the row's slots: most states are their own floor)
+      int32_t f = r[ncls].load(std::memory_order_acquire);
+      if (__builtin_expect(f == Lexer::kNotComputed, 0)) f = lx.count_floor(q, 0), f = r[ncls].load();
+      if (f != q && nd.deepest - d <= r[ncls + 1].load(std::memory_order_relaxed)) {
+        q = f;
+        r = row_of(q);
+      }
+    }
     st[d] = q;
-    tr[d] = row_of(q);
+    tr[d] = r;
     for (uint32_t k = nd.tok_begin, ke = nd.tok_begin + nd.tok_count; k < ke; ++k) {
       const int32_t id = ids[k];
       inside[id >> 5] |= 1u << (id & 31);
