@@ -78,7 +78,6 @@ def test_later_states_walked_after_floors_equal_brute_force(family):
         assert_mask_is_brute_force(m, vocab, f"{family}: words {text!r}")
 
 
-
 @pytest.mark.parametrize("fresh", [True, False])
 def test_every_count_near_the_bound_equals_brute_force(fresh):
     # Every count from 1 to 80 code points before maxLength of a word-count pattern (no chain
