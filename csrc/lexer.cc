@@ -33,6 +33,7 @@ Lexer::Lexer(std::unique_ptr<Nfa> nfa, int32_t num_lexemes, int64_t max_dfa_stat
     byte_class_[b] = static_cast<uint8_t>(c);
   }
   num_classes_ = c + 1;
+  stride_ = num_classes_ + (nfa_->has_counters() ? 2 : 0);
 }
 
 int32_t Lexer::intern_lexset(const std::vector<int32_t>& lexemes) {
@@ -234,12 +235,16 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) 
   static_assert(sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free,
                 "rows are filled as plain int32");
   if ((id & ((1 << kRowChunkBits) - 1)) == 0)  // (uninitialised: a row is filled when its state is made)
-    row_chunks_[id >> kRowChunkBits].reset(new std::atomic<int32_t>[int64_t(num_classes_) << kRowChunkBits]);
+    row_chunks_[id >> kRowChunkBits].reset(new std::atomic<int32_t>[int64_t(stride_) << kRowChunkBits]);
   // The new state's row only: most grammars make a few states, so filling the whole chunk
   // of 1,024 rows (~100-250 kB) up front was a sizeable part of a small grammar's compile.
   // Not visible to other threads yet (the id is published by the store of a transition or
   // start state that holds it): filled as plain ints, one vectorised fill.
-  std::fill_n(reinterpret_cast<int32_t*>(row(id)), num_classes_, kUnknown);
+  std::fill_n(reinterpret_cast<int32_t*>(row(id)), stride_, kUnknown);
+  if (stride_ > num_classes_ && counts.empty()) {  // count_floor: no count, the state itself
+    row(id)[num_classes_].store(id, std::memory_order_relaxed);
+    row(id)[num_classes_ + 1].store(INT32_MAX, std::memory_order_relaxed);
+  }
   for (int32_t q : nfa_states) {
     int32_t a = nfa_->accept_lexeme(q);
     if (a >= 0) st.accepting.push_back(a);
@@ -297,6 +302,34 @@ void Lexer::compute_canon(int32_t id) {
   State& st2 = state_(id);  // (no reallocation: chunked storage) same object as st
   st2.canon.state = c;
   st2.canon.shift = min_unit;
+}
+
+int32_t Lexer::compute_floor(int32_t state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const State& st = state_(state);
+  std::atomic<int32_t>* slots = row(state) + num_classes_;
+  int32_t f = slots[0].load(std::memory_order_acquire);
+  if (f != kUnknown) return f;
+  int64_t reach = INT32_MAX;
+  Counts lowered = st.counts;
+  for (auto& p : lowered) {
+    const CountedRegion& reg = nfa_->counted()[p.first];
+    if (p.second < reg.lo) {
+      reach = -1;  // a gate still closed: the count decides when it opens
+      break;
+    }
+    if (reg.hi >= 0) reach = std::min<int64_t>(reach, int64_t(reg.hi) - p.second - reg.most_min);
+    p.second = reg.lo;
+  }
+  f = state;
+  if (reach >= 0 && lowered != st.counts) {
+    std::vector<int32_t> set = st.nfa_states;
+    f = intern_state(std::move(set), std::move(lowered));
+  }
+  slots = row(state) + num_classes_;  // (chunked storage: the same row)
+  slots[1].store(static_cast<int32_t>(std::max<int64_t>(reach, -1)), std::memory_order_relaxed);
+  slots[0].store(f, std::memory_order_release);
+  return f;
 }
 
 int32_t Lexer::shift_state(int32_t state, int32_t region, int32_t units) {
@@ -363,7 +396,7 @@ int64_t Lexer::memory_bytes() {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t n = num_states_.load(std::memory_order_relaxed);
   // each state's set is held twice (its record and the interning map's key)
-  return nfa_->memory_bytes() + entries_ * 8 + n * (int64_t(num_classes_) * 4 + int64_t(sizeof(State)) + 96);
+  return nfa_->memory_bytes() + entries_ * 8 + n * (int64_t(stride_) * 4 + int64_t(sizeof(State)) + 96);
 }
 
 bool Lexer::can_extend(int32_t state) {

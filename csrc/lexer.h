@@ -61,6 +61,8 @@ class Lexer {
   const uint8_t* byte_classes() const { return byte_class_; }
   uint8_t byte_class(uint8_t b) const { return byte_class_[b]; }
   int32_t num_byte_classes() const { return num_classes_; }
+  // Entries per row: the byte classes, then (counted grammars) count_floor's two slots.
+  int32_t row_stride() const { return stride_; }
 
   int32_t next(int32_t state, uint8_t byte) {
     int32_t t = row(state)[byte_class_[byte]].load(std::memory_order_acquire);
@@ -93,6 +95,28 @@ class Lexer {
   // The state with the same NFA states and these counts (same regions, in order).
   int32_t with_counts(int32_t state, const Counts& counts);
 
+  // The count floor of a state: the same NFA states with every count lowered to its region's
+  // lo. When every count is at lo or past it and `bytes` more units still leave the fewest
+  // units to the gate within hi (count + bytes + most_min <= hi), both states read every
+  // string of at most `bytes` bytes alike: the same NFA states after each byte (no tick passes
+  // hi, no state is dropped for the units it still needs, every gate open) and so the same
+  // lexemes accepting; only the counts differ. Then the floor is returned, else `state`. A walk
+  // that steps floors instead of states builds one DFA state per NFA-state set instead of
+  // one per (set, count) (CompiledGrammar::lexer_walk).
+  // Only for a grammar with counted regions (Nfa::has_counters): the floor and its reach sit
+  // in two slots after the state's row (row_stride()), in the cache lines a walk reads anyway.
+  int32_t count_floor(int32_t state, int32_t bytes) {
+    const std::atomic<int32_t>* r = row(state) + num_classes_;
+    int32_t f = r[0].load(std::memory_order_acquire);
+    if (f == kUnknown) f = compute_floor(state);
+    return bytes <= r[1].load(std::memory_order_relaxed) ? f : state;
+  }
+  // How many bytes the state and its count floor read alike (-1: none; INT32_MAX: no count).
+  int32_t count_reach(int32_t state) {
+    count_floor(state, 0);
+    return row(state)[num_classes_ + 1].load(std::memory_order_relaxed);
+  }
+
   // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
   // with its region states moved `shift` copies back (shift 0: already canonical), and
   // `remaining` is how many bytes the original can read before its copies run out (each
@@ -124,7 +148,8 @@ class Lexer {
   // walk touches only the rows (hot in cache) and one chunk pointer.
 
  public:
-  // For hot loops: the row of state s is row_chunk(s >> kRowChunkBits) + (s & kRowChunkMask) * C.
+  // For hot loops: the row of state s is row_chunk(s >> kRowChunkBits) + (s & kRowChunkMask) * C,
+  // C = row_stride().
   static constexpr int32_t kRowChunkBits = 10;
   static constexpr int32_t kMaxRowChunks = 1 << 14;
   static constexpr int32_t kRowChunkMask = (1 << kRowChunkBits) - 1;
@@ -132,10 +157,11 @@ class Lexer {
 
  private:
   std::atomic<int32_t>* row(int32_t s) const {
-    return row_chunks_[s >> kRowChunkBits].get() + int64_t(s & ((1 << kRowChunkBits) - 1)) * num_classes_;
+    return row_chunks_[s >> kRowChunkBits].get() + int64_t(s & ((1 << kRowChunkBits) - 1)) * stride_;
   }
 
   int32_t compute_next(int32_t state, uint8_t byte);
+  int32_t compute_floor(int32_t state);
   // caller holds mu_; `counts` as in counts() (regions with states in the set only)
   int32_t intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts = {});
   // Applies the ticks and gates in a new NFA-state set (sorted, unique): `counts` holds each
@@ -149,6 +175,7 @@ class Lexer {
   std::unique_ptr<Nfa> nfa_;
   uint8_t byte_class_[256];
   int32_t num_classes_ = 0;
+  int32_t stride_ = 0;
   int32_t num_lexemes_;
   int64_t max_states_;
   int64_t max_entries_;  // limit on the NFA states held by all DFA states together

@@ -124,18 +124,31 @@ void MaskCacheBudget::maybe_evict() {
 
 template <bool kRecordShallow>
 void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const {
-  // The hottest loop of a cold mask: everything it touches is hoisted into locals.
+  if (grammar_->lexer().nfa().has_counters())
+    lexer_walk_as<kRecordShallow, true>(first, last, parent, e);
+  else
+    lexer_walk_as<kRecordShallow, false>(first, last, parent, e);
+}
+
+template <bool kRecordShallow, bool kFloor>
+void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const {
+  // The hottest loop of a cold mask: everything it touches is hoisted into locals. kFloor
+  // (a grammar with counted repetitions): each state is replaced by its count floor when the
+  // two read the node's subtree alike (Lexer::count_floor), so the walk builds a DFA state per
+  // NFA-state set, not one per (set, count) at every depth. Exits keep the floor as parent:
+  // it accepts the same lexemes, all an exit's parent is read for.
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const TokenTrie::Node* __restrict nodes = t.nodes();
   const int32_t* __restrict ids = t.ids();
   const uint8_t* __restrict byte_class = lx.byte_classes();
   const auto* __restrict chunks = lx.row_chunks();
-  const int64_t ncls = lx.num_byte_classes();
+  const int64_t stride = lx.row_stride();
+  const int64_t ncls = lx.num_byte_classes();  // (kFloor: count_floor's slots follow)
   uint32_t* __restrict inside = e.inside.data();
   uint32_t* __restrict shallow = kRecordShallow ? e.shallow_inside.data() : nullptr;
   auto row_of = [&](int32_t q) {
-    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * stride;
   };
   // st[d]: lexer state after the node at depth d on the current path, tr[d] its row
   const uint16_t base = nodes[first].depth - 1;
@@ -167,8 +180,18 @@ void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, 
       continue;
     }
     if (kRecordShallow && d == kShallowDepth + 1) e.frontier.push_back({i, st[d - 1]});
+    const std::atomic<int32_t>* r = row_of(q);
+    if (kFloor) {
+      // (Lexer::count_floor, read from the row's slots: most states are their own floor)
+      int32_t f = r[ncls].load(std::memory_order_acquire);
+      if (__builtin_expect(f == Lexer::kNotComputed, 0)) f = lx.count_floor(q, 0), f = r[ncls].load();
+      if (f != q && nd.deepest - d <= r[ncls + 1].load(std::memory_order_relaxed)) {
+        q = f;
+        r = row_of(q);
+      }
+    }
     st[d] = q;
-    tr[d] = row_of(q);
+    tr[d] = r;
     for (uint32_t k = nd.tok_begin, ke = nd.tok_begin + nd.tok_count; k < ke; ++k) {
       const int32_t id = ids[k];
       inside[id >> 5] |= 1u << (id & 31);
@@ -424,7 +447,7 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
   Lexer& lx = grammar_->lexer();
   const Nfa& nfa = lx.nfa();
   const std::vector<int32_t>& members = lx.nfa_states(s);
-  const bool far = bound <= trie_->max_depth() && counts_far(s);
+  const bool far = bound <= trie_->max_depth() && (counts_far(s) || lx.count_reach(s) >= bound);
   std::lock_guard<std::mutex> lock(univ_mu_);
   std::vector<int32_t> part;
   std::vector<uint8_t> done(members.size(), 0);
@@ -439,8 +462,11 @@ bool CompiledGrammar::class_alive(int32_t s, int bound, size_t budget, const uin
       }
     // A counted part (Nfa's CountedRegion): part_alive follows its ticks as plain epsilon
     // edges and never opens its gates, which is what the lexer does on every string of up
-    // to a token's length when the counts are far from both bounds (count_class); nearer,
-    // not known alive (its walks go by the lexer instead).
+    // to a token's length when the counts are far from both bounds (count_class); with every
+    // count at lo or past it and `bound` more units within hi (Lexer::count_reach), the lexer
+    // keeps at least those states (gates open besides) on every string of up to `bound`
+    // bytes, so an alive answer is the lexer's too; nearer, not known alive (its walks go by
+    // the lexer instead).
     if (!far && nfa.has_counters() &&
         std::any_of(part.begin(), part.end(), [&](int32_t q) { return nfa.counted_of(q) >= 0; }))
       continue;
@@ -875,10 +901,10 @@ void CompiledGrammar::suffix_walk(int32_t s, const TokenTrie::ClassSlice& slice,
   const int32_t* __restrict ids = x.ids.data();
   const uint8_t* __restrict byte_class = lx.byte_classes();
   const auto* __restrict chunks = lx.row_chunks();
-  const int64_t ncls = lx.num_byte_classes();
+  const int64_t stride = lx.row_stride();
   uint32_t* __restrict inside = e.inside.data();
   auto row_of = [&](int32_t q) {
-    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * ncls;
+    return chunks[q >> Lexer::kRowChunkBits].get() + (q & Lexer::kRowChunkMask) * stride;
   };
   // st[d], tr[d]: the lexer state after the suffix node at depth d on the current path, its row
   std::vector<int32_t> st(size_t(trie_->max_depth()) + 2, kDead);

@@ -236,6 +236,8 @@ class CompiledGrammar {
   std::unordered_map<std::vector<int32_t>, std::vector<int32_t>, VecHash> count_twins_;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
+  template <bool kRecordShallow, bool kFloor>
+  void lexer_walk_as(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   GrammarExtras extras_;
