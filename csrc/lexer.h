@@ -92,6 +92,9 @@ class Lexer {
   const Counts& counts(int32_t state) const { return state_(state).counts; }
   // The state with the same NFA states and these counts (same regions, in order).
   int32_t with_counts(int32_t state, const Counts& counts);
+  // The state of this NFA-state set (sorted, unique; no counted region states): the state a
+  // walk reaches with that set (shared_entries.h maps another grammar's exits to it).
+  int32_t state_of(std::vector<int32_t> nfa_states);
 
   // Shift canonical form of a state (see RepeatRegion): `state` is the same NFA-state set
   // with its region states moved `shift` copies back (shift 0: already canonical), and
