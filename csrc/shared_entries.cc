@@ -56,8 +56,18 @@ bool shared_key(const Lexer& lx, int32_t s, std::vector<int32_t>* key, std::vect
   const Nfa& nfa = lx.nfa();
   const std::vector<int32_t>& own = lx.nfa_states(s);
   if (!lx.counts(s).empty()) return false;
+  // free text: an automaton lexeme's NFA state with edges on at least 64 bytes (at a character
+  // boundary, or inside one: the 64 continuation bytes), not the key automata of JSON objects,
+  // whose states read a few bytes each (a key there would cost its build on most cold masks
+  // and rarely be met again)
   bool text = false;
-  for (int32_t q : own) text = text || nfa.has_automaton(nfa.lexeme_of(q));
+  for (size_t k = 0; k < own.size() && !text; ++k) {
+    const int32_t q = own[k];
+    if (!nfa.has_automaton(nfa.lexeme_of(q))) continue;
+    int bytes = 0;
+    for (const NfaEdge& e : nfa.edges(q)) bytes += e.hi - e.lo + 1;
+    text = bytes >= 64;
+  }
   if (!text) return false;
   key->clear();
   key->reserve(4096);

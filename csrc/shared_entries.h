@@ -38,15 +38,16 @@ struct SharedEntry {
 };
 
 // The key of lexer state s (see above) into *key, and the NFA state of each local id into
-// *order. False when s is not shared: no NFA state of an automaton lexeme (free text), a
-// counted region reachable, more than 16 lexemes or kMaxStates NFA states reachable.
+// *order. False when s is not shared: no NFA state of an automaton lexeme that reads at least
+// 64 bytes (free text), a counted region reachable, more than 16 lexemes or kMaxStates NFA
+// states reachable.
 bool shared_key(const Lexer& lx, int32_t s, std::vector<int32_t>* key, std::vector<int32_t>* order);
 
 // Per vocabulary (held by its TokenTrie): key -> entry, up to kMaxBytes in all (then nothing
 // more is stored; what is there stays, as the class slices do).
 class SharedEntries {
  public:
-  static constexpr int32_t kMaxStates = 4096;
+  static constexpr int32_t kMaxStates = 1024;
   static constexpr int64_t kMaxBytes = int64_t(64) << 20;
   static size_t hash(const std::vector<int32_t>& key);  // (4 lanes: a key is 1-4k ints)
   // `h`: hash(key), computed once per key
