@@ -73,6 +73,21 @@ def same_end_tag(n: int):
     return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
 
 
+def two_triggers(n: int):
+    """Free text with two triggers that begin common tokens ("th", "in"), each followed by its
+    own constant ("e…", "g…"): tokens like "the" and "ing" leave the text at either trigger and
+    go on into that trigger's constant, so an entry's exits have two parents that matter."""
+    fmt = {
+        "type": "triggered_tags",
+        "triggers": ["th", "in"],
+        "tags": [
+            {"begin": "th", "content": {"type": "const_string", "value": f"e{n}"}, "end": ";"},
+            {"begin": "in", "content": {"type": "const_string", "value": f"g{n}"}, "end": ";"},
+        ],
+    }
+    return grammar_for("structural_tag", json.dumps({"type": "structural_tag", "format": fmt}))
+
+
 def _hits(vocab) -> int:
     return dc.token_trie(vocab).shared_entries[0]
 
@@ -154,3 +169,17 @@ def test_free_text_of_its_own_is_not_shared_wrongly(family):
         m = Matcher(same_end_tag(8100 + n), vocab)
         assert m.commit_bytes(b"Some text <f")
         assert_mask_is_brute_force(m, vocab, f"{family} triggered {n}")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shared_entries_whose_exits_have_several_parents(family):
+    # each exit keeps its own parent (the state after "th" or after "in") through the mapping
+    vocab = vocab_of(family)
+    for k, prefix in enumerate((b"Some text ", b"t", b"a")):
+        for n in range(3):
+            m = Matcher(two_triggers(9000 + 10 * k + n), vocab)
+            assert m.commit_bytes(prefix)
+            before = _hits(vocab)
+            bits = assert_mask_is_brute_force(m, vocab, f"{family} two triggers {prefix!r} {n}")
+            assert m.last_mask_cold and bits.any()
+        assert _hits(vocab) > before, prefix
