@@ -201,6 +201,11 @@ int32_t Lexer::with_counts(int32_t state, const Counts& counts) {
   return intern_state(std::move(set), Counts(counts));
 }
 
+int32_t Lexer::state_of(std::vector<int32_t> nfa_states) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return intern_state(std::move(nfa_states));
+}
+
 int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) {
   // The key: the set, then a (-2 - region, count) pair per counted region (none usually).
   std::vector<int32_t> key;

@@ -94,6 +94,9 @@ class Lexer {
   const Counts& counts(int32_t state) const { return state_(state).counts; }
   // The state with the same NFA states and these counts (same regions, in order).
   int32_t with_counts(int32_t state, const Counts& counts);
+  // The state of this NFA-state set (sorted, unique; no counted region states): the state a
+  // walk reaches with that set (shared_entries.h maps another grammar's exits to it).
+  int32_t state_of(std::vector<int32_t> nfa_states);
 
   // The count floor of a state: the same NFA states with every count lowered to its region's
   // lo. When every count is at lo or past it and `bytes` more units still leave the fewest

@@ -1150,6 +1150,33 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon c = lx.canon(s);
   auto e = std::make_shared<MaskCacheEntry>();
+  // Free text: another grammar of this vocabulary may have walked the same automaton
+  // (shared_entries.h); its entry, with the exits' parents mapped to this lexer's states.
+  std::vector<int32_t> skey, sorder;
+  static const bool sharing = [] {  // DECODER_SHARED_ENTRIES=0: off (for A/B timings)
+    const char* v = std::getenv("DECODER_SHARED_ENTRIES");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  const bool shared = sharing && c.region < 0 && shared_key(lx, s, &skey, &sorder);
+  const size_t shash = shared ? SharedEntries::hash(skey) : 0;
+  if (shared) {
+    if (auto hit = t.shared_entries().find(skey, shash)) {
+      e->inside = hit->inside;
+      std::vector<int32_t> parent(hit->parents.size());
+      for (size_t k = 0; k < parent.size(); ++k) {
+        std::vector<int32_t> set;
+        set.reserve(hit->parents[k].size());
+        for (int32_t w : hit->parents[k]) set.push_back(sorder[w]);
+        std::sort(set.begin(), set.end());
+        parent[k] = lx.state_of(std::move(set));
+      }
+      e->exits.reserve(hit->exits.size());
+      for (const auto& x : hit->exits) e->exits.push_back({x.first, parent[x.second]});
+      sort_exits(*e);
+      e->state = s;
+      return store(s, e);
+    }
+  }
   e->inside.assign(t.mask_words(), 0);
   const bool partial = c.region < 0 && partial_trigger(s);
   if (partial && share_walk(s, *e)) {
@@ -1190,9 +1217,38 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
   }
   sort_exits(*e);
   e->state = s;
+  if (shared && e->frontier.empty() && e->shallow_inside.empty() && t.shared_entries().seen_before(shash))
+    share_entry(*e, skey, shash, sorder);
   auto out = store(s, e);
   add_count_twin(s);
   return out;
+}
+
+void CompiledGrammar::share_entry(const MaskCacheEntry& e, std::vector<int32_t>& key, size_t h,
+                                  const std::vector<int32_t>& order) const {
+  // The exits' parents in the key's numbering (every parent's NFA states are reachable from
+  // the entry's state, so all have a local id; else the entry is not shared).
+  Lexer& lx = grammar_->lexer();
+  std::unordered_map<int32_t, int32_t> local;
+  for (size_t i = 0; i < order.size(); ++i) local.emplace(order[i], static_cast<int32_t>(i));
+  auto x = std::make_shared<SharedEntry>();
+  x->inside = e.inside;
+  std::unordered_map<int32_t, int32_t> parent_index;
+  for (const auto& ex : e.exits) {
+    auto it = parent_index.find(ex.parent);
+    if (it == parent_index.end()) {
+      std::vector<int32_t> set;
+      for (int32_t q : lx.nfa_states(ex.parent)) {
+        auto l = local.find(q);
+        if (l == local.end() || !lx.counts(ex.parent).empty()) return;
+        set.push_back(l->second);
+      }
+      it = parent_index.emplace(ex.parent, static_cast<int32_t>(x->parents.size())).first;
+      x->parents.push_back(std::move(set));
+    }
+    x->exits.emplace_back(ex.node, it->second);
+  }
+  trie_->shared_entries().put(std::move(key), h, std::move(x));
 }
 
 void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,

@@ -215,6 +215,10 @@ class CompiledGrammar {
   // its start; not a key position, whose usual successor loops on every text byte).
   bool partial_trigger(int32_t s);
   void sort_exits(MaskCacheEntry& e) const;  // the order compute_mask reads exits in
+  // Offers a built entry to the vocabulary's shared entries (shared_entries.h) under `key`,
+  // its state's key (`h` its hash, `order`: the NFA state of each local id).
+  void share_entry(const MaskCacheEntry& e, std::vector<int32_t>& key, size_t h,
+                   const std::vector<int32_t>& order) const;
   // The state whose cache entry serves s: s itself, or for a state with unit counts
   // (Lexer::counts) far enough from their bounds, the representative of its count class.
   int32_t count_class(int32_t s);

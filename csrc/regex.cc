@@ -556,6 +556,8 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
       // A deterministic automaton over code points (free text that must not contain some
       // strings, ended by a trigger): one NFA state per automaton state, UTF-8 byte
       // sequences for its code point edges, epsilon edges from final states to `to`.
+      if (automaton_.size() <= static_cast<size_t>(lexeme)) automaton_.resize(lexeme + 1, 0);
+      automaton_[lexeme] = 1;
       const size_t end = automaton_end(w, n, pos);
       const int32_t states = w[pos], finals = w[pos + 1];
       std::vector<int32_t> id(states);

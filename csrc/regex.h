@@ -99,6 +99,11 @@ class Nfa {
     lazy_[lexeme] = 1;
   }
   bool is_lazy(int32_t lexeme) const { return static_cast<size_t>(lexeme) < lazy_.size() && lazy_[lexeme]; }
+  // Lexemes that hold an automaton (wire op kAutomaton: free text with triggers or excluded
+  // strings), whose cold mask entries are shared between grammars (shared_entries.h).
+  bool has_automaton(int32_t lexeme) const {
+    return static_cast<size_t>(lexeme) < automaton_.size() && automaton_[lexeme];
+  }
   // Byte edges of a state (after finish(): edges into dead states removed).
   struct EdgeSpan {
     const NfaEdge* b;
@@ -181,7 +186,8 @@ class Nfa {
   std::vector<int32_t> accept_of_;
   std::vector<int32_t> starts_;
   std::vector<uint8_t> alive_;
-  std::vector<uint8_t> lazy_;  // by lexeme; shorter than the lexeme count when the last are not
+  std::vector<uint8_t> lazy_;       // by lexeme; shorter than the lexeme count when the last are not
+  std::vector<uint8_t> automaton_;  // by lexeme, as lazy_
   // closures in CSR form: state s has closure_data_[closure_off_[s] .. closure_off_[s+1])
   std::vector<int64_t> closure_off_;
   std::vector<int32_t> closure_data_;

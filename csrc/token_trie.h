@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "shared_entries.h"
+
 namespace decoder {
 
 class TokenTrie {
@@ -175,8 +177,12 @@ class TokenTrie {
   // Thread-safe.
   static constexpr int kSuffixAfter = 4;
   bool suffixes(const ClassSlice& c) const;
+  // Free text's cold mask entries, shared between the grammars of this vocabulary
+  // (shared_entries.h). Thread-safe.
+  SharedEntries& shared_entries() const { return shared_entries_; }
 
  private:
+  mutable SharedEntries shared_entries_;
   std::vector<Node> nodes_;
   std::vector<int32_t> ids_;
   std::string blob_;

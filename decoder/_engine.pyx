@@ -24,11 +24,16 @@ set_error_classes(<PyObject*>GrammarError, <PyObject*>LimitError, <PyObject*>Mat
 
 
 cdef extern from "token_trie.h" namespace "decoder":
+    cdef cppclass CSharedEntries "decoder::SharedEntries":
+        int64_t bytes()
+        int64_t hits()
+
     cdef cppclass CTokenTrie "decoder::TokenTrie":
         uint32_t size()
         int32_t mask_width()
         int32_t mask_words()
         int32_t vocab_size()
+        CSharedEntries& shared_entries() const
 
 
 cdef extern from "grammar.h" namespace "decoder":
@@ -151,6 +156,13 @@ cdef class TokenTrie:
     @property
     def mask_words(self):
         return self.ptr.get().mask_words()
+
+    @property
+    def shared_entries(self):
+        """Free text's mask cache entries shared between grammars (csrc/shared_entries.h):
+        (hits so far, bytes held)."""
+        cdef CSharedEntries* x = &self.ptr.get().shared_entries()
+        return x.hits(), x.bytes()
 
 
 DEFAULT_LIMITS = dict(max_nfa_states=2_000_000, max_dfa_states=500_000, max_dfa_bytes=64 << 20,
