@@ -157,6 +157,34 @@ CASES = [
         [{"x": 1}, {}, {"1": 2}],
     ),
     ({"type": "object", "propertyNames": {"not": {}}}, [{"x": 1}, {}]),
+    # a failing value on an extra key: extra keys never repeat (distinct items), so the
+    # member that fails is the one a parser keeps
+    (
+        {"type": "object", "not": {"additionalProperties": {"type": "string"}}},
+        [{}, {"a": "x"}, {"a": 1}, {"a": "x", "b": 2}, {"a": "x", "b": "y"}, {"b": [1], "c": None}],
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {"p": {}},
+            "not": {"additionalProperties": {"type": "integer"}},
+        },
+        [{"p": "x"}, {"p": 1, "q": "s"}, {"q": 1}, {"q": 1, "r": [1]}, {"p": 1}, {}],
+    ),
+    (
+        {"type": "object", "not": {"patternProperties": {"^x": {"type": "integer"}}}},
+        [{"x1": "s"}, {"x1": 1}, {"y": "s"}, {"x": 1, "xy": None}, {}],
+    ),
+    (
+        {
+            "type": "object",
+            "oneOf": [
+                {"additionalProperties": {"type": "integer"}},
+                {"additionalProperties": {"type": "string"}},
+            ],
+        },
+        [{}, {"a": 1}, {"a": "s"}, {"a": 1, "b": "s"}, {"a": None}, {"a": 1, "b": 2}],
+    ),
     # a recursive closed schema under oneOf: negated as the compiler reaches each level
     (
         {
@@ -201,13 +229,26 @@ def test_random_walks_are_valid(case):
 @pytest.mark.parametrize(
     "schema, keyword",
     [
-        # the member that fails must be an extra key, and a later copy of the same key
-        # (JSON allows duplicate names; a parser keeps the last) could pass: refused
-        ({"not": {"patternProperties": {"^x": {"type": "integer"}}}}, "patternProperties"),
-        ({"not": {"additionalProperties": {"type": "string"}}}, "additionalProperties"),
+        # the member that fails must be an extra key of a language that can run out (here
+        # keys of at most two characters, more than 64 of them: not checked for repeats), so
+        # a later copy of the same key could pass (a parser keeps the last): refused
+        (
+            {
+                "propertyNames": {"maxLength": 2},
+                "not": {"additionalProperties": {"type": "string"}},
+            },
+            "additionalProperties",
+        ),
+        (
+            {
+                "propertyNames": {"maxLength": 2},
+                "not": {"patternProperties": {"^x": {"type": "integer"}}},
+            },
+            "patternProperties",
+        ),
     ],
 )
-def test_a_failing_value_on_an_extra_key_is_refused_by_name(schema, keyword):
+def test_a_failing_value_on_a_repeatable_extra_key_is_refused_by_name(schema, keyword):
     with pytest.raises(SchemaError) as e:
         Grammar.from_json_schema(schema)
     assert e.value.keyword == keyword

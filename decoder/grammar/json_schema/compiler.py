@@ -2642,13 +2642,17 @@ class Compiler:
 
     def _witness_kinds(self, lx, vparts, lang, declared, reqs, path) -> list:
         """An extra key kind (keys ``lang`` minus ``declared``, values ``vparts``) split
-        by the requirements its keys meet: ``(bits, key lexeme, value symbol)``. Only
-        alternatives that take any value can be met by an extra key: a key may repeat
-        (JSON allows duplicate names, a parser keeps the last), so a later copy could
-        take the value that made the member count -- those are refused."""
+        by the requirements its keys meet: ``(bits, key lexeme, value symbol)``. An
+        alternative that takes any value is met by any extra key in its key set. One that
+        wants a value (``not: {additionalProperties: S}``: an extra key whose value fails
+        S) is met by a kind of its own, its keys written with such a value, where extra keys
+        never repeat (distinct items, distinct_keys: no later copy can take the key's place,
+        for a parser keeps one); where they may repeat (a key language that can run out), it
+        is refused."""
         outs: dict = {}  # requirement -> names its "out" alternatives leave out (intersected)
         names_in: dict = {}  # requirement -> names of its "in" alternatives
         res: dict = {}  # requirement -> regex key sets
+        valued: list = []  # (bit, key lexeme, value Part): members that want a value
         for j, (alts, kw) in enumerate(reqs):
             for a in alts:
                 if a[0] != "member":
@@ -2659,12 +2663,18 @@ class Compiler:
                     except RegexBudgetError:
                         self.unsupported(kw, path, "needs a key automaton too large to compile")
                         continue
-                    if on_extra_key:
+                    if not on_extra_key:
+                        continue
+                    distinct = distinct_keys.key_item(self, lx) != lx
+                    if distinct and distinct_keys.key_item(self, on_extra_key) != on_extra_key:
+                        valued.append((1 << j, on_extra_key, a[2]))
+                    else:
                         self.unsupported(
                             kw,
                             path,
                             "under not/oneOf/if needs an extra key whose value fails it, and "
-                            "extra keys may repeat (a parser keeps the last copy)",
+                            "these extra keys may repeat (a key language that can run out; "
+                            "a parser keeps the last copy)",
                         )
                     continue
                 kind, ks = a[1]
@@ -2676,6 +2686,9 @@ class Compiler:
                     res.setdefault(j, []).append(ks)
         val = self.value(vparts)
         out = [(0, lx, val)]
+        for bit, key, want in valued:
+            if self._expand(vparts + [want]) is not None:
+                out.append((bit, key, self.value(vparts + [want])))
         if not (outs or names_in or res):
             return out
         named = set().union(*outs.values(), *names_in.values()) - set(declared)
