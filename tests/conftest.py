@@ -92,3 +92,26 @@ def assert_mask_is_brute_force(m, vocab, what: str):
         f"{[(int(t), vocab.token_bytes(int(t)), bool(bits[t])) for t in diff[:8]]}"
     )
     return bits
+
+
+def assert_cold_mask_is_brute_force(m, vocab, what: str, warm: bool = True):
+    """The matcher's next mask is the first in its state (cold), equals `is_allowed` on every
+    token id and allows something; with `warm`, the same state's second mask is warm and
+    equal. Returns the mask."""
+    bits = assert_mask_is_brute_force(m, vocab, what)
+    assert m.last_mask_cold, f"{what}: the first mask in this state was not cold"
+    assert bits.any(), what
+    if warm:
+        again = bits_of(m, m.compiled.mask_words)
+        assert not m.last_mask_cold and (again == bits).all(), what
+    return bits
+
+
+def single_byte_tokens(vocab) -> dict:
+    """The first token id of each single-byte token, by its byte."""
+    out: dict = {}
+    for t in range(vocab.size):
+        b = vocab.token_bytes(t)
+        if len(b) == 1:
+            out.setdefault(b, t)
+    return out

@@ -20,7 +20,13 @@ from __future__ import annotations
 
 import pytest
 from cold_states import hermes, tagged, tagged_common
-from conftest import assert_mask_is_brute_force, bits_of, vocab_of
+from conftest import (
+    assert_cold_mask_is_brute_force,
+    assert_mask_is_brute_force,
+    bits_of,
+    single_byte_tokens,
+    vocab_of,
+)
 
 from decoder import Grammar, Matcher
 
@@ -90,12 +96,7 @@ def test_fresh_states_of_own_classes_equal_brute_force(family):
     for n, (make, prefix) in enumerate(STATES):
         m = Matcher(make(1000 + n), vocab)  # a fresh grammar: its first mask is cold
         assert m.commit_bytes(prefix), prefix
-        words = m.compiled.mask_words
-        bits = assert_mask_is_brute_force(m, vocab, f"{family} {make.__name__} {prefix!r}")
-        assert m.last_mask_cold, f"{prefix!r}: the first mask in this state was not cold"
-        assert bits.any()
-        again = bits_of(m, words)
-        assert not m.last_mask_cold and (again == bits).all()
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} {make.__name__} {prefix!r}")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -108,11 +109,7 @@ def test_free_text_then_trigger_split_across_tokens(family):
     text = 'Let me check. <tool_call>\n{"name": "get_weather7", "arguments": {"location": "Paris"}}\n</tool_call>'
     data = text.encode()
     cut = data.index(b"<tool_call>") + 5  # "<tool" | "_call>"
-    single = {}
-    for t in range(vocab.size):
-        b = vocab.token_bytes(t)
-        if len(b) == 1:
-            single.setdefault(b, t)
+    single = single_byte_tokens(vocab)
     for piece in (data[:cut], data[cut:]):
         for k in range(len(piece)):
             # byte by byte: the byte's token (a single-byte token) must be in the mask

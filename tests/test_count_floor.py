@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import pytest
 from cold_states import string_beside_null
-from conftest import assert_mask_is_brute_force, bits_of, vocab_of
+from conftest import (
+    assert_cold_mask_is_brute_force,
+    assert_mask_is_brute_force,
+    vocab_of,
+)
 
 from decoder import Matcher
 
@@ -54,11 +58,7 @@ def test_fresh_counted_states_equal_brute_force(family):
             m = Matcher(g, vocab)
             assert m.commit_bytes(b'{"s": "' + text.encode()), text
             what = f"{family} {keywords} {text[:12]!r}... ({len(text)} code points)"
-            bits = assert_mask_is_brute_force(m, vocab, what)
-            assert m.last_mask_cold, f"{what}: the first mask in this state was not cold"
-            assert bits.any()
-            again = bits_of(m, m.compiled.mask_words)
-            assert not m.last_mask_cold and (again == bits).all()
+            assert_cold_mask_is_brute_force(m, vocab, what)
 
 
 @pytest.mark.parametrize("family", ["llama3", "mistral-tekken"])

@@ -21,7 +21,13 @@ import json
 import numpy as np
 import pytest
 from cold_states import string_beside_null
-from conftest import assert_mask_is_brute_force, bits_of, load_tokenizer, shared_path, vocab_of
+from conftest import (
+    assert_cold_mask_is_brute_force,
+    assert_mask_is_brute_force,
+    load_tokenizer,
+    shared_path,
+    vocab_of,
+)
 
 from decoder import Grammar, Matcher
 
@@ -60,11 +66,7 @@ def test_fresh_states_near_the_bound_equal_brute_force(family):
             m = Matcher(g, vocab)
             assert m.commit_bytes(b'{"s": "' + text.encode()), text
             what = f"{family} {keywords} {text!r}"
-            bits = assert_mask_is_brute_force(m, vocab, what)
-            assert m.last_mask_cold, f"{what}: the first mask in this state was not cold"
-            assert bits.any()
-            again = bits_of(m, m.compiled.mask_words)
-            assert not m.last_mask_cold and (again == bits).all()
+            assert_cold_mask_is_brute_force(m, vocab, what)
 
 
 def test_word_count_schema_teacher_forced_through_llama3():

@@ -17,7 +17,12 @@ import json
 
 import pytest
 from cold_states import hermes, tagged
-from conftest import assert_mask_is_brute_force, bits_of, vocab_of
+from conftest import (
+    assert_mask_is_brute_force,
+    bits_of,
+    single_byte_tokens,
+    vocab_of,
+)
 
 import decoder.compile as dc
 from decoder import Matcher
@@ -121,11 +126,7 @@ def test_shared_entries_then_trigger_split_and_call(family):
         )
         data = text.encode()
         cut = data.index(b"<tool_call>") + 5  # "<tool" | "_call>"
-        single = {}
-        for t in range(vocab.size):
-            b = vocab.token_bytes(t)
-            if len(b) == 1:
-                single.setdefault(b, t)
+        single = single_byte_tokens(vocab)
         for k in range(len(data)):
             if k in (0, cut - 1, cut):
                 assert_mask_is_brute_force(m, vocab, f"{family} at {data[:k]!r}")

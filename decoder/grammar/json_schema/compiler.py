@@ -1117,19 +1117,9 @@ class Compiler:
             elif kw in ("additionalProperties", "patternProperties", "propertyNames"):
                 member += self._negate_keys(node, kw, v, base, path, depth)
             elif kw == "format":
-                try:
-                    if not isinstance(v, str) or format_regex(v) is None:
-                        continue  # not asserted: never fails
-                except KeyError:
-                    raise _CannotNegate(kw) from None
-                if v in LIBRARY_FORMATS:
-                    # never fails for a validator without its library (formats.py)
-                    self.library_format_negations.append((path, v))
-                    continue
-                if format_superset_regex(v) is None:
-                    raise _CannotNegate(kw)  # no safe complement (see FORMAT_SUPERSETS)
-                # a string outside every spelling validators accept (a complement)
-                alts.append(self.synth({"type": "string", "__not_format__": [v]}))
+                if self._format_can_fail(v, path):
+                    # a string outside every spelling validators accept (a complement)
+                    alts.append(self.synth({"type": "string", "__not_format__": [v]}))
             elif kw == "__not_format__":
                 alts.append(self.synth({"type": "string", "anyOf": [{"format": x} for x in v]}))
             elif kw == "multipleOf":
@@ -2148,12 +2138,12 @@ class Compiler:
         subsets = range(1 << len(contains))
 
         def choices(base):
+            if any(p.node is False for p in base):
+                return []
             out = []
             for sub in subsets:
                 extra = [c[0] for i, c in enumerate(contains) if sub >> i & 1]
                 inc = tuple(sub >> i & 1 for i in range(len(contains)))
-                if any(p.node is False for p in base):
-                    continue
                 out.append((self.value(base + extra), inc))
             return out
 
@@ -2653,6 +2643,7 @@ class Compiler:
         names_in: dict = {}  # requirement -> names of its "in" alternatives
         res: dict = {}  # requirement -> regex key sets
         valued: list = []  # (bit, key lexeme, value Part): members that want a value
+        distinct = None  # whether these extra keys never repeat (decided when first needed)
         for j, (alts, kw) in enumerate(reqs):
             for a in alts:
                 if a[0] != "member":
@@ -2665,7 +2656,8 @@ class Compiler:
                         continue
                     if not on_extra_key:
                         continue
-                    distinct = distinct_keys.key_item(self, lx) != lx
+                    if distinct is None:
+                        distinct = distinct_keys.key_item(self, lx) != lx
                     if distinct and distinct_keys.key_item(self, on_extra_key) != on_extra_key:
                         valued.append((1 << j, on_extra_key, a[2]))
                     else:
@@ -2822,20 +2814,31 @@ class Compiler:
             node = {"__not_pattern__": [v]}
         else:
             try:
-                if not isinstance(v, str) or format_regex(v) is None:
-                    return None  # an annotation: holds for every key
-            except KeyError:
-                self.unsupported("format", path, f"{v!r} is not supported")
-                return True
-            if v in LIBRARY_FORMATS:
-                # never fails for a validator without its library (formats.py)
-                self.library_format_negations.append((path, v))
-                return None
-            if format_superset_regex(v) is None:
+                if not self._format_can_fail(v, path):
+                    return None  # holds for every key
+            except _CannotNegate:
                 self.unsupported("format", path, f"{v!r} cannot be negated")
                 return True
             node = {"__not_format__": [v]}
         return Part(self.synth(node), o.base, path)
+
+    def _format_can_fail(self, v, path: str) -> bool:
+        """Whether ``format: v`` can fail under a negation, where ``__not_format__`` (the
+        complement of FORMAT_SUPERSETS) is what fails it. False for an annotation (an unknown
+        format) and for a format validators check only with an optional library (formats.py:
+        it never fails for a validator without it; recorded for compile_json_schema's error);
+        _CannotNegate for a format with no safe complement."""
+        try:
+            if not isinstance(v, str) or format_regex(v) is None:
+                return False
+        except KeyError:
+            raise _CannotNegate("format") from None
+        if v in LIBRARY_FORMATS:
+            self.library_format_negations.append((path, v))
+            return False
+        if format_superset_regex(v) is None:
+            raise _CannotNegate("format")
+        return True
 
     def _extras(self, parts, pats, has_pattern, addl_explicit, declared: set, pn_chars, path):
         """The kinds of keys beyond the declared ones, or None: ``(key lexeme, value parts,
