@@ -179,4 +179,4 @@ def test_make_corpus_writes_every_case(tmp_path):
         json.loads((tmp_path / "schema_ref_self_productive.json").read_text())["$ref"]
         == "#/$defs/t"
     )
-    assert index["regex_lookahead.regex"]["errors"] == ["GrammarError"]
+    assert index["regex_backreference.regex"]["errors"] == ["GrammarError"]

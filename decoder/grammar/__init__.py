@@ -137,7 +137,8 @@ class Grammar:
                 )
         with _front_end("regex", GrammarError), compile_deadline(timeout):
             return cls(
-                ir.regex_grammar(parse_regex(pattern, syntax=syntax, flags=flags)), source="regex"
+                ir.regex_grammar(parse_regex(pattern, syntax=syntax, flags=flags, whole=True)),
+                source="regex",
             )
 
     @classmethod

@@ -8,10 +8,12 @@ The IR describes a *language* (a set of strings), so only the regular part of
 the regex world is accepted.  Everything that is not a regular language, or
 that depends on context the IR cannot see, raises
 :class:`decoder.errors.GrammarError` with the position and a caret: back
-references, lookahead/lookbehind, atomic groups, possessive quantifiers, word
-boundaries, and ``^``/``$``/``\\A``/``\\Z`` anywhere but at the edges of the
-pattern (or of its top-level alternatives).  Lazy quantifiers are accepted: they
-describe the same set of strings.
+references, atomic groups, possessive quantifiers, word boundaries, and, where the
+pattern is a lexer terminal (neither ``search`` nor ``whole``), lookarounds and
+``^``/``$``/``\\A``/``\\Z`` anywhere but at the edges of the pattern (or of its
+top-level alternatives).  Where the node's strings are the whole subject those are
+zero-width assertions compiled exactly (:mod:`.lookaround`).  Lazy quantifiers are
+accepted: they describe the same set of strings.
 
 Character semantics follow the syntax:
 
@@ -414,7 +416,16 @@ def _first_anchor(node):
 
 # ---------------------------------------------------------------- the parser
 class _Parser:
-    def __init__(self, pattern: str, syntax: str, flags: str, portable: bool | str = False):
+    def __init__(
+        self,
+        pattern: str,
+        syntax: str,
+        flags: str,
+        portable: bool | str = False,
+        lookaround: bool = False,
+    ):
+        self.lookaround = lookaround  # lookarounds parsed (search patterns), else refused
+        self.looks = False  # a lookaround was parsed
         self.ticks = 0  # atoms parsed (the compile deadline is checked every 4096)
         if syntax not in ("python", "ecma"):
             raise ValueError(f"unknown regex syntax {syntax!r} (use 'python' or 'ecma')")
@@ -596,10 +607,8 @@ class _Parser:
                     raise self.err("missing ), unterminated comment", start)
                 self.i = end + 1
                 return None
-            elif c in "=!":
-                raise self.err("unsupported lookahead", start)
-            elif c == "<" and self.peek(1) in ("=", "!"):
-                raise self.err("unsupported lookbehind", start)
+            elif c in "=!" or (c == "<" and self.peek(1) in ("=", "!")):
+                return self.parse_lookaround(start, depth)
             elif c == ">":
                 raise self.err("unsupported atomic group", start)
             elif c == "(":
@@ -628,6 +637,27 @@ class _Parser:
         if saved_flags is not None:
             self.flags = saved_flags
         return node, False
+
+    def parse_lookaround(self, start: int, depth: int):
+        """``(?=``, ``(?!``, ``(?<=``, ``(?<!`` (the cursor after ``(?``) as a
+        ``("look", ahead, negative, body, position)`` pseudo-node: only where the whole
+        string is the pattern's subject (``search=True``, see :mod:`.lookaround`); a lexer
+        terminal's lookaround would look past the token. A negative body is read the other
+        way round (``portable``: its complement must hold under both readings)."""
+        ahead = self.p[self.i] in "=!"
+        if not self.lookaround:
+            raise self.err("unsupported lookahead" if ahead else "unsupported lookbehind", start)
+        neg = self.p[self.i if ahead else self.i + 1] == "!"
+        self.i += 1 if ahead else 2
+        saved_portable, saved_flags = self.portable, set(self.flags)
+        if neg and self.portable:
+            self.portable = "max" if self.portable is True else True
+        body = self.parse_alt(depth + 1)
+        self.portable, self.flags = saved_portable, saved_flags
+        if not self.eat(")"):
+            raise self.err("missing ), unterminated subpattern", start)
+        self.looks = True
+        return ("look", ahead, neg, body, start), True
 
     def parse_inline_flags(self, start: int, depth: int):
         """``(?flags)`` (Python, at the start only) or ``(?flags-flags:``; returns the flags to restore."""
@@ -1066,6 +1096,7 @@ def parse_regex(
     flags: str = "",
     search: bool = False,
     portable: bool | str = False,
+    whole: bool = False,
 ) -> tuple:
     """Parse a regular expression into an IR regex node.
 
@@ -1085,12 +1116,19 @@ def parse_regex(
     negative lookaheads and the keys a ``patternProperties`` pattern leaves to
     ``additionalProperties``.
 
+    Lookarounds, and ``^``/``$`` inside groups, alternations and repetitions, are zero-width
+    assertions about the rest of the subject or what came before it: they are compiled
+    exactly (:mod:`.lookaround`) where the node's strings are the whole subject, with
+    ``search=True`` or ``whole=True`` (``re.fullmatch`` of the whole output, as
+    ``Grammar.from_regex`` uses it), and refused otherwise (a lexer terminal's lookahead
+    would look past the token).
+
     Raises :class:`GrammarError` for syntax errors and for constructs that are
     not regular or cannot be expressed exactly (message shows a caret).
     """
     if isinstance(pattern, str) and len(pattern) <= _PARSE_CACHE_MAX_TEXT:
-        return _parse_regex_cached(pattern, syntax, flags, search, portable)
-    return _parse_regex(pattern, syntax, flags, search, portable)
+        return _parse_regex_cached(pattern, syntax, flags, search, portable, whole)
+    return _parse_regex(pattern, syntax, flags, search, portable, whole)
 
 
 #: patterns up to this many characters are memoised (the nodes are immutable tuples): schemas
@@ -1100,13 +1138,37 @@ _PARSE_CACHE_MAX_TEXT = 4096
 
 
 def _parse_regex(
-    pattern: str, syntax: str, flags: str, search: bool, portable: bool | str
+    pattern: str, syntax: str, flags: str, search: bool, portable: bool | str, whole: bool
 ) -> tuple:
-    p = _Parser(pattern, syntax, flags, portable)
+    p = _Parser(pattern, syntax, flags, portable, lookaround=search or whole)
     node = p.parse()
+    if p.looks:
+        return _assertions_anywhere(node, pattern, p, search)
     if p.anchors or search:
-        node = _resolve(node, pattern, p.py, search)
+        try:
+            node = _resolve(node, pattern, p.py, search)
+        except GrammarError:
+            if not (search or whole):  # a lexer terminal's inner anchor: outside its span
+                raise
+            return _assertions_anywhere(node, pattern, p, search)
     return node
+
+
+def _assertions_anywhere(node, pattern: str, p: _Parser, search: bool) -> tuple:
+    """A pattern with lookarounds, or anchors inside groups, alternations or repetitions,
+    whose strings are the whole subject: one exact DFA (:mod:`.lookaround`); a lookbehind
+    must have one width where Python's ``re`` reads the pattern too (``syntax="python"`` or
+    ``portable``)."""
+    from .json_schema.automata import RegexBudgetError
+    from .lookaround import assertion_language
+
+    fixed = p.py or bool(p.portable)
+    try:
+        return assertion_language(node, pattern, p.py, search, fixed_width_lookbehind=fixed)
+    except RegexBudgetError as e:  # a GrammarError, as every other refusal of a pattern
+        raise _make_error(
+            f"{e} (the pattern's lookarounds or inner anchors)", reason=str(e)
+        ) from None
 
 
 _parse_regex_cached = functools.lru_cache(maxsize=2048)(_parse_regex)

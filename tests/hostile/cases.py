@@ -954,8 +954,16 @@ case(
     "schema_pattern_lookbehind",
     "schema",
     lambda: {"type": "string", "pattern": "(?<=a)b"},
-    ("SchemaError", "GrammarError"),
-    r"pattern|look",
+    ok=True,
+    accept=(b'"ab"', b'"xabx"'),
+    reject=(b'"b"', b'"ba"', b'""'),
+)
+case(
+    "schema_pattern_lookbehind_variable_width",
+    "schema",
+    lambda: {"type": "string", "pattern": "(?<=a+)b"},
+    ("SchemaError",),
+    r"pattern.*lookbehind of variable width",
 )
 case(
     "schema_pattern_backreference",
@@ -1128,8 +1136,22 @@ case(
     ("GrammarError",),
     r"backreference|P=",
 )
-case("regex_lookahead", "regex", lambda: r"a(?=b)", ("GrammarError",), r"look")
-case("regex_lookbehind", "regex", lambda: r"(?<!a)b", ("GrammarError",), r"look")
+case(
+    "regex_lookahead",
+    "regex",
+    lambda: r"(?:a(?=b)|b(?!a)|c$)+",
+    ok=True,
+    accept=(b"ab", b"abbb", b"bc", b"c"),
+    reject=(b"a", b"ba", b"cc", b"ca"),
+)
+case(
+    "regex_lookbehind_variable_width",
+    "regex",
+    lambda: r"(?<=a+)b",
+    ("GrammarError",),
+    r"lookbehind of variable width",
+)
+case("regex_lookahead_in_lookbehind", "regex", lambda: r"(?<=a(?=b))b", ("GrammarError",), r"look")
 case("regex_word_boundary", "regex", lambda: r"\bfoo\b", ("GrammarError",), r"\\b|boundary|anchor")
 case("regex_conditional", "regex", lambda: r"(a)?(?(1)b|c)", ("GrammarError",), r"condition|\(\?\(")
 case(
