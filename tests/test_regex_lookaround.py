@@ -25,9 +25,10 @@ from test_json_schema_soundness import _teacher_force, _vocab
 
 from decoder import Grammar, Matcher
 from decoder.errors import GrammarError, SchemaError
+from decoder.grammar import lookaround
 from decoder.grammar.json_schema import automata as A
 from decoder.grammar.json_schema import compile_json_schema
-from decoder.grammar.regex import parse_regex
+from decoder.grammar.regex import _parse_regex, parse_regex
 
 
 def _strings(alphabet: str, n: int):
@@ -36,8 +37,16 @@ def _strings(alphabet: str, n: int):
             yield "".join(t)
 
 
+@pytest.fixture(params=["forward", "reversed"])
+def direction(request, monkeypatch):
+    """Both ways of building the automaton (reading the string forwards, lookaheads as
+    obligations, or backwards, lookbehinds as obligations), not the one picked by default."""
+    monkeypatch.setattr(lookaround, "DIRECTION", request.param)
+    return request.param
+
+
 def _disagreements(pattern: str, alphabet: str, n: int, flags: str = "", whole=False) -> list:
-    node = parse_regex(pattern, syntax="python", flags=flags, search=not whole, whole=whole)
+    node = _parse_regex(pattern, "python", flags, not whole, False, whole)  # not memoised
     d = A.to_dfa(node)
     rx = re.compile(pattern, re.M if "m" in flags else 0)
     want = rx.fullmatch if whole else rx.search
@@ -87,14 +96,14 @@ NAMED = [
 
 
 @pytest.mark.parametrize("pattern", NAMED)
-def test_named_constructs_are_re_search_and_fullmatch(pattern):
+def test_named_constructs_are_re_search_and_fullmatch(pattern, direction):
     alphabet = "ab/c.\n"
     assert _disagreements(pattern, alphabet, 5) == []
     assert _disagreements(pattern, alphabet, 5, whole=True) == []
 
 
 @pytest.mark.parametrize("pattern", ["(?:^|b)a(?=$|b)", "(?<=^a)b$", "a$(?!\\n)"])
-def test_multiline_anchors(pattern):
+def test_multiline_anchors(pattern, direction):
     assert _disagreements(pattern, "ab\n", 6, flags="m") == []
 
 
@@ -142,7 +151,7 @@ def _random_pattern(rng: random.Random, depth: int, ctx: str | None) -> str:
     return "".join(items)
 
 
-def test_random_patterns_are_re_search_and_fullmatch():
+def test_random_patterns_are_re_search_and_fullmatch(direction):
     rng = random.Random(11)
     checked = 0
     for _ in range(250):
@@ -218,7 +227,9 @@ def test_lexer_terminals_refuse_lookarounds_and_inner_anchors():
 
 
 def test_budget_is_a_schema_error_naming_pattern_and_path():
-    schema = {"properties": {"x": {"type": "string", "pattern": "(?:a(?=[\\s\\S]{0,12}b)|c)*d$"}}}
+    # the prefix's lookbehind DFA must remember 13 characters, the suffix's one too
+    pattern = "(?:a(?=[\\s\\S]{0,12}b)|c(?<=b[\\s\\S]{12}c))*d"
+    schema = {"properties": {"x": {"type": "string", "pattern": pattern}}}
     with pytest.raises(SchemaError) as info:
         compile_json_schema(schema)
     assert info.value.keyword == "pattern" and "/properties/x" in str(info.value)

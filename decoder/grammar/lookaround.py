@@ -19,6 +19,13 @@ repetitions surround them. The construction:
   lookahead adds an obligation (its DFA, started), which every later code point steps; an
   obligation that fails kills its configuration, one that accepts every suffix is dropped.
   A state is final where a configuration is at the NFA's end with every obligation final.
+  A configuration with more obligations than another at the same NFA state is dropped (it
+  accepts nothing the other does not), else an unanchored pattern kept one per position;
+* lookbehinds cost nothing, lookaheads an obligation each time they are crossed: a pattern
+  with more lookaheads than lookbehinds is built on the reversed strings (a lookahead is a
+  lookbehind there, anchors are written as the lookarounds they are) and its DFA reversed
+  back (the subset construction of the reversed DFA is minimal, Brzozowski); the other way
+  is tried when the first runs over the budget.
 
 What stays refused (a :class:`GrammarError` naming the construct): a lookbehind or ``^``
 inside a lookahead and a lookahead or ``$`` inside a lookbehind (they would look past the
@@ -158,14 +165,6 @@ class _Builder:
                 lang = ir.opt(ir.cat(any_star, lt))
             d = automata.to_dfa(lang, self.budget)
         else:
-            if not ahead and self.fixed_width_only:
-                lo, hi = ir_width(body)
-                if lo != hi:
-                    raise regex_error(
-                        "unsupported lookbehind of variable width (Python's re refuses it)",
-                        self.pattern,
-                        pos,
-                    )
             d = self.language(body, start_anchored=ahead, end_anchored=not ahead, inside=key)
             if ahead and neg:
                 d = automata.complement(d)
@@ -173,8 +172,6 @@ class _Builder:
         self.asserts.append(a)
         self.assert_ids[key] = len(self.asserts) - 1
         return len(self.asserts) - 1
-
-    fixed_width_only = False
 
     # ---------------------------------------------------------------- NFA
     def build(self, nfa: _Nfa, node, s: int, inside) -> int:
@@ -281,6 +278,28 @@ def ir_width(node) -> tuple[int, int | None]:
     return 0, None
 
 
+def _prune(configs) -> frozenset:
+    """``configs`` without those another at the same NFA state makes redundant: ``(q, O')``
+    accepts a continuation only where ``(q, O)`` with fewer obligations ``O < O'`` does too
+    (acceptance is "some configuration"), so dropping it keeps the language. Without this
+    an unanchored pattern (``Σ*`` before it) kept one configuration per start position."""
+    by_state: dict = {}
+    for q, obl in configs:
+        by_state.setdefault(q, []).append(obl)
+    out = []
+    for q, obls in by_state.items():
+        if len(obls) == 1:
+            out.append((q, obls[0]))
+            continue
+        obls.sort(key=len)
+        kept: list = []
+        for o in obls:
+            if not any(k < o for k in kept):
+                kept.append(o)
+        out.extend((q, o) for o in kept)
+    return frozenset(out)
+
+
 def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
     """The subset construction over configurations (see the module's docstring), minimised."""
     from .json_schema import automata
@@ -314,7 +333,7 @@ def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
-        return frozenset(seen)
+        return _prune(seen)
 
     def accepting(configs) -> bool:
         return any(
@@ -412,12 +431,133 @@ def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
     return automata.minimize(automata.Dfa(edges_out, finals))
 
 
+def _check(node, pattern: str, inside: str | None, fixed_width: bool) -> None:
+    """The refusals, on the pattern as written (before any reversal): a lookbehind or ``^``
+    inside a lookahead, a lookahead or ``$`` inside a lookbehind, a lookbehind of variable
+    width where ``fixed_width``."""
+    from .regex import regex_error
+
+    t = node[0]
+    if t in ("cat", "alt"):
+        for x in node[1]:
+            _check(x, pattern, inside, fixed_width)
+    elif t == "rep":
+        _check(node[1], pattern, inside, fixed_width)
+    elif t in ("anchor", "look"):
+        ahead = node[1] == "end" if t == "anchor" else node[1]
+        pos = node[3] if t == "anchor" else node[4]
+        if inside == "ahead" and not ahead:
+            what = "^" if t == "anchor" else "lookbehind"
+            raise regex_error(f"unsupported {what} inside a lookahead", pattern, pos)
+        if inside == "behind" and ahead:
+            what = "$" if t == "anchor" else "lookahead"
+            raise regex_error(f"unsupported {what} inside a lookbehind", pattern, pos)
+        if t == "look":
+            if not ahead and fixed_width:
+                lo, hi = ir_width(node[3])
+                if lo != hi:
+                    raise regex_error(
+                        "unsupported lookbehind of variable width (Python's re refuses it)",
+                        pattern,
+                        pos,
+                    )
+            _check(node[3], pattern, "ahead" if ahead else "behind", fixed_width)
+
+
+def _looks(node, counts: list) -> None:
+    """Adds ``node``'s lookaheads to ``counts[0]`` and lookbehinds to ``counts[1]``."""
+    t = node[0]
+    if t in ("cat", "alt"):
+        for x in node[1]:
+            _looks(x, counts)
+    elif t == "rep":
+        _looks(node[1], counts)
+    elif t == "look":
+        counts[0 if node[1] else 1] += 1
+        _looks(node[3], counts)
+
+
+def _reverse(node, py: bool):
+    """The node of the reversed strings: concatenations reversed, a lookahead a lookbehind
+    of the reversed body and back (the suffix ``s[p:]`` in ``B·Σ*`` is the reversed prefix in
+    ``Σ*·rev(B)``), anchors first written as the lookarounds they are."""
+    from .regex import _ECMA_LT, ANY
+
+    t = node[0]
+    if t == "bytes":
+        return ("bytes", node[1].decode("utf-8")[::-1].encode("utf-8"))
+    if t == "cat":
+        return ("cat", tuple(_reverse(x, py) for x in reversed(node[1])))
+    if t == "alt":
+        return ("alt", tuple(_reverse(x, py) for x in node[1]))
+    if t == "rep":
+        return ("rep", _reverse(node[1], py), node[2], node[3])
+    if t == "look":
+        return ("look", not node[1], node[2], _reverse(node[3], py), node[4])
+    if t == "anchor":
+        _, side, kind, pos = node
+        not_lt = ("cps", ir.negate_ranges(((10, 10),) if py else _ECMA_LT))
+        if kind == "abs":  # nothing before / after
+            body = ANY
+        elif kind == "line":  # not right after / before a character other than a line end
+            body = not_lt
+        else:  # Python's $: the suffix is "" or "\n"
+            body = ir.alt(("cps", ir.negate_ranges(((10, 10),))), ir.cat(ir.lit("\n"), ANY))
+        return _reverse(("look", side == "end", True, body, pos), py)
+    return node
+
+
+def _reverse_dfa(d, budget: int):
+    """The minimal DFA of the reversed language of ``d`` (its edges turned round, from all
+    its finals to its start, determinised in :mod:`.json_schema._automata`)."""
+    from .json_schema import _automata, automata
+
+    if d.is_empty():
+        return d
+    n = d.n
+    eps: list = [[] for _ in range(n + 1)]
+    edges: list = [[] for _ in range(n + 1)]
+    for q, es in enumerate(d.edges):
+        for lo, hi, t in es:
+            edges[t].append((lo, hi, q))
+    eps[n] = sorted(d.finals)
+    made = _automata.determinize(
+        eps, edges, n, 0, budget, automata.MAX_WORK, automata._COMPILE_WORK.get()
+    )
+    return automata.Dfa._of(automata._done(*made))
+
+
+#: which way the construction reads the string (tests set it to check both): None picks the
+#: one where most lookarounds are deterministic (forward: lookbehinds; reversed: lookaheads)
+DIRECTION: str | None = None
+
+
 def assertion_language(node, pattern: str, py: bool, search: bool, fixed_width_lookbehind: bool):
     """The ``dfa`` node of the strings in which ``node`` (a parsed pattern with assertions)
-    matches somewhere (``search``: ``re.search``) or as a whole (``re.fullmatch``)."""
+    matches somewhere (``search``: ``re.search``) or as a whole (``re.fullmatch``).
+
+    A lookbehind costs nothing (one DFA state more to track), a lookahead an obligation per
+    position it is crossed at: so a pattern with more lookaheads than lookbehinds is built
+    reversed (lookaheads become lookbehinds) and the DFA reversed back; the other way is
+    tried when the first runs over the budget."""
     from .json_schema import automata
     from .regex import ANY_RANGES
 
-    b = _Builder(pattern, py, automata.DEFAULT_BUDGET, ANY_RANGES)
-    b.fixed_width_only = fixed_width_lookbehind
-    return b.language(node, not search, not search).node()
+    _check(node, pattern, None, fixed_width_lookbehind)
+    counts = [0, 0]
+    _looks(node, counts)
+    order = [False, True] if counts[0] <= counts[1] else [True, False]
+    if DIRECTION is not None:
+        order = [DIRECTION == "reversed"]
+    first: Exception | None = None
+    for rev in order:
+        b = _Builder(pattern, py, automata.DEFAULT_BUDGET, ANY_RANGES)
+        try:
+            if not rev:
+                return b.language(node, not search, not search).node()
+            d = b.language(_reverse(node, py), not search, not search)
+            return _reverse_dfa(d, automata.DEFAULT_BUDGET).node()
+        except automata.RegexBudgetError as e:
+            first = first or e
+    assert first is not None
+    raise first
