@@ -192,6 +192,16 @@ def test_json_schema_readings_bracket_ecma_and_python(ecma, as_py):
             assert lo.accepts(s) == hi.accepts(s) == p_ok, (ecma, s)
 
 
+def test_ecma_lookbehind_of_variable_width(direction):
+    """ECMA-262 reads lookbehinds of any width (Python's re refuses them): where no Python
+    reader must agree (``syntax="ecma"``, not portable) they are compiled."""
+    cases = [("(?<=a{1,3}|bc)d", "(?:a|bc)d"), ("(?<!a+)b", "(?<!a)b"), ("(?<=^a*)b", "^a*b")]
+    for ecma, same in cases:
+        d = A.to_dfa(_parse_regex(ecma, "ecma", "", True, False, False))
+        rx = re.compile(same)
+        assert [s for s in _strings("abc", 6) if d.accepts(s) != bool(rx.search(s))] == [], ecma
+
+
 REFUSED = [
     ("(?=(?<=a)b)", "unsupported lookbehind inside a lookahead"),
     ("x(?=^a)", "unsupported ^ inside a lookahead"),
