@@ -263,6 +263,10 @@ def _string_keywords(rng, s):
                 "\\s",
                 "^(ab)+$",
                 "^a{2,3}$",
+                "a(?=b)",
+                "(?<!a)b$",
+                "^(?:a(?!a)|b)*$",
+                "(?:^|b)a(?=$|b)",
             ]
         )
     elif kw == "format":
