@@ -309,3 +309,26 @@ def test_random_walks_validate(case):
     differential.check_schema(schema, random.Random(case), report, walks=12, instances=4)
     assert not report.failures, report.failures[:5]
     assert report.counts["walks"] > 0
+
+
+def test_code_point_classes_are_the_coarsest_partition_every_edge_list_respects():
+    """lookaround._classes: code points of one class go to the same target (or nowhere) from
+    every edge list, and code points of two classes are told apart by some list."""
+    import bisect
+
+    rng = random.Random(3)
+    for _ in range(40):
+        lists = []
+        for _ in range(rng.randint(1, 4)):
+            cuts = sorted(rng.sample(range(1, 60), rng.randint(2, 8)))
+            es = [(lo, hi - 1, rng.randrange(3)) for lo, hi in zip(cuts, cuts[1:])]
+            lists.append([e for e in es if rng.random() < 0.8])
+        bounds, cls = lookaround._classes(lists)
+
+        by_class: dict = {}
+        for c in range(70):
+            sig = tuple(next((t for lo, hi, t in es if lo <= c <= hi), None) for es in lists)
+            by_class.setdefault(cls[bisect.bisect_right(bounds, c) - 1], set()).add(sig)
+        assert all(len(v) == 1 for v in by_class.values())  # a class is one behaviour
+        sigs = [next(iter(v)) for v in by_class.values()]
+        assert len(set(sigs)) == len(sigs)  # and one behaviour is one class

@@ -306,6 +306,33 @@ def _prune(configs) -> frozenset:
     return frozenset(out)
 
 
+def _classes(edge_lists) -> tuple[list, list]:
+    """The coarsest partition of the code points that every edge list respects (two code
+    points in one class go to the same target, or nowhere, from every state): the sorted
+    bounds of its elementary intervals and each interval's class. A subset-construction
+    state steps each class once, not each interval (a Unicode ``\\w`` has hundreds)."""
+    cuts = {0}
+    lists = {tuple(es) for es in edge_lists if es}
+    for es in lists:
+        for lo, hi, _ in es:
+            cuts.add(lo)
+            cuts.add(hi + 1)
+    bounds = sorted(cuts)
+    cls = [0] * len(bounds)
+    fresh_id = 1
+    for es in lists:  # refine by this list's targets: (class before, target) -> new class
+        fresh: dict = {}
+        for lo, hi, t in es:
+            for i in range(bisect.bisect_left(bounds, lo), bisect.bisect_left(bounds, hi + 1)):
+                key = (cls[i], t)
+                got = fresh.get(key)
+                if got is None:
+                    got = fresh[key] = fresh_id
+                    fresh_id += 1
+                cls[i] = got
+    return bounds, cls
+
+
 def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
     """The subset construction over configurations (see the module's docstring), minimised."""
     from .json_schema import automata
@@ -350,6 +377,9 @@ def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
         es.sort()
     starts = [[lo for lo, _, _ in es] for es in nfa.edges]
     cut_cache: dict = {}  # (assertion id or -1 for the NFA, state) -> its edges' bounds
+    gbounds, gcls = _classes(
+        list(nfa.edges) + [es for aid in nfa.used for es in asserts[aid].edges]
+    )
     lb0 = tuple(-1 if asserts[aid].empty else 0 for aid in behind)
     init = (lb0, closure([(start, frozenset())], lb0))
     index = {init: 0}
@@ -377,14 +407,14 @@ def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
         row: list = []
         movers = [(q, obl, nfa.edges[q], starts[q]) for q, obl in configs if nfa.edges[q]]
         seen_moves: dict = {}  # (lookbehind states, moved configurations) -> DFA state
-        for i in range(len(bounds) - 1):
-            c, c_hi = bounds[i], bounds[i + 1] - 1
+
+        def step(c: int, movers=movers, lb=lb, seen_moves=seen_moves) -> int:
+            """The DFA state code point ``c`` leads to from this one (-1: none)."""
             moved = []
             for q, obl, es, st in movers:
                 e = bisect.bisect_right(st, c) - 1
                 if e < 0 or es[e][1] < c:
                     continue
-                t = es[e][2]
                 steps[0] += 1
                 new_obl = []
                 alive = True
@@ -397,9 +427,9 @@ def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
                     if s2 not in a.universal:
                         new_obl.append((aid, s2))
                 if alive:
-                    moved.append((t, frozenset(new_obl)))
+                    moved.append((es[e][2], frozenset(new_obl)))
             if not moved:
-                continue
+                return -1
             lb2 = tuple(asserts[aid].step(st, c) for aid, st in zip(behind, lb))
             mkey = (lb2, frozenset(moved))
             j = seen_moves.get(mkey)
@@ -414,6 +444,17 @@ def _determinize(nfa: _Nfa, start: int, final: int, asserts, budget: int):
                     j = index[key] = len(order)
                     order.append(key)
                 seen_moves[mkey] = j
+            return j
+
+        by_class: dict = {}  # code-point class (see _classes) -> DFA state (-1: no move)
+        for i in range(len(bounds) - 1):
+            c, c_hi = bounds[i], bounds[i + 1] - 1
+            g = gcls[bisect.bisect_right(gbounds, c) - 1]
+            j = by_class.get(g)
+            if j is None:
+                j = by_class[g] = step(c)
+            if j < 0:
+                continue
             if row and row[-1][2] == j and row[-1][1] == c - 1:
                 row[-1] = (row[-1][0], c_hi, j)
             else:
