@@ -151,7 +151,7 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
             if i == "x":  # extra keys, never repeated (distinct_keys)
                 for kb, key, val in kinds:
                     if kb == bits:
-                        c.rule(s, [distinct_keys.key_item(c, key), c.COLON, val])
+                        c.rule(s, [distinct_keys.key_item(c, key, hi, True), c.COLON, val])
             else:
                 key = c._key_lexeme_literal(live[i][0])
                 if open_items and not live[i][2]:  # its repeats refused by the matcher
