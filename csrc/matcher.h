@@ -484,7 +484,12 @@ class Matcher {
   std::vector<int8_t> finite_live_;  // by lexer state: some live lexeme is a finite item (-1: unknown)
   std::vector<int16_t> class_rep_;   // by byte class: a byte of it other than '"' and '\\' (-1: none)
   std::vector<uint16_t> class_n_;    // by byte class: how many such bytes it has
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> key_counts_;  // key_completions' memo
+  struct PairHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& k) const {
+      return std::hash<uint64_t>()(k.first * 0x9E3779B97F4A7C15ull ^ k.second);
+    }
+  };
+  std::unordered_map<std::pair<uint64_t, uint64_t>, uint64_t, PairHash> key_counts_;  // key_completions' memo
   std::vector<uint32_t> dead_nodes_;
   std::vector<const std::string*> used_scratch_;
   bool finite_live(int32_t s);
@@ -498,6 +503,9 @@ class Matcher {
   // its scope that start with that prefix.
   bool dead_key(int32_t s, const JsonStringDecoder& d, size_t plen,
                 const std::vector<const std::string*>& used);
+  // A quick necessary condition: every live lexeme is a finite item with at most `bound`
+  // completions from s (no list of the used keys needed).
+  bool may_run_out(int32_t s, const JsonStringDecoder& d, size_t bound);
   // The same for a key whose raw bytes so far are `raw`, with the used keys of scope `sc`
   // of walk frame f (nullptr: the committed scope_).
   bool dead_key_raw(int32_t s, std::string_view raw, const DistinctFrame* f);

@@ -249,6 +249,15 @@ bool Matcher::key_reaches(int32_t lx, int32_t s, const JsonStringDecoder& d, std
   return q != kDead && accepts(*lexer_, q, lx);
 }
 
+bool Matcher::may_run_out(int32_t s, const JsonStringDecoder& d, size_t bound) {
+  if (!in_string(d) || bound == 0) return false;
+  for (int32_t lx : lexer_->live_lexemes(s)) {
+    if (!extras_->finite_items[lx]) return false;
+    if (lexer_->dist_to_accept(s, lx) != INT32_MAX && key_completions(lx, s, d) > bound) return false;
+  }
+  return true;
+}
+
 bool Matcher::dead_key(int32_t s, const JsonStringDecoder& d, size_t plen,
                        const std::vector<const std::string*>& used) {
   if (!in_string(d) || used.empty()) return false;
@@ -279,6 +288,10 @@ bool Matcher::dead_key_raw(int32_t s, std::string_view raw, const DistinctFrame*
     if (u.size() >= p.size() && u.compare(0, p.size(), p) == 0) used_scratch_.push_back(&u);
   };
   const uint32_t sc = f != nullptr ? f->scope : scope_;
+  // the keys of the scope, at most (most prefixes have more completions: no list needed)
+  size_t bound = (sc < scopes_.size() ? seen_.size() - scopes_[sc].first : 0) + 1;
+  if (f != nullptr) bound += f->nvals;
+  if (!may_run_out(s, d, bound)) return false;
   if (f != nullptr) {
     for (uint32_t k = 0; k < f->nvals; ++k)
       if (walk_val_scope_[k] == sc) add(walk_vals_[k]);

@@ -233,13 +233,25 @@ void Matcher::find_duplicate_closes(uint32_t* out) {
       if (lo == hi) continue;
       const uint32_t pos = it.pos + static_cast<uint32_t>(tmp.size());
       if (!d.closed()) {
-        if (has_finite_items_ && finite_live(q)) {  // a prefix whose every completion was used
+        if (has_finite_items_ && finite_live(q) && may_run_out(q, d, hi - lo)) {
+          // a prefix whose every completion may have been used
           used_scratch_.clear();
           for (uint32_t k = lo; k < hi; ++k) used_scratch_.push_back(&seen_[sorted_[k]]);
           if (dead_key(q, d, pos, used_scratch_)) {
-            for (uint32_t n = c, e = t.subtree_end(c); n < e; ++n)
+            // the tokens below that stay inside the lexeme (the inside bits; those that leave
+            // it are exits, skipped below dead_nodes_)
+            std::vector<std::pair<uint32_t, int32_t>> below{{c, q}};
+            while (!below.empty()) {
+              const auto [n, sn] = below.back();
+              below.pop_back();
               for (const int32_t* id = t.tokens_begin(n); id != t.tokens_end(n); ++id)
                 out[*id >> 5] &= ~(1u << (*id & 31));
+              for (uint32_t k = n + 1, e = t.subtree_end(n); k < e; k = t.subtree_end(k)) {
+                ++visited;
+                const int32_t sk = lexer_->next(sn, t.byte(k));
+                if (sk != kDead) below.push_back({k, sk});
+              }
+            }
             dead_nodes_.push_back(c);
             continue;
           }
