@@ -193,3 +193,34 @@ def test_a_token_that_closes_a_key_and_begins_one_that_ran_out():
         bits = bits_of(m, m.compiled.mask_words)
         for tok, ok in want.items():
             assert bool(bits[ids[tok]]) is ok and m.is_allowed(ids[tok]) is ok, (prefix, tok)
+
+
+# a key kind of two names (a pattern's region) beside open extra keys, which never run out
+BESIDE_OPEN = {
+    "type": "object",
+    "patternProperties": {"^x[ab]$": {"type": "integer"}},
+    "minProperties": 3,
+}
+
+
+def test_a_small_key_kind_beside_keys_that_never_run_out():
+    """A kind of extra key with few names is checked where another kind (any key, any value)
+    can always follow a ',': its names may run out without a dead end."""
+    g = Grammar.from_json_schema(BESIDE_OPEN)
+    assert FINITE_ITEM in {r for _, r in g.ir.distinct}
+    m = Matcher(g, vocab())
+    assert not accepts(m, b'{"xa": 1, "xa": 2, "y": 3}')
+    assert accepts(m, b'{"xa": 1, "xb": 2, "xa0": "s"}')  # "xa0" is an open key
+    assert _commits(m, b'{"xa": 1, "xb": 2, "xa')  # it may still become "xa0"
+    assert not accepts(m, b'{"xa": 1, "xb": 2, "xa": 3}')
+    v = vocab_of("llama3")
+    mv = Matcher(g, v)
+    for prefix in (b'{"xa": 1, "xb": 2, "', b'{"xa": 1, "xb": 2, "x', b'{"xa": 1, "xb": 2, "xa'):
+        mv.reset()
+        assert mv.commit_bytes(prefix)
+        assert_mask_is_brute_force(mv, v, repr(prefix))
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(3)
+    for _ in range(10):
+        text = walk_to_end(m, rng, buf, b'"}', 0.4, 2000).decode()
+        assert valid_without_duplicate_keys(BESIDE_OPEN, text), text

@@ -3068,7 +3068,10 @@ class Compiler:
         # one more: extra names differ from declared ones, so any extra key written adds at
         # least one distinct name.
         n_required = sum(1 for e in live if e[2])
-        repeatable = [k for _, k, _ in kinds if distinct_keys.key_item(self, k, hi, True) == k]
+        spare = distinct_keys.has_spare_kind(self, kinds, nw)
+        repeatable = [
+            k for _, k, _ in kinds if distinct_keys.key_item(self, k, hi, True, spare) == k
+        ]
         if repeatable and lo > n_required + 1:
             if hi is not None or lo > n:
                 raise SchemaError(
@@ -3084,7 +3087,7 @@ class Compiler:
         else:
             inc_x = inc
         if self.property_order == "any":  # keys in any order: any_order's states
-            return any_order.object_rules(self, live, kinds, nw, static, lo, hi, inc_x, path)
+            return any_order.object_rules(self, live, kinds, nw, static, lo, hi, inc_x, path, spare)
 
         def ok(c):
             return hi is None or c <= hi
@@ -3097,7 +3100,7 @@ class Compiler:
                     # repeated (distinct_keys)
                     for kb, key, val in kinds:
                         if kb == bits:
-                            key = distinct_keys.key_item(self, key, hi, True)
+                            key = distinct_keys.key_item(self, key, hi, True, spare)
                             self.rule(s, [key, self.COLON, val])
                 else:
                     name, vals = live[i][:2]

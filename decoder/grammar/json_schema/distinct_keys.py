@@ -84,12 +84,13 @@ def finite_names(c, rx) -> list[str] | None:
     return sorted(out)
 
 
-def key_item(c, lx: int, hi: int | None = None, finite: bool = False) -> int:
+def key_item(c, lx: int, hi: int | None = None, finite: bool = False, spare: bool = False) -> int:
     """The item twin of key lexeme ``lx`` (a symbol), or ``lx`` when its keys cannot be
     checked without a dead end. ``finite``: a key language that can run out from some state
     may become a finite item, when the object never asks for more keys of it than it has
-    (at most ``hi`` keys in all, ``hi`` the object's ``maxProperties``) or it has at least
-    :data:`INEXHAUSTIBLE` names."""
+    (at most ``hi`` keys in all, ``hi`` the object's ``maxProperties``), it has at least
+    :data:`INEXHAUSTIBLE` names, or the object always has a ``spare`` kind of extra key
+    (:func:`has_spare_kind`) to write once its names are used."""
     memo = c.distinct_key_memo
     got = memo.get(lx)
     if got is None:
@@ -107,7 +108,7 @@ def key_item(c, lx: int, hi: int | None = None, finite: bool = False) -> int:
     if got != lx or not finite:
         return got
     n = key_count(c, lx)
-    if n is None or (n < INEXHAUSTIBLE and (hi is None or hi > n)):
+    if n is None or (n < INEXHAUSTIBLE and (hi is None or hi > n) and not spare):
         return lx
     return c.b.lexeme("KEY (distinct, finite)", c.b.regex_of(lx), DISTINCT_FINITE_ITEM)
 
@@ -169,6 +170,19 @@ def count_strings(d) -> int:
         on_path.discard(q)
         stack.pop()
     return cnt[0]
+
+
+def has_spare_kind(c, kinds, nw: int) -> bool:
+    """Whether, wherever the object's rules offer an extra key, one kind of them never runs
+    out: a key language infinite from every state (a distinct item) whose value may be any
+    JSON value (it always completes), and no ``__some_key__`` requirement (``nw``: then every
+    kind of extra key may follow wherever one may). A finite kind beside it may run out
+    without a dead end: a ``,`` can still take a key of that kind."""
+    if nw:
+        return False
+    any_value = {c.memo.get(frozenset()), c.memo.get(frozenset({(id(True), frozenset())}))}
+    any_value = (any_value | {c._any}) - {None}
+    return any(val in any_value and key_item(c, k) != k for _, k, val in kinds)
 
 
 def implied_max(c, live, kinds) -> int | None:
