@@ -224,3 +224,35 @@ def test_a_small_key_kind_beside_keys_that_never_run_out():
     for _ in range(10):
         text = walk_to_end(m, rng, buf, b'"}', 0.4, 2000).decode()
         assert valid_without_duplicate_keys(BESIDE_OPEN, text), text
+
+
+@pytest.mark.parametrize("order", ["schema", "any"])
+def test_declared_keys_and_counts_beside_finite_keys(order):
+    """Declared properties beside keys of at most two characters, minProperties and
+    maxProperties counting both (extra keys count: they never repeat), in the schema's order
+    and in any order: walks are valid, distinct and never stuck; a declared name is never an
+    extra key ("id" is excluded from the key language), and a repeat is refused."""
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "ok": {"type": "boolean"}},
+        "required": ["id"],
+        "propertyNames": {"maxLength": 2},
+        "additionalProperties": {"type": "integer"},
+        "minProperties": 4,
+        "maxProperties": 6,
+    }
+    g = Grammar.from_json_schema(schema, property_order=order)
+    assert FINITE_ITEM in {r for _, r in g.ir.distinct}
+    m = Matcher(g, vocab())
+    assert accepts(m, b'{"id": 1, "a": 2, "b": 3, "ab": 4}')
+    assert not _commits(m, b'{"id": 1, "a": 2, "b": 3, "a"')
+    assert not _commits(m, b'{"id": 1, "id')  # its only completion is the declared "id"
+    assert not accepts(m, b'{"id": 1, "a": 2, "b": 3}')  # minProperties
+    assert not _commits(m, b'{"id": 1, "a": 2, "b": 3, "c": 4, "d": 5, "e": 6, "')  # maxProperties
+    if order == "any":
+        assert accepts(m, b'{"a": 2, "id": 1, "ok": true, "b": 3}')
+    buf = np.zeros((len(TOKENS) + 31) // 32, dtype=np.int32)
+    rng = random.Random(11)
+    for _ in range(12):
+        text = walk_to_end(m, rng, buf, b'"}', 0.4, 2000).decode()
+        assert valid_without_duplicate_keys(schema, text), text
