@@ -33,7 +33,12 @@ enum DistinctRole : uint8_t {
   kDistinctItem = 1,
   kDistinctOpener = 2,
   kDistinctCloser = 3,
-  kDistinctValueList = 4
+  kDistinctValueList = 4,
+  // an item whose language can run out from some lexer state (a key language with
+  // finitely many names from there): stored as kDistinctItem, with
+  // GrammarExtras::finite_items set; the matcher also refuses a key prefix whose every
+  // completion was used in its scope (matcher_dead_keys.cc)
+  kDistinctFiniteItem = 5
 };
 
 // Incremental decoder of a JSON string lexeme, from its first byte (JSON whitespace folded

@@ -1283,14 +1283,25 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     if (d.first < 0 || d.first >= grammar_->num_lexemes())
       throw GrammarError("distinct-item role on lexeme " + std::to_string(d.first) +
                          ", which does not exist");
-    if (d.second < kDistinctItem || d.second > kDistinctValueList)
+    if (d.second < kDistinctItem || d.second > kDistinctFiniteItem)
       throw GrammarError("distinct-item role " + std::to_string(d.second) +
-                         " is neither item (1), opener (2), closer (3) nor value-list opener (4)");
+                         " is neither item (1), opener (2), closer (3), value-list opener (4) nor "
+                         "finite item (5)");
     if (d.second == kDistinctValueList) x.bracket_tokens = &t.bracket_tokens();
     if (x.distinct.empty()) x.distinct.assign(grammar_->num_lexemes(), kNotDistinct);
-    x.distinct[d.first] = static_cast<uint8_t>(d.second);
+    if (d.second == kDistinctFiniteItem) {
+      if (x.finite_items.empty()) x.finite_items.assign(grammar_->num_lexemes(), 0);
+      x.finite_items[d.first] = 1;
+    }
+    x.distinct[d.first] = static_cast<uint8_t>(d.second == kDistinctFiniteItem ? kDistinctItem : d.second);
   }
   if (!x.distinct.empty()) x.quote_tokens = &t.quote_tokens();
+  if (!x.finite_items.empty())
+    for (int32_t id = 0; id < t.vocab_size(); ++id) {
+      if (t.is_excluded(id)) continue;
+      const std::string_view b = t.token_bytes(id);
+      if (std::count(b.begin(), b.end(), '"') >= 2) x.two_quote_tokens.push_back(id);
+    }
   extras_ = std::move(x);
 }
 
@@ -1306,6 +1317,17 @@ Matcher::Matcher(std::shared_ptr<CompiledGrammar> cg)
     path_.assign(trie_->max_depth() + 1, '\0');
     close_val_.assign(trie_->max_depth() + 1, std::string());
     has_value_lists_ = cg_->extras().bracket_tokens != nullptr;
+    has_finite_items_ = !cg_->extras().finite_items.empty();
+  }
+  if (has_finite_items_) {  // byte classes for counting key completions (matcher_dead_keys.cc)
+    class_rep_.assign(lexer_->num_byte_classes(), -1);
+    class_n_.assign(lexer_->num_byte_classes(), 0);
+    for (int b = 0; b < 256; ++b) {
+      if (b == '"' || b == '\\') continue;
+      const uint8_t c = lexer_->byte_class(static_cast<uint8_t>(b));
+      if (class_rep_[c] < 0) class_rep_[c] = static_cast<int16_t>(b);
+      ++class_n_[c];
+    }
   }
   reset();
 }
@@ -1444,6 +1466,10 @@ bool Matcher::feed(const uint8_t* data, size_t n) {
         return false;  // an item equal to an earlier one of its list, and nothing else
       }
     }
+    // a key prefix whose every completion was used (matcher_dead_keys.cc)
+    if (has_finite_items_ && !fresh_ && finite_live(lex_state_) &&
+        dead_key_raw(lex_state_, std::string_view(bytes_).substr(lex_begin_), nullptr))
+      return false;
   }
   return true;
 }
@@ -1696,7 +1722,8 @@ void Matcher::compute_mask(uint32_t* out) {
       if (distinct_) {
         // no item to repeat but one the token closes itself (live_items_): the few tokens
         // that can close two, by commit
-        for (int32_t id : *extras_->quote_tokens)
+        // (with finite items, those that can close one key and begin another that runs out)
+        for (int32_t id : has_finite_items_ ? extras_->two_quote_tokens : *extras_->quote_tokens)
           if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
         if (has_value_lists_)
           for (int32_t id : *extras_->bracket_tokens)

@@ -99,6 +99,8 @@ struct GrammarExtras {
   std::vector<int32_t> marker_tokens;                    // ordinary tokens holding the marker byte
   std::vector<std::pair<int32_t, int32_t>> budgets;      // (lexeme, max tokens)
   std::vector<uint8_t> distinct;                         // DistinctRole by lexeme (empty: no distinct items)
+  std::vector<uint8_t> finite_items;                     // by lexeme: a kDistinctFiniteItem (empty: none)
+  std::vector<int32_t> two_quote_tokens;                 // with finite items: tokens with two '"' or more
   const std::vector<int32_t>* quote_tokens = nullptr;    // with distinct items: TokenTrie::quote_tokens
   const std::vector<int32_t>* bracket_tokens = nullptr;  // with value lists: TokenTrie::bracket_tokens
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
@@ -473,6 +475,42 @@ class Matcher {
   // tokens that end on a closer of a repeated item cleared.
   void find_duplicate_closer(uint32_t* out);
   void fill_path(uint32_t node);  // path_[0, depth(node) - 1): the bytes of node's ancestors
+  // Dead key prefixes (matcher_dead_keys.cc): with finite items, a key prefix whose every
+  // completion (decoded, as lexeme lx accepts it) is a key already used in its scope is
+  // refused like a repeat: by commit (feed), by the mask from the committed prefix
+  // (find_duplicate_closes: the tokens below a dead trie node, dead_nodes_, sorted and
+  // disjoint) and inside a token (distinct_step).
+  bool has_finite_items_ = false;
+  std::vector<int8_t> finite_live_;  // by lexer state: some live lexeme is a finite item (-1: unknown)
+  std::vector<int16_t> class_rep_;   // by byte class: a byte of it other than '"' and '\\' (-1: none)
+  std::vector<uint16_t> class_n_;    // by byte class: how many such bytes it has
+  struct PairHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& k) const {
+      return std::hash<uint64_t>()(k.first * 0x9E3779B97F4A7C15ull ^ k.second);
+    }
+  };
+  std::unordered_map<std::pair<uint64_t, uint64_t>, uint64_t, PairHash> key_counts_;  // key_completions' memo
+  std::vector<uint32_t> dead_nodes_;
+  std::vector<const std::string*> used_scratch_;
+  bool finite_live(int32_t s);
+  // How many distinct decoded strings complete finite item lx from lexer state s, the string
+  // decoder being at d (the lexeme's bytes so far): saturated at 2^62 (also for infinitely many).
+  uint64_t key_completions(int32_t lx, int32_t s, const JsonStringDecoder& d);
+  // Whether lexeme lx accepts the key whose value is the prefix decoded so far, then `rest`.
+  bool key_reaches(int32_t lx, int32_t s, const JsonStringDecoder& d, std::string_view rest);
+  // Whether lexer state s inside a key (decoder d, decoded prefix of `plen` bytes) is dead:
+  // every live lexeme is a finite item and every completion is in `used`, the used keys of
+  // its scope that start with that prefix.
+  bool dead_key(int32_t s, const JsonStringDecoder& d, size_t plen,
+                const std::vector<const std::string*>& used);
+  // A quick necessary condition: every live lexeme is a finite item with at most `bound`
+  // completions from s (no list of the used keys needed).
+  bool may_run_out(int32_t s, const JsonStringDecoder& d, size_t bound);
+  // The same for a key whose raw bytes so far are `raw`, with the used keys of scope `sc`
+  // of walk frame f (nullptr: the committed scope_).
+  bool dead_key_raw(int32_t s, std::string_view raw, const DistinctFrame* f);
+  bool under_dead_node(uint32_t node) const;
+  const std::string* walk_base_item();  // the item the exit's parent path closed (or null)
   // the exit whose ancestors' bytes path_ still lacks (-1: none): filled only when an item's
   // value needs them (scope_value), which few walks do
   int64_t path_pending_ = -1;

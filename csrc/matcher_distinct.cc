@@ -177,6 +177,7 @@ bool Matcher::end_committed(int32_t s, bool record, bool* dup_out) {
 
 void Matcher::find_duplicate_closes(uint32_t* out) {
   dup_nodes_.clear();
+  dead_nodes_.clear();
   if (seen_.size() == scopes_[scope_].first || !live_item(lex_state_)) return;
   const TokenTrie& t = *trie_;
   JsonStringDecoder d0;
@@ -232,6 +233,29 @@ void Matcher::find_duplicate_closes(uint32_t* out) {
       if (lo == hi) continue;
       const uint32_t pos = it.pos + static_cast<uint32_t>(tmp.size());
       if (!d.closed()) {
+        if (has_finite_items_ && finite_live(q) && may_run_out(q, d, hi - lo)) {
+          // a prefix whose every completion may have been used
+          used_scratch_.clear();
+          for (uint32_t k = lo; k < hi; ++k) used_scratch_.push_back(&seen_[sorted_[k]]);
+          if (dead_key(q, d, pos, used_scratch_)) {
+            // the tokens below that stay inside the lexeme (the inside bits; those that leave
+            // it are exits, skipped below dead_nodes_)
+            std::vector<std::pair<uint32_t, int32_t>> below{{c, q}};
+            while (!below.empty()) {
+              const auto [n, sn] = below.back();
+              below.pop_back();
+              for (const int32_t* id = t.tokens_begin(n); id != t.tokens_end(n); ++id)
+                out[*id >> 5] &= ~(1u << (*id & 31));
+              for (uint32_t k = n + 1, e = t.subtree_end(n); k < e; k = t.subtree_end(k)) {
+                ++visited;
+                const int32_t sk = lexer_->next(sn, t.byte(k));
+                if (sk != kDead) below.push_back({k, sk});
+              }
+            }
+            dead_nodes_.push_back(c);
+            continue;
+          }
+        }
         stack.push_back({c, q, d, pos, lo, hi});
         continue;
       }
@@ -249,6 +273,7 @@ void Matcher::find_duplicate_closes(uint32_t* out) {
     }
   }
   std::sort(dup_nodes_.begin(), dup_nodes_.end());
+  std::sort(dead_nodes_.begin(), dead_nodes_.end());
   charge_work(visited, "finding the tokens that would repeat a list item");
 }
 
@@ -288,6 +313,11 @@ bool Matcher::seen_in_walk(const std::string& v, const DistinctFrame& f) {
   if (f.scope >= scopes_.size()) return false;  // a scope the token opened
   if (seen_in_scope(f.scope, v)) return true;
   if (f.scope != scope_) return false;  // the exit's item (below) is one of scope_
+  const std::string* b = walk_base_item();
+  return b != nullptr && *b == v;
+}
+
+const std::string* Matcher::walk_base_item() {
   if (base_item_node_ >= 0) {
     // the item the exit's parent path closed: the committed part of the lexeme, then the
     // bytes from the trie root down to that parent
@@ -303,7 +333,7 @@ bool Matcher::seen_in_walk(const std::string& v, const DistinctFrame& f) {
     base_item_ = decode_json_string(raw);
     base_item_node_ = -2;
   }
-  return base_item_node_ == -2 && base_item_ == v;
+  return base_item_node_ == -2 ? &base_item_ : nullptr;
 }
 
 void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {
@@ -341,6 +371,7 @@ void Matcher::compute_mask_exits_distinct(const std::vector<MaskCacheEntry::Exit
         for (size_t k = a; s0 != kDead && k < b; ++k) {
           const uint32_t node = exits[k].node;
           if (lexer_->next(s0, t.byte(node)) == kDead || (item && under_dup_node(node) != dup)) continue;
+          if (!dead_nodes_.empty() && under_dead_node(node)) continue;
           const uint16_t base = t.depth(node) - 1;
           dframes_[base] = f0;
           dframes_[base].lex_start = base;
@@ -399,6 +430,10 @@ bool Matcher::distinct_step(uint16_t d, bool ended, int32_t prev, int32_t q) {
     nd.dup = seen_in_walk(close_val_[d], nd);
     if (nd.dup && item_close(q) == kAll && !lexer_->can_extend(q)) return false;
   }
+  // a key prefix whose every completion was used (matcher_dead_keys.cc)
+  if (has_finite_items_ && finite_live(q) &&
+      dead_key_raw(q, std::string_view(path_).substr(nd.lex_start, d - nd.lex_start), &nd))
+    return false;
   return true;
 }
 

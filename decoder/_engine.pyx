@@ -229,7 +229,8 @@ cdef class CompiledGrammar:
         and distinct-item roles ``(lexeme, role)`` (1: a string that must differ from the
         earlier items of its scope, 2: a bracket that opens a scope, 3: one that closes the
         innermost, 4: the '[' of a list whose items are whole values, each refused at its
-        closing bracket when equal to an earlier one; csrc/distinct.h); once, right
+        closing bracket when equal to an earlier one, 5: an item whose language can run out,
+        whose key prefixes are refused once every completion was used; csrc/distinct.h); once, right
         after compiling and before any Matcher is made."""
         cdef vector[int32_t] ids = [int(i) for i in special_ids]
         cdef vector[pair[int32_t, int32_t]] bs

@@ -331,9 +331,10 @@ def test_a_few_key_names_become_declared_keys_written_once(names):
 
 
 def test_a_large_finite_key_language_keeps_its_lexeme():
-    """Keys of a language with more names (maxLength 1: every single character) are not
-    checked: masking them could lead to a key prefix whose every completion was used (a
-    dead end). The object still compiles and its walks never get stuck."""
+    """Keys of a language of about 1.1 million names (maxLength 1: every single character),
+    with no maxProperties, are not checked: an object could use every name and still be asked
+    for one more key (a dead end; docs/limits.md). The object still compiles and its walks
+    never get stuck (tests/test_dead_key_prefixes.py: where such keys are checked)."""
     schema = {
         "type": "object",
         "propertyNames": {"maxLength": 1},

@@ -58,6 +58,9 @@ DISTINCT_ITEM = 1
 DISTINCT_OPENER = 2
 DISTINCT_CLOSER = 3
 DISTINCT_VALUE_LIST = 4
+# an item whose language may run out from some state (a key language with finitely many
+# names from there): the engine also masks a key prefix whose every completion was used
+DISTINCT_FINITE_ITEM = 5
 
 
 def lit(s) -> tuple:
@@ -330,7 +333,8 @@ class GrammarIR:
     # the earlier items of its scope (a list's items, an object's keys), DISTINCT_OPENER, a
     # bracket that opens a scope, DISTINCT_CLOSER, one that closes the innermost, or
     # DISTINCT_VALUE_LIST, the '[' of a list whose items are whole values (objects, arrays)
-    # compared when their closing bracket arrives (checked by the engine's matcher:
+    # compared when their closing bracket arrives, or DISTINCT_FINITE_ITEM, an item whose
+    # language can run out from some state (checked by the engine's matcher:
     # csrc/distinct.h)
     distinct: list[tuple[int, int]] = field(default_factory=list)
     # lexeme ids that end at their first match, not the longest (llguidance's ``lazy``;
@@ -447,7 +451,13 @@ class GrammarBuilder:
     def set_role(self, lexeme_symbol: int, role: int) -> None:
         """Gives an existing lexeme a distinct-item role (a bracket that opens or closes a
         scope; see :attr:`GrammarIR.distinct`)."""
-        if role not in (DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_CLOSER, DISTINCT_VALUE_LIST):
+        if role not in (
+            DISTINCT_ITEM,
+            DISTINCT_OPENER,
+            DISTINCT_CLOSER,
+            DISTINCT_VALUE_LIST,
+            DISTINCT_FINITE_ITEM,
+        ):
             raise ValueError(f"unknown distinct-item role {role!r}")
         self._distinct[-lexeme_symbol - 1] = role
 

@@ -62,7 +62,7 @@ def check_option(property_order) -> None:
         )
 
 
-def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
+def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path, spare=False) -> int:
     """The object's nonterminal: ``'{'`` members in any order ``'}'``. The arguments are
     those of ``Compiler._object_rules`` (``live``: (name, {bits: [value symbols]} or None
     when forbidden, required, bits met by leaving it out); ``kinds``: (bits, key lexeme,
@@ -151,7 +151,8 @@ def object_rules(c, live, kinds, nw, static, lo, hi, inc_x, path) -> int:
             if i == "x":  # extra keys, never repeated (distinct_keys)
                 for kb, key, val in kinds:
                     if kb == bits:
-                        c.rule(s, [distinct_keys.key_item(c, key), c.COLON, val])
+                        key = distinct_keys.key_item(c, key, hi, True, spare)
+                        c.rule(s, [key, c.COLON, val])
             else:
                 key = c._key_lexeme_literal(live[i][0])
                 if open_items and not live[i][2]:  # its repeats refused by the matcher

@@ -552,6 +552,7 @@ class Compiler:
         self.key_cache: dict = {}
         self.key_literals: dict[str, int] = {}  # a declared name -> its key lexeme
         self.distinct_key_memo: dict[int, int] = {}  # key lexeme -> its item twin (or itself)
+        self.key_chars: dict[int, tuple] = {}  # key lexeme -> its decoded-key regex
         self.distinct_key_work = [automata.MAX_WORK_PER_COMPILE]  # distinct_keys' own budget
         self.pattern_cache: dict = {}
         self.search_cache: dict = {}  # pattern -> its DFAs for _search, () if none
@@ -2963,6 +2964,7 @@ class Compiler:
                 if label is False or d.is_empty():
                     continue
                 lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
+                self.key_chars.setdefault(lx, d.node())
                 out.append((lx, [c for _, c in label], (d.node(), frozenset())))
             self.region_cache[ck] = (keys_lang, out or None)
         except RegexBudgetError:
@@ -2996,11 +2998,15 @@ class Compiler:
         d = automata.minus_finite(d, names)
         if d.is_empty():
             return 0
-        return self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
+        lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
+        self.key_chars.setdefault(lx, d.node())
+        return lx
 
     def _key_lexeme(self, chars) -> int:
         try:
-            return self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+            lx = self.b.lexeme("KEY", strings.string_lexeme_regex(chars))
+            self.key_chars.setdefault(lx, chars)  # the decoded keys (distinct_keys.key_count)
+            return lx
         except RegexBudgetError:  # the JSON encoding of an intersection/complement DFA
             self.unsupported("propertyNames", "", "needs an automaton too large to compile")
             return 0
@@ -3036,6 +3042,10 @@ class Compiler:
         live = [e for e in live if e[1] is not None]
         n = len(live)
         full = (1 << nw) - 1
+        if hi is None:  # keys of a language with few names: at most that many (distinct)
+            implied = distinct_keys.implied_max(self, live, kinds)
+            if implied is not None and lo <= implied <= distinct_keys.MAX_IMPLIED_MAX:
+                hi = implied
         cap = hi if hi is not None else lo
         if (n + 1) * (cap + 1) * 3 * (full + 1) > MAX_COUNT_STATES * 4:
             raise SchemaError(
@@ -3058,7 +3068,10 @@ class Compiler:
         # one more: extra names differ from declared ones, so any extra key written adds at
         # least one distinct name.
         n_required = sum(1 for e in live if e[2])
-        repeatable = [k for _, k, _ in kinds if distinct_keys.key_item(self, k) == k]
+        spare = distinct_keys.has_spare_kind(self, kinds, nw)
+        repeatable = [
+            k for _, k, _ in kinds if distinct_keys.key_item(self, k, hi, True, spare) == k
+        ]
         if repeatable and lo > n_required + 1:
             if hi is not None or lo > n:
                 raise SchemaError(
@@ -3074,7 +3087,7 @@ class Compiler:
         else:
             inc_x = inc
         if self.property_order == "any":  # keys in any order: any_order's states
-            return any_order.object_rules(self, live, kinds, nw, static, lo, hi, inc_x, path)
+            return any_order.object_rules(self, live, kinds, nw, static, lo, hi, inc_x, path, spare)
 
         def ok(c):
             return hi is None or c <= hi
@@ -3087,7 +3100,7 @@ class Compiler:
                     # repeated (distinct_keys)
                     for kb, key, val in kinds:
                         if kb == bits:
-                            key = distinct_keys.key_item(self, key)
+                            key = distinct_keys.key_item(self, key, hi, True, spare)
                             self.rule(s, [key, self.COLON, val])
                 else:
                     name, vals = live[i][:2]

@@ -10,20 +10,35 @@ equal to an earlier one of the same object (``"\\u0061"`` and ``"a"`` are one ke
 bracket of the grammar opens or closes a scope, so an inner object's keys, or a list's
 distinct strings, never meet the outer object's.
 
-No dead end: a key lexeme is an item only when its language has infinitely many
-completions from every state inside the string (``{"type": "string"}`` keys minus the
-declared names, ``^x-`` patterns): however many keys were used, a key prefix can still
-become a fresh key, and an object can always take one more. A key language of a few names
-(``propertyNames`` with an ``enum``, a ``const`` or a pattern of at most
-:data:`MAX_FINITE_NAMES` strings) becomes declared keys (:func:`finite_names`), which the
-object's rules write at most once. A key language that becomes finite from some state but
-has more strings (``propertyNames`` with ``maxLength``, ``^x.$``) keeps its lexeme as before:
-its keys are not checked for repeats (docs/limits.md).
+No dead end: a key lexeme whose language has infinitely many completions from every state
+inside the string (``{"type": "string"}`` keys minus the declared names, ``^x-`` patterns)
+is a plain item: however many keys were used, a key prefix can still become a fresh key,
+and an object can always take one more. A key language of a few names (``propertyNames``
+with an ``enum``, a ``const`` or a pattern of at most :data:`MAX_FINITE_NAMES` strings)
+becomes declared keys (:func:`finite_names`), which the object's rules write at most once.
+
+A key language that becomes finite from some state (``propertyNames`` with ``maxLength``,
+``^x.$``, an enum of more names) is a *finite item* (DISTINCT_FINITE_ITEM): besides a
+repeat, the engine masks a key prefix whose every completion was already used in the object
+(it counts the decoded completions of each lexer state; csrc/matcher_distinct.cc,
+"Dead key prefixes"). A prefix never runs out that way unless the whole language did, and
+the object itself must never ask for a key once every name of the language was used: a
+finite item is used only where the object cannot take more extra keys than the language has
+names (``maxProperties``, or no other key than these: the object's size is then bounded by
+the language's, :func:`implied_max`), or where the language has at least
+:data:`INEXHAUSTIBLE` names (no object written by a model holds 2^32 distinct keys).
+Elsewhere the keys keep a plain lexeme and may repeat (docs/limits.md).
 """
 
 from __future__ import annotations
 
-from ..ir import DISTINCT_CLOSER, DISTINCT_ITEM, DISTINCT_OPENER
+from ..ir import (
+    DISTINCT_CLOSER,
+    DISTINCT_FINITE_ITEM,
+    DISTINCT_ITEM,
+    DISTINCT_OPENER,
+    MAX_CODEPOINT,
+)
 from . import automata
 from .regexops import RegexBudgetError
 
@@ -31,6 +46,15 @@ _QUOTE = ("bytes", b'"')
 
 #: a finite key language of at most this many names becomes declared keys
 MAX_FINITE_NAMES = 64
+#: a key language of at least this many names is one no object runs out of
+INEXHAUSTIBLE = 1 << 32
+#: a finite item's decoded-key automaton has at most this many states (the engine counts
+#: completions by a depth-first walk of the lexer as deep as the longest key)
+MAX_FINITE_ITEM_STATES = 256
+#: the largest key count :func:`implied_max` makes a maxProperties of (the object's rules
+#: have states per count)
+MAX_IMPLIED_MAX = 1024
+_SURROGATES = (0xD800, 0xDFFF)
 
 
 def finite_names(c, rx) -> list[str] | None:
@@ -60,9 +84,13 @@ def finite_names(c, rx) -> list[str] | None:
     return sorted(out)
 
 
-def key_item(c, lx: int) -> int:
+def key_item(c, lx: int, hi: int | None = None, finite: bool = False, spare: bool = False) -> int:
     """The item twin of key lexeme ``lx`` (a symbol), or ``lx`` when its keys cannot be
-    checked without a dead end."""
+    checked without a dead end. ``finite``: a key language that can run out from some state
+    may become a finite item, when the object never asks for more keys of it than it has
+    (at most ``hi`` keys in all, ``hi`` the object's ``maxProperties``), it has at least
+    :data:`INEXHAUSTIBLE` names, or the object always has a ``spare`` kind of extra key
+    (:func:`has_spare_kind`) to write once its names are used."""
     memo = c.distinct_key_memo
     got = memo.get(lx)
     if got is None:
@@ -77,7 +105,94 @@ def key_item(c, lx: int) -> int:
             except RegexBudgetError:
                 ok = False  # not checked: the keys keep a plain lexeme
         got = memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM) if ok else lx
-    return got
+    if got != lx or not finite:
+        return got
+    n = key_count(c, lx)
+    if n is None or (n < INEXHAUSTIBLE and (hi is None or hi > n) and not spare):
+        return lx
+    return c.b.lexeme("KEY (distinct, finite)", c.b.regex_of(lx), DISTINCT_FINITE_ITEM)
+
+
+def key_count(c, lx: int) -> int | None:
+    """How many keys key lexeme ``lx`` has (decoded, distinct; :data:`INEXHAUSTIBLE` for
+    that many or more, or infinitely many), or None when unknown (its decoded language was
+    not recorded, or its automaton is over budget or has more than
+    :data:`MAX_FINITE_ITEM_STATES` states)."""
+    memo = c.__dict__.setdefault("key_count_memo", {})
+    if lx in memo:
+        return memo[lx]
+    chars = c.key_chars.get(lx)
+    n = None
+    if chars is not None and chars[0] != "counted":
+        try:
+            with automata.charged_to(c.distinct_key_work):
+                d = automata.trim(automata.to_dfa(chars))
+        except RegexBudgetError:
+            d = None
+        if d is not None and d.n <= MAX_FINITE_ITEM_STATES:
+            n = count_strings(d)
+    memo[lx] = n
+    return n
+
+
+def count_strings(d) -> int:
+    """The number of strings of trimmed DFA ``d`` (code points, surrogates excluded, as the
+    lexer spells none alone), saturated at :data:`INEXHAUSTIBLE` (also for infinitely
+    many)."""
+    if d.is_empty():
+        return 0
+    cnt: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def width(lo: int, hi: int) -> int:
+        a, b = max(lo, _SURROGATES[0]), min(hi, _SURROGATES[1])
+        return hi - lo + 1 - (b - a + 1 if a <= b else 0)
+
+    # depth-first, post-order (an explicit stack: keys may be long)
+    stack: list[tuple[int, int]] = [(0, 0)]
+    on_path.add(0)
+    while stack:
+        q, k = stack[-1]
+        es = d.edges[q]
+        if k < len(es):
+            stack[-1] = (q, k + 1)
+            t = es[k][2]
+            if t in on_path:  # a live cycle: infinitely many
+                return INEXHAUSTIBLE
+            if t not in cnt:
+                on_path.add(t)
+                stack.append((t, 0))
+            continue
+        total = 1 if q in d.finals else 0
+        for lo, hi, t in es:
+            total += width(lo, min(hi, MAX_CODEPOINT)) * cnt[t]
+        cnt[q] = min(total, INEXHAUSTIBLE)
+        on_path.discard(q)
+        stack.pop()
+    return cnt[0]
+
+
+def has_spare_kind(c, kinds, nw: int) -> bool:
+    """Whether, wherever the object's rules offer an extra key, one kind of them never runs
+    out: a key language infinite from every state (a distinct item) whose value may be any
+    JSON value (it always completes), and no ``__some_key__`` requirement (``nw``: then every
+    kind of extra key may follow wherever one may). A finite kind beside it may run out
+    without a dead end: a ``,`` can still take a key of that kind."""
+    if nw:
+        return False
+    any_value = {c.memo.get(frozenset()), c.memo.get(frozenset({(id(True), frozenset())}))}
+    any_value = (any_value | {c._any}) - {None}
+    return any(val in any_value and key_item(c, k) != k for _, k, val in kinds)
+
+
+def implied_max(c, live, kinds) -> int | None:
+    """An object with no declared key (``live`` empty) and one kind of extra key: no valid
+    instance has more keys than that language has names (keys never repeat), so its count
+    is a ``maxProperties`` the object's rules may enforce (None: no such bound)."""
+    if live or len({k for _, k, _ in kinds}) != 1:
+        return None
+    n = key_count(c, kinds[0][1])
+    return n if n is not None and n < INEXHAUSTIBLE else None
 
 
 def automaton_body(rx):
