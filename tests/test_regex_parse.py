@@ -473,3 +473,28 @@ def test_unicode_tables_match_unicodedata():
     zs = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Zs"]
     assert R._space_separators() == ir.normalize_ranges((c, c) for c in zs)
     assert R._space_separators() == R._general_categories()["Zs"]
+
+
+def test_generated_unicode_classes_are_re_itself():
+    """decoder/grammar/unicode_classes.py (scripts/gen_unicode_classes.py) holds Python re's
+    \\d \\w \\s; where its Unicode version is this Python's, _py_class reads it instead of
+    scanning every code point: it must be exactly what re matches, checked code point by code
+    point on both sides of every range edge and on a sample of all code points."""
+    import sys
+
+    from decoder.grammar import regex as R
+    from decoder.grammar import unicode_classes as U
+
+    if unicodedata.unidata_version != U.UNIDATA_VERSION:
+        pytest.skip("the table is for another Unicode version (_py_class scans instead)")
+    rng = random.Random(7)
+    for letter in "dws":
+        table = R._py_class(letter)
+        assert table == U.CLASSES[letter] == R._scan_py_class(letter)
+        rx = re.compile("\\" + letter)
+        probes = {rng.randrange(sys.maxunicode + 1) for _ in range(20_000)}
+        for a, b in table:
+            probes.update((a - 1, a, b, b + 1))
+        for c in sorted(p for p in probes if 0 <= p <= sys.maxunicode):
+            want = rx.fullmatch(chr(c)) is not None
+            assert any(a <= c <= b for a, b in table) == want, (letter, hex(c))

@@ -150,7 +150,13 @@ class Grammar:
         from .json_schema import compile_json_schema
 
         with _front_end("JSON schema", SchemaError):
-            return cls(compile_json_schema(schema, **options), source="json_schema")
+            g = cls(compile_json_schema(schema, **options), source="json_schema")
+            # serialised before the front end's collector setting is restored: the
+            # serialiser untracks the IR's tuples as it writes them, so the generation-0
+            # pass that follows the restore scans hundreds of objects instead of the
+            # grammar's 10^4-10^5 tuples (docs/optimizations.md, section 38)
+            g.serialized()
+            return g
 
     @classmethod
     def builtin(cls, name: str) -> Grammar:

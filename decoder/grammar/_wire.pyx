@@ -167,12 +167,14 @@ def serialize_words(header, regexes, rules):
         out.push_back(<int32_t>x)
     for r in regexes:
         _write_regex(r, out, memo)
-    for lhs, rhs in rules:
+    for r in rules:
+        lhs, rhs = r
         out.push_back(<int32_t>lhs)
         out.push_back(<int32_t>len(rhs))
         for x in rhs:
             out.push_back(<int32_t>x)
         _untrack(rhs)
+        _untrack(r)  # (lhs, rhs): ints and an untracked tuple
     cdef carray.array res = carray.clone(_pyarray.array("i"), <Py_ssize_t>out.size(), zero=False)
     if out.size():
         memcpy(res.data.as_ints, out.data(), out.size() * sizeof(int32_t))
