@@ -154,7 +154,7 @@ class Grammar:
             # serialised before the front end's collector setting is restored: the
             # serialiser untracks the IR's tuples as it writes them, so the generation-0
             # pass that follows the restore scans hundreds of objects instead of the
-            # grammar's 10^4-10^5 tuples (docs/optimizations.md, section 38)
+            # grammar's 10^4-10^5 tuples (docs/optimizations.md, section 40)
             g.serialized()
             return g
 
