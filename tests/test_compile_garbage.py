@@ -136,7 +136,7 @@ def test_serialising_untracks_the_regex_tuples():
         assert sum(_tracked_tuples(r, set()) for r in regexes) == 0
         assert sum(_tracked_tuples(r, set()) for r in ir.rules) == 0
         # from_json_schema serialises before the front end's collector setting is restored,
-        # so the pass that follows does not scan the grammar (docs/optimizations.md, 38)
+        # so the pass that follows does not scan the grammar (docs/optimizations.md, 40)
         g = Grammar.from_json_schema(schema)
         assert sum(_tracked_tuples(lx.regex, set()) for lx in g.ir.lexemes) == 0
         assert sum(_tracked_tuples(r, set()) for r in g.ir.rules) == 0
