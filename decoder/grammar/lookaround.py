@@ -40,6 +40,7 @@ import bisect
 
 from .. import deadline as _deadline
 from . import ir
+from .regex_base import _ECMA_LT, ANY, ANY_RANGES, regex_error
 
 #: configuration steps (a configuration moved on one code-point interval) one construction
 #: may spend: Python, so kept well under the C++ constructions' MAX_WORK
@@ -132,7 +133,6 @@ class _Builder:
         """The id of ``node``'s assertion (``inside``: "ahead"/"behind" when ``node`` is in
         a lookaround body of that direction, for the refusals)."""
         from .json_schema import automata
-        from .regex import _ECMA_LT, regex_error
 
         if node[0] == "anchor":
             _, side, kind, pos = node
@@ -482,7 +482,6 @@ def _check(node, pattern: str, inside: str | None, fixed_width: bool) -> None:
     """The refusals, on the pattern as written (before any reversal): a lookbehind or ``^``
     inside a lookahead, a lookahead or ``$`` inside a lookbehind, a lookbehind of variable
     width where ``fixed_width``."""
-    from .regex import regex_error
 
     t = node[0]
     if t in ("cat", "alt"):
@@ -515,7 +514,6 @@ def _reverse(node, py: bool):
     """The node of the reversed strings: concatenations reversed, a lookahead a lookbehind
     of the reversed body and back (the suffix ``s[p:]`` in ``B·Σ*`` is the reversed prefix in
     ``Σ*·rev(B)``), anchors first written as the lookarounds they are."""
-    from .regex import _ECMA_LT, ANY
 
     t = node[0]
     if t == "bytes":
@@ -576,7 +574,6 @@ def assertion_language(node, pattern: str, py: bool, search: bool, fixed_width_l
     first: with subsumed configurations dropped it was the faster on every pattern of
     bench/lookaround.py that it builds."""
     from .json_schema import automata
-    from .regex import ANY_RANGES
 
     _check(node, pattern, None, fixed_width_lookbehind)
     order = [False, True]

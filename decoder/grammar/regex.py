@@ -51,48 +51,17 @@ import unicodedata
 from .. import deadline as _deadline
 from ..errors import GrammarError
 from . import ir
+from .regex_base import _ECMA_LT, ANY, ANY_RANGES, _make_error, regex_error
 
 __all__ = ["parse_regex", "to_python_regex", "regex_error", "ANY"]
 
 MAXREPEAT = 4294967295  # CPython's limit; bounds are kept symbolic in the IR
-ANY_RANGES = ((0, 0xD7FF), (0xE000, ir.MAX_CODEPOINT))
-ANY = ("cps", ANY_RANGES)
-_ECMA_LT = ((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029))
 _HEX = frozenset("0123456789abcdefABCDEF")
 _OCT = frozenset("01234567")
 _DIGITS = frozenset("0123456789")
 _PY_WS = frozenset(" \t\n\r\v\f")
 _PY_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _ECMA_ESCAPES = {"f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
-
-
-# ---------------------------------------------------------------- errors
-def regex_error(message: str, pattern: str, position: int) -> GrammarError:
-    """A GrammarError whose text shows the pattern with a caret under ``position``."""
-    position = max(0, min(position, len(pattern)))
-    if "\n" in pattern:
-        start = pattern.rfind("\n", 0, position) + 1
-        end = pattern.find("\n", position)
-        end = len(pattern) if end < 0 else end
-        shown, col = pattern[start:end], position - start
-    else:
-        shown, col = pattern, position
-    text = f"{message} at position {position}:\n  {shown}\n  {' ' * col}^"
-    return _make_error(text, pattern=pattern, position=position, reason=message)
-
-
-def _make_error(text: str, **attrs) -> GrammarError:
-    try:
-        err = GrammarError(text, **attrs)
-    except TypeError:
-        err = GrammarError(text)
-    for k, v in attrs.items():
-        if getattr(err, k, None) is None:
-            try:
-                setattr(err, k, v)
-            except (AttributeError, TypeError):  # pragma: no cover
-                pass
-    return err
 
 
 # ---------------------------------------------------------------- range helpers
