@@ -215,3 +215,32 @@ def test_a_max_items_within_the_language_compiles():
             "maxItems": 10,
         }
     )
+
+
+@pytest.mark.parametrize("family", ["llama3", "llama2"])
+@pytest.mark.parametrize("schema", [{**AB2, "minItems": 4}, {**ACCENTS, "minItems": 18}])
+def test_real_tokenizer_walks_use_up_the_values(family, schema):
+    """Random walks on a real vocabulary (tokens that end an item and begin the next, or
+    reach a used prefix mid-token): the mask is never empty before the end, every token
+    drawn commits, and the output uses every value once."""
+    v = vocab_of(family)
+    m = Matcher(Grammar.from_json_schema(schema), v)
+    rng = random.Random(7)
+    for _ in range(3):
+        m.reset()
+        out = b""
+        for _ in range(600):
+            bits = bits_of(m, m.compiled.mask_words)[: v.size]
+            allowed = [int(t) for t in np.flatnonzero(bits) if int(t) not in v.eos_ids]
+            if m.is_accepting() and not allowed:
+                break
+            assert allowed, f"dead end after {out!r}"
+            ends = [t for t in allowed if b'"' in v.token_bytes(t) or b"]" in v.token_bytes(t)]
+            t = rng.choice(ends if ends and rng.random() < 0.5 else allowed)
+            assert m.commit(t), (out, v.token_bytes(t))
+            out += v.token_bytes(t)
+            if m.is_accepting() and out.rstrip().endswith(b"]"):
+                break
+        got = json.loads(out)
+        jsonschema.validate(got, schema)
+        assert len(got) == schema["minItems"]
