@@ -11,15 +11,23 @@ warning, as for any other refusal):
   so an array never repeats a value and never runs out of them: ``minItems`` larger than
   the set means no array at all (an unsatisfiable schema when nothing else is possible),
   and every state below ``minItems`` can still add an unused value. Over
-  ``MAX_SUBSET_STATES`` subsets it is refused.
+  ``MAX_SUBSET_STATES`` subsets, strings become a finite item (below); other values are
+  refused.
 * **Strings of a language that is infinite from every live state** (``{"type":
   "string"}``, ``minLength``, a pattern like ``^[a-z]+$``, a format): the items are a
   dedicated string lexeme and the array opens with a dedicated ``[``; the engine's matcher
   keeps the decoded values of the items closed so far and masks a token that would close
   an equal one (csrc/distinct.h). However many values were used, every live state of the
-  item still has infinitely many completions, so no prefix is a dead end. A language
-  that becomes finite from some state (``maxLength``, a bounded pattern) is refused: the
-  mask could lead into a string whose only completions were used already.
+  item still has infinitely many completions, so no prefix is a dead end.
+* **Strings of a language finite from some state** (``maxLength``, a bounded pattern, a
+  format like ``date``, an enum of strings past ``MAX_SUBSET_STATES``): a *finite item*
+  (DISTINCT_FINITE_ITEM): the matcher also masks a token reaching an item prefix whose
+  every completion (decoded string) was used in the list (csrc/matcher_dead_keys.cc). The
+  list itself must never ask for an item once all N strings were used: no valid array has
+  more than N items, so N becomes its ``maxItems`` (exact), at most
+  ``MAX_IMPLIED_MAX_ITEMS``; past that, a ``maxItems`` of at most N is required, unless N
+  is at least 2^32 (``distinct_keys.INEXHAUSTIBLE``: no array written by a model holds
+  that many items). ``minItems`` over N: no array is valid.
 * **Objects and arrays that can always grow** (objects whose extra keys stay open:
   ``additionalProperties`` absent, true or plainly satisfiable schemas (all of them at
   once), no ``maxProperties``, ``propertyNames`` or ``patternProperties``, and
@@ -39,8 +47,8 @@ from __future__ import annotations
 import math
 from math import comb
 
-from ..ir import DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_VALUE_LIST, lit
-from . import automata, strings
+from ..ir import DISTINCT_FINITE_ITEM, DISTINCT_ITEM, DISTINCT_OPENER, DISTINCT_VALUE_LIST, lit
+from . import automata, distinct_keys, strings
 from .regexops import RegexBudgetError
 
 #: the most subsets of used values one array may need (the grammar has one nonterminal
@@ -89,15 +97,44 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
     if expanded is None:  # items: false: at most the empty array, trivially unique
         return PLAIN
     if rest_domain is not None:
+        values = _distinct_values(c, rest_domain)
+        if _subset_states(len(values), lo, hi) > MAX_SUBSET_STATES and all(
+            isinstance(x, str) for x in values
+        ):  # too many subsets: a finite string item, checked by the matcher instead
+            chars = strings.literal_strings(values)
+            got = _finite_string_item(c, chars, lo, hi, path, values)
+            if got is None or got is PLAIN:
+                return got
+            item, hi = got
+            return _unique_string_array(c, item, lo, hi, path)
         return _subset_array(c, [], rest_domain, path, lo, hi)
     if _value_item(c, expanded, path):
         opener = c.b.lexeme("'[' (unique values)", lit("["), DISTINCT_VALUE_LIST)
         return c._array_rules([], c.value(rest), lo, hi, None, path, ls=opener)
-    item = _string_item(c, expanded, path)
-    if item is None:
-        return PLAIN
+    got = _string_item(c, expanded, lo, hi, path)
+    if got is None or got is PLAIN:
+        return got
+    item, hi = got
+    return _unique_string_array(c, item, lo, hi, path)
+
+
+def _unique_string_array(c, item, lo, hi, path):
     opener = c.b.lexeme("'[' (unique items)", lit("["), DISTINCT_OPENER)
     return c._array_rules([], item, lo, hi, None, path, ls=opener)
+
+
+def _distinct_values(c, dom) -> list:
+    """The values of ``dom``, one per JSON-equality class, in order."""
+    seen: dict[str, object] = {}
+    for x in dom:
+        seen.setdefault(c.json_key(x), x)
+    return list(seen.values())
+
+
+def _subset_states(m: int, lo: int, hi) -> int:
+    """How many subsets of ``m`` values an array of at most ``hi`` items may use."""
+    cap = m if hi is None else min(hi, m)
+    return sum(comb(m, k) for k in range(cap + 1)) if lo <= cap else 0
 
 
 def _finite_domain(c, parts):
@@ -375,15 +412,16 @@ def _plainly_satisfiable(c, parts) -> bool:
     return bool(_types(c, expanded))
 
 
-def _string_item(c, parts, path):
-    """The item lexeme (a distinct-item string lexeme), or None: refused, or no item is valid
-    (then the plain array is exact)."""
+def _string_item(c, parts, lo, hi, path):
+    """(item lexeme, maxItems): a distinct-item string lexeme, and the array's maxItems
+    (lowered to the number of strings of a finite language); None: no array is valid; PLAIN:
+    refused, or no item is valid (then the plain array is exact)."""
     types = set(c.ALL_TYPES)
     for p in parts:
         if p.has("type"):
             types &= c._types_of(p.node["type"])
     if not types:  # no item is valid: at most the empty array, trivially unique
-        return None
+        return PLAIN
     if types != {"string"} or any(p.has(kw) for p in parts for kw in _DISJUNCTIVE):
         kinds = sorted(types - {"string"}) or ["string"]  # (string: with a disjunction)
         what = "/".join("number" if t in ("integer", "fraction") else t for t in kinds)
@@ -394,20 +432,74 @@ def _string_item(c, parts, path):
             else "over string items given by anyOf/oneOf/if/not/dependencies is not supported"
         )
         c.unsupported("uniqueItems", path, why)
-        return None
+        return PLAIN
     chars = c._string_chars(parts)
     try:
         if not automata.infinite_from_every_state(automata.to_dfa(chars)):
-            c.unsupported(
-                "uniqueItems",
-                path,
-                "over strings whose language is finite from some point (maxLength, a "
-                "bounded pattern) is not supported: the mask could lead into a string whose "
-                "every completion was used already",
-            )
-            return None
+            return _finite_string_item(c, chars, lo, hi, path)
         rx = strings.string_lexeme_regex(chars)
     except RegexBudgetError:
         c.unsupported("uniqueItems", path, "over strings needs an automaton too large to check")
-        return None
-    return c.b.lexeme("STRING (unique item)", rx, DISTINCT_ITEM)
+        return PLAIN
+    return c.b.lexeme("STRING (unique item)", rx, DISTINCT_ITEM), hi
+
+
+def _finite_string_item(c, chars, lo, hi, path, values=None):
+    """(finite item lexeme, maxItems) for string items of decoded language ``chars``, finite
+    from some state: the matcher also masks an item prefix whose every completion was used
+    (csrc/matcher_dead_keys.cc). The array must then never ask for an item once every
+    string was used: an array of distinct items has at most as many items as the language has
+    strings, so that count becomes its maxItems (exact: no valid array is longer), unless
+    the language has at least ``INEXHAUSTIBLE`` strings. None: ``minItems`` exceeds the
+    count (no array is valid); PLAIN: refused. ``values``: the strings, when listed (an
+    enum)."""
+    if values is None:
+        try:
+            d = automata.trim(automata.to_dfa(chars))
+        except RegexBudgetError:
+            c.unsupported("uniqueItems", path, "over strings needs an automaton too large to check")
+            return PLAIN
+        if d.n > distinct_keys.MAX_FINITE_ITEM_STATES:
+            c.unsupported(
+                "uniqueItems",
+                path,
+                f"over strings whose language is finite from some point (maxLength, a bounded "
+                f"pattern) is only supported when its automaton has at most "
+                f"{distinct_keys.MAX_FINITE_ITEM_STATES} states (here {d.n})",
+            )
+            return PLAIN
+        n = distinct_keys.count_strings(d)
+    else:
+        n = len(values)
+    if values is not None and max(len(v) for v in values) > MAX_FINITE_ITEM_LENGTH:
+        c.unsupported(
+            "uniqueItems",
+            path,
+            f"over {n} strings is only supported when none is longer than "
+            f"{MAX_FINITE_ITEM_LENGTH} characters",
+        )
+        return PLAIN
+    if n < distinct_keys.INEXHAUSTIBLE:
+        if lo > n:
+            return None  # more items than distinct strings
+        if hi is None or hi > n:
+            if n > MAX_IMPLIED_MAX_ITEMS:
+                c.unsupported(
+                    "uniqueItems",
+                    path,
+                    f"over strings of a language with {n} strings is only supported with a "
+                    f"maxItems of at most {n} (an array could otherwise ask for an item once "
+                    f"every string was used), or with at most {MAX_IMPLIED_MAX_ITEMS} strings",
+                )
+                return PLAIN
+            hi = n
+    rx = strings.string_lexeme_regex(chars)
+    return c.b.lexeme("STRING (unique item, finite)", rx, DISTINCT_FINITE_ITEM), hi
+
+
+#: the longest string of an enum of string items checked by the matcher (its count of
+#: completions walks as deep as the longest item)
+MAX_FINITE_ITEM_LENGTH = 256
+#: the most strings a finite item language may have to become the array's maxItems (the
+#: array's rules have a state per count)
+MAX_IMPLIED_MAX_ITEMS = 2048
