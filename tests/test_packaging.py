@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import site
 import subprocess
 import sys
 import tarfile
@@ -93,6 +94,11 @@ def installed(dists, tmp_path_factory) -> Path:
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert r.returncode == 0, r.stdout + r.stderr
+    # the wheel's run-time requirements (numpy, lark) from this interpreter's site-packages,
+    # added after the install (pip would otherwise see this checkout's decoder-engine there):
+    # the base interpreter's site-packages need not hold them on a fresh machine
+    site_dir = next((env / "lib").glob("python3*/site-packages"))
+    (site_dir / "_test_requirements.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return env
 
 
