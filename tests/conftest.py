@@ -76,6 +76,22 @@ def bits_of(m, words: int):
     return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
 
 
+def assert_refused_at_byte(m, vocab, ids, at: int, what) -> None:
+    """Teacher-forces ``ids`` from the matcher's state: every token before the one holding
+    byte ``at`` of their concatenation is allowed and commits, and that one is masked and
+    refused by commit."""
+    pos = 0
+    for t in ids:
+        b = vocab.token_bytes(t)
+        mask = bits_of(m, m.compiled.mask_words)
+        if pos <= at < pos + len(b):
+            assert not mask[t] and not m.commit(t), (what, b)
+            return
+        assert mask[t] and m.commit(t), (what, b)
+        pos += len(b)
+    raise AssertionError(f"{what}: taken whole")
+
+
 def assert_mask_is_brute_force(m, vocab, what: str):
     """The matcher's next mask equals `is_allowed` (commit and roll back) on every token id;
     returns the mask (one bool per id). `what` names the state in the failure message."""

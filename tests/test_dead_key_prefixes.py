@@ -17,7 +17,13 @@ import random
 
 import numpy as np
 import pytest
-from conftest import assert_mask_is_brute_force, bits_of, load_tokenizer, vocab_of
+from conftest import (
+    assert_mask_is_brute_force,
+    assert_refused_at_byte,
+    bits_of,
+    load_tokenizer,
+    vocab_of,
+)
 from differential import TOKENS, accepts, valid_without_duplicate_keys, vocab, walk_to_end
 
 from decoder import Grammar, Matcher, Vocabulary
@@ -64,17 +70,7 @@ def test_a_repeat_is_refused_at_the_token_that_reaches_it(family):
         # the byte that makes the repeated prefix "ab"
         at = text.rindex('"ab"') + 2 + len(whole) - len(text)
         m.reset()
-        pos = 0
-        for t in ids:
-            b = v.token_bytes(t)
-            mask = bits_of(m, m.compiled.mask_words)
-            if pos <= at < pos + len(b):
-                assert not mask[t] and not m.commit(t), (family, text, b)
-                break
-            assert mask[t] and m.commit(t), (family, text, b)
-            pos += len(b)
-        else:
-            raise AssertionError(f"{family}: {text} was taken whole")
+        assert_refused_at_byte(m, v, ids, at, (family, text))
     assert accepts(m, b'{"ab": 1, "ba": 2, "a": 3, "": 4}')
     assert not accepts(m, b'{"ab": 1, "a\\u0062"')  # one key, two spellings
 

@@ -234,16 +234,21 @@ def _teacher_force(m: Matcher, vocab: Vocabulary, ids: list[int]) -> bool:
     return allowed
 
 
-def _check(schema, instances, kind):
+def _both_separators(x) -> list[str]:
+    return [json.dumps(x, separators=sep, ensure_ascii=False) for sep in ((",", ":"), (", ", ": "))]
+
+
+def check_verdicts(schema, instances, kind, spellings=_both_separators, format_checker=None):
+    """Every instance, written each way ``spellings`` gives, teacher-forced through the mask
+    (a ``kind`` vocabulary: "bytes" or "llama3"): accepted exactly when jsonschema says valid."""
     vocab, tok = _vocab(kind)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = Matcher(Grammar.from_json_schema(schema), vocab)
-    v = jsonschema.Draft202012Validator(schema)
+    v = jsonschema.Draft202012Validator(schema, format_checker=format_checker)
     wrong = []
     for x in instances:
-        for sep in ((",", ":"), (", ", ": ")):
-            text = json.dumps(x, separators=sep, ensure_ascii=False)
+        for text in spellings(x):
             ids = list(text.encode()) if tok is None else tok.encode(text, add_special_tokens=False)
             got, want = _teacher_force(m, vocab, ids), v.is_valid(x)
             if got != want:
@@ -257,7 +262,7 @@ def _check(schema, instances, kind):
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_exact_verdicts(case, kind):
-    _check(*CASES[case], kind)
+    check_verdicts(*CASES[case], kind)
 
 
 @pytest.mark.parametrize("case", range(len(PATTERN_CASES)))

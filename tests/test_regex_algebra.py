@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import random
-import warnings
 
 import differential
 import jsonschema
 import pytest
-from test_json_schema_soundness import _teacher_force, _vocab
+from test_json_schema_soundness import check_verdicts
 
-from decoder import Grammar, Matcher
 from decoder.errors import SchemaError
 from decoder.grammar.ir import alt, cat, cps, lit, rep, star
 from decoder.grammar.json_schema import automata as A
@@ -259,24 +257,14 @@ CASES = [
 ]
 
 
+def _ascii_and_not(x) -> list[str]:
+    return [json.dumps(x, ensure_ascii=a) for a in (False, True)]
+
+
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_verdicts_equal_jsonschemas(case, kind):
-    schema, instances = CASES[case]
-    vocab, tok = _vocab(kind)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        m = Matcher(Grammar.from_json_schema(schema), vocab)
-    v = jsonschema.Draft202012Validator(schema, format_checker=FC)
-    wrong = []
-    for x in instances:
-        for ascii_only in (False, True):
-            text = json.dumps(x, ensure_ascii=ascii_only)
-            ids = list(text.encode()) if tok is None else tok.encode(text, add_special_tokens=False)
-            got, want = _teacher_force(m, vocab, ids), v.is_valid(x)
-            if got != want:
-                wrong.append(f"{text}: engine {got}, jsonschema {want}")
-    assert not wrong, json.dumps(schema) + "\n" + "\n".join(wrong)
+    check_verdicts(*CASES[case], kind, spellings=_ascii_and_not, format_checker=FC)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

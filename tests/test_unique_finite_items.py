@@ -19,7 +19,13 @@ import random
 import jsonschema
 import numpy as np
 import pytest
-from conftest import assert_mask_is_brute_force, bits_of, load_tokenizer, vocab_of
+from conftest import (
+    assert_mask_is_brute_force,
+    assert_refused_at_byte,
+    bits_of,
+    load_tokenizer,
+    vocab_of,
+)
 from differential import TOKENS, accepts, vocab, walk_to_end
 
 from decoder import Grammar, Matcher
@@ -100,17 +106,7 @@ def test_a_repeat_is_refused_at_the_token_that_reaches_it(family, schema, text, 
     whole = b"".join(v.token_bytes(t) for t in ids)
     assert whole.lstrip(b" ") == text.encode(), (family, text)  # SentencePiece: " ["
     at = text.rindex(repeat) + len(repeat) - 2 + len(whole) - len(text)
-    pos = 0
-    for t in ids:
-        b = v.token_bytes(t)
-        mask = bits_of(m, m.compiled.mask_words)
-        if pos <= at < pos + len(b):
-            assert not mask[t] and not m.commit(t), (family, text, b)
-            break
-        assert mask[t] and m.commit(t), (family, text, b)
-        pos += len(b)
-    else:
-        raise AssertionError(f"{family}: {text} was taken whole")
+    assert_refused_at_byte(m, v, ids, at, (family, text))
 
 
 @pytest.mark.parametrize("family", ["llama3", "llama2"])
