@@ -251,39 +251,6 @@ class _Builder:
         return _determinize(nfa, start, end, self.asserts, self.budget)
 
 
-def ir_width(node) -> tuple[int, int | None]:
-    """(least, most) code points ``node`` matches (most None: unbounded); assertions are 0."""
-    t = node[0]
-    hi: int | None
-    if t in ("empty", "anchor", "look"):
-        return 0, 0
-    if t == "never":
-        return 0, 0
-    if t == "bytes":
-        n = len(node[1].decode("utf-8"))
-        return n, n
-    if t == "cps":
-        return 1, 1
-    if t == "cat":
-        lo, hi = 0, 0
-        for x in node[1]:
-            a, b = ir_width(x)
-            lo += a
-            hi = None if hi is None or b is None else hi + b
-        return lo, hi
-    if t == "alt":
-        ws = [ir_width(x) for x in node[1]]
-        his = [b for _, b in ws if b is not None]
-        return min(a for a, _ in ws), max(his) if len(his) == len(ws) else None
-    if t == "rep":
-        a, b = ir_width(node[1])
-        hi = None if node[3] is None or b is None else b * node[3]
-        if node[3] is None and b == 0:
-            hi = 0
-        return a * node[2], hi
-    return 0, None
-
-
 def _prune(configs) -> frozenset:
     """``configs`` without those another at the same NFA state makes redundant: ``(q, O')``
     accepts a continuation only where ``(q, O)`` with fewer obligations ``O < O'`` does too
@@ -500,7 +467,12 @@ def _check(node, pattern: str, inside: str | None, fixed_width: bool) -> None:
             raise regex_error(f"unsupported {what} inside a lookbehind", pattern, pos)
         if t == "look":
             if not ahead and fixed_width:
-                lo, hi = ir_width(node[3])
+                from .json_schema.regexops import length_bounds
+
+                try:
+                    lo, hi = length_bounds(node[3])
+                except ValueError:  # a node without a code-point width: not one width
+                    lo, hi = 0, None
                 if lo != hi:
                     raise regex_error(
                         "unsupported lookbehind of variable width (Python's re refuses it)",

@@ -228,9 +228,10 @@ def _star_minus_finite(star_node, keys):
 
 
 def length_bounds(n) -> tuple[int, int | None]:
-    """(min, max) length in code points; max is None when unbounded."""
+    """(min, max) length in code points; max is None when unbounded. Zero-width assertions
+    (``anchor``, ``look``: :mod:`..lookaround`) are 0."""
     k = n[0]
-    if k == "empty":
+    if k in ("empty", "anchor", "look"):
         return 0, 0
     if k == "never":
         return 0, 0
