@@ -622,3 +622,15 @@ def test_compile_limits_name_the_limit_and_the_place():
         compile_json_schema(deep)
     assert e.value.limit == "max_depth" and e.value.path.startswith("/items/items")
     compile_json_schema(nested(30))  # the same schema compiles within the default limits
+
+
+@pytest.mark.parametrize(
+    "schema, keyword",
+    [({"$ref": "http://e]json"}, "$ref"), ({"$id": "http://[x", "type": "string"}, "$id")],
+)
+def test_a_reference_urllib_cannot_parse_is_a_schema_error(schema, keyword):
+    """`http://e]json` makes urllib raise ValueError("Invalid IPv6 URL") (found by
+    fuzz/fuzz_schema.py): a SchemaError naming the keyword, not a bare ValueError."""
+    with pytest.raises(SchemaError) as e:
+        compile_json_schema(schema)
+    assert e.value.keyword == keyword and "not a URI reference" in str(e.value)

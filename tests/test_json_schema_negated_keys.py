@@ -15,7 +15,7 @@ import random
 
 import differential
 import pytest
-from test_json_schema_soundness import _check
+from test_json_schema_soundness import check_verdicts
 
 from decoder import Grammar
 from decoder.errors import SchemaError, UnsatisfiableSchemaError
@@ -213,7 +213,7 @@ CASES = [
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_verdicts_equal_jsonschema(case, kind):
-    _check(*CASES[case], kind)
+    check_verdicts(*CASES[case], kind)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

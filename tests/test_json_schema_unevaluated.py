@@ -13,7 +13,7 @@ import warnings
 import differential
 import jsonschema
 import pytest
-from test_json_schema_soundness import _check, _teacher_force, _vocab
+from test_json_schema_soundness import _teacher_force, _vocab, check_verdicts
 
 from decoder import Grammar, Matcher
 from decoder.errors import SchemaError
@@ -268,7 +268,7 @@ CASES = [
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_verdicts_equal_jsonschema(case, kind):
-    _check(*CASES[case], kind)
+    check_verdicts(*CASES[case], kind)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

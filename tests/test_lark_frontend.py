@@ -322,3 +322,23 @@ def test_lazy_terminal():
 def test_missing_start_rule():
     with pytest.raises(GrammarError):
         from_lark('foo: "a"\n')
+
+
+@pytest.mark.parametrize(
+    "text, what, column",
+    [
+        (" /a" + "\\" * 40 + "'*", "unterminated regular expression literal", 2),
+        ('start: "ab' + "\\" * 40 + "\n", "unterminated string literal", 8),
+    ],
+)
+def test_unterminated_literals_are_named_before_lark_backtracks(text, what, column):
+    """Lark's grammar lexer backtracks exponentially on an unterminated literal holding many
+    backslashes (found by fuzz/fuzz_lark.py: minutes); the front end names it at once."""
+    with pytest.raises(GrammarError) as e:
+        decoder.Grammar.from_lark(text)
+    assert what in str(e.value) and e.value.column == column, str(e.value)
+
+
+def test_closed_literals_with_slashes_and_quotes_still_compile():
+    g = decoder.Grammar.from_lark('start: "a/b" /c"d/ "x\\"y" // a " comment /\n')
+    assert g is not None

@@ -376,6 +376,38 @@ MAX_LARK_TEXT_BYTES = 1 << 20
 _RULE_DEF = re.compile(r"^[ \t]*[?!]?([a-z_][a-z_0-9]*)(\{[^}]*\})?[ \t]*(?:\.-?\d+)?[ \t]*:", re.M)
 
 
+def _check_literals(text: str) -> None:
+    """Names an unterminated string or regex literal, in linear time. Lark's grammar lexer
+    reads a literal as a repetition of "escaped delimiter | escaped backslash | any other
+    character", so each pair of backslashes reads two ways, and an unterminated literal
+    holding many of them backtracks exponentially (a slash, ``a`` and 40 backslashes:
+    minutes); it is a syntax error either way. A literal counts as closed where Lark's own
+    terminal could close it (a later quote on the line, a later slash)."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "/" and text.startswith("//", i):  # a comment, to the end of its line
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c in '"/':
+            end = text.find("\n", i + 1) if c == '"' else -1
+            end = n if end < 0 else end
+            j = text.find(c, i + 1, end)
+            if j < 0:
+                what = "string" if c == '"' else "regular expression"
+                line = text.count("\n", 0, i) + 1
+                raise _grammar_error(
+                    f"unterminated {what} literal", text, line, i - text.rfind("\n", 0, i)
+                )
+            k = i + 1  # past the escapes, where the literal really closes
+            while k < end and text[k] != c:
+                k += 2 if text[k] == "\\" and k + 1 < end else 1
+            i = (k if k < end else j) + 1
+            continue
+        i += 1
+
+
 def _check_size(text: str, max_rules: int, max_alternatives: int) -> None:
     defs = _RULE_DEF.findall(text)
     if len(defs) > max_rules:
@@ -464,6 +496,7 @@ def from_lark(
             )
         _check_size(text, max_rules, max_alternatives)
     text, ext_tokens, ext_jsons, ext_budgets, ext_lazies = _extensions(text)
+    _check_literals(text)
     _deadline.check("before Lark's loader")
     try:
         try:

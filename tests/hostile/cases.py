@@ -1278,6 +1278,14 @@ case(
 )
 case("ir_ambiguous_catalan", "ir", lambda: ir_earley_blowup(0), ok=True, accept=(b"a" * 200,))
 case("lark_empty_language", "lark", lambda: 'start: start "a"\n', ("GrammarError",), r"empty")
+case(  # Lark's grammar lexer backtracked exponentially on it (fuzz/fuzz_lark.py: minutes)
+    "lark_unterminated_regex_backslashes",
+    "lark",
+    lambda: " /a" + "\\" * 38 + "'*",
+    ("GrammarError",),
+    r"unterminated regular expression literal",
+    seconds=3,
+)
 case(
     "lark_empty_language_mutual",
     "lark",
@@ -1463,6 +1471,14 @@ case(  # a remainder automaton within its state limit whose product ran out of c
     lambda: '{"type": "number", "multipleOf": 4e-300, "maximum": 0}',
     ("SchemaError",),
     r"multipleOf.*too much work",
+    seconds=3,
+)
+case(  # urllib's urljoin raised ValueError("Invalid IPv6 URL") (fuzz/fuzz_schema.py)
+    "schema_ref_invalid_ipv6_url",
+    "schema_text",
+    lambda: '{"$ref": "http://e]json"}',
+    ("SchemaError",),
+    r"\$ref.*not a URI reference",
     seconds=3,
 )
 case(

@@ -180,13 +180,21 @@ def detect_draft(root: Any) -> int:
     return 2020
 
 
-def join_uri(base: str, ref: str) -> str:
+def join_uri(base: str, ref: str, keyword: str = "$ref", path: str = "") -> str:
     """``ref`` resolved against ``base`` (RFC 3986), also for bases without a hierarchical
     part, which :func:`urljoin` leaves out: ``urn:uuid:...`` plus ``#/$defs/a`` is the URN
-    with that fragment (urljoin returns the bare fragment)."""
+    with that fragment (urljoin returns the bare fragment). A reference urllib cannot parse
+    (``http://e]x``: "Invalid IPv6 URL") is a SchemaError naming ``keyword`` at ``path``."""
     if ref.startswith("#"):
         return urldefrag(base)[0] + ref
-    return urljoin(base, ref)
+    try:
+        return urljoin(base, ref)
+    except ValueError as e:
+        raise SchemaError(
+            f"{keyword} {ref!r} at {path or '/'} is not a URI reference ({e})",
+            path=path,
+            keyword=keyword,
+        ) from None
 
 
 def _escape_ptr(s: str) -> str:
@@ -241,7 +249,7 @@ class SchemaDocument:
             if idv.startswith("#") and self.draft <= 7:
                 self.anchors[(urldefrag(base)[0], idv[1:])] = node
             else:
-                new = join_uri(base, idv)
+                new = join_uri(base, idv, self._id_keyword(), path)
                 url, frag = urldefrag(new)
                 base = url
                 self.resources.setdefault(url, node)
@@ -278,7 +286,7 @@ class SchemaDocument:
     # ------------------------------------------------------------ resolution
     def resolve(self, ref: str, base: str, path: str) -> tuple[Any, str, str]:
         """(target schema, its base URI, its JSON path) of ``$ref`` seen at ``path``."""
-        full = join_uri(base, ref)
+        full = join_uri(base, ref, "$ref", path)
         url, frag = urldefrag(full)
         doc = self.resources.get(url)
         if doc is None:
