@@ -28,8 +28,9 @@ from differential import TOKENS, accepts, valid_without_duplicate_keys, vocab, w
 
 from decoder import Grammar, Matcher, Vocabulary
 from decoder.errors import SchemaError
+from decoder.grammar import ir
 
-FINITE_ITEM = 5  # decoder.grammar.ir.DISTINCT_FINITE_ITEM
+FINITE_ITEM = ir.DISTINCT_FINITE_ITEM
 TWO = {
     "type": "object",
     "propertyNames": {"maxLength": 2},

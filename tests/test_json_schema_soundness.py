@@ -238,6 +238,10 @@ def _both_separators(x) -> list[str]:
     return [json.dumps(x, separators=sep, ensure_ascii=False) for sep in ((",", ":"), (", ", ": "))]
 
 
+def ascii_and_not(x) -> list[str]:
+    return [json.dumps(x, ensure_ascii=a) for a in (False, True)]
+
+
 def check_verdicts(schema, instances, kind, spellings=_both_separators, format_checker=None):
     """Every instance, written each way ``spellings`` gives, teacher-forced through the mask
     (a ``kind`` vocabulary: "bytes" or "llama3"): accepted exactly when jsonschema says valid."""

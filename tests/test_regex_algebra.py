@@ -13,13 +13,12 @@ walks of the mask validated by ``jsonschema`` (tests/differential.py).
 
 from __future__ import annotations
 
-import json
 import random
 
 import differential
 import jsonschema
 import pytest
-from test_json_schema_soundness import check_verdicts
+from test_json_schema_soundness import ascii_and_not, check_verdicts
 
 from decoder.errors import SchemaError
 from decoder.grammar.ir import alt, cat, cps, lit, rep, star
@@ -257,14 +256,10 @@ CASES = [
 ]
 
 
-def _ascii_and_not(x) -> list[str]:
-    return [json.dumps(x, ensure_ascii=a) for a in (False, True)]
-
-
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_verdicts_equal_jsonschemas(case, kind):
-    check_verdicts(*CASES[case], kind, spellings=_ascii_and_not, format_checker=FC)
+    check_verdicts(*CASES[case], kind, spellings=ascii_and_not, format_checker=FC)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

@@ -13,13 +13,12 @@ and Llama-3's (verdicts equal to ``jsonschema``'s) and random-walked (tests/diff
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import re
 
 import differential
 import pytest
-from test_json_schema_soundness import check_verdicts
+from test_json_schema_soundness import ascii_and_not, check_verdicts
 
 from decoder import Grammar, Matcher
 from decoder.errors import GrammarError, SchemaError
@@ -280,14 +279,10 @@ CASES = [
 ]
 
 
-def _ascii_and_not(x) -> list[str]:
-    return [json.dumps(x, ensure_ascii=a) for a in (False, True)]
-
-
 @pytest.mark.parametrize("kind", ["bytes", "llama3"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_verdicts_equal_jsonschemas(case, kind):
-    check_verdicts(*CASES[case], kind, spellings=_ascii_and_not)
+    check_verdicts(*CASES[case], kind, spellings=ascii_and_not)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

@@ -30,9 +30,10 @@ from differential import TOKENS, accepts, vocab, walk_to_end
 
 from decoder import Grammar, Matcher
 from decoder.errors import SchemaError, UnsatisfiableSchemaError
+from decoder.grammar import ir
 from decoder.grammar.json_schema import compile_json_schema
 
-FINITE_ITEM = 5  # decoder.grammar.ir.DISTINCT_FINITE_ITEM
+FINITE_ITEM = ir.DISTINCT_FINITE_ITEM
 ENUM20 = [f"v{i:02d}" for i in range(20)]
 # 20 values: 2^20 subsets, past the grammar's subset construction (4,096 states)
 E20 = {"type": "array", "items": {"enum": ENUM20}, "uniqueItems": True}
