@@ -1296,12 +1296,7 @@ void CompiledGrammar::set_extras(const std::vector<int32_t>& special_ids,
     x.distinct[d.first] = static_cast<uint8_t>(d.second == kDistinctFiniteItem ? kDistinctItem : d.second);
   }
   if (!x.distinct.empty()) x.quote_tokens = &t.quote_tokens();
-  if (!x.finite_items.empty())
-    for (int32_t id = 0; id < t.vocab_size(); ++id) {
-      if (t.is_excluded(id)) continue;
-      const std::string_view b = t.token_bytes(id);
-      if (std::count(b.begin(), b.end(), '"') >= 2) x.two_quote_tokens.push_back(id);
-    }
+  if (!x.finite_items.empty()) x.two_quote_tokens = &t.two_quote_tokens();
   extras_ = std::move(x);
 }
 
@@ -1723,7 +1718,7 @@ void Matcher::compute_mask(uint32_t* out) {
         // no item to repeat but one the token closes itself (live_items_): the few tokens
         // that can close two, by commit
         // (with finite items, those that can close one key and begin another that runs out)
-        for (int32_t id : has_finite_items_ ? extras_->two_quote_tokens : *extras_->quote_tokens)
+        for (int32_t id : has_finite_items_ ? *extras_->two_quote_tokens : *extras_->quote_tokens)
           if ((out[id >> 5] >> (id & 31) & 1) && !is_allowed(id)) out[id >> 5] &= ~(1u << (id & 31));
         if (has_value_lists_)
           for (int32_t id : *extras_->bracket_tokens)

@@ -100,7 +100,7 @@ struct GrammarExtras {
   std::vector<std::pair<int32_t, int32_t>> budgets;      // (lexeme, max tokens)
   std::vector<uint8_t> distinct;                         // DistinctRole by lexeme (empty: no distinct items)
   std::vector<uint8_t> finite_items;                     // by lexeme: a kDistinctFiniteItem (empty: none)
-  std::vector<int32_t> two_quote_tokens;                 // with finite items: tokens with two '"' or more
+  const std::vector<int32_t>* two_quote_tokens = nullptr;  // with finite items: TokenTrie::two_quote_tokens
   const std::vector<int32_t>* quote_tokens = nullptr;    // with distinct items: TokenTrie::quote_tokens
   const std::vector<int32_t>* bracket_tokens = nullptr;  // with value lists: TokenTrie::bracket_tokens
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }

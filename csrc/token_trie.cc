@@ -26,7 +26,9 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
   std::vector<std::string_view> tokens(n_tokens);
   for (int32_t i = 0; i < n_tokens; ++i) {
     tokens[i] = std::string_view(blob_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]);
-    if (!excluded_[i] && std::count(tokens[i].begin(), tokens[i].end(), '"') >= 3) quote_tokens_.push_back(i);
+    const auto quotes = std::count(tokens[i].begin(), tokens[i].end(), '"');
+    if (!excluded_[i] && quotes >= 2) two_quote_tokens_.push_back(i);
+    if (!excluded_[i] && quotes >= 3) quote_tokens_.push_back(i);
     if (!excluded_[i] && std::count(tokens[i].begin(), tokens[i].end(), '}') +
                                  std::count(tokens[i].begin(), tokens[i].end(), ']') >=
                              2)

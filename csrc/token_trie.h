@@ -67,6 +67,9 @@ class TokenTrie {
   // Token ids (not excluded) with three or more '"' bytes: the only ones that can close two
   // JSON strings themselves (GrammarExtras::quote_tokens), found once per vocabulary.
   const std::vector<int32_t>& quote_tokens() const { return quote_tokens_; }
+  // Token ids (not excluded) with two or more '"' bytes: with finite items, the only ones
+  // that can close one item and begin another that runs out (GrammarExtras::two_quote_tokens).
+  const std::vector<int32_t>& two_quote_tokens() const { return two_quote_tokens_; }
   // Token ids (not excluded) with two or more '}'/']' bytes: the only ones that can close two
   // items of a value list themselves (GrammarExtras::bracket_tokens).
   const std::vector<int32_t>& bracket_tokens() const { return bracket_tokens_; }
@@ -193,6 +196,7 @@ class TokenTrie {
   uint16_t max_depth_ = 0;
   std::vector<uint32_t> text_tokens_;  // mask_words() words
   std::vector<int32_t> quote_tokens_;
+  std::vector<int32_t> two_quote_tokens_;
   std::vector<int32_t> bracket_tokens_;
   std::vector<uint32_t> text_frontier_;
   std::vector<uint32_t> text_by_first_;  // one mask per text byte, in text_slot_ order
