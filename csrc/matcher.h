@@ -95,14 +95,14 @@ inline std::string special_marker_bytes(int32_t id) {
 // (after `max_tokens` tokens inside the lexeme, the mask forces its shortest completion).
 struct GrammarExtras {
   std::vector<int32_t> special_ids;
-  std::vector<std::string> special_bytes;                // marker bytes, by position in special_ids
-  std::vector<int32_t> marker_tokens;                    // ordinary tokens holding the marker byte
-  std::vector<std::pair<int32_t, int32_t>> budgets;      // (lexeme, max tokens)
-  std::vector<uint8_t> distinct;                         // DistinctRole by lexeme (empty: no distinct items)
-  std::vector<uint8_t> finite_items;                     // by lexeme: a kDistinctFiniteItem (empty: none)
+  std::vector<std::string> special_bytes;            // marker bytes, by position in special_ids
+  std::vector<int32_t> marker_tokens;                // ordinary tokens holding the marker byte
+  std::vector<std::pair<int32_t, int32_t>> budgets;  // (lexeme, max tokens)
+  std::vector<uint8_t> distinct;                     // DistinctRole by lexeme (empty: no distinct items)
+  std::vector<uint8_t> finite_items;                 // by lexeme: a kDistinctFiniteItem (empty: none)
   const std::vector<int32_t>* two_quote_tokens = nullptr;  // with finite items: TokenTrie::two_quote_tokens
-  const std::vector<int32_t>* quote_tokens = nullptr;    // with distinct items: TokenTrie::quote_tokens
-  const std::vector<int32_t>* bracket_tokens = nullptr;  // with value lists: TokenTrie::bracket_tokens
+  const std::vector<int32_t>* quote_tokens = nullptr;      // with distinct items: TokenTrie::quote_tokens
+  const std::vector<int32_t>* bracket_tokens = nullptr;    // with value lists: TokenTrie::bracket_tokens
   bool empty() const { return special_ids.empty() && budgets.empty() && distinct.empty(); }
 };
 
