@@ -143,3 +143,69 @@ def test_only_regex_is_refused_and_by_name():
     with pytest.raises(SchemaError) as e:
         Grammar.from_json_schema({"type": "string", "format": "regex"})
     assert e.value.keyword == "format"
+
+
+_DRAFT_VALIDATORS = {
+    3: "Draft3Validator",
+    4: "Draft4Validator",
+    6: "Draft6Validator",
+    7: "Draft7Validator",
+    2019: "Draft201909Validator",
+    2020: "Draft202012Validator",
+}
+
+
+@pytest.mark.parametrize("draft", sorted(_DRAFT_VALIDATORS))
+def test_format_drafts_are_jsonschemas(draft):
+    """FORMAT_DRAFTS says which drafts' validators check each negatable format: the same as
+    jsonschema's checker of that draft (these formats need no optional library)."""
+    from decoder.grammar.json_schema.formats import FORMAT_DRAFTS, FORMAT_SUPERSETS
+
+    assert set(FORMAT_DRAFTS) == set(FORMAT_SUPERSETS)
+    checkers = getattr(jsonschema, _DRAFT_VALIDATORS[draft]).FORMAT_CHECKER.checkers
+    for fmt, drafts in FORMAT_DRAFTS.items():
+        assert (fmt in checkers) == (draft in drafts), (fmt, draft)
+
+
+_D7 = "http://json-schema.org/draft-07/schema#"
+_D6 = "http://json-schema.org/draft-06/schema#"
+UUID = "123e4567-e89b-12d3-a456-426614174000"
+
+
+@pytest.mark.parametrize(
+    "schema, instances",
+    [
+        # uuid is a 2019-09 format: draft-07 validators pass every value under it, so a
+        # string satisfies both branches (oneOf fails) and a non-string the first only
+        ({"$schema": _D7, "oneOf": [{"format": "uuid"}, {"type": "string"}]}, [" ", UUID, 5]),
+        (
+            {"$schema": _D7, "if": {"format": "uuid"}, "then": {"type": "integer"}},
+            [UUID, "x", 3, None],
+        ),
+        (
+            {"$schema": _D6, "anyOf": [{"not": {"format": "date"}}, {"type": "null"}]},
+            [None, 1, "x", "2020-01-01"],
+        ),
+        # the same under 2020-12, where uuid is checked: strings that are not uuids pass
+        ({"oneOf": [{"format": "uuid"}, {"type": "string"}]}, [" ", UUID, 5]),
+    ],
+)
+def test_negated_format_of_another_draft_never_fails(schema, instances):
+    """A format a document's draft does not define is an annotation for its validators: negated
+    it never fails (we still assert it where it is not negated: stricter, never unsound).
+    Teacher-forced verdicts equal the draft's own validator's, format checker on."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    v = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    m = Matcher(Grammar.from_json_schema(schema), differential.vocab())
+    for x in instances:
+        text = json.dumps(x).encode()
+        assert differential.accepts(m, text) == v.is_valid(x), (schema, x)
+
+
+def test_negated_format_of_another_draft_leaving_nothing_is_refused():
+    """Taken as never failing, a negated format of another draft can leave no value: refused
+    naming the format and its path, never an empty grammar."""
+    schema = {"$schema": _D7, "type": "string", "not": {"format": "uuid"}}
+    with pytest.raises(SchemaError, match=r"at /not: format 'uuid' is negated.*draft") as e:
+        Grammar.from_json_schema(schema)
+    assert e.value.keyword == "format"

@@ -134,6 +134,15 @@ def compile_json_schema(
         try:
             _check_satisfiable(ir)
         except UnsatisfiableSchemaError:
+            if c.draft_format_negations and not c.library_format_negations:
+                path, name = c.draft_format_negations[0]
+                raise SchemaError(
+                    f"at {path or '/'}: format {name!r} is negated, and validators of this "
+                    "document's draft do not check it (an annotation there: it never fails); "
+                    "nothing is left, so the schema is refused",
+                    path=path,
+                    keyword="format",
+                ) from None
             if not c.library_format_negations:
                 raise
             # empty only because a negated format was taken as never failing: values do

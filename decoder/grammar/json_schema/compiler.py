@@ -57,7 +57,7 @@ from ..ir import (
 from ..recursion import recursion_headroom
 from ..regex import reading_gap
 from . import any_order, automata, distinct_keys, numeric, strings, unevaluated, unique_items
-from .formats import LIBRARY_FORMATS, format_regex, format_superset_regex
+from .formats import FORMAT_DRAFTS, LIBRARY_FORMATS, format_regex, format_superset_regex
 from .regexops import RegexBudgetError, matches, minus_finite, restrict_length
 from .schema import SchemaDocument
 
@@ -542,6 +542,7 @@ class Compiler:
         self.neg_cache: dict = {}
         # (path, format) of each negated format taken as never failing (LIBRARY_FORMATS)
         self.library_format_negations: list[tuple[str, str]] = []
+        self.draft_format_negations: list[tuple[str, str]] = []
         self.lazy_not: dict = {}
         self.region_cache: dict = {}
         self.warned: list[str] = []
@@ -2827,7 +2828,8 @@ class Compiler:
         """Whether ``format: v`` can fail under a negation, where ``__not_format__`` (the
         complement of FORMAT_SUPERSETS) is what fails it. False for an annotation (an unknown
         format) and for a format validators check only with an optional library (formats.py:
-        it never fails for a validator without it; recorded for compile_json_schema's error);
+        it never fails for a validator without it; recorded for compile_json_schema's error),
+        or one the document's draft does not define (FORMAT_DRAFTS: an annotation there);
         _CannotNegate for a format with no safe complement."""
         try:
             if not isinstance(v, str) or format_regex(v) is None:
@@ -2836,6 +2838,9 @@ class Compiler:
             raise _CannotNegate("format") from None
         if v in LIBRARY_FORMATS:
             self.library_format_negations.append((path, v))
+            return False
+        if self.draft not in FORMAT_DRAFTS.get(v, (self.draft,)):
+            self.draft_format_negations.append((path, v))
             return False
         if format_superset_regex(v) is None:
             raise _CannotNegate("format")

@@ -222,6 +222,20 @@ FORMAT_SUPERSETS: dict[str, str] = {
     "date": _DATE,  # exactly date.fromisoformat's YYYY-MM-DD (years 0001-9999)
 }
 
+#: The drafts (as ``SchemaDocument.draft``: 3, 4, 6, 7, 2019, 2020) whose validators check
+#: each format of :data:`FORMAT_SUPERSETS` (jsonschema's ``_checks_drafts``): ``uuid`` came
+#: with 2019-09, ``date`` is a draft-03 and draft-07-on format, draft-03 names ``ipv4``
+#: ``ip-address``. Under another draft the format is an annotation for validators, so,
+#: negated, it never fails (we still assert it where it is not negated: stricter, sound).
+FORMAT_DRAFTS: dict[str, frozenset[int]] = {
+    "uuid": frozenset({2019, 2020}),
+    "date": frozenset({3, 7, 2019, 2020}),
+    "ipv4": frozenset({4, 6, 7, 2019, 2020}),
+    "ipv6": frozenset({3, 4, 6, 7, 2019, 2020}),
+    "email": frozenset({3, 4, 6, 7, 2019, 2020}),
+    "idn-email": frozenset({3, 4, 6, 7, 2019, 2020}),
+}
+
 #: Formats jsonschema checks only when an optional library is installed (without it every
 #: string passes). Negated, such a format never fails: a string that must *not* match it
 #: would have to fail for a validator without the library too, and none does; so
