@@ -2659,8 +2659,8 @@ class Compiler:
         wants a value (``not: {additionalProperties: S}``: an extra key whose value fails
         S) is met by a kind of its own, its keys written with such a value, where extra keys
         never repeat (distinct items, distinct_keys: no later copy can take the key's place,
-        for a parser keeps one); where they may repeat (a key language that can run out), it
-        is refused."""
+        for a parser keeps one); where they are of a key language that can run out, it is
+        refused."""
         outs: dict = {}  # requirement -> names its "out" alternatives leave out (intersected)
         names_in: dict = {}  # requirement -> names of its "in" alternatives
         res: dict = {}  # requirement -> regex key sets
@@ -2687,8 +2687,8 @@ class Compiler:
                             kw,
                             path,
                             "under not/oneOf/if needs an extra key whose value fails it, and "
-                            "these extra keys may repeat (a key language that can run out; "
-                            "a parser keeps the last copy)",
+                            "these extra keys are of a key language that can run out (the "
+                            "key may be used with another value first)",
                         )
                     continue
                 kind, ks = a[1]

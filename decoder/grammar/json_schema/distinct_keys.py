@@ -27,7 +27,10 @@ finite item is used only where the object cannot take more extra keys than the l
 names (``maxProperties``, or no other key than these: the object's size is then bounded by
 the language's, :func:`implied_max`), or where the language has at least
 :data:`INEXHAUSTIBLE` names (no object written by a model holds 2^32 distinct keys).
-Elsewhere the keys keep a plain lexeme and may repeat (docs/limits.md).
+Elsewhere, with no ``minProperties``/``maxProperties``, the object's rules count the extra
+keys, at most as many as the kinds have names (compiler ``_object_rules``, :func:`extras_cap`),
+and past that count's state budget the schema is refused: no key language compiles with
+keys that may repeat (docs/limits.md, "Repeated keys").
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def key_item(c, lx: int, hi: int | None = None, finite: bool = False, spare: boo
                 with automata.charged_to(c.distinct_key_work):
                     ok = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
             except RegexBudgetError:
-                ok = False  # not checked: the keys keep a plain lexeme
+                ok = False  # a finite item (counted) if its size is known, else refused
         got = memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM) if ok else lx
     if got != lx or not finite:
         return got
