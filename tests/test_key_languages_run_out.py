@@ -17,7 +17,12 @@ import random
 
 import numpy as np
 import pytest
-from conftest import assert_refused_at_byte, load_tokenizer, vocab_of
+from conftest import (
+    assert_mask_is_brute_force,
+    assert_refused_at_byte,
+    load_tokenizer,
+    vocab_of,
+)
 from differential import EOS, TOKENS, _mask, accepts, valid_without_duplicate_keys, vocab
 
 from decoder import Grammar, Matcher
@@ -177,3 +182,29 @@ def test_walks_use_every_name_without_a_dead_end(schema, names):
         assert valid_without_duplicate_keys(schema, text), text
         assert set(names) <= set(json.loads(text)), text  # the ',' closed only once all used
         assert accepts(m, text.encode())
+
+
+@pytest.mark.parametrize("family", ["llama3", "llama2"])
+def test_the_comma_closes_once_every_name_is_used(family):
+    """COUNTED with all 72 names written: ',' is masked and '}' allowed; with 71, a ',' is
+    allowed and after it only the last name's spelling. The mask equals commit-and-roll-back
+    on every token in both states (the count is the grammar's, the prefix the matcher's)."""
+    v = vocab_of(family)
+    m = Matcher(Grammar.from_json_schema(COUNTED), v)
+    whole = json.dumps({"id": None, **{k: None for k in AH}})[:-1].encode()
+    m.reset()
+    assert m.commit_bytes(whole)
+    allowed = assert_mask_is_brute_force(m, v, "every name used")
+    assert not any(allowed[t] for t in range(v.model_vocab_size) if v.token_bytes(t)[:1] == b",")
+    assert m.commit_bytes(b"}") and m.is_accepting()
+    last = AH[-1]
+    most = json.dumps({"id": None, **{k: None for k in AH[:-1]}})[:-1].encode()
+    m.reset()
+    assert m.commit_bytes(most + b', "')
+    allowed = assert_mask_is_brute_force(m, v, "one name left")
+    assert all(
+        last.encode().startswith(v.token_bytes(t)) or last.encode() + b'"' == v.token_bytes(t)
+        for t in range(v.model_vocab_size)
+        if allowed[t] and v.token_bytes(t)
+    )
+    assert m.commit_bytes(f'{last}": null}}'.encode()) and m.is_accepting()
