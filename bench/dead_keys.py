@@ -9,6 +9,11 @@ separators, integer values), tokenized once, teacher-forced through a matcher of
 every compute_mask is timed after one untimed pass (warm per-state caches). Run it on a
 build without the check (keys of a finite language then keep a plain lexeme, unchecked) for
 the before column.
+
+    python bench/dead_keys.py --unchecked [--bench ../shared/jsonschemabench]
+
+compiles every jsonschemabench schema instead and lists those compiled with extra keys left
+unchecked (keys that may repeat), with the reason, and the compile counts.
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ def main(argv=None) -> int:
     ap.add_argument("--tokenizer", default=str(ROOT.parent / "shared" / "tokenizers" / "llama3"))
     ap.add_argument("--keys", default="10,50,200")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--unchecked", action="store_true")
+    ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "jsonschemabench"))
     args = ap.parse_args(argv)
+    if args.unchecked:
+        return unchecked(Path(args.bench))
     from transformers import AutoTokenizer
 
     from decoder import Grammar, Matcher, Vocabulary
@@ -71,6 +80,50 @@ def main(argv=None) -> int:
             print(
                 f"{n:>6} {name:>12} {len(ts):>6} {statistics.median(ts):>8.1f} {p99:>8.1f} {ts[-1]:>8.1f}"
             )
+    return 0
+
+
+def unchecked(bench: Path) -> int:
+    import warnings
+    from collections import Counter
+
+    from decoder.errors import SchemaError, UnsatisfiableSchemaError
+    from decoder.grammar.json_schema import compile_json_schema, distinct_keys
+
+    status: Counter = Counter()
+    found = {}
+    refused = {}
+    for f in sorted(bench.glob("*.jsonl")):
+        for line in f.open():
+            rec = json.loads(line)
+            key = f"{f.stem}/{rec['id']}"
+            distinct_keys.UNCHECKED = []
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    compile_json_schema(rec["schema"])
+                status["ok"] += 1
+            except UnsatisfiableSchemaError:
+                status["ok"] += 1
+            except SchemaError as e:
+                status["refused"] += 1
+                if "cannot be kept distinct" in str(e):
+                    refused[key] = str(e)
+                continue
+            except Exception:  # noqa: BLE001 - counted; the ratchet test names it
+                status["error"] += 1
+                continue
+            if distinct_keys.UNCHECKED:
+                found[key] = sorted(set(distinct_keys.UNCHECKED))
+    distinct_keys.UNCHECKED = None
+    for key, why in sorted(found.items()):
+        for path, reason in why:
+            print(f"{key}  {path}: {reason}")
+    for key, why in sorted(refused.items()):
+        print(f"{key}  refused: {why}")
+    print(f"refused because keys could not be kept distinct: {len(refused)}")
+    print(f"compiled {status['ok']}, refused {status['refused']}, errors {status['error']}")
+    print(f"compiled with keys left unchecked: {len(found)}")
     return 0
 
 

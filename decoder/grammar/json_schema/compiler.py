@@ -2479,11 +2479,32 @@ class Compiler:
                 continue
             entries.append((name, conj, name in required))
         extra = self._extras(parts, pats, has_pattern, addl_explicit, set(order), pn_chars, path)
+        # a kind of extra key with a few names (a pattern's region like ^(foo|bar)$ or ^x.$
+        # beside declared properties, a key language cut down by propertyNames): each name
+        # becomes a declared key, which the object's rules write at most once, after the
+        # schema's properties in the names' order (as a small propertyNames does)
+        if extra:
+            kept_extra = []
+            for e in extra:
+                names = distinct_keys.small_names(self, e[0])
+                if names is None:
+                    kept_extra.append(e)
+                    continue
+                for name in names:
+                    entries.append((name, e[1], False))
+            extra = kept_extra or None
+        kw = (
+            "propertyNames"
+            if pn_chars is not None
+            else "patternProperties"
+            if has_pattern
+            else "additionalProperties"
+        )
         if not reqs:
             live = [(n, None if c is None else {0: [self.value(c)]}, r, 0) for n, c, r in entries]
             kinds = [(0, lx, self.value(v)) for lx, v, _ in extra or ()]
-            return self._object_rules(live, kinds, 0, 0, lo, hi, path)
-        return self._object_witnessed(entries, extra, reqs, lo, hi, path)
+            return self._object_rules(live, kinds, 0, 0, lo, hi, path, kw)
+        return self._object_witnessed(entries, extra, reqs, lo, hi, path, kw)
 
     def _requirements(self, parts, path) -> list:
         """The ``__some_key__`` requirements of the parts (negated object keywords), each
@@ -2508,7 +2529,7 @@ class Compiler:
                 out.append((alts, e["kw"]))
         return out
 
-    def _object_witnessed(self, entries, extra, reqs, lo, hi, path) -> int | None:
+    def _object_witnessed(self, entries, extra, reqs, lo, hi, path, kw) -> int | None:
         """An object that must also meet every requirement j of ``reqs`` (see
         :meth:`_requirements`) through one of its alternatives. The object rules carry the
         set of requirements met so far (bits) and close only once all are: a declared
@@ -2572,7 +2593,7 @@ class Compiler:
         if not reqs:
             live = [(n, None if c is None else {0: [self.value(c)]}, r, 0) for n, c, r in entries]
             kinds = [(0, lx, self.value(v)) for lx, v, _ in extra or ()]
-            return self._object_rules(live, kinds, 0, 0, lo, hi, path)
+            return self._object_rules(live, kinds, 0, 0, lo, hi, path, kw)
         if len(reqs) > MAX_WITNESSES:
             self.unsupported(
                 reqs[MAX_WITNESSES][1],
@@ -2630,7 +2651,7 @@ class Compiler:
             reach |= bits
         if reach != full:  # some requirement no object can meet
             return None
-        return self._object_rules(live, kinds, nw, static, lo, hi, path)
+        return self._object_rules(live, kinds, nw, static, lo, hi, path, kw)
 
     def _witness_kinds(self, lx, vparts, lang, declared, reqs, path) -> list:
         """An extra key kind (keys ``lang`` minus ``declared``, values ``vparts``) split
@@ -2639,8 +2660,8 @@ class Compiler:
         wants a value (``not: {additionalProperties: S}``: an extra key whose value fails
         S) is met by a kind of its own, its keys written with such a value, where extra keys
         never repeat (distinct items, distinct_keys: no later copy can take the key's place,
-        for a parser keeps one); where they may repeat (a key language that can run out), it
-        is refused."""
+        for a parser keeps one); where they are of a key language that can run out, it is
+        refused."""
         outs: dict = {}  # requirement -> names its "out" alternatives leave out (intersected)
         names_in: dict = {}  # requirement -> names of its "in" alternatives
         res: dict = {}  # requirement -> regex key sets
@@ -2667,8 +2688,8 @@ class Compiler:
                             kw,
                             path,
                             "under not/oneOf/if needs an extra key whose value fails it, and "
-                            "these extra keys may repeat (a key language that can run out; "
-                            "a parser keeps the last copy)",
+                            "these extra keys are of a key language that can run out (the "
+                            "key may be used with another value first)",
                         )
                     continue
                 kind, ks = a[1]
@@ -3032,7 +3053,9 @@ class Compiler:
             self.key_cache[ck] = lx
         return lx
 
-    def _object_rules(self, live, kinds, nw, static, lo, hi, path) -> int:
+    def _object_rules(
+        self, live, kinds, nw, static, lo, hi, path, kw="additionalProperties"
+    ) -> int:
         """'{' declared properties in order (optional ones skippable), extra keys anywhere
         after the start or after a declared property, ',' between, '}'.
 
@@ -3051,6 +3074,14 @@ class Compiler:
             implied = distinct_keys.implied_max(self, live, kinds)
             if implied is not None and lo <= implied <= distinct_keys.MAX_IMPLIED_MAX:
                 hi = implied
+            elif implied is not None and lo > implied:
+                raise SchemaError(
+                    f"minProperties at {path or '/'} asks for more keys than the object's "
+                    f"key language has names ({implied}): no object has that many distinct "
+                    f"keys",
+                    path=path,
+                    keyword="minProperties",
+                )
         cap = hi if hi is not None else lo
         if (n + 1) * (cap + 1) * 3 * (full + 1) > MAX_COUNT_STATES * 4:
             raise SchemaError(
@@ -3067,35 +3098,66 @@ class Compiler:
         def inc(c):
             return c + 1 if hi is not None else min(c + 1, lo)
 
-        # Extra keys of a language that can run out may repeat (JSON allows duplicate names; a
-        # parser keeps one; the others are distinct items, see distinct_keys), so they must not
-        # count toward minProperties unless the required properties alone meet it, or need just
-        # one more: extra names differ from declared ones, so any extra key written adds at
-        # least one distinct name.
-        n_required = sum(1 for e in live if e[2])
+        # Extra keys never repeat (distinct_keys): a kind whose keys cannot be kept distinct
+        # without a dead end is refused below, so every extra key counts toward
+        # minProperties.
         spare = distinct_keys.has_spare_kind(self, kinds, nw)
-        repeatable = [
-            k for _, k, _ in kinds if distinct_keys.key_item(self, k, hi, True, spare) == k
-        ]
-        if repeatable and lo > n_required + 1:
-            if hi is not None or lo > n:
-                raise SchemaError(
-                    f"minProperties at {path or '/'} cannot be enforced exactly: it "
-                    f"would have to count extra keys, which may repeat (JSON allows "
-                    f"duplicate names and a parser keeps one)",
-                    path=path,
-                    keyword="minProperties",
-                )
+        # a kind met by a __some_key__ requirement is a subset of a kind without one that is
+        # offered wherever it is (_witness_kinds); when those never run out, every prefix of
+        # the subset's keys goes on as theirs: the subset may run out without a dead end
+        covered = (
+            not spare
+            and nw > 0
+            and self.property_order != "any"
+            and distinct_keys.bases_never_run_out(self, kinds)
+        )
 
-            def inc_x(c):
-                return c
-        else:
-            inc_x = inc
+        def spare_for(bits):
+            return spare or (covered and bits != 0)
+
+        repeatable = [
+            k for b, k, _ in kinds if distinct_keys.key_item(self, k, hi, True, spare_for(b)) == k
+        ]
+        # Keys of a finite language where the object could ask for one after every name was
+        # used: with no minProperties/maxProperties to count, the rules count the extra keys
+        # instead, at most as many as the kinds have names, so a ',' before an extra key is
+        # offered only while some kind has a fresh name (the matcher masks its used ones)
+        xcap = None
+        if repeatable and nw == 0 and lo == 0 and hi is None and self.property_order != "any":
+            xcap = distinct_keys.extras_cap(self, kinds)
+            if xcap is not None and (n + 1) * (xcap + 1) * 3 > MAX_COUNT_STATES * 4:
+                xcap = None
+            if xcap is not None:
+                spare = True  # every finite kind becomes a finite item: never asked past its names
+                repeatable = []
+        distinct_keys.report_unchecked(self, path, repeatable, hi, spare)
+        if repeatable:
+            why = distinct_keys.why_unchecked(self, repeatable[0], hi, spare)
+            raise SchemaError(
+                f"{kw} at {path or '/'}: its keys cannot be kept distinct without a dead "
+                f"end ({why}; the object could ask for a key after every name was used: "
+                f"give it a maxProperties of at most their number)",
+                path=path,
+                keyword=kw,
+            )
+        inc_x = inc
         if self.property_order == "any":  # keys in any order: any_order's states
             return any_order.object_rules(self, live, kinds, nw, static, lo, hi, inc_x, path, spare)
 
         def ok(c):
             return hi is None or c <= hi
+
+        ok_x = ok
+        if xcap is not None:  # c counts the extra keys alone (no min/maxProperties)
+
+            def inc(c):
+                return c
+
+            def inc_x(c):
+                return c + 1
+
+            def ok_x(c):
+                return c <= xcap
 
         def kv(i, bits):
             s = kv_memo.get((i, bits))
@@ -3105,7 +3167,7 @@ class Compiler:
                     # repeated (distinct_keys)
                     for kb, key, val in kinds:
                         if kb == bits:
-                            key = distinct_keys.key_item(self, key, hi, True, spare)
+                            key = distinct_keys.key_item(self, key, hi, True, spare_for(kb))
                             self.rule(s, [key, self.COLON, val])
                 else:
                     name, vals = live[i][:2]
@@ -3122,7 +3184,7 @@ class Compiler:
             s = self.nt(f"obj{kind}{i}.{c}")
             memo[key] = s
             if kind == "E":
-                if ok(inc_x(c)):
+                if ok_x(inc_x(c)):
                     for bits in extra_bits:
                         self.rule(s, [self.COMMA, kv("x", bits), get("E", i, inc_x(c), f | bits)])
                 self.rule(s, [get("C", i, c, f)])
@@ -3141,7 +3203,7 @@ class Compiler:
             return s
 
         self.rule(top, [self.LB, get("A", 0, 0, static), self.RB])
-        if ok(inc_x(0)):
+        if ok_x(inc_x(0)):
             for bits in extra_bits:
                 e0 = get("E", 0, inc_x(0), static | bits)
                 self.rule(top, [self.LB, kv("x", bits), e0, self.RB])

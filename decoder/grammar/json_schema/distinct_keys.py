@@ -27,7 +27,10 @@ finite item is used only where the object cannot take more extra keys than the l
 names (``maxProperties``, or no other key than these: the object's size is then bounded by
 the language's, :func:`implied_max`), or where the language has at least
 :data:`INEXHAUSTIBLE` names (no object written by a model holds 2^32 distinct keys).
-Elsewhere the keys keep a plain lexeme and may repeat (docs/limits.md).
+Elsewhere, with no ``minProperties``/``maxProperties``, the object's rules count the extra
+keys, at most as many as the kinds have names (compiler ``_object_rules``, :func:`extras_cap`),
+and past that count's state budget the schema is refused: no key language compiles with
+keys that may repeat (docs/limits.md, "Repeated keys").
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ MAX_FINITE_ITEM_STATES = 256
 #: have states per count)
 MAX_IMPLIED_MAX = 1024
 _SURROGATES = (0xD800, 0xDFFF)
+#: when a list, each object compiled with extra keys that may repeat appends
+#: ``(path, reason)`` (bench/dead_keys.py --unchecked)
+UNCHECKED: list | None = None
 
 
 def finite_names(c, rx) -> list[str] | None:
@@ -103,7 +109,7 @@ def key_item(c, lx: int, hi: int | None = None, finite: bool = False, spare: boo
                 with automata.charged_to(c.distinct_key_work):
                     ok = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
             except RegexBudgetError:
-                ok = False  # not checked: the keys keep a plain lexeme
+                ok = False  # a finite item (counted) if its size is known, else refused
         got = memo[lx] = c.b.lexeme("KEY (distinct)", rx, DISTINCT_ITEM) if ok else lx
     if got != lx or not finite:
         return got
@@ -111,6 +117,70 @@ def key_item(c, lx: int, hi: int | None = None, finite: bool = False, spare: boo
     if n is None or (n < INEXHAUSTIBLE and (hi is None or hi > n) and not spare):
         return lx
     return c.b.lexeme("KEY (distinct, finite)", c.b.regex_of(lx), DISTINCT_FINITE_ITEM)
+
+
+def small_names(c, lx: int) -> list[str] | None:
+    """The names of key lexeme ``lx`` (an extra key kind: a pattern's region, a key
+    language cut by ``propertyNames``) when its decoded language is finite with at most
+    :data:`MAX_FINITE_NAMES` of them, else None: such keys become declared keys."""
+    memo = c.__dict__.setdefault("small_names_memo", {})
+    if lx not in memo:
+        chars = c.key_chars.get(lx)
+        ok = chars is not None and chars[0] != "counted"
+        memo[lx] = finite_names(c, chars) if ok else None
+    return memo[lx]
+
+
+def bases_never_run_out(c, kinds) -> bool:
+    """Whether every kind of extra key met by no requirement (bits 0) never runs out: a
+    language infinite from every state, or one of at least :data:`INEXHAUSTIBLE` names."""
+    bases = {k for b, k, _ in kinds if b == 0}
+    if not bases:
+        return False
+    for k in bases:
+        if key_item(c, k) == k:
+            n = key_count(c, k)
+            if n is None or n < INEXHAUSTIBLE:
+                return False
+    return True
+
+
+def extras_cap(c, kinds) -> int | None:
+    """How many distinct extra keys the ``kinds`` can write at most: the sum of their
+    languages' sizes when each is finite and counted (below :data:`INEXHAUSTIBLE`) and no
+    two overlap (then every object that wrote fewer still has a fresh name of some kind),
+    else None."""
+    lxs = sorted({k for _, k, _ in kinds})
+    counts: list[int] = []
+    for k in lxs:
+        n = key_count(c, k)
+        if n is None or n >= INEXHAUSTIBLE:
+            return None
+        counts.append(n)
+    try:
+        with automata.charged_to(c.distinct_key_work):
+            ds = [automata.to_dfa(c.key_chars[k]) for k in lxs]
+            for i in range(len(ds)):
+                for j in range(i):
+                    if not automata.intersect(ds[i], ds[j]).is_empty():
+                        return None
+    except RegexBudgetError:
+        return None
+    return sum(counts)
+
+
+def why_unchecked(c, lx: int, hi: int | None, spare: bool) -> str:
+    """Why key lexeme ``lx`` keeps a plain lexeme (its keys may repeat)."""
+    n = key_count(c, lx)
+    if n is None:
+        return "key language of unknown size (automaton over budget or over 256 states)"
+    return f"finite key language of {n} names, maxProperties {hi}, no kind that never runs out"
+
+
+def report_unchecked(c, path: str, lxs, hi: int | None, spare: bool) -> None:
+    if UNCHECKED is not None:
+        for lx in lxs:
+            UNCHECKED.append((path or "/", why_unchecked(c, lx, hi, spare)))
 
 
 def key_count(c, lx: int) -> int | None:
