@@ -829,7 +829,24 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   bool one_boundary = false;
   if (has_own) {
     own_answer = loop_alive(s, own, &dies_at, &one_boundary);
-    if (own_answer == kLoopAlive) slice = t.class_slice(own);
+    if (own_answer == kLoopAlive) {
+      // A class that leaves out many text bytes (the string before an unanchored pattern such
+      // as `[0-9a-f]{8}-...`, which loops on every byte but the hex digits) has a skeleton of
+      // most of the trie: the text class first, when s is alive on every string of it too
+      // (it can always still find its pattern further on). Free text, whose class leaves out
+      // the first bytes of a few strings, keeps its own class.
+      int out = 0;
+      for (int b = 0x20; b <= 0x7E; ++b)
+        out += TokenTrie::is_text_byte(uint8_t(b)) && !(own[b >> 6] >> (b & 63) & 1);
+      int text_dies = INT32_MAX;
+      if (out >= kWideOwnGap) {
+        const LoopAnswer a = loop_alive(s, t.full_class().lead, &text_dies);
+        if (a == kLoopAlive ||
+            (a == kLoopUnknown && class_alive(s, t.full_class().bound, 1024, t.full_class().lead)))
+          slice = &t.full_class();
+      }
+      if (slice == nullptr) slice = t.class_slice(own);
+    }
   }
   // The text class: the whole slice when s is alive on every class string (strings and keys),
   // else the short one when alive on those of up to kShortClass bytes (bounded strings).

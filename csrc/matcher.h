@@ -192,6 +192,9 @@ class CompiledGrammar {
   enum LoopAnswer { kLoopDies = 0, kLoopAlive = 1, kLoopUnknown = 2 };
   static constexpr size_t kMaxLoopPairs = 32;
   static constexpr int kMaxProbeDepth = 24;  // (probe_dies: a repeated byte, at most this deep)
+  // An own class that leaves out at least this many ASCII text bytes: class_walk asks the text
+  // class first (its skeleton is a small part of the trie, the own class's most of it).
+  static constexpr int kWideOwnGap = 8;
   // *one_boundary (if given, on kLoopAlive): (s, 0) is the only pair at a character boundary,
   // so every class string that ends at one leads from s back to s.
   LoopAnswer loop_alive(int32_t s, const uint64_t* lead, int* dies_at, bool* one_boundary = nullptr);

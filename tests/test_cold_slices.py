@@ -19,7 +19,7 @@ negated-class pattern (`[^/]`), whose class is the text bytes but one.
 from __future__ import annotations
 
 import pytest
-from cold_states import hermes, tagged, tagged_common
+from cold_states import hermes, string_beside_null, tagged, tagged_common
 from conftest import (
     assert_cold_mask_is_brute_force,
     assert_mask_is_brute_force,
@@ -148,3 +148,31 @@ def test_suffix_walks_once_a_class_recurs(family):
                 continue
             bits = assert_mask_is_brute_force(m, vocab, f"{family} {make.__name__} {prefix!r}")
             assert m.last_mask_cold and bits.any()
+
+
+# Strings before an unanchored pattern loop on every byte but the pattern's first ones: an own
+# class that leaves out many text bytes (the hex digits, the digits, the capitals), whose
+# skeleton is most of the trie. class_walk asks the text class first there (section 44): the
+# string can always still find its pattern further on, so every text string keeps it alive.
+# The corners: inside a pattern match, inside and after a multi-byte character, and a negated
+# class of as many bytes (`[^0-9a-f]`), where the text class dies and the own class is taken.
+UNANCHORED_STATES = [
+    ("[0-9a-f]{8}-[0-9a-f]{4}", b""),
+    ("[0-9a-f]{8}-[0-9a-f]{4}", b"xyz "),
+    ("[0-9a-f]{8}-[0-9a-f]{4}", b"12ab"),  # a match begun: the class does not fit
+    ("[0-9a-f]{8}-[0-9a-f]{4}", b"12abcdef-"),
+    ("[0-9a-f]{8}-[0-9a-f]{4}", b"caf\xc3"),  # inside a character
+    ("[0-9a-f]{8}-[0-9a-f]{4}", "x\u00e9".encode()),
+    ("\\d{3}", b"room "),
+    ("[A-Z]{2}-", b"code "),
+    ("^[^0-9a-f]*$", b"xyz "),  # as wide a class, and the text class dies ('a')
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fresh_states_before_unanchored_patterns_equal_brute_force(family):
+    vocab = vocab_of(family)
+    for n, (pattern, prefix) in enumerate(UNANCHORED_STATES):
+        m = Matcher(string_beside_null(3000 + n, pattern=pattern), vocab)
+        assert m.commit_bytes(b'{"s": "' + prefix), (pattern, prefix)
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} {pattern!r} {prefix!r}")
