@@ -332,6 +332,8 @@ def _encode_units(node):
 _LEXEME_MEMO: dict = {}
 _STAR_MINUS_MEMO: dict = {}
 _LEAF_MEMO_MAX = 4096
+_STAR_MINUS_MEMO_MAX = 1024  # its results grow with the key set: small sets only, fewer
+_STAR_MINUS_MEMO_KEYS = 256
 
 
 def string_lexeme_regex(chars):
@@ -415,11 +417,13 @@ def star_minus_lexeme(chars, keys):
     """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``; the same object
     for the same ``chars`` object and key set (see ``_LEXEME_MEMO``)."""
     ks = frozenset(keys)
+    if len(ks) > _STAR_MINUS_MEMO_KEYS:
+        return _star_minus_lexeme(chars, ks)
     got = _STAR_MINUS_MEMO.get((id(chars), ks))
     if got is not None and got[0] is chars:
         return got[1]
     r = _star_minus_lexeme(chars, ks)
-    if len(_STAR_MINUS_MEMO) >= _LEAF_MEMO_MAX:
+    if len(_STAR_MINUS_MEMO) >= _STAR_MINUS_MEMO_MAX:
         _STAR_MINUS_MEMO.clear()
     _STAR_MINUS_MEMO[(id(chars), ks)] = (chars, r)
     return r
