@@ -157,6 +157,59 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
     return 0
 
 
+# The words of large lexeme regexes, by the regex object, across grammars: the front end hands
+# out one object for the leaf lexemes that recur from schema to schema (a JSON number, the
+# string of a format, the keys other than a recurring set: strings._LEXEME_MEMO), ~40% of a
+# median grammar's words, and writing them again is a walk over their tuples. An entry holds
+# its regex (so the id is not reused while it is there) and a copy of its words; the words of
+# a regex do not depend on the grammar around it (a subtree written earlier is copied, the
+# same words), so a grammar's words are the same with or without the cache.
+cdef dict _WORDS = {}
+cdef Py_ssize_t _words_held = 0
+cdef Py_ssize_t _WORDS_MIN = 64  # smaller regexes are cheaper to write than to look up
+cdef Py_ssize_t _WORDS_MAX_HELD = 1 << 22  # 16 MB of words, then the cache starts over
+cdef Py_ssize_t _WORDS_MAX_ENTRIES = 2048
+
+
+cdef int _write_lexeme(object r, vector[int32_t]& out, dict memo) except -1:
+    global _words_held
+    cdef object got = _WORDS.get(id(r))
+    cdef carray.array words
+    cdef Py_ssize_t start, n
+    if got is not None and (<tuple>got)[0] is r:
+        words = <carray.array>(<tuple>got)[1]
+        n = len(words)
+        start = <Py_ssize_t>out.size()
+        out.resize(start + n)
+        memcpy(out.data() + start, words.data.as_ints, n * sizeof(int32_t))
+        return 0
+    start = <Py_ssize_t>out.size()
+    _write_regex(r, out, memo)
+    n = <Py_ssize_t>out.size() - start
+    if n >= _WORDS_MIN:
+        if _words_held + n > _WORDS_MAX_HELD or len(_WORDS) >= _WORDS_MAX_ENTRIES:
+            _WORDS.clear()
+            _words_held = 0
+        if n <= _WORDS_MAX_HELD:
+            words = carray.clone(_pyarray.array("i"), n, zero=False)
+            memcpy(words.data.as_ints, out.data() + start, n * sizeof(int32_t))
+            _WORDS[id(r)] = (r, words)
+            _words_held += n
+    return 0
+
+
+def _forget_words():
+    """Empties the cross-grammar cache of lexeme words (tests compare with and without)."""
+    global _words_held
+    _WORDS.clear()
+    _words_held = 0
+
+
+def _words_cached():
+    """How many lexeme regexes have their words in the cache."""
+    return len(_WORDS)
+
+
 def serialize_words(header, regexes, rules):
     """``header`` words, then every regex of ``regexes`` in prefix form, then each rule of
     ``rules`` (lhs, rhs) as ``lhs len sym...``; returns an ``array('i')``."""
@@ -166,7 +219,7 @@ def serialize_words(header, regexes, rules):
     for x in header:
         out.push_back(<int32_t>x)
     for r in regexes:
-        _write_regex(r, out, memo)
+        _write_lexeme(r, out, memo)
     for r in rules:
         lhs, rhs = r
         out.push_back(<int32_t>lhs)

@@ -391,6 +391,47 @@ class GrammarIR:
         return "\n".join(lines)
 
 
+# hash(regex) by the regex object, across grammars (each entry holds its regex, so an id is not
+# reused while it is there). Python does not keep a tuple's hash: every lookup of a nested regex
+# tuple rehashes all of it (the JSON number lexeme of an unconstrained value: ~40 us), and the
+# leaf lexemes that recur from schema to schema are one object each (strings._LEXEME_MEMO, the
+# number memo), so their hash is computed once per process instead of twice per grammar.
+_HASHES: dict = {}
+_HASHES_MAX = 2048
+
+
+class _LexemeKey:
+    """A builder's de-duplication key for a lexeme: its regex (compared by value), distinct
+    role and laziness, with the regex's hash remembered (``_HASHES``)."""
+
+    __slots__ = ("regex", "role", "lazy", "h")
+
+    def __init__(self, regex: tuple, role: int, lazy: bool) -> None:
+        got = _HASHES.get(id(regex))
+        if got is not None and got[0] is regex:
+            h = got[1]
+        else:
+            h = hash(regex)
+            if len(_HASHES) >= _HASHES_MAX:
+                _HASHES.clear()
+            _HASHES[id(regex)] = (regex, h)
+        self.regex = regex
+        self.role = role
+        self.lazy = lazy
+        self.h = hash((h, role, lazy))
+
+    def __hash__(self) -> int:
+        return self.h
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _LexemeKey)
+            and self.role == other.role
+            and self.lazy == other.lazy
+            and (self.regex is other.regex or self.regex == other.regex)
+        )
+
+
 class GrammarBuilder:
     """Incremental construction of a :class:`GrammarIR`.
 
@@ -403,7 +444,7 @@ class GrammarBuilder:
 
     def __init__(self) -> None:
         self._lexemes: list[Lexeme] = []
-        self._lexeme_by_regex: dict[tuple, int] = {}
+        self._lexeme_by_regex: dict[_LexemeKey, int] = {}
         self._lexeme_by_id: dict[int, tuple[tuple, int]] = {}  # id(regex) -> (regex, symbol)
         self._nonterminals: list[str] = []
         self._nt_names: set[str] = set()
@@ -432,9 +473,7 @@ class GrammarBuilder:
             got = self._lexeme_by_id.get(id(regex))
             if got is not None and got[0] is regex:
                 return got[1]
-        key = regex if not role else ("distinct", role, regex)
-        if lazy:
-            key = ("lazy", key)
+        key = _LexemeKey(regex, role or 0, bool(lazy))
         j = self._lexeme_by_regex.get(key)
         if j is None:
             j = len(self._lexemes)

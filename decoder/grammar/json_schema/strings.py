@@ -323,8 +323,32 @@ def _encode_units(node):
     raise ValueError(f"regex node {k!r} cannot be counted")
 
 
+# Leaf encodings that recur across compiles return the same regex object: string_lexeme_regex
+# by the identity of its (long-lived: ANY_STRING, a parsed pattern's node, a format's regex)
+# argument, star_minus_lexeme by that and the key set. The builder's ``lexeme`` then finds the
+# object by identity, and the serialiser copies its words from the last grammar that wrote them
+# (_wire.serialize_words) instead of walking the tuples again. Each entry holds its argument,
+# so an id is not reused while it is there; both are pure functions of their arguments.
+_LEXEME_MEMO: dict = {}
+_STAR_MINUS_MEMO: dict = {}
+_LEAF_MEMO_MAX = 4096
+_STAR_MINUS_MEMO_MAX = 1024  # its results grow with the key set: small sets only, fewer
+_STAR_MINUS_MEMO_KEYS = 256
+
+
 def string_lexeme_regex(chars):
     """The full lexeme (quotes included) for a decoded-string language."""
+    got = _LEXEME_MEMO.get(id(chars))
+    if got is not None and got[0] is chars:
+        return got[1]
+    r = _string_lexeme_regex(chars)
+    if len(_LEXEME_MEMO) >= _LEAF_MEMO_MAX:
+        _LEXEME_MEMO.clear()
+    _LEXEME_MEMO[id(chars)] = (chars, r)
+    return r
+
+
+def _string_lexeme_regex(chars):
     if chars[0] == "counted":  # see counted_chars
         body = counted(_encode_units(chars[1]), chars[2], chars[3])
         return NEVER if body == NEVER else cat(QUOTE, body, QUOTE)
@@ -390,6 +414,22 @@ def _runs_minus(runs: tuple, cut: tuple) -> tuple:
 
 
 def star_minus_lexeme(chars, keys):
+    """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``; the same object
+    for the same ``chars`` object and key set (see ``_LEXEME_MEMO``)."""
+    ks = frozenset(keys)
+    if len(ks) > _STAR_MINUS_MEMO_KEYS:
+        return _star_minus_lexeme(chars, ks)
+    got = _STAR_MINUS_MEMO.get((id(chars), ks))
+    if got is not None and got[0] is chars:
+        return got[1]
+    r = _star_minus_lexeme(chars, ks)
+    if len(_STAR_MINUS_MEMO) >= _STAR_MINUS_MEMO_MAX:
+        _STAR_MINUS_MEMO.clear()
+    _STAR_MINUS_MEMO[(id(chars), ks)] = (chars, r)
+    return r
+
+
+def _star_minus_lexeme(chars, keys):
     """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``, built directly.
 
     The complement of a key set (the extra keys of an object) is the most common large
