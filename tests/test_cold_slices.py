@@ -152,7 +152,7 @@ def test_suffix_walks_once_a_class_recurs(family):
 
 # Strings before an unanchored pattern loop on every byte but the pattern's first ones: an own
 # class that leaves out many text bytes (the hex digits, the digits, the capitals), whose
-# skeleton is most of the trie. class_walk asks the text class first there (section 44): the
+# skeleton is most of the trie. class_walk asks the text class first there (section 42): the
 # string can always still find its pattern further on, so every text string keeps it alive.
 # The corners: inside a pattern match, inside and after a multi-byte character, and a negated
 # class of as many bytes (`[^0-9a-f]`), where the text class dies and the own class is taken.
