@@ -76,10 +76,16 @@ def bits_of(m, words: int):
     return np.unpackbits(out.view(np.uint8), bitorder="little").astype(bool)
 
 
-def assert_refused_at_byte(m, vocab, ids, at: int, what) -> None:
-    """Teacher-forces ``ids`` from the matcher's state: every token before the one holding
-    byte ``at`` of their concatenation is allowed and commits, and that one is masked and
+def assert_refused_at_byte(m, family: str, text: str, at: int) -> None:
+    """Teacher-forces ``text``, tokenized by ``family``'s tokenizer (its tokens must spell it,
+    but for SentencePiece's leading space), from the matcher's state: every token before the
+    one holding byte ``at`` of ``text`` is allowed and commits, and that one is masked and
     refused by commit."""
+    vocab, what = vocab_of(family), (family, text)
+    ids = load_tokenizer(family).encode(text, add_special_tokens=False)
+    whole = b"".join(vocab.token_bytes(t) for t in ids)
+    assert whole.lstrip(b" ") == text.encode(), what
+    at += len(whole) - len(text.encode())
     pos = 0
     for t in ids:
         b = vocab.token_bytes(t)
