@@ -182,6 +182,54 @@ CASES = [
         {"type": "array", "contains": {"type": "integer"}, "not": {"items": {"type": "integer"}}},
         [[1], [1, "x"], ["x"], [], ["x", 2, None]],
     ),
+    # oneOf branches told apart by a property the schema around them requires (the
+    # discriminator's values in the branches, `required` beside the oneOf or behind a $ref):
+    # disjoint, compiled as anyOf; overlapping values or no `type: object` are not
+    (
+        {
+            "type": "object",
+            "required": ["kind"],
+            "oneOf": [
+                {"properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}},
+                {"properties": {"kind": {"enum": ["b"]}, "x": {"type": "string"}}},
+            ],
+        },
+        [{"kind": "a", "x": 1}, {"kind": "b", "x": "s"}, {"kind": "a", "x": "s"}, {"kind": "c"}]
+        + [{}, {"x": 1}, {"kind": "b"}, 5],
+    ),
+    (
+        {
+            "type": "object",
+            "required": ["kind"],
+            "oneOf": [
+                {"properties": {"kind": {"enum": ["a", "b"]}}},
+                {"properties": {"kind": {"enum": ["b", "c"]}}},
+            ],
+        },
+        [{"kind": "a"}, {"kind": "b"}, {"kind": "c"}, {"kind": "d"}, {}],
+    ),
+    (
+        {
+            "required": ["kind"],
+            "oneOf": [
+                {"properties": {"kind": {"const": "a"}}},
+                {"properties": {"kind": {"const": "b"}}},
+            ],
+        },
+        [{"kind": "a"}, {"kind": "b"}, {"kind": "c"}, {}, 5, "s", None],
+    ),
+    (
+        {
+            "$defs": {"base": {"type": "object", "required": ["kind", "v"]}},
+            "allOf": [{"$ref": "#/$defs/base"}],
+            "oneOf": [
+                {"properties": {"kind": {"const": 1}, "v": {"type": "integer"}}},
+                {"properties": {"kind": {"const": 2}, "v": {"minimum": 5}}},
+            ],
+        },
+        [{"kind": 1, "v": 7}, {"kind": 2, "v": 7}, {"kind": 2, "v": 1}, {"kind": 1, "v": 7.5}]
+        + [{"kind": 1.0, "v": 7}, {"kind": 3, "v": 7}, {"v": 7}],
+    ),
 ]
 
 # patterns are ECMA-262, but jsonschema runs them with Python's re

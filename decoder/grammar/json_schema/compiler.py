@@ -32,7 +32,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
@@ -845,7 +845,7 @@ class Compiler:
             q = p.without("oneOf")
             subs = node["oneOf"]
             brs = [p.sub(s, f"oneOf/{i}") for i, s in enumerate(subs)]
-            if self._pairwise_disjoint(brs):
+            if self._pairwise_disjoint(brs, [q]):
                 return [[q, b] for b in brs]
             out = []
             try:
@@ -1290,15 +1290,20 @@ class Compiler:
         return self.synth({"anyOf": alts, "__ne__": x})
 
     # ------------------------------------------------------------ disjointness
-    def _signature(self, p: Part, depth: int = 0):
-        """(types, finite values or None, {prop: values} of required discriminators)."""
-        parts = self._expand([p]) if depth < 4 else None
-        if parts is None:
+    def _signature(self, parts: list, depth: int = 0):
+        """(types, finite values or None, {prop: values} of required discriminators) of the
+        conjunction of ``parts``. A discriminator is a property that some part requires and
+        some part (the same or another) restricts to finite values: ``required`` and
+        ``properties`` apply to the same instance, so an object meeting every part has that
+        property with one of those values."""
+        expanded = self._expand(parts) if depth < 4 else None
+        if expanded is None:
             return frozenset(), (), {}
         types = set(ALL_TYPES)
         values: set[str] | None = None
-        disc: dict = {}
-        for q in parts:
+        finite: dict = {}  # prop -> the values every part that restricts it allows
+        required: set = set()
+        for q in expanded:
             n = q.node
             if q.has("type"):
                 types &= self._types_of(n["type"])
@@ -1309,21 +1314,24 @@ class Compiler:
                     values = ks if values is None else values & ks
                     types &= {_json_type(x) for x in vs}
             if q.has("properties") and isinstance(n["properties"], dict):
-                req = set(n.get("required", [])) if q.has("required") else set()
                 for name, s in n["properties"].items():
-                    if name in req and isinstance(s, dict):
+                    if isinstance(s, dict):
                         for kw in ("enum", "const"):
                             if kw in s:
                                 vs = s[kw] if kw == "enum" else [s[kw]]
                                 ks = {_json_key(x) for x in vs}
-                                disc[name] = ks if name not in disc else disc[name] & ks
-            if q.has("required"):
-                for name in n["required"]:
-                    disc.setdefault(name, None)
+                                finite[name] = ks if name not in finite else finite[name] & ks
+            if q.has("required") and isinstance(n["required"], list):
+                required.update(x for x in n["required"] if isinstance(x, str))
+        disc: dict = {name: finite.get(name) for name in required}
         return frozenset(types), values, disc
 
-    def _pairwise_disjoint(self, brs: list) -> bool:
-        sigs = [self._signature(b) for b in brs]
+    def _pairwise_disjoint(self, brs: list, context: Sequence = ()) -> bool:
+        """Whether no value meets two of the branches ``brs``, each taken together with the
+        parts of ``context`` (the rest of the schema that holds the ``oneOf``: a discriminator
+        is often required there and given its values in each branch)."""
+        ctx = list(context)
+        sigs = [self._signature([b] + ctx) for b in brs]
         for i in range(len(sigs)):
             for j in range(i + 1, len(sigs)):
                 ti, vi, di = sigs[i]

@@ -359,7 +359,7 @@ class _Rewriter:
             contrib = [i for i, a in enumerate(subs) if a and self.contributes(a)]
             if contrib:
                 brs = [p.sub(s, f"oneOf/{i}") for i, s in enumerate(node["oneOf"])]
-                disjoint = c._pairwise_disjoint(brs)
+                disjoint = c._pairwise_disjoint(brs, [p.without("oneOf")])
                 rest = [i for i in range(len(subs)) if i not in contrib and subs[i]]
                 live = [i for i in range(len(subs)) if subs[i]]  # a false branch never holds
                 negs = None if disjoint else self.negations(brs, live)
