@@ -230,6 +230,50 @@ CASES = [
         [{"kind": 1, "v": 7}, {"kind": 2, "v": 7}, {"kind": 2, "v": 1}, {"kind": 1, "v": 7.5}]
         + [{"kind": 1.0, "v": 7}, {"kind": 3, "v": 7}, {"v": 7}],
     ),
+    # a branch whose own oneOf/anyOf branches all require `type` (with string values) and a
+    # branch whose extra keys may only be false: disjoint; not where one inner branch does
+    # not require it, or the other branch lets `type` be anything
+    (
+        {
+            "$defs": {
+                "repo": {
+                    "type": "object",
+                    "oneOf": [
+                        {"required": ["type"], "properties": {"type": {"enum": ["git", "hg"]}}},
+                        {"required": ["type", "url"], "properties": {"type": {"const": "path"}}},
+                    ],
+                }
+            },
+            "oneOf": [
+                {"$ref": "#/$defs/repo"},
+                {"type": "object", "additionalProperties": {"const": False}, "maxProperties": 1},
+            ],
+        },
+        [{"type": "git"}, {"type": "path", "url": 1}, {"type": "path"}, {"x": False}, {}]
+        + [{"type": False}, {"type": "hg", "x": False}, {"y": True}],
+    ),
+    (
+        {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "anyOf": [{"required": ["type"], "properties": {"type": {"const": "a"}}}, {}],
+                },
+                {"type": "object", "additionalProperties": {"const": False}},
+            ],
+        },
+        [{"type": "a"}, {"x": False}, {}, {"type": False}, {"x": 1}],
+    ),
+    (
+        {
+            "oneOf": [
+                {"type": "object", "required": ["t"], "properties": {"t": {"const": "a"}}},
+                {"type": "object", "properties": {"t": {}}, "additionalProperties": False},
+                {"type": "object", "properties": {"t": False}},
+            ],
+        },
+        [{"t": "a"}, {"t": "b"}, {}, {"u": 1}, {"t": "a", "u": 1}],
+    ),
 ]
 
 # patterns are ECMA-262, but jsonschema runs them with Python's re

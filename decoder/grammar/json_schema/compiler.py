@@ -34,6 +34,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
@@ -209,6 +210,53 @@ def _key_literal(k: str) -> tuple[str, tuple]:
     """The name and regex of the key lexeme of one declared property name (schemas of one
     family, and most objects, share names)."""
     return json.dumps(k, ensure_ascii=False), strings.string_lexeme_regex(lit(k))
+
+
+def _finite_keys(sub, draft: int) -> set | None:
+    """The values (as :func:`_json_key`) a subschema allows by its own ``enum``/``const``, or
+    None when it does not restrict them to a finite set that way (``false``: none; up to
+    draft-07 a ``$ref``'s siblings are ignored)."""
+    if sub is False:
+        return set()
+    if not isinstance(sub, dict) or ("$ref" in sub and draft <= 7):
+        return None
+    out: set | None = None
+    for kw in ("enum", "const"):
+        if kw in sub:
+            vs = sub[kw] if kw == "enum" else [sub[kw]]
+            if not isinstance(vs, list):
+                return None
+            ks = {_json_key(x) for x in vs}
+            out = ks if out is None else out & ks
+    return out
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What all values of a conjunction have in common (:meth:`Compiler._signature`)."""
+
+    types: frozenset
+    values: Any  # set of _json_key, None (not finite), or () for a conjunction that fails
+    required: dict  # property -> None: the properties every such object has
+    allows: tuple  # per part: ({prop: finite values}, declared props, extra's values or None)
+
+    def allowed(self, name: str) -> set | None:
+        """The values property ``name`` may have in such an object (None: not finite)."""
+        out = None
+        for finite, declared, extra in self.allows:
+            got = finite.get(name) if name in declared else extra
+            if got is not None:
+                out = set(got) if out is None else out & got
+        return out
+
+    def excludes(self, other: _Signature) -> bool:
+        """Whether some property this one requires may not have, in ``other``, any value it
+        may have here (so no object meets both)."""
+        for name in self.required:
+            mine, theirs = self.allowed(name), other.allowed(name)
+            if mine is not None and theirs is not None and not (mine & theirs):
+                return True
+        return False
 
 
 def _json_type(v) -> str:
@@ -540,6 +588,7 @@ class Compiler:
         self.memo: dict = {}
         self.keep: list = []
         self.neg_cache: dict = {}
+        self.sig_memo: dict = {}  # (part key, depth) -> _Signature (_branch_signature)
         # (path, format) of each negated format taken as never failing (LIBRARY_FORMATS)
         self.library_format_negations: list[tuple[str, str]] = []
         self.draft_format_negations: list[tuple[str, str]] = []
@@ -808,7 +857,7 @@ class Compiler:
         if not types:
             return  # the types contradict each other: no value
         for i, p in enumerate(expanded):
-            branches = self._split(p)
+            branches = self._split(p, expanded[:i] + expanded[i + 1 :])
             if branches is None:
                 continue
             if len(branches) > MAX_BRANCHES_PER_NODE:
@@ -833,8 +882,9 @@ class Compiler:
                 types &= self._types_of(p.node["type"])
         return types
 
-    def _split(self, p: Part) -> list | None:
-        """The branches (lists of parts) of p's first disjunctive keyword, or None."""
+    def _split(self, p: Part, others: Sequence = ()) -> list | None:
+        """The branches (lists of parts) of p's first disjunctive keyword, or None. ``others``:
+        the rest of the conjunction p is in (what may tell oneOf branches apart)."""
         node = p.node
         if not isinstance(node, dict) or _SPLIT_KEYWORDS.isdisjoint(node):
             return None  # (most parts: one set test instead of nine ``has``)
@@ -845,7 +895,7 @@ class Compiler:
             q = p.without("oneOf")
             subs = node["oneOf"]
             brs = [p.sub(s, f"oneOf/{i}") for i, s in enumerate(subs)]
-            if self._pairwise_disjoint(brs, [q]):
+            if self._pairwise_disjoint(brs, [q, *others]):
                 return [[q, b] for b in brs]
             out = []
             try:
@@ -1290,19 +1340,22 @@ class Compiler:
         return self.synth({"anyOf": alts, "__ne__": x})
 
     # ------------------------------------------------------------ disjointness
-    def _signature(self, parts: list, depth: int = 0):
-        """(types, finite values or None, {prop: values} of required discriminators) of the
-        conjunction of ``parts``. A discriminator is a property that some part requires and
-        some part (the same or another) restricts to finite values: ``required`` and
-        ``properties`` apply to the same instance, so an object meeting every part has that
-        property with one of those values."""
-        expanded = self._expand(parts) if depth < 4 else None
-        if expanded is None:
-            return frozenset(), (), {}
+    def _signature(self, parts: list, depth: int = 0) -> _Signature:
+        """What every value meeting all of ``parts`` has, for telling branches apart: its
+        possible types, its finite values (or None), the properties it must have with their
+        finite values (or None), and per part what values a property may have if present
+        (see :class:`_Signature`). ``required`` and ``properties`` apply to the same
+        instance, so a property one part requires and another restricts is a discriminator;
+        a part's own ``anyOf``/``oneOf`` contributes what all its branches require."""
+        if depth >= 4:  # nothing known
+            return _Signature(frozenset(ALL_TYPES), None, {}, ())
+        expanded = self._expand(parts)
+        if expanded is None:  # some part is false: no value meets them
+            return _Signature(frozenset(), (), {}, ())
         types = set(ALL_TYPES)
         values: set[str] | None = None
-        finite: dict = {}  # prop -> the values every part that restricts it allows
-        required: set = set()
+        required: dict = {}  # prop -> its finite values (None: not known to be finite)
+        allows = []  # per part: (finite values of its declared props, their names, extra)
         for q in expanded:
             n = q.node
             if q.has("type"):
@@ -1313,18 +1366,49 @@ class Compiler:
                     ks = {_json_key(x) for x in vs}
                     values = ks if values is None else values & ks
                     types &= {_json_type(x) for x in vs}
+            finite: dict = {}
+            declared: frozenset = frozenset()
             if q.has("properties") and isinstance(n["properties"], dict):
-                for name, s in n["properties"].items():
-                    if isinstance(s, dict):
-                        for kw in ("enum", "const"):
-                            if kw in s:
-                                vs = s[kw] if kw == "enum" else [s[kw]]
-                                ks = {_json_key(x) for x in vs}
-                                finite[name] = ks if name not in finite else finite[name] & ks
+                declared = frozenset(n["properties"])
+                for name, sub in n["properties"].items():
+                    fk = _finite_keys(sub, self.draft)
+                    if fk is not None:
+                        finite[name] = fk
+            extra = None  # the values a property outside `declared` may have
+            if not q.has("patternProperties") and q.has("additionalProperties"):
+                extra = _finite_keys(n["additionalProperties"], self.draft)
+            if finite or extra is not None:
+                allows.append((finite, declared, extra))
             if q.has("required") and isinstance(n["required"], list):
-                required.update(x for x in n["required"] if isinstance(x, str))
-        disc: dict = {name: finite.get(name) for name in required}
-        return frozenset(types), values, disc
+                for name in n["required"]:
+                    if isinstance(name, str):
+                        required.setdefault(name, None)
+            for kw in ("anyOf", "oneOf"):  # what every branch that can hold requires
+                if q.has(kw) and isinstance(n[kw], list) and n[kw]:
+                    subs = [
+                        self._branch_signature(q.sub(b, f"{kw}/{i}"), depth + 1)
+                        for i, b in enumerate(n[kw])
+                    ]
+                    subs = [x for x in subs if x.types]
+                    types &= set().union(*(x.types for x in subs))
+                    if subs:
+                        common = set(subs[0].required).intersection(*(x.required for x in subs))
+                        for name in common:
+                            vs = [x.allowed(name) for x in subs]
+                            union = None if None in vs else set().union(*vs)
+                            required.setdefault(name, None)
+                            if union is not None:
+                                allows.append(({name: union}, frozenset((name,)), None))
+        return _Signature(frozenset(types), values, required, tuple(allows))
+
+    def _branch_signature(self, b: Part, depth: int) -> _Signature:
+        """:meth:`_signature` of one branch, remembered (a branch is met again as the context
+        of each of its siblings' splits)."""
+        k = (b.key(), depth)
+        got = self.sig_memo.get(k)
+        if got is None:
+            got = self.sig_memo[k] = self._signature([b], depth)
+        return got
 
     def _pairwise_disjoint(self, brs: list, context: Sequence = ()) -> bool:
         """Whether no value meets two of the branches ``brs``, each taken together with the
@@ -1334,19 +1418,14 @@ class Compiler:
         sigs = [self._signature([b] + ctx) for b in brs]
         for i in range(len(sigs)):
             for j in range(i + 1, len(sigs)):
-                ti, vi, di = sigs[i]
-                tj, vj, dj = sigs[j]
-                common = ti & tj
+                a, b = sigs[i], sigs[j]
+                common = a.types & b.types
                 if not common:
                     continue
-                if vi is not None and vj is not None and not (vi & vj):
+                if a.values is not None and b.values is not None and not (a.values & b.values):
                     continue
-                if common == {"object"}:
-                    if any(
-                        di.get(k) is not None and dj.get(k) is not None and not (di[k] & dj[k])
-                        for k in di
-                    ):
-                        continue
+                if common == {"object"} and (a.excludes(b) or b.excludes(a)):
+                    continue
                 return False
         return True
 
