@@ -319,6 +319,63 @@ def random_document(rng: random.Random):
     return s
 
 
+TAGS = ["a", "b", 1, True, None]  # few values, so that discriminators often overlap
+
+
+def _tag_schema(rng: random.Random):
+    """A discriminator's subschema: a const, an enum, false, or a random schema."""
+    r = rng.random()
+    if r < 0.4:
+        return {"const": rng.choice(TAGS)}
+    if r < 0.75:
+        return {"enum": rng.sample(TAGS, rng.randrange(1, 3))}
+    if r < 0.85:
+        return False
+    return random_schema(rng, 3, defs=False)
+
+
+def _tagged_branch(rng: random.Random, key: str, depth: int):
+    """A oneOf/anyOf branch that may give ``key`` values, require it, restrict extra keys to
+    finite values, or have its own tagged oneOf/anyOf."""
+    b: dict = {}
+    if rng.random() < 0.85:
+        b["properties"] = {key: _tag_schema(rng)}
+        if rng.random() < 0.4:
+            b["properties"][rng.choice(KEYS)] = random_schema(rng, 3, defs=False)
+    if rng.random() < 0.4:
+        b["required"] = [key] if rng.random() < 0.8 else [rng.choice(KEYS)]
+    if rng.random() < 0.2:
+        b["additionalProperties"] = _tag_schema(rng)
+    if rng.random() < 0.2:
+        b["type"] = "object" if rng.random() < 0.8 else rng.choice(TYPES)
+    if depth < 2 and rng.random() < 0.2:
+        kw = rng.choice(["oneOf", "anyOf"])
+        b[kw] = [_tagged_branch(rng, key, depth + 1) for _ in range(rng.choice([1, 2, 3]))]
+    extra = random_schema(rng, 3, defs=False) if rng.random() < 0.15 else None
+    if isinstance(extra, dict):
+        b.update(extra)
+    return b
+
+
+def random_tagged_document(rng: random.Random):
+    """A ``oneOf`` of branches told apart (or not) by one property's values, the property
+    required beside the oneOf, in an allOf'd part or in the branches: what
+    ``Compiler._pairwise_disjoint`` decides (its shortcut must never call overlapping
+    branches disjoint)."""
+    key = rng.choice(KEYS)
+    s: dict = {"oneOf": [_tagged_branch(rng, key, 0) for _ in range(rng.choice([2, 2, 3, 4]))]}
+    r = rng.random()
+    if r < 0.5:
+        s["required"] = [key]
+    elif r < 0.7:
+        s["allOf"] = [{"required": [key]}]
+    if rng.random() < 0.7:
+        s["type"] = "object"
+    if rng.random() < 0.2:
+        s["additionalProperties"] = _tag_schema(rng)
+    return s
+
+
 def _mentions_ref(x) -> bool:
     if isinstance(x, dict):
         return "$ref" in x or any(_mentions_ref(v) for v in x.values())
@@ -565,13 +622,16 @@ def run(
     progress: bool = False,
     time_limit: float | None = None,
     start: int = 0,
+    generator=None,
 ) -> Report:
-    """Schemas ``start`` .. ``n - 1`` of the seed's sequence (a long run can resume)."""
+    """Schemas ``start`` .. ``n - 1`` of the seed's sequence (a long run can resume), drawn
+    by ``generator`` (default :func:`random_document`)."""
     report = report or Report(echo=progress)
     rng = random.Random(seed)
+    generator = generator or random_document
     t0 = time.monotonic()
     for i in range(n):
-        schema = random_document(rng)
+        schema = generator(rng)
         if i < start:
             continue
         check_schema(schema, random.Random(f"{seed}/{i}"), report)
@@ -634,13 +694,19 @@ def main(argv=None) -> int:
         metavar="DIR",
         help="instead: walk every real-world schema in DIR/*.jsonl",
     )
+    ap.add_argument(
+        "--tagged",
+        action="store_true",
+        help="oneOf documents told apart by a property's values (random_tagged_document)",
+    )
     a = ap.parse_args(argv)
     if a.jsonschemabench:
         rep = Report(echo=True)
         check_real_world(a.jsonschemabench, rep)
         print(json.dumps(dict(sorted(rep.counts.items())), indent=1))
         return 1 if rep.counts["UNSOUND"] else 0
-    rep = run(a.schemas, a.seed, progress=True, start=a.start)
+    gen = random_tagged_document if a.tagged else None
+    rep = run(a.schemas, a.seed, progress=True, start=a.start, generator=gen)
     print(json.dumps(dict(sorted(rep.counts.items())), indent=1))
     return 1 if rep.counts["UNSOUND"] else 0
 
