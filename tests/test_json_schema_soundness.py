@@ -545,3 +545,106 @@ def test_several_contains_with_a_max_are_refused_by_name():
             {"allOf": [{"contains": {"const": 1}, "maxContains": 2}, {"contains": {"const": 2}}]}
         )
     assert e.value.keyword == "contains" and "maxContains" in str(e.value)
+
+
+D4 = "http://json-schema.org/draft-04/schema#"
+D6 = "http://json-schema.org/draft-06/schema#"
+D7 = "http://json-schema.org/draft-07/schema#"
+# keywords a later draft added, negated in a document of an earlier draft: its validators
+# ignore them, so the negation fails every value (only the strings remain valid here)
+LATER_KEYWORD_CASES = [
+    (D4, {"anyOf": [{"type": "string"}, {"not": {"const": 1}}]}, ["x", 1, 2, None]),
+    (D4, {"anyOf": [{"type": "string"}, {"oneOf": [{"const": 1}, {"const": 2}]}]}, ["x", 1, 2]),
+    (D4, {"oneOf": [{"const": 1}, {"type": "string"}]}, [1, "x"]),
+    (
+        D4,
+        {"anyOf": [{"type": "string"}, {"not": {"contains": {"type": "integer"}}}]},
+        ["x", [1], []],
+    ),
+    (
+        D4,
+        {"anyOf": [{"type": "string"}, {"not": {"propertyNames": {"maxLength": 1}}}]},
+        ["x", {"ab": 1}],
+    ),
+    (
+        D6,
+        {
+            "anyOf": [
+                {"type": "string"},
+                {"not": {"if": {"type": "integer"}, "then": {"minimum": 5}}},
+            ]
+        },
+        ["x", 3, 7],
+    ),
+    (
+        D7,
+        {"anyOf": [{"type": "string"}, {"not": {"dependentRequired": {"a": ["b"]}}}]},
+        ["x", {"a": 1}, {}],
+    ),
+    (
+        D7,
+        {"anyOf": [{"type": "string"}, {"not": {"unevaluatedProperties": False}}]},
+        ["x", {"a": 1}, {}],
+    ),
+    # an object told apart by a draft-04 "const" is not: the branches overlap
+    (
+        D4,
+        {
+            "type": "object",
+            "required": ["k"],
+            "anyOf": [
+                {"properties": {"s": {"type": "integer"}}, "required": ["s"]},
+                {
+                    "oneOf": [
+                        {"properties": {"k": {"const": "a"}}},
+                        {"properties": {"k": {"const": "b"}}},
+                    ]
+                },
+            ],
+        },
+        [{"k": "a"}, {"k": "b"}, {"k": "a", "s": 1}, {"k": "b", "s": "x"}],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", range(len(LATER_KEYWORD_CASES)))
+def test_keywords_of_later_drafts_never_fail_under_negation(case):
+    draft, schema, instances = LATER_KEYWORD_CASES[case]
+    schema = {"$schema": draft, **schema}
+    vocab, tok = _vocab("bytes")
+    m = Matcher(Grammar.from_json_schema(schema), vocab)
+    v = jsonschema.validators.validator_for(schema)(schema)
+    for x in instances:
+        for text in _both_separators(x):
+            got, want = _teacher_force(m, vocab, list(text.encode())), v.is_valid(x)
+            assert got == want, f"{text}: engine {got}, {type(v).__name__} {want}"
+
+
+def test_keyword_since_table_is_jsonschemas():
+    """KEYWORD_SINCE says which drafts' validators define each keyword it lists."""
+    from decoder.grammar.json_schema.compiler import KEYWORD_SINCE
+
+    classes = {
+        3: jsonschema.Draft3Validator,
+        4: jsonschema.Draft4Validator,
+        6: jsonschema.Draft6Validator,
+        7: jsonschema.Draft7Validator,
+        2019: jsonschema.Draft201909Validator,
+        2020: jsonschema.Draft202012Validator,
+    }
+    # jsonschema reads then/else inside "if", minContains/maxContains inside "contains"
+    inside = {"then": "if", "else": "if", "minContains": "contains", "maxContains": "contains"}
+    for kw, since in KEYWORD_SINCE.items():
+        for draft, cls in classes.items():
+            if kw in inside:
+                assert KEYWORD_SINCE.get(inside[kw], 0) <= since, kw
+                assert kw not in cls.VALIDATORS, (kw, draft)
+                probe = {
+                    "then": ({"if": {"type": "integer"}, "then": {"minimum": 5}}, 3),
+                    "else": ({"if": {"type": "string"}, "else": {"minimum": 5}}, 3),
+                    "minContains": ({"contains": {}, "minContains": 2}, [1]),
+                    "maxContains": ({"contains": {}, "maxContains": 0}, [1]),
+                }[kw]
+                assert cls(probe[0]).is_valid(probe[1]) == (draft < since), (kw, draft)
+                continue
+            assert (kw in cls.VALIDATORS) == (draft >= since), (kw, draft)

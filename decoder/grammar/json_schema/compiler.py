@@ -153,6 +153,28 @@ _HANDLED = frozenset(
         "$recursiveAnchor",
     }
 )
+
+# The draft that introduced each assertion keyword a later draft added. A document of an
+# earlier draft does not define it, and its validators ignore it: such a keyword holds for
+# every value, so where it is negated it never fails (a `not` of it fails everything, and a
+# oneOf branch made only of it meets every value). Where it is asserted, the compiler still
+# enforces it (what the author meant; every value it lets through is valid either way).
+# tests/test_json_schema_soundness.py checks the table against jsonschema's validators.
+KEYWORD_SINCE = {
+    "const": 6,
+    "contains": 6,
+    "propertyNames": 6,
+    "if": 7,
+    "then": 7,
+    "else": 7,
+    "dependentRequired": 2019,
+    "dependentSchemas": 2019,
+    "unevaluatedProperties": 2019,
+    "unevaluatedItems": 2019,
+    "minContains": 2019,
+    "maxContains": 2019,
+    "prefixItems": 2020,
+}
 MAX_COUNT_STATES = 4096
 #: contains keywords on one array (each item may count toward any subset of them)
 MAX_SEVERAL_CONTAINS = 4
@@ -215,13 +237,13 @@ def _key_literal(k: str) -> tuple[str, tuple]:
 def _finite_keys(sub, draft: int) -> set | None:
     """The values (as :func:`_json_key`) a subschema allows by its own ``enum``/``const``, or
     None when it does not restrict them to a finite set that way (``false``: none; up to
-    draft-07 a ``$ref``'s siblings are ignored)."""
+    draft-07 a ``$ref``'s siblings are ignored, before draft-06 ``const``)."""
     if sub is False:
         return set()
     if not isinstance(sub, dict) or ("$ref" in sub and draft <= 7):
         return None
     out: set | None = None
-    for kw in ("enum", "const"):
+    for kw in ("enum", "const") if draft >= 6 or "__synthetic__" in sub else ("enum",):
         if kw in sub:
             vs = sub[kw] if kw == "enum" else [sub[kw]]
             if not isinstance(vs, list):
@@ -999,9 +1021,12 @@ class Compiler:
         # ("some member ... or some name absent"), enforced by flags in the object rules
         # instead of one object schema each (which oneOf branches would multiply)
         member: list = []
+        synthetic = "__synthetic__" in node
         for kw, v in node.items():
             if kw in ANNOTATIONS or kw not in _HANDLED:
                 continue
+            if not synthetic and KEYWORD_SINCE.get(kw, 0) > self.draft:
+                continue  # not this document's draft's keyword: it never fails
             if kw == "$ref":
                 if self.draft <= 7:
                     t, tb, tp = self.doc.resolve(v, base, path)
@@ -1361,7 +1386,7 @@ class Compiler:
             if q.has("type"):
                 types &= self._types_of(n["type"])
             for kw in ("enum", "const"):
-                if q.has(kw):
+                if q.has(kw) and (kw == "enum" or self.draft >= 6 or "__synthetic__" in n):
                     vs = n[kw] if kw == "enum" else [n[kw]]
                     ks = {_json_key(x) for x in vs}
                     values = ks if values is None else values & ks
