@@ -531,6 +531,34 @@ CompiledGrammar::LoopAnswer CompiledGrammar::loop_alive(int32_t s, const uint64_
   return kLoopAlive;
 }
 
+namespace {
+// The same cuts as a bit set: bit b set when an interval starts at byte b (bit 256: the end).
+struct CutBits {
+  uint64_t w[5] = {0, 0, 0, 0, 0};
+  void set(int b) { w[b >> 6] |= uint64_t(1) << (b & 63); }
+};
+
+const CutBits& utf8_cut_bits(int d) {
+  static const std::vector<CutBits> bits = [] {
+    std::vector<CutBits> v(TokenTrie::kUtf8States);
+    for (int st = 0; st < TokenTrie::kUtf8States; ++st)
+      for (int b : utf8_cuts(st)) v[st].set(b);
+    return v;
+  }();
+  return bits[d];
+}
+
+inline uint64_t hash_ids(const int32_t* p, size_t n) {
+  uint64_t h = 1469598103934665603ull ^ n;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<uint32_t>(p[i]);
+    h *= 1099511628211ull;
+    h ^= h >> 29;
+  }
+  return h;
+}
+}  // namespace
+
 bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, size_t budget,
                                  const uint64_t* lead) {
   // Whether every class string of at most `bound` bytes leaves this set of NFA states (one
@@ -546,12 +574,6 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
   const uint64_t* text = trie_->full_class().lead;
   auto& set_univ =
       std::equal(lead, lead + 4, text) ? set_univ_ : class_univ_[{lead[0], lead[1], lead[2], lead[3]}];
-  // cuts of the class DFA at a character boundary (the other states do not depend on lead)
-  std::vector<int> cuts0{0};
-  for (int b = 1; b < 256; ++b)
-    if (TokenTrie::class_step(lead, 0, uint8_t(b)) != TokenTrie::class_step(lead, 0, uint8_t(b - 1)))
-      cuts0.push_back(b);
-  cuts0.push_back(256);
   {
     auto it = set_univ.find(root);
     if (it != set_univ.end()) {
@@ -559,22 +581,74 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
       if (it->second.dies_at <= bound || it->second.too_big_at <= bound) return false;
     }
   }
-  struct Item {
-    std::vector<int32_t> set;  // NFA states, then -1 - (class DFA state)
-    int depth;
+  // cuts of the class DFA at a character boundary (the other states do not depend on lead)
+  CutBits cuts0;
+  cuts0.set(0);
+  for (int b = 1; b < 256; ++b)
+    if (TokenTrie::class_step(lead, 0, uint8_t(b)) != TokenTrie::class_step(lead, 0, uint8_t(b - 1)))
+      cuts0.set(b);
+  cuts0.set(256);
+  // The explored sets (NFA states sorted, then -1 - class DFA state) in one arena, numbered in
+  // the order found (breadth first), with a hash table of their numbers: one hash per set, no
+  // allocation per set once the scratch has grown.
+  PartScratch& ps = part_scratch_;
+  const size_t nstates = static_cast<size_t>(nfa.num_states());
+  if (ps.stamp.size() < nstates) {
+    ps.stamp.assign(nstates, 0);
+    ps.dense.assign(nstates, 0);
+    ps.epoch = 0;
+  }
+  ps.arena.clear();
+  ps.off.assign(1, 0);
+  ps.depth.clear();
+  ps.hash.clear();
+  ps.table.assign(64, 0);
+  auto find_set = [&](const int32_t* p, size_t n, uint64_t h) -> bool {
+    const size_t mask = ps.table.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      const uint32_t k = ps.table[i];
+      if (k == 0) return false;
+      if (ps.hash[k - 1] == h && ps.off[k] - ps.off[k - 1] == n &&
+          std::equal(p, p + n, ps.arena.data() + ps.off[k - 1]))
+        return true;
+    }
   };
-  std::unordered_map<std::vector<int32_t>, int32_t, VecHash> seen;
-  std::vector<Item> queue;
-  std::vector<int32_t> key = root;
-  key.push_back(-1);
-  seen.emplace(key, 0);
-  queue.push_back({std::move(key), 0});
-  std::vector<int> cuts;
-  std::vector<int32_t> cur, next;
+  auto add_set = [&](const int32_t* p, size_t n, uint64_t h, int depth) {
+    ps.arena.insert(ps.arena.end(), p, p + n);
+    ps.off.push_back(static_cast<uint32_t>(ps.arena.size()));
+    ps.depth.push_back(static_cast<uint32_t>(depth));
+    ps.hash.push_back(h);
+    const size_t count = ps.hash.size();
+    if (count * 2 > ps.table.size()) {
+      ps.table.assign(ps.table.size() * 2, 0);
+      const size_t mask = ps.table.size() - 1;
+      for (size_t k = 0; k < count; ++k) {
+        size_t i = ps.hash[k] & mask;
+        while (ps.table[i] != 0) i = (i + 1) & mask;
+        ps.table[i] = static_cast<uint32_t>(k + 1);
+      }
+      return;
+    }
+    const size_t mask = ps.table.size() - 1;
+    size_t i = h & mask;
+    while (ps.table[i] != 0) i = (i + 1) & mask;
+    ps.table[i] = static_cast<uint32_t>(count);
+  };
+  std::vector<int32_t> next = root;
+  next.push_back(-1);
+  add_set(next.data(), next.size(), hash_ids(next.data(), next.size()), 0);
+  std::vector<int32_t> cur;
   std::vector<const NfaEdge*> es;
   std::vector<std::pair<size_t, int>> done_sig;  // (interval, class state) of each successor built
   std::vector<int32_t> tg;                       // distinct edge targets of the set
   std::vector<uint64_t> sig;                     // per interval: the targets it reaches
+  std::vector<int> cuts;
+  // Successors by their edge targets and class state: the sets of a key trie share most of
+  // theirs (the extra-key tail, the UTF-8 lead bytes of the other characters), and the set
+  // those targets reach is the same each time; a pair whose set was found explored (or
+  // queued) or known alive without bound is skipped without building it again.
+  std::unordered_map<std::vector<int32_t>, char, VecHash> known;
+  std::vector<int32_t> tkey;
   bool finite = false;  // some set was left at the bound, or taken from a bounded memo
   // A failure (a death, or the budget) found while expanding sets of depth `reached` still
   // proves the part alive on every class string of at most `reached` bytes (breadth first:
@@ -587,10 +661,10 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
     m.alive_to = std::max(m.alive_to, reached);
     return false;
   };
-  for (size_t qi = 0; qi < queue.size(); ++qi) {
-    const int depth = queue[qi].depth;
+  for (size_t qi = 0; qi < ps.depth.size(); ++qi) {
+    const int depth = static_cast<int>(ps.depth[qi]);
     reached = depth;
-    if (queue.size() > budget) {  // too large to tell: remembered, so later positions skip it
+    if (ps.depth.size() > budget) {  // too large to tell: remembered, so later positions skip it
       auto& m = set_univ[root];
       m.too_big_at = std::min(m.too_big_at, bound);
       m.alive_to = std::max(m.alive_to, reached);
@@ -600,35 +674,45 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
       finite = true;
       continue;
     }
-    cur = queue[qi].set;  // a copy: the queue grows below
+    cur.assign(ps.arena.begin() + ps.off[qi], ps.arena.begin() + ps.off[qi + 1]);  // (the arena grows)
     const int d = -1 - cur.back();
     const size_t n = cur.size() - 1;
-    es.clear();
-    for (size_t k = 0; k < n; ++k)
-      for (const NfaEdge& e : nfa.edges(cur[k])) es.push_back(&e);
-    cuts = d == 0 ? cuts0 : utf8_cuts(d);
-    for (const NfaEdge* e : es) {
-      cuts.push_back(e->lo);
-      cuts.push_back(int(e->hi) + 1);
+    // the set's edges; their distinct targets numbered in order of appearance (a stamp per
+    // NFA state instead of a sort)
+    if (++ps.epoch == 0) {
+      std::fill(ps.stamp.begin(), ps.stamp.end(), 0);
+      ps.epoch = 1;
     }
-    std::sort(cuts.begin(), cuts.end());
-    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    es.clear();
+    tg.clear();
+    CutBits cb = d == 0 ? cuts0 : utf8_cut_bits(d);
+    for (size_t k = 0; k < n; ++k)
+      for (const NfaEdge& e : nfa.edges(cur[k])) {
+        es.push_back(&e);
+        cb.set(e.lo);
+        cb.set(int(e.hi) + 1);
+        if (ps.stamp[e.to] != ps.epoch) {
+          ps.stamp[e.to] = ps.epoch;
+          ps.dense[e.to] = static_cast<uint32_t>(tg.size());
+          tg.push_back(e.to);
+        }
+      }
+    cuts.clear();
+    for (int i = 0; i < 5; ++i)
+      for (uint64_t w = cb.w[i]; w; w &= w - 1) cuts.push_back(i * 64 + __builtin_ctzll(w));
     // Intervals whose matched edges have the same targets (and that lead to the same class
     // state) lead to the same set: most of a key-trie node's intervals (one edge each: the
     // key characters that continue no key, the other characters' UTF-8 lead bytes) go to a
     // few sets. Per interval, the targets it reaches as a bit set (one sweep over the edges);
     // a repeated (targets, class state) is skipped, so each distinct successor is built once.
-    tg.clear();
-    for (const NfaEdge* e : es) tg.push_back(e->to);
-    std::sort(tg.begin(), tg.end());
-    tg.erase(std::unique(tg.begin(), tg.end()), tg.end());
     const size_t W = (tg.size() + 63) / 64, ncut = cuts.size() - 1;
     sig.assign(ncut * W, 0);
     for (const NfaEdge* e : es) {
-      const size_t ti = std::lower_bound(tg.begin(), tg.end(), e->to) - tg.begin();
+      const size_t ti = ps.dense[e->to];
+      const uint64_t bit = uint64_t(1) << (ti % 64);
       for (size_t c = std::lower_bound(cuts.begin(), cuts.end(), int(e->lo)) - cuts.begin();
            c < ncut && cuts[c] <= int(e->hi); ++c)
-        sig[c * W + ti / 64] |= uint64_t(1) << (ti % 64);
+        sig[c * W + ti / 64] |= bit;
     }
     done_sig.clear();
     for (size_t c = 0; c < ncut; ++c) {
@@ -648,41 +732,57 @@ bool CompiledGrammar::part_alive(const std::vector<int32_t>& root, int bound, si
         }
       if (dup) continue;
       done_sig.emplace_back(c, nd);
+      tkey.clear();
+      for (size_t w = 0; w < W; ++w)
+        for (uint64_t bits = sc[w]; bits; bits &= bits - 1)
+          tkey.push_back(tg[w * 64 + __builtin_ctzll(bits)]);
+      std::sort(tkey.begin(), tkey.end());
+      tkey.push_back(-1 - nd);
+      if (known.count(tkey)) continue;
       next.clear();
-      for (size_t ti = 0; ti < tg.size(); ++ti)
-        if (sc[ti / 64] >> (ti % 64) & 1)
-          for (int32_t w : nfa.closure(tg[ti])) {
-            const int32_t after = nfa.tick_to(w);  // (counted parts: see class_alive)
-            if (after < 0) {
-              next.push_back(w);
-              continue;
-            }
-            for (int32_t x : nfa.closure(after)) next.push_back(x);
+      for (size_t t = 0; t + 1 < tkey.size(); ++t)
+        for (int32_t w : nfa.closure(tkey[t])) {
+          const int32_t after = nfa.tick_to(w);  // (counted parts: see class_alive)
+          if (after < 0) {
+            next.push_back(w);
+            continue;
           }
+          for (int32_t x : nfa.closure(after)) next.push_back(x);
+        }
       if (next.empty()) return fail(depth + 1);  // a class string kills this part
       std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
+      // Whether the same targets may be skipped next time: yes unless the memo holds a bounded
+      // answer for this set (a later, deeper use may need less and set `finite`).
+      bool remember = true;
       if (nd == 0) {
         auto it = set_univ.find(next);
         if (it != set_univ.end()) {
           const int need = bound - depth - 1;
           if (it->second.alive_to >= need) {
-            if (it->second.alive_to != kUnbounded) finite = true;
+            if (it->second.alive_to != kUnbounded)
+              finite = true;
+            else
+              known.emplace(tkey, 1);
             continue;  // known alive that far: nothing to explore below it
           }
           if (it->second.dies_at <= need) return fail(depth + 1 + it->second.dies_at);
+          remember = false;
         }
       }
+      if (remember) known.emplace(tkey, 1);
       next.push_back(-1 - nd);
-      if (seen.count(next)) continue;  // (looked up first: emplace would copy it anyway)
-      seen.emplace(next, int32_t(queue.size()));
-      queue.push_back({next, depth + 1});
+      const uint64_t h = hash_ids(next.data(), next.size());
+      if (find_set(next.data(), next.size(), h)) continue;
+      add_set(next.data(), next.size(), h, depth + 1);
     }
   }
-  for (const Item& q : queue) {
-    if (q.set.back() != -1) continue;
-    auto& m = set_univ[std::vector<int32_t>(q.set.begin(), q.set.end() - 1)];
-    m.alive_to = std::max(m.alive_to, finite ? bound - q.depth : kUnbounded);
+  const size_t count = ps.depth.size();
+  for (size_t k = 0; k < count; ++k) {
+    if (ps.arena[ps.off[k + 1] - 1] != -1) continue;
+    auto& m =
+        set_univ[std::vector<int32_t>(ps.arena.begin() + ps.off[k], ps.arena.begin() + ps.off[k + 1] - 1)];
+    m.alive_to = std::max(m.alive_to, finite ? bound - static_cast<int>(ps.depth[k]) : kUnbounded);
   }
   return true;
 }

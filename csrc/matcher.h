@@ -260,6 +260,17 @@ class CompiledGrammar {
   std::unordered_map<std::vector<int32_t>, PartMemo, VecHash> set_univ_;  // part_alive memo
   // the same for the other classes (TokenTrie::class_slice), by their boundary bytes
   std::map<std::array<uint64_t, 4>, std::unordered_map<std::vector<int32_t>, PartMemo, VecHash>> class_univ_;
+  // part_alive's scratch (under univ_mu_), kept between calls: the explored sets in one arena
+  // (set i is arena[off[i] .. off[i + 1])) with an open-addressed table of their indices, and
+  // per NFA state the stamp of the set expansion that last numbered it as an edge target
+  struct PartScratch {
+    std::vector<int32_t> arena;
+    std::vector<uint32_t> off, depth, table;
+    std::vector<uint64_t> hash;
+    std::vector<uint32_t> stamp, dense;
+    uint32_t epoch = 0;
+  };
+  PartScratch part_scratch_;
   struct CacheSlot {
     std::shared_ptr<const MaskCacheEntry> entry;
     size_t bytes;

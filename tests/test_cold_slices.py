@@ -176,3 +176,70 @@ def test_fresh_states_before_unanchored_patterns_equal_brute_force(family):
         m = Matcher(string_beside_null(3000 + n, pattern=pattern), vocab)
         assert m.commit_bytes(b'{"s": "' + prefix), (pattern, prefix)
         assert_cold_mask_is_brute_force(m, vocab, f"{family} {pattern!r} {prefix!r}")
+
+
+# The first key of a wide object: the extra-key part of the state is explored once over the
+# whole key trie (part_alive; section 45: sets in one arena, successors remembered by their
+# edge targets), and every later key position and key prefix answers from that exploration.
+# The corners: extra keys allowed, forbidden, restricted by propertyNames or patternProperties (the
+# exploration stops at a bound, or a class byte kills the part), a prefix of a declared
+# key, a key one byte past a declared one or differing from it in its last byte, multi-byte
+# key names (inside a character, after one), and a later key position.
+WIDE_NAMES = [f"{a}{b}_field" for a in "abcdefgh" for b in "aeiouxyz"]
+WIDE_NAMES += [
+    "name",
+    "named",
+    "names",
+    "nam\u00e9",
+    "\u00e9t\u00e9",
+    "\u65e5\u672c\u8a9e",
+    "na\u00efve",
+    "$ref",
+]
+
+
+def wide_object(n: int, **keywords) -> Grammar:
+    props = {k: {"type": "integer"} for k in WIDE_NAMES}
+    # a fresh grammar (and mask cache) per n: a name of letters, which propertyNames allows
+    props["zz_" + "".join(chr(ord("a") + int(d)) for d in str(n))] = {"type": "null"}
+    return Grammar.from_json_schema(
+        {"type": "object", "properties": props, **keywords}, whitespace="flexible"
+    )
+
+
+WIDE_OBJECT_KINDS = [
+    {},  # extra keys allowed
+    {"additionalProperties": False},
+    {"propertyNames": {"pattern": "^[a-z_]+$"}},  # other characters kill the extra keys
+    # extra keys: "x" and at most 10 more letters (the exploration stops at that bound)
+    {"patternProperties": {"^x[a-z_]{0,10}$": {"type": "null"}}, "additionalProperties": False},
+]
+WIDE_OBJECT_PREFIXES = [
+    '{"',
+    '{ "',  # the whitespace twin
+    '{"na',  # a prefix of several declared keys
+    '{"nam',  # ... one of which is a multi-byte character away
+    '{"name',  # a declared key, and a prefix of two others
+    '{"namf',  # one byte from "name" in its last byte
+    '{"ae_fiel',  # one byte before a declared key ends
+    '{"ae_fielx',  # that key with its last byte changed
+    '{"ae_fieldx',  # one byte past it
+    '{"\u00e9',  # after the first character of a multi-byte key
+    b'{"\xe6\x97',  # inside a character of a declared key
+    '{"ae_field": 1, "',  # a later key position
+]
+
+
+@pytest.mark.parametrize("family", ["llama3", "llama2", "mistral-tekken"])
+def test_fresh_key_states_of_wide_objects_equal_brute_force(family):
+    vocab = vocab_of(family)
+    n = 0
+    for kind in WIDE_OBJECT_KINDS:
+        for prefix in WIDE_OBJECT_PREFIXES:
+            data = prefix if isinstance(prefix, bytes) else prefix.encode()
+            n += 1
+            m = Matcher(wide_object(4000 + n, **kind), vocab)
+            if not m.commit_bytes(data):  # a name the object's keys do not begin with
+                assert kind, prefix
+                continue
+            assert_cold_mask_is_brute_force(m, vocab, f"{family} {kind} {data!r}")
