@@ -127,6 +127,7 @@ def compile_json_schema(
             max_ws=max_ws,
             max_rules=max_rules,
             timeout=timeout,
+            may_embed_old_draft=_may_embed_old_draft(schema),
         )
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
@@ -156,6 +157,19 @@ def compile_json_schema(
                 keyword="format",
             ) from None
         return ir
+
+
+def _may_embed_old_draft(schema: Any) -> bool:
+    """False when ``schema`` is JSON text (what ``load_schema`` parses as such, not a path)
+    in which no string can contain "draft-04" or "draft-03": the text has no "draft-0" and
+    no ``\\u`` escape (the other escapes write none of those characters). Saves the
+    compiler's walk over the whole document (``compiler._embeds_old_draft``)."""
+    return not (
+        isinstance(schema, str)
+        and schema.lstrip().startswith("{")
+        and "draft-0" not in schema
+        and "\\u" not in schema
+    )
 
 
 def _check_satisfiable(ir: GrammarIR) -> None:

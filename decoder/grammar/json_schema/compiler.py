@@ -522,14 +522,20 @@ class Compiler:
         max_rules: int = 200_000,
         max_regex_nodes: int = 200_000,
         timeout: float | None = None,
+        may_embed_old_draft: bool = True,
     ) -> None:
+        """``may_embed_old_draft=False``: the caller knows that no "$schema" of draft-04 or
+        older is in the document (its JSON text has no such string), so the walk over the
+        whole document that looks for one is skipped."""
         self.doc = doc
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.draft = doc.draft
         # "1.0" is an integer from draft-06 on; not where any part of the document is
         # draft-04 or older (an embedded "$schema" makes validators read that part so)
-        self.int_zero_frac = self.draft > 4 and not _embeds_old_draft(doc.root)
+        self.int_zero_frac = self.draft > 4 and not (
+            may_embed_old_draft and _embeds_old_draft(doc.root)
+        )
         self.b = GrammarBuilder()
         self.strict = strict_objects
         any_order.check_option(property_order)
