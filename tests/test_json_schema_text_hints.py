@@ -1,6 +1,7 @@
-"""compile_json_schema skips the walk for an embedded draft-04 "$schema" when the schema's
-JSON text cannot hold one (json_schema._may_embed_old_draft): the grammar must be the one the
-walk gives, for texts with the draft written plainly, through \\u escapes, or not at all."""
+"""compile_json_schema skips the compiler's walk for an embedded draft-04 "$schema" when the
+loading saw there is none (schema.load_schema_hinted: JSON text without "draft-0" and \\u
+escapes, a dict whose size walk found none): the grammar must be the one the walk gives, for
+texts and values with the draft written plainly, through \\u escapes, or not at all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import json
 import pytest
 from json_schema_util import accepts
 
-from decoder.grammar.json_schema import _may_embed_old_draft, compile_json_schema
+from decoder.grammar.json_schema import compile_json_schema
+from decoder.grammar.json_schema.schema import load_schema_hinted
 from decoder.grammar.serialize import serialize
 
 OLD = "http://json-schema.org/draft-04/schema#"
@@ -35,14 +37,20 @@ TEXTS = [
 def test_text_and_value_give_the_same_grammar(text):
     from_text = compile_json_schema(text, whitespace="compact")
     from_value = compile_json_schema(json.loads(text), whitespace="compact")
-    assert bytes(serialize(from_text)) == bytes(serialize(from_value))
+    # no size walk (max_text_bytes=0): no hint, the compiler's own walk decides
+    walked = compile_json_schema(json.loads(text), whitespace="compact", max_text_bytes=0)
+    assert bytes(serialize(from_text)) == bytes(serialize(walked))
+    assert bytes(serialize(from_value)) == bytes(serialize(walked))
 
 
 def test_the_hint_decides_what_it_should():
-    assert not _may_embed_old_draft(TEXTS[0])
-    assert all(_may_embed_old_draft(t) for t in TEXTS[1:])
-    assert _may_embed_old_draft(json.loads(TEXTS[0]))  # a value: the walk decides
-    assert _may_embed_old_draft("schema.json")  # a path: its text is not known here
+    assert not load_schema_hinted(TEXTS[0])[1]
+    assert all(load_schema_hinted(t)[1] for t in TEXTS[1:])
+    assert not load_schema_hinted(json.loads(TEXTS[0]))[1]  # a value: its size walk
+    assert all(load_schema_hinted(json.loads(t))[1] for t in TEXTS[1:])
+    assert load_schema_hinted(json.loads(TEXTS[1]), 0)[1]  # no size walk: not known
+    nested = {"type": "array", "items": [({"$schema": OLD},)]}  # a tuple: walked too
+    assert load_schema_hinted(nested)[1]
 
 
 def test_an_embedded_old_draft_still_changes_the_grammar():

@@ -49,7 +49,7 @@ from typing import Any
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ..ir import GrammarIR
 from .compiler import Compiler
-from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema
+from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema, load_schema_hinted
 
 __all__ = ["compile_json_schema", "WHITESPACE_POLICIES", "DEFAULT_WHITESPACE"]
 
@@ -115,7 +115,7 @@ def compile_json_schema(
 
     with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
         _deadline.check("before parsing the schema")
-        root = load_schema(schema, max_text_bytes)
+        root, old_draft = load_schema_hinted(schema, max_text_bytes)
         check("")
         doc = SchemaDocument(root, check=check, remotes=remotes)
         c = Compiler(
@@ -127,7 +127,7 @@ def compile_json_schema(
             max_ws=max_ws,
             max_rules=max_rules,
             timeout=timeout,
-            may_embed_old_draft=_may_embed_old_draft(schema),
+            may_embed_old_draft=old_draft,
         )
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()
@@ -157,19 +157,6 @@ def compile_json_schema(
                 keyword="format",
             ) from None
         return ir
-
-
-def _may_embed_old_draft(schema: Any) -> bool:
-    """False when ``schema`` is JSON text (what ``load_schema`` parses as such, not a path)
-    in which no string can contain "draft-04" or "draft-03": the text has no "draft-0" and
-    no ``\\u`` escape (the other escapes write none of those characters). Saves the
-    compiler's walk over the whole document (``compiler._embeds_old_draft``)."""
-    return not (
-        isinstance(schema, str)
-        and schema.lstrip().startswith("{")
-        and "draft-0" not in schema
-        and "\\u" not in schema
-    )
 
 
 def _check_satisfiable(ir: GrammarIR) -> None:
