@@ -86,3 +86,23 @@ def test_a_template_is_replayed_not_emitted(monkeypatch):
     )
     assert _ir(OPEN, {"whitespace": "pretty"}) == want
     assert [] not in calls  # value([]) came from the template
+
+
+def test_no_replay_where_the_any_key_lexeme_came_first(monkeypatch):
+    """An object whose extra keys take strings made the any-key lexeme (and its cache
+    entries) before any value was needed: the template does not apply, the emission runs."""
+    schema = SCHEMAS[5]
+    C._ANY_TEMPLATES.clear()
+    want = _ir(schema, {"whitespace": "pretty"})
+    _ir(OPEN, {"whitespace": "pretty"})  # the setting's template
+    assert len(C._ANY_TEMPLATES) == 1
+    calls = []
+    real = C.Compiler._compile_conj
+
+    def spy(self, parts, sym):
+        calls.append(parts)
+        return real(self, parts, sym)
+
+    monkeypatch.setattr(C.Compiler, "_compile_conj", spy)
+    assert _ir(schema, {"whitespace": "pretty"}) == want
+    assert [] in calls

@@ -621,6 +621,14 @@ class _AnyRecorder:
                 elif k == "distinct_key_memo" and val not in made_l:
                     return None
             added[k] = new
+        cached = {
+            x
+            for items in added.values()
+            for kv in items
+            for x in kv
+            if type(x) is int and x in made_l
+        }
+        guard = tuple(op[2] for op in ops if op[0] == "L" and op[5] in cached)
         return _AnyTemplate(
             self.sym,
             ops,
@@ -629,6 +637,7 @@ class _AnyRecorder:
             c.rules - self.rules0,
             c.keep[self.keep0 :],
             added,
+            guard,
         )
 
 
@@ -659,9 +668,9 @@ class _AnyTemplate:
     only on the calls and on what it already holds, which the compile that recorded them
     may have had fewer of (a lexeme asked for again is found, not made twice)."""
 
-    __slots__ = ("sym", "ops", "fixed", "nt_delta", "rules_delta", "keep", "added")
+    __slots__ = ("sym", "ops", "fixed", "nt_delta", "rules_delta", "keep", "added", "guard")
 
-    def __init__(self, sym, ops, fixed, nt_delta, rules_delta, keep, added) -> None:
+    def __init__(self, sym, ops, fixed, nt_delta, rules_delta, keep, added, guard) -> None:
         self.sym = sym
         self.ops = ops
         self.fixed = fixed
@@ -669,6 +678,23 @@ class _AnyTemplate:
         self.rules_delta = rules_delta
         self.keep = keep
         self.added = added
+        self.guard = guard  # the regexes of the lexemes the cache entries are about
+
+    def applies(self, c) -> bool:
+        """Whether this compile's caches know nothing yet about the lexemes the template's
+        cache entries are about (the any-key lexeme and its twin): where an earlier part of
+        the schema made one of them by another way (a key language of the same regex), the
+        emission reads what that way cached and may differ, so it runs instead."""
+        for attr in ("key_cache",):
+            for key in self.added.get(attr, ()):
+                if key[0] in c.__dict__.get(attr, ()):
+                    return False
+        for attr in ("key_chars", "distinct_key_memo", "small_names_memo", "key_count_memo"):
+            for lx in c.__dict__.get(attr, ()):
+                rx = c.b.regex_of(lx)
+                if any(rx is g or rx == g for g in self.guard):
+                    return False
+        return True
 
     def replay(self, c, sym: int) -> None:
         b = c.b
@@ -910,7 +936,10 @@ class Compiler:
         sig = self._any_signature()
         t = _ANY_TEMPLATES.get(sig)
         if t is not None:
-            t.replay(self, sym)
+            if t.applies(self):
+                t.replay(self, sym)
+            else:
+                self._compile_conj([], sym)
             return
         rec = _AnyRecorder(self, sym)
         self.b = rec  # type: ignore[assignment]
