@@ -569,6 +569,23 @@ class GrammarBuilder:
         )
 
 
+# nullable(regex) by the regex object, across grammars, like _HASHES: the leaf lexemes that
+# recur from schema to schema are one object each, and every build asks about every lexeme
+_NULLABLE: dict[int, tuple[tuple, bool]] = {}
+_NULLABLE_MAX = 2048
+
+
+def _nullable_lexeme(regex: tuple) -> bool:
+    got = _NULLABLE.get(id(regex))
+    if got is not None and got[0] is regex:
+        return got[1]
+    v = nullable(regex)
+    if len(_NULLABLE) >= _NULLABLE_MAX:
+        _NULLABLE.clear()
+    _NULLABLE[id(regex)] = (regex, v)
+    return v
+
+
 def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     """The same language with no lexeme that matches the empty string (the engine's invariant).
 
@@ -578,7 +595,7 @@ def without_nullable_lexemes(g: GrammarIR) -> GrammarIR:
     lexeme just loses the empty string (skipping nothing is a no-op). When the non-empty
     part equals another lexeme's regex, that lexeme is used instead (no two lexemes alike).
     ``g`` itself is returned when no lexeme is nullable."""
-    bad = [j for j, lx in enumerate(g.lexemes) if nullable(lx.regex)]
+    bad = [j for j, lx in enumerate(g.lexemes) if _nullable_lexeme(lx.regex)]
     if not bad:
         return g
     lexemes = list(g.lexemes)

@@ -49,7 +49,7 @@ from typing import Any
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ..ir import GrammarIR
 from .compiler import Compiler
-from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema
+from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema, load_schema_hinted
 
 __all__ = ["compile_json_schema", "WHITESPACE_POLICIES", "DEFAULT_WHITESPACE"]
 
@@ -115,7 +115,7 @@ def compile_json_schema(
 
     with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
         _deadline.check("before parsing the schema")
-        root = load_schema(schema, max_text_bytes)
+        root, old_draft = load_schema_hinted(schema, max_text_bytes)
         check("")
         doc = SchemaDocument(root, check=check, remotes=remotes)
         c = Compiler(
@@ -127,6 +127,7 @@ def compile_json_schema(
             max_ws=max_ws,
             max_rules=max_rules,
             timeout=timeout,
+            may_embed_old_draft=old_draft,
         )
         c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
         start = c.compile()

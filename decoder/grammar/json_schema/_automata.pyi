@@ -2,7 +2,7 @@
 core, csrc/code_point_dfa.h). ``Made`` is a Dfa's ``(edges, finals)``; ``status`` is 0 or the
 budget that ran out (automata._done raises its error)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
 Made = tuple[list[tuple[tuple[int, int, int], ...]], list[int]]
@@ -37,3 +37,13 @@ def split_by(
 def encode_json(
     d: Any, plain: Sequence[tuple[int, int]], budget: int, max_work: int, shared: list[int] | None
 ) -> tuple[int, Made | None]: ...
+def star_minus_walk(
+    keys: Iterable[str],
+    ranges: Sequence[tuple[int, int]],
+    self_encoding: Container[int],
+    encode_ranges: Callable[[tuple[tuple[int, int], ...]], tuple] | None,
+    encoded_cp: Callable[[int], tuple] | None,
+    NEVER: tuple | None,
+    EMPTY: tuple | None,
+    max_len: int,
+) -> tuple[tuple, tuple, tuple, list[int]] | None: ...

@@ -315,7 +315,7 @@ cdef int32_t _build(_Thompson* t, object n, int32_t s) except -1:
 
 cdef int32_t _build_node(_Thompson* t, object n, int32_t s) except -1:
     cdef int32_t a, end, loop, base, q, c
-    cdef Py_ssize_t i, m
+    cdef Py_ssize_t i
     k = n[0]
     if k == "empty":
         return s
@@ -406,3 +406,214 @@ def determinize_node(node, int64_t budget, int64_t max_work, shared):
     cdef _Run run = _Run(budget, max_work, shared)
     status = run.finish(c_determinize(nfa, start, final, run.b, out))
     return status, (_store(out) if status == 0 else None)
+
+
+# ---------------------------------------------------------------- the excluded-keys trie walk
+# strings._star_minus_lexeme's trie of keys and its walk (the "any key but these" lexeme of
+# every open object), with the trie in C++ vectors; it builds the same regex tuples, in the
+# same order, as the Python walk it replaces (strings._star_minus_walk, kept as the
+# reference: tests/test_json_schema_keys_lexeme.py compares them).
+
+from libcpp.algorithm cimport sort as _sort
+
+ctypedef pair[int32_t, int32_t] _Kid  # (code point, node): siblings have distinct code points
+
+
+cdef class _Walk:
+    cdef vector[vector[_Kid]] kids
+    cdef vector[uint8_t] end
+    cdef vector[pair[int32_t, int32_t]] used_runs
+    cdef bint plain
+    cdef object encode_ranges, encoded_cp, NEVER, EMPTY, leaf
+    cdef dict exits_memo, exits1_memo, enc_memo
+
+    cdef object exits1(self, int32_t c):  # exits((c,)): a chain node's
+        cdef object got = self.exits1_memo.get(c)
+        if got is None:
+            got = self.exits((c,))
+            self.exits1_memo[c] = got
+        return got
+
+    cdef object exits(self, tuple children):
+        cdef object got = self.exits_memo.get(children)
+        if got is not None:
+            return got
+        # _runs_minus(used_runs, children)
+        cdef list out = []
+        cdef Py_ssize_t j = 0, n = len(children)
+        cdef int32_t a, b, c
+        cdef size_t r
+        for r in range(self.used_runs.size()):
+            a = self.used_runs[r].first
+            b = self.used_runs[r].second
+            while j < n and <int32_t>children[j] < a:
+                j += 1
+            while j < n and <int32_t>children[j] <= b:
+                c = children[j]
+                if a < c:
+                    out.append((a, c - 1))
+                a = c + 1
+                j += 1
+            if a <= b:
+                out.append((a, b))
+        if not out:
+            got = self.NEVER
+        elif self.plain:
+            got = ("cps", tuple(out))
+        else:
+            got = self.encode_ranges(tuple(out))
+        self.exits_memo[children] = got
+        return got
+
+    cdef object enc(self, int32_t c):
+        cdef object got = self.enc_memo.get(c)
+        if got is None:
+            got = self.encoded_cp(c)
+            self.enc_memo[c] = got
+        return got
+
+    cdef tuple walk(self, int32_t t):
+        cdef vector[_Kid]* ks = &self.kids[t]
+        cdef size_t i, nk = ks.size()
+        cdef list fin, ext, pre
+        cdef int32_t sub
+        if self.end[t] and nk == 0:
+            return self.leaf
+        cdef tuple r
+        cdef object f, e, q, ec, k, e0, xf, xe, xq
+        if nk == 1:  # a chain node (most of a trie): the branches without lists
+            sub = ks[0][0].second
+            if self.end[sub] and self.kids[sub].size() == 0:
+                r = self.leaf
+            else:
+                r = self.walk(sub)
+            f, e, q = r
+            ec = self.enc(ks[0][0].first)
+            e0 = self.exits1(ks[0][0].first)
+            k = f[0]
+            xf = ec if k == "empty" else None if k == "never" else ("cat", (ec, f))
+            k = e[0]
+            xe = ec if k == "empty" else None if k == "never" else ("cat", (ec, e))
+            k = q[0]
+            xq = ec if k == "empty" else None if k == "never" else ("cat", (ec, q))
+            if self.end[t]:
+                f = self.NEVER if xf is None else xf
+            else:
+                f = self.EMPTY if xf is None else ("alt", (self.EMPTY, xf))
+            if e0[0] == "never":
+                e = self.NEVER if xe is None else xe
+            else:
+                e = e0 if xe is None else ("alt", (e0, xe))
+            q = self.EMPTY if xq is None else ("alt", (self.EMPTY, xq))
+            return (f, e, q)
+        fin = [] if self.end[t] else [self.EMPTY]
+        _sort(ks.begin(), ks.end())
+        cdef tuple children = tuple([ks[0][i].first for i in range(nk)])
+        e0 = self.exits(children)
+        ext = [] if e0[0] == "never" else [e0]
+        pre = [self.EMPTY]
+        for i in range(nk):
+            sub = ks[0][i].second
+            if self.end[sub] and self.kids[sub].size() == 0:
+                r = self.leaf
+            else:
+                r = self.walk(sub)
+            f, e, q = r
+            ec = self.enc(ks[0][i].first)
+            k = f[0]
+            if k == "empty":
+                fin.append(ec)
+            elif k != "never":
+                fin.append(("cat", (ec, f)))
+            k = e[0]
+            if k == "empty":
+                ext.append(ec)
+            elif k != "never":
+                ext.append(("cat", (ec, e)))
+            k = q[0]
+            if k == "empty":
+                pre.append(ec)
+            elif k != "never":
+                pre.append(("cat", (ec, q)))
+        return (
+            (self.NEVER if not fin else fin[0] if len(fin) == 1 else ("alt", tuple(fin))),
+            (self.NEVER if not ext else ext[0] if len(ext) == 1 else ("alt", tuple(ext))),
+            (pre[0] if len(pre) == 1 else ("alt", tuple(pre))),
+        )
+
+
+cdef bint _in(const vector[pair[int32_t, int32_t]]& rs, int32_t c):
+    cdef size_t lo = 0, hi = rs.size(), mid
+    while lo < hi:  # the first range ending at or after c
+        mid = (lo + hi) // 2
+        if rs[mid].second < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < rs.size() and rs[lo].first <= c
+
+
+def star_minus_walk(keys, ranges, self_encoding, encode_ranges, encoded_cp, NEVER, EMPTY,
+                    Py_ssize_t max_len):
+    """strings._star_minus_walk: ``(fin, ext, pre, points)``, or None when a key of ``C*``
+    is longer than ``max_len`` code points (the walk recurses once per code point: the
+    Python walk, bounded by Python's recursion limit, takes those)."""
+    cdef _Walk w = _Walk()
+    cdef vector[pair[int32_t, int32_t]] rs
+    cdef int32_t a, b, c, t, nxt
+    cdef Py_ssize_t i
+    cdef size_t k
+    cdef bint ok
+    cdef vector[int32_t] cs
+    cdef set used = set()
+    for a, b in ranges:
+        rs.push_back(pair[int32_t, int32_t](a, b))
+    w.kids.push_back(vector[_Kid]())
+    w.end.push_back(0)
+    for key in keys:
+        cs.clear()
+        ok = True
+        for ch in <str>key:
+            c = ord(ch)
+            if not _in(rs, c):
+                ok = False
+                break
+            cs.push_back(c)
+        if not ok:
+            continue  # not in C*
+        if <Py_ssize_t>cs.size() > max_len:
+            return None
+        t = 0
+        for i in range(<Py_ssize_t>cs.size()):
+            c = cs[i]
+            nxt = -1
+            for k in range(w.kids[t].size()):
+                if w.kids[t][k].first == c:
+                    nxt = w.kids[t][k].second
+                    break
+            if nxt < 0:
+                nxt = <int32_t>w.kids.size()
+                w.kids.push_back(vector[_Kid]())
+                w.end.push_back(0)
+                w.kids[t].push_back(_Kid(c, nxt))
+            t = nxt
+            used.add(c)
+        w.end[t] = 1
+    points = sorted(used)
+    # _runs_of(points)
+    for c in points:
+        if w.used_runs.size() and c == w.used_runs.back().second + 1:
+            w.used_runs.back().second = c
+        else:
+            w.used_runs.push_back(pair[int32_t, int32_t](c, c))
+    w.plain = all(c in self_encoding for c in used)
+    w.encode_ranges = encode_ranges
+    w.encoded_cp = encoded_cp
+    w.NEVER = NEVER
+    w.EMPTY = EMPTY
+    w.exits_memo = {}
+    w.exits1_memo = {}
+    w.enc_memo = {}
+    w.leaf = (NEVER, w.exits(()), EMPTY)
+    fin, ext, pre = w.walk(0)
+    return fin, ext, pre, points

@@ -579,6 +579,232 @@ def _trivial(node) -> bool:
     return isinstance(node, dict) and all(k in ANNOTATIONS for k in node)
 
 
+#: the compiler's bracket and separator lexemes (the same symbols in every compile of a setting)
+_FIXED_SYMBOLS = ("LB", "RB", "LS", "RS", "COMMA", "COLON")
+#: the compiler's attributes that emitting any JSON value may change, where a template can
+#: say how (anything else changed: no template)
+_ANY_CHANGES = frozenset(
+    ("keep", "rules", "nt_count", "key_cache", "distinct_key_memo", "small_names_memo")
+    + ("key_count_memo",)
+)
+_ANY_TEMPLATES: dict = {}
+
+
+class _AnyRecorder:
+    """Stands for the compiler's GrammarBuilder while it emits any JSON value (``value([])``)
+    and writes down what it is asked: the template of those rules (``template``)."""
+
+    def __init__(self, c, sym: int) -> None:
+        self.b = c.b
+        self.sym = sym
+        self.ops: list = []
+        self.bad = False
+        self.nt0 = c.nt_count
+        self.rules0 = c.rules
+        self.keep0 = len(c.keep)
+        self.work0 = _work_left()
+        self.before = {k: _shallow(v) for k, v in c.__dict__.items()}
+
+    def lexeme(self, name, regex, role=0, lazy=False):
+        j = self.b.lexeme(name, regex, role, lazy)
+        self.ops.append(("L", name, regex, role, lazy, j))
+        return j
+
+    def literal(self, s, name=None):
+        return self.lexeme(name or repr(s), lit(s))
+
+    def nonterminal(self, name):
+        j = self.b.nonterminal(name)
+        self.ops.append(("N", name, j))
+        return j
+
+    def rule(self, lhs, rhs):
+        self.b.rule(lhs, rhs)
+        self.ops.append(("R", lhs, tuple(rhs)))
+
+    def set_role(self, sym, role):
+        self.b.set_role(sym, role)
+        self.ops.append(("S", sym, role))
+
+    def regex_of(self, sym):
+        return self.b.regex_of(sym)
+
+    def has_roles(self):
+        return self.b.has_roles()
+
+    def __getattr__(self, name):  # anything else: not replayable
+        self.bad = True
+        return getattr(self.b, name)
+
+    def template(self, c) -> _AnyTemplate | None:
+        """The template, or None where the emission did something a replay would not redo:
+        another builder method, a symbol made before it (besides the brackets and ``sym``),
+        a compiler attribute or cache entry it cannot restore, automaton work."""
+        if self.bad or _work_left() != self.work0:
+            return None
+        fixed = {getattr(c, a): a for a in _FIXED_SYMBOLS}
+        made_l: set = set()
+        made_n = {self.sym}
+        ops: list = []
+        nt = self.nt0
+        for op in self.ops:
+            if op[0] == "L":
+                made_l.add(op[5])
+                ops.append(op)
+            elif op[0] == "N":
+                nt += 1
+                suffix = f"~{nt}"
+                if not op[1].endswith(suffix):  # not Compiler.nt's, or renamed
+                    return None
+                made_n.add(op[2])
+                ops.append(("N", op[1][: -len(suffix)], nt - self.nt0, op[2]))
+            elif op[0] == "R":
+                for x in (op[1], *op[2]):
+                    if (x >= 0 and x not in made_n) or (x < 0 and x not in made_l | fixed.keys()):
+                        return None
+                ops.append(op)
+            else:
+                if op[1] not in made_l:
+                    return None
+                ops.append(op)
+        if nt != c.nt_count:
+            return None
+        added: dict = {}
+        for k, v in c.__dict__.items():
+            old = self.before.get(k, _ABSENT)
+            if k in ("keep", "rules", "nt_count"):
+                continue
+            if old is not _ABSENT and _shallow(v) == old:
+                continue
+            if k not in _ANY_CHANGES or not isinstance(v, dict):
+                return None
+            old_d = old if old is not _ABSENT else {}
+            if any(key not in v or v[key] is not val for key, val in old_d.items()):
+                return None
+            new = [(key, v[key]) for key in v if key not in old_d]
+            for key, val in new:
+                if k == "key_cache":
+                    if key[0] != id(strings.ANY_STRING) or val not in made_l:
+                        return None
+                elif key not in made_l:  # caches by key lexeme
+                    return None
+                elif k == "distinct_key_memo" and val not in made_l:
+                    return None
+            added[k] = new
+        cached = {
+            x
+            for items in added.values()
+            for kv in items
+            for x in kv
+            if type(x) is int and x in made_l
+        }
+        guard = tuple(op[2] for op in ops if op[0] == "L" and op[5] in cached)
+        return _AnyTemplate(
+            self.sym,
+            ops,
+            fixed,
+            c.nt_count - self.nt0,
+            c.rules - self.rules0,
+            c.keep[self.keep0 :],
+            added,
+            guard,
+        )
+
+
+_ABSENT = object()
+
+
+def _shallow(v):
+    """A comparable copy of a compiler attribute (containers copied one level)."""
+    if isinstance(v, dict):
+        return dict(v)
+    if isinstance(v, list):
+        return list(v)
+    if isinstance(v, set):
+        return set(v)
+    return v
+
+
+def _work_left():
+    w = automata._COMPILE_WORK.get()
+    return None if w is None else w[0]
+
+
+class _AnyTemplate:
+    """The rules of any JSON value as one compile emitted them, for another compile of the
+    same setting to replay: the same builder calls in the same order (lexemes by their
+    regex objects, nonterminals with the compile's own counter in their names), the same
+    rule count charged, the same cache entries set. Exact: the builder's answers depend
+    only on the calls and on what it already holds, which the compile that recorded them
+    may have had fewer of (a lexeme asked for again is found, not made twice)."""
+
+    __slots__ = ("sym", "ops", "fixed", "nt_delta", "rules_delta", "keep", "added", "guard")
+
+    def __init__(self, sym, ops, fixed, nt_delta, rules_delta, keep, added, guard) -> None:
+        self.sym = sym
+        self.ops = ops
+        self.fixed = fixed
+        self.nt_delta = nt_delta
+        self.rules_delta = rules_delta
+        self.keep = keep
+        self.added = added
+        self.guard = guard  # the regexes of the lexemes the cache entries are about
+
+    def applies(self, c) -> bool:
+        """Whether this compile's caches know nothing yet about the lexemes the template's
+        cache entries are about (the any-key lexeme and its twin): where an earlier part of
+        the schema made one of them by another way (a key language of the same regex), the
+        emission reads what that way cached and may differ, so it runs instead."""
+        for attr in ("key_cache",):
+            for key in self.added.get(attr, ()):
+                if key[0] in c.__dict__.get(attr, ()):
+                    return False
+        for attr in ("key_chars", "distinct_key_memo", "small_names_memo", "key_count_memo"):
+            for lx in c.__dict__.get(attr, ()):
+                rx = c.b.regex_of(lx)
+                if any(rx is g or rx == g for g in self.guard):
+                    return False
+        return True
+
+    def replay(self, c, sym: int) -> None:
+        b = c.b
+        sym_map = {self.sym: sym}
+        for old, attr in self.fixed.items():
+            sym_map[old] = getattr(c, attr)
+        nt0 = c.nt_count
+        for op in self.ops:
+            k = op[0]
+            if k == "R":
+                b.rule(sym_map[op[1]], [sym_map[x] for x in op[2]])
+            elif k == "L":
+                sym_map[op[5]] = b.lexeme(op[1], op[2], op[3], op[4])
+            elif k == "N":
+                sym_map[op[3]] = b.nonterminal(f"{op[1]}~{nt0 + op[2]}")
+            else:
+                b.set_role(sym_map[op[1]], op[2])
+        c.nt_count = nt0 + self.nt_delta
+        before = c.rules
+        c.rules += self.rules_delta
+        if c.rules > c.max_rules:
+            raise SchemaLimitError(
+                f"schema needs more than {c.max_rules} grammar rules " f"(limit max_rules)",
+                limit="max_rules",
+                keyword="$schema",
+            )
+        if before >> 8 != c.rules >> 8:  # Compiler.rule checks at every 256th rule
+            c.check_deadline("")
+        c.keep.extend(self.keep)
+        for attr, items in self.added.items():
+            d = c.__dict__.setdefault(attr, {})
+            for key, val in items:
+                if attr == "key_cache":
+                    d.setdefault(key, sym_map[val])
+                elif attr == "distinct_key_memo":
+                    d.setdefault(sym_map[key], sym_map[val])
+                else:
+                    d.setdefault(sym_map[key], val)
+
+
 class Compiler:
     def __init__(
         self,
@@ -592,14 +818,20 @@ class Compiler:
         max_rules: int = 200_000,
         max_regex_nodes: int = 200_000,
         timeout: float | None = None,
+        may_embed_old_draft: bool = True,
     ) -> None:
+        """``may_embed_old_draft=False``: the caller knows that no "$schema" of draft-04 or
+        older is in the document (its JSON text has no such string), so the walk over the
+        whole document that looks for one is skipped."""
         self.doc = doc
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.draft = doc.draft
         # "1.0" is an integer from draft-06 on; not where any part of the document is
         # draft-04 or older (an embedded "$schema" makes validators read that part so)
-        self.int_zero_frac = self.draft > 4 and not _embeds_old_draft(doc.root)
+        self.int_zero_frac = self.draft > 4 and not (
+            may_embed_old_draft and _embeds_old_draft(doc.root)
+        )
         self.b = GrammarBuilder()
         self.strict = strict_objects
         any_order.check_option(property_order)
@@ -760,10 +992,48 @@ class Compiler:
                     path=path,
                     keyword="$schema",
                 )
-            self._compile_conj(parts, sym)
+            if parts:
+                self._compile_conj(parts, sym)
+            else:
+                self._any_value_rules(sym)
         finally:
             self.depth -= 1
         return sym
+
+    def _any_value_rules(self, sym: int) -> None:
+        """The rules of ``value([])`` (any JSON value: what an open object's extra keys
+        take), replayed from the first compile in the process that emitted them in the same
+        setting (``_AnyTemplate``), else emitted (and recorded, where replayable)."""
+        sig = self._any_signature()
+        t = _ANY_TEMPLATES.get(sig)
+        if t is not None:
+            if t.applies(self):
+                t.replay(self, sym)
+            else:
+                self._compile_conj([], sym)
+            return
+        rec = _AnyRecorder(self, sym)
+        self.b = rec  # type: ignore[assignment]
+        try:
+            self._compile_conj([], sym)
+        finally:
+            self.b = rec.b
+        t = rec.template(self)
+        if t is not None and len(_ANY_TEMPLATES) < 64:
+            _ANY_TEMPLATES[sig] = t
+
+    def _any_signature(self) -> tuple:
+        """What the rules of any JSON value depend on besides the compiler's caches (which
+        ``_AnyRecorder.template`` checks): the options and the bracket symbols."""
+        return (
+            self.whitespace,
+            self.strict,
+            self.property_order,
+            self.approximate,
+            self.int_zero_frac,
+            self.draft,
+            tuple(getattr(self, a) for a in _FIXED_SYMBOLS),
+        )
 
     # ------------------------------------------------------------ expansion
     def _expand(self, parts: list) -> list | None:

@@ -76,15 +76,20 @@ def _too_large(size: int, max_text_bytes: int, what: str) -> None:
         )
 
 
-def _check_value_size(schema: Any, max_text_bytes: int) -> None:
+def _check_value_size(schema: Any, max_text_bytes: int) -> bool:
     """A schema given as a Python value has no text to measure: its distinct JSON values are
     counted instead, against the same limit (every JSON value takes at least two bytes of
     text, so ``max_text_bytes // 2`` values is what a text within the limit can hold). A
     sub-schema object shared by several places (a DAG, as generated schemas often are) counts
     once, as the compiler's memo sees it. A structure that contains itself is not JSON: a
-    SchemaError, found in one walk instead of an endless one."""
+    SchemaError, found in one walk instead of an endless one.
+
+    Returns whether some dict of the value has a "$schema" of draft-04 or older (the walk
+    visits every container the compiler's ``_embeds_old_draft`` would, and tuples too:
+    False means that walk can be skipped)."""
     if not max_text_bytes:
-        return
+        return True
+    old_draft = False
     limit = max(1, max_text_bytes // 2)
     seen: set[int] = set()
     on_path: set[int] = set()
@@ -119,13 +124,39 @@ def _check_value_size(schema: Any, max_text_bytes: int) -> None:
             children = list(v.values()) if isinstance(v, dict) else list(v)
             if isinstance(v, dict):
                 n += len(v)  # the keys
+                d = v.get("$schema")
+                if isinstance(d, str) and ("draft-04" in d or "draft-03" in d):
+                    old_draft = True
             stack.extend((c, False) for c in children)
+    return old_draft
 
 
 def load_schema(schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES) -> Any:
     """A schema as a Python value (dict or bool) from any accepted input; a text (or file)
     over ``max_text_bytes``, or a value with more JSON values than such a text can hold, is a
     SchemaLimitError (0: no limit)."""
+    return load_schema_hinted(schema, max_text_bytes)[0]
+
+
+def load_schema_hinted(
+    schema: Any, max_text_bytes: int = MAX_SCHEMA_TEXT_BYTES
+) -> tuple[Any, bool]:
+    """``load_schema``, and whether the document may have a "$schema" of draft-04 or older
+    somewhere (False only where the loading saw that it has none: JSON text without
+    "draft-0" and without ``\\u`` escapes, whose short escapes write none of those
+    characters; a dict whose size walk found none)."""
+    if isinstance(schema, (dict, bool)):
+        if isinstance(schema, dict):
+            return schema, _check_value_size(schema, max_text_bytes)
+        return schema, False
+    if isinstance(schema, str):
+        s = schema.strip()
+        if s.startswith("{") and "draft-0" not in s and "\\u" not in s:
+            return _load(schema, max_text_bytes), False
+    return _load(schema, max_text_bytes), True
+
+
+def _load(schema: Any, max_text_bytes: int) -> Any:
     if isinstance(schema, (dict, bool)):
         if isinstance(schema, dict):
             _check_value_size(schema, max_text_bytes)

@@ -44,7 +44,7 @@ from ..ir import (
     star,
     unit,
 )
-from . import automata
+from . import _automata, automata
 from .regexops import ANY_CP, _in_ranges, _intersect_ranges
 
 QUOTE = lit('"')
@@ -154,26 +154,41 @@ _ALL_CONTROLS_U = cat(
 
 @lru_cache(maxsize=8192)
 def _encode_ranges(ranges: tuple):
+    """The JSON string encodings of one code point of ``ranges``: the plain characters as
+    one class, then each range's ``\\uXXXX`` escapes, then the short and control escapes
+    (``_encode_ranges_reference`` in tests/test_json_schema_keys_lexeme.py is the
+    straightforward version; this one gives the same tuple, faster: the complement of an
+    object's key names is a new argument for every key set)."""
     plain = []
     specials = []
     full_controls = False
+    parts_u: list = []
+    prev = -1  # ranges sorted and disjoint so far (then every part below is distinct)
+    disjoint = True
     for a, b in ranges:
-        # plain part
-        for pa, pb in _PLAIN:
-            lo, hi = max(a, pa), min(b, pb)
-            if lo <= hi:
-                plain.append((lo, hi))
-        if a <= 0 and b >= 0x1F:
-            full_controls = True
-        for c in (0x22, 0x5C, 0x2F, 0x08, 0x0C, 0x0A, 0x0D, 0x09):
-            if a <= c <= b:
-                specials.append(c)
-        if not full_controls:
-            for c in range(max(a, 0), min(b, 0x1F) + 1):
-                specials.append(c)
+        if a <= prev:
+            disjoint = False
+        prev = b
+        if 0x5D <= a <= b and (b <= 0xD7FF or 0xE000 <= a and b <= MAX_CODEPOINT):
+            # plain: no short or control escape
+            plain.append((a, b))
+        else:
+            for pa, pb in _PLAIN:
+                lo, hi = max(a, pa), min(b, pb)
+                if lo <= hi:
+                    plain.append((lo, hi))
+            if a <= 0 and b >= 0x1F:
+                full_controls = True
+            if a <= 0x5C:
+                for c in (0x22, 0x5C, 0x2F, 0x08, 0x0C, 0x0A, 0x0D, 0x09):
+                    if a <= c <= b:
+                        specials.append(c)
+                if not full_controls and a <= 0x1F:
+                    specials.extend(range(max(a, 0), min(b, 0x1F) + 1))
+        if b >= 0x80:  # _u_escapes reads max(a, 0x80) only: one cache entry per tail
+            parts_u.extend(_u_escapes(max(a, 0x80), b))
     parts = [cps(plain)] if plain else []
-    for a, b in ranges:
-        parts.extend(_u_escapes(a, b))
+    parts += parts_u
     for c in sorted(set(specials)):
         if full_controls and c < 0x20:
             if c in _SHORT_ESC:
@@ -182,7 +197,11 @@ def _encode_ranges(ranges: tuple):
         parts.extend(_escapes(c))
     if full_controls:
         parts.append(_ALL_CONTROLS_U)
-    return alt(*parts)
+    if not disjoint:
+        return alt(*parts)
+    # what alt(*parts) gives without hashing them: for disjoint ranges the parts denote
+    # disjoint non-empty sets of strings (no two equal), and none is an alt or never
+    return NEVER if not parts else parts[0] if len(parts) == 1 else ("alt", tuple(parts))
 
 
 # Characters whose only JSON encoding is themselves: a literal made of them encodes to itself.
@@ -446,6 +465,28 @@ def _star_minus_lexeme(chars, keys):
     the keys; no intermediate decoded regex, no structural dedup.
     """
     ranges = chars[1][1]
+    got = _automata.star_minus_walk(
+        keys, ranges, _SELF_ENCODING, _encode_ranges, _encoded_cp, NEVER, EMPTY, _C_WALK_MAX_LEN
+    )
+    fin, ext, pre, points = got if got is not None else _star_minus_walk(ranges, keys)
+    if ranges == ANY_CP[1]:  # no surrogates in the class, so none among the used points
+        others = _runs_minus(ranges, tuple(points))
+    else:
+        used_ranges = _runs_of([c for c in points if not 0xD800 <= c <= 0xDFFF])
+        others = _intersect_ranges(ranges, negate_ranges(list(used_ranges)))
+    leave = _alt_distinct([ext, cat(pre, _encode_ranges(others)) if others else NEVER])
+    return cat(QUOTE, _alt_distinct([fin, cat(leave, encode_chars(chars))]), QUOTE)
+
+
+#: keys of more code points than this go to the Python walk (_automata's recurses on the C
+#: stack, once per code point; Python's is bounded by its recursion limit)
+_C_WALK_MAX_LEN = 1000
+
+
+def _star_minus_walk(ranges, keys):
+    """The trie walk of ``_star_minus_lexeme`` in Python: ``(P - K, exits through Y, P)``
+    and the sorted code points ``Y``. ``_automata.star_minus_walk`` builds the same tuples;
+    this one takes the keys too long for it (and is its reference in the tests)."""
     trie: dict = {}  # code point -> subtrie; -1 marks the end of a key
     used: set = set()
     for key in keys:
@@ -460,7 +501,6 @@ def _star_minus_lexeme(chars, keys):
             used.update(cs)
             t[-1] = True
     points = sorted(used)
-    used_ranges = _runs_of([c for c in points if not 0xD800 <= c <= 0xDFFF])
     plain = all(c in _SELF_ENCODING for c in used)
     used_runs = _runs_of(points)
     exits_memo: dict = {}
@@ -526,9 +566,7 @@ def _star_minus_lexeme(chars, keys):
 
     fin, ext, pre = walk(trie)
     walk = None  # break the recursive closure's reference cycle (freed without the GC)
-    others = _intersect_ranges(ranges, negate_ranges(list(used_ranges)))
-    leave = _alt_distinct([ext, cat(pre, _encode_ranges(others)) if others else NEVER])
-    return cat(QUOTE, _alt_distinct([fin, cat(leave, encode_chars(chars))]), QUOTE)
+    return fin, ext, pre, points
 
 
 def literal_strings(values) -> tuple:
