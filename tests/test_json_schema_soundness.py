@@ -586,6 +586,17 @@ LATER_KEYWORD_CASES = [
         {"anyOf": [{"type": "string"}, {"not": {"unevaluatedProperties": False}}]},
         ["x", {"a": 1}, {}],
     ),
+    # an `if` draft-04 does not define is still enforced as meant (sound: its validators take
+    # any value there), its condition negated with its const: "t": "b" takes the else branch
+    (
+        D4,
+        {
+            "type": "object",
+            "if": {"properties": {"t": {"const": "a"}}},
+            "then": {"required": ["x"]},
+        },
+        [{"t": "b"}, {"t": "a", "x": 1}, {"t": "b", "x": 1}],
+    ),
     # an object told apart by a draft-04 "const" is not: the branches overlap
     (
         D4,

@@ -842,6 +842,8 @@ class Compiler:
         self.memo: dict = {}
         self.keep: list = []
         self.neg_cache: dict = {}
+        # negating the condition of an `if` the document's draft does not define (_split)
+        self.assert_later = False
         self.sig_memo: dict = {}  # (part key, depth) -> _Signature (_branch_signature)
         # (path, format) of each negated format taken as never failing (LIBRARY_FORMATS)
         self.library_format_negations: list[tuple[str, str]] = []
@@ -1210,10 +1212,17 @@ class Compiler:
             if _trivial(node.get("then", True)) and _trivial(node.get("else", True)):
                 return [[q]]
             try:
+                if self.draft < KEYWORD_SINCE["if"]:
+                    # an `if` this draft's validators ignore, enforced as its author meant:
+                    # its condition fails as it holds, with every keyword it has (any value
+                    # is valid for those validators, so both branches are sound)
+                    self.assert_later = True
                 ncond = self.neg_part(cond)
             except _CannotNegate as e:
                 self.unsupported("if", p.path, f"cannot be negated ({e.keyword})")
                 return [[q, then], [q, els]]
+            finally:
+                self.assert_later = False
             return [[q, cond, then], [q, ncond, els]]
         for kw in ("then", "else"):
             if p.has(kw):  # without "if" they do nothing
@@ -1271,7 +1280,7 @@ class Compiler:
                 self.keep.append(node)
                 self.lazy_not[id(node)] = lazy
             return lazy[1]
-        key = id(node)
+        key = (id(node), True) if self.assert_later else id(node)
         got = self.neg_cache.get(key)
         if got is not None and got[0] is node:
             return got[1]
@@ -1295,7 +1304,7 @@ class Compiler:
         for kw, v in node.items():
             if kw in ANNOTATIONS or kw not in _HANDLED:
                 continue
-            if not synthetic and KEYWORD_SINCE.get(kw, 0) > self.draft:
+            if not synthetic and KEYWORD_SINCE.get(kw, 0) > self.draft and not self.assert_later:
                 continue  # not this document's draft's keyword: it never fails
             if kw == "$ref":
                 if self.draft <= 7:
