@@ -237,7 +237,10 @@ def test_dropped_grammars_are_destroyed_off_the_callers_thread():
 
     gc.collect()
     base = mask_cache_budget()["grammars"]
-    cgs = [compile_grammar(Grammar.from_regex(f"b[a-z]{{1,{n}}}"), vocab(), cache=False) for n in range(3, 13)]
+    cgs = [
+        compile_grammar(Grammar.from_regex(f"b[a-z]{{1,{n}}}"), vocab(), cache=False)
+        for n in range(3, 13)
+    ]
     ms = [Matcher(cg) for cg in cgs[:3]]
     assert mask_cache_budget()["grammars"] == base + 10
     del cgs  # ten at once: more than the release queue holds, the rest destroyed here
