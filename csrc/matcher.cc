@@ -45,21 +45,24 @@ constexpr size_t kMaxPendingReleases = 4;
 class Releaser {
  public:
   static Releaser& instance() {
-    static Releaser r;  // (after MaskCacheBudget's static: every grammar enrolled there first,
-                        // so this one is destroyed, and its queue emptied, before that one)
-    return r;
+    // Never destroyed (a forked child's copy of the mutex and condition variables may be held
+    // or waited on by the parent's thread: destroying them there would block); at exit the
+    // Stop object ends the thread, after destroying what is queued. Made after
+    // MaskCacheBudget's static (every grammar enrolled there first), so stopped before it goes.
+    static Releaser* r = new Releaser;
+    static Stop stop{r};
+    return *r;
   }
   bool take(std::shared_ptr<CompiledGrammar>& g) {
     if (getpid() != pid_) return false;  // a forked child: the thread was the parent's
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_ || queue_.size() >= kMaxPendingReleases) return false;
-    if (!started_) {
+    if (thread_ == nullptr) {
       try {
-        thread_ = std::thread([this] { run(); });
+        thread_ = new std::thread([this] { run(); });
       } catch (...) {
         return false;
       }
-      started_ = true;
     }
     queue_.push_back(std::move(g));
     cv_.notify_all();
@@ -70,21 +73,25 @@ class Releaser {
     std::unique_lock<std::mutex> lock(mu_);
     idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
   }
-  ~Releaser() {
+
+ private:
+  struct Stop {
+    Releaser* r;
+    ~Stop() { r->stop(); }
+  };
+  void stop() {
+    if (getpid() != pid_) return;  // a forked child: the thread was the parent's
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
-    if (thread_.joinable()) {
-      if (getpid() == pid_)
-        thread_.join();
-      else
-        thread_.detach();
+    if (thread_ != nullptr) {
+      thread_->join();
+      delete thread_;
+      thread_ = nullptr;
     }
   }
-
- private:
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -104,8 +111,8 @@ class Releaser {
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<std::shared_ptr<CompiledGrammar>> queue_;
-  std::thread thread_;
-  bool started_ = false, stop_ = false, busy_ = false;
+  std::thread* thread_ = nullptr;
+  bool stop_ = false, busy_ = false;
 };
 }  // namespace
 

@@ -247,3 +247,36 @@ def test_dropped_grammars_are_destroyed_off_the_callers_thread():
     assert mask_cache_budget()["grammars"] == base + 3  # the three a Matcher still holds
     del ms
     assert mask_cache_budget()["grammars"] == base
+
+
+def fork_scenario() -> dict:
+    """In a child: grammars dropped (the release thread started), then a fork whose child
+    drops grammars (destroyed on its own thread: it has no release thread) and exits."""
+    import os
+
+    from decoder import Grammar, compile_grammar, mask_cache_budget
+
+    def drop(c: str) -> int:
+        cgs = [
+            compile_grammar(Grammar.from_regex(c + f"[a-z]{{1,{n}}}"), vocab(), cache=False)
+            for n in (3, 4, 5)
+        ]
+        del cgs
+        return mask_cache_budget()["grammars"]
+
+    before = drop("p")
+    pid = os.fork()
+    if pid == 0:
+        import ctypes
+
+        # C's exit: the engine's static destructors run (a forked child's copy of the release
+        # thread's condition variable, waited on by the parent's thread, must not be destroyed)
+        ctypes.CDLL(None).exit(0 if drop("c") == before else 3)
+    _, status = os.waitpid(pid, 0)
+    return dict(child=os.waitstatus_to_exitcode(status), after=drop("q") - before)
+
+
+def test_a_forked_child_destroys_its_grammars_and_exits():
+    out = isolate.run(fork_scenario, timeout=120)
+    assert out.status == "ok", str(out)
+    assert out.value == dict(child=0, after=0), out.value
