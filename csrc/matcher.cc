@@ -1,9 +1,13 @@
 #include "matcher.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -11,6 +15,7 @@
 #include <malloc.h>
 #endif
 
+#include "api.h"
 #include "budget.h"
 #include "errors.h"
 
@@ -31,6 +36,92 @@ CompiledGrammar::~CompiledGrammar() {
   grammar_.reset();
   b.released(bytes);
 }
+
+namespace {
+constexpr size_t kMaxPendingReleases = 4;
+
+// The thread of release_grammar (api.h): started at the first release, stopped (after
+// destroying what is queued) when the process exits.
+class Releaser {
+ public:
+  static Releaser& instance() {
+    // Never destroyed (a forked child's copy of the mutex and condition variables may be held
+    // or waited on by the parent's thread: destroying them there would block); at exit the
+    // Stop object ends the thread, after destroying what is queued. Made after
+    // MaskCacheBudget's static (every grammar enrolled there first), so stopped before it goes.
+    static Releaser* r = new Releaser;
+    static Stop stop{r};
+    return *r;
+  }
+  bool take(std::shared_ptr<CompiledGrammar>& g) {
+    if (getpid() != pid_) return false;  // a forked child: the thread was the parent's
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || queue_.size() >= kMaxPendingReleases) return false;
+    if (thread_ == nullptr) {
+      try {
+        thread_ = new std::thread([this] { run(); });
+      } catch (...) {
+        return false;
+      }
+    }
+    queue_.push_back(std::move(g));
+    cv_.notify_all();
+    return true;
+  }
+  void drain() {
+    if (getpid() != pid_) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+
+ private:
+  struct Stop {
+    Releaser* r;
+    ~Stop() { r->stop(); }
+  };
+  void stop() {
+    if (getpid() != pid_) return;  // a forked child: the thread was the parent's
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_ != nullptr) {
+      thread_->join();
+      delete thread_;
+      thread_ = nullptr;
+    }
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to destroy
+      std::shared_ptr<CompiledGrammar> g = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      g.reset();
+      lock.lock();
+      busy_ = false;
+      if (queue_.empty()) idle_cv_.notify_all();
+    }
+  }
+  const pid_t pid_ = getpid();
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<std::shared_ptr<CompiledGrammar>> queue_;
+  std::thread* thread_ = nullptr;
+  bool stop_ = false, busy_ = false;
+};
+}  // namespace
+
+void release_grammar(std::shared_ptr<CompiledGrammar>& g) {
+  if (g && g.use_count() == 1 && Releaser::instance().take(g)) return;
+  g.reset();
+}
+
+void drain_releases() { Releaser::instance().drain(); }
 
 void MaskCacheBudget::released(int64_t bytes) {
 #if defined(__GLIBC__)

@@ -98,6 +98,8 @@ def mask_cache_budget(nbytes=None, *, trim_every=None):
     the state: limit, bytes, evictions, grammars (alive), trims, trim_every."""
     cdef CMaskCacheBudget* b = c_mask_cache_budget()
     cdef int64_t n
+    with nogil:
+        c_drain_releases()  # the grammars dropped so far are destroyed (see CompiledGrammar)
     if nbytes is not None:
         n = int(nbytes)
         if n <= 0:
@@ -123,6 +125,8 @@ cdef extern from "api.h" namespace "decoder":
     shared_ptr[CCompiledGrammar] c_compile_grammar "decoder::compile_grammar"(
         const int32_t*, size_t, vector[string], vector[string], const CLimits&,
         shared_ptr[const CTokenTrie], const CCancelFlag*) except +raise_py_error nogil
+    void c_release_grammar "decoder::release_grammar"(shared_ptr[CCompiledGrammar]&) nogil
+    void c_drain_releases "decoder::drain_releases"() nogil
     shared_ptr[const CTokenTrie] c_make_trie "decoder::make_trie"(
         const char*, size_t, const uint32_t*, size_t, int32_t, const vector[int32_t]&,
         const vector[int32_t]&) except +raise_py_error nogil
@@ -223,6 +227,11 @@ cdef class CompiledGrammar:
             self.ptr = c_compile_grammar(&w[0], w.shape[0], lx, nt, lim, trie.ptr, flag)
         self.mask_words = trie.mask_words
         self.vocab = vocab
+
+    def __dealloc__(self):
+        # the last reference: the grammar is destroyed on the engine's release thread, off the
+        # caller's path (a cache eviction inside the next compile); api.h release_grammar
+        c_release_grammar(self.ptr)
 
     def set_extras(self, special_ids=(), budgets=(), distinct=()):
         """Named special tokens (grammar terminals), token budgets ``(lexeme, max_tokens)``

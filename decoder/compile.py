@@ -41,14 +41,25 @@ COMPILE_CACHE_SIZE = 64
 #: in one of them, not both (the SpecCompiler compiles with ``cache=False``), so the process
 #: keeps at most this many bytes of grammars per cache.
 COMPILE_CACHE_BYTES = int(os.environ.get("DECODER_COMPILE_CACHE_BYTES", str(2 << 30)))
-#: the cached grammars' memory_bytes when last measured. They grow with use, so all are
-#: measured again on every REMEASURE_EVERY-th addition and whenever the sizes last measured
-#: add up past the budget (before anything is evicted); in between only the new grammar is.
-#: Measuring all 64 on every compile cost ~0.15 ms, a quarter of the engine's side of a
-#: median compile: 64 grammars' memory, cold in the CPU caches after a front end.
+#: the cached grammars' memory_bytes when last measured (by id: each is alive in _compiled),
+#: and their sum. They grow with use, so all are measured again on every REMEASURE_EVERY-th
+#: addition and whenever the sizes last measured add up past the budget (before anything is
+#: evicted); in between only the new grammar is, and the sum is kept as grammars come and go
+#: (a loop over the 64 cached grammars on every compile was ~30-90 us of a ~0.5 ms Matcher
+#: stage: their objects are cold in the CPU caches after a front end). _sizes_of is the cache
+#: the sizes describe: a cache replaced or cleared from outside is measured again.
 _sizes: dict[int, int] = {}
+_sizes_of: object = None
+_total = 0
 _added = 0
 REMEASURE_EVERY = 16
+
+
+def _measure_all() -> None:
+    global _sizes, _sizes_of, _total
+    _sizes = {id(c): c.memory_bytes for c in _compiled.values()}
+    _sizes_of = _compiled
+    _total = sum(_sizes.values())
 
 
 def token_trie(vocab: Vocabulary) -> _engine.TokenTrie:
@@ -86,8 +97,12 @@ def compile_grammar(
             grammar = grammar.to_grammar()
         else:
             raise TypeError(f"expected a decoder.Grammar, got {type(grammar).__name__}")
+    from .grammar.freetext import has_marker_bytes, special_ids
+
     trie = token_trie(vocab)
-    grammar = grammar.for_vocab(vocab)
+    marked = has_marker_bytes(grammar.ir)  # placeholders and markers: else nothing to resolve
+    if marked:
+        grammar = grammar.for_vocab(vocab)
     _deadline.check("before serialising the grammar")
     words, lexeme_names, nt_names = grammar.serialized()
     key: _CacheKey = (grammar.fingerprint(), id(vocab), tuple(sorted((limits or {}).items())))
@@ -97,34 +112,36 @@ def compile_grammar(
             _compiled.move_to_end(key)
             return hit
     cg = _compile_engine(words, lexeme_names, nt_names, trie, vocab, limits)
-    from .grammar.freetext import special_ids
-
-    specials = special_ids(grammar.ir)
+    specials = special_ids(grammar.ir) if marked else []
     if specials or grammar.ir.budgets or grammar.ir.distinct:
         cg.set_extras(specials, grammar.ir.budgets, grammar.ir.distinct)
     if not cache:
         return cg
-    global _sizes, _added
+    global _total, _added
     with _lock:
+        old = _compiled.pop(key, None)  # (another thread compiled the same grammar meanwhile)
+        if old is not None:
+            _total -= _sizes.pop(id(old), 0)
         _compiled[key] = cg
         while len(_compiled) > COMPILE_CACHE_SIZE:
-            _compiled.popitem(last=False)
+            _total -= _sizes.pop(id(_compiled.popitem(last=False)[1]), 0)
         _added += 1
-        every = _added % REMEASURE_EVERY == 0
-        # by id: each grammar is alive in _compiled (a tuple key would be hashed again)
-        sizes = {
-            id(c): c.memory_bytes if every or c is cg else _sizes.get(id(c)) or c.memory_bytes
-            for c in _compiled.values()
-        }
-        if not every and sum(sizes.values()) > COMPILE_CACHE_BYTES:
-            sizes = {id(c): c.memory_bytes for c in _compiled.values()}
-        total = sum(sizes.values())
-        for k, c in list(_compiled.items())[:-1]:  # the newest stays
-            if total <= COMPILE_CACHE_BYTES:
-                break
-            del _compiled[k]
-            total -= sizes.pop(id(c))
-        _sizes = sizes
+        measured = _added % REMEASURE_EVERY == 0 or _sizes_of is not _compiled
+        measured = measured or len(_sizes) != len(_compiled) - 1
+        if measured:
+            _measure_all()
+        else:
+            n = cg.memory_bytes
+            _sizes[id(cg)] = n
+            _total += n
+            if _total > COMPILE_CACHE_BYTES:
+                _measure_all()
+        if _total > COMPILE_CACHE_BYTES:
+            for k, c in list(_compiled.items())[:-1]:  # the newest stays
+                if _total <= COMPILE_CACHE_BYTES:
+                    break
+                del _compiled[k]
+                _total -= _sizes.pop(id(c))
     return cg
 
 

@@ -195,3 +195,88 @@ def test_given_back_memory_is_trimmed():
     assert v["end"]["evictions"] > v["after_on"]["evictions"], v
     assert v["end"]["trims"] > v["after_on"]["trims"], v
     assert v["after_on"]["grammars"] == v["off"]["grammars"], v  # all of them destroyed
+
+
+def test_compile_cache_keeps_its_total_as_grammars_come_and_go(monkeypatch):
+    """compile_grammar keeps the sizes of its cached grammars and their sum as grammars are
+    added and evicted (no loop over the cache per compile): the sum is always that of the
+    grammars cached, also after the cache was cleared or replaced from outside."""
+    import decoder.compile as comp
+    from decoder import Grammar, compile_grammar
+
+    def check() -> None:
+        cached = list(comp._compiled.values())
+        assert set(comp._sizes) == {id(c) for c in cached}
+        assert comp._total == sum(comp._sizes.values())
+
+    monkeypatch.setattr(comp, "_compiled", type(comp._compiled)())
+    monkeypatch.setattr(comp, "COMPILE_CACHE_SIZE", 4)
+    monkeypatch.setattr(comp, "REMEASURE_EVERY", 1000)
+    cgs = []
+    for n in range(3, 12):
+        cgs.append(compile_grammar(Grammar.from_regex(f"[a-z]{{1,{n}}}w"), vocab()))
+        check()
+    assert list(comp._compiled.values()) == cgs[-4:]  # least recently used evicted first
+    assert comp._sizes == {id(c): c.memory_bytes for c in cgs[-4:]}  # none used since
+    comp._compiled.clear()
+    cgs.append(compile_grammar(Grammar.from_regex("[a-z]{1,20}w"), vocab()))
+    check()
+    assert list(comp._compiled.values()) == cgs[-1:]
+    monkeypatch.setattr(comp, "COMPILE_CACHE_BYTES", 1)  # over budget: only the newest stays
+    cgs.append(compile_grammar(Grammar.from_regex("[a-z]{1,21}w"), vocab()))
+    check()
+    assert list(comp._compiled.values()) == cgs[-1:]
+
+
+def test_dropped_grammars_are_destroyed_off_the_callers_thread():
+    """The last reference to a compiled grammar dropped from Python: the engine destroys it on
+    its release thread; mask_cache_budget() waits for that, so its live count is exact."""
+    import gc
+
+    from decoder import Grammar, Matcher, compile_grammar, mask_cache_budget
+
+    gc.collect()
+    base = mask_cache_budget()["grammars"]
+    cgs = [
+        compile_grammar(Grammar.from_regex(f"b[a-z]{{1,{n}}}"), vocab(), cache=False)
+        for n in range(3, 13)
+    ]
+    ms = [Matcher(cg) for cg in cgs[:3]]
+    assert mask_cache_budget()["grammars"] == base + 10
+    del cgs  # ten at once: more than the release queue holds, the rest destroyed here
+    assert mask_cache_budget()["grammars"] == base + 3  # the three a Matcher still holds
+    del ms
+    assert mask_cache_budget()["grammars"] == base
+
+
+def fork_scenario() -> dict:
+    """In a child: grammars dropped (the release thread started), then a fork whose child
+    drops grammars (destroyed on its own thread: it has no release thread) and exits."""
+    import os
+
+    from decoder import Grammar, compile_grammar, mask_cache_budget
+
+    def drop(c: str) -> int:
+        cgs = [
+            compile_grammar(Grammar.from_regex(c + f"[a-z]{{1,{n}}}"), vocab(), cache=False)
+            for n in (3, 4, 5)
+        ]
+        del cgs
+        return mask_cache_budget()["grammars"]
+
+    before = drop("p")
+    pid = os.fork()
+    if pid == 0:
+        import ctypes
+
+        # C's exit: the engine's static destructors run (a forked child's copy of the release
+        # thread's condition variable, waited on by the parent's thread, must not be destroyed)
+        ctypes.CDLL(None).exit(0 if drop("c") == before else 3)
+    _, status = os.waitpid(pid, 0)
+    return dict(child=os.waitstatus_to_exitcode(status), after=drop("q") - before)
+
+
+def test_a_forked_child_destroys_its_grammars_and_exits():
+    out = isolate.run(fork_scenario, timeout=120)
+    assert out.status == "ok", str(out)
+    assert out.value == dict(child=0, after=0), out.value
