@@ -1096,6 +1096,207 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   return true;
 }
 
+bool CompiledGrammar::kill_class(int32_t s, uint64_t lead[4]) {
+  constexpr int kMaxKilled = 8;  // bytes left out at most (else the skeleton is most of the trie)
+  Lexer& lx = grammar_->lexer();
+  const uint8_t* cls = lx.byte_classes();
+  const uint64_t* text = trie_->full_class().lead;
+  std::copy(text, text + 4, lead);
+  auto drop = [&](int b) { lead[b >> 6] &= ~(uint64_t(1) << (b & 63)); };
+  int killed = 0;
+  for (int b = 0; b < 128; ++b)
+    if ((text[b >> 6] >> (b & 63) & 1) && lx.next(s, static_cast<uint8_t>(b)) == kDead) {
+      drop(b);
+      if (++killed > kMaxKilled) return false;
+    }
+  // (a counted state: its count floor reads every character alike, and is shared by the states
+  // that differ only in their counts)
+  if (lx.nfa().has_counters()) s = lx.count_floor(s, 4);
+  // every well-formed continuation from q in UTF-8 state u, one byte per lexer byte class
+  // (memoised by (q, u): most lead bytes of a length lead to the same state)
+  std::vector<std::pair<int64_t, bool>> memo;
+  auto all_alive = [&](auto&& self, int32_t q, int u) -> bool {
+    if (u == 0) return true;
+    const int64_t key = int64_t(q) * 8 + u;
+    for (const auto& m : memo)
+      if (m.first == key) return m.second;
+    uint8_t seen[256] = {0};
+    bool ok = true;
+    for (int x = 0x80; x <= 0xBF; ++x) {
+      const int v = TokenTrie::utf8_step(u, static_cast<uint8_t>(x));
+      if (v == TokenTrie::kUtf8Reject || seen[cls[x]] & (1u << v)) continue;
+      seen[cls[x]] |= uint8_t(1u << v);
+      const int32_t r = lx.next(q, static_cast<uint8_t>(x));
+      if (r == kDead || !self(self, r, v)) {
+        ok = false;
+        break;
+      }
+    }
+    memo.emplace_back(key, ok);
+    return ok;
+  };
+  for (int b = 0xC2; b <= 0xF4; ++b) {
+    if (!(text[b >> 6] >> (b & 63) & 1)) continue;
+    const int32_t q = lx.next(s, static_cast<uint8_t>(b));
+    if (q == kDead || !all_alive(all_alive, q, TokenTrie::utf8_step(0, static_cast<uint8_t>(b)))) {
+      drop(b);
+      if (++killed > kMaxKilled) return false;
+    }
+  }
+  return true;
+}
+
+bool CompiledGrammar::record_class_walk(int32_t s, MaskCacheEntry& e) {
+  // Exact as class_walk (the slice's tokens are class strings of at most kShallowDepth bytes,
+  // on which s is alive: no exit on their paths), and the record is full_walk's: every token
+  // of at most kShallowDepth bytes that s allows is in shallow_inside (the slice's, or found in
+  // a walked subtree), every exit is recorded, and every alive node at depth kShallowDepth + 1
+  // is in the frontier with its parent (the class nodes there are the slice's skeleton
+  // frontier, walked from the skeleton's state at depth kShallowDepth; the others lie in
+  // walked subtrees, which record them as full_walk does).
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  uint64_t lead[4];
+  if (!kill_class(s, lead)) return false;
+  if (!class_alive(s, kShallowDepth, 512, lead)) return false;
+  const TokenTrie::ClassSlice* slice = t.class_slice(lead, kShallowDepth);
+  if (slice == nullptr) return false;
+  e.shallow_inside.assign(t.mask_words(), 0);
+  for (size_t w = 0; w < e.inside.size(); ++w) {
+    e.inside[w] |= slice->tokens[w];
+    e.shallow_inside[w] |= slice->tokens[w];
+  }
+  std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
+  st[0] = s;
+  const bool floors = lx.nfa().has_counters();
+  const TokenTrie::Node* nodes = t.nodes();
+  for (size_t k = 0, n = slice->skeleton.size(); k < n; ++k) {
+    const uint32_t x = slice->skeleton[k];
+    const uint16_t d = slice->depths[k];
+    if (x & TokenTrie::kSkeletonFrontier) {
+      const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+      const int32_t p = st[d - 1];
+      if (lx.next(p, slice->bytes[k]) == kDead) {
+        if (!lx.accepting(p).empty()) e.exits.push_back({node, p});
+        continue;
+      }
+      lexer_walk<true>(node, t.subtree_end(node), p, e);
+    } else {
+      int32_t q = lx.next(st[d - 1], slice->bytes[k]);
+      if (q == kDead) throw std::logic_error("record_class_walk: a class path died (class_alive is wrong)");
+      // (as lexer_walk: the count floor where it reads the node's subtree alike, so the walk
+      // builds a DFA state per NFA-state set, not one per (set, count) at every depth)
+      if (floors) q = lx.count_floor(q, nodes[x].deepest - d);
+      st[d] = q;
+    }
+  }
+  return true;
+}
+
+template <class Split>
+void CompiledGrammar::skeleton_walk(const TokenTrie::ClassSlice& slice, std::vector<int32_t>& st,
+                                    MaskCacheEntry& e, const Split& split) {
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  const bool floors = lx.nfa().has_counters();
+  const TokenTrie::Node* nodes = t.nodes();
+  for (size_t k = 0, n = slice.skeleton.size(); k < n; ++k) {
+    const uint32_t x = slice.skeleton[k];
+    const uint16_t d = slice.depths[k];
+    if (x & TokenTrie::kSkeletonFrontier) {
+      const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+      const int32_t p = st[d - 1];
+      if (lx.next(p, slice.bytes[k]) == kDead) {
+        if (!lx.accepting(p).empty()) e.exits.push_back({node, p});
+        continue;
+      }
+      if (d == 1 && split(node)) continue;
+      lexer_walk<false>(node, t.subtree_end(node), p, e);
+    } else {
+      int32_t q = lx.next(st[d - 1], slice.bytes[k]);
+      if (q == kDead) throw std::logic_error("skeleton_walk: a class path died (class_alive is wrong)");
+      if (floors) q = lx.count_floor(q, nodes[x].deepest - d);
+      st[d] = q;
+    }
+  }
+}
+
+bool CompiledGrammar::loop_class(int32_t w, uint64_t lead[4]) {
+  Lexer& lx = grammar_->lexer();
+  const uint8_t* cls = lx.byte_classes();
+  const uint64_t* text = trie_->full_class().lead;
+  std::fill(lead, lead + 4, 0);
+  if (lx.nfa().has_counters()) w = lx.count_floor(w, 4);
+  const std::vector<int32_t>& home = lx.nfa_states(w);
+  auto back = [&](int32_t q) { return q != kDead && (q == w || lx.nfa_states(q) == home); };
+  int ascii = 0;
+  for (int b = 0; b < 128; ++b)
+    if ((text[b >> 6] >> (b & 63) & 1) && back(lx.next(w, static_cast<uint8_t>(b)))) {
+      lead[b >> 6] |= uint64_t(1) << (b & 63);
+      ++ascii;
+    }
+  if (ascii < 64) return false;
+  std::vector<std::pair<int64_t, bool>> memo;
+  auto all_back = [&](auto&& self, int32_t q, int u) -> bool {
+    if (u == 0) return back(q);
+    if (q == kDead) return false;
+    const int64_t key = int64_t(q) * 8 + u;
+    for (const auto& m : memo)
+      if (m.first == key) return m.second;
+    uint8_t seen[256] = {0};
+    bool ok = true;
+    for (int x = 0x80; x <= 0xBF && ok; ++x) {
+      const int v = TokenTrie::utf8_step(u, static_cast<uint8_t>(x));
+      if (v == TokenTrie::kUtf8Reject || seen[cls[x]] & (1u << v)) continue;
+      seen[cls[x]] |= uint8_t(1u << v);
+      ok = self(self, lx.next(q, static_cast<uint8_t>(x)), v);
+    }
+    memo.emplace_back(key, ok);
+    return ok;
+  };
+  for (int b = 0xC2; b <= 0xF4; ++b)
+    if ((text[b >> 6] >> (b & 63) & 1) && all_back(all_back, lx.next(w, static_cast<uint8_t>(b)),
+                                                   TokenTrie::utf8_step(0, static_cast<uint8_t>(b))))
+      lead[b >> 6] |= uint64_t(1) << (b & 63);
+  return true;
+}
+
+bool CompiledGrammar::split_class_walk(int32_t s, MaskCacheEntry& e) {
+  constexpr uint32_t kSplitNodes = 8192;  // root children at least this large are split
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  int32_t succ[128];
+  for (int b = 0; b < 128; ++b) succ[b] = lx.next(s, static_cast<uint8_t>(b));
+  const int32_t w = most_common(succ, s);
+  if (w == kDead) return false;
+  uint64_t lead[4];
+  if (!loop_class(w, lead)) return false;
+  const int bound = TokenTrie::kShortClass;
+  if (!class_alive(s, bound, 512, lead)) return false;
+  const TokenTrie::ClassSlice* slice = t.class_slice(lead, bound);
+  if (slice == nullptr) return false;
+  for (size_t k = 0; k < e.inside.size(); ++k) e.inside[k] |= slice->tokens[k];
+  std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead), st2(st.size(), kDead);
+  st[0] = s;
+  const TokenTrie::Node* nodes = t.nodes();
+  const int32_t* ids = t.ids();
+  auto split = [&](uint32_t node) {
+    if (nodes[node].end - node < kSplitNodes) return false;
+    const int32_t q = lx.next(s, nodes[node].byte);  // (alive: skeleton_walk checked)
+    if (!class_alive(q, bound, 512, lead)) return false;
+    const TokenTrie::ClassSlice* below = t.class_slice(lead, bound, nodes[node].byte);
+    if (below == nullptr) return false;
+    for (uint32_t k = nodes[node].tok_begin, ke = k + nodes[node].tok_count; k < ke; ++k)
+      e.inside[ids[k] >> 5] |= 1u << (ids[k] & 31);
+    for (size_t k = 0; k < e.inside.size(); ++k) e.inside[k] |= below->tokens[k];
+    st2[1] = q;
+    skeleton_walk(*below, st2, e, [](uint32_t) { return false; });
+    return true;
+  };
+  skeleton_walk(*slice, st, e, split);
+  return true;
+}
+
 void CompiledGrammar::suffix_walk(int32_t s, const TokenTrie::ClassSlice& slice, MaskCacheEntry& e) const {
   // lexer_walk over the suffix trie: a suffix node's tokens are allowed where the path from s
   // lives; where it dies, every trie node with that suffix is an exit (when s's state before
@@ -1414,8 +1615,17 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::cache_entry(int32_t s, bo
       }
       lexer_walk<false>(f.node, t.subtree_end(f.node), shifted_parent, *e);
     }
-  } else if (!(c.region >= 0 && c.shift == 0)) {
-    root_walk(s, *e);
+  } else if (!(c.region >= 0 && c.shift == 0) || c.remaining < kShallowDepth) {
+    // (a canonical state with fewer than kShallowDepth copies left has no twin to reuse a record:
+    // Lexer::compute_canon leaves the states near the end of their copies canonical.) A
+    // repetition state near the end of its copies: its class and the space's, if they fit.
+    if (!(c.region >= 0 && split_class_walk(s, *e))) root_walk(s, *e);
+  } else if (record_class_walk(s, *e)) {
+    // a canonical state alive on its killer class to kShallowDepth bytes (a word-count pattern
+    // under maxLength): the class slice of that bound, walked with the record
+    std::stable_sort(
+        e->frontier.begin(), e->frontier.end(),
+        [](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) { return a.parent < b.parent; });
   } else {
     e->shallow_inside.assign(t.mask_words(), 0);
     full_walk(s, *e, true);

@@ -215,6 +215,36 @@ class CompiledGrammar {
   // where next(s, b) == next(r, b) (the same subtree walk below them), and only the others
   // are walked. False (nothing done) when no such r agrees on kMinShared first bytes.
   bool share_walk(int32_t s, MaskCacheEntry& e);
+  // The cold walk of a canonical repetition state (Lexer::Canon, shift 0) that would otherwise
+  // walk the whole trie with a record for its shifted twins (a word-count pattern under
+  // maxLength: `^(?:\S+\s+){0,19}\S+$`): when s is alive on every string of its killer class
+  // (kill_class) of at most kShallowDepth bytes, that class's slice of the same bound is taken
+  // and its skeleton walked with the record (shallow_inside, frontier at kShallowDepth + 1), so
+  // the shifted twins still reuse it. False (nothing done) otherwise.
+  bool record_class_walk(int32_t s, MaskCacheEntry& e);
+  // The text class less the characters that kill s at once: the ASCII text bytes s refuses,
+  // and the UTF-8 lead bytes of which some well-formed character (every continuation tried,
+  // one byte per lexer byte class) leads s to kDead (U+0085 and U+FEFF for `\s`/`\S` read as
+  // ECMA-262 and Python agree). False: the class would leave out more than a few bytes.
+  bool kill_class(int32_t s, uint64_t lead[4]);
+  // The cold walk of a repetition state near the end of its copies (a word-count pattern's last
+  // words: no record of section 5 applies and every 16-byte class dies on `a a a a `): the class
+  // of the characters its usual successor keeps its NFA states on (a word's `\S` characters,
+  // the killers and the `\s` ones left out: loop_class), cut at kShortClass bytes, when s is
+  // alive on all of it; a large root child outside the class (the space) is walked as that
+  // class's slice below it (TokenTrie::class_slice's `under`) from the state after its byte
+  // when that state is alive on the class too (one word start, then a word). False (nothing
+  // done) otherwise.
+  bool split_class_walk(int32_t s, MaskCacheEntry& e);
+  // The class of loop-modulo-count characters of w: those after which w's NFA states are w's
+  // again (counts aside). False: fewer than 64 ASCII bytes.
+  bool loop_class(int32_t w, uint64_t lead[4]);
+  // Walks a slice's skeleton from st[base] (base: the depth above the slice's strings), with
+  // count floors as lexer_walk; root-level frontier nodes for which `split` returns true are
+  // left to it.
+  template <class Split>
+  void skeleton_walk(const TokenTrie::ClassSlice& slice, std::vector<int32_t>& st, MaskCacheEntry& e,
+                     const Split& split);
   // Whether s is where share_walk goes first: s loops on few ASCII bytes, and the state most of
   // them lead to is loopy() with a class of its own (free text after a partial trigger, or at
   // its start; not a key position, whose usual successor loops on every text byte).

@@ -167,10 +167,14 @@ int TokenTrie::utf8_step(int d, uint8_t b) {
   return kUtf8Reject;
 }
 
-int TokenTrie::build_class(ClassSlice& c, int bound) const {
+int TokenTrie::build_class(ClassSlice& c, int bound, uint32_t first, uint32_t last) const {
   // One pass in node order: u[d] is the class DFA state after the path to the current node at
   // depth d (kUtf8Reject once it left the class); path[d] the node itself, so that a node to
   // walk can mark its ancestors as skeleton (stopping at the first one already marked).
+  // [first, last): the nodes below the node at depth `base` (the root: every node); the class
+  // strings begin below it, and depths count from it.
+  if (last == 0) last = size();
+  const int base = first < last ? nodes_[first].depth - 1 : 0;
   c.bound = bound;
   c.tokens.assign(mask_words(), 0);
   c.skeleton.clear();
@@ -180,25 +184,26 @@ int TokenTrie::build_class(ClassSlice& c, int bound) const {
   std::vector<uint32_t> path(size_t(max_depth_) + 2, 0);
   std::vector<uint8_t> mark(size(), 0);  // 1: skeleton ancestor, 2: walk whole
   int deepest = 0;
-  for (uint32_t i = 1; i < size(); ++i) {
+  u[base] = 0;
+  for (uint32_t i = first; i < last; ++i) {
     const Node& nd = nodes_[i];
     path[nd.depth] = i;
-    if (u[nd.depth - 1] == kUtf8Reject || nd.depth > bound + 1) {
+    if (u[nd.depth - 1] == kUtf8Reject || nd.depth - base > bound + 1) {
       u[nd.depth] = kUtf8Reject;
       continue;
     }
     u[nd.depth] = class_step(c.lead, u[nd.depth - 1], nd.byte);
-    if (u[nd.depth] == kUtf8Reject || nd.depth == bound + 1) {
+    if (u[nd.depth] == kUtf8Reject || nd.depth - base == bound + 1) {
       mark[i] = 2;
-      for (int d = nd.depth - 1; d >= 1 && mark[path[d]] == 0; --d) mark[path[d]] = 1;
+      for (int d = nd.depth - 1; d > base && mark[path[d]] == 0; --d) mark[path[d]] = 1;
       u[nd.depth] = kUtf8Reject;  // nothing below is the slice's
       continue;
     }
-    deepest = std::max<int>(deepest, nd.depth);
+    deepest = std::max<int>(deepest, nd.depth - base);
     for (uint32_t k = nd.tok_begin; k < nd.tok_begin + nd.tok_count; ++k)
       c.tokens[ids_[k] >> 5] |= 1u << (ids_[k] & 31);
   }
-  for (uint32_t i = 1; i < size(); ++i)
+  for (uint32_t i = first; i < last; ++i)
     if (mark[i]) {
       c.skeleton.push_back(mark[i] == 2 ? (i | kSkeletonFrontier) : i);
       c.bytes.push_back(nodes_[i].byte);
@@ -307,19 +312,37 @@ void TokenTrie::build_suffixes(ClassSlice& c) const {
   c.has_suffixes.store(true, std::memory_order_release);
 }
 
-const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4]) const {
+const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4], int bound, int under) const {
   auto same = [&](const uint64_t* x) { return std::equal(x, x + 4, lead); };
   std::lock_guard<std::mutex> lock(slices_mu_);
   for (const auto& c : slices_)
-    if (same(c->lead)) return c.get();
-  if (same(full_class_.lead)) return &full_class_;
+    if (same(c->lead) && c->cut == bound && c->under == under) return c.get();
+  if (under < 0 && same(full_class_.lead) && bound == 0) return &full_class_;
+  if (under < 0 && same(short_class_.lead) && bound == short_class_.bound) return &short_class_;
   if (slices_.size() >= kMaxClassSlices) return nullptr;
   auto c = std::make_unique<ClassSlice>();
   std::copy(lead, lead + 4, c->lead);
   c->id = static_cast<int>(slices_.size()) + 1;
-  // one pass: no cut at a bound (max_depth_ + 1 is no node's depth), the bound is then the
-  // deepest class node
-  c->bound = build_class(*c, max_depth_);
+  c->cut = bound;
+  c->under = under;
+  uint32_t first = 1, last = size();
+  if (under >= 0) {  // below the root child of byte `under` (none: an empty slice)
+    first = last = 1;
+    for (uint32_t i = 1; i < size(); i = nodes_[i].end)
+      if (nodes_[i].byte == under) {
+        first = i + 1;
+        last = nodes_[i].end;
+      }
+  }
+  // one pass: with no cut (bound 0) at a bound (max_depth_ + 1 is no node's depth), the bound
+  // is then the deepest class node; with a cut, the class tokens of at most `bound` bytes
+  if (first >= last) {
+    c->tokens.assign(mask_words(), 0);
+    c->bound = bound;
+  } else {
+    c->bound =
+        bound == 0 ? build_class(*c, max_depth_, first, last) : (build_class(*c, bound, first, last), bound);
+  }
   slices_.push_back(std::move(c));
   return slices_.back().get();
 }

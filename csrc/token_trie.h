@@ -118,6 +118,8 @@ class TokenTrie {
   static constexpr int kShortClass = 16;
   struct ClassSlice {
     int bound = 0;
+    int cut = 0;     // class_slice's `bound` argument: 0 for a full slice
+    int under = -1;  // class_slice's `under` argument: -1 for the whole trie
     // The class itself: the bytes it allows at a character boundary (bit b of lead[b >> 6]:
     // ASCII bytes, and UTF-8 lead bytes whose characters it holds, all well-formed ones past
     // the lead byte). id 0: the text class (full_class and short_class); others are
@@ -173,8 +175,12 @@ class TokenTrie {
   // grammar with the same class shares it: free text that must not contain some strings
   // loops on every character but their first ones (docs/optimizations.md section 20). Null
   // when kMaxClassSlices are built already. Thread-safe.
+  // With `bound` > 0: the slice of the class's strings of at most `bound` bytes instead (the
+  // skeleton then holds the class nodes at depth bound + 1, walked whole), kept apart. With
+  // `under` a byte: the class strings that follow the root child of that byte (the tokens
+  // `under` + a class string, skeleton nodes below that child only; depths stay the trie's).
   static constexpr int kMaxClassSlices = 32;
-  const ClassSlice* class_slice(const uint64_t lead[4]) const;
+  const ClassSlice* class_slice(const uint64_t lead[4], int bound = 0, int under = -1) const;
   // The suffix trie and mid skeleton of a class_slice() slice, built at the kSuffixAfter-th
   // call for it (once per process and class); false before (the caller walks the skeleton).
   // Thread-safe.
@@ -203,7 +209,9 @@ class TokenTrie {
   std::vector<uint32_t> text_by_len_;    // kTextLenCap masks
   std::vector<uint32_t> text_capped_;
   // Fills c for bound; returns the depth of the deepest class node within it.
-  int build_class(ClassSlice& c, int bound) const;
+  // [first, last) (last 0: the trie's end): the nodes below one node, whose depth + 1 is
+  // first's (the class strings begin below it; bound and the result count from it).
+  int build_class(ClassSlice& c, int bound, uint32_t first = 1, uint32_t last = 0) const;
   // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
   void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;

@@ -243,3 +243,57 @@ def test_fresh_key_states_of_wide_objects_equal_brute_force(family):
                 assert kind, prefix
                 continue
             assert_cold_mask_is_brute_force(m, vocab, f"{family} {kind} {data!r}")
+
+
+# Word-count patterns under maxLength (`^(?:\S+\s+){0,19}\S+$`, o21135 of Github_ultra): `\S` and
+# `\s` are read as ECMA-262 and Python agree, so U+0085 and U+FEFF are in neither and kill every
+# state, and every byte moves the length count, so no class loops. A canonical repetition state
+# (the first word) takes the slice of its killer class (the text class but the lead bytes C2 and
+# EF) cut at 12 bytes and walks its skeleton with the record of section 5, which its shifted twins
+# (later words) reuse (section 44). Each prefix is committed to a fresh grammar; the masks on the
+# way (the canonical state's among them) are computed first, so the last state's cold mask is
+# built from the record where it is a shifted twin. The corners: inside a word, after a space,
+# near the end of the `{0,N}` repetition, next to and inside a multi-byte character, inside the
+# killers (C2 before 85, EF BB before BF), and a string near its maxLength.
+WORDS = dict(maxLength=200, minLength=1, pattern="^(?:\\S+\\s+){0,19}\\S+$")
+WORDS_SHORT = dict(maxLength=100, pattern="^(?:\\S+\\s+){0,9}\\S+$")
+WORDS_TIGHT = dict(maxLength=24, pattern="^(?:\\S+\\s+){0,19}\\S+$")
+WORD_STATES = [
+    (WORDS, ["Up"]),  # the first word: the canonical state (the killer class walk)
+    (WORDS, ["Up", "Up to"]),  # a later word: a shifted twin of the canonical state's record
+    (WORDS, ["Up", "Up to "]),  # after a space
+    (WORDS, ["Up", "Up to 24 hours and"]),
+    (WORDS, ["Caf\u00e9", "Caf\u00e9 au lait\u00e9"]),  # next to a multi-byte character
+    (WORDS, ["Up", "Up \u00e9"]),
+    (WORDS, ["Up", "Up to\xc2".encode("latin-1")]),  # inside C2 xx: 85 (U+0085) kills
+    (WORDS, ["Up", b"Up to \xef\xbb"]),  # inside EF BB xx: BF (U+FEFF) kills
+    (WORDS, ["Up", "Up to\u00a0"]),  # after U+00A0 (a space to both readings)
+    (WORDS_SHORT, ["Sc"]),
+    (WORDS_SHORT, ["Sc", "Scalable infrastructure"]),
+    (WORDS_SHORT, ["a", "a b c d e f g"]),  # near the end of {0,9}: 2 words left
+    (WORDS_SHORT, ["a", "a b c d e f g h i"]),  # the last word
+    (WORDS_SHORT, ["a", "a b c d e f g h i "]),  # a space with no word left: dies on the next
+    (WORDS_TIGHT, ["Up", "Up to twenty"]),  # near maxLength
+]
+
+
+def _bytes(x):
+    return x if isinstance(x, bytes) else x.encode()
+
+
+@pytest.mark.parametrize("family", ["llama3", "llama2", "mistral-tekken"])
+def test_fresh_word_count_states_equal_brute_force(family):
+    vocab = vocab_of(family)
+    for n, (string, prefixes) in enumerate(WORD_STATES):
+        m = Matcher(string_beside_null(4000 + n, **string), vocab)
+        done = b'{"s": "'
+        assert m.commit_bytes(done)
+        for k, p in enumerate(prefixes):
+            p = b'{"s": "' + _bytes(p)
+            assert p.startswith(done) and m.commit_bytes(p[len(done) :]), p
+            done = p
+            what = f"{family} {string['pattern']} {p!r}"
+            if k + 1 < len(prefixes):
+                bits_of(m, m.compiled.mask_words)  # the canonical state's entry (and its record)
+            else:
+                assert_cold_mask_is_brute_force(m, vocab, what)
