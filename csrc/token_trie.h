@@ -204,6 +204,12 @@ class TokenTrie {
   std::vector<uint32_t> text_capped_;
   // Fills c for bound; returns the depth of the deepest class node within it.
   int build_class(ClassSlice& c, int bound) const;
+  // Fills c (lead: a subset of the full class's) from the full class's slice, without a pass
+  // over the trie (docs/optimizations.md section 49); false, with c untouched, where the
+  // full pass is cheaper (many boundary nodes to leave out) or lead is no subset.
+  bool derive_class(ClassSlice& c) const;
+  std::vector<uint32_t> parent_;                 // parent_[i]: node i's parent (node 0: 0)
+  std::vector<uint32_t> boundary_by_byte_[256];  // full-class nodes at a character boundary, by byte
   // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
   void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;
