@@ -48,6 +48,7 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
 
   // Build the depth-first node array with a stack of open nodes (the path to the last token).
   nodes_.push_back({0, 0, 0, 0, 0, 0});
+  parent_.push_back(0);
   std::vector<uint32_t> path{0};  // path[d] = node at depth d on the current path
   std::string_view prev;
   for (int32_t id : order) {
@@ -70,6 +71,7 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
     }
     for (size_t d = common; d < s.size(); ++d) {
       nodes_.push_back({0, 0, static_cast<uint16_t>(d + 1), static_cast<uint8_t>(s[d]), 0, 0});
+      parent_.push_back(path.back());
       path.push_back(size() - 1);
     }
     max_depth_ = std::max<uint16_t>(max_depth_, static_cast<uint16_t>(s.size()));
@@ -130,6 +132,9 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
       const Node& nd = nodes_[i];
       u[nd.depth] = u[nd.depth - 1] == kUtf8Reject ? kUtf8Reject : utf8_step(u[nd.depth - 1], nd.byte);
       if (u[nd.depth] != kUtf8Reject) deepest = std::max<int>(deepest, nd.depth);
+      // (a node after a boundary: where a class without (or with) this boundary byte leaves
+      // (or enters) the full class)
+      if (u[nd.depth - 1] == 0) boundary_by_byte_[nd.byte].push_back(i);
     }
   }
   for (int b = 0; b < 256; ++b)
@@ -312,6 +317,104 @@ void TokenTrie::build_suffixes(ClassSlice& c) const {
   c.has_suffixes.store(true, std::memory_order_release);
 }
 
+bool TokenTrie::derive_class(ClassSlice& c) const {
+  // c's class is the full class less the boundary bytes `out`, plus the ASCII boundary bytes
+  // `in` (DEL: JSON strings need not escape it, text_tokens() leave it out). Its frontier, in
+  // node order: the full class's outside the subtrees of the tops (the nodes where a string
+  // first meets an `out` byte at a character boundary: boundary_by_byte_), the tops, and for
+  // a full frontier node whose byte is `in` after a boundary, its subtree's frontier under c
+  // (explored as build_class does); its tokens the full class's less the tops' subtrees', plus
+  // those explored; its skeleton that frontier with its ancestors, through parent_.
+  const ClassSlice& f = full_class_;
+  uint64_t out[4], in[4];
+  for (int w = 0; w < 4; ++w) {
+    out[w] = f.lead[w] & ~c.lead[w];
+    in[w] = c.lead[w] & ~f.lead[w];
+  }
+  in[2] = in[3] = 0;  // (a byte from 80 to FF is no character's first where the full class rejects it)
+  auto has = [](const uint64_t* m, int b) { return (m[b >> 6] >> (b & 63) & 1) != 0; };
+  size_t n_moved = 0;
+  for (int b = 0; b < 256; ++b)
+    if (has(out, b) || has(in, b)) n_moved += boundary_by_byte_[b].size();
+  if (n_moved > size() / 8) return false;
+  // the moved nodes, in node order: one bit per node, scanned
+  std::vector<uint64_t> bits((size_t(size()) + 63) / 64, 0);
+  for (int b = 0; b < 256; ++b)
+    if (has(out, b) || has(in, b))
+      for (uint32_t i : boundary_by_byte_[b]) bits[i >> 6] |= uint64_t(1) << (i & 63);
+  c.tokens = f.tokens;
+  c.skeleton.clear();
+  c.bytes.clear();
+  c.depths.clear();
+  int deepest = f.bound;
+  // last[d]: the last node put at depth d (an ancestor of the next node is put iff it is there)
+  std::vector<uint32_t> last(size_t(max_depth_) + 2, 0), up(size_t(max_depth_) + 2, 0);
+  std::vector<int> u(size_t(max_depth_) + 2, 0);
+  auto put_frontier = [&](uint32_t i) {
+    size_t m = 0;
+    for (uint32_t a = parent_[i]; a != 0 && last[nodes_[a].depth] != a; a = parent_[a]) up[m++] = a;
+    // (root side first, then i itself: up[0] = i)
+    std::copy_backward(up.begin(), up.begin() + m, up.begin() + m + 1);
+    for (up[0] = i, ++m; m > 0;) {
+      const uint32_t a = up[--m];
+      c.skeleton.push_back(a == i ? (a | kSkeletonFrontier) : a);
+      c.bytes.push_back(nodes_[a].byte);
+      c.depths.push_back(nodes_[a].depth);
+      last[nodes_[a].depth] = a;
+    }
+  };
+  auto tokens_of = [&](uint32_t k, bool on) {
+    const Node& nd = nodes_[k];
+    for (uint32_t j = nd.tok_begin; j < nd.tok_begin + nd.tok_count; ++j) {
+      if (on)
+        c.tokens[ids_[j] >> 5] |= 1u << (ids_[j] & 31);
+      else
+        c.tokens[ids_[j] >> 5] &= ~(1u << (ids_[j] & 31));
+    }
+  };
+  size_t fk = 0;  // into f.skeleton
+  const size_t fn = f.skeleton.size();
+  uint32_t below = 0;  // the end of the last subtree handled whole
+  auto full_frontier_before = [&](uint32_t end) {
+    for (; fk < fn && (f.skeleton[fk] & ~kSkeletonFrontier) < end; ++fk) {
+      const uint32_t x = f.skeleton[fk];
+      if ((x & kSkeletonFrontier) && (x & ~kSkeletonFrontier) >= below) put_frontier(x & ~kSkeletonFrontier);
+    }
+  };
+  for (size_t w = 0; w < bits.size(); ++w)
+    for (uint64_t x = bits[w]; x != 0; x &= x - 1) {
+      const uint32_t i = static_cast<uint32_t>(w * 64 + __builtin_ctzll(x));
+      if (i < below) continue;
+      full_frontier_before(i);
+      const uint32_t end = nodes_[i].end;
+      if (has(out, nodes_[i].byte)) {
+        put_frontier(i);
+        for (uint32_t k = i; k < end; ++k) tokens_of(k, false);
+      } else {
+        // an `in` byte after a boundary (a full frontier node): its subtree under c
+        const int d0 = nodes_[i].depth - 1;
+        u[d0] = 0;
+        for (uint32_t k = i; k < end;) {
+          const Node& nd = nodes_[k];
+          u[nd.depth] = class_step(c.lead, u[nd.depth - 1], nd.byte);
+          if (u[nd.depth] == kUtf8Reject) {
+            put_frontier(k);
+            k = nd.end;
+            continue;
+          }
+          deepest = std::max<int>(deepest, nd.depth);
+          tokens_of(k, true);
+          ++k;
+        }
+      }
+      below = end;
+    }
+  full_frontier_before(size());
+  // (an upper bound of the deepest class node; class_slice's callers read no bound)
+  c.bound = deepest;
+  return true;
+}
+
 const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4], int bound, int under) const {
   auto same = [&](const uint64_t* x) { return std::equal(x, x + 4, lead); };
   std::lock_guard<std::mutex> lock(slices_mu_);
@@ -339,6 +442,8 @@ const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4], int 
   if (first >= last) {
     c->tokens.assign(mask_words(), 0);
     c->bound = bound;
+  } else if (bound == 0 && under < 0 && derive_class(*c)) {
+    // the whole class from the full class's slice (section 49; c->bound an upper bound)
   } else {
     c->bound =
         bound == 0 ? build_class(*c, max_depth_, first, last) : (build_class(*c, bound, first, last), bound);

@@ -212,6 +212,12 @@ class TokenTrie {
   // [first, last) (last 0: the trie's end): the nodes below one node, whose depth + 1 is
   // first's (the class strings begin below it; bound and the result count from it).
   int build_class(ClassSlice& c, int bound, uint32_t first = 1, uint32_t last = 0) const;
+  // Fills c (lead: a subset of the full class's) from the full class's slice, without a pass
+  // over the trie (docs/optimizations.md section 49); false, with c untouched, where the
+  // full pass is cheaper (many boundary nodes to leave out) or lead is no subset.
+  bool derive_class(ClassSlice& c) const;
+  std::vector<uint32_t> parent_;                 // parent_[i]: node i's parent (node 0: 0)
+  std::vector<uint32_t> boundary_by_byte_[256];  // full-class nodes at a character boundary, by byte
   // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
   void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;
