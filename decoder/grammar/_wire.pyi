@@ -14,3 +14,35 @@ def serialize_words(
 ) -> array[int]: ...
 def _forget_words() -> None: ...
 def _words_cached() -> int: ...
+def productive(
+    rules: Sequence[tuple[int, Sequence[int]]], lex_ok: Sequence[bool], n_nt: int
+) -> list[bool]: ...
+
+_HASHES: dict[int, tuple[tuple[Any, ...], int]]
+
+def _set_lexeme_class(cls: type) -> None: ...
+
+class _LexemeKey:
+    regex: tuple[Any, ...]
+    role: int
+    lazy: bool
+    def __init__(self, regex: tuple[Any, ...], role: int, lazy: bool) -> None: ...
+
+class _BuilderCore:
+    _lexemes: list[Any]
+    _lexeme_by_regex: dict[_LexemeKey, int]
+    _lexeme_by_id: dict[int, tuple[tuple[Any, ...], int]]
+    _nonterminals: list[str]
+    _nt_names: set[str]
+    _nt_next: dict[str, int]
+    _rules: list[tuple[int, tuple[int, ...]]]
+    _rule_set: set[tuple[int, tuple[int, ...]]]
+    _ignore: list[int]
+    _budgets: list[tuple[int, int]]
+    _distinct: dict[int, int]
+    _lazy: list[int]
+    def lexeme(
+        self, name: str, regex: tuple[Any, ...], role: int = 0, lazy: bool = False
+    ) -> int: ...
+    def nonterminal(self, name: str) -> int: ...
+    def rule(self, lhs: int, rhs: Sequence[int]) -> None: ...

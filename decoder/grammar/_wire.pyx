@@ -232,3 +232,207 @@ def serialize_words(header, regexes, rules):
     if out.size():
         memcpy(res.data.as_ints, out.data(), out.size() * sizeof(int32_t))
     return res
+
+
+# ---------------------------------------------------------------- the IR builder's core
+# decoder/grammar/ir.py's GrammarBuilder subclasses _BuilderCore: the three calls a front end
+# makes per rule (lexeme, nonterminal, rule) run here as C, the same de-duplication with the
+# same results as the Python methods they replace (docs/optimizations.md, section on the
+# builder in Cython). ir.py hands over its Lexeme class (this module cannot import ir.py,
+# which imports it).
+
+cdef object _Lexeme = None
+
+# hash(regex) by the regex object, across grammars (each entry holds its regex, so an id is not
+# reused while it is there): Python keeps no tuple hash, so every lookup of a nested regex tuple
+# rehashes all of it; the leaf lexemes that recur from schema to schema are one object each.
+_HASHES = {}
+cdef dict _HASHES_D = _HASHES
+cdef Py_ssize_t _HASHES_MAX = 2048
+
+
+def _set_lexeme_class(cls):
+    global _Lexeme
+    _Lexeme = cls
+
+
+cdef class _LexemeKey:
+    """A builder's de-duplication key for a lexeme: its regex (compared by value), distinct
+    role and laziness, with the regex's hash remembered (``_HASHES``)."""
+
+    cdef readonly object regex
+    cdef readonly object role
+    cdef readonly object lazy
+    cdef Py_hash_t h
+
+    def __init__(self, regex, role, lazy):
+        cdef object got = _HASHES_D.get(id(regex))
+        cdef Py_hash_t rh
+        if got is not None and (<tuple>got)[0] is regex:
+            rh = (<tuple>got)[1]
+        else:
+            rh = hash(regex)
+            if len(_HASHES_D) >= _HASHES_MAX:
+                _HASHES_D.clear()
+            _HASHES_D[id(regex)] = (regex, rh)
+        self.regex = regex
+        self.role = role
+        self.lazy = lazy
+        self.h = hash((rh, role, lazy))
+
+    def __hash__(self):
+        return self.h
+
+    def __eq__(self, other):
+        if not isinstance(other, _LexemeKey):
+            return False
+        cdef _LexemeKey o = <_LexemeKey>other
+        return (
+            self.role == o.role
+            and self.lazy == o.lazy
+            and (self.regex is o.regex or self.regex == o.regex)
+        )
+
+
+cdef class _BuilderCore:
+    """The state of a GrammarBuilder and its per-rule calls (see ir.GrammarBuilder)."""
+
+    cdef public list _lexemes
+    cdef public dict _lexeme_by_regex
+    cdef public dict _lexeme_by_id  # id(regex) -> (regex, symbol)
+    cdef public list _nonterminals
+    cdef public set _nt_names
+    cdef public dict _nt_next
+    cdef public list _rules
+    cdef public set _rule_set
+    cdef public list _ignore
+    cdef public list _budgets
+    cdef public dict _distinct
+    cdef public list _lazy
+
+    def __cinit__(self, *args, **kwargs):
+        self._lexemes = []
+        self._lexeme_by_regex = {}
+        self._lexeme_by_id = {}
+        self._nonterminals = []
+        self._nt_names = set()
+        self._nt_next = {}
+        self._rules = []
+        self._rule_set = set()
+        self._ignore = []
+        self._budgets = []
+        self._distinct = {}
+        self._lazy = []
+
+    def lexeme(self, name, regex, role=0, lazy=False):
+        """The symbol of a lexeme with this regex (deduplicated by regex, distinct-item role
+        and laziness: an item or opener lexeme is another lexeme than a plain one of the same
+        regex; ``lazy``: it ends at its first match (see :attr:`GrammarIR.lazy`), never merged
+        with a greedy one)."""
+        cdef bint plain = not role and not lazy
+        cdef object got
+        cdef Py_ssize_t j
+        if plain:  # the same regex object again (a string or number lexeme used by many
+            # values): no hash of its nested tuples, which Python recomputes at every lookup
+            got = self._lexeme_by_id.get(id(regex))
+            if got is not None and (<tuple>got)[0] is regex:
+                return (<tuple>got)[1]
+        key = _LexemeKey(regex, role or 0, bool(lazy))
+        got = self._lexeme_by_regex.get(key)
+        if got is None:
+            j = len(self._lexemes)
+            self._lexemes.append(_Lexeme(name, regex))
+            self._lexeme_by_regex[key] = j
+            if role:
+                self.set_role(-(j + 1), role)
+            if lazy:
+                self._lazy.append(j)
+        else:
+            j = got
+        if plain:
+            self._lexeme_by_id[id(regex)] = (regex, -(j + 1))
+        return -(j + 1)
+
+    def nonterminal(self, name):
+        cdef object base = name
+        cdef object got = self._nt_next.get(base)
+        cdef Py_ssize_t k = 1 if got is None else got
+        # the next suffix to try: no rescan of #2, #3, ...
+        if k > 1:
+            name = f"{base}#{k}"
+        while name in self._nt_names:
+            k += 1
+            name = f"{base}#{k}"
+        self._nt_next[base] = k + 1
+        self._nt_names.add(name)
+        self._nonterminals.append(name)
+        return len(self._nonterminals) - 1
+
+    def rule(self, lhs, rhs):
+        assert lhs >= 0, "the left-hand side must be a nonterminal"
+        cdef tuple r = (lhs, tuple(rhs))
+        if r not in self._rule_set:
+            self._rule_set.add(r)
+            self._rules.append(r)
+
+
+def productive(rules, lex_ok, Py_ssize_t n_nt):
+    """GrammarIR.productive's fixpoint (Knuth's), as C: per nonterminal whether it derives
+    some string; ``lex_ok[j]``: lexeme ``j`` matches something. ``rules``: (lhs, rhs) pairs."""
+    cdef Py_ssize_t nr = len(rules), r, i, n, nt, sym, nl = len(lex_ok)
+    cdef vector[int] missing = vector[int](nr)
+    cdef vector[Py_ssize_t] lhs_of = vector[Py_ssize_t](nr)
+    cdef vector[Py_ssize_t] start = vector[Py_ssize_t](n_nt + 1, 0)
+    cdef vector[Py_ssize_t] users
+    cdef vector[Py_ssize_t] fill
+    cdef vector[Py_ssize_t] work
+    cdef vector[char] ok = vector[char](n_nt, 0)
+    cdef vector[char] lok = vector[char](nl, 0)
+    cdef object lhs, rhs, x
+    cdef bint bad
+    for i in range(nl):
+        if lex_ok[i]:
+            lok[i] = 1
+    # users[nt]: the rules with nt in their body (once per occurrence, as the Python worklist)
+    for lhs, rhs in rules:
+        if not 0 <= lhs < n_nt:
+            raise IndexError(f"rule head {lhs!r} is not a nonterminal")
+        for x in rhs:
+            sym = x
+            if sym >= n_nt or ~sym >= nl:
+                raise IndexError(f"symbol {sym} out of range")
+            if sym >= 0:
+                start[sym + 1] += 1
+    for i in range(n_nt):
+        start[i + 1] += start[i]
+    users.resize(start[n_nt])
+    fill = start
+    r = 0
+    for lhs, rhs in rules:
+        lhs_of[r] = lhs
+        n = 0
+        bad = False
+        for x in rhs:
+            sym = x
+            if sym >= 0:
+                n += 1
+                users[fill[sym]] = r
+                fill[sym] += 1
+            elif not lok[~sym]:
+                bad = True  # never productive (its count never reaches 0)
+        missing[r] = -1 if bad else <int>n
+        if not bad and n == 0:
+            work.push_back(lhs_of[r])
+        r += 1
+    while work.size():
+        nt = work.back()
+        work.pop_back()
+        if ok[nt]:
+            continue
+        ok[nt] = 1
+        for i in range(start[nt], start[nt + 1]):
+            r = users[i]
+            missing[r] -= 1
+            if missing[r] == 0:
+                work.push_back(lhs_of[r])
+    return [ok[i] != 0 for i in range(n_nt)]

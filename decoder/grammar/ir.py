@@ -48,6 +48,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ._wire import _HASHES as _wire_hashes
+from ._wire import _BuilderCore, _LexemeKey, _set_lexeme_class  # noqa: F401 (ir._LexemeKey)
+from ._wire import productive as _wire_productive
+
 MAX_CODEPOINT = 0x10FFFF
 
 # ---------------------------------------------------------------- regex nodes
@@ -317,6 +321,9 @@ class Lexeme:
     regex: tuple
 
 
+_set_lexeme_class(Lexeme)  # the builder's core (Cython) makes them
+
+
 @dataclass
 class GrammarIR:
     """A compiled-ready grammar.  ``rules[k] = (lhs, rhs)`` with encoded symbols."""
@@ -345,37 +352,12 @@ class GrammarIR:
         """Per nonterminal: whether it derives some string (Knuth's fixpoint; a lexeme
         whose regex is NEVER derives none). The engine drops unproductive rules; an
         unproductive start symbol is an empty language."""
-        lex_ok = [lx.regex != NEVER for lx in self.lexemes]
-        ok = [False] * len(self.nonterminals)
-        # a worklist, linear in the grammar's size: each rule counts its symbols not yet
-        # known productive; a nonterminal that becomes productive decrements its users
-        missing = [0] * len(self.rules)
-        users: list[list[int]] = [[] for _ in ok]
-        work = []
-        for r, (lhs, rhs) in enumerate(self.rules):
-            n = 0
-            for sym in rhs:
-                if sym >= 0:
-                    n += 1
-                    users[sym].append(r)
-                elif not lex_ok[~sym]:
-                    n = -1  # never productive
-                    break
-            missing[r] = n
-            if not n:
-                work.append(lhs)
-        rules = self.rules
-        while work:
-            nt = work.pop()
-            if ok[nt]:
-                continue
-            ok[nt] = True
-            for r in users[nt]:
-                n = missing[r] - 1
-                missing[r] = n
-                if not n:
-                    work.append(rules[r][0])
-        return ok
+        # a worklist, linear in the grammar's size, as C (_wire.productive): each rule counts
+        # its symbols not yet known productive; a nonterminal that becomes productive
+        # decrements its users
+        return _wire_productive(
+            self.rules, [lx.regex != NEVER for lx in self.lexemes], len(self.nonterminals)
+        )
 
     def symbol_name(self, sym: int) -> str:
         return self.nonterminals[sym] if sym >= 0 else self.lexemes[-sym - 1].name
@@ -391,48 +373,15 @@ class GrammarIR:
         return "\n".join(lines)
 
 
-# hash(regex) by the regex object, across grammars (each entry holds its regex, so an id is not
-# reused while it is there). Python does not keep a tuple's hash: every lookup of a nested regex
-# tuple rehashes all of it (the JSON number lexeme of an unconstrained value: ~40 us), and the
-# leaf lexemes that recur from schema to schema are one object each (strings._LEXEME_MEMO, the
-# number memo), so their hash is computed once per process instead of twice per grammar.
-_HASHES: dict = {}
-_HASHES_MAX = 2048
+# hash(regex) by the regex object, across grammars (_wire._HASHES; see _wire._LexemeKey, the
+# builder's de-duplication key). Python does not keep a tuple's hash: every lookup of a nested
+# regex tuple rehashes all of it (the JSON number lexeme of an unconstrained value: ~40 us), and
+# the leaf lexemes that recur from schema to schema are one object each (strings._LEXEME_MEMO,
+# the number memo), so their hash is computed once per process instead of twice per grammar.
+_HASHES: dict = _wire_hashes
 
 
-class _LexemeKey:
-    """A builder's de-duplication key for a lexeme: its regex (compared by value), distinct
-    role and laziness, with the regex's hash remembered (``_HASHES``)."""
-
-    __slots__ = ("regex", "role", "lazy", "h")
-
-    def __init__(self, regex: tuple, role: int, lazy: bool) -> None:
-        got = _HASHES.get(id(regex))
-        if got is not None and got[0] is regex:
-            h = got[1]
-        else:
-            h = hash(regex)
-            if len(_HASHES) >= _HASHES_MAX:
-                _HASHES.clear()
-            _HASHES[id(regex)] = (regex, h)
-        self.regex = regex
-        self.role = role
-        self.lazy = lazy
-        self.h = hash((h, role, lazy))
-
-    def __hash__(self) -> int:
-        return self.h
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, _LexemeKey)
-            and self.role == other.role
-            and self.lazy == other.lazy
-            and (self.regex is other.regex or self.regex == other.regex)
-        )
-
-
-class GrammarBuilder:
+class GrammarBuilder(_BuilderCore):
     """Incremental construction of a :class:`GrammarIR`.
 
     >>> b = GrammarBuilder()
@@ -440,52 +389,18 @@ class GrammarBuilder:
     >>> s = b.nonterminal("sum")
     >>> b.rule(s, [num]); b.rule(s, [s, b.literal("+"), num])
     >>> g = b.build(s)
-    """
 
-    def __init__(self) -> None:
-        self._lexemes: list[Lexeme] = []
-        self._lexeme_by_regex: dict[_LexemeKey, int] = {}
-        self._lexeme_by_id: dict[int, tuple[tuple, int]] = {}  # id(regex) -> (regex, symbol)
-        self._nonterminals: list[str] = []
-        self._nt_names: set[str] = set()
-        self._nt_next: dict[str, int] = {}
-        self._rules: list[tuple[int, tuple[int, ...]]] = []
-        self._rule_set: set = set()
-        self._ignore: list[int] = []
-        self._budgets: list[tuple[int, int]] = []
-        self._distinct: dict[int, int] = {}
-        self._lazy: list[int] = []
+    ``lexeme``, ``nonterminal`` and ``rule``, the calls a front end makes for every rule, are
+    :class:`decoder.grammar._wire._BuilderCore`'s (Cython), which also holds the state:
+    ``_lexemes``, ``_lexeme_by_regex`` (:class:`_LexemeKey` -> index), ``_lexeme_by_id``
+    (id(regex) -> (regex, symbol)), ``_nonterminals``, ``_nt_names``, ``_nt_next``, ``_rules``,
+    ``_rule_set``, ``_ignore``, ``_budgets``, ``_distinct``, ``_lazy``."""
 
     def budget(self, lexeme_symbol: int, max_tokens: int) -> None:
         """At most ``max_tokens`` tokens inside this lexeme, then its shortest completion."""
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             raise ValueError(f"a token budget is a non-negative int, not {max_tokens!r}")
         self._budgets.append((-lexeme_symbol - 1, max_tokens))
-
-    def lexeme(self, name: str, regex: tuple, role: int = 0, lazy: bool = False) -> int:
-        """The symbol of a lexeme with this regex (deduplicated by regex, distinct-item role
-        and laziness: an item or opener lexeme is another lexeme than a plain one of the same
-        regex; ``lazy``: it ends at its first match (see :attr:`GrammarIR.lazy`), never merged
-        with a greedy one)."""
-        plain = not role and not lazy
-        if plain:  # the same regex object again (a string or number lexeme used by many
-            # values): no hash of its nested tuples, which Python recomputes at every lookup
-            got = self._lexeme_by_id.get(id(regex))
-            if got is not None and got[0] is regex:
-                return got[1]
-        key = _LexemeKey(regex, role or 0, bool(lazy))
-        j = self._lexeme_by_regex.get(key)
-        if j is None:
-            j = len(self._lexemes)
-            self._lexemes.append(Lexeme(name, regex))
-            self._lexeme_by_regex[key] = j
-            if role:
-                self.set_role(-(j + 1), role)
-            if lazy:
-                self._lazy.append(j)
-        if plain:
-            self._lexeme_by_id[id(regex)] = (regex, -(j + 1))
-        return -(j + 1)
 
     def set_role(self, lexeme_symbol: int, role: int) -> None:
         """Gives an existing lexeme a distinct-item role (a bracket that opens or closes a
@@ -508,26 +423,6 @@ class GrammarBuilder:
 
     def literal(self, s, name: str | None = None) -> int:
         return self.lexeme(name or repr(s), lit(s))
-
-    def nonterminal(self, name: str) -> int:
-        base = name
-        k = self._nt_next.get(base, 1)  # the next suffix to try: no rescan of #2, #3, ...
-        if k > 1:
-            name = f"{base}#{k}"
-        while name in self._nt_names:
-            k += 1
-            name = f"{base}#{k}"
-        self._nt_next[base] = k + 1
-        self._nt_names.add(name)
-        self._nonterminals.append(name)
-        return len(self._nonterminals) - 1
-
-    def rule(self, lhs: int, rhs: Sequence[int]) -> None:
-        assert lhs >= 0, "the left-hand side must be a nonterminal"
-        r = (lhs, tuple(rhs))
-        if r not in self._rule_set:
-            self._rule_set.add(r)
-            self._rules.append(r)
 
     def ignore(self, lexeme_symbol: int) -> None:
         j = -lexeme_symbol - 1
