@@ -547,6 +547,25 @@ class Part:
         return Part(node, self.base, f"{self.path}/{suffix}")
 
 
+#: keywords that assert nothing about the instance a part stands for, whatever parts it is
+#: with (annotations, and definitions the part's other keywords would refer to)
+_INERT = frozenset(
+    {"title", "description", "examples", "default", "$comment", "deprecated", "readOnly"}
+    | {"writeOnly", "$schema", "$id", "id", "$anchor", "$defs", "definitions"}
+)
+
+
+def _inert(p: Part) -> bool:
+    """Whether part p holds for every value: its keywords left (not in ``skip``) are all
+    ``_INERT``. Such a part changes nothing in a conjunction's language."""
+    n = p.node
+    if n is True:
+        return True
+    if not isinstance(n, dict):
+        return False
+    return all(kw in _INERT or kw in p.skip for kw in n)
+
+
 def _count(p: Part, kw: str, v) -> int:
     """The value of a count keyword (minLength, maxItems, ...): a non-negative integer
     (2.0 counts as 2); anything else is a SchemaError, not a silently different bound."""
@@ -840,6 +859,8 @@ class Compiler:
         self.max_rules = max_rules
         self.max_regex_nodes = max_regex_nodes
         self.memo: dict = {}
+        # the symbol of each expanded conjunction (_compile_conj), by its parts in order
+        self.expanded_memo: dict = {}
         self.keep: list = []
         self.neg_cache: dict = {}
         # negating the condition of an `if` the document's draft does not define (_split)
@@ -1147,6 +1168,17 @@ class Compiler:
         expanded = self._expand(parts)
         if expanded is None:
             return  # false: no rules
+        # the same conjunction reached by another way (each use site of a $ref is its own
+        # node, so value()'s memo, keyed by the parts as written, misses; from draft 2019-09
+        # on, the use site also stays a part, with nothing left in it but annotations): one
+        # symbol for its language, not a copy of its rules per use site
+        key = tuple((id(p.node), p.skip, p.base) for p in expanded if not _inert(p))
+        if key:
+            got = self.expanded_memo.get(key)
+            if got is not None:
+                self.rule(sym, [got])
+                return
+            self.expanded_memo[key] = sym
         types = self._part_types(expanded)
         if not types:
             return  # the types contradict each other: no value

@@ -252,6 +252,7 @@ class SchemaDocument:
         self.base_of: dict[int, str] = {}
         self.path_of: dict[int, str] = {}
         self._keep: list = []
+        self._resolved: dict[tuple[str, str], tuple[Any, str, str]] = {}
         self._index(root, DEFAULT_BASE, "")
         self.resources.setdefault(DEFAULT_BASE, root)
         # documents a $ref may name by absolute URI (nothing is fetched), indexed up front
@@ -316,7 +317,18 @@ class SchemaDocument:
 
     # ------------------------------------------------------------ resolution
     def resolve(self, ref: str, base: str, path: str) -> tuple[Any, str, str]:
-        """(target schema, its base URI, its JSON path) of ``$ref`` seen at ``path``."""
+        """(target schema, its base URI, its JSON path) of ``$ref`` seen at ``path``. A
+        function of ``ref`` and ``base`` alone once the document is indexed (the path only
+        names the use site in errors): successes are remembered, a schema with hundreds of
+        use sites of a few definitions joins and splits their URIs once."""
+        got = self._resolved.get((ref, base))
+        if got is not None:
+            return got
+        got = self._resolve(ref, base, path)
+        self._resolved[(ref, base)] = got
+        return got
+
+    def _resolve(self, ref: str, base: str, path: str) -> tuple[Any, str, str]:
         full = join_uri(base, ref, "$ref", path)
         url, frag = urldefrag(full)
         doc = self.resources.get(url)
