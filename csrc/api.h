@@ -9,8 +9,7 @@
 namespace decoder {
 
 inline std::shared_ptr<CompiledGrammar> compile_grammar(const int32_t* words, size_t n_words,
-                                                        std::vector<std::string> lexeme_names,
-                                                        std::vector<std::string> nonterminal_names,
+                                                        Names lexeme_names, Names nonterminal_names,
                                                         const Limits& limits,
                                                         std::shared_ptr<const TokenTrie> trie,
                                                         const CancelFlag* cancel = nullptr) {

@@ -9,8 +9,19 @@
 
 namespace decoder {
 
-Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_names,
-                 std::vector<std::string> nonterminal_names, const Limits& limits, const CancelFlag* cancel)
+std::string Names::at(int32_t i) const {
+  size_t b = 0;
+  for (int32_t k = 0; k < i && b != std::string::npos; ++k) {
+    b = blob.find('\0', b);
+    if (b != std::string::npos) ++b;
+  }
+  if (i < 0 || i >= count || b == std::string::npos) return "#" + std::to_string(i);
+  const size_t e = blob.find('\0', b);
+  return blob.substr(b, e == std::string::npos ? std::string::npos : e - b);
+}
+
+Grammar::Grammar(const int32_t* w, size_t n, Names lexeme_names, Names nonterminal_names,
+                 const Limits& limits, const CancelFlag* cancel)
     : lexeme_names_(std::move(lexeme_names)), nt_names_(std::move(nonterminal_names)), limits_(limits) {
   WorkScope work(limits_.max_compile_work, "max_compile_work", "compiling the grammar", cancel);
   charge_work(1, "starting");  // a compile cancelled before it began stops here
@@ -22,7 +33,7 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
   if (w[pos++] != wire::kMagic) throw GrammarError("not a serialised decoder grammar");
   int32_t n_lex = w[pos++], n_nt = w[pos++], n_rules = w[pos++], start = w[pos++], n_ign = w[pos++];
   if (n_lex < 0 || n_nt <= 0 || n_rules < 0 || start < 0 || start >= n_nt || n_ign < 0 ||
-      static_cast<size_t>(n_lex) != lexeme_names_.size() || static_cast<size_t>(n_nt) != nt_names_.size())
+      n_lex != lexeme_names_.count || n_nt != nt_names_.count)
     throw GrammarError("inconsistent grammar header");
   if (n_rules > limits_.max_rules)
     throw LimitError("grammar has " + std::to_string(n_rules) + " rules, over the limit of " +
@@ -45,9 +56,9 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     try {
       nfa->add_lexeme(w, n, pos, j);
     } catch (const LimitError& e) {
-      throw LimitError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")", e.limit);
+      throw LimitError(std::string(e.what()) + " (in lexeme " + lexeme_name(j) + ")", e.limit);
     } catch (const GrammarError& e) {
-      throw GrammarError(std::string(e.what()) + " (in lexeme " + lexeme_names_[j] + ")");
+      throw GrammarError(std::string(e.what()) + " (in lexeme " + lexeme_name(j) + ")");
     }
     lexeme_states[j] = nfa->num_states() - lexeme_states[j];
   }
@@ -68,19 +79,22 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
   nfa->finish();
 
   // Rules, with an augmented start rule S' -> start appended as nonterminal n_nt.
+  // A rule's body is read in place from the words (a vector per rule was an allocation each).
   std::vector<int32_t> lhs;
-  std::vector<std::vector<int32_t>> rhs;
+  std::vector<IdSpan> rhs;
+  lhs.reserve(size_t(n_rules) + 1);
+  rhs.reserve(size_t(n_rules) + 1);
   for (int32_t r = 0; r < n_rules; ++r) {
     need(2);
     int32_t l = w[pos++], len = w[pos++];
     if (l < 0 || l >= n_nt || len < 0) throw GrammarError("bad rule header");
     need(len);
-    std::vector<int32_t> body(w + pos, w + pos + len);
+    const IdSpan body{w + pos, w + pos + len};
     pos += len;
     for (int32_t s : body)
       if (s >= n_nt || (s < 0 && -s - 1 >= n_lex)) throw GrammarError("rule symbol out of range");
     lhs.push_back(l);
-    rhs.push_back(std::move(body));
+    rhs.push_back(body);
   }
   if (pos < n) {  // the optional lazy-lexeme section
     need(2);
@@ -96,16 +110,16 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
   }
   if (pos != n) throw GrammarError("trailing data after grammar");
   augmented_nt_ = n_nt;
-  nt_names_.push_back("<start>");
+  const int32_t start_body[1] = {start};
   lhs.push_back(n_nt);
-  rhs.push_back({start});
+  rhs.push_back({start_body, start_body + 1});
   const int32_t NT = n_nt + 1;
 
   // Lexemes: none may match the empty string (a zero-width lexeme would loop the lexer).
   std::vector<int64_t> lex_min(n_lex);
   for (int32_t j = 0; j < n_lex; ++j) {
     if (nfa->alive(nfa->start(j)) && nfa->matches_empty(j))
-      throw GrammarError("lexeme " + lexeme_names_[j] + " matches the empty string");
+      throw GrammarError("lexeme " + lexeme_name(j) + " matches the empty string");
     int32_t d = nfa->lexeme_min_len(j);
     lex_min[j] = d == INT32_MAX ? kInfLen : d;
   }
@@ -127,23 +141,28 @@ Grammar::Grammar(const int32_t* w, size_t n, std::vector<std::string> lexeme_nam
     }
   }
   if (nt_min[n_nt] >= kInfLen)
-    throw GrammarError("the grammar's language is empty: start symbol " + nt_names_[start] +
+    throw GrammarError("the grammar's language is empty: start symbol " + nonterminal_name(start) +
                        " derives no string");
   nullable_.assign(NT, 0);
   for (int32_t i = 0; i < NT; ++i) nullable_[i] = nt_min[i] == 0;
   // Note nt_min == 0 iff nullable, because no lexeme matches the empty string.
 
   first_dots_.assign(NT, {});
+  dot_sym_.reserve(size_t(rule_symbols));
+  dot_lhs_.reserve(size_t(rule_symbols));
+  dot_min_rest_.reserve(size_t(rule_symbols));
+  std::vector<int64_t> rests;
   for (size_t r = 0; r < lhs.size(); ++r) {
     bool productive = true;
     for (int32_t s : rhs[r]) productive &= sym_min(s) < kInfLen;
     if (!productive) continue;  // drop rules that can never complete
     int32_t first = static_cast<int32_t>(dot_sym_.size());
     first_dots_[lhs[r]].push_back(first);
-    std::vector<int64_t> rests(rhs[r].size() + 1, 0);
-    for (size_t k = rhs[r].size(); k-- > 0;) rests[k] = rests[k + 1] + sym_min(rhs[r][k]);
+    const int32_t* body = rhs[r].b;
+    rests.assign(rhs[r].size() + 1, 0);
+    for (size_t k = rhs[r].size(); k-- > 0;) rests[k] = rests[k + 1] + sym_min(body[k]);
     for (size_t k = 0; k <= rhs[r].size(); ++k) {
-      dot_sym_.push_back(k < rhs[r].size() ? rhs[r][k] : kEnd);
+      dot_sym_.push_back(k < rhs[r].size() ? body[k] : kEnd);
       dot_lhs_.push_back(lhs[r]);
       dot_min_rest_.push_back(rests[k]);
     }

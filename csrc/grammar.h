@@ -35,14 +35,23 @@ struct Limits {
   int64_t max_step_work = 5000000;
 };
 
+// The names of a grammar's lexemes or nonterminals, as they cross from Python: one blob of
+// the names joined by NUL bytes, and their count (a vector of strings was a list of encoded
+// names and an allocation per name on every compile, for names read only by error messages).
+struct Names {
+  std::string blob;
+  int32_t count = 0;
+  // Name i (the i-th NUL-separated piece; "#i" when a name holding a NUL shifted the pieces).
+  std::string at(int32_t i) const;
+};
+
 class Grammar {
  public:
   // Parses the serialised grammar (see decoder/grammar/serialize.py for the layout).
-  Grammar(const int32_t* words, size_t n_words, std::vector<std::string> lexeme_names,
-          std::vector<std::string> nonterminal_names, const Limits& limits,
-          const CancelFlag* cancel = nullptr);
+  Grammar(const int32_t* words, size_t n_words, Names lexeme_names, Names nonterminal_names,
+          const Limits& limits, const CancelFlag* cancel = nullptr);
 
-  int32_t num_lexemes() const { return static_cast<int32_t>(lexeme_names_.size()); }
+  int32_t num_lexemes() const { return lexeme_names_.count; }
   int32_t num_nonterminals() const { return static_cast<int32_t>(nullable_.size()); }
   int32_t dot_sym(int32_t d) const { return dot_sym_[d]; }
   int32_t dot_lhs(int32_t d) const { return dot_lhs_[d]; }
@@ -55,13 +64,13 @@ class Grammar {
   int32_t augmented_nt() const { return augmented_nt_; }
   bool is_ignore(int32_t lexeme) const { return is_ignore_[lexeme]; }
   const std::vector<int32_t>& ignore_lexemes() const { return ignore_; }
-  const std::string& lexeme_name(int32_t j) const { return lexeme_names_[j]; }
-  const std::string& nonterminal_name(int32_t i) const { return nt_names_[i]; }
+  std::string lexeme_name(int32_t j) const { return lexeme_names_.at(j); }
+  std::string nonterminal_name(int32_t i) const { return i == nt_names_.count ? "<start>" : nt_names_.at(i); }
   Lexer& lexer() { return *lexer_; }
   const Limits& limits() const { return limits_; }
 
  private:
-  std::vector<std::string> lexeme_names_, nt_names_;
+  Names lexeme_names_, nt_names_;
   std::vector<int32_t> dot_sym_, dot_lhs_;
   std::vector<int64_t> dot_min_rest_;
   std::vector<std::vector<int32_t>> first_dots_;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 #include "budget.h"
@@ -619,21 +620,30 @@ void Nfa::build(const int32_t* w, size_t n, size_t& pos, int32_t from, int32_t t
 
 void Nfa::finish() {
   const int32_t N = num_states();
+  // The flat lists are far below 2^31 entries (a state is ~10 bytes of wire words or more),
+  // so the temporary CSR offsets are int32: half the memory traffic of int64 ones.
+  if (raw_edges_.size() + raw_ticks_.size() + raw_gates_.size() >= size_t(INT32_MAX) ||
+      raw_eps_.size() + raw_ticks_.size() + raw_gates_.size() >= size_t(INT32_MAX))
+    throw LimitError("regex automaton has too many edges", "max_nfa_states");
   // Byte edges by source state (CSR; a counting sort keeps each state's edges in the
   // order they were added), epsilon edges by source, and both reversed. No per-state
-  // vectors: with ~10^5 states their allocation was most of the compile time.
+  // vectors: with ~10^5 states their allocation was most of the compile time. The counts go
+  // in off[key + 1]; after the prefix sum off[k] is where k's items start, each placement
+  // advances it to the next k's start, and one shift restores the starts (no second array).
   auto bucket = [N](const auto& items, auto key, auto val, auto& off, auto& data) {
+    using Off = typename std::decay_t<decltype(off)>::value_type;
     off.assign(int64_t(N) + 1, 0);
     for (const auto& it : items) ++off[key(it) + 1];
     for (int32_t s = 0; s < N; ++s) off[s + 1] += off[s];
     data.resize(off[N]);
-    std::vector<int64_t> fill(off.begin(), off.end() - 1);
-    for (const auto& it : items) data[fill[key(it)]++] = val(it);
+    for (const auto& it : items) data[off[key(it)]++] = val(it);
+    for (int32_t s = N; s > 0; --s) off[s] = off[s - 1];
+    off[0] = Off(0);
   };
   bucket(
       raw_edges_, [](const RawEdge& r) { return r.from; }, [](const RawEdge& r) { return r.e; }, edge_off_,
       edge_data_);
-  std::vector<int64_t> eps_off, rev_off, reps_off;
+  std::vector<int32_t> eps_off, rev_off, reps_off;
   std::vector<int32_t> eps, rev, reps;
   using Eps = std::pair<int32_t, int32_t>;
   bucket(raw_eps_, [](const Eps& p) { return p.first; }, [](const Eps& p) { return p.second; }, eps_off, eps);
@@ -657,30 +667,39 @@ void Nfa::finish() {
       rev);
   std::vector<RawEdge>().swap(raw_edges_);
   std::vector<Eps>().swap(raw_eps_);
-  // 0-1 BFS for the distance to acceptance (byte edges cost 1, epsilon edges 0).
+  // Distance to acceptance (byte edges cost 1, epsilon edges 0), level by level: the states
+  // at distance d are settled from a stack (epsilon predecessors join it at d), their byte
+  // predecessors make level d + 1. The same distances as a 0-1 BFS, without a deque.
   dist_.assign(N, INT32_MAX);
-  std::deque<int32_t> dq;
-  for (int32_t s = 0; s < N; ++s)
-    if (accept_of_[s] >= 0) {
-      dist_[s] = 0;
-      dq.push_back(s);
-    }
-  while (!dq.empty()) {
-    int32_t s = dq.front();
-    dq.pop_front();
-    for (int64_t i = reps_off[s]; i < reps_off[s + 1]; ++i) {
-      int32_t p = reps[i];
-      if (dist_[p] > dist_[s]) {
-        dist_[p] = dist_[s];
-        dq.push_front(p);
+  {
+    std::vector<int32_t> level, next;
+    for (int32_t s = 0; s < N; ++s)
+      if (accept_of_[s] >= 0) {
+        dist_[s] = 0;
+        level.push_back(s);
       }
-    }
-    for (int64_t i = rev_off[s]; i < rev_off[s + 1]; ++i) {
-      int32_t p = rev[i];
-      if (dist_[p] > dist_[s] + 1) {
-        dist_[p] = dist_[s] + 1;
-        dq.push_back(p);
+    for (int32_t d = 0; !level.empty(); ++d) {
+      next.clear();
+      while (!level.empty()) {
+        const int32_t s = level.back();
+        level.pop_back();
+        if (dist_[s] != d) continue;  // (settled at a smaller distance after it was queued)
+        for (int32_t i = reps_off[s]; i < reps_off[s + 1]; ++i) {
+          const int32_t p = reps[i];
+          if (dist_[p] > d) {
+            dist_[p] = d;
+            level.push_back(p);
+          }
+        }
+        for (int32_t i = rev_off[s]; i < rev_off[s + 1]; ++i) {
+          const int32_t p = rev[i];
+          if (dist_[p] > d + 1) {
+            dist_[p] = d + 1;
+            next.push_back(p);
+          }
+        }
       }
+      level.swap(next);
     }
   }
   alive_.assign(N, 0);
@@ -760,7 +779,7 @@ void Nfa::finish() {
   regions_ = std::move(leaves);
 }
 
-void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int32_t>& eps) {
+void Nfa::count_ticks(const std::vector<int32_t>& eps_off, const std::vector<int32_t>& eps) {
   // Per counted region, over its alive states: successors by byte edges and epsilon edges
   // (0 units) and the tick edge (1 unit); the gate state is the sink. Fewest units: a
   // Bellman-Ford-free 0-1 BFS backwards. Most units: Kahn's order backwards from the gate;
@@ -780,7 +799,7 @@ void Nfa::count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int
       for (int32_t u = b; u < reg.end; ++u) {
         if (!alive_[u]) continue;
         for (const NfaEdge& e : edges(u)) link(u, e.to, 0);
-        for (int64_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
+        for (int32_t i = eps_off[u]; i < eps_off[u + 1]; ++i) link(u, eps[i], 0);
         if (tick_to_[u] >= 0) link(u, tick_to_[u], 1);
       }
     };

@@ -198,7 +198,7 @@ class Nfa {
   std::vector<std::pair<int32_t, int32_t>> raw_ticks_, raw_gates_;  // (from, to) while building
   std::vector<int32_t> tick_to_, gate_to_;                          // per state after finish()
   std::vector<int32_t> min_ticks_, max_ticks_;                      // (counted regions only)
-  void count_ticks(const std::vector<int64_t>& eps_off, const std::vector<int32_t>& eps);
+  void count_ticks(const std::vector<int32_t>& eps_off, const std::vector<int32_t>& eps);
   int32_t open_count_ = -1;  // the COUNT being built (UNIT needs one), else -1
   int rep_depth_ = 0;        // REP bodies being built (COUNT is not allowed inside one)
 };

@@ -46,6 +46,7 @@ class CancelFlag:
 class CompiledGrammar:
     mask_words: int
     vocab: Vocabulary | None
+    key_words: Any
     def __init__(
         self,
         words: Any,

@@ -37,6 +37,10 @@ cdef extern from "token_trie.h" namespace "decoder":
 
 
 cdef extern from "grammar.h" namespace "decoder":
+    cdef cppclass CNames "decoder::Names":
+        string blob
+        int32_t count
+
     cdef cppclass CLimits "decoder::Limits":
         int64_t max_nfa_states
         int64_t max_dfa_states
@@ -123,7 +127,7 @@ cdef extern from "budget.h" namespace "decoder":
 
 cdef extern from "api.h" namespace "decoder":
     shared_ptr[CCompiledGrammar] c_compile_grammar "decoder::compile_grammar"(
-        const int32_t*, size_t, vector[string], vector[string], const CLimits&,
+        const int32_t*, size_t, CNames, CNames, const CLimits&,
         shared_ptr[const CTokenTrie], const CCancelFlag*) except +raise_py_error nogil
     void c_release_grammar "decoder::release_grammar"(shared_ptr[CCompiledGrammar]&) nogil
     void c_drain_releases "decoder::drain_releases"() nogil
@@ -197,12 +201,21 @@ cdef class CompiledGrammar:
     cdef shared_ptr[CCompiledGrammar] ptr
     cdef readonly int mask_words
     cdef readonly object vocab
+    # the wire words it was compiled from, while compile_grammar's cache holds it (its hits
+    # compare them: the cache's key is a checksum); None otherwise
+    cdef public object key_words
 
     def __init__(self, words, lexeme_names, nonterminal_names, TokenTrie trie, vocab=None,
                  limits=None, CancelFlag cancel=None):
         cdef int32_t[::1] w = np.asarray(words, dtype=np.int32)
-        cdef vector[string] lx = [n.encode("utf-8", "replace") for n in lexeme_names]
-        cdef vector[string] nt = [n.encode("utf-8", "replace") for n in nonterminal_names]
+        # the names as two NUL-joined blobs (csrc/grammar.h Names): read only by error messages
+        cdef CNames lx, nt
+        lexeme_names = list(lexeme_names)
+        nonterminal_names = list(nonterminal_names)
+        lx.blob = "\0".join(lexeme_names).encode("utf-8", "replace")
+        lx.count = len(lexeme_names)
+        nt.blob = "\0".join(nonterminal_names).encode("utf-8", "replace")
+        nt.count = len(nonterminal_names)
         cdef CLimits lim
         opts = dict(DEFAULT_LIMITS)
         if limits:

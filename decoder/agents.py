@@ -601,7 +601,7 @@ def tool_calls(
     from .grammar import _front_end
 
     # a server sends the same tools with every request: the grammar of a tag is kept (the
-    # engine's compile cache then finds its compiled form by fingerprint)
+    # engine's compile cache then finds its compiled form by its words)
     key = (json.dumps(tag, sort_keys=True, ensure_ascii=False), whitespace)
     with _cache_lock:
         hit = _cache.get(key)
