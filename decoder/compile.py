@@ -57,9 +57,16 @@ _added = 0
 REMEASURE_EVERY = 16
 
 
+def _cached_bytes(c: _engine.CompiledGrammar) -> int:
+    """What a cached grammar holds: the engine's memory_bytes and the wire words it keeps
+    for the cache's hits to compare (``key_words``, 4 bytes a word)."""
+    w = c.key_words
+    return c.memory_bytes + (4 * len(w) if w is not None else 0)
+
+
 def _measure_all() -> None:
     global _sizes, _sizes_of, _total
-    _sizes = {id(c): c.memory_bytes for c in _compiled.values()}
+    _sizes = {id(c): _cached_bytes(c) for c in _compiled.values()}
     _sizes_of = _compiled
     _total = sum(_sizes.values())
 
@@ -156,7 +163,7 @@ def compile_grammar(
         if measured:
             _measure_all()
         else:
-            n = cg.memory_bytes
+            n = _cached_bytes(cg)
             _sizes[id(cg)] = n
             _total += n
             if _total > COMPILE_CACHE_BYTES:
@@ -172,9 +179,10 @@ def compile_grammar(
 
 def compiled_cache_bytes() -> int:
     """Bytes held by the grammars of ``compile_grammar``'s cache (lexer automata + mask
-    caches, as :attr:`CompiledGrammar.memory_bytes`)."""
+    caches, as :attr:`CompiledGrammar.memory_bytes`, and the wire words each keeps for the
+    cache's hits to compare)."""
     with _lock:
-        return sum(c.memory_bytes for c in _compiled.values())
+        return sum(_cached_bytes(c) for c in _compiled.values())
 
 
 def _compile_engine(

@@ -137,7 +137,7 @@ def test_compile_grammar_cache_respects_its_byte_budget(monkeypatch):
     monkeypatch.setattr(comp, "COMPILE_CACHE_BYTES", 1)
     cgs = [compile_grammar(Grammar.from_regex(f"[a-z]{{1,{n}}}q"), vocab()) for n in (5, 6, 7)]
     assert list(comp._compiled.values()) == [cgs[-1]]  # the newest stays, alone
-    assert comp.compiled_cache_bytes() == cgs[-1].memory_bytes
+    assert comp.compiled_cache_bytes() == cgs[-1].memory_bytes + 4 * len(cgs[-1].key_words)
     monkeypatch.setattr(comp, "COMPILE_CACHE_BYTES", 2 << 30)
     again = compile_grammar(Grammar.from_regex("[a-z]{1,5}q"), vocab())
     assert again is not cgs[0] and len(comp._compiled) == 2
@@ -217,7 +217,8 @@ def test_compile_cache_keeps_its_total_as_grammars_come_and_go(monkeypatch):
         cgs.append(compile_grammar(Grammar.from_regex(f"[a-z]{{1,{n}}}w"), vocab()))
         check()
     assert list(comp._compiled.values()) == cgs[-4:]  # least recently used evicted first
-    assert comp._sizes == {id(c): c.memory_bytes for c in cgs[-4:]}  # none used since
+    # none used since; each counts the words it keeps for the cache's hits
+    assert comp._sizes == {id(c): c.memory_bytes + 4 * len(c.key_words) for c in cgs[-4:]}
     comp._compiled.clear()
     cgs.append(compile_grammar(Grammar.from_regex("[a-z]{1,20}w"), vocab()))
     check()
