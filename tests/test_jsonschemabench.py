@@ -154,6 +154,8 @@ def test_validate_uses_the_declared_draft_and_formats():
 def test_command_line_resolves_quick_mode():
     from decoder.cli import build_parser
 
+    shared_path("models", "stories260k")  # --quick runs the tiny model from ../shared
+
     args = build_parser().parse_args(["bench", "jsonschemabench", "--quick", "--out", "x.json"])
     kw = jsb.resolve(args)
     assert kw["subsets"] == jsb.QUICK_SUBSETS and kw["limit"] == jsb.QUICK_LIMIT
