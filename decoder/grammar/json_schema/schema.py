@@ -51,6 +51,7 @@ _SUB_MAP = (
 )
 
 _SUB_ANY = frozenset(_SUB_ONE + _SUB_LIST + _SUB_MAP)
+_SUB_ONE_REV, _SUB_LIST_REV, _SUB_MAP_REV = _SUB_ONE[::-1], _SUB_LIST[::-1], _SUB_MAP[::-1]
 
 
 def _no_constant(name: str):
@@ -61,6 +62,10 @@ def _loads(text: str) -> Any:
     """json.loads without Python's extensions NaN, Infinity and -Infinity (not JSON)."""
     return json.loads(text, parse_constant=_no_constant)
 
+
+#: the deepest chain of nested sub-schemas indexed (the compiler refuses more than 400 nested
+#: levels on any path it compiles; a document may nest deeper where it is not compiled)
+MAX_INDEX_DEPTH = 2000
 
 #: the largest schema text (UTF-8 bytes) parsed; refused before json.loads runs
 MAX_SCHEMA_TEXT_BYTES = 8 << 20
@@ -266,51 +271,73 @@ class SchemaDocument:
     def _id_keyword(self) -> str:
         return "id" if self.draft <= 4 else "$id"
 
-    def _index(self, node: Any, base: str, path: str) -> None:
-        if not isinstance(node, dict):
-            return
-        self._count += 1
-        if self._check is not None and not self._count & 1023:
-            self._check(path)
-        if self.base_of.get(id(node)) == base:
-            # a sub-dict shared by several parents (a DAG built in Python): indexing it again
-            # under the same base finds nothing new and would take exponential time
-            return
-        idv = node.get(self._id_keyword())
-        if isinstance(idv, str) and not ("$ref" in node and self.draft <= 7):
-            if idv.startswith("#") and self.draft <= 7:
-                self.anchors[(urldefrag(base)[0], idv[1:])] = node
-            else:
-                new = join_uri(base, idv, self._id_keyword(), path)
-                url, frag = urldefrag(new)
-                base = url
-                self.resources.setdefault(url, node)
-                if frag and self.draft <= 7:
-                    self.anchors[(url, frag)] = node
-        anc = node.get("$anchor")
-        if isinstance(anc, str):
-            self.anchors[(urldefrag(base)[0], anc)] = node
-        danc = node.get("$dynamicAnchor")
-        if isinstance(danc, str):
-            self.anchors.setdefault((urldefrag(base)[0], danc), node)
-        self.base_of[id(node)] = base
-        self.path_of[id(node)] = path
-        if _SUB_ANY.isdisjoint(node):
-            return  # a leaf schema (most are): no sub-schema keyword to look up
-        for k in _SUB_ONE:
-            v = node.get(k)
-            if isinstance(v, dict):
-                self._index(v, base, f"{path}/{k}")
-        for k in _SUB_LIST:
-            v = node.get(k)
-            if isinstance(v, list):
-                for i, s in enumerate(v):
-                    self._index(s, base, f"{path}/{k}/{i}")
-        for k in _SUB_MAP:
-            v = node.get(k)
-            if isinstance(v, dict):
-                for name, s in v.items():
-                    self._index(s, base, f"{path}/{k}/{_escape_ptr(name)}")
+    def _index(self, root: Any, base: str, path: str) -> None:
+        """Record the base URI, JSON path, ids and anchors of every sub-schema under ``root``,
+        in document order (preorder: the first of two equal dynamic anchors wins). An explicit
+        stack, not recursion, and a bound on nesting: every sub-schema's path is kept, so a
+        chain N deep holds N^2/2 path characters (a 100,000-deep dict took gigabytes and
+        seconds before Python's recursion limit stopped it)."""
+        id_kw = self._id_keyword()
+        old_ids = self.draft <= 7
+        base_of, path_of, anchors = self.base_of, self.path_of, self.anchors
+        stack: list[tuple[Any, str, str, int]] = [(root, base, path, 0)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            node, base, path, depth = pop()
+            if not isinstance(node, dict):
+                continue
+            self._count += 1
+            if self._check is not None and not self._count & 1023:
+                self._check(path)
+            if base_of.get(id(node)) == base:
+                # a sub-dict shared by several parents (a DAG built in Python): indexing it
+                # again under the same base finds nothing new and would take exponential time
+                continue
+            idv = node.get(id_kw)
+            if isinstance(idv, str) and not ("$ref" in node and old_ids):
+                if idv.startswith("#") and old_ids:
+                    anchors[(urldefrag(base)[0], idv[1:])] = node
+                else:
+                    new = join_uri(base, idv, id_kw, path)
+                    url, frag = urldefrag(new)
+                    base = url
+                    self.resources.setdefault(url, node)
+                    if frag and old_ids:
+                        anchors[(url, frag)] = node
+            anc = node.get("$anchor")
+            if isinstance(anc, str):
+                anchors[(urldefrag(base)[0], anc)] = node
+            danc = node.get("$dynamicAnchor")
+            if isinstance(danc, str):
+                anchors.setdefault((urldefrag(base)[0], danc), node)
+            base_of[id(node)] = base
+            path_of[id(node)] = path
+            if _SUB_ANY.isdisjoint(node):
+                continue  # a leaf schema (most are): no sub-schema keyword to look up
+            if depth == MAX_INDEX_DEPTH:
+                raise SchemaLimitError(
+                    f"the schema nests sub-schemas more than {MAX_INDEX_DEPTH} levels deep "
+                    f"(at {path[:200]}...)",
+                    limit="max_depth",
+                    path=path,
+                    keyword="$schema",
+                )
+            # pushed last to first, so that the first sub-schema is popped (indexed) first
+            depth += 1
+            for k in _SUB_MAP_REV:
+                v = node.get(k)
+                if isinstance(v, dict):
+                    for name, s in reversed(v.items()):
+                        push((s, base, f"{path}/{k}/{_escape_ptr(name)}", depth))
+            for k in _SUB_LIST_REV:
+                v = node.get(k)
+                if isinstance(v, list):
+                    for i in range(len(v) - 1, -1, -1):
+                        push((v[i], base, f"{path}/{k}/{i}", depth))
+            for k in _SUB_ONE_REV:
+                v = node.get(k)
+                if isinstance(v, dict):
+                    push((v, base, f"{path}/{k}", depth))
 
     def base(self, node: Any, default: str = DEFAULT_BASE) -> str:
         return self.base_of.get(id(node), default)
