@@ -33,12 +33,44 @@ DEFAULT_MEM_BYTES = 3 << 30  # address space, not resident memory: numpy and thr
 _ctx = None
 
 
+PRELOAD = ["numpy", "decoder", "hostile.warm"]
+
+
 def _context():
     global _ctx
     if _ctx is None:
         _ctx = mp.get_context("forkserver")
-        _ctx.set_forkserver_preload(["numpy", "decoder", "hostile.warm"])
+        _ctx.set_forkserver_preload(PRELOAD)
+        _start_forkserver()
     return _ctx
+
+
+def _start_forkserver() -> None:
+    """Start the fork server with this folder's parent (tests/) on its path. Python 3.11's
+    forkserver is handed the parent's sys.path and drops it, and a preload that fails to
+    import is skipped silently: ``hostile.warm`` never ran, and every child redid its
+    warm-up (Lark's grammar-of-grammars, the trie, jsonschema's 2-3 s import), inside the
+    cases' CPU budgets. ``test_hostile.py`` checks that the preload took."""
+    from multiprocessing import forkserver
+
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([tests] + ([old] if old else []))
+    try:
+        forkserver.ensure_running()
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+def preloaded() -> list[str]:
+    """In a child: which of the fork server's preloads are imported (all of them, once the
+    server started as it should)."""
+    import sys
+
+    return [m for m in PRELOAD if m in sys.modules]
 
 
 @dataclass
