@@ -29,6 +29,8 @@ def _pct(xs: list[float], q: float) -> float:
 
 def summary(times: list[float]) -> str:
     xs = sorted(times)
+    if not xs:
+        return "n=0"
     return (
         f"n={len(xs)} p50 {_pct(xs, 50):.2f} p90 {_pct(xs, 90):.2f} p99 {_pct(xs, 99):.1f} "
         f"max {xs[-1]:.0f} mean {sum(xs) / len(xs):.2f} ms CPU"
