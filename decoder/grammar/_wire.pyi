@@ -1,7 +1,7 @@
 """Type stubs for decoder/grammar/_wire.pyx (the IR -> wire-format words, csrc/ir_format.h)."""
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 MAGIC: int
@@ -46,3 +46,19 @@ class _BuilderCore:
     ) -> int: ...
     def nonterminal(self, name: str) -> int: ...
     def rule(self, lhs: int, rhs: Sequence[int]) -> None: ...
+
+class _ObjectStates:
+    def __init__(
+        self,
+        comp: Any,
+        core: _BuilderCore,
+        live: list[Any],
+        full: int,
+        lo: int,
+        hi: int | None,
+        xcap: int | None,
+        extra_bits: Sequence[int],
+        kv_x_new: Callable[[int], int],
+    ) -> None: ...
+    def get(self, kind: str, i: int, c: int, f: int) -> int: ...
+    def kv_x(self, bits: int) -> int: ...

@@ -354,6 +354,9 @@ cdef class _BuilderCore:
         return -(j + 1)
 
     def nonterminal(self, name):
+        return self._nonterminal(name)
+
+    cdef Py_ssize_t _nonterminal(self, object name) except -1:
         cdef object base = name
         cdef object got = self._nt_next.get(base)
         cdef Py_ssize_t k = 1 if got is None else got
@@ -370,10 +373,13 @@ cdef class _BuilderCore:
 
     def rule(self, lhs, rhs):
         assert lhs >= 0, "the left-hand side must be a nonterminal"
-        cdef tuple r = (lhs, tuple(rhs))
+        self._rule((lhs, tuple(rhs)))
+
+    cdef int _rule(self, tuple r) except -1:
         if r not in self._rule_set:
             self._rule_set.add(r)
             self._rules.append(r)
+        return 0
 
 
 def productive(rules, lex_ok, Py_ssize_t n_nt):
@@ -436,3 +442,318 @@ def productive(rules, lex_ok, Py_ssize_t n_nt):
             if missing[r] == 0:
                 work.push_back(lhs_of[r])
     return [ok[i] != 0 for i in range(n_nt)]
+
+
+# ---------------------------------------------------------------- object states
+# Compiler._object_rules' state machine (decoder/grammar/json_schema/compiler.py): the
+# nonterminals A(i, c, f), C(i, c, f) and E(i, c, f) of an object's declared properties and
+# extra keys, made and written as the Python closures did (the same names, in the same
+# order, the same rules in the same order), through the builder's C methods. The
+# recursion of the closures is an explicit stack here, so a wide object does not grow the
+# C stack.
+
+cdef enum:
+    _KA = 0
+    _KC = 1
+    _KE = 2
+
+cdef struct _Frame:
+    int kind
+    int stage
+    Py_ssize_t i
+    Py_ssize_t c
+    Py_ssize_t f
+    Py_ssize_t s
+    Py_ssize_t j
+    Py_ssize_t kv
+
+_KIND_NAMES = ("A", "C", "E")
+
+
+cdef class _ObjectStates:
+    """One object's states (see Compiler._object_rules): ``get(kind, i, c, f)`` and
+    ``kv_x(bits)`` are the closures ``get`` and ``kv("x", bits)`` of the Python version.
+    ``live``: (name, {bits: [value symbols]}, required, absent bits) per declared name (the
+    forbidden ones already left out); ``kv_x_new(bits)``: makes an extra keys' member
+    nonterminal (a Python callback, through ``comp.nt``/``comp.rule``). The compiler's rule
+    and nonterminal counters are kept here while the machine runs and written back to it
+    around every call out (and at the end), so the limits and deadline checks of
+    ``Compiler.rule`` happen at the same counts: a rule whose count reaches a multiple of 256
+    or passes ``max_rules`` goes through ``Compiler.rule`` itself."""
+
+    cdef _BuilderCore core
+    cdef object comp
+    cdef object comma
+    cdef object colon
+    cdef object kv_x_new
+    cdef object key_lit
+    cdef dict key_literals
+    cdef list names
+    cdef list vals
+    cdef list val_bits
+    cdef vector[Py_ssize_t] req
+    cdef vector[Py_ssize_t] absent
+    cdef vector[Py_ssize_t] extra_bits
+    cdef Py_ssize_t n, full, lo, hi, xcap, cmax
+    cdef bint has_hi, has_xcap
+    cdef Py_ssize_t rules, max_rules, nt_count
+    cdef vector[Py_ssize_t] memo
+    cdef dict memo_far  # states outside the flat memo's bounds (none expected)
+    cdef vector[Py_ssize_t] kv_memo
+
+    def __init__(self, comp, _BuilderCore core, list live, Py_ssize_t full, Py_ssize_t lo,
+                 hi, xcap, extra_bits, kv_x_new):
+        cdef Py_ssize_t nf, x  # x: push_back of an expression binds a dangling reference (Cython 3.3)
+        self.comp = comp
+        self.core = core
+        self.comma = comp.COMMA
+        self.colon = comp.COLON
+        self.kv_x_new = kv_x_new
+        self.key_lit = comp._key_lexeme_literal
+        self.key_literals = comp.key_literals
+        self.n = len(live)
+        self.full = full
+        self.lo = lo
+        self.has_hi = hi is not None
+        self.hi = hi if hi is not None else 0
+        self.has_xcap = xcap is not None
+        self.xcap = xcap if xcap is not None else 0
+        self.names = []
+        self.vals = []
+        self.val_bits = []
+        for e in live:
+            self.names.append(e[0])
+            self.vals.append(e[1])
+            self.val_bits.append(list(e[1]))
+            x = 1 if e[2] else 0
+            self.req.push_back(x)
+            x = e[3]
+            self.absent.push_back(x)
+        for b in extra_bits:
+            x = b
+            self.extra_bits.push_back(x)
+        if self.has_xcap:
+            self.cmax = self.xcap
+        elif self.has_hi:
+            self.cmax = self.hi
+        else:
+            self.cmax = lo
+        if self.cmax < 0:
+            self.cmax = 0
+        nf = full + 1
+        self.memo.assign(3 * (self.n + 1) * (self.cmax + 1) * nf, -1)
+        self.memo_far = {}
+        self.kv_memo.assign((self.n + 1) * nf, -1)
+
+    # the counters of the compiler, held here while the machine runs
+    cdef inline void _load(self) except *:
+        self.rules = self.comp.rules
+        self.nt_count = self.comp.nt_count
+        self.max_rules = self.comp.max_rules
+
+    cdef inline void _store(self) except *:
+        self.comp.rules = self.rules
+        self.comp.nt_count = self.nt_count
+
+    cdef inline Py_ssize_t _inc(self, Py_ssize_t c):
+        if self.has_xcap:
+            return c
+        if self.has_hi:
+            return c + 1
+        return c + 1 if c + 1 < self.lo else self.lo
+
+    cdef inline Py_ssize_t _inc_x(self, Py_ssize_t c):
+        if self.has_xcap:
+            return c + 1
+        return self._inc(c)
+
+    cdef inline bint _ok(self, Py_ssize_t c):
+        return not self.has_hi or c <= self.hi
+
+    cdef inline bint _ok_x(self, Py_ssize_t c):
+        if self.has_xcap:
+            return c <= self.xcap
+        return self._ok(c)
+
+    cdef int _rule(self, Py_ssize_t lhs, tuple rhs) except -1:
+        cdef Py_ssize_t r = self.rules + 1
+        if r > self.max_rules or not (r & 255):  # the limit and the deadline: Compiler.rule
+            self._store()
+            try:
+                self.comp.rule(lhs, list(rhs))
+            finally:
+                self._load()
+            return 0
+        self.rules = r
+        self.core._rule((lhs, rhs))
+        return 0
+
+    cdef Py_ssize_t _nt(self, str name) except -1:
+        self.nt_count += 1
+        return self.core._nonterminal(f"{name}~{self.nt_count}")
+
+    cdef Py_ssize_t _slot(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f):
+        if c < 0 or c > self.cmax or f < 0 or f > self.full or i < 0 or i > self.n:
+            return -1
+        return ((kind * (self.n + 1) + i) * (self.cmax + 1) + c) * (self.full + 1) + f
+
+    cdef Py_ssize_t _lookup(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f) except -2:
+        cdef Py_ssize_t k = self._slot(kind, i, c, f)
+        if k >= 0:
+            return self.memo[k]
+        got = self.memo_far.get((kind, i, c, f))
+        return -1 if got is None else got
+
+    cdef Py_ssize_t _new_state(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f) except -1:
+        cdef Py_ssize_t s = self._nt(f"obj{_KIND_NAMES[kind]}{i}.{c}")
+        cdef Py_ssize_t k = self._slot(kind, i, c, f)
+        if k >= 0:
+            self.memo[k] = s
+        else:
+            self.memo_far[(kind, i, c, f)] = s
+        return s
+
+    cdef Py_ssize_t _kv_x(self, Py_ssize_t bits) except -1:
+        cdef Py_ssize_t k = self.n * (self.full + 1) + bits
+        cdef Py_ssize_t s = self.kv_memo[k]
+        if s >= 0:
+            return s
+        self._store()
+        try:
+            s = self.kv_x_new(bits)
+        finally:
+            self._load()
+        self.kv_memo[k] = s
+        return s
+
+    cdef Py_ssize_t _kv(self, Py_ssize_t i, Py_ssize_t bits) except -1:
+        cdef Py_ssize_t k = i * (self.full + 1) + bits
+        cdef Py_ssize_t s = self.kv_memo[k]
+        if s >= 0:
+            return s
+        name = self.names[i]
+        s = self._nt(f"kv:{name}")
+        for val in (<dict>self.vals[i])[bits]:
+            key = None
+            if type(name) is str:
+                key = self.key_literals.get(name)
+            if key is None:
+                self._store()
+                try:
+                    key = self.key_lit(name)
+                finally:
+                    self._load()
+            self._rule(s, (key, self.colon, val))
+        self.kv_memo[k] = s
+        return s
+
+    cdef Py_ssize_t _get(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f) except -1:
+        cdef Py_ssize_t got = self._lookup(kind, i, c, f), bits, ret = -1
+        cdef vector[_Frame] stack
+        cdef _Frame fr
+        if got >= 0:
+            return got
+        fr.kind = kind
+        fr.stage = 0
+        fr.i = i
+        fr.c = c
+        fr.f = f
+        fr.j = 0
+        fr.kv = -1
+        fr.s = self._new_state(kind, i, c, f)
+        while True:
+            # advance the current frame until it calls a state not made yet (push) or
+            # returns (pop); a call to a state already made goes on at once
+            kind = -1  # the state to call, if any
+            if fr.kind == _KE:
+                if fr.stage == 0:
+                    fr.stage = 1 if self._ok_x(self._inc_x(fr.c)) else 3
+                    fr.j = 0
+                    continue
+                if fr.stage == 1:
+                    if fr.j < <Py_ssize_t>self.extra_bits.size():
+                        bits = self.extra_bits[fr.j]
+                        fr.kv = self._kv_x(bits)
+                        fr.stage = 2
+                        kind, i, c, f = _KE, fr.i, self._inc_x(fr.c), fr.f | bits
+                    else:
+                        fr.stage = 3
+                        continue
+                elif fr.stage == 2:
+                    self._rule(fr.s, (self.comma, fr.kv, ret))
+                    fr.j += 1
+                    fr.stage = 1
+                    continue
+                elif fr.stage == 3:
+                    fr.stage = 4
+                    kind, i, c, f = _KC, fr.i, fr.c, fr.f
+                else:
+                    self._rule(fr.s, (ret,))
+            elif fr.i == self.n:
+                if fr.c >= self.lo and fr.f == self.full:
+                    self._rule(fr.s, ())
+            else:
+                if fr.stage == 0:
+                    fr.stage = 1 if self._ok(self._inc(fr.c)) else 3
+                    fr.j = 0
+                    continue
+                if fr.stage == 1:
+                    if fr.j < len(<list>self.val_bits[fr.i]):
+                        bits = (<list>self.val_bits[fr.i])[fr.j]
+                        fr.kv = self._kv(fr.i, bits)
+                        fr.stage = 2
+                        kind, i, c, f = _KE, fr.i + 1, self._inc(fr.c), fr.f | bits
+                    else:
+                        fr.stage = 3
+                        continue
+                elif fr.stage == 2:
+                    if fr.kind == _KA:
+                        self._rule(fr.s, (fr.kv, ret))
+                    else:
+                        self._rule(fr.s, (self.comma, fr.kv, ret))
+                    fr.j += 1
+                    fr.stage = 1
+                    continue
+                elif fr.stage == 3:
+                    if not self.req[fr.i]:
+                        fr.stage = 4
+                        kind, i, c, f = fr.kind, fr.i + 1, fr.c, fr.f | self.absent[fr.i]
+                else:
+                    self._rule(fr.s, (ret,))
+            if kind >= 0:  # a call
+                got = self._lookup(kind, i, c, f)
+                if got >= 0:
+                    ret = got
+                    continue
+                stack.push_back(fr)
+                fr.kind = kind
+                fr.stage = 0
+                fr.i = i
+                fr.c = c
+                fr.f = f
+                fr.j = 0
+                fr.kv = -1
+                fr.s = self._new_state(kind, i, c, f)
+                continue
+            # the frame returns its state
+            ret = fr.s
+            if stack.empty():
+                return ret
+            fr = stack.back()
+            stack.pop_back()
+
+    def get(self, str kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f):
+        cdef int k = _KA if kind == "A" else _KC if kind == "C" else _KE
+        self._load()
+        try:
+            return self._get(k, i, c, f)
+        finally:
+            self._store()
+
+    def kv_x(self, Py_ssize_t bits):
+        self._load()
+        try:
+            return self._kv_x(bits)
+        finally:
+            self._store()
+

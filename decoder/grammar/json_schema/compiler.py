@@ -43,6 +43,7 @@ from typing import Any
 from ... import deadline as _deadline
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
 from ...errors import SchemaError, SchemaLimitError
+from .._wire import _BuilderCore, _ObjectStates
 from ..ir import (
     NEVER,
     GrammarBuilder,
@@ -3582,17 +3583,32 @@ class Compiler:
             def ok_x(c):
                 return c <= xcap
 
+        def kv_x_new(bits):  # extra keys: one (key lexeme, value) per kind of key, never
+            # repeated (distinct_keys)
+            s = self.nt("kv:*")
+            for kb, key, val in kinds:
+                if kb == bits:
+                    key = distinct_keys.key_item(self, key, hi, True, spare_for(kb))
+                    self.rule(s, [key, self.COLON, val])
+            return s
+
+        if isinstance(self.b, _BuilderCore):  # the states as C (_wire._ObjectStates)
+            states = _ObjectStates(self, self.b, live, full, lo, hi, xcap, extra_bits, kv_x_new)
+            self.rule(top, [self.LB, states.get("A", 0, 0, static), self.RB])
+            if ok_x(inc_x(0)):
+                for bits in extra_bits:
+                    e0 = states.get("E", 0, inc_x(0), static | bits)
+                    self.rule(top, [self.LB, states.kv_x(bits), e0, self.RB])
+            return top
+        # another builder (the any-value template's recorder): the same states in Python
+
         def kv(i, bits):
             s = kv_memo.get((i, bits))
             if s is None:
-                s = self.nt(f"kv:{live[i][0] if i != 'x' else '*'}")
-                if i == "x":  # extra keys: one (key lexeme, value) per kind of key, never
-                    # repeated (distinct_keys)
-                    for kb, key, val in kinds:
-                        if kb == bits:
-                            key = distinct_keys.key_item(self, key, hi, True, spare_for(kb))
-                            self.rule(s, [key, self.COLON, val])
+                if i == "x":
+                    s = kv_x_new(bits)
                 else:
+                    s = self.nt(f"kv:{live[i][0]}")
                     name, vals = live[i][:2]
                     for val in vals[bits]:
                         self.rule(s, [self._key_lexeme_literal(name), self.COLON, val])
@@ -3630,5 +3646,5 @@ class Compiler:
             for bits in extra_bits:
                 e0 = get("E", 0, inc_x(0), static | bits)
                 self.rule(top, [self.LB, kv("x", bits), e0, self.RB])
-        get = None  # type: ignore[assignment]  # break the closure's cycle (get -> cell -> get, holding self)
+        get = None  # break the closure's cycle (get -> cell -> get, holding self)
         return top
