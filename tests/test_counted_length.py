@@ -483,3 +483,78 @@ def test_long_bounds_that_cross_are_no_string_not_a_crash():
         ],
     }
     Grammar.from_json_schema(one_of)
+
+
+# ----------------------------------------------------------------- the restriction's probe
+def _has_counted(node) -> bool:
+    stack = [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, tuple):
+            if x and x[0] == "counted":
+                return True
+            stack.extend(x)
+    return False
+
+
+def _string_lexemes(schema):
+    g = Grammar.from_json_schema(schema)
+    return [lx.regex for lx in g.ir.lexemes if lx.name.startswith("STRING")]
+
+
+def test_a_costly_restriction_is_counted_after_a_short_probe(monkeypatch):
+    """Where the engine's counter is exact, restrict_length gets a short first budget
+    (compiler._PROBE_RESTRICT_STEPS): a word-count pattern with maxLength 200 spent its full
+    4,000 steps (~11 ms) before it fell back to the counter; now at most the probe."""
+    from decoder.grammar.json_schema import compiler, regexops
+
+    spent = [0]
+    spend = regexops._LengthRestrictor.spend
+
+    def counting(self, k=1):
+        spent[0] += k
+        return spend(self, k)
+
+    monkeypatch.setattr(regexops._LengthRestrictor, "spend", counting)
+    regexops._RESTRICTED.clear()  # no memo from an earlier test
+    schema = {"type": "string", "pattern": r"^(?:\S+\s+){0,19}\S+$", "maxLength": 213}
+    (rx,) = _string_lexemes(schema)
+    assert _has_counted(rx)
+    assert spent[0] <= compiler._PROBE_RESTRICT_STEPS + 1, spent[0]
+    m = Matcher(Grammar.from_json_schema(schema), _BYTES)
+    ok = json.dumps(" ".join(["word"] * 20)).encode()
+    assert m.commit_bytes(ok) and m.is_accepting()
+    m.reset()
+    assert not (m.commit_bytes(json.dumps(" ".join(["word"] * 21)).encode()) and m.is_accepting())
+    m.reset()
+    assert not (m.commit_bytes(json.dumps("w" * 214).encode()) and m.is_accepting())
+
+
+def test_a_restriction_past_the_probe_is_counted_and_its_bounds_hold():
+    """A restriction needing more steps than the probe but fewer than the full budget was
+    unrolled (o45482's 3..255 `[a-zA-Z0-9_.-]+`: 27,916 NFA states per such lexeme, its
+    Matcher over the NFA limit); now counted, with minLength and maxLength exact."""
+    schema = {"type": "string", "pattern": "[a-z0-9_.-]+", "minLength": 3, "maxLength": 255}
+    (rx,) = _string_lexemes(schema)
+    assert _has_counted(rx)
+    m = Matcher(Grammar.from_json_schema(schema), _BYTES)
+    for text, ok in (
+        ("ab", False),
+        ("abc", True),
+        ("@@a", True),  # search semantics: one character of the class is enough
+        ("@@@", False),
+        ("a" * 255, True),
+        ("a" * 256, False),
+        ("\u00e9" * 254 + "a", True),  # code points, not bytes
+        ("\u00e9" * 255, False),
+    ):
+        m.reset()
+        got = m.commit_bytes(json.dumps(text, ensure_ascii=False).encode()) and m.is_accepting()
+        assert got == ok, (text[:10], len(text))
+    # keys have no counter: their restriction keeps the full budget (unrolled, as before)
+    keys = {"type": "object", "propertyNames": {"pattern": "[a-z]+", "minLength": 3, "maxLength": 40}}
+    g = Grammar.from_json_schema(keys)
+    assert not any(_has_counted(lx.regex) for lx in g.ir.lexemes)
+
+
+_BYTES = Vocabulary.from_bytes([bytes([i]) for i in range(256)] + [b""], eos_ids=[256])

@@ -54,6 +54,12 @@ from .regexops import RegexBudgetError
 #: the most subsets of used values one array may need (the grammar has one nonterminal
 #: per subset and one rule per (subset, unused value))
 MAX_SUBSET_STATES = 4096
+#: the same for an enum of strings: past it (and when the finite item construction takes
+#: them: no string over MAX_FINITE_ITEM_LENGTH, few enough strings for an implied maxItems),
+#: the strings are a finite item checked by the matcher, a few rules instead of one
+#: nonterminal per subset (gradle-enterprise-config-schema-7: 11 permissions, 2,048 subsets,
+#: 27,623 rules and ~190 ms of front end)
+MAX_STRING_SUBSET_STATES = 64
 
 #: keywords that make the item schema a disjunction (the string construction needs the
 #: item to be one string lexeme)
@@ -98,9 +104,8 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
         return PLAIN
     if rest_domain is not None:
         values = _distinct_values(c, rest_domain)
-        if _subset_states(len(values), lo, hi) > MAX_SUBSET_STATES and all(
-            isinstance(x, str) for x in values
-        ):  # too many subsets: a finite string item, checked by the matcher instead
+        if all(isinstance(x, str) for x in values) and _many_subsets(values, lo, hi):
+            # a finite string item, checked by the matcher instead
             chars = strings.literal_strings(values)
             got = _finite_string_item(c, chars, lo, hi, path, values)
             if got is None or got is PLAIN:
@@ -129,6 +134,20 @@ def _distinct_values(c, dom) -> list:
     for x in dom:
         seen.setdefault(c.json_key(x), x)
     return list(seen.values())
+
+
+def _many_subsets(values: list, lo: int, hi) -> bool:
+    """Whether an enum of strings ``values`` has too many subsets for the grammar's subset
+    construction: over MAX_SUBSET_STATES, or over MAX_STRING_SUBSET_STATES where
+    :func:`_finite_string_item` takes the strings (it refuses none it would take here)."""
+    states = _subset_states(len(values), lo, hi)
+    if states > MAX_SUBSET_STATES:
+        return True
+    return (
+        states > MAX_STRING_SUBSET_STATES
+        and max(len(v) for v in values) <= MAX_FINITE_ITEM_LENGTH
+        and (len(values) <= MAX_IMPLIED_MAX_ITEMS or (hi is not None and hi <= len(values)))
+    )
 
 
 def _subset_states(m: int, lo: int, hi) -> int:
