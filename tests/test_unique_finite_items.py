@@ -46,10 +46,10 @@ ACCENTS = {
 }
 
 
-# 8 values: 256 subsets, past the subset construction's bound for strings (64 states),
+# 10 values: 1,024 subsets, past the subset construction's bound for strings (512 states),
 # within its bound for other values (4,096)
-ENUM8 = ["read", "write", "admin", "view", "edit", "share", "delete", "publish"]
-E8 = {"type": "array", "items": {"type": "string", "enum": ENUM8}, "uniqueItems": True}
+ENUM10 = ["read", "write", "admin", "view", "edit", "share", "delete", "publish", "list", "tag"]
+E10 = {"type": "array", "items": {"type": "string", "enum": ENUM10}, "uniqueItems": True}
 
 
 def _roles(schema):
@@ -152,21 +152,21 @@ def test_prefixes_that_ran_out_are_refused_by_commit():
 
 
 def test_a_mid_sized_string_enum_is_a_finite_item_not_one_nonterminal_per_subset():
-    """Past 64 subsets an enum of strings is a finite item checked by the matcher (a few
-    rules), not the subset construction (one nonterminal per subset of used values: 256
-    nonterminals and ~1,300 rules for 8 values; gradle-enterprise-config's 11 permissions
+    """Past 512 subsets an enum of strings is a finite item checked by the matcher (a few
+    rules), not the subset construction (one nonterminal per subset of used values: 1,024
+    nonterminals and ~6,000 rules for 10 values; gradle-enterprise-config's 11 permissions
     were 2,048 subsets and ~190 ms of front end)."""
-    g = Grammar.from_json_schema(E8)
+    g = Grammar.from_json_schema(E10)
     assert FINITE_ITEM in {r for _, r in g.ir.distinct}
     assert len(g.ir.rules) < 60, len(g.ir.rules)
-    # 6 values, 64 subsets: still the grammar's subsets (no matcher check needed)
-    assert FINITE_ITEM not in _roles({**E8, "items": {"enum": ENUM8[:6]}})
-    # maxItems 2 of 8 values: 37 subsets, the grammar's
-    assert FINITE_ITEM not in _roles({**E8, "maxItems": 2})
+    # 9 values, 512 subsets: still the grammar's subsets (no matcher check needed)
+    assert FINITE_ITEM not in _roles({**E10, "items": {"enum": ENUM10[:9]}})
+    # maxItems 3 of 10 values: 176 subsets, the grammar's
+    assert FINITE_ITEM not in _roles({**E10, "maxItems": 3})
     # a value the finite item would refuse (over 256 characters) keeps the subsets: compiles
-    long8 = {**E8, "items": {"enum": [*ENUM8[:7], "x" * 300]}}
-    assert FINITE_ITEM not in _roles(long8)
-    m = Matcher(Grammar.from_json_schema(long8), vocab())
+    long10 = {**E10, "items": {"enum": [*ENUM10[:9], "x" * 300]}}
+    assert FINITE_ITEM not in _roles(long10)
+    m = Matcher(Grammar.from_json_schema(long10), vocab())
     assert accepts(m, json.dumps(["x" * 300, "read"]).encode())
     assert not accepts(m, json.dumps(["read", "read"]).encode())
 
@@ -174,33 +174,33 @@ def test_a_mid_sized_string_enum_is_a_finite_item_not_one_nonterminal_per_subset
 @pytest.mark.parametrize("family", ["llama3", "llama2"])
 def test_mid_sized_enum_masks_equal_brute_force(family):
     v = vocab_of(family)
-    m = Matcher(Grammar.from_json_schema({**E8, "minItems": 3}), v)
-    used7 = json.dumps(ENUM8[:7]).encode()[:-1]
+    m = Matcher(Grammar.from_json_schema({**E10, "minItems": 3}), v)
+    used9 = json.dumps(ENUM10[:9]).encode()[:-1]
     for prefix in (
         b'["',
         b'["read", "',
         b'["read", "write", "',
         b'["read", "write", "e',
-        used7 + b', "',
-        used7 + b', "p',
-        used7,
-        json.dumps(ENUM8).encode()[:-1],
+        used9 + b', "',
+        used9 + b', "t',
+        used9,
+        json.dumps(ENUM10).encode()[:-1],
     ):
         m.reset()
         assert m.commit_bytes(prefix), prefix
         assert_mask_is_brute_force(m, v, f"{family} {prefix!r}")
     m.reset()
     assert not m.commit_bytes(b'["read", "write", "r')  # only "read" begins with r: used
-    assert accepts(m, json.dumps(ENUM8).encode())
-    assert not _commits(m, json.dumps(ENUM8).encode()[:-1] + b",")  # a ninth cannot be distinct
+    assert accepts(m, json.dumps(ENUM10).encode())
+    assert not _commits(m, json.dumps(ENUM10).encode()[:-1] + b",")  # an eleventh cannot be distinct
     assert not accepts(m, b'["read", "write"]')  # minItems 3
 
 
 @pytest.mark.parametrize(
     "schema, n",
     [
-        ({**E8, "minItems": 8}, 8),
-        ({**E8, "minItems": 5, "maxItems": 6}, 5),
+        ({**E10, "minItems": 10}, 10),
+        ({**E10, "minItems": 5, "maxItems": 7}, 5),
         ({**E20, "minItems": 20, "maxItems": 20}, 20),
         ({**AB2, "minItems": 4}, 4),
         ({**AB2, "minItems": 2}, 2),
