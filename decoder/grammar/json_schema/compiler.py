@@ -183,12 +183,6 @@ PLAIN_ARRAY = object()
 #: string length bounds above this are counted by the engine (a counter in the lexer state,
 #: strings.counted_chars) rather than unrolled into copies of automaton states
 _UNROLL_LENGTH = 1000
-#: restrict_length's first budget where the engine's counter is the fallback: a restriction
-#: that needs more steps is counted instead (when strings.counted_chars is exact for it, else
-#: it is tried again with the full budget). Restrictions over the full budget (4,000 steps,
-#: ~3 us each) were the costly ones: a word-count pattern like ``^(?:\S+\s+){0,19}\S+$``
-#: with ``maxLength: 200`` spent ~11 ms before it fell back to the counter, o21137 eleven times.
-_PROBE_RESTRICT_STEPS = 256
 MAX_BRANCHES_PER_NODE = 256
 MAX_WITNESSES = 8  # __some_key__ requirements on one object (2**n flag states)
 # the object keywords whose negation is one __some_key__ requirement
@@ -2355,18 +2349,9 @@ class Compiler:
             return NEVER  # minLength above maxLength (e.g. a branch and a negated one)
         if lo > 0 or hi is not None:
             try:
-                if counted_ok and not not_vals:
-                    if max(lo, hi or 0) > _UNROLL_LENGTH:
-                        raise RegexBudgetError("a long bound: counted, not unrolled")
-                    try:
-                        chars = restrict_length(chars, lo, hi, _PROBE_RESTRICT_STEPS)
-                    except RegexBudgetError:
-                        got = strings.counted_chars(chars, lo, hi)
-                        if got is not None:  # exact either way; counting is cheaper here
-                            return got
-                        chars = restrict_length(chars, lo, hi)
-                else:
-                    chars = restrict_length(chars, lo, hi)
+                if counted_ok and not not_vals and max(lo, hi or 0) > _UNROLL_LENGTH:
+                    raise RegexBudgetError("a long bound: counted, not unrolled")
+                chars = restrict_length(chars, lo, hi)
             except RegexBudgetError:
                 got = strings.counted_chars(chars, lo, hi) if counted_ok and not not_vals else None
                 if got is not None:  # the engine counts code points (strings.counted_chars)
