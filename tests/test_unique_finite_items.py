@@ -192,7 +192,8 @@ def test_mid_sized_enum_masks_equal_brute_force(family):
     m.reset()
     assert not m.commit_bytes(b'["read", "write", "r')  # only "read" begins with r: used
     assert accepts(m, json.dumps(ENUM10).encode())
-    assert not _commits(m, json.dumps(ENUM10).encode()[:-1] + b",")  # an eleventh cannot be distinct
+    # an eleventh item cannot be distinct
+    assert not _commits(m, json.dumps(ENUM10).encode()[:-1] + b",")
     assert not accepts(m, b'["read", "write"]')  # minItems 3
 
 

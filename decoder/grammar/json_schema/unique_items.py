@@ -11,8 +11,8 @@ warning, as for any other refusal):
   so an array never repeats a value and never runs out of them: ``minItems`` larger than
   the set means no array at all (an unsatisfiable schema when nothing else is possible),
   and every state below ``minItems`` can still add an unused value. Over
-  ``MAX_SUBSET_STATES`` subsets, strings become a finite item (below); other values are
-  refused.
+  ``MAX_STRING_SUBSET_STATES`` subsets, strings become a finite item (below) where it takes
+  them; over ``MAX_SUBSET_STATES``, other values are refused.
 * **Strings of a language that is infinite from every live state** (``{"type":
   "string"}``, ``minLength``, a pattern like ``^[a-z]+$``, a format): the items are a
   dedicated string lexeme and the array opens with a dedicated ``[``; the engine's matcher
@@ -20,7 +20,7 @@ warning, as for any other refusal):
   an equal one (csrc/distinct.h). However many values were used, every live state of the
   item still has infinitely many completions, so no prefix is a dead end.
 * **Strings of a language finite from some state** (``maxLength``, a bounded pattern, a
-  format like ``date``, an enum of strings past ``MAX_SUBSET_STATES``): a *finite item*
+  format like ``date``, an enum of strings past ``MAX_STRING_SUBSET_STATES``): a *finite item*
   (DISTINCT_FINITE_ITEM): the matcher also masks a token reaching an item prefix whose
   every completion (decoded string) was used in the list (csrc/matcher_dead_keys.cc). The
   list itself must never ask for an item once all N strings were used: no valid array has
