@@ -74,3 +74,68 @@ def test_memo_is_bounded_by_the_steps_of_what_it_holds(monkeypatch):
     assert big == R._LengthRestrictor(4000).run(node, 0, 8)
     assert R._restricted_steps == 0 and not R._RESTRICTED
     assert R.restrict_length(node, 0, 3) == R._LengthRestrictor(4000).run(node, 0, 3)
+
+
+DRY_CASES = [
+    ("^(?:\\S+\\s+){0,19}\\S+$", 1, 200),  # o21137's word count: over the budget
+    ("^(?:\\S+\\s+){0,9}\\S+$", 0, 100),
+    ("[a-zA-Z0-9_.-]+", 3, 255),  # o45482: fits, 1,021 steps
+    ("^\\S+@\\S+$", 5, 255),
+    ("^(a|bc)*d?$", 3, 30),
+    ("^(?:ab+)*c?$", 2, 9),
+    ("^[a-z]+$", 0, 40),
+    ("^(?:x|yz)*$", 4, None),
+]
+
+
+@pytest.mark.parametrize("pattern, lo, hi", DRY_CASES)
+@pytest.mark.parametrize("budget", [300, 4000])
+def test_a_dry_walk_spends_what_the_restriction_spends(pattern, lo, hi, budget):
+    """The dry walk (no result built) meets the same memo entries and spends the same steps
+    as the restriction, so it refuses exactly the restrictions that would be refused."""
+    node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+    got = []
+    for dry in (False, True):
+        r = R._LengthRestrictor(budget, dry=dry)
+        try:
+            r.run(node, lo, hi)
+            got.append(("fits", budget - r.budget))
+        except RegexBudgetError:
+            got.append(("refused", budget - r.budget))
+    assert got[0] == got[1]
+
+
+@pytest.mark.parametrize("pattern, lo, hi", DRY_CASES)
+def test_restrict_length_after_its_dry_walk_is_the_restriction(pattern, lo, hi):
+    node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+    R._RESTRICTED.clear()
+    try:
+        want = R._LengthRestrictor(4000).run(node, lo, hi)
+    except RegexBudgetError:
+        with pytest.raises(RegexBudgetError):
+            R.restrict_length(node, lo, hi)
+        return
+    assert R.restrict_length(node, lo, hi) == want
+
+
+def test_a_refusal_builds_no_result(monkeypatch):
+    """Over the budget (a word-count pattern with maxLength 200, refused after 4,000 steps,
+    ~11 ms, then counted by the engine) nothing of the result is built: the dry walk refuses
+    it before the restriction runs (before, thousands of alternations were built and
+    dropped)."""
+    built = [0]
+    real_alt = R.alt
+
+    def counting_alt(*nodes):
+        built[0] += 1
+        return real_alt(*nodes)
+
+    monkeypatch.setattr(R, "alt", counting_alt)
+    R._RESTRICTED.clear()
+    node = parse_regex("^(?:\\S+\\s+){0,19}\\S+$", syntax="ecma", search=True, portable=True)
+    with pytest.raises(RegexBudgetError):
+        R.restrict_length(node, 1, 213)
+    assert built[0] == 0
+    # one that fits is built once, after its dry walk
+    R.restrict_length(node, 1, 7)
+    assert built[0] > 0

@@ -46,6 +46,12 @@ ACCENTS = {
 }
 
 
+# 10 values: 1,024 subsets, past the subset construction's bound for strings (512 states),
+# within its bound for other values (4,096)
+ENUM10 = ["read", "write", "admin", "view", "edit", "share", "delete", "publish", "list", "tag"]
+E10 = {"type": "array", "items": {"type": "string", "enum": ENUM10}, "uniqueItems": True}
+
+
 def _roles(schema):
     return {r for _, r in Grammar.from_json_schema(schema).ir.distinct}
 
@@ -145,9 +151,57 @@ def test_prefixes_that_ran_out_are_refused_by_commit():
     assert not _commits(e, '["é", "\\u00e9"'.encode())
 
 
+def test_a_mid_sized_string_enum_is_a_finite_item_not_one_nonterminal_per_subset():
+    """Past 512 subsets an enum of strings is a finite item checked by the matcher (a few
+    rules), not the subset construction (one nonterminal per subset of used values: 1,024
+    nonterminals and ~6,000 rules for 10 values; gradle-enterprise-config's 11 permissions
+    were 2,048 subsets and ~190 ms of front end)."""
+    g = Grammar.from_json_schema(E10)
+    assert FINITE_ITEM in {r for _, r in g.ir.distinct}
+    assert len(g.ir.rules) < 60, len(g.ir.rules)
+    # 9 values, 512 subsets: still the grammar's subsets (no matcher check needed)
+    assert FINITE_ITEM not in _roles({**E10, "items": {"enum": ENUM10[:9]}})
+    # maxItems 3 of 10 values: 176 subsets, the grammar's
+    assert FINITE_ITEM not in _roles({**E10, "maxItems": 3})
+    # a value the finite item would refuse (over 256 characters) keeps the subsets: compiles
+    long10 = {**E10, "items": {"enum": [*ENUM10[:9], "x" * 300]}}
+    assert FINITE_ITEM not in _roles(long10)
+    m = Matcher(Grammar.from_json_schema(long10), vocab())
+    assert accepts(m, json.dumps(["x" * 300, "read"]).encode())
+    assert not accepts(m, json.dumps(["read", "read"]).encode())
+
+
+@pytest.mark.parametrize("family", ["llama3", "llama2"])
+def test_mid_sized_enum_masks_equal_brute_force(family):
+    v = vocab_of(family)
+    m = Matcher(Grammar.from_json_schema({**E10, "minItems": 3}), v)
+    used9 = json.dumps(ENUM10[:9]).encode()[:-1]
+    for prefix in (
+        b'["',
+        b'["read", "',
+        b'["read", "write", "',
+        b'["read", "write", "e',
+        used9 + b', "',
+        used9 + b', "t',
+        used9,
+        json.dumps(ENUM10).encode()[:-1],
+    ):
+        m.reset()
+        assert m.commit_bytes(prefix), prefix
+        assert_mask_is_brute_force(m, v, f"{family} {prefix!r}")
+    m.reset()
+    assert not m.commit_bytes(b'["read", "write", "r')  # only "read" begins with r: used
+    assert accepts(m, json.dumps(ENUM10).encode())
+    # an eleventh item cannot be distinct
+    assert not _commits(m, json.dumps(ENUM10).encode()[:-1] + b",")
+    assert not accepts(m, b'["read", "write"]')  # minItems 3
+
+
 @pytest.mark.parametrize(
     "schema, n",
     [
+        ({**E10, "minItems": 10}, 10),
+        ({**E10, "minItems": 5, "maxItems": 7}, 5),
         ({**E20, "minItems": 20, "maxItems": 20}, 20),
         ({**AB2, "minItems": 4}, 4),
         ({**AB2, "minItems": 2}, 2),

@@ -11,8 +11,8 @@ warning, as for any other refusal):
   so an array never repeats a value and never runs out of them: ``minItems`` larger than
   the set means no array at all (an unsatisfiable schema when nothing else is possible),
   and every state below ``minItems`` can still add an unused value. Over
-  ``MAX_SUBSET_STATES`` subsets, strings become a finite item (below); other values are
-  refused.
+  ``MAX_STRING_SUBSET_STATES`` subsets, strings become a finite item (below) where it takes
+  them; over ``MAX_SUBSET_STATES``, other values are refused.
 * **Strings of a language that is infinite from every live state** (``{"type":
   "string"}``, ``minLength``, a pattern like ``^[a-z]+$``, a format): the items are a
   dedicated string lexeme and the array opens with a dedicated ``[``; the engine's matcher
@@ -20,7 +20,7 @@ warning, as for any other refusal):
   an equal one (csrc/distinct.h). However many values were used, every live state of the
   item still has infinitely many completions, so no prefix is a dead end.
 * **Strings of a language finite from some state** (``maxLength``, a bounded pattern, a
-  format like ``date``, an enum of strings past ``MAX_SUBSET_STATES``): a *finite item*
+  format like ``date``, an enum of strings past ``MAX_STRING_SUBSET_STATES``): a *finite item*
   (DISTINCT_FINITE_ITEM): the matcher also masks a token reaching an item prefix whose
   every completion (decoded string) was used in the list (csrc/matcher_dead_keys.cc). The
   list itself must never ask for an item once all N strings were used: no valid array has
@@ -54,6 +54,14 @@ from .regexops import RegexBudgetError
 #: the most subsets of used values one array may need (the grammar has one nonterminal
 #: per subset and one rule per (subset, unused value))
 MAX_SUBSET_STATES = 4096
+#: the same for an enum of strings: past it (and when the finite item construction takes
+#: them: no string over MAX_FINITE_ITEM_LENGTH, few enough strings for an implied maxItems),
+#: the strings are a finite item checked by the matcher, a few rules instead of one
+#: nonterminal per subset (gradle-enterprise-config-schema-7: 11 permissions, 2,048 subsets,
+#: 27,623 rules and ~190 ms of front end). Not lower: a finite item costs every mask of the
+#: grammar a few us (the allowed tokens holding two quotes are checked by commit), while
+#: 512 subsets (9 values) compile in ~5 ms
+MAX_STRING_SUBSET_STATES = 512
 
 #: keywords that make the item schema a disjunction (the string construction needs the
 #: item to be one string lexeme)
@@ -98,9 +106,8 @@ def unique_array(c, prefix, rest, lo, hi, contains, path):
         return PLAIN
     if rest_domain is not None:
         values = _distinct_values(c, rest_domain)
-        if _subset_states(len(values), lo, hi) > MAX_SUBSET_STATES and all(
-            isinstance(x, str) for x in values
-        ):  # too many subsets: a finite string item, checked by the matcher instead
+        if all(isinstance(x, str) for x in values) and _many_subsets(values, lo, hi):
+            # a finite string item, checked by the matcher instead
             chars = strings.literal_strings(values)
             got = _finite_string_item(c, chars, lo, hi, path, values)
             if got is None or got is PLAIN:
@@ -129,6 +136,20 @@ def _distinct_values(c, dom) -> list:
     for x in dom:
         seen.setdefault(c.json_key(x), x)
     return list(seen.values())
+
+
+def _many_subsets(values: list, lo: int, hi) -> bool:
+    """Whether an enum of strings ``values`` has too many subsets for the grammar's subset
+    construction: over MAX_SUBSET_STATES, or over MAX_STRING_SUBSET_STATES where
+    :func:`_finite_string_item` takes the strings (it refuses none it would take here)."""
+    states = _subset_states(len(values), lo, hi)
+    if states > MAX_SUBSET_STATES:
+        return True
+    return (
+        states > MAX_STRING_SUBSET_STATES
+        and max(len(v) for v in values) <= MAX_FINITE_ITEM_LENGTH
+        and (len(values) <= MAX_IMPLIED_MAX_ITEMS or (hi is not None and hi <= len(values)))
+    )
 
 
 def _subset_states(m: int, lo: int, hi) -> int:
