@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     subsets = [s for s in args.subsets.split(",") if s] or None
     only = {x for x in args.ids.split(",") if x}
     cpu_all: list[float] = []
+    cold_all: list[int] = []
     slow = []
     for r in load_records(args.data, subsets, args.limit or None, False):
         if only and r.get("id") not in only:
@@ -73,6 +74,7 @@ def main(argv=None) -> int:
             if not res["accepted"]:
                 continue
             cpu_all += cpu
+            cold_all += cold
             for i, c in enumerate(cpu):
                 if c > args.threshold:
                     before = ctx.tok.decode(ids[:i])[-40:]
@@ -99,6 +101,12 @@ def main(argv=None) -> int:
             f"CPU p50 {np.percentile(x, 50):.1f} p90 {np.percentile(x, 90):.1f} "
             f"p99 {np.percentile(x, 99):.1f} max {x.max():.0f} µs"
         )
+        k = np.asarray(cold_all, dtype=bool)
+        if k.any() and (~k).any():
+            print(
+                f"cold {int(k.sum())}: p50 {np.percentile(x[k], 50):.1f} p99 {np.percentile(x[k], 99):.1f}; "
+                f"warm {int((~k).sum())}: p50 {np.percentile(x[~k], 50):.1f} p99 {np.percentile(x[~k], 99):.1f} µs"
+            )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(slow, f, indent=1, ensure_ascii=False)
