@@ -228,3 +228,31 @@ def test_a_schema_value_is_held_to_the_same_size_limit():
     with pytest.raises(SchemaError, match="contains itself"):
         Grammar.from_json_schema(loop)
     assert time.process_time() - t0 < 5
+
+
+def test_spec_compiler_imports_the_front_ends_at_start():
+    """A server's first request must not pay the JSON Schema front end's imports (jsonschema
+    with rfc3987-syntax: seconds) inside its compile deadline: SpecCompiler imports them when
+    it is made."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "from decoder.integrations.compiler import SpecCompiler\n"
+        "from decoder.vocab import Vocabulary\n"
+        "assert 'jsonschema' not in sys.modules\n"
+        "SpecCompiler(Vocabulary([b'a', b'b'], [1]))\n"
+        "print(sorted(m for m in ('jsonschema', 'decoder.grammar.json_schema') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "['decoder.grammar.json_schema', 'jsonschema']"
