@@ -239,7 +239,7 @@ def test_refusals_and_results_equal_the_walk_before_section_55():
 
 def test_word_counts_are_refused_after_a_fraction_of_the_calls():
     """o21137's word counts: refused (as before) after under a fifth of the walk's calls (the
-    walk before section 55: 1,545 to 1,643 memo entries)."""
+    walk before section 55: 1,643 memo entries each)."""
     for pattern, lo, hi in [
         ("^(?:\\S+\\s+){0,19}\\S+$", 1, 200),
         ("^(?:\\S+\\s+){0,9}\\S+$", 0, 100),
