@@ -253,3 +253,22 @@ def test_word_counts_are_refused_after_a_fraction_of_the_calls():
         with pytest.raises(RegexBudgetError):
             new.run(node, lo, hi)
         assert len(new.memo) * 5 < len(old.memo), (pattern, len(new.memo), len(old.memo))
+
+
+def test_a_dry_walk_too_deep_leaves_the_decision_to_the_building_walk(monkeypatch):
+    """The dry walk's order may nest deeper than the building walk's: a RecursionError in it
+    is not an answer, the building walk (the order before section 55) decides."""
+
+    def too_deep(self, *args):
+        raise RecursionError
+
+    monkeypatch.setattr(R._LengthRestrictor, "_credit_rests", too_deep)
+    for pattern, lo, hi in DRY_CASES:
+        node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+        R._RESTRICTED.clear()
+        want = _reference(node, lo, hi, 4000)
+        if want[0] == "refused":
+            with pytest.raises(RegexBudgetError):
+                R.restrict_length(node, lo, hi)
+        else:
+            assert R.restrict_length(node, lo, hi) == want[1]

@@ -493,7 +493,10 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
             # walk first refuses it (spending ahead, longest parts first: a few hundred calls
             # at most for o21137's, section 55), and a restriction that fits is then
             # built as before (the same result, its cost about 1.5 times: they are small)
-            _LengthRestrictor(budget, dry=True).run(n, lo, hi)
+            try:
+                _LengthRestrictor(budget, dry=True).run(n, lo, hi)
+            except RecursionError:  # its order may nest deeper: the building walk decides
+                pass
         restrictor = _LengthRestrictor(budget)
         r = restrictor.run(n, lo, hi)
     except RegexBudgetError as e:
