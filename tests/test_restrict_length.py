@@ -4,8 +4,10 @@ results and refusals by node identity, and the memoised length bounds it peels w
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
+from restrict_reference import OldRestrictor
 
 from decoder.grammar.json_schema import regexops as R
 from decoder.grammar.json_schema.automata import RegexBudgetError
@@ -92,7 +94,8 @@ DRY_CASES = [
 @pytest.mark.parametrize("budget", [300, 4000])
 def test_a_dry_walk_spends_what_the_restriction_spends(pattern, lo, hi, budget):
     """The dry walk (no result built) meets the same memo entries and spends the same steps
-    as the restriction, so it refuses exactly the restrictions that would be refused."""
+    as the restriction, so it refuses exactly the restrictions that would be refused (where
+    they are, it spends ahead and stops sooner: section 55)."""
     node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
     got = []
     for dry in (False, True):
@@ -101,7 +104,7 @@ def test_a_dry_walk_spends_what_the_restriction_spends(pattern, lo, hi, budget):
             r.run(node, lo, hi)
             got.append(("fits", budget - r.budget))
         except RegexBudgetError:
-            got.append(("refused", budget - r.budget))
+            got.append(("refused", None))  # the dry walk spends ahead: it stops sooner
     assert got[0] == got[1]
 
 
@@ -139,3 +142,133 @@ def test_a_refusal_builds_no_result(monkeypatch):
     # one that fits is built once, after its dry walk
     R.restrict_length(node, 1, 7)
     assert built[0] > 0
+
+
+# --- section 55: steps spent ahead, dry loops in another order: the same refusals ------------
+
+
+def _reference(node, lo, hi, budget):
+    """The restriction before section 55: ("refused", None) or ("fits", result, steps)."""
+    r = OldRestrictor(budget)
+    try:
+        out = r.run(node, lo, hi)
+    except RegexBudgetError:
+        return ("refused",)
+    return ("fits", out, budget - r.budget)
+
+
+def _dry(node, lo, hi, budget):
+    r = R._LengthRestrictor(budget, dry=True)
+    try:
+        r.run(node, lo, hi)
+    except RegexBudgetError:
+        return ("refused",)
+    return ("fits", budget - r.budget)
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    atoms = ["a", "b", "[ab]", "\\S", "\\s", "ab", "x"]
+    if depth > 2 or rng.random() < 0.3:
+        s = rng.choice(atoms)
+    elif rng.random() < 0.3:
+        s = (
+            "(?:"
+            + "|".join(_random_pattern(rng, depth + 1) for _ in range(rng.randint(2, 3)))
+            + ")"
+        )
+    else:
+        s = "(?:" + "".join(_random_pattern(rng, depth + 1) for _ in range(rng.randint(2, 3))) + ")"
+    q = rng.random()
+    if q < 0.2:
+        s += "+"
+    elif q < 0.35:
+        s += "*"
+    elif q < 0.45:
+        s += "?"
+    elif q < 0.6:
+        m = rng.randint(0, 3)
+        s += "{%d,%d}" % (m, m + rng.randint(0, 6))
+    return s
+
+
+def _cases(count: int, seed: int):
+    rng = random.Random(seed)
+    fixed = [(p, lo, hi) for p, lo, hi in DRY_CASES]
+    fixed += [("^(?:\\S+\\s+){0,9}\\S+$", 0, 100), ("^(?:\\S+\\s+){0,49}\\S+$", 1, 500)]
+    yield from fixed
+    for _ in range(count):
+        pattern = "^" + "".join(_random_pattern(rng) for _ in range(rng.randint(1, 3))) + "$"
+        lo = rng.choice([0, 0, 1, 2, 5])
+        hi = rng.choice([None, 3, 8, 15, 30, 60, 120])
+        yield pattern, lo, hi
+
+
+def _check(pattern, lo, hi):
+    node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+    ref = _reference(node, lo, hi, 20000)
+    budgets = [1, 5, 40, 300, 4000]
+    if ref[0] == "fits":  # the exact total, and one under it: the boundary of a refusal
+        budgets += [ref[2], ref[2] - 1, ref[2] + 1]
+    for budget in budgets:
+        want = _reference(node, lo, hi, budget)
+        got = _dry(node, lo, hi, budget)
+        assert got[0] == want[0], (pattern, lo, hi, budget)
+        if want[0] == "fits":
+            assert got[1] == want[2], (pattern, lo, hi, budget)  # the same steps in all
+    for budget in (300, 4000):
+        R._RESTRICTED.clear()
+        want = _reference(node, lo, hi, budget)
+        if want[0] == "refused":
+            with pytest.raises(RegexBudgetError):
+                R.restrict_length(node, lo, hi, budget)
+        else:
+            assert R.restrict_length(node, lo, hi, budget) == want[1]
+    return ref[0]
+
+
+def test_refusals_and_results_equal_the_walk_before_section_55():
+    """The dry walk spends the steps of a loop on entering it, spends ahead those of the calls
+    on a concatenation it peeled, and visits the longest parts first: the same keys and steps
+    in all, so a restriction is refused (any budget, at its exact total and one under) and
+    built exactly as by the walk before (tests/restrict_reference.py), random patterns too."""
+    seen = {"fits": 0, "refused": 0}
+    for pattern, lo, hi in _cases(150, 55):
+        seen[_check(pattern, lo, hi)] += 1
+    assert seen["fits"] > 60 and seen["refused"] > 30, seen
+
+
+def test_word_counts_are_refused_after_a_fraction_of_the_calls():
+    """o21137's word counts: refused (as before) after under a fifth of the walk's calls (the
+    walk before section 55: 1,643 memo entries each)."""
+    for pattern, lo, hi in [
+        ("^(?:\\S+\\s+){0,19}\\S+$", 1, 200),
+        ("^(?:\\S+\\s+){0,9}\\S+$", 0, 100),
+        ("^(?:\\S+\\s+){0,49}\\S+$", 1, 500),
+    ]:
+        node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+        old = OldRestrictor(4000)
+        with pytest.raises(RegexBudgetError):
+            old.run(node, lo, hi)
+        new = R._LengthRestrictor(4000, dry=True)
+        with pytest.raises(RegexBudgetError):
+            new.run(node, lo, hi)
+        assert len(new.memo) * 5 < len(old.memo), (pattern, len(new.memo), len(old.memo))
+
+
+def test_a_dry_walk_too_deep_leaves_the_decision_to_the_building_walk(monkeypatch):
+    """The dry walk's order may nest deeper than the building walk's: a RecursionError in it
+    is not an answer, the building walk (the order before section 55) decides."""
+
+    def too_deep(self, *args):
+        raise RecursionError
+
+    monkeypatch.setattr(R._LengthRestrictor, "_credit_rests", too_deep)
+    for pattern, lo, hi in DRY_CASES:
+        node = parse_regex(pattern, syntax="ecma", search=True, portable=True)
+        R._RESTRICTED.clear()
+        want = _reference(node, lo, hi, 4000)
+        if want[0] == "refused":
+            with pytest.raises(RegexBudgetError):
+                R.restrict_length(node, lo, hi)
+        else:
+            assert R.restrict_length(node, lo, hi) == want[1]

@@ -262,6 +262,15 @@ def length_bounds(n) -> tuple[int, int | None]:
     raise ValueError(f"regex node {k!r} has no code-point meaning")
 
 
+def end_of_loop(lo, hi, amn, amx, rmn) -> int:
+    """The end (exclusive) of ``_LengthRestrictor._run``'s loop over the first part's lengths."""
+    if hi is None:
+        top = max(amn, lo - rmn)
+        return top if amx is None else min(top, amx + 1)
+    top = hi - rmn
+    return (top if amx is None else min(top, amx)) + 1
+
+
 def node_size(n, limit: int = 1 << 30) -> int:
     """Number of nodes (a tree walk; stops counting past ``limit``)."""
     stack = [n]
@@ -279,12 +288,16 @@ def node_size(n, limit: int = 1 << 30) -> int:
 class _LengthRestrictor:
     """``dry``: the same walk (the same inputs peeled, memo hits and steps spent) without
     building the result: whether the restriction fits its budget, at about half the cost
-    (the result's cat/alt nodes, their flattening and de-duplication, are the other half)."""
+    (the result's cat/alt nodes, their flattening and de-duplication, are the other half).
+    Dry, it spends steps ahead and visits a loop's longest parts first (:meth:`_order`,
+    :meth:`_credit_rests`): the same total, so the same refusals, reached sooner."""
 
     def __init__(self, budget: int, dry: bool = False) -> None:
         self.budget = budget
         self.dry = dry
         self.memo: dict = {}
+        # dry: the keys whose step was spent ahead (_credit_rests), not spent again on entry
+        self.credited: set = set()
         self.keep: list = []
         # length_bounds by node identity (the entry keeps its node alive): the restriction asks
         # for the bounds of every suffix it peels, and each plain call walked the whole
@@ -336,10 +349,53 @@ class _LengthRestrictor:
         if got is not None:
             return got
         self.keep.append(n)
-        self.spend()
+        if key not in self.credited:
+            self.spend()
         r = self._run(n, lo, hi, mn, mx)
         self.memo[key] = r
         return r
+
+    def _credit_rests(self, rest, rmn, rmx, lo, hi, first, end) -> None:
+        """Spend ahead the steps of the loop's calls on ``rest`` that will walk. ``rest`` is a
+        concatenation peeled by this call (``_rest`` builds a new tuple whenever the result is
+        a ``cat``), so no other call reaches it: each of its keys (one per length, distinct)
+        that is not settled by the bound checks of :meth:`run` is walked exactly once, later
+        in this loop, and spends one step then; spent now, the walk reaches its budget sooner
+        and spends the same in all."""
+        keys = []
+        for ln in range(first, end):
+            a = max(lo - ln, 0)
+            b = None if hi is None else hi - ln
+            if b is not None and b < a:
+                continue
+            if (rmx is not None and rmx < a) or (b is not None and rmn > b):
+                continue
+            if rmn >= a and (b is None or (rmx is not None and rmx <= b)):
+                continue
+            keys.append((id(rest), a, b))
+        self.credited.update(keys)
+        self.spend(len(keys))
+
+    def _order(self, first: int, end: int, total: int):
+        """The lengths ``first..end-1`` of a cat's first part, in the loop's order: ascending
+        when building (the result's alternatives keep their order); dry, the calls that reach
+        the most (the longest part, first part ``ln`` or rest ``total - ln``) first, from
+        both ends inward. The walk's keys and steps are the same in any order (each key is
+        walked once, from the memo after), so a dry walk refuses what it refused; over
+        budget, the longest parts' large loops are spent first and reach the budget after
+        far fewer calls (o21137: the 19-word copy of 199 characters before the one of 0)."""
+        if not self.dry:
+            return range(first, end)
+        out = []
+        i, j = first, end - 1
+        while i <= j:
+            if max(j, total - j) >= max(i, total - i):
+                out.append(j)
+                j -= 1
+            else:
+                out.append(i)
+                i += 1
+        return out
 
     def _alt(self, *nodes):
         return EMPTY if self.dry else alt(*nodes)
@@ -382,22 +438,29 @@ class _LengthRestrictor:
                 return self._cat(a_node, self.run(rest, lo - amn, None if hi is None else hi - amn))
             if rmn == rmx:
                 return self._cat(self.run(a_node, lo - rmn, None if hi is None else hi - rmn), rest)
+            # a loop spends one step per length of a_node, whatever its calls spend: all of
+            # them are spent on entering it, before the calls' own. The walk's total (the memo
+            # holds the same keys, each walked once) is the same, and a restriction is refused
+            # exactly when that total exceeds the budget, so only the moment of the refusal
+            # changes: over budget, the walk reaches its budget after a fraction of the calls
+            # (o21137's word counts: the outer loop's 200 steps, then each copy's, at once)
+            if self.dry and rest[0] == "cat":
+                self._credit_rests(rest, rmn, rmx, lo, hi, amn, end_of_loop(lo, hi, amn, amx, rmn))
             out = []
             if hi is None:
                 # |a| + |rest| >= lo
                 top = lo - rmn  # below this length of a, rest must make up the difference
-                for ln in range(amn, max(amn, top)):
-                    if amx is not None and ln > amx:
-                        break
-                    self.spend()
+                end = max(amn, top) if amx is None else min(max(amn, top), amx + 1)
+                self.spend(max(end - amn, 0))  # the loop's steps, spent before it (see above)
+                for ln in self._order(amn, end, lo):
                     out.append(self._cat(self.run(a_node, ln, ln), self.run(rest, lo - ln, None)))
                 out.append(self._cat(self.run(a_node, max(amn, top), None), rest))
                 return self._alt(*out)
             top = hi - rmn
             if amx is not None:
                 top = min(top, amx)
-            for ln in range(amn, top + 1):
-                self.spend()
+            self.spend(max(top + 1 - amn, 0))
+            for ln in self._order(amn, top + 1, hi):
                 out.append(self._cat(self.run(a_node, ln, ln), self.run(rest, lo - ln, hi - ln)))
             return self._alt(*out)
         # cps / bytes / empty are fixed length: handled by the bound checks above
@@ -427,9 +490,13 @@ def restrict_length(n, lo: int, hi: int | None, budget: int = 4000):
         if budget > _DRY_FIRST_STEPS:
             # over budget is the costly outcome (a word-count pattern with maxLength 200: the
             # full 4,000 steps, ~11 ms, then the counted fallback; o21137 eleven times): a dry
-            # walk first refuses it at about half that, and a restriction that fits is then
+            # walk first refuses it (spending ahead, longest parts first: a few hundred calls
+            # at most for o21137's, section 55), and a restriction that fits is then
             # built as before (the same result, its cost about 1.5 times: they are small)
-            _LengthRestrictor(budget, dry=True).run(n, lo, hi)
+            try:
+                _LengthRestrictor(budget, dry=True).run(n, lo, hi)
+            except RecursionError:  # its order may nest deeper: the building walk decides
+                pass
         restrictor = _LengthRestrictor(budget)
         r = restrictor.run(n, lo, hi)
     except RegexBudgetError as e:
