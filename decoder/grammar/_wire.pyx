@@ -647,12 +647,9 @@ cdef class _ObjectStates:
         self.kv_memo[k] = s
         return s
 
-    cdef Py_ssize_t _get(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f) except -1:
-        cdef Py_ssize_t got = self._lookup(kind, i, c, f), bits, ret = -1
-        cdef vector[_Frame] stack
+    cdef _Frame _open(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f) except *:
+        """A frame for a state not made yet: the state made (named now, in call order)."""
         cdef _Frame fr
-        if got >= 0:
-            return got
         fr.kind = kind
         fr.stage = 0
         fr.i = i
@@ -661,6 +658,15 @@ cdef class _ObjectStates:
         fr.j = 0
         fr.kv = -1
         fr.s = self._new_state(kind, i, c, f)
+        return fr
+
+    cdef Py_ssize_t _get(self, int kind, Py_ssize_t i, Py_ssize_t c, Py_ssize_t f) except -1:
+        cdef Py_ssize_t got = self._lookup(kind, i, c, f), bits, ret = -1
+        cdef vector[_Frame] stack
+        cdef _Frame fr
+        if got >= 0:
+            return got
+        fr = self._open(kind, i, c, f)
         while True:
             # advance the current frame until it calls a state not made yet (push) or
             # returns (pop); a call to a state already made goes on at once
@@ -726,14 +732,7 @@ cdef class _ObjectStates:
                     ret = got
                     continue
                 stack.push_back(fr)
-                fr.kind = kind
-                fr.stage = 0
-                fr.i = i
-                fr.c = c
-                fr.f = f
-                fr.j = 0
-                fr.kv = -1
-                fr.s = self._new_state(kind, i, c, f)
+                fr = self._open(kind, i, c, f)
                 continue
             # the frame returns its state
             ret = fr.s
