@@ -35,10 +35,15 @@ cd "$ROOT"
 mkdir -p "$SRC"
 git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$SRC/" 2>/dev/null \
   || git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$SRC/"
-HASH="$(cat setup.py decoder/_engine.pyx csrc/*.h csrc/*.cc csrc/support/*.h | sha1sum | cut -c1-16)"
+# every extension's sources (the engine and the Cython front-end modules): a copy built for
+# older .pyx files would import the new Python against the old extension
+PYX="$(git ls-files 'decoder/*.pyx' 'decoder/*.pxd')"
+# shellcheck disable=SC2086
+HASH="$(cat setup.py $PYX csrc/*.h csrc/*.cc csrc/support/*.h | sha1sum | cut -c1-16)"
 if [ "$(cat "$DIR/built" 2>/dev/null)" != "$HASH" ] || ! ls "$SRC"/decoder/_engine*.so >/dev/null 2>&1; then
   echo "sanitizers: building decoder._engine with -fsanitize=address,undefined in $SRC"
-  (cd "$SRC" && rm -rf build decoder/_engine*.so decoder/_engine.cpp &&
+  (cd "$SRC" && rm -rf build && find decoder -name '*.so' -delete &&
+   for f in $PYX; do rm -f "${f%.pyx}.cpp" "${f%.pyx}.c"; done &&
    DECODER_SANITIZE=address,undefined nice python setup.py -q build_ext --inplace -j 2 >"$DIR/build.log" 2>&1) \
     || { tail -40 "$DIR/build.log"; exit 1; }
   echo "$HASH" >"$DIR/built"
