@@ -271,6 +271,16 @@ def end_of_loop(lo, hi, amn, amx, rmn) -> int:
     return (top if amx is None else min(top, amx)) + 1
 
 
+def _dead(lo: int, hi: int | None, mn: int, mx: int | None) -> bool:
+    """No string of lengths ``mn..mx`` has a length in ``lo..hi``: ``run`` answers NEVER."""
+    return (hi is not None and (hi < lo or mn > hi)) or (mx is not None and mx < lo)
+
+
+def _whole(lo: int, hi: int | None, mn: int, mx: int | None) -> bool:
+    """Every length ``mn..mx`` is in ``lo..hi``: ``run`` answers the node itself."""
+    return mn >= lo and (hi is None or (mx is not None and mx <= hi))
+
+
 def node_size(n, limit: int = 1 << 30) -> int:
     """Number of nodes (a tree walk; stops counting past ``limit``)."""
     stack = [n]
@@ -340,9 +350,9 @@ class _LengthRestrictor:
         if hi is not None and hi < lo:
             return NEVER
         mn, mx = self.bounds(n)
-        if n[0] == "never" or (mx is not None and mx < lo) or (hi is not None and mn > hi):
+        if n[0] == "never" or _dead(lo, hi, mn, mx):
             return NEVER
-        if mn >= lo and (hi is None or (mx is not None and mx <= hi)):
+        if _whole(lo, hi, mn, mx):
             return n
         key = (id(n), lo, hi)
         got = self.memo.get(key)
@@ -366,13 +376,8 @@ class _LengthRestrictor:
         for ln in range(first, end):
             a = max(lo - ln, 0)
             b = None if hi is None else hi - ln
-            if b is not None and b < a:
-                continue
-            if (rmx is not None and rmx < a) or (b is not None and rmn > b):
-                continue
-            if rmn >= a and (b is None or (rmx is not None and rmx <= b)):
-                continue
-            keys.append((id(rest), a, b))
+            if not (_dead(a, b, rmn, rmx) or _whole(a, b, rmn, rmx)):  # run's own checks
+                keys.append((id(rest), a, b))
         self.credited.update(keys)
         self.spend(len(keys))
 
@@ -444,23 +449,18 @@ class _LengthRestrictor:
             # exactly when that total exceeds the budget, so only the moment of the refusal
             # changes: over budget, the walk reaches its budget after a fraction of the calls
             # (o21137's word counts: the outer loop's 200 steps, then each copy's, at once)
+            end = end_of_loop(lo, hi, amn, amx, rmn)
             if self.dry and rest[0] == "cat":
-                self._credit_rests(rest, rmn, rmx, lo, hi, amn, end_of_loop(lo, hi, amn, amx, rmn))
+                self._credit_rests(rest, rmn, rmx, lo, hi, amn, end)
+            self.spend(max(end - amn, 0))  # the loop's steps, spent before it (see above)
             out = []
             if hi is None:
-                # |a| + |rest| >= lo
-                top = lo - rmn  # below this length of a, rest must make up the difference
-                end = max(amn, top) if amx is None else min(max(amn, top), amx + 1)
-                self.spend(max(end - amn, 0))  # the loop's steps, spent before it (see above)
+                # |a| + |rest| >= lo; below lo - rmn, rest must make up the difference
                 for ln in self._order(amn, end, lo):
                     out.append(self._cat(self.run(a_node, ln, ln), self.run(rest, lo - ln, None)))
-                out.append(self._cat(self.run(a_node, max(amn, top), None), rest))
+                out.append(self._cat(self.run(a_node, max(amn, lo - rmn), None), rest))
                 return self._alt(*out)
-            top = hi - rmn
-            if amx is not None:
-                top = min(top, amx)
-            self.spend(max(top + 1 - amn, 0))
-            for ln in self._order(amn, top + 1, hi):
+            for ln in self._order(amn, end, hi):
                 out.append(self._cat(self.run(a_node, ln, ln), self.run(rest, lo - ln, hi - ln)))
             return self._alt(*out)
         # cps / bytes / empty are fixed length: handled by the bound checks above
