@@ -75,6 +75,8 @@ _TYPE_NAMES = {
     "array": {"array"},
     "object": {"object"},
 }
+#: Compiler._types_of of a single type name (what most ``type`` values are), computed once
+_TYPES_OF_NAME = {t: frozenset(ts) for t, ts in _TYPE_NAMES.items()} | {"any": ALL_TYPES}
 ANNOTATIONS = frozenset(
     {
         "title",
@@ -519,27 +521,39 @@ _SPLIT_KEYWORDS = frozenset(
 )
 
 
-class Part:
-    """One schema object in a conjunction, with the keywords already handled."""
+#: the ``live`` keywords of a part whose node is not a dict (none; never written to)
+_NO_KEYWORDS: dict = {}
 
-    __slots__ = ("node", "base", "path", "skip")
+
+class Part:
+    """One schema object in a conjunction, with the keywords already handled.
+
+    ``live``: the keywords the part still asserts, with their values -- the node itself when
+    nothing is skipped (most parts), else a copy without the skipped keywords, and an empty
+    dict for a boolean node. Built once, so that the emitters test ``"kw" in p.live`` (one
+    dict lookup) instead of calling ``has`` (an isinstance, two lookups and a Python call:
+    a compile made hundreds of thousands of them)."""
+
+    __slots__ = ("node", "base", "path", "skip", "live")
 
     def __init__(self, node, base: str, path: str, skip: frozenset = frozenset()) -> None:
         self.node = node
         self.base = base
         self.path = path
         self.skip = skip
+        if isinstance(node, dict):
+            self.live = {k: v for k, v in node.items() if k not in skip} if skip else node
+        else:
+            self.live = _NO_KEYWORDS
 
     def key(self):
         return (id(self.node), self.skip)
 
     def has(self, kw: str) -> bool:
-        return isinstance(self.node, dict) and kw in self.node and kw not in self.skip
+        return kw in self.live
 
     def get(self, kw: str, default=None):
-        if self.has(kw):
-            return self.node[kw]
-        return default
+        return self.live.get(kw, default)
 
     def without(self, *kws) -> Part:
         return Part(self.node, self.base, self.path, self.skip | frozenset(kws))
@@ -564,7 +578,7 @@ def _inert(p: Part) -> bool:
         return True
     if not isinstance(n, dict):
         return False
-    return all(kw in _INERT or kw in p.skip for kw in n)
+    return _INERT.issuperset(p.live)
 
 
 def _count(p: Part, kw: str, v) -> int:
@@ -989,12 +1003,11 @@ class Compiler:
 
     def value(self, parts: list) -> int:
         """The nonterminal of JSON values satisfying every part."""
-        key = frozenset(p.key() for p in parts)
+        key = frozenset([(id(p.node), p.skip) for p in parts])  # each part's key()
         got = self.memo.get(key)
         if got is not None:
             return got
-        for p in parts:
-            self.keep.append(p.node)
+        self.keep.extend([p.node for p in parts])
         path = parts[0].path if parts else ""
         if len(self.memo) >= self.max_values:
             raise SchemaLimitError(
@@ -1066,12 +1079,15 @@ class Compiler:
         validating against it never ends (no instance can be validated)."""
         out: list[Part] = []
         seen = set()
-        work = list(parts)
+        work = list(parts)  # a queue: work[i:] is still to expand
         edges: dict = {}  # id(schema dict) -> [(id(target dict), target path)] by $ref/allOf
         paths: dict = {}  # id(schema dict) -> the first path it was reached at
         revisited = False  # some $ref/allOf target was already expanded: maybe a cycle
-        while work:
-            p = work.pop(0)
+        base_of = self.doc.base_of
+        at = 0
+        while at < len(work):
+            p = work[at]
+            at += 1
             node = p.node
             if node is True:
                 continue
@@ -1083,31 +1099,31 @@ class Compiler:
                     path=p.path,
                     keyword="$schema",
                 )
-            k = p.key()
+            k = (id(node), p.skip)  # p.key()
             if k in seen:
                 revisited = True
                 continue
             seen.add(k)
             paths.setdefault(id(node), p.path)
-            base = self.doc.base_of.get(id(node), p.base)
+            base = base_of.get(id(node), p.base)
             if base != p.base:
                 p = Part(node, base, p.path, p.skip)
             if _EXPAND_KEYWORDS.isdisjoint(node):  # nothing to follow (most parts)
                 out.append(p)
                 continue
-            if p.has("unevaluatedProperties") or p.has("unevaluatedItems"):
+            if "unevaluatedProperties" in p.live or "unevaluatedItems" in p.live:
                 work.extend(unevaluated.rewrite(self, p))  # module unevaluated.py
                 continue
-            if p.has("$dynamicRef"):  # a $ref where the document fixes its dynamic scope
+            if "$dynamicRef" in p.live:  # a $ref where the document fixes its dynamic scope
                 tgt = unevaluated.dynamic_target(self, p)
                 if tgt is not None:
                     work.append(Part(tgt[0], tgt[1], tgt[2] or p.path + "/$dynamicRef"))
                     edges.setdefault(id(node), []).append((id(tgt[0]), p.path + "/$dynamicRef"))
                 p = p.without("$dynamicRef")
-            if p.has("$recursiveRef"):
+            if "$recursiveRef" in p.live:
                 self.unsupported("$recursiveRef", p.path)
                 p = p.without("$recursiveRef")
-            if p.has("$ref"):
+            if "$ref" in p.live:
                 ref = node["$ref"]
                 if not isinstance(ref, str):
                     raise SchemaError(
@@ -1121,7 +1137,7 @@ class Compiler:
                     continue  # siblings of $ref are ignored up to draft-07
                 p = p.without("$ref")
                 seen.add(p.key())
-            if p.has("allOf"):
+            if "allOf" in p.live:
                 subs = node["allOf"]
                 for i, s in enumerate(subs):
                     edges.setdefault(id(node), []).append((id(s), f"{p.path}/allOf/{i}"))
@@ -1173,7 +1189,10 @@ class Compiler:
         # node, so value()'s memo, keyed by the parts as written, misses; from draft 2019-09
         # on, the use site also stays a part, with nothing left in it but annotations): one
         # symbol for its language, not a copy of its rules per use site
-        key = tuple((id(p.node), p.skip, p.base) for p in expanded if not _inert(p))
+        # (every expanded part's node is a dict: _inert(p) is the issuperset)
+        key = tuple(
+            [(id(p.node), p.skip, p.base) for p in expanded if not _INERT.issuperset(p.live)]
+        )
         if key:
             got = self.expanded_memo.get(key)
             if got is not None:
@@ -1184,6 +1203,8 @@ class Compiler:
         if not types:
             return  # the types contradict each other: no value
         for i, p in enumerate(expanded):
+            if _SPLIT_KEYWORDS.isdisjoint(p.node):
+                continue  # _split's own first test, before the others are sliced out
             branches = self._split(p, expanded[:i] + expanded[i + 1 :])
             if branches is None:
                 continue
@@ -1205,7 +1226,7 @@ class Compiler:
         """The instance types every part's ``type`` allows (all, without ``type``)."""
         types = set(ALL_TYPES)
         for p in parts:
-            if p.has("type"):
+            if "type" in p.live:
                 types &= self._types_of(p.node["type"])
         return types
 
@@ -1215,10 +1236,10 @@ class Compiler:
         node = p.node
         if not isinstance(node, dict) or _SPLIT_KEYWORDS.isdisjoint(node):
             return None  # (most parts: one set test instead of nine ``has``)
-        if p.has("anyOf"):
+        if "anyOf" in p.live:
             q = p.without("anyOf")
             return [[q, p.sub(s, f"anyOf/{i}")] for i, s in enumerate(node["anyOf"])]
-        if p.has("oneOf"):
+        if "oneOf" in p.live:
             q = p.without("oneOf")
             subs = node["oneOf"]
             brs = [p.sub(s, f"oneOf/{i}") for i, s in enumerate(subs)]
@@ -1237,7 +1258,7 @@ class Compiler:
                     f"has branches that may overlap (cannot negate " f"{e.keyword})",
                 )
                 return [[q, b] for b in brs]
-        if p.has("if"):
+        if "if" in p.live:
             q = p.without("if", "then", "else")
             cond = p.sub(node["if"], "if")
             then = p.sub(node.get("then", True), "then")
@@ -1258,9 +1279,9 @@ class Compiler:
                 self.assert_later = False
             return [[q, cond, then], [q, ncond, els]]
         for kw in ("then", "else"):
-            if p.has(kw):  # without "if" they do nothing
+            if kw in p.live:  # without "if" they do nothing
                 return [[p.without(kw)]]
-        if p.has("not"):
+        if "not" in p.live:
             q = p.without("not")
             try:
                 return [[q, self.neg_part(p.sub(node["not"], "not"))]]
@@ -1268,7 +1289,7 @@ class Compiler:
                 self.unsupported("not", p.path, f"cannot be compiled ({e.keyword})")
                 return [[q]]
         for kw in ("dependentRequired", "dependentSchemas", "dependencies"):
-            if p.has(kw):
+            if kw in p.live:
                 deps = node[kw]
                 q = p.without(kw)
                 if not isinstance(deps, dict) or not deps:
@@ -1574,9 +1595,9 @@ class Compiler:
                 # a key failing propertyNames under both readings of its pattern (see
                 # _pattern): supported where the readings agree, and without formats (ours
                 # are subsets of what validators accept)
-                if q.has("format") or q.has("__not_format__") or q.has("__not_pattern__"):
+                if "format" in q.live or "__not_format__" in q.live or "__not_pattern__" in q.live:
                     raise _CannotNegate(kw)
-                if q.has("pattern") and self._pattern(
+                if "pattern" in q.live and self._pattern(
                     q.node["pattern"], q.path, "max"
                 ) != self._pattern(q.node["pattern"], q.path):
                     raise _CannotNegate(kw)
@@ -1695,33 +1716,33 @@ class Compiler:
         allows = []  # per part: (finite values of its declared props, their names, extra)
         for q in expanded:
             n = q.node
-            if q.has("type"):
+            if "type" in q.live:
                 types &= self._types_of(n["type"])
             for kw in ("enum", "const"):
-                if q.has(kw) and (kw == "enum" or self.draft >= 6 or "__synthetic__" in n):
+                if kw in q.live and (kw == "enum" or self.draft >= 6 or "__synthetic__" in n):
                     vs = n[kw] if kw == "enum" else [n[kw]]
                     ks = {_json_key(x) for x in vs}
                     values = ks if values is None else values & ks
                     types &= {_json_type(x) for x in vs}
             finite: dict = {}
             declared: frozenset = frozenset()
-            if q.has("properties") and isinstance(n["properties"], dict):
+            if "properties" in q.live and isinstance(n["properties"], dict):
                 declared = frozenset(n["properties"])
                 for name, sub in n["properties"].items():
                     fk = _finite_keys(sub, self.draft)
                     if fk is not None:
                         finite[name] = fk
             extra = None  # the values a property outside `declared` may have
-            if not q.has("patternProperties") and q.has("additionalProperties"):
+            if "patternProperties" not in q.live and "additionalProperties" in q.live:
                 extra = _finite_keys(n["additionalProperties"], self.draft)
             if finite or extra is not None:
                 allows.append((finite, declared, extra))
-            if q.has("required") and isinstance(n["required"], list):
+            if "required" in q.live and isinstance(n["required"], list):
                 for name in n["required"]:
                     if isinstance(name, str):
                         required.setdefault(name, None)
             for kw in ("anyOf", "oneOf"):  # what every branch that can hold requires
-                if q.has(kw) and isinstance(n[kw], list) and n[kw]:
+                if kw in q.live and isinstance(n[kw], list) and n[kw]:
                     subs = [
                         self._branch_signature(q.sub(b, f"{kw}/{i}"), depth + 1)
                         for i, b in enumerate(n[kw])
@@ -1767,7 +1788,12 @@ class Compiler:
         return True
 
     # ------------------------------------------------------------ merging
-    def _types_of(self, v) -> set:
+    def _types_of(self, v) -> set | frozenset:
+        """The instance types a ``type`` value allows (callers only read the set)."""
+        if type(v) is str:
+            got = _TYPES_OF_NAME.get(v)
+            if got is not None:
+                return got
         if not isinstance(v, (str, list)):
             raise SchemaError(
                 f"'type' must be a type name or a list of them, not {v!r}", keyword="type"
@@ -1788,12 +1814,12 @@ class Compiler:
         finite = None
         for p in parts:
             n = p.node
-            if p.has("type"):
+            if "type" in p.live:
                 types &= self._types_of(n["type"])
             sets = []  # a part with both const and enum is their intersection
-            if p.has("const"):
+            if "const" in p.live:
                 sets.append([n["const"]])
-            if p.has("enum"):
+            if "enum" in p.live:
                 if not isinstance(n["enum"], list):
                     raise SchemaError(
                         f"enum at {p.path or '/'} is not an array", path=p.path, keyword="enum"
@@ -1813,7 +1839,7 @@ class Compiler:
         excluded = {
             _json_key(x)
             for p in parts
-            if p.has("__not_enum__")
+            if "__not_enum__" in p.live
             for x in p.node["__not_enum__"]
             if x is None or isinstance(x, bool)
         }
@@ -2147,7 +2173,7 @@ class Compiler:
         for p in parts:
             n = p.node
             for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-                if not p.has(kw):
+                if kw not in p.live:
                     continue
                 v = n[kw]
                 if isinstance(v, bool):
@@ -2165,7 +2191,7 @@ class Compiler:
                     tighten_lo(d, True)
                 else:
                     tighten_hi(d, True)
-            if p.has("multipleOf"):
+            if "multipleOf" in p.live:
                 v = n["multipleOf"]
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise SchemaError(
@@ -2174,9 +2200,9 @@ class Compiler:
                         keyword="multipleOf",
                     )
                 mults.append(numeric.to_decimal(v))
-            if p.has("__not_multipleOf__"):
+            if "__not_multipleOf__" in p.live:
                 not_mults += [numeric.to_decimal(x) for x in n["__not_multipleOf__"]]
-            if p.has("__not_enum__"):
+            if "__not_enum__" in p.live:
                 not_vals += [
                     numeric.to_decimal(x)
                     for x in n["__not_enum__"]
@@ -2298,17 +2324,17 @@ class Compiler:
         path = parts[0].path if parts else ""
         for p in parts:
             n = p.node
-            if p.has("minLength"):
+            if "minLength" in p.live:
                 lo = max(lo, _count(p, "minLength", n["minLength"]))
-            if p.has("maxLength"):
+            if "maxLength" in p.live:
                 hi = (
                     _count(p, "maxLength", n["maxLength"])
                     if hi is None
                     else min(hi, _count(p, "maxLength", n["maxLength"]))
                 )
-            if p.has("pattern"):
+            if "pattern" in p.live:
                 langs.append(("pattern", p.path, n["pattern"]))
-            if p.has("format") and isinstance(n["format"], str):
+            if "format" in p.live and isinstance(n["format"], str):
                 try:
                     rx = format_regex(n["format"])
                 except KeyError:
@@ -2320,11 +2346,11 @@ class Compiler:
                     ) from None
                 if rx is not None:
                     langs.append(("format", p.path, rx))
-            if p.has("__not_enum__"):
+            if "__not_enum__" in p.live:
                 not_vals += [x for x in n["__not_enum__"] if isinstance(x, str)]
-            if p.has("__not_pattern__"):
+            if "__not_pattern__" in p.live:
                 langs += [("not", p.path, x) for x in n["__not_pattern__"]]
-            if p.has("__not_format__"):
+            if "__not_format__" in p.live:
                 langs += [
                     ("notformat", p.path, format_superset_regex(x)) for x in n["__not_format__"]
                 ]
@@ -2476,23 +2502,23 @@ class Compiler:
         path = parts[0].path if parts else ""
         for p in parts:
             n = p.node
-            if p.has("minItems"):
+            if "minItems" in p.live:
                 lo = max(lo, _count(p, "minItems", n["minItems"]))
-            if p.has("maxItems"):
+            if "maxItems" in p.live:
                 hi = (
                     _count(p, "maxItems", n["maxItems"])
                     if hi is None
                     else min(hi, _count(p, "maxItems", n["maxItems"]))
                 )
-            if p.has("contains"):
+            if "contains" in p.live:
                 mn = _count(p, "minContains", n.get("minContains", 1))
                 mx = n.get("maxContains")
                 mx = _count(p, "maxContains", mx) if mx is not None else None
                 contains.append((p.sub(n["contains"], "contains"), mn, mx, p.path))
-            if p.has("uniqueItems") and n["uniqueItems"] is True:
+            if "uniqueItems" in p.live and n["uniqueItems"] is True:
                 unique = True
             for kw in ("unevaluatedItems",):
-                if p.has(kw) and not _trivial(n[kw]):
+                if kw in p.live and not _trivial(n[kw]):
                     self.unsupported(kw, p.path)
         prefix = self._array_positions(parts)
         rest = self._array_rest(parts)
@@ -2618,31 +2644,31 @@ class Compiler:
         k = 0
         for p in parts:
             n = p.node
-            if p.has("prefixItems"):
+            if "prefixItems" in p.live:
                 k = max(k, len(n["prefixItems"]))
-            elif p.has("items") and isinstance(n["items"], list):
+            elif "items" in p.live and isinstance(n["items"], list):
                 k = max(k, len(n["items"]))
         out = [[] for _ in range(k)]
         for p in parts:
             n = p.node
-            if p.has("prefixItems"):
+            if "prefixItems" in p.live:
                 pre, tail, tname, pname = (
                     n["prefixItems"],
-                    n.get("items") if p.has("items") else None,
+                    n.get("items") if "items" in p.live else None,
                     "items",
                     "prefixItems",
                 )
-            elif p.has("items") and isinstance(n["items"], list):
+            elif "items" in p.live and isinstance(n["items"], list):
                 pre, tail, tname, pname = (
                     n["items"],
-                    n.get("additionalItems") if p.has("additionalItems") else None,
+                    n.get("additionalItems") if "additionalItems" in p.live else None,
                     "additionalItems",
                     "items",
                 )
             else:
                 pre, tail, tname, pname = (
                     [],
-                    n.get("items") if p.has("items") else None,
+                    n.get("items") if "items" in p.live else None,
                     "items",
                     "items",
                 )
@@ -2657,15 +2683,15 @@ class Compiler:
         rest = []
         for p in parts:
             n = p.node
-            if p.has("prefixItems"):
-                tail, tname = (n["items"] if p.has("items") else None), "items"
-            elif p.has("items") and isinstance(n["items"], list):
+            if "prefixItems" in p.live:
+                tail, tname = (n["items"] if "items" in p.live else None), "items"
+            elif "items" in p.live and isinstance(n["items"], list):
                 tail, tname = (
-                    (n["additionalItems"] if p.has("additionalItems") else None),
+                    (n["additionalItems"] if "additionalItems" in p.live else None),
                     "additionalItems",
                 )
             else:
-                tail, tname = (n["items"] if p.has("items") else None), "items"
+                tail, tname = (n["items"] if "items" in p.live else None), "items"
             if tail is not None:
                 rest.append(p.sub(tail, tname))
         return rest
@@ -2782,7 +2808,7 @@ class Compiler:
         addl_explicit = False
         for p in parts:
             n = p.node
-            if p.has("properties"):
+            if "properties" in p.live:
                 props = n["properties"]
                 if not isinstance(props, dict):
                     raise SchemaError(
@@ -2794,38 +2820,38 @@ class Compiler:
                     if name not in declared:
                         declared[name] = []
                         order.append(name)
-            if p.has("required"):
+            if "required" in p.live:
                 for name in n["required"]:
                     required.add(name)
                     if name not in declared:
                         declared[name] = []
                         order.append(name)
-            for e in n["__some_key__"] if p.has("__some_key__") else ():
+            for e in n["__some_key__"] if "__some_key__" in p.live else ():
                 for a in e["alts"]:  # a name a requirement refers to is a declared one
                     names = [a[1]] if a[0] == "absent" else a[1][1] if a[1][0] == "in" else ()
                     for name in sorted(names):
                         if name not in declared:
                             declared[name] = []
                             order.append(name)
-            if p.has("minProperties"):
+            if "minProperties" in p.live:
                 lo = max(lo, _count(p, "minProperties", n["minProperties"]))
-            if p.has("maxProperties"):
+            if "maxProperties" in p.live:
                 hi = (
                     _count(p, "maxProperties", n["maxProperties"])
                     if hi is None
                     else min(hi, _count(p, "maxProperties", n["maxProperties"]))
                 )
-            if p.has("propertyNames"):
+            if "propertyNames" in p.live:
                 pn_parts.append(p.sub(n["propertyNames"], "propertyNames"))
-            if p.has("patternProperties") and n["patternProperties"]:
+            if "patternProperties" in p.live and n["patternProperties"]:
                 has_pattern.append(p)
             if (
-                p.has("additionalProperties")
-                or p.has("patternProperties")
-                or (p.has("unevaluatedProperties"))
+                "additionalProperties" in p.live
+                or "patternProperties" in p.live
+                or ("unevaluatedProperties" in p.live)
             ):
                 addl_explicit = True
-            if p.has("unevaluatedProperties") and not _trivial(n["unevaluatedProperties"]):
+            if "unevaluatedProperties" in p.live and not _trivial(n["unevaluatedProperties"]):
                 self.unsupported("unevaluatedProperties", p.path)
         if hi is not None and lo > hi:
             return None
@@ -2863,9 +2889,9 @@ class Compiler:
         by_part = [
             (
                 p,
-                p.node["properties"] if p.has("properties") else {},
+                p.node["properties"] if "properties" in p.live else {},
                 pats.get(id(p), []),
-                p.has("additionalProperties"),
+                "additionalProperties" in p.live,
             )
             for p in parts
         ]
@@ -2938,7 +2964,7 @@ class Compiler:
         ``("absent", name)``."""
         out, seen = [], set()
         for p in parts:
-            if not p.has("__some_key__"):
+            if "__some_key__" not in p.live:
                 continue
             for e in p.node["__some_key__"]:
                 if id(e) in seen:
@@ -3172,7 +3198,7 @@ class Compiler:
     def _declared_in_properties(self, parts):
         out = set()
         for p in parts:
-            if p.has("properties"):
+            if "properties" in p.live:
                 out |= set(p.node["properties"])
         return out
 
@@ -3182,8 +3208,8 @@ class Compiler:
         exp = self._expand(pn_parts)
         if exp is None:
             return NEVER
-        if any(q.has("not") for q in exp):
-            negated = [self._key_not(q) for q in exp if q.has("not")]
+        if any("not" in q.live for q in exp):
+            negated = [self._key_not(q) for q in exp if "not" in q.live]
             if any(n is None for n in negated):
                 return NEVER
             exp = [q.without("not") for q in exp] + [n for n in negated if n is not True]
@@ -3207,10 +3233,10 @@ class Compiler:
         types = set(ALL_TYPES)
         finite: list | None = None
         for q in exp:
-            if q.has("type"):
+            if "type" in q.live:
                 types &= self._types_of(q.node["type"])
             for kw in ("enum", "const"):
-                if q.has(kw):
+                if kw in q.live:
                     vs = q.node[kw] if kw == "enum" else [q.node[kw]]
                     vs = [v for v in vs if isinstance(v, str)]
                     finite = vs if finite is None else [v for v in finite if v in vs]
@@ -3299,7 +3325,7 @@ class Compiler:
         addls = [
             p.sub(p.node["additionalProperties"], "additionalProperties")
             for p in parts
-            if p.has("additionalProperties")
+            if "additionalProperties" in p.live
         ]
         if not has_pattern:
             if self.strict and not addl_explicit:
@@ -3315,7 +3341,7 @@ class Compiler:
         plist = pats.get(id(p), [])
         own_addl = (
             p.node["additionalProperties"]
-            if p.has("additionalProperties")
+            if "additionalProperties" in p.live
             else (False if self.strict else True)
         )
         others = [a for a in addls if a.path != p.path + "/additionalProperties"]
@@ -3355,7 +3381,7 @@ class Compiler:
         plain_addl = [
             q.sub(q.node["additionalProperties"], "additionalProperties")
             for q in parts
-            if q.has("additionalProperties") and q not in pattern_parts
+            if "additionalProperties" in q.live and q not in pattern_parts
         ]
         flat = []  # (index of the pattern part, Part of the pattern's schema, regex)
         gap: list = []  # characters the readings of some pattern disagree on (see _pattern)
@@ -3365,7 +3391,7 @@ class Compiler:
                 gap += reading_gap(pat)
         own = []
         for q in pattern_parts:
-            if q.has("additionalProperties"):
+            if "additionalProperties" in q.live:
                 own.append(q.sub(q.node["additionalProperties"], "additionalProperties"))
             else:
                 own.append(Part(False if self.strict else True, q.base, q.path))

@@ -131,7 +131,7 @@ EMPTY = Ev()
 
 def _kinds(p) -> frozenset:
     return frozenset(
-        k for kw, k in (("unevaluatedProperties", "p"), ("unevaluatedItems", "i")) if p.has(kw)
+        k for kw, k in (("unevaluatedProperties", "p"), ("unevaluatedItems", "i")) if kw in p.live
     )
 
 
@@ -231,22 +231,22 @@ class _Rewriter:
         n = p.node
         props, pats, allp, prefix, contains, alli = set(), set(), False, 0, set(), False
         if "p" in want:
-            if p.has("properties") and isinstance(n["properties"], dict):
+            if "properties" in p.live and isinstance(n["properties"], dict):
                 props |= set(n["properties"])
-            if p.has("patternProperties") and isinstance(n["patternProperties"], dict):
+            if "patternProperties" in p.live and isinstance(n["patternProperties"], dict):
                 pats |= set(n["patternProperties"])
-            if p.has("additionalProperties"):
+            if "additionalProperties" in p.live:
                 allp = True
         if "i" in want:
-            if p.has("prefixItems") and isinstance(n["prefixItems"], list):
+            if "prefixItems" in p.live and isinstance(n["prefixItems"], list):
                 prefix = len(n["prefixItems"])
-                alli = p.has("items")
-            elif p.has("items") and isinstance(n["items"], list):
+                alli = "items" in p.live
+            elif "items" in p.live and isinstance(n["items"], list):
                 prefix = len(n["items"])
-                alli = p.has("additionalItems")
-            elif p.has("items"):
+                alli = "additionalItems" in p.live
+            elif "items" in p.live:
                 alli = True
-            if p.has("contains"):
+            if "contains" in p.live:
                 self.nodes[id(n["contains"])] = n["contains"]
                 contains.add(id(n["contains"]))
         return Ev(props, pats, allp, prefix, contains, alli)
@@ -281,12 +281,12 @@ class _Rewriter:
             p = _Part(node, base, p.path, p.skip)
         here = _kinds(p) if c.draft >= 2019 else frozenset()
         inner = want | here
-        skip = {kw for kw in _UNEV if p.has(kw)} if here else set()
+        skip = {kw for kw in _UNEV if kw in p.live} if here else set()
         factors: list = []  # (keyword, alternatives)
 
         # references
         for kw in ("$ref", "$dynamicRef"):
-            if not p.has(kw):
+            if kw not in p.live:
                 continue
             if kw == "$ref":
                 ref = node["$ref"]
@@ -308,10 +308,10 @@ class _Rewriter:
                     (kw, [(((tbase,) if tbase is not None else ()) + cs, e) for cs, e in talts])
                 )
                 skip.add(kw)
-        if p.has("$recursiveRef"):
+        if "$recursiveRef" in p.live:
             raise _Refuse("$recursiveRef", p.path, "is not supported")
 
-        if p.has("allOf") and isinstance(node["allOf"], list):
+        if "allOf" in p.live and isinstance(node["allOf"], list):
             subs = [
                 self.sub_alts(p, s, f"allOf/{i}", inner, stack) for i, s in enumerate(node["allOf"])
             ]
@@ -325,7 +325,7 @@ class _Rewriter:
                 factors.append(("allOf", acc))
                 skip.add("allOf")
 
-        if p.has("anyOf") and isinstance(node["anyOf"], list):
+        if "anyOf" in p.live and isinstance(node["anyOf"], list):
             subs = [
                 self.sub_alts(p, s, f"anyOf/{i}", inner, stack) for i, s in enumerate(node["anyOf"])
             ]
@@ -352,7 +352,7 @@ class _Rewriter:
                 factors.append(("anyOf", self.merge(alts, p)))
                 skip.add("anyOf")
 
-        if p.has("oneOf") and isinstance(node["oneOf"], list):
+        if "oneOf" in p.live and isinstance(node["oneOf"], list):
             subs = [
                 self.sub_alts(p, s, f"oneOf/{i}", inner, stack) for i, s in enumerate(node["oneOf"])
             ]
@@ -387,7 +387,7 @@ class _Rewriter:
                         alts.append(((), EMPTY))
                 factors.append(("oneOf", self.merge(alts, p)))
 
-        if p.has("if"):
+        if "if" in p.live:
             a_if = self.sub_alts(p, node["if"], "if", inner, stack)
             a_then = self.sub_alts(p, node.get("then", True), "then", inner, stack)
             a_else = self.sub_alts(p, node.get("else", True), "else", inner, stack)
@@ -415,7 +415,7 @@ class _Rewriter:
                     alts.append(((), EMPTY))
                 factors.append(("if", self.merge(alts, p)))
 
-        if p.has("dependentSchemas") and isinstance(node["dependentSchemas"], dict):
+        if "dependentSchemas" in p.live and isinstance(node["dependentSchemas"], dict):
             keep = {}
             dep_factors = []
             for name, d in node["dependentSchemas"].items():
@@ -464,7 +464,7 @@ class _Rewriter:
         schema; returns (conds + those, the base part, replaced where patterns merge)."""
         node = p.node
         extra = []
-        if p.has("unevaluatedProperties") and not e.allp:
+        if "unevaluatedProperties" in p.live and not e.allp:
             u = node["unevaluatedProperties"]
             if not _trivial(u):
                 merged = None
@@ -478,7 +478,7 @@ class _Rewriter:
                         cov["patternProperties"] = {k: True for k in sorted(e.pats)}
                     cov["additionalProperties"] = u
                     extra.append(self.part(self.synth(cov), p))
-        if p.has("unevaluatedItems") and not e.alli:
+        if "unevaluatedItems" in p.live and not e.alli:
             u = node["unevaluatedItems"]
             if not _trivial(u):
                 tail = u
@@ -508,20 +508,20 @@ class _Rewriter:
             (i, q)
             for i, q in enumerate(cands)
             if isinstance(q.node, dict)
-            and q.has("patternProperties")
+            and "patternProperties" in q.live
             and q.node["patternProperties"]
         ]
         if len(with_pats) != 1:
             return None
         i, q = with_pats[0]
         n = q.node
-        if q.has("additionalProperties") or not isinstance(n["patternProperties"], dict):
+        if "additionalProperties" in q.live or not isinstance(n["patternProperties"], dict):
             return None
         if frozenset(n["patternProperties"]) != e.pats:
             return None
         own = (
             set(n["properties"])
-            if q.has("properties") and isinstance(n["properties"], dict)
+            if "properties" in q.live and isinstance(n["properties"], dict)
             else set()
         )
         if not own <= e.props:
@@ -560,7 +560,7 @@ def rewrite(c, p) -> list:
     try:
         r = rw.alts(p, want, frozenset())
     except _Refuse as e:
-        kw = next(k for k in _UNEV if p.has(k))
+        kw = next(k for k in _UNEV if k in p.live)
         c.unsupported(e.keyword, e.path, f"{e.why} (for {kw} at {p.path or '/'})")
         return [p.without(*_UNEV)]  # approximate=True: not enforced
     Part = _Part

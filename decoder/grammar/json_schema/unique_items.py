@@ -165,12 +165,12 @@ def _finite_domain(c, parts):
     finite = None
     for p in parts:
         n = p.node
-        if p.has("type"):
+        if "type" in p.live:
             types &= c._types_of(n["type"])
         sets = []
-        if p.has("const"):
+        if "const" in p.live:
             sets.append([n["const"]])
-        if p.has("enum") and isinstance(n["enum"], list):
+        if "enum" in p.live and isinstance(n["enum"], list):
             sets.append(n["enum"])
         for vals in sets:
             keys = {c.json_key(x) for x in vals}
@@ -198,7 +198,7 @@ def _integer_span(parts):
     lo = hi = None
     for p in parts:
         for kw in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-            v = p.node.get(kw) if p.has(kw) else None
+            v = p.node.get(kw) if kw in p.live else None
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
                 continue
             if v in (float("inf"), float("-inf")):
@@ -313,18 +313,18 @@ def _value_item(c, parts, path, quiet=False, seen=None) -> bool:
     addl = []  # every additionalProperties: an extra key's value satisfies them all
     for p in parts:
         n = p.node
-        bad = [kw for kw in _DISJUNCTIVE if p.has(kw)]
+        bad = [kw for kw in _DISJUNCTIVE if kw in p.live]
         if types == {"object"}:
             # an anyOf/oneOf/if/not whose every operand ignores an added key (one no schema
             # names, of any value) holds or fails as before when the item takes one more
             bad = [kw for kw in bad if _key_sensitive(c, p, kw, set()) is not None]
         if "object" in types:
-            bad += [kw for kw in _CLOSED_OBJECT if p.has(kw) and not _harmless(c, kw, n[kw])]
-            if p.has("additionalProperties"):
+            bad += [kw for kw in _CLOSED_OBJECT if kw in p.live and not _harmless(c, kw, n[kw])]
+            if "additionalProperties" in p.live:
                 addl.append(p.sub(n["additionalProperties"], "additionalProperties"))
         if "array" in types:
-            bad += [kw for kw in _CLOSED_ARRAY if p.has(kw) and not _harmless(c, kw, n[kw])]
-            items = [p.sub(n["items"], "items")] if p.has("items") else []
+            bad += [kw for kw in _CLOSED_ARRAY if kw in p.live and not _harmless(c, kw, n[kw])]
+            items = [p.sub(n["items"], "items")] if "items" in p.live else []
             if "uniqueItems" in bad and items and _growable_list(c, items, seen or set()):
                 bad.remove("uniqueItems")  # a list of such values can always grow too
             elif items and not _plainly_satisfiable(c, items):
@@ -414,7 +414,7 @@ def _growable_list(c, items, seen: set) -> bool:
 def _types(c, parts) -> set:
     types = set(c.ALL_TYPES)
     for p in parts:
-        if p.has("type"):
+        if "type" in p.live:
             types &= c._types_of(p.node["type"])
     return {"number" if t in ("integer", "fraction") else t for t in types}
 
@@ -439,11 +439,11 @@ def _string_item(c, parts, lo, hi, path):
     refused, or no item is valid (then the plain array is exact)."""
     types = set(c.ALL_TYPES)
     for p in parts:
-        if p.has("type"):
+        if "type" in p.live:
             types &= c._types_of(p.node["type"])
     if not types:  # no item is valid: at most the empty array, trivially unique
         return PLAIN
-    if types != {"string"} or any(p.has(kw) for p in parts for kw in _DISJUNCTIVE):
+    if types != {"string"} or any(kw in p.live for p in parts for kw in _DISJUNCTIVE):
         kinds = sorted(types - {"string"}) or ["string"]  # (string: with a disjunction)
         what = "/".join("number" if t in ("integer", "fraction") else t for t in kinds)
         what = "/".join(dict.fromkeys(what.split("/")))
