@@ -67,8 +67,26 @@ DISTINCT_VALUE_LIST = 4
 DISTINCT_FINITE_ITEM = 5
 
 
+# lit() of short strings, across grammars: the brackets, separators, null/true/false and key
+# names recur in every compile, and one object per literal lets the memos keyed by the regex
+# object (_wire._HASHES, _NULLABLE, the wire words) find it instead of a fresh equal tuple
+_LITS: dict[str, tuple] = {}
+_LITS_MAX = 4096
+
+
 def lit(s) -> tuple:
     """A literal string (str is UTF-8 encoded) or bytes."""
+    if type(s) is str:
+        got = _LITS.get(s)
+        if got is not None:
+            return got
+        b = s.encode("utf-8")
+        r = ("bytes", b) if b else EMPTY
+        if len(s) <= 64:
+            if len(_LITS) >= _LITS_MAX:
+                _LITS.clear()
+            _LITS[s] = r
+        return r
     b = s.encode("utf-8") if isinstance(s, str) else bytes(s)
     return ("bytes", b) if b else EMPTY
 

@@ -623,6 +623,23 @@ _ANY_CHANGES = frozenset(
 )
 _ANY_TEMPLATES: dict = {}
 
+#: the whitespace lexeme's regex by (policy, max_ws), one object across compiles (what the
+#: builder's and the serialiser's memos by regex object find)
+_WS_REGEXES: dict = {}
+
+
+def _ws_regex(whitespace: str, max_ws: int) -> tuple:
+    got = _WS_REGEXES.get((whitespace, max_ws))
+    if got is None:
+        if whitespace == "flexible":  # 1..max_ws of space, tab, LF, CR between any two lexemes
+            got = rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, max_ws)
+        else:  # pretty: one space, or one LF and 0..max_ws-1 spaces of indentation
+            got = alt(lit(" "), cat(lit("\n"), rep(lit(" "), 0, max_ws - 1)))
+        if len(_WS_REGEXES) >= 64:
+            _WS_REGEXES.clear()
+        _WS_REGEXES[(whitespace, max_ws)] = got
+    return got
+
 
 class _AnyRecorder:
     """Stands for the compiler's GrammarBuilder while it emits any JSON value (``value([])``)
@@ -909,14 +926,8 @@ class Compiler:
             )
         if not isinstance(max_ws, int) or max_ws < 1:
             raise SchemaError(f"max_ws={max_ws!r} must be a positive integer", keyword="whitespace")
-        if whitespace == "flexible":  # 1..max_ws of space, tab, LF, CR between any two lexemes
-            ws = self.b.lexeme(
-                "WS", rep(cps([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 1, max_ws)
-            )
-            self.b.ignore(ws)
-        elif whitespace == "pretty":  # one space, or one LF and 0..max_ws-1 spaces of indentation
-            ws = self.b.lexeme("WS", alt(lit(" "), cat(lit("\n"), rep(lit(" "), 0, max_ws - 1))))
-            self.b.ignore(ws)
+        if whitespace in ("flexible", "pretty"):
+            self.b.ignore(self.b.lexeme("WS", _ws_regex(whitespace, max_ws)))
         self.LB = self.b.literal("{")
         self.RB = self.b.literal("}")
         self.LS = self.b.literal("[")

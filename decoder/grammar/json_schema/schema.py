@@ -51,7 +51,15 @@ _SUB_MAP = (
 )
 
 _SUB_ANY = frozenset(_SUB_ONE + _SUB_LIST + _SUB_MAP)
-_SUB_ONE_REV, _SUB_LIST_REV, _SUB_MAP_REV = _SUB_ONE[::-1], _SUB_LIST[::-1], _SUB_MAP[::-1]
+#: (keyword, kind: 0 map, 1 list, 2 one) in the order SchemaDocument._index pushes their
+#: sub-schemas (last to first: maps, lists, single ones, each tuple reversed), and the same
+#: entries by keyword ("items" has two: a list of schemas, or one schema)
+_PUSH_ORDER = (
+    tuple((k, 0) for k in _SUB_MAP[::-1])
+    + tuple((k, 1) for k in _SUB_LIST[::-1])
+    + tuple((k, 2) for k in _SUB_ONE[::-1])
+)
+_PUSH_OF = {k: tuple(e for e in _PUSH_ORDER if e[0] == k) for k in _SUB_ANY}
 
 
 def _no_constant(name: str):
@@ -279,41 +287,35 @@ class SchemaDocument:
         seconds before Python's recursion limit stopped it)."""
         id_kw = self._id_keyword()
         old_ids = self.draft <= 7
-        base_of, path_of, anchors = self.base_of, self.path_of, self.anchors
+        named = frozenset((id_kw, "$anchor", "$dynamicAnchor"))
+        base_of, path_of = self.base_of, self.path_of
+        check, count = self._check, self._count
         stack: list[tuple[Any, str, str, int]] = [(root, base, path, 0)]
         pop, push = stack.pop, stack.append
         while stack:
             node, base, path, depth = pop()
             if not isinstance(node, dict):
                 continue
-            self._count += 1
-            if self._check is not None and not self._count & 1023:
-                self._check(path)
-            if base_of.get(id(node)) == base:
+            count += 1
+            if check is not None and not count & 1023:
+                self._count = count
+                check(path)
+            nid = id(node)
+            if base_of.get(nid) == base:
                 # a sub-dict shared by several parents (a DAG built in Python): indexing it
                 # again under the same base finds nothing new and would take exponential time
                 continue
-            idv = node.get(id_kw)
-            if isinstance(idv, str) and not ("$ref" in node and old_ids):
-                if idv.startswith("#") and old_ids:
-                    anchors[(urldefrag(base)[0], idv[1:])] = node
-                else:
-                    new = join_uri(base, idv, id_kw, path)
-                    url, frag = urldefrag(new)
-                    base = url
-                    self.resources.setdefault(url, node)
-                    if frag and old_ids:
-                        anchors[(url, frag)] = node
-            anc = node.get("$anchor")
-            if isinstance(anc, str):
-                anchors[(urldefrag(base)[0], anc)] = node
-            danc = node.get("$dynamicAnchor")
-            if isinstance(danc, str):
-                anchors.setdefault((urldefrag(base)[0], danc), node)
-            base_of[id(node)] = base
-            path_of[id(node)] = path
-            if _SUB_ANY.isdisjoint(node):
-                continue  # a leaf schema (most are): no sub-schema keyword to look up
+            base_of[nid] = base  # (the final base: written again below where an id moves it)
+            path_of[nid] = path
+            subs = _SUB_ANY.intersection(node)
+            if named.isdisjoint(node):  # no id or anchor (most sub-schemas)
+                if not subs:
+                    continue  # a leaf schema (most are): no sub-schema keyword to look up
+            else:
+                base = self._index_names(node, base, path, id_kw, old_ids)
+                base_of[nid] = base
+                if not subs:
+                    continue
             if depth == MAX_INDEX_DEPTH:
                 raise SchemaLimitError(
                     f"the schema nests sub-schemas more than {MAX_INDEX_DEPTH} levels deep "
@@ -324,20 +326,47 @@ class SchemaDocument:
                 )
             # pushed last to first, so that the first sub-schema is popped (indexed) first
             depth += 1
-            for k in _SUB_MAP_REV:
-                v = node.get(k)
-                if isinstance(v, dict):
-                    for name, s in reversed(v.items()):
-                        push((s, base, f"{path}/{k}/{_escape_ptr(name)}", depth))
-            for k in _SUB_LIST_REV:
-                v = node.get(k)
-                if isinstance(v, list):
-                    for i in range(len(v) - 1, -1, -1):
-                        push((v[i], base, f"{path}/{k}/{i}", depth))
-            for k in _SUB_ONE_REV:
-                v = node.get(k)
-                if isinstance(v, dict):
+            for k, kind in (
+                _PUSH_OF[next(iter(subs))]
+                if len(subs) == 1
+                else [e for e in _PUSH_ORDER if e[0] in subs]
+            ):
+                v = node[k]
+                if kind == 0:
+                    if isinstance(v, dict):
+                        for name, s in reversed(v.items()):
+                            if "~" in name or "/" in name:
+                                name = _escape_ptr(name)
+                            push((s, base, f"{path}/{k}/{name}", depth))
+                elif kind == 1:
+                    if isinstance(v, list):
+                        for i in range(len(v) - 1, -1, -1):
+                            push((v[i], base, f"{path}/{k}/{i}", depth))
+                elif isinstance(v, dict):
                     push((v, base, f"{path}/{k}", depth))
+        self._count = count
+
+    def _index_names(self, node: dict, base: str, path: str, id_kw: str, old_ids: bool) -> str:
+        """Record ``node``'s id and anchors (``_index``); its base URI (its id may move it)."""
+        anchors = self.anchors
+        idv = node.get(id_kw)
+        if isinstance(idv, str) and not ("$ref" in node and old_ids):
+            if idv.startswith("#") and old_ids:
+                anchors[(urldefrag(base)[0], idv[1:])] = node
+            else:
+                new = join_uri(base, idv, id_kw, path)
+                url, frag = urldefrag(new)
+                base = url
+                self.resources.setdefault(url, node)
+                if frag and old_ids:
+                    anchors[(url, frag)] = node
+        anc = node.get("$anchor")
+        if isinstance(anc, str):
+            anchors[(urldefrag(base)[0], anc)] = node
+        danc = node.get("$dynamicAnchor")
+        if isinstance(danc, str):
+            anchors.setdefault((urldefrag(base)[0], danc), node)
+        return base
 
     def base(self, node: Any, default: str = DEFAULT_BASE) -> str:
         return self.base_of.get(id(node), default)
