@@ -1088,9 +1088,16 @@ class Compiler:
         """Follow $ref and allOf; None when some part is false. A cycle of $ref/allOf that
         comes back to a schema without passing through any other keyword is a SchemaError:
         validating against it never ends (no instance can be validated)."""
+        if len(parts) == 1:  # one schema with nothing to follow (most values): the loop's
+            # result without its bookkeeping
+            p = parts[0]
+            node = p.node
+            if isinstance(node, dict) and _EXPAND_KEYWORDS.isdisjoint(node):
+                base = self.doc.base_of.get(id(node), p.base)
+                return [p if base == p.base else Part(node, base, p.path, p.skip)]
         out: list[Part] = []
         seen = set()
-        work = list(parts)  # a queue: work[i:] is still to expand
+        work = list(parts)  # a queue: work[at:] is still to expand
         edges: dict = {}  # id(schema dict) -> [(id(target dict), target path)] by $ref/allOf
         paths: dict = {}  # id(schema dict) -> the first path it was reached at
         revisited = False  # some $ref/allOf target was already expanded: maybe a cycle
