@@ -230,6 +230,13 @@ def _json_key(v) -> str:
     return _SORTED_JSON.encode(_json_norm(v))
 
 
+#: (type, _json_key, JSON text) of null, true and false, which _emit_merged writes as literals
+_SCALAR_LITERALS = tuple(
+    (t, _json_key(v), json.dumps(v))
+    for v, t in ((None, "null"), (True, "boolean"), (False, "boolean"))
+)
+
+
 @lru_cache(maxsize=4096)
 def _key_literal(k: str) -> tuple[str, tuple]:
     """The name and regex of the key lexeme of one declared property name (schemas of one
@@ -1029,7 +1036,8 @@ class Compiler:
                 keyword="$schema",
             )
         self.check_deadline(path)
-        sym = self.nt(f"v{len(self.memo)}@{path or '/'}")
+        self.nt_count += 1  # self.nt(f"v{len(self.memo)}@{path or '/'}"), one f-string
+        sym = self.b.nonterminal(f"v{len(self.memo)}@{path or '/'}~{self.nt_count}")
         self.memo[key] = sym
         self.depth += 1
         try:
@@ -1862,9 +1870,9 @@ class Compiler:
             if x is None or isinstance(x, bool)
         }
         alts = []
-        for lit_value, t in ((None, "null"), (True, "boolean"), (False, "boolean")):
-            if t in types and _json_key(lit_value) not in excluded:
-                alts.append([self.b.literal(json.dumps(lit_value))])
+        for t, key, text in _SCALAR_LITERALS:  # null, true, false
+            if t in types and key not in excluded:
+                alts.append([self.b.literal(text)])
         if "integer" in types or "fraction" in types:
             rx = self._number_regex(parts, "integer" in types, "fraction" in types)
             if rx != NEVER:
