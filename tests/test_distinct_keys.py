@@ -462,7 +462,7 @@ _ALIASES = {
                 "properties": {
                     "billingId": {"type": "string"},
                     "projectId": {"type": "string"},
-                    "nameWith\"Quote": {"type": "integer"},
+                    'nameWith"Quote': {"type": "integer"},
                 },
                 "patternProperties": {
                     "^billing_id$": {"type": "string"},
