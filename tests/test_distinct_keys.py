@@ -409,3 +409,122 @@ def test_structural_key_check_equals_the_automaton_check():
     quote = ("dfa", 1, (0,), (((0x22, 0x22, 0),),))
     assert dk.automaton_body(("cat", (("bytes", b'"'), quote, ("bytes", b'"')))) is None
     assert dk.automaton_body(("cat", (("bytes", b'"'), ("bytes", b"a"), ("bytes", b'"')))) is None
+
+
+def _random_dfa_with_escapes(rng: random.Random) -> tuple:
+    """A small ``dfa`` node over a..d and '"' where only non-final states read the quote
+    (the shape of a JSON-encoded key set: the quote only after a backslash)."""
+    n = rng.randint(1, 6)
+    finals = tuple(sorted(rng.sample(range(n), rng.randint(0, n))))
+    alphabet = [ord("a"), ord("b"), ord("c"), ord("d"), 0x22]
+    edges = []
+    for q in range(n):
+        chars = alphabet if q not in finals else alphabet[:-1]
+        picked = sorted(rng.sample(chars, rng.randint(0, 3)))
+        edges.append(tuple((c, c, rng.randrange(n)) for c in picked))
+    return ("dfa", n, finals, tuple(edges))
+
+
+def test_structural_key_check_reads_bodies_with_escaped_quotes():
+    """Section on the tail (issue 23): an encoded key set reads '"' after a backslash, from
+    non-final states only; key_item reads it structurally instead of building the lexeme's
+    DFA, with the construction's answer on random automata (both answers seen). Fails on
+    the base, whose automaton_body refused any body reading a quote."""
+    from decoder.grammar.json_schema import automata
+    from decoder.grammar.json_schema import distinct_keys as dk
+
+    rng = random.Random(11)
+    seen = set()
+    quoted = 0
+    for _ in range(3000):
+        body = _random_dfa_with_escapes(rng)
+        rx = ("cat", (("bytes", b'"'), body, ("bytes", b'"')))
+        assert dk.automaton_body(rx) is body
+        quoted += any(lo == 0x22 for es in body[3] for lo, _, _ in es)
+        want = automata.infinite_from_every_state(automata.to_dfa(rx), sinks=True)
+        assert dk.every_live_state_goes_on(body) == want, body
+        seen.add(want)
+    assert seen == {True, False} and quoted > 1000
+    # a final state reading the quote: the closing quote and the body's edge overlap
+    both = ("dfa", 2, (1,), (((0x61, 0x61, 1),), ((0x22, 0x22, 0),)))
+    assert dk.automaton_body(("cat", (("bytes", b'"'), both, ("bytes", b'"')))) is None
+
+
+# protobuf-style objects (strmprivacy's shape): camelCase properties and their snake_case
+# aliases as literal patterns, no other keys
+_ALIASES = {
+    "type": "object",
+    "properties": {
+        "refs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "billingId": {"type": "string"},
+                    "projectId": {"type": "string"},
+                    'nameWith"Quote': {"type": "integer"},
+                },
+                "patternProperties": {
+                    "^billing_id$": {"type": "string"},
+                    "^project_id$": {"type": "string"},
+                    '^name_with_"quote$': {"type": "integer"},
+                    "^x[a-c]+$": {"type": "boolean"},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "other": {
+            "type": "object",
+            "properties": {"clientId": {"type": "string"}},
+            "patternProperties": {"^client_id$": {"type": "string"}, "^billing_id$": {}},
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def test_pattern_regions_are_not_determinized_again():
+    """The key regions of patternProperties are minimal DFAs already: encoding them
+    (encode_chars), listing their names (finite_names) and key_item's check use them as
+    they are (automata.node_of, the escaped-quote bodies) instead of running the subset
+    construction on each region's node again. Fails on the base (each region's ``dfa``
+    node and its quoted lexeme were determinized: 2 + 1 per region)."""
+    import jsonschema
+
+    from decoder.grammar.json_schema import automata
+
+    built = []
+    orig = automata._to_dfa
+
+    def spy(node, budget):
+        quoted = node[0] == "cat" and node[1][0] == ("bytes", b'"')  # a key lexeme
+        built.append("lexeme" if quoted else node[0])
+        return orig(node, budget)
+
+    automata._to_dfa = spy
+    try:
+        automata._DFA_MEMO.clear()
+        g = Grammar.from_json_schema(json.dumps(_ALIASES))
+    finally:
+        automata._to_dfa = spy = orig
+    assert "dfa" not in built and "lexeme" not in built, built
+    # and the memo entries are what the construction builds, state for state
+    for node, budget, d in list(automata._DFA_MEMO.values()):
+        if node[0] == "dfa":
+            e = orig(node, budget)
+            assert (e.edges, e.finals) == (d.edges, d.finals)
+    m = Matcher(g, vocab_of("llama3"))
+    for text, ok in (  # declared properties first, as the grammar writes them
+        ('{"refs": [{"projectId": "b", "billing_id": "a", "xab": true}]}', True),
+        ('{"refs": [{"nameWith\\"Quote": 4, "name_with_\\"quote": 3}]}', True),
+        ('{"other": {"clientId": "c", "billing_id": [1]}}', True),
+        ('{"other": {"client_id": "c"}}', True),
+        ('{"refs": [{"billing_id": 1}]}', False),
+        ('{"refs": [{"billing": "a"}]}', False),
+        ('{"refs": [{"xd": true}]}', False),
+        ('{"refs": [{"name_with_quote": 3}]}', False),
+        ('{"other": {"client_id": 5}}', False),
+    ):
+        m.reset()
+        assert (m.commit_bytes(text.encode()) and m.is_accepting()) is ok, text
+        assert jsonschema.Draft7Validator(_ALIASES).is_valid(json.loads(text)) is ok, text

@@ -7,6 +7,10 @@ from libc.stdint cimport int32_t
 from libcpp.vector cimport vector
 from cpython cimport array as carray
 from libc.string cimport memcpy
+from libcpp.unordered_map cimport unordered_map
+from libcpp.utility cimport pair
+from cython.operator cimport dereference as deref
+from cpython.object cimport PyObject
 import array as _pyarray
 
 from ..errors import LimitError
@@ -62,41 +66,87 @@ cdef dict _OPCODES = {"empty": kEmpty, "never": kNever, "bytes": kBytes, "cps": 
                       "dfa": kAutomaton, "counted": kCount, "unit": kUnit}
 
 
-cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
-    cdef list stack = [node]
-    cdef object n, kind, got, children, op_obj
+ctypedef pair[Py_ssize_t, Py_ssize_t] _Span  # a compound node's words: [first, end)
+ctypedef PyObject* _NodePtr
+ctypedef unordered_map[_NodePtr, _Span] _Memo
+
+
+cdef struct _Item:
+    PyObject* node  # borrowed: the IR holds every node while its words are written
+    Py_ssize_t start  # -1: to write; else its words began there (the node is written)
+    int op
+
+
+cdef inline int _op_of(object kind) except -1:
+    # the IR's kinds are interned literals: identity first, the table for any other string
+    if kind is _K_CAT:
+        return kCat
+    if kind is _K_CPS:
+        return kCps
+    if kind is _K_BYTES:
+        return kBytes
+    if kind is _K_ALT:
+        return kAlt
+    if kind is _K_REP:
+        return kRep
+    cdef object op_obj = _OPCODES.get(kind)
+    if op_obj is None:
+        raise ValueError(f"unknown regex node {kind!r}")
+    return <int>op_obj
+
+
+cdef object _K_CAT = "cat"
+cdef object _K_CPS = "cps"
+cdef object _K_BYTES = "bytes"
+cdef object _K_ALT = "alt"
+cdef object _K_REP = "rep"
+
+
+cdef int _write_regex(object node, vector[int32_t]& out, _Memo& memo) except -1:
+    """Appends ``node``'s words in prefix form. A compound node met again (a subtree shared
+    by several places, within this grammar) gets the words written the first time copied;
+    the memo and the stack are C++ (node pointers: the IR holds the nodes for the call),
+    so the walk allocates no Python objects."""
+    cdef vector[_Item] stack
+    cdef _Item it
+    cdef object n, kind, children, x
     cdef tuple rng
     cdef const unsigned char* p
     cdef Py_ssize_t i, k, a, b
     cdef int op
-    cdef object lo, hi, x
+    cdef object lo, hi
     cdef bytes data
-    while stack:
-        n = stack.pop()
-        kind = n[0]
-        if kind is _END:  # a compound node's words are written: its items are untracked now
-            x = n[1]
-            if x[0] == "cat" or x[0] == "alt":
-                _untrack(x[1])
-            _untrack(x)
-            memo[id(x)] = (x, n[2], <Py_ssize_t>out.size())
+    cdef _Memo.iterator got
+    it.node = <PyObject*>node
+    it.start = -1
+    it.op = 0
+    stack.push_back(it)
+    while stack.size():
+        it = stack.back()
+        stack.pop_back()
+        n = <object>it.node
+        if it.start >= 0:  # a compound node's words are written: its items are untracked now
+            if it.op == kCat or it.op == kAlt:
+                _untrack(n[1])
+            _untrack(n)
+            memo[it.node] = _Span(it.start, <Py_ssize_t>out.size())
             continue
-        op_obj = _OPCODES.get(kind)
-        if op_obj is None:
-            raise ValueError(f"unknown regex node {kind!r}")
-        op = op_obj
+        kind = n[0]
+        op = _op_of(kind)
         if op == kCat or op == kAlt or op == kRep or op == kAutomaton or op == kCount or op == kUnit:
             # compound: memoised
-            got = memo.get(id(n))
-            if got is not None and got[0] is n:
+            got = memo.find(it.node)
+            if got != memo.end():
                 # a subtree shared by several places: copy the words written the first time
-                a = got[1]
-                b = got[2]
-                out.reserve(out.size() + (b - a))
-                for i in range(a, b):
-                    out.push_back(out[i])
+                a = deref(got).second.first
+                b = deref(got).second.second
+                k = <Py_ssize_t>out.size()
+                out.resize(k + (b - a))
+                memcpy(out.data() + k, out.data() + a, (b - a) * sizeof(int32_t))
                 continue
-            stack.append((_END, n, <Py_ssize_t>out.size()))
+            it.start = <Py_ssize_t>out.size()
+            it.op = op
+            stack.push_back(it)
         out.push_back(op)
         if op == kBytes:  # bytes: n b...
             data = <bytes>n[1]
@@ -118,8 +168,11 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
         elif op == kCat or op == kAlt:  # cat, alt: k child...
             children = n[1]
             out.push_back(<int32_t>len(children))
+            it.start = -1
+            it.op = 0
             for i in range(len(children) - 1, -1, -1):
-                stack.append(children[i])
+                it.node = <PyObject*>(<tuple>children)[i]
+                stack.push_back(it)
         elif op == kRep or op == kCount:  # rep / counted: min max child
             lo = n[2]
             hi = n[3]
@@ -133,9 +186,17 @@ cdef int _write_regex(object node, vector[int32_t]& out, dict memo) except -1:
                 out.push_back(kUnbounded)
             else:
                 out.push_back(<int32_t>hi)
-            stack.append(n[1])
+            x = n[1]
+            it.node = <PyObject*>x
+            it.start = -1
+            it.op = 0
+            stack.push_back(it)
         elif op == kUnit:  # unit: child
-            stack.append(n[1])
+            x = n[1]
+            it.node = <PyObject*>x
+            it.start = -1
+            it.op = 0
+            stack.push_back(it)
         elif op == kAutomaton:  # dfa: n_states n_final final... then per state k (lo hi to)...
             out.push_back(<int32_t>n[1])
             out.push_back(<int32_t>len(n[2]))
@@ -171,7 +232,7 @@ cdef Py_ssize_t _WORDS_MAX_HELD = 1 << 22  # 16 MB of words, then the cache star
 cdef Py_ssize_t _WORDS_MAX_ENTRIES = 2048
 
 
-cdef int _write_lexeme(object r, vector[int32_t]& out, dict memo) except -1:
+cdef int _write_lexeme(object r, vector[int32_t]& out, _Memo& memo) except -1:
     global _words_held
     cdef object got = _WORDS.get(id(r))
     cdef carray.array words
@@ -214,7 +275,7 @@ def serialize_words(header, regexes, rules):
     """``header`` words, then every regex of ``regexes`` in prefix form, then each rule of
     ``rules`` (lhs, rhs) as ``lhs len sym...``; returns an ``array('i')``."""
     cdef vector[int32_t] out
-    cdef dict memo = {}
+    cdef _Memo memo
     cdef object r, lhs, rhs, x
     for x in header:
         out.push_back(<int32_t>x)

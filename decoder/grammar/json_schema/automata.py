@@ -162,6 +162,23 @@ def to_dfa(node, budget: int = DEFAULT_BUDGET) -> Dfa:
     return d
 
 
+def node_of(d: Dfa) -> tuple:
+    """``d.node()``, remembered as :func:`to_dfa`'s answer for that node: a region or key set
+    built here goes on to be encoded (``strings.encode_chars``), listed
+    (``distinct_keys.finite_names``) and counted, each of which asked ``to_dfa`` for its node
+    and so ran the subset construction and minimisation again on an automaton that is
+    already minimal. ``d`` is a result of this module's constructions (products, splits and
+    differences are minimised and renumbered breadth first, as ``determinize`` numbers
+    them), so ``to_dfa(node)`` built ``d`` again state for state: the memo entry holds what
+    it would have returned. Within the default budget only (a larger one raised there)."""
+    node = d.node()
+    if node[0] == "dfa" and d.n + 2 <= DEFAULT_BUDGET:
+        if len(_DFA_MEMO) > 512:
+            _DFA_MEMO.clear()
+        _DFA_MEMO[id(node)] = (node, DEFAULT_BUDGET, d)
+    return node
+
+
 def _to_dfa(node, budget: int) -> Dfa:
     """The Thompson NFA of ``node`` (at most ``budget`` states) and its minimal DFA, both built
     in :mod:`._automata`."""
@@ -325,4 +342,5 @@ __all__ = [
     "length_dfa",
     "restrict_length",
     "encode_json",
+    "node_of",
 ]

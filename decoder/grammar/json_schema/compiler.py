@@ -3465,9 +3465,10 @@ class Compiler:
             for label, d in sorted(regions.items(), key=_region_order):
                 if label is False or d.is_empty():
                     continue
-                lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
-                self.key_chars.setdefault(lx, d.node())
-                out.append((lx, [c for _, c in label], (d.node(), frozenset())))
+                node = automata.node_of(d)  # one node: its automaton built once
+                lx = self.b.lexeme("KEY", strings.string_lexeme_regex(node))
+                self.key_chars.setdefault(lx, node)
+                out.append((lx, [c for _, c in label], (node, frozenset())))
             self.region_cache[ck] = (keys_lang, out or None)
         except RegexBudgetError:
             self.unsupported(
@@ -3500,8 +3501,9 @@ class Compiler:
         d = automata.minus_finite(d, names)
         if d.is_empty():
             return 0
-        lx = self.b.lexeme("KEY", strings.string_lexeme_regex(d.node()))
-        self.key_chars.setdefault(lx, d.node())
+        node = automata.node_of(d)
+        lx = self.b.lexeme("KEY", strings.string_lexeme_regex(node))
+        self.key_chars.setdefault(lx, node)
         return lx
 
     def _key_lexeme(self, chars) -> int:

@@ -266,22 +266,29 @@ def implied_max(c, live, kinds) -> int | None:
 
 
 def automaton_body(rx):
-    """``D`` when key lexeme ``rx`` is ``'"' D '"'`` with ``D`` a ``dfa`` node that never reads
-    a quote (the shape of keys from patterns and key-set algebra), else None."""
+    """``D`` when key lexeme ``rx`` is ``'"' D '"'`` with ``D`` a ``dfa`` node that reads no
+    quote from a final state (the shape of keys from patterns and key-set algebra: their
+    JSON encoding reads a quote only after a backslash), else None.
+
+    Then the lexeme's automaton is ``D``'s (and its start and end): from a final state the
+    quote only closes the string, from any other it only goes on inside ``D``, so no subset
+    of ``D``'s states is ever two of them and each state inside the string completes as in
+    ``D``, followed by the quote (what :func:`every_live_state_goes_on` reads)."""
     if rx[0] != "cat" or len(rx[1]) != 3:
         return None
     first, body, last = rx[1]
     if first != _QUOTE or last != _QUOTE or body[0] != "dfa":
         return None
-    for es in body[3]:
-        for lo, hi, _ in es:
+    edges = body[3]
+    for f in body[2]:
+        for lo, hi, _ in edges[f]:
             if lo <= 0x22 <= hi:
                 return None
     return body
 
 
 def every_live_state_goes_on(node) -> bool:
-    """For a ``dfa`` node ``D`` that never reads '"': whether ``'"' D '"'`` has infinitely
+    """For a ``dfa`` node ``D`` that reads no '"' from a final state: whether ``'"' D '"'`` has infinitely
     many completions from every state inside the string, which is what
     ``automata.infinite_from_every_state(to_dfa(...), sinks=True)`` decides with a subset
     construction and a minimisation.
