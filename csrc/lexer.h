@@ -144,7 +144,7 @@ class Lexer {
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
     int32_t accept_id = -1;
-    bool stops = false;  // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
+    bool stops = false;        // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
     bool dead_filled = false;  // fill_dead has run (read and written under mu_)
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
