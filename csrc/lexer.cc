@@ -84,7 +84,7 @@ int32_t Lexer::start_state(int32_t lexset_id) {
     }
     settle(set, counts);
   }
-  s = set.empty() ? kDead : intern_state(std::move(set), std::move(counts));
+  s = set.empty() ? kDead : intern_state(set, counts);
   ls.start.store(s, std::memory_order_release);
   return s;
 }
@@ -100,14 +100,17 @@ int32_t count_of(const Lexer::Counts& counts, int32_t region) {
 void Lexer::settle(std::vector<int32_t>& set, Counts& counts) {
   const Nfa& nfa = *nfa_;
   // per region (index into counts): 1 = a unit ended here (tick), 2 = states without one
-  std::vector<uint8_t> seen(counts.size(), 0);
+  std::vector<uint8_t>& seen = seen_;
+  seen.assign(counts.size(), 0);
   auto slot = [&](int32_t r) {
     for (size_t i = 0; i < counts.size(); ++i)
       if (counts[i].first == r) return i;
     throw std::logic_error("Lexer::settle: a counted region without a count");
   };
-  std::vector<int32_t> out, ticks, gates;
-  out.reserve(set.size());
+  std::vector<int32_t>&out = out_, &ticks = ticks_, &gates = gates_;
+  out.clear();
+  ticks.clear();
+  gates.clear();
   auto classify = [&](int32_t q) {
     const int32_t r = nfa.counted_of(q);
     if (r < 0) {
@@ -130,7 +133,8 @@ void Lexer::settle(std::vector<int32_t>& set, Counts& counts) {
           "another)");
   int64_t work = 0;
   // ticks: one more unit in their region, if the bound allows it
-  std::vector<uint8_t> bumped(counts.size(), 0);
+  std::vector<uint8_t>& bumped = bumped_;
+  bumped.assign(counts.size(), 0);
   for (int32_t m : ticks) {
     const size_t i = slot(nfa.counted_of(m));
     const CountedRegion& reg = nfa.counted()[counts[i].first];
@@ -185,33 +189,32 @@ void Lexer::settle(std::vector<int32_t>& set, Counts& counts) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   // the counts of the regions still present, by region
-  Counts kept;
+  Counts& kept = kept_;
+  kept.clear();
   for (int32_t q : out) {
     const int32_t r = nfa.counted_of(q);
     if (r >= 0 && count_of(kept, r) < 0) kept.emplace_back(r, count_of(counts, r));
   }
   std::sort(kept.begin(), kept.end());
-  set = std::move(out);
-  counts = std::move(kept);
+  set.swap(out);  // (swaps, not moves: both buffers stay for the next call)
+  counts.swap(kept);
 }
 
 int32_t Lexer::with_counts(int32_t state, const Counts& counts) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<int32_t> set = state_(state).nfa_states;
-  return intern_state(std::move(set), Counts(counts));
+  return intern_state(state_(state).nfa_states, counts);
 }
 
 int32_t Lexer::state_of(std::vector<int32_t> nfa_states) {
   std::lock_guard<std::mutex> lock(mu_);
-  return intern_state(std::move(nfa_states));
+  return intern_state(nfa_states);
 }
 
-int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) {
+int32_t Lexer::intern_state(const std::vector<int32_t>& nfa_states, const Counts& counts) {
   // The key: the set, then a (-2 - region, count) pair per counted region (none usually).
-  std::vector<int32_t> key;
+  std::vector<int32_t>& key = key_;
   if (!counts.empty()) {
-    key.reserve(nfa_states.size() + 2 * counts.size());
-    key = nfa_states;
+    key.assign(nfa_states.begin(), nfa_states.end());
     for (const auto& p : counts) {
       key.push_back(-2 - p.first);
       key.push_back(p.second);
@@ -268,8 +271,8 @@ int32_t Lexer::intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts) 
   }
   st.accept_id = accept_ids_.emplace(st.accepting, static_cast<int32_t>(accept_ids_.size())).first->second;
   st.nfa_states = nfa_states;
-  st.counts = std::move(counts);
-  state_ids_.emplace(key.empty() ? std::move(nfa_states) : std::move(key), id);
+  st.counts = counts;
+  state_ids_.emplace(k, id);  // (k: the caller's set or key_, both read before compute_canon reuses key_)
   states_.publish(id);
   num_states_.store(id + 1, std::memory_order_release);
   // The id is not visible to other threads until the caller stores it in a transition,
@@ -303,7 +306,7 @@ void Lexer::compute_canon(int32_t id) {
   for (int32_t& q : shifted)
     if (nfa_->region_of(q) == reg) q -= delta;
   std::sort(shifted.begin(), shifted.end());
-  int32_t c = intern_state(std::move(shifted), Counts(st.counts));
+  int32_t c = intern_state(shifted, st.counts);
   State& st2 = state_(id);  // (no reallocation: chunked storage) same object as st
   st2.canon.state = c;
   st2.canon.shift = min_unit;
@@ -328,8 +331,7 @@ int32_t Lexer::compute_floor(int32_t state) {
   }
   f = state;
   if (reach >= 0 && lowered != st.counts) {
-    std::vector<int32_t> set = st.nfa_states;
-    f = intern_state(std::move(set), std::move(lowered));
+    f = intern_state(st.nfa_states, lowered);
   }
   slots = row(state) + num_classes_;  // (chunked storage: the same row)
   slots[1].store(static_cast<int32_t>(std::max<int64_t>(reach, -1)), std::memory_order_relaxed);
@@ -348,7 +350,7 @@ int32_t Lexer::shift_state(int32_t state, int32_t region, int32_t units) {
     q += units * r.unit;
   }
   std::sort(shifted.begin(), shifted.end());
-  return intern_state(std::move(shifted), Counts(state_(state).counts));
+  return intern_state(shifted, state_(state).counts);
 }
 
 int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
@@ -357,12 +359,15 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   const uint8_t cls = byte_class_[byte];
   int32_t t = row(state)[cls].load(std::memory_order_acquire);
   if (t != kUnknown) return t;
-  if (st.stops) {  // a lazy lexeme has matched: the lexeme ends here
-    row(state)[cls].store(kDead, std::memory_order_release);
-    return kDead;
+  if (!st.dead_filled) {  // the state's first transition: its dead classes all at once
+    fill_dead(state);
+    t = row(state)[cls].load(std::memory_order_relaxed);
+    if (t != kUnknown) return t;
   }
-  std::vector<int32_t> next;
-  Counts counts;  // per counted region reached: its count before this byte's ticks
+  std::vector<int32_t>& next = next_;
+  next.clear();
+  Counts& counts = counts_;  // per counted region reached: its count before this byte's ticks
+  counts.clear();
   const bool counters = nfa_->has_counters();
   int64_t edges = 0;
   for (int32_t q : st.nfa_states) {
@@ -392,9 +397,35 @@ int32_t Lexer::compute_next(int32_t state, uint8_t byte) {
   std::sort(next.begin(), next.end());
   next.erase(std::unique(next.begin(), next.end()), next.end());
   if (counters) settle(next, counts);
-  t = next.empty() ? kDead : intern_state(std::move(next), std::move(counts));
+  t = next.empty() ? kDead : intern_state(next, counts);
   row(state)[cls].store(t, std::memory_order_release);
   return t;
+}
+
+void Lexer::fill_dead(int32_t state) {
+  State& st = state_(state);
+  st.dead_filled = true;
+  // live[c]: some edge reads class c (byte classes are cut at every edge boundary, so an
+  // edge [lo, hi] reads exactly the classes byte_class(lo) .. byte_class(hi))
+  uint64_t live[4] = {0, 0, 0, 0};
+  int64_t edges = 0;
+  if (!st.stops)  // (a lazy lexeme has matched: the lexeme ends here, every class is dead)
+    for (int32_t q : st.nfa_states) {
+      const auto es = nfa_->edges(q);
+      edges += es.e - es.b;
+      for (const NfaEdge& e : es)
+        for (int c = byte_class_[e.lo], ce = byte_class_[e.hi]; c <= ce;) {
+          // the bits c .. min(ce, end of c's word) in one mask
+          const int w = c >> 6, lo = c & 63, hi = std::min(ce - (w << 6), 63);
+          live[w] |= (~uint64_t(0) >> (63 - hi)) & (~uint64_t(0) << lo);
+          c = (w + 1) << 6;
+        }
+    }
+  charge_work(int64_t(st.nfa_states.size()) + edges, "building lexer DFA transitions");
+  std::atomic<int32_t>* r = row(state);
+  for (int32_t c = 0; c < num_classes_; ++c)
+    if (!((live[c >> 6] >> (c & 63)) & 1) && r[c].load(std::memory_order_relaxed) == kUnknown)
+      r[c].store(kDead, std::memory_order_release);
 }
 
 int64_t Lexer::memory_bytes() {

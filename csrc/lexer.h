@@ -144,7 +144,8 @@ class Lexer {
     std::vector<int32_t> accepting;
     std::vector<int32_t> lexemes;
     int32_t accept_id = -1;
-    bool stops = false;  // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
+    bool stops = false;        // a lazy lexeme accepts here: no byte goes on (see ir_format.h)
+    bool dead_filled = false;  // fill_dead has run (read and written under mu_)
   };
   State& state_(int32_t s) const { return const_cast<ChunkedArray<State>&>(states_)[s]; }
   // Transition rows live in chunks of kRowChunk states, apart from the State records, so a
@@ -164,9 +165,15 @@ class Lexer {
   }
 
   int32_t compute_next(int32_t state, uint8_t byte);
+  // Stores kDead for every byte class that no edge of the state's NFA states reads (all of
+  // them when a lazy lexeme stops there), in one pass over those edges: the first
+  // compute_next of a state does it, so the walks never ask for a dead class again (caller
+  // holds mu_).
+  void fill_dead(int32_t state);
   int32_t compute_floor(int32_t state);
-  // caller holds mu_; `counts` as in counts() (regions with states in the set only)
-  int32_t intern_state(std::vector<int32_t>&& nfa_states, Counts&& counts = {});
+  // caller holds mu_; `counts` as in counts() (regions with states in the set only). The set
+  // and counts are copied only when the state is new: compute_next passes its scratch.
+  int32_t intern_state(const std::vector<int32_t>& nfa_states, const Counts& counts = {});
   // Applies the ticks and gates in a new NFA-state set (sorted, unique): `counts` holds each
   // region's count before them (from the source state, 0 for a region just entered). Ticks
   // add one (the units past hi are dropped), open gates (lo <= count) add their closures;
@@ -185,6 +192,11 @@ class Lexer {
   int64_t entries_ = 0;
   std::unique_ptr<std::unique_ptr<std::atomic<int32_t>[]>[]> row_chunks_;
   std::mutex mu_;
+  // Scratch of compute_next, settle and intern_state (used under mu_): a transition whose
+  // successor is a known state (most of them) allocates nothing.
+  std::vector<int32_t> next_, out_, ticks_, gates_, key_;
+  std::vector<uint8_t> seen_, bumped_;
+  Counts counts_, kept_;
   ChunkedArray<State> states_;
   std::atomic<int32_t> num_states_{0};
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_ids_;
