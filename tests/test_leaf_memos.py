@@ -61,3 +61,43 @@ def test_builder_merges_lexemes_by_value_role_and_laziness():
     )
     assert b.lexeme("X", lit("x")) not in (n, item)
     assert len(b.build(b.nonterminal("s")).lexemes) == 4
+
+
+def test_literal_lexemes_stay_out_of_the_hash_memo():
+    """A regex without nested tuples (a key or keyword literal) is hashed directly: it is no
+    dearer than the lookup, and the key literals, one entry per name, used to fill _HASHES
+    and clear it every few dozen compiles, taking the nested regexes' hashes with them."""
+    b = GrammarBuilder()
+    leaf = lit('"some key"')
+    nested = strings.star_minus_lexeme(strings.ANY_STRING, {"some key", "other"})
+    assert not any(type(e) is tuple for e in leaf) and any(type(e) is tuple for e in nested)
+    b.lexeme("K", leaf)
+    b.lexeme("KEY", nested)
+    assert id(leaf) not in _wire._HASHES
+    assert _wire._HASHES[id(nested)][0] is nested
+    assert _wire._HASHES[id(nested)][1] == hash(nested)
+    # a leaf still merges by value, role and laziness
+    twin = tuple(list(leaf))
+    assert twin is not leaf and b.lexeme("K2", twin) == b.lexeme("K", leaf)
+    assert b.lexeme("K", twin, role=DISTINCT_ITEM) == b.lexeme("K", leaf, role=DISTINCT_ITEM)
+    assert b.lexeme("K", twin, role=DISTINCT_ITEM) != b.lexeme("K", leaf)
+
+
+def test_recurring_nested_regex_keeps_its_hash_across_many_key_literals():
+    """Thousands of distinct key names (each a literal lexeme) later, the excluded-keys regex
+    that recurs with its schema still finds its hash (on int16, 2,048 entries of any regex
+    cleared the memo)."""
+    nested = strings.star_minus_lexeme(strings.ANY_STRING, {"alpha", "beta", "gamma"})
+    GrammarBuilder().lexeme("KEY", nested)
+    for i in range(3000):
+        GrammarBuilder().lexeme(f'"k{i}"', lit(f'"name{i}"'))
+    got = _wire._HASHES.get(id(nested))
+    assert got is not None and got[0] is nested
+    # and a schema's compile, twice, leaves the regex of its extra keys in the memo
+    schema = {"type": "object", "properties": {"p": {"type": "integer"}}}
+    compile_json_schema(schema)
+    for i in range(3000):
+        GrammarBuilder().lexeme(f'"j{i}"', lit(f'"other{i}"'))
+    g = compile_json_schema(schema)
+    keys = [lx.regex for lx in g.lexemes if lx.name == "KEY" and lx.regex[0] != "bytes"]
+    assert keys and all(_wire._HASHES.get(id(r), (None,))[0] is r for r in keys)

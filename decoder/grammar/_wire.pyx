@@ -307,9 +307,25 @@ cdef object _Lexeme = None
 # hash(regex) by the regex object, across grammars (each entry holds its regex, so an id is not
 # reused while it is there): Python keeps no tuple hash, so every lookup of a nested regex tuple
 # rehashes all of it; the leaf lexemes that recur from schema to schema are one object each.
+# Nested regexes only (_is_leaf: a literal is hashed as cheaply as it is looked up).
 _HASHES = {}
 cdef dict _HASHES_D = _HASHES
 cdef Py_ssize_t _HASHES_MAX = 2048
+
+
+cdef inline bint _is_leaf(object regex):
+    """A regex tuple without nested tuples (a literal's ``("bytes", b'...')``): its hash is
+    one pass over atoms that keep theirs, no dearer than the ``_HASHES`` lookup. Kept out of
+    ``_HASHES``: the key literals (one object per name, ``compiler._key_literal``) were two
+    thirds of its entries at the median and cleared it every few dozen compiles, taking
+    the hashes of the recurring nested regexes (an object's excluded-keys lexeme: thousands
+    of nodes, ~15 us to rehash) with them."""
+    if type(regex) is not tuple:
+        return False
+    for e in <tuple>regex:
+        if type(e) is tuple:
+            return False
+    return True
 
 
 def _set_lexeme_class(cls):
@@ -327,15 +343,19 @@ cdef class _LexemeKey:
     cdef Py_hash_t h
 
     def __init__(self, regex, role, lazy):
-        cdef object got = _HASHES_D.get(id(regex))
+        cdef object got
         cdef Py_hash_t rh
-        if got is not None and (<tuple>got)[0] is regex:
-            rh = (<tuple>got)[1]
-        else:
+        if _is_leaf(regex):  # ("bytes", b'"name"'): two atoms whose hashes Python keeps
             rh = hash(regex)
-            if len(_HASHES_D) >= _HASHES_MAX:
-                _HASHES_D.clear()
-            _HASHES_D[id(regex)] = (regex, rh)
+        else:
+            got = _HASHES_D.get(id(regex))
+            if got is not None and (<tuple>got)[0] is regex:
+                rh = (<tuple>got)[1]
+            else:
+                rh = hash(regex)
+                if len(_HASHES_D) >= _HASHES_MAX:
+                    _HASHES_D.clear()
+                _HASHES_D[id(regex)] = (regex, rh)
         self.regex = regex
         self.role = role
         self.lazy = lazy

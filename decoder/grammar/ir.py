@@ -396,6 +396,7 @@ class GrammarIR:
 # regex tuple rehashes all of it (the JSON number lexeme of an unconstrained value: ~40 us), and
 # the leaf lexemes that recur from schema to schema are one object each (strings._LEXEME_MEMO,
 # the number memo), so their hash is computed once per process instead of twice per grammar.
+# Literals (no nested tuple) are hashed directly and kept out of it: the key literals filled it.
 _HASHES: dict = _wire_hashes
 
 
