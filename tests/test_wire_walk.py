@@ -145,3 +145,18 @@ def test_the_walk_allocates_no_python_objects():
     result_bytes = len(words) * 4
     _wire._forget_words()
     assert peak < 2.2 * result_bytes + 64_000, (peak, result_bytes)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [("cat", "ab"), ("alt", [("bytes", b"a"), ("bytes", b"b")]), ("cat", ("bytes", b"a"))],
+    ids=["str-children", "list-children", "bare-node-as-children"],
+)
+def test_hand_built_compound_with_non_tuple_children_raises(node):
+    """The walk reads a cat/alt's children as a tuple's slots: anything else (a hand-built
+    node with a str or list of children) must be a TypeError, and children that are not
+    regex nodes a ValueError naming the kind, not a read out of bounds."""
+    ok = ("cat", (("bytes", b"a"), ("bytes", b"b")))
+    assert len(serialize_words([1], [ok], [])) > 1
+    with pytest.raises((TypeError, ValueError)):
+        serialize_words([1], [node], [])

@@ -166,7 +166,8 @@ cdef int _write_regex(object node, vector[int32_t]& out, _Memo& memo) except -1:
             _untrack(children)
             _untrack(n)
         elif op == kCat or op == kAlt:  # cat, alt: k child...
-            children = n[1]
+            children = <tuple?>n[1]  # (checked: a hand-built node with a list or str of
+            # children raises TypeError instead of reading a tuple's slots out of it)
             out.push_back(<int32_t>len(children))
             it.start = -1
             it.op = 0
