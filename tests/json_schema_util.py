@@ -11,6 +11,9 @@ when several allowed lexemes match the same longest text, all are scanned.
 from __future__ import annotations
 
 import bisect
+import json
+import os
+import random
 
 from decoder.grammar.ir import GrammarIR
 
@@ -284,3 +287,19 @@ def verdict(got: bool, valid: bool, what: str, totals, failures: list, excused=N
         return True
     failures.append(f"valid rejected (not excused): {what}")
     return False
+
+
+def bench_sample(n: int, seed: int) -> list:
+    """Up to n schemas drawn (seeded) from each ../shared/jsonschemabench subset; [] where the
+    data is absent (the caller skips, saying so)."""
+    data = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "jsonschemabench")
+    if not os.path.isdir(data):
+        return []
+    out = []
+    rng = random.Random(seed)
+    for fn in sorted(os.listdir(data)):
+        if fn.endswith(".jsonl"):
+            with open(os.path.join(data, fn)) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+            out += [r["schema"] for r in rng.sample(recs, min(n, len(recs)))]
+    return out

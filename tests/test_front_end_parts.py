@@ -8,12 +8,11 @@ regexes kept as one object across compiles (``ir.lit``'s memo, ``compiler._ws_re
 from __future__ import annotations
 
 import json
-import os
-import random
 from typing import Any
 from urllib.parse import urldefrag
 
 import pytest
+from json_schema_util import bench_sample
 
 from decoder import Grammar
 from decoder.errors import SchemaError, SchemaLimitError
@@ -247,22 +246,8 @@ def test_index_nesting_bound_alike():
     assert new.value.path == old.value.path
 
 
-def _bench_sample(n: int) -> list:
-    data = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "jsonschemabench")
-    if not os.path.isdir(data):
-        return []
-    out = []
-    rng = random.Random(16)
-    for fn in sorted(os.listdir(data)):
-        if fn.endswith(".jsonl"):
-            with open(os.path.join(data, fn)) as f:
-                recs = [json.loads(line) for line in f if line.strip()]
-            out += [r["schema"] for r in rng.sample(recs, min(n, len(recs)))]
-    return out
-
-
 def test_index_equals_the_previous_indexer_on_jsonschemabench():
-    schemas = _bench_sample(25)
+    schemas = bench_sample(25, seed=16)
     if not schemas:
         pytest.skip("no ../shared/jsonschemabench")
     for s in schemas:

@@ -8,11 +8,8 @@ once with the Python ones (``compiler._BuilderCore`` hidden), and the grammars c
 
 from __future__ import annotations
 
-import json
-import os
-import random
-
 import pytest
+from json_schema_util import bench_sample
 
 from decoder.errors import SchemaLimitError
 from decoder.grammar.json_schema import compile_json_schema, compiler
@@ -235,23 +232,8 @@ def test_the_rule_count_crosses_the_deadline_check(monkeypatch):
     assert seen[0] == seen[1]
 
 
-def _bench_sample(n: int) -> list:
-    data = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "jsonschemabench")
-    if not os.path.isdir(data):
-        return []
-    out = []
-    rng = random.Random(15)
-    for fn in sorted(os.listdir(data)):
-        if not fn.endswith(".jsonl"):
-            continue
-        with open(os.path.join(data, fn)) as f:
-            recs = [json.loads(line) for line in f if line.strip()]
-        out += [r["schema"] for r in rng.sample(recs, min(n, len(recs)))]
-    return out
-
-
 def test_jsonschemabench_sample_equal(monkeypatch):
-    schemas = _bench_sample(4)
+    schemas = bench_sample(4, seed=15)
     if not schemas:
         pytest.skip("no ../shared/jsonschemabench")
     compared = 0

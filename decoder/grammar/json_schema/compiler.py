@@ -1036,8 +1036,7 @@ class Compiler:
                 keyword="$schema",
             )
         self.check_deadline(path)
-        self.nt_count += 1  # self.nt(f"v{len(self.memo)}@{path or '/'}"), one f-string
-        sym = self.b.nonterminal(f"v{len(self.memo)}@{path or '/'}~{self.nt_count}")
+        sym = self.nt(f"v{len(self.memo)}@{path or '/'}")
         self.memo[key] = sym
         self.depth += 1
         try:
