@@ -101,3 +101,27 @@ def test_recurring_nested_regex_keeps_its_hash_across_many_key_literals():
     g = compile_json_schema(schema)
     keys = [lx.regex for lx in g.lexemes if lx.name == "KEY" and lx.regex[0] != "bytes"]
     assert keys and all(_wire._HASHES.get(id(r), (None,))[0] is r for r in keys)
+
+
+def test_excluded_keys_memo_is_bounded_by_key_characters(monkeypatch):
+    """The memo's results grow with their key sets (~600 bytes of regex per key character), so
+    it is bounded by the key characters it holds, not only by its entry count; a set above an
+    eighth of the budget is built (the same lexeme) but not kept."""
+    monkeypatch.setattr(strings, "_STAR_MINUS_MEMO", {})
+    monkeypatch.setattr(strings, "_star_minus_chars", 0)
+    monkeypatch.setattr(strings, "_STAR_MINUS_MEMO_CHARS", 2000)
+
+    def held() -> int:
+        return sum(sum(map(len, ks)) + len(ks) for (_, ks) in strings._STAR_MINUS_MEMO)
+
+    sets = [{f"key{i}_{j:03d}" for j in range(20)} for i in range(12)]  # ~220 characters each
+    for ks in sets:
+        lx = strings.star_minus_lexeme(strings.ANY_STRING, ks)
+        assert strings.star_minus_lexeme(strings.ANY_STRING, ks) is lx  # kept while it fits
+        assert held() <= 2000
+        assert held() == strings._star_minus_chars
+    big = {f"a_long_property_name_{j:04d}" for j in range(20)}  # 520 characters > 2000 / 8
+    lx = strings.star_minus_lexeme(strings.ANY_STRING, big)
+    assert all(ks != big for (_, ks) in strings._STAR_MINUS_MEMO)
+    assert lx == strings._star_minus_lexeme(strings.ANY_STRING, frozenset(big))
+    assert strings.star_minus_lexeme(strings.ANY_STRING, big) == lx

@@ -353,6 +353,13 @@ _STAR_MINUS_MEMO: dict = {}
 _LEAF_MEMO_MAX = 4096
 _STAR_MINUS_MEMO_MAX = 1024  # its results grow with the key set: small sets only, fewer
 _STAR_MINUS_MEMO_KEYS = 256
+# ... and its bytes are bounded, not only its entries: a result holds ~600 bytes of regex tuples
+# per key character (measured with tracemalloc over random key sets of 10-256 keys), so 1,024
+# entries of 256 sixty-character keys would hold ~10 GB. The memo holds at most this many key
+# characters (each key's length plus one) in all, ~60 MB, and a set above an eighth of it is
+# built but not kept.
+_STAR_MINUS_MEMO_CHARS = 100_000
+_star_minus_chars = 0
 
 
 def string_lexeme_regex(chars):
@@ -435,6 +442,7 @@ def _runs_minus(runs: tuple, cut: tuple) -> tuple:
 def star_minus_lexeme(chars, keys):
     """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``; the same object
     for the same ``chars`` object and key set (see ``_LEXEME_MEMO``)."""
+    global _star_minus_chars
     ks = frozenset(keys)
     if len(ks) > _STAR_MINUS_MEMO_KEYS:
         return _star_minus_lexeme(chars, ks)
@@ -442,9 +450,17 @@ def star_minus_lexeme(chars, keys):
     if got is not None and got[0] is chars:
         return got[1]
     r = _star_minus_lexeme(chars, ks)
-    if len(_STAR_MINUS_MEMO) >= _STAR_MINUS_MEMO_MAX:
+    size = sum(map(len, ks)) + len(ks)
+    if size > _STAR_MINUS_MEMO_CHARS >> 3:
+        return r
+    if (
+        len(_STAR_MINUS_MEMO) >= _STAR_MINUS_MEMO_MAX
+        or _star_minus_chars + size > _STAR_MINUS_MEMO_CHARS
+    ):
         _STAR_MINUS_MEMO.clear()
+        _star_minus_chars = 0
     _STAR_MINUS_MEMO[(id(chars), ks)] = (chars, r)
+    _star_minus_chars += size
     return r
 
 
