@@ -72,3 +72,27 @@ def test_token_length_from_max_length(family):
             m = Matcher(string_beside_null(5200 + n, maxLength=64), vocab)
             assert m.commit_bytes(b'{"s": "' + (lead * (64 - left)).encode())
             assert_cold_mask_is_brute_force(m, vocab, f"{family} {lead!r} {left} left", warm=False)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_unrolled_string_beside_a_counted_one(family):
+    # a grammar with counted regions too (maxLength over 1,000: section 23): the walks step
+    # count floors and canonical twins together (lexer_walk_as<false, true, true>)
+    from decoder import Grammar
+
+    vocab = vocab_of(family)
+    for n, text in enumerate(("", "ab", CJK * 10)):
+        g = Grammar.from_json_schema(
+            {
+                "type": "object",
+                "properties": {
+                    "s": {"type": "string", "maxLength": 48},
+                    f"t{n}": {"type": "string", "maxLength": 2000},
+                },
+                "required": ["s"],
+                "additionalProperties": False,
+            }
+        )
+        m = Matcher(g, vocab)
+        assert m.commit_bytes(b'{"s": "' + text.encode())
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} beside a counter {text!r}", warm=False)
