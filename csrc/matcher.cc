@@ -221,7 +221,7 @@ void CompiledGrammar::lexer_walk(uint32_t first, uint32_t last, int32_t parent, 
     lexer_walk_as<kRecordShallow, false>(first, last, parent, e);
 }
 
-template <bool kRecordShallow, bool kFloor>
+template <bool kRecordShallow, bool kFloor, bool kShift>
 void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const {
   // The hottest loop of a cold mask: everything it touches is hoisted into locals. kFloor
   // (a grammar with counted repetitions): each state is replaced by its count floor when the
@@ -278,6 +278,15 @@ void CompiledGrammar::lexer_walk_as(uint32_t first, uint32_t last, int32_t paren
       if (__builtin_expect(f == Lexer::kNotComputed, 0)) f = lx.count_floor(q, 0), f = r[ncls].load();
       if (f != q && nd.deepest - d <= r[ncls + 1].load(std::memory_order_relaxed)) {
         q = f;
+        r = row_of(q);
+      }
+    }
+    if (kShift) {
+      // (Lexer::Canon: q and its canonical twin read every string of up to `remaining` bytes
+      // alike, and accept the same lexemes: all an exit's parent is read for)
+      const Lexer::Canon& c = lx.canon(q);
+      if (c.shift > 0 && nd.deepest - d <= c.remaining) {
+        q = c.state;
         r = row_of(q);
       }
     }
@@ -994,6 +1003,147 @@ bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
   return !std::equal(lead, lead + 4, trie_->full_class().lead);
 }
 
+int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
+  // Claim: every pair (c, u) found past the first (c canonical) is alive on every class string
+  // w from u of at most rem(c) bytes (rem: Canon::remaining). By induction on w = b w':
+  // q = next(c, b) is alive (checked here); q and its canonical twin c' read every string of
+  // rem(q) bytes alike (Lexer::Canon); rem(q) >= rem(c) - 1 >= |w'| (checked here: a byte
+  // moves at most one copy) and rem(c') >= rem(q) (shifting back lowers the last copy), so the
+  // claim for (c', u') gives w'. The first pair: a region state s reads like canon(s) for
+  // rem(s) bytes, so B = rem(s); a state before the region (a string's start, whose copies
+  // begin after its first character) gives B = 1 + the least rem of its successors. Returns
+  // B (s alive on every class string of up to B bytes), or -1: a class string kills a state,
+  // a state outside the region, or too many pairs.
+  Lexer& lx = grammar_->lexer();
+  const uint8_t* cls = lx.byte_classes();
+  const Lexer::Canon c0 = lx.canon(s);
+  int32_t region = c0.region;
+  constexpr int32_t kNone = INT32_MAX;
+  int32_t first_rem = kNone;  // (a start before the region: the least rem of its successors)
+  struct Pair {
+    int32_t q;
+    int u;
+  };
+  constexpr size_t kMaxPairs = 64;
+  Pair pairs[kMaxPairs];
+  size_t n = 0;
+  pairs[n++] = {c0.region >= 0 ? c0.state : s, 0};
+  const size_t width = size_t(lx.num_byte_classes()) * TokenTrie::kUtf8States;
+  std::vector<uint8_t> tried(width);
+  for (size_t k = 0; k < n; ++k) {
+    const Pair p = pairs[k];
+    const bool before = k == 0 && c0.region < 0;
+    const int32_t rem = before ? kNone : lx.canon(p.q).remaining;
+    std::fill(tried.begin(), tried.end(), 0);
+    for (int b = 0; b < 256; ++b) {
+      const int v = TokenTrie::class_step(lead, p.u, static_cast<uint8_t>(b));
+      if (v == TokenTrie::kUtf8Reject) continue;
+      uint8_t& t = tried[size_t(cls[b]) * TokenTrie::kUtf8States + v];
+      if (t) continue;
+      t = 1;
+      const int32_t q = lx.next(p.q, static_cast<uint8_t>(b));
+      if (q == kDead) return -1;
+      const Lexer::Canon& cq = lx.canon(q);
+      if (cq.region < 0) return -1;
+      if (region < 0) region = cq.region;
+      if (cq.region != region) return -1;
+      if (before) {
+        first_rem = std::min(first_rem, cq.remaining);
+      } else if (cq.remaining < rem - 1) {
+        return -1;
+      }
+      const int32_t w = cq.shift > 0 ? cq.state : q;
+      size_t j = 0;
+      while (j < n && !(pairs[j].q == w && pairs[j].u == v)) ++j;
+      if (j < n) continue;
+      if (n == kMaxPairs) return -1;
+      pairs[n++] = {w, v};
+    }
+  }
+  if (c0.region >= 0) return c0.remaining;
+  return first_rem == kNone ? -1 : first_rem + 1;
+}
+
+bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
+  // Exact: s is alive on every text-class string of up to B bytes (shift_alive), so
+  // every class token of at most B bytes is allowed (no exit on its path) and the skeleton's
+  // steps within B never die. Class nodes deeper than B (only when B is under the slice's
+  // bound) are walked whole from the lexer state of their depth-B ancestor, their bits cleared
+  // first; the skeleton's entries deeper than B lie below such nodes and are skipped. Walks
+  // replace a state by its canonical twin where the twin reads the rest of the subtree alike.
+  const TokenTrie& t = *trie_;
+  Lexer& lx = grammar_->lexer();
+  const Lexer::Canon c = lx.canon(s);
+  if (c.region >= 0 && c.remaining < TokenTrie::kShortClass) return false;
+  const TokenTrie::ClassSlice& slice = t.full_class();
+  const int B = shift_alive(s, slice.lead);
+  if (B < TokenTrie::kShortClass) return false;
+  const int cut = B < slice.bound ? B : INT32_MAX;
+  const bool floors = lx.nfa().has_counters();
+  auto walk = [&](uint32_t first, uint32_t last, int32_t parent) {
+    if (floors)
+      lexer_walk_as<false, true, true>(first, last, parent, e);
+    else
+      lexer_walk_as<false, false, true>(first, last, parent, e);
+  };
+  const TokenTrie::Node* nodes = t.nodes();
+  auto twin = [&](int32_t q, uint32_t node, int d) {
+    const Lexer::Canon& cq = lx.canon(q);
+    return cq.shift > 0 && nodes[node].deepest - d <= cq.remaining ? cq.state : q;
+  };
+  for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice.tokens[w];
+  std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
+  st[0] = s;
+  for (size_t k = 0, n = slice.skeleton.size(); k < n; ++k) {
+    const uint32_t x = slice.skeleton[k];
+    const uint16_t d = slice.depths[k];
+    if (d > cut) continue;
+    const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
+    if (x & TokenTrie::kSkeletonFrontier) {
+      const int32_t p = st[d - 1];
+      if (lx.next(p, slice.bytes[k]) == kDead) {
+        if (!lx.accepting(p).empty()) e.exits.push_back({node, p});
+        continue;
+      }
+      walk(node, t.subtree_end(node), p);
+    } else {
+      const int32_t q = lx.next(st[d - 1], slice.bytes[k]);
+      if (q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
+      st[d] = twin(q, node, d);
+    }
+  }
+  if (cut == INT32_MAX) return true;
+  // the class nodes deeper than cut: their depth-cut ancestors' states, then their subtrees
+  const int32_t* ids = t.ids();
+  std::vector<int> u(size_t(cut) + 1, 0);
+  for (uint32_t i = 1, n = t.size(); i < n;) {
+    const TokenTrie::Node& nd = nodes[i];
+    if (nd.deepest <= cut) {
+      i = nd.end;
+      continue;
+    }
+    if (nd.depth <= cut) {
+      const int v = TokenTrie::class_step(slice.lead, u[nd.depth - 1], nd.byte);
+      if (v == TokenTrie::kUtf8Reject) {  // a skeleton frontier node within cut: walked above
+        i = nd.end;
+        continue;
+      }
+      const int32_t q = lx.next(st[nd.depth - 1], nd.byte);
+      if (q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
+      u[nd.depth] = v;
+      st[nd.depth] = twin(q, i, nd.depth);
+      ++i;
+      continue;
+    }
+    for (uint32_t j = i; j < nd.end; ++j)
+      for (uint32_t m = nodes[j].tok_begin, me = m + nodes[j].tok_count; m < me; ++m)
+        e.inside[ids[m] >> 5] &= ~(1u << (ids[m] & 31));
+    walk(i, nd.end, st[cut]);
+    i = nd.end;
+  }
+  return true;
+}
+
 bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   // Which slice: the whole class when s is alive on every class string (strings and keys);
   // else the short slice when s is alive on every class string of up to kShortClass bytes
@@ -1004,6 +1154,7 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon& c = lx.canon(s);
+  if (!lx.nfa().regions().empty() && region_walk(s, e)) return true;
   const TokenTrie::ClassSlice* slice = nullptr;
   // Free text and negated patterns (loopy: s loops on most ASCII bytes but not on every text
   // byte): the state's own class first (own_class: free text loops on every byte but the first

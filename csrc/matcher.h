@@ -275,8 +275,21 @@ class CompiledGrammar {
   std::unordered_map<std::vector<int32_t>, std::vector<int32_t>, VecHash> count_twins_;
   template <bool kRecordShallow>
   void lexer_walk(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
-  template <bool kRecordShallow, bool kFloor>
+  // kShift: each state of a repetition region (Lexer::Canon) is replaced by its canonical twin
+  // when the two read the node's subtree alike (region_walk's walks only).
+  template <bool kRecordShallow, bool kFloor, bool kShift = false>
   void lexer_walk_as(uint32_t first, uint32_t last, int32_t parent, MaskCacheEntry& e) const;
+  // The cold walk of a state of a repetition region (a string under maxLength or minLength,
+  // unrolled into copies) whose copies loop on the text class modulo their shift: alive on
+  // every text-class string of up to B bytes (shift_alive), so the text class's tokens of up
+  // to B bytes are allowed as a whole, its skeleton is walked with canonical twins for states
+  // (no DFA state per copy), and only the class nodes deeper than B are walked from s. False
+  // (nothing done) where it does not apply (B under kShortClass).
+  bool region_walk(int32_t s, MaskCacheEntry& e);
+  // B such that s (a region state, or the state just before its region) is alive on every
+  // string of the class `lead` of up to B bytes, or -1: a search over pairs (canonical state,
+  // class DFA state), each successor replaced by its canonical twin (see region_walk).
+  int shift_alive(int32_t s, const uint64_t* lead);
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   GrammarExtras extras_;

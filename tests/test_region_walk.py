@@ -1,0 +1,98 @@
+"""Cold masks of strings under maxLength / minLength unrolled into repetition copies
+(docs/optimizations.md, `CompiledGrammar::region_walk` and `shift_alive`, issue 23) against
+brute force, on byte-level BPE (llama3), SentencePiece with byte fallback (llama2) and Tekken.
+
+A bounded string's states are copies of the character body (`Nfa`'s RepeatRegion): the first
+mask inside it is proven alive on every text-class string of up to B bytes by a search over
+canonical twins, takes the text class's tokens of up to B bytes as a whole, and walks only the
+skeleton and the class nodes deeper than B. The states: the string's first position (before
+its copies), later ones, positions where B is just above or under the short slice's 16 bytes,
+exactly a token's length from maxLength (ASCII and multi-byte characters, whose length in
+characters differs from their length in bytes), one character before minLength, both bounds,
+and patterns (whose classes kill the search: the old walks). Every state is reached fresh (a
+new grammar per state, `last_mask_cold` checked) and the whole vocabulary is checked with
+`is_allowed`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cold_states import string_beside_null
+from conftest import assert_cold_mask_is_brute_force, vocab_of
+
+from decoder import Matcher
+
+FAMILIES = ["llama3", "llama2", "mistral-tekken"]
+
+E = "\u00e9"  # two bytes, one character
+CJK = "\u65e5"  # three bytes, one character
+# (string keywords, text inside the string before the cold mask)
+CASES = [
+    ({"maxLength": 128}, ""),  # the first position, B = 126: the deep pass walks 127-128 bytes
+    ({"maxLength": 128}, "ab"),
+    ({"maxLength": 128}, "a" * 100),  # 28 characters left
+    ({"maxLength": 40}, ""),
+    ({"maxLength": 40}, "a" * 20),  # 20 left
+    ({"maxLength": 40}, "a" * 22),  # 18 left: B near the short slice's 16
+    ({"maxLength": 40}, "a" * 24),  # 16 left: the old walks
+    ({"maxLength": 40}, CJK * 16),  # 24 characters (48 bytes) left after multi-byte ones
+    ({"maxLength": 40}, E * 19 + "a"),  # 20 left; two-byte characters before
+    ({"maxLength": 24}, ""),
+    ({"minLength": 30}, ""),
+    ({"minLength": 30}, "a" * 29),  # one before minLength: the quote not yet
+    ({"minLength": 30}, CJK * 5),
+    ({"minLength": 10, "maxLength": 50}, ""),
+    ({"minLength": 10, "maxLength": 50}, "a" * 9),
+    ({"minLength": 10, "maxLength": 50}, E * 30),  # 20 characters left
+    ({"maxLength": 60, "pattern": "^[a-z ]*$"}, "ab"),
+    ({"maxLength": 60, "pattern": "^[^/]*$"}, ""),
+    ({"minLength": 12, "maxLength": 12, "pattern": "[0-9a-fA-F]+"}, ""),
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fresh_unrolled_bounded_string_states_equal_brute_force(family):
+    vocab = vocab_of(family)
+    for n, (keywords, text) in enumerate(CASES):
+        m = Matcher(string_beside_null(5000 + n, **keywords), vocab)
+        assert m.commit_bytes(b'{"s": "' + text.encode()), (keywords, text)
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} {keywords} {text!r}", warm=False)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_token_length_from_max_length(family):
+    # states exactly a token's length (in characters) from maxLength, for tokens whose length in
+    # bytes differs from their length in characters: the tokens that reach the bound exactly
+    # must be allowed, one character more refused
+    vocab = vocab_of(family)
+    n = 0
+    for lead, per in ((E, 2), (CJK, 3), ("a", 1)):
+        for left in (17, 20, 33):
+            n += 1
+            m = Matcher(string_beside_null(5200 + n, maxLength=64), vocab)
+            assert m.commit_bytes(b'{"s": "' + (lead * (64 - left)).encode())
+            assert_cold_mask_is_brute_force(m, vocab, f"{family} {lead!r} {left} left", warm=False)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_unrolled_string_beside_a_counted_one(family):
+    # a grammar with counted regions too (maxLength over 1,000: section 23): the walks step
+    # count floors and canonical twins together (lexer_walk_as<false, true, true>)
+    from decoder import Grammar
+
+    vocab = vocab_of(family)
+    for n, text in enumerate(("", "ab", CJK * 10)):
+        g = Grammar.from_json_schema(
+            {
+                "type": "object",
+                "properties": {
+                    "s": {"type": "string", "maxLength": 48},
+                    f"t{n}": {"type": "string", "maxLength": 2000},
+                },
+                "required": ["s"],
+                "additionalProperties": False,
+            }
+        )
+        m = Matcher(g, vocab)
+        assert m.commit_bytes(b'{"s": "' + text.encode())
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} beside a counter {text!r}", warm=False)
