@@ -168,7 +168,15 @@ int32_t EarleyParser::compute_lexset(uint32_t begin, uint32_t end, int32_t banne
       scratch_lexemes_.push_back(lx);
     }
   std::sort(scratch_lexemes_.begin(), scratch_lexemes_.end());
-  return lexer_->intern_lexset(scratch_lexemes_);
+  uint64_t h = scratch_lexemes_.size();
+  for (int32_t lx : scratch_lexemes_)
+    h = mix(h ^ (static_cast<uint64_t>(static_cast<uint32_t>(lx)) + 0x9e3779b97f4a7c15ull));
+  h |= 1;  // 0: an empty slot
+  auto& slot = lexset_cache_[(h >> 7) % kLexsetCache];
+  if (slot.first == h && lexer_->lexset(slot.second) == scratch_lexemes_) return slot.second;
+  const int32_t id = lexer_->intern_lexset(scratch_lexemes_);
+  slot = {h, id};
+  return id;
 }
 
 bool EarleyParser::scan(const std::vector<int32_t>& lexemes, int64_t scan_key) {

@@ -11,6 +11,7 @@
 // below and only bans that same ignore lexeme from coming next, so whitespace between
 // two lexemes is one bounded lexeme, never an unbounded run.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -93,6 +94,12 @@ class EarleyParser {
   std::vector<uint32_t> seen_gen_;
   uint32_t gen_ = 0;
   std::vector<int32_t> scratch_lexemes_;
+  // Recent lexeme sets' interned ids, direct-mapped by a hash of the sorted set: a new row
+  // (each scan of a commit or of a mask's walks) finds its set's id here, checked against the
+  // lexer's copy, instead of taking the lexer's mutex and hashing the set into its map.
+  // Ids are never reused, so an entry stays right; a plain array, copied with the parser.
+  static constexpr size_t kLexsetCache = 64;
+  std::array<std::pair<uint64_t, int32_t>, kLexsetCache> lexset_cache_{};
   std::vector<uint32_t> lex_mark_;
   uint32_t lex_gen_ = 0;
   // Completion looks up the items of the origin row whose dot is before the completed
