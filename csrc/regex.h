@@ -166,6 +166,16 @@ class Nfa {
   bool nullable(const int32_t* w, size_t n, size_t pos, int depth) const;
   int64_t estimate(const int32_t* w, size_t n, size_t& pos, int depth) const;
   void add_region(int32_t begin, const std::vector<int32_t>& sizes);
+  // What add_lexeme built for a lexeme: its words, its states [base, base + states) and the
+  // ranges of the build lists it appended to ([x0, x1) each), for replay_lexeme.
+  struct LexemeBuild {
+    const int32_t* words;
+    size_t pos, end;
+    int32_t lexeme, base, states;
+    size_t e0, e1, p0, p1, r0, r1, k0, k1, g0, g1, c0, c1;
+  };
+  void replay_lexeme(const LexemeBuild& t, int32_t lexeme);
+  std::unordered_multimap<uint64_t, LexemeBuild> built_;  // by length, first and last words
 
   int64_t max_states_;
   // While building, edges are appended to flat lists (one allocation for all states, not

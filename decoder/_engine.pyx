@@ -136,6 +136,45 @@ cdef extern from "api.h" namespace "decoder":
         const vector[int32_t]&) except +raise_py_error nogil
 
 
+cdef inline uint64_t _pair(int32_t a, int32_t b) noexcept nogil:
+    return (<uint64_t><uint32_t>a) | ((<uint64_t><uint32_t>b) << 32)
+
+
+cdef inline uint64_t _lane(uint64_t h, uint64_t x, uint64_t k) noexcept nogil:
+    h = (h ^ x) * k
+    return (h << 31) | (h >> 33)
+
+
+def words_hash(words):
+    """A 64-bit hash of an int32 array (a grammar's wire words): the compile cache's key
+    (decoder.compile._grammar_key), whose hits compare the words, so it needs to spread, not
+    to resist collisions. Four lanes of multiply-rotate over 8-byte pairs of words, mixed at
+    the end: ~1.5 us for a median grammar's 35 kB of words, against zlib.crc32's ~14. Any
+    single changed word changes it (every step is a bijection of its lane and the word)."""
+    cdef const int32_t[::1] w = words
+    cdef Py_ssize_t n = w.shape[0], i = 0
+    cdef uint64_t k = 0x9E3779B97F4A7C15ULL
+    cdef uint64_t h0 = 0x243F6A8885A308D3ULL, h1 = 0x13198A2E03707344ULL
+    cdef uint64_t h2 = 0xA4093822299F31D0ULL, h3 = 0x082EFA98EC4E6C89ULL
+    with nogil:
+        while i + 8 <= n:
+            h0 = _lane(h0, _pair(w[i], w[i + 1]), k)
+            h1 = _lane(h1, _pair(w[i + 2], w[i + 3]), k)
+            h2 = _lane(h2, _pair(w[i + 4], w[i + 5]), k)
+            h3 = _lane(h3, _pair(w[i + 6], w[i + 7]), k)
+            i += 8
+        while i < n:
+            h0 = _lane(h0, <uint32_t>w[i], k)
+            i += 1
+        h0 = _lane(h0 ^ (<uint64_t>n), h1, k)
+        h0 = _lane(h0, h2, k)
+        h0 = _lane(h0, h3, k)
+        h0 ^= h0 >> 33
+        h0 *= 0xFF51AFD7ED558CCDULL
+        h0 ^= h0 >> 33
+    return h0
+
+
 cdef class TokenTrie:
     """The token trie of one vocabulary (built once, shared by every compiled grammar)."""
     cdef shared_ptr[const CTokenTrie] ptr
