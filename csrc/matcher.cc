@@ -1087,29 +1087,65 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
       lexer_walk_as<false, false, true>(first, last, parent, e);
   };
   const TokenTrie::Node* nodes = t.nodes();
-  auto twin = [&](int32_t q, uint32_t node, int d) {
+  // A path's lexer state as its canonical twin q and a shift S: the real state is q's region
+  // states moved S copies forward (Lexer::shift_state), built only where a walk must start
+  // from it. A step from a real state with a copy to spare (rem >= 1) is the twin's step
+  // shifted (the copies are congruent: the lemma section 5's shifted reuse rests on), so class
+  // paths cost the twins' few DFA states instead of one per copy along them.
+  struct Tw {
+    int32_t q;
+    int32_t S;
+  };
+  int32_t R = c.region;
+  std::vector<std::pair<Tw, int32_t>> built;  // (twin, shift) -> real state
+  auto real = [&](Tw p) {
+    if (p.S == 0) return p.q;
+    for (const auto& x : built)
+      if (x.first.q == p.q && x.first.S == p.S) return x.second;
+    const int32_t r = lx.shift_state(p.q, R, p.S);
+    built.push_back({p, r});
+    return r;
+  };
+  // copies the real state can still read through (bytes), -1: unknown (not in region R)
+  auto reach = [&](Tw p) {
+    const Lexer::Canon& cp = lx.canon(p.q);
+    return cp.region == R && R >= 0 ? cp.remaining - p.S : -1;
+  };
+  auto step = [&](Tw p, uint8_t b) -> Tw {
+    if (p.S > 0 && reach(p) < 1) p = {real(p), 0};
+    const int32_t q = lx.next(p.q, b);
+    if (q == kDead) return {kDead, 0};
     const Lexer::Canon& cq = lx.canon(q);
-    return cq.shift > 0 && nodes[node].deepest - d <= cq.remaining ? cq.state : q;
+    if (cq.region < 0 || (R >= 0 && cq.region != R)) {
+      if (p.S == 0) return {q, 0};
+      return {lx.next(real(p), b), 0};  // left the region (not on class paths within B)
+    }
+    R = cq.region;
+    return cq.shift > 0 ? Tw{cq.state, p.S + cq.shift} : Tw{q, p.S};
+  };
+  // the state a walk of node's subtree starts from (parent p at depth d): the twin when the
+  // real state's copies last through the subtree (the two read it alike), else the real one
+  auto parent = [&](Tw p, uint32_t node, int d) {
+    return p.S == 0 || nodes[node].deepest - d <= reach(p) ? p.q : real(p);
   };
   for (size_t w = 0; w < e.inside.size(); ++w) e.inside[w] |= slice.tokens[w];
-  std::vector<int32_t> st(size_t(t.max_depth()) + 2, kDead);
-  st[0] = s;
+  std::vector<Tw> st(size_t(t.max_depth()) + 2, Tw{kDead, 0});
+  st[0] = c.region >= 0 && c.shift > 0 ? Tw{c.state, c.shift} : Tw{s, 0};
   for (size_t k = 0, n = slice.skeleton.size(); k < n; ++k) {
     const uint32_t x = slice.skeleton[k];
     const uint16_t d = slice.depths[k];
     if (d > cut) continue;
     const uint32_t node = x & ~TokenTrie::kSkeletonFrontier;
     if (x & TokenTrie::kSkeletonFrontier) {
-      const int32_t p = st[d - 1];
+      const int32_t p = parent(st[d - 1], node, d - 1);
       if (lx.next(p, slice.bytes[k]) == kDead) {
         if (!lx.accepting(p).empty()) e.exits.push_back({node, p});
         continue;
       }
       walk(node, t.subtree_end(node), p);
     } else {
-      const int32_t q = lx.next(st[d - 1], slice.bytes[k]);
-      if (q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
-      st[d] = twin(q, node, d);
+      st[d] = step(st[d - 1], slice.bytes[k]);
+      if (st[d].q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
     }
   }
   if (cut == INT32_MAX) return true;
@@ -1128,17 +1164,17 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
         i = nd.end;
         continue;
       }
-      const int32_t q = lx.next(st[nd.depth - 1], nd.byte);
-      if (q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
+      st[nd.depth] = step(st[nd.depth - 1], nd.byte);
+      if (st[nd.depth].q == kDead)
+        throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
       u[nd.depth] = v;
-      st[nd.depth] = twin(q, i, nd.depth);
       ++i;
       continue;
     }
     for (uint32_t j = i; j < nd.end; ++j)
       for (uint32_t m = nodes[j].tok_begin, me = m + nodes[j].tok_count; m < me; ++m)
         e.inside[ids[m] >> 5] &= ~(1u << (ids[m] & 31));
-    walk(i, nd.end, st[cut]);
+    walk(i, nd.end, parent(st[cut], i, cut));
     i = nd.end;
   }
   return true;

@@ -96,3 +96,28 @@ def test_unrolled_string_beside_a_counted_one(family):
         m = Matcher(g, vocab)
         assert m.commit_bytes(b'{"s": "' + text.encode())
         assert_cold_mask_is_brute_force(m, vocab, f"{family} beside a counter {text!r}", warm=False)
+
+
+# (string keywords, text before the cold mask) where B is short (16-40 bytes), so that many
+# class tokens are deeper than B: the skeleton and the deep pass step canonical twins with a
+# shift and build the real state only where a walk starts from it (region_walk's `Tw`); the
+# tokens of two- and three-byte characters cross B in bytes while still fitting in characters
+SHORT_CASES = [
+    ({"maxLength": 20}, ""),  # B = 18
+    ({"maxLength": 22}, "a"),
+    ({"maxLength": 30}, E * 3),
+    ({"maxLength": 30}, CJK * 2 + "a"),
+    ({"maxLength": 36}, E * 11),  # 25 characters left, up to 50 bytes of two-byte characters
+    ({"minLength": 20}, ""),
+    ({"minLength": 24}, E * 2),
+    ({"minLength": 5, "maxLength": 25}, "abcdef"),
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_short_bound_twins_with_shifts(family):
+    vocab = vocab_of(family)
+    for n, (keywords, text) in enumerate(SHORT_CASES):
+        m = Matcher(string_beside_null(5300 + n, **keywords), vocab)
+        assert m.commit_bytes(b'{"s": "' + text.encode()), (keywords, text)
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} {keywords} {text!r}", warm=False)
