@@ -25,6 +25,7 @@ KINDS = {
     "maxLength 128": {"type": "string", "maxLength": 128},
     "maxLength 40": {"type": "string", "maxLength": 40},
     "minLength 30": {"type": "string", "minLength": 30},
+    "maxLength 20": {"type": "string", "maxLength": 20},
     "hex id (12, [0-9a-fA-F]+)": {
         "type": "string",
         "minLength": 12,
