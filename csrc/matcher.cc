@@ -1151,31 +1151,38 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
   if (cut == INT32_MAX) return true;
   // the class nodes deeper than cut: their depth-cut ancestors' states, then their subtrees
   const int32_t* ids = t.ids();
+  // (TokenTrie::deep_class: the nodes below class paths that reach past kShortClass <= cut;
+  // a node's descendants follow it there, so a subtree is skipped by its end)
   std::vector<int> u(size_t(cut) + 1, 0);
-  for (uint32_t i = 1, n = t.size(); i < n;) {
+  const std::vector<uint32_t>& deep = t.deep_class();
+  auto skip = [&](size_t k, uint32_t end) {
+    return size_t(std::lower_bound(deep.begin() + k, deep.end(), end) - deep.begin());
+  };
+  for (size_t k = 0, n = deep.size(); k < n;) {
+    const uint32_t i = deep[k];
     const TokenTrie::Node& nd = nodes[i];
     if (nd.deepest <= cut) {
-      i = nd.end;
+      k = skip(k + 1, nd.end);
       continue;
     }
     if (nd.depth <= cut) {
       const int v = TokenTrie::class_step(slice.lead, u[nd.depth - 1], nd.byte);
       if (v == TokenTrie::kUtf8Reject) {  // a skeleton frontier node within cut: walked above
-        i = nd.end;
+        k = skip(k + 1, nd.end);
         continue;
       }
       st[nd.depth] = step(st[nd.depth - 1], nd.byte);
       if (st[nd.depth].q == kDead)
         throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
       u[nd.depth] = v;
-      ++i;
+      ++k;
       continue;
     }
     for (uint32_t j = i; j < nd.end; ++j)
       for (uint32_t m = nodes[j].tok_begin, me = m + nodes[j].tok_count; m < me; ++m)
         e.inside[ids[m] >> 5] &= ~(1u << (ids[m] & 31));
     walk(i, nd.end, parent(st[cut], i, cut));
-    i = nd.end;
+    k = skip(k + 1, nd.end);
   }
   return true;
 }

@@ -132,6 +132,7 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
       const Node& nd = nodes_[i];
       u[nd.depth] = u[nd.depth - 1] == kUtf8Reject ? kUtf8Reject : utf8_step(u[nd.depth - 1], nd.byte);
       if (u[nd.depth] != kUtf8Reject) deepest = std::max<int>(deepest, nd.depth);
+      if (u[nd.depth - 1] != kUtf8Reject && nd.deepest > kShortClass) deep_class_.push_back(i);
       // (a node after a boundary: where a class without (or with) this boundary byte leaves
       // (or enters) the full class)
       if (u[nd.depth - 1] == 0) boundary_by_byte_[nd.byte].push_back(i);

@@ -162,6 +162,10 @@ class TokenTrie {
     std::vector<uint16_t> mid_depths;
   };
   const ClassSlice& full_class() const { return full_class_; }
+  // The nodes, in node order, below a text-class path (the path above them is in the class)
+  // whose subtree reaches past kShortClass bytes: all that CompiledGrammar::region_walk's pass
+  // over the class nodes deeper than B (>= kShortClass) reads, without every child of the space.
+  const std::vector<uint32_t>& deep_class() const { return deep_class_; }
   const ClassSlice& short_class() const { return short_class_; }
   // The class DFA of a slice's class: as utf8_step, but a byte at a character boundary is in
   // the class only when `lead` holds it.
@@ -221,6 +225,7 @@ class TokenTrie {
   // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
   void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;
+  std::vector<uint32_t> deep_class_;
   mutable std::mutex slices_mu_;
   mutable std::vector<std::unique_ptr<ClassSlice>> slices_;  // class_slice, ids 1, 2, ...
   uint8_t text_slot_[256] = {0};
