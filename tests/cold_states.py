@@ -58,3 +58,17 @@ def string_beside_null(n: int, **string) -> Grammar:
             "additionalProperties": False,
         }
     )
+
+
+def assert_fresh_string_states(vocab, cases, first: int, family: str) -> None:
+    """For each (string keywords, text) of ``cases``: a fresh grammar (``string_beside_null(first
+    + i)``), the text committed inside its string, and the next mask cold and equal to brute
+    force (``conftest.assert_cold_mask_is_brute_force``)."""
+    from conftest import assert_cold_mask_is_brute_force
+
+    from decoder import Matcher
+
+    for n, (keywords, text) in enumerate(cases):
+        m = Matcher(string_beside_null(first + n, **keywords), vocab)
+        assert m.commit_bytes(b'{"s": "' + text.encode()), (keywords, text)
+        assert_cold_mask_is_brute_force(m, vocab, f"{family} {keywords} {text!r}", warm=False)

@@ -18,9 +18,8 @@ there and go on.
 from __future__ import annotations
 
 import pytest
-from cold_states import string_beside_null
+from cold_states import assert_fresh_string_states, string_beside_null
 from conftest import (
-    assert_cold_mask_is_brute_force,
     assert_mask_is_brute_force,
     vocab_of,
 )
@@ -59,12 +58,7 @@ schema = string_beside_null  # a fresh grammar per n
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fresh_bounded_string_states_equal_brute_force(family):
-    vocab = vocab_of(family)
-    for n, (keywords, text) in enumerate(CASES):
-        m = Matcher(schema(3000 + n, **keywords), vocab)
-        assert m.commit_bytes(b'{"s": "' + text.encode()), (keywords, text)
-        what = f"{family} {keywords} {text!r}"
-        assert_cold_mask_is_brute_force(m, vocab, what, warm=False)
+    assert_fresh_string_states(vocab_of(family), CASES, 3000, family)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -17,7 +17,7 @@ new grammar per state, `last_mask_cold` checked) and the whole vocabulary is che
 from __future__ import annotations
 
 import pytest
-from cold_states import string_beside_null
+from cold_states import assert_fresh_string_states, string_beside_null
 from conftest import assert_cold_mask_is_brute_force, vocab_of
 
 from decoder import Matcher
@@ -52,11 +52,7 @@ CASES = [
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fresh_unrolled_bounded_string_states_equal_brute_force(family):
-    vocab = vocab_of(family)
-    for n, (keywords, text) in enumerate(CASES):
-        m = Matcher(string_beside_null(5000 + n, **keywords), vocab)
-        assert m.commit_bytes(b'{"s": "' + text.encode()), (keywords, text)
-        assert_cold_mask_is_brute_force(m, vocab, f"{family} {keywords} {text!r}", warm=False)
+    assert_fresh_string_states(vocab_of(family), CASES, 5000, family)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -116,8 +112,4 @@ SHORT_CASES = [
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_short_bound_twins_with_shifts(family):
-    vocab = vocab_of(family)
-    for n, (keywords, text) in enumerate(SHORT_CASES):
-        m = Matcher(string_beside_null(5300 + n, **keywords), vocab)
-        assert m.commit_bytes(b'{"s": "' + text.encode()), (keywords, text)
-        assert_cold_mask_is_brute_force(m, vocab, f"{family} {keywords} {text!r}", warm=False)
+    assert_fresh_string_states(vocab_of(family), SHORT_CASES, 5300, family)
