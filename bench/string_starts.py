@@ -34,6 +34,15 @@ KINDS = {
         "pattern": "[0-9a-fA-F]+",
     },
     "pattern ^[A-Z_]+$": {"type": "string", "pattern": "^[A-Z_]+$"},
+    "min 1, max 60": {"type": "string", "minLength": 1, "maxLength": 60},
+    "min 5, max 60": {"type": "string", "minLength": 5, "maxLength": 60},
+    "min 30, max 60": {"type": "string", "minLength": 30, "maxLength": 60},
+    "min 1, max 2000": {"type": "string", "minLength": 1, "maxLength": 2000},
+    "min 5, max 2000": {"type": "string", "minLength": 5, "maxLength": 2000},
+    "min 36, max 36": {"type": "string", "minLength": 36, "maxLength": 36},
+    "min 3, max 3": {"type": "string", "minLength": 3, "maxLength": 3},
+    "minLength 1500": {"type": "string", "minLength": 1500},
+    "maxLength 2000": {"type": "string", "maxLength": 2000},
 }
 
 
@@ -43,6 +52,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--rounds", type=int, default=7, help="fresh schemas per kind")
     ap.add_argument("--tokenizer", default=E.DEFAULT_TOKENIZER)
+    ap.add_argument("--only", default="", help="comma-separated substrings of kind names to run")
     args = ap.parse_args(argv)
 
     ctx = E.TokenizerContext(args.tokenizer)
@@ -50,6 +60,8 @@ def main(argv=None) -> int:
     ad.setup()
     row = ad.new_row()
     for i, (name, sub) in enumerate(KINDS.items()):
+        if args.only and not any(o.strip() in name for o in args.only.split(",")):
+            continue
         times = []
         for r in range(args.rounds):
             key = f"k{i}_{r}"

@@ -1004,64 +1004,94 @@ bool CompiledGrammar::own_class(int32_t s, uint64_t lead[4]) {
 }
 
 int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
-  // Claim: every pair (c, u) found past the first (c canonical) is alive on every class string
-  // w from u of at most rem(c) bytes (rem: Canon::remaining). By induction on w = b w':
-  // q = next(c, b) is alive (checked here); q and its canonical twin c' read every string of
-  // rem(q) bytes alike (Lexer::Canon); rem(q) >= rem(c) - 1 >= |w'| (checked here: a byte
-  // moves at most one copy) and rem(c') >= rem(q) (shifting back lowers the last copy), so the
-  // claim for (c', u') gives w'. The first pair: a region state s reads like canon(s) for
-  // rem(s) bytes, so B = rem(s); a state before the region (a string's start, whose copies
-  // begin after its first character) gives B = 1 + the least rem of its successors. Returns
-  // B (s alive on every class string of up to B bytes), or -1: a class string kills a state,
-  // a state outside the region, or too many pairs.
+  // A search over pairs (lexer state, UTF-8 class DFA state) reached from s by class bytes,
+  // one step per distinct (byte class, class state). A successor q with a shift (Lexer::Canon)
+  // and rem(q) >= kShortClass is replaced by its canonical twin c' (an edge capped at rem(q):
+  // q and c' read every string of rem(q) bytes alike); any other successor is kept as it is
+  // (the required copies before an optional run, a run's last copies, states outside every
+  // region: a string's start). b(P), the bytes pair P is proven alive for, is the greatest
+  // solution of b(P) = 0 if a class byte kills P's state, else the least over its edges of
+  // 1 + min(cap, b(successor)). Sound by induction on the length n <= b(P) of a class string
+  // w = x w': next(P, x) = q is alive (no edge is dead), |w'| <= b(P) - 1 <= min(cap, b(Q)) for
+  // Q the successor pair, so w' keeps Q alive and (|w'| <= rem(q) when Q is q's twin) q too.
+  // Solved as shortest paths (Bellman-Ford from "unbounded"). Returns B = b(s) (for a state
+  // with a shift, min(rem(s), b(twin)); s alive on every class string of up to B bytes, B
+  // capped at kUnbounded), or -1: no region state met or a loop outside every region (not a
+  // bounded string), a counted state
+  // (Lexer::counts), a death within kShortClass bytes, or too many pairs.
   Lexer& lx = grammar_->lexer();
   const uint8_t* cls = lx.byte_classes();
   const Lexer::Canon c0 = lx.canon(s);
-  int32_t region = c0.region;
-  constexpr int32_t kNone = INT32_MAX;
-  int32_t first_rem = kNone;  // (a start before the region: the least rem of its successors)
+  constexpr int32_t kUnbounded = 1 << 20;
   struct Pair {
     int32_t q;
     int u;
   };
-  constexpr size_t kMaxPairs = 64;
+  struct Edge {
+    uint16_t from, to;
+    int32_t cap;
+  };
+  constexpr size_t kMaxPairs = 128;
   Pair pairs[kMaxPairs];
+  int32_t b[kMaxPairs];
+  uint8_t depth[kMaxPairs];  // (breadth-first: the fewest bytes from s, up to kShortClass)
+  std::vector<Edge> edges;
   size_t n = 0;
-  pairs[n++] = {c0.region >= 0 ? c0.state : s, 0};
+  const bool twin0 = c0.region >= 0 && c0.shift > 0 && c0.remaining >= TokenTrie::kShortClass;
+  depth[n] = 0;
+  pairs[n++] = {twin0 ? c0.state : s, 0};
+  bool region = c0.region >= 0;
   const size_t width = size_t(lx.num_byte_classes()) * TokenTrie::kUtf8States;
   std::vector<uint8_t> tried(width);
   for (size_t k = 0; k < n; ++k) {
     const Pair p = pairs[k];
-    const bool before = k == 0 && c0.region < 0;
-    const int32_t rem = before ? kNone : lx.canon(p.q).remaining;
+    b[k] = kUnbounded;
     std::fill(tried.begin(), tried.end(), 0);
-    for (int b = 0; b < 256; ++b) {
-      const int v = TokenTrie::class_step(lead, p.u, static_cast<uint8_t>(b));
+    for (int x = 0; x < 256; ++x) {
+      const int v = TokenTrie::class_step(lead, p.u, static_cast<uint8_t>(x));
       if (v == TokenTrie::kUtf8Reject) continue;
-      uint8_t& t = tried[size_t(cls[b]) * TokenTrie::kUtf8States + v];
+      uint8_t& t = tried[size_t(cls[x]) * TokenTrie::kUtf8States + v];
       if (t) continue;
       t = 1;
-      const int32_t q = lx.next(p.q, static_cast<uint8_t>(b));
-      if (q == kDead) return -1;
-      const Lexer::Canon& cq = lx.canon(q);
-      if (cq.region < 0) return -1;
-      if (region < 0) region = cq.region;
-      if (cq.region != region) return -1;
-      if (before) {
-        first_rem = std::min(first_rem, cq.remaining);
-      } else if (cq.remaining < rem - 1) {
-        return -1;
+      const int32_t q = lx.next(p.q, static_cast<uint8_t>(x));
+      if (q == kDead) {
+        if (depth[k] < TokenTrie::kShortClass) return -1;  // b(s) <= depth: under what the walk needs
+        b[k] = 0;
+        break;
       }
-      const int32_t w = cq.shift > 0 ? cq.state : q;
+      if (!lx.counts(q).empty()) return -1;  // a counted string: a new state per count, not searched
+      const Lexer::Canon& cq = lx.canon(q);
+      region = region || cq.region >= 0;
+      const bool twin = cq.region >= 0 && cq.shift > 0 && cq.remaining >= TokenTrie::kShortClass;
+      const int32_t w = twin ? cq.state : q;
+      // a state outside every region that reads a class byte back to itself loops (a free
+      // string, the loop after minLength's copies): no bound to prove, the walks for free text
+      if (w == p.q && v == p.u && lx.canon(w).region < 0) return -1;
       size_t j = 0;
       while (j < n && !(pairs[j].q == w && pairs[j].u == v)) ++j;
-      if (j < n) continue;
-      if (n == kMaxPairs) return -1;
-      pairs[n++] = {w, v};
+      if (j == n) {
+        if (n == kMaxPairs) return -1;
+        depth[n] = uint8_t(std::min<int>(depth[k] + 1, TokenTrie::kShortClass));
+        pairs[n++] = {w, v};
+      }
+      edges.push_back({uint16_t(k), uint16_t(j), twin ? cq.remaining : kUnbounded});
     }
   }
-  if (c0.region >= 0) return c0.remaining;
-  return first_rem == kNone ? -1 : first_rem + 1;
+  if (!region) return -1;
+  // shortest paths: at most n rounds until nothing changes
+  for (size_t round = 0; round <= n; ++round) {
+    bool changed = false;
+    for (const Edge& ed : edges) {
+      if (b[ed.from] == 0) continue;
+      const int32_t via = std::min(kUnbounded, 1 + std::min(ed.cap, b[ed.to]));
+      if (via < b[ed.from]) {
+        b[ed.from] = via;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  return twin0 ? std::min(c0.remaining, b[0]) : b[0];
 }
 
 bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
@@ -1074,7 +1104,6 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon c = lx.canon(s);
-  if (c.region >= 0 && c.remaining < TokenTrie::kShortClass) return false;
   const TokenTrie::ClassSlice& slice = t.full_class();
   const int B = shift_alive(s, slice.lead);
   if (B < TokenTrie::kShortClass) return false;
@@ -1096,31 +1125,31 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
     int32_t q;
     int32_t S;
   };
-  int32_t R = c.region;
+  // (a string with both bounds has two regions, the required copies and the optional ones:
+  // a path's region is its twin's, and a path moves to the next region from a real state)
   std::vector<std::pair<Tw, int32_t>> built;  // (twin, shift) -> real state
   auto real = [&](Tw p) {
     if (p.S == 0) return p.q;
     for (const auto& x : built)
       if (x.first.q == p.q && x.first.S == p.S) return x.second;
-    const int32_t r = lx.shift_state(p.q, R, p.S);
+    const int32_t r = lx.shift_state(p.q, lx.canon(p.q).region, p.S);
     built.push_back({p, r});
     return r;
   };
-  // copies the real state can still read through (bytes), -1: unknown (not in region R)
+  // copies the real state can still read through (bytes), -1: unknown (not in a region)
   auto reach = [&](Tw p) {
     const Lexer::Canon& cp = lx.canon(p.q);
-    return cp.region == R && R >= 0 ? cp.remaining - p.S : -1;
+    return cp.region >= 0 ? cp.remaining - p.S : -1;
   };
   auto step = [&](Tw p, uint8_t b) -> Tw {
     if (p.S > 0 && reach(p) < 1) p = {real(p), 0};
     const int32_t q = lx.next(p.q, b);
     if (q == kDead) return {kDead, 0};
     const Lexer::Canon& cq = lx.canon(q);
-    if (cq.region < 0 || (R >= 0 && cq.region != R)) {
+    if (cq.region < 0 || (p.S > 0 && cq.region != lx.canon(p.q).region)) {
       if (p.S == 0) return {q, 0};
-      return {lx.next(real(p), b), 0};  // left the region (not on class paths within B)
+      return {lx.next(real(p), b), 0};  // left the twin's region
     }
-    R = cq.region;
     return cq.shift > 0 ? Tw{cq.state, p.S + cq.shift} : Tw{q, p.S};
   };
   // the state a walk of node's subtree starts from (parent p at depth d): the twin when the

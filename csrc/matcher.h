@@ -286,9 +286,11 @@ class CompiledGrammar {
   // (no DFA state per copy), and only the class nodes deeper than B are walked from s. False
   // (nothing done) where it does not apply (B under kShortClass).
   bool region_walk(int32_t s, MaskCacheEntry& e);
-  // B such that s (a region state, or the state just before its region) is alive on every
-  // string of the class `lead` of up to B bytes, or -1: a search over pairs (canonical state,
-  // class DFA state), each successor replaced by its canonical twin (see region_walk).
+  // B such that s is alive on every string of the class `lead` of up to B bytes, or -1 (no
+  // region state met, too many pairs, or a death within kShortClass bytes): a search over
+  // pairs (state, class DFA state), a successor with rem >= kShortClass replaced by its
+  // canonical twin, the others (a string's start, the required copies before the optional
+  // ones, a run's last copies) kept as they are, and B by shortest paths (see matcher.cc).
   int shift_alive(int32_t s, const uint64_t* lead);
   std::shared_ptr<Grammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;

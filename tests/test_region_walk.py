@@ -113,3 +113,48 @@ SHORT_CASES = [
 @pytest.mark.parametrize("family", FAMILIES)
 def test_short_bound_twins_with_shifts(family):
     assert_fresh_string_states(vocab_of(family), SHORT_CASES, 5300, family)
+
+
+# (string keywords, text before the cold mask) for strings with both bounds (issue 23, session
+# 18): the required copies are built before the optional ones, outside every region (fewer than
+# four) or as a region of their own, so shift_alive keeps their states as they are and takes
+# canonical twins only where rem >= 16, and B comes from shortest paths over the pairs. The
+# texts put the state at the string's start, inside the required copies (minLength reached
+# mid-token), a few bytes either side of where B falls short of the bound (the tokens one byte
+# longer than B walked from the real state), after two- and three-byte characters (which cross
+# the bound in bytes while fitting in characters) and after escapes (one character each).
+BOTH_CASES = [
+    ({"minLength": 1, "maxLength": 60}, ""),  # the required character outside every region
+    ({"minLength": 1, "maxLength": 60}, "a"),
+    ({"minLength": 1, "maxLength": 60}, E),
+    ({"minLength": 1, "maxLength": 60}, "a" * 40),  # 20 left: the search runs to the bound
+    ({"minLength": 1, "maxLength": 60}, "a" * 43),  # 17 left
+    ({"minLength": 1, "maxLength": 60}, "a" * 44),  # 16 left
+    ({"minLength": 1, "maxLength": 60}, E * 42),  # 18 characters, 36 bytes left
+    ({"minLength": 1, "maxLength": 60}, CJK * 41),  # 19 characters, 57 bytes left
+    ({"minLength": 1, "maxLength": 60}, '\\"' * 50),  # escapes: 10 characters left
+    ({"minLength": 1, "maxLength": 60}, "\\u00e9" * 41),  # 19 left
+    ({"minLength": 2, "maxLength": 40}, ""),  # two required copies, no region of their own
+    ({"minLength": 3, "maxLength": 24}, "a"),
+    ({"minLength": 5, "maxLength": 60}, ""),  # the required copies a region of their own
+    ({"minLength": 5, "maxLength": 60}, "ab"),  # minLength reached mid-token
+    ({"minLength": 5, "maxLength": 60}, "abcd"),
+    ({"minLength": 5, "maxLength": 60}, CJK * 3),
+    ({"minLength": 5, "maxLength": 60}, '\\"\\u00e9'),  # two characters: three required left
+    ({"minLength": 5, "maxLength": 128}, "a"),
+    ({"minLength": 30, "maxLength": 60}, ""),
+    ({"minLength": 30, "maxLength": 60}, "a" * 20),  # ten required left: rem under 16, kept real
+    ({"minLength": 30, "maxLength": 60}, E * 29),
+    ({"minLength": 36, "maxLength": 36}, ""),
+    ({"minLength": 36, "maxLength": 36}, "a" * 10),
+    ({"minLength": 12, "maxLength": 12}, ""),
+    ({"minLength": 3, "maxLength": 3}, "a"),
+    ({"minLength": 1, "maxLength": 2000}, ""),  # counted: not searched
+    ({"minLength": 1500}, "ab"),
+    ({"minLength": 4, "maxLength": 60, "pattern": "^[a-z]+$"}, "ab"),  # a death at once
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_both_bounds_required_then_optional_copies(family):
+    assert_fresh_string_states(vocab_of(family), BOTH_CASES, 5400, family)
