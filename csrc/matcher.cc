@@ -1104,6 +1104,9 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon c = lx.canon(s);
+  // a state with a shift and under 16 bytes of reach (a run's last copies, mostly): its
+  // search would step real states to the bound and give up (and shifted reuse serves it)
+  if (c.region >= 0 && c.shift > 0 && c.remaining < TokenTrie::kShortClass) return false;
   const TokenTrie::ClassSlice& slice = t.full_class();
   const int B = shift_alive(s, slice.lead);
   if (B < TokenTrie::kShortClass) return false;

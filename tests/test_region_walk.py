@@ -120,9 +120,10 @@ def test_short_bound_twins_with_shifts(family):
 # four) or as a region of their own, so shift_alive keeps their states as they are and takes
 # canonical twins only where rem >= 16, and B comes from shortest paths over the pairs. The
 # texts put the state at the string's start, inside the required copies (minLength reached
-# mid-token), a few bytes either side of where B falls short of the bound (the tokens one byte
-# longer than B walked from the real state), after two- and three-byte characters (which cross
-# the bound in bytes while fitting in characters) and after escapes (one character each).
+# mid-token; region_walk refuses those with a shift and under 16 bytes of reach), a few bytes
+# either side of where B falls short of the bound (the tokens one byte longer than B walked
+# from the real state), after two- and three-byte characters (which cross the bound in bytes
+# while fitting in characters) and after escapes (one character each).
 BOTH_CASES = [
     ({"minLength": 1, "maxLength": 60}, ""),  # the required character outside every region
     ({"minLength": 1, "maxLength": 60}, "a"),
@@ -137,13 +138,14 @@ BOTH_CASES = [
     ({"minLength": 2, "maxLength": 40}, ""),  # two required copies, no region of their own
     ({"minLength": 3, "maxLength": 24}, "a"),
     ({"minLength": 5, "maxLength": 60}, ""),  # the required copies a region of their own
-    ({"minLength": 5, "maxLength": 60}, "ab"),  # minLength reached mid-token
+    ({"minLength": 5, "maxLength": 60}, "a"),  # required copy 0: minLength reached mid-token
+    ({"minLength": 5, "maxLength": 60}, "ab"),  # a shift and rem under 16: refused, the old walks
     ({"minLength": 5, "maxLength": 60}, "abcd"),
     ({"minLength": 5, "maxLength": 60}, CJK * 3),
     ({"minLength": 5, "maxLength": 60}, '\\"\\u00e9'),  # two characters: three required left
     ({"minLength": 5, "maxLength": 128}, "a"),
     ({"minLength": 30, "maxLength": 60}, ""),
-    ({"minLength": 30, "maxLength": 60}, "a" * 20),  # ten required left: rem under 16, kept real
+    ({"minLength": 30, "maxLength": 60}, "a" * 20),  # ten required left: refused (a shift, rem 8)
     ({"minLength": 30, "maxLength": 60}, E * 29),
     ({"minLength": 36, "maxLength": 36}, ""),
     ({"minLength": 36, "maxLength": 36}, "a" * 10),
