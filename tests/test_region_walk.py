@@ -113,3 +113,28 @@ SHORT_CASES = [
 @pytest.mark.parametrize("family", FAMILIES)
 def test_short_bound_twins_with_shifts(family):
     assert_fresh_string_states(vocab_of(family), SHORT_CASES, 5300, family)
+
+
+# (string keywords, text before the cold mask) of fixed or short lengths beside an unanchored
+# pattern: the front end unrolls "some character matches" under the length into one region per
+# place of the first match, which shift_alive refuses, and B (under 16 bytes: the last
+# characters must match) is proven by bounded_alive, a search over (state, class state) pairs
+# with canonical twins where their copies last; cut_walk then walks the skeleton and the class
+# nodes down to B + 1 from their own states (TokenTrie::deep_cut), not the whole trie
+UNANCHORED_CASES = [
+    ({"minLength": 12, "maxLength": 12, "pattern": "[0-9a-fA-F]+"}, ""),  # B = 11
+    ({"minLength": 12, "maxLength": 12, "pattern": "[0-9a-fA-F]+"}, "g"),  # B = 10
+    ({"minLength": 12, "maxLength": 12, "pattern": "[0-9a-fA-F]+"}, E + "z"),  # after 2 bytes
+    ({"minLength": 12, "maxLength": 12, "pattern": "[0-9a-fA-F]+"}, "a"),  # matched already
+    ({"minLength": 14, "maxLength": 14, "pattern": "[0-9]"}, ""),  # B = 13
+    ({"minLength": 16, "maxLength": 16, "pattern": "[0-9a-f]"}, "x"),  # B = 14
+    ({"minLength": 10, "maxLength": 10, "pattern": "[A-Z]"}, CJK),  # 9 characters left
+    ({"minLength": 9, "maxLength": 9, "pattern": "[0-9]"}, ""),  # B = 8: the least cut
+    ({"maxLength": 12, "pattern": "[0-9a-f]+"}, ""),  # shorter strings too
+    ({"maxLength": 13, "pattern": "[0-9a-f]+"}, E * 2),
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fixed_length_beside_unanchored_pattern(family):
+    assert_fresh_string_states(vocab_of(family), UNANCHORED_CASES, 5400, family)
