@@ -178,3 +178,60 @@ def test_rows_that_differ_in_origins_only_get_their_own_walks(family):
     the, and_ = token_id(vocab, b" the"), token_id(vocab, b" and")
     assert masks[0][the] and not masks[0][and_]
     assert masks[1][and_] and not masks[1][the]
+
+
+# The grammar's memo also keys a walk by the top row described to depth 1 (its dots, its
+# other origins unnamed) or 2 (and its origin rows' dots), when the walk read no deeper
+# (csrc/matcher_memo.cc, EarleyParser::track_end). In NEAR the number's end completes `v`
+# (reading the row after `x`, depth 1) and the long literal that follows cannot end inside a
+# token, so the walk reads nothing below: after `(xy` and `[xy` the rows to depth 2 are equal
+# and the second matcher replays the first one's walks although its whole stack differs.
+# In FAR the number's end completes `w`, whose origin row (after `(` or `[`) says what may
+# follow: equal top rows to depth 1, walks that read depth 1, different masks: a key by the
+# top's dots alone would give `[x1` the `)` of `(x1`.
+NEAR = """
+start: "(" w ")" | "[" w "]"
+w: "x" v "qwertyuiopasdfghjkl"
+v: "y" NUMBER
+NUMBER: /[0-9]+/
+"""
+
+FAR = """
+start: "(" w ")" | "[" w "]"
+w: "x" NUMBER
+NUMBER: /[0-9]+/
+"""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_walks_replayed_by_the_rows_they_read(family):
+    vocab = vocab_of(family)
+    g = Grammar.from_lark(NEAR)
+    a = Matcher(g, vocab)
+    assert a.commit_bytes(b"(xy1")
+    first = assert_mask_is_brute_force(a, vocab, f"{family} (xy1")
+    assert a.mask_stats[0] > 0  # walked: nothing stored yet
+    b = Matcher(g, vocab)
+    assert b.commit_bytes(b"[xy2")
+    second = assert_mask_is_brute_force(b, vocab, f"{family} [xy2")
+    assert (second == first).all()
+    assert b.mask_stats == (0, a.mask_stats[1]), "the depth-2 key was not used"
+    # and the whole parse on after it, each mask exact
+    assert b.commit_bytes(b"3qwertyuiopasdfghjkl")
+    assert_mask_is_brute_force(b, vocab, f"{family} [xy23qw...")
+    assert b.commit_bytes(b"]") and b.is_accepting()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_walks_that_read_below_the_key_get_their_own(family):
+    vocab = vocab_of(family)
+    g = Grammar.from_lark(FAR)
+    masks = []
+    for text in [b"(x1", b"[x1", b"(x22", b"[x333"]:
+        m = Matcher(g, vocab)
+        assert m.commit_bytes(text)
+        masks.append(assert_mask_is_brute_force(m, vocab, f"{family} {text!r}"))
+    assert (masks[0] == masks[2]).all() and (masks[1] == masks[3]).all()
+    paren, bracket = token_id(vocab, b")"), token_id(vocab, b"]")
+    assert masks[0][paren] and not masks[0][bracket]
+    assert masks[1][bracket] and not masks[1][paren]
