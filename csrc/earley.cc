@@ -22,7 +22,6 @@ inline uint64_t mix(uint64_t x) {
 EarleyParser::EarleyParser(Grammar* g) : g_(g), lexer_(&g->lexer()) {
   seen_.assign(1024, 0);
   seen_gen_.assign(1024, 0);
-  seen_item_.assign(1024, 0);
   lex_mark_.assign(g->num_lexemes(), 0);
   reset();
 }
@@ -37,7 +36,7 @@ void EarleyParser::reset() {
 void EarleyParser::begin_row(int64_t scan_key) {
   uint64_t parent = nrows_ ? rows_[nrows_ - 1].serial : 0;
   uint32_t begin = items_end();
-  EarleyRow r{begin, begin, -1, -1, false, next_serial_++, parent, scan_key, track_base_, 0};
+  EarleyRow r{begin, begin, -1, -1, false, next_serial_++, parent, scan_key};
   if (nrows_ < rows_.size())
     rows_[nrows_] = r;
   else
@@ -49,7 +48,7 @@ void EarleyParser::begin_row(int64_t scan_key) {
   ++gen_;
 }
 
-void EarleyParser::add(int32_t dot, int32_t origin, uint8_t depth) {
+void EarleyParser::add(int32_t dot, int32_t origin) {
   // grow the table when half full
   const uint32_t row_begin = rows_[nrows_ - 1].begin;
   size_t row_items = nitems_ - row_begin;
@@ -57,7 +56,6 @@ void EarleyParser::add(int32_t dot, int32_t origin, uint8_t depth) {
     size_t cap = seen_.size() * 2;
     seen_.assign(cap, 0);
     seen_gen_.assign(cap, 0);
-    seen_item_.assign(cap, 0);
     ++gen_;
     for (size_t i = row_begin; i < nitems_; ++i) {
       uint64_t k = key(items_[i].dot, items_[i].origin);
@@ -65,24 +63,17 @@ void EarleyParser::add(int32_t dot, int32_t origin, uint8_t depth) {
       while (seen_gen_[h] == gen_) h = (h + 1) & (cap - 1);
       seen_[h] = k;
       seen_gen_[h] = gen_;
-      seen_item_[h] = static_cast<uint32_t>(i);
     }
   }
   uint64_t k = key(dot, origin);
   size_t mask = seen_.size() - 1;
   size_t h = mix(k) & mask;
   while (seen_gen_[h] == gen_) {
-    if (seen_[h] == k) {
-      // reached again by a deeper path than the one it was added by: its completions
-      // were (or will be) counted at the shallower depth
-      if (track_base_ >= 0 && depth > depth_[seen_item_[h]]) track_bad_ = true;
-      return;
-    }
+    if (seen_[h] == k) return;
     h = (h + 1) & mask;
   }
   seen_[h] = k;
   seen_gen_[h] = gen_;
-  seen_item_[h] = static_cast<uint32_t>(nitems_);
   if (static_cast<int64_t>(row_items) >= g_->limits().max_items_per_row)
     throw LimitError("Earley row exceeds the limit of " + std::to_string(g_->limits().max_items_per_row) +
                          " items (max_items_per_row)",
@@ -91,10 +82,6 @@ void EarleyParser::add(int32_t dot, int32_t origin, uint8_t depth) {
     items_[nitems_] = {dot, origin};
   else
     items_.push_back({dot, origin});
-  if (track_base_ >= 0) {
-    if (depth_.size() <= nitems_) depth_.resize(items_.size() + 64);
-    depth_[nitems_] = depth;
-  }
   ++nitems_;
 }
 
@@ -127,10 +114,6 @@ void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
       if (it.origin == k) continue;  // empty derivation: handled when it was predicted
       int32_t lhs = g_->dot_lhs(it.dot);
       const EarleyRow& o = rows_[it.origin];
-      if (track_base_ >= 0) {
-        complete_tracked(it.origin, lhs, depth_[i], work);
-        continue;
-      }
       if (o.end - o.begin < kIndexMinItems) {
         work += o.end - o.begin;
         for (uint32_t j = o.begin; j < o.end; ++j)
@@ -147,7 +130,7 @@ void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
       const auto& fd = g_->first_dots(sym);
       work += static_cast<int64_t>(fd.size());
       for (int32_t d : fd) add(d, k);
-      if (g_->nullable(sym)) add(it.dot + 1, it.origin, track_base_ >= 0 ? depth_[i] : 0);
+      if (g_->nullable(sym)) add(it.dot + 1, it.origin);
     }
   }
   charge_work(work + 8, "closing Earley rows");
@@ -161,37 +144,6 @@ void EarleyParser::close_row(int32_t k, int32_t banned_ignore) {
       break;
     }
   r.lexset = compute_lexset(r.begin, r.end, banned_ignore);
-  if (track_base_ >= 0) r.track_read = track_read_;
-}
-
-void EarleyParser::complete_tracked(int32_t o, int32_t lhs, uint8_t d, int64_t& work) {
-  // As close_row's completion, each new item with its origin's depth: an item of row o
-  // keeps its own (o above the base) or is one deeper than o (o below the base, read at
-  // depth d: T's description must name o's dots, depth d + 1)
-  const bool below = o < track_base_;
-  if (below) track_read_ = std::max(track_read_, static_cast<int32_t>(d));
-  const EarleyRow& r = rows_[o];
-  auto one = [&](uint32_t j) {
-    const EarleyItem& y = items_[j];
-    uint8_t dy;
-    if (!below)
-      dy = depth_of(j);
-    else
-      dy = y.origin == o ? d : static_cast<uint8_t>(std::min(d + 1, 250));
-    add(y.dot + 1, y.origin, dy);
-  };
-  if (r.end - r.begin < kIndexMinItems) {
-    work += r.end - r.begin;
-    for (uint32_t j = r.begin; j < r.end; ++j)
-      if (g_->dot_sym(items_[j].dot) == lhs) one(j);
-  } else {
-    const auto& ix = index_of(o);
-    auto lo = std::lower_bound(ix.begin(), ix.end(), std::make_pair(lhs, uint32_t(0)));
-    for (auto p = lo; p != ix.end() && p->first == lhs; ++p) {
-      ++work;
-      one(p->second);
-    }
-  }
 }
 
 int32_t EarleyParser::compute_lexset(uint32_t begin, uint32_t end, int32_t banned_ignore) {
@@ -235,7 +187,7 @@ bool EarleyParser::scan(const std::vector<int32_t>& lexemes, int64_t scan_key) {
     for (uint32_t j = prev.begin; j < prev.end; ++j) {
       int32_t sym = g_->dot_sym(items_[j].dot);
       if (sym < 0 && sym != kEnd && std::binary_search(lexemes.begin(), lexemes.end(), -sym - 1))
-        add(items_[j].dot + 1, items_[j].origin, track_base_ >= 0 ? depth_of(j) : 0);
+        add(items_[j].dot + 1, items_[j].origin);
     }
     if (nitems_ == rows_[k].begin) {
       nrows_ = k;

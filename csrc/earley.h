@@ -11,7 +11,6 @@
 // below and only bans that same ignore lexeme from coming next, so whitespace between
 // two lexemes is one bounded lexeme, never an unbounded run.
 #pragma once
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -33,8 +32,6 @@ struct EarleyRow {
   uint64_t serial;         // unique id of this row's contents
   uint64_t parent_serial;  // serial of the row below when this one was pushed
   int64_t scan_key;        // what was scanned to push it (see EarleyParser::push)
-  int32_t track_base;      // the read-tracking base it was built under (-1: none)
-  int32_t track_read;      // the deepest row below that base its completions read
 };
 
 class EarleyParser {
@@ -58,10 +55,6 @@ class EarleyParser {
     if (nrows_ < rows_.size()) {
       const EarleyRow& r = rows_[nrows_];
       if (r.parent_serial == rows_[nrows_ - 1].serial && r.scan_key == scan_key) {
-        if (track_base_ >= 0) {  // its reads must have been counted from the same base
-          if (r.track_base != track_base_) return false;
-          track_read_ = std::max(track_read_, r.track_read);
-        }
         ++nrows_;
         return true;
       }
@@ -80,39 +73,9 @@ class EarleyParser {
   // lexeme, none in progress).
   int64_t min_completion(int32_t lexeme, int64_t lexeme_rest);
 
-  // Read tracking (the exit-walk memo keyed by what a walk reads, matcher_memo.cc): between
-  // track_begin() and track_end(), every item of a row pushed above the current top T (the
-  // base) carries the depth of its origin in T's origin tree (0: T or a row above it, 1: an
-  // origin row of T's items, 2: theirs, ...), and completions note the deepest row below T
-  // they read. track_end() returns the depth D of T's description that determines
-  // everything those pushes did (1: T's dots with its other origins unnamed; 2: also its
-  // origin rows' dots; ...), or -1 when an item was reached by two paths of different
-  // depths (the deeper one not accounted for).
-  void track_begin() {
-    track_base_ = static_cast<int32_t>(nrows_) - 1;
-    track_read_ = 0;
-    track_bad_ = false;
-  }
-  int32_t track_end() {
-    const int32_t d = track_bad_ ? -1 : track_read_ + 1;
-    track_base_ = -1;
-    return d;
-  }
-
  private:
-  void add(int32_t dot, int32_t origin, uint8_t depth = 0);
-  // (tracking) the origin depth of item j of the base row or a row above it
-  uint8_t depth_of(uint32_t j) const {
-    if (j >= rows_[track_base_].end) return depth_[j];
-    return items_[j].origin >= track_base_ ? 0 : 1;
-  }
-  int32_t track_base_ = -1;
-  int32_t track_read_ = 0;
-  bool track_bad_ = false;
-  std::vector<uint8_t> depth_;       // (tracking) parallel to items_ above the base row
-  std::vector<uint32_t> seen_item_;  // the dedup table's item indices
+  void add(int32_t dot, int32_t origin);
   void close_row(int32_t k, int32_t banned_ignore);
-  void complete_tracked(int32_t o, int32_t lhs, uint8_t d, int64_t& work);
   uint32_t items_end() const { return nrows_ ? rows_[nrows_ - 1].end : 0; }
   void begin_row(int64_t scan_key);  // opens row nrows_ (storage reused) on top
   int32_t compute_lexset(uint32_t begin, uint32_t end, int32_t banned_ignore);

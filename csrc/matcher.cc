@@ -2317,16 +2317,13 @@ void Matcher::compute_mask(uint32_t* out) {
         std::memcpy(out, entry->inside.data(), sizeof(uint32_t) * words);
         memo_ids_.clear();
         recording_ = true;
-        parser_.track_begin();  // what the walks read of the rows below (matcher_memo.cc)
         try {
           compute_mask_exits(exits, out);
         } catch (...) {
           recording_ = false;
-          parser_.track_end();
           throw;
         }
         recording_ = false;
-        walk_depth_ = parser_.track_end();
         store_exit_memo(entry, out);
       }
       if (distinct_) {

@@ -385,18 +385,6 @@ class Matcher {
   std::vector<std::pair<uint64_t, int32_t>> row_ids_;
   std::vector<uint64_t> pairs_;
   std::vector<int32_t> row_key_;
-  // Keys by less than the whole stack (matcher_memo.cc): the top row described to depth 1
-  // (its dots, its other origins unnamed) or 2 (and its origin rows' dots), for walks that
-  // read no deeper (EarleyParser::track_end). trunc_ids_[d]: the top's, for the memo miss
-  // being walked; row_ids1_: rows' depth-1 ids by (serial, id); top_ids2_: (serial, id).
-  int32_t trunc_row_id(int d);
-  int32_t row_id1(size_t k);
-  std::vector<std::pair<uint64_t, int32_t>> row_ids1_;
-  std::pair<uint64_t, int32_t> top_id2_{0, -1};
-  std::vector<uint64_t> tpairs_;
-  std::vector<int32_t> tkey_;
-  int32_t trunc_ids_[3] = {-1, -1, -1};
-  int32_t walk_depth_ = -1;  // the depth the last walked exits need (-1: the whole stack)
   std::array<ExitMemo, kExitMemos> memo_;
   size_t memo_next_ = 0;
   std::vector<int32_t> memo_ids_;  // walk<false> appends the tokens it allows here when recording

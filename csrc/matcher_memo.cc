@@ -114,63 +114,6 @@ void replay(const ExitWalk& w, const std::vector<uint32_t>& inside, uint32_t* ou
 }
 }  // namespace
 
-int32_t Matcher::row_id1(size_t k) {
-  // Row k with its dots and banned ignore lexeme, an origin named only as itself (0) or
-  // another row (-1): what a walk that reads no row below k sees of it.
-  if (row_ids1_.size() <= k) row_ids1_.resize(parser_.num_rows(), {0, -1});
-  const EarleyRow& r = parser_.row(k);
-  if (row_ids1_[k].first == r.serial) return row_ids1_[k].second;
-  pairs_.clear();
-  for (uint32_t j = r.begin; j < r.end; ++j) {
-    const EarleyItem& it = parser_.item(j);
-    pairs_.push_back(uint64_t(uint32_t(it.dot)) << 32 |
-                     uint32_t(it.origin == static_cast<int32_t>(k) ? 0 : -1));
-  }
-  std::sort(pairs_.begin(), pairs_.end());
-  pairs_.erase(std::unique(pairs_.begin(), pairs_.end()), pairs_.end());
-  row_key_.clear();
-  for (const uint64_t p : pairs_) {
-    row_key_.push_back(static_cast<int32_t>(p >> 32));
-    row_key_.push_back(static_cast<int32_t>(p & 0xFFFFFFFFu));
-  }
-  row_key_.push_back(r.banned_ignore);
-  row_key_.push_back(-101);  // (even length: never a whole-row key, which is odd)
-  const int32_t id = cg_->rows().intern(row_key_);
-  row_ids1_[k] = {r.serial, id};
-  return id;
-}
-
-int32_t Matcher::trunc_row_id(int d) {
-  const size_t k = parser_.num_rows() - 1;
-  if (d == 1) return row_id1(k);
-  const EarleyRow& r = parser_.row(k);
-  if (top_id2_.first == r.serial) return top_id2_.second;
-  // depth 2: the top's items with their other origins as depth-1 ids
-  tpairs_.clear();
-  int32_t id = -1;
-  bool known = true;
-  for (uint32_t j = r.begin; j < r.end && known; ++j) {
-    const EarleyItem& it = parser_.item(j);
-    const int32_t o = it.origin == static_cast<int32_t>(k) ? 0 : row_id1(it.origin);
-    known = o >= 0;
-    tpairs_.push_back(uint64_t(uint32_t(it.dot)) << 32 | uint32_t(o));
-  }
-  if (known) {
-    std::sort(tpairs_.begin(), tpairs_.end());
-    tpairs_.erase(std::unique(tpairs_.begin(), tpairs_.end()), tpairs_.end());
-    tkey_.clear();
-    for (const uint64_t p : tpairs_) {
-      tkey_.push_back(static_cast<int32_t>(p >> 32));
-      tkey_.push_back(static_cast<int32_t>(p & 0xFFFFFFFFu));
-    }
-    tkey_.push_back(r.banned_ignore);
-    tkey_.push_back(-102);
-    id = cg_->rows().intern(tkey_);
-  }
-  top_id2_ = {r.serial, id};
-  return id;
-}
-
 bool Matcher::replay_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry, uint32_t* out) {
   const uint64_t serial = parser_.top().serial;
   for (const ExitMemo& m : memo_)
@@ -178,16 +121,9 @@ bool Matcher::replay_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entr
       replay(*m.walk, entry->inside, out);
       return true;
     }
-  trunc_ids_[1] = trunc_ids_[2] = -1;
-  if (entry->state < 0) return false;
   const int32_t row = top_row_id();
-  std::shared_ptr<const ExitWalk> w;
-  if (row >= 0) w = cg_->find_exit_walk(entry->state, row);
-  // then by the top row to depth 1 and 2: stored only by walks that read no deeper
-  for (int d = 1; d <= 2 && !w; ++d) {
-    trunc_ids_[d] = trunc_row_id(d);
-    if (trunc_ids_[d] >= 0) w = cg_->find_exit_walk(entry->state, trunc_ids_[d]);
-  }
+  if (row < 0 || entry->state < 0) return false;
+  std::shared_ptr<const ExitWalk> w = cg_->find_exit_walk(entry->state, row);
   if (!w) return false;
   replay(*w, entry->inside, out);
   remember_exit_walk(entry, std::move(w));
@@ -213,10 +149,6 @@ void Matcher::store_exit_memo(const std::shared_ptr<const MaskCacheEntry>& entry
     w->mask.assign(out, out + words);
   const int32_t row = top_row_id();  // (cached by replay_exit_memo's miss)
   if (row >= 0 && entry->state >= 0) cg_->store_exit_walk(entry->state, row, w);
-  // a walk that read only the top row (depth 1) or also its origin rows (2) serves every
-  // stack whose top is the same to that depth
-  if (entry->state >= 0 && (walk_depth_ == 1 || walk_depth_ == 2) && trunc_ids_[walk_depth_] >= 0)
-    cg_->store_exit_walk(entry->state, trunc_ids_[walk_depth_], w);
   remember_exit_walk(entry, std::move(w));
 }
 
