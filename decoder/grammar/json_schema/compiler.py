@@ -32,7 +32,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -2910,20 +2910,47 @@ class Compiler:
         # (name, the Parts that hold for its value or None when it is forbidden, required)
         entries: list[tuple[str, list | None, bool]] = []
         # what each part says about keys, read once (not once per declared name: objects
-        # merged from many parts with many names made Part.has millions of calls)
+        # merged from many parts with many names made Part.has millions of calls); a part's
+        # additionalProperties Part is built once and shared by the names it covers
         by_part = [
             (
                 p,
                 p.node["properties"] if "properties" in p.live else {},
                 pats.get(id(p), []),
-                "additionalProperties" in p.live,
+                p.sub(p.node["additionalProperties"], "additionalProperties")
+                if "additionalProperties" in p.live
+                else None,
             )
             for p in parts
         ]
+        # with more than two parts: the parts that say something about a name they do not
+        # declare (patterns, additionalProperties), and per name the parts that declare it;
+        # each name visits only those, in part order (the conjunction as before), not every
+        # part -- a oneOf merged with its object made names x parts iterations (o32934:
+        # 30,000); one or two parts (most objects) visit them all, as the index costs more
+        declaring: dict[str, list[int]] | None = None
+        in_properties: Collection[str]
+        if len(by_part) > 2:
+            general = [i for i, e in enumerate(by_part) if e[2] or e[3] is not None]
+            declaring = {}
+            for i, (_, props, _, _) in enumerate(by_part):
+                for name in props:
+                    declaring.setdefault(name, []).append(i)
+            in_properties = declaring.keys()  # _declared_in_properties(parts)
+        else:
+            in_properties = self._declared_in_properties(parts) if self.strict else set()
         for name in order:
             conj = []
-            for p, props, plist, has_addl in by_part:
-                n = p.node
+            visit = by_part
+            if declaring is not None:
+                own = declaring.get(name, ())
+                if not general:
+                    visit = [by_part[i] for i in own]
+                elif not own:
+                    visit = [by_part[i] for i in general]
+                else:
+                    visit = [by_part[i] for i in sorted({*own, *general})]
+            for p, props, plist, addl in visit:
                 if name in props:
                     conj.append(p.sub(props[name], f"properties/{name}"))
                 matched = False
@@ -2935,14 +2962,9 @@ class Compiler:
                         # the readings disagree on this name (see _pattern): it must
                         # satisfy the pattern's schema and additionalProperties both
                         conj.append(sp)
-                if name not in props and not matched and has_addl:
-                    conj.append(p.sub(n["additionalProperties"], "additionalProperties"))
-            if (
-                not conj
-                and self.strict
-                and not addl_explicit
-                and name not in self._declared_in_properties(parts)
-            ):
+                if name not in props and not matched and addl is not None:
+                    conj.append(addl)
+            if not conj and self.strict and not addl_explicit and name not in in_properties:
                 conj = [Part(False, "", path)]
             if pn_chars is not None and not matches(pn_chars, name):
                 conj = [Part(False, "", path)]
