@@ -43,6 +43,8 @@ KINDS = {
     "min 3, max 3": {"type": "string", "minLength": 3, "maxLength": 3},
     "minLength 1500": {"type": "string", "minLength": 1500},
     "maxLength 2000": {"type": "string", "maxLength": 2000},
+    "min 1, max 4096": {"type": "string", "minLength": 1, "maxLength": 4096},
+    "maxLength 10000": {"type": "string", "maxLength": 10000},
 }
 
 

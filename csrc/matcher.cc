@@ -1017,12 +1017,15 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
   // Solved as shortest paths (Bellman-Ford from "unbounded"). Returns B = b(s) (for a state
   // with a shift, min(rem(s), b(twin)); s alive on every class string of up to B bytes, B
   // capped at kUnbounded), or -1: no region state met or a loop outside every region (not a
-  // bounded string), a counted state
-  // (Lexer::counts), a death within kShortClass bytes, or too many pairs.
+  // bounded string), a counted state whose count is under lo or whose reach is under
+  // kShortClass (Lexer::count_reach; a counted successor with more is replaced by its count
+  // floor, an edge capped at the reach, like a twin), a death within kShortClass bytes, or
+  // too many pairs.
   Lexer& lx = grammar_->lexer();
   const uint8_t* cls = lx.byte_classes();
   const Lexer::Canon c0 = lx.canon(s);
   constexpr int32_t kUnbounded = 1 << 20;
+  constexpr int32_t kNearFloor = 8;  // (units under a counted region's lo still searched)
   struct Pair {
     int32_t q;
     int u;
@@ -1059,14 +1062,35 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
         b[k] = 0;
         break;
       }
-      if (!lx.counts(q).empty()) return -1;  // a counted string: a new state per count, not searched
-      const Lexer::Canon& cq = lx.canon(q);
-      region = region || cq.region >= 0;
-      const bool twin = cq.region >= 0 && cq.shift > 0 && cq.remaining >= TokenTrie::kShortClass;
-      const int32_t w = twin ? cq.state : q;
-      // a state outside every region that reads a class byte back to itself loops (a free
-      // string, the loop after minLength's copies): no bound to prove, the walks for free text
-      if (w == p.q && v == p.u && lx.canon(w).region < 0) return -1;
+      const Lexer::Canon cq = lx.canon(q);  // (a copy: count_floor may add states)
+      int32_t w = q;
+      int32_t cap = kUnbounded;
+      if (!lx.counts(q).empty()) {
+        // a counted string (bounds over 1,000: a new state per count): q and its count floor
+        // read every string of count_reach(q) bytes alike (Lexer::count_floor), the floor a
+        // twin capped there; with a reach under 16 (a count a few units under lo, a character's
+        // first bytes included, or near hi) q is kept as it is, its steps soon reach lo or
+        // die; a count further under lo (minLength 1500): not searched
+        if (cq.region >= 0) return -1;
+        const int32_t r = lx.count_reach(q);
+        if (r >= TokenTrie::kShortClass) {
+          w = lx.count_floor(q, r);
+          cap = r;
+        } else {
+          for (const auto& rc : lx.counts(q))
+            if (rc.second < lx.nfa().counted()[size_t(rc.first)].lo - kNearFloor) return -1;
+        }
+        region = true;
+      } else {
+        region = region || cq.region >= 0;
+        if (cq.region >= 0 && cq.shift > 0 && cq.remaining >= TokenTrie::kShortClass) {
+          w = cq.state;
+          cap = cq.remaining;
+        }
+      }
+      // a state outside every region that reads a class byte back to itself uncapped loops (a
+      // free string, the loop after minLength's copies): no bound to prove, the walks for free text
+      if (w == p.q && v == p.u && cap == kUnbounded && lx.canon(w).region < 0) return -1;
       size_t j = 0;
       while (j < n && !(pairs[j].q == w && pairs[j].u == v)) ++j;
       if (j == n) {
@@ -1074,7 +1098,7 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
         depth[n] = uint8_t(std::min<int>(depth[k] + 1, TokenTrie::kShortClass));
         pairs[n++] = {w, v};
       }
-      edges.push_back({uint16_t(k), uint16_t(j), twin ? cq.remaining : kUnbounded});
+      edges.push_back({uint16_t(k), uint16_t(j), cap});
     }
   }
   if (!region) return -1;
@@ -1144,14 +1168,19 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
     const Lexer::Canon& cp = lx.canon(p.q);
     return cp.region >= 0 ? cp.remaining - p.S : -1;
   };
-  auto step = [&](Tw p, uint8_t b) -> Tw {
+  // a counted state (bounds over 1,000) as its count floor when the two read the rest of every
+  // path below depth d alike (Lexer::count_floor): a DFA state per NFA-state set, not per count
+  auto floor = [&](int32_t q, int d) {
+    return floors && q != kDead && !lx.counts(q).empty() ? lx.count_floor(q, t.max_depth() - d) : q;
+  };
+  auto step = [&](Tw p, uint8_t b, int d) -> Tw {
     if (p.S > 0 && reach(p) < 1) p = {real(p), 0};
     const int32_t q = lx.next(p.q, b);
     if (q == kDead) return {kDead, 0};
     const Lexer::Canon& cq = lx.canon(q);
     if (cq.region < 0 || (p.S > 0 && cq.region != lx.canon(p.q).region)) {
-      if (p.S == 0) return {q, 0};
-      return {lx.next(real(p), b), 0};  // left the twin's region
+      if (p.S == 0) return {floor(q, d), 0};
+      return {floor(lx.next(real(p), b), d), 0};  // left the twin's region
     }
     return cq.shift > 0 ? Tw{cq.state, p.S + cq.shift} : Tw{q, p.S};
   };
@@ -1176,7 +1205,7 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
       }
       walk(node, t.subtree_end(node), p);
     } else {
-      st[d] = step(st[d - 1], slice.bytes[k]);
+      st[d] = step(st[d - 1], slice.bytes[k], d);
       if (st[d].q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
     }
   }
@@ -1203,7 +1232,7 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
         k = skip(k + 1, nd.end);
         continue;
       }
-      st[nd.depth] = step(st[nd.depth - 1], nd.byte);
+      st[nd.depth] = step(st[nd.depth - 1], nd.byte, nd.depth);
       if (st[nd.depth].q == kDead)
         throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
       u[nd.depth] = v;
@@ -1229,7 +1258,7 @@ bool CompiledGrammar::class_walk(int32_t s, MaskCacheEntry& e) {
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   const Lexer::Canon& c = lx.canon(s);
-  if (!lx.nfa().regions().empty() && region_walk(s, e)) return true;
+  if ((!lx.nfa().regions().empty() || lx.nfa().has_counters()) && region_walk(s, e)) return true;
   const TokenTrie::ClassSlice* slice = nullptr;
   // Free text and negated patterns (loopy: s loops on most ASCII bytes but not on every text
   // byte): the state's own class first (own_class: free text loops on every byte but the first

@@ -184,3 +184,44 @@ def test_both_bounds_required_then_optional_copies(family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fixed_length_beside_unanchored_pattern(family):
     assert_fresh_string_states(vocab_of(family), UNANCHORED_CASES, 5500, family)
+
+
+# (string keywords, text before the cold mask) of counted strings (bounds over 1,000: a count
+# per state, Nfa's CountedRegion): shift_alive takes a counted successor's count floor
+# (Lexer::count_floor) through an edge capped at its reach and keeps states a few units under
+# lo or near hi as they are; region_walk steps the skeleton's counted states as floors
+COUNTED_CASES = [
+    ({"maxLength": 2000}, ""),  # the floor from the first byte
+    ({"maxLength": 2000}, "a"),
+    ({"maxLength": 10000}, '\\"' * 3 + E),
+    ({"maxLength": 2000}, "a" * 1980),  # 20 left: B = 20, tokens of 21 bytes walked
+    ({"maxLength": 2000}, "a" * 1983),  # 17 left: the reach just over 16
+    ({"maxLength": 2000}, "a" * 1984),  # 16 left
+    ({"maxLength": 2000}, "a" * 1985),  # 15 left: kept as it is, dies within 16: refused
+    ({"maxLength": 2000}, E * 1982),  # 18 characters, 36 bytes left
+    ({"maxLength": 2000}, CJK * 1983),  # 17 characters, 51 bytes left
+    ({"maxLength": 2000}, "\\u00e9" * 1981),  # escapes: 19 characters left
+    ({"minLength": 1, "maxLength": 2000}, ""),  # under lo until the first character's end
+    ({"minLength": 1, "maxLength": 2000}, E),
+    ({"minLength": 1, "maxLength": 4096}, CJK * 3),
+    ({"minLength": 5, "maxLength": 2000}, ""),  # five units under lo: searched as they are
+    ({"minLength": 5, "maxLength": 2000}, "abc"),  # lo reached mid-token
+    ({"minLength": 5, "maxLength": 2000}, "abcd"),  # one unit under lo
+    ({"minLength": 5, "maxLength": 2000}, '\\"' + E),  # two characters, four bytes
+    ({"minLength": 9, "maxLength": 2000}, ""),  # nine under lo: refused (over kNearFloor)
+    ({"minLength": 1500, "maxLength": 2000}, "a" * 1494),  # six under lo, then floors
+    ({"minLength": 1500, "maxLength": 2000}, "a" * 1500),  # at lo: its own floor
+    ({"minLength": 1500, "maxLength": 2000}, "a" * 1999),  # one left
+    ({"minLength": 1500}, "ab"),  # far under lo: refused
+    ({"minLength": 1500}, "a" * 1496),  # unbounded above
+    # under lo, then a reach under 16 from lo: states kept as they are all the way (a count per
+    # state and UTF-8 position: the search runs out of its 128 pairs about 7 bytes in, refused)
+    ({"minLength": 1500, "maxLength": 1510}, "a" * 1492),
+    ({"minLength": 1500, "maxLength": 1512}, "a" * 1493),  # 19 left
+    ({"minLength": 1500, "maxLength": 1510}, E * 1494),  # 16 characters left
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_counted_strings_by_count_floors(family):
+    assert_fresh_string_states(vocab_of(family), COUNTED_CASES, 5800, family)
