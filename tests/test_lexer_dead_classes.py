@@ -1,5 +1,5 @@
 """A lexer state's dead byte classes, filled in one pass at its first transition
-(`Lexer::fill_dead`, docs/optimizations.md section 5X): a grammar with well over 128 byte
+(`Lexer::fill_dead`, docs/optimizations.md section 58): a grammar with well over 128 byte
 classes (a key per printable ASCII character cuts a class at each), so that a character
 range's byte classes span the 64-bit words of the live-class mask. Fresh states' masks are
 checked against brute force and against oracles that do not go through the lexer (which
