@@ -1009,18 +1009,20 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
   // and rem(q) >= kShortClass is replaced by its canonical twin c' (an edge capped at rem(q):
   // q and c' read every string of rem(q) bytes alike); any other successor is kept as it is
   // (the required copies before an optional run, a run's last copies, states outside every
-  // region: a string's start). b(P), the bytes pair P is proven alive for, is the greatest
-  // solution of b(P) = 0 if a class byte kills P's state, else the least over its edges of
-  // 1 + min(cap, b(successor)). Sound by induction on the length n <= b(P) of a class string
-  // w = x w': next(P, x) = q is alive (no edge is dead), |w'| <= b(P) - 1 <= min(cap, b(Q)) for
-  // Q the successor pair, so w' keeps Q alive and (|w'| <= rem(q) when Q is q's twin) q too.
-  // Solved as shortest paths (Bellman-Ford from "unbounded"). Returns B = b(s) (for a state
-  // with a shift, min(rem(s), b(twin)); s alive on every class string of up to B bytes, B
-  // capped at kUnbounded), or -1: no region state met or a loop outside every region (not a
-  // bounded string), a counted state whose count is under lo or whose reach is under
-  // kShortClass (Lexer::count_reach; a counted successor with more is replaced by its count
-  // floor, an edge capped at the reach, like a twin), a death within kShortClass bytes, or
-  // too many pairs.
+  // region: a string's start). No pair's state dies on a class byte (a death anywhere gives
+  // -1: the bounds come from the caps). b(P), the bytes pair P is proven alive for, is the
+  // greatest solution of b(P) = the least over its edges of 1 + min(cap, b(successor)). Sound
+  // by induction on the length n <= b(P) of a class string w = x w': next(P, x) = q is alive,
+  // |w'| <= b(P) - 1 <= min(cap, b(Q)) for Q the successor pair, so w' keeps Q alive and
+  // (|w'| <= cap when Q is q's twin or floor) q too. Solved as shortest paths (Bellman-Ford
+  // from "unbounded"). Returns B = b(s) (for a state with a shift, min(rem(s), b(twin)); s
+  // alive on every class string of up to B bytes, B capped at kUnbounded), or -1: no region
+  // state met or a loop outside every region (not a bounded string), a counted state whose
+  // count is under lo or whose reach is under kShortClass (Lexer::count_reach; a counted
+  // successor with more is replaced by its count floor, an edge capped at the reach, like a
+  // twin), a death, or too many pairs. (A death deeper than kShortClass bytes could be kept
+  // as b = 0, but a search that steps real states runs out of pairs ~7 bytes in and twins and
+  // floors do not die within their caps: docs/optimizations.md section 66.)
   Lexer& lx = grammar_->lexer();
   const uint8_t* cls = lx.byte_classes();
   const Lexer::Canon c0 = lx.canon(s);
@@ -1037,11 +1039,9 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
   constexpr size_t kMaxPairs = 128;
   Pair pairs[kMaxPairs];
   int32_t b[kMaxPairs];
-  uint8_t depth[kMaxPairs];  // (breadth-first: the fewest bytes from s, up to kShortClass)
   std::vector<Edge> edges;
   size_t n = 0;
   const bool twin0 = c0.region >= 0 && c0.shift > 0 && c0.remaining >= TokenTrie::kShortClass;
-  depth[n] = 0;
   pairs[n++] = {twin0 ? c0.state : s, 0};
   bool region = c0.region >= 0;
   const size_t width = size_t(lx.num_byte_classes()) * TokenTrie::kUtf8States;
@@ -1057,11 +1057,7 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
       if (t) continue;
       t = 1;
       const int32_t q = lx.next(p.q, static_cast<uint8_t>(x));
-      if (q == kDead) {
-        if (depth[k] < TokenTrie::kShortClass) return -1;  // b(s) <= depth: under what the walk needs
-        b[k] = 0;
-        break;
-      }
+      if (q == kDead) return -1;
       const Lexer::Canon cq = lx.canon(q);  // (a copy: count_floor may add states)
       int32_t w = q;
       int32_t cap = kUnbounded;
@@ -1095,7 +1091,6 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
       while (j < n && !(pairs[j].q == w && pairs[j].u == v)) ++j;
       if (j == n) {
         if (n == kMaxPairs) return -1;
-        depth[n] = uint8_t(std::min<int>(depth[k] + 1, TokenTrie::kShortClass));
         pairs[n++] = {w, v};
       }
       edges.push_back({uint16_t(k), uint16_t(j), cap});
@@ -1106,7 +1101,6 @@ int CompiledGrammar::shift_alive(int32_t s, const uint64_t* lead) {
   for (size_t round = 0; round <= n; ++round) {
     bool changed = false;
     for (const Edge& ed : edges) {
-      if (b[ed.from] == 0) continue;
       const int32_t via = std::min(kUnbounded, 1 + std::min(ed.cap, b[ed.to]));
       if (via < b[ed.from]) {
         b[ed.from] = via;

@@ -8,7 +8,6 @@ from libcpp.vector cimport vector
 from cpython cimport array as carray
 from libc.string cimport memcpy
 from libcpp.unordered_map cimport unordered_map
-from libcpp.unordered_set cimport unordered_set
 from libcpp.utility cimport pair
 from cython.operator cimport dereference as deref
 from cpython.object cimport PyObject
@@ -57,46 +56,6 @@ cdef inline void _untrack(object t):
         if PyObject_IS_GC(e) and (type(e) is not tuple or PyObject_GC_IsTracked(e)):
             return
     PyObject_GC_UnTrack(<void*>t)
-
-def untrack_tree(object root):
-    """Untracks, bottom-up, every tuple of ``root`` (a regex, or a memo entry holding regexes)
-    that ``_untrack`` may untrack: an exact tuple whose items are not collectable or are
-    untracked tuples. An untracked tuple's items are all untracked already (``_untrack``'s and
-    CPython's rule alike), so the walk does not descend into one: a shared subtree is visited
-    once (and a subtree shared within ``root`` once). Returns how many tuples it untracked.
-
-    For the front end's cross-compile memos (``strings._STAR_MINUS_MEMO``, ``_ENC_MEMO``,
-    ``_LEXEME_MEMO``): their results outlive the compile, and a result the serialiser never
-    walks (built for another construction, or its words copied from ``_WORDS``) stayed
-    tracked; every such tuple that survived two collector passes was promoted to the oldest
-    generation, and ~250,000 of them every ~200 compiles triggered CPython's full collection
-    (150-300 ms in a process holding a tokenizer), landing on whichever compile ran then."""
-    cdef vector[PyObject*] stack
-    cdef vector[Py_ssize_t] at  # the next item of stack[k] to visit
-    cdef unordered_set[PyObject*] seen  # a shared subtree is visited once
-    cdef object n, e
-    cdef Py_ssize_t k, done = 0
-    if type(root) is not tuple or not PyObject_GC_IsTracked(root):
-        return 0
-    stack.push_back(<PyObject*>root)
-    at.push_back(0)
-    while stack.size():  # post-order: a tuple after all its items
-        n = <object>stack.back()
-        k = at.back()
-        if k < len(<tuple>n):
-            at[at.size() - 1] = k + 1
-            e = (<tuple>n)[k]
-            if type(e) is tuple and PyObject_GC_IsTracked(e) and seen.insert(<PyObject*>e).second:
-                stack.push_back(<PyObject*>e)
-                at.push_back(0)
-            continue
-        stack.pop_back()
-        at.pop_back()
-        _untrack(n)
-        if not PyObject_GC_IsTracked(n):
-            done += 1
-    return done
-
 
 cdef object _END = object()
 cdef int32_t _MAX_REPEAT = 2147483647  # decoder.grammar.ir.MAX_REPEAT (the words are int32)

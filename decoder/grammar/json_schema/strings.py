@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .._wire import untrack_tree
 from ..ir import (
     EMPTY,
     MAX_CODEPOINT,
@@ -210,8 +209,6 @@ _SELF_ENCODING = frozenset(range(0x20, 0x7F)) - {0x22, 0x5C, 0x2F}
 # Regexes are immutable tuples and front ends share subtrees across lexemes and schemas
 # (key sets, character classes): encodings are memoised by node identity, the node kept
 # alive by the entry so that its id cannot be reused. Bounded: cleared when it grows large.
-# Entries are untracked by the collector when made (_wire.untrack_tree): they outlive the
-# compile, and tracked they fed CPython's full collections (see docs/optimizations.md).
 _ENC_MEMO: dict = {}
 _ENC_MEMO_MAX = 50_000
 
@@ -248,16 +245,11 @@ def encode_chars(node):
             r = automata.encode_json(automata.to_dfa(n))
         else:
             raise ValueError(f"regex node {k!r} cannot describe decoded string content")
-        entry = (n, r)
-        memo[key] = entry
-        added.append(entry)
+        memo[key] = (n, r)
         return r
 
-    added: list = []
     try:
-        r = enc(node)
-        untrack_tree(tuple(added))  # kept across compiles: see _wire.untrack_tree
-        return r
+        return enc(node)
     finally:
         enc = None  # break the recursive closure's reference cycle (freed without the GC)
 
@@ -378,9 +370,7 @@ def string_lexeme_regex(chars):
     r = _string_lexeme_regex(chars)
     if len(_LEXEME_MEMO) >= _LEAF_MEMO_MAX:
         _LEXEME_MEMO.clear()
-    entry = (chars, r)
-    untrack_tree(entry)
-    _LEXEME_MEMO[id(chars)] = entry
+    _LEXEME_MEMO[id(chars)] = (chars, r)
     return r
 
 
@@ -469,9 +459,7 @@ def star_minus_lexeme(chars, keys):
     ):
         _STAR_MINUS_MEMO.clear()
         _star_minus_chars = 0
-    entry = (chars, r)
-    untrack_tree(entry)
-    _STAR_MINUS_MEMO[(id(chars), ks)] = entry
+    _STAR_MINUS_MEMO[(id(chars), ks)] = (chars, r)
     _star_minus_chars += size
     return r
 
