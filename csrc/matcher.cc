@@ -1162,19 +1162,21 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
     const Lexer::Canon& cp = lx.canon(p.q);
     return cp.region >= 0 ? cp.remaining - p.S : -1;
   };
-  // a counted state (bounds over 1,000) as its count floor when the two read the rest of every
-  // path below depth d alike (Lexer::count_floor): a DFA state per NFA-state set, not per count
-  auto floor = [&](int32_t q, int d) {
-    return floors && q != kDead && !lx.counts(q).empty() ? lx.count_floor(q, t.max_depth() - d) : q;
+  // a counted state (bounds over 1,000) as its count floor when the two read the rest of the
+  // node's subtree alike, `rest` bytes below it (Lexer::count_floor, as record_class_walk and
+  // skeleton_walk): a DFA state per NFA-state set, not per count
+  auto floor = [&](int32_t q, int rest) {
+    return floors && q != kDead && !lx.counts(q).empty() ? lx.count_floor(q, rest) : q;
   };
-  auto step = [&](Tw p, uint8_t b, int d) -> Tw {
+  // (rest: the bytes of the stepped node's subtree below it, nodes[node].deepest - depth)
+  auto step = [&](Tw p, uint8_t b, int rest) -> Tw {
     if (p.S > 0 && reach(p) < 1) p = {real(p), 0};
     const int32_t q = lx.next(p.q, b);
     if (q == kDead) return {kDead, 0};
     const Lexer::Canon& cq = lx.canon(q);
     if (cq.region < 0 || (p.S > 0 && cq.region != lx.canon(p.q).region)) {
-      if (p.S == 0) return {floor(q, d), 0};
-      return {floor(lx.next(real(p), b), d), 0};  // left the twin's region
+      if (p.S == 0) return {floor(q, rest), 0};
+      return {floor(lx.next(real(p), b), rest), 0};  // left the twin's region
     }
     return cq.shift > 0 ? Tw{cq.state, p.S + cq.shift} : Tw{q, p.S};
   };
@@ -1199,7 +1201,7 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
       }
       walk(node, t.subtree_end(node), p);
     } else {
-      st[d] = step(st[d - 1], slice.bytes[k], d);
+      st[d] = step(st[d - 1], slice.bytes[k], nodes[x].deepest - d);
       if (st[d].q == kDead) throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
     }
   }
@@ -1226,7 +1228,7 @@ bool CompiledGrammar::region_walk(int32_t s, MaskCacheEntry& e) {
         k = skip(k + 1, nd.end);
         continue;
       }
-      st[nd.depth] = step(st[nd.depth - 1], nd.byte, nd.depth);
+      st[nd.depth] = step(st[nd.depth - 1], nd.byte, nd.deepest - nd.depth);
       if (st[nd.depth].q == kDead)
         throw std::logic_error("region_walk: a class path died (shift_alive is wrong)");
       u[nd.depth] = v;
