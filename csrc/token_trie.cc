@@ -462,15 +462,22 @@ bool TokenTrie::derive_cut(ClassSlice& c, const ClassSlice& base) const {
       }
     d0 = 1;
   }
+  // (each byte's list is in node order: those below an earlier top of the same byte are left
+  // out as they come, and the lists merged; below a top of another byte: the merge skips them)
   std::vector<uint32_t> tops;
   for (int b = 0; b < 256; ++b) {
     if (!(out[b >> 6] >> (b & 63) & 1)) continue;
     const std::vector<uint32_t>& v = boundary_by_byte_[b];
+    const size_t mid = tops.size();
+    uint32_t end = 0;
     for (auto it = std::lower_bound(v.begin(), v.end(), first); it != v.end() && *it < last; ++it)
-      if (nodes_[*it].depth - d0 <= cut) tops.push_back(*it);
+      if (*it >= end && nodes_[*it].depth - d0 <= cut) {
+        tops.push_back(*it);
+        end = nodes_[*it].end;
+      }
+    std::inplace_merge(tops.begin(), tops.begin() + mid, tops.end());
   }
   if (tops.size() > base.skeleton.size()) return false;
-  std::sort(tops.begin(), tops.end());
   c.bound = cut;
   c.tokens = base.tokens;
   c.skeleton.clear();
