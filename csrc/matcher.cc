@@ -1410,6 +1410,7 @@ bool CompiledGrammar::record_class_walk(int32_t s, MaskCacheEntry& e) {
   uint64_t lead[4];
   if (!kill_class(s, lead)) return false;
   if (!class_alive(s, kShallowDepth, 512, lead)) return false;
+  static_assert(kShallowDepth == TokenTrie::kRecordCut, "the vocabulary's text cut for this slice");
   const TokenTrie::ClassSlice* slice = t.class_slice(lead, kShallowDepth);
   if (slice == nullptr) return false;
   e.shallow_inside.assign(t.mask_words(), 0);
@@ -1513,7 +1514,7 @@ bool CompiledGrammar::loop_class(int32_t w, uint64_t lead[4]) {
 }
 
 bool CompiledGrammar::split_class_walk(int32_t s, MaskCacheEntry& e) {
-  constexpr uint32_t kSplitNodes = 8192;  // root children at least this large are split
+  constexpr uint32_t kSplitNodes = TokenTrie::kLargeChild;  // root children at least this large are split
   const TokenTrie& t = *trie_;
   Lexer& lx = grammar_->lexer();
   int32_t succ[128];

@@ -1,7 +1,9 @@
 #include "token_trie.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <numeric>
+#include <stdexcept>
 
 #include "errors.h"
 
@@ -145,6 +147,19 @@ TokenTrie::TokenTrie(std::string blob, std::vector<uint32_t> offsets, int32_t ma
     }
   build_class(full_class_, deepest);
   build_class(short_class_, std::min(deepest, kShortClass));
+  // the text class's cuts that per-grammar cut slices are derived from (derive_cut)
+  auto cut_base_of = [&](int bound, int under, uint32_t first, uint32_t last) {
+    auto c = std::make_unique<ClassSlice>();
+    std::copy(full_class_.lead, full_class_.lead + 4, c->lead);
+    c->cut = bound;
+    c->under = under;
+    build_class(*c, bound, first, last);
+    cut_bases_.push_back(std::move(c));
+  };
+  if (deepest > kRecordCut) cut_base_of(kRecordCut, -1, 1, size());
+  for (uint32_t i = 1; i < size(); i = nodes_[i].end)
+    if (nodes_[i].end - i >= kLargeChild && utf8_step(0, nodes_[i].byte) == 0 && i + 1 < nodes_[i].end)
+      cut_base_of(kShortClass, nodes_[i].byte, i + 1, nodes_[i].end);
 }
 
 int TokenTrie::utf8_step(int d, uint8_t b) {
@@ -416,6 +431,119 @@ bool TokenTrie::derive_class(ClassSlice& c) const {
   return true;
 }
 
+const TokenTrie::ClassSlice* TokenTrie::cut_base(int bound, int under) const {
+  if (under < 0 && bound == short_class_.bound && bound == kShortClass) return &short_class_;
+  for (const auto& c : cut_bases_)
+    if (c->cut == bound && c->under == under) return c.get();
+  return nullptr;
+}
+
+bool TokenTrie::derive_cut(ClassSlice& c, const ClassSlice& base) const {
+  // The tops: the nodes after a character boundary whose byte is `out` (the text class holds
+  // it, c's does not), within the cut (below the root child `under` when there is one, where
+  // the text class is at a boundary again: its byte is ASCII text), in node order. c's
+  // frontier is base's outside the tops' subtrees and the tops; its skeleton that frontier
+  // with its ancestors (base's, and those of a top that base's skeleton lacks, through
+  // parent_); its tokens base's less those of the tops' subtrees.
+  uint64_t out[4];
+  for (int w = 0; w < 4; ++w) {
+    if (c.lead[w] & ~base.lead[w]) return false;
+    out[w] = base.lead[w] & ~c.lead[w];
+  }
+  const int cut = base.bound;  // (the short slice: cut 0, bound kShortClass)
+  uint32_t first = 1, last = size();
+  int d0 = 0;  // the depth the class strings begin below
+  if (base.under >= 0) {
+    first = last = 1;
+    for (uint32_t i = 1; i < size(); i = nodes_[i].end)
+      if (nodes_[i].byte == base.under) {
+        first = i + 1;
+        last = nodes_[i].end;
+      }
+    d0 = 1;
+  }
+  // (each byte's list is in node order: those below an earlier top of the same byte are left
+  // out as they come, and the lists merged; below a top of another byte: the merge skips them)
+  std::vector<uint32_t> tops;
+  for (int b = 0; b < 256; ++b) {
+    if (!(out[b >> 6] >> (b & 63) & 1)) continue;
+    const std::vector<uint32_t>& v = boundary_by_byte_[b];
+    const size_t mid = tops.size();
+    uint32_t end = 0;
+    for (auto it = std::lower_bound(v.begin(), v.end(), first); it != v.end() && *it < last; ++it)
+      if (*it >= end && nodes_[*it].depth - d0 <= cut) {
+        tops.push_back(*it);
+        end = nodes_[*it].end;
+      }
+    std::inplace_merge(tops.begin(), tops.begin() + mid, tops.end());
+  }
+  if (tops.size() > base.skeleton.size()) return false;
+  c.bound = cut;
+  c.tokens = base.tokens;
+  c.skeleton.clear();
+  c.bytes.clear();
+  c.depths.clear();
+  c.skeleton.reserve(base.skeleton.size() + tops.size());
+  c.bytes.reserve(base.skeleton.size() + tops.size());
+  c.depths.reserve(base.skeleton.size() + tops.size());
+  // last_at[d]: the last node put at depth d (an ancestor of the next node is put iff it is there)
+  std::vector<uint32_t> last_at(size_t(max_depth_) + 2, 0), up(size_t(max_depth_) + 2, 0);
+  uint32_t below = 0;  // the end of the last top's subtree
+  auto put_top = [&](uint32_t i) {
+    size_t m = 0;
+    for (uint32_t a = parent_[i]; nodes_[a].depth > d0 && last_at[nodes_[a].depth] != a; a = parent_[a])
+      up[m++] = a;
+    while (m > 0) {  // (root side first)
+      const uint32_t a = up[--m];
+      c.skeleton.push_back(a);
+      c.bytes.push_back(nodes_[a].byte);
+      c.depths.push_back(nodes_[a].depth);
+      last_at[nodes_[a].depth] = a;
+    }
+    c.skeleton.push_back(i | kSkeletonFrontier);
+    c.bytes.push_back(nodes_[i].byte);
+    c.depths.push_back(nodes_[i].depth);
+    last_at[nodes_[i].depth] = i;
+    below = nodes_[i].end;
+    for (uint32_t k = i; k < below;) {
+      const Node& nd = nodes_[k];
+      if (nd.depth - d0 > cut) {
+        k = nd.end;
+        continue;
+      }
+      for (uint32_t j = nd.tok_begin; j < nd.tok_begin + nd.tok_count; ++j)
+        c.tokens[ids_[j] >> 5] &= ~(1u << (ids_[j] & 31));
+      ++k;
+    }
+  };
+  size_t t = 0;
+  for (size_t k = 0; k < base.skeleton.size(); ++k) {
+    const uint32_t x = base.skeleton[k];
+    const uint32_t i = x & ~kSkeletonFrontier;
+    for (; t < tops.size() && tops[t] <= i; ++t)
+      if (tops[t] >= below) put_top(tops[t]);
+    if (i < below) continue;
+    c.skeleton.push_back(x);
+    c.bytes.push_back(base.bytes[k]);
+    c.depths.push_back(base.depths[k]);
+    last_at[base.depths[k]] = i;
+  }
+  for (; t < tops.size(); ++t)
+    if (tops[t] >= below) put_top(tops[t]);
+  return true;
+}
+
+namespace {
+// DECODER_CHECK_SLICES=1: every derived cut slice is compared with build_class's pass (tests).
+bool check_slices() {
+  static const bool on = [] {
+    const char* v = std::getenv("DECODER_CHECK_SLICES");
+    return v != nullptr && *v != '\0' && *v != '0';
+  }();
+  return on;
+}
+}  // namespace
+
 const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4], int bound, int under) const {
   auto same = [&](const uint64_t* x) { return std::equal(x, x + 4, lead); };
   std::lock_guard<std::mutex> lock(slices_mu_);
@@ -445,6 +573,16 @@ const TokenTrie::ClassSlice* TokenTrie::class_slice(const uint64_t lead[4], int 
     c->bound = bound;
   } else if (bound == 0 && under < 0 && derive_class(*c)) {
     // the whole class from the full class's slice (section 49; c->bound an upper bound)
+  } else if (const ClassSlice* base = bound > 0 ? cut_base(bound, under) : nullptr;
+             base != nullptr && derive_cut(*c, *base)) {
+    // a cut from the text class's cut (section 71)
+    if (check_slices()) {
+      ClassSlice x;
+      std::copy(lead, lead + 4, x.lead);
+      build_class(x, bound, first, last);
+      if (x.tokens != c->tokens || x.skeleton != c->skeleton || x.bytes != c->bytes || x.depths != c->depths)
+        throw std::logic_error("class_slice: a derived cut slice differs from build_class's");
+    }
   } else {
     c->bound =
         bound == 0 ? build_class(*c, max_depth_, first, last) : (build_class(*c, bound, first, last), bound);

@@ -183,7 +183,15 @@ class TokenTrie {
   // skeleton then holds the class nodes at depth bound + 1, walked whole), kept apart. With
   // `under` a byte: the class strings that follow the root child of that byte (the tokens
   // `under` + a class string, skeleton nodes below that child only; depths stay the trie's).
+  // A cut slice (bound > 0) whose class is the text class less some boundary bytes is derived
+  // from the text class's slice with the same cut and `under` where the vocabulary built one
+  // (cut_base(): the short slice, the cut at kRecordCut, and kShortClass below each root child
+  // of a text byte with at least kLargeChild nodes): one merge of its skeleton instead of a
+  // pass over the trie (docs/optimizations.md section 71). DECODER_CHECK_SLICES=1 compares
+  // every derived slice with that pass (tests).
   static constexpr int kMaxClassSlices = 32;
+  static constexpr int kRecordCut = 12;          // CompiledGrammar::record_class_walk's cut
+  static constexpr uint32_t kLargeChild = 8192;  // split_class_walk's root children
   const ClassSlice* class_slice(const uint64_t lead[4], int bound = 0, int under = -1) const;
   // The suffix trie and mid skeleton of a class_slice() slice, built at the kSuffixAfter-th
   // call for it (once per process and class); false before (the caller walks the skeleton).
@@ -220,8 +228,17 @@ class TokenTrie {
   // over the trie (docs/optimizations.md section 49); false, with c untouched, where the
   // full pass is cheaper (many boundary nodes to leave out) or lead is no subset.
   bool derive_class(ClassSlice& c) const;
-  std::vector<uint32_t> parent_;                 // parent_[i]: node i's parent (node 0: 0)
-  std::vector<uint32_t> boundary_by_byte_[256];  // full-class nodes at a character boundary, by byte
+  // Fills c (c.cut > 0; c.lead a subset of base's, base the text class's slice with c's cut and
+  // under) from base: its skeleton with the subtrees of the `out` tops (boundary nodes of a
+  // byte base's class holds and c's does not, within the cut) left out and the tops made
+  // frontier nodes, its tokens less theirs. False, with c untouched, where it does not apply.
+  bool derive_cut(ClassSlice& c, const ClassSlice& base) const;
+  // The text class's slice cut at `bound` below `under` (-1: the root) that the vocabulary
+  // built, or null.
+  const ClassSlice* cut_base(int bound, int under) const;
+  std::vector<std::unique_ptr<ClassSlice>> cut_bases_;  // built in the constructor
+  std::vector<uint32_t> parent_;                        // parent_[i]: node i's parent (node 0: 0)
+  std::vector<uint32_t> boundary_by_byte_[256];         // full-class nodes at a character boundary, by byte
   // Fills c.suffix and c.mid from c's frontier (see ClassSlice::Suffixes).
   void build_suffixes(ClassSlice& c) const;
   ClassSlice full_class_, short_class_;
