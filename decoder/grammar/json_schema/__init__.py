@@ -98,8 +98,17 @@ def compile_json_schema(
     t0 = time.monotonic()
     try:
         return _compile_json_schema(
-            schema, whitespace, strict_objects, property_order, approximate, max_ws,
-            max_rules, timeout, max_text_bytes, remotes, t0
+            schema,
+            whitespace,
+            strict_objects,
+            property_order,
+            approximate,
+            max_ws,
+            max_rules,
+            timeout,
+            max_text_bytes,
+            remotes,
+            t0,
         )
     except BaseException:
         _forget_unwritten()
@@ -132,8 +141,17 @@ def _forget_unwritten() -> None:
 
 
 def _compile_json_schema(
-    schema, whitespace, strict_objects, property_order, approximate, max_ws, max_rules,
-    timeout, max_text_bytes, remotes, t0
+    schema,
+    whitespace,
+    strict_objects,
+    property_order,
+    approximate,
+    max_ws,
+    max_rules,
+    timeout,
+    max_text_bytes,
+    remotes,
+    t0,
 ):
     from ... import deadline as _deadline
     from ...errors import SchemaError, SchemaLimitError, UnsatisfiableSchemaError
