@@ -342,10 +342,13 @@ cdef class _LexemeKey:
     cdef readonly object role
     cdef readonly object lazy
     cdef Py_hash_t h
+    cdef Py_hash_t rh
+    cdef bint missed  # a nested regex whose hash was not in _HASHES (see _remember)
 
     def __init__(self, regex, role, lazy):
         cdef object got
         cdef Py_hash_t rh
+        self.missed = False
         if _is_leaf(regex):  # ("bytes", b'"name"'): two atoms whose hashes Python keeps
             rh = hash(regex)
         else:
@@ -354,13 +357,27 @@ cdef class _LexemeKey:
                 rh = (<tuple>got)[1]
             else:
                 rh = hash(regex)
-                if len(_HASHES_D) >= _HASHES_MAX:
-                    _HASHES_D.clear()
-                _HASHES_D[id(regex)] = (regex, rh)
+                self.missed = True
+        self.rh = rh
         self.regex = regex
         self.role = role
         self.lazy = lazy
         self.h = hash((rh, role, lazy))
+
+    cdef int _remember(self) except -1:
+        """Keeps the regex's hash in ``_HASHES`` once the builder has made it a lexeme of its
+        own. Not at the lookup: a regex equal to a lexeme the builder already has (an enum or
+        a pattern written again in another place of the schema, a fresh tuple each time) is
+        dropped by the builder and never written, so the serialiser never untracks its tuples;
+        kept in ``_HASHES`` it stayed alive, tracked, and its ~1,000 tuples per schema were
+        promoted to the collector's oldest generation, where they triggered a full collection
+        every few hundred compiles (docs/optimizations.md, the compile tail, session 19)."""
+        if self.missed:
+            if len(_HASHES_D) >= _HASHES_MAX:
+                _HASHES_D.clear()
+            _HASHES_D[id(self.regex)] = (self.regex, self.rh)
+            self.missed = False
+        return 0
 
     def __hash__(self):
         return self.h
@@ -414,6 +431,7 @@ cdef class _BuilderCore:
         cdef bint plain = not role and not lazy
         cdef object got
         cdef Py_ssize_t j
+        cdef _LexemeKey key
         if plain:  # the same regex object again (a string or number lexeme used by many
             # values): no hash of its nested tuples, which Python recomputes at every lookup
             got = self._lexeme_by_id.get(id(regex))
@@ -422,6 +440,7 @@ cdef class _BuilderCore:
         key = _LexemeKey(regex, role or 0, bool(lazy))
         got = self._lexeme_by_regex.get(key)
         if got is None:
+            key._remember()
             j = len(self._lexemes)
             self._lexemes.append(_Lexeme(name, regex))
             self._lexeme_by_regex[key] = j

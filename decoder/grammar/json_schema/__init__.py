@@ -44,6 +44,7 @@ the grammar stays unambiguous where it matters.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
@@ -94,13 +95,67 @@ def compile_json_schema(
     combinations. A :func:`decoder.deadline.compile_deadline` around the call is honoured
     too (``LimitError``, ``limit="deadline"``).
     """
-    import time
+    t0 = time.monotonic()
+    try:
+        return _compile_json_schema(
+            schema,
+            whitespace,
+            strict_objects,
+            property_order,
+            approximate,
+            max_ws,
+            max_rules,
+            timeout,
+            max_text_bytes,
+            remotes,
+            t0,
+        )
+    except BaseException:
+        _forget_unwritten()
+        raise
 
+
+def _forget_unwritten() -> None:
+    """After a compile that failed: the cross-compile memos' entries that no grammar wrote.
+
+    The serialiser untracks the regex tuples it writes (``_wire._write_regex``), so the memo
+    entries a successful compile leaves hold untracked tuples. A compile that fails after
+    building lexemes (a limit, a timeout, an unsatisfiable schema) writes none of them: kept,
+    its entries' tuples (267,000 for one schema refused by a limit) stayed tracked, were
+    promoted to the collector's oldest generation and triggered a full collection (150-800
+    ms) on a later compile. Dropped here, they are freed with the failed compile; the memos
+    are pure functions of their arguments, so only a later recomputation is lost."""
+    import gc
+
+    from .. import _wire
+    from . import strings
+
+    is_tracked = gc.is_tracked
+    h = _wire._HASHES
+    for k in [k for k, v in h.items() if is_tracked(v[0])]:
+        del h[k]
+    lx = strings._LEXEME_MEMO
+    for k in [k for k, v in lx.items() if is_tracked(v[1])]:
+        del lx[k]
+    strings.forget_tracked_star_minus()
+
+
+def _compile_json_schema(
+    schema,
+    whitespace,
+    strict_objects,
+    property_order,
+    approximate,
+    max_ws,
+    max_rules,
+    timeout,
+    max_text_bytes,
+    remotes,
+    t0,
+):
     from ... import deadline as _deadline
     from ...errors import SchemaError, SchemaLimitError, UnsatisfiableSchemaError
     from ..recursion import recursion_limit
-
-    t0 = time.monotonic()
 
     def check(path: str) -> None:
         _deadline.check(f"schema path {path or '/'}")

@@ -464,6 +464,19 @@ def star_minus_lexeme(chars, keys):
     return r
 
 
+def forget_tracked_star_minus() -> None:
+    """Drops the entries whose result is still tracked by the collector: no grammar wrote it
+    (the serialiser untracks what it writes), as after a compile that failed (see
+    ``json_schema._forget_unwritten``)."""
+    global _star_minus_chars
+    import gc
+
+    for k in [k for k, v in _STAR_MINUS_MEMO.items() if gc.is_tracked(v[1])]:
+        del _STAR_MINUS_MEMO[k]
+        ks = k[1]
+        _star_minus_chars -= sum(map(len, ks)) + len(ks)
+
+
 def _star_minus_lexeme(chars, keys):
     """``string_lexeme_regex(minus_finite(chars, keys))`` for ``chars = C*``, built directly.
 
