@@ -148,8 +148,7 @@ std::shared_ptr<const MaskCacheEntry> CompiledGrammar::lookup(int32_t s) {
 std::shared_ptr<const MaskCacheEntry> CompiledGrammar::store(int32_t s,
                                                              std::shared_ptr<const MaskCacheEntry> e) {
   size_t bytes = (e->inside.size() + e->shallow_inside.size()) * 4 +
-                 (e->exits.size() + e->frontier.size()) * sizeof(MaskCacheEntry::Exit) +
-                 e->runs.size() * sizeof(uint32_t) + 64;
+                 (e->exits.size() + e->frontier.size()) * sizeof(MaskCacheEntry::Exit) + 64;
   MaskCacheBudget& budget = MaskCacheBudget::instance();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -909,41 +908,13 @@ int32_t most_common(const int32_t* succ, int32_t s) {
 void CompiledGrammar::sort_exits(MaskCacheEntry& e) const {
   // Exits grouped by parent state, and parents that accept the same lexemes next to each
   // other: compute_mask scans a lexeme end once per group and revives it for the next
-  // group with the same accept set (see Matcher::end_lexeme). Inside a group, by the
-  // node's byte: compute_mask_exits tests the next lexeme's start once per run of one byte
-  // (most runs are dead: a string's 384 exits on Llama-3 are ~60 runs), and the walks below
-  // exits of one byte follow each other, so the row a walk pushes for that byte's lexeme is
-  // revived by the next walk instead of scanned again.
+  // group with the same accept set (see Matcher::end_lexeme).
   Lexer& lx = grammar_->lexer();
-  const TokenTrie& t = *trie_;
-  struct Keyed {
-    uint64_t key;  // accept id, parent (order-preserving as unsigned)
-    uint32_t byte;
-    MaskCacheEntry::Exit x;
-  };
-  std::vector<Keyed> v;
-  v.reserve(e.exits.size());
-  int32_t last = kDead;
-  uint64_t hi = 0;
-  for (const auto& x : e.exits) {
-    if (x.parent != last || v.empty()) {
-      last = x.parent;
-      hi =
-          uint64_t(uint32_t(lx.accept_id(x.parent)) ^ 0x80000000u) << 32 | (uint32_t(x.parent) ^ 0x80000000u);
-    }
-    v.push_back({hi, t.byte(x.node), x});
-  }
-  std::stable_sort(v.begin(), v.end(), [](const Keyed& a, const Keyed& b) {
-    return a.key != b.key ? a.key < b.key : a.byte < b.byte;
-  });
-  e.runs.clear();
-  const bool runs = v.size() < (size_t(1) << 24);
-  for (size_t i = 0; i < v.size(); ++i) {
-    e.exits[i] = v[i].x;
-    if (runs && i > 0 && (v[i].key != v[i - 1].key || v[i].byte != v[i - 1].byte))
-      e.runs.push_back(static_cast<uint32_t>(i) << 8 | v[i - 1].byte);
-  }
-  if (runs && !v.empty()) e.runs.push_back(static_cast<uint32_t>(v.size()) << 8 | v.back().byte);
+  std::stable_sort(e.exits.begin(), e.exits.end(),
+                   [&lx](const MaskCacheEntry::Exit& a, const MaskCacheEntry::Exit& b) {
+                     const int32_t ka = lx.accept_id(a.parent), kb = lx.accept_id(b.parent);
+                     return ka != kb ? ka < kb : a.parent < b.parent;
+                   });
 }
 
 bool CompiledGrammar::loopy(int32_t s) {
@@ -2402,7 +2373,7 @@ void Matcher::compute_mask(uint32_t* out) {
         memo_ids_.clear();
         recording_ = true;
         try {
-          compute_mask_exits(*entry, out);
+          compute_mask_exits(exits, out);
         } catch (...) {
           recording_ = false;
           throw;
@@ -2549,52 +2520,24 @@ void Matcher::apply_extras(uint32_t* out, const MaskCacheEntry& entry) {
   for (int32_t w = 0; w < words; ++w) out[w] &= keep[w];
 }
 
-void Matcher::compute_mask_exits(const MaskCacheEntry& entry, uint32_t* out) {
+void Matcher::compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out) {
   const TokenTrie& t = *trie_;
-  const auto& exits = entry.exits;
-  const auto& runs = entry.runs;  // (sort_exits: (end << 8) | byte, one parent and one byte each)
   const size_t rows = parser_.num_rows();
-  if (runs.empty()) {  // (2^24 exits or more: each tested)
-    for (size_t a = 0; a < exits.size();) {
-      size_t b = a;
-      while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
-      if (end_lexeme(exits[a].parent)) {
-        int32_t s0 = lexer_->start_state(parser_.top().lexset);
-        for (size_t k = a; s0 != kDead && k < b; ++k) {
-          const uint32_t node = exits[k].node;
-          if (lexer_->next(s0, t.byte(node)) != kDead) walk<false>(node, t.subtree_end(node), s0, out);
-        }
-      }
-      parser_.truncate(rows);
-      a = b;
-    }
-    return;
-  }
-  uint32_t begin = 0;  // the first exit of run r
-  for (size_t r = 0; r < runs.size();) {
-    // the runs of one parent: [r, q), their exits [begin, end)
-    const int32_t parent = exits[begin].parent;
-    size_t q = r;
-    uint32_t end = begin;
-    while (q < runs.size() && exits[end].parent == parent) {
-      end = runs[q] >> 8;
-      ++q;
-      if (end == exits.size()) break;
-    }
-    if (end_lexeme(parent)) {
+  for (size_t a = 0; a < exits.size();) {
+    size_t b = a;
+    while (b < exits.size() && exits[b].parent == exits[a].parent) ++b;
+    if (end_lexeme(exits[a].parent)) {
       int32_t s0 = lexer_->start_state(parser_.top().lexset);
-      uint32_t j = begin;
-      for (size_t k = r; s0 != kDead && k < q; ++k) {
-        const uint32_t run_end = runs[k] >> 8;
-        // most lexeme ends are followed by a byte the next lexeme cannot start with
-        if (lexer_->next(s0, static_cast<uint8_t>(runs[k] & 0xFF)) != kDead)
-          for (; j < run_end; ++j) walk<false>(exits[j].node, t.subtree_end(exits[j].node), s0, out);
-        j = run_end;
-      }
+      if (s0 != kDead)
+        for (size_t k = a; k < b; ++k) {
+          uint32_t node = exits[k].node;
+          // most lexeme ends are followed by a byte the next lexeme cannot start with
+          if (lexer_->next(s0, t.byte(node)) == kDead) continue;
+          walk<false>(node, t.subtree_end(node), s0, out);
+        }
     }
     parser_.truncate(rows);
-    r = q;
-    begin = end;
+    a = b;
   }
 }
 

@@ -43,13 +43,7 @@ struct MaskCacheEntry {
     uint32_t node;   // trie node whose byte cannot extend the lexeme
     int32_t parent;  // lexer state before that byte (it accepts some lexeme)
   };
-  std::vector<Exit> exits;  // sorted by parent state, then by the node's byte (sort_exits)
-  // The exits in runs of one parent state and one byte (sort_exits), each as (end << 8) |
-  // byte (a run begins where the one before it ends; its parent is its first exit's): a warm
-  // mask tests whether the next lexeme can start with a run's byte once, not once per exit,
-  // and reads none of a dead run's exits or trie nodes. Empty when there are no exits or
-  // 2^24 or more (compute_mask_exits then tests each exit).
-  std::vector<uint32_t> runs;
+  std::vector<Exit> exits;  // sorted by parent state
   // Only for states with repetition-region NFA states (shift canonical ones), so that
   // shifted states can reuse the walk down to kShallowDepth (see CompiledGrammar):
   std::vector<uint32_t> shallow_inside;  // `inside` restricted to tokens of <= kShallowDepth bytes
@@ -367,7 +361,7 @@ class Matcher {
   bool last_cold() const { return cold_; }
 
  private:
-  void compute_mask_exits(const MaskCacheEntry& entry, uint32_t* out);
+  void compute_mask_exits(const std::vector<MaskCacheEntry::Exit>& exits, uint32_t* out);
   // The walks below a cache entry's exits, memoised (see docs/optimizations.md, "Exit-walk
   // memo"): what they allow depends only on the entry (its exits) and on the parser's rows,
   // and the top row's serial names every row of the stack (a serial is never reused within a
