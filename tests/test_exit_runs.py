@@ -71,11 +71,15 @@ def test_json_first_masks_in_new_contexts(family):
         # a second matcher: the grammar's exit-walk memo replays the same walks
         other = Matcher(g, vocab)
         assert other.commit_bytes(prefix)
-        assert (assert_mask_is_brute_force(other, vocab, f"{family} again {prefix!r}") == first).all()
+        assert (
+            assert_mask_is_brute_force(other, vocab, f"{family} again {prefix!r}") == first
+        ).all()
         # one byte more and back
         if m.commit_bytes(b"0"):
             m.rollback(1)
-            assert (assert_mask_is_brute_force(m, vocab, f"{family} rollback {prefix!r}") == first).all()
+            assert (
+                assert_mask_is_brute_force(m, vocab, f"{family} rollback {prefix!r}") == first
+            ).all()
     assert walked >= len(PREFIXES) // 2, "the walks below the exits did not run"
 
 
@@ -102,7 +106,14 @@ def test_runs_do_not_mix_parents(family):
     m = Matcher(g, vocab)
     assert m.commit_bytes(b"1")
     mask = assert_mask_is_brute_force(m, vocab, f"{family} after '1'")
-    for text, ok in [(b"2;", True), (b"a,", True), (b";", True), (b",", True), (b"a;", False), (b"a:", True)]:
+    for text, ok in [
+        (b"2;", True),
+        (b"a,", True),
+        (b";", True),
+        (b",", True),
+        (b"a;", False),
+        (b"a:", True),
+    ]:
         ids = [i for i in range(vocab.model_vocab_size) if vocab.token_bytes(i) == text]
         for i in ids:
             assert mask[i] == ok, (family, text)
