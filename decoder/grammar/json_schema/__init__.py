@@ -131,12 +131,16 @@ def _forget_unwritten() -> None:
     from . import strings
 
     is_tracked = gc.is_tracked
+    # (another thread may be compiling: the items are copied in one call, and an entry it
+    # removed meanwhile is skipped)
     h = _wire._HASHES
-    for k in [k for k, v in h.items() if is_tracked(v[0])]:
-        del h[k]
+    for k, v in list(h.items()):
+        if is_tracked(v[0]):
+            h.pop(k, None)
     lx = strings._LEXEME_MEMO
-    for k in [k for k, v in lx.items() if is_tracked(v[1])]:
-        del lx[k]
+    for k, v in list(lx.items()):
+        if is_tracked(v[1]):
+            lx.pop(k, None)
     strings.forget_tracked_star_minus()
 
 

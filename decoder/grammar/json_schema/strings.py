@@ -471,10 +471,10 @@ def forget_tracked_star_minus() -> None:
     global _star_minus_chars
     import gc
 
-    for k in [k for k, v in _STAR_MINUS_MEMO.items() if gc.is_tracked(v[1])]:
-        del _STAR_MINUS_MEMO[k]
-        ks = k[1]
-        _star_minus_chars -= sum(map(len, ks)) + len(ks)
+    for k, v in list(_STAR_MINUS_MEMO.items()):  # (copied in one call: see _forget_unwritten)
+        if gc.is_tracked(v[1]) and _STAR_MINUS_MEMO.pop(k, None) is not None:
+            ks = k[1]
+            _star_minus_chars -= sum(map(len, ks)) + len(ks)
 
 
 def _star_minus_lexeme(chars, keys):
