@@ -12,8 +12,6 @@ import gc
 import hashlib
 import threading
 from array import array
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,53 +27,79 @@ _gc_lock = threading.Lock()
 _gc_depth = 0
 _gc_saved = (700, 10, 10)
 _GC_FRONT_END_THRESHOLD = 500_000
+_compile_json_schema: Any = None  # decoder.grammar.json_schema.compile_json_schema, once imported
 
 
-@contextmanager
-def _gc_rarely() -> Iterator[None]:
-    """Front ends allocate hundreds of thousands of small tuples that all stay alive until
-    the grammar is built, so the collector's frequent passes rescan them (and the rest of
-    the heap: a model, a tokenizer) for nothing: on the largest JSONSchemaBench schemas the
-    collector was half of the compile time. Meanwhile a pass runs every 50,000 allocations
-    instead of 700 (older generations follow at the same ratios, so full passes become rare);
-    disabling it outright left one huge deferred pass, which was slower on hostile inputs."""
+def _gc_enter() -> None:
     global _gc_depth, _gc_saved
     with _gc_lock:  # several threads may compile at once: the outermost one restores
         if _gc_depth == 0:
             _gc_saved = gc.get_threshold()
             gc.set_threshold(max(_GC_FRONT_END_THRESHOLD, _gc_saved[0]), *_gc_saved[1:])
         _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0:
-                gc.set_threshold(*_gc_saved)
 
 
-@contextmanager
-def _front_end(what: str, error: type[DecoderError]) -> Iterator[None]:
+def _gc_exit() -> None:
+    global _gc_depth
+    with _gc_lock:
+        _gc_depth -= 1
+        if _gc_depth == 0:
+            gc.set_threshold(*_gc_saved)
+
+
+class _gc_rarely:  # noqa: N801 - used as a function: ``with _gc_rarely():``
+    """Front ends allocate hundreds of thousands of small tuples that all stay alive until
+    the grammar is built, so the collector's frequent passes rescan them (and the rest of
+    the heap: a model, a tokenizer) for nothing: on the largest JSONSchemaBench schemas the
+    collector was half of the compile time. Meanwhile a pass runs every 50,000 allocations
+    instead of 700 (older generations follow at the same ratios, so full passes become rare);
+    disabling it outright left one huge deferred pass, which was slower on hostile inputs.
+
+    A class, not a ``@contextmanager`` generator: it is entered twice per compile, and the
+    generator's frame, its ``_GeneratorContextManager`` and their calls cost several times
+    the work done (docs/optimizations.md, "Compile time, round fourteen")."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        _gc_enter()
+
+    def __exit__(self, *exc: object) -> None:
+        _gc_exit()
+
+
+class _front_end:  # noqa: N801 - used as a function: ``with _front_end(what, error):``
     """Turns the Python-level failures a hostile input can provoke in a front end into the
     package's errors: too deep (RecursionError), a number too large for the engine
     (OverflowError), text that is not UTF-8 or holds a lone surrogate (UnicodeError).
     The cyclic GC runs rarely meanwhile (see ``_gc_rarely``)."""
-    try:
-        with _gc_rarely():
-            yield
-    except DecoderError:
-        raise
-    except RecursionError:
-        raise LimitError(
-            f"the {what} is nested too deeply to compile (Python's recursion limit)",
-            limit="max_depth",
-        ) from None
-    except OverflowError as e:
-        raise error(f"the {what} has a number too large to compile: {e}") from None
-    except UnicodeError as e:
-        raise error(
-            f"the {what} has text that is not valid Unicode/UTF-8 (e.g. a lone " f"surrogate): {e}"
-        ) from None
+
+    __slots__ = ("what", "error")
+
+    def __init__(self, what: str, error: type[DecoderError]) -> None:
+        self.what = what
+        self.error = error
+
+    def __enter__(self) -> None:
+        _gc_enter()
+
+    def __exit__(self, typ: type[BaseException] | None, e: BaseException | None, tb: Any) -> None:
+        _gc_exit()
+        if typ is None or issubclass(typ, DecoderError):
+            return  # a DecoderError propagates as it is
+        what = self.what
+        if issubclass(typ, RecursionError):
+            raise LimitError(
+                f"the {what} is nested too deeply to compile (Python's recursion limit)",
+                limit="max_depth",
+            ) from None
+        if issubclass(typ, OverflowError):
+            raise self.error(f"the {what} has a number too large to compile: {e}") from None
+        if issubclass(typ, UnicodeError):
+            raise self.error(
+                f"the {what} has text that is not valid Unicode/UTF-8 (e.g. a lone "
+                f"surrogate): {e}"
+            ) from None
 
 
 class Grammar:
@@ -147,10 +171,13 @@ class Grammar:
         :func:`decoder.grammar.json_schema.compile_json_schema` for the options, e.g.
         ``whitespace=`` ``"compact"``, ``"separators"``, ``"pretty"`` or ``"flexible"``
         (the default: :data:`decoder.grammar.json_schema.DEFAULT_WHITESPACE`)."""
-        from .json_schema import compile_json_schema
+        global _compile_json_schema
+        if _compile_json_schema is None:  # imported once: the statement costs ~2 us a call
+            from .json_schema import compile_json_schema
 
+            _compile_json_schema = compile_json_schema
         with _front_end("JSON schema", SchemaError):
-            g = cls(compile_json_schema(schema, **options), source="json_schema")
+            g = cls(_compile_json_schema(schema, **options), source="json_schema")
             # serialised before the front end's collector setting is restored: the
             # serialiser untracks the IR's tuples as it writes them, so the generation-0
             # pass that follows the restore scans hundreds of objects instead of the

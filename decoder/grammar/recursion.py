@@ -21,19 +21,26 @@ _depth = 0
 _saved = 0
 
 
-@contextmanager
-def recursion_limit(limit: int) -> Iterator[None]:
-    """At least ``limit`` inside the block; the outermost block restores the old limit."""
-    global _depth, _saved
-    with _lock:
-        if _depth == 0:
-            _saved = sys.getrecursionlimit()
-        _depth += 1
-        if sys.getrecursionlimit() < limit:
-            sys.setrecursionlimit(limit)
-    try:
-        yield
-    finally:
+class recursion_limit:  # noqa: N801 - used as a function: ``with recursion_limit(n):``
+    """At least ``limit`` inside the block; the outermost block restores the old limit.
+    (A class rather than a ``@contextmanager`` generator: every compile enters it.)"""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __enter__(self) -> None:
+        global _depth, _saved
+        with _lock:
+            if _depth == 0:
+                _saved = sys.getrecursionlimit()
+            _depth += 1
+            if sys.getrecursionlimit() < self.limit:
+                sys.setrecursionlimit(self.limit)
+
+    def __exit__(self, *exc: object) -> None:
+        global _depth
         with _lock:
             _depth -= 1
             if _depth == 0:

@@ -47,8 +47,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ... import deadline as _deadline
 from ..._json_whitespace import DEFAULT_WHITESPACE, WHITESPACE_POLICIES
+from ...errors import SchemaError, SchemaLimitError, UnsatisfiableSchemaError
 from ..ir import GrammarIR
+from ..recursion import recursion_limit
 from .compiler import Compiler
 from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema, load_schema_hinted
 
@@ -157,9 +160,7 @@ def _compile_json_schema(
     remotes,
     t0,
 ):
-    from ... import deadline as _deadline
-    from ...errors import SchemaError, SchemaLimitError, UnsatisfiableSchemaError
-    from ..recursion import recursion_limit
+    # (the imports this needs are the module's: an import statement here cost ~7 us a compile)
 
     def check(path: str) -> None:
         _deadline.check(f"schema path {path or '/'}")
@@ -222,8 +223,6 @@ def _check_satisfiable(ir: GrammarIR) -> None:
     """Raise :class:`UnsatisfiableSchemaError` when the grammar derives nothing: no JSON
     value satisfies the schema. Its path is the deepest sub-schema on the way from the root
     that admits no value (nonterminals of values are named ``v<n>@<path>~<id>``)."""
-    from ...errors import UnsatisfiableSchemaError
-
     ok = ir.productive()
     if ok[ir.start]:
         return
@@ -271,12 +270,6 @@ def compile_json_schemas(
     options are those of :func:`compile_json_schema`; an error names the schema's index.
     With ``builder`` (a GrammarBuilder) the rules go into it instead (no copy) and the grammar
     returned is None: the caller builds."""
-    import time
-
-    from ... import deadline as _deadline
-    from ...errors import SchemaError, SchemaLimitError
-    from ..recursion import recursion_limit
-
     t0 = time.monotonic()
 
     def check(path: str) -> None:

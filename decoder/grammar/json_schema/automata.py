@@ -103,14 +103,20 @@ MAX_WORK_PER_COMPILE = 3_500_000
 _COMPILE_WORK: contextvars.ContextVar = contextvars.ContextVar("regex_algebra_work", default=None)
 
 
-@contextlib.contextmanager
-def work_budget(units: int):
-    """All constructions inside share ``units`` of work (one schema compile)."""
-    token = _COMPILE_WORK.set([units])
-    try:
-        yield
-    finally:
-        _COMPILE_WORK.reset(token)
+class work_budget:  # noqa: N801 - used as a function: ``with work_budget(units):``
+    """All constructions inside share ``units`` of work (one schema compile). (A class
+    rather than a ``@contextmanager`` generator: every compile enters it.)"""
+
+    __slots__ = ("units", "token")
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+
+    def __enter__(self) -> None:
+        self.token = _COMPILE_WORK.set([self.units])
+
+    def __exit__(self, *exc: object) -> None:
+        _COMPILE_WORK.reset(self.token)
 
 
 @contextlib.contextmanager

@@ -635,6 +635,13 @@ _ANY_TEMPLATES: dict = {}
 _WS_REGEXES: dict = {}
 
 
+#: (whitespace, max_ws) -> what a fresh GrammarBuilder holds after Compiler.__init__ made the
+#: whitespace lexeme and the six bracket and separator literals, and their symbols: every
+#: compile of a setting makes the same seven lexemes first, so a compile copies them (lists
+#: and dicts of seven entries) instead of making them (docs/optimizations.md, "Compile time, round fourteen")
+_BUILDER_START: dict = {}
+
+
 def _ws_regex(whitespace: str, max_ws: int) -> tuple:
     got = _WS_REGEXES.get((whitespace, max_ws))
     if got is None:
@@ -933,18 +940,37 @@ class Compiler:
             )
         if not isinstance(max_ws, int) or max_ws < 1:
             raise SchemaError(f"max_ws={max_ws!r} must be a positive integer", keyword="whitespace")
-        if whitespace in ("flexible", "pretty"):
-            self.b.ignore(self.b.lexeme("WS", _ws_regex(whitespace, max_ws)))
-        self.LB = self.b.literal("{")
-        self.RB = self.b.literal("}")
-        self.LS = self.b.literal("[")
-        self.RS = self.b.literal("]")
-        if whitespace == "separators":  # json.dumps: ", " and ": " (or "," and ":"), nothing else
-            self.COMMA = self.b.lexeme("','", cat(lit(","), opt(lit(" "))))
-            self.COLON = self.b.lexeme("':'", cat(lit(":"), opt(lit(" "))))
+        b = self.b
+        start = _BUILDER_START.get((whitespace, max_ws))
+        if start is not None:  # the builder as the calls below leave it, copied
+            lexemes, by_regex, by_id, ignore, syms = start
+            b._lexemes = list(lexemes)
+            b._lexeme_by_regex = by_regex.copy()
+            b._lexeme_by_id = by_id.copy()
+            b._ignore = list(ignore)
+            self.LB, self.RB, self.LS, self.RS, self.COMMA, self.COLON = syms
         else:
-            self.COMMA = self.b.literal(",")
-            self.COLON = self.b.literal(":")
+            if whitespace in ("flexible", "pretty"):
+                b.ignore(b.lexeme("WS", _ws_regex(whitespace, max_ws)))
+            self.LB = b.literal("{")
+            self.RB = b.literal("}")
+            self.LS = b.literal("[")
+            self.RS = b.literal("]")
+            if whitespace == "separators":  # json.dumps: ", " and ": " (or "," and ":") only
+                self.COMMA = b.lexeme("','", cat(lit(","), opt(lit(" "))))
+                self.COLON = b.lexeme("':'", cat(lit(":"), opt(lit(" "))))
+            else:
+                self.COMMA = b.literal(",")
+                self.COLON = b.literal(":")
+            if len(_BUILDER_START) >= 64:
+                _BUILDER_START.clear()
+            _BUILDER_START[(whitespace, max_ws)] = (
+                tuple(b._lexemes),
+                dict(b._lexeme_by_regex),
+                dict(b._lexeme_by_id),
+                tuple(b._ignore),
+                (self.LB, self.RB, self.LS, self.RS, self.COMMA, self.COLON),
+            )
         self._any: int | None = None
         self._never: int | None = None
 

@@ -66,9 +66,15 @@ def _no_constant(name: str):
     raise SchemaError(f"schema is not valid JSON: {name} is not a JSON number", keyword="$schema")
 
 
+#: one decoder for every schema text (json.loads with an argument builds a JSONDecoder per call)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def _loads(text: str) -> Any:
     """json.loads without Python's extensions NaN, Infinity and -Infinity (not JSON)."""
-    return json.loads(text, parse_constant=_no_constant)
+    if text.startswith("\ufeff"):  # json.loads' own error for a text with a BOM
+        return json.loads(text, parse_constant=_no_constant)
+    return _DECODER.decode(text)
 
 
 #: the deepest chain of nested sub-schemas indexed (the compiler refuses more than 400 nested

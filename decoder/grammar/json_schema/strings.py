@@ -411,6 +411,24 @@ def _encoded_cp(c: int):
     return ("bytes", bytes((c,))) if c in _SELF_ENCODING else _encode_ranges(((c, c),))
 
 
+class _EncodedCps(dict):
+    """``_encoded_cp`` by code point, kept across compiles (at most 4,096 characters): the
+    excluded-keys walk asks it once per character of every new key set, and a plain
+    character's encoding was a new tuple at each call; a dict lookup from the Cython walk
+    makes no Python call (docs/optimizations.md, "Compile time, round fourteen")."""
+
+    __slots__ = ()
+
+    def __missing__(self, c: int):
+        r = _encoded_cp(c)
+        if len(self) < 4096:
+            self[c] = r
+        return r
+
+
+_ENCODED_CPS = _EncodedCps()
+
+
 def _alt_distinct(branches: list):
     """``alt`` of branches known to be distinct (no structural dedup: hashing nested tuples
     at every level of a deep trie is quadratic)."""
@@ -495,7 +513,14 @@ def _star_minus_lexeme(chars, keys):
     """
     ranges = chars[1][1]
     got = _automata.star_minus_walk(
-        keys, ranges, _SELF_ENCODING, _encode_ranges, _encoded_cp, NEVER, EMPTY, _C_WALK_MAX_LEN
+        keys,
+        ranges,
+        _SELF_ENCODING,
+        _encode_ranges,
+        _ENCODED_CPS.__getitem__,
+        NEVER,
+        EMPTY,
+        _C_WALK_MAX_LEN,
     )
     fin, ext, pre, points = got if got is not None else _star_minus_walk(ranges, keys)
     if ranges == ANY_CP[1]:  # no surrogates in the class, so none among the used points
