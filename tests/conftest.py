@@ -137,3 +137,25 @@ def single_byte_tokens(vocab) -> dict:
         if len(b) == 1:
             out.setdefault(b, t)
     return out
+
+
+def run_script_fresh(script: str, *args: str, timeout: float, **env: str) -> str:
+    """Runs ``script`` (``python -c``) in a fresh process with this checkout first on the path
+    and ``env`` added (first-in-process work: slices built once per vocabulary and class);
+    returns its stdout, failing the test with its output's tail when it exits non-zero."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[1])
+    r = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=root,
+        env=dict(
+            os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), **env
+        ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r.stdout

@@ -20,10 +20,6 @@ ASCII words, after multi-byte characters, inside one, near the end of the repeti
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 FAMILIES = ["llama3", "llama2", "mistral-tekken"]
@@ -74,21 +70,8 @@ print("ok", count)
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fresh_process_cut_slices_equal_brute_force_and_full_pass(family):
-    from conftest import vocab_of
+    from conftest import run_script_fresh, vocab_of
 
     vocab_of(family)  # (skips when the tokenizer is missing)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(
-        os.environ,
-        PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        DECODER_CHECK_SLICES="1",
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", SCRIPT, family],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert r.returncode == 0 and r.stdout.strip() == "ok 10", r.stdout[-3000:] + r.stderr[-3000:]
+    out = run_script_fresh(SCRIPT, family, timeout=1200, DECODER_CHECK_SLICES="1")
+    assert out.strip() == "ok 10", out[-3000:]

@@ -17,10 +17,6 @@ text, whose class adds the control bytes.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 FAMILIES = ["llama3", "llama2", "mistral-tekken"]
@@ -65,20 +61,11 @@ print("ok", len(STATES))
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fresh_process_own_classes_equal_brute_force(family):
-    from conftest import vocab_of
+    from conftest import run_script_fresh, vocab_of
 
     vocab_of(family)  # (skips when the tokenizer is missing)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run(
-        [sys.executable, "-c", SCRIPT, family],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert r.returncode == 0 and r.stdout.strip() == "ok 11", r.stdout[-3000:] + r.stderr[-3000:]
+    out = run_script_fresh(SCRIPT, family, timeout=900)
+    assert out.strip() == "ok 11", out[-3000:]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

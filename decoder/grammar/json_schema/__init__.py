@@ -58,6 +58,35 @@ from .schema import MAX_SCHEMA_TEXT_BYTES, SchemaDocument, load_schema, load_sch
 __all__ = ["compile_json_schema", "WHITESPACE_POLICIES", "DEFAULT_WHITESPACE"]
 
 
+def _forget_unwritten() -> None:
+    """After a compile that failed: the cross-compile memos' entries that no grammar wrote.
+
+    The serialiser untracks the regex tuples it writes (``_wire._write_regex``), so the memo
+    entries a successful compile leaves hold untracked tuples. A compile that fails after
+    building lexemes (a limit, a timeout, an unsatisfiable schema) writes none of them: kept,
+    its entries' tuples (267,000 for one schema refused by a limit) stayed tracked, were
+    promoted to the collector's oldest generation and triggered a full collection (150-800
+    ms) on a later compile. Dropped here, they are freed with the failed compile; the memos
+    are pure functions of their arguments, so only a later recomputation is lost."""
+    import gc
+
+    from .. import _wire
+    from . import strings
+
+    is_tracked = gc.is_tracked
+    # (another thread may be compiling: the items are copied in one call, and an entry it
+    # removed meanwhile is skipped)
+    h = _wire._HASHES
+    for k, v in list(h.items()):
+        if is_tracked(v[0]):
+            h.pop(k, None)
+    lx = strings._LEXEME_MEMO
+    for k, v in list(lx.items()):
+        if is_tracked(v[1]):
+            lx.pop(k, None)
+    strings.forget_tracked_star_minus()
+
+
 def compile_json_schema(
     schema: Any,
     *,
@@ -98,69 +127,8 @@ def compile_json_schema(
     combinations. A :func:`decoder.deadline.compile_deadline` around the call is honoured
     too (``LimitError``, ``limit="deadline"``).
     """
-    t0 = time.monotonic()
-    try:
-        return _compile_json_schema(
-            schema,
-            whitespace,
-            strict_objects,
-            property_order,
-            approximate,
-            max_ws,
-            max_rules,
-            timeout,
-            max_text_bytes,
-            remotes,
-            t0,
-        )
-    except BaseException:
-        _forget_unwritten()
-        raise
-
-
-def _forget_unwritten() -> None:
-    """After a compile that failed: the cross-compile memos' entries that no grammar wrote.
-
-    The serialiser untracks the regex tuples it writes (``_wire._write_regex``), so the memo
-    entries a successful compile leaves hold untracked tuples. A compile that fails after
-    building lexemes (a limit, a timeout, an unsatisfiable schema) writes none of them: kept,
-    its entries' tuples (267,000 for one schema refused by a limit) stayed tracked, were
-    promoted to the collector's oldest generation and triggered a full collection (150-800
-    ms) on a later compile. Dropped here, they are freed with the failed compile; the memos
-    are pure functions of their arguments, so only a later recomputation is lost."""
-    import gc
-
-    from .. import _wire
-    from . import strings
-
-    is_tracked = gc.is_tracked
-    # (another thread may be compiling: the items are copied in one call, and an entry it
-    # removed meanwhile is skipped)
-    h = _wire._HASHES
-    for k, v in list(h.items()):
-        if is_tracked(v[0]):
-            h.pop(k, None)
-    lx = strings._LEXEME_MEMO
-    for k, v in list(lx.items()):
-        if is_tracked(v[1]):
-            lx.pop(k, None)
-    strings.forget_tracked_star_minus()
-
-
-def _compile_json_schema(
-    schema,
-    whitespace,
-    strict_objects,
-    property_order,
-    approximate,
-    max_ws,
-    max_rules,
-    timeout,
-    max_text_bytes,
-    remotes,
-    t0,
-):
     # (the imports this needs are the module's: an import statement here cost ~7 us a compile)
+    t0 = time.monotonic()
 
     def check(path: str) -> None:
         _deadline.check(f"schema path {path or '/'}")
@@ -173,50 +141,55 @@ def _compile_json_schema(
                 keyword="$schema",
             )
 
-    with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
-        _deadline.check("before parsing the schema")
-        root, old_draft = load_schema_hinted(schema, max_text_bytes)
-        check("")
-        doc = SchemaDocument(root, check=check, remotes=remotes)
-        c = Compiler(
-            doc,
-            whitespace=whitespace,
-            strict_objects=strict_objects,
-            property_order=property_order,
-            approximate=approximate,
-            max_ws=max_ws,
-            max_rules=max_rules,
-            timeout=timeout,
-            may_embed_old_draft=old_draft,
-        )
-        c.deadline = None if timeout is None else t0 + timeout  # from the call on, not from here
-        start = c.compile()
-        ir = c.b.build(start)
-        try:
-            _check_satisfiable(ir)
-        except UnsatisfiableSchemaError:
-            if c.draft_format_negations and not c.library_format_negations:
-                path, name = c.draft_format_negations[0]
+    try:  # (a failed compile's memo entries are dropped: see _forget_unwritten)
+        with recursion_limit(20000):  # deep schemas recurse (bounded by the compiler)
+            _deadline.check("before parsing the schema")
+            root, old_draft = load_schema_hinted(schema, max_text_bytes)
+            check("")
+            doc = SchemaDocument(root, check=check, remotes=remotes)
+            c = Compiler(
+                doc,
+                whitespace=whitespace,
+                strict_objects=strict_objects,
+                property_order=property_order,
+                approximate=approximate,
+                max_ws=max_ws,
+                max_rules=max_rules,
+                timeout=timeout,
+                may_embed_old_draft=old_draft,
+            )
+            # (the deadline from the call on, not from here)
+            c.deadline = None if timeout is None else t0 + timeout
+            start = c.compile()
+            ir = c.b.build(start)
+            try:
+                _check_satisfiable(ir)
+            except UnsatisfiableSchemaError:
+                if c.draft_format_negations and not c.library_format_negations:
+                    path, name = c.draft_format_negations[0]
+                    raise SchemaError(
+                        f"at {path or '/'}: format {name!r} is negated, and validators of this "
+                        "document's draft do not check it (an annotation there: it never fails); "
+                        "nothing is left, so the schema is refused",
+                        path=path,
+                        keyword="format",
+                    ) from None
+                if not c.library_format_negations:
+                    raise
+                # empty only because a negated format was taken as never failing: values do
+                # satisfy the schema for a validator with the format's library
+                path, name = c.library_format_negations[0]
                 raise SchemaError(
-                    f"at {path or '/'}: format {name!r} is negated, and validators of this "
-                    "document's draft do not check it (an annotation there: it never fails); "
-                    "nothing is left, so the schema is refused",
+                    f"at {path or '/'}: format {name!r} is negated, and validators check it "
+                    "only with an optional library (without it every string passes); taken as "
+                    "never failing, nothing is left, so the schema is refused",
                     path=path,
                     keyword="format",
                 ) from None
-            if not c.library_format_negations:
-                raise
-            # empty only because a negated format was taken as never failing: values do
-            # satisfy the schema for a validator with the format's library
-            path, name = c.library_format_negations[0]
-            raise SchemaError(
-                f"at {path or '/'}: format {name!r} is negated, and validators check it "
-                "only with an optional library (without it every string passes); taken as "
-                "never failing, nothing is left, so the schema is refused",
-                path=path,
-                keyword="format",
-            ) from None
-        return ir
+            return ir
+    except BaseException:
+        _forget_unwritten()
+        raise
 
 
 def _check_satisfiable(ir: GrammarIR) -> None:
