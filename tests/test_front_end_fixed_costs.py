@@ -304,7 +304,28 @@ def test_loads_errors_are_json_loads_errors(tmp_path: Path):
         with pytest.raises(SchemaError) as e:
             Grammar.from_json_schema('{"type": "number", "maximum": %s}' % name)
         assert f"{name} is not a JSON number" in str(e.value) and e.value.keyword == "$schema"
+
+
+def test_schema_files_with_a_byte_order_mark_load_and_bad_files_name_themselves(tmp_path: Path):
+    # a UTF-8 byte order mark (editors write one; RFC 8259 lets a parser ignore it) is not the
+    # schema's: as a file, a path string, bytes or text, the schema compiles as without it
     p = tmp_path / "bom.json"
-    p.write_text("\ufeff{}", encoding="utf-8")
-    with pytest.raises(json.JSONDecodeError, match="BOM"):  # as on main (json.loads' error)
-        Grammar.from_json_schema(p)
+    p.write_text('\ufeff{"type": "boolean"}', encoding="utf-8")
+    plain = Grammar.from_json_schema('{"type": "boolean"}').fingerprint()
+    for given in (p, str(p), p.read_bytes(), p.read_text(encoding="utf-8")):
+        assert Grammar.from_json_schema(given).fingerprint() == plain, repr(given)
+    # a file that is not JSON, or not UTF-8: a SchemaError naming the file and where (on main
+    # json.loads' JSONDecodeError and a UnicodeDecodeError got out, naming neither)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"type": ', encoding="utf-8")
+    for given in (bad, str(bad)):
+        with pytest.raises(SchemaError) as e:
+            Grammar.from_json_schema(given)
+        assert f"schema file {bad} is not valid JSON: Expecting value: line 1 column 10" in str(
+            e.value
+        )
+        assert e.value.keyword == "$schema"
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes('{"enum": ["caf\u00e9"]}'.encode("latin-1"))
+    with pytest.raises(SchemaError, match=f"schema file {latin} is not UTF-8 text: byte 14"):
+        Grammar.from_json_schema(latin)

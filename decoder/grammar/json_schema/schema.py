@@ -191,25 +191,41 @@ def _load(schema: Any, max_text_bytes: int) -> Any:
             f"cannot take a JSON schema from class {schema.__name__}", keyword="$schema"
         )
     if isinstance(schema, Path):
-        _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
-        return _loads(schema.read_text(encoding="utf-8"))
+        return _load_file(schema, max_text_bytes)
     if isinstance(schema, (bytes, bytearray)):
         _too_large(len(schema), max_text_bytes, "text")
-        schema = schema.decode("utf-8")
+        schema = schema.decode("utf-8-sig")  # (a leading byte order mark is not the schema's)
     if isinstance(schema, str):
         if max_text_bytes and len(schema) > max_text_bytes // 4:
             _too_large(len(schema.encode("utf-8", "surrogatepass")), max_text_bytes, "text")
-        s = schema.strip()
+        s = schema.strip().removeprefix("\ufeff")
         if s.startswith("{") or s in ("true", "false"):
             try:
                 return _loads(s)
             except json.JSONDecodeError as e:
                 raise SchemaError(f"schema is not valid JSON: {e}", keyword="$schema") from None
         if os.path.exists(schema):
-            _too_large(os.path.getsize(schema), max_text_bytes, f"file {schema}")
-            return _loads(Path(schema).read_text(encoding="utf-8"))
+            return _load_file(Path(schema), max_text_bytes)
         raise SchemaError("schema string is neither JSON nor an existing path", keyword="$schema")
     raise SchemaError(f"cannot use a {type(schema).__name__} as a JSON schema", keyword="$schema")
+
+
+def _load_file(path: Path, max_text_bytes: int) -> Any:
+    """A schema file's JSON: UTF-8, with or without a byte order mark (RFC 8259 lets a parser
+    ignore one, and editors write it); a file that is not UTF-8 or not JSON is a SchemaError
+    naming the file and where it went wrong."""
+    _too_large(os.path.getsize(path), max_text_bytes, f"file {path}")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SchemaError(
+            f"schema file {path} is not UTF-8 text: byte {e.start} ({e.reason})",
+            keyword="$schema",
+        ) from None
+    try:
+        return _loads(text)
+    except json.JSONDecodeError as e:
+        raise SchemaError(f"schema file {path} is not valid JSON: {e}", keyword="$schema") from None
 
 
 def detect_draft(root: Any) -> int:
